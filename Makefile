@@ -1,0 +1,32 @@
+# The two commands a newcomer runs: `make demo` and `make test`. Everything else supports them.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+
+.PHONY: demo test airflow venv lock clean
+
+demo: $(INSTALLED)  ## Run the Destiny DAG once against the emulator and a local SFTP server
+	$(PY) -m aeries_sandbox.demo
+
+test: $(INSTALLED)  ## The whole test suite
+	$(PY) -m pytest
+
+airflow: $(INSTALLED)  ## airflow standalone (UI on http://localhost:8080) with the demo servers and connections
+	$(PY) -m aeries_sandbox.demo --standalone
+
+venv: $(INSTALLED)
+
+$(INSTALLED): requirements.txt requirements-test.txt constraints.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt -r requirements-test.txt -c constraints.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+lock: $(INSTALLED)  ## Re-lock constraints.txt after changing a pin
+	{ echo "# Full lock of requirements.txt + requirements-test.txt for Python 3.11 (pip freeze)."; \
+	  echo "# Regenerate: make lock"; $(PY) -m pip freeze --exclude-editable; } > constraints.txt
+
+clean:
+	rm -rf $(VENV) .airflow .demo .pytest_cache

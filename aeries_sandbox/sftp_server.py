@@ -1,0 +1,390 @@
+"""A real OpenSSH ``sshd`` serving SFTP only, for tests and the local demo stack.
+
+``SftpServer`` starts a throw-away sshd on a free 127.0.0.1 port with its own ed25519 host
+key, a generated user key pair and an sshd_config that allows public-key SFTP logins for the
+current user only. ``ForceCommand internal-sftp -d <root>`` drops the user into the delivery
+root, so *relative* remote paths (``upload/patrons.csv``) land under ``server.root``. There is
+no chroot (that needs root-owned directories), so absolute paths are real filesystem paths.
+
+Works as root (creates ``/run/sshd``, sshd's privilege separation directory, when missing)
+and as a normal user (sshd then runs unprivileged and can only log in that same user).
+With ``UsePAM no`` sshd refuses accounts it sees as locked (shadow password starting with
+``!``; nss-systemd reports ``nobody`` that way): ``read_log()`` then shows
+"not allowed because account is locked".
+
+    with SftpServer() as server:
+        os.environ["AIRFLOW_CONN_VENDOR_SFTP"] = json.dumps(server.airflow_connection())
+
+Run one in the foreground for the demo stack::
+
+    python -m aeries_sandbox.sftp_server --root .demo/sftp
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pwd
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["SftpServer", "SftpServerError", "find_sshd", "INSTALL_HINT"]
+
+#: Where to look for sshd when it is not on PATH (Debian/Ubuntu put it in /usr/sbin).
+SSHD_CANDIDATES = ("/usr/sbin/sshd", "/usr/local/sbin/sshd", "/opt/homebrew/sbin/sshd")
+INSTALL_HINT = (
+    "OpenSSH server (sshd) is not installed: install it with "
+    "`sudo apt-get install openssh-server` (Debian/Ubuntu) and try again"
+)
+PRIVSEP_DIR = Path("/run/sshd")
+
+
+class SftpServerError(RuntimeError):
+    """sshd is missing or did not start; the message says why and where the log is."""
+
+
+def find_sshd() -> str:
+    """Absolute path of the sshd binary (sshd refuses to re-exec from a relative path)."""
+    found = shutil.which("sshd")
+    if found:
+        return os.path.abspath(found)
+    for candidate in SSHD_CANDIDATES:
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    raise SftpServerError(INSTALL_HINT)
+
+
+def _find_ssh_keygen() -> str:
+    found = shutil.which("ssh-keygen")
+    if not found:
+        raise SftpServerError(
+            "ssh-keygen is not installed: install it with `sudo apt-get install openssh-client`"
+        )
+    return found
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _quote(value: str | Path) -> str:
+    """Quote a value for sshd_config (paths with spaces)."""
+    text = str(value)
+    if '"' in text or "\n" in text:
+        raise SftpServerError(f"unsupported character in path for sshd_config: {text!r}")
+    return f'"{text}"'
+
+
+class SftpServer:
+    """A running OpenSSH sshd that only offers SFTP, with a generated host and user key.
+
+    :param root: delivery root the SFTP user lands in (created if missing). Default: a
+        ``root`` directory inside the server's temp dir, removed by :meth:`stop`.
+    :param startup_timeout: seconds to wait for sshd to answer with an SSH banner.
+    """
+
+    host = "127.0.0.1"
+
+    def __init__(self, root: str | os.PathLike[str] | None = None, *, startup_timeout: float = 10.0):
+        self._given_root = Path(root).resolve() if root is not None else None
+        self.startup_timeout = startup_timeout
+        self.username: str = pwd.getpwuid(os.geteuid()).pw_name
+        self.port: int | None = None
+        self.root: Path | None = self._given_root
+        self.workdir: Path | None = None
+        self.private_key_path: Path | None = None
+        self.public_key_path: Path | None = None
+        self.host_key: str | None = None
+        self.log_path: Path | None = None
+        self.config_path: Path | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log_file: Any = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def __enter__(self) -> SftpServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def start(self) -> SftpServer:
+        if self.running:
+            return self
+        sshd = find_sshd()
+        keygen = _find_ssh_keygen()
+        self.workdir = Path(tempfile.mkdtemp(prefix="aeries-sftp-"))
+        try:
+            self._prepare(keygen)
+            if os.geteuid() == 0:
+                # sshd aborts with "Missing privilege separation directory: /run/sshd" otherwise.
+                PRIVSEP_DIR.mkdir(mode=0o755, parents=True, exist_ok=True)
+            last_error: SftpServerError | None = None
+            for _attempt in range(3):  # the free port may be taken between probe and bind
+                self.port = _free_port()
+                self._write_config()
+                try:
+                    self._launch(sshd)
+                    return self
+                except SftpServerError as exc:
+                    last_error = exc
+                    self._terminate()
+                    if "Address already in use" not in self.read_log():
+                        break
+            assert last_error is not None
+            raise last_error
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Stop sshd and remove the temp dir (a root given to the constructor is kept)."""
+        self._terminate()
+        if self.workdir is not None and self.workdir.exists():
+            shutil.rmtree(self.workdir, onerror=_make_writable_and_retry)
+        self.workdir = None
+
+    # -- connection details -----------------------------------------------------------------
+    def airflow_connection(self, conn_id: str | None = None) -> dict[str, Any]:
+        """JSON-able connection for ``AIRFLOW_CONN_<ID>`` (SFTPHook / SSHHook, host key checked).
+
+        ``conn_id`` is accepted for symmetry with callers that build several connections; the
+        id is given by the env var name, so it is not part of the dict.
+        """
+        if not self.running:
+            raise SftpServerError("the SFTP server is not running: call start() first")
+        del conn_id
+        return {
+            "conn_type": "sftp",
+            "host": self.host,
+            "port": self.port,
+            "login": self.username,
+            "extra": {
+                "key_file": str(self.private_key_path),
+                "host_key": self.host_key,
+                "no_host_key_check": False,
+                # Only the generated key: do not try ~/.ssh/id_* of whoever runs the tests.
+                "look_for_keys": False,
+            },
+        }
+
+    def airflow_connection_uri_env(self, conn_id: str) -> tuple[str, str]:
+        """``("AIRFLOW_CONN_<ID>", json)`` ready for ``os.environ``/``monkeypatch.setenv``."""
+        return f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(self.airflow_connection(conn_id))
+
+    # -- internals --------------------------------------------------------------------------
+    def _prepare(self, keygen: str) -> None:
+        assert self.workdir is not None
+        self.workdir.chmod(0o700)
+        if self._given_root is None:
+            self.root = self.workdir / "root"
+        assert self.root is not None
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.log_path = self.workdir / "sshd.log"
+        host_key_path = self.workdir / "ssh_host_ed25519_key"
+        self.private_key_path = self.workdir / "id_ed25519"
+        self.public_key_path = self.workdir / "id_ed25519.pub"
+        for path, comment in ((host_key_path, "aeries-sandbox-host"), (self.private_key_path, "aeries-sandbox-user")):
+            subprocess.run(
+                [keygen, "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
+                check=True,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+            )
+        key_type, key_data = (host_key_path.with_suffix(".pub")).read_text().split()[:2]
+        self.host_key = f"{key_type} {key_data}"
+        (self.workdir / "authorized_keys").write_text(self.public_key_path.read_text())
+
+    def _write_config(self) -> None:
+        assert self.workdir is not None and self.root is not None
+        sftp_root = self._sftp_root()
+        lines = [
+            f"Port {self.port}",
+            f"ListenAddress {self.host}",
+            f"HostKey {_quote(self.workdir / 'ssh_host_ed25519_key')}",
+            f"PidFile {_quote(self.workdir / 'sshd.pid')}",
+            f"AuthorizedKeysFile {_quote(self.workdir / 'authorized_keys')}",
+            "PubkeyAuthentication yes",
+            "PasswordAuthentication no",
+            "KbdInteractiveAuthentication no",
+            "HostbasedAuthentication no",
+            "AuthenticationMethods publickey",
+            "PermitRootLogin prohibit-password",
+            "UsePAM no",
+            "StrictModes no",
+            "UseDNS no",
+            "PrintMotd no",
+            "PermitTTY no",
+            "PermitTunnel no",
+            "PermitUserEnvironment no",
+            "X11Forwarding no",
+            "AllowAgentForwarding no",
+            "AllowTcpForwarding no",
+            "AllowStreamLocalForwarding no",
+            "GatewayPorts no",
+            "Subsystem sftp internal-sftp",
+            # sshd splits the internal-sftp command line on spaces without unquoting.
+            f"ForceCommand internal-sftp -d {sftp_root}",
+            f"AllowUsers {self.username}",
+            "LogLevel VERBOSE",
+        ]
+        self.config_path = self.workdir / "sshd_config"
+        self.config_path.write_text("\n".join(lines) + "\n")
+
+    def _sftp_root(self) -> str:
+        """The root as an ``internal-sftp -d`` argument: no whitespace, ``%`` escaped."""
+        assert self.workdir is not None and self.root is not None
+        root = str(self.root)
+        if any(ch.isspace() for ch in root):
+            link = self.workdir / "root"  # only reached for a given root, so the name is free
+            if not link.is_symlink():
+                link.symlink_to(self.root, target_is_directory=True)
+            root = str(link)
+            if any(ch.isspace() for ch in root):
+                raise SftpServerError(
+                    f"cannot serve {self.root}: sshd's internal-sftp cannot take a directory "
+                    "with spaces; set TMPDIR or choose a root without spaces"
+                )
+        return root.replace("%", "%%")  # sftp-server expands %d / %u in -d
+
+    def _launch(self, sshd: str) -> None:
+        assert self.config_path is not None and self.log_path is not None
+        self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - closed in _terminate
+        self._process = subprocess.Popen(
+            [sshd, "-D", "-e", "-f", str(self.config_path)],
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+        )
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise SftpServerError(
+                    f"sshd exited with code {self._process.returncode} while starting; "
+                    f"see {self.log_path}:\n{self.read_log()[-2000:]}"
+                )
+            if self._banner_ready():
+                return
+            time.sleep(0.05)
+        raise SftpServerError(
+            f"sshd did not answer on {self.host}:{self.port} within {self.startup_timeout:.0f} s; "
+            f"see {self.log_path}"
+        )
+
+    def _banner_ready(self) -> bool:
+        try:
+            with socket.create_connection((self.host, self.port), timeout=1.0) as sock:
+                return sock.recv(256).startswith(b"SSH-")
+        except OSError:
+            return False
+
+    def read_log(self) -> str:
+        """The sshd log so far (empty when there is none)."""
+        try:
+            return self.log_path.read_text(errors="replace") if self.log_path else ""
+        except OSError:
+            return ""
+
+    def _terminate(self) -> None:
+        proc, self._process = self._process, None
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+
+def _die_with_parent() -> None:
+    """In the sshd child before exec (Linux): get SIGTERM if the Python process dies, so a
+    killed test run does not leave sshd behind."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:  # noqa: BLE001 - best effort
+        pass
+
+
+def _make_writable_and_retry(func: Any, path: str, _exc_info: Any) -> None:
+    """rmtree error handler: tests chmod directories read-only; undo that and retry."""
+    parent = os.path.dirname(path)
+    for target in (parent, path):
+        try:
+            os.chmod(target, os.stat(target).st_mode | stat.S_IWUSR | stat.S_IRUSR | stat.S_IXUSR)
+        except OSError:
+            pass
+    func(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m aeries_sandbox.sftp_server",
+        description="Run a local OpenSSH SFTP server (key auth, SFTP only) until Ctrl-C.",
+    )
+    parser.add_argument("--root", help="delivery root directory (default: a temp dir)")
+    parser.add_argument(
+        "--conn-id",
+        default="vendor_sftp",
+        help="connection id used in the printed AIRFLOW_CONN_ line (default: vendor_sftp)",
+    )
+    args = parser.parse_args(argv)
+
+    server = SftpServer(root=args.root)
+    try:
+        server.start()
+    except SftpServerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+    def _stop(signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    # SIGINT explicitly too: shells start background jobs with SIGINT ignored.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _stop)
+    env_name, env_value = server.airflow_connection_uri_env(args.conn_id)
+    print(f"SFTP server running (pid {server._process.pid if server._process else '?'})")
+    print(f"  host:      {server.host}")
+    print(f"  port:      {server.port}")
+    print(f"  username:  {server.username}")
+    print(f"  key file:  {server.private_key_path}")
+    print(f"  host key:  {server.host_key}")
+    print(f"  root:      {server.root}")
+    print(f"  log:       {server.log_path}")
+    print(f"  connect:   sftp -i {server.private_key_path} -P {server.port} {server.username}@{server.host}")
+    print(f"  {env_name}='{env_value}'")
+    print("Ctrl-C stops the server.", flush=True)
+    try:
+        while server.running:
+            time.sleep(0.5)
+        print(f"sshd exited unexpectedly; see {server.log_path}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("stopping SFTP server", flush=True)
+        return 0
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

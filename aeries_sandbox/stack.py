@@ -1,0 +1,83 @@
+"""The local stand-ins for a district's systems: the Aeries emulator and the vendor's SFTP server.
+
+`make demo`, `make airflow` and the end-to-end tests all start them through :func:`sandbox_stack`, and
+point Airflow at them through ordinary Airflow connections (``AIRFLOW_CONN_*`` environment variables).
+The Aeries certificate is generated afresh for every stack: no secret lives in the repository.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import string
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from aeries_sandbox.emulator import EmulatorProcess, generate_district
+from aeries_sandbox.sftp_server import SftpServer
+
+READ_AREAS = [
+    "Schools",
+    "Terms",
+    "Student Data",
+    "Contacts",
+    "Class Schedules/History",
+    "Staff Data",
+    "Teacher Data",
+    "Master Schedule",
+    "Course Data",
+]
+
+#: The SFTP connection each vendor mapping names, and the folder its files land in.
+VENDOR_SFTP_CONNECTIONS = {"destiny_sftp": "patrons"}
+
+
+def new_certificate() -> str:
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(32))
+
+
+@dataclass
+class Stack:
+    emulator: EmulatorProcess
+    sftp: SftpServer
+    data_dir: Path
+    certificate: str
+
+    def connection_env(self, *, aeries_extra: dict | None = None) -> dict[str, str]:
+        """``AIRFLOW_CONN_*`` variables for the Aeries connection and every vendor's SFTP connection."""
+        aeries = {
+            "conn_type": "aeries",
+            "host": self.emulator.url,
+            "password": self.certificate,
+            "extra": {"timeout": 10, "max_concurrency": 4, "page_size": 250, **(aeries_extra or {})},
+        }
+        env = {"AIRFLOW_CONN_AERIES_DEFAULT": json.dumps(aeries)}
+        for conn_id in VENDOR_SFTP_CONNECTIONS:
+            env[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(self.sftp.airflow_connection(conn_id))
+        return env
+
+
+@contextmanager
+def sandbox_stack(workdir: Path, *, students: int = 2000, seed: int = 42, faults: str | None = None) -> Iterator[Stack]:
+    """Generate a district into ``workdir/district``, serve it, and start an SFTP server on ``workdir/sftp``."""
+    workdir = Path(workdir)
+    data_dir = workdir / "district"
+    if not (data_dir / "students.json").exists():
+        generate_district(students, seed).write(data_dir)
+    sftp_root = workdir / "sftp"
+    for folder in VENDOR_SFTP_CONNECTIONS.values():
+        (sftp_root / folder).mkdir(parents=True, exist_ok=True)
+    certificate = new_certificate()
+    with ExitStack() as stack:
+        emulator = stack.enter_context(
+            EmulatorProcess(
+                data_dir=data_dir,
+                certs=[{"name": "airflow", "certificate": certificate, "areas": READ_AREAS}],
+                faults=faults,
+            )
+        )
+        sftp = stack.enter_context(SftpServer(root=sftp_root))
+        yield Stack(emulator=emulator, sftp=sftp, data_dir=data_dir, certificate=certificate)

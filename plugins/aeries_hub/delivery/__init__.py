@@ -1,0 +1,1 @@
+"""Delivery of generated files to vendors (SFTP: ``aeries_hub.delivery.sftp``)."""

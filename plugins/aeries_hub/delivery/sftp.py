@@ -1,0 +1,369 @@
+"""Safe SFTP delivery: upload to a temp name, atomically rename, verify the size.
+
+    receipt = deliver_file("destiny_sftp", "/data/out/patrons.csv", "upload/patrons.csv")
+
+The vendor never sees a half-written file: the upload goes to ``.<name>.<hex>.part`` in the
+target directory and is moved onto the final name with ``posix-rename@openssh.com``, which
+replaces an existing file atomically. Host keys are always checked (the connection must
+carry the server key in the ``host_key`` extra or the host must be in known_hosts).
+
+If the connection drops mid-upload the ``.part`` file may stay behind (it cannot be removed
+over a dead connection); it is a hidden name and the final file is untouched.
+
+Every failure is raised as :class:`DeliveryError` naming the connection id, host, remote
+path and what to do about it; secrets (keys, passwords) never appear in messages.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import posixpath
+import secrets
+import shutil
+import socket
+import stat
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import paramiko
+from airflow.providers.sftp.hooks.sftp import SFTPHook
+
+__all__ = ["DeliveryError", "DeliveryReceipt", "deliver_file", "remote_sha256_matches"]
+
+_CHUNK = 1024 * 1024
+#: Seconds between connection attempts when the server is unreachable (tests shorten it).
+RETRY_WAIT_SECONDS = 2.0
+
+
+class DeliveryError(Exception):
+    """A delivery failed; ``retryable`` is True for network trouble worth another attempt."""
+
+    def __init__(self, message: str, *, retryable: bool = False):
+        super().__init__(message)
+        self.retryable = retryable
+
+
+@dataclass(frozen=True)
+class DeliveryReceipt:
+    conn_id: str
+    remote_path: str
+    bytes: int
+    sha256: str
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# -- public API ------------------------------------------------------------------------------
+def deliver_file(
+    sftp_conn_id: str,
+    local_path: str | os.PathLike[str] | Any,
+    remote_path: str,
+    *,
+    create_dirs: bool = False,
+    connect_attempts: int = 3,
+    hook_factory: Callable[..., Any] = SFTPHook,
+) -> DeliveryReceipt:
+    """Upload ``local_path`` to ``remote_path`` on ``sftp_conn_id``, atomically, and verify it.
+
+    :param local_path: a local path, or an ``airflow.sdk.ObjectStoragePath`` (non-local
+        storage is streamed through a local temp file first).
+    :param remote_path: relative paths are relative to the SFTP login directory.
+    :param create_dirs: create missing remote directories; otherwise a missing directory
+        is a :class:`DeliveryError`.
+    :param connect_attempts: attempts when the server is unreachable (authentication and
+        host key failures are never retried).
+    :param hook_factory: builds the hook, called as
+        ``hook_factory(ssh_conn_id=..., conn_retry_attempts=1)``; must offer
+        ``get_managed_conn()`` yielding a paramiko ``SFTPClient``.
+    """
+    started = time.monotonic()
+    with _local_file(local_path) as local_file:
+        size, sha256 = _size_and_sha256(local_file)
+        directory, name = posixpath.split(remote_path)
+        if not name:
+            raise DeliveryError(f"remote path {remote_path!r} for sftp connection {sftp_conn_id!r} names no file")
+        tmp_path = posixpath.join(directory, f".{name}.{secrets.token_hex(8)}.part")
+
+        hook = _make_hook(hook_factory, sftp_conn_id)
+        where = _Where(sftp_conn_id, hook)
+        with _connected(hook, where, connect_attempts) as sftp:
+            _ensure_directory(sftp, directory, create_dirs, where)
+            try:
+                sftp.put(str(local_file), tmp_path, confirm=True)
+                _replace(sftp, tmp_path, remote_path, where)
+                remote_size = sftp.stat(remote_path).st_size
+                if remote_size is not None and remote_size != size:
+                    _try_remove(sftp, remote_path)
+                    raise DeliveryError(
+                        f"size check failed for {remote_path} on {where}: sent {size} bytes, "
+                        f"server reports {remote_size}; the file was removed, deliver it again",
+                        retryable=True,
+                    )
+            except DeliveryError:
+                _try_remove(sftp, tmp_path)
+                raise
+            except Exception as exc:
+                _try_remove(sftp, tmp_path)
+                raise _translate(exc, where, remote_path) from exc
+
+    return DeliveryReceipt(
+        conn_id=sftp_conn_id,
+        remote_path=remote_path,
+        bytes=size,
+        sha256=sha256,
+        seconds=round(time.monotonic() - started, 3),
+    )
+
+
+def remote_sha256_matches(
+    sftp_conn_id: str,
+    remote_path: str,
+    sha256: str,
+    *,
+    hook_factory: Callable[..., Any] = SFTPHook,
+) -> bool:
+    """True when ``remote_path`` exists and its content hashes to ``sha256`` (reads it back)."""
+    hook = _make_hook(hook_factory, sftp_conn_id)
+    where = _Where(sftp_conn_id, hook)
+    with _connected(hook, where, attempts=1) as sftp:
+        digest = hashlib.sha256()
+        try:
+            with sftp.open(remote_path, "rb") as remote:
+                remote.prefetch()
+                while chunk := remote.read(_CHUNK):
+                    digest.update(chunk)
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:
+                return False
+            raise _translate(exc, where, remote_path) from exc
+    return digest.hexdigest() == sha256.lower()
+
+
+# -- helpers ---------------------------------------------------------------------------------
+class _Where:
+    """``sftp connection 'id' (host:port)`` for messages."""
+
+    def __init__(self, conn_id: str, hook: Any):
+        self.conn_id = conn_id
+        self.host = getattr(hook, "remote_host", None) or "?"
+        self.port = getattr(hook, "port", None) or 22
+        self.user = getattr(hook, "username", None) or "?"
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def __str__(self) -> str:
+        return f"sftp connection {self.conn_id!r} ({self.address})"
+
+
+def _make_hook(hook_factory: Callable[..., Any], conn_id: str) -> Any:
+    try:
+        # Connection retries are ours (_connected): the hook's own retry loop would also
+        # retry authentication and host key failures, three times with 3-5 s sleeps.
+        hook = hook_factory(ssh_conn_id=conn_id, conn_retry_attempts=1)
+    except Exception as exc:
+        if type(exc).__name__ == "AirflowNotFoundException":
+            raise DeliveryError(
+                f"sftp connection {conn_id!r} is not defined: add it in Airflow (Admin > Connections) "
+                f"or as the AIRFLOW_CONN_{conn_id.upper()} environment variable"
+            ) from exc
+        raise DeliveryError(
+            f"sftp connection {conn_id!r} is invalid ({type(exc).__name__}: {exc}); fix its "
+            "host, login and extras (key_file or private_key, host_key)"
+        ) from exc
+    # Student data: never talk to a server whose identity is not checked.
+    if getattr(hook, "no_host_key_check", False) or getattr(hook, "allow_host_key_change", False):
+        raise DeliveryError(
+            f"sftp connection {conn_id!r} turns host key checking off (no_host_key_check or "
+            "allow_host_key_change); remove that extra and set host_key to the server's public key"
+        )
+    return hook
+
+
+@contextmanager
+def _connected(hook: Any, where: _Where, attempts: int) -> Iterator[Any]:
+    with ExitStack() as stack:
+        for attempt in range(1, max(1, attempts) + 1):
+            try:
+                sftp = stack.enter_context(hook.get_managed_conn())
+                break
+            except Exception as exc:
+                error = _translate(exc, where, None)
+                if not error.retryable or attempt >= attempts:
+                    raise error from exc
+                time.sleep(RETRY_WAIT_SECONDS)
+        yield sftp
+
+
+@contextmanager
+def _local_file(local_path: Any) -> Iterator[Path]:
+    """A local filesystem path for ``local_path``, copying remote object storage to a temp file."""
+    if isinstance(local_path, (str, os.PathLike)) and not hasattr(local_path, "protocol"):
+        path = Path(local_path)
+        if not path.is_file():
+            raise DeliveryError(f"local file {path} does not exist (nothing to deliver)")
+        yield path
+        return
+    protocol = getattr(local_path, "protocol", None)
+    if protocol in ("file", "local", ("file", "local")) and hasattr(local_path, "path"):
+        path = Path(local_path.path)
+        if path.is_file():
+            yield path
+            return
+    with tempfile.TemporaryDirectory(prefix="aeries-delivery-") as tmp_dir:
+        tmp = Path(tmp_dir) / (getattr(local_path, "name", "") or "payload")
+        try:
+            with local_path.open("rb") as src, open(tmp, "wb") as dst:
+                shutil.copyfileobj(src, dst, _CHUNK)
+        except FileNotFoundError as exc:
+            raise DeliveryError(f"local file {local_path} does not exist (nothing to deliver)") from exc
+        yield tmp
+
+
+def _size_and_sha256(path: Path) -> tuple[int, str]:
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return size, digest.hexdigest()
+
+
+def _ensure_directory(sftp: Any, directory: str, create_dirs: bool, where: _Where) -> None:
+    if directory in ("", ".", "/"):
+        return
+    try:
+        mode = sftp.stat(directory).st_mode
+    except OSError as exc:
+        if exc.errno != errno.ENOENT:
+            raise _translate(exc, where, directory) from exc
+        if not create_dirs:
+            raise DeliveryError(
+                f"remote directory {directory} does not exist on {where}: create it on the server "
+                "or pass create_dirs=True"
+            ) from None
+        _make_dirs(sftp, directory, where)
+        return
+    if mode is not None and not stat.S_ISDIR(mode):
+        raise DeliveryError(f"remote path {directory} on {where} is not a directory: fix the remote path")
+
+
+def _make_dirs(sftp: Any, directory: str, where: _Where) -> None:
+    current = "/" if directory.startswith("/") else ""
+    for part in (p for p in directory.split("/") if p and p != "."):
+        current = posixpath.join(current, part)
+        try:
+            sftp.stat(current)
+        except OSError as exc:
+            if exc.errno != errno.ENOENT:
+                raise _translate(exc, where, current) from exc
+            try:
+                sftp.mkdir(current)
+            except OSError as mkdir_exc:
+                raise _translate(mkdir_exc, where, current, action="creating directory") from mkdir_exc
+
+
+def _replace(sftp: Any, tmp_path: str, remote_path: str, where: _Where) -> None:
+    """Atomically move the uploaded temp file onto ``remote_path``."""
+    try:
+        sftp.posix_rename(tmp_path, remote_path)
+    except OSError as exc:
+        if exc.errno is not None or "unsupported" not in str(exc).lower():
+            raise
+        # Server without posix-rename@openssh.com: plain SFTP rename is atomic too, but
+        # refuses to overwrite, so it only helps when the final name is free.
+        try:
+            sftp.stat(remote_path)
+        except OSError:
+            sftp.rename(tmp_path, remote_path)
+            return
+        raise DeliveryError(
+            f"{where} does not support atomic replace (posix-rename) and {remote_path} already "
+            "exists: ask the vendor to remove it or enable posix-rename"
+        ) from exc
+
+
+def _try_remove(sftp: Any, path: str) -> None:
+    try:
+        sftp.remove(path)
+    except Exception:  # noqa: BLE001 - best effort cleanup; the original error matters
+        pass
+
+
+def _fingerprint(key: Any) -> str:
+    """OpenSSH-style ``SHA256:...`` fingerprint (as ``ssh-keygen -lf`` prints it)."""
+    try:
+        return key.fingerprint
+    except AttributeError:
+        return "MD5:" + key.get_fingerprint().hex()
+
+
+def _translate(exc: BaseException, where: _Where, remote_path: str | None, action: str = "writing") -> DeliveryError:
+    """Turn paramiko / socket / SFTP status errors into an actionable DeliveryError."""
+    if isinstance(exc, DeliveryError):
+        return exc
+    if isinstance(exc, paramiko.BadHostKeyException):
+        return DeliveryError(
+            f"host key of {where.address} does not match the host_key in connection {where.conn_id!r}: "
+            f"the server sent {exc.key.get_name()} {_fingerprint(exc.key)}. If the vendor "
+            "changed their key, confirm it with them and update the host_key extra; otherwise "
+            "do not connect (possible man-in-the-middle)"
+        )
+    if isinstance(exc, paramiko.AuthenticationException):
+        return DeliveryError(
+            f"authentication failed for user {where.user} on {where}: check the login and the "
+            "key_file/private_key extra, and that the vendor installed the matching public key"
+        )
+    if isinstance(exc, paramiko.SSHException) and "known_hosts" in str(exc):
+        return DeliveryError(
+            f"host key of {where.address} is unknown for connection {where.conn_id!r}: set the "
+            f"host_key extra to the server's public key (ssh-keyscan -p {where.port} {where.host}, "
+            "verified with the vendor)"
+        )
+    if isinstance(exc, OSError) and remote_path is None and getattr(exc, "filename", None):
+        # A local file the hook opens while connecting: the key_file.
+        return DeliveryError(
+            f"cannot read the key file {exc.filename} for connection {where.conn_id!r}: "
+            f"{exc.strerror or exc}; fix the key_file extra or the file's permissions"
+        )
+    if isinstance(exc, (paramiko.ssh_exception.NoValidConnectionsError, ConnectionError, socket.timeout, socket.gaierror)):
+        return DeliveryError(
+            f"cannot reach {where}: {exc}; check the host and port in the connection and the "
+            "network/firewall",
+            retryable=True,
+        )
+    if isinstance(exc, (paramiko.SSHException, EOFError)):
+        return DeliveryError(f"SSH session with {where} failed: {exc}; try again later", retryable=True)
+    if isinstance(exc, OSError) and remote_path is not None:
+        directory = posixpath.dirname(remote_path) or "."
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            return DeliveryError(
+                f"permission denied {action} {remote_path} on {where}: grant the SFTP user "
+                f"write access to {directory}"
+            )
+        if exc.errno == errno.ENOENT:
+            return DeliveryError(
+                f"no such file or directory {action} {remote_path} on {where}: check that "
+                f"{directory} exists and the remote path is right"
+            )
+        if exc.errno == errno.ENOSPC:
+            return DeliveryError(f"the server behind {where} is out of disk space {action} {remote_path}")
+        return DeliveryError(
+            f"SFTP error {action} {remote_path} on {where}: {exc.strerror or exc}; check that the "
+            "remote path is a writable file location (not a directory) and the server has space",
+            retryable=True,
+        )
+    if isinstance(exc, OSError):
+        return DeliveryError(f"cannot reach {where}: {exc}", retryable=True)
+    return DeliveryError(f"delivery via {where} failed: {type(exc).__name__}: {exc}")

@@ -1,0 +1,257 @@
+"""Turn Aeries tables into a vendor's output rows, as a mapping file describes.
+
+Every value is text: Aeries integers, padded codes and nulls are normalised to strings first, so that
+match codes, templates and lookups behave the same whatever type Parquet stored. Blank means an empty
+string after trimming; null never reaches an output file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from aeries_hub.mapping.loader import (
+    Condition,
+    Lookup,
+    Mapping,
+    MappingError,
+    Output,
+    RecordSet,
+    ValueSpec,
+)
+
+RECORD_SET_COLUMN = "_record_set"
+
+#: The column that ties each table's rows to a school, for ``source.school_codes``.
+SCHOOL_COLUMN = {
+    "schools": "SchoolCode",
+    "terms": "SchoolCode",
+    "students": "SchoolCode",
+    "contacts": "SchoolCode",
+    "staff": "PrimaryAeriesSchool",
+    "teachers": "SchoolCode",
+    "sections": "SchoolCode",
+    "rosters": "SchoolCode",
+}
+
+_AERIES_NULL_DATES = ("0001-01-01", "1900-01-01")
+
+
+@dataclass
+class BuiltOutput:
+    """Rows of one output file (all text) and what the build merged or filtered away, for the report."""
+
+    frame: pd.DataFrame
+    rows_by_record_set: dict[str, int] = field(default_factory=dict)
+    merged_duplicates: dict[str, int] = field(default_factory=dict)
+
+
+def text(series: pd.Series) -> pd.Series:
+    """A column as text: nulls become '', integral numbers lose their '.0'."""
+    if pd.api.types.is_bool_dtype(series.dtype):
+        result = series.map({True: "true", False: "false"})
+    elif pd.api.types.is_float_dtype(series.dtype):
+        result = series.map(lambda v: "" if pd.isna(v) else (str(int(v)) if float(v).is_integer() else str(v)))
+    elif pd.api.types.is_integer_dtype(series.dtype):
+        result = series.astype("Int64").astype("string")
+    else:
+        result = series.map(lambda v: "" if v is None or (not isinstance(v, (list, dict)) and pd.isna(v)) else str(v))
+    return result.astype("string").fillna("").astype(object)
+
+
+def is_blank(values: pd.Series) -> pd.Series:
+    return values.str.strip().eq("")
+
+
+def apply_source_filters(mapping: Mapping, tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Keep the schools and student statuses the mapping asks for (``source`` section)."""
+    filtered = dict(tables)
+    if mapping.school_codes:
+        wanted = {str(code) for code in mapping.school_codes}
+        for name, frame in tables.items():
+            column = SCHOOL_COLUMN.get(name)
+            if column and column in frame.columns:
+                filtered[name] = frame[text(frame[column]).str.strip().isin(wanted)]
+    students = filtered.get("students")
+    if students is not None and "InactiveStatusCode" in students.columns:
+        codes = text(students["InactiveStatusCode"]).str.strip()
+        status = pd.Series("inactive", index=students.index, dtype=object)
+        status[codes.isin(mapping.student_status_codes.get("pre_enrolled", []))] = "pre_enrolled"
+        status[codes.isin(mapping.student_status_codes.get("active", []))] = "active"
+        filtered["students"] = students[status.isin(mapping.student_statuses)]
+    return filtered
+
+
+def build_output(mapping: Mapping, output: Output, tables: dict[str, pd.DataFrame]) -> BuiltOutput:
+    """Rows of ``output`` built from ``tables`` (already filtered), record set after record set."""
+    index = mapping.outputs.index(output)
+    parts = []
+    built = BuiltOutput(frame=pd.DataFrame())
+    for r, record_set in enumerate(output.records):
+        where = f"{mapping.path.name}: outputs[{index}].records[{r}]"
+        frame, merged = _record_set_rows(record_set, tables, output, where)
+        built.rows_by_record_set[record_set.name] = len(frame)
+        if merged:
+            built.merged_duplicates[record_set.name] = merged
+        parts.append(frame)
+    columns = output.delivered_columns + [RECORD_SET_COLUMN]
+    built.frame = pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
+    return built
+
+
+def _record_set_rows(
+    record_set: RecordSet, tables: dict[str, pd.DataFrame], output: Output, where: str
+) -> tuple[pd.DataFrame, int]:
+    base = _table(tables, record_set.table, f"{where}.from")
+    frame = base.reset_index(drop=True)
+    frame = frame[_conditions_mask(frame, record_set.where, f"{where}.where")]
+    for lookup in record_set.lookups:
+        frame = _join_lookup(frame, lookup, tables, f"{where}.lookups.{lookup.alias}")
+    merged = 0
+    if record_set.distinct_on:
+        frame, merged = _distinct(frame, record_set, f"{where}.distinct")
+    out = pd.DataFrame(index=frame.index)
+    for column in output.delivered_columns:
+        spec = record_set.values.get(column)
+        out[column] = _evaluate(spec, frame, f"{where}.values.{column}") if spec else ""
+    out[RECORD_SET_COLUMN] = record_set.name
+    return out.reset_index(drop=True), merged
+
+
+def _table(tables: dict[str, pd.DataFrame], name: str, where: str) -> pd.DataFrame:
+    try:
+        return tables[name]
+    except KeyError:
+        raise MappingError(f"{where}: table {name!r} was not extracted; add it to source.tables") from None
+
+
+def _column(frame: pd.DataFrame, ref: str, where: str) -> pd.Series:
+    if ref not in frame.columns:
+        known = ", ".join(sorted(c for c in frame.columns if "." not in c)) or "none"
+        raise MappingError(f"{where}: column {ref!r} does not exist; columns available: {known}")
+    return text(frame[ref])
+
+
+def _conditions_mask(frame: pd.DataFrame, conditions: tuple[Condition, ...], where: str) -> pd.Series:
+    mask = pd.Series(True, index=frame.index)
+    for i, cond in enumerate(conditions):
+        values = _column(frame, cond.column, f"{where}[{i}].column").str.strip()
+        if cond.op == "blank":
+            mask &= values.eq("") if cond.operand else values.ne("")
+        else:
+            wanted = {str(v).strip() for v in cond.operand}
+            hit = values.isin(wanted)
+            mask &= hit if cond.op == "in" else ~hit
+    return mask
+
+
+def _join_lookup(frame: pd.DataFrame, lookup: Lookup, tables: dict[str, pd.DataFrame], where: str) -> pd.DataFrame:
+    other = _table(tables, lookup.table, f"{where}.table")
+    other = other[_conditions_mask(other, lookup.where, f"{where}.where")]
+    left_keys = [f"__key{i}" for i in range(len(lookup.on))]
+    joined = frame.copy()
+    right = other.rename(columns={c: f"{lookup.alias}.{c}" for c in other.columns})
+    for key, (mine, theirs) in zip(left_keys, lookup.on.items()):
+        joined[key] = _column(frame, mine, f"{where}.on").str.strip()
+        right[key] = _column(other, theirs, f"{where}.on.{mine}").str.strip()
+    right = right.drop_duplicates(subset=left_keys, keep="first")
+    joined = joined.merge(right, on=left_keys, how="left", sort=False)
+    joined.index = frame.index
+    return joined.drop(columns=left_keys)
+
+
+def _distinct(frame: pd.DataFrame, record_set: RecordSet, where: str) -> tuple[pd.DataFrame, int]:
+    keys = pd.DataFrame(index=frame.index)
+    sort_columns = []
+    for i, pref in enumerate(record_set.prefer):
+        values = _column(frame, pref.column, f"{where}.prefer[{i}]").str.strip()
+        name = f"__prefer{i}"
+        if pref.order is not None:
+            rank = {v: n for n, v in enumerate(pref.order)}
+            keys[name] = values.map(lambda v: rank.get(v, len(rank)))
+        else:
+            keys[name] = pd.to_numeric(values, errors="coerce").fillna(float("inf")) if values.str.isdigit().all() else values
+        sort_columns.append(name)
+    on = []
+    for i, ref in enumerate(record_set.distinct_on):
+        keys[f"__on{i}"] = _column(frame, ref, f"{where}.on[{i}]").str.strip()
+        on.append(f"__on{i}")
+    ordered = keys.sort_values(sort_columns, kind="mergesort") if sort_columns else keys
+    kept = ordered.drop_duplicates(subset=on, keep="first").index
+    result = frame.loc[frame.index.isin(kept)]
+    return result, len(frame) - len(result)
+
+
+def _evaluate(spec: ValueSpec, frame: pd.DataFrame, where: str) -> pd.Series:
+    if spec.kind == "constant":
+        values = pd.Series(spec.argument, index=frame.index, dtype=object)
+    elif spec.kind == "source":
+        values = _column(frame, spec.argument, where)
+    elif spec.kind == "first_of":
+        values = pd.Series("", index=frame.index, dtype=object)
+        for ref in spec.argument:
+            candidate = _column(frame, ref, where)
+            values = values.where(~is_blank(values), candidate)
+    else:
+        values = _template(spec.argument, frame, where)
+    if spec.match is not None:
+        trimmed = values.str.strip()
+        matched = trimmed.map(spec.match)
+        fallback = values if spec.default is None else pd.Series(spec.default, index=frame.index, dtype=object)
+        values = matched.where(trimmed.isin(spec.match.keys()), fallback).astype(object)
+    for step in spec.transform:
+        values = _apply_step(step, values, where)
+    return values
+
+
+def _template(template: str, frame: pd.DataFrame, where: str) -> pd.Series:
+    import string
+
+    result = pd.Series("", index=frame.index, dtype=object)
+    for literal, name, _, _ in string.Formatter().parse(template):
+        if literal:
+            result = result + literal
+        if name:
+            result = result + _column(frame, name, where).str.strip()
+    return result
+
+
+def _apply_step(step, values: pd.Series, where: str) -> pd.Series:
+    if isinstance(step, str):
+        if step == "trim":
+            return values.str.strip()
+        if step == "upper":
+            return values.str.upper()
+        if step == "lower":
+            return values.str.lower()
+        if step == "title":
+            return values.str.title()
+        if step == "digits_only":
+            return values.str.replace(r"\D", "", regex=True)
+    (name, argument), = step.items()
+    blank = is_blank(values)
+    if name == "date":
+        return _format_dates(values, argument)
+    if name == "truncate":
+        return values.str.slice(0, argument)
+    if name == "if_blank":
+        return values.where(~blank, argument)
+    if name == "prefix":
+        return values.where(blank, argument + values)
+    if name == "pad_left":
+        padded = values.str.rjust(argument["width"], argument.get("char", "0"))
+        return values.where(blank, padded)
+    if name == "replace":
+        try:
+            return values.str.replace(argument["pattern"], argument["with"], regex=True)
+        except re.error as exc:
+            raise MappingError(f"{where}.transform: replace pattern {argument['pattern']!r} is invalid: {exc}") from None
+    raise MappingError(f"{where}.transform: unknown step {step!r}")
+
+
+def _format_dates(values: pd.Series, fmt: str) -> pd.Series:
+    day = values.str.strip().str.slice(0, 10)
+    parsed = pd.to_datetime(day.where(~day.isin(_AERIES_NULL_DATES), ""), format="%Y-%m-%d", errors="coerce")
+    return parsed.dt.strftime(fmt).astype(object).where(parsed.notna(), "")

@@ -1,0 +1,93 @@
+"""DAG integrity and parsing policy: every mapping becomes a well-formed DAG, parsing stays light."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from aeries_hub.mapping.loader import load_mapping
+from aeries_hub.paths import INCLUDE_DIR, MAPPINGS_DIR
+
+DAGS_DIR = os.environ["AIRFLOW__CORE__DAGS_FOLDER"]
+
+PARSE_SCRIPT = textwrap.dedent(
+    """
+    import json, sys, time
+    started = time.perf_counter()
+    from airflow.dag_processing.dagbag import DagBag
+    bag = DagBag(dag_folder=sys.argv[1])
+    print(json.dumps({
+        "seconds": time.perf_counter() - started,
+        "dags": sorted(bag.dag_ids),
+        "import_errors": {k.rsplit('/', 1)[-1]: v for k, v in bag.import_errors.items()},
+        "heavy_modules": sorted(m for m in ("pandas", "great_expectations", "pyarrow", "requests", "paramiko") if m in sys.modules),
+    }))
+    """
+)
+
+
+def parse_dags(env_overrides: dict[str, str] | None = None) -> dict:
+    env = {**os.environ, **(env_overrides or {})}
+    done = subprocess.run(
+        [sys.executable, "-c", PARSE_SCRIPT, DAGS_DIR], capture_output=True, text=True, env=env, check=True
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def parsed():
+    return parse_dags()
+
+
+def test_every_mapping_file_becomes_a_dag(parsed):
+    expected = sorted(f"aeries_to_{p.stem}" for p in MAPPINGS_DIR.glob("*.yml"))
+    assert parsed["import_errors"] == {}
+    assert parsed["dags"] == expected
+
+
+def test_parsing_imports_no_heavy_modules(parsed):
+    # pandas, GX, pyarrow and the network clients are imported inside tasks, never at parse time.
+    assert parsed["heavy_modules"] == []
+
+
+def test_dag_settings_follow_the_mapping():
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=DAGS_DIR)
+    for path in MAPPINGS_DIR.glob("*.yml"):
+        mapping = load_mapping(path)
+        dag = bag.dags[mapping.dag_id]
+        assert dag.catchup is False
+        assert dag.doc_md == mapping.description
+        assert set(mapping.tags) <= set(dag.tags)
+        assert dag.params["dry_run"] is False
+        assert dag.timetable.expression == mapping.schedule.crons[0]
+        assert str(dag.timetable.timezone) == mapping.schedule.timezone
+        assert [t.task_id for t in dag.tasks if t.task_id.startswith("extract_")] == [f"extract_{t}" for t in mapping.tables]
+        deliver = dag.get_task("deliver")
+        assert deliver.retries == 3 and deliver.retry_exponential_backoff == 2.0
+        assert dag.get_task("validate_sources").retries == 0
+        assert dag.get_task("report").trigger_rule == "all_done"
+
+
+def test_a_bad_mapping_is_an_import_error_and_the_others_still_load(tmp_path):
+    include = tmp_path / "include"
+    shutil.copytree(INCLUDE_DIR, include)
+    broken = (MAPPINGS_DIR / "destiny.yml").read_text().replace("name: destiny", "name: broken", 1)
+    broken = broken.replace("max_length: 14}", "max_length: fourteen}", 1)
+    (include / "mappings" / "broken.yml").write_text(broken)
+
+    parsed = parse_dags({"AERIES_HUB_INCLUDE_DIR": str(include)})
+
+    assert "aeries_to_destiny" in parsed["dags"]
+    assert "aeries_to_broken" not in parsed["dags"]
+    assert parsed["import_errors"] == {
+        "vendor_integrations.py": "MappingError: Invalid mapping files (their DAGs were not loaded):\n"
+        "broken.yml: outputs[0].columns[1].max_length: 'fourteen' is not of type 'integer'"
+    }

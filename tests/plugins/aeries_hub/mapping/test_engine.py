@@ -1,0 +1,240 @@
+"""Every mapping kind, evaluated on small hand-written Aeries tables with the exact expected values."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pandas as pd
+import pytest
+
+from aeries_hub.mapping.engine import RECORD_SET_COLUMN, apply_source_filters, build_output
+from aeries_hub.mapping.loader import MappingError, load_mapping
+
+HEADER = """
+name: sample
+description: A test integration.
+schedule: null
+aeries: {conn_id: aeries_default}
+delivery: {sftp: {conn_id: vendor_sftp, remote_dir: /in}}
+"""
+
+
+def mapping_with(tmp_path, body: str, tables="[schools, students, staff, teachers]", source_extra=""):
+    text = HEADER + f"source:\n  tables: {tables}\n" + textwrap.indent(textwrap.dedent(source_extra), "  ")
+    text += textwrap.dedent(body)
+    path = tmp_path / "sample.yml"
+    path.write_text(text)
+    return load_mapping(path)
+
+
+def one_output(columns: list[str], values: str, *, table="students", extra="") -> str:
+    cols = "\n".join(f"      - {{name: {c}}}" for c in columns)
+    return f"""
+outputs:
+  - file: out.csv
+    format: {{}}
+    key: [{columns[0]}]
+    columns:
+{cols}
+    records:
+      - name: rows
+        from: {table}
+{textwrap.indent(textwrap.dedent(extra), "        ")}        values:
+{textwrap.indent(textwrap.dedent(values), "          ")}"""
+
+
+@pytest.fixture
+def tables():
+    schools = pd.DataFrame(
+        {"SchoolCode": [994, 995, 0], "Name": ["Ridge High", "Vale Elem", "District Office"], "ShortName": ["RHS", "VES", "DO"]}
+    )
+    students = pd.DataFrame(
+        {
+            "StudentID": pd.array([101, 102, 103, 101], dtype="Int64"),
+            "SchoolCode": pd.array([994, 994, 995, 995], dtype="Int64"),
+            "FirstName": ["Zoë", "  Ana ", "Seán", "Zoë"],
+            "LastName": ["O'Brien", "Smith-Jones", "Garcia, Jr.", "O'Brien"],
+            "Grade": pd.array([-1, 0, 12, -1], dtype="Int64"),
+            "InactiveStatusCode": [" ", "P", "I", "I"],
+            "Birthdate": ["2019-03-04T00:00:00", None, "0001-01-01T00:00:00", "2019-03-04T00:00:00"],
+            "StudentEmailAddress": ["zoe@example.org", "", None, "zoe@example.org"],
+            "NetworkLoginID": ["zobrien", None, "sgarcia", "zobrien"],
+        }
+    )
+    staff = pd.DataFrame(
+        {
+            "ID": pd.array([7, 8], dtype="Int64"),
+            "FirstName": ["", "Lee"],
+            "LastName": [" ", "Park"],
+            "EmailAddress": [None, "lpark@example.org"],
+            "PrimaryAeriesSchool": pd.array([994, 0], dtype="Int64"),
+        }
+    )
+    teachers = pd.DataFrame(
+        {
+            "SchoolCode": pd.array([994, 994, 995], dtype="Int64"),
+            "TeacherNumber": pd.array([501, 502, 601], dtype="Int64"),
+            "StaffID1": pd.array([7, 7, 8], dtype="Int64"),
+            "FirstName": ["Mia", "Mia2", "Lee"],
+            "LastName": ["Chen", "Chen2", "Park"],
+            "EmailAddress": ["mchen@example.org", "other@example.org", ""],
+            "InactiveStatusCode": [" ", " ", "I"],
+        }
+    )
+    return {"schools": schools, "students": students, "staff": staff, "teachers": teachers}
+
+
+def rows(mapping, tables, filtered=False):
+    source = apply_source_filters(mapping, tables) if filtered else tables
+    frame = build_output(mapping, mapping.outputs[0], source).frame
+    return frame.drop(columns=[RECORD_SET_COLUMN]).to_dict("records")
+
+
+def test_direct_constant_and_integers_as_text(tmp_path, tables):
+    m = mapping_with(tmp_path, one_output(["id", "school", "kind"], """
+        id: {source: StudentID}
+        school: {source: SchoolCode}
+        kind: {constant: S}
+    """))
+    assert rows(m, tables) == [
+        {"id": "101", "school": "994", "kind": "S"},
+        {"id": "102", "school": "994", "kind": "S"},
+        {"id": "103", "school": "995", "kind": "S"},
+        {"id": "101", "school": "995", "kind": "S"},
+    ]
+
+
+def test_match_codes_with_default_and_pass_through(tmp_path, tables):
+    m = mapping_with(tmp_path, one_output(["id", "status", "grade"], """
+        id: {source: StudentID}
+        status: {source: InactiveStatusCode, match: {"": A, P: A}, default: I}
+        grade: {source: Grade, match: {"-1": TK, "0": K}}
+    """))
+    assert [(r["status"], r["grade"]) for r in rows(m, tables)] == [("A", "TK"), ("A", "K"), ("I", "12"), ("I", "TK")]
+
+
+def test_transform_steps(tmp_path, tables):
+    m = mapping_with(tmp_path, one_output(["id", "first", "last", "born", "login", "padded", "email"], """
+        id: {source: StudentID, transform: [{prefix: "S-"}]}
+        first: {source: FirstName, transform: [trim, upper]}
+        last: {source: LastName, transform: [lower, {truncate: 6}]}
+        born: {source: Birthdate, transform: [{date: "%m/%d/%Y"}]}
+        login: {source: NetworkLoginID, transform: [{if_blank: none}, title]}
+        padded: {source: StudentID, transform: [{pad_left: {width: 6}}]}
+        email: {source: StudentEmailAddress, transform: [{replace: {pattern: "@.*$", with: ""}}]}
+    """))
+    assert rows(m, tables)[:3] == [
+        {"id": "S-101", "first": "ZOË", "last": "o'brie", "born": "03/04/2019", "login": "Zobrien", "padded": "000101", "email": "zoe"},
+        {"id": "S-102", "first": "ANA", "last": "smith-", "born": "", "login": "None", "padded": "000102", "email": ""},
+        {"id": "S-103", "first": "SEÁN", "last": "garcia", "born": "", "login": "Sgarcia", "padded": "000103", "email": ""},
+    ]
+
+
+def test_template_and_digits_only(tmp_path, tables):
+    m = mapping_with(tmp_path, one_output(["key", "digits"], """
+        key: {template: "{SchoolCode}-{StudentID}-G{Grade}"}
+        digits: {template: "{FirstName}{StudentID}", transform: [digits_only]}
+    """))
+    assert [r["key"] for r in rows(m, tables)] == ["994-101-G-1", "994-102-G0", "995-103-G12", "995-101-G-1"]
+    assert rows(m, tables)[0]["digits"] == "101"
+
+
+def test_lookup_first_non_blank_and_lookup_filter(tmp_path, tables):
+    m = mapping_with(tmp_path, one_output(["id", "first", "email", "site", "is_teacher"], """
+        id: {source: ID}
+        first: {first_of: [FirstName, teacher.FirstName]}
+        email: {first_of: [EmailAddress, teacher.EmailAddress]}
+        site: {source: school.ShortName}
+        is_teacher: {source: teacher.TeacherNumber, match: {"": F}, default: T}
+    """, table="staff", extra="""
+        lookups:
+          school: {table: schools, on: {PrimaryAeriesSchool: SchoolCode}}
+          teacher: {table: teachers, on: {ID: StaffID1}, where: [{column: InactiveStatusCode, blank: true}]}
+    """))
+    # Staff 7 has blank names: the first active teacher record (501) fills them in.
+    # Staff 8's only teacher record is inactive, so it is not a teacher.
+    assert rows(m, tables) == [
+        {"id": "7", "first": "Mia", "email": "mchen@example.org", "site": "RHS", "is_teacher": "T"},
+        {"id": "8", "first": "Lee", "email": "lpark@example.org", "site": "DO", "is_teacher": "F"},
+    ]
+
+
+def test_distinct_keeps_the_preferred_record(tmp_path, tables):
+    m = mapping_with(tmp_path, one_output(["id", "school"], """
+        id: {source: StudentID}
+        school: {source: SchoolCode}
+    """, extra="""
+        distinct:
+          on: [StudentID]
+          prefer: [{column: InactiveStatusCode, order: ["", "P", "I"]}, SchoolCode]
+    """))
+    built = build_output(m, m.outputs[0], tables)
+    assert built.frame[["id", "school"]].to_dict("records") == [
+        {"id": "101", "school": "994"},
+        {"id": "102", "school": "994"},
+        {"id": "103", "school": "995"},
+    ]
+    assert built.merged_duplicates == {"rows": 1}
+
+
+def test_where_conditions(tmp_path, tables):
+    m = mapping_with(tmp_path, one_output(["id"], """
+        id: {source: StudentID}
+    """, extra="""
+        where:
+          - {column: SchoolCode, in: [994]}
+          - {column: InactiveStatusCode, not_in: ["I"]}
+          - {column: StudentEmailAddress, blank: false}
+    """))
+    assert rows(m, tables) == [{"id": "101"}]
+
+
+def test_source_filters_schools_and_statuses(tmp_path, tables):
+    m = mapping_with(tmp_path, one_output(["id", "school"], """
+        id: {source: StudentID}
+        school: {source: SchoolCode}
+    """), source_extra="""
+        school_codes: [994]
+        student_statuses: [active, pre_enrolled]
+    """)
+    assert rows(m, tables, filtered=True) == [{"id": "101", "school": "994"}, {"id": "102", "school": "994"}]
+    filtered = apply_source_filters(m, tables)
+    assert filtered["staff"]["ID"].tolist() == [7]
+    assert filtered["schools"]["SchoolCode"].tolist() == [994]
+
+
+def test_default_statuses_are_active_only(tmp_path, tables):
+    m = mapping_with(tmp_path, one_output(["id"], "id: {source: StudentID}\n"))
+    assert rows(m, tables, filtered=True) == [{"id": "101"}]
+
+
+def test_do_not_map_column_is_left_out_and_unset_columns_are_blank(tmp_path, tables):
+    body = """
+outputs:
+  - file: out.csv
+    format: {}
+    key: [id]
+    columns:
+      - {name: id}
+      - {name: password, do_not_map: true}
+      - {name: nickname}
+    records:
+      - name: rows
+        from: students
+        values:
+          id: {source: StudentID}
+          password: {constant: secret}
+"""
+    m = mapping_with(tmp_path, body)
+    assert rows(m, tables)[0] == {"id": "101", "nickname": ""}
+
+
+def test_unknown_source_column_names_file_key_path_and_columns(tmp_path, tables):
+    m = mapping_with(tmp_path, one_output(["id"], "id: {source: PermanentID}\n"))
+    with pytest.raises(MappingError) as err:
+        build_output(m, m.outputs[0], tables)
+    assert str(err.value) == (
+        "sample.yml: outputs[0].records[0].values.id: column 'PermanentID' does not exist; columns available: "
+        "Birthdate, FirstName, Grade, InactiveStatusCode, LastName, NetworkLoginID, SchoolCode, "
+        "StudentEmailAddress, StudentID"
+    )

@@ -1,0 +1,128 @@
+"""Bad mapping files give one clear line per problem: file, key path, what is wrong."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from aeries_hub.config_files import read_yaml
+from aeries_hub.mapping.loader import MappingError, load_mapping
+from aeries_hub.paths import MAPPINGS_DIR
+
+DESTINY = MAPPINGS_DIR / "destiny.yml"
+
+
+def destiny_with(tmp_path, edit) -> str:
+    document = read_yaml(DESTINY, shown="destiny.yml", error=ValueError)
+    edit(document)
+    path = tmp_path / "destiny.yml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    with pytest.raises(MappingError) as err:
+        load_mapping(path)
+    return str(err.value)
+
+
+def test_every_shipped_mapping_loads():
+    files = sorted(MAPPINGS_DIR.glob("*.yml"))
+    assert files, "include/mappings/ holds no mapping file"
+    for path in files:
+        mapping = load_mapping(path)
+        assert mapping.dag_id == f"aeries_to_{path.stem}"
+
+
+def test_unknown_key_lists_the_allowed_keys(tmp_path):
+    def edit(d):
+        d["outputs"][0]["columns"][0]["maxlength"] = 10
+
+    assert destiny_with(tmp_path, edit) == (
+        "destiny.yml: outputs[0].columns[0]: unknown key 'maxlength'; allowed keys: allowed, description, "
+        "do_not_map, max_length, name, pattern, required, severity"
+    )
+
+
+def test_unknown_table(tmp_path):
+    def edit(d):
+        d["source"]["tables"].append("gradebooks")
+
+    assert destiny_with(tmp_path, edit) == (
+        "destiny.yml: source.tables[4]: 'gradebooks' is not one of schools, terms, students, contacts, staff, "
+        "teachers, courses, sections, rosters"
+    )
+
+
+def test_record_set_from_a_table_not_extracted(tmp_path):
+    def edit(d):
+        d["source"]["tables"].remove("teachers")
+
+    assert destiny_with(tmp_path, edit) == (
+        "destiny.yml: outputs[0].records[1].lookups.teacher.table: table 'teachers' is not in source.tables "
+        "(schools, students, staff)"
+    )
+
+
+def test_value_for_a_column_the_file_does_not_have(tmp_path):
+    def edit(d):
+        d["outputs"][0]["records"][0]["values"]["field_shoeSize"] = {"constant": "9"}
+
+    assert destiny_with(tmp_path, edit) == (
+        "destiny.yml: outputs[0].records[0].values.field_shoeSize: not a column of patrons.csv; "
+        "add it to outputs[0].columns"
+    )
+
+
+def test_undefined_lookup_alias(tmp_path):
+    def edit(d):
+        d["outputs"][0]["records"][0]["values"]["field_homeroom"] = {"source": "homeroom.Room"}
+        d["outputs"][0]["columns"].append({"name": "field_homeroom"})
+
+    assert destiny_with(tmp_path, edit) == (
+        "destiny.yml: outputs[0].records[0].values.field_homeroom: 'homeroom.Room' uses lookup 'homeroom', "
+        "which outputs[0].records[0].lookups does not define"
+    )
+
+
+def test_value_with_two_kinds(tmp_path):
+    def edit(d):
+        d["outputs"][0]["records"][0]["values"]["field_barcode"] = {"source": "StudentID", "constant": "x"}
+
+    assert destiny_with(tmp_path, edit) == (
+        "destiny.yml: outputs[0].records[0].values.field_barcode: give exactly one of: source, constant, template, first_of"
+    )
+
+
+def test_bad_schedule(tmp_path):
+    def edit(d):
+        d["schedule"] = {"cron": "0 25 * * *", "timezone": "Pacific Time"}
+
+    assert destiny_with(tmp_path, edit) == (
+        "destiny.yml: schedule.timezone: 'Pacific Time' is not an IANA time zone (e.g. America/Los_Angeles)\n"
+        "destiny.yml: schedule.cron: '0 25 * * *' is not a valid cron expression"
+    )
+
+
+def test_key_must_be_a_delivered_column(tmp_path):
+    def edit(d):
+        d["outputs"][0]["key"] = ["field_password"]
+
+    assert destiny_with(tmp_path, edit) == "destiny.yml: outputs[0].key: 'field_password' is not a delivered column of patrons.csv"
+
+
+def test_invalid_yaml_names_line_and_column(tmp_path):
+    path = tmp_path / "broken.yml"
+    path.write_text("name: broken\noutputs: [\n  - file: x\n")
+    with pytest.raises(MappingError) as err:
+        load_mapping(path)
+    assert str(err.value).startswith("broken.yml: line 3, column 3: not valid YAML: ")
+
+
+def test_yes_no_and_on_stay_text(tmp_path):
+    def edit(d):
+        d["outputs"][0]["records"][0]["values"]["field_status"] = {"source": "InactiveStatusCode", "match": {"N": "no"}}
+
+    path = tmp_path / "destiny.yml"
+    document = read_yaml(DESTINY, shown="destiny.yml", error=ValueError)
+    edit(document)
+    text = yaml.safe_dump(document, sort_keys=False).replace("N: 'no'", "N: no")
+    path.write_text(text)
+    mapping = load_mapping(path)
+    assert mapping.outputs[0].records[0].values["field_status"].match == {"N": "no"}
