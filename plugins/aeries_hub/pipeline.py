@@ -65,6 +65,7 @@ def validate_sources(mapping_file: str, extracted: list[dict]) -> dict:
     """
     from airflow.sdk.exceptions import AirflowFailException
 
+    from aeries_hub.hooks.aeries import TABLES
     from aeries_hub.quality import load_checks, validate_frame
     from aeries_hub.quality.checks import select_checks
 
@@ -79,7 +80,7 @@ def validate_sources(mapping_file: str, extracted: list[dict]) -> dict:
             frame = run.read_parquet(f"extract/{name}.parquet")
             checks = select_checks(suites.get(name, []), names)
             outcome = validate_frame(
-                frame, checks, name=name, tables={**accepted, name: frame}, docs_dir=docs_dir, id_columns=TABLE_KEYS[name]
+                frame, checks, name=name, tables={**accepted, name: frame}, docs_dir=docs_dir, id_columns=TABLES[name].key
             )
             accepted[name] = outcome.accepted
             run.write_parquet(f"validated/{name}.parquet", outcome.accepted)

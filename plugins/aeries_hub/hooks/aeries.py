@@ -1,0 +1,1282 @@
+"""Airflow hook for the Aeries SIS REST API (https://district.aeries.net/admin/api/v5/...).
+
+Connection (type ``aeries``):
+
+* host: the Aeries base URL with its path, e.g. ``https://district.aeries.net/admin`` (https is assumed when
+  the scheme is missing);
+* password: the API certificate sent as the ``AERIES-CERT`` header (32 characters);
+* extra (JSON, every key optional)::
+
+    {"api_version": 5, "database_year": 2025, "timeout": 30, "max_concurrency": 4, "verify_ssl": true,
+     "page_size": 500, "max_retries": 6, "backoff_base": 0.5, "backoff_max": 30}
+
+  plus ``prefetch_pages`` (pages fetched ahead speculatively at the end of a paged extract, default
+  ``max_concurrency - 1``; 0 turns it off) and ``terms_from_schools`` (take terms from each school's ``Terms``
+  list instead of calling ``schools/{sc}/terms``; default true).
+
+``TABLES`` below is the single source of truth for the logical tables: endpoint, security area, paging,
+key and the columns known for each. Requests run at most ``max_concurrency`` at a time per hook, with
+retries (exponential backoff with full jitter, ``Retry-After`` honoured) for 429/5xx, dropped connections,
+timeouts and bodies that are not JSON. 401/403 fail at once with :class:`AeriesAuthError`, which Airflow does
+not retry. The certificate never appears in logs, exception messages or files written by the hook.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import threading
+import time
+from collections import Counter
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from airflow.sdk import BaseHook
+from airflow.sdk.exceptions import AirflowFailException
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pyarrow as pa
+    from airflow.sdk import ObjectStoragePath
+
+__all__ = [
+    "TABLES",
+    "AeriesAuthError",
+    "AeriesConfigError",
+    "AeriesError",
+    "AeriesHook",
+    "AeriesNotFoundError",
+    "AeriesRequestError",
+    "AeriesTable",
+    "ExtractResult",
+    "rows_to_arrow",
+    "table_spec",
+]
+
+LOGGER_NAME = "airflow.task.hooks.aeries_hub.hooks.aeries.AeriesHook"
+log = logging.getLogger(LOGGER_NAME)
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+DISTRICT_OFFICE = 0
+
+
+# --------------------------------------------------------------------------------------------------
+# Errors
+# --------------------------------------------------------------------------------------------------
+class AeriesError(Exception):
+    """Base class of the errors raised by :class:`AeriesHook`."""
+
+
+class AeriesRequestError(AeriesError):
+    """A request failed for good (retries exhausted, or a 4xx other than 401/403/404)."""
+
+    def __init__(self, message: str, *, conn_id: str = "", endpoint: str = "", status: int | None = None,
+                 attempts: int = 0, cause: str = ""):
+        super().__init__(message)
+        self.conn_id = conn_id
+        self.endpoint = endpoint
+        self.status = status
+        self.attempts = attempts
+        self.cause = cause
+
+
+class AeriesNotFoundError(AeriesRequestError):
+    """HTTP 404: the single object asked for does not exist."""
+
+
+class AeriesAuthError(AirflowFailException, AeriesError):
+    """HTTP 401/403: the certificate was refused or lacks a security area. Airflow does not retry it."""
+
+    def __init__(self, message: str, *, conn_id: str = "", endpoint: str = "", status: int | None = None,
+                 security_area: str | None = None):
+        super().__init__(message)
+        self.conn_id = conn_id
+        self.endpoint = endpoint
+        self.status = status
+        self.security_area = security_area
+
+
+class AeriesConfigError(AirflowFailException, AeriesError):
+    """The Aeries connection is unusable as configured (bad extra, missing certificate, unknown table)."""
+
+
+class _Cancelled(Exception):
+    """Internal: another request of the same call failed, so this one gave up."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Table registry
+# --------------------------------------------------------------------------------------------------
+# Column types are small strings so that importing this module stays cheap (no pyarrow at import):
+# "int64", "float64", "bool", "string", or {"list": {field: type, ...}} for a list of structs.
+_S = "string"
+_I = "int64"
+_F = "float64"
+_B = "bool"
+
+_TERM_FIELDS = {"TermCode": _S, "TermDescription": _S, "StartDate": _S, "EndDate": _S}
+_STAFF_MEMBER_FIELDS = {
+    "StaffID": _I,
+    "LastName": _S,
+    "FirstName": _S,
+    "IsPrimaryTeacher": _B,
+    "StaffRoleCode": _S,
+    "StartDate": _S,
+    "EndDate": _S,
+    "InactiveStatusCode": _S,
+}
+_SCHOOL_ACCESS_FIELDS = {"SchoolCode": _I, "ReadOnlyAccess": _B, "CommunicationGroup": _B}
+
+
+@dataclass(frozen=True)
+class AeriesTable:
+    """One logical Aeries table.
+
+    ``endpoint`` is relative to ``{base}/api/v{N}/`` and contains ``{school_code}`` when ``per_school``.
+    ``columns`` are the columns known for the table (name -> type), used for empty extracts and for
+    columns that are null in every row.
+    """
+
+    name: str
+    endpoint: str
+    security_area: str
+    per_school: bool
+    paged: bool
+    key: tuple[str, ...]
+    columns: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.columns)
+
+    def column_type(self, name: str) -> Any:
+        return dict(self.columns).get(name)
+
+    def path_for(self, school_code: int | None = None) -> str:
+        if self.per_school:
+            if school_code is None:
+                raise ValueError(f"table {self.name!r} is per school: give a school code")
+            return self.endpoint.format(school_code=school_code)
+        return self.endpoint
+
+
+def _cols(*pairs: tuple[str, Any]) -> tuple[tuple[str, Any], ...]:
+    return tuple(pairs)
+
+
+TABLES: dict[str, AeriesTable] = {
+    t.name: t
+    for t in (
+        AeriesTable(
+            name="schools",
+            endpoint="schools",
+            security_area="Schools",
+            per_school=False,
+            paged=False,
+            key=("SchoolCode",),
+            columns=_cols(
+                ("SchoolCode", _I), ("Name", _S), ("InactiveStatusCode", _S), ("Address", _S),
+                ("AddressCity", _S), ("AddressState", _S), ("AddressZipCode", _S), ("AddressZipExt", _S),
+                ("DoNotReport", _B), ("StateCountyID", _S), ("StateDistrictID", _S), ("StateSchoolID", _S),
+                ("LowGradeLevel", _I), ("HighGradeLevel", _I), ("Terms", {"list": _TERM_FIELDS}),
+                ("PrincipalName", _S), ("PrincipalEmailAddress", _S), ("PhoneNumber", _S),
+                ("NCESSchoolID", _S), ("ScheduleType", _S), ("ShortName", _S),
+            ),
+        ),
+        AeriesTable(
+            name="terms",
+            endpoint="schools/{school_code}/terms",
+            security_area="Terms",
+            per_school=True,
+            paged=False,
+            key=("SchoolCode", "TermCode"),
+            columns=_cols(("SchoolCode", _I), ("TermCode", _S), ("TermDescription", _S), ("StartDate", _S),
+                          ("EndDate", _S)),
+        ),
+        AeriesTable(
+            name="students",
+            endpoint="schools/{school_code}/students",
+            security_area="Student Data",
+            per_school=True,
+            paged=True,
+            key=("SchoolCode", "StudentID"),
+            columns=_cols(
+                ("StudentID", _I), ("OldStudentID", _I), ("SchoolCode", _I), ("StudentNumber", _I),
+                ("StateStudentID", _S), ("LastName", _S), ("FirstName", _S), ("MiddleName", _S),
+                ("LastNameAlias", _S), ("FirstNameAlias", _S), ("MiddleNameAlias", _S), ("Gender", _S),
+                ("Grade", _I), ("Birthdate", _S), ("ParentGuardianName", _S), ("HomePhone", _S),
+                ("StudentMobilePhone", _S), ("MailingAddress", _S), ("MailingAddressCity", _S),
+                ("MailingAddressState", _S), ("MailingAddressZipCode", _S), ("ResidenceAddress", _S),
+                ("ResidenceAddressCity", _S), ("ResidenceAddressState", _S), ("ResidenceAddressZipCode", _S),
+                ("EthnicityCode", _S), ("RaceCode1", _S), ("RaceCode2", _S), ("RaceCode3", _S),
+                ("RaceCode4", _S), ("RaceCode5", _S), ("SchoolEnterDate", _S), ("SchoolLeaveDate", _S),
+                ("DistrictEnterDate", _S), ("CounselorNumber", _I), ("Track", _S), ("InactiveStatusCode", _S),
+                ("FamilyKey", _I), ("LanguageFluencyCode", _S), ("HomeLanguageCode", _S),
+                ("CorrespondenceLanguageCode", _S), ("ParentEmailAddress", _S), ("StudentEmailAddress", _S),
+                ("StudentPersonalEmailAddress", _S), ("NetworkLoginID", _S), ("HomeRoomTeacherNumber", _S),
+                ("NextSchoolCode", _I), ("NextGrade", _I), ("RecordsReleaseCode", _S),
+            ),
+        ),
+        AeriesTable(
+            name="contacts",
+            endpoint="schools/{school_code}/contacts",
+            security_area="Contacts",
+            per_school=True,
+            paged=True,
+            key=("StudentID", "SequenceNumber"),
+            columns=_cols(
+                ("StudentID", _I), ("SchoolCode", _I), ("SequenceNumber", _I), ("FirstName", _S),
+                ("LastName", _S), ("RelationshipToStudentCode", _S), ("LivesWithStudentIndicator", _S),
+                ("HomePhone", _S), ("CellPhone", _S), ("EmailAddress", _S), ("AccessToPortal", _S),
+                ("ContactOrder", _I), ("PrimaryContact", _S),
+            ),
+        ),
+        AeriesTable(
+            name="staff",
+            endpoint="staff",
+            security_area="Staff Data",
+            per_school=False,
+            paged=False,
+            key=("ID",),
+            columns=_cols(
+                ("ID", _I), ("FirstName", _S), ("LastName", _S), ("MiddleName", _S), ("NameSuffix", _S),
+                ("BirthDate", _S), ("Gender", _S), ("FullTimePercentage", _F), ("HireDate", _S),
+                ("LeaveDate", _S), ("InactiveStatusCode", _S), ("StateEducatorID", _S), ("UserName", _S),
+                ("EmailAddress", _S), ("PrimaryAeriesSchool", _I), ("NetworkLoginID", _S),
+                ("AlternateEmailAddress", _S), ("HumanResourcesSystemID", _S), ("Title", _S),
+                ("SchoolAccessPermissions", {"list": _SCHOOL_ACCESS_FIELDS}),
+            ),
+        ),
+        AeriesTable(
+            name="teachers",
+            endpoint="schools/{school_code}/teachers",
+            security_area="Teacher Data",
+            per_school=True,
+            paged=False,
+            key=("SchoolCode", "TeacherNumber"),
+            columns=_cols(
+                ("SchoolCode", _I), ("TeacherNumber", _I), ("DisplayName", _S), ("FirstName", _S),
+                ("LastName", _S), ("Room", _S), ("EmailAddress", _S), ("StaffID1", _I), ("StaffID2", _I),
+                ("StaffID3", _I), ("InactiveStatusCode", _S), ("LowGrade", _I), ("HighGrade", _I),
+            ),
+        ),
+        AeriesTable(
+            name="courses",
+            endpoint="courses",
+            security_area="Course Data",
+            per_school=False,
+            paged=False,
+            key=("ID",),
+            columns=_cols(
+                ("ID", _S), ("Title", _S), ("LongDescription", _S), ("DepartmentCode", _S),
+                ("StateCourseCode", _S), ("CreditDefault", _F), ("LowGrade", _I), ("HighGrade", _I),
+                ("InactiveStatusCode", _S),
+            ),
+        ),
+        AeriesTable(
+            name="sections",
+            endpoint="schools/{school_code}/sections",
+            security_area="Master Schedule",
+            per_school=True,
+            paged=False,
+            key=("SchoolCode", "SectionNumber"),
+            columns=_cols(
+                ("SchoolCode", _I), ("SectionNumber", _I), ("Period", _S), ("PeriodBlock", _S),
+                ("Semester", _S), ("ClassCalendar", _S), ("CourseID", _S),
+                ("SectionStaffMembers", {"list": _STAFF_MEMBER_FIELDS}), ("Room", _S), ("Credit", _F),
+                ("LowGrade", _I), ("HighGrade", _I), ("MaxStudents", _I), ("TotalStudents", _I),
+                ("InactiveStatusCode", _S), ("Track", _S), ("ClassID", _I),
+            ),
+        ),
+        AeriesTable(
+            name="rosters",
+            endpoint="schools/{school_code}/classes",
+            security_area="Class Schedules/History",
+            per_school=True,
+            paged=True,
+            key=("SchoolCode", "StudentID", "SequenceNumber"),
+            columns=_cols(
+                ("StudentID", _I), ("SchoolCode", _I), ("SequenceNumber", _I), ("SectionNumber", _I),
+                ("CourseID", _S), ("DateStarted", _S), ("DateEnded", _S),
+            ),
+        ),
+    )
+}
+
+# Pre-v5 servers use other names for some fields.
+PRE_V5_RENAMES = {"PermanentID": "StudentID", "Sex": "Gender"}
+
+
+def table_spec(table: str) -> AeriesTable:
+    """The registry entry of ``table``; AeriesConfigError naming the known tables otherwise."""
+    try:
+        return TABLES[table]
+    except KeyError:
+        raise AeriesConfigError(f"Unknown Aeries table {table!r}; known tables: {', '.join(TABLES)}") from None
+
+
+# --------------------------------------------------------------------------------------------------
+# Results and statistics
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class ExtractResult:
+    """What :meth:`AeriesHook.extract_to_parquet` did (small and JSON-friendly: fit for XCom)."""
+
+    table: str
+    rows: int
+    pages: int
+    requests: int
+    retries: int
+    seconds: float
+    path: str
+    retry_causes: dict[str, int] = field(default_factory=dict)
+    columns: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "rows": self.rows,
+            "pages": self.pages,
+            "requests": self.requests,
+            "retries": self.retries,
+            "seconds": self.seconds,
+            "path": self.path,
+            "retry_causes": dict(self.retry_causes),
+            "columns": list(self.columns),
+        }
+
+
+class _Stats:
+    """Counters of one public call; shared by the worker threads of that call."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.requests = 0
+        self.pages = 0
+        self.retry_causes: Counter[str] = Counter()
+        self.started = time.monotonic()
+
+    def add_request(self) -> None:
+        with self._lock:
+            self.requests += 1
+
+    def add_retry(self, cause: str) -> None:
+        with self._lock:
+            self.retry_causes[cause] += 1
+
+    @property
+    def retries(self) -> int:
+        return sum(self.retry_causes.values())
+
+    @property
+    def seconds(self) -> float:
+        return time.monotonic() - self.started
+
+    def describe_retries(self) -> str:
+        if not self.retry_causes:
+            return "0 retries"
+        causes = ", ".join(f"{cause} {n}" for cause, n in sorted(self.retry_causes.items()))
+        return f"{self.retries} retries ({causes})"
+
+
+@dataclass(frozen=True)
+class _Settings:
+    base_url: str
+    api_version: int
+    database_year: int | None
+    timeout: float
+    max_concurrency: int
+    verify_ssl: bool | str
+    page_size: int
+    max_retries: int
+    backoff_base: float
+    backoff_max: float
+    prefetch_pages: int
+    terms_from_schools: bool
+
+
+def _as_bool(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "1", "on"):
+        return True
+    if text in ("false", "no", "0", "off"):
+        return False
+    raise ValueError(f"{name} must be true or false, not {value!r}")
+
+
+def _normalise_base_url(host: str, port: int | None = None, schema: str | None = None) -> str:
+    host = (host or "").strip()
+    if not host:
+        raise ValueError("the host (Aeries base URL) is empty")
+    if "://" not in host:
+        host = f"https://{host}"
+    parts = urlsplit(host)
+    netloc = parts.netloc
+    if port and parts.port is None:
+        netloc = f"{netloc}:{port}"
+    path = parts.path.rstrip("/")
+    if not path and schema:  # URI-style connections put the path in "schema"
+        path = "/" + schema.strip("/")
+    return f"{parts.scheme}://{netloc}{path}"
+
+
+# --------------------------------------------------------------------------------------------------
+# The hook
+# --------------------------------------------------------------------------------------------------
+class AeriesHook(BaseHook):
+    """Read Aeries SIS tables over its REST API.
+
+    :param aeries_conn_id: Airflow connection of type ``aeries``.
+    :param database_year: school year to read (``?DatabaseYear=``, the year the school year starts);
+        overrides the connection's ``database_year`` extra. None: the extra, else the district default.
+    """
+
+    conn_name_attr = "aeries_conn_id"
+    default_conn_name = "aeries_default"
+    conn_type = "aeries"
+    hook_name = "Aeries SIS"
+
+    def __init__(self, aeries_conn_id: str = default_conn_name, database_year: int | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # Plain stdlib logging: Airflow routes it into the task log, and tests can capture it.
+        self._log = log
+        self.aeries_conn_id = aeries_conn_id
+        self._database_year_override = int(database_year) if database_year is not None else None
+        self.sleep: Callable[[float], None] = time.sleep  # injectable (tests)
+        self._lock = threading.RLock()
+        self._settings: _Settings | None = None
+        self.__cert: str | None = None
+        self._session: requests.Session | None = None
+        self._slots: threading.BoundedSemaphore | None = None
+
+    # -- Airflow UI -------------------------------------------------------------------------------
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        return {
+            "hidden_fields": ["schema", "port", "login"],
+            "relabeling": {
+                "host": "Aeries base URL (with its path, e.g. https://district.aeries.net/admin)",
+                "password": "API certificate",
+            },
+            "placeholders": {
+                "host": "https://district.aeries.net/admin",
+                "password": "32-character AERIES-CERT certificate",
+                "extra": json.dumps(
+                    {
+                        "api_version": 5,
+                        "database_year": 2025,
+                        "timeout": 30,
+                        "max_concurrency": 4,
+                        "verify_ssl": True,
+                        "page_size": 500,
+                        "max_retries": 6,
+                        "backoff_base": 0.5,
+                        "backoff_max": 30,
+                    },
+                    indent=2,
+                ),
+            },
+        }
+
+    # -- configuration ----------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(aeries_conn_id={self.aeries_conn_id!r}, "
+            f"database_year={self._database_year_override!r})"
+        )
+
+    @property
+    def connection_id_label(self) -> str:
+        return f"Aeries connection {self.aeries_conn_id!r}"
+
+    @property
+    def settings(self) -> _Settings:
+        """The connection's settings (loaded once; the certificate is kept apart and never shown)."""
+        with self._lock:
+            if self._settings is None:
+                self._load_connection()
+            assert self._settings is not None
+            return self._settings
+
+    @property
+    def database_year(self) -> int | None:
+        return self.settings.database_year
+
+    @property
+    def base_url(self) -> str:
+        return self.settings.base_url
+
+    def _load_connection(self) -> None:
+        conn = self.get_connection(self.aeries_conn_id)
+        cert = (conn.password or "").strip()
+        if cert:
+            self._mask(cert)
+        self.__cert = cert or None
+        try:
+            extra = conn.extra_dejson or {}
+        except Exception:  # noqa: BLE001 - a malformed extra
+            raise AeriesConfigError(f"Connection {self.aeries_conn_id!r}: the extra is not valid JSON") from None
+        try:
+            max_concurrency = int(extra.get("max_concurrency", 4))
+            year = self._database_year_override
+            if year is None and extra.get("database_year") not in (None, ""):
+                year = int(extra["database_year"])
+            settings = _Settings(
+                base_url=_normalise_base_url(conn.host or "", conn.port, conn.schema),
+                api_version=int(extra.get("api_version", 5)),
+                database_year=year,
+                timeout=float(extra.get("timeout", 30)),
+                max_concurrency=max_concurrency,
+                verify_ssl=(
+                    extra["verify_ssl"]
+                    if isinstance(extra.get("verify_ssl"), str) and os.path.exists(extra["verify_ssl"])
+                    else _as_bool(extra.get("verify_ssl", True), "verify_ssl")
+                ),
+                page_size=int(extra.get("page_size", 500)),
+                max_retries=int(extra.get("max_retries", 6)),
+                backoff_base=float(extra.get("backoff_base", 0.5)),
+                backoff_max=float(extra.get("backoff_max", 30)),
+                prefetch_pages=int(extra.get("prefetch_pages", max(0, max_concurrency - 1))),
+                terms_from_schools=_as_bool(extra.get("terms_from_schools", True), "terms_from_schools"),
+            )
+        except (TypeError, ValueError) as exc:
+            raise AeriesConfigError(
+                f"Connection {self.aeries_conn_id!r} is misconfigured: {self._redact(str(exc))}"
+            ) from None
+        problems = []
+        if settings.api_version < 1:
+            problems.append("api_version must be at least 1")
+        if settings.max_concurrency < 1:
+            problems.append("max_concurrency must be at least 1")
+        if settings.page_size < 1:
+            problems.append("page_size must be at least 1")
+        if settings.max_retries < 0:
+            problems.append("max_retries must be 0 or more")
+        if settings.timeout <= 0:
+            problems.append("timeout must be positive")
+        if settings.backoff_base < 0 or settings.backoff_max < 0:
+            problems.append("backoff_base and backoff_max must be 0 or more")
+        if settings.prefetch_pages < 0:
+            problems.append("prefetch_pages must be 0 or more")
+        if problems:
+            raise AeriesConfigError(f"Connection {self.aeries_conn_id!r} is misconfigured: {'; '.join(problems)}")
+        self._settings = settings
+        self._slots = threading.BoundedSemaphore(settings.max_concurrency)
+
+    @staticmethod
+    def _mask(secret: str) -> None:
+        try:
+            from airflow.sdk.log import mask_secret
+        except ImportError:  # pragma: no cover - older task SDKs
+            return
+        try:
+            mask_secret(secret, "AERIES-CERT")
+        except Exception:  # noqa: BLE001 - masking is best effort; never fail a task on it
+            pass
+
+    def _redact(self, text: str) -> str:
+        cert = self.__cert
+        if cert and text:
+            text = text.replace(cert, "***")
+        return text
+
+    def _require_cert(self) -> str:
+        self.settings  # noqa: B018 - loads the connection
+        if not self.__cert:
+            raise AeriesConfigError(
+                f"Connection {self.aeries_conn_id!r} has no Aeries certificate: put the API certificate "
+                "(AERIES-CERT) in the connection's password."
+            )
+        return self.__cert
+
+    @property
+    def _api_prefix(self) -> str:
+        version = self.settings.api_version
+        return "/api" if version == 1 else f"/api/v{version}"
+
+    def get_conn(self) -> requests.Session:
+        """The hook's requests session (one per hook, pool sized to ``max_concurrency``)."""
+        with self._lock:
+            if self._session is None:
+                settings = self.settings
+                session = requests.Session()
+                adapter = HTTPAdapter(pool_connections=1, pool_maxsize=settings.max_concurrency, max_retries=0)
+                session.mount("https://", adapter)
+                session.mount("http://", adapter)
+                session.verify = settings.verify_ssl
+                session.headers.update({"Accept": "application/json", "User-Agent": "aeries-integration-hub"})
+                self._session = session
+            return self._session
+
+    def close(self) -> None:
+        with self._lock:
+            if self._session is not None:
+                self._session.close()
+                self._session = None
+
+    def __enter__(self) -> AeriesHook:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    # -- HTTP -------------------------------------------------------------------------------------
+    def _request(
+        self,
+        path: str,
+        *,
+        stats: _Stats,
+        security_area: str | None,
+        params: dict[str, Any] | None = None,
+        with_cert: bool = True,
+        stop: threading.Event | None = None,
+        max_retries: int | None = None,
+    ) -> Any:
+        """GET ``{base}/api/vN/{path}`` and return the parsed JSON, retrying transient failures."""
+        settings = self.settings
+        cert = self._require_cert() if with_cert else None
+        session = self.get_conn()
+        assert self._slots is not None
+        endpoint = f"{self._api_prefix}/{path.lstrip('/')}"
+        url = settings.base_url + endpoint
+        query = dict(params or {})
+        if with_cert and settings.database_year is not None:
+            query.setdefault("DatabaseYear", settings.database_year)
+        retries = settings.max_retries if max_retries is None else max_retries
+        attempts = retries + 1
+        last_cause = ""
+        for attempt in range(attempts):
+            if stop is not None and stop.is_set():
+                raise _Cancelled()
+            retry_after: float | None = None
+            headers = {"AERIES-CERT": cert} if cert else {}
+            started = time.monotonic()
+            try:
+                with self._slots:
+                    stats.add_request()
+                    response = session.get(
+                        url, params=query or None, headers=headers, timeout=settings.timeout, allow_redirects=False
+                    )
+            except requests.exceptions.SSLError as exc:
+                raise self._request_error(
+                    endpoint, attempt + 1, f"TLS error ({type(exc).__name__}); check the certificate of the server "
+                    "or set verify_ssl in the connection extra", status=None,
+                ) from None
+            except requests.exceptions.Timeout as exc:
+                cause, last_cause = "timeout", f"timed out after {settings.timeout:g} s ({type(exc).__name__})"
+            except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
+                cause, last_cause = "dropped", f"connection dropped while reading the response ({type(exc).__name__})"
+            except requests.exceptions.ConnectionError as exc:
+                text = str(exc)
+                if "aborted" in text.lower() or "reset" in text.lower() or "RemoteDisconnected" in text:
+                    cause, last_cause = "dropped", "connection dropped by the server before it answered"
+                else:
+                    cause, last_cause = "connection", f"could not connect ({type(exc).__name__})"
+            except requests.exceptions.RequestException as exc:
+                raise self._request_error(
+                    endpoint, attempt + 1, f"invalid request: {type(exc).__name__}: {exc}"
+                ) from None
+            else:
+                status = response.status_code
+                elapsed_ms = (time.monotonic() - started) * 1000
+                log.debug("GET %s -> %d in %.0f ms (attempt %d)", endpoint, status, elapsed_ms, attempt + 1)
+                body = response.content
+                content_type = response.headers.get("Content-Type", "")
+                if status in (401, 403):
+                    raise self._auth_error(endpoint, status, security_area, _server_message(body))
+                if status in RETRY_STATUSES:
+                    cause = f"http_{status}"
+                    message = _server_message(body)
+                    last_cause = f"HTTP {status}" + (f": {message}" if message else "")
+                    retry_after = _retry_after_seconds(response.headers.get("Retry-After"))
+                elif status == 404:
+                    message = _server_message(body)
+                    raise AeriesNotFoundError(
+                        self._redact(
+                            f"Aeries connection {self.aeries_conn_id!r}: {endpoint} was not found (HTTP 404)"
+                            + (f": {message}" if message else "")
+                        ),
+                        conn_id=self.aeries_conn_id, endpoint=endpoint, status=404, attempts=attempt + 1,
+                        cause="HTTP 404",
+                    )
+                elif 300 <= status < 400:
+                    location = urlsplit(response.headers.get("Location", "")).path or "?"
+                    raise self._request_error(
+                        endpoint, attempt + 1,
+                        f"HTTP {status} redirect to {location}; check the base URL of the connection "
+                        "(redirects are not followed, so the certificate is never sent elsewhere)",
+                        status=status,
+                    )
+                elif status >= 400:
+                    message = _server_message(body)
+                    raise self._request_error(
+                        endpoint, attempt + 1, f"HTTP {status}" + (f": {message}" if message else ""), status=status
+                    )
+                elif "html" in content_type.lower() or body.lstrip()[:1] == b"<":
+                    cause = "html"
+                    last_cause = f"HTTP {status} with an HTML page instead of JSON (a login or error page?)"
+                else:
+                    try:
+                        return json.loads(body.decode("utf-8-sig"))
+                    except (UnicodeDecodeError, ValueError) as exc:
+                        cause = "invalid_json"
+                        last_cause = (
+                            f"HTTP {status} with a body that is not valid JSON ({len(body)} bytes; "
+                            f"{type(exc).__name__} at position {getattr(exc, 'pos', '?')})"
+                        )
+            if attempt + 1 >= attempts:
+                break
+            stats.add_retry(cause)
+            delay = random.uniform(0, min(settings.backoff_max, settings.backoff_base * 2 ** attempt))
+            if retry_after is not None:
+                delay = max(delay, retry_after)
+            log.warning(
+                "Aeries %s: %s; retry %d of %d in %.2f s (connection %r)",
+                endpoint, self._redact(last_cause), attempt + 1, retries, delay, self.aeries_conn_id,
+            )
+            self._pause(delay, stop)
+        raise self._request_error(endpoint, attempts, f"last cause: {last_cause}", exhausted=True)
+
+    def _pause(self, delay: float, stop: threading.Event | None) -> None:
+        """Sleep before a retry; the default sleep wakes up early when the call was abandoned."""
+        if stop is not None and stop.is_set():
+            raise _Cancelled()
+        if stop is not None and self.sleep is time.sleep:
+            if stop.wait(delay):
+                raise _Cancelled()
+            return
+        self.sleep(delay)
+
+    def _request_error(self, endpoint: str, attempts: int, cause: str, *, status: int | None = None,
+                       exhausted: bool = False) -> AeriesRequestError:
+        noun = "attempt" if attempts == 1 else "attempts"
+        if exhausted:
+            where = f"{endpoint} after {attempts} {noun}; {cause}"
+        else:
+            where = f"{endpoint} ({attempts} {noun}): {cause}"
+        message = f"Aeries request failed for connection {self.aeries_conn_id!r} at {where}"
+        return AeriesRequestError(
+            self._redact(message), conn_id=self.aeries_conn_id, endpoint=endpoint, status=status, attempts=attempts,
+            cause=self._redact(cause),
+        )
+
+    def _auth_error(self, endpoint: str, status: int, area: str | None, server_message: str) -> AeriesAuthError:
+        prefix = f"Aeries refused connection {self.aeries_conn_id!r} at {endpoint} (HTTP {status}): "
+        if status == 401:
+            text = (
+                "the certificate was not accepted. Check the password (API certificate) of connection "
+                f"{self.aeries_conn_id!r}."
+            )
+        elif area:
+            text = (
+                f"the certificate lacks the security area {area!r}. Grant it in Aeries under "
+                "Security > API Security for this certificate."
+            )
+        else:
+            text = (
+                "the certificate lacks a security area this endpoint needs. Grant it in Aeries under "
+                "Security > API Security for this certificate."
+            )
+        if server_message:
+            text += f" Aeries said: {server_message}"
+        return AeriesAuthError(
+            self._redact(prefix + text), conn_id=self.aeries_conn_id, endpoint=endpoint, status=status,
+            security_area=area,
+        )
+
+    # -- public API -------------------------------------------------------------------------------
+    def get_system_info(self) -> dict[str, Any]:
+        """``GET systeminfo`` (no certificate sent): AeriesVersion, LocalTimeZoneName, CurrentDateTime."""
+        data = self._request("systeminfo", stats=_Stats(), security_area=None, with_cert=False)
+        return _single(data) or {}
+
+    def get_json(self, path: str, *, params: dict[str, Any] | None = None, security_area: str | None = None) -> Any:
+        """GET any endpoint under ``/api/vN/`` (e.g. ``schools/994/students/99400001``) and return its JSON."""
+        return self._request(path, stats=_Stats(), security_area=security_area, params=params)
+
+    def get_schools(self) -> list[dict[str, Any]]:
+        """Every school of the district (including SchoolCode 0, the district office)."""
+        return self._schools(_Stats(), count_page=True)
+
+    def get_school(self, school_code: int) -> dict[str, Any]:
+        """One school; AeriesNotFoundError when it does not exist."""
+        data = self._request(f"schools/{int(school_code)}", stats=_Stats(), security_area="Schools")
+        school = _single(data)
+        if school is None:
+            raise AeriesNotFoundError(
+                f"Aeries connection {self.aeries_conn_id!r}: school {school_code} was not found",
+                conn_id=self.aeries_conn_id, endpoint=f"{self._api_prefix}/schools/{school_code}", status=None,
+            )
+        return school
+
+    def get_table(self, table: str, *, school_codes: Iterable[int] | None = None) -> list[dict[str, Any]]:
+        """All rows of a logical table (see ``TABLES``), optionally limited to some schools."""
+        spec = table_spec(table)
+        stats = _Stats()
+        rows = self._collect(spec, school_codes, stats)
+        log.info(
+            "Aeries %s: %d rows, %d pages, %d requests, %s in %.2f s (connection %r%s)",
+            spec.name, len(rows), stats.pages, stats.requests, stats.describe_retries(), stats.seconds,
+            self.aeries_conn_id, self._year_note(),
+        )
+        return rows
+
+    def iter_table(self, table: str, *, school_codes: Iterable[int] | None = None) -> Iterator[dict[str, Any]]:
+        """The rows of :meth:`get_table`, one by one."""
+        yield from self.get_table(table, school_codes=school_codes)
+
+    def extract_to_parquet(
+        self,
+        table: str,
+        path: ObjectStoragePath | str | os.PathLike[str],
+        *,
+        school_codes: Iterable[int] | None = None,
+    ) -> ExtractResult:
+        """Write one logical table as one Parquet file (``s3://`` etc. through ObjectStoragePath)."""
+        import pyarrow.parquet as pq
+
+        spec = table_spec(table)
+        stats = _Stats()
+        rows = self._collect(spec, school_codes, stats)
+        arrow_table = rows_to_arrow(spec.name, rows)
+        arrow_table = arrow_table.replace_schema_metadata(
+            {
+                **(arrow_table.schema.metadata or {}),
+                b"aeries.table": spec.name.encode(),
+                b"aeries.key": ",".join(spec.key).encode(),
+                b"aeries.api_version": str(self.settings.api_version).encode(),
+                b"aeries.database_year": str(self.settings.database_year or "").encode(),
+            }
+        )
+        target = _write_target(path)
+        if isinstance(target, Path):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.part")
+            try:
+                pq.write_table(arrow_table, partial)
+                os.replace(partial, target)
+            finally:
+                if partial.exists():
+                    partial.unlink()
+        else:
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+            except Exception:  # noqa: BLE001 - object stores have no folders
+                pass
+            with target.open("wb") as handle:
+                pq.write_table(arrow_table, handle)
+        result = ExtractResult(
+            table=spec.name,
+            rows=len(rows),
+            pages=stats.pages,
+            requests=stats.requests,
+            retries=stats.retries,
+            seconds=round(stats.seconds, 3),
+            path=str(path),
+            retry_causes=dict(stats.retry_causes),
+            columns=list(arrow_table.column_names),
+        )
+        log.info(
+            "Aeries %s: %d rows, %d pages, %d requests, %s in %.2f s -> %s (connection %r%s)",
+            spec.name, result.rows, result.pages, result.requests, stats.describe_retries(), result.seconds,
+            result.path, self.aeries_conn_id, self._year_note(),
+        )
+        return result
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Check the server (systeminfo) and the certificate (GET schools); never echoes the certificate."""
+        try:
+            stats = _Stats()
+            info = self._request("systeminfo", stats=stats, security_area=None, with_cert=False, max_retries=1)
+            info = _single(info) or {}
+            schools = self._request("schools", stats=stats, security_area="Schools", max_retries=1)
+            schools = _as_list(schools, "schools")
+        except Exception as exc:  # noqa: BLE001 - the UI shows the message
+            return False, self._redact(str(exc))
+        version = info.get("AeriesVersion", "unknown version")
+        return True, (
+            f"Connected to Aeries {version} at {self.settings.base_url}{self._api_prefix}: "
+            f"the certificate can read {len(schools)} schools."
+        )
+
+    # -- internals --------------------------------------------------------------------------------
+    def _year_note(self) -> str:
+        year = self.settings.database_year
+        return f", DatabaseYear {year}" if year is not None else ""
+
+    def _schools(self, stats: _Stats, *, count_page: bool = False) -> list[dict[str, Any]]:
+        data = self._request("schools", stats=stats, security_area="Schools")
+        if count_page:
+            stats.pages += 1
+        return _as_list(data, "schools")
+
+    def _select_schools(self, schools: list[dict[str, Any]], school_codes: Iterable[int] | None,
+                        *, keep_district_office: bool) -> list[dict[str, Any]]:
+        wanted = None if school_codes is None else {int(code) for code in school_codes}
+        if wanted is not None and not wanted:
+            wanted = None
+        selected = []
+        for school in schools:
+            code = school.get("SchoolCode")
+            if code == DISTRICT_OFFICE and not keep_district_office:
+                continue
+            if wanted is not None and code not in wanted:
+                continue
+            selected.append(school)
+        if wanted is not None:
+            missing = sorted(wanted - {s.get("SchoolCode") for s in schools})
+            if missing:
+                log.warning(
+                    "Aeries connection %r: school codes %s are not in the schools list%s; they are skipped",
+                    self.aeries_conn_id, ", ".join(map(str, missing)), self._year_note(),
+                )
+        return selected
+
+    def _collect(self, spec: AeriesTable, school_codes: Iterable[int] | None, stats: _Stats) -> list[dict[str, Any]]:
+        settings = self.settings
+        self._require_cert()
+        codes = None if school_codes is None else [int(c) for c in school_codes]
+        if spec.name == "schools":
+            schools = self._schools(stats, count_page=True)
+            return self._select_schools(schools, codes, keep_district_office=True)
+        if not spec.per_school:
+            rows = self._fetch_units(spec, [None], stats)
+        else:
+            schools = self._select_schools(self._schools(stats), codes, keep_district_office=False)
+            embedded: dict[int, list[dict[str, Any]]] = {}
+            if spec.name == "terms" and settings.terms_from_schools:
+                for school in schools:
+                    if isinstance(school.get("Terms"), list):
+                        embedded[school["SchoolCode"]] = [
+                            {"SchoolCode": school["SchoolCode"], **term} for term in school["Terms"]
+                        ]
+            to_fetch = [s["SchoolCode"] for s in schools if s["SchoolCode"] not in embedded]
+            fetched = dict(self._fetch_units(spec, to_fetch, stats, grouped=True)) if to_fetch else {}
+            rows = []
+            for school in schools:
+                code = school["SchoolCode"]
+                rows.extend(embedded[code] if code in embedded else fetched.get(code, []))
+        if settings.api_version < 5:
+            rows = [_rename_pre_v5(row) for row in rows]
+        return rows
+
+    def _fetch_units(
+        self, spec: AeriesTable, units: Sequence[int | None], stats: _Stats, *, grouped: bool = False
+    ) -> Any:
+        """Fetch every page of every unit (a school code, or None for a district-wide table).
+
+        Runs at most ``max_concurrency`` requests at once. Pages a unit certainly needs come first; idle
+        workers then fetch later pages ahead (``prefetch_pages``) for units whose first page came back
+        full. Pages past the last one are discarded (and so are their errors). Returns the rows in unit
+        order then page order (``grouped``: a list of ``(unit, rows)`` pairs).
+        """
+        settings = self.settings
+        page_size = settings.page_size
+        prefetch = settings.prefetch_pages if spec.paged else 0
+        states = [_UnitPages(unit) for unit in units]
+        stop = threading.Event()
+        in_flight: dict[Future, tuple[_UnitPages, int]] = {}
+        pool = ThreadPoolExecutor(max_workers=settings.max_concurrency, thread_name_prefix=f"aeries-{spec.name}")
+
+        def fetch(unit: int | None, page: int) -> list[dict[str, Any]]:
+            params = None
+            if spec.paged:
+                params = {"StartingRecord": (page - 1) * page_size + 1, "EndingRecord": page * page_size}
+            data = self._request(
+                spec.path_for(unit) if spec.per_school else spec.endpoint,
+                stats=stats, security_area=spec.security_area, params=params, stop=stop,
+            )
+            return _as_list(data, spec.path_for(unit) if spec.per_school else spec.endpoint)
+
+        def next_candidate() -> tuple[_UnitPages, int] | None:
+            for state in states:  # pages certainly needed first
+                page = state.needed_page(page_size)
+                if page is not None:
+                    return state, page
+            for state in states:  # then speculative pages
+                page = state.speculative_page(page_size, prefetch)
+                if page is not None:
+                    return state, page
+            return None
+
+        try:
+            while True:
+                while len(in_flight) < settings.max_concurrency:
+                    candidate = next_candidate()
+                    if candidate is None:
+                        break
+                    state, page = candidate
+                    state.pending.add(page)
+                    state.failed.discard(page)
+                    in_flight[pool.submit(fetch, state.unit, page)] = (state, page)
+                if not in_flight:
+                    break
+                done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
+                for future in done:
+                    state, page = in_flight.pop(future)
+                    state.pending.discard(page)
+                    try:
+                        rows = future.result()
+                    except _Cancelled:
+                        continue
+                    except Exception:
+                        if state.is_needed(page, page_size):
+                            raise
+                        state.failed.add(page)  # speculative: refetched if it turns out to be needed
+                        continue
+                    state.record(page, rows, page_size, paged=spec.paged, warn=self._warn_paging)
+                if all(state.complete for state in states):
+                    break  # only speculative pages past the end can still be in flight
+        finally:
+            # Abandon what is left (speculative pages, or the rest after a failure): queued pages never
+            # start, running ones stop before their next attempt. Nothing waits for them.
+            stop.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+        grouped_rows = []
+        for state in states:
+            rows = state.rows()
+            stats.pages += state.final or 0
+            if spec.per_school:
+                rows = [row if "SchoolCode" in row else {"SchoolCode": state.unit, **row} for row in rows]
+            grouped_rows.append((state.unit, rows))
+        if grouped:
+            return grouped_rows
+        return [row for _, rows in grouped_rows for row in rows]
+
+    def _warn_paging(self, unit: int | None, page: int, count: int, page_size: int) -> None:
+        where = f"school {unit}" if unit is not None else "the district"
+        log.warning(
+            "Aeries connection %r: page %d for %s returned %d rows for a page of %d; the server seems to ignore "
+            "StartingRecord/EndingRecord, so paging stops here",
+            self.aeries_conn_id, page, where, count, page_size,
+        )
+
+
+class _UnitPages:
+    """Paging state of one school (or of a district-wide table)."""
+
+    def __init__(self, unit: int | None) -> None:
+        self.unit = unit
+        self.pages: dict[int, list[dict[str, Any]]] = {}
+        self.pending: set[int] = set()
+        self.failed: set[int] = set()
+        self.final: int | None = None  # the last page, once known
+
+    def contiguous_full(self, page_size: int) -> int:
+        n = 0
+        while n + 1 in self.pages and len(self.pages[n + 1]) == page_size and self.final != n + 1:
+            n += 1
+        return n
+
+    def is_needed(self, page: int, page_size: int) -> bool:
+        return (self.final is None or page <= self.final) and self.contiguous_full(page_size) >= page - 1
+
+    def needed_page(self, page_size: int) -> int | None:
+        page = self.contiguous_full(page_size) + 1
+        if self.final is not None and page > self.final:
+            return None
+        if page in self.pages or page in self.pending:
+            return None
+        return page
+
+    def speculative_page(self, page_size: int, prefetch: int) -> int | None:
+        if self.final is not None or prefetch <= 0:
+            return None
+        full = self.contiguous_full(page_size)
+        if full == 0:  # speculate only once a full first page shows that this unit has more
+            return None
+        first = full + 1
+        for page in range(first + 1, first + 1 + prefetch):
+            if page not in self.pages and page not in self.pending and page not in self.failed:
+                return page
+        return None
+
+    def record(self, page: int, rows: list[dict[str, Any]], page_size: int, *, paged: bool,
+               warn: Callable[[int | None, int, int, int], None]) -> None:
+        self.pages[page] = rows
+        if not paged:
+            self.final = 1
+        elif len(rows) < page_size:
+            self.final = page if self.final is None else min(self.final, page)
+        elif len(rows) > page_size:
+            warn(self.unit, page, len(rows), page_size)
+            self.final = page if self.final is None else min(self.final, page)
+
+    @property
+    def complete(self) -> bool:
+        return self.final is not None and all(page in self.pages for page in range(1, self.final + 1))
+
+    def rows(self) -> list[dict[str, Any]]:
+        if self.final is None:  # pragma: no cover - the loop only ends once every unit is complete
+            raise RuntimeError(f"paging of {self.unit} did not finish")
+        out: list[dict[str, Any]] = []
+        for page in range(1, self.final + 1):
+            out.extend(self.pages[page])
+        return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------------------
+def _server_message(body: bytes) -> str:
+    """The ``Message`` of an Aeries error body, shortened; "" when there is none."""
+    try:
+        data = json.loads(body.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError):
+        return ""
+    message = ""
+    if isinstance(data, dict):
+        message = str(data.get("Message") or data.get("message") or "")
+        detail = data.get("ExceptionMessage") or data.get("MessageDetail")
+        if detail and str(detail) not in message:
+            message = f"{message} ({detail})" if message else str(detail)
+    return " ".join(message.split())[:500]
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def _as_list(data: Any, path: str) -> list[dict[str, Any]]:
+    if data is None:
+        return []
+    if isinstance(data, list):
+        return data
+    if isinstance(data, dict):
+        return [data]
+    raise AeriesError(f"Aeries returned a JSON {type(data).__name__} at {path} where a list of records was expected")
+
+
+def _single(data: Any) -> dict[str, Any] | None:
+    if isinstance(data, list):
+        return data[0] if data else None
+    return data
+
+
+def _rename_pre_v5(row: dict[str, Any]) -> dict[str, Any]:
+    if not any(old in row for old in PRE_V5_RENAMES):
+        return row
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        new = PRE_V5_RENAMES.get(key)
+        if new is not None and new not in row:
+            out[new] = value
+        elif new is None or new not in out:
+            out[key] = value
+    return out
+
+
+def _write_target(path: Any) -> Any:
+    if isinstance(path, (str, os.PathLike)) and not hasattr(path, "protocol"):
+        text = os.fspath(path)
+        if "://" in text and not text.startswith("file://"):
+            from airflow.sdk import ObjectStoragePath
+
+            return ObjectStoragePath(text)
+        if text.startswith("file://"):
+            text = text[len("file://"):]
+        return Path(text)
+    return path
+
+
+# --------------------------------------------------------------------------------------------------
+# Arrow
+# --------------------------------------------------------------------------------------------------
+def _arrow_type(spec: Any) -> pa.DataType:
+    import pyarrow as pa
+
+    if isinstance(spec, dict) and "list" in spec:
+        return pa.list_(pa.struct([(name, _arrow_type(sub)) for name, sub in spec["list"].items()]))
+    return {
+        "int64": pa.int64(),
+        "float64": pa.float64(),
+        "bool": pa.bool_(),
+        "string": pa.string(),
+    }[spec]
+
+
+def _is_null_type(data_type: pa.DataType) -> bool:
+    import pyarrow as pa
+
+    if pa.types.is_null(data_type):
+        return True
+    if pa.types.is_list(data_type) or pa.types.is_large_list(data_type):
+        return pa.types.is_null(data_type.value_type)
+    return False
+
+
+def _as_text(value: Any) -> Any:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True)
+    return json.dumps(value) if isinstance(value, bool) else str(value)
+
+
+def rows_to_arrow(table: str, rows: Sequence[dict[str, Any]]) -> pa.Table:
+    """An Arrow table from Aeries records: the union of their keys (missing -> null) plus the table's
+    known columns, nested values kept as nested types (list<struct>). Types are inferred from the data;
+    the registry's types apply to columns that are null (or empty lists) in every row. A column whose
+    values mix types that Arrow cannot unify is written as text (JSON for nested values).
+    """
+    import pyarrow as pa
+
+    spec = TABLES.get(table)
+    known = dict(spec.columns) if spec else {}
+    names: dict[str, None] = {}
+    for row in rows:
+        for key in row:
+            names.setdefault(key, None)
+    for key in known:
+        names.setdefault(key, None)
+    arrays = []
+    for name in names:
+        values = [row.get(name) for row in rows]
+        declared = _arrow_type(known[name]) if name in known else None
+        try:
+            array = pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            array = None
+            if declared is not None:
+                try:
+                    array = pa.array(values, type=declared)
+                except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+                    array = None
+            if array is None:
+                log.warning("Aeries %s: column %s mixes value types; it is written as text", table, name)
+                array = pa.array([_as_text(v) for v in values], type=pa.string())
+        if _is_null_type(array.type):
+            target = declared
+            if target is None:
+                target = pa.string() if pa.types.is_null(array.type) else pa.list_(pa.string())
+            if pa.types.is_null(array.type) or pa.types.is_list(target):
+                array = pa.array(values, type=target)
+        arrays.append(array)
+    return pa.table(arrays, names=list(names)) if names else pa.table({})
