@@ -15,20 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from aeries_sandbox.emulator import EmulatorProcess, generate_district
+from aeries_sandbox.emulator import READ_AREAS, EmulatorProcess, generate_district
 from aeries_sandbox.sftp_server import SftpServer
 
-READ_AREAS = [
-    "Schools",
-    "Terms",
-    "Student Data",
-    "Contacts",
-    "Class Schedules/History",
-    "Staff Data",
-    "Teacher Data",
-    "Master Schedule",
-    "Course Data",
-]
 
 #: The SFTP connection each vendor mapping names, and the folder its files land in.
 VENDOR_SFTP_CONNECTIONS = {"destiny_sftp": "patrons"}

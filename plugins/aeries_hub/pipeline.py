@@ -82,8 +82,8 @@ def validate_sources(mapping_file: str, extracted: list[dict]) -> dict:
             outcome = validate_frame(
                 frame, checks, name=name, tables={**accepted, name: frame}, docs_dir=docs_dir, id_columns=TABLES[name].key
             )
-            accepted[name] = outcome.accepted
-            run.write_parquet(f"validated/{name}.parquet", outcome.accepted)
+            accepted[name] = sort_by_key(outcome.accepted, TABLES[name].key)
+            run.write_parquet(f"validated/{name}.parquet", accepted[name])
             if len(outcome.rejected):
                 run.write_bytes(f"rejects/source_{name}.csv", outcome.rejected.to_csv(index=False).encode())
             summary["tables"][name] = {
@@ -98,6 +98,12 @@ def validate_sources(mapping_file: str, extracted: list[dict]) -> dict:
     if summary["errors"]:
         raise AirflowFailException("Aeries data failed its error checks; nothing was delivered.\n" + "\n".join(summary["errors"]))
     return {name: {k: v for k, v in t.items() if k != "checks"} for name, t in summary["tables"].items()}
+
+
+def sort_by_key(frame, key: tuple[str, ...]):
+    """Rows in primary-key order, so that "the first matching row" of a lookup is well defined."""
+    present = [k for k in key if k in frame.columns]
+    return frame.sort_values(present, kind="mergesort").reset_index(drop=True) if present else frame
 
 
 def build_file(mapping_file: str, file_name: str) -> dict:

@@ -1,5 +1,9 @@
 """Turn Aeries tables into a vendor's output rows, as a mapping file describes.
 
+Rows come out record set by record set, each in the order of the file's key (numbers in numeric order),
+so a file's bytes do not depend on the order Aeries answered in. Lookups take the first matching row of
+the looked-up table, whose rows are in primary-key order (see pipeline.validate_sources).
+
 Every value is text: Aeries integers, padded codes and nulls are normalised to strings first, so that
 match codes, templates and lookups behave the same whatever type Parquet stored. Blank means an empty
 string after trimming; null never reaches an output file.
@@ -117,7 +121,13 @@ def _record_set_rows(
         spec = record_set.values.get(column)
         out[column] = _evaluate(spec, frame, f"{where}.values.{column}") if spec else ""
     out[RECORD_SET_COLUMN] = record_set.name
-    return out.reset_index(drop=True), merged
+    order = out.sort_values(list(output.key), key=natural_order, kind="mergesort").index
+    return out.loc[order].reset_index(drop=True), merged
+
+
+def natural_order(values: pd.Series) -> pd.Series:
+    """Sort key for text ids: shorter first, so 9 < 10 and STAFF-9 < STAFF-10."""
+    return values.astype(str).str.zfill(64)
 
 
 def _table(tables: dict[str, pd.DataFrame], name: str, where: str) -> pd.DataFrame:

@@ -1,0 +1,37 @@
+"""An emulator of the Aeries SIS REST API v5 over real HTTP, for tests, the demo and benchmarks.
+
+* :func:`generate_district` makes a deterministic synthetic district (:class:`District`), which
+  :meth:`District.write` / :meth:`District.load` keep as a data dir (one JSON file per table, see README.md).
+* :class:`EmulatorServer` serves a district in this process (a thread); :class:`EmulatorProcess` runs
+  ``python -m aeries_sandbox.emulator`` as a subprocess.
+* Certificates carry security areas (:data:`READ_AREAS`); faults (429/500/503, dropped connections,
+  truncated bodies, HTML login pages, latency) are injected at seeded rates.
+"""
+
+from aeries_sandbox.emulator.district import District
+from aeries_sandbox.emulator.faults import FAULT_KINDS, FaultConfig, FaultInjector, parse_fault_spec
+from aeries_sandbox.emulator.generator import generate_district
+from aeries_sandbox.emulator.process import EmulatorError, EmulatorProcess
+from aeries_sandbox.emulator.server import (
+    READ_AREAS,
+    SECURITY_AREAS,
+    CertificateError,
+    EmulatorServer,
+    load_certificates,
+)
+
+__all__ = [
+    "District",
+    "generate_district",
+    "EmulatorServer",
+    "EmulatorProcess",
+    "EmulatorError",
+    "CertificateError",
+    "load_certificates",
+    "READ_AREAS",
+    "SECURITY_AREAS",
+    "FAULT_KINDS",
+    "FaultConfig",
+    "FaultInjector",
+    "parse_fault_spec",
+]

@@ -1,0 +1,126 @@
+"""A district's data as the emulator serves it: one list of API-shaped records per table.
+
+On disk a district is a directory with one JSON file per table (see README.md in this package):
+``district.json`` (an object) and ``schools.json``, ``students.json``, ``contacts.json``, ``staff.json``,
+``teachers.json``, ``courses.json``, ``sections.json``, ``rosters.json``, ``data_changes.json`` (arrays of
+records in the Aeries API v5 shape). Missing table files are empty tables.
+
+:meth:`District.write` is byte-for-byte deterministic: records keep their order and key order, one
+record per line, UTF-8 without ``\\u`` escapes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["District", "TABLES", "DEFAULT_INFO"]
+
+#: Table name -> file name, in the order they are written.
+TABLES = {
+    "schools": "schools.json",
+    "students": "students.json",
+    "contacts": "contacts.json",
+    "staff": "staff.json",
+    "teachers": "teachers.json",
+    "courses": "courses.json",
+    "sections": "sections.json",
+    "rosters": "rosters.json",
+    "data_changes": "data_changes.json",
+}
+INFO_FILE = "district.json"
+
+DEFAULT_INFO: dict[str, Any] = {
+    "DatabaseYear": 2026,
+    "DistrictName": "Demo Unified School District",
+    "AeriesVersion": "10.25.1107.1",
+    "LocalTimeZoneName": "Pacific Standard Time",
+    "SchoolYearStart": "2026-08-13",
+}
+
+
+@dataclass
+class District:
+    """The tables of one district for one school year, as lists of dicts in API v5 shape."""
+
+    info: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_INFO))
+    schools: list[dict[str, Any]] = field(default_factory=list)
+    students: list[dict[str, Any]] = field(default_factory=list)
+    contacts: list[dict[str, Any]] = field(default_factory=list)
+    staff: list[dict[str, Any]] = field(default_factory=list)
+    teachers: list[dict[str, Any]] = field(default_factory=list)
+    courses: list[dict[str, Any]] = field(default_factory=list)
+    sections: list[dict[str, Any]] = field(default_factory=list)
+    rosters: list[dict[str, Any]] = field(default_factory=list)
+    data_changes: list[dict[str, Any]] = field(default_factory=list)
+
+    # -- convenience -----------------------------------------------------------------------------
+    @property
+    def database_year(self) -> int:
+        return int(self.info.get("DatabaseYear") or DEFAULT_INFO["DatabaseYear"])
+
+    def counts(self) -> dict[str, int]:
+        """Rows per table, plus ``distinct_students`` (StudentIDs)."""
+        result = {name: len(getattr(self, name)) for name in TABLES}
+        result["distinct_students"] = len({row.get("StudentID") for row in self.students})
+        return result
+
+    # -- files -----------------------------------------------------------------------------------
+    def write(self, directory: str | os.PathLike[str]) -> Path:
+        """Write the district as a data dir (created if missing; existing table files replaced)."""
+        path = Path(directory)
+        path.mkdir(parents=True, exist_ok=True)
+        _atomic_write(path / INFO_FILE, (json.dumps(self.info, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
+        for name, file_name in TABLES.items():
+            _atomic_write(path / file_name, _encode_records(getattr(self, name)))
+        return path
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> District:
+        """Read a data dir written by :meth:`write` or assembled from a real extract."""
+        path = Path(directory)
+        if not path.is_dir():
+            raise FileNotFoundError(f"district data dir {str(path)!r} does not exist")
+        info = dict(DEFAULT_INFO)
+        info_path = path / INFO_FILE
+        if info_path.exists():
+            loaded = _read_json(info_path)
+            if not isinstance(loaded, dict):
+                raise ValueError(f"{info_path}: expected a JSON object")
+            info.update(loaded)
+        tables: dict[str, list[dict[str, Any]]] = {}
+        for name, file_name in TABLES.items():
+            file_path = path / file_name
+            if not file_path.exists():
+                tables[name] = []
+                continue
+            records = _read_json(file_path)
+            if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+                raise ValueError(f"{file_path}: expected a JSON array of objects")
+            tables[name] = records
+        return cls(info=info, **tables)
+
+
+def _encode_records(records: list[dict[str, Any]]) -> bytes:
+    if not records:
+        return b"[]\n"
+    lines = ",\n".join(json.dumps(record, ensure_ascii=False, separators=(",", ":")) for record in records)
+    return ("[\n" + lines + "\n]\n").encode("utf-8")
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        with path.open("rb") as handle:
+            return json.loads(handle.read().decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not valid UTF-8 JSON ({exc})") from None
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("wb") as handle:
+        handle.write(data)
+    os.replace(tmp, path)

@@ -1,0 +1,873 @@
+"""A synthetic, deterministic Aeries district with the awkward data real districts have.
+
+``generate_district(size, seed)`` returns the same :class:`District` (and :meth:`District.write` the same
+bytes) for the same ``(size, seed)``: everything comes from one ``random.Random(seed)``, dates are relative to
+the fixed school year 2026-27 (first day 2026-08-13), never to the clock.
+
+What is in it (``size`` = distinct students):
+
+* schools: about one per 400 students, at least 4: elementary (TK-5 with a few preschoolers, grade -2),
+  middle (6-8), high (9-12) and one continuation school (10-12) that has no master schedule (no sections);
+  plus school 0, the district office. Every school has a ``ShortName`` of at most 10 characters.
+* students: one record per student per school. About 5% inactive (``InactiveStatusCode`` ``"I"``, with a
+  ``SchoolLeaveDate``), 3% pre-enrolled (``"P"``, ``SchoolEnterDate`` in January 2027), 1% enrolled at two
+  schools at once (same ``StudentID``, two ``SchoolCode``/``StudentNumber``). Names with apostrophes,
+  hyphens, accents, a comma (``"Garcia, Jr."``) and stray leading/trailing spaces; about 10% without a
+  ``StudentEmailAddress`` (null or ``""``); some blank ``NetworkLoginID``.
+* staff (about one per 12 students, some inactive, some with blank names or e-mail so callers must fall back
+  to the teacher record, some at the district office: ``PrimaryAeriesSchool`` 0), teachers (``StaffID1`` ->
+  staff ``ID``), a district course catalogue (``"0001"``...), sections with ``SectionStaffMembers`` (one
+  primary teacher, sometimes a co-teacher; a few inactive sections), student schedules (4-7 classes per
+  active student at schools with sections), contacts (1-3 per student) and a ``data_changes`` log.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import random
+import unicodedata
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from aeries_sandbox.emulator.district import DEFAULT_INFO, District
+
+__all__ = ["generate_district", "DATABASE_YEAR", "SCHOOL_YEAR_START", "SCHOOL_YEAR_END", "DOMAIN"]
+
+DATABASE_YEAR = 2026
+SCHOOL_YEAR_START = date(2026, 8, 13)
+SCHOOL_YEAR_END = date(2027, 6, 10)
+SECOND_SEMESTER = date(2027, 1, 5)
+DOMAIN = "demo.k12.ca.us"
+STUDENT_DOMAIN = "students.demo.k12.ca.us"
+CITY, STATE = "Mountain Vista", "CA"
+ZIP_CODES = ("95501", "95502", "95503", "95521")
+AREA_CODE = "707"
+
+FIRST_F = (
+    "Sophia", "Olivia", "Emma", "Isabella", "Mia", "Ava", "Camila", "Valeria", "Ximena", "Aaliyah",
+    "Chloé", "Zoë", "Renée", "Maria", "Guadalupe", "Jasmine", "Priya", "Mei", "Thảo", "Linh",
+    "Fatima", "Amara", "Hannah", "Grace", "Lily", "Naomi", "Ana Sofía", "Mary-Kate", "Leilani", "Kiara",
+    "Elena", "Noemí", "Abigail", "Harper", "Nayeli", "Daniela", "Yesenia", "Aisha", "Sakura", "Mariana",
+)
+FIRST_M = (
+    "Liam", "Noah", "Mateo", "Santiago", "José", "Andrés", "Ethan", "Lucas", "Daniel", "Elijah",
+    "Aiden", "Jayden", "Diego", "Luis", "Minh", "Huy", "Arjun", "Wei", "Omar", "Malik",
+    "Caleb", "Isaac", "Gabriel", "Jean-Luc", "D'Andre", "Benjamín", "Kai", "Mason", "Julian", "Adrián",
+    "Jesús", "Carlos", "Angel", "Emiliano", "Hiroshi", "Tevita", "Samuel", "Joaquín", "Ryan", "Bao",
+)
+FIRST_X = ("Alex", "Jordan", "Taylor", "Riley", "Sky", "Avery", "Quinn", "Rowan", "River", "Sage")
+LAST = (
+    "Garcia", "Hernandez", "Martinez", "Lopez", "Gonzalez", "Rodriguez", "Perez", "Sanchez", "Ramirez", "Torres",
+    "Flores", "Rivera", "Gomez", "Diaz", "Reyes", "Cruz", "Morales", "Ortiz", "Gutierrez", "Chavez",
+    "Nguyen", "Nguyễn", "Tran", "Trần", "Le", "Pham", "Kim", "Lee", "Park", "Chen",
+    "Wang", "Li", "Patel", "Singh", "Kaur", "Smith", "Johnson", "Williams", "Brown", "Jones",
+    "Miller", "Davis", "Wilson", "Anderson", "Taylor", "Thomas", "Moore", "Jackson", "Martin", "White",
+    "Harris", "Clark", "Lewis", "Robinson", "Walker", "Young", "Allen", "King", "Wright", "Scott",
+    "Green", "Baker", "Adams", "Nelson", "Hill", "Campbell", "Mitchell", "Roberts", "Carter", "Evans",
+    "O'Brien", "O'Connor", "D'Angelo", "McDonald", "Smith-Jones", "Garcia-Lopez", "Muñoz", "Peña", "Núñez",
+    "Ibáñez", "Müller", "St. John", "De La Cruz", "Van der Berg", "Fa'atasi", "Kealoha", "Abbott", "Yoshida",
+)
+MIDDLE = ("James", "Marie", "Lee", "Ann", "Alejandro", "Rose", "Thanh", "Elizabeth", "Michael", "Grace", "José", "Jean")
+STREETS = (
+    "Oak", "Maple", "Cedar", "Pine", "Elm", "Walnut", "Sycamore", "Madrone", "Manzanita", "El Camino",
+    "Mission", "Alameda", "Vista", "Sierra", "Redwood", "Cypress", "Laurel", "Juniper", "Magnolia", "Willow",
+)
+STREET_SUFFIX = ("St", "Ave", "Dr", "Ln", "Way", "Ct", "Blvd", "Pl")
+SCHOOL_NAMES = (
+    "Lincoln", "Washington", "Jefferson", "Roosevelt", "Cesar Chavez", "Sequoia", "Redwood", "Oak Grove",
+    "Sierra Vista", "Mountain View", "Del Mar", "Los Altos", "Harriet Tubman", "Dolores Huerta", "Madrone",
+    "Pacific", "Bayside", "Hillcrest", "Valley Oak", "Juniper", "Sunset", "Mission", "Rosa Parks",
+    "Grant", "Franklin", "Sutter", "Cabrillo", "Muir", "Emerson", "Whitney",
+)
+ELEM_SUBJECTS = ("ELA", "Math", "Science", "Social Studies", "PE", "Music", "Art")
+RACE_CODES = ("700", "700", "700", "600", "201", "204", "205", "299", "301", "400", "100")
+LANGUAGES = ("00", "00", "00", "00", "01", "01", "02", "07", "05", "11")
+RELATIONSHIPS_PARENT = ("10", "11")  # mother, father
+RELATIONSHIPS_OTHER = ("12", "13", "14", "15", "20", "99")  # step/grand parents, guardian, other
+
+STUDENT_AREAS = ("student", "contact", "class", "enrollment", "program", "test")
+OTHER_AREAS = ("staff", "course", "section", "section_roster")
+
+
+def _d(day: date | None) -> str | None:
+    return None if day is None else f"{day.isoformat()}T00:00:00"
+
+
+@functools.lru_cache(maxsize=4096)
+def _ascii(text: str) -> str:
+    """Lower-case ASCII letters only: the shape of e-mail locals and user names."""
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return "".join(ch for ch in folded.lower() if ch.isalnum())
+
+
+def generate_district(size: int, seed: int = 0) -> District:
+    """A district of ``size`` distinct students; the same ``(size, seed)`` always gives the same data."""
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f"size must be a positive number of students, not {size!r}")
+    return _Generator(size, seed).run()
+
+
+class _Generator:
+    def __init__(self, size: int, seed: int) -> None:
+        self.size = size
+        self.rng = random.Random(seed)
+        self.emails: dict[str, int] = {}
+        self.user_names: dict[str, int] = {}
+
+    # -- helpers -------------------------------------------------------------------------------
+    def phone(self) -> str:
+        return f"{AREA_CODE}555{self.rng.randrange(10000):04d}"
+
+    def address(self) -> tuple[str, str]:
+        rng = self.rng
+        street = f"{rng.randint(100, 9999)} {rng.choice(STREETS)} {rng.choice(STREET_SUFFIX)}"
+        if rng.random() < 0.08:
+            street += f" Apt {rng.randint(1, 40)}"
+        return street, rng.choice(ZIP_CODES)
+
+    def unique(self, seen: dict[str, int], base: str) -> str:
+        count = seen.get(base, 0) + 1
+        seen[base] = count
+        return base if count == 1 else f"{base}{count}"
+
+    def first_name(self, gender: str) -> str:
+        pool = FIRST_F if gender == "F" else FIRST_M if gender == "M" else FIRST_X
+        return self.rng.choice(pool)
+
+    def gender(self) -> str:
+        r = self.rng.random()
+        return "F" if r < 0.49 else "M" if r < 0.99 else "X"
+
+    # -- the district --------------------------------------------------------------------------
+    def run(self) -> District:
+        self.make_courses()
+        self.make_schools()
+        self.make_students()
+        self.make_sections_and_teachers()
+        self.make_rosters()
+        self.make_contacts()
+        self.finish_staff()
+        self.make_data_changes()
+        info = dict(DEFAULT_INFO)
+        info.update({"DatabaseYear": DATABASE_YEAR, "SchoolYearStart": SCHOOL_YEAR_START.isoformat()})
+        return District(
+            info=info,
+            schools=sorted(self.schools, key=lambda s: s["SchoolCode"]),
+            students=sorted(self.students, key=lambda s: (s["SchoolCode"], s["StudentID"])),
+            contacts=sorted(self.contacts, key=lambda c: (c["SchoolCode"], c["StudentID"], c["SequenceNumber"])),
+            staff=sorted(self.staff, key=lambda s: s["ID"]),
+            teachers=sorted(self.teachers, key=lambda t: (t["SchoolCode"], t["TeacherNumber"])),
+            courses=sorted(self.courses, key=lambda c: c["ID"]),
+            sections=sorted(self.sections, key=lambda s: (s["SchoolCode"], s["SectionNumber"])),
+            rosters=sorted(self.rosters, key=lambda r: (r["SchoolCode"], r["StudentID"], r["SequenceNumber"])),
+            data_changes=self.data_changes,
+        )
+
+    # -- courses -------------------------------------------------------------------------------
+    def make_courses(self) -> None:
+        self.courses: list[dict[str, Any]] = []
+        # (school kind, grade, period) -> course IDs a section can teach
+        self.course_options: dict[tuple[str, int, int], list[str]] = {}
+
+        def add(title: str, dept: str, low: int, high: int, *, credit: float = 0.0, state: str = "",
+                long: str | None = None, inactive: bool = False) -> str:
+            course_id = f"{len(self.courses) + 1:04d}"
+            self.courses.append({
+                "ID": course_id,
+                "Title": title,
+                "LongDescription": long or title,
+                "DepartmentCode": dept,
+                "StateCourseCode": state,
+                "CreditDefault": credit,
+                "LowGrade": low,
+                "HighGrade": high,
+                "InactiveStatusCode": "I" if inactive else " ",
+            })
+            return course_id
+
+        def option(kind: str, grades: range | tuple[int, ...], period: int, course_id: str) -> None:
+            for grade in grades:
+                self.course_options.setdefault((kind, grade, period), []).append(course_id)
+
+        for period, subject in enumerate(ELEM_SUBJECTS, 1):
+            cid = add(f"TK/Pre-K {subject}", "ELEM", -2, -1, long=f"Transitional Kindergarten and Preschool {subject}")
+            option("elem", (-2, -1), period, cid)
+        for grade in range(0, 6):
+            label = "Kindergarten" if grade == 0 else f"Grade {grade}"
+            for period, subject in enumerate(ELEM_SUBJECTS, 1):
+                cid = add(f"{label} {subject}", "ELEM", grade, grade, long=f"{label} {subject} (self-contained)")
+                option("elem", (grade,), period, cid)
+        for grade in range(6, 9):
+            for period, (subject, dept) in enumerate(
+                (("English", "ENG"), ("Math", "MATH"), ("Science", "SCI"), ("History", "SOC"), ("PE", "PE")), 1
+            ):
+                cid = add(f"{subject} {grade}", dept, grade, grade, long=f"{subject}, Grade {grade}")
+                option("middle", (grade,), period, cid)
+        for title, dept in (("Band", "VPA"), ("Art", "VPA"), ("Spanish 1A", "WL"),
+                            ("Computer Science Discoveries", "CTE"), ("Leadership", "GEN"), ("Study Skills", "GEN")):
+            cid = add(title, dept, 6, 8)
+            option("middle", range(6, 9), 6, cid)
+            option("middle", range(6, 9), 7, cid)
+        high = range(9, 13)
+        for grade in high:
+            cid = add(f"English {grade}", "ENG", grade, grade, credit=10.0, state="2100",
+                      long=f"English Language Arts, Grade {grade}")
+            option("high", (grade,), 1, cid)
+        for title, grades, state in (("Integrated Math 1", (9,), "2403"), ("Integrated Math 2", (10,), "2404"),
+                                     ("Integrated Math 3", (11,), "2405"), ("Pre-Calculus", (11, 12), "2414"),
+                                     ("AP Calculus AB", (12,), "2480"), ("Statistics", (12,), "2445")):
+            option("high", grades, 2, add(title, "MATH", min(grades), max(grades), credit=10.0, state=state))
+        for title, grades, state in (("Biology", (9,), "2627"), ("Chemistry", (10,), "2640"),
+                                     ("Physics", (11,), "2660"), ("AP Biology", (12,), "2628"),
+                                     ("Environmental Science", (11, 12), "2680")):
+            option("high", grades, 3, add(title, "SCI", min(grades), max(grades), credit=10.0, state=state))
+        for title, grades, state in (("Ethnic Studies", (9,), "2860"), ("World History", (10,), "2807"),
+                                     ("U.S. History", (11,), "2800"), ("Government / Economics", (12,), "2801")):
+            option("high", grades, 4, add(title, "SOC", min(grades), max(grades), credit=10.0, state=state))
+        option("high", (9,), 5, add("PE 9", "PE", 9, 9, credit=10.0, state="2900"))
+        option("high", (9,), 5, add("Health", "PE", 9, 9, credit=5.0, state="2910"))
+        option("high", range(10, 13), 5, add("PE Elective", "PE", 10, 12, credit=10.0, state="2900"))
+        for title, dept in (("Spanish 1", "WL"), ("Spanish 2", "WL"), ("Spanish 3", "WL"), ("French 1", "WL"),
+                            ("Art 1", "VPA"), ("Ceramics", "VPA"), ("Band", "VPA"), ("Choir", "VPA"), ("Drama", "VPA"),
+                            ("Computer Science Principles", "CTE"), ("Robotics", "CTE"), ("Culinary Arts", "CTE"),
+                            ("AVID", "GEN"), ("Yearbook", "GEN")):
+            cid = add(title, dept, 9, 12, credit=10.0)
+            option("high", high, 6, cid)
+            option("high", high, 7, cid)
+        for title, dept in (("Independent Study English", "ENG"), ("Independent Study Math", "MATH"),
+                            ("Independent Study Science", "SCI"), ("Independent Study Social Science", "SOC")):
+            add(title, dept, 9, 12, credit=5.0)
+        add("Keyboarding", "CTE", 9, 12, credit=5.0, inactive=True)
+        add("Home Economics", "CTE", 9, 12, credit=5.0, inactive=True)
+        self.course_by_id = {c["ID"]: c for c in self.courses}
+
+    # -- schools -------------------------------------------------------------------------------
+    def make_schools(self) -> None:
+        rng = self.rng
+        total = max(4, round(self.size / 400))
+        regular = total - 1
+        n_middle = max(1, round(regular * 0.2))
+        n_high = max(1, round(regular * 0.2))
+        n_elem = max(1, regular - n_middle - n_high)
+        plan = [("elem", n_elem), ("middle", n_middle), ("high", n_high), ("cont", 1)]
+        self.schools: list[dict[str, Any]] = []
+        self.school_kind: dict[int, str] = {}
+        self.schools_by_kind: dict[str, list[int]] = {kind: [] for kind, _ in plan}
+        name_use: dict[str, int] = {}
+        code = 0
+        grade_span = {"elem": (-2, 5), "middle": (6, 8), "high": (9, 12), "cont": (9, 12)}
+        suffix = {"elem": ("Elementary School", "ES"), "middle": ("Middle School", "MS"),
+                  "high": ("High School", "HS"), "cont": ("Continuation High School", "CHS")}
+        pool_offset = rng.randrange(len(SCHOOL_NAMES))
+        index = 0
+        for kind, count in plan:
+            code = (code // 100 + 1) * 100  # each kind starts on the next hundred: 100, 200, ...
+            for _ in range(count):
+                base = SCHOOL_NAMES[(pool_offset + index) % len(SCHOOL_NAMES)]
+                index += 1
+                if kind == "cont":
+                    base = "Sierra Vista"
+                uses = name_use.get(base + kind, 0) + 1
+                name_use[base + kind] = uses
+                number = "" if uses == 1 else str(uses)
+                long_suffix, abbrev = suffix[kind]
+                name = f"{base} {number + ' ' if number else ''}{long_suffix}"
+                word = base.split()[-1]
+                short = f"{word[: 10 - len(abbrev) - 1 - len(number)]}{number} {abbrev}"
+                low, high = grade_span[kind]
+                street, zip_code = self.address()
+                terms = _terms(kind)
+                self.schools.append({
+                    "SchoolCode": code,
+                    "Name": name,
+                    "InactiveStatusCode": "",
+                    "Address": street,
+                    "AddressCity": CITY,
+                    "AddressState": STATE,
+                    "AddressZipCode": zip_code,
+                    "AddressZipExt": "",
+                    "DoNotReport": False,
+                    "StateCountyID": "12",
+                    "StateDistrictID": "62927",
+                    "StateSchoolID": f"{1200000 + code:07d}",
+                    "LowGradeLevel": low,
+                    "HighGradeLevel": high,
+                    "Terms": terms,
+                    "PrincipalName": "",
+                    "PrincipalEmailAddress": "",
+                    "PhoneNumber": self.phone(),
+                    "NCESSchoolID": f"06{rng.randrange(10**10):010d}",
+                    "ScheduleType": "Elementary" if kind == "elem" else "Secondary",
+                    "ShortName": short,
+                    "SessionType": "Regular",
+                    "AttendanceType": "Daily" if kind == "elem" else "Period",
+                })
+                self.school_kind[code] = kind
+                self.schools_by_kind[kind].append(code)
+                code += 1
+        street, zip_code = self.address()
+        self.schools.append({
+            "SchoolCode": 0, "Name": "District Office", "InactiveStatusCode": "", "Address": street,
+            "AddressCity": CITY, "AddressState": STATE, "AddressZipCode": zip_code, "AddressZipExt": "",
+            "DoNotReport": True, "StateCountyID": "12", "StateDistrictID": "62927", "StateSchoolID": "0000000",
+            "LowGradeLevel": 0, "HighGradeLevel": 0, "Terms": [], "PrincipalName": "", "PrincipalEmailAddress": "",
+            "PhoneNumber": self.phone(), "NCESSchoolID": "", "ScheduleType": "", "ShortName": "DO",
+            "SessionType": "", "AttendanceType": "",
+        })
+        self.school_by_code = {s["SchoolCode"]: s for s in self.schools}
+        # the continuation school is the one without a master schedule
+        self.no_sections_school = self.schools_by_kind["cont"][0]
+
+    # -- students ------------------------------------------------------------------------------
+    def new_family(self, last: str | None = None) -> dict[str, Any]:
+        rng = self.rng
+        last = last or rng.choice(LAST)
+        street, zip_code = self.address()
+        n_guardians = 1 if rng.random() < 0.3 else 2 if rng.random() < 0.8 else 3
+        guardians = []
+        for number in range(n_guardians):
+            gender = "F" if (number == 0) == (rng.random() < 0.7) else "M"
+            if number < 2:
+                relation = "10" if gender == "F" else "11"
+                if rng.random() < 0.1:
+                    relation = rng.choice(RELATIONSHIPS_OTHER)
+            else:
+                relation = rng.choice(RELATIONSHIPS_OTHER)
+            first = self.first_name(gender)
+            glast = last if rng.random() < 0.8 else rng.choice(LAST)
+            email = "" if rng.random() < 0.15 else f"{_ascii(first)}.{_ascii(glast)}{rng.randint(1, 999)}@example.com"
+            guardians.append({
+                "FirstName": first, "LastName": glast, "RelationshipToStudentCode": relation, "EmailAddress": email,
+                "CellPhone": self.phone() if rng.random() < 0.85 else "",
+                "WorkPhone": self.phone() if rng.random() < 0.4 else "",
+                "LivesWithStudentIndicator": "Y" if number < 2 else "N",
+            })
+        return {
+            "key": len(self.families) + 1001, "last": last, "street": street, "zip": zip_code, "phone": self.phone(),
+            "guardians": guardians, "language": rng.choice(LANGUAGES),
+        }
+
+    def make_students(self) -> None:
+        rng = self.rng
+        size = self.size
+        n6 = size * 2 // 10
+        n8 = size * 3 // 10
+        ids = (rng.sample(range(100000, 1000000), n6) + rng.sample(range(1000000, 10000000), size - n6 - n8)
+               + rng.sample(range(10000000, 100000000), n8))
+        rng.shuffle(ids)
+        state_ids = rng.sample(range(10**9, 10**10), size)
+        grades = list(range(-2, 13))
+        weights = [0.2, 0.6] + [1.0] * 13
+        self.families: list[dict[str, Any]] = []
+        self.persons: list[dict[str, Any]] = []
+        self.students: list[dict[str, Any]] = []
+        self.student_numbers: dict[int, int] = {}
+        forced_names = {0: ("LastName", "O'Brien"), 1: ("LastName", "Smith-Jones"), 2: ("FirstName", "José"),
+                        3: ("FirstName", "Zoë"), 4: ("LastName", "Nguyễn"), 5: ("LastName", "Garcia, Jr."),
+                        6: ("FirstName", " Maria"), 7: ("LastName", "Lee ")}
+        elem, middle, high = self.schools_by_kind["elem"], self.schools_by_kind["middle"], self.schools_by_kind["high"]
+        cont = self.schools_by_kind["cont"][0]
+        for i in range(size):
+            # grade: the first 15 students cover every grade from -2 to 12
+            grade = i - 2 if i < 15 else rng.choices(grades, weights)[0]
+            if i in (15, 16):  # the continuation school always has students
+                grade = 10 + (i - 15)
+            if grade <= 5:
+                school = elem[rng.randrange(len(elem))]
+            elif grade <= 8:
+                school = middle[rng.randrange(len(middle))]
+            else:
+                school = high[rng.randrange(len(high))]
+                if (grade >= 10 and rng.random() < 0.05) or i in (15, 16):
+                    school = cont
+            gender = self.gender()
+            if i >= 20 and self.families and rng.random() < 0.25:
+                family = self.families[-1 - rng.randrange(min(50, len(self.families)))]
+            else:
+                family = self.new_family()
+                self.families.append(family)
+            first = self.first_name(gender)
+            last = family["last"]
+            if rng.random() < 0.004:
+                last = f"{last}, Jr." if gender != "F" else last
+            if rng.random() < 0.003:
+                first = f" {first}" if rng.random() < 0.5 else f"{first} "
+            forced = forced_names.get(i)
+            if forced:
+                if forced[0] == "FirstName":
+                    first = forced[1]
+                    gender = "M" if forced[1] == "José" else "F"
+                else:
+                    last = forced[1]
+            status = " "
+            r = rng.random()
+            if i == 8 or (i > 17 and r < 0.05):
+                status = "I"
+            elif i == 9 or (i > 17 and r < 0.08):
+                status = "P"
+            birth_start = date(DATABASE_YEAR - grade - 6, 9, 2)
+            birthdate = birth_start + timedelta(days=rng.randrange(365))
+            years_in_district = rng.randint(0, max(0, grade + 2))
+            low = self.school_by_code[school]["LowGradeLevel"]
+            years_at_school = min(years_in_district, max(0, grade - max(low, -1)))
+            district_enter = date(DATABASE_YEAR - years_in_district, 8, rng.randint(10, 20))
+            school_enter = date(DATABASE_YEAR - years_at_school, 8, rng.randint(10, 20))
+            if years_at_school == 0 and rng.random() < 0.08:  # arrived after the first day
+                school_enter = SCHOOL_YEAR_START + timedelta(days=rng.randint(7, 80))
+            if years_in_district == years_at_school:
+                district_enter = school_enter
+            leave = None
+            if status == "P":
+                school_enter = SECOND_SEMESTER + timedelta(days=rng.randrange(30))
+                district_enter = school_enter
+            elif status == "I":
+                leave = SCHOOL_YEAR_START + timedelta(days=rng.randint(7, 90))
+                school_enter = min(school_enter, leave - timedelta(days=1))
+                district_enter = min(district_enter, school_enter)
+            email_roll = rng.random()
+            if i == 10 or (i > 17 and email_roll < 0.05):
+                email: str | None = None
+            elif i == 11 or (i > 17 and email_roll < 0.10):
+                email = ""
+            else:
+                email = self.unique(self.emails, f"{_ascii(first)}.{_ascii(last)}") + f"@{STUDENT_DOMAIN}"
+            student_id = ids[i]
+            guardians = family["guardians"]
+            person = {
+                "StudentID": student_id,
+                "StateStudentID": str(state_ids[i]),
+                "FirstName": first,
+                "LastName": last,
+                "MiddleName": rng.choice(MIDDLE) if rng.random() < 0.6 else "",
+                "Gender": gender,
+                "Grade": grade,
+                "Birthdate": birthdate,
+                "family": family,
+                "ParentGuardianName": " and ".join(g["FirstName"] for g in guardians[:2]) + f" {guardians[0]['LastName']}",
+                "StudentMobilePhone": self.phone() if grade >= 6 and rng.random() < 0.3 else "",
+                "EthnicityCode": "Y" if rng.random() < 0.45 else "N",
+                "RaceCode1": rng.choice(RACE_CODES),
+                "RaceCode2": rng.choice(RACE_CODES) if rng.random() < 0.1 else "",
+                "DistrictEnterDate": district_enter,
+                "LanguageFluencyCode": "E" if family["language"] == "00" else rng.choice("LRIT"),
+                "ParentEmailAddress": guardians[0]["EmailAddress"],
+                "StudentEmailAddress": email,
+                "NetworkLoginID": "" if rng.random() < 0.05 else f"s{student_id}",
+                "status": status,
+                "enrollments": [],
+            }
+            self.persons.append(person)
+            self.enroll(person, school, school_enter, leave, status)
+        # about 1% enrolled at two schools at once: high school + continuation (or another high school)
+        eligible = [p for p in self.persons
+                    if p["status"] == " " and p["Grade"] >= 10 and self.school_kind[p["enrollments"][0]["SchoolCode"]] == "high"]
+        wanted = min(len(eligible), max(2, round(size * 0.01)))
+        for person in rng.sample(eligible, wanted):
+            first_school = person["enrollments"][0]["SchoolCode"]
+            others = [code for code in high if code != first_school]
+            second = others[rng.randrange(len(others))] if others and rng.random() < 0.3 else cont
+            enter = SCHOOL_YEAR_START + timedelta(days=rng.randint(0, 60))
+            self.enroll(person, second, enter, None, " ")
+
+    def enroll(self, person: dict[str, Any], school: int, enter: date, leave: date | None, status: str) -> None:
+        rng = self.rng
+        number = self.student_numbers.get(school, 0) + 1
+        self.student_numbers[school] = number
+        family = person["family"]
+        grade = person["Grade"]
+        kind = self.school_kind[school]
+        if kind == "elem" and grade == 5:
+            next_school = self.schools_by_kind["middle"][school % len(self.schools_by_kind["middle"])]
+        elif kind == "middle" and grade == 8:
+            next_school = self.schools_by_kind["high"][school % len(self.schools_by_kind["high"])]
+        elif grade == 12:
+            next_school = 0
+        else:
+            next_school = school
+        record = {
+            "StudentID": person["StudentID"],
+            "OldStudentID": 0,
+            "SchoolCode": school,
+            "StudentNumber": number,
+            "StateStudentID": person["StateStudentID"],
+            "LastName": person["LastName"],
+            "FirstName": person["FirstName"],
+            "MiddleName": person["MiddleName"],
+            "LastNameAlias": "",
+            "FirstNameAlias": "",
+            "MiddleNameAlias": "",
+            "Gender": person["Gender"],
+            "Grade": grade,
+            "Birthdate": _d(person["Birthdate"]),
+            "ParentGuardianName": person["ParentGuardianName"],
+            "HomePhone": family["phone"],
+            "StudentMobilePhone": person["StudentMobilePhone"],
+            "MailingAddress": family["street"],
+            "MailingAddressCity": CITY,
+            "MailingAddressState": STATE,
+            "MailingAddressZipCode": family["zip"],
+            "ResidenceAddress": family["street"],
+            "ResidenceAddressCity": CITY,
+            "ResidenceAddressState": STATE,
+            "ResidenceAddressZipCode": family["zip"],
+            "EthnicityCode": person["EthnicityCode"],
+            "RaceCode1": person["RaceCode1"],
+            "RaceCode2": person["RaceCode2"],
+            "RaceCode3": "",
+            "RaceCode4": "",
+            "RaceCode5": "",
+            "SchoolEnterDate": _d(enter),
+            "SchoolLeaveDate": _d(leave),
+            "DistrictEnterDate": _d(person["DistrictEnterDate"]),
+            "CounselorNumber": rng.randint(1, 3) if kind in ("middle", "high") else 0,
+            "Track": "",
+            "InactiveStatusCode": status,
+            "FamilyKey": family["key"],
+            "LanguageFluencyCode": person["LanguageFluencyCode"],
+            "HomeLanguageCode": family["language"],
+            "CorrespondenceLanguageCode": family["language"],
+            "ParentEmailAddress": person["ParentEmailAddress"],
+            "StudentEmailAddress": person["StudentEmailAddress"],
+            "StudentPersonalEmailAddress": "",
+            "NetworkLoginID": person["NetworkLoginID"],
+            "HomeRoomTeacherNumber": "0",
+            "NextSchoolCode": next_school,
+            "NextGrade": grade + 1,
+            "RecordsReleaseCode": "",
+        }
+        person["enrollments"].append(record)
+        self.students.append(record)
+
+    # -- sections, teachers, staff -------------------------------------------------------------
+    def new_staff(self, title: str, school: int, *, teacher: bool = False) -> dict[str, Any]:
+        rng = self.rng
+        gender = "F" if rng.random() < 0.6 else "M"
+        first = self.first_name(gender)
+        last = rng.choice(LAST)
+        user = self.unique(self.user_names, f"{_ascii(first)[:1]}{_ascii(last)}")
+        email = self.unique(self.emails, f"{_ascii(first)}.{_ascii(last)}") + f"@{DOMAIN}"
+        hire = date(rng.randint(1994, DATABASE_YEAR), 8, rng.randint(1, 20))
+        staff = {
+            "ID": None,
+            "FirstName": first,
+            "LastName": last,
+            "MiddleName": rng.choice(MIDDLE) if rng.random() < 0.3 else "",
+            "NameSuffix": " ",
+            "BirthDate": _d(date(rng.randint(1960, 2002), rng.randint(1, 12), rng.randint(1, 28))),
+            "Gender": gender,
+            "FullTimePercentage": 100 if rng.random() < 0.9 else rng.choice((50, 60, 80)),
+            "HireDate": _d(hire),
+            "LeaveDate": None,
+            "InactiveStatusCode": " ",
+            "StateEducatorID": "",
+            "UserName": user,
+            "EmailAddress": email,
+            "PrimaryAeriesSchool": school,
+            "NetworkLoginID": user,
+            "AlternateEmailAddress": "",
+            "HumanResourcesSystemID": f"E{len(self.staff) + 10001:06d}",
+            "Title": title,
+            "SchoolAccessPermissions": [{"SchoolCode": school, "ReadOnlyAccess": not teacher and title != "Principal",
+                                         "CommunicationGroup": True}],
+        }
+        self.staff.append(staff)
+        return staff
+
+    def make_sections_and_teachers(self) -> None:
+        rng = self.rng
+        self.staff: list[dict[str, Any]] = []
+        self.teachers: list[dict[str, Any]] = []
+        self.sections: list[dict[str, Any]] = []
+        self.teacher_staff: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (teacher, staff)
+        self.member_staff: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (SectionStaffMembers item, staff)
+        # school -> grade -> period -> active sections
+        self.section_grid: dict[int, dict[int, dict[int, list[dict[str, Any]]]]] = {}
+        self.teacher_of_section: dict[int, dict[str, Any]] = {}  # id(section) -> teacher record
+        by_school_grade: dict[int, dict[int, int]] = {}
+        seen: dict[int, dict[int, int]] = {}
+        for record in self.students:
+            counts = seen.setdefault(record["SchoolCode"], {})
+            counts[record["Grade"]] = counts.get(record["Grade"], 0) + 1
+            if record["InactiveStatusCode"] == " ":
+                active = by_school_grade.setdefault(record["SchoolCode"], {})
+                active[record["Grade"]] = active.get(record["Grade"], 0) + 1
+        class_id = 10001
+        first_blank_done = False
+        schools_with_teachers: list[int] = []
+        for school in sorted(self.school_kind):
+            kind = self.school_kind[school]
+            enrolled = sum(seen.get(school, {}).values())
+            if school == self.no_sections_school:
+                n_teachers = max(1, math.ceil(enrolled / 20))
+                plan: list[tuple[int, int]] = []
+            else:
+                plan = []  # (grade, period) per section
+                for grade in sorted(seen.get(school, {})):
+                    active = by_school_grade.get(school, {}).get(grade, 0)
+                    per_period = max(1, math.ceil(active * 0.8 / (24 if kind == "elem" else 30)))
+                    for period in range(1, 8):
+                        plan.extend([(grade, period)] * per_period)
+                n_inactive = round(len(plan) * 0.02) + (1 if school == self.schools_by_kind["elem"][0] else 0)
+                if not plan:
+                    n_inactive = 0
+                n_teachers = max(1, math.ceil(len(plan) / 6))
+            # teachers (and their staff records)
+            teachers = []
+            for t in range(n_teachers):
+                reuse = schools_with_teachers and rng.random() < 0.03
+                if reuse:
+                    other = self.teacher_staff[rng.randrange(len(self.teacher_staff))]
+                    staff = other[1]
+                    names = (other[0]["FirstName"], other[0]["LastName"], other[0]["EmailAddress"])
+                    staff["SchoolAccessPermissions"].append(
+                        {"SchoolCode": school, "ReadOnlyAccess": False, "CommunicationGroup": True})
+                else:
+                    staff = self.new_staff("Teacher", school, teacher=True)
+                    names = (staff["FirstName"], staff["LastName"], staff["EmailAddress"])
+                    blank = rng.random()
+                    if not first_blank_done and school != self.no_sections_school:
+                        blank, first_blank_done = 0.0, True
+                    if blank < 0.015:  # names and e-mail blank on the staff record
+                        staff["FirstName"], staff["LastName"], staff["EmailAddress"] = "", "", ""
+                    elif blank < 0.025:
+                        staff["EmailAddress"] = ""
+                    elif blank < 0.03:
+                        staff["FirstName"], staff["LastName"] = "", ""
+                first, last, email = names
+                teacher = {
+                    "SchoolCode": school,
+                    "TeacherNumber": 101 + t,
+                    "DisplayName": f"{last}, {first[:1]}",
+                    "FirstName": first,
+                    "LastName": last,
+                    "Room": "",
+                    "EmailAddress": "" if staff["EmailAddress"] and rng.random() < 0.02 else email,
+                    "StaffID1": None,
+                    "StaffID2": 0,
+                    "StaffID3": 0,
+                    "InactiveStatusCode": " ",
+                    "LowGrade": self.school_by_code[school]["LowGradeLevel"],
+                    "HighGrade": self.school_by_code[school]["HighGradeLevel"],
+                }
+                self.teachers.append(teacher)
+                self.teacher_staff.append((teacher, staff))
+                teachers.append((teacher, staff))
+            schools_with_teachers.append(school)
+            if school == self.no_sections_school:
+                continue
+            # sections: within a period every section has a different teacher
+            grid: dict[int, dict[int, list[dict[str, Any]]]] = {}
+            in_period: dict[int, int] = {}
+            specs = [(grade, period, False) for grade, period in plan]
+            for _ in range(n_inactive):
+                specs.append((rng.choice(plan)[0], rng.randint(1, 7), True))
+            for number, (grade, period, inactive) in enumerate(specs, 1):
+                k = in_period.get(period, 0)
+                in_period[period] = k + 1
+                teacher, staff = teachers[(k + period) % n_teachers]
+                course_id = rng.choice(self.course_options[(kind, grade, period)])
+                course = self.course_by_id[course_id]
+                room = f"{rng.choice('ABCDP')}{rng.randint(1, 40)}" if kind != "elem" else str(rng.randint(1, 30))
+                if not teacher["Room"]:
+                    teacher["Room"] = room
+                members = [self.member(teacher, staff, True)]
+                if n_teachers > 1 and rng.random() < 0.05:
+                    co_teacher, co_staff = teachers[(k + period + 1) % n_teachers]
+                    members.append(self.member(co_teacher, co_staff, False))
+                section = {
+                    "SchoolCode": school,
+                    "SectionNumber": number,
+                    "Period": str(period),
+                    "PeriodBlock": "",
+                    "Semester": "Y",
+                    "ClassCalendar": "",
+                    "CourseID": course_id,
+                    "SectionStaffMembers": members,
+                    "Room": room,
+                    "Credit": course["CreditDefault"],
+                    "LowGrade": grade,
+                    "HighGrade": grade,
+                    "MaxStudents": 24 if kind == "elem" else 32,
+                    "TotalStudents": 0,
+                    "InactiveStatusCode": "I" if inactive else " ",
+                    "Track": "",
+                    "ClassID": class_id,
+                }
+                class_id += 1
+                self.sections.append(section)
+                self.teacher_of_section[id(section)] = teacher
+                if not inactive:
+                    grid.setdefault(grade, {}).setdefault(period, []).append(section)
+            self.section_grid[school] = grid
+
+    def member(self, teacher: dict[str, Any], staff: dict[str, Any], primary: bool) -> dict[str, Any]:
+        item = {
+            "StaffID": None,
+            "LastName": staff["LastName"],
+            "FirstName": staff["FirstName"],
+            "IsPrimaryTeacher": primary,
+            "StaffRoleCode": "T" if primary else "C",
+            "StartDate": _d(SCHOOL_YEAR_START),
+            "EndDate": _d(SCHOOL_YEAR_END),
+            "InactiveStatusCode": " ",
+        }
+        self.member_staff.append((item, staff))
+        return item
+
+    def make_rosters(self) -> None:
+        rng = self.rng
+        self.rosters: list[dict[str, Any]] = []
+        for record in self.students:
+            status = record["InactiveStatusCode"]
+            grid = self.section_grid.get(record["SchoolCode"])
+            if status == "P" or not grid:
+                continue
+            by_period = grid.get(record["Grade"])
+            if not by_period:
+                continue
+            periods = sorted(by_period)
+            count = min(len(periods), rng.randint(4, 7))
+            chosen = sorted(rng.sample(periods, count))
+            started = max(SCHOOL_YEAR_START.isoformat(), record["SchoolEnterDate"][:10])
+            ended = record["SchoolLeaveDate"]
+            for sequence, period in enumerate(chosen, 1):
+                options = by_period[period]
+                section = options[rng.randrange(len(options))]
+                if status == " ":
+                    section["TotalStudents"] += 1
+                if sequence == 1 and self.school_kind[record["SchoolCode"]] == "elem":
+                    record["HomeRoomTeacherNumber"] = str(self.teacher_of_section[id(section)]["TeacherNumber"])
+                self.rosters.append({
+                    "StudentID": record["StudentID"],
+                    "SchoolCode": record["SchoolCode"],
+                    "SequenceNumber": sequence,
+                    "SectionNumber": section["SectionNumber"],
+                    "CourseID": section["CourseID"],
+                    "DateStarted": f"{started}T00:00:00",
+                    "DateEnded": ended,
+                })
+
+    def make_contacts(self) -> None:
+        rng = self.rng
+        self.contacts: list[dict[str, Any]] = []
+        for person in self.persons:
+            family = person["family"]
+            school = person["enrollments"][0]["SchoolCode"]
+            for sequence, guardian in enumerate(family["guardians"], 1):
+                self.contacts.append({
+                    "StudentID": person["StudentID"],
+                    "SchoolCode": school,
+                    "SequenceNumber": sequence,
+                    "MailingName": f"{guardian['FirstName']} {guardian['LastName']}",
+                    "NamePrefix": "",
+                    "FirstName": guardian["FirstName"],
+                    "LastName": guardian["LastName"],
+                    "MiddleName": "",
+                    "NameSuffix": "",
+                    "Address": family["street"] if guardian["LivesWithStudentIndicator"] == "Y" else "",
+                    "AddressCity": CITY,
+                    "AddressState": STATE,
+                    "AddressZipCode": family["zip"],
+                    "AddressZipExt": "",
+                    "RelationshipToStudentCode": guardian["RelationshipToStudentCode"],
+                    "LivesWithStudentIndicator": guardian["LivesWithStudentIndicator"],
+                    "HomePhone": family["phone"] if guardian["LivesWithStudentIndicator"] == "Y" else "",
+                    "WorkPhone": guardian["WorkPhone"],
+                    "WorkPhoneExt": "",
+                    "CellPhone": guardian["CellPhone"],
+                    "EmailAddress": guardian["EmailAddress"],
+                    "AccessToPortal": "Y" if guardian["EmailAddress"] and rng.random() < 0.7 else "",
+                    "ContactOrder": sequence,
+                    "CorrespondanceLanguageCode": family["language"],
+                    "NotificationPreferenceCode": "1",
+                    "PrimaryContact": "Y" if sequence == 1 else "N",
+                    "Comments": "",
+                })
+
+    def finish_staff(self) -> None:
+        rng = self.rng
+        n_teacher_staff = len(self.staff)
+        regular = sorted(self.school_kind)
+        for school in regular:
+            principal = self.new_staff("Principal", school)
+            record = self.school_by_code[school]
+            record["PrincipalName"] = f"{principal['FirstName']} {principal['LastName']}"
+            record["PrincipalEmailAddress"] = principal["EmailAddress"]
+            self.new_staff("Office Manager", school)
+            if self.school_kind[school] in ("middle", "high"):
+                self.new_staff("Counselor", school)
+        for title in ("Superintendent", "Director of Technology", "Data Specialist", "Payroll Specialist"):
+            self.new_staff(title, 0)
+        target = max(math.ceil(self.size / 12), len(self.staff))
+        titles = ("Instructional Aide", "Campus Supervisor", "Librarian", "Nurse", "Custodian",
+                  "Speech Therapist", "Psychologist", "Program Specialist")
+        while len(self.staff) < target:
+            school = 0 if rng.random() < 0.15 else regular[rng.randrange(len(regular))]
+            self.new_staff(rng.choice(titles), school)
+        non_teachers = self.staff[n_teacher_staff:]
+        inactive = [s for s in non_teachers if s["Title"] not in ("Principal", "Superintendent")]
+        picked = rng.sample(inactive, max(1, round(len(inactive) * 0.04)))
+        for staff in picked:
+            staff["InactiveStatusCode"] = "I"
+            staff["LeaveDate"] = _d(SCHOOL_YEAR_START - timedelta(days=rng.randint(30, 900)))
+        for staff in non_teachers:
+            if staff["PrimaryAeriesSchool"] == 0:
+                staff["SchoolAccessPermissions"] = [
+                    {"SchoolCode": 0, "ReadOnlyAccess": False, "CommunicationGroup": False}
+                ]
+        ids = rng.sample(range(100000, max(1000000, 100000 + len(self.staff) * 3)), len(self.staff))
+        educator_ids = rng.sample(range(10**9, 10**10), len(self.staff))
+        for staff, staff_id, educator_id in zip(self.staff, ids, educator_ids):
+            staff["ID"] = staff_id
+            if staff["Title"] in ("Teacher", "Principal", "Counselor", "Librarian", "Speech Therapist", "Psychologist"):
+                staff["StateEducatorID"] = str(educator_id)
+        for teacher, staff in self.teacher_staff:
+            teacher["StaffID1"] = staff["ID"]
+        for item, staff in self.member_staff:
+            item["StaffID"] = staff["ID"]
+
+    # -- change log ----------------------------------------------------------------------------
+    def make_data_changes(self) -> None:
+        rng = self.rng
+        areas = STUDENT_AREAS + OTHER_AREAS
+        weights = (30, 15, 15, 10, 5, 5, 8, 3, 6, 3)
+        active_sections = [s for s in self.sections if s["InactiveStatusCode"] == " "]
+        start = datetime(DATABASE_YEAR, 8, 1)
+        span = int((datetime(DATABASE_YEAR, 11, 21) - start).total_seconds())
+        entries = []
+        for n in range(max(24, self.size // 40)):
+            area = areas[n] if n < len(areas) else rng.choices(areas, weights)[0]
+            changed = (start + timedelta(seconds=rng.randrange(span))).isoformat()
+            entry: dict[str, Any] = {"area": area, "ChangedAt": changed}
+            if area in STUDENT_AREAS:
+                record = self.students[rng.randrange(len(self.students))]
+                entry.update({"StudentID": record["StudentID"], "SchoolCode": record["SchoolCode"],
+                              "StudentNumber": record["StudentNumber"]})
+            elif area == "staff":
+                entry["ID"] = self.staff[rng.randrange(len(self.staff))]["ID"]
+            elif area == "course":
+                entry["ID"] = self.courses[rng.randrange(len(self.courses))]["ID"]
+            elif active_sections:
+                section = active_sections[rng.randrange(len(active_sections))]
+                entry.update({"SchoolCode": section["SchoolCode"], "SectionNumber": section["SectionNumber"]})
+            else:
+                continue
+            entries.append(entry)
+        entries.sort(key=lambda e: e["ChangedAt"])
+        self.data_changes = entries
+
+
+def _terms(kind: str) -> list[dict[str, Any]]:
+    if kind in ("elem", "middle"):
+        spans = (("Q1", "First Quarter", date(2026, 8, 13), date(2026, 10, 16)),
+                 ("Q2", "Second Quarter", date(2026, 10, 19), date(2026, 12, 18)),
+                 ("Q3", "Third Quarter", date(2027, 1, 5), date(2027, 3, 19)),
+                 ("Q4", "Fourth Quarter", date(2027, 3, 22), SCHOOL_YEAR_END))
+    else:
+        spans = (("S1", "Fall Semester", SCHOOL_YEAR_START, date(2026, 12, 18)),
+                 ("S2", "Spring Semester", SECOND_SEMESTER, SCHOOL_YEAR_END))
+    terms = [{"TermCode": code, "TermDescription": text, "StartDate": _d(a), "EndDate": _d(b)} for code, text, a, b in spans]
+    terms.append({"TermCode": "Y", "TermDescription": "Year", "StartDate": _d(SCHOOL_YEAR_START),
+                  "EndDate": _d(SCHOOL_YEAR_END)})
+    return terms

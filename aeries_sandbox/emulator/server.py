@@ -1,0 +1,760 @@
+"""The HTTP side of the emulator: routes, certificates, paging, fault injection, statistics.
+
+:class:`EmulatorServer` serves a :class:`~aeries_sandbox.emulator.district.District` with the standard library's
+``ThreadingHTTPServer`` (HTTP/1.1, keep-alive). Everything a request needs is indexed by school when the
+server starts (:class:`DistrictIndex`), so a request costs O(page): a dict lookup, a list slice and one
+``json.dumps`` of the page.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+import time
+from bisect import bisect_left
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Mapping
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from aeries_sandbox.emulator.district import District
+from aeries_sandbox.emulator.faults import FaultConfig, FaultInjector, parse_fault_spec
+
+__all__ = [
+    "EmulatorServer",
+    "DistrictIndex",
+    "SECURITY_AREAS",
+    "READ_AREAS",
+    "CertificateError",
+    "load_certificates",
+    "normalise_base_path",
+]
+
+log = logging.getLogger("aeries_sandbox.emulator")
+
+#: Route name -> the security area a certificate needs for it.
+SECURITY_AREAS = {
+    "schools": "Schools",
+    "terms": "Terms",
+    "students": "Student Data",
+    "StudentDataChanges": "Student Data",
+    "contacts": "Contacts",
+    "classes": "Class Schedules/History",
+    "section_students": "Class Schedules/History",
+    "SectionRosterDataChanges": "Class Schedules/History",
+    "staff": "Staff Data",
+    "StaffDataChanges": "Staff Data",
+    "teachers": "Teacher Data",
+    "sections": "Master Schedule",
+    "SectionDataChanges": "Master Schedule",
+    "courses": "Course Data",
+    "CourseDataChanges": "Course Data",
+}
+#: Every read area the emulator knows, for certificates that may read everything.
+READ_AREAS = (
+    "Schools", "Terms", "Student Data", "Contacts", "Class Schedules/History",
+    "Staff Data", "Teacher Data", "Master Schedule", "Course Data",
+)
+_OTHER_KNOWN_AREAS = {"Gradebook Data", "Gradebook Scores", "Attendance", "Grades", "Test Scores", "Programs"}
+
+_JSON = "application/json; charset=utf-8"
+_SAFE_QUERY_KEYS = {"startingrecord", "endingrecord", "databaseyear"}
+_VERSION = re.compile(r"v5(\.\d+)?", re.IGNORECASE)
+_CERT_SHAPE = re.compile(r"[A-Za-z0-9]{32}")
+
+LOGIN_PAGE = b"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Aeries: Portals</title></head>
+<body class="login">
+<form method="post" action="./LoginParent.aspx" id="form1">
+<div id="LoginPage"><h1>Aeries</h1><p>Please sign in with your district account.</p>
+<label for="portalAccountUsername">Email or Username</label><input id="portalAccountUsername" type="text">
+<label for="portalAccountPassword">Password</label><input id="portalAccountPassword" type="password">
+<button type="submit" id="LoginButton">Sign In</button>
+<p>Windows Authentication is required for this site.</p></div>
+</form></body></html>
+"""
+
+_DATA_CHANGE_AREAS = {
+    "studentdatachanges": ("StudentDataChanges", {"student", "contact", "class", "enrollment", "program", "test"}),
+    "staffdatachanges": ("StaffDataChanges", None),
+    "coursedatachanges": ("CourseDataChanges", None),
+    "sectiondatachanges": ("SectionDataChanges", None),
+    "sectionrosterdatachanges": ("SectionRosterDataChanges", None),
+}
+_LOG_AREA = {"StaffDataChanges": "staff", "CourseDataChanges": "course", "SectionDataChanges": "section",
+             "SectionRosterDataChanges": "section_roster"}
+_CHANGE_KEYS = {
+    "student": ("StudentID", "SchoolCode", "StudentNumber"),
+    "staff": ("ID",),
+    "course": ("ID",),
+    "section": ("SchoolCode", "SectionNumber"),
+    "section_roster": ("SchoolCode", "SectionNumber"),
+}
+
+
+class CertificateError(ValueError):
+    """The certificates configuration is unusable (the message never contains a certificate)."""
+
+
+class _HttpError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def normalise_base_path(base_path: str | None) -> str:
+    """``"aeries/"`` -> ``"/aeries"``; ``""`` and ``"/"`` -> ``""`` (the site root)."""
+    text = (base_path or "").strip().strip("/")
+    return f"/{text}" if text else ""
+
+
+def load_certificates(source: Any) -> dict[str, tuple[str, frozenset[str]]]:
+    """Certificate -> (name, areas) from a certs file path, its parsed JSON, the list of entries, or an
+    already loaded table.
+
+    Each entry is ``{"name": ..., "certificate": <32 letters/digits>, "areas": [...]}``. Errors name the
+    entry by its name or position, never by its certificate.
+    """
+    if isinstance(source, Mapping) and source and all(isinstance(v, tuple) for v in source.values()):
+        return dict(source)  # already loaded
+    if isinstance(source, os.PathLike):
+        source = os.fspath(source)
+    if isinstance(source, str):
+        try:
+            with open(source, encoding="utf-8") as handle:
+                source = json.load(handle)
+        except OSError as exc:
+            raise CertificateError(f"cannot read the certificates file: {exc.strerror} ({source})") from None
+        except json.JSONDecodeError as exc:
+            raise CertificateError(f"the certificates file is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if isinstance(source, Mapping):
+        entries = source.get("certificates")
+        if not isinstance(entries, list):
+            raise CertificateError('the certificates JSON needs a "certificates" list')
+    else:
+        entries = list(source)
+    table: dict[str, tuple[str, frozenset[str]]] = {}
+    for position, entry in enumerate(entries):
+        label = f"certificate #{position + 1}"
+        if not isinstance(entry, Mapping):
+            raise CertificateError(f"{label} is not an object")
+        name = entry.get("name")
+        if not isinstance(name, str) or not name:
+            raise CertificateError(f"{label} needs a non-empty name")
+        label = f"certificate {name!r}"
+        cert = entry.get("certificate")
+        if not isinstance(cert, str) or not _CERT_SHAPE.fullmatch(cert):
+            raise CertificateError(f"{label}: the certificate must be 32 letters and digits")
+        areas = entry.get("areas", [])
+        if not isinstance(areas, list) or not all(isinstance(a, str) for a in areas):
+            raise CertificateError(f"{label}: areas must be a list of security area names")
+        unknown = [a for a in areas if a not in READ_AREAS and a not in _OTHER_KNOWN_AREAS]
+        if unknown:
+            log.warning("%s: unknown security areas %s (known: %s)", label, unknown, ", ".join(READ_AREAS))
+        if cert in table:
+            raise CertificateError(f"{label} repeats the certificate of {table[cert][0]!r}")
+        table[cert] = (name, frozenset(areas))
+    return table
+
+
+def _int_key(value: Any) -> Any:
+    """Numbers as ints (a replayed extract may have "0994"); anything else as it is."""
+    if type(value) is int:
+        return value
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return value
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+class DistrictIndex:
+    """The district, indexed by school and key once, so that every request is O(page)."""
+
+    def __init__(self, district: District) -> None:
+        info = district.info
+        self.info = info
+        self.database_year = district.database_year
+        self.schools = sorted(district.schools, key=lambda s: _int_key(s.get("SchoolCode")))
+        self.school_by_code = {_int_key(s.get("SchoolCode")): s for s in self.schools}
+        self.terms_by_school = {
+            code: [{"SchoolCode": code, **term} for term in (school.get("Terms") or [])]
+            for code, school in self.school_by_code.items()
+        }
+
+        def per_school(rows: list[dict[str, Any]], sort_key: Callable[[dict[str, Any]], Any]) -> dict[Any, list[dict[str, Any]]]:
+            grouped: dict[Any, list[dict[str, Any]]] = {}
+            for row in rows:
+                grouped.setdefault(_int_key(row.get("SchoolCode")), []).append(row)
+            for group in grouped.values():
+                group.sort(key=sort_key)
+            return grouped
+
+        def group_by(groups: dict[Any, list[dict[str, Any]]], field: str) -> dict[tuple[Any, Any], list[dict[str, Any]]]:
+            index: dict[tuple[Any, Any], list[dict[str, Any]]] = {}
+            for school, rows in groups.items():
+                for row in rows:
+                    index.setdefault((school, _int_key(row.get(field))), []).append(row)
+            return index
+
+        def id_seq(row: dict[str, Any]) -> tuple[Any, Any]:
+            return (_int_key(row.get("StudentID")), _int_key(row.get("SequenceNumber")))
+
+        self.students = per_school(district.students,
+                                   lambda r: (_int_key(r.get("StudentID")), _int_key(r.get("StudentNumber"))))
+        self.student_by_id = group_by(self.students, "StudentID")
+        self.student_by_grade = group_by(self.students, "Grade")
+        self.student_by_number = group_by(self.students, "StudentNumber")
+        self.contacts = per_school(district.contacts, id_seq)
+        self.contacts_by_student = group_by(self.contacts, "StudentID")
+        self.rosters = per_school(district.rosters, id_seq)
+        self.rosters_by_student = group_by(self.rosters, "StudentID")
+        self.rosters_by_section = group_by(self.rosters, "SectionNumber")
+        self.teachers = per_school(district.teachers, lambda r: _int_key(r.get("TeacherNumber")))
+        self.teacher_by_number = {key: rows[0] for key, rows in group_by(self.teachers, "TeacherNumber").items()}
+        self.teachers_by_staff: dict[Any, list[dict[str, Any]]] = {}
+        for rows in self.teachers.values():
+            for row in rows:
+                for field in ("StaffID1", "StaffID2", "StaffID3"):
+                    staff_id = _int_key(row.get(field))
+                    if staff_id:
+                        self.teachers_by_staff.setdefault(staff_id, []).append(row)
+        self.sections = per_school(district.sections, lambda r: _int_key(r.get("SectionNumber")))
+        self.section_by_number = {key: rows[0] for key, rows in group_by(self.sections, "SectionNumber").items()}
+        self.staff = sorted(district.staff, key=lambda r: _int_key(r.get("ID")))
+        self.staff_by_id = {_int_key(r.get("ID")): r for r in self.staff}
+        self.courses = sorted(district.courses, key=lambda r: str(r.get("ID")))
+        self.course_by_id = {str(r.get("ID")).upper(): r for r in self.courses}
+        # change log: area -> (sorted ChangedAt values, keys in the same order)
+        self.changes: dict[str, tuple[list[str], list[dict[str, Any]]]] = {}
+        for entry in sorted(district.data_changes, key=lambda e: str(e.get("ChangedAt", ""))):
+            area = str(entry.get("area", "")).lower()
+            fields = _CHANGE_KEYS.get("student" if area in _DATA_CHANGE_AREAS["studentdatachanges"][1] else area)
+            if not fields:
+                continue
+            times, keys = self.changes.setdefault(area, ([], []))
+            times.append(str(entry.get("ChangedAt", "")))
+            keys.append({field: entry.get(field) for field in fields})
+        # whole-table responses that never change: serialised once, on first use
+        self._cache: dict[str, bytes] = {}
+        self._cache_lock = threading.Lock()
+
+    def cached(self, name: str, build: Callable[[], Any]) -> bytes:
+        body = self._cache.get(name)
+        if body is None:
+            with self._cache_lock:
+                body = self._cache.get(name)
+                if body is None:
+                    body = _dumps(build())
+                    self._cache[name] = body
+        return body
+
+    def changes_since(self, area: str, since: str) -> list[dict[str, Any]]:
+        times, keys = self.changes.get(area, ([], []))
+        seen: set[tuple[Any, ...]] = set()
+        result = []
+        for key in keys[bisect_left(times, since):]:
+            marker = tuple(key.values())
+            if marker not in seen:
+                seen.add(marker)
+                result.append(key)
+        return result
+
+
+class _Stats:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.requests = 0
+            self.by_status: dict[str, int] = {}
+            self.faults: dict[str, int] = {}
+            self.by_route: dict[str, int] = {}
+            self.started = time.time()
+
+    def record(self, route: str, status: int | None, fault: str | None) -> None:
+        with self._lock:
+            self.requests += 1
+            self.by_route[route] = self.by_route.get(route, 0) + 1
+            if status is not None:
+                key = str(status)
+                self.by_status[key] = self.by_status.get(key, 0) + 1
+            if fault:
+                self.faults[fault] = self.faults.get(fault, 0) + 1
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "requests": self.requests,
+                "by_status": dict(sorted(self.by_status.items())),
+                "faults": dict(sorted(self.faults.items())),
+                "faults_injected": sum(self.faults.values()),
+                "by_route": dict(sorted(self.by_route.items())),
+                "seconds": round(time.time() - self.started, 3),
+            }
+
+
+def _local_now() -> datetime:
+    try:
+        from zoneinfo import ZoneInfo
+
+        return datetime.now(ZoneInfo("America/Los_Angeles")).replace(tzinfo=None)
+    except Exception:  # no tz database: Pacific Standard Time, near enough
+        return datetime.now(timezone(timedelta(hours=-8))).replace(tzinfo=None)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "Microsoft-IIS/10.0"
+    timeout = 120  # idle keep-alive connections
+    server: _HTTPServer
+
+    # -- plumbing ------------------------------------------------------------------------------
+    def version_string(self) -> str:
+        return self.server_version
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's name
+        log.debug("http.server: " + format, *args)
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_PATCH(self) -> None:
+        self._handle("PATCH")
+
+    def _record(self, status: int | None) -> None:
+        """Count the request once, before the client can see the answer (so stats are never behind)."""
+        if self._pending is not None:
+            route, fault = self._pending
+            self._pending = None
+            self.server.app.stats.record(route, status, fault)
+
+    def _send(self, status: int, body: bytes, content_type: str = _JSON, headers: Mapping[str, str] | None = None) -> None:
+        self._record(status)
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _read_body(self) -> bytes:
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            raise _HttpError(400, "Content-Length is not a number") from None
+        if length > 1_000_000:
+            raise _HttpError(413, "The request body is too large")
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _safe_target(self, path: str, query: list[tuple[str, str]]) -> str:
+        if not query:
+            return path
+        shown = "&".join(f"{k}={v if k.lower() in _SAFE_QUERY_KEYS else '***'}" for k, v in query)
+        return f"{path}?{shown}"
+
+    # -- one request ---------------------------------------------------------------------------
+    def _handle(self, method: str) -> None:
+        app = self.server.app
+        started = time.monotonic()
+        split = urlsplit(self.path)
+        path = split.path
+        query = parse_qsl(split.query, keep_blank_values=True)
+        status: int | None = None
+        fault: str | None = None
+        cert_name = "-"
+        route = "unknown"
+        self._pending: tuple[str, str | None] | None = (route, None)
+        try:
+            body = self._read_body()
+            relative = app.relative_path(path)
+            segments = [unquote(s) for s in relative.split("/") if s] if relative is not None else None
+            if segments and segments[0].lower() == "__emulator__":
+                self._pending = None  # control requests are not counted
+                route = "control"
+                status, answer = app.control(method, segments[1:], body)
+                self._send(status, answer)
+                return
+            if segments is None or len(segments) < 2 or segments[0].lower() != "api" or not _VERSION.fullmatch(segments[1]):
+                raise _HttpError(404, app.not_found_message(path))
+            api = segments[2:]
+            resolved = app.resolve(api)
+            if resolved is None:
+                raise _HttpError(404, app.not_found_message(path))
+            route, action = resolved
+            self._pending = (route, None)
+            if method != "GET":
+                raise _HttpError(405, f"The requested resource does not support http method '{method}'.")
+            if route != "systeminfo":
+                fault, latency = app.faults.decide("/".join(api))
+                self._pending = (route, fault)
+                if latency:
+                    time.sleep(latency)
+                if fault:
+                    status = self._inject(fault, app, action, query)
+                    return
+                cert = (self.headers.get("AERIES-CERT") or "").strip()
+                known = app.certificates.get(cert) if cert else None
+                if known is None:
+                    raise _HttpError(401, "Authorization has been denied for this request."
+                                     if cert else "Authorization has been denied for this request: no AERIES-CERT header.")
+                cert_name = known[0]
+                area = SECURITY_AREAS[route]
+                if area not in known[1]:
+                    raise _HttpError(403, f"The certificate does not have access to {area}")
+            params = {k.lower(): v for k, v in query}
+            status = 200
+            self._send(200, action(params))
+        except _HttpError as exc:
+            status = exc.status
+            self._send(exc.status, _dumps({"Message": exc.message}))
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        except Exception:
+            log.exception("internal error for %s %s", method, path)
+            status = 500
+            try:
+                self._send(500, _dumps({"Message": "An error has occurred."}))
+            except OSError:
+                self.close_connection = True
+        finally:
+            elapsed = (time.monotonic() - started) * 1000
+            self._record(status)  # requests that got no answer (drop, client gone)
+            if app.access_log:
+                log.info("%s %s %s %.1fms cert=%s%s", method, self._safe_target(path, query),
+                         status if status is not None else "-", elapsed, cert_name,
+                         f" fault={fault}" if fault else "")
+
+    def _inject(self, fault: str, app: EmulatorApp, action: Callable[[dict[str, str]], bytes],
+                query: list[tuple[str, str]]) -> int | None:
+        if fault == "drop":
+            self.close_connection = True
+            return None
+        if fault == "429":
+            self._send(429, _dumps({"Message": "Too many requests"}), headers={"Retry-After": "1"})
+            return 429
+        if fault in ("500", "503"):
+            message = "An error has occurred." if fault == "500" else "The service is unavailable."
+            self._send(int(fault), _dumps({"Message": message}))
+            return int(fault)
+        if fault == "html":
+            self._send(200, LOGIN_PAGE, content_type="text/html; charset=utf-8")
+            return 200
+        # truncate: a real answer cut off mid-body (Content-Length matches what is sent)
+        try:
+            body = action({k.lower(): v for k, v in query})
+        except _HttpError as exc:
+            body = _dumps({"Message": exc.message})
+        cut = body[: max(1, len(body) // 2)]
+        self._send(200, cut)
+        return 200
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 256
+
+    def __init__(self, address: tuple[str, int], app: EmulatorApp) -> None:
+        self.app = app
+        super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError)):
+            log.debug("connection from %s ended: %s", client_address, exc)
+            return
+        log.exception("error serving %s", client_address)
+
+
+class EmulatorApp:
+    """Routing and the API's behaviour, independent of the socket server."""
+
+    def __init__(self, district: District, certificates: dict[str, tuple[str, frozenset[str]]], *,
+                 base_path: str = "/aeries", faults: FaultInjector | None = None, access_log: bool = True) -> None:
+        self.index = DistrictIndex(district)
+        self.certificates = certificates
+        self.base_path = normalise_base_path(base_path)
+        self._base_lower = self.base_path.lower()
+        self.faults = faults or FaultInjector()
+        self.stats = _Stats()
+        self.access_log = access_log
+
+    def relative_path(self, path: str) -> str | None:
+        if not self._base_lower:
+            return path
+        lower = path.lower()
+        if lower == self._base_lower or lower.startswith(self._base_lower + "/"):
+            return path[len(self.base_path):]
+        return None
+
+    @staticmethod
+    def not_found_message(path: str) -> str:
+        return f"No HTTP resource was found that matches the request URI '{path}'."
+
+    # -- control endpoints ---------------------------------------------------------------------
+    def control(self, method: str, segments: list[str], body: bytes) -> tuple[int, bytes]:
+        name = segments[0].lower() if len(segments) == 1 else ""
+        if name == "stats" and method == "GET":
+            return 200, _dumps({**self.stats.snapshot(), "fault_config": self.faults.state()})
+        if name == "stats" and method == "DELETE":
+            self.stats.reset()
+            return 200, _dumps(self.stats.snapshot())
+        if name == "faults" and method == "GET":
+            return 200, _dumps(self.faults.state())
+        if name == "faults" and method in ("PUT", "POST"):
+            try:
+                parsed = json.loads(body.decode("utf-8") or "{}")
+                config = FaultConfig.from_json(parsed)
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                return 400, _dumps({"Message": f"The body is not JSON: {exc}"})
+            except ValueError as exc:
+                return 400, _dumps({"Message": str(exc)})
+            self.faults.configure(config)
+            log.info("faults set: %s", json.dumps(config.to_json()))
+            return 200, _dumps(self.faults.state())
+        if name == "faults" and method == "DELETE":
+            self.faults.clear()
+            log.info("faults cleared")
+            return 200, _dumps(self.faults.state())
+        if name in ("stats", "faults"):
+            return 405, _dumps({"Message": f"The requested resource does not support http method '{method}'."})
+        return 404, _dumps({"Message": "Unknown emulator control endpoint; use stats or faults."})
+
+    # -- routing -------------------------------------------------------------------------------
+    def resolve(self, api: list[str]) -> tuple[str, Callable[[dict[str, str]], bytes]] | None:
+        """``(route name, action)`` for the path segments after ``api/v5``, or None (404)."""
+        if not api:
+            return None
+        head = api[0].lower()
+        n = len(api)
+        ix = self.index
+        if head == "systeminfo" and n == 1:
+            return "systeminfo", lambda p: _dumps(self.system_info())
+        if head == "schools":
+            if n == 1:
+                return "schools", lambda p: ix.cached("schools", lambda: ix.schools)
+            school = _parse_int(api[1])
+            if school is None:
+                return None
+            if n == 2:
+                return "schools", lambda p: _dumps(self.one(ix.school_by_code, school, f"School {school} was not found"))
+            kind = api[2].lower()
+            rest = [s.lower() for s in api[3:]]
+            if kind == "students" and rest and rest[-1] == "extended":  # same records, more fields in real Aeries
+                rest, api, n = rest[:-1], api[:-1], n - 1
+            if kind == "terms" and n == 3:
+                return "terms", lambda p: _dumps(ix.terms_by_school.get(school, []))
+            if kind == "students":
+                if n == 3:
+                    return "students", lambda p: _dumps(_page(ix.students.get(school, []), p))
+                if n == 4:
+                    sid = _parse_int(api[3])
+                    return None if sid is None else ("students", lambda p: _dumps(_page(ix.student_by_id.get((school, sid), []), p)))
+                if n == 5 and rest[0] in ("grade", "sn"):
+                    value = _parse_int(api[4])
+                    table = ix.student_by_grade if rest[0] == "grade" else ix.student_by_number
+                    return None if value is None else ("students", lambda p: _dumps(_page(table.get((school, value), []), p)))
+                return None
+            if kind == "contacts":
+                if n == 3:
+                    return "contacts", lambda p: _dumps(_page(ix.contacts.get(school, []), p))
+                if n == 4:
+                    sid = _parse_int(api[3])
+                    return None if sid is None else ("contacts", lambda p: _dumps(_page(ix.contacts_by_student.get((school, sid), []), p)))
+                return None
+            if kind == "classes":
+                if n == 3:
+                    return "classes", lambda p: _dumps(_page(ix.rosters.get(school, []), p))
+                if n == 4:
+                    sid = _parse_int(api[3])
+                    return None if sid is None else ("classes", lambda p: _dumps(_page(ix.rosters_by_student.get((school, sid), []), p)))
+                return None
+            if kind == "teachers":
+                if n == 3:
+                    return "teachers", lambda p: _dumps(ix.teachers.get(school, []))
+                if n == 4:
+                    number = _parse_int(api[3])
+                    return None if number is None else ("teachers", lambda p: _dumps(self.one(
+                        ix.teacher_by_number, (school, number), f"Teacher {number} was not found at school {school}")))
+                return None
+            if kind == "sections":
+                if n == 3:
+                    return "sections", lambda p: _dumps(ix.sections.get(school, []))
+                number = _parse_int(api[3])
+                if number is None:
+                    return None
+                if n == 4:
+                    return "sections", lambda p: _dumps(self.one(
+                        ix.section_by_number, (school, number), f"Section {number} was not found at school {school}"))
+                if n == 5 and rest[1] == "students":
+                    return "section_students", lambda p: _dumps(_page(ix.rosters_by_section.get((school, number), []), p))
+                return None
+            return None
+        if head == "staff":
+            if n == 1:
+                return "staff", lambda p: ix.cached("staff", lambda: ix.staff)
+            staff_id = _parse_int(api[1])
+            if staff_id is None:
+                return None
+            if n == 2:
+                return "staff", lambda p: _dumps(self.one(ix.staff_by_id, staff_id, f"Staff {staff_id} was not found"))
+            if n == 3 and api[2].lower() == "teachers":
+                return "teachers", lambda p: _dumps(ix.teachers_by_staff.get(staff_id, []))
+            return None
+        if head == "courses":
+            if n == 1:
+                return "courses", lambda p: ix.cached("courses", lambda: ix.courses)
+            if n == 2:
+                course_id = api[1]
+                return "courses", lambda p: _dumps(self.one(ix.course_by_id, course_id.upper(),
+                                                            f"Course {course_id} was not found"))
+            return None
+        if head in _DATA_CHANGE_AREAS:
+            route, student_areas = _DATA_CHANGE_AREAS[head]
+            parts = api[1:]
+            if student_areas is not None:
+                if not parts or parts[0].lower() not in student_areas:
+                    return None
+                area, parts = parts[0].lower(), parts[1:]
+            else:
+                area = _LOG_AREA[route]
+            if len(parts) != 5:
+                return None
+            numbers = [_parse_int(x) for x in parts]
+            if any(x is None for x in numbers):
+                return None
+            return route, lambda p: _dumps(self.data_changes(area, numbers))
+        return None
+
+    # -- behaviour -----------------------------------------------------------------------------
+    def system_info(self) -> dict[str, Any]:
+        info = self.index.info
+        return {
+            "AeriesVersion": info.get("AeriesVersion", ""),
+            "LocalTimeZoneName": info.get("LocalTimeZoneName", "Pacific Standard Time"),
+            "CurrentDateTime": _local_now().strftime("%Y-%m-%dT%H:%M:%S"),
+            "DatabaseYear": self.index.database_year,
+        }
+
+    @staticmethod
+    def one(table: Mapping[Any, Any], key: Any, message: str) -> Any:
+        found = table.get(key)
+        if found is None:
+            raise _HttpError(404, message)
+        return found
+
+    def data_changes(self, area: str, numbers: list[int | None]) -> list[dict[str, Any]]:
+        year, month, day, hour, minute = (int(x) for x in numbers)  # type: ignore[arg-type]
+        try:
+            since = datetime(year, month, day, hour, minute)
+        except ValueError as exc:
+            raise _HttpError(400, f"The date and time are not valid: {exc}") from None
+        return self.index.changes_since(area, since.strftime("%Y-%m-%dT%H:%M:%S"))
+
+
+def _parse_int(text: str) -> int | None:
+    text = text.strip()
+    if not re.fullmatch(r"-?\d{1,12}", text):
+        return None
+    return int(text)
+
+
+def _page(rows: list[dict[str, Any]], params: Mapping[str, str]) -> list[dict[str, Any]]:
+    """``StartingRecord``/``EndingRecord``: 1-based and inclusive; either may be left out."""
+    start_text = params.get("startingrecord")
+    end_text = params.get("endingrecord")
+    if not start_text and not end_text:
+        return rows
+    try:
+        start = int(start_text) if start_text else 1
+        end = int(end_text) if end_text else len(rows)
+    except ValueError:
+        raise _HttpError(400, "StartingRecord and EndingRecord must be whole numbers") from None
+    start = max(start, 1)
+    if end < start:
+        return []
+    return rows[start - 1:end]
+
+
+class EmulatorServer:
+    """An emulator listening on ``host:port`` (0 = a free port), in this process.
+
+    ``start()`` serves from a daemon thread (tests); ``serve_forever()`` serves from the calling thread
+    (the CLI). ``url`` is the Aeries base URL with its path, e.g. ``http://127.0.0.1:8081/aeries``.
+
+    :param certs: the certificates: a certs file path, its parsed JSON, or the list of entries.
+    :param faults: a fault spec (``"429=0.1,latency=0.01"`` or a dict) active from the start.
+    """
+
+    def __init__(self, district: District, certs: Any, *, host: str = "127.0.0.1", port: int = 0,
+                 base_path: str = "/aeries", faults: str | Mapping[str, Any] | None = None, fault_seed: int = 0,
+                 access_log: bool = True) -> None:
+        injector = FaultInjector(FaultConfig(rates=parse_fault_spec(faults), seed=fault_seed))
+        self.app = EmulatorApp(district, load_certificates(certs), base_path=base_path, faults=injector,
+                               access_log=access_log)
+        self.host = host
+        self._httpd = _HTTPServer((host, port), self.app)
+        self.port: int = self._httpd.server_address[1]
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}{self.app.base_path}"
+
+    @property
+    def faults(self) -> FaultInjector:
+        return self.app.faults
+
+    def stats(self) -> dict[str, Any]:
+        return {**self.app.stats.snapshot(), "fault_config": self.app.faults.state()}
+
+    def serve_forever(self) -> None:
+        self._httpd.serve_forever(poll_interval=0.2)
+
+    def start(self) -> EmulatorServer:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self.serve_forever, name="aeries-emulator", daemon=True)
+            self._thread.start()
+        return self
+
+    def shutdown(self) -> None:
+        """Stop serve_forever (from another thread); the socket stays open until :meth:`stop`."""
+        self._httpd.shutdown()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join(timeout=10)
+            self._thread = None
+        self._httpd.server_close()
+
+    def __enter__(self) -> EmulatorServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

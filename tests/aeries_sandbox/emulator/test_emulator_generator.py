@@ -1,0 +1,180 @@
+"""The generated district: deterministic, and full of the data real districts have."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from datetime import date
+
+import pytest
+
+from aeries_sandbox.emulator import District, generate_district
+from aeries_sandbox.emulator.district import TABLES
+
+SIZE, SEED = 300, 7  # as in conftest
+
+
+def _files(path):
+    return {p.name: p.read_bytes() for p in sorted(path.iterdir())}
+
+
+def test_same_size_and_seed_give_the_same_bytes(tmp_path, district):
+    district.write(tmp_path / "a")
+    generate_district(SIZE, SEED).write(tmp_path / "b")
+    first, second = _files(tmp_path / "a"), _files(tmp_path / "b")
+    assert set(first) == {"district.json", *TABLES.values()}
+    assert first == second
+    generate_district(SIZE, SEED + 1).write(tmp_path / "c")
+    assert _files(tmp_path / "c")["students.json"] != first["students.json"]
+
+
+def test_write_load_round_trip(tmp_path, district):
+    district.write(tmp_path / "d")
+    loaded = District.load(tmp_path / "d")
+    assert loaded == district
+    loaded.write(tmp_path / "e")
+    assert _files(tmp_path / "d") == _files(tmp_path / "e")
+    text = (tmp_path / "d" / "students.json").read_text(encoding="utf-8")
+    assert "O'Brien" in text and "Nguyễn" in text  # UTF-8, not \u escapes
+    assert json.loads((tmp_path / "d" / "district.json").read_text())["DatabaseYear"] == 2026
+
+
+def test_missing_table_files_are_empty_tables(tmp_path):
+    (tmp_path / "schools.json").write_text('[{"SchoolCode": 7, "Name": "Only School", "Terms": []}]')
+    loaded = District.load(tmp_path)
+    assert loaded.schools[0]["SchoolCode"] == 7
+    assert loaded.students == [] and loaded.data_changes == []
+    assert loaded.database_year == 2026
+    with pytest.raises(FileNotFoundError):
+        District.load(tmp_path / "missing")
+    (tmp_path / "staff.json").write_text('{"not": "a list"}')
+    with pytest.raises(ValueError, match="staff.json"):
+        District.load(tmp_path)
+
+
+def test_schools(district):
+    codes = [s["SchoolCode"] for s in district.schools]
+    assert 0 in codes and len(codes) == len(set(codes))
+    assert next(s for s in district.schools if s["SchoolCode"] == 0)["Name"] == "District Office"
+    real = [s for s in district.schools if s["SchoolCode"] != 0]
+    assert len(real) >= 4
+    assert all(s["ShortName"] and len(s["ShortName"]) <= 10 for s in district.schools)
+    spans = {(s["LowGradeLevel"], s["HighGradeLevel"]) for s in real}
+    assert {(-2, 5), (6, 8), (9, 12)} <= spans
+    assert all(s["Terms"] for s in real)
+    assert any("Continuation" in s["Name"] for s in real)
+    # about one school per 400 students
+    assert len([s for s in generate_district(4000, 1).schools if s["SchoolCode"] != 0]) == 10
+
+
+def test_students_have_the_hard_cases(district):
+    students = district.students
+    by_id = defaultdict(list)
+    for s in students:
+        by_id[s["StudentID"]].append(s)
+    assert len(by_id) == SIZE
+    two_schools = [rows for rows in by_id.values() if len(rows) > 1]
+    assert two_schools
+    for rows in two_schools:
+        assert len({r["SchoolCode"] for r in rows}) == len(rows)
+        assert len({(r["SchoolCode"], r["StudentNumber"]) for r in rows}) == len(rows)
+    assert all(100000 <= sid <= 99999999 for sid in by_id)
+    assert {len(str(sid)) for sid in by_id} == {6, 7, 8}
+    assert all(len(s["StateStudentID"]) == 10 and s["StateStudentID"].isdigit() for s in students)
+    statuses = Counter(s["InactiveStatusCode"] for s in students)
+    assert statuses[" "] > 0.85 * len(students) and statuses["I"] and statuses["P"]
+    start = "2026-08-13"
+    for s in students:
+        if s["InactiveStatusCode"] == "I":
+            assert s["SchoolLeaveDate"]
+        elif s["InactiveStatusCode"] == "P":
+            assert s["SchoolEnterDate"] > start
+        else:
+            assert s["SchoolLeaveDate"] is None
+    assert {s["Grade"] for s in students} == set(range(-2, 13))
+    assert {s["Gender"] for s in students} <= {"M", "F", "X"}
+    last = [s["LastName"] for s in students]
+    first = [s["FirstName"] for s in students]
+    names = last + first
+    assert any("'" in n for n in last) and any("-" in n for n in last)
+    assert any("," in n for n in last)
+    assert any(n != n.strip() for n in names)
+    assert any(ch in "".join(names) for ch in "éëễ")
+    emails = [s["StudentEmailAddress"] for s in students]
+    assert None in emails and "" in emails
+    assert 0.03 < sum(1 for e in emails if not e) / len(emails) < 0.2
+    assert any(s["NetworkLoginID"] == "" for s in students) or len(students) < 100
+    # per-school student numbers are unique
+    assert len({(s["SchoolCode"], s["StudentNumber"]) for s in students}) == len(students)
+
+
+def test_birthdate_matches_grade(district):
+    for s in district.students:
+        born = date.fromisoformat(s["Birthdate"][:10])
+        age_on_sept_1 = 2026 - born.year - ((born.month, born.day) > (9, 1))
+        assert age_on_sept_1 == s["Grade"] + 5, s
+
+
+def test_staff_teachers_and_sections(district):
+    staff_by_id = {s["ID"]: s for s in district.staff}
+    assert len(staff_by_id) == len(district.staff)
+    assert len(district.staff) >= SIZE / 12
+    assert any(s["InactiveStatusCode"] == "I" and s["LeaveDate"] for s in district.staff)
+    assert any(s["PrimaryAeriesSchool"] == 0 for s in district.staff)
+    assert all(s["EmailAddress"].endswith("@demo.k12.ca.us") for s in district.staff if s["EmailAddress"])
+    # a teacher whose staff record has blank names: callers fall back to the teacher record
+    blank = [t for t in district.teachers if not staff_by_id[t["StaffID1"]]["LastName"]]
+    assert blank and all(t["LastName"] and t["FirstName"] for t in blank)
+    teacher_staff = {t["StaffID1"] for t in district.teachers}
+    courses = {c["ID"] for c in district.courses}
+    assert "0001" in courses and all(len(c) == 4 for c in courses)
+    for section in district.sections:
+        assert section["CourseID"] in courses
+        assert isinstance(section["Period"], str)
+        primary = [m for m in section["SectionStaffMembers"] if m["IsPrimaryTeacher"]]
+        assert len(primary) == 1 and primary[0]["StaffID"] in teacher_staff
+    assert any(len(s["SectionStaffMembers"]) > 1 for s in district.sections)
+    assert any(s["InactiveStatusCode"] == "I" for s in district.sections)
+    with_sections = {s["SchoolCode"] for s in district.sections}
+    with_students = {s["SchoolCode"] for s in district.students}
+    assert with_students - with_sections, "one school with students has no sections"
+
+
+def test_rosters_and_contacts(district):
+    sections = {(s["SchoolCode"], s["SectionNumber"]): s for s in district.sections}
+    per_student = Counter((r["SchoolCode"], r["StudentID"]) for r in district.rosters)
+    with_sections = {s["SchoolCode"] for s in district.sections}
+    for student in district.students:
+        key = (student["SchoolCode"], student["StudentID"])
+        if student["InactiveStatusCode"] == " " and student["SchoolCode"] in with_sections:
+            assert 4 <= per_student[key] <= 7
+        if student["InactiveStatusCode"] == "P":
+            assert per_student[key] == 0
+    for row in district.rosters:
+        section = sections[(row["SchoolCode"], row["SectionNumber"])]
+        assert row["CourseID"] == section["CourseID"]
+        assert section["InactiveStatusCode"] == " "
+    contacts = Counter(c["StudentID"] for c in district.contacts)
+    assert set(contacts) == {s["StudentID"] for s in district.students}
+    assert set(contacts.values()) <= {1, 2, 3}
+    assert any(c["EmailAddress"] == "" for c in district.contacts)
+    assert {c["PrimaryContact"] for c in district.contacts} == {"Y", "N"}
+
+
+def test_data_changes(district):
+    areas = {e["area"] for e in district.data_changes}
+    assert {"student", "contact", "class", "staff", "course", "section", "section_roster"} <= areas
+    times = [e["ChangedAt"] for e in district.data_changes]
+    assert times == sorted(times)
+
+
+def test_bad_size():
+    with pytest.raises(ValueError):
+        generate_district(0)
+
+
+@pytest.mark.parametrize("size", [1, 5, 17, 41])
+def test_tiny_districts_still_work(size):
+    district = generate_district(size, seed=size)
+    assert district.counts()["distinct_students"] == size
+    assert len([s for s in district.schools if s["SchoolCode"] != 0]) == 4

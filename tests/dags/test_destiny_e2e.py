@@ -1,0 +1,209 @@
+"""End to end: the Destiny DAG under dag.test(), against the Aeries emulator and OpenSSH's sshd.
+
+The expected patrons file is computed here, independently of the mapping engine, from the emulator's own
+data files and the rules of seed 002 and Destiny's patron format (vendor_formats.md), then compared byte
+for byte with what landed on the SFTP server.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from aeries_hub.staging import RunFolder, staging_base
+
+DAG_ID = "aeries_to_destiny"
+COLUMNS = [
+    "field_siteShortName", "field_barcode", "field_districtID", "field_lastName", "field_firstName",
+    "field_middleName", "field_nickname", "field_patronType", "field_accessLevel", "field_status",
+    "field_gender", "field_gradeLevel", "field_isTeacher", "field_birthdate", "field_username",
+    "field_emailPrimary", "field_addressPrimaryLine1", "field_addressPrimaryCity", "field_addressPrimaryState",
+    "field_addressPrimaryZipCode", "field_addressPrimaryPhoneNumberPrimary",
+]
+MAX_LENGTH = {
+    "field_siteShortName": 10, "field_barcode": 14, "field_districtID": 40, "field_username": 50,
+    "field_emailPrimary": 200, "field_addressPrimaryLine1": 100, "field_addressPrimaryCity": 50,
+    "field_addressPrimaryState": 2, "field_addressPrimaryZipCode": 10, "field_addressPrimaryPhoneNumberPrimary": 20,
+}
+REQUIRED = ["field_siteShortName", "field_barcode", "field_districtID", "field_lastName", "field_patronType",
+            "field_status", "field_gender", "field_isTeacher"]
+
+
+def s(value) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def us_date(value) -> str:
+    day = s(value)[:10]
+    if not day or day.startswith("0001-"):
+        return ""
+    year, month, dom = day.split("-")
+    return f"{month}/{dom}/{year}"
+
+
+def natural(key: str) -> str:
+    return key.zfill(64)
+
+
+def expected_patrons(data_dir: Path) -> tuple[bytes, list[str]]:
+    load = lambda name: json.loads((data_dir / f"{name}.json").read_text(encoding="utf-8"))  # noqa: E731
+    schools = {s(x["SchoolCode"]): x for x in load("schools")}
+    rank = {"": 0, "P": 1, "I": 2}
+
+    # One patron per student: the active record first, then pre-enrolled, then the lowest school code.
+    chosen: dict[str, dict] = {}
+    for stu in sorted(load("students"), key=lambda r: (rank.get(s(r["InactiveStatusCode"]), 3), r["SchoolCode"])):
+        if s(stu["SchoolCode"]) in schools:
+            chosen.setdefault(s(stu["StudentID"]), stu)
+    students = []
+    for sid in sorted(chosen, key=natural):
+        stu = chosen[sid]
+        students.append({
+            "field_siteShortName": s(schools[s(stu["SchoolCode"])].get("ShortName")),
+            "field_barcode": sid,
+            "field_districtID": sid,
+            "field_lastName": s(stu["LastName"])[:42],
+            "field_firstName": s(stu["FirstName"])[:42],
+            "field_middleName": s(stu.get("MiddleName"))[:42],
+            "field_nickname": s(stu.get("FirstNameAlias"))[:30],
+            "field_patronType": "Student",
+            "field_accessLevel": "Student",
+            "field_status": "A" if s(stu["InactiveStatusCode"]) in ("", "P") else "I",
+            "field_gender": s(stu.get("Gender")) if s(stu.get("Gender")) in ("M", "F") else "U",
+            "field_gradeLevel": {"-2": "PS", "-1": "TK", "0": "K"}.get(s(stu["Grade"]), s(stu["Grade"])),
+            "field_isTeacher": "F",
+            "field_birthdate": us_date(stu.get("Birthdate")),
+            "field_username": s(stu.get("NetworkLoginID")),
+            "field_emailPrimary": s(stu.get("StudentEmailAddress")),
+            "field_addressPrimaryLine1": s(stu.get("MailingAddress")),
+            "field_addressPrimaryCity": s(stu.get("MailingAddressCity")),
+            "field_addressPrimaryState": s(stu.get("MailingAddressState")).upper(),
+            "field_addressPrimaryZipCode": s(stu.get("MailingAddressZipCode")),
+            "field_addressPrimaryPhoneNumberPrimary": s(stu.get("HomePhone")),
+        })
+
+    # A staff member's teacher record: the first active one in (SchoolCode, TeacherNumber) order.
+    teacher_of: dict[str, dict] = {}
+    for tch in sorted(load("teachers"), key=lambda t: (t["SchoolCode"], t["TeacherNumber"])):
+        if s(tch["SchoolCode"]) in schools and not s(tch.get("InactiveStatusCode")):
+            teacher_of.setdefault(s(tch.get("StaffID1")), tch)
+    staff = []
+    for stf in sorted(load("staff"), key=lambda r: natural(f"STAFF-{r['ID']}")):
+        tch = teacher_of.get(s(stf["ID"]), {})
+        school = schools.get(s(stf.get("PrimaryAeriesSchool")), {})
+        staff.append({
+            "field_siteShortName": s(school.get("ShortName")),
+            "field_barcode": f"T{stf['ID']}",
+            "field_districtID": f"STAFF-{stf['ID']}",
+            "field_lastName": (s(stf.get("LastName")) or s(tch.get("LastName")))[:42],
+            "field_firstName": (s(stf.get("FirstName")) or s(tch.get("FirstName")))[:42],
+            "field_middleName": s(stf.get("MiddleName"))[:42],
+            "field_patronType": "Staff",
+            "field_accessLevel": "Staff",
+            "field_status": "A" if not s(stf.get("InactiveStatusCode")) else "I",
+            "field_gender": s(stf.get("Gender")) if s(stf.get("Gender")) in ("M", "F") else "U",
+            "field_isTeacher": "T" if tch else "F",
+            "field_username": s(stf.get("UserName")),
+            "field_emailPrimary": s(stf.get("EmailAddress")) or s(tch.get("EmailAddress")),
+        })
+
+    kept, rejected = [], []
+    for row in students + staff:
+        row = {c: row.get(c, "") for c in COLUMNS}
+        bad = any(not row[c] for c in REQUIRED) or any(len(row[c]) > n for c, n in MAX_LENGTH.items())
+        (rejected if bad else kept).append(row)
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    writer.writerows([row[c] for c in COLUMNS] for row in kept)
+    return out.getvalue().encode("utf-8"), [r["field_districtID"] for r in rejected]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, airflow_db):
+    from aeries_sandbox.stack import sandbox_stack
+
+    workdir = tmp_path_factory.mktemp("destiny-e2e")
+    with sandbox_stack(workdir, students=300, seed=7) as running:
+        saved = dict(os.environ)
+        os.environ.update(running.connection_env(aeries_extra={"backoff_base": 0.05, "backoff_max": 0.5}))
+        try:
+            yield running
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+
+@pytest.fixture(scope="module")
+def destiny_dag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"]).dags[DAG_ID]
+
+
+def delivered_file(stack) -> Path:
+    return stack.sftp.root / "patrons" / "patrons.csv"
+
+
+def run_report(dag_run) -> dict:
+    return RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("report.json")
+
+
+@pytest.mark.e2e
+def test_destiny_delivers_the_expected_patrons_file(stack, destiny_dag, capfd):
+    expected, expected_rejects = expected_patrons(stack.data_dir)
+
+    dag_run = destiny_dag.test()
+    task_output = "".join(capfd.readouterr())
+
+    assert dag_run.state == "success"
+    assert delivered_file(stack).read_bytes() == expected
+    report = run_report(dag_run)
+    assert report["status"] == ("Completed with errors" if expected_rejects else "Completed")
+    assert sorted(report["files"]["patrons"]["rejected_ids"]) == sorted(expected_rejects)
+    assert report["delivered"][0]["sha256"] == hashlib.sha256(expected).hexdigest()
+    assert report["delivered"][0]["rows"] == expected.count(b"\r\n") - 1
+    assert not list((stack.sftp.root / "patrons").glob(".*.part"))
+    # The Aeries certificate is in no task log line and no staged file.
+    assert "Running <TaskInstance" in task_output or "extract_students" in task_output
+    assert stack.certificate not in task_output
+    staged = Path(RunFolder(staging_base(), DAG_ID, dag_run.run_id).root.path)
+    leaks = [p for p in staged.rglob("*") if p.is_file() and stack.certificate.encode() in p.read_bytes()]
+    assert leaks == []
+
+
+@pytest.mark.e2e
+def test_emulator_faults_change_nothing_in_the_delivered_file(stack, destiny_dag):
+    expected, _ = expected_patrons(stack.data_dir)
+    delivered_file(stack).unlink(missing_ok=True)
+    stack.emulator.set_faults({"429": 0.08, "500": 0.05, "503": 0.05, "drop": 0.04, "truncate": 0.04, "html": 0.04}, seed=11)
+    try:
+        dag_run = destiny_dag.test()
+        faults = stack.emulator.stats()
+    finally:
+        stack.emulator.clear_faults()
+
+    assert dag_run.state == "success"
+    assert delivered_file(stack).read_bytes() == expected
+    assert sum(faults.get("faults", {}).values()) > 0, faults
+    extracted = run_report(dag_run)["extracted"]
+    assert extracted["students"] > 300
+
+
+@pytest.mark.e2e
+def test_dry_run_builds_everything_and_delivers_nothing(stack, destiny_dag):
+    delivered_file(stack).unlink(missing_ok=True)
+
+    dag_run = destiny_dag.test(run_conf={"dry_run": True})
+
+    assert dag_run.state == "success"
+    assert not delivered_file(stack).exists()
+    report = run_report(dag_run)
+    assert report["dry_run"] is True and report["delivered"] == []
+    assert RunFolder(staging_base(), DAG_ID, dag_run.run_id).exists("output/patrons.csv")
