@@ -23,6 +23,8 @@ DEMO_DAG = "aeries_to_destiny"
 def airflow_env(workdir: Path) -> dict[str, str]:
     home = workdir / "airflow"
     return {
+        # `airflow standalone` starts its components as `airflow ...`: the virtualenv's bin must be on PATH.
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),

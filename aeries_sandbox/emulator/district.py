@@ -15,7 +15,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 __all__ = ["District", "TABLES", "DEFAULT_INFO"]
 
@@ -73,9 +73,9 @@ class District:
         """Write the district as a data dir (created if missing; existing table files replaced)."""
         path = Path(directory)
         path.mkdir(parents=True, exist_ok=True)
-        _atomic_write(path / INFO_FILE, (json.dumps(self.info, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
+        _atomic_write(path / INFO_FILE, [json.dumps(self.info, ensure_ascii=False, indent=2) + "\n"])
         for name, file_name in TABLES.items():
-            _atomic_write(path / file_name, _encode_records(getattr(self, name)))
+            _atomic_write(path / file_name, _record_lines(getattr(self, name)))
         return path
 
     @classmethod
@@ -104,11 +104,16 @@ class District:
         return cls(info=info, **tables)
 
 
-def _encode_records(records: list[dict[str, Any]]) -> bytes:
+def _record_lines(records: list[dict[str, Any]]) -> Iterator[str]:
+    """``[``, one record per line, ``]`` (streamed: a 500,000-student district does not fit twice in memory)."""
     if not records:
-        return b"[]\n"
-    lines = ",\n".join(json.dumps(record, ensure_ascii=False, separators=(",", ":")) for record in records)
-    return ("[\n" + lines + "\n]\n").encode("utf-8")
+        yield "[]\n"
+        return
+    yield "[\n"
+    last = len(records) - 1
+    for number, record in enumerate(records):
+        yield json.dumps(record, ensure_ascii=False, separators=(",", ":")) + (",\n" if number < last else "\n")
+    yield "]\n"
 
 
 def _read_json(path: Path) -> Any:
@@ -119,8 +124,8 @@ def _read_json(path: Path) -> Any:
         raise ValueError(f"{path}: not valid UTF-8 JSON ({exc})") from None
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def _atomic_write(path: Path, chunks: Iterable[str]) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("wb") as handle:
-        handle.write(data)
+    with tmp.open("w", encoding="utf-8", newline="\n", buffering=1 << 20) as handle:
+        handle.writelines(chunks)
     os.replace(tmp, path)

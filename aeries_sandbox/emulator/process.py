@@ -7,7 +7,8 @@
 
 The certificates file is written to a private temp dir (mode 0600) and deleted by :meth:`stop`; the log file
 (the subprocess's stdout and stderr: one line per request, never a header or certificate) is kept at
-:attr:`log_path` so that a failing test can show it.
+:attr:`log_path` so that a failing test can show it (pass ``log_path=tmp_path / "emulator.log"`` in tests to
+let pytest clean it up).
 """
 
 from __future__ import annotations
@@ -189,6 +190,10 @@ class EmulatorProcess:
             self._process = None
         self._certs_path.unlink(missing_ok=True)
         self._port_file.unlink(missing_ok=True)
+        try:
+            self.workdir.rmdir()  # only when empty, i.e. the log lives elsewhere
+        except OSError:
+            pass
 
     def read_log(self, tail: int | None = None) -> str:
         try:

@@ -20,8 +20,9 @@ def _get(url: str, path: str, **params):
 
 
 @pytest.fixture(scope="module")
-def emulator():
-    with EmulatorProcess(generate=150, seed=3, certs=CERTS) as emu:
+def emulator(tmp_path_factory):
+    log_path = tmp_path_factory.mktemp("emulator") / "emulator.log"
+    with EmulatorProcess(generate=150, seed=3, certs=CERTS, log_path=log_path) as emu:
         yield emu
 
 
@@ -63,7 +64,7 @@ def test_stop_removes_the_certificates_file(tmp_path):
         certs_file = emu.workdir / "certs.json"
         assert certs_file.exists() and (certs_file.stat().st_mode & 0o777) == 0o600
         assert "--faults" in emu.command()
-    assert not emu.running and not certs_file.exists()
+    assert not emu.running and not certs_file.exists() and not emu.workdir.exists()
     assert (tmp_path / "emu.log").exists()
     with pytest.raises(EmulatorError):
         emu.stats()
@@ -80,7 +81,7 @@ def test_write_data_then_replay_it(tmp_path):
     district = District.load(data)
     assert district.counts()["distinct_students"] == 60
     student = next(s for s in district.students if s["SchoolCode"] != 0)
-    with EmulatorProcess(data_dir=data, certs=CERTS, base_path="/admin") as emu:
+    with EmulatorProcess(data_dir=data, certs=CERTS, base_path="/admin", log_path=tmp_path / "emu.log") as emu:
         assert emu.url.endswith("/admin")
         found = _get(emu.url, f"schools/{student['SchoolCode']}/students/{student['StudentID']}").json()
         assert found == [student]
@@ -107,5 +108,8 @@ def test_cli_rejects_bad_input_without_echoing_certificates(tmp_path):
 
 
 def test_emulator_process_reports_a_failed_start(tmp_path):
+    emu = EmulatorProcess(data_dir=tmp_path / "missing", certs=CERTS, startup_timeout=30, log_path=tmp_path / "e.log")
     with pytest.raises(EmulatorError, match="exited with code"):
-        EmulatorProcess(data_dir=tmp_path / "missing", certs=CERTS, startup_timeout=30).start()
+        emu.start()
+    assert "does not exist" in emu.read_log()
+    assert not emu.workdir.exists()
