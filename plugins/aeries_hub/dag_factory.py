@@ -1,10 +1,10 @@
 """Build one Airflow DAG per mapping file in include/mappings/.
 
-A mapping file that fails validation must not hide the other vendors' DAGs, and it must still show up
-in the Airflow UI as an import error naming the file and the key. Airflow records an exception raised by
-a DAG's ``validate()`` as an import error of the DAG file while still loading the file's other DAGs, so
-invalid files are represented by one :class:`InvalidMappings` placeholder whose validation fails with
-every problem found.
+An invalid mapping file must not hide the other vendors' DAGs, and it must still show up in the Airflow UI
+as an import error naming the file and the key. Airflow marks every DAG of a file that raised as broken,
+so the two jobs live in two DAG files: ``dags/vendor_integrations.py`` builds the DAGs of the valid files
+(:func:`build_dags`), and ``dags/invalid_mappings.py`` holds no DAG and raises one import error listing
+every invalid file (:func:`raise_for_invalid_mappings`).
 """
 
 from __future__ import annotations
@@ -28,30 +28,26 @@ NETWORK_RETRIES = {
 }
 
 
-class InvalidMappings(DAG):
-    """Stands in for the DAGs of invalid mapping files so that Airflow reports them as an import error."""
-
-    def __init__(self, problems: list[str]):
-        super().__init__(dag_id="invalid_mappings", schedule=None, start_date=START_DATE)
-        self.problems = problems
-
-    def validate(self):
-        raise MappingError("Invalid mapping files (their DAGs were not loaded):\n" + "\n".join(self.problems))
+def _load_all(mappings_dir: Path) -> tuple[list[Mapping], list[str]]:
+    mappings, problems = [], []
+    for path in sorted(Path(mappings_dir).glob("*.yml")):
+        try:
+            mappings.append(load_mapping(path))
+        except MappingError as exc:
+            problems.append(str(exc))
+    return mappings, problems
 
 
 def build_dags(mappings_dir: Path) -> dict[str, DAG]:
-    dags: dict[str, DAG] = {}
-    problems: list[str] = []
-    for path in sorted(Path(mappings_dir).glob("*.yml")):
-        try:
-            mapping = load_mapping(path)
-        except MappingError as exc:
-            problems.append(str(exc))
-            continue
-        dags[mapping.dag_id] = build_dag(mapping)
+    """The DAGs of the valid mapping files (invalid ones are reported by raise_for_invalid_mappings)."""
+    mappings, _ = _load_all(mappings_dir)
+    return {mapping.dag_id: build_dag(mapping) for mapping in mappings}
+
+
+def raise_for_invalid_mappings(mappings_dir: Path) -> None:
+    _, problems = _load_all(mappings_dir)
     if problems:
-        dags["invalid_mappings"] = InvalidMappings(problems)
-    return dags
+        raise MappingError("Invalid mapping files (their DAGs are not loaded):\n" + "\n".join(problems))
 
 
 def _timetable(mapping: Mapping):

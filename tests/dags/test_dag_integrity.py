@@ -87,7 +87,8 @@ def test_a_bad_mapping_is_an_import_error_and_the_others_still_load(tmp_path):
 
     assert "aeries_to_destiny" in parsed["dags"]
     assert "aeries_to_broken" not in parsed["dags"]
-    assert parsed["import_errors"] == {
-        "vendor_integrations.py": "MappingError: Invalid mapping files (their DAGs were not loaded):\n"
+    assert list(parsed["import_errors"]) == ["invalid_mappings.py"]
+    assert parsed["import_errors"]["invalid_mappings.py"].rstrip().endswith(
+        "MappingError: Invalid mapping files (their DAGs are not loaded):\n"
         "broken.yml: outputs[0].columns[1].max_length: 'fourteen' is not of type 'integer'"
-    }
+    )
