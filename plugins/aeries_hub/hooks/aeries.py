@@ -143,7 +143,8 @@ class AeriesTable:
 
     ``endpoint`` is relative to ``{base}/api/v{N}/`` and contains ``{school_code}`` when ``per_school``.
     ``columns`` are the columns known for the table (name -> type), used for empty extracts and for
-    columns that are null in every row.
+    columns that are null in every row. ``school_column`` ties a row to a school for a mapping's
+    ``source.school_codes`` (None: district-wide rows, never filtered by school).
     """
 
     name: str
@@ -153,6 +154,7 @@ class AeriesTable:
     paged: bool
     key: tuple[str, ...]
     columns: tuple[tuple[str, Any], ...] = ()
+    school_column: str | None = "SchoolCode"
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -246,6 +248,7 @@ TABLES: dict[str, AeriesTable] = {
             security_area="Staff Data",
             per_school=False,
             paged=False,
+            school_column="PrimaryAeriesSchool",
             key=("ID",),
             columns=_cols(
                 ("ID", _I), ("FirstName", _S), ("LastName", _S), ("MiddleName", _S), ("NameSuffix", _S),
@@ -275,6 +278,7 @@ TABLES: dict[str, AeriesTable] = {
             security_area="Course Data",
             per_school=False,
             paged=False,
+            school_column=None,
             key=("ID",),
             columns=_cols(
                 ("ID", _S), ("Title", _S), ("LongDescription", _S), ("DepartmentCode", _S),

@@ -28,17 +28,6 @@ from aeries_hub.mapping.loader import (
 
 RECORD_SET_COLUMN = "_record_set"
 
-#: The column that ties each table's rows to a school, for ``source.school_codes``.
-SCHOOL_COLUMN = {
-    "schools": "SchoolCode",
-    "terms": "SchoolCode",
-    "students": "SchoolCode",
-    "contacts": "SchoolCode",
-    "staff": "PrimaryAeriesSchool",
-    "teachers": "SchoolCode",
-    "sections": "SchoolCode",
-    "rosters": "SchoolCode",
-}
 
 _AERIES_NULL_DATES = ("0001-01-01", "1900-01-01")
 
@@ -71,11 +60,13 @@ def is_blank(values: pd.Series) -> pd.Series:
 
 def apply_source_filters(mapping: Mapping, tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """Keep the schools and student statuses the mapping asks for (``source`` section)."""
+    from aeries_hub.hooks.aeries import TABLES
+
     filtered = dict(tables)
     if mapping.school_codes:
         wanted = {str(code) for code in mapping.school_codes}
         for name, frame in tables.items():
-            column = SCHOOL_COLUMN.get(name)
+            column = TABLES[name].school_column
             if column and column in frame.columns:
                 filtered[name] = frame[text(frame[column]).str.strip().isin(wanted)]
     students = filtered.get("students")

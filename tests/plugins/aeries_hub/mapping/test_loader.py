@@ -126,3 +126,13 @@ def test_yes_no_and_on_stay_text(tmp_path):
     path.write_text(text)
     mapping = load_mapping(path)
     assert mapping.outputs[0].records[0].values["field_status"].match == {"N": "no"}
+
+
+def test_schema_names_exactly_the_tables_the_hook_can_extract():
+    import json
+
+    from aeries_hub.hooks.aeries import TABLES
+    from aeries_hub.mapping.loader import MAPPING_SCHEMA
+
+    schema = json.loads(MAPPING_SCHEMA.read_text())
+    assert schema["properties"]["source"]["properties"]["tables"]["items"]["enum"] == list(TABLES)
