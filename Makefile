@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test airflow venv lock clean
+.PHONY: demo test airflow bench venv lock clean
 
 demo: $(INSTALLED)  ## Run the Destiny DAG once against the emulator and a local SFTP server
 	$(PY) -m aeries_sandbox.demo
@@ -14,6 +14,9 @@ test: $(INSTALLED)  ## The whole test suite
 
 airflow: $(INSTALLED)  ## airflow standalone (UI on http://localhost:8080) with the demo servers and connections
 	$(PY) -m aeries_sandbox.demo --standalone
+
+bench: $(INSTALLED)  ## Extraction rate against the emulator, and the emulator's own limit
+	$(PY) bench/extract_rate.py --students 20000
 
 venv: $(INSTALLED)
 

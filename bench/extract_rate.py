@@ -1,0 +1,98 @@
+"""Benchmark: Aeries extraction against the emulator, and the limit the emulator sets.
+
+For each table it times ``AeriesHook.extract_to_parquet`` (paging, concurrency, Parquet writing), then
+fetches the very same pages with the same concurrency and throws the bodies away: the time a perfect
+client would need. It prints rows, seconds, rows per second and the ratio extraction / limit.
+
+    python bench/extract_rate.py --students 20000 [--concurrency 4] [--page-size 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+
+from aeries_sandbox.emulator import READ_AREAS, EmulatorProcess, generate_district
+from aeries_sandbox.stack import new_certificate
+
+TABLES = ["schools", "students", "staff", "teachers", "courses", "sections", "rosters", "contacts"]
+
+
+def limit_seconds(url: str, cert: str, table_spec, school_codes: list[int], page_size: int, concurrency: int) -> tuple[float, int]:
+    """Fetch every page the hook fetches (plus the short last page), discarding bodies."""
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=concurrency, pool_maxsize=concurrency)
+    session.mount("http://", adapter)
+    headers = {"AERIES-CERT": cert, "Accept": "application/json"}
+
+    def fetch_unit(school_code):
+        path = table_spec.path_for(school_code) if table_spec.per_school else table_spec.path_for()
+        page, rows = 1, 0
+        while True:
+            params = {"StartingRecord": (page - 1) * page_size + 1, "EndingRecord": page * page_size} if table_spec.paged else None
+            body = session.get(f"{url}/api/v5/{path}", headers=headers, params=params, timeout=60).json()
+            rows += len(body)
+            if not table_spec.paged or len(body) < page_size:
+                return rows
+            page += 1
+
+    units = school_codes if table_spec.per_school else [None]
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        rows = sum(pool.map(fetch_unit, units))
+    return time.perf_counter() - started, rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=20000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--page-size", type=int, default=500)
+    parser.add_argument("--repeat", type=int, default=3, help="runs per table; the median is printed")
+    args = parser.parse_args()
+
+    os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="bench-airflow-"))
+    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")  # the table, not the hook's log lines
+    from aeries_hub.hooks.aeries import TABLES as SPECS
+    from aeries_hub.hooks.aeries import AeriesHook
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-extract-"))
+    started = time.perf_counter()
+    generate_district(args.students, args.seed).write(workdir / "district")
+    print(f"generated {args.students} students in {time.perf_counter() - started:.1f} s")
+    cert = new_certificate()
+    with EmulatorProcess(data_dir=workdir / "district", certs=[{"name": "bench", "certificate": cert, "areas": list(READ_AREAS)}], access_log=False) as emulator:
+        os.environ["AIRFLOW_CONN_AERIES_BENCH"] = json.dumps(
+            {"conn_type": "aeries", "host": emulator.url, "password": cert,
+             "extra": {"max_concurrency": args.concurrency, "page_size": args.page_size}}
+        )
+        hook = AeriesHook(aeries_conn_id="aeries_bench")
+        school_codes = [s["SchoolCode"] for s in hook.get_schools() if s["SchoolCode"] != 0]
+        print(f"{'table':10} {'rows':>9} {'extract s':>10} {'rows/s':>9} {'limit s':>8} {'ratio':>6}")
+        total_rows = total_extract = total_limit = 0.0
+        for table in TABLES:
+            runs, limits = [], []
+            for attempt in range(args.repeat):
+                result = hook.extract_to_parquet(table, workdir / f"{table}.parquet")
+                runs.append(result.seconds)
+                seconds, _ = limit_seconds(emulator.url, cert, SPECS[table], school_codes, args.page_size, args.concurrency)
+                limits.append(seconds)
+            extract_s, limit_s = statistics.median(runs), statistics.median(limits)
+            total_rows += result.rows
+            total_extract += extract_s
+            total_limit += limit_s
+            print(f"{table:10} {result.rows:>9} {extract_s:>10.3f} {result.rows / extract_s:>9.0f} {limit_s:>8.3f} {extract_s / limit_s:>6.2f}")
+        print(f"{'all':10} {int(total_rows):>9} {total_extract:>10.3f} {total_rows / total_extract:>9.0f} {total_limit:>8.3f} {total_extract / total_limit:>6.2f}")
+
+
+if __name__ == "__main__":
+    main()
