@@ -85,7 +85,7 @@ def build_dag(mapping: Mapping) -> DAG:
             task(pipeline.extract_table, task_id=f"extract_{table}", **NETWORK_RETRIES)(mapping_file, table)
             for table in mapping.tables
         ]
-        validated = task(pipeline.validate_sources, task_id="validate_sources")(mapping_file, extracted)
+        validated = task(pipeline.validate_sources, task_id="validate_sources")(extracted)
         built = []
         for output in mapping.outputs:
             build = task(pipeline.build_file, task_id=f"build_{output.stem}")(mapping_file, output.file)

@@ -34,14 +34,14 @@ def _summary(run: RunFolder, name: str, document: dict) -> dict:
     return document
 
 
-def extract_table(mapping_file: str, table: str, *, database_year: int | None = None) -> dict:
+def extract_table(mapping_file: str, table: str) -> dict:
     """Pull one whole Aeries table into ``extract/<table>.parquet``."""
     from aeries_hub.hooks.aeries import AeriesHook
 
     mapping = mapping_for(mapping_file)
     run = RunFolder.current()
     target = run.path("extract", f"{table}.parquet")
-    hook = AeriesHook(aeries_conn_id=mapping.aeries_conn_id, database_year=database_year)
+    hook = AeriesHook(aeries_conn_id=mapping.aeries_conn_id)
     result = hook.extract_to_parquet(table, target, school_codes=list(mapping.school_codes) or None)
     return _summary(
         run,
@@ -57,7 +57,7 @@ def extract_table(mapping_file: str, table: str, *, database_year: int | None = 
     )
 
 
-def validate_sources(mapping_file: str, extracted: list[dict]) -> dict:
+def validate_sources(extracted: list[dict]) -> dict:
     """Run the Aeries source suites; write ``validated/<table>.parquet`` and rejects; stop on errors.
 
     Parents are validated before the tables that point at them, and references are checked against the
@@ -69,7 +69,6 @@ def validate_sources(mapping_file: str, extracted: list[dict]) -> dict:
     from aeries_hub.quality import load_checks, validate_frame
     from aeries_hub.quality.checks import select_checks
 
-    mapping_for(mapping_file)
     run = RunFolder.current()
     suites = load_checks(SOURCE_CHECKS_FILE)
     names = sorted((item["table"] for item in extracted), key=VALIDATION_ORDER.index)
