@@ -20,7 +20,7 @@ from aeries_sandbox.sftp_server import SftpServer
 
 
 #: The SFTP connection each vendor mapping names, and the folder its files land in.
-VENDOR_SFTP_CONNECTIONS = {"destiny_sftp": "patrons"}
+VENDOR_SFTP_CONNECTIONS = {"destiny_sftp": "patrons", "xello_sftp": "xello"}
 
 
 def new_certificate() -> str:
@@ -50,12 +50,15 @@ class Stack:
 
 
 @contextmanager
-def sandbox_stack(workdir: Path, *, students: int = 2000, seed: int = 42, faults: str | None = None) -> Iterator[Stack]:
-    """Generate a district into ``workdir/district``, serve it, and start an SFTP server on ``workdir/sftp``."""
+def sandbox_stack(
+    workdir: Path, *, data_dir: Path | None = None, students: int = 2000, seed: int = 42, faults: str | None = None
+) -> Iterator[Stack]:
+    """Serve a district (``data_dir``, or one generated into ``workdir/district``) and an SFTP server on ``workdir/sftp``."""
     workdir = Path(workdir)
-    data_dir = workdir / "district"
-    if not (data_dir / "students.json").exists():
-        generate_district(students, seed).write(data_dir)
+    if data_dir is None:
+        data_dir = workdir / "district"
+        if not (data_dir / "students.json").exists():
+            generate_district(students, seed).write(data_dir)
     sftp_root = workdir / "sftp"
     for folder in VENDOR_SFTP_CONNECTIONS.values():
         (sftp_root / folder).mkdir(parents=True, exist_ok=True)

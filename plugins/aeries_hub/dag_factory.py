@@ -61,6 +61,19 @@ def _timetable(mapping: Mapping):
     return MultipleCronTriggerTimetable(*schedule.crons, timezone=schedule.timezone)
 
 
+def _params(mapping: Mapping) -> dict[str, Param]:
+    params = {
+        "dry_run": Param(False, type="boolean", description="Extract, validate and build the files, but deliver nothing."),
+    }
+    if mapping.window:
+        params["ignore_window"] = Param(
+            False,
+            type="boolean",
+            description=f"Run now even outside the allowed pull window ({mapping.window.describe()}).",
+        )
+    return params
+
+
 def build_dag(mapping: Mapping) -> DAG:
     mapping_file = mapping.path.name
     with DAG(
@@ -73,18 +86,22 @@ def build_dag(mapping: Mapping) -> DAG:
         max_active_runs=1,
         tags=["aeries", *mapping.tags],
         default_args={"owner": mapping.owner, "retries": 0},
-        params={
-            "dry_run": Param(
-                False,
-                type="boolean",
-                description="Extract, validate and build the files, but deliver nothing.",
-            )
-        },
+        params=_params(mapping),
     ) as dag:
         extracted = [
             task(pipeline.extract_table, task_id=f"extract_{table}", **NETWORK_RETRIES)(mapping_file, table)
             for table in mapping.tables
         ]
+        if mapping.window:
+            window = task.sensor(
+                pipeline.wait_for_window,
+                task_id="wait_for_window",
+                mode="reschedule",
+                poke_interval=timedelta(minutes=5),
+                timeout=timedelta(hours=mapping.window.max_wait_hours),
+                soft_fail=True,
+            )(mapping_file)
+            window >> extracted
         validated = task(pipeline.validate_sources, task_id="validate_sources")(extracted)
         built = []
         for output in mapping.outputs:

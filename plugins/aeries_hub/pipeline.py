@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import time
 from typing import Any
 
@@ -32,6 +33,29 @@ def mapping_for(mapping_file: str) -> Mapping:
 def _summary(run: RunFolder, name: str, document: dict) -> dict:
     run.write_json(f"summary/{name}.json", document)
     return document
+
+
+def wait_for_window(mapping_file: str) -> bool:
+    """Poke of the window sensor: True inside the mapping's pull window (or with the ignore_window param)."""
+    from datetime import datetime, timezone
+
+    from airflow.sdk import get_current_context
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    mapping = mapping_for(mapping_file)
+    window = mapping.window
+    run = RunFolder.current()
+    now = datetime.now(timezone.utc)
+    if get_current_context()["params"].get("ignore_window") or window.contains(now):
+        _summary(run, "wait_for_window", {"in_window": True, "window": window.describe()})
+        return True
+    opens = window.next_opening(now)
+    reason = f"{now.astimezone(opens.tzinfo):%a %H:%M} is outside the allowed pull window ({window.describe()}); it next opens {opens:%a %Y-%m-%d %H:%M}"
+    _summary(run, "wait_for_window", {"in_window": False, "reason": reason})
+    if window.outside == "skip":
+        raise AirflowSkipException(f"{reason}. Nothing was pulled from Aeries (window.outside is skip).")
+    log.info("%s: waiting (window.outside is wait)", reason)
+    return False
 
 
 def extract_table(mapping_file: str, table: str) -> dict:
@@ -209,6 +233,18 @@ def output_checks(output) -> list[dict]:
                     "description": f"{name} matches {column.pattern}",
                 }
             )
+    if output.format.quoting == "none":
+        separator = output.format.delimiter
+        for column in output.delivered_columns:
+            checks.append(
+                {
+                    "expectation": "expect_column_values_to_not_match_regex",
+                    "column": column,
+                    "regex": f"[{re.escape(separator)}\r\n]",
+                    "severity": "reject",
+                    "description": f"{column} contains the delimiter {separator!r} or a line break, which {output.file} cannot quote",
+                }
+            )
     return checks + list(output.checks)
 
 
@@ -277,7 +313,10 @@ def summarize_run(mapping: Mapping, stages: dict[str, dict]) -> dict:
         and all(stem in builds and "sha256" in builds[stem] for stem in expected_files)
         and delivery is not None
     )
-    if not finished or checks["failed"]:
+    window = stages.get("wait_for_window", {})
+    if window.get("in_window") is False and not extracted:
+        status = "Skipped"
+    elif not finished or checks["failed"]:
         status = "Error"
     elif rejected:
         status = "Completed with errors"
@@ -296,11 +335,14 @@ def summarize_run(mapping: Mapping, stages: dict[str, dict]) -> dict:
         },
         "delivered": (delivery or {}).get("files", []),
         "errors": sources.get("errors", []),
+        **({"reason": window["reason"]} if status == "Skipped" else {}),
     }
 
 
 def report_lines(document: dict) -> list[str]:
     lines = [f"{document['integration']}: {document['status']}" + (" (dry run)" if document["dry_run"] else "")]
+    if document.get("reason"):
+        lines.append(document["reason"])
     lines.append("extracted: " + ", ".join(f"{t} {n}" for t, n in sorted(document["extracted"].items())))
     c = document["checks"]
     lines.append(f"checks: {c['passed']} passed, {c['warned']} warned, {c['failed']} failed; {document['rejected']} rows rejected")

@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -48,7 +49,7 @@ def us_date(value) -> str:
 
 
 def natural(key: str) -> str:
-    return key.zfill(64)
+    return re.sub(r"\d+", lambda m: m.group(0).zfill(20), key)
 
 
 def expected_patrons(data_dir: Path) -> tuple[bytes, list[str]]:

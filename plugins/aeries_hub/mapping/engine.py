@@ -101,9 +101,10 @@ def _record_set_rows(
 ) -> tuple[pd.DataFrame, int]:
     base = _table(tables, record_set.table, f"{where}.from")
     frame = base.reset_index(drop=True)
-    frame = frame[_conditions_mask(frame, record_set.where, f"{where}.where")]
     for lookup in record_set.lookups:
         frame = _join_lookup(frame, lookup, tables, f"{where}.lookups.{lookup.alias}")
+    # After the lookups, so that a condition can test a looked-up column (e.g. that a student was found).
+    frame = frame[_conditions_mask(frame, record_set.where, f"{where}.where")]
     merged = 0
     if record_set.distinct_on:
         frame, merged = _distinct(frame, record_set, f"{where}.distinct")
@@ -117,8 +118,8 @@ def _record_set_rows(
 
 
 def natural_order(values: pd.Series) -> pd.Series:
-    """Sort key for text ids: shorter first, so 9 < 10 and STAFF-9 < STAFF-10."""
-    return values.astype(str).str.zfill(64)
+    """Sort key for text: numbers inside it compare as numbers (9 < 10, STAFF-9 < STAFF-10), the rest as text."""
+    return values.astype(str).str.replace(r"\d+", lambda m: m.group(0).zfill(20), regex=True)
 
 
 def _table(tables: dict[str, pd.DataFrame], name: str, where: str) -> pd.DataFrame:

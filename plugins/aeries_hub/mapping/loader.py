@@ -17,6 +17,7 @@ from typing import Any
 
 from aeries_hub.config_files import format_key_path, read_yaml
 from aeries_hub.paths import SCHEMAS_DIR
+from aeries_hub.window import PullWindow
 
 MAPPING_SCHEMA = SCHEMAS_DIR / "mapping.schema.json"
 CHECKS_SCHEMA = SCHEMAS_DIR / "checks.schema.json"
@@ -132,6 +133,7 @@ class Mapping:
     student_status_codes: dict[str, list[str]] = field(default_factory=lambda: dict(DEFAULT_STUDENT_STATUS_CODES))
     tags: tuple[str, ...] = ()
     owner: str = "data-engineering"
+    window: PullWindow | None = None
 
     @property
     def dag_id(self) -> str:
@@ -290,6 +292,7 @@ def _build(doc: dict, path: Path) -> Mapping:
         student_status_codes=codes,
         tags=tuple(doc.get("tags", ())),
         owner=doc.get("owner", "data-engineering"),
+        window=PullWindow.from_config(doc["window"]) if "window" in doc else None,
     )
 
 
@@ -297,6 +300,8 @@ def _check_references(mapping: Mapping, where: str) -> None:
     problems: list[str] = []
     if mapping.schedule:
         problems += _check_schedule(mapping.schedule)
+    if mapping.window:
+        problems += _check_timezone(mapping.window.timezone, "window.timezone")
     files = [o.file for o in mapping.outputs]
     for i, out in enumerate(mapping.outputs):
         at = f"outputs[{i}]"
@@ -334,16 +339,20 @@ def _check_references(mapping: Mapping, where: str) -> None:
         raise MappingError("\n".join(f"{where}: {p}" for p in problems))
 
 
-def _check_schedule(schedule: Schedule) -> list[str]:
+def _check_timezone(name: str, key: str) -> list[str]:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return [f"{key}: {name!r} is not an IANA time zone (e.g. America/Los_Angeles)"]
+    return []
+
+
+def _check_schedule(schedule: Schedule) -> list[str]:
     from croniter import croniter
 
-    problems = []
-    try:
-        ZoneInfo(schedule.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        problems.append(f"schedule.timezone: {schedule.timezone!r} is not an IANA time zone (e.g. America/Los_Angeles)")
+    problems = _check_timezone(schedule.timezone, "schedule.timezone")
     for cron in schedule.crons:
         if not croniter.is_valid(cron):
             problems.append(f"schedule.cron: {cron!r} is not a valid cron expression")

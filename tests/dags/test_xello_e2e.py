@@ -1,0 +1,167 @@
+"""End to end: the Xello DAG under dag.test(), against the Aeries emulator and OpenSSH's sshd.
+
+The four pipe-delimited files are computed here from the emulator's data files and Xello's format
+(vendor_formats.md, seed 003), independently of the mapping engine, and compared byte for byte.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from aeries_hub.staging import RunFolder, staging_base
+
+DAG_ID = "aeries_to_xello"
+GRADES = {str(g) for g in range(13)}
+HIGH = {"9", "10", "11", "12"}
+
+
+def s(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def natural(*keys: str) -> tuple:
+    return tuple(re.sub(r"\d+", lambda m: m.group(0).zfill(20), k) for k in keys)
+
+
+def pipe_file(header: list[str], rows: list[list[str]]) -> bytes:
+    return "".join("|".join(line) + "\r\n" for line in [header, *rows]).encode("utf-8")
+
+
+def expected_files(data_dir: Path) -> dict[str, bytes]:
+    load = lambda name: json.loads((data_dir / f"{name}.json").read_text(encoding="utf-8"))  # noqa: E731
+    schools = {s(x["SchoolCode"]): x for x in load("schools")}
+    students = [r for r in load("students") if s(r["SchoolCode"]) in schools and s(r["InactiveStatusCode"]) in ("", "P")]
+    by_school_student = {(s(r["SchoolCode"]), s(r["StudentID"])): r for r in students}
+    courses = {s(c["ID"]): c for c in load("courses")}
+    staff = {s(x["ID"]): x for x in load("staff")}
+
+    school_rows = [
+        [code, s(x["Name"]), "1" if s(x.get("HighGradeLevel")) in HIGH else "2"]
+        for code, x in sorted(schools.items(), key=lambda kv: natural(kv[0]))
+        if code != "0"
+    ]
+
+    chosen: dict[str, dict] = {}
+    for r in sorted(students, key=lambda r: ({"": 0, "P": 1}[s(r["InactiveStatusCode"])], r["SchoolCode"])):
+        if s(r["Grade"]) in GRADES:
+            chosen.setdefault(s(r["StudentID"]), r)
+    student_rows = []
+    for sid in sorted(chosen, key=natural):
+        r = chosen[sid]
+        born = s(r.get("Birthdate"))[:10]
+        student_rows.append([
+            sid, s(r["FirstName"])[:100], s(r["LastName"])[:100],
+            s(r.get("Gender")) if s(r.get("Gender")) in ("M", "F") else "N",
+            s(r["Grade"]), s(r["SchoolCode"]), "" if s(r.get("NextSchoolCode")) in ("", "0") else s(r.get("NextSchoolCode")),
+            "" if born.startswith("0001") else born, s(r.get("StateStudentID")), s(r.get("StudentEmailAddress")),
+        ])
+
+    seen, course_rows = set(), []
+    for row in load("rosters"):
+        student = by_school_student.get((s(row["SchoolCode"]), s(row["StudentID"])))
+        if not student or s(student["Grade"]) not in GRADES or (s(row["StudentID"]), s(row["CourseID"])) in seen:
+            continue
+        seen.add((s(row["StudentID"]), s(row["CourseID"])))
+        course = courses.get(s(row["CourseID"]), {})
+        course_rows.append([
+            s(row["StudentID"]), s(row["CourseID"]), s(course.get("Title"))[:100], s(student["Grade"]), "0",
+            s(course.get("CreditDefault")), "1" if s(student["Grade"]) in HIGH else "0",
+        ])
+    course_rows.sort(key=lambda r: natural(r[0], r[1]))
+
+    educator_rows = []
+    for t in load("teachers"):
+        if s(t.get("InactiveStatusCode")) or s(t["SchoolCode"]) not in schools:
+            continue
+        st = staff.get(s(t.get("StaffID1")), {})
+        educator_rows.append([
+            s(st.get("FirstName")) or s(t.get("FirstName")), s(st.get("LastName")) or s(t.get("LastName")),
+            (s(st.get("EmailAddress")) or s(t.get("EmailAddress"))).lower(), s(t["SchoolCode"]), "User",
+            s(t.get("StaffID1")), s(st.get("Title")), s(t.get("DisplayName")),
+        ])
+    educator_rows.sort(key=lambda r: natural(r[2], r[3]))
+
+    return {
+        "School.txt": pipe_file(["SchoolCode", "Name", "SchoolType"], school_rows),
+        "Student.txt": pipe_file(
+            ["StudentID", "FirstName", "LastName", "Gender", "CurrentGrade", "CurrentSchoolCode", "PreRegSchoolCode",
+             "DateOfBirth", "StateProvNumber", "Email"], student_rows),
+        "StudentCourses.txt": pipe_file(
+            ["StudentID", "CourseCode", "CourseName", "GradeLevel", "GradeMark", "CreditValue", "HSCourse"], course_rows),
+        "Educator.txt": pipe_file(
+            ["FirstName", "LastName", "Email", "SchoolCode", "Permissions", "EducatorSISId", "JobTitle", "DisplayName"],
+            educator_rows),
+    }
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, airflow_db):
+    from aeries_sandbox.stack import sandbox_stack
+
+    with sandbox_stack(tmp_path_factory.mktemp("xello-e2e"), students=300, seed=5) as running:
+        saved = dict(os.environ)
+        os.environ.update(running.connection_env())
+        try:
+            yield running
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+
+def xello_dag(mappings_dir: Path | None = None):
+    from aeries_hub.dag_factory import build_dags
+    from aeries_hub.paths import MAPPINGS_DIR
+
+    return build_dags(mappings_dir or MAPPINGS_DIR)[DAG_ID]
+
+
+@pytest.mark.e2e
+def test_xello_delivers_the_four_files(stack):
+    expected = expected_files(stack.data_dir)
+
+    dag_run = xello_dag().test(run_conf={"ignore_window": True})
+
+    assert dag_run.state == "success"
+    for name, data in expected.items():
+        assert (stack.sftp.root / "xello" / name).read_bytes() == data, name
+    report = RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("report.json")
+    assert report["status"] == "Completed"
+    assert {d["remote_path"] for d in report["delivered"]} == {f"xello/{name}" for name in expected}
+
+
+@pytest.mark.e2e
+def test_a_run_outside_the_pull_window_skips_with_the_reason(stack, tmp_path, monkeypatch):
+    from aeries_hub import pipeline
+    from aeries_hub.paths import MAPPINGS_DIR
+
+    # A window that opens two hours from now and lasts one hour: now is outside it.
+    opens = datetime.now(ZoneInfo("America/Los_Angeles")) + timedelta(hours=2)
+    day = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"][opens.weekday()]
+    text = (MAPPINGS_DIR / "xello.yml").read_text()
+    text = text.replace("days: [sat, sun]", f"days: [{day}]").replace('start: "20:00"', f'start: "{opens:%H}:00"')
+    text = text.replace('end: "02:00"', f'end: "{(opens + timedelta(hours=1)):%H}:00"').replace("outside: wait", "outside: skip")
+    (tmp_path / "xello.yml").write_text(text)
+    monkeypatch.setattr(pipeline, "MAPPINGS_DIR", tmp_path)
+    for name in ("School.txt", "Student.txt"):
+        (stack.sftp.root / "xello" / name).unlink(missing_ok=True)
+
+    dag_run = xello_dag(tmp_path).test()
+
+    report = RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("report.json")
+    assert report["status"] == "Skipped"
+    assert "is outside the allowed pull window" in report["reason"]
+    assert f"{day} {opens:%H}:00-" in report["reason"]
+    assert report["extracted"] == {} and report["delivered"] == []
+    assert not (stack.sftp.root / "xello" / "Student.txt").exists()
+    assert dag_run.state == "success"
