@@ -20,7 +20,11 @@ from aeries_sandbox.sftp_server import SftpServer
 
 
 #: The SFTP connection each vendor mapping names, and the folder its files land in.
-VENDOR_SFTP_CONNECTIONS = {"destiny_sftp": "patrons", "xello_sftp": "xello"}
+VENDOR_SFTP_CONNECTIONS = {
+    "destiny_sftp": "patrons",
+    "xello_sftp": "xello",
+    "powerschool_learning_sftp": "powerschool_learning",
+}
 
 
 def new_certificate() -> str:

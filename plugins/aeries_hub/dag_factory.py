@@ -108,6 +108,8 @@ def build_dag(mapping: Mapping) -> DAG:
             build = task(pipeline.build_file, task_id=f"build_{output.stem}")(mapping_file, output.file)
             validated >> build
             built.append(build)
+        if mapping.package_zip:
+            built = task(pipeline.package, task_id="package")(mapping_file, built)
         delivered = task(pipeline.deliver, task_id="deliver", **NETWORK_RETRIES)(mapping_file, built)
         # The report runs whatever happened upstream, and fails the run itself when the run ended in Error.
         delivered >> task(pipeline.report, task_id="report", trigger_rule=TriggerRule.ALL_DONE)(mapping_file)

@@ -255,6 +255,30 @@ def _ids(frame, key: tuple[str, ...]) -> list[str]:
     return ["/".join(str(v) for v in row) for row in frame[columns].itertuples(index=False, name=None)][:1000]
 
 
+def package(mapping_file: str, built: list[dict]) -> list[dict]:
+    """Put every built file into one zip (``delivery.package.zip``), with fixed timestamps so that a re-run
+    of the same data gives the same bytes."""
+    import io
+    import zipfile
+
+    mapping = mapping_for(mapping_file)
+    run = RunFolder.current()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for item in built:
+            with run.path("output", item["file"]).open("rb") as handle:
+                data = handle.read()
+            info = zipfile.ZipInfo(item["file"], date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, data)
+    data = buffer.getvalue()
+    run.write_bytes(f"output/{mapping.package_zip}", data)
+    rows = sum(item["rows"] for item in built)
+    log.info("Packaged %d files (%d rows) into %s, %d bytes", len(built), rows, mapping.package_zip, len(data))
+    return [{"file": mapping.package_zip, "rows": rows, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}]
+
+
 def deliver(mapping_file: str, built: list[dict]) -> dict:
     """Send every built file to the vendor; a dry run (the ``dry_run`` param) stops before sending."""
     from airflow.sdk import get_current_context

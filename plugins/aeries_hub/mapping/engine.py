@@ -50,8 +50,18 @@ def text(series: pd.Series) -> pd.Series:
     elif pd.api.types.is_integer_dtype(series.dtype):
         result = series.astype("Int64").astype("string")
     else:
-        result = series.map(lambda v: "" if v is None or (not isinstance(v, (list, dict)) and pd.isna(v)) else str(v))
+        result = series.map(_cell_text)
     return result.astype("string").fillna("").astype(object)
+
+
+def _cell_text(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None or (not isinstance(value, (list, dict)) and pd.isna(value)):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def is_blank(values: pd.Series) -> pd.Series:
@@ -101,6 +111,8 @@ def _record_set_rows(
 ) -> tuple[pd.DataFrame, int]:
     base = _table(tables, record_set.table, f"{where}.from")
     frame = base.reset_index(drop=True)
+    if record_set.explode:
+        frame = _explode(frame, *record_set.explode, where=f"{where}.explode")
     for lookup in record_set.lookups:
         frame = _join_lookup(frame, lookup, tables, f"{where}.lookups.{lookup.alias}")
     # After the lookups, so that a condition can test a looked-up column (e.g. that a student was found).
@@ -120,6 +132,16 @@ def _record_set_rows(
 def natural_order(values: pd.Series) -> pd.Series:
     """Sort key for text: numbers inside it compare as numbers (9 < 10, STAFF-9 < STAFF-10), the rest as text."""
     return values.astype(str).str.replace(r"\d+", lambda m: m.group(0).zfill(20), regex=True)
+
+
+def _explode(frame: pd.DataFrame, column: str, alias: str, where: str) -> pd.DataFrame:
+    if column not in frame.columns:
+        raise MappingError(f"{where}.column: column {column!r} does not exist")
+    rows = frame.explode(column, ignore_index=True)
+    elements = rows[column].map(lambda item: item if isinstance(item, dict) else {})
+    fields = pd.DataFrame(elements.tolist(), index=rows.index)
+    fields.columns = [f"{alias}.{name}" for name in fields.columns]
+    return pd.concat([rows.drop(columns=[column]), fields], axis=1)
 
 
 def _table(tables: dict[str, pd.DataFrame], name: str, where: str) -> pd.DataFrame:
@@ -204,7 +226,7 @@ def _evaluate(spec: ValueSpec, frame: pd.DataFrame, where: str) -> pd.Series:
         fallback = values if spec.default is None else pd.Series(spec.default, index=frame.index, dtype=object)
         values = matched.where(trimmed.isin(spec.match.keys()), fallback).astype(object)
     for step in spec.transform:
-        values = _apply_step(step, values, where)
+        values = _apply_step(step, values, frame, where)
     return values
 
 
@@ -220,7 +242,7 @@ def _template(template: str, frame: pd.DataFrame, where: str) -> pd.Series:
     return result
 
 
-def _apply_step(step, values: pd.Series, where: str) -> pd.Series:
+def _apply_step(step, values: pd.Series, frame: pd.DataFrame, where: str) -> pd.Series:
     if isinstance(step, str):
         if step == "trim":
             return values.str.strip()
@@ -239,7 +261,14 @@ def _apply_step(step, values: pd.Series, where: str) -> pd.Series:
     if name == "truncate":
         return values.str.slice(0, argument)
     if name == "if_blank":
-        return values.where(~blank, argument)
+        fill = _template(argument, frame, f"{where}.transform") if "{" in argument else argument
+        return values.where(~blank, fill)
+    if name == "blank_unless":
+        try:
+            keep = values.str.contains(argument, regex=True)
+        except re.error as exc:
+            raise MappingError(f"{where}.transform: blank_unless pattern {argument!r} is invalid: {exc}") from None
+        return values.where(keep, "")
     if name == "prefix":
         return values.where(blank, argument + values)
     if name == "pad_left":

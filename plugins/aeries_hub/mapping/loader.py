@@ -68,6 +68,7 @@ class RecordSet:
     lookups: tuple[Lookup, ...] = ()
     distinct_on: tuple[str, ...] = ()
     prefer: tuple[Preference, ...] = ()
+    explode: tuple[str, str] | None = None  # (list column, alias of its elements)
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,7 @@ class Mapping:
     tags: tuple[str, ...] = ()
     owner: str = "data-engineering"
     window: PullWindow | None = None
+    package_zip: str | None = None
 
     @property
     def dag_id(self) -> str:
@@ -148,6 +150,7 @@ def load_mapping(path: str | Path) -> Mapping:
     if not isinstance(document, dict):
         raise MappingError(f"{where}: (top): expected a mapping of keys, found {type(document).__name__}")
     _validate_schema(document, where)
+    document["outputs"] = _apply_settings(document["outputs"], document.get("settings") or {}, ["outputs"], where)
     mapping = _build(document, path)
     _check_references(mapping, where)
     return mapping
@@ -211,6 +214,26 @@ def _validator():
     return Draft202012Validator(mapping_schema, registry=registry)
 
 
+_SETTING = re.compile(r"\{settings\.([a-z][a-z0-9_]*)\}")
+
+
+def _apply_settings(node, settings: dict, path: list, where: str):
+    """Replace {settings.NAME} everywhere in the outputs, so a value is configured in one place."""
+    if isinstance(node, dict):
+        return {k: _apply_settings(v, settings, path + [k], where) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_apply_settings(v, settings, path + [i], where) for i, v in enumerate(node)]
+    if isinstance(node, str):
+        def value(match):
+            if match.group(1) not in settings:
+                known = ", ".join(sorted(settings)) or "none"
+                raise MappingError(f"{where}: {format_key_path(path)}: unknown setting {match.group(1)!r} (settings: {known})")
+            return str(settings[match.group(1)])
+
+        return _SETTING.sub(value, node)
+    return node
+
+
 def _conditions(items) -> tuple[Condition, ...]:
     result = []
     for item in items or ():
@@ -258,6 +281,7 @@ def _build(doc: dict, path: Path) -> Mapping:
                         Preference(column=p) if isinstance(p, str) else Preference(p["column"], tuple(p["order"]))
                         for p in distinct.get("prefer", ())
                     ),
+                    explode=(rec["explode"]["column"], rec["explode"]["as"]) if "explode" in rec else None,
                 )
             )
         outputs.append(
@@ -293,6 +317,7 @@ def _build(doc: dict, path: Path) -> Mapping:
         tags=tuple(doc.get("tags", ())),
         owner=doc.get("owner", "data-engineering"),
         window=PullWindow.from_config(doc["window"]) if "window" in doc else None,
+        package_zip=(doc["delivery"].get("package") or {}).get("zip"),
     )
 
 
@@ -318,7 +343,7 @@ def _check_references(mapping: Mapping, where: str) -> None:
             rat = f"{at}.records[{r}]"
             if rec.table not in mapping.tables:
                 problems.append(f"{rat}.from: table {rec.table!r} is not in source.tables ({', '.join(mapping.tables)})")
-            aliases = set()
+            aliases = {rec.explode[1]} if rec.explode else set()
             for lk in rec.lookups:
                 aliases.add(lk.alias)
                 if lk.table not in mapping.tables:

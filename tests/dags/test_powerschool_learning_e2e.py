@@ -1,0 +1,153 @@
+"""End to end: the PowerSchool Learning DAG under dag.test(), against the emulator and OpenSSH's sshd.
+
+The five CSVs are computed here from the emulator's data files and the rules of seed 000, independently
+of the mapping engine, and compared byte for byte with the files inside the delivered zip.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from aeries_hub.staging import RunFolder, staging_base
+
+DAG_ID = "aeries_to_powerschool_learning"
+YEAR = "2026"
+SSO = r"(?i)@demo.k12.ca.us$"
+
+
+def s(value) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def natural(*keys: str) -> tuple:
+    return tuple(re.sub(r"\d+", lambda m: m.group(0).zfill(20), k) for k in keys)
+
+
+def csv_bytes(header: list[str], rows: list[list[str]]) -> bytes:
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue().encode("utf-8")
+
+
+def expected_files(data_dir: Path) -> dict[str, bytes]:
+    load = lambda name: json.loads((data_dir / f"{name}.json").read_text(encoding="utf-8"))  # noqa: E731
+    schools = {s(x["SchoolCode"]): x for x in load("schools")}
+    staff = {s(x["ID"]): x for x in load("staff")}
+    courses = {s(c["ID"]): c for c in load("courses")}
+    active = [r for r in load("students") if not s(r["InactiveStatusCode"]) and s(r["SchoolCode"]) in schools]
+    by_school_student = {(s(r["SchoolCode"]), s(r["StudentID"])) for r in active}
+    students: dict[str, dict] = {}
+    for r in sorted(active, key=lambda r: r["SchoolCode"]):
+        students.setdefault(s(r["StudentID"]), r)
+    teachers = sorted(
+        (t for t in load("teachers") if not s(t.get("InactiveStatusCode")) and s(t["SchoolCode"]) in schools),
+        key=lambda t: (t["SchoolCode"], t["TeacherNumber"]),
+    )
+    teacher_at = {}
+    for t in teachers:
+        teacher_at.setdefault((s(t["SchoolCode"]), s(t["StaffID1"])), t)
+    sections = [x for x in load("sections") if not s(x.get("InactiveStatusCode")) and s(x["SchoolCode"]) in schools]
+    section_at = {(s(x["SchoolCode"]), s(x["SectionNumber"])): x for x in sections}
+
+    def class_id(sc, course_id, section_number, period):
+        return f"{sc}-{s(course_id)}-{section_number}-{s(period)}-{YEAR}"
+
+    organizations = [[code, s(x["Name"])] for code, x in sorted(schools.items(), key=lambda kv: natural(kv[0])) if code != "0"]
+
+    users, levels = [], []
+    for sid in sorted(students, key=natural):
+        r = students[sid]
+        email = s(r.get("StudentEmailAddress"))
+        users.append([sid, s(r["FirstName"]), s(r.get("MiddleName")), s(r["LastName"]), s(r.get("FirstNameAlias")),
+                      s(r.get("NetworkLoginID")) or f"s{sid}", "", email, "S", s(r["SchoolCode"]), "0", "",
+                      email if re.search(SSO, email) else ""])
+        levels.append([sid, s(r["Grade"])])
+    teacher_users: dict[str, list[str]] = {}
+    for t in sorted(teachers, key=lambda t: t["SchoolCode"]):
+        stf = staff.get(s(t["StaffID1"]), {})
+        email = s(stf.get("EmailAddress")) or s(t.get("EmailAddress"))
+        teacher_users.setdefault(f"T{s(t['StaffID1'])}", [
+            f"T{s(t['StaffID1'])}", s(stf.get("FirstName")) or s(t.get("FirstName")), s(stf.get("MiddleName")),
+            s(stf.get("LastName")) or s(t.get("LastName")), "", s(stf.get("UserName")) or f"t{s(t['StaffID1'])}", "",
+            email, "T", s(t["SchoolCode"]), "0", "", email if re.search(SSO, email) else ""])
+    users += [teacher_users[k] for k in sorted(teacher_users, key=natural)]
+
+    classes, teacher_rosters = [], []
+    for x in sections:
+        sc, sn = s(x["SchoolCode"]), s(x["SectionNumber"])
+        cid = class_id(sc, x["CourseID"], sn, x["Period"])
+        members = list(x.get("SectionStaffMembers") or [])
+        primary = next((m for m in members if m.get("IsPrimaryTeacher") is True), members[0] if members else None)
+        teacher = teacher_at.get((sc, s(primary.get("StaffID")))) if primary else None
+        course = courses.get(s(x["CourseID"]), {})
+        classes.append([cid, s(course.get("Title")), s(course.get("LongDescription")), f"{s(x['CourseID'])}-{sn}", YEAR,
+                        f"T{s(teacher['StaffID1'])}" if teacher else "", sc])
+        for m in members:
+            t = teacher_at.get((sc, s(m.get("StaffID"))))
+            if t:
+                teacher_rosters.append([cid, f"T{s(t['StaffID1'])}", "T"])
+    classes.sort(key=lambda r: natural(r[0]))
+
+    student_rosters = []
+    for row in load("rosters"):
+        key = (s(row["SchoolCode"]), s(row["SectionNumber"]))
+        if (s(row["SchoolCode"]), s(row["StudentID"])) in by_school_student and key in section_at:
+            x = section_at[key]
+            student_rosters.append([class_id(key[0], x["CourseID"], key[1], x["Period"]), s(row["StudentID"]), "S"])
+    rosters = sorted(student_rosters, key=lambda r: natural(r[0], r[1])) + sorted(teacher_rosters, key=lambda r: natural(r[0], r[1]))
+
+    return {
+        "organizations.csv": csv_bytes(["organization_id", "name"], organizations),
+        "users.csv": csv_bytes(["user_id", "first_name", "middle_init", "last_name", "nickname", "login", "password",
+                                "email", "user_type", "organization_id", "blocked", "display_id", "sso_id"], users),
+        "users_levels.csv": csv_bytes(["user_id", "level_id"], levels),
+        "classes.csv": csv_bytes(["class_id", "name", "description", "code", "year", "teacher_id", "organization_id"], classes),
+        "rosters.csv": csv_bytes(["class_id", "user_id", "role"], rosters),
+    }
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, airflow_db):
+    from aeries_sandbox.stack import sandbox_stack
+
+    with sandbox_stack(tmp_path_factory.mktemp("psl-e2e"), students=300, seed=5) as running:
+        saved = dict(os.environ)
+        os.environ.update(running.connection_env())
+        try:
+            yield running
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+
+@pytest.mark.e2e
+def test_powerschool_learning_delivers_one_zip_with_the_five_files(stack):
+    from aeries_hub.dag_factory import build_dags
+    from aeries_hub.paths import MAPPINGS_DIR
+
+    expected = expected_files(stack.data_dir)
+
+    dag_run = build_dags(MAPPINGS_DIR)[DAG_ID].test()
+
+    assert dag_run.state == "success"
+    delivered = stack.sftp.root / "powerschool_learning" / "powerschool_learning_import.zip"
+    with zipfile.ZipFile(delivered) as archive:
+        assert archive.namelist() == list(expected)
+        for name, data in expected.items():
+            assert archive.read(name) == data, name
+    report = RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("report.json")
+    assert report["status"] == "Completed"
+    assert [d["remote_path"] for d in report["delivered"]] == ["powerschool_learning/powerschool_learning_import.zip"]
+    # Passwords are never sent: the column is there and blank in every row.
+    users = list(csv.DictReader(io.StringIO(expected["users.csv"].decode())))
+    assert users and {u["password"] for u in users} == {""}
