@@ -67,8 +67,9 @@ def test_dag_settings_follow_the_mapping():
         assert dag.doc_md == mapping.description
         assert set(mapping.tags) <= set(dag.tags)
         assert dag.params["dry_run"] is False
-        assert dag.timetable.expression == mapping.schedule.crons[0]
-        assert str(dag.timetable.timezone) == mapping.schedule.timezone
+        timetables = getattr(dag.timetable, "timetables", [dag.timetable])  # one cron, or several
+        assert [t.expression for t in timetables] == list(mapping.schedule.crons)
+        assert {str(t.timezone) for t in timetables} == {mapping.schedule.timezone}
         assert [t.task_id for t in dag.tasks if t.task_id.startswith("extract_")] == [f"extract_{t}" for t in mapping.tables]
         deliver = dag.get_task("deliver")
         assert deliver.retries == 3 and deliver.retry_exponential_backoff == 2.0
