@@ -24,6 +24,7 @@ VENDOR_SFTP_CONNECTIONS = {
     "destiny_sftp": "patrons",
     "xello_sftp": "xello",
     "powerschool_learning_sftp": "powerschool_learning",
+    "stemscopes_sftp": "stemscopes",
 }
 
 

@@ -71,7 +71,24 @@ def _params(mapping: Mapping) -> dict[str, Param]:
             type="boolean",
             description=f"Run now even outside the allowed pull window ({mapping.window.describe()}).",
         )
+    if mapping.http:
+        key = mapping.delivered_outputs[0].key[0]
+        params["target"] = Param(
+            mapping.http.target,
+            type="string",
+            enum=list(mapping.http.targets),
+            description="Which of the vendor's instances receives the records.",
+        )
+        params["test_record"] = Param(
+            "",
+            type="string",
+            description=f"Send only the record whose {key} is this, after showing its mapped values in the deliver task's log.",
+        )
     return params
+
+
+def _once_per_schedule(mapping: Mapping) -> bool:
+    return bool(mapping.http) and any(t.scheduled_imports == "once" for t in mapping.http.targets.values())
 
 
 def build_dag(mapping: Mapping) -> DAG:
@@ -92,22 +109,31 @@ def build_dag(mapping: Mapping) -> DAG:
             task(pipeline.extract_table, task_id=f"extract_{table}", **NETWORK_RETRIES)(mapping_file, table)
             for table in mapping.tables
         ]
+        gates = []
+        if _once_per_schedule(mapping):
+            gates.append(task(pipeline.check_target, task_id="check_target")(mapping_file))
         if mapping.window:
-            window = task.sensor(
-                pipeline.wait_for_window,
-                task_id="wait_for_window",
-                mode="reschedule",
-                poke_interval=timedelta(minutes=5),
-                timeout=timedelta(hours=mapping.window.max_wait_hours),
-                soft_fail=True,
-            )(mapping_file)
-            window >> extracted
-        validated = task(pipeline.validate_sources, task_id="validate_sources")(extracted)
-        built = []
+            gates.append(
+                task.sensor(
+                    pipeline.wait_for_window,
+                    task_id="wait_for_window",
+                    mode="reschedule",
+                    poke_interval=timedelta(minutes=5),
+                    timeout=timedelta(hours=mapping.window.max_wait_hours),
+                    soft_fail=True,
+                )(mapping_file)
+            )
+        for gate in gates:
+            gate >> extracted
+        validated = task(pipeline.validate_sources, task_id="validate_sources")(mapping_file, extracted)
+        builds = {}
+        for output in mapping.outputs:  # a file that references or nests others comes after them
+            builds[output.file] = task(pipeline.build_file, task_id=f"build_{output.stem}")(mapping_file, output.file)
+            validated >> builds[output.file]
         for output in mapping.outputs:
-            build = task(pipeline.build_file, task_id=f"build_{output.stem}")(mapping_file, output.file)
-            validated >> build
-            built.append(build)
+            for needed in output.needs:
+                builds[needed] >> builds[output.file]
+        built = [builds[output.file] for output in mapping.delivered_outputs]
         if mapping.package_zip:
             built = task(pipeline.package, task_id="package")(mapping_file, built)
         delivered = task(pipeline.deliver, task_id="deliver", **NETWORK_RETRIES)(mapping_file, built)

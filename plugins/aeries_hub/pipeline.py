@@ -15,7 +15,8 @@ import time
 from typing import Any
 
 from aeries_hub.mapping.loader import Mapping, load_mapping
-from aeries_hub.paths import MAPPINGS_DIR, QUALITY_DIR
+from aeries_hub import paths
+from aeries_hub.paths import QUALITY_DIR
 from aeries_hub.staging import RunFolder
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ VALIDATION_ORDER = ["schools", "terms", "courses", "staff", "teachers", "student
 
 
 def mapping_for(mapping_file: str) -> Mapping:
-    return load_mapping(MAPPINGS_DIR / mapping_file)
+    return load_mapping(paths.MAPPINGS_DIR / mapping_file)
 
 
 def _summary(run: RunFolder, name: str, document: dict) -> dict:
@@ -81,11 +82,12 @@ def extract_table(mapping_file: str, table: str) -> dict:
     )
 
 
-def validate_sources(extracted: list[dict]) -> dict:
+def validate_sources(mapping_file: str, extracted: list[dict]) -> dict:
     """Run the Aeries source suites; write ``validated/<table>.parquet`` and rejects; stop on errors.
 
     Parents are validated before the tables that point at them, and references are checked against the
-    parents' accepted rows, so a roster row of a rejected student is rejected too.
+    parents' accepted rows, so a roster row of a rejected student is rejected too. Then the mapping's
+    checked crosswalks are compared with the accepted rows: missing entries are reported with proposals.
     """
     from airflow.sdk.exceptions import AirflowFailException
 
@@ -117,10 +119,23 @@ def validate_sources(extracted: list[dict]) -> dict:
             }
             if outcome.has_errors:
                 summary["errors"].append(outcome.error_message())
+    if not summary["errors"]:
+        summary["crosswalks"] = _crosswalk_coverage(mapping_for(mapping_file), accepted)
     _summary(run, "validate_sources", summary)
     if summary["errors"]:
         raise AirflowFailException("Aeries data failed its error checks; nothing was delivered.\n" + "\n".join(summary["errors"]))
     return {name: {k: v for k, v in t.items() if k != "checks"} for name, t in summary["tables"].items()}
+
+
+def _crosswalk_coverage(mapping: Mapping, accepted: dict) -> dict:
+    from aeries_hub.mapping.crosswalk import crosswalk_coverage, describe_unmapped
+    from aeries_hub.mapping.engine import apply_source_filters
+
+    coverage = crosswalk_coverage(mapping, apply_source_filters(mapping, accepted))
+    for name, entry in coverage.items():
+        for missing in entry["unmapped"]:
+            log.warning("%s", describe_unmapped(name, missing))
+    return coverage
 
 
 def sort_by_key(frame, key: tuple[str, ...]):
@@ -130,22 +145,28 @@ def sort_by_key(frame, key: tuple[str, ...]):
 
 
 def build_file(mapping_file: str, file_name: str) -> dict:
-    """Map the validated tables to one vendor file, check it, write ``output/<file>`` and its rejects."""
+    """Map the validated tables to one vendor file, check it, write ``output/<file>`` and its rejects.
+
+    The accepted rows are also kept as ``built/<stem>.parquet`` for the files built after this one: those
+    that reference its keys (checked against its accepted rows) or nest its rows (jsonl).
+    """
     from airflow.sdk.exceptions import AirflowFailException
 
     from aeries_hub.mapping.engine import RECORD_SET_COLUMN, apply_source_filters, build_output
-    from aeries_hub.mapping.render import render_delimited
+    from aeries_hub.mapping.render import NestedRows, render_delimited, render_jsonl
     from aeries_hub.quality import parse_checks, validate_frame
 
     mapping = mapping_for(mapping_file)
-    output = next(o for o in mapping.outputs if o.file == file_name)
+    output = mapping.output(file_name)
     run = RunFolder.current()
     tables = {name: run.read_parquet(f"validated/{name}.parquet") for name in mapping.tables}
     built = build_output(mapping, output, apply_source_filters(mapping, tables))
+    earlier = {file: run.read_parquet(f"built/{mapping.output(file).stem}.parquet") for file in output.needs}
+    known = {**earlier, output.file: built.frame}  # a file may reference its own keys (OneRoster parentSourcedId)
     index = mapping.outputs.index(output)
     checks = parse_checks(output_checks(output), where=f"{mapping.path.name}: outputs[{index}]")
     with run.local_dir(f"quality/{output.stem}") as docs_dir:
-        outcome = validate_frame(built.frame, checks, name=output.stem, docs_dir=docs_dir, id_columns=output.key)
+        outcome = validate_frame(built.frame, checks, name=output.stem, tables=known, docs_dir=docs_dir, id_columns=output.key)
     if len(outcome.rejected):
         run.write_bytes(f"rejects/{output.stem}.csv", outcome.rejected.to_csv(index=False).encode())
     summary = {
@@ -161,7 +182,13 @@ def build_file(mapping_file: str, file_name: str) -> dict:
     if outcome.has_errors:
         _summary(run, f"build_{output.stem}", summary)
         raise AirflowFailException(f"{output.file} failed its error checks; nothing was delivered.\n{outcome.error_message()}")
-    data = render_delimited(outcome.accepted.drop(columns=[RECORD_SET_COLUMN]), output.delivered_columns, output.format, output.key)
+    accepted = outcome.accepted.drop(columns=[RECORD_SET_COLUMN])
+    run.write_parquet(f"built/{output.stem}.parquet", accepted)
+    if output.format.type == "jsonl":
+        nested = [NestedRows(nest, mapping.output(nest.file), earlier[nest.file]) for nest in output.nest]
+        data = render_jsonl(accepted, output, nested)
+    else:
+        data = render_delimited(accepted, output.delivered_columns, output.format, output.key)
     path = run.write_bytes(f"output/{output.file}", data)
     summary.update(path=str(path), bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
     _summary(run, f"build_{output.stem}", summary)
@@ -233,7 +260,19 @@ def output_checks(output) -> list[dict]:
                     "description": f"{name} matches {column.pattern}",
                 }
             )
-    if output.format.quoting == "none":
+    for ref in output.references:
+        checks.append(
+            {
+                "expectation": "expect_column_values_to_be_in_set",
+                "column": ref.column,
+                "value_set_from": {"table": ref.file, "column": ref.key},
+                **({"split": ref.separator} if ref.separator else {}),
+                "ignore_blank": True,
+                "severity": ref.severity,
+                "description": f"every {ref.column} of {output.file} is a {ref.key} in {ref.file}",
+            }
+        )
+    if output.format.type == "delimited" and output.format.quoting == "none":
         separator = output.format.delimiter
         for column in output.delivered_columns:
             checks.append(
@@ -279,26 +318,140 @@ def package(mapping_file: str, built: list[dict]) -> list[dict]:
     return [{"file": mapping.package_zip, "rows": rows, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}]
 
 
+def check_target(mapping_file: str) -> dict:
+    """Gate of an http delivery whose target takes one scheduled import only (a vendor sandbox): once that
+    import happened, later scheduled runs skip with the reason; manual runs always go on."""
+    from airflow.sdk import Variable, get_current_context
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    mapping = mapping_for(mapping_file)
+    context = get_current_context()
+    target = _http_target(mapping, context["params"])
+    run = RunFolder.current()
+    done = None
+    if target.scheduled_imports == "once" and context["dag_run"].run_type != "manual":
+        done = Variable.get(sandbox_latch(mapping, target.name), default=None)
+    if done:
+        reason = (
+            f"Scheduled imports to the {target.name} target run once and already ran ({done}); "
+            f"trigger the DAG by hand, point delivery.http.target elsewhere, or delete the Airflow Variable "
+            f"{sandbox_latch(mapping, target.name)} to schedule it again"
+        )
+        _summary(run, "check_target", {"target": target.name, "skipped": True, "reason": reason})
+        raise AirflowSkipException(reason)
+    return _summary(run, "check_target", {"target": target.name, "skipped": False})
+
+
+def sandbox_latch(mapping: Mapping, target: str) -> str:
+    """The Airflow Variable recording the one scheduled import of a ``scheduled_imports: once`` target."""
+    return f"aeries_hub.{mapping.dag_id}.{target}.scheduled_import"
+
+
+def _http_target(mapping: Mapping, params: dict):
+    name = params.get("target") or mapping.http.target
+    try:
+        return mapping.http.targets[name]
+    except KeyError:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(f"target {name!r} is not one of delivery.http.targets ({', '.join(mapping.http.targets)})") from None
+
+
 def deliver(mapping_file: str, built: list[dict]) -> dict:
     """Send every built file to the vendor; a dry run (the ``dry_run`` param) stops before sending."""
     from airflow.sdk import get_current_context
     from airflow.sdk.exceptions import AirflowSkipException
 
-    from aeries_hub.delivery.sftp import deliver_file
-
     mapping = mapping_for(mapping_file)
     run = RunFolder.current()
-    if get_current_context()["params"].get("dry_run"):
+    context = get_current_context()
+    if context["params"].get("dry_run"):
         _summary(run, "deliver", {"dry_run": True, "files": []})
         raise AirflowSkipException("dry_run is on: files were built and checked but not delivered")
-    receipts = []
     started = time.monotonic()
+    if mapping.http:
+        receipts = _deliver_http(mapping, run, built, context)
+    else:
+        receipts = _deliver_sftp(mapping, run, built)
+    return _summary(run, "deliver", {"dry_run": False, "files": receipts, "seconds": round(time.monotonic() - started, 3)})
+
+
+def _deliver_sftp(mapping: Mapping, run: RunFolder, built: list[dict]) -> list[dict]:
+    from aeries_hub.delivery.sftp import deliver_file
+
+    receipts = []
     for item in built:
         remote = f"{mapping.sftp_remote_dir.rstrip('/')}/{item['file']}"
         receipt = deliver_file(mapping.sftp_conn_id, run.path("output", item["file"]), remote)
         receipts.append({**receipt.to_dict(), "rows": item["rows"]})
         log.info("Delivered %s (%d rows, %d bytes, sha256 %s)", remote, item["rows"], receipt.bytes, receipt.sha256)
-    return _summary(run, "deliver", {"dry_run": False, "files": receipts, "seconds": round(time.monotonic() - started, 3)})
+    return receipts
+
+
+def _deliver_http(mapping: Mapping, run: RunFolder, built: list[dict], context) -> list[dict]:
+    from datetime import datetime, timezone
+
+    from airflow.sdk import Variable
+
+    from aeries_hub.delivery.http import deliver_records
+    from aeries_hub.staging import safe_segment
+
+    target = _http_target(mapping, context["params"])
+    test_record = str(context["params"].get("test_record") or "").strip()
+    receipts = []
+    for item in built:
+        output = mapping.output(item["file"])
+        path = run.path("output", item["file"])
+        if test_record:
+            path = run.write_bytes(f"output/test_record/{item['file']}", _one_record(path, output, test_record))
+        receipt = deliver_records(
+            target.conn_id,
+            mapping.http.endpoint,
+            path,
+            batch_size=mapping.http.batch_size,
+            idempotency_prefix=safe_segment(f"{mapping.dag_id}-{context['run_id']}-{output.stem}"),
+            id_field=output.key[0],
+        )
+        document = receipt.to_dict()
+        rows = 1 if test_record else item["rows"]
+        if document["rejected"]:
+            import pandas as pd
+
+            rejected = pd.DataFrame([{"id": r["id"], "_reject_reason": "; ".join(r["errors"])} for r in document["rejected"]])
+            run.write_bytes(f"rejects/delivery_{output.stem}.csv", rejected.to_csv(index=False).encode())
+        receipts.append({**document, "rows": rows, "target": target.name, "test_record": test_record or None})
+        log.info(
+            "Posted %s to %s (%s target): %d records in %d batches, %d imported, %d rejected by the vendor",
+            item["file"], document["url"], target.name, document["records_sent"], document["batches"],
+            document["imported"], len(document["rejected"]),
+        )
+    if target.scheduled_imports == "once" and context["dag_run"].run_type != "manual" and not test_record:
+        stamp = f"run {context['run_id']} at {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC"
+        Variable.set(sandbox_latch(mapping, target.name), stamp)
+        log.info("Scheduled imports to the %s target are now off (%s)", target.name, sandbox_latch(mapping, target.name))
+    return receipts
+
+
+def _one_record(path, output, record_id: str) -> bytes:
+    """The line of a jsonl file whose key (``output.key[0]``, a dotted path) is ``record_id``; logged in full."""
+    import json
+
+    from airflow.sdk.exceptions import AirflowFailException
+
+    *parents, leaf = output.key[0].split(".")
+    with path.open("rb") as handle:
+        for line in handle:
+            record = json.loads(line)
+            node = record
+            for part in parents:
+                node = node.get(part) or {}
+            if str(node.get(leaf, "")).strip() == record_id:
+                log.info("test_record %s: sending only this record:\n%s", record_id, json.dumps(record, indent=2, ensure_ascii=False))
+                return line
+    raise AirflowFailException(
+        f"test_record {record_id}: no record of {output.file} has {output.key[0]} {record_id}; the mapping may "
+        f"filter it out or a check rejected it (see rejects/{output.stem}.csv)"
+    )
 
 
 def report(mapping_file: str) -> dict:
@@ -323,10 +476,16 @@ def summarize_run(mapping: Mapping, stages: dict[str, dict]) -> dict:
     sources = stages.get("validate_sources", {})
     builds = {name[len("build_"):]: s for name, s in stages.items() if name.startswith("build_")}
     delivery = stages.get("deliver")
+    delivered = (delivery or {}).get("files", [])
     outcomes = [t["checks"] for t in sources.get("tables", {}).values()] + [b["checks"] for b in builds.values()]
     checks = {key: sum(o.get(key, 0) for o in outcomes) for key in ("passed", "warned", "failed")}
-    rejected = sum(t.get("rejected", 0) for t in sources.get("tables", {}).values()) + sum(
-        b.get("rejected", 0) for b in builds.values()
+    crosswalks = sources.get("crosswalks", {})
+    unmapped = [describe for name, c in crosswalks.items() for describe in _unmapped_lines(name, c)]
+    rejected_by_vendor = sum(len(d.get("rejected") or []) for d in delivered)
+    rejected = (
+        sum(t.get("rejected", 0) for t in sources.get("tables", {}).values())
+        + sum(b.get("rejected", 0) for b in builds.values())
+        + rejected_by_vendor
     )
     expected_tables = set(mapping.tables)
     expected_files = {o.stem for o in mapping.outputs}
@@ -338,8 +497,12 @@ def summarize_run(mapping: Mapping, stages: dict[str, dict]) -> dict:
         and delivery is not None
     )
     window = stages.get("wait_for_window", {})
+    gate = stages.get("check_target", {})
+    reason = None
     if window.get("in_window") is False and not extracted:
-        status = "Skipped"
+        status, reason = "Skipped", window["reason"]
+    elif gate.get("skipped"):
+        status, reason = "Skipped", gate["reason"]
     elif not finished or checks["failed"]:
         status = "Error"
     elif rejected:
@@ -353,14 +516,23 @@ def summarize_run(mapping: Mapping, stages: dict[str, dict]) -> dict:
         "extracted": extracted,
         "checks": checks,
         "rejected": rejected,
+        "rejected_by_vendor": rejected_by_vendor,
         "files": {
             stem: {k: b.get(k) for k in ("file", "rows", "rejected", "rejected_ids", "merged_duplicates", "sha256")}
             for stem, b in builds.items()
         },
-        "delivered": (delivery or {}).get("files", []),
+        "crosswalks": crosswalks,
+        "attention": unmapped,
+        "delivered": delivered,
         "errors": sources.get("errors", []),
-        **({"reason": window["reason"]} if status == "Skipped" else {}),
+        **({"reason": reason} if reason else {}),
     }
+
+
+def _unmapped_lines(name: str, coverage: dict) -> list[str]:
+    from aeries_hub.mapping.crosswalk import describe_unmapped
+
+    return [describe_unmapped(name, entry) for entry in coverage.get("unmapped", [])]
 
 
 def report_lines(document: dict) -> list[str]:
@@ -370,10 +542,15 @@ def report_lines(document: dict) -> list[str]:
     lines.append("extracted: " + ", ".join(f"{t} {n}" for t, n in sorted(document["extracted"].items())))
     c = document["checks"]
     lines.append(f"checks: {c['passed']} passed, {c['warned']} warned, {c['failed']} failed; {document['rejected']} rows rejected")
+    lines += document.get("attention", [])
     for stem, f in document["files"].items():
         lines.append(f"built {f['file']}: {f['rows']} rows, {f['rejected']} rejected")
     for d in document["delivered"]:
-        lines.append(f"delivered {d['remote_path']} over {d['conn_id']}: {d['rows']} rows, {d['bytes']} bytes, sha256 {d['sha256']}")
+        where = d.get("remote_path") or d.get("url")
+        line = f"delivered {where} over {d['conn_id']}: {d['rows']} rows, {d['bytes']} bytes, sha256 {d['sha256']}"
+        if d.get("rejected"):
+            line += f"; the vendor rejected {len(d['rejected'])} records"
+        lines.append(line)
     if document.get("staging"):
         lines.append(f"report: {document['staging']}/report.json")
     return lines

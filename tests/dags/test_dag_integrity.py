@@ -77,6 +77,20 @@ def test_dag_settings_follow_the_mapping():
         assert dag.get_task("report").trigger_rule == "all_done"
 
 
+def test_a_file_is_built_after_the_files_it_references_or_nests_and_nested_files_are_not_delivered():
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=DAGS_DIR)
+    for path in MAPPINGS_DIR.glob("*.yml"):
+        mapping = load_mapping(path)
+        dag = bag.dags[mapping.dag_id]
+        for output in mapping.outputs:
+            upstream = dag.get_task(f"build_{output.stem}").upstream_task_ids
+            assert {f"build_{mapping.output(f).stem}" for f in output.needs} <= upstream, output.file
+        last = dag.get_task("package" if mapping.package_zip else "deliver").upstream_task_ids
+        assert {t for t in last if t.startswith("build_")} == {f"build_{o.stem}" for o in mapping.delivered_outputs}
+
+
 def test_a_bad_mapping_is_an_import_error_and_the_others_still_load(tmp_path):
     include = tmp_path / "include"
     shutil.copytree(INCLUDE_DIR, include)

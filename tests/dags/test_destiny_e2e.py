@@ -20,6 +20,7 @@ import pytest
 from aeries_hub.staging import RunFolder, staging_base
 
 DAG_ID = "aeries_to_destiny"
+STACK = {"students": 300, "seed": 7, "aeries_extra": {"backoff_base": 0.05, "backoff_max": 0.5}}
 COLUMNS = [
     "field_siteShortName", "field_barcode", "field_districtID", "field_lastName", "field_firstName",
     "field_middleName", "field_nickname", "field_patronType", "field_accessLevel", "field_status",
@@ -124,21 +125,6 @@ def expected_patrons(data_dir: Path) -> tuple[bytes, list[str]]:
     writer.writerow(COLUMNS)
     writer.writerows([row[c] for c in COLUMNS] for row in kept)
     return out.getvalue().encode("utf-8"), [r["field_districtID"] for r in rejected]
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory, airflow_db):
-    from aeries_sandbox.stack import sandbox_stack
-
-    workdir = tmp_path_factory.mktemp("destiny-e2e")
-    with sandbox_stack(workdir, students=300, seed=7) as running:
-        saved = dict(os.environ)
-        os.environ.update(running.connection_env(aeries_extra={"backoff_base": 0.05, "backoff_max": 0.5}))
-        try:
-            yield running
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
 
 
 @pytest.fixture(scope="module")

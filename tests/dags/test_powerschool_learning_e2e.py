@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
 import zipfile
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest
 from aeries_hub.staging import RunFolder, staging_base
 
 DAG_ID = "aeries_to_powerschool_learning"
+STACK = {"students": 300, "seed": 5}
 YEAR = "2026"
 SSO = r"(?i)@demo.k12.ca.us$"
 
@@ -114,20 +114,6 @@ def expected_files(data_dir: Path) -> dict[str, bytes]:
         "classes.csv": csv_bytes(["class_id", "name", "description", "code", "year", "teacher_id", "organization_id"], classes),
         "rosters.csv": csv_bytes(["class_id", "user_id", "role"], rosters),
     }
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory, airflow_db):
-    from aeries_sandbox.stack import sandbox_stack
-
-    with sandbox_stack(tmp_path_factory.mktemp("psl-e2e"), students=300, seed=5) as running:
-        saved = dict(os.environ)
-        os.environ.update(running.connection_env())
-        try:
-            yield running
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
 
 
 @pytest.mark.e2e

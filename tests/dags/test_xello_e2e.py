@@ -7,7 +7,6 @@ The four pipe-delimited files are computed here from the emulator's data files a
 from __future__ import annotations
 
 import json
-import os
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 from aeries_hub.staging import RunFolder, staging_base
 
 DAG_ID = "aeries_to_xello"
+STACK = {"students": 300, "seed": 5}
 GRADES = {str(g) for g in range(13)}
 HIGH = {"9", "10", "11", "12"}
 
@@ -105,20 +105,6 @@ def expected_files(data_dir: Path) -> dict[str, bytes]:
     }
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory, airflow_db):
-    from aeries_sandbox.stack import sandbox_stack
-
-    with sandbox_stack(tmp_path_factory.mktemp("xello-e2e"), students=300, seed=5) as running:
-        saved = dict(os.environ)
-        os.environ.update(running.connection_env())
-        try:
-            yield running
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
-
-
 def xello_dag(mappings_dir: Path | None = None):
     from aeries_hub.dag_factory import build_dags
     from aeries_hub.paths import MAPPINGS_DIR
@@ -142,7 +128,7 @@ def test_xello_delivers_the_four_files(stack):
 
 @pytest.mark.e2e
 def test_a_run_outside_the_pull_window_skips_with_the_reason(stack, tmp_path, monkeypatch):
-    from aeries_hub import pipeline
+    from aeries_hub import paths
     from aeries_hub.paths import MAPPINGS_DIR
 
     # A window that opens two hours from now and lasts one hour: now is outside it.
@@ -152,7 +138,7 @@ def test_a_run_outside_the_pull_window_skips_with_the_reason(stack, tmp_path, mo
     text = text.replace("days: [sat, sun]", f"days: [{day}]").replace('start: "20:00"', f'start: "{opens:%H}:00"')
     text = text.replace('end: "02:00"', f'end: "{(opens + timedelta(hours=1)):%H}:00"').replace("outside: wait", "outside: skip")
     (tmp_path / "xello.yml").write_text(text)
-    monkeypatch.setattr(pipeline, "MAPPINGS_DIR", tmp_path)
+    monkeypatch.setattr(paths, "MAPPINGS_DIR", tmp_path)
     for name in ("School.txt", "Student.txt"):
         (stack.sftp.root / "xello" / name).unlink(missing_ok=True)
 

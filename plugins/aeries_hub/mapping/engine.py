@@ -1,7 +1,7 @@
 """Turn Aeries tables into a vendor's output rows, as a mapping file describes.
 
 Rows come out record set by record set, each in the order of the file's key (numbers in numeric order),
-so a file's bytes do not depend on the order Aeries answered in. Lookups take the first matching row of
+so a file's bytes do not depend on the order Aeries answered in; literal ``rows`` keep the order written. Lookups take the first matching row of
 the looked-up table, whose rows are in primary-key order (see pipeline.validate_sources).
 
 Every value is text: Aeries integers, padded codes and nulls are normalised to strings first, so that
@@ -89,14 +89,30 @@ def apply_source_filters(mapping: Mapping, tables: dict[str, pd.DataFrame]) -> d
     return filtered
 
 
-def build_output(mapping: Mapping, output: Output, tables: dict[str, pd.DataFrame]) -> BuiltOutput:
-    """Rows of ``output`` built from ``tables`` (already filtered), record set after record set."""
+def build_output(
+    mapping: Mapping,
+    output: Output,
+    tables: dict[str, pd.DataFrame],
+    crosswalks: dict[str, dict[str, str]] | None = None,
+) -> BuiltOutput:
+    """Rows of ``output`` built from ``tables`` (already filtered), record set after record set.
+
+    ``crosswalks`` are the mapping's crosswalk files as {name: {aeries value: vendor value}} (read from
+    their files when not given).
+    """
+    if crosswalks is None:
+        from aeries_hub.mapping.crosswalk import read_crosswalks
+
+        crosswalks = read_crosswalks(mapping)
     index = mapping.outputs.index(output)
     parts = []
     built = BuiltOutput(frame=pd.DataFrame())
     for r, record_set in enumerate(output.records):
         where = f"{mapping.path.name}: outputs[{index}].records[{r}]"
-        frame, merged = _record_set_rows(record_set, tables, output, where)
+        if record_set.rows is not None:
+            frame, merged = _literal_rows(record_set, output), 0
+        else:
+            frame, merged = _record_set_rows(record_set, tables, output, where, crosswalks)
         built.rows_by_record_set[record_set.name] = len(frame)
         if merged:
             built.merged_duplicates[record_set.name] = merged
@@ -106,8 +122,18 @@ def build_output(mapping: Mapping, output: Output, tables: dict[str, pd.DataFram
     return built
 
 
+def _literal_rows(record_set: RecordSet, output: Output) -> pd.DataFrame:
+    out = pd.DataFrame(
+        [[row.get(column, "") for column in output.delivered_columns] for row in record_set.rows],
+        columns=output.delivered_columns,
+        dtype=object,
+    )
+    out[RECORD_SET_COLUMN] = record_set.name
+    return out
+
+
 def _record_set_rows(
-    record_set: RecordSet, tables: dict[str, pd.DataFrame], output: Output, where: str
+    record_set: RecordSet, tables: dict[str, pd.DataFrame], output: Output, where: str, crosswalks: dict[str, dict[str, str]]
 ) -> tuple[pd.DataFrame, int]:
     base = _table(tables, record_set.table, f"{where}.from")
     frame = base.reset_index(drop=True)
@@ -116,14 +142,14 @@ def _record_set_rows(
     for lookup in record_set.lookups:
         frame = _join_lookup(frame, lookup, tables, f"{where}.lookups.{lookup.alias}")
     # After the lookups, so that a condition can test a looked-up column (e.g. that a student was found).
-    frame = frame[_conditions_mask(frame, record_set.where, f"{where}.where")]
-    merged = 0
-    if record_set.distinct_on:
-        frame, merged = _distinct(frame, record_set, f"{where}.distinct")
+    frame = frame[conditions_mask(frame, record_set.where, f"{where}.where")]
     out = pd.DataFrame(index=frame.index)
     for column in output.delivered_columns:
         spec = record_set.values.get(column)
-        out[column] = _evaluate(spec, frame, f"{where}.values.{column}") if spec else ""
+        out[column] = _evaluate(spec, frame, f"{where}.values.{column}", crosswalks) if spec else ""
+    merged = 0
+    if record_set.distinct_on:
+        out, merged = _distinct(frame, out, record_set, f"{where}.distinct")
     out[RECORD_SET_COLUMN] = record_set.name
     order = out.sort_values(list(output.key), key=natural_order, kind="mergesort").index
     return out.loc[order].reset_index(drop=True), merged
@@ -158,7 +184,7 @@ def _column(frame: pd.DataFrame, ref: str, where: str) -> pd.Series:
     return text(frame[ref])
 
 
-def _conditions_mask(frame: pd.DataFrame, conditions: tuple[Condition, ...], where: str) -> pd.Series:
+def conditions_mask(frame: pd.DataFrame, conditions: tuple[Condition, ...], where: str) -> pd.Series:
     mask = pd.Series(True, index=frame.index)
     for i, cond in enumerate(conditions):
         values = _column(frame, cond.column, f"{where}[{i}].column").str.strip()
@@ -173,7 +199,7 @@ def _conditions_mask(frame: pd.DataFrame, conditions: tuple[Condition, ...], whe
 
 def _join_lookup(frame: pd.DataFrame, lookup: Lookup, tables: dict[str, pd.DataFrame], where: str) -> pd.DataFrame:
     other = _table(tables, lookup.table, f"{where}.table")
-    other = other[_conditions_mask(other, lookup.where, f"{where}.where")]
+    other = other[conditions_mask(other, lookup.where, f"{where}.where")]
     left_keys = [f"__key{i}" for i in range(len(lookup.on))]
     joined = frame.copy()
     right = other.rename(columns={c: f"{lookup.alias}.{c}" for c in other.columns})
@@ -186,7 +212,9 @@ def _join_lookup(frame: pd.DataFrame, lookup: Lookup, tables: dict[str, pd.DataF
     return joined.drop(columns=left_keys)
 
 
-def _distinct(frame: pd.DataFrame, record_set: RecordSet, where: str) -> tuple[pd.DataFrame, int]:
+def _distinct(frame: pd.DataFrame, out: pd.DataFrame, record_set: RecordSet, where: str) -> tuple[pd.DataFrame, int]:
+    """One output row per ``distinct.on`` key: the preferred row's values, and for ``collect`` columns
+    the distinct non-blank values of every merged row (preferred first) joined with the separator."""
     keys = pd.DataFrame(index=frame.index)
     sort_columns = []
     for i, pref in enumerate(record_set.prefer):
@@ -203,12 +231,19 @@ def _distinct(frame: pd.DataFrame, record_set: RecordSet, where: str) -> tuple[p
         keys[f"__on{i}"] = _column(frame, ref, f"{where}.on[{i}]").str.strip()
         on.append(f"__on{i}")
     ordered = keys.sort_values(sort_columns, kind="mergesort") if sort_columns else keys
-    kept = ordered.drop_duplicates(subset=on, keep="first").index
-    result = frame.loc[frame.index.isin(kept)]
-    return result, len(frame) - len(result)
+    first = ordered.drop_duplicates(subset=on, keep="first")
+    result = out.loc[out.index.isin(first.index)].copy()
+    if record_set.collect:
+        groups = ordered.groupby(on, sort=False).ngroup()
+        for column, separator in record_set.collect.items():
+            parts = pd.DataFrame({"group": groups, "value": out.loc[ordered.index, column].str.strip()})
+            parts = parts[parts["value"].ne("")].drop_duplicates()
+            joined = parts.groupby("group", sort=False)["value"].agg(separator.join)
+            result[column] = groups.loc[result.index].map(joined).fillna("").astype(object)
+    return result, len(out) - len(result)
 
 
-def _evaluate(spec: ValueSpec, frame: pd.DataFrame, where: str) -> pd.Series:
+def _evaluate(spec: ValueSpec, frame: pd.DataFrame, where: str, crosswalks: dict[str, dict[str, str]]) -> pd.Series:
     if spec.kind == "constant":
         values = pd.Series(spec.argument, index=frame.index, dtype=object)
     elif spec.kind == "source":
@@ -226,7 +261,7 @@ def _evaluate(spec: ValueSpec, frame: pd.DataFrame, where: str) -> pd.Series:
         fallback = values if spec.default is None else pd.Series(spec.default, index=frame.index, dtype=object)
         values = matched.where(trimmed.isin(spec.match.keys()), fallback).astype(object)
     for step in spec.transform:
-        values = _apply_step(step, values, frame, where)
+        values = _apply_step(step, values, frame, where, crosswalks)
     return values
 
 
@@ -242,7 +277,7 @@ def _template(template: str, frame: pd.DataFrame, where: str) -> pd.Series:
     return result
 
 
-def _apply_step(step, values: pd.Series, frame: pd.DataFrame, where: str) -> pd.Series:
+def _apply_step(step, values: pd.Series, frame: pd.DataFrame, where: str, crosswalks: dict[str, dict[str, str]]) -> pd.Series:
     if isinstance(step, str):
         if step == "trim":
             return values.str.strip()
@@ -264,11 +299,14 @@ def _apply_step(step, values: pd.Series, frame: pd.DataFrame, where: str) -> pd.
         fill = _template(argument, frame, f"{where}.transform") if "{" in argument else argument
         return values.where(~blank, fill)
     if name == "blank_unless":
-        try:
-            keep = values.str.contains(argument, regex=True)
-        except re.error as exc:
-            raise MappingError(f"{where}.transform: blank_unless pattern {argument!r} is invalid: {exc}") from None
-        return values.where(keep, "")
+        return values.where(_search(values, argument, f"{where}.transform: blank_unless"), "")
+    if name == "if_match":
+        hit = _search(values, argument["pattern"], f"{where}.transform: if_match")
+        return pd.Series(argument["else"], index=values.index, dtype=object).where(~hit, argument["then"])
+    if name == "crosswalk":
+        table = crosswalks[argument]
+        trimmed = values.str.strip()
+        return trimmed.map(table).where(trimmed.isin(table.keys()), values).astype(object)
     if name == "prefix":
         return values.where(blank, argument + values)
     if name == "pad_left":
@@ -280,6 +318,15 @@ def _apply_step(step, values: pd.Series, frame: pd.DataFrame, where: str) -> pd.
         except re.error as exc:
             raise MappingError(f"{where}.transform: replace pattern {argument['pattern']!r} is invalid: {exc}") from None
     raise MappingError(f"{where}.transform: unknown step {step!r}")
+
+
+def _search(values: pd.Series, pattern: str, where: str) -> pd.Series:
+    """True where the regular expression is found in the value (re.search)."""
+    try:
+        compiled = re.compile(pattern)
+    except re.error as exc:
+        raise MappingError(f"{where} pattern {pattern!r} is invalid: {exc}") from None
+    return values.map(lambda value: compiled.search(value) is not None).astype(bool)
 
 
 def _format_dates(values: pd.Series, fmt: str) -> pd.Series:

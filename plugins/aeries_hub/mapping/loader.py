@@ -62,13 +62,15 @@ class ValueSpec:
 @dataclass(frozen=True)
 class RecordSet:
     name: str
-    table: str
+    table: str | None  # None: the record set is the literal ``rows``
     values: dict[str, ValueSpec]
     where: tuple[Condition, ...] = ()
     lookups: tuple[Lookup, ...] = ()
     distinct_on: tuple[str, ...] = ()
     prefer: tuple[Preference, ...] = ()
+    collect: dict[str, str] = field(default_factory=dict)  # column -> separator, over the merged rows
     explode: tuple[str, str] | None = None  # (list column, alias of its elements)
+    rows: tuple[dict[str, str], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -80,11 +82,13 @@ class Column:
     pattern: str | None = None
     severity: str = "reject"
     do_not_map: bool = False
+    overwrite: bool = False
     description: str | None = None
 
 
 @dataclass(frozen=True)
 class FileFormat:
+    type: str = "delimited"  # delimited | jsonl
     delimiter: str = ","
     header: bool = True
     quoting: str = "minimal"
@@ -101,6 +105,8 @@ class Output:
     records: tuple[RecordSet, ...]
     min_rows: int = 1
     checks: tuple[dict, ...] = ()
+    references: tuple[Reference, ...] = ()
+    nest: tuple[Nest, ...] = ()
 
     @property
     def stem(self) -> str:
@@ -109,6 +115,71 @@ class Output:
     @property
     def delivered_columns(self) -> list[str]:
         return [c.name for c in self.columns if not c.do_not_map]
+
+    @property
+    def needs(self) -> list[str]:
+        """Files of the same mapping that must be built first (referenced or nested in this one)."""
+        needed = [r.file for r in self.references] + [n.file for n in self.nest]
+        return [file for file in dict.fromkeys(needed) if file != self.file]
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Every value of ``column`` (each part, with ``separator``) is a ``key`` of the rows of ``file``."""
+
+    column: str
+    file: str
+    key: str
+    separator: str | None = None
+    severity: str = "error"
+
+
+@dataclass(frozen=True)
+class Nest:
+    """The rows of ``file`` whose ``child_column`` equals this row's ``parent_column``, as a list named ``name``."""
+
+    name: str
+    file: str
+    child_column: str
+    parent_column: str
+
+
+@dataclass(frozen=True)
+class CrosswalkCheck:
+    """Rows of an Aeries table that should all be in the crosswalk; missing ones get a proposal by name."""
+
+    table: str
+    column: str
+    name: str
+    vendor_name: str
+    where: tuple[Condition, ...] = ()
+
+
+@dataclass(frozen=True)
+class Crosswalk:
+    """A district-maintained CSV file mapping Aeries values to the vendor's (``{crosswalk: NAME}`` step)."""
+
+    name: str
+    path: Path
+    aeries: str
+    vendor: str
+    optional: bool = False
+    check: CrosswalkCheck | None = None
+
+
+@dataclass(frozen=True)
+class HttpTarget:
+    name: str
+    conn_id: str
+    scheduled_imports: str = "always"  # always | once
+
+
+@dataclass(frozen=True)
+class HttpDelivery:
+    endpoint: str
+    targets: dict[str, HttpTarget]
+    target: str
+    batch_size: int = 100
 
 
 @dataclass(frozen=True)
@@ -127,8 +198,9 @@ class Mapping:
     aeries_conn_id: str
     tables: tuple[str, ...]
     outputs: tuple[Output, ...]
-    sftp_conn_id: str
-    sftp_remote_dir: str
+    sftp_conn_id: str | None = None
+    sftp_remote_dir: str | None = None
+    http: HttpDelivery | None = None
     school_codes: tuple[int, ...] = ()
     student_statuses: tuple[str, ...] = ("active",)
     student_status_codes: dict[str, list[str]] = field(default_factory=lambda: dict(DEFAULT_STUDENT_STATUS_CODES))
@@ -136,10 +208,20 @@ class Mapping:
     owner: str = "data-engineering"
     window: PullWindow | None = None
     package_zip: str | None = None
+    crosswalks: dict[str, Crosswalk] = field(default_factory=dict)
 
     @property
     def dag_id(self) -> str:
         return f"aeries_to_{self.name}"
+
+    def output(self, file: str) -> Output:
+        return next(o for o in self.outputs if o.file == file)
+
+    @property
+    def delivered_outputs(self) -> list[Output]:
+        """Outputs sent to the vendor: every output except those nested inside another."""
+        nested = {n.file for o in self.outputs for n in o.nest}
+        return [o for o in self.outputs if o.file not in nested]
 
 
 def load_mapping(path: str | Path) -> Mapping:
@@ -258,46 +340,105 @@ def _value(spec: dict) -> ValueSpec:
     )
 
 
+def _record_set(rec: dict) -> RecordSet:
+    if "rows" in rec:
+        rows = tuple({column: str(value) for column, value in row.items()} for row in rec["rows"])
+        return RecordSet(name=rec["name"], table=None, values={}, rows=rows)
+    distinct = rec.get("distinct") or {}
+    return RecordSet(
+        name=rec["name"],
+        table=rec["from"],
+        values={name: _value(spec) for name, spec in rec["values"].items()},
+        where=_conditions(rec.get("where")),
+        lookups=tuple(
+            Lookup(alias=alias, table=lk["table"], on=dict(lk["on"]), where=_conditions(lk.get("where")))
+            for alias, lk in (rec.get("lookups") or {}).items()
+        ),
+        distinct_on=tuple(distinct.get("on", ())),
+        prefer=tuple(
+            Preference(column=p) if isinstance(p, str) else Preference(p["column"], tuple(p["order"]))
+            for p in distinct.get("prefer", ())
+        ),
+        collect=dict(distinct.get("collect") or {}),
+        explode=(rec["explode"]["column"], rec["explode"]["as"]) if "explode" in rec else None,
+    )
+
+
+def _output(out: dict, files: dict[str, dict]) -> Output:
+    def key_of(file: str) -> str:
+        return (files.get(file) or {}).get("key", [""])[0]
+
+    return Output(
+        file=out["file"],
+        format=FileFormat(**out["format"]),
+        key=tuple(out["key"]),
+        columns=tuple(Column(**col) for col in out["columns"]),
+        records=tuple(_record_set(rec) for rec in out["records"]),
+        min_rows=out.get("min_rows", 1),
+        checks=tuple(out.get("checks", ())),
+        references=tuple(
+            Reference(
+                column=ref["column"],
+                file=ref["file"],
+                key=ref.get("key") or key_of(ref["file"]),
+                separator=ref.get("separator"),
+                severity=ref.get("severity", "error"),
+            )
+            for ref in out.get("references", ())
+        ),
+        nest=tuple(
+            Nest(name=name, file=spec["file"], child_column=child, parent_column=parent)
+            for name, spec in (out.get("nest") or {}).items()
+            for child, parent in spec["on"].items()
+        ),
+    )
+
+
+def _crosswalks(doc: dict, path: Path) -> dict[str, Crosswalk]:
+    include_dir = path.resolve().parent.parent
+    result = {}
+    for name, spec in (doc.get("crosswalks") or {}).items():
+        check = spec.get("check")
+        result[name] = Crosswalk(
+            name=name,
+            path=include_dir / spec["file"],
+            aeries=spec["aeries"],
+            vendor=spec["vendor"],
+            optional=spec.get("optional", False),
+            check=CrosswalkCheck(
+                table=check["table"],
+                column=check["column"],
+                name=check["name"],
+                vendor_name=check["vendor_name"],
+                where=_conditions(check.get("where")),
+            )
+            if check
+            else None,
+        )
+    return result
+
+
+def _http(spec: dict | None) -> HttpDelivery | None:
+    if not spec:
+        return None
+    targets = {
+        name: HttpTarget(name=name, conn_id=t["conn_id"], scheduled_imports=t.get("scheduled_imports", "always"))
+        for name, t in spec["targets"].items()
+    }
+    return HttpDelivery(
+        endpoint=spec["endpoint"], targets=targets, target=spec["target"], batch_size=spec.get("batch_size", 100)
+    )
+
+
 def _build(doc: dict, path: Path) -> Mapping:
     source = doc["source"]
     schedule = doc["schedule"]
-    outputs = []
-    for out in doc["outputs"]:
-        records = []
-        for rec in out["records"]:
-            distinct = rec.get("distinct") or {}
-            records.append(
-                RecordSet(
-                    name=rec["name"],
-                    table=rec["from"],
-                    values={name: _value(spec) for name, spec in rec["values"].items()},
-                    where=_conditions(rec.get("where")),
-                    lookups=tuple(
-                        Lookup(alias=alias, table=lk["table"], on=dict(lk["on"]), where=_conditions(lk.get("where")))
-                        for alias, lk in (rec.get("lookups") or {}).items()
-                    ),
-                    distinct_on=tuple(distinct.get("on", ())),
-                    prefer=tuple(
-                        Preference(column=p) if isinstance(p, str) else Preference(p["column"], tuple(p["order"]))
-                        for p in distinct.get("prefer", ())
-                    ),
-                    explode=(rec["explode"]["column"], rec["explode"]["as"]) if "explode" in rec else None,
-                )
-            )
-        outputs.append(
-            Output(
-                file=out["file"],
-                format=FileFormat(**out["format"]),
-                key=tuple(out["key"]),
-                columns=tuple(Column(**col) for col in out["columns"]),
-                records=tuple(records),
-                min_rows=out.get("min_rows", 1),
-                checks=tuple(out.get("checks", ())),
-            )
-        )
+    delivery = doc["delivery"]
+    files = {out["file"]: out for out in doc["outputs"]}
     codes = dict(DEFAULT_STUDENT_STATUS_CODES)
     codes.update(source.get("student_status_codes") or {})
     crons = schedule and schedule["cron"]
+    sftp = delivery.get("sftp") or {}
     return Mapping(
         name=doc["name"],
         path=path,
@@ -308,16 +449,18 @@ def _build(doc: dict, path: Path) -> Mapping:
         else None,
         aeries_conn_id=doc["aeries"]["conn_id"],
         tables=tuple(source["tables"]),
-        outputs=tuple(outputs),
-        sftp_conn_id=doc["delivery"]["sftp"]["conn_id"],
-        sftp_remote_dir=doc["delivery"]["sftp"]["remote_dir"],
+        outputs=tuple(_output(out, files) for out in doc["outputs"]),
+        sftp_conn_id=sftp.get("conn_id"),
+        sftp_remote_dir=sftp.get("remote_dir"),
+        http=_http(delivery.get("http")),
         school_codes=tuple(source.get("school_codes", ())),
         student_statuses=tuple(source.get("student_statuses", ("active",))),
         student_status_codes=codes,
         tags=tuple(doc.get("tags", ())),
         owner=doc.get("owner", "data-engineering"),
         window=PullWindow.from_config(doc["window"]) if "window" in doc else None,
-        package_zip=(doc["delivery"].get("package") or {}).get("zip"),
+        package_zip=(delivery.get("package") or {}).get("zip"),
+        crosswalks=_crosswalks(doc, path),
     )
 
 
@@ -327,6 +470,8 @@ def _check_references(mapping: Mapping, where: str) -> None:
         problems += _check_schedule(mapping.schedule)
     if mapping.window:
         problems += _check_timezone(mapping.window.timezone, "window.timezone")
+    problems += _check_crosswalks(mapping)
+    problems += _check_delivery(mapping)
     files = [o.file for o in mapping.outputs]
     for i, out in enumerate(mapping.outputs):
         at = f"outputs[{i}]"
@@ -339,29 +484,135 @@ def _check_references(mapping: Mapping, where: str) -> None:
         for key in out.key:
             if key not in delivered:
                 problems.append(f"{at}.key: {key!r} is not a delivered column of {out.file}")
+        problems += _check_format(out, at)
+        problems += _check_links(mapping, out, at)
         for r, rec in enumerate(out.records):
-            rat = f"{at}.records[{r}]"
-            if rec.table not in mapping.tables:
-                problems.append(f"{rat}.from: table {rec.table!r} is not in source.tables ({', '.join(mapping.tables)})")
-            aliases = {rec.explode[1]} if rec.explode else set()
-            for lk in rec.lookups:
-                aliases.add(lk.alias)
-                if lk.table not in mapping.tables:
-                    problems.append(
-                        f"{rat}.lookups.{lk.alias}.table: table {lk.table!r} is not in source.tables "
-                        f"({', '.join(mapping.tables)})"
-                    )
-            for column, spec in rec.values.items():
-                if column not in names:
-                    problems.append(f"{rat}.values.{column}: not a column of {out.file}; add it to {at}.columns")
-                for ref in _refs(spec):
-                    alias = ref.split(".", 1)[0] if "." in ref else None
-                    if alias and alias not in aliases:
-                        problems.append(
-                            f"{rat}.values.{column}: {ref!r} uses lookup {alias!r}, which {rat}.lookups does not define"
-                        )
+            problems += _check_record_set(mapping, out, rec, f"{at}.records[{r}]", f"{at}.columns")
+    problems += _check_build_order(mapping)
     if problems:
         raise MappingError("\n".join(f"{where}: {p}" for p in problems))
+
+
+def _table_problem(mapping: Mapping, table: str, key: str) -> list[str]:
+    if table in mapping.tables:
+        return []
+    return [f"{key}: table {table!r} is not in source.tables ({', '.join(mapping.tables)})"]
+
+
+def _check_record_set(mapping: Mapping, out: Output, rec: RecordSet, rat: str, columns_key: str) -> list[str]:
+    names = [c.name for c in out.columns]
+    if rec.rows is not None:
+        return [
+            f"{rat}.rows[{n}].{column}: not a column of {out.file}; add it to {columns_key}"
+            for n, row in enumerate(rec.rows)
+            for column in row
+            if column not in names
+        ]
+    problems = _table_problem(mapping, rec.table, f"{rat}.from")
+    aliases = {rec.explode[1]} if rec.explode else set()
+    for lk in rec.lookups:
+        aliases.add(lk.alias)
+        problems += _table_problem(mapping, lk.table, f"{rat}.lookups.{lk.alias}.table")
+    for column in rec.collect:
+        if column not in rec.values:
+            problems.append(f"{rat}.distinct.collect.{column}: {rec.name} gives no value for {column!r}")
+    for column, spec in rec.values.items():
+        if column not in names:
+            problems.append(f"{rat}.values.{column}: not a column of {out.file}; add it to {columns_key}")
+        for ref in _refs(spec):
+            alias = ref.split(".", 1)[0] if "." in ref else None
+            if alias and alias not in aliases:
+                problems.append(f"{rat}.values.{column}: {ref!r} uses lookup {alias!r}, which {rat}.lookups does not define")
+        for step in spec.transform:
+            name = step.get("crosswalk") if isinstance(step, dict) else None
+            if name is not None and name not in mapping.crosswalks:
+                known = ", ".join(sorted(mapping.crosswalks)) or "none"
+                problems.append(f"{rat}.values.{column}.transform: crosswalk {name!r} is not defined (crosswalks: {known})")
+    return problems
+
+
+def _check_format(out: Output, at: str) -> list[str]:
+    problems = []
+    jsonl = out.format.type == "jsonl"
+    if jsonl and out.format != FileFormat(type="jsonl", encoding=out.format.encoding):
+        problems.append(f"{at}.format: a jsonl file takes only type and encoding (one JSON object per line)")
+    for c, column in enumerate(out.columns):
+        if column.overwrite and not jsonl:
+            problems.append(f"{at}.columns[{c}].overwrite: only for jsonl outputs (a blank cell of a delimited file is already sent)")
+    if out.nest and not jsonl:
+        problems.append(f"{at}.nest: only a jsonl output can nest the rows of another file")
+    return problems
+
+
+def _check_links(mapping: Mapping, out: Output, at: str) -> list[str]:
+    problems = []
+    outputs = {o.file: o for o in mapping.outputs}
+    links = [(f"references[{n}]", ref.file, ref.column, ref.key) for n, ref in enumerate(out.references)]
+    links += [(f"nest.{nest.name}", nest.file, nest.parent_column, nest.child_column) for nest in out.nest]
+    for key, file, own_column, their_column in links:
+        other = outputs.get(file)
+        if other is None or (other is out and key.startswith("nest")):
+            choices = ", ".join(f for f in outputs if f != out.file) or "none"
+            problems.append(f"{at}.{key}.file: {file!r} is not another output of this mapping ({choices})")
+            continue
+        if own_column not in out.delivered_columns:
+            problems.append(f"{at}.{key}: {own_column!r} is not a delivered column of {out.file}")
+        if their_column not in other.delivered_columns:
+            problems.append(f"{at}.{key}: {their_column!r} is not a delivered column of {file}")
+        if key.startswith("nest") and other.format.type != "jsonl":
+            problems.append(f"{at}.{key}.file: {file} must be a jsonl output to be nested")
+    return problems
+
+
+def _check_build_order(mapping: Mapping) -> list[str]:
+    """Files that reference or nest each other in a circle could never be built."""
+    needs = {o.file: o.needs for o in mapping.outputs}
+    state: dict[str, str] = {}
+
+    def visit(file: str, trail: list[str]) -> str | None:
+        if state.get(file) == "done" or file not in needs:
+            return None
+        if state.get(file) == "visiting":
+            return " -> ".join(trail[trail.index(file):] + [file])
+        state[file] = "visiting"
+        for other in needs[file]:
+            cycle = visit(other, trail + [file])
+            if cycle:
+                return cycle
+        state[file] = "done"
+        return None
+
+    for file in needs:
+        cycle = visit(file, [])
+        if cycle:
+            return [f"outputs: files reference each other in a circle ({cycle}); none of them could be built first"]
+    return []
+
+
+def _check_crosswalks(mapping: Mapping) -> list[str]:
+    problems = []
+    for name, crosswalk in mapping.crosswalks.items():
+        at = f"crosswalks.{name}"
+        if not crosswalk.optional and not crosswalk.path.is_file():
+            problems.append(f"{at}.file: {crosswalk.path} does not exist; create it (header {crosswalk.aeries},{crosswalk.vendor}) or set optional: true")
+        if crosswalk.check:
+            problems += _table_problem(mapping, crosswalk.check.table, f"{at}.check.table")
+    return problems
+
+
+def _check_delivery(mapping: Mapping) -> list[str]:
+    http = mapping.http
+    if http is None:
+        return []
+    problems = []
+    if http.target not in http.targets:
+        problems.append(f"delivery.http.target: {http.target!r} is not one of delivery.http.targets ({', '.join(http.targets)})")
+    for out in mapping.delivered_outputs:
+        if out.format.type != "jsonl":
+            problems.append(f"delivery.http: {out.file} is not a jsonl output; the http delivery posts JSON records")
+    if mapping.package_zip:
+        problems.append("delivery.package: the http delivery posts records, it cannot send a zip")
+    return problems
 
 
 def _check_timezone(name: str, key: str) -> list[str]:

@@ -1,13 +1,15 @@
-"""Render output rows as the bytes of a delimited file, in the format the mapping names."""
+"""Render output rows as the bytes of the file the mapping names: delimited text or JSON Lines."""
 
 from __future__ import annotations
 
 import csv
 import io
+import json
+from dataclasses import dataclass
 
 import pandas as pd
 
-from aeries_hub.mapping.loader import FileFormat
+from aeries_hub.mapping.loader import FileFormat, Nest, Output
 
 _QUOTING = {"all": csv.QUOTE_ALL, "minimal": csv.QUOTE_MINIMAL, "none": csv.QUOTE_NONE}
 
@@ -48,3 +50,55 @@ def _where(frame: pd.DataFrame, position: int, key: tuple[str, ...]) -> str:
         ids = ", ".join(f"{k}={frame.iloc[position][k]}" for k in key if k in frame.columns)
         return f"row {position + 1} ({ids})"
     return f"row {position + 1}"
+
+
+@dataclass(frozen=True)
+class NestedRows:
+    """The rows of a nested output (``nest.file``), to be put inside the records of the output that nests them."""
+
+    nest: Nest
+    output: Output
+    frame: pd.DataFrame
+
+
+def render_jsonl(frame: pd.DataFrame, output: Output, nested: list[NestedRows] = ()) -> bytes:
+    """One JSON object per row, in the frame's order.
+
+    A column name with dots is a path (``students.fname`` -> ``{"students": {"fname": ...}}``). A blank value
+    is ``null`` when the column has ``overwrite`` (it clears the field at the vendor) and is left out
+    otherwise. Each nest adds the list of the nested file's rows that belong to the row (without their link
+    column); a row with none gets no list, so a vendor never loses data the SIS does not hold.
+    """
+    lists = []
+    for item in nested:
+        keep = [c for c in item.output.columns if not c.do_not_map and c.name != item.nest.child_column]
+        groups: dict[str, list[dict]] = {}
+        for row in item.frame.to_dict("records"):
+            groups.setdefault(str(row[item.nest.child_column]).strip(), []).append(_record(row, keep))
+        lists.append((item.nest, groups))
+    columns = [c for c in output.columns if not c.do_not_map]
+    lines = []
+    for row in frame.to_dict("records"):
+        record = _record(row, columns)
+        for nest, groups in lists:
+            children = groups.get(str(row[nest.parent_column]).strip())
+            if children:
+                record[nest.name] = children
+        lines.append(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+    return "".join(line + "\n" for line in lines).encode(output.format.encoding)
+
+
+def _record(row: dict, columns) -> dict:
+    record: dict = {}
+    for column in columns:
+        value = row[column.name]
+        if value is None or not str(value).strip():
+            if not column.overwrite:
+                continue
+            value = None
+        *parents, leaf = column.name.split(".")
+        target = record
+        for part in parents:
+            target = target.setdefault(part, {})
+        target[leaf] = value
+    return record

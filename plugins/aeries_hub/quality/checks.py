@@ -110,7 +110,7 @@ EXPECTATIONS: dict[str, ExpectationInfo] = {
 _RESOLVED = ("value_set", "value_pairs_set")
 
 #: Keys of a check that are the runner's, not the expectation's.
-RUNNER_KEYS = ("expectation", "severity", "description", "ignore_blank", "value_set_from")
+RUNNER_KEYS = ("expectation", "severity", "description", "ignore_blank", "value_set_from", "split")
 
 
 class CheckConfigError(ValueError):
@@ -149,6 +149,8 @@ class Check:
     description: str | None = None
     ignore_blank: bool = False
     value_set_from: TableRef | None = None
+    #: With value_set_from: a cell holds several values separated by this, and each must be in the set.
+    split: str | None = None
     #: Where the check was written, e.g. ``include/quality/aeries_sources.yml: students[2]``.
     where: str = ""
 
@@ -189,6 +191,8 @@ class Check:
             spec["ignore_blank"] = True
         if self.value_set_from:
             spec["value_set_from"] = self.value_set_from.to_dict()
+        if self.split:
+            spec["split"] = self.split
         spec.update(self.kwargs)
         return spec
 
@@ -282,6 +286,8 @@ def _parse_one(spec: Mapping[str, Any], where: str) -> Check:
             )
         if spec.get("mostly", 1) != 1:
             raise CheckConfigError(f"{where}.mostly: a reject check removes every failing row, so mostly cannot be used")
+    if spec.get("split") and not (value_set_from and info.kind == COLUMN_MAP and "column" in value_set_from):
+        raise CheckConfigError(f"{where}.split: only for a single-column check with value_set_from a column")
     if spec.get("ignore_blank"):
         if info.kind != COLUMN_MAP:
             raise CheckConfigError(f"{where}.ignore_blank: only for single-column checks, not {name}")
@@ -296,6 +302,7 @@ def _parse_one(spec: Mapping[str, Any], where: str) -> Check:
         ignore_blank=bool(spec.get("ignore_blank", False)),
         value_set_from=TableRef(value_set_from["table"], tuple(value_set_from.get("columns") or [value_set_from["column"]]))
         if value_set_from else None,
+        split=spec.get("split"),
         where=where,
     )
 
@@ -399,7 +406,8 @@ def failure_sentence(check: Check) -> str:
     if name in ("expect_column_values_to_be_in_set", "expect_column_values_to_not_be_in_set"):
         negate = name == "expect_column_values_to_not_be_in_set"
         if check.value_set_from:
-            return f"{subject} is {'a' if negate else 'not a'} known {check.value_set_from}"
+            each = " (each of its values)" if check.split else ""
+            return f"{subject}{each} is {'a' if negate else 'not a'} known {check.value_set_from}"
         return f"{subject} is {'one' if negate else 'not one'} of {_set_text(k.get('value_set'))}"
     if name == "expect_column_values_to_match_regex":
         if k.get("regex") in (r"\S", r"[^\s]", r"^.*\S.*$"):

@@ -245,3 +245,82 @@ def test_unknown_source_column_names_file_key_path_and_columns(tmp_path, tables)
         "Birthdate, FirstName, Grade, InactiveStatusCode, LastName, NetworkLoginID, SchoolCode, "
         "StudentEmailAddress, StudentID"
     )
+
+
+def test_literal_rows_come_first_in_the_order_written(tmp_path, tables):
+    body = """
+outputs:
+  - file: out.csv
+    format: {}
+    key: [id]
+    columns:
+      - {name: id}
+      - {name: kind}
+    records:
+      - name: fixed
+        rows:
+          - {id: zeta, kind: "{settings.kind}"}
+          - {id: alpha}
+      - name: schools
+        from: schools
+        values:
+          id: {source: SchoolCode}
+          kind: {constant: school}
+settings:
+  kind: district
+"""
+    m = mapping_with(tmp_path, body)
+    assert rows(m, tables) == [
+        {"id": "zeta", "kind": "district"},
+        {"id": "alpha", "kind": ""},
+        {"id": "0", "kind": "school"},
+        {"id": "994", "kind": "school"},
+        {"id": "995", "kind": "school"},
+    ]
+
+
+def test_distinct_collects_the_values_of_every_merged_row(tmp_path, tables):
+    m = mapping_with(tmp_path, one_output(["id", "schools", "first"], """
+        id: {source: StudentID}
+        schools: {source: SchoolCode, match: {"995": V-995}}
+        first: {source: FirstName}
+    """, extra="""
+        distinct:
+          on: [StudentID]
+          prefer: [{column: InactiveStatusCode, order: ["I", ""]}]
+          collect: {schools: "|"}
+    """))
+    # Student 101 is at 994 (active) and 995 (inactive): the preferred (inactive) record comes first.
+    assert rows(m, tables) == [
+        {"id": "101", "schools": "V-995|994", "first": "Zoë"},
+        {"id": "102", "schools": "994", "first": "  Ana "},
+        {"id": "103", "schools": "V-995", "first": "Seán"},
+    ]
+
+
+def test_if_match_turns_a_pattern_into_two_values(tmp_path, tables):
+    m = mapping_with(tmp_path, one_output(["id", "is_tk", "teen"], """
+        id: {source: StudentID}
+        is_tk: {source: Grade, transform: [{if_match: {pattern: "^-1$", then: "true", else: "false"}}]}
+        teen: {template: " {Grade} ", transform: [{if_match: {pattern: " 1[0-2] ", then: Y, else: N}}]}
+    """))
+    assert [(r["id"], r["is_tk"], r["teen"]) for r in rows(m, tables)] == [
+        ("101", "true", "N"), ("101", "true", "N"), ("102", "false", "N"), ("103", "false", "Y"),
+    ]
+
+
+def test_crosswalk_step_translates_listed_values_and_passes_others_through(tmp_path, tables):
+    (tmp_path / "crosswalks").mkdir()
+    (tmp_path / "crosswalks" / "schools.csv").write_text(
+        "aeries_code,vendor_id,vendor_name\n994,RIDGE-01,Ridge High\n,VALE-9,Vale Elementary\n"
+    )
+    mappings = tmp_path / "mappings"
+    mappings.mkdir()
+    m = mapping_with(mappings, one_output(["id", "org"], """
+        id: {source: StudentID}
+        org: {source: SchoolCode, transform: [{crosswalk: schools}, {prefix: "org:"}]}
+    """) + """
+crosswalks:
+  schools: {file: crosswalks/schools.csv, aeries: aeries_code, vendor: vendor_id}
+""")
+    assert [r["org"] for r in rows(m, tables)] == ["org:RIDGE-01", "org:995", "org:RIDGE-01", "org:995"]

@@ -36,7 +36,7 @@ def test_unknown_key_lists_the_allowed_keys(tmp_path):
 
     assert destiny_with(tmp_path, edit) == (
         "destiny.yml: outputs[0].columns[0]: unknown key 'maxlength'; allowed keys: allowed, description, "
-        "do_not_map, max_length, name, pattern, required, severity"
+        "do_not_map, max_length, name, overwrite, pattern, required, severity"
     )
 
 
@@ -136,3 +136,77 @@ def test_schema_names_exactly_the_tables_the_hook_can_extract():
 
     schema = json.loads(MAPPING_SCHEMA.read_text())
     assert schema["properties"]["source"]["properties"]["tables"]["items"]["enum"] == list(TABLES)
+
+
+STEMSCOPES = MAPPINGS_DIR / "stemscopes.yml"
+
+
+def stemscopes_with(tmp_path, edit) -> str:
+    """Load an edited copy of stemscopes.yml (with the crosswalks it names) and return the error."""
+    import shutil
+
+    (tmp_path / "mappings").mkdir()
+    shutil.copytree(MAPPINGS_DIR.parent / "crosswalks", tmp_path / "crosswalks")
+    document = read_yaml(STEMSCOPES, shown="stemscopes.yml", error=ValueError)
+    edit(document)
+    path = tmp_path / "mappings" / "stemscopes.yml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    with pytest.raises(MappingError) as err:
+        load_mapping(path)
+    return str(err.value)
+
+
+def output_named(document: dict, file: str) -> dict:
+    return next(o for o in document["outputs"] if o["file"] == file)
+
+
+def test_a_reference_to_a_file_the_mapping_does_not_build(tmp_path):
+    def edit(d):
+        output_named(d, "classes.csv")["references"][0]["file"] = "course.csv"
+
+    message = stemscopes_with(tmp_path, edit)
+    assert message.startswith(
+        "stemscopes.yml: outputs[4].references[0].file: 'course.csv' is not another output of this mapping (manifest.csv, "
+    )
+
+
+def test_files_referencing_each_other_in_a_circle(tmp_path):
+    def edit(d):
+        output_named(d, "orgs.csv")["references"].append({"column": "identifier", "file": "users.csv"})
+
+    assert stemscopes_with(tmp_path, edit) == (
+        "stemscopes.yml: outputs: files reference each other in a circle "
+        "(orgs.csv -> users.csv -> orgs.csv); none of them could be built first"
+    )
+
+
+def test_a_crosswalk_step_naming_no_crosswalk(tmp_path):
+    def edit(d):
+        output_named(d, "orgs.csv")["records"][1]["values"]["sourcedId"]["transform"] = [{"crosswalk": "school"}]
+
+    assert stemscopes_with(tmp_path, edit) == (
+        "stemscopes.yml: outputs[1].records[1].values.sourcedId.transform: crosswalk 'school' is not defined (crosswalks: schools)"
+    )
+
+
+def test_literal_rows_with_a_column_the_file_does_not_have(tmp_path):
+    def edit(d):
+        output_named(d, "manifest.csv")["records"][0]["rows"][0]["comment"] = "x"
+
+    assert stemscopes_with(tmp_path, edit) == (
+        "stemscopes.yml: outputs[0].records[0].rows[0].comment: not a column of manifest.csv; add it to outputs[0].columns"
+    )
+
+
+def test_overwrite_and_nest_are_for_jsonl_files(tmp_path):
+    def edit(d):
+        users = output_named(d, "users.csv")
+        users["columns"][0]["overwrite"] = True
+        users["nest"] = {"demographics": {"file": "demographics.csv", "on": {"sourcedId": "sourcedId"}}}
+
+    assert stemscopes_with(tmp_path, edit) == "\n".join([
+        "stemscopes.yml: outputs[5].columns[0].overwrite: only for jsonl outputs (a blank cell of a delimited file is already sent)",
+        "stemscopes.yml: outputs[5].nest: only a jsonl output can nest the rows of another file",
+        "stemscopes.yml: outputs[5].nest.demographics.file: demographics.csv must be a jsonl output to be nested",
+        "stemscopes.yml: outputs: files reference each other in a circle (users.csv -> demographics.csv -> users.csv); none of them could be built first",
+    ])

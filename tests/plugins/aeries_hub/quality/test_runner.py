@@ -389,3 +389,22 @@ def test_a_large_frame_takes_seconds_not_minutes():
     ), name="students")
     assert list(outcome.rejected.index) == [7] and (outcome.passed, outcome.warned, outcome.failed) == (3, 1, 0)
     assert outcome.timings["validate"] < 20, outcome.timings
+
+
+def test_split_tests_every_value_of_a_multi_value_cell():
+    users = pd.DataFrame({"sourcedId": ["u1", "u2", "u3", "u4", "u5"],
+                          "orgSourcedIds": ["100", "100,200", "100, 999", "", None]})
+    orgs = pd.DataFrame({"sourcedId": ["100", "200"]})
+    reference = spec("expect_column_values_to_be_in_set", "reject", column="orgSourcedIds", ignore_blank=True, split=",",
+                     value_set_from={"table": "orgs", "column": "sourcedId"})
+
+    outcome = validate_frame(users, checks(reference), name="users", tables={"orgs": orgs}, id_columns=["sourcedId"])
+
+    assert outcome.rejected["sourcedId"].tolist() == ["u3"]
+    assert outcome.rejected[REJECT_REASON].tolist() == ["orgSourcedIds (each of its values) is not a known orgs.sourcedId"]
+    assert outcome.accepted["sourcedId"].tolist() == ["u1", "u2", "u4", "u5"]
+
+
+def test_split_needs_a_value_set_from_column():
+    with pytest.raises(CheckConfigError, match=r"students\[0\]\.split: only for a single-column check with value_set_from"):
+        checks(spec("expect_column_values_to_be_in_set", column="x", value_set=["a"], split=","))

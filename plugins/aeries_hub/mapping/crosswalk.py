@@ -1,0 +1,144 @@
+"""Crosswalk files: district-maintained CSVs that translate Aeries values into the vendor's.
+
+A mapping names them under ``crosswalks`` and uses one in a value with the step ``{crosswalk: NAME}``:
+a value found in the file's ``aeries`` column becomes the ``vendor`` column's value of that row, any
+other value passes through unchanged. Rows with a blank ``aeries`` cell list vendor records that no
+Aeries record is matched with yet (e.g. the vendor's schools, for the name proposals).
+
+With a ``check``, every row of an Aeries table should be in the crosswalk: :func:`crosswalk_coverage`
+lists the missing ones, each with the vendor row whose name is the most similar, for an operator to
+confirm by adding the line to the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+import re
+from typing import Any
+
+import pandas as pd
+
+from aeries_hub.mapping.engine import conditions_mask, text
+from aeries_hub.mapping.loader import Crosswalk, Mapping, MappingError
+
+#: Below this name similarity (difflib ratio of the normalised names) no vendor row is proposed.
+MIN_SIMILARITY = 0.6
+
+
+def read_rows(crosswalk: Crosswalk) -> list[dict[str, str]]:
+    """The file's rows as dicts of trimmed text; [] for a missing optional file."""
+    shown = f"crosswalk {crosswalk.name!r} ({crosswalk.path})"
+    if not crosswalk.path.is_file():
+        if crosswalk.optional:
+            return []
+        raise MappingError(f"{shown}: file not found; create it with the header {crosswalk.aeries},{crosswalk.vendor}")
+    text = crosswalk.path.read_text(encoding="utf-8-sig")
+    reader = csv.DictReader(io.StringIO(text))
+    columns = reader.fieldnames or []
+    needed = [crosswalk.aeries, crosswalk.vendor] + ([crosswalk.check.vendor_name] if crosswalk.check else [])
+    missing = [c for c in needed if c not in columns]
+    if missing:
+        raise MappingError(f"{shown}: no column {', '.join(map(repr, missing))} in its header ({', '.join(columns) or 'empty'})")
+    return [{k: (v or "").strip() for k, v in row.items() if k is not None} for row in reader]
+
+
+def translation(crosswalk: Crosswalk, rows: list[dict[str, str]]) -> dict[str, str]:
+    """{aeries value: vendor value}; an Aeries value given two different vendor values is an error."""
+    table: dict[str, str] = {}
+    line_of: dict[str, int] = {}
+    for line, row in enumerate(rows, start=2):
+        aeries, vendor = row[crosswalk.aeries], row[crosswalk.vendor]
+        if not aeries:
+            continue
+        if not vendor:
+            raise MappingError(f"crosswalk {crosswalk.name!r} ({crosswalk.path}) line {line}: {crosswalk.aeries} {aeries} has a blank {crosswalk.vendor}")
+        if aeries in table and table[aeries] != vendor:
+            raise MappingError(
+                f"crosswalk {crosswalk.name!r} ({crosswalk.path}) line {line}: {crosswalk.aeries} {aeries} is mapped to "
+                f"{table[aeries]!r} on line {line_of[aeries]} and to {vendor!r} here; keep one"
+            )
+        table[aeries], line_of[aeries] = vendor, line
+    return table
+
+
+def read_crosswalks(mapping: Mapping) -> dict[str, dict[str, str]]:
+    return {name: translation(cw, read_rows(cw)) for name, cw in mapping.crosswalks.items()}
+
+
+#: Words that say what kind of record a name is rather than which one ("Grant High School" = "Grant High"),
+#: and abbreviations districts and vendors spell differently.
+_NOISE_WORDS = {"school", "schools", "the", "of"}
+_ABBREVIATIONS = {"es": "elementary", "elem": "elementary", "ms": "middle", "hs": "high", "jr": "junior", "sr": "senior",
+                  "st": "saint", "acad": "academy", "ctr": "center"}
+
+
+def _normalised(name: str) -> str:
+    words = re.sub(r"[^a-z0-9]+", " ", name.lower()).split()
+    return " ".join(_ABBREVIATIONS.get(w, w) for w in words if w not in _NOISE_WORDS)
+
+
+def closest(name: str, candidates: list[tuple[str, str]]) -> tuple[str, str, float] | None:
+    """The (vendor id, vendor name, similarity) whose name is most similar to ``name``, if close enough."""
+    best = None
+    for vendor_id, vendor_name in candidates:
+        score = difflib.SequenceMatcher(None, _normalised(name), _normalised(vendor_name)).ratio()
+        if best is None or score > best[2]:
+            best = (vendor_id, vendor_name, score)
+    return best if best and best[2] >= MIN_SIMILARITY else None
+
+
+def crosswalk_coverage(mapping: Mapping, tables: dict[str, pd.DataFrame]) -> dict[str, dict[str, Any]]:
+    """Per checked crosswalk: how many Aeries rows it maps, and each missing one with a proposal."""
+    report: dict[str, dict[str, Any]] = {}
+    for name, crosswalk in mapping.crosswalks.items():
+        check = crosswalk.check
+        if check is None or check.table not in tables:
+            continue
+        rows = read_rows(crosswalk)
+        table = translation(crosswalk, rows)
+        frame = tables[check.table]
+        frame = frame[conditions_mask(frame, check.where, f"{mapping.path.name}: crosswalks.{name}.check.where")]
+        candidates = [(row[crosswalk.vendor], row[check.vendor_name]) for row in rows if row[crosswalk.vendor]]
+        matched_to = {row[crosswalk.vendor]: row[crosswalk.aeries] for row in rows if row[crosswalk.aeries]}
+        values = text(frame[check.column]).str.strip()
+        names = text(frame[check.name]).str.strip()
+        unmapped = []
+        for value, label in sorted(set(zip(values, names)), key=lambda pair: pair[0]):
+            if value in table:
+                continue
+            proposal = closest(label, candidates)
+            unmapped.append(
+                {
+                    "aeries": value,
+                    "name": label,
+                    "proposal": None
+                    if proposal is None
+                    else {
+                        "vendor": proposal[0],
+                        "vendor_name": proposal[1],
+                        "similarity": round(proposal[2], 2),
+                        **({"already_mapped_to": matched_to[proposal[0]]} if proposal[0] in matched_to else {}),
+                    },
+                }
+            )
+        report[name] = {
+            "file": str(crosswalk.path.name),
+            "checked": int(values.nunique()),
+            "mapped": int(values[values.isin(table.keys())].nunique()),
+            "unmapped": unmapped,
+        }
+    return report
+
+
+def describe_unmapped(name: str, entry: dict[str, Any]) -> str:
+    """One line for the task log and the report, e.g. for an Aeries school missing from the crosswalk."""
+    text = f"crosswalk {name}: {entry['aeries']} {entry['name']!r} is not in the file; it is sent as {entry['aeries']}"
+    proposal = entry["proposal"]
+    if proposal is None:
+        return text + "; no vendor record has a similar name"
+    text += f"; closest vendor record: {proposal['vendor']} {proposal['vendor_name']!r} (similarity {proposal['similarity']:.2f})"
+    if "already_mapped_to" in proposal:
+        text += f", already mapped to {proposal['already_mapped_to']}"
+    return text

@@ -1,0 +1,29 @@
+"""The sandbox every end-to-end DAG test runs against: the Aeries emulator and OpenSSH's sshd on localhost.
+
+A test module sets ``STACK = {"students": 300, "seed": 5}`` (any ``sandbox_stack`` option, plus
+``aeries_extra`` for the Aeries connection) and uses the module-scoped ``stack`` fixture; the Airflow
+connections point at the stack for as long as the module runs.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def stack(request, tmp_path_factory, airflow_db):
+    from aeries_sandbox.stack import sandbox_stack
+
+    options = dict(getattr(request.module, "STACK", {}))
+    aeries_extra = options.pop("aeries_extra", None)
+    workdir = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])
+    with sandbox_stack(workdir, **options) as running:
+        saved = dict(os.environ)
+        os.environ.update(running.connection_env(aeries_extra=aeries_extra))
+        try:
+            yield running
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)

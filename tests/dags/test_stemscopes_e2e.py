@@ -1,0 +1,244 @@
+"""End to end: the STEMscopes DAG (OneRoster 1.1 bulk CSV) under dag.test(), against the emulator and sshd.
+
+The eight CSVs are computed here from the emulator's data files, the OneRoster 1.1 CSV rules
+(vendor_formats.md) and seed 001, independently of the mapping engine, and compared byte for byte with the
+members of the delivered zip. A district's school crosswalk is exercised with a copy of include/.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from aeries_hub.staging import RunFolder, staging_base
+
+DAG_ID = "aeries_to_stemscopes"
+STACK = {"students": 300, "seed": 5}
+YEAR_ID, YEAR_START, YEAR_END, SCHOOL_YEAR = "2026-2027", "2026-08-13", "2027-06-10", "2027"
+FILES = ["manifest.csv", "orgs.csv", "academicSessions.csv", "courses.csv", "classes.csv", "users.csv",
+         "enrollments.csv", "demographics.csv"]
+HEADERS = {
+    "manifest.csv": "propertyName,value",
+    "orgs.csv": "sourcedId,status,dateLastModified,name,type,identifier,parentSourcedId",
+    "academicSessions.csv": "sourcedId,status,dateLastModified,title,type,startDate,endDate,parentSourcedId,schoolYear",
+    "courses.csv": "sourcedId,status,dateLastModified,schoolYearSourcedId,title,courseCode,grades,orgSourcedId,subjects,subjectCodes",
+    "classes.csv": "sourcedId,status,dateLastModified,title,grades,courseSourcedId,classCode,classType,location,schoolSourcedId,termSourcedIds,subjects,subjectCodes,periods",
+    "users.csv": "sourcedId,status,dateLastModified,enabledUser,orgSourcedIds,role,username,userIds,givenName,familyName,middleName,identifier,email,sms,phone,agentSourcedIds,grades,password",
+    "enrollments.csv": "sourcedId,status,dateLastModified,classSourcedId,schoolSourcedId,userSourcedId,role,primary,beginDate,endDate",
+    "demographics.csv": "sourcedId,status,dateLastModified,birthDate,sex,americanIndianOrAlaskaNative,asian,blackOrAfricanAmerican,nativeHawaiianOrOtherPacificIslander,white,demographicRaceTwoOrMoreRaces,hispanicOrLatinoEthnicity,countryOfBirthCode,stateOfBirthAbbreviation,cityOfBirth,publicSchoolResidenceStatus",
+}
+MANIFEST = [
+    ("manifest.version", "1.0"), ("oneroster.version", "1.1"), ("file.academicSessions", "bulk"),
+    ("file.categories", "absent"), ("file.classes", "bulk"), ("file.classResources", "absent"),
+    ("file.courses", "bulk"), ("file.courseResources", "absent"), ("file.demographics", "bulk"),
+    ("file.enrollments", "bulk"), ("file.lineItems", "absent"), ("file.orgs", "bulk"), ("file.resources", "absent"),
+    ("file.results", "absent"), ("file.users", "bulk"), ("source.systemName", "Aeries"),
+    ("source.systemCode", "aeries-integration-hub"),
+]
+CEDS = {-2: "PR", -1: "TK", 0: "KG", **{g: f"{g:02d}" for g in range(1, 14)}}
+
+
+def s(value) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def day(value) -> str:
+    text = s(value)[:10]
+    return "" if not text or text.startswith("0001-") else text
+
+
+def natural(*keys: str) -> tuple:
+    return tuple(re.sub(r"\d+", lambda m: m.group(0).zfill(20), k) for k in keys)
+
+
+def csv_bytes(name: str, rows: list[list[str]]) -> bytes:
+    out = io.StringIO(newline="")
+    out.write(HEADERS[name] + "\n")
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue().encode("utf-8")
+
+
+def expected_set(data_dir: Path, school_ids: dict[str, str]) -> dict[str, bytes]:
+    load = lambda name: json.loads((data_dir / f"{name}.json").read_text(encoding="utf-8"))  # noqa: E731
+    org = lambda code: school_ids.get(s(code), s(code))  # noqa: E731  crosswalked school sourcedId
+    schools = {s(x["SchoolCode"]): x for x in load("schools") if s(x["SchoolCode"]) != "0"}
+    staff = {s(x["ID"]): x for x in load("staff")}
+    courses = load("courses")
+    students = [r for r in load("students") if not s(r["InactiveStatusCode"]) and s(r["SchoolCode"]) in schools]
+    by_school_student = {(s(r["SchoolCode"]), s(r["StudentID"])) for r in students}
+    teachers = [t for t in load("teachers") if not s(t.get("InactiveStatusCode")) and s(t["SchoolCode"]) in schools]
+    teacher_at = {}
+    for t in sorted(teachers, key=lambda t: (t["SchoolCode"], t["TeacherNumber"])):
+        teacher_at.setdefault((s(t["SchoolCode"]), s(t["StaffID1"])), t)
+    sections = [x for x in load("sections") if not s(x.get("InactiveStatusCode")) and s(x["SchoolCode"]) in schools]
+    active_sections = {(s(x["SchoolCode"]), s(x["SectionNumber"])) for x in sections}
+    course_title = {s(c["ID"]): s(c["Title"]) for c in courses}
+
+    orgs = [["district", "", "", "Demo Unified School District", "district", "", ""]]
+    orgs += sorted(([org(code), "", "", s(x["Name"]), "school", code, "district"] for code, x in schools.items()),
+                   key=lambda r: natural(r[0]))
+
+    sessions = [[YEAR_ID, "", "", YEAR_ID, "schoolYear", YEAR_START, YEAR_END, "", SCHOOL_YEAR]]
+    sessions += sorted(
+        ([f"{code}-{s(t['TermCode'])}", "", "", f"{s(x['Name'])} {s(t['TermDescription'])}",
+          "semester" if s(t["TermCode"]) in ("S1", "S2") else "term", day(t["StartDate"]), day(t["EndDate"]),
+          YEAR_ID, SCHOOL_YEAR] for code, x in schools.items() for t in x.get("Terms") or []),
+        key=lambda r: natural(r[0]))
+
+    course_rows = sorted(([s(c["ID"]), "", "", YEAR_ID, s(c["Title"]), s(c["ID"]), "", "district", "", ""]
+                          for c in courses), key=lambda r: natural(r[0]))
+
+    class_rows = sorted(
+        ([f"{s(x['SchoolCode'])}-{s(x['SectionNumber'])}", "", "", f"{course_title.get(s(x['CourseID']), '')} - Period {s(x['Period'])}",
+          "", s(x["CourseID"]), f"{s(x['CourseID'])}-{s(x['SectionNumber'])}", "scheduled", s(x.get("Room")),
+          org(x["SchoolCode"]), f"{s(x['SchoolCode'])}-{s(x['Semester'])}", "", "", s(x["Period"])] for x in sections),
+        key=lambda r: natural(r[0]))
+
+    # One user per student: the record at the lowest school code, with every school's org in orgSourcedIds.
+    first: dict[str, dict] = {}
+    orgs_of: dict[str, list[str]] = {}
+    for r in sorted(students, key=lambda r: r["SchoolCode"]):
+        sid = s(r["StudentID"])
+        first.setdefault(sid, r)
+        if org(r["SchoolCode"]) not in orgs_of.setdefault(sid, []):
+            orgs_of[sid].append(org(r["SchoolCode"]))
+    user_rows = []
+    for sid in sorted(first, key=natural):
+        r = first[sid]
+        user_rows.append([sid, "", "", "true", ",".join(orgs_of[sid]), "student", s(r.get("NetworkLoginID")) or f"s{sid}",
+                          "", s(r["FirstName"]), s(r["LastName"]), s(r.get("MiddleName")), sid,
+                          s(r.get("StudentEmailAddress")), "", "", "", CEDS.get(r["Grade"], "Other"), ""])
+    teacher_first: dict[str, dict] = {}
+    teacher_orgs: dict[str, list[str]] = {}
+    for t in sorted(teachers, key=lambda t: t["SchoolCode"]):
+        tid = s(t["StaffID1"])
+        teacher_first.setdefault(tid, t)
+        if org(t["SchoolCode"]) not in teacher_orgs.setdefault(tid, []):
+            teacher_orgs[tid].append(org(t["SchoolCode"]))
+    for tid in sorted(teacher_first, key=lambda k: natural(f"T{k}")):
+        t, st = teacher_first[tid], staff.get(tid, {})
+        user_rows.append([f"T{tid}", "", "", "true", ",".join(teacher_orgs[tid]), "teacher", s(st.get("UserName")) or f"t{tid}",
+                          "", s(st.get("FirstName")) or s(t.get("FirstName")), s(st.get("LastName")) or s(t.get("LastName")),
+                          s(st.get("MiddleName")), tid, s(st.get("EmailAddress")) or s(t.get("EmailAddress")), "", "", "", "", ""])
+
+    student_enrollments = {}
+    for row in load("rosters"):
+        sc, sn, sid = s(row["SchoolCode"]), s(row["SectionNumber"]), s(row["StudentID"])
+        if (sc, sid) in by_school_student and (sc, sn) in active_sections:
+            student_enrollments.setdefault(f"{sc}-{sn}-{sid}", [f"{sc}-{sn}-{sid}", "", "", f"{sc}-{sn}", org(sc), sid, "student",
+                                                                "", day(row.get("DateStarted")), day(row.get("DateEnded"))])
+    teacher_enrollments = []
+    for x in sections:
+        sc, sn = s(x["SchoolCode"]), s(x["SectionNumber"])
+        for m in x.get("SectionStaffMembers") or []:
+            if (sc, s(m["StaffID"])) in teacher_at:
+                tid = s(m["StaffID"])
+                teacher_enrollments.append([f"{sc}-{sn}-T{tid}", "", "", f"{sc}-{sn}", org(sc), f"T{tid}", "teacher",
+                                            "true" if m.get("IsPrimaryTeacher") is True else "false",
+                                            day(m.get("StartDate")), day(m.get("EndDate"))])
+    enrollment_rows = sorted(student_enrollments.values(), key=lambda r: natural(r[0]))
+    enrollment_rows += sorted(teacher_enrollments, key=lambda r: natural(r[0]))
+
+    def race(r, pattern):
+        codes = [s(r.get(f"RaceCode{i}")) for i in range(1, 6)]
+        return "true" if any(re.fullmatch(pattern, c) for c in codes if c) else "false"
+
+    demographics = []
+    for sid in sorted(first, key=natural):
+        r = first[sid]
+        demographics.append([sid, "", "", day(r.get("Birthdate")), {"M": "male", "F": "female"}.get(s(r.get("Gender")), ""),
+                             race(r, "100"), race(r, r"2\d\d|400"), race(r, "600"), race(r, r"3\d\d"), race(r, "700"),
+                             "true" if s(r.get("RaceCode2")) else "false",
+                             {"Y": "true", "N": "false"}.get(s(r.get("EthnicityCode")), ""), "", "", "", ""])
+
+    return {
+        "manifest.csv": csv_bytes("manifest.csv", [list(row) for row in MANIFEST]),
+        "orgs.csv": csv_bytes("orgs.csv", orgs),
+        "academicSessions.csv": csv_bytes("academicSessions.csv", sessions),
+        "courses.csv": csv_bytes("courses.csv", course_rows),
+        "classes.csv": csv_bytes("classes.csv", class_rows),
+        "users.csv": csv_bytes("users.csv", user_rows),
+        "enrollments.csv": csv_bytes("enrollments.csv", enrollment_rows),
+        "demographics.csv": csv_bytes("demographics.csv", demographics),
+    }
+
+
+@pytest.fixture
+def district_include(tmp_path, monkeypatch):
+    """A copy of include/ that the DAG and its tasks read (a district's clone with its own crosswalk)."""
+    from aeries_hub import paths
+
+    include = tmp_path / "include"
+    shutil.copytree(paths.INCLUDE_DIR, include)
+    monkeypatch.setattr(paths, "MAPPINGS_DIR", include / "mappings")
+    return include
+
+
+def run_dag(include: Path):
+    from aeries_hub.dag_factory import build_dags
+
+    return build_dags(include / "mappings")[DAG_ID].test()
+
+
+def delivered(stack) -> dict[str, bytes]:
+    with zipfile.ZipFile(stack.sftp.root / "stemscopes" / "stemscopes_oneroster.zip") as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+@pytest.mark.e2e
+def test_stemscopes_delivers_a_referentially_complete_oneroster_set(stack, district_include):
+    names = {s(x["SchoolCode"]): s(x["Name"]) for x in json.loads((stack.data_dir / "schools.json").read_text())}
+    codes = sorted(code for code in names if code != "0")
+    # The district has matched two schools; STEMscopes also lists a school whose name is close to a third.
+    crosswalk = "aeries_school_code,vendor_school_id,vendor_school_name\n"
+    crosswalk += f"{codes[0]},ALI-{codes[0]},{names[codes[0]]}\n{codes[1]},ALI-{codes[1]},{names[codes[1]]}\n"
+    crosswalk += f",ALI-777,{names[codes[2]].replace(' School', '')}\n"
+    (district_include / "crosswalks" / "stemscopes_schools.csv").write_text(crosswalk)
+    expected = expected_set(stack.data_dir, {codes[0]: f"ALI-{codes[0]}", codes[1]: f"ALI-{codes[1]}"})
+
+    dag_run = run_dag(district_include)
+
+    assert dag_run.state == "success"
+    files = delivered(stack)
+    assert list(files) == FILES
+    for name in FILES:
+        assert files[name] == expected[name], name
+    assert b"\xef\xbb\xbf" not in b"".join(files.values())  # UTF-8 without BOM
+    users = list(csv.DictReader(io.StringIO(files["users.csv"].decode())))
+    assert any("," in u["orgSourcedIds"] for u in users), "the district has students enrolled at two schools"
+    assert {u["password"] for u in users} == {""}
+    report = RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("report.json")
+    assert report["status"] == "Completed"
+    unmapped = {u["aeries"]: u for u in report["crosswalks"]["schools"]["unmapped"]}
+    assert sorted(unmapped) == codes[2:]
+    assert unmapped[codes[2]]["proposal"]["vendor"] == "ALI-777"
+    assert unmapped[codes[2]]["proposal"]["similarity"] >= 0.8
+    assert any(f"{codes[2]} {names[codes[2]]!r} is not in the file; it is sent as {codes[2]}" in line for line in report["attention"])
+
+
+@pytest.mark.e2e
+def test_a_dangling_reference_stops_the_run_and_delivers_nothing(stack, district_include):
+    mapping = district_include / "mappings" / "stemscopes.yml"
+    mapping.write_text(mapping.read_text().replace('termSourcedIds: {template: "{SchoolCode}-{Semester}"}',
+                                                   'termSourcedIds: {template: "{SchoolCode}-T{Semester}"}'))
+    target = stack.sftp.root / "stemscopes" / "stemscopes_oneroster.zip"
+    target.unlink(missing_ok=True)
+
+    dag_run = run_dag(district_include)
+
+    assert dag_run.state == "failed"
+    assert not target.exists()
+    run = RunFolder(staging_base(), DAG_ID, dag_run.run_id)
+    report = run.read_json("report.json")
+    assert report["status"] == "Error" and report["delivered"] == []
+    classes = run.read_json("summary/build_classes.json")
+    failed = [r for r in classes["checks"]["results"] if r["outcome"] == "failed"]
+    assert [r["description"] for r in failed] == ["every termSourcedIds of classes.csv is a sourcedId in academicSessions.csv"]
+    assert "T" in failed[0]["sample"][0]["termSourcedIds"]
