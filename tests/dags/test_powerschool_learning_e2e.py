@@ -39,7 +39,10 @@ def csv_bytes(header: list[str], rows: list[list[str]]) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-def expected_files(data_dir: Path) -> dict[str, bytes]:
+def expected_files(data_dir: Path, user_ids: dict[str, str] | None = None, class_ids: dict[str, str] | None = None) -> dict[str, bytes]:
+    """The five files; ``user_ids`` and ``class_ids`` are the district's crosswalks (Aeries id -> vendor id)."""
+    uid = lambda value: (user_ids or {}).get(value, value)  # noqa: E731
+    cid = lambda value: (class_ids or {}).get(value, value)  # noqa: E731
     load = lambda name: json.loads((data_dir / f"{name}.json").read_text(encoding="utf-8"))  # noqa: E731
     schools = {s(x["SchoolCode"]): x for x in load("schools")}
     staff = {s(x["ID"]): x for x in load("staff")}
@@ -60,24 +63,26 @@ def expected_files(data_dir: Path) -> dict[str, bytes]:
     section_at = {(s(x["SchoolCode"]), s(x["SectionNumber"])): x for x in sections}
 
     def class_id(sc, course_id, section_number, period):
-        return f"{sc}-{s(course_id)}-{section_number}-{s(period)}-{YEAR}"
+        return cid(f"{sc}-{s(course_id)}-{section_number}-{s(period)}-{YEAR}")
 
     organizations = [[code, s(x["Name"])] for code, x in sorted(schools.items(), key=lambda kv: natural(kv[0])) if code != "0"]
 
     users, levels = [], []
-    for sid in sorted(students, key=natural):
+    for sid in students:
         r = students[sid]
         email = s(r.get("StudentEmailAddress"))
-        users.append([sid, s(r["FirstName"]), s(r.get("MiddleName")), s(r["LastName"]), s(r.get("FirstNameAlias")),
+        users.append([uid(sid), s(r["FirstName"]), s(r.get("MiddleName")), s(r["LastName"]), s(r.get("FirstNameAlias")),
                       s(r.get("NetworkLoginID")) or f"s{sid}", "", email, "S", s(r["SchoolCode"]), "0", "",
                       email if re.search(SSO, email) else ""])
-        levels.append([sid, s(r["Grade"])])
+        levels.append([uid(sid), s(r["Grade"])])
+    users.sort(key=lambda row: natural(row[0]))
+    levels.sort(key=lambda row: natural(row[0]))
     teacher_users: dict[str, list[str]] = {}
     for t in sorted(teachers, key=lambda t: t["SchoolCode"]):
         stf = staff.get(s(t["StaffID1"]), {})
         email = s(stf.get("EmailAddress")) or s(t.get("EmailAddress"))
-        teacher_users.setdefault(f"T{s(t['StaffID1'])}", [
-            f"T{s(t['StaffID1'])}", s(stf.get("FirstName")) or s(t.get("FirstName")), s(stf.get("MiddleName")),
+        teacher_users.setdefault(uid(f"T{s(t['StaffID1'])}"), [
+            uid(f"T{s(t['StaffID1'])}"), s(stf.get("FirstName")) or s(t.get("FirstName")), s(stf.get("MiddleName")),
             s(stf.get("LastName")) or s(t.get("LastName")), "", s(stf.get("UserName")) or f"t{s(t['StaffID1'])}", "",
             email, "T", s(t["SchoolCode"]), "0", "", email if re.search(SSO, email) else ""])
     users += [teacher_users[k] for k in sorted(teacher_users, key=natural)]
@@ -85,17 +90,17 @@ def expected_files(data_dir: Path) -> dict[str, bytes]:
     classes, teacher_rosters = [], []
     for x in sections:
         sc, sn = s(x["SchoolCode"]), s(x["SectionNumber"])
-        cid = class_id(sc, x["CourseID"], sn, x["Period"])
+        class_key = class_id(sc, x["CourseID"], sn, x["Period"])
         members = list(x.get("SectionStaffMembers") or [])
         primary = next((m for m in members if m.get("IsPrimaryTeacher") is True), members[0] if members else None)
         teacher = teacher_at.get((sc, s(primary.get("StaffID")))) if primary else None
         course = courses.get(s(x["CourseID"]), {})
-        classes.append([cid, s(course.get("Title")), s(course.get("LongDescription")), f"{s(x['CourseID'])}-{sn}", YEAR,
-                        f"T{s(teacher['StaffID1'])}" if teacher else "", sc])
+        classes.append([class_key, s(course.get("Title")), s(course.get("LongDescription")), f"{s(x['CourseID'])}-{sn}", YEAR,
+                        uid(f"T{s(teacher['StaffID1'])}") if teacher else "", sc])
         for m in members:
             t = teacher_at.get((sc, s(m.get("StaffID"))))
             if t:
-                teacher_rosters.append([cid, f"T{s(t['StaffID1'])}", "T"])
+                teacher_rosters.append([class_key, uid(f"T{s(t['StaffID1'])}"), "T"])
     classes.sort(key=lambda r: natural(r[0]))
 
     student_rosters = []
@@ -103,7 +108,7 @@ def expected_files(data_dir: Path) -> dict[str, bytes]:
         key = (s(row["SchoolCode"]), s(row["SectionNumber"]))
         if (s(row["SchoolCode"]), s(row["StudentID"])) in by_school_student and key in section_at:
             x = section_at[key]
-            student_rosters.append([class_id(key[0], x["CourseID"], key[1], x["Period"]), s(row["StudentID"]), "S"])
+            student_rosters.append([class_id(key[0], x["CourseID"], key[1], x["Period"]), uid(s(row["StudentID"])), "S"])
     rosters = sorted(student_rosters, key=lambda r: natural(r[0], r[1])) + sorted(teacher_rosters, key=lambda r: natural(r[0], r[1]))
 
     return {
@@ -137,3 +142,38 @@ def test_powerschool_learning_delivers_one_zip_with_the_five_files(stack):
     # Passwords are never sent: the column is there and blank in every row.
     users = list(csv.DictReader(io.StringIO(expected["users.csv"].decode())))
     assert users and {u["password"] for u in users} == {""}
+
+
+@pytest.mark.e2e
+def test_id_crosswalks_keep_the_accounts_and_classes_the_vendor_already_has(stack, tmp_path, monkeypatch):
+    import shutil
+
+    from aeries_hub import paths
+    from aeries_hub.dag_factory import build_dags
+
+    plain = expected_files(stack.data_dir)
+    users = list(csv.reader(io.StringIO(plain["users.csv"].decode())))[1:]
+    student, teacher = next(u[0] for u in users if u[8] == "S"), next(u[0] for u in users if u[8] == "T")
+    klass = next(r[0] for r in csv.reader(io.StringIO(plain["rosters.csv"].decode())) if r[2] == "T")
+    user_ids = {student: "haiku-0001", teacher: "haiku-0002"}
+    class_ids = {klass: "haiku-class-9"}
+    include = tmp_path / "include"
+    shutil.copytree(paths.INCLUDE_DIR, include)
+    (include / "crosswalks" / "powerschool_learning_user_ids.csv").write_text(
+        "aeries_id,vendor_id\n" + "".join(f"{a},{v}\n" for a, v in user_ids.items()))
+    (include / "crosswalks" / "powerschool_learning_class_ids.csv").write_text(
+        "aeries_id,vendor_id\n" + "".join(f"{a},{v}\n" for a, v in class_ids.items()))
+    monkeypatch.setattr(paths, "MAPPINGS_DIR", include / "mappings")
+    expected = expected_files(stack.data_dir, user_ids, class_ids)
+
+    dag_run = build_dags(include / "mappings")[DAG_ID].test()
+
+    assert dag_run.state == "success"
+    with zipfile.ZipFile(stack.sftp.root / "powerschool_learning" / "powerschool_learning_import.zip") as archive:
+        for name, data in expected.items():
+            assert archive.read(name) == data, name
+    everything = b"".join(expected.values()).decode()
+    # The Aeries ids are gone from every file (as whole values), the vendor's ids are everywhere they were.
+    for aeries_id, vendor_id in {**user_ids, **class_ids}.items():
+        assert not re.search(rf"(^|,){re.escape(aeries_id)}(,|$)", everything, re.M), aeries_id
+        assert vendor_id in everything
