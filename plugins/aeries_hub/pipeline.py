@@ -160,7 +160,7 @@ def build_file(mapping_file: str, file_name: str) -> dict:
     output = mapping.output(file_name)
     run = RunFolder.current()
     tables = {name: run.read_parquet(f"validated/{name}.parquet") for name in mapping.tables}
-    built = build_output(mapping, output, apply_source_filters(mapping, tables))
+    built = build_output(mapping, output, apply_source_filters(mapping, tables), _run_values(mapping))
     earlier = {file: run.read_parquet(f"built/{mapping.output(file).stem}.parquet") for file in output.needs}
     known = {**earlier, output.file: built.frame}  # a file may reference its own keys (OneRoster parentSourcedId)
     index = mapping.outputs.index(output)
@@ -193,6 +193,22 @@ def build_file(mapping_file: str, file_name: str) -> dict:
     summary.update(path=str(path), bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
     _summary(run, f"build_{output.stem}", summary)
     return {k: summary[k] for k in ("file", "rows", "rejected", "path", "bytes", "sha256")}
+
+
+def _run_values(mapping: Mapping):
+    """Crosswalks and the run's date (its logical date, or when it was due for a manual run) in the mapping's
+    time zone: a cleared and re-run run builds the same bytes on any day."""
+    from zoneinfo import ZoneInfo
+
+    from airflow.sdk import get_current_context
+
+    from aeries_hub.mapping.crosswalk import read_crosswalks
+    from aeries_hub.mapping.engine import RunValues
+
+    dag_run = get_current_context()["dag_run"]
+    moment = dag_run.logical_date or dag_run.run_after
+    zone = ZoneInfo(mapping.schedule.timezone if mapping.schedule else "UTC")
+    return RunValues(crosswalks=read_crosswalks(mapping), run_date=moment.astimezone(zone).date())
 
 
 def output_checks(output) -> list[dict]:

@@ -1,6 +1,6 @@
 """End to end: the Xello DAG under dag.test(), against the Aeries emulator and OpenSSH's sshd.
 
-The four pipe-delimited files are computed here from the emulator's data files and Xello's format
+The five pipe-delimited files are computed here from the emulator's data files and Xello's format
 (vendor_formats.md, seed 003), independently of the mapping engine, and compared byte for byte.
 """
 
@@ -92,7 +92,24 @@ def expected_files(data_dir: Path) -> dict[str, bytes]:
         ])
     educator_rows.sort(key=lambda r: natural(r[2], r[3]))
 
+    # Homeroom groups: students (K-12) whose homeroom teacher is an active teacher record at their school; a row
+    # whose student is not in Student.txt or whose e-mail is not an educator's is rejected.
+    teacher_at = {(s(t["SchoolCode"]), s(t["TeacherNumber"])): t for t in load("teachers") if not s(t.get("InactiveStatusCode"))}
+    sent_students = {row[0] for row in student_rows}
+    educator_emails = {row[2] for row in educator_rows}
+    group_rows = []
+    for r in students:
+        t = teacher_at.get((s(r["SchoolCode"]), s(r.get("HomeRoomTeacherNumber"))))
+        if t is None or s(r["Grade"]) not in GRADES:
+            continue
+        st = staff.get(s(t.get("StaffID1")), {})
+        email = (s(st.get("EmailAddress")) or s(t.get("EmailAddress"))).lower()
+        if s(r["StudentID"]) in sent_students and email in educator_emails:
+            group_rows.append([f"Homeroom {s(t.get('DisplayName'))}"[:100], email, s(r["StudentID"]), s(r["SchoolCode"])])
+    group_rows.sort(key=lambda row: natural(row[3], row[0], row[2]))
+
     return {
+        "StudentGroup.txt": pipe_file(["GroupName", "EducatorEmail", "StudentId", "SchoolCode"], group_rows),
         "School.txt": pipe_file(["SchoolCode", "Name", "SchoolType"], school_rows),
         "Student.txt": pipe_file(
             ["StudentID", "FirstName", "LastName", "Gender", "CurrentGrade", "CurrentSchoolCode", "PreRegSchoolCode",
@@ -113,12 +130,13 @@ def xello_dag(mappings_dir: Path | None = None):
 
 
 @pytest.mark.e2e
-def test_xello_delivers_the_four_files(stack):
+def test_xello_delivers_the_five_files(stack):
     expected = expected_files(stack.data_dir)
 
     dag_run = xello_dag().test(run_conf={"ignore_window": True})
 
     assert dag_run.state == "success"
+    assert expected["StudentGroup.txt"].count(b"\r\n") > 10, "the district has homerooms"
     for name, data in expected.items():
         assert (stack.sftp.root / "xello" / name).read_bytes() == data, name
     report = RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("report.json")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date
 
 import pandas as pd
 
@@ -27,6 +28,8 @@ from aeries_hub.mapping.loader import (
 )
 
 RECORD_SET_COLUMN = "_record_set"
+#: The template field for the run's date: ``{run_date:%Y-%m-%d}`` (a strftime format after the colon).
+RUN_DATE = "run_date"
 
 
 _AERIES_NULL_DATES = ("0001-01-01", "1900-01-01")
@@ -89,21 +92,29 @@ def apply_source_filters(mapping: Mapping, tables: dict[str, pd.DataFrame]) -> d
     return filtered
 
 
+@dataclass(frozen=True)
+class RunValues:
+    """What a build knows besides the tables: the crosswalk files and the run's date.
+
+    ``crosswalks`` is {name: {aeries value: vendor value}}; ``run_date`` is the run's date in the mapping's
+    time zone (templates use it as ``{run_date:%Y-%m-%d}``), so a re-run of a run builds the same bytes.
+    """
+
+    crosswalks: dict[str, dict[str, str]] = field(default_factory=dict)
+    run_date: date | None = None
+
+
 def build_output(
-    mapping: Mapping,
-    output: Output,
-    tables: dict[str, pd.DataFrame],
-    crosswalks: dict[str, dict[str, str]] | None = None,
+    mapping: Mapping, output: Output, tables: dict[str, pd.DataFrame], run: RunValues | None = None
 ) -> BuiltOutput:
     """Rows of ``output`` built from ``tables`` (already filtered), record set after record set.
 
-    ``crosswalks`` are the mapping's crosswalk files as {name: {aeries value: vendor value}} (read from
-    their files when not given).
+    Without ``run``, the crosswalk files are read and the run date is unknown.
     """
-    if crosswalks is None:
+    if run is None:
         from aeries_hub.mapping.crosswalk import read_crosswalks
 
-        crosswalks = read_crosswalks(mapping)
+        run = RunValues(crosswalks=read_crosswalks(mapping))
     index = mapping.outputs.index(output)
     parts = []
     built = BuiltOutput(frame=pd.DataFrame())
@@ -112,7 +123,7 @@ def build_output(
         if record_set.rows is not None:
             frame, merged = _literal_rows(record_set, output), 0
         else:
-            frame, merged = _record_set_rows(record_set, tables, output, where, crosswalks)
+            frame, merged = _record_set_rows(record_set, tables, output, where, run)
         built.rows_by_record_set[record_set.name] = len(frame)
         if merged:
             built.merged_duplicates[record_set.name] = merged
@@ -133,7 +144,7 @@ def _literal_rows(record_set: RecordSet, output: Output) -> pd.DataFrame:
 
 
 def _record_set_rows(
-    record_set: RecordSet, tables: dict[str, pd.DataFrame], output: Output, where: str, crosswalks: dict[str, dict[str, str]]
+    record_set: RecordSet, tables: dict[str, pd.DataFrame], output: Output, where: str, run: RunValues
 ) -> tuple[pd.DataFrame, int]:
     base = _table(tables, record_set.table, f"{where}.from")
     frame = base.reset_index(drop=True)
@@ -146,7 +157,7 @@ def _record_set_rows(
     out = pd.DataFrame(index=frame.index)
     for column in output.delivered_columns:
         spec = record_set.values.get(column)
-        out[column] = _evaluate(spec, frame, f"{where}.values.{column}", crosswalks) if spec else ""
+        out[column] = _evaluate(spec, frame, f"{where}.values.{column}", run) if spec else ""
     merged = 0
     if record_set.distinct_on:
         out, merged = _distinct(frame, out, record_set, f"{where}.distinct")
@@ -243,7 +254,7 @@ def _distinct(frame: pd.DataFrame, out: pd.DataFrame, record_set: RecordSet, whe
     return result, len(out) - len(result)
 
 
-def _evaluate(spec: ValueSpec, frame: pd.DataFrame, where: str, crosswalks: dict[str, dict[str, str]]) -> pd.Series:
+def _evaluate(spec: ValueSpec, frame: pd.DataFrame, where: str, run: RunValues) -> pd.Series:
     if spec.kind == "constant":
         values = pd.Series(spec.argument, index=frame.index, dtype=object)
     elif spec.kind == "source":
@@ -254,30 +265,34 @@ def _evaluate(spec: ValueSpec, frame: pd.DataFrame, where: str, crosswalks: dict
             candidate = _column(frame, ref, where)
             values = values.where(~is_blank(values), candidate)
     else:
-        values = _template(spec.argument, frame, where)
+        values = _template(spec.argument, frame, where, run)
     if spec.match is not None:
         trimmed = values.str.strip()
         matched = trimmed.map(spec.match)
         fallback = values if spec.default is None else pd.Series(spec.default, index=frame.index, dtype=object)
         values = matched.where(trimmed.isin(spec.match.keys()), fallback).astype(object)
     for step in spec.transform:
-        values = _apply_step(step, values, frame, where, crosswalks)
+        values = _apply_step(step, values, frame, where, run)
     return values
 
 
-def _template(template: str, frame: pd.DataFrame, where: str) -> pd.Series:
+def _template(template: str, frame: pd.DataFrame, where: str, run: RunValues) -> pd.Series:
     import string
 
     result = pd.Series("", index=frame.index, dtype=object)
-    for literal, name, _, _ in string.Formatter().parse(template):
+    for literal, name, spec, _ in string.Formatter().parse(template):
         if literal:
             result = result + literal
-        if name:
+        if name == RUN_DATE:
+            if run.run_date is None:
+                raise MappingError(f"{where}: {{{RUN_DATE}}} needs the run's date, which this build was not given")
+            result = result + format(run.run_date, spec or "%Y-%m-%d")
+        elif name:
             result = result + _column(frame, name, where).str.strip()
     return result
 
 
-def _apply_step(step, values: pd.Series, frame: pd.DataFrame, where: str, crosswalks: dict[str, dict[str, str]]) -> pd.Series:
+def _apply_step(step, values: pd.Series, frame: pd.DataFrame, where: str, run: RunValues) -> pd.Series:
     if isinstance(step, str):
         if step == "trim":
             return values.str.strip()
@@ -296,7 +311,7 @@ def _apply_step(step, values: pd.Series, frame: pd.DataFrame, where: str, crossw
     if name == "truncate":
         return values.str.slice(0, argument)
     if name == "if_blank":
-        fill = _template(argument, frame, f"{where}.transform") if "{" in argument else argument
+        fill = _template(argument, frame, f"{where}.transform", run) if "{" in argument else argument
         return values.where(~blank, fill)
     if name == "blank_unless":
         return values.where(_search(values, argument, f"{where}.transform: blank_unless"), "")
@@ -304,7 +319,7 @@ def _apply_step(step, values: pd.Series, frame: pd.DataFrame, where: str, crossw
         hit = _search(values, argument["pattern"], f"{where}.transform: if_match")
         return pd.Series(argument["else"], index=values.index, dtype=object).where(~hit, argument["then"])
     if name == "crosswalk":
-        table = crosswalks[argument]
+        table = run.crosswalks[argument]
         trimmed = values.str.strip()
         return trimmed.map(table).where(trimmed.isin(table.keys()), values).astype(object)
     if name == "prefix":

@@ -324,3 +324,21 @@ crosswalks:
   schools: {file: crosswalks/schools.csv, aeries: aeries_code, vendor: vendor_id}
 """)
     assert [r["org"] for r in rows(m, tables)] == ["org:RIDGE-01", "org:995", "org:RIDGE-01", "org:995"]
+
+
+def test_run_date_in_templates_is_the_runs_date_not_the_clock(tmp_path, tables):
+    from datetime import date
+
+    from aeries_hub.mapping.engine import RunValues
+
+    m = mapping_with(tmp_path, one_output(["id", "entered", "year"], """
+        id: {source: StudentID}
+        entered: {source: Birthdate, transform: [{date: "%Y-%m-%d"}, {if_blank: "{run_date:%Y-%m-%d}"}]}
+        year: {template: "{run_date:%Y}"}
+    """))
+    built = build_output(m, m.outputs[0], tables, RunValues(run_date=date(2027, 1, 4)))
+    assert built.frame[["id", "entered", "year"]].values.tolist() == [
+        ["101", "2019-03-04", "2027"], ["101", "2019-03-04", "2027"], ["102", "2027-01-04", "2027"], ["103", "2027-01-04", "2027"],
+    ]
+    with pytest.raises(MappingError, match=r"\{run_date\} needs the run's date"):
+        build_output(m, m.outputs[0], tables)
