@@ -20,7 +20,7 @@ from aeries_hub.staging import RunFolder, staging_base
 DAG_ID = "aeries_to_powerschool_learning"
 STACK = {"students": 300, "seed": 5}
 YEAR = "2026"
-SSO = r"(?i)@demo.k12.ca.us$"
+SSO = r"(?i)@demo\.k12\.ca\.us$"
 
 
 def s(value) -> str:

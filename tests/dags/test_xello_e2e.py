@@ -63,7 +63,8 @@ def expected_files(data_dir: Path) -> dict[str, bytes]:
         student_rows.append([
             sid, s(r["FirstName"])[:100], s(r["LastName"])[:100],
             s(r.get("Gender")) if s(r.get("Gender")) in ("M", "F") else "N",
-            s(r["Grade"]), s(r["SchoolCode"]), "" if s(r.get("NextSchoolCode")) in ("", "0") else s(r.get("NextSchoolCode")),
+            s(r["Grade"]), s(r["SchoolCode"]),
+            "" if s(r.get("NextSchoolCode")) in ("", "0", s(r["SchoolCode"])) else s(r.get("NextSchoolCode")),
             "" if born.startswith("0001") else born, s(r.get("StateStudentID")), s(r.get("StudentEmailAddress")),
         ])
 
@@ -71,6 +72,8 @@ def expected_files(data_dir: Path) -> dict[str, bytes]:
     for row in load("rosters"):
         student = by_school_student.get((s(row["SchoolCode"]), s(row["StudentID"])))
         if not student or s(student["Grade"]) not in GRADES or (s(row["StudentID"]), s(row["CourseID"])) in seen:
+            continue
+        if s(row["StudentID"]) not in chosen:  # a student missing from Student.txt
             continue
         seen.add((s(row["StudentID"]), s(row["CourseID"])))
         course = courses.get(s(row["CourseID"]), {})

@@ -315,6 +315,9 @@ def _apply_step(step, values: pd.Series, frame: pd.DataFrame, where: str, run: R
         return values.where(~blank, fill)
     if name == "blank_unless":
         return values.where(_search(values, argument, f"{where}.transform: blank_unless"), "")
+    if name == "blank_if_equal_to":
+        other = _column(frame, argument, f"{where}.transform").str.strip()
+        return values.where(values.str.strip().ne(other), "")
     if name == "if_match":
         hit = _search(values, argument["pattern"], f"{where}.transform: if_match")
         return pd.Series(argument["else"], index=values.index, dtype=object).where(~hit, argument["then"])

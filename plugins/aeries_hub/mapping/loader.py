@@ -296,11 +296,14 @@ def _validator():
     return Draft202012Validator(mapping_schema, registry=registry)
 
 
-_SETTING = re.compile(r"\{settings\.([a-z][a-z0-9_]*)\}")
+_SETTING = re.compile(r"\{settings\.([a-z][a-z0-9_]*)(\|regex)?\}")
 
 
 def _apply_settings(node, settings: dict, path: list, where: str):
-    """Replace {settings.NAME} everywhere in the outputs, so a value is configured in one place."""
+    """Replace {settings.NAME} everywhere in the outputs, so a value is configured in one place.
+
+    ``{settings.NAME|regex}`` gives the value escaped for a regular expression (a domain's dots match dots).
+    """
     if isinstance(node, dict):
         return {k: _apply_settings(v, settings, path + [k], where) for k, v in node.items()}
     if isinstance(node, list):
@@ -310,7 +313,8 @@ def _apply_settings(node, settings: dict, path: list, where: str):
             if match.group(1) not in settings:
                 known = ", ".join(sorted(settings)) or "none"
                 raise MappingError(f"{where}: {format_key_path(path)}: unknown setting {match.group(1)!r} (settings: {known})")
-            return str(settings[match.group(1)])
+            value = str(settings[match.group(1)])
+            return re.escape(value) if match.group(2) else value
 
         return _SETTING.sub(value, node)
     return node
@@ -642,10 +646,18 @@ def template_fields(template: str) -> list[str]:
 
 
 def _refs(spec: ValueSpec) -> list[str]:
+    """The columns a value reads: its source, template fields, and columns named by its steps."""
     if spec.kind == "source":
-        return [spec.argument]
-    if spec.kind == "first_of":
-        return list(spec.argument)
-    if spec.kind == "template":
-        return template_fields(spec.argument)
-    return []
+        refs = [spec.argument]
+    elif spec.kind == "first_of":
+        refs = list(spec.argument)
+    elif spec.kind == "template":
+        refs = template_fields(spec.argument)
+    else:
+        refs = []
+    for step in spec.transform:
+        if isinstance(step, dict) and "blank_if_equal_to" in step:
+            refs.append(step["blank_if_equal_to"])
+        if isinstance(step, dict) and isinstance(step.get("if_blank"), str):
+            refs += template_fields(step["if_blank"])
+    return [ref for ref in refs if ref != "run_date"]

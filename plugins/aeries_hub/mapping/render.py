@@ -25,6 +25,8 @@ def render_delimited(frame: pd.DataFrame, columns: list[str], fmt: FileFormat, k
         delimiter=fmt.delimiter,
         quoting=_QUOTING[fmt.quoting],
         lineterminator="\r\n" if fmt.line_ending == "crlf" else "\n",
+        # Unquoted files have no quote character: a '"' inside a value is just a character.
+        quotechar=None if fmt.quoting == "none" else '"',
         escapechar=None,
     )
     if fmt.header:

@@ -342,3 +342,15 @@ def test_run_date_in_templates_is_the_runs_date_not_the_clock(tmp_path, tables):
     ]
     with pytest.raises(MappingError, match=r"\{run_date\} needs the run's date"):
         build_output(m, m.outputs[0], tables)
+
+
+def test_blank_if_equal_to_another_column_and_settings_escaped_for_a_regex(tmp_path, tables):
+    m = mapping_with(tmp_path, one_output(["id", "other_school", "sso"], """
+        id: {source: StudentID}
+        other_school: {template: "994", transform: [{blank_if_equal_to: SchoolCode}]}
+        sso: {source: StudentEmailAddress, transform: [{blank_unless: "@{settings.domain|regex}$"}]}
+    """) + "settings:\n  domain: example.org\n")
+    assert [(r["other_school"], r["sso"]) for r in rows(m, tables)] == [
+        ("", "zoe@example.org"), ("994", "zoe@example.org"), ("", ""), ("994", ""),
+    ]
+    assert m.outputs[0].records[0].values["sso"].transform == ({"blank_unless": r"@example\.org$"},)

@@ -37,3 +37,15 @@ def test_dotted_columns_nest_blank_is_null_only_with_overwrite_and_children_foll
         '"guardians":[{"seq":"1","fname":"Ana","email":"ana@example.org"},{"seq":"2","fname":"Lee"}]}\n'
         '{"students":{"id":"8","gender":"F"}}\n'
     ).encode("utf-8")
+
+
+def test_an_unquoted_file_writes_a_double_quote_as_it_is_and_refuses_its_delimiter():
+    import pytest
+
+    from aeries_hub.mapping.render import RenderError, render_delimited
+
+    pipes = FileFormat(delimiter="|", quoting="none", line_ending="crlf")
+    frame = pd.DataFrame({"id": ["1"], "title": ['Teacher "AP Physics"']})
+    assert render_delimited(frame, ["id", "title"], pipes) == b'id|title\r\n1|Teacher "AP Physics"\r\n'
+    with pytest.raises(RenderError, match=r"row 1 \(id=2\): cannot be written with quoting 'none'"):
+        render_delimited(pd.DataFrame({"id": ["2"], "title": ["a|b"]}), ["id", "title"], pipes, ("id",))
