@@ -53,6 +53,21 @@ VENDORS = {
         ("organizations.csv", "users.csv", "users_levels.csv", "classes.csv", "rosters.csv"),
         zip="powerschool_learning_import.zip",
     ),
+    "stemscopes": Vendor(
+        "aeries_to_stemscopes",
+        "stemscopes",
+        (
+            "manifest.csv",
+            "orgs.csv",
+            "academicSessions.csv",
+            "courses.csv",
+            "classes.csv",
+            "users.csv",
+            "enrollments.csv",
+            "demographics.csv",
+        ),
+        zip="stemscopes_oneroster.zip",
+    ),
 }
 
 
