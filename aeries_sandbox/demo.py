@@ -1,9 +1,9 @@
 """`make demo` and `make airflow`: the whole pipeline on embedded defaults.
 
-Starts the Aeries emulator (a generated demo district) and a local OpenSSH SFTP server, points Airflow
-(SQLite metadata database in .demo/airflow) at them through connections, then either runs the Destiny DAG
-once and prints a summary (`make demo`), or starts `airflow standalone` (`make airflow`) so the runs show
-in the UI at http://localhost:8080.
+Starts the Aeries emulator (a generated demo district), a local OpenSSH SFTP server and the vendor-API
+receiver, points Airflow (SQLite metadata database in .demo/airflow) at them through connections, then
+either runs every vendor DAG once and prints one summary line per vendor (`make demo`), or starts
+`airflow standalone` (`make airflow`) so the runs show in the UI at http://localhost:8080.
 """
 
 from __future__ import annotations
@@ -15,9 +15,17 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 REPO = Path(__file__).resolve().parents[1]
-DEMO_DAG = "aeries_to_destiny"
+#: Every vendor DAG, in the order of the seeds, with the conf of its demo run.
+DEMO_RUNS = {
+    "aeries_to_powerschool_learning": {},
+    "aeries_to_stemscopes": {},
+    "aeries_to_destiny": {},
+    "aeries_to_xello": {"ignore_window": True},  # Xello's pull window is weekends 20:00-02:00
+    "aeries_to_schoolmint_enroll": {},
+}
 
 
 def airflow_env(workdir: Path) -> dict[str, str]:
@@ -36,13 +44,14 @@ def airflow_env(workdir: Path) -> dict[str, str]:
     }
 
 
-def run_airflow(args: list[str], env: dict[str, str], log_path: Path) -> None:
+def run_airflow(args: list[str], env: dict[str, str], log_path: Path, *, check: bool = True) -> int:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         done = subprocess.run([sys.executable, "-m", "airflow", *args], env=env, stdout=log, stderr=subprocess.STDOUT)
-    if done.returncode:
+    if done.returncode and check:
         tail = log_path.read_text(errors="replace").splitlines()[-40:]
         raise SystemExit(f"`airflow {' '.join(args)}` failed (exit {done.returncode}); end of {log_path}:\n" + "\n".join(tail))
+    return done.returncode
 
 
 def latest_report(staging: Path, dag_id: str, since: float) -> Path:
@@ -52,17 +61,21 @@ def latest_report(staging: Path, dag_id: str, since: float) -> Path:
     return max(reports, key=lambda p: p.stat().st_mtime)
 
 
-def print_summary(report: dict, report_path: Path, sftp_root: Path, seconds: float) -> None:
-    extracted = report["extracted"]
-    print(f"\n{report['integration']}: {report['status']} in {seconds:.1f} s")
-    print("  rows extracted: " + ", ".join(f"{table} {rows}" for table, rows in sorted(extracted.items())))
+def summary_line(report: dict, seconds: float, landed: Callable[[dict], str]) -> str:
+    """One line: status, time, rows extracted, checks, rejects, and what was delivered where."""
     c = report["checks"]
-    print(f"  checks: {c['passed']} passed, {c['warned']} warned, {c['failed']} failed; {report['rejected']} rows rejected")
-    for item in report["delivered"]:
-        landed = sftp_root / item["remote_path"].lstrip("/")
-        print(f"  delivered: {item['rows']} rows, {item['bytes']} bytes to {item['remote_path']} ({item['conn_id']})")
-        print(f"  file landed at: {landed}")
-    print(f"  run report: {report_path}")
+    files = report["delivered"]
+    rows, size = sum(d["rows"] for d in files), sum(d["bytes"] for d in files)
+    places = [_short(landed(d)) for d in files]
+    where = places[0] if len(places) == 1 else f"{len(places)} files in {os.path.commonpath(places)}/" if places else "-"
+    return (
+        f"{report['integration']:<21} {report['status']:<21} {seconds:5.1f} s {sum(report['extracted'].values()):>9} "
+        f"{c['passed']:>4}/{c['warned']}/{c['failed']} {report['rejected']:>8} {rows:>9} {size:>10}  {where}"
+    )
+
+
+def _short(place: str) -> str:
+    return place.removeprefix(str(REPO) + os.sep)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,16 +95,24 @@ def main(argv: list[str] | None = None) -> int:
         env.update(stack.connection_env())
         print(f"Aeries emulator: {stack.emulator.url} (district in {stack.data_dir})")
         print(f"SFTP server: {stack.sftp.host}:{stack.sftp.port}, files land under {stack.sftp.root}")
+        print(f"Vendor API receiver: {stack.vendor_api.url} (SchoolMint Enroll's sandbox and production)")
         run_airflow(["db", "migrate"], env, workdir / "logs" / "airflow-db-migrate.log")
         if args.standalone:
             print("Starting airflow standalone on http://localhost:8080 (login printed below; Ctrl-C stops).")
             return subprocess.call([sys.executable, "-m", "airflow", "standalone"], env=env)
-        log_path = workdir / "logs" / f"{DEMO_DAG}.log"
-        print(f"Running {DEMO_DAG} once (task logs: {log_path}) ...")
-        run_started = time.time()
-        run_airflow(["dags", "test", DEMO_DAG], env, log_path)
-        report_path = latest_report(workdir / "airflow" / "staging", DEMO_DAG, run_started - 1)
-        print_summary(json.loads(report_path.read_text()), report_path, stack.sftp.root, time.time() - started)
+        staging = workdir / "airflow" / "staging"
+        print(f"Running every vendor DAG once (task logs: {workdir / 'logs'}/<dag_id>.log) ...\n")
+        print(f"{'integration':<21} {'status':<21} {'time':>7} {'extracted':>9} {'checks':>8} {'rejected':>8} {'delivered':>9} "
+              f"{'bytes':>10}  where")
+        reports = []
+        for dag_id, conf in DEMO_RUNS.items():
+            run_started = time.time()
+            command = ["dags", "test", dag_id] + (["--conf", json.dumps(conf)] if conf else [])
+            run_airflow(command, env, workdir / "logs" / f"{dag_id}.log", check=False)
+            report_path = latest_report(staging, dag_id, run_started - 1)
+            reports.append(report_path)
+            print(summary_line(json.loads(report_path.read_text()), time.time() - run_started, stack.landed), flush=True)
+        print(f"\nAll five in {time.time() - started:.1f} s. Run reports: {staging}/<dag_id>/<run_id>/report.json")
     return 0
 
 

@@ -1,8 +1,9 @@
-"""The local stand-ins for a district's systems: the Aeries emulator and the vendor's SFTP server.
+"""The local stand-ins for a district's systems: the Aeries emulator, the vendors' SFTP server and API.
 
 `make demo`, `make airflow` and the end-to-end tests all start them through :func:`sandbox_stack`, and
 point Airflow at them through ordinary Airflow connections (``AIRFLOW_CONN_*`` environment variables).
-The Aeries certificate is generated afresh for every stack: no secret lives in the repository.
+The Aeries certificate and the vendor API token are generated afresh for every stack: no secret lives in
+the repository.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Iterator
 
 from aeries_sandbox.emulator import READ_AREAS, EmulatorProcess, generate_district
 from aeries_sandbox.sftp_server import SftpServer
+from aeries_sandbox.vendor_api import VendorApiServer
 
 
 #: The SFTP connection each vendor mapping names, and the folder its files land in.
@@ -25,6 +27,12 @@ VENDOR_SFTP_CONNECTIONS = {
     "xello_sftp": "xello",
     "powerschool_learning_sftp": "powerschool_learning",
     "stemscopes_sftp": "stemscopes",
+}
+
+#: The http connection each vendor API target names, and the receiver's instance behind it.
+VENDOR_API_CONNECTIONS = {
+    "schoolmint_enroll_sandbox": "sandbox",
+    "schoolmint_enroll": "production",
 }
 
 
@@ -37,8 +45,10 @@ def new_certificate() -> str:
 class Stack:
     emulator: EmulatorProcess
     sftp: SftpServer
+    vendor_api: VendorApiServer
     data_dir: Path
     certificate: str
+    vendor_token: str
 
     def connection_env(self, *, aeries_extra: dict | None = None) -> dict[str, str]:
         """``AIRFLOW_CONN_*`` variables for the Aeries connection and every vendor's SFTP connection."""
@@ -51,7 +61,16 @@ class Stack:
         env = {"AIRFLOW_CONN_AERIES_DEFAULT": json.dumps(aeries)}
         for conn_id in VENDOR_SFTP_CONNECTIONS:
             env[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(self.sftp.airflow_connection(conn_id))
+        for conn_id, instance in VENDOR_API_CONNECTIONS.items():
+            connection = self.vendor_api.airflow_connection(conn_id, instance, self.vendor_token)
+            env[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(connection)
         return env
+
+    def landed(self, delivered: dict) -> str:
+        """Where a delivered file (a report's ``delivered`` entry) ended up on this machine."""
+        if "remote_path" in delivered:
+            return str(self.sftp.root / delivered["remote_path"].lstrip("/"))
+        return f"{delivered['url']} ({delivered.get('target')}: {delivered['imported']} imported)"
 
 
 @contextmanager
@@ -67,7 +86,7 @@ def sandbox_stack(
     sftp_root = workdir / "sftp"
     for folder in VENDOR_SFTP_CONNECTIONS.values():
         (sftp_root / folder).mkdir(parents=True, exist_ok=True)
-    certificate = new_certificate()
+    certificate, vendor_token = new_certificate(), new_certificate()
     with ExitStack() as stack:
         emulator = stack.enter_context(
             EmulatorProcess(
@@ -77,4 +96,6 @@ def sandbox_stack(
             )
         )
         sftp = stack.enter_context(SftpServer(root=sftp_root))
-        yield Stack(emulator=emulator, sftp=sftp, data_dir=data_dir, certificate=certificate)
+        vendor_api = stack.enter_context(VendorApiServer(tokens=[vendor_token]))
+        yield Stack(emulator=emulator, sftp=sftp, vendor_api=vendor_api, data_dir=data_dir, certificate=certificate,
+                    vendor_token=vendor_token)

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import signal
 import sys
-import threading
 import time
 from pathlib import Path
 
 from aeries_sandbox.emulator.district import District
 from aeries_sandbox.emulator.faults import parse_fault_spec
 from aeries_sandbox.emulator.generator import generate_district
+from aeries_sandbox.emulator.process import add_server_options, parse_cli, serve_until_stopped
 from aeries_sandbox.emulator.server import CertificateError, EmulatorServer, load_certificates
 
 log = logging.getLogger("aeries_sandbox.emulator")
@@ -34,31 +32,18 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--generate", type=int, metavar="SIZE", help="generate a district of SIZE students")
     source.add_argument("--data", type=Path, metavar="DIR", help="serve a district data dir (see README.md)")
     parser.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
-    parser.add_argument("--port", type=int, default=8081, help="TCP port; 0 picks a free one (default 8081)")
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--base-path", default="/aeries", help="the district's Aeries base path (default /aeries)")
     parser.add_argument("--certs", type=Path, metavar="FILE",
                         help='JSON {"certificates": [{"name", "certificate", "areas": [...]}]}')
     parser.add_argument("--write-data", type=Path, metavar="DIR", help="write the district as a data dir first")
     parser.add_argument("--no-serve", action="store_true", help="stop after --write-data")
-    parser.add_argument("--faults", metavar="SPEC", help='e.g. "429=0.1,500=0.05,html=0.02,latency=0.01"')
-    parser.add_argument("--fault-seed", type=int, default=0, help="seed of the fault RNG (default 0)")
-    parser.add_argument("--port-file", type=Path, metavar="FILE", help="write the port here once listening")
-    parser.add_argument("--quiet", action="store_true", help="no per-request log lines")
+    add_server_options(parser, port=8081, faults_example="429=0.1,500=0.05,html=0.02,latency=0.01")
     return parser
-
-
-def _write_port_file(path: Path, port: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(f"{port}\n")
-    os.replace(tmp, path)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(message)s")
+    args = parse_cli(parser, argv)
     if args.no_serve and not args.write_data:
         parser.error("--no-serve only makes sense with --write-data")
     if not args.no_serve and not args.certs:
@@ -101,23 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     del district
     log.info("certificates: %s", ", ".join(f"{name} ({len(areas)} areas)" for name, areas in certs.values()) or "none")
-    if args.faults:
-        log.info("faults: %s (seed %d)", args.faults, args.fault_seed)
-
-    def stop(signum: int, _frame: object) -> None:
-        log.info("signal %d: stopping", signum)
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    if args.port_file:
-        _write_port_file(args.port_file, server.port)
-    print(f"Aeries emulator listening on {server.url}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
+    serve_until_stopped(server, args.port_file, f"Aeries emulator listening on {server.url}")
     return 0
 
 

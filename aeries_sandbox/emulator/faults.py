@@ -23,15 +23,15 @@ __all__ = ["FAULT_KINDS", "FaultConfig", "FaultInjector", "parse_fault_spec"]
 
 #: Per-request fault kinds, in the order they are tried.
 FAULT_KINDS = ("429", "500", "503", "drop", "truncate", "html")
-_ALL_KEYS = FAULT_KINDS + ("latency",)
 
 
-def parse_fault_spec(spec: str | Mapping[str, Any] | None) -> dict[str, float]:
+def parse_fault_spec(spec: str | Mapping[str, Any] | None, kinds: tuple[str, ...] = FAULT_KINDS) -> dict[str, float]:
     """``"429=0.1,500=0.05,latency=0.01"`` (or the same as a dict) -> ``{"429": 0.1, ...}``.
 
-    Raises ValueError naming the bad item: unknown kind, a value that is not a number, a probability
-    outside 0..1 or a negative latency.
+    ``kinds`` are the fault kinds the server knows (the emulator's by default). Raises ValueError naming the
+    bad item: unknown kind, a value that is not a number, a probability outside 0..1 or a negative latency.
     """
+    all_keys = tuple(kinds) + ("latency",)
     if spec is None:
         return {}
     items: list[tuple[str, Any]]
@@ -42,7 +42,7 @@ def parse_fault_spec(spec: str | Mapping[str, Any] | None) -> dict[str, float]:
             if not part:
                 continue
             if "=" not in part:
-                raise ValueError(f"fault spec item {part!r} is not KIND=VALUE (kinds: {', '.join(_ALL_KEYS)})")
+                raise ValueError(f"fault spec item {part!r} is not KIND=VALUE (kinds: {', '.join(all_keys)})")
             key, value = part.split("=", 1)
             items.append((key, value))
     elif isinstance(spec, Mapping):
@@ -52,8 +52,8 @@ def parse_fault_spec(spec: str | Mapping[str, Any] | None) -> dict[str, float]:
     rates: dict[str, float] = {}
     for key, value in items:
         kind = str(key).strip().lower()
-        if kind not in _ALL_KEYS:
-            raise ValueError(f"unknown fault kind {key!r}; known kinds: {', '.join(_ALL_KEYS)}")
+        if kind not in all_keys:
+            raise ValueError(f"unknown fault kind {key!r}; known kinds: {', '.join(all_keys)}")
         try:
             number = float(str(value).strip())
         except ValueError:
@@ -77,14 +77,14 @@ class FaultConfig:
     path_pattern: str | None = None
 
     @classmethod
-    def from_json(cls, body: Mapping[str, Any]) -> FaultConfig:
+    def from_json(cls, body: Mapping[str, Any], kinds: tuple[str, ...] = FAULT_KINDS) -> FaultConfig:
         """The control endpoint's body: ``{"rates": {...} | "spec", "seed", "max_faults", "path_pattern"}``."""
         if not isinstance(body, Mapping):
             raise ValueError("the body must be a JSON object")
         unknown = set(body) - {"rates", "seed", "max_faults", "path_pattern"}
         if unknown:
             raise ValueError(f"unknown keys {sorted(unknown)}; expected rates, seed, max_faults, path_pattern")
-        rates = parse_fault_spec(body.get("rates") or {})
+        rates = parse_fault_spec(body.get("rates") or {}, kinds)
         seed = body.get("seed", 0)
         max_faults = body.get("max_faults")
         pattern = body.get("path_pattern")
@@ -109,8 +109,9 @@ class FaultConfig:
 class FaultInjector:
     """Decides, per request, whether to inject a fault; thread-safe; counts what it injected."""
 
-    def __init__(self, config: FaultConfig | None = None) -> None:
+    def __init__(self, config: FaultConfig | None = None, kinds: tuple[str, ...] = FAULT_KINDS) -> None:
         self._lock = threading.Lock()
+        self.kinds = tuple(kinds)
         self.configure(config or FaultConfig())
 
     def configure(self, config: FaultConfig) -> None:
@@ -121,7 +122,7 @@ class FaultInjector:
             self._injected = 0  # since this configuration, for max_faults
             self._cumulative = []
             total = 0.0
-            for kind in FAULT_KINDS:
+            for kind in self.kinds:
                 rate = config.rates.get(kind, 0.0)
                 if rate > 0:
                     total += rate
@@ -142,7 +143,7 @@ class FaultInjector:
             return {**self._config.to_json(), "injected": self._injected, "remaining": remaining}
 
     def decide(self, path: str) -> tuple[str | None, float]:
-        """``(fault kind or None, latency seconds)`` for a request to ``path`` (relative to api/v5/)."""
+        """``(fault kind or None, latency seconds)`` for a request to ``path`` (relative to the API root)."""
         config = self._config
         if not config.rates:
             return None, 0.0

@@ -17,7 +17,7 @@ import time
 from bisect import bisect_left
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from aeries_sandbox.emulator.district import District
@@ -25,12 +25,17 @@ from aeries_sandbox.emulator.faults import FaultConfig, FaultInjector, parse_fau
 
 __all__ = [
     "EmulatorServer",
+    "BackgroundServer",
+    "SandboxHTTPServer",
+    "JsonRequestHandler",
+    "HttpError",
     "DistrictIndex",
     "SECURITY_AREAS",
     "READ_AREAS",
     "CertificateError",
     "load_certificates",
     "normalise_base_path",
+    "read_secrets_file",
 ]
 
 log = logging.getLogger("aeries_sandbox.emulator")
@@ -99,7 +104,9 @@ class CertificateError(ValueError):
     """The certificates configuration is unusable (the message never contains a certificate)."""
 
 
-class _HttpError(Exception):
+class HttpError(Exception):
+    """An error answer: the status and the message a handler sends in its JSON error shape."""
+
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
@@ -110,6 +117,17 @@ def normalise_base_path(base_path: str | None) -> str:
     """``"aeries/"`` -> ``"/aeries"``; ``""`` and ``"/"`` -> ``""`` (the site root)."""
     text = (base_path or "").strip().strip("/")
     return f"/{text}" if text else ""
+
+
+def read_secrets_file(path: str | os.PathLike[str], what: str, error: type[Exception]) -> Any:
+    """The parsed JSON of a secrets file; ``error`` names the file and the problem, never its content."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except OSError as exc:
+        raise error(f"cannot read the {what} file: {exc.strerror} ({os.fspath(path)})") from None
+    except json.JSONDecodeError as exc:
+        raise error(f"the {what} file is not valid JSON ({exc.msg} at line {exc.lineno})") from None
 
 
 def load_certificates(source: Any) -> dict[str, tuple[str, frozenset[str]]]:
@@ -124,13 +142,7 @@ def load_certificates(source: Any) -> dict[str, tuple[str, frozenset[str]]]:
     if isinstance(source, os.PathLike):
         source = os.fspath(source)
     if isinstance(source, str):
-        try:
-            with open(source, encoding="utf-8") as handle:
-                source = json.load(handle)
-        except OSError as exc:
-            raise CertificateError(f"cannot read the certificates file: {exc.strerror} ({source})") from None
-        except json.JSONDecodeError as exc:
-            raise CertificateError(f"the certificates file is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        source = read_secrets_file(source, "certificates", CertificateError)
     if isinstance(source, Mapping):
         entries = source.get("certificates")
         if not isinstance(entries, list):
@@ -312,13 +324,16 @@ def _local_now() -> datetime:
         return datetime.now(timezone(timedelta(hours=-8))).replace(tzinfo=None)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "Microsoft-IIS/10.0"
-    timeout = 120  # idle keep-alive connections
-    server: _HTTPServer
+class JsonRequestHandler(BaseHTTPRequestHandler):
+    """The plumbing every sandbox HTTP server shares: HTTP/1.1 keep-alive, every method to ``_handle``, JSON
+    answers counted by ``_record`` before the client can see them, bodies read with a size cap, and
+    http.server's own lines (which show the request line) only at debug level. Headers are never logged."""
 
-    # -- plumbing ------------------------------------------------------------------------------
+    protocol_version = "HTTP/1.1"
+    timeout = 120  # idle keep-alive connections
+    max_body = 1_000_000
+    server: SandboxHTTPServer
+
     def version_string(self) -> str:
         return self.server_version
 
@@ -340,14 +355,45 @@ class _Handler(BaseHTTPRequestHandler):
     def do_PATCH(self) -> None:
         self._handle("PATCH")
 
+    #: The answer to an unexpected exception (the exception goes to the log, not to the client).
+    internal_error_message = "An error has occurred."
+
+    def _handle(self, method: str) -> None:
+        """One request: :meth:`_respond` answers (or raises :class:`HttpError`); whatever happens, the request
+        is counted (:meth:`_record`) and logged (:meth:`_log_access`) once, with the status sent or None."""
+        started = time.monotonic()
+        self._status: int | None = None
+        self._pending = None
+        try:
+            self._respond(method)
+        except HttpError as exc:
+            self._send(exc.status, self._error_body(exc.message))
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        except Exception:
+            log.exception("internal error for %s %s", method, urlsplit(self.path).path)
+            try:
+                self._send(500, self._error_body(self.internal_error_message))
+            except OSError:
+                self.close_connection = True
+        finally:
+            self._record(self._status)  # requests that got no answer (drop, client gone)
+            self._log_access(method, self._status, (time.monotonic() - started) * 1000)
+
+    def _respond(self, method: str) -> None:
+        raise NotImplementedError
+
+    def _error_body(self, message: str) -> bytes:
+        return _dumps({"Message": message})
+
+    def _log_access(self, method: str, status: int | None, milliseconds: float) -> None:
+        """One line per request (a subclass decides what it shows; never headers)."""
+
     def _record(self, status: int | None) -> None:
-        """Count the request once, before the client can see the answer (so stats are never behind)."""
-        if self._pending is not None:
-            route, fault = self._pending
-            self._pending = None
-            self.server.app.stats.record(route, status, fault)
+        """Count the request (called before the answer is sent; a subclass counts each request once)."""
 
     def _send(self, status: int, body: bytes, content_type: str = _JSON, headers: Mapping[str, str] | None = None) -> None:
+        self._status = status
         self._record(status)
         self.send_response(status)
         self.send_header("Content-Type", content_type)
@@ -358,13 +404,29 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _read_body(self) -> bytes:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            self.close_connection = True
+            raise HttpError(411, "Send the body with a Content-Length (chunked bodies are not accepted)")
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
-            raise _HttpError(400, "Content-Length is not a number") from None
-        if length > 1_000_000:
-            raise _HttpError(413, "The request body is too large")
+            self.close_connection = True
+            raise HttpError(400, "Content-Length is not a number") from None
+        if length > self.max_body:
+            self.close_connection = True  # the unread body would be taken for the next request
+            raise HttpError(413, "The request body is too large")
         return self.rfile.read(length) if length > 0 else b""
+
+
+class _Handler(JsonRequestHandler):
+    server_version = "Microsoft-IIS/10.0"
+
+    def _record(self, status: int | None) -> None:
+        """Count the request once, before the client can see the answer (so stats are never behind)."""
+        if self._pending is not None:
+            route, fault = self._pending
+            self._pending = None
+            self.server.app.stats.record(route, status, fault)
 
     def _safe_target(self, path: str, query: list[tuple[str, str]]) -> str:
         if not query:
@@ -373,110 +435,92 @@ class _Handler(BaseHTTPRequestHandler):
         return f"{path}?{shown}"
 
     # -- one request ---------------------------------------------------------------------------
-    def _handle(self, method: str) -> None:
+    def _respond(self, method: str) -> None:
         app = self.server.app
-        started = time.monotonic()
         split = urlsplit(self.path)
         path = split.path
         query = parse_qsl(split.query, keep_blank_values=True)
-        status: int | None = None
-        fault: str | None = None
-        cert_name = "-"
-        route = "unknown"
-        self._pending: tuple[str, str | None] | None = (route, None)
-        try:
-            body = self._read_body()
-            relative = app.relative_path(path)
-            segments = [unquote(s) for s in relative.split("/") if s] if relative is not None else None
-            if segments and segments[0].lower() == "__emulator__":
-                self._pending = None  # control requests are not counted
-                route = "control"
-                status, answer = app.control(method, segments[1:], body)
-                self._send(status, answer)
+        self._target = self._safe_target(path, query)
+        self._fault: str | None = None
+        self._cert_name = "-"
+        self._pending = ("unknown", None)
+        body = self._read_body()
+        relative = app.relative_path(path)
+        segments = [unquote(s) for s in relative.split("/") if s] if relative is not None else None
+        if segments and segments[0].lower() == "__emulator__":
+            self._pending = None  # control requests are not counted
+            status, answer = app.control(method, segments[1:], body)
+            self._send(status, answer)
+            return
+        if segments is None or len(segments) < 2 or segments[0].lower() != "api" or not _VERSION.fullmatch(segments[1]):
+            raise HttpError(404, app.not_found_message(path))
+        api = segments[2:]
+        resolved = app.resolve(api)
+        if resolved is None:
+            raise HttpError(404, app.not_found_message(path))
+        route, action = resolved
+        self._pending = (route, None)
+        if method != "GET":
+            raise HttpError(405, f"The requested resource does not support http method '{method}'.")
+        if route != "systeminfo":
+            fault, latency = app.faults.decide("/".join(api))
+            self._fault = fault
+            self._pending = (route, fault)
+            if latency:
+                time.sleep(latency)
+            if fault:
+                self._inject(fault, action, query)
                 return
-            if segments is None or len(segments) < 2 or segments[0].lower() != "api" or not _VERSION.fullmatch(segments[1]):
-                raise _HttpError(404, app.not_found_message(path))
-            api = segments[2:]
-            resolved = app.resolve(api)
-            if resolved is None:
-                raise _HttpError(404, app.not_found_message(path))
-            route, action = resolved
-            self._pending = (route, None)
-            if method != "GET":
-                raise _HttpError(405, f"The requested resource does not support http method '{method}'.")
-            if route != "systeminfo":
-                fault, latency = app.faults.decide("/".join(api))
-                self._pending = (route, fault)
-                if latency:
-                    time.sleep(latency)
-                if fault:
-                    status = self._inject(fault, app, action, query)
-                    return
-                cert = (self.headers.get("AERIES-CERT") or "").strip()
-                known = app.certificates.get(cert) if cert else None
-                if known is None:
-                    raise _HttpError(401, "Authorization has been denied for this request."
-                                     if cert else "Authorization has been denied for this request: no AERIES-CERT header.")
-                cert_name = known[0]
-                area = SECURITY_AREAS[route]
-                if area not in known[1]:
-                    raise _HttpError(403, f"The certificate does not have access to {area}")
-            params = {k.lower(): v for k, v in query}
-            status = 200
-            self._send(200, action(params))
-        except _HttpError as exc:
-            status = exc.status
-            self._send(exc.status, _dumps({"Message": exc.message}))
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
-        except Exception:
-            log.exception("internal error for %s %s", method, path)
-            status = 500
-            try:
-                self._send(500, _dumps({"Message": "An error has occurred."}))
-            except OSError:
-                self.close_connection = True
-        finally:
-            elapsed = (time.monotonic() - started) * 1000
-            self._record(status)  # requests that got no answer (drop, client gone)
-            if app.access_log:
-                log.info("%s %s %s %.1fms cert=%s%s", method, self._safe_target(path, query),
-                         status if status is not None else "-", elapsed, cert_name,
-                         f" fault={fault}" if fault else "")
+            cert = (self.headers.get("AERIES-CERT") or "").strip()
+            known = app.certificates.get(cert) if cert else None
+            if known is None:
+                raise HttpError(401, "Authorization has been denied for this request."
+                                 if cert else "Authorization has been denied for this request: no AERIES-CERT header.")
+            self._cert_name = known[0]
+            area = SECURITY_AREAS[route]
+            if area not in known[1]:
+                raise HttpError(403, f"The certificate does not have access to {area}")
+        params = {k.lower(): v for k, v in query}
+        self._send(200, action(params))
 
-    def _inject(self, fault: str, app: EmulatorApp, action: Callable[[dict[str, str]], bytes],
-                query: list[tuple[str, str]]) -> int | None:
+    def _log_access(self, method: str, status: int | None, milliseconds: float) -> None:
+        if self.server.app.access_log:
+            log.info("%s %s %s %.1fms cert=%s%s", method, getattr(self, "_target", "-"),
+                     status if status is not None else "-", milliseconds, getattr(self, "_cert_name", "-"),
+                     f" fault={self._fault}" if getattr(self, "_fault", None) else "")
+
+    def _inject(self, fault: str, action: Callable[[dict[str, str]], bytes], query: list[tuple[str, str]]) -> None:
         if fault == "drop":
             self.close_connection = True
-            return None
+            return
         if fault == "429":
             self._send(429, _dumps({"Message": "Too many requests"}), headers={"Retry-After": "1"})
-            return 429
+            return
         if fault in ("500", "503"):
             message = "An error has occurred." if fault == "500" else "The service is unavailable."
             self._send(int(fault), _dumps({"Message": message}))
-            return int(fault)
+            return
         if fault == "html":
             self._send(200, LOGIN_PAGE, content_type="text/html; charset=utf-8")
-            return 200
+            return
         # truncate: a real answer cut off mid-body (Content-Length matches what is sent)
         try:
             body = action({k.lower(): v for k, v in query})
-        except _HttpError as exc:
+        except HttpError as exc:
             body = _dumps({"Message": exc.message})
-        cut = body[: max(1, len(body) // 2)]
-        self._send(200, cut)
-        return 200
+        self._send(200, body[: max(1, len(body) // 2)])
 
 
-class _HTTPServer(ThreadingHTTPServer):
+class SandboxHTTPServer(ThreadingHTTPServer):
+    """A threading HTTP server that hands its ``app`` to the handler (``self.server.app``)."""
+
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 256
 
-    def __init__(self, address: tuple[str, int], app: EmulatorApp) -> None:
+    def __init__(self, address: tuple[str, int], app: Any, handler: type[JsonRequestHandler] = _Handler) -> None:
         self.app = app
-        super().__init__(address, _Handler)
+        super().__init__(address, handler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         import sys
@@ -662,7 +706,7 @@ class EmulatorApp:
     def one(table: Mapping[Any, Any], key: Any, message: str) -> Any:
         found = table.get(key)
         if found is None:
-            raise _HttpError(404, message)
+            raise HttpError(404, message)
         return found
 
     def data_changes(self, area: str, numbers: list[int | None]) -> list[dict[str, Any]]:
@@ -670,7 +714,7 @@ class EmulatorApp:
         try:
             since = datetime(year, month, day, hour, minute)
         except ValueError as exc:
-            raise _HttpError(400, f"The date and time are not valid: {exc}") from None
+            raise HttpError(400, f"The date and time are not valid: {exc}") from None
         return self.index.changes_since(area, since.strftime("%Y-%m-%dT%H:%M:%S"))
 
 
@@ -691,14 +735,58 @@ def _page(rows: list[dict[str, Any]], params: Mapping[str, str]) -> list[dict[st
         start = int(start_text) if start_text else 1
         end = int(end_text) if end_text else len(rows)
     except ValueError:
-        raise _HttpError(400, "StartingRecord and EndingRecord must be whole numbers") from None
+        raise HttpError(400, "StartingRecord and EndingRecord must be whole numbers") from None
     start = max(start, 1)
     if end < start:
         return []
     return rows[start - 1:end]
 
 
-class EmulatorServer:
+class BackgroundServer:
+    """Serving a :class:`SandboxHTTPServer` (``self._httpd``): ``start()`` from a daemon thread (tests),
+    ``serve_forever()`` from the calling thread (the CLI); ``stop()`` closes the socket; a context manager."""
+
+    thread_name = "sandbox-server"
+    _httpd: SandboxHTTPServer
+
+    @property
+    def port(self) -> int:
+        return self._httpd.server_address[1]
+
+    def _url(self, host: str, path: str = "") -> str:
+        host = "127.0.0.1" if host in ("", "0.0.0.0") else host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}{path}"
+
+    def serve_forever(self) -> None:
+        self._httpd.serve_forever(poll_interval=0.2)
+
+    def start(self) -> Self:
+        if getattr(self, "_thread", None) is None:
+            self._thread = threading.Thread(target=self.serve_forever, name=self.thread_name, daemon=True)
+            self._thread.start()
+        return self
+
+    def shutdown(self) -> None:
+        """Stop serve_forever (from another thread); the socket stays open until :meth:`stop`."""
+        self._httpd.shutdown()
+
+    def stop(self) -> None:
+        if getattr(self, "_thread", None) is not None:
+            self._httpd.shutdown()
+            self._thread.join(timeout=10)
+            self._thread = None
+        self._httpd.server_close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+class EmulatorServer(BackgroundServer):
     """An emulator listening on ``host:port`` (0 = a free port), in this process.
 
     ``start()`` serves from a daemon thread (tests); ``serve_forever()`` serves from the calling thread
@@ -708,6 +796,8 @@ class EmulatorServer:
     :param faults: a fault spec (``"429=0.1,latency=0.01"`` or a dict) active from the start.
     """
 
+    thread_name = "aeries-emulator"
+
     def __init__(self, district: District, certs: Any, *, host: str = "127.0.0.1", port: int = 0,
                  base_path: str = "/aeries", faults: str | Mapping[str, Any] | None = None, fault_seed: int = 0,
                  access_log: bool = True) -> None:
@@ -715,16 +805,12 @@ class EmulatorServer:
         self.app = EmulatorApp(district, load_certificates(certs), base_path=base_path, faults=injector,
                                access_log=access_log)
         self.host = host
-        self._httpd = _HTTPServer((host, port), self.app)
-        self.port: int = self._httpd.server_address[1]
+        self._httpd = SandboxHTTPServer((host, port), self.app)
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        host = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
-        if ":" in host:
-            host = f"[{host}]"
-        return f"http://{host}:{self.port}{self.app.base_path}"
+        return self._url(self.host, self.app.base_path)
 
     @property
     def faults(self) -> FaultInjector:
@@ -732,29 +818,3 @@ class EmulatorServer:
 
     def stats(self) -> dict[str, Any]:
         return {**self.app.stats.snapshot(), "fault_config": self.app.faults.state()}
-
-    def serve_forever(self) -> None:
-        self._httpd.serve_forever(poll_interval=0.2)
-
-    def start(self) -> EmulatorServer:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self.serve_forever, name="aeries-emulator", daemon=True)
-            self._thread.start()
-        return self
-
-    def shutdown(self) -> None:
-        """Stop serve_forever (from another thread); the socket stays open until :meth:`stop`."""
-        self._httpd.shutdown()
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._httpd.shutdown()
-            self._thread.join(timeout=10)
-            self._thread = None
-        self._httpd.server_close()
-
-    def __enter__(self) -> EmulatorServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()

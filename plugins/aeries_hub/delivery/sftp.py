@@ -21,45 +21,32 @@ import hashlib
 import os
 import posixpath
 import secrets
-import shutil
 import socket
 import stat
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import paramiko
 from airflow.providers.sftp.hooks.sftp import SFTPHook
 
+from aeries_hub.delivery import CHUNK, DeliveryError, Receipt, local_file, size_and_sha256
+
 __all__ = ["DeliveryError", "DeliveryReceipt", "deliver_file", "remote_sha256_matches"]
 
-_CHUNK = 1024 * 1024
 #: Seconds between connection attempts when the server is unreachable (tests shorten it).
 RETRY_WAIT_SECONDS = 2.0
 
 
-class DeliveryError(Exception):
-    """A delivery failed; ``retryable`` is True for network trouble worth another attempt."""
-
-    def __init__(self, message: str, *, retryable: bool = False):
-        super().__init__(message)
-        self.retryable = retryable
-
-
 @dataclass(frozen=True)
-class DeliveryReceipt:
+class DeliveryReceipt(Receipt):
     conn_id: str
     remote_path: str
     bytes: int
     sha256: str
     seconds: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 # -- public API ------------------------------------------------------------------------------
@@ -86,8 +73,8 @@ def deliver_file(
         ``get_managed_conn()`` yielding a paramiko ``SFTPClient``.
     """
     started = time.monotonic()
-    with _local_file(local_path) as local_file:
-        size, sha256 = _size_and_sha256(local_file)
+    with local_file(local_path) as source:
+        size, sha256 = size_and_sha256(source)
         directory, name = posixpath.split(remote_path)
         if not name:
             raise DeliveryError(f"remote path {remote_path!r} for sftp connection {sftp_conn_id!r} names no file")
@@ -98,7 +85,7 @@ def deliver_file(
         with _connected(hook, where, connect_attempts) as sftp:
             _ensure_directory(sftp, directory, create_dirs, where)
             try:
-                sftp.put(str(local_file), tmp_path, confirm=True)
+                sftp.put(str(source), tmp_path, confirm=True)
                 _replace(sftp, tmp_path, remote_path, where)
                 remote_size = sftp.stat(remote_path).st_size
                 if remote_size is not None and remote_size != size:
@@ -139,7 +126,7 @@ def remote_sha256_matches(
         try:
             with sftp.open(remote_path, "rb") as remote:
                 remote.prefetch()
-                while chunk := remote.read(_CHUNK):
+                while chunk := remote.read(CHUNK):
                     digest.update(chunk)
         except OSError as exc:
             if exc.errno == errno.ENOENT:
@@ -203,41 +190,6 @@ def _connected(hook: Any, where: _Where, attempts: int) -> Iterator[Any]:
                     raise error from exc
                 time.sleep(RETRY_WAIT_SECONDS)
         yield sftp
-
-
-@contextmanager
-def _local_file(local_path: Any) -> Iterator[Path]:
-    """A local filesystem path for ``local_path``, copying remote object storage to a temp file."""
-    if isinstance(local_path, (str, os.PathLike)) and not hasattr(local_path, "protocol"):
-        path = Path(local_path)
-        if not path.is_file():
-            raise DeliveryError(f"local file {path} does not exist (nothing to deliver)")
-        yield path
-        return
-    protocol = getattr(local_path, "protocol", None)
-    if protocol in ("file", "local", ("file", "local")) and hasattr(local_path, "path"):
-        path = Path(local_path.path)
-        if path.is_file():
-            yield path
-            return
-    with tempfile.TemporaryDirectory(prefix="aeries-delivery-") as tmp_dir:
-        tmp = Path(tmp_dir) / (getattr(local_path, "name", "") or "payload")
-        try:
-            with local_path.open("rb") as src, open(tmp, "wb") as dst:
-                shutil.copyfileobj(src, dst, _CHUNK)
-        except FileNotFoundError as exc:
-            raise DeliveryError(f"local file {local_path} does not exist (nothing to deliver)") from exc
-        yield tmp
-
-
-def _size_and_sha256(path: Path) -> tuple[int, str]:
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return size, digest.hexdigest()
 
 
 def _ensure_directory(sftp: Any, directory: str, create_dirs: bool, where: _Where) -> None:

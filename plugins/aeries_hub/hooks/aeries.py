@@ -26,14 +26,11 @@ from __future__ import annotations
 import json
 import logging
 import os
-import random
 import threading
 import time
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 from urllib.parse import urlsplit
@@ -43,6 +40,8 @@ from requests.adapters import HTTPAdapter
 
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowFailException
+
+from aeries_hub.retrying import RETRY_STATUSES, backoff_delay, retry_after_seconds
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
@@ -65,7 +64,6 @@ __all__ = [
 LOGGER_NAME = "airflow.task.hooks.aeries_hub.hooks.aeries.AeriesHook"
 log = logging.getLogger(LOGGER_NAME)
 
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 DISTRICT_OFFICE = 0
 
 
@@ -706,7 +704,7 @@ class AeriesHook(BaseHook):
                     cause = f"http_{status}"
                     message = _server_message(body)
                     last_cause = f"HTTP {status}" + (f": {message}" if message else "")
-                    retry_after = _retry_after_seconds(response.headers.get("Retry-After"))
+                    retry_after = retry_after_seconds(response.headers.get("Retry-After"))
                 elif status == 404:
                     message = _server_message(body)
                     raise AeriesNotFoundError(
@@ -745,9 +743,7 @@ class AeriesHook(BaseHook):
             if attempt + 1 >= attempts:
                 break
             stats.add_retry(cause)
-            delay = random.uniform(0, min(settings.backoff_max, settings.backoff_base * 2 ** attempt))
-            if retry_after is not None:
-                delay = max(delay, retry_after)
+            delay = backoff_delay(attempt, settings.backoff_base, settings.backoff_max, retry_after)
             log.warning(
                 "Aeries %s: %s; retry %d of %d in %.2f s (connection %r)",
                 endpoint, self._redact(last_cause), attempt + 1, retries, delay, self.aeries_conn_id,
@@ -1149,23 +1145,6 @@ def _server_message(body: bytes) -> str:
         if detail and str(detail) not in message:
             message = f"{message} ({detail})" if message else str(detail)
     return " ".join(message.split())[:500]
-
-
-def _retry_after_seconds(value: str | None) -> float | None:
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
 def _as_list(data: Any, path: str) -> list[dict[str, Any]]:

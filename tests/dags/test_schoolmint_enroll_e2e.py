@@ -1,0 +1,278 @@
+"""End to end: the SchoolMint Enroll DAG under dag.test(), against the emulator and the vendor-API receiver.
+
+The JSON records are computed here from the emulator's data files and seed 004's rules, independently of
+the mapping engine, and compared byte for byte with the staged file whose checksum the delivery reports;
+the receiver's own store shows what Enroll imported, batch by batch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from aeries_hub.staging import RunFolder, staging_base
+
+DAG_ID = "aeries_to_schoolmint_enroll"
+STACK = {"students": 300, "seed": 5}
+GUARDIAN_CODES = {"10": "Mother", "11": "Father", "12": "Stepparent", "13": "Grandparent", "14": "Guardian"}
+OTHER_CODES = {"15": "Relative", "20": "Friend", "99": "Other"}
+LANGUAGES = {"00": "English", "01": "Spanish", "02": "Vietnamese", "05": "Korean", "07": "Mandarin", "11": "Tagalog"}
+FLUENCY = {"E": "English Only", "I": "Initially Fluent English Proficient", "L": "English Learner",
+           "R": "Reclassified Fluent English Proficient", "T": "To Be Determined"}
+
+
+def s(value) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def day(value) -> str:
+    text = s(value)[:10]
+    return "" if not text or text.startswith("0001-") else text
+
+
+def natural(*keys: str) -> tuple:
+    return tuple(re.sub(r"\d+", lambda m: m.group(0).zfill(20), k) for k in keys)
+
+
+def put(record: dict, path: str, value: str, overwrite: bool = False) -> None:
+    """Enroll's Overwrite flag: a blank value is null with overwrite, left out without."""
+    if not value:
+        if not overwrite:
+            return
+        value = None
+    *parents, leaf = path.split(".")
+    for part in parents:
+        record = record.setdefault(part, {})
+    record[leaf] = value
+
+
+def expected_records(data_dir: Path, run_date: str) -> list[dict]:
+    load = lambda name: json.loads((data_dir / f"{name}.json").read_text(encoding="utf-8"))  # noqa: E731
+    schools = {s(x["SchoolCode"]) for x in load("schools")}
+    rank = {"": 0, "P": 1}
+    chosen: dict[str, dict] = {}
+    for r in sorted(load("students"), key=lambda r: (rank.get(s(r["InactiveStatusCode"]), 9), r["SchoolCode"])):
+        if s(r["InactiveStatusCode"]) in rank and s(r["SchoolCode"]) in schools:
+            chosen.setdefault(s(r["StudentID"]), r)
+    guardians: dict[str, list] = {}
+    emergency: dict[str, list] = {}
+    contacts = sorted(load("contacts"), key=lambda c: natural(s(c["StudentID"]), s(c["SequenceNumber"])))
+    for c in contacts:
+        if s(c["SchoolCode"]) not in schools:
+            continue
+        code = s(c["RelationshipToStudentCode"])
+        if code in GUARDIAN_CODES:
+            g: dict = {}
+            put(g, "sequence", s(c["SequenceNumber"]))
+            put(g, "fname", s(c["FirstName"]))
+            put(g, "lname", s(c["LastName"]))
+            put(g, "relationship", GUARDIAN_CODES[code])
+            put(g, "email", s(c.get("EmailAddress")).lower())
+            put(g, "mobile_phone", re.sub(r"\D", "", s(c.get("CellPhone"))))
+            put(g, "home_phone", re.sub(r"\D", "", s(c.get("HomePhone"))))
+            put(g, "lives_with_student", {"Y": "true", "N": "false"}.get(s(c.get("LivesWithStudentIndicator")), ""))
+            put(g, "primary_contact", "true" if s(c.get("PrimaryContact")) == "Y" else "false")
+            guardians.setdefault(s(c["StudentID"]), []).append(g)
+        else:
+            e: dict = {}
+            put(e, "sequence", s(c["SequenceNumber"]))
+            put(e, "fname", s(c["FirstName"]))
+            put(e, "lname", s(c["LastName"]))
+            put(e, "relationship", OTHER_CODES.get(code, "Other"))
+            put(e, "phone", re.sub(r"\D", "", s(c.get("CellPhone")) or s(c.get("HomePhone"))))
+            emergency.setdefault(s(c["StudentID"]), []).append(e)
+    records = []
+    for sid in sorted(chosen, key=natural):
+        r = chosen[sid]
+        record: dict = {}
+        put(record, "students.student_district_id", sid)
+        put(record, "students.fname", s(r["FirstName"]))
+        put(record, "students.mname", s(r.get("MiddleName")), overwrite=True)
+        put(record, "students.lname", s(r["LastName"]))
+        put(record, "students.DOB", day(r.get("Birthdate")))
+        put(record, "students.gender", {"M": "male", "F": "female", "X": "nonbinary"}.get(s(r.get("Gender")), ""))
+        put(record, "students.sis_school_year", "2026-2027")
+        put(record, "students.address", s(r.get("MailingAddress")), overwrite=True)
+        put(record, "students.city", s(r.get("MailingAddressCity")), overwrite=True)
+        put(record, "students.state", s(r.get("MailingAddressState")).upper(), overwrite=True)
+        put(record, "students.zip", s(r.get("MailingAddressZipCode")), overwrite=True)
+        put(record, "students.home_phone", re.sub(r"\D", "", s(r.get("HomePhone"))))
+        put(record, "students_annual.sis_entrydate", day(r.get("SchoolEnterDate")) or run_date)
+        put(record, "students_annual.sis_school_code", s(r["SchoolCode"]))
+        put(record, "students_annual.grade", {"-2": "PS", "-1": "TK", "0": "K"}.get(s(r["Grade"]), s(r["Grade"])))
+        put(record, "custom.home_language", LANGUAGES.get(s(r.get("HomeLanguageCode")), "Other"))
+        put(record, "custom.english_fluency", FLUENCY.get(s(r.get("LanguageFluencyCode")), ""))
+        if guardians.get(sid):
+            record["guardians"] = guardians[sid]
+        if emergency.get(sid):
+            record["emergency_contacts"] = emergency[sid]
+        records.append(record)
+    return records
+
+
+def jsonl(records: list[dict]) -> bytes:
+    return "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in records).encode()
+
+
+def enroll_dag(mappings_dir: Path | None = None):
+    from aeries_hub.dag_factory import build_dags
+    from aeries_hub.paths import MAPPINGS_DIR
+
+    return build_dags(mappings_dir or MAPPINGS_DIR)[DAG_ID]
+
+
+def run_folder(dag_run) -> RunFolder:
+    return RunFolder(staging_base(), DAG_ID, dag_run.run_id)
+
+
+def run_date(dag_run) -> str:
+    from zoneinfo import ZoneInfo
+
+    return (dag_run.logical_date or dag_run.run_after).astimezone(ZoneInfo("America/Los_Angeles")).date().isoformat()
+
+
+@pytest.fixture
+def receiver(stack):
+    stack.vendor_api.reset()
+    yield stack.vendor_api
+    stack.vendor_api.clear_faults()
+
+
+@pytest.mark.e2e
+def test_enroll_imports_every_student_with_guardians_and_emergency_contacts(stack, receiver):
+    dag_run = enroll_dag().test()
+
+    assert dag_run.state == "success"
+    expected = expected_records(stack.data_dir, run_date(dag_run))
+    data = jsonl(expected)
+    run = run_folder(dag_run)
+    with run.path("output", "students.jsonl").open("rb") as handle:
+        assert handle.read() == data
+    report = run.read_json("report.json")
+    assert report["status"] == "Completed"
+    (delivered,) = report["delivered"]
+    assert delivered["target"] == "sandbox" and delivered["conn_id"] == "schoolmint_enroll_sandbox"
+    assert delivered["records_sent"] == len(expected) and delivered["imported"] == len(expected)
+    assert delivered["batches"] == math.ceil(len(expected) / 100)
+    import hashlib
+
+    assert delivered["sha256"] == hashlib.sha256(data).hexdigest()
+    state = receiver.state("sandbox")
+    assert sorted(state["records"]) == sorted(r["students"]["student_district_id"] for r in expected)
+    assert [b["received"] for b in state["batches"]] == [100, 100, len(expected) - 200]
+    assert receiver.state("production")["records"] == {}
+    assert any("guardians" in r for r in expected) and any("emergency_contacts" in r for r in expected)
+    # Overwrite: a blank middle name is sent as null; a blank home phone (no overwrite) is left out.
+    assert any(r["students"].get("mname", "x") is None for r in expected)
+
+
+@pytest.mark.e2e
+def test_send_test_record_posts_one_student_after_showing_it(stack, receiver, caplog):
+    expected = {r["students"]["student_district_id"]: r for r in expected_records(stack.data_dir, "unused")}
+    student = sorted(sid for sid, r in expected.items() if "guardians" in r)[3]
+
+    with caplog.at_level("INFO"):
+        dag_run = enroll_dag().test(run_conf={"test_record": student, "target": "production"})
+
+    assert dag_run.state == "success"
+    state = receiver.state("production")
+    assert list(state["records"]) == [student]
+    assert [b["received"] for b in state["batches"]] == [1]
+    assert receiver.state("sandbox")["records"] == {}
+    assert f"test_record {student}: sending only this record" in caplog.text
+    assert json.dumps(expected[student]["guardians"][0]["fname"], ensure_ascii=False) in caplog.text
+
+
+@pytest.mark.e2e
+def test_faults_and_retries_never_import_a_batch_twice(stack, receiver):
+    receiver.set_faults({"500_after_import": 1.0}, seed=3, max_faults=1)
+
+    dag_run = enroll_dag().test()
+
+    assert dag_run.state == "success"
+    state = receiver.state("sandbox")
+    imported = [b for b in state["batches"] if not b["replayed"]]
+    assert len(imported) == 3 and len({b["idempotency_key"] for b in imported}) == 3
+    assert sum(b["replayed"] for b in state["batches"]) == 1  # the answer lost to the 500 was replayed, not re-imported
+    assert run_folder(dag_run).read_json("report.json")["delivered"][0]["retries"] >= 1
+
+
+@pytest.mark.e2e
+def test_records_enroll_refuses_are_listed_with_its_reasons(stack, receiver, tmp_path, monkeypatch):
+    from aeries_hub import paths
+
+    include = tmp_path / "include"
+    shutil.copytree(paths.INCLUDE_DIR, include)
+    mapping = include / "mappings" / "schoolmint_enroll.yml"
+    # A district sends DOB as mm/dd/yyyy for the students born in the 2010s and drops the format rule: Enroll
+    # refuses exactly those records.
+    text = mapping.read_text().replace("      - {name: students.DOB, required: true, pattern: '^\\d{4}-\\d{2}-\\d{2}$'}",
+                                       "      - {name: students.DOB, required: true}")
+    text = text.replace('students.DOB: {source: Birthdate, transform: [{date: "%Y-%m-%d"}]}',
+                        'students.DOB: {source: Birthdate, transform: [{date: "%Y-%m-%d"}, '
+                        '{replace: {pattern: "^(201\\\\d)-(\\\\d\\\\d)-(\\\\d\\\\d)$", with: "\\\\2/\\\\3/\\\\1"}}]}')
+    mapping.write_text(text)
+    monkeypatch.setattr(paths, "MAPPINGS_DIR", include / "mappings")
+
+    dag_run = enroll_dag(include / "mappings").test()
+
+    assert dag_run.state == "success"
+    expected = expected_records(stack.data_dir, run_date(dag_run))
+    refused = sorted(r["students"]["student_district_id"] for r in expected if r["students"].get("DOB", "").startswith("201"))
+    assert refused
+    run = run_folder(dag_run)
+    report = run.read_json("report.json")
+    assert report["status"] == "Completed with errors"
+    assert sorted(r["id"] for r in report["delivered"][0]["rejected"]) == refused
+    assert report["rejected_by_vendor"] == len(refused)
+    rejects = run.path("rejects", "delivery_students.csv").read_text()
+    assert "is not a YYYY-MM-DD date" in rejects
+    assert sorted(receiver.state("sandbox")["records"]) == sorted(
+        r["students"]["student_district_id"] for r in expected if r["students"]["student_district_id"] not in refused)
+
+
+@pytest.mark.e2e
+def test_a_scheduled_import_to_sandbox_runs_once_then_scheduled_runs_skip(stack, receiver, monkeypatch):
+    from airflow.models import Variable  # the metadata database's, as the UI sees it (tests run outside a task)
+    from airflow.models import dagrun as dagrun_module
+    from airflow.utils.state import DagRunState
+    from airflow.utils.types import DagRunType
+
+    from aeries_hub.pipeline import sandbox_latch
+
+    def scheduled_run(*, dag, run_id, session, start_date, **kwargs):
+        """What dag.test() would create, with the run type the scheduler gives a cron run."""
+        return dag.create_dagrun(run_id=run_id.replace("manual__", "scheduled__"), run_type=DagRunType.SCHEDULED,
+                                 state=DagRunState.RUNNING, start_date=start_date, session=session, **kwargs)
+
+    dag = enroll_dag()
+    latch = sandbox_latch(dag_mapping(), "sandbox")
+    Variable.delete(latch)
+    with monkeypatch.context() as patch:
+        patch.setattr(dagrun_module, "get_or_create_dagrun", scheduled_run)
+        first = dag.test()
+        imported = len(receiver.state("sandbox")["batches"])
+        second = dag.test()
+
+    assert (first.state, second.state) == ("success", "success")
+    assert imported == 3 and len(receiver.state("sandbox")["batches"]) == 3
+    assert first.run_id in Variable.get(latch)
+    report = run_folder(second).read_json("report.json")
+    assert report["status"] == "Skipped"
+    assert report["reason"].startswith("Scheduled imports to the sandbox target run once and already ran (run scheduled__")
+    assert report["extracted"] == {} and report["delivered"] == []
+    # A person can still run it by hand.
+    assert dag.test().state == "success" and len(receiver.state("sandbox")["batches"]) == 6
+    Variable.delete(latch)
+
+
+def dag_mapping():
+    from aeries_hub.mapping.loader import load_mapping
+    from aeries_hub.paths import MAPPINGS_DIR
+
+    return load_mapping(MAPPINGS_DIR / "schoolmint_enroll.yml")
