@@ -6,13 +6,17 @@ not produced by the code under test; tests/fixtures/district/README.md says whic
 rule and how the less obvious rows were derived. Each vendor's DAG runs once under dag.test() against the
 Aeries emulator serving that district and OpenSSH's sshd; the files that land on the SFTP server (the
 members of PowerSchool Learning's zip, in order) must equal the expected files, and the run report's
-rejected ids must equal the vendor's rejects.txt.
+rejected ids must equal the vendor's rejects.txt. SchoolMint Enroll posts JSON records to the vendor-API
+receiver instead: its staged ``output/students.jsonl`` must equal the expected file, the delivery must report
+those bytes' checksum and every record imported, and the receiver's sandbox must hold exactly those students.
 
 """
 
 from __future__ import annotations
 
 import difflib
+import hashlib
+import json
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,10 +37,14 @@ STACK = {"data_dir": DISTRICT}
 @dataclass(frozen=True)
 class Vendor:
     dag_id: str
-    remote_dir: str
+    remote_dir: str | None  # None: posted over HTTP to the vendor-API receiver, not put on the SFTP server
     files: tuple[str, ...]  # in the mapping's order (the zip's member order)
     zip: str | None = None
     run_conf: dict = field(default_factory=dict)
+
+    @property
+    def http(self) -> bool:
+        return self.remote_dir is None
 
 
 VENDORS = {
@@ -68,6 +76,8 @@ VENDORS = {
         ),
         zip="stemscopes_oneroster.zip",
     ),
+    # One jsonl file, posted in batches to the receiver's sandbox instance (delivery.http.target).
+    "schoolmint_enroll": Vendor("aeries_to_schoolmint_enroll", None, ("students.jsonl",)),
 }
 
 
@@ -90,6 +100,20 @@ def delivered_files(stack, spec: Vendor) -> dict[str, bytes]:
     return {name: (folder / name).read_bytes() for name in spec.files if (folder / name).exists()}
 
 
+def staged_files(run: RunFolder, spec: Vendor) -> dict[str, bytes]:
+    """What an HTTP vendor's DAG staged and posted: ``output/<file>`` of the run."""
+    files = {}
+    for name in spec.files:
+        with run.path("output", name).open("rb") as handle:
+            files[name] = handle.read()
+    return files
+
+
+def record_ids(data: bytes) -> list[str]:
+    """The students.student_district_id of each JSON Lines record."""
+    return [json.loads(line)["students"]["student_district_id"] for line in data.decode("utf-8").splitlines()]
+
+
 def byte_diff(name: str, expected: bytes, actual: bytes) -> str:
     """A unified diff that shows line endings (repr of each line)."""
 
@@ -106,25 +130,38 @@ def test_fixture_district_delivers_the_hand_written_files(stack, vendor):
     from aeries_hub.paths import MAPPINGS_DIR
 
     spec = VENDORS[vendor]
-    folder = stack.sftp.root / spec.remote_dir
-    for name in (spec.zip,) if spec.zip else spec.files:
-        (folder / name).unlink(missing_ok=True)
+    if spec.http:
+        stack.vendor_api.reset()
+    else:
+        folder = stack.sftp.root / spec.remote_dir
+        for name in (spec.zip,) if spec.zip else spec.files:
+            (folder / name).unlink(missing_ok=True)
 
     dag_run = build_dags(MAPPINGS_DIR)[spec.dag_id].test(run_conf=spec.run_conf)
 
     assert dag_run.state == "success"
+    run = RunFolder(staging_base(), spec.dag_id, dag_run.run_id)
     expected = {name: (EXPECTED / vendor / name).read_bytes() for name in spec.files}
-    delivered = delivered_files(stack, spec)
+    delivered = staged_files(run, spec) if spec.http else delivered_files(stack, spec)
     assert list(delivered) == list(expected), "delivered files (zip members in order)"
     differ = [name for name in expected if delivered[name] != expected[name]]
     diffs = "\n".join(byte_diff(name, expected[name], delivered[name]) for name in differ)
     assert not differ, "delivered bytes differ from the hand-written files:\n" + diffs
 
-    report = RunFolder(staging_base(), spec.dag_id, dag_run.run_id).read_json("report.json")
+    report = run.read_json("report.json")
     rejected = {(f["file"], rejected_id) for f in report["files"].values() for rejected_id in f["rejected_ids"]}
     wanted = expected_rejects(vendor)
     assert rejected == wanted
     assert report["rejected"] == len(wanted), "no Aeries row is rejected before mapping"
     assert report["status"] == ("Completed with errors" if wanted else "Completed")
-    remote = [d["remote_path"] for d in report["delivered"]]
-    assert sorted(remote) == sorted(f"{spec.remote_dir}/{name}" for name in ((spec.zip,) if spec.zip else spec.files))
+    if spec.http:
+        (data,) = expected.values()
+        ids = record_ids(data)
+        (posted,) = report["delivered"]
+        assert posted["target"] == "sandbox"
+        assert posted["sha256"] == hashlib.sha256(data).hexdigest()
+        assert posted["records_sent"] == posted["imported"] == len(ids)
+        assert sorted(stack.vendor_api.state("sandbox")["records"]) == sorted(ids)
+    else:
+        remote = [d["remote_path"] for d in report["delivered"]]
+        assert sorted(remote) == sorted(f"{spec.remote_dir}/{name}" for name in ((spec.zip,) if spec.zip else spec.files))
