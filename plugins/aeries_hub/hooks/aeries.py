@@ -297,6 +297,8 @@ TABLES: dict[str, AeriesTable] = {
                 ("SectionStaffMembers", {"list": _STAFF_MEMBER_FIELDS}), ("Room", _S), ("Credit", _F),
                 ("LowGrade", _I), ("HighGrade", _I), ("MaxStudents", _I), ("TotalStudents", _I),
                 ("InactiveStatusCode", _S), ("Track", _S), ("ClassID", _I),
+                # Before v5 (and at non-Flex schools) the teachers of a section: TCH TeacherNumbers.
+                ("TeacherNumber1", _I), ("TeacherNumber2", _I), ("TeacherNumber3", _I),
             ),
         ),
         AeriesTable(

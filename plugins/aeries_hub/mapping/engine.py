@@ -149,7 +149,7 @@ def _record_set_rows(
     base = _table(tables, record_set.table, f"{where}.from")
     frame = base.reset_index(drop=True)
     if record_set.explode:
-        frame = _explode(frame, *record_set.explode, where=f"{where}.explode")
+        frame = _explode(frame, record_set.table, *record_set.explode, where=f"{where}.explode")
     for lookup in record_set.lookups:
         frame = _join_lookup(frame, lookup, tables, f"{where}.lookups.{lookup.alias}")
     # After the lookups, so that a condition can test a looked-up column (e.g. that a student was found).
@@ -171,12 +171,21 @@ def natural_order(values: pd.Series) -> pd.Series:
     return values.astype(str).str.replace(r"\d+", lambda m: m.group(0).zfill(20), regex=True)
 
 
-def _explode(frame: pd.DataFrame, column: str, alias: str, where: str) -> pd.DataFrame:
+def _explode(frame: pd.DataFrame, table: str, column: str, alias: str, where: str) -> pd.DataFrame:
+    """One row per element of a list column, the element's fields as ``alias.Field``. The fields the Aeries
+    registry knows are always there (blank when no row has them: e.g. a pre-v5 server's sections have no
+    SectionStaffMembers), so conditions and lookups on them work whatever the server sent."""
+    from aeries_hub.hooks.aeries import TABLES
+
     if column not in frame.columns:
         raise MappingError(f"{where}.column: column {column!r} does not exist")
     rows = frame.explode(column, ignore_index=True)
     elements = rows[column].map(lambda item: item if isinstance(item, dict) else {})
     fields = pd.DataFrame(elements.tolist(), index=rows.index)
+    known = TABLES[table].column_type(column) if table in TABLES else None
+    for name in (known or {}).get("list", {}) if isinstance(known, dict) else ():
+        if name not in fields.columns:
+            fields[name] = None
     fields.columns = [f"{alias}.{name}" for name in fields.columns]
     return pd.concat([rows.drop(columns=[column]), fields], axis=1)
 

@@ -354,3 +354,31 @@ def test_blank_if_equal_to_another_column_and_settings_escaped_for_a_regex(tmp_p
         ("", "zoe@example.org"), ("994", "zoe@example.org"), ("", ""), ("994", ""),
     ]
     assert m.outputs[0].records[0].values["sso"].transform == ({"blank_unless": r"@example\.org$"},)
+
+
+def test_powerschool_learning_classes_find_teachers_by_staff_members_or_by_teacher_number1():
+    """A v5 section names its teachers in SectionStaffMembers; a pre-v5 one only has TeacherNumber1."""
+    from aeries_hub.mapping.engine import RunValues
+    from aeries_hub.paths import MAPPINGS_DIR
+
+    mapping = load_mapping(MAPPINGS_DIR / "powerschool_learning.yml")
+    teachers = pd.DataFrame({"SchoolCode": pd.array([994, 994], dtype="Int64"), "TeacherNumber": pd.array([501, 502], dtype="Int64"),
+                             "StaffID1": pd.array([7, 8], dtype="Int64"), "InactiveStatusCode": [" ", " "],
+                             "FirstName": ["Mia", "Lee"], "LastName": ["Chen", "Park"], "EmailAddress": ["", ""]})
+    sections = pd.DataFrame({
+        "SchoolCode": pd.array([994, 994], dtype="Int64"), "SectionNumber": pd.array([1, 2], dtype="Int64"),
+        "CourseID": ["0001", "0002"], "Period": ["1", "2"], "InactiveStatusCode": [" ", " "],
+        "SectionStaffMembers": [[{"StaffID": 7, "IsPrimaryTeacher": True}], []],
+        "TeacherNumber1": pd.array([None, 502], dtype="Int64"),
+    })
+    tables = {"teachers": teachers, "sections": sections, "courses": pd.DataFrame({"ID": ["0001", "0002"], "Title": ["A", "B"], "LongDescription": ["", ""]}),
+              "rosters": pd.DataFrame({"SchoolCode": pd.array([], dtype="Int64"), "StudentID": pd.array([], dtype="Int64"),
+                                       "SectionNumber": pd.array([], dtype="Int64")}),
+              "students": pd.DataFrame({"SchoolCode": pd.array([], dtype="Int64"), "StudentID": pd.array([], dtype="Int64")})}
+    run = RunValues(crosswalks={"user_ids": {}, "class_ids": {}})
+
+    classes = build_output(mapping, mapping.output("classes.csv"), tables, run).frame
+    rosters = build_output(mapping, mapping.output("rosters.csv"), tables, run).frame
+
+    assert classes[["class_id", "teacher_id"]].values.tolist() == [["994-0001-1-1-2026", "T7"], ["994-0002-2-2-2026", "T8"]]
+    assert rosters[["class_id", "user_id", "role"]].values.tolist() == [["994-0001-1-1-2026", "T7", "T"], ["994-0002-2-2-2026", "T8", "T"]]
