@@ -12,12 +12,12 @@ import hashlib
 import io
 import json
 import os
-import re
 from pathlib import Path
 
 import pytest
 
 from aeries_hub.staging import RunFolder, staging_base
+from tests.dags.independent import natural, s
 
 DAG_ID = "aeries_to_destiny"
 STACK = {"students": 300, "seed": 7, "aeries_extra": {"backoff_base": 0.05, "backoff_max": 0.5}}
@@ -37,20 +37,12 @@ REQUIRED = ["field_siteShortName", "field_barcode", "field_districtID", "field_l
             "field_status", "field_gender", "field_isTeacher"]
 
 
-def s(value) -> str:
-    return "" if value is None else str(value).strip()
-
-
 def us_date(value) -> str:
     day = s(value)[:10]
     if not day or day.startswith("0001-"):
         return ""
     year, month, dom = day.split("-")
     return f"{month}/{dom}/{year}"
-
-
-def natural(key: str) -> str:
-    return re.sub(r"\d+", lambda m: m.group(0).zfill(20), key)
 
 
 def expected_patrons(data_dir: Path) -> tuple[bytes, list[str]]:

@@ -16,19 +16,12 @@ from pathlib import Path
 import pytest
 
 from aeries_hub.staging import RunFolder, staging_base
+from tests.dags.independent import natural, s
 
 DAG_ID = "aeries_to_powerschool_learning"
 STACK = {"students": 300, "seed": 5}
 YEAR = "2026"
 SSO = r"(?i)@demo\.k12\.ca\.us$"
-
-
-def s(value) -> str:
-    return "" if value is None else str(value).strip()
-
-
-def natural(*keys: str) -> tuple:
-    return tuple(re.sub(r"\d+", lambda m: m.group(0).zfill(20), k) for k in keys)
 
 
 def csv_bytes(header: list[str], rows: list[list[str]]) -> bytes:

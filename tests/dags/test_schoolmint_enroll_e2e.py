@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from aeries_hub.staging import RunFolder, staging_base
+from tests.dags.independent import day, natural, s
 
 DAG_ID = "aeries_to_schoolmint_enroll"
 STACK = {"students": 300, "seed": 5}
@@ -24,19 +25,6 @@ OTHER_CODES = {"15": "Relative", "20": "Friend", "99": "Other"}
 LANGUAGES = {"00": "English", "01": "Spanish", "02": "Vietnamese", "05": "Korean", "07": "Mandarin", "11": "Tagalog"}
 FLUENCY = {"E": "English Only", "I": "Initially Fluent English Proficient", "L": "English Learner",
            "R": "Reclassified Fluent English Proficient", "T": "To Be Determined"}
-
-
-def s(value) -> str:
-    return "" if value is None else str(value).strip()
-
-
-def day(value) -> str:
-    text = s(value)[:10]
-    return "" if not text or text.startswith("0001-") else text
-
-
-def natural(*keys: str) -> tuple:
-    return tuple(re.sub(r"\d+", lambda m: m.group(0).zfill(20), k) for k in keys)
 
 
 def put(record: dict, path: str, value: str, overwrite: bool = False) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from aeries_hub.staging import RunFolder, staging_base
+from tests.dags.independent import day, natural, s
 
 DAG_ID = "aeries_to_stemscopes"
 STACK = {"students": 300, "seed": 5}
@@ -43,19 +44,6 @@ MANIFEST = [
     ("source.systemCode", "aeries-integration-hub"),
 ]
 CEDS = {-2: "PR", -1: "TK", 0: "KG", **{g: f"{g:02d}" for g in range(1, 14)}}
-
-
-def s(value) -> str:
-    return "" if value is None else str(value).strip()
-
-
-def day(value) -> str:
-    text = s(value)[:10]
-    return "" if not text or text.startswith("0001-") else text
-
-
-def natural(*keys: str) -> tuple:
-    return tuple(re.sub(r"\d+", lambda m: m.group(0).zfill(20), k) for k in keys)
 
 
 def csv_bytes(name: str, rows: list[list[str]]) -> bytes:

@@ -7,7 +7,6 @@ The five pipe-delimited files are computed here from the emulator's data files a
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -15,23 +14,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from aeries_hub.staging import RunFolder, staging_base
+from tests.dags.independent import natural, s
 
 DAG_ID = "aeries_to_xello"
 STACK = {"students": 300, "seed": 5}
 GRADES = {str(g) for g in range(13)}
 HIGH = {"9", "10", "11", "12"}
-
-
-def s(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
-
-
-def natural(*keys: str) -> tuple:
-    return tuple(re.sub(r"\d+", lambda m: m.group(0).zfill(20), k) for k in keys)
 
 
 def pipe_file(header: list[str], rows: list[list[str]]) -> bytes:
