@@ -1,0 +1,73 @@
+"""Policy: no secret of a connection appears in anything a run leaves behind.
+
+Every vendor DAG runs once against the sandbox, whose secrets are generated afresh for each stack: the
+Aeries certificate, the vendor API token and the SFTP user's private key. Then the task output (the logs
+dag.test() prints), every XCom of those runs and every file they staged (extracts, validated tables,
+outputs, rejects, quality reports and Data Docs, summaries, report.json) are searched for each secret.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from aeries_hub.staging import RunFolder, staging_base
+
+STACK = {"students": 120, "seed": 3}
+RUNS = {
+    "aeries_to_powerschool_learning": None,
+    "aeries_to_stemscopes": None,
+    "aeries_to_destiny": None,
+    "aeries_to_xello": {"ignore_window": True},
+    "aeries_to_schoolmint_enroll": None,
+}
+
+
+def secrets_of(stack) -> dict[str, str]:
+    key_lines = stack.sftp.private_key_path.read_text().splitlines()[1:-1]  # the base64 body of the key
+    return {
+        "Aeries certificate": stack.certificate,
+        "vendor API token": stack.vendor_token,
+        **{f"SFTP private key line {n}": line for n, line in enumerate(key_lines, 1) if len(line) > 20},
+    }
+
+
+def xcom_texts(runs) -> list[tuple[str, str]]:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = session.query(XComModel).filter(
+            XComModel.dag_id.in_([r.dag_id for r in runs]), XComModel.run_id.in_([r.run_id for r in runs])
+        ).all()
+        return [(f"XCom {row.dag_id}.{row.task_id}.{row.key}", str(row.value)) for row in rows]
+
+
+def staged_files(runs) -> list[Path]:
+    files = []
+    for run in runs:
+        root = Path(RunFolder(staging_base(), run.dag_id, run.run_id).root.path)
+        files += [p for p in root.rglob("*") if p.is_file()]
+    return files
+
+
+@pytest.mark.e2e
+def test_no_secret_reaches_logs_xcoms_staged_files_or_reports(stack, capfd, caplog):
+    from aeries_hub.dag_factory import build_dags
+    from aeries_hub.paths import MAPPINGS_DIR
+
+    dags = build_dags(MAPPINGS_DIR)
+    with caplog.at_level("DEBUG"):
+        runs = [dags[dag_id].test(run_conf=conf) for dag_id, conf in RUNS.items()]
+    output = "".join(capfd.readouterr()) + caplog.text  # what the tasks printed and what they logged
+
+    assert [r.state for r in runs] == ["success"] * len(RUNS)
+    places = [("task output", output), *xcom_texts(runs)]
+    files = staged_files(runs)
+    assert len(files) > 100 and any(p.name == "report.json" for p in files)
+    assert "Delivered patrons/patrons.csv" in output and "[DAG TEST] running task" in output
+    leaks = [f"{name} in {where}" for name, secret in secrets_of(stack).items() for where, text in places if secret in text]
+    leaks += [f"{name} in {path}" for path in files for name, secret in secrets_of(stack).items()
+              if secret.encode() in path.read_bytes()]
+    assert leaks == []
