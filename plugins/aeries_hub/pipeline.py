@@ -471,7 +471,13 @@ def _one_record(path, output, record_id: str) -> bytes:
 
 
 def report(mapping_file: str) -> dict:
-    """Gather every stage's summary into ``report.json``, log it, and fail when the run ended in Error."""
+    """Gather every stage's summary into ``report.json``, log it, and fail when the run ended in Error.
+
+    The report holds counts, check outcomes and record ids, never other student data, so it is kept when
+    the retention DAG deletes the run's staged files.
+    """
+    from datetime import datetime, timezone
+
     from airflow.sdk.exceptions import AirflowFailException
 
     mapping = mapping_for(mapping_file)
@@ -479,6 +485,7 @@ def report(mapping_file: str) -> dict:
     stages = {name[: -len(".json")]: run.read_json(f"summary/{name}") for name in run.list("summary")}
     document = summarize_run(mapping, stages)
     document["staging"] = str(run.root)
+    document["generated_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     run.write_json("report.json", document)
     for line in report_lines(document):
         log.info("%s", line)
@@ -540,9 +547,34 @@ def summarize_run(mapping: Mapping, stages: dict[str, dict]) -> dict:
         "crosswalks": crosswalks,
         "attention": unmapped,
         "delivered": delivered,
-        "errors": sources.get("errors", []),
+        "errors": _failed_checks(mapping, sources, builds),
         **({"reason": reason} if reason else {}),
     }
+
+
+def _failed_checks(mapping: Mapping, sources: dict, builds: dict[str, dict]) -> list[str]:
+    """One line per failed error check: what failed, how many rows, and the ids of the sample rows (the
+    samples' other values are student data: they stay in the run's staged quality files)."""
+    from aeries_hub.hooks.aeries import TABLES
+
+    checked = [(name, table["checks"], TABLES[name].key) for name, table in sources.get("tables", {}).items()]
+    keys = {o.stem: o.key for o in mapping.outputs}
+    checked += [(build["file"], build["checks"], keys.get(stem, ())) for stem, build in builds.items()]
+    lines = []
+    for name, checks, id_columns in checked:
+        for result in checks.get("results", []):
+            if result["outcome"] != "failed":
+                continue
+            what = f"{name}: {result['description'] or result['expectation']} [{', '.join(result['columns'])}]"
+            if result.get("exception"):
+                lines.append(f"{what}: could not run: {result['exception']}")
+                continue
+            ids = sorted({"/".join(str(row[c]) for c in id_columns) for row in result.get("sample", [])
+                          if id_columns and all(c in row for c in id_columns)})
+            counted = result.get("unexpected_count") is not None and result.get("element_count") is not None
+            line = f"{what}: {result['unexpected_count']} of {result['element_count']} rows fail" if counted else f"{what}: failed"
+            lines.append(line + (f", e.g. {', '.join(ids)}" if ids else ""))
+    return lines
 
 
 def _unmapped_lines(name: str, coverage: dict) -> list[str]:

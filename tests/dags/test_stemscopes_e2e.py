@@ -226,6 +226,10 @@ def test_a_dangling_reference_stops_the_run_and_delivers_nothing(stack, district
     run = RunFolder(staging_base(), DAG_ID, dag_run.run_id)
     report = run.read_json("report.json")
     assert report["status"] == "Error" and report["delivered"] == []
+    (error,) = report["errors"]
+    assert error.startswith("classes.csv: every termSourcedIds of classes.csv is a sourcedId in academicSessions.csv "
+                            "[termSourcedIds]: 105 of 105 rows fail, e.g. 100-")
+    assert "-TY" not in error  # the failing values stay in the run's staged quality files
     classes = run.read_json("summary/build_classes.json")
     failed = [r for r in classes["checks"]["results"] if r["outcome"] == "failed"]
     assert [r["description"] for r in failed] == ["every termSourcedIds of classes.csv is a sourcedId in academicSessions.csv"]

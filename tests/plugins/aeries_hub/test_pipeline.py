@@ -84,3 +84,22 @@ def test_run_status_follows_rejects_failures_and_unfinished_stages():
     assert summarize_run(DESTINY, {**stages, "build_patrons": {**stages["build_patrons"], "rejected": 0}})["status"] == "Completed"
     assert summarize_run(DESTINY, {k: v for k, v in stages.items() if k != "deliver"})["status"] == "Error"
     assert summarize_run(DESTINY, {k: v for k, v in stages.items() if k != "extract_staff"})["status"] == "Error"
+
+
+def test_the_report_names_failed_checks_with_counts_and_ids_but_no_other_student_data():
+    failed = {"outcome": "failed", "expectation": "expect_column_values_to_match_regex", "columns": ["field_lastName"],
+              "description": "field_lastName is required", "unexpected_count": 2, "element_count": 9, "exception": None,
+              "sample": [{"row": 3, "field_districtID": "102", "field_lastName": "Zoë Q"},
+                         {"row": 5, "field_districtID": "STAFF-7", "field_lastName": " "}]}
+    stages = {
+        "validate_sources": {"tables": {"students": {"rejected": 0, "checks": {"results": [{**failed, "columns": ["LastName"],
+            "sample": [{"row": 1, "SchoolCode": 994, "StudentID": 101, "LastName": "O'Brien"}]}]}}}},
+        "build_patrons": {"file": "patrons.csv", "rows": 0, "rejected": 0, "checks": {"results": [failed]}},
+    }
+
+    errors = summarize_run(DESTINY, stages)["errors"]
+
+    assert errors == [
+        "students: field_lastName is required [LastName]: 2 of 9 rows fail, e.g. 994/101",
+        "patrons.csv: field_lastName is required [field_lastName]: 2 of 9 rows fail, e.g. 102, STAFF-7",
+    ]
