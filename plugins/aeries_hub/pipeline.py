@@ -345,7 +345,7 @@ def check_target(mapping_file: str) -> dict:
     target = _http_target(mapping, context["params"])
     run = RunFolder.current()
     done = None
-    if target.scheduled_imports == "once" and context["dag_run"].run_type != "manual":
+    if _scheduled_once(target, context):
         done = Variable.get(sandbox_latch(mapping, target.name), default=None)
     if done:
         reason = (
@@ -361,6 +361,11 @@ def check_target(mapping_file: str) -> dict:
 def sandbox_latch(mapping: Mapping, target: str) -> str:
     """The Airflow Variable recording the one scheduled import of a ``scheduled_imports: once`` target."""
     return f"aeries_hub.{mapping.dag_id}.{target}.scheduled_import"
+
+
+def _scheduled_once(target, context) -> bool:
+    """A run that is not manual, to a target that takes one scheduled import only."""
+    return target.scheduled_imports == "once" and context["dag_run"].run_type != "manual"
 
 
 def _http_target(mapping: Mapping, params: dict):
@@ -441,7 +446,7 @@ def _deliver_http(mapping: Mapping, run: RunFolder, built: list[dict], context) 
             item["file"], document["url"], target.name, document["records_sent"], document["batches"],
             document["imported"], len(document["rejected"]),
         )
-    if target.scheduled_imports == "once" and context["dag_run"].run_type != "manual" and not test_record:
+    if _scheduled_once(target, context) and not test_record:
         stamp = f"run {context['run_id']} at {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC"
         Variable.set(sandbox_latch(mapping, target.name), stamp)
         log.info("Scheduled imports to the %s target are now off (%s)", target.name, sandbox_latch(mapping, target.name))
@@ -454,14 +459,12 @@ def _one_record(path, output, record_id: str) -> bytes:
 
     from airflow.sdk.exceptions import AirflowFailException
 
-    *parents, leaf = output.key[0].split(".")
+    from aeries_hub.delivery.http import record_field
+
     with path.open("rb") as handle:
         for line in handle:
             record = json.loads(line)
-            node = record
-            for part in parents:
-                node = node.get(part) or {}
-            if str(node.get(leaf, "")).strip() == record_id:
+            if str(record_field(record, output.key[0]) or "").strip() == record_id:
                 log.info("test_record %s: sending only this record:\n%s", record_id, json.dumps(record, indent=2, ensure_ascii=False))
                 return line
     raise AirflowFailException(

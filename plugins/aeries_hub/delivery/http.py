@@ -42,7 +42,7 @@ import requests
 from aeries_hub.delivery import DeliveryError, Receipt, local_file, size_and_sha256
 from aeries_hub.retrying import RETRY_STATUSES, backoff_delay, retry_after_seconds
 
-__all__ = ["DeliveryError", "HttpReceipt", "deliver_records", "IMPORTED_STATUSES"]
+__all__ = ["DeliveryError", "HttpReceipt", "deliver_records", "IMPORTED_STATUSES", "record_field"]
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +187,8 @@ def _key_prefix(prefix: str) -> str:
     return f"{prefix[:MAX_PREFIX - 17]}-{hashlib.sha256(prefix.encode('utf-8')).hexdigest()[:16]}"
 
 
-def _field(record: Any, path: str) -> Any:
+def record_field(record: Any, path: str) -> Any:
+    """The value at a dotted path of a JSON record (``students.student_district_id``), None when absent."""
     node = record
     for part in path.split("."):
         node = node.get(part) if isinstance(node, dict) else None
@@ -210,7 +211,7 @@ def _results(answer: dict[str, Any], lines: list[bytes], first: int, id_field: s
             continue
         index = result.get("index")
         local = index if isinstance(index, int) and 0 <= index < len(lines) else None
-        record_id = _field(json.loads(lines[local]), id_field) if local is not None else result.get("student_district_id")
+        record_id = record_field(json.loads(lines[local]), id_field) if local is not None else result.get("student_district_id")
         errors = result.get("errors") or [f"status {result.get('status')!r}"]
         rejected.append({"index": first + local if local is not None else None, "id": record_id,
                          "errors": [target.redact(str(e)) for e in errors]})
