@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -86,10 +87,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--standalone", action="store_true", help="start `airflow standalone` instead of one run")
     args = parser.parse_args(argv)
 
+    from aeries_hub.changes import STATE_FOLDER
     from aeries_sandbox.stack import sandbox_stack
 
     workdir = args.workdir.resolve()
     env = {**os.environ, **airflow_env(workdir)}
+    # The demo's vendor API starts empty each time, and the district may be another size: forget the last
+    # deliveries, so that no run compares itself with another demo's vendor (and waits for an approval).
+    for state in (workdir / "airflow" / "staging").glob(f"*/{STATE_FOLDER}"):
+        shutil.rmtree(state)
     started = time.time()
     with sandbox_stack(workdir, students=args.students, seed=args.seed) as stack:
         env.update(stack.connection_env())

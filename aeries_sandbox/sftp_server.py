@@ -8,6 +8,10 @@ no chroot (that needs root-owned directories), so absolute paths are real filesy
 
 Works as root (creates ``/run/sshd``, sshd's privilege separation directory, when missing)
 and as a normal user (sshd then runs unprivileged and can only log in that same user).
+As root (Linux), sshd starts without the capabilities that let root ignore file permissions
+(CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH), so a read-only folder is read-only to the SFTP
+session, as it is to a vendor's SFTP account (``permissions_enforced`` says whether that
+worked; dropping them needs CAP_SETPCAP, which containers normally keep).
 With ``UsePAM no`` sshd refuses accounts it sees as locked (shadow password starting with
 ``!``; nss-systemd reports ``nobody`` that way): ``read_log()`` then shows
 "not allowed because account is locked".
@@ -18,6 +22,16 @@ With ``UsePAM no`` sshd refuses accounts it sees as locked (shadow password star
 Run one in the foreground for the demo stack::
 
     python -m aeries_sandbox.sftp_server --root .demo/sftp
+
+Faults for tests (Linux), real failures of the real sshd:
+
+- ``SftpServer(max_file_size=N)``: sshd runs with RLIMIT_FSIZE = N and SIGXFSZ ignored, so a
+  write past N bytes fails with EFBIG ("File too large"); sftp-server reports it as "Failure",
+  the status it also gives for ENOSPC and EDQUOT (no space left, quota exceeded).
+- ``server.drop_next_session(after_bytes=N)``: the next session that logs in is killed (the
+  connection drops, as when the server crashes) when it writes to a file at or past byte N.
+
+sshd's log goes through a pipe to ``log_path`` (so a file size limit never applies to it).
 """
 
 from __future__ import annotations
@@ -26,6 +40,7 @@ import argparse
 import json
 import os
 import pwd
+import resource
 import shutil
 import signal
 import socket
@@ -33,6 +48,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -46,6 +62,14 @@ INSTALL_HINT = (
     "`sudo apt-get install openssh-server` (Debian/Ubuntu) and try again"
 )
 PRIVSEP_DIR = Path("/run/sshd")
+
+# Linux capability numbers (linux/capability.h) and prctl option (linux/prctl.h).
+CAP_DAC_OVERRIDE = 1
+CAP_DAC_READ_SEARCH = 2
+CAP_SETPCAP = 8
+PR_CAPBSET_DROP = 24
+#: The capabilities that let root write and read regardless of file permissions.
+PERMISSION_OVERRIDES = (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH)
 
 
 class SftpServerError(RuntimeError):
@@ -92,13 +116,27 @@ class SftpServer:
     :param root: delivery root the SFTP user lands in (created if missing). Default: a
         ``root`` directory inside the server's temp dir, removed by :meth:`stop`.
     :param startup_timeout: seconds to wait for sshd to answer with an SSH banner.
+    :param max_file_size: fault: writes past this many bytes fail with EFBIG (Linux/POSIX).
+    :param enforce_permissions: as root on Linux, start sshd without the capabilities that
+        bypass file permissions (see the module docstring).
     """
 
     host = "127.0.0.1"
 
-    def __init__(self, root: str | os.PathLike[str] | None = None, *, startup_timeout: float = 10.0):
+    def __init__(
+        self,
+        root: str | os.PathLike[str] | None = None,
+        *,
+        startup_timeout: float = 10.0,
+        max_file_size: int | None = None,
+        enforce_permissions: bool = True,
+    ):
         self._given_root = Path(root).resolve() if root is not None else None
         self.startup_timeout = startup_timeout
+        self.max_file_size = max_file_size
+        self.enforce_permissions = enforce_permissions
+        #: True when file permissions bind the SFTP session (always for a non-root user).
+        self.permissions_enforced = False
         self.username: str = pwd.getpwuid(os.geteuid()).pw_name
         self.port: int | None = None
         self.root: Path | None = self._given_root
@@ -110,6 +148,10 @@ class SftpServer:
         self.config_path: Path | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._log_file: Any = None
+        self._log_thread: threading.Thread | None = None
+        self._log_lock = threading.Lock()
+        self._fault_lock = threading.Lock()
+        self._restore_fsize: tuple[int, int] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     def __enter__(self) -> SftpServer:
@@ -264,16 +306,23 @@ class SftpServer:
     def _launch(self, sshd: str) -> None:
         assert self.config_path is not None and self.log_path is not None
         self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - closed in _terminate
+        drop_caps = self.enforce_permissions and _can_drop_capabilities()
         self._process = subprocess.Popen(
             [sshd, "-D", "-e", "-f", str(self.config_path)],
             stdin=subprocess.DEVNULL,
-            stdout=self._log_file,
+            stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+            preexec_fn=_child_setup(drop_caps=drop_caps, max_file_size=self.max_file_size),
         )
+        self._log_thread = threading.Thread(
+            target=self._pump_log, args=(self._process.stdout,), name="sshd-log", daemon=True
+        )
+        self._log_thread.start()
+        self.permissions_enforced = os.geteuid() != 0 or _lacks_capabilities(self._process.pid, PERMISSION_OVERRIDES)
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
+                self._join_log(timeout=2)
                 raise SftpServerError(
                     f"sshd exited with code {self._process.returncode} while starting; "
                     f"see {self.log_path}:\n{self.read_log()[-2000:]}"
@@ -293,6 +342,65 @@ class SftpServer:
         except OSError:
             return False
 
+    # -- faults -----------------------------------------------------------------------------
+    def drop_next_session(self, after_bytes: int) -> None:
+        """Fault: kill the next session that logs in when it writes at or past byte ``after_bytes`` of a file.
+
+        sshd's RLIMIT_FSIZE is lowered to ``after_bytes``; the connection accepted next inherits
+        it, and sshd's own limit is restored as soon as that session has logged in ("Accepted
+        publickey" in the log), so only that one session is affected. Its SFTP process is then
+        killed by SIGXFSZ by the first write that starts at or past ``after_bytes``: the client
+        sees the connection drop, and the file being written stays behind with ``after_bytes``
+        bytes. (A write that starts below the limit and crosses it is only cut short, which
+        sftp-server answers with "Failure"; so pick a multiple of the client's write size, 32 KiB
+        for paramiko, below the file's size.) Linux only.
+        """
+        if not self.running or self._process is None:
+            raise SftpServerError("the SFTP server is not running: call start() first")
+        if self.max_file_size is not None:
+            raise SftpServerError("drop_next_session needs SIGXFSZ to kill; a max_file_size server ignores it")
+        if not hasattr(resource, "prlimit"):
+            raise SftpServerError("drop_next_session needs Linux (prlimit)")
+        with self._fault_lock:
+            current = resource.prlimit(self._process.pid, resource.RLIMIT_FSIZE)
+            if self._restore_fsize is None:
+                self._restore_fsize = current
+            resource.prlimit(self._process.pid, resource.RLIMIT_FSIZE, (after_bytes, current[1]))
+
+    @property
+    def drop_pending(self) -> bool:
+        """True while a ``drop_next_session`` fault waits for its session."""
+        return self._restore_fsize is not None
+
+    def clear_faults(self) -> None:
+        """Cancel a pending ``drop_next_session`` (restores sshd's file size limit)."""
+        with self._fault_lock:
+            restore, self._restore_fsize = self._restore_fsize, None
+            if restore is not None and self._process is not None and self._process.poll() is None:
+                try:
+                    resource.prlimit(self._process.pid, resource.RLIMIT_FSIZE, restore)
+                except OSError:
+                    pass
+
+    def _on_log_line(self, line: bytes) -> None:
+        if self._restore_fsize is not None and b"Accepted publickey for " in line:
+            self.clear_faults()
+
+    def _pump_log(self, stream: Any) -> None:
+        """Copy sshd's output into the log file, line by line, and watch it for fault triggers."""
+        with stream:
+            for line in iter(stream.readline, b""):
+                with self._log_lock:
+                    if self._log_file is not None:
+                        self._log_file.write(line)
+                        self._log_file.flush()
+                self._on_log_line(line)
+
+    def _join_log(self, timeout: float) -> None:
+        thread = self._log_thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
     def read_log(self) -> str:
         """The sshd log so far (empty when there is none)."""
         try:
@@ -309,9 +417,77 @@ class SftpServer:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=5)
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
+        self._restore_fsize = None
+        # Sessions a client left open keep the pipe open (and the copier waiting): what sshd
+        # wrote is copied by now; later lines of those sessions are dropped.
+        self._join_log(timeout=0.5)
+        self._log_thread = None
+        with self._log_lock:
+            if self._log_file is not None:
+                self._log_file.close()
+                self._log_file = None
+
+
+def _can_drop_capabilities() -> bool:
+    """Root on Linux with CAP_SETPCAP (needed to drop capabilities from the bounding set)."""
+    return os.geteuid() == 0 and sys.platform.startswith("linux") and _has_capability("self", CAP_SETPCAP)
+
+
+def _capabilities(pid: int | str) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("CapEff:"):
+                return int(line.split()[1], 16)
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def _has_capability(pid: int | str, cap: int) -> bool:
+    caps = _capabilities(pid)
+    return caps is not None and bool(caps & (1 << cap))
+
+
+def _lacks_capabilities(pid: int, caps: tuple[int, ...]) -> bool:
+    """True when sshd (``pid``, after its exec) holds none of ``caps``."""
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:
+        # Until the exec, /proc shows the forked Python child, which still has every capability.
+        try:
+            exe = os.readlink(f"/proc/{pid}/exe")
+        except OSError:
+            return False
+        if os.path.basename(exe).startswith("sshd"):
+            effective = _capabilities(pid)
+            return effective is not None and not any(effective & (1 << cap) for cap in caps)
+        time.sleep(0.01)
+    return False
+
+
+def _child_setup(*, drop_caps: bool, max_file_size: int | None) -> Any:
+    """preexec_fn for sshd: runs in the child between fork and exec (Linux parts are best effort)."""
+    linux = sys.platform.startswith("linux")
+    if not linux and max_file_size is None:
+        return None
+
+    def setup() -> None:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if linux:
+            _die_with_parent()
+        # A session killed by drop_next_session (SIGXFSZ) must not leave a core file anywhere.
+        resource.setrlimit(resource.RLIMIT_CORE, (0, resource.getrlimit(resource.RLIMIT_CORE)[1]))
+        if max_file_size is not None:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_size, max_file_size))
+            # Ignored (inherited through exec): the write fails with EFBIG instead of killing sshd.
+            # signal.signal only works in the main thread; libc's works anywhere.
+            libc.signal(signal.SIGXFSZ, ctypes.c_void_p(1))  # SIG_IGN
+        if drop_caps:
+            for cap in PERMISSION_OVERRIDES:
+                libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
+
+    return setup
 
 
 def _die_with_parent() -> None:

@@ -16,6 +16,7 @@ from airflow.sdk import DAG, Param, TriggerRule, task
 
 from aeries_hub import pipeline
 from aeries_hub.mapping.loader import Mapping, MappingError, load_mapping
+from aeries_hub.operators.approval import MassChangeApprovalOperator
 
 START_DATE = datetime(2026, 1, 1)
 
@@ -65,6 +66,12 @@ def _params(mapping: Mapping) -> dict[str, Param]:
     params = {
         "dry_run": Param(False, type="boolean", description="Extract, validate and build the files, but deliver nothing."),
     }
+    params["allow_extract_drop"] = Param(
+        False,
+        type="boolean",
+        description="Deliver even when Aeries returned far fewer rows for a table or school than at the last delivery "
+        "(the drop is real: a school closed or left the integration).",
+    )
     if mapping.window:
         params["ignore_window"] = Param(
             False,
@@ -85,6 +92,11 @@ def _params(mapping: Mapping) -> dict[str, Param]:
             description=f"Send only the record whose {key} is this, after showing its mapped values in the deliver task's log.",
         )
     return params
+
+
+def _delivered_assets(mapping: Mapping) -> list:
+    files = [mapping.package_zip] if mapping.package_zip else [output.file for output in mapping.delivered_outputs]
+    return [pipeline.delivered_asset(mapping, file) for file in files]
 
 
 def _once_per_schedule(mapping: Mapping) -> bool:
@@ -133,10 +145,20 @@ def build_dag(mapping: Mapping) -> DAG:
         for output in mapping.outputs:
             for needed in output.needs:
                 builds[needed] >> builds[output.file]
+        tracked = task(pipeline.track_changes, task_id="track_changes")(mapping_file)
+        list(builds.values()) >> tracked
+        approved = MassChangeApprovalOperator(
+            task_id="approve_changes", mapping_file=mapping_file, approval_timeout_hours=mapping.guard.approval_timeout_hours
+        )
+        tracked >> approved
         built = [builds[output.file] for output in mapping.delivered_outputs]
         if mapping.package_zip:
             built = task(pipeline.package, task_id="package")(mapping_file, built)
-        delivered = task(pipeline.deliver, task_id="deliver", **NETWORK_RETRIES)(mapping_file, built)
+            approved >> built
+        delivered = task(pipeline.deliver, task_id="deliver", outlets=_delivered_assets(mapping), **NETWORK_RETRIES)(
+            mapping_file, built
+        )
+        approved >> delivered
         # The report runs whatever happened upstream, and fails the run itself when the run ended in Error.
         delivered >> task(pipeline.report, task_id="report", trigger_rule=TriggerRule.ALL_DONE)(mapping_file)
     return dag

@@ -8,14 +8,16 @@ stays fast.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import re
 import time
 from typing import Any
 
-from aeries_hub.mapping.loader import Mapping, load_mapping
 from aeries_hub import paths
+from aeries_hub.delivery import DeliveryError
+from aeries_hub.mapping.loader import Mapping, load_mapping
 from aeries_hub.paths import QUALITY_DIR
 from aeries_hub.staging import RunFolder
 
@@ -99,10 +101,11 @@ def validate_sources(mapping_file: str, extracted: list[dict]) -> dict:
     suites = load_checks(SOURCE_CHECKS_FILE)
     names = sorted((item["table"] for item in extracted), key=VALIDATION_ORDER.index)
     accepted: dict = {}
+    extracted_frames: dict = {}
     summary: dict[str, Any] = {"tables": {}, "errors": []}
     with run.local_dir("quality/sources") as docs_dir:
         for name in names:
-            frame = run.read_parquet(f"extract/{name}.parquet")
+            frame = extracted_frames[name] = run.read_parquet(f"extract/{name}.parquet")
             checks = select_checks(suites.get(name, []), names)
             outcome = validate_frame(
                 frame, checks, name=name, tables={**accepted, name: frame}, docs_dir=docs_dir, id_columns=TABLES[name].key
@@ -115,16 +118,43 @@ def validate_sources(mapping_file: str, extracted: list[dict]) -> dict:
                 "rows": len(frame),
                 "accepted": len(outcome.accepted),
                 "rejected": len(outcome.rejected),
+                "rejected_ids": _ids(outcome.rejected, TABLES[name].key),
                 "checks": outcome.to_dict(),
             }
             if outcome.has_errors:
                 summary["errors"].append(outcome.error_message())
+    summary["volumes"] = _volume_check(mapping_for(mapping_file), extracted_frames)
+    if summary["volumes"]["drops"] and not summary["volumes"]["allowed"]:
+        summary["errors"].append(summary["volumes"]["message"])
     if not summary["errors"]:
         summary["crosswalks"] = _crosswalk_coverage(mapping_for(mapping_file), accepted)
     _summary(run, "validate_sources", summary)
     if summary["errors"]:
         raise AirflowFailException("Aeries data failed its error checks; nothing was delivered.\n" + "\n".join(summary["errors"]))
     return {name: {k: v for k, v in t.items() if k != "checks"} for name, t in summary["tables"].items()}
+
+
+def _volume_check(mapping: Mapping, frames: dict) -> dict:
+    """Rows per table and school compared with the last delivery: a far smaller extract is a failed check
+    (unless the run's ``allow_extract_drop`` param says the drop is real)."""
+    from airflow.sdk import get_current_context
+
+    from aeries_hub.changes import extract_volumes, volume_drops
+
+    params = get_current_context()["params"]
+    volumes = extract_volumes(frames)
+    last = delivered_state(mapping, params).manifest() or {}
+    drops = volume_drops(volumes, last.get("sources", {}), last.get("run_id", ""))
+    allowed = bool(params.get("allow_extract_drop"))
+    message = ""
+    if drops:
+        message = (
+            "Aeries returned far fewer rows than at the last delivery (a partial answer would make the vendor "
+            "drop those records):\n  " + "\n  ".join(drops) + "\nRe-run once Aeries answers in full; if the drop "
+            "is real (a school closed or left the integration), trigger the DAG with allow_extract_drop on."
+        )
+        (log.warning if allowed else log.error)("%s", message)
+    return {"tables": volumes, "drops": drops, "allowed": allowed, "message": message}
 
 
 def _crosswalk_coverage(mapping: Mapping, accepted: dict) -> dict:
@@ -160,7 +190,10 @@ def build_file(mapping_file: str, file_name: str) -> dict:
     output = mapping.output(file_name)
     run = RunFolder.current()
     tables = {name: run.read_parquet(f"validated/{name}.parquet") for name in mapping.tables}
-    built = build_output(mapping, output, apply_source_filters(mapping, tables), _run_values(mapping))
+    try:
+        built = build_output(mapping, output, apply_source_filters(mapping, tables), _run_values(mapping))
+    except (KeyError, ValueError) as exc:
+        _build_failed(run, output, exc)
     earlier = {file: run.read_parquet(f"built/{mapping.output(file).stem}.parquet") for file in output.needs}
     known = {**earlier, output.file: built.frame}  # a file may reference its own keys (OneRoster parentSourcedId)
     index = mapping.outputs.index(output)
@@ -184,11 +217,14 @@ def build_file(mapping_file: str, file_name: str) -> dict:
         raise AirflowFailException(f"{output.file} failed its error checks; nothing was delivered.\n{outcome.error_message()}")
     accepted = outcome.accepted.drop(columns=[RECORD_SET_COLUMN])
     run.write_parquet(f"built/{output.stem}.parquet", accepted)
-    if output.format.type == "jsonl":
-        nested = [NestedRows(nest, mapping.output(nest.file), earlier[nest.file]) for nest in output.nest]
-        data = render_jsonl(accepted, output, nested)
-    else:
-        data = render_delimited(accepted, output.delivered_columns, output.format, output.key)
+    try:
+        if output.format.type == "jsonl":
+            nested = [NestedRows(nest, mapping.output(nest.file), earlier[nest.file]) for nest in output.nest]
+            data = render_jsonl(accepted, output, nested)
+        else:
+            data = render_delimited(accepted, output.delivered_columns, output.format, output.key)
+    except (KeyError, ValueError) as exc:
+        _build_failed(run, output, exc)
     path = run.write_bytes(f"output/{output.file}", data)
     summary.update(path=str(path), bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
     _summary(run, f"build_{output.stem}", summary)
@@ -209,6 +245,16 @@ def _run_values(mapping: Mapping):
     moment = dag_run.logical_date or dag_run.run_after
     zone = ZoneInfo(mapping.schedule.timezone if mapping.schedule else "UTC")
     return RunValues(crosswalks=read_crosswalks(mapping), run_date=moment.astimezone(zone).date())
+
+
+def _build_failed(run: RunFolder, output, exc: Exception):
+    """A file that cannot be built (a column the mapping names is missing, a value its encoding cannot hold):
+    the reason goes to the report, and the run stops before delivery."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    reason = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+    _summary(run, f"build_{output.stem}", {"file": output.file, "error": reason, "checks": {}, "rejected": 0})
+    raise AirflowFailException(f"{output.file} could not be built; nothing was delivered: {reason}") from exc
 
 
 def output_checks(output) -> list[dict]:
@@ -300,6 +346,9 @@ def output_checks(output) -> list[dict]:
                     "description": f"{column} contains the delimiter {separator!r} or a line break, which {output.file} cannot quote",
                 }
             )
+    from aeries_hub.quality import encoding_checks
+
+    checks += encoding_checks(output.delivered_columns, output.format.encoding, output.file)
     return checks + list(output.checks)
 
 
@@ -332,6 +381,53 @@ def package(mapping_file: str, built: list[dict]) -> list[dict]:
     rows = sum(item["rows"] for item in built)
     log.info("Packaged %d files (%d rows) into %s, %d bytes", len(built), rows, mapping.package_zip, len(data))
     return [{"file": mapping.package_zip, "rows": rows, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}]
+
+
+def delivered_state(mapping: Mapping, params: dict):
+    """The last delivered snapshot of this DAG at the run's target (the http target, or the SFTP server)."""
+    from aeries_hub.changes import DeliveredState
+    from aeries_hub.staging import staging_base
+
+    target = _http_target(mapping, params).name if mapping.http else "sftp"
+    return DeliveredState(staging_base(), mapping.dag_id, target)
+
+
+def track_changes(mapping_file: str) -> dict:
+    """Compare every built file with the last delivered one by its key: added, changed and removed rows,
+    and whether the run exceeds the mapping's mass-change guard (the approve_changes task acts on that)."""
+    from airflow.sdk import get_current_context
+
+    from aeries_hub.changes import compare
+
+    mapping = mapping_for(mapping_file)
+    run = RunFolder.current()
+    params = get_current_context()["params"]
+    state = delivered_state(mapping, params)
+    last = state.manifest()
+    files, exceeded = {}, []
+    for output in mapping.outputs:
+        changes = compare(state.snapshot(output.stem), run.read_parquet(f"built/{output.stem}.parquet"), output.key, output.delivered_columns)
+        files[output.file] = changes.to_dict()
+        if last:
+            exceeded += [f"{output.file}: {reason}" for reason in mapping.guard.exceeded(changes.rows_before, len(changes.removed), len(changes.changed))]
+        if changes.added or changes.changed or changes.removed:
+            run.write_bytes(f"changes/{output.stem}.csv", changes.to_csv())
+        log.info(
+            "%s: %d rows before, %d now: %d added, %d changed, %d removed",
+            output.file, changes.rows_before, changes.rows_after, len(changes.added), len(changes.changed), len(changes.removed),
+        )
+    summary = {
+        "target": state.root.name,
+        "last_delivery": {"run_id": last["run_id"], "delivered_at": last["delivered_at"]} if last else None,
+        "files": files,
+        "exceeded": exceeded,
+        "guard": dataclasses.asdict(mapping.guard),
+    }
+    if not last:
+        log.info("No earlier delivery to %s: every row is new, and the mass-change guard does not apply", state.root.name)
+    for reason in exceeded:
+        log.warning("Mass-change guard: %s", reason)
+    return _summary(run, "track_changes", summary)
 
 
 def check_target(mapping_file: str) -> dict:
@@ -390,11 +486,63 @@ def deliver(mapping_file: str, built: list[dict]) -> dict:
         _summary(run, "deliver", {"dry_run": True, "files": []})
         raise AirflowSkipException("dry_run is on: files were built and checked but not delivered")
     started = time.monotonic()
-    if mapping.http:
-        receipts = _deliver_http(mapping, run, built, context)
-    else:
-        receipts = _deliver_sftp(mapping, run, built)
-    return _summary(run, "deliver", {"dry_run": False, "files": receipts, "seconds": round(time.monotonic() - started, 3)})
+    state = delivered_state(mapping, context["params"])
+    try:
+        if mapping.http:
+            receipts = _deliver_http(mapping, run, built, context, state.manifest() or {})
+        else:
+            receipts = _deliver_sftp(mapping, run, built)
+    except DeliveryError as exc:
+        if exc.retryable:
+            raise
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(f"{exc} (not retried: another attempt would fail the same way)") from exc
+    summary = _summary(run, "deliver", {"dry_run": False, "files": receipts, "seconds": round(time.monotonic() - started, 3)})
+    if not context["params"].get("test_record"):
+        _remember_delivery(mapping, run, state, receipts, context["run_id"])
+    _emit_asset_events(mapping, run, receipts, context)
+    return summary
+
+
+def delivered_asset(mapping: Mapping, file: str):
+    """The Asset a delivered file updates; each delivery adds an event whose extra is the run's report."""
+    from airflow.sdk import Asset
+
+    return Asset(name=f"{mapping.dag_id}/{file}", uri=f"aeries-hub://{mapping.dag_id}/{file}", group="vendor-delivery")
+
+
+def _emit_asset_events(mapping: Mapping, run: RunFolder, receipts: list[dict], context) -> None:
+    stages = {name[: -len(".json")]: run.read_json(f"summary/{name}") for name in run.list("summary")}
+    report = summarize_run(mapping, stages)
+    summary = {k: report[k] for k in ("integration", "status", "extracted", "checks", "rejected", "rejected_by_vendor", "changes")}
+    for receipt in receipts:
+        context["outlet_events"][delivered_asset(mapping, receipt["file"])].extra = {
+            **summary,
+            "run_id": context["run_id"],
+            "delivered": {k: v for k, v in receipt.items() if k not in ("rejected", "results")},
+        }
+
+
+def _remember_delivery(mapping: Mapping, run: RunFolder, state, receipts: list[dict], run_id: str) -> None:
+    """After a complete delivery, its files become the snapshot the next run is compared with."""
+    from datetime import datetime, timezone
+
+    sources = run.read_json("summary/validate_sources.json").get("volumes", {}).get("tables", {})
+    built = {}
+    for output in mapping.outputs:
+        with run.path("built", f"{output.stem}.parquet").open("rb") as handle:
+            built[output.stem] = handle.read()
+    state.save(
+        built,
+        {
+            "run_id": run_id,
+            "delivered_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "files": {r["file"]: {"sha256": r["sha256"], "rows": r["rows"]} for r in receipts},
+            "sources": sources,
+        },
+    )
+    log.info("Snapshot of this delivery kept in %s for the next run's change tracking", state.root)
 
 
 def _deliver_sftp(mapping: Mapping, run: RunFolder, built: list[dict]) -> list[dict]:
@@ -404,12 +552,15 @@ def _deliver_sftp(mapping: Mapping, run: RunFolder, built: list[dict]) -> list[d
     for item in built:
         remote = f"{mapping.sftp_remote_dir.rstrip('/')}/{item['file']}"
         receipt = deliver_file(mapping.sftp_conn_id, run.path("output", item["file"]), remote)
-        receipts.append({**receipt.to_dict(), "rows": item["rows"]})
-        log.info("Delivered %s (%d rows, %d bytes, sha256 %s)", remote, item["rows"], receipt.bytes, receipt.sha256)
+        receipts.append({**receipt.to_dict(), "file": item["file"], "rows": item["rows"]})
+        if receipts[-1].get("already_there"):
+            log.info("%s is already on the server with the same sha256 %s: not sent again", remote, receipt.sha256)
+        else:
+            log.info("Delivered %s (%d rows, %d bytes, sha256 %s)", remote, item["rows"], receipt.bytes, receipt.sha256)
     return receipts
 
 
-def _deliver_http(mapping: Mapping, run: RunFolder, built: list[dict], context) -> list[dict]:
+def _deliver_http(mapping: Mapping, run: RunFolder, built: list[dict], context, last: dict) -> list[dict]:
     from datetime import datetime, timezone
 
     from airflow.sdk import Variable
@@ -423,6 +574,13 @@ def _deliver_http(mapping: Mapping, run: RunFolder, built: list[dict], context) 
     for item in built:
         output = mapping.output(item["file"])
         path = run.path("output", item["file"])
+        if not test_record and last.get("files", {}).get(item["file"], {}).get("sha256") == item["sha256"]:
+            receipts.append(_unchanged_http_receipt(mapping, target, item, last))
+            log.info(
+                "%s is unchanged since the %s target received it in run %s (sha256 %s): not sent again",
+                item["file"], target.name, last["run_id"], item["sha256"],
+            )
+            continue
         if test_record:
             path = run.write_bytes(f"output/test_record/{item['file']}", _one_record(path, output, test_record))
         receipt = deliver_records(
@@ -440,7 +598,7 @@ def _deliver_http(mapping: Mapping, run: RunFolder, built: list[dict], context) 
 
             rejected = pd.DataFrame([{"id": r["id"], "_reject_reason": "; ".join(r["errors"])} for r in document["rejected"]])
             run.write_bytes(f"rejects/delivery_{output.stem}.csv", rejected.to_csv(index=False).encode())
-        receipts.append({**document, "rows": rows, "target": target.name, "test_record": test_record or None})
+        receipts.append({**document, "file": item["file"], "rows": rows, "target": target.name, "test_record": test_record or None})
         log.info(
             "Posted %s to %s (%s target): %d records in %d batches, %d imported, %d rejected by the vendor",
             item["file"], document["url"], target.name, document["records_sent"], document["batches"],
@@ -451,6 +609,25 @@ def _deliver_http(mapping: Mapping, run: RunFolder, built: list[dict], context) 
         Variable.set(sandbox_latch(mapping, target.name), stamp)
         log.info("Scheduled imports to the %s target are now off (%s)", target.name, sandbox_latch(mapping, target.name))
     return receipts
+
+
+def _unchanged_http_receipt(mapping: Mapping, target, item: dict, last: dict) -> dict:
+    return {
+        "file": item["file"],
+        "conn_id": target.conn_id,
+        "url": mapping.http.endpoint,
+        "target": target.name,
+        "rows": item["rows"],
+        "bytes": item["bytes"],
+        "sha256": item["sha256"],
+        "already_there": True,
+        "records_sent": 0,
+        "batches": 0,
+        "imported": 0,
+        "rejected": [],
+        "test_record": None,
+        "previous_run_id": last["run_id"],
+    }
 
 
 def _one_record(path, output, record_id: str) -> bytes:
@@ -524,11 +701,15 @@ def summarize_run(mapping: Mapping, stages: dict[str, dict]) -> dict:
     )
     window = stages.get("wait_for_window", {})
     gate = stages.get("check_target", {})
+    approval = stages.get("approve_changes", {})
+    volumes = sources.get("volumes", {})
     reason = None
     if window.get("in_window") is False and not extracted:
         status, reason = "Skipped", window["reason"]
     elif gate.get("skipped"):
         status, reason = "Skipped", gate["reason"]
+    elif approval.get("decision") in ("rejected", "timed out"):
+        status, reason = "Error", approval["reason"]
     elif not finished or checks["failed"]:
         status = "Error"
     elif rejected:
@@ -547,10 +728,15 @@ def summarize_run(mapping: Mapping, stages: dict[str, dict]) -> dict:
             stem: {k: b.get(k) for k in ("file", "rows", "rejected", "rejected_ids", "merged_duplicates", "sha256")}
             for stem, b in builds.items()
         },
+        "sources": {name: {k: t.get(k) for k in ("rows", "rejected", "rejected_ids")} for name, t in sources.get("tables", {}).items()},
         "crosswalks": crosswalks,
-        "attention": unmapped,
+        "attention": unmapped + (volumes["drops"] if volumes.get("allowed") else []),
+        "changes": stages.get("track_changes"),
+        "approval": approval or None,
         "delivered": delivered,
-        "errors": _failed_checks(mapping, sources, builds),
+        "errors": _failed_checks(mapping, sources, builds)
+        + [f"{b['file']}: {b['error']}" for b in builds.values() if b.get("error")]
+        + ([volumes["message"]] if volumes.get("drops") and not volumes.get("allowed") else []),
         **({"reason": reason} if reason else {}),
     }
 
@@ -595,13 +781,27 @@ def report_lines(document: dict) -> list[str]:
     lines.append(f"checks: {c['passed']} passed, {c['warned']} warned, {c['failed']} failed; {document['rejected']} rows rejected")
     lines += document.get("attention", [])
     for stem, f in document["files"].items():
-        lines.append(f"built {f['file']}: {f['rows']} rows, {f['rejected']} rejected")
+        if f.get("sha256"):
+            lines.append(f"built {f['file']}: {f['rows']} rows, {f['rejected']} rejected")
+    changes = document.get("changes")
+    if changes:
+        since = f"since run {changes['last_delivery']['run_id']}" if changes["last_delivery"] else "(first delivery)"
+        for file, c in changes["files"].items():
+            lines.append(f"changes to {file} {since}: {c['added']} added, {c['changed']} changed, {c['removed']} removed")
+        lines += [f"over the mass-change guard: {reason}" for reason in changes["exceeded"]]
+    approval = document.get("approval") or {}
+    if approval.get("decision") == "approved":
+        lines.append(approval["reason"])
     for d in document["delivered"]:
         where = d.get("remote_path") or d.get("url")
+        if d.get("already_there"):
+            lines.append(f"already at the vendor, not sent again: {where} over {d['conn_id']}, sha256 {d['sha256']}")
+            continue
         line = f"delivered {where} over {d['conn_id']}: {d['rows']} rows, {d['bytes']} bytes, sha256 {d['sha256']}"
         if d.get("rejected"):
             line += f"; the vendor rejected {len(d['rejected'])} records"
         lines.append(line)
+    lines += [f"error: {error}" for error in document.get("errors", [])]
     if document.get("staging"):
         lines.append(f"report: {document['staging']}/report.json")
     return lines

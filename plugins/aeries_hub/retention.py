@@ -15,6 +15,8 @@ import logging
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from aeries_hub.changes import STATE_FOLDER
+
 log = logging.getLogger(__name__)
 
 DEFAULT_RETENTION_DAYS = 30
@@ -53,6 +55,8 @@ def purge_staging(base, older_than: datetime) -> dict[str, Any]:
     purged, kept = [], 0
     for dag_dir in _folders(base):
         for run_dir in _folders(dag_dir):
+            if run_dir.name == STATE_FOLDER:  # the last delivered snapshot: replaced by each delivery, never expired
+                continue
             finished = finished_at(run_dir)
             if finished is None or finished >= older_than:
                 kept += 1

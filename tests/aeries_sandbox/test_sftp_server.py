@@ -7,6 +7,9 @@ import json
 import os
 import socket
 import subprocess
+import sys
+import time
+from pathlib import Path
 
 import paramiko
 import pytest
@@ -172,3 +175,92 @@ def test_missing_sshd_gives_install_hint(monkeypatch):
     monkeypatch.setattr(sftp_server, "SSHD_CANDIDATES", ("/nonexistent/sshd",))
     with pytest.raises(SftpServerError, match=r"apt-get install openssh-server"):
         SftpServer().start()
+
+
+def test_log_is_copied_to_log_path(server):
+    _client(server).close()
+    deadline = time.monotonic() + 5
+    while "Accepted publickey for " not in server.read_log() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert f"Accepted publickey for {server.username} from 127.0.0.1" in server.read_log()
+
+
+def test_file_permissions_bind_the_session_even_as_root(server):
+    if not server.permissions_enforced:
+        pytest.skip("running as root without CAP_SETPCAP: sshd keeps root's permission override")
+    if os.geteuid() == 0:
+        status = Path(f"/proc/{server._process.pid}/status").read_text()
+        effective = int(status.split("CapEff:")[1].split()[0], 16)
+        assert not effective & (1 << sftp_server.CAP_DAC_OVERRIDE)
+        assert not effective & (1 << sftp_server.CAP_DAC_READ_SEARCH)
+    locked = server.root / "readonly"
+    locked.mkdir()
+    locked.chmod(0o555)
+    client = _client(server)
+    try:
+        sftp = client.open_sftp()
+        with pytest.raises(PermissionError):
+            sftp.open("readonly/f.txt", "wb")
+        sftp.open("writable.txt", "wb").close()  # the delivery root itself stays writable
+    finally:
+        client.close()
+        locked.chmod(0o755)
+    assert os.listdir(locked) == []
+
+
+def test_max_file_size_fails_writes_past_the_limit():
+    with SftpServer(max_file_size=4096) as srv:
+        client = _client(srv)
+        try:
+            sftp = client.open_sftp()
+            remote = sftp.open("big.bin", "wb")  # not pipelined: every write waits for its status
+            with pytest.raises(OSError, match="^Failure$"):  # sftp-server's status for EFBIG (and ENOSPC)
+                remote.write(b"x" * 10_000)
+            remote.close()
+            assert sftp.stat("big.bin").st_size == 4096
+        finally:
+            client.close()
+        assert srv.running
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="drop_next_session needs Linux (prlimit)")
+def test_drop_next_session_kills_only_the_next_session(server):
+    server.drop_next_session(after_bytes=1000)
+    assert server.drop_pending
+    client = _client(server)
+    try:
+        # Consumed by this login: sshd's own limit is restored once its log says so.
+        deadline = time.monotonic() + 5
+        while server.drop_pending and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not server.drop_pending
+        sftp = client.open_sftp()
+        # paramiko: "Socket is closed" (OSError) or "Server connection dropped" (SSHException)
+        with pytest.raises((OSError, paramiko.SSHException)):
+            with sftp.open("dropped.bin", "wb") as remote:
+                remote.write(b"x" * 5000)
+    finally:
+        client.close()
+    assert (server.root / "dropped.bin").stat().st_size == 1000
+    assert server.running
+
+    client = _client(server)  # the next session is not affected
+    try:
+        with client.open_sftp().open("whole.bin", "wb") as remote:
+            remote.write(b"x" * 5000)
+    finally:
+        client.close()
+    assert (server.root / "whole.bin").stat().st_size == 5000
+
+
+def test_clear_faults_cancels_a_pending_drop(server):
+    server.drop_next_session(after_bytes=10)
+    server.clear_faults()
+    assert not server.drop_pending
+    client = _client(server)
+    try:
+        with client.open_sftp().open("kept.bin", "wb") as remote:
+            remote.write(b"x" * 100)
+    finally:
+        client.close()
+    assert (server.root / "kept.bin").stat().st_size == 100

@@ -2,7 +2,7 @@
 
 A test module sets ``STACK = {"students": 300, "seed": 5}`` (any ``sandbox_stack`` option, plus
 ``aeries_extra`` for the Aeries connection) and uses the module-scoped ``stack`` fixture; the Airflow
-connections point at the stack for as long as the module runs.
+connections point at the stack, and staging at the module's own folder, for as long as the module runs.
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ def stack(request, tmp_path_factory, airflow_db):
     with sandbox_stack(workdir, **options) as running:
         saved = dict(os.environ)
         os.environ.update(running.connection_env(aeries_extra=aeries_extra))
+        # Each module stages into its own folder: the last delivered snapshot a run is compared with (change
+        # tracking, the mass-change guard) must be this module's, not another module's district.
+        os.environ["AIRFLOW__AERIES_HUB__STAGING_URL"] = f"file://{workdir}/staging"
         try:
             yield running
         finally:

@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -186,3 +187,41 @@ def test_dry_run_builds_everything_and_delivers_nothing(stack, destiny_dag):
     report = run_report(dag_run)
     assert report["dry_run"] is True and report["delivered"] == []
     assert RunFolder(staging_base(), DAG_ID, dag_run.run_id).exists("output/patrons.csv")
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(
+    ("faults", "last_cause"),
+    [
+        ({"html": 1.0}, re.escape("HTTP 200 with an HTML page instead of JSON (a login or error page?)")),
+        ({"500": 1.0}, r"HTTP 500(: .*)?"),
+        ({"latency": 1.0}, re.escape("timed out after 0.3 s (ReadTimeout)")),
+    ],
+    ids=["html_login_page", "http_500", "timeout"],
+)
+def test_aeries_failing_every_request_fails_the_run_naming_the_cause_and_delivers_nothing(
+    stack, destiny_dag, monkeypatch, capfd, faults, last_cause
+):
+    connection = json.loads(os.environ["AIRFLOW_CONN_AERIES_DEFAULT"])
+    connection["extra"].update(timeout=0.3, max_retries=1)
+    monkeypatch.setenv("AIRFLOW_CONN_AERIES_DEFAULT", json.dumps(connection))
+    for task in destiny_dag.tasks:
+        if task.task_id.startswith("extract_"):
+            monkeypatch.setattr(task, "retries", 0)  # Airflow's own retries would wait 30 s and fail the same way
+    delivered_file(stack).write_bytes(b"previous delivery")
+    stack.emulator.set_faults(faults, seed=1, path_pattern="students")
+    try:
+        dag_run = destiny_dag.test()
+    finally:
+        stack.emulator.clear_faults()
+    output = "".join(capfd.readouterr())
+
+    assert dag_run.state == "failed"
+    assert dag_run.get_task_instance("extract_students").state == "failed"
+    assert re.search(
+        r"Aeries request failed for connection 'aeries_default' at /api/v5/schools/\d+/students after 2 attempts; "
+        r"last cause: " + last_cause, output
+    ), output[-3000:]
+    assert connection["password"] not in output
+    assert delivered_file(stack).read_bytes() == b"previous delivery"
+    assert run_report(dag_run)["status"] == "Error"

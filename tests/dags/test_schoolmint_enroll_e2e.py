@@ -126,7 +126,11 @@ def run_date(dag_run) -> str:
 
 @pytest.fixture
 def receiver(stack):
+    """The vendor API, emptied; the DAG forgets its last deliveries too (a new instance has none of them)."""
+    from aeries_hub.changes import STATE_FOLDER
+
     stack.vendor_api.reset()
+    shutil.rmtree(Path(staging_base().path) / DAG_ID / STATE_FOLDER, ignore_errors=True)
     yield stack.vendor_api
     stack.vendor_api.clear_faults()
 
@@ -157,6 +161,21 @@ def test_enroll_imports_every_student_with_guardians_and_emergency_contacts(stac
     assert any("guardians" in r for r in expected) and any("emergency_contacts" in r for r in expected)
     # Overwrite: a blank middle name is sent as null; a blank home phone (no overwrite) is left out.
     assert any(r["students"].get("mname", "x") is None for r in expected)
+
+
+@pytest.mark.e2e
+def test_unchanged_records_are_not_posted_again_to_the_same_target(stack, receiver):
+    first = enroll_dag().test()
+    batches = len(receiver.state("sandbox")["batches"])
+
+    again = enroll_dag().test()
+
+    assert (first.state, again.state) == ("success", "success")
+    assert len(receiver.state("sandbox")["batches"]) == batches  # nothing was posted
+    delivered = run_folder(again).read_json("report.json")["delivered"][0]
+    sent = run_folder(first).read_json("report.json")["delivered"][0]
+    assert delivered["already_there"] is True
+    assert (delivered["sha256"], delivered["previous_run_id"], delivered["records_sent"]) == (sent["sha256"], first.run_id, 0)
 
 
 @pytest.mark.e2e
@@ -254,8 +273,10 @@ def test_a_scheduled_import_to_sandbox_runs_once_then_scheduled_runs_skip(stack,
     assert report["status"] == "Skipped"
     assert report["reason"].startswith("Scheduled imports to the sandbox target run once and already ran (run scheduled__")
     assert report["extracted"] == {} and report["delivered"] == []
-    # A person can still run it by hand.
-    assert dag.test().state == "success" and len(receiver.state("sandbox")["batches"]) == 6
+    # A person can still run it by hand: it runs (the data is unchanged, so nothing needs posting again).
+    by_hand = dag.test()
+    assert by_hand.state == "success" and run_folder(by_hand).read_json("report.json")["status"] == "Completed"
+    assert run_folder(by_hand).read_json("report.json")["delivered"][0]["already_there"] is True
     Variable.delete(latch)
 
 

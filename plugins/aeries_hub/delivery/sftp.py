@@ -7,6 +7,15 @@ target directory and is moved onto the final name with ``posix-rename@openssh.co
 replaces an existing file atomically. Host keys are always checked (the connection must
 carry the server key in the ``host_key`` extra or the host must be in known_hosts).
 
+A file already at the vendor with the same size and sha256 is not sent again (checked on the
+same connection before uploading; ``skip_if_unchanged=False`` turns that off): the receipt
+then says ``already_there`` and the remote file is left as it is.
+
+A server that cannot write the whole file (no space, a quota, a file size limit) stores fewer
+bytes than were sent: OpenSSH's sftp-server reports only "Failure" for that, and paramiko's
+pipelined upload may not report it at all, so the size the server reports for the temp file is
+what tells. The partial temp file is removed and the final name is left untouched.
+
 If the connection drops mid-upload the ``.part`` file may stay behind (it cannot be removed
 over a dead connection); it is a hidden name and the final file is untouched.
 
@@ -20,6 +29,7 @@ import errno
 import hashlib
 import os
 import posixpath
+import re
 import secrets
 import socket
 import stat
@@ -39,6 +49,9 @@ __all__ = ["DeliveryError", "DeliveryReceipt", "deliver_file", "remote_sha256_ma
 #: Seconds between connection attempts when the server is unreachable (tests shorten it).
 RETRY_WAIT_SECONDS = 2.0
 
+#: paramiko's ``put(confirm=True)`` error when the server kept fewer bytes than were sent.
+_SIZE_MISMATCH = re.compile(r"size mismatch in put!\s*(\d+)\s*!=\s*(\d+)")
+
 
 @dataclass(frozen=True)
 class DeliveryReceipt(Receipt):
@@ -47,6 +60,8 @@ class DeliveryReceipt(Receipt):
     bytes: int
     sha256: str
     seconds: float
+    #: True when the same bytes were already at ``remote_path`` and nothing was uploaded.
+    already_there: bool = False
 
 
 # -- public API ------------------------------------------------------------------------------
@@ -56,6 +71,7 @@ def deliver_file(
     remote_path: str,
     *,
     create_dirs: bool = False,
+    skip_if_unchanged: bool = True,
     connect_attempts: int = 3,
     hook_factory: Callable[..., Any] = SFTPHook,
 ) -> DeliveryReceipt:
@@ -66,6 +82,9 @@ def deliver_file(
     :param remote_path: relative paths are relative to the SFTP login directory.
     :param create_dirs: create missing remote directories; otherwise a missing directory
         is a :class:`DeliveryError`.
+    :param skip_if_unchanged: when ``remote_path`` already holds a file of the same size and
+        sha256 (read back only when the size matches), upload nothing and return a receipt
+        with ``already_there=True``.
     :param connect_attempts: attempts when the server is unreachable (authentication and
         host key failures are never retried).
     :param hook_factory: builds the hook, called as
@@ -78,29 +97,14 @@ def deliver_file(
         directory, name = posixpath.split(remote_path)
         if not name:
             raise DeliveryError(f"remote path {remote_path!r} for sftp connection {sftp_conn_id!r} names no file")
-        tmp_path = posixpath.join(directory, f".{name}.{secrets.token_hex(8)}.part")
 
         hook = _make_hook(hook_factory, sftp_conn_id)
         where = _Where(sftp_conn_id, hook)
         with _connected(hook, where, connect_attempts) as sftp:
             _ensure_directory(sftp, directory, create_dirs, where)
-            try:
-                sftp.put(str(source), tmp_path, confirm=True)
-                _replace(sftp, tmp_path, remote_path, where)
-                remote_size = sftp.stat(remote_path).st_size
-                if remote_size is not None and remote_size != size:
-                    _try_remove(sftp, remote_path)
-                    raise DeliveryError(
-                        f"size check failed for {remote_path} on {where}: sent {size} bytes, "
-                        f"server reports {remote_size}; the file was removed, deliver it again",
-                        retryable=True,
-                    )
-            except DeliveryError:
-                _try_remove(sftp, tmp_path)
-                raise
-            except Exception as exc:
-                _try_remove(sftp, tmp_path)
-                raise _translate(exc, where, remote_path) from exc
+            already_there = skip_if_unchanged and _already_there(sftp, remote_path, size, sha256, where)
+            if not already_there:
+                _upload(sftp, str(source), size, remote_path, where)
 
     return DeliveryReceipt(
         conn_id=sftp_conn_id,
@@ -108,6 +112,7 @@ def deliver_file(
         bytes=size,
         sha256=sha256,
         seconds=round(time.monotonic() - started, 3),
+        already_there=already_there,
     )
 
 
@@ -122,17 +127,10 @@ def remote_sha256_matches(
     hook = _make_hook(hook_factory, sftp_conn_id)
     where = _Where(sftp_conn_id, hook)
     with _connected(hook, where, attempts=1) as sftp:
-        digest = hashlib.sha256()
         try:
-            with sftp.open(remote_path, "rb") as remote:
-                remote.prefetch()
-                while chunk := remote.read(CHUNK):
-                    digest.update(chunk)
-        except OSError as exc:
-            if exc.errno == errno.ENOENT:
-                return False
-            raise _translate(exc, where, remote_path) from exc
-    return digest.hexdigest() == sha256.lower()
+            return _remote_sha256_matches(sftp, remote_path, sha256)
+        except Exception as exc:
+            raise _translate(exc, where, remote_path, action="reading") from exc
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -226,6 +224,117 @@ def _make_dirs(sftp: Any, directory: str, where: _Where) -> None:
                 raise _translate(mkdir_exc, where, current, action="creating directory") from mkdir_exc
 
 
+def _already_there(sftp: Any, remote_path: str, size: int, sha256: str, where: _Where) -> bool:
+    """True when ``remote_path`` holds a regular file of ``size`` bytes hashing to ``sha256``.
+
+    Stats first and reads the file back only when the size matches. A file that cannot be read
+    (a write-only drop box) counts as not there: it is sent.
+    """
+    try:
+        attrs = sftp.stat(remote_path)
+        if attrs.st_size != size or (attrs.st_mode is not None and not stat.S_ISREG(attrs.st_mode)):
+            return False
+        return _remote_sha256_matches(sftp, remote_path, sha256)
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.EACCES, errno.EPERM):
+            return False
+        raise _translate(exc, where, remote_path, action="reading") from exc
+    except Exception as exc:
+        raise _translate(exc, where, remote_path, action="reading") from exc
+
+
+def _remote_sha256_matches(sftp: Any, remote_path: str, sha256: str) -> bool:
+    """The one place a remote file is hashed: reads it back on an open SFTP client (missing: False)."""
+    digest = hashlib.sha256()
+    try:
+        with sftp.open(remote_path, "rb") as remote:
+            remote.prefetch()
+            while chunk := remote.read(CHUNK):
+                digest.update(chunk)
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            return False
+        raise
+    return digest.hexdigest() == sha256.lower()
+
+
+def _upload(sftp: Any, source: str, size: int, remote_path: str, where: _Where) -> None:
+    """Upload to a hidden temp name next to ``remote_path``, rename it onto the final name, check the size."""
+    directory, name = posixpath.split(remote_path)
+    tmp_path = posixpath.join(directory, f".{name}.{secrets.token_hex(8)}.part")
+    try:
+        sftp.put(source, tmp_path, confirm=True)
+    except Exception as exc:
+        removed = _try_remove(sftp, tmp_path)
+        raise _upload_error(exc, sftp, where, remote_path, tmp_path, removed) from exc
+    try:
+        _replace(sftp, tmp_path, remote_path, where)
+        remote_size = sftp.stat(remote_path).st_size
+        if remote_size is not None and remote_size != size:
+            _try_remove(sftp, remote_path)
+            raise DeliveryError(
+                f"size check failed for {remote_path} on {where}: sent {size} bytes, "
+                f"server reports {remote_size}; the file was removed, deliver it again",
+                retryable=True,
+            )
+    except DeliveryError:
+        _try_remove(sftp, tmp_path)
+        raise
+    except Exception as exc:
+        _try_remove(sftp, tmp_path)
+        raise _translate(exc, where, remote_path) from exc
+
+
+def _upload_error(
+    exc: BaseException, sftp: Any, where: _Where, remote_path: str, tmp_path: str, removed: bool
+) -> DeliveryError:
+    """What went wrong while the temp file was being written (the final name was not touched)."""
+    if isinstance(exc, DeliveryError):
+        return exc
+    leftover = (
+        "the partial upload was removed"
+        if removed
+        else f"a partial upload may remain as {tmp_path} (a hidden temp name, not the final name)"
+    )
+    if not _alive(sftp) or isinstance(exc, (paramiko.SSHException, EOFError, ConnectionError, socket.timeout)):
+        return DeliveryError(
+            f"the connection to {where} dropped while writing {remote_path} ({_describe(exc)}): nothing "
+            f"was written to {remote_path}; {leftover}. Try again; if it keeps happening, check the "
+            "network and ask the vendor about their server",
+            retryable=True,
+        )
+    if isinstance(exc, OSError) and exc.errno in (None, errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        # OpenSSH's sftp-server reports ENOSPC, EDQUOT, EFBIG and EROFS alike as "Failure", and
+        # paramiko's pipelined put may drop that status: then only the temp file's size tells.
+        mismatch = _SIZE_MISMATCH.search(str(exc))
+        detail = f"it stored {mismatch[1]} of {mismatch[2]} bytes" if mismatch else f"SFTP status: {exc.strerror or exc}"
+        directory = posixpath.dirname(remote_path) or "."
+        return DeliveryError(
+            f"{where} could not write {remote_path} ({detail}): likely no space left or a quota on "
+            f"{directory}, or no write permission there. Nothing was written to {remote_path} and "
+            f"{leftover}; ask the vendor to free space, raise the quota or grant write access, then "
+            "deliver again"
+        )
+    return _translate(exc, where, remote_path)
+
+
+def _alive(sftp: Any) -> bool:
+    """False when the SFTP channel or its SSH connection is gone."""
+    try:
+        channel = sftp.get_channel()
+    except Exception:  # noqa: BLE001 - not a paramiko client: assume alive
+        return True
+    if channel is None:
+        return True
+    transport = channel.get_transport()
+    return not channel.closed and (transport is None or transport.is_active())
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().rstrip(":").strip()
+    return text or type(exc).__name__
+
+
 def _replace(sftp: Any, tmp_path: str, remote_path: str, where: _Where) -> None:
     """Atomically move the uploaded temp file onto ``remote_path``."""
     try:
@@ -246,11 +355,15 @@ def _replace(sftp: Any, tmp_path: str, remote_path: str, where: _Where) -> None:
         ) from exc
 
 
-def _try_remove(sftp: Any, path: str) -> None:
+def _try_remove(sftp: Any, path: str) -> bool:
+    """Best effort (the original error matters): True when ``path`` is gone (removed, or never created)."""
     try:
         sftp.remove(path)
-    except Exception:  # noqa: BLE001 - best effort cleanup; the original error matters
-        pass
+    except OSError as exc:
+        return exc.errno == errno.ENOENT
+    except Exception:  # noqa: BLE001
+        return False
+    return True
 
 
 def _fingerprint(key: Any) -> str:
@@ -309,8 +422,6 @@ def _translate(exc: BaseException, where: _Where, remote_path: str | None, actio
                 f"no such file or directory {action} {remote_path} on {where}: check that "
                 f"{directory} exists and the remote path is right"
             )
-        if exc.errno == errno.ENOSPC:
-            return DeliveryError(f"the server behind {where} is out of disk space {action} {remote_path}")
         return DeliveryError(
             f"SFTP error {action} {remote_path} on {where}: {exc.strerror or exc}; check that the "
             "remote path is a writable file location (not a directory) and the server has space",

@@ -14,8 +14,9 @@ Connection (type ``aeries``):
   ``max_concurrency - 1``; 0 turns it off) and ``terms_from_schools`` (take terms from each school's ``Terms``
   list instead of calling ``schools/{sc}/terms``; default true).
 
-``TABLES`` below is the single source of truth for the logical tables: endpoint, security area, paging,
-key and the columns known for each. Requests run at most ``max_concurrency`` at a time per hook, with
+``TABLES`` (defined in :mod:`aeries_hub.tables`, a light module the mapping loader also reads at DAG parse
+time; re-exported here) is the single source of truth for the logical tables: endpoint, security area,
+paging, key and the columns known for each. Requests run at most ``max_concurrency`` at a time per hook, with
 retries (exponential backoff with full jitter, ``Retry-After`` honoured) for 429/5xx, dropped connections,
 timeouts and bodies that are not JSON. 401/403 fail at once with :class:`AeriesAuthError`, which Airflow does
 not retry. The certificate never appears in logs, exception messages or files written by the hook.
@@ -42,6 +43,7 @@ from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowFailException
 
 from aeries_hub.retrying import RETRY_STATUSES, backoff_delay, retry_after_seconds
+from aeries_hub.tables import _B, _F, _I, TABLES, AeriesTable  # TABLES and AeriesTable are re-exported
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
@@ -112,209 +114,8 @@ class _Cancelled(Exception):
 
 
 # --------------------------------------------------------------------------------------------------
-# Table registry
+# Table registry: lives in aeries_hub.tables (imported at DAG parse time, so kept light); re-exported here.
 # --------------------------------------------------------------------------------------------------
-# Column types are small strings so that importing this module stays cheap (no pyarrow at import):
-# "int64", "float64", "bool", "string", or {"list": {field: type, ...}} for a list of structs.
-_S = "string"
-_I = "int64"
-_F = "float64"
-_B = "bool"
-
-_TERM_FIELDS = {"TermCode": _S, "TermDescription": _S, "StartDate": _S, "EndDate": _S}
-_STAFF_MEMBER_FIELDS = {
-    "StaffID": _I,
-    "LastName": _S,
-    "FirstName": _S,
-    "IsPrimaryTeacher": _B,
-    "StaffRoleCode": _S,
-    "StartDate": _S,
-    "EndDate": _S,
-    "InactiveStatusCode": _S,
-}
-_SCHOOL_ACCESS_FIELDS = {"SchoolCode": _I, "ReadOnlyAccess": _B, "CommunicationGroup": _B}
-
-
-@dataclass(frozen=True)
-class AeriesTable:
-    """One logical Aeries table.
-
-    ``endpoint`` is relative to ``{base}/api/v{N}/`` and contains ``{school_code}`` when ``per_school``.
-    ``columns`` are the columns known for the table (name -> type), used for empty extracts and for
-    columns that are null in every row. ``school_column`` ties a row to a school for a mapping's
-    ``source.school_codes`` (None: district-wide rows, never filtered by school).
-    """
-
-    name: str
-    endpoint: str
-    security_area: str
-    per_school: bool
-    paged: bool
-    key: tuple[str, ...]
-    columns: tuple[tuple[str, Any], ...] = ()
-    school_column: str | None = "SchoolCode"
-
-    @property
-    def column_names(self) -> tuple[str, ...]:
-        return tuple(name for name, _ in self.columns)
-
-    def column_type(self, name: str) -> Any:
-        return dict(self.columns).get(name)
-
-    def path_for(self, school_code: int | None = None) -> str:
-        if self.per_school:
-            if school_code is None:
-                raise ValueError(f"table {self.name!r} is per school: give a school code")
-            return self.endpoint.format(school_code=school_code)
-        return self.endpoint
-
-
-def _cols(*pairs: tuple[str, Any]) -> tuple[tuple[str, Any], ...]:
-    return tuple(pairs)
-
-
-TABLES: dict[str, AeriesTable] = {
-    t.name: t
-    for t in (
-        AeriesTable(
-            name="schools",
-            endpoint="schools",
-            security_area="Schools",
-            per_school=False,
-            paged=False,
-            key=("SchoolCode",),
-            columns=_cols(
-                ("SchoolCode", _I), ("Name", _S), ("InactiveStatusCode", _S), ("Address", _S),
-                ("AddressCity", _S), ("AddressState", _S), ("AddressZipCode", _S), ("AddressZipExt", _S),
-                ("DoNotReport", _B), ("StateCountyID", _S), ("StateDistrictID", _S), ("StateSchoolID", _S),
-                ("LowGradeLevel", _I), ("HighGradeLevel", _I), ("Terms", {"list": _TERM_FIELDS}),
-                ("PrincipalName", _S), ("PrincipalEmailAddress", _S), ("PhoneNumber", _S),
-                ("NCESSchoolID", _S), ("ScheduleType", _S), ("ShortName", _S),
-            ),
-        ),
-        AeriesTable(
-            name="terms",
-            endpoint="schools/{school_code}/terms",
-            security_area="Terms",
-            per_school=True,
-            paged=False,
-            key=("SchoolCode", "TermCode"),
-            columns=_cols(("SchoolCode", _I), ("TermCode", _S), ("TermDescription", _S), ("StartDate", _S),
-                          ("EndDate", _S)),
-        ),
-        AeriesTable(
-            name="students",
-            endpoint="schools/{school_code}/students",
-            security_area="Student Data",
-            per_school=True,
-            paged=True,
-            key=("SchoolCode", "StudentID"),
-            columns=_cols(
-                ("StudentID", _I), ("OldStudentID", _I), ("SchoolCode", _I), ("StudentNumber", _I),
-                ("StateStudentID", _S), ("LastName", _S), ("FirstName", _S), ("MiddleName", _S),
-                ("LastNameAlias", _S), ("FirstNameAlias", _S), ("MiddleNameAlias", _S), ("Gender", _S),
-                ("Grade", _I), ("Birthdate", _S), ("ParentGuardianName", _S), ("HomePhone", _S),
-                ("StudentMobilePhone", _S), ("MailingAddress", _S), ("MailingAddressCity", _S),
-                ("MailingAddressState", _S), ("MailingAddressZipCode", _S), ("ResidenceAddress", _S),
-                ("ResidenceAddressCity", _S), ("ResidenceAddressState", _S), ("ResidenceAddressZipCode", _S),
-                ("EthnicityCode", _S), ("RaceCode1", _S), ("RaceCode2", _S), ("RaceCode3", _S),
-                ("RaceCode4", _S), ("RaceCode5", _S), ("SchoolEnterDate", _S), ("SchoolLeaveDate", _S),
-                ("DistrictEnterDate", _S), ("CounselorNumber", _I), ("Track", _S), ("InactiveStatusCode", _S),
-                ("FamilyKey", _I), ("LanguageFluencyCode", _S), ("HomeLanguageCode", _S),
-                ("CorrespondenceLanguageCode", _S), ("ParentEmailAddress", _S), ("StudentEmailAddress", _S),
-                ("StudentPersonalEmailAddress", _S), ("NetworkLoginID", _S), ("HomeRoomTeacherNumber", _S),
-                ("NextSchoolCode", _I), ("NextGrade", _I), ("RecordsReleaseCode", _S),
-            ),
-        ),
-        AeriesTable(
-            name="contacts",
-            endpoint="schools/{school_code}/contacts",
-            security_area="Contacts",
-            per_school=True,
-            paged=True,
-            key=("StudentID", "SequenceNumber"),
-            columns=_cols(
-                ("StudentID", _I), ("SchoolCode", _I), ("SequenceNumber", _I), ("FirstName", _S),
-                ("LastName", _S), ("RelationshipToStudentCode", _S), ("LivesWithStudentIndicator", _S),
-                ("HomePhone", _S), ("CellPhone", _S), ("EmailAddress", _S), ("AccessToPortal", _S),
-                ("ContactOrder", _I), ("PrimaryContact", _S),
-            ),
-        ),
-        AeriesTable(
-            name="staff",
-            endpoint="staff",
-            security_area="Staff Data",
-            per_school=False,
-            paged=False,
-            school_column="PrimaryAeriesSchool",
-            key=("ID",),
-            columns=_cols(
-                ("ID", _I), ("FirstName", _S), ("LastName", _S), ("MiddleName", _S), ("NameSuffix", _S),
-                ("BirthDate", _S), ("Gender", _S), ("FullTimePercentage", _F), ("HireDate", _S),
-                ("LeaveDate", _S), ("InactiveStatusCode", _S), ("StateEducatorID", _S), ("UserName", _S),
-                ("EmailAddress", _S), ("PrimaryAeriesSchool", _I), ("NetworkLoginID", _S),
-                ("AlternateEmailAddress", _S), ("HumanResourcesSystemID", _S), ("Title", _S),
-                ("SchoolAccessPermissions", {"list": _SCHOOL_ACCESS_FIELDS}),
-            ),
-        ),
-        AeriesTable(
-            name="teachers",
-            endpoint="schools/{school_code}/teachers",
-            security_area="Teacher Data",
-            per_school=True,
-            paged=False,
-            key=("SchoolCode", "TeacherNumber"),
-            columns=_cols(
-                ("SchoolCode", _I), ("TeacherNumber", _I), ("DisplayName", _S), ("FirstName", _S),
-                ("LastName", _S), ("Room", _S), ("EmailAddress", _S), ("StaffID1", _I), ("StaffID2", _I),
-                ("StaffID3", _I), ("InactiveStatusCode", _S), ("LowGrade", _I), ("HighGrade", _I),
-            ),
-        ),
-        AeriesTable(
-            name="courses",
-            endpoint="courses",
-            security_area="Course Data",
-            per_school=False,
-            paged=False,
-            school_column=None,
-            key=("ID",),
-            columns=_cols(
-                ("ID", _S), ("Title", _S), ("LongDescription", _S), ("DepartmentCode", _S),
-                ("StateCourseCode", _S), ("CreditDefault", _F), ("LowGrade", _I), ("HighGrade", _I),
-                ("InactiveStatusCode", _S),
-            ),
-        ),
-        AeriesTable(
-            name="sections",
-            endpoint="schools/{school_code}/sections",
-            security_area="Master Schedule",
-            per_school=True,
-            paged=False,
-            key=("SchoolCode", "SectionNumber"),
-            columns=_cols(
-                ("SchoolCode", _I), ("SectionNumber", _I), ("Period", _S), ("PeriodBlock", _S),
-                ("Semester", _S), ("ClassCalendar", _S), ("CourseID", _S),
-                ("SectionStaffMembers", {"list": _STAFF_MEMBER_FIELDS}), ("Room", _S), ("Credit", _F),
-                ("LowGrade", _I), ("HighGrade", _I), ("MaxStudents", _I), ("TotalStudents", _I),
-                ("InactiveStatusCode", _S), ("Track", _S), ("ClassID", _I),
-                # Before v5 (and at non-Flex schools) the teachers of a section: TCH TeacherNumbers.
-                ("TeacherNumber1", _I), ("TeacherNumber2", _I), ("TeacherNumber3", _I),
-            ),
-        ),
-        AeriesTable(
-            name="rosters",
-            endpoint="schools/{school_code}/classes",
-            security_area="Class Schedules/History",
-            per_school=True,
-            paged=True,
-            key=("SchoolCode", "StudentID", "SequenceNumber"),
-            columns=_cols(
-                ("StudentID", _I), ("SchoolCode", _I), ("SequenceNumber", _I), ("SectionNumber", _I),
-                ("CourseID", _S), ("DateStarted", _S), ("DateEnded", _S),
-            ),
-        ),
-    )
-}
 
 # Pre-v5 servers use other names for some fields.
 PRE_V5_RENAMES = {"PermanentID": "StudentID", "Sex": "Gender"}
@@ -1225,11 +1026,19 @@ def _as_text(value: Any) -> Any:
     return json.dumps(value) if isinstance(value, bool) else str(value)
 
 
+#: Registry types in which a blank string (``""`` or padded ``"  "``, as Aeries sends an unset code) is null.
+_BLANK_IS_NULL_TYPES = (_I, _F, _B)
+
+
 def rows_to_arrow(table: str, rows: Sequence[dict[str, Any]]) -> pa.Table:
     """An Arrow table from Aeries records: the union of their keys (missing -> null) plus the table's
     known columns, nested values kept as nested types (list<struct>). Types are inferred from the data;
     the registry's types apply to columns that are null (or empty lists) in every row. A column whose
     values mix types that Arrow cannot unify is written as text (JSON for nested values).
+
+    In a column the registry knows as a number or a boolean, a blank string (empty or only spaces: an
+    unset code padded to its width) is null, so one padded blank neither turns the column into text nor
+    reaches a vendor file as spaces.
     """
     import pyarrow as pa
 
@@ -1244,6 +1053,8 @@ def rows_to_arrow(table: str, rows: Sequence[dict[str, Any]]) -> pa.Table:
     arrays = []
     for name in names:
         values = [row.get(name) for row in rows]
+        if known.get(name) in _BLANK_IS_NULL_TYPES:
+            values = [None if isinstance(v, str) and not v.strip() else v for v in values]
         declared = _arrow_type(known[name]) if name in known else None
         try:
             array = pa.array(values)

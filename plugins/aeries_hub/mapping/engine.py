@@ -6,7 +6,8 @@ the looked-up table, whose rows are in primary-key order (see pipeline.validate_
 
 Every value is text: Aeries integers, padded codes and nulls are normalised to strings first, so that
 match codes, templates and lookups behave the same whatever type Parquet stored. Blank means an empty
-string after trimming; null never reaches an output file.
+string after trimming; a value of only spaces (an unset Aeries code padded to its width) is read as '',
+so neither null nor padding ever reaches an output file.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class BuiltOutput:
 
 
 def text(series: pd.Series) -> pd.Series:
-    """A column as text: nulls become '', integral numbers lose their '.0'."""
+    """A column as text: nulls and values of only spaces become '', integral numbers lose their '.0'."""
     if pd.api.types.is_bool_dtype(series.dtype):
         result = series.map({True: "true", False: "false"})
     elif pd.api.types.is_float_dtype(series.dtype):
@@ -54,6 +55,7 @@ def text(series: pd.Series) -> pd.Series:
         result = series.astype("Int64").astype("string")
     else:
         result = series.map(_cell_text)
+        result = result.where(~result.str.isspace().fillna(False).astype(bool), "")
     return result.astype("string").fillna("").astype(object)
 
 
@@ -199,9 +201,23 @@ def _table(tables: dict[str, pd.DataFrame], name: str, where: str) -> pd.DataFra
 
 def _column(frame: pd.DataFrame, ref: str, where: str) -> pd.Series:
     if ref not in frame.columns:
-        known = ", ".join(sorted(c for c in frame.columns if "." not in c)) or "none"
-        raise MappingError(f"{where}: column {ref!r} does not exist; columns available: {known}")
+        raise MappingError(f"{where}: {_unknown_column(frame, ref)}")
     return text(frame[ref])
+
+
+def _unknown_column(frame: pd.DataFrame, ref: str) -> str:
+    """Why ``ref`` cannot be read: the columns that can (those of its lookup, for ``alias.Column``) and the
+    closest name when there is one (``StudentId`` -> ``StudentID``)."""
+    import difflib
+
+    alias = ref.split(".", 1)[0] + "." if "." in ref else ""
+    pool = sorted(c for c in frame.columns if isinstance(c, str) and (c.startswith(alias) if alias else "." not in c))
+    if alias and not pool:
+        return f"column {ref!r} does not exist: no lookup or explode is named {alias[:-1]!r}"
+    by_case = {c.lower(): c for c in pool}
+    close = [by_case[ref.lower()]] if ref.lower() in by_case else difflib.get_close_matches(ref, pool, n=1, cutoff=0.8)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"column {ref!r} does not exist{hint}; columns available: {', '.join(pool) or 'none'}"
 
 
 def conditions_mask(frame: pd.DataFrame, conditions: tuple[Condition, ...], where: str) -> pd.Series:

@@ -39,12 +39,8 @@ def render_delimited(frame: pd.DataFrame, columns: list[str], fmt: FileFormat, k
     text = buffer.getvalue()
     try:
         return text.encode(fmt.encoding)
-    except UnicodeEncodeError as exc:
-        line = text.count("\n", 0, exc.start) + 1
-        raise RenderError(
-            f"line {line} of the file has {text[exc.start:exc.end]!r}, which {fmt.encoding} cannot encode; "
-            f"reject such rows with a check or choose encoding utf-8"
-        ) from None
+    except UnicodeEncodeError:
+        raise RenderError(_unencodable(frame, columns, fmt.encoding, key)) from None
 
 
 def _where(frame: pd.DataFrame, position: int, key: tuple[str, ...]) -> str:
@@ -52,6 +48,64 @@ def _where(frame: pd.DataFrame, position: int, key: tuple[str, ...]) -> str:
         ids = ", ".join(f"{k}={frame.iloc[position][k]}" for k in key if k in frame.columns)
         return f"row {position + 1} ({ids})"
     return f"row {position + 1}"
+
+
+#: How many unencodable values a RenderError lists before it only counts the rest.
+_LISTED = 5
+
+
+def _unencodable(frame: pd.DataFrame, columns: list[str], encoding: str, key: tuple[str, ...]) -> str:
+    """Why a delimited file cannot be written in ``encoding``: each value (row, record id, column, the
+    characters) that the encoding cannot hold. Nothing is replaced or dropped: the file is not written."""
+    problems = []
+    for position, row in enumerate(frame[columns].itertuples(index=False, name=None)):
+        for column, value in zip(columns, row):
+            bad = _unencodable_chars(str(value), encoding)
+            if bad:
+                chars = ", ".join(f"{ch!r} (U+{ord(ch):04X})" for ch in bad)
+                problems.append(f"{_where(frame, position, key)} column {column}: {chars}")
+    if not problems:  # the header: a column name the encoding cannot hold
+        names = [c for c in columns if _unencodable_chars(c, encoding)]
+        problems = [f"header: column {', '.join(names)}"]
+    listed = "; ".join(problems[:_LISTED]) + (f"; and {len(problems) - _LISTED} more" if len(problems) > _LISTED else "")
+    return (
+        f"{len(problems)} value{'s' if len(problems) != 1 else ''} cannot be encoded in {encoding}, the file's "
+        f"format.encoding: {listed}. Nothing was written; set format.encoding to utf-8 if the vendor accepts it, "
+        f"or reject such rows with a check on those columns"
+    )
+
+
+def _unencodable_chars(value: str, encoding: str) -> list[str]:
+    """The distinct characters of ``value`` that ``encoding`` cannot hold, in order of appearance."""
+    try:
+        value.encode(encoding)
+        return []
+    except UnicodeEncodeError:
+        pass
+    bad: dict[str, None] = {}
+    for ch in value:
+        try:
+            ch.encode(encoding)
+        except UnicodeEncodeError:
+            bad[ch] = None
+    return list(bad)
+
+
+def _json_escape_unencodable(line: str, encoding: str) -> bytes:
+    """``line`` (one JSON document) in ``encoding``; characters the encoding cannot hold are written as JSON
+    escapes (``\\u00e9``, a surrogate pair above U+FFFF), which every JSON reader turns back into the same
+    text. They only occur inside JSON strings, where an escape is valid."""
+    try:
+        return line.encode(encoding)
+    except UnicodeEncodeError:
+        pass
+    parts = []
+    for ch in line:
+        try:
+            parts.append(ch.encode(encoding))
+        except UnicodeEncodeError:
+            parts.append(json.dumps(ch, ensure_ascii=True)[1:-1].encode("ascii"))
+    return b"".join(parts)
 
 
 @dataclass(frozen=True)
@@ -64,7 +118,8 @@ class NestedRows:
 
 
 def render_jsonl(frame: pd.DataFrame, output: Output, nested: list[NestedRows] = ()) -> bytes:
-    """One JSON object per row, in the frame's order.
+    """One JSON object per row, in the frame's order, in the output's encoding: characters it cannot hold
+    are written as JSON escapes (``"Nguy\\u1ec5n"`` in an ascii file), so no text is lost or changed.
 
     A column name with dots is a path (``students.fname`` -> ``{"students": {"fname": ...}}``). A blank value
     is ``null`` when the column has ``overwrite`` (it clears the field at the vendor) and is left out
@@ -87,7 +142,8 @@ def render_jsonl(frame: pd.DataFrame, output: Output, nested: list[NestedRows] =
             if children:
                 record[nest.name] = children
         lines.append(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
-    return "".join(line + "\n" for line in lines).encode(output.format.encoding)
+    encoding = output.format.encoding
+    return b"".join(_json_escape_unencodable(line + "\n", encoding) for line in lines)
 
 
 def _record(row: dict, columns) -> dict:

@@ -57,3 +57,16 @@ def test_a_runs_age_is_its_reports_time_or_its_newest_file(tmp_path):
 
     assert finished_at(ObjectStoragePath(f"file://{with_report}")) == finished
     assert finished_at(ObjectStoragePath(f"file://{without}")) == finished
+
+
+def test_the_last_delivered_snapshot_is_never_purged(tmp_path):
+    snapshot = tmp_path / "aeries_to_destiny" / "_last_delivered" / "sftp"
+    snapshot.mkdir(parents=True)
+    for name in ("patrons.parquet", "delivered.json"):
+        (snapshot / name).write_text("the vendor's current data")
+        os.utime(snapshot / name, ((NOW - timedelta(days=400)).timestamp(),) * 2)
+
+    result = purge_staging(ObjectStoragePath(f"file://{tmp_path}"), NOW - timedelta(days=30))
+
+    assert result["purged_runs"] == 0
+    assert sorted(p.name for p in snapshot.iterdir()) == ["delivered.json", "patrons.parquet"]

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from aeries_hub.mapping.engine import RECORD_SET_COLUMN, apply_source_filters, build_output
-from aeries_hub.mapping.loader import MappingError, load_mapping
+from aeries_hub.mapping.loader import MappingError, ValueSpec, load_mapping
 
 HEADER = """
 name: sample
@@ -236,8 +236,16 @@ outputs:
     assert rows(m, tables)[0] == {"id": "101", "nickname": ""}
 
 
+def with_unchecked_value(mapping, column: str, spec: ValueSpec):
+    """``mapping`` with a value the loader would refuse (it checks columns against the Aeries registry), to
+    test the engine's own message: the build's second line of defence, for columns missing from the data."""
+    mapping.outputs[0].records[0].values[column] = spec
+    return mapping
+
+
 def test_unknown_source_column_names_file_key_path_and_columns(tmp_path, tables):
-    m = mapping_with(tmp_path, one_output(["id"], "id: {source: PermanentID}\n"))
+    m = mapping_with(tmp_path, one_output(["id"], "id: {source: StudentID}\n"))
+    m = with_unchecked_value(m, "id", ValueSpec(kind="source", argument="PermanentID"))
     with pytest.raises(MappingError) as err:
         build_output(m, m.outputs[0], tables)
     assert str(err.value) == (
@@ -382,3 +390,74 @@ def test_powerschool_learning_classes_find_teachers_by_staff_members_or_by_teach
 
     assert classes[["class_id", "teacher_id"]].values.tolist() == [["994-0001-1-1-2026", "T7"], ["994-0002-2-2-2026", "T8"]]
     assert rosters[["class_id", "user_id", "role"]].values.tolist() == [["994-0001-1-1-2026", "T7", "T"], ["994-0002-2-2-2026", "T8", "T"]]
+
+
+# ------------------------------------------------------------------------------ bad inputs (issue 4)
+
+
+def test_a_value_of_only_spaces_is_blank_even_where_a_match_passes_unlisted_codes_through(tmp_path):
+    m = mapping_with(tmp_path, one_output(["id", "gender", "next", "login", "status"], """
+        id: {source: StudentID}
+        gender: {source: Gender, match: {M: male, F: female}}
+        next: {source: NextSchoolCode, match: {"0": ""}}
+        login: {source: NetworkLoginID}
+        status: {source: InactiveStatusCode, match: {"": A, P: A}, default: I}
+    """))
+    students = pd.DataFrame({
+        "StudentID": pd.array([1, 2], dtype="Int64"),
+        "SchoolCode": pd.array([994, 994], dtype="Int64"),
+        "Gender": ["  ", "F "],
+        "NextSchoolCode": ["  ", "995"],  # a padded blank in a column Parquet stored as text
+        "NetworkLoginID": ["\t ", " sam "],
+        "InactiveStatusCode": ["   ", "I"],
+    })
+    assert rows(m, {"students": students}) == [
+        {"id": "1", "gender": "", "next": "", "login": "", "status": "A"},
+        {"id": "2", "gender": "female", "next": "995", "login": " sam ", "status": "I"},
+    ]
+
+
+def test_aeries_null_dates_are_blank_in_every_date_format(tmp_path):
+    m = mapping_with(tmp_path, one_output(["id", "us", "iso"], """
+        id: {source: StudentID}
+        us: {source: Birthdate, transform: [{date: "%m/%d/%Y"}]}
+        iso: {source: Birthdate, transform: [{date: "%Y-%m-%d"}]}
+    """))
+    students = pd.DataFrame({
+        "StudentID": pd.array([1, 2, 3, 4], dtype="Int64"),
+        "Birthdate": ["0001-01-01T00:00:00", "1900-01-01T00:00:00", "2013-07-19T00:00:00", " 0001-01-01T00:00:00"],
+    })
+    assert rows(m, {"students": students}) == [
+        {"id": "1", "us": "", "iso": ""},
+        {"id": "2", "us": "", "iso": ""},
+        {"id": "3", "us": "07/19/2013", "iso": "2013-07-19"},
+        {"id": "4", "us": "", "iso": ""},
+    ]
+
+
+def test_unknown_column_of_a_lookup_names_the_lookups_columns_and_the_closest_name(tmp_path, tables):
+    m = mapping_with(tmp_path, one_output(["id", "site"], """
+        id: {source: StudentID}
+        site: {source: school.ShortName}
+    """, extra="""
+        lookups:
+          school: {table: schools, on: {SchoolCode: SchoolCode}}
+    """))
+    m = with_unchecked_value(m, "site", ValueSpec(kind="source", argument="school.Shortname"))
+    with pytest.raises(MappingError) as err:
+        build_output(m, m.outputs[0], tables)
+    assert str(err.value) == (
+        "sample.yml: outputs[0].records[0].values.site: column 'school.Shortname' does not exist "
+        "(did you mean 'school.ShortName'?); columns available: school.Name, school.SchoolCode, school.ShortName"
+    )
+
+
+def test_unknown_source_column_with_a_close_name_says_which_one_was_meant(tmp_path, tables):
+    m = mapping_with(tmp_path, one_output(["id"], "id: {source: StudentID}\n"))
+    m = with_unchecked_value(m, "id", ValueSpec(kind="source", argument="StudentId"))
+    with pytest.raises(MappingError) as err:
+        build_output(m, m.outputs[0], tables)
+    assert str(err.value).startswith(
+        "sample.yml: outputs[0].records[0].values.id: column 'StudentId' does not exist (did you mean 'StudentID'?); "
+        "columns available: Birthdate, FirstName, "
+    )

@@ -6,8 +6,9 @@ import pytest
 import yaml
 
 from aeries_hub.config_files import read_yaml
-from aeries_hub.mapping.loader import MappingError, load_mapping
+from aeries_hub.mapping.loader import Guard, MappingError, load_mapping
 from aeries_hub.paths import MAPPINGS_DIR
+from aeries_hub.tables import TABLES
 
 DESTINY = MAPPINGS_DIR / "destiny.yml"
 
@@ -210,3 +211,218 @@ def test_overwrite_and_nest_are_for_jsonl_files(tmp_path):
         "stemscopes.yml: outputs[5].nest.demographics.file: demographics.csv must be a jsonl output to be nested",
         "stemscopes.yml: outputs: files reference each other in a circle (users.csv -> demographics.csv -> users.csv); none of them could be built first",
     ])
+
+
+# --------------------------------------------------------------- unknown Aeries columns (issue 4, bad inputs)
+# An unknown column is reported when the mapping loads (the DAG is an import error), not only when its build
+# task runs: the loader checks every column a record set reads against the registry (aeries_hub.tables.TABLES:
+# a table's columns, the list fields of an exploded column, a lookup's table for "alias.Column").
+
+
+def load_error(tmp_path, edit) -> str | None:
+    """The MappingError of an edited destiny.yml, or None when it loads."""
+    document = read_yaml(DESTINY, shown="destiny.yml", error=ValueError)
+    edit(document)
+    path = tmp_path / "destiny.yml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    try:
+        load_mapping(path)
+    except MappingError as exc:
+        return str(exc)
+    return None
+
+
+def test_unknown_source_column_names_the_key_path_the_table_and_the_closest_column(tmp_path):
+    def edit(d):
+        d["outputs"][0]["records"][0]["values"]["field_barcode"] = {"source": "StudentId"}
+
+    assert load_error(tmp_path, edit) == (
+        "destiny.yml: outputs[0].records[0].values.field_barcode.source: 'StudentId' is not a column of the "
+        "Aeries table students; did you mean 'StudentID'?"
+    )
+
+
+def test_unknown_column_of_a_lookup_names_the_lookups_table(tmp_path):
+    def edit(d):
+        d["outputs"][0]["records"][0]["values"]["field_siteShortName"] = {"source": "school.ShortNam", "transform": ["trim"]}
+
+    assert load_error(tmp_path, edit) == (
+        "destiny.yml: outputs[0].records[0].values.field_siteShortName.source: 'school.ShortNam' is not a column "
+        "of the Aeries table schools (lookup school); did you mean 'school.ShortName'?"
+    )
+
+
+def test_unknown_column_in_a_where_condition(tmp_path):
+    def edit(d):
+        d["outputs"][0]["records"][0]["where"] = [{"column": "Grad", "in": [1]}]
+
+    assert load_error(tmp_path, edit) == (
+        "destiny.yml: outputs[0].records[0].where[0].column: 'Grad' is not a column of the Aeries table students; "
+        "did you mean 'Grade'?"
+    )
+
+
+def test_unknown_columns_on_both_sides_of_a_lookup_and_in_its_where(tmp_path):
+    def edit(d):
+        teacher = d["outputs"][0]["records"][1]["lookups"]["teacher"]
+        teacher["on"] = {"Id": "StaffId1"}
+        teacher["where"] = [{"column": "InactiveStatus", "blank": True}]
+
+    assert load_error(tmp_path, edit) == "\n".join([
+        "destiny.yml: outputs[0].records[1].lookups.teacher.on.Id: 'Id' is not a column of the Aeries table staff; "
+        "did you mean 'ID'?",
+        "destiny.yml: outputs[0].records[1].lookups.teacher.on.Id: 'StaffId1' is not a column of the Aeries table "
+        "teachers (lookup teacher); did you mean 'StaffID1'?",
+        "destiny.yml: outputs[0].records[1].lookups.teacher.where[0].column: 'InactiveStatus' is not a column of the "
+        "Aeries table teachers (lookup teacher); did you mean 'InactiveStatusCode'?",
+    ])
+
+
+def test_a_lookup_reads_only_the_lookups_joined_before_it(tmp_path):
+    def edit(d):
+        d["outputs"][0]["records"][1]["lookups"]["school"]["on"] = {"teacher.SchoolCode": "SchoolCode"}
+
+    assert load_error(tmp_path, edit) == (
+        "destiny.yml: outputs[0].records[1].lookups.school.on.teacher.SchoolCode: 'teacher.SchoolCode' uses lookup "
+        "'teacher', which is not joined yet at this point (lookups are joined in the order written)"
+    )
+
+
+def test_unknown_columns_in_distinct_templates_first_of_and_steps(tmp_path):
+    def edit(d):
+        students, staff = d["outputs"][0]["records"]
+        students["distinct"] = {"on": ["StudentId"], "prefer": [{"column": "Inactive", "order": ["", "P"]}, "school.SchoolCod"]}
+        students["values"]["field_barcode"] = {"source": "StudentID", "transform": [{"blank_if_equal_to": "OldStudentId"}]}
+        staff["values"]["field_barcode"] = {"template": "T{Id}-{run_date:%Y}"}
+        staff["values"]["field_lastName"] = {"first_of": ["LastName", "teacher.LastNme"]}
+
+    assert load_error(tmp_path, edit) == "\n".join([
+        "destiny.yml: outputs[0].records[0].distinct.on[0]: 'StudentId' is not a column of the Aeries table students; "
+        "did you mean 'StudentID'?",
+        "destiny.yml: outputs[0].records[0].distinct.prefer[0].column: 'Inactive' is not a column of the Aeries "
+        "table students; its columns: " + ", ".join(TABLES["students"].column_names),
+        "destiny.yml: outputs[0].records[0].distinct.prefer[1]: 'school.SchoolCod' is not a column of the Aeries "
+        "table schools (lookup school); did you mean 'school.SchoolCode'?",
+        "destiny.yml: outputs[0].records[0].values.field_barcode.transform[0].blank_if_equal_to: 'OldStudentId' is "
+        "not a column of the Aeries table students; did you mean 'OldStudentID'?",
+        "destiny.yml: outputs[0].records[1].values.field_barcode.template: 'Id' is not a column of the Aeries table "
+        "staff; did you mean 'ID'?",
+        "destiny.yml: outputs[0].records[1].values.field_lastName.first_of[1]: 'teacher.LastNme' is not a column of "
+        "the Aeries table teachers (lookup teacher); did you mean 'teacher.LastName'?",
+    ])
+
+
+def test_a_column_of_a_lookup_read_without_its_alias(tmp_path):
+    def edit(d):
+        d["outputs"][0]["records"][0]["values"]["field_siteShortName"] = {"source": "ShortName"}
+
+    assert load_error(tmp_path, edit) == (
+        "destiny.yml: outputs[0].records[0].values.field_siteShortName.source: 'ShortName' is not a column of the "
+        "Aeries table students; did you mean 'school.ShortName'?"
+    )
+
+
+def test_exploded_list_fields_are_checked_against_the_registrys_list_fields(tmp_path):
+    def edit(d):
+        teachers = d["outputs"][6]["records"][1]
+        teachers["lookups"]["teacher"]["on"] = {"SchoolCode": "SchoolCode", "member.StaffId": "StaffID1"}
+        teachers["values"]["userSourcedId"] = {"source": "SectionStaffMembers"}
+        terms = d["outputs"][2]["records"][1]
+        terms["values"]["title"] = {"template": "{Name} {term.Code}"}
+
+    assert stemscopes_with(tmp_path, edit) == "\n".join([
+        "stemscopes.yml: outputs[2].records[1].values.title.template: 'term.Code' is not a field of the list "
+        "column Terms of the Aeries table schools (explode term); its fields: TermCode, TermDescription, StartDate, EndDate",
+        "stemscopes.yml: outputs[6].records[1].lookups.teacher.on.member.StaffId: 'member.StaffId' is not a field of "
+        "the list column SectionStaffMembers of the Aeries table sections (explode member); did you mean 'member.StaffID'?",
+        "stemscopes.yml: outputs[6].records[1].values.userSourcedId.source: 'SectionStaffMembers' is exploded: read "
+        "its fields as 'member.<Field>'",
+    ])
+
+
+def test_explode_needs_a_list_column(tmp_path):
+    def edit(d):
+        d["outputs"][2]["records"][1]["explode"]["column"] = "Name"
+
+    assert stemscopes_with(tmp_path, edit).startswith(
+        "stemscopes.yml: outputs[2].records[1].explode.column: 'Name' is not a list column of the Aeries table schools "
+        "(its list columns: Terms)\n"
+    )
+
+
+def test_unknown_columns_of_a_crosswalk_check(tmp_path):
+    def edit(d):
+        check = d["crosswalks"]["schools"]["check"]
+        check["column"] = "SchoolCod"
+        check["where"] = [{"column": "Schoolcode", "not_in": [0]}]
+
+    assert stemscopes_with(tmp_path, edit) == "\n".join([
+        "stemscopes.yml: crosswalks.schools.check.column: 'SchoolCod' is not a column of the Aeries table schools; "
+        "did you mean 'SchoolCode'?",
+        "stemscopes.yml: crosswalks.schools.check.where[0].column: 'Schoolcode' is not a column of the Aeries table "
+        "schools; did you mean 'SchoolCode'?",
+    ])
+
+
+def test_the_loader_reads_the_registry_without_importing_the_hook():
+    """The loader runs at DAG parse time: the registry it checks columns against is a light module."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, aeries_hub.mapping.loader\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'requests', 'pandas', 'pyarrow', 'airflow'}))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          cwd=MAPPINGS_DIR.parent.parent, env={**__import__("os").environ, "PYTHONPATH": "plugins"})
+    assert done.stdout.strip() == "[]"
+
+    import aeries_hub.tables
+    from aeries_hub.hooks import aeries
+
+    assert aeries.TABLES is aeries_hub.tables.TABLES and aeries.AeriesTable is aeries_hub.tables.AeriesTable
+
+
+def test_every_column_the_shipped_mappings_read_is_in_the_hooks_registry():
+    """What the loader check above would need: no shipped mapping reads a column the registry lacks."""
+    from aeries_hub.hooks.aeries import TABLES
+    from aeries_hub.mapping.loader import _refs
+
+    unknown = []
+    for path in sorted(MAPPINGS_DIR.glob("*.yml")):
+        mapping = load_mapping(path)
+        for o, output in enumerate(mapping.outputs):
+            for r, rec in enumerate(output.records):
+                if rec.table is None:
+                    continue
+                tables = {lk.alias: lk.table for lk in rec.lookups}
+
+                def known(ref: str, table: str = rec.table) -> bool:
+                    if "." not in ref:
+                        return ref in TABLES[table].column_names
+                    alias, column = ref.split(".", 1)
+                    if rec.explode and alias == rec.explode[1]:
+                        return column in TABLES[rec.table].column_type(rec.explode[0])["list"]
+                    return column in TABLES[tables[alias]].column_names
+
+                refs = [ref for spec in rec.values.values() for ref in _refs(spec)]
+                refs += [c.column for c in rec.where] + list(rec.distinct_on) + [p.column for p in rec.prefer]
+                refs += [mine for lk in rec.lookups for mine in lk.on]
+                for ref in refs:
+                    if not known(ref):
+                        unknown.append(f"{path.name}: outputs[{o}].records[{r}]: {ref}")
+                for lk in rec.lookups:
+                    for ref in list(lk.on.values()) + [c.column for c in lk.where]:
+                        if not known(ref, lk.table):
+                            unknown.append(f"{path.name}: outputs[{o}].records[{r}].lookups.{lk.alias}: {ref}")
+    assert unknown == []
+
+
+def test_guard_defaults_and_a_bad_guard_value_names_its_key(tmp_path):
+    assert load_mapping(DESTINY).guard == Guard(max_removed_percent=10, max_changed_percent=30, min_rows=10,
+                                                 approval_timeout_hours=24)
+
+    def edit(d):
+        d["guard"] = {"max_removed_percent": 150}
+
+    assert destiny_with(tmp_path, edit) == "destiny.yml: guard.max_removed_percent: 150 is greater than the maximum of 100"

@@ -49,3 +49,65 @@ def test_an_unquoted_file_writes_a_double_quote_as_it_is_and_refuses_its_delimit
     assert render_delimited(frame, ["id", "title"], pipes) == b'id|title\r\n1|Teacher "AP Physics"\r\n'
     with pytest.raises(RenderError, match=r"row 1 \(id=2\): cannot be written with quoting 'none'"):
         render_delimited(pd.DataFrame({"id": ["2"], "title": ["a|b"]}), ["id", "title"], pipes, ("id",))
+
+
+# ------------------------------------------------------------- characters outside the file's encoding (issue 4)
+
+NAMES = pd.DataFrame({
+    "id": ["700001", "700002", "700003", "700004"],
+    "first": ["Mỹ Linh", "小明", "Zoë", "Linh 🌸"],
+    "last": ["Trần", "王", "O'Brien", "Đỗ"],
+})
+
+
+def test_a_utf8_file_keeps_vietnamese_chinese_and_emoji_byte_for_byte_without_a_bom():
+    from aeries_hub.mapping.render import render_delimited
+
+    data = render_delimited(NAMES, ["id", "first", "last"], FileFormat(encoding="utf-8"))
+    assert data == (
+        "id,first,last\n700001,Mỹ Linh,Trần\n700002,小明,王\n700003,Zoë,O'Brien\n700004,Linh 🌸,Đỗ\n"
+    ).encode("utf-8")
+
+
+def test_a_latin1_file_writes_latin1_characters_as_single_bytes():
+    from aeries_hub.mapping.render import render_delimited
+
+    data = render_delimited(NAMES.iloc[[2]], ["id", "first", "last"], FileFormat(encoding="latin-1"))
+    assert data == b"id,first,last\n700003,Zo\xeb,O'Brien\n"
+
+
+def test_a_latin1_file_with_characters_outside_latin1_is_not_written_and_names_each_row_id_column_and_character():
+    import pytest
+
+    from aeries_hub.mapping.render import RenderError, render_delimited
+
+    with pytest.raises(RenderError) as err:
+        render_delimited(NAMES, ["id", "first", "last"], FileFormat(encoding="latin-1"), ("id",))
+    assert str(err.value) == (
+        "6 values cannot be encoded in latin-1, the file's format.encoding: "
+        "row 1 (id=700001) column first: 'ỹ' (U+1EF9); "
+        "row 1 (id=700001) column last: 'ầ' (U+1EA7); "
+        "row 2 (id=700002) column first: '小' (U+5C0F), '明' (U+660E); "
+        "row 2 (id=700002) column last: '王' (U+738B); "
+        "row 4 (id=700004) column first: '🌸' (U+1F338); and 1 more. "
+        "Nothing was written; set format.encoding to utf-8 if the vendor accepts it, "
+        "or reject such rows with a check on those columns"
+    )
+
+
+def test_an_ascii_jsonl_file_writes_characters_outside_ascii_as_json_escapes_so_nothing_is_lost():
+    import json
+
+    people = output("people.jsonl", "id", Column("id"), Column("first"), Column("last"))
+    people = Output(file=people.file, format=FileFormat(type="jsonl", encoding="ascii"), key=people.key,
+                    columns=people.columns, records=())
+
+    data = render_jsonl(NAMES, people)
+
+    assert data == (
+        b'{"id":"700001","first":"M\\u1ef9 Linh","last":"Tr\\u1ea7n"}\n'
+        b'{"id":"700002","first":"\\u5c0f\\u660e","last":"\\u738b"}\n'
+        b'{"id":"700003","first":"Zo\\u00eb","last":"O\'Brien"}\n'
+        b'{"id":"700004","first":"Linh \\ud83c\\udf38","last":"\\u0110\\u1ed7"}\n'
+    )
+    assert [json.loads(line) for line in data.decode("ascii").splitlines()] == NAMES.to_dict("records")

@@ -74,17 +74,20 @@ def test_aeries_sources_file_validates_against_the_schema_and_loads():
             for c in checks[table]
         )
 
-    # keys present and unique (errors)
-    assert has("students", "expect_compound_columns_to_be_unique", "error", ["SchoolCode", "StudentID"])
-    assert has("staff", "expect_column_values_to_be_unique", "error", ["ID"])
+    # keys present (errors) and unique: a duplicated school, course or section stops the run (every other row
+    # hangs on it); a duplicated person or enrollment record is rejected, every copy of it
     assert has("courses", "expect_column_values_to_be_unique", "error", ["ID"])
     assert has("sections", "expect_compound_columns_to_be_unique", "error", ["SchoolCode", "SectionNumber"])
-    assert has("teachers", "expect_compound_columns_to_be_unique", "error", ["SchoolCode", "TeacherNumber"])
-    assert has("contacts", "expect_compound_columns_to_be_unique", "error", ["StudentID", "SequenceNumber"])
-    assert has("rosters", "expect_compound_columns_to_be_unique", "error", ["SchoolCode", "StudentID", "SequenceNumber"])
+    assert has("students", "expect_compound_columns_to_be_unique", "reject", ["SchoolCode", "StudentID"])
+    assert has("students", "expect_compound_columns_to_be_unique", "reject", ["SchoolCode", "StudentNumber"],
+               ignore_row_if="any_value_is_missing")
+    assert has("staff", "expect_column_values_to_be_unique", "reject", ["ID"])
+    assert has("teachers", "expect_compound_columns_to_be_unique", "reject", ["SchoolCode", "TeacherNumber"])
+    assert has("contacts", "expect_compound_columns_to_be_unique", "reject", ["StudentID", "SequenceNumber"])
+    assert has("rosters", "expect_compound_columns_to_be_unique", "reject", ["SchoolCode", "StudentID", "SequenceNumber"])
     for table in checks:
         for check in checks[table]:
-            if check.expectation == "expect_compound_columns_to_be_unique":
+            if check.expectation == "expect_compound_columns_to_be_unique" and "ignore_row_if" not in check.kwargs:
                 for column in check.columns:
                     assert has(table, "expect_column_values_to_not_be_null", "error", [column]), (table, column)
     # empty schools / students stop the run
@@ -95,7 +98,7 @@ def test_aeries_sources_file_validates_against_the_schema_and_loads():
     refs = {(t, str(c.value_set_from)): c.severity for t in checks for c in checks[t] if c.value_set_from}
     assert refs[("students", "schools.SchoolCode")] == "reject"
     assert refs[("sections", "courses.ID")] == "reject"
-    assert refs[("rosters", "students.StudentID")] == "reject"
+    assert refs[("rosters", "students.(SchoolCode, StudentID)")] == "reject"
     assert refs[("rosters", "sections.(SchoolCode, SectionNumber)")] == "reject"
     assert {ref.split(".")[0] for _, ref in refs} <= set(checks)
     # dates and e-mails: tested where present
@@ -283,7 +286,7 @@ def test_failure_sentences():
 def test_select_checks_drops_checks_whose_reference_table_is_absent():
     checks = load_checks(QUALITY_DIR / "aeries_sources.yml")["rosters"]
     kept = select_checks(checks, ["rosters", "students"])
-    assert [str(c.value_set_from) for c in kept if c.value_set_from] == ["students.StudentID"]
+    assert [str(c.value_set_from) for c in kept if c.value_set_from] == ["students.(SchoolCode, StudentID)"]
     assert len(kept) == len(checks) - 1
 
 
