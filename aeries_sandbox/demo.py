@@ -103,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"SFTP server: {stack.sftp.host}:{stack.sftp.port}, files land under {stack.sftp.root}")
         print(f"Vendor API receiver: {stack.vendor_api.url} (SchoolMint Enroll's sandbox and production)")
         run_airflow(["db", "migrate"], env, workdir / "logs" / "airflow-db-migrate.log")
+        # The pool named after the Aeries connection caps the extract tasks that run at once (README: Operating).
+        run_airflow(["pools", "set", "aeries_default", "4", "Extract tasks at once against the Aeries server of aeries_default"],
+                    env, workdir / "logs" / "airflow-pools.log")
         if args.standalone:
             print("Starting airflow standalone on http://localhost:8080 (login printed below; Ctrl-C stops).")
             return subprocess.call([sys.executable, "-m", "airflow", "standalone"], env=env)

@@ -6,10 +6,16 @@ module imports it.
 
 from __future__ import annotations
 
+import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
+from email import message_from_bytes
+from email.policy import default as default_policy
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -40,3 +46,64 @@ def airflow_db() -> Path:
         env=os.environ.copy(),
     )
     return AIRFLOW_HOME
+
+
+# -- failure alerts: a real SMTP server (aiosmtpd) and a real HTTP webhook receiver -------------------
+class Mailbox:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's handler name
+        self.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.content, policy=default_policy)))
+        return "250 OK"
+
+
+@pytest.fixture
+def mailbox():
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    box = Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    box.port = port
+    yield box
+    controller.stop()
+
+
+@pytest.fixture
+def webhook():
+    received = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's name
+            received.append((self.path, json.loads(self.rfile.read(int(self.headers["Content-Length"])))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server.received = received
+    yield server
+    server.shutdown()
+
+
+@pytest.fixture
+def alerts(monkeypatch, mailbox, webhook):
+    """Failure alerts configured ([aeries_hub] alert_*) to a real SMTP server and a real webhook receiver."""
+    monkeypatch.setenv("AIRFLOW__AERIES_HUB__ALERT_EMAIL_TO", "data-team@district.test; sis@district.test")
+    monkeypatch.setenv("AIRFLOW__AERIES_HUB__ALERT_SMTP_CONN_ID", "alerts_smtp")
+    monkeypatch.setenv("AIRFLOW_CONN_ALERTS_SMTP", json.dumps({
+        "conn_type": "smtp", "host": "127.0.0.1", "port": mailbox.port,
+        "extra": {"disable_tls": True, "disable_ssl": True, "from_email": "airflow@district.test", "retry_limit": 1},
+    }))
+    monkeypatch.setenv("AIRFLOW__AERIES_HUB__ALERT_WEBHOOK_CONN_ID", "alerts_webhook")
+    monkeypatch.setenv("AIRFLOW_CONN_ALERTS_WEBHOOK", json.dumps({
+        "conn_type": "http", "schema": "http", "host": "127.0.0.1/hooks/T0K3N-in-the-path", "port": webhook.server_port,
+    }))
+    return mailbox, webhook

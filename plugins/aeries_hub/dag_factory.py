@@ -16,9 +16,11 @@ from airflow.sdk import DAG, Param, TriggerRule, task
 
 from aeries_hub import pipeline
 from aeries_hub.mapping.loader import Mapping, MappingError, load_mapping
+from aeries_hub.notifications import RunFailureNotifier
 from aeries_hub.operators.approval import MassChangeApprovalOperator
 
-START_DATE = datetime(2026, 1, 1)
+# Backfills may reach back this far (catchup is off: a new DAG does not run for the past on its own).
+START_DATE = datetime(2015, 7, 1)
 
 # Only tasks that talk to Aeries or the vendor retry; a failed check or a bad mapping does not heal itself.
 NETWORK_RETRIES = {
@@ -116,9 +118,14 @@ def build_dag(mapping: Mapping) -> DAG:
         tags=["aeries", *mapping.tags],
         default_args={"owner": mapping.owner, "retries": 0},
         params=_params(mapping),
+        on_failure_callback=RunFailureNotifier(),
     ) as dag:
+        # One pool per Aeries server, named after its connection: it caps the extract tasks that run at
+        # once across every vendor DAG (each makes up to the connection's max_concurrency requests).
         extracted = [
-            task(pipeline.extract_table, task_id=f"extract_{table}", **NETWORK_RETRIES)(mapping_file, table)
+            task(pipeline.extract_table, task_id=f"extract_{table}", pool=mapping.aeries_conn_id, **NETWORK_RETRIES)(
+                mapping_file, table
+            )
             for table in mapping.tables
         ]
         gates = []

@@ -68,13 +68,14 @@ def extract_table(mapping_file: str, table: str) -> dict:
     mapping = mapping_for(mapping_file)
     run = RunFolder.current()
     target = run.path("extract", f"{table}.parquet")
-    hook = AeriesHook(aeries_conn_id=mapping.aeries_conn_id)
+    hook = AeriesHook(aeries_conn_id=mapping.aeries_conn_id, school_year=school_year_of(run_date(mapping)))
     result = hook.extract_to_parquet(table, target, school_codes=list(mapping.school_codes) or None)
     return _summary(
         run,
         f"extract_{table}",
         {
             "table": table,
+            "database_year": hook.database_year,
             "rows": result.rows,
             "requests": result.requests,
             "retries": result.retries,
@@ -241,10 +242,35 @@ def _run_values(mapping: Mapping):
     from aeries_hub.mapping.crosswalk import read_crosswalks
     from aeries_hub.mapping.engine import RunValues
 
+    return RunValues(crosswalks=read_crosswalks(mapping), run_date=run_date(mapping))
+
+
+def run_date(mapping: Mapping):
+    """The run's date in the mapping's time zone: its logical date, or when it was due for a manual run."""
+    from zoneinfo import ZoneInfo
+
+    from airflow.sdk import get_current_context
+
     dag_run = get_current_context()["dag_run"]
     moment = dag_run.logical_date or dag_run.run_after
-    zone = ZoneInfo(mapping.schedule.timezone if mapping.schedule else "UTC")
-    return RunValues(crosswalks=read_crosswalks(mapping), run_date=moment.astimezone(zone).date())
+    return moment.astimezone(ZoneInfo(mapping.schedule.timezone if mapping.schedule else "UTC")).date()
+
+
+def school_year_of(day) -> int:
+    """Aeries' DatabaseYear for a date: the year its school year starts, which begins on
+    ``[aeries_hub] school_year_start`` (MM-DD, default 07-01)."""
+    from airflow.sdk import conf
+
+    start = conf.get("aeries_hub", "school_year_start", fallback="07-01")
+    try:
+        month, first = (int(part) for part in start.split("-"))
+    except ValueError:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(
+            f"[aeries_hub] school_year_start is {start!r}; give the first day of the school year as MM-DD, e.g. 07-01"
+        ) from None
+    return day.year if (day.month, day.day) >= (month, first) else day.year - 1
 
 
 def _build_failed(run: RunFolder, output, exc: Exception):
@@ -676,6 +702,7 @@ def report(mapping_file: str) -> dict:
 
 def summarize_run(mapping: Mapping, stages: dict[str, dict]) -> dict:
     extracted = {s["table"]: s["rows"] for name, s in stages.items() if name.startswith("extract_")}
+    years = sorted({s.get("database_year") for name, s in stages.items() if name.startswith("extract_")} - {None})
     sources = stages.get("validate_sources", {})
     builds = {name[len("build_"):]: s for name, s in stages.items() if name.startswith("build_")}
     delivery = stages.get("deliver")
@@ -721,6 +748,7 @@ def summarize_run(mapping: Mapping, stages: dict[str, dict]) -> dict:
         "status": status,
         "dry_run": bool(delivery and delivery.get("dry_run")),
         "extracted": extracted,
+        "database_year": years[0] if len(years) == 1 else years or None,
         "checks": checks,
         "rejected": rejected,
         "rejected_by_vendor": rejected_by_vendor,
@@ -776,7 +804,9 @@ def report_lines(document: dict) -> list[str]:
     lines = [f"{document['integration']}: {document['status']}" + (" (dry run)" if document["dry_run"] else "")]
     if document.get("reason"):
         lines.append(document["reason"])
-    lines.append("extracted: " + ", ".join(f"{t} {n}" for t, n in sorted(document["extracted"].items())))
+    year = document.get("database_year")
+    school_year = f" (Aeries DatabaseYear {year})" if year else ""
+    lines.append(f"extracted{school_year}: " + ", ".join(f"{t} {n}" for t, n in sorted(document["extracted"].items())))
     c = document["checks"]
     lines.append(f"checks: {c['passed']} passed, {c['warned']} warned, {c['failed']} failed; {document['rejected']} rows rejected")
     lines += document.get("attention", [])

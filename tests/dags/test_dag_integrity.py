@@ -75,6 +75,10 @@ def test_dag_settings_follow_the_mapping():
         assert deliver.retries == 3 and deliver.retry_exponential_backoff == 2.0
         assert dag.get_task("validate_sources").retries == 0
         assert dag.get_task("report").trigger_rule == "all_done"
+        # Every task that talks to Aeries takes a slot of the pool named after its Aeries connection.
+        assert {t.pool for t in dag.tasks if t.task_id.startswith("extract_")} == {mapping.aeries_conn_id}
+        assert all(t.pool == "default_pool" for t in dag.tasks if not t.task_id.startswith("extract_"))
+        assert dag.on_failure_callback, f"{mapping.dag_id} has no failure alert"
 
 
 def test_a_file_is_built_after_the_files_it_references_or_nests_and_nested_files_are_not_delivered():

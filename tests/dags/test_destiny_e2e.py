@@ -225,3 +225,37 @@ def test_aeries_failing_every_request_fails_the_run_naming_the_cause_and_deliver
     assert connection["password"] not in output
     assert delivered_file(stack).read_bytes() == b"previous delivery"
     assert run_report(dag_run)["status"] == "Error"
+
+
+@pytest.mark.e2e
+def test_a_run_dated_in_an_earlier_school_year_reads_that_years_aeries_database(stack, destiny_dag):
+    from datetime import datetime, timezone
+
+    log_before = stack.emulator.log_path.read_text(errors="replace")
+    dag_run = destiny_dag.test(logical_date=datetime(2025, 3, 2, 13, 0, tzinfo=timezone.utc))  # as a backfill would
+
+    assert dag_run.state == "success"
+    assert run_report(dag_run)["database_year"] == 2024  # the 2024-25 school year (it starts on 07-01)
+    requests = stack.emulator.log_path.read_text(errors="replace")[len(log_before):]
+    years = set(re.findall(r"DatabaseYear=(\d+)", requests))
+    assert years == {"2024"}, years
+    assert RunFolder(staging_base(), DAG_ID, dag_run.run_id).exists("report.json")
+
+
+@pytest.mark.e2e
+def test_a_failed_run_alerts_by_email_and_webhook_with_its_report(stack, destiny_dag, monkeypatch, alerts):
+    mailbox, webhook = alerts
+    connection = json.loads(os.environ["AIRFLOW_CONN_AERIES_DEFAULT"])
+    monkeypatch.setenv("AIRFLOW_CONN_AERIES_DEFAULT", json.dumps({**connection, "password": "A" * 32}))  # revoked
+
+    dag_run = destiny_dag.test()
+
+    assert dag_run.state == "failed"
+    ((recipients, mail),) = mailbox.messages
+    assert mail["Subject"] == f"[Aeries hub] {DAG_ID} run {dag_run.run_id} ended in Error"
+    body = mail.get_body(("html",)).get_content()
+    assert "destiny: Error" in body and f"report: {run_report(dag_run)['staging']}/report.json" in body
+    ((_, posted),) = webhook.received
+    assert (posted["dag_id"], posted["run_id"], posted["status"]) == (DAG_ID, dag_run.run_id, "Error")
+    for secret in ("A" * 32, connection["password"]):
+        assert secret not in body and secret not in json.dumps(posted)

@@ -246,7 +246,9 @@ class AeriesHook(BaseHook):
 
     :param aeries_conn_id: Airflow connection of type ``aeries``.
     :param database_year: school year to read (``?DatabaseYear=``, the year the school year starts);
-        overrides the connection's ``database_year`` extra. None: the extra, else the district default.
+        overrides the connection's ``database_year`` extra. None: the extra, else ``school_year``.
+    :param school_year: the school year of the run's date (a backfill reads the year it covers), used when
+        the connection's extra pins no ``database_year``. None: the district's default year.
     """
 
     conn_name_attr = "aeries_conn_id"
@@ -255,12 +257,13 @@ class AeriesHook(BaseHook):
     hook_name = "Aeries SIS"
 
     def __init__(self, aeries_conn_id: str = default_conn_name, database_year: int | None = None,
-                 **kwargs: Any) -> None:
+                 school_year: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         # Plain stdlib logging: Airflow routes it into the task log, and tests can capture it.
         self._log = log
         self.aeries_conn_id = aeries_conn_id
         self._database_year_override = int(database_year) if database_year is not None else None
+        self._school_year = int(school_year) if school_year is not None else None
         self.sleep: Callable[[float], None] = time.sleep  # injectable (tests)
         self._lock = threading.RLock()
         self._settings: _Settings | None = None
@@ -340,6 +343,8 @@ class AeriesHook(BaseHook):
             year = self._database_year_override
             if year is None and extra.get("database_year") not in (None, ""):
                 year = int(extra["database_year"])
+            if year is None:
+                year = self._school_year
             settings = _Settings(
                 base_url=_normalise_base_url(conn.host or "", conn.port, conn.schema),
                 api_version=int(extra.get("api_version", 5)),

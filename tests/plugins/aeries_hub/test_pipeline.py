@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from aeries_hub.mapping.loader import load_mapping
 from aeries_hub.mapping.render import render_delimited
@@ -103,3 +104,16 @@ def test_the_report_names_failed_checks_with_counts_and_ids_but_no_other_student
         "students: field_lastName is required [LastName]: 2 of 9 rows fail, e.g. 994/101",
         "patrons.csv: field_lastName is required [field_lastName]: 2 of 9 rows fail, e.g. 102, STAFF-7",
     ]
+
+
+def test_school_year_of_a_date_starts_on_the_configured_first_day(monkeypatch):
+    from datetime import date
+
+    from aeries_hub.pipeline import school_year_of
+
+    assert [school_year_of(d) for d in (date(2025, 6, 30), date(2025, 7, 1), date(2026, 3, 2))] == [2024, 2025, 2025]
+    monkeypatch.setenv("AIRFLOW__AERIES_HUB__SCHOOL_YEAR_START", "08-15")
+    assert [school_year_of(d) for d in (date(2025, 8, 14), date(2025, 8, 15))] == [2024, 2025]
+    monkeypatch.setenv("AIRFLOW__AERIES_HUB__SCHOOL_YEAR_START", "August")
+    with pytest.raises(Exception, match=r"school_year_start is 'August'; give the first day of the school year as MM-DD"):
+        school_year_of(date(2025, 8, 15))
