@@ -1,0 +1,414 @@
+"""The docker compose stack: docker-compose.yml, Dockerfile, .dockerignore, config/ and docker/.
+
+No Docker engine is needed: the compose file is checked against the Compose Specification (check-jsonschema's
+bundled copy, offline) and its contents against what the project needs; the demo profile's generated
+connections are checked against every connection the vendor mappings name.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import shlex
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from aeries_hub.mapping.loader import load_mapping
+
+REPO = Path(__file__).resolve().parents[1]
+COMPOSE = REPO / "docker-compose.yml"
+DOCKERFILE = REPO / "Dockerfile"
+MAPPINGS = sorted((REPO / "include" / "mappings").glob("*.yml"))
+
+AIRFLOW_SERVICES = {
+    # service: its command (the official file's)
+    "airflow-apiserver": "api-server",
+    "airflow-scheduler": "scheduler",
+    "airflow-dag-processor": "dag-processor",
+    "airflow-worker": "celery worker",
+    "airflow-triggerer": "triggerer",
+}
+DEFAULT_SERVICES = {"postgres", "redis", "airflow-init", *AIRFLOW_SERVICES}
+DEMO_SERVICES = {"demo-init", "aeries-emulator", "sftp", "vendor-api", "demo-setup"}
+AIRFLOW_MOUNTS = {
+    "/opt/airflow/dags": "./dags",
+    "/opt/airflow/plugins": "./plugins",
+    "/opt/airflow/include": "./include",
+    "/opt/airflow/config": "./config",
+    "/opt/airflow/logs": "./logs",
+    "/opt/airflow/staging": "aeries-staging",
+}
+DEMO_SECRETS = "/opt/airflow/demo-secrets"
+
+
+def defaults(value):
+    """``value`` as compose runs it with no variable set: ``${VAR:-default}`` -> default, ``$$`` -> ``$``."""
+    if isinstance(value, str):
+        return re.sub(r"\$\{[A-Za-z_][A-Za-z0-9_]*:-([^}]*)\}", r"\1", value).replace("$$", "$")
+    if isinstance(value, list):
+        return [defaults(v) for v in value]
+    if isinstance(value, dict):
+        return {k: defaults(v) for k, v in value.items()}
+    return value
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+@pytest.fixture(scope="module")
+def services(compose) -> dict:
+    return defaults(compose["services"])
+
+
+@pytest.fixture(scope="module")
+def demo_init():
+    """docker/demo_init.py, imported from its path (the demo-init service runs it as a script)."""
+    spec = importlib.util.spec_from_file_location("compose_demo_init", REPO / "docker" / "demo_init.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def mapping_documents() -> list[dict]:
+    return [yaml.safe_load(path.read_text()) for path in MAPPINGS]
+
+
+def mapping_conn_ids() -> set[str]:
+    """Every connection a vendor mapping names: aeries.conn_id, delivery.sftp.conn_id, delivery.http.targets."""
+    ids = set()
+    for doc in mapping_documents():
+        ids.add(doc["aeries"]["conn_id"])
+        delivery = doc["delivery"]
+        if "sftp" in delivery:
+            ids.add(delivery["sftp"]["conn_id"])
+        for target in delivery.get("http", {}).get("targets", {}).values():
+            ids.add(target["conn_id"])
+    return ids
+
+
+def command_list(service: dict) -> list[str]:
+    command = service.get("command")
+    return shlex.split(command) if isinstance(command, str) else list(command or [])
+
+
+def option(command: list[str], name: str) -> str:
+    return command[command.index(name) + 1]
+
+
+def mounts(service: dict) -> dict[str, str]:
+    """target -> source of a service's short-syntax volumes."""
+    result = {}
+    for volume in service.get("volumes", []):
+        source, target, *_ = volume.split(":")
+        result[target] = source
+    return result
+
+
+# -- the Compose Specification --------------------------------------------------------------------------
+def check_compose_schema(path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec", str(path)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+
+
+def test_compose_file_follows_the_compose_specification():
+    done = check_compose_schema(COMPOSE)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "ok -- validation done" in done.stdout
+
+
+def test_the_schema_check_rejects_a_wrong_compose_file(tmp_path):
+    # The same file with a misspelt key in the shared Airflow settings: every Airflow service inherits it.
+    text = COMPOSE.read_text().replace("  user: \"${AIRFLOW_UID:-50000}:0\"\n  depends_on:",
+                                       "  usr: \"${AIRFLOW_UID:-50000}:0\"\n  depends_on:", 1)
+    assert "usr:" in text
+    bad = tmp_path / "docker-compose.yml"
+    bad.write_text(text)
+    done = check_compose_schema(bad)
+    assert done.returncode == 1
+    assert "$.services['airflow-scheduler']: Unevaluated properties are not allowed ('usr' was unexpected)" in done.stdout
+
+
+# -- services, profiles, commands ------------------------------------------------------------------------
+def test_services_by_profile(services):
+    by_profile: dict[str, set[str]] = {}
+    for name, service in services.items():
+        for profile in service.get("profiles", ["(default)"]):
+            by_profile.setdefault(profile, set()).add(name)
+    assert by_profile == {
+        "(default)": DEFAULT_SERVICES,
+        "flower": {"flower"},
+        "debug": {"airflow-cli"},
+        "demo": DEMO_SERVICES,
+    }
+
+
+def test_airflow_services_run_their_component(services):
+    for name, command in AIRFLOW_SERVICES.items():
+        assert services[name]["command"] == command, name
+    assert services["flower"]["command"] == "celery flower"
+    assert services["airflow-apiserver"]["ports"] == ["8080:8080"]
+    assert services["flower"]["ports"] == ["5555:5555"]
+    assert services["postgres"]["image"] == "postgres:16"
+    assert services["redis"]["image"] == "redis:7.2-bookworm"
+
+
+def test_every_long_running_service_has_a_healthcheck(services):
+    one_shot = {"airflow-init", "airflow-cli", "demo-init", "demo-setup"}
+    for name, service in services.items():
+        if name not in one_shot:
+            assert service["healthcheck"]["test"], name
+            assert service["restart"] == "always", name
+    assert services["airflow-apiserver"]["healthcheck"]["test"] == [
+        "CMD", "curl", "--fail", "http://localhost:8080/api/v2/monitor/health"]
+    assert services["airflow-scheduler"]["healthcheck"]["test"] == ["CMD", "curl", "--fail", "http://localhost:8974/health"]
+
+
+def test_airflow_services_wait_for_the_database_broker_and_init(services):
+    for name in [*AIRFLOW_SERVICES, "flower", "demo-setup"]:
+        depends = services[name]["depends_on"]
+        assert depends["postgres"] == {"condition": "service_healthy"}, name
+        assert depends["redis"] == {"condition": "service_healthy"}, name
+        assert depends["airflow-init"] == {"condition": "service_completed_successfully"}, name
+
+
+def test_workers_can_be_scaled(services):
+    worker = services["airflow-worker"]
+    assert "container_name" not in worker and "ports" not in worker
+    assert worker["environment"]["DUMB_INIT_SETSID"] == "0"
+
+
+def test_airflow_services_share_the_project_image(compose, services):
+    image = "aeries-integration-hub:latest"
+    for name in [*AIRFLOW_SERVICES, "airflow-init", "flower", "demo-init", "aeries-emulator", "vendor-api", "demo-setup"]:
+        assert services[name]["image"] == image, name
+        assert services[name]["build"] == {"context": ".", "dockerfile": "Dockerfile"}, name
+    assert services["sftp"]["image"] == "atmoz/sftp:debian"
+
+
+# -- executor, database, configuration --------------------------------------------------------------------
+def test_celery_executor_with_redis_broker_and_postgres_metadata_database(services):
+    for name in [*AIRFLOW_SERVICES, "airflow-init", "flower", "demo-setup"]:
+        env = services[name]["environment"]
+        assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
+        assert env["AIRFLOW__CELERY__BROKER_URL"] == "redis://:@redis:6379/0", name
+        assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == "postgresql+psycopg2://airflow:airflow@postgres/airflow", name
+        assert env["AIRFLOW__CELERY__RESULT_BACKEND"] == "db+postgresql://airflow:airflow@postgres/airflow", name
+        assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "false", name
+        assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/", name
+        assert env["AIRFLOW_CONFIG"] == "/opt/airflow/config/airflow.cfg", name
+        assert env["AIRFLOW__AERIES_HUB__STAGING_URL"] == "file:///opt/airflow/staging", name
+        assert env["AERIES_HUB_INCLUDE_DIR"] == "/opt/airflow/include", name
+        assert env["AIRFLOW__API_AUTH__JWT_SECRET"], name
+
+
+def test_airflow_services_mount_the_project_folders_and_the_shared_staging_volume(compose, services):
+    for name in [*AIRFLOW_SERVICES, "airflow-init", "flower"]:
+        assert mounts(services[name]) == AIRFLOW_MOUNTS, name
+        assert services[name]["user"] == ("0:0" if name == "airflow-init" else "50000:0"), name
+    assert "aeries-staging" in compose["volumes"]
+
+
+def test_config_folder_holds_the_airflow_cfg_the_stack_reads():
+    import configparser
+
+    config = configparser.ConfigParser()
+    config.read(REPO / "config" / "airflow.cfg")
+    assert config["aeries_hub"]["staging_url"] == "file:///opt/airflow/staging"
+    assert config["aeries_hub"].getint("staging_retention_days") == 30
+    assert "simple_auth_manager_passwords.json" in (REPO / "config" / ".gitignore").read_text().split()
+
+
+def test_airflow_init_migrates_and_creates_the_aeries_pool_of_every_mapping(services):
+    init = services["airflow-init"]
+    assert init["user"] == "0:0" and init["entrypoint"] == "/bin/bash"
+    script = init["command"][1]
+    assert "/entrypoint airflow db migrate" in script
+    for conn_id in {doc["aeries"]["conn_id"] for doc in mapping_documents()}:
+        # dag_factory puts every extract task in the pool named after the mapping's Aeries connection.
+        assert f'/entrypoint airflow pools set {conn_id} "${{AERIES_POOL_SLOTS}}"' in script
+    assert init["environment"]["AERIES_POOL_SLOTS"] == "4"
+
+
+# -- the demo profile ---------------------------------------------------------------------------------------
+def test_demo_servers_commands(services, demo_init):
+    emulator = command_list(services["aeries-emulator"])
+    assert emulator == ["python", "-m", "aeries_sandbox.emulator", "--host", "0.0.0.0", "--port", "8081",
+                        "--generate", "2000", "--seed", "42", "--certs", f"{DEMO_SECRETS}/{demo_init.CERTS_FILE}"]
+    vendor_api = command_list(services["vendor-api"])
+    assert vendor_api == ["python", "-m", "aeries_sandbox.vendor_api", "--host", "0.0.0.0", "--port", "8082",
+                          "--tokens-file", f"{DEMO_SECRETS}/{demo_init.TOKENS_FILE}"]
+    assert command_list(services["demo-init"]) == ["python", "/opt/aeries-docker/demo_init.py", "--out", DEMO_SECRETS,
+                                                   "--owner", "50000"]
+    assert command_list(services["demo-setup"]) == ["bash", "/opt/aeries-docker/demo_setup.sh"]
+    assert services["sftp"]["entrypoint"] == ["bash", "/opt/aeries-docker/sftp-entrypoint.sh"]
+    for name in ("demo-init", "sftp", "demo-setup"):
+        assert mounts(services[name])["/opt/aeries-docker"] == "./docker", name
+    for script in ("demo_init.py", "demo_setup.sh", "sftp-entrypoint.sh"):
+        assert (REPO / "docker" / script).is_file()
+
+
+def test_demo_servers_read_the_generated_secrets_from_one_volume(compose, services):
+    assert mounts(services["demo-init"])[DEMO_SECRETS] == "demo-secrets"
+    for name in ("aeries-emulator", "vendor-api", "demo-setup"):
+        assert mounts(services[name])[DEMO_SECRETS] == "demo-secrets", name
+        assert f"{DEMO_SECRETS}:ro" in " ".join(services[name]["volumes"]), name
+    assert mounts(services["sftp"])["/demo-secrets"] == "demo-secrets"
+    assert {"demo-secrets", "sftp-data"} <= set(compose["volumes"])
+    for name in ("aeries-emulator", "sftp", "vendor-api", "demo-setup"):
+        assert services[name]["depends_on"]["demo-init"] == {"condition": "service_completed_successfully"}, name
+    for name in ("aeries-emulator", "sftp", "vendor-api", "airflow-worker", "airflow-scheduler", "airflow-dag-processor"):
+        assert services["demo-setup"]["depends_on"][name] == {"condition": "service_healthy"}, name
+    assert services["demo-setup"]["environment"]["DEMO_SECRETS_DIR"] == DEMO_SECRETS
+
+
+def test_demo_connections_cover_every_connection_the_mappings_name(demo_init):
+    connections = demo_init.build_connections(
+        certificate="C" * 32, vendor_token="T" * 32, host_key="ssh-ed25519 AAAAHOSTKEY demo-host",
+        private_key="-----BEGIN OPENSSH PRIVATE KEY-----\nkey\n-----END OPENSSH PRIVATE KEY-----\n",
+    )
+    assert set(connections) == mapping_conn_ids() == {
+        "aeries_default", "destiny_sftp", "xello_sftp", "powerschool_learning_sftp", "stemscopes_sftp",
+        "schoolmint_enroll_sandbox", "schoolmint_enroll",
+    }
+    assert connections["aeries_default"]["conn_type"] == "aeries"
+    assert connections["aeries_default"]["host"] == "http://aeries-emulator:8081/aeries"
+    assert connections["aeries_default"]["password"] == "C" * 32
+    for conn_id in ("destiny_sftp", "xello_sftp", "powerschool_learning_sftp", "stemscopes_sftp"):
+        sftp = connections[conn_id]
+        assert (sftp["conn_type"], sftp["host"], sftp["port"], sftp["login"]) == ("sftp", "sftp", 22, "aeries")
+        assert sftp["extra"]["host_key"] == "ssh-ed25519 AAAAHOSTKEY"
+        assert sftp["extra"]["private_key"].startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
+        assert sftp["extra"]["no_host_key_check"] is False
+    for conn_id, instance in (("schoolmint_enroll_sandbox", "sandbox"), ("schoolmint_enroll", "production")):
+        http = connections[conn_id]
+        assert (http["conn_type"], http["schema"], http["host"], http["port"]) == ("http", "http", "vendor-api", 8082)
+        assert http["password"] == "T" * 32
+        assert http["extra"]["endpoint_prefix"] == f"/{instance}"
+
+
+def test_demo_connections_point_at_the_demo_services(services, demo_init):
+    assert demo_init.AERIES_URL == (f"http://aeries-emulator:{option(command_list(services['aeries-emulator']), '--port')}"
+                                    "/aeries")
+    assert demo_init.VENDOR_API_URL == f"http://vendor-api:{option(command_list(services['vendor-api']), '--port')}"
+    assert {demo_init.SFTP_HOST, "aeries-emulator", "vendor-api"} <= DEMO_SERVICES
+    # atmoz/sftp user spec user::uid:gid:dirs: the connections' login, and one folder per mapping's remote_dir.
+    user, _password, _uid, _gid, folders = services["sftp"]["command"][0].split(":")
+    assert user == demo_init.SFTP_LOGIN
+    assert set(folders.split(",")) == {doc["delivery"]["sftp"]["remote_dir"] for doc in mapping_documents()
+                                       if "sftp" in doc["delivery"]}
+    healthcheck = services["sftp"]["healthcheck"]["test"][1]
+    assert "/demo-secrets/ssh_host_ed25519_key.pub" in healthcheck and "$(" in healthcheck
+
+
+def test_demo_init_generates_secrets_and_an_importable_connections_file(tmp_path, demo_init, monkeypatch):
+    out = tmp_path / "demo-secrets"
+    connections = demo_init.generate(out)
+    expected = {"aeries_certs.json", "vendor_tokens.json", "ssh_host_ed25519_key", "ssh_host_ed25519_key.pub",
+                "sftp_user_ed25519", "sftp_user_ed25519.pub", "connections.json"}
+    assert {p.name for p in out.iterdir()} == expected
+    for path in out.iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
+
+    certs = json.loads((out / "aeries_certs.json").read_text())["certificates"]
+    assert connections["aeries_default"]["password"] == certs[0]["certificate"]
+    token = json.loads((out / "vendor_tokens.json").read_text())[0]
+    assert connections["schoolmint_enroll"]["password"] == token
+    host_public = (out / "ssh_host_ed25519_key.pub").read_text().split()
+    assert connections["destiny_sftp"]["extra"]["host_key"] == " ".join(host_public[:2])
+    assert connections["destiny_sftp"]["extra"]["private_key"] == (out / "sftp_user_ed25519").read_text()
+
+    # A second run keeps the secrets (the servers and Airflow stay in step); --rotate replaces them.
+    assert demo_init.generate(out) == connections
+    assert demo_init.generate(out, rotate=True)["destiny_sftp"]["extra"]["host_key"] != " ".join(host_public[:2])
+
+    # What `airflow connections import` reads, and what the SFTP hook makes of it (keys parsed by paramiko).
+    from airflow.secrets.local_filesystem import load_connections_dict
+
+    loaded = load_connections_dict(str(out / "connections.json"))
+    assert set(loaded) == mapping_conn_ids()
+    assert loaded["aeries_default"].conn_type == "aeries"
+    assert loaded["xello_sftp"].extra_dejson["look_for_keys"] is False
+
+    from airflow.providers.sftp.hooks.sftp import SFTPHook
+
+    sftp = json.loads((out / "connections.json").read_text())["destiny_sftp"]
+    monkeypatch.setenv("AIRFLOW_CONN_DESTINY_SFTP", json.dumps(sftp))
+    hook = SFTPHook(ssh_conn_id="destiny_sftp")
+    assert hook.host_key.get_name() == "ssh-ed25519"
+    assert f"{hook.host_key.get_name()} {hook.host_key.get_base64()}" == sftp["extra"]["host_key"]
+    assert hook.pkey.get_name() == "ssh-ed25519" and not hook.no_host_key_check
+
+
+def test_demo_setup_imports_the_connections_and_runs_every_vendor_dag(services):
+    from aeries_sandbox.demo import DEMO_RUNS
+
+    script = (REPO / "docker" / "demo_setup.sh").read_text()
+    assert 'airflow connections import --overwrite "${secrets_dir}/connections.json"' in script
+    assert 'secrets_dir="${DEMO_SECRETS_DIR:-/opt/airflow/demo-secrets}"' in script
+    assert "from aeries_sandbox.demo import DEMO_RUNS" in script
+    assert 'airflow dags unpause "${dag_id}"' in script and 'airflow dags trigger "${dag_id}" --conf "${conf}"' in script
+    assert set(DEMO_RUNS) == {load_mapping(path).dag_id for path in MAPPINGS}
+
+
+def test_sftp_entrypoint_installs_the_generated_keys():
+    script = (REPO / "docker" / "sftp-entrypoint.sh").read_text()
+    assert 'install -m 600 -o root -g root "${keys}/ssh_host_ed25519_key" /etc/ssh/ssh_host_ed25519_key' in script
+    assert '"${keys}/sftp_user_ed25519.pub" "/home/${user}/.ssh/keys/airflow.pub"' in script
+    assert script.rstrip().endswith('exec /entrypoint "$@"')
+    for script_name in ("sftp-entrypoint.sh", "demo_setup.sh"):
+        done = subprocess.run(["bash", "-n", str(REPO / "docker" / script_name)], capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr
+
+
+def test_no_key_or_secret_is_part_of_the_stack():
+    files = [COMPOSE, DOCKERFILE, REPO / ".dockerignore", *(REPO / "config").iterdir(), *(REPO / "docker").iterdir()]
+    for path in files:
+        if path.is_file():
+            text = path.read_text()
+            assert "PRIVATE KEY-----\n" not in text and not re.search(r"AAAAC3NzaC1lZDI1NTE5AAAA\w{20,}", text), path
+
+
+# -- the image ----------------------------------------------------------------------------------------------
+def test_dockerfile_extends_the_airflow_image_of_the_pinned_version():
+    lines = [line.strip() for line in DOCKERFILE.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    froms = [line for line in lines if line.startswith("FROM ")]
+    assert froms == ["FROM apache/airflow:3.3.2-python3.11"]
+    pinned = re.search(r"^apache-airflow==(\S+)$", (REPO / "requirements.txt").read_text(), re.MULTILINE).group(1)
+    locked = re.search(r"^apache-airflow==(\S+)$", (REPO / "constraints.txt").read_text(), re.MULTILINE).group(1)
+    assert froms[0] == f"FROM apache/airflow:{pinned}-python3.11" and locked == pinned
+    assert '">=3.11,<3.12"' in (REPO / "pyproject.toml").read_text()  # the image's Python
+
+
+def test_dockerfile_installs_requirements_with_constraints_and_the_project():
+    text = DOCKERFILE.read_text()
+    instructions = re.sub(r"\\\n\s*", " ", "\n".join(l for l in text.splitlines() if not l.lstrip().startswith("#")))
+    steps = [" ".join(line.split()) for line in instructions.splitlines() if line.strip()]
+    user = steps.index("USER airflow")
+    install = next(i for i, s in enumerate(steps) if s.startswith("RUN pip install") and " -r " in s)
+    assert user < install
+    assert re.search(r"pip install --no-cache-dir \"apache-airflow==\$\{AIRFLOW_VERSION\}\" "
+                     r"-r /tmp/aeries-hub-requirements/requirements.txt -c /tmp/aeries-hub-requirements/constraints.txt",
+                     steps[install])
+    assert "COPY --chown=airflow:0 requirements.txt constraints.txt /tmp/aeries-hub-requirements/" in steps
+    package = next(i for i, s in enumerate(steps) if "--no-deps" in s)
+    assert install < package and steps[package].startswith("RUN pip install --no-cache-dir --no-deps /tmp/aeries-hub-src")
+    for folder in ("dags", "plugins", "include"):
+        assert f"COPY --chown=airflow:0 {folder} /opt/airflow/{folder}" in steps
+    assert "openssh-server" not in text and "apt-get" not in text
+    assert "AERIES_HUB_INCLUDE_DIR=/opt/airflow/include" in text
+
+
+def test_dockerignore_keeps_local_state_out_of_the_build():
+    ignored = set((REPO / ".dockerignore").read_text().split())
+    assert {".venv", ".demo", ".git", ".env", "logs", "**/__pycache__", ".pytest_cache", "*.egg-info"} <= ignored
+    assert not ignored & {"dags", "plugins", "include", "aeries_sandbox", "requirements.txt", "constraints.txt",
+                          "pyproject.toml"}
