@@ -201,7 +201,7 @@ def test_celery_executor_with_redis_broker_and_postgres_metadata_database(servic
         assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
         assert env["AIRFLOW__CELERY__BROKER_URL"] == "redis://:@redis:6379/0", name
         assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == "postgresql+psycopg2://airflow:airflow@postgres/airflow", name
-        assert env["AIRFLOW__CELERY__RESULT_BACKEND"] == "db+postgresql://airflow:airflow@postgres/airflow", name
+        assert env["AIRFLOW__CELERY__RESULT_BACKEND"] == "db+postgresql+psycopg2://airflow:airflow@postgres/airflow", name
         assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "false", name
         assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/", name
         assert env["AIRFLOW_CONFIG"] == "/opt/airflow/config/airflow.cfg", name
