@@ -4,8 +4,11 @@
   :meth:`District.write` / :meth:`District.load` keep as a data dir (one JSON file per table, see README.md).
 * :class:`EmulatorServer` serves a district in this process (a thread); :class:`EmulatorProcess` runs
   ``python -m aeries_sandbox.emulator`` as a subprocess.
-* Certificates carry security areas (:data:`READ_AREAS`); faults (429/500/503, dropped connections,
-  truncated bodies, HTML login pages, latency) are injected at seeded rates.
+* Certificates carry security areas (:data:`READ_AREAS`) and write permissions (:data:`WRITE_AREAS`,
+  ``"<area> - Insert"`` / ``"<area> - Update"``); faults (429/500/503, dropped connections, truncated bodies, HTML
+  login pages, latency) are injected at seeded rates.
+* Write endpoints (InsertStudent, UpdateStudent, contacts, gradebook assignments and scores, course requests) validate
+  as Aeries does, change the served district and are logged (``GET {base}/__emulator__/writes``).
 """
 
 from aeries_sandbox.emulator.district import District
@@ -15,6 +18,8 @@ from aeries_sandbox.emulator.process import EmulatorError, EmulatorProcess
 from aeries_sandbox.emulator.server import (
     READ_AREAS,
     SECURITY_AREAS,
+    WRITE_AREAS,
+    WRITE_PERMISSIONS,
     CertificateError,
     EmulatorServer,
     load_certificates,
@@ -29,7 +34,9 @@ __all__ = [
     "CertificateError",
     "load_certificates",
     "READ_AREAS",
+    "WRITE_AREAS",
     "SECURITY_AREAS",
+    "WRITE_PERMISSIONS",
     "FAULT_KINDS",
     "FaultConfig",
     "FaultInjector",

@@ -2,8 +2,9 @@
 
 On disk a district is a directory with one JSON file per table (see README.md in this package):
 ``district.json`` (an object) and ``schools.json``, ``students.json``, ``contacts.json``, ``staff.json``,
-``teachers.json``, ``courses.json``, ``sections.json``, ``rosters.json``, ``data_changes.json`` (arrays of
-records in the Aeries API v5 shape). Missing table files are empty tables.
+``teachers.json``, ``courses.json``, ``sections.json``, ``rosters.json``, ``data_changes.json``, ``gradebooks.json``,
+``assignments.json``, ``assignment_scores.json``, ``course_requests.json`` (arrays of records in the Aeries API v5
+shape). Missing table files are empty tables.
 
 :meth:`District.write` is byte-for-byte deterministic: records keep their order and key order, one
 record per line, UTF-8 without ``\\u`` escapes.
@@ -30,6 +31,10 @@ TABLES = {
     "sections": "sections.json",
     "rosters": "rosters.json",
     "data_changes": "data_changes.json",
+    "gradebooks": "gradebooks.json",
+    "assignments": "assignments.json",
+    "assignment_scores": "assignment_scores.json",
+    "course_requests": "course_requests.json",
 }
 INFO_FILE = "district.json"
 
@@ -56,6 +61,10 @@ class District:
     sections: list[dict[str, Any]] = field(default_factory=list)
     rosters: list[dict[str, Any]] = field(default_factory=list)
     data_changes: list[dict[str, Any]] = field(default_factory=list)
+    gradebooks: list[dict[str, Any]] = field(default_factory=list)
+    assignments: list[dict[str, Any]] = field(default_factory=list)
+    assignment_scores: list[dict[str, Any]] = field(default_factory=list)
+    course_requests: list[dict[str, Any]] = field(default_factory=list)
 
     # -- convenience -----------------------------------------------------------------------------
     @property

@@ -19,6 +19,10 @@ What is in it (``size`` = distinct students):
   staff ``ID``), a district course catalogue (``"0001"``...), sections with ``SectionStaffMembers`` (one
   primary teacher, sometimes a co-teacher; a few inactive sections), student schedules (4-7 classes per
   active student at schools with sections), contacts (1-3 per student) and a ``data_changes`` log.
+* gradebooks: one per active section, owned by its primary teacher (``Sections`` = that section, ``Terms`` = the
+  school's terms other than Y, three ``AssignmentCategories``), each with two assignments (a homework of 10
+  points and a test of 40 questions worth 100 points), no scores yet; no course requests (SSS). They come from
+  their own ``random.Random`` so that adding them changed no byte of the other tables.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import functools
 import math
 import random
 import unicodedata
+import uuid
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -88,6 +93,9 @@ RELATIONSHIPS_OTHER = ("12", "13", "14", "15", "20", "99")  # step/grand parents
 
 STUDENT_AREAS = ("student", "contact", "class", "enrollment", "program", "test")
 OTHER_AREAS = ("staff", "course", "section", "section_roster")
+GRADEBOOK_NUMBER_START = 4400001
+#: (Code, Description, PercentageOfGrade, Color) of every generated gradebook's assignment categories.
+GRADEBOOK_CATEGORIES = (("H", "Homework", 30, "6666ff"), ("T", "Test", 50, "33ffff"), ("C", "Classwork", 20, "00ff66"))
 
 
 def _d(day: date | None) -> str | None:
@@ -111,6 +119,7 @@ def generate_district(size: int, seed: int = 0) -> District:
 class _Generator:
     def __init__(self, size: int, seed: int) -> None:
         self.size = size
+        self.seed = seed
         self.rng = random.Random(seed)
         self.emails: dict[str, int] = {}
         self.user_names: dict[str, int] = {}
@@ -149,6 +158,7 @@ class _Generator:
         self.make_contacts()
         self.finish_staff()
         self.make_data_changes()
+        self.make_gradebooks()
         info = dict(DEFAULT_INFO)
         info.update({"DatabaseYear": DATABASE_YEAR, "SchoolYearStart": SCHOOL_YEAR_START.isoformat()})
         return District(
@@ -162,6 +172,10 @@ class _Generator:
             sections=sorted(self.sections, key=lambda s: (s["SchoolCode"], s["SectionNumber"])),
             rosters=sorted(self.rosters, key=lambda r: (r["SchoolCode"], r["StudentID"], r["SequenceNumber"])),
             data_changes=self.data_changes,
+            gradebooks=self.gradebooks,
+            assignments=self.assignments,
+            assignment_scores=[],
+            course_requests=[],
         )
 
     # -- courses -------------------------------------------------------------------------------
@@ -856,6 +870,67 @@ class _Generator:
             entries.append(entry)
         entries.sort(key=lambda e: e["ChangedAt"])
         self.data_changes = entries
+
+    # -- gradebooks ----------------------------------------------------------------------------
+    def make_gradebooks(self) -> None:
+        """One gradebook per active section, two assignments each; drawn from a separate RNG (see module doc)."""
+        rng = random.Random(f"{self.seed}:gradebooks")
+        self.gradebooks: list[dict[str, Any]] = []
+        self.assignments: list[dict[str, Any]] = []
+        active = sorted((s for s in self.sections if s["InactiveStatusCode"] == " "),
+                        key=lambda s: (s["SchoolCode"], s["SectionNumber"]))
+        for number, section in enumerate(active, GRADEBOOK_NUMBER_START):
+            school = self.school_by_code[section["SchoolCode"]]
+            teacher = self.teacher_of_section[id(section)]
+            course = self.course_by_id[section["CourseID"]]
+            categories = [{"GradebookNumber": number, "Code": code, "Description": text, "PercentageOfGrade": weight,
+                           "Color": color} for code, text, weight, color in GRADEBOOK_CATEGORIES]
+            self.gradebooks.append({
+                "GradebookNumber": number,
+                "SchoolCode": section["SchoolCode"],
+                "TeacherNumber": teacher["TeacherNumber"],
+                "TeacherName": teacher["DisplayName"],
+                "TeacherEmailAddress": teacher["EmailAddress"],
+                "Name": course["Title"],
+                "Period": int(section["Period"]),
+                "Comment": "",
+                "StartDate": _d(SCHOOL_YEAR_START),
+                "EndDate": _d(SCHOOL_YEAR_END),
+                "LinkedGroup": 0,
+                "GradebookType": "",
+                "Sections": [{"GradebookNumber": number, "SchoolCode": section["SchoolCode"],
+                              "SectionNumber": section["SectionNumber"]}],
+                "Terms": [{"GradebookNumber": number, "Code": t["TermCode"], "Name": t["TermDescription"],
+                           "StartDate": t["StartDate"], "EndDate": t["EndDate"]}
+                          for t in school["Terms"] if t["TermCode"] != "Y"],
+                "AssignmentCategories": categories,
+            })
+            assigned = SCHOOL_YEAR_START + timedelta(days=rng.randint(5, 20))
+            plan = (("Homework 1", categories[0], 10, 10, "F", assigned, assigned + timedelta(days=7)),
+                    ("Unit 1 Test", categories[1], 40, 100, "S", assigned + timedelta(days=14),
+                     assigned + timedelta(days=rng.randint(21, 35))))
+            for assignment_number, (text, category, correct, points, kind, given, due) in enumerate(plan, 1):
+                self.assignments.append({
+                    "GradebookNumber": number,
+                    "AssignmentNumber": assignment_number,
+                    "Description": text,
+                    "AssignmentCategory": category,
+                    "Comment": "",
+                    "DateAssigned": _d(given),
+                    "DateDue": _d(due),
+                    "NumberCorrectPossible": correct,
+                    "PointsPossible": points,
+                    "FormativeSummativeIndicator": kind,
+                    "GradingCompleted": False,
+                    "RubricAssignment": False,
+                    "ExternalID": "",
+                    "VisibleToParents": True,
+                    "ScoresVisibleToParents": True,
+                    "InputScoresByStandard": False,
+                    "NarrativeGradeSetID": 0,
+                    "Standards": [],
+                    "UniqueID": str(uuid.UUID(int=rng.getrandbits(128), version=4)).upper(),
+                })
 
 
 def _terms(kind: str) -> list[dict[str, Any]]:

@@ -350,3 +350,11 @@ class EmulatorProcess(ServerProcess):
 
     def reset_stats(self) -> dict[str, Any]:
         return self._control("DELETE", "stats")
+
+    def writes(self) -> list[dict[str, Any]]:
+        """Every write request so far: ``[{"seq", "time", "method", "path", "route", "cert", "body", "status",
+        "fault"}]`` (see README.md, "Writes")."""
+        return self._control("GET", "writes")
+
+    def clear_writes(self) -> int:
+        return self._control("DELETE", "writes")["cleared"]

@@ -1,9 +1,11 @@
-"""The HTTP side of the emulator: routes, certificates, paging, fault injection, statistics.
+"""The HTTP side of the emulator: routes, certificates, paging, fault injection, statistics, the writes log.
 
 :class:`EmulatorServer` serves a :class:`~aeries_sandbox.emulator.district.District` with the standard library's
 ``ThreadingHTTPServer`` (HTTP/1.1, keep-alive). Everything a request needs is indexed by school when the
 server starts (:class:`DistrictIndex`), so a request costs O(page): a dict lookup, a list slice and one
-``json.dumps`` of the page.
+``json.dumps`` of the page. Write requests (:meth:`EmulatorApp.resolve_write`) are validated and applied by
+:mod:`aeries_sandbox.emulator.writes` under ``DistrictIndex.lock``, and every one is logged
+(``GET {base}/__emulator__/writes``).
 """
 
 from __future__ import annotations
@@ -14,13 +16,15 @@ import os
 import re
 import threading
 import time
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right, insort
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Mapping, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from aeries_sandbox.emulator import writes as write_ops
 from aeries_sandbox.emulator.district import District
+from aeries_sandbox.emulator.errors import HttpError
 from aeries_sandbox.emulator.faults import FaultConfig, FaultInjector, parse_fault_spec
 
 __all__ = [
@@ -31,7 +35,10 @@ __all__ = [
     "HttpError",
     "DistrictIndex",
     "SECURITY_AREAS",
+    "WRITE_PERMISSIONS",
     "READ_AREAS",
+    "WRITE_AREAS",
+    "normalise_area",
     "CertificateError",
     "load_certificates",
     "normalise_base_path",
@@ -40,7 +47,7 @@ __all__ = [
 
 log = logging.getLogger("aeries_sandbox.emulator")
 
-#: Route name -> the security area a certificate needs for it.
+#: Route name -> the security area a certificate needs for it (GET routes: the area's Read permission).
 SECURITY_AREAS = {
     "schools": "Schools",
     "terms": "Terms",
@@ -57,13 +64,58 @@ SECURITY_AREAS = {
     "SectionDataChanges": "Master Schedule",
     "courses": "Course Data",
     "CourseDataChanges": "Course Data",
+    "gradebooks": "Gradebook Data",
+    "assignments": "Gradebook Data",
+    "scores": "Gradebook Scores",
+    "course_requests": "Student Scheduling Schedules (Course Requests)",
+}
+COURSE_REQUESTS_AREA = "Student Scheduling Schedules (Course Requests)"
+#: Write route -> the permissions a certificate needs for it, checked in this order (the first one missing is named
+#: in the 403). ``"<Area> - <Permission>"`` as Aeries' documentation writes them ("Student Data" - Read & Insert).
+WRITE_PERMISSIONS = {
+    "InsertStudent": ("Student Data", "Student Data - Insert"),
+    "UpdateStudent": ("Student Data", "Student Data - Update"),
+    "UpdateStudentAddress": ("Student Data", "Student Data - Update"),
+    "InsertContact": ("Contacts", "Contacts - Insert"),
+    "UpdateContact": ("Contacts", "Contacts - Update"),
+    "InsertAssignment": ("Gradebook Data - Update",),
+    "UpdateScores": ("Gradebook Scores - Update",),
+    "InsertCourseRequest": (COURSE_REQUESTS_AREA + " - Insert",),
 }
 #: Every read area the emulator knows, for certificates that may read everything.
 READ_AREAS = (
     "Schools", "Terms", "Student Data", "Contacts", "Class Schedules/History",
     "Staff Data", "Teacher Data", "Master Schedule", "Course Data",
+    "Gradebook Data", "Gradebook Scores", COURSE_REQUESTS_AREA,
 )
-_OTHER_KNOWN_AREAS = {"Gradebook Data", "Gradebook Scores", "Attendance", "Grades", "Test Scores", "Programs"}
+#: Every write permission the emulator checks; a certificate that may write everything lists these too.
+WRITE_AREAS = (
+    "Student Data - Insert", "Student Data - Update", "Contacts - Insert", "Contacts - Update",
+    "Gradebook Data - Update", "Gradebook Scores - Update", COURSE_REQUESTS_AREA + " - Insert",
+)
+_OTHER_KNOWN_AREAS = {"Attendance", "Grades", "Test Scores", "Programs", "Student Demographics"}
+_AREA_PERMISSIONS = re.compile(
+    r"^(?P<area>.+?)\s*[-\u2013:]\s*(?P<perms>(?:read|insert|update|delete)(?:\s*(?:&|,|/|\band\b)\s*(?:read|insert|update|delete))*)$",
+    re.IGNORECASE)
+
+
+def normalise_area(text: str) -> list[str]:
+    """A certs file's area entry -> the permissions it grants: ``"Student Data"`` -> ``["Student Data"]`` (Read);
+    ``"Student Data - Read & Insert"`` (also ``–``, ``:``, ``,``, ``/``, ``and``) ->
+    ``["Student Data", "Student Data - Insert"]``."""
+    text = " ".join(text.split())
+    match = _AREA_PERMISSIONS.match(text)
+    if not match:
+        return [text]
+    area = match.group("area").strip()
+    granted = []
+    for word in re.split(r"\s*(?:&|,|/|\band\b)\s*", match.group("perms"), flags=re.IGNORECASE):
+        permission = word.strip().capitalize()
+        entry = area if permission == "Read" else f"{area} - {permission}"
+        if entry not in granted:
+            granted.append(entry)
+    return granted
+
 
 _JSON = "application/json; charset=utf-8"
 _SAFE_QUERY_KEYS = {"startingrecord", "endingrecord", "databaseyear"}
@@ -102,15 +154,6 @@ _CHANGE_KEYS = {
 
 class CertificateError(ValueError):
     """The certificates configuration is unusable (the message never contains a certificate)."""
-
-
-class HttpError(Exception):
-    """An error answer: the status and the message a handler sends in its JSON error shape."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 def normalise_base_path(base_path: str | None) -> str:
@@ -164,12 +207,15 @@ def load_certificates(source: Any) -> dict[str, tuple[str, frozenset[str]]]:
         areas = entry.get("areas", [])
         if not isinstance(areas, list) or not all(isinstance(a, str) for a in areas):
             raise CertificateError(f"{label}: areas must be a list of security area names")
-        unknown = [a for a in areas if a not in READ_AREAS and a not in _OTHER_KNOWN_AREAS]
+        granted = [permission for area in areas for permission in normalise_area(area)]
+        unknown = [a for a in granted
+                   if a.split(" - ")[0] not in READ_AREAS and a.split(" - ")[0] not in _OTHER_KNOWN_AREAS]
         if unknown:
-            log.warning("%s: unknown security areas %s (known: %s)", label, unknown, ", ".join(READ_AREAS))
+            log.warning("%s: unknown security areas %s (known: %s; write permissions as \"<area> - Insert\" or "
+                        "\"<area> - Update\")", label, unknown, ", ".join(READ_AREAS))
         if cert in table:
             raise CertificateError(f"{label} repeats the certificate of {table[cert][0]!r}")
-        table[cert] = (name, frozenset(areas))
+        table[cert] = (name, frozenset(granted))
     return table
 
 
@@ -244,6 +290,51 @@ class DistrictIndex:
         self.staff_by_id = {_int_key(r.get("ID")): r for r in self.staff}
         self.courses = sorted(district.courses, key=lambda r: str(r.get("ID")))
         self.course_by_id = {str(r.get("ID")).upper(): r for r in self.courses}
+        # gradebooks (GBK), their assignments (GBA) and scores (GBS)
+        self.gradebooks = sorted(district.gradebooks, key=lambda r: _int_key(r.get("GradebookNumber")))
+        self.gradebook_by_number = {_int_key(g.get("GradebookNumber")): g for g in self.gradebooks}
+        self.gradebooks_by_section: dict[tuple[Any, Any], list[dict[str, Any]]] = {}
+        self.gradebooks_by_teacher: dict[tuple[Any, Any], list[dict[str, Any]]] = {}
+        self.gradebooks_by_staff: dict[Any, list[dict[str, Any]]] = {}
+        for gradebook in self.gradebooks:
+            school = _int_key(gradebook.get("SchoolCode"))
+            for section in gradebook.get("Sections") or []:
+                key = (_int_key(section.get("SchoolCode", school)), _int_key(section.get("SectionNumber")))
+                self.gradebooks_by_section.setdefault(key, []).append(gradebook)
+            teacher_key = (school, _int_key(gradebook.get("TeacherNumber")))
+            self.gradebooks_by_teacher.setdefault(teacher_key, []).append(gradebook)
+            teacher = self.teacher_by_number.get(teacher_key)
+            for field in ("StaffID1", "StaffID2", "StaffID3"):
+                staff_id = _int_key((teacher or {}).get(field))
+                if staff_id:
+                    self.gradebooks_by_staff.setdefault(staff_id, []).append(gradebook)
+        self.assignments_by_gradebook: dict[Any, list[dict[str, Any]]] = {}
+        self.assignment_by_key: dict[tuple[Any, Any], dict[str, Any]] = {}
+        self.assignment_by_uid: dict[str, dict[str, Any]] = {}
+        for assignment in sorted(district.assignments, key=_assignment_key):
+            self._index_assignment(assignment)
+        self.scores: dict[tuple[Any, Any], dict[Any, dict[str, Any]]] = {}
+        for row in district.assignment_scores:
+            self.set_score(row)
+        # student course requests (SSS)
+        self.course_requests = per_school(district.course_requests, id_seq)
+        self.course_requests_by_student = group_by(self.course_requests, "StudentID")
+        # district-wide lookups the writes need
+        self.student_records: dict[Any, list[dict[str, Any]]] = {}
+        self.state_student_ids: dict[str, Any] = {}
+        for rows in self.students.values():
+            for row in rows:
+                self._index_student_id(row)
+        self.max_student_id = max((k for k in self.student_records if isinstance(k, int)), default=0)
+        self.max_student_number = {school: max((_int_key(r.get("StudentNumber")) for r in rows
+                                                if isinstance(_int_key(r.get("StudentNumber")), int)), default=0)
+                                   for school, rows in self.students.items()}
+        self.contacts_by_id: dict[Any, list[dict[str, Any]]] = {}
+        for rows in self.contacts.values():
+            for row in rows:
+                self.contacts_by_id.setdefault(_int_key(row.get("StudentID")), []).append(row)
+        #: held by every write while it validates and changes the district (and by readers of the change log)
+        self.lock = threading.RLock()
         # change log: area -> (sorted ChangedAt values, keys in the same order)
         self.changes: dict[str, tuple[list[str], list[dict[str, Any]]]] = {}
         for entry in sorted(district.data_changes, key=lambda e: str(e.get("ChangedAt", ""))):
@@ -269,15 +360,121 @@ class DistrictIndex:
         return body
 
     def changes_since(self, area: str, since: str) -> list[dict[str, Any]]:
-        times, keys = self.changes.get(area, ([], []))
+        with self.lock:
+            times, keys = self.changes.get(area, ([], []))
+            keys = keys[bisect_left(times, since):]
         seen: set[tuple[Any, ...]] = set()
         result = []
-        for key in keys[bisect_left(times, since):]:
+        for key in keys:
             marker = tuple(key.values())
             if marker not in seen:
                 seen.add(marker)
                 result.append(key)
         return result
+
+    # -- changes made by the write endpoints (callers hold self.lock) -----------------------------------------
+    def add_change(self, area: str, record: Mapping[str, Any]) -> None:
+        """Log a change of ``record`` now (local time), as the ``*DataChanges`` endpoints list it."""
+        changed = _local_now().strftime("%Y-%m-%dT%H:%M:%S")
+        fields = _CHANGE_KEYS["student" if area in _DATA_CHANGE_AREAS["studentdatachanges"][1] else area]
+        times, keys = self.changes.setdefault(area, ([], []))
+        position = bisect_right(times, changed)
+        times.insert(position, changed)
+        keys.insert(position, {field: record.get(field) for field in fields})
+
+    def next_student_id(self) -> int:
+        self.max_student_id = max(self.max_student_id, 0) + 1
+        while self.max_student_id in self.student_records:
+            self.max_student_id += 1
+        return self.max_student_id
+
+    def next_student_number(self, school: Any) -> int:
+        number = self.max_student_number.get(school, 0) + 1
+        self.max_student_number[school] = number
+        return number
+
+    def _index_student_id(self, row: dict[str, Any]) -> None:
+        student_id = _int_key(row.get("StudentID"))
+        self.student_records.setdefault(student_id, []).append(row)
+        state_id = str(row.get("StateStudentID") or "").strip()
+        if state_id:
+            self.state_student_ids.setdefault(state_id, student_id)
+
+    def add_student(self, record: dict[str, Any]) -> None:
+        school, student_id = _int_key(record["SchoolCode"]), _int_key(record["StudentID"])
+        insort(self.students.setdefault(school, []), record, key=_student_key)
+        insort(self.student_by_id.setdefault((school, student_id), []), record, key=_student_key)
+        insort(self.student_by_grade.setdefault((school, _int_key(record.get("Grade"))), []), record, key=_student_key)
+        insort(self.student_by_number.setdefault((school, _int_key(record.get("StudentNumber"))), []), record,
+               key=_student_key)
+        self._index_student_id(record)
+        if isinstance(student_id, int):
+            self.max_student_id = max(self.max_student_id, student_id)
+
+    def replace_student(self, old: dict[str, Any], new: dict[str, Any]) -> None:
+        """Put ``new`` (an updated copy) wherever ``old`` is indexed; a new Grade moves it between grade lists."""
+        school, student_id = _int_key(old["SchoolCode"]), _int_key(old["StudentID"])
+        for rows in (self.students.get(school, []), self.student_by_id.get((school, student_id), []),
+                     self.student_by_number.get((school, _int_key(old.get("StudentNumber"))), []),
+                     self.student_records.get(student_id, [])):
+            _replace(rows, old, new)
+        old_grade, new_grade = _int_key(old.get("Grade")), _int_key(new.get("Grade"))
+        if old_grade == new_grade:
+            _replace(self.student_by_grade.get((school, old_grade), []), old, new)
+        else:
+            rows = self.student_by_grade.get((school, old_grade), [])
+            rows[:] = [r for r in rows if r is not old]
+            insort(self.student_by_grade.setdefault((school, new_grade), []), new, key=_student_key)
+
+    def add_contact(self, record: dict[str, Any]) -> None:
+        school, student_id = _int_key(record["SchoolCode"]), _int_key(record["StudentID"])
+        insort(self.contacts.setdefault(school, []), record, key=_id_seq)
+        insort(self.contacts_by_student.setdefault((school, student_id), []), record, key=_id_seq)
+        insort(self.contacts_by_id.setdefault(student_id, []), record, key=_id_seq)
+
+    def replace_contact(self, old: dict[str, Any], new: dict[str, Any]) -> None:
+        school, student_id = _int_key(old["SchoolCode"]), _int_key(old["StudentID"])
+        for rows in (self.contacts.get(school, []), self.contacts_by_student.get((school, student_id), []),
+                     self.contacts_by_id.get(student_id, [])):
+            _replace(rows, old, new)
+
+    def _index_assignment(self, assignment: dict[str, Any]) -> None:
+        gradebook = _int_key(assignment.get("GradebookNumber"))
+        insort(self.assignments_by_gradebook.setdefault(gradebook, []), assignment, key=_assignment_key)
+        self.assignment_by_key[(gradebook, _int_key(assignment.get("AssignmentNumber")))] = assignment
+        if assignment.get("UniqueID"):
+            self.assignment_by_uid[str(assignment["UniqueID"]).upper()] = assignment
+
+    def add_assignment(self, assignment: dict[str, Any]) -> None:
+        self._index_assignment(assignment)
+
+    def set_score(self, row: dict[str, Any]) -> None:
+        key = (_int_key(row.get("GradebookNumber")), _int_key(row.get("AssignmentNumber")))
+        self.scores.setdefault(key, {})[_int_key(row.get("StudentID"))] = row
+
+    def add_course_request(self, record: dict[str, Any]) -> None:
+        school, student_id = _int_key(record["SchoolCode"]), _int_key(record["StudentID"])
+        insort(self.course_requests.setdefault(school, []), record, key=_id_seq)
+        insort(self.course_requests_by_student.setdefault((school, student_id), []), record, key=_id_seq)
+
+
+def _student_key(row: Mapping[str, Any]) -> tuple[Any, Any]:
+    return (_int_key(row.get("StudentID")), _int_key(row.get("StudentNumber")))
+
+
+def _id_seq(row: Mapping[str, Any]) -> tuple[Any, Any]:
+    return (_int_key(row.get("StudentID")), _int_key(row.get("SequenceNumber")))
+
+
+def _assignment_key(row: Mapping[str, Any]) -> tuple[Any, Any]:
+    return (_int_key(row.get("GradebookNumber")), _int_key(row.get("AssignmentNumber")))
+
+
+def _replace(rows: list[dict[str, Any]], old: dict[str, Any], new: dict[str, Any]) -> None:
+    for position, row in enumerate(rows):
+        if row is old:
+            rows[position] = new
+            return
 
 
 class _Stats:
@@ -422,11 +619,17 @@ class _Handler(JsonRequestHandler):
     server_version = "Microsoft-IIS/10.0"
 
     def _record(self, status: int | None) -> None:
-        """Count the request once, before the client can see the answer (so stats are never behind)."""
+        """Count the request once, before the client can see the answer (so stats and the writes log are never
+        behind)."""
         if self._pending is not None:
             route, fault = self._pending
             self._pending = None
             self.server.app.stats.record(route, status, fault)
+        entry = getattr(self, "_write_entry", None)
+        if entry is not None:
+            self._write_entry = None
+            entry["status"] = status
+            self.server.app.record_write(entry)
 
     def _safe_target(self, path: str, query: list[tuple[str, str]]) -> str:
         if not query:
@@ -444,6 +647,7 @@ class _Handler(JsonRequestHandler):
         self._fault: str | None = None
         self._cert_name = "-"
         self._pending = ("unknown", None)
+        self._write_entry: dict[str, Any] | None = None
         body = self._read_body()
         relative = app.relative_path(path)
         segments = [unquote(s) for s in relative.split("/") if s] if relative is not None else None
@@ -455,13 +659,14 @@ class _Handler(JsonRequestHandler):
         if segments is None or len(segments) < 2 or segments[0].lower() != "api" or not _VERSION.fullmatch(segments[1]):
             raise HttpError(404, app.not_found_message(path))
         api = segments[2:]
+        if method != "GET":
+            self._respond_write(method, path, api, body, query)
+            return
         resolved = app.resolve(api)
         if resolved is None:
             raise HttpError(404, app.not_found_message(path))
         route, action = resolved
         self._pending = (route, None)
-        if method != "GET":
-            raise HttpError(405, f"The requested resource does not support http method '{method}'.")
         if route != "systeminfo":
             fault, latency = app.faults.decide("/".join(api))
             self._fault = fault
@@ -471,17 +676,62 @@ class _Handler(JsonRequestHandler):
             if fault:
                 self._inject(fault, action, query)
                 return
-            cert = (self.headers.get("AERIES-CERT") or "").strip()
-            known = app.certificates.get(cert) if cert else None
-            if known is None:
-                raise HttpError(401, "Authorization has been denied for this request."
-                                 if cert else "Authorization has been denied for this request: no AERIES-CERT header.")
-            self._cert_name = known[0]
-            area = SECURITY_AREAS[route]
-            if area not in known[1]:
-                raise HttpError(403, f"The certificate does not have access to {area}")
+            self._check_certificate((SECURITY_AREAS[route],))
         params = {k.lower(): v for k, v in query}
         self._send(200, action(params))
+
+    def _check_certificate(self, needed: tuple[str, ...]) -> None:
+        """401 without a known certificate; 403 naming the first of ``needed`` it lacks."""
+        app = self.server.app
+        cert = (self.headers.get("AERIES-CERT") or "").strip()
+        known = app.certificates.get(cert) if cert else None
+        if known is None:
+            raise HttpError(401, "Authorization has been denied for this request."
+                            if cert else "Authorization has been denied for this request: no AERIES-CERT header.")
+        self._cert_name = known[0]
+        if self._write_entry is not None:
+            self._write_entry["cert"] = known[0]
+        for area in needed:
+            if area not in known[1]:
+                raise HttpError(403, f"The certificate does not have access to {area}")
+
+    def _respond_write(self, method: str, path: str, api: list[str], body: bytes,
+                       query: list[tuple[str, str]]) -> None:
+        """Any method but GET: logged in the writes log (with the status sent), checked like a read (faults,
+        certificate, the route's permissions), then applied. A ``truncate`` fault applies the write and cuts the
+        answer (the write happened, the client cannot tell); the other faults answer before anything is written."""
+        app = self.server.app
+        try:
+            logged: Any = json.loads(body.decode("utf-8-sig")) if body.strip() else None
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            logged = body.decode("utf-8", "replace")
+        self._write_entry = {"seq": 0, "time": _local_now().strftime("%Y-%m-%dT%H:%M:%S"), "method": method,
+                             "path": path, "route": None, "cert": "-", "body": logged, "status": None, "fault": None}
+        resolved = app.resolve_write(method, api)
+        if resolved is None:
+            readable = app.resolve(api)
+            if readable is None:
+                raise HttpError(404, app.not_found_message(path))
+            self._pending = (readable[0], None)
+            self._write_entry["route"] = readable[0]
+            raise HttpError(405, f"The requested resource does not support http method '{method}'.")
+        route, action = resolved
+        self._pending = (route, None)
+        self._write_entry["route"] = route
+        fault, latency = app.faults.decide("/".join(api))
+        self._fault = fault
+        self._pending = (route, fault)
+        self._write_entry["fault"] = fault
+        if latency:
+            time.sleep(latency)
+        if fault and fault != "truncate":
+            self._inject(fault, lambda p: b"", query)
+            return
+        self._check_certificate(WRITE_PERMISSIONS[route])
+        status, answer = action({k.lower(): v for k, v in query}, body)
+        if fault == "truncate":
+            answer = answer[: max(1, len(answer) // 2)]
+        self._send(status, answer)
 
     def _log_access(self, method: str, status: int | None, milliseconds: float) -> None:
         if self.server.app.access_log:
@@ -532,6 +782,10 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         log.exception("error serving %s", client_address)
 
 
+#: A write route's action: ``(query parameters, raw body) -> (status, answer body)``.
+WriteAction = Callable[[dict[str, str], bytes], tuple[int, bytes]]
+
+
 class EmulatorApp:
     """Routing and the API's behaviour, independent of the socket server."""
 
@@ -544,6 +798,26 @@ class EmulatorApp:
         self.faults = faults or FaultInjector()
         self.stats = _Stats()
         self.access_log = access_log
+        self._writes: list[dict[str, Any]] = []
+        self._writes_lock = threading.Lock()
+
+    # -- the writes log --------------------------------------------------------------------------------------
+    def record_write(self, entry: dict[str, Any]) -> None:
+        """Append one write request (any method but GET under ``api/``) to the log ``GET __emulator__/writes``
+        shows."""
+        with self._writes_lock:
+            entry["seq"] = len(self._writes) + 1
+            self._writes.append(entry)
+
+    def writes(self) -> list[dict[str, Any]]:
+        with self._writes_lock:
+            return [dict(entry) for entry in self._writes]
+
+    def clear_writes(self) -> int:
+        with self._writes_lock:
+            count = len(self._writes)
+            self._writes.clear()
+            return count
 
     def relative_path(self, path: str) -> str | None:
         if not self._base_lower:
@@ -582,9 +856,13 @@ class EmulatorApp:
             self.faults.clear()
             log.info("faults cleared")
             return 200, _dumps(self.faults.state())
-        if name in ("stats", "faults"):
+        if name == "writes" and method == "GET":
+            return 200, _dumps(self.writes())
+        if name == "writes" and method == "DELETE":
+            return 200, _dumps({"cleared": self.clear_writes()})
+        if name in ("stats", "faults", "writes"):
             return 405, _dumps({"Message": f"The requested resource does not support http method '{method}'."})
-        return 404, _dumps({"Message": "Unknown emulator control endpoint; use stats or faults."})
+        return 404, _dumps({"Message": "Unknown emulator control endpoint; use stats, faults or writes."})
 
     # -- routing -------------------------------------------------------------------------------
     def resolve(self, api: list[str]) -> tuple[str, Callable[[dict[str, str]], bytes]] | None:
@@ -610,6 +888,19 @@ class EmulatorApp:
                 rest, api, n = rest[:-1], api[:-1], n - 1
             if kind == "terms" and n == 3:
                 return "terms", lambda p: _dumps(ix.terms_by_school.get(school, []))
+            if kind == "students" and len(rest) >= 2 and rest[-2] == "courserequests":
+                sequence = _parse_int(api[-1])
+                if sequence is None:
+                    return None
+                lookup = self._student_lookup(school, rest[:-2])
+                return None if lookup is None else ("course_requests", lambda p: _dumps(self.one_course_request(
+                    school, lookup, sequence)))
+            if kind == "students" and rest and rest[-1] == "courserequests":
+                lookup = self._student_lookup(school, rest[:-1])
+                return None if lookup is None else ("course_requests", lambda p: _dumps(_page(
+                    self.course_requests_of(school, lookup), p)))
+            if kind == "scheduling" and n == 4 and rest[0] == "courserequests":
+                return "course_requests", lambda p: _dumps(_page(ix.course_requests.get(school, []), p))
             if kind == "students":
                 if n == 3:
                     return "students", lambda p: _dumps(_page(ix.students.get(school, []), p))
@@ -654,6 +945,8 @@ class EmulatorApp:
                         ix.section_by_number, (school, number), f"Section {number} was not found at school {school}"))
                 if n == 5 and rest[1] == "students":
                     return "section_students", lambda p: _dumps(_page(ix.rosters_by_section.get((school, number), []), p))
+                if n == 5 and rest[1] == "gradebooks":
+                    return "gradebooks", lambda p: _dumps(ix.gradebooks_by_section.get((school, number), []))
                 return None
             return None
         if head == "staff":
@@ -666,7 +959,11 @@ class EmulatorApp:
                 return "staff", lambda p: _dumps(self.one(ix.staff_by_id, staff_id, f"Staff {staff_id} was not found"))
             if n == 3 and api[2].lower() == "teachers":
                 return "teachers", lambda p: _dumps(ix.teachers_by_staff.get(staff_id, []))
+            if n == 3 and api[2].lower() == "gradebooks":
+                return "gradebooks", lambda p: _dumps(ix.gradebooks_by_staff.get(staff_id, []))
             return None
+        if head == "gradebooks":
+            return self._resolve_gradebooks(api)
         if head == "courses":
             if n == 1:
                 return "courses", lambda p: ix.cached("courses", lambda: ix.courses)
@@ -692,7 +989,129 @@ class EmulatorApp:
             return route, lambda p: _dumps(self.data_changes(area, numbers))
         return None
 
+    def _resolve_gradebooks(self, api: list[str]) -> tuple[str, Callable[[dict[str, str]], bytes]] | None:
+        """``gradebooks/{gn}[/assignments[/{an}[/scores[/{StudentID}]]]]`` and ``gradebooks/assignments/{UniqueID}
+        [/scores[/{StudentID}]]``."""
+        n = len(api)
+        lower = [segment.lower() for segment in api]
+        if n >= 3 and lower[1] == "assignments":  # by UniqueID
+            unique_id = api[2]
+            find = lambda: self.assignment_by_uid(unique_id)
+            rest = lower[3:]
+        else:
+            number = _parse_int(api[1]) if n >= 2 else None
+            if number is None:
+                return None
+            if n == 2:
+                return "gradebooks", lambda p: _dumps(self.gradebook(number))
+            if lower[2] != "assignments":
+                return None
+            if n == 3:
+                return "assignments", lambda p: _dumps(self.assignments_of(number))
+            assignment_number = _parse_int(api[3])
+            if assignment_number is None:
+                return None
+            find = lambda: self.assignment(number, assignment_number)
+            rest = lower[4:]
+        if not rest:
+            return "assignments", lambda p: _dumps(find())
+        if rest[0] != "scores" or len(rest) > 2:
+            return None
+        if len(rest) == 1:
+            return "scores", lambda p: _dumps(write_ops.score_rows(self.index, find()))
+        student_id = _parse_int(rest[1])
+        if student_id is None:
+            return None
+        return "scores", lambda p: _dumps([row for row in write_ops.score_rows(self.index, find())
+                                           if _int_key(row.get("StudentID")) == student_id])
+
+    def resolve_write(self, method: str, api: list[str]) -> tuple[str, WriteAction] | None:
+        """``(route name, action)`` for a write request, or None (then 405 if a GET route matches, else 404).
+
+        An action takes the query parameters and the raw body and returns ``(status, body)``."""
+        if method != "POST" or not api:
+            return None
+        ix = self.index
+        lower = [segment.lower() for segment in api]
+        n = len(api)
+        numbers = [_parse_int(segment) for segment in api]
+
+        def run(operation: Callable[..., tuple[int, Any]], *args: Any) -> WriteAction:
+            def action(params: dict[str, str], body: bytes) -> tuple[int, bytes]:
+                try:
+                    payload: Any = write_ops.parse_json_body(body)
+                except HttpError as exc:
+                    payload = exc  # path ids are checked first (404), then the body
+                with ix.lock:
+                    resolved = [arg() if callable(arg) else arg for arg in args]
+                    status, answer = operation(ix, *resolved, payload)
+                return status, _dumps(answer)
+            return action
+
+        if lower[0] == "schools" and n == 3 and numbers[1] is not None and lower[2] == "insertstudent":
+            return "InsertStudent", run(write_ops.insert_student, numbers[1])
+        if lower[0] == "schools" and n == 5 and numbers[1] is not None and lower[2] == "students" \
+                and numbers[3] is not None and lower[4] == "courserequests":
+            return "InsertCourseRequest", run(write_ops.insert_course_request, numbers[1], numbers[3])
+        if n == 2 and numbers[1] is not None and lower[0] in ("updatestudent", "updatestudentaddress", "insertcontact"):
+            route, operation = {"updatestudent": ("UpdateStudent", write_ops.update_student),
+                                "updatestudentaddress": ("UpdateStudentAddress", write_ops.update_student_address),
+                                "insertcontact": ("InsertContact", write_ops.insert_contact)}[lower[0]]
+            return route, run(operation, numbers[1])
+        if n == 3 and lower[0] == "updatecontact" and numbers[1] is not None and numbers[2] is not None:
+            return "UpdateContact", run(write_ops.update_contact, numbers[1], numbers[2])
+        if lower[0] == "gradebooks":
+            if n == 3 and numbers[1] is not None and lower[2] == "assignments":
+                return "InsertAssignment", run(write_ops.insert_assignment, numbers[1])
+            if n == 5 and numbers[1] is not None and lower[2] == "assignments" and numbers[3] is not None \
+                    and lower[4] == "scores":
+                gradebook, assignment = numbers[1], numbers[3]
+                return "UpdateScores", run(write_ops.update_scores, lambda: self.assignment(gradebook, assignment))
+            if n == 4 and lower[1] == "assignments" and lower[3] == "scores":
+                unique_id = api[2]
+                return "UpdateScores", run(write_ops.update_scores, lambda: self.assignment_by_uid(unique_id))
+        return None
+
     # -- behaviour -----------------------------------------------------------------------------
+    def gradebook(self, number: int) -> dict[str, Any]:
+        return self.one(self.index.gradebook_by_number, number, f"Gradebook {number} was not found")
+
+    def assignments_of(self, number: int) -> list[dict[str, Any]]:
+        self.gradebook(number)
+        return self.index.assignments_by_gradebook.get(number, [])
+
+    def assignment(self, number: int, assignment_number: int) -> dict[str, Any]:
+        self.gradebook(number)
+        return self.one(self.index.assignment_by_key, (number, assignment_number),
+                        f"Assignment {assignment_number} was not found in gradebook {number}")
+
+    def assignment_by_uid(self, unique_id: str) -> dict[str, Any]:
+        return self.one(self.index.assignment_by_uid, unique_id.upper(), f"Assignment {unique_id} was not found")
+
+    def _student_lookup(self, school: int, rest: list[str]) -> tuple[str, int] | None:
+        """``[id]`` or ``["sn", number]`` (path segments after ``students``) -> ``("id"|"sn", number)``."""
+        if len(rest) == 1 and _parse_int(rest[0]) is not None:
+            return "id", _parse_int(rest[0])  # type: ignore[return-value]
+        if len(rest) == 2 and rest[0] == "sn" and _parse_int(rest[1]) is not None:
+            return "sn", _parse_int(rest[1])  # type: ignore[return-value]
+        return None
+
+    def course_requests_of(self, school: int, lookup: tuple[str, int]) -> list[dict[str, Any]]:
+        kind, number = lookup
+        if kind == "sn":
+            students = self.index.student_by_number.get((school, number), [])
+            if not students:
+                return []
+            number = _int_key(students[0].get("StudentID"))
+        return self.index.course_requests_by_student.get((school, number), [])
+
+    def one_course_request(self, school: int, lookup: tuple[str, int], sequence: int) -> dict[str, Any]:
+        for row in self.course_requests_of(school, lookup):
+            if _int_key(row.get("SequenceNumber")) == sequence:
+                return row
+        who = f"student number {lookup[1]}" if lookup[0] == "sn" else f"student {lookup[1]}"
+        raise HttpError(404, f"Course request {sequence} was not found for {who} at school {school}")
+
     def system_info(self) -> dict[str, Any]:
         info = self.index.info
         return {
@@ -818,3 +1237,10 @@ class EmulatorServer(BackgroundServer):
 
     def stats(self) -> dict[str, Any]:
         return {**self.app.stats.snapshot(), "fault_config": self.app.faults.state()}
+
+    def writes(self) -> list[dict[str, Any]]:
+        """The writes log: ``[{"seq", "time", "method", "path", "route", "cert", "body", "status", "fault"}]``."""
+        return self.app.writes()
+
+    def clear_writes(self) -> int:
+        return self.app.clear_writes()

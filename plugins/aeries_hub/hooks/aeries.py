@@ -93,6 +93,15 @@ class AeriesNotFoundError(AeriesRequestError):
     """HTTP 404: the single object asked for does not exist."""
 
 
+class AeriesValidationError(AeriesRequestError):
+    """HTTP 400 on a write: Aeries refused the record (its message says which rule); never retried."""
+
+
+class AeriesWriteUnknownError(AeriesRequestError):
+    """A write whose answer was lost (timeout, dropped connection, 5xx): Aeries may or may not have made it.
+    It is not retried blindly; read the record back before writing it again."""
+
+
 class AeriesAuthError(AirflowFailException, AeriesError):
     """HTTP 401/403: the certificate was refused or lacks a security area. Airflow does not retry it."""
 
@@ -455,8 +464,13 @@ class AeriesHook(BaseHook):
         with_cert: bool = True,
         stop: threading.Event | None = None,
         max_retries: int | None = None,
+        method: str = "GET",
+        json_body: Any = None,
+        idempotent: bool = True,
     ) -> Any:
-        """GET ``{base}/api/vN/{path}`` and return the parsed JSON, retrying transient failures."""
+        """``method`` ``{base}/api/vN/{path}`` (with ``json_body``) and return the parsed JSON, retrying transient
+        failures. A request that is not ``idempotent`` (an insert) is retried only when the server certainly
+        did nothing (429, 503); a lost answer raises AeriesWriteUnknownError instead."""
         settings = self.settings
         cert = self._require_cert() if with_cert else None
         session = self.get_conn()
@@ -478,8 +492,9 @@ class AeriesHook(BaseHook):
             try:
                 with self._slots:
                     stats.add_request()
-                    response = session.get(
-                        url, params=query or None, headers=headers, timeout=settings.timeout, allow_redirects=False
+                    response = session.request(
+                        method, url, params=query or None, headers=headers, json=json_body, timeout=settings.timeout,
+                        allow_redirects=False,
                     )
             except requests.exceptions.SSLError as exc:
                 raise self._request_error(
@@ -503,7 +518,7 @@ class AeriesHook(BaseHook):
             else:
                 status = response.status_code
                 elapsed_ms = (time.monotonic() - started) * 1000
-                log.debug("GET %s -> %d in %.0f ms (attempt %d)", endpoint, status, elapsed_ms, attempt + 1)
+                log.debug("%s %s -> %d in %.0f ms (attempt %d)", method, endpoint, status, elapsed_ms, attempt + 1)
                 body = response.content
                 content_type = response.headers.get("Content-Type", "")
                 if status in (401, 403):
@@ -531,6 +546,16 @@ class AeriesHook(BaseHook):
                         "(redirects are not followed, so the certificate is never sent elsewhere)",
                         status=status,
                     )
+                elif status == 400 and method != "GET":
+                    message = _server_message(response.content)
+                    raise AeriesValidationError(
+                        self._redact(
+                            f"Aeries refused {method} {endpoint} for connection {self.aeries_conn_id!r} (HTTP 400): "
+                            + (message or "no reason given")
+                        ),
+                        conn_id=self.aeries_conn_id, endpoint=endpoint, status=400, attempts=attempt + 1,
+                        cause=self._redact(message or "HTTP 400"),
+                    )
                 elif status >= 400:
                     message = _server_message(body)
                     raise self._request_error(
@@ -548,6 +573,14 @@ class AeriesHook(BaseHook):
                             f"HTTP {status} with a body that is not valid JSON ({len(body)} bytes; "
                             f"{type(exc).__name__} at position {getattr(exc, 'pos', '?')})"
                         )
+            if not idempotent and cause not in ("http_429", "http_503", "connection"):
+                raise AeriesWriteUnknownError(
+                    self._redact(
+                        f"Aeries {method} {endpoint} for connection {self.aeries_conn_id!r}: {last_cause}; Aeries may "
+                        "or may not have written it, so it was not sent again. Read the record back before writing it again"
+                    ),
+                    conn_id=self.aeries_conn_id, endpoint=endpoint, attempts=attempt + 1, cause=self._redact(last_cause),
+                )
             if attempt + 1 >= attempts:
                 break
             stats.add_retry(cause)
@@ -615,6 +648,17 @@ class AeriesHook(BaseHook):
     def get_json(self, path: str, *, params: dict[str, Any] | None = None, security_area: str | None = None) -> Any:
         """GET any endpoint under ``/api/vN/`` (e.g. ``schools/994/students/99400001``) and return its JSON."""
         return self._request(path, stats=_Stats(), security_area=security_area, params=params)
+
+    def write(self, path: str, body: Any, *, security_area: str, method: str = "POST", idempotent: bool = False) -> Any:
+        """POST (or PUT) JSON to an endpoint under ``/api/vN/`` (e.g. ``UpdateStudent/99400001``) and return its JSON.
+
+        :param idempotent: True for a write that may safely be sent twice (an update to given values); an
+            insert is retried only when Aeries certainly did nothing (429, 503, no connection).
+        :raises AeriesValidationError: Aeries refused the record (HTTP 400), with Aeries' reason.
+        :raises AeriesWriteUnknownError: the answer was lost; whether Aeries wrote it is unknown.
+        """
+        return self._request(path, stats=_Stats(), security_area=security_area, method=method, json_body=body,
+                             idempotent=idempotent)
 
     def get_schools(self) -> list[dict[str, Any]]:
         """Every school of the district (including SchoolCode 0, the district office)."""

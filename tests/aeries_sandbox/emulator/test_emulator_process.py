@@ -113,3 +113,15 @@ def test_emulator_process_reports_a_failed_start(tmp_path):
         emu.start()
     assert "does not exist" in emu.read_log()
     assert not emu.workdir.exists()
+
+
+def test_process_writes_log(emulator):
+    emulator.clear_writes()
+    response = requests.post(f"{emulator.url}/api/v5/schools/100/InsertStudent", json={"LastName": "X"},
+                             headers={"AERIES-CERT": CERT}, timeout=10)
+    assert response.status_code == 403  # a read-only certificate
+    assert response.json() == {"Message": "The certificate does not have access to Student Data - Insert"}
+    [entry] = emulator.writes()
+    assert (entry["method"], entry["route"], entry["status"], entry["body"]) == ("POST", "InsertStudent", 403,
+                                                                               {"LastName": "X"})
+    assert emulator.clear_writes() == 1 and emulator.writes() == []

@@ -41,6 +41,8 @@ class Seen:
     path: str
     query: dict[str, str]
     headers: dict[str, str]
+    method: str = "GET"
+    body: Any = None  # the parsed JSON body of a POST or PUT
 
     @property
     def cert(self) -> str | None:
@@ -126,9 +128,18 @@ class ScriptedAeries:
             def log_message(self, *args: Any) -> None:  # keep test output quiet
                 pass
 
+            def do_POST(self) -> None:  # noqa: N802
+                self.do_GET()
+
+            def do_PUT(self) -> None:  # noqa: N802
+                self.do_GET()
+
             def do_GET(self) -> None:  # noqa: N802
                 parts = urlsplit(self.path)
-                seen = Seen(parts.path, dict(parse_qsl(parts.query)), {k.lower(): v for k, v in self.headers.items()})
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length)) if length else None
+                seen = Seen(parts.path, dict(parse_qsl(parts.query)), {k.lower(): v for k, v in self.headers.items()},
+                            method=self.command, body=body)
                 with server._lock:
                     server.requests.append(seen)
                     server.in_flight += 1

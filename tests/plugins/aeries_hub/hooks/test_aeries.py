@@ -19,6 +19,8 @@ from aeries_hub.hooks.aeries import (
     AeriesHook,
     AeriesNotFoundError,
     AeriesRequestError,
+    AeriesValidationError,
+    AeriesWriteUnknownError,
     ExtractResult,
 )
 
@@ -654,3 +656,73 @@ def test_bounded_concurrency(server, make_conn):
     assert len(rows) == 70
     assert [r["SchoolCode"] for r in rows[::7]] == list(range(101, 111))  # school order kept
     assert 2 <= server.max_in_flight <= 3
+
+
+# ------------------------------------------------------------------------------------------------
+# Writes
+# ------------------------------------------------------------------------------------------------
+STUDENT = {"StudentID": 99400001, "FirstName": "Ana", "LastName": "Ruiz", "Grade": 9}
+
+
+def test_write_posts_the_json_body_with_the_certificate_and_school_year(server, make_conn, cert):
+    conn_id = make_conn(database_year=2025)
+    server.json(server.api("schools/994/InsertStudent"), STUDENT)
+    hook, _ = hook_for(conn_id)
+
+    answer = hook.write("schools/994/InsertStudent", STUDENT, security_area="Student Data")
+
+    assert answer == STUDENT
+    (seen,) = server.seen(server.api("schools/994/InsertStudent"))
+    assert (seen.method, seen.body, seen.cert, seen.query) == ("POST", STUDENT, cert, {"DatabaseYear": "2025"})
+
+
+def test_write_refused_by_aeries_names_the_endpoint_and_aeries_reason_and_is_not_retried(server, make_conn):
+    conn_id = make_conn()
+    server.json(server.api("UpdateStudent/99400001"), {"Message": "Grade must be between -2 and 18"}, status=400)
+    hook, sleeps = hook_for(conn_id)
+
+    with pytest.raises(AeriesValidationError) as caught:
+        hook.write("UpdateStudent/99400001", {"Grade": 19}, security_area="Student Data", idempotent=True)
+
+    assert str(caught.value) == (
+        "Aeries refused POST /api/v5/UpdateStudent/99400001 for connection 'aeries_test' (HTTP 400): "
+        "Grade must be between -2 and 18"
+    )
+    assert len(server.seen()) == 1 and sleeps.calls == []
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_insert_is_retried_when_aeries_certainly_did_nothing(server, make_conn, status):
+    conn_id = make_conn()
+    path = server.api("schools/994/InsertStudent")
+    server.script(path, server.reply(status, {"Message": "busy"}), server.reply(200, STUDENT))
+    hook, _ = hook_for(conn_id)
+
+    assert hook.write("schools/994/InsertStudent", STUDENT, security_area="Student Data") == STUDENT
+    assert [s.body for s in server.seen(path)] == [STUDENT, STUDENT]
+
+
+def test_insert_whose_answer_is_lost_is_not_sent_again(server, make_conn):
+    conn_id = make_conn()
+    path = server.api("schools/994/InsertStudent")
+    server.script(path, server.reply(500, {"Message": "An error has occurred."}), server.reply(200, STUDENT))
+    hook, _ = hook_for(conn_id)
+
+    with pytest.raises(AeriesWriteUnknownError) as caught:
+        hook.write("schools/994/InsertStudent", STUDENT, security_area="Student Data")
+
+    assert str(caught.value) == (
+        "Aeries POST /api/v5/schools/994/InsertStudent for connection 'aeries_test': HTTP 500: An error has occurred.; "
+        "Aeries may or may not have written it, so it was not sent again. Read the record back before writing it again"
+    )
+    assert len(server.seen(path)) == 1
+
+
+def test_an_update_is_idempotent_and_retried_after_a_lost_answer(server, make_conn):
+    conn_id = make_conn(timeout=0.2)
+    path = server.api("UpdateStudent/99400001")
+    server.script(path, server.reply(200, STUDENT, delay=0.6), server.reply(200, STUDENT))
+    hook, _ = hook_for(conn_id)
+
+    assert hook.write("UpdateStudent/99400001", STUDENT, security_area="Student Data", idempotent=True) == STUDENT
+    assert len(server.seen(path)) == 2
