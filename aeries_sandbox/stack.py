@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from aeries_sandbox.emulator import READ_AREAS, EmulatorProcess, generate_district
+from aeries_sandbox.emulator import READ_AREAS, WRITE_AREAS, EmulatorProcess, generate_district
 from aeries_sandbox.sftp_server import SftpServer
 from aeries_sandbox.vendor_api import VendorApiServer
 
@@ -27,6 +27,7 @@ VENDOR_SFTP_CONNECTIONS = {
     "xello_sftp": "xello",
     "powerschool_learning_sftp": "powerschool_learning",
     "stemscopes_sftp": "stemscopes",
+    "schoolmint_enroll_export_sftp": "enroll_export",  # where Enroll drops the students it exports to Aeries
 }
 
 #: The http connection each vendor API target names, and the receiver's instance behind it.
@@ -49,6 +50,7 @@ class Stack:
     data_dir: Path
     certificate: str
     vendor_token: str
+    writeback_certificate: str = ""
 
     def connection_env(self, *, aeries_extra: dict | None = None) -> dict[str, str]:
         """``AIRFLOW_CONN_*`` variables for the Aeries connection and every vendor's SFTP connection."""
@@ -58,7 +60,11 @@ class Stack:
             "password": self.certificate,
             "extra": {"timeout": 10, "max_concurrency": 4, "page_size": 250, **(aeries_extra or {})},
         }
-        env = {"AIRFLOW_CONN_AERIES_DEFAULT": json.dumps(aeries)}
+        env = {
+            "AIRFLOW_CONN_AERIES_DEFAULT": json.dumps(aeries),
+            # The write-backs' certificate may also update and insert (read-only is the default's).
+            "AIRFLOW_CONN_AERIES_WRITEBACK": json.dumps({**aeries, "password": self.writeback_certificate}),
+        }
         for conn_id in VENDOR_SFTP_CONNECTIONS:
             env[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(self.sftp.airflow_connection(conn_id))
         for conn_id, instance in VENDOR_API_CONNECTIONS.items():
@@ -86,16 +92,20 @@ def sandbox_stack(
     sftp_root = workdir / "sftp"
     for folder in VENDOR_SFTP_CONNECTIONS.values():
         (sftp_root / folder).mkdir(parents=True, exist_ok=True)
-    certificate, vendor_token = new_certificate(), new_certificate()
+    certificate, vendor_token, writeback_certificate = new_certificate(), new_certificate(), new_certificate()
     with ExitStack() as stack:
         emulator = stack.enter_context(
             EmulatorProcess(
                 data_dir=data_dir,
-                certs=[{"name": "airflow", "certificate": certificate, "areas": READ_AREAS}],
+                certs=[
+                    {"name": "airflow", "certificate": certificate, "areas": READ_AREAS},
+                    {"name": "writeback", "certificate": writeback_certificate, "areas": [*READ_AREAS, *WRITE_AREAS]},
+                ],
                 faults=faults,
             )
         )
         sftp = stack.enter_context(SftpServer(root=sftp_root))
         vendor_api = stack.enter_context(VendorApiServer(tokens=[vendor_token]))
         yield Stack(emulator=emulator, sftp=sftp, vendor_api=vendor_api, data_dir=data_dir, certificate=certificate,
+                    writeback_certificate=writeback_certificate,
                     vendor_token=vendor_token)

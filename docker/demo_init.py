@@ -27,7 +27,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from aeries_sandbox.emulator import READ_AREAS
+from aeries_sandbox.emulator import READ_AREAS, WRITE_AREAS
 from aeries_sandbox.stack import (
     VENDOR_API_CONNECTIONS,
     VENDOR_SFTP_CONNECTIONS,
@@ -62,8 +62,9 @@ def ed25519_key_pair(comment: str) -> tuple[str, str]:
     return private, f"{public.decode('ascii')} {comment}\n"
 
 
-def build_connections(*, certificate: str, vendor_token: str, host_key: str, private_key: str) -> dict[str, dict]:
-    """Every connection of the vendor mappings, in ``airflow connections import`` JSON (conn_id -> fields).
+def build_connections(*, certificate: str, vendor_token: str, host_key: str, private_key: str,
+                      writeback_certificate: str = "") -> dict[str, dict]:
+    """Every connection of the vendor mappings and write-backs, in ``airflow connections import`` JSON.
 
     The same shapes as :meth:`aeries_sandbox.stack.Stack.connection_env` (``make demo``), with the SFTP user's
     key inline (``private_key``) so that the workers need no key file.
@@ -76,6 +77,11 @@ def build_connections(*, certificate: str, vendor_token: str, host_key: str, pri
             "password": certificate,
             "extra": {"timeout": 10, "max_concurrency": 4, "page_size": 250},
         }
+    }
+    connections["aeries_writeback"] = {
+        **connections["aeries_default"],
+        "description": "Aeries emulator of the compose demo, with a certificate that may update and insert",
+        "password": writeback_certificate,
     }
     host_key = " ".join(host_key.split()[:2])  # "ssh-ed25519 AAAA...", without the comment
     for conn_id, folder in VENDOR_SFTP_CONNECTIONS.items():
@@ -127,11 +133,14 @@ def generate(out: Path, *, owner: int | None = None, rotate: bool = False) -> di
         os.chown(out, owner, 0)
 
     certs_path = out / CERTS_FILE
-    if rotate or not certs_path.exists():
-        certs = {"certificates": [{"name": "airflow", "certificate": new_certificate(), "areas": list(READ_AREAS)}]}
+    if rotate or not certs_path.exists() or len(json.loads(certs_path.read_text())["certificates"]) < 2:
+        certs = {"certificates": [
+            {"name": "airflow", "certificate": new_certificate(), "areas": list(READ_AREAS)},
+            {"name": "writeback", "certificate": new_certificate(), "areas": [*READ_AREAS, *WRITE_AREAS]},
+        ]}
         _write(certs_path, json.dumps(certs, indent=2) + "\n", owner)
         print(f"generated {certs_path}")
-    certificate = json.loads(certs_path.read_text())["certificates"][0]["certificate"]
+    certificate, writeback_certificate = (c["certificate"] for c in json.loads(certs_path.read_text())["certificates"][:2])
 
     tokens_path = out / TOKENS_FILE
     if rotate or not tokens_path.exists():
@@ -143,7 +152,8 @@ def generate(out: Path, *, owner: int | None = None, rotate: bool = False) -> di
     user_private, _ = _key_pair(out, USER_KEY_FILE, "aeries-demo-airflow", owner, rotate)
 
     connections = build_connections(
-        certificate=certificate, vendor_token=vendor_token, host_key=host_public, private_key=user_private
+        certificate=certificate, vendor_token=vendor_token, host_key=host_public, private_key=user_private,
+        writeback_certificate=writeback_certificate,
     )
     _write(out / CONNECTIONS_FILE, json.dumps(connections, indent=2) + "\n", owner)
     print(f"wrote {out / CONNECTIONS_FILE}: {', '.join(connections)}")

@@ -83,6 +83,9 @@ def mapping_documents() -> list[dict]:
 def mapping_conn_ids() -> set[str]:
     """Every connection a vendor mapping names: aeries.conn_id, delivery.sftp.conn_id, delivery.http.targets."""
     ids = set()
+    for path in sorted((REPO / "include" / "writebacks").glob("*.yml")):
+        doc = yaml.safe_load(path.read_text())
+        ids |= {doc["aeries"]["conn_id"], doc["source"]["sftp"]["conn_id"]}
     for doc in mapping_documents():
         ids.add(doc["aeries"]["conn_id"])
         delivery = doc["delivery"]
@@ -277,12 +280,13 @@ def test_demo_connections_cover_every_connection_the_mappings_name(demo_init):
     )
     assert set(connections) == mapping_conn_ids() == {
         "aeries_default", "destiny_sftp", "xello_sftp", "powerschool_learning_sftp", "stemscopes_sftp",
-        "schoolmint_enroll_sandbox", "schoolmint_enroll",
+        "schoolmint_enroll_sandbox", "schoolmint_enroll", "aeries_writeback", "schoolmint_enroll_export_sftp",
     }
     assert connections["aeries_default"]["conn_type"] == "aeries"
     assert connections["aeries_default"]["host"] == "http://aeries-emulator:8081/aeries"
     assert connections["aeries_default"]["password"] == "C" * 32
-    for conn_id in ("destiny_sftp", "xello_sftp", "powerschool_learning_sftp", "stemscopes_sftp"):
+    for conn_id in ("destiny_sftp", "xello_sftp", "powerschool_learning_sftp", "stemscopes_sftp",
+                    "schoolmint_enroll_export_sftp"):
         sftp = connections[conn_id]
         assert (sftp["conn_type"], sftp["host"], sftp["port"], sftp["login"]) == ("sftp", "sftp", 22, "aeries")
         assert sftp["extra"]["host_key"] == "ssh-ed25519 AAAAHOSTKEY"
@@ -303,8 +307,10 @@ def test_demo_connections_point_at_the_demo_services(services, demo_init):
     # atmoz/sftp user spec user::uid:gid:dirs: the connections' login, and one folder per mapping's remote_dir.
     user, _password, _uid, _gid, folders = services["sftp"]["command"][0].split(":")
     assert user == demo_init.SFTP_LOGIN
+    export_dirs = {yaml.safe_load(p.read_text())["source"]["sftp"]["remote_dir"]
+                   for p in (REPO / "include" / "writebacks").glob("*.yml")}
     assert set(folders.split(",")) == {doc["delivery"]["sftp"]["remote_dir"] for doc in mapping_documents()
-                                       if "sftp" in doc["delivery"]}
+                                       if "sftp" in doc["delivery"]} | export_dirs
     healthcheck = services["sftp"]["healthcheck"]["test"][1]
     assert "/demo-secrets/ssh_host_ed25519_key.pub" in healthcheck and "$(" in healthcheck
 

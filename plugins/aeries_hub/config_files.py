@@ -40,3 +40,45 @@ def format_key_path(parts: Iterable[Any]) -> str:
     for part in parts:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text or "(top)"
+
+
+def schema_problems(document: Any, validator, where: str, most: int = 5) -> list[str]:
+    """One line per key path that breaks the JSON Schema: ``<where>: outputs[0].key: <what is wrong>``."""
+    errors = sorted(validator.iter_errors(document), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+    if not errors:
+        return []
+    from jsonschema.exceptions import best_match
+
+    lines = []
+    for error in _deepest_per_path(errors)[:most]:
+        error = best_match([error]) if error.context else error
+        lines.append(f"{where}: {format_key_path(error.absolute_path)}: {_describe(error)}")
+    return lines
+
+
+def _deepest_per_path(errors: list) -> list:
+    """For oneOf failures the most useful message is the deepest one; keep one error per key path."""
+    picked: dict[tuple, Any] = {}
+    for error in errors:
+        candidate = error
+        while candidate.context:
+            candidate = max(candidate.context, key=lambda e: len(e.absolute_path))
+        key = tuple(candidate.absolute_path)
+        picked.setdefault(key, candidate)
+    return list(picked.values())
+
+
+def _describe(error) -> str:
+    if error.validator == "additionalProperties":
+        extra = re.findall(r"'([^']+)' (?:was|were) unexpected", error.message) or [error.message]
+        allowed = sorted(error.schema.get("properties", {}))
+        hint = f"; allowed keys: {', '.join(allowed)}" if allowed else ""
+        return f"unknown key {extra[0]!r}{hint}"
+    if error.validator == "enum":
+        return f"{error.instance!r} is not one of {', '.join(map(str, error.validator_value))}"
+    if error.validator == "oneOf" and all(set(sub) == {"required"} for sub in error.validator_value):
+        choices = ", ".join(sub["required"][0] for sub in error.validator_value)
+        return f"give exactly one of: {choices}"
+    if error.validator == "required":
+        return error.message.replace("is a required property", "is required")
+    return error.message

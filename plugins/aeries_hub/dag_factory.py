@@ -47,8 +47,16 @@ def build_dags(mappings_dir: Path) -> dict[str, DAG]:
     return {mapping.dag_id: build_dag(mapping) for mapping in mappings}
 
 
-def raise_for_invalid_mappings(mappings_dir: Path) -> None:
+def raise_for_invalid_mappings(mappings_dir: Path, writebacks_dir: Path | None = None) -> None:
     _, problems = _load_all(mappings_dir)
+    if writebacks_dir is not None:
+        from aeries_hub.writeback.loader import load_writeback
+
+        for path in sorted(Path(writebacks_dir).glob("*.yml")):
+            try:
+                load_writeback(path)
+            except MappingError as exc:
+                problems.append(str(exc))
     if problems:
         raise MappingError("Invalid mapping files (their DAGs are not loaded):\n" + "\n".join(problems))
 
@@ -168,4 +176,51 @@ def build_dag(mapping: Mapping) -> DAG:
         approved >> delivered
         # The report runs whatever happened upstream, and fails the run itself when the run ended in Error.
         delivered >> task(pipeline.report, task_id="report", trigger_rule=TriggerRule.ALL_DONE)(mapping_file)
+    return dag
+
+
+def build_writeback_dags(writebacks_dir: Path) -> dict[str, DAG]:
+    """One DAG per valid write-back file (invalid ones are reported by raise_for_invalid_mappings)."""
+    from aeries_hub.writeback.loader import load_writeback
+
+    dags = {}
+    for path in sorted(Path(writebacks_dir).glob("*.yml")):
+        try:
+            writeback = load_writeback(path)
+        except MappingError:
+            continue
+        dags[writeback.dag_id] = build_writeback_dag(writeback)
+    return dags
+
+
+def build_writeback_dag(writeback) -> DAG:
+    from aeries_hub.writeback import tasks
+
+    writeback_file = writeback.path.name
+    schedule = None
+    if writeback.schedule:
+        from airflow.sdk import CronTriggerTimetable
+
+        schedule = CronTriggerTimetable(writeback.schedule.crons[0], timezone=writeback.schedule.timezone)
+    with DAG(
+        dag_id=writeback.dag_id,
+        description=writeback.title,
+        doc_md=writeback.description,
+        schedule=schedule,
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        tags=["aeries", "writeback", *writeback.tags],
+        default_args={"owner": writeback.owner, "retries": 0},
+        params={"dry_run": Param(False, type="boolean", description="Plan the writes and report them, but write nothing.")},
+        on_failure_callback=RunFailureNotifier(),
+    ) as dag:
+        fetched = task(tasks.fetch_exports, task_id="fetch_exports", **NETWORK_RETRIES)(writeback_file)
+        validated = task(tasks.validate_exports, task_id="validate_exports")(writeback_file, fetched)
+        planned = task(tasks.plan_writes, task_id="plan_writes", pool=writeback.aeries_conn_id, **NETWORK_RETRIES)(
+            writeback_file, validated
+        )
+        # Not retried by Airflow: a write whose answer was lost must be checked before it is sent again.
+        written = task(tasks.write_to_aeries, task_id="write_to_aeries", pool=writeback.aeries_conn_id)(writeback_file, planned)
+        written >> task(tasks.report, task_id="report", trigger_rule=TriggerRule.ALL_DONE)(writeback_file)
     return dag

@@ -11,5 +11,6 @@ from pathlib import Path
 
 INCLUDE_DIR = Path(os.environ.get("AERIES_HUB_INCLUDE_DIR") or Path(__file__).resolve().parents[2] / "include")
 MAPPINGS_DIR = INCLUDE_DIR / "mappings"
+WRITEBACKS_DIR = INCLUDE_DIR / "writebacks"
 SCHEMAS_DIR = INCLUDE_DIR / "schemas"
 QUALITY_DIR = INCLUDE_DIR / "quality"

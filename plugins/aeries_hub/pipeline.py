@@ -235,10 +235,6 @@ def build_file(mapping_file: str, file_name: str) -> dict:
 def _run_values(mapping: Mapping):
     """Crosswalks and the run's date (its logical date, or when it was due for a manual run) in the mapping's
     time zone: a cleared and re-run run builds the same bytes on any day."""
-    from zoneinfo import ZoneInfo
-
-    from airflow.sdk import get_current_context
-
     from aeries_hub.mapping.crosswalk import read_crosswalks
     from aeries_hub.mapping.engine import RunValues
 

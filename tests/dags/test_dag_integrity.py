@@ -46,7 +46,8 @@ def parsed():
 
 
 def test_every_mapping_file_becomes_a_dag(parsed):
-    expected = sorted([f"aeries_to_{p.stem}" for p in MAPPINGS_DIR.glob("*.yml")] + ["aeries_hub_staging_retention"])
+    writebacks = [f"{p.stem}_to_aeries" for p in (INCLUDE_DIR / "writebacks").glob("*.yml")]
+    expected = sorted([f"aeries_to_{p.stem}" for p in MAPPINGS_DIR.glob("*.yml")] + writebacks + ["aeries_hub_staging_retention"])
     assert parsed["import_errors"] == {}
     assert parsed["dags"] == expected
 

@@ -1,0 +1,1 @@
+"""Write-backs: records a vendor exports, validated and written into Aeries (include/writebacks/*.yml)."""

@@ -1,0 +1,353 @@
+"""The tasks of a write-back DAG: fetch the vendor's export, validate it, plan the Aeries writes, write, report.
+
+Like the outbound DAGs, tasks pass paths and counts; each writes a summary under ``summary/`` in the run's
+staging folder. The plan (``plan.json``) lists every write with the record it touches and its old and new
+values; ``writes.json`` lists what Aeries answered to each. Export files that were written are remembered
+(``_last_delivered/inbound/``), so a re-run or the next schedule never writes a file twice; a write whose
+record already holds the values is not sent at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from typing import Any
+
+from aeries_hub import paths
+from aeries_hub.pipeline import _summary
+from aeries_hub.staging import RunFolder
+from aeries_hub.writeback.loader import WriteBack, load_writeback
+
+log = logging.getLogger(__name__)
+
+ID, SCHOOL, ROW = "_record", "_school", "_row"
+
+
+def writeback_for(writeback_file: str) -> WriteBack:
+    return load_writeback(paths.WRITEBACKS_DIR / writeback_file)
+
+
+def _processed_state(writeback: WriteBack):
+    from aeries_hub.changes import DeliveredState
+    from aeries_hub.staging import staging_base
+
+    return DeliveredState(staging_base(), writeback.dag_id, "inbound")
+
+
+def fetch_exports(writeback_file: str) -> dict:
+    """Copy the vendor's new export files (not yet written into Aeries) from its SFTP folder to ``inbound/``."""
+    import fnmatch
+    import posixpath
+
+    from airflow.providers.sftp.hooks.sftp import SFTPHook
+
+    writeback = writeback_for(writeback_file)
+    run = RunFolder.current()
+    done = (_processed_state(writeback).manifest() or {}).get("files", {})
+    fetched, skipped = [], []
+    with SFTPHook(ssh_conn_id=writeback.sftp_conn_id).get_managed_conn() as sftp:
+        names = sorted(n for n in sftp.listdir(writeback.remote_dir) if fnmatch.fnmatch(n, writeback.pattern))
+        for name in names:
+            with sftp.open(posixpath.join(writeback.remote_dir, name), "rb") as remote:
+                data = remote.read()
+            sha256 = hashlib.sha256(data).hexdigest()
+            if sha256 in done:
+                skipped.append({"file": name, "sha256": sha256, "written_by": done[sha256]["run_id"]})
+                continue
+            run.write_bytes(f"inbound/{name}", data)
+            fetched.append({"file": name, "sha256": sha256, "bytes": len(data)})
+    for item in skipped:
+        log.info("%s was already written into Aeries by run %s: skipped", item["file"], item["written_by"])
+    log.info("%d new export files in %s (%d already written)", len(fetched), writeback.remote_dir, len(skipped))
+    return _summary(run, "fetch_exports", {"files": fetched, "skipped": skipped})
+
+
+def validate_exports(writeback_file: str, fetched: dict) -> dict:
+    """Map each vendor record to Aeries fields and check it; a record that fails any check is rejected whole
+    (rejects/exports.csv names it and why) and nothing of it is written."""
+    import pandas as pd
+
+    from aeries_hub.delivery.http import record_field
+    from aeries_hub.quality import parse_checks, validate_frame
+    from aeries_hub.quality.runner import REJECT_REASON
+
+    writeback = writeback_for(writeback_file)
+    run = RunFolder.current()
+    students, contacts, unreadable = [], [], []
+    for item in fetched["files"]:
+        with run.path("inbound", item["file"]).open("rb") as handle:
+            for number, line in enumerate(handle, start=1):
+                where = f"{item['file']} line {number}"
+                try:
+                    record = json.loads(line)
+                except ValueError as exc:
+                    unreadable.append({ID: where, REJECT_REASON: f"not a JSON object: {exc}"})
+                    continue
+                record_id = str(record_field(record, writeback.record_id) or where)
+                students.append(_row(record, writeback.fields, record_id, where)
+                                | {SCHOOL: _text(record_field(record, writeback.school))})
+                if writeback.contacts:
+                    for contact in record_field(record, writeback.contacts.source) or []:
+                        contacts.append(_row(contact, writeback.contacts.fields, record_id, where))
+    student_frame = pd.DataFrame(students, columns=[ID, ROW, SCHOOL] + [f.name for f in writeback.fields])
+    contact_frame = pd.DataFrame(contacts, columns=[ID, ROW] + [f.name for f in (writeback.contacts.fields if writeback.contacts else ())])
+    where = f"{writeback.path.name}: students"
+    with run.local_dir("quality/exports") as docs_dir:
+        checked = validate_frame(student_frame, parse_checks(_checks(writeback.fields, "student"), where=f"{where}.fields"),
+                                 name="students", docs_dir=docs_dir, id_columns=[ID])
+        rejected = [checked.rejected[[ID, REJECT_REASON]]]
+        if writeback.contacts and len(contact_frame):
+            contact_checks = parse_checks(_checks(writeback.contacts.fields, "contact"), where=f"{where}.contacts.fields")
+            contacts_checked = validate_frame(contact_frame, contact_checks, name="contacts", docs_dir=docs_dir, id_columns=[ID])
+            rejected.append(contacts_checked.rejected[[ID, REJECT_REASON]])
+    rejects = pd.concat(rejected + [pd.DataFrame(unreadable, columns=[ID, REJECT_REASON])], ignore_index=True)
+    bad = set(rejects[ID])
+    accepted = checked.accepted[~checked.accepted[ID].isin(bad)].drop(columns=[REJECT_REASON], errors="ignore")
+    run.write_parquet("validated/students.parquet", _mapped(accepted, writeback.fields))
+    run.write_parquet("validated/contacts.parquet", _mapped(contact_frame[~contact_frame[ID].isin(bad)],
+                                                            writeback.contacts.fields if writeback.contacts else ()))
+    if len(rejects):
+        run.write_bytes("rejects/exports.csv", rejects.to_csv(index=False).encode())
+    return _summary(run, "validate_exports", {
+        "records": len(student_frame) + len(unreadable),
+        "accepted": len(accepted),
+        "rejected": sorted(bad),
+        "reasons": sorted(set(rejects[REJECT_REASON])),
+    })
+
+
+def _row(record: dict, fields, record_id: str, where: str) -> dict:
+    from aeries_hub.delivery.http import record_field
+
+    return {ID: record_id, ROW: where, **{f.name: _text(record_field(record, f.path)) for f in fields}}
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _checks(fields, what: str) -> list[dict]:
+    checks = []
+    for field in fields:
+        if field.required:
+            checks.append({"expectation": "expect_column_values_to_match_regex", "column": field.name, "regex": r"\S",
+                           "severity": "reject", "description": f"the {what}'s {field.name} is required"})
+        if field.pattern:
+            checks.append({"expectation": "expect_column_values_to_match_regex", "column": field.name,
+                           "regex": field.pattern, "ignore_blank": True, "severity": "reject",
+                           "description": f"the {what}'s {field.name} does not match {field.pattern}"})
+        if field.values:
+            checks.append({"expectation": "expect_column_values_to_be_in_set", "column": field.name,
+                           "value_set": sorted(field.values), "ignore_blank": True, "severity": "reject",
+                           "description": f"the {what}'s {field.name} is not one of {', '.join(sorted(field.values))}"})
+    return checks
+
+
+def _mapped(frame, fields):
+    frame = frame.copy()
+    for field in fields:
+        if field.values:
+            frame[field.name] = frame[field.name].map(lambda v, m=field.values: m.get(v, v))
+    return frame.reset_index(drop=True)
+
+
+def plan_writes(writeback_file: str, validated: dict) -> dict:
+    """Compare each accepted record with Aeries: insert a new student, update an existing one (only the fields
+    that differ), leave a student whose record already holds the values alone; the same for its contacts."""
+    from aeries_hub.hooks.aeries import AeriesHook
+
+    writeback = writeback_for(writeback_file)
+    run = RunFolder.current()
+    students = run.read_parquet("validated/students.parquet")
+    contacts = run.read_parquet("validated/contacts.parquet")
+    hook = AeriesHook(aeries_conn_id=writeback.aeries_conn_id)
+    aeries_students = hook.get_table("students")
+    aeries_contacts = hook.get_table("contacts") if writeback.contacts and len(contacts) else []
+    plan = build_plan(writeback, students.to_dict("records"), contacts.to_dict("records"), aeries_students, aeries_contacts)
+    run.write_json("plan.json", plan)
+    counts = _count(plan)
+    log.info("Planned writes: %s", ", ".join(f"{n} {k}" for k, n in counts.items()) or "none")
+    for write in plan:
+        if write["action"] != "unchanged":
+            log.info("%s %s %s: %s", write["action"], write["kind"], write["target"], json.dumps(write["changes"], ensure_ascii=False))
+    return _summary(run, "plan_writes", {"counts": counts, "writes": len([w for w in plan if w["action"] != "unchanged"])})
+
+
+def build_plan(writeback: WriteBack, students: list[dict], contacts: list[dict], aeries_students: list[dict],
+               aeries_contacts: list[dict]) -> list[dict]:
+    """The writes, in order: each student, then its contacts. Pure: the same inputs give the same plan."""
+    field_names = [f.name for f in writeback.fields]
+    index: dict[tuple, dict] = {}
+    for row in aeries_students:
+        key = tuple(_text(_aeries_value(row, k)) for k in writeback.match)
+        if all(key):
+            index.setdefault(key, row)
+    plan = []
+    for record in students:
+        new = {name: record[name] for name in field_names if record[name] != ""}
+        existing = index.get(tuple(record[k] for k in writeback.match))
+        if existing is None:
+            plan.append({"record": record[ID], "kind": "student", "action": "insert", "target": f"school {record[SCHOOL]}",
+                         "path": f"schools/{int(record[SCHOOL])}/InsertStudent", "body": new,
+                         "changes": {k: [None, v] for k, v in new.items()}})
+            student_id = None
+        else:
+            student_id = existing["StudentID"]
+            changes = {k: [_text(_aeries_value(existing, k)) or None, v] for k, v in new.items()
+                       if _same(_aeries_value(existing, k), v) is False}
+            plan.append({"record": record[ID], "kind": "student", "action": "update" if changes else "unchanged",
+                         "target": f"student {student_id}", "path": f"UpdateStudent/{student_id}",
+                         "body": {k: v[1] for k, v in changes.items()}, "changes": changes})
+        if writeback.contacts:
+            plan += _contact_writes(writeback, record[ID], student_id,
+                                    [c for c in contacts if c[ID] == record[ID]], aeries_contacts)
+    return plan
+
+
+def _contact_writes(writeback: WriteBack, record_id: str, student_id, contacts: list[dict], aeries_contacts: list[dict]) -> list[dict]:
+    spec = writeback.contacts
+    existing = {} if student_id is None else {
+        tuple(_text(c.get(k)).lower() for k in spec.match): c for c in aeries_contacts if c.get("StudentID") == student_id
+    }
+    writes = []
+    for contact in contacts:
+        new = {f.name: contact[f.name] for f in spec.fields if contact[f.name] != ""}
+        found = existing.get(tuple(contact[k].lower() for k in spec.match))
+        # A new student's id is known only once it is inserted: "{student}" is filled in then.
+        who = f"student {student_id}" if student_id is not None else "the new student"
+        if found is None:
+            writes.append({"record": record_id, "kind": "contact", "action": "insert", "target": who,
+                           "path": f"InsertContact/{student_id if student_id is not None else '{student}'}",
+                           "body": new, "changes": {k: [None, v] for k, v in new.items()}})
+            continue
+        # The match fields found the contact (ignoring case): they are not rewritten for a difference of case.
+        changes = {k: [_text(found.get(k)) or None, v] for k, v in new.items()
+                   if _same(found.get(k), v) is False and not (k in spec.match and _text(found.get(k)).lower() == v.lower())}
+        writes.append({"record": record_id, "kind": "contact", "action": "update" if changes else "unchanged",
+                       "target": f"{who}, contact {found['SequenceNumber']}",
+                       "path": f"UpdateContact/{student_id}/{found['SequenceNumber']}",
+                       "body": {k: v[1] for k, v in changes.items()}, "changes": changes})
+    return writes
+
+
+def _aeries_value(row: dict, field: str):
+    return row.get("Birthdate") if field == "BirthDate" else row.get(field)
+
+
+def _same(aeries_value, new: str) -> bool:
+    """Whether Aeries already holds ``new`` (dates compared by day, digits of phones, case of codes kept)."""
+    old = _text(aeries_value)
+    if old[:10] == new and len(new) == 10 and old[4:5] == "-":
+        return True
+    if old.replace("-", "").replace(" ", "") == new.replace("-", "").replace(" ", "").replace("(", "").replace(")", ""):
+        return True
+    return old == new
+
+
+def write_to_aeries(writeback_file: str, planned: dict) -> dict:
+    """Send the planned writes, in order; a refused record is reported and the others still go. Off until the
+    write-back file says ``enabled: true``; the ``dry_run`` param also stops here."""
+    from airflow.sdk import get_current_context
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from aeries_hub.hooks.aeries import AeriesHook, AeriesValidationError, AeriesWriteUnknownError
+
+    writeback = writeback_for(writeback_file)
+    run = RunFolder.current()
+    context = get_current_context()
+    plan = run.read_json("plan.json")
+    if not writeback.enabled or context["params"].get("dry_run"):
+        why = "dry_run is on" if writeback.enabled else f"writing is off ({writeback.path.name} has enabled: false)"
+        _summary(run, "write_to_aeries", {"written": 0, "skipped_because": why})
+        raise AirflowSkipException(f"{why}: the {planned['writes']} planned writes are in plan.json, none was sent")
+    hook = AeriesHook(aeries_conn_id=writeback.aeries_conn_id)
+    results, new_ids, failed_records = [], {}, set()
+    for write in plan:
+        if write["action"] == "unchanged":
+            continue
+        if write["record"] in failed_records:
+            results.append({**write, "status": "not sent", "reason": "an earlier write of this record failed"})
+            continue
+        path = write["path"].replace("{student}", str(new_ids.get(write["record"], "")))
+        area = "Contacts" if write["kind"] == "contact" else "Student Data"
+        try:
+            answer = hook.write(path, write["body"], security_area=area, idempotent=write["action"] == "update")
+        except (AeriesValidationError, AeriesWriteUnknownError) as exc:
+            failed_records.add(write["record"])
+            results.append({**write, "path": path, "status": "refused" if isinstance(exc, AeriesValidationError) else "unknown",
+                            "reason": exc.cause})
+            log.error("%s %s for record %s: %s", write["action"], write["kind"], write["record"], exc)
+            continue
+        if write["kind"] == "student" and write["action"] == "insert":
+            new_ids[write["record"]] = (answer[0] if isinstance(answer, list) else answer)["StudentID"]
+        results.append({**write, "path": path, "status": "written",
+                        **({"student_id": new_ids[write["record"]]} if write["record"] in new_ids else {})})
+        log.info("%s %s %s (record %s)", write["action"], write["kind"], path, write["record"])
+    run.write_json("writes.json", results)
+    fetched = run.read_json("summary/fetch_exports.json")["files"]
+    if not failed_records:
+        _remember_files(writeback, fetched, context["run_id"])
+    written = sum(r["status"] == "written" for r in results)
+    return _summary(run, "write_to_aeries", {"written": written, "refused": sorted(failed_records),
+                                             "results": len(results)})
+
+
+def _remember_files(writeback: WriteBack, fetched: list[dict], run_id: str) -> None:
+    from datetime import datetime, timezone
+
+    state = _processed_state(writeback)
+    done = (state.manifest() or {}).get("files", {})
+    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    done.update({f["sha256"]: {"file": f["file"], "run_id": run_id, "written_at": stamp} for f in fetched})
+    state.save({}, {"run_id": run_id, "delivered_at": stamp, "files": done})
+
+
+def report(writeback_file: str) -> dict:
+    """The run's report: files read, records accepted and rejected, every write with its old and new values."""
+    from datetime import datetime, timezone
+
+    from airflow.sdk.exceptions import AirflowFailException
+
+    writeback = writeback_for(writeback_file)
+    run = RunFolder.current()
+    stages = {name[: -len(".json")]: run.read_json(f"summary/{name}") for name in run.list("summary")}
+    writes = run.read_json("writes.json") if run.exists("writes.json") else []
+    plan = run.read_json("plan.json") if run.exists("plan.json") else []
+    validated = stages.get("validate_exports", {})
+    wrote = stages.get("write_to_aeries", {})
+    refused = [w for w in writes if w["status"] != "written"]
+    finished = "plan_writes" in stages and "write_to_aeries" in stages
+    status = "Error" if not finished or refused else "Completed with errors" if validated.get("rejected") else "Completed"
+    document = {
+        "integration": writeback.name,
+        "status": status,
+        "files": stages.get("fetch_exports", {}).get("files", []),
+        "skipped_files": stages.get("fetch_exports", {}).get("skipped", []),
+        "records": validated.get("records", 0),
+        "rejected": validated.get("rejected", []),
+        "reject_reasons": validated.get("reasons", []),
+        "planned": _count(plan),
+        "written": [{k: w[k] for k in ("record", "kind", "action", "path", "changes", "status") if k in w}
+                    | ({"reason": w["reason"]} if "reason" in w else {}) for w in writes],
+        "not_written_because": wrote.get("skipped_because"),
+        "staging": str(run.root),
+        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    run.write_json("report.json", document)
+    log.info("%s: %s; %d records, %d rejected; planned %s; %d written%s", writeback.name, status, document["records"],
+             len(document["rejected"]), document["planned"], sum(w["status"] == "written" for w in writes),
+             f" ({document['not_written_because']})" if document["not_written_because"] else "")
+    for w in refused:
+        log.info("not written: %s %s of record %s: %s", w["action"], w["kind"], w["record"], w.get("reason"))
+    if status == "Error":
+        raise AirflowFailException(f"{writeback.name} write-back ended in Error; see {run.root}/report.json")
+    return document
+
+
+def _count(plan: list[dict]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for write in plan:
+        key = f"{write['kind']} {write['action']}"
+        counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items()))

@@ -1,0 +1,192 @@
+"""End to end: SchoolMint Enroll's exported students written into Aeries (include/writebacks/schoolmint_enroll.yml).
+
+Enroll's export file lands in the SFTP drop folder of OpenSSH's sshd; the DAG runs under dag.test() against
+the Aeries emulator, whose writes log (``GET /__emulator__/writes``) shows every write it received. The
+records are written by hand here from the emulator's own data: one new student with two guardians, one
+student Aeries already has (same state id) whose phone and a guardian's e-mail changed, and two bad records.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from aeries_hub.staging import RunFolder, staging_base
+from tests.dags.independent import s
+
+pytestmark = pytest.mark.e2e
+
+DAG_ID = "schoolmint_enroll_to_aeries"
+STACK = {"students": 300, "seed": 5}
+NEW_STATE_ID = "9900000001"
+
+
+@pytest.fixture(scope="module")
+def enabled(tmp_path_factory):
+    """A copy of include/ whose Enroll write-back has writing on (the shipped file has it off)."""
+    from aeries_hub import paths
+
+    include = tmp_path_factory.mktemp("include") / "include"
+    shutil.copytree(paths.INCLUDE_DIR, include)
+    path = include / "writebacks" / "schoolmint_enroll.yml"
+    path.write_text(path.read_text().replace("\nenabled: false\n", "\nenabled: true\n"))
+    return include
+
+
+@pytest.fixture(scope="module")
+def district(stack):
+    load = lambda name: json.loads((stack.data_dir / f"{name}.json").read_text(encoding="utf-8"))  # noqa: E731
+    students, contacts = load("students"), load("contacts")
+    existing = next(r for r in students if s(r["StateStudentID"]) and not s(r["InactiveStatusCode"])
+                    and [c for c in contacts if c["StudentID"] == r["StudentID"] and s(c["FirstName"])])
+    guardian = next(c for c in contacts if c["StudentID"] == existing["StudentID"] and s(c["FirstName"]))
+    return {"existing": existing, "guardian": guardian, "school": existing["SchoolCode"]}
+
+
+def export_records(district) -> list[dict]:
+    existing, guardian, school = district["existing"], district["guardian"], district["school"]
+    new = {
+        "students": {"enroll_id": "E-1001", "state_id": NEW_STATE_ID, "fname": "Mai", "mname": "", "lname": "Nguyen",
+                     "DOB": "2019-04-02", "gender": "female", "home_phone": "(831) 555-0142", "address": "12 Elm St",
+                     "city": "Mountain Vista", "state": "CA", "zip": "95060"},
+        "students_annual": {"sis_school_code": school, "grade": "1", "sis_entrydate": "2026-12-01"},
+        "guardians": [
+            {"fname": "Lan", "lname": "Nguyen", "relationship": "20", "email": "lan.nguyen@example.org", "mobile_phone": "8315550143"},
+            {"fname": "Minh", "lname": "Nguyen", "relationship": "21", "mobile_phone": "8315550144"},
+        ],
+    }
+    known = {
+        "students": {"enroll_id": "E-1002", "state_id": s(existing["StateStudentID"]), "fname": s(existing["FirstName"]),
+                     "lname": s(existing["LastName"]), "DOB": s(existing["Birthdate"])[:10], "home_phone": "8315550199"},
+        "students_annual": {"sis_school_code": school, "grade": s(existing["Grade"])},
+        "guardians": [{"fname": s(guardian["FirstName"]), "lname": s(guardian["LastName"]), "email": "new.address@example.org"}],
+    }
+    no_birthdate = {"students": {"enroll_id": "E-1003", "state_id": "9900000003", "fname": "Ana", "lname": "Lopez"},
+                    "students_annual": {"sis_school_code": school, "grade": "2"}, "guardians": []}
+    bad_gender = {"students": {"enroll_id": "E-1004", "state_id": "9900000004", "fname": "Ben", "lname": "Ray",
+                               "DOB": "2018-01-05", "gender": "unknown"},
+                  "students_annual": {"sis_school_code": school, "grade": "2"}, "guardians": []}
+    return [new, known, no_birthdate, bad_gender]
+
+
+def drop(stack, name: str, records: list[dict]) -> None:
+    folder = stack.sftp.root / "enroll_export"
+    (folder / name).write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+
+
+def report_of(dag_run) -> dict:
+    return RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("report.json")
+
+
+def successful_writes(stack) -> list[tuple[str, str]]:
+    return [(w["method"], w["path"].split("/api/v5/")[-1]) for w in stack.emulator.writes() if w["status"] < 300]
+
+
+@pytest.fixture(scope="module")
+def runs(stack, district, enabled):
+    """Dry run, real run, re-run of the same file, then Enroll exporting the new student once more."""
+    from aeries_hub import paths
+    from aeries_hub.dag_factory import build_writeback_dag
+    from aeries_hub.writeback.loader import load_writeback
+
+    saved = paths.WRITEBACKS_DIR
+    paths.WRITEBACKS_DIR = enabled / "writebacks"
+    try:
+        dag = build_writeback_dag(load_writeback(enabled / "writebacks" / "schoolmint_enroll.yml"))
+        stack.emulator.clear_writes()
+        drop(stack, "enroll_2026-12-01.jsonl", export_records(district))
+        dry = dag.test(run_conf={"dry_run": True})
+        after_dry = successful_writes(stack)
+        # dag.test() keeps the last run's conf in the DAG's params: each run says what it wants.
+        first = dag.test(run_conf={"dry_run": False})
+        after_first = successful_writes(stack)
+        again = dag.test(run_conf={"dry_run": False})
+        after_again = successful_writes(stack)
+        drop(stack, "enroll_2026-12-02.jsonl", export_records(district)[:1])  # the new student, exported again
+        re_exported = dag.test(run_conf={"dry_run": False})
+        after_re_export = successful_writes(stack)
+    finally:
+        paths.WRITEBACKS_DIR = saved
+    return {
+        "dry": (dry, after_dry), "first": (first, after_first), "again": (again, after_again),
+        "re_exported": (re_exported, after_re_export),
+    }
+
+
+def test_dry_run_plans_every_write_and_sends_none(runs):
+    dag_run, writes = runs["dry"]
+    report = report_of(dag_run)
+    assert writes == []
+    assert report["not_written_because"] == "dry_run is on"
+    assert report["planned"] == {"contact insert": 2, "contact update": 1, "student insert": 1, "student update": 1}
+
+
+def test_bad_records_are_rejected_with_their_reasons_and_nothing_of_them_is_written(runs):
+    report = report_of(runs["first"][0])
+    assert report["status"] == "Completed with errors"
+    assert report["rejected"] == ["E-1003", "E-1004"]
+    assert report["reject_reasons"] == [
+        "the student's BirthDate is required",
+        "the student's Gender is not one of female, male, nonbinary",
+    ]
+    assert not any(w["record"] in ("E-1003", "E-1004") for w in report["written"])
+
+
+def test_new_student_is_inserted_with_its_contacts_and_a_known_one_is_updated_never_inserted(runs, district, stack):
+    dag_run, writes = runs["first"]
+    existing = district["existing"]
+    inserted = [p for m, p in writes if p.startswith(f"schools/{district['school']}/InsertStudent")]
+    assert len(inserted) == 1
+    report = report_of(dag_run)
+    new_id = next(w for w in report["written"] if w["action"] == "insert" and w["kind"] == "student")
+    written = [(w["kind"], w["action"], w["path"]) for w in report["written"]]
+    assert written[0] == ("student", "insert", f"schools/{district['school']}/InsertStudent")
+    assert [k for k, a, p in written[1:3]] == ["contact", "contact"] and all(p.startswith("InsertContact/") for _, _, p in written[1:3])
+    assert written[3] == ("student", "update", f"UpdateStudent/{existing['StudentID']}")
+    assert written[4][2] == f"UpdateContact/{existing['StudentID']}/{district['guardian']['SequenceNumber']}"
+    update = report["written"][3]
+    assert update["changes"] == {"HomePhone": [s(existing["HomePhone"]) or None, "8315550199"]}
+    assert report["written"][4]["changes"] == {"EmailAddress": [s(district["guardian"]["EmailAddress"]) or None, "new.address@example.org"]}
+    assert all(w["status"] == "written" for w in report["written"])
+    assert new_id["changes"]["StateStudentID"] == [None, NEW_STATE_ID]
+    assert writes == [("POST", p) for _, _, p in written]
+
+
+def test_the_new_student_reads_back_from_aeries_with_its_guardians(runs, stack):
+    new = next(w for w in report_of(runs["first"][0])["written"] if w["path"].startswith("InsertContact/"))
+    student_id = new["path"].split("/")[1]
+    headers = {"AERIES-CERT": stack.certificate}
+    found = [c for c in _all_contacts(stack, headers) if str(c["StudentID"]) == student_id]
+    assert sorted((c["FirstName"], c["LastName"], c.get("EmailAddress") or "") for c in found) == [
+        ("Lan", "Nguyen", "lan.nguyen@example.org"), ("Minh", "Nguyen", ""),
+    ]
+
+
+def _all_contacts(stack, headers) -> list[dict]:
+    import requests
+
+    schools = requests.get(f"{stack.emulator.url}/api/v5/schools", headers=headers, timeout=5).json()
+    contacts = []
+    for school in schools:
+        if school["SchoolCode"]:
+            contacts += requests.get(f"{stack.emulator.url}/api/v5/schools/{school['SchoolCode']}/contacts",
+                                     headers=headers, timeout=5).json()
+    return contacts
+
+
+def test_a_rerun_of_the_same_file_writes_nothing(runs):
+    dag_run, writes = runs["again"]
+    assert writes == runs["first"][1]
+    report = report_of(dag_run)
+    assert report["files"] == [] and [f["file"] for f in report["skipped_files"]] == ["enroll_2026-12-01.jsonl"]
+    assert report["written"] == []
+
+
+def test_a_student_exported_again_is_recognised_by_state_id_and_not_inserted_twice(runs):
+    dag_run, writes = runs["re_exported"]
+    assert writes == runs["first"][1]  # not one more write
+    report = report_of(dag_run)
+    assert report["planned"] == {"contact unchanged": 2, "student unchanged": 1}
+    assert report["status"] == "Completed"
