@@ -38,6 +38,27 @@ class Contacts:
     fields: tuple[Field, ...]
 
 
+#: The Aeries security area of course requests (table SSS): Read to plan, "- Insert" to write.
+COURSE_REQUESTS_AREA = "Student Scheduling Schedules (Course Requests)"
+#: The StudentCourseRequestUpdate fields a write-back may set besides CourseID (SSS columns).
+COURSE_REQUEST_FIELDS = ("SectionNumber", "PreferredTeacherNumber", "PreferredStaffID", "RejectCode", "AlternateTag",
+                         "ActualPrimaryCourseID", "PermanentLockCode")
+#: What a write-back file writes: exactly one of these sections.
+SECTIONS = ("students", "course_requests")
+
+
+@dataclass(frozen=True)
+class CourseRequests:
+    """Course requests (Aeries table SSS): one per vendor row, for a student at a school and a course."""
+
+    id: tuple[str, ...]  # the paths whose values, joined by "/", name the row in rejects and the report
+    school: str  # path of the SchoolCode the request is for
+    student: str  # path of the student's StudentID (or StudentNumber at that school: student_key)
+    course: str  # path of the Aeries CourseID (CRS.CN)
+    student_key: str = "StudentID"
+    fields: tuple[Field, ...] = ()  # optional other SSS fields (AlternateTag, ...)
+
+
 @dataclass(frozen=True)
 class WriteBack:
     name: str
@@ -49,11 +70,14 @@ class WriteBack:
     sftp_conn_id: str
     remote_dir: str
     pattern: str
-    record_id: str
-    school: str
-    match: tuple[str, ...]
-    fields: tuple[Field, ...]
+    record_id: str = ""  # students: ...
+    school: str = ""
+    match: tuple[str, ...] = ()
+    fields: tuple[Field, ...] = ()
     contacts: Contacts | None = None
+    course_requests: CourseRequests | None = None
+    format: str = "jsonl"  # of the export files: jsonl, or csv (delimited, with a header line)
+    delimiter: str = ","
     enabled: bool = False
     owner: str = "data-engineering"
     tags: tuple[str, ...] = ()
@@ -62,6 +86,11 @@ class WriteBack:
     def dag_id(self) -> str:
         return f"{self.name}_to_aeries"
 
+    @property
+    def kind(self) -> str:
+        """What the file writes: ``students`` (with contacts) or ``course_requests``."""
+        return "course_requests" if self.course_requests else "students"
+
 
 def load_writeback(path: str | Path) -> WriteBack:
     """Read, validate and return the write-back in ``path``; raise MappingError naming what is wrong."""
@@ -69,23 +98,52 @@ def load_writeback(path: str | Path) -> WriteBack:
     where = path.name
     document = read_yaml(path, shown=where, error=MappingError)
     problems = schema_problems(document, _validator(), where)
+    if isinstance(document, dict):
+        sections = [key for key in SECTIONS if key in document]
+        if len(sections) != 1:  # the schema's oneOf says this less clearly ("'students' is required")
+            top = f"{where}: (top): "
+            problems = [f"{top}give exactly one of: {', '.join(SECTIONS)} (it has {'both' if sections else 'neither'})"] + [
+                line for line in problems if not (line.startswith(top) and any(key in line for key in SECTIONS))]
     if problems:
         raise MappingError("\n".join(problems))
+    sftp = document["source"]["sftp"]
+    common = {
+        "name": document["name"],
+        "path": path,
+        "title": document.get("title", document["name"]),
+        "description": document["description"],
+        "schedule": Schedule(crons=(document["schedule"]["cron"],), timezone=document["schedule"]["timezone"])
+        if document.get("schedule")
+        else None,
+        "aeries_conn_id": document["aeries"]["conn_id"],
+        "sftp_conn_id": sftp["conn_id"],
+        "remote_dir": sftp["remote_dir"],
+        "format": sftp.get("format", "jsonl"),
+        "delimiter": sftp.get("delimiter", ","),
+        "enabled": document.get("enabled", False),
+        "owner": document.get("owner", "data-engineering"),
+        "tags": tuple(document.get("tags", ())),
+    }
+    if "course_requests" in document:
+        spec = document["course_requests"]
+        ids = spec.get("id", [spec["school"], spec["student"], spec["course"]])
+        writeback = WriteBack(
+            **common,
+            pattern=sftp.get("pattern", "*.jsonl" if common["format"] == "jsonl" else "*.csv"),
+            course_requests=CourseRequests(
+                id=(ids,) if isinstance(ids, str) else tuple(ids), school=spec["school"], student=spec["student"],
+                course=spec["course"], student_key=spec.get("student_key", "StudentID"),
+                fields=_fields(spec.get("fields") or {}),
+            ),
+        )
+        _check_course_requests(writeback, where)
+        return writeback
     students = document["students"]
     fields = _fields(students["fields"])
     contacts = students.get("contacts")
     writeback = WriteBack(
-        name=document["name"],
-        path=path,
-        title=document.get("title", document["name"]),
-        description=document["description"],
-        schedule=Schedule(crons=(document["schedule"]["cron"],), timezone=document["schedule"]["timezone"])
-        if document.get("schedule")
-        else None,
-        aeries_conn_id=document["aeries"]["conn_id"],
-        sftp_conn_id=document["source"]["sftp"]["conn_id"],
-        remote_dir=document["source"]["sftp"]["remote_dir"],
-        pattern=document["source"]["sftp"].get("pattern", "*.jsonl"),
+        **common,
+        pattern=sftp.get("pattern", "*.jsonl"),
         record_id=students["id"],
         school=students["school"],
         match=tuple(students["match"]),
@@ -93,9 +151,6 @@ def load_writeback(path: str | Path) -> WriteBack:
         contacts=Contacts(source=contacts["from"], match=tuple(contacts["match"]), fields=_fields(contacts["fields"]))
         if contacts
         else None,
-        enabled=document.get("enabled", False),
-        owner=document.get("owner", "data-engineering"),
-        tags=tuple(document.get("tags", ())),
     )
     _check(writeback, where)
     return writeback
@@ -109,6 +164,18 @@ def _fields(spec: dict[str, Any]) -> tuple[Field, ...]:
         result.append(Field(name=name, path=value["path"], values=value.get("values"),
                             required=value.get("required", False), pattern=value.get("pattern")))
     return tuple(result)
+
+
+def _check_course_requests(writeback: WriteBack, where: str) -> None:
+    problems = []
+    for field in writeback.course_requests.fields:
+        if field.name not in COURSE_REQUEST_FIELDS:
+            problems.append(f"{where}: course_requests.fields.{field.name}: not a field of an Aeries course request "
+                            f"that a write-back may set ({', '.join(COURSE_REQUEST_FIELDS)})")
+    if writeback.format == "jsonl" and writeback.delimiter != ",":
+        problems.append(f"{where}: source.sftp.delimiter: only for format csv")
+    if problems:
+        raise MappingError("\n".join(problems))
 
 
 def _check(writeback: WriteBack, where: str) -> None:

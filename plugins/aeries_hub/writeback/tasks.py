@@ -17,7 +17,7 @@ from typing import Any
 from aeries_hub import paths
 from aeries_hub.pipeline import _summary
 from aeries_hub.staging import RunFolder
-from aeries_hub.writeback.loader import WriteBack, load_writeback
+from aeries_hub.writeback.loader import COURSE_REQUESTS_AREA, Field, WriteBack, load_writeback
 
 log = logging.getLogger(__name__)
 
@@ -74,15 +74,14 @@ def validate_exports(writeback_file: str, fetched: dict) -> dict:
 
     writeback = writeback_for(writeback_file)
     run = RunFolder.current()
+    if writeback.course_requests:
+        return _validate_course_requests(writeback, run, fetched)
     students, contacts, unreadable = [], [], []
     for item in fetched["files"]:
         with run.path("inbound", item["file"]).open("rb") as handle:
-            for number, line in enumerate(handle, start=1):
-                where = f"{item['file']} line {number}"
-                try:
-                    record = json.loads(line)
-                except ValueError as exc:
-                    unreadable.append({ID: where, REJECT_REASON: f"not a JSON object: {exc}"})
+            for where, record, problem in _read_records(writeback, item["file"], handle):
+                if problem:
+                    unreadable.append({ID: where, REJECT_REASON: problem})
                     continue
                 record_id = str(record_field(record, writeback.record_id) or where)
                 students.append(_row(record, writeback.fields, record_id, where)
@@ -107,20 +106,98 @@ def validate_exports(writeback_file: str, fetched: dict) -> dict:
     run.write_parquet("validated/students.parquet", _mapped(accepted, writeback.fields))
     run.write_parquet("validated/contacts.parquet", _mapped(contact_frame[~contact_frame[ID].isin(bad)],
                                                             writeback.contacts.fields if writeback.contacts else ()))
-    if len(rejects):
-        run.write_bytes("rejects/exports.csv", rejects.to_csv(index=False).encode())
-    return _summary(run, "validate_exports", {
-        "records": len(student_frame) + len(unreadable),
-        "accepted": len(accepted),
-        "rejected": sorted(bad),
-        "reasons": sorted(set(rejects[REJECT_REASON])),
-    })
+    return _validated(run, rejects, records=len(student_frame) + len(unreadable), accepted=len(accepted))
+
+
+def _read_records(writeback: WriteBack, name: str, handle):
+    """``(where, record, problem)`` for each record of an export file: JSON Lines, or delimited text whose first
+    line names the columns (``source.sftp.format: csv``). ``where`` is ``<file> line <n>``."""
+    if writeback.format != "csv":
+        for number, line in enumerate(handle, start=1):
+            where = f"{name} line {number}"
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError as exc:
+                yield where, None, f"not a JSON object: {exc}"
+                continue
+            if not isinstance(record, dict):
+                yield where, None, "not a JSON object"
+                continue
+            yield where, record, None
+        return
+    import csv
+    import io
+
+    try:
+        text = handle.read().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        yield f"{name} line 1", None, f"not UTF-8 text: {exc}"
+        return
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=writeback.delimiter)
+    header = None
+    for row in reader:
+        where = f"{name} line {reader.line_num}"
+        if header is None:
+            header = [column.strip() for column in row]
+            continue
+        if not any(value.strip() for value in row):
+            continue
+        if len(row) != len(header):
+            yield where, None, (f"has {len(row)} columns, the header has {len(header)} "
+                                f"(delimiter {writeback.delimiter!r})")
+            continue
+        yield where, dict(zip(header, row)), None
 
 
 def _row(record: dict, fields, record_id: str, where: str) -> dict:
     from aeries_hub.delivery.http import record_field
 
     return {ID: record_id, ROW: where, **{f.name: _text(record_field(record, f.path)) for f in fields}}
+
+
+def _request_key_fields(writeback: WriteBack) -> tuple[Field, ...]:
+    """The key of a course request as fields, each required and checked for its Aeries format."""
+    spec = writeback.course_requests
+    return (
+        Field(name="SchoolCode", path=spec.school, required=True, pattern=r"^\d{1,5}$"),
+        Field(name=spec.student_key, path=spec.student, required=True, pattern=r"^\d{1,9}$"),
+        Field(name="CourseID", path=spec.course, required=True, pattern=r"^\S.{0,5}$"),
+    )
+
+
+def _validate_course_requests(writeback: WriteBack, run: RunFolder, fetched: dict) -> dict:
+    """Each row -> a course request (SchoolCode, StudentID or StudentNumber, CourseID and the extra fields); a row
+    with a value missing or malformed is rejected (rejects/exports.csv) before anything is read from Aeries."""
+    import pandas as pd
+
+    from aeries_hub.delivery.http import record_field
+    from aeries_hub.quality import parse_checks, validate_frame
+    from aeries_hub.quality.runner import REJECT_REASON
+
+    spec = writeback.course_requests
+    fields = _request_key_fields(writeback) + spec.fields
+    rows, unreadable = [], []
+    for item in fetched["files"]:
+        with run.path("inbound", item["file"]).open("rb") as handle:
+            for where, record, problem in _read_records(writeback, item["file"], handle):
+                if problem:
+                    unreadable.append({ID: where, REJECT_REASON: f"{where}: {problem}"})
+                    continue
+                parts = [_text(record_field(record, path)) for path in spec.id]
+                record_id = "/".join(parts) if all(parts) else where
+                rows.append(_row(record, fields, record_id, where))
+    frame = pd.DataFrame(rows, columns=[ID, ROW] + [f.name for f in fields])
+    with run.local_dir("quality/exports") as docs_dir:
+        checks = parse_checks(_checks(fields, "course request"), where=f"{writeback.path.name}: course_requests")
+        checked = validate_frame(frame, checks, name="course_requests", docs_dir=docs_dir, id_columns=[ID])
+    rejects = pd.concat([checked.rejected[[ID, REJECT_REASON]], pd.DataFrame(unreadable, columns=[ID, REJECT_REASON])],
+                        ignore_index=True)
+    bad = set(rejects[ID])
+    accepted = checked.accepted[~checked.accepted[ID].isin(bad)].drop(columns=[REJECT_REASON], errors="ignore")
+    run.write_parquet("validated/course_requests.parquet", _mapped(accepted, fields))
+    return _validated(run, rejects, records=len(frame) + len(unreadable), accepted=len(accepted))
 
 
 def _text(value: Any) -> str:
@@ -159,19 +236,108 @@ def plan_writes(writeback_file: str, validated: dict) -> dict:
 
     writeback = writeback_for(writeback_file)
     run = RunFolder.current()
-    students = run.read_parquet("validated/students.parquet")
-    contacts = run.read_parquet("validated/contacts.parquet")
     hook = AeriesHook(aeries_conn_id=writeback.aeries_conn_id)
-    aeries_students = hook.get_table("students")
-    aeries_contacts = hook.get_table("contacts") if writeback.contacts and len(contacts) else []
-    plan = build_plan(writeback, students.to_dict("records"), contacts.to_dict("records"), aeries_students, aeries_contacts)
+    if writeback.course_requests:
+        requests = run.read_parquet("validated/course_requests.parquet").to_dict("records")
+        schools = sorted({int(r["SchoolCode"]) for r in requests})
+        # No requests: nothing to read (an empty school list would mean every school).
+        aeries_students = hook.get_table("students", school_codes=schools) if schools else []
+        courses = hook.get_table("courses") if schools else []
+        existing = [row for school in schools for row in read_course_requests(hook, school)]
+        plan = build_course_request_plan(writeback, requests, aeries_students, courses, existing)
+    else:
+        students = run.read_parquet("validated/students.parquet")
+        contacts = run.read_parquet("validated/contacts.parquet")
+        aeries_students = hook.get_table("students")
+        aeries_contacts = hook.get_table("contacts") if writeback.contacts and len(contacts) else []
+        plan = build_plan(writeback, students.to_dict("records"), contacts.to_dict("records"), aeries_students, aeries_contacts)
     run.write_json("plan.json", plan)
     counts = _count(plan)
     log.info("Planned writes: %s", ", ".join(f"{n} {k}" for k, n in counts.items()) or "none")
     for write in plan:
-        if write["action"] != "unchanged":
+        if write["action"] == "rejected":
+            log.warning("rejected %s: %s", write["kind"], write["reason"])
+        elif write["action"] != "unchanged":
             log.info("%s %s %s: %s", write["action"], write["kind"], write["target"], json.dumps(write["changes"], ensure_ascii=False))
-    return _summary(run, "plan_writes", {"counts": counts, "writes": len([w for w in plan if w["action"] != "unchanged"])})
+    return _summary(run, "plan_writes", {"counts": counts, "writes": len([w for w in plan if w["action"] in WRITE_ACTIONS])})
+
+
+WRITE_ACTIONS = ("insert", "update")
+
+
+def read_course_requests(hook, school: int) -> list[dict]:
+    """Every course request (SSS row) of a school: ``GET schools/{sc}/scheduling/courserequests``, page by page."""
+    size = hook.settings.page_size
+    rows: list[dict] = []
+    while True:
+        page = hook.get_json(f"schools/{int(school)}/scheduling/courserequests",
+                             params={"StartingRecord": len(rows) + 1, "EndingRecord": len(rows) + size},
+                             security_area=COURSE_REQUESTS_AREA) or []
+        rows += page
+        if len(page) < size:
+            return rows
+
+
+#: StudentCourseRequestUpdate fields that are numbers in Aeries.
+_NUMBER_FIELDS = {"SectionNumber", "PreferredTeacherNumber", "PreferredStaffID"}
+
+
+def build_course_request_plan(writeback: WriteBack, requests: list[dict], aeries_students: list[dict],
+                              courses: list[dict], existing: list[dict]) -> list[dict]:
+    """One entry per accepted row, in order: ``insert`` a request the student does not have at that school yet,
+    ``unchanged`` for one Aeries (or an earlier row of this export) already has, ``rejected`` (with the reason,
+    naming the row) when the student has no record at that school or the course is unknown or inactive. Pure."""
+    spec = writeback.course_requests
+    by_key = {}  # (school, StudentID or StudentNumber) -> StudentID
+    for row in aeries_students:
+        key = row.get(spec.student_key)
+        if key is not None and row.get("SchoolCode") is not None:
+            by_key.setdefault((int(row["SchoolCode"]), int(key)), int(row["StudentID"]))
+    catalogue = {_text(c.get("ID")).upper(): c for c in courses}
+    have = {(int(r["SchoolCode"]), int(r["StudentID"]), _text(r.get("CourseID")).upper()): r for r in existing}
+    planned: dict[tuple, str] = {}
+    plan = []
+    for request in requests:
+        school, course_id = int(request["SchoolCode"]), request["CourseID"]
+        number = int(request[spec.student_key])
+        entry = {"record": request[ID], "row": request[ROW], "kind": "course request"}
+        student_id = by_key.get((school, number))
+        shown = f"student {number}" if spec.student_key == "StudentID" else f"student number {number}"
+        if student_id is None:
+            plan.append({**entry, "action": "rejected", "target": f"{shown} at school {school}",
+                         "reason": f"{request[ID]}: {shown} has no record at school {school} in Aeries"})
+            continue
+        target = f"student {student_id} at school {school}"
+        key = (school, student_id, course_id.upper())
+        if key in have:
+            plan.append({**entry, "action": "unchanged", "target": target, "body": {}, "changes": {},
+                         "note": f"Aeries already has this request (sequence {have[key].get('SequenceNumber')})"})
+            continue
+        if key in planned:
+            plan.append({**entry, "action": "unchanged", "target": target, "body": {}, "changes": {},
+                         "note": f"the same request as {planned[key]}"})
+            continue
+        course = catalogue.get(course_id.upper())
+        if course is None:
+            padded = [c["ID"] for c in courses if course_id.isdigit() and _text(c.get("ID")).lstrip("0") == course_id.lstrip("0")]
+            hint = f" (Aeries has '{padded[0]}': course IDs must match exactly)" if padded else ""
+            plan.append({**entry, "action": "rejected", "target": target,
+                         "reason": f"{request[ID]}: course '{course_id}' is not in Aeries' course catalogue{hint}"})
+            continue
+        if _text(course.get("InactiveStatusCode")):
+            plan.append({**entry, "action": "rejected", "target": target,
+                         "reason": f"{request[ID]}: course '{course_id}' is inactive in Aeries"})
+            continue
+        body = {"CourseID": course["ID"]}
+        for field in spec.fields:
+            value = request[field.name]
+            if value != "":
+                body[field.name] = int(value) if field.name in _NUMBER_FIELDS and value.isdigit() else value
+        planned[key] = request[ROW]
+        plan.append({**entry, "action": "insert", "target": target,
+                     "path": f"schools/{school}/students/{student_id}/courserequests", "body": body,
+                     "changes": {k: [None, v] for k, v in body.items()}})
+    return plan
 
 
 def build_plan(writeback: WriteBack, students: list[dict], contacts: list[dict], aeries_students: list[dict],
@@ -264,13 +430,13 @@ def write_to_aeries(writeback_file: str, planned: dict) -> dict:
     hook = AeriesHook(aeries_conn_id=writeback.aeries_conn_id)
     results, new_ids, failed_records = [], {}, set()
     for write in plan:
-        if write["action"] == "unchanged":
+        if write["action"] not in WRITE_ACTIONS:
             continue
         if write["record"] in failed_records:
             results.append({**write, "status": "not sent", "reason": "an earlier write of this record failed"})
             continue
         path = write["path"].replace("{student}", str(new_ids.get(write["record"], "")))
-        area = "Contacts" if write["kind"] == "contact" else "Student Data"
+        area = {"contact": "Contacts", "course request": COURSE_REQUESTS_AREA}.get(write["kind"], "Student Data")
         try:
             answer = hook.write(path, write["body"], security_area=area, idempotent=write["action"] == "update")
         except (AeriesValidationError, AeriesWriteUnknownError) as exc:
@@ -317,16 +483,20 @@ def report(writeback_file: str) -> dict:
     validated = stages.get("validate_exports", {})
     wrote = stages.get("write_to_aeries", {})
     refused = [w for w in writes if w["status"] != "written"]
+    # Rows found wrong only against Aeries (an unknown course, a student not at that school) are rejected by the plan.
+    plan_rejects = [w for w in plan if w["action"] == "rejected"]
+    rejected = sorted(set(validated.get("rejected", [])) | {w["record"] for w in plan_rejects})
+    reasons = sorted(set(validated.get("reasons", [])) | {w["reason"] for w in plan_rejects})
     finished = "plan_writes" in stages and "write_to_aeries" in stages
-    status = "Error" if not finished or refused else "Completed with errors" if validated.get("rejected") else "Completed"
+    status = "Error" if not finished or refused else "Completed with errors" if rejected else "Completed"
     document = {
         "integration": writeback.name,
         "status": status,
         "files": stages.get("fetch_exports", {}).get("files", []),
         "skipped_files": stages.get("fetch_exports", {}).get("skipped", []),
         "records": validated.get("records", 0),
-        "rejected": validated.get("rejected", []),
-        "reject_reasons": validated.get("reasons", []),
+        "rejected": rejected,
+        "reject_reasons": reasons,
         "planned": _count(plan),
         "written": [{k: w[k] for k in ("record", "kind", "action", "path", "changes", "status") if k in w}
                     | ({"reason": w["reason"]} if "reason" in w else {}) for w in writes],
@@ -351,3 +521,17 @@ def _count(plan: list[dict]) -> dict[str, int]:
         key = f"{write['kind']} {write['action']}"
         counts[key] = counts.get(key, 0) + 1
     return dict(sorted(counts.items()))
+
+
+def _validated(run: RunFolder, rejects, *, records: int, accepted: int) -> dict:
+    """Write ``rejects/exports.csv`` (the rejected records and why) and the summary of validate_exports."""
+    from aeries_hub.quality.runner import REJECT_REASON
+
+    if len(rejects):
+        run.write_bytes("rejects/exports.csv", rejects.to_csv(index=False).encode())
+    return _summary(run, "validate_exports", {
+        "records": records,
+        "accepted": accepted,
+        "rejected": sorted(set(rejects[ID])),
+        "reasons": sorted(set(rejects[REJECT_REASON])),
+    })
