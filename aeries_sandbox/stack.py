@@ -29,6 +29,7 @@ VENDOR_SFTP_CONNECTIONS = {
     "stemscopes_sftp": "stemscopes",
     "schoolmint_enroll_export_sftp": "enroll_export",  # where Enroll drops the students it exports to Aeries
     "xello_export_sftp": "xello_export",  # where Xello drops the course requests it exports to Aeries
+    "powerschool_learning_export_sftp": "powerschool_learning_export",  # PSL's grade exports (the grade push)
 }
 
 #: The http connection each vendor API target names, and the receiver's instance behind it.

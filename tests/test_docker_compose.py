@@ -281,13 +281,13 @@ def test_demo_connections_cover_every_connection_the_mappings_name(demo_init):
     assert set(connections) == mapping_conn_ids() == {
         "aeries_default", "destiny_sftp", "xello_sftp", "powerschool_learning_sftp", "stemscopes_sftp",
         "schoolmint_enroll_sandbox", "schoolmint_enroll", "aeries_writeback", "schoolmint_enroll_export_sftp",
-        "xello_export_sftp",
+        "xello_export_sftp", "powerschool_learning_export_sftp",
     }
     assert connections["aeries_default"]["conn_type"] == "aeries"
     assert connections["aeries_default"]["host"] == "http://aeries-emulator:8081/aeries"
     assert connections["aeries_default"]["password"] == "C" * 32
     for conn_id in ("destiny_sftp", "xello_sftp", "powerschool_learning_sftp", "stemscopes_sftp",
-                    "schoolmint_enroll_export_sftp", "xello_export_sftp"):
+                    "schoolmint_enroll_export_sftp", "xello_export_sftp", "powerschool_learning_export_sftp"):
         sftp = connections[conn_id]
         assert (sftp["conn_type"], sftp["host"], sftp["port"], sftp["login"]) == ("sftp", "sftp", 22, "aeries")
         assert sftp["extra"]["host_key"] == "ssh-ed25519 AAAAHOSTKEY"

@@ -9,11 +9,11 @@ student Aeries already has (same state id) whose phone and a guardian's e-mail c
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 
 from aeries_hub.staging import RunFolder, staging_base
+from tests.dags.writebacks import enabled_include, successful_writes, writeback_dag
 from tests.dags.independent import s
 
 pytestmark = pytest.mark.e2e
@@ -25,14 +25,7 @@ NEW_STATE_ID = "9900000001"
 
 @pytest.fixture(scope="module")
 def enabled(tmp_path_factory):
-    """A copy of include/ whose Enroll write-back has writing on (the shipped file has it off)."""
-    from aeries_hub import paths
-
-    include = tmp_path_factory.mktemp("include") / "include"
-    shutil.copytree(paths.INCLUDE_DIR, include)
-    path = include / "writebacks" / "schoolmint_enroll.yml"
-    path.write_text(path.read_text().replace("\nenabled: false\n", "\nenabled: true\n"))
-    return include
+    return enabled_include(tmp_path_factory, "schoolmint_enroll.yml")
 
 
 @pytest.fixture(scope="module")
@@ -80,35 +73,22 @@ def report_of(dag_run) -> dict:
     return RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("report.json")
 
 
-def successful_writes(stack) -> list[tuple[str, str]]:
-    return [(w["method"], w["path"].split("/api/v5/")[-1]) for w in stack.emulator.writes() if w["status"] < 300]
-
-
 @pytest.fixture(scope="module")
 def runs(stack, district, enabled):
     """Dry run, real run, re-run of the same file, then Enroll exporting the new student once more."""
-    from aeries_hub import paths
-    from aeries_hub.dag_factory import build_writeback_dag
-    from aeries_hub.writeback.loader import load_writeback
-
-    saved = paths.WRITEBACKS_DIR
-    paths.WRITEBACKS_DIR = enabled / "writebacks"
-    try:
-        dag = build_writeback_dag(load_writeback(enabled / "writebacks" / "schoolmint_enroll.yml"))
+    with writeback_dag(enabled, "schoolmint_enroll.yml") as dag:
         stack.emulator.clear_writes()
         drop(stack, "enroll_2026-12-01.jsonl", export_records(district))
         dry = dag.test(run_conf={"dry_run": True})
-        after_dry = successful_writes(stack)
+        after_dry = successful_writes(stack, bodies=False)
         # dag.test() keeps the last run's conf in the DAG's params: each run says what it wants.
         first = dag.test(run_conf={"dry_run": False})
-        after_first = successful_writes(stack)
+        after_first = successful_writes(stack, bodies=False)
         again = dag.test(run_conf={"dry_run": False})
-        after_again = successful_writes(stack)
+        after_again = successful_writes(stack, bodies=False)
         drop(stack, "enroll_2026-12-02.jsonl", export_records(district)[:1])  # the new student, exported again
         re_exported = dag.test(run_conf={"dry_run": False})
-        after_re_export = successful_writes(stack)
-    finally:
-        paths.WRITEBACKS_DIR = saved
+        after_re_export = successful_writes(stack, bodies=False)
     return {
         "dry": (dry, after_dry), "first": (first, after_first), "again": (again, after_again),
         "re_exported": (re_exported, after_re_export),

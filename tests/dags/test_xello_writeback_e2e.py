@@ -11,11 +11,11 @@ record at the school, a blank course.
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 
 from aeries_hub.staging import RunFolder, staging_base
+from tests.dags.writebacks import enabled_include, successful_writes, writeback_dag
 from tests.dags.independent import s
 
 pytestmark = pytest.mark.e2e
@@ -28,14 +28,7 @@ FIRST_FILE = "CourseRequests_2027-03-01.txt"
 
 @pytest.fixture(scope="module")
 def enabled(tmp_path_factory):
-    """A copy of include/ whose Xello write-back has writing on (the shipped file has it off)."""
-    from aeries_hub import paths
-
-    include = tmp_path_factory.mktemp("include") / "include"
-    shutil.copytree(paths.INCLUDE_DIR, include)
-    path = include / "writebacks" / "xello.yml"
-    path.write_text(path.read_text().replace("\nenabled: false\n", "\nenabled: true\n"))
-    return include
+    return enabled_include(tmp_path_factory, "xello.yml")
 
 
 @pytest.fixture(scope="module")
@@ -96,21 +89,10 @@ def report_of(dag_run) -> dict:
     return RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("report.json")
 
 
-def successful_writes(stack) -> list[tuple[str, str, dict]]:
-    return [(w["method"], w["path"].split("/api/v5/")[-1], w["body"]) for w in stack.emulator.writes() if w["status"] < 300]
-
-
 @pytest.fixture(scope="module")
 def runs(stack, district, enabled):
     """Dry run, real run, re-run of the same file, then Xello exporting an already written request again."""
-    from aeries_hub import paths
-    from aeries_hub.dag_factory import build_writeback_dag
-    from aeries_hub.writeback.loader import load_writeback
-
-    saved = paths.WRITEBACKS_DIR
-    paths.WRITEBACKS_DIR = enabled / "writebacks"
-    try:
-        dag = build_writeback_dag(load_writeback(enabled / "writebacks" / "xello.yml"))
+    with writeback_dag(enabled, "xello.yml") as dag:
         stack.emulator.clear_writes()
         drop(stack, FIRST_FILE, export_lines(district))
         dry = dag.test(run_conf={"dry_run": True})
@@ -122,8 +104,6 @@ def runs(stack, district, enabled):
         drop(stack, "CourseRequests_2027-03-02.txt", export_lines(district)[:1])
         re_exported = dag.test(run_conf={"dry_run": False})
         after_re_export = successful_writes(stack)
-    finally:
-        paths.WRITEBACKS_DIR = saved
     return {"dry": (dry, after_dry), "first": (first, after_first), "again": (again, after_again),
             "re_exported": (re_exported, after_re_export)}
 

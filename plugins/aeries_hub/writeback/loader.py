@@ -44,7 +44,30 @@ COURSE_REQUESTS_AREA = "Student Scheduling Schedules (Course Requests)"
 COURSE_REQUEST_FIELDS = ("SectionNumber", "PreferredTeacherNumber", "PreferredStaffID", "RejectCode", "AlternateTag",
                          "ActualPrimaryCourseID", "PermanentLockCode")
 #: What a write-back file writes: exactly one of these sections.
-SECTIONS = ("students", "course_requests")
+SECTIONS = ("students", "course_requests", "scores")
+#: The Aeries security areas of the grade push: assignments (Read to plan, "- Update" to create one) and scores.
+GRADEBOOK_AREA = "Gradebook Data"
+SCORES_AREA = "Gradebook Scores"
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Gradebook scores (a grade push): one vendor row is one student's score on one assignment of one class.
+
+    Only classes and students the outbound DAG ``delivered_by`` last delivered (its ``classes`` and ``rosters``
+    snapshot) push scores; a class is an Aeries section (``organization_id`` = SchoolCode, ``code`` =
+    CourseID-SectionNumber) and its scores go to the section's gradebook."""
+
+    delivered_by: str  # the outbound DAG whose last delivery says which classes and roster rows the vendor has
+    class_id: str  # paths of the columns of a row
+    student: str
+    assignment: str  # the vendor's assignment id, kept in the Aeries assignment's ExternalID
+    score: str
+    title: str = ""  # optional: matches an Aeries assignment's Description; the Description of a new one
+    points_possible: str = ""  # optional: NumberCorrectPossible (and PointsPossible) of a new assignment
+    date: str = ""  # optional: DateCompleted of the score (and DateDue of a new assignment)
+    create_assignments: bool = False
+    user_crosswalk: str = ""  # a crosswalk of the delivered_by mapping that renamed StudentIDs (vendor ids -> back)
 
 
 @dataclass(frozen=True)
@@ -76,6 +99,7 @@ class WriteBack:
     fields: tuple[Field, ...] = ()
     contacts: Contacts | None = None
     course_requests: CourseRequests | None = None
+    scores: Scores | None = None
     format: str = "jsonl"  # of the export files: jsonl, or csv (delimited, with a header line)
     delimiter: str = ","
     enabled: bool = False
@@ -88,8 +112,8 @@ class WriteBack:
 
     @property
     def kind(self) -> str:
-        """What the file writes: ``students`` (with contacts) or ``course_requests``."""
-        return "course_requests" if self.course_requests else "students"
+        """What the file writes: ``students`` (with contacts), ``course_requests`` or ``scores``."""
+        return "course_requests" if self.course_requests else "scores" if self.scores else "students"
 
 
 def load_writeback(path: str | Path) -> WriteBack:
@@ -102,7 +126,8 @@ def load_writeback(path: str | Path) -> WriteBack:
         sections = [key for key in SECTIONS if key in document]
         if len(sections) != 1:  # the schema's oneOf says this less clearly ("'students' is required")
             top = f"{where}: (top): "
-            problems = [f"{top}give exactly one of: {', '.join(SECTIONS)} (it has {'both' if sections else 'neither'})"] + [
+            has = "neither" if not sections else "both" if len(sections) == 2 else "all of them"
+            problems = [f"{top}give exactly one of: {', '.join(SECTIONS)} (it has {has})"] + [
                 line for line in problems if not (line.startswith(top) and any(key in line for key in SECTIONS))]
     if problems:
         raise MappingError("\n".join(problems))
@@ -124,6 +149,21 @@ def load_writeback(path: str | Path) -> WriteBack:
         "owner": document.get("owner", "data-engineering"),
         "tags": tuple(document.get("tags", ())),
     }
+    if "scores" in document:
+        spec = document["scores"]
+        writeback = WriteBack(
+            **common,
+            pattern=sftp.get("pattern", "*.jsonl" if common["format"] == "jsonl" else "*.csv"),
+            scores=Scores(
+                delivered_by=spec["delivered_by"], class_id=spec["class"], student=spec["student"],
+                assignment=spec["assignment"], score=spec["score"], title=spec.get("title", ""),
+                points_possible=spec.get("points_possible", ""), date=spec.get("date", ""),
+                create_assignments=spec.get("create_assignments", False),
+                user_crosswalk=spec.get("user_crosswalk", ""),
+            ),
+        )
+        _check_scores(writeback, where)
+        return writeback
     if "course_requests" in document:
         spec = document["course_requests"]
         ids = spec.get("id", [spec["school"], spec["student"], spec["course"]])
@@ -172,6 +212,21 @@ def _check_course_requests(writeback: WriteBack, where: str) -> None:
         if field.name not in COURSE_REQUEST_FIELDS:
             problems.append(f"{where}: course_requests.fields.{field.name}: not a field of an Aeries course request "
                             f"that a write-back may set ({', '.join(COURSE_REQUEST_FIELDS)})")
+    if writeback.format == "jsonl" and writeback.delimiter != ",":
+        problems.append(f"{where}: source.sftp.delimiter: only for format csv")
+    if problems:
+        raise MappingError("\n".join(problems))
+
+
+def _check_scores(writeback: WriteBack, where: str) -> None:
+    spec = writeback.scores
+    problems = []
+    if spec.create_assignments and not spec.points_possible:
+        problems.append(f"{where}: scores.points_possible: required with create_assignments: true "
+                        "(a new Aeries assignment needs its NumberCorrectPossible)")
+    if spec.user_crosswalk and not spec.delivered_by.startswith("aeries_to_"):
+        problems.append(f"{where}: scores.user_crosswalk: only for scores.delivered_by an outbound DAG "
+                        f"(aeries_to_<mapping>), not {spec.delivered_by!r}")
     if writeback.format == "jsonl" and writeback.delimiter != ",":
         problems.append(f"{where}: source.sftp.delimiter: only for format csv")
     if problems:

@@ -12,12 +12,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from typing import Any
 
 from aeries_hub import paths
 from aeries_hub.pipeline import _summary
 from aeries_hub.staging import RunFolder
-from aeries_hub.writeback.loader import COURSE_REQUESTS_AREA, Field, WriteBack, load_writeback
+from aeries_hub.writeback.loader import (COURSE_REQUESTS_AREA, GRADEBOOK_AREA, SCORES_AREA, Field, WriteBack,
+                                         load_writeback)
 
 log = logging.getLogger(__name__)
 
@@ -76,19 +78,16 @@ def validate_exports(writeback_file: str, fetched: dict) -> dict:
     run = RunFolder.current()
     if writeback.course_requests:
         return _validate_course_requests(writeback, run, fetched)
+    if writeback.scores:
+        return _validate_scores(writeback, run, fetched)
     students, contacts, unreadable = [], [], []
-    for item in fetched["files"]:
-        with run.path("inbound", item["file"]).open("rb") as handle:
-            for where, record, problem in _read_records(writeback, item["file"], handle):
-                if problem:
-                    unreadable.append({ID: where, REJECT_REASON: problem})
-                    continue
-                record_id = str(record_field(record, writeback.record_id) or where)
-                students.append(_row(record, writeback.fields, record_id, where)
-                                | {SCHOOL: _text(record_field(record, writeback.school))})
-                if writeback.contacts:
-                    for contact in record_field(record, writeback.contacts.source) or []:
-                        contacts.append(_row(contact, writeback.contacts.fields, record_id, where))
+    for where, record in _exported_records(writeback, run, fetched, unreadable):
+        record_id = str(record_field(record, writeback.record_id) or where)
+        students.append(_row(record, writeback.fields, record_id, where)
+                        | {SCHOOL: _text(record_field(record, writeback.school))})
+        if writeback.contacts:
+            for contact in record_field(record, writeback.contacts.source) or []:
+                contacts.append(_row(contact, writeback.contacts.fields, record_id, where))
     student_frame = pd.DataFrame(students, columns=[ID, ROW, SCHOOL] + [f.name for f in writeback.fields])
     contact_frame = pd.DataFrame(contacts, columns=[ID, ROW] + [f.name for f in (writeback.contacts.fields if writeback.contacts else ())])
     where = f"{writeback.path.name}: students"
@@ -179,15 +178,10 @@ def _validate_course_requests(writeback: WriteBack, run: RunFolder, fetched: dic
     spec = writeback.course_requests
     fields = _request_key_fields(writeback) + spec.fields
     rows, unreadable = [], []
-    for item in fetched["files"]:
-        with run.path("inbound", item["file"]).open("rb") as handle:
-            for where, record, problem in _read_records(writeback, item["file"], handle):
-                if problem:
-                    unreadable.append({ID: where, REJECT_REASON: f"{where}: {problem}"})
-                    continue
-                parts = [_text(record_field(record, path)) for path in spec.id]
-                record_id = "/".join(parts) if all(parts) else where
-                rows.append(_row(record, fields, record_id, where))
+    for where, record in _exported_records(writeback, run, fetched, unreadable):
+        parts = [_text(record_field(record, path)) for path in spec.id]
+        record_id = "/".join(parts) if all(parts) else where
+        rows.append(_row(record, fields, record_id, where))
     frame = pd.DataFrame(rows, columns=[ID, ROW] + [f.name for f in fields])
     with run.local_dir("quality/exports") as docs_dir:
         checks = parse_checks(_checks(fields, "course request"), where=f"{writeback.path.name}: course_requests")
@@ -197,6 +191,40 @@ def _validate_course_requests(writeback: WriteBack, run: RunFolder, fetched: dic
     bad = set(rejects[ID])
     accepted = checked.accepted[~checked.accepted[ID].isin(bad)].drop(columns=[REJECT_REASON], errors="ignore")
     run.write_parquet("validated/course_requests.parquet", _mapped(accepted, fields))
+    return _validated(run, rejects, records=len(frame) + len(unreadable), accepted=len(accepted))
+
+
+#: The columns of a validated score row (scores: paths -> these names).
+SCORE_COLUMNS = ("class_id", "student", "assignment", "title", "points_possible", "score", "date")
+
+
+def _validate_scores(writeback: WriteBack, run: RunFolder, fetched: dict) -> dict:
+    """Each row -> one score (class, student, assignment, score and the optional title, points possible, date); a
+    row without a class, student, assignment or score is rejected here, everything else is checked by the plan."""
+    import pandas as pd
+
+    from aeries_hub.delivery.http import record_field
+    from aeries_hub.quality import parse_checks, validate_frame
+    from aeries_hub.quality.runner import REJECT_REASON
+
+    spec = writeback.scores
+    paths_of = {"class_id": spec.class_id, "student": spec.student, "assignment": spec.assignment, "title": spec.title,
+                "points_possible": spec.points_possible, "score": spec.score, "date": spec.date}
+    rows, unreadable = [], []
+    for where, record in _exported_records(writeback, run, fetched, unreadable):
+        row = {name: (_text(record_field(record, path)) if path else "") for name, path in paths_of.items()}
+        parts = [row["class_id"], row["assignment"], row["student"]]
+        rows.append({ID: "/".join(parts) if all(parts) else where, ROW: where, **row})
+    frame = pd.DataFrame(rows, columns=[ID, ROW, *SCORE_COLUMNS])
+    required = [Field(name=name, path=name, required=True) for name in ("class_id", "student", "assignment", "score")]
+    with run.local_dir("quality/exports") as docs_dir:
+        checks = parse_checks(_checks(required, "score"), where=f"{writeback.path.name}: scores")
+        checked = validate_frame(frame, checks, name="scores", docs_dir=docs_dir, id_columns=[ID])
+    rejects = pd.concat([checked.rejected[[ID, REJECT_REASON]], pd.DataFrame(unreadable, columns=[ID, REJECT_REASON])],
+                        ignore_index=True)
+    bad = set(rejects[ID])
+    accepted = checked.accepted[~checked.accepted[ID].isin(bad)].drop(columns=[REJECT_REASON], errors="ignore")
+    run.write_parquet("validated/scores.parquet", accepted.reset_index(drop=True))
     return _validated(run, rejects, records=len(frame) + len(unreadable), accepted=len(accepted))
 
 
@@ -237,7 +265,9 @@ def plan_writes(writeback_file: str, validated: dict) -> dict:
     writeback = writeback_for(writeback_file)
     run = RunFolder.current()
     hook = AeriesHook(aeries_conn_id=writeback.aeries_conn_id)
-    if writeback.course_requests:
+    if writeback.scores:
+        plan = _plan_scores(writeback, hook, run.read_parquet("validated/scores.parquet").to_dict("records"))
+    elif writeback.course_requests:
         requests = run.read_parquet("validated/course_requests.parquet").to_dict("records")
         schools = sorted({int(r["SchoolCode"]) for r in requests})
         # No requests: nothing to read (an empty school list would mean every school).
@@ -263,6 +293,216 @@ def plan_writes(writeback_file: str, validated: dict) -> dict:
 
 
 WRITE_ACTIONS = ("insert", "update")
+
+
+def delivered_classes(writeback: WriteBack) -> tuple[list[dict], list[dict]]:
+    """The ``classes`` and ``rosters`` rows the outbound DAG ``scores.delivered_by`` last delivered over SFTP."""
+    from aeries_hub.changes import DeliveredState
+    from aeries_hub.staging import staging_base
+
+    state = DeliveredState(staging_base(), writeback.scores.delivered_by, "sftp")
+    classes, rosters = state.snapshot("classes"), state.snapshot("rosters")
+    if classes is None or rosters is None:
+        raise RuntimeError(f"{writeback.path.name}: {writeback.scores.delivered_by} has not delivered classes and rosters "
+                           f"yet (no snapshot in {state.root}): no score can be checked, nothing is planned")
+    import pandas as pd
+
+    def as_text(frame) -> list[dict]:
+        return [{k: "" if pd.isna(v) else _text(v) for k, v in r.items()} for r in frame.astype(object).to_dict("records")]
+
+    return as_text(classes), as_text(rosters)
+
+
+def class_section(row: dict) -> tuple[int, int] | None:
+    """(SchoolCode, SectionNumber) of a delivered class: ``organization_id`` and the end of ``code``
+    (CourseID-SectionNumber), which hold even when a crosswalk renamed the class_id."""
+    school, code = _text(row.get("organization_id")), _text(row.get("code"))
+    section = code.rsplit("-", 1)[-1] if "-" in code else ""
+    return (int(school), int(section)) if school.isdigit() and section.isdigit() else None
+
+
+def _plan_scores(writeback: WriteBack, hook, rows: list[dict]) -> list[dict]:
+    """Read what the plan needs from Aeries (only for delivered classes the export names): each section's
+    gradebooks, their assignments and the scores those hold; then :func:`build_score_plan`."""
+    classes, rosters = delivered_classes(writeback)
+    by_class = {c["class_id"]: c for c in classes}
+    gradebooks: dict[str, list[dict]] = {}
+    assignments: dict[int, list[dict]] = {}
+    scores: dict[tuple[int, int], list[dict]] = {}
+    for class_id in sorted({r["class_id"] for r in rows if r["class_id"] in by_class}):
+        section = class_section(by_class[class_id])
+        if section is None:
+            continue
+        gradebooks[class_id] = hook.get_json(f"schools/{section[0]}/sections/{section[1]}/gradebooks",
+                                             security_area=GRADEBOOK_AREA) or []
+        for gradebook in gradebooks[class_id]:
+            number = int(gradebook["GradebookNumber"])
+            if number in assignments:
+                continue
+            assignments[number] = hook.get_json(f"gradebooks/{number}/assignments", security_area=GRADEBOOK_AREA) or []
+            for assignment in assignments[number]:
+                an = int(assignment["AssignmentNumber"])
+                scores[(number, an)] = hook.get_json(f"gradebooks/{number}/assignments/{an}/scores",
+                                                     security_area=SCORES_AREA) or []
+    return build_score_plan(writeback, rows, classes, rosters, gradebooks, assignments, scores, student_ids(writeback))
+
+
+def student_ids(writeback: WriteBack) -> dict[str, str]:
+    """Vendor user id -> Aeries StudentID, from ``scores.user_crosswalk`` read backwards ({} without one)."""
+    spec = writeback.scores
+    if not spec.user_crosswalk:
+        return {}
+    from aeries_hub.mapping.crosswalk import read_rows, translation
+    from aeries_hub.mapping.loader import load_mapping
+
+    mapping = load_mapping(paths.MAPPINGS_DIR / f"{spec.delivered_by[len('aeries_to_'):]}.yml")
+    crosswalk = mapping.crosswalks.get(spec.user_crosswalk)
+    if crosswalk is None:
+        raise RuntimeError(f"{writeback.path.name}: scores.user_crosswalk: {mapping.path.name} has no crosswalk "
+                           f"{spec.user_crosswalk!r} ({', '.join(mapping.crosswalks) or 'none'})")
+    return {vendor: aeries for aeries, vendor in translation(crosswalk, read_rows(crosswalk)).items()}
+
+
+def _number(value: str):
+    """A score or points as a number (int when whole), or None when it is not a finite number."""
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        number = Decimal(_text(value))
+    except InvalidOperation:
+        return None
+    if not number.is_finite():
+        return None
+    return int(number) if number == number.to_integral_value() else float(number)
+
+
+def _find_assignment(assignments: list[dict], external_id: str, title: str) -> dict | None:
+    """The gradebook's assignment for a vendor assignment: its ExternalID, else (ignoring case) its Description."""
+    for assignment in assignments:
+        if _text(assignment.get("ExternalID")) == external_id:
+            return assignment
+    if title:
+        for assignment in assignments:
+            if not _text(assignment.get("ExternalID")) and _text(assignment.get("Description")).lower() == title.lower():
+                return assignment
+    return None
+
+
+def build_score_plan(writeback: WriteBack, rows: list[dict], classes: list[dict], rosters: list[dict],
+                     gradebooks: dict[str, list[dict]], assignments: dict[int, list[dict]],
+                     scores: dict[tuple[int, int], list[dict]], ids: dict[str, str] | None = None) -> list[dict]:
+    """The grade push, pure: only a delivered class with its teacher and a student on its delivered roster push
+    scores (seed 000). Per row ``rejected`` (naming the row and why) or ``unchanged`` (Aeries holds that
+    score, or a later row of the export scores the same student); then, per assignment, an ``insert`` of an
+    assignment the gradebook lacks (``create_assignments``) and one ``update`` of its scores (one Scores POST
+    with every changed score; ``changes`` maps ``student {id}`` to [old, new]). ``ids`` maps the vendor's user ids
+    back to StudentIDs (a user_ids crosswalk); other user ids are StudentIDs. Nothing here writes."""
+    spec = writeback.scores
+    by_class = {c["class_id"]: c for c in classes}
+    on_roster = {(r["class_id"], r["user_id"]) for r in rosters if r.get("role", "S") == "S"}
+    last_row = {}  # (class, assignment, student) -> the row that counts: the last one
+    for row in rows:
+        last_row[(row["class_id"], row["assignment"], row["student"])] = row[ROW]
+    plan: list[dict] = []
+    batches: dict[tuple, dict] = {}  # (gradebook, assignment key) -> the planned writes of one assignment
+    for row in rows:
+        class_id, student, assignment_id = row["class_id"], row["student"], row["assignment"]
+        entry = {"record": row[ID], "row": row[ROW], "kind": "score"}
+
+        def reject(why: str, row=row, entry=entry) -> None:
+            plan.append({**entry, "action": "rejected", "target": row[ID], "reason": f"{row[ID]}: {why}"})
+
+        if class_id not in by_class:
+            reject(f"class {class_id} was not delivered to PowerSchool Learning")
+            continue
+        if "teacher_id" in by_class[class_id] and not by_class[class_id]["teacher_id"]:
+            reject(f"class {class_id} was delivered to PowerSchool Learning without a teacher")
+            continue
+        if (class_id, student) not in on_roster:
+            reject(f"student {student} is not on the roster delivered for class {class_id}")
+            continue
+        student_id = (ids or {}).get(student, student)
+        if not student_id.isdigit():
+            reject(f"student {student} is not an Aeries StudentID")
+            continue
+        score = _number(row["score"])
+        if score is None:
+            reject(f"score '{row['score']}' is not a number")
+            continue
+        if row["date"] and not re.match(r"^(\d{4}-\d{2}-\d{2}([T ].*)?|\d{1,2}/\d{1,2}/\d{4})$", row["date"]):
+            reject(f"date '{row['date']}' is not a date (YYYY-MM-DD or MM/DD/YYYY)")
+            continue
+        books = sorted(gradebooks.get(class_id) or [], key=lambda g: int(g["GradebookNumber"]))
+        if not books:
+            section = class_section(by_class[class_id])
+            where = f"section {section[1]} at school {section[0]}" if section else "its section"
+            reject(f"class {class_id} ({where}) has no gradebook in Aeries")
+            continue
+        found, gradebook = None, books[0]
+        for book in books:  # the gradebook that already has the assignment, else the section's first
+            found = _find_assignment(assignments.get(int(book["GradebookNumber"]), []), assignment_id, row["title"])
+            if found:
+                gradebook = book
+                break
+        gn = int(gradebook["GradebookNumber"])
+        shown = f"assignment {assignment_id}" + (f" ('{row['title']}')" if row["title"] else "")
+        if found is None:
+            key = (gn, f"new {assignment_id}")
+            if key not in batches:
+                if not spec.create_assignments:
+                    reject(f"{shown} is not in gradebook {gn} (create_assignments is off)")
+                    continue
+                possible = _number(row["points_possible"])
+                if possible is None or possible <= 0:
+                    reject(f"{shown} is not in gradebook {gn} and cannot be created: points possible "
+                           f"'{row['points_possible']}' is not a number greater than 0")
+                    continue
+                record = f"{class_id}/{assignment_id}"
+                body = {"Description": row["title"] or assignment_id, "ExternalID": assignment_id,
+                        "NumberCorrectPossible": possible, "PointsPossible": possible, "CreateInLinkedGradebooksToo": False}
+                if row["date"]:
+                    body["DateDue"] = row["date"]
+                insert = {"record": record, "row": row[ROW], "kind": "assignment", "action": "insert",
+                          "target": f"gradebook {gn}", "path": f"gradebooks/{gn}/Assignments", "body": body,
+                          "changes": {k: [None, v] for k, v in body.items() if k != "CreateInLinkedGradebooksToo"}}
+                batches[key] = {"record": record, "insert": insert, "possible": possible, "have": {},
+                                "path": f"gradebooks/{gn}/assignments/{{assignment}}/Scores",
+                                "target": f"gradebook {gn}, new assignment {assignment_id}", "rows": []}
+        else:
+            an = int(found["AssignmentNumber"])
+            key = (gn, an)
+            if key not in batches:
+                have = {int(s["StudentID"]): s.get("NumberCorrect") for s in scores.get((gn, an), [])}
+                batches[key] = {"record": f"{class_id}/{assignment_id}", "insert": None,
+                                "possible": _number(str(found.get("NumberCorrectPossible") or 0)), "have": have,
+                                "path": f"gradebooks/{gn}/assignments/{an}/Scores",
+                                "target": f"gradebook {gn}, assignment {an}", "rows": []}
+        batch = batches[key]
+        if not 0 <= score <= batch["possible"]:
+            reject(f"score {row['score']} is outside 0 to {batch['possible']} (NumberCorrectPossible of "
+                   f"{batch['target'].split(', ', 1)[1]} in gradebook {gn})")
+            continue
+        if last_row[(class_id, assignment_id, student)] != row[ROW]:
+            plan.append({**entry, "action": "unchanged", "target": batch["target"], "body": {}, "changes": {},
+                         "note": f"a later row ({last_row[(class_id, assignment_id, student)]}) scores it again"})
+            continue
+        old = batch["have"].get(int(student_id))
+        if old is not None and _number(str(old)) == score:
+            plan.append({**entry, "action": "unchanged", "target": batch["target"], "body": {}, "changes": {},
+                         "note": f"Aeries already holds {score}"})
+            continue
+        batch["rows"].append((int(student_id), _number(str(old)) if old is not None else None, score, row["date"]))
+    for batch in batches.values():
+        if not batch["rows"]:
+            continue
+        if batch["insert"]:
+            plan.append(batch["insert"])
+        body = [{"StudentID": sid, "NumberCorrect": new, **({"DateCompleted": date} if date else {})}
+                for sid, _old, new, date in batch["rows"]]
+        plan.append({"record": batch["record"], "kind": "scores", "action": "update", "target": batch["target"],
+                     "path": batch["path"], "body": body,
+                     "changes": {f"student {sid}": [old, new] for sid, old, new, _date in batch["rows"]}})
+    return plan
 
 
 def read_course_requests(hook, school: int) -> list[dict]:
@@ -436,7 +676,9 @@ def write_to_aeries(writeback_file: str, planned: dict) -> dict:
             results.append({**write, "status": "not sent", "reason": "an earlier write of this record failed"})
             continue
         path = write["path"].replace("{student}", str(new_ids.get(write["record"], "")))
-        area = {"contact": "Contacts", "course request": COURSE_REQUESTS_AREA}.get(write["kind"], "Student Data")
+        path = path.replace("{assignment}", str(new_ids.get(write["record"], "")))
+        area = {"contact": "Contacts", "course request": COURSE_REQUESTS_AREA, "assignment": GRADEBOOK_AREA,
+                "scores": SCORES_AREA}.get(write["kind"], "Student Data")
         try:
             answer = hook.write(path, write["body"], security_area=area, idempotent=write["action"] == "update")
         except (AeriesValidationError, AeriesWriteUnknownError) as exc:
@@ -447,8 +689,12 @@ def write_to_aeries(writeback_file: str, planned: dict) -> dict:
             continue
         if write["kind"] == "student" and write["action"] == "insert":
             new_ids[write["record"]] = (answer[0] if isinstance(answer, list) else answer)["StudentID"]
-        results.append({**write, "path": path, "status": "written",
-                        **({"student_id": new_ids[write["record"]]} if write["record"] in new_ids else {})})
+        if write["kind"] == "assignment" and write["action"] == "insert":
+            new_ids[write["record"]] = (answer[0] if isinstance(answer, list) else answer)["AssignmentNumber"]
+        extra = {} if write["record"] not in new_ids else (
+            {"assignment_number": new_ids[write["record"]]} if write["kind"] in ("assignment", "scores")
+            else {"student_id": new_ids[write["record"]]})
+        results.append({**write, "path": path, "status": "written", **extra})
         log.info("%s %s %s (record %s)", write["action"], write["kind"], path, write["record"])
     run.write_json("writes.json", results)
     fetched = run.read_json("summary/fetch_exports.json")["files"]
@@ -498,7 +744,7 @@ def report(writeback_file: str) -> dict:
         "rejected": rejected,
         "reject_reasons": reasons,
         "planned": _count(plan),
-        "written": [{k: w[k] for k in ("record", "kind", "action", "path", "changes", "status") if k in w}
+        "written": [{k: w[k] for k in ("record", "kind", "action", "target", "path", "assignment_number", "changes", "status") if k in w}
                     | ({"reason": w["reason"]} if "reason" in w else {}) for w in writes],
         "not_written_because": wrote.get("skipped_because"),
         "staging": str(run.root),
@@ -535,3 +781,17 @@ def _validated(run: RunFolder, rejects, *, records: int, accepted: int) -> dict:
         "rejected": sorted(set(rejects[ID])),
         "reasons": sorted(set(rejects[REJECT_REASON])),
     })
+
+
+def _exported_records(writeback: WriteBack, run: RunFolder, fetched: dict, unreadable: list):
+    """``(where, record)`` for each readable record of the fetched export files; a record that cannot be read
+    goes to ``unreadable`` with the reason (it is rejected whole)."""
+    from aeries_hub.quality.runner import REJECT_REASON
+
+    for item in fetched["files"]:
+        with run.path("inbound", item["file"]).open("rb") as handle:
+            for where, record, problem in _read_records(writeback, item["file"], handle):
+                if problem:
+                    unreadable.append({ID: where, REJECT_REASON: f"{where}: {problem}"})
+                else:
+                    yield where, record

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import logging
 import re
 import secrets
@@ -170,6 +171,12 @@ def test_dropped_connections_and_timeouts_are_retried(api, tmp_path, monkeypatch
     with pytest.raises(DeliveryError, match=r"kept failing after 2 attempts; last cause: no answer within 0.2 s") as err:
         deliver(path, max_attempts=2)
     assert err.value.retryable
+    # The receiver answers both timed-out requests 0.5 s after each arrived: wait for them here, or they would
+    # be counted in the next test's requests.
+    deadline = time.monotonic() + 5
+    while api.state("slow")["requests"] < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert api.state("slow")["requests"] == 2
 
 
 def test_a_lost_answer_is_retried_and_replayed_not_imported_twice(api, tmp_path):

@@ -54,9 +54,9 @@ def test_shipped_xello_writeback_loads_with_writing_off():
 def test_exactly_one_of_students_and_course_requests(tmp_path):
     enroll = read_yaml(WRITEBACKS_DIR / "schoolmint_enroll.yml", shown="x", error=ValueError)
     assert xello_with(tmp_path, lambda d: d.update(students=enroll["students"])) == (
-        "xello.yml: (top): give exactly one of: students, course_requests (it has both)")
+        "xello.yml: (top): give exactly one of: students, course_requests, scores (it has both)")
     assert xello_with(tmp_path, lambda d: d.pop("course_requests")) == (
-        "xello.yml: (top): give exactly one of: students, course_requests (it has neither)")
+        "xello.yml: (top): give exactly one of: students, course_requests, scores (it has neither)")
 
 
 def test_course_request_mistakes_name_the_key_path(tmp_path):
