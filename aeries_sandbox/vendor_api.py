@@ -15,7 +15,10 @@ Every instance (the first path segment: ``/sandbox``, ``/production``, any ``[a-
 ``POST /{instance}/api/v1/students/import`` takes ``{"records": [...]}`` with ``Authorization: Bearer <token>``
 and an ``Idempotency-Key``; each record is checked on its own and upserted by ``students.student_district_id``
 (Enroll's "Overwrite": null clears a field, an absent key keeps it, a list replaces the stored list). The
-same key with the same body replays the first answer; with another body it is a 422. Faults are seeded and
+same key with the same body replays the first answer; with another body it is a 422. The export side (what a
+write-back with ``source.http`` reads): ``GET /{instance}/api/v1/exports`` lists the files placed with
+``put_export(instance, name, data)`` and ``GET /{instance}/api/v1/exports/{name}`` serves one (both need the
+token). Faults are seeded and
 rate-controlled with the emulator's :class:`~aeries_sandbox.emulator.faults.FaultInjector`.
 
 Tokens are never logged: one line per request gives method, path, status, milliseconds, the idempotency
@@ -83,12 +86,15 @@ DATE_FIELDS = frozenset({"students.DOB", "students_annual.sis_entrydate"})
 OBJECT_KEYS = ("students", "students_annual", "custom")
 LIST_KEYS = ("guardians", "emergency_contacts")
 IMPORT_ROUTE = ("api", "v1", "students", "import")
+#: ``GET /{instance}/api/v1/exports`` lists the instance's export files, ``.../exports/{name}`` serves one.
+EXPORTS_ROUTE = ("api", "v1", "exports")
 CONTROL_ROOT = "__receiver__"
 #: A batch of 1000 records with guardians and contacts is about 2 MB.
 MAX_BODY = 20_000_000
 MAX_KEY_LENGTH = 255
 
 _INSTANCE = re.compile(r"[a-z0-9_-]+")
+_EXPORT_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _JSON_TYPES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number",
                float: "a number", type(None): "null"}
@@ -208,6 +214,7 @@ class _Instance:
         self.requests = 0
         self.by_status: dict[str, int] = {}
         self.faults: dict[str, int] = {}
+        self.exports: dict[str, bytes] = {}  # file name -> its bytes (the vendor's export side)
 
     def count(self, status: int | None, fault: str | None) -> None:
         self.requests += 1
@@ -288,6 +295,29 @@ class ReceiverApp:
             store.answers[key] = (digest, body_out)
         return body_out, f"received={answer['received']} imported={answer['imported']}"
 
+    def put_export(self, instance: str, name: str, data: bytes) -> dict[str, Any]:
+        """Place (or replace) export file ``name`` of ``instance``; its listing entry. ValueError for a bad name."""
+        if not _INSTANCE.fullmatch(instance):
+            raise ValueError(f"instance {instance!r} must be lowercase letters, digits, '_' or '-'")
+        if not _EXPORT_NAME.fullmatch(name):
+            raise ValueError(f"export file name {name!r} must be letters, digits, '.', '_' or '-' (not starting with '.')")
+        if not isinstance(data, (bytes, bytearray)):
+            raise ValueError("an export file's data must be bytes")
+        with self._lock:
+            self._instances.setdefault(instance, _Instance()).exports[name] = bytes(data)
+        log.info("export file %s put on %s (%d bytes)", name, instance, len(data))
+        return _export_entry(instance, name, bytes(data))
+
+    def exports(self, instance: str) -> dict[str, Any]:
+        """The answer to ``GET /{instance}/api/v1/exports``: ``{"files": [{"name", "path", "bytes", "sha256"}]}``."""
+        with self._lock:
+            files = dict(self._instances.get(instance, _Instance()).exports)
+        return {"files": [_export_entry(instance, name, data) for name, data in sorted(files.items())]}
+
+    def export(self, instance: str, name: str) -> bytes | None:
+        with self._lock:
+            return self._instances.get(instance, _Instance()).exports.get(name)
+
     def state(self, instance: str | None = None) -> dict[str, Any]:
         """One instance's ``{"records", "batches", "requests", "by_status", "faults"}`` (empty when it never
         got a request), or ``{"instances": {name: ...}, "fault_config"}`` for all."""
@@ -333,6 +363,11 @@ class ReceiverApp:
         return 405, {"error": f"{method} is not supported here"}
 
 
+def _export_entry(instance: str, name: str, data: bytes) -> dict[str, Any]:
+    return {"name": name, "path": f"/{instance}/{'/'.join(EXPORTS_ROUTE)}/{quote(name)}", "bytes": len(data),
+            "sha256": hashlib.sha256(data).hexdigest()}
+
+
 # -- HTTP -------------------------------------------------------------------------------------------
 class _Handler(JsonRequestHandler):
     server_version = "VendorApiReceiver/1.0"
@@ -363,10 +398,14 @@ class _Handler(JsonRequestHandler):
             raise HttpError(404, f"no such endpoint: {path} (POST /{{instance}}/{'/'.join(IMPORT_ROUTE)})")
         instance = segments[0]
         self._pending = (instance, None)
-        if tuple(segments[1:]) != IMPORT_ROUTE:
-            raise HttpError(404, f"no such endpoint: {path} (POST /{instance}/{'/'.join(IMPORT_ROUTE)})")
-        if method != "POST":
-            raise HttpError(405, f"{method} is not supported here; use POST")
+        route = tuple(segments[1:])
+        exports = route[:3] == EXPORTS_ROUTE and len(route) in (3, 4)
+        if route != IMPORT_ROUTE and not exports:
+            raise HttpError(404, f"no such endpoint: {path} (POST /{instance}/{'/'.join(IMPORT_ROUTE)}, "
+                                 f"GET /{instance}/{'/'.join(EXPORTS_ROUTE)}[/{{name}}])")
+        wanted = "GET" if exports else "POST"
+        if method != wanted:
+            raise HttpError(405, f"{method} is not supported here; use {wanted}")
         fault, latency = app.faults.decide("/".join(segments))
         self._fault = fault
         self._pending = (instance, fault)
@@ -381,6 +420,9 @@ class _Handler(JsonRequestHandler):
             return
         if not app.authorized(self.headers.get("Authorization")):
             raise HttpError(401, "invalid or missing API token")
+        if exports:
+            self._export(app, instance, route)
+            return
         key = (self.headers.get("Idempotency-Key") or "").strip()
         if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
             raise HttpError(400, f"the Idempotency-Key header is required (1 to {MAX_KEY_LENGTH} printable characters)")
@@ -394,6 +436,18 @@ class _Handler(JsonRequestHandler):
             return
         self._send(200, answer)
 
+    def _export(self, app: ReceiverApp, instance: str, route: tuple[str, ...]) -> None:
+        if len(route) == 3:
+            listing = app.exports(instance)
+            self._note = f" files={len(listing['files'])}"
+            self._send(200, _dumps(listing))
+            return
+        data = app.export(instance, route[3])
+        if data is None:
+            raise HttpError(404, f"no export file {route[3]!r} on {instance}")
+        self._note = f" bytes={len(data)}"
+        self._send(200, data, content_type="application/octet-stream")
+
     def _log_access(self, method: str, status: int | None, milliseconds: float) -> None:
         if self.server.app.access_log:
             log.info("%s %s %s %.1fms%s%s", method, quote(getattr(self, "_path", "-")),
@@ -401,7 +455,12 @@ class _Handler(JsonRequestHandler):
                      f" fault={self._fault}" if getattr(self, "_fault", None) else "")
 
     def _control(self, app: ReceiverApp, method: str, segments: list[str], body: bytes) -> None:
-        if segments == ["faults"] and method in ("PUT", "POST"):
+        if len(segments) == 3 and segments[0] == "exports" and method in ("PUT", "POST"):
+            try:
+                status, answer = 200, app.put_export(segments[1], segments[2], body)
+            except ValueError as exc:
+                status, answer = 400, {"error": str(exc)}
+        elif segments == ["faults"] and method in ("PUT", "POST"):
             try:
                 status, answer = 200, app.set_faults(json.loads(body.decode("utf-8") or "{}"))
             except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -478,6 +537,10 @@ class VendorApiServer(BackgroundServer, _ReceiverHelpers):
                    path_pattern: str | None = None) -> dict[str, Any]:
         """Replace the fault configuration; returns it (with ``injected`` and ``remaining`` counts)."""
         return self.app.set_faults({"rates": spec, "seed": seed, "max_faults": max_faults, "path_pattern": path_pattern})
+
+    def put_export(self, instance: str, name: str, data: bytes) -> dict[str, Any]:
+        """Place export file ``name`` (its bytes) on ``instance``, listed by ``GET /{instance}/api/v1/exports``."""
+        return self.app.put_export(instance, name, data)
 
     def clear_faults(self) -> dict[str, Any]:
         self.app.faults.clear()

@@ -337,3 +337,45 @@ def test_the_cli_refuses_bad_tokens_without_echoing_them(tmp_path):
     assert secret not in done.stdout + done.stderr
     with pytest.raises(ValueError, match="unknown fault kind 'html'"):
         VendorApiProcess(tokens=[secret], faults="html=1")
+
+
+# -- the export side ------------------------------------------------------------------------------------
+def get(api, path: str, *, token: str | None = TOKEN):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return requests.get(f"{api.url}{path}", headers=headers, timeout=5, proxies=NO_PROXY)
+
+
+def test_exports_are_listed_and_served_per_instance_with_the_token(api):
+    import hashlib
+
+    data = b'{"students": {"state_id": "1"}}\n'
+    entry = api.put_export("sandbox", "enroll_2026-12-01.jsonl", data)
+    assert entry == {"name": "enroll_2026-12-01.jsonl", "path": "/sandbox/api/v1/exports/enroll_2026-12-01.jsonl",
+                     "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    listing = get(api, "/sandbox/api/v1/exports")
+    assert listing.status_code == 200 and listing.json() == {"files": [entry]}
+    served = get(api, entry["path"])
+    assert served.status_code == 200 and served.content == data
+    assert served.headers["Content-Type"] == "application/octet-stream"
+    assert get(api, "/production/api/v1/exports").json() == {"files": []}
+    assert get(api, "/sandbox/api/v1/exports/other.jsonl").status_code == 404
+    for answer in (get(api, "/sandbox/api/v1/exports", token=None), get(api, entry["path"], token="wrong")):
+        assert answer.status_code == 401 and "API token" in answer.json()["error"]
+    assert requests.post(f"{api.url}/sandbox/api/v1/exports", timeout=5, proxies=NO_PROXY).status_code == 405
+    with pytest.raises(ValueError, match="export file name"):
+        api.put_export("sandbox", "../x", b"")
+
+
+def test_exports_can_be_put_over_the_control_endpoint_and_reset_forgets_them(api):
+    answer = requests.put(f"{api.url}/__receiver__/exports/sandbox/a.csv", data=b"id\n1\n", timeout=5, proxies=NO_PROXY)
+    assert answer.status_code == 200 and answer.json()["name"] == "a.csv"
+    assert get(api, "/sandbox/api/v1/exports/a.csv").content == b"id\n1\n"
+    api.reset()
+    assert get(api, "/sandbox/api/v1/exports").json() == {"files": []}
+
+
+def test_faults_apply_to_the_export_reads(api):
+    api.put_export("sandbox", "a.jsonl", b"{}\n")
+    api.set_faults({"503": 1.0}, max_faults=1)
+    assert get(api, "/sandbox/api/v1/exports").status_code == 503
+    assert get(api, "/sandbox/api/v1/exports").status_code == 200

@@ -95,6 +95,38 @@ def runs(stack, district, enabled):
     }
 
 
+@pytest.fixture(scope="module")
+def http_dry_run(stack, district, tmp_path_factory):
+    """A dry run with ``source.http`` (Enroll's export API: the vendor-API receiver's sandbox instance, connection
+    schoolmint_enroll_sandbox) reading the same export file; before ``runs`` writes anything (see below)."""
+    include = enabled_include(tmp_path_factory, "schoolmint_enroll.yml")
+    path = include / "writebacks" / "schoolmint_enroll.yml"
+    text = path.read_text()
+    sftp = next(line for line in text.splitlines() if line.strip().startswith("sftp:"))
+    path.write_text(text.replace(sftp, "  http: {conn_id: schoolmint_enroll_sandbox, endpoint: /api/v1/exports, format: jsonl}"))
+    data = "".join(json.dumps(r) + "\n" for r in export_records(district)).encode("utf-8")
+    stack.vendor_api.put_export("sandbox", "enroll_2026-12-01.jsonl", data)
+    with writeback_dag(include, "schoolmint_enroll.yml") as dag:
+        assert dag.dag_id == DAG_ID
+        stack.emulator.clear_writes()
+        dry = dag.test(run_conf={"dry_run": True})
+        writes = successful_writes(stack, bodies=False)
+    return dry, writes
+
+
+# First in the module: the HTTP dry run must see the district before the SFTP runs write into it.
+def test_http_source_reads_the_same_export_from_the_vendor_api_and_plans_the_same_writes(http_dry_run, runs):
+    dag_run, writes = http_dry_run
+    report, sftp_report = report_of(dag_run), report_of(runs["dry"][0])
+    assert writes == []
+    fetched = RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("summary/fetch_exports.json")
+    assert [f["file"] for f in fetched["files"]] == ["enroll_2026-12-01.jsonl"]
+    assert report["planned"] == sftp_report["planned"] == {
+        "contact insert": 2, "contact update": 1, "student insert": 1, "student update": 1}
+    plan = lambda run: RunFolder(staging_base(), DAG_ID, run.run_id).read_json("plan.json")  # noqa: E731
+    assert plan(dag_run) == plan(runs["dry"][0])
+
+
 def test_dry_run_plans_every_write_and_sends_none(runs):
     dag_run, writes = runs["dry"]
     report = report_of(dag_run)

@@ -45,6 +45,8 @@ COURSE_REQUEST_FIELDS = ("SectionNumber", "PreferredTeacherNumber", "PreferredSt
                          "ActualPrimaryCourseID", "PermanentLockCode")
 #: What a write-back file writes: exactly one of these sections.
 SECTIONS = ("students", "course_requests", "scores")
+#: Where the vendor's export files come from: exactly one of these (``source.sftp`` or ``source.http``).
+SOURCES = ("sftp", "http")
 #: The Aeries security areas of the grade push: assignments (Read to plan, "- Update" to create one) and scores.
 GRADEBOOK_AREA = "Gradebook Data"
 SCORES_AREA = "Gradebook Scores"
@@ -90,7 +92,7 @@ class WriteBack:
     description: str
     schedule: Schedule | None
     aeries_conn_id: str
-    sftp_conn_id: str
+    sftp_conn_id: str  # source.sftp ("" with source.http)
     remote_dir: str
     pattern: str
     record_id: str = ""  # students: ...
@@ -102,6 +104,9 @@ class WriteBack:
     scores: Scores | None = None
     format: str = "jsonl"  # of the export files: jsonl, or csv (delimited, with a header line)
     delimiter: str = ","
+    source: str = "sftp"  # sftp: a drop folder (sftp_conn_id, remote_dir, pattern); http: the vendor's HTTPS API
+    http_conn_id: str = ""  # source.http: an http connection (as the vendor API deliveries use)
+    endpoint: str = ""  # source.http: the path (after the connection's endpoint_prefix) that lists the exports
     enabled: bool = False
     owner: str = "data-engineering"
     tags: tuple[str, ...] = ()
@@ -129,9 +134,18 @@ def load_writeback(path: str | Path) -> WriteBack:
             has = "neither" if not sections else "both" if len(sections) == 2 else "all of them"
             problems = [f"{top}give exactly one of: {', '.join(SECTIONS)} (it has {has})"] + [
                 line for line in problems if not (line.startswith(top) and any(key in line for key in SECTIONS))]
+    source = document.get("source") if isinstance(document, dict) else None
+    if isinstance(source, dict):
+        kinds = [key for key in SOURCES if key in source]
+        if len(kinds) != 1:  # the schema's oneOf says this less clearly ("'sftp' is required")
+            at = f"{where}: source: "
+            has = "neither" if not kinds else "both"
+            problems = [line for line in problems if not (line.startswith(at) and any(key in line for key in SOURCES))]
+            problems.append(f"{at}give exactly one of: {', '.join(SOURCES)} (it has {has})")
     if problems:
         raise MappingError("\n".join(problems))
-    sftp = document["source"]["sftp"]
+    kind = "http" if "http" in document["source"] else "sftp"
+    origin = document["source"][kind]
     common = {
         "name": document["name"],
         "path": path,
@@ -141,10 +155,13 @@ def load_writeback(path: str | Path) -> WriteBack:
         if document.get("schedule")
         else None,
         "aeries_conn_id": document["aeries"]["conn_id"],
-        "sftp_conn_id": sftp["conn_id"],
-        "remote_dir": sftp["remote_dir"],
-        "format": sftp.get("format", "jsonl"),
-        "delimiter": sftp.get("delimiter", ","),
+        "source": kind,
+        "sftp_conn_id": origin["conn_id"] if kind == "sftp" else "",
+        "remote_dir": origin.get("remote_dir", ""),
+        "http_conn_id": origin["conn_id"] if kind == "http" else "",
+        "endpoint": origin.get("endpoint", ""),
+        "format": origin.get("format", "jsonl"),
+        "delimiter": origin.get("delimiter", ","),
         "enabled": document.get("enabled", False),
         "owner": document.get("owner", "data-engineering"),
         "tags": tuple(document.get("tags", ())),
@@ -153,7 +170,7 @@ def load_writeback(path: str | Path) -> WriteBack:
         spec = document["scores"]
         writeback = WriteBack(
             **common,
-            pattern=sftp.get("pattern", "*.jsonl" if common["format"] == "jsonl" else "*.csv"),
+            pattern=_pattern(origin, kind, common["format"]),
             scores=Scores(
                 delivered_by=spec["delivered_by"], class_id=spec["class"], student=spec["student"],
                 assignment=spec["assignment"], score=spec["score"], title=spec.get("title", ""),
@@ -169,7 +186,7 @@ def load_writeback(path: str | Path) -> WriteBack:
         ids = spec.get("id", [spec["school"], spec["student"], spec["course"]])
         writeback = WriteBack(
             **common,
-            pattern=sftp.get("pattern", "*.jsonl" if common["format"] == "jsonl" else "*.csv"),
+            pattern=_pattern(origin, kind, common["format"]),
             course_requests=CourseRequests(
                 id=(ids,) if isinstance(ids, str) else tuple(ids), school=spec["school"], student=spec["student"],
                 course=spec["course"], student_key=spec.get("student_key", "StudentID"),
@@ -183,7 +200,7 @@ def load_writeback(path: str | Path) -> WriteBack:
     contacts = students.get("contacts")
     writeback = WriteBack(
         **common,
-        pattern=sftp.get("pattern", "*.jsonl"),
+        pattern=_pattern(origin, kind, "jsonl"),
         record_id=students["id"],
         school=students["school"],
         match=tuple(students["match"]),
@@ -194,6 +211,13 @@ def load_writeback(path: str | Path) -> WriteBack:
     )
     _check(writeback, where)
     return writeback
+
+
+def _pattern(spec: dict[str, Any], kind: str, format: str) -> str:
+    """Which files of the SFTP folder to read ("" for source.http: every file the API lists)."""
+    if kind != "sftp":
+        return ""
+    return spec.get("pattern", "*.jsonl" if format == "jsonl" else "*.csv")
 
 
 def _fields(spec: dict[str, Any]) -> tuple[Field, ...]:
@@ -213,7 +237,7 @@ def _check_course_requests(writeback: WriteBack, where: str) -> None:
             problems.append(f"{where}: course_requests.fields.{field.name}: not a field of an Aeries course request "
                             f"that a write-back may set ({', '.join(COURSE_REQUEST_FIELDS)})")
     if writeback.format == "jsonl" and writeback.delimiter != ",":
-        problems.append(f"{where}: source.sftp.delimiter: only for format csv")
+        problems.append(f"{where}: source.{writeback.source}.delimiter: only for format csv")
     if problems:
         raise MappingError("\n".join(problems))
 
@@ -228,7 +252,7 @@ def _check_scores(writeback: WriteBack, where: str) -> None:
         problems.append(f"{where}: scores.user_crosswalk: only for scores.delivered_by an outbound DAG "
                         f"(aeries_to_<mapping>), not {spec.delivered_by!r}")
     if writeback.format == "jsonl" and writeback.delimiter != ",":
-        problems.append(f"{where}: source.sftp.delimiter: only for format csv")
+        problems.append(f"{where}: source.{writeback.source}.delimiter: only for format csv")
     if problems:
         raise MappingError("\n".join(problems))
 

@@ -38,31 +38,167 @@ def _processed_state(writeback: WriteBack):
 
 
 def fetch_exports(writeback_file: str) -> dict:
-    """Copy the vendor's new export files (not yet written into Aeries) from its SFTP folder to ``inbound/``."""
+    """Copy the vendor's new export files (not yet written into Aeries) to ``inbound/``: from its SFTP drop
+    folder (``source.sftp``) or its HTTPS API (``source.http``). Both sources only list and read the files;
+    what is new, the staging and the summary are the same for both."""
+    writeback = writeback_for(writeback_file)
+    run = RunFolder.current()
+    done = (_processed_state(writeback).manifest() or {}).get("files", {})
+    fetched, skipped = [], []
+    exports = _http_exports if writeback.source == "http" else _sftp_exports
+    where = writeback.remote_dir
+    for name, listed_sha256, read in exports(writeback):
+        if listed_sha256 and listed_sha256 in done:  # the vendor gave its checksum: no need to download it again
+            skipped.append({"file": name, "sha256": listed_sha256, "written_by": done[listed_sha256]["run_id"]})
+            continue
+        data, where = read()
+        sha256 = hashlib.sha256(data).hexdigest()
+        if listed_sha256 and listed_sha256 != sha256:
+            raise RuntimeError(f"{where}: export file {name!r} has sha256 {sha256}, its listing says {listed_sha256}: "
+                               "it changed or was cut off while it was read; nothing was fetched, try again")
+        if sha256 in done:
+            skipped.append({"file": name, "sha256": sha256, "written_by": done[sha256]["run_id"]})
+            continue
+        run.write_bytes(f"inbound/{name}", data)
+        fetched.append({"file": name, "sha256": sha256, "bytes": len(data)})
+    for item in skipped:
+        log.info("%s was already written into Aeries by run %s: skipped", item["file"], item["written_by"])
+    log.info("%d new export files from %s (%d already written)", len(fetched), _source_name(writeback), len(skipped))
+    return _summary(run, "fetch_exports", {"files": fetched, "skipped": skipped})
+
+
+def _source_name(writeback: WriteBack) -> str:
+    if writeback.source == "http":
+        return f"http connection {writeback.http_conn_id!r} {writeback.endpoint}"
+    return writeback.remote_dir
+
+
+def _sftp_exports(writeback: WriteBack):
+    """``(name, None, read)`` for each file of the SFTP folder matching ``pattern``, by name; ``read()`` gives
+    ``(bytes, where)``."""
     import fnmatch
     import posixpath
 
     from airflow.providers.sftp.hooks.sftp import SFTPHook
 
-    writeback = writeback_for(writeback_file)
-    run = RunFolder.current()
-    done = (_processed_state(writeback).manifest() or {}).get("files", {})
-    fetched, skipped = [], []
     with SFTPHook(ssh_conn_id=writeback.sftp_conn_id).get_managed_conn() as sftp:
         names = sorted(n for n in sftp.listdir(writeback.remote_dir) if fnmatch.fnmatch(n, writeback.pattern))
         for name in names:
-            with sftp.open(posixpath.join(writeback.remote_dir, name), "rb") as remote:
-                data = remote.read()
-            sha256 = hashlib.sha256(data).hexdigest()
-            if sha256 in done:
-                skipped.append({"file": name, "sha256": sha256, "written_by": done[sha256]["run_id"]})
-                continue
-            run.write_bytes(f"inbound/{name}", data)
-            fetched.append({"file": name, "sha256": sha256, "bytes": len(data)})
-    for item in skipped:
-        log.info("%s was already written into Aeries by run %s: skipped", item["file"], item["written_by"])
-    log.info("%d new export files in %s (%d already written)", len(fetched), writeback.remote_dir, len(skipped))
-    return _summary(run, "fetch_exports", {"files": fetched, "skipped": skipped})
+            def read(name=name):
+                path = posixpath.join(writeback.remote_dir, name)
+                with sftp.open(path, "rb") as remote:
+                    return remote.read(), path
+            yield name, None, read
+
+
+#: A file name the HTTP source stages (no folders, no hidden files).
+_EXPORT_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._ -]*")
+
+
+def _http_exports(writeback: WriteBack, *, max_attempts: int = 5, backoff_base: float = 1.0,
+                  backoff_max: float = 30.0, retry_after_max: float = 120.0, sleep=None, session=None):
+    """``(name, sha256 or None, read)`` for each file the vendor's API lists, by name.
+
+    ``GET {endpoint}`` answers ``{"files": [{"name", "url" or "path", "sha256"?}]}`` (a path or URL relative
+    to the listing's URL, on the same host); ``read()`` GETs the file's bytes and gives ``(bytes, url)``. 429
+    and 5xx answers, timeouts and failed connections are retried (reads are safe to retry); 401/403 and other
+    answers fail at once. Errors name the connection and the URL, never the token."""
+    import time
+    from urllib.parse import urljoin, urlsplit
+
+    import requests
+
+    from aeries_hub.delivery import DeliveryError
+    from aeries_hub.delivery.http import _target
+
+    target = _target(writeback.http_conn_id, writeback.endpoint)
+    getter = _Getter(session or requests.Session(), target, sleep or time.sleep, max_attempts, backoff_base,
+                     backoff_max, retry_after_max)
+    try:
+        listing = getter.get(target.url, "the export list")
+        try:
+            document = json.loads(listing.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            document = None
+        files = document.get("files") if isinstance(document, dict) else None
+        if not isinstance(files, list):
+            raise DeliveryError(f"{target.where}: the answer is not a JSON object with a files list; it is not the "
+                                "export API this source speaks (check source.http.endpoint and endpoint_prefix)")
+        origin = urlsplit(target.url)[:2]
+        entries = []
+        for position, item in enumerate(files, start=1):
+            name = item.get("name") if isinstance(item, dict) else None
+            link = (item.get("url") or item.get("path")) if isinstance(item, dict) else None
+            if not isinstance(name, str) or not _EXPORT_NAME.fullmatch(name) or not isinstance(link, str) or not link:
+                raise DeliveryError(f"{target.where}: file #{position} of the export list needs a name (a plain file "
+                                    "name) and a url or path")
+            url = urljoin(target.url, link)
+            if urlsplit(url)[:2] != origin:  # the token goes with the request: only to the API's own host
+                raise DeliveryError(f"{target.where}: export file {name!r} is served from another host "
+                                    f"({urlsplit(url).netloc}); the API token is only sent to {origin[1]}")
+            sha256 = item.get("sha256")
+            entries.append((name, str(sha256).lower() if sha256 else None, url))
+        if len({name for name, _, _ in entries}) != len(entries):
+            raise DeliveryError(f"{target.where}: the export list names a file twice")
+        for name, sha256, url in sorted(entries):
+            yield name, sha256, lambda url=url, name=name: (getter.get(url, f"export file {name!r}"),
+                                                              f"{target.where}: {url}")
+    finally:
+        if session is None:
+            getter.http.close()
+
+
+class _Getter:
+    """GETs on the vendor API with the connection's auth, retried on 429/5xx, timeouts and failed connections."""
+
+    def __init__(self, http, target, sleep, max_attempts, backoff_base, backoff_max, retry_after_max) -> None:
+        self.http, self.target, self.sleep = http, target, sleep
+        self.max_attempts, self.backoff_base = max_attempts, backoff_base
+        self.backoff_max, self.retry_after_max = backoff_max, retry_after_max
+
+    def get(self, url: str, label: str) -> bytes:
+        import requests
+
+        from aeries_hub.delivery import DeliveryError
+        from aeries_hub.delivery.http import _reason, _vendor_text
+        from aeries_hub.retrying import RETRY_STATUSES, backoff_delay, retry_after_seconds
+
+        target = self.target
+        where = f"http connection {target.conn_id!r} ({url})"
+        cause = ""
+        for attempt in range(1, self.max_attempts + 1):
+            retry_after = None
+            try:
+                response = self.http.get(url, headers={k: v for k, v in target.headers.items() if k != "Content-Type"},
+                                         auth=target.auth, timeout=target.timeout, verify=target.verify,
+                                         allow_redirects=False)
+            except requests.exceptions.SSLError as exc:
+                raise DeliveryError(f"TLS failed with {where}: {target.redact(_reason(exc))}; check the server's "
+                                    "certificate (or the verify_ssl extra for a test server)") from None
+            except requests.exceptions.Timeout:
+                cause = f"no answer within {target.timeout:g} s"
+            except requests.exceptions.RequestException as exc:
+                cause = f"connection failed ({target.redact(_reason(exc))})"
+            else:
+                status = response.status_code
+                if 200 <= status < 300:
+                    return response.content
+                if status in (401, 403):
+                    raise DeliveryError(f"{where} answered HTTP {status} to {label} ({_vendor_text(response, target)}); "
+                                        f"check the API token in connection {target.conn_id!r}")
+                if status not in RETRY_STATUSES:
+                    raise DeliveryError(f"{where} answered HTTP {status} to {label}: {_vendor_text(response, target)}")
+                cause = f"HTTP {status} ({_vendor_text(response, target)})"
+                retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+            if attempt < self.max_attempts:
+                if retry_after is not None:
+                    retry_after = min(retry_after, self.retry_after_max)
+                delay = backoff_delay(attempt - 1, self.backoff_base, self.backoff_max, retry_after)
+                log.warning("%s from %s: %s; attempt %d of %d, next in %.2f s", label, url, cause, attempt,
+                            self.max_attempts, delay)
+                self.sleep(delay)
+        raise DeliveryError(f"{label} from {where} kept failing after {self.max_attempts} attempts; last cause: {cause}",
+                            retryable=True)
 
 
 def validate_exports(writeback_file: str, fetched: dict) -> dict:
