@@ -1,7 +1,8 @@
 """Policy: no secret of a connection appears in anything a run leaves behind.
 
-Every vendor DAG runs once against the sandbox, whose secrets are generated afresh for each stack: the
-Aeries certificate, the vendor API token and the SFTP user's private key. Then the task output (the logs
+Every vendor DAG, then every write-back DAG (with writing off, as shipped: they fetch, check and plan against
+Aeries with the write-back certificate), runs once against the sandbox, whose secrets are generated afresh for
+each stack: the Aeries certificates, the vendor API token and the SFTP user's private key. Then the task output (the logs
 dag.test() prints), every XCom of those runs and every file they staged (extracts, validated tables,
 outputs, rejects, quality reports and Data Docs, summaries, report.json) are searched for each secret.
 """
@@ -28,6 +29,7 @@ def secrets_of(stack) -> dict[str, str]:
     key_lines = stack.sftp.private_key_path.read_text().splitlines()[1:-1]  # the base64 body of the key
     return {
         "Aeries certificate": stack.certificate,
+        "Aeries write-back certificate": stack.writeback_certificate,
         "vendor API token": stack.vendor_token,
         **{f"SFTP private key line {n}": line for n, line in enumerate(key_lines, 1) if len(line) > 20},
     }
@@ -54,15 +56,18 @@ def staged_files(runs) -> list[Path]:
 
 @pytest.mark.e2e
 def test_no_secret_reaches_logs_xcoms_staged_files_or_reports(stack, capfd, caplog):
-    from aeries_hub.dag_factory import build_dags
-    from aeries_hub.paths import MAPPINGS_DIR
+    from aeries_hub.dag_factory import build_dags, build_writeback_dags
+    from aeries_hub.paths import MAPPINGS_DIR, WRITEBACKS_DIR
 
     dags = build_dags(MAPPINGS_DIR)
+    writebacks = build_writeback_dags(WRITEBACKS_DIR)
     with caplog.at_level("DEBUG"):
         runs = [dags[dag_id].test(run_conf=conf) for dag_id, conf in RUNS.items()]
+        runs += [dag.test() for dag in writebacks.values()]
     output = "".join(capfd.readouterr()) + caplog.text  # what the tasks printed and what they logged
 
-    assert [r.state for r in runs] == ["success"] * len(RUNS)
+    assert len(writebacks) == 3
+    assert [r.state for r in runs] == ["success"] * (len(RUNS) + len(writebacks))
     places = [("task output", output), *xcom_texts(runs)]
     files = staged_files(runs)
     assert len(files) > 100 and any(p.name == "report.json" for p in files)
