@@ -23,6 +23,7 @@ from typing import Any, Callable, Mapping, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from aeries_sandbox.emulator import writes as write_ops
+from aeries_sandbox.emulator.writes import int_key as _int_key
 from aeries_sandbox.emulator.district import District
 from aeries_sandbox.emulator.errors import HttpError
 from aeries_sandbox.emulator.faults import FaultConfig, FaultInjector, parse_fault_spec
@@ -217,16 +218,6 @@ def load_certificates(source: Any) -> dict[str, tuple[str, frozenset[str]]]:
             raise CertificateError(f"{label} repeats the certificate of {table[cert][0]!r}")
         table[cert] = (name, frozenset(granted))
     return table
-
-
-def _int_key(value: Any) -> Any:
-    """Numbers as ints (a replayed extract may have "0994"); anything else as it is."""
-    if type(value) is int:
-        return value
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return value
 
 
 def _dumps(value: Any) -> bytes:

@@ -51,7 +51,8 @@ def _bad(message: str) -> HttpError:
     return HttpError(400, message)
 
 
-def _int(value: Any) -> Any:
+def int_key(value: Any) -> Any:
+    """Numbers as ints (a replayed extract or a JSON body may have "0994"); anything else as it is."""
     if type(value) is int:
         return value
     try:
@@ -340,7 +341,7 @@ def _school(index: DistrictIndex, school: int) -> dict[str, Any]:
 
 def _check_grade(index: DistrictIndex, school: int, grade: int, name: str = "Grade") -> None:
     record = index.school_by_code.get(school) or {}
-    low, high = _int(record.get("LowGradeLevel")), _int(record.get("HighGradeLevel"))
+    low, high = int_key(record.get("LowGradeLevel")), int_key(record.get("HighGradeLevel"))
     if isinstance(low, int) and isinstance(high, int) and (low, high) != (0, 0) and not low <= grade <= high:
         raise _bad(f"{name} {grade} is not offered at school {school} (grades {low} to {high}).")
 
@@ -401,14 +402,14 @@ def _student_records(index: DistrictIndex, student_id: int) -> list[dict[str, An
     records = index.student_records.get(student_id)
     if not records:
         raise HttpError(404, f"Student {student_id} was not found")
-    return sorted(records, key=lambda r: _int(r.get("SchoolCode")))
+    return sorted(records, key=lambda r: int_key(r.get("SchoolCode")))
 
 
 def _apply_student_update(index: DistrictIndex, records: list[dict[str, Any]],
                           values: Mapping[str, Any]) -> tuple[int, Any]:
     if "Grade" in values:
         for record in records:
-            _check_grade(index, _int(record.get("SchoolCode")), values["Grade"])
+            _check_grade(index, int_key(record.get("SchoolCode")), values["Grade"])
     _check_next_school(index, values)
     updated = []
     for record in records:
@@ -450,11 +451,11 @@ def insert_contact(index: DistrictIndex, student_id: int, payload: Any) -> tuple
     values = _read_fields(_object(payload, "a Contact"), CONTACT_FIELDS, CONTACT_REQUIRED)
     existing = index.contacts_by_id.get(student_id, [])
     if existing:
-        school = _int(existing[0].get("SchoolCode"))
+        school = int_key(existing[0].get("SchoolCode"))
     else:
         active = [r for r in records if str(r.get("InactiveStatusCode") or " ").strip() == ""]
-        school = _int((active or records)[0].get("SchoolCode"))
-    sequence = max((_int(c.get("SequenceNumber")) for c in existing), default=0) + 1
+        school = int_key((active or records)[0].get("SchoolCode"))
+    sequence = max((int_key(c.get("SequenceNumber")) for c in existing), default=0) + 1
     record: dict[str, Any] = {
         "StudentID": student_id, "SchoolCode": school, "SequenceNumber": sequence,
         "MailingName": f"{values.get('FirstName', '')} {values.get('LastName', '')}".strip(), "NamePrefix": "",
@@ -473,7 +474,7 @@ def insert_contact(index: DistrictIndex, student_id: int, payload: Any) -> tuple
 def update_contact(index: DistrictIndex, student_id: int, sequence: int, payload: Any) -> tuple[int, Any]:
     """``POST UpdateContact/{StudentID}/{Seq}``: the fields given."""
     records = _student_records(index, student_id)
-    contact = next((c for c in index.contacts_by_id.get(student_id, []) if _int(c.get("SequenceNumber")) == sequence),
+    contact = next((c for c in index.contacts_by_id.get(student_id, []) if int_key(c.get("SequenceNumber")) == sequence),
                    None)
     if contact is None:
         raise HttpError(404, f"Contact {sequence} was not found for student {student_id}")
@@ -522,18 +523,18 @@ def insert_assignment(index: DistrictIndex, gradebook_number: int, payload: Any)
     category_code = lowered.get("assignmentcategorycode")
     linked = lowered.get("createinlinkedgradebookstoo")
     targets = [gradebook]
-    group = _int(gradebook.get("LinkedGroup"))
+    group = int_key(gradebook.get("LinkedGroup"))
     if linked is not False and group:
         targets += [g for g in index.gradebooks_by_teacher.get(
-            (_int(gradebook.get("SchoolCode")), _int(gradebook.get("TeacherNumber"))), [])
-            if g is not gradebook and _int(g.get("LinkedGroup")) == group]
+            (int_key(gradebook.get("SchoolCode")), int_key(gradebook.get("TeacherNumber"))), [])
+            if g is not gradebook and int_key(g.get("LinkedGroup")) == group]
     created = []
     for target in targets:
-        number = _int(target.get("GradebookNumber"))
+        number = int_key(target.get("GradebookNumber"))
         categories = target.get("AssignmentCategories") or []
         category = next((c for c in categories if str(c.get("Code")) == str(category_code)),
                         categories[0] if categories else None)
-        assignment_number = max((_int(a.get("AssignmentNumber")) for a in index.assignments_by_gradebook.get(number, [])),
+        assignment_number = max((int_key(a.get("AssignmentNumber")) for a in index.assignments_by_gradebook.get(number, [])),
                                 default=0) + 1
         record = {
             "GradebookNumber": number, "AssignmentNumber": assignment_number, "Description": description,
@@ -553,13 +554,13 @@ def gradebook_student_ids(index: DistrictIndex, gradebook: Mapping[str, Any]) ->
     """The students of a gradebook: those with a class schedule row in one of its sections (dropped ones too)."""
     students: set[Any] = set()
     for section in gradebook.get("Sections") or []:
-        key = (_int(section.get("SchoolCode", gradebook.get("SchoolCode"))), _int(section.get("SectionNumber")))
-        students.update(_int(row.get("StudentID")) for row in index.rosters_by_section.get(key, []))
+        key = (int_key(section.get("SchoolCode", gradebook.get("SchoolCode"))), int_key(section.get("SectionNumber")))
+        students.update(int_key(row.get("StudentID")) for row in index.rosters_by_section.get(key, []))
     return students
 
 
 def score_rows(index: DistrictIndex, assignment: Mapping[str, Any]) -> list[dict[str, Any]]:
-    key = (_int(assignment.get("GradebookNumber")), _int(assignment.get("AssignmentNumber")))
+    key = (int_key(assignment.get("GradebookNumber")), int_key(assignment.get("AssignmentNumber")))
     scores = index.scores.get(key, {})
     return [scores[student] for student in sorted(scores)]
 
@@ -567,8 +568,8 @@ def score_rows(index: DistrictIndex, assignment: Mapping[str, Any]) -> list[dict
 def update_scores(index: DistrictIndex, assignment: Mapping[str, Any], payload: Any) -> tuple[int, Any]:
     """``POST gradebooks/{gn}/assignments/{an}/Scores``: every row valid, or nothing is written (400 names the
     first bad row); 200 with all scores of the assignment."""
-    gradebook_number = _int(assignment.get("GradebookNumber"))
-    assignment_number = _int(assignment.get("AssignmentNumber"))
+    gradebook_number = int_key(assignment.get("GradebookNumber"))
+    assignment_number = int_key(assignment.get("AssignmentNumber"))
     if isinstance(payload, HttpError):
         raise payload
     if not isinstance(payload, list):
@@ -641,7 +642,7 @@ def insert_course_request(index: DistrictIndex, school: int, student_id: int, pa
         if str(row.get("CourseID", "")).strip().upper() == course_id.upper():
             raise _bad(f"Student {student_id} already has a request for course '{course_id}' at school {school} "
                        f"(sequence {row.get('SequenceNumber')}).")
-    taken = {_int(row.get("SequenceNumber")) for row in existing}
+    taken = {int_key(row.get("SequenceNumber")) for row in existing}
     sequence = lowered.get("sequencenumber")
     if sequence is not None and sequence != 0:
         sequence = _whole(sequence, "SequenceNumber", 1, 32767)

@@ -230,14 +230,19 @@ def _fields(spec: dict[str, Any]) -> tuple[Field, ...]:
     return tuple(result)
 
 
+def _source_problems(writeback: WriteBack, where: str) -> list[str]:
+    if writeback.format == "jsonl" and writeback.delimiter != ",":
+        return [f"{where}: source.{writeback.source}.delimiter: only for format csv"]
+    return []
+
+
 def _check_course_requests(writeback: WriteBack, where: str) -> None:
     problems = []
     for field in writeback.course_requests.fields:
         if field.name not in COURSE_REQUEST_FIELDS:
             problems.append(f"{where}: course_requests.fields.{field.name}: not a field of an Aeries course request "
                             f"that a write-back may set ({', '.join(COURSE_REQUEST_FIELDS)})")
-    if writeback.format == "jsonl" and writeback.delimiter != ",":
-        problems.append(f"{where}: source.{writeback.source}.delimiter: only for format csv")
+    problems += _source_problems(writeback, where)
     if problems:
         raise MappingError("\n".join(problems))
 
@@ -251,8 +256,7 @@ def _check_scores(writeback: WriteBack, where: str) -> None:
     if spec.user_crosswalk and not spec.delivered_by.startswith("aeries_to_"):
         problems.append(f"{where}: scores.user_crosswalk: only for scores.delivered_by an outbound DAG "
                         f"(aeries_to_<mapping>), not {spec.delivered_by!r}")
-    if writeback.format == "jsonl" and writeback.delimiter != ",":
-        problems.append(f"{where}: source.{writeback.source}.delimiter: only for format csv")
+    problems += _source_problems(writeback, where)
     if problems:
         raise MappingError("\n".join(problems))
 

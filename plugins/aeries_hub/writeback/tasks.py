@@ -308,8 +308,7 @@ def _validate_course_requests(writeback: WriteBack, run: RunFolder, fetched: dic
     import pandas as pd
 
     from aeries_hub.delivery.http import record_field
-    from aeries_hub.quality import parse_checks, validate_frame
-    from aeries_hub.quality.runner import REJECT_REASON
+    from aeries_hub.quality import parse_checks
 
     spec = writeback.course_requests
     fields = _request_key_fields(writeback) + spec.fields
@@ -319,13 +318,8 @@ def _validate_course_requests(writeback: WriteBack, run: RunFolder, fetched: dic
         record_id = "/".join(parts) if all(parts) else where
         rows.append(_row(record, fields, record_id, where))
     frame = pd.DataFrame(rows, columns=[ID, ROW] + [f.name for f in fields])
-    with run.local_dir("quality/exports") as docs_dir:
-        checks = parse_checks(_checks(fields, "course request"), where=f"{writeback.path.name}: course_requests")
-        checked = validate_frame(frame, checks, name="course_requests", docs_dir=docs_dir, id_columns=[ID])
-    rejects = pd.concat([checked.rejected[[ID, REJECT_REASON]], pd.DataFrame(unreadable, columns=[ID, REJECT_REASON])],
-                        ignore_index=True)
-    bad = set(rejects[ID])
-    accepted = checked.accepted[~checked.accepted[ID].isin(bad)].drop(columns=[REJECT_REASON], errors="ignore")
+    checks = parse_checks(_checks(fields, "course request"), where=f"{writeback.path.name}: course_requests")
+    accepted, rejects = _checked_rows(run, frame, checks, "course_requests", unreadable)
     run.write_parquet("validated/course_requests.parquet", _mapped(accepted, fields))
     return _validated(run, rejects, records=len(frame) + len(unreadable), accepted=len(accepted))
 
@@ -340,8 +334,7 @@ def _validate_scores(writeback: WriteBack, run: RunFolder, fetched: dict) -> dic
     import pandas as pd
 
     from aeries_hub.delivery.http import record_field
-    from aeries_hub.quality import parse_checks, validate_frame
-    from aeries_hub.quality.runner import REJECT_REASON
+    from aeries_hub.quality import parse_checks
 
     spec = writeback.scores
     paths_of = {"class_id": spec.class_id, "student": spec.student, "assignment": spec.assignment, "title": spec.title,
@@ -353,13 +346,8 @@ def _validate_scores(writeback: WriteBack, run: RunFolder, fetched: dict) -> dic
         rows.append({ID: "/".join(parts) if all(parts) else where, ROW: where, **row})
     frame = pd.DataFrame(rows, columns=[ID, ROW, *SCORE_COLUMNS])
     required = [Field(name=name, path=name, required=True) for name in ("class_id", "student", "assignment", "score")]
-    with run.local_dir("quality/exports") as docs_dir:
-        checks = parse_checks(_checks(required, "score"), where=f"{writeback.path.name}: scores")
-        checked = validate_frame(frame, checks, name="scores", docs_dir=docs_dir, id_columns=[ID])
-    rejects = pd.concat([checked.rejected[[ID, REJECT_REASON]], pd.DataFrame(unreadable, columns=[ID, REJECT_REASON])],
-                        ignore_index=True)
-    bad = set(rejects[ID])
-    accepted = checked.accepted[~checked.accepted[ID].isin(bad)].drop(columns=[REJECT_REASON], errors="ignore")
+    checks = parse_checks(_checks(required, "score"), where=f"{writeback.path.name}: scores")
+    accepted, rejects = _checked_rows(run, frame, checks, "scores", unreadable)
     run.write_parquet("validated/scores.parquet", accepted.reset_index(drop=True))
     return _validated(run, rejects, records=len(frame) + len(unreadable), accepted=len(accepted))
 
@@ -931,3 +919,18 @@ def _exported_records(writeback: WriteBack, run: RunFolder, fetched: dict, unrea
                     unreadable.append({ID: where, REJECT_REASON: f"{where}: {problem}"})
                 else:
                     yield where, record
+
+
+def _checked_rows(run: RunFolder, frame, checks, name: str, unreadable: list):
+    """``frame``'s rows that pass ``checks``, and every reject (failed checks and unreadable records) with why."""
+    import pandas as pd
+
+    from aeries_hub.quality import validate_frame
+    from aeries_hub.quality.runner import REJECT_REASON
+
+    with run.local_dir("quality/exports") as docs_dir:
+        checked = validate_frame(frame, checks, name=name, docs_dir=docs_dir, id_columns=[ID])
+    rejects = pd.concat([checked.rejected[[ID, REJECT_REASON]], pd.DataFrame(unreadable, columns=[ID, REJECT_REASON])],
+                        ignore_index=True)
+    accepted = checked.accepted[~checked.accepted[ID].isin(set(rejects[ID]))].drop(columns=[REJECT_REASON], errors="ignore")
+    return accepted, rejects
