@@ -83,9 +83,11 @@ class Stack:
 
 @contextmanager
 def sandbox_stack(
-    workdir: Path, *, data_dir: Path | None = None, students: int = 2000, seed: int = 42, faults: str | None = None
+    workdir: Path, *, data_dir: Path | None = None, students: int = 2000, seed: int = 42, faults: str | None = None,
+    access_log: bool = True,
 ) -> Iterator[Stack]:
-    """Serve a district (``data_dir``, or one generated into ``workdir/district``) and an SFTP server on ``workdir/sftp``."""
+    """Serve a district (``data_dir``, or one generated into ``workdir/district``) and an SFTP server on ``workdir/sftp``.
+    ``access_log=False`` keeps the emulator from logging every request (benchmarks)."""
     workdir = Path(workdir)
     if data_dir is None:
         data_dir = workdir / "district"
@@ -104,6 +106,8 @@ def sandbox_stack(
                     {"name": "writeback", "certificate": writeback_certificate, "areas": [*READ_AREAS, *WRITE_AREAS]},
                 ],
                 faults=faults,
+                access_log=access_log,
+                startup_timeout=600,
             )
         )
         sftp = stack.enter_context(SftpServer(root=sftp_root))

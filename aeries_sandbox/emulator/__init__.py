@@ -13,7 +13,7 @@
 
 from aeries_sandbox.emulator.district import District
 from aeries_sandbox.emulator.faults import FAULT_KINDS, FaultConfig, FaultInjector, parse_fault_spec
-from aeries_sandbox.emulator.generator import generate_district
+from aeries_sandbox.emulator.generator import DistrictShape, generate_district
 from aeries_sandbox.emulator.process import EmulatorError, EmulatorProcess
 from aeries_sandbox.emulator.server import (
     READ_AREAS,
@@ -28,6 +28,7 @@ from aeries_sandbox.emulator.server import (
 __all__ = [
     "District",
     "generate_district",
+    "DistrictShape",
     "EmulatorServer",
     "EmulatorProcess",
     "EmulatorError",

@@ -3,7 +3,8 @@
     python -m aeries_sandbox.emulator --port 8081 --generate 2000 --seed 42 --certs certs.json
     python -m aeries_sandbox.emulator --port 0 --port-file port.txt --data district/ --certs certs.json \\
         --faults "429=0.1,500=0.05,html=0.02,latency=0.01" --fault-seed 7
-    python -m aeries_sandbox.emulator --generate 500000 --write-data /tmp/district --no-serve
+    python -m aeries_sandbox.emulator --generate 500000 --write-data /tmp/district --no-serve \\
+        --students-per-school 500 --classes-per-student 6-7 --students-per-section 18
 """
 
 from __future__ import annotations
@@ -16,11 +17,19 @@ from pathlib import Path
 
 from aeries_sandbox.emulator.district import District
 from aeries_sandbox.emulator.faults import parse_fault_spec
-from aeries_sandbox.emulator.generator import generate_district
+from aeries_sandbox.emulator.generator import DistrictShape, generate_district
 from aeries_sandbox.emulator.process import add_server_options, parse_cli, serve_until_stopped
 from aeries_sandbox.emulator.server import CertificateError, EmulatorServer, load_certificates
 
 log = logging.getLogger("aeries_sandbox.emulator")
+
+
+def _range(text: str) -> tuple[int, int]:
+    low, _, high = text.partition("-")
+    try:
+        return int(low), int(high or low)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LOW-HIGH such as 4-7, not {text!r}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,6 +41,15 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--generate", type=int, metavar="SIZE", help="generate a district of SIZE students")
     source.add_argument("--data", type=Path, metavar="DIR", help="serve a district data dir (see README.md)")
     parser.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
+    shape = DistrictShape()
+    parser.add_argument("--students-per-school", type=int, default=shape.students_per_school,
+                        help=f"generated district's layout (default {shape.students_per_school})")
+    parser.add_argument("--students-per-staff", type=float, default=shape.students_per_staff,
+                        help=f"(default {shape.students_per_staff})")
+    parser.add_argument("--classes-per-student", type=_range, default=shape.classes_per_student, metavar="LOW-HIGH",
+                        help="classes of an active student, at most 7 (default %s-%s)" % shape.classes_per_student)
+    parser.add_argument("--students-per-section", type=float, default=None,
+                        help="(default: 80%% of 24 at elementary and of 30 at secondary schools)")
     parser.add_argument("--base-path", default="/aeries", help="the district's Aeries base path (default /aeries)")
     parser.add_argument("--certs", type=Path, metavar="FILE",
                         help='JSON {"certificates": [{"name", "certificate", "areas": [...]}]}')
@@ -51,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.generate is not None and args.generate < 1:
         parser.error("--generate needs a positive number of students")
     try:
+        shape = DistrictShape(args.students_per_school, args.students_per_staff, args.classes_per_student,
+                              args.students_per_section)
         if args.faults:
             parse_fault_spec(args.faults)
         certs = load_certificates(str(args.certs)) if not args.no_serve else {}
@@ -60,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     try:
         if args.generate is not None:
-            district = generate_district(args.generate, args.seed)
+            district = generate_district(args.generate, args.seed, shape)
             origin = f"generated {args.generate} students (seed {args.seed})"
         else:
             district = District.load(args.data)

@@ -32,12 +32,13 @@ import math
 import random
 import unicodedata
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from aeries_sandbox.emulator.district import DEFAULT_INFO, District
 
-__all__ = ["generate_district", "DATABASE_YEAR", "SCHOOL_YEAR_START", "SCHOOL_YEAR_END", "DOMAIN"]
+__all__ = ["generate_district", "DistrictShape", "DATABASE_YEAR", "SCHOOL_YEAR_START", "SCHOOL_YEAR_END", "DOMAIN"]
 
 DATABASE_YEAR = 2026
 SCHOOL_YEAR_START = date(2026, 8, 13)
@@ -109,17 +110,38 @@ def _ascii(text: str) -> str:
     return "".join(ch for ch in folded.lower() if ch.isalnum())
 
 
-def generate_district(size: int, seed: int = 0) -> District:
-    """A district of ``size`` distinct students; the same ``(size, seed)`` always gives the same data."""
+@dataclass(frozen=True)
+class DistrictShape:
+    """How a district of a given size is laid out. The defaults give the district the tests know; a benchmark
+    can ask for a district-scale layout (e.g. 500 students per school, 6-7 classes each, 16 per section)."""
+
+    students_per_school: int = 400
+    students_per_staff: float = 12
+    classes_per_student: tuple[int, int] = (4, 7)
+    students_per_section: float | None = None  # None: 80% of 24 (elementary) or 30 (secondary) per section
+
+    def __post_init__(self) -> None:
+        low, high = self.classes_per_student
+        if not 1 <= low <= high <= 7:
+            raise ValueError(f"classes_per_student must be a range within 1..7 (there are 7 periods), not {self.classes_per_student!r}")
+        for name in ("students_per_school", "students_per_staff", "students_per_section"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"{name} must be positive, not {value!r}")
+
+
+def generate_district(size: int, seed: int = 0, shape: DistrictShape | None = None) -> District:
+    """A district of ``size`` distinct students; the same ``(size, seed, shape)`` always gives the same data."""
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise ValueError(f"size must be a positive number of students, not {size!r}")
-    return _Generator(size, seed).run()
+    return _Generator(size, seed, shape or DistrictShape()).run()
 
 
 class _Generator:
-    def __init__(self, size: int, seed: int) -> None:
+    def __init__(self, size: int, seed: int, shape: DistrictShape) -> None:
         self.size = size
         self.seed = seed
+        self.shape = shape
         self.rng = random.Random(seed)
         self.emails: dict[str, int] = {}
         self.user_names: dict[str, int] = {}
@@ -259,7 +281,7 @@ class _Generator:
     # -- schools -------------------------------------------------------------------------------
     def make_schools(self) -> None:
         rng = self.rng
-        total = max(4, round(self.size / 400))
+        total = max(4, round(self.size / self.shape.students_per_school))
         regular = total - 1
         n_middle = max(1, round(regular * 0.2))
         n_high = max(1, round(regular * 0.2))
@@ -619,7 +641,10 @@ class _Generator:
                 plan = []  # (grade, period) per section
                 for grade in sorted(seen.get(school, {})):
                     active = by_school_grade.get(school, {}).get(grade, 0)
-                    per_period = max(1, math.ceil(active * 0.8 / (24 if kind == "elem" else 30)))
+                    if self.shape.students_per_section:
+                        per_period = max(1, math.ceil(active / self.shape.students_per_section))
+                    else:
+                        per_period = max(1, math.ceil(active * 0.8 / (24 if kind == "elem" else 30)))
                     for period in range(1, 8):
                         plan.extend([(grade, period)] * per_period)
                 n_inactive = round(len(plan) * 0.02) + (1 if school == self.schools_by_kind["elem"][0] else 0)
@@ -741,7 +766,7 @@ class _Generator:
             if not by_period:
                 continue
             periods = sorted(by_period)
-            count = min(len(periods), rng.randint(4, 7))
+            count = min(len(periods), rng.randint(*self.shape.classes_per_student))
             chosen = sorted(rng.sample(periods, count))
             started = max(SCHOOL_YEAR_START.isoformat(), record["SchoolEnterDate"][:10])
             ended = record["SchoolLeaveDate"]
@@ -813,7 +838,7 @@ class _Generator:
                 self.new_staff("Counselor", school)
         for title in ("Superintendent", "Director of Technology", "Data Specialist", "Payroll Specialist"):
             self.new_staff(title, 0)
-        target = max(math.ceil(self.size / 12), len(self.staff))
+        target = max(math.ceil(self.size / self.shape.students_per_staff), len(self.staff))
         titles = ("Instructional Aide", "Campus Supervisor", "Librarian", "Nurse", "Custodian",
                   "Speech Therapist", "Psychologist", "Program Specialist")
         while len(self.staff) < target:

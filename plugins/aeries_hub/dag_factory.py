@@ -18,6 +18,7 @@ from aeries_hub import pipeline
 from aeries_hub.mapping.loader import Mapping, MappingError, load_mapping
 from aeries_hub.notifications import RunFailureNotifier
 from aeries_hub.operators.approval import MassChangeApprovalOperator
+from aeries_hub.resources import measured
 
 # Backfills may reach back this far (catchup is off: a new DAG does not run for the past on its own).
 START_DATE = datetime(2015, 7, 1)
@@ -131,14 +132,14 @@ def build_dag(mapping: Mapping) -> DAG:
         # One pool per Aeries server, named after its connection: it caps the extract tasks that run at
         # once across every vendor DAG (each makes up to the connection's max_concurrency requests).
         extracted = [
-            task(pipeline.extract_table, task_id=f"extract_{table}", pool=mapping.aeries_conn_id, **NETWORK_RETRIES)(
+            task(measured(pipeline.extract_table), task_id=f"extract_{table}", pool=mapping.aeries_conn_id, **NETWORK_RETRIES)(
                 mapping_file, table
             )
             for table in mapping.tables
         ]
         gates = []
         if _once_per_schedule(mapping):
-            gates.append(task(pipeline.check_target, task_id="check_target")(mapping_file))
+            gates.append(task(measured(pipeline.check_target), task_id="check_target")(mapping_file))
         if mapping.window:
             gates.append(
                 task.sensor(
@@ -152,15 +153,15 @@ def build_dag(mapping: Mapping) -> DAG:
             )
         for gate in gates:
             gate >> extracted
-        validated = task(pipeline.validate_sources, task_id="validate_sources")(mapping_file, extracted)
+        validated = task(measured(pipeline.validate_sources), task_id="validate_sources")(mapping_file, extracted)
         builds = {}
         for output in mapping.outputs:  # a file that references or nests others comes after them
-            builds[output.file] = task(pipeline.build_file, task_id=f"build_{output.stem}")(mapping_file, output.file)
+            builds[output.file] = task(measured(pipeline.build_file), task_id=f"build_{output.stem}")(mapping_file, output.file)
             validated >> builds[output.file]
         for output in mapping.outputs:
             for needed in output.needs:
                 builds[needed] >> builds[output.file]
-        tracked = task(pipeline.track_changes, task_id="track_changes")(mapping_file)
+        tracked = task(measured(pipeline.track_changes), task_id="track_changes")(mapping_file)
         list(builds.values()) >> tracked
         approved = MassChangeApprovalOperator(
             task_id="approve_changes", mapping_file=mapping_file, approval_timeout_hours=mapping.guard.approval_timeout_hours
@@ -168,14 +169,14 @@ def build_dag(mapping: Mapping) -> DAG:
         tracked >> approved
         built = [builds[output.file] for output in mapping.delivered_outputs]
         if mapping.package_zip:
-            built = task(pipeline.package, task_id="package")(mapping_file, built)
+            built = task(measured(pipeline.package), task_id="package")(mapping_file, built)
             approved >> built
-        delivered = task(pipeline.deliver, task_id="deliver", outlets=_delivered_assets(mapping), **NETWORK_RETRIES)(
+        delivered = task(measured(pipeline.deliver), task_id="deliver", outlets=_delivered_assets(mapping), **NETWORK_RETRIES)(
             mapping_file, built
         )
         approved >> delivered
         # The report runs whatever happened upstream, and fails the run itself when the run ended in Error.
-        delivered >> task(pipeline.report, task_id="report", trigger_rule=TriggerRule.ALL_DONE)(mapping_file)
+        delivered >> task(measured(pipeline.report), task_id="report", trigger_rule=TriggerRule.ALL_DONE)(mapping_file)
     return dag
 
 

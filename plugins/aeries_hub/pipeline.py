@@ -682,11 +682,14 @@ def report(mapping_file: str) -> dict:
 
     from airflow.sdk.exceptions import AirflowFailException
 
+    from aeries_hub.resources import read_resources
+
     mapping = mapping_for(mapping_file)
     run = RunFolder.current()
     stages = {name[: -len(".json")]: run.read_json(f"summary/{name}") for name in run.list("summary")}
     document = summarize_run(mapping, stages)
     document["staging"] = str(run.root)
+    document["resources"] = read_resources(run)
     document["generated_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     run.write_json("report.json", document)
     for line in report_lines(document):
@@ -828,6 +831,9 @@ def report_lines(document: dict) -> list[str]:
             line += f"; the vendor rejected {len(d['rejected'])} records"
         lines.append(line)
     lines += [f"error: {error}" for error in document.get("errors", [])]
+    if document.get("resources"):
+        lines.append("time and peak memory per task: " + ", ".join(
+            f"{task_id} {r['seconds']:.1f} s {r['peak_memory_mb']:.0f} MiB" for task_id, r in document["resources"].items()))
     if document.get("staging"):
         lines.append(f"report: {document['staging']}/report.json")
     return lines

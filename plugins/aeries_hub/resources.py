@@ -1,0 +1,78 @@
+"""Wall time and peak memory of each pipeline task, kept in the run's staging folder for the run report.
+
+Airflow records how long a task ran but not how much memory it took; at district scale that is the figure
+that decides the worker size. :func:`measured` wraps a task's callable: it resets the process's peak
+resident memory when the task starts (Linux ``/proc/self/clear_refs``; elsewhere the process's lifetime
+peak is reported instead) and writes ``resources/<task_id>.json`` when it ends, whether it succeeded or not.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import resource
+import sys
+import time
+from typing import Any, Callable
+
+log = logging.getLogger(__name__)
+
+RESOURCES_DIR = "resources"
+
+
+def reset_peak_memory() -> bool:
+    """Make the peak resident memory start again from the current one; False where the OS cannot."""
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_memory_mb() -> float:
+    """The peak resident memory of this process in MiB (since the last reset, where it could be reset)."""
+    try:
+        with open("/proc/self/status") as handle:
+            match = re.search(r"^VmHWM:\s+(\d+) kB", handle.read(), re.MULTILINE)
+        if match:
+            return round(int(match.group(1)) / 1024, 1)
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB on Linux, bytes on macOS
+    return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
+
+
+def measured(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` as a task callable that records its wall time and peak memory (see the module doc)."""
+
+    @functools.wraps(function)
+    def task_callable(*args: Any, **kwargs: Any) -> Any:
+        since_reset = reset_peak_memory()
+        started = time.monotonic()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            _record({"seconds": round(time.monotonic() - started, 2), "peak_memory_mb": peak_memory_mb(),
+                     "peak_since_task_start": since_reset})
+
+    return task_callable
+
+
+def _record(document: dict) -> None:
+    from airflow.sdk import get_current_context
+
+    from aeries_hub.staging import RunFolder
+
+    try:
+        task_id = get_current_context()["ti"].task_id
+        RunFolder.current().write_json(f"{RESOURCES_DIR}/{task_id}.json", document)
+    except Exception:  # noqa: BLE001 - a measurement must never fail the task it measures
+        log.warning("Could not record the task's time and memory", exc_info=True)
+
+
+def read_resources(run) -> dict[str, dict]:
+    """Every recorded task of a run (a :class:`~aeries_hub.staging.RunFolder`), by task id."""
+    return {name[: -len(".json")]: run.read_json(f"{RESOURCES_DIR}/{name}")
+            for name in run.list(RESOURCES_DIR) if name.endswith(".json")}
