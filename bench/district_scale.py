@@ -118,7 +118,7 @@ def measure_limit(stack, report: dict, concurrency: int, page_size: int, repeat:
     for table in report["extracted"]:
         runs = [limit_seconds(stack.emulator.url, stack.certificate, TABLES[table], school_codes, page_size, concurrency)[0]
                 for _ in range(repeat)]
-        limits[table] = round(statistics.median(runs), 2)
+        limits[table] = statistics.median(runs)
     return limits
 
 
@@ -155,8 +155,9 @@ def main() -> None:
         print(f"\n{'table':10} {'extract s':>10} {'limit s':>8} {'ratio':>6}")
         for table, limit in limits.items():
             extract_s = full["tasks"][f"extract_{table}"]["seconds"]
-            print(f"{table:10} {extract_s:10.1f} {limit:8.1f} {extract_s / limit:6.2f}")
-        full["limit_seconds"] = round(sum(limits.values()), 1)
+            print(f"{table:10} {extract_s:10.2f} {limit:8.2f} {extract_s / limit:6.2f}")
+        full["limit_seconds"] = round(sum(limits.values()), 2)
+        full["limit_by_table"] = {table: round(limit, 3) for table, limit in limits.items()}
         full["extract_over_limit"] = round(full["extract_seconds"] / full["limit_seconds"], 2)
         full["validation_share"] = round(full["validation_seconds"] / full["tasks_seconds"], 3)
         print(f"{'all':10} {full['extract_seconds']:10.1f} {full['limit_seconds']:8.1f} {full['extract_over_limit']:6.2f}")

@@ -183,18 +183,20 @@ def build_file(mapping_file: str, file_name: str) -> dict:
     """
     from airflow.sdk.exceptions import AirflowFailException
 
-    from aeries_hub.mapping.engine import RECORD_SET_COLUMN, apply_source_filters, build_output
+    from aeries_hub.mapping.engine import RECORD_SET_COLUMN, apply_source_filters, build_output, columns_read_by
     from aeries_hub.mapping.render import NestedRows, render_delimited, render_jsonl
     from aeries_hub.quality import parse_checks, validate_frame
 
     mapping = mapping_for(mapping_file)
     output = mapping.output(file_name)
     run = RunFolder.current()
-    tables = {name: run.read_parquet(f"validated/{name}.parquet") for name in mapping.tables}
+    tables = {name: run.read_parquet(f"validated/{name}.parquet", columns=columns)
+              for name, columns in columns_read_by(mapping, output).items()}
     try:
         built = build_output(mapping, output, apply_source_filters(mapping, tables), _run_values(mapping))
     except (KeyError, ValueError) as exc:
         _build_failed(run, output, exc)
+    del tables  # the sources of a roster file take as much memory as the file: not kept while it is checked
     earlier = {file: run.read_parquet(f"built/{mapping.output(file).stem}.parquet") for file in output.needs}
     known = {**earlier, output.file: built.frame}  # a file may reference its own keys (OneRoster parentSourcedId)
     index = mapping.outputs.index(output)
@@ -378,7 +380,7 @@ def _ids(frame, key: tuple[str, ...]) -> list[str]:
     if not len(frame):
         return []
     columns = [k for k in key if k in frame.columns]
-    return ["/".join(str(v) for v in row) for row in frame[columns].itertuples(index=False, name=None)][:1000]
+    return ["/".join(str(v) for v in row) for row in frame[columns].head(1000).itertuples(index=False, name=None)]
 
 
 def package(mapping_file: str, built: list[dict]) -> list[dict]:

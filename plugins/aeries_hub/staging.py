@@ -78,11 +78,17 @@ class RunFolder:
         frame.to_parquet(buffer, index=False)
         return self.write_bytes(relative, buffer.getvalue())
 
-    def read_parquet(self, relative: str):
+    def read_parquet(self, relative: str, columns: set[str] | None = None):
+        """A staged Parquet file as a data frame; only ``columns`` (those of them the file has) when given."""
         import pandas as pd
+        import pyarrow.parquet as pq
 
         with self.root.joinpath(*relative.split("/")).open("rb") as handle:
-            return pd.read_parquet(handle, dtype_backend="numpy_nullable")
+            if columns is not None:
+                names = pq.read_schema(handle).names
+                handle.seek(0)
+                columns = [name for name in names if name in columns]
+            return pd.read_parquet(handle, columns=columns, dtype_backend="numpy_nullable")
 
     def list(self, relative: str) -> list[str]:
         folder = self.root.joinpath(*relative.split("/"))

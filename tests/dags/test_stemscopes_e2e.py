@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from aeries_hub.mapping.loader import load_mapping
 from aeries_hub.staging import RunFolder, staging_base
 from tests.dags.independent import day, natural, s
 
@@ -204,6 +205,12 @@ def test_stemscopes_delivers_a_referentially_complete_oneroster_set(stack, distr
     assert {u["password"] for u in users} == {""}
     report = RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("report.json")
     assert report["status"] == "Completed"
+    # Each task's wall time and peak memory (aeries_hub.resources), recorded by the task itself.
+    mapping = load_mapping(district_include / "mappings" / "stemscopes.yml")
+    measured = ({f"extract_{t}" for t in mapping.tables} | {f"build_{o.stem}" for o in mapping.outputs}
+                | {"validate_sources", "track_changes", "package", "deliver"})
+    assert set(report["resources"]) == measured
+    assert all(r["seconds"] >= 0 and 50 < r["peak_memory_mb"] < 4096 for r in report["resources"].values())
     unmapped = {u["aeries"]: u for u in report["crosswalks"]["schools"]["unmapped"]}
     assert sorted(unmapped) == codes[2:]
     assert unmapped[codes[2]]["proposal"]["vendor"] == "ALI-777"

@@ -703,8 +703,7 @@ class AeriesHook(BaseHook):
 
         spec = table_spec(table)
         stats = _Stats()
-        rows = self._collect(spec, school_codes, stats)
-        arrow_table = rows_to_arrow(spec.name, rows)
+        arrow_table = self._collect(spec, school_codes, stats, as_arrow=True)
         arrow_table = arrow_table.replace_schema_metadata(
             {
                 **(arrow_table.schema.metadata or {}),
@@ -733,7 +732,7 @@ class AeriesHook(BaseHook):
                 pq.write_table(arrow_table, handle)
         result = ExtractResult(
             table=spec.name,
-            rows=len(rows),
+            rows=arrow_table.num_rows,
             pages=stats.pages,
             requests=stats.requests,
             retries=stats.retries,
@@ -798,43 +797,53 @@ class AeriesHook(BaseHook):
                 )
         return selected
 
-    def _collect(self, spec: AeriesTable, school_codes: Iterable[int] | None, stats: _Stats) -> list[dict[str, Any]]:
+    def _collect(self, spec: AeriesTable, school_codes: Iterable[int] | None, stats: _Stats, *,
+                 as_arrow: bool = False) -> Any:
+        """Every row of ``spec`` for the selected schools: a list of records, or (``as_arrow``) one Arrow
+        table built page by page as the pages arrive, so that a table of millions of rows is never held as
+        Python records."""
         settings = self.settings
         self._require_cert()
         codes = None if school_codes is None else [int(c) for c in school_codes]
+
+        def prepare(unit: int | None, rows: list[dict[str, Any]]) -> Any:
+            if spec.per_school:
+                rows = [row if "SchoolCode" in row else {"SchoolCode": unit, **row} for row in rows]
+            if settings.api_version < 5:
+                rows = [_rename_pre_v5(row) for row in rows]
+            return _rows_to_arrow_page(spec.name, rows) if as_arrow else rows
+
         if spec.name == "schools":
             schools = self._schools(stats, count_page=True)
-            return self._select_schools(schools, codes, keep_district_office=True)
-        if not spec.per_school:
-            rows = self._fetch_units(spec, [None], stats)
+            parts = [prepare(None, self._select_schools(schools, codes, keep_district_office=True))]
+        elif not spec.per_school:
+            parts = [page for _, pages in self._fetch_units(spec, [None], stats, prepare) for page in pages]
         else:
             schools = self._select_schools(self._schools(stats), codes, keep_district_office=False)
-            embedded: dict[int, list[dict[str, Any]]] = {}
+            embedded: dict[int, list[Any]] = {}
             if spec.name == "terms" and settings.terms_from_schools:
                 for school in schools:
                     if isinstance(school.get("Terms"), list):
-                        embedded[school["SchoolCode"]] = [
-                            {"SchoolCode": school["SchoolCode"], **term} for term in school["Terms"]
-                        ]
+                        terms = [{"SchoolCode": school["SchoolCode"], **term} for term in school["Terms"]]
+                        embedded[school["SchoolCode"]] = [prepare(school["SchoolCode"], terms)]
             to_fetch = [s["SchoolCode"] for s in schools if s["SchoolCode"] not in embedded]
-            fetched = dict(self._fetch_units(spec, to_fetch, stats, grouped=True)) if to_fetch else {}
-            rows = []
-            for school in schools:
-                code = school["SchoolCode"]
-                rows.extend(embedded[code] if code in embedded else fetched.get(code, []))
-        if settings.api_version < 5:
-            rows = [_rename_pre_v5(row) for row in rows]
-        return rows
+            fetched = dict(self._fetch_units(spec, to_fetch, stats, prepare)) if to_fetch else {}
+            parts = [page for school in schools for page in embedded.get(school["SchoolCode"]) or fetched.get(school["SchoolCode"], [])]
+        if as_arrow:
+            return _concat_pages(spec.name, parts)
+        return [row for part in parts for row in part]
 
     def _fetch_units(
-        self, spec: AeriesTable, units: Sequence[int | None], stats: _Stats, *, grouped: bool = False
-    ) -> Any:
+        self, spec: AeriesTable, units: Sequence[int | None], stats: _Stats,
+        prepare: Callable[[int | None, list[dict[str, Any]]], Any],
+    ) -> list[tuple[int | None, list[Any]]]:
         """Fetch every page of every unit (a school code, or None for a district-wide table).
 
         Runs at most ``max_concurrency`` requests at once. Pages a unit certainly needs come first; idle
         workers then fetch later pages ahead (``prefetch_pages``) for units whose first page came back
-        full. Pages past the last one are discarded (and so are their errors). Returns the rows in unit
-        order then page order (``grouped``: a list of ``(unit, rows)`` pairs).
+        full. Pages past the last one are discarded (and so are their errors). Each page's records go
+        through ``prepare(unit, rows)`` in the worker thread that fetched it (while other requests are in
+        flight). Returns ``(unit, prepared pages in page order)`` in unit order.
         """
         settings = self.settings
         page_size = settings.page_size
@@ -852,7 +861,8 @@ class AeriesHook(BaseHook):
                 spec.path_for(unit) if spec.per_school else spec.endpoint,
                 stats=stats, security_area=spec.security_area, params=params, stop=stop,
             )
-            return _as_list(data, spec.path_for(unit) if spec.per_school else spec.endpoint)
+            rows = _as_list(data, spec.path_for(unit) if spec.per_school else spec.endpoint)
+            return len(rows), prepare(unit, rows)
 
         def next_candidate() -> tuple[_UnitPages, int] | None:
             for state in states:  # pages certainly needed first
@@ -882,7 +892,7 @@ class AeriesHook(BaseHook):
                     state, page = in_flight.pop(future)
                     state.pending.discard(page)
                     try:
-                        rows = future.result()
+                        count, rows = future.result()
                     except _Cancelled:
                         continue
                     except Exception:
@@ -890,7 +900,7 @@ class AeriesHook(BaseHook):
                             raise
                         state.failed.add(page)  # speculative: refetched if it turns out to be needed
                         continue
-                    state.record(page, rows, page_size, paged=spec.paged, warn=self._warn_paging)
+                    state.record(page, count, rows, page_size, paged=spec.paged, warn=self._warn_paging)
                 if all(state.complete for state in states):
                     break  # only speculative pages past the end can still be in flight
         finally:
@@ -898,16 +908,9 @@ class AeriesHook(BaseHook):
             # start, running ones stop before their next attempt. Nothing waits for them.
             stop.set()
             pool.shutdown(wait=False, cancel_futures=True)
-        grouped_rows = []
         for state in states:
-            rows = state.rows()
             stats.pages += state.final or 0
-            if spec.per_school:
-                rows = [row if "SchoolCode" in row else {"SchoolCode": state.unit, **row} for row in rows]
-            grouped_rows.append((state.unit, rows))
-        if grouped:
-            return grouped_rows
-        return [row for _, rows in grouped_rows for row in rows]
+        return [(state.unit, state.pages_in_order()) for state in states]
 
     def _warn_paging(self, unit: int | None, page: int, count: int, page_size: int) -> None:
         where = f"school {unit}" if unit is not None else "the district"
@@ -923,14 +926,15 @@ class _UnitPages:
 
     def __init__(self, unit: int | None) -> None:
         self.unit = unit
-        self.pages: dict[int, list[dict[str, Any]]] = {}
+        self.pages: dict[int, Any] = {}  # page -> its prepared rows
+        self.counts: dict[int, int] = {}  # page -> how many records it held
         self.pending: set[int] = set()
         self.failed: set[int] = set()
         self.final: int | None = None  # the last page, once known
 
     def contiguous_full(self, page_size: int) -> int:
         n = 0
-        while n + 1 in self.pages and len(self.pages[n + 1]) == page_size and self.final != n + 1:
+        while n + 1 in self.pages and self.counts[n + 1] == page_size and self.final != n + 1:
             n += 1
         return n
 
@@ -957,28 +961,26 @@ class _UnitPages:
                 return page
         return None
 
-    def record(self, page: int, rows: list[dict[str, Any]], page_size: int, *, paged: bool,
+    def record(self, page: int, count: int, rows: Any, page_size: int, *, paged: bool,
                warn: Callable[[int | None, int, int, int], None]) -> None:
         self.pages[page] = rows
+        self.counts[page] = count
         if not paged:
             self.final = 1
-        elif len(rows) < page_size:
+        elif count < page_size:
             self.final = page if self.final is None else min(self.final, page)
-        elif len(rows) > page_size:
-            warn(self.unit, page, len(rows), page_size)
+        elif count > page_size:
+            warn(self.unit, page, count, page_size)
             self.final = page if self.final is None else min(self.final, page)
 
     @property
     def complete(self) -> bool:
         return self.final is not None and all(page in self.pages for page in range(1, self.final + 1))
 
-    def rows(self) -> list[dict[str, Any]]:
+    def pages_in_order(self) -> list[Any]:
         if self.final is None:  # pragma: no cover - the loop only ends once every unit is complete
             raise RuntimeError(f"paging of {self.unit} did not finish")
-        out: list[dict[str, Any]] = []
-        for page in range(1, self.final + 1):
-            out.extend(self.pages[page])
-        return out
+        return [self.pages[page] for page in range(1, self.final + 1)]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1089,6 +1091,12 @@ def rows_to_arrow(table: str, rows: Sequence[dict[str, Any]]) -> pa.Table:
     unset code padded to its width) is null, so one padded blank neither turns the column into text nor
     reaches a vendor file as spaces.
     """
+    return _typed_nulls(table, _rows_to_arrow_page(table, rows))
+
+
+def _rows_to_arrow_page(table: str, rows: Sequence[dict[str, Any]]) -> pa.Table:
+    """:func:`rows_to_arrow` of some of a table's rows (one page), with columns that are null throughout
+    left as Arrow's null type, so that the pages of a table concatenate into the types of the whole."""
     import pyarrow as pa
 
     spec = TABLES.get(table)
@@ -1117,11 +1125,40 @@ def rows_to_arrow(table: str, rows: Sequence[dict[str, Any]]) -> pa.Table:
             if array is None:
                 log.warning("Aeries %s: column %s mixes value types; it is written as text", table, name)
                 array = pa.array([_as_text(v) for v in values], type=pa.string())
-        if _is_null_type(array.type):
-            target = declared
-            if target is None:
-                target = pa.string() if pa.types.is_null(array.type) else pa.list_(pa.string())
-            if pa.types.is_null(array.type) or pa.types.is_list(target):
-                array = pa.array(values, type=target)
         arrays.append(array)
     return pa.table(arrays, names=list(names)) if names else pa.table({})
+
+
+def _typed_nulls(table: str, arrow_table: pa.Table) -> pa.Table:
+    """Columns null (or empty lists) in every row take the registry's type, else text."""
+    import pyarrow as pa
+
+    spec = TABLES.get(table)
+    known = dict(spec.columns) if spec else {}
+    for index, name in enumerate(arrow_table.column_names):
+        column = arrow_table.column(index)
+        if not _is_null_type(column.type):
+            continue
+        target = _arrow_type(known[name]) if name in known else None
+        if target is None:
+            target = pa.string() if pa.types.is_null(column.type) else pa.list_(pa.string())
+        if pa.types.is_null(column.type) or pa.types.is_list(target):
+            values = column.to_pylist()
+            arrow_table = arrow_table.set_column(index, name, pa.array(values, type=target))
+    return arrow_table
+
+
+def _concat_pages(table: str, pages: list[pa.Table]) -> pa.Table:
+    """One table from the pages of :func:`_rows_to_arrow_page`, typed as :func:`rows_to_arrow` types all
+    rows at once. Pages whose types do not unify (a column that is a number in one page and text in
+    another) are rebuilt from their records, as a whole, the rare slow way."""
+    import pyarrow as pa
+
+    pages = [page for page in pages if page.num_columns] or pages[:1]
+    if not pages:
+        return rows_to_arrow(table, [])
+    try:
+        combined = pa.concat_tables(pages, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        combined = _rows_to_arrow_page(table, [row for page in pages for row in page.to_pylist()])
+    return _typed_nulls(table, combined.combine_chunks())

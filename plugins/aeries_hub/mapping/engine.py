@@ -29,6 +29,8 @@ from aeries_hub.mapping.loader import (
 )
 
 RECORD_SET_COLUMN = "_record_set"
+#: The dtype of every built value: pandas' Arrow-backed text.
+TEXT = pd.StringDtype("pyarrow", na_value=float("nan"))
 #: The template field for the run's date: ``{run_date:%Y-%m-%d}`` (a strftime format after the colon).
 RUN_DATE = "run_date"
 
@@ -46,17 +48,28 @@ class BuiltOutput:
 
 
 def text(series: pd.Series) -> pd.Series:
-    """A column as text: nulls and values of only spaces become '', integral numbers lose their '.0'."""
-    if pd.api.types.is_bool_dtype(series.dtype):
+    """A column as text: nulls and values of only spaces become '', integral numbers lose their '.0'.
+
+    Text is pandas' Arrow-backed ``str`` dtype, so the string operations of a build run in Arrow rather
+    than once per cell in Python (a roster file has millions of rows).
+    """
+    if series.dtype == TEXT:
+        result = series
+    elif pd.api.types.is_bool_dtype(series.dtype):
         result = series.map({True: "true", False: "false"})
     elif pd.api.types.is_float_dtype(series.dtype):
         result = series.map(lambda v: "" if pd.isna(v) else (str(int(v)) if float(v).is_integer() else str(v)))
     elif pd.api.types.is_integer_dtype(series.dtype):
-        result = series.astype("Int64").astype("string")
+        result = series.astype("Int64").astype(TEXT)
+    elif pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):
+        result = series.astype(TEXT)
     else:
         result = series.map(_cell_text)
-        result = result.where(~result.str.isspace().fillna(False).astype(bool), "")
-    return result.astype("string").fillna("").astype(object)
+    result = result.astype(TEXT)
+    if result.hasnans:
+        result = result.fillna("")
+    spaces = result.str.isspace()
+    return result.where(~spaces, "") if spaces.any() else result  # text already: no copy
 
 
 def _cell_text(value) -> str:
@@ -87,11 +100,37 @@ def apply_source_filters(mapping: Mapping, tables: dict[str, pd.DataFrame]) -> d
     students = filtered.get("students")
     if students is not None and "InactiveStatusCode" in students.columns:
         codes = text(students["InactiveStatusCode"]).str.strip()
-        status = pd.Series("inactive", index=students.index, dtype=object)
+        status = pd.Series("inactive", index=students.index, dtype=TEXT)
         status[codes.isin(mapping.student_status_codes.get("pre_enrolled", []))] = "pre_enrolled"
         status[codes.isin(mapping.student_status_codes.get("active", []))] = "active"
         filtered["students"] = students[status.isin(mapping.student_statuses)]
     return filtered
+
+
+def columns_read_by(mapping: Mapping, output: Output) -> dict[str, set[str]]:
+    """The Aeries tables that building ``output`` reads, each with the columns it reads: those of its record
+    sets (``from``), of their lookups and explodes, and those the mapping's ``source`` filters test."""
+    from aeries_hub.tables import TABLES
+
+    needed: dict[str, set[str]] = {}
+    for record_set in output.records:
+        if not record_set.table:
+            continue
+        read = columns_read(record_set)
+        aliases = {lookup.alias for lookup in record_set.lookups} | ({record_set.explode[1]} if record_set.explode else set())
+        own = needed.setdefault(record_set.table, set())
+        own |= {ref for ref in read if ref.split(".", 1)[0] not in aliases or "." not in ref}
+        own |= {record_set.explode[0]} if record_set.explode else set()
+        for lookup in record_set.lookups:
+            theirs = needed.setdefault(lookup.table, set())
+            theirs |= {ref.split(".", 1)[1] for ref in read if ref.startswith(f"{lookup.alias}.")}
+            theirs |= set(lookup.on.values()) | {condition.column for condition in lookup.where}
+    for name, columns in needed.items():
+        if name == "students":
+            columns.add("InactiveStatusCode")
+        if mapping.school_codes and name in TABLES and TABLES[name].school_column:
+            columns.add(TABLES[name].school_column)
+    return needed
 
 
 @dataclass(frozen=True)
@@ -131,8 +170,15 @@ def build_output(
             built.merged_duplicates[record_set.name] = merged
         parts.append(frame)
     columns = output.delivered_columns + [RECORD_SET_COLUMN]
-    built.frame = pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
+    built.frame = _stacked(parts, columns) if parts else pd.DataFrame(columns=columns)
     return built
+
+
+def _stacked(parts: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    """The parts one under the other, built a column at a time (each part's column is freed once copied)."""
+    if len(parts) == 1:
+        return parts[0][columns].reset_index(drop=True)
+    return pd.DataFrame({column: pd.concat([part.pop(column) for part in parts], ignore_index=True) for column in columns})
 
 
 def _literal_rows(record_set: RecordSet, output: Output) -> pd.DataFrame:
@@ -152,8 +198,11 @@ def _record_set_rows(
     frame = base.reset_index(drop=True)
     if record_set.explode:
         frame = _explode(frame, record_set.table, *record_set.explode, where=f"{where}.explode")
+    read = columns_read(record_set)
     for lookup in record_set.lookups:
-        frame = _join_lookup(frame, lookup, tables, f"{where}.lookups.{lookup.alias}")
+        frame = _join_lookup(frame, lookup, tables, f"{where}.lookups.{lookup.alias}", read)
+    for column in read & set(frame.columns):  # once, rather than at every use
+        frame[column] = text(frame[column])
     # After the lookups, so that a condition can test a looked-up column (e.g. that a student was found).
     frame = frame[conditions_mask(frame, record_set.where, f"{where}.where")]
     out = pd.DataFrame(index=frame.index)
@@ -163,14 +212,80 @@ def _record_set_rows(
     merged = 0
     if record_set.distinct_on:
         out, merged = _distinct(frame, out, record_set, f"{where}.distinct")
+    del frame
     out[RECORD_SET_COLUMN] = record_set.name
     order = out.sort_values(list(output.key), key=natural_order, kind="mergesort").index
-    return out.loc[order].reset_index(drop=True), merged
+    return _reordered(out, order), merged
+
+
+def _reordered(frame: pd.DataFrame, order: pd.Index) -> pd.DataFrame:
+    """``frame.loc[order]`` with a fresh index, moved a column at a time (a whole copy of a file's millions of
+    rows next to the original would double the build's memory)."""
+    positions = frame.index.get_indexer(order)
+    result = pd.DataFrame(index=pd.RangeIndex(len(positions)))
+    for column in list(frame.columns):
+        result[column] = frame.pop(column).take(positions).reset_index(drop=True)
+    return result
+
+
+def arrow_text(values: pd.Series):
+    """A column of text as an Arrow ``large_string`` chunked array, without a copy when it is Arrow-backed."""
+    import pyarrow as pa
+
+    array = pa.array(values.astype(TEXT).array)
+    return (array if isinstance(array, pa.ChunkedArray) else pa.chunked_array([array])).cast(pa.large_string())
 
 
 def natural_order(values: pd.Series) -> pd.Series:
-    """Sort key for text: numbers inside it compare as numbers (9 < 10, STAFF-9 < STAFF-10), the rest as text."""
-    return values.astype(str).str.replace(r"\d+", lambda m: m.group(0).zfill(20), regex=True)
+    """Sort key for text: numbers inside it compare as numbers (9 < 10, STAFF-9 < STAFF-10), the rest as text.
+
+    Every run of digits is left-padded with zeros to 20 digits, as ``re.sub(r"\\d+", zfill(20))`` would do,
+    but on the column's Arrow buffers, a slice of rows at a time (a roster file's key has millions of values).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    texts = arrow_text(values.astype(TEXT).fillna(""))
+    not_ascii = texts.filter(pc.invert(pc.string_is_ascii(texts))).to_pylist()
+    if any(re.search(r"[^\x00-\x7f]", "".join(re.findall(r"\d", value))) for value in not_ascii):  # other digits
+        keys = [re.sub(r"\d+", lambda m: m.group(0).zfill(20), value) for value in texts.to_pylist()]
+        return pd.Series(keys, index=values.index, dtype=TEXT)
+    step = 1 << 18
+    chunks = [_zero_padded_numbers(chunk.slice(start, step)) for chunk in texts.chunks for start in range(0, len(chunk), step)]
+    return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array(chunks, pa.large_string())), index=values.index).astype(TEXT)
+
+
+def _zero_padded_numbers(texts, width: int = 20):
+    """``texts`` (a large_string array) with every run of ASCII digits left-padded with zeros to ``width``."""
+    import numpy as np
+    import pyarrow as pa
+
+    offsets = np.frombuffer(texts.buffers()[1], dtype=np.int64)[texts.offset:texts.offset + len(texts) + 1]
+    data = np.frombuffer(texts.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]] if len(texts) else np.zeros(0, np.uint8)
+    offsets = (offsets - offsets[0]).astype(np.int32)
+    digit = (data >= ord("0")) & (data <= ord("9"))
+    string_start = np.zeros(len(data) + 1, dtype=bool)
+    string_start[offsets[:-1]] = True
+    after_digit = np.empty_like(digit)  # a digit right before, in the same text
+    after_digit[:1] = False
+    after_digit[1:] = digit[:-1]
+    after_digit &= ~string_start[:-1]
+    run_start = np.flatnonzero(digit & ~after_digit).astype(np.int32)
+    before_digit = np.empty_like(digit)  # a digit right after, in the same text
+    before_digit[-1:] = False
+    before_digit[:-1] = digit[1:]
+    before_digit &= ~string_start[1:]
+    run_end = np.flatnonzero(digit & ~before_digit).astype(np.int32) + 1
+    pads = np.maximum(0, width - (run_end - run_start)).astype(np.int32)
+    shift = np.zeros(len(data), dtype=np.int32)
+    shift[run_start] = pads
+    np.cumsum(shift, out=shift)
+    shift += np.arange(len(data), dtype=np.int32)
+    padded = np.full(len(data) + int(pads.sum()), ord("0"), dtype=np.uint8)
+    padded[shift] = data
+    added = np.bincount(np.searchsorted(offsets, run_start, side="right") - 1, weights=pads, minlength=len(texts))
+    new_offsets = np.concatenate(([0], np.cumsum(added.astype(np.int64)))) + offsets
+    return pa.LargeStringArray.from_buffers(len(texts), pa.py_buffer(new_offsets.astype(np.int64)), pa.py_buffer(padded))
 
 
 def _explode(frame: pd.DataFrame, table: str, column: str, alias: str, where: str) -> pd.DataFrame:
@@ -233,19 +348,41 @@ def conditions_mask(frame: pd.DataFrame, conditions: tuple[Condition, ...], wher
     return mask
 
 
-def _join_lookup(frame: pd.DataFrame, lookup: Lookup, tables: dict[str, pd.DataFrame], where: str) -> pd.DataFrame:
+def columns_read(record_set: RecordSet) -> set[str]:
+    """Every column name the record set reads after its lookups are joined (``alias.Column`` included):
+    its values, conditions, distinct keys and preferences, and the left side of each lookup's ``on``."""
+    from aeries_hub.mapping.loader import _refs
+
+    read = {ref for spec in record_set.values.values() for ref in _refs(spec)}
+    read |= {condition.column for condition in record_set.where}
+    read |= set(record_set.distinct_on) | {preference.column for preference in record_set.prefer}
+    read |= {mine for lookup in record_set.lookups for mine in lookup.on}
+    return read
+
+
+def _join_lookup(frame: pd.DataFrame, lookup: Lookup, tables: dict[str, pd.DataFrame], where: str,
+                 read: set[str] | None = None) -> pd.DataFrame:
+    """``frame`` with the first matching row of the lookup's table, its columns named ``alias.Column``; only
+    the columns in ``read`` are joined (a roster joined with all of a student's columns would not fit in memory)."""
     other = _table(tables, lookup.table, f"{where}.table")
     other = other[conditions_mask(other, lookup.where, f"{where}.where")]
-    left_keys = [f"__key{i}" for i in range(len(lookup.on))]
-    joined = frame.copy()
-    right = other.rename(columns={c: f"{lookup.alias}.{c}" for c in other.columns})
-    for key, (mine, theirs) in zip(left_keys, lookup.on.items()):
-        joined[key] = _column(frame, mine, f"{where}.on").str.strip()
-        right[key] = _column(other, theirs, f"{where}.on.{mine}").str.strip()
-    right = right.drop_duplicates(subset=left_keys, keep="first")
-    joined = joined.merge(right, on=left_keys, how="left", sort=False)
-    joined.index = frame.index
-    return joined.drop(columns=left_keys)
+    prefix = f"{lookup.alias}."
+    if read is not None and all(ref[len(prefix):] in other.columns for ref in read if ref.startswith(prefix)):
+        # (with an unknown column, everything is joined so that the error can list the lookup's columns)
+        other = other[[c for c in other.columns if prefix + c in read or c in lookup.on.values()]]
+    keys = [f"__key{i}" for i in range(len(lookup.on))]
+    mine = pd.DataFrame({key: _column(frame, column, f"{where}.on").str.strip() for key, column in zip(keys, lookup.on)})
+    theirs = pd.DataFrame({key: _column(other, column, f"{where}.on.{name}").str.strip().to_numpy()
+                           for key, (name, column) in zip(keys, lookup.on.items())})
+    theirs["__row"] = range(len(theirs))
+    theirs = theirs.drop_duplicates(subset=keys, keep="first")
+    # the position in ``other`` of each row's first match (-1: none): only the looked-up columns are copied
+    rows = mine.merge(theirs, on=keys, how="left", sort=False)["__row"].fillna(-1).astype("int64").to_numpy()
+    looked_up = {
+        f"{prefix}{column}": pd.Series(pd.api.extensions.take(other[column].array, rows, allow_fill=True), index=frame.index)
+        for column in other.columns
+    }
+    return frame.assign(**looked_up)
 
 
 def _distinct(frame: pd.DataFrame, out: pd.DataFrame, record_set: RecordSet, where: str) -> tuple[pd.DataFrame, int]:
@@ -275,17 +412,17 @@ def _distinct(frame: pd.DataFrame, out: pd.DataFrame, record_set: RecordSet, whe
             parts = pd.DataFrame({"group": groups, "value": out.loc[ordered.index, column].str.strip()})
             parts = parts[parts["value"].ne("")].drop_duplicates()
             joined = parts.groupby("group", sort=False)["value"].agg(separator.join)
-            result[column] = groups.loc[result.index].map(joined).fillna("").astype(object)
+            result[column] = groups.loc[result.index].map(joined).astype(TEXT).fillna("")
     return result, len(out) - len(result)
 
 
 def _evaluate(spec: ValueSpec, frame: pd.DataFrame, where: str, run: RunValues) -> pd.Series:
     if spec.kind == "constant":
-        values = pd.Series(spec.argument, index=frame.index, dtype=object)
+        values = pd.Series(spec.argument, index=frame.index, dtype=TEXT)
     elif spec.kind == "source":
         values = _column(frame, spec.argument, where)
     elif spec.kind == "first_of":
-        values = pd.Series("", index=frame.index, dtype=object)
+        values = pd.Series("", index=frame.index, dtype=TEXT)
         for ref in spec.argument:
             candidate = _column(frame, ref, where)
             values = values.where(~is_blank(values), candidate)
@@ -294,8 +431,8 @@ def _evaluate(spec: ValueSpec, frame: pd.DataFrame, where: str, run: RunValues) 
     if spec.match is not None:
         trimmed = values.str.strip()
         matched = trimmed.map(spec.match)
-        fallback = values if spec.default is None else pd.Series(spec.default, index=frame.index, dtype=object)
-        values = matched.where(trimmed.isin(spec.match.keys()), fallback).astype(object)
+        fallback = values if spec.default is None else pd.Series(spec.default, index=frame.index, dtype=TEXT)
+        values = matched.astype(TEXT).where(trimmed.isin(spec.match.keys()), fallback)
     for step in spec.transform:
         values = _apply_step(step, values, frame, where, run)
     return values
@@ -304,7 +441,7 @@ def _evaluate(spec: ValueSpec, frame: pd.DataFrame, where: str, run: RunValues) 
 def _template(template: str, frame: pd.DataFrame, where: str, run: RunValues) -> pd.Series:
     import string
 
-    result = pd.Series("", index=frame.index, dtype=object)
+    result = pd.Series("", index=frame.index, dtype=TEXT)
     for literal, name, spec, _ in string.Formatter().parse(template):
         if literal:
             result = result + literal
@@ -345,11 +482,11 @@ def _apply_step(step, values: pd.Series, frame: pd.DataFrame, where: str, run: R
         return values.where(values.str.strip().ne(other), "")
     if name == "if_match":
         hit = _search(values, argument["pattern"], f"{where}.transform: if_match")
-        return pd.Series(argument["else"], index=values.index, dtype=object).where(~hit, argument["then"])
+        return pd.Series(argument["else"], index=values.index, dtype=TEXT).where(~hit, argument["then"])
     if name == "crosswalk":
         table = run.crosswalks[argument]
         trimmed = values.str.strip()
-        return trimmed.map(table).where(trimmed.isin(table.keys()), values).astype(object)
+        return trimmed.map(table).astype(TEXT).where(trimmed.isin(table.keys()), values)
     if name == "prefix":
         return values.where(blank, argument + values)
     if name == "pad_left":
@@ -369,10 +506,16 @@ def _search(values: pd.Series, pattern: str, where: str) -> pd.Series:
         compiled = re.compile(pattern)
     except re.error as exc:
         raise MappingError(f"{where} pattern {pattern!r} is invalid: {exc}") from None
-    return values.map(lambda value: compiled.search(value) is not None).astype(bool)
+    return per_distinct(values, lambda value: compiled.search(value) is not None).astype(bool)
+
+
+def per_distinct(values: pd.Series, function) -> pd.Series:
+    """``function`` of each value, computed once per distinct value (codes and dates repeat a lot)."""
+    distinct = values.drop_duplicates()
+    return values.map(dict(zip(distinct, map(function, distinct))))
 
 
 def _format_dates(values: pd.Series, fmt: str) -> pd.Series:
     day = values.str.strip().str.slice(0, 10)
     parsed = pd.to_datetime(day.where(~day.isin(_AERIES_NULL_DATES), ""), format="%Y-%m-%d", errors="coerce")
-    return parsed.dt.strftime(fmt).astype(object).where(parsed.notna(), "")
+    return parsed.dt.strftime(fmt).astype(TEXT).where(parsed.notna(), "")

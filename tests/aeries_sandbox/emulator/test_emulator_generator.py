@@ -178,3 +178,36 @@ def test_tiny_districts_still_work(size):
     district = generate_district(size, seed=size)
     assert district.counts()["distinct_students"] == size
     assert len([s for s in district.schools if s["SchoolCode"] != 0]) == 4
+
+
+def test_a_district_scale_shape_sets_schools_staff_classes_and_section_sizes():
+    from aeries_sandbox.emulator import DistrictShape
+
+    shape = DistrictShape(students_per_school=500, students_per_staff=12.5, classes_per_student=(6, 7), students_per_section=18)
+    district = generate_district(5000, 1, shape)
+    counts = district.counts()
+    assert counts["schools"] == 10 + 1  # 5000 / 500, plus the district office
+    assert counts["staff"] == 400  # 5000 / 12.5
+    classes = Counter((r["SchoolCode"], r["StudentID"]) for r in district.rosters)
+    assert set(classes.values()) <= {6, 7} and len(set(classes.values())) == 2
+    active = Counter((s["SchoolCode"], s["Grade"]) for s in district.students if s["InactiveStatusCode"] == " ")
+    for section in district.sections:
+        if section["InactiveStatusCode"] == " ":
+            per_period = -(-active[(section["SchoolCode"], section["LowGrade"])] // 18)
+            in_period = sum(1 for other in district.sections if other["SchoolCode"] == section["SchoolCode"]
+                            and other["LowGrade"] == section["LowGrade"] and other["Period"] == section["Period"]
+                            and other["InactiveStatusCode"] == " ")
+            assert in_period == per_period
+            break
+    assert generate_district(300, 7, DistrictShape()) == generate_district(300, 7)
+
+
+@pytest.mark.parametrize("shape, message", [
+    ({"classes_per_student": (5, 9)}, "classes_per_student must be a range within 1..7"),
+    ({"students_per_school": 0}, "students_per_school must be positive"),
+])
+def test_an_impossible_shape_is_refused(shape, message):
+    from aeries_sandbox.emulator import DistrictShape
+
+    with pytest.raises(ValueError, match=message):
+        DistrictShape(**shape)
