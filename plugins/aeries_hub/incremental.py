@@ -196,7 +196,7 @@ def choose_mode(table: str, state: dict[str, Any] | None, now_local: datetime, f
 
 
 # --------------------------------------------------------------------------------------------------
-# Merging
+# Merging (in Arrow: a snapshot of millions of schedule rows never becomes Python objects)
 # --------------------------------------------------------------------------------------------------
 def _sortable(value: Any) -> tuple:
     if value is None:
@@ -210,21 +210,107 @@ def group_of(row: dict[str, Any], columns: Iterable[str]) -> tuple:
     return tuple(row.get(c) for c in columns)
 
 
-def merge_rows(table: str, snapshot_rows: list[dict[str, Any]], groups: set[tuple], fetched: list[dict[str, Any]],
-               school_column: str | None = "SchoolCode") -> list[dict[str, Any]]:
-    """The snapshot's rows without those of ``groups``, plus ``fetched`` (the groups' rows now), in the order of a
-    full extraction: schools in the snapshot's order (new ones after, by code), then Aeries' order in a school."""
+def _mask(snapshot, column: str, values: Iterable[Any]):
+    """A boolean array: which rows have ``column`` in ``values``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    values = [v for v in set(values) if v is not None]
+    if not values or column not in snapshot.column_names:
+        return pa.array([False] * snapshot.num_rows, type=pa.bool_())
+    try:
+        return pc.is_in(snapshot[column], value_set=pa.array(values).cast(snapshot.schema.field(column).type))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):  # other key types: compare as text
+        wanted = {str(v) for v in values}
+        return pa.array([str(v) in wanted for v in snapshot[column].to_pylist()], type=pa.bool_())
+
+
+def rows_where(snapshot, column: str, values: Iterable[Any]) -> list[dict[str, Any]]:
+    """The snapshot's rows whose ``column`` is one of ``values``, as dicts (a few rows, never the table)."""
+    return snapshot.filter(_mask(snapshot, column, values)).to_pylist()
+
+
+def _group_positions(snapshot, columns: tuple[str, ...], groups: set[tuple]) -> list[int]:
+    """Positions of the snapshot's rows whose values of ``columns`` are one of ``groups``."""
+    import pyarrow.compute as pc
+
+    candidates = pc.indices_nonzero(_mask(snapshot, columns[-1], (g[-1] for g in groups)))
+    rows = snapshot.select(list(columns)).take(candidates).to_pylist()
+    return [position for position, row in zip(candidates.to_pylist(), rows) if group_of(row, columns) in groups]
+
+
+def merge_tables(table: str, snapshot, groups: set[tuple], fetched: list[dict[str, Any]]):
+    """The snapshot (an Arrow table) without the rows of ``groups``, plus ``fetched`` (those groups' rows now):
+    the table a full extraction gives, in its order (schools in the snapshot's order, new ones after by code,
+    then Aeries' order in a school) and with its column types."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from aeries_hub.hooks.aeries import rows_to_arrow
+
     plan = PLANS[table]
-    kept = [row for row in snapshot_rows if group_of(row, plan.group) not in groups]
-    rank: dict[Any, int] = {}
-    if school_column:
-        for row in snapshot_rows:
-            rank.setdefault(row.get(school_column), len(rank))
-        for code in sorted({row.get(school_column) for row in fetched} - set(rank), key=_sortable):
-            rank[code] = len(rank)
-    merged = kept + fetched
-    merged.sort(key=lambda row: (rank.get(row.get(school_column), 0) if school_column else 0,
-                                 *(_sortable(row.get(c)) for c in plan.order)))
+    snapshot = snapshot.replace_schema_metadata(None)
+    keep = np.ones(snapshot.num_rows, dtype=bool)
+    keep[_group_positions(snapshot, plan.group, groups)] = False
+    kept = snapshot.filter(pa.array(keep))
+    fresh = _conform(table, kept, rows_to_arrow(table, fetched))
+    if fresh is None:  # a type a full extraction would infer otherwise: the same conversion over every row
+        log.warning("Aeries %s: changed records bring other column types; the merge converts every row", table)
+        merged = rows_to_arrow(table, kept.to_pylist() + fetched)
+    else:
+        kept, fresh = fresh
+        merged = pa.concat_tables([kept, fresh])
+    school = TABLES_SCHOOL_COLUMN.get(table, "SchoolCode")
+    keys = [(c, "ascending") for c in plan.order if c in merged.column_names]
+    if school and school in merged.column_names:
+        order = list(dict.fromkeys(snapshot[school].to_pylist()))
+        order += sorted({r.get(school) for r in fetched} - set(order), key=_sortable)
+        rank = pc.index_in(merged[school], value_set=pa.array(order, type=merged.schema.field(school).type))
+        merged = merged.append_column("__rank", rank)
+        keys.insert(0, ("__rank", "ascending"))
+    merged = merged.take(pc.sort_indices(merged, sort_keys=keys))
+    if "__rank" in merged.column_names:
+        merged = merged.drop_columns(["__rank"])
+    return _null_columns_as_extracted(table, merged)
+
+
+def _conform(table: str, kept, fresh):
+    """``(kept, fresh)`` with the same columns and types (each side gets the other's extra columns as nulls), or
+    None when a column's values would make a full extraction infer another type than the snapshot has."""
+    import pyarrow as pa
+
+    if fresh.num_rows == 0:
+        fresh = pa.table({name: pa.nulls(0, kept.schema.field(name).type) for name in kept.column_names})
+    for name in fresh.column_names:
+        if name not in kept.column_names:
+            column = fresh[name]
+            data_type = column.type if not pa.types.is_null(column.type) else pa.string()
+            kept = kept.append_column(pa.field(name, data_type), pa.nulls(kept.num_rows, data_type))
+    columns = []
+    for field in kept.schema:
+        if field.name not in fresh.column_names or fresh[field.name].null_count == fresh.num_rows:
+            columns.append(pa.nulls(fresh.num_rows, field.type))
+        elif fresh.schema.field(field.name).type == field.type:
+            columns.append(fresh[field.name])
+        else:  # e.g. a column null in every kept row: a full extraction takes the fetched values' type
+            return None
+    return kept, pa.table(columns, schema=kept.schema)
+
+
+def _null_columns_as_extracted(table: str, merged):
+    """A column null in every row has the type a full extraction gives it: the registry's, else text."""
+    import pyarrow as pa
+
+    from aeries_hub.hooks.aeries import _arrow_type, table_spec
+
+    known = dict(table_spec(table).columns)
+    for index, field in enumerate(merged.schema):
+        if merged.num_rows and merged[field.name].null_count == merged.num_rows:
+            target = _arrow_type(known[field.name]) if field.name in known else (
+                pa.list_(pa.string()) if pa.types.is_list(field.type) else pa.string())
+            if target != field.type:
+                merged = merged.set_column(index, pa.field(field.name, target), pa.nulls(merged.num_rows, target))
     return merged
 
 
@@ -235,29 +321,26 @@ def _since_path(route: str, since: datetime) -> str:
     return f"{route}/{since.year}/{since.month}/{since.day}/{since.hour}/{since.minute}"
 
 
-def changed_groups(hook, table: str, since: datetime, stats, snapshot_rows: list[dict[str, Any]],
-                   school_codes: set[int] | None) -> set[tuple]:
+def changed_groups(hook, table: str, since: datetime, stats, snapshot, school_codes: set[int] | None) -> set[tuple]:
     """The groups (values of ``PLANS[table].group``) whose rows must be fetched again."""
     from aeries_hub.hooks.aeries import _as_list
 
     plan = PLANS[table]
-    groups: set[tuple] = set()
-    schools_of: dict[Any, set] = {}
-    if plan.group == _STUDENT:
-        for row in snapshot_rows:
-            schools_of.setdefault(row.get("StudentID"), set()).add(row.get("SchoolCode"))
+    keys: list[dict[str, Any]] = []
     for route in plan.changes:
         path = _since_path(route, since)
-        keys = _as_list(hook._request(path, stats=stats, security_area=_CHANGE_AREAS[route.split("/")[0]]), path)
-        if route == "SectionRosterDataChanges":
-            keys = _section_students(hook, keys, stats, snapshot_rows)
+        answer = _as_list(hook._request(path, stats=stats, security_area=_CHANGE_AREAS[route.split("/")[0]]), path)
+        keys += _section_students(hook, answer, stats, snapshot) if route == "SectionRosterDataChanges" else answer
+    groups: set[tuple] = set()
+    if plan.group == _STUDENT:  # every school the student has rows at, and the school the change names
+        schools_of: dict[Any, set] = {}
+        for row in rows_where(snapshot, "StudentID", (k.get("StudentID") for k in keys)):
+            schools_of.setdefault(row.get("StudentID"), set()).add(row.get("SchoolCode"))
         for key in keys:
-            if plan.group == _STUDENT:
-                student = key.get("StudentID")
-                for school in {key.get("SchoolCode"), *schools_of.get(student, ())}:
-                    groups.add((school, student))
-            else:
-                groups.add(group_of(key, plan.group))
+            student = key.get("StudentID")
+            groups.update((school, student) for school in {key.get("SchoolCode"), *schools_of.get(student, ())})
+    else:
+        groups = {group_of(key, plan.group) for key in keys}
     if "SchoolCode" in plan.group:
         position = plan.group.index("SchoolCode")
         groups = {g for g in groups if g[position] not in (None, 0)
@@ -265,7 +348,7 @@ def changed_groups(hook, table: str, since: datetime, stats, snapshot_rows: list
     return groups
 
 
-def _section_students(hook, sections: list[dict[str, Any]], stats, snapshot_rows) -> list[dict[str, Any]]:
+def _section_students(hook, sections: list[dict[str, Any]], stats, snapshot) -> list[dict[str, Any]]:
     """The students whose rows in a changed section differ between the snapshot and Aeries' roster of that
     section now (``sections/{sn}/students``): those who joined, left, or whose row there changed."""
     from aeries_hub.hooks.aeries import _as_list
@@ -277,12 +360,13 @@ def _section_students(hook, sections: list[dict[str, Any]], stats, snapshot_rows
         return found
 
     wanted = sorted({(s.get("SchoolCode"), s.get("SectionNumber")) for s in sections}, key=lambda k: tuple(map(_sortable, k)))
+    in_sections = rows_where(snapshot, "SectionNumber", (section for _, section in wanted))
     students = []
     for school, section in wanted:
         path = f"schools/{school}/sections/{section}/students"
         now = _as_list(hook._request(path, stats=stats, security_area="Class Schedules/History"), path)
         now = [row if "SchoolCode" in row else {"SchoolCode": school, **row} for row in now]
-        before = by_student(r for r in snapshot_rows if (r.get("SchoolCode"), r.get("SectionNumber")) == (school, section))
+        before = by_student(r for r in in_sections if (r.get("SchoolCode"), r.get("SectionNumber")) == (school, section))
         after = by_student(now)
         students += [{"SchoolCode": school, "StudentID": student} for student in {*before, *after}
                      if before.get(student) != after.get(student)]
@@ -318,16 +402,14 @@ def fetch_groups(hook, table: str, groups: set[tuple], stats) -> list[dict[str, 
 # --------------------------------------------------------------------------------------------------
 # The task
 # --------------------------------------------------------------------------------------------------
-def _parquet_bytes(hook, table: str, rows: list[dict[str, Any]]) -> bytes:
-    """The rows as the hook's extract writes them (same Arrow conversion, same schema metadata)."""
+def _parquet_bytes(hook, table: str, arrow_table) -> bytes:
+    """The merged table as the hook's extract writes one (the same schema metadata)."""
     import pyarrow.parquet as pq
 
-    from aeries_hub.hooks.aeries import rows_to_arrow, table_spec
+    from aeries_hub.hooks.aeries import table_spec
 
     spec = table_spec(table)
-    arrow_table = rows_to_arrow(table, rows)
     arrow_table = arrow_table.replace_schema_metadata({
-        **(arrow_table.schema.metadata or {}),
         b"aeries.table": spec.name.encode(),
         b"aeries.key": ",".join(spec.key).encode(),
         b"aeries.api_version": str(hook.settings.api_version).encode(),
@@ -354,22 +436,21 @@ def extract_table(hook, table: str, target, *, snapshot: ExtractSnapshot, school
     changed_keys = None
     if mode == "incremental":
         assert state is not None
-        snapshot_rows = pq.read_table(io.BytesIO(snapshot.read_bytes(table))).to_pylist()
+        previous = pq.read_table(io.BytesIO(snapshot.read_bytes(table)))
         since = datetime.fromisoformat(state["extracted_at"]) - OVERLAP
         codes = set(settings["school_codes"]) or None
-        groups = changed_groups(hook, table, since, stats, snapshot_rows, codes)
+        groups = changed_groups(hook, table, since, stats, previous, codes)
         changed_keys = len(groups)
-        if len(groups) > MAX_CHANGED_SHARE * max(len(snapshot_rows), 1) and len(groups) > 1:
+        if len(groups) > MAX_CHANGED_SHARE * max(previous.num_rows, 1) and len(groups) > 1:
             mode = "full"
             reason = (f"{len(groups)} changed keys are more than {MAX_CHANGED_SHARE:.0%} of the snapshot's "
-                      f"{len(snapshot_rows)} rows: a full extraction is cheaper")
+                      f"{previous.num_rows} rows: a full extraction is cheaper")
         else:
-            fetched = fetch_groups(hook, table, groups, stats)
-            rows = merge_rows(table, snapshot_rows, groups, fetched, TABLES_SCHOOL_COLUMN.get(table, "SchoolCode"))
-            data = _parquet_bytes(hook, table, rows)
+            merged = merge_tables(table, previous, groups, fetch_groups(hook, table, groups, stats))
+            data = _parquet_bytes(hook, table, merged)
             with target.open("wb") as handle:
                 handle.write(data)
-            count, last_full = len(rows), state["last_full_at"]
+            count, last_full = merged.num_rows, state["last_full_at"]
     if mode == "full":
         result = hook.extract_to_parquet(table, target, school_codes=school_codes)
         stats.requests += result.requests

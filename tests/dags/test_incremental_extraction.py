@@ -9,10 +9,12 @@ builds (a third run with ``full_extract``). The emulator's request counts show w
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from datetime import datetime, timedelta
 
+import pyarrow.parquet as pq
 import pytest
 import requests
 
@@ -43,6 +45,8 @@ def run_dag(**conf):
                       for name in run.list("summary") if name.startswith("extract_")},
         "report": run.read_json("report.json"),
         "zip": run.path("output", ZIP).read_bytes(),
+        "extracts": {name[: -len(".parquet")]: pq.read_table(io.BytesIO(run.path("extract", name).read_bytes()))
+                     for name in run.list("extract")},
     }
 
 
@@ -127,6 +131,8 @@ def test_incremental_delivery_is_byte_identical_to_a_full_extraction(history):
     assert {s["mode"] for s in forced["summaries"].values()} == {"full"}
     assert forced["summaries"]["students"]["reason"] == "the full_extract param is on"
     assert forced["zip"] == history["incremental"]["zip"]
+    for table, extract in history["incremental"]["extracts"].items():  # the same rows, order, types and metadata
+        assert extract.equals(forced["extracts"][table], check_metadata=True), table
     assert forced["zip"] != history["first"]["zip"]
     assert student_requests(forced["stats"]) > student_requests(history["incremental"]["stats"])
 
@@ -149,9 +155,9 @@ def test_a_snapshot_older_than_full_every_hours_leads_to_a_full_extraction(histo
 
 
 def test_another_database_year_does_not_use_the_snapshot(history):
-    year = history["forced"]["summaries"]["students"]["database_year"]
     from aeries_hub.incremental import ExtractSnapshot
 
+    year = history["forced"]["summaries"]["students"]["database_year"]
     run = run_dag(logical_date=datetime.fromisoformat(f"{year - 1}-10-01T12:00:00+00:00"))
 
     assert run["summaries"]["students"]["database_year"] == year - 1
