@@ -217,7 +217,9 @@ def _mask(snapshot, column: str, values: Iterable[Any]):
 
     values = [v for v in set(values) if v is not None]
     if not values or column not in snapshot.column_names:
-        return pa.array([False] * snapshot.num_rows, type=pa.bool_())
+        import numpy as np
+
+        return pa.array(np.zeros(snapshot.num_rows, dtype=bool))
     try:
         return pc.is_in(snapshot[column], value_set=pa.array(values).cast(snapshot.schema.field(column).type))
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):  # other key types: compare as text
@@ -254,7 +256,7 @@ def merge_tables(table: str, snapshot, groups: set[tuple], fetched: list[dict[st
     keep = np.ones(snapshot.num_rows, dtype=bool)
     keep[_group_positions(snapshot, plan.group, groups)] = False
     kept = snapshot.filter(pa.array(keep))
-    fresh = _conform(table, kept, rows_to_arrow(table, fetched))
+    fresh = _conform(kept, rows_to_arrow(table, fetched))
     if fresh is None:  # a type a full extraction would infer otherwise: the same conversion over every row
         log.warning("Aeries %s: changed records bring other column types; the merge converts every row", table)
         merged = rows_to_arrow(table, kept.to_pylist() + fetched)
@@ -264,7 +266,7 @@ def merge_tables(table: str, snapshot, groups: set[tuple], fetched: list[dict[st
     school = TABLES_SCHOOL_COLUMN.get(table, "SchoolCode")
     keys = [(c, "ascending") for c in plan.order if c in merged.column_names]
     if school and school in merged.column_names:
-        order = list(dict.fromkeys(snapshot[school].to_pylist()))
+        order = pc.unique(snapshot[school]).to_pylist()  # in the order of first appearance
         order += sorted({r.get(school) for r in fetched} - set(order), key=_sortable)
         rank = pc.index_in(merged[school], value_set=pa.array(order, type=merged.schema.field(school).type))
         merged = merged.append_column("__rank", rank)
@@ -275,7 +277,7 @@ def merge_tables(table: str, snapshot, groups: set[tuple], fetched: list[dict[st
     return _null_columns_as_extracted(table, merged)
 
 
-def _conform(table: str, kept, fresh):
+def _conform(kept, fresh):
     """``(kept, fresh)`` with the same columns and types (each side gets the other's extra columns as nulls), or
     None when a column's values would make a full extraction infer another type than the snapshot has."""
     import pyarrow as pa
