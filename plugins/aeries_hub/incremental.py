@@ -456,10 +456,11 @@ def extract_table(hook, table: str, target, *, snapshot: ExtractSnapshot, school
     from aeries_hub.hooks.aeries import _Stats
 
     stats = _Stats()
-    started = district_now(hook, stats, clock)
+    started = district_now(hook, stats, clock) if table in PLANS else None  # the small tables need no clock
     settings = {"school_codes": sorted(school_codes or []), "api_version": hook.settings.api_version}
     state = snapshot.state(table) if table in PLANS else None
-    mode, reason = choose_mode(table, state, started, full_every_hours, force_full=force_full, settings=settings)
+    mode, reason = choose_mode(table, state, started or datetime.min, full_every_hours, force_full=force_full,
+                               settings=settings)
     changed_keys = None
     if mode == "incremental":
         assert state is not None
@@ -486,8 +487,8 @@ def extract_table(hook, table: str, target, *, snapshot: ExtractSnapshot, school
             stats.retry_causes[cause] += n
         with target.open("rb") as handle:
             data = handle.read()
-        count, last_full = result.rows, _stamp(started)
-    if table in PLANS:
+        count, last_full = result.rows, started and _stamp(started)
+    if started is not None:
         snapshot.save(table, data, {"table": table, "extracted_at": _stamp(started), "last_full_at": last_full,
                                     "rows": count, "mode": mode, "settings": settings})
     summary = {
