@@ -358,3 +358,11 @@ class EmulatorProcess(ServerProcess):
 
     def clear_writes(self) -> int:
         return self._control("DELETE", "writes")["cleared"]
+
+    def set_schedule(self, school_code: int, student_id: int, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Replace a student's class schedule (SEC rows) at a school; logged as a ``class`` change."""
+        return self._control("PUT", f"classes/{int(school_code)}/{int(student_id)}", rows)
+
+    def update_staff(self, staff_id: int, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """Change fields of a staff record; logged as a ``staff`` change."""
+        return self._control("PUT", f"staff/{int(staff_id)}", dict(fields))

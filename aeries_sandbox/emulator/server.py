@@ -443,6 +443,38 @@ class DistrictIndex:
         key = (_int_key(row.get("GradebookNumber")), _int_key(row.get("AssignmentNumber")))
         self.scores.setdefault(key, {})[_int_key(row.get("StudentID"))] = row
 
+    def replace_schedule(self, school: Any, student_id: Any, rows: list[dict[str, Any]]) -> None:
+        """The student's class schedule (SEC rows) at ``school`` becomes ``rows``; logs a ``class`` change of the
+        student and a ``section_roster`` change of every section the student joined or left."""
+        old = self.rosters_by_student.get((school, student_id), [])
+        sections = {_int_key(r.get("SectionNumber")) for r in old} ^ {_int_key(r.get("SectionNumber")) for r in rows}
+        kept = [r for r in self.rosters.get(school, []) if _int_key(r.get("StudentID")) != student_id]
+        self.rosters[school] = sorted(kept + rows, key=_id_seq)
+        self.rosters_by_student[(school, student_id)] = sorted(rows, key=_id_seq)
+        for (code, number), members in list(self.rosters_by_section.items()):
+            if code == school:
+                members[:] = [r for r in members if _int_key(r.get("StudentID")) != student_id]
+        for row in rows:
+            insort(self.rosters_by_section.setdefault((school, _int_key(row.get("SectionNumber"))), []), row,
+                   key=_id_seq)
+        student = (self.student_by_id.get((school, student_id)) or [{}])[0]
+        self.add_change("class", {"StudentID": student_id, "SchoolCode": school,
+                                  "StudentNumber": student.get("StudentNumber")})
+        for number in sorted(sections, key=str):
+            self.add_change("section_roster", {"SchoolCode": school, "SectionNumber": number})
+
+    def update_staff(self, staff_id: Any, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Change fields of a staff record (a copy, as the writes do); logs a ``staff`` change."""
+        old = self.staff_by_id.get(staff_id)
+        if old is None:
+            raise HttpError(404, f"Staff {staff_id} was not found")
+        new = {**old, **values}
+        _replace(self.staff, old, new)
+        self.staff_by_id[staff_id] = new
+        self._cache.pop("staff", None)
+        self.add_change("staff", new)
+        return new
+
     def add_course_request(self, record: dict[str, Any]) -> None:
         school, student_id = _int_key(record["SchoolCode"]), _int_key(record["StudentID"])
         insort(self.course_requests.setdefault(school, []), record, key=_id_seq)
@@ -824,6 +856,8 @@ class EmulatorApp:
 
     # -- control endpoints ---------------------------------------------------------------------
     def control(self, method: str, segments: list[str], body: bytes) -> tuple[int, bytes]:
+        if segments and segments[0].lower() in ("classes", "staff") and len(segments) > 1:
+            return self.control_edit(method, segments, body)
         name = segments[0].lower() if len(segments) == 1 else ""
         if name == "stats" and method == "GET":
             return 200, _dumps({**self.stats.snapshot(), "fault_config": self.faults.state()})
@@ -854,6 +888,35 @@ class EmulatorApp:
         if name in ("stats", "faults", "writes"):
             return 405, _dumps({"Message": f"The requested resource does not support http method '{method}'."})
         return 404, _dumps({"Message": "Unknown emulator control endpoint; use stats, faults or writes."})
+
+    def control_edit(self, method: str, segments: list[str], body: bytes) -> tuple[int, bytes]:
+        """``PUT classes/{sc}/{StudentID}`` (body: the student's SEC rows at that school) and ``PUT staff/{ID}``
+        (body: the fields to change): edits Aeries' API cannot make, logged as changes as Aeries logs them."""
+        numbers = [_parse_int(segment) for segment in segments[1:]]
+        kind = segments[0].lower()
+        if method != "PUT":
+            return 405, _dumps({"Message": f"The requested resource does not support http method '{method}'."})
+        if None in numbers or len(numbers) != (2 if kind == "classes" else 1):
+            return 404, _dumps({"Message": "Use PUT classes/{SchoolCode}/{StudentID} or PUT staff/{ID}."})
+        try:
+            payload = json.loads(body.decode("utf-8") or "null")
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return 400, _dumps({"Message": f"The body is not JSON: {exc}"})
+        ix = self.index
+        with ix.lock:
+            if kind == "staff":
+                if not isinstance(payload, dict):
+                    return 400, _dumps({"Message": "The body must be an object of staff fields."})
+                try:
+                    return 200, _dumps(ix.update_staff(numbers[0], payload))
+                except HttpError as exc:
+                    return exc.status, _dumps({"Message": exc.message})
+            school, student_id = numbers
+            if not isinstance(payload, list) or not all(isinstance(row, dict) for row in payload):
+                return 400, _dumps({"Message": "The body must be an array of class schedule (SEC) rows."})
+            rows = [{"StudentID": student_id, "SchoolCode": school, **row} for row in payload]
+            ix.replace_schedule(school, student_id, rows)
+        return 200, _dumps(rows)
 
     # -- routing -------------------------------------------------------------------------------
     def resolve(self, api: list[str]) -> tuple[str, Callable[[dict[str, str]], bytes]] | None:

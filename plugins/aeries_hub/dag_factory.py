@@ -83,6 +83,13 @@ def _params(mapping: Mapping) -> dict[str, Param]:
         description="Deliver even when Aeries returned far fewer rows for a table or school than at the last delivery "
         "(the drop is real: a school closed or left the integration).",
     )
+    if mapping.incremental:
+        params["full_extract"] = Param(
+            False,
+            type="boolean",
+            description="Extract every table in full, even where an incremental extraction would do "
+            f"(otherwise one runs every {mapping.incremental.full_every_hours:g} hours).",
+        )
     if mapping.window:
         params["ignore_window"] = Param(
             False,

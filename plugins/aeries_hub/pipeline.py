@@ -69,6 +69,8 @@ def extract_table(mapping_file: str, table: str) -> dict:
     run = RunFolder.current()
     target = run.path("extract", f"{table}.parquet")
     hook = AeriesHook(aeries_conn_id=mapping.aeries_conn_id, school_year=school_year_of(run_date(mapping)))
+    if mapping.incremental:
+        return _summary(run, f"extract_{table}", _extract_incrementally(mapping, hook, table, target))
     result = hook.extract_to_parquet(table, target, school_codes=list(mapping.school_codes) or None)
     return _summary(
         run,
@@ -82,6 +84,22 @@ def extract_table(mapping_file: str, table: str) -> dict:
             "seconds": round(result.seconds, 3),
             "path": str(target),
         },
+    )
+
+
+def _extract_incrementally(mapping: Mapping, hook, table: str, target) -> dict:
+    """``source.incremental``: only what changed since the DAG's extract snapshot, merged into it (see
+    :mod:`aeries_hub.incremental`); a full extraction when the snapshot is too old or the run asks for one."""
+    from airflow.sdk import get_current_context
+
+    from aeries_hub import incremental
+    from aeries_hub.staging import staging_base
+
+    snapshot = incremental.ExtractSnapshot(staging_base(), mapping.dag_id, mapping.aeries_conn_id, hook.database_year)
+    return incremental.extract_table(
+        hook, table, target, snapshot=snapshot, school_codes=list(mapping.school_codes) or None,
+        full_every_hours=mapping.incremental.full_every_hours,
+        force_full=bool(get_current_context()["params"].get("full_extract")),
     )
 
 
@@ -761,6 +779,7 @@ def summarize_run(mapping: Mapping, stages: dict[str, dict]) -> dict:
         "crosswalks": crosswalks,
         "attention": unmapped + (volumes["drops"] if volumes.get("allowed") else []),
         "changes": stages.get("track_changes"),
+        "extraction": _extraction_line(stages),
         "approval": approval or None,
         "delivered": delivered,
         "errors": _failed_checks(mapping, sources, builds)
@@ -768,6 +787,12 @@ def summarize_run(mapping: Mapping, stages: dict[str, dict]) -> dict:
         + ([volumes["message"]] if volumes.get("drops") and not volumes.get("allowed") else []),
         **({"reason": reason} if reason else {}),
     }
+
+
+def _extraction_line(stages: dict[str, dict]) -> str | None:
+    from aeries_hub.incremental import describe_extraction
+
+    return describe_extraction(s for name, s in sorted(stages.items()) if name.startswith("extract_"))
 
 
 def _failed_checks(mapping: Mapping, sources: dict, builds: dict[str, dict]) -> list[str]:
@@ -808,6 +833,8 @@ def report_lines(document: dict) -> list[str]:
     year = document.get("database_year")
     school_year = f" (Aeries DatabaseYear {year})" if year else ""
     lines.append(f"extracted{school_year}: " + ", ".join(f"{t} {n}" for t, n in sorted(document["extracted"].items())))
+    if document.get("extraction"):
+        lines.append(document["extraction"])
     c = document["checks"]
     lines.append(f"checks: {c['passed']} passed, {c['warned']} warned, {c['failed']} failed; {document['rejected']} rows rejected")
     lines += document.get("attention", [])

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from aeries_hub.changes import STATE_FOLDER
+from aeries_hub.incremental import SNAPSHOT_FOLDER
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ def purge_staging(base, older_than: datetime) -> dict[str, Any]:
     purged, kept = [], 0
     for dag_dir in _folders(base):
         for run_dir in _folders(dag_dir):
-            if run_dir.name == STATE_FOLDER:  # the last delivered snapshot: replaced by each delivery, never expired
+            if run_dir.name in (STATE_FOLDER, SNAPSHOT_FOLDER):  # the last delivery / the extract snapshot: never expired
                 continue
             finished = finished_at(run_dir)
             if finished is None or finished >= older_than:

@@ -185,6 +185,13 @@ class HttpDelivery:
 
 
 @dataclass(frozen=True)
+class Incremental:
+    """``source.incremental``: extract changed records only, with a full extraction every ``full_every_hours``."""
+
+    full_every_hours: float = 168.0
+
+
+@dataclass(frozen=True)
 class Guard:
     """The mass-change guard: a delivery that changes more than this waits for a person's approval."""
 
@@ -231,6 +238,7 @@ class Mapping:
     package_zip: str | None = None
     crosswalks: dict[str, Crosswalk] = field(default_factory=dict)
     guard: Guard = field(default_factory=Guard)
+    incremental: Incremental | None = None
 
     @property
     def dag_id(self) -> str:
@@ -452,6 +460,7 @@ def _build(doc: dict, path: Path) -> Mapping:
         package_zip=(delivery.get("package") or {}).get("zip"),
         crosswalks=_crosswalks(doc, path),
         guard=Guard(**doc.get("guard", {})),
+        incremental=Incremental(**source["incremental"]) if "incremental" in source else None,
     )
 
 

@@ -7,6 +7,8 @@ import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
+
 from airflow.sdk import ObjectStoragePath
 
 from aeries_hub.retention import finished_at, purge_staging
@@ -59,14 +61,21 @@ def test_a_runs_age_is_its_reports_time_or_its_newest_file(tmp_path):
     assert finished_at(ObjectStoragePath(f"file://{without}")) == finished
 
 
-def test_the_last_delivered_snapshot_is_never_purged(tmp_path):
-    snapshot = tmp_path / "aeries_to_destiny" / "_last_delivered" / "sftp"
+@pytest.mark.parametrize(
+    ("folder", "names"),
+    [
+        ("aeries_to_destiny/_last_delivered/sftp", ["delivered.json", "patrons.parquet"]),  # the vendor's data
+        ("aeries_to_stemscopes/_extract_snapshot/aeries_default-2026", ["students.json", "students.parquet"]),  # Aeries'
+    ],
+)
+def test_the_last_delivered_and_the_extract_snapshots_are_never_purged(tmp_path, folder, names):
+    snapshot = tmp_path / folder
     snapshot.mkdir(parents=True)
-    for name in ("patrons.parquet", "delivered.json"):
-        (snapshot / name).write_text("the vendor's current data")
+    for name in names:
+        (snapshot / name).write_text("the current data")
         os.utime(snapshot / name, ((NOW - timedelta(days=400)).timestamp(),) * 2)
 
     result = purge_staging(ObjectStoragePath(f"file://{tmp_path}"), NOW - timedelta(days=30))
 
     assert result["purged_runs"] == 0
-    assert sorted(p.name for p in snapshot.iterdir()) == ["delivered.json", "patrons.parquet"]
+    assert sorted(p.name for p in snapshot.iterdir()) == names

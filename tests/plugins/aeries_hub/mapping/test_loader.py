@@ -426,3 +426,18 @@ def test_guard_defaults_and_a_bad_guard_value_names_its_key(tmp_path):
         d["guard"] = {"max_removed_percent": 150}
 
     assert destiny_with(tmp_path, edit) == "destiny.yml: guard.max_removed_percent: 150 is greater than the maximum of 100"
+
+
+def test_incremental_extraction_settings(tmp_path):
+    def edit(d):
+        d["source"]["incremental"] = {"full_every_hours": 0}
+
+    assert destiny_with(tmp_path, edit) == "destiny.yml: source.incremental.full_every_hours: 0 is less than or equal to the minimum of 0"
+
+    def unknown(d):
+        d["source"]["incremental"] = {"full_every_days": 7}
+
+    assert destiny_with(tmp_path, unknown) == (
+        "destiny.yml: source.incremental: unknown key 'full_every_days'; allowed keys: full_every_hours")
+    assert load_mapping(MAPPINGS_DIR / "stemscopes.yml").incremental.full_every_hours == 168
+    assert load_mapping(DESTINY).incremental is None
