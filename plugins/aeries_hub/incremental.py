@@ -317,28 +317,15 @@ def _null_columns_as_extracted(table: str, merged):
     return merged
 
 
-def request_costs(table: str, snapshot, changed: int, page_size: int) -> tuple[float, float]:
-    """``(incremental, full)``: the cost of fetching ``changed`` groups one request each, and of a full extraction
-    (its pages, one per unpaged school, the schools list), in requests, each ``page_size`` rows transferred
-    counting as one more. Per-record fetches beat pages only while few records changed: with pages of 500
-    students, fetching 1% of them one by one takes twice the requests of a full extraction."""
-    import math
-
+def changed_share(table: str, snapshot, changed: int) -> float:
+    """``changed`` groups (students, sections, staff members) as a percentage of the snapshot's groups."""
     import pyarrow.compute as pc
 
-    from aeries_hub.hooks.aeries import table_spec
-
-    spec = table_spec(table)
-    rows = snapshot.num_rows
-    if spec.per_school and "SchoolCode" in snapshot.column_names and rows:
-        per_school = pc.value_counts(snapshot["SchoolCode"]).field("counts").to_pylist()
-        requests = 1 + sum(math.ceil(n / page_size) if spec.paged else 1 for n in per_school)
-    else:
-        requests = math.ceil(rows / page_size) if spec.paged and rows else 1
-    last = PLANS[table].group[-1]
-    groups_now = len(pc.unique(snapshot[last])) if last in snapshot.column_names and rows else 1
-    rows_per_group = rows / max(groups_now, 1)
-    return changed * (1 + rows_per_group / page_size), requests + rows / page_size
+    columns = [c for c in PLANS[table].group if c in snapshot.column_names]
+    if not snapshot.num_rows or not columns:
+        return 100.0 if changed else 0.0
+    groups = snapshot.select(columns).group_by(columns).aggregate([]).num_rows if len(columns) > 1 else len(pc.unique(snapshot[columns[0]]))
+    return 100.0 * changed / max(groups, 1)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -448,7 +435,8 @@ def _parquet_bytes(hook, table: str, arrow_table) -> bytes:
 
 
 def extract_table(hook, table: str, target, *, snapshot: ExtractSnapshot, school_codes: list[int] | None,
-                  full_every_hours: float, force_full: bool, clock: Callable[[], datetime] | None = None) -> dict:
+                  full_every_hours: float, force_full: bool, max_changed_percent: float = 5.0,
+                  clock: Callable[[], datetime] | None = None) -> dict:
     """Extract ``table`` into ``target`` (a path), incrementally when the snapshot allows it; update the snapshot.
     Returns the extract summary: rows, requests, retries, seconds, mode, reason, changed_keys."""
     import pyarrow.parquet as pq
@@ -469,11 +457,11 @@ def extract_table(hook, table: str, target, *, snapshot: ExtractSnapshot, school
         codes = set(settings["school_codes"]) or None
         groups = changed_groups(hook, table, since, stats, previous, codes)
         changed_keys = len(groups)
-        incremental_cost, full_cost = request_costs(table, previous, len(groups), hook.settings.page_size)
-        if incremental_cost > full_cost:
+        share = changed_share(table, previous, len(groups))
+        if share > max_changed_percent:
             mode = "full"
-            reason = (f"{len(groups)} changed keys: fetching them (about {incremental_cost:.0f} requests) costs more "
-                      f"than a full extraction (about {full_cost:.0f})")
+            reason = (f"{len(groups)} changed keys, {share:.1f}% of the table: over incremental.max_changed_percent "
+                      f"({max_changed_percent:g}%), a full extraction costs Aeries less")
         else:
             merged = merge_tables(table, previous, groups, fetch_groups(hook, table, groups, stats))
             data = _parquet_bytes(hook, table, merged)

@@ -99,6 +99,7 @@ def _extract_incrementally(mapping: Mapping, hook, table: str, target) -> dict:
     return incremental.extract_table(
         hook, table, target, snapshot=snapshot, school_codes=list(mapping.school_codes) or None,
         full_every_hours=mapping.incremental.full_every_hours,
+        max_changed_percent=mapping.incremental.max_changed_percent,
         force_full=bool(get_current_context()["params"].get("full_extract")),
     )
 

@@ -411,9 +411,20 @@ def _distinct(frame: pd.DataFrame, out: pd.DataFrame, record_set: RecordSet, whe
         for column, separator in record_set.collect.items():
             parts = pd.DataFrame({"group": groups, "value": out.loc[ordered.index, column].str.strip()})
             parts = parts[parts["value"].ne("")].drop_duplicates()
-            joined = parts.groupby("group", sort=False)["value"].agg(separator.join)
+            joined = _joined_per_group(parts["group"], parts["value"], separator)
             result[column] = groups.loc[result.index].map(joined).astype(TEXT).fillna("")
     return result, len(out) - len(result)
+
+
+def _joined_per_group(groups: pd.Series, values: pd.Series, separator: str) -> pd.Series:
+    """Each group's values in the order given, joined with ``separator`` (by group number), in Arrow."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = pa.table({"group": pa.array(groups.to_numpy()), "value": arrow_text(values)})
+    listed = table.group_by("group", use_threads=False).aggregate([("value", "list")])  # keeps the given order
+    joined = pc.binary_join(listed["value_list"], pa.scalar(separator, pa.large_string()))
+    return pd.Series(joined.to_pylist(), index=listed["group"].to_pylist(), dtype=TEXT)
 
 
 def _evaluate(spec: ValueSpec, frame: pd.DataFrame, where: str, run: RunValues) -> pd.Series:

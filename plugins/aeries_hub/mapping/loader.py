@@ -186,9 +186,11 @@ class HttpDelivery:
 
 @dataclass(frozen=True)
 class Incremental:
-    """``source.incremental``: extract changed records only, with a full extraction every ``full_every_hours``."""
+    """``source.incremental``: extract changed records only, with a full extraction every ``full_every_hours``
+    and for a table whose changed records exceed ``max_changed_percent`` of it."""
 
     full_every_hours: float = 168.0
+    max_changed_percent: float = 5.0
 
 
 @dataclass(frozen=True)

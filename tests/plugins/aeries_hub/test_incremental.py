@@ -151,16 +151,14 @@ def test_a_changed_section_roster_refetches_only_the_students_whose_rows_there_d
     assert groups == {(100, 2), (100, 4), (100, 9)}
 
 
-def test_changed_records_are_fetched_one_by_one_only_while_that_is_cheaper_than_a_full_extraction():
-    from aeries_hub.incremental import request_costs
+def test_the_changed_share_counts_students_sections_and_staff_not_rows():
+    from aeries_hub.incremental import changed_share
 
     students = rows_to_arrow("students", [student(100 + n % 4, n, n) for n in range(2000)])  # 4 schools of 500
-    # full: the schools list + one page of 500 a school, and 2000 rows (4 pages' worth) transferred
-    assert request_costs("students", students, 4, 500) == (4 * (1 + 1 / 500), 1 + 4 + 4)
-    assert request_costs("students", students, 9, 500)[0] > request_costs("students", students, 9, 500)[1]
+    assert changed_share("students", students, 20) == 1.0
     rosters = rows_to_arrow("rosters", [{"StudentID": n // 6, "SchoolCode": 100, "SequenceNumber": n % 6}
                                         for n in range(6000)])  # 1000 students, 6 classes each
-    incremental, full = request_costs("rosters", rosters, 10, 500)
-    assert (round(incremental, 2), full) == (round(10 * (1 + 6 / 500), 2), 1 + 12 + 12)
-    staff = rows_to_arrow("staff", [{"ID": n} for n in range(5000)])  # one unpaged answer of 5000 rows
-    assert request_costs("staff", staff, 1, 500) == (1 * (1 + 1 / 500), 1 + 10)
+    assert changed_share("rosters", rosters, 10) == 1.0
+    staff = rows_to_arrow("staff", [{"ID": n} for n in range(5000)])
+    assert changed_share("staff", staff, 250) == 5.0
+    assert changed_share("staff", rows_to_arrow("staff", []), 1) == 100.0

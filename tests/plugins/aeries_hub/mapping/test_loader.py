@@ -438,6 +438,12 @@ def test_incremental_extraction_settings(tmp_path):
         d["source"]["incremental"] = {"full_every_days": 7}
 
     assert destiny_with(tmp_path, unknown) == (
-        "destiny.yml: source.incremental: unknown key 'full_every_days'; allowed keys: full_every_hours")
-    assert load_mapping(MAPPINGS_DIR / "stemscopes.yml").incremental.full_every_hours == 168
+        "destiny.yml: source.incremental: unknown key 'full_every_days'; allowed keys: full_every_hours, max_changed_percent")
+
+    def too_much(d):
+        d["source"]["incremental"] = {"max_changed_percent": 150}
+
+    assert destiny_with(tmp_path, too_much) == "destiny.yml: source.incremental.max_changed_percent: 150 is greater than the maximum of 100"
+    stemscopes = load_mapping(MAPPINGS_DIR / "stemscopes.yml").incremental
+    assert (stemscopes.full_every_hours, stemscopes.max_changed_percent) == (168, 5)
     assert load_mapping(DESTINY).incremental is None
