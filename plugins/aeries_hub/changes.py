@@ -177,11 +177,16 @@ def _sorted(ids) -> list[str]:
 
 def extract_volumes(frames: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Rows Aeries returned per table, and per school for tables with a SchoolCode."""
+    import pandas as pd
+
     volumes = {}
     for table, frame in frames.items():
         entry: dict[str, Any] = {"rows": len(frame)}
         if "SchoolCode" in frame.columns:
-            counts = frame["SchoolCode"].astype("string").fillna("").value_counts()
+            # counted on the column as it is, then the (few) codes are made text: not a string per row
+            counts = frame["SchoolCode"].value_counts(dropna=False)
+            labels = pd.Series(counts.index, dtype=counts.index.dtype).astype("string").fillna("")
+            counts = pd.Series(counts.to_numpy(), index=labels.to_numpy()).groupby(level=0).sum()
             entry["by_school"] = {str(school): int(n) for school, n in sorted(counts.items())}
         volumes[table] = entry
     return volumes

@@ -94,6 +94,7 @@ def validate_sources(mapping_file: str, extracted: list[dict]) -> dict:
     """
     from airflow.sdk.exceptions import AirflowFailException
 
+    from aeries_hub.changes import extract_volumes
     from aeries_hub.hooks.aeries import TABLES
     from aeries_hub.quality import load_checks, validate_frame
     from aeries_hub.quality.checks import select_checks
@@ -102,11 +103,12 @@ def validate_sources(mapping_file: str, extracted: list[dict]) -> dict:
     suites = load_checks(SOURCE_CHECKS_FILE)
     names = sorted((item["table"] for item in extracted), key=VALIDATION_ORDER.index)
     accepted: dict = {}
-    extracted_frames: dict = {}
+    volumes: dict = {}  # counted as each table is read: the extracted frames are not all kept at once
     summary: dict[str, Any] = {"tables": {}, "errors": []}
     with run.local_dir("quality/sources") as docs_dir:
         for name in names:
-            frame = extracted_frames[name] = run.read_parquet(f"extract/{name}.parquet")
+            frame = run.read_parquet(f"extract/{name}.parquet")
+            volumes.update(extract_volumes({name: frame}))
             checks = select_checks(suites.get(name, []), names)
             outcome = validate_frame(
                 frame, checks, name=name, tables={**accepted, name: frame}, docs_dir=docs_dir, id_columns=TABLES[name].key,
@@ -125,7 +127,7 @@ def validate_sources(mapping_file: str, extracted: list[dict]) -> dict:
             }
             if outcome.has_errors:
                 summary["errors"].append(outcome.error_message())
-    summary["volumes"] = _volume_check(mapping_for(mapping_file), extracted_frames)
+    summary["volumes"] = _volume_check(mapping_for(mapping_file), volumes)
     if summary["volumes"]["drops"] and not summary["volumes"]["allowed"]:
         summary["errors"].append(summary["volumes"]["message"])
     if not summary["errors"]:
@@ -136,15 +138,14 @@ def validate_sources(mapping_file: str, extracted: list[dict]) -> dict:
     return {name: {k: v for k, v in t.items() if k != "checks"} for name, t in summary["tables"].items()}
 
 
-def _volume_check(mapping: Mapping, frames: dict) -> dict:
-    """Rows per table and school compared with the last delivery: a far smaller extract is a failed check
-    (unless the run's ``allow_extract_drop`` param says the drop is real)."""
+def _volume_check(mapping: Mapping, volumes: dict) -> dict:
+    """Rows per table and school (``extract_volumes``) compared with the last delivery: a far smaller extract
+    is a failed check (unless the run's ``allow_extract_drop`` param says the drop is real)."""
     from airflow.sdk import get_current_context
 
-    from aeries_hub.changes import extract_volumes, volume_drops
+    from aeries_hub.changes import volume_drops
 
     params = get_current_context()["params"]
-    volumes = extract_volumes(frames)
     last = delivered_state(mapping, params).manifest() or {}
     drops = volume_drops(volumes, last.get("sources", {}), last.get("run_id", ""))
     allowed = bool(params.get("allow_extract_drop"))
