@@ -92,16 +92,22 @@ def validate_sources(mapping_file: str, extracted: list[dict]) -> dict:
     parents' accepted rows, so a roster row of a rejected student is rejected too. Then the mapping's
     checked crosswalks are compared with the accepted rows: missing entries are reported with proposals.
     """
+    import pyarrow
     from airflow.sdk.exceptions import AirflowFailException
 
     from aeries_hub.changes import extract_volumes
     from aeries_hub.hooks.aeries import TABLES
     from aeries_hub.quality import load_checks, validate_frame
-    from aeries_hub.quality.checks import select_checks
+    from aeries_hub.quality.checks import referenced_columns, select_checks
 
     run = RunFolder.current()
+    mapping = mapping_for(mapping_file)
     suites = load_checks(SOURCE_CHECKS_FILE)
     names = sorted((item["table"] for item in extracted), key=VALIDATION_ORDER.index)
+    # Of the accepted rows, only what comes later is kept in memory (all is in validated/): the columns later
+    # checks refer to, and the tables of checked crosswalks.
+    referenced = referenced_columns(c for name in names for c in select_checks(suites.get(name, []), names))
+    crosswalked = {crosswalk.check.table for crosswalk in mapping.crosswalks.values() if crosswalk.check}
     accepted: dict = {}
     volumes: dict = {}  # counted as each table is read: the extracted frames are not all kept at once
     summary: dict[str, Any] = {"tables": {}, "errors": []}
@@ -127,11 +133,15 @@ def validate_sources(mapping_file: str, extracted: list[dict]) -> dict:
             }
             if outcome.has_errors:
                 summary["errors"].append(outcome.error_message())
-    summary["volumes"] = _volume_check(mapping_for(mapping_file), volumes)
+            if name not in crosswalked:
+                accepted[name] = accepted[name][[c for c in accepted[name].columns if c in referenced.get(name, ())]]
+            frame = outcome = None
+            pyarrow.default_memory_pool().release_unused()  # give the table's buffers back before the next
+    summary["volumes"] = _volume_check(mapping, volumes)
     if summary["volumes"]["drops"] and not summary["volumes"]["allowed"]:
         summary["errors"].append(summary["volumes"]["message"])
     if not summary["errors"]:
-        summary["crosswalks"] = _crosswalk_coverage(mapping_for(mapping_file), accepted)
+        summary["crosswalks"] = _crosswalk_coverage(mapping, accepted)
     _summary(run, "validate_sources", summary)
     if summary["errors"]:
         raise AirflowFailException("Aeries data failed its error checks; nothing was delivered.\n" + "\n".join(summary["errors"]))
@@ -164,7 +174,8 @@ def _crosswalk_coverage(mapping: Mapping, accepted: dict) -> dict:
     from aeries_hub.mapping.crosswalk import crosswalk_coverage, describe_unmapped
     from aeries_hub.mapping.engine import apply_source_filters
 
-    coverage = crosswalk_coverage(mapping, apply_source_filters(mapping, accepted))
+    checked = {crosswalk.check.table for crosswalk in mapping.crosswalks.values() if crosswalk.check}
+    coverage = crosswalk_coverage(mapping, apply_source_filters(mapping, {t: f for t, f in accepted.items() if t in checked}))
     for name, entry in coverage.items():
         for missing in entry["unmapped"]:
             log.warning("%s", describe_unmapped(name, missing))
