@@ -10,7 +10,6 @@ vendor's current data, replaced by every delivery.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 STATE_FOLDER = "_last_delivered"
@@ -60,25 +59,52 @@ class DeliveredState:
             handle.write(json.dumps(manifest, indent=2, sort_keys=True).encode())
 
 
-@dataclass(frozen=True)
 class FileChanges:
-    rows_before: int
-    rows_after: int
-    added: list[str]
-    changed: list[str]
-    removed: list[str]
+    """Added, changed and removed ids of one file, sorted. They are kept as Arrow arrays: ``added`` etc. make
+    Python lists on use, while counts, samples and the CSV do not need a string object per row."""
+
+    def __init__(self, rows_before: int, rows_after: int, added, changed, removed):
+        self.rows_before = rows_before
+        self.rows_after = rows_after
+        self._ids = {"added": _arrow_ids(added), "changed": _arrow_ids(changed), "removed": _arrow_ids(removed)}
+
+    @property
+    def added(self) -> list[str]:
+        return self._ids["added"].to_pylist()
+
+    @property
+    def changed(self) -> list[str]:
+        return self._ids["changed"].to_pylist()
+
+    @property
+    def removed(self) -> list[str]:
+        return self._ids["removed"].to_pylist()
+
+    def count(self, change: str) -> int:
+        """How many ids are ``added``, ``changed`` or ``removed``."""
+        return len(self._ids[change])
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, FileChanges):
+            return NotImplemented
+        return (self.rows_before, self.rows_after) == (other.rows_before, other.rows_after) and all(
+            self._ids[c].equals(other._ids[c]) for c in self._ids)
+
+    def __repr__(self) -> str:
+        return (f"FileChanges(rows_before={self.rows_before}, rows_after={self.rows_after}, "
+                + ", ".join(f"{c}={self.count(c)}" for c in self._ids) + ")")
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "rows_before": self.rows_before,
             "rows_after": self.rows_after,
-            "added": len(self.added),
-            "changed": len(self.changed),
-            "removed": len(self.removed),
-            "unchanged": self.rows_after - len(self.added) - len(self.changed),
-            "sample_added": self.added[:SAMPLE_SIZE],
-            "sample_changed": self.changed[:SAMPLE_SIZE],
-            "sample_removed": self.removed[:SAMPLE_SIZE],
+            "added": self.count("added"),
+            "changed": self.count("changed"),
+            "removed": self.count("removed"),
+            "unchanged": self.rows_after - self.count("added") - self.count("changed"),
+            "sample_added": self._ids["added"][:SAMPLE_SIZE].to_pylist(),
+            "sample_changed": self._ids["changed"][:SAMPLE_SIZE].to_pylist(),
+            "sample_removed": self._ids["removed"][:SAMPLE_SIZE].to_pylist(),
         }
 
     def to_csv(self) -> bytes:
@@ -89,9 +115,18 @@ class FileChanges:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(["id", "change"])
-        for change, ids in (("added", self.added), ("changed", self.changed), ("removed", self.removed)):
-            writer.writerows(zip(ids, repeat(change)))
+        for change, ids in self._ids.items():
+            for start in range(0, len(ids), 100_000):  # Python strings for a slice at a time
+                writer.writerows(zip(ids[start:start + 100_000].to_pylist(), repeat(change)))
         return buffer.getvalue().encode()
+
+
+def _arrow_ids(ids):
+    import pyarrow as pa
+
+    if isinstance(ids, pa.ChunkedArray):
+        ids = ids.combine_chunks()
+    return ids if isinstance(ids, pa.Array) else pa.array(list(ids), type=pa.large_string())
 
 
 def compare(before, after, key: tuple[str, ...], columns: list[str]) -> FileChanges:
@@ -169,10 +204,10 @@ def _differs(after_values, before_values, after_rows, before_rows):
     return differs
 
 
-def _sorted(ids) -> list[str]:
+def _sorted(ids):
     import pyarrow.compute as pc
 
-    return ids.take(pc.sort_indices(ids)).to_pylist()
+    return ids.take(pc.sort_indices(ids))
 
 
 def extract_volumes(frames: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -441,15 +441,17 @@ def track_changes(mapping_file: str) -> dict:
     last = state.manifest()
     files, exceeded = {}, []
     for output in mapping.outputs:
-        changes = compare(state.snapshot(output.stem), run.read_parquet(f"built/{output.stem}.parquet"), output.key, output.delivered_columns)
-        files[output.file] = changes.to_dict()
+        before = state.snapshot(output.stem)
+        changes = compare(before, run.read_parquet(f"built/{output.stem}.parquet"), output.key, output.delivered_columns)
+        files[output.file] = counts = changes.to_dict()
         if last:
-            exceeded += [f"{output.file}: {reason}" for reason in mapping.guard.exceeded(changes.rows_before, len(changes.removed), len(changes.changed))]
-        if changes.added or changes.changed or changes.removed:
+            exceeded += [f"{output.file}: {reason}" for reason in mapping.guard.exceeded(changes.rows_before, counts["removed"], counts["changed"])]
+        # No list of ids when the file was never delivered: every row is added (the report has the count).
+        if before is not None and (counts["added"] or counts["changed"] or counts["removed"]):
             run.write_bytes(f"changes/{output.stem}.csv", changes.to_csv())
         log.info(
             "%s: %d rows before, %d now: %d added, %d changed, %d removed",
-            output.file, changes.rows_before, changes.rows_after, len(changes.added), len(changes.changed), len(changes.removed),
+            output.file, changes.rows_before, changes.rows_after, counts["added"], counts["changed"], counts["removed"],
         )
     summary = {
         "target": state.root.name,
