@@ -46,6 +46,7 @@ import math
 import os
 import re
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -63,6 +64,9 @@ from aeries_hub.quality.checks import (
 
 REJECT_REASON = "_reject_reason"
 SAMPLE_SIZE = 5
+#: Longest unexpected value/index list kept in the written validation results (reject checks ask GX for every
+#: failing row; 100,000 rejected roster rows made seconds of JSON and megabytes of docs). The rejects CSV has all.
+DOCS_LIST_LIMIT = 1000
 INLINE_VALUE_SET_LIMIT = 1000
 #: Table expectations that look at the frame's columns; with none of these the runner hands GX only the
 #: columns the checks use (less to copy and fingerprint).
@@ -291,9 +295,11 @@ def validate_frame(
     reasons: np.ndarray | None = None  # per caller's position: "" or the reasons joined by "; "
     if reject_ids:
         suite = _suite(gx, context, f"{_safe(name)}-rejects", checks, reject_ids, specs)
-        batch = batch_definition.get_batch(batch_parameters={"dataframe": work})
-        validation = batch.validate(suite, result_format={
-            "result_format": "COMPLETE", "partial_unexpected_count": 20, "return_unexpected_index_query": False})
+        with _no_batch_fingerprint():
+            batch = batch_definition.get_batch(batch_parameters={"dataframe": work})
+        with _no_batch_fingerprint():  # batch.validate gets the batch again
+            validation = batch.validate(suite, result_format={
+                "result_format": "COMPLETE", "partial_unexpected_count": 20, "return_unexpected_index_query": False})
         phases.append(("rejects_validation_json", f"{_safe(name)}.rejects.validation.json", suite, batch, validation))
         for check_id, gx_result in sorted(_by_check(validation), key=lambda pair: pair[0]):
             check = checks[check_id]
@@ -316,9 +322,11 @@ def validate_frame(
     if reasons is None and phases:
         batch = phases[0][3]
     else:
-        batch = batch_definition.get_batch(batch_parameters={"dataframe": gate_frame})
-    validation = batch.validate(suite, result_format={
-        "result_format": "SUMMARY", "partial_unexpected_count": 20, "return_unexpected_index_query": False})
+        with _no_batch_fingerprint():
+            batch = batch_definition.get_batch(batch_parameters={"dataframe": gate_frame})
+    with _no_batch_fingerprint():
+        validation = batch.validate(suite, result_format={
+            "result_format": "SUMMARY", "partial_unexpected_count": 20, "return_unexpected_index_query": False})
     phases.append(("validation_json", f"{_safe(name)}.validation.json", suite, batch, validation))
     for check_id, gx_result in _by_check(validation):
         check = checks[check_id]
@@ -525,6 +533,24 @@ def _plain_list(values: Iterable[Any]) -> list[Any]:
         return items
 
 
+@contextmanager
+def _no_batch_fingerprint():
+    """GX hashes every row of a pandas batch under 1 GB for a ``pandas_data_fingerprint`` batch marker (4-5 s
+    of a district's validation); nothing here reads it and each frame is new, so the runner turns it off while
+    it makes its batches (GX's threshold, restored afterwards; a GX without it is left as it is)."""
+    from great_expectations.execution_engine import pandas_execution_engine as engine
+
+    threshold = getattr(engine, "HASH_THRESHOLD", None)
+    if threshold is None:
+        yield
+        return
+    engine.HASH_THRESHOLD = 0
+    try:
+        yield
+    finally:
+        engine.HASH_THRESHOLD = threshold
+
+
 def _context(gx, docs_dir: str | os.PathLike | None):
     from great_expectations.data_context.types.base import (
         DataContextConfig,
@@ -682,6 +708,17 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "table"
 
 
+def _shorten_lists(validation) -> None:
+    """Cut the unexpected lists of the results to ``DOCS_LIST_LIMIT`` entries, saying so in the result."""
+    for gx_result in validation.results:
+        details = gx_result.result or {}
+        for key in ("unexpected_list", "unexpected_index_list"):
+            values = details.get(key)
+            if isinstance(values, list) and len(values) > DOCS_LIST_LIMIT:
+                details[key] = values[:DOCS_LIST_LIMIT]
+                details[f"{key}_length"] = len(values)
+
+
 def _write_docs(gx, context, docs_dir: Path, name: str, phases, *, site: bool = True) -> dict[str, str]:
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.resource_identifiers import (
@@ -694,6 +731,7 @@ def _write_docs(gx, context, docs_dir: Path, name: str, phases, *, site: bool = 
     keys = []
     artifacts: dict[str, str] = {}
     for artifact, file_name, suite, batch, validation in phases:
+        _shorten_lists(validation)
         suite_key = ExpectationSuiteIdentifier(name=suite.name)
         key = ValidationResultIdentifier(expectation_suite_identifier=suite_key, run_id=run_id, batch_identifier=batch.id)
         validation.meta["run_id"] = run_id
