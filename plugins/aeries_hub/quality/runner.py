@@ -296,7 +296,8 @@ def validate_frame(
     if reject_ids:
         suite = _suite(gx, context, f"{_safe(name)}-rejects", checks, reject_ids, specs)
         with _no_batch_fingerprint():
-            batch = batch_definition.get_batch(batch_parameters={"dataframe": work})
+            reject_frame = _phase_frame(work, checks, reject_ids, specs)
+            batch = batch_definition.get_batch(batch_parameters={"dataframe": reject_frame})
         with _no_batch_fingerprint():  # batch.validate gets the batch again
             validation = batch.validate(suite, result_format={
                 "result_format": "COMPLETE", "partial_unexpected_count": 20, "return_unexpected_index_query": False})
@@ -317,9 +318,10 @@ def validate_frame(
         if reasons is not None:
             positions = np.flatnonzero(reasons == "")
 
-    gate_frame = work if reasons is None else work.iloc[positions].reset_index(drop=True)
+    gate_frame = _phase_frame(work, checks, gate_ids, specs)
+    gate_frame = gate_frame if reasons is None else gate_frame.iloc[positions].reset_index(drop=True)
     suite = _suite(gx, context, _safe(name), checks, gate_ids, specs)
-    if reasons is None and phases:
+    if reasons is None and phases and list(reject_frame.columns) == list(gate_frame.columns):
         batch = phases[0][3]
     else:
         with _no_batch_fingerprint():
@@ -475,6 +477,20 @@ def _matches_strftime(values: pd.Series, fmt: str) -> pd.Series | None:
     missing = codes < 0
     return _membership(parsed[np.where(missing, 0, codes)] if len(uniques) else np.zeros(len(codes), dtype=bool),
                        missing)
+
+
+def _phase_frame(work: pd.DataFrame, checks: list[Check], ids: list[int], specs: dict[int, _Spec]) -> pd.DataFrame:
+    """The columns of ``work`` that these checks test (all of them for a check on the table's columns): GX
+    copies the batch's every column when it filters rows for a check, and keeps what it computed for each."""
+    if any(checks[i].expectation in _SHAPE_EXPECTATIONS for i in ids):
+        return work
+    used = set()
+    for i in ids:
+        kwargs = specs[i].kwargs
+        used.update(kwargs[k] for k in ("column", "column_A", "column_B") if k in kwargs)
+        used.update(kwargs.get("column_list") or ())
+    columns = [c for c in work.columns if c in used] or list(work.columns[:1])  # keep the row count
+    return work if len(columns) == len(work.columns) else work[columns]
 
 
 def _each_in(values: pd.Series, separator: str, allowed) -> pd.Series:
