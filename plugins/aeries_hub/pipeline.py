@@ -120,12 +120,13 @@ def validate_sources(mapping_file: str, extracted: list[dict]) -> dict:
                 frame, checks, name=name, tables={**accepted, name: frame}, docs_dir=docs_dir, id_columns=TABLES[name].key,
                 data_docs=False,
             )
-            accepted[name] = sort_by_key(outcome.accepted, TABLES[name].key)
+            frame = None  # its rows are in outcome.accepted and outcome.rejected: one copy less while sorting
+            accepted[name] = outcome.accepted = sort_by_key(outcome.accepted, TABLES[name].key)
             run.write_parquet(f"validated/{name}.parquet", accepted[name])
             if len(outcome.rejected):
                 run.write_bytes(f"rejects/source_{name}.csv", outcome.rejected.to_csv(index=False).encode())
             summary["tables"][name] = {
-                "rows": len(frame),
+                "rows": outcome.row_count,
                 "accepted": len(outcome.accepted),
                 "rejected": len(outcome.rejected),
                 "rejected_ids": _ids(outcome.rejected, TABLES[name].key),
@@ -135,7 +136,7 @@ def validate_sources(mapping_file: str, extracted: list[dict]) -> dict:
                 summary["errors"].append(outcome.error_message())
             if name not in crosswalked:
                 accepted[name] = accepted[name][[c for c in accepted[name].columns if c in referenced.get(name, ())]]
-            frame = outcome = None
+            outcome = None
             pyarrow.default_memory_pool().release_unused()  # give the table's buffers back before the next
     summary["volumes"] = _volume_check(mapping, volumes)
     if summary["volumes"]["drops"] and not summary["volumes"]["allowed"]:
