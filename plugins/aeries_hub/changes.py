@@ -10,7 +10,6 @@ vendor's current data, replaced by every delivery.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 STATE_FOLDER = "_last_delivered"
@@ -60,69 +59,169 @@ class DeliveredState:
             handle.write(json.dumps(manifest, indent=2, sort_keys=True).encode())
 
 
-@dataclass(frozen=True)
 class FileChanges:
-    rows_before: int
-    rows_after: int
-    added: list[str]
-    changed: list[str]
-    removed: list[str]
+    """Added, changed and removed ids of one file, sorted. They are kept as Arrow arrays: ``added`` etc. make
+    Python lists on use, while counts, samples and the CSV do not need a string object per row."""
+
+    def __init__(self, rows_before: int, rows_after: int, added, changed, removed):
+        self.rows_before = rows_before
+        self.rows_after = rows_after
+        self._ids = {"added": _arrow_ids(added), "changed": _arrow_ids(changed), "removed": _arrow_ids(removed)}
+
+    @property
+    def added(self) -> list[str]:
+        return self._ids["added"].to_pylist()
+
+    @property
+    def changed(self) -> list[str]:
+        return self._ids["changed"].to_pylist()
+
+    @property
+    def removed(self) -> list[str]:
+        return self._ids["removed"].to_pylist()
+
+    def count(self, change: str) -> int:
+        """How many ids are ``added``, ``changed`` or ``removed``."""
+        return len(self._ids[change])
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, FileChanges):
+            return NotImplemented
+        return (self.rows_before, self.rows_after) == (other.rows_before, other.rows_after) and all(
+            self._ids[c].equals(other._ids[c]) for c in self._ids)
+
+    def __repr__(self) -> str:
+        return (f"FileChanges(rows_before={self.rows_before}, rows_after={self.rows_after}, "
+                + ", ".join(f"{c}={self.count(c)}" for c in self._ids) + ")")
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "rows_before": self.rows_before,
             "rows_after": self.rows_after,
-            "added": len(self.added),
-            "changed": len(self.changed),
-            "removed": len(self.removed),
-            "unchanged": self.rows_after - len(self.added) - len(self.changed),
-            "sample_added": self.added[:SAMPLE_SIZE],
-            "sample_changed": self.changed[:SAMPLE_SIZE],
-            "sample_removed": self.removed[:SAMPLE_SIZE],
+            "added": self.count("added"),
+            "changed": self.count("changed"),
+            "removed": self.count("removed"),
+            "unchanged": self.rows_after - self.count("added") - self.count("changed"),
+            "sample_added": self._ids["added"][:SAMPLE_SIZE].to_pylist(),
+            "sample_changed": self._ids["changed"][:SAMPLE_SIZE].to_pylist(),
+            "sample_removed": self._ids["removed"][:SAMPLE_SIZE].to_pylist(),
         }
 
     def to_csv(self) -> bytes:
         import csv
         import io
+        from itertools import repeat
 
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(["id", "change"])
-        for change, ids in (("added", self.added), ("changed", self.changed), ("removed", self.removed)):
-            writer.writerows([i, change] for i in ids)
+        for change, ids in self._ids.items():
+            for start in range(0, len(ids), 100_000):  # Python strings for a slice at a time
+                writer.writerows(zip(ids[start:start + 100_000].to_pylist(), repeat(change)))
         return buffer.getvalue().encode()
+
+
+def _arrow_ids(ids):
+    import pyarrow as pa
+
+    if isinstance(ids, pa.ChunkedArray):
+        ids = ids.combine_chunks()
+    return ids if isinstance(ids, pa.Array) else pa.array(list(ids), type=pa.large_string())
 
 
 def compare(before, after, key: tuple[str, ...], columns: list[str]) -> FileChanges:
     """Rows of ``after`` whose key is new (added), whose ``columns`` differ (changed), and keys gone (removed).
 
     Ids are the key columns joined with ``/``, sorted. Values are compared as text, so a column read back as
-    another dtype does not count as a change.
+    another dtype does not count as a change. Of rows with the same id, the first one counts.
+
+    Column-wise with Arrow (hash lookups of the ids, element-wise comparison of each column): no Python
+    object per row but the ids of the rows that changed.
     """
-    after_rows = _by_id(after, key, columns)
-    before_rows = _by_id(before, key, columns) if before is not None else {}
-    added = sorted(set(after_rows) - set(before_rows))
-    removed = sorted(set(before_rows) - set(after_rows))
-    changed = sorted(i for i in set(after_rows) & set(before_rows) if after_rows[i] != before_rows[i])
-    return FileChanges(len(before_rows), len(after_rows), added, changed, removed)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    after_ids, after_values = _keyed(after, key, columns)
+    if before is None:
+        before_ids, before_values = pa.array([], type=pa.large_string()), None
+    else:
+        before_ids, before_values = _keyed(before, key, columns)
+    kept = _first_of_each(after_ids)  # positions in after of each id's first row
+    ids = after_ids.take(kept)
+    found = pc.index_in(ids, value_set=before_ids)  # each id's first row in before (null: new)
+    is_new = pc.is_null(found)
+    common = pc.indices_nonzero(pc.invert(is_new))
+    changed_mask = _differs(after_values, before_values, kept.take(common), found.take(common))
+    removed_rows = _first_of_each(before_ids)
+    removed_ids = before_ids.take(removed_rows)
+    removed_ids = removed_ids.filter(pc.invert(pc.is_in(removed_ids, value_set=ids)))
+    return FileChanges(
+        len(removed_rows),
+        len(ids),
+        _sorted(ids.filter(is_new)),
+        _sorted(ids.take(common).filter(changed_mask)),
+        _sorted(removed_ids),
+    )
 
 
-def _by_id(frame, key: tuple[str, ...], columns: list[str]) -> dict[str, tuple]:
+def _keyed(frame, key: tuple[str, ...], columns: list[str]):
+    """The rows' ids (key values as text joined with ``/``) and the compared columns as text ('' for null)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def text(column):
+        values = pa.array(frame[column].astype("string").fillna("").array)
+        values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+        return values.cast(pa.large_string())  # one type on both sides (parquet may hold either)
+
     compared = [c for c in columns if c in frame.columns and c not in key]
-    text = frame[list(key) + compared].astype("string").fillna("")
-    rows: dict[str, tuple] = {}
-    for values in text.itertuples(index=False, name=None):
-        rows.setdefault("/".join(values[: len(key)]), values[len(key):])
-    return rows
+    parts = [text(k) for k in key]
+    ids = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, pa.scalar("/", pa.large_string()))
+    return ids, [text(c) for c in compared]
+
+
+def _first_of_each(ids):
+    """Positions of the first row of each distinct id, in row order."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    first = pc.index_in(ids, value_set=ids).to_numpy(zero_copy_only=False)
+    return pa.array(np.flatnonzero(first == np.arange(len(ids))))
+
+
+def _differs(after_values, before_values, after_rows, before_rows):
+    """Per common id: whether any compared value differs (compared as tuples: another column count differs)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if len(after_values) != len(before_values or []):
+        return pa.array(np.ones(len(after_rows), dtype=bool))
+    differs = pa.array(np.zeros(len(after_rows), dtype=bool))
+    for now, then in zip(after_values, before_values):
+        differs = pc.or_(differs, pc.not_equal(now.take(after_rows), then.take(before_rows)))
+    return differs
+
+
+def _sorted(ids):
+    import pyarrow.compute as pc
+
+    return ids.take(pc.sort_indices(ids))
 
 
 def extract_volumes(frames: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Rows Aeries returned per table, and per school for tables with a SchoolCode."""
+    import pandas as pd
+
     volumes = {}
     for table, frame in frames.items():
         entry: dict[str, Any] = {"rows": len(frame)}
         if "SchoolCode" in frame.columns:
-            counts = frame["SchoolCode"].astype("string").fillna("").value_counts()
+            # counted on the column as it is, then the (few) codes are made text: not a string per row
+            counts = frame["SchoolCode"].value_counts(dropna=False)
+            labels = pd.Series(counts.index, dtype=counts.index.dtype).astype("string").fillna("")
+            counts = pd.Series(counts.to_numpy(), index=labels.to_numpy()).groupby(level=0).sum()
             entry["by_school"] = {str(school): int(n) for school, n in sorted(counts.items())}
         volumes[table] = entry
     return volumes

@@ -111,31 +111,41 @@ def validate_sources(mapping_file: str, extracted: list[dict]) -> dict:
     parents' accepted rows, so a roster row of a rejected student is rejected too. Then the mapping's
     checked crosswalks are compared with the accepted rows: missing entries are reported with proposals.
     """
+    import pyarrow
     from airflow.sdk.exceptions import AirflowFailException
 
+    from aeries_hub.changes import extract_volumes
     from aeries_hub.hooks.aeries import TABLES
     from aeries_hub.quality import load_checks, validate_frame
-    from aeries_hub.quality.checks import select_checks
+    from aeries_hub.quality.checks import referenced_columns, select_checks
 
     run = RunFolder.current()
+    mapping = mapping_for(mapping_file)
     suites = load_checks(SOURCE_CHECKS_FILE)
     names = sorted((item["table"] for item in extracted), key=VALIDATION_ORDER.index)
+    # Of the accepted rows, only what comes later is kept in memory (all is in validated/): the columns later
+    # checks refer to, and the tables of checked crosswalks.
+    referenced = referenced_columns(c for name in names for c in select_checks(suites.get(name, []), names))
+    crosswalked = {crosswalk.check.table for crosswalk in mapping.crosswalks.values() if crosswalk.check}
     accepted: dict = {}
-    extracted_frames: dict = {}
+    volumes: dict = {}  # counted as each table is read: the extracted frames are not all kept at once
     summary: dict[str, Any] = {"tables": {}, "errors": []}
     with run.local_dir("quality/sources") as docs_dir:
         for name in names:
-            frame = extracted_frames[name] = run.read_parquet(f"extract/{name}.parquet")
+            frame = run.read_parquet(f"extract/{name}.parquet")
+            volumes.update(extract_volumes({name: frame}))
             checks = select_checks(suites.get(name, []), names)
             outcome = validate_frame(
-                frame, checks, name=name, tables={**accepted, name: frame}, docs_dir=docs_dir, id_columns=TABLES[name].key
+                frame, checks, name=name, tables={**accepted, name: frame}, docs_dir=docs_dir, id_columns=TABLES[name].key,
+                data_docs=False,
             )
-            accepted[name] = sort_by_key(outcome.accepted, TABLES[name].key)
+            frame = None  # its rows are in outcome.accepted and outcome.rejected: one copy less while sorting
+            accepted[name] = outcome.accepted = sort_by_key(outcome.accepted, TABLES[name].key)
             run.write_parquet(f"validated/{name}.parquet", accepted[name])
             if len(outcome.rejected):
                 run.write_bytes(f"rejects/source_{name}.csv", outcome.rejected.to_csv(index=False).encode())
             summary["tables"][name] = {
-                "rows": len(frame),
+                "rows": outcome.row_count,
                 "accepted": len(outcome.accepted),
                 "rejected": len(outcome.rejected),
                 "rejected_ids": _ids(outcome.rejected, TABLES[name].key),
@@ -143,26 +153,29 @@ def validate_sources(mapping_file: str, extracted: list[dict]) -> dict:
             }
             if outcome.has_errors:
                 summary["errors"].append(outcome.error_message())
-    summary["volumes"] = _volume_check(mapping_for(mapping_file), extracted_frames)
+            if name not in crosswalked:
+                accepted[name] = accepted[name][[c for c in accepted[name].columns if c in referenced.get(name, ())]]
+            outcome = None
+            pyarrow.default_memory_pool().release_unused()  # give the table's buffers back before the next
+    summary["volumes"] = _volume_check(mapping, volumes)
     if summary["volumes"]["drops"] and not summary["volumes"]["allowed"]:
         summary["errors"].append(summary["volumes"]["message"])
     if not summary["errors"]:
-        summary["crosswalks"] = _crosswalk_coverage(mapping_for(mapping_file), accepted)
+        summary["crosswalks"] = _crosswalk_coverage(mapping, accepted)
     _summary(run, "validate_sources", summary)
     if summary["errors"]:
         raise AirflowFailException("Aeries data failed its error checks; nothing was delivered.\n" + "\n".join(summary["errors"]))
     return {name: {k: v for k, v in t.items() if k != "checks"} for name, t in summary["tables"].items()}
 
 
-def _volume_check(mapping: Mapping, frames: dict) -> dict:
-    """Rows per table and school compared with the last delivery: a far smaller extract is a failed check
-    (unless the run's ``allow_extract_drop`` param says the drop is real)."""
+def _volume_check(mapping: Mapping, volumes: dict) -> dict:
+    """Rows per table and school (``extract_volumes``) compared with the last delivery: a far smaller extract
+    is a failed check (unless the run's ``allow_extract_drop`` param says the drop is real)."""
     from airflow.sdk import get_current_context
 
-    from aeries_hub.changes import extract_volumes, volume_drops
+    from aeries_hub.changes import volume_drops
 
     params = get_current_context()["params"]
-    volumes = extract_volumes(frames)
     last = delivered_state(mapping, params).manifest() or {}
     drops = volume_drops(volumes, last.get("sources", {}), last.get("run_id", ""))
     allowed = bool(params.get("allow_extract_drop"))
@@ -181,7 +194,8 @@ def _crosswalk_coverage(mapping: Mapping, accepted: dict) -> dict:
     from aeries_hub.mapping.crosswalk import crosswalk_coverage, describe_unmapped
     from aeries_hub.mapping.engine import apply_source_filters
 
-    coverage = crosswalk_coverage(mapping, apply_source_filters(mapping, accepted))
+    checked = {crosswalk.check.table for crosswalk in mapping.crosswalks.values() if crosswalk.check}
+    coverage = crosswalk_coverage(mapping, apply_source_filters(mapping, {t: f for t, f in accepted.items() if t in checked}))
     for name, entry in coverage.items():
         for missing in entry["unmapped"]:
             log.warning("%s", describe_unmapped(name, missing))
@@ -449,15 +463,17 @@ def track_changes(mapping_file: str) -> dict:
     last = state.manifest()
     files, exceeded = {}, []
     for output in mapping.outputs:
-        changes = compare(state.snapshot(output.stem), run.read_parquet(f"built/{output.stem}.parquet"), output.key, output.delivered_columns)
-        files[output.file] = changes.to_dict()
+        before = state.snapshot(output.stem)
+        changes = compare(before, run.read_parquet(f"built/{output.stem}.parquet"), output.key, output.delivered_columns)
+        files[output.file] = counts = changes.to_dict()
         if last:
-            exceeded += [f"{output.file}: {reason}" for reason in mapping.guard.exceeded(changes.rows_before, len(changes.removed), len(changes.changed))]
-        if changes.added or changes.changed or changes.removed:
+            exceeded += [f"{output.file}: {reason}" for reason in mapping.guard.exceeded(changes.rows_before, counts["removed"], counts["changed"])]
+        # No list of ids when the file was never delivered: every row is added (the report has the count).
+        if before is not None and (counts["added"] or counts["changed"] or counts["removed"]):
             run.write_bytes(f"changes/{output.stem}.csv", changes.to_csv())
         log.info(
             "%s: %d rows before, %d now: %d added, %d changed, %d removed",
-            output.file, changes.rows_before, changes.rows_after, len(changes.added), len(changes.changed), len(changes.removed),
+            output.file, changes.rows_before, changes.rows_after, counts["added"], counts["changed"], counts["removed"],
         )
     summary = {
         "target": state.root.name,

@@ -297,6 +297,15 @@ def select_checks(checks: Iterable[Check], tables: Iterable[str]) -> list[Check]
     return [c for c in checks if c.value_set_from is None or c.value_set_from.table in available]
 
 
+def referenced_columns(checks: Iterable[Check]) -> dict[str, set[str]]:
+    """The columns that the checks' ``value_set_from`` read, by table (what the runner needs of other tables)."""
+    columns: dict[str, set[str]] = {}
+    for check in checks:
+        if check.value_set_from is not None:
+            columns.setdefault(check.value_set_from.table, set()).update(check.value_set_from.columns)
+    return columns
+
+
 def _parse_valid(items: list[Mapping[str, Any]], *, where: str) -> list[Check]:
     checks = []
     problems: list[str] = []

@@ -29,7 +29,13 @@ mapped back to the caller's rows, whatever their index. GX gets only the columns
 Data Docs: with ``docs_dir``, the GX expectation suites and validation results are kept in
 ``<docs_dir>/.gx_store/`` (filesystem stores of the otherwise ephemeral context), so that several
 ``validate_frame`` calls into one folder (one per table of a run) build one site whose index.html lists
-them all; only the new pages are rendered on each call.
+them all; only the new pages are rendered on each call. With ``data_docs=False`` only the validation JSON
+files are written (what the run's tasks use: the HTML site is for browsing, and costs time per table).
+
+``expect_column_values_to_match_strftime_format``: GX parses each row with ``datetime.strptime``; the runner
+parses each distinct value once, the same way, into a helper column ``<column> matches <format>``
+(True/False, null where the value is null) that GX tests with ``value_set: [True]``. GX still checks the
+expectation's own arguments; a column with non-text values is left to GX's own implementation.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ import math
 import os
 import re
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -57,6 +64,9 @@ from aeries_hub.quality.checks import (
 
 REJECT_REASON = "_reject_reason"
 SAMPLE_SIZE = 5
+#: Longest unexpected value/index list kept in the written validation results (reject checks ask GX for every
+#: failing row; 100,000 rejected roster rows made seconds of JSON and megabytes of docs). The rejects CSV has all.
+DOCS_LIST_LIMIT = 1000
 INLINE_VALUE_SET_LIMIT = 1000
 #: Table expectations that look at the frame's columns; with none of these the runner hands GX only the
 #: columns the checks use (less to copy and fingerprint).
@@ -67,6 +77,7 @@ _SHAPE_EXPECTATIONS = (
     "expect_table_columns_to_match_set",
     "expect_column_to_exist",
 )
+_STRFTIME = "expect_column_values_to_match_strftime_format"
 _GX_SEVERITY = {"error": "critical", "warning": "warning", "reject": "warning"}
 _STORE_DIR = ".gx_store"
 
@@ -238,12 +249,15 @@ def validate_frame(
     tables: Mapping[str, pd.DataFrame] | None = None,
     docs_dir: str | os.PathLike | None = None,
     id_columns: Sequence[str] = (),
+    data_docs: bool = True,
 ) -> ValidationOutcome:
     """Validate ``df`` against ``checks`` with Great Expectations.
 
     ``tables`` provides the frames that ``value_set_from`` refers to. With ``docs_dir``, GX Data Docs
     (index.html) and ``<name>.validation.json`` are written there; several calls may share one folder (the
-    index lists every table). ``id_columns`` are added to sample rows to identify them (e.g. StudentID).
+    index lists every table). ``data_docs=False`` writes only the validation JSON (no HTML site, whose
+    rendering costs about half a second a table and whose static files are 3 MB a folder).
+    ``id_columns`` are added to sample rows to identify them (e.g. StudentID).
     Raises CheckConfigError when a check cannot be built (bad arguments, unknown value_set_from table).
     """
     started = time.perf_counter()
@@ -271,7 +285,7 @@ def validate_frame(
 
     t = time.perf_counter()
     work, specs = _prepare(df, checks, runnable, tables or {})
-    context = _context(gx, docs_dir)
+    context = _context(gx, docs_dir if data_docs else None)
     data = context.data_sources.add_pandas(name="frames")
     asset = data.add_dataframe_asset(name=_safe(name))
     batch_definition = asset.add_batch_definition_whole_dataframe("whole frame")
@@ -281,9 +295,12 @@ def validate_frame(
     reasons: np.ndarray | None = None  # per caller's position: "" or the reasons joined by "; "
     if reject_ids:
         suite = _suite(gx, context, f"{_safe(name)}-rejects", checks, reject_ids, specs)
-        batch = batch_definition.get_batch(batch_parameters={"dataframe": work})
-        validation = batch.validate(suite, result_format={
-            "result_format": "COMPLETE", "partial_unexpected_count": 20, "return_unexpected_index_query": False})
+        with _no_batch_fingerprint():
+            reject_frame = _phase_frame(work, checks, reject_ids, specs)
+            batch = batch_definition.get_batch(batch_parameters={"dataframe": reject_frame})
+        with _no_batch_fingerprint():  # batch.validate gets the batch again
+            validation = batch.validate(suite, result_format={
+                "result_format": "COMPLETE", "partial_unexpected_count": 20, "return_unexpected_index_query": False})
         phases.append(("rejects_validation_json", f"{_safe(name)}.rejects.validation.json", suite, batch, validation))
         for check_id, gx_result in sorted(_by_check(validation), key=lambda pair: pair[0]):
             check = checks[check_id]
@@ -301,14 +318,17 @@ def validate_frame(
         if reasons is not None:
             positions = np.flatnonzero(reasons == "")
 
-    gate_frame = work if reasons is None else work.iloc[positions].reset_index(drop=True)
+    gate_frame = _phase_frame(work, checks, gate_ids, specs)
+    gate_frame = gate_frame if reasons is None else gate_frame.iloc[positions].reset_index(drop=True)
     suite = _suite(gx, context, _safe(name), checks, gate_ids, specs)
-    if reasons is None and phases:
+    if reasons is None and phases and list(reject_frame.columns) == list(gate_frame.columns):
         batch = phases[0][3]
     else:
-        batch = batch_definition.get_batch(batch_parameters={"dataframe": gate_frame})
-    validation = batch.validate(suite, result_format={
-        "result_format": "SUMMARY", "partial_unexpected_count": 20, "return_unexpected_index_query": False})
+        with _no_batch_fingerprint():
+            batch = batch_definition.get_batch(batch_parameters={"dataframe": gate_frame})
+    with _no_batch_fingerprint():
+        validation = batch.validate(suite, result_format={
+            "result_format": "SUMMARY", "partial_unexpected_count": 20, "return_unexpected_index_query": False})
     phases.append(("validation_json", f"{_safe(name)}.validation.json", suite, batch, validation))
     for check_id, gx_result in _by_check(validation):
         check = checks[check_id]
@@ -334,7 +354,7 @@ def validate_frame(
     artifacts: dict[str, str] = {}
     if docs_dir is not None:
         t = time.perf_counter()
-        artifacts = _write_docs(gx, context, Path(docs_dir), name, phases)
+        artifacts = _write_docs(gx, context, Path(docs_dir), name, phases, site=data_docs)
         timings["docs"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - started
     return ValidationOutcome(
@@ -361,6 +381,8 @@ class _Spec:
 
     expectation: str
     kwargs: dict[str, Any]
+    #: When a helper column stands in for the check: the check's own arguments, for GX to check them.
+    own_kwargs: dict[str, Any] | None = None
 
 
 def _prepare(df: pd.DataFrame, checks: list[Check], ids: list[int], tables: Mapping[str, pd.DataFrame]):
@@ -402,6 +424,22 @@ def _prepare(df: pd.DataFrame, checks: list[Check], ids: list[int], tables: Mapp
                     if helper not in helpers:
                         helpers[helper] = _membership(values.isin(allowed), values.isna())
                     kwargs.update(column=helper, value_set=[True])
+            elif expectation == _STRFTIME and isinstance(kwargs.get("strftime_format"), str):
+                # GX parses every row with datetime.strptime (~30 s a million rows); dates repeat, so parse each
+                # distinct value once, the same way, and let GX check the result column.
+                fmt = kwargs["strftime_format"]
+                helper = f"{kwargs['column']} matches {fmt}"
+                if helper not in helpers:
+                    matches = _matches_strftime(values, fmt)
+                    if matches is not None:  # else a value is not text: GX's own check says so
+                        helpers[helper] = matches
+                if helper in helpers:
+                    own = dict(kwargs, column=column)
+                    expectation = "expect_column_values_to_be_in_set"
+                    kwargs = {k: v for k, v in kwargs.items() if k != "strftime_format"}
+                    kwargs.update(column=helper, value_set=[True])
+                    specs[i] = _Spec(expectation=expectation, kwargs=kwargs, own_kwargs=own)
+                    continue
         elif ref is not None and check.kind == COLUMN_PAIR_MAP:
             # GX's pandas implementation of the pair check walks the rows one by one: test membership here
             # and let GX check the result column (same rows fail, null pairs are not tested).
@@ -420,6 +458,39 @@ def _prepare(df: pd.DataFrame, checks: list[Check], ids: list[int], tables: Mapp
     if helpers:
         work = pd.concat([work, pd.DataFrame(helpers)], axis=1)
     return work, specs
+
+
+def _matches_strftime(values: pd.Series, fmt: str) -> pd.Series | None:
+    """True where ``datetime.strptime(value, fmt)`` parses the value, as GX tests it, null where the value is
+    null; None when a value is not a string (GX then reports its own error)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    parsed = np.empty(len(uniques), dtype=bool)
+    for n, value in enumerate(uniques):
+        if not isinstance(value, str):
+            return None
+        try:
+            _dt.datetime.strptime(value, fmt)  # noqa: DTZ007 (only whether it parses)
+            parsed[n] = True
+        except ValueError:
+            parsed[n] = False
+    codes = np.asarray(codes)
+    missing = codes < 0
+    return _membership(parsed[np.where(missing, 0, codes)] if len(uniques) else np.zeros(len(codes), dtype=bool),
+                       missing)
+
+
+def _phase_frame(work: pd.DataFrame, checks: list[Check], ids: list[int], specs: dict[int, _Spec]) -> pd.DataFrame:
+    """The columns of ``work`` that these checks test (all of them for a check on the table's columns): GX
+    copies the batch's every column when it filters rows for a check, and keeps what it computed for each."""
+    if any(checks[i].expectation in _SHAPE_EXPECTATIONS for i in ids):
+        return work
+    used = set()
+    for i in ids:
+        kwargs = specs[i].kwargs
+        used.update(kwargs[k] for k in ("column", "column_A", "column_B") if k in kwargs)
+        used.update(kwargs.get("column_list") or ())
+    columns = [c for c in work.columns if c in used] or list(work.columns[:1])  # keep the row count
+    return work if len(columns) == len(work.columns) else work[columns]
 
 
 def _each_in(values: pd.Series, separator: str, allowed) -> pd.Series:
@@ -478,6 +549,24 @@ def _plain_list(values: Iterable[Any]) -> list[Any]:
         return items
 
 
+@contextmanager
+def _no_batch_fingerprint():
+    """GX hashes every row of a pandas batch under 1 GB for a ``pandas_data_fingerprint`` batch marker (4-5 s
+    of a district's validation); nothing here reads it and each frame is new, so the runner turns it off while
+    it makes its batches (GX's threshold, restored afterwards; a GX without it is left as it is)."""
+    from great_expectations.execution_engine import pandas_execution_engine as engine
+
+    threshold = getattr(engine, "HASH_THRESHOLD", None)
+    if threshold is None:
+        yield
+        return
+    engine.HASH_THRESHOLD = 0
+    try:
+        yield
+    finally:
+        engine.HASH_THRESHOLD = threshold
+
+
 def _context(gx, docs_dir: str | os.PathLike | None):
     from great_expectations.data_context.types.base import (
         DataContextConfig,
@@ -530,6 +619,8 @@ def _suite(gx, context, suite_name: str, checks: list[Check], ids: list[int], sp
         if spec.expectation != check.expectation:
             meta["expectation"] = check.expectation
         try:
+            if spec.own_kwargs is not None:  # a helper column stands in: GX still checks the check's arguments
+                get_expectation_impl(check.expectation)(**spec.own_kwargs)
             expectation = get_expectation_impl(spec.expectation)(
                 **spec.kwargs, meta=meta, severity=_GX_SEVERITY[check.severity],
                 **({"description": check.description} if check.description else {}),
@@ -633,7 +724,18 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "table"
 
 
-def _write_docs(gx, context, docs_dir: Path, name: str, phases) -> dict[str, str]:
+def _shorten_lists(validation) -> None:
+    """Cut the unexpected lists of the results to ``DOCS_LIST_LIMIT`` entries, saying so in the result."""
+    for gx_result in validation.results:
+        details = gx_result.result or {}
+        for key in ("unexpected_list", "unexpected_index_list"):
+            values = details.get(key)
+            if isinstance(values, list) and len(values) > DOCS_LIST_LIMIT:
+                details[key] = values[:DOCS_LIST_LIMIT]
+                details[f"{key}_length"] = len(values)
+
+
+def _write_docs(gx, context, docs_dir: Path, name: str, phases, *, site: bool = True) -> dict[str, str]:
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.resource_identifiers import (
         ExpectationSuiteIdentifier,
@@ -645,14 +747,17 @@ def _write_docs(gx, context, docs_dir: Path, name: str, phases) -> dict[str, str
     keys = []
     artifacts: dict[str, str] = {}
     for artifact, file_name, suite, batch, validation in phases:
+        _shorten_lists(validation)
         suite_key = ExpectationSuiteIdentifier(name=suite.name)
         key = ValidationResultIdentifier(expectation_suite_identifier=suite_key, run_id=run_id, batch_identifier=batch.id)
         validation.meta["run_id"] = run_id
-        context.validation_results_store.set(key, validation)
+        if site:
+            context.validation_results_store.set(key, validation)
         keys += [suite_key, key]
         target = docs_dir / file_name
         target.write_text(json.dumps(validation.to_json_dict(), indent=2, default=str), encoding="utf-8")
         artifacts[artifact] = str(target)
-    context.build_data_docs(resource_identifiers=keys)
-    artifacts["docs_index"] = str(docs_dir / "index.html")
+    if site:
+        context.build_data_docs(resource_identifiers=keys)
+        artifacts["docs_index"] = str(docs_dir / "index.html")
     return artifacts
