@@ -235,7 +235,8 @@ def build_file(mapping_file: str, file_name: str) -> dict:
     index = mapping.outputs.index(output)
     checks = parse_checks(output_checks(output), where=f"{mapping.path.name}: outputs[{index}]")
     with run.local_dir(f"quality/{output.stem}") as docs_dir:
-        outcome = validate_frame(built.frame, checks, name=output.stem, tables=known, docs_dir=docs_dir, id_columns=output.key)
+        outcome = validate_frame(built.frame, checks, name=output.stem, tables=known, docs_dir=docs_dir,
+                                 id_columns=output.key, data_docs=False)
     if len(outcome.rejected):
         run.write_bytes(f"rejects/{output.stem}.csv", outcome.rejected.to_csv(index=False).encode())
     summary = {
