@@ -47,6 +47,11 @@ class DeliveredState:
         with path.open("rb") as handle:
             return pd.read_parquet(handle, dtype_backend="numpy_nullable")
 
+    def snapshot_columns(self, stem: str) -> ParquetColumns | None:
+        """The last delivered rows of a file, read a column at a time (see :func:`compare`)."""
+        path = self.root / f"{stem}.parquet"
+        return ParquetColumns(path) if path.exists() else None
+
     def save(self, built: dict[str, bytes], manifest: dict[str, Any]) -> None:
         """Replace the snapshot: every file's built rows (parquet bytes), then the manifest that names them."""
         import json
@@ -132,26 +137,27 @@ def _arrow_ids(ids):
 def compare(before, after, key: tuple[str, ...], columns: list[str]) -> FileChanges:
     """Rows of ``after`` whose key is new (added), whose ``columns`` differ (changed), and keys gone (removed).
 
+    ``before`` and ``after`` are data frames or :class:`ParquetColumns` (a file read a column at a time).
     Ids are the key columns joined with ``/``, sorted. Values are compared as text, so a column read back as
     another dtype does not count as a change. Of rows with the same id, the first one counts.
 
     Column-wise with Arrow (hash lookups of the ids, element-wise comparison of each column): no Python
-    object per row but the ids of the rows that changed.
+    object per row but the ids of the rows that changed, and one compared column of each side in memory.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    after_ids, after_values = _keyed(after, key, columns)
-    if before is None:
-        before_ids, before_values = pa.array([], type=pa.large_string()), None
-    else:
-        before_ids, before_values = _keyed(before, key, columns)
+    after = _as_columns(after)
+    before = _as_columns(before) if before is not None else None
+    after_ids = _ids(after, key)
+    before_ids = _ids(before, key) if before is not None else pa.array([], type=pa.large_string())
     kept = _first_of_each(after_ids)  # positions in after of each id's first row
     ids = after_ids.take(kept)
+    del after_ids
     found = pc.index_in(ids, value_set=before_ids)  # each id's first row in before (null: new)
     is_new = pc.is_null(found)
     common = pc.indices_nonzero(pc.invert(is_new))
-    changed_mask = _differs(after_values, before_values, kept.take(common), found.take(common))
+    changed_mask = _differs(after, before, key, columns, kept.take(common), found.take(common))
     removed_rows = _first_of_each(before_ids)
     removed_ids = before_ids.take(removed_rows)
     removed_ids = removed_ids.filter(pc.invert(pc.is_in(removed_ids, value_set=ids)))
@@ -164,20 +170,52 @@ def compare(before, after, key: tuple[str, ...], columns: list[str]) -> FileChan
     )
 
 
-def _keyed(frame, key: tuple[str, ...], columns: list[str]):
-    """The rows' ids (key values as text joined with ``/``) and the compared columns as text ('' for null)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+class ParquetColumns:
+    """A Parquet file (a path or ObjectStoragePath) read one column at a time, as text."""
 
-    def text(column):
-        values = pa.array(frame[column].astype("string").fillna("").array)
+    def __init__(self, path):
+        import pyarrow.parquet as pq
+
+        self.path = path
+        with path.open("rb") as handle:
+            self.columns = pq.read_schema(handle).names
+
+    def text(self, column: str):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        with self.path.open("rb") as handle:
+            values = pq.read_table(handle, columns=[column]).column(0).combine_chunks()
+        return pc.fill_null(values.cast(pa.large_string()), "")
+
+
+class _FrameColumns:
+    """A data frame's columns as text ('' for null), as :class:`ParquetColumns` gives a file's."""
+
+    def __init__(self, frame):
+        self.frame = frame
+        self.columns = list(frame.columns)
+
+    def text(self, column: str):
+        import pyarrow as pa
+
+        values = pa.array(self.frame[column].astype("string").fillna("").array)
         values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
         return values.cast(pa.large_string())  # one type on both sides (parquet may hold either)
 
-    compared = [c for c in columns if c in frame.columns and c not in key]
-    parts = [text(k) for k in key]
-    ids = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, pa.scalar("/", pa.large_string()))
-    return ids, [text(c) for c in compared]
+
+def _as_columns(table):
+    return table if isinstance(table, (ParquetColumns, _FrameColumns)) else _FrameColumns(table)
+
+
+def _ids(table, key: tuple[str, ...]):
+    """The rows' ids: the key values as text joined with ``/``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    parts = [table.text(k) for k in key]
+    return parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, pa.scalar("/", pa.large_string()))
 
 
 def _first_of_each(ids):
@@ -190,17 +228,19 @@ def _first_of_each(ids):
     return pa.array(np.flatnonzero(first == np.arange(len(ids))))
 
 
-def _differs(after_values, before_values, after_rows, before_rows):
-    """Per common id: whether any compared value differs (compared as tuples: another column count differs)."""
+def _differs(after, before, key: tuple[str, ...], columns: list[str], after_rows, before_rows):
+    """Per common id: whether any compared value differs (compared as tuples: another column count differs),
+    one column of each side read at a time."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if len(after_values) != len(before_values or []):
+    compared = [c for c in columns if c in after.columns and c not in key]
+    if before is None or compared != [c for c in columns if c in before.columns and c not in key]:
         return pa.array(np.ones(len(after_rows), dtype=bool))
     differs = pa.array(np.zeros(len(after_rows), dtype=bool))
-    for now, then in zip(after_values, before_values):
-        differs = pc.or_(differs, pc.not_equal(now.take(after_rows), then.take(before_rows)))
+    for column in compared:
+        differs = pc.or_(differs, pc.not_equal(after.text(column).take(after_rows), before.text(column).take(before_rows)))
     return differs
 
 

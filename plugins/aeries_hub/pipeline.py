@@ -223,13 +223,15 @@ def build_file(mapping_file: str, file_name: str) -> dict:
     mapping = mapping_for(mapping_file)
     output = mapping.output(file_name)
     run = RunFolder.current()
-    tables = {name: run.read_parquet(f"validated/{name}.parquet", columns=columns)
-              for name, columns in columns_read_by(mapping, output).items()}
+    read = {name: run.read_parquet(f"validated/{name}.parquet", columns=columns)
+            for name, columns in columns_read_by(mapping, output).items()}
+    tables = apply_source_filters(mapping, read)
+    del read  # the sources of a roster file take as much memory as the file: handed over to the build
     try:
-        built = build_output(mapping, output, apply_source_filters(mapping, tables), _run_values(mapping))
+        built = build_output(mapping, output, tables, _run_values(mapping), release_tables=True)
     except (KeyError, ValueError) as exc:
         _build_failed(run, output, exc)
-    del tables  # the sources of a roster file take as much memory as the file: not kept while it is checked
+    del tables
     earlier = {file: run.read_parquet(f"built/{mapping.output(file).stem}.parquet") for file in output.needs}
     known = {**earlier, output.file: built.frame}  # a file may reference its own keys (OneRoster parentSourcedId)
     index = mapping.outputs.index(output)
@@ -455,7 +457,7 @@ def track_changes(mapping_file: str) -> dict:
     and whether the run exceeds the mapping's mass-change guard (the approve_changes task acts on that)."""
     from airflow.sdk import get_current_context
 
-    from aeries_hub.changes import compare
+    from aeries_hub.changes import ParquetColumns, compare
 
     mapping = mapping_for(mapping_file)
     run = RunFolder.current()
@@ -464,8 +466,8 @@ def track_changes(mapping_file: str) -> dict:
     last = state.manifest()
     files, exceeded = {}, []
     for output in mapping.outputs:
-        before = state.snapshot(output.stem)
-        changes = compare(before, run.read_parquet(f"built/{output.stem}.parquet"), output.key, output.delivered_columns)
+        before = state.snapshot_columns(output.stem)
+        changes = compare(before, ParquetColumns(run.path("built", f"{output.stem}.parquet")), output.key, output.delivered_columns)
         files[output.file] = counts = changes.to_dict()
         if last:
             exceeded += [f"{output.file}: {reason}" for reason in mapping.guard.exceeded(changes.rows_before, counts["removed"], counts["changed"])]

@@ -146,11 +146,13 @@ class RunValues:
 
 
 def build_output(
-    mapping: Mapping, output: Output, tables: dict[str, pd.DataFrame], run: RunValues | None = None
+    mapping: Mapping, output: Output, tables: dict[str, pd.DataFrame], run: RunValues | None = None, *,
+    release_tables: bool = False,
 ) -> BuiltOutput:
     """Rows of ``output`` built from ``tables`` (already filtered), record set after record set.
 
-    Without ``run``, the crosswalk files are read and the run date is unknown.
+    Without ``run``, the crosswalk files are read and the run date is unknown. With ``release_tables``, each
+    table is removed from ``tables`` once no later record set reads it (the caller hands the tables over).
     """
     if run is None:
         from aeries_hub.mapping.crosswalk import read_crosswalks
@@ -164,7 +166,9 @@ def build_output(
         if record_set.rows is not None:
             frame, merged = _literal_rows(record_set, output), 0
         else:
-            frame, merged = _record_set_rows(record_set, tables, output, where, run)
+            later = {name for rest in output.records[r + 1:] for name in _tables_of(rest)}
+            release = frozenset(_tables_of(record_set) - later) if release_tables else frozenset()
+            frame, merged = _record_set_rows(record_set, tables, output, where, run, release)
         built.rows_by_record_set[record_set.name] = len(frame)
         if merged:
             built.merged_duplicates[record_set.name] = merged
@@ -192,30 +196,49 @@ def _literal_rows(record_set: RecordSet, output: Output) -> pd.DataFrame:
 
 
 def _record_set_rows(
-    record_set: RecordSet, tables: dict[str, pd.DataFrame], output: Output, where: str, run: RunValues
+    record_set: RecordSet, tables: dict[str, pd.DataFrame], output: Output, where: str, run: RunValues,
+    release: frozenset[str] = frozenset(),
 ) -> tuple[pd.DataFrame, int]:
-    base = _table(tables, record_set.table, f"{where}.from")
-    frame = base.reset_index(drop=True)
+    """The record set's rows; the tables in ``release`` are dropped from ``tables`` once joined (no later
+    record set reads them), so that their memory goes while the rows are checked, merged and sorted."""
+    frame = _table(tables, record_set.table, f"{where}.from").reset_index(drop=True)
     if record_set.explode:
         frame = _explode(frame, record_set.table, *record_set.explode, where=f"{where}.explode")
     read = columns_read(record_set)
     for lookup in record_set.lookups:
         frame = _join_lookup(frame, lookup, tables, f"{where}.lookups.{lookup.alias}", read)
-    for column in read & set(frame.columns):  # once, rather than at every use
+    for name in release:
+        tables.pop(name, None)
+    if read <= set(frame.columns):  # (else keep them all: the error about the unknown one lists them)
+        frame = frame[[column for column in frame.columns if column in read]]
+    for column in list(frame.columns):  # once, rather than at every use
         frame[column] = text(frame[column])
     # After the lookups, so that a condition can test a looked-up column (e.g. that a student was found).
-    frame = frame[conditions_mask(frame, record_set.where, f"{where}.where")]
+    frame = _filtered(frame, conditions_mask(frame, record_set.where, f"{where}.where"))
     out = pd.DataFrame(index=frame.index)
     for column in output.delivered_columns:
         spec = record_set.values.get(column)
         out[column] = _evaluate(spec, frame, f"{where}.values.{column}", run) if spec else ""
     merged = 0
     if record_set.distinct_on:
+        distinct_by = set(record_set.distinct_on) | {preference.column for preference in record_set.prefer}
+        if distinct_by <= set(frame.columns):
+            frame = frame[[column for column in frame.columns if column in distinct_by]]
         out, merged = _distinct(frame, out, record_set, f"{where}.distinct")
     del frame
     out[RECORD_SET_COLUMN] = record_set.name
     order = out.sort_values(list(output.key), key=natural_order, kind="mergesort").index
     return _reordered(out, order), merged
+
+
+def _filtered(frame: pd.DataFrame, mask: pd.Series) -> pd.DataFrame:
+    """``frame[mask]``, moved a column at a time (and not copied at all when every row stays)."""
+    if bool(mask.all()):
+        return frame
+    result = pd.DataFrame(index=frame.index[mask.to_numpy()])
+    for column in list(frame.columns):
+        result[column] = frame.pop(column)[mask]
+    return result
 
 
 def _reordered(frame: pd.DataFrame, order: pd.Index) -> pd.DataFrame:
@@ -348,6 +371,10 @@ def conditions_mask(frame: pd.DataFrame, conditions: tuple[Condition, ...], wher
     return mask
 
 
+def _tables_of(record_set: RecordSet) -> set[str]:
+    return ({record_set.table} if record_set.table else set()) | {lookup.table for lookup in record_set.lookups}
+
+
 def columns_read(record_set: RecordSet) -> set[str]:
     """Every column name the record set reads after its lookups are joined (``alias.Column`` included):
     its values, conditions, distinct keys and preferences, and the left side of each lookup's ``on``."""
@@ -405,15 +432,18 @@ def _distinct(frame: pd.DataFrame, out: pd.DataFrame, record_set: RecordSet, whe
         on.append(f"__on{i}")
     ordered = keys.sort_values(sort_columns, kind="mergesort") if sort_columns else keys
     first = ordered.drop_duplicates(subset=on, keep="first")
-    result = out.loc[out.index.isin(first.index)].copy()
+    collected = {}
     if record_set.collect:
         groups = ordered.groupby(on, sort=False).ngroup()
         for column, separator in record_set.collect.items():
             parts = pd.DataFrame({"group": groups, "value": out.loc[ordered.index, column].str.strip()})
             parts = parts[parts["value"].ne("")].drop_duplicates()
-            joined = _joined_per_group(parts["group"], parts["value"], separator)
-            result[column] = groups.loc[result.index].map(joined).astype(TEXT).fillna("")
-    return result, len(out) - len(result)
+            collected[column] = groups.loc[first.index].map(_joined_per_group(parts["group"], parts["value"], separator))
+    rows = len(out)
+    result = _filtered(out, pd.Series(out.index.isin(first.index), index=out.index))
+    for column, values in collected.items():
+        result[column] = values.reindex(result.index).astype(TEXT).fillna("")
+    return result, rows - len(result)
 
 
 def _joined_per_group(groups: pd.Series, values: pd.Series, separator: str) -> pd.Series:

@@ -25,8 +25,13 @@ def render_delimited(frame: pd.DataFrame, columns: list[str], fmt: FileFormat, k
     millions of rows); anything else (quoting ``none``, a single column, values that are not text) goes
     through the csv module, which also names the row a value cannot be written in.
     """
-    text = _delimited_in_arrow(frame, columns, fmt)
-    if text is None:
+    fast = _delimited_in_arrow(frame, columns, fmt)
+    if fast is not None:
+        header, body = fast
+        if fmt.encoding in ("utf-8", "utf-8-sig"):  # the bytes as they are: no text copy of a large file
+            return b"".join([header.encode(fmt.encoding), *body])
+        text = header + b"".join(body).decode("utf-8")
+    else:
         text = _delimited_with_csv(frame, columns, fmt, key)
     try:
         return text.encode(fmt.encoding)
@@ -34,9 +39,10 @@ def render_delimited(frame: pd.DataFrame, columns: list[str], fmt: FileFormat, k
         raise RenderError(_unencodable(frame, columns, fmt.encoding, key)) from None
 
 
-def _delimited_in_arrow(frame: pd.DataFrame, columns: list[str], fmt: FileFormat) -> str | None:
+def _delimited_in_arrow(frame: pd.DataFrame, columns: list[str], fmt: FileFormat) -> tuple[str, list[memoryview]] | None:
     """What the csv module writes (QUOTE_MINIMAL or QUOTE_ALL, doubled quotes), built a column at a time:
-    a value is quoted when it holds the delimiter, a quote or a line-terminator character."""
+    a value is quoted when it holds the delimiter, a quote or a line-terminator character. Returns the
+    header line and the rows as UTF-8 (views of Arrow's buffers, one per chunk)."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -60,29 +66,32 @@ def _delimited_in_arrow(frame: pd.DataFrame, columns: list[str], fmt: FileFormat
         doubled = pc.replace_substring(values, '"', '""') if pc.any(pc.match_substring(values, '"')).as_py() else values
         quoted = pc.binary_join_element_wise(text('"'), doubled, text('"'), text(""))
         cells.append(pc.if_else(needs_quotes, quoted, values) if fmt.quoting == "minimal" else quoted)
-    lines = pc.binary_join_element_wise(pc.binary_join_element_wise(*cells, text(fmt.delimiter)), text(terminator), text(""))
-    body = ""
-    if len(lines):  # the joined lines lie one after the other in the array's data buffer
-        offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)
-        start, end = offsets[lines.offset], offsets[lines.offset + len(lines)]
-        body = bytes(memoryview(lines.buffers()[2])[start:end]).decode("utf-8")
+    cells[-1] = pc.binary_join_element_wise(cells[-1], text(terminator), text(""))
+    lines = pc.binary_join_element_wise(*cells, text(fmt.delimiter))
+    del cells, texts
+    body = []
+    for chunk in lines.chunks:  # a chunk's lines lie one after the other in its data buffer
+        if len(chunk):
+            offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64)
+            start, end = offsets[chunk.offset], offsets[chunk.offset + len(chunk)]
+            body.append(memoryview(chunk.buffers()[2])[start:end])
     header = ""
     if fmt.header:
         buffer = io.StringIO(newline="")
         csv.writer(buffer, delimiter=fmt.delimiter, quoting=_QUOTING[fmt.quoting], lineterminator=terminator).writerow(columns)
         header = buffer.getvalue()
-    return header + body
+    return header, body
 
 
 def _arrow_text(values: pd.Series):
-    """The column as an Arrow large_string array when every value is text (no nulls), else None."""
+    """The column as an Arrow large_string (chunked) array when every value is text (no nulls), else None."""
     from aeries_hub.mapping.engine import arrow_text
 
     if isinstance(values.dtype, pd.StringDtype) and values.isna().any():
         return None
     if not isinstance(values.dtype, pd.StringDtype) and pd.api.types.infer_dtype(values, skipna=False) not in ("string", "empty"):
         return None
-    return arrow_text(values).combine_chunks()
+    return arrow_text(values)
 
 
 def _delimited_with_csv(frame: pd.DataFrame, columns: list[str], fmt: FileFormat, key: tuple[str, ...]) -> str:
