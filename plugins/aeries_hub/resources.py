@@ -24,8 +24,8 @@ RESOURCES_DIR = "resources"
 def reset_peak_memory() -> bool:
     """Make the peak resident memory start again from the current one; False where the OS cannot.
 
-    What earlier work in the same process freed is handed back to the OS first (Python's collector, Arrow's
-    memory pool, glibc's heap), so that a task run in a long-lived process (``dag.test()``, a Celery worker
+    What earlier work in the same process freed is handed back to the OS first (Arrow's memory pool, glibc's
+    heap), so that a task run in a long-lived process (``dag.test()``, a Celery worker
     with fork disabled) is not charged with its predecessors' leftovers."""
     _release_freed_memory()
     try:
@@ -38,9 +38,9 @@ def reset_peak_memory() -> bool:
 
 def _release_freed_memory() -> None:
     import ctypes
-    import gc
 
-    gc.collect()
+    # (no gc.collect(): a full collection of a big process's heap costs seconds, and data frames are freed by
+    # reference counting anyway)
     if "pyarrow" in sys.modules:
         sys.modules["pyarrow"].default_memory_pool().release_unused()
     try:
