@@ -44,7 +44,8 @@ from airflow.providers.sftp.hooks.sftp import SFTPHook
 
 from aeries_hub.delivery import CHUNK, DeliveryError, Receipt, local_file, size_and_sha256
 
-__all__ = ["DeliveryError", "DeliveryReceipt", "deliver_file", "remote_sha256_matches"]
+__all__ = ["DeliveryError", "DeliveryReceipt", "deliver_file", "open_sftp", "remote_sha256_matches",
+           "require_host_key_check"]
 
 #: Seconds between connection attempts when the server is unreachable (tests shorten it).
 RETRY_WAIT_SECONDS = 2.0
@@ -166,13 +167,29 @@ def _make_hook(hook_factory: Callable[..., Any], conn_id: str) -> Any:
             f"sftp connection {conn_id!r} is invalid ({type(exc).__name__}: {exc}); fix its "
             "host, login and extras (key_file or private_key, host_key)"
         ) from exc
-    # Student data: never talk to a server whose identity is not checked.
+    require_host_key_check(hook, conn_id)
+    return hook
+
+
+def require_host_key_check(hook: Any, conn_id: str) -> None:
+    """The one host key policy of every SFTP connection the hub opens (deliveries and write-back sources):
+    student data never goes to, or comes from, a server whose identity is not checked."""
     if getattr(hook, "no_host_key_check", False) or getattr(hook, "allow_host_key_change", False):
         raise DeliveryError(
             f"sftp connection {conn_id!r} turns host key checking off (no_host_key_check or "
             "allow_host_key_change); remove that extra and set host_key to the server's public key"
         )
-    return hook
+
+
+@contextmanager
+def open_sftp(sftp_conn_id: str, *, connect_attempts: int = 3,
+              hook_factory: Callable[..., Any] = SFTPHook) -> Iterator[tuple[Any, str]]:
+    """``(paramiko SFTPClient, "sftp connection 'id' (host:port)")`` for reading from a vendor's server, with the
+    deliveries' host key policy and connection errors (a write-back source reads its exports this way)."""
+    hook = _make_hook(hook_factory, sftp_conn_id)
+    where = _Where(sftp_conn_id, hook)
+    with _connected(hook, where, connect_attempts) as sftp:
+        yield sftp, str(where)
 
 
 @contextmanager

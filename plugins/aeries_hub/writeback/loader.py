@@ -50,6 +50,10 @@ SOURCES = ("sftp", "http")
 #: The Aeries security areas of the grade push: assignments (Read to plan, "- Update" to create one) and scores.
 GRADEBOOK_AREA = "Gradebook Data"
 SCORES_AREA = "Gradebook Scores"
+#: The limits of one fetch from the vendor's server (source.<kind>.max_file_bytes, max_fetch_seconds): a larger
+#: file is refused, a fetch (listing and every file) still running past the deadline is cut off.
+DEFAULT_MAX_FILE_BYTES = 256 * 1024 * 1024
+DEFAULT_MAX_FETCH_SECONDS = 1800.0
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,8 @@ class WriteBack:
     source: str = "sftp"  # sftp: a drop folder (sftp_conn_id, remote_dir, pattern); http: the vendor's HTTPS API
     http_conn_id: str = ""  # source.http: an http connection (as the vendor API deliveries use)
     endpoint: str = ""  # source.http: the path (after the connection's endpoint_prefix) that lists the exports
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES  # of each export file read from the source
+    max_fetch_seconds: float = DEFAULT_MAX_FETCH_SECONDS  # the whole fetch: listing and every file
     enabled: bool = False
     owner: str = "data-engineering"
     tags: tuple[str, ...] = ()
@@ -162,6 +168,8 @@ def load_writeback(path: str | Path) -> WriteBack:
         "endpoint": origin.get("endpoint", ""),
         "format": origin.get("format", "jsonl"),
         "delimiter": origin.get("delimiter", ","),
+        "max_file_bytes": origin.get("max_file_bytes", DEFAULT_MAX_FILE_BYTES),
+        "max_fetch_seconds": float(origin.get("max_fetch_seconds", DEFAULT_MAX_FETCH_SECONDS)),
         "enabled": document.get("enabled", False),
         "owner": document.get("owner", "data-engineering"),
         "tags": tuple(document.get("tags", ())),

@@ -40,59 +40,234 @@ def _processed_state(writeback: WriteBack):
 def fetch_exports(writeback_file: str) -> dict:
     """Copy the vendor's new export files (not yet written into Aeries) to ``inbound/``: from its SFTP drop
     folder (``source.sftp``) or its HTTPS API (``source.http``). Both sources only list and read the files;
-    what is new, the staging and the summary are the same for both."""
+    what is new, the staging and the summary are the same for both.
+
+    Every name and byte from the vendor is untrusted: a name that is not a plain file name, a file larger than
+    ``max_file_bytes`` and a file that cannot be read safely (a field or record past the limits, JSON nested too
+    deep) are quarantined, each with the reason, and the other files go on. A file kept in ``quarantine/`` is
+    remembered by its sha256: later runs skip it with a log line."""
     writeback = writeback_for(writeback_file)
     run = RunFolder.current()
     done = (_processed_state(writeback).manifest() or {}).get("files", {})
-    fetched, skipped = [], []
+    quarantine_state = _quarantine_state(writeback)
+    poisoned = (quarantine_state.manifest() or {}).get("files", {})
+    fetched, skipped, quarantined = [], [], []
     exports = _http_exports if writeback.source == "http" else _sftp_exports
-    where = writeback.remote_dir
+    source = _source_name(writeback)
     for name, listed_sha256, read in exports(writeback):
-        if listed_sha256 and listed_sha256 in done:  # the vendor gave its checksum: no need to download it again
-            skipped.append({"file": name, "sha256": listed_sha256, "written_by": done[listed_sha256]["run_id"]})
+        problem = export_name_problem(name)
+        if problem:
+            quarantined.append({"file": name, "reason": f"{source}: export file name {name!r} refused: {problem}; "
+                                                        "it was not fetched (ask the vendor to rename it)"})
             continue
-        data, where = read()
+        if listed_sha256 and (listed_sha256 in done or listed_sha256 in poisoned):
+            # The vendor gave its checksum: no need to download it again.
+            skipped.append(_skipped(name, listed_sha256, done, poisoned))
+            continue
+        try:
+            data, where = read()
+        except ExportFileRefused as exc:
+            quarantined.append({"file": name, "reason": str(exc)})
+            continue
         sha256 = hashlib.sha256(data).hexdigest()
         if listed_sha256 and listed_sha256 != sha256:
             raise RuntimeError(f"{where}: export file {name!r} has sha256 {sha256}, its listing says {listed_sha256}: "
                                "it changed or was cut off while it was read; nothing was fetched, try again")
-        if sha256 in done:
-            skipped.append({"file": name, "sha256": sha256, "written_by": done[sha256]["run_id"]})
+        if sha256 in done or sha256 in poisoned:
+            skipped.append(_skipped(name, sha256, done, poisoned))
             continue
-        run.write_bytes(f"inbound/{name}", data)
+        poison = _unreadable_file(writeback, name, data)
+        if poison:
+            run.write_bytes(_staged_path(run, "quarantine", name), data)
+            quarantined.append({"file": name, "sha256": sha256, "bytes": len(data), "kept": f"quarantine/{name}",
+                                "reason": f"{where}: {poison}; the file is kept in quarantine/ and not read again"})
+            continue
+        run.write_bytes(_staged_path(run, "inbound", name), data)
         fetched.append({"file": name, "sha256": sha256, "bytes": len(data)})
     for item in skipped:
-        log.info("%s was already written into Aeries by run %s: skipped", item["file"], item["written_by"])
-    log.info("%d new export files from %s (%d already written)", len(fetched), _source_name(writeback), len(skipped))
-    return _summary(run, "fetch_exports", {"files": fetched, "skipped": skipped})
+        if "quarantined_by" in item:
+            log.warning("%s (sha256 %s) was quarantined by run %s: skipped (%s)", item["file"], item["sha256"],
+                        item["quarantined_by"], item["reason"])
+        else:
+            log.info("%s was already written into Aeries by run %s: skipped", item["file"], item["written_by"])
+    for item in quarantined:
+        log.error("quarantined: %s", item["reason"])
+    if any("sha256" in item for item in quarantined):
+        _remember_quarantined(quarantine_state, poisoned, quarantined)
+    log.info("%d new export files from %s (%d already written or quarantined before, %d quarantined now)",
+             len(fetched), source, len(skipped), len(quarantined))
+    return _summary(run, "fetch_exports", {"files": fetched, "skipped": skipped, "quarantined": quarantined})
 
 
 def _source_name(writeback: WriteBack) -> str:
     if writeback.source == "http":
-        return f"http connection {writeback.http_conn_id!r} {writeback.endpoint}"
-    return writeback.remote_dir
+        return f"http connection {writeback.http_conn_id!r} endpoint {writeback.endpoint!r}"
+    return f"sftp connection {writeback.sftp_conn_id!r} folder {writeback.remote_dir!r}"
+
+
+#: A file name a write-back stages, whatever the source: a plain file name (no folders, not hidden).
+_EXPORT_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._ -]{0,254}")
+EXPORT_NAME_RULE = ("a plain file name (letters, digits, '_', '.', '-' and spaces, at most 255 characters, not "
+                    "hidden, no '/', '\\', '..' or NUL)")
+
+
+def export_name_problem(name: Any) -> str | None:
+    """Why ``name`` (from a vendor's listing) may not be staged, or None: it must be :data:`EXPORT_NAME_RULE`."""
+    if not isinstance(name, str) or not _EXPORT_NAME.fullmatch(name) or ".." in name:
+        return f"not {EXPORT_NAME_RULE}"
+    return None
+
+
+def _staged_path(run: RunFolder, folder: str, name: str) -> str:
+    """``folder/name`` once it is sure to stay inside the run's staging folder (CWE-22): the name rule is checked
+    again and the resolved target must lie under ``run.root/folder``."""
+    import posixpath
+
+    problem = export_name_problem(name)
+    if problem is None:
+        inside = run.root.joinpath(folder)
+        target = inside.joinpath(name)
+        if target.protocol in ("file", "local", ""):
+            import os
+
+            inside_path, target_path = os.path.realpath(inside.path), os.path.realpath(target.path)
+        else:
+            inside_path, target_path = posixpath.normpath(inside.path), posixpath.normpath(target.path)
+        if posixpath.dirname(target_path) != inside_path:
+            problem = f"it resolves to {target_path}, outside {inside_path}"
+    if problem:
+        raise ValueError(f"export file name {name!r} may not be staged: {problem}")
+    return f"{folder}/{name}"
+
+
+def _skipped(name: str, sha256: str, done: dict, poisoned: dict) -> dict:
+    if sha256 in done:
+        return {"file": name, "sha256": sha256, "written_by": done[sha256]["run_id"]}
+    return {"file": name, "sha256": sha256, "quarantined_by": poisoned[sha256]["run_id"],
+            "reason": poisoned[sha256]["reason"]}
+
+
+def _quarantine_state(writeback: WriteBack):
+    """Where the export files quarantined by earlier runs are remembered (by sha256)."""
+    from aeries_hub.changes import DeliveredState
+    from aeries_hub.staging import staging_base
+
+    return DeliveredState(staging_base(), writeback.dag_id, "quarantine")
+
+
+def _remember_quarantined(state, poisoned: dict, quarantined: list[dict]) -> None:
+    from datetime import datetime, timezone
+
+    from airflow.sdk import get_current_context
+
+    run_id = get_current_context()["run_id"]
+    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    poisoned = {**poisoned, **{item["sha256"]: {"file": item["file"], "run_id": run_id, "quarantined_at": stamp,
+                                                "reason": item["reason"]} for item in quarantined if "sha256" in item}}
+    state.save({}, {"run_id": run_id, "delivered_at": stamp, "files": poisoned})
+
+
+class ExportFileRefused(Exception):
+    """One export file is not taken (larger than max_file_bytes); the message says why. The other files go on."""
+
+
+class _FetchLimits:
+    """The limits of one fetch from a vendor's server: ``max_file_bytes`` per file, read in chunks and refused
+    once past it; ``max_fetch_seconds`` for the whole fetch (listing and every file), so that a server that
+    stalls or trickles a byte at a time is cut off, not only one that does not answer at all."""
+
+    def __init__(self, writeback: WriteBack):
+        import time
+
+        self.max_bytes, self.seconds = writeback.max_file_bytes, writeback.max_fetch_seconds
+        self.ends = time.monotonic() + self.seconds
+        self.setting = f"{writeback.path.name} source.{writeback.source}"
+
+    def left(self) -> float:
+        import time
+
+        return self.ends - time.monotonic()
+
+    def check(self, where: str, what: str) -> None:
+        """Raise once the deadline has passed."""
+        from aeries_hub.delivery import DeliveryError
+
+        if self.left() <= 0:
+            raise DeliveryError(f"{where}: cut off while reading {what}: the fetch took longer than "
+                                f"{self.seconds:g} s ({self.setting}.max_fetch_seconds); the server is too slow or "
+                                "stalls. Nothing was written into Aeries; the next run tries again")
+
+    def too_large(self, where: str, what: str) -> ExportFileRefused:
+        return ExportFileRefused(f"{where}: {what} is larger than {self.max_bytes} bytes ({self.setting}.max_file_bytes);"
+                                 " it was not fetched (ask the vendor to split it, or raise max_file_bytes)")
+
+    def read(self, read_some, where: str, what: str, *, max_bytes: int | None = None, cut: bool = False) -> bytes:
+        """Everything ``read_some(n)`` gives until it gives ``b""``: at most ``max_bytes`` (default max_file_bytes;
+        more raises :meth:`too_large`, or with ``cut`` is dropped), checking the deadline between chunks."""
+        limit = self.max_bytes if max_bytes is None else max_bytes
+        chunks, size = [], 0
+        while True:
+            self.check(where, what)
+            chunk = read_some(min(_READ_CHUNK, limit + 1 - size))
+            if not chunk:
+                return b"".join(chunks)
+            size += len(chunk)
+            if size > limit:
+                if cut:
+                    return b"".join(chunks) + chunk[: limit - size]
+                raise self.too_large(where, what)
+            chunks.append(chunk)
+
+    def watchdog(self, stop):
+        """A timer calling ``stop()`` at the deadline, to break a read blocked on a server that trickles bytes."""
+        import threading
+
+        timer = threading.Timer(max(self.left(), 0.0), stop)
+        timer.daemon = True
+        timer.start()
+        return timer
+
+
+#: Bytes asked of the server at a time while an export file is read.
+_READ_CHUNK = 64 * 1024
 
 
 def _sftp_exports(writeback: WriteBack):
     """``(name, None, read)`` for each file of the SFTP folder matching ``pattern``, by name; ``read()`` gives
-    ``(bytes, where)``."""
+    ``(bytes, where)``. The host key is checked as for deliveries; the limits are :class:`_FetchLimits`."""
     import fnmatch
     import posixpath
 
-    from airflow.providers.sftp.hooks.sftp import SFTPHook
+    import paramiko
 
-    with SFTPHook(ssh_conn_id=writeback.sftp_conn_id).get_managed_conn() as sftp:
-        names = sorted(n for n in sftp.listdir(writeback.remote_dir) if fnmatch.fnmatch(n, writeback.pattern))
-        for name in names:
-            def read(name=name):
-                path = posixpath.join(writeback.remote_dir, name)
-                with sftp.open(path, "rb") as remote:
-                    return remote.read(), path
-            yield name, None, read
+    from aeries_hub.delivery.sftp import open_sftp
 
-
-#: A file name the HTTP source stages (no folders, no hidden files).
-_EXPORT_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._ -]*")
+    limits = _FetchLimits(writeback)
+    with open_sftp(writeback.sftp_conn_id) as (sftp, where):
+        # At the deadline the SFTP channel is closed: a read blocked on a server that trickles then fails at once.
+        timer = limits.watchdog(sftp.get_channel().close)
+        try:
+            try:
+                listed = sftp.listdir_attr(writeback.remote_dir)
+            except (OSError, EOFError, paramiko.SSHException):
+                limits.check(where, f"the listing of folder {writeback.remote_dir!r}")
+                raise
+            entries = sorted((a.filename, a.st_size) for a in listed if fnmatch.fnmatch(a.filename, writeback.pattern))
+            for name, size in entries:
+                def read(name=name, size=size):
+                    path = posixpath.join(writeback.remote_dir, name)
+                    what = f"export file {path!r}"
+                    if size is not None and size > limits.max_bytes:  # what the server says; the read checks too
+                        raise limits.too_large(where, what)
+                    try:
+                        with sftp.open(path, "rb") as remote:
+                            return limits.read(remote.read, where, what), f"{where}: {path}"
+                    except (OSError, EOFError, paramiko.SSHException):
+                        limits.check(where, what)
+                        raise
+                yield name, None, read
+        finally:
+            timer.cancel()
 
 
 def _http_exports(writeback: WriteBack, *, max_attempts: int = 5, backoff_base: float = 1.0,
@@ -102,7 +277,8 @@ def _http_exports(writeback: WriteBack, *, max_attempts: int = 5, backoff_base: 
     ``GET {endpoint}`` answers ``{"files": [{"name", "url" or "path", "sha256"?}]}`` (a path or URL relative
     to the listing's URL, on the same host); ``read()`` GETs the file's bytes and gives ``(bytes, url)``. 429
     and 5xx answers, timeouts and failed connections are retried (reads are safe to retry); 401/403 and other
-    answers fail at once. Errors name the connection and the URL, never the token."""
+    answers fail at once. Errors name the connection and the URL, never the token. The names are checked by
+    :func:`fetch_exports` (one rule for every source); the limits are :class:`_FetchLimits`."""
     import time
     from urllib.parse import urljoin, urlsplit
 
@@ -113,12 +289,15 @@ def _http_exports(writeback: WriteBack, *, max_attempts: int = 5, backoff_base: 
 
     target = _target(writeback.http_conn_id, writeback.endpoint)
     getter = _Getter(session or requests.Session(), target, sleep or time.sleep, max_attempts, backoff_base,
-                     backoff_max, retry_after_max)
+                     backoff_max, retry_after_max, _FetchLimits(writeback))
     try:
-        listing = getter.get(target.url, "the export list")
+        try:
+            listing = getter.get(target.url, "the export list")
+        except ExportFileRefused as exc:
+            raise DeliveryError(str(exc)) from None
         try:
             document = json.loads(listing.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
             document = None
         files = document.get("files") if isinstance(document, dict) else None
         if not isinstance(files, list):
@@ -129,9 +308,9 @@ def _http_exports(writeback: WriteBack, *, max_attempts: int = 5, backoff_base: 
         for position, item in enumerate(files, start=1):
             name = item.get("name") if isinstance(item, dict) else None
             link = (item.get("url") or item.get("path")) if isinstance(item, dict) else None
-            if not isinstance(name, str) or not _EXPORT_NAME.fullmatch(name) or not isinstance(link, str) or not link:
-                raise DeliveryError(f"{target.where}: file #{position} of the export list needs a name (a plain file "
-                                    "name) and a url or path")
+            if not isinstance(name, str) or not name or not isinstance(link, str) or not link:
+                raise DeliveryError(f"{target.where}: file #{position} of the export list needs a name and a url "
+                                    "or path")
             url = urljoin(target.url, link)
             if urlsplit(url)[:2] != origin:  # the token goes with the request: only to the API's own host
                 raise DeliveryError(f"{target.where}: export file {name!r} is served from another host "
@@ -148,41 +327,59 @@ def _http_exports(writeback: WriteBack, *, max_attempts: int = 5, backoff_base: 
             getter.http.close()
 
 
-class _Getter:
-    """GETs on the vendor API with the connection's auth, retried on 429/5xx, timeouts and failed connections."""
+#: The most of an error answer's body read (its text goes into the error message, cut to 500 characters).
+_ERROR_BODY_BYTES = 64 * 1024
 
-    def __init__(self, http, target, sleep, max_attempts, backoff_base, backoff_max, retry_after_max) -> None:
+
+class _Getter:
+    """GETs on the vendor API with the connection's auth, retried on 429/5xx, timeouts and failed connections;
+    bodies are read within the fetch's limits (:class:`_FetchLimits`)."""
+
+    def __init__(self, http, target, sleep, max_attempts, backoff_base, backoff_max, retry_after_max,
+                 limits: _FetchLimits) -> None:
         self.http, self.target, self.sleep = http, target, sleep
         self.max_attempts, self.backoff_base = max_attempts, backoff_base
         self.backoff_max, self.retry_after_max = backoff_max, retry_after_max
+        self.limits = limits
 
     def get(self, url: str, label: str) -> bytes:
         import requests
+        import urllib3
 
         from aeries_hub.delivery import DeliveryError
         from aeries_hub.delivery.http import _reason, _vendor_text
         from aeries_hub.retrying import RETRY_STATUSES, backoff_delay, retry_after_seconds
 
-        target = self.target
+        target, limits = self.target, self.limits
         where = f"http connection {target.conn_id!r} ({url})"
         cause = ""
         for attempt in range(1, self.max_attempts + 1):
             retry_after = None
+            limits.check(where, label)
+            # A socket read waits at most the connection's timeout, and never past the fetch's deadline.
+            timeout = max(min(target.timeout, limits.left()), 0.001)
             try:
-                response = self.http.get(url, headers={k: v for k, v in target.headers.items() if k != "Content-Type"},
-                                         auth=target.auth, timeout=target.timeout, verify=target.verify,
-                                         allow_redirects=False)
+                with self.http.get(url, headers={k: v for k, v in target.headers.items() if k != "Content-Type"},
+                                   auth=target.auth, timeout=timeout, verify=target.verify, allow_redirects=False,
+                                   stream=True) as response:
+                    status = response.status_code
+                    if 200 <= status < 300:
+                        length = response.headers.get("Content-Length", "")
+                        if length.isdigit() and int(length) > limits.max_bytes:
+                            raise limits.too_large(where, label)
+                        return limits.read(response.raw.read1, where, label)
+                    # Only the start of an error answer: its text is shown cut anyway.
+                    response._content = limits.read(response.raw.read1, where, label, max_bytes=_ERROR_BODY_BYTES,
+                                                    cut=True)
             except requests.exceptions.SSLError as exc:
                 raise DeliveryError(f"TLS failed with {where}: {target.redact(_reason(exc))}; check the server's "
                                     "certificate (or the verify_ssl extra for a test server)") from None
-            except requests.exceptions.Timeout:
-                cause = f"no answer within {target.timeout:g} s"
-            except requests.exceptions.RequestException as exc:
+            except (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError):
+                limits.check(where, label)
+                cause = f"no answer within {timeout:g} s"
+            except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
                 cause = f"connection failed ({target.redact(_reason(exc))})"
             else:
-                status = response.status_code
-                if 200 <= status < 300:
-                    return response.content
                 if status in (401, 403):
                     raise DeliveryError(f"{where} answered HTTP {status} to {label} ({_vendor_text(response, target)}); "
                                         f"check the API token in connection {target.conn_id!r}")
@@ -196,7 +393,7 @@ class _Getter:
                 delay = backoff_delay(attempt - 1, self.backoff_base, self.backoff_max, retry_after)
                 log.warning("%s from %s: %s; attempt %d of %d, next in %.2f s", label, url, cause, attempt,
                             self.max_attempts, delay)
-                self.sleep(delay)
+                self.sleep(min(delay, max(limits.left(), 0.0)))
         raise DeliveryError(f"{label} from {where} kept failing after {self.max_attempts} attempts; last cause: {cause}",
                             retryable=True)
 
@@ -244,19 +441,60 @@ def validate_exports(writeback_file: str, fetched: dict) -> dict:
     return _validated(run, rejects, records=len(student_frame) + len(unreadable), accepted=len(accepted))
 
 
+#: Bounds of one record of an export file: a JSON line's bytes, a CSV field's characters (Python's csv field limit,
+#: stated here), a JSON record's nesting. A file past any of them is quarantined whole (fetch_exports).
+MAX_RECORD_BYTES = 1024 * 1024
+MAX_FIELD_CHARS = 131_072
+MAX_JSON_DEPTH = 32
+
+
+class ExportFileUnreadable(Exception):
+    """An export file that cannot be read safely as a whole (a record past the bounds, broken CSV quoting)."""
+
+
+def _unreadable_file(writeback: WriteBack, name: str, data: bytes) -> str | None:
+    """Why the export file ``data`` cannot be read safely, or None (a bad record alone is only rejected)."""
+    import io
+
+    try:
+        for _record in _read_records(writeback, name, io.BytesIO(data)):
+            pass
+    except ExportFileUnreadable as exc:
+        return str(exc)
+    return None
+
+
+def _json_depth(value: Any) -> int:
+    depth, level = 0, [(value, 1)]
+    while level:
+        node, at = level.pop()
+        if isinstance(node, (dict, list)):
+            depth = max(depth, at)
+            level.extend((child, at + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return depth
+
+
 def _read_records(writeback: WriteBack, name: str, handle):
     """``(where, record, problem)`` for each record of an export file: JSON Lines, or delimited text whose first
-    line names the columns (``source.sftp.format: csv``). ``where`` is ``<file> line <n>``."""
+    line names the columns (``source.sftp.format: csv``). ``where`` is ``<file> line <n>``. A record that breaks
+    the bounds (:data:`MAX_RECORD_BYTES`, :data:`MAX_FIELD_CHARS`, :data:`MAX_JSON_DEPTH`) or CSV that cannot be
+    parsed raises :class:`ExportFileUnreadable`."""
     if writeback.format != "csv":
         for number, line in enumerate(handle, start=1):
             where = f"{name} line {number}"
+            if len(line) > MAX_RECORD_BYTES:
+                raise ExportFileUnreadable(f"{where} is longer than {MAX_RECORD_BYTES} bytes")
             if not line.strip():
                 continue
             try:
                 record = json.loads(line)
+            except RecursionError:
+                record = None
             except ValueError as exc:
                 yield where, None, f"not a JSON object: {exc}"
                 continue
+            if record is None or _json_depth(record) > MAX_JSON_DEPTH:
+                raise ExportFileUnreadable(f"{where} is nested deeper than {MAX_JSON_DEPTH} levels")
             if not isinstance(record, dict):
                 yield where, None, "not a JSON object"
                 continue
@@ -272,8 +510,18 @@ def _read_records(writeback: WriteBack, name: str, handle):
         return
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=writeback.delimiter)
     header = None
-    for row in reader:
+    while True:
+        try:
+            row = next(reader, None)
+        except csv.Error as exc:
+            reason = (f"a field longer than {MAX_FIELD_CHARS} characters" if "field larger than field limit" in str(exc)
+                      else f"not readable as delimited text ({exc})")
+            raise ExportFileUnreadable(f"{name} line {reader.line_num} has {reason}") from None
+        if row is None:
+            return
         where = f"{name} line {reader.line_num}"
+        if any(len(value) > MAX_FIELD_CHARS for value in row):  # csv's own limit is process-wide: checked here too
+            raise ExportFileUnreadable(f"{where} has a field longer than {MAX_FIELD_CHARS} characters")
         if header is None:
             header = [column.strip() for column in row]
             continue

@@ -128,12 +128,14 @@ def test_fetch_exports_stages_new_files_and_skips_one_already_written(api, write
     monkeypatch.setattr(tasks, "writeback_for", lambda _file: writeback)
     monkeypatch.setattr(tasks.RunFolder, "current", classmethod(lambda cls: run))
     monkeypatch.setattr(tasks, "_processed_state", lambda _writeback: Written())
+    monkeypatch.setattr(tasks, "_quarantine_state", lambda _writeback: Written())
     api.put_export("sandbox", "old.jsonl", RECORD)
     api.put_export("sandbox", "new.jsonl", RECORD * 3)
     summary = tasks.fetch_exports("schoolmint_enroll.yml")
     assert summary == {
         "files": [{"file": "new.jsonl", "sha256": hashlib.sha256(RECORD * 3).hexdigest(), "bytes": len(RECORD) * 3}],
         "skipped": [{"file": "old.jsonl", "sha256": written, "written_by": "run-0"}],
+        "quarantined": [],
     }
     assert run.path("inbound", "new.jsonl").read_bytes() == RECORD * 3
     assert not run.path("inbound", "old.jsonl").exists()

@@ -1,0 +1,205 @@
+"""A write-back's source is a server the district does not control: every name and byte from it is untrusted.
+
+Hostile SFTP and HTTP servers on localhost (tests/plugins/aeries_hub/writeback/hostile_servers.py) list names
+that climb out of the staging folder, serve files larger than the limit, trickle one byte at a time, and the
+SFTP connection may ask for no host key checking. ``fetch_exports`` runs for real against them (only the Airflow
+context is stood in for); nothing may land outside the run's folder, the good file beside a bad one is still
+fetched, and each refusal names the connection, the folder and the name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+
+import pytest
+import yaml
+
+from aeries_hub.config_files import read_yaml
+from aeries_hub.delivery import DeliveryError
+from aeries_hub.paths import WRITEBACKS_DIR
+from aeries_hub.writeback import tasks
+from aeries_hub.writeback.loader import load_writeback
+from tests.plugins.aeries_hub.writeback.hostile_servers import HostileHttpServer, HostileSftpServer
+
+SFTP_CONN, HTTP_CONN = "hostile_export_sftp", "hostile_export_api"
+GOOD = "CourseRequests_2027-03-01.txt"
+GOOD_DATA = b"StudentID|SchoolCode|CourseCode|IsAlternate\n501|300|0001|0\n"
+#: Names a vendor's listing may give that must never become a staged path (all match CourseRequests*).
+CLIMBING = "CourseRequests/../../../dags/evil_dag.py"
+HOSTILE_NAMES = [CLIMBING, "CourseRequests\\..\\..\\evil.py", "CourseRequests..", "CourseRequests\x00.txt",
+                 "CourseRequests/evil.txt"]
+RULE = ("not a plain file name (letters, digits, '_', '.', '-' and spaces, at most 255 characters, not hidden, "
+        "no '/', '\\', '..' or NUL)")
+
+
+def xello(tmp_path, source: dict) -> str:
+    document = read_yaml(WRITEBACKS_DIR / "xello.yml", shown="xello.yml", error=ValueError)
+    document["source"] = source
+    path = tmp_path / "xello.yml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
+def sftp_source(**limits) -> dict:
+    return {"sftp": {"conn_id": SFTP_CONN, "remote_dir": "xello_export", "pattern": "CourseRequests*",
+                     "format": "csv", "delimiter": "|", **limits}}
+
+
+def http_source(**limits) -> dict:
+    return {"http": {"conn_id": HTTP_CONN, "endpoint": "/api/v1/exports", "format": "csv", "delimiter": "|",
+                     **limits}}
+
+
+@pytest.fixture
+def fetch(tmp_path, monkeypatch):
+    """``fetch(source) -> (summary, run)``: fetch_exports of a xello write-back reading ``source``, staged under
+    tmp_path/staging (run ``run-1``), with the state of earlier runs under the same base."""
+    import airflow.sdk
+    from airflow.sdk import ObjectStoragePath
+
+    from aeries_hub.changes import DeliveredState
+    from aeries_hub.staging import RunFolder
+
+    base = ObjectStoragePath(f"file://{tmp_path}/staging")
+
+    def run_fetch(source: dict, run_id: str = "run-1"):
+        writeback = load_writeback(xello(tmp_path, source))
+        run = RunFolder(base, writeback.dag_id, run_id)
+        monkeypatch.setattr(tasks, "writeback_for", lambda _file: writeback)
+        monkeypatch.setattr(tasks.RunFolder, "current", classmethod(lambda cls: run))
+        monkeypatch.setattr(tasks, "_processed_state", lambda w: DeliveredState(base, w.dag_id, "inbound"))
+        monkeypatch.setattr(tasks, "_quarantine_state", lambda w: DeliveredState(base, w.dag_id, "quarantine"),
+                            raising=False)  # raising: the same test runs on code without quarantine
+        monkeypatch.setattr(airflow.sdk, "get_current_context", lambda: {"run_id": run_id})
+        return tasks.fetch_exports("xello.yml"), run
+
+    return run_fetch
+
+
+def files_under(root) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+def test_listed_names_that_climb_out_of_staging_are_refused_and_the_good_file_is_fetched(fetch, monkeypatch,
+                                                                                         tmp_path):
+    files = {GOOD: GOOD_DATA, **{name: b"print('owned')\n" for name in HOSTILE_NAMES}, ".CourseRequests": b"x"}
+    with HostileSftpServer(files, folder="xello_export") as server:
+        monkeypatch.setenv(f"AIRFLOW_CONN_{SFTP_CONN.upper()}", json.dumps(server.airflow_connection()))
+        summary, run = fetch(sftp_source())
+    where = f"sftp connection {SFTP_CONN!r} folder 'xello_export'"
+    assert summary["files"] == [{"file": GOOD, "sha256": hashlib.sha256(GOOD_DATA).hexdigest(),
+                                 "bytes": len(GOOD_DATA)}]
+    # .CourseRequests does not match the pattern CourseRequests*: not listed as the vendor's export at all.
+    assert summary["quarantined"] == [
+        {"file": name, "reason": f"{where}: export file name {name!r} refused: {RULE}; it was not fetched "
+                                 "(ask the vendor to rename it)"}
+        for name in sorted(HOSTILE_NAMES)]
+    assert files_under(tmp_path / "staging") == [
+        f"xello_to_aeries/run-1/inbound/{GOOD}", "xello_to_aeries/run-1/summary/fetch_exports.json"]
+    assert not (tmp_path / "dags").exists()
+    assert ("open", GOOD) in server.requests
+    assert not [name for kind, name in server.requests if kind == "open" and name != GOOD]  # never even read
+
+
+def test_the_http_source_refuses_the_same_names_with_the_same_rule(fetch, monkeypatch, tmp_path):
+    listing = [{"name": GOOD, "path": "/files/good"}] + [
+        {"name": name, "path": f"/files/{position}"} for position, name in enumerate(HOSTILE_NAMES)]
+    files = {"/files/good": GOOD_DATA, **{f"/files/{i}": b"print('owned')\n" for i in range(len(HOSTILE_NAMES))}}
+    with HostileHttpServer(listing, files) as server:
+        monkeypatch.setenv(f"AIRFLOW_CONN_{HTTP_CONN.upper()}", json.dumps(server.airflow_connection()))
+        summary, run = fetch(http_source())
+    where = f"http connection {HTTP_CONN!r} endpoint '/api/v1/exports'"
+    assert [f["file"] for f in summary["files"]] == [GOOD]
+    assert summary["quarantined"] == [
+        {"file": name, "reason": f"{where}: export file name {name!r} refused: {RULE}; it was not fetched "
+                                 "(ask the vendor to rename it)"}
+        for name in sorted(HOSTILE_NAMES)]
+    assert files_under(tmp_path / "staging") == [
+        f"xello_to_aeries/run-1/inbound/{GOOD}", "xello_to_aeries/run-1/summary/fetch_exports.json"]
+    assert server.requests == ["/api/v1/exports", "/files/good"]
+
+
+def test_the_staged_path_is_checked_again_where_it_is_written(tmp_path):
+    from airflow.sdk import ObjectStoragePath
+
+    from aeries_hub.staging import RunFolder
+
+    run = RunFolder(ObjectStoragePath(f"file://{tmp_path}/staging"), "xello_to_aeries", "run-1")
+    assert tasks._staged_path(run, "inbound", GOOD) == f"inbound/{GOOD}"
+    with pytest.raises(ValueError) as err:
+        tasks._staged_path(run, "inbound", CLIMBING)
+    assert str(err.value) == f"export file name {CLIMBING!r} may not be staged: {RULE}"
+
+
+@pytest.mark.parametrize("lie_about_size", [False, True], ids=["listed-size", "streamed"])
+def test_a_file_larger_than_max_file_bytes_is_refused_without_reading_it_all(fetch, monkeypatch, tmp_path,
+                                                                            lie_about_size):
+    huge = "CourseRequests_huge.txt"
+    with HostileSftpServer({GOOD: GOOD_DATA}, huge={huge: 50 * 1024 * 1024},
+                           lie_about_size=lie_about_size) as server:
+        monkeypatch.setenv(f"AIRFLOW_CONN_{SFTP_CONN.upper()}", json.dumps(server.airflow_connection()))
+        summary, run = fetch(sftp_source(max_file_bytes=1_000_000))
+    assert [f["file"] for f in summary["files"]] == [GOOD]
+    assert summary["quarantined"] == [{"file": huge, "reason": (
+        f"sftp connection {SFTP_CONN!r} (127.0.0.1:{server.port}): export file 'xello_export/{huge}' is larger "
+        "than 1000000 bytes (xello.yml source.sftp.max_file_bytes); it was not fetched (ask the vendor to split "
+        "it, or raise max_file_bytes)")}]
+    assert server.bytes_served < 1_200_000 + len(GOOD_DATA)
+    assert not (run.root / "inbound" / huge).exists()
+
+
+def test_an_endless_http_file_is_refused_past_max_file_bytes(fetch, monkeypatch):
+    listing = [{"name": GOOD, "path": "/files/good"}, {"name": "CourseRequests_endless.txt", "path": "/endless"}]
+    with HostileHttpServer(listing, {"/files/good": GOOD_DATA}) as server:
+        monkeypatch.setenv(f"AIRFLOW_CONN_{HTTP_CONN.upper()}", json.dumps(server.airflow_connection()))
+        summary, _run = fetch(http_source(max_file_bytes=1_000_000))
+    assert [f["file"] for f in summary["files"]] == [GOOD]
+    assert summary["quarantined"] == [{"file": "CourseRequests_endless.txt", "reason": (
+        f"http connection {HTTP_CONN!r} ({server.url}/endless): export file 'CourseRequests_endless.txt' is larger "
+        "than 1000000 bytes (xello.yml source.http.max_file_bytes); it was not fetched (ask the vendor to split "
+        "it, or raise max_file_bytes)")}]
+
+
+def test_an_http_server_that_trickles_is_cut_off_at_the_fetch_deadline(fetch, monkeypatch):
+    listing = [{"name": "CourseRequests_slow.txt", "path": "/trickle"}]
+    with HostileHttpServer(listing, trickle_seconds=0.1) as server:
+        monkeypatch.setenv(f"AIRFLOW_CONN_{HTTP_CONN.upper()}", json.dumps(server.airflow_connection()))
+        started = time.monotonic()
+        with pytest.raises(DeliveryError) as err:
+            fetch(http_source(max_fetch_seconds=2))
+        took = time.monotonic() - started
+    assert str(err.value) == (
+        f"http connection {HTTP_CONN!r} ({server.url}/trickle): cut off while reading export file "
+        "'CourseRequests_slow.txt': the fetch took longer than 2 s (xello.yml source.http.max_fetch_seconds); the "
+        "server is too slow or stalls. Nothing was written into Aeries; the next run tries again")
+    assert 2 <= took < 4, took  # the connection's 5 s timeout never fires: a byte arrives every 0.1 s
+
+
+def test_an_sftp_server_that_trickles_is_cut_off_at_the_fetch_deadline(fetch, monkeypatch):
+    with HostileSftpServer({GOOD: b"x" * 100_000}, trickle=(16, 0.1)) as server:
+        monkeypatch.setenv(f"AIRFLOW_CONN_{SFTP_CONN.upper()}", json.dumps(server.airflow_connection()))
+        started = time.monotonic()
+        with pytest.raises(DeliveryError) as err:
+            fetch(sftp_source(max_fetch_seconds=2))
+        took = time.monotonic() - started
+    assert str(err.value) == (
+        f"sftp connection {SFTP_CONN!r} (127.0.0.1:{server.port}): cut off while reading export file "
+        f"'xello_export/{GOOD}': the fetch took longer than 2 s (xello.yml source.sftp.max_fetch_seconds); the "
+        "server is too slow or stalls. Nothing was written into Aeries; the next run tries again")
+    assert 2 <= took < 4, took
+
+
+@pytest.mark.parametrize("extra", ["no_host_key_check", "allow_host_key_change"])
+def test_an_sftp_source_without_host_key_checking_is_refused_as_deliveries_are(fetch, monkeypatch, extra):
+    with HostileSftpServer({GOOD: GOOD_DATA}) as server:
+        conn = server.airflow_connection(**{extra: True})
+        del conn["extra"]["host_key"]
+        monkeypatch.setenv(f"AIRFLOW_CONN_{SFTP_CONN.upper()}", json.dumps(conn))
+        with pytest.raises(DeliveryError) as err:
+            fetch(sftp_source())
+    assert str(err.value) == (
+        f"sftp connection {SFTP_CONN!r} turns host key checking off (no_host_key_check or allow_host_key_change); "
+        "remove that extra and set host_key to the server's public key")
+    assert server.requests == []
