@@ -514,9 +514,9 @@ def _read_records(writeback: WriteBack, name: str, handle):
         try:
             row = next(reader, None)
         except csv.Error as exc:
-            reason = (f"a field longer than {MAX_FIELD_CHARS} characters" if "field larger than field limit" in str(exc)
-                      else f"not readable as delimited text ({exc})")
-            raise ExportFileUnreadable(f"{name} line {reader.line_num} has {reason}") from None
+            reason = (f"has a field longer than {MAX_FIELD_CHARS} characters" if "field larger than field limit" in str(exc)
+                      else f"is not readable as delimited text ({exc})")
+            raise ExportFileUnreadable(f"{name} line {reader.line_num} {reason}") from None
         if row is None:
             return
         where = f"{name} line {reader.line_num}"
@@ -1106,12 +1106,14 @@ def report(writeback_file: str) -> dict:
     rejected = sorted(set(validated.get("rejected", [])) | {w["record"] for w in plan_rejects})
     reasons = sorted(set(validated.get("reasons", [])) | {w["reason"] for w in plan_rejects})
     finished = "plan_writes" in stages and "write_to_aeries" in stages
-    status = "Error" if not finished or refused else "Completed with errors" if rejected else "Completed"
+    quarantined = stages.get("fetch_exports", {}).get("quarantined", [])  # export files not taken, and why
+    status = "Error" if not finished or refused else "Completed with errors" if rejected or quarantined else "Completed"
     document = {
         "integration": writeback.name,
         "status": status,
         "files": stages.get("fetch_exports", {}).get("files", []),
         "skipped_files": stages.get("fetch_exports", {}).get("skipped", []),
+        "quarantined_files": quarantined,
         "records": validated.get("records", 0),
         "rejected": rejected,
         "reject_reasons": reasons,

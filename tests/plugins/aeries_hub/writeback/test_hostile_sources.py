@@ -82,23 +82,26 @@ def files_under(root) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
 
 
+def refusal(where: str, name: str) -> dict:
+    return {"file": name, "reason": f"{where}: export file name {name!r} refused: {RULE}; it was not fetched "
+                                    "(ask the vendor to rename it)"}
+
+
+@pytest.mark.parametrize("names", [[CLIMBING], HOSTILE_NAMES], ids=["climbing", "every-hostile-name"])
 def test_listed_names_that_climb_out_of_staging_are_refused_and_the_good_file_is_fetched(fetch, monkeypatch,
-                                                                                         tmp_path):
-    files = {GOOD: GOOD_DATA, **{name: b"print('owned')\n" for name in HOSTILE_NAMES}, ".CourseRequests": b"x"}
+                                                                                         tmp_path, names):
+    files = {GOOD: GOOD_DATA, **{name: b"print('owned')\n" for name in names}, ".CourseRequests": b"x"}
     with HostileSftpServer(files, folder="xello_export") as server:
         monkeypatch.setenv(f"AIRFLOW_CONN_{SFTP_CONN.upper()}", json.dumps(server.airflow_connection()))
         summary, run = fetch(sftp_source())
-    where = f"sftp connection {SFTP_CONN!r} folder 'xello_export'"
+    assert files_under(tmp_path / "staging") == [
+        f"xello_to_aeries/run-1/inbound/{GOOD}", "xello_to_aeries/run-1/summary/fetch_exports.json"]
+    assert not list(tmp_path.rglob("evil*"))
     assert summary["files"] == [{"file": GOOD, "sha256": hashlib.sha256(GOOD_DATA).hexdigest(),
                                  "bytes": len(GOOD_DATA)}]
     # .CourseRequests does not match the pattern CourseRequests*: not listed as the vendor's export at all.
-    assert summary["quarantined"] == [
-        {"file": name, "reason": f"{where}: export file name {name!r} refused: {RULE}; it was not fetched "
-                                 "(ask the vendor to rename it)"}
-        for name in sorted(HOSTILE_NAMES)]
-    assert files_under(tmp_path / "staging") == [
-        f"xello_to_aeries/run-1/inbound/{GOOD}", "xello_to_aeries/run-1/summary/fetch_exports.json"]
-    assert not (tmp_path / "dags").exists()
+    where = f"sftp connection {SFTP_CONN!r} folder 'xello_export'"
+    assert summary["quarantined"] == [refusal(where, name) for name in sorted(names)]
     assert ("open", GOOD) in server.requests
     assert not [name for kind, name in server.requests if kind == "open" and name != GOOD]  # never even read
 
@@ -112,10 +115,7 @@ def test_the_http_source_refuses_the_same_names_with_the_same_rule(fetch, monkey
         summary, run = fetch(http_source())
     where = f"http connection {HTTP_CONN!r} endpoint '/api/v1/exports'"
     assert [f["file"] for f in summary["files"]] == [GOOD]
-    assert summary["quarantined"] == [
-        {"file": name, "reason": f"{where}: export file name {name!r} refused: {RULE}; it was not fetched "
-                                 "(ask the vendor to rename it)"}
-        for name in sorted(HOSTILE_NAMES)]
+    assert summary["quarantined"] == [refusal(where, name) for name in sorted(HOSTILE_NAMES)]
     assert files_under(tmp_path / "staging") == [
         f"xello_to_aeries/run-1/inbound/{GOOD}", "xello_to_aeries/run-1/summary/fetch_exports.json"]
     assert server.requests == ["/api/v1/exports", "/files/good"]
@@ -203,3 +203,46 @@ def test_an_sftp_source_without_host_key_checking_is_refused_as_deliveries_are(f
         f"sftp connection {SFTP_CONN!r} turns host key checking off (no_host_key_check or allow_host_key_change); "
         "remove that extra and set host_key to the server's public key")
     assert server.requests == []
+
+
+POISON = "CourseRequests_2027-03-02.txt"
+#: One field past Python's csv field limit (131,072 characters): csv.Error, which failed every later run.
+POISON_DATA = b"StudentID|SchoolCode|CourseCode|IsAlternate\n501|300|" + b"9" * 131_073 + b"|0\n"
+
+
+def test_a_file_with_a_field_past_the_csv_limit_is_quarantined_remembered_and_skipped_later(fetch, monkeypatch,
+                                                                                            tmp_path):
+    sha256 = hashlib.sha256(POISON_DATA).hexdigest()
+    with HostileSftpServer({GOOD: GOOD_DATA, POISON: POISON_DATA}) as server:
+        monkeypatch.setenv(f"AIRFLOW_CONN_{SFTP_CONN.upper()}", json.dumps(server.airflow_connection()))
+        first, run = fetch(sftp_source())
+        second, run_2 = fetch(sftp_source(), run_id="run-2")
+    reason = (f"sftp connection {SFTP_CONN!r} (127.0.0.1:{server.port}): xello_export/{POISON}: {POISON} line 2 has "
+              "a field longer than 131072 characters; the file is kept in quarantine/ and not read again")
+    assert [f["file"] for f in first["files"]] == [GOOD]
+    assert first["quarantined"] == [{"file": POISON, "sha256": sha256, "bytes": len(POISON_DATA),
+                                     "kept": f"quarantine/{POISON}", "reason": reason}]
+    assert (run.root / "quarantine" / POISON).read_bytes() == POISON_DATA
+    assert not (run.root / "inbound" / POISON).exists()
+    # The next run (the good file not yet written into Aeries) skips the poison file by its sha256.
+    assert [f["file"] for f in second["files"]] == [GOOD]
+    assert second["quarantined"] == []
+    assert second["skipped"] == [{"file": POISON, "sha256": sha256, "quarantined_by": "run-1", "reason": reason}]
+    assert not (run_2.root / "quarantine").exists()
+
+
+ENROLL = WRITEBACKS_DIR / "schoolmint_enroll.yml"
+GOOD_LINE = b'{"students": {"enroll_id": "E-1", "state_id": "9900000001"}}\n'
+
+
+@pytest.mark.parametrize(("line", "reason"), [
+    (b'{"students": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n",  # RecursionError in json.loads
+     "x.jsonl line 2 is nested deeper than 32 levels"),
+    (b'{"a": ' + b"[" * 40 + b"]" * 40 + b"}\n", "x.jsonl line 2 is nested deeper than 32 levels"),
+    (b'{"a": "' + b"x" * (1024 * 1024) + b'"}\n', "x.jsonl line 2 is longer than 1048576 bytes"),
+], ids=["recursion", "deep", "long"])
+def test_a_json_lines_file_past_the_bounds_is_unreadable_as_a_whole(line, reason):
+    writeback = load_writeback(ENROLL)
+    assert tasks._unreadable_file(writeback, "x.jsonl", GOOD_LINE + line + GOOD_LINE) == reason
+    assert tasks._unreadable_file(writeback, "x.jsonl", GOOD_LINE + b"not json\n" + GOOD_LINE) is None  # a reject
+
