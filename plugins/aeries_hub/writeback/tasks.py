@@ -163,7 +163,8 @@ def _remember_quarantined(state, poisoned: dict, quarantined: list[dict]) -> Non
     run_id = get_current_context()["run_id"]
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
     poisoned = {**poisoned, **{item["sha256"]: {"file": item["file"], "run_id": run_id, "quarantined_at": stamp,
-                                                "reason": item["reason"]} for item in quarantined if "sha256" in item}}
+                                                "reason": item["reason"]}
+                               for item in quarantined if "sha256" in item}}
     state.save({}, {"run_id": run_id, "delivered_at": stamp, "files": poisoned})
 
 
@@ -198,8 +199,9 @@ class _FetchLimits:
                                 "stalls. Nothing was written into Aeries; the next run tries again")
 
     def too_large(self, where: str, what: str) -> ExportFileRefused:
-        return ExportFileRefused(f"{where}: {what} is larger than {self.max_bytes} bytes ({self.setting}.max_file_bytes);"
-                                 " it was not fetched (ask the vendor to split it, or raise max_file_bytes)")
+        return ExportFileRefused(f"{where}: {what} is larger than {self.max_bytes} bytes "
+                                 f"({self.setting}.max_file_bytes); it was not fetched (ask the vendor to split it, "
+                                 "or raise max_file_bytes)")
 
     def read(self, read_some, where: str, what: str, *, max_bytes: int | None = None, cut: bool = False) -> bytes:
         """Everything ``read_some(n)`` gives until it gives ``b""``: at most ``max_bytes`` (default max_file_bytes;
@@ -252,7 +254,8 @@ def _sftp_exports(writeback: WriteBack):
             except (OSError, EOFError, paramiko.SSHException):
                 limits.check(where, f"the listing of folder {writeback.remote_dir!r}")
                 raise
-            entries = sorted((a.filename, a.st_size) for a in listed if fnmatch.fnmatch(a.filename, writeback.pattern))
+            entries = sorted((a.filename, a.st_size) for a in listed
+                             if fnmatch.fnmatch(a.filename, writeback.pattern))
             for name, size in entries:
                 def read(name=name, size=size):
                     path = posixpath.join(writeback.remote_dir, name)
@@ -514,7 +517,8 @@ def _read_records(writeback: WriteBack, name: str, handle):
         try:
             row = next(reader, None)
         except csv.Error as exc:
-            reason = (f"has a field longer than {MAX_FIELD_CHARS} characters" if "field larger than field limit" in str(exc)
+            too_long = "field larger than field limit" in str(exc)
+            reason = (f"has a field longer than {MAX_FIELD_CHARS} characters" if too_long
                       else f"is not readable as delimited text ({exc})")
             raise ExportFileUnreadable(f"{name} line {reader.line_num} {reason}") from None
         if row is None:
@@ -1107,7 +1111,8 @@ def report(writeback_file: str) -> dict:
     reasons = sorted(set(validated.get("reasons", [])) | {w["reason"] for w in plan_rejects})
     finished = "plan_writes" in stages and "write_to_aeries" in stages
     quarantined = stages.get("fetch_exports", {}).get("quarantined", [])  # export files not taken, and why
-    status = "Error" if not finished or refused else "Completed with errors" if rejected or quarantined else "Completed"
+    status = ("Error" if not finished or refused else "Completed with errors" if rejected or quarantined
+              else "Completed")
     document = {
         "integration": writeback.name,
         "status": status,

@@ -343,9 +343,33 @@ def test_connection_without_host_key_checking_is_refused(server, monkeypatch, pa
     conn["extra"]["no_host_key_check"] = False
     conn["extra"][extra] = True
     monkeypatch.setenv(ENV, json.dumps(conn))
-    with pytest.raises(DeliveryError, match=f"sftp connection '{CONN_ID}' turns host key checking off"):
+    with pytest.raises(DeliveryError, match=f"sftp connection '{CONN_ID}' turns host key checking off") as refused:
         deliver_file(CONN_ID, payload, "patrons.csv")
     assert not (server.root / "patrons.csv").exists()
+    # One policy: a write-back source reading from the same server is refused with the same error.
+    with pytest.raises(DeliveryError) as read_refused:
+        with delivery.open_sftp(CONN_ID):
+            pass
+    assert str(read_refused.value) == str(refused.value)
+
+
+def test_open_sftp_reads_from_the_server_with_its_host_key_checked(server, conn):
+    (server.root / "exports").mkdir(exist_ok=True)
+    (server.root / "exports" / "a.txt").write_bytes(b"ok")
+    with delivery.open_sftp(CONN_ID) as (sftp, where):
+        assert sftp.listdir("exports") == ["a.txt"]
+    assert where == _where(server)
+
+
+def test_open_sftp_names_a_wrong_host_key_as_deliveries_do(server, monkeypatch):
+    conn = server.airflow_connection()
+    other = SftpServer()
+    with other:
+        conn["extra"]["host_key"] = other.host_key
+    monkeypatch.setenv(ENV, json.dumps(conn))
+    with pytest.raises(DeliveryError, match=rf"host key of {server.host}:{server.port} does not match the host_key"):
+        with delivery.open_sftp(CONN_ID, connect_attempts=1):
+            pass
 
 
 def test_wrong_user_key_is_an_authentication_error(server, monkeypatch, payload, tmp_path):

@@ -217,8 +217,8 @@ def test_a_file_with_a_field_past_the_csv_limit_is_quarantined_remembered_and_sk
         monkeypatch.setenv(f"AIRFLOW_CONN_{SFTP_CONN.upper()}", json.dumps(server.airflow_connection()))
         first, run = fetch(sftp_source())
         second, run_2 = fetch(sftp_source(), run_id="run-2")
-    reason = (f"sftp connection {SFTP_CONN!r} (127.0.0.1:{server.port}): xello_export/{POISON}: {POISON} line 2 has "
-              "a field longer than 131072 characters; the file is kept in quarantine/ and not read again")
+    reason = (f"sftp connection {SFTP_CONN!r} (127.0.0.1:{server.port}): xello_export/{POISON}: {POISON} line 2 "
+              "has a field longer than 131072 characters; the file is kept in quarantine/ and not read again")
     assert [f["file"] for f in first["files"]] == [GOOD]
     assert first["quarantined"] == [{"file": POISON, "sha256": sha256, "bytes": len(POISON_DATA),
                                      "kept": f"quarantine/{POISON}", "reason": reason}]
