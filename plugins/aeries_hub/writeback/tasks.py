@@ -366,13 +366,15 @@ class _Getter:
                                    auth=target.auth, timeout=timeout, verify=target.verify, allow_redirects=False,
                                    stream=True) as response:
                     status = response.status_code
+                    # Decoded (gzip): max_file_bytes bounds what the answer unpacks to, not what it sends.
+                    read_some = lambda size: response.raw.read1(size, decode_content=True)  # noqa: E731
                     if 200 <= status < 300:
                         length = response.headers.get("Content-Length", "")
                         if length.isdigit() and int(length) > limits.max_bytes:
                             raise limits.too_large(where, label)
-                        return limits.read(response.raw.read1, where, label)
+                        return limits.read(read_some, where, label)
                     # Only the start of an error answer: its text is shown cut anyway.
-                    response._content = limits.read(response.raw.read1, where, label, max_bytes=_ERROR_BODY_BYTES,
+                    response._content = limits.read(read_some, where, label, max_bytes=_ERROR_BODY_BYTES,
                                                     cut=True)
             except requests.exceptions.SSLError as exc:
                 raise DeliveryError(f"TLS failed with {where}: {target.redact(_reason(exc))}; check the server's "

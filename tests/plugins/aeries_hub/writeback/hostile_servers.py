@@ -6,13 +6,14 @@ can trickle (``trickle=(bytes, seconds)``: each read answers at most that many b
 files can be huge without being stored (``huge={name: size}``: zeros, generated as they are read).
 
 ``HostileHttpServer``: an export API (``GET /api/v1/exports``, ``GET /files/<n>``) listing any names, with a
-file that trickles one byte at a time and one that never ends.
+file that trickles one byte at a time, one that never ends, and files sent gzip-compressed (``*.gz``).
 
 Both record what was requested, so a test can tell that a refused name was never read.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import socket
 import threading
@@ -166,6 +167,8 @@ class HostileHttpServer:
                 if self.path == "/api/v1/exports":
                     return self._send(json.dumps({"files": server.listing}).encode(), "application/json")
                 if self.path in server.files:
+                    if self.path.endswith(".gz"):  # sent gzip-compressed, as a web server may
+                        return self._send(gzip.compress(server.files[self.path]), "text/plain", gzipped=True)
                     return self._send(server.files[self.path], "application/octet-stream")
                 if self.path in ("/trickle", "/endless"):
                     self.send_response(200)
@@ -184,9 +187,11 @@ class HostileHttpServer:
                         return
                 self._send(b'{"error": "no such file"}', "application/json", status=404)
 
-            def _send(self, body: bytes, kind: str, status: int = 200):
+            def _send(self, body: bytes, kind: str, status: int = 200, gzipped: bool = False):
                 self.send_response(status)
                 self.send_header("Content-Type", kind)
+                if gzipped:
+                    self.send_header("Content-Encoding", "gzip")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)

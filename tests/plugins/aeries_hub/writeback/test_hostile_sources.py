@@ -162,32 +162,46 @@ def test_an_endless_http_file_is_refused_past_max_file_bytes(fetch, monkeypatch)
         "it, or raise max_file_bytes)")}]
 
 
-def test_an_http_server_that_trickles_is_cut_off_at_the_fetch_deadline(fetch, monkeypatch):
-    listing = [{"name": "CourseRequests_slow.txt", "path": "/trickle"}]
-    with HostileHttpServer(listing, trickle_seconds=0.1) as server:
+def test_a_gzip_answer_is_bounded_by_what_it_unpacks_to(fetch, monkeypatch):
+    bomb = GOOD_DATA + b"9" * 5_000_000  # about 5 kB on the wire
+    listing = [{"name": GOOD, "path": "/files/good.gz"}, {"name": "CourseRequests_bomb.txt", "path": "/files/bomb.gz"}]
+    with HostileHttpServer(listing, {"/files/good.gz": GOOD_DATA, "/files/bomb.gz": bomb}) as server:
         monkeypatch.setenv(f"AIRFLOW_CONN_{HTTP_CONN.upper()}", json.dumps(server.airflow_connection()))
-        started = time.monotonic()
-        with pytest.raises(DeliveryError) as err:
-            fetch(http_source(max_fetch_seconds=2))
-        took = time.monotonic() - started
-    assert str(err.value) == (
-        f"http connection {HTTP_CONN!r} ({server.url}/trickle): cut off while reading export file "
-        "'CourseRequests_slow.txt': the fetch took longer than 2 s (xello.yml source.http.max_fetch_seconds); the "
-        "server is too slow or stalls. Nothing was written into Aeries; the next run tries again")
-    assert 2 <= took < 4, took  # the connection's 5 s timeout never fires: a byte arrives every 0.1 s
+        summary, run = fetch(http_source(max_file_bytes=1_000_000))
+    assert server.bytes_served < 100_000
+    assert (run.root / "inbound" / GOOD).read_bytes() == GOOD_DATA
+    assert summary["quarantined"] == [{"file": "CourseRequests_bomb.txt", "reason": (
+        f"http connection {HTTP_CONN!r} ({server.url}/files/bomb.gz): export file 'CourseRequests_bomb.txt' is larger "
+        "than 1000000 bytes (xello.yml source.http.max_file_bytes); it was not fetched (ask the vendor to split "
+        "it, or raise max_file_bytes)")}]
 
 
-def test_an_sftp_server_that_trickles_is_cut_off_at_the_fetch_deadline(fetch, monkeypatch):
-    with HostileSftpServer({GOOD: b"x" * 100_000}, trickle=(16, 0.1)) as server:
-        monkeypatch.setenv(f"AIRFLOW_CONN_{SFTP_CONN.upper()}", json.dumps(server.airflow_connection()))
+def trickling(kind: str):
+    """A server of ``kind`` sending one small piece every 0.1 s (never idle for the connection's 5 s timeout),
+    the source reading it, and where the fetch is cut off."""
+    if kind == "http":
+        server = HostileHttpServer([{"name": "CourseRequests_slow.txt", "path": "/trickle"}], trickle_seconds=0.1)
+        return (server, HTTP_CONN, http_source(max_fetch_seconds=2),
+                lambda: (f"http connection {HTTP_CONN!r} ({server.url}/trickle)", "'CourseRequests_slow.txt'"))
+    server = HostileSftpServer({GOOD: b"x" * 100_000}, trickle=(16, 0.1))
+    return (server, SFTP_CONN, sftp_source(max_fetch_seconds=2),
+            lambda: (f"sftp connection {SFTP_CONN!r} (127.0.0.1:{server.port})", f"'xello_export/{GOOD}'"))
+
+
+@pytest.mark.parametrize("kind", ["http", "sftp"])
+def test_a_server_that_trickles_is_cut_off_at_the_fetch_deadline(fetch, monkeypatch, kind):
+    server, conn_id, source, where = trickling(kind)
+    with server:
+        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(server.airflow_connection()))
         started = time.monotonic()
         with pytest.raises(DeliveryError) as err:
-            fetch(sftp_source(max_fetch_seconds=2))
+            fetch(source)
         took = time.monotonic() - started
+    connection, file = where()
     assert str(err.value) == (
-        f"sftp connection {SFTP_CONN!r} (127.0.0.1:{server.port}): cut off while reading export file "
-        f"'xello_export/{GOOD}': the fetch took longer than 2 s (xello.yml source.sftp.max_fetch_seconds); the "
-        "server is too slow or stalls. Nothing was written into Aeries; the next run tries again")
+        f"{connection}: cut off while reading export file {file}: the fetch took longer than 2 s (xello.yml "
+        f"source.{kind}.max_fetch_seconds); the server is too slow or stalls. Nothing was written into Aeries; the "
+        "next run tries again")
     assert 2 <= took < 4, took
 
 
