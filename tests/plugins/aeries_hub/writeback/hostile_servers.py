@@ -143,8 +143,11 @@ class HostileSftpServer:
             transport = paramiko.Transport(sock)
             transport.add_server_key(self.host_key)
             transport.set_subsystem_handler("sftp", paramiko.SFTPServer, _Sftp, hostile=self)
-            transport.start_server(server=_Auth())
             self._transports.append(transport)
+            try:
+                transport.start_server(server=_Auth())
+            except (paramiko.SSHException, EOFError, OSError):  # the client hung up during the handshake
+                transport.close()
 
 
 class HostileHttpServer:
