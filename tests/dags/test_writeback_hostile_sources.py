@@ -20,7 +20,7 @@ import pytest
 from aeries_hub.staging import RunFolder, staging_base
 from tests.dags.independent import s
 from tests.dags.writebacks import enabled_include, successful_writes, writeback_dag
-from tests.plugins.aeries_hub.writeback.hostile_servers import HostileSftpServer
+from tests.plugins.aeries_hub.writeback.hostile_servers import HostileHttpServer, HostileSftpServer
 
 pytestmark = pytest.mark.e2e
 
@@ -142,3 +142,69 @@ def test_a_listed_name_climbing_out_of_staging_is_refused_and_the_good_file_writ
         f"sftp connection 'xello_export_sftp' folder 'xello_export': export file name {CLIMBING!r} refused: not a "
         "plain file name (letters, digits, '_', '.', '-' and spaces, at most 255 characters, not hidden, no '/', "
         "'\\', '..' or NUL); it was not fetched (ask the vendor to rename it)")}]
+
+
+ENROLL_DAG_ID = "schoolmint_enroll_to_aeries"
+ENROLL_GOOD, ENROLL_DEEP = "enroll_2026-12-01.jsonl", "enroll_2026-12-02.jsonl"
+ENROLL_CLIMBING = "../../../dags/evil_dag.py"
+
+
+@pytest.fixture(scope="module")
+def enroll_over_http(stack, district, tmp_path_factory):
+    """SchoolMint Enroll's write-back reading its export API (``source.http``), here a hostile one: beside a good
+    export it lists a name climbing out of staging and a file whose JSON is nested far too deep (RecursionError).
+    Two dry runs."""
+    include = enabled_include(tmp_path_factory, "schoolmint_enroll.yml")
+    path = include / "writebacks" / "schoolmint_enroll.yml"
+    text = path.read_text()
+    sftp = next(line for line in text.splitlines() if line.strip().startswith("sftp:"))
+    path.write_text(text.replace(sftp, "  http: {conn_id: hostile_enroll_api, endpoint: /api/v1/exports}"))
+    school = district["students"][0]["SchoolCode"]
+    good = {"students": {"enroll_id": "E-2001", "state_id": "9900002001", "fname": "Mai", "lname": "Nguyen",
+                         "DOB": "2019-04-02", "gender": "female"},
+            "students_annual": {"sis_school_code": school, "grade": "1"}, "guardians": []}
+    deep = b'{"students": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n"
+    listing = [{"name": ENROLL_GOOD, "path": "/files/good"}, {"name": ENROLL_CLIMBING, "path": "/files/evil"},
+               {"name": ENROLL_DEEP, "path": "/files/deep"}]
+    files = {"/files/good": (json.dumps(good) + "\n").encode(), "/files/evil": b"raise SystemExit('owned')\n",
+             "/files/deep": deep}
+    with HostileHttpServer(listing, files) as server, writeback_dag(include, "schoolmint_enroll.yml") as dag:
+        os.environ["AIRFLOW_CONN_HOSTILE_ENROLL_API"] = json.dumps(server.airflow_connection())
+        try:
+            first = dag.test(run_conf={"dry_run": True})
+            second = dag.test(run_conf={"dry_run": True})
+        finally:
+            del os.environ["AIRFLOW_CONN_HOSTILE_ENROLL_API"]
+    workdir = Path(staging_base().path).parent
+    evil = sorted(str(p) for root in (workdir, include.parent) for p in root.rglob("evil_dag.py"))
+    return {"first": first, "second": second, "server": server, "deep": deep, "evil": evil}
+
+
+def test_a_hostile_export_api_gets_neither_a_path_outside_staging_nor_a_poison_file_through(enroll_over_http):
+    first, server = enroll_over_http["first"], enroll_over_http["server"]
+    assert enroll_over_http["evil"] == []
+    assert "/files/evil" not in server.requests
+    report = RunFolder(staging_base(), ENROLL_DAG_ID, first.run_id).read_json("report.json")
+    assert report["status"] == "Completed with errors"
+    assert [f["file"] for f in report["files"]] == [ENROLL_GOOD]
+    assert report["planned"] == {"student insert": 1}
+    where = "http connection 'hostile_enroll_api'"
+    assert report["quarantined_files"] == [
+        {"file": ENROLL_CLIMBING, "reason": (
+            f"{where} endpoint '/api/v1/exports': export file name {ENROLL_CLIMBING!r} refused: not a plain file "
+            "name (letters, digits, '_', '.', '-' and spaces, at most 255 characters, not hidden, no '/', '\\', "
+            "'..' or NUL); it was not fetched (ask the vendor to rename it)")},
+        {"file": ENROLL_DEEP, "sha256": hashlib.sha256(enroll_over_http["deep"]).hexdigest(),
+         "bytes": len(enroll_over_http["deep"]), "kept": f"quarantine/{ENROLL_DEEP}", "reason": (
+            f"{where} ({server.url}/api/v1/exports): {server.url}/files/deep: {ENROLL_DEEP} line 1 is nested deeper "
+            "than 32 levels; the file is kept in quarantine/ and not read again")},
+    ]
+
+
+def test_the_next_run_skips_the_deep_json_file_by_its_sha256(enroll_over_http):
+    second = enroll_over_http["second"]
+    report = RunFolder(staging_base(), ENROLL_DAG_ID, second.run_id).read_json("report.json")
+    assert [f["file"] for f in report["files"]] == [ENROLL_GOOD]  # a dry run wrote nothing: read again
+    assert [(f["file"], f["quarantined_by"]) for f in report["skipped_files"]] == [
+        (ENROLL_DEEP, enroll_over_http["first"].run_id)]
+    assert [f["file"] for f in report["quarantined_files"]] == [ENROLL_CLIMBING]  # refused again, never read
