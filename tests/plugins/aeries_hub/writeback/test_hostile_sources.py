@@ -260,3 +260,16 @@ def test_a_json_lines_file_past_the_bounds_is_unreadable_as_a_whole(line, reason
     assert tasks._unreadable_file(writeback, "x.jsonl", GOOD_LINE + line + GOOD_LINE) == reason
     assert tasks._unreadable_file(writeback, "x.jsonl", GOOD_LINE + b"not json\n" + GOOD_LINE) is None  # a reject
 
+
+
+def test_the_limits_default_and_are_checked_at_load(tmp_path):
+    from aeries_hub.mapping.loader import MappingError
+
+    writeback = load_writeback(xello(tmp_path, sftp_source()))
+    assert (writeback.max_file_bytes, writeback.max_fetch_seconds) == (256 * 1024 * 1024, 1800.0)
+    limited = load_writeback(xello(tmp_path, http_source(max_file_bytes=10, max_fetch_seconds=1.5)))
+    assert (limited.max_file_bytes, limited.max_fetch_seconds) == (10, 1.5)
+    for limits, key in (({"max_file_bytes": 0}, "max_file_bytes"), ({"max_fetch_seconds": 0}, "max_fetch_seconds"),
+                        ({"max_file_bytes": "1 GB"}, "max_file_bytes")):
+        with pytest.raises(MappingError, match=rf"^xello.yml: source.sftp.{key}: "):
+            load_writeback(xello(tmp_path, sftp_source(**limits)))
