@@ -120,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         print("Refusing to start: the compose secrets are not set safely:", file=sys.stderr)
         for line in found:
             print(f"  {line}", file=sys.stderr)
-        print("Run `make compose-env` to write a .env with generated secrets (README: Docker Compose).", file=sys.stderr)
+        print("Run `make compose-env` to write a .env with generated secrets (README: Docker Compose).",
+              file=sys.stderr)
         return 1
     print(f"compose secrets: {len(SECRETS)} set, none empty or a placeholder")
     return 0

@@ -72,13 +72,18 @@ def interpolate(value, env: dict[str, str], missing: list[tuple[str, str]] | Non
     return value
 
 
-@pytest.fixture(scope="module")
-def compose_secrets():
-    """docker/compose_secrets.py (``make compose-env`` and airflow-init run it as a script)."""
-    spec = importlib.util.spec_from_file_location("compose_secrets", REPO / "docker" / "compose_secrets.py")
+def docker_script(name: str):
+    """A script of docker/, imported from its path (the services run it as a script)."""
+    spec = importlib.util.spec_from_file_location(f"compose_{name}", REPO / "docker" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="module")
+def compose_secrets():
+    """docker/compose_secrets.py (``make compose-env`` and airflow-init run it)."""
+    return docker_script("compose_secrets")
 
 
 @pytest.fixture(scope="module")
@@ -102,11 +107,8 @@ def services(compose, env) -> dict:
 
 @pytest.fixture(scope="module")
 def demo_init():
-    """docker/demo_init.py, imported from its path (the demo-init service runs it as a script)."""
-    spec = importlib.util.spec_from_file_location("compose_demo_init", REPO / "docker" / "demo_init.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """docker/demo_init.py (the demo-init service runs it)."""
+    return docker_script("demo_init")
 
 
 def mapping_documents() -> list[dict]:
@@ -461,6 +463,9 @@ def test_demo_connections_cover_every_connection_the_mappings_name(demo_init):
     assert connections["aeries_default"]["conn_type"] == "aeries"
     assert connections["aeries_default"]["host"] == "http://aeries-emulator:8081/aeries"
     assert connections["aeries_default"]["password"] == "C" * 32
+    # Plain http inside the compose network: the explicit opt-in, for the demo's own servers only.
+    assert connections["aeries_default"]["extra"]["allow_insecure"] is True
+    assert connections["schoolmint_enroll"]["extra"]["allow_insecure"] is True
     for conn_id in ("destiny_sftp", "xello_sftp", "powerschool_learning_sftp", "stemscopes_sftp",
                     "schoolmint_enroll_export_sftp", "xello_export_sftp", "powerschool_learning_export_sftp"):
         sftp = connections[conn_id]

@@ -81,7 +81,8 @@ def failure_alert(dag_id: str, run_id: str, dag_run=None) -> dict[str, Any]:
     try:
         report = run.read_json("report.json")
     except FileNotFoundError:
-        return plain_alert(dag_id, run_id, lines=[f"{dag_id}: the run failed before it wrote a report; see its task logs"])
+        return plain_alert(dag_id, run_id,
+                           lines=[f"{dag_id}: the run failed before it wrote a report; see its task logs"])
     if not isinstance(report, dict):
         raise TypeError(f"report.json holds a JSON {type(report).__name__}, not an object")
     status = str(report.get("status") or "Error")

@@ -62,7 +62,8 @@ def test_yaml_12_booleans():
 
     from aeries_hub.config_files import _Yaml12Loader
 
-    assert yaml.load("a: on\nb: yes\nc: true\nd: N", Loader=_Yaml12Loader) == {"a": "on", "b": "yes", "c": True, "d": "N"}
+    document = yaml.load("a: on\nb: yes\nc: true\nd: N", Loader=_Yaml12Loader)
+    assert document == {"a": "on", "b": "yes", "c": True, "d": "N"}
 
 
 def test_every_yaml_file_of_the_package_is_read_by_read_yaml():
