@@ -17,6 +17,7 @@ import argparse
 import base64
 import binascii
 import os
+import re
 import secrets
 import sys
 from pathlib import Path
@@ -94,6 +95,8 @@ def problems(environ: dict[str, str]) -> list[str]:
                 found.append(f"{name} is not a Fernet key (32 url-safe base64-encoded bytes)")
         elif len(secret) < MIN_LENGTH:
             found.append(f"{name} is shorter than {MIN_LENGTH} characters")
+        elif name == POSTGRES_PASSWORD and not re.fullmatch(r"[A-Za-z0-9._~-]+", value):
+            found.append(f"{name} may hold only letters, digits and . _ ~ - (it goes into the database URL)")
     return found
 
 

@@ -364,11 +364,13 @@ def test_airflow_init_refuses_to_start_with_missing_or_placeholder_secrets(servi
     ]
 
 
-def test_the_init_check_passes_generated_secrets(env):
+def test_the_init_check_passes_generated_secrets(env, compose_secrets):
     done = subprocess.run([sys.executable, str(REPO / "docker" / "compose_secrets.py"), "check"],
                           env={"PATH": "/usr/bin:/bin", **env}, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "compose secrets: 6 set, none empty or a placeholder\n"
+    assert compose_secrets.problems({**env, "POSTGRES_PASSWORD": "p@ss/word:with-url-syntax"}) == [
+        "POSTGRES_PASSWORD may hold only letters, digits and . _ ~ - (it goes into the database URL)"]
 
 
 # -- executor, database, configuration --------------------------------------------------------------------
