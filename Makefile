@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test airflow bench bench-district venv lock clean
+.PHONY: demo test airflow bench bench-district venv lock clean compose-env
 
 demo: $(INSTALLED)  ## Run the Destiny DAG once against the emulator and a local SFTP server
 	$(PY) -m aeries_sandbox.demo
@@ -20,6 +20,9 @@ bench: $(INSTALLED)  ## Extraction rate against the emulator, and the emulator's
 
 bench-district: $(INSTALLED)  ## The STEMscopes DAG end to end on 500,000 students (about 20 minutes, 12 GB of memory)
 	$(PY) bench/district_scale.py --students 500000
+
+compose-env:  ## First step of `docker compose up`: a .env (mode 0600) with generated secrets; never overwrites one
+	$(PYTHON) docker/compose_secrets.py generate --env-file .env
 
 venv: $(INSTALLED)
 

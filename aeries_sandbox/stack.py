@@ -60,7 +60,9 @@ class Stack:
             "conn_type": "aeries",
             "host": self.emulator.url,
             "password": self.certificate,
-            "extra": {"timeout": 10, "max_concurrency": 4, "page_size": 250, **(aeries_extra or {})},
+            # The emulator speaks plain http on localhost: the explicit, logged opt-in (aeries_hub.connection_extras).
+            "extra": {"timeout": 10, "max_concurrency": 4, "page_size": 250, "allow_insecure": True,
+                      **(aeries_extra or {})},
         }
         env = {
             "AIRFLOW_CONN_AERIES_DEFAULT": json.dumps(aeries),

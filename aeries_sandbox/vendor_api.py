@@ -492,7 +492,8 @@ class _ReceiverHelpers:
             "port": address.port,
             "schema": "http",
             "password": token,
-            "extra": {"auth": "bearer", "timeout": 10, "endpoint_prefix": f"/{instance}"},
+            # The receiver speaks plain http: the explicit, logged opt-in (aeries_hub.connection_extras).
+            "extra": {"auth": "bearer", "timeout": 10, "endpoint_prefix": f"/{instance}", "allow_insecure": True},
         }
 
     def import_url(self, instance: str) -> str:

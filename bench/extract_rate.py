@@ -73,7 +73,7 @@ def main() -> None:
     with EmulatorProcess(data_dir=workdir / "district", certs=[{"name": "bench", "certificate": cert, "areas": list(READ_AREAS)}], access_log=False) as emulator:
         os.environ["AIRFLOW_CONN_AERIES_BENCH"] = json.dumps(
             {"conn_type": "aeries", "host": emulator.url, "password": cert,
-             "extra": {"max_concurrency": args.concurrency, "page_size": args.page_size}}
+             "extra": {"max_concurrency": args.concurrency, "page_size": args.page_size, "allow_insecure": True}}
         )
         hook = AeriesHook(aeries_conn_id="aeries_bench")
         school_codes = [s["SchoolCode"] for s in hook.get_schools() if s["SchoolCode"] != 0]

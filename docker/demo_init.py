@@ -75,7 +75,8 @@ def build_connections(*, certificate: str, vendor_token: str, host_key: str, pri
             "description": "Aeries emulator of the compose demo (a generated district)",
             "host": AERIES_URL,
             "password": certificate,
-            "extra": {"timeout": 10, "max_concurrency": 4, "page_size": 250},
+            # Plain http inside the compose network: the explicit, logged opt-in (aeries_hub.connection_extras).
+            "extra": {"timeout": 10, "max_concurrency": 4, "page_size": 250, "allow_insecure": True},
         }
     }
     connections["aeries_writeback"] = {

@@ -46,15 +46,50 @@ AIRFLOW_MOUNTS = {
 DEMO_SECRETS = "/opt/airflow/demo-secrets"
 
 
-def defaults(value):
-    """``value`` as compose runs it with no variable set: ``${VAR:-default}`` -> default, ``$$`` -> ``$``."""
+_VARIABLE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def interpolate(value, env: dict[str, str], missing: list[tuple[str, str]] | None = None):
+    """``value`` as compose interpolates it with the variables ``env``: ``${VAR}``, ``${VAR:-default}``,
+    ``${VAR-default}``, ``$$`` -> ``$``; a ``${VAR:?error}`` without a value goes into ``missing`` (compose stops)."""
     if isinstance(value, str):
-        return re.sub(r"\$\{[A-Za-z_][A-Za-z0-9_]*:-([^}]*)\}", r"\1", value).replace("$$", "$")
+        def one(match: re.Match) -> str:
+            if match.group(0) == "$$":
+                return "$"
+            name, operator, argument = match.group(1) or match.group(4), match.group(2), match.group(3)
+            current = env.get(name)
+            absent = current is None or (current == "" and (operator or "").startswith(":"))
+            if operator and absent and operator.endswith("-"):
+                return argument
+            if operator and absent and operator.endswith("?"):
+                (missing if missing is not None else []).append((name, argument))
+            return current or ""
+        return _VARIABLE.sub(one, value)
     if isinstance(value, list):
-        return [defaults(v) for v in value]
+        return [interpolate(v, env, missing) for v in value]
     if isinstance(value, dict):
-        return {k: defaults(v) for k, v in value.items()}
+        return {k: interpolate(v, env, missing) for k, v in value.items()}
     return value
+
+
+def docker_script(name: str):
+    """A script of docker/, imported from its path (the services run it as a script)."""
+    spec = importlib.util.spec_from_file_location(f"compose_{name}", REPO / "docker" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def compose_secrets():
+    """docker/compose_secrets.py (``make compose-env`` and airflow-init run it)."""
+    return docker_script("compose_secrets")
+
+
+@pytest.fixture(scope="module")
+def env(compose_secrets) -> dict[str, str]:
+    """What ``make compose-env`` writes: the variables the stack runs with."""
+    return {"AIRFLOW_UID": "50000", **compose_secrets.new_secrets()}
 
 
 @pytest.fixture(scope="module")
@@ -63,17 +98,17 @@ def compose() -> dict:
 
 
 @pytest.fixture(scope="module")
-def services(compose) -> dict:
-    return defaults(compose["services"])
+def services(compose, env) -> dict:
+    missing: list = []
+    interpolated = interpolate(compose["services"], env, missing)
+    assert missing == []
+    return interpolated
 
 
 @pytest.fixture(scope="module")
 def demo_init():
-    """docker/demo_init.py, imported from its path (the demo-init service runs it as a script)."""
-    spec = importlib.util.spec_from_file_location("compose_demo_init", REPO / "docker" / "demo_init.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """docker/demo_init.py (the demo-init service runs it)."""
+    return docker_script("demo_init")
 
 
 def mapping_documents() -> list[dict]:
@@ -158,8 +193,8 @@ def test_airflow_services_run_their_component(services):
     for name, command in AIRFLOW_SERVICES.items():
         assert services[name]["command"] == command, name
     assert services["flower"]["command"] == "celery flower"
-    assert services["airflow-apiserver"]["ports"] == ["8080:8080"]
-    assert services["flower"]["ports"] == ["5555:5555"]
+    assert services["airflow-apiserver"]["ports"] == ["127.0.0.1:8080:8080"]
+    assert services["flower"]["ports"] == ["127.0.0.1:5555:5555"]
     assert services["postgres"]["image"] == "postgres:16"
     assert services["redis"]["image"] == "redis:7.2-bookworm"
 
@@ -197,14 +232,157 @@ def test_airflow_services_share_the_project_image(compose, services):
     assert services["sftp"]["image"] == "atmoz/sftp:debian"
 
 
+# -- secrets and exposure ----------------------------------------------------------------------------------
+REQUIRED_MESSAGE = "run make compose-env first (see the README, Docker Compose)"
+#: What the stack ran with before `make compose-env` existed (each a way in): never accepted again.
+PUBLISHED_DEFAULTS = {
+    "AIRFLOW__API_AUTH__JWT_SECRET": "not-a-secret-local-compose-placeholder-set-AIRFLOW__API_AUTH__JWT_SECRET",
+    "AIRFLOW__API__SECRET_KEY": "",
+    "AIRFLOW__CORE__FERNET_KEY": "",
+    "_AIRFLOW_WWW_USER_PASSWORD": "airflow",
+    "POSTGRES_PASSWORD": "airflow",
+    "AIRFLOW__CELERY__FLOWER_BASIC_AUTH": "",
+}
+
+
+def test_compose_up_without_an_env_file_stops_naming_every_secret(compose, compose_secrets):
+    missing: list = []
+    interpolate(compose["services"], {}, missing)
+    assert {name for name, _ in missing} == set(compose_secrets.SECRETS) == set(PUBLISHED_DEFAULTS)
+    assert {message for _, message in missing} == {REQUIRED_MESSAGE}
+    text = COMPOSE.read_text()
+    for name in compose_secrets.SECRETS:  # no default anywhere: every use is ${NAME:?...}
+        uses = re.findall(r"(?<!\$)\$\{" + name + r"(\W{0,2})", text)  # $${...}: the container's shell
+        assert uses and set(uses) == {":?"}, (name, uses)
+    assert PUBLISHED_DEFAULTS["AIRFLOW__API_AUTH__JWT_SECRET"] not in text
+    assert "airflow:airflow@" not in text and "POSTGRES_PASSWORD: airflow" not in text
+
+
+def test_every_published_port_listens_on_localhost_unless_told_otherwise(compose, env):
+    published = {name: service["ports"] for name, service in interpolate(compose["services"], env).items()
+                 if "ports" in service}
+    assert published == {"airflow-apiserver": ["127.0.0.1:8080:8080"], "flower": ["127.0.0.1:5555:5555"],
+                         "vendor-api": ["127.0.0.1:8082:8082"]}
+    opened = interpolate(compose["services"], {**env, "AERIES_HUB_BIND_ADDRESS": "0.0.0.0"})
+    assert [port for service in opened.values() for port in service.get("ports", [])] == [
+        "0.0.0.0:8080:8080", "0.0.0.0:5555:5555", "0.0.0.0:8082:8082"]
+    assert "expose" in compose["services"]["redis"] and "ports" not in compose["services"]["postgres"]
+
+
+def test_flower_asks_for_basic_auth(services, env):
+    flower = services["flower"]
+    assert flower["environment"]["AIRFLOW__CELERY__FLOWER_BASIC_AUTH"] == env["AIRFLOW__CELERY__FLOWER_BASIC_AUTH"]
+    assert flower["healthcheck"]["test"] == ["CMD-SHELL", 'curl --fail --silent --output /dev/null --user '
+                                             '"${AIRFLOW__CELERY__FLOWER_BASIC_AUTH}" http://localhost:5555/']
+
+
+def test_the_secrets_reach_airflow_and_the_ui_password_file_is_private(services, env):
+    for name in [*AIRFLOW_SERVICES, "airflow-init", "flower", "demo-setup"]:
+        settings = services[name]["environment"]
+        for key in ("AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY"):
+            assert settings[key] == env[key], (name, key)
+    assert services["airflow-init"]["environment"]["_AIRFLOW_WWW_USER_PASSWORD"] == env["_AIRFLOW_WWW_USER_PASSWORD"]
+    script = services["airflow-init"]["command"][1]
+    assert "0o600" in script and 'chmod 600 "${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE}"' in script
+
+
+def make_compose_env(folder: Path) -> subprocess.CompletedProcess:
+    """`make compose-env` run for real in ``folder`` (a copy of the Makefile and docker/compose_secrets.py)."""
+    (folder / "docker").mkdir(exist_ok=True)
+    for name in ("Makefile", "docker/compose_secrets.py"):
+        (folder / name).write_bytes((REPO / name).read_bytes())
+    return subprocess.run(["make", "--no-print-directory", "compose-env", f"PYTHON={sys.executable}"], cwd=folder,
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if line and not line.startswith("#"))
+
+
+def test_make_compose_env_writes_a_private_env_file_the_stack_starts_with(tmp_path, compose, compose_secrets):
+    from cryptography.fernet import Fernet
+
+    done = make_compose_env(tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    env_file = tmp_path / ".env"
+    assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+    values = read_env_file(env_file)
+    assert set(compose_secrets.SECRETS) <= set(values)
+    assert values["AERIES_HUB_BIND_ADDRESS"] == "127.0.0.1" and int(values["AIRFLOW_UID"]) > 0
+    token = Fernet(values["AIRFLOW__CORE__FERNET_KEY"].encode()).encrypt(b"aeries certificate")
+    assert Fernet(values["AIRFLOW__CORE__FERNET_KEY"].encode()).decrypt(token) == b"aeries certificate"
+    assert compose_secrets.problems(values) == []
+    missing: list = []
+    assert interpolate(compose["services"], values, missing)["airflow-apiserver"]["ports"] == ["127.0.0.1:8080:8080"]
+    assert missing == []
+
+    # A second run keeps the file: the database and the encrypted connections use its secrets.
+    again = make_compose_env(tmp_path)
+    assert again.returncode != 0
+    assert ".env exists and is kept" in again.stderr
+    assert read_env_file(env_file) == values
+    other = tmp_path / "other"
+    other.mkdir()
+    assert make_compose_env(other).returncode == 0
+    assert read_env_file(other / ".env")["POSTGRES_PASSWORD"] != values["POSTGRES_PASSWORD"]
+
+
+def run_airflow_init(services, environment: dict[str, str]) -> subprocess.CompletedProcess:
+    """airflow-init's script for real, with docker/ where the container mounts it; it must stop at the check."""
+    script = services["airflow-init"]["command"][1].replace("python /opt/aeries-docker/",
+                                                            f"{sys.executable} {REPO}/docker/")
+    return subprocess.run(["bash", "-c", script], env={"PATH": "/usr/bin:/bin", **environment},
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+@pytest.mark.parametrize("case", ["unset", "published defaults", "too short or not a key"])
+def test_airflow_init_refuses_to_start_with_missing_or_placeholder_secrets(services, compose_secrets, case):
+    environment = {"unset": {}, "published defaults": PUBLISHED_DEFAULTS, "too short or not a key": {
+        **PUBLISHED_DEFAULTS, "AIRFLOW__API_AUTH__JWT_SECRET": "s3cret", "AIRFLOW__CORE__FERNET_KEY": "x" * 44,
+        "AIRFLOW__CELERY__FLOWER_BASIC_AUTH": "flower:airflow", "POSTGRES_PASSWORD": "short",
+        "AIRFLOW__API__SECRET_KEY": "a" * 15, "_AIRFLOW_WWW_USER_PASSWORD": "admin"}}[case]
+    done = run_airflow_init(services, environment)
+    assert done.returncode == 1
+    assert "Creating missing opt dirs" not in done.stdout  # nothing ran after the check
+    expected = {
+        "unset": [f"  {name} is empty" for name in compose_secrets.SECRETS],
+        "published defaults": [
+            "  AIRFLOW__CORE__FERNET_KEY is empty", "  AIRFLOW__API_AUTH__JWT_SECRET is a published placeholder",
+            "  AIRFLOW__API__SECRET_KEY is empty", "  _AIRFLOW_WWW_USER_PASSWORD is a published placeholder",
+            "  POSTGRES_PASSWORD is a published placeholder", "  AIRFLOW__CELERY__FLOWER_BASIC_AUTH is empty"],
+        "too short or not a key": [
+            "  AIRFLOW__CORE__FERNET_KEY is not a Fernet key (32 url-safe base64-encoded bytes)",
+            "  AIRFLOW__API_AUTH__JWT_SECRET is shorter than 16 characters",
+            "  AIRFLOW__API__SECRET_KEY is shorter than 16 characters",
+            "  _AIRFLOW_WWW_USER_PASSWORD is a published placeholder",
+            "  POSTGRES_PASSWORD is shorter than 16 characters",
+            "  AIRFLOW__CELERY__FLOWER_BASIC_AUTH is a published placeholder"],
+    }[case]
+    assert done.stderr.splitlines() == [
+        "Refusing to start: the compose secrets are not set safely:", *expected,
+        "Run `make compose-env` to write a .env with generated secrets (README: Docker Compose).",
+    ]
+
+
+def test_the_init_check_passes_generated_secrets(env, compose_secrets):
+    done = subprocess.run([sys.executable, str(REPO / "docker" / "compose_secrets.py"), "check"],
+                          env={"PATH": "/usr/bin:/bin", **env}, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "compose secrets: 6 set, none empty or a placeholder\n"
+    assert compose_secrets.problems({**env, "POSTGRES_PASSWORD": "p@ss/word:with-url-syntax"}) == [
+        "POSTGRES_PASSWORD may hold only letters, digits and . _ ~ - (it goes into the database URL)"]
+
+
 # -- executor, database, configuration --------------------------------------------------------------------
-def test_celery_executor_with_redis_broker_and_postgres_metadata_database(services):
+def test_celery_executor_with_redis_broker_and_postgres_metadata_database(services, env):
+    database = f"postgresql+psycopg2://airflow:{env['POSTGRES_PASSWORD']}@postgres/airflow"
+    assert services["postgres"]["environment"]["POSTGRES_PASSWORD"] == env["POSTGRES_PASSWORD"]
     for name in [*AIRFLOW_SERVICES, "airflow-init", "flower", "demo-setup"]:
         env = services[name]["environment"]
         assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
         assert env["AIRFLOW__CELERY__BROKER_URL"] == "redis://:@redis:6379/0", name
-        assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == "postgresql+psycopg2://airflow:airflow@postgres/airflow", name
-        assert env["AIRFLOW__CELERY__RESULT_BACKEND"] == "db+postgresql+psycopg2://airflow:airflow@postgres/airflow", name
+        assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == database, name
+        assert env["AIRFLOW__CELERY__RESULT_BACKEND"] == f"db+{database}", name
         assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "false", name
         assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/", name
         assert env["AIRFLOW_CONFIG"] == "/opt/airflow/config/airflow.cfg", name
@@ -215,7 +393,8 @@ def test_celery_executor_with_redis_broker_and_postgres_metadata_database(servic
 
 def test_airflow_services_mount_the_project_folders_and_the_shared_staging_volume(compose, services):
     for name in [*AIRFLOW_SERVICES, "airflow-init", "flower"]:
-        assert mounts(services[name]) == AIRFLOW_MOUNTS, name
+        extra = {"/opt/aeries-docker": "./docker"} if name == "airflow-init" else {}  # compose_secrets.py check
+        assert mounts(services[name]) == AIRFLOW_MOUNTS | extra, name
         assert services[name]["user"] == ("0:0" if name == "airflow-init" else "50000:0"), name
     assert "aeries-staging" in compose["volumes"]
 
@@ -286,6 +465,9 @@ def test_demo_connections_cover_every_connection_the_mappings_name(demo_init):
     assert connections["aeries_default"]["conn_type"] == "aeries"
     assert connections["aeries_default"]["host"] == "http://aeries-emulator:8081/aeries"
     assert connections["aeries_default"]["password"] == "C" * 32
+    # Plain http inside the compose network: the explicit opt-in, for the demo's own servers only.
+    assert connections["aeries_default"]["extra"]["allow_insecure"] is True
+    assert connections["schoolmint_enroll"]["extra"]["allow_insecure"] is True
     for conn_id in ("destiny_sftp", "xello_sftp", "powerschool_learning_sftp", "stemscopes_sftp",
                     "schoolmint_enroll_export_sftp", "xello_export_sftp", "powerschool_learning_export_sftp"):
         sftp = connections[conn_id]

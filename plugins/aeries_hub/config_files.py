@@ -1,4 +1,10 @@
-"""Reading the project's YAML configuration files (mappings, check suites) the same way everywhere."""
+"""Reading the project's YAML configuration files (mappings, write-backs, check suites) the same way everywhere.
+
+Every YAML file of the package is read by :func:`read_yaml`: safe YAML with YAML 1.2 booleans, and at most
+:data:`MAX_ALIASES` aliases (``*name``) per file. Aliases are shared, not copied, when the file is read, but
+anything that walks the document (the JSON Schema check, the mapping loader) visits each one again: a 7 kB
+"billion laughs" file of nested aliases would take the DAG processor hours, so it is refused at once.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +15,27 @@ from typing import Any, Iterable
 import yaml
 
 
+#: Aliases one file may hold: a few shared blocks are fine; nested ones grow exponentially when walked.
+MAX_ALIASES = 20
+
+
+class _TooManyAliases(yaml.composer.ComposerError):
+    pass
+
+
 class _Yaml12Loader(yaml.SafeLoader):
-    """Safe YAML with YAML 1.2 booleans: only true/false, so `on:`, `yes`, `N` or `off` stay text."""
+    """Safe YAML with YAML 1.2 booleans: only true/false, so `on:`, `yes`, `N` or `off` stay text; at most
+    MAX_ALIASES aliases."""
+
+    _aliases = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_ALIASES:
+                raise _TooManyAliases(None, None, f"more than {MAX_ALIASES} aliases (*name)",
+                                      self.peek_event().start_mark)
+        return super().compose_node(parent, index)
 
 
 _Yaml12Loader.yaml_implicit_resolvers = {
@@ -28,6 +53,11 @@ def read_yaml(path: str | Path, *, shown: str, error: type[Exception]) -> Any:
         return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_Yaml12Loader)
     except FileNotFoundError:
         raise error(f"{shown}: file not found at {path}") from None
+    except _TooManyAliases as exc:
+        mark = exc.problem_mark
+        raise error(f"{shown}: line {mark.line + 1}, column {mark.column + 1}: more than {MAX_ALIASES} aliases (*name) "
+                    "in one file, refused (nested aliases make a YAML bomb that stalls every DAG at parse time): "
+                    "write the repeated values out") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

@@ -279,7 +279,7 @@ def test_airflow_connection_shape(api):
         "port": api.port,
         "schema": "http",
         "password": token,
-        "extra": {"auth": "bearer", "timeout": 10, "endpoint_prefix": "/sandbox"},
+        "extra": {"auth": "bearer", "timeout": 10, "endpoint_prefix": "/sandbox", "allow_insecure": True},
     }
     with pytest.raises(ValueError, match="instance"):
         api.airflow_connection("x", "Not Valid", token)

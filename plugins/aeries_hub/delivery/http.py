@@ -20,8 +20,10 @@ the receipt's ``rejected`` list.
 
 Connection (``conn_type`` http): ``schema`` http or https (default https), ``host``, ``port``; the API token
 in ``password`` (sent as ``Authorization: Bearer``), or ``login`` + ``password`` with extra ``auth: basic``.
-Extra: ``timeout`` (seconds, default 30), ``verify_ssl`` (default true), ``endpoint_prefix`` (put before the
-endpoint, e.g. ``/sandbox``), ``headers`` (static headers). The token and password never appear in logs,
+Extra: ``timeout`` (seconds, default 30), ``verify_ssl`` (true, the default; false; or a CA bundle's path),
+``endpoint_prefix`` (put before the endpoint, e.g. ``/sandbox``), ``headers`` (static headers). Schema http or
+``verify_ssl: false`` is refused unless the extra says ``allow_insecure: true`` (test servers only; logged as a
+warning): see :mod:`aeries_hub.connection_extras`. The token and password never appear in logs,
 exception messages or the receipt; the log has one line per batch (number, records, status, attempts).
 """
 
@@ -39,6 +41,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from aeries_hub.connection_extras import ExtraError, tls_verification
 from aeries_hub.delivery import DeliveryError, Receipt, local_file, size_and_sha256
 from aeries_hub.retrying import RETRY_STATUSES, backoff_delay, retry_after_seconds
 
@@ -237,7 +240,7 @@ class _Target:
     auth: requests.auth.AuthBase = field(repr=False)
     headers: dict[str, str]
     timeout: float
-    verify: bool
+    verify: bool | str
     secrets: tuple[str, ...] = field(repr=False)
 
     @property
@@ -308,9 +311,10 @@ def _target(conn_id: str, endpoint: str) -> _Target:
         timeout = 0.0
     if not timeout > 0:
         raise DeliveryError(f"http connection {conn_id!r}: extra timeout must be a number of seconds above 0")
-    verify = extra.get("verify_ssl", True)
-    if isinstance(verify, str):
-        verify = verify.strip().lower() not in ("false", "0", "no", "off")
+    try:
+        verify = tls_verification(extra, scheme, conn_id, log)
+    except ExtraError as exc:
+        raise DeliveryError(f"http {exc}") from None
     return _Target(
         conn_id=conn_id,
         url=url,
@@ -318,7 +322,7 @@ def _target(conn_id: str, endpoint: str) -> _Target:
         headers={"Content-Type": "application/json", "Accept": "application/json",
                  **{str(k): str(v) for k, v in headers.items()}},
         timeout=timeout,
-        verify=bool(verify),
+        verify=verify,
         secrets=tuple(s for s in (conn.password, conn.login if mode == "basic" else None) if s),
     )
 
@@ -346,7 +350,7 @@ class _Poster:
                                           allow_redirects=False)
             except requests.exceptions.SSLError as exc:
                 raise DeliveryError(f"TLS failed with {target.where}: {target.redact(_reason(exc))}; check the "
-                                    "server's certificate (or the verify_ssl extra for a test server)") from None
+                                    "server's certificate (or give the extra verify_ssl a CA bundle path)") from None
             except requests.exceptions.Timeout:
                 cause = f"no answer within {target.timeout:g} s"
             except requests.exceptions.RequestException as exc:

@@ -12,7 +12,9 @@ Connection (type ``aeries``):
 
   plus ``prefetch_pages`` (pages fetched ahead speculatively at the end of a paged extract, default
   ``max_concurrency - 1``; 0 turns it off) and ``terms_from_schools`` (take terms from each school's ``Terms``
-  list instead of calling ``schools/{sc}/terms``; default true).
+  list instead of calling ``schools/{sc}/terms``; default true). ``verify_ssl`` is true, false or the path
+  of a CA bundle; a host over plain ``http://`` or ``verify_ssl: false`` is refused unless the extra says
+  ``allow_insecure: true`` (test servers only; logged as a warning), see :mod:`aeries_hub.connection_extras`.
 
 ``TABLES`` (defined in :mod:`aeries_hub.tables`, a light module the mapping loader also reads at DAG parse
 time; re-exported here) is the single source of truth for the logical tables: endpoint, security area,
@@ -42,6 +44,7 @@ from requests.adapters import HTTPAdapter
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowFailException
 
+from aeries_hub.connection_extras import ExtraError, extra_flag, tls_verification
 from aeries_hub.retrying import RETRY_STATUSES, backoff_delay, retry_after_seconds
 from aeries_hub.tables import _B, _F, _I, TABLES, AeriesTable  # TABLES and AeriesTable are re-exported
 
@@ -218,19 +221,6 @@ class _Settings:
     terms_from_schools: bool
 
 
-def _as_bool(value: Any, name: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, (int, float)):
-        return bool(value)
-    text = str(value).strip().lower()
-    if text in ("true", "yes", "1", "on"):
-        return True
-    if text in ("false", "no", "0", "off"):
-        return False
-    raise ValueError(f"{name} must be true or false, not {value!r}")
-
-
 def _normalise_base_url(host: str, port: int | None = None, schema: str | None = None) -> str:
     host = (host or "").strip()
     if not host:
@@ -347,6 +337,16 @@ class AeriesHook(BaseHook):
             extra = conn.extra_dejson or {}
         except Exception:  # noqa: BLE001 - a malformed extra
             raise AeriesConfigError(f"Connection {self.aeries_conn_id!r}: the extra is not valid JSON") from None
+        if not isinstance(extra, dict):
+            raise AeriesConfigError(f"Connection {self.aeries_conn_id!r}: the extra must be a JSON object")
+        try:
+            base_url = _normalise_base_url(conn.host or "", conn.port, conn.schema)
+            verify_ssl = tls_verification(extra, urlsplit(base_url).scheme, self.aeries_conn_id, self._log)
+            terms_from_schools = extra_flag(extra, "terms_from_schools", True, self.aeries_conn_id)
+        except ExtraError as exc:
+            raise AeriesConfigError(str(exc)) from None
+        except ValueError as exc:
+            raise AeriesConfigError(f"Connection {self.aeries_conn_id!r} is misconfigured: {exc}") from None
         try:
             max_concurrency = int(extra.get("max_concurrency", 4))
             year = self._database_year_override
@@ -355,22 +355,18 @@ class AeriesHook(BaseHook):
             if year is None:
                 year = self._school_year
             settings = _Settings(
-                base_url=_normalise_base_url(conn.host or "", conn.port, conn.schema),
+                base_url=base_url,
                 api_version=int(extra.get("api_version", 5)),
                 database_year=year,
                 timeout=float(extra.get("timeout", 30)),
                 max_concurrency=max_concurrency,
-                verify_ssl=(
-                    extra["verify_ssl"]
-                    if isinstance(extra.get("verify_ssl"), str) and os.path.exists(extra["verify_ssl"])
-                    else _as_bool(extra.get("verify_ssl", True), "verify_ssl")
-                ),
+                verify_ssl=verify_ssl,
                 page_size=int(extra.get("page_size", 500)),
                 max_retries=int(extra.get("max_retries", 6)),
                 backoff_base=float(extra.get("backoff_base", 0.5)),
                 backoff_max=float(extra.get("backoff_max", 30)),
                 prefetch_pages=int(extra.get("prefetch_pages", max(0, max_concurrency - 1))),
-                terms_from_schools=_as_bool(extra.get("terms_from_schools", True), "terms_from_schools"),
+                terms_from_schools=terms_from_schools,
             )
         except (TypeError, ValueError) as exc:
             raise AeriesConfigError(
@@ -499,7 +495,7 @@ class AeriesHook(BaseHook):
             except requests.exceptions.SSLError as exc:
                 raise self._request_error(
                     endpoint, attempt + 1, f"TLS error ({type(exc).__name__}); check the certificate of the server "
-                    "or set verify_ssl in the connection extra", status=None,
+                    "(or give the extra verify_ssl the path of its CA bundle)", status=None,
                 ) from None
             except requests.exceptions.Timeout as exc:
                 cause, last_cause = "timeout", f"timed out after {settings.timeout:g} s ({type(exc).__name__})"

@@ -281,12 +281,71 @@ def test_connection_problems_say_what_to_set(api, tmp_path, monkeypatch):
     assert api.stats()["requests"] == 0
 
 
+# -- transport: plain http and unchecked certificates only with the explicit, logged opt-in ----------------
+PLAIN_HTTP = "plain http:// (the credentials and student data travel unencrypted)"
+NO_VERIFY = "verify_ssl false (any server can pretend to be this one)"
+
+
+def without_opt_in(connection: dict, **extra) -> dict:
+    kept = {k: v for k, v in connection["extra"].items() if k != "allow_insecure"}
+    return {**connection, "extra": {**kept, **extra}}
+
+
+def test_insecure_transport_is_refused_without_the_opt_in(api, tmp_path, monkeypatch):
+    path = write_jsonl(tmp_path, [student(1)])
+    receiver = api.airflow_connection(CONN_ID, "sandbox", TOKEN)  # http://127.0.0.1
+    cases = [
+        (without_opt_in(receiver), PLAIN_HTTP),
+        (without_opt_in(receiver, verify_ssl="false"), f"{PLAIN_HTTP} and {NO_VERIFY}"),
+        (without_opt_in({**receiver, "schema": "https"}, verify_ssl=False, allow_insecure="false"), NO_VERIFY),
+    ]
+    for connection, what in cases:
+        monkeypatch.setenv(ENV, json.dumps(connection))
+        with pytest.raises(DeliveryError) as err:
+            deliver(path)
+        assert str(err.value) == (f"http connection {CONN_ID!r} uses {what}: use https with certificate checks, or, "
+                                  "for a test server only, set the extra allow_insecure: true")
+    assert api.stats()["requests"] == 0
+
+
+def test_the_opt_in_is_logged_loudly(api, tmp_path, caplog):
+    with caplog.at_level(logging.WARNING, logger="aeries_hub.delivery.http"):
+        receipt, _ = deliver(write_jsonl(tmp_path, [student(1)]))
+    assert receipt.imported == 1
+    (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert warning.getMessage() == (f"INSECURE: connection {CONN_ID!r} uses {PLAIN_HTTP}, allowed by its extra "
+                                    "allow_insecure: true; never use it for real student data")
+
+
+@pytest.mark.parametrize("key, value, shown", [
+    ("verify_ssl", None, "null"), ("verify_ssl", 0, "0"), ("verify_ssl", [], "[]"), ("verify_ssl", 1, "1"),
+    ("allow_insecure", None, "null"), ("allow_insecure", 0, "0"), ("allow_insecure", [], "[]"),
+    ("allow_insecure", "no", '"no"'),
+])
+def test_junk_for_a_true_false_extra_is_a_load_error(api, tmp_path, monkeypatch, key, value, shown):
+    connection = api.airflow_connection(CONN_ID, "sandbox", TOKEN)
+    monkeypatch.setenv(ENV, json.dumps({**connection, "extra": {**connection["extra"], key: value}}))
+    with pytest.raises(DeliveryError) as err:
+        deliver(write_jsonl(tmp_path, [student(1)]))
+    assert str(err.value) == f"http connection {CONN_ID!r}: extra {key} must be true or false, not {shown}"
+    assert api.stats()["requests"] == 0
+
+
+def test_verify_ssl_text_other_than_true_false_must_be_a_ca_bundle(api, tmp_path, monkeypatch):
+    connection = api.airflow_connection(CONN_ID, "sandbox", TOKEN)
+    monkeypatch.setenv(ENV, json.dumps({**connection, "extra": {**connection["extra"], "verify_ssl": "no"}}))
+    with pytest.raises(DeliveryError) as err:
+        deliver(write_jsonl(tmp_path, [student(1)]))
+    assert str(err.value) == (f"http connection {CONN_ID!r}: extra verify_ssl must be true, false or the path of a CA "
+                              'bundle file; "no" is none of them')
+
+
 def test_basic_auth_and_static_headers_reach_the_vendor(scripted, tmp_path, monkeypatch):
     password = secrets.token_hex(12)
     scripted.answers = [(200, {}, json.dumps({"results": [{"index": 0, "status": "created"}]}).encode())]
     monkeypatch.setenv(ENV, json.dumps({"conn_type": "http", "host": f"http://127.0.0.1:{scripted.port}/vendor",
                                         "login": "district", "password": password,
-                                        "extra": {"auth": "basic", "endpoint_prefix": "sandbox",
+                                        "extra": {"auth": "basic", "endpoint_prefix": "sandbox", "allow_insecure": True,
                                                   "headers": {"X-District": "demo"}}}))
 
     receipt, _ = deliver(write_jsonl(tmp_path, [student(1)]))
@@ -326,7 +385,7 @@ def scripted(monkeypatch):
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     monkeypatch.setenv(ENV, json.dumps({"conn_type": "http", "host": "127.0.0.1", "port": httpd.port, "schema": "http",
-                                        "password": TOKEN, "extra": {"timeout": 5}}))
+                                        "password": TOKEN, "extra": {"timeout": 5, "allow_insecure": True}}))
     yield httpd
     httpd.shutdown()
     httpd.server_close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -464,6 +465,71 @@ def test_bad_extra(make_conn):
     conn_id = make_conn(page_size=0)
     with pytest.raises(AeriesConfigError, match="page_size must be at least 1"):
         AeriesHook(aeries_conn_id=conn_id).get_schools()
+
+
+# ------------------------------------------------------------------------------------------------
+# Transport: plain http and unchecked certificates only with the explicit, logged opt-in
+# ------------------------------------------------------------------------------------------------
+PLAIN_HTTP = "plain http:// (the credentials and student data travel unencrypted)"
+NO_VERIFY = "verify_ssl false (any server can pretend to be this one)"
+
+
+@pytest.mark.parametrize("host, extra, what", [
+    (None, {}, PLAIN_HTTP),                                                    # the scripted server: http://
+    (None, {"verify_ssl": False}, f"{PLAIN_HTTP} and {NO_VERIFY}"),
+    ("https://district.aeries.test/admin", {"verify_ssl": False}, NO_VERIFY),
+    ("https://district.aeries.test/admin", {"verify_ssl": "false", "allow_insecure": False}, NO_VERIFY),
+])
+def test_insecure_transport_is_refused_without_the_opt_in(server, cert, monkeypatch, host, extra, what):
+    monkeypatch.setenv("AIRFLOW_CONN_AERIES_TEST", json.dumps(
+        {"conn_type": "aeries", "host": host or server.url, "password": cert, "extra": extra}))
+    with pytest.raises(AeriesConfigError) as err:
+        AeriesHook(aeries_conn_id="aeries_test").get_schools()
+    assert str(err.value) == (f"connection 'aeries_test' uses {what}: use https with certificate checks, or, for a "
+                              "test server only, set the extra allow_insecure: true")
+    assert cert not in str(err.value)
+    assert not server.seen()
+
+
+def test_the_opt_in_is_logged_loudly(server, make_conn, caplog):
+    conn_id = make_conn(verify_ssl=False)  # make_conn sets allow_insecure: true (the scripted server is http)
+    server.script(server.api("schools"), server.reply(200, SCHOOLS))
+    with caplog.at_level(logging.WARNING):
+        assert AeriesHook(aeries_conn_id=conn_id).get_schools()
+    (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert warning.getMessage() == (f"INSECURE: connection 'aeries_test' uses {PLAIN_HTTP} and {NO_VERIFY}, allowed "
+                                    "by its extra allow_insecure: true; never use it for real student data")
+
+
+def test_https_with_a_ca_bundle_needs_no_opt_in(make_conn, tmp_path, caplog):
+    bundle = tmp_path / "district-ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    conn_id = make_conn(host="https://district.aeries.test/admin", verify_ssl=str(bundle), allow_insecure=False)
+    assert AeriesHook(aeries_conn_id=conn_id).settings.verify_ssl == str(bundle)
+    default = make_conn(host="district.aeries.test/admin", allow_insecure=False)
+    assert AeriesHook(aeries_conn_id=default).settings.verify_ssl is True
+    assert "INSECURE" not in caplog.text
+
+
+@pytest.mark.parametrize("key, value, shown", [
+    ("verify_ssl", None, "null"), ("verify_ssl", 0, "0"), ("verify_ssl", [], "[]"), ("verify_ssl", {}, "{}"),
+    ("allow_insecure", None, "null"), ("allow_insecure", 1, "1"), ("allow_insecure", "yes", '"yes"'),
+    ("terms_from_schools", 0, "0"), ("terms_from_schools", "no", '"no"'), ("terms_from_schools", "off", '"off"'),
+])
+def test_junk_for_a_true_false_extra_is_a_load_error(server, make_conn, key, value, shown):
+    conn_id = make_conn(**{key: value})
+    with pytest.raises(AeriesConfigError) as err:
+        AeriesHook(aeries_conn_id=conn_id).get_schools()
+    assert str(err.value) == f"connection 'aeries_test': extra {key} must be true or false, not {shown}"
+    assert not server.seen()
+
+
+@pytest.mark.parametrize("value", ["no", "0", "/no/such/ca-bundle.pem"])
+def test_verify_ssl_text_is_true_false_or_a_ca_bundle(make_conn, value):
+    with pytest.raises(AeriesConfigError) as err:
+        AeriesHook(aeries_conn_id=make_conn(verify_ssl=value)).settings  # noqa: B018 - loads the connection
+    assert str(err.value) == (f"connection 'aeries_test': extra verify_ssl must be true, false or the path of a CA "
+                              f'bundle file; "{value}" is none of them')
 
 
 # ------------------------------------------------------------------------------------------------

@@ -1,0 +1,63 @@
+"""The transport settings of the hub's HTTP connections (Aeries, vendor APIs), read the same way everywhere.
+
+Transport fails closed: a connection over plain ``http://`` or with ``verify_ssl: false`` is refused unless its
+extra says ``allow_insecure: true``, and then every use logs a warning. That is for test servers on localhost
+(the emulator, the demo stack): a real Aeries certificate or vendor token must never travel unencrypted or to a
+server whose certificate is not checked. A true/false extra is JSON ``true``/``false`` (or the text
+``"true"``/``"false"``, as an Airflow URI gives it): anything else (``null``, ``0``, ``[]``, ``"no"``) is a load
+error naming the connection and the extra, never read as false.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Any
+
+#: The one extra that lets a connection use plain http or skip certificate checks.
+ALLOW_INSECURE = "allow_insecure"
+
+
+class ExtraError(ValueError):
+    """An extra the hub cannot use; the message names the connection and the extra."""
+
+
+def extra_flag(extra: dict[str, Any], key: str, default: bool, conn_id: str) -> bool:
+    """The true/false extra ``key`` (``default`` when absent)."""
+    if key not in extra:
+        return default
+    value = extra[key]
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise ExtraError(f"connection {conn_id!r}: extra {key} must be true or false, not {json.dumps(value)}")
+
+
+def tls_verification(extra: dict[str, Any], scheme: str, conn_id: str, log: logging.Logger) -> bool | str:
+    """requests' ``verify`` for the connection: True, a CA bundle path, or False (only with allow_insecure).
+
+    :param scheme: the scheme the connection's URL ends up with (``http`` or ``https``).
+    :raises ExtraError: plain http or ``verify_ssl: false`` without ``allow_insecure: true``, or a bad extra.
+    """
+    value = extra.get("verify_ssl", True)
+    if isinstance(value, str) and value.strip().lower() not in ("true", "false"):
+        if not os.path.isfile(value):
+            raise ExtraError(f"connection {conn_id!r}: extra verify_ssl must be true, false or the path of a CA bundle "
+                             f"file; {json.dumps(value)} is none of them")
+        verify: bool | str = value
+    else:
+        verify = extra_flag(extra, "verify_ssl", True, conn_id)
+    allowed = extra_flag(extra, ALLOW_INSECURE, False, conn_id)
+    insecure = [what for what, used in (
+        ("plain http:// (the credentials and student data travel unencrypted)", scheme == "http"),
+        ("verify_ssl false (any server can pretend to be this one)", verify is False),
+    ) if used]
+    if insecure and not allowed:
+        raise ExtraError(f"connection {conn_id!r} uses {' and '.join(insecure)}: use https with certificate checks, "
+                         f"or, for a test server only, set the extra {ALLOW_INSECURE}: true")
+    if insecure:
+        log.warning("INSECURE: connection %r uses %s, allowed by its extra %s: true; never use it for real student "
+                    "data", conn_id, " and ".join(insecure), ALLOW_INSECURE)
+    return verify

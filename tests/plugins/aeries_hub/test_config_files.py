@@ -1,0 +1,78 @@
+"""The one YAML reader of the package (aeries_hub.config_files.read_yaml): YAML 1.2 booleans, no alias bombs."""
+
+from __future__ import annotations
+
+import ast
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from aeries_hub.config_files import MAX_ALIASES, read_yaml
+from aeries_hub.mapping.loader import MappingError, load_mapping
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def alias_bomb(key: str, levels: int = 9, width: int = 9) -> str:
+    """"Billion laughs" as the value of ``key``: a list whose each level holds ``width`` aliases of the level
+    before (width**levels leaves). The JSON Schema error for it ("[...] is not of type 'string'") writes out
+    every leaf: without the alias limit, loading the mapping does not end (killed after 30 s)."""
+    lines = [f"  - &l0 [{', '.join(['lol-lol-lol'] * width)}]"]
+    lines += [f"  - &l{n} [{', '.join([f'*l{n - 1}'] * width)}]" for n in range(1, levels + 1)]
+    return f"{key}:\n" + "\n".join(lines) + "\n"
+
+
+def test_an_alias_bomb_in_a_mapping_is_refused_at_once_naming_the_file_and_line(tmp_path):
+    shipped = (REPO / "include" / "mappings" / "xello.yml").read_text()
+    mapping = shipped.replace("title: Xello students, courses and educators\n", "")
+    assert mapping != shipped
+    path = tmp_path / "xello.yml"
+    path.write_text(mapping + alias_bomb("title"))
+    assert len(alias_bomb("title")) < 1000
+    # The mapping's own aliases (*csv) count too: the file's 21st alias, in the bomb, is the one refused.
+    own = sum(isinstance(event, yaml.AliasEvent) for event in yaml.parse(mapping))
+    aliases = [(number, column) for number, text in enumerate(path.read_text().splitlines(), start=1)
+               if number > mapping.count("\n") for column in range(1, len(text) + 1) if text[column - 1] == "*"]
+    line, column = aliases[MAX_ALIASES - own]
+
+    started = time.monotonic()
+    with pytest.raises(MappingError) as err:
+        load_mapping(path)
+    assert time.monotonic() - started < 1.0
+    assert str(err.value) == (
+        f"xello.yml: line {line}, column {column}: more than 20 aliases (*name) in one file, refused (nested "
+        "aliases make a YAML bomb that stalls every DAG at parse time): write the repeated values out")
+
+
+def test_a_few_aliases_are_fine_and_the_limit_is_exact(tmp_path):
+    path = tmp_path / "doc.yml"
+    shared = "shared: &s {format: csv, delimiter: ','}\n"
+    path.write_text(shared + "".join(f"k{n}: *s\n" for n in range(MAX_ALIASES)))
+    document = read_yaml(path, shown="doc.yml", error=ValueError)
+    assert document["k19"] == {"format": "csv", "delimiter": ","}
+    path.write_text(shared + "".join(f"k{n}: *s\n" for n in range(MAX_ALIASES + 1)))
+    with pytest.raises(ValueError, match=r"^doc\.yml: line 22, column 6: more than 20 aliases"):
+        read_yaml(path, shown="doc.yml", error=ValueError)
+
+
+def test_yaml_12_booleans():
+    import yaml
+
+    from aeries_hub.config_files import _Yaml12Loader
+
+    document = yaml.load("a: on\nb: yes\nc: true\nd: N", Loader=_Yaml12Loader)
+    assert document == {"a": "on", "b": "yes", "c": True, "d": "N"}
+
+
+def test_every_yaml_file_of_the_package_is_read_by_read_yaml():
+    """No other module imports yaml: the alias limit cannot be bypassed by another loader."""
+    importers = []
+    for path in sorted([*(REPO / "plugins").rglob("*.py"), *(REPO / "dags").rglob("*.py")]):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            if any(name == "yaml" or name.startswith("yaml.") for name in names):
+                importers.append(str(path.relative_to(REPO)))
+    assert importers == ["plugins/aeries_hub/config_files.py"]
