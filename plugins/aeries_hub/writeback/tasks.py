@@ -378,7 +378,7 @@ class _Getter:
                                                     cut=True)
             except requests.exceptions.SSLError as exc:
                 raise DeliveryError(f"TLS failed with {where}: {target.redact(_reason(exc))}; check the server's "
-                                    "certificate (or the verify_ssl extra for a test server)") from None
+                                    "certificate (or give the extra verify_ssl a CA bundle path)") from None
             except (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError):
                 limits.check(where, label)
                 cause = f"no answer within {timeout:g} s"

@@ -209,7 +209,7 @@ class HostileHttpServer:
 
     def airflow_connection(self) -> dict[str, Any]:
         return {"conn_type": "http", "host": "127.0.0.1", "port": self._httpd.server_address[1], "schema": "http",
-                "password": "vendor-token", "extra": {"auth": "bearer", "timeout": 5}}
+                "password": "vendor-token", "extra": {"auth": "bearer", "timeout": 5, "allow_insecure": True}}
 
     def __enter__(self) -> HostileHttpServer:
         threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
