@@ -149,6 +149,8 @@ def test_reject_writes_nothing_and_the_report_says_who_rejected(runs):
     assert report["status"] == "Error"
     assert report["not_written_because"] == f"Not written: {approval['by']} rejected the writes at {approval['at']}"
     assert report["written"] == []
+    assert [(w["record"], w["kind"], w["action"]) for w in approval["waiting"]] == [
+        ("E-2001", "student", "update"), ("E-2001", "contact", "insert")]
     assert rejected["run"].state == "failed"
 
 

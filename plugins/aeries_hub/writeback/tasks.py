@@ -955,6 +955,7 @@ def report(writeback_file: str) -> dict:
     validated = stages.get("validate_exports", {})
     wrote = stages.get("write_to_aeries", {})
     approval = stages.get("approve_writes", {})
+    guard = run.read_json("guard.json") if run.exists("guard.json") else None
     refused = [w for w in writes if w["status"] != "written"]
     # Rows found wrong only against Aeries (an unknown course, a student not at that school) are rejected by the plan.
     plan_rejects = [w for w in plan if w["action"] == "rejected"]
@@ -971,7 +972,8 @@ def report(writeback_file: str) -> dict:
         "rejected": rejected,
         "reject_reasons": reasons,
         "planned": _count(plan),
-        "approval": {k: v for k, v in approval.items() if k in ("needed", "decision", "by", "at", "why")},
+        "approval": {k: v for k, v in approval.items() if k in ("needed", "decision", "by", "at", "why")}
+        | ({k: guard[k] for k in ("reasons", "students_changed", "waiting")} if guard else {}),
         "written": [{k: w[k] for k in ("record", "kind", "action", "target", "path", "assignment_number", "student_id",
                                        "status", "reason") if k in w}
                     | {"fields": fields_of(w)} | ({"students": students_of(w)} if w["kind"] == "scores" else {})
