@@ -11,7 +11,8 @@ import threading
 import time
 
 
-def answer_when_waiting(dag_id: str, task_id: str, decision: str | None, answered: dict, on_waiting=None) -> threading.Thread:
+def answer_when_waiting(dag_id: str, task_id: str, decision: str | None, answered: dict,
+                        on_waiting=None) -> threading.Thread:
     """Wait for ``task_id`` of ``dag_id`` to park, then answer it over the REST API (or time it out when None);
     ``on_waiting(answered)`` runs while it waits, before the answer (to look at what happened so far)."""
 

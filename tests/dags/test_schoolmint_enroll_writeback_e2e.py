@@ -169,9 +169,11 @@ def test_new_student_is_inserted_with_its_contacts_and_a_known_one_is_updated_ne
     assert all("changes" not in w for w in report["written"])
     staged = RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("writes.json")
     assert staged[3]["changes"] == {"HomePhone": [s(existing["HomePhone"]) or None, "8315550199"]}
-    assert staged[4]["changes"] == {"EmailAddress": [s(district["guardian"]["EmailAddress"]) or None, "new.address@example.org"]}
+    assert staged[4]["changes"] == {
+        "EmailAddress": [s(district["guardian"]["EmailAddress"]) or None, "new.address@example.org"]}
     assert all(w["status"] == "written" for w in report["written"])
-    assert new_id["student_id"] == int(staged[0]["student_id"]) and staged[0]["changes"]["StateStudentID"] == [None, NEW_STATE_ID]
+    assert new_id["student_id"] == int(staged[0]["student_id"])
+    assert staged[0]["changes"]["StateStudentID"] == [None, NEW_STATE_ID]
     assert report["approval"]["decision"] == "approved"
     assert writes == [("POST", p) for _, _, p in written]
 

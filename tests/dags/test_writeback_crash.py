@@ -51,11 +51,13 @@ def contacts_of(stack, school, student_id) -> list[tuple[str, str]]:
 @pytest.fixture(scope="module")
 def crashed_and_cleared(stack, tmp_path_factory):
     students = json.loads((stack.data_dir / "students.json").read_text(encoding="utf-8"))
-    existing = next(r for r in students if s(r["StateStudentID"]) and not s(r["InactiveStatusCode"]) and s(r["Birthdate"]))
+    existing = next(r for r in students
+                    if s(r["StateStudentID"]) and not s(r["InactiveStatusCode"]) and s(r["Birthdate"]))
     school = existing["SchoolCode"]
     records = [
-        {"students": {"enroll_id": "E-3001", "state_id": s(existing["StateStudentID"]), "fname": s(existing["FirstName"]),
-                      "lname": s(existing["LastName"]), "DOB": s(existing["Birthdate"])[:10]},
+        {"students": {"enroll_id": "E-3001", "state_id": s(existing["StateStudentID"]),
+                      "fname": s(existing["FirstName"]), "lname": s(existing["LastName"]),
+                      "DOB": s(existing["Birthdate"])[:10]},
          "students_annual": {"sis_school_code": school, "grade": s(existing["Grade"])},
          "guardians": [{"fname": first, "lname": last, "relationship": "20"} for first, last in GUARDIANS]},
         {"students": {"enroll_id": "E-3002", "state_id": NEW_STATE_ID, "fname": "Pia", "lname": "Lindqvist",
@@ -63,7 +65,8 @@ def crashed_and_cleared(stack, tmp_path_factory):
          "students_annual": {"sis_school_code": school, "grade": "1"},
          "guardians": [{"fname": "Arvid", "lname": "Lindqvist", "relationship": "21"}]},
     ]
-    (stack.sftp.root / "enroll_export" / "enroll_2026-12-09.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    export = stack.sftp.root / "enroll_export" / "enroll_2026-12-09.jsonl"
+    export.write_text("".join(json.dumps(r) + "\n" for r in records))
     include = enabled_include(tmp_path_factory, "schoolmint_enroll.yml")
     env = {**os.environ, "AERIES_HUB_INCLUDE_DIR": str(include),
            "PYTHONPATH": os.pathsep.join([str(REPO / "plugins"), str(REPO), os.environ.get("PYTHONPATH", "")])}
@@ -77,7 +80,7 @@ def crashed_and_cleared(stack, tmp_path_factory):
     try:
         deadline = time.monotonic() + 300
         while not any(p.startswith("InsertContact/") for _, p in successful_writes(stack, bodies=False)):
-            assert dag_test.poll() is None, f"airflow dags test ended before the first insert:\n{log.read_text()[-3000:]}"
+            assert dag_test.poll() is None, f"airflow dags test ended early:\n{log.read_text()[-3000:]}"
             assert time.monotonic() < deadline, f"no guardian was inserted:\n{log.read_text()[-3000:]}"
             time.sleep(0.05)
         os.killpg(dag_test.pid, signal.SIGKILL)  # the process running write_to_aeries, and anything it started
@@ -99,7 +102,8 @@ def crashed_and_cleared(stack, tmp_path_factory):
     assert cleared.wait(timeout=300) == 0, log.read_text()[-3000:]
     rerun = airflow("tasks", "test", DAG_ID, "write_to_aeries", run_id, log=log, env=env)
     assert rerun.wait(timeout=300) == 0, log.read_text()[-3000:]
-    return {"existing": existing, "answered": answered, "at_kill": at_kill, "after": successful_writes(stack, bodies=False),
+    return {"existing": existing, "answered": answered, "at_kill": at_kill,
+            "after": successful_writes(stack, bodies=False),
             "run": RunFolder(staging_base(), DAG_ID, run_id), "log": log}
 
 
@@ -113,7 +117,8 @@ def test_the_kill_came_mid_write(crashed_and_cleared):
     # Writes 1 and 2 of the plan are the guardians (0: the existing student, unchanged): each was sent once; the
     # second's answer was lost, and the re-run found it in Aeries.
     assert [e["event"] for e in journal if e["write"] == 1].count("sending") == 1
-    assert [(e["event"], e.get("verified")) for e in journal if e["write"] == 2] == [("sending", None), ("answered", True)]
+    second = [(e["event"], e.get("verified")) for e in journal if e["write"] == 2]
+    assert second == [("sending", None), ("answered", True)]
 
 
 def test_after_clear_and_rerun_each_guardian_and_the_new_student_exist_exactly_once(crashed_and_cleared, stack):
@@ -121,7 +126,8 @@ def test_after_clear_and_rerun_each_guardian_and_the_new_student_exist_exactly_o
     names = contacts_of(stack, existing["SchoolCode"], existing["StudentID"])
     assert [names.count(guardian) for guardian in GUARDIANS] == [1, 1], names
     new = [p for _, p in crashed_and_cleared["after"][2:]]
-    assert new[0] == f"schools/{existing['SchoolCode']}/InsertStudent" and len(new) == 2 and new[1].startswith("InsertContact/")
+    assert new[0] == f"schools/{existing['SchoolCode']}/InsertStudent"
+    assert len(new) == 2 and new[1].startswith("InsertContact/")
     new_id = new[1].split("/")[1]
     assert contacts_of(stack, existing["SchoolCode"], new_id) == [("Arvid", "Lindqvist")]
     students = requests.get(f"{stack.emulator.url}/api/v5/schools/{existing['SchoolCode']}/students",
@@ -134,6 +140,9 @@ def test_the_rerun_names_what_it_did_not_send_again(crashed_and_cleared):
     assert [(w["kind"], w["action"], w["status"]) for w in writes] == [
         ("contact", "insert", "written"), ("contact", "insert", "written"), ("student", "insert", "written"),
         ("contact", "insert", "written")]
+    # Only the new student's writes carry a new StudentID (the guardians of the existing student have none).
+    assert [w.get("student_id") for w in writes] == [None, None, writes[2]["student_id"], writes[2]["student_id"]]
+    assert str(writes[3]["path"]) == f"InsertContact/{writes[2]['student_id']}"
     log = crashed_and_cleared["log"].read_text()
     assert "written by an earlier attempt, not sent again" in log
     assert "sent by an earlier attempt whose answer was lost; Aeries has it, not sent again" in log

@@ -31,12 +31,27 @@ SAMPLE_SHOWN = 20
 class RecordedApprovalOperator(ApprovalOperator):
     """An approval whose outcome (not needed, waiting, approved, rejected, timed out: who and when) is written to
     the run's ``summary/<task_id>.json`` for the report. On Reject the next task is skipped; on timeout this task
-    fails. Subclasses decide in :meth:`execute` whether to ask (and what), then call ``super().execute``."""
+    fails. Subclasses decide in :meth:`execute` whether to ask: :meth:`_not_needed`, or :meth:`_ask` with what."""
 
     #: What does not happen without approval, and the key that sets the timeout (named in the messages).
     NOT_DONE = "Not delivered"
     TIMEOUT_KEY = "guard.approval_timeout_hours"
     WHAT = "the changes"
+    SUBJECT = "Approve changes to the vendor"
+
+    def __init__(self, *, approval_timeout_hours: float, **kwargs: Any) -> None:
+        super().__init__(subject=self.SUBJECT, response_timeout=timedelta(hours=approval_timeout_hours), **kwargs)
+
+    def _not_needed(self, run: RunFolder, why: str) -> dict:
+        self.log.info("No approval needed (%s)", why)
+        return self._record(run, {"needed": False, "why": why})
+
+    def _ask(self, context, run: RunFolder, subject: str, body: str, waiting: dict) -> Any:
+        """Ask in the UI (Required actions); the task waits for the answer."""
+        self.subject, self.body = subject, body
+        self._record(run, {"needed": True, "decision": "waiting", **waiting})
+        self.log.info("Waiting for a decision in the Airflow UI (Required actions):\n%s", self.body)
+        return super().execute(context)
 
     def execute_complete(self, context, event: dict[str, Any]) -> Any:
         from airflow.sdk.exceptions import AirflowFailException
@@ -68,12 +83,8 @@ class RecordedApprovalOperator(ApprovalOperator):
 class MassChangeApprovalOperator(RecordedApprovalOperator):
     """Ask for approval when the run's changes exceed the mass-change guard of ``mapping_file``."""
 
-    def __init__(self, *, mapping_file: str, approval_timeout_hours: float, **kwargs: Any) -> None:
-        super().__init__(
-            subject="Approve changes to the vendor",
-            response_timeout=timedelta(hours=approval_timeout_hours),
-            **kwargs,
-        )
+    def __init__(self, *, mapping_file: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.mapping_file = mapping_file
 
     def execute(self, context):
@@ -83,15 +94,12 @@ class MassChangeApprovalOperator(RecordedApprovalOperator):
         params = context["params"]
         changes = run.read_json("summary/track_changes.json")
         if params.get("dry_run") or params.get("test_record") or not changes["exceeded"]:
-            why = "dry run" if params.get("dry_run") else "test_record run" if params.get("test_record") else "within the mass-change guard"
-            self.log.info("No approval needed (%s)", why)
-            return self._record(run, {"needed": False, "why": why})
+            return self._not_needed(run, "dry run" if params.get("dry_run") else "test_record run"
+                                    if params.get("test_record") else "within the mass-change guard")
         mapping = mapping_for(self.mapping_file)
-        self.subject = f"{mapping.title}: approve {'; '.join(changes['exceeded'])}"
-        self.body = approval_body(mapping.dag_id, changes, mapping.guard.approval_timeout_hours)
-        self._record(run, {"needed": True, "decision": "waiting", "exceeded": changes["exceeded"]})
-        self.log.info("Waiting for a decision in the Airflow UI (Required actions):\n%s", self.body)
-        return super().execute(context)
+        return self._ask(context, run, f"{mapping.title}: approve {'; '.join(changes['exceeded'])}",
+                         approval_body(mapping.dag_id, changes, mapping.guard.approval_timeout_hours),
+                         {"exceeded": changes["exceeded"]})
 
 
 class WriteBackApprovalOperator(RecordedApprovalOperator):
@@ -101,13 +109,10 @@ class WriteBackApprovalOperator(RecordedApprovalOperator):
 
     NOT_DONE = "Not written"
     WHAT = "the writes"
+    SUBJECT = "Approve writes into Aeries"
 
-    def __init__(self, *, writeback_file: str, approval_timeout_hours: float, **kwargs: Any) -> None:
-        super().__init__(
-            subject="Approve writes into Aeries",
-            response_timeout=timedelta(hours=approval_timeout_hours),
-            **kwargs,
-        )
+    def __init__(self, *, writeback_file: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.writeback_file = writeback_file
 
     def execute(self, context):
@@ -117,15 +122,11 @@ class WriteBackApprovalOperator(RecordedApprovalOperator):
         writeback = writeback_for(self.writeback_file)
         guard = run.read_json("guard.json")
         if context["params"].get("dry_run") or not writeback.enabled or not guard["needs_approval"]:
-            why = ("dry run" if context["params"].get("dry_run") else "writing is off" if not writeback.enabled
-                   else "no write needs approval")
-            self.log.info("No approval needed (%s)", why)
-            return self._record(run, {"needed": False, "why": why})
-        self.subject = f"{writeback.title}: approve {len(guard['waiting'])} writes into Aeries"
-        self.body = writeback_approval_body(writeback.dag_id, guard, writeback.guard.approval_timeout_hours)
-        self._record(run, {"needed": True, "decision": "waiting", "reasons": guard["reasons"]})
-        self.log.info("Waiting for a decision in the Airflow UI (Required actions):\n%s", self.body)
-        return super().execute(context)
+            return self._not_needed(run, "dry run" if context["params"].get("dry_run") else "writing is off"
+                                    if not writeback.enabled else "no write needs approval")
+        return self._ask(context, run, f"{writeback.title}: approve {len(guard['waiting'])} writes into Aeries",
+                         writeback_approval_body(writeback.dag_id, guard, writeback.guard.approval_timeout_hours),
+                         {"reasons": guard["reasons"]})
 
 
 def approval_body(dag_id: str, changes: dict, timeout_hours: float) -> str:

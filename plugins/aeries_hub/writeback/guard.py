@@ -23,6 +23,10 @@ RECORD_KINDS = {"student": "students", "contact": "contacts", "course request": 
 #: Request flags that are sent in a body but are not fields of the record.
 FLAGS = {"CreateInLinkedGradebooksToo"}
 WRITE_ACTIONS = ("insert", "update")
+#: Why a write to a student the write-back did not create waits for approval.
+EXISTING_STUDENT_WRITES = {("student", "update"): "update of an existing Aeries student",
+                           ("contact", "insert"): "contact added to an existing Aeries student",
+                           ("contact", "update"): "contact of an existing Aeries student changed"}
 
 
 def fields_of(write: dict) -> list[str]:
@@ -58,7 +62,8 @@ def review(writeback: WriteBack, plan: list[dict], *, students_read: int, create
         refused = [name for name in fields_of(write) if name not in allowed.get(kind, ())]
         if refused:
             raise MappingError(f"{writeback.path.name}: record {write['record']}: the plan writes {kind} field(s) "
-                               f"{', '.join(refused)}, which guard.allowed_fields.{kind} does not allow; nothing was sent")
+                               f"{', '.join(refused)}, which guard.allowed_fields.{kind} does not allow; "
+                               "nothing was sent")
     changed = sorted({sid for write in writes for sid in students_of(write)}, key=lambda sid: (len(sid), sid))
     share = 100 * len(changed) / students_read if students_read else 0.0
     reasons, over = [], False
@@ -88,9 +93,7 @@ def _why(write: dict, created: set[str]) -> str:
         return ""
     students = students_of(write)
     if students and students[0] not in created:
-        return {("student", "update"): "update of an existing Aeries student",
-                ("contact", "insert"): "contact added to an existing Aeries student",
-                ("contact", "update"): "contact of an existing Aeries student changed"}[(write["kind"], write["action"])]
+        return EXISTING_STUDENT_WRITES[(write["kind"], write["action"])]
     if write["action"] == "update" and any(CONTACT_DETAIL.search(name) for name in fields_of(write)):
         return "address, phone or e-mail changed"
     return ""

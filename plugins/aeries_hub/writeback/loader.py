@@ -179,8 +179,8 @@ def load_writeback(path: str | Path) -> WriteBack:
         "format": origin.get("format", "jsonl"),
         "delimiter": origin.get("delimiter", ","),
         "enabled": document.get("enabled", False),
-        "guard": Guard(allowed_fields={kind: tuple(names) for kind, names in document["guard"]["allowed_fields"].items()},
-                       **{k: v for k, v in document["guard"].items() if k != "allowed_fields"}),
+        "guard": Guard(**{k: v for k, v in document["guard"].items() if k != "allowed_fields"}, allowed_fields={
+            kind: tuple(names) for kind, names in document["guard"]["allowed_fields"].items()}),
         "owner": document.get("owner", "data-engineering"),
         "tags": tuple(document.get("tags", ())),
     }
@@ -318,8 +318,9 @@ def written_fields(writeback: WriteBack) -> dict[str, dict[str, str]]:
             assignments.update({"DateDue": "scores.date"} if spec.date else {})
         return {"assignments": assignments, "scores": scores}
     if writeback.course_requests:
+        fields = writeback.course_requests.fields
         return {"course_requests": {"CourseID": "course_requests.course",
-                                    **{f.name: f"course_requests.fields.{f.name}" for f in writeback.course_requests.fields}}}
+                                    **{f.name: f"course_requests.fields.{f.name}" for f in fields}}}
     contacts = writeback.contacts.fields if writeback.contacts else ()
     return {"students": {f.name: f"students.fields.{f.name}" for f in writeback.fields},
             "contacts": {f.name: f"students.contacts.fields.{f.name}" for f in contacts}}
@@ -334,9 +335,9 @@ def _check_allowed_fields(writeback: WriteBack, where: str) -> None:
     for kind, fields in written_fields(writeback).items():
         for name, key in fields.items():
             if name not in allowed.get(kind, ()):
-                problems.append(f"{where}: {key}: field {name} is not in guard.allowed_fields.{kind} (the {kind} fields "
-                                f"this write-back may write: {', '.join(allowed.get(kind, ())) or 'none'}); add it there "
-                                "only if the write-back must write it")
+                problems.append(f"{where}: {key}: field {name} is not in guard.allowed_fields.{kind} (the {kind} "
+                                f"fields this write-back may write: {', '.join(allowed.get(kind, ())) or 'none'}); "
+                                "add it there only if the write-back must write it")
     if problems:
         raise MappingError("\n".join(problems))
 

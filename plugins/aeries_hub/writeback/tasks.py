@@ -425,8 +425,8 @@ def plan_writes(writeback_file: str, validated: dict) -> dict:
                      ", ".join(fields_of(write)))
     if guard["needs_approval"]:
         log.info("%d writes wait for approval: %s", len(guard["waiting"]), "; ".join(guard["reasons"]))
-    return _summary(run, "plan_writes", {"counts": counts, "writes": len([w for w in plan if w["action"] in WRITE_ACTIONS]),
-                                         "needs_approval": guard["needs_approval"],
+    writes = len([w for w in plan if w["action"] in WRITE_ACTIONS])
+    return _summary(run, "plan_writes", {"counts": counts, "writes": writes, "needs_approval": guard["needs_approval"],
                                          "students_changed": guard["students_changed"]})
 
 
@@ -812,8 +812,8 @@ def write_to_aeries(writeback_file: str, planned: dict) -> dict:
         raise AirflowSkipException(f"{why}: the {planned['writes']} planned writes are in plan.json, none was sent")
     approval = run.read_json("summary/approve_writes.json") if run.exists("summary/approve_writes.json") else {}
     if run.read_json("guard.json")["needs_approval"] and approval.get("decision") != "approved":
-        raise AirflowFailException(f"{writeback.dag_id}: the plan needs approval (guard.json) and approve_writes has not "
-                                   "approved it: nothing was sent; run the DAG again and answer in Required actions")
+        raise AirflowFailException(f"{writeback.dag_id}: the plan needs approval (guard.json) and approve_writes has "
+                                   "not approved it: nothing was sent; run the DAG again and answer in Required actions")
     hook = AeriesHook(aeries_conn_id=writeback.aeries_conn_id)
     journal = WriteJournal(run, hashlib.sha256(plan_bytes).hexdigest())
     found = _Recorded(writeback, hook)
@@ -832,7 +832,8 @@ def write_to_aeries(writeback_file: str, planned: dict) -> dict:
             if new_id is not None:
                 log.info("%s %s %s (record %s): sent by an earlier attempt whose answer was lost; Aeries has it, "
                          "not sent again", write["action"], write["kind"], path, write["record"])
-                journal.answered(index, path, "written", new_id=new_id, verified=True)
+                journal.answered(index, path, "written", verified=True,
+                                 new_id=new_id if write["kind"] in ("student", "assignment") else None)
                 outcome = journal.written(index)
         if outcome is None:
             outcome = _send(hook, journal, index, write, path)
@@ -978,8 +979,8 @@ def report(writeback_file: str) -> dict:
                                        "status", "reason") if k in w}
                     | {"fields": fields_of(w)} | ({"students": students_of(w)} if w["kind"] == "scores" else {})
                     for w in writes],
-        "not_written_because": wrote.get("skipped_because") or (approval.get("reason") if approval.get("decision") not in
-                                                                (None, "approved") else None),
+        "not_written_because": wrote.get("skipped_because")
+        or (approval.get("reason") if approval.get("decision") not in (None, "approved") else None),
         "staging": str(run.root),
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
