@@ -3,9 +3,10 @@
 A SchoolMint Enroll export that rewrites an existing student's address and phone and adds a "guardian" to
 that child (with one new student beside it) runs under dag.test() against the Aeries emulator: the dry run
 needs no approval; a real run parks ``approve_writes`` in AWAITING_INPUT with nothing written, and a thread
-answers it through Airflow's REST API (as the UI's Required actions page does). Reject writes nothing and the
-report names who rejected; Approve writes. The kept report, the run's XComs and the task log hold ids, counts
-and field names, never one of the exported values (those stay in the staged plan.json and writes.json).
+answers it through Airflow's REST API (as the UI's Required actions page does) or lets it time out. No answer
+in time, or Reject, writes nothing and the report says why (and who rejected); Approve writes. The kept
+report, the run's XComs and the task log hold ids, counts and field names, never one of the exported values
+(those stay in the staged plan.json and writes.json).
 """
 
 from __future__ import annotations
@@ -81,8 +82,9 @@ def get(stack, path: str):
     return response.json()
 
 
-def decided(stack, dag, decision: str) -> dict:
-    """A real run whose approve_writes is answered ``decision``; what the approver saw and what Aeries had then."""
+def decided(stack, dag, decision: str | None) -> dict:
+    """A real run whose approve_writes is answered ``decision`` (None: nobody answers in time); what the approver
+    saw and what Aeries had then."""
     answered: dict = {}
 
     def look(seen: dict) -> None:
@@ -111,9 +113,10 @@ def runs(stack, existing, tmp_path_factory):
         stack.emulator.clear_writes()
         dry = dag.test(run_conf={"dry_run": True})
         after_dry = successful_writes(stack, bodies=False)
+        timed_out = decided(stack, dag, None)
         rejected = decided(stack, dag, "Reject")
         approved = decided(stack, dag, "Approve")
-    return {"dry": (dry, after_dry), "rejected": rejected, "approved": approved}
+    return {"dry": (dry, after_dry), "timed_out": timed_out, "rejected": rejected, "approved": approved}
 
 
 def test_a_dry_run_needs_no_approval_and_writes_nothing(runs):
@@ -124,7 +127,7 @@ def test_a_dry_run_needs_no_approval_and_writes_nothing(runs):
 
 
 def test_a_run_that_changes_an_existing_student_waits_with_nothing_written(runs, existing):
-    for name in ("rejected", "approved"):
+    for name in ("timed_out", "rejected", "approved"):
         answered = runs[name]["answered"]
         assert "error" not in answered, answered.get("error")
         assert answered["writes_while_waiting"] == []  # not even the new student went in while it waited
@@ -154,6 +157,15 @@ def test_reject_writes_nothing_and_the_report_says_who_rejected(runs):
     assert [(w["record"], w["kind"], w["action"]) for w in approval["waiting"]] == [
         ("E-2001", "student", "update"), ("E-2001", "contact", "insert")]
     assert rejected["run"].state == "failed"
+
+
+def test_no_answer_in_time_writes_nothing_and_the_report_says_so(runs):
+    timed_out = runs["timed_out"]
+    assert timed_out["writes"] == []
+    report = staged(timed_out["run"], "report.json")
+    assert report["status"] == "Error" and report["approval"]["decision"] == "timed out"
+    assert report["not_written_because"] == ("Not written: nobody approved the writes within 24 hours "
+                                             "(guard.approval_timeout_hours)")
 
 
 def test_approve_writes_the_new_student_and_the_approved_changes(runs, existing, stack):
