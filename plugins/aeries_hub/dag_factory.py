@@ -17,7 +17,7 @@ from airflow.sdk import DAG, Param, TriggerRule, task
 from aeries_hub import pipeline
 from aeries_hub.mapping.loader import Mapping, MappingError, load_mapping
 from aeries_hub.notifications import RunFailureNotifier
-from aeries_hub.operators.approval import MassChangeApprovalOperator
+from aeries_hub.operators.approval import MassChangeApprovalOperator, WriteBackApprovalOperator
 from aeries_hub.resources import measured
 
 # Backfills may reach back this far (catchup is off: a new DAG does not run for the past on its own).
@@ -228,7 +228,13 @@ def build_writeback_dag(writeback) -> DAG:
         planned = task(tasks.plan_writes, task_id="plan_writes", pool=writeback.aeries_conn_id, **NETWORK_RETRIES)(
             writeback_file, validated
         )
-        # Not retried by Airflow: a write whose answer was lost must be checked before it is sent again.
+        # Writes the guard marks (existing students, contacts, addresses and phones, a mass change) wait for a person.
+        approved = WriteBackApprovalOperator(task_id="approve_writes", writeback_file=writeback_file,
+                                             approval_timeout_hours=writeback.guard.approval_timeout_hours)
+        planned >> approved
+        # Not retried by Airflow: a write whose answer was lost must be checked before it is sent again (cleared by
+        # hand, the task's journal does that).
         written = task(tasks.write_to_aeries, task_id="write_to_aeries", pool=writeback.aeries_conn_id)(writeback_file, planned)
+        approved >> written
         written >> task(tasks.report, task_id="report", trigger_rule=TriggerRule.ALL_DONE)(writeback_file)
     return dag

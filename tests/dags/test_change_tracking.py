@@ -14,13 +14,13 @@ import json
 import os
 import shutil
 import threading
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from aeries_hub.staging import RunFolder, staging_base
+from tests.dags import approvals
 
 pytestmark = pytest.mark.e2e
 
@@ -85,78 +85,7 @@ def patron_ids(students: list[dict]) -> list[str]:
 
 
 def answer_when_waiting(decision: str | None, answered: dict) -> threading.Thread:
-    """Wait for approve_changes to park, then answer it over the REST API (or time it out when None)."""
-
-    def respond():
-        from airflow.models import TaskInstance
-        from airflow.models.hitl import HITLDetail
-        from airflow.utils.session import create_session
-        from airflow.utils.state import TaskInstanceState
-
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            with create_session() as session:
-                ti = (
-                    session.query(TaskInstance)
-                    .filter_by(dag_id=DAG_ID, task_id="approve_changes", state=TaskInstanceState.AWAITING_INPUT)
-                    .one_or_none()
-                )
-                if ti is not None:
-                    detail = session.query(HITLDetail).filter_by(ti_id=ti.id).one()
-                    answered["subject"], answered["body"] = detail.subject, detail.body
-                    run_id = ti.run_id
-                    break
-            time.sleep(0.5)
-        else:
-            answered["error"] = "approve_changes never waited for input"
-            return
-        try:
-            if decision is None:
-                time_out(run_id)
-            else:
-                answered["status"] = respond_over_api(run_id, decision)
-        except BaseException:
-            import traceback
-
-            answered["error"] = traceback.format_exc()
-            time_out(run_id)  # end the run rather than leave dag.test() waiting forever
-
-    thread = threading.Thread(target=respond, daemon=True)
-    thread.start()
-    return thread
-
-
-def respond_over_api(run_id: str, decision: str) -> int:
-    from airflow.configuration import conf
-    from fastapi.testclient import TestClient
-
-    conf.set("core", "simple_auth_manager_all_admins", "True")
-    from airflow.api_fastapi.app import create_app
-
-    with TestClient(create_app("core")) as client:
-        response = client.patch(
-            f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/approve_changes/-1/hitlDetails",
-            json={"chosen_options": [decision], "params_input": {}},
-        )
-    assert response.status_code == 200, response.text
-    return response.status_code
-
-
-def time_out(run_id: str) -> None:
-    """Move the response deadline into the past and run the scheduler's own AWAITING_INPUT timeout sweep."""
-    import logging
-    from datetime import timedelta
-    from types import SimpleNamespace
-
-    from airflow.jobs.scheduler_job_runner import SchedulerJobRunner
-    from airflow.models import TaskInstance
-    from airflow.utils import timezone
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        ti = session.query(TaskInstance).filter_by(dag_id=DAG_ID, run_id=run_id, task_id="approve_changes").one()
-        ti.trigger_timeout = timezone.utcnow() - timedelta(seconds=1)
-    SchedulerJobRunner.check_awaiting_input_timeouts(SimpleNamespace(log=logging.getLogger("sweep")))
+    return approvals.answer_when_waiting(DAG_ID, "approve_changes", decision, answered)
 
 
 @pytest.fixture(scope="module")

@@ -113,6 +113,10 @@ def report_of(dag_run) -> dict:
     return RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("report.json")
 
 
+def staged_writes(dag_run) -> list[dict]:
+    return RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("writes.json")
+
+
 @pytest.fixture(scope="module")
 def runs(stack, delivered, enabled):
     """Dry run, real run, re-run of the same file, then a new export re-sending a held score and changing one."""
@@ -151,8 +155,11 @@ def test_the_real_run_sends_exactly_the_valid_scores_one_request_per_assignment(
     s1, s2 = delivered["s"][:2]
     gn, hw = delivered["gn"], delivered["hw"]["AssignmentNumber"]
     first = report["written"][0]
-    assert (first["target"], first["changes"]) == (f"gradebook {gn}, assignment {hw}",
-                                                   {f"student {s1}": [None, 9], f"student {s2}": [None, 10]})
+    # The kept report names the students and fields; the values are only in the staged writes.json.
+    assert (first["target"], first["students"], first["fields"]) == (
+        f"gradebook {gn}, assignment {hw}", sorted([str(s1), str(s2)]), ["DateCompleted", "NumberCorrect"])
+    assert "changes" not in first
+    assert staged_writes(dag_run)[0]["changes"] == {f"student {s1}": [None, 9], f"student {s2}": [None, 10]}
     assert report["written"][2]["assignment_number"] == max(hw, delivered["test"]["AssignmentNumber"]) + 1
 
 
@@ -200,4 +207,5 @@ def test_a_score_aeries_already_holds_is_not_written_again(runs, delivered):
     report = report_of(dag_run)
     assert report["planned"] == {"score unchanged": 1, "scores update": 1}
     assert report["status"] == "Completed"
-    assert report["written"][0]["changes"] == {f"student {s2}": [10, 8]}
+    assert report["written"][0]["students"] == [str(s2)]
+    assert staged_writes(dag_run)[0]["changes"] == {f"student {s2}": [10, 8]}

@@ -13,6 +13,7 @@ import json
 import pytest
 
 from aeries_hub.staging import RunFolder, staging_base
+from tests.dags import approvals
 from tests.dags.writebacks import enabled_include, successful_writes, writeback_dag
 from tests.dags.independent import s
 
@@ -82,7 +83,12 @@ def runs(stack, district, enabled):
         dry = dag.test(run_conf={"dry_run": True})
         after_dry = successful_writes(stack, bodies=False)
         # dag.test() keeps the last run's conf in the DAG's params: each run says what it wants.
+        # The known student's phone and its guardian's e-mail change: the guard asks, a person approves.
+        answered: dict = {}
+        approver = approvals.answer_when_waiting(DAG_ID, "approve_writes", "Approve", answered)
         first = dag.test(run_conf={"dry_run": False})
+        approver.join(timeout=30)
+        assert "error" not in answered, answered.get("error")
         after_first = successful_writes(stack, bodies=False)
         again = dag.test(run_conf={"dry_run": False})
         after_again = successful_writes(stack, bodies=False)
@@ -90,7 +96,7 @@ def runs(stack, district, enabled):
         re_exported = dag.test(run_conf={"dry_run": False})
         after_re_export = successful_writes(stack, bodies=False)
     return {
-        "dry": (dry, after_dry), "first": (first, after_first), "again": (again, after_again),
+        "dry": (dry, after_dry), "first": (first, after_first), "again": (again, after_again), "answered": answered,
         "re_exported": (re_exported, after_re_export),
     }
 
@@ -158,11 +164,17 @@ def test_new_student_is_inserted_with_its_contacts_and_a_known_one_is_updated_ne
     assert [k for k, a, p in written[1:3]] == ["contact", "contact"] and all(p.startswith("InsertContact/") for _, _, p in written[1:3])
     assert written[3] == ("student", "update", f"UpdateStudent/{existing['StudentID']}")
     assert written[4][2] == f"UpdateContact/{existing['StudentID']}/{district['guardian']['SequenceNumber']}"
-    update = report["written"][3]
-    assert update["changes"] == {"HomePhone": [s(existing["HomePhone"]) or None, "8315550199"]}
-    assert report["written"][4]["changes"] == {"EmailAddress": [s(district["guardian"]["EmailAddress"]) or None, "new.address@example.org"]}
+    # The kept report names the fields; the values are only in the staged plan.json and writes.json.
+    assert report["written"][3]["fields"] == ["HomePhone"] and report["written"][4]["fields"] == ["EmailAddress"]
+    assert all("changes" not in w for w in report["written"])
+    staged = RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("writes.json")
+    assert staged[3]["changes"] == {"HomePhone": [s(existing["HomePhone"]) or None, "8315550199"]}
+    assert staged[4]["changes"] == {
+        "EmailAddress": [s(district["guardian"]["EmailAddress"]) or None, "new.address@example.org"]}
     assert all(w["status"] == "written" for w in report["written"])
-    assert new_id["changes"]["StateStudentID"] == [None, NEW_STATE_ID]
+    assert new_id["student_id"] == int(staged[0]["student_id"])
+    assert staged[0]["changes"]["StateStudentID"] == [None, NEW_STATE_ID]
+    assert report["approval"]["decision"] == "approved"
     assert writes == [("POST", p) for _, _, p in written]
 
 

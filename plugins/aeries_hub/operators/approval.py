@@ -1,4 +1,6 @@
-"""The mass-change approval: a run whose changes exceed the mapping's guard waits for a person.
+"""Approvals in the Airflow UI (Required actions): the outbound mass-change approval, and the write-backs' guard.
+
+The mass-change approval: a run whose changes exceed the mapping's guard waits for a person.
 
 The task reads the ``track_changes`` summary of its run. Within the guard (or on a first delivery, a dry
 run or a test_record run) it finishes at once. Otherwise it asks in the Airflow UI (Required actions),
@@ -9,7 +11,9 @@ showing the counts per file and a sample of the ids that would be removed:
 * no answer within ``guard.approval_timeout_hours``: this task fails, nothing is delivered, and the
   report names the timeout.
 
-Each outcome is written to the run's ``summary/approve_changes.json`` for the report.
+Each outcome is written to the run's ``summary/approve_changes.json`` for the report. A write-back's
+``approve_writes`` (:class:`WriteBackApprovalOperator`) works the same way for the writes its plan marks as
+needing approval, with its outcome in ``summary/approve_writes.json``.
 """
 
 from __future__ import annotations
@@ -24,31 +28,28 @@ from aeries_hub.staging import RunFolder
 SAMPLE_SHOWN = 20
 
 
-class MassChangeApprovalOperator(ApprovalOperator):
-    """Ask for approval when the run's changes exceed the mass-change guard of ``mapping_file``."""
+class RecordedApprovalOperator(ApprovalOperator):
+    """An approval whose outcome (not needed, waiting, approved, rejected, timed out: who and when) is written to
+    the run's ``summary/<task_id>.json`` for the report. On Reject the next task is skipped; on timeout this task
+    fails. Subclasses decide in :meth:`execute` whether to ask: :meth:`_not_needed`, or :meth:`_ask` with what."""
 
-    def __init__(self, *, mapping_file: str, approval_timeout_hours: float, **kwargs: Any) -> None:
-        super().__init__(
-            subject="Approve changes to the vendor",
-            response_timeout=timedelta(hours=approval_timeout_hours),
-            **kwargs,
-        )
-        self.mapping_file = mapping_file
+    #: What does not happen without approval, and the key that sets the timeout (named in the messages).
+    NOT_DONE = "Not delivered"
+    TIMEOUT_KEY = "guard.approval_timeout_hours"
+    WHAT = "the changes"
+    SUBJECT = "Approve changes to the vendor"
 
-    def execute(self, context):
-        from aeries_hub.pipeline import mapping_for
+    def __init__(self, *, approval_timeout_hours: float, **kwargs: Any) -> None:
+        super().__init__(subject=self.SUBJECT, response_timeout=timedelta(hours=approval_timeout_hours), **kwargs)
 
-        run = RunFolder.current()
-        params = context["params"]
-        changes = run.read_json("summary/track_changes.json")
-        if params.get("dry_run") or params.get("test_record") or not changes["exceeded"]:
-            why = "dry run" if params.get("dry_run") else "test_record run" if params.get("test_record") else "within the mass-change guard"
-            self.log.info("No approval needed (%s)", why)
-            return self._record(run, {"needed": False, "why": why})
-        mapping = mapping_for(self.mapping_file)
-        self.subject = f"{mapping.title}: approve {'; '.join(changes['exceeded'])}"
-        self.body = approval_body(mapping.dag_id, changes, mapping.guard.approval_timeout_hours)
-        self._record(run, {"needed": True, "decision": "waiting", "exceeded": changes["exceeded"]})
+    def _not_needed(self, run: RunFolder, why: str) -> dict:
+        self.log.info("No approval needed (%s)", why)
+        return self._record(run, {"needed": False, "why": why})
+
+    def _ask(self, context, run: RunFolder, subject: str, body: str, waiting: dict) -> Any:
+        """Ask in the UI (Required actions); the task waits for the answer."""
+        self.subject, self.body = subject, body
+        self._record(run, {"needed": True, "decision": "waiting", **waiting})
         self.log.info("Waiting for a decision in the Airflow UI (Required actions):\n%s", self.body)
         return super().execute(context)
 
@@ -58,26 +59,74 @@ class MassChangeApprovalOperator(ApprovalOperator):
         run = RunFolder.current()
         if event.get("error_type") == "timeout":
             hours = self.response_timeout.total_seconds() / 3600
-            reason = f"Not delivered: nobody approved the changes within {hours:g} hours (guard.approval_timeout_hours)"
+            reason = f"{self.NOT_DONE}: nobody approved {self.WHAT} within {hours:g} hours ({self.TIMEOUT_KEY})"
             self._record(run, {"needed": True, "decision": "timed out", "reason": reason})
             raise AirflowFailException(reason)
-        # Recorded before the parent acts on it: on Reject the parent ends this task by skipping the delivery.
+        # Recorded before the parent acts on it: on Reject the parent ends this task by skipping the next one.
         approved = event.get("chosen_options") == [self.APPROVE]
         user = (event.get("responded_by_user") or {}).get("name") or "someone"
         when = event.get("responded_at")
         when = when.isoformat(timespec="seconds") if hasattr(when, "isoformat") else str(when or "")
         decision = "approved" if approved else "rejected"
-        reason = f"{user} {decision} the changes at {when}"
+        reason = f"{user} {decision} {self.WHAT} at {when}"
         if not approved:
-            reason = f"Not delivered: {reason}"
+            reason = f"{self.NOT_DONE}: {reason}"
         self.log.info("%s", reason)
         self._record(run, {"needed": True, "decision": decision, "by": user, "at": when, "reason": reason})
         return super().execute_complete(context, event)
 
-    @staticmethod
-    def _record(run: RunFolder, outcome: dict) -> dict:
-        run.write_json("summary/approve_changes.json", outcome)
+    def _record(self, run: RunFolder, outcome: dict) -> dict:
+        run.write_json(f"summary/{self.task_id}.json", outcome)
         return outcome
+
+
+class MassChangeApprovalOperator(RecordedApprovalOperator):
+    """Ask for approval when the run's changes exceed the mass-change guard of ``mapping_file``."""
+
+    def __init__(self, *, mapping_file: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.mapping_file = mapping_file
+
+    def execute(self, context):
+        from aeries_hub.pipeline import mapping_for
+
+        run = RunFolder.current()
+        params = context["params"]
+        changes = run.read_json("summary/track_changes.json")
+        if params.get("dry_run") or params.get("test_record") or not changes["exceeded"]:
+            return self._not_needed(run, "dry run" if params.get("dry_run") else "test_record run"
+                                    if params.get("test_record") else "within the mass-change guard")
+        mapping = mapping_for(self.mapping_file)
+        return self._ask(context, run, f"{mapping.title}: approve {'; '.join(changes['exceeded'])}",
+                         approval_body(mapping.dag_id, changes, mapping.guard.approval_timeout_hours),
+                         {"exceeded": changes["exceeded"]})
+
+
+class WriteBackApprovalOperator(RecordedApprovalOperator):
+    """Ask for approval when the planned writes of ``writeback_file`` need it (its ``guard.json``, see
+    :mod:`aeries_hub.writeback.guard`): Approve writes the plan, Reject writes nothing and the report ends the run
+    in Error naming who rejected it. A dry run, or a write-back with writing off, writes nothing: no approval."""
+
+    NOT_DONE = "Not written"
+    WHAT = "the writes"
+    SUBJECT = "Approve writes into Aeries"
+
+    def __init__(self, *, writeback_file: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.writeback_file = writeback_file
+
+    def execute(self, context):
+        from aeries_hub.writeback.tasks import writeback_for
+
+        run = RunFolder.current()
+        writeback = writeback_for(self.writeback_file)
+        guard = run.read_json("guard.json")
+        if context["params"].get("dry_run") or not writeback.enabled or not guard["needs_approval"]:
+            return self._not_needed(run, "dry run" if context["params"].get("dry_run") else "writing is off"
+                                    if not writeback.enabled else "no write needs approval")
+        return self._ask(context, run, f"{writeback.title}: approve {len(guard['waiting'])} writes into Aeries",
+                         writeback_approval_body(writeback.dag_id, guard, writeback.guard.approval_timeout_hours),
+                         {"reasons": guard["reasons"]})
 
 
 def approval_body(dag_id: str, changes: dict, timeout_hours: float) -> str:
@@ -101,5 +150,33 @@ def approval_body(dag_id: str, changes: dict, timeout_hours: float) -> str:
         "",
         f"**Approve** delivers the files. **Reject** delivers nothing and ends the run in Error; so does no "
         f"answer within {timeout_hours:g} hours. The full lists are in the run's staging folder, changes/*.csv.",
+    ]
+    return "\n".join(lines)
+
+
+def writeback_approval_body(dag_id: str, guard: dict, timeout_hours: float) -> str:
+    """The Markdown an approver of a write-back reads: why, then each waiting write (record, students, fields)."""
+    waiting = guard["waiting"]
+    lines = [
+        f"**{dag_id}** would make {len(waiting)} writes into Aeries that need approval. It changes "
+        f"{guard['students_changed']} existing students of the {guard['students_read']} it read.",
+        "",
+        "Why approval is needed:",
+        *(f"- {reason}" for reason in guard["reasons"]),
+        "",
+        "| record | write | students | fields | why |",
+        "|---|---|---|---|---|",
+    ]
+    for write in waiting[:SAMPLE_SHOWN]:
+        students = ", ".join(f"`{sid}`" for sid in write["students"][:SAMPLE_SHOWN]) or "new"
+        lines.append(f"| `{write['record']}` | {write['kind']} {write['action']} | {students} | "
+                     f"{', '.join(write['fields'])} | {write['why']} |")
+    if len(waiting) > SAMPLE_SHOWN:
+        lines.append(f"| ... | {len(waiting) - SAMPLE_SHOWN} more | | | |")
+    lines += [
+        "",
+        f"**Approve** writes them (and the run's other planned writes). **Reject** writes nothing and ends the run in "
+        f"Error; so does no answer within {timeout_hours:g} hours. The values are in the run's staging folder, "
+        "plan.json; the full list in guard.json.",
     ]
     return "\n".join(lines)

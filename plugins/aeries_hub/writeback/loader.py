@@ -89,6 +89,21 @@ class CourseRequests:
 
 
 @dataclass(frozen=True)
+class Guard:
+    """What a write-back may write (``allowed_fields`` per kind of record) and when a run needs approval."""
+
+    allowed_fields: dict[str, tuple[str, ...]]
+    max_students_changed: int = 50
+    max_students_changed_percent: float = 10.0
+    approval_timeout_hours: float = 24.0
+
+
+#: The kinds of record of ``guard.allowed_fields`` each kind of write-back writes.
+GUARDED_KINDS = {"students": ("students", "contacts"), "course_requests": ("course_requests",),
+                 "scores": ("assignments", "scores")}
+
+
+@dataclass(frozen=True)
 class WriteBack:
     name: str
     path: Path
@@ -114,6 +129,7 @@ class WriteBack:
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES  # of each export file read from the source
     max_fetch_seconds: float = DEFAULT_MAX_FETCH_SECONDS  # the whole fetch: listing and every file
     enabled: bool = False
+    guard: Guard = Guard(allowed_fields={})
     owner: str = "data-engineering"
     tags: tuple[str, ...] = ()
 
@@ -171,6 +187,8 @@ def load_writeback(path: str | Path) -> WriteBack:
         "max_file_bytes": origin.get("max_file_bytes", DEFAULT_MAX_FILE_BYTES),
         "max_fetch_seconds": float(origin.get("max_fetch_seconds", DEFAULT_MAX_FETCH_SECONDS)),
         "enabled": document.get("enabled", False),
+        "guard": Guard(**{k: v for k, v in document["guard"].items() if k != "allowed_fields"}, allowed_fields={
+            kind: tuple(names) for kind, names in document["guard"]["allowed_fields"].items()}),
         "owner": document.get("owner", "data-engineering"),
         "tags": tuple(document.get("tags", ())),
     }
@@ -188,6 +206,7 @@ def load_writeback(path: str | Path) -> WriteBack:
             ),
         )
         _check_scores(writeback, where)
+        _check_allowed_fields(writeback, where)
         return writeback
     if "course_requests" in document:
         spec = document["course_requests"]
@@ -202,6 +221,7 @@ def load_writeback(path: str | Path) -> WriteBack:
             ),
         )
         _check_course_requests(writeback, where)
+        _check_allowed_fields(writeback, where)
         return writeback
     students = document["students"]
     fields = _fields(students["fields"])
@@ -218,6 +238,7 @@ def load_writeback(path: str | Path) -> WriteBack:
         else None,
     )
     _check(writeback, where)
+    _check_allowed_fields(writeback, where)
     return writeback
 
 
@@ -288,6 +309,43 @@ def _check(writeback: WriteBack, where: str) -> None:
         for key in writeback.contacts.match:
             if key not in contact_names:
                 problems.append(f"{where}: students.contacts.match: {key!r} is not one of students.contacts.fields")
+    if problems:
+        raise MappingError("\n".join(problems))
+
+
+def written_fields(writeback: WriteBack) -> dict[str, dict[str, str]]:
+    """Per kind of record (``guard.allowed_fields``' keys), each Aeries field the write-back writes and the key of
+    its file that makes it write it."""
+    if writeback.scores:
+        spec = writeback.scores
+        scores = {"NumberCorrect": "scores.score", **({"DateCompleted": "scores.date"} if spec.date else {})}
+        assignments = {}
+        if spec.create_assignments:
+            assignments = {name: "scores.create_assignments"
+                           for name in ("Description", "ExternalID", "NumberCorrectPossible", "PointsPossible")}
+            assignments.update({"DateDue": "scores.date"} if spec.date else {})
+        return {"assignments": assignments, "scores": scores}
+    if writeback.course_requests:
+        fields = writeback.course_requests.fields
+        return {"course_requests": {"CourseID": "course_requests.course",
+                                    **{f.name: f"course_requests.fields.{f.name}" for f in fields}}}
+    contacts = writeback.contacts.fields if writeback.contacts else ()
+    return {"students": {f.name: f"students.fields.{f.name}" for f in writeback.fields},
+            "contacts": {f.name: f"students.contacts.fields.{f.name}" for f in contacts}}
+
+
+def _check_allowed_fields(writeback: WriteBack, where: str) -> None:
+    """Every field the write-back writes must be in ``guard.allowed_fields`` of its kind of record."""
+    allowed = writeback.guard.allowed_fields
+    kinds = GUARDED_KINDS[writeback.kind]
+    problems = [f"{where}: guard.allowed_fields.{kind}: this write-back writes {writeback.kind}, whose records are "
+                f"{', '.join(kinds)}" for kind in allowed if kind not in kinds]
+    for kind, fields in written_fields(writeback).items():
+        for name, key in fields.items():
+            if name not in allowed.get(kind, ()):
+                problems.append(f"{where}: {key}: field {name} is not in guard.allowed_fields.{kind} (the {kind} "
+                                f"fields this write-back may write: {', '.join(allowed.get(kind, ())) or 'none'}); "
+                                "add it there only if the write-back must write it")
     if problems:
         raise MappingError("\n".join(problems))
 

@@ -18,6 +18,7 @@ from typing import Any
 from aeries_hub import paths
 from aeries_hub.pipeline import _summary
 from aeries_hub.staging import RunFolder
+from aeries_hub.writeback.guard import WRITE_ACTIONS
 from aeries_hub.writeback.loader import (COURSE_REQUESTS_AREA, GRADEBOOK_AREA, SCORES_AREA, Field, WriteBack,
                                          load_writeback)
 
@@ -637,14 +638,18 @@ def _mapped(frame, fields):
 
 def plan_writes(writeback_file: str, validated: dict) -> dict:
     """Compare each accepted record with Aeries: insert a new student, update an existing one (only the fields
-    that differ), leave a student whose record already holds the values alone; the same for its contacts."""
+    that differ), leave a student whose record already holds the values alone; the same for its contacts.
+    ``guard.json`` says which writes wait for approval (:mod:`aeries_hub.writeback.guard`)."""
     from aeries_hub.hooks.aeries import AeriesHook
+    from aeries_hub.writeback.guard import fields_of, review
 
     writeback = writeback_for(writeback_file)
     run = RunFolder.current()
     hook = AeriesHook(aeries_conn_id=writeback.aeries_conn_id)
     if writeback.scores:
         plan = _plan_scores(writeback, hook, run.read_parquet("validated/scores.parquet").to_dict("records"))
+        rosters = delivered_classes(writeback)[1]
+        students_read = len({r["user_id"] for r in rosters if r.get("role", "S") == "S"})
     elif writeback.course_requests:
         requests = run.read_parquet("validated/course_requests.parquet").to_dict("records")
         schools = sorted({int(r["SchoolCode"]) for r in requests})
@@ -653,24 +658,30 @@ def plan_writes(writeback_file: str, validated: dict) -> dict:
         courses = hook.get_table("courses") if schools else []
         existing = [row for school in schools for row in read_course_requests(hook, school)]
         plan = build_course_request_plan(writeback, requests, aeries_students, courses, existing)
+        students_read = len({row["StudentID"] for row in aeries_students})
     else:
         students = run.read_parquet("validated/students.parquet")
         contacts = run.read_parquet("validated/contacts.parquet")
         aeries_students = hook.get_table("students")
         aeries_contacts = hook.get_table("contacts") if writeback.contacts and len(contacts) else []
         plan = build_plan(writeback, students.to_dict("records"), contacts.to_dict("records"), aeries_students, aeries_contacts)
+        students_read = len({row["StudentID"] for row in aeries_students})
     run.write_json("plan.json", plan)
+    guard = review(writeback, plan, students_read=students_read, created=_created_students(writeback))
+    run.write_json("guard.json", guard)
     counts = _count(plan)
     log.info("Planned writes: %s", ", ".join(f"{n} {k}" for k, n in counts.items()) or "none")
-    for write in plan:
+    for write in plan:  # ids and field names only: the values stay in plan.json, which retention deletes
         if write["action"] == "rejected":
             log.warning("rejected %s: %s", write["kind"], write["reason"])
         elif write["action"] != "unchanged":
-            log.info("%s %s %s: %s", write["action"], write["kind"], write["target"], json.dumps(write["changes"], ensure_ascii=False))
-    return _summary(run, "plan_writes", {"counts": counts, "writes": len([w for w in plan if w["action"] in WRITE_ACTIONS])})
-
-
-WRITE_ACTIONS = ("insert", "update")
+            log.info("%s %s %s (record %s): %s", write["action"], write["kind"], write["target"], write["record"],
+                     ", ".join(fields_of(write)))
+    if guard["needs_approval"]:
+        log.info("%d writes wait for approval: %s", len(guard["waiting"]), "; ".join(guard["reasons"]))
+    writes = len([w for w in plan if w["action"] in WRITE_ACTIONS])
+    return _summary(run, "plan_writes", {"counts": counts, "writes": writes, "needs_approval": guard["needs_approval"],
+                                         "students_changed": guard["students_changed"]})
 
 
 def delivered_classes(writeback: WriteBack) -> tuple[list[dict], list[dict]]:
@@ -1031,23 +1042,37 @@ def _same(aeries_value, new: str) -> bool:
 
 def write_to_aeries(writeback_file: str, planned: dict) -> dict:
     """Send the planned writes, in order; a refused record is reported and the others still go. Off until the
-    write-back file says ``enabled: true``; the ``dry_run`` param also stops here."""
-    from airflow.sdk import get_current_context
-    from airflow.sdk.exceptions import AirflowSkipException
+    write-back file says ``enabled: true``; the ``dry_run`` param also stops here, and so does a plan that
+    needs approval nobody gave (``approve_writes``).
 
-    from aeries_hub.hooks.aeries import AeriesHook, AeriesValidationError, AeriesWriteUnknownError
+    Every write goes through the run's write-ahead journal (:mod:`aeries_hub.writeback.journal`): run again
+    after a crash or a kill, this task does not send a write Aeries already took, and sends an insert whose
+    answer was lost only when Aeries does not have the record."""
+    from airflow.sdk import get_current_context
+    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+    from aeries_hub.hooks.aeries import AeriesHook
+    from aeries_hub.writeback.journal import WriteJournal
 
     writeback = writeback_for(writeback_file)
     run = RunFolder.current()
     context = get_current_context()
-    plan = run.read_json("plan.json")
+    with run.root.joinpath("plan.json").open("rb") as handle:
+        plan_bytes = handle.read()
+    plan = json.loads(plan_bytes)
     if not writeback.enabled or context["params"].get("dry_run"):
         why = "dry_run is on" if writeback.enabled else f"writing is off ({writeback.path.name} has enabled: false)"
         _summary(run, "write_to_aeries", {"written": 0, "skipped_because": why})
         raise AirflowSkipException(f"{why}: the {planned['writes']} planned writes are in plan.json, none was sent")
+    approval = run.read_json("summary/approve_writes.json") if run.exists("summary/approve_writes.json") else {}
+    if run.read_json("guard.json")["needs_approval"] and approval.get("decision") != "approved":
+        raise AirflowFailException(f"{writeback.dag_id}: the plan needs approval (guard.json) and approve_writes has "
+                                   "not approved it: nothing was sent; run the DAG again and answer in Required actions")
     hook = AeriesHook(aeries_conn_id=writeback.aeries_conn_id)
+    journal = WriteJournal(run, hashlib.sha256(plan_bytes).hexdigest())
+    found = _Recorded(writeback, hook)
     results, new_ids, failed_records = [], {}, set()
-    for write in plan:
+    for index, write in enumerate(plan):
         if write["action"] not in WRITE_ACTIONS:
             continue
         if write["record"] in failed_records:
@@ -1055,49 +1080,127 @@ def write_to_aeries(writeback_file: str, planned: dict) -> dict:
             continue
         path = write["path"].replace("{student}", str(new_ids.get(write["record"], "")))
         path = path.replace("{assignment}", str(new_ids.get(write["record"], "")))
-        area = {"contact": "Contacts", "course request": COURSE_REQUESTS_AREA, "assignment": GRADEBOOK_AREA,
-                "scores": SCORES_AREA}.get(write["kind"], "Student Data")
-        try:
-            answer = hook.write(path, write["body"], security_area=area, idempotent=write["action"] == "update")
-        except (AeriesValidationError, AeriesWriteUnknownError) as exc:
+        outcome = journal.written(index)
+        if outcome is None and write["action"] == "insert" and journal.unanswered(index):
+            new_id = found.existing(write, path)
+            if new_id is not None:
+                log.info("%s %s %s (record %s): sent by an earlier attempt whose answer was lost; Aeries has it, "
+                         "not sent again", write["action"], write["kind"], path, write["record"])
+                journal.answered(index, path, "written", verified=True,
+                                 new_id=new_id if write["kind"] in ("student", "assignment") else None)
+                outcome = journal.written(index)
+        if outcome is None:
+            outcome = _send(hook, journal, index, write, path)
+        elif not outcome.get("verified"):
+            log.info("%s %s %s (record %s): written by an earlier attempt, not sent again", write["action"],
+                     write["kind"], path, write["record"])
+        if outcome["status"] != "written":
             failed_records.add(write["record"])
-            results.append({**write, "path": path, "status": "refused" if isinstance(exc, AeriesValidationError) else "unknown",
-                            "reason": exc.cause})
-            log.error("%s %s for record %s: %s", write["action"], write["kind"], write["record"], exc)
+            results.append({**write, "path": path, "status": outcome["status"], "reason": outcome["reason"]})
             continue
-        if write["kind"] == "student" and write["action"] == "insert":
-            new_ids[write["record"]] = (answer[0] if isinstance(answer, list) else answer)["StudentID"]
-        if write["kind"] == "assignment" and write["action"] == "insert":
-            new_ids[write["record"]] = (answer[0] if isinstance(answer, list) else answer)["AssignmentNumber"]
+        if outcome.get("new_id") is not None:
+            new_ids[write["record"]] = outcome["new_id"]
         extra = {} if write["record"] not in new_ids else (
             {"assignment_number": new_ids[write["record"]]} if write["kind"] in ("assignment", "scores")
             else {"student_id": new_ids[write["record"]]})
         results.append({**write, "path": path, "status": "written", **extra})
-        log.info("%s %s %s (record %s)", write["action"], write["kind"], path, write["record"])
     run.write_json("writes.json", results)
     fetched = run.read_json("summary/fetch_exports.json")["files"]
-    if not failed_records:
-        _remember_files(writeback, fetched, context["run_id"])
+    created = [str(r["student_id"]) for r in results
+               if r["kind"] == "student" and r["action"] == "insert" and r["status"] == "written"]
+    _remember(writeback, context["run_id"], files=[] if failed_records else fetched, created=created)
     written = sum(r["status"] == "written" for r in results)
     return _summary(run, "write_to_aeries", {"written": written, "refused": sorted(failed_records),
                                              "results": len(results)})
 
 
-def _remember_files(writeback: WriteBack, fetched: list[dict], run_id: str) -> None:
+def _send(hook, journal, index: int, write: dict, path: str) -> dict:
+    """Send one planned write, journalled before it goes and once Aeries answered; the journal entry."""
+    from aeries_hub.hooks.aeries import AeriesValidationError, AeriesWriteUnknownError
+
+    area = {"contact": "Contacts", "course request": COURSE_REQUESTS_AREA, "assignment": GRADEBOOK_AREA,
+            "scores": SCORES_AREA}.get(write["kind"], "Student Data")
+    journal.sending(index, path)
+    try:
+        answer = hook.write(path, write["body"], security_area=area, idempotent=write["action"] == "update")
+    except (AeriesValidationError, AeriesWriteUnknownError) as exc:
+        status = "refused" if isinstance(exc, AeriesValidationError) else "unknown"
+        journal.answered(index, path, status, reason=exc.cause)
+        log.error("%s %s for record %s: %s", write["action"], write["kind"], write["record"], exc)
+        return journal.last[index]
+    new_id = None
+    if write["action"] == "insert" and write["kind"] in ("student", "assignment"):
+        new_id = (answer[0] if isinstance(answer, list) else answer)[
+            "StudentID" if write["kind"] == "student" else "AssignmentNumber"]
+    journal.answered(index, path, "written", new_id=new_id)
+    log.info("%s %s %s (record %s)", write["action"], write["kind"], path, write["record"])
+    return journal.last[index]
+
+
+class _Recorded:
+    """Looks in Aeries for the record of an insert whose answer was lost (read once, when first needed)."""
+
+    def __init__(self, writeback: WriteBack, hook) -> None:
+        self.writeback, self.hook = writeback, hook
+        self.tables: dict[str, list[dict]] = {}
+
+    def _table(self, name: str) -> list[dict]:
+        if name not in self.tables:
+            self.tables[name] = self.hook.get_table(name)
+        return self.tables[name]
+
+    def existing(self, write: dict, path: str):
+        """The new record's id (StudentID, AssignmentNumber; True for a contact or course request) when Aeries
+        has the record ``write`` inserts, else None."""
+        body, parts = write["body"], path.split("/")
+        if write["kind"] == "student":
+            key = [str(body.get(k, "")) for k in self.writeback.match]
+            return next((row["StudentID"] for row in self._table("students")
+                         if [_text(_aeries_value(row, k)) for k in self.writeback.match] == key), None)
+        if write["kind"] == "contact":
+            match = self.writeback.contacts.match
+            key = [str(body.get(k, "")).lower() for k in match]
+            return next((True for row in self._table("contacts") if str(row.get("StudentID")) == parts[1]
+                         and [_text(row.get(k)).lower() for k in match] == key), None)
+        if write["kind"] == "course request":
+            requests = read_course_requests(self.hook, int(parts[1]))
+            return next((True for row in requests if str(row.get("StudentID")) == parts[3]
+                         and _text(row.get("CourseID")).upper() == str(body["CourseID"]).upper()), None)
+        if write["kind"] == "assignment":
+            assignments = self.hook.get_json(f"gradebooks/{parts[1]}/assignments", security_area=GRADEBOOK_AREA) or []
+            return next((a["AssignmentNumber"] for a in assignments
+                         if _text(a.get("ExternalID")) == str(body["ExternalID"])), None)
+        return None
+
+
+def _created_students(writeback: WriteBack) -> set[str]:
+    """The StudentIDs this write-back inserted (kept with the files it wrote, ``_last_delivered/inbound/``)."""
+    return set((_processed_state(writeback).manifest() or {}).get("students_created", {}))
+
+
+def _remember(writeback: WriteBack, run_id: str, *, files: list[dict], created: list[str]) -> None:
+    """Add the export ``files`` written and the students ``created`` by this run to the write-back's state."""
     from datetime import datetime, timezone
 
     state = _processed_state(writeback)
-    done = (state.manifest() or {}).get("files", {})
+    manifest = state.manifest() or {}
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    done.update({f["sha256"]: {"file": f["file"], "run_id": run_id, "written_at": stamp} for f in fetched})
-    state.save({}, {"run_id": run_id, "delivered_at": stamp, "files": done})
+    done = manifest.get("files", {})
+    done.update({f["sha256"]: {"file": f["file"], "run_id": run_id, "written_at": stamp} for f in files})
+    students = manifest.get("students_created", {})
+    students.update({student_id: run_id for student_id in created})
+    state.save({}, {"run_id": run_id, "delivered_at": stamp, "files": done, "students_created": students})
 
 
 def report(writeback_file: str) -> dict:
-    """The run's report: files read, records accepted and rejected, every write with its old and new values."""
+    """The run's report: files read, records accepted and rejected, the approval, every write with the fields it
+    set. Kept (and returned as XCom) after retention deletes the staged files: ids, counts and field names
+    only, never a value (those are in plan.json and writes.json)."""
     from datetime import datetime, timezone
 
     from airflow.sdk.exceptions import AirflowFailException
+
+    from aeries_hub.writeback.guard import fields_of, students_of
 
     writeback = writeback_for(writeback_file)
     run = RunFolder.current()
@@ -1106,6 +1209,8 @@ def report(writeback_file: str) -> dict:
     plan = run.read_json("plan.json") if run.exists("plan.json") else []
     validated = stages.get("validate_exports", {})
     wrote = stages.get("write_to_aeries", {})
+    approval = stages.get("approve_writes", {})
+    guard = run.read_json("guard.json") if run.exists("guard.json") else None
     refused = [w for w in writes if w["status"] != "written"]
     # Rows found wrong only against Aeries (an unknown course, a student not at that school) are rejected by the plan.
     plan_rejects = [w for w in plan if w["action"] == "rejected"]
@@ -1125,9 +1230,14 @@ def report(writeback_file: str) -> dict:
         "rejected": rejected,
         "reject_reasons": reasons,
         "planned": _count(plan),
-        "written": [{k: w[k] for k in ("record", "kind", "action", "target", "path", "assignment_number", "changes", "status") if k in w}
-                    | ({"reason": w["reason"]} if "reason" in w else {}) for w in writes],
-        "not_written_because": wrote.get("skipped_because"),
+        "approval": {k: v for k, v in approval.items() if k in ("needed", "decision", "by", "at", "why")}
+        | ({k: guard[k] for k in ("reasons", "students_changed", "waiting")} if guard else {}),
+        "written": [{k: w[k] for k in ("record", "kind", "action", "target", "path", "assignment_number", "student_id",
+                                       "status", "reason") if k in w}
+                    | {"fields": fields_of(w)} | ({"students": students_of(w)} if w["kind"] == "scores" else {})
+                    for w in writes],
+        "not_written_because": wrote.get("skipped_because")
+        or (approval.get("reason") if approval.get("decision") not in (None, "approved") else None),
         "staging": str(run.root),
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }

@@ -45,3 +45,41 @@ def test_unknown_key_and_unknown_aeries_field_name_the_key_path(tmp_path):
         "MiddleName, LastName, BirthDate, Gender, Grade, HomePhone, MailingAddress, MailingAddressCity, "
         "MailingAddressState, MailingAddressZipCode, SchoolEnterDate, FavoriteColor)"
     )
+
+
+def test_a_field_the_guard_does_not_allow_is_refused_at_load_naming_file_key_and_field(tmp_path):
+    def edit(d):
+        d["guard"]["allowed_fields"]["students"].remove("MailingAddress")
+
+    assert enroll_with(tmp_path, edit) == (
+        "schoolmint_enroll.yml: students.fields.MailingAddress: field MailingAddress is not in "
+        "guard.allowed_fields.students (the students fields this write-back may write: StateStudentID, FirstName, "
+        "MiddleName, LastName, BirthDate, Gender, Grade, HomePhone, MailingAddressCity, MailingAddressState, "
+        "MailingAddressZipCode, SchoolEnterDate); add it there only if the write-back must write it"
+    )
+
+
+def test_a_contact_field_and_an_allowed_fields_kind_the_writeback_does_not_write_are_refused(tmp_path):
+    def edit(d):
+        d["guard"]["allowed_fields"]["contacts"] = ["FirstName", "LastName"]
+        d["guard"]["allowed_fields"]["scores"] = ["NumberCorrect"]
+
+    problems = enroll_with(tmp_path, edit).splitlines()
+    assert problems[0] == ("schoolmint_enroll.yml: guard.allowed_fields.scores: this write-back writes students, whose "
+                           "records are students, contacts")
+    assert [p.split(": ")[1] for p in problems[1:]] == [
+        "students.contacts.fields.RelationshipToStudentCode", "students.contacts.fields.EmailAddress",
+        "students.contacts.fields.CellPhone", "students.contacts.fields.HomePhone"]
+
+
+def test_every_writeback_must_declare_its_allowed_fields(tmp_path):
+    assert enroll_with(tmp_path, lambda d: d.pop("guard")) == "schoolmint_enroll.yml: (top): 'guard' is required"
+
+
+def test_the_shipped_writebacks_declare_what_they_write():
+    from aeries_hub.writeback.loader import written_fields
+
+    for path in sorted(WRITEBACKS_DIR.glob("*.yml")):
+        writeback = load_writeback(path)
+        for kind, fields in written_fields(writeback).items():
+            assert set(fields) <= set(writeback.guard.allowed_fields[kind]), (path.name, kind)
