@@ -125,6 +125,7 @@ def writeback_report_lines(document: dict) -> list[str]:
     lines.append(f"export files read: {', '.join(files)}" if files else "no new export file was read")
     if document.get("skipped_files"):
         lines.append(f"{_count(document['skipped_files'])} export files were written before: skipped")
+    lines += [f"quarantined (not read): {item['reason']}" for item in document.get("quarantined_files") or []]
     lines.append(f"records: {document['records']}, {_count(document['rejected'])} rejected")
     planned = document.get("planned") or {}
     lines.append("planned: " + (", ".join(f"{n} {kind}" for kind, n in planned.items()) or "no write"))

@@ -121,6 +121,18 @@ def test_a_failed_writeback_is_mailed_and_posted_with_its_counts(monkeypatch, tm
     assert (posted["status"], posted["dag_id"], posted["errors"]) == ("Error", "xello_to_aeries", [])
 
 
+def test_a_writeback_alert_names_each_quarantined_file_and_why(monkeypatch, tmp_path, alerts):
+    _, webhook = alerts
+    reason = "sftp connection 'x' folder 'out': export file name '../evil.py' refused: not a plain file name"
+    write_report(monkeypatch, tmp_path, "xello_to_aeries", "manual__3",
+                 {**WRITEBACK_REPORT, "quarantined_files": [{"file": "../evil.py", "reason": reason}]})
+
+    notify("xello_to_aeries", "manual__3")
+
+    ((_, posted),) = webhook.received
+    assert posted["text"].splitlines()[2] == f"quarantined (not read): {reason}"
+
+
 @pytest.mark.parametrize("document", [
     {"integration": "destiny", "status": "Error"},             # a vendor report missing what report_lines reads
     {**WRITEBACK_REPORT, "written": [{"record": "1"}]},         # a write-back report of another shape
