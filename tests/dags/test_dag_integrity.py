@@ -27,6 +27,10 @@ PARSE_SCRIPT = textwrap.dedent(
         "dags": sorted(bag.dag_ids),
         "import_errors": {k.rsplit('/', 1)[-1]: v for k, v in bag.import_errors.items()},
         "heavy_modules": sorted(m for m in ("pandas", "great_expectations", "pyarrow", "requests", "paramiko") if m in sys.modules),
+        "execution_timeouts": {
+            dag.dag_id: {t.task_id: t.execution_timeout and t.execution_timeout.total_seconds() for t in dag.tasks}
+            for dag in bag.dags.values()
+        },
     }))
     """
 )
@@ -55,6 +59,39 @@ def test_every_mapping_file_becomes_a_dag(parsed):
 def test_parsing_imports_no_heavy_modules(parsed):
     # pandas, GX, pyarrow and the network clients are imported inside tasks, never at parse time.
     assert parsed["heavy_modules"] == []
+
+
+#: DAGs owned elsewhere whose tasks do not take dag_factory.task_timeout() yet (strict xfail: drop the entry once
+#: the DAG passes).
+TIMEOUT_PENDING = {"aeries_hub_staging_retention": "dags/maintenance.py: add task_timeout() to its default_args"}
+
+
+@pytest.mark.parametrize("dag_id", [
+    pytest.param(dag_id, marks=pytest.mark.xfail(reason=TIMEOUT_PENDING[dag_id], strict=True)) if dag_id in TIMEOUT_PENDING
+    else dag_id
+    for dag_id in sorted([f"aeries_to_{p.stem}" for p in MAPPINGS_DIR.glob("*.yml")]
+                         + [f"{p.stem}_to_aeries" for p in (INCLUDE_DIR / "writebacks").glob("*.yml")]
+                         + ["aeries_hub_staging_retention"])
+])
+def test_every_task_has_an_execution_timeout_of_task_timeout_minutes(dag_id, parsed, configured_timeouts):
+    # README (Operating): a task that hangs is ended after [aeries_hub] task_timeout_minutes (default 60).
+    assert parsed["execution_timeouts"][dag_id] == dict.fromkeys(parsed["execution_timeouts"][dag_id], 3600.0)
+    assert configured_timeouts["execution_timeouts"][dag_id] == dict.fromkeys(parsed["execution_timeouts"][dag_id], 420.0)
+
+
+@pytest.fixture(scope="module")
+def configured_timeouts():
+    return parse_dags({"AIRFLOW__AERIES_HUB__TASK_TIMEOUT_MINUTES": "7"})
+
+
+def test_a_task_timeout_that_is_not_a_positive_number_is_an_import_error_naming_the_option():
+    parsed = parse_dags({"AIRFLOW__AERIES_HUB__TASK_TIMEOUT_MINUTES": "an hour"})
+
+    assert "aeries_to_destiny" not in parsed["dags"]
+    assert parsed["import_errors"]["vendor_integrations.py"].rstrip().endswith(
+        "ValueError: [aeries_hub] task_timeout_minutes is 'an hour'; give the minutes a task may run before it is "
+        "ended, e.g. 60"
+    )
 
 
 def test_dag_settings_follow_the_mapping():
