@@ -118,6 +118,7 @@ def validate_sources(mapping_file: str, extracted: list[dict]) -> dict:
     from aeries_hub.hooks.aeries import TABLES
     from aeries_hub.quality import load_checks, validate_frame
     from aeries_hub.quality.checks import referenced_columns, select_checks
+    from aeries_hub.quality.runner import rejects_csv
 
     run = RunFolder.current()
     mapping = mapping_for(mapping_file)
@@ -143,7 +144,7 @@ def validate_sources(mapping_file: str, extracted: list[dict]) -> dict:
             accepted[name] = outcome.accepted = sort_by_key(outcome.accepted, TABLES[name].key)
             run.write_parquet(f"validated/{name}.parquet", accepted[name])
             if len(outcome.rejected):
-                run.write_bytes(f"rejects/source_{name}.csv", outcome.rejected.to_csv(index=False).encode())
+                run.write_bytes(f"rejects/source_{name}.csv", rejects_csv(outcome.rejected))
             summary["tables"][name] = {
                 "rows": outcome.row_count,
                 "accepted": len(outcome.accepted),
@@ -219,6 +220,7 @@ def build_file(mapping_file: str, file_name: str) -> dict:
     from aeries_hub.mapping.engine import RECORD_SET_COLUMN, apply_source_filters, build_output, columns_read_by
     from aeries_hub.mapping.render import NestedRows, render_delimited, render_jsonl
     from aeries_hub.quality import parse_checks, validate_frame
+    from aeries_hub.quality.runner import rejects_csv
 
     mapping = mapping_for(mapping_file)
     output = mapping.output(file_name)
@@ -240,7 +242,7 @@ def build_file(mapping_file: str, file_name: str) -> dict:
         outcome = validate_frame(built.frame, checks, name=output.stem, tables=known, docs_dir=docs_dir,
                                  id_columns=output.key, data_docs=False)
     if len(outcome.rejected):
-        run.write_bytes(f"rejects/{output.stem}.csv", outcome.rejected.to_csv(index=False).encode())
+        run.write_bytes(f"rejects/{output.stem}.csv", rejects_csv(outcome.rejected))
     summary = {
         "file": output.file,
         "rows_built": len(built.frame),
@@ -261,7 +263,7 @@ def build_file(mapping_file: str, file_name: str) -> dict:
             nested = [NestedRows(nest, mapping.output(nest.file), earlier[nest.file]) for nest in output.nest]
             data = render_jsonl(accepted, output, nested)
         else:
-            data = render_delimited(accepted, output.delivered_columns, output.format, output.key)
+            data = render_delimited(accepted, output.delivered_columns, output.format, output.key, output.raw_columns)
     except (KeyError, ValueError) as exc:
         _build_failed(run, output, exc)
     path = run.write_bytes(f"output/{output.file}", data)
@@ -658,8 +660,10 @@ def _deliver_http(mapping: Mapping, run: RunFolder, built: list[dict], context, 
         if document["rejected"]:
             import pandas as pd
 
+            from aeries_hub.quality.runner import rejects_csv
+
             rejected = pd.DataFrame([{"id": r["id"], "_reject_reason": "; ".join(r["errors"])} for r in document["rejected"]])
-            run.write_bytes(f"rejects/delivery_{output.stem}.csv", rejected.to_csv(index=False).encode())
+            run.write_bytes(f"rejects/delivery_{output.stem}.csv", rejects_csv(rejected))
         receipts.append({**document, "file": item["file"], "rows": rows, "target": target.name, "test_record": test_record or None})
         log.info(
             "Posted %s to %s (%s target): %d records in %d batches, %d imported, %d rejected by the vendor",
