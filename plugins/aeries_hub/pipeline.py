@@ -403,9 +403,11 @@ def output_checks(output) -> list[dict]:
                 {
                     "expectation": "expect_column_values_to_not_match_regex",
                     "column": column,
-                    "regex": f"[{re.escape(separator)}\r\n]",
+                    # A CSV reader takes a '"' that starts a field for an opening quote and reads on to the next one.
+                    "regex": f'^"|[{re.escape(separator)}\r\n]',
                     "severity": "reject",
-                    "description": f"{column} contains the delimiter {separator!r} or a line break, which {output.file} cannot quote",
+                    "description": f"{column} contains the delimiter {separator!r} or a line break, or starts with a "
+                                   f"quote (\"), which {output.file} cannot quote",
                 }
             )
     from aeries_hub.quality import encoding_checks
