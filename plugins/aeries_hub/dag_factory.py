@@ -201,9 +201,12 @@ def build_dag(mapping: Mapping) -> DAG:
         if mapping.package_zip:
             built = task(measured(pipeline.package), task_id="package")(mapping_file, built)
             approved >> built
-        delivered = task(measured(pipeline.deliver), task_id="deliver", outlets=_delivered_assets(mapping), **NETWORK_RETRIES)(
-            mapping_file, built
-        )
+        # One delivery of the DAG at a time, whatever started its run: the DAG's max_active_runs leaves backfill runs
+        # out (a backfill has its own, 10 by default), while this limit counts the deliver tasks of every run.
+        delivered = task(
+            measured(pipeline.deliver), task_id="deliver", outlets=_delivered_assets(mapping), max_active_tis_per_dag=1,
+            **NETWORK_RETRIES,
+        )(mapping_file, built)
         approved >> delivered
         # The report runs whatever happened upstream, and fails the run itself when the run ended in Error.
         delivered >> task(measured(pipeline.report), task_id="report", trigger_rule=TriggerRule.ALL_DONE)(mapping_file)

@@ -553,6 +553,7 @@ def deliver(mapping_file: str, built: list[dict]) -> dict:
         raise AirflowSkipException("dry_run is on: files were built and checked but not delivered")
     started = time.monotonic()
     state = delivered_state(mapping, context["params"])
+    _check_still_compared(run, state, context["run_id"])
     try:
         if mapping.http:
             receipts = _deliver_http(mapping, run, built, context, state.manifest() or {})
@@ -569,6 +570,28 @@ def deliver(mapping_file: str, built: list[dict]) -> dict:
         _remember_delivery(mapping, run, state, receipts, context["run_id"])
     _emit_asset_events(mapping, run, receipts, context)
     return summary
+
+
+def _check_still_compared(run: RunFolder, state, run_id: str) -> None:
+    """Another run of the DAG (a backfill, a manual run) may have delivered to the target after this run's
+    ``track_changes`` compared its files with the last delivery: then the comparison, the mass-change guard and
+    its approval were about other data than the vendor now has, and delivering would undo that run's files."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    compared = run.read_json("summary/track_changes.json").get("last_delivery")
+    last = state.manifest()
+    current = {"run_id": last["run_id"], "delivered_at": last["delivered_at"]} if last else None
+    if current == compared or (current and current["run_id"] == run_id):  # the same, or this run's own earlier try
+        return
+    then = f"run {compared['run_id']} of {compared['delivered_at']}" if compared else "no delivery yet"
+    now = f"run {current['run_id']} delivered at {current['delivered_at']}" if current else "no delivery is recorded"
+    reason = (
+        f"Not delivered: another run delivered to the {state.root.name} target since this run compared its files with "
+        f"the last delivery ({then}); now {now} ({state.root}). Clear this run to compare again with what the "
+        f"vendor has now."
+    )
+    _summary(run, "deliver", {"dry_run": False, "files": [], "error": reason})
+    raise AirflowFailException(reason)
 
 
 def delivered_asset(mapping: Mapping, file: str):
@@ -782,6 +805,8 @@ def summarize_run(mapping: Mapping, stages: dict[str, dict]) -> dict:
         status, reason = "Skipped", gate["reason"]
     elif approval.get("decision") in ("rejected", "timed out"):
         status, reason = "Error", approval["reason"]
+    elif (delivery or {}).get("error"):
+        status, reason = "Error", delivery["error"]
     elif not finished or checks["failed"]:
         status = "Error"
     elif rejected:

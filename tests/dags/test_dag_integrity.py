@@ -111,6 +111,8 @@ def test_dag_settings_follow_the_mapping():
         assert [t.task_id for t in dag.tasks if t.task_id.startswith("extract_")] == [f"extract_{t}" for t in mapping.tables]
         deliver = dag.get_task("deliver")
         assert deliver.retries == 3 and deliver.retry_exponential_backoff == 2.0
+        # One delivery at a time across every run of the DAG, backfill runs included (max_active_runs leaves them out).
+        assert deliver.max_active_tis_per_dag == 1
         assert dag.get_task("validate_sources").retries == 0
         assert dag.get_task("report").trigger_rule == "all_done"
         # Every task that talks to Aeries takes a slot of the pool named after its Aeries connection.
