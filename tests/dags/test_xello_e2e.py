@@ -192,9 +192,11 @@ def test_a_name_starting_with_a_quote_is_rejected_and_a_formula_is_escaped(stack
     counts = {}
     for r in students:
         counts[s(r["StudentID"])] = counts.get(s(r["StudentID"]), 0) + 1
-    sent = [r for r in students if counts[s(r["StudentID"])] == 1 and s(r["InactiveStatusCode"]) == "" and s(r["Grade"]) in GRADES]
+    sent = [r for r in students
+            if counts[s(r["StudentID"])] == 1 and s(r["InactiveStatusCode"]) == "" and s(r["Grade"]) in GRADES]
     quoted, formula = sent[3], sent[7]
     quoted["LastName"] = '"Bobby" Tables'
+    quoted["FirstName"] = "@SUM(1+1)*cmd"  # the rejects CSV a person opens holds it too
     formula["FirstName"] = "\t=1+1"
     (district / "students.json").write_text(json.dumps(students), encoding="utf-8")
     # What Xello must receive: the district without the rejected student (their courses and homeroom rows are
@@ -224,9 +226,10 @@ def test_a_name_starting_with_a_quote_is_rejected_and_a_formula_is_escaped(stack
         assert delivered[name] == data, name
     student_id = s(quoted["StudentID"])
     assert report["files"]["Student"]["rejected_ids"] == [student_id]
-    assert [(r["StudentID"], r["LastName"], r["_reject_reason"]) for r in rejects] == [(
-        student_id, '"Bobby" Tables',
-        "LastName contains the delimiter '|' or a line break, or starts with a quote (\"), which Student.txt cannot quote",
+    assert [(r["StudentID"], r["FirstName"], r["LastName"], r["_reject_reason"]) for r in rejects] == [(
+        student_id, "'@SUM(1+1)*cmd", '"Bobby" Tables',
+        "LastName contains the delimiter '|' or a line break, or starts with a quote (\"), which Student.txt "
+        "cannot quote",
     )]
     assert f"|'=1+1|{s(formula['LastName'])}|".encode() in delivered["Student.txt"]
     for name, data in delivered.items():  # a reader in Xello's dialect sees every delivered row, whole

@@ -721,7 +721,9 @@ def _check_format(out: Output, at: str) -> list[str]:
         if column.overwrite and not jsonl:
             problems.append(f"{at}.columns[{c}].overwrite: only for jsonl outputs (a blank cell of a delimited file is already sent)")
         if not column.escape_formulas and jsonl:
-            problems.append(f"{at}.columns[{c}].escape_formulas: only for delimited outputs (no spreadsheet opens a jsonl file)")
+            problems.append(
+                f"{at}.columns[{c}].escape_formulas: only for delimited outputs (no spreadsheet opens a jsonl file)"
+            )
     if out.nest and not jsonl:
         problems.append(f"{at}.nest: only a jsonl output can nest the rows of another file")
     return problems

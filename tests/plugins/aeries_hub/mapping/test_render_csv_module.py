@@ -67,14 +67,16 @@ def test_no_rows_writes_only_the_header():
 def test_values_that_are_not_text_are_written_as_the_csv_module_writes_them():
     fmt = FileFormat(header=False)
     frame = pd.DataFrame({"a": [1, -2], "b": ["=x", None]}, dtype=object)
-    assert render_delimited(frame, ["a", "b"], fmt) == reference([[1, "=x"], [-2, None]], ["a", "b"], fmt) == b"1,'=x\n-2,\n"
+    expected = reference([[1, "=x"], [-2, None]], ["a", "b"], fmt)
+    assert render_delimited(frame, ["a", "b"], fmt) == expected == b"1,'=x\n-2,\n"
 
 
 @pytest.mark.parametrize("quoting", ["minimal", "all", "none"])
 def test_formulas_are_escaped_on_both_paths(quoting):
     fmt = FileFormat(delimiter="|", quoting=quoting, header=False)
     columns = ["id", "name", "phone"]
-    frame = pd.DataFrame({"id": ["-3", "7"], "name": ["=HYPERLINK(\"http://x\")", "\t@cmd"], "phone": ["+1 555 0100", "-"]})
+    frame = pd.DataFrame(
+        {"id": ["-3", "7"], "name": ["=HYPERLINK(\"http://x\")", "\t@cmd"], "phone": ["+1 555 0100", "-"]})
 
     written = render_delimited(frame, columns, fmt, raw_columns=["phone"])
 
