@@ -72,17 +72,11 @@ def waiting_for_approval(count: int, processes: list[subprocess.Popen], timeout:
     raise AssertionError(f"{count} runs never waited for approval at once (waiting: {run_ids})")
 
 
-@pytest.fixture(scope="module")
-def workdir(tmp_path_factory, airflow_db):
-    folder = tmp_path_factory.mktemp("concurrent_runs")
-    saved = os.environ.get("AIRFLOW__AERIES_HUB__STAGING_URL")
-    os.environ["AIRFLOW__AERIES_HUB__STAGING_URL"] = f"file://{folder}/staging"
-    yield folder
-    os.environ["AIRFLOW__AERIES_HUB__STAGING_URL"] = saved
-
-
-def test_of_two_runs_that_compared_with_the_same_delivery_only_the_first_delivers(workdir):
+def test_of_two_runs_that_compared_with_the_same_delivery_only_the_first_delivers(tmp_path, monkeypatch, airflow_db):
     from aeries_sandbox.emulator.generator import generate_district
+
+    workdir = tmp_path
+    monkeypatch.setenv("AIRFLOW__AERIES_HUB__STAGING_URL", f"file://{workdir}/staging")
 
     base = workdir / "district-0"
     generate_district(300, 13).write(base)
@@ -92,7 +86,8 @@ def test_of_two_runs_that_compared_with_the_same_delivery_only_the_first_deliver
     assert baseline["state"] == "success"
     students = json.loads((base / "students.json").read_text(encoding="utf-8"))
     leaving = set(patron_ids(students)[::3])
-    smaller = changed_district(base, workdir / "district-1", lambda rows: [r for r in rows if str(r["StudentID"]) not in leaving])
+    smaller = changed_district(
+        base, workdir / "district-1", lambda rows: [r for r in rows if str(r["StudentID"]) not in leaving])
 
     with serving(workdir, smaller) as stack:
         logs = [workdir / "run-a.log", workdir / "run-b.log"]

@@ -67,16 +67,17 @@ TIMEOUT_PENDING = {"aeries_hub_staging_retention": "dags/maintenance.py: add tas
 
 
 @pytest.mark.parametrize("dag_id", [
-    pytest.param(dag_id, marks=pytest.mark.xfail(reason=TIMEOUT_PENDING[dag_id], strict=True)) if dag_id in TIMEOUT_PENDING
-    else dag_id
+    pytest.param(dag_id, marks=pytest.mark.xfail(reason=TIMEOUT_PENDING[dag_id], strict=True))
+    if dag_id in TIMEOUT_PENDING else dag_id
     for dag_id in sorted([f"aeries_to_{p.stem}" for p in MAPPINGS_DIR.glob("*.yml")]
                          + [f"{p.stem}_to_aeries" for p in (INCLUDE_DIR / "writebacks").glob("*.yml")]
                          + ["aeries_hub_staging_retention"])
 ])
 def test_every_task_has_an_execution_timeout_of_task_timeout_minutes(dag_id, parsed, configured_timeouts):
     # README (Operating): a task that hangs is ended after [aeries_hub] task_timeout_minutes (default 60).
-    assert parsed["execution_timeouts"][dag_id] == dict.fromkeys(parsed["execution_timeouts"][dag_id], 3600.0)
-    assert configured_timeouts["execution_timeouts"][dag_id] == dict.fromkeys(parsed["execution_timeouts"][dag_id], 420.0)
+    tasks = parsed["execution_timeouts"][dag_id]
+    assert tasks == dict.fromkeys(tasks, 3600.0)
+    assert configured_timeouts["execution_timeouts"][dag_id] == dict.fromkeys(tasks, 420.0)
 
 
 @pytest.fixture(scope="module")
