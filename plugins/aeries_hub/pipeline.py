@@ -583,7 +583,7 @@ def _check_still_compared(run: RunFolder, state, run_id: str) -> None:
     current = {"run_id": last["run_id"], "delivered_at": last["delivered_at"]} if last else None
     if current == compared or (current and current["run_id"] == run_id):  # the same, or this run's own earlier try
         return
-    then = f"run {compared['run_id']} of {compared['delivered_at']}" if compared else "no delivery yet"
+    then = f"run {compared['run_id']} of {compared['delivered_at']}" if compared else "there was none yet"
     now = f"run {current['run_id']} delivered at {current['delivered_at']}" if current else "no delivery is recorded"
     reason = (
         f"Not delivered: another run delivered to the {state.root.name} target since this run compared its files with "
