@@ -66,8 +66,12 @@ def test_backfill_runs_and_the_cron_run_deliver_one_at_a_time(launch, capsys):
         assert delivers[run_id]["state"] == "failed"
         assert reports[run_id]["reason"].startswith(STALE), reports[run_id]
         assert reports[run_id]["delivered"] == []
+    # Every delivery was compared with the one it replaced (its mass-change guard looked at the vendor's data).
+    in_order = sorted(delivered, key=lambda run_id: ran[run_id][1])
+    compared = [(reports[run_id]["changes"]["last_delivery"] or {}).get("run_id") for run_id in in_order]
+    assert compared == [None, *in_order[:-1]], list(zip(in_order, compared))
     # The snapshot the next run is compared with is the last successful delivery, and it is the vendor's file.
-    last = max(delivered, key=lambda run_id: ran[run_id][1])
+    last = in_order[-1]
     manifest = json.loads((staging / "_last_delivered" / "sftp" / "delivered.json").read_text())
     at_vendor = (airflow.stack.sftp.root / "patrons" / "patrons.csv").read_bytes()
     assert manifest["run_id"] == last

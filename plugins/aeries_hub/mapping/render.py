@@ -24,7 +24,7 @@ class RenderError(ValueError):
 # Spreadsheet formula injection (CWE-1236, OWASP "CSV Injection"): a cell that starts with one of these characters
 # is a formula to Excel, LibreOffice or Google Sheets (a tab or CR in front is skipped by some of them). A value
 # that is a plain decimal number (-3, +1.5) is left alone: a spreadsheet reads it as that number, and no function
-# can hide in it. Patterns in the syntax both Python's re and Arrow's RE2 read the same way (ASCII digits only).
+# can hide in it. _NUMBER reads the same in Python's re (fullmatch) and Arrow's RE2: ASCII digits only.
 FORMULA_START = "=+-@\t\r"
 _NUMBER = r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$"
 _NUMBER_RE = re.compile(_NUMBER)
@@ -97,7 +97,8 @@ def render_delimited(
     millions of rows); anything else (quoting ``none``, a single column, values that are not text) goes
     through the csv module, which also names the row a value cannot be written in.
     """
-    escaped = [column for column in columns if column not in set(raw_columns)]
+    raw = set(raw_columns)
+    escaped = [column for column in columns if column not in raw]
     fast = _delimited_in_arrow(frame, columns, fmt, escaped)
     if fast is not None:
         header, body = fast
@@ -118,7 +119,6 @@ def _delimited_in_arrow(
     """What the csv module writes (QUOTE_MINIMAL or QUOTE_ALL, doubled quotes), built a column at a time:
     a value is quoted when it holds the delimiter, a quote or a line-terminator character. Returns the
     header line and the rows as UTF-8 (views of Arrow's buffers, one per chunk)."""
-    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
