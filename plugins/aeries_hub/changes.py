@@ -113,16 +113,20 @@ class FileChanges:
         }
 
     def to_csv(self) -> bytes:
+        """``id,change`` rows; an id a spreadsheet would run as a formula gets a ``'`` in front (ids are the
+        file's key values, which come from Aeries and may be typed by anyone)."""
         import csv
         import io
         from itertools import repeat
+
+        from aeries_hub.mapping.render import escape_formulas_in_text
 
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(["id", "change"])
         for change, ids in self._ids.items():
             for start in range(0, len(ids), 100_000):  # Python strings for a slice at a time
-                writer.writerows(zip(ids[start:start + 100_000].to_pylist(), repeat(change)))
+                writer.writerows(zip(escape_formulas_in_text(ids[start:start + 100_000]).to_pylist(), repeat(change)))
         return buffer.getvalue().encode()
 
 

@@ -31,6 +31,29 @@ NETWORK_RETRIES = {
     "max_retry_delay": timedelta(minutes=10),
 }
 
+#: The longest task of a 500,000-student district took 65 s (README: Benchmarks); an hour leaves room for a slow
+#: Aeries server or vendor before a hung task is ended (each retry gets its own hour).
+DEFAULT_TASK_TIMEOUT_MINUTES = 60
+
+
+def task_timeout() -> timedelta:
+    """Every task's ``execution_timeout``: ``[aeries_hub] task_timeout_minutes`` (default 60). Every DAG of the hub
+    puts it in its ``default_args``, so a task that hangs (a server that never answers) fails instead of holding
+    its slot and the DAG's run forever."""
+    from airflow.sdk import conf
+
+    text = conf.get("aeries_hub", "task_timeout_minutes", fallback=str(DEFAULT_TASK_TIMEOUT_MINUTES))
+    try:
+        minutes = float(text)
+    except ValueError:
+        minutes = 0
+    if not minutes > 0:
+        raise ValueError(
+            f"[aeries_hub] task_timeout_minutes is {text!r}; give the minutes a task may run before it is ended, "
+            f"e.g. {DEFAULT_TASK_TIMEOUT_MINUTES}"
+        )
+    return timedelta(minutes=minutes)
+
 
 def _load_all(mappings_dir: Path) -> tuple[list[Mapping], list[str]]:
     mappings, problems = [], []
@@ -132,7 +155,7 @@ def build_dag(mapping: Mapping) -> DAG:
         catchup=False,
         max_active_runs=1,
         tags=["aeries", *mapping.tags],
-        default_args={"owner": mapping.owner, "retries": 0},
+        default_args={"owner": mapping.owner, "retries": 0, "execution_timeout": task_timeout()},
         params=_params(mapping),
         on_failure_callback=RunFailureNotifier(),
     ) as dag:
@@ -178,9 +201,12 @@ def build_dag(mapping: Mapping) -> DAG:
         if mapping.package_zip:
             built = task(measured(pipeline.package), task_id="package")(mapping_file, built)
             approved >> built
-        delivered = task(measured(pipeline.deliver), task_id="deliver", outlets=_delivered_assets(mapping), **NETWORK_RETRIES)(
-            mapping_file, built
-        )
+        # One delivery of the DAG at a time, whatever started its run: the DAG's max_active_runs leaves backfill runs
+        # out (a backfill has its own, 10 by default), while this limit counts the deliver tasks of every run.
+        delivered = task(
+            measured(pipeline.deliver), task_id="deliver", outlets=_delivered_assets(mapping), max_active_tis_per_dag=1,
+            **NETWORK_RETRIES,
+        )(mapping_file, built)
         approved >> delivered
         # The report runs whatever happened upstream, and fails the run itself when the run ended in Error.
         delivered >> task(measured(pipeline.report), task_id="report", trigger_rule=TriggerRule.ALL_DONE)(mapping_file)
@@ -219,7 +245,7 @@ def build_writeback_dag(writeback) -> DAG:
         catchup=False,
         max_active_runs=1,
         tags=["aeries", "writeback", *writeback.tags],
-        default_args={"owner": writeback.owner, "retries": 0},
+        default_args={"owner": writeback.owner, "retries": 0, "execution_timeout": task_timeout()},
         params={"dry_run": Param(False, type="boolean", description="Plan the writes and report them, but write nothing.")},
         on_failure_callback=RunFailureNotifier(),
     ) as dag:

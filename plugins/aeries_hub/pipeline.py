@@ -118,6 +118,7 @@ def validate_sources(mapping_file: str, extracted: list[dict]) -> dict:
     from aeries_hub.hooks.aeries import TABLES
     from aeries_hub.quality import load_checks, validate_frame
     from aeries_hub.quality.checks import referenced_columns, select_checks
+    from aeries_hub.quality.runner import rejects_csv
 
     run = RunFolder.current()
     mapping = mapping_for(mapping_file)
@@ -143,7 +144,7 @@ def validate_sources(mapping_file: str, extracted: list[dict]) -> dict:
             accepted[name] = outcome.accepted = sort_by_key(outcome.accepted, TABLES[name].key)
             run.write_parquet(f"validated/{name}.parquet", accepted[name])
             if len(outcome.rejected):
-                run.write_bytes(f"rejects/source_{name}.csv", outcome.rejected.to_csv(index=False).encode())
+                run.write_bytes(f"rejects/source_{name}.csv", rejects_csv(outcome.rejected))
             summary["tables"][name] = {
                 "rows": outcome.row_count,
                 "accepted": len(outcome.accepted),
@@ -219,6 +220,7 @@ def build_file(mapping_file: str, file_name: str) -> dict:
     from aeries_hub.mapping.engine import RECORD_SET_COLUMN, apply_source_filters, build_output, columns_read_by
     from aeries_hub.mapping.render import NestedRows, render_delimited, render_jsonl
     from aeries_hub.quality import parse_checks, validate_frame
+    from aeries_hub.quality.runner import rejects_csv
 
     mapping = mapping_for(mapping_file)
     output = mapping.output(file_name)
@@ -240,7 +242,7 @@ def build_file(mapping_file: str, file_name: str) -> dict:
         outcome = validate_frame(built.frame, checks, name=output.stem, tables=known, docs_dir=docs_dir,
                                  id_columns=output.key, data_docs=False)
     if len(outcome.rejected):
-        run.write_bytes(f"rejects/{output.stem}.csv", outcome.rejected.to_csv(index=False).encode())
+        run.write_bytes(f"rejects/{output.stem}.csv", rejects_csv(outcome.rejected))
     summary = {
         "file": output.file,
         "rows_built": len(built.frame),
@@ -261,7 +263,7 @@ def build_file(mapping_file: str, file_name: str) -> dict:
             nested = [NestedRows(nest, mapping.output(nest.file), earlier[nest.file]) for nest in output.nest]
             data = render_jsonl(accepted, output, nested)
         else:
-            data = render_delimited(accepted, output.delivered_columns, output.format, output.key)
+            data = render_delimited(accepted, output.delivered_columns, output.format, output.key, output.raw_columns)
     except (KeyError, ValueError) as exc:
         _build_failed(run, output, exc)
     path = run.write_bytes(f"output/{output.file}", data)
@@ -401,9 +403,11 @@ def output_checks(output) -> list[dict]:
                 {
                     "expectation": "expect_column_values_to_not_match_regex",
                     "column": column,
-                    "regex": f"[{re.escape(separator)}\r\n]",
+                    # A CSV reader takes a '"' that starts a field for an opening quote and reads on to the next one.
+                    "regex": f'^"|[{re.escape(separator)}\r\n]',
                     "severity": "reject",
-                    "description": f"{column} contains the delimiter {separator!r} or a line break, which {output.file} cannot quote",
+                    "description": f"{column} contains the delimiter {separator!r} or a line break, or starts with a "
+                                   f"quote (\"), which {output.file} cannot quote",
                 }
             )
     from aeries_hub.quality import encoding_checks
@@ -549,6 +553,7 @@ def deliver(mapping_file: str, built: list[dict]) -> dict:
         raise AirflowSkipException("dry_run is on: files were built and checked but not delivered")
     started = time.monotonic()
     state = delivered_state(mapping, context["params"])
+    _check_still_compared(run, state, context["run_id"])
     try:
         if mapping.http:
             receipts = _deliver_http(mapping, run, built, context, state.manifest() or {})
@@ -565,6 +570,28 @@ def deliver(mapping_file: str, built: list[dict]) -> dict:
         _remember_delivery(mapping, run, state, receipts, context["run_id"])
     _emit_asset_events(mapping, run, receipts, context)
     return summary
+
+
+def _check_still_compared(run: RunFolder, state, run_id: str) -> None:
+    """Another run of the DAG (a backfill, a manual run) may have delivered to the target after this run's
+    ``track_changes`` compared its files with the last delivery: then the comparison, the mass-change guard and
+    its approval were about other data than the vendor now has, and delivering would undo that run's files."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    compared = run.read_json("summary/track_changes.json").get("last_delivery")
+    last = state.manifest()
+    current = {"run_id": last["run_id"], "delivered_at": last["delivered_at"]} if last else None
+    if current == compared or (current and current["run_id"] == run_id):  # the same, or this run's own earlier try
+        return
+    then = f"run {compared['run_id']} of {compared['delivered_at']}" if compared else "there was none yet"
+    now = f"run {current['run_id']} delivered at {current['delivered_at']}" if current else "no delivery is recorded"
+    reason = (
+        f"Not delivered: another run delivered to the {state.root.name} target since this run compared its files with "
+        f"the last delivery ({then}); now {now} ({state.root}). Clear this run to compare again with what the "
+        f"vendor has now."
+    )
+    _summary(run, "deliver", {"dry_run": False, "files": [], "error": reason})
+    raise AirflowFailException(reason)
 
 
 def delivered_asset(mapping: Mapping, file: str):
@@ -658,8 +685,10 @@ def _deliver_http(mapping: Mapping, run: RunFolder, built: list[dict], context, 
         if document["rejected"]:
             import pandas as pd
 
+            from aeries_hub.quality.runner import rejects_csv
+
             rejected = pd.DataFrame([{"id": r["id"], "_reject_reason": "; ".join(r["errors"])} for r in document["rejected"]])
-            run.write_bytes(f"rejects/delivery_{output.stem}.csv", rejected.to_csv(index=False).encode())
+            run.write_bytes(f"rejects/delivery_{output.stem}.csv", rejects_csv(rejected))
         receipts.append({**document, "file": item["file"], "rows": rows, "target": target.name, "test_record": test_record or None})
         log.info(
             "Posted %s to %s (%s target): %d records in %d batches, %d imported, %d rejected by the vendor",
@@ -776,6 +805,8 @@ def summarize_run(mapping: Mapping, stages: dict[str, dict]) -> dict:
         status, reason = "Skipped", gate["reason"]
     elif approval.get("decision") in ("rejected", "timed out"):
         status, reason = "Error", approval["reason"]
+    elif (delivery or {}).get("error"):
+        status, reason = "Error", delivery["error"]
     elif not finished or checks["failed"]:
         status = "Error"
     elif rejected:

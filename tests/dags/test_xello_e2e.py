@@ -6,7 +6,11 @@ The five pipe-delimited files are computed here from the emulator's data files a
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import os
+import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -22,8 +26,22 @@ GRADES = {str(g) for g in range(13)}
 HIGH = {"9", "10", "11", "12"}
 
 
+#: How a CSV reader reads Xello's files (vendor_formats.md: pipe-delimited, header row first): the delimiter, and
+#: a '"' that starts a field opens a quoted value, as in any reader that is not told the file has no quoting.
+XELLO_DIALECT = {"delimiter": "|"}
+
+
+def spreadsheet_safe(value: str) -> str:
+    """OWASP (CSV injection): a value starting with = + - @ tab or CR gets a ' in front, unless it is a number."""
+    digits = (value[1:] if value[:1] in ("+", "-") else value).replace(".", "", 1)
+    is_number = digits.isascii() and digits.isdigit()
+    if value[:1] in ("=", "+", "-", "@", "\t", "\r") and not is_number:
+        return "'" + value
+    return value
+
+
 def pipe_file(header: list[str], rows: list[list[str]]) -> bytes:
-    return "".join("|".join(line) + "\r\n" for line in [header, *rows]).encode("utf-8")
+    return "".join("|".join(map(spreadsheet_safe, line)) + "\r\n" for line in [header, *rows]).encode("utf-8")
 
 
 def expected_files(data_dir: Path) -> dict[str, bytes]:
@@ -160,3 +178,61 @@ def test_a_run_outside_the_pull_window_skips_with_the_reason(stack, tmp_path, mo
     assert report["extracted"] == {} and report["delivered"] == []
     assert not (stack.sftp.root / "xello" / "Student.txt").exists()
     assert dag_run.state == "success"
+
+
+@pytest.mark.e2e
+def test_a_name_starting_with_a_quote_is_rejected_and_a_formula_is_escaped(stack, tmp_path):
+    """Audit items 8 and 10: a student whose last name starts with '"' merged two rows of Student.txt in a CSV
+    reader (the file has no quoting); a first name "\t=1+1" reached the vendor as the formula =1+1 once trimmed."""
+    from aeries_sandbox.stack import sandbox_stack
+
+    district = tmp_path / "district"
+    shutil.copytree(stack.data_dir, district)
+    students = json.loads((district / "students.json").read_text(encoding="utf-8"))
+    counts = {}
+    for r in students:
+        counts[s(r["StudentID"])] = counts.get(s(r["StudentID"]), 0) + 1
+    sent = [r for r in students
+            if counts[s(r["StudentID"])] == 1 and s(r["InactiveStatusCode"]) == "" and s(r["Grade"]) in GRADES]
+    quoted, formula = sent[3], sent[7]
+    quoted["LastName"] = '"Bobby" Tables'
+    quoted["FirstName"] = "@SUM(1+1)*cmd"  # the rejects CSV a person opens holds it too
+    formula["FirstName"] = "\t=1+1"
+    (district / "students.json").write_text(json.dumps(students), encoding="utf-8")
+    # What Xello must receive: the district without the rejected student (their courses and homeroom rows are
+    # rejected too, as they name a student missing from Student.txt), and the formula behind a quote.
+    without = tmp_path / "without_the_rejected_student"
+    shutil.copytree(district, without)
+    (without / "students.json").write_text(json.dumps([r for r in students if r is not quoted]), encoding="utf-8")
+    expected = expected_files(without)
+
+    saved = dict(os.environ)
+    try:
+        with sandbox_stack(tmp_path / "stack", data_dir=district) as hostile:
+            os.environ.update(hostile.connection_env())
+            os.environ["AIRFLOW__AERIES_HUB__STAGING_URL"] = f"file://{tmp_path}/staging"
+            dag_run = xello_dag().test(run_conf={"ignore_window": True})
+            delivered = {name: (hostile.sftp.root / "xello" / name).read_bytes() for name in expected}
+            run = RunFolder(staging_base(), DAG_ID, dag_run.run_id)
+            report = run.read_json("report.json")
+            rejects = list(csv.DictReader(io.StringIO(run.path("rejects", "Student.csv").read_text(), newline="")))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+    assert dag_run.state == "success"
+    assert report["status"] == "Completed with errors"
+    for name, data in expected.items():
+        assert delivered[name] == data, name
+    student_id = s(quoted["StudentID"])
+    assert report["files"]["Student"]["rejected_ids"] == [student_id]
+    assert [(r["StudentID"], r["FirstName"], r["LastName"], r["_reject_reason"]) for r in rejects] == [(
+        student_id, "'@SUM(1+1)*cmd", '"Bobby" Tables',
+        "LastName contains the delimiter '|' or a line break, or starts with a quote (\"), which Student.txt "
+        "cannot quote",
+    )]
+    assert f"|'=1+1|{s(formula['LastName'])}|".encode() in delivered["Student.txt"]
+    for name, data in delivered.items():  # a reader in Xello's dialect sees every delivered row, whole
+        rows = list(csv.reader(io.StringIO(data.decode("utf-8"), newline=""), **XELLO_DIALECT))
+        assert len(rows) == data.count(b"\r\n") == report["files"][name[:-len(".txt")]]["rows"] + 1, name
+        assert {len(row) for row in rows} == {len(rows[0])}, name

@@ -85,6 +85,7 @@ class Column:
     severity: str = "reject"
     do_not_map: bool = False
     overwrite: bool = False
+    escape_formulas: bool = True
     description: str | None = None
 
 
@@ -117,6 +118,11 @@ class Output:
     @property
     def delivered_columns(self) -> list[str]:
         return [c.name for c in self.columns if not c.do_not_map]
+
+    @property
+    def raw_columns(self) -> list[str]:
+        """Delivered columns whose values are written as they are, even when a spreadsheet would read a formula."""
+        return [c.name for c in self.columns if not c.do_not_map and not c.escape_formulas]
 
     @property
     def needs(self) -> list[str]:
@@ -714,6 +720,10 @@ def _check_format(out: Output, at: str) -> list[str]:
     for c, column in enumerate(out.columns):
         if column.overwrite and not jsonl:
             problems.append(f"{at}.columns[{c}].overwrite: only for jsonl outputs (a blank cell of a delimited file is already sent)")
+        if not column.escape_formulas and jsonl:
+            problems.append(
+                f"{at}.columns[{c}].escape_formulas: only for delimited outputs (no spreadsheet opens a jsonl file)"
+            )
     if out.nest and not jsonl:
         problems.append(f"{at}.nest: only a jsonl output can nest the rows of another file")
     return problems

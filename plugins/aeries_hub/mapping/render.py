@@ -5,8 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+from collections.abc import Collection
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from aeries_hub.mapping.loader import FileFormat, Nest, Output
@@ -18,32 +21,104 @@ class RenderError(ValueError):
     """A value cannot be written in the file's format (names the row and column)."""
 
 
-def render_delimited(frame: pd.DataFrame, columns: list[str], fmt: FileFormat, key: tuple[str, ...] = ()) -> bytes:
-    """The rows as delimited text, byte for byte what Python's csv module writes with the file's format.
+# Spreadsheet formula injection (CWE-1236, OWASP "CSV Injection"): a cell that starts with one of these characters
+# is a formula to Excel, LibreOffice or Google Sheets (a tab or CR in front is skipped by some of them). A value
+# that is a plain decimal number (-3, +1.5) is left alone: a spreadsheet reads it as that number, and no function
+# can hide in it. _NUMBER reads the same in Python's re (fullmatch) and Arrow's RE2: ASCII digits only.
+FORMULA_START = "=+-@\t\r"
+_NUMBER = r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$"
+_NUMBER_RE = re.compile(_NUMBER)
+
+
+def escape_formula(value):
+    """``value`` with a ``'`` in front when it is text a spreadsheet would run as a formula (see FORMULA_START);
+    anything else as it is. A spreadsheet shows the value after the quote, as text."""
+    if isinstance(value, str) and value[:1] in FORMULA_START and value and not _NUMBER_RE.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def escape_formulas_in_text(values):
+    """:func:`escape_formula` of every value of an Arrow string array (or chunked array), column-wise. The first
+    byte of each value is looked up in the buffers as they are (a few milliseconds a million values); the array
+    itself comes back when no value starts like a formula, the common case."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+    risky = [_starts_like_formula(chunk) for chunk in chunks]
+    if not any(mask.any() for mask in risky):
+        return values
+    risky = pa.chunked_array([pa.array(mask) for mask in risky], pa.bool_())
+    if not isinstance(values, pa.ChunkedArray):
+        risky = risky.combine_chunks()
+    risky = pc.and_(risky, pc.invert(pc.match_substring_regex(values, _NUMBER)))
+    quote = pa.scalar("'", values.type)
+    return pc.if_else(risky, pc.binary_join_element_wise(quote, values, pa.scalar("", values.type)), values)
+
+
+#: Which first bytes start a formula (the characters of FORMULA_START are ASCII: a first byte is a first character).
+_FORMULA_BYTES = np.isin(np.arange(256), np.frombuffer(FORMULA_START.encode("ascii"), dtype=np.uint8))
+
+
+def _starts_like_formula(chunk) -> np.ndarray:
+    """Which values of an Arrow string array start with a character of FORMULA_START."""
+    import pyarrow as pa
+
+    offsets_type = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+    _, offsets, data = chunk.buffers()
+    if data is None or not len(chunk) or data.size == 0:
+        return np.zeros(len(chunk), dtype=bool)
+    offsets = np.frombuffer(offsets, dtype=offsets_type)[chunk.offset:chunk.offset + len(chunk) + 1]
+    data = np.frombuffer(data, dtype=np.uint8)
+    starts = offsets[:-1]
+    return _FORMULA_BYTES[data[np.minimum(starts, len(data) - 1)]] & (offsets[1:] > starts)
+
+
+def escape_formulas_in_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` whose text values are escaped (:func:`escape_formula`): the hub's own CSVs of rejected
+    rows and changes hold vendor and Aeries values that a person opens in a spreadsheet."""
+    escaped = frame.copy()
+    for column in escaped.columns:
+        if escaped[column].dtype == object or isinstance(escaped[column].dtype, pd.StringDtype):
+            escaped[column] = escaped[column].map(escape_formula, na_action="ignore")
+    escaped.columns = [escape_formula(c) for c in escaped.columns]
+    return escaped
+
+
+def render_delimited(
+    frame: pd.DataFrame, columns: list[str], fmt: FileFormat, key: tuple[str, ...] = (),
+    raw_columns: Collection[str] = (),
+) -> bytes:
+    """The rows as delimited text, byte for byte what Python's csv module writes with the file's format, after
+    :func:`escape_formula` of every value of ``columns`` but ``raw_columns`` (a mapping's ``escape_formulas: false``).
 
     Text columns with quoting ``minimal`` or ``all`` are written column-wise in Arrow (a roster file has
     millions of rows); anything else (quoting ``none``, a single column, values that are not text) goes
     through the csv module, which also names the row a value cannot be written in.
     """
-    fast = _delimited_in_arrow(frame, columns, fmt)
+    raw = set(raw_columns)
+    escaped = [column for column in columns if column not in raw]
+    fast = _delimited_in_arrow(frame, columns, fmt, escaped)
     if fast is not None:
         header, body = fast
         if fmt.encoding in ("utf-8", "utf-8-sig"):  # the bytes as they are: no text copy of a large file
             return b"".join([header.encode(fmt.encoding), *body])
         text = header + b"".join(body).decode("utf-8")
     else:
-        text = _delimited_with_csv(frame, columns, fmt, key)
+        text = _delimited_with_csv(frame, columns, fmt, key, escaped)
     try:
         return text.encode(fmt.encoding)
     except UnicodeEncodeError:
         raise RenderError(_unencodable(frame, columns, fmt.encoding, key)) from None
 
 
-def _delimited_in_arrow(frame: pd.DataFrame, columns: list[str], fmt: FileFormat) -> tuple[str, list[memoryview]] | None:
+def _delimited_in_arrow(
+    frame: pd.DataFrame, columns: list[str], fmt: FileFormat, escaped: list[str]
+) -> tuple[str, list[memoryview]] | None:
     """What the csv module writes (QUOTE_MINIMAL or QUOTE_ALL, doubled quotes), built a column at a time:
     a value is quoted when it holds the delimiter, a quote or a line-terminator character. Returns the
     header line and the rows as UTF-8 (views of Arrow's buffers, one per chunk)."""
-    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -52,6 +127,7 @@ def _delimited_in_arrow(frame: pd.DataFrame, columns: list[str], fmt: FileFormat
     texts = [_arrow_text(frame[column]) for column in columns]
     if any(values is None for values in texts):
         return None
+    texts = [escape_formulas_in_text(values) if column in escaped else values for column, values in zip(columns, texts)]
     terminator = "\r\n" if fmt.line_ending == "crlf" else "\n"
     special = "[" + "".join(f"\\x{{{ord(ch):x}}}" for ch in sorted({fmt.delimiter, '"', *terminator})) + "]"
     def text(value: str):
@@ -94,7 +170,9 @@ def _arrow_text(values: pd.Series):
     return arrow_text(values)
 
 
-def _delimited_with_csv(frame: pd.DataFrame, columns: list[str], fmt: FileFormat, key: tuple[str, ...]) -> str:
+def _delimited_with_csv(
+    frame: pd.DataFrame, columns: list[str], fmt: FileFormat, key: tuple[str, ...], escaped: list[str]
+) -> str:
     buffer = io.StringIO(newline="")
     writer = csv.writer(
         buffer,
@@ -107,7 +185,12 @@ def _delimited_with_csv(frame: pd.DataFrame, columns: list[str], fmt: FileFormat
     )
     if fmt.header:
         writer.writerow(columns)
-    rows = list(zip(*(frame[column].tolist() for column in columns)))  # far faster than itertuples
+    values = [
+        [escape_formula(v) for v in frame[column].tolist()] if column in escaped else frame[column].tolist()
+        for column in columns
+    ]
+    rows = list(zip(*values))  # far faster than itertuples
+    del values
     try:
         writer.writerows(rows)
     except csv.Error:

@@ -148,6 +148,15 @@ class CheckResult:
         return f"{head}: observed {json.dumps(_plain(self.observed_value), default=str)}."
 
 
+def rejects_csv(rejected: pd.DataFrame) -> bytes:
+    """The CSV of rejected rows (``rejects/*.csv``) that a person opens in a spreadsheet: rejected rows are the
+    ones most likely to hold a hostile value, so text that a spreadsheet would run as a formula gets a ``'`` in
+    front (:func:`aeries_hub.mapping.render.escape_formula`)."""
+    from aeries_hub.mapping.render import escape_formulas_in_frame
+
+    return escape_formulas_in_frame(rejected).to_csv(index=False).encode()
+
+
 @dataclass
 class ValidationOutcome:
     """What ``validate_frame`` found for one table."""

@@ -1262,10 +1262,10 @@ def _count(plan: list[dict]) -> dict[str, int]:
 
 def _validated(run: RunFolder, rejects, *, records: int, accepted: int) -> dict:
     """Write ``rejects/exports.csv`` (the rejected records and why) and the summary of validate_exports."""
-    from aeries_hub.quality.runner import REJECT_REASON
+    from aeries_hub.quality.runner import REJECT_REASON, rejects_csv
 
     if len(rejects):
-        run.write_bytes("rejects/exports.csv", rejects.to_csv(index=False).encode())
+        run.write_bytes("rejects/exports.csv", rejects_csv(rejects))
     return _summary(run, "validate_exports", {
         "records": records,
         "accepted": accepted,

@@ -29,6 +29,13 @@ def test_rows_are_compared_by_key_on_the_delivered_columns():
     assert changes.to_csv() == b"id,change\n4,added\n2,changed\n1,removed\n"
 
 
+def test_the_changes_csv_writes_an_id_a_spreadsheet_would_run_as_a_formula_behind_a_quote():
+    before = frame(("=HYPERLINK(\"http://x\")", "100", "Ann"), ("-7", "100", "Bo"))
+    after = frame(("@SUM(1+1)", "100", "Cy"), ("-7", "100", "Bob"))
+    changes = compare(before, after, ("id",), COLUMNS)
+    assert changes.to_csv() == b"""id,change\n'@SUM(1+1),added\n-7,changed\n"'=HYPERLINK(""http://x"")",removed\n"""
+
+
 def test_a_compound_key_is_joined_with_a_slash_and_dtypes_do_not_count_as_changes():
     before = pd.DataFrame({"school": [100, 100], "id": [1, 2], "name": ["Ann", None]})
     after = pd.DataFrame({"school": ["100", "100"], "id": ["1", "2"], "name": ["Ann", ""]})

@@ -37,8 +37,30 @@ def test_unknown_key_lists_the_allowed_keys(tmp_path):
 
     assert destiny_with(tmp_path, edit) == (
         "destiny.yml: outputs[0].columns[0]: unknown key 'maxlength'; allowed keys: allowed, description, "
-        "do_not_map, max_length, name, overwrite, pattern, required, severity"
+        "do_not_map, escape_formulas, max_length, name, overwrite, pattern, required, severity"
     )
+
+
+def test_escape_formulas_is_a_switch_of_delimited_columns(tmp_path):
+    def raw_phone(d):
+        d["outputs"][0]["columns"][1]["escape_formulas"] = False
+
+    document = read_yaml(DESTINY, shown="destiny.yml", error=ValueError)
+    raw_phone(document)
+    (tmp_path / "destiny.yml").write_text(yaml.safe_dump(document, sort_keys=False))
+    mapping = load_mapping(tmp_path / "destiny.yml")
+    assert mapping.outputs[0].raw_columns == [mapping.outputs[0].columns[1].name]
+    assert load_mapping(MAPPINGS_DIR / "destiny.yml").outputs[0].raw_columns == []
+
+
+def test_escape_formulas_off_on_a_jsonl_column_is_a_load_error(tmp_path):
+    path = tmp_path / "schoolmint_enroll.yml"
+    document = read_yaml(MAPPINGS_DIR / "schoolmint_enroll.yml", shown="schoolmint_enroll.yml", error=ValueError)
+    document["outputs"][0]["columns"][0]["escape_formulas"] = False
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    with pytest.raises(MappingError, match=r"schoolmint_enroll.yml: outputs\[0\].columns\[0\].escape_formulas: "
+                                           r"only for delimited outputs \(no spreadsheet opens a jsonl file\)"):
+        load_mapping(path)
 
 
 def test_unknown_table(tmp_path):
