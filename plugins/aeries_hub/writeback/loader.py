@@ -123,6 +123,7 @@ class WriteBack:
     scores: Scores | None = None
     format: str = "jsonl"  # of the export files: jsonl, or csv (delimited, with a header line)
     delimiter: str = ","
+    quoting: str = "minimal"  # of a csv export: minimal (RFC 4180 quotes) or none (Xello's unquoted pipes)
     source: str = "sftp"  # sftp: a drop folder (sftp_conn_id, remote_dir, pattern); http: the vendor's HTTPS API
     http_conn_id: str = ""  # source.http: an http connection (as the vendor API deliveries use)
     endpoint: str = ""  # source.http: the path (after the connection's endpoint_prefix) that lists the exports
@@ -184,6 +185,7 @@ def load_writeback(path: str | Path) -> WriteBack:
         "endpoint": origin.get("endpoint", ""),
         "format": origin.get("format", "jsonl"),
         "delimiter": origin.get("delimiter", ","),
+        "quoting": origin.get("quoting", "minimal"),
         "max_file_bytes": origin.get("max_file_bytes", DEFAULT_MAX_FILE_BYTES),
         "max_fetch_seconds": float(origin.get("max_fetch_seconds", DEFAULT_MAX_FETCH_SECONDS)),
         "enabled": document.get("enabled", False),
@@ -260,9 +262,12 @@ def _fields(spec: dict[str, Any]) -> tuple[Field, ...]:
 
 
 def _source_problems(writeback: WriteBack, where: str) -> list[str]:
+    problems = []
     if writeback.format == "jsonl" and writeback.delimiter != ",":
-        return [f"{where}: source.{writeback.source}.delimiter: only for format csv"]
-    return []
+        problems.append(f"{where}: source.{writeback.source}.delimiter: only for format csv")
+    if writeback.format == "jsonl" and writeback.quoting != "minimal":
+        problems.append(f"{where}: source.{writeback.source}.quoting: only for format csv")
+    return problems
 
 
 def _check_course_requests(writeback: WriteBack, where: str) -> None:

@@ -514,7 +514,8 @@ def _read_records(writeback: WriteBack, name: str, handle):
     except UnicodeDecodeError as exc:
         yield f"{name} line 1", None, f"not UTF-8 text: {exc}"
         return
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=writeback.delimiter)
+    quoting = csv.QUOTE_NONE if writeback.quoting == "none" else csv.QUOTE_MINIMAL
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=writeback.delimiter, quoting=quoting)
     header = None
     while True:
         try:

@@ -3,6 +3,7 @@ plan inserts only what Aeries lacks and rejects, naming the row, what Aeries wou
 
 from __future__ import annotations
 
+import dataclasses
 import io
 
 import pytest
@@ -77,8 +78,10 @@ def test_source_format_mistakes(tmp_path):
         "xello.yml: source.sftp.format: 'xlsx' is not one of jsonl, csv")
     assert xello_with(tmp_path, lambda d: d["source"]["sftp"].update(delimiter="||")) == (
         "xello.yml: source.sftp.delimiter: '||' is too long")
-    assert xello_with(tmp_path, lambda d: d["source"]["sftp"].update(format="jsonl")) == (
+    assert xello_with(tmp_path, lambda d: d["source"]["sftp"].update(format="jsonl", quoting="minimal")) == (
         "xello.yml: source.sftp.delimiter: only for format csv")
+    assert xello_with(tmp_path, lambda d: d["source"]["sftp"].update(quoting="double")) == (
+        "xello.yml: source.sftp.quoting: 'double' is not one of minimal, none")
 
 
 def test_the_delimited_reader_names_lines_and_refuses_a_row_with_the_wrong_column_count():
@@ -89,6 +92,21 @@ def test_the_delimited_reader_names_lines_and_refuses_a_row_with_the_wrong_colum
         ("x.txt line 4", None, "has 2 columns, the header has 3 (delimiter '|')"),
         ("x.txt line 5", {"StudentID": "503", "SchoolCode": "300", "CourseCode": "a,b"}, None),
     ]
+
+
+def test_an_unquoted_pipe_export_reads_a_leading_double_quote_as_text_not_as_a_quote_opening_two_rows():
+    # Xello writes its pipe files unquoted: read with RFC 4180 quoting, the '"' opens a quoted field that runs on
+    # to the next '"', swallowing line 3 into line 2.
+    data = 'StudentID|SchoolCode|CourseCode\n501|300|"0001\n502|300|0002"\n503|300|0003\n'.encode()
+    read = list(_read_records(WRITEBACK, "x.txt", io.BytesIO(data)))
+    assert WRITEBACK.quoting == "none"
+    assert read == [
+        ("x.txt line 2", {"StudentID": "501", "SchoolCode": "300", "CourseCode": '"0001'}, None),
+        ("x.txt line 3", {"StudentID": "502", "SchoolCode": "300", "CourseCode": '0002"'}, None),
+        ("x.txt line 4", {"StudentID": "503", "SchoolCode": "300", "CourseCode": "0003"}, None),
+    ]
+    quoted = list(_read_records(dataclasses.replace(WRITEBACK, quoting="minimal"), "x.txt", io.BytesIO(data)))
+    assert [where for where, _, _ in quoted] == ["x.txt line 3", "x.txt line 4"]  # what it read before: 2 rows
 
 
 def test_plan_inserts_new_requests_once_and_leaves_existing_ones_alone():
