@@ -23,7 +23,8 @@ from pathlib import Path
 import pytest
 
 from aeries_hub.staging import RunFolder, staging_base
-from tests.dags.test_change_tracking import DAG_ID, PATRONS, changed_district, patron_ids, respond_over_api, serving
+from tests.dags import approvals
+from tests.dags.test_change_tracking import DAG_ID, PATRONS, changed_district, patron_ids, serving
 
 pytestmark = pytest.mark.e2e
 
@@ -95,7 +96,7 @@ def test_of_two_runs_that_compared_with_the_same_delivery_only_the_first_deliver
         try:
             # Both runs compared their files with the baseline delivery and wait for a person.
             winner, loser = waiting_for_approval(2, processes)
-            assert respond_over_api(winner, "Approve") == 200
+            assert approvals.respond_over_api(DAG_ID, "approve_changes", winner, "Approve") == 200
             while all(process.poll() is None for process in processes):  # the approved run delivers and ends
                 time.sleep(0.5)
             done = next(index for index, process in enumerate(processes) if process.poll() is not None)
@@ -104,7 +105,7 @@ def test_of_two_runs_that_compared_with_the_same_delivery_only_the_first_deliver
             assert waiting_for_approval(1, [processes[other]]) == [loser]  # the other one still waits
             landed = stack.sftp.root / PATRONS
             delivered, mtime = landed.read_bytes(), landed.stat().st_mtime_ns
-            assert respond_over_api(loser, "Approve") == 200
+            assert approvals.respond_over_api(DAG_ID, "approve_changes", loser, "Approve") == 200
             outcome = finished(processes[other], logs[other])
         finally:
             for process in processes:
