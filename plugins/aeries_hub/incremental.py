@@ -128,12 +128,11 @@ class ExtractSnapshot:
 
     def save(self, table: str, data: bytes, state: dict[str, Any]) -> None:
         """The parquet first, then the JSON that names its sha256 (a reader trusts only a matching pair)."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with (self.root / f"{table}.parquet").open("wb") as handle:
-            handle.write(data)
+        from aeries_hub.staging import write_private
+
+        write_private(self.root / f"{table}.parquet", data)
         document = {**state, "sha256": hashlib.sha256(data).hexdigest()}
-        with (self.root / f"{table}.json").open("wb") as handle:
-            handle.write(json.dumps(document, indent=2, sort_keys=True).encode())
+        write_private(self.root / f"{table}.json", json.dumps(document, indent=2, sort_keys=True).encode())
 
 
 # --------------------------------------------------------------------------------------------------

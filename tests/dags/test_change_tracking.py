@@ -84,7 +84,7 @@ def patron_ids(students: list[dict]) -> list[str]:
     return sorted({str(s["StudentID"]) for s in students})
 
 
-def answer_when_waiting(decision: str | None, answered: dict) -> threading.Thread:
+def answer_when_waiting(decision: str | None, answered: dict, dag_id: str = DAG_ID) -> threading.Thread:
     """Wait for approve_changes to park, then answer it over the REST API (or time it out when None)."""
 
     def respond():
@@ -98,7 +98,7 @@ def answer_when_waiting(decision: str | None, answered: dict) -> threading.Threa
             with create_session() as session:
                 ti = (
                     session.query(TaskInstance)
-                    .filter_by(dag_id=DAG_ID, task_id="approve_changes", state=TaskInstanceState.AWAITING_INPUT)
+                    .filter_by(dag_id=dag_id, task_id="approve_changes", state=TaskInstanceState.AWAITING_INPUT)
                     .one_or_none()
                 )
                 if ti is not None:
@@ -112,21 +112,21 @@ def answer_when_waiting(decision: str | None, answered: dict) -> threading.Threa
             return
         try:
             if decision is None:
-                time_out(run_id)
+                time_out(run_id, dag_id)
             else:
-                answered["status"] = respond_over_api(run_id, decision)
+                answered["status"] = respond_over_api(run_id, decision, dag_id)
         except BaseException:
             import traceback
 
             answered["error"] = traceback.format_exc()
-            time_out(run_id)  # end the run rather than leave dag.test() waiting forever
+            time_out(run_id, dag_id)  # end the run rather than leave dag.test() waiting forever
 
     thread = threading.Thread(target=respond, daemon=True)
     thread.start()
     return thread
 
 
-def respond_over_api(run_id: str, decision: str) -> int:
+def respond_over_api(run_id: str, decision: str, dag_id: str = DAG_ID) -> int:
     from airflow.configuration import conf
     from fastapi.testclient import TestClient
 
@@ -135,14 +135,14 @@ def respond_over_api(run_id: str, decision: str) -> int:
 
     with TestClient(create_app("core")) as client:
         response = client.patch(
-            f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/approve_changes/-1/hitlDetails",
+            f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/approve_changes/-1/hitlDetails",
             json={"chosen_options": [decision], "params_input": {}},
         )
     assert response.status_code == 200, response.text
     return response.status_code
 
 
-def time_out(run_id: str) -> None:
+def time_out(run_id: str, dag_id: str = DAG_ID) -> None:
     """Move the response deadline into the past and run the scheduler's own AWAITING_INPUT timeout sweep."""
     import logging
     from datetime import timedelta
@@ -154,7 +154,7 @@ def time_out(run_id: str) -> None:
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        ti = session.query(TaskInstance).filter_by(dag_id=DAG_ID, run_id=run_id, task_id="approve_changes").one()
+        ti = session.query(TaskInstance).filter_by(dag_id=dag_id, run_id=run_id, task_id="approve_changes").one()
         ti.trigger_timeout = timezone.utcnow() - timedelta(seconds=1)
     SchedulerJobRunner.check_awaiting_input_timeouts(SimpleNamespace(log=logging.getLogger("sweep")))
 
