@@ -79,10 +79,12 @@ class DeliveredState:
         problem = self._problem(self.root)
         if problem is None:
             return LastDelivery(self._load(self.root), "current", self.root, [])
-        if problem == "missing":
-            return LastDelivery(None, None, None, [])
         previous = self.root / PREVIOUS_FOLDER
         previous_problem = self._problem(previous)
+        if problem == "missing":
+            if previous_problem == "missing":
+                return LastDelivery(None, None, None, [])
+            problem = f"{self.root / 'delivered.json'} is missing"
         if previous_problem is None:
             return LastDelivery(self._load(previous), "previous", previous, [problem])
         if previous_problem != "missing":

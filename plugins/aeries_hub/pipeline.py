@@ -96,6 +96,7 @@ def _extract_incrementally(mapping: Mapping, hook, table: str, target) -> dict:
     from airflow.sdk import get_current_context
 
     from aeries_hub import incremental
+    from aeries_hub.quality import load_checks
     from aeries_hub.staging import staging_base
 
     snapshot = incremental.ExtractSnapshot(staging_base(), mapping.dag_id, mapping.aeries_conn_id, hook.database_year)
@@ -104,6 +105,7 @@ def _extract_incrementally(mapping: Mapping, hook, table: str, target) -> dict:
         full_every_hours=mapping.incremental.full_every_hours,
         max_changed_percent=mapping.incremental.max_changed_percent,
         force_full=bool(get_current_context()["params"].get("full_extract")),
+        columns=incremental.kept_columns(mapping, table, load_checks(SOURCE_CHECKS_FILE)),
     )
 
 
@@ -529,20 +531,25 @@ def _earlier_delivery(mapping: Mapping, context) -> dict | None:
     """The newest delivery to this run's target that Airflow recorded: an event of a delivered asset (the
     track_changes task's inlets) from a delivery to the same server and folder, not a test_record run."""
     fingerprint = delivery_fingerprint(mapping, context["params"])
+    newest = None
     for asset in context["inlet_events"]:
         for event in context["inlet_events"][asset].ascending(False):
             extra = event.extra or {}
             delivered = extra.get("delivered") or {}
             if delivered.get("test_record") or extra.get("target_fingerprint", fingerprint) != fingerprint:
                 continue
-            return {"run_id": event.source_run_id or extra.get("run_id"),
-                    "at": event.timestamp.isoformat(timespec="seconds")}
-    return None
+            if newest is None or event.timestamp > newest.timestamp:
+                newest = event
+            break  # the newest of this asset
+    if newest is None:
+        return None
+    return {"run_id": newest.source_run_id or (newest.extra or {}).get("run_id"),
+            "at": newest.timestamp.isoformat(timespec="seconds")}
 
 
 def delivery_fingerprint(mapping: Mapping, params: dict) -> str:
     """Which server and folder (or endpoint) a run delivers to, as a short sha256 of the connection's type,
-    host and port and the folder: kept with each delivery's asset event, without credentials."""
+    host, port and SFTP host key, and the folder: kept with each delivery's asset event, without credentials."""
     from airflow.sdk import Connection
 
     if mapping.http:
@@ -551,7 +558,8 @@ def delivery_fingerprint(mapping: Mapping, params: dict) -> str:
     else:
         conn_id, where = mapping.sftp_conn_id, mapping.sftp_remote_dir
     conn = Connection.get(conn_id)
-    return hashlib.sha256(f"{conn.conn_type}|{conn.host}|{conn.port}|{where}".encode()).hexdigest()[:16]
+    host_key = conn.extra_dejson.get("host_key", "")
+    return hashlib.sha256(f"{conn.conn_type}|{conn.host}|{conn.port}|{host_key}|{where}".encode()).hexdigest()[:16]
 
 
 def check_target(mapping_file: str) -> dict:

@@ -67,7 +67,7 @@ def delivery_event_time(run_id: str) -> str:
 
     with create_session() as session:
         event = (session.query(AssetEvent).filter_by(source_dag_id=DAG_ID, source_run_id=run_id)
-                 .order_by(AssetEvent.id).first())
+                 .order_by(AssetEvent.timestamp.desc()).first())  # the run's newest delivered file
         return event.timestamp.isoformat(timespec="seconds")
 
 

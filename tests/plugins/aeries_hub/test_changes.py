@@ -88,6 +88,12 @@ def test_a_save_keeps_the_generation_it_replaces_and_a_cut_off_current_one_falls
     assert last.snapshot_columns("patrons").text("name").to_pylist() == ["Ann"]
     with pytest.raises(StateUnreadable, match=r"patrons.parquet is not the file delivered.json names .*\. Restore "):
         state.manifest()  # a write-back's processed files: never guessed
+    # a current generation deleted, the previous one left: the previous one, and why
+    (state_folder(tmp_path) / "delivered.json").rename(tmp_path / "aside.json")
+    missing = f"file://{state_folder(tmp_path)}/delivered.json is missing beside patrons.parquet"
+    assert state.read().problems == [missing]
+    assert state.read().manifest["run_id"] == "manual__1"
+    (tmp_path / "aside.json").rename(state_folder(tmp_path) / "delivered.json")
     # the next save does not make the unreadable generation the previous one
     state.save({"patrons": parquet(("3", "100", "Cy"))}, manifest("manual__3"))
     assert state.read().manifest["run_id"] == "manual__3"
