@@ -1,8 +1,9 @@
-"""Maintenance DAG of the Aeries integration hub: staged student data is deleted after the retention period.
+"""Maintenance DAG of the Aeries integration hub: student data is deleted after the retention period.
 
-Every vendor run stages extracts and outputs that hold student data; this DAG deletes them nightly once they
-are older than ``[aeries_hub] staging_retention_days`` (default 30) and keeps each run's report.json
-(see aeries_hub.retention).
+Every vendor run stages extracts and outputs that hold student data, and leaves XComs, task-instance rows and
+task logs in Airflow; this DAG deletes them nightly once they are older than
+``[aeries_hub] staging_retention_days`` (default 30), keeps each run's report.json, and deletes the snapshots
+of DAGs that no longer exist (see aeries_hub.retention).
 """
 
 from datetime import datetime
@@ -10,22 +11,27 @@ from datetime import datetime
 from airflow.sdk import DAG, Param, task
 
 from aeries_hub import retention
+from aeries_hub.dag_factory import task_timeout
 
 with DAG(
     dag_id="aeries_hub_staging_retention",
-    description="Delete staged student data after the retention period; keep run reports",
+    description="Delete staged student data, XComs, task rows and logs after the retention period; keep reports",
     doc_md=retention.__doc__,
     schedule="30 3 * * *",
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
     tags=["aeries", "maintenance"],
-    default_args={"owner": "data-engineering", "retries": 1},
+    default_args={"owner": "data-engineering", "retries": 1, "execution_timeout": task_timeout()},
     params={
         "retention_days": Param(
             None, type=["null", "integer"], minimum=1,
-            description="Days to keep staged files, for this run only (default: [aeries_hub] staging_retention_days).",
+            description="Days to keep staged files, metadata rows and logs, for this run only "
+            "(default: [aeries_hub] staging_retention_days).",
         ),
     },
 ):
+    # Independent: metadata the worker cannot reach does not keep staged files or logs.
     task(retention.purge_expired_runs, task_id="purge_staged_runs")()
+    task(retention.delete_old_logs, task_id="delete_old_task_logs")()
+    task(retention.clean_metadata, task_id="clean_metadata_db")()

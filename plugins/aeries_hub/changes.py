@@ -2,14 +2,17 @@
 
 The last successful delivery of a DAG to a target is kept outside the run folders, in
 ``<staging>/<dag_id>/_last_delivered/<target>/``: the built rows of every file (``<stem>.parquet``) and
-``delivered.json`` (the run, when, each delivered file's sha256, and the row counts Aeries returned per
-table and school). Each run is compared with it: added, changed and removed rows per file, the mass-change
-guard, and the extract-volume check. The staging retention DAG leaves these folders alone: they are the
-vendor's current data, replaced by every delivery.
+``delivered.json`` (the run, when, each delivered file's sha256, each snapshot's sha256, and the row counts
+Aeries returned per table and school), and the generation before it in ``previous/``. Each run is compared
+with it: added, changed and removed rows per file, the mass-change guard, and the extract-volume check. The
+staging retention DAG leaves these folders alone: they are the vendor's current data, replaced by every
+delivery.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import Any
 
 STATE_FOLDER = "_last_delivered"
@@ -21,47 +24,147 @@ VOLUME_MIN_SHARE = 0.1
 VOLUME_MIN_ROWS = 20
 
 
+#: Keys every manifest has (``sources``, the extract volumes, and ``snapshots``, each parquet's sha256, are
+#: written by vendor deliveries; write-backs keep their processed files without snapshots).
+MANIFEST_KEYS = {"run_id": str, "delivered_at": str, "files": dict}
+PREVIOUS_FOLDER = "previous"
+
+
+class StateUnreadable(RuntimeError):
+    """A last-delivered record exists but cannot be read: the message names the file and what to do."""
+
+
+@dataclass
+class LastDelivery:
+    """What :meth:`DeliveredState.read` found: the manifest of the readable generation (None when there is no
+    readable one), which generation it is, and what is wrong with the others (each line naming its file)."""
+
+    manifest: dict[str, Any] | None
+    generation: str | None  # "current", "previous" (the current one is unreadable) or None
+    folder: Any
+    problems: list[str]
+
+    @property
+    def current(self) -> dict[str, Any] | None:
+        """The manifest when it is the current generation's (what the vendor last received)."""
+        return self.manifest if self.generation == "current" else None
+
+    @property
+    def unreadable(self) -> bool:
+        """A record exists, but no generation of it can be read."""
+        return self.manifest is None and bool(self.problems)
+
+    def snapshot_columns(self, stem: str) -> ParquetColumns | None:
+        """The last delivered rows of a file, read a column at a time (see :func:`compare`)."""
+        path = self.folder / f"{stem}.parquet" if self.folder is not None else None
+        return ParquetColumns(path) if path is not None and path.exists() else None
+
+
 class DeliveredState:
-    """The last delivered snapshot of one DAG to one target."""
+    """The last delivered snapshot of one DAG to one target, and the generation before it.
+
+    A save writes each file whole (:func:`aeries_hub.staging.write_private`) and the manifest last, naming
+    each parquet's sha256; the generation it replaces is copied to ``previous/`` first. A killed save
+    leaves either the old generation or a current one whose files do not match its manifest: then the
+    previous generation is used, and the report says so.
+    """
 
     def __init__(self, base, dag_id: str, target: str):
         from aeries_hub.staging import safe_segment
 
         self.root = base / safe_segment(dag_id) / STATE_FOLDER / safe_segment(target)
 
-    def manifest(self) -> dict[str, Any] | None:
-        import json
+    def read(self) -> LastDelivery:
+        """The current generation if it is readable, else the previous one; never raises."""
+        problem = self._problem(self.root)
+        if problem is None:
+            return LastDelivery(self._load(self.root), "current", self.root, [])
+        previous = self.root / PREVIOUS_FOLDER
+        previous_problem = self._problem(previous)
+        if problem == "missing":
+            if previous_problem == "missing":
+                return LastDelivery(None, None, None, [])
+            problem = f"{self.root / 'delivered.json'} is missing"
+        if previous_problem is None:
+            return LastDelivery(self._load(previous), "previous", previous, [problem])
+        if previous_problem != "missing":
+            problem += f"; the previous generation is unreadable too: {previous_problem}"
+        return LastDelivery(None, None, None, [problem])
 
-        path = self.root / "delivered.json"
-        if not path.exists():
-            return None
-        with path.open("rb") as handle:
-            return json.load(handle)
+    def manifest(self) -> dict[str, Any] | None:
+        """The current generation's manifest; None when nothing was delivered yet. Raises
+        :class:`StateUnreadable` when it exists but cannot be read."""
+        last = self.read()
+        if last.problems:
+            raise StateUnreadable(f"{last.problems[0]}. Restore {self.root} from the previous generation "
+                                  f"({self.root / PREVIOUS_FOLDER}) or a backup")
+        return last.manifest
 
     def snapshot(self, stem: str):
         import pandas as pd
 
+        self.manifest()  # an unreadable record is an error, not "no snapshot"
         path = self.root / f"{stem}.parquet"
         if not path.exists():
             return None
         with path.open("rb") as handle:
             return pd.read_parquet(handle, dtype_backend="numpy_nullable")
 
-    def snapshot_columns(self, stem: str) -> ParquetColumns | None:
-        """The last delivered rows of a file, read a column at a time (see :func:`compare`)."""
-        path = self.root / f"{stem}.parquet"
-        return ParquetColumns(path) if path.exists() else None
-
     def save(self, built: dict[str, bytes], manifest: dict[str, Any]) -> None:
-        """Replace the snapshot: every file's built rows (parquet bytes), then the manifest that names them."""
-        import json
+        """Make ``built`` (parquet bytes per file stem) and ``manifest`` the current generation; the current
+        one, when readable, becomes the previous generation."""
+        import hashlib
 
-        self.root.mkdir(parents=True, exist_ok=True)
+        from aeries_hub.staging import write_private
+
+        if self._problem(self.root) is None:
+            previous = self.root / PREVIOUS_FOLDER
+            if (previous / "delivered.json").exists():
+                (previous / "delivered.json").unlink()  # a half-copied previous generation is never read
+            for stem in self._load(self.root).get("snapshots", {}):
+                write_private(previous / f"{stem}.parquet", _read(self.root / f"{stem}.parquet"))
+            write_private(previous / "delivered.json", _read(self.root / "delivered.json"))
         for stem, data in built.items():
-            with (self.root / f"{stem}.parquet").open("wb") as handle:
-                handle.write(data)
-        with (self.root / "delivered.json").open("wb") as handle:
-            handle.write(json.dumps(manifest, indent=2, sort_keys=True).encode())
+            write_private(self.root / f"{stem}.parquet", data)
+        snapshots = {stem: hashlib.sha256(data).hexdigest() for stem, data in built.items()}
+        write_private(self.root / "delivered.json",
+                      json.dumps({**manifest, "snapshots": snapshots}, indent=2, sort_keys=True).encode())
+
+    def _load(self, folder) -> dict[str, Any]:
+        return json.loads(_read(folder / "delivered.json"))
+
+    @staticmethod
+    def _problem(folder) -> str | None:
+        """None when ``folder`` holds a readable generation, "missing" when it holds nothing, else what is
+        wrong, naming the file."""
+        import hashlib
+
+        path = folder / "delivered.json"
+        if not path.exists():
+            leftovers = sorted(p.name for p in folder.iterdir() if p.is_file()) if folder.exists() else []
+            return f"{path} is missing beside {', '.join(leftovers)}" if leftovers else "missing"
+        try:
+            manifest = json.loads(_read(path))
+        except (ValueError, UnicodeDecodeError) as exc:
+            return f"{path} is not valid JSON ({exc})"
+        if not isinstance(manifest, dict):
+            return f"{path} holds {json.dumps(manifest)[:40]}, not a record of a delivery"
+        wrong = [key for key, kind in MANIFEST_KEYS.items() if not isinstance(manifest.get(key), kind)]
+        if wrong:
+            return f"{path} lacks {', '.join(wrong)} (a record of a delivery has {', '.join(MANIFEST_KEYS)})"
+        snapshots = manifest.get("snapshots", {})
+        for stem, sha256 in sorted(snapshots.items() if isinstance(snapshots, dict) else []):
+            parquet = folder / f"{stem}.parquet"
+            if not parquet.exists():
+                return f"{parquet} is missing (named by {path.name})"
+            if hashlib.sha256(_read(parquet)).hexdigest() != sha256:
+                return f"{parquet} is not the file {path.name} names (sha256 differs: cut off or replaced)"
+        return None
+
+
+def _read(path) -> bytes:
+    with path.open("rb") as handle:
+        return handle.read()
 
 
 class FileChanges:

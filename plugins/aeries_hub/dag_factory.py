@@ -191,7 +191,10 @@ def build_dag(mapping: Mapping) -> DAG:
         for output in mapping.outputs:
             for needed in output.needs:
                 builds[needed] >> builds[output.file]
-        tracked = task(measured(pipeline.track_changes), task_id="track_changes")(mapping_file)
+        # The delivered assets' events tell track_changes whether this DAG delivered before (a lost record).
+        tracked = task(measured(pipeline.track_changes), task_id="track_changes", inlets=_delivered_assets(mapping))(
+            mapping_file
+        )
         list(builds.values()) >> tracked
         approved = MassChangeApprovalOperator(
             task_id="approve_changes", mapping_file=mapping_file, approval_timeout_hours=mapping.guard.approval_timeout_hours

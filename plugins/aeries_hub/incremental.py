@@ -128,12 +128,11 @@ class ExtractSnapshot:
 
     def save(self, table: str, data: bytes, state: dict[str, Any]) -> None:
         """The parquet first, then the JSON that names its sha256 (a reader trusts only a matching pair)."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with (self.root / f"{table}.parquet").open("wb") as handle:
-            handle.write(data)
+        from aeries_hub.staging import write_private
+
+        write_private(self.root / f"{table}.parquet", data)
         document = {**state, "sha256": hashlib.sha256(data).hexdigest()}
-        with (self.root / f"{table}.json").open("wb") as handle:
-            handle.write(json.dumps(document, indent=2, sort_keys=True).encode())
+        write_private(self.root / f"{table}.json", json.dumps(document, indent=2, sort_keys=True).encode())
 
 
 # --------------------------------------------------------------------------------------------------
@@ -364,13 +363,17 @@ def changed_groups(hook, table: str, since: datetime, stats, snapshot, school_co
 
 def _section_students(hook, sections: list[dict[str, Any]], stats, snapshot) -> list[dict[str, Any]]:
     """The students whose rows in a changed section differ between the snapshot and Aeries' roster of that
-    section now (``sections/{sn}/students``): those who joined, left, or whose row there changed."""
+    section now (``sections/{sn}/students``): those who joined, left, or whose row there changed (in the
+    columns the snapshot keeps)."""
     from aeries_hub.hooks.aeries import _as_list
+
+    kept = set(snapshot.column_names)
 
     def by_student(rows) -> dict[Any, set]:
         found: dict[Any, set] = {}
         for row in rows:
-            found.setdefault(row.get("StudentID"), set()).add(tuple(sorted((k, str(v)) for k, v in row.items() if v is not None)))
+            values = tuple(sorted((k, str(v)) for k, v in row.items() if v is not None and k in kept))
+            found.setdefault(row.get("StudentID"), set()).add(values)
         return found
 
     wanted = sorted({(s.get("SchoolCode"), s.get("SectionNumber")) for s in sections}, key=lambda k: tuple(map(_sortable, k)))
@@ -416,6 +419,38 @@ def fetch_groups(hook, table: str, groups: set[tuple], stats) -> list[dict[str, 
 # --------------------------------------------------------------------------------------------------
 # The task
 # --------------------------------------------------------------------------------------------------
+def kept_columns(mapping, table: str, source_checks: dict[str, list]) -> set[str]:
+    """The columns of ``table`` that the DAG of ``mapping`` reads, the only ones its extract and snapshot keep:
+    those its files read (with its source filters), its source checks test or look up, its crosswalk checks
+    read, the table's key, what incremental extraction groups and orders by, and SchoolCode (the volume
+    check counts rows per school)."""
+    from aeries_hub.hooks.aeries import table_spec
+    from aeries_hub.mapping.engine import columns_read_by
+    from aeries_hub.quality.checks import referenced_columns
+
+    kept = set(table_spec(table).key) | {"SchoolCode"}
+    if table in PLANS:
+        kept |= set(PLANS[table].group) | set(PLANS[table].order)
+    for output in mapping.outputs:
+        kept |= columns_read_by(mapping, output).get(table, set())
+    for checks in source_checks.values():
+        kept |= referenced_columns(checks).get(table, set())
+    for check in source_checks.get(table, []):
+        kept |= set(check.columns)
+    for crosswalk in mapping.crosswalks.values():
+        check = crosswalk.check
+        if check and check.table == table:
+            kept |= {check.column, check.name, *(condition.column for condition in check.where)}
+    return kept
+
+
+def _only(arrow_table, columns: set[str] | None):
+    """``arrow_table`` with only ``columns`` (in its own order, its metadata kept)."""
+    if columns is None or set(arrow_table.column_names) <= columns:
+        return arrow_table
+    return arrow_table.select([name for name in arrow_table.column_names if name in columns])
+
+
 def _parquet_bytes(hook, table: str, arrow_table) -> bytes:
     """The merged table as the hook's extract writes one (the same schema metadata)."""
     import pyarrow.parquet as pq
@@ -436,8 +471,10 @@ def _parquet_bytes(hook, table: str, arrow_table) -> bytes:
 
 def extract_table(hook, table: str, target, *, snapshot: ExtractSnapshot, school_codes: list[int] | None,
                   full_every_hours: float, force_full: bool, max_changed_percent: float = 5.0,
-                  clock: Callable[[], datetime] | None = None) -> dict:
+                  clock: Callable[[], datetime] | None = None, columns: set[str] | None = None) -> dict:
     """Extract ``table`` into ``target`` (a path), incrementally when the snapshot allows it; update the snapshot.
+    With ``columns`` (:func:`kept_columns`), the extract and the snapshot keep only those: a snapshot outlives
+    the retention period, and holds no student data the DAG does not deliver or check.
     Returns the extract summary: rows, requests, retries, seconds, mode, reason, changed_keys."""
     import pyarrow.parquet as pq
 
@@ -445,7 +482,8 @@ def extract_table(hook, table: str, target, *, snapshot: ExtractSnapshot, school
 
     stats = _Stats()
     started = district_now(hook, stats, clock) if table in PLANS else None  # the small tables need no clock
-    settings = {"school_codes": sorted(school_codes or []), "api_version": hook.settings.api_version}
+    settings = {"school_codes": sorted(school_codes or []), "api_version": hook.settings.api_version,
+                **({"columns": sorted(columns)} if columns is not None else {})}
     state = snapshot.state(table) if table in PLANS else None
     mode, reason = choose_mode(table, state, started or datetime.min, full_every_hours, force_full=force_full,
                                settings=settings)
@@ -463,7 +501,7 @@ def extract_table(hook, table: str, target, *, snapshot: ExtractSnapshot, school
             reason = (f"{len(groups)} changed keys, {share:.1f}% of the table: over incremental.max_changed_percent "
                       f"({max_changed_percent:g}%), a full extraction costs Aeries less")
         else:
-            merged = merge_tables(table, previous, groups, fetch_groups(hook, table, groups, stats))
+            merged = _only(merge_tables(table, previous, groups, fetch_groups(hook, table, groups, stats)), columns)
             data = _parquet_bytes(hook, table, merged)
             with target.open("wb") as handle:
                 handle.write(data)
@@ -475,6 +513,14 @@ def extract_table(hook, table: str, target, *, snapshot: ExtractSnapshot, school
             stats.retry_causes[cause] += n
         with target.open("rb") as handle:
             data = handle.read()
+        extracted = pq.read_table(io.BytesIO(data))
+        kept = _only(extracted, columns)
+        if kept is not extracted:
+            buffer = io.BytesIO()
+            pq.write_table(kept, buffer)
+            data = buffer.getvalue()
+            with target.open("wb") as handle:
+                handle.write(data)
         count, last_full = result.rows, started and _stamp(started)
     if started is not None:
         snapshot.save(table, data, {"table": table, "extracted_at": _stamp(started), "last_full_at": last_full,

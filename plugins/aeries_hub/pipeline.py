@@ -19,7 +19,7 @@ from aeries_hub import paths
 from aeries_hub.delivery import DeliveryError
 from aeries_hub.mapping.loader import Mapping, load_mapping
 from aeries_hub.paths import QUALITY_DIR
-from aeries_hub.staging import RunFolder
+from aeries_hub.staging import RunFolder, make_private
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +70,11 @@ def extract_table(mapping_file: str, table: str) -> dict:
     target = run.path("extract", f"{table}.parquet")
     hook = AeriesHook(aeries_conn_id=mapping.aeries_conn_id, school_year=school_year_of(run_date(mapping)))
     if mapping.incremental:
-        return _summary(run, f"extract_{table}", _extract_incrementally(mapping, hook, table, target))
+        summary = _extract_incrementally(mapping, hook, table, target)
+        make_private(target)
+        return _summary(run, f"extract_{table}", summary)
     result = hook.extract_to_parquet(table, target, school_codes=list(mapping.school_codes) or None)
+    make_private(target)
     return _summary(
         run,
         f"extract_{table}",
@@ -93,6 +96,7 @@ def _extract_incrementally(mapping: Mapping, hook, table: str, target) -> dict:
     from airflow.sdk import get_current_context
 
     from aeries_hub import incremental
+    from aeries_hub.quality import load_checks
     from aeries_hub.staging import staging_base
 
     snapshot = incremental.ExtractSnapshot(staging_base(), mapping.dag_id, mapping.aeries_conn_id, hook.database_year)
@@ -101,6 +105,7 @@ def _extract_incrementally(mapping: Mapping, hook, table: str, target) -> dict:
         full_every_hours=mapping.incremental.full_every_hours,
         max_changed_percent=mapping.incremental.max_changed_percent,
         force_full=bool(get_current_context()["params"].get("full_extract")),
+        columns=incremental.kept_columns(mapping, table, load_checks(SOURCE_CHECKS_FILE)),
     )
 
 
@@ -177,7 +182,7 @@ def _volume_check(mapping: Mapping, volumes: dict) -> dict:
     from aeries_hub.changes import volume_drops
 
     params = get_current_context()["params"]
-    last = delivered_state(mapping, params).manifest() or {}
+    last = delivered_state(mapping, params).read().manifest or {}
     drops = volume_drops(volumes, last.get("sources", {}), last.get("run_id", ""))
     allowed = bool(params.get("allow_extract_drop"))
     message = ""
@@ -458,19 +463,24 @@ def delivered_state(mapping: Mapping, params: dict):
 
 def track_changes(mapping_file: str) -> dict:
     """Compare every built file with the last delivered one by its key: added, changed and removed rows,
-    and whether the run exceeds the mapping's mass-change guard (the approve_changes task acts on that)."""
+    and whether the run exceeds the mapping's mass-change guard (the approve_changes task acts on that).
+
+    A DAG that delivered before but has no readable record of it (staging lost, moved or cut off) is not
+    a first delivery: it needs approval, with the reason."""
     from airflow.sdk import get_current_context
 
     from aeries_hub.changes import ParquetColumns, compare
 
     mapping = mapping_for(mapping_file)
     run = RunFolder.current()
-    params = get_current_context()["params"]
-    state = delivered_state(mapping, params)
-    last = state.manifest()
-    files, exceeded = {}, []
+    context = get_current_context()
+    state = delivered_state(mapping, context["params"])
+    last_delivery = state.read()
+    last = last_delivery.manifest
+    exceeded = [] if last else _state_loss(mapping, state, last_delivery, context)
+    files = {}
     for output in mapping.outputs:
-        before = state.snapshot_columns(output.stem)
+        before = last_delivery.snapshot_columns(output.stem)
         changes = compare(before, ParquetColumns(run.path("built", f"{output.stem}.parquet")), output.key, output.delivered_columns)
         files[output.file] = counts = changes.to_dict()
         if last:
@@ -488,12 +498,72 @@ def track_changes(mapping_file: str) -> dict:
         "files": files,
         "exceeded": exceeded,
         "guard": dataclasses.asdict(mapping.guard),
+        "state_problems": [
+            f"{problem}; this run was compared with the previous generation ({last_delivery.folder}, run "
+            f"{last['run_id']}), and its delivery writes a new record" for problem in last_delivery.problems
+        ] if last else [],
     }
-    if not last:
+    if not last and not exceeded:
         log.info("No earlier delivery to %s: every row is new, and the mass-change guard does not apply", state.root.name)
+    for problem in summary["state_problems"]:
+        log.warning("Last delivery record: %s", problem)
     for reason in exceeded:
         log.warning("Mass-change guard: %s", reason)
     return _summary(run, "track_changes", summary)
+
+
+def _state_loss(mapping: Mapping, state, last_delivery, context) -> list[str]:
+    """The approval reason when there is no readable record of the last delivery though there was one: the
+    record is unreadable, or the metadata database holds an earlier delivery to this target."""
+    what_to_do = ("Restore the folder from a backup and clear this run, or approve: every row then counts as "
+                  "added, removals are not counted, and this delivery becomes the new record")
+    if last_delivery.unreadable:
+        problem = last_delivery.problems[0]
+        return [f"no readable record of the last delivery to {state.root.name}: {problem}. {what_to_do}"]
+    try:
+        earlier = _earlier_delivery(mapping, context)
+    except Exception as exc:  # noqa: BLE001 - not knowing is treated as having delivered
+        return [f"no record of the last delivery in {state.root}, and Airflow could not tell whether {mapping.dag_id} "
+                f"delivered to {state.root.name} before ({type(exc).__name__}: {exc}). {what_to_do}"]
+    if earlier is None:
+        return []
+    return [f"no record of the last delivery in {state.root}, though {mapping.dag_id} delivered to "
+            f"{state.root.name} before (run {earlier['run_id']} at {earlier['at']}). {what_to_do}"]
+
+
+def _earlier_delivery(mapping: Mapping, context) -> dict | None:
+    """The newest delivery to this run's target that Airflow recorded: an event of a delivered asset (the
+    track_changes task's inlets) from a delivery to the same server and folder, not a test_record run."""
+    fingerprint = delivery_fingerprint(mapping, context["params"])
+    newest = None
+    for asset in context["inlet_events"]:
+        for event in context["inlet_events"][asset].ascending(False):
+            extra = event.extra or {}
+            delivered = extra.get("delivered") or {}
+            if delivered.get("test_record") or extra.get("target_fingerprint", fingerprint) != fingerprint:
+                continue
+            if newest is None or event.timestamp > newest.timestamp:
+                newest = event
+            break  # the newest of this asset
+    if newest is None:
+        return None
+    return {"run_id": newest.source_run_id or (newest.extra or {}).get("run_id"),
+            "at": newest.timestamp.isoformat(timespec="seconds")}
+
+
+def delivery_fingerprint(mapping: Mapping, params: dict) -> str:
+    """Which server and folder (or endpoint) a run delivers to, as a short sha256 of the connection's type,
+    host, port and SFTP host key, and the folder: kept with each delivery's asset event, without credentials."""
+    from airflow.sdk import Connection
+
+    if mapping.http:
+        target = _http_target(mapping, params)
+        conn_id, where = target.conn_id, f"{target.name}{mapping.http.endpoint}"
+    else:
+        conn_id, where = mapping.sftp_conn_id, mapping.sftp_remote_dir
+    conn = Connection.get(conn_id)
+    host_key = conn.extra_dejson.get("host_key", "")
+    return hashlib.sha256(f"{conn.conn_type}|{conn.host}|{conn.port}|{host_key}|{where}".encode()).hexdigest()[:16]
 
 
 def check_target(mapping_file: str) -> dict:
@@ -556,7 +626,7 @@ def deliver(mapping_file: str, built: list[dict]) -> dict:
     _check_still_compared(run, state, context["run_id"])
     try:
         if mapping.http:
-            receipts = _deliver_http(mapping, run, built, context, state.manifest() or {})
+            receipts = _deliver_http(mapping, run, built, context, state.read().current or {})
         else:
             receipts = _deliver_sftp(mapping, run, built)
     except DeliveryError as exc:
@@ -605,10 +675,12 @@ def _emit_asset_events(mapping: Mapping, run: RunFolder, receipts: list[dict], c
     stages = {name[: -len(".json")]: run.read_json(f"summary/{name}") for name in run.list("summary")}
     report = summarize_run(mapping, stages)
     summary = {k: report[k] for k in ("integration", "status", "extracted", "checks", "rejected", "rejected_by_vendor", "changes")}
+    fingerprint = delivery_fingerprint(mapping, context["params"])
     for receipt in receipts:
         context["outlet_events"][delivered_asset(mapping, receipt["file"])].extra = {
             **summary,
             "run_id": context["run_id"],
+            "target_fingerprint": fingerprint,
             "delivered": {k: v for k, v in receipt.items() if k not in ("rejected", "results")},
         }
 
@@ -828,7 +900,8 @@ def summarize_run(mapping: Mapping, stages: dict[str, dict]) -> dict:
         },
         "sources": {name: {k: t.get(k) for k in ("rows", "rejected", "rejected_ids")} for name, t in sources.get("tables", {}).items()},
         "crosswalks": crosswalks,
-        "attention": unmapped + (volumes["drops"] if volumes.get("allowed") else []),
+        "attention": unmapped + (volumes["drops"] if volumes.get("allowed") else [])
+        + (stages.get("track_changes") or {}).get("state_problems", []),
         "changes": stages.get("track_changes"),
         "extraction": _extraction_line(stages),
         "approval": approval or None,
@@ -894,7 +967,8 @@ def report_lines(document: dict) -> list[str]:
             lines.append(f"built {f['file']}: {f['rows']} rows, {f['rejected']} rejected")
     changes = document.get("changes")
     if changes:
-        since = f"since run {changes['last_delivery']['run_id']}" if changes["last_delivery"] else "(first delivery)"
+        since = (f"since run {changes['last_delivery']['run_id']}" if changes["last_delivery"]
+                 else "(no readable record of the last delivery)" if changes["exceeded"] else "(first delivery)")
         for file, c in changes["files"].items():
             lines.append(f"changes to {file} {since}: {c['added']} added, {c['changed']} changed, {c['removed']} removed")
         lines += [f"over the mass-change guard: {reason}" for reason in changes["exceeded"]]

@@ -9,6 +9,10 @@ through a worker's local disk. The base comes from Airflow configuration::
 
 (or the environment variable AIRFLOW__AERIES_HUB__STAGING_URL). The default is
 ``file://$AIRFLOW_HOME/staging``.
+
+Staged files hold student data: on local staging every folder the hub creates is 0700 and every file 0600,
+set explicitly whatever the process umask is. Files are written whole (a temporary name beside them, then
+renamed), so a killed task never leaves half a file under the real name.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -32,6 +37,68 @@ def staging_base() -> ObjectStoragePath:
     airflow_home = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
     url = conf.get("aeries_hub", "staging_url", fallback=None) or f"file://{airflow_home}/staging"
     return ObjectStoragePath(url)
+
+
+PRIVATE_FOLDER_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+
+
+def is_local(path) -> bool:
+    return getattr(path, "protocol", "file") in ("file", "local", "")
+
+
+def _local(path) -> Path:
+    """The local path of a ``file://`` ObjectStoragePath (or a Path)."""
+    return Path(path.path) if hasattr(path, "protocol") else Path(path)
+
+
+def make_private_folder(folder) -> None:
+    """Create ``folder`` and its missing parents; on local staging each folder created is 0700."""
+    if not is_local(folder):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except Exception:  # noqa: BLE001 - object stores have no folders
+            pass
+        return
+    local = _local(folder)
+    missing = []
+    while not local.exists():
+        missing.append(local)
+        local = local.parent
+    for created in reversed(missing):
+        try:
+            created.mkdir(mode=PRIVATE_FOLDER_MODE)
+        except FileExistsError:  # another task of the run made it first
+            pass
+        os.chmod(created, PRIVATE_FOLDER_MODE)
+
+
+def write_private(target, data: bytes) -> None:
+    """Write ``data`` to ``target`` whole: on local staging through a 0600 temporary file beside it that is
+    flushed to disk and renamed over it; an object store stores an object whole anyway."""
+    make_private_folder(target.parent)
+    if not is_local(target):
+        with target.open("wb") as handle:
+            handle.write(data)
+        return
+    final = _local(target)
+    partial = final.with_name(f".{final.name}.{os.getpid()}.{threading.get_ident()}.part")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE)
+    try:
+        os.fchmod(descriptor, PRIVATE_FILE_MODE)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(partial, final)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def make_private(path) -> None:
+    """A file another library wrote into staging (an extract, a validation result) made 0600 on local staging."""
+    if is_local(path):
+        os.chmod(_local(path), PRIVATE_FILE_MODE)
 
 
 def safe_segment(value: str) -> str:
@@ -54,13 +121,12 @@ class RunFolder:
 
     def path(self, *parts: str) -> ObjectStoragePath:
         target = self.root.joinpath(*parts)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        make_private_folder(target.parent)
         return target
 
     def write_bytes(self, relative: str, data: bytes) -> ObjectStoragePath:
         target = self.path(*relative.split("/"))
-        with target.open("wb") as handle:
-            handle.write(data)
+        write_private(target, data)
         return target
 
     def write_json(self, relative: str, document: Any) -> ObjectStoragePath:
@@ -100,10 +166,14 @@ class RunFolder:
     def local_dir(self, relative: str) -> Iterator[Path]:
         """A local folder whose contents end up under ``relative`` (copied up when staging is remote)."""
         target = self.root.joinpath(*relative.split("/"))
-        if target.protocol in ("file", "local", ""):
+        if is_local(target):
+            make_private_folder(target)
             local = Path(target.path)
-            local.mkdir(parents=True, exist_ok=True)
-            yield local
+            try:
+                yield local
+            finally:
+                for item in local.rglob("*"):
+                    os.chmod(item, PRIVATE_FOLDER_MODE if item.is_dir() else PRIVATE_FILE_MODE)
             return
         scratch = Path(tempfile.mkdtemp(prefix="aeries-hub-"))
         try:

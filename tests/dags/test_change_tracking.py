@@ -84,8 +84,8 @@ def patron_ids(students: list[dict]) -> list[str]:
     return sorted({str(s["StudentID"]) for s in students})
 
 
-def answer_when_waiting(decision: str | None, answered: dict) -> threading.Thread:
-    return approvals.answer_when_waiting(DAG_ID, "approve_changes", decision, answered)
+def answer_when_waiting(decision: str | None, answered: dict, dag_id: str = DAG_ID) -> threading.Thread:
+    return approvals.answer_when_waiting(dag_id, "approve_changes", decision, answered)
 
 
 @pytest.fixture(scope="module")

@@ -61,18 +61,9 @@ def test_parsing_imports_no_heavy_modules(parsed):
     assert parsed["heavy_modules"] == []
 
 
-#: DAGs owned elsewhere whose tasks do not take dag_factory.task_timeout() yet (strict xfail: drop the entry once
-#: the DAG passes).
-TIMEOUT_PENDING = {"aeries_hub_staging_retention": "dags/maintenance.py: add task_timeout() to its default_args"}
-
-
-@pytest.mark.parametrize("dag_id", [
-    pytest.param(dag_id, marks=pytest.mark.xfail(reason=TIMEOUT_PENDING[dag_id], strict=True))
-    if dag_id in TIMEOUT_PENDING else dag_id
-    for dag_id in sorted([f"aeries_to_{p.stem}" for p in MAPPINGS_DIR.glob("*.yml")]
-                         + [f"{p.stem}_to_aeries" for p in (INCLUDE_DIR / "writebacks").glob("*.yml")]
-                         + ["aeries_hub_staging_retention"])
-])
+@pytest.mark.parametrize("dag_id", sorted([f"aeries_to_{p.stem}" for p in MAPPINGS_DIR.glob("*.yml")]
+                                           + [f"{p.stem}_to_aeries" for p in (INCLUDE_DIR / "writebacks").glob("*.yml")]
+                                           + ["aeries_hub_staging_retention"]))
 def test_every_task_has_an_execution_timeout_of_task_timeout_minutes(dag_id, parsed, configured_timeouts):
     # README (Operating): a task that hangs is ended after [aeries_hub] task_timeout_minutes (default 60).
     tasks = parsed["execution_timeouts"][dag_id]

@@ -103,6 +103,24 @@ def test_first_run_extracts_everything_and_keeps_a_snapshot(history):
     assert student_requests(first["stats"]) >= 8  # 400 students in pages of 50
 
 
+def test_the_snapshot_keeps_only_the_columns_the_dag_reads(stack, history):
+    from pathlib import Path
+
+    (snapshot,) = (Path(staging_base().path) / DAG_ID / "_extract_snapshot").glob("*/students.parquet")
+    kept = pq.read_schema(snapshot).names
+    # what STEMscopes' OneRoster files, the source checks and the incremental merge read of a student
+    assert sorted(kept) == [
+        "Birthdate", "DistrictEnterDate", "EthnicityCode", "FirstName", "Gender", "Grade", "InactiveStatusCode",
+        "LastName", "MiddleName", "NetworkLoginID", "ParentEmailAddress", "RaceCode1", "RaceCode2", "RaceCode3",
+        "RaceCode4", "RaceCode5", "SchoolCode", "SchoolEnterDate", "SchoolLeaveDate", "StudentEmailAddress",
+        "StudentID", "StudentNumber", "StudentPersonalEmailAddress",
+    ]
+    # Aeries answers with addresses, phones and guardians too: none of them is kept
+    answered = json.loads((stack.data_dir / "students.json").read_text(encoding="utf-8"))[0]
+    assert {"HomePhone", "MailingAddress", "ParentGuardianName", "StudentMobilePhone"} <= set(answered)
+    assert kept == history["first"]["extracts"]["students"].column_names
+
+
 def test_after_one_percent_changed_only_the_changes_are_fetched(history):
     run = history["incremental"]
     modes = {t: s["mode"] for t, s in run["summaries"].items()}

@@ -126,11 +126,17 @@ def run_date(dag_run) -> str:
 
 @pytest.fixture
 def receiver(stack):
-    """The vendor API, emptied; the DAG forgets its last deliveries too (a new instance has none of them)."""
+    """The vendor API, emptied; the DAG forgets its last deliveries too (a new instance has none of them: no
+    record in staging, no delivery events in the metadata database)."""
+    from airflow.models.asset import AssetEvent
+    from airflow.utils.session import create_session
+
     from aeries_hub.changes import STATE_FOLDER
 
     stack.vendor_api.reset()
     shutil.rmtree(Path(staging_base().path) / DAG_ID / STATE_FOLDER, ignore_errors=True)
+    with create_session() as session:
+        session.query(AssetEvent).filter_by(source_dag_id=DAG_ID).delete()
     yield stack.vendor_api
     stack.vendor_api.clear_faults()
 

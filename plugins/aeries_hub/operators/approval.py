@@ -134,7 +134,8 @@ def approval_body(dag_id: str, changes: dict, timeout_hours: float) -> str:
     last = changes["last_delivery"]
     lines = [
         f"**{dag_id}** would deliver changes larger than its mass-change guard allows, compared with the last "
-        f"delivery (run `{last['run_id']}` at {last['delivered_at']}).",
+        f"delivery (run `{last['run_id']}` at {last['delivered_at']})." if last else
+        f"**{dag_id}** has no readable record of its last delivery, so its changes cannot be counted.",
         "",
         "| file | rows before | rows now | added | changed | removed |",
         "|---|---:|---:|---:|---:|---:|",

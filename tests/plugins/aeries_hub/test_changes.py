@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 
 import pandas as pd
+import pytest
 from airflow.sdk import ObjectStoragePath
 
-from aeries_hub.changes import DeliveredState, compare, extract_volumes, volume_drops
+from aeries_hub.changes import DeliveredState, StateUnreadable, compare, extract_volumes, volume_drops
 from aeries_hub.mapping.loader import Guard
 
 COLUMNS = ["id", "school", "name"]
@@ -54,16 +56,96 @@ def test_guard_needs_approval_above_either_percentage_once_the_change_reaches_mi
     assert guard.exceeded(rows_before=20, removed=9, changed=0) == []  # 45%, but fewer than min_rows rows
 
 
+def parquet(*rows: tuple) -> bytes:
+    buffer = io.BytesIO()
+    frame(*rows).to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+def manifest(run_id: str) -> dict:
+    return {"run_id": run_id, "delivered_at": "2026-11-30T03:00:00+00:00", "files": {}}
+
+
 def test_saved_snapshot_is_read_back(tmp_path):
     state = DeliveredState(ObjectStoragePath(f"file://{tmp_path}"), "aeries_to_destiny", "sftp")
     assert state.manifest() is None and state.snapshot("patrons") is None
-    data = frame(("1", "100", "Ann"))
-    buffer = io.BytesIO()
-    data.to_parquet(buffer, index=False)
-    state.save({"patrons": buffer.getvalue()}, {"run_id": "manual__1", "files": {}})
+    data = parquet(("1", "100", "Ann"))
+    state.save({"patrons": data}, manifest("manual__1"))
     assert (tmp_path / "aeries_to_destiny" / "_last_delivered" / "sftp" / "patrons.parquet").exists()
-    assert state.manifest() == {"run_id": "manual__1", "files": {}}
+    assert state.manifest() == {**manifest("manual__1"), "snapshots": {"patrons": hashlib.sha256(data).hexdigest()}}
     assert state.snapshot("patrons")["name"].tolist() == ["Ann"]
+    assert sorted(p.name for p in state_folder(tmp_path).iterdir()) == ["delivered.json", "patrons.parquet"]
+
+
+def state_folder(tmp_path):
+    return tmp_path / "aeries_to_destiny" / "_last_delivered" / "sftp"
+
+
+def test_a_save_keeps_the_generation_it_replaces_and_a_cut_off_current_one_falls_back_to_it(tmp_path):
+    state = DeliveredState(ObjectStoragePath(f"file://{tmp_path}"), "aeries_to_destiny", "sftp")
+    state.save({"patrons": parquet(("1", "100", "Ann"))}, manifest("manual__1"))
+    state.save({"patrons": parquet(("1", "100", "Ann"), ("2", "100", "Bo"))}, manifest("manual__2"))
+    assert state.read().generation == "current" and state.read().manifest["run_id"] == "manual__2"
+    current = state_folder(tmp_path) / "patrons.parquet"
+    current.write_bytes(current.read_bytes()[:100])  # a save killed while it replaced the file
+    last = state.read()
+    assert (last.generation, last.manifest["run_id"], last.current) == ("previous", "manual__1", None)
+    assert last.problems == [f"file://{current} is not the file delivered.json names (sha256 differs: cut off or "
+                             "replaced)"]
+    assert last.snapshot_columns("patrons").text("name").to_pylist() == ["Ann"]
+    with pytest.raises(StateUnreadable, match=r"patrons.parquet is not the file delivered.json names .*\. Restore "):
+        state.manifest()  # a write-back's processed files: never guessed
+    # a current generation deleted, the previous one left: the previous one, and why
+    (state_folder(tmp_path) / "delivered.json").rename(tmp_path / "aside.json")
+    missing = f"file://{state_folder(tmp_path)}/delivered.json is missing beside patrons.parquet"
+    assert state.read().problems == [missing]
+    assert state.read().manifest["run_id"] == "manual__1"
+    (tmp_path / "aside.json").rename(state_folder(tmp_path) / "delivered.json")
+    # the next save does not make the unreadable generation the previous one
+    state.save({"patrons": parquet(("3", "100", "Cy"))}, manifest("manual__3"))
+    assert state.read().manifest["run_id"] == "manual__3"
+    assert state._load(state.root / "previous")["run_id"] == "manual__1"
+
+
+@pytest.mark.parametrize("content, problem", [
+    (b"null", "delivered.json holds null, not a record of a delivery"),
+    (b"{}", "delivered.json lacks run_id, delivered_at, files (a record of a delivery has run_id, delivered_at, "
+            "files)"),
+    (b'{"run_id": "manual__1", "delivered_at": "2026-11-30", "files": []}',
+     "delivered.json lacks files (a record of a delivery has run_id, delivered_at, files)"),
+    (b'{"run_id": "manual__1", "deliv',
+     "delivered.json is not valid JSON (Unterminated string starting at: line 1 column 25 (char 24))"),
+])
+def test_a_manifest_that_is_not_a_record_of_a_delivery_is_unreadable_not_a_first_delivery(tmp_path, content, problem):
+    state = DeliveredState(ObjectStoragePath(f"file://{tmp_path}"), "aeries_to_destiny", "sftp")
+    state.save({"patrons": parquet(("1", "100", "Ann"))}, manifest("manual__1"))
+    (state_folder(tmp_path) / "delivered.json").write_bytes(content)
+    last = state.read()
+    assert last.unreadable and last.manifest is None
+    assert last.problems == [f"file://{state_folder(tmp_path)}/{problem}"]
+
+
+def test_state_files_are_private_whatever_the_umask(tmp_path):
+    import os
+    import stat
+
+    saved = os.umask(0)
+    try:
+        state = DeliveredState(ObjectStoragePath(f"file://{tmp_path}"), "aeries_to_destiny", "sftp")
+        state.save({"patrons": parquet(("1", "100", "Ann"))}, manifest("manual__1"))
+        state.save({"patrons": parquet(("1", "100", "Ann"))}, manifest("manual__2"))
+    finally:
+        os.umask(saved)
+    modes = {p.relative_to(tmp_path).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in tmp_path.rglob("*")}
+    assert modes == {
+        "aeries_to_destiny": 0o700, "aeries_to_destiny/_last_delivered": 0o700,
+        "aeries_to_destiny/_last_delivered/sftp": 0o700,
+        "aeries_to_destiny/_last_delivered/sftp/delivered.json": 0o600,
+        "aeries_to_destiny/_last_delivered/sftp/patrons.parquet": 0o600,
+        "aeries_to_destiny/_last_delivered/sftp/previous": 0o700,
+        "aeries_to_destiny/_last_delivered/sftp/previous/delivered.json": 0o600,
+        "aeries_to_destiny/_last_delivered/sftp/previous/patrons.parquet": 0o600,
+    }
 
 
 def test_volume_drop_names_the_table_or_school_and_the_last_delivery():

@@ -79,3 +79,73 @@ def test_the_last_delivered_and_the_extract_snapshots_are_never_purged(tmp_path,
 
     assert result["purged_runs"] == 0
     assert sorted(p.name for p in snapshot.iterdir()) == names
+
+
+def test_snapshots_of_dags_that_no_longer_exist_are_deleted(tmp_path):
+    from aeries_hub.retention import purge_orphaned_snapshots
+
+    for folder in ("aeries_to_destiny/_last_delivered/sftp", "aeries_to_destiny/_extract_snapshot/aeries_default-2026",
+                   "aeries_to_retired/_last_delivered/sftp/previous", "aeries_to_retired/_extract_snapshot/x-2026"):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "students.parquet").write_text("student data")
+    kept_run = staged_run(tmp_path, "aeries_to_retired", "scheduled__2026-11-20", finished=NOW)
+
+    existing = {"aeries_to_destiny", "xello_to_aeries"}
+    deleted = purge_orphaned_snapshots(ObjectStoragePath(f"file://{tmp_path}"), existing)
+
+    assert deleted == ["aeries_to_retired/_last_delivered", "aeries_to_retired/_extract_snapshot"]
+    assert sorted(p.name for p in (tmp_path / "aeries_to_retired").iterdir()) == ["scheduled__2026-11-20"]
+    assert files(kept_run) != []  # run folders age out with the period, like any other DAG's
+    assert (tmp_path / "aeries_to_destiny/_last_delivered/sftp/students.parquet").exists()
+    assert (tmp_path / "aeries_to_destiny/_extract_snapshot/aeries_default-2026/students.parquet").exists()
+
+
+def test_the_dag_ids_that_exist_are_those_of_the_mapping_and_write_back_files():
+    from aeries_hub.retention import existing_dag_ids
+
+    assert existing_dag_ids() == {
+        "aeries_to_destiny", "aeries_to_powerschool_learning", "aeries_to_schoolmint_enroll", "aeries_to_stemscopes",
+        "aeries_to_xello", "powerschool_learning_to_aeries", "schoolmint_enroll_to_aeries", "xello_to_aeries",
+    }
+
+
+def test_an_unloadable_mapping_file_keeps_every_snapshot(tmp_path, monkeypatch):
+    from aeries_hub import paths
+    from aeries_hub.retention import existing_dag_ids
+
+    (tmp_path / "broken.yml").write_text("name: [")
+    monkeypatch.setattr(paths, "MAPPINGS_DIR", tmp_path)
+    assert existing_dag_ids() is None
+
+
+def test_log_files_older_than_the_period_are_deleted_and_empty_folders_with_them(tmp_path):
+    from aeries_hub.retention import delete_files_before
+
+    old = tmp_path / "dag_id=aeries_to_xello" / "run_id=scheduled__old" / "task_id=deliver" / "attempt=1.log"
+    recent = tmp_path / "dag_id=aeries_to_xello" / "run_id=scheduled__new" / "task_id=deliver" / "attempt=1.log"
+    for path, age in ((old, 31), (recent, 29)):
+        path.parent.mkdir(parents=True)
+        path.write_text("changed LastName from 'Ann' to 'Anne'")
+        os.utime(path, ((NOW - timedelta(days=age)).timestamp(),) * 2)
+
+    result = delete_files_before(tmp_path, NOW - timedelta(days=30))
+
+    assert (result["files_deleted"], result["files_kept"]) == (1, 1)
+    assert not (tmp_path / "dag_id=aeries_to_xello" / "run_id=scheduled__old").exists()
+    assert recent.read_text() == "changed LastName from 'Ann' to 'Anne'"
+
+
+def test_db_clean_without_metadata_database_access_fails_with_what_to_do(monkeypatch):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from aeries_hub.retention import _metadata_db_env
+
+    monkeypatch.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "airflow-db-not-allowed:///")  # a worker's task process
+    with pytest.raises(AirflowFailException, match=r"^Airflow blocks the metadata database from task processes, so "
+                       r"airflow db clean cannot reach it: set \[aeries_hub\] metadata_db_conn_id to"):
+        _metadata_db_env()
+
+    monkeypatch.setenv("AIRFLOW__AERIES_HUB__METADATA_DB_CONN_ID", "airflow_metadata_db")
+    monkeypatch.setenv("AIRFLOW_CONN_AIRFLOW_METADATA_DB", "postgres://airflow:s3cret@postgres:5432/airflow")
+    url = _metadata_db_env()["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    assert url == "postgresql://airflow:s3cret@postgres:5432/airflow"

@@ -1,0 +1,178 @@
+"""End to end: a lost, emptied or cut-off record of the last delivery is not a first delivery.
+
+The Xello DAG runs under dag.test() against the emulator and OpenSSH's sshd. After a first delivery, its
+``_last_delivered`` record is deleted, set to ``null`` or ``{}``, or cut off; each next run must ask for
+approval with the exact reason (the mass-change guard and the volume check cannot work without the record)
+and deliver nothing when the approver rejects. A save killed half-way (a snapshot file cut off) is recovered
+from the previous generation. Staged files of a real run are private (0600, folders 0700).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from pathlib import Path
+
+import pytest
+
+from aeries_hub.staging import RunFolder, staging_base
+from tests.dags.test_change_tracking import answer_when_waiting
+
+pytestmark = pytest.mark.e2e
+
+DAG_ID = "aeries_to_xello"
+STACK = {"students": 140, "seed": 7}
+STUDENTS = "xello/Student.txt"
+WHAT_TO_DO = ("Restore the folder from a backup and clear this run, or approve: every row then counts as added, "
+              "removals are not counted, and this delivery becomes the new record")
+
+
+@pytest.fixture(scope="module")
+def xello():
+    from aeries_hub.dag_factory import build_dags
+    from aeries_hub.paths import MAPPINGS_DIR
+
+    return build_dags(MAPPINGS_DIR)[DAG_ID]
+
+
+def state_root() -> Path:
+    return Path(staging_base().path) / DAG_ID / "_last_delivered" / "sftp"
+
+
+def state_url() -> str:
+    """The record's folder as messages name it (the staging URL)."""
+    return str(staging_base() / DAG_ID / "_last_delivered" / "sftp")
+
+
+def run(dag, stack, decision: str | None = "") -> dict:
+    """One run; ``decision`` answers its approval ("" when none is expected)."""
+    answered: dict = {}
+    responder = answer_when_waiting(decision or None, answered, DAG_ID) if decision != "" else None
+    dag_run = dag.test(run_conf={"ignore_window": True})
+    if responder:
+        responder.join(timeout=30)
+    landed = stack.sftp.root / STUDENTS
+    return {
+        "run": dag_run,
+        "report": RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("report.json"),
+        "answered": answered,
+        "mtime": landed.stat().st_mtime_ns,
+    }
+
+
+def delivery_event_time(run_id: str) -> str:
+    from airflow.models.asset import AssetEvent
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        event = (session.query(AssetEvent).filter_by(source_dag_id=DAG_ID, source_run_id=run_id)
+                 .order_by(AssetEvent.timestamp.desc()).first())  # the run's newest delivered file
+        return event.timestamp.isoformat(timespec="seconds")
+
+
+@pytest.fixture(scope="module")
+def history(stack, xello, tmp_path_factory):
+    """A first delivery, then one run per damage done to its record (each time restored from a copy first).
+    The umask lets everyone read new files: staging must make them private itself."""
+    saved_umask = os.umask(0)
+    try:
+        return _history(stack, xello, tmp_path_factory)
+    finally:
+        os.umask(saved_umask)
+
+
+def _history(stack, xello, tmp_path_factory) -> dict:
+    runs = {"first": run(xello, stack)}
+    kept = tmp_path_factory.mktemp("state") / "sftp"
+    shutil.copytree(state_root(), kept)
+
+    def damaged(name: str, damage, decision: str) -> None:
+        shutil.rmtree(state_root(), ignore_errors=True)
+        shutil.copytree(kept, state_root())
+        damage(state_root())
+        runs[name] = run(xello, stack, decision)
+
+    damaged("null", lambda root: (root / "delivered.json").write_text("null"), "Reject")
+    damaged("empty", lambda root: (root / "delivered.json").write_text("{}"), "Reject")
+    student = lambda root: root / "Student.parquet"  # noqa: E731
+    damaged("cut_off", lambda root: student(root).write_bytes(student(root).read_bytes()[:500]), "Reject")
+    damaged("deleted", lambda root: shutil.rmtree(root.parent), "Approve")
+    # after the approved delivery the record is there again: the same data needs no approval, and the
+    # record it replaces becomes the previous generation
+    runs["again"] = run(xello, stack)
+    # a save killed after it replaced a snapshot file but before the manifest naming it
+    half = student(state_root()).read_bytes()
+    student(state_root()).write_bytes(half[: len(half) // 2])
+    runs["recovered"] = run(xello, stack)
+    return runs
+
+
+def test_first_delivery_needs_no_approval(history):
+    report = history["first"]["report"]
+    assert report["status"] == "Completed"
+    assert report["changes"]["last_delivery"] is None and report["changes"]["exceeded"] == []
+    assert report["approval"] == {"needed": False, "why": "within the mass-change guard"}
+
+
+@pytest.mark.parametrize("name, problem", [
+    ("null", "{root}/delivered.json holds null, not a record of a delivery"),
+    ("empty", "{root}/delivered.json lacks run_id, delivered_at, files (a record of a delivery has run_id, "
+              "delivered_at, files)"),
+    ("cut_off", "{root}/Student.parquet is not the file delivered.json names (sha256 differs: cut off or replaced)"),
+])
+def test_an_unreadable_record_asks_for_approval_naming_the_file(history, name, problem):
+    damaged, first = history[name], history["first"]
+    reason = f"no readable record of the last delivery to sftp: {problem.format(root=state_url())}. {WHAT_TO_DO}"
+    assert damaged["report"]["changes"]["exceeded"] == [reason]
+    assert reason in damaged["answered"]["body"]
+    assert "has no readable record of its last delivery" in damaged["answered"]["body"]
+    assert damaged["report"]["status"] == "Error" and damaged["run"].state == "failed"
+    assert damaged["report"]["reason"].startswith("Not delivered: ")
+    assert damaged["report"]["delivered"] == []
+    assert damaged["mtime"] == first["mtime"]  # nothing reached Xello
+
+
+def test_a_deleted_record_of_a_dag_that_delivered_before_asks_for_approval(history):
+    deleted, first = history["deleted"], history["first"]
+    first_run = first["run"].run_id
+    reason = (f"no record of the last delivery in {state_url()}, though {DAG_ID} delivered to sftp before "
+              f"(run {first_run} at {delivery_event_time(first_run)}). {WHAT_TO_DO}")
+    assert deleted["report"]["changes"]["exceeded"] == [reason]
+    assert reason in deleted["answered"]["body"]
+    assert deleted["report"]["approval"]["decision"] == "approved"
+    assert deleted["report"]["status"] == "Completed" and deleted["run"].state == "success"
+
+
+def test_after_the_approved_delivery_the_record_is_back_and_the_next_run_needs_no_approval(history):
+    again = history["again"]["report"]
+    assert again["changes"]["last_delivery"]["run_id"] == history["deleted"]["run"].run_id
+    assert again["changes"]["exceeded"] == []
+    assert again["approval"] == {"needed": False, "why": "within the mass-change guard"}
+
+
+def test_a_killed_save_is_recovered_from_the_previous_generation(history):
+    recovered = history["recovered"]["report"]
+    previous = history["deleted"]["run"].run_id
+    assert recovered["status"] == "Completed"
+    assert recovered["approval"] == {"needed": False, "why": "within the mass-change guard"}
+    assert recovered["changes"]["last_delivery"]["run_id"] == previous
+    assert all((c["added"], c["changed"], c["removed"]) == (0, 0, 0) for c in recovered["changes"]["files"].values())
+    problem = (f"{state_url()}/Student.parquet is not the file delivered.json names (sha256 differs: cut off or "
+               f"replaced); this run was compared with the previous generation ({state_url()}/previous, run "
+               f"{previous}), and its delivery writes a new record")
+    assert recovered["changes"]["state_problems"] == [problem]
+    assert problem in recovered["attention"]
+    # the delivery wrote a readable record again
+    from aeries_hub.changes import DeliveredState
+
+    assert DeliveredState(staging_base(), DAG_ID, "sftp").manifest()["run_id"] == history["recovered"]["run"].run_id
+
+
+def test_staged_files_are_private_whatever_the_umask(history):
+    run_id = history["recovered"]["run"].run_id
+    run_dir = Path(RunFolder(staging_base(), DAG_ID, run_id).root.path)
+    checked = [run_dir, *run_dir.rglob("*"), *state_root().parent.rglob("*")]
+    modes = {str(p): stat.S_IMODE(p.stat().st_mode) for p in checked}
+    assert len(modes) > 30
+    assert {p: m for p, m in modes.items() if m != (0o700 if Path(p).is_dir() else 0o600)} == {}
