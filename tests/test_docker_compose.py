@@ -389,6 +389,9 @@ def test_celery_executor_with_redis_broker_and_postgres_metadata_database(servic
         assert env["AIRFLOW__AERIES_HUB__STAGING_URL"] == "file:///opt/airflow/staging", name
         assert env["AERIES_HUB_INCLUDE_DIR"] == "/opt/airflow/include", name
         assert env["AIRFLOW__API_AUTH__JWT_SECRET"], name
+        # The retention DAG's `airflow db clean` reaches the metadata database through this connection.
+        assert env["AIRFLOW__AERIES_HUB__METADATA_DB_CONN_ID"] == "airflow_metadata_db", name
+        assert env["AIRFLOW_CONN_AIRFLOW_METADATA_DB"] == database.replace("+psycopg2", ""), name
 
 
 def test_airflow_services_mount_the_project_folders_and_the_shared_staging_volume(compose, services):
