@@ -16,7 +16,7 @@ from aeries_hub.mapping.loader import MappingError
 from aeries_hub.writeback.loader import WriteBack
 
 #: A change of one of these fields (addresses, phones, e-mail addresses) always waits for approval.
-CONTACT_DETAIL = re.compile(r"Address|Phone", re.IGNORECASE)
+CONTACT_DETAIL = re.compile(r"Address|Phone|E-?mail", re.IGNORECASE)
 #: guard.allowed_fields' kind of record of each kind of planned write.
 RECORD_KINDS = {"student": "students", "contact": "contacts", "course request": "course_requests",
                 "assignment": "assignments", "scores": "scores"}
