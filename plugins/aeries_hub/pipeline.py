@@ -649,7 +649,7 @@ def _check_still_compared(run: RunFolder, state, run_id: str) -> None:
     from airflow.sdk.exceptions import AirflowFailException
 
     compared = run.read_json("summary/track_changes.json").get("last_delivery")
-    last = state.manifest()
+    last = state.read().manifest  # what track_changes compared with: the previous generation if the current is cut off
     current = {"run_id": last["run_id"], "delivered_at": last["delivered_at"]} if last else None
     if current == compared or (current and current["run_id"] == run_id):  # the same, or this run's own earlier try
         return
