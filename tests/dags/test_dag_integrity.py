@@ -65,7 +65,7 @@ def test_parsing_imports_no_heavy_modules(parsed):
                                            + [f"{p.stem}_to_aeries" for p in (INCLUDE_DIR / "writebacks").glob("*.yml")]
                                            + ["aeries_hub_staging_retention"]))
 def test_every_task_has_an_execution_timeout_of_task_timeout_minutes(dag_id, parsed, configured_timeouts):
-    # README (Operating): a task that hangs is ended after [aeries_hub] task_timeout_minutes (default 60).
+    # README (Security): a task that hangs is ended after [aeries_hub] task_timeout_minutes (default 60).
     tasks = parsed["execution_timeouts"][dag_id]
     assert tasks == dict.fromkeys(tasks, 3600.0)
     assert configured_timeouts["execution_timeouts"][dag_id] == dict.fromkeys(tasks, 420.0)
