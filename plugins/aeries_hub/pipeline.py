@@ -514,7 +514,8 @@ def track_changes(mapping_file: str) -> dict:
 
 def _state_loss(mapping: Mapping, state, last_delivery, context) -> list[str]:
     """The approval reason when there is no readable record of the last delivery though there was one: the
-    record is unreadable, or the metadata database holds an earlier delivery to this target."""
+    record is unreadable, the metadata database holds an earlier delivery to this target, or the target's SFTP
+    folder already holds the files this DAG delivers (a new metadata database, or files delivered by hand)."""
     what_to_do = ("Restore the folder from a backup and clear this run, or approve: every row then counts as "
                   "added, removals are not counted, and this delivery becomes the new record")
     if last_delivery.unreadable:
@@ -525,10 +526,42 @@ def _state_loss(mapping: Mapping, state, last_delivery, context) -> list[str]:
     except Exception as exc:  # noqa: BLE001 - not knowing is treated as having delivered
         return [f"no record of the last delivery in {state.root}, and Airflow could not tell whether {mapping.dag_id} "
                 f"delivered to {state.root.name} before ({type(exc).__name__}: {exc}). {what_to_do}"]
-    if earlier is None:
+    if earlier is not None:
+        return [f"no record of the last delivery in {state.root}, though {mapping.dag_id} delivered to "
+                f"{state.root.name} before (run {earlier['run_id']} at {earlier['at']}). {what_to_do}"]
+    where, shown = _files_at_target(mapping)
+    if not shown:
         return []
-    return [f"no record of the last delivery in {state.root}, though {mapping.dag_id} delivered to "
-            f"{state.root.name} before (run {earlier['run_id']} at {earlier['at']}). {what_to_do}"]
+    return [f"no record of the last delivery in {state.root}, though {where} already holds {', '.join(shown)}: "
+            f"a delivery this hub has no record of. {what_to_do}"]
+
+
+def _files_at_target(mapping: Mapping) -> tuple[str, list[str]]:
+    """Where the SFTP target is, and which of the files this DAG delivers its folder already holds ("path (size
+    bytes, modified at)"), for the state-loss check. An http target cannot be listed; a server that cannot be
+    reached gives no signal (deliver then fails with the connection error)."""
+    from datetime import datetime, timezone
+
+    from aeries_hub.delivery.sftp import DeliveryError, open_sftp
+
+    if mapping.http:
+        return "", []
+    names = [mapping.package_zip] if mapping.package_zip else [output.file for output in mapping.outputs]
+    shown = []
+    try:
+        with open_sftp(mapping.sftp_conn_id, connect_attempts=1) as (sftp, where):
+            for name in names:
+                remote = f"{mapping.sftp_remote_dir.rstrip('/')}/{name}"
+                try:
+                    attrs = sftp.stat(remote)
+                except OSError:  # missing, or not ours to read: no sign of an earlier delivery
+                    continue
+                at = datetime.fromtimestamp(attrs.st_mtime or 0, timezone.utc).isoformat(timespec="seconds")
+                shown.append(f"{remote} ({attrs.st_size} bytes, modified {at})")
+    except DeliveryError as exc:
+        log.warning("Could not look for earlier deliveries in the target folder: %s", exc)
+        return "", []
+    return where, shown
 
 
 def _earlier_delivery(mapping: Mapping, context) -> dict | None:

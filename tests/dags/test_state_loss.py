@@ -4,7 +4,8 @@ The Xello DAG runs under dag.test() against the emulator and OpenSSH's sshd. Aft
 ``_last_delivered`` record is deleted, set to ``null`` or ``{}``, or cut off; each next run must ask for
 approval with the exact reason (the mass-change guard and the volume check cannot work without the record)
 and deliver nothing when the approver rejects. A save killed half-way (a snapshot file cut off) is recovered
-from the previous generation. Staged files of a real run are private (0600, folders 0700).
+from the previous generation. With the record lost and a new metadata database (no delivery events), the
+files already in Xello's folder still ask for approval. Staged files of a real run are private (0600, folders 0700).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from aeries_hub.changes import DeliveredState
 from aeries_hub.staging import RunFolder, staging_base
 from tests.dags.test_change_tracking import answer_when_waiting
 
@@ -105,7 +107,37 @@ def _history(stack, xello, tmp_path_factory) -> dict:
     half = student(state_root()).read_bytes()
     student(state_root()).write_bytes(half[: len(half) // 2])
     runs["recovered"] = run(xello, stack)
+    runs["recovered"]["record"] = DeliveredState(staging_base(), DAG_ID, "sftp").manifest()
+    runs["recovered"]["record_modes"] = modes(state_root().parent)
+    # a new metadata database (no delivery events) and a lost record: the files at Xello still tell
+    at_target = files_at_target(stack)
+    runs["first"]["event_at"] = delivery_event_time(runs["first"]["run"].run_id)
+    forget_delivery_events()
+    shutil.rmtree(state_root().parent)
+    runs["new_database"] = {**run(xello, stack, "Reject"), "at_target": at_target}
     return runs
+
+
+def forget_delivery_events() -> None:
+    from airflow.models.asset import AssetEvent
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        session.query(AssetEvent).filter_by(source_dag_id=DAG_ID).delete()
+
+
+def files_at_target(stack) -> str:
+    """The delivered files in Xello's folder as the approval reason names them, in the mapping's order."""
+    from datetime import datetime, timezone
+
+    from aeries_hub.pipeline import mapping_for
+
+    shown = []
+    for output in mapping_for("xello.yml").outputs:
+        landed = (stack.sftp.root / "xello" / output.file).stat()
+        at = datetime.fromtimestamp(landed.st_mtime, timezone.utc).isoformat(timespec="seconds")
+        shown.append(f"xello/{output.file} ({landed.st_size} bytes, modified {at})")
+    return ", ".join(shown)
 
 
 def test_first_delivery_needs_no_approval(history):
@@ -137,11 +169,22 @@ def test_a_deleted_record_of_a_dag_that_delivered_before_asks_for_approval(histo
     deleted, first = history["deleted"], history["first"]
     first_run = first["run"].run_id
     reason = (f"no record of the last delivery in {state_url()}, though {DAG_ID} delivered to sftp before "
-              f"(run {first_run} at {delivery_event_time(first_run)}). {WHAT_TO_DO}")
+              f"(run {first_run} at {first['event_at']}). {WHAT_TO_DO}")
     assert deleted["report"]["changes"]["exceeded"] == [reason]
     assert reason in deleted["answered"]["body"]
     assert deleted["report"]["approval"]["decision"] == "approved"
     assert deleted["report"]["status"] == "Completed" and deleted["run"].state == "success"
+
+
+def test_a_lost_record_and_a_new_metadata_database_still_ask_for_approval_when_the_target_holds_files(history, stack):
+    lost = history["new_database"]
+    where = f"sftp connection 'xello_sftp' ({stack.sftp.host}:{stack.sftp.port})"
+    reason = (f"no record of the last delivery in {state_url()}, though {where} already holds "
+              f"{lost['at_target']}: a delivery this hub has no record of. {WHAT_TO_DO}")
+    assert lost["report"]["changes"]["exceeded"] == [reason]
+    assert reason in lost["answered"]["body"]
+    assert lost["report"]["status"] == "Error" and lost["report"]["delivered"] == []
+    assert lost["mtime"] == history["recovered"]["mtime"]  # nothing reached Xello
 
 
 def test_after_the_approved_delivery_the_record_is_back_and_the_next_run_needs_no_approval(history):
@@ -164,15 +207,17 @@ def test_a_killed_save_is_recovered_from_the_previous_generation(history):
     assert recovered["changes"]["state_problems"] == [problem]
     assert problem in recovered["attention"]
     # the delivery wrote a readable record again
-    from aeries_hub.changes import DeliveredState
+    assert history["recovered"]["record"]["run_id"] == history["recovered"]["run"].run_id
 
-    assert DeliveredState(staging_base(), DAG_ID, "sftp").manifest()["run_id"] == history["recovered"]["run"].run_id
+
+def modes(folder: Path) -> dict[str, str]:
+    """``{path: "dir 0o700"}`` for a folder and everything in it."""
+    return {str(p): f"{'dir' if p.is_dir() else 'file'} {oct(stat.S_IMODE(p.stat().st_mode))}"
+            for p in [folder, *folder.rglob("*")]}
 
 
 def test_staged_files_are_private_whatever_the_umask(history):
     run_id = history["recovered"]["run"].run_id
-    run_dir = Path(RunFolder(staging_base(), DAG_ID, run_id).root.path)
-    checked = [run_dir, *run_dir.rglob("*"), *state_root().parent.rglob("*")]
-    modes = {str(p): stat.S_IMODE(p.stat().st_mode) for p in checked}
-    assert len(modes) > 30
-    assert {p: m for p, m in modes.items() if m != (0o700 if Path(p).is_dir() else 0o600)} == {}
+    staged = {**modes(Path(RunFolder(staging_base(), DAG_ID, run_id).root.path)), **history["recovered"]["record_modes"]}
+    assert len(staged) > 30
+    assert {p: m for p, m in staged.items() if m not in ("dir 0o700", "file 0o600")} == {}

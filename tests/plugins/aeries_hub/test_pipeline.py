@@ -117,3 +117,23 @@ def test_school_year_of_a_date_starts_on_the_configured_first_day(monkeypatch):
     monkeypatch.setenv("AIRFLOW__AERIES_HUB__SCHOOL_YEAR_START", "August")
     with pytest.raises(Exception, match=r"school_year_start is 'August'; give the first day of the school year as MM-DD"):
         school_year_of(date(2025, 8, 15))
+
+
+def test_an_unreachable_target_gives_no_sign_of_an_earlier_delivery(monkeypatch, caplog):
+    """The state-loss check looks for delivered files at the SFTP target; a server that does not answer is
+    no sign either way (deliver then fails with the connection error) and the warning names the connection."""
+    import json
+    import socket
+
+    from aeries_hub.pipeline import _files_at_target
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    host_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGxpc3RlbmluZy1uby1tb3JlLWhvc3Qta2V5LTAwMDA="
+    monkeypatch.setenv(f"AIRFLOW_CONN_{DESTINY.sftp_conn_id.upper()}", json.dumps(
+        {"conn_type": "sftp", "host": "127.0.0.1", "port": closed_port, "login": "hub",
+         "extra": {"host_key": host_key}}))
+    assert _files_at_target(DESTINY) == ("", [])
+    assert f"sftp connection '{DESTINY.sftp_conn_id}' (127.0.0.1:{closed_port})" in caplog.text
+    assert "Could not look for earlier deliveries in the target folder" in caplog.text
