@@ -105,7 +105,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         return 2
     del district
-    log.info("certificates: %s", ", ".join(f"{name} ({len(areas)} areas)" for name, areas in certs.values()) or "none")
+    log.info("certificates: %s", ", ".join(
+        f"{cert.name} ({len(cert.areas)} areas{', field level security' if cert.denied_fields else ''})"
+        for cert in certs.values()) or "none")
     serve_until_stopped(server, args.port_file, f"Aeries emulator listening on {server.url}")
     return 0
 

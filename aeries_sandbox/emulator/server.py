@@ -19,7 +19,7 @@ import time
 from bisect import bisect_left, bisect_right, insort
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Mapping, Self
+from typing import Any, Callable, Mapping, NamedTuple, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from aeries_sandbox.emulator import writes as write_ops
@@ -40,6 +40,7 @@ __all__ = [
     "READ_AREAS",
     "WRITE_AREAS",
     "normalise_area",
+    "Certificate",
     "CertificateError",
     "load_certificates",
     "normalise_base_path",
@@ -174,12 +175,24 @@ def read_secrets_file(path: str | os.PathLike[str], what: str, error: type[Excep
         raise error(f"the {what} file is not valid JSON ({exc.msg} at line {exc.lineno})") from None
 
 
-def load_certificates(source: Any) -> dict[str, tuple[str, frozenset[str]]]:
-    """Certificate -> (name, areas) from a certs file path, its parsed JSON, the list of entries, or an
+class Certificate(NamedTuple):
+    """A certificate's name, the permissions it grants, and the fields field level security denies it writing
+    (security area -> lower-case field names, the names the write bodies use included)."""
+
+    name: str
+    areas: frozenset[str]
+    denied_fields: Mapping[str, frozenset[str]] = {}
+
+
+def load_certificates(source: Any) -> dict[str, Certificate]:
+    """Certificate -> :class:`Certificate` from a certs file path, its parsed JSON, the list of entries, or an
     already loaded table.
 
-    Each entry is ``{"name": ..., "certificate": <32 letters/digits>, "areas": [...]}``. Errors name the
-    entry by its name or position, never by its certificate.
+    Each entry is ``{"name": ..., "certificate": <32 letters/digits>, "areas": [...]}`` with an optional
+    ``"denied_fields": {"Student Data": ["StateStudentID"], "Contacts": [...]}``: Aeries' field level security
+    (support article 14000068040) denies a group updating single fields of Student Data, Emergency Contacts and
+    Staff Data; a write of such a field is ignored without an error. Errors name the entry by its name or
+    position, never by its certificate.
     """
     if isinstance(source, Mapping) and source and all(isinstance(v, tuple) for v in source.values()):
         return dict(source)  # already loaded
@@ -193,7 +206,7 @@ def load_certificates(source: Any) -> dict[str, tuple[str, frozenset[str]]]:
             raise CertificateError('the certificates JSON needs a "certificates" list')
     else:
         entries = list(source)
-    table: dict[str, tuple[str, frozenset[str]]] = {}
+    table: dict[str, Certificate] = {}
     for position, entry in enumerate(entries):
         label = f"certificate #{position + 1}"
         if not isinstance(entry, Mapping):
@@ -216,9 +229,26 @@ def load_certificates(source: Any) -> dict[str, tuple[str, frozenset[str]]]:
                         "\"<area> - Update\")", label, unknown, ", ".join(READ_AREAS))
         if cert in table:
             raise CertificateError(f"{label} repeats the certificate of {table[cert][0]!r}")
-        table[cert] = (name, frozenset(granted))
+        table[cert] = Certificate(name, frozenset(granted), _denied_fields(entry.get("denied_fields", {}), label))
     return table
 
+
+def _denied_fields(entry: Any, label: str) -> dict[str, frozenset[str]]:
+    """``{"Student Data": ["RaceCode1"]}`` -> ``{"Student Data": {"racecode1", "race1code"}}``: a denied field is
+    ignored under every name a write body may give it."""
+    areas = {"Student Data": write_ops.STUDENT_FIELDS, "Contacts": write_ops.CONTACT_FIELDS}
+    if not isinstance(entry, Mapping) or not all(
+            isinstance(names, list) and all(isinstance(n, str) for n in names) for names in entry.values()):
+        raise CertificateError(f"{label}: denied_fields must map a security area to a list of field names")
+    denied = {}
+    for area, names in entry.items():
+        if area not in areas:
+            raise CertificateError(f"{label}: denied_fields names {area!r}; field level security of writes is "
+                                   f"emulated for {', '.join(areas)}")
+        aliases = {field.lower(): {field.lower(), *(n.lower() for n in body_names)}
+                   for field, body_names, _ in areas[area]}
+        denied[area] = frozenset(alias for name in names for alias in aliases.get(name.lower(), {name.lower()}))
+    return denied
 
 def _dumps(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
@@ -703,8 +733,8 @@ class _Handler(JsonRequestHandler):
         params = {k.lower(): v for k, v in query}
         self._send(200, action(params))
 
-    def _check_certificate(self, needed: tuple[str, ...]) -> None:
-        """401 without a known certificate; 403 naming the first of ``needed`` it lacks."""
+    def _check_certificate(self, needed: tuple[str, ...]) -> Certificate:
+        """The request's certificate: 401 without a known one; 403 naming the first of ``needed`` it lacks."""
         app = self.server.app
         cert = (self.headers.get("AERIES-CERT") or "").strip()
         known = app.certificates.get(cert) if cert else None
@@ -717,6 +747,26 @@ class _Handler(JsonRequestHandler):
         for area in needed:
             if area not in known[1]:
                 raise HttpError(403, f"The certificate does not have access to {area}")
+        return known
+
+    def _without_denied_fields(self, certificate: Certificate, area: str, body: bytes) -> bytes:
+        """The body without the fields field level security denies this certificate in ``area``: Aeries answers
+        as if they had not been sent (the writes log lists them as ``ignored_fields``)."""
+        denied = certificate.denied_fields.get(area.split(" - ")[0]) if isinstance(certificate, Certificate) else None
+        if not denied:
+            return body
+        try:
+            payload = json.loads(body.decode("utf-8-sig"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return body  # the write itself answers 400
+        if not isinstance(payload, dict):
+            return body
+        ignored = [key for key in payload if str(key).lower() in denied]
+        if not ignored:
+            return body
+        if self._write_entry is not None:
+            self._write_entry["ignored_fields"] = ignored
+        return _dumps({k: v for k, v in payload.items() if k not in ignored})
 
     def _respond_write(self, method: str, path: str, api: list[str], body: bytes,
                        query: list[tuple[str, str]]) -> None:
@@ -750,7 +800,8 @@ class _Handler(JsonRequestHandler):
         if fault and fault != "truncate":
             self._inject(fault, lambda p: b"", query)
             return
-        self._check_certificate(WRITE_PERMISSIONS[route])
+        certificate = self._check_certificate(WRITE_PERMISSIONS[route])
+        body = self._without_denied_fields(certificate, WRITE_PERMISSIONS[route][0], body)
         status, answer = action({k.lower(): v for k, v in query}, body)
         if fault == "truncate":
             answer = answer[: max(1, len(answer) // 2)]
@@ -812,7 +863,7 @@ WriteAction = Callable[[dict[str, str], bytes], tuple[int, bytes]]
 class EmulatorApp:
     """Routing and the API's behaviour, independent of the socket server."""
 
-    def __init__(self, district: District, certificates: dict[str, tuple[str, frozenset[str]]], *,
+    def __init__(self, district: District, certificates: dict[str, Certificate], *,
                  base_path: str = "/aeries", faults: FaultInjector | None = None, access_log: bool = True) -> None:
         self.index = DistrictIndex(district)
         self.certificates = certificates
