@@ -1022,7 +1022,8 @@ class EmulatorApp:
                     return "contacts", lambda p: _dumps(_page(ix.contacts.get(school, []), p))
                 if n == 4:
                     sid = _parse_int(api[3])
-                    return None if sid is None else ("contacts", lambda p: _dumps(_page(ix.contacts_by_student.get((school, sid), []), p)))
+                    # Aeries answers every contact of the student, whatever their school (support article 14000166308)
+                    return None if sid is None else ("contacts", lambda p: _dumps(_page(ix.contacts_by_id.get(sid, []), p)))
                 return None
             if kind == "classes":
                 if n == 3:

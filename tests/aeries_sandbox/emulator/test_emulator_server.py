@@ -89,6 +89,18 @@ def test_two_school_student_is_listed_at_both(get, district):
         assert get(f"schools/{row['SchoolCode']}/students/{row['StudentID']}").json() == [row]
 
 
+def test_a_students_contacts_are_answered_whatever_the_school_in_the_path(get, district):
+    """Aeries support article 14000166308: with a StudentID the school in the path does not restrict the contacts."""
+    contact = district.contacts[0]
+    sid = contact["StudentID"]
+    theirs = sorted((c for c in district.contacts if c["StudentID"] == sid), key=lambda c: c["SequenceNumber"])
+    other = next(s["SchoolCode"] for s in district.schools if s["SchoolCode"] not in (0, contact["SchoolCode"]))
+    assert get(f"schools/{contact['SchoolCode']}/contacts/{sid}").json() == theirs
+    assert get(f"schools/{other}/contacts/{sid}").json() == theirs
+    assert [c for c in get(f"schools/{other}/contacts").json() if c["StudentID"] == sid] == [
+        c for c in theirs if c["SchoolCode"] == other]
+
+
 def test_contacts_classes_sections_teachers(get, district):
     school = _school_with_most_students(district)
     contacts = get(f"schools/{school}/contacts").json()
