@@ -1000,7 +1000,8 @@ def _too_few_rows(name: str, result: dict, rows: int, rejected: int, reasons: li
         head = f"all {rows} rows rejected" if rows > 1 else "its only row rejected"
     check = result["description"] or result["expectation"]
     because = "; ".join(reason_text(r) for r in reasons) + (f"; {_more_reasons(more)}" if more else "")
-    return f"{name}: {head} ({check}: failed); top reasons: {because}; every rejected row with its reasons: {rejects_file}"
+    return (f"{name}: {head} ({check}: failed); top reasons: {because}; "
+            f"every rejected row with its reasons: {rejects_file}")
 
 
 #: How many reasons for rejected rows the report gives per file (the most frequent first), and how many ids each.
