@@ -260,7 +260,8 @@ def build_file(mapping_file: str, file_name: str) -> dict:
     }
     if outcome.has_errors:
         _summary(run, f"build_{output.stem}", summary)
-        raise AirflowFailException(f"{output.file} failed its error checks; nothing was delivered.\n{outcome.error_message()}")
+        why = "\n".join(_failed_checks(mapping, {}, {output.stem: summary})) or outcome.error_message()
+        raise AirflowFailException(f"{output.file} failed its error checks; nothing was delivered.\n{why}")
     accepted = outcome.accepted.drop(columns=[RECORD_SET_COLUMN])
     run.write_parquet(f"built/{output.stem}.parquet", accepted)
     try:

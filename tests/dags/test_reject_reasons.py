@@ -92,7 +92,7 @@ def personal_values(data_dir: Path) -> set[str]:
 
 
 def test_a_run_whose_every_patron_is_rejected_names_the_reasons_counts_and_ids(district, mappings_dir, alerts,
-                                                                                  caplog):
+                                                                                  caplog, capfd):
     from aeries_hub.dag_factory import build_dags
 
     mailbox, webhook = alerts
@@ -101,6 +101,7 @@ def test_a_run_whose_every_patron_is_rejected_names_the_reasons_counts_and_ids(d
 
     with caplog.at_level("INFO"):
         dag_run = dag.test()
+    output = "".join(capfd.readouterr())
 
     assert dag_run.state == "failed"
     run = RunFolder(staging_base(), DAG_ID, dag_run.run_id)
@@ -123,6 +124,8 @@ def test_a_run_whose_every_patron_is_rejected_names_the_reasons_counts_and_ids(d
 
     logged = [record.getMessage() for record in caplog.records if record.funcName == "report"]
     assert reason_line in logged and f"error: {error}" in logged
+    # the failed build task, the red square an operator clicks first, says the same
+    assert f"patrons.csv failed its error checks; nothing was delivered.\n{error}" in output
 
     ((_, mail),) = mailbox.messages
     body = mail.get_body(("html",)).get_content()
