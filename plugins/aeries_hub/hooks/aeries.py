@@ -1099,13 +1099,10 @@ class _UnitPages:
 
     def _short_first_page(self, count: int, endpoint: _EndpointPaging) -> None:
         """Page 1 held fewer records than asked: the unit's end, or the server's row cap?"""
-        if endpoint.cap is not None:
-            if count == endpoint.cap:
-                self.size = count  # a full page at the cap: page on by the cap
-            else:
-                self._end(1)
-        elif not endpoint.probe or count < endpoint.end_floor:
-            self._end(1)  # a cap, if any, is at least end_floor: this page is not capped
+        if count == endpoint.cap:
+            self.size = count  # a full page at the known cap: page on by the cap
+        elif not endpoint.probe or count < max(endpoint.end_floor, endpoint.cap or 0):
+            self._end(1)  # below the cap, or below a page known to be an end (a cap is not below that)
         else:
             endpoint.probes += 1
             self.size = count

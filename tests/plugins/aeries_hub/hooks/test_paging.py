@@ -89,6 +89,17 @@ def test_a_server_that_pages_every_route(emu, connect, tmp_path, caplog):
     assert "StartingRecord" not in caplog.text
 
 
+def test_a_short_page_below_a_known_end_is_not_probed(emu, connect, tmp_path):
+    emu.set_paging([])
+    hook = connect(page_size=100, max_concurrency=1)
+
+    result = hook.extract_to_parquet("contacts", tmp_path / "contacts.parquet")
+
+    assert keys(pq.read_table(tmp_path / "contacts.parquet").to_pylist()) == keys(expected_contacts(emu))
+    # school 100's 87 rows are probed and found to be its end; 58, 78 and 10 rows are below it: never capped
+    assert (result.requests, result.paging) == (1 + 2 + 1 + 1 + 1, {"probes": 1})
+
+
 def test_a_server_that_ignores_paging_is_read_once_per_school(emu, connect, caplog):
     expected = expected_contacts(emu)  # the emulator's default: contacts ignore StartingRecord/EndingRecord
     hook = connect(page_size=20, max_concurrency=1)
