@@ -896,16 +896,11 @@ def build_score_plan(writeback: WriteBack, rows: list[dict], classes: list[dict]
 
 
 def read_course_requests(hook, school: int) -> list[dict]:
-    """Every course request (SSS row) of a school: ``GET schools/{sc}/scheduling/courserequests``, page by page."""
-    size = hook.settings.page_size
-    rows: list[dict] = []
-    while True:
-        page = hook.get_json(f"schools/{int(school)}/scheduling/courserequests",
-                             params={"StartingRecord": len(rows) + 1, "EndingRecord": len(rows) + size},
-                             security_area=COURSE_REQUESTS_AREA) or []
-        rows += page
-        if len(page) < size:
-            return rows
+    """Every course request (SSS row) of a school: ``GET schools/{sc}/scheduling/courserequests``, page by page,
+    ending against a server that ignores the paging parameters or caps the rows per request (see
+    :meth:`AeriesHook.get_paged`)."""
+    return hook.get_paged(f"schools/{int(school)}/scheduling/courserequests", security_area=COURSE_REQUESTS_AREA,
+                          key=("SchoolCode", "StudentID", "SequenceNumber"))
 
 
 #: StudentCourseRequestUpdate fields that are numbers in Aeries.
