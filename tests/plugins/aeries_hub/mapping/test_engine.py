@@ -478,7 +478,10 @@ def test_guardian_names_fall_back_to_mailing_name_and_the_primary_is_the_lowest_
         key: {template: "{StudentID}-{SequenceNumber}"}
         fname: {first_of: [FirstName, {source: MailingName, transform: [{split_name: first}]}], transform: [trim]}
         lname: {first_of: [LastName, {source: MailingName, transform: [{split_name: last}]}], transform: [trim]}
-        primary: {first_in_group: {by: [StudentID], order: [ContactOrder, SequenceNumber]}, match: {"true": Y}, default: N}
+        primary:
+          first_in_group: {by: [StudentID], order: [ContactOrder, SequenceNumber]}
+          match: {"true": Y}
+          default: N
     """, table="contacts"), tables="[contacts]")
     assert rows(m, {"contacts": contacts}) == [
         {"key": "1-1", "fname": "Adam", "lname": "Abbott", "primary": "N"},

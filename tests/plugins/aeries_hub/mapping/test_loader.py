@@ -475,12 +475,13 @@ def test_incremental_extraction_settings(tmp_path):
 def test_columns_inside_a_first_of_fallback_and_a_first_in_group_are_checked(tmp_path):
     def edit(d):
         values = d["outputs"][0]["records"][0]["values"]
-        values["field_barcode"] = {"first_of": ["StudentID", {"source": "MailingAddres", "transform": [{"split_name": "first"}]}]}
+        fallback = {"source": "MailingAddres", "transform": [{"split_name": "first"}]}
+        values["field_barcode"] = {"first_of": ["StudentID", fallback]}
         values["field_firstName"] = {"first_in_group": {"by": ["StudentId"], "order": ["SchoolCode"]}}
 
     assert load_error(tmp_path, edit) == (
-        "destiny.yml: outputs[0].records[0].values.field_barcode.first_of[1].source: 'MailingAddres' is not a column of "
-        "the Aeries table students; did you mean 'MailingAddress'?\n"
+        "destiny.yml: outputs[0].records[0].values.field_barcode.first_of[1].source: 'MailingAddres' is not a "
+        "column of the Aeries table students; did you mean 'MailingAddress'?\n"
         "destiny.yml: outputs[0].records[0].values.field_firstName.first_in_group.by[0]: 'StudentId' is not a column "
         "of the Aeries table students; did you mean 'StudentID'?"
     )
