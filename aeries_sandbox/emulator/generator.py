@@ -18,7 +18,9 @@ What is in it (``size`` = distinct students):
   to the teacher record, some at the district office: ``PrimaryAeriesSchool`` 0), teachers (``StaffID1`` ->
   staff ``ID``), a district course catalogue (``"0001"``...), sections with ``SectionStaffMembers`` (one
   primary teacher, sometimes a co-teacher; a few inactive sections), student schedules (4-7 classes per
-  active student at schools with sections), contacts (1-3 per student) and a ``data_changes`` log.
+  active student at schools with sections), contacts (1-3 per student, in the demo server's shape and
+  conventions: see :meth:`_Generator.make_contacts`) and a ``data_changes`` log. Terms carry Aeries' own codes
+  (``1``-``4``, ``F``/``S``, ``Y``; see :func:`_terms`).
 * gradebooks: one per active section, owned by its primary teacher (``Sections`` = that section, ``Terms`` = the
   school's terms other than Y, three ``AssignmentCategories``), each with two assignments (a homework of 10
   points and a test of 40 questions worth 100 points), no scores yet; no course requests (SSS). They come from
