@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-__all__ = ["District", "TABLES", "DEFAULT_INFO"]
+__all__ = ["District", "TABLES", "DEFAULT_INFO", "blank_contact"]
 
 #: Table name -> file name, in the order they are written.
 TABLES = {
@@ -37,6 +37,38 @@ TABLES = {
     "course_requests": "course_requests.json",
 }
 INFO_FILE = "district.json"
+
+
+def blank_contact() -> dict[str, Any]:
+    """A contact with every field the Aeries demo server answers, in its order, each blank (README: "Contacts").
+    Dates are null, ``RedFlag`` false, numbers 0, text ``""`` (``PrimaryContact`` too, as on every real contact)."""
+    text = ("AdministrativeLockCode", "EnrolledTheStudentIndicator")
+    fields: dict[str, Any] = {"StudentID": 0, **dict.fromkeys(text, ""), "Birthdate": None, "Occupation": "",
+                              "TuberculosisTestStatusCode": "", "TuberculosisTestExpirationDate": None,
+                              "FingerprintStatusCode": "", "FingerprintDate": None}
+    fields.update(dict.fromkeys([f"UserCode{n}" for n in range(1, 9)], ""))
+    fields.update(dict.fromkeys(["MiscCode", "MailTagCode", "AddressTypeCode"], ""))
+    fields.update(dict.fromkeys([f"AdditionalCommunicationTypeCode{n}" for n in range(1, 5)], ""))
+    fields.update(dict.fromkeys([f"AdditionalCommunicationDetail{n}" for n in range(1, 5)], ""))
+    fields.update({"AddressVerificationDate": None, "RecordAddedDate": None})
+    fields.update(dict.fromkeys([f"MilitaryUserFieldCode{n}" for n in range(1, 6)], ""))
+    fields.update(dict.fromkeys([
+        "PrimaryContact1Field", "PrimaryContact2Field", "PrimaryContact1Description", "PrimaryContact2Description",
+        "EducationalRightsHolder", "AttendanceNotification", "PrimaryContact"], ""))
+    fields.update({"SchoolCode": 0, "SequenceNumber": 0})
+    fields.update(dict.fromkeys([
+        "MailingName", "NamePrefix", "FirstName", "LastName", "MiddleName", "NameSuffix", "Address", "AddressCity",
+        "AddressState", "AddressZipCode", "AddressZipExt", "RelationshipToStudentCode", "LivesWithStudentIndicator"],
+        ""))
+    fields["RedFlag"] = False
+    fields.update(dict.fromkeys(["HomePhone", "WorkPhone", "WorkPhoneExt", "CellPhone", "Pager", "EmailAddress",
+                                 "AccessToPortal"], ""))
+    fields["ContactOrder"] = 0
+    fields.update(dict.fromkeys([
+        "CorrespondanceLanguageCode", "EmployerName", "EmployerLocation", "MilitaryBranchCode", "MilitaryRankCode",
+        "MilitarySupervisorName", "MilitarySupervisorPhone", "MilitaryStatusCode", "NotificationPreferenceCode",
+        "Comments"], ""))
+    return fields
 
 DEFAULT_INFO: dict[str, Any] = {
     "DatabaseYear": 2026,

@@ -18,7 +18,9 @@ What is in it (``size`` = distinct students):
   to the teacher record, some at the district office: ``PrimaryAeriesSchool`` 0), teachers (``StaffID1`` ->
   staff ``ID``), a district course catalogue (``"0001"``...), sections with ``SectionStaffMembers`` (one
   primary teacher, sometimes a co-teacher; a few inactive sections), student schedules (4-7 classes per
-  active student at schools with sections), contacts (1-3 per student) and a ``data_changes`` log.
+  active student at schools with sections), contacts (1-3 per student, in the demo server's shape and
+  conventions: see :meth:`_Generator.make_contacts`) and a ``data_changes`` log. Terms carry Aeries' own codes
+  (``1``-``4``, ``F``/``S``, ``Y``; see :func:`_terms`).
 * gradebooks: one per active section, owned by its primary teacher (``Sections`` = that section, ``Terms`` = the
   school's terms other than Y, three ``AssignmentCategories``), each with two assignments (a homework of 10
   points and a test of 40 questions worth 100 points), no scores yet; no course requests (SSS). They come from
@@ -36,7 +38,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from aeries_sandbox.emulator.district import DEFAULT_INFO, District
+from aeries_sandbox.emulator.district import DEFAULT_INFO, District, blank_contact
 
 __all__ = ["generate_district", "DistrictShape", "DATABASE_YEAR", "SCHOOL_YEAR_START", "SCHOOL_YEAR_END", "DOMAIN"]
 
@@ -719,7 +721,7 @@ class _Generator:
                     "SectionNumber": number,
                     "Period": str(period),
                     "PeriodBlock": "",
-                    "Semester": "Y",
+                    "Semester": _semester(kind, period, number),
                     "ClassCalendar": "",
                     "CourseID": course_id,
                     "SectionStaffMembers": members,
@@ -788,39 +790,66 @@ class _Generator:
                 })
 
     def make_contacts(self) -> None:
+        """Contacts in the shape of the demo server's (every field of the captured ``contacts.json``, see the
+        README). Its conventions are drawn from a separate RNG (so that no other table changed): ``PrimaryContact``
+        is ``""`` on every contact, ``ContactOrder`` is the order a school calls them in (at some families not
+        the ``SequenceNumber`` order; at a few, two contacts share an order), some contacts are known only by
+        their ``MailingName`` (first and last name blank) and some have a blank ``MailingName``."""
         rng = self.rng
+        conventions = random.Random(f"{self.seed}:contacts")
         self.contacts: list[dict[str, Any]] = []
+        first_mailing_only = first_reordered = first_tied = False
         for person in self.persons:
             family = person["family"]
             school = person["enrollments"][0]["SchoolCode"]
-            for sequence, guardian in enumerate(family["guardians"], 1):
+            guardians = family["guardians"]
+            orders = list(range(1, len(guardians) + 1))
+            if len(guardians) >= 2:
+                draw = conventions.random()
+                if draw < 0.10 or not first_reordered:
+                    orders[0], orders[1] = orders[1], orders[0]  # the second contact is called first
+                    first_reordered = True
+                elif draw < 0.13 or not first_tied:
+                    orders[1] = orders[0]  # as the demo server's contacts 4 and 6 of student 99400001
+                    first_tied = True
+            for sequence, guardian in enumerate(guardians, 1):
+                lives_with = guardian["LivesWithStudentIndicator"] == "Y"
+                first, last = guardian["FirstName"], guardian["LastName"]
+                mailing = f"{first} {last}"
+                names = conventions.random()
+                if names < 0.08 or not first_mailing_only:
+                    first, last, first_mailing_only = "", "", True  # as the demo server's "Sara Abbott"
+                elif names < 0.13:
+                    mailing = ""  # as the demo server's "Bonnie Johnson"
+                portal = "Y" if guardian["EmailAddress"] and rng.random() < 0.7 else ""
                 self.contacts.append({
+                    **blank_contact(),
                     "StudentID": person["StudentID"],
+                    "RecordAddedDate": _d(SCHOOL_YEAR_START - timedelta(days=30)),
                     "SchoolCode": school,
                     "SequenceNumber": sequence,
-                    "MailingName": f"{guardian['FirstName']} {guardian['LastName']}",
+                    "MailingName": mailing,
                     "NamePrefix": "",
-                    "FirstName": guardian["FirstName"],
-                    "LastName": guardian["LastName"],
+                    "FirstName": first,
+                    "LastName": last,
                     "MiddleName": "",
                     "NameSuffix": "",
-                    "Address": family["street"] if guardian["LivesWithStudentIndicator"] == "Y" else "",
+                    "Address": family["street"] if lives_with else "",
                     "AddressCity": CITY,
                     "AddressState": STATE,
                     "AddressZipCode": family["zip"],
                     "AddressZipExt": "",
                     "RelationshipToStudentCode": guardian["RelationshipToStudentCode"],
                     "LivesWithStudentIndicator": guardian["LivesWithStudentIndicator"],
-                    "HomePhone": family["phone"] if guardian["LivesWithStudentIndicator"] == "Y" else "",
+                    "HomePhone": family["phone"] if lives_with else "",
                     "WorkPhone": guardian["WorkPhone"],
                     "WorkPhoneExt": "",
                     "CellPhone": guardian["CellPhone"],
                     "EmailAddress": guardian["EmailAddress"],
-                    "AccessToPortal": "Y" if guardian["EmailAddress"] and rng.random() < 0.7 else "",
-                    "ContactOrder": sequence,
+                    "AccessToPortal": portal,
+                    "ContactOrder": orders[sequence - 1],
                     "CorrespondanceLanguageCode": family["language"],
                     "NotificationPreferenceCode": "1",
-                    "PrimaryContact": "Y" if sequence == 1 else "N",
                     "Comments": "",
                 })
 
@@ -959,15 +988,29 @@ class _Generator:
 
 
 def _terms(kind: str) -> list[dict[str, Any]]:
-    if kind in ("elem", "middle"):
-        spans = (("Q1", "First Quarter", date(2026, 8, 13), date(2026, 10, 16)),
-                 ("Q2", "Second Quarter", date(2026, 10, 19), date(2026, 12, 18)),
-                 ("Q3", "Third Quarter", date(2027, 1, 5), date(2027, 3, 19)),
-                 ("Q4", "Fourth Quarter", date(2027, 3, 22), SCHOOL_YEAR_END))
+    """A school's terms with the demo server's codes and shape (README: "Terms"): trimesters 1-3 at elementary
+    schools (as its school 990), quarters 1-4 at middle schools, quarters 1-4 and Fall/Spring semesters F/S at
+    high schools (as its schools 884 and 894), and the year Y everywhere."""
+    if kind == "elem":
+        spans = (("1", "1st Trimester", SCHOOL_YEAR_START, date(2026, 11, 20)),
+                 ("2", "2nd Trimester", date(2026, 11, 30), date(2027, 3, 5)),
+                 ("3", "3rd Trimester", date(2027, 3, 8), SCHOOL_YEAR_END))
     else:
-        spans = (("S1", "Fall Semester", SCHOOL_YEAR_START, date(2026, 12, 18)),
-                 ("S2", "Spring Semester", SECOND_SEMESTER, SCHOOL_YEAR_END))
-    terms = [{"TermCode": code, "TermDescription": text, "StartDate": _d(a), "EndDate": _d(b)} for code, text, a, b in spans]
-    terms.append({"TermCode": "Y", "TermDescription": "Year", "StartDate": _d(SCHOOL_YEAR_START),
-                  "EndDate": _d(SCHOOL_YEAR_END)})
-    return terms
+        spans = (("1", "1st Quarter", SCHOOL_YEAR_START, date(2026, 10, 16)),
+                 ("2", "2nd Quarter", date(2026, 10, 19), date(2026, 12, 18)),
+                 ("3", "3rd Quarter", SECOND_SEMESTER, date(2027, 3, 19)),
+                 ("4", "4th Quarter", date(2027, 3, 22), SCHOOL_YEAR_END))
+        if kind in ("high", "cont"):
+            spans += (("F", "Fall", SCHOOL_YEAR_START, date(2026, 12, 18)),
+                      ("S", "Spring", SECOND_SEMESTER, SCHOOL_YEAR_END))
+    spans += (("Y", "Year", SCHOOL_YEAR_START, SCHOOL_YEAR_END),)
+    return [{"FirstHalfEndDate": None, "SecondHalfStartDate": None, "TrackTerms": [], "TermCode": code,
+             "TermDescription": text, "StartDate": _d(start), "EndDate": _d(end)} for code, text, start, end in spans]
+
+
+def _semester(kind: str, period: int, section_number: int) -> str:
+    """The MST ``Semester`` (the term a section runs in): at high schools the 7th-period sections are one-semester
+    electives, alternately Fall and Spring; every other section runs the whole year."""
+    if kind == "high" and period == 7:
+        return "F" if section_number % 2 else "S"
+    return "Y"

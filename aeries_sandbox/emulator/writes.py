@@ -21,6 +21,7 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
+from aeries_sandbox.emulator.district import blank_contact
 from aeries_sandbox.emulator.errors import HttpError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -457,13 +458,9 @@ def insert_contact(index: DistrictIndex, student_id: int, payload: Any) -> tuple
         school = int_key((active or records)[0].get("SchoolCode"))
     sequence = max((int_key(c.get("SequenceNumber")) for c in existing), default=0) + 1
     record: dict[str, Any] = {
-        "StudentID": student_id, "SchoolCode": school, "SequenceNumber": sequence,
-        "MailingName": f"{values.get('FirstName', '')} {values.get('LastName', '')}".strip(), "NamePrefix": "",
-        "FirstName": "", "LastName": "", "MiddleName": "", "NameSuffix": "", "Address": "", "AddressCity": "",
-        "AddressState": "", "AddressZipCode": "", "AddressZipExt": "", "RelationshipToStudentCode": "",
-        "LivesWithStudentIndicator": "N", "HomePhone": "", "WorkPhone": "", "WorkPhoneExt": "", "CellPhone": "",
-        "EmailAddress": "", "AccessToPortal": "", "ContactOrder": sequence, "CorrespondanceLanguageCode": "",
-        "NotificationPreferenceCode": "", "PrimaryContact": "N", "Comments": "",
+        **blank_contact(), "StudentID": student_id, "SchoolCode": school, "SequenceNumber": sequence,
+        "MailingName": f"{values.get('FirstName', '')} {values.get('LastName', '')}".strip(),
+        "LivesWithStudentIndicator": "N", "ContactOrder": sequence, "PrimaryContact": "N",
     }
     record.update(values)
     index.add_contact(record)

@@ -133,7 +133,7 @@ TABLES: dict[str, AeriesTable] = {
             paged=True,
             key=("StudentID", "SequenceNumber"),
             columns=_cols(
-                ("StudentID", _I), ("SchoolCode", _I), ("SequenceNumber", _I), ("FirstName", _S),
+                ("StudentID", _I), ("SchoolCode", _I), ("SequenceNumber", _I), ("MailingName", _S), ("FirstName", _S),
                 ("LastName", _S), ("RelationshipToStudentCode", _S), ("LivesWithStudentIndicator", _S),
                 ("HomePhone", _S), ("CellPhone", _S), ("EmailAddress", _S), ("AccessToPortal", _S),
                 ("ContactOrder", _I), ("PrimaryContact", _S),

@@ -24,3 +24,26 @@ def day(value) -> str:
 def natural(*keys: str) -> tuple:
     """Sort key of a row by its key columns: numbers inside the text compare as numbers (9 < 10)."""
     return tuple(re.sub(r"\d+", lambda m: m.group(0).zfill(20), k) for k in keys)
+
+
+def contact_name(contact: dict) -> tuple[str, str]:
+    """A contact's (first, last) name: its FirstName and LastName, each falling back to its MailingName
+    ("First Last") split after the first word (real contacts may have only a MailingName)."""
+    words = re.split(r"\s+", s(contact.get("MailingName")), maxsplit=1)
+    from_mailing = (words[0], words[1] if len(words) > 1 else "")
+    return s(contact.get("FirstName")) or from_mailing[0], s(contact.get("LastName")) or from_mailing[1]
+
+
+def primary_contacts(contacts: list[dict]) -> set[tuple[str, str]]:
+    """(StudentID, SequenceNumber) of each student's primary contact among ``contacts``: the lowest ContactOrder
+    (blank last), ties to the lowest SequenceNumber (Aeries leaves PrimaryContact blank)."""
+    def rank(contact: dict) -> tuple:
+        order = s(contact.get("ContactOrder"))
+        return (int(order) if order else float("inf"), int(s(contact["SequenceNumber"])))
+
+    best: dict[str, dict] = {}
+    for contact in contacts:
+        sid = s(contact["StudentID"])
+        if sid not in best or rank(contact) < rank(best[sid]):
+            best[sid] = contact
+    return {(sid, s(c["SequenceNumber"])) for sid, c in best.items()}

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from aeries_hub.staging import RunFolder, staging_base
-from tests.dags.independent import day, natural, s
+from tests.dags.independent import contact_name, day, natural, primary_contacts, s
 
 DAG_ID = "aeries_to_schoolmint_enroll"
 STACK = {"students": 300, "seed": 5}
@@ -50,6 +50,8 @@ def expected_records(data_dir: Path, run_date: str) -> list[dict]:
     guardians: dict[str, list] = {}
     emergency: dict[str, list] = {}
     contacts = sorted(load("contacts"), key=lambda c: natural(s(c["StudentID"]), s(c["SequenceNumber"])))
+    primary = primary_contacts([c for c in contacts if s(c["RelationshipToStudentCode"]) in GUARDIAN_CODES
+                                and s(c["SchoolCode"]) in schools])
     for c in contacts:
         if s(c["SchoolCode"]) not in schools:
             continue
@@ -57,20 +59,20 @@ def expected_records(data_dir: Path, run_date: str) -> list[dict]:
         if code in GUARDIAN_CODES:
             g: dict = {}
             put(g, "sequence", s(c["SequenceNumber"]))
-            put(g, "fname", s(c["FirstName"]))
-            put(g, "lname", s(c["LastName"]))
+            put(g, "fname", contact_name(c)[0])
+            put(g, "lname", contact_name(c)[1])
             put(g, "relationship", GUARDIAN_CODES[code])
             put(g, "email", s(c.get("EmailAddress")).lower())
             put(g, "mobile_phone", re.sub(r"\D", "", s(c.get("CellPhone"))))
             put(g, "home_phone", re.sub(r"\D", "", s(c.get("HomePhone"))))
             put(g, "lives_with_student", {"Y": "true", "N": "false"}.get(s(c.get("LivesWithStudentIndicator")), ""))
-            put(g, "primary_contact", "true" if s(c.get("PrimaryContact")) == "Y" else "false")
+            put(g, "primary_contact", "true" if (s(c["StudentID"]), s(c["SequenceNumber"])) in primary else "false")
             guardians.setdefault(s(c["StudentID"]), []).append(g)
         else:
             e: dict = {}
             put(e, "sequence", s(c["SequenceNumber"]))
-            put(e, "fname", s(c["FirstName"]))
-            put(e, "lname", s(c["LastName"]))
+            put(e, "fname", contact_name(c)[0])
+            put(e, "lname", contact_name(c)[1])
             put(e, "relationship", OTHER_CODES.get(code, "Other"))
             put(e, "phone", re.sub(r"\D", "", s(c.get("CellPhone")) or s(c.get("HomePhone"))))
             emergency.setdefault(s(c["StudentID"]), []).append(e)
@@ -167,6 +169,25 @@ def test_enroll_imports_every_student_with_guardians_and_emergency_contacts(stac
     assert any("guardians" in r for r in expected) and any("emergency_contacts" in r for r in expected)
     # Overwrite: a blank middle name is sent as null; a blank home phone (no overwrite) is left out.
     assert any(r["students"].get("mname", "x") is None for r in expected)
+    # Real contacts: a guardian known only by MailingName is delivered under it, and the primary guardian is the
+    # one with the lowest ContactOrder, not sequence 1 (PrimaryContact is blank on every contact).
+    contacts = json.loads((stack.data_dir / "contacts.json").read_text(encoding="utf-8"))
+    assert {c["PrimaryContact"] for c in contacts} == {""}
+    imported = {sid: record for sid, record in state["records"].items()}
+    mailing_only = next(c for c in contacts if not c["FirstName"] and not c["LastName"]
+                        and c["RelationshipToStudentCode"] in GUARDIAN_CODES and str(c["StudentID"]) in imported)
+    first, last = mailing_only["MailingName"].split(" ", 1)
+    (guardian,) = [g for g in imported[str(mailing_only["StudentID"])]["guardians"]
+                   if g["sequence"] == str(mailing_only["SequenceNumber"])]
+    assert (guardian["fname"], guardian["lname"]) == (first, last)
+    called_first = {}
+    for c in contacts:
+        if c["RelationshipToStudentCode"] in GUARDIAN_CODES and str(c["StudentID"]) in imported:
+            called_first.setdefault(str(c["StudentID"]), []).append(c)
+    sid, family = next((sid, sorted(cs, key=lambda c: c["SequenceNumber"])) for sid, cs in called_first.items()
+                       if len(cs) == 2 and cs[0]["ContactOrder"] > cs[1]["ContactOrder"])
+    assert [(g["sequence"], g["primary_contact"]) for g in imported[sid]["guardians"]] == [
+        (str(family[0]["SequenceNumber"]), "false"), (str(family[1]["SequenceNumber"]), "true")]
 
 
 @pytest.mark.e2e

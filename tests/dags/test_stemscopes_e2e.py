@@ -54,6 +54,15 @@ def csv_bytes(name: str, rows: list[list[str]]) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
+def session_type(code: str, description: str) -> str:
+    """The OneRoster type of an Aeries term, as stemscopes.yml documents it."""
+    if code in ("F", "S", "S1", "S2"):
+        return "semester"
+    if code in ("1", "2", "3") and "trimester" in description.lower():
+        return "term"
+    return "gradingPeriod" if code in ("1", "2", "3", "4") else "term"
+
+
 def expected_set(data_dir: Path, school_ids: dict[str, str]) -> dict[str, bytes]:
     load = lambda name: json.loads((data_dir / f"{name}.json").read_text(encoding="utf-8"))  # noqa: E731
     org = lambda code: school_ids.get(s(code), s(code))  # noqa: E731  crosswalked school sourcedId
@@ -77,7 +86,7 @@ def expected_set(data_dir: Path, school_ids: dict[str, str]) -> dict[str, bytes]
     sessions = [[YEAR_ID, "", "", YEAR_ID, "schoolYear", YEAR_START, YEAR_END, "", SCHOOL_YEAR]]
     sessions += sorted(
         ([f"{code}-{s(t['TermCode'])}", "", "", f"{s(x['Name'])} {s(t['TermDescription'])}",
-          "semester" if s(t["TermCode"]) in ("S1", "S2") else "term", day(t["StartDate"]), day(t["EndDate"]),
+          session_type(s(t["TermCode"]), s(t["TermDescription"])), day(t["StartDate"]), day(t["EndDate"]),
           YEAR_ID, SCHOOL_YEAR] for code, x in schools.items() for t in x.get("Terms") or []),
         key=lambda r: natural(r[0]))
 
@@ -202,6 +211,17 @@ def test_stemscopes_delivers_a_referentially_complete_oneroster_set(stack, distr
     assert b"\xef\xbb\xbf" not in b"".join(files.values())  # UTF-8 without BOM
     users = list(csv.DictReader(io.StringIO(files["users.csv"].decode())))
     assert any("," in u["orgSourcedIds"] for u in users), "the district has students enrolled at two schools"
+    # Aeries' real term codes: F/S semesters, quarters 1-4 grading periods, trimesters 1-3 and Y terms; the
+    # semester-long sections link to their F or S session.
+    sessions = {r["sourcedId"]: r for r in csv.DictReader(io.StringIO(files["academicSessions.csv"].decode()))}
+    high = next(c for c in codes if names[c].endswith(" High School") and "Continuation" not in names[c])
+    elementary = next(c for c in codes if names[c].endswith(" Elementary School"))
+    assert {k: sessions[f"{high}-{k}"]["type"] for k in ("1", "4", "F", "S", "Y")} == {
+        "1": "gradingPeriod", "4": "gradingPeriod", "F": "semester", "S": "semester", "Y": "term"}
+    assert (sessions[f"{elementary}-1"]["title"].endswith("1st Trimester"), sessions[f"{elementary}-1"]["type"]) == (
+        True, "term")
+    classes = list(csv.DictReader(io.StringIO(files["classes.csv"].decode())))
+    assert {sessions[c["termSourcedIds"]]["type"] for c in classes} == {"semester", "term"}
     assert {u["password"] for u in users} == {""}
     report = RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("report.json")
     assert report["status"] == "Completed"

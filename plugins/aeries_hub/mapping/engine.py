@@ -464,9 +464,14 @@ def _evaluate(spec: ValueSpec, frame: pd.DataFrame, where: str, run: RunValues) 
         values = _column(frame, spec.argument, where)
     elif spec.kind == "first_of":
         values = pd.Series("", index=frame.index, dtype=TEXT)
-        for ref in spec.argument:
-            candidate = _column(frame, ref, where)
+        for i, item in enumerate(spec.argument):
+            if isinstance(item, str):
+                candidate = _column(frame, item, where)
+            else:
+                candidate = _evaluate(item, frame, f"{where}.first_of[{i}]", run)
             values = values.where(~is_blank(values), candidate)
+    elif spec.kind == "first_in_group":
+        values = _first_in_group(frame, *spec.argument, where=f"{where}.first_in_group")
     else:
         values = _template(spec.argument, frame, where, run)
     if spec.match is not None:
@@ -477,6 +482,29 @@ def _evaluate(spec: ValueSpec, frame: pd.DataFrame, where: str, run: RunValues) 
     for step in spec.transform:
         values = _apply_step(step, values, frame, where, run)
     return values
+
+
+def _first_in_group(frame: pd.DataFrame, by: tuple[str, ...], order: tuple[str, ...], where: str) -> pd.Series:
+    """"true" on the first row of each group of equal ``by`` values, in ``order`` (numbers as numbers, blanks
+    last; ties keep the earlier column's order, then the rows' order), "false" on the others."""
+    keys = pd.DataFrame(index=frame.index)
+    for i, ref in enumerate(by):
+        keys[f"__by{i}"] = _column(frame, ref, f"{where}.by[{i}]").str.strip()
+    for i, ref in enumerate(order):
+        keys[f"__order{i}"] = _order_key(_column(frame, ref, f"{where}.order[{i}]").str.strip())
+    ordered = keys.sort_values([f"__order{i}" for i in range(len(order))], kind="mergesort")
+    first = ordered.index[~ordered.duplicated(subset=[f"__by{i}" for i in range(len(by))], keep="first")]
+    values = pd.Series("false", index=frame.index, dtype=TEXT)
+    values.loc[first] = "true"
+    return values
+
+
+def _order_key(values: pd.Series) -> pd.Series:
+    """Sort key of a column: numbers when every non-blank value is a whole number (blanks sort last), else text."""
+    filled = values.where(values.ne(""))
+    if bool(filled.dropna().str.fullmatch(r"-?\d+").all()):
+        return pd.to_numeric(filled, errors="coerce").fillna(float("inf"))
+    return values.where(values.ne(""), "\U0010ffff")
 
 
 def _template(template: str, frame: pd.DataFrame, where: str, run: RunValues) -> pd.Series:
@@ -511,6 +539,8 @@ def _apply_step(step, values: pd.Series, frame: pd.DataFrame, where: str, run: R
     blank = is_blank(values)
     if name == "date":
         return _format_dates(values, argument)
+    if name == "split_name":
+        return per_distinct(values, lambda value: _name_part(value, argument)).astype(TEXT)
     if name == "truncate":
         return values.str.slice(0, argument)
     if name == "if_blank":
@@ -539,6 +569,15 @@ def _apply_step(step, values: pd.Series, frame: pd.DataFrame, where: str, run: R
         except re.error as exc:
             raise MappingError(f"{where}.transform: replace pattern {argument['pattern']!r} is invalid: {exc}") from None
     raise MappingError(f"{where}.transform: unknown step {step!r}")
+
+
+def _name_part(name: str, part: str) -> str:
+    """A part of a whole name written "First Last" (Aeries' MailingName): ``first`` is its first word, ``last``
+    the words after it ("Maria De La Cruz" -> "Maria", "De La Cruz"; a one-word name has no last part)."""
+    words = name.split(None, 1)
+    if part == "first":
+        return words[0] if words else ""
+    return words[1] if len(words) > 1 else ""
 
 
 def _search(values: pd.Series, pattern: str, where: str) -> pd.Series:

@@ -54,7 +54,7 @@ class Preference:
 
 @dataclass(frozen=True)
 class ValueSpec:
-    kind: str  # source | constant | template | first_of
+    kind: str  # source | constant | template | first_of | first_in_group
     argument: Any
     match: dict[str, str] | None = None
     default: str | None = None
@@ -331,12 +331,14 @@ def _conditions(items) -> tuple[Condition, ...]:
 
 
 def _value(spec: dict) -> ValueSpec:
-    kind = next(k for k in ("source", "constant", "template", "first_of") if k in spec)
+    kind = next(k for k in ("source", "constant", "template", "first_of", "first_in_group") if k in spec)
     argument = spec[kind]
     if kind == "constant":
         argument = str(argument)
-    if kind == "first_of":
-        argument = tuple(argument)
+    if kind == "first_of":  # a column, or a column with its own transform steps (a fallback to reshape)
+        argument = tuple(item if isinstance(item, str) else _value(item) for item in argument)
+    if kind == "first_in_group":
+        argument = (tuple(argument["by"]), tuple(argument["order"]))
     return ValueSpec(
         kind=kind,
         argument=argument,
@@ -532,7 +534,7 @@ def _check_record_set(mapping: Mapping, out: Output, rec: RecordSet, rat: str, c
             alias = ref.split(".", 1)[0] if "." in ref else None
             if alias and alias not in aliases:
                 problems.append(f"{rat}.values.{column}: {ref!r} uses lookup {alias!r}, which {rat}.lookups does not define")
-        for step in spec.transform:
+        for step in _steps(spec):
             name = step.get("crosswalk") if isinstance(step, dict) else None
             if name is not None and name not in mapping.crosswalks:
                 known = ", ".join(sorted(mapping.crosswalks)) or "none"
@@ -683,7 +685,16 @@ def _value_reads(spec: ValueSpec) -> list[tuple[str, str]]:
     if spec.kind == "source":
         reads = [(".source", spec.argument)]
     elif spec.kind == "first_of":
-        reads = [(f".first_of[{i}]", ref) for i, ref in enumerate(spec.argument)]
+        reads = []
+        for i, item in enumerate(spec.argument):
+            if isinstance(item, str):
+                reads.append((f".first_of[{i}]", item))
+            else:
+                reads += [(f".first_of[{i}]{key}", ref) for key, ref in _value_reads(item)]
+    elif spec.kind == "first_in_group":
+        by, order = spec.argument
+        reads = [(f".first_in_group.by[{i}]", ref) for i, ref in enumerate(by)]
+        reads += [(f".first_in_group.order[{i}]", ref) for i, ref in enumerate(order)]
     elif spec.kind == "template":
         reads = [(".template", ref) for ref in template_fields(spec.argument) if ref != "run_date"]
     else:
@@ -831,7 +842,9 @@ def _refs(spec: ValueSpec) -> list[str]:
     if spec.kind == "source":
         refs = [spec.argument]
     elif spec.kind == "first_of":
-        refs = list(spec.argument)
+        refs = [ref for item in spec.argument for ref in ([item] if isinstance(item, str) else _refs(item))]
+    elif spec.kind == "first_in_group":
+        refs = [*spec.argument[0], *spec.argument[1]]
     elif spec.kind == "template":
         refs = template_fields(spec.argument)
     else:
@@ -842,3 +855,11 @@ def _refs(spec: ValueSpec) -> list[str]:
         if isinstance(step, dict) and isinstance(step.get("if_blank"), str):
             refs += template_fields(step["if_blank"])
     return [ref for ref in refs if ref != "run_date"]
+
+
+def _steps(spec: ValueSpec) -> list:
+    """The value's transform steps, and those of the fallbacks inside its ``first_of``."""
+    steps = list(spec.transform)
+    if spec.kind == "first_of":
+        steps += [step for item in spec.argument if not isinstance(item, str) for step in _steps(item)]
+    return steps

@@ -158,7 +158,75 @@ def test_rosters_and_contacts(district):
     assert set(contacts) == {s["StudentID"] for s in district.students}
     assert set(contacts.values()) <= {1, 2, 3}
     assert any(c["EmailAddress"] == "" for c in district.contacts)
-    assert {c["PrimaryContact"] for c in district.contacts} == {"Y", "N"}
+    # PrimaryContact is "" on every real contact; ContactOrder says who is called first (see the next test)
+    assert {c["PrimaryContact"] for c in district.contacts} == {""}
+
+
+# Every field of a contact the Aeries demo server answered, in its order: github derekpovah/aeries-api,
+# spec/support/fixtures/contacts.json (captured from the demo server, student 99400001).
+CAPTURED_CONTACT_FIELDS = [
+    "StudentID", "AdministrativeLockCode", "EnrolledTheStudentIndicator", "Birthdate", "Occupation",
+    "TuberculosisTestStatusCode", "TuberculosisTestExpirationDate", "FingerprintStatusCode", "FingerprintDate",
+    *(f"UserCode{n}" for n in range(1, 9)), "MiscCode", "MailTagCode", "AddressTypeCode",
+    *(f"AdditionalCommunicationTypeCode{n}" for n in range(1, 5)),
+    *(f"AdditionalCommunicationDetail{n}" for n in range(1, 5)), "AddressVerificationDate", "RecordAddedDate",
+    *(f"MilitaryUserFieldCode{n}" for n in range(1, 6)), "PrimaryContact1Field", "PrimaryContact2Field",
+    "PrimaryContact1Description", "PrimaryContact2Description", "EducationalRightsHolder", "AttendanceNotification",
+    "PrimaryContact", "SchoolCode", "SequenceNumber", "MailingName", "NamePrefix", "FirstName", "LastName",
+    "MiddleName", "NameSuffix", "Address", "AddressCity", "AddressState", "AddressZipCode", "AddressZipExt",
+    "RelationshipToStudentCode", "LivesWithStudentIndicator", "RedFlag", "HomePhone", "WorkPhone", "WorkPhoneExt",
+    "CellPhone", "Pager", "EmailAddress", "AccessToPortal", "ContactOrder", "CorrespondanceLanguageCode",
+    "EmployerName", "EmployerLocation", "MilitaryBranchCode", "MilitaryRankCode", "MilitarySupervisorName",
+    "MilitarySupervisorPhone", "MilitaryStatusCode", "NotificationPreferenceCode", "Comments",
+]
+# A term as the demo server answers it (same repository, spec/support/fixtures/schools.json).
+CAPTURED_TERM_FIELDS = ["FirstHalfEndDate", "SecondHalfStartDate", "TrackTerms", "TermCode", "TermDescription",
+                        "StartDate", "EndDate"]
+
+
+def test_contacts_have_the_demo_servers_fields_and_conventions(district):
+    assert len(CAPTURED_CONTACT_FIELDS) == 76
+    assert {tuple(c) for c in district.contacts} == {tuple(CAPTURED_CONTACT_FIELDS)}
+    mailing_only = [c for c in district.contacts if not c["FirstName"] and not c["LastName"]]
+    assert mailing_only and all(c["MailingName"].strip() for c in mailing_only)
+    assert any(c["FirstName"] and not c["MailingName"] for c in district.contacts)
+    by_student = defaultdict(list)
+    for c in district.contacts:
+        by_student[c["StudentID"]].append(c)
+    in_sequence, not_in_sequence, tied = 0, 0, 0
+    for contacts in by_student.values():
+        orders = [c["ContactOrder"] for c in sorted(contacts, key=lambda c: c["SequenceNumber"])]
+        if len(set(orders)) < len(orders):
+            tied += 1
+        elif orders == sorted(orders):
+            in_sequence += 1
+        else:
+            not_in_sequence += 1
+    assert in_sequence > not_in_sequence > 0 and tied > 0
+    assert generate_district(SIZE, SEED).contacts == district.contacts
+
+
+def test_terms_have_the_demo_servers_codes_and_fields(district):
+    kinds = {}
+    for school in district.schools:
+        if school["SchoolCode"] == 0:
+            assert school["Terms"] == []
+            continue
+        assert {tuple(t) for t in school["Terms"]} == {tuple(CAPTURED_TERM_FIELDS)}
+        codes = [t["TermCode"] for t in school["Terms"]]
+        descriptions = [t["TermDescription"] for t in school["Terms"]]
+        kinds[(school["LowGradeLevel"], school["HighGradeLevel"])] = (codes, descriptions)
+        year = school["Terms"][-1]
+        assert (year["TermCode"], year["StartDate"], year["EndDate"]) == ("Y", "2026-08-13T00:00:00",
+                                                                         "2027-06-10T00:00:00")
+    assert kinds[(-2, 5)] == (["1", "2", "3", "Y"], ["1st Trimester", "2nd Trimester", "3rd Trimester", "Year"])
+    assert kinds[(6, 8)] == (["1", "2", "3", "4", "Y"],
+                             ["1st Quarter", "2nd Quarter", "3rd Quarter", "4th Quarter", "Year"])
+    assert kinds[(9, 12)] == (["1", "2", "3", "4", "F", "S", "Y"],
+                              ["1st Quarter", "2nd Quarter", "3rd Quarter", "4th Quarter", "Fall", "Spring", "Year"])
+    terms = {(s["SchoolCode"], t["TermCode"]) for s in district.schools for t in s["Terms"]}
+    assert {s["Semester"] for s in district.sections} == {"Y", "F", "S"}
+    assert all((s["SchoolCode"], s["Semester"]) in terms for s in district.sections)
 
 
 def test_data_changes(district):

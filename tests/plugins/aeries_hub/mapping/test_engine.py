@@ -461,3 +461,33 @@ def test_unknown_source_column_with_a_close_name_says_which_one_was_meant(tmp_pa
         "sample.yml: outputs[0].records[0].values.id: column 'StudentId' does not exist (did you mean 'StudentID'?); "
         "columns available: Birthdate, FirstName, "
     )
+
+
+def test_guardian_names_fall_back_to_mailing_name_and_the_primary_is_the_lowest_contact_order(tmp_path):
+    # As on Aeries' demo server: PrimaryContact "" everywhere, ContactOrder ties, a contact known only by MailingName.
+    contacts = pd.DataFrame({
+        "StudentID": pd.array([1, 1, 1, 2, 2, 3], dtype="Int64"),
+        "SequenceNumber": pd.array([1, 2, 3, 1, 2, 1], dtype="Int64"),
+        "ContactOrder": pd.array([3, 2, 2, 10, 9, None], dtype="Int64"),
+        "FirstName": ["Adam", "", "Bonnie", "Ana", "", ""],
+        "LastName": ["Abbott", "", "Johnson", "", "", ""],
+        "MailingName": ["Adam Abbott", " Sara  Abbott ", "", "Ana Garcia", "Maria De La Cruz", "Cher"],
+        "PrimaryContact": ["", "", "", "", "", ""],
+    })
+    m = mapping_with(tmp_path, one_output(["key", "fname", "lname", "primary"], """
+        key: {template: "{StudentID}-{SequenceNumber}"}
+        fname: {first_of: [FirstName, {source: MailingName, transform: [{split_name: first}]}], transform: [trim]}
+        lname: {first_of: [LastName, {source: MailingName, transform: [{split_name: last}]}], transform: [trim]}
+        primary:
+          first_in_group: {by: [StudentID], order: [ContactOrder, SequenceNumber]}
+          match: {"true": Y}
+          default: N
+    """, table="contacts"), tables="[contacts]")
+    assert rows(m, {"contacts": contacts}) == [
+        {"key": "1-1", "fname": "Adam", "lname": "Abbott", "primary": "N"},
+        {"key": "1-2", "fname": "Sara", "lname": "Abbott", "primary": "Y"},  # order 2, before sequence 3's 2
+        {"key": "1-3", "fname": "Bonnie", "lname": "Johnson", "primary": "N"},
+        {"key": "2-1", "fname": "Ana", "lname": "Garcia", "primary": "N"},
+        {"key": "2-2", "fname": "Maria", "lname": "De La Cruz", "primary": "Y"},  # 9 before 10: numbers, not text
+        {"key": "3-1", "fname": "Cher", "lname": "", "primary": "Y"},  # a one-word MailingName has no last name
+    ]

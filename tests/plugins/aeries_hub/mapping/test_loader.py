@@ -109,7 +109,8 @@ def test_value_with_two_kinds(tmp_path):
         d["outputs"][0]["records"][0]["values"]["field_barcode"] = {"source": "StudentID", "constant": "x"}
 
     assert destiny_with(tmp_path, edit) == (
-        "destiny.yml: outputs[0].records[0].values.field_barcode: give exactly one of: source, constant, template, first_of"
+        "destiny.yml: outputs[0].records[0].values.field_barcode: give exactly one of: source, constant, template, "
+        "first_of, first_in_group"
     )
 
 
@@ -469,3 +470,27 @@ def test_incremental_extraction_settings(tmp_path):
     stemscopes = load_mapping(MAPPINGS_DIR / "stemscopes.yml").incremental
     assert (stemscopes.full_every_hours, stemscopes.max_changed_percent) == (168, 5)
     assert load_mapping(DESTINY).incremental is None
+
+
+def test_columns_inside_a_first_of_fallback_and_a_first_in_group_are_checked(tmp_path):
+    def edit(d):
+        values = d["outputs"][0]["records"][0]["values"]
+        fallback = {"source": "MailingAddres", "transform": [{"split_name": "first"}]}
+        values["field_barcode"] = {"first_of": ["StudentID", fallback]}
+        values["field_firstName"] = {"first_in_group": {"by": ["StudentId"], "order": ["SchoolCode"]}}
+
+    assert load_error(tmp_path, edit) == (
+        "destiny.yml: outputs[0].records[0].values.field_barcode.first_of[1].source: 'MailingAddres' is not a "
+        "column of the Aeries table students; did you mean 'MailingAddress'?\n"
+        "destiny.yml: outputs[0].records[0].values.field_firstName.first_in_group.by[0]: 'StudentId' is not a column "
+        "of the Aeries table students; did you mean 'StudentID'?"
+    )
+
+
+def test_split_name_takes_first_or_last(tmp_path):
+    def edit(d):
+        d["outputs"][0]["records"][0]["values"]["field_barcode"] = {"source": "FirstName",
+                                                                    "transform": [{"split_name": "middle"}]}
+
+    assert "outputs[0].records[0].values.field_barcode" in load_error(tmp_path, edit)
+    assert "'middle' is not one of first, last" in load_error(tmp_path, edit)
