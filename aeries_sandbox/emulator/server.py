@@ -267,10 +267,9 @@ class DistrictIndex:
         self.database_year = district.database_year
         self.schools = sorted(district.schools, key=lambda s: _int_key(s.get("SchoolCode")))
         self.school_by_code = {_int_key(s.get("SchoolCode")): s for s in self.schools}
-        self.terms_by_school = {
-            code: [{"SchoolCode": code, **term} for term in (school.get("Terms") or [])]
-            for code, school in self.school_by_code.items()
-        }
+        # schools/{sc}/terms answers the school's Terms as they are, without a SchoolCode: aeripy's Term model
+        # (PyPI aeripy 0.2.16, written against Aeries' demo server) takes exactly those fields
+        self.terms_by_school = {code: list(school.get("Terms") or []) for code, school in self.school_by_code.items()}
 
         def per_school(rows: list[dict[str, Any]], sort_key: Callable[[dict[str, Any]], Any]) -> dict[Any, list[dict[str, Any]]]:
             grouped: dict[Any, list[dict[str, Any]]] = {}

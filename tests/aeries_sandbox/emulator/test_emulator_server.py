@@ -34,7 +34,7 @@ def test_schools_and_terms(get, district):
     assert isinstance(school, dict) and school["SchoolCode"] == 100 and school["Terms"]
     terms = get("schools/100/terms").json()
     assert [t["TermCode"] for t in terms] == [t["TermCode"] for t in school["Terms"]]
-    assert all(t["SchoolCode"] == 100 and t["StartDate"].endswith("T00:00:00") for t in terms)
+    assert terms == school["Terms"] and all("SchoolCode" not in t and t["StartDate"].endswith("T00:00:00") for t in terms)
     missing = get("schools/999")
     assert missing.status_code == 404 and "Message" in missing.json()
     assert get("schools/999/terms").json() == []
