@@ -23,6 +23,7 @@ from aeries_sandbox.emulator import READ_AREAS, EmulatorServer, generate_distric
 CERT = "F1rstContactFullCert000000000000"
 LIMITED_CERT = "F1rstContactLimitedCert000000000"
 LIMITED_AREAS = [area for area in READ_AREAS if area not in ("Contacts", "Teacher Data")]
+NO_SCHOOLS_CERT = "F1rstContactNoSchoolsCert0000000"
 REPO = Path(__file__).resolve().parents[3]
 
 # The real shape of systeminfo (aeripy's tests, captured from an Aeries server): the year as "2020-2021".
@@ -45,7 +46,9 @@ def emulator():
                 "ScheduleType": "Elementary", "Terms": []}
     district = dataclasses.replace(district, schools=sorted([*schools, transfer], key=lambda s: s["SchoolCode"]))
     certs = [{"name": "full", "certificate": CERT, "areas": list(READ_AREAS)},
-             {"name": "limited", "certificate": LIMITED_CERT, "areas": LIMITED_AREAS}]
+             {"name": "limited", "certificate": LIMITED_CERT, "areas": LIMITED_AREAS},
+             {"name": "no schools", "certificate": NO_SCHOOLS_CERT,
+              "areas": [area for area in READ_AREAS if area != "Schools"]}]
     with EmulatorServer(district, certs, access_log=False) as server:
         yield server
 
@@ -151,6 +154,29 @@ def test_a_certificate_without_contacts_and_teacher_data(emu, check):
     assert list(report["paging"]) == ["students", "rosters"]
     assert report["findings"][0] == ("the certificate lacks the security areas Contacts, Teacher Data: grant Read in "
                                      "Aeries under Security > API Security")
+
+
+def test_a_certificate_without_schools_still_has_its_other_areas_listed(emu, check):
+    report = check(NO_SCHOOLS_CERT)
+
+    assert report["security_areas"] == {**ALL_GRANTED, "Schools": "missing"}
+    assert (report["schools"]["checked"], report["schools"]["access"]) == (False, "missing")
+    assert {name: (t["school"], t.get("rows")) for name, t in report["tables"].items() if name != "schools"} == {
+        "terms": (0, 0), "students": (0, None), "contacts": (0, None), "staff": (None, 34), "teachers": (0, 0),
+        "courses": (None, 112), "sections": (0, 0), "rosters": (0, None),
+    }
+    assert "the certificate lacks the security area 'Schools'" in report["tables"]["students"]["rows_error"]
+    assert report["paging"] == {}
+    assert report["findings"][0] == ("the certificate lacks the security areas Schools: grant Read in Aeries under "
+                                     "Security > API Security")
+
+
+def test_a_certificate_aeries_does_not_accept(emu, check):
+    report = check("Unknown0Cert00000000000000000000")
+
+    assert set(report["security_areas"].values()) == {"refused"}
+    assert len(report["security_areas"]) == 9
+    assert report["findings"][0] == "the certificate was not accepted (HTTP 401): check the connection's password"
 
 
 def test_unpaged_contacts_and_a_row_cap_are_detected_and_the_cap_becomes_the_page_size(emu, check):
