@@ -4,6 +4,7 @@ HTTP and writes the report and the suggested extras into the run's staging folde
 from __future__ import annotations
 
 import json
+import re
 import stat
 from pathlib import Path
 
@@ -15,7 +16,7 @@ CERT = "F1rstContactDagCert0000000000000"
 
 
 @pytest.mark.e2e
-def test_the_first_contact_dag_writes_the_report_into_staging(airflow_db, tmp_path, monkeypatch):
+def test_the_first_contact_dag_writes_the_report_into_staging(airflow_db, tmp_path, monkeypatch, capfd):
     from airflow.dag_processing.dagbag import DagBag
 
     from aeries_hub.paths import INCLUDE_DIR
@@ -42,3 +43,8 @@ def test_the_first_contact_dag_writes_the_report_into_staging(airflow_db, tmp_pa
                                                                              "rosters": None}
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in folder.iterdir())
     assert CERT not in (folder / "first_contact.md").read_text() + (folder / "first_contact.json").read_text()
+    # The task log (dag.test() prints it): the summary, one line per finding, the extras to paste.
+    logged = [m.group(1) for m in re.finditer(r"\[info +\] (.*?) \[aeries_hub\.first_contact\]", capfd.readouterr().out)]
+    assert logged[0] == f"First contact with Aeries over connection 'aeries_district': {len(report['findings'])} findings"
+    assert logged[1:-1] == [f"- {finding}" for finding in report["findings"]]
+    assert logged[-1] == 'Suggested connection extras: {"page_size": 30, "probe_short_pages": true}'
