@@ -202,7 +202,8 @@ def check_paging(hook: AeriesHook, spec: AeriesTable, school: int, total: int, u
             result["counts_from"] = 0
         whole = _ranged(hook, spec, path, 1, total)
         result["largest_answer"] = max(len(whole), len(unranged))
-        if len(whole) < total:
+        # Records 1 to total of a server counting from 0 leave out its record 0: one short, no cap.
+        if len(whole) < total - (1 if result["counts_from"] == 0 else 0):
             result["row_cap"] = len(whole)
     elif len(unranged) < total:
         result["row_cap"] = len(unranged)

@@ -44,7 +44,9 @@ def test_the_first_contact_dag_writes_the_report_into_staging(airflow_db, tmp_pa
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in folder.iterdir())
     assert CERT not in (folder / "first_contact.md").read_text() + (folder / "first_contact.json").read_text()
     # The task log (dag.test() prints it): the summary, one line per finding, the extras to paste.
-    logged = [m.group(1) for m in re.finditer(r"\[info +\] (.*?) \[aeries_hub\.first_contact\]", capfd.readouterr().out)]
-    assert logged[0] == f"First contact with Aeries over connection 'aeries_district': {len(report['findings'])} findings"
+    printed = capfd.readouterr().out
+    logged = [m.group(1) for m in re.finditer(r"\[info +\] (.*?) \[aeries_hub\.first_contact\]", printed)]
+    findings = len(report["findings"])
+    assert logged[0] == f"First contact with Aeries over connection 'aeries_district': {findings} findings"
     assert logged[1:-1] == [f"- {finding}" for finding in report["findings"]]
     assert logged[-1] == 'Suggested connection extras: {"page_size": 30, "probe_short_pages": true}'

@@ -12,12 +12,14 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
 
 from aeries_hub import first_contact
 from aeries_hub.hooks.aeries import AeriesHook
+from aeries_hub.tables import TABLES
 from aeries_sandbox.emulator import READ_AREAS, EmulatorServer, generate_district
 
 CERT = "F1rstContactFullCert000000000000"
@@ -208,6 +210,40 @@ def test_a_server_that_pages_everything_without_a_cap_needs_no_probing(emu, chec
 
     assert [(p["pages"], p["counts_from"], p["row_cap"]) for p in report["paging"].values()] == [(True, 1, None)] * 3
     assert report["suggested_extra"] == {"probe_short_pages": False}
+
+
+class _ZeroBasedStudents(BaseHTTPRequestHandler):
+    """A server whose StartingRecord/EndingRecord count from 0 (nothing documents it; the check must tell)."""
+
+    records = [{"StudentID": n, "SchoolCode": 100} for n in range(1, 11)]
+
+    def do_GET(self):  # noqa: N802
+        query = dict(parse_qsl(urlsplit(self.path).query))
+        first, last = int(query.get("StartingRecord", 0)), int(query.get("EndingRecord", len(self.records) - 1))
+        body = json.dumps(self.records[first:last + 1]).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_server_counting_records_from_0_is_told_apart_from_a_cap(monkeypatch):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _ZeroBasedStudents)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("AIRFLOW_CONN_AERIES_FIRST",
+                           connection(f"http://127.0.0.1:{server.server_address[1]}/aeries"))
+        with AeriesHook(aeries_conn_id="aeries_first") as hook:
+            result = first_contact.check_paging(hook, TABLES["students"], 100, 10, _ZeroBasedStudents.records)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result == {"endpoint": STUDENTS, "school": 100, "records": 10, "pages": True, "counts_from": 0,
+                      "row_cap": None, "largest_answer": 10}
 
 
 class _SystemInfoOnly(BaseHTTPRequestHandler):
