@@ -104,7 +104,7 @@ def check_schools(hook: AeriesHook) -> dict[str, Any]:
     pseudo = {
         "district_office": [c for c in codes if c == DISTRICT_OFFICE],
         "do_not_report": [s["SchoolCode"] for s in schools if s.get("DoNotReport") is True],
-        "without_students": [] if students_unknown else [c for c, has in with_students.items() if not has],
+        "without_students": None if students_unknown else [c for c, has in with_students.items() if not has],
     }
     return {
         "checked": True,
@@ -285,7 +285,7 @@ def findings(report: dict[str, Any]) -> list[str]:
         pseudo = schools["pseudo_schools"]
         if pseudo["do_not_report"] or pseudo["without_students"]:
             found.append(f"pseudo-schools: DoNotReport {pseudo['do_not_report']}, without students "
-                         f"{pseudo['without_students']}")
+                         f"{_text(pseudo['without_students'])}")
         if schools["blank_short_name"]:
             found.append(f"schools with a blank ShortName: {schools['blank_short_name']}")
     caps = [entry["row_cap"] for entry in report["paging"].values() if entry["row_cap"]]
@@ -358,7 +358,7 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"- schools: {schools['schools']}",
             f"- Flex schools (ScheduleType Flexible): {schools['flex']}",
             f"- district office: {pseudo['district_office']}; DoNotReport: {pseudo['do_not_report']}; "
-            f"without students: {pseudo['without_students']}",
+            f"without students: {_text(pseudo['without_students'])}",
             f"- blank ShortName: {schools['blank_short_name']}",
             f"- per-school checks read school {schools['sample_school']}",
         ]

@@ -26,6 +26,7 @@ CERT = "F1rstContactFullCert000000000000"
 LIMITED_CERT = "F1rstContactLimitedCert000000000"
 LIMITED_AREAS = [area for area in READ_AREAS if area not in ("Contacts", "Teacher Data")]
 NO_SCHOOLS_CERT = "F1rstContactNoSchoolsCert0000000"
+NO_STUDENTS_CERT = "F1rstContactNoStudentsCert000000"
 REPO = Path(__file__).resolve().parents[3]
 
 # The real shape of systeminfo (aeripy's tests, captured from an Aeries server): the year as "2020-2021".
@@ -50,7 +51,9 @@ def emulator():
     certs = [{"name": "full", "certificate": CERT, "areas": list(READ_AREAS)},
              {"name": "limited", "certificate": LIMITED_CERT, "areas": LIMITED_AREAS},
              {"name": "no schools", "certificate": NO_SCHOOLS_CERT,
-              "areas": [area for area in READ_AREAS if area != "Schools"]}]
+              "areas": [area for area in READ_AREAS if area != "Schools"]},
+             {"name": "no students", "certificate": NO_STUDENTS_CERT,
+              "areas": [area for area in READ_AREAS if area != "Student Data"]}]
     with EmulatorServer(district, certs, access_log=False) as server:
         yield server
 
@@ -171,6 +174,16 @@ def test_a_certificate_without_schools_still_has_its_other_areas_listed(emu, che
     assert report["paging"] == {}
     assert report["findings"][0] == ("the certificate lacks the security areas Schools: grant Read in Aeries under "
                                      "Security > API Security")
+
+
+def test_without_student_data_schools_without_students_are_unknown(emu, check):
+    report = check(NO_STUDENTS_CERT)
+
+    schools = report["schools"]
+    assert (schools["pseudo_schools"]["without_students"], schools["sample_school"]) == (None, 100)
+    assert "the certificate lacks the security area 'Student Data'" in schools["students_unknown"]
+    assert report["security_areas"] == {**ALL_GRANTED, "Student Data": "missing"}
+    assert "pseudo-schools: DoNotReport [0, 99], without students unknown" in report["findings"]
 
 
 def test_a_certificate_aeries_does_not_accept(emu, check):
