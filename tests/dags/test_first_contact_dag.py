@@ -4,8 +4,9 @@ HTTP and writes the report and the suggested extras into the run's staging folde
 from __future__ import annotations
 
 import json
-import re
+import logging
 import stat
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -15,8 +16,22 @@ from aeries_sandbox.emulator import READ_AREAS, EmulatorServer, generate_distric
 CERT = "F1rstContactDagCert0000000000000"
 
 
+@contextmanager
+def records_of(logger_name: str):
+    """The records of one logger, whatever Airflow's task logging did to the root logger's handlers."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = records.append
+    logger = logging.getLogger(logger_name)
+    logger.addHandler(handler)
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)
+
+
 @pytest.mark.e2e
-def test_the_first_contact_dag_writes_the_report_into_staging(airflow_db, tmp_path, monkeypatch, capfd):
+def test_the_first_contact_dag_writes_the_report_into_staging(airflow_db, tmp_path, monkeypatch):
     from airflow.dag_processing.dagbag import DagBag
 
     from aeries_hub.paths import INCLUDE_DIR
@@ -28,7 +43,8 @@ def test_the_first_contact_dag_writes_the_report_into_staging(airflow_db, tmp_pa
             "conn_type": "aeries", "host": emu.url, "password": CERT, "extra": {"allow_insecure": True}}))
         dag = DagBag(dag_folder=str(INCLUDE_DIR.parent / "dags")).dags["aeries_first_contact"]
 
-        dag_run = dag.test(run_conf={"aeries_conn_id": "aeries_district"})
+        with records_of("aeries_hub.first_contact") as task_log:
+            dag_run = dag.test(run_conf={"aeries_conn_id": "aeries_district"})
 
     assert dag_run.state == "success"
     assert dag.schedule is None and dag.params["aeries_conn_id"] == "aeries_default"
@@ -43,9 +59,8 @@ def test_the_first_contact_dag_writes_the_report_into_staging(airflow_db, tmp_pa
                                                                              "rosters": None}
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in folder.iterdir())
     assert CERT not in (folder / "first_contact.md").read_text() + (folder / "first_contact.json").read_text()
-    # The task log (dag.test() prints it): the summary, one line per finding, the extras to paste.
-    printed = capfd.readouterr().out
-    logged = [m.group(1) for m in re.finditer(r"\[info +\] (.*?) \[aeries_hub\.first_contact\]", printed)]
+    # The task log: the summary, one line per finding, the extras to paste.
+    logged = [record.getMessage() for record in task_log]
     findings = len(report["findings"])
     assert logged[0] == f"First contact with Aeries over connection 'aeries_district': {findings} findings"
     assert logged[1:-1] == [f"- {finding}" for finding in report["findings"]]
