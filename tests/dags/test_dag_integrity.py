@@ -51,7 +51,8 @@ def parsed():
 
 def test_every_mapping_file_becomes_a_dag(parsed):
     writebacks = [f"{p.stem}_to_aeries" for p in (INCLUDE_DIR / "writebacks").glob("*.yml")]
-    expected = sorted([f"aeries_to_{p.stem}" for p in MAPPINGS_DIR.glob("*.yml")] + writebacks + ["aeries_hub_staging_retention"])
+    expected = sorted([f"aeries_to_{p.stem}" for p in MAPPINGS_DIR.glob("*.yml")] + writebacks
+                      + ["aeries_hub_staging_retention", "aeries_first_contact"])
     assert parsed["import_errors"] == {}
     assert parsed["dags"] == expected
 
@@ -63,7 +64,7 @@ def test_parsing_imports_no_heavy_modules(parsed):
 
 @pytest.mark.parametrize("dag_id", sorted([f"aeries_to_{p.stem}" for p in MAPPINGS_DIR.glob("*.yml")]
                                            + [f"{p.stem}_to_aeries" for p in (INCLUDE_DIR / "writebacks").glob("*.yml")]
-                                           + ["aeries_hub_staging_retention"]))
+                                           + ["aeries_hub_staging_retention", "aeries_first_contact"]))
 def test_every_task_has_an_execution_timeout_of_task_timeout_minutes(dag_id, parsed, configured_timeouts):
     # README (Security): a task that hangs is ended after [aeries_hub] task_timeout_minutes (default 60).
     tasks = parsed["execution_timeouts"][dag_id]
