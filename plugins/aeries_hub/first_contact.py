@@ -161,7 +161,8 @@ def check_table(hook: AeriesHook, spec: AeriesTable, school: int | None) -> tupl
         entry["fields"] = {
             "served": len(served),
             "known": len(known),
-            "missing": [c for c in known if c not in served],
+            # a per-school list's SchoolCode is the school asked for: the hook adds it where Aeries leaves it out
+            "missing": [c for c in known if c not in served and not (spec.per_school and c == "SchoolCode")],
             "extra": [f for f in served if f not in known],
         }
     else:
