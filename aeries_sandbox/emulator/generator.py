@@ -8,7 +8,9 @@ What is in it (``size`` = distinct students):
 
 * schools: about one per 400 students, at least 4: elementary (TK-5 with a few preschoolers, grade -2),
   middle (6-8), high (9-12) and one continuation school (10-12) that has no master schedule (no sections);
-  plus school 0, the district office. Every school has a ``ShortName`` of at most 10 characters.
+  plus school 0 (the district itself, named as the district) and the pseudo-schools of a real district:
+  99 "Transfer School" (``DoNotReport``) and "X ..." schools 900-902, none with students. Schools carry the full
+  field set of Aeries' demo server with its conventions: a blank ``ShortName``, unset codes ``""``.
 * students: one record per student per school. About 5% inactive (``InactiveStatusCode`` ``"I"``, with a
   ``SchoolLeaveDate``), 3% pre-enrolled (``"P"``, ``SchoolEnterDate`` in January 2027), 1% enrolled at two
   schools at once (same ``StudentID``, two ``SchoolCode``/``StudentNumber``). Names with apostrophes,
@@ -49,6 +51,7 @@ SECOND_SEMESTER = date(2027, 1, 5)
 DOMAIN = "demo.k12.ca.us"
 STUDENT_DOMAIN = "students.demo.k12.ca.us"
 CITY, STATE = "Mountain Vista", "CA"
+STATE_COUNTY_ID, STATE_DISTRICT_ID = "12", "62927"
 ZIP_CODES = ("95501", "95502", "95503", "95521")
 AREA_CODE = "707"
 
@@ -295,8 +298,8 @@ class _Generator:
         name_use: dict[str, int] = {}
         code = 0
         grade_span = {"elem": (-2, 5), "middle": (6, 8), "high": (9, 12), "cont": (9, 12)}
-        suffix = {"elem": ("Elementary School", "ES"), "middle": ("Middle School", "MS"),
-                  "high": ("High School", "HS"), "cont": ("Continuation High School", "CHS")}
+        suffix = {"elem": "Elementary School", "middle": "Middle School", "high": "High School",
+                  "cont": "Continuation High School"}
         pool_offset = rng.randrange(len(SCHOOL_NAMES))
         index = 0
         for kind, count in plan:
@@ -309,50 +312,44 @@ class _Generator:
                 uses = name_use.get(base + kind, 0) + 1
                 name_use[base + kind] = uses
                 number = "" if uses == 1 else str(uses)
-                long_suffix, abbrev = suffix[kind]
-                name = f"{base} {number + ' ' if number else ''}{long_suffix}"
-                word = base.split()[-1]
-                short = f"{word[: 10 - len(abbrev) - 1 - len(number)]}{number} {abbrev}"
+                name = f"{base} {number + ' ' if number else ''}{suffix[kind]}"
                 low, high = grade_span[kind]
                 street, zip_code = self.address()
-                terms = _terms(kind)
-                self.schools.append({
-                    "SchoolCode": code,
-                    "Name": name,
-                    "InactiveStatusCode": "",
-                    "Address": street,
-                    "AddressCity": CITY,
-                    "AddressState": STATE,
-                    "AddressZipCode": zip_code,
-                    "AddressZipExt": "",
-                    "DoNotReport": False,
-                    "StateCountyID": "12",
-                    "StateDistrictID": "62927",
-                    "StateSchoolID": f"{1200000 + code:07d}",
-                    "LowGradeLevel": low,
-                    "HighGradeLevel": high,
-                    "Terms": terms,
-                    "PrincipalName": "",
-                    "PrincipalEmailAddress": "",
-                    "PhoneNumber": self.phone(),
-                    "NCESSchoolID": f"06{rng.randrange(10**10):010d}",
-                    "ScheduleType": "Elementary" if kind == "elem" else "Secondary",
-                    "ShortName": short,
-                    "SessionType": "Regular",
-                    "AttendanceType": "Daily" if kind == "elem" else "Period",
-                })
+                phone = self.phone()  # (drawn in this order: the rest of the district depends on it)
+                nces = f"06{rng.randrange(10**10):010d}"
+                self.schools.append(_school(
+                    code, name, low, high, _terms(kind),
+                    Address=street, AddressCity=CITY, AddressState=STATE, AddressZipCode=zip_code,
+                    StateCountyID=STATE_COUNTY_ID, StateDistrictID=STATE_DISTRICT_ID,
+                    StateSchoolID=f"{1200000 + code:07d}", PhoneNumber=phone, NCESSchoolID=nces,
+                    CollegeBoardSchoolCode=f"05{code:04d}" if kind in ("high", "cont") else "",
+                    ScheduleType="Elementary" if kind == "elem" else "MasterSchedule",
+                    AttendanceType="Daily" if kind == "elem" else "Period",
+                    ScheduleBasis="Trimester" if kind == "elem" else "Semester",
+                ))
                 self.school_kind[code] = kind
                 self.schools_by_kind[kind].append(code)
                 code += 1
+        # School 0 is the district itself (named as the district, with the district's year of terms).
         street, zip_code = self.address()
-        self.schools.append({
-            "SchoolCode": 0, "Name": "District Office", "InactiveStatusCode": "", "Address": street,
-            "AddressCity": CITY, "AddressState": STATE, "AddressZipCode": zip_code, "AddressZipExt": "",
-            "DoNotReport": True, "StateCountyID": "12", "StateDistrictID": "62927", "StateSchoolID": "0000000",
-            "LowGradeLevel": 0, "HighGradeLevel": 0, "Terms": [], "PrincipalName": "", "PrincipalEmailAddress": "",
-            "PhoneNumber": self.phone(), "NCESSchoolID": "", "ScheduleType": "", "ShortName": "DO",
-            "SessionType": "", "AttendanceType": "",
-        })
+        self.schools.append(_school(
+            0, DEFAULT_INFO["DistrictName"], -2, 12, _terms("high"),
+            Address=street, AddressCity=CITY, AddressState=STATE, AddressZipCode=zip_code,
+            StateCountyID=STATE_COUNTY_ID, StateDistrictID=STATE_DISTRICT_ID, StateSchoolID="0000000",
+            PhoneNumber=self.phone(), ScheduleType="MasterSchedule",
+        ))
+        # Pseudo-schools, as Aeries' demo district has them, with no enrolled students: 99 "Transfer School"
+        # (DoNotReport) and the "X ..." schools 900-902 (past the last real school if a huge district reaches 900).
+        self.schools.append(_school(99, "Transfer School", -1, 12, [], DoNotReport=True,
+                                    PrincipalEmailAddress="transfer@example.com"))
+        first_x = max(900, (max(self.school_kind) // 100 + 1) * 100)
+        for offset, (name, low, state_id) in enumerate(
+                (("X Eagle District School", -2, "1299999"), ("X NPS School", 0, "0000001"),
+                 ("X Private School", -2, "0000002"))):
+            self.schools.append(_school(
+                first_x + offset, name, low, 12, [t for t in _terms("middle") if t["TermCode"] != "4"],
+                StateCountyID=STATE_COUNTY_ID, StateDistrictID=STATE_DISTRICT_ID, StateSchoolID=state_id,
+            ))
         self.school_by_code = {s["SchoolCode"]: s for s in self.schools}
         # the continuation school is the one without a master schedule
         self.no_sections_school = self.schools_by_kind["cont"][0]
@@ -1014,3 +1011,31 @@ def _semester(kind: str, period: int, section_number: int) -> str:
     if kind == "high" and period == 7:
         return "F" if section_number % 2 else "S"
     return "Y"
+
+
+def _school(code: int, name: str, low: int, high: int, terms: list[dict[str, Any]], **values: Any) -> dict[str, Any]:
+    """A school with every field, in the order, of a school in Aeries' demo-server answers (README: "Schools"):
+    codes Aeries leaves unset are "" (never " "), ShortName is blank, the flags are false."""
+    record: dict[str, Any] = {name_: "" for name_ in _SCHOOL_CODES_FIELDS}
+    record.update({"EarlyCollegeHighSchoolIndicator": False, "ScienceTechnologyEngineeringAndMathematicsIndicator": False,
+                   "PathwaysInTechnologyIndicator": False, "ShortName": "", "Terms": terms, "SchoolCode": code,
+                   "Name": name, "InactiveStatusCode": "", "Address": "", "AddressCity": "", "AddressState": "",
+                   "AddressZipCode": "", "AddressZipExt": "", "DoNotReport": False, "StateCountyID": "",
+                   "StateDistrictID": "", "StateSchoolID": "", "LowGradeLevel": low, "HighGradeLevel": high,
+                   "PrincipalName": "", "PrincipalEmailAddress": "", "AttendancePeriod": 0, "Tracks": 0,
+                   "ScheduleType": "Elementary", "SessionType": "Regular", "AttendanceType": "Daily",
+                   "AttendanceReporting": "Negative", "ScheduleBasis": "Semester", "PhoneNumber": ""})
+    unknown = set(values) - set(record)
+    if unknown:
+        raise ValueError(f"not a school field: {', '.join(sorted(unknown))}")
+    record.update(values)
+    return record
+
+
+#: The text fields a demo-server school starts with (all "" there but CollegeBoardSchoolCode at high schools).
+_SCHOOL_CODES_FIELDS = (
+    "RegionCode", "StateCharterNumber", "CharterStatusCode", "FederalTaxID", "FederalInformationProcessingStandardsCode",
+    "QualityRatingAndImprovementSystemParticipationCode", "AccreditationStatusCode", "SchoolWebsite",
+    "OrganizationCategoryCode", "SchoolCategoryCode", "LocalEducationAgencyTypeCode", "TitleIPartACode",
+    "NSLPStatusCode", "NCESSchoolID", "CollegeBoardSchoolCode", "CampusEnrollmentTypeCode", "PreKSchoolTypeCode",
+)

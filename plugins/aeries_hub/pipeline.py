@@ -166,8 +166,9 @@ def validate_sources(mapping_file: str, extracted: list[dict]) -> dict:
     summary["volumes"] = _volume_check(mapping, volumes)
     if summary["volumes"]["drops"] and not summary["volumes"]["allowed"]:
         summary["errors"].append(summary["volumes"]["message"])
+    summary["left_out_schools"] = left_out = left_out_schools(mapping, run)
     if not summary["errors"]:
-        summary["crosswalks"] = _crosswalk_coverage(mapping, accepted)
+        summary["crosswalks"] = _crosswalk_coverage(mapping, accepted, left_out)
     _summary(run, "validate_sources", summary)
     if summary["errors"]:
         raise AirflowFailException("Aeries data failed its error checks; nothing was delivered.\n" + "\n".join(summary["errors"]))
@@ -196,12 +197,25 @@ def _volume_check(mapping: Mapping, volumes: dict) -> dict:
     return {"tables": volumes, "drops": drops, "allowed": allowed, "message": message}
 
 
-def _crosswalk_coverage(mapping: Mapping, accepted: dict) -> dict:
+def left_out_schools(mapping: Mapping, run: RunFolder) -> list[dict]:
+    """The pseudo-schools this run leaves out (``engine.left_out_schools``), from the validated schools and
+    students; logged, and listed in the report."""
+    from aeries_hub.mapping.engine import PSEUDO_SCHOOL_COLUMNS, describe_left_out, left_out_schools as pseudo
+
+    frames = {table: run.read_parquet(f"validated/{table}.parquet", columns=columns) if run.exists(f"validated/{table}.parquet") else None
+              for table, columns in PSEUDO_SCHOOL_COLUMNS.items()}
+    schools = pseudo(mapping, frames["schools"], frames["students"])
+    if schools:
+        log.info("%s", describe_left_out(schools))
+    return schools
+
+
+def _crosswalk_coverage(mapping: Mapping, accepted: dict, left_out: list[dict]) -> dict:
     from aeries_hub.mapping.crosswalk import crosswalk_coverage, describe_unmapped
     from aeries_hub.mapping.engine import apply_source_filters
 
     checked = {crosswalk.check.table for crosswalk in mapping.crosswalks.values() if crosswalk.check}
-    coverage = crosswalk_coverage(mapping, apply_source_filters(mapping, {t: f for t, f in accepted.items() if t in checked}))
+    coverage = crosswalk_coverage(mapping, apply_source_filters(mapping, {t: f for t, f in accepted.items() if t in checked}, left_out))
     for name, entry in coverage.items():
         for missing in entry["unmapped"]:
             log.warning("%s", describe_unmapped(name, missing))
@@ -232,7 +246,7 @@ def build_file(mapping_file: str, file_name: str) -> dict:
     run = RunFolder.current()
     read = {name: run.read_parquet(f"validated/{name}.parquet", columns=columns)
             for name, columns in columns_read_by(mapping, output).items()}
-    tables = apply_source_filters(mapping, read)
+    tables = apply_source_filters(mapping, read, run.read_json("summary/validate_sources.json").get("left_out_schools", []))
     del read  # the sources of a roster file take as much memory as the file: handed over to the build
     try:
         built = build_output(mapping, output, tables, _run_values(mapping), release_tables=True)
@@ -939,6 +953,7 @@ def summarize_run(mapping: Mapping, stages: dict[str, dict]) -> dict:
             for name, t in sources.get("tables", {}).items()
         },
         "crosswalks": crosswalks,
+        "left_out_schools": sources.get("left_out_schools", []),
         "attention": unmapped + (volumes["drops"] if volumes.get("allowed") else [])
         + (stages.get("track_changes") or {}).get("state_problems", []),
         "changes": stages.get("track_changes"),
@@ -1130,6 +1145,8 @@ def _unmapped_lines(name: str, coverage: dict) -> list[str]:
 
 
 def report_lines(document: dict) -> list[str]:
+    from aeries_hub.mapping.engine import describe_left_out
+
     lines = [f"{document['integration']}: {document['status']}" + (" (dry run)" if document["dry_run"] else "")]
     if document.get("reason"):
         lines.append(document["reason"])
@@ -1142,6 +1159,8 @@ def report_lines(document: dict) -> list[str]:
     lines.append(f"checks: {c['passed']} passed, {c['warned']} warned, {c['failed']} failed; {document['rejected']} rows rejected")
     lines += reject_reason_lines(document)
     lines += document.get("attention", [])
+    left_out = describe_left_out(document.get("left_out_schools") or [])
+    lines += [left_out] if left_out else []
     for stem, f in document["files"].items():
         if f.get("sha256"):
             lines.append(f"built {f['file']}: {f['rows']} rows, {f['rejected']} rejected")

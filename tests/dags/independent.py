@@ -47,3 +47,23 @@ def primary_contacts(contacts: list[dict]) -> set[tuple[str, str]]:
         if sid not in best or rank(contact) < rank(best[sid]):
             best[sid] = contact
     return {(sid, s(c["SequenceNumber"])) for sid, c in best.items()}
+
+
+def real_schools(schools: list[dict], students: list[dict]) -> dict[str, dict]:
+    """{code: school} without Aeries' pseudo-schools, which vendor files leave out by default: school 0 (the
+    district itself), schools with DoNotReport true, and schools no student record is listed under."""
+    enrolled = {s(r["SchoolCode"]) for r in students}
+    return {
+        s(x["SchoolCode"]): x for x in schools
+        if s(x["SchoolCode"]) != "0" and x.get("DoNotReport") is not True and s(x["SchoolCode"]) in enrolled
+    }
+
+
+#: What the run report says of the pseudo-schools of the generated district (aeries_sandbox/emulator/README.md).
+GENERATED_PSEUDO_SCHOOLS = [
+    {"code": 0, "name": "Demo Unified School District", "reasons": ["school 0 is the district itself"]},
+    {"code": 99, "name": "Transfer School", "reasons": ["DoNotReport is true", "no student is enrolled"]},
+    {"code": 900, "name": "X Eagle District School", "reasons": ["no student is enrolled"]},
+    {"code": 901, "name": "X NPS School", "reasons": ["no student is enrolled"]},
+    {"code": 902, "name": "X Private School", "reasons": ["no student is enrolled"]},
+]

@@ -46,10 +46,14 @@ def us_date(value) -> str:
     return f"{month}/{dom}/{year}"
 
 
-def expected_patrons(data_dir: Path) -> tuple[bytes, list[str]]:
+def expected_patrons(data_dir: Path, sites: dict[str, str] | None = None) -> tuple[bytes, list[str]]:
+    """The patrons file and the rejected districtIDs; ``sites`` is the district's crosswalk (SchoolCode -> site)."""
     load = lambda name: json.loads((data_dir / f"{name}.json").read_text(encoding="utf-8"))  # noqa: E731
-    schools = {s(x["SchoolCode"]): x for x in load("schools")}
+    schools = {s(x["SchoolCode"]): x for x in load("schools")}  # every school: Destiny keeps pseudo-schools
     rank = {"": 0, "P": 1, "I": 2}
+
+    def site(code: str) -> str:  # the crosswalk's site, else the ShortName, else the SchoolCode
+        return (sites or {}).get(code) or s(schools.get(code, {}).get("ShortName")) or code
 
     # One patron per student: the active record first, then pre-enrolled, then the lowest school code.
     chosen: dict[str, dict] = {}
@@ -60,7 +64,7 @@ def expected_patrons(data_dir: Path) -> tuple[bytes, list[str]]:
     for sid in sorted(chosen, key=natural):
         stu = chosen[sid]
         students.append({
-            "field_siteShortName": s(schools[s(stu["SchoolCode"])].get("ShortName")),
+            "field_siteShortName": site(s(stu["SchoolCode"])),
             "field_barcode": sid,
             "field_districtID": sid,
             "field_lastName": s(stu["LastName"])[:42],
@@ -91,9 +95,8 @@ def expected_patrons(data_dir: Path) -> tuple[bytes, list[str]]:
     staff = []
     for stf in sorted(load("staff"), key=lambda r: natural(f"STAFF-{r['ID']}")):
         tch = teacher_of.get(s(stf["ID"]), {})
-        school = schools.get(s(stf.get("PrimaryAeriesSchool")), {})
         staff.append({
-            "field_siteShortName": s(school.get("ShortName")),
+            "field_siteShortName": site(s(stf.get("PrimaryAeriesSchool"))),
             "field_barcode": f"T{stf['ID']}",
             "field_districtID": f"STAFF-{stf['ID']}",
             "field_lastName": (s(stf.get("LastName")) or s(tch.get("LastName")))[:42],
@@ -156,6 +159,60 @@ def test_destiny_delivers_the_expected_patrons_file(stack, destiny_dag, capfd):
     staged = Path(RunFolder(staging_base(), DAG_ID, dag_run.run_id).root.path)
     leaks = [p for p in staged.rglob("*") if p.is_file() and stack.certificate.encode() in p.read_bytes()]
     assert leaks == []
+
+
+@pytest.mark.e2e
+def test_a_blank_short_name_gives_the_school_code_as_site_and_the_report_names_each_school(stack, destiny_dag):
+    """Aeries leaves ShortName blank at every school (the emulator does too): no patron is rejected for it."""
+    schools = json.loads((stack.data_dir / "schools.json").read_text(encoding="utf-8"))
+    assert {s(x["ShortName"]) for x in schools} == {""}
+    expected, expected_rejects = expected_patrons(stack.data_dir)
+
+    dag_run = destiny_dag.test()
+
+    assert dag_run.state == "success"
+    delivered = delivered_file(stack).read_bytes()
+    assert delivered == expected
+    patrons = list(csv.DictReader(io.StringIO(delivered.decode())))
+    assert {p["field_siteShortName"] for p in patrons} == {s(x["SchoolCode"]) for x in schools} - {"99", "900", "901", "902"}
+    report = run_report(dag_run)
+    assert sorted(report["files"]["patrons"]["rejected_ids"]) == sorted(expected_rejects)
+    for school in schools:
+        code, name = s(school["SchoolCode"]), s(school["Name"])
+        assert f"crosswalk sites: {code} {name!r} is not in the file; it is sent as {code}; no vendor record has a similar name" in report["attention"]
+    assert report["left_out_schools"] == []  # Destiny keeps the pseudo-schools: district-office staff are patrons
+
+
+@pytest.mark.e2e
+def test_a_district_crosswalk_gives_the_destiny_site(stack, tmp_path, monkeypatch):
+    import shutil
+
+    from aeries_hub import paths
+    from aeries_hub.dag_factory import build_dags
+
+    schools = json.loads((stack.data_dir / "schools.json").read_text(encoding="utf-8"))
+    names = {s(x["SchoolCode"]): s(x["Name"]) for x in schools}
+    # The district office's staff get the district's Destiny site (few patrons: under the mass-change guard);
+    # Destiny also lists a site whose name is close to a school the district has not matched yet.
+    sites = {"0": "DISTRICT"}
+    high = next(code for code, name in names.items() if name.endswith(" High School") and "Continuation" not in name)
+    include = tmp_path / "include"
+    shutil.copytree(paths.INCLUDE_DIR, include)
+    (include / "crosswalks" / "destiny_sites.csv").write_text(
+        "aeries_school_code,destiny_site_short_name,destiny_site_name\n"
+        f"0,DISTRICT,{names['0']}\n,HIGHLIB,{names[high].replace(' School', '')} Library\n"
+    )
+    monkeypatch.setattr(paths, "MAPPINGS_DIR", include / "mappings")
+    expected, _ = expected_patrons(stack.data_dir, sites)
+    assert b'"DISTRICT","T' in expected  # district-office staff are in the file
+
+    dag_run = build_dags(include / "mappings")[DAG_ID].test()
+
+    assert dag_run.state == "success"
+    assert delivered_file(stack).read_bytes() == expected
+    unmapped = {u["aeries"]: u for u in run_report(dag_run)["crosswalks"]["sites"]["unmapped"]}
+    assert sorted(unmapped, key=natural) == sorted(set(names) - {"0"}, key=natural)
+    assert unmapped[high]["proposal"]["vendor"] == "HIGHLIB"
 
 
 @pytest.mark.e2e

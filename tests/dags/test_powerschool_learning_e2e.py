@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from aeries_hub.staging import RunFolder, staging_base
-from tests.dags.independent import natural, s
+from tests.dags.independent import GENERATED_PSEUDO_SCHOOLS, natural, real_schools, s
 
 DAG_ID = "aeries_to_powerschool_learning"
 STACK = {"students": 300, "seed": 5}
@@ -37,7 +37,7 @@ def expected_files(data_dir: Path, user_ids: dict[str, str] | None = None, class
     uid = lambda value: (user_ids or {}).get(value, value)  # noqa: E731
     cid = lambda value: (class_ids or {}).get(value, value)  # noqa: E731
     load = lambda name: json.loads((data_dir / f"{name}.json").read_text(encoding="utf-8"))  # noqa: E731
-    schools = {s(x["SchoolCode"]): x for x in load("schools")}
+    schools = real_schools(load("schools"), load("students"))
     staff = {s(x["ID"]): x for x in load("staff")}
     courses = {s(c["ID"]): c for c in load("courses")}
     active = [r for r in load("students") if not s(r["InactiveStatusCode"]) and s(r["SchoolCode"]) in schools]
@@ -132,6 +132,10 @@ def test_powerschool_learning_delivers_one_zip_with_the_five_files(stack):
     report = RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("report.json")
     assert report["status"] == "Completed"
     assert [d["remote_path"] for d in report["delivered"]] == ["powerschool_learning/powerschool_learning_import.zip"]
+    # Aeries' pseudo-schools are no organizations, and the report says why they were left out.
+    organizations = [row[0] for row in csv.reader(io.StringIO(expected["organizations.csv"].decode()))][1:]
+    assert organizations and not {"0", "99", "900", "901", "902"} & set(organizations)
+    assert report["left_out_schools"] == GENERATED_PSEUDO_SCHOOLS
     # Passwords are never sent: the column is there and blank in every row.
     users = list(csv.DictReader(io.StringIO(expected["users.csv"].decode())))
     assert users and {u["password"] for u in users} == {""}

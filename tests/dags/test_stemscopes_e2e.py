@@ -19,7 +19,7 @@ import pytest
 
 from aeries_hub.mapping.loader import load_mapping
 from aeries_hub.staging import RunFolder, staging_base
-from tests.dags.independent import day, natural, s
+from tests.dags.independent import GENERATED_PSEUDO_SCHOOLS, day, natural, real_schools, s
 
 DAG_ID = "aeries_to_stemscopes"
 STACK = {"students": 300, "seed": 5}
@@ -66,7 +66,7 @@ def session_type(code: str, description: str) -> str:
 def expected_set(data_dir: Path, school_ids: dict[str, str]) -> dict[str, bytes]:
     load = lambda name: json.loads((data_dir / f"{name}.json").read_text(encoding="utf-8"))  # noqa: E731
     org = lambda code: school_ids.get(s(code), s(code))  # noqa: E731  crosswalked school sourcedId
-    schools = {s(x["SchoolCode"]): x for x in load("schools") if s(x["SchoolCode"]) != "0"}
+    schools = real_schools(load("schools"), load("students"))
     staff = {s(x["ID"]): x for x in load("staff")}
     courses = load("courses")
     students = [r for r in load("students") if not s(r["InactiveStatusCode"]) and s(r["SchoolCode"]) in schools]
@@ -192,8 +192,9 @@ def delivered(stack) -> dict[str, bytes]:
 
 @pytest.mark.e2e
 def test_stemscopes_delivers_a_referentially_complete_oneroster_set(stack, district_include):
-    names = {s(x["SchoolCode"]): s(x["Name"]) for x in json.loads((stack.data_dir / "schools.json").read_text())}
-    codes = sorted(code for code in names if code != "0")
+    load = lambda name: json.loads((stack.data_dir / f"{name}.json").read_text(encoding="utf-8"))  # noqa: E731
+    names = {code: s(x["Name"]) for code, x in real_schools(load("schools"), load("students")).items()}
+    codes = sorted(names)
     # The district has matched two schools; STEMscopes also lists a school whose name is close to a third.
     crosswalk = "aeries_school_code,vendor_school_id,vendor_school_name\n"
     crosswalk += f"{codes[0]},ALI-{codes[0]},{names[codes[0]]}\n{codes[1]},ALI-{codes[1]},{names[codes[1]]}\n"
@@ -236,6 +237,10 @@ def test_stemscopes_delivers_a_referentially_complete_oneroster_set(stack, distr
     assert unmapped[codes[2]]["proposal"]["vendor"] == "ALI-777"
     assert unmapped[codes[2]]["proposal"]["similarity"] >= 0.8
     assert any(f"{codes[2]} {names[codes[2]]!r} is not in the file; it is sent as {codes[2]}" in line for line in report["attention"])
+    # Aeries' pseudo-schools are in no file (not even as a term or a parent), and the report says why.
+    assert report["left_out_schools"] == GENERATED_PSEUDO_SCHOOLS
+    assert not any(name in b"".join(files.values()) for name in (b"Transfer School", b"X NPS School", b"Demo Unified School District,school"))
+    assert not re.search(rb"^(0|99|90[0-2])-", files["academicSessions.csv"] + files["classes.csv"], re.MULTILINE)
 
 
 @pytest.mark.e2e

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from aeries_hub.staging import RunFolder, staging_base
-from tests.dags.independent import natural, s
+from tests.dags.independent import GENERATED_PSEUDO_SCHOOLS, natural, real_schools, s
 
 DAG_ID = "aeries_to_xello"
 STACK = {"students": 300, "seed": 5}
@@ -46,7 +46,7 @@ def pipe_file(header: list[str], rows: list[list[str]]) -> bytes:
 
 def expected_files(data_dir: Path) -> dict[str, bytes]:
     load = lambda name: json.loads((data_dir / f"{name}.json").read_text(encoding="utf-8"))  # noqa: E731
-    schools = {s(x["SchoolCode"]): x for x in load("schools")}
+    schools = real_schools(load("schools"), load("students"))
     students = [r for r in load("students") if s(r["SchoolCode"]) in schools and s(r["InactiveStatusCode"]) in ("", "P")]
     by_school_student = {(s(r["SchoolCode"]), s(r["StudentID"])): r for r in students}
     courses = {s(c["ID"]): c for c in load("courses")}
@@ -140,6 +140,8 @@ def xello_dag(mappings_dir: Path | None = None):
 
 @pytest.mark.e2e
 def test_xello_delivers_the_five_files(stack):
+    from aeries_hub.pipeline import report_lines
+
     expected = expected_files(stack.data_dir)
 
     dag_run = xello_dag().test(run_conf={"ignore_window": True})
@@ -151,6 +153,12 @@ def test_xello_delivers_the_five_files(stack):
     report = RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("report.json")
     assert report["status"] == "Completed"
     assert {d["remote_path"] for d in report["delivered"]} == {f"xello/{name}" for name in expected}
+    # Aeries' pseudo-schools are not Xello schools (they were sent as high schools), and the report says why.
+    school_codes = [line.split(b"|")[0] for line in expected["School.txt"].split(b"\r\n")[1:-1]]
+    assert school_codes and not {b"0", b"99", b"900", b"901", b"902"} & set(school_codes)
+    assert report["left_out_schools"] == GENERATED_PSEUDO_SCHOOLS
+    assert any(line.startswith("left out as pseudo-schools") and "99 'Transfer School' (DoNotReport is true, no "
+               "student is enrolled)" in line for line in report_lines(report))
 
 
 @pytest.mark.e2e

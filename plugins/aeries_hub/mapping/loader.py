@@ -238,6 +238,7 @@ class Mapping:
     sftp_remote_dir: str | None = None
     http: HttpDelivery | None = None
     school_codes: tuple[int, ...] = ()
+    include_pseudo_schools: bool = False
     student_statuses: tuple[str, ...] = ("active",)
     student_status_codes: dict[str, list[str]] = field(default_factory=lambda: dict(DEFAULT_STUDENT_STATUS_CODES))
     tags: tuple[str, ...] = ()
@@ -462,6 +463,7 @@ def _build(doc: dict, path: Path) -> Mapping:
         sftp_remote_dir=sftp.get("remote_dir"),
         http=_http(delivery.get("http")),
         school_codes=tuple(source.get("school_codes", ())),
+        include_pseudo_schools=bool(source.get("include_pseudo_schools", False)),
         student_statuses=tuple(source.get("student_statuses", ("active",))),
         student_status_codes=codes,
         tags=tuple(doc.get("tags", ())),
@@ -535,7 +537,7 @@ def _check_record_set(mapping: Mapping, out: Output, rec: RecordSet, rat: str, c
             if alias and alias not in aliases:
                 problems.append(f"{rat}.values.{column}: {ref!r} uses lookup {alias!r}, which {rat}.lookups does not define")
         for step in _steps(spec):
-            name = step.get("crosswalk") if isinstance(step, dict) else None
+            name = crosswalk_step(step)[0]
             if name is not None and name not in mapping.crosswalks:
                 known = ", ".join(sorted(mapping.crosswalks)) or "none"
                 problems.append(f"{rat}.values.{column}.transform: crosswalk {name!r} is not defined (crosswalks: {known})")
@@ -704,7 +706,19 @@ def _value_reads(spec: ValueSpec) -> list[tuple[str, str]]:
             reads.append((f".transform[{i}].blank_if_equal_to", step["blank_if_equal_to"]))
         if isinstance(step, dict) and isinstance(step.get("if_blank"), str) and "{" in step["if_blank"]:
             reads += [(f".transform[{i}].if_blank", ref) for ref in template_fields(step["if_blank"]) if ref != "run_date"]
+        otherwise = crosswalk_step(step)[1]
+        if otherwise:
+            reads += [(f".transform[{i}].crosswalk.else", ref) for ref in template_fields(otherwise) if ref != "run_date"]
     return reads
+
+
+def crosswalk_step(step) -> tuple[str | None, str | None]:
+    """(crosswalk name, ``else`` template or None) of a ``{crosswalk: NAME}`` or ``{crosswalk: {name, else}}``
+    step; (None, None) for another step."""
+    argument = step.get("crosswalk") if isinstance(step, dict) else None
+    if isinstance(argument, dict):
+        return argument["name"], argument.get("else")
+    return argument, None
 
 
 def _check_crosswalk_columns(mapping: Mapping) -> list[str]:
@@ -854,6 +868,8 @@ def _refs(spec: ValueSpec) -> list[str]:
             refs.append(step["blank_if_equal_to"])
         if isinstance(step, dict) and isinstance(step.get("if_blank"), str):
             refs += template_fields(step["if_blank"])
+        if crosswalk_step(step)[1]:
+            refs += template_fields(crosswalk_step(step)[1])
     return [ref for ref in refs if ref != "run_date"]
 
 

@@ -52,19 +52,58 @@ def test_missing_table_files_are_empty_tables(tmp_path):
         District.load(tmp_path)
 
 
+#: The keys, in order, of a school and of a term in Aeries' demo-server answer to GET /api/v5/schools, as captured
+#: in github.com/derekpovah/aeries-api spec/support/fixtures/schools.json.
+DEMO_SCHOOL_KEYS = [
+    "RegionCode", "StateCharterNumber", "CharterStatusCode", "FederalTaxID", "FederalInformationProcessingStandardsCode",
+    "QualityRatingAndImprovementSystemParticipationCode", "AccreditationStatusCode", "SchoolWebsite",
+    "OrganizationCategoryCode", "SchoolCategoryCode", "LocalEducationAgencyTypeCode", "TitleIPartACode",
+    "NSLPStatusCode", "NCESSchoolID", "CollegeBoardSchoolCode", "CampusEnrollmentTypeCode", "PreKSchoolTypeCode",
+    "EarlyCollegeHighSchoolIndicator", "ScienceTechnologyEngineeringAndMathematicsIndicator",
+    "PathwaysInTechnologyIndicator", "ShortName", "Terms", "SchoolCode", "Name", "InactiveStatusCode", "Address",
+    "AddressCity", "AddressState", "AddressZipCode", "AddressZipExt", "DoNotReport", "StateCountyID",
+    "StateDistrictID", "StateSchoolID", "LowGradeLevel", "HighGradeLevel", "PrincipalName", "PrincipalEmailAddress",
+    "AttendancePeriod", "Tracks", "ScheduleType", "SessionType", "AttendanceType", "AttendanceReporting",
+    "ScheduleBasis", "PhoneNumber",
+]
+DEMO_TERM_KEYS = ["FirstHalfEndDate", "SecondHalfStartDate", "TrackTerms", "TermCode", "TermDescription", "StartDate",
+                  "EndDate"]
+
+
 def test_schools(district):
     codes = [s["SchoolCode"] for s in district.schools]
-    assert 0 in codes and len(codes) == len(set(codes))
-    assert next(s for s in district.schools if s["SchoolCode"] == 0)["Name"] == "District Office"
-    real = [s for s in district.schools if s["SchoolCode"] != 0]
+    assert len(codes) == len(set(codes))
+    district_school = next(s for s in district.schools if s["SchoolCode"] == 0)
+    assert district_school["Name"] == "Demo Unified School District" and district_school["DoNotReport"] is False
+    real = [s for s in district.schools if s["SchoolCode"] not in (0, 99, 900, 901, 902)]
     assert len(real) >= 4
-    assert all(s["ShortName"] and len(s["ShortName"]) <= 10 for s in district.schools)
     spans = {(s["LowGradeLevel"], s["HighGradeLevel"]) for s in real}
     assert {(-2, 5), (6, 8), (9, 12)} <= spans
     assert all(s["Terms"] for s in real)
     assert any("Continuation" in s["Name"] for s in real)
-    # about one school per 400 students
-    assert len([s for s in generate_district(4000, 1).schools if s["SchoolCode"] != 0]) == 10
+    # about one school per 400 students, plus school 0 and the four pseudo-schools
+    assert len(generate_district(4000, 1).schools) == 10 + 5
+
+
+def test_schools_have_the_demo_servers_field_set_and_conventions(district):
+    for school in district.schools:
+        assert list(school) == DEMO_SCHOOL_KEYS, school["SchoolCode"]
+        assert all(list(term) == DEMO_TERM_KEYS for term in school["Terms"]), school["SchoolCode"]
+        assert school["ShortName"] == "" and school["InactiveStatusCode"] == ""
+        assert school["ScheduleType"] in ("Elementary", "MasterSchedule")
+        assert (school["SessionType"], school["AttendanceReporting"]) == ("Regular", "Negative")
+        assert school["ScheduleBasis"] == ("Trimester" if "Elementary School" in school["Name"] else "Semester")
+        assert school["AttendanceType"] in ("Daily", "Period") and school["Tracks"] == 0
+    assert {t["TermCode"]: (t["FirstHalfEndDate"], t["SecondHalfStartDate"], t["TrackTerms"])
+            for t in district.schools[-1]["Terms"]} == {"1": (None, None, []), "2": (None, None, []),
+                                                        "3": (None, None, []), "Y": (None, None, [])}
+    pseudo = {s["SchoolCode"]: (s["Name"], s["DoNotReport"], bool(s["Terms"])) for s in district.schools
+              if s["SchoolCode"] in (99, 900, 901, 902)}
+    assert pseudo == {99: ("Transfer School", True, False), 900: ("X Eagle District School", False, True),
+                      901: ("X NPS School", False, True), 902: ("X Private School", False, True)}
+    enrolled = {s["SchoolCode"] for s in district.students}
+    assert not enrolled & {0, 99, 900, 901, 902}
+    assert not {t["SchoolCode"] for t in district.teachers + district.sections} & {0, 99, 900, 901, 902}
 
 
 def test_students_have_the_hard_cases(district):
@@ -209,8 +248,7 @@ def test_contacts_have_the_demo_servers_fields_and_conventions(district):
 def test_terms_have_the_demo_servers_codes_and_fields(district):
     kinds = {}
     for school in district.schools:
-        if school["SchoolCode"] == 0:
-            assert school["Terms"] == []
+        if school["SchoolCode"] in (0, 99, 900, 901, 902):  # school 0 and the pseudo-schools: test_schools_have_...
             continue
         assert {tuple(t) for t in school["Terms"]} == {tuple(CAPTURED_TERM_FIELDS)}
         codes = [t["TermCode"] for t in school["Terms"]]
@@ -245,7 +283,7 @@ def test_bad_size():
 def test_tiny_districts_still_work(size):
     district = generate_district(size, seed=size)
     assert district.counts()["distinct_students"] == size
-    assert len([s for s in district.schools if s["SchoolCode"] != 0]) == 4
+    assert len([s for s in district.schools if s["SchoolCode"] not in (0, 99, 900, 901, 902)]) == 4
 
 
 def test_a_district_scale_shape_sets_schools_staff_classes_and_section_sizes():
@@ -254,7 +292,7 @@ def test_a_district_scale_shape_sets_schools_staff_classes_and_section_sizes():
     shape = DistrictShape(students_per_school=500, students_per_staff=12.5, classes_per_student=(6, 7), students_per_section=18)
     district = generate_district(5000, 1, shape)
     counts = district.counts()
-    assert counts["schools"] == 10 + 1  # 5000 / 500, plus the district office
+    assert counts["schools"] == 10 + 5  # 5000 / 500, plus school 0 and the four pseudo-schools
     assert counts["staff"] == 400  # 5000 / 12.5
     classes = Counter((r["SchoolCode"], r["StudentID"]) for r in district.rosters)
     assert set(classes.values()) <= {6, 7} and len(set(classes.values())) == 2
