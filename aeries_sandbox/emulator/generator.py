@@ -1018,7 +1018,8 @@ def _school(code: int, name: str, low: int, high: int, terms: list[dict[str, Any
     codes Aeries leaves unset are "" (never " "), ShortName is blank, the flags are false."""
     record: dict[str, Any] = {name_: "" for name_ in _SCHOOL_CODES_FIELDS}
     record.update({"EarlyCollegeHighSchoolIndicator": False, "ScienceTechnologyEngineeringAndMathematicsIndicator": False,
-                   "PathwaysInTechnologyIndicator": False, "ShortName": "", "Terms": terms, "SchoolCode": code,
+                   "PathwaysInTechnologyIndicator": False, "ShortName": "", "UsingSectionStaffInMasterSchedule": False,
+                   "UsingSectionStaffInScheduling": False, "Terms": terms, "SchoolCode": code,
                    "Name": name, "InactiveStatusCode": "", "Address": "", "AddressCity": "", "AddressState": "",
                    "AddressZipCode": "", "AddressZipExt": "", "DoNotReport": False, "StateCountyID": "",
                    "StateDistrictID": "", "StateSchoolID": "", "LowGradeLevel": low, "HighGradeLevel": high,

@@ -53,14 +53,16 @@ def test_missing_table_files_are_empty_tables(tmp_path):
 
 
 #: The keys, in order, of a school and of a term in Aeries' demo-server answer to GET /api/v5/schools, as captured
-#: in github.com/derekpovah/aeries-api spec/support/fixtures/schools.json.
+#: in github.com/derekpovah/aeries-api spec/support/fixtures/schools.json, plus the two Flex-scheduling flags of
+#: later Aeries versions after ShortName (aeripy 0.2.16's School model, in that place).
 DEMO_SCHOOL_KEYS = [
     "RegionCode", "StateCharterNumber", "CharterStatusCode", "FederalTaxID", "FederalInformationProcessingStandardsCode",
     "QualityRatingAndImprovementSystemParticipationCode", "AccreditationStatusCode", "SchoolWebsite",
     "OrganizationCategoryCode", "SchoolCategoryCode", "LocalEducationAgencyTypeCode", "TitleIPartACode",
     "NSLPStatusCode", "NCESSchoolID", "CollegeBoardSchoolCode", "CampusEnrollmentTypeCode", "PreKSchoolTypeCode",
     "EarlyCollegeHighSchoolIndicator", "ScienceTechnologyEngineeringAndMathematicsIndicator",
-    "PathwaysInTechnologyIndicator", "ShortName", "Terms", "SchoolCode", "Name", "InactiveStatusCode", "Address",
+    "PathwaysInTechnologyIndicator", "ShortName", "UsingSectionStaffInMasterSchedule", "UsingSectionStaffInScheduling",
+    "Terms", "SchoolCode", "Name", "InactiveStatusCode", "Address",
     "AddressCity", "AddressState", "AddressZipCode", "AddressZipExt", "DoNotReport", "StateCountyID",
     "StateDistrictID", "StateSchoolID", "LowGradeLevel", "HighGradeLevel", "PrincipalName", "PrincipalEmailAddress",
     "AttendancePeriod", "Tracks", "ScheduleType", "SessionType", "AttendanceType", "AttendanceReporting",
