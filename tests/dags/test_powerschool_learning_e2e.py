@@ -74,9 +74,10 @@ def expected_files(data_dir: Path, user_ids: dict[str, str] | None = None, class
     for t in sorted(teachers, key=lambda t: t["SchoolCode"]):
         stf = staff.get(s(t["StaffID1"]), {})
         email = s(stf.get("EmailAddress")) or s(t.get("EmailAddress"))
-        teacher_users.setdefault(uid(f"T{s(t['StaffID1'])}"), [
-            uid(f"T{s(t['StaffID1'])}"), s(stf.get("FirstName")) or s(t.get("FirstName")), s(stf.get("MiddleName")),
-            s(stf.get("LastName")) or s(t.get("LastName")), "", s(stf.get("UserName")) or f"t{s(t['StaffID1'])}", "",
+        last = s(stf.get("LastName")) or s(t.get("LastName"))
+        teacher_users.setdefault(uid(f"T{s(t['StaffID1'])}"), [  # first_name is required: the last name stands in
+            uid(f"T{s(t['StaffID1'])}"), s(stf.get("FirstName")) or s(t.get("FirstName")) or last,
+            s(stf.get("MiddleName")), last, "", s(stf.get("UserName")) or f"t{s(t['StaffID1'])}", "",
             email, "T", s(t["SchoolCode"]), "0", "", email if re.search(SSO, email) else ""])
     users += [teacher_users[k] for k in sorted(teacher_users, key=natural)]
 
@@ -129,12 +130,33 @@ def test_powerschool_learning_delivers_one_zip_with_the_five_files(stack):
         assert archive.namelist() == list(expected)
         for name, data in expected.items():
             assert archive.read(name) == data, name
-    report = RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("report.json")
+    run = RunFolder(staging_base(), DAG_ID, dag_run.run_id)
+    report = run.read_json("report.json")
     assert report["status"] == "Completed"
     assert [d["remote_path"] for d in report["delivered"]] == ["powerschool_learning/powerschool_learning_import.zip"]
     # Passwords are never sent: the column is there and blank in every row.
     users = list(csv.DictReader(io.StringIO(expected["users.csv"].decode())))
     assert users and {u["password"] for u in users} == {""}
+    # Issue 14: teachers with a blank first name in STF and TCH (one a service account) are users, named by their
+    # last name, and own their classes; the placeholder e-mail they share is a warning naming the users.
+    teachers = json.loads((stack.data_dir / "teachers.json").read_text(encoding="utf-8"))
+    blank = {f"T{s(t['StaffID1'])}": s(t["LastName"]) for t in teachers if not s(t["FirstName"])}
+    by_id = {u["user_id"]: u for u in users}
+    assert "Staff" in blank.values()
+    assert {uid: (by_id[uid]["first_name"], by_id[uid]["last_name"]) for uid in blank} == {
+        uid: (last, last) for uid, last in blank.items()}
+    classes = list(csv.DictReader(io.StringIO(expected["classes.csv"].decode())))
+    assert {c["teacher_id"] for c in classes} >= set(blank)
+    results = run.read_json("summary/build_classes.json")["checks"]["results"]
+    owners = next(r for r in results if r["description"] == "every teacher_id of classes.csv is a user_id in users.csv")
+    assert (owners["severity"], owners["outcome"]) == ("warning", "passed")
+    results = run.read_json("summary/build_users.json")["checks"]["results"]
+    shared = next(r for r in results if r["description"] == "an e-mail belongs to one user")
+    emails = [u["email"] for u in users if u["email"]]
+    sharing = {u["user_id"] for u in users if u["email"] and emails.count(u["email"]) > 1}
+    assert len(sharing) >= 2 and {u["email"] for u in users if u["user_id"] in sharing} == {"NoWhere@aeries.com"}
+    assert (shared["severity"], shared["outcome"], shared["unexpected_count"]) == ("warning", "warned", len(sharing))
+    assert {row["user_id"] for row in shared["sample"]} <= sharing
 
 
 @pytest.mark.e2e
