@@ -149,7 +149,7 @@ def test_powerschool_learning_delivers_one_zip_with_the_five_files(stack):
     assert {c["teacher_id"] for c in classes} >= set(blank)
     results = run.read_json("summary/build_classes.json")["checks"]["results"]
     owners = next(r for r in results if r["description"] == "every teacher_id of classes.csv is a user_id in users.csv")
-    assert (owners["severity"], owners["outcome"]) == ("warning", "passed")
+    assert (owners["severity"], owners["outcome"], owners["rejected_count"]) == ("reject", "passed", 0)
     results = run.read_json("summary/build_users.json")["checks"]["results"]
     shared = next(r for r in results if r["description"] == "an e-mail belongs to one user")
     emails = [u["email"] for u in users if u["email"]]
@@ -192,3 +192,58 @@ def test_id_crosswalks_keep_the_accounts_and_classes_the_vendor_already_has(stac
     for aeries_id, vendor_id in {**user_ids, **class_ids}.items():
         assert not re.search(rf"(^|,){re.escape(aeries_id)}(,|$)", everything, re.M), aeries_id
         assert vendor_id in everything
+
+
+@pytest.mark.e2e
+def test_a_teacher_still_rejected_takes_only_their_classes_named_in_the_report(stack, tmp_path):
+    """Issue 14: a teacher with no name at all (a nameless service account) cannot be a user; PowerSchool Learning
+    drops a class whose owner fails, so each of their classes is rejected and named in the report, and the rest
+    of the import is delivered."""
+    import os
+    import shutil
+
+    from aeries_hub.dag_factory import build_dags
+    from aeries_hub.paths import MAPPINGS_DIR
+    from aeries_sandbox.stack import sandbox_stack
+
+    district = tmp_path / "district"
+    shutil.copytree(stack.data_dir, district)
+    staff = json.loads((district / "staff.json").read_text(encoding="utf-8"))
+    teachers = json.loads((district / "teachers.json").read_text(encoding="utf-8"))
+    classes = list(csv.DictReader(io.StringIO(expected_files(district)["classes.csv"].decode())))
+    owners = {c["teacher_id"] for c in classes}
+    nameless = next(t for t in teachers if s(t["FirstName"]) and f"T{s(t['StaffID1'])}" in owners
+                    and sum(1 for o in teachers if o["StaffID1"] == t["StaffID1"]) == 1)
+    nameless.update({"FirstName": "", "LastName": ""})
+    for record in staff:
+        if record["ID"] == nameless["StaffID1"]:
+            record.update({"FirstName": "", "LastName": ""})
+    (district / "staff.json").write_text(json.dumps(staff), encoding="utf-8")
+    (district / "teachers.json").write_text(json.dumps(teachers), encoding="utf-8")
+    user_id = f"T{s(nameless['StaffID1'])}"
+    left = sorted((c["class_id"] for c in classes if c["teacher_id"] == user_id), key=natural)
+    assert left
+
+    saved = dict(os.environ)
+    try:
+        with sandbox_stack(tmp_path / "stack", data_dir=district) as hostile:
+            os.environ.update(hostile.connection_env())
+            os.environ["AIRFLOW__AERIES_HUB__STAGING_URL"] = f"file://{tmp_path}/staging"
+            dag_run = build_dags(MAPPINGS_DIR)[DAG_ID].test()
+            zipped = hostile.sftp.root / "powerschool_learning" / "powerschool_learning_import.zip"
+            with zipfile.ZipFile(zipped) as archive:
+                files = {name: archive.read(name).decode() for name in archive.namelist()}
+            run = RunFolder(staging_base(), DAG_ID, dag_run.run_id)
+            report = run.read_json("report.json")
+            rejects = list(csv.DictReader(io.StringIO(run.path("rejects", "classes.csv").read_text(), newline="")))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+    assert dag_run.state == "success"
+    assert report["status"] == "Completed with errors"
+    assert report["files"]["users"]["rejected_ids"] == [user_id]
+    assert report["files"]["classes"]["rejected_ids"] == left
+    assert {r["_reject_reason"] for r in rejects} == {"every teacher_id of classes.csv is a user_id in users.csv"}
+    sent = {c["class_id"] for c in csv.DictReader(io.StringIO(files["classes.csv"]))}
+    assert not sent & set(left) and len(sent) == len(classes) - len(left)
