@@ -35,6 +35,7 @@ import math
 import random
 import unicodedata
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -886,9 +887,10 @@ class _Generator:
             if section["InactiveStatusCode"] == " ":
                 for item in section["SectionStaffMembers"]:
                     teaching.setdefault((section["SchoolCode"], item["StaffID"]), None)
+        records_of_staff = Counter(id(st) for _, st in self.teacher_staff)
         pairs = [(t, st) for t, st in self.teacher_staff
                  if (t["SchoolCode"], st["ID"]) in teaching and t["FirstName"] and st["FirstName"]
-                 and sum(1 for _, other in self.teacher_staff if other is st) == 1]
+                 and records_of_staff[id(st)] == 1]
         pairs.sort(key=lambda pair: (pair[0]["SchoolCode"], pair[0]["TeacherNumber"]))
         blank_first = rng.sample(pairs, min(len(pairs), max(2, round(len(self.teachers) * 0.04))))
         for n, (teacher, staff) in enumerate(blank_first):
@@ -899,7 +901,8 @@ class _Generator:
                 teacher.update({"LastName": "Staff", "EmailAddress": PLACEHOLDER_EMAIL})
             teacher["DisplayName"] = teacher["LastName"]
         # Placeholder e-mails: at least two teachers of one school, then about 8% of the other staff
-        rest = [pair for pair in pairs if pair not in blank_first]
+        picked = {id(st) for _, st in blank_first}
+        rest = [pair for pair in pairs if id(pair[1]) not in picked]
         by_school: dict[int, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
         for pair in rest:
             by_school.setdefault(pair[0]["SchoolCode"], []).append(pair)
