@@ -17,7 +17,10 @@ What is in it (``size`` = distinct students):
   hyphens, accents, a comma (``"Garcia, Jr."``) and stray leading/trailing spaces; about 10% without a
   ``StudentEmailAddress`` (null or ``""``); some blank ``NetworkLoginID``.
 * staff (about one per 12 students, some inactive, some with blank names or e-mail so callers must fall back
-  to the teacher record, some at the district office: ``PrimaryAeriesSchool`` 0), teachers (``StaffID1`` ->
+  to the teacher record, some at the district office: ``PrimaryAeriesSchool`` 0; the demo server's 46 fields,
+  shared placeholder e-mails ``NoWhere@aeries.com`` and teachers whose first name is blank on both the staff
+  and the teacher record, one a service account: from their own RNG, see shape_staff_like_aeries),
+  teachers (``StaffID1`` ->
   staff ``ID``), a district course catalogue (``"0001"``...), sections with ``SectionStaffMembers`` (one
   primary teacher, sometimes a co-teacher; a few inactive sections), student schedules (4-7 classes per
   active student at schools with sections), contacts (1-3 per student, in the demo server's shape and
@@ -36,6 +39,7 @@ import math
 import random
 import unicodedata
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -891,6 +895,57 @@ class _Generator:
             teacher["StaffID1"] = staff["ID"]
         for item, staff in self.member_staff:
             item["StaffID"] = staff["ID"]
+        self.shape_staff_like_aeries()
+
+    def shape_staff_like_aeries(self) -> None:
+        """Staff and teacher records as the Aeries demo server serves them (emulator README, "Staff"): the full
+        field set of a staff record, placeholder e-mails shared by many staff, and teachers whose first name is
+        blank on both the staff and the teacher record (one of them a service account that teaches sections).
+
+        From its own RNG, after every other draw, so that no other table and no count changes."""
+        rng = random.Random(f"{self.seed}:staff-shapes")
+        for staff in self.staff:
+            full = _full_staff_record(staff, rng)
+            staff.clear()
+            staff.update(full)
+        teaching = {}  # (SchoolCode, StaffID) with an active section -> the (teacher, staff) pair
+        for section in self.sections:
+            if section["InactiveStatusCode"] == " ":
+                for item in section["SectionStaffMembers"]:
+                    teaching.setdefault((section["SchoolCode"], item["StaffID"]), None)
+        records_of_staff = Counter(id(st) for _, st in self.teacher_staff)
+        pairs = [(t, st) for t, st in self.teacher_staff
+                 if (t["SchoolCode"], st["ID"]) in teaching and t["FirstName"] and st["FirstName"]
+                 and records_of_staff[id(st)] == 1]
+        pairs.sort(key=lambda pair: (pair[0]["SchoolCode"], pair[0]["TeacherNumber"]))
+        blank_first = rng.sample(pairs, min(len(pairs), max(2, round(len(self.teachers) * 0.04))))
+        for n, (teacher, staff) in enumerate(blank_first):
+            staff["FirstName"] = teacher["FirstName"] = ""
+            if n == 0:  # a service account that owns sections: no person behind it
+                staff.update({"LastName": "Staff", "MiddleName": "", "Gender": "", "BirthDate": None, "BirthYear": 0,
+                              "HumanResourcesSystemID": "", "StateEducatorID": "", "EmailAddress": PLACEHOLDER_EMAIL})
+                teacher.update({"LastName": "Staff", "EmailAddress": PLACEHOLDER_EMAIL})
+            teacher["DisplayName"] = teacher["LastName"]
+        # Placeholder e-mails: at least two teachers of one school, then about 8% of the other staff
+        picked = {id(st) for _, st in blank_first}
+        rest = [pair for pair in pairs if id(pair[1]) not in picked]
+        by_school: dict[int, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
+        for pair in rest:
+            by_school.setdefault(pair[0]["SchoolCode"], []).append(pair)
+        shared = next((group[:2] for _, group in sorted(by_school.items()) if len(group) >= 2), [])
+        for teacher, staff in shared:
+            staff["EmailAddress"] = teacher["EmailAddress"] = PLACEHOLDER_EMAIL
+        others = [st for st in self.staff if st["EmailAddress"] and st["Title"] != "Principal"
+                  and st["EmailAddress"] != PLACEHOLDER_EMAIL]
+        for staff in rng.sample(others, round(len(others) * 0.08)):
+            staff["EmailAddress"] = rng.choice(PLACEHOLDER_EMAILS)
+        teacher_of_staff = {id(st): t for t, st in self.teacher_staff}
+        for staff in self.staff:
+            teacher = teacher_of_staff.get(id(staff))
+            if teacher is not None and staff["EmailAddress"] in PLACEHOLDER_EMAILS and teacher["EmailAddress"]:
+                teacher["EmailAddress"] = staff["EmailAddress"]
+        for item, staff in self.member_staff:
+            item["FirstName"], item["LastName"] = staff["FirstName"], staff["LastName"]
 
     # -- change log ----------------------------------------------------------------------------
     def make_data_changes(self) -> None:
@@ -982,6 +1037,61 @@ class _Generator:
                     "Standards": [],
                     "UniqueID": str(uuid.UUID(int=rng.getrandbits(128), version=4)).upper(),
                 })
+
+
+#: The placeholder e-mails of the Aeries demo server's staff (derekpovah/aeries-api spec/support/fixtures/
+#: all_staff.json): many staff share one, whatever their school.
+PLACEHOLDER_EMAIL = "NoWhere@aeries.com"
+PLACEHOLDER_EMAILS = (PLACEHOLDER_EMAIL, PLACEHOLDER_EMAIL, PLACEHOLDER_EMAIL, "nowhere@aeries.com")
+
+_CERTIFICATED = ("Teacher", "Principal", "Counselor", "Librarian", "Speech Therapist", "Psychologist")
+
+
+def _full_staff_record(staff: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+    """A staff record with the 46 fields, in the order, of a demo-server staff record (derekpovah/aeries-api
+    spec/support/fixtures/staff.json); the generator's values are kept, the others follow the fixture's
+    conventions (``" "`` and ``""`` codes, ``0`` years, blank address)."""
+    certificated = staff["Title"] in _CERTIFICATED
+    born = staff["BirthDate"]
+    hired = staff["HireDate"]
+    years = max(0, DATABASE_YEAR - int(hired[:4])) if hired else 0
+    return {
+        "SchoolAccessPermissions": staff["SchoolAccessPermissions"],
+        "ExtendedProperties": [],
+        "EarlyChildhoodCertificationCode": "",
+        "Gender": staff["Gender"],
+        "EducationLevelCode": rng.choice(("2", "4", "5", "6", " ")) if certificated else " ",
+        "EthnicityCode": rng.choice(("N", "N", "Y", "")),
+        "RaceCode1": rng.choice(("700", "700", "600", "")),
+        "RaceCode2": "", "RaceCode3": "", "RaceCode4": "", "RaceCode5": "",
+        "PositionStatusCode": rng.choice(("1", "1", "2", " ")),
+        "TotalYearsOfEduService": years + (rng.randint(0, 10) if certificated else 0),
+        "TotalYearsInThisDistrict": years,
+        "PreviousLastName": "", "PreviousFirstName": "", "PreviousMiddleName": "",
+        "NameSuffix": staff["NameSuffix"],
+        "Address": "", "AddressCity": "", "AddressState": rng.choice(("CA", "")), "AddressZipCode": " ",
+        "AddressZipExt": " ", "HomePhone": "", "EmergencyContactName": "", "EmergencyContactPhone": "",
+        "ID": staff["ID"],
+        "FirstName": staff["FirstName"],
+        "LastName": staff["LastName"],
+        "MiddleName": staff["MiddleName"],
+        "BirthYear": int(born[:4]) if born else 0,
+        "BirthDate": born,
+        "FullTimePercentage": staff["FullTimePercentage"],
+        "HireDate": hired,
+        "LeaveDate": staff["LeaveDate"],
+        "InactiveStatusCode": staff["InactiveStatusCode"],
+        "StateEducatorID": staff["StateEducatorID"],
+        "UserName": staff["UserName"],
+        "EmailAddress": staff["EmailAddress"],
+        "PrimaryAeriesSchool": staff["PrimaryAeriesSchool"],
+        "NetworkLoginID": staff["NetworkLoginID"],
+        "AlternateEmailAddress": staff["AlternateEmailAddress"],
+        "HumanResourcesSystemID": staff["HumanResourcesSystemID"],
+        "CellPhone": "",
+        "NotificationPreferenceCode": "1",
+        "Title": staff["Title"],
+    }
 
 
 def _terms(kind: str) -> list[dict[str, Any]]:

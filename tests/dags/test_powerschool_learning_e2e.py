@@ -74,9 +74,10 @@ def expected_files(data_dir: Path, user_ids: dict[str, str] | None = None, class
     for t in sorted(teachers, key=lambda t: t["SchoolCode"]):
         stf = staff.get(s(t["StaffID1"]), {})
         email = s(stf.get("EmailAddress")) or s(t.get("EmailAddress"))
-        teacher_users.setdefault(uid(f"T{s(t['StaffID1'])}"), [
-            uid(f"T{s(t['StaffID1'])}"), s(stf.get("FirstName")) or s(t.get("FirstName")), s(stf.get("MiddleName")),
-            s(stf.get("LastName")) or s(t.get("LastName")), "", s(stf.get("UserName")) or f"t{s(t['StaffID1'])}", "",
+        last = s(stf.get("LastName")) or s(t.get("LastName"))
+        teacher_users.setdefault(uid(f"T{s(t['StaffID1'])}"), [  # first_name is required: the last name stands in
+            uid(f"T{s(t['StaffID1'])}"), s(stf.get("FirstName")) or s(t.get("FirstName")) or last,
+            s(stf.get("MiddleName")), last, "", s(stf.get("UserName")) or f"t{s(t['StaffID1'])}", "",
             email, "T", s(t["SchoolCode"]), "0", "", email if re.search(SSO, email) else ""])
     users += [teacher_users[k] for k in sorted(teacher_users, key=natural)]
 
@@ -129,7 +130,8 @@ def test_powerschool_learning_delivers_one_zip_with_the_five_files(stack):
         assert archive.namelist() == list(expected)
         for name, data in expected.items():
             assert archive.read(name) == data, name
-    report = RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("report.json")
+    run = RunFolder(staging_base(), DAG_ID, dag_run.run_id)
+    report = run.read_json("report.json")
     assert report["status"] == "Completed"
     assert [d["remote_path"] for d in report["delivered"]] == ["powerschool_learning/powerschool_learning_import.zip"]
     # Aeries' pseudo-schools are no organizations, and the report says why they were left out.
@@ -139,6 +141,26 @@ def test_powerschool_learning_delivers_one_zip_with_the_five_files(stack):
     # Passwords are never sent: the column is there and blank in every row.
     users = list(csv.DictReader(io.StringIO(expected["users.csv"].decode())))
     assert users and {u["password"] for u in users} == {""}
+    # Issue 14: teachers with a blank first name in STF and TCH (one a service account) are users, named by their
+    # last name, and own their classes; the placeholder e-mail they share is a warning naming the users.
+    teachers = json.loads((stack.data_dir / "teachers.json").read_text(encoding="utf-8"))
+    blank = {f"T{s(t['StaffID1'])}": s(t["LastName"]) for t in teachers if not s(t["FirstName"])}
+    by_id = {u["user_id"]: u for u in users}
+    assert "Staff" in blank.values()
+    assert {uid: (by_id[uid]["first_name"], by_id[uid]["last_name"]) for uid in blank} == {
+        uid: (last, last) for uid, last in blank.items()}
+    classes = list(csv.DictReader(io.StringIO(expected["classes.csv"].decode())))
+    assert {c["teacher_id"] for c in classes} >= set(blank)
+    results = run.read_json("summary/build_classes.json")["checks"]["results"]
+    owners = next(r for r in results if r["description"] == "every teacher_id of classes.csv is a user_id in users.csv")
+    assert (owners["severity"], owners["outcome"], owners["rejected_count"]) == ("reject", "passed", 0)
+    results = run.read_json("summary/build_users.json")["checks"]["results"]
+    shared = next(r for r in results if r["description"] == "an e-mail belongs to one user")
+    emails = [u["email"] for u in users if u["email"]]
+    sharing = {u["user_id"] for u in users if u["email"] and emails.count(u["email"]) > 1}
+    assert len(sharing) >= 2 and {u["email"] for u in users if u["user_id"] in sharing} == {"NoWhere@aeries.com"}
+    assert (shared["severity"], shared["outcome"], shared["unexpected_count"]) == ("warning", "warned", len(sharing))
+    assert {row["user_id"] for row in shared["sample"]} <= sharing
 
 
 @pytest.mark.e2e
@@ -174,3 +196,58 @@ def test_id_crosswalks_keep_the_accounts_and_classes_the_vendor_already_has(stac
     for aeries_id, vendor_id in {**user_ids, **class_ids}.items():
         assert not re.search(rf"(^|,){re.escape(aeries_id)}(,|$)", everything, re.M), aeries_id
         assert vendor_id in everything
+
+
+@pytest.mark.e2e
+def test_a_teacher_still_rejected_takes_only_their_classes_named_in_the_report(stack, tmp_path):
+    """Issue 14: a teacher with no name at all (a nameless service account) cannot be a user; PowerSchool Learning
+    drops a class whose owner fails, so each of their classes is rejected and named in the report, and the rest
+    of the import is delivered."""
+    import os
+    import shutil
+
+    from aeries_hub.dag_factory import build_dags
+    from aeries_hub.paths import MAPPINGS_DIR
+    from aeries_sandbox.stack import sandbox_stack
+
+    district = tmp_path / "district"
+    shutil.copytree(stack.data_dir, district)
+    staff = json.loads((district / "staff.json").read_text(encoding="utf-8"))
+    teachers = json.loads((district / "teachers.json").read_text(encoding="utf-8"))
+    classes = list(csv.DictReader(io.StringIO(expected_files(district)["classes.csv"].decode())))
+    owners = {c["teacher_id"] for c in classes}
+    nameless = next(t for t in teachers if s(t["FirstName"]) and f"T{s(t['StaffID1'])}" in owners
+                    and sum(1 for o in teachers if o["StaffID1"] == t["StaffID1"]) == 1)
+    nameless.update({"FirstName": "", "LastName": ""})
+    for record in staff:
+        if record["ID"] == nameless["StaffID1"]:
+            record.update({"FirstName": "", "LastName": ""})
+    (district / "staff.json").write_text(json.dumps(staff), encoding="utf-8")
+    (district / "teachers.json").write_text(json.dumps(teachers), encoding="utf-8")
+    user_id = f"T{s(nameless['StaffID1'])}"
+    left = sorted((c["class_id"] for c in classes if c["teacher_id"] == user_id), key=natural)
+    assert left
+
+    saved = dict(os.environ)
+    try:
+        with sandbox_stack(tmp_path / "stack", data_dir=district) as hostile:
+            os.environ.update(hostile.connection_env())
+            os.environ["AIRFLOW__AERIES_HUB__STAGING_URL"] = f"file://{tmp_path}/staging"
+            dag_run = build_dags(MAPPINGS_DIR)[DAG_ID].test()
+            zipped = hostile.sftp.root / "powerschool_learning" / "powerschool_learning_import.zip"
+            with zipfile.ZipFile(zipped) as archive:
+                files = {name: archive.read(name).decode() for name in archive.namelist()}
+            run = RunFolder(staging_base(), DAG_ID, dag_run.run_id)
+            report = run.read_json("report.json")
+            rejects = list(csv.DictReader(io.StringIO(run.path("rejects", "classes.csv").read_text(), newline="")))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+    assert dag_run.state == "success"
+    assert report["status"] == "Completed with errors"
+    assert report["files"]["users"]["rejected_ids"] == [user_id]
+    assert report["files"]["classes"]["rejected_ids"] == left
+    assert {r["_reject_reason"] for r in rejects} == {"every teacher_id of classes.csv is a user_id in users.csv"}
+    sent = {c["class_id"] for c in csv.DictReader(io.StringIO(files["classes.csv"]))}
+    assert not sent & set(left) and len(sent) == len(classes) - len(left)

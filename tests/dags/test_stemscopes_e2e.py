@@ -122,8 +122,10 @@ def expected_set(data_dir: Path, school_ids: dict[str, str]) -> dict[str, bytes]
             teacher_orgs[tid].append(org(t["SchoolCode"]))
     for tid in sorted(teacher_first, key=lambda k: natural(f"T{k}")):
         t, st = teacher_first[tid], staff.get(tid, {})
+        last = s(st.get("LastName")) or s(t.get("LastName"))
+        # givenName is required: a first name blank in STF and TCH is the last name
         user_rows.append([f"T{tid}", "", "", "true", ",".join(teacher_orgs[tid]), "teacher", s(st.get("UserName")) or f"t{tid}",
-                          "", s(st.get("FirstName")) or s(t.get("FirstName")), s(st.get("LastName")) or s(t.get("LastName")),
+                          "", s(st.get("FirstName")) or s(t.get("FirstName")) or last, last,
                           s(st.get("MiddleName")), tid, s(st.get("EmailAddress")) or s(t.get("EmailAddress")), "", "", "", "", ""])
 
     student_enrollments = {}
@@ -266,3 +268,67 @@ def test_a_dangling_reference_stops_the_run_and_delivers_nothing(stack, district
     failed = [r for r in classes["checks"]["results"] if r["outcome"] == "failed"]
     assert [r["description"] for r in failed] == ["every termSourcedIds of classes.csv is a sourcedId in academicSessions.csv"]
     assert "T" in failed[0]["sample"][0]["termSourcedIds"]
+
+
+@pytest.mark.e2e
+def test_a_teacher_still_rejected_is_named_with_the_sections_left_without_them(stack, district_include, tmp_path):
+    """Issue 14: a teacher with a blank first name gets the last name as givenName (OneRoster requires it); one
+    whose names are all blank (a nameless service account) is rejected from users.csv, and each section it
+    teaches loses that teacher visibly: its enrollment is rejected and named in the report. Nothing else is
+    withheld."""
+    import os
+
+    from aeries_sandbox.stack import sandbox_stack
+
+    district = tmp_path / "district"
+    shutil.copytree(stack.data_dir, district)
+    staff = json.loads((district / "staff.json").read_text(encoding="utf-8"))
+    teachers = json.loads((district / "teachers.json").read_text(encoding="utf-8"))
+    sections = json.loads((district / "sections.json").read_text(encoding="utf-8"))
+    service = next(t for t in teachers if s(t["LastName"]) == "Staff" and not s(t["FirstName"]))
+    blank_first = next(t for t in teachers if not s(t["FirstName"]) and t is not service)
+    nameless = next(t for t in teachers if s(t["FirstName"]) and not s(t["InactiveStatusCode"])
+                    and sum(1 for o in teachers if o["StaffID1"] == t["StaffID1"]) == 1
+                    and any(m["StaffID"] == t["StaffID1"] for x in sections for m in x["SectionStaffMembers"]))
+    nameless.update({"FirstName": "", "LastName": ""})
+    for record in staff:
+        if record["ID"] == nameless["StaffID1"]:
+            record.update({"FirstName": "", "LastName": ""})
+    (district / "staff.json").write_text(json.dumps(staff), encoding="utf-8")
+    (district / "teachers.json").write_text(json.dumps(teachers), encoding="utf-8")
+    tid = s(nameless["StaffID1"])
+    left_without = sorted((f"{s(x['SchoolCode'])}-{s(x['SectionNumber'])}-T{tid}" for x in sections
+                           if not s(x["InactiveStatusCode"]) and s(x["SchoolCode"]) == s(nameless["SchoolCode"])
+                           and any(s(m["StaffID"]) == tid for m in x["SectionStaffMembers"])), key=natural)
+    assert left_without
+
+    saved = dict(os.environ)
+    try:
+        with sandbox_stack(tmp_path / "stack", data_dir=district) as hostile:
+            os.environ.update(hostile.connection_env())
+            os.environ["AIRFLOW__AERIES_HUB__STAGING_URL"] = f"file://{tmp_path}/staging"
+            dag_run = run_dag(district_include)
+            with zipfile.ZipFile(hostile.sftp.root / "stemscopes" / "stemscopes_oneroster.zip") as archive:
+                files = {name: archive.read(name).decode() for name in archive.namelist()}
+            run = RunFolder(staging_base(), DAG_ID, dag_run.run_id)
+            report = run.read_json("report.json")
+            rejects = list(csv.DictReader(io.StringIO(run.path("rejects", "enrollments.csv").read_text(), newline="")))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+    assert dag_run.state == "success"
+    assert report["status"] == "Completed with errors"
+    assert list(files) == FILES
+    users = {u["sourcedId"]: u for u in csv.DictReader(io.StringIO(files["users.csv"]))}
+    for teacher in (service, blank_first):
+        user = users[f"T{s(teacher['StaffID1'])}"]
+        assert (user["givenName"], user["familyName"]) == (s(teacher["LastName"]), s(teacher["LastName"]))
+    assert users[f"T{s(service['StaffID1'])}"]["givenName"] == "Staff"
+    assert f"T{tid}" not in users
+    assert report["files"]["users"]["rejected_ids"] == [f"T{tid}"]
+    assert report["files"]["enrollments"]["rejected_ids"] == left_without
+    assert {r["_reject_reason"] for r in rejects} == {
+        "every userSourcedId of enrollments.csv is a sourcedId in users.csv"}
+    sent = {e["sourcedId"] for e in csv.DictReader(io.StringIO(files["enrollments.csv"]))}
+    assert not sent & set(left_without)

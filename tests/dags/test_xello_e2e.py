@@ -94,12 +94,13 @@ def expected_files(data_dir: Path) -> dict[str, bytes]:
         if s(t.get("InactiveStatusCode")) or s(t["SchoolCode"]) not in schools:
             continue
         st = staff.get(s(t.get("StaffID1")), {})
-        educator_rows.append([
-            s(st.get("FirstName")) or s(t.get("FirstName")), s(st.get("LastName")) or s(t.get("LastName")),
+        last = s(st.get("LastName")) or s(t.get("LastName"))
+        educator_rows.append([  # Xello requires a first name: blank in STF and TCH, the last name stands in
+            s(st.get("FirstName")) or s(t.get("FirstName")) or last, last,
             (s(st.get("EmailAddress")) or s(t.get("EmailAddress"))).lower(), s(t["SchoolCode"]), "User",
             s(t.get("StaffID1")), s(st.get("Title")), s(t.get("DisplayName")),
         ])
-    educator_rows.sort(key=lambda r: natural(r[2], r[3]))
+    educator_rows.sort(key=lambda r: natural(r[2], r[3], r[5]))
 
     # Homeroom groups: students (K-12) whose homeroom teacher is an active teacher record at their school; a row
     # whose student is not in Student.txt or whose e-mail is not an educator's is rejected.
@@ -150,7 +151,8 @@ def test_xello_delivers_the_five_files(stack):
     assert expected["StudentGroup.txt"].count(b"\r\n") > 10, "the district has homerooms"
     for name, data in expected.items():
         assert (stack.sftp.root / "xello" / name).read_bytes() == data, name
-    report = RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("report.json")
+    run = RunFolder(staging_base(), DAG_ID, dag_run.run_id)
+    report = run.read_json("report.json")
     assert report["status"] == "Completed"
     assert {d["remote_path"] for d in report["delivered"]} == {f"xello/{name}" for name in expected}
     # Aeries' pseudo-schools are not Xello schools (they were sent as high schools), and the report says why.
@@ -159,6 +161,53 @@ def test_xello_delivers_the_five_files(stack):
     assert report["left_out_schools"] == GENERATED_PSEUDO_SCHOOLS
     assert any(line.startswith("left out as pseudo-schools") and "99 'Transfer School' (DoNotReport is true, no "
                "student is enrolled)" in line for line in report_lines(report))
+
+
+def active_educators(data_dir: Path) -> list[tuple[dict, dict]]:
+    """(teacher, staff) of every active teacher record, from the emulator's data files."""
+    staff = {s(x["ID"]): x for x in json.loads((data_dir / "staff.json").read_text(encoding="utf-8"))}
+    teachers = json.loads((data_dir / "teachers.json").read_text(encoding="utf-8"))
+    return [(t, staff.get(s(t["StaffID1"]), {})) for t in teachers if not s(t.get("InactiveStatusCode"))]
+
+
+@pytest.mark.e2e
+def test_shared_placeholder_emails_and_blank_first_names_are_delivered(stack):
+    """Issue 14: real Aeries staff share placeholder e-mails (NoWhere@aeries.com) and some teachers have a blank
+    first name in both STF and TCH. Xello gets every educator (first name = last name) and the other files; the
+    e-mail shared at a school is a warning naming the educators that share it."""
+    educators = active_educators(stack.data_dir)
+    blank_first = sorted((s(t["SchoolCode"]), s(t["StaffID1"]), s(st.get("LastName")) or s(t["LastName"]))
+                         for t, st in educators if not s(st.get("FirstName")) and not s(t.get("FirstName")))
+    by_email_school: dict[tuple[str, str], list[str]] = {}
+    for t, st in educators:
+        email = (s(st.get("EmailAddress")) or s(t.get("EmailAddress"))).lower()
+        by_email_school.setdefault((email, s(t["SchoolCode"])), []).append(s(t["StaffID1"]))
+    shared = {key: ids for key, ids in by_email_school.items() if len(ids) > 1}
+    assert len(blank_first) >= 2 and any(last == "Staff" for _, _, last in blank_first), blank_first
+    assert shared and {email for email, _ in shared} == {"nowhere@aeries.com"}, shared
+
+    dag_run = xello_dag().test(run_conf={"ignore_window": True})
+
+    assert dag_run.state == "success"
+    run = RunFolder(staging_base(), DAG_ID, dag_run.run_id)
+    report = run.read_json("report.json")
+    assert report["status"] == "Completed"
+    assert {d["remote_path"] for d in report["delivered"]} == {
+        f"xello/{name}" for name in expected_files(stack.data_dir)}
+    rows = list(csv.DictReader(io.StringIO((stack.sftp.root / "xello" / "Educator.txt").read_text(), newline=""),
+                               **XELLO_DIALECT))
+    sent = {(r["SchoolCode"], r["EducatorSISId"]): (r["FirstName"], r["LastName"]) for r in rows}
+    assert [sent[(school, staff_id)] for school, staff_id, _ in blank_first] == [
+        (last, last) for *_, last in blank_first]
+    assert len(rows) == len(educators)
+    build = run.read_json("summary/build_Educator.json")
+    warning = next(r for r in build["checks"]["results"] if r["description"] == "an e-mail (Xello's username) "
+                   "belongs to one educator per school")
+    assert (warning["severity"], warning["outcome"]) == ("warning", "warned")
+    assert warning["unexpected_count"] == sum(len(ids) for ids in shared.values())
+    assert {(r["Email"], r["SchoolCode"], r["EducatorSISId"]) for r in warning["sample"]} <= {
+        (email, school, staff_id) for (email, school), ids in shared.items() for staff_id in ids}
+    assert report["checks"]["warned"] >= 1
 
 
 @pytest.mark.e2e
