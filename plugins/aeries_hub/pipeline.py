@@ -62,17 +62,24 @@ def wait_for_window(mapping_file: str) -> bool:
 
 
 def extract_table(mapping_file: str, table: str) -> dict:
-    """Pull one whole Aeries table into ``extract/<table>.parquet``."""
-    from aeries_hub.hooks.aeries import AeriesHook
+    """Pull one whole Aeries table into ``extract/<table>.parquet``, from the school year Aeries serves for the
+    run's date (see AeriesHook.check_database_year); the summary says which year that is, and why when it is
+    not the run's."""
+    from aeries_hub.hooks.aeries import AeriesConfigError, AeriesHook
 
     mapping = mapping_for(mapping_file)
     run = RunFolder.current()
     target = run.path("extract", f"{table}.parquet")
     hook = AeriesHook(aeries_conn_id=mapping.aeries_conn_id, school_year=school_year_of(run_date(mapping)))
+    try:
+        year = hook.check_database_year()
+    except AeriesConfigError as exc:
+        _summary(run, "school_year", {"error": str(exc)})
+        raise
     if mapping.incremental:
         summary = _extract_incrementally(mapping, hook, table, target)
         make_private(target)
-        return _summary(run, f"extract_{table}", summary)
+        return _summary(run, f"extract_{table}", {**summary, **year.to_dict()})
     result = hook.extract_to_parquet(table, target, school_codes=list(mapping.school_codes) or None)
     make_private(target)
     return _summary(
@@ -80,7 +87,7 @@ def extract_table(mapping_file: str, table: str) -> dict:
         f"extract_{table}",
         {
             "table": table,
-            "database_year": hook.database_year,
+            **year.to_dict(),
             "rows": result.rows,
             "requests": result.requests,
             "retries": result.retries,
@@ -875,7 +882,11 @@ def report(mapping_file: str) -> dict:
 
 def summarize_run(mapping: Mapping, stages: dict[str, dict]) -> dict:
     extracted = {s["table"]: s["rows"] for name, s in stages.items() if name.startswith("extract_")}
-    years = sorted({s.get("database_year") for name, s in stages.items() if name.startswith("extract_")} - {None})
+    extracts = [s for name, s in stages.items() if name.startswith("extract_")]
+    years = sorted({s.get("database_year") for s in extracts} - {None})
+    # The school year Aeries served (AeriesHook.check_database_year): why it is not the run's, or why none was.
+    year_notes = sorted({s["year_note"] for s in extracts if s.get("year_note")})
+    year_error = (stages.get("school_year") or {}).get("error")
     sources = stages.get("validate_sources", {})
     builds = {name[len("build_"):]: s for name, s in stages.items() if name.startswith("build_")}
     delivery = stages.get("deliver")
@@ -924,6 +935,7 @@ def summarize_run(mapping: Mapping, stages: dict[str, dict]) -> dict:
         "dry_run": bool(delivery and delivery.get("dry_run")),
         "extracted": extracted,
         "database_year": years[0] if len(years) == 1 else years or None,
+        "school_year": _school_year_labels(extracts),
         "checks": checks,
         "rejected": rejected,
         "rejected_by_vendor": rejected_by_vendor,
@@ -933,7 +945,7 @@ def summarize_run(mapping: Mapping, stages: dict[str, dict]) -> dict:
         },
         "sources": {name: {k: t.get(k) for k in ("rows", "rejected", "rejected_ids")} for name, t in sources.get("tables", {}).items()},
         "crosswalks": crosswalks,
-        "attention": unmapped + (volumes["drops"] if volumes.get("allowed") else [])
+        "attention": year_notes + unmapped + (volumes["drops"] if volumes.get("allowed") else [])
         + (stages.get("track_changes") or {}).get("state_problems", []),
         "changes": stages.get("track_changes"),
         "extraction": _extraction_line(stages),
@@ -941,9 +953,16 @@ def summarize_run(mapping: Mapping, stages: dict[str, dict]) -> dict:
         "delivered": delivered,
         "errors": _failed_checks(mapping, sources, builds)
         + [f"{b['file']}: {b['error']}" for b in builds.values() if b.get("error")]
-        + ([volumes["message"]] if volumes.get("drops") and not volumes.get("allowed") else []),
+        + ([volumes["message"]] if volumes.get("drops") and not volumes.get("allowed") else [])
+        + ([year_error] if year_error else []),
         **({"reason": reason} if reason else {}),
     }
+
+
+def _school_year_labels(extracts: list[dict]) -> str | list[str] | None:
+    """The school year Aeries served (``"2026-2027"``), or every year when the extracts read several."""
+    labels = sorted({s["school_year"] for s in extracts if s.get("school_year")})
+    return labels[0] if len(labels) == 1 else labels or None
 
 
 def _extraction_line(stages: dict[str, dict]) -> str | None:
@@ -987,8 +1006,8 @@ def report_lines(document: dict) -> list[str]:
     lines = [f"{document['integration']}: {document['status']}" + (" (dry run)" if document["dry_run"] else "")]
     if document.get("reason"):
         lines.append(document["reason"])
-    year = document.get("database_year")
-    school_year = f" (Aeries DatabaseYear {year})" if year else ""
+    year, label = document.get("database_year"), document.get("school_year")
+    school_year = f" (Aeries DatabaseYear {year}" + (f", school year {label})" if isinstance(label, str) else ")") if year else ""
     lines.append(f"extracted{school_year}: " + ", ".join(f"{t} {n}" for t, n in sorted(document["extracted"].items())))
     if document.get("extraction"):
         lines.append(document["extraction"])
