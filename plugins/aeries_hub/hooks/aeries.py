@@ -737,8 +737,13 @@ class AeriesHook(BaseHook):
         return year
 
     def _system_info_for(self, year: int | None) -> dict[str, Any]:
+        """systeminfo as a request for ``year`` sees it; {} from a server without it (then nothing is known)."""
         params = {"DatabaseYear": year} if year is not None else None
-        info = _single(self._request("systeminfo", stats=_Stats(), security_area=None, with_cert=False, params=params))
+        try:
+            info = _single(self._request("systeminfo", stats=_Stats(), security_area=None, with_cert=False,
+                                         params=params))
+        except AeriesNotFoundError:
+            return {}
         return info if isinstance(info, dict) else {}
 
     def _fall_back(self, requested: int, served: int | None, available: tuple[int, ...], rule: str) -> SchoolYear:

@@ -137,9 +137,12 @@ def test_an_unknown_rule_is_a_configuration_error(connect):
     ({"AeriesVersion": "10.1"}, SchoolYear(2026, 2026, (), (
         "Aeries' systeminfo did not say which school year it serves; the files are labelled with the school year "
         "asked for, 2026-2027"))),
+    (None, SchoolYear(2026, 2026, (), (  # a server without systeminfo (404)
+        "Aeries' systeminfo did not say which school year it serves; the files are labelled with the school year "
+        "asked for, 2026-2027"))),
 ])
 def test_other_systeminfo_shapes(server, make_conn, info, expected):
-    server.json(server.api("systeminfo"), info)
+    server.json(server.api("systeminfo"), info, status=404 if info is None else 200)
     hook = AeriesHook(aeries_conn_id=make_conn(), school_year=2026)
     assert hook.check_database_year() == expected
     asked = server.seen(server.api("systeminfo"))
