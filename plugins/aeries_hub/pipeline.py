@@ -285,12 +285,60 @@ def build_file(mapping_file: str, file_name: str) -> dict:
 
 
 def _run_values(mapping: Mapping):
-    """Crosswalks and the run's date (its logical date, or when it was due for a manual run) in the mapping's
-    time zone: a cleared and re-run run builds the same bytes on any day."""
+    """Crosswalks, the run's date (its logical date, or when it was due for a manual run) in the mapping's
+    time zone, and the ``{run.NAME}`` values from Aeries: a cleared and re-run run builds the same bytes on any day."""
     from aeries_hub.mapping.crosswalk import read_crosswalks
     from aeries_hub.mapping.engine import RunValues
 
-    return RunValues(crosswalks=read_crosswalks(mapping), run_date=run_date(mapping))
+    aeries = aeries_run_values(mapping, RunFolder.current()) if mapping.run_values else {}
+    return RunValues(crosswalks=read_crosswalks(mapping), run_date=run_date(mapping), aeries=aeries)
+
+
+def aeries_run_values(mapping: Mapping, run: RunFolder) -> dict[str, str]:
+    """The ``{run.NAME}`` values the mapping uses (loader.RUN_VALUES), from what Aeries served this run: the
+    school year of the extracts, and from the validated schools the district's name (school 0's Name) and the
+    first and last day of its terms (without terms: ``[aeries_hub] school_year_start`` to the day before the next).
+
+    :raises AirflowFailException: Aeries did not give a value the mapping needs, naming it and what to do.
+    """
+    from datetime import date, timedelta
+
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from aeries_hub.hooks.aeries import DISTRICT_OFFICE, school_year_label
+    from aeries_hub.mapping.loader import RUN_VALUES_FROM_SCHOOLS
+
+    def failed(reason: str):
+        return AirflowFailException(f"{mapping.path.name}: {reason}; nothing was built")
+
+    extracts = [run.read_json(f"summary/{name}") for name in run.list("summary") if name.startswith("extract_")]
+    years = sorted({s["database_year"] for s in extracts if s.get("database_year") is not None})
+    if len(years) != 1:
+        raise failed("the school year Aeries served is unknown (no extract says it)" if not years else
+                     "the extracts read different school years (" + ", ".join(map(school_year_label, years))
+                     + "), Aeries rolled over during the run; run it again")
+    year = years[0]
+    values = {"school_year": school_year_label(year), "school_year_start_year": str(year),
+              "school_year_end_year": str(year + 1)}
+    if mapping.run_values & RUN_VALUES_FROM_SCHOOLS:
+        schools = run.read_parquet("validated/schools.parquet", columns={"SchoolCode", "Name", "Terms"})
+        records = schools.astype(object).where(schools.notna(), None).to_dict("records")  # a few hundred schools
+        office = next((s for s in records if str(s.get("SchoolCode")).strip() == str(DISTRICT_OFFICE)), None)
+        name = str((office or {}).get("Name") or "").strip()
+        if "district_name" in mapping.run_values:
+            if not name:
+                raise failed("{run.district_name} is the Name of Aeries school 0 (the district office), but Aeries "
+                             + ("gave school 0 no Name" if office else "listed no school 0")
+                             + "; give school 0 the district's name in Aeries")
+            values["district_name"] = name
+        terms = [term for school in records for term in (school.get("Terms") if school.get("Terms") is not None else [])
+                 if isinstance(term, dict)]
+        starts = sorted(str(t["StartDate"])[:10] for t in terms if t.get("StartDate"))
+        ends = sorted(str(t["EndDate"])[:10] for t in terms if t.get("EndDate"))
+        month, day = _school_year_start_day()
+        values["school_year_first_day"] = starts[0] if starts else date(year, month, day).isoformat()
+        values["school_year_last_day"] = ends[-1] if ends else (date(year + 1, month, day) - timedelta(days=1)).isoformat()
+    return {name: values[name] for name in mapping.run_values}
 
 
 def run_date(mapping: Mapping):
@@ -307,6 +355,12 @@ def run_date(mapping: Mapping):
 def school_year_of(day) -> int:
     """Aeries' DatabaseYear for a date: the year its school year starts, which begins on
     ``[aeries_hub] school_year_start`` (MM-DD, default 07-01)."""
+    month, first = _school_year_start_day()
+    return day.year if (day.month, day.day) >= (month, first) else day.year - 1
+
+
+def _school_year_start_day() -> tuple[int, int]:
+    """``[aeries_hub] school_year_start`` as (month, day)."""
     from airflow.sdk import conf
 
     start = conf.get("aeries_hub", "school_year_start", fallback="07-01")
@@ -318,7 +372,7 @@ def school_year_of(day) -> int:
         raise AirflowFailException(
             f"[aeries_hub] school_year_start is {start!r}; give the first day of the school year as MM-DD, e.g. 07-01"
         ) from None
-    return day.year if (day.month, day.day) >= (month, first) else day.year - 1
+    return month, first
 
 
 def _build_failed(run: RunFolder, output, exc: Exception):
