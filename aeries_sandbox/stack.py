@@ -86,10 +86,11 @@ class Stack:
 @contextmanager
 def sandbox_stack(
     workdir: Path, *, data_dir: Path | None = None, students: int = 2000, seed: int = 42, faults: str | None = None,
-    access_log: bool = True,
+    access_log: bool = True, writeback_denied_fields: dict[str, list[str]] | None = None,
 ) -> Iterator[Stack]:
     """Serve a district (``data_dir``, or one generated into ``workdir/district``) and an SFTP server on ``workdir/sftp``.
-    ``access_log=False`` keeps the emulator from logging every request (benchmarks)."""
+    ``access_log=False`` keeps the emulator from logging every request (benchmarks); ``writeback_denied_fields``
+    (``{"Student Data": ["StateStudentID"]}``) gives the write-back certificate Aeries' field level security."""
     workdir = Path(workdir)
     if data_dir is None:
         data_dir = workdir / "district"
@@ -105,7 +106,8 @@ def sandbox_stack(
                 data_dir=data_dir,
                 certs=[
                     {"name": "airflow", "certificate": certificate, "areas": READ_AREAS},
-                    {"name": "writeback", "certificate": writeback_certificate, "areas": [*READ_AREAS, *WRITE_AREAS]},
+                    {"name": "writeback", "certificate": writeback_certificate, "areas": [*READ_AREAS, *WRITE_AREAS],
+                     "denied_fields": writeback_denied_fields or {}},
                 ],
                 faults=faults,
                 access_log=access_log,

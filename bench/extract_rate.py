@@ -35,12 +35,16 @@ def limit_seconds(url: str, cert: str, table_spec, school_codes: list[int], page
 
     def fetch_unit(school_code):
         path = table_spec.path_for(school_code) if table_spec.per_school else table_spec.path_for()
-        page, rows = 1, 0
+        page, rows, first = 1, 0, None
         while True:
             params = {"StartingRecord": (page - 1) * page_size + 1, "EndingRecord": page * page_size} if table_spec.paged else None
             body = session.get(f"{url}/api/v5/{path}", headers=headers, params=params, timeout=60).json()
+            if page > 1 and body and body[0] == first:  # the range is ignored: the same records again
+                return rows
+            first = body[0] if body and page == 1 else first
             rows += len(body)
-            if not table_spec.paged or len(body) < page_size:
+            # shorter than asked: the end; longer: the range is ignored and this is the whole list
+            if not table_spec.paged or len(body) != page_size:
                 return rows
             page += 1
 

@@ -16,12 +16,15 @@ from aeries_sandbox.emulator.faults import FAULT_KINDS, FaultConfig, FaultInject
 from aeries_sandbox.emulator.generator import DistrictShape, generate_district
 from aeries_sandbox.emulator.process import EmulatorError, EmulatorProcess
 from aeries_sandbox.emulator.server import (
+    DEFAULT_UNPAGED_ROUTES,
+    PAGED_ROUTES,
     READ_AREAS,
     SECURITY_AREAS,
     WRITE_AREAS,
     WRITE_PERMISSIONS,
     CertificateError,
     EmulatorServer,
+    PagingConfig,
     load_certificates,
 )
 
@@ -42,4 +45,7 @@ __all__ = [
     "FaultConfig",
     "FaultInjector",
     "parse_fault_spec",
+    "PagingConfig",
+    "PAGED_ROUTES",
+    "DEFAULT_UNPAGED_ROUTES",
 ]

@@ -19,7 +19,8 @@ from aeries_sandbox.emulator.district import District
 from aeries_sandbox.emulator.faults import parse_fault_spec
 from aeries_sandbox.emulator.generator import DistrictShape, generate_district
 from aeries_sandbox.emulator.process import add_server_options, parse_cli, serve_until_stopped
-from aeries_sandbox.emulator.server import CertificateError, EmulatorServer, load_certificates
+from aeries_sandbox.emulator.server import (DEFAULT_UNPAGED_ROUTES, PAGED_ROUTES, CertificateError, EmulatorServer,
+                                            PagingConfig, load_certificates)
 
 log = logging.getLogger("aeries_sandbox.emulator")
 
@@ -55,6 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help='JSON {"certificates": [{"name", "certificate", "areas": [...]}]}')
     parser.add_argument("--write-data", type=Path, metavar="DIR", help="write the district as a data dir first")
     parser.add_argument("--no-serve", action="store_true", help="stop after --write-data")
+    parser.add_argument("--unpaged-routes", metavar="ROUTES", default=None,
+                        help="comma-separated routes that ignore StartingRecord/EndingRecord, or none (default "
+                             f"{','.join(DEFAULT_UNPAGED_ROUTES)}; paged routes: {', '.join(PAGED_ROUTES)})")
+    parser.add_argument("--max-rows-per-request", type=int, metavar="N", default=None,
+                        help="return at most N rows per list request of a paged route (default: no cap)")
     add_server_options(parser, port=8081, faults_example="429=0.1,500=0.05,html=0.02,latency=0.01")
     return parser
 
@@ -73,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
                               args.students_per_section)
         if args.faults:
             parse_fault_spec(args.faults)
+        PagingConfig.build(args.unpaged_routes, args.max_rows_per_request)
         certs = load_certificates(str(args.certs)) if not args.no_serve else {}
     except (ValueError, CertificateError) as exc:
         parser.error(str(exc))
@@ -100,12 +107,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         server = EmulatorServer(district, certs, host=args.host, port=args.port,
                                 base_path=args.base_path, faults=args.faults, fault_seed=args.fault_seed,
-                                access_log=not args.quiet)
+                                access_log=not args.quiet, unpaged_routes=args.unpaged_routes,
+                                max_rows_per_request=args.max_rows_per_request)
     except OSError as exc:
         print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         return 2
     del district
-    log.info("certificates: %s", ", ".join(f"{name} ({len(areas)} areas)" for name, areas in certs.values()) or "none")
+    log.info("certificates: %s", ", ".join(
+        f"{cert.name} ({len(cert.areas)} areas{', field level security' if cert.denied_fields else ''})"
+        for cert in certs.values()) or "none")
     serve_until_stopped(server, args.port_file, f"Aeries emulator listening on {server.url}")
     return 0
 

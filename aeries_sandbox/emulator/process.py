@@ -293,6 +293,8 @@ class EmulatorProcess(ServerProcess):
     :param port: 0 picks a free port. ``base_path``: the Aeries base path (``/aeries``).
     :param log_path: where the subprocess's output goes (default: ``emulator.log`` in a temp dir).
     :param access_log: log one line per request.
+    :param unpaged_routes: routes that ignore ``StartingRecord``/``EndingRecord`` (None: the emulator's default;
+        ``[]``: every route pages); ``max_rows_per_request``: a row cap per list answer (README.md, "Paging").
     """
 
     label = "Aeries emulator"
@@ -320,6 +322,8 @@ class EmulatorProcess(ServerProcess):
         startup_timeout: float = 180.0,
         log_path: str | os.PathLike[str] | None = None,
         access_log: bool = True,
+        unpaged_routes: str | list[str] | None = None,
+        max_rows_per_request: int | None = None,
     ) -> None:
         if (data_dir is None) == (generate is None):
             raise ValueError("give exactly one of data_dir= and generate=")
@@ -328,6 +332,10 @@ class EmulatorProcess(ServerProcess):
         self.seed = seed
         self.certs = list(certs or [])
         self.base_path = base_path
+        if unpaged_routes is not None and not isinstance(unpaged_routes, str):
+            unpaged_routes = ",".join(unpaged_routes) or "none"
+        self.unpaged_routes = unpaged_routes
+        self.max_rows_per_request = max_rows_per_request
         super().__init__(faults=faults, fault_seed=fault_seed, port=port, host=host, startup_timeout=startup_timeout,
                          log_path=log_path, access_log=access_log)
 
@@ -340,6 +348,10 @@ class EmulatorProcess(ServerProcess):
 
     def command(self) -> list[str]:
         cmd = super().command() + ["--base-path", self.base_path or "/"]
+        if self.unpaged_routes is not None:
+            cmd += ["--unpaged-routes", self.unpaged_routes]
+        if self.max_rows_per_request is not None:
+            cmd += ["--max-rows-per-request", str(self.max_rows_per_request)]
         if self.data_dir is not None:
             return cmd + ["--data", str(self.data_dir)]
         return cmd + ["--generate", str(self.generate), "--seed", str(self.seed)]
@@ -350,6 +362,14 @@ class EmulatorProcess(ServerProcess):
 
     def reset_stats(self) -> dict[str, Any]:
         return self._control("DELETE", "stats")
+
+    def set_paging(self, unpaged_routes: list[str] | None = None,
+                   max_rows_per_request: int | None = None) -> dict[str, Any]:
+        """Change how the emulator pages (``PUT __emulator__/paging``); None keeps the routes that ignore paging."""
+        body: dict[str, Any] = {"max_rows_per_request": max_rows_per_request}
+        if unpaged_routes is not None:
+            body["unpaged_routes"] = list(unpaged_routes)
+        return self._control("PUT", "paging", body)
 
     def writes(self) -> list[dict[str, Any]]:
         """Every write request so far: ``[{"seq", "time", "method", "path", "route", "cert", "body", "status",

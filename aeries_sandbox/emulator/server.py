@@ -19,7 +19,8 @@ import time
 from bisect import bisect_left, bisect_right, insort
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Mapping, Self
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, NamedTuple, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from aeries_sandbox.emulator import writes as write_ops
@@ -35,11 +36,15 @@ __all__ = [
     "JsonRequestHandler",
     "HttpError",
     "DistrictIndex",
+    "PagingConfig",
+    "PAGED_ROUTES",
+    "DEFAULT_UNPAGED_ROUTES",
     "SECURITY_AREAS",
     "WRITE_PERMISSIONS",
     "READ_AREAS",
     "WRITE_AREAS",
     "normalise_area",
+    "Certificate",
     "CertificateError",
     "load_certificates",
     "normalise_base_path",
@@ -174,12 +179,24 @@ def read_secrets_file(path: str | os.PathLike[str], what: str, error: type[Excep
         raise error(f"the {what} file is not valid JSON ({exc.msg} at line {exc.lineno})") from None
 
 
-def load_certificates(source: Any) -> dict[str, tuple[str, frozenset[str]]]:
-    """Certificate -> (name, areas) from a certs file path, its parsed JSON, the list of entries, or an
+class Certificate(NamedTuple):
+    """A certificate's name, the permissions it grants, and the fields field level security denies it writing
+    (security area -> lower-case field names, the names the write bodies use included)."""
+
+    name: str
+    areas: frozenset[str]
+    denied_fields: Mapping[str, frozenset[str]] = {}
+
+
+def load_certificates(source: Any) -> dict[str, Certificate]:
+    """Certificate -> :class:`Certificate` from a certs file path, its parsed JSON, the list of entries, or an
     already loaded table.
 
-    Each entry is ``{"name": ..., "certificate": <32 letters/digits>, "areas": [...]}``. Errors name the
-    entry by its name or position, never by its certificate.
+    Each entry is ``{"name": ..., "certificate": <32 letters/digits>, "areas": [...]}`` with an optional
+    ``"denied_fields": {"Student Data": ["StateStudentID"], "Contacts": [...]}``: Aeries' field level security
+    (support article 14000068040) denies a group updating single fields of Student Data, Emergency Contacts and
+    Staff Data; a write of such a field is ignored without an error. Errors name the entry by its name or
+    position, never by its certificate.
     """
     if isinstance(source, Mapping) and source and all(isinstance(v, tuple) for v in source.values()):
         return dict(source)  # already loaded
@@ -193,7 +210,7 @@ def load_certificates(source: Any) -> dict[str, tuple[str, frozenset[str]]]:
             raise CertificateError('the certificates JSON needs a "certificates" list')
     else:
         entries = list(source)
-    table: dict[str, tuple[str, frozenset[str]]] = {}
+    table: dict[str, Certificate] = {}
     for position, entry in enumerate(entries):
         label = f"certificate #{position + 1}"
         if not isinstance(entry, Mapping):
@@ -216,9 +233,26 @@ def load_certificates(source: Any) -> dict[str, tuple[str, frozenset[str]]]:
                         "\"<area> - Update\")", label, unknown, ", ".join(READ_AREAS))
         if cert in table:
             raise CertificateError(f"{label} repeats the certificate of {table[cert][0]!r}")
-        table[cert] = (name, frozenset(granted))
+        table[cert] = Certificate(name, frozenset(granted), _denied_fields(entry.get("denied_fields", {}), label))
     return table
 
+
+def _denied_fields(entry: Any, label: str) -> dict[str, frozenset[str]]:
+    """``{"Student Data": ["RaceCode1"]}`` -> ``{"Student Data": {"racecode1", "race1code"}}``: a denied field is
+    ignored under every name a write body may give it."""
+    areas = {"Student Data": write_ops.STUDENT_FIELDS, "Contacts": write_ops.CONTACT_FIELDS}
+    if not isinstance(entry, Mapping) or not all(
+            isinstance(names, list) and all(isinstance(n, str) for n in names) for names in entry.values()):
+        raise CertificateError(f"{label}: denied_fields must map a security area to a list of field names")
+    denied = {}
+    for area, names in entry.items():
+        if area not in areas:
+            raise CertificateError(f"{label}: denied_fields names {area!r}; field level security of writes is "
+                                   f"emulated for {', '.join(areas)}")
+        aliases = {field.lower(): {field.lower(), *(n.lower() for n in body_names)}
+                   for field, body_names, _ in areas[area]}
+        denied[area] = frozenset(alias for name in names for alias in aliases.get(name.lower(), {name.lower()}))
+    return denied
 
 def _dumps(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
@@ -704,8 +738,8 @@ class _Handler(JsonRequestHandler):
         params = {k.lower(): v for k, v in query}
         self._send(200, action(params))
 
-    def _check_certificate(self, needed: tuple[str, ...]) -> None:
-        """401 without a known certificate; 403 naming the first of ``needed`` it lacks."""
+    def _check_certificate(self, needed: tuple[str, ...]) -> Certificate:
+        """The request's certificate: 401 without a known one; 403 naming the first of ``needed`` it lacks."""
         app = self.server.app
         cert = (self.headers.get("AERIES-CERT") or "").strip()
         known = app.certificates.get(cert) if cert else None
@@ -718,6 +752,26 @@ class _Handler(JsonRequestHandler):
         for area in needed:
             if area not in known[1]:
                 raise HttpError(403, f"The certificate does not have access to {area}")
+        return known
+
+    def _without_denied_fields(self, certificate: Certificate, area: str, body: bytes) -> bytes:
+        """The body without the fields field level security denies this certificate in ``area``: Aeries answers
+        as if they had not been sent (the writes log lists them as ``ignored_fields``)."""
+        denied = certificate.denied_fields.get(area.split(" - ")[0]) if isinstance(certificate, Certificate) else None
+        if not denied:
+            return body
+        try:
+            payload = json.loads(body.decode("utf-8-sig"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return body  # the write itself answers 400
+        if not isinstance(payload, dict):
+            return body
+        ignored = [key for key in payload if str(key).lower() in denied]
+        if not ignored:
+            return body
+        if self._write_entry is not None:
+            self._write_entry["ignored_fields"] = ignored
+        return _dumps({k: v for k, v in payload.items() if k not in ignored})
 
     def _respond_write(self, method: str, path: str, api: list[str], body: bytes,
                        query: list[tuple[str, str]]) -> None:
@@ -751,7 +805,8 @@ class _Handler(JsonRequestHandler):
         if fault and fault != "truncate":
             self._inject(fault, lambda p: b"", query)
             return
-        self._check_certificate(WRITE_PERMISSIONS[route])
+        certificate = self._check_certificate(WRITE_PERMISSIONS[route])
+        body = self._without_denied_fields(certificate, WRITE_PERMISSIONS[route][0], body)
         status, answer = action({k.lower(): v for k, v in query}, body)
         if fault == "truncate":
             answer = answer[: max(1, len(answer) // 2)]
@@ -813,9 +868,11 @@ WriteAction = Callable[[dict[str, str], bytes], tuple[int, bytes]]
 class EmulatorApp:
     """Routing and the API's behaviour, independent of the socket server."""
 
-    def __init__(self, district: District, certificates: dict[str, tuple[str, frozenset[str]]], *,
-                 base_path: str = "/aeries", faults: FaultInjector | None = None, access_log: bool = True) -> None:
+    def __init__(self, district: District, certificates: dict[str, Certificate], *,
+                 base_path: str = "/aeries", faults: FaultInjector | None = None, access_log: bool = True,
+                 paging: PagingConfig | None = None) -> None:
         self.index = DistrictIndex(district)
+        self.paging = paging or PagingConfig()
         self.certificates = certificates
         self.base_path = normalise_base_path(base_path)
         self._base_lower = self.base_path.lower()
@@ -882,13 +939,28 @@ class EmulatorApp:
             self.faults.clear()
             log.info("faults cleared")
             return 200, _dumps(self.faults.state())
+        if name == "paging" and method == "GET":
+            return 200, _dumps(self.paging.to_json())
+        if name == "paging" and method in ("PUT", "POST"):
+            try:
+                parsed = json.loads(body.decode("utf-8") or "{}")
+                if not isinstance(parsed, dict) or set(parsed) - {"unpaged_routes", "max_rows_per_request"}:
+                    raise ValueError("the body must be an object with unpaged_routes and/or max_rows_per_request")
+                self.paging = PagingConfig.build(parsed.get("unpaged_routes", sorted(self.paging.unpaged_routes)),
+                                                 parsed.get("max_rows_per_request"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                return 400, _dumps({"Message": f"The body is not JSON: {exc}"})
+            except ValueError as exc:
+                return 400, _dumps({"Message": str(exc)})
+            log.info("paging set: %s", json.dumps(self.paging.to_json()))
+            return 200, _dumps(self.paging.to_json())
         if name == "writes" and method == "GET":
             return 200, _dumps(self.writes())
         if name == "writes" and method == "DELETE":
             return 200, _dumps({"cleared": self.clear_writes()})
-        if name in ("stats", "faults", "writes"):
+        if name in ("stats", "faults", "writes", "paging"):
             return 405, _dumps({"Message": f"The requested resource does not support http method '{method}'."})
-        return 404, _dumps({"Message": "Unknown emulator control endpoint; use stats, faults or writes."})
+        return 404, _dumps({"Message": "Unknown emulator control endpoint; use stats, faults, paging or writes."})
 
     def control_edit(self, method: str, segments: list[str], body: bytes) -> tuple[int, bytes]:
         """``PUT classes/{sc}/{StudentID}`` (body: the student's SEC rows at that school) and ``PUT staff/{ID}``
@@ -952,34 +1024,35 @@ class EmulatorApp:
                     school, lookup, sequence)))
             if kind == "students" and rest and rest[-1] == "courserequests":
                 lookup = self._student_lookup(school, rest[:-1])
-                return None if lookup is None else ("course_requests", lambda p: _dumps(_page(
-                    self.course_requests_of(school, lookup), p)))
+                return None if lookup is None else ("course_requests", lambda p: _dumps(self.page(
+                    "course_requests", self.course_requests_of(school, lookup), p)))
             if kind == "scheduling" and n == 4 and rest[0] == "courserequests":
-                return "course_requests", lambda p: _dumps(_page(ix.course_requests.get(school, []), p))
+                return "course_requests", lambda p: _dumps(self.page("course_requests", ix.course_requests.get(school, []), p))
             if kind == "students":
                 if n == 3:
-                    return "students", lambda p: _dumps(_page(ix.students.get(school, []), p))
+                    return "students", lambda p: _dumps(self.page("students", ix.students.get(school, []), p))
                 if n == 4:
                     sid = _parse_int(api[3])
-                    return None if sid is None else ("students", lambda p: _dumps(_page(ix.student_by_id.get((school, sid), []), p)))
+                    return None if sid is None else ("students", lambda p: _dumps(self.page("students", ix.student_by_id.get((school, sid), []), p)))
                 if n == 5 and rest[0] in ("grade", "sn"):
                     value = _parse_int(api[4])
                     table = ix.student_by_grade if rest[0] == "grade" else ix.student_by_number
-                    return None if value is None else ("students", lambda p: _dumps(_page(table.get((school, value), []), p)))
+                    return None if value is None else ("students", lambda p: _dumps(self.page("students", table.get((school, value), []), p)))
                 return None
             if kind == "contacts":
                 if n == 3:
-                    return "contacts", lambda p: _dumps(_page(ix.contacts.get(school, []), p))
+                    return "contacts", lambda p: _dumps(self.page("contacts", ix.contacts.get(school, []), p))
                 if n == 4:
                     sid = _parse_int(api[3])
-                    return None if sid is None else ("contacts", lambda p: _dumps(_page(ix.contacts_by_student.get((school, sid), []), p)))
+                    # Aeries answers every contact of the student, whatever their school (support article 14000166308)
+                    return None if sid is None else ("contacts", lambda p: _dumps(self.page("contacts", ix.contacts_by_id.get(sid, []), p)))
                 return None
             if kind == "classes":
                 if n == 3:
-                    return "classes", lambda p: _dumps(_page(ix.rosters.get(school, []), p))
+                    return "classes", lambda p: _dumps(self.page("classes", ix.rosters.get(school, []), p))
                 if n == 4:
                     sid = _parse_int(api[3])
-                    return None if sid is None else ("classes", lambda p: _dumps(_page(ix.rosters_by_student.get((school, sid), []), p)))
+                    return None if sid is None else ("classes", lambda p: _dumps(self.page("classes", ix.rosters_by_student.get((school, sid), []), p)))
                 return None
             if kind == "teachers":
                 if n == 3:
@@ -999,7 +1072,7 @@ class EmulatorApp:
                     return "sections", lambda p: _dumps(self.one(
                         ix.section_by_number, (school, number), f"Section {number} was not found at school {school}"))
                 if n == 5 and rest[1] == "students":
-                    return "section_students", lambda p: _dumps(_page(ix.rosters_by_section.get((school, number), []), p))
+                    return "section_students", lambda p: _dumps(self.page("section_students", ix.rosters_by_section.get((school, number), []), p))
                 if n == 5 and rest[1] == "gradebooks":
                     return "gradebooks", lambda p: _dumps(ix.gradebooks_by_section.get((school, number), []))
                 return None
@@ -1128,6 +1201,17 @@ class EmulatorApp:
         return None
 
     # -- behaviour -----------------------------------------------------------------------------
+    def page(self, route: str, rows: list[dict[str, Any]], params: Mapping[str, str]) -> list[dict[str, Any]]:
+        """The rows of a list answer: the range asked for (unless ``route`` ignores paging), then the row cap."""
+        paging = self.paging
+        if route not in paging.unpaged_routes:
+            rows = _page(rows, params)
+        elif params.get("startingrecord") or params.get("endingrecord"):
+            _page(rows, params)  # still 400 for a range that is not a number
+        if paging.max_rows_per_request is not None:
+            rows = rows[:paging.max_rows_per_request]
+        return rows
+
     def gradebook(self, number: int) -> dict[str, Any]:
         return self.one(self.index.gradebook_by_number, number, f"Gradebook {number} was not found")
 
@@ -1206,6 +1290,48 @@ def _parse_int(text: str) -> int | None:
     return int(text)
 
 
+#: The list routes that take ``StartingRecord``/``EndingRecord`` in the emulator's API.
+PAGED_ROUTES = ("students", "contacts", "classes", "section_students", "course_requests")
+#: The routes whose answers ignore the paging parameters unless told otherwise. Aeries documents
+#: ``StartingRecord``/``EndingRecord`` for the student endpoints only (support article 14000113683; the
+#: Posh-AeriesApi client pages only ``Get-AeriesStudent``), so by default every other list answers whole.
+DEFAULT_UNPAGED_ROUTES = ("contacts", "classes", "section_students", "course_requests")
+
+
+@dataclass(frozen=True)
+class PagingConfig:
+    """How the emulator pages: ``unpaged_routes`` answer whole whatever the range asked; every list answer of a
+    paged route is cut to ``max_rows_per_request`` rows (None: no cap)."""
+
+    unpaged_routes: frozenset[str] = frozenset(DEFAULT_UNPAGED_ROUTES)
+    max_rows_per_request: int | None = None
+
+    @classmethod
+    def build(cls, unpaged_routes: Any = None, max_rows_per_request: Any = None) -> PagingConfig:
+        """From ``"contacts,classes"``, a list, ``"none"``/``""``/``[]`` (every route pages) or None (the default);
+        ValueError naming a route that does not exist or a cap that is not a positive whole number."""
+        if unpaged_routes is None:
+            routes: frozenset[str] = frozenset(DEFAULT_UNPAGED_ROUTES)
+        else:
+            if isinstance(unpaged_routes, str):
+                items = [] if unpaged_routes.strip().lower() == "none" else unpaged_routes.split(",")
+            elif isinstance(unpaged_routes, (list, tuple, set, frozenset)):
+                items = list(unpaged_routes)
+            else:
+                raise ValueError("unpaged_routes must be a comma-separated string or a list of route names")
+            routes = frozenset(str(item).strip() for item in items if str(item).strip())
+            unknown = sorted(routes - set(PAGED_ROUTES))
+            if unknown:
+                raise ValueError(f"unpaged_routes: unknown routes {unknown}; paged routes: {', '.join(PAGED_ROUTES)}")
+        cap = max_rows_per_request
+        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
+            raise ValueError(f"max_rows_per_request must be null or a whole number of at least 1, not {cap!r}")
+        return cls(routes, cap)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"unpaged_routes": sorted(self.unpaged_routes), "max_rows_per_request": self.max_rows_per_request}
+
+
 def _page(rows: list[dict[str, Any]], params: Mapping[str, str]) -> list[dict[str, Any]]:
     """``StartingRecord``/``EndingRecord``: 1-based and inclusive; either may be left out."""
     start_text = params.get("startingrecord")
@@ -1275,16 +1401,21 @@ class EmulatorServer(BackgroundServer):
 
     :param certs: the certificates: a certs file path, its parsed JSON, or the list of entries.
     :param faults: a fault spec (``"429=0.1,latency=0.01"`` or a dict) active from the start.
+    :param unpaged_routes: routes whose answers ignore ``StartingRecord``/``EndingRecord`` (names from
+        :data:`PAGED_ROUTES`, a list or ``"contacts,classes"``; ``[]`` or ``"none"``: all page; None:
+        :data:`DEFAULT_UNPAGED_ROUTES`). ``max_rows_per_request``: a row cap on every paged list answer.
     """
 
     thread_name = "aeries-emulator"
 
     def __init__(self, district: District, certs: Any, *, host: str = "127.0.0.1", port: int = 0,
                  base_path: str = "/aeries", faults: str | Mapping[str, Any] | None = None, fault_seed: int = 0,
-                 access_log: bool = True) -> None:
+                 access_log: bool = True, unpaged_routes: Any = None,
+                 max_rows_per_request: int | None = None) -> None:
         injector = FaultInjector(FaultConfig(rates=parse_fault_spec(faults), seed=fault_seed))
+        paging = PagingConfig.build(unpaged_routes, max_rows_per_request)
         self.app = EmulatorApp(district, load_certificates(certs), base_path=base_path, faults=injector,
-                               access_log=access_log)
+                               access_log=access_log, paging=paging)
         self.host = host
         self._httpd = SandboxHTTPServer((host, port), self.app)
         self._thread: threading.Thread | None = None
@@ -1299,6 +1430,11 @@ class EmulatorServer(BackgroundServer):
 
     def stats(self) -> dict[str, Any]:
         return {**self.app.stats.snapshot(), "fault_config": self.app.faults.state()}
+
+    def set_paging(self, unpaged_routes: Any = None, max_rows_per_request: int | None = None) -> dict[str, Any]:
+        """Change how the server pages (see :class:`PagingConfig`; None: the default routes, no cap)."""
+        self.app.paging = PagingConfig.build(unpaged_routes, max_rows_per_request)
+        return self.app.paging.to_json()
 
     def writes(self) -> list[dict[str, Any]]:
         """The writes log: ``[{"seq", "time", "method", "path", "route", "cert", "body", "status", "fault"}]``."""

@@ -8,7 +8,8 @@ Configured once, in Airflow configuration (or the matching ``AIRFLOW__AERIES_HUB
     alert_webhook_conn_id = aeries_hub_alerts  # an http connection: the webhook's URL, e.g. a Teams/Slack hook
 
 Either may be left out. The message holds what the run report holds (a vendor DAG's: status, reason, counts,
-failed checks with record ids, what was delivered; a write-back's: files, record and write counts) and a link
+failed checks with record ids, the top reasons rows were rejected with their counts and sample ids (also in the
+webhook's ``rejects`` field), what was delivered; a write-back's: files, record and write counts) and a link
 to the run; never a connection's secret. A webhook's URL is itself a secret (its path often carries the
 token): it is never logged, not even by urllib3 at DEBUG, nor put in an error message; a redirect is not
 followed (it would take the alert elsewhere) and fails the post.
@@ -74,7 +75,7 @@ class RunFailureNotifier(BaseNotifier):
 
 def failure_alert(dag_id: str, run_id: str, dag_run=None) -> dict[str, Any]:
     """Subject, text and fields of the alert, from the run's report (or what is known without one)."""
-    from aeries_hub.pipeline import report_lines
+    from aeries_hub.pipeline import reject_reason_lines, report_lines
     from aeries_hub.staging import RunFolder, staging_base
 
     run = RunFolder(staging_base(), dag_id, run_id)
@@ -86,9 +87,12 @@ def failure_alert(dag_id: str, run_id: str, dag_run=None) -> dict[str, Any]:
     if not isinstance(report, dict):
         raise TypeError(f"report.json holds a JSON {type(report).__name__}, not an object")
     status = str(report.get("status") or "Error")
-    render = writeback_report_lines if "planned" in report else report_lines
+    writeback = "planned" in report
+    render = writeback_report_lines if writeback else report_lines
+    rejects: list[str] = []
     try:
         lines = render(report)
+        rejects = [] if writeback else reject_reason_lines(report)
     except Exception as exc:  # noqa: BLE001 - a report of another shape still alerts, plainly
         log.warning("The report of %s run %s could not be rendered (%s: %s): a plain alert is sent", dag_id, run_id,
                     type(exc).__name__, exc)
@@ -96,7 +100,7 @@ def failure_alert(dag_id: str, run_id: str, dag_run=None) -> dict[str, Any]:
     alert = plain_alert(dag_id, run_id, status, lines=lines)
     errors = report.get("errors")
     return alert | {"reason": report.get("reason"), "errors": errors if isinstance(errors, list) else [],
-                    "report": f"{run.root}/report.json"}
+                    "rejects": rejects, "report": f"{run.root}/report.json"}
 
 
 def plain_alert(dag_id: str, run_id: str, status: str = "Error", *, lines: list[str] | None = None) -> dict[str, Any]:
@@ -111,6 +115,7 @@ def plain_alert(dag_id: str, run_id: str, status: str = "Error", *, lines: list[
         "status": status,
         "reason": None,
         "errors": [],
+        "rejects": [],
         "report": None,
         "url": link,
     }

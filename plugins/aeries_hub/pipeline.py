@@ -267,7 +267,8 @@ def build_file(mapping_file: str, file_name: str) -> dict:
     }
     if outcome.has_errors:
         _summary(run, f"build_{output.stem}", summary)
-        raise AirflowFailException(f"{output.file} failed its error checks; nothing was delivered.\n{outcome.error_message()}")
+        why = "\n".join(_failed_checks(mapping, {}, {output.stem: summary})) or outcome.error_message()
+        raise AirflowFailException(f"{output.file} failed its error checks; nothing was delivered.\n{why}")
     accepted = outcome.accepted.drop(columns=[RECORD_SET_COLUMN])
     run.write_parquet(f"built/{output.stem}.parquet", accepted)
     try:
@@ -945,6 +946,7 @@ def summarize_run(mapping: Mapping, stages: dict[str, dict]) -> dict:
     builds = {name[len("build_"):]: s for name, s in stages.items() if name.startswith("build_")}
     delivery = stages.get("deliver")
     delivered = (delivery or {}).get("files", [])
+    delivered = [_without_vendor_values(d) for d in delivered]
     outcomes = [t["checks"] for t in sources.get("tables", {}).values()] + [b["checks"] for b in builds.values()]
     checks = {key: sum(o.get(key, 0) for o in outcomes) for key in ("passed", "warned", "failed")}
     crosswalks = sources.get("crosswalks", {})
@@ -995,9 +997,13 @@ def summarize_run(mapping: Mapping, stages: dict[str, dict]) -> dict:
         "rejected_by_vendor": rejected_by_vendor,
         "files": {
             stem: {k: b.get(k) for k in ("file", "rows", "rejected", "rejected_ids", "merged_duplicates", "sha256")}
+            | _rejects_of_file(mapping, stem, b, delivered)
             for stem, b in builds.items()
         },
-        "sources": {name: {k: t.get(k) for k in ("rows", "rejected", "rejected_ids")} for name, t in sources.get("tables", {}).items()},
+        "sources": {
+            name: {k: t.get(k) for k in ("rows", "rejected", "rejected_ids")} | _rejects_of_table(name, t)
+            for name, t in sources.get("tables", {}).items()
+        },
         "crosswalks": crosswalks,
         "attention": year_notes + unmapped + (volumes["drops"] if volumes.get("allowed") else [])
         + (stages.get("track_changes") or {}).get("state_problems", []),
@@ -1027,26 +1033,166 @@ def _extraction_line(stages: dict[str, dict]) -> str | None:
 
 def _failed_checks(mapping: Mapping, sources: dict, builds: dict[str, dict]) -> list[str]:
     """One line per failed error check: what failed, how many rows, and the ids of the sample rows (the
-    samples' other values are student data: they stay in the run's staged quality files)."""
+    samples' other values are student data: they stay in the run's staged quality files). A file or table
+    left with too few rows because rows were rejected says how many and why (:func:`_too_few_rows`)."""
     from aeries_hub.hooks.aeries import TABLES
 
-    checked = [(name, table["checks"], TABLES[name].key) for name, table in sources.get("tables", {}).items()]
+    checked = [(name, table, TABLES[name].key, f"rejects/source_{name}.csv", table.get("rows"))
+               for name, table in sources.get("tables", {}).items()]
     keys = {o.stem: o.key for o in mapping.outputs}
-    checked += [(build["file"], build["checks"], keys.get(stem, ())) for stem, build in builds.items()]
+    checked += [(build["file"], build, keys.get(stem, ()), f"rejects/{stem}.csv", build.get("rows_built"))
+                for stem, build in builds.items()]
     lines = []
-    for name, checks, id_columns in checked:
+    for name, summary, id_columns, rejects_file, rows in checked:
+        checks = summary["checks"]
         for result in checks.get("results", []):
             if result["outcome"] != "failed":
                 continue
-            what = f"{name}: {result['description'] or result['expectation']} [{', '.join(result['columns'])}]"
+            columns = f" [{', '.join(result['columns'])}]" if result["columns"] else ""
+            what = f"{name}: {result['description'] or result['expectation']}{columns}"
             if result.get("exception"):
                 lines.append(f"{what}: could not run: {result['exception']}")
                 continue
-            ids = sorted({"/".join(str(row[c]) for c in id_columns) for row in result.get("sample", [])
-                          if id_columns and all(c in row for c in id_columns)})
+            if result["expectation"] == "expect_table_row_count_to_be_between" and summary.get("rejected") and rows:
+                reasons, more = reject_reasons(checks, id_columns)
+                lines.append(_too_few_rows(name, result, rows, summary["rejected"], reasons, more, rejects_file))
+                continue
+            ids = sorted(_sample_ids(result.get("sample", []), id_columns))
             counted = result.get("unexpected_count") is not None and result.get("element_count") is not None
             line = f"{what}: {result['unexpected_count']} of {result['element_count']} rows fail" if counted else f"{what}: failed"
             lines.append(line + (f", e.g. {', '.join(ids)}" if ids else ""))
+    return lines
+
+
+def _too_few_rows(name: str, result: dict, rows: int, rejected: int, reasons: list[dict], more: int,
+                  rejects_file: str) -> str:
+    """``patrons.csv: all 887 rows rejected (patrons.csv has at least 1 rows: failed); top reasons: ...``"""
+    left = rows - rejected
+    if left > 0:
+        head = f"{rejected} of {rows} rows rejected, {left} left"
+    else:
+        head = f"all {rows} rows rejected" if rows > 1 else "its only row rejected"
+    check = result["description"] or result["expectation"]
+    because = "; ".join(reason_text(r) for r in reasons) + (f"; {_more_reasons(more)}" if more else "")
+    return (f"{name}: {head} ({check}: failed); top reasons: {because}; "
+            f"every rejected row with its reasons: {rejects_file}")
+
+
+#: How many reasons for rejected rows the report gives per file (the most frequent first), and how many ids each.
+REASONS_SHOWN = 5
+IDS_SHOWN = 5
+
+
+def reject_reasons(checks: dict, id_columns: tuple[str, ...]) -> tuple[list[dict], int]:
+    """Why rows of a file or table were rejected, most rows first: ``{reason, count, sample_ids}`` for each reject
+    check that removed rows (at most ``REASONS_SHOWN``), and how many further reasons there are.
+
+    ``checks`` is a validation outcome's ``to_dict()``; ``sample_ids`` are the key values of its first rejected
+    rows (their other values are student data and stay in the staged summary and ``rejects/*.csv``)."""
+    found = [
+        {"reason": result.get("reason") or result.get("description") or result["expectation"],
+         "count": result["rejected_count"],
+         "sample_ids": _sample_ids(result.get("sample", []), id_columns)[:IDS_SHOWN]}
+        for result in checks.get("results", [])
+        if result.get("severity") == "reject" and result.get("rejected_count")
+    ]
+    found.sort(key=lambda reason: -reason["count"])  # stable: the checks' own order among equal counts
+    return found[:REASONS_SHOWN], max(len(found) - REASONS_SHOWN, 0)
+
+
+def vendor_reject_reasons(rejected: list[dict]) -> tuple[list[dict], int]:
+    """Why the vendor refused records (a delivery receipt's ``rejected``), most records first, as
+    :func:`reject_reasons`; values the vendor quotes in its errors are left out (:func:`_vendor_reason`)."""
+    ids_by_reason: dict[str, list[str]] = {}
+    for record in rejected:
+        record_id = "?" if record.get("id") is None else str(record["id"])
+        for reason in dict.fromkeys(_vendor_reason(e) for e in record.get("errors") or ["no reason given"]):
+            ids_by_reason.setdefault(reason, []).append(record_id)
+    found = [{"reason": reason, "count": len(ids), "sample_ids": list(dict.fromkeys(ids))[:IDS_SHOWN]}
+             for reason, ids in ids_by_reason.items()]
+    found.sort(key=lambda reason: -reason["count"])
+    return found[:REASONS_SHOWN], max(len(found) - REASONS_SHOWN, 0)
+
+
+#: A value inside a vendor's error text: quoted, an e-mail address or a date (e.g. ``students.DOB: '02/10/2010'
+#: is not a YYYY-MM-DD date``): a birth date or a name must not reach a report that is kept.
+_VENDOR_VALUE = re.compile(
+    r"""(?<!\w)'[^']*'(?!\w)|(?<!\w)"[^"]*"(?!\w)|[\w.+-]+@[\w-]+(?:\.[\w-]+)+|\b\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}\b"""
+)
+
+
+def _vendor_reason(error: str) -> str:
+    return _VENDOR_VALUE.sub("<value>", str(error))
+
+
+def _without_vendor_values(receipt: dict) -> dict:
+    """A delivery receipt for the report: the vendor's errors per refused record without the values they quote
+    (the verbatim errors are in the staged ``rejects/delivery_<file>.csv``)."""
+    if not receipt.get("rejected"):
+        return receipt
+    rejected = [{**record, "errors": [_vendor_reason(e) for e in record.get("errors") or []]}
+                for record in receipt["rejected"]]
+    return {**receipt, "rejected": rejected}
+
+
+def _sample_ids(sample: list[dict], id_columns: tuple[str, ...]) -> list[str]:
+    """The key values of a check's sample rows, in order, once each (``994/101`` for a two-column key)."""
+    ids = ("/".join(str(row[c]) for c in id_columns) for row in sample
+           if id_columns and all(c in row for c in id_columns))
+    return list(dict.fromkeys(ids))
+
+
+def _rejects_of_file(mapping: Mapping, stem: str, build: dict, delivered: list[dict]) -> dict:
+    """The report's reasons for a built file's rejected rows, and for the records the vendor refused."""
+    keys = {o.stem: o.key for o in mapping.outputs}
+    reasons, more = reject_reasons(build.get("checks") or {}, keys.get(stem, ()))
+    refused = [r for d in delivered if d.get("file") == build.get("file") for r in d.get("rejected") or []]
+    vendor_reasons, vendor_more = vendor_reject_reasons(refused)
+    return {
+        "reject_reasons": reasons,
+        "more_reject_reasons": more,
+        "rejected_by_vendor": len(refused),
+        "vendor_reject_reasons": vendor_reasons,
+        "more_vendor_reject_reasons": vendor_more,
+    }
+
+
+def _rejects_of_table(name: str, table: dict) -> dict:
+    from aeries_hub.hooks.aeries import TABLES
+
+    reasons, more = reject_reasons(table.get("checks") or {}, TABLES[name].key if name in TABLES else ())
+    return {"reject_reasons": reasons, "more_reject_reasons": more}
+
+
+def reason_text(reason: dict, unit: str = "row") -> str:
+    """``field_siteShortName is required (887 rows, e.g. 101, 102, 103)``"""
+    ids = reason.get("sample_ids") or []
+    counted = f"{reason['count']} {unit}{'' if reason['count'] == 1 else 's'}"
+    return f"{reason['reason']} ({counted}" + (f", e.g. {', '.join(ids)})" if ids else ")")
+
+
+def _more_reasons(more: int) -> str:
+    return f"{more} more reason{'s' if more != 1 else ''}"
+
+
+def reject_reason_lines(document: dict) -> list[str]:
+    """One line per reason rows were rejected, per source table and file, and per reason the vendor gave."""
+    lines = []
+    for name, table in (document.get("sources") or {}).items():
+        lines += [f"rejected from Aeries {name}: {reason_text(r)}" for r in table.get("reject_reasons") or []]
+        if table.get("more_reject_reasons"):
+            lines.append(f"rejected from Aeries {name}: {_more_reasons(table['more_reject_reasons'])}, "
+                         f"see rejects/source_{name}.csv")
+    for stem, file in (document.get("files") or {}).items():
+        lines += [f"rejected from {file['file']}: {reason_text(r)}" for r in file.get("reject_reasons") or []]
+        if file.get("more_reject_reasons"):
+            lines.append(f"rejected from {file['file']}: {_more_reasons(file['more_reject_reasons'])}, "
+                         f"see rejects/{stem}.csv")
+        lines += [f"refused by the vendor from {file['file']}: {reason_text(r, 'record')}"
+                  for r in file.get("vendor_reject_reasons") or []]
+        if file.get("more_vendor_reject_reasons"):
+            lines.append(f"refused by the vendor from {file['file']}: "
+                         f"{_more_reasons(file['more_vendor_reject_reasons'])}, see rejects/delivery_{stem}.csv")
     return lines
 
 
@@ -1067,6 +1213,7 @@ def report_lines(document: dict) -> list[str]:
         lines.append(document["extraction"])
     c = document["checks"]
     lines.append(f"checks: {c['passed']} passed, {c['warned']} warned, {c['failed']} failed; {document['rejected']} rows rejected")
+    lines += reject_reason_lines(document)
     lines += document.get("attention", [])
     for stem, f in document["files"].items():
         if f.get("sha256"):

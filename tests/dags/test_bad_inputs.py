@@ -174,6 +174,23 @@ def test_report_json_names_the_ids_of_the_source_rows_it_rejected(runs):
     assert sources.get("students", {}).get("rejected_ids") == ["100/700010", "100/700010", "300/700011", "300/700012"]
 
 
+def test_the_report_gives_each_reason_rows_were_rejected_with_its_count_and_ids(runs):
+    from aeries_hub.pipeline import reject_reason_lines
+
+    duplicates = [
+        f"rejected from Aeries students: {DUPLICATE_ID} (2 rows, e.g. 100/700010)",
+        f"rejected from Aeries students: {DUPLICATE_NUMBER} (2 rows, e.g. 300/700011, 300/700012)",
+    ]
+    assert reject_reason_lines(runs["destiny"].report) == duplicates
+    assert reject_reason_lines(runs["xello"].report) == [  # the report's tables are in name order
+        f"rejected from Aeries rosters: {NO_STUDENT_AT_SCHOOL} (3 rows, e.g. 100/700002/5, 100/700010/1, 100/799999/1)",
+        *duplicates,
+        "rejected from Student.txt: DateOfBirth is required (2 rows, e.g. 700040, 700041)",
+        "rejected from StudentCourses.txt: every StudentID of StudentCourses.txt is a StudentID in Student.txt "
+        "(1 row, e.g. 700040/0012)",
+    ]
+
+
 # ------------------------------------------------------------------------------ 2. a student at two schools
 
 

@@ -243,7 +243,7 @@ def test_faults_and_retries_never_import_a_batch_twice(stack, receiver):
 
 
 @pytest.mark.e2e
-def test_records_enroll_refuses_are_listed_with_its_reasons(stack, receiver, tmp_path, monkeypatch):
+def test_records_enroll_refuses_are_listed_with_its_reasons(stack, receiver, tmp_path, monkeypatch, caplog):
     from aeries_hub import paths
 
     include = tmp_path / "include"
@@ -259,7 +259,8 @@ def test_records_enroll_refuses_are_listed_with_its_reasons(stack, receiver, tmp
     mapping.write_text(text)
     monkeypatch.setattr(paths, "MAPPINGS_DIR", include / "mappings")
 
-    dag_run = enroll_dag(include / "mappings").test()
+    with caplog.at_level("INFO"):
+        dag_run = enroll_dag(include / "mappings").test()
 
     assert dag_run.state == "success"
     expected = expected_records(stack.data_dir, run_date(dag_run))
@@ -272,6 +273,19 @@ def test_records_enroll_refuses_are_listed_with_its_reasons(stack, receiver, tmp
     assert report["rejected_by_vendor"] == len(refused)
     rejects = run.path("rejects", "delivery_students.csv").read_text()
     assert "is not a YYYY-MM-DD date" in rejects
+    # The report groups the refusals by reason, with sample ids in file order, and leaves out the birth dates
+    # Enroll quotes in its errors (the staged rejects CSV has them).
+    in_file_order = [sid for sid in (r["students"]["student_district_id"] for r in expected) if sid in refused]
+    reason = "students.DOB: <value> is not a YYYY-MM-DD date"
+    assert report["files"]["students"]["vendor_reject_reasons"] == [
+        {"reason": reason, "count": len(refused), "sample_ids": in_file_order[:5]}]
+    line = (f"refused by the vendor from students.jsonl: {reason} ({len(refused)} records, "
+            f"e.g. {', '.join(in_file_order[:5])})")
+    assert line in [record.getMessage() for record in caplog.records if record.funcName == "report"]
+    dates = {r["students"]["DOB"] for r in expected if r["students"]["student_district_id"] in refused}
+    us_dates = {f"{d[5:7]}/{d[8:10]}/{d[:4]}" for d in dates}
+    assert all(d in rejects for d in us_dates)
+    assert [d for d in us_dates if d in json.dumps(report)] == []
     assert sorted(receiver.state("sandbox")["records"]) == sorted(
         r["students"]["student_district_id"] for r in expected if r["students"]["student_district_id"] not in refused)
 

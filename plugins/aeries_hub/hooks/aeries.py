@@ -12,11 +12,15 @@ Connection (type ``aeries``):
 
   plus ``prefetch_pages`` (pages fetched ahead speculatively at the end of a paged extract, default
   ``max_concurrency - 1``; 0 turns it off), ``terms_from_schools`` (take terms from each school's ``Terms``
-  list instead of calling ``schools/{sc}/terms``; default true) and ``unavailable_year`` (what
-  :meth:`AeriesHook.check_database_year` does when Aeries does not offer the school year asked for:
-  ``"newest_started"``, the default, or ``"fail"``). ``verify_ssl`` is true, false or the path
-  of a CA bundle; a host over plain ``http://`` or ``verify_ssl: false`` is refused unless the extra says
-  ``allow_insecure: true`` (test servers only; logged as a warning), see :mod:`aeries_hub.connection_extras`.
+  list instead of calling ``schools/{sc}/terms``; default true), ``probe_short_pages`` (default true: after a
+  paged unit's first page comes back shorter than ``page_size`` but not empty, ask once for the records after
+  it, to tell the unit's end from a server that caps the rows per request; one extra request per such school,
+  fewer once a cap or a genuine end is known; false trusts a short page as the end) and ``unavailable_year``
+  (what :meth:`AeriesHook.check_database_year` does when Aeries does not offer the school year asked for:
+  ``"newest_started"``, the default, or ``"fail"``). ``verify_ssl`` is true,
+  false or the path of a CA bundle; a host over plain ``http://`` or ``verify_ssl: false`` is refused unless the
+  extra says ``allow_insecure: true`` (test servers only; logged as a warning), see
+  :mod:`aeries_hub.connection_extras`.
 
 ``TABLES`` (defined in :mod:`aeries_hub.tables`, a light module the mapping loader also reads at DAG parse
 time; re-exported here) is the single source of truth for the logical tables: endpoint, security area,
@@ -164,6 +168,9 @@ class ExtractResult:
     path: str
     retry_causes: dict[str, int] = field(default_factory=dict)
     columns: list[str] = field(default_factory=list)
+    #: What the server was found to do with paging, when it was not plain paging: ``ignored_by_server`` (the
+    #: schools whose answers ignored StartingRecord/EndingRecord), ``row_cap`` (rows per request), ``probes``.
+    paging: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -176,6 +183,7 @@ class ExtractResult:
             "path": self.path,
             "retry_causes": dict(self.retry_causes),
             "columns": list(self.columns),
+            "paging": dict(self.paging),
         }
 
 
@@ -234,6 +242,7 @@ class _Stats:
         self.requests = 0
         self.pages = 0
         self.retry_causes: Counter[str] = Counter()
+        self.paging: dict[str, Any] = {}
         self.started = time.monotonic()
 
     def add_request(self) -> None:
@@ -274,6 +283,7 @@ class _Settings:
     prefetch_pages: int
     terms_from_schools: bool
     unavailable_year: str = "newest_started"
+    probe_short_pages: bool = True
 
 
 def _normalise_base_url(host: str, port: int | None = None, schema: str | None = None) -> str:
@@ -398,6 +408,7 @@ class AeriesHook(BaseHook):
             base_url = _normalise_base_url(conn.host or "", conn.port, conn.schema)
             verify_ssl = tls_verification(extra, urlsplit(base_url).scheme, self.aeries_conn_id, self._log)
             terms_from_schools = extra_flag(extra, "terms_from_schools", True, self.aeries_conn_id)
+            probe_short_pages = extra_flag(extra, "probe_short_pages", True, self.aeries_conn_id)
         except ExtraError as exc:
             raise AeriesConfigError(str(exc)) from None
         except ValueError as exc:
@@ -423,6 +434,7 @@ class AeriesHook(BaseHook):
                 prefetch_pages=int(extra.get("prefetch_pages", max(0, max_concurrency - 1))),
                 terms_from_schools=terms_from_schools,
                 unavailable_year=str(extra.get("unavailable_year", "newest_started")).strip().lower(),
+                probe_short_pages=probe_short_pages,
             )
         except (TypeError, ValueError) as exc:
             raise AeriesConfigError(
@@ -792,6 +804,17 @@ class AeriesHook(BaseHook):
         return self._request(path, stats=_Stats(), security_area=security_area, method=method, json_body=body,
                              idempotent=idempotent)
 
+    def get_paged(self, path: str, *, security_area: str, key: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """Every record of a list endpoint under ``/api/vN/`` (e.g. ``schools/994/scheduling/courserequests``),
+        asked for page by page with ``StartingRecord``/``EndingRecord`` and checked like a table's pages: a
+        server that ignores the range is read once, one that caps the rows per request is paged by its cap."""
+        spec = AeriesTable(name=path, endpoint=path, security_area=security_area, per_school=False, paged=True,
+                           key=tuple(key))
+        stats = _Stats()
+        self._require_cert()
+        pages = self._fetch_units(spec, [None], stats, lambda _unit, rows: rows)
+        return [row for _, unit_pages in pages for page in unit_pages for row in page]
+
     def get_schools(self) -> list[dict[str, Any]]:
         """Every school of the district (including SchoolCode 0, the district office)."""
         return self._schools(_Stats(), count_page=True)
@@ -872,6 +895,7 @@ class AeriesHook(BaseHook):
             path=str(path),
             retry_causes=dict(stats.retry_causes),
             columns=list(arrow_table.column_names),
+            paging=dict(stats.paging),
         )
         log.info(
             "Aeries %s: %d rows, %d pages, %d requests, %s in %.2f s -> %s (connection %r%s)",
@@ -976,33 +1000,41 @@ class AeriesHook(BaseHook):
         full. Pages past the last one are discarded (and so are their errors). Each page's records go
         through ``prepare(unit, rows)`` in the worker thread that fetched it (while other requests are in
         flight). Returns ``(unit, prepared pages in page order)`` in unit order.
+
+        Paging is checked, not trusted (Aeries documents ``StartingRecord``/``EndingRecord`` for the student
+        endpoints only): a first page longer than asked, or a later page that starts with the first page's
+        first record, means the server ignores the range, so the unit is its first answer, once. A short
+        first page is followed by one probe of the records after it (``probe_short_pages``): if the server
+        has more, it caps the rows per request, and the unit is paged by that cap. See :class:`_UnitPages`.
         """
         settings = self.settings
         page_size = settings.page_size
         prefetch = settings.prefetch_pages if spec.paged else 0
-        states = [_UnitPages(unit) for unit in units]
+        endpoint = _EndpointPaging(probe=settings.probe_short_pages)
+        states = [_UnitPages(unit, page_size) for unit in units]
         stop = threading.Event()
-        in_flight: dict[Future, tuple[_UnitPages, int]] = {}
+        in_flight: dict[Future, tuple[_UnitPages, int, int]] = {}
         pool = ThreadPoolExecutor(max_workers=settings.max_concurrency, thread_name_prefix=f"aeries-{spec.name}")
 
-        def fetch(unit: int | None, page: int) -> list[dict[str, Any]]:
+        def fetch(unit: int | None, page: int, size: int) -> tuple[int, str | None, Any]:
             params = None
             if spec.paged:
-                params = {"StartingRecord": (page - 1) * page_size + 1, "EndingRecord": page * page_size}
+                params = {"StartingRecord": (page - 1) * size + 1, "EndingRecord": page * size}
             data = self._request(
                 spec.path_for(unit) if spec.per_school else spec.endpoint,
                 stats=stats, security_area=spec.security_area, params=params, stop=stop,
             )
             rows = _as_list(data, spec.path_for(unit) if spec.per_school else spec.endpoint)
-            return len(rows), prepare(unit, rows)
+            first = json.dumps(rows[0], sort_keys=True, default=str) if rows else None
+            return len(rows), first, prepare(unit, rows)
 
         def next_candidate() -> tuple[_UnitPages, int] | None:
             for state in states:  # pages certainly needed first
-                page = state.needed_page(page_size)
+                page = state.needed_page()
                 if page is not None:
                     return state, page
             for state in states:  # then speculative pages
-                page = state.speculative_page(page_size, prefetch)
+                page = state.speculative_page(prefetch)
                 if page is not None:
                     return state, page
             return None
@@ -1016,23 +1048,30 @@ class AeriesHook(BaseHook):
                     state, page = candidate
                     state.pending.add(page)
                     state.failed.discard(page)
-                    in_flight[pool.submit(fetch, state.unit, page)] = (state, page)
+                    in_flight[pool.submit(fetch, state.unit, page, state.size)] = (state, page, state.size)
                 if not in_flight:
                     break
                 done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
                 for future in done:
-                    state, page = in_flight.pop(future)
+                    state, page, size = in_flight.pop(future)
                     state.pending.discard(page)
                     try:
-                        count, rows = future.result()
+                        count, first, rows = future.result()
                     except _Cancelled:
                         continue
                     except Exception:
-                        if state.is_needed(page, page_size):
+                        if size == state.size and state.is_needed(page):
                             raise
                         state.failed.add(page)  # speculative: refetched if it turns out to be needed
                         continue
-                    state.record(page, count, rows, page_size, paged=spec.paged, warn=self._warn_paging)
+                    if size != state.size:  # asked before the unit's page size changed (a cap was found)
+                        continue
+                    if not spec.paged:
+                        state.record_unpaged(count, rows)
+                    else:
+                        problem = state.record(page, count, first, rows, endpoint)
+                        if problem:
+                            raise AeriesError(self._paging_problem(spec, state.unit, problem))
                 if all(state.complete for state in states):
                     break  # only speculative pages past the end can still be in flight
         finally:
@@ -1042,49 +1081,105 @@ class AeriesHook(BaseHook):
             pool.shutdown(wait=False, cancel_futures=True)
         for state in states:
             stats.pages += state.final or 0
+        if spec.paged:
+            self._report_paging(spec, endpoint, page_size, stats)
         return [(state.unit, state.pages_in_order()) for state in states]
 
-    def _warn_paging(self, unit: int | None, page: int, count: int, page_size: int) -> None:
-        where = f"school {unit}" if unit is not None else "the district"
-        log.warning(
-            "Aeries connection %r: page %d for %s returned %d rows for a page of %d; the server seems to ignore "
-            "StartingRecord/EndingRecord, so paging stops here",
-            self.aeries_conn_id, page, where, count, page_size,
-        )
+    def _paging_problem(self, spec: AeriesTable, unit: int | None, problem: str) -> str:
+        where = f"{spec.endpoint.format(school_code=unit)} (school {unit})" if spec.per_school else spec.endpoint
+        return self._redact(f"Aeries connection {self.aeries_conn_id!r}: {where} {problem}")
+
+    def _report_paging(self, spec: AeriesTable, endpoint: _EndpointPaging, page_size: int, stats: _Stats) -> None:
+        """Warn once per extract about what the server does with paging, and keep it for :class:`ExtractResult`."""
+        path = spec.endpoint.format(school_code="{sc}") if spec.per_school else spec.endpoint
+        schools = ", ".join(str(unit) for unit in sorted(endpoint.ignored_at, key=str))
+        if endpoint.ignored_at:
+            where = f"{path} at school(s) {schools}" if spec.per_school else path
+            log.warning(
+                "Aeries connection %r: %s ignores StartingRecord/EndingRecord (an answer longer than asked, or the "
+                "same records again for the next range): each was read whole from one answer, kept once",
+                self.aeries_conn_id, where,
+            )
+        if endpoint.cap is not None:
+            log.warning(
+                "Aeries connection %r: %s returns at most %d rows per request (asked for %d): read in pages of %d "
+                "instead. Set the connection extra page_size to %d to save the probe requests",
+                self.aeries_conn_id, path, endpoint.cap, page_size, endpoint.cap, endpoint.cap,
+            )
+        stats.paging = endpoint.summary()
+
+
+#: A unit that still returns full pages after this many is an error, never an endless loop.
+MAX_PAGES_PER_UNIT = 100_000
+
+
+@dataclass
+class _EndpointPaging:
+    """What one extract learned about how the server pages one endpoint; shared by its units (schools)."""
+
+    probe: bool = True
+    ignores: bool = False  # the server answers every range with the whole list
+    ignored_at: list[Any] = field(default_factory=list)
+    cap: int | None = None  # the server returns at most this many rows per request
+    end_floor: int = 0  # the longest short first page known to be a unit's end (a cap, if any, is not below it)
+    probes: int = 0
+
+    def note_ignored(self, unit: Any) -> None:
+        self.ignores = True
+        if unit not in self.ignored_at:
+            self.ignored_at.append(unit)
+
+    def summary(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        if self.ignored_at:
+            found["ignored_by_server"] = sorted(self.ignored_at, key=str)
+        if self.cap is not None:
+            found["row_cap"] = self.cap
+        if self.probes:
+            found["probes"] = self.probes
+        return found
 
 
 class _UnitPages:
-    """Paging state of one school (or of a district-wide table)."""
+    """Paging state of one school (or of a district-wide table).
 
-    def __init__(self, unit: int | None) -> None:
+    Page ``p`` asks for records ``(p - 1) * size + 1`` to ``p * size``. ``size`` starts as the connection's
+    ``page_size``; it becomes the length of a short first page while that page is probed (the probe is page 2
+    at that size), and stays so when the probe shows a row cap.
+    """
+
+    def __init__(self, unit: int | None, size: int) -> None:
         self.unit = unit
+        self.size = size
         self.pages: dict[int, Any] = {}  # page -> its prepared rows
         self.counts: dict[int, int] = {}  # page -> how many records it held
+        self.first_record = None  # the first record of page 1 (JSON), to recognise the same page again
         self.pending: set[int] = set()
         self.failed: set[int] = set()
         self.final: int | None = None  # the last page, once known
+        self.probing = False  # page 2 is a probe: is the short page 1 the end, or a cap?
 
-    def contiguous_full(self, page_size: int) -> int:
+    def contiguous_full(self) -> int:
         n = 0
-        while n + 1 in self.pages and self.counts[n + 1] == page_size and self.final != n + 1:
+        while n + 1 in self.pages and self.counts[n + 1] == self.size and self.final != n + 1:
             n += 1
         return n
 
-    def is_needed(self, page: int, page_size: int) -> bool:
-        return (self.final is None or page <= self.final) and self.contiguous_full(page_size) >= page - 1
+    def is_needed(self, page: int) -> bool:
+        return (self.final is None or page <= self.final) and self.contiguous_full() >= page - 1
 
-    def needed_page(self, page_size: int) -> int | None:
-        page = self.contiguous_full(page_size) + 1
+    def needed_page(self) -> int | None:
+        page = self.contiguous_full() + 1
         if self.final is not None and page > self.final:
             return None
         if page in self.pages or page in self.pending:
             return None
         return page
 
-    def speculative_page(self, page_size: int, prefetch: int) -> int | None:
-        if self.final is not None or prefetch <= 0:
+    def speculative_page(self, prefetch: int) -> int | None:
+        if self.final is not None or prefetch <= 0 or self.probing:
             return None
-        full = self.contiguous_full(page_size)
+        full = self.contiguous_full()
         if full == 0:  # speculate only once a full first page shows that this unit has more
             return None
         first = full + 1
@@ -1093,17 +1188,61 @@ class _UnitPages:
                 return page
         return None
 
-    def record(self, page: int, count: int, rows: Any, page_size: int, *, paged: bool,
-               warn: Callable[[int | None, int, int, int], None]) -> None:
-        self.pages[page] = rows
-        self.counts[page] = count
-        if not paged:
-            self.final = 1
-        elif count < page_size:
-            self.final = page if self.final is None else min(self.final, page)
-        elif count > page_size:
-            warn(self.unit, page, count, page_size)
-            self.final = page if self.final is None else min(self.final, page)
+    def record_unpaged(self, count: int, rows: Any) -> None:
+        self.pages[1], self.counts[1], self.final = rows, count, 1
+
+    def _end(self, page: int) -> None:
+        self.final = page if self.final is None else min(self.final, page)
+
+    def record(self, page: int, count: int, first: str | None, rows: Any, endpoint: _EndpointPaging) -> str | None:
+        """Keep one page's answer and decide what comes next; returns a problem to raise, or None."""
+        size = self.size
+        if page > 1 and count and first == self.first_record:  # the same records again: the range is ignored
+            endpoint.note_ignored(self.unit)
+            self.probing = False
+            self._end(1)
+            return None
+        if count > size:
+            if page > 1:
+                return (f"returned {count} records for records {(page - 1) * size + 1}-{page * size} (more than "
+                        "asked, and not the first page again): its paging is inconsistent. Set the connection extra "
+                        "page_size above the largest list, or ask Aeries support")
+            endpoint.note_ignored(self.unit)  # the whole list at once: nothing more to ask for
+            self.pages[1], self.counts[1], self.first_record = rows, count, first
+            self._end(1)
+            return None
+        self.pages[page], self.counts[page] = rows, count
+        if page == 1:
+            self.first_record = first
+            if endpoint.ignores or count == 0:
+                self._end(1)
+            elif count < size:
+                self._short_first_page(count, endpoint)
+            return None
+        if self.probing and page == 2:
+            self.probing = False
+            if count == 0:  # page 1 was the end after all
+                endpoint.end_floor = max(endpoint.end_floor, size)
+                self._end(1)
+                return None
+            endpoint.cap = size if endpoint.cap is None else endpoint.cap
+        if count < size:
+            self._end(page)
+        elif page >= MAX_PAGES_PER_UNIT and self.final is None:
+            return (f"still returned full pages of {size} after {page} pages ({page * size} records): stopped "
+                    "instead of paging on. Check that the server honours StartingRecord/EndingRecord")
+        return None
+
+    def _short_first_page(self, count: int, endpoint: _EndpointPaging) -> None:
+        """Page 1 held fewer records than asked: the unit's end, or the server's row cap?"""
+        if count == endpoint.cap:
+            self.size = count  # a full page at the known cap: page on by the cap
+        elif not endpoint.probe or count < max(endpoint.end_floor, endpoint.cap or 0):
+            self._end(1)  # below the cap, or below a page known to be an end (a cap is not below that)
+        else:
+            endpoint.probes += 1
+            self.size = count
+            self.probing = True
 
     @property
     def complete(self) -> bool:

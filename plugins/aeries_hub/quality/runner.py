@@ -102,6 +102,9 @@ class CheckResult:
     #: Set when the check could not run (missing column, GX exception): it then counts as failed.
     exception: str | None = None
     where: str = ""
+    #: Why a failing row fails, in words (the check's description, or a generated sentence): the
+    #: ``_reject_reason`` of the rows a reject check removes.
+    reason: str = ""
 
     @property
     def outcome(self) -> str:
@@ -133,6 +136,7 @@ class CheckResult:
             "rejected_count": self.rejected_count,
             "exception": self.exception,
             "where": self.where,
+            "reason": self.reason,
         }
 
     def summary(self) -> str:
@@ -678,6 +682,7 @@ def _result_for(check: Check, *, gx_result=None, exception: str | None = None) -
         description=check.description,
         exception=exception,
         where=check.where,
+        reason=check.reason(),
     )
     if gx_result is None:
         return result

@@ -896,16 +896,11 @@ def build_score_plan(writeback: WriteBack, rows: list[dict], classes: list[dict]
 
 
 def read_course_requests(hook, school: int) -> list[dict]:
-    """Every course request (SSS row) of a school: ``GET schools/{sc}/scheduling/courserequests``, page by page."""
-    size = hook.settings.page_size
-    rows: list[dict] = []
-    while True:
-        page = hook.get_json(f"schools/{int(school)}/scheduling/courserequests",
-                             params={"StartingRecord": len(rows) + 1, "EndingRecord": len(rows) + size},
-                             security_area=COURSE_REQUESTS_AREA) or []
-        rows += page
-        if len(page) < size:
-            return rows
+    """Every course request (SSS row) of a school: ``GET schools/{sc}/scheduling/courserequests``, page by page,
+    ending against a server that ignores the paging parameters or caps the rows per request (see
+    :meth:`AeriesHook.get_paged`)."""
+    return hook.get_paged(f"schools/{int(school)}/scheduling/courserequests", security_area=COURSE_REQUESTS_AREA,
+                          key=("SchoolCode", "StudentID", "SequenceNumber"))
 
 
 #: StudentCourseRequestUpdate fields that are numbers in Aeries.
@@ -1104,15 +1099,16 @@ def write_to_aeries(writeback_file: str, planned: dict) -> dict:
         extra = {} if write["record"] not in new_ids else (
             {"assignment_number": new_ids[write["record"]]} if write["kind"] in ("assignment", "scores")
             else {"student_id": new_ids[write["record"]]})
-        results.append({**write, "path": path, "status": "written", **extra})
+        results.append({**write, "path": path, **extra, **_stored(write, outcome.get("not_stored"))})
     run.write_json("writes.json", results)
     fetched = run.read_json("summary/fetch_exports.json")["files"]
     created = [str(r["student_id"]) for r in results
-               if r["kind"] == "student" and r["action"] == "insert" and r["status"] == "written"]
+               if r["kind"] == "student" and r["action"] == "insert" and r["status"] in ("written", "incomplete")]
     _remember(writeback, context["run_id"], files=[] if failed_records else fetched, created=created)
     written = sum(r["status"] == "written" for r in results)
+    incomplete = sorted({r["record"] for r in results if r["status"] == "incomplete"})
     return _summary(run, "write_to_aeries", {"written": written, "refused": sorted(failed_records),
-                                             "results": len(results)})
+                                             "incomplete": incomplete, "results": len(results)})
 
 
 def _send(hook, journal, index: int, write: dict, path: str) -> dict:
@@ -1133,9 +1129,51 @@ def _send(hook, journal, index: int, write: dict, path: str) -> dict:
     if write["action"] == "insert" and write["kind"] in ("student", "assignment"):
         new_id = (answer[0] if isinstance(answer, list) else answer)[
             "StudentID" if write["kind"] == "student" else "AssignmentNumber"]
-    journal.answered(index, path, "written", new_id=new_id)
-    log.info("%s %s %s (record %s)", write["action"], write["kind"], path, write["record"])
+    not_stored = _not_stored(write, answer)
+    journal.answered(index, path, "written", new_id=new_id, **({"not_stored": not_stored} if not_stored else {}))
+    if not_stored:
+        log.error("%s %s %s (record %s): Aeries answered without %s", write["action"], write["kind"], path,
+                  write["record"], ", ".join(not_stored))
+    else:
+        log.info("%s %s %s (record %s)", write["action"], write["kind"], path, write["record"])
     return journal.last[index]
+
+
+#: Where a write body names a field other than Aeries' answer does (InsertStudent's body spells them as Aeries'
+#: PowerShell client does).
+_ANSWERED_AS = {"BirthDate": "Birthdate", "Race1Code": "RaceCode1", "Race2Code": "RaceCode2", "Race3Code": "RaceCode3",
+                "Race4Code": "RaceCode4", "Race5Code": "RaceCode5", "NextSchool": "NextSchoolCode",
+                "CorrespondanceLanguageCode": "CorrespondenceLanguageCode", "AddressZip": "AddressZipCode"}
+
+
+def _not_stored(write: dict, answer) -> list[str]:
+    """The fields of a student or contact write that Aeries' answer does not hold as sent. Aeries ignores,
+    without an error, a field its field level security denies the certificate (support article 14000068040):
+    the answer, the stored record, is the only sign. A field the answer does not show is not judged."""
+    if write["kind"] not in ("student", "contact"):
+        return []
+    records = [r for r in (answer if isinstance(answer, list) else [answer]) if isinstance(r, dict)]
+    if not records:
+        return []
+    missing = []
+    for field, sent in write["body"].items():
+        shown = next((name for name in (field, _ANSWERED_AS.get(field)) if name and name in records[0]), None)
+        if shown is not None and any(_same(record.get(shown), str(sent)) is False for record in records):
+            missing.append(field)
+    return missing
+
+
+def _stored(write: dict, not_stored: list[str] | None) -> dict:
+    """A written record's status: ``written``, or ``incomplete`` with what to do when Aeries dropped fields."""
+    if not not_stored:
+        return {"status": "written"}
+    area = "Contacts" if write["kind"] == "contact" else "Student Data"
+    fields = ", ".join(not_stored)
+    return {"status": "incomplete", "not_stored": not_stored, "reason": (
+        f"Aeries took the {write['kind']} {write['action']} on {write['path']} but did not store {fields}: field "
+        f"level security denies the API certificate {fields} in {area}. Grant its group Update on these fields "
+        f"(Aeries: Security, field level security) and set them on that record in Aeries by hand; this export "
+        f"counts as processed, and until the fields are set a later export may not find the record by them")}
 
 
 class _Recorded:
@@ -1234,7 +1272,7 @@ def report(writeback_file: str) -> dict:
         "approval": {k: v for k, v in approval.items() if k in ("needed", "decision", "by", "at", "why")}
         | ({k: guard[k] for k in ("reasons", "students_changed", "waiting")} if guard else {}),
         "written": [{k: w[k] for k in ("record", "kind", "action", "target", "path", "assignment_number", "student_id",
-                                       "status", "reason") if k in w}
+                                       "status", "reason", "not_stored") if k in w}
                     | {"fields": fields_of(w)} | ({"students": students_of(w)} if w["kind"] == "scores" else {})
                     for w in writes],
         "not_written_because": wrote.get("skipped_because")
@@ -1247,7 +1285,8 @@ def report(writeback_file: str) -> dict:
              len(document["rejected"]), document["planned"], sum(w["status"] == "written" for w in writes),
              f" ({document['not_written_because']})" if document["not_written_because"] else "")
     for w in refused:
-        log.info("not written: %s %s of record %s: %s", w["action"], w["kind"], w["record"], w.get("reason"))
+        log.info("%s: %s %s of record %s: %s", "incomplete" if w["status"] == "incomplete" else "not written",
+                 w["action"], w["kind"], w["record"], w.get("reason"))
     if status == "Error":
         raise AirflowFailException(f"{writeback.name} write-back ended in Error; see {run.root}/report.json")
     return document

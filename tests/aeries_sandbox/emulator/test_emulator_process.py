@@ -125,3 +125,21 @@ def test_process_writes_log(emulator):
     assert (entry["method"], entry["route"], entry["status"], entry["body"]) == ("POST", "InsertStudent", 403,
                                                                                {"LastName": "X"})
     assert emulator.clear_writes() == 1 and emulator.writes() == []
+
+
+def test_process_paging_options(tmp_path):
+    with EmulatorProcess(generate=60, certs=CERTS, log_path=tmp_path / "emu.log", unpaged_routes=[],
+                         max_rows_per_request=2) as emu:
+        contacts = _get(emu.url, "schools/100/contacts", StartingRecord=1, EndingRecord=1).json()
+        assert len(contacts) == 1  # every route pages
+        students = _get(emu.url, "schools/100/students", StartingRecord=1, EndingRecord=5).json()
+        assert len(students) == 2 and [s["StudentID"] for s in students] == [s["StudentID"] for s in _get(
+            emu.url, "schools/100/students", StartingRecord=1, EndingRecord=2).json()]  # capped at 2
+        assert emu.set_paging(["contacts"]) == {"unpaged_routes": ["contacts"], "max_rows_per_request": None}
+        whole = _get(emu.url, "schools/100/contacts").json()
+        assert len(whole) > 1 and _get(emu.url, "schools/100/contacts", StartingRecord=1, EndingRecord=1).json() == whole
+    done = subprocess.run([sys.executable, "-m", "aeries_sandbox.emulator", "--port", "0", "--generate", "10",
+                           "--certs", str(tmp_path / "certs.json"), "--unpaged-routes", "contacts,guardians"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "unpaged_routes: unknown routes ['guardians']" in done.stderr

@@ -140,19 +140,31 @@ def test_two_school_student_is_listed_at_both(get, district):
         assert get(f"schools/{row['SchoolCode']}/students/{row['StudentID']}").json() == [row]
 
 
+def test_a_students_contacts_are_answered_whatever_the_school_in_the_path(get, district):
+    """Aeries support article 14000166308: with a StudentID the school in the path does not restrict the contacts."""
+    contact = district.contacts[0]
+    sid = contact["StudentID"]
+    theirs = sorted((c for c in district.contacts if c["StudentID"] == sid), key=lambda c: c["SequenceNumber"])
+    other = next(s["SchoolCode"] for s in district.schools if s["SchoolCode"] not in (0, contact["SchoolCode"]))
+    assert get(f"schools/{contact['SchoolCode']}/contacts/{sid}").json() == theirs
+    assert get(f"schools/{other}/contacts/{sid}").json() == theirs
+    assert [c for c in get(f"schools/{other}/contacts").json() if c["StudentID"] == sid] == [
+        c for c in theirs if c["SchoolCode"] == other]
+
+
 def test_contacts_classes_sections_teachers(get, district):
     school = _school_with_most_students(district)
     contacts = get(f"schools/{school}/contacts").json()
     assert contacts == [c for c in sorted(district.contacts, key=lambda c: (c["StudentID"], c["SequenceNumber"]))
                         if c["SchoolCode"] == school]
-    assert get(f"schools/{school}/contacts", StartingRecord=1, EndingRecord=2).json() == contacts[:2]
+    assert get(f"schools/{school}/contacts", StartingRecord=1, EndingRecord=2).json() == contacts  # not paged
     sid = contacts[0]["StudentID"]
     assert get(f"schools/{school}/contacts/{sid}").json() == [c for c in contacts if c["StudentID"] == sid]
 
     classes = get(f"schools/{school}/classes").json()
     assert classes and set(classes[0]) == {"StudentID", "SchoolCode", "SequenceNumber", "SectionNumber", "CourseID",
                                            "DateStarted", "DateEnded"}
-    assert get(f"schools/{school}/classes", StartingRecord=2, EndingRecord=3).json() == classes[1:3]
+    assert get(f"schools/{school}/classes", StartingRecord=2, EndingRecord=3).json() == classes  # not paged
     sid = classes[0]["StudentID"]
     assert get(f"schools/{school}/classes/{sid}").json() == [r for r in classes if r["StudentID"] == sid]
 
@@ -295,3 +307,62 @@ def test_access_log_names_the_certificate_never_its_value(district, certs, caplo
     assert lines and "cert=full" in lines[0] and " 200 " in lines[0]
     assert "DatabaseYear=2026" in lines[0] and "secret=***" in lines[0]
     assert FULL_CERT not in caplog.text
+
+
+@pytest.fixture()
+def paging(emulator):
+    """The shared server's paging options, back to the default after the test."""
+    yield emulator
+    emulator.set_paging()
+
+
+def test_only_the_student_endpoints_page_by_default(paging, get, district):
+    school = _school_with_most_students(district)
+    students = get(f"schools/{school}/students").json()
+    assert get(f"schools/{school}/students", StartingRecord=2, EndingRecord=3).json() == students[1:3]
+    for path in (f"schools/{school}/contacts", f"schools/{school}/classes"):
+        whole = get(path).json()
+        assert len(whole) > 3 and get(path, StartingRecord=2, EndingRecord=3).json() == whole, path
+        assert get(path, StartingRecord=len(whole) + 1, EndingRecord=len(whole) + 5).json() == whole, path
+    bad = get(f"schools/{school}/contacts", StartingRecord="x", EndingRecord=3)
+    assert (bad.status_code, bad.json()) == (400, {"Message": "StartingRecord and EndingRecord must be whole numbers"})
+    assert paging.app.paging.to_json() == {"unpaged_routes": ["classes", "contacts", "course_requests",
+                                                              "section_students"], "max_rows_per_request": None}
+
+
+def test_every_route_pages_when_configured(paging, get, district):
+    school = _school_with_most_students(district)
+    paging.set_paging([])
+    contacts = get(f"schools/{school}/contacts").json()
+    assert get(f"schools/{school}/contacts", StartingRecord=2, EndingRecord=3).json() == contacts[1:3]
+    classes = get(f"schools/{school}/classes").json()
+    assert get(f"schools/{school}/classes", StartingRecord=4, EndingRecord=4).json() == [classes[3]]
+
+
+def test_row_cap_cuts_every_list_answer(paging, get, district, control):
+    school = _school_with_most_students(district)
+    students = get(f"schools/{school}/students").json()
+    contacts = get(f"schools/{school}/contacts").json()
+    answer = control("PUT", "paging", {"max_rows_per_request": 3})
+    assert answer.status_code == 200
+    assert answer.json() == {"unpaged_routes": ["classes", "contacts", "course_requests", "section_students"],
+                             "max_rows_per_request": 3}
+    assert get(f"schools/{school}/students", StartingRecord=1, EndingRecord=10).json() == students[:3]
+    assert get(f"schools/{school}/students", StartingRecord=4, EndingRecord=10).json() == students[3:6]
+    assert get(f"schools/{school}/students", StartingRecord=5, EndingRecord=6).json() == students[4:6]
+    assert get(f"schools/{school}/contacts").json() == contacts[:3]  # ignores the range, still capped
+    assert len(get("staff").json()) > 3  # a list that is not paged at all is not capped
+    assert control("GET", "paging").json()["max_rows_per_request"] == 3
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ({"unpaged_routes": ["contacts", "parents"]},
+     "unpaged_routes: unknown routes ['parents']; paged routes: students, contacts, classes, section_students, "
+     "course_requests"),
+    ({"max_rows_per_request": 0}, "max_rows_per_request must be null or a whole number of at least 1, not 0"),
+    ({"page_size": 5}, "the body must be an object with unpaged_routes and/or max_rows_per_request"),
+])
+def test_paging_control_rejects_bad_settings(paging, control, body, message):
+    answer = control("PUT", "paging", body)
+    assert (answer.status_code, answer.json()) == (400, {"Message": message})
+    assert control("GET", "paging").json()["max_rows_per_request"] is None

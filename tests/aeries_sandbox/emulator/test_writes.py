@@ -30,11 +30,14 @@ WRITER = "Wr1teBackCert0000000000000000000"
 READER = "ReadOnlyCert00000000000000000000"
 INSERT_ONLY = "Ins3rtOnlyCert000000000000000000"  # "Student Data - Insert" without Read
 GRADEBOOK_DATA = "GradebookDataCert000000000000000"  # may add assignments, not scores
+FIELD_DENIED = "F1eldDeniedCert00000000000000000"  # field level security: no StateStudentID, RaceCode1, EmailAddress
 CERTS = [
     {"name": "writer", "certificate": WRITER, "areas": list(READ_AREAS) + list(WRITE_AREAS)},
     {"name": "reader", "certificate": READER, "areas": list(READ_AREAS)},
     {"name": "insert-only", "certificate": INSERT_ONLY, "areas": ["Student Data - Insert"]},
     {"name": "gradebook-data", "certificate": GRADEBOOK_DATA, "areas": ["Gradebook Data - Read & Update"]},
+    {"name": "field-denied", "certificate": FIELD_DENIED, "areas": list(READ_AREAS) + list(WRITE_AREAS),
+     "denied_fields": {"Student Data": ["StateStudentID", "RaceCode1"], "Contacts": ["EmailAddress"]}},
 ]
 NO_PROXY = {"http": "", "https": ""}
 
@@ -107,7 +110,9 @@ def test_area_names_grant_read_or_write_permissions():
         "Student Scheduling Schedules (Course Requests) - Insert"]
     assert normalise_area("Class Schedules/History") == ["Class Schedules/History"]
     table = load_certificates(CERTS)
-    assert table[GRADEBOOK_DATA] == ("gradebook-data", frozenset({"Gradebook Data", "Gradebook Data - Update"}))
+    assert table[GRADEBOOK_DATA][:2] == ("gradebook-data", frozenset({"Gradebook Data", "Gradebook Data - Update"}))
+    assert table[FIELD_DENIED].denied_fields == {"Student Data": {"statestudentid", "racecode1", "race1code"},
+                                                 "Contacts": {"emailaddress"}}
     assert table[READER][1] == frozenset(READ_AREAS)
     assert set(WRITE_AREAS) == {area for needed in WRITE_PERMISSIONS.values() for area in needed if " - " in area}
 
@@ -629,3 +634,26 @@ def test_generated_gradebooks(district):
     assert set(per_gradebook.values()) == {2} and set(per_gradebook) == set(numbers)
     assert len({a["UniqueID"] for a in district.assignments}) == len(district.assignments)
     assert district.assignment_scores == [] and district.course_requests == []
+
+
+def test_field_level_security_ignores_denied_fields_without_an_error(emu, district):
+    """Aeries' field level security (support article 14000068040) denies single fields; the write goes through
+    and the denied fields are not stored, as if they had not been sent."""
+    inserted = post(emu, "schools/100/InsertStudent",
+                    new_student(StateStudentID="9876543210", Race1Code="700", MiddleName="Ngozi"), cert=FIELD_DENIED)
+    assert inserted.status_code == 200, inserted.text
+    student = inserted.json()
+    assert (student["StateStudentID"], student["RaceCode1"], student["MiddleName"]) == ("", "", "Ngozi")
+    contact = post(emu, f"InsertContact/{student['StudentID']}",
+                   {"FirstName": "Chidi", "LastName": "Okafor", "EmailAddress": "chidi@example.org", "CellPhone": "5551234567"},
+                   cert=FIELD_DENIED)
+    assert contact.status_code == 200, contact.text
+    assert (contact.json()["EmailAddress"], contact.json()["CellPhone"]) == ("", "5551234567")
+    updated = post(emu, f"UpdateStudent/{student['StudentID']}", {"RaceCode1": "700", "LastName": "Okafor-Eze"},
+                   cert=FIELD_DENIED)
+    assert [(r["RaceCode1"], r["LastName"]) for r in updated.json()] == [("", "Okafor-Eze")]
+    assert [w.get("ignored_fields") for w in emu.writes()] == [["StateStudentID", "Race1Code"], ["EmailAddress"],
+                                                               ["RaceCode1"]]
+    # the writer certificate, without field level security, stores them
+    other = post(emu, "schools/100/InsertStudent", new_student(StateStudentID="9876543211"), cert=WRITER).json()
+    assert other["StateStudentID"] == "9876543211"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
@@ -161,3 +163,147 @@ def test_an_unreachable_target_gives_no_sign_of_an_earlier_delivery(monkeypatch,
     assert _files_at_target(DESTINY) == ("", [])
     assert f"sftp connection '{DESTINY.sftp_conn_id}' (127.0.0.1:{closed_port})" in caplog.text
     assert "Could not look for earlier deliveries in the target folder" in caplog.text
+
+
+def built(outcome, **extra) -> dict:
+    """The summary build_file writes for patrons.csv (the parts summarize_run reads)."""
+    return {"file": "patrons.csv", "rows_built": outcome.row_count, "rows": len(outcome.accepted),
+            "rejected": len(outcome.rejected), "checks": outcome.to_dict(), **extra}
+
+
+def test_a_file_whose_every_row_is_rejected_fails_saying_why_with_ids_and_no_other_student_data():
+    from aeries_hub.pipeline import report_lines
+
+    rows = [patron(field_barcode=str(n), field_districtID=str(n), field_siteShortName=" ", field_firstName=f"Zoë{n}",
+                   field_lastName=f"Quixote{n}", field_birthdate="03/04/2015") for n in range(101, 108)]
+    rows[6]["field_status"] = "X"
+    outcome = check_patrons(rows)
+    assert outcome.has_errors and outcome.rejected_count == 7
+
+    document = summarize_run(DESTINY, {"build_patrons": built(outcome)})
+
+    assert document["status"] == "Error"
+    assert document["files"]["patrons"]["reject_reasons"] == [
+        {"reason": "field_siteShortName is required", "count": 7, "sample_ids": ["101", "102", "103", "104", "105"]},
+        {"reason": "field_status is one of A, I, R", "count": 1, "sample_ids": ["107"]},
+    ]
+    assert document["files"]["patrons"]["more_reject_reasons"] == 0
+    assert document["errors"] == [
+        "patrons.csv: all 7 rows rejected (patrons.csv has at least 1 rows: failed); top reasons: "
+        "field_siteShortName is required (7 rows, e.g. 101, 102, 103, 104, 105); "
+        "field_status is one of A, I, R (1 row, e.g. 107); every rejected row with its reasons: rejects/patrons.csv"
+    ]
+    lines = report_lines(document)
+    assert [line for line in lines if line.startswith("rejected from")] == [
+        "rejected from patrons.csv: field_siteShortName is required (7 rows, e.g. 101, 102, 103, 104, 105)",
+        "rejected from patrons.csv: field_status is one of A, I, R (1 row, e.g. 107)",
+    ]
+    text = json.dumps(document) + "\n".join(lines)
+    assert "Zoë" not in text and "Quixote" not in text and "03/04/2015" not in text
+
+
+def test_the_report_gives_the_five_most_frequent_reasons_and_counts_the_others():
+    rows = [patron(field_barcode=str(n), field_districtID=str(n)) for n in range(101, 121)]
+    broken = {  # reason: the rows that have it, in file order
+        "field_siteShortName is required": range(0, 6),
+        "field_status is one of A, I, R": range(6, 11),
+        "field_gender is one of M, F, U": range(11, 15),
+        "field_isTeacher is one of T, F": range(15, 18),
+        "field_patronType is required": range(18, 19),
+        r"field_birthdate matches ^\d{2}/\d{2}/\d{4}$": range(19, 20),
+        "field_lastName is required": range(0, 2),
+    }
+    values = {"field_siteShortName is required": ("field_siteShortName", ""),
+              "field_status is one of A, I, R": ("field_status", "X"),
+              "field_gender is one of M, F, U": ("field_gender", "X"),
+              "field_isTeacher is one of T, F": ("field_isTeacher", "X"),
+              "field_patronType is required": ("field_patronType", ""),
+              r"field_birthdate matches ^\d{2}/\d{2}/\d{4}$": ("field_birthdate", "2015-03-04"),
+              "field_lastName is required": ("field_lastName", " ")}
+    for reason, positions in broken.items():
+        column, value = values[reason]
+        for n in positions:
+            rows[n][column] = value
+    outcome = check_patrons(rows + [patron(field_barcode="900", field_districtID="900")])
+
+    file = summarize_run(DESTINY, {"build_patrons": built(outcome, sha256="ab")})["files"]["patrons"]
+
+    assert [(r["reason"], r["count"], r["sample_ids"]) for r in file["reject_reasons"]] == [
+        ("field_siteShortName is required", 6, ["101", "102", "103", "104", "105"]),
+        ("field_status is one of A, I, R", 5, ["107", "108", "109", "110", "111"]),
+        ("field_gender is one of M, F, U", 4, ["112", "113", "114", "115"]),
+        ("field_isTeacher is one of T, F", 3, ["116", "117", "118"]),
+        ("field_lastName is required", 2, ["101", "102"]),
+    ]
+    assert file["more_reject_reasons"] == 2
+    from aeries_hub.pipeline import reject_reason_lines
+
+    assert reject_reason_lines({"files": {"patrons": file}})[-1] == (
+        "rejected from patrons.csv: 2 more reasons, see rejects/patrons.csv")
+
+
+def test_vendor_refusals_are_grouped_by_reason_without_the_values_the_vendor_quotes():
+    from aeries_hub.pipeline import report_lines
+
+    refused = [
+        {"index": 5, "id": "141005", "errors": ["students.DOB: '02/10/2010' is not a YYYY-MM-DD date"]},
+        {"index": 9, "id": "141009", "errors": ["students.DOB: '11/30/2011' is not a YYYY-MM-DD date",
+                                                 "students.fname: is required (missing or blank)"]},
+        {"index": 12, "id": "141012", "errors": ['guardians.email: "ana.diaz@mail.test" is not an e-mail address']},
+    ]
+    stages = {
+        "build_students": {"file": "students.jsonl", "rows": 3, "rejected": 0, "sha256": "ab", "checks": {}},
+        "deliver": {"files": [{"file": "students.jsonl", "url": "/api/import", "conn_id": "enroll", "rows": 3,
+                               "bytes": 10, "sha256": "ab", "rejected": refused}]},
+    }
+    mapping = load_mapping(MAPPINGS_DIR / "schoolmint_enroll.yml")
+
+    document = summarize_run(mapping, stages)
+
+    file = document["files"]["students"]
+    assert file["rejected_by_vendor"] == 3 and document["rejected_by_vendor"] == 3
+    assert file["vendor_reject_reasons"] == [
+        {"reason": "students.DOB: <value> is not a YYYY-MM-DD date", "count": 2, "sample_ids": ["141005", "141009"]},
+        {"reason": "students.fname: is required (missing or blank)", "count": 1, "sample_ids": ["141009"]},
+        {"reason": "guardians.email: <value> is not an e-mail address", "count": 1, "sample_ids": ["141012"]},
+    ]
+    assert [r["errors"] for r in document["delivered"][0]["rejected"]] == [
+        ["students.DOB: <value> is not a YYYY-MM-DD date"],
+        ["students.DOB: <value> is not a YYYY-MM-DD date", "students.fname: is required (missing or blank)"],
+        ["guardians.email: <value> is not an e-mail address"],
+    ]
+    lines = report_lines(document)
+    assert [line for line in lines if line.startswith("refused by the vendor")] == [
+        "refused by the vendor from students.jsonl: students.DOB: <value> is not a YYYY-MM-DD date "
+        "(2 records, e.g. 141005, 141009)",
+        "refused by the vendor from students.jsonl: students.fname: is required (missing or blank) "
+        "(1 record, e.g. 141009)",
+        "refused by the vendor from students.jsonl: guardians.email: <value> is not an e-mail address "
+        "(1 record, e.g. 141012)",
+    ]
+    text = json.dumps(document) + "\n".join(lines)
+    assert "2010" not in text and "2011" not in text and "ana.diaz" not in text
+
+
+def test_rows_rejected_from_aeries_tables_are_named_with_their_keys():
+    from aeries_hub.hooks.aeries import TABLES
+    from aeries_hub.pipeline import SOURCE_CHECKS_FILE, reject_reason_lines
+    from aeries_hub.quality import load_checks
+    from aeries_hub.quality.checks import select_checks
+
+    schools = pd.DataFrame([{"SchoolCode": 994, "Name": "Real High"}])
+    students = pd.DataFrame([{"SchoolCode": code, "StudentID": sid, "StudentNumber": sid, "LastName": "Ng",
+                              "FirstName": "Kim", "Grade": 9, "InactiveStatusCode": ""}
+                             for code, sid in ((994, 101), (12, 102), (12, 103))])
+    checks = select_checks(load_checks(SOURCE_CHECKS_FILE)["students"], ["schools", "students"])
+    outcome = validate_frame(students, checks, name="students", tables={"schools": schools, "students": students},
+                             id_columns=TABLES["students"].key)
+    stages = {"validate_sources": {"tables": {"students": {"rows": 3, "rejected": outcome.rejected_count,
+                                                           "checks": outcome.to_dict()}}}}
+
+    document = summarize_run(DESTINY, stages)
+
+    assert reject_reason_lines(document) == [
+        "rejected from Aeries students: student record at an unknown school (SchoolCode not in schools) "
+        "(2 rows, e.g. 12/102, 12/103)"
+    ]

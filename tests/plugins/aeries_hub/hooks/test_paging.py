@@ -1,0 +1,233 @@
+"""The hook against servers that page, ignore paging or cap the rows per request: the emulator over HTTP in each
+mode (``aeries_sandbox/emulator/README.md``, "Paging"), and scripted answers for the error paths."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+
+import pyarrow.parquet as pq
+import pytest
+import requests
+
+from aeries_hub.hooks import aeries as aeries_module
+from aeries_hub.hooks.aeries import LOGGER_NAME, AeriesError, AeriesHook
+from aeries_hub.writeback.tasks import read_course_requests
+from aeries_sandbox.emulator import READ_AREAS, EmulatorServer, generate_district
+
+CERT = "Pag1ngTestCert000000000000000000"
+CONN_ID = "aeries_paging"
+COURSE_REQUESTS = 12  # at school 100, for the write-back's reader
+
+
+@pytest.fixture(scope="module")
+def district():
+    district = generate_district(120, 5)  # contacts per school: 100: 87, 200: 58, 300: 78, 400: 10
+    students = [s for s in district.students if s["SchoolCode"] == 100][:COURSE_REQUESTS]
+    requests_ = [{"StudentID": s["StudentID"], "SchoolCode": 100, "SequenceNumber": 1, "CourseID": f"C{n:03d}",
+                  "SectionNumber": 0, "AlternateTag": ""} for n, s in enumerate(students)]
+    return dataclasses.replace(district, course_requests=requests_)
+
+
+@pytest.fixture(scope="module")
+def emulator(district):
+    certs = [{"name": "paging", "certificate": CERT, "areas": list(READ_AREAS)}]
+    with EmulatorServer(district, certs, access_log=False) as server:
+        yield server
+
+
+@pytest.fixture()
+def emu(emulator):
+    emulator.set_paging()
+    yield emulator
+    emulator.set_paging()
+
+
+@pytest.fixture()
+def connect(emu, monkeypatch):
+    def make(**extra) -> AeriesHook:
+        document = {"conn_type": "aeries", "host": emu.url, "password": CERT,
+                    "extra": {"allow_insecure": True, "backoff_base": 0.01, "backoff_max": 0.05, **extra}}
+        monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps(document))
+        return AeriesHook(aeries_conn_id=CONN_ID)
+
+    return make
+
+
+def whole(emu, path: str) -> list[dict]:
+    """What the emulator holds at ``path``: one request, all routes paging, no cap."""
+    saved = emu.app.paging
+    emu.set_paging([])
+    try:
+        return requests.get(f"{emu.url}/api/v5/{path}", headers={"AERIES-CERT": CERT}, timeout=10,
+                            proxies={"http": "", "https": ""}).json()
+    finally:
+        emu.app.paging = saved
+
+
+def expected_contacts(emu, schools=(100, 200, 300, 400)) -> list[dict]:
+    return [row for school in schools for row in whole(emu, f"schools/{school}/contacts")]
+
+
+def keys(rows: list[dict]) -> list[tuple]:
+    return [(r["SchoolCode"], r["StudentID"], r["SequenceNumber"]) for r in rows]
+
+
+def test_a_server_that_pages_every_route(emu, connect, tmp_path, caplog):
+    emu.set_paging([])
+    expected = expected_contacts(emu)
+    hook = connect(page_size=20, max_concurrency=1)
+
+    with caplog.at_level(logging.WARNING, logger=LOGGER_NAME):
+        result = hook.extract_to_parquet("contacts", tmp_path / "contacts.parquet")
+
+    assert keys(pq.read_table(tmp_path / "contacts.parquet").to_pylist()) == keys(expected)
+    # school 400's short first page (10 of 20) is probed once: empty, so it was the end
+    assert (result.rows, result.pages, result.paging) == (233, 5 + 3 + 4 + 1, {"probes": 1})
+    assert result.requests == 1 + 5 + 3 + 4 + 2
+    assert "StartingRecord" not in caplog.text
+
+
+def test_a_short_page_below_a_known_end_is_not_probed(emu, connect, tmp_path):
+    emu.set_paging([])
+    hook = connect(page_size=100, max_concurrency=1)
+
+    result = hook.extract_to_parquet("contacts", tmp_path / "contacts.parquet")
+
+    assert keys(pq.read_table(tmp_path / "contacts.parquet").to_pylist()) == keys(expected_contacts(emu))
+    # school 100's 87 rows are probed and found to be its end; 58, 78 and 10 rows are below it: never capped
+    assert (result.requests, result.paging) == (1 + 2 + 1 + 1 + 1, {"probes": 1})
+
+
+def test_a_server_that_ignores_paging_is_read_once_per_school(emu, connect, caplog):
+    expected = expected_contacts(emu)  # the emulator's default: contacts ignore StartingRecord/EndingRecord
+    hook = connect(page_size=20, max_concurrency=1)
+
+    with caplog.at_level(logging.WARNING, logger=LOGGER_NAME):
+        rows = hook.get_table("contacts")
+
+    assert rows == expected and len(set(keys(rows))) == len(rows) == 233
+    assert [m for m in caplog.messages if not m.startswith("INSECURE")] == [
+        f"Aeries connection {CONN_ID!r}: schools/{{sc}}/contacts at school(s) 100, 200, 300 ignores "
+        "StartingRecord/EndingRecord (an answer longer than asked, or the same records again for the next range): "
+        "each was read whole from one answer, kept once"]
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_a_school_of_exactly_page_size_rows_ends_when_paging_is_ignored(emu, connect, tmp_path, concurrency):
+    expected = whole(emu, "schools/400/contacts")
+    hook = connect(page_size=len(expected), max_concurrency=concurrency)  # 10: every page comes back full
+
+    result = hook.extract_to_parquet("contacts", tmp_path / "contacts.parquet", school_codes=[400])
+
+    assert (result.rows, result.pages, result.paging) == (10, 1, {"ignored_by_server": [400]})
+    if concurrency == 1:
+        assert result.requests == 3  # schools, page 1, page 2 (the same rows again)
+    else:
+        assert result.requests <= 1 + 1 + 1 + 3  # and the speculative pages, discarded
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_a_server_that_caps_rows_per_request_is_paged_by_its_cap(emu, connect, concurrency, caplog):
+    emu.set_paging([], max_rows_per_request=6)
+    expected = expected_contacts(emu)
+    hook = connect(page_size=20, max_concurrency=concurrency)
+
+    with caplog.at_level(logging.WARNING, logger=LOGGER_NAME):
+        stats_before = emu.stats()["by_route"].get("contacts", 0)
+        rows = hook.get_table("contacts")
+
+    assert rows == expected and len(rows) == 233
+    assert f"Aeries connection {CONN_ID!r}: schools/{{sc}}/contacts returns at most 6 rows per request " \
+           "(asked for 20): read in pages of 6 instead. Set the connection extra page_size to 6 to save the probe " \
+           "requests" in caplog.messages
+    if concurrency == 1:
+        # school 100: 87 rows = 14 pages of 6 + 3, the first page asked as 20; the probe is its page 2
+        assert emu.stats()["by_route"]["contacts"] - stats_before == 15 + 10 + 14 + 2
+
+
+def test_students_under_a_cap_with_paging_only_where_documented(emu, connect, tmp_path):
+    emu.set_paging(max_rows_per_request=4)  # the default routes: students page, contacts do not
+    expected = [row for school in (100, 200, 300, 400) for row in whole(emu, f"schools/{school}/students")]
+    hook = connect(page_size=10, max_concurrency=4)
+
+    result = hook.extract_to_parquet("students", tmp_path / "students.parquet")
+
+    ids = pq.read_table(tmp_path / "students.parquet").column("StudentID").to_pylist()
+    assert ids == [row["StudentID"] for row in expected] and result.rows == 122
+    assert result.paging["row_cap"] == 4
+
+
+def test_probe_short_pages_false_trusts_a_short_page(emu, connect):
+    emu.set_paging([], max_rows_per_request=6)
+    hook = connect(page_size=20, max_concurrency=1, probe_short_pages=False)
+
+    rows = hook.get_table("contacts", school_codes=[400])
+
+    assert keys(rows) == keys(whole(emu, "schools/400/contacts"))[:6]  # documented: the cap goes unnoticed
+
+
+def test_probe_short_pages_must_be_true_or_false(connect):
+    hook = connect(probe_short_pages="sometimes")
+    with pytest.raises(aeries_module.AeriesConfigError,
+                       match="connection 'aeries_paging': extra probe_short_pages must be true or false"):
+        hook.settings  # noqa: B018
+
+
+# -- the write-back's course requests ---------------------------------------------------------------------
+@pytest.mark.parametrize(("page_size", "paging", "cap"), [
+    (5, None, None),  # ignores paging: 12 rows for a page of 5
+    (COURSE_REQUESTS, None, None),  # ignores paging, exactly one full page: the next is the same rows
+    (5, [], 4),  # pages, at most 4 rows per request
+    (5, [], None),  # pages as asked
+])
+def test_course_requests_are_read_whole_from_any_server(emu, connect, page_size, paging, cap):
+    emu.set_paging(paging, max_rows_per_request=cap)
+    hook = connect(page_size=page_size, max_concurrency=2)
+
+    rows = read_course_requests(hook, 100)
+
+    assert [(r["StudentID"], r["CourseID"]) for r in rows] == [
+        (r["StudentID"], r["CourseID"]) for r in whole(emu, "schools/100/scheduling/courserequests")]
+    assert len(rows) == COURSE_REQUESTS
+
+
+# -- error paths (scripted answers) -----------------------------------------------------------------------
+SCHOOLS = [{"SchoolCode": 994, "Name": "Demo High"}]
+
+
+def test_a_later_page_longer_than_asked_is_an_error(server, make_conn):
+    conn_id = make_conn(page_size=2, max_concurrency=1)
+    server.json(server.api("schools"), SCHOOLS)
+    rows = [{"SchoolCode": 994, "StudentID": n} for n in range(1, 6)]
+
+    def handle(seen):
+        start = int(seen.query["StartingRecord"])
+        return server.reply(200, rows[start - 1:start + 1] if start == 1 else rows[1:])
+
+    server.route(server.api("schools/994/students"), handle)
+    with pytest.raises(AeriesError) as failure:
+        AeriesHook(aeries_conn_id=conn_id).get_table("students")
+    assert str(failure.value) == (
+        "Aeries connection 'aeries_test': schools/994/students (school 994) returned 4 records for records 3-4 (more "
+        "than asked, and not the first page again): its paging is inconsistent. Set the connection extra page_size "
+        "above the largest list, or ask Aeries support")
+
+
+def test_endless_full_pages_stop_with_an_error(server, make_conn, monkeypatch):
+    monkeypatch.setattr(aeries_module, "MAX_PAGES_PER_UNIT", 4)
+    conn_id = make_conn(page_size=2, max_concurrency=1)
+    server.json(server.api("schools"), SCHOOLS)
+
+    def handle(seen):  # a new pair of records for every range, forever
+        start = int(seen.query["StartingRecord"])
+        return server.reply(200, [{"SchoolCode": 994, "StudentID": start}, {"SchoolCode": 994, "StudentID": start + 1}])
+
+    server.route(server.api("schools/994/students"), handle)
+    with pytest.raises(AeriesError) as failure:
+        AeriesHook(aeries_conn_id=conn_id).get_table("students")
+    assert str(failure.value) == (
+        "Aeries connection 'aeries_test': schools/994/students (school 994) still returned full pages of 2 after 4 "
+        "pages (8 records): stopped instead of paging on. Check that the server honours StartingRecord/EndingRecord")
+    assert len(server.seen(server.api("schools/994/students"))) == 4
