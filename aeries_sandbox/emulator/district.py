@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-__all__ = ["District", "TABLES", "DEFAULT_INFO", "blank_contact"]
+__all__ = ["District", "TABLES", "DEFAULT_INFO", "blank_contact", "school_year_label", "start_year"]
 
 #: Table name -> file name, in the order they are written.
 TABLES = {
@@ -79,6 +80,25 @@ DEFAULT_INFO: dict[str, Any] = {
 }
 
 
+#: Years a district offers when its info has no ``AvailableDatabaseYears``: its own and the three before it.
+EARLIER_YEARS_OFFERED = 3
+
+_YEAR = re.compile(r"\s*(\d{4})(?:\s*-\s*(\d{4}))?\s*")
+
+
+def start_year(value: Any, what: str = "DatabaseYear") -> int:
+    """A school year as the year it starts: ``2020``, ``"2020"`` and Aeries' 9-character ``"2020-2021"`` give 2020."""
+    match = _YEAR.fullmatch(str(value)) if not isinstance(value, bool) else None
+    if match is None or (match.group(2) and int(match.group(2)) != int(match.group(1)) + 1):
+        raise ValueError(f"{what} {value!r} is not a school year: give 2020 or \"2020-2021\"")
+    return int(match.group(1))
+
+
+def school_year_label(year: int) -> str:
+    """Aeries' 9-character form of a school year: 2020 -> ``"2020-2021"`` (systeminfo's DatabaseYear)."""
+    return f"{year}-{year + 1}"
+
+
 @dataclass
 class District:
     """The tables of one district for one school year, as lists of dicts in API v5 shape."""
@@ -101,7 +121,22 @@ class District:
     # -- convenience -----------------------------------------------------------------------------
     @property
     def database_year(self) -> int:
-        return int(self.info.get("DatabaseYear") or DEFAULT_INFO["DatabaseYear"])
+        """The district's default school year (the year it starts), from ``DatabaseYear`` as an int or as
+        Aeries' systeminfo gives it, ``"2020-2021"``."""
+        return start_year(self.info.get("DatabaseYear") or DEFAULT_INFO["DatabaseYear"])
+
+    @property
+    def available_years(self) -> list[int]:
+        """The school years the district offers, newest first: ``AvailableDatabaseYears`` (strings like
+        ``"2020-2021"`` or ints), else the default year and the three before it. The default year is always one."""
+        listed = self.info.get("AvailableDatabaseYears")
+        if listed is None:
+            years = [self.database_year - n for n in range(EARLIER_YEARS_OFFERED + 1)]
+        else:
+            if not isinstance(listed, list):
+                raise ValueError(f"AvailableDatabaseYears must be a list of school years, not {listed!r}")
+            years = [start_year(item, "AvailableDatabaseYears item") for item in listed]
+        return sorted(set(years) | {self.database_year}, reverse=True)
 
     def counts(self) -> dict[str, int]:
         """Rows per table, plus ``distinct_students`` (StudentIDs)."""
@@ -132,6 +167,8 @@ class District:
             if not isinstance(loaded, dict):
                 raise ValueError(f"{info_path}: expected a JSON object")
             info.update(loaded)
+            if "SchoolYearStart" not in loaded:  # e.g. a real systeminfo answer: the first day of its terms
+                info["SchoolYearStart"] = None
         tables: dict[str, list[dict[str, Any]]] = {}
         for name, file_name in TABLES.items():
             file_path = path / file_name
@@ -142,7 +179,16 @@ class District:
             if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
                 raise ValueError(f"{file_path}: expected a JSON array of objects")
             tables[name] = records
-        return cls(info=info, **tables)
+        district = cls(info=info, **tables)
+        try:
+            district.available_years  # noqa: B018 - checks DatabaseYear and AvailableDatabaseYears
+        except ValueError as exc:
+            raise ValueError(f"{info_path}: {exc}") from None
+        if info.get("SchoolYearStart") is None:
+            starts = [str(term.get("StartDate"))[:10] for school in district.schools
+                      for term in school.get("Terms") or [] if term.get("StartDate")]
+            info["SchoolYearStart"] = min(starts) if starts else f"{district.database_year}-07-01"
+        return district
 
 
 def _record_lines(records: list[dict[str, Any]]) -> Iterator[str]:

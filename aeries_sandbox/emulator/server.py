@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from aeries_sandbox.emulator import writes as write_ops
 from aeries_sandbox.emulator.writes import int_key as _int_key
-from aeries_sandbox.emulator.district import District
+from aeries_sandbox.emulator.district import District, school_year_label
 from aeries_sandbox.emulator.errors import HttpError
 from aeries_sandbox.emulator.faults import FaultConfig, FaultInjector, parse_fault_spec
 
@@ -265,6 +265,7 @@ class DistrictIndex:
         info = district.info
         self.info = info
         self.database_year = district.database_year
+        self.available_years = district.available_years
         self.schools = sorted(district.schools, key=lambda s: _int_key(s.get("SchoolCode")))
         self.school_by_code = {_int_key(s.get("SchoolCode")): s for s in self.schools}
         # schools/{sc}/terms answers the school's Terms as they are, without a SchoolCode: aeripy's Term model
@@ -998,7 +999,7 @@ class EmulatorApp:
         n = len(api)
         ix = self.index
         if head == "systeminfo" and n == 1:
-            return "systeminfo", lambda p: _dumps(self.system_info())
+            return "systeminfo", lambda p: _dumps(self.system_info(p.get("databaseyear")))
         if head == "schools":
             if n == 1:
                 return "schools", lambda p: ix.cached("schools", lambda: ix.schools)
@@ -1249,13 +1250,20 @@ class EmulatorApp:
         who = f"student number {lookup[1]}" if lookup[0] == "sn" else f"student {lookup[1]}"
         raise HttpError(404, f"Course request {sequence} was not found for {who} at school {school}")
 
-    def system_info(self) -> dict[str, Any]:
+    def served_year(self, requested: str | None) -> int:
+        """The school year a request with ``?DatabaseYear=requested`` reads: that year when the district offers
+        it, else, silently, the district's default year (also for a missing or malformed value), as Aeries does."""
+        year = _parse_int(requested) if requested is not None else None
+        return year if year in self.index.available_years else self.index.database_year
+
+    def system_info(self, requested_year: str | None = None) -> dict[str, Any]:
         info = self.index.info
         return {
             "AeriesVersion": info.get("AeriesVersion", ""),
+            "DatabaseYear": school_year_label(self.served_year(requested_year)),
+            "AvailableDatabaseYears": [school_year_label(year) for year in self.index.available_years],
             "LocalTimeZoneName": info.get("LocalTimeZoneName", "Pacific Standard Time"),
             "CurrentDateTime": _local_now().strftime("%Y-%m-%dT%H:%M:%S"),
-            "DatabaseYear": self.index.database_year,
         }
 
     @staticmethod

@@ -62,17 +62,24 @@ def wait_for_window(mapping_file: str) -> bool:
 
 
 def extract_table(mapping_file: str, table: str) -> dict:
-    """Pull one whole Aeries table into ``extract/<table>.parquet``."""
-    from aeries_hub.hooks.aeries import AeriesHook
+    """Pull one whole Aeries table into ``extract/<table>.parquet``, from the school year Aeries serves for the
+    run's date (see AeriesHook.check_database_year); the summary says which year that is, and why when it is
+    not the run's."""
+    from aeries_hub.hooks.aeries import AeriesConfigError, AeriesHook
 
     mapping = mapping_for(mapping_file)
     run = RunFolder.current()
     target = run.path("extract", f"{table}.parquet")
     hook = AeriesHook(aeries_conn_id=mapping.aeries_conn_id, school_year=school_year_of(run_date(mapping)))
+    try:
+        year = hook.check_database_year()
+    except AeriesConfigError as exc:
+        _summary(run, "school_year", {"error": str(exc)})
+        raise
     if mapping.incremental:
         summary = _extract_incrementally(mapping, hook, table, target)
         make_private(target)
-        return _summary(run, f"extract_{table}", summary)
+        return _summary(run, f"extract_{table}", {**summary, **year.to_dict()})
     result = hook.extract_to_parquet(table, target, school_codes=list(mapping.school_codes) or None)
     make_private(target)
     return _summary(
@@ -80,7 +87,7 @@ def extract_table(mapping_file: str, table: str) -> dict:
         f"extract_{table}",
         {
             "table": table,
-            "database_year": hook.database_year,
+            **year.to_dict(),
             "rows": result.rows,
             "requests": result.requests,
             "retries": result.retries,
@@ -293,12 +300,60 @@ def build_file(mapping_file: str, file_name: str) -> dict:
 
 
 def _run_values(mapping: Mapping):
-    """Crosswalks and the run's date (its logical date, or when it was due for a manual run) in the mapping's
-    time zone: a cleared and re-run run builds the same bytes on any day."""
+    """Crosswalks, the run's date (its logical date, or when it was due for a manual run) in the mapping's
+    time zone, and the ``{run.NAME}`` values from Aeries: a cleared and re-run run builds the same bytes on any day."""
     from aeries_hub.mapping.crosswalk import read_crosswalks
     from aeries_hub.mapping.engine import RunValues
 
-    return RunValues(crosswalks=read_crosswalks(mapping), run_date=run_date(mapping))
+    aeries = aeries_run_values(mapping, RunFolder.current()) if mapping.run_values else {}
+    return RunValues(crosswalks=read_crosswalks(mapping), run_date=run_date(mapping), aeries=aeries)
+
+
+def aeries_run_values(mapping: Mapping, run: RunFolder) -> dict[str, str]:
+    """The ``{run.NAME}`` values the mapping uses (loader.RUN_VALUES), from what Aeries served this run: the
+    school year of the extracts, and from the validated schools the district's name (school 0's Name) and the
+    first and last day of its terms (without terms: ``[aeries_hub] school_year_start`` to the day before the next).
+
+    :raises AirflowFailException: Aeries did not give a value the mapping needs, naming it and what to do.
+    """
+    from datetime import date, timedelta
+
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from aeries_hub.hooks.aeries import DISTRICT_OFFICE, school_year_label
+    from aeries_hub.mapping.loader import RUN_VALUES_FROM_SCHOOLS
+
+    def failed(reason: str):
+        return AirflowFailException(f"{mapping.path.name}: {reason}; nothing was built")
+
+    extracts = [run.read_json(f"summary/{name}") for name in run.list("summary") if name.startswith("extract_")]
+    years = sorted({s["database_year"] for s in extracts if s.get("database_year") is not None})
+    if len(years) != 1:
+        raise failed("the school year Aeries served is unknown (no extract says it)" if not years else
+                     "the extracts read different school years (" + ", ".join(map(school_year_label, years))
+                     + "), Aeries rolled over during the run; run it again")
+    year = years[0]
+    values = {"school_year": school_year_label(year), "school_year_start_year": str(year),
+              "school_year_end_year": str(year + 1)}
+    if mapping.run_values & RUN_VALUES_FROM_SCHOOLS:
+        schools = run.read_parquet("validated/schools.parquet", columns={"SchoolCode", "Name", "Terms"})
+        records = schools.astype(object).where(schools.notna(), None).to_dict("records")  # a few hundred schools
+        office = next((s for s in records if str(s.get("SchoolCode")).strip() == str(DISTRICT_OFFICE)), None)
+        name = str((office or {}).get("Name") or "").strip()
+        if "district_name" in mapping.run_values:
+            if not name:
+                raise failed("{run.district_name} is the Name of Aeries school 0 (the district office), but Aeries "
+                             + ("gave school 0 no Name" if office else "listed no school 0")
+                             + "; give school 0 the district's name in Aeries")
+            values["district_name"] = name
+        terms = [term for school in records for term in (school.get("Terms") if school.get("Terms") is not None else [])
+                 if isinstance(term, dict)]
+        starts = sorted(str(t["StartDate"])[:10] for t in terms if t.get("StartDate"))
+        ends = sorted(str(t["EndDate"])[:10] for t in terms if t.get("EndDate"))
+        month, day = _school_year_start_day()
+        values["school_year_first_day"] = starts[0] if starts else date(year, month, day).isoformat()
+        values["school_year_last_day"] = ends[-1] if ends else (date(year + 1, month, day) - timedelta(days=1)).isoformat()
+    return {name: values[name] for name in mapping.run_values}
 
 
 def run_date(mapping: Mapping):
@@ -315,6 +370,12 @@ def run_date(mapping: Mapping):
 def school_year_of(day) -> int:
     """Aeries' DatabaseYear for a date: the year its school year starts, which begins on
     ``[aeries_hub] school_year_start`` (MM-DD, default 07-01)."""
+    month, first = _school_year_start_day()
+    return day.year if (day.month, day.day) >= (month, first) else day.year - 1
+
+
+def _school_year_start_day() -> tuple[int, int]:
+    """``[aeries_hub] school_year_start`` as (month, day)."""
     from airflow.sdk import conf
 
     start = conf.get("aeries_hub", "school_year_start", fallback="07-01")
@@ -326,7 +387,7 @@ def school_year_of(day) -> int:
         raise AirflowFailException(
             f"[aeries_hub] school_year_start is {start!r}; give the first day of the school year as MM-DD, e.g. 07-01"
         ) from None
-    return day.year if (day.month, day.day) >= (month, first) else day.year - 1
+    return month, first
 
 
 def _build_failed(run: RunFolder, output, exc: Exception):
@@ -890,7 +951,11 @@ def report(mapping_file: str) -> dict:
 
 def summarize_run(mapping: Mapping, stages: dict[str, dict]) -> dict:
     extracted = {s["table"]: s["rows"] for name, s in stages.items() if name.startswith("extract_")}
-    years = sorted({s.get("database_year") for name, s in stages.items() if name.startswith("extract_")} - {None})
+    extracts = [s for name, s in stages.items() if name.startswith("extract_")]
+    years = sorted({s.get("database_year") for s in extracts} - {None})
+    # The school year Aeries served (AeriesHook.check_database_year): why it is not the run's, or why none was.
+    year_notes = sorted({s["year_note"] for s in extracts if s.get("year_note")})
+    year_error = (stages.get("school_year") or {}).get("error")
     sources = stages.get("validate_sources", {})
     builds = {name[len("build_"):]: s for name, s in stages.items() if name.startswith("build_")}
     delivery = stages.get("deliver")
@@ -940,6 +1005,7 @@ def summarize_run(mapping: Mapping, stages: dict[str, dict]) -> dict:
         "dry_run": bool(delivery and delivery.get("dry_run")),
         "extracted": extracted,
         "database_year": years[0] if len(years) == 1 else years or None,
+        "school_year": _school_year_labels(extracts),
         "checks": checks,
         "rejected": rejected,
         "rejected_by_vendor": rejected_by_vendor,
@@ -954,7 +1020,7 @@ def summarize_run(mapping: Mapping, stages: dict[str, dict]) -> dict:
         },
         "crosswalks": crosswalks,
         "left_out_schools": sources.get("left_out_schools", []),
-        "attention": unmapped + (volumes["drops"] if volumes.get("allowed") else [])
+        "attention": year_notes + unmapped + (volumes["drops"] if volumes.get("allowed") else [])
         + (stages.get("track_changes") or {}).get("state_problems", []),
         "changes": stages.get("track_changes"),
         "extraction": _extraction_line(stages),
@@ -962,9 +1028,16 @@ def summarize_run(mapping: Mapping, stages: dict[str, dict]) -> dict:
         "delivered": delivered,
         "errors": _failed_checks(mapping, sources, builds)
         + [f"{b['file']}: {b['error']}" for b in builds.values() if b.get("error")]
-        + ([volumes["message"]] if volumes.get("drops") and not volumes.get("allowed") else []),
+        + ([volumes["message"]] if volumes.get("drops") and not volumes.get("allowed") else [])
+        + ([year_error] if year_error else []),
         **({"reason": reason} if reason else {}),
     }
+
+
+def _school_year_labels(extracts: list[dict]) -> str | list[str] | None:
+    """The school year Aeries served (``"2026-2027"``), or every year when the extracts read several."""
+    labels = sorted({s["school_year"] for s in extracts if s.get("school_year")})
+    return labels[0] if len(labels) == 1 else labels or None
 
 
 def _extraction_line(stages: dict[str, dict]) -> str | None:
@@ -1150,8 +1223,8 @@ def report_lines(document: dict) -> list[str]:
     lines = [f"{document['integration']}: {document['status']}" + (" (dry run)" if document["dry_run"] else "")]
     if document.get("reason"):
         lines.append(document["reason"])
-    year = document.get("database_year")
-    school_year = f" (Aeries DatabaseYear {year})" if year else ""
+    year, label = document.get("database_year"), document.get("school_year")
+    school_year = f" (Aeries DatabaseYear {year}" + (f", school year {label})" if isinstance(label, str) else ")") if year else ""
     lines.append(f"extracted{school_year}: " + ", ".join(f"{t} {n}" for t, n in sorted(document["extracted"].items())))
     if document.get("extraction"):
         lines.append(document["extraction"])

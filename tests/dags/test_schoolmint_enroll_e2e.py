@@ -41,6 +41,8 @@ def put(record: dict, path: str, value: str, overwrite: bool = False) -> None:
 
 def expected_records(data_dir: Path, run_date: str) -> list[dict]:
     load = lambda name: json.loads((data_dir / f"{name}.json").read_text(encoding="utf-8"))  # noqa: E731
+    # The school year Aeries serves (the emulator's default year; it offers the years before it, not after).
+    year = load("district")["DatabaseYear"]
     schools = {s(x["SchoolCode"]) for x in load("schools")}
     rank = {"": 0, "P": 1}
     chosen: dict[str, dict] = {}
@@ -86,7 +88,7 @@ def expected_records(data_dir: Path, run_date: str) -> list[dict]:
         put(record, "students.lname", s(r["LastName"]))
         put(record, "students.DOB", day(r.get("Birthdate")))
         put(record, "students.gender", {"M": "male", "F": "female", "X": "nonbinary"}.get(s(r.get("Gender")), ""))
-        put(record, "students.sis_school_year", "2026-2027")
+        put(record, "students.sis_school_year", f"{year}-{year + 1}")
         put(record, "students.address", s(r.get("MailingAddress")), overwrite=True)
         put(record, "students.city", s(r.get("MailingAddressCity")), overwrite=True)
         put(record, "students.state", s(r.get("MailingAddressState")).upper(), overwrite=True)
@@ -155,6 +157,7 @@ def test_enroll_imports_every_student_with_guardians_and_emergency_contacts(stac
         assert handle.read() == data
     report = run.read_json("report.json")
     assert report["status"] == "Completed"
+    assert (report["database_year"], report["school_year"], report["attention"]) == (2026, "2026-2027", [])
     (delivered,) = report["delivered"]
     assert delivered["target"] == "sandbox" and delivered["conn_id"] == "schoolmint_enroll_sandbox"
     assert delivered["records_sent"] == len(expected) and delivered["imported"] == len(expected)
@@ -188,6 +191,30 @@ def test_enroll_imports_every_student_with_guardians_and_emergency_contacts(stac
                        if len(cs) == 2 and cs[0]["ContactOrder"] > cs[1]["ContactOrder"])
     assert [(g["sequence"], g["primary_contact"]) for g in imported[sid]["guardians"]] == [
         (str(family[0]["SequenceNumber"]), "false"), (str(family[1]["SequenceNumber"]), "true")]
+
+
+@pytest.mark.e2e
+def test_through_the_july_rollover_records_carry_the_school_year_aeries_served(stack, receiver):
+    """On 2027-08-02 the run's school year is 2027-2028, which the district has not rolled Aeries over to yet:
+    the newest year Aeries offers that has started, 2026-2027, is read and labelled, and the report says so."""
+    from datetime import datetime, timezone
+
+    dag_run = enroll_dag().test(logical_date=datetime(2027, 8, 2, 15, 0, tzinfo=timezone.utc))
+
+    assert dag_run.state == "success"
+    run = run_folder(dag_run)
+    expected = expected_records(stack.data_dir, "2027-08-02")
+    assert {r["students"]["sis_school_year"] for r in expected} == {"2026-2027"}
+    with run.path("output", "students.jsonl").open("rb") as handle:
+        assert handle.read() == jsonl(expected)
+    report = run.read_json("report.json")
+    assert (report["status"], report["database_year"], report["school_year"]) == ("Completed", 2026, "2026-2027")
+    assert report["attention"] == [
+        "Aeries does not offer the school year 2027-2028 (it offers 2026-2027, 2025-2026, 2024-2025, 2023-2024); "
+        "read 2026-2027, the newest that has started (connection extra unavailable_year: newest_started)"
+    ]
+    extract = run.read_json("summary/extract_students.json")
+    assert (extract["requested_year"], extract["database_year"]) == (2027, 2026)
 
 
 @pytest.mark.e2e

@@ -23,7 +23,6 @@ from tests.dags.independent import GENERATED_PSEUDO_SCHOOLS, day, natural, real_
 
 DAG_ID = "aeries_to_stemscopes"
 STACK = {"students": 300, "seed": 5}
-YEAR_ID, YEAR_START, YEAR_END, SCHOOL_YEAR = "2026-2027", "2026-08-13", "2027-06-10", "2027"
 FILES = ["manifest.csv", "orgs.csv", "academicSessions.csv", "courses.csv", "classes.csv", "users.csv",
          "enrollments.csv", "demographics.csv"]
 HEADERS = {
@@ -78,19 +77,26 @@ def expected_set(data_dir: Path, school_ids: dict[str, str]) -> dict[str, bytes]
     sections = [x for x in load("sections") if not s(x.get("InactiveStatusCode")) and s(x["SchoolCode"]) in schools]
     active_sections = {(s(x["SchoolCode"]), s(x["SectionNumber"])) for x in sections}
     course_title = {s(c["ID"]): s(c["Title"]) for c in courses}
+    # What Aeries says, never the YAML: the district is named as school 0 is, the school year is the one the
+    # emulator serves (the run's, 2026-2027, is offered), from the first to the last day of the schools' terms.
+    district_name = next(s(x["Name"]) for x in load("schools") if s(x["SchoolCode"]) == "0")
+    year = json.loads((data_dir / "district.json").read_text())["DatabaseYear"]
+    year_id, school_year = f"{year}-{year + 1}", str(year + 1)
+    terms = [t for x in load("schools") for t in x.get("Terms") or []]
+    year_start, year_end = min(day(t["StartDate"]) for t in terms), max(day(t["EndDate"]) for t in terms)
 
-    orgs = [["district", "", "", "Demo Unified School District", "district", "", ""]]
+    orgs = [["district", "", "", district_name, "district", "", ""]]
     orgs += sorted(([org(code), "", "", s(x["Name"]), "school", code, "district"] for code, x in schools.items()),
                    key=lambda r: natural(r[0]))
 
-    sessions = [[YEAR_ID, "", "", YEAR_ID, "schoolYear", YEAR_START, YEAR_END, "", SCHOOL_YEAR]]
+    sessions = [[year_id, "", "", year_id, "schoolYear", year_start, year_end, "", school_year]]
     sessions += sorted(
         ([f"{code}-{s(t['TermCode'])}", "", "", f"{s(x['Name'])} {s(t['TermDescription'])}",
           session_type(s(t["TermCode"]), s(t["TermDescription"])), day(t["StartDate"]), day(t["EndDate"]),
-          YEAR_ID, SCHOOL_YEAR] for code, x in schools.items() for t in x.get("Terms") or []),
+          year_id, school_year] for code, x in schools.items() for t in x.get("Terms") or []),
         key=lambda r: natural(r[0]))
 
-    course_rows = sorted(([s(c["ID"]), "", "", YEAR_ID, s(c["Title"]), s(c["ID"]), "", "district", "", ""]
+    course_rows = sorted(([s(c["ID"]), "", "", year_id, s(c["Title"]), s(c["ID"]), "", "district", "", ""]
                           for c in courses), key=lambda r: natural(r[0]))
 
     class_rows = sorted(
@@ -228,6 +234,9 @@ def test_stemscopes_delivers_a_referentially_complete_oneroster_set(stack, distr
     assert {u["password"] for u in users} == {""}
     report = RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("report.json")
     assert report["status"] == "Completed"
+    assert (report["database_year"], report["school_year"]) == (2026, "2026-2027")
+    orgs = list(csv.DictReader(io.StringIO(files["orgs.csv"].decode())))
+    assert orgs[0]["name"] == names["0"] and names["0"] != "Demo Unified School District"
     # Each task's wall time and peak memory (aeries_hub.resources), recorded by the task itself.
     mapping = load_mapping(district_include / "mappings" / "stemscopes.yml")
     measured = ({f"extract_{t}" for t in mapping.tables} | {f"build_{o.stem}" for o in mapping.outputs}

@@ -11,11 +11,13 @@ Connection (type ``aeries``):
      "page_size": 500, "max_retries": 6, "backoff_base": 0.5, "backoff_max": 30}
 
   plus ``prefetch_pages`` (pages fetched ahead speculatively at the end of a paged extract, default
-  ``max_concurrency - 1``; 0 turns it off) and ``terms_from_schools`` (take terms from each school's ``Terms``
-  list instead of calling ``schools/{sc}/terms``; default true) and ``probe_short_pages`` (default true: after a
+  ``max_concurrency - 1``; 0 turns it off), ``terms_from_schools`` (take terms from each school's ``Terms``
+  list instead of calling ``schools/{sc}/terms``; default true), ``probe_short_pages`` (default true: after a
   paged unit's first page comes back shorter than ``page_size`` but not empty, ask once for the records after
   it, to tell the unit's end from a server that caps the rows per request; one extra request per such school,
-  fewer once a cap or a genuine end is known; false trusts a short page as the end). ``verify_ssl`` is true,
+  fewer once a cap or a genuine end is known; false trusts a short page as the end) and ``unavailable_year``
+  (what :meth:`AeriesHook.check_database_year` does when Aeries does not offer the school year asked for:
+  ``"newest_started"``, the default, or ``"fail"``). ``verify_ssl`` is true,
   false or the path of a CA bundle; a host over plain ``http://`` or ``verify_ssl: false`` is refused unless the
   extra says ``allow_insecure: true`` (test servers only; logged as a warning), see
   :mod:`aeries_hub.connection_extras`.
@@ -30,6 +32,7 @@ not retry. The certificate never appears in logs, exception messages or files wr
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -66,6 +69,7 @@ __all__ = [
     "AeriesRequestError",
     "AeriesTable",
     "ExtractResult",
+    "SchoolYear",
     "rows_to_arrow",
     "table_spec",
 ]
@@ -74,6 +78,9 @@ LOGGER_NAME = "airflow.task.hooks.aeries_hub.hooks.aeries.AeriesHook"
 log = logging.getLogger(LOGGER_NAME)
 
 DISTRICT_OFFICE = 0
+
+#: The connection extra ``unavailable_year``: read the newest offered year that has started, or fail.
+UNAVAILABLE_YEAR_RULES = ("newest_started", "fail")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -180,6 +187,53 @@ class ExtractResult:
         }
 
 
+@dataclass(frozen=True)
+class SchoolYear:
+    """The school year an extraction reads (:meth:`AeriesHook.check_database_year`).
+
+    Years are Aeries' DatabaseYear, the year the school year starts (2026 is 2026-2027).
+    """
+
+    requested: int | None  # asked for (the run's school year, or the connection's database_year); None: default
+    served: int | None  # what Aeries serves, as its systeminfo says; None: it did not say
+    available: tuple[int, ...] = ()  # AvailableDatabaseYears, newest first; empty: not listed
+    note: str | None = None  # why the served year is not the one asked for, for the run report
+
+    @property
+    def label(self) -> str | None:
+        return school_year_label(self.served) if self.served is not None else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "database_year": self.served,
+            "school_year": self.label,
+            "requested_year": self.requested,
+            "available_years": [school_year_label(year) for year in self.available],
+            "year_note": self.note,
+        }
+
+
+def school_year_label(year: int) -> str:
+    """Aeries' 9-character form of a school year (systeminfo's DatabaseYear): 2026 -> ``"2026-2027"``."""
+    return f"{year}-{year + 1}"
+
+
+def school_year_start(value: Any) -> int | None:
+    """A school year as Aeries gives it (``2026``, ``"2026"``, ``"2026-2027"``) as the year it starts; None
+    when it is none of those."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    text = str(value or "").strip()
+    first, dash, second = text.partition("-")
+    if not (len(first) == 4 and first.isdigit()):
+        return None
+    if dash and not (second.strip().isdigit() and int(second) == int(first) + 1):
+        return None
+    return int(first)
+
+
 class _Stats:
     """Counters of one public call; shared by the worker threads of that call."""
 
@@ -228,6 +282,7 @@ class _Settings:
     backoff_max: float
     prefetch_pages: int
     terms_from_schools: bool
+    unavailable_year: str = "newest_started"
     probe_short_pages: bool = True
 
 
@@ -378,6 +433,7 @@ class AeriesHook(BaseHook):
                 backoff_max=float(extra.get("backoff_max", 30)),
                 prefetch_pages=int(extra.get("prefetch_pages", max(0, max_concurrency - 1))),
                 terms_from_schools=terms_from_schools,
+                unavailable_year=str(extra.get("unavailable_year", "newest_started")).strip().lower(),
                 probe_short_pages=probe_short_pages,
             )
         except (TypeError, ValueError) as exc:
@@ -399,6 +455,9 @@ class AeriesHook(BaseHook):
             problems.append("backoff_base and backoff_max must be 0 or more")
         if settings.prefetch_pages < 0:
             problems.append("prefetch_pages must be 0 or more")
+        if settings.unavailable_year not in UNAVAILABLE_YEAR_RULES:
+            problems.append(f"unavailable_year must be \"newest_started\" or \"fail\", not "
+                            f"{json.dumps(extra.get('unavailable_year'))}")
         if problems:
             raise AeriesConfigError(f"Connection {self.aeries_conn_id!r} is misconfigured: {'; '.join(problems)}")
         self._settings = settings
@@ -652,6 +711,83 @@ class AeriesHook(BaseHook):
         """``GET systeminfo`` (no certificate sent): AeriesVersion, LocalTimeZoneName, CurrentDateTime."""
         data = self._request("systeminfo", stats=_Stats(), security_area=None, with_cert=False)
         return _single(data) or {}
+
+    def check_database_year(self) -> SchoolYear:
+        """Ask Aeries which school year it serves for the one asked for, and settle on the year to read.
+
+        Aeries serves its default year, silently, when the ``?DatabaseYear=`` asked for is not available;
+        ``systeminfo`` says which year a request reads (``DatabaseYear``, ``"2026-2027"``; an int is accepted
+        too) and which years it offers (``AvailableDatabaseYears``). When the year asked for is not offered,
+        the connection's extra ``unavailable_year`` decides: ``newest_started`` (default) reads the newest
+        offered year not after it (for a run: the newest whose start has passed by the run's date, so a
+        district keeps delivering through the July rollover) and says so in :attr:`SchoolYear.note`;
+        ``fail`` raises AeriesConfigError naming the years Aeries offers. Every later request of this hook
+        asks for the year settled on.
+        """
+        settings = self.settings
+        requested = settings.database_year
+        info = self._system_info_for(requested)
+        served = school_year_start(info.get("DatabaseYear"))
+        listed = info.get("AvailableDatabaseYears")
+        listed = listed if isinstance(listed, list) else []
+        available = tuple(sorted({y for y in map(school_year_start, listed) if y is not None}, reverse=True))
+        if requested is None:
+            year = SchoolYear(None, served, available)
+        elif served is None and not available:
+            year = SchoolYear(requested, requested, note=(
+                f"Aeries' systeminfo did not say which school year it serves; the files are labelled with the "
+                f"school year asked for, {school_year_label(requested)}"))
+        elif served == requested and (not available or requested in available):
+            year = SchoolYear(requested, served, available)
+        else:
+            year = self._fall_back(requested, served, available, settings.unavailable_year)
+        if year.note:
+            log.warning("Aeries connection %r: %s", self.aeries_conn_id, year.note)
+        if year.served is not None and year.served != requested:
+            with self._lock:
+                self._settings = dataclasses.replace(settings, database_year=year.served)
+        return year
+
+    def _system_info_for(self, year: int | None) -> dict[str, Any]:
+        """systeminfo as a request for ``year`` sees it; {} from a server without it (then nothing is known)."""
+        params = {"DatabaseYear": year} if year is not None else None
+        try:
+            info = _single(self._request("systeminfo", stats=_Stats(), security_area=None, with_cert=False,
+                                         params=params))
+        except AeriesNotFoundError:
+            return {}
+        return info if isinstance(info, dict) else {}
+
+    def _fall_back(self, requested: int, served: int | None, available: tuple[int, ...], rule: str) -> SchoolYear:
+        """The year asked for is not offered: the newest offered year not after it, or AeriesConfigError."""
+        offered = available or ((served,) if served is not None else ())
+        offers = ", ".join(school_year_label(y) for y in offered)
+        missing = (f"Aeries connection {self.aeries_conn_id!r} does not offer the school year "
+                   f"{school_year_label(requested)} (DatabaseYear {requested}); it offers {offers}")
+        started = [y for y in offered if y <= requested]
+        if rule == "fail":
+            raise AeriesConfigError(
+                f"{missing}. The connection's extra unavailable_year is \"fail\": pin one of those years with the "
+                "extra database_year, or set unavailable_year to \"newest_started\" to read the newest year that "
+                "has started"
+            )
+        if not started:
+            raise AeriesConfigError(
+                f"{missing}, all of them later. Pin one of those years with the connection's extra database_year"
+            )
+        chosen = max(started)
+        if chosen != served:  # ask for it by name, and check that Aeries serves it
+            served = school_year_start(self._system_info_for(chosen).get("DatabaseYear"))
+            if served not in (chosen, None):
+                raise AeriesConfigError(
+                    f"{missing}. Asked for {school_year_label(chosen)}, which it lists, Aeries served "
+                    f"{school_year_label(served)}; pin a year with the connection's extra database_year"
+                )
+        return SchoolYear(requested, chosen, available, note=(
+            f"Aeries does not offer the school year {school_year_label(requested)} (it offers {offers}); read "
+            f"{school_year_label(chosen)}, the newest that has started (connection extra unavailable_year: "
+            "newest_started)"
+        ))
 
     def get_json(self, path: str, *, params: dict[str, Any] | None = None, security_area: str | None = None) -> Any:
         """GET any endpoint under ``/api/vN/`` (e.g. ``schools/994/students/99400001``) and return its JSON."""

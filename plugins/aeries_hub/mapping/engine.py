@@ -24,6 +24,7 @@ from aeries_hub.mapping.loader import (
     Mapping,
     MappingError,
     Output,
+    RUN_VALUE,
     RecordSet,
     ValueSpec,
 )
@@ -185,14 +186,27 @@ def columns_read_by(mapping: Mapping, output: Output) -> dict[str, set[str]]:
 
 @dataclass(frozen=True)
 class RunValues:
-    """What a build knows besides the tables: the crosswalk files and the run's date.
+    """What a build knows besides the tables: the crosswalk files, the run's date, and what Aeries said.
 
     ``crosswalks`` is {name: {aeries value: vendor value}}; ``run_date`` is the run's date in the mapping's
-    time zone (templates use it as ``{run_date:%Y-%m-%d}``), so a re-run of a run builds the same bytes.
+    time zone (templates use it as ``{run_date:%Y-%m-%d}``), so a re-run of a run builds the same bytes;
+    ``aeries`` holds the ``{run.NAME}`` values (loader.RUN_VALUES: the district's name, the school year served).
     """
 
     crosswalks: dict[str, dict[str, str]] = field(default_factory=dict)
     run_date: date | None = None
+    aeries: dict[str, str] = field(default_factory=dict)
+
+    def value(self, name: str, where: str) -> str:
+        """The run value ``{run.NAME}``; MappingError when this build was not given it."""
+        try:
+            return self.aeries[name]
+        except KeyError:
+            raise MappingError(f"{where}: {{run.{name}}} needs a value from Aeries, which this build was not given") from None
+
+    def fill(self, text: str, where: str) -> str:
+        """``text`` with each ``{run.NAME}`` replaced by its value."""
+        return RUN_VALUE.sub(lambda match: self.value(match.group(1), where), text) if "{run." in text else text
 
 
 def build_output(
@@ -214,7 +228,7 @@ def build_output(
     for r, record_set in enumerate(output.records):
         where = f"{mapping.path.name}: outputs[{index}].records[{r}]"
         if record_set.rows is not None:
-            frame, merged = _literal_rows(record_set, output), 0
+            frame, merged = _literal_rows(record_set, output, run, where), 0
         else:
             later = {name for rest in output.records[r + 1:] for name in _tables_of(rest)}
             release = frozenset(_tables_of(record_set) - later) if release_tables else frozenset()
@@ -235,9 +249,10 @@ def _stacked(parts: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame({column: pd.concat([part.pop(column) for part in parts], ignore_index=True) for column in columns})
 
 
-def _literal_rows(record_set: RecordSet, output: Output) -> pd.DataFrame:
+def _literal_rows(record_set: RecordSet, output: Output, run: RunValues, where: str) -> pd.DataFrame:
     out = pd.DataFrame(
-        [[row.get(column, "") for column in output.delivered_columns] for row in record_set.rows],
+        [[run.fill(str(row[column]), f"{where}.rows[{n}].{column}") if column in row else ""
+          for column in output.delivered_columns] for n, row in enumerate(record_set.rows)],
         columns=output.delivered_columns,
         dtype=object,
     )
@@ -509,7 +524,7 @@ def _joined_per_group(groups: pd.Series, values: pd.Series, separator: str) -> p
 
 def _evaluate(spec: ValueSpec, frame: pd.DataFrame, where: str, run: RunValues) -> pd.Series:
     if spec.kind == "constant":
-        values = pd.Series(spec.argument, index=frame.index, dtype=TEXT)
+        values = pd.Series(run.fill(spec.argument, f"{where}.constant"), index=frame.index, dtype=TEXT)
     elif spec.kind == "source":
         values = _column(frame, spec.argument, where)
     elif spec.kind == "first_of":
@@ -568,6 +583,8 @@ def _template(template: str, frame: pd.DataFrame, where: str, run: RunValues) ->
             if run.run_date is None:
                 raise MappingError(f"{where}: {{{RUN_DATE}}} needs the run's date, which this build was not given")
             result = result + format(run.run_date, spec or "%Y-%m-%d")
+        elif name and name.startswith("run."):
+            result = result + format(run.value(name[len("run."):], where), spec or "")
         elif name:
             result = result + _column(frame, name, where).str.strip()
     return result

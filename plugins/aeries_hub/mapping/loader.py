@@ -9,6 +9,7 @@ the Airflow UI points at the line to fix.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass, field
@@ -25,6 +26,22 @@ MAPPING_SCHEMA = SCHEMAS_DIR / "mapping.schema.json"
 CHECKS_SCHEMA = SCHEMAS_DIR / "checks.schema.json"
 
 DEFAULT_STUDENT_STATUS_CODES = {"active": [""], "pre_enrolled": ["P"]}
+
+#: Values of the run that a mapping names as ``{run.NAME}``: they come from Aeries, never from the YAML (see
+#: pipeline.aeries_run_values). Usable in literal ``rows``, ``constant``, ``template`` and ``if_blank``.
+RUN_VALUES = {
+    "district_name": "the district's name: the Name of Aeries school 0, the district office record",
+    "school_year": "the school year Aeries served, as Aeries writes it: 2026-2027",
+    "school_year_start_year": "the year it starts (Aeries' DatabaseYear): 2026",
+    "school_year_end_year": "the year it ends (OneRoster's schoolYear): 2027",
+    "school_year_first_day": "its first day (YYYY-MM-DD): the earliest StartDate of the schools' Terms",
+    "school_year_last_day": "its last day (YYYY-MM-DD): the latest EndDate of the schools' Terms",
+}
+#: The run values read from the schools table (the others come from the year Aeries served).
+RUN_VALUES_FROM_SCHOOLS = frozenset({"district_name", "school_year_first_day", "school_year_last_day"})
+RUN_VALUE = re.compile(r"\{run\.([^{}:!]*)\}")
+#: Where ``{run.NAME}`` may stand: the last key of its path, or literal rows.
+_RUN_VALUE_KEYS = ("constant", "template", "if_blank")
 
 
 class MappingError(ValueError):
@@ -248,6 +265,7 @@ class Mapping:
     crosswalks: dict[str, Crosswalk] = field(default_factory=dict)
     guard: Guard = field(default_factory=Guard)
     incremental: Incremental | None = None
+    run_values: frozenset[str] = frozenset()  # the {run.NAME} values its outputs use
 
     @property
     def dag_id(self) -> str:
@@ -272,7 +290,8 @@ def load_mapping(path: str | Path) -> Mapping:
         raise MappingError(f"{where}: (top): expected a mapping of keys, found {type(document).__name__}")
     _validate_schema(document, where)
     document["outputs"] = _apply_settings(document["outputs"], document.get("settings") or {}, ["outputs"], where)
-    mapping = _build(document, path)
+    used = _check_run_values(document, where)
+    mapping = dataclasses.replace(_build(document, path), run_values=used)
     _check_references(mapping, where)
     return mapping
 
@@ -321,6 +340,39 @@ def _apply_settings(node, settings: dict, path: list, where: str):
 
         return _SETTING.sub(value, node)
     return node
+
+
+def _check_run_values(document: dict, where: str) -> frozenset[str]:
+    """The ``{run.NAME}`` values the outputs use; MappingError naming each unknown name or misplaced one."""
+    used: set[str] = set()
+    problems: list[str] = []
+
+    def walk(node, path: list) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, path + [key])
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, path + [i])
+        elif isinstance(node, str):
+            for name in RUN_VALUE.findall(node):
+                at = f"{where}: {format_key_path(path)}"
+                if name not in RUN_VALUES:
+                    problems.append(f"{at}: unknown run value {{run.{name}}} (run values: {', '.join(RUN_VALUES)})")
+                elif path[-1] not in _RUN_VALUE_KEYS and "rows" not in path:
+                    problems.append(f"{at}: {{run.{name}}} can be used in literal rows, constant, template and "
+                                    "if_blank only")
+                else:
+                    used.add(name)
+
+    walk(document["outputs"], ["outputs"])
+    from_schools = sorted(used & RUN_VALUES_FROM_SCHOOLS)
+    if from_schools and "schools" not in document["source"]["tables"]:
+        names = ", ".join(f"{{run.{name}}}" for name in from_schools)
+        problems.append(f"{where}: source.tables: {names} come from Aeries' schools table; add schools to source.tables")
+    if problems:
+        raise MappingError("\n".join(problems))
+    return frozenset(used)
 
 
 def _conditions(items) -> tuple[Condition, ...]:
@@ -846,9 +898,11 @@ def _check_schedule(schedule: Schedule) -> list[str]:
 
 
 def template_fields(template: str) -> list[str]:
+    """The columns a template reads: its fields but the run's date and ``run.NAME`` values."""
     import string
 
-    return [name for _, name, _, _ in string.Formatter().parse(template) if name]
+    return [name for _, name, _, _ in string.Formatter().parse(template)
+            if name and name != "run_date" and not name.startswith("run.")]
 
 
 def _refs(spec: ValueSpec) -> list[str]:

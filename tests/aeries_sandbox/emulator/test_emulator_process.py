@@ -29,7 +29,7 @@ def emulator(tmp_path_factory):
 
 def test_process_serves_the_generated_district(emulator):
     assert emulator.running and emulator.url.startswith("http://127.0.0.1:") and emulator.url.endswith("/aeries")
-    assert requests.get(f"{emulator.url}/api/v5/systeminfo", timeout=5).json()["DatabaseYear"] == 2026
+    assert requests.get(f"{emulator.url}/api/v5/systeminfo", timeout=5).json()["DatabaseYear"] == "2026-2027"
     schools = _get(emulator.url, "schools").json()
     assert 0 in [s["SchoolCode"] for s in schools]
     assert _get(emulator.url, "schools/100/students", StartingRecord=1, EndingRecord=3).status_code == 200

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 import pytest
 import requests
 
 from aeries_sandbox.emulator import EmulatorServer
+from aeries_sandbox.emulator.district import District
 
 FULL_CERT = "Fu11AccessCert0000000000000000AA"  # as in conftest.py
 SCHOOLS_ONLY_CERT = "Sch0olsOnlyCert00000000000000000"
@@ -21,10 +23,59 @@ def test_systeminfo_needs_no_certificate(get):
     response = get("systeminfo", cert=None)
     assert response.status_code == 200
     info = response.json()
-    assert set(info) >= {"AeriesVersion", "LocalTimeZoneName", "CurrentDateTime", "DatabaseYear"}
+    # Aeries' documented shape (support article 14000113682, "Aeries Installation Information"): the year as
+    # its 9-character form, the years offered newest first.
+    assert list(info) == ["AeriesVersion", "DatabaseYear", "AvailableDatabaseYears", "LocalTimeZoneName",
+                          "CurrentDateTime"]
     assert info["LocalTimeZoneName"] == "Pacific Standard Time"
-    assert info["DatabaseYear"] == 2026
+    assert info["DatabaseYear"] == "2026-2027"
+    assert info["AvailableDatabaseYears"] == ["2026-2027", "2025-2026", "2024-2025", "2023-2024"]
     assert response.headers["Content-Type"].startswith("application/json")
+
+
+@pytest.mark.parametrize(("asked", "served"), [
+    ("2024", "2024-2025"),  # an available year is the one served, and systeminfo says so
+    ("2027", "2026-2027"),  # not available: the district's default year, silently (no error)
+    ("2019", "2026-2027"),
+    ("2026-2027", "2026-2027"),  # not the documented YYYY form: the default year
+    ("soon", "2026-2027"),
+])
+def test_database_year_falls_back_to_the_default_year(get, asked, served):
+    response = get("systeminfo", cert=None, DatabaseYear=asked)
+    assert response.status_code == 200 and response.json()["DatabaseYear"] == served
+    assert get("schools", DatabaseYear=asked).status_code == 200
+
+
+def test_a_data_dir_takes_a_real_systeminfo_verbatim(tmp_path, district, certs):
+    """district.json may be the demo server's systeminfo answer as Aeries documents it, string year included."""
+    real = {
+        "AeriesVersion": "9.21.2.25",
+        "DatabaseYear": "2020-2021",
+        "AvailableDatabaseYears": ["2020-2021", "2019-2020"],
+        "LocalTimeZoneName": "(UTC-08:00) Pacific Time (US & Canada)",
+        "CurrentDateTime": "2021-03-03T11:13:38.9539491-08:00",
+    }
+    (tmp_path / "district.json").write_text(json.dumps(real, indent=4))
+    (tmp_path / "schools.json").write_text(json.dumps(district.schools[:2]))
+    loaded = District.load(tmp_path)
+    assert (loaded.database_year, loaded.available_years) == (2020, [2020, 2019])
+    with EmulatorServer(loaded, certs, access_log=False) as srv:
+        def info(**params):
+            return requests.get(f"{srv.url}/api/v5/systeminfo", params=params, timeout=10).json()
+
+        served = info()
+        assert {k: served[k] for k in real if k != "CurrentDateTime"} == {k: real[k] for k in real if k != "CurrentDateTime"}
+        assert info(DatabaseYear=2019)["DatabaseYear"] == "2019-2020"
+        assert info(DatabaseYear=2026)["DatabaseYear"] == "2020-2021"
+
+
+def test_a_data_dir_with_a_year_that_is_not_one_names_it(tmp_path):
+    (tmp_path / "district.json").write_text(json.dumps({"DatabaseYear": "2020-2022"}))
+    with pytest.raises(ValueError) as caught:
+        District.load(tmp_path)
+    assert str(caught.value) == (
+        f"{tmp_path / 'district.json'}: DatabaseYear '2020-2022' is not a school year: give 2020 or \"2020-2021\""
+    )
 
 
 def test_schools_and_terms(get, district):

@@ -10,7 +10,7 @@ import pytest
 from aeries_hub.mapping.loader import load_mapping
 from aeries_hub.mapping.render import render_delimited
 from aeries_hub.paths import MAPPINGS_DIR
-from aeries_hub.pipeline import output_checks, summarize_run
+from aeries_hub.pipeline import output_checks, report_lines, summarize_run
 from aeries_hub.quality import parse_checks, validate_frame
 
 DESTINY = load_mapping(MAPPINGS_DIR / "destiny.yml")
@@ -106,6 +106,30 @@ def test_the_report_names_failed_checks_with_counts_and_ids_but_no_other_student
         "students: field_lastName is required [LastName]: 2 of 9 rows fail, e.g. 994/101",
         "patrons.csv: field_lastName is required [field_lastName]: 2 of 9 rows fail, e.g. 102, STAFF-7",
     ]
+
+
+def test_the_report_says_which_school_year_aeries_served_and_why_it_is_not_the_runs():
+    note = ("Aeries does not offer the school year 2027-2028 (it offers 2026-2027, 2025-2026); read 2026-2027, the "
+            "newest that has started (connection extra unavailable_year: newest_started)")
+    served = {"database_year": 2026, "school_year": "2026-2027", "requested_year": 2027,
+              "available_years": ["2026-2027", "2025-2026"], "year_note": note}
+    stages = {f"extract_{t}": {"table": t, "rows": 1, **served} for t in ("schools", "students", "staff", "teachers")}
+
+    document = summarize_run(DESTINY, stages)
+
+    assert (document["database_year"], document["school_year"], document["attention"]) == (2026, "2026-2027", [note])
+    assert report_lines(document)[1:4] == [
+        "extracted (Aeries DatabaseYear 2026, school year 2026-2027): schools 1, staff 1, students 1, teachers 1",
+        "checks: 0 passed, 0 warned, 0 failed; 0 rows rejected",
+        note,
+    ]
+
+
+def test_a_school_year_aeries_does_not_offer_is_an_error_of_the_report():
+    error = ("Aeries connection 'aeries_default' does not offer the school year 2027-2028 (DatabaseYear 2027); it "
+             "offers 2026-2027, 2025-2026. The connection's extra unavailable_year is \"fail\": ...")
+    document = summarize_run(DESTINY, {"school_year": {"error": error}})
+    assert (document["status"], document["errors"], document["school_year"]) == ("Error", [error], None)
 
 
 def test_school_year_of_a_date_starts_on_the_configured_first_day(monkeypatch):

@@ -430,6 +430,41 @@ def test_run_date_in_templates_is_the_runs_date_not_the_clock(tmp_path, tables):
         build_output(m, m.outputs[0], tables)
 
 
+def test_run_values_from_aeries_in_rows_constants_templates_and_if_blank(tmp_path, tables):
+    from aeries_hub.mapping.engine import RunValues
+
+    m = mapping_with(tmp_path, """
+outputs:
+  - file: out.csv
+    format: {}
+    key: [id]
+    columns: [{name: id}, {name: name}, {name: year}]
+    records:
+      - name: district
+        rows:
+          - {id: district, name: "{run.district_name}", year: "{run.school_year_end_year}"}
+      - name: students
+        from: students
+        values:
+          id: {source: StudentID}
+          name: {template: "{FirstName} ({run.school_year})", transform: [trim]}
+          year: {constant: "SY{run.school_year_start_year}", transform: [{if_blank: "{run.school_year}"}]}
+""")
+    assert m.run_values == {"district_name", "school_year", "school_year_start_year", "school_year_end_year"}
+    run = RunValues(aeries={"district_name": "Eagle Unified School District", "school_year": "2020-2021",
+                            "school_year_start_year": "2020", "school_year_end_year": "2021"})
+    built = build_output(m, m.outputs[0], tables, run)
+    assert built.frame[["id", "name", "year"]].values.tolist() == [
+        ["district", "Eagle Unified School District", "2021"],
+        ["101", "Zoë (2020-2021)", "SY2020"], ["101", "Zoë (2020-2021)", "SY2020"],
+        ["102", "Ana (2020-2021)", "SY2020"], ["103", "Seán (2020-2021)", "SY2020"],
+    ]
+    with pytest.raises(MappingError) as caught:
+        build_output(m, m.outputs[0], tables)
+    assert str(caught.value) == ("sample.yml: outputs[0].records[0].rows[0].name: {run.district_name} needs a value "
+                                 "from Aeries, which this build was not given")
+
+
 def test_blank_if_equal_to_another_column_and_settings_escaped_for_a_regex(tmp_path, tables):
     m = mapping_with(tmp_path, one_output(["id", "other_school", "sso"], """
         id: {source: StudentID}
@@ -461,7 +496,7 @@ def test_powerschool_learning_classes_find_teachers_by_staff_members_or_by_teach
               "rosters": pd.DataFrame({"SchoolCode": pd.array([], dtype="Int64"), "StudentID": pd.array([], dtype="Int64"),
                                        "SectionNumber": pd.array([], dtype="Int64")}),
               "students": pd.DataFrame({"SchoolCode": pd.array([], dtype="Int64"), "StudentID": pd.array([], dtype="Int64")})}
-    run = RunValues(crosswalks={"user_ids": {}, "class_ids": {}})
+    run = RunValues(crosswalks={"user_ids": {}, "class_ids": {}}, aeries={"school_year_start_year": "2026"})
 
     classes = build_output(mapping, mapping.output("classes.csv"), tables, run).frame
     rosters = build_output(mapping, mapping.output("rosters.csv"), tables, run).frame

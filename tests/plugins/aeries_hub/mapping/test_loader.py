@@ -222,6 +222,41 @@ def test_literal_rows_with_a_column_the_file_does_not_have(tmp_path):
     )
 
 
+def test_an_unknown_run_value_names_its_key_and_the_run_values(tmp_path):
+    def edit(d):
+        output_named(d, "orgs.csv")["records"][0]["rows"][0]["name"] = "{run.district}"
+
+    assert stemscopes_with(tmp_path, edit) == (
+        "stemscopes.yml: outputs[1].records[0].rows[0].name: unknown run value {run.district} (run values: "
+        "district_name, school_year, school_year_start_year, school_year_end_year, school_year_first_day, "
+        "school_year_last_day)"
+    )
+
+
+def test_a_run_value_in_a_step_that_does_not_take_one(tmp_path):
+    def edit(d):
+        output_named(d, "orgs.csv")["records"][1]["values"]["sourcedId"]["transform"].append({"prefix": "{run.school_year}-"})
+
+    assert stemscopes_with(tmp_path, edit) == (
+        "stemscopes.yml: outputs[1].records[1].values.sourcedId.transform[1].prefix: {run.school_year} can be used in "
+        "literal rows, constant, template and if_blank only"
+    )
+
+
+def test_a_run_value_from_the_schools_table_needs_it_extracted(tmp_path):
+    def edit(d):
+        d["source"]["tables"].remove("schools")
+        d["crosswalks"]["schools"].pop("check")
+        d["outputs"] = [o for o in d["outputs"] if o["file"] in ("manifest.csv", "orgs.csv", "academicSessions.csv")]
+        for output in d["outputs"][1:]:
+            output["records"] = output["records"][:1]
+
+    assert stemscopes_with(tmp_path, edit) == (
+        "stemscopes.yml: source.tables: {run.district_name}, {run.school_year_first_day}, {run.school_year_last_day} "
+        "come from Aeries' schools table; add schools to source.tables"
+    )
+
+
 def test_overwrite_and_nest_are_for_jsonl_files(tmp_path):
     def edit(d):
         users = output_named(d, "users.csv")
