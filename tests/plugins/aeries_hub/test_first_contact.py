@@ -38,16 +38,13 @@ REAL_SYSTEMINFO = {"AeriesVersion": "9.21.2.25", "DatabaseYear": "2020-2021",
 
 @pytest.fixture(scope="module")
 def emulator():
-    district = generate_district(120, 5)  # schools 100-400; at school 100: 47 students, 87 contacts, 243 classes
+    # schools 100-400 and Aeries' pseudo-schools 0, 99, 900-902; at school 100: 47 students, 87 contacts
+    district = generate_district(120, 5)
     schools = [dict(s) for s in district.schools]
     for school in schools:
         if school["SchoolCode"] == 300:
             school["ScheduleType"] = "Flexible"  # as the demo server's Flex schools 884 and 894
-        if school["SchoolCode"] == 400:
-            school["ShortName"] = ""
-    transfer = {**schools[-1], "SchoolCode": 99, "Name": "Transfer School", "DoNotReport": True, "ShortName": "",
-                "ScheduleType": "Elementary", "Terms": []}
-    district = dataclasses.replace(district, schools=sorted([*schools, transfer], key=lambda s: s["SchoolCode"]))
+    district = dataclasses.replace(district, schools=schools)
     certs = [{"name": "full", "certificate": CERT, "areas": list(READ_AREAS)},
              {"name": "limited", "certificate": LIMITED_CERT, "areas": LIMITED_AREAS},
              {"name": "no schools", "certificate": NO_SCHOOLS_CERT,
@@ -95,8 +92,8 @@ ALL_GRANTED = {"Schools": "granted", "Terms": "granted", "Student Data": "grante
                "Staff Data": "granted", "Teacher Data": "granted", "Course Data": "granted",
                "Master Schedule": "granted", "Class Schedules/History": "granted"}
 SCHOOL_FINDINGS = ["Flex schools [300]: teachers come from section staff, TCH may be empty",
-                   "pseudo-schools: DoNotReport [0, 99], without students [99]",
-                   "schools with a blank ShortName: [99, 400]"]
+                   "pseudo-schools: DoNotReport [99], without students [99, 900, 901, 902]",
+                   "schools with a blank ShortName: [0, 99, 100, 200, 300, 400, 900, 901, 902]"]
 SECTIONS_FINDING = "sections: Aeries does not serve TeacherNumber1, TeacherNumber2, TeacherNumber3"
 
 
@@ -118,18 +115,21 @@ def test_a_full_certificate_on_the_default_emulator(emu, check):
 
     assert report["security_areas"] == ALL_GRANTED
     assert report["schools"] | {"names": None} == {
-        "checked": True, "access": "granted", "schools": [0, 99, 100, 200, 300, 400], "names": None, "flex": [300],
-        "pseudo_schools": {"district_office": [0], "do_not_report": [0, 99], "without_students": [99]},
-        "blank_short_name": [99, 400], "students_unknown": None, "sample_school": 100,
+        "checked": True, "access": "granted", "schools": [0, 99, 100, 200, 300, 400, 900, 901, 902], "names": None, "flex": [300],
+        "pseudo_schools": {"district_office": [0], "do_not_report": [99], "without_students": [99, 900, 901, 902]},
+        "blank_short_name": [0, 99, 100, 200, 300, 400, 900, 901, 902], "students_unknown": None, "sample_school": 100,
     }
     assert {name: (t["access"], t["school"], t["rows"]) for name, t in report["tables"].items()} == {
-        "schools": ("granted", None, 6), "terms": ("granted", 100, 4), "students": ("granted", 100, 47),
+        "schools": ("granted", None, 9), "terms": ("granted", 100, 4), "students": ("granted", 100, 47),
         "contacts": ("granted", 100, 87), "staff": ("granted", None, 34), "teachers": ("granted", 100, 10),
         "courses": ("granted", None, 112), "sections": ("granted", 100, 58), "rosters": ("granted", 100, 243),
     }
     assert report["tables"]["students"]["fields"] == {"served": 49, "known": 49, "missing": [], "extra": []}
     assert report["tables"]["sections"]["fields"]["missing"] == ["TeacherNumber1", "TeacherNumber2", "TeacherNumber3"]
-    assert report["tables"]["schools"]["fields"]["extra"] == ["AttendanceType", "SessionType"]
+    served = requests.get(f"{emu.url}/api/v5/schools", headers={"AERIES-CERT": CERT}, timeout=10,
+                          proxies={"http": "", "https": ""}).json()
+    assert report["tables"]["schools"]["fields"]["extra"] == sorted(
+        {key for school in served for key in school} - set(TABLES["schools"].column_names))
     assert report["paging"] == {
         "students": paging(47, True, endpoint=STUDENTS, counts_from=1),
         "contacts": paging(87, False, endpoint=CONTACTS, note="asked for records 1-2, got 87: the range is ignored"),
@@ -167,7 +167,7 @@ def test_a_certificate_without_schools_still_has_its_other_areas_listed(emu, che
     assert report["security_areas"] == {**ALL_GRANTED, "Schools": "missing"}
     assert (report["schools"]["checked"], report["schools"]["access"]) == (False, "missing")
     assert {name: (t["school"], t.get("rows")) for name, t in report["tables"].items() if name != "schools"} == {
-        "terms": (0, 0), "students": (0, None), "contacts": (0, None), "staff": (None, 34), "teachers": (0, 0),
+        "terms": (0, 7), "students": (0, None), "contacts": (0, None), "staff": (None, 34), "teachers": (0, 0),
         "courses": (None, 112), "sections": (0, 0), "rosters": (0, None),
     }
     assert "the certificate lacks the security area 'Schools'" in report["tables"]["students"]["rows_error"]
@@ -183,7 +183,7 @@ def test_without_student_data_schools_without_students_are_unknown(emu, check):
     assert (schools["pseudo_schools"]["without_students"], schools["sample_school"]) == (None, 100)
     assert "the certificate lacks the security area 'Student Data'" in schools["students_unknown"]
     assert report["security_areas"] == {**ALL_GRANTED, "Student Data": "missing"}
-    assert "pseudo-schools: DoNotReport [0, 99], without students unknown" in report["findings"]
+    assert "pseudo-schools: DoNotReport [99], without students unknown" in report["findings"]
 
 
 def test_a_certificate_aeries_does_not_accept(emu, check):
