@@ -7,26 +7,15 @@ connections point at the stack, and staging at the module's own folder, for as l
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 
 @pytest.fixture(scope="module")
 def stack(request, tmp_path_factory, airflow_db):
-    from aeries_sandbox.stack import sandbox_stack
+    from tests.dags.stacks import stack_serving
 
     options = dict(getattr(request.module, "STACK", {}))
-    aeries_extra = options.pop("aeries_extra", None)
-    workdir = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])
-    with sandbox_stack(workdir, **options) as running:
-        saved = dict(os.environ)
-        os.environ.update(running.connection_env(aeries_extra=aeries_extra))
-        # Each module stages into its own folder: the last delivered snapshot a run is compared with (change
-        # tracking, the mass-change guard) must be this module's, not another module's district.
-        os.environ["AIRFLOW__AERIES_HUB__STAGING_URL"] = f"file://{workdir}/staging"
-        try:
-            yield running
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
+    # Each module stages into its own folder: the last delivered snapshot a run is compared with (change
+    # tracking, the mass-change guard) must be this module's, not another module's district.
+    with stack_serving(tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1]), **options) as running:
+        yield running

@@ -203,12 +203,11 @@ def test_a_teacher_still_rejected_takes_only_their_classes_named_in_the_report(s
     """Issue 14: a teacher with no name at all (a nameless service account) cannot be a user; PowerSchool Learning
     drops a class whose owner fails, so each of their classes is rejected and named in the report, and the rest
     of the import is delivered."""
-    import os
     import shutil
 
     from aeries_hub.dag_factory import build_dags
     from aeries_hub.paths import MAPPINGS_DIR
-    from aeries_sandbox.stack import sandbox_stack
+    from tests.dags.stacks import stack_serving
 
     district = tmp_path / "district"
     shutil.copytree(stack.data_dir, district)
@@ -228,21 +227,14 @@ def test_a_teacher_still_rejected_takes_only_their_classes_named_in_the_report(s
     left = sorted((c["class_id"] for c in classes if c["teacher_id"] == user_id), key=natural)
     assert left
 
-    saved = dict(os.environ)
-    try:
-        with sandbox_stack(tmp_path / "stack", data_dir=district) as hostile:
-            os.environ.update(hostile.connection_env())
-            os.environ["AIRFLOW__AERIES_HUB__STAGING_URL"] = f"file://{tmp_path}/staging"
-            dag_run = build_dags(MAPPINGS_DIR)[DAG_ID].test()
-            zipped = hostile.sftp.root / "powerschool_learning" / "powerschool_learning_import.zip"
-            with zipfile.ZipFile(zipped) as archive:
-                files = {name: archive.read(name).decode() for name in archive.namelist()}
-            run = RunFolder(staging_base(), DAG_ID, dag_run.run_id)
-            report = run.read_json("report.json")
-            rejects = list(csv.DictReader(io.StringIO(run.path("rejects", "classes.csv").read_text(), newline="")))
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    with stack_serving(tmp_path / "stack", data_dir=district) as hostile:
+        dag_run = build_dags(MAPPINGS_DIR)[DAG_ID].test()
+        zipped = hostile.sftp.root / "powerschool_learning" / "powerschool_learning_import.zip"
+        with zipfile.ZipFile(zipped) as archive:
+            files = {name: archive.read(name).decode() for name in archive.namelist()}
+        run = RunFolder(staging_base(), DAG_ID, dag_run.run_id)
+        report = run.read_json("report.json")
+        rejects = list(csv.DictReader(io.StringIO(run.path("rejects", "classes.csv").read_text(), newline="")))
 
     assert dag_run.state == "success"
     assert report["status"] == "Completed with errors"

@@ -287,9 +287,7 @@ def test_a_teacher_still_rejected_is_named_with_the_sections_left_without_them(s
     whose names are all blank (a nameless service account) is rejected from users.csv, and each section it
     teaches loses that teacher visibly: its enrollment is rejected and named in the report. Nothing else is
     withheld."""
-    import os
-
-    from aeries_sandbox.stack import sandbox_stack
+    from tests.dags.stacks import stack_serving
 
     district = tmp_path / "district"
     shutil.copytree(stack.data_dir, district)
@@ -313,20 +311,13 @@ def test_a_teacher_still_rejected_is_named_with_the_sections_left_without_them(s
                            and any(s(m["StaffID"]) == tid for m in x["SectionStaffMembers"])), key=natural)
     assert left_without
 
-    saved = dict(os.environ)
-    try:
-        with sandbox_stack(tmp_path / "stack", data_dir=district) as hostile:
-            os.environ.update(hostile.connection_env())
-            os.environ["AIRFLOW__AERIES_HUB__STAGING_URL"] = f"file://{tmp_path}/staging"
-            dag_run = run_dag(district_include)
-            with zipfile.ZipFile(hostile.sftp.root / "stemscopes" / "stemscopes_oneroster.zip") as archive:
-                files = {name: archive.read(name).decode() for name in archive.namelist()}
-            run = RunFolder(staging_base(), DAG_ID, dag_run.run_id)
-            report = run.read_json("report.json")
-            rejects = list(csv.DictReader(io.StringIO(run.path("rejects", "enrollments.csv").read_text(), newline="")))
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    with stack_serving(tmp_path / "stack", data_dir=district) as hostile:
+        dag_run = run_dag(district_include)
+        with zipfile.ZipFile(hostile.sftp.root / "stemscopes" / "stemscopes_oneroster.zip") as archive:
+            files = {name: archive.read(name).decode() for name in archive.namelist()}
+        run = RunFolder(staging_base(), DAG_ID, dag_run.run_id)
+        report = run.read_json("report.json")
+        rejects = list(csv.DictReader(io.StringIO(run.path("rejects", "enrollments.csv").read_text(), newline="")))
 
     assert dag_run.state == "success"
     assert report["status"] == "Completed with errors"

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -241,7 +240,7 @@ def test_a_run_outside_the_pull_window_skips_with_the_reason(stack, tmp_path, mo
 def test_a_name_starting_with_a_quote_is_rejected_and_a_formula_is_escaped(stack, tmp_path):
     """Audit items 8 and 10: a student whose last name starts with '"' merged two rows of Student.txt in a CSV
     reader (the file has no quoting); a first name "\t=1+1" reached the vendor as the formula =1+1 once trimmed."""
-    from aeries_sandbox.stack import sandbox_stack
+    from tests.dags.stacks import stack_serving
 
     district = tmp_path / "district"
     shutil.copytree(stack.data_dir, district)
@@ -263,19 +262,12 @@ def test_a_name_starting_with_a_quote_is_rejected_and_a_formula_is_escaped(stack
     (without / "students.json").write_text(json.dumps([r for r in students if r is not quoted]), encoding="utf-8")
     expected = expected_files(without)
 
-    saved = dict(os.environ)
-    try:
-        with sandbox_stack(tmp_path / "stack", data_dir=district) as hostile:
-            os.environ.update(hostile.connection_env())
-            os.environ["AIRFLOW__AERIES_HUB__STAGING_URL"] = f"file://{tmp_path}/staging"
-            dag_run = xello_dag().test(run_conf={"ignore_window": True})
-            delivered = {name: (hostile.sftp.root / "xello" / name).read_bytes() for name in expected}
-            run = RunFolder(staging_base(), DAG_ID, dag_run.run_id)
-            report = run.read_json("report.json")
-            rejects = list(csv.DictReader(io.StringIO(run.path("rejects", "Student.csv").read_text(), newline="")))
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    with stack_serving(tmp_path / "stack", data_dir=district) as hostile:
+        dag_run = xello_dag().test(run_conf={"ignore_window": True})
+        delivered = {name: (hostile.sftp.root / "xello" / name).read_bytes() for name in expected}
+        run = RunFolder(staging_base(), DAG_ID, dag_run.run_id)
+        report = run.read_json("report.json")
+        rejects = list(csv.DictReader(io.StringIO(run.path("rejects", "Student.csv").read_text(), newline="")))
 
     assert dag_run.state == "success"
     assert report["status"] == "Completed with errors"
