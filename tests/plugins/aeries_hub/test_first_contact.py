@@ -10,8 +10,10 @@ import stat
 import subprocess
 import sys
 import threading
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Iterator
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -225,64 +227,64 @@ def test_a_server_that_pages_everything_without_a_cap_needs_no_probing(emu, chec
     assert report["suggested_extra"] == {"probe_short_pages": False}
 
 
-class _ZeroBasedStudents(BaseHTTPRequestHandler):
+class _Scripted(BaseHTTPRequestHandler):
+    """A server that answers every GET with ``answer(query)`` as JSON (for behaviours the emulator has no option for)."""
+
+    def answer(self, query: dict[str, str]):
+        raise NotImplementedError
+
+    def do_GET(self):  # noqa: N802
+        body = json.dumps(self.answer(dict(parse_qsl(urlsplit(self.path).query)))).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@contextmanager
+def scripted(handler: type[_Scripted], monkeypatch, **extra) -> Iterator[AeriesHook]:
+    """A hook on connection aeries_first to a ``handler`` server on localhost, for as long as the block runs."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("AIRFLOW_CONN_AERIES_FIRST",
+                           connection(f"http://127.0.0.1:{server.server_address[1]}/aeries", **extra))
+        with AeriesHook(aeries_conn_id="aeries_first") as hook:
+            yield hook
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _ZeroBasedStudents(_Scripted):
     """A server whose StartingRecord/EndingRecord count from 0 (nothing documents it; the check must tell)."""
 
     records = [{"StudentID": n, "SchoolCode": 100} for n in range(1, 11)]
 
-    def do_GET(self):  # noqa: N802
-        query = dict(parse_qsl(urlsplit(self.path).query))
+    def answer(self, query):
         first, last = int(query.get("StartingRecord", 0)), int(query.get("EndingRecord", len(self.records) - 1))
-        body = json.dumps(self.records[first:last + 1]).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+        return self.records[first:last + 1]
 
 
 def test_a_server_counting_records_from_0_is_told_apart_from_a_cap(monkeypatch):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _ZeroBasedStudents)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        monkeypatch.setenv("AIRFLOW_CONN_AERIES_FIRST",
-                           connection(f"http://127.0.0.1:{server.server_address[1]}/aeries"))
-        with AeriesHook(aeries_conn_id="aeries_first") as hook:
-            result = first_contact.check_paging(hook, TABLES["students"], 100, 10, _ZeroBasedStudents.records)
-    finally:
-        server.shutdown()
-        server.server_close()
+    with scripted(_ZeroBasedStudents, monkeypatch) as hook:
+        result = first_contact.check_paging(hook, TABLES["students"], 100, 10, _ZeroBasedStudents.records)
     assert result == {"endpoint": STUDENTS, "school": 100, "records": 10, "pages": True, "counts_from": 0,
                       "row_cap": None, "largest_answer": 10}
 
 
-class _SystemInfoOnly(BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802
-        body = json.dumps(REAL_SYSTEMINFO).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+class _SystemInfoOnly(_Scripted):
+    def answer(self, query):
+        return REAL_SYSTEMINFO
 
 
 def test_a_real_systeminfo_with_a_string_year_and_available_years(monkeypatch):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _SystemInfoOnly)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/aeries"
-        monkeypatch.setenv("AIRFLOW_CONN_AERIES_FIRST", connection(url, database_year=2021))
-        with AeriesHook(aeries_conn_id="aeries_first") as hook:
-            system = first_contact.check_system(hook)
-    finally:
-        server.shutdown()
-        server.server_close()
+    with scripted(_SystemInfoOnly, monkeypatch, database_year=2021) as hook:
+        system = first_contact.check_system(hook)
     assert system == {"aeries_version": "9.21.2.25", "time_zone": "(UTC-0:8:00) Pacific Time (US & Canada)",
                       "database_year": "2020-2021", "database_year_start": 2020,
                       "available_database_years": [2019, 2020], "connection_database_year": 2021}
