@@ -19,6 +19,7 @@ import pytest
 import requests
 
 from aeries_hub.staging import RunFolder, staging_base
+from tests.dags import approvals
 
 pytestmark = pytest.mark.e2e
 
@@ -176,7 +177,14 @@ def test_another_database_year_does_not_use_the_snapshot(history):
     from aeries_hub.incremental import ExtractSnapshot
 
     year = history["forced"]["summaries"]["students"]["database_year"]
+    # Every OneRoster row names the school year Aeries served: the earlier year changes them all, and the
+    # mass-change guard asks; a person approves.
+    answered: dict = {}
+    approver = approvals.answer_when_waiting(DAG_ID, "approve_changes", "Approve", answered)
     run = run_dag(logical_date=datetime.fromisoformat(f"{year - 1}-10-01T12:00:00+00:00"))
+    approver.join(timeout=30)
+    assert "error" not in answered, answered.get("error")
+    assert run["report"]["approval"]["decision"] == "approved"
 
     assert run["summaries"]["students"]["database_year"] == year - 1
     assert {s["mode"] for s in run["summaries"].values()} == {"full"}
