@@ -6,23 +6,17 @@ the suggested connection extras (suggested_extra.json) go into the run's staging
 summary.
 """
 
-from datetime import datetime
-
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import Param, task
 
 from aeries_hub import first_contact
-from aeries_hub.dag_factory import task_timeout
+from aeries_hub.dag_factory import maintenance_dag
 
-with DAG(
-    dag_id="aeries_first_contact",
+with maintenance_dag(
+    "aeries_first_contact",
     description="Read-only check of an Aeries connection before the first delivery: areas, paging, years, schools",
     doc_md=__doc__,
     schedule=None,
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    max_active_runs=1,
-    tags=["aeries", "maintenance"],
-    default_args={"owner": "data-engineering", "retries": 0, "execution_timeout": task_timeout()},
+    retries=0,
     params={
         "aeries_conn_id": Param("aeries_default", type="string", minLength=1,
                                 description="The Aeries connection to check."),

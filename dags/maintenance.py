@@ -6,23 +6,17 @@ task logs in Airflow; this DAG deletes them nightly once they are older than
 of DAGs that no longer exist (see aeries_hub.retention).
 """
 
-from datetime import datetime
-
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import Param, task
 
 from aeries_hub import retention
-from aeries_hub.dag_factory import task_timeout
+from aeries_hub.dag_factory import maintenance_dag
 
-with DAG(
-    dag_id="aeries_hub_staging_retention",
+with maintenance_dag(
+    "aeries_hub_staging_retention",
     description="Delete staged student data, XComs, task rows and logs after the retention period; keep reports",
     doc_md=retention.__doc__,
     schedule="30 3 * * *",
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    max_active_runs=1,
-    tags=["aeries", "maintenance"],
-    default_args={"owner": "data-engineering", "retries": 1, "execution_timeout": task_timeout()},
+    retries=1,
     params={
         "retention_days": Param(
             None, type=["null", "integer"], minimum=1,

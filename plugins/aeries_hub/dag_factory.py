@@ -55,6 +55,24 @@ def task_timeout() -> timedelta:
     return timedelta(minutes=minutes)
 
 
+def maintenance_dag(dag_id: str, *, description: str, doc_md: str | None, schedule: str | None, retries: int,
+                    params: dict[str, Param]) -> DAG:
+    """A DAG of the hub's own upkeep (not a vendor's): one run at a time, no catchup, tagged ``maintenance``,
+    every task bounded by :func:`task_timeout`."""
+    return DAG(
+        dag_id=dag_id,
+        description=description,
+        doc_md=doc_md,
+        schedule=schedule,
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        tags=["aeries", "maintenance"],
+        default_args={"owner": "data-engineering", "retries": retries, "execution_timeout": task_timeout()},
+        params=params,
+    )
+
+
 def _load_all(mappings_dir: Path) -> tuple[list[Mapping], list[str]]:
     mappings, problems = [], []
     for path in sorted(Path(mappings_dir).glob("*.yml")):
