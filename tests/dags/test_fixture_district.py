@@ -81,10 +81,10 @@ VENDORS = {
 }
 
 
-def expected_rejects(vendor: str) -> set[tuple[str, str]]:
-    """(file, id) pairs from rejects.txt: ``file<TAB>id<TAB>why`` per line, ``#`` comments."""
+def expected_rejects(expected_dir: Path) -> set[tuple[str, str]]:
+    """(file, id) pairs from a vendor's rejects.txt: ``file<TAB>id<TAB>why`` per line, ``#`` comments."""
     pairs = set()
-    for line in (EXPECTED / vendor / "rejects.txt").read_text(encoding="utf-8").splitlines():
+    for line in (expected_dir / "rejects.txt").read_text(encoding="utf-8").splitlines():
         if line.strip() and not line.startswith("#"):
             file, rejected_id, _why = line.split("\t", 2)
             pairs.add((file, rejected_id))
@@ -126,6 +126,13 @@ def byte_diff(name: str, expected: bytes, actual: bytes) -> str:
 @pytest.mark.e2e
 @pytest.mark.parametrize("vendor", list(VENDORS))
 def test_fixture_district_delivers_the_hand_written_files(stack, vendor):
+    check_delivers_the_hand_written_files(stack, vendor, EXPECTED / vendor)
+
+
+def check_delivers_the_hand_written_files(stack, vendor: str, expected_dir: Path) -> tuple[RunFolder, dict]:
+    """Run ``vendor``'s DAG once against the stack's district; what it delivers, and what its report says it
+    rejected, must be the hand-written files and rejects.txt of ``expected_dir``. Returns the run's staging
+    folder and its report, for a caller's own checks."""
     from aeries_hub.dag_factory import build_dags
     from aeries_hub.paths import MAPPINGS_DIR
 
@@ -141,7 +148,7 @@ def test_fixture_district_delivers_the_hand_written_files(stack, vendor):
 
     assert dag_run.state == "success"
     run = RunFolder(staging_base(), spec.dag_id, dag_run.run_id)
-    expected = {name: (EXPECTED / vendor / name).read_bytes() for name in spec.files}
+    expected = {name: (expected_dir / name).read_bytes() for name in spec.files}
     delivered = staged_files(run, spec) if spec.http else delivered_files(stack, spec)
     assert list(delivered) == list(expected), "delivered files (zip members in order)"
     differ = [name for name in expected if delivered[name] != expected[name]]
@@ -150,7 +157,7 @@ def test_fixture_district_delivers_the_hand_written_files(stack, vendor):
 
     report = run.read_json("report.json")
     rejected = {(f["file"], rejected_id) for f in report["files"].values() for rejected_id in f["rejected_ids"]}
-    wanted = expected_rejects(vendor)
+    wanted = expected_rejects(expected_dir)
     assert rejected == wanted
     assert report["rejected"] == len(wanted), "no Aeries row is rejected before mapping"
     assert report["status"] == ("Completed with errors" if wanted else "Completed")
@@ -165,3 +172,4 @@ def test_fixture_district_delivers_the_hand_written_files(stack, vendor):
     else:
         remote = [d["remote_path"] for d in report["delivered"]]
         assert sorted(remote) == sorted(f"{spec.remote_dir}/{name}" for name in ((spec.zip,) if spec.zip else spec.files))
+    return run, report
