@@ -15,7 +15,9 @@ What is in it (``size`` = distinct students):
   ``SchoolLeaveDate``), 3% pre-enrolled (``"P"``, ``SchoolEnterDate`` in January 2027), 1% enrolled at two
   schools at once (same ``StudentID``, two ``SchoolCode``/``StudentNumber``). Names with apostrophes,
   hyphens, accents, a comma (``"Garcia, Jr."``) and stray leading/trailing spaces; about 10% without a
-  ``StudentEmailAddress`` (null or ``""``); some blank ``NetworkLoginID``.
+  ``StudentEmailAddress`` (null or ``""``); some blank ``NetworkLoginID``. The demo server's 77 fields and
+  conventions (an active student's code is ``""``), and a few names with a line break: from their own RNG, see
+  shape_students_like_aeries.
 * staff (about one per 12 students, some inactive, some with blank names or e-mail so callers must fall back
   to the teacher record, some at the district office: ``PrimaryAeriesSchool`` 0; the demo server's 46 fields,
   shared placeholder e-mails ``NoWhere@aeries.com`` and teachers whose first name is blank on both the staff
