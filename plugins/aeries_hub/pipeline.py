@@ -1029,7 +1029,8 @@ def summarize_run(mapping: Mapping, stages: dict[str, dict]) -> dict:
         },
         "crosswalks": crosswalks,
         "left_out_schools": sources.get("left_out_schools", []),
-        "attention": year_notes + unmapped + _single_line_lines(builds) + (volumes["drops"] if volumes.get("allowed") else [])
+        "attention": year_notes + unmapped + _single_line_lines(builds)
+        + (volumes["drops"] if volumes.get("allowed") else [])
         + (stages.get("track_changes") or {}).get("state_problems", []),
         "changes": stages.get("track_changes"),
         "extraction": _extraction_line(stages),

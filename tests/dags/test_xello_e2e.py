@@ -40,7 +40,8 @@ def spreadsheet_safe(value: str) -> str:
 
 
 def pipe_file(header: list[str], rows: list[list[str]]) -> bytes:
-    return "".join("|".join(spreadsheet_safe(one_line(v)) for v in line) + "\r\n" for line in [header, *rows]).encode("utf-8")
+    lines = ["|".join(spreadsheet_safe(one_line(v)) for v in line) + "\r\n" for line in [header, *rows]]
+    return "".join(lines).encode("utf-8")
 
 
 def expected_files(data_dir: Path) -> dict[str, bytes]:

@@ -129,11 +129,12 @@ def test_a_full_certificate_on_the_default_emulator(emu, check):
         "courses": ("granted", None, 112), "sections": ("granted", 100, 58), "rosters": ("granted", 100, 243),
     }
     # issue 14: the demo server's 77 student fields; the registry knows StudentPersonalEmailAddress, which it lacks
-    assert report["tables"]["students"]["fields"] == {"served": 77, "known": 49, "missing": ["StudentPersonalEmailAddress"], "extra": [
+    assert report["tables"]["students"]["fields"] == {
+        "served": 77, "known": 49, "missing": ["StudentPersonalEmailAddress"], "extra": [
         "AddressVerified", "AtRiskPoints", "AttendanceProgramCodeAdditional1", "AttendanceProgramCodeAdditional2",
-        "AttendanceProgramCodePrimary", "GradeLevelLongDescription", "GradeLevelShortDescription", "HighSchedulingPeriod",
-        "LockerNumber", "LowSchedulingPeriod", "MailingAddressZipExt", "NextGradeLevelLongDescription",
-        "NextGradeLevelShortDescription", "NotificationPreferenceCode", "ParentEdLevelCode", "ResidenceAddressZipExt",
+        "AttendanceProgramCodePrimary", "GradeLevelLongDescription", "GradeLevelShortDescription",
+        "HighSchedulingPeriod", "LockerNumber", "LowSchedulingPeriod", "MailingAddressZipExt",
+        "NextGradeLevelLongDescription", "NextGradeLevelShortDescription", "NotificationPreferenceCode", "ParentEdLevelCode", "ResidenceAddressZipExt",
         "UserCode1", "UserCode10", "UserCode11", "UserCode12", "UserCode13", "UserCode2", "UserCode3", "UserCode4",
         "UserCode5", "UserCode6", "UserCode7", "UserCode8", "UserCode9"]}
     assert report["tables"]["sections"]["fields"]["missing"] == ["TeacherNumber1", "TeacherNumber2", "TeacherNumber3"]
