@@ -134,7 +134,8 @@ def test_a_full_certificate_on_the_default_emulator(emu, check):
         "AddressVerified", "AtRiskPoints", "AttendanceProgramCodeAdditional1", "AttendanceProgramCodeAdditional2",
         "AttendanceProgramCodePrimary", "GradeLevelLongDescription", "GradeLevelShortDescription",
         "HighSchedulingPeriod", "LockerNumber", "LowSchedulingPeriod", "MailingAddressZipExt",
-        "NextGradeLevelLongDescription", "NextGradeLevelShortDescription", "NotificationPreferenceCode", "ParentEdLevelCode", "ResidenceAddressZipExt",
+        "NextGradeLevelLongDescription", "NextGradeLevelShortDescription", "NotificationPreferenceCode",
+        "ParentEdLevelCode", "ResidenceAddressZipExt",
         "UserCode1", "UserCode10", "UserCode11", "UserCode12", "UserCode13", "UserCode2", "UserCode3", "UserCode4",
         "UserCode5", "UserCode6", "UserCode7", "UserCode8", "UserCode9"]}
     assert report["tables"]["sections"]["fields"]["missing"] == ["TeacherNumber1", "TeacherNumber2", "TeacherNumber3"]
