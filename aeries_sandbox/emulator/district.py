@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-__all__ = ["District", "TABLES", "DEFAULT_INFO", "blank_contact", "school_year_label", "start_year"]
+__all__ = ["District", "TABLES", "DEFAULT_INFO", "blank_contact", "blank_student", "school_year_label", "start_year"]
 
 #: Table name -> file name, in the order they are written.
 TABLES = {
@@ -70,6 +70,39 @@ def blank_contact() -> dict[str, Any]:
         "MilitarySupervisorName", "MilitarySupervisorPhone", "MilitaryStatusCode", "NotificationPreferenceCode",
         "Comments"], ""))
     return fields
+
+
+#: The fields of a student record as the Aeries demo server answers them, in its order (README: "Students"):
+#: github derekpovah/aeries-api spec/support/fixtures/students.json and student.json.
+STUDENT_RECORD_FIELDS = (
+    "StudentID", "OldStudentID", "CorrespondenceLanguageCode", "SchoolCode", "StudentNumber", "StateStudentID",
+    "LastName", "FirstName", "MiddleName", "LastNameAlias", "FirstNameAlias", "MiddleNameAlias", "Gender", "Grade",
+    "GradeLevelShortDescription", "GradeLevelLongDescription", "Birthdate", "ParentGuardianName", "HomePhone",
+    "StudentMobilePhone", "MailingAddress", "MailingAddressCity", "MailingAddressState", "MailingAddressZipCode",
+    "MailingAddressZipExt", "ResidenceAddress", "ResidenceAddressCity", "ResidenceAddressState",
+    "ResidenceAddressZipCode", "ResidenceAddressZipExt", "AddressVerified", "EthnicityCode", "RaceCode1", "RaceCode2",
+    "RaceCode3", "RaceCode4", "RaceCode5", *(f"UserCode{n}" for n in range(1, 14)), "SchoolEnterDate",
+    "SchoolLeaveDate", "DistrictEnterDate", "CounselorNumber", "Track", "AttendanceProgramCodePrimary",
+    "AttendanceProgramCodeAdditional1", "AttendanceProgramCodeAdditional2", "LockerNumber", "LowSchedulingPeriod",
+    "HighSchedulingPeriod", "InactiveStatusCode", "FamilyKey", "LanguageFluencyCode", "HomeLanguageCode",
+    "ParentEdLevelCode", "ParentEmailAddress", "StudentEmailAddress", "NetworkLoginID", "AtRiskPoints",
+    "HomeRoomTeacherNumber", "NotificationPreferenceCode", "NextSchoolCode", "NextGrade",
+    "NextGradeLevelShortDescription", "NextGradeLevelLongDescription", "RecordsReleaseCode",
+)
+_STUDENT_NUMBERS = ("StudentID", "OldStudentID", "SchoolCode", "StudentNumber", "Grade", "CounselorNumber",
+                    "LowSchedulingPeriod", "HighSchedulingPeriod", "FamilyKey", "NextSchoolCode", "NextGrade")
+_STUDENT_DATES = ("Birthdate", "SchoolEnterDate", "SchoolLeaveDate", "DistrictEnterDate")
+
+
+def blank_student() -> dict[str, Any]:
+    """A student with every field the Aeries demo server answers, in its order, each blank: numbers 0, dates null,
+    ``AddressVerified`` false, text ``""``."""
+    fields: dict[str, Any] = dict.fromkeys(STUDENT_RECORD_FIELDS, "")
+    fields.update(dict.fromkeys(_STUDENT_NUMBERS, 0))
+    fields.update(dict.fromkeys(_STUDENT_DATES))
+    fields["AddressVerified"] = False
+    return fields
+
 
 DEFAULT_INFO: dict[str, Any] = {
     "DatabaseYear": 2026,

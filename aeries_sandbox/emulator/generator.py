@@ -15,7 +15,9 @@ What is in it (``size`` = distinct students):
   ``SchoolLeaveDate``), 3% pre-enrolled (``"P"``, ``SchoolEnterDate`` in January 2027), 1% enrolled at two
   schools at once (same ``StudentID``, two ``SchoolCode``/``StudentNumber``). Names with apostrophes,
   hyphens, accents, a comma (``"Garcia, Jr."``) and stray leading/trailing spaces; about 10% without a
-  ``StudentEmailAddress`` (null or ``""``); some blank ``NetworkLoginID``.
+  ``StudentEmailAddress`` (null or ``""``); some blank ``NetworkLoginID``. The demo server's 77 fields and
+  conventions (an active student's code is ``""``), and a few names with a line break: from their own RNG, see
+  shape_students_like_aeries.
 * staff (about one per 12 students, some inactive, some with blank names or e-mail so callers must fall back
   to the teacher record, some at the district office: ``PrimaryAeriesSchool`` 0; the demo server's 46 fields,
   shared placeholder e-mails ``NoWhere@aeries.com`` and teachers whose first name is blank on both the staff
@@ -44,7 +46,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from aeries_sandbox.emulator.district import DEFAULT_INFO, District, blank_contact
+from aeries_sandbox.emulator.district import DEFAULT_INFO, District, blank_contact, blank_student
 
 __all__ = ["generate_district", "DistrictShape", "DATABASE_YEAR", "SCHOOL_YEAR_START", "SCHOOL_YEAR_END", "DOMAIN"]
 
@@ -190,6 +192,7 @@ class _Generator:
         self.finish_staff()
         self.make_data_changes()
         self.make_gradebooks()
+        self.shape_students_like_aeries()
         info = dict(DEFAULT_INFO)
         info.update({"DatabaseYear": DATABASE_YEAR, "SchoolYearStart": SCHOOL_YEAR_START.isoformat()})
         return District(
@@ -577,6 +580,30 @@ class _Generator:
         }
         person["enrollments"].append(record)
         self.students.append(record)
+
+    def shape_students_like_aeries(self) -> None:
+        """Student records as the Aeries demo server serves them (emulator README, "Students as Aeries serves
+        them"): the 77 fields of a captured record in its order, with its conventions (an active student's
+        ``InactiveStatusCode`` is ``""``), and a few students whose name holds a line break (``"\\r\\n"`` or
+        ``"\\n"``), the first an active high-school student with classes.
+
+        From its own RNG, after every other draw, so that no other table and no count changes."""
+        rng = random.Random(f"{self.seed}:student-shapes")
+        for record in self.students:
+            full = _full_student_record(record, rng)
+            record.clear()
+            record.update(full)
+        high = [p for p in self.persons
+                if p["status"] == " " and self.school_kind[p["enrollments"][0]["SchoolCode"]] == "high"]
+        first = [rng.choice(high)] if high else []
+        others = [p for p in self.persons if p not in first]
+        wanted = max(len(LINE_BREAK_NAMES), round(self.size * 0.002))
+        chosen = first + rng.sample(others, min(len(others), wanted - len(first)))
+        for n, person in enumerate(chosen):
+            name, shape = LINE_BREAK_NAMES[n % len(LINE_BREAK_NAMES)]
+            broken = shape(person["enrollments"][0][name], rng)
+            for record in person["enrollments"]:  # a student enrolled at two schools has one name
+                record[name] = broken
 
     # -- sections, teachers, staff -------------------------------------------------------------
     def new_staff(self, title: str, school: int, *, teacher: bool = False) -> dict[str, Any]:
@@ -1092,6 +1119,51 @@ def _full_staff_record(staff: dict[str, Any], rng: random.Random) -> dict[str, A
         "NotificationPreferenceCode": "1",
         "Title": staff["Title"],
     }
+
+
+#: The names of a few generated students hold a line break (README, "Students as Aeries serves them"): which field,
+#: and how its value is broken. A name typed on two lines, or pasted with the line break that ended it.
+LINE_BREAK_NAMES = (
+    ("FirstName", lambda value, rng: f"{value}\r\n{rng.choice(MIDDLE)}"),
+    ("LastName", lambda value, rng: f"{value}\r\n"),
+    ("LastName", lambda value, rng: f"{value}\n{rng.choice(LAST)}"),
+    ("ParentGuardianName", lambda value, rng: f"{value}\r\n"),
+)
+
+#: Aeries' grade level descriptions (short, long): 9-13 as the demo server's students have them (derekpovah/aeries-api
+#: spec/support/fixtures/students.json), the others in the same pattern (the capture has no student below grade 9).
+GRADE_LEVELS = {
+    -2: ("PS", "Preschool"), -1: ("TK", "Transitional Kindergarten"), 0: ("K", "Kindergarten"),
+    1: ("1", "First Grade"), 2: ("2", "Second Grade"), 3: ("3", "Third Grade"), 4: ("4", "Fourth Grade"),
+    5: ("5", "Fifth Grade"), 6: ("6", "Sixth Grade"), 7: ("7", "Seventh Grade"), 8: ("8", "Eighth Grade"),
+    9: ("9", "Ninth Grade"), 10: ("10", "Tenth Grade"), 11: ("11", "Eleventh Grade"), 12: ("12", "Twelfth Grade"),
+    13: ("13", "Reserved for Graduating Seniors"),
+}
+
+
+def _full_student_record(student: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+    """A student record with the fields, in the order, of a demo-server student record (``blank_student``); the
+    generator's values are kept, the others follow the capture's conventions (``""`` codes and ZIP extensions,
+    ``UserCode1``-``13`` mostly blank, ``AtRiskPoints`` as text with four decimals, scheduling periods 0-9). An
+    active student's ``InactiveStatusCode`` is ``""``, as on every captured student. The capture has no
+    ``StudentPersonalEmailAddress``: a generated student has none either."""
+    record = blank_student()
+    record.update({name: value for name, value in student.items() if name in record})
+    short, long = GRADE_LEVELS[student["Grade"]]
+    next_short, next_long = GRADE_LEVELS[student["NextGrade"]]
+    record.update({
+        "GradeLevelShortDescription": short, "GradeLevelLongDescription": long,
+        "NextGradeLevelShortDescription": next_short, "NextGradeLevelLongDescription": next_long,
+        "AddressVerified": rng.random() < 0.2,
+        "UserCode1": "R" if rng.random() < 0.1 else "", "UserCode2": "6" if rng.random() < 0.05 else "",
+        "UserCode4": rng.choice(("Y", "Y", "N", "")), "UserCode6": rng.choice(("", "", "B", "G")),
+        "UserCode7": rng.choice(("", "", "C", "L")), "UserCode9": rng.choice(("Y", "N")),
+        "LowSchedulingPeriod": 0, "HighSchedulingPeriod": 9,
+        "InactiveStatusCode": student["InactiveStatusCode"].strip(),
+        "ParentEdLevelCode": rng.choice(("10", "11", "12", "13", "14")),
+        "AtRiskPoints": f"{rng.choice((0, rng.randint(1, 30)))}.0000",
+    })
+    return record
 
 
 def _terms(kind: str) -> list[dict[str, Any]]:

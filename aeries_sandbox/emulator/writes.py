@@ -21,7 +21,7 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
-from aeries_sandbox.emulator.district import blank_contact
+from aeries_sandbox.emulator.district import blank_contact, blank_student
 from aeries_sandbox.emulator.errors import HttpError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -379,7 +379,7 @@ def insert_student(index: DistrictIndex, school: int, payload: Any) -> tuple[int
     grade = values["Grade"]
     enter = values.get("SchoolEnterDate") or f"{index.info.get('SchoolYearStart', '2026-08-13')}T00:00:00"
     record: dict[str, Any] = {
-        "StudentID": student_id, "OldStudentID": 0, "SchoolCode": school,
+        **blank_student(), "StudentID": student_id, "OldStudentID": 0, "SchoolCode": school,
         "StudentNumber": index.next_student_number(school), "StateStudentID": state_id,
         "LastName": "", "FirstName": "", "MiddleName": "", "LastNameAlias": "", "FirstNameAlias": "",
         "MiddleNameAlias": "", "Gender": "", "Grade": grade, "Birthdate": None, "ParentGuardianName": "",
@@ -390,7 +390,7 @@ def insert_student(index: DistrictIndex, school: int, payload: Any) -> tuple[int
         "SchoolLeaveDate": None, "DistrictEnterDate": values.get("DistrictEnterDate") or enter, "CounselorNumber": 0,
         "Track": "", "InactiveStatusCode": " ", "FamilyKey": 0, "LanguageFluencyCode": "", "HomeLanguageCode": "",
         "CorrespondenceLanguageCode": "", "ParentEmailAddress": "", "StudentEmailAddress": "",
-        "StudentPersonalEmailAddress": "", "NetworkLoginID": "", "HomeRoomTeacherNumber": "0",
+        "NetworkLoginID": "", "HomeRoomTeacherNumber": "0",
         "NextSchoolCode": school, "NextGrade": min(grade + 1, 18), "RecordsReleaseCode": "",
     }
     record.update(values)

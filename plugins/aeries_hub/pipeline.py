@@ -244,7 +244,9 @@ def build_file(mapping_file: str, file_name: str) -> dict:
     from airflow.sdk.exceptions import AirflowFailException
 
     from aeries_hub.mapping.engine import RECORD_SET_COLUMN, apply_source_filters, build_output, columns_read_by
-    from aeries_hub.mapping.render import NestedRows, render_delimited, render_jsonl
+    from aeries_hub.mapping.render import (
+        NestedRows, describe_single_line_values, render_delimited, render_jsonl, single_line_values,
+    )
     from aeries_hub.quality import parse_checks, validate_frame
     from aeries_hub.quality.runner import rejects_csv
 
@@ -260,6 +262,11 @@ def build_file(mapping_file: str, file_name: str) -> dict:
     except (KeyError, ValueError) as exc:
         _build_failed(run, output, exc)
     del tables
+    single_line = {}
+    if output.format.type == "delimited":  # before the checks: they see the values as they are written
+        built.frame, single_line = single_line_values(built.frame, output.delivered_columns, output.key)
+        if single_line:
+            log.warning("%s", describe_single_line_values(output.file, single_line))
     earlier = {file: run.read_parquet(f"built/{mapping.output(file).stem}.parquet") for file in output.needs}
     known = {**earlier, output.file: built.frame}  # a file may reference its own keys (OneRoster parentSourcedId)
     index = mapping.outputs.index(output)
@@ -277,6 +284,7 @@ def build_file(mapping_file: str, file_name: str) -> dict:
         "rejected_ids": _ids(outcome.rejected, output.key),
         "rows_by_record_set": built.rows_by_record_set,
         "merged_duplicates": built.merged_duplicates,
+        "single_line_values": single_line,
         "checks": outcome.to_dict(),
     }
     if outcome.has_errors:
@@ -1010,7 +1018,8 @@ def summarize_run(mapping: Mapping, stages: dict[str, dict]) -> dict:
         "rejected": rejected,
         "rejected_by_vendor": rejected_by_vendor,
         "files": {
-            stem: {k: b.get(k) for k in ("file", "rows", "rejected", "rejected_ids", "merged_duplicates", "sha256")}
+            stem: {k: b.get(k) for k in ("file", "rows", "rejected", "rejected_ids", "merged_duplicates",
+                                         "single_line_values", "sha256")}
             | _rejects_of_file(mapping, stem, b, delivered)
             for stem, b in builds.items()
         },
@@ -1020,7 +1029,8 @@ def summarize_run(mapping: Mapping, stages: dict[str, dict]) -> dict:
         },
         "crosswalks": crosswalks,
         "left_out_schools": sources.get("left_out_schools", []),
-        "attention": year_notes + unmapped + (volumes["drops"] if volumes.get("allowed") else [])
+        "attention": year_notes + unmapped + _single_line_lines(builds)
+        + (volumes["drops"] if volumes.get("allowed") else [])
         + (stages.get("track_changes") or {}).get("state_problems", []),
         "changes": stages.get("track_changes"),
         "extraction": _extraction_line(stages),
@@ -1032,6 +1042,14 @@ def summarize_run(mapping: Mapping, stages: dict[str, dict]) -> dict:
         + ([year_error] if year_error else []),
         **({"reason": reason} if reason else {}),
     }
+
+
+def _single_line_lines(builds: dict[str, dict]) -> list[str]:
+    """One line per delivered file in which values with line breaks were written on one line (a warning)."""
+    from aeries_hub.mapping.render import describe_single_line_values
+
+    return [describe_single_line_values(b["file"], b["single_line_values"]) for b in builds.values()
+            if b.get("single_line_values")]
 
 
 def _school_year_labels(extracts: list[dict]) -> str | list[str] | None:

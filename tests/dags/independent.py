@@ -67,3 +67,17 @@ GENERATED_PSEUDO_SCHOOLS = [
     {"code": 901, "name": "X NPS School", "reasons": ["no student is enrolled"]},
     {"code": 902, "name": "X Private School", "reasons": ["no student is enrolled"]},
 ]
+
+
+def one_line(value: str) -> str:
+    """A value as a delimited vendor file holds it (issue 14): each run of line breaks and other control characters
+    (Unicode Cc, U+2028, U+2029), with the spaces next to it, is one space, and none is left at either end.
+    "Daniel\\r\\nAlejandro" -> "Daniel Alejandro", "Kealoha\\r\\n" -> "Kealoha"; a value without one is unchanged."""
+    import unicodedata
+
+    marked = "".join("\0" if unicodedata.category(ch) == "Cc" or ch in "\u2028\u2029" else ch for ch in value)
+    pieces = marked.split("\0")
+    if len(pieces) == 1:
+        return value
+    pieces = [pieces[0].rstrip(" "), *(piece.strip(" ") for piece in pieces[1:-1]), pieces[-1].lstrip(" ")]
+    return " ".join(piece for piece in pieces if piece)

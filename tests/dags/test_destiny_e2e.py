@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from aeries_hub.staging import RunFolder, staging_base
-from tests.dags.independent import natural, s
+from tests.dags.independent import natural, one_line, s
 
 DAG_ID = "aeries_to_destiny"
 STACK = {"students": 300, "seed": 7, "aeries_extra": {"backoff_base": 0.05, "backoff_max": 0.5}}
@@ -113,7 +113,7 @@ def expected_patrons(data_dir: Path, sites: dict[str, str] | None = None) -> tup
 
     kept, rejected = [], []
     for row in students + staff:
-        row = {c: row.get(c, "") for c in COLUMNS}
+        row = {c: one_line(row.get(c, "")) for c in COLUMNS}  # what the file holds: one line per value
         bad = any(not row[c] for c in REQUIRED) or any(len(row[c]) > n for c, n in MAX_LENGTH.items())
         (rejected if bad else kept).append(row)
     out = io.StringIO(newline="")

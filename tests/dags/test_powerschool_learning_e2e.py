@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from aeries_hub.staging import RunFolder, staging_base
-from tests.dags.independent import GENERATED_PSEUDO_SCHOOLS, natural, real_schools, s
+from tests.dags.independent import GENERATED_PSEUDO_SCHOOLS, natural, one_line, real_schools, s
 
 DAG_ID = "aeries_to_powerschool_learning"
 STACK = {"students": 300, "seed": 5}
@@ -28,7 +28,7 @@ def csv_bytes(header: list[str], rows: list[list[str]]) -> bytes:
     out = io.StringIO(newline="")
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerows([[one_line(v) for v in row] for row in rows])  # one line per value (issue 14)
     return out.getvalue().encode("utf-8")
 
 

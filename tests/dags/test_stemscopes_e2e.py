@@ -19,7 +19,7 @@ import pytest
 
 from aeries_hub.mapping.loader import load_mapping
 from aeries_hub.staging import RunFolder, staging_base
-from tests.dags.independent import GENERATED_PSEUDO_SCHOOLS, day, natural, real_schools, s
+from tests.dags.independent import GENERATED_PSEUDO_SCHOOLS, day, natural, one_line, real_schools, s
 
 DAG_ID = "aeries_to_stemscopes"
 STACK = {"students": 300, "seed": 5}
@@ -49,7 +49,7 @@ CEDS = {-2: "PR", -1: "TK", 0: "KG", **{g: f"{g:02d}" for g in range(1, 14)}}
 def csv_bytes(name: str, rows: list[list[str]]) -> bytes:
     out = io.StringIO(newline="")
     out.write(HEADERS[name] + "\n")
-    csv.writer(out, lineterminator="\n").writerows(rows)
+    csv.writer(out, lineterminator="\n").writerows([[one_line(v) for v in row] for row in rows])
     return out.getvalue().encode("utf-8")
 
 
@@ -232,6 +232,11 @@ def test_stemscopes_delivers_a_referentially_complete_oneroster_set(stack, distr
     classes = list(csv.DictReader(io.StringIO(files["classes.csv"].decode())))
     assert {sessions[c["termSourcedIds"]]["type"] for c in classes} == {"semester", "term"}
     assert {u["password"] for u in users} == {""}
+    # Issue 14: names typed on two lines in Aeries ("Daniel\r\nAlejandro", "Nguyễn\nChen" in the district of seed 5)
+    # are one line of users.csv (a quoted line break would split the row for a reader that reads lines)
+    assert [(u["givenName"], u["familyName"]) for u in users if u["sourcedId"] in ("1702322", "57193392")] == [
+        ("Daniel Alejandro", "Sanchez"), ("Emma", "Nguyễn Chen")]
+    assert files["users.csv"].count(b"\n") == len(users) + 1 and b"\r" not in files["users.csv"]
     report = RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("report.json")
     assert report["status"] == "Completed"
     assert (report["database_year"], report["school_year"]) == (2026, "2026-2027")

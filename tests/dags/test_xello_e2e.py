@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from aeries_hub.staging import RunFolder, staging_base
-from tests.dags.independent import GENERATED_PSEUDO_SCHOOLS, natural, real_schools, s
+from tests.dags.independent import GENERATED_PSEUDO_SCHOOLS, natural, one_line, real_schools, s
 
 DAG_ID = "aeries_to_xello"
 STACK = {"students": 300, "seed": 5}
@@ -40,7 +40,8 @@ def spreadsheet_safe(value: str) -> str:
 
 
 def pipe_file(header: list[str], rows: list[list[str]]) -> bytes:
-    return "".join("|".join(map(spreadsheet_safe, line)) + "\r\n" for line in [header, *rows]).encode("utf-8")
+    lines = ["|".join(spreadsheet_safe(one_line(v)) for v in line) + "\r\n" for line in [header, *rows]]
+    return "".join(lines).encode("utf-8")
 
 
 def expected_files(data_dir: Path) -> dict[str, bytes]:
@@ -160,6 +161,14 @@ def test_xello_delivers_the_five_files(stack):
     assert report["left_out_schools"] == GENERATED_PSEUDO_SCHOOLS
     assert any(line.startswith("left out as pseudo-schools") and "99 'Transfer School' (DoNotReport is true, no "
                "student is enrolled)" in line for line in report_lines(report))
+    # Issue 14: names typed on two lines in Aeries (the generated district of seed 5 has a first name
+    # "Daniel\r\nAlejandro" and a last name "Nguyễn\nChen") are sent on one line, and the report names the students
+    rows = (stack.sftp.root / "xello" / "Student.txt").read_bytes().split(b"\r\n")
+    assert [row.split(b"|")[:3] for row in rows if row.startswith((b"1702322|", b"57193392|"))] == [
+        [b"1702322", b"Daniel Alejandro", b"Sanchez"], [b"57193392", b"Emma", "Nguyễn Chen".encode()]]
+    assert len(rows) == expected["Student.txt"].count(b"\r\n") + 1 and not any(b"\n" in row for row in rows)
+    assert ("Student.txt: 2 values (FirstName 1, LastName 1) held line breaks or other control characters, written "
+            "on one line with a space for each run: ids 1702322, 57193392") in report["attention"]
 
 
 def active_educators(data_dir: Path) -> list[tuple[dict, dict]]:

@@ -86,6 +86,68 @@ def escape_formulas_in_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return escaped
 
 
+#: Line breaks and the other control characters (Unicode Cc: C0, DEL, C1; and the line and paragraph separators
+#: U+2028/U+2029, line breaks to many readers). In a delimited file one of them splits a row in two (a line break)
+#: or a value in two (a tab in a tab-delimited file), and a vendor's importer reads what is left as another record.
+#: The class reads the same in Python's re and in Arrow's RE2.
+CONTROL_CHARACTERS = "[\\x00-\\x1f\\x7f-\\x9f\u2028\u2029]"
+#: A run of control characters with the spaces around it: one space inside a value, nothing at either end.
+_CONTROL_RUN = re.compile(f" *{CONTROL_CHARACTERS}(?:{CONTROL_CHARACTERS}| )*")
+#: How many record ids the build summary keeps for values written on one line.
+_IDS_KEPT = 1000
+
+
+def single_line(value: str) -> str:
+    """``value`` on one line: each run of line breaks and other control characters (CONTROL_CHARACTERS), with the
+    spaces around it, becomes one space; at the start or the end of the value it is removed.
+    ``"Kiara\\r\\nRose"`` -> ``"Kiara Rose"``, ``"Lewis\\r\\n"`` -> ``"Lewis"``."""
+    return _CONTROL_RUN.sub(lambda run: "" if run.start() == 0 or run.end() == len(value) else " ", value)
+
+
+def single_line_values(frame: pd.DataFrame, columns: list[str], key: tuple[str, ...] = ()) -> tuple[pd.DataFrame, dict]:
+    """The rows of a delimited file with every text value of ``columns`` on one line (:func:`single_line`), and
+    what changed for the run report: ``{"values": n, "columns": {column: n}, "ids": [record ids]}`` (ids are the
+    ``key`` values of the rows, ``994/101`` for a two-column key; ``{}`` when nothing changed).
+
+    A value with a line break would split its row in two in any reader that reads a line at a time, and cannot be
+    written at all in an unquoted file; a name typed in Aeries on two lines is the common case. Nothing is dropped:
+    the value is the same text on one line."""
+    changed: dict[str, int] = {}
+    hit_rows = None
+    for column in columns:
+        values = frame[column]
+        if isinstance(values.dtype, pd.StringDtype):
+            hits = values.str.contains(CONTROL_CHARACTERS, regex=True).fillna(False).astype(bool)
+        elif values.dtype == object:
+            hits = values.map(lambda v: isinstance(v, str) and _CONTROL_RUN.search(v) is not None).astype(bool)
+        else:
+            continue
+        if not hits.any():
+            continue
+        if not changed:
+            frame = frame.copy()
+        frame[column] = values.where(~hits, values[hits].map(single_line))
+        changed[column] = int(hits.sum())
+        hit_rows = hits if hit_rows is None else hit_rows | hits
+    if not changed:
+        return frame, {}
+    present = [k for k in key if k in frame.columns]
+    rows = frame.loc[hit_rows, present].head(_IDS_KEPT).itertuples(index=False, name=None) if present else []
+    return frame, {"values": sum(changed.values()), "columns": changed,
+                   "ids": list(dict.fromkeys("/".join(str(v) for v in row) for row in rows))}
+
+
+def describe_single_line_values(file: str, changed: dict, shown: int = 5) -> str:
+    """``Student.txt: 2 values (FirstName 1, LastName 1) held line breaks or other control characters, written on
+    one line with a space for each run: ids 1702322, 57193392``"""
+    columns = ", ".join(f"{column} {count}" for column, count in changed["columns"].items())
+    ids = changed["ids"]
+    more = f" and {len(ids) - shown} more" if len(ids) > shown else ""
+    plural = "s" if changed["values"] != 1 else ""
+    return (f"{file}: {changed['values']} value{plural} ({columns}) held line breaks or other control characters, "
+            f"written on one line with a space for each run: ids {', '.join(ids[:shown])}{more}")
+
+
 def render_delimited(
     frame: pd.DataFrame, columns: list[str], fmt: FileFormat, key: tuple[str, ...] = (),
     raw_columns: Collection[str] = (),

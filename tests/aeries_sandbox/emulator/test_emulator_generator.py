@@ -123,7 +123,7 @@ def test_students_have_the_hard_cases(district):
     assert {len(str(sid)) for sid in by_id} == {6, 7, 8}
     assert all(len(s["StateStudentID"]) == 10 and s["StateStudentID"].isdigit() for s in students)
     statuses = Counter(s["InactiveStatusCode"] for s in students)
-    assert statuses[" "] > 0.85 * len(students) and statuses["I"] and statuses["P"]
+    assert statuses[""] > 0.85 * len(students) and statuses["I"] and statuses["P"]
     start = "2026-08-13"
     for s in students:
         if s["InactiveStatusCode"] == "I":
@@ -188,7 +188,7 @@ def test_rosters_and_contacts(district):
     with_sections = {s["SchoolCode"] for s in district.sections}
     for student in district.students:
         key = (student["SchoolCode"], student["StudentID"])
-        if student["InactiveStatusCode"] == " " and student["SchoolCode"] in with_sections:
+        if student["InactiveStatusCode"] == "" and student["SchoolCode"] in with_sections:
             assert 4 <= per_student[key] <= 7
         if student["InactiveStatusCode"] == "P":
             assert per_student[key] == 0
@@ -299,7 +299,7 @@ def test_a_district_scale_shape_sets_schools_staff_classes_and_section_sizes():
     assert counts["staff"] == 400  # 5000 / 12.5
     classes = Counter((r["SchoolCode"], r["StudentID"]) for r in district.rosters)
     assert set(classes.values()) <= {6, 7} and len(set(classes.values())) == 2
-    active = Counter((s["SchoolCode"], s["Grade"]) for s in district.students if s["InactiveStatusCode"] == " ")
+    active = Counter((s["SchoolCode"], s["Grade"]) for s in district.students if s["InactiveStatusCode"] == "")
     for section in district.sections:
         if section["InactiveStatusCode"] == " ":
             per_period = -(-active[(section["SchoolCode"], section["LowGrade"])] // 18)

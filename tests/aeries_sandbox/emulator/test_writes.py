@@ -258,7 +258,7 @@ def test_update_student_changes_every_school_record(emu, district, pristine):
 
 def test_update_student_grade_moves_the_grade_lists(emu, district):
     student = next(s for s in district.students if s["SchoolCode"] == 100 and s["Grade"] == 2
-                   and s["InactiveStatusCode"] == " ")
+                   and not s["InactiveStatusCode"].strip())
     sid = student["StudentID"]
     assert post(emu, f"UpdateStudent/{sid}", {"Grade": 3}).json()[0]["Grade"] == 3
     assert sid in {s["StudentID"] for s in get(emu, "schools/100/students/grade/3").json()}
@@ -298,7 +298,7 @@ def test_update_student_address(emu, district):
 
 # -- contacts --------------------------------------------------------------------------------------------------
 def test_insert_and_update_contact(emu, district):
-    student = next(s for s in district.students if s["SchoolCode"] == 300 and s["InactiveStatusCode"] == " ")
+    student = next(s for s in district.students if s["SchoolCode"] == 300 and not s["InactiveStatusCode"].strip())
     sid = student["StudentID"]
     existing = get(emu, f"schools/300/contacts/{sid}").json()
     response = post(emu, f"InsertContact/{sid}", {

@@ -111,3 +111,57 @@ def test_an_ascii_jsonl_file_writes_characters_outside_ascii_as_json_escapes_so_
         b'{"id":"700004","first":"Linh \\ud83c\\udf38","last":"\\u0110\\u1ed7"}\n'
     )
     assert [json.loads(line) for line in data.decode("ascii").splitlines()] == NAMES.to_dict("records")
+
+
+# ------------------------------------------------------------- line breaks inside values (issue 14)
+
+def test_values_with_line_breaks_are_written_on_one_line_in_every_delimited_format():
+    from aeries_hub.mapping.engine import TEXT
+    from aeries_hub.mapping.render import render_delimited, single_line_values
+
+    frame = pd.DataFrame({
+        "StudentID": pd.Series(["1702322", "57193392", "9435995", "8000001", "8000002"], dtype=TEXT),
+        "FirstName": pd.Series(["Daniel\r\nAlejandro", "Kim", "Ana", "Mary \n Jo", " Maria"], dtype=TEXT),
+        "LastName": pd.Series(["Lee", "Nguyễn\nChen", "Kealoha\r\n", "Tab\tSeparated\x85", "Lee "], dtype=object),
+        "Grade": [10, 8, 0, 3, 4],
+    })
+    columns = ["StudentID", "FirstName", "LastName", "Grade"]
+
+    single, changed = single_line_values(frame, columns, ("StudentID",))
+
+    assert changed == {"values": 5, "columns": {"FirstName": 2, "LastName": 3},
+                       "ids": ["1702322", "57193392", "9435995", "8000001"]}
+    assert frame["FirstName"][0] == "Daniel\r\nAlejandro"  # the caller's rows are left as they were
+    pipes = FileFormat(delimiter="|", quoting="none", line_ending="crlf")
+    assert render_delimited(single, columns, pipes) == (
+        b"StudentID|FirstName|LastName|Grade\r\n"
+        b"1702322|Daniel Alejandro|Lee|10\r\n"
+        b"57193392|Kim|Nguy\xe1\xbb\x85n Chen|8\r\n"
+        b"9435995|Ana|Kealoha|0\r\n"
+        b"8000001|Mary Jo|Tab Separated|3\r\n"
+        b"8000002| Maria|Lee |4\r\n"
+    )
+    quoted = FileFormat(delimiter=",", quoting="all", line_ending="crlf")
+    assert render_delimited(single, columns, quoted).splitlines()[1:3] == [
+        b'"1702322","Daniel Alejandro","Lee","10"', b'"57193392","Kim","Nguy\xe1\xbb\x85n Chen","8"']
+    tabs = FileFormat(delimiter="\t", quoting="minimal")
+    assert render_delimited(single, columns, tabs).split(b"\n")[4] == b"8000001\tMary Jo\tTab Separated\t3"
+
+
+def test_values_on_one_line_already_are_left_alone():
+    from aeries_hub.mapping.render import single_line, single_line_values
+
+    frame = pd.DataFrame({"id": ["1", "2"], "name": ["O'Brien, Jr.", " Zoë "]})
+    single, changed = single_line_values(frame, ["id", "name"], ("id",))
+
+    assert changed == {} and single is frame
+    assert [single_line(v) for v in ("\r\n", "\u2028x\u2029", "a\x00b", "x \r\n\t y")] == ["", "x", "a b", "x y"]
+
+
+def test_the_report_names_the_file_the_columns_and_the_ids():
+    from aeries_hub.mapping.render import describe_single_line_values
+
+    changed = {"values": 7, "columns": {"FirstName": 6, "LastName": 1}, "ids": [str(n) for n in range(101, 108)]}
+    assert describe_single_line_values("Student.txt", changed) == (
+        "Student.txt: 7 values (FirstName 6, LastName 1) held line breaks or other control characters, written on "
+        "one line with a space for each run: ids 101, 102, 103, 104, 105 and 2 more")
