@@ -1011,11 +1011,12 @@ def summarize_run(mapping: Mapping, stages: dict[str, dict]) -> dict:
         "rejected_by_vendor": rejected_by_vendor,
         "files": {
             stem: {k: b.get(k) for k in ("file", "rows", "rejected", "rejected_ids", "merged_duplicates", "sha256")}
-            | _rejects_of_file(mapping, stem, b, delivered)
+            | _rejects_of_file(mapping, stem, b, delivered) | {"shared_values": shared_values(b.get("checks") or {})}
             for stem, b in builds.items()
         },
         "sources": {
             name: {k: t.get(k) for k in ("rows", "rejected", "rejected_ids")} | _rejects_of_table(name, t)
+            | {"shared_values": shared_values(t.get("checks") or {})}
             for name, t in sources.get("tables", {}).items()
         },
         "crosswalks": crosswalks,
@@ -1211,6 +1212,22 @@ def reject_reason_lines(document: dict) -> list[str]:
     return lines
 
 
+def shared_values(checks: dict) -> list[dict]:
+    """The values that a uniqueness warning found shared by several rows (staff sharing Aeries' placeholder e-mail
+    ``NoWhere@aeries.com``): ``{warning, values, count, ids}`` each, every row's id (the runner's ``shared``)."""
+    return [{"warning": result.get("description") or result["expectation"], **entry}
+            for result in checks.get("results", []) for entry in result.get("shared") or []]
+
+
+def shared_value_lines(document: dict) -> list[str]:
+    """``Educator.txt: an e-mail ... per school: Email nowhere@aeries.com, SchoolCode 994 is shared by 3 rows: 1, 2, 3``"""
+    named = [(f"Aeries {name}", table) for name, table in (document.get("sources") or {}).items()]
+    named += [(file["file"], file) for file in (document.get("files") or {}).values()]
+    return [f"{where}: {entry['warning']}: " + ", ".join(f"{column} {value}" for column, value in entry["values"].items())
+            + f" is shared by {entry['count']} rows: {', '.join(entry['ids'])}"
+            for where, part in named for entry in part.get("shared_values") or []]
+
+
 def _unmapped_lines(name: str, coverage: dict) -> list[str]:
     from aeries_hub.mapping.crosswalk import describe_unmapped
 
@@ -1231,6 +1248,7 @@ def report_lines(document: dict) -> list[str]:
     c = document["checks"]
     lines.append(f"checks: {c['passed']} passed, {c['warned']} warned, {c['failed']} failed; {document['rejected']} rows rejected")
     lines += reject_reason_lines(document)
+    lines += shared_value_lines(document)
     lines += document.get("attention", [])
     left_out = describe_left_out(document.get("left_out_schools") or [])
     lines += [left_out] if left_out else []
