@@ -65,17 +65,10 @@ def extract_table(mapping_file: str, table: str) -> dict:
     """Pull one whole Aeries table into ``extract/<table>.parquet``, from the school year Aeries serves for the
     run's date (see AeriesHook.check_database_year); the summary says which year that is, and why when it is
     not the run's."""
-    from aeries_hub.hooks.aeries import AeriesConfigError, AeriesHook
-
     mapping = mapping_for(mapping_file)
     run = RunFolder.current()
     target = run.path("extract", f"{table}.parquet")
-    hook = AeriesHook(aeries_conn_id=mapping.aeries_conn_id, school_year=school_year_of(run_date(mapping)))
-    try:
-        year = hook.check_database_year()
-    except AeriesConfigError as exc:
-        _summary(run, "school_year", {"error": str(exc)})
-        raise
+    hook, year = aeries_for_run(mapping.aeries_conn_id, mapping, run)
     if mapping.incremental:
         summary = _extract_incrementally(mapping, hook, table, target)
         make_private(target)
@@ -95,6 +88,23 @@ def extract_table(mapping_file: str, table: str) -> dict:
             "path": str(target),
         },
     )
+
+
+def aeries_for_run(conn_id: str, owner, run: RunFolder):
+    """The Aeries hook of a run (an extraction or a write-back) and the school year it reads and writes: the one
+    Aeries serves for the run's date, settled by :meth:`AeriesHook.check_database_year` (the connection extra
+    ``unavailable_year`` decides when Aeries does not offer it). When the rule fails the run, the reason goes to
+    ``summary/school_year.json`` for the report. ``owner`` is the mapping or write-back whose schedule's time zone
+    dates the run."""
+    from aeries_hub.hooks.aeries import AeriesConfigError, AeriesHook
+
+    hook = AeriesHook(aeries_conn_id=conn_id, school_year=school_year_of(run_date(owner)))
+    try:
+        year = hook.check_database_year()
+    except AeriesConfigError as exc:
+        _summary(run, "school_year", {"error": str(exc)})
+        raise
+    return hook, year
 
 
 def _extract_incrementally(mapping: Mapping, hook, table: str, target) -> dict:
@@ -356,8 +366,9 @@ def aeries_run_values(mapping: Mapping, run: RunFolder) -> dict[str, str]:
     return {name: values[name] for name in mapping.run_values}
 
 
-def run_date(mapping: Mapping):
-    """The run's date in the mapping's time zone: its logical date, or when it was due for a manual run."""
+def run_date(mapping):
+    """The run's date in the time zone of the mapping's (or write-back's) schedule: its logical date, or when it
+    was due for a manual run."""
     from zoneinfo import ZoneInfo
 
     from airflow.sdk import get_current_context

@@ -641,12 +641,15 @@ def plan_writes(writeback_file: str, validated: dict) -> dict:
     """Compare each accepted record with Aeries: insert a new student, update an existing one (only the fields
     that differ), leave a student whose record already holds the values alone; the same for its contacts.
     ``guard.json`` says which writes wait for approval (:mod:`aeries_hub.writeback.guard`)."""
-    from aeries_hub.hooks.aeries import AeriesHook
+    from aeries_hub.pipeline import aeries_for_run
     from aeries_hub.writeback.guard import fields_of, review
 
     writeback = writeback_for(writeback_file)
     run = RunFolder.current()
-    hook = AeriesHook(aeries_conn_id=writeback.aeries_conn_id)
+    # Aeries reads and writes its default year, silently, when the year asked for is not offered: settle the year
+    # first (as an extraction does), so that the plan compares with, and the writes go into, the year named.
+    hook, year = aeries_for_run(writeback.aeries_conn_id, writeback, run)
+    _summary(run, "school_year", year.to_dict())
     if writeback.scores:
         plan = _plan_scores(writeback, hook, run.read_parquet("validated/scores.parquet").to_dict("records"))
         rosters = delivered_classes(writeback)[1]
@@ -1047,7 +1050,6 @@ def write_to_aeries(writeback_file: str, planned: dict) -> dict:
     from airflow.sdk import get_current_context
     from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-    from aeries_hub.hooks.aeries import AeriesHook
     from aeries_hub.writeback.journal import WriteJournal
 
     writeback = writeback_for(writeback_file)
@@ -1064,7 +1066,7 @@ def write_to_aeries(writeback_file: str, planned: dict) -> dict:
     if run.read_json("guard.json")["needs_approval"] and approval.get("decision") != "approved":
         raise AirflowFailException(f"{writeback.dag_id}: the plan needs approval (guard.json) and approve_writes has "
                                    "not approved it: nothing was sent; run the DAG again and answer in Required actions")
-    hook = AeriesHook(aeries_conn_id=writeback.aeries_conn_id)
+    hook = _hook_on_planned_year(writeback, run)
     journal = WriteJournal(run, hashlib.sha256(plan_bytes).hexdigest())
     found = _Recorded(writeback, hook)
     results, new_ids, failed_records = [], {}, set()
@@ -1109,6 +1111,24 @@ def write_to_aeries(writeback_file: str, planned: dict) -> dict:
     incomplete = sorted({r["record"] for r in results if r["status"] == "incomplete"})
     return _summary(run, "write_to_aeries", {"written": written, "refused": sorted(failed_records),
                                              "incomplete": incomplete, "results": len(results)})
+
+
+def _hook_on_planned_year(writeback: WriteBack, run: RunFolder):
+    """The Aeries hook that writes the plan, on the school year the plan was made against, once Aeries still serves
+    it (the approval may have waited through the July rollover): else nothing is written."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from aeries_hub.hooks.aeries import AeriesHook, school_year_label
+
+    planned = run.read_json("summary/school_year.json")["database_year"]
+    hook = AeriesHook(aeries_conn_id=writeback.aeries_conn_id, database_year=planned)
+    served = hook.check_database_year().served
+    if planned is not None and served != planned:
+        raise AirflowFailException(
+            f"{writeback.dag_id}: the plan was made against the Aeries school year {school_year_label(planned)}, "
+            f"which Aeries no longer serves (it serves {school_year_label(served)}): nothing was sent; run the "
+            "DAG again to plan against the year Aeries serves now")
+    return hook
 
 
 def _send(hook, journal, index: int, write: dict, path: str) -> dict:
@@ -1250,6 +1270,7 @@ def report(writeback_file: str) -> dict:
     wrote = stages.get("write_to_aeries", {})
     approval = stages.get("approve_writes", {})
     guard = run.read_json("guard.json") if run.exists("guard.json") else None
+    year = stages.get("school_year", {})
     refused = [w for w in writes if w["status"] != "written"]
     # Rows found wrong only against Aeries (an unknown course, a student not at that school) are rejected by the plan.
     plan_rejects = [w for w in plan if w["action"] == "rejected"]
@@ -1277,6 +1298,12 @@ def report(writeback_file: str) -> dict:
                     for w in writes],
         "not_written_because": wrote.get("skipped_because")
         or (approval.get("reason") if approval.get("decision") not in (None, "approved") else None),
+        # The school year the plan read and the writes went into (AeriesHook.check_database_year), and why it is
+        # not the run's, or why the run did not settle on one.
+        "database_year": year.get("database_year"),
+        "school_year": year.get("school_year"),
+        "attention": [year["year_note"]] if year.get("year_note") else [],
+        "errors": [year["error"]] if year.get("error") else [],
         "staging": str(run.root),
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
@@ -1284,6 +1311,11 @@ def report(writeback_file: str) -> dict:
     log.info("%s: %s; %d records, %d rejected; planned %s; %d written%s", writeback.name, status, document["records"],
              len(document["rejected"]), document["planned"], sum(w["status"] == "written" for w in writes),
              f" ({document['not_written_because']})" if document["not_written_because"] else "")
+    if document["school_year"]:
+        log.info("Aeries school year read and written: %s (DatabaseYear %s)", document["school_year"],
+                 document["database_year"])
+    for line in document["attention"] + [f"error: {error}" for error in document["errors"]]:
+        log.warning("%s", line)
     for w in refused:
         log.info("%s: %s %s of record %s: %s", "incomplete" if w["status"] == "incomplete" else "not written",
                  w["action"], w["kind"], w["record"], w.get("reason"))
