@@ -1001,13 +1001,12 @@ def build_plan(writeback: WriteBack, students: list[dict], contacts: list[dict],
 
 def _contact_writes(writeback: WriteBack, record_id: str, student_id, contacts: list[dict], aeries_contacts: list[dict]) -> list[dict]:
     spec = writeback.contacts
-    existing = {} if student_id is None else {
-        tuple(_text(c.get(k)).lower() for k in spec.match): c for c in aeries_contacts if c.get("StudentID") == student_id
-    }
+    theirs = [c for c in aeries_contacts if c.get("StudentID") == student_id] if student_id is not None else []
+    existing = {key: (c, dict(zip(spec.match, key))) for c, key in zip(theirs, contact_match_keys(writeback, theirs))}
     writes = []
     for contact in contacts:
         new = {f.name: contact[f.name] for f in spec.fields if contact[f.name] != ""}
-        found = existing.get(tuple(contact[k].lower() for k in spec.match))
+        found, matched = existing.get(tuple(contact[k].lower() for k in spec.match), (None, {}))
         # A new student's id is known only once it is inserted: "{student}" is filled in then.
         who = f"student {student_id}" if student_id is not None else "the new student"
         if found is None:
@@ -1015,14 +1014,33 @@ def _contact_writes(writeback: WriteBack, record_id: str, student_id, contacts: 
                            "path": f"InsertContact/{student_id if student_id is not None else '{student}'}",
                            "body": new, "changes": {k: [None, v] for k, v in new.items()}})
             continue
-        # The match fields found the contact (ignoring case): they are not rewritten for a difference of case.
+        # The match fields found the contact (ignoring case, read as aeries_match says): they are not rewritten
+        # for a difference of case, nor filled in where Aeries knows the contact by its MailingName.
         changes = {k: [_text(found.get(k)) or None, v] for k, v in new.items()
-                   if _same(found.get(k), v) is False and not (k in spec.match and _text(found.get(k)).lower() == v.lower())}
+                   if _same(found.get(k), v) is False and matched.get(k) != v.lower()}
         writes.append({"record": record_id, "kind": "contact", "action": "update" if changes else "unchanged",
                        "target": f"{who}, contact {found['SequenceNumber']}",
                        "path": f"UpdateContact/{student_id}/{found['SequenceNumber']}",
                        "body": {k: v[1] for k, v in changes.items()}, "changes": changes})
     return writes
+
+
+def contact_match_keys(writeback: WriteBack, aeries_contacts: list[dict]) -> list[tuple[str, ...]]:
+    """Each Aeries contact's match key (``contacts.match``, lower case), its fields read as ``contacts.aeries_match``
+    says (a contact whose names are blank, known by its MailingName, read as the outbound mappings read it)."""
+    spec = writeback.contacts
+    if not spec.aeries_match or not aeries_contacts:
+        return [tuple(_text(c.get(k)).lower() for k in spec.match) for c in aeries_contacts]
+    import pandas as pd
+
+    from aeries_hub.mapping.engine import evaluate_value, text
+    from aeries_hub.writeback.loader import columns_read
+
+    read = set(spec.match) | {c for value in spec.aeries_match.values() for c in columns_read(value)}
+    frame = pd.DataFrame([{k: _text(c.get(k)) for k in read} for c in aeries_contacts])
+    keys = [evaluate_value(spec.aeries_match[k], frame, f"{writeback.path.name}: students.contacts.aeries_match.{k}")
+            if k in spec.aeries_match else text(frame[k]) for k in spec.match]
+    return list(zip(*(key.str.lower().tolist() for key in keys)))
 
 
 def _aeries_value(row: dict, field: str):
@@ -1217,10 +1235,9 @@ class _Recorded:
             return next((row["StudentID"] for row in self._table("students")
                          if [_text(_aeries_value(row, k)) for k in self.writeback.match] == key), None)
         if write["kind"] == "contact":
-            match = self.writeback.contacts.match
-            key = [str(body.get(k, "")).lower() for k in match]
-            return next((True for row in self._table("contacts") if str(row.get("StudentID")) == parts[1]
-                         and [_text(row.get(k)).lower() for k in match] == key), None)
+            key = tuple(str(body.get(k, "")).lower() for k in self.writeback.contacts.match)
+            theirs = [row for row in self._table("contacts") if str(row.get("StudentID")) == parts[1]]
+            return True if key in contact_match_keys(self.writeback, theirs) else None
         if write["kind"] == "course request":
             requests = read_course_requests(self.hook, int(parts[1]))
             return next((True for row in requests if str(row.get("StudentID")) == parts[3]
