@@ -1231,12 +1231,16 @@ def shared_values(checks: dict) -> list[dict]:
 
 
 def shared_value_lines(document: dict) -> list[str]:
-    """``Educator.txt: an e-mail ... per school: Email nowhere@aeries.com, SchoolCode 994 is shared by 3 rows: 1, 2, 3``"""
+    """``Educator.txt: an e-mail ... per school: Email nowhere@aeries.com, SchoolCode 994 is shared by 3 rows: 1, 2``"""
     named = [(f"Aeries {name}", table) for name, table in (document.get("sources") or {}).items()]
     named += [(file["file"], file) for file in (document.get("files") or {}).values()]
-    return [f"{where}: {entry['warning']}: " + ", ".join(f"{column} {value}" for column, value in entry["values"].items())
-            + f" is shared by {entry['count']} rows: {', '.join(entry['ids'])}"
-            for where, part in named for entry in part.get("shared_values") or []]
+    lines = []
+    for where, part in named:
+        for entry in part.get("shared_values") or []:
+            values = ", ".join(f"{column} {value}" for column, value in entry["values"].items())
+            lines.append(f"{where}: {entry['warning']}: {values} is shared by {entry['count']} rows: "
+                         + ", ".join(entry["ids"]))
+    return lines
 
 
 def _unmapped_lines(name: str, coverage: dict) -> list[str]:

@@ -223,7 +223,8 @@ def mailing_name_runs(stack, district, enabled, runs):
     the MailingName and the rest. After ``runs``: the district already holds that run's writes."""
     load = lambda name: json.loads((stack.data_dir / f"{name}.json").read_text(encoding="utf-8"))  # noqa: E731
     students = {r["StudentID"]: r for r in load("students")
-                if s(r["StateStudentID"]) and not s(r["InactiveStatusCode"]) and r["StudentID"] != district["existing"]["StudentID"]}
+                if s(r["StateStudentID"]) and not s(r["InactiveStatusCode"])
+                and r["StudentID"] != district["existing"]["StudentID"]}
     guardian = next(c for c in load("contacts") if c["StudentID"] in students and not s(c["FirstName"])
                     and not s(c["LastName"]) and len(s(c["MailingName"]).split()) > 1)
     student = students[guardian["StudentID"]]

@@ -238,7 +238,8 @@ def load_writeback(path: str | Path) -> WriteBack:
         match=tuple(students["match"]),
         fields=fields,
         contacts=Contacts(source=contacts["from"], match=tuple(contacts["match"]), fields=_fields(contacts["fields"]),
-                          aeries_match={name: value_spec(spec) for name, spec in (contacts.get("aeries_match") or {}).items()})
+                          aeries_match={name: value_spec(spec)
+                                        for name, spec in (contacts.get("aeries_match") or {}).items()})
         if contacts
         else None,
     )

@@ -307,7 +307,8 @@ def test_an_e_mail_shared_by_educators_is_a_warning_with_every_id_in_the_report_
     ]
     lines = report_lines(document)
     assert [line for line in lines if line.startswith("Educator.txt:")] == [
-        f"Educator.txt: {warning}: Email nowhere@aeries.com, SchoolCode 994 is shared by 6 rows: 70, 71, 73, 74, 75, 76"]
+        f"Educator.txt: {warning}: Email nowhere@aeries.com, SchoolCode 994 is shared by 6 rows: "
+        "70, 71, 73, 74, 75, 76"]
     text = json.dumps(document) + "\n".join(lines)
     assert "Zoë" not in text and "Quixote" not in text
 

@@ -52,13 +52,14 @@ def test_a_student_aeries_already_holds_is_left_alone():
 def test_a_guardian_aeries_knows_only_by_its_mailing_name_is_found_and_not_inserted_again():
     # Real Aeries contacts may have a blank FirstName and LastName and only a MailingName ("First Last"): the
     # outbound Enroll mapping sends its first word and the rest, and Enroll exports them back as fname/lname.
-    contacts = [{"StudentID": 501, "SequenceNumber": 2, "FirstName": "", "LastName": " ", "MailingName": "Rosa De La Cruz",
-                 "EmailAddress": ""},
+    contacts = [{"StudentID": 501, "SequenceNumber": 2, "FirstName": "", "LastName": " ",
+                 "MailingName": "Rosa De La Cruz", "EmailAddress": ""},
                 {"StudentID": 501, "SequenceNumber": 3, "FirstName": "", "LastName": "", "MailingName": "Cher",
                  "EmailAddress": ""}]
     same = student("E-4", StateStudentID="1234567890", FirstName="Ana", LastName="Ruiz", Grade="5")
-    plan = build_plan(WRITEBACK, [same], [contact("E-4", FirstName="rosa", LastName="De La Cruz", EmailAddress="r@x.org"),
-                                          contact("E-4", FirstName="Cher", LastName="Smith")], AERIES, contacts)
+    exported = [contact("E-4", FirstName="rosa", LastName="De La Cruz", EmailAddress="r@x.org"),
+                contact("E-4", FirstName="Cher", LastName="Smith")]
+    plan = build_plan(WRITEBACK, [same], exported, AERIES, contacts)
     assert [(w["kind"], w["action"], w["path"], w["body"]) for w in plan] == [
         ("student", "unchanged", "UpdateStudent/501", {}),
         # found by its MailingName: its blank names are left as they are, the e-mail is set
