@@ -126,6 +126,9 @@ def writeback_report_lines(document: dict) -> list[str]:
     lines = [f"{document['integration']} write-back into Aeries: {document['status']}"]
     if document.get("not_written_because"):
         lines.append(f"nothing was written: {document['not_written_because']}")
+    if document.get("school_year"):
+        lines.append(f"Aeries school year: {document['school_year']} (DatabaseYear {document['database_year']})")
+    lines += document.get("attention") or []
     files = [f["file"] for f in document.get("files") or []]
     lines.append(f"export files read: {', '.join(files)}" if files else "no new export file was read")
     if document.get("skipped_files"):

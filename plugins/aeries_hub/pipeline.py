@@ -65,17 +65,10 @@ def extract_table(mapping_file: str, table: str) -> dict:
     """Pull one whole Aeries table into ``extract/<table>.parquet``, from the school year Aeries serves for the
     run's date (see AeriesHook.check_database_year); the summary says which year that is, and why when it is
     not the run's."""
-    from aeries_hub.hooks.aeries import AeriesConfigError, AeriesHook
-
     mapping = mapping_for(mapping_file)
     run = RunFolder.current()
     target = run.path("extract", f"{table}.parquet")
-    hook = AeriesHook(aeries_conn_id=mapping.aeries_conn_id, school_year=school_year_of(run_date(mapping)))
-    try:
-        year = hook.check_database_year()
-    except AeriesConfigError as exc:
-        _summary(run, "school_year", {"error": str(exc)})
-        raise
+    hook, year = aeries_for_run(mapping.aeries_conn_id, mapping, run)
     if mapping.incremental:
         summary = _extract_incrementally(mapping, hook, table, target)
         make_private(target)
@@ -95,6 +88,23 @@ def extract_table(mapping_file: str, table: str) -> dict:
             "path": str(target),
         },
     )
+
+
+def aeries_for_run(conn_id: str, owner, run: RunFolder):
+    """The Aeries hook of a run (an extraction or a write-back) and the school year it reads and writes: the one
+    Aeries serves for the run's date, settled by :meth:`AeriesHook.check_database_year` (the connection extra
+    ``unavailable_year`` decides when Aeries does not offer it). When the rule fails the run, the reason goes to
+    ``summary/school_year.json`` for the report. ``owner`` is the mapping or write-back whose schedule's time zone
+    dates the run."""
+    from aeries_hub.hooks.aeries import AeriesConfigError, AeriesHook
+
+    hook = AeriesHook(aeries_conn_id=conn_id, school_year=school_year_of(run_date(owner)))
+    try:
+        year = hook.check_database_year()
+    except AeriesConfigError as exc:
+        _summary(run, "school_year", {"error": str(exc)})
+        raise
+    return hook, year
 
 
 def _extract_incrementally(mapping: Mapping, hook, table: str, target) -> dict:
@@ -364,8 +374,9 @@ def aeries_run_values(mapping: Mapping, run: RunFolder) -> dict[str, str]:
     return {name: values[name] for name in mapping.run_values}
 
 
-def run_date(mapping: Mapping):
-    """The run's date in the mapping's time zone: its logical date, or when it was due for a manual run."""
+def run_date(mapping):
+    """The run's date in the time zone of the mapping's (or write-back's) schedule: its logical date, or when it
+    was due for a manual run."""
     from zoneinfo import ZoneInfo
 
     from airflow.sdk import get_current_context
@@ -1020,11 +1031,12 @@ def summarize_run(mapping: Mapping, stages: dict[str, dict]) -> dict:
         "files": {
             stem: {k: b.get(k) for k in ("file", "rows", "rejected", "rejected_ids", "merged_duplicates",
                                          "single_line_values", "sha256")}
-            | _rejects_of_file(mapping, stem, b, delivered)
+            | _rejects_of_file(mapping, stem, b, delivered) | {"shared_values": shared_values(b.get("checks") or {})}
             for stem, b in builds.items()
         },
         "sources": {
             name: {k: t.get(k) for k in ("rows", "rejected", "rejected_ids")} | _rejects_of_table(name, t)
+            | {"shared_values": shared_values(t.get("checks") or {})}
             for name, t in sources.get("tables", {}).items()
         },
         "crosswalks": crosswalks,
@@ -1229,6 +1241,26 @@ def reject_reason_lines(document: dict) -> list[str]:
     return lines
 
 
+def shared_values(checks: dict) -> list[dict]:
+    """The values that a uniqueness warning found shared by several rows (staff sharing Aeries' placeholder e-mail
+    ``NoWhere@aeries.com``): ``{warning, values, count, ids}`` each, every row's id (the runner's ``shared``)."""
+    return [{"warning": result.get("description") or result["expectation"], **entry}
+            for result in checks.get("results", []) for entry in result.get("shared") or []]
+
+
+def shared_value_lines(document: dict) -> list[str]:
+    """``Educator.txt: an e-mail ... per school: Email nowhere@aeries.com, SchoolCode 994 is shared by 3 rows: 1, 2``"""
+    named = [(f"Aeries {name}", table) for name, table in (document.get("sources") or {}).items()]
+    named += [(file["file"], file) for file in (document.get("files") or {}).values()]
+    lines = []
+    for where, part in named:
+        for entry in part.get("shared_values") or []:
+            values = ", ".join(f"{column} {value}" for column, value in entry["values"].items())
+            lines.append(f"{where}: {entry['warning']}: {values} is shared by {entry['count']} rows: "
+                         + ", ".join(entry["ids"]))
+    return lines
+
+
 def _unmapped_lines(name: str, coverage: dict) -> list[str]:
     from aeries_hub.mapping.crosswalk import describe_unmapped
 
@@ -1249,6 +1281,7 @@ def report_lines(document: dict) -> list[str]:
     c = document["checks"]
     lines.append(f"checks: {c['passed']} passed, {c['warned']} warned, {c['failed']} failed; {document['rejected']} rows rejected")
     lines += reject_reason_lines(document)
+    lines += shared_value_lines(document)
     lines += document.get("attention", [])
     left_out = describe_left_out(document.get("left_out_schools") or [])
     lines += [left_out] if left_out else []

@@ -161,6 +161,9 @@ def test_powerschool_learning_delivers_one_zip_with_the_five_files(stack):
     assert len(sharing) >= 2 and {u["email"] for u in users if u["user_id"] in sharing} == {"NoWhere@aeries.com"}
     assert (shared["severity"], shared["outcome"], shared["unexpected_count"]) == ("warning", "warned", len(sharing))
     assert {row["user_id"] for row in shared["sample"]} <= sharing
+    assert report["files"]["users"]["shared_values"] == [
+        {"warning": "an e-mail belongs to one user", "values": {"email": "NoWhere@aeries.com"}, "count": len(sharing),
+         "ids": [u["user_id"] for u in users if u["user_id"] in sharing]}]
 
 
 @pytest.mark.e2e

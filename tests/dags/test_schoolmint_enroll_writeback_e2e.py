@@ -214,3 +214,56 @@ def test_a_student_exported_again_is_recognised_by_state_id_and_not_inserted_twi
     report = report_of(dag_run)
     assert report["planned"] == {"contact unchanged": 2, "student unchanged": 1}
     assert report["status"] == "Completed"
+
+
+@pytest.fixture(scope="module")
+def mailing_name_runs(stack, district, enabled, runs):
+    """Enroll exports, twice, a student Aeries has whose guardian Aeries knows only by its MailingName (first and
+    last name blank, as on Aeries' demo server), named as the outbound Enroll mapping sent it: the first word of
+    the MailingName and the rest. After ``runs``: the district already holds that run's writes."""
+    load = lambda name: json.loads((stack.data_dir / f"{name}.json").read_text(encoding="utf-8"))  # noqa: E731
+    students = {r["StudentID"]: r for r in load("students")
+                if s(r["StateStudentID"]) and not s(r["InactiveStatusCode"])
+                and r["StudentID"] != district["existing"]["StudentID"]}
+    guardian = next(c for c in load("contacts") if c["StudentID"] in students and not s(c["FirstName"])
+                    and not s(c["LastName"]) and len(s(c["MailingName"]).split()) > 1)
+    student = students[guardian["StudentID"]]
+    first, last = s(guardian["MailingName"]).split(None, 1)
+    record = {
+        "students": {"enroll_id": "E-1101", "state_id": s(student["StateStudentID"]), "fname": s(student["FirstName"]),
+                     "lname": s(student["LastName"]), "DOB": s(student["Birthdate"])[:10]},
+        "students_annual": {"sis_school_code": student["SchoolCode"], "grade": s(student["Grade"])},
+        "guardians": [{"fname": first, "lname": last}],
+    }
+    with writeback_dag(enabled, "schoolmint_enroll.yml") as dag:
+        stack.emulator.clear_writes()
+        drop(stack, "enroll_2026-12-03.jsonl", [record])
+        dry = dag.test(run_conf={"dry_run": True})
+        # A planned insert would wait for approval (a guardian added to a student Enroll did not create): stop here.
+        assert report_of(dry)["planned"] == {"contact unchanged": 1, "student unchanged": 1}, report_of(dry)["planned"]
+        first_run = dag.test(run_conf={"dry_run": False})
+        # the family once more, in a new file (a file of the same bytes counts as read)
+        again = {**record, "students": {**record["students"], "enroll_id": "E-1102"}}
+        drop(stack, "enroll_2026-12-04.jsonl", [again])
+        second_run = dag.test(run_conf={"dry_run": False})
+        writes = successful_writes(stack, bodies=False)
+    return {"runs": (first_run, second_run), "writes": writes, "student": student, "guardian": guardian}
+
+
+def test_a_guardian_aeries_knows_only_by_its_mailing_name_is_found_by_it_and_never_inserted(mailing_name_runs, stack):
+    first, second = mailing_name_runs["runs"]
+    assert mailing_name_runs["writes"] == []
+    for dag_run, file in ((first, "enroll_2026-12-03.jsonl"), (second, "enroll_2026-12-04.jsonl")):
+        report = report_of(dag_run)
+        assert (dag_run.state, report["status"]) == ("success", "Completed")
+        assert [f["file"] for f in report["files"]] == [file]
+        assert report["planned"] == {"contact unchanged": 1, "student unchanged": 1}
+    plan = RunFolder(staging_base(), DAG_ID, second.run_id).read_json("plan.json")
+    guardian = mailing_name_runs["guardian"]
+    assert plan[1]["target"] == f"student {guardian['StudentID']}, contact {guardian['SequenceNumber']}"
+    # Aeries holds the student's contacts it had, and no new one
+    student_id = mailing_name_runs["student"]["StudentID"]
+    had = json.loads((stack.data_dir / "contacts.json").read_text(encoding="utf-8"))
+    holds = _all_contacts(stack, {"AERIES-CERT": stack.certificate})
+    assert {c["SequenceNumber"] for c in holds if c["StudentID"] == student_id} == {
+        c["SequenceNumber"] for c in had if c["StudentID"] == student_id}

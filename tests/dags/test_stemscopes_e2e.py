@@ -257,6 +257,13 @@ def test_stemscopes_delivers_a_referentially_complete_oneroster_set(stack, distr
     assert any(f"{codes[2]} {names[codes[2]]!r} is not in the file; it is sent as {codes[2]}" in line for line in report["attention"])
     # Aeries' pseudo-schools are in no file (not even as a term or a parent), and the report says why.
     assert report["left_out_schools"] == GENERATED_PSEUDO_SCHOOLS
+    # Teachers share Aeries' placeholder e-mail: sent, and a warning naming every user that shares it, by sourcedId.
+    emails = [u["email"] for u in users if u["email"]]
+    sharing = [u["sourcedId"] for u in users if u["email"] and emails.count(u["email"]) > 1]
+    assert {u["email"] for u in users if u["sourcedId"] in sharing} == {"NoWhere@aeries.com"}
+    assert report["files"]["users"]["shared_values"] == [
+        {"warning": "an e-mail belongs to one user", "values": {"email": "NoWhere@aeries.com"}, "count": len(sharing),
+         "ids": sharing}]
     assert not any(name in b"".join(files.values()) for name in (b"Transfer School", b"X NPS School", b"Demo Unified School District,school"))
     assert not re.search(rb"^(0|99|90[0-2])-", files["academicSessions.csv"] + files["classes.csv"], re.MULTILINE)
 

@@ -216,6 +216,11 @@ def test_shared_placeholder_emails_and_blank_first_names_are_delivered(stack):
     assert {(r["Email"], r["SchoolCode"], r["EducatorSISId"]) for r in warning["sample"]} <= {
         (email, school, staff_id) for (email, school), ids in shared.items() for staff_id in ids}
     assert report["checks"]["warned"] >= 1
+    # report.json, kept after the staged files are deleted, names every educator that shares the e-mail, by id
+    assert report["files"]["Educator"]["shared_values"] == [
+        {"warning": "an e-mail (Xello's username) belongs to one educator per school",
+         "values": {"Email": email, "SchoolCode": school}, "count": len(ids), "ids": sorted(ids, key=natural)}
+        for (email, school), ids in sorted(shared.items(), key=lambda kv: natural(kv[0][1]))]
 
 
 @pytest.mark.e2e

@@ -1151,6 +1151,7 @@ class _UnitPages:
     def __init__(self, unit: int | None, size: int) -> None:
         self.unit = unit
         self.size = size
+        self.asked = size  # the rows page 1 asks for (the connection's page_size)
         self.pages: dict[int, Any] = {}  # page -> its prepared rows
         self.counts: dict[int, int] = {}  # page -> how many records it held
         self.first_record = None  # the first record of page 1 (JSON), to recognise the same page again
@@ -1201,7 +1202,7 @@ class _UnitPages:
             endpoint.note_ignored(self.unit)
             self.probing = False
             self._end(1)
-            return None
+            return self._maybe_cut(self.counts[1])
         if count > size:
             if page > 1:
                 return (f"returned {count} records for records {(page - 1) * size + 1}-{page * size} (more than "
@@ -1216,7 +1217,8 @@ class _UnitPages:
             self.first_record = first
             if endpoint.ignores or count == 0:
                 self._end(1)
-            elif count < size:
+                return self._maybe_cut(count) if endpoint.ignores else None
+            if count < size:
                 self._short_first_page(count, endpoint)
             return None
         if self.probing and page == 2:
@@ -1232,6 +1234,16 @@ class _UnitPages:
             return (f"still returned full pages of {size} after {page} pages ({page * size} records): stopped "
                     "instead of paging on. Check that the server honours StartingRecord/EndingRecord")
         return None
+
+    def _maybe_cut(self, count: int) -> str | None:
+        """The unit is the first answer of a server that ignores the range: one exactly as long as what was asked
+        for may be cut there by a cap on the rows per request too, and the records after it would be lost."""
+        if count != self.asked:
+            return None
+        return (f"ignores StartingRecord/EndingRecord and answered exactly {count} records, as many as asked for: "
+                f"if it also returns at most {count} rows per request, the records after them are missing, so none "
+                f"was kept. If the list holds exactly {count} records, set the connection extra page_size above the "
+                "largest list; else ask Aeries support how to read the whole list")
 
     def _short_first_page(self, count: int, endpoint: _EndpointPaging) -> None:
         """Page 1 held fewer records than asked: the unit's end, or the server's row cap?"""

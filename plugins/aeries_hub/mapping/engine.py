@@ -522,6 +522,12 @@ def _joined_per_group(groups: pd.Series, values: pd.Series, separator: str) -> p
     return pd.Series(joined.to_pylist(), index=listed["group"].to_pylist(), dtype=TEXT)
 
 
+def evaluate_value(spec: ValueSpec, frame: pd.DataFrame, where: str) -> pd.Series:
+    """A value spec on ``frame``'s rows as text, outside a build (no crosswalks or run values): a write-back reads
+    Aeries' side of a match the way the outbound mappings read it (``contacts.aeries_match``)."""
+    return _evaluate(spec, frame, where, RunValues())
+
+
 def _evaluate(spec: ValueSpec, frame: pd.DataFrame, where: str, run: RunValues) -> pd.Series:
     if spec.kind == "constant":
         values = pd.Series(run.fill(spec.argument, f"{where}.constant"), index=frame.index, dtype=TEXT)

@@ -383,13 +383,14 @@ def _conditions(items) -> tuple[Condition, ...]:
     return tuple(result)
 
 
-def _value(spec: dict) -> ValueSpec:
+def value_spec(spec: dict) -> ValueSpec:
+    """A value of a record set (or a write-back's ``aeries_match``), as its YAML gives it."""
     kind = next(k for k in ("source", "constant", "template", "first_of", "first_in_group") if k in spec)
     argument = spec[kind]
     if kind == "constant":
         argument = str(argument)
     if kind == "first_of":  # a column, or a column with its own transform steps (a fallback to reshape)
-        argument = tuple(item if isinstance(item, str) else _value(item) for item in argument)
+        argument = tuple(item if isinstance(item, str) else value_spec(item) for item in argument)
     if kind == "first_in_group":
         argument = (tuple(argument["by"]), tuple(argument["order"]))
     return ValueSpec(
@@ -409,7 +410,7 @@ def _record_set(rec: dict) -> RecordSet:
     return RecordSet(
         name=rec["name"],
         table=rec["from"],
-        values={name: _value(spec) for name, spec in rec["values"].items()},
+        values={name: value_spec(spec) for name, spec in rec["values"].items()},
         where=_conditions(rec.get("where")),
         lookups=tuple(
             Lookup(alias=alias, table=lk["table"], on=dict(lk["on"]), where=_conditions(lk.get("where")))

@@ -78,6 +78,7 @@ _SHAPE_EXPECTATIONS = (
     "expect_column_to_exist",
 )
 _STRFTIME = "expect_column_values_to_match_strftime_format"
+_UNIQUENESS = ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique")
 _GX_SEVERITY = {"error": "critical", "warning": "warning", "reject": "warning"}
 _STORE_DIR = ".gx_store"
 
@@ -105,6 +106,9 @@ class CheckResult:
     #: Why a failing row fails, in words (the check's description, or a generated sentence): the
     #: ``_reject_reason`` of the rows a reject check removes.
     reason: str = ""
+    #: For a uniqueness warning that failed: each value several rows share, ``{values, count, ids}`` (every row
+    #: that shares it, by its ``id_columns`` other than the tested ones), for the district to fix them all.
+    shared: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def outcome(self) -> str:
@@ -137,6 +141,7 @@ class CheckResult:
             "exception": self.exception,
             "where": self.where,
             "reason": self.reason,
+            "shared": [dict(entry) for entry in self.shared],
         }
 
     def summary(self) -> str:
@@ -350,6 +355,9 @@ def validate_frame(
         if index and not result.exception and check.row_level:
             result.sample = _sample(df, positions[np.asarray(index[:SAMPLE_SIZE], dtype=np.int64)],
                                     check.columns, id_columns)
+        if check.expectation in _UNIQUENESS and check.severity == "warning" and not result.success \
+                and not result.exception:
+            result.shared = _shared_values(df, positions, gate_frame, specs[check_id], check, id_columns)
         results[check_id] = result
     for i in runnable:
         if results[i] is None:  # never expected: GX returned no result for this expectation
@@ -706,6 +714,32 @@ def _sample(df: pd.DataFrame, positions: np.ndarray, columns: Sequence[str], id_
         entry.update({column: _plain(row[column]) for column in wanted})
         sample.append(entry)
     return sample
+
+
+def _shared_values(df: pd.DataFrame, positions: np.ndarray, gate_frame: pd.DataFrame, spec: _Spec, check: Check,
+                   id_columns: Sequence[str]) -> list[dict[str, Any]]:
+    """The values of a failed uniqueness check that several rows share, in the order they first occur, each with
+    how many rows share it and their ids. The rows are the ones GX tested (``gate_frame``, blanks as null with
+    ``ignore_blank``), skipped as GX skips them: a null value, or for a compound check its ``ignore_row_if``."""
+    tested = list(spec.kwargs["column_list"]) if "column_list" in spec.kwargs else [spec.kwargs["column"]]
+    missing = gate_frame[tested].isna()
+    skip = spec.kwargs.get("ignore_row_if", "all_values_are_missing") if len(tested) > 1 else "any_value_is_missing"
+    skipped = {"all_values_are_missing": missing.all(axis=1), "any_value_is_missing": missing.any(axis=1),
+               "never": pd.Series(False, index=missing.index)}[skip]
+    values = gate_frame.loc[~skipped, tested]
+    repeated = values[values.duplicated(keep=False)]
+    named_by = [c for c in id_columns if c in df.columns and c not in check.columns] or \
+        [c for c in id_columns if c in df.columns]
+    shared = []
+    for gate_rows in repeated.groupby(tested, sort=False, dropna=False).indices.values():
+        rows = df.iloc[positions[repeated.index[gate_rows]]]
+        first = rows.iloc[0]
+        shared.append({
+            "values": {column: _plain(first[column]) for column in check.columns},
+            "count": len(rows),
+            "ids": ["/".join(str(_plain(row[c])) for c in named_by) for _, row in rows.iterrows()] if named_by else [],
+        })
+    return shared
 
 
 def _plain(value: Any) -> Any:

@@ -7,13 +7,13 @@ Light on purpose: imported at DAG parse time.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from aeries_hub.config_files import read_yaml, schema_problems
-from aeries_hub.mapping.loader import MappingError, Schedule
+from aeries_hub.mapping.loader import MAPPING_SCHEMA, MappingError, Schedule, ValueSpec, value_spec
 from aeries_hub.paths import SCHEMAS_DIR
 from aeries_hub.tables import TABLES
 
@@ -36,6 +36,8 @@ class Contacts:
     source: str  # the path of the list of contacts in a vendor record
     match: tuple[str, ...]
     fields: tuple[Field, ...]
+    #: How Aeries' side of a match field is read (a mapping's value spec over the Aeries contact); others: the field.
+    aeries_match: dict[str, ValueSpec] = field(default_factory=dict)
 
 
 #: The Aeries security area of course requests (table SSS): Read to plan, "- Insert" to write.
@@ -235,7 +237,9 @@ def load_writeback(path: str | Path) -> WriteBack:
         school=students["school"],
         match=tuple(students["match"]),
         fields=fields,
-        contacts=Contacts(source=contacts["from"], match=tuple(contacts["match"]), fields=_fields(contacts["fields"]))
+        contacts=Contacts(source=contacts["from"], match=tuple(contacts["match"]), fields=_fields(contacts["fields"]),
+                          aeries_match={name: value_spec(spec)
+                                        for name, spec in (contacts.get("aeries_match") or {}).items()})
         if contacts
         else None,
     )
@@ -314,8 +318,24 @@ def _check(writeback: WriteBack, where: str) -> None:
         for key in writeback.contacts.match:
             if key not in contact_names:
                 problems.append(f"{where}: students.contacts.match: {key!r} is not one of students.contacts.fields")
+        for key, spec in writeback.contacts.aeries_match.items():
+            at = f"{where}: students.contacts.aeries_match.{key}"
+            if key not in writeback.contacts.match:
+                problems.append(f"{at}: {key!r} is not one of students.contacts.match")
+            if spec.kind not in ("source", "first_of"):
+                problems.append(f"{at}: give source or first_of (the Aeries contact's columns), not {spec.kind}")
+                continue
+            for column in columns_read(spec):
+                if column not in aeries_contact:
+                    problems.append(f"{at}: {column!r} is not a field of an Aeries contact")
     if problems:
         raise MappingError("\n".join(problems))
+
+
+def columns_read(spec: ValueSpec) -> list[str]:
+    """The columns a source or first_of value reads."""
+    items = spec.argument if spec.kind == "first_of" else (spec.argument,)
+    return [item if isinstance(item, str) else item.argument for item in items]
 
 
 def written_fields(writeback: WriteBack) -> dict[str, dict[str, str]]:
@@ -358,5 +378,10 @@ def _check_allowed_fields(writeback: WriteBack, where: str) -> None:
 @lru_cache(maxsize=1)
 def _validator():
     from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
 
-    return Draft202012Validator(json.loads(WRITEBACK_SCHEMA.read_text()))
+    mapping_schema = json.loads(MAPPING_SCHEMA.read_text())  # aeries_match values are a mapping's values
+    registry = Registry().with_resource(mapping_schema["$id"], Resource.from_contents(
+        mapping_schema, default_specification=DRAFT202012))
+    return Draft202012Validator(json.loads(WRITEBACK_SCHEMA.read_text()), registry=registry)

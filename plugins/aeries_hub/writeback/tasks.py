@@ -641,12 +641,15 @@ def plan_writes(writeback_file: str, validated: dict) -> dict:
     """Compare each accepted record with Aeries: insert a new student, update an existing one (only the fields
     that differ), leave a student whose record already holds the values alone; the same for its contacts.
     ``guard.json`` says which writes wait for approval (:mod:`aeries_hub.writeback.guard`)."""
-    from aeries_hub.hooks.aeries import AeriesHook
+    from aeries_hub.pipeline import aeries_for_run
     from aeries_hub.writeback.guard import fields_of, review
 
     writeback = writeback_for(writeback_file)
     run = RunFolder.current()
-    hook = AeriesHook(aeries_conn_id=writeback.aeries_conn_id)
+    # Aeries reads and writes its default year, silently, when the year asked for is not offered: settle the year
+    # first (as an extraction does), so that the plan compares with, and the writes go into, the year named.
+    hook, year = aeries_for_run(writeback.aeries_conn_id, writeback, run)
+    _summary(run, "school_year", year.to_dict())
     if writeback.scores:
         plan = _plan_scores(writeback, hook, run.read_parquet("validated/scores.parquet").to_dict("records"))
         rosters = delivered_classes(writeback)[1]
@@ -998,13 +1001,12 @@ def build_plan(writeback: WriteBack, students: list[dict], contacts: list[dict],
 
 def _contact_writes(writeback: WriteBack, record_id: str, student_id, contacts: list[dict], aeries_contacts: list[dict]) -> list[dict]:
     spec = writeback.contacts
-    existing = {} if student_id is None else {
-        tuple(_text(c.get(k)).lower() for k in spec.match): c for c in aeries_contacts if c.get("StudentID") == student_id
-    }
+    theirs = [c for c in aeries_contacts if c.get("StudentID") == student_id] if student_id is not None else []
+    existing = {key: (c, dict(zip(spec.match, key))) for c, key in zip(theirs, contact_match_keys(writeback, theirs))}
     writes = []
     for contact in contacts:
         new = {f.name: contact[f.name] for f in spec.fields if contact[f.name] != ""}
-        found = existing.get(tuple(contact[k].lower() for k in spec.match))
+        found, matched = existing.get(tuple(contact[k].lower() for k in spec.match), (None, {}))
         # A new student's id is known only once it is inserted: "{student}" is filled in then.
         who = f"student {student_id}" if student_id is not None else "the new student"
         if found is None:
@@ -1012,14 +1014,33 @@ def _contact_writes(writeback: WriteBack, record_id: str, student_id, contacts: 
                            "path": f"InsertContact/{student_id if student_id is not None else '{student}'}",
                            "body": new, "changes": {k: [None, v] for k, v in new.items()}})
             continue
-        # The match fields found the contact (ignoring case): they are not rewritten for a difference of case.
+        # The match fields found the contact (ignoring case, read as aeries_match says): they are not rewritten
+        # for a difference of case, nor filled in where Aeries knows the contact by its MailingName.
         changes = {k: [_text(found.get(k)) or None, v] for k, v in new.items()
-                   if _same(found.get(k), v) is False and not (k in spec.match and _text(found.get(k)).lower() == v.lower())}
+                   if _same(found.get(k), v) is False and matched.get(k) != v.lower()}
         writes.append({"record": record_id, "kind": "contact", "action": "update" if changes else "unchanged",
                        "target": f"{who}, contact {found['SequenceNumber']}",
                        "path": f"UpdateContact/{student_id}/{found['SequenceNumber']}",
                        "body": {k: v[1] for k, v in changes.items()}, "changes": changes})
     return writes
+
+
+def contact_match_keys(writeback: WriteBack, aeries_contacts: list[dict]) -> list[tuple[str, ...]]:
+    """Each Aeries contact's match key (``contacts.match``, lower case), its fields read as ``contacts.aeries_match``
+    says (a contact whose names are blank, known by its MailingName, read as the outbound mappings read it)."""
+    spec = writeback.contacts
+    if not spec.aeries_match or not aeries_contacts:
+        return [tuple(_text(c.get(k)).lower() for k in spec.match) for c in aeries_contacts]
+    import pandas as pd
+
+    from aeries_hub.mapping.engine import evaluate_value, text
+    from aeries_hub.writeback.loader import columns_read
+
+    read = set(spec.match) | {c for value in spec.aeries_match.values() for c in columns_read(value)}
+    frame = pd.DataFrame([{k: _text(c.get(k)) for k in read} for c in aeries_contacts])
+    keys = [evaluate_value(spec.aeries_match[k], frame, f"{writeback.path.name}: students.contacts.aeries_match.{k}")
+            if k in spec.aeries_match else text(frame[k]) for k in spec.match]
+    return list(zip(*(key.str.lower().tolist() for key in keys)))
 
 
 def _aeries_value(row: dict, field: str):
@@ -1047,7 +1068,6 @@ def write_to_aeries(writeback_file: str, planned: dict) -> dict:
     from airflow.sdk import get_current_context
     from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-    from aeries_hub.hooks.aeries import AeriesHook
     from aeries_hub.writeback.journal import WriteJournal
 
     writeback = writeback_for(writeback_file)
@@ -1064,7 +1084,7 @@ def write_to_aeries(writeback_file: str, planned: dict) -> dict:
     if run.read_json("guard.json")["needs_approval"] and approval.get("decision") != "approved":
         raise AirflowFailException(f"{writeback.dag_id}: the plan needs approval (guard.json) and approve_writes has "
                                    "not approved it: nothing was sent; run the DAG again and answer in Required actions")
-    hook = AeriesHook(aeries_conn_id=writeback.aeries_conn_id)
+    hook = _hook_on_planned_year(writeback, run)
     journal = WriteJournal(run, hashlib.sha256(plan_bytes).hexdigest())
     found = _Recorded(writeback, hook)
     results, new_ids, failed_records = [], {}, set()
@@ -1109,6 +1129,24 @@ def write_to_aeries(writeback_file: str, planned: dict) -> dict:
     incomplete = sorted({r["record"] for r in results if r["status"] == "incomplete"})
     return _summary(run, "write_to_aeries", {"written": written, "refused": sorted(failed_records),
                                              "incomplete": incomplete, "results": len(results)})
+
+
+def _hook_on_planned_year(writeback: WriteBack, run: RunFolder):
+    """The Aeries hook that writes the plan, on the school year the plan was made against, once Aeries still serves
+    it (the approval may have waited through the July rollover): else nothing is written."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from aeries_hub.hooks.aeries import AeriesHook, school_year_label
+
+    planned = run.read_json("summary/school_year.json")["database_year"]
+    hook = AeriesHook(aeries_conn_id=writeback.aeries_conn_id, database_year=planned)
+    served = hook.check_database_year().served
+    if planned is not None and served != planned:
+        raise AirflowFailException(
+            f"{writeback.dag_id}: the plan was made against the Aeries school year {school_year_label(planned)}, "
+            f"which Aeries no longer serves (it serves {school_year_label(served)}): nothing was sent; run the "
+            "DAG again to plan against the year Aeries serves now")
+    return hook
 
 
 def _send(hook, journal, index: int, write: dict, path: str) -> dict:
@@ -1197,10 +1235,9 @@ class _Recorded:
             return next((row["StudentID"] for row in self._table("students")
                          if [_text(_aeries_value(row, k)) for k in self.writeback.match] == key), None)
         if write["kind"] == "contact":
-            match = self.writeback.contacts.match
-            key = [str(body.get(k, "")).lower() for k in match]
-            return next((True for row in self._table("contacts") if str(row.get("StudentID")) == parts[1]
-                         and [_text(row.get(k)).lower() for k in match] == key), None)
+            key = tuple(str(body.get(k, "")).lower() for k in self.writeback.contacts.match)
+            theirs = [row for row in self._table("contacts") if str(row.get("StudentID")) == parts[1]]
+            return True if key in contact_match_keys(self.writeback, theirs) else None
         if write["kind"] == "course request":
             requests = read_course_requests(self.hook, int(parts[1]))
             return next((True for row in requests if str(row.get("StudentID")) == parts[3]
@@ -1250,6 +1287,7 @@ def report(writeback_file: str) -> dict:
     wrote = stages.get("write_to_aeries", {})
     approval = stages.get("approve_writes", {})
     guard = run.read_json("guard.json") if run.exists("guard.json") else None
+    year = stages.get("school_year", {})
     refused = [w for w in writes if w["status"] != "written"]
     # Rows found wrong only against Aeries (an unknown course, a student not at that school) are rejected by the plan.
     plan_rejects = [w for w in plan if w["action"] == "rejected"]
@@ -1277,6 +1315,12 @@ def report(writeback_file: str) -> dict:
                     for w in writes],
         "not_written_because": wrote.get("skipped_because")
         or (approval.get("reason") if approval.get("decision") not in (None, "approved") else None),
+        # The school year the plan read and the writes went into (AeriesHook.check_database_year), and why it is
+        # not the run's, or why the run did not settle on one.
+        "database_year": year.get("database_year"),
+        "school_year": year.get("school_year"),
+        "attention": [year["year_note"]] if year.get("year_note") else [],
+        "errors": [year["error"]] if year.get("error") else [],
         "staging": str(run.root),
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
@@ -1284,6 +1328,11 @@ def report(writeback_file: str) -> dict:
     log.info("%s: %s; %d records, %d rejected; planned %s; %d written%s", writeback.name, status, document["records"],
              len(document["rejected"]), document["planned"], sum(w["status"] == "written" for w in writes),
              f" ({document['not_written_because']})" if document["not_written_because"] else "")
+    if document["school_year"]:
+        log.info("Aeries school year read and written: %s (DatabaseYear %s)", document["school_year"],
+                 document["database_year"])
+    for line in document["attention"] + [f"error: {error}" for error in document["errors"]]:
+        log.warning("%s", line)
     for w in refused:
         log.info("%s: %s %s of record %s: %s", "incomplete" if w["status"] == "incomplete" else "not written",
                  w["action"], w["kind"], w["record"], w.get("reason"))

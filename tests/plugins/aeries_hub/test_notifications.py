@@ -133,6 +133,26 @@ def test_a_writeback_alert_names_each_quarantined_file_and_why(monkeypatch, tmp_
     assert posted["text"].splitlines()[2] == f"quarantined (not read): {reason}"
 
 
+def test_a_writeback_alert_names_the_school_year_written_or_why_none_was(monkeypatch, tmp_path, alerts):
+    _, webhook = alerts
+    note = ("Aeries does not offer the school year 2027-2028 (it offers 2026-2027); read 2026-2027, the newest that "
+            "has started (connection extra unavailable_year: newest_started)")
+    refused = ("Aeries connection 'aeries_writeback' does not offer the school year 2027-2028 (DatabaseYear 2027); it "
+               "offers 2026-2027. The connection's extra unavailable_year is \"fail\": ...")
+    write_report(monkeypatch, tmp_path, "xello_to_aeries", "manual__4",
+                 {**WRITEBACK_REPORT, "database_year": 2026, "school_year": "2026-2027", "attention": [note]})
+    write_report(monkeypatch, tmp_path, "xello_to_aeries", "manual__5",
+                 {**WRITEBACK_REPORT, "database_year": None, "school_year": None, "errors": [refused]})
+
+    notify("xello_to_aeries", "manual__4")
+    notify("xello_to_aeries", "manual__5")
+
+    (_, written), (_, failed) = webhook.received
+    assert written["text"].splitlines()[1:3] == ["Aeries school year: 2026-2027 (DatabaseYear 2026)", note]
+    assert failed["text"].splitlines()[1] == "export files read: CourseRequests_2027-03-01.txt"
+    assert f"error: {refused}" in failed["text"].splitlines() and failed["errors"] == [refused]
+
+
 @pytest.mark.parametrize("document", [
     {"integration": "destiny", "status": "Error"},             # a vendor report missing what report_lines reads
     {**WRITEBACK_REPORT, "written": [{"record": "1"}]},         # a write-back report of another shape

@@ -285,6 +285,34 @@ def test_vendor_refusals_are_grouped_by_reason_without_the_values_the_vendor_quo
     assert "2010" not in text and "2011" not in text and "ana.diaz" not in text
 
 
+def test_an_e_mail_shared_by_educators_is_a_warning_with_every_id_in_the_report_and_no_names():
+    xello = load_mapping(MAPPINGS_DIR / "xello.yml")
+    educators = xello.output("Educator.txt")
+    shared = [("994", "70"), ("994", "71"), ("995", "72"), ("994", "73"), ("994", "74"), ("994", "75"), ("994", "76")]
+    rows = [{c: "" for c in educators.delivered_columns} | {
+        "FirstName": f"Zoë{sid}", "LastName": f"Quixote{sid}", "Email": "nowhere@aeries.com", "SchoolCode": school,
+        "Permissions": "User", "EducatorSISId": sid} for school, sid in shared]
+    rows.append(rows[0] | {"Email": "kim@district.org", "EducatorSISId": "77"})
+    checks = parse_checks(output_checks(educators), where="xello.yml: outputs[3]")
+    outcome = validate_frame(pd.DataFrame(rows), checks, name="Educator", id_columns=educators.key)
+    build = {"file": "Educator.txt", "rows_built": 8, "rows": 8, "rejected": 0, "checks": outcome.to_dict(),
+             "sha256": "ab"}
+
+    document = summarize_run(xello, {"build_Educator": build})
+
+    warning = "an e-mail (Xello's username) belongs to one educator per school"
+    assert document["files"]["Educator"]["shared_values"] == [
+        {"warning": warning, "values": {"Email": "nowhere@aeries.com", "SchoolCode": "994"}, "count": 6,
+         "ids": ["70", "71", "73", "74", "75", "76"]},
+    ]
+    lines = report_lines(document)
+    assert [line for line in lines if line.startswith("Educator.txt:")] == [
+        f"Educator.txt: {warning}: Email nowhere@aeries.com, SchoolCode 994 is shared by 6 rows: "
+        "70, 71, 73, 74, 75, 76"]
+    text = json.dumps(document) + "\n".join(lines)
+    assert "Zoë" not in text and "Quixote" not in text
+
+
 def test_rows_rejected_from_aeries_tables_are_named_with_their_keys():
     from aeries_hub.hooks.aeries import TABLES
     from aeries_hub.pipeline import SOURCE_CHECKS_FILE, reject_reason_lines

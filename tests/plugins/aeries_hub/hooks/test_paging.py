@@ -116,18 +116,51 @@ def test_a_server_that_ignores_paging_is_read_once_per_school(emu, connect, capl
         "each was read whole from one answer, kept once"]
 
 
+def cut_message(school: int, count: int, route: str = "contacts") -> str:
+    return (f"Aeries connection {CONN_ID!r}: schools/{school}/{route} (school {school}) ignores StartingRecord/"
+            f"EndingRecord and answered exactly {count} records, as many as asked for: if it also returns at most "
+            f"{count} rows per request, the records after them are missing, so none was kept. If the list holds "
+            f"exactly {count} records, set the connection extra page_size above the largest list; else ask Aeries "
+            "support how to read the whole list")
+
+
 @pytest.mark.parametrize("concurrency", [1, 4])
-def test_a_school_of_exactly_page_size_rows_ends_when_paging_is_ignored(emu, connect, tmp_path, concurrency):
+def test_a_school_of_exactly_page_size_rows_is_an_error_when_paging_is_ignored(emu, connect, tmp_path, concurrency):
+    # The same records again for the next range: the server ignores the range. Ten records for ten asked may be the
+    # whole list, or the first ten of a longer one that a cap cut: the hook does not guess.
     expected = whole(emu, "schools/400/contacts")
     hook = connect(page_size=len(expected), max_concurrency=concurrency)  # 10: every page comes back full
 
-    result = hook.extract_to_parquet("contacts", tmp_path / "contacts.parquet", school_codes=[400])
+    with pytest.raises(AeriesError) as failure:
+        hook.extract_to_parquet("contacts", tmp_path / "contacts.parquet", school_codes=[400])
 
-    assert (result.rows, result.pages, result.paging) == (10, 1, {"ignored_by_server": [400]})
-    if concurrency == 1:
-        assert result.requests == 3  # schools, page 1, page 2 (the same rows again)
-    else:
-        assert result.requests <= 1 + 1 + 1 + 3  # and the speculative pages, discarded
+    assert str(failure.value) == cut_message(400, 10)
+    assert not (tmp_path / "contacts.parquet").exists()
+    # what the message says to do: a page_size above the largest list reads it whole
+    result = connect(page_size=11, max_concurrency=concurrency).extract_to_parquet(
+        "contacts", tmp_path / "contacts.parquet", school_codes=[400])
+    assert (result.rows, result.pages, result.paging) == (10, 1, {"ignored_by_server": [400], "probes": 1})
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_a_server_that_ignores_the_range_and_caps_at_the_page_size_is_an_error_not_a_silent_cut(emu, connect,
+                                                                                               concurrency):
+    emu.set_paging(max_rows_per_request=20)  # the default routes: contacts ignore the range; and a cap of 20
+    hook = connect(page_size=20, max_concurrency=concurrency)
+
+    with pytest.raises(AeriesError) as failure:
+        hook.get_table("contacts", school_codes=[200])  # 58 contacts: every answer is its first 20
+
+    assert str(failure.value) == cut_message(200, 20)
+
+
+def test_a_server_that_ignores_the_range_under_a_cap_no_list_reaches_is_read_whole(emu, connect):
+    emu.set_paging(max_rows_per_request=100)  # contacts ignore the range; the largest school has 87
+    hook = connect(page_size=20, max_concurrency=2)
+
+    rows = hook.get_table("contacts")
+
+    assert rows == expected_contacts(emu) and len(rows) == 233
 
 
 @pytest.mark.parametrize("concurrency", [1, 4])
@@ -181,7 +214,6 @@ def test_probe_short_pages_must_be_true_or_false(connect):
 # -- the write-back's course requests ---------------------------------------------------------------------
 @pytest.mark.parametrize(("page_size", "paging", "cap"), [
     (5, None, None),  # ignores paging: 12 rows for a page of 5
-    (COURSE_REQUESTS, None, None),  # ignores paging, exactly one full page: the next is the same rows
     (5, [], 4),  # pages, at most 4 rows per request
     (5, [], None),  # pages as asked
 ])
@@ -194,6 +226,21 @@ def test_course_requests_are_read_whole_from_any_server(emu, connect, page_size,
     assert [(r["StudentID"], r["CourseID"]) for r in rows] == [
         (r["StudentID"], r["CourseID"]) for r in whole(emu, "schools/100/scheduling/courserequests")]
     assert len(rows) == COURSE_REQUESTS
+
+
+def test_course_requests_of_exactly_one_page_from_a_server_that_ignores_paging_are_an_error(emu, connect):
+    emu.set_paging(None, max_rows_per_request=None)
+    hook = connect(page_size=COURSE_REQUESTS, max_concurrency=2)
+
+    with pytest.raises(AeriesError) as failure:
+        read_course_requests(hook, 100)
+
+    assert str(failure.value) == (
+        f"Aeries connection {CONN_ID!r}: schools/100/scheduling/courserequests ignores StartingRecord/EndingRecord "
+        f"and answered exactly {COURSE_REQUESTS} records, as many as asked for: if it also returns at most "
+        f"{COURSE_REQUESTS} rows per request, the records after them are missing, so none was kept. If the list "
+        f"holds exactly {COURSE_REQUESTS} records, set the connection extra page_size above the largest list; else "
+        "ask Aeries support how to read the whole list")
 
 
 # -- error paths (scripted answers) -----------------------------------------------------------------------

@@ -100,6 +100,41 @@ def test_warning_is_recorded_and_the_run_goes_on(students):
     assert len(outcome.accepted) == 6 and outcome.rejected.empty
 
 
+def test_a_uniqueness_warning_names_every_row_that_shares_a_value():
+    # Aeries staff share the placeholder e-mail NoWhere@aeries.com: a warning lists each shared value with the
+    # ids of every row (the key columns the check does not test), not only the five sample rows.
+    staff = pd.DataFrame({
+        "user_id": [f"T{n}" for n in range(1, 10)],
+        "school": ["1", "1", "2", "1", "2", "1", "1", "2", "1"],
+        "email": ["NoWhere@aeries.com", "a@x.org", "NoWhere@aeries.com", " ", "NoWhere@aeries.com",
+                  "NoWhere@aeries.com", "NoWhere@aeries.com", "b@x.org", " "],
+    }, index=list("abcdefghi"))
+    outcome = validate_frame(staff, checks(
+        spec("expect_column_values_to_be_unique", "warning", column="email", ignore_blank=True),
+        spec("expect_compound_columns_to_be_unique", "warning", column_list=["email", "school"]),
+        spec("expect_column_values_to_be_unique", "warning", column="user_id"),
+    ), name="users", id_columns=["user_id"])
+    single, compound, passed = outcome.results
+    assert (single.outcome, single.unexpected_count, len(single.sample)) == ("warned", 5, 5)
+    assert single.shared == [
+        {"values": {"email": "NoWhere@aeries.com"}, "count": 5, "ids": ["T1", "T3", "T5", "T6", "T7"]}]
+    # blanks count in a compound check (GX skips a row only when every value is missing)
+    assert compound.shared == [
+        {"values": {"email": "NoWhere@aeries.com", "school": "1"}, "count": 3, "ids": ["T1", "T6", "T7"]},
+        {"values": {"email": "NoWhere@aeries.com", "school": "2"}, "count": 2, "ids": ["T3", "T5"]},
+        {"values": {"email": " ", "school": "1"}, "count": 2, "ids": ["T4", "T9"]},
+    ]
+    assert compound.unexpected_count == 7
+    assert passed.outcome == "passed" and passed.shared == []
+    assert outcome.to_dict()["results"][0]["shared"] == single.shared
+
+
+def test_a_failed_uniqueness_error_lists_samples_only(students):
+    outcome = validate_frame(students, checks(spec("expect_column_values_to_be_unique", column="StudentID")),
+                             name="students")
+    assert outcome.results[0].outcome == "failed" and outcome.results[0].shared == []
+
+
 def test_reject_removes_exactly_the_failing_rows_with_reasons(students, schools):
     outcome = validate_frame(students, checks(
         spec("expect_column_value_lengths_to_be_between", "reject", column="LastName", max_value=42),

@@ -47,3 +47,47 @@ def test_a_student_aeries_already_holds_is_left_alone():
     same = student("E-3", StateStudentID="1234567890", FirstName="Ana", LastName="Ruiz", Grade="5")
     plan = build_plan(WRITEBACK, [same], [contact("E-3", FirstName="Rosa", LastName="Ruiz")], AERIES, CONTACTS)
     assert [(w["action"], w["body"]) for w in plan] == [("unchanged", {}), ("unchanged", {})]
+
+
+def test_a_guardian_aeries_knows_only_by_its_mailing_name_is_found_and_not_inserted_again():
+    # Real Aeries contacts may have a blank FirstName and LastName and only a MailingName ("First Last"): the
+    # outbound Enroll mapping sends its first word and the rest, and Enroll exports them back as fname/lname.
+    contacts = [{"StudentID": 501, "SequenceNumber": 2, "FirstName": "", "LastName": " ",
+                 "MailingName": "Rosa De La Cruz", "EmailAddress": ""},
+                {"StudentID": 501, "SequenceNumber": 3, "FirstName": "", "LastName": "", "MailingName": "Cher",
+                 "EmailAddress": ""}]
+    same = student("E-4", StateStudentID="1234567890", FirstName="Ana", LastName="Ruiz", Grade="5")
+    exported = [contact("E-4", FirstName="rosa", LastName="De La Cruz", EmailAddress="r@x.org"),
+                contact("E-4", FirstName="Cher", LastName="Smith")]
+    plan = build_plan(WRITEBACK, [same], exported, AERIES, contacts)
+    assert [(w["kind"], w["action"], w["path"], w["body"]) for w in plan] == [
+        ("student", "unchanged", "UpdateStudent/501", {}),
+        # found by its MailingName: its blank names are left as they are, the e-mail is set
+        ("contact", "update", "UpdateContact/501/2", {"EmailAddress": "r@x.org"}),
+        # a one-word MailingName is a first name only: "Cher Smith" is someone else
+        ("contact", "insert", "InsertContact/501", {"FirstName": "Cher", "LastName": "Smith"}),
+    ]
+
+
+def test_aeries_match_names_a_match_field_and_reads_aeries_contact_columns(tmp_path):
+    import pytest
+
+    from aeries_hub.mapping.loader import MappingError
+
+    text = (WRITEBACKS_DIR / "schoolmint_enroll.yml").read_text()
+    broken = text.replace("      LastName: {first_of: [LastName, {source: MailingName,",
+                          "      EmailAddress: {first_of: [LastName, {source: MailingNam,")
+    assert broken != text
+    path = tmp_path / "schoolmint_enroll.yml"
+    path.write_text(broken)
+    with pytest.raises(MappingError) as error:
+        load_writeback(path)
+    assert str(error.value).splitlines() == [
+        "schoolmint_enroll.yml: students.contacts.aeries_match.EmailAddress: 'EmailAddress' is not one of "
+        "students.contacts.match",
+        "schoolmint_enroll.yml: students.contacts.aeries_match.EmailAddress: 'MailingNam' is not a field of an "
+        "Aeries contact",
+    ]
+    path.write_text(text.replace("{split_name: first}", "{split_name: middle}"))
+    with pytest.raises(MappingError, match=r"students\.contacts\.aeries_match\.FirstName\.first_of\[1\]"):
+        load_writeback(path)
