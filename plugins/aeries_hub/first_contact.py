@@ -162,7 +162,8 @@ def check_table(hook: AeriesHook, spec: AeriesTable, school: int | None) -> tupl
             "served": len(served),
             "known": len(known),
             # a per-school list's SchoolCode is the school asked for: the hook adds it where Aeries leaves it out
-            "missing": [c for c in known if c not in served and not (spec.per_school and c == "SchoolCode")],
+            "missing": [c for c in known if c not in served and not (spec.per_school and c == "SchoolCode")
+                        and c not in spec.added_columns],
             "extra": [f for f in served if f not in known],
         }
     else:

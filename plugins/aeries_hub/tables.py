@@ -52,6 +52,8 @@ class AeriesTable:
     key: tuple[str, ...]
     columns: tuple[tuple[str, Any], ...] = ()
     school_column: str | None = "SchoolCode"
+    #: columns of ``columns`` that are no Aeries fields: the hub adds them (never asked of Aeries)
+    added_columns: tuple[str, ...] = ()
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -173,6 +175,7 @@ TABLES: dict[str, AeriesTable] = {
                 # member's active assignments; null on TCH records.
                 ("FromSectionStaff", _B), ("SectionStaffStartDate", _S), ("SectionStaffEndDate", _S),
             ),
+            added_columns=("FromSectionStaff", "SectionStaffStartDate", "SectionStaffEndDate"),
         ),
         AeriesTable(
             name="courses",
