@@ -11,16 +11,27 @@ import io
 import json
 import re
 import zipfile
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from aeries_hub.staging import RunFolder, staging_base
-from tests.dags.independent import GENERATED_PSEUDO_SCHOOLS, natural, real_schools, s
+from tests.dags.independent import (
+    GENERATED_PSEUDO_SCHOOLS,
+    natural,
+    real_schools,
+    run_day,
+    s,
+    section_staff_teachers,
+    teaches_on,
+)
 
 DAG_ID = "aeries_to_powerschool_learning"
 STACK = {"students": 300, "seed": 5}
 YEAR = "2026"
+TIMEZONE = "America/New_York"  # the mapping's schedule.timezone: the run's date is taken there
 SSO = r"(?i)@demo\.k12\.ca\.us$"
 
 
@@ -32,8 +43,11 @@ def csv_bytes(header: list[str], rows: list[list[str]]) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-def expected_files(data_dir: Path, user_ids: dict[str, str] | None = None, class_ids: dict[str, str] | None = None) -> dict[str, bytes]:
-    """The five files; ``user_ids`` and ``class_ids`` are the district's crosswalks (Aeries id -> vendor id)."""
+def expected_files(data_dir: Path, user_ids: dict[str, str] | None = None, class_ids: dict[str, str] | None = None,
+                   today: str | None = None) -> dict[str, bytes]:
+    """The five files; ``user_ids`` and ``class_ids`` are the district's crosswalks (Aeries id -> vendor id);
+    ``today`` the run's date (default: today in the mapping's time zone), which says which section staff teach."""
+    today = today or datetime.now(ZoneInfo(TIMEZONE)).date().isoformat()
     uid = lambda value: (user_ids or {}).get(value, value)  # noqa: E731
     cid = lambda value: (class_ids or {}).get(value, value)  # noqa: E731
     load = lambda name: json.loads((data_dir / f"{name}.json").read_text(encoding="utf-8"))  # noqa: E731
@@ -45,9 +59,12 @@ def expected_files(data_dir: Path, user_ids: dict[str, str] | None = None, class
     students: dict[str, dict] = {}
     for r in sorted(active, key=lambda r: r["SchoolCode"]):
         students.setdefault(s(r["StudentID"]), r)
+    # a Flex school has no teacher records: its teachers are its sections' staff members (issue 14)
+    tch = load("teachers")
+    flex = section_staff_teachers(load("schools"), load("sections"), load("staff"), tch, today)
     teachers = sorted(
-        (t for t in load("teachers") if not s(t.get("InactiveStatusCode")) and s(t["SchoolCode"]) in schools),
-        key=lambda t: (t["SchoolCode"], t["TeacherNumber"]),
+        (t for t in tch + flex if not s(t.get("InactiveStatusCode")) and s(t["SchoolCode"]) in schools),
+        key=lambda t: (t["SchoolCode"], t["TeacherNumber"] or 0),
     )
     teacher_at = {}
     for t in teachers:
@@ -85,7 +102,8 @@ def expected_files(data_dir: Path, user_ids: dict[str, str] | None = None, class
     for x in sections:
         sc, sn = s(x["SchoolCode"]), s(x["SectionNumber"])
         class_key = class_id(sc, x["CourseID"], sn, x["Period"])
-        members = list(x.get("SectionStaffMembers") or [])
+        # a member who left the section, or whose assignment ended or has not begun, is not its teacher
+        members = [m for m in x.get("SectionStaffMembers") or [] if teaches_on(m, today)]
         primary = next((m for m in members if m.get("IsPrimaryTeacher") is True), members[0] if members else None)
         teacher = teacher_at.get((sc, s(primary.get("StaffID")))) if primary else None
         course = courses.get(s(x["CourseID"]), {})
@@ -120,10 +138,9 @@ def test_powerschool_learning_delivers_one_zip_with_the_five_files(stack):
     from aeries_hub.dag_factory import build_dags
     from aeries_hub.paths import MAPPINGS_DIR
 
-    expected = expected_files(stack.data_dir)
-
     dag_run = build_dags(MAPPINGS_DIR)[DAG_ID].test()
 
+    expected = expected_files(stack.data_dir, today=run_day(dag_run, TIMEZONE))
     assert dag_run.state == "success"
     delivered = stack.sftp.root / "powerschool_learning" / "powerschool_learning_import.zip"
     with zipfile.ZipFile(delivered) as archive:
@@ -143,8 +160,15 @@ def test_powerschool_learning_delivers_one_zip_with_the_five_files(stack):
     assert users and {u["password"] for u in users} == {""}
     # Issue 14: teachers with a blank first name in STF and TCH (one a service account) are users, named by their
     # last name, and own their classes; the placeholder e-mail they share is a warning naming the users.
-    teachers = json.loads((stack.data_dir / "teachers.json").read_text(encoding="utf-8"))
+    load = lambda name: json.loads((stack.data_dir / f"{name}.json").read_text(encoding="utf-8"))  # noqa: E731
+    teachers = load("teachers")  # and the Flex school's, from its section staff (the service account teaches there)
+    teachers += section_staff_teachers(load("schools"), load("sections"), load("staff"), teachers,
+                                       run_day(dag_run, TIMEZONE))
     blank = {f"T{s(t['StaffID1'])}": s(t["LastName"]) for t in teachers if not s(t["FirstName"])}
+    # the extract says how many teachers of the Flex school 300 came from its section staff
+    staff_members = {m["StaffID"] for x in load("sections") if x["SchoolCode"] == 300 for m in x["SectionStaffMembers"]
+                     if not s(m["InactiveStatusCode"])}
+    assert run.read_json("summary/extract_teachers.json")["teachers_from_section_staff"] == {"300": len(staff_members)}
     by_id = {u["user_id"]: u for u in users}
     assert "Staff" in blank.values()
     assert {uid: (by_id[uid]["first_name"], by_id[uid]["last_name"]) for uid in blank} == {
