@@ -120,11 +120,12 @@ def test_teachers_of_section_staff_schools_are_made_from_their_section_staff(emu
             "members and their staff records, 1 teacher (TCH) records") in caplog.text
 
 
-def test_only_the_selected_schools_are_read(emulator, make_conn):
+def test_only_the_selected_schools_are_read(emulator, make_conn, tmp_path):
     hook = AeriesHook(aeries_conn_id=make_conn(host=emulator.url, password=CERT))
 
     assert hook.get_table("teachers", school_codes=[990]) == DISTRICT.teachers[:1]
-    assert hook.extract_to_parquet("teachers", "/dev/null", school_codes=[990]).section_staff_teachers == {}
+    result = hook.extract_to_parquet("teachers", tmp_path / "teachers.parquet", school_codes=[990])
+    assert result.section_staff_teachers == {} and "teachers_from_section_staff" not in result.to_dict()
 
 
 def test_a_certificate_without_staff_data_is_told_which_area_the_flex_teachers_need(emulator, make_conn):
