@@ -267,3 +267,45 @@ def test_a_teacher_still_rejected_takes_only_their_classes_named_in_the_report(s
     assert {r["_reject_reason"] for r in rejects} == {"every teacher_id of classes.csv is a user_id in users.csv"}
     sent = {c["class_id"] for c in csv.DictReader(io.StringIO(files["classes.csv"]))}
     assert not sent & set(left) and len(sent) == len(classes) - len(left)
+
+
+@pytest.mark.e2e
+def test_a_class_whose_staff_members_all_left_goes_without_a_teacher_and_is_named(stack, tmp_path):
+    """Issue 14: at the Flex school a section's staff members have their own InactiveStatusCode and dates; when all
+    of them have left it (inactive, or their assignment ended), the class is still delivered, without a teacher,
+    and the report's warning names it: a class never loses its teacher silently."""
+    import shutil
+
+    from aeries_hub.dag_factory import build_dags
+    from aeries_hub.paths import MAPPINGS_DIR
+    from tests.dags.stacks import stack_serving
+
+    district = tmp_path / "district"
+    shutil.copytree(stack.data_dir, district)
+    sections = json.loads((district / "sections.json").read_text(encoding="utf-8"))
+    left, ended = [x for x in sections if x["SchoolCode"] == 300 and not s(x["InactiveStatusCode"])][:2]
+    for m in left["SectionStaffMembers"]:
+        m["InactiveStatusCode"] = "I"
+    for m in ended["SectionStaffMembers"]:
+        m["EndDate"] = "2026-09-30T00:00:00"
+    (district / "sections.json").write_text(json.dumps(sections), encoding="utf-8")
+    named = sorted((f"300-{s(x['CourseID'])}-{x['SectionNumber']}-{s(x['Period'])}-{YEAR}" for x in (left, ended)),
+                   key=natural)
+
+    with stack_serving(tmp_path / "stack", data_dir=district) as hostile:
+        dag_run = build_dags(MAPPINGS_DIR)[DAG_ID].test()
+        zipped = hostile.sftp.root / "powerschool_learning" / "powerschool_learning_import.zip"
+        with zipfile.ZipFile(zipped) as archive:
+            files = {name: archive.read(name).decode() for name in archive.namelist()}
+        run = RunFolder(staging_base(), DAG_ID, dag_run.run_id)
+        results = run.read_json("summary/build_classes.json")["checks"]["results"]
+
+    assert dag_run.state == "success"
+    assert run_day(dag_run, TIMEZONE) > "2026-09-30"  # (the emulator's school year is 2026-27)
+    classes = {c["class_id"]: c for c in csv.DictReader(io.StringIO(files["classes.csv"]))}
+    assert [classes[c]["teacher_id"] for c in named] == ["", ""]
+    warning = next(r for r in results if r["description"].startswith("a class has a teacher"))
+    assert (warning["severity"], warning["outcome"], warning["unexpected_count"]) == ("warning", "warned", 2)
+    assert sorted((row["class_id"] for row in warning["sample"]), key=natural) == named
+    rosters = list(csv.reader(io.StringIO(files["rosters.csv"])))
+    assert not [r for r in rosters if r[0] in named and r[2] == "T"]
