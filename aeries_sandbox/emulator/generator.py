@@ -982,13 +982,13 @@ class _Generator:
         spans = (("I", SCHOOL_YEAR_START, date(2026, 9, 30)),
                  (" ", SCHOOL_YEAR_START, date(2026, 10, 16)),
                  (" ", date(2027, 3, 22), SCHOOL_YEAR_END))
+        staff_by_id = {st["ID"]: st for _, st in self.teacher_staff}
         for school in (flex, self.schools_by_kind["middle"][0]):
             staff_ids = sorted({st["ID"] for t, st in self.teacher_staff if t["SchoolCode"] == school})
-            staff_by_id = {st["ID"]: st for _, st in self.teacher_staff}
-            candidates = [s for s in self.sections if s["SchoolCode"] == school and s["InactiveStatusCode"] == " "
-                          and len(s["SectionStaffMembers"]) == 1]
             if len(staff_ids) < 2:
                 continue
+            candidates = [s for s in self.sections if s["SchoolCode"] == school and s["InactiveStatusCode"] == " "
+                          and len(s["SectionStaffMembers"]) == 1]
             for section, (status, start, end) in zip(rng.sample(candidates, min(3, len(candidates))), spans):
                 primary = section["SectionStaffMembers"][0]["StaffID"]
                 staff = staff_by_id[rng.choice([i for i in staff_ids if i != primary])]
