@@ -28,6 +28,10 @@ What is in it (``size`` = distinct students):
   active student at schools with sections), contacts (1-3 per student, in the demo server's shape and
   conventions: see :meth:`_Generator.make_contacts`) and a ``data_changes`` log. Terms carry Aeries' own codes
   (``1``-``4``, ``F``/``S``, ``Y``; see :func:`_terms`).
+* Flex scheduling: the last high school is a Flex school (``ScheduleType`` "Flexible", section-staff flags on)
+  without teacher (TCH) records, its sections' staff being staff records; there and at the first middle school
+  a few co-teachers no longer or not yet teach their section (inactive, ended, or starting later). From their
+  own RNG, after every other draw: see :meth:`_Generator.make_flex_scheduling`.
 * gradebooks: one per active section, owned by its primary teacher (``Sections`` = that section, ``Terms`` = the
   school's terms other than Y, three ``AssignmentCategories``), each with two assignments (a homework of 10
   points and a test of 40 questions worth 100 points), no scores yet; no course requests (SSS). They come from
@@ -193,6 +197,7 @@ class _Generator:
         self.make_data_changes()
         self.make_gradebooks()
         self.shape_students_like_aeries()
+        self.make_flex_scheduling()
         info = dict(DEFAULT_INFO)
         info.update({"DatabaseYear": DATABASE_YEAR, "SchoolYearStart": SCHOOL_YEAR_START.isoformat()})
         return District(
@@ -973,6 +978,52 @@ class _Generator:
                 teacher["EmailAddress"] = staff["EmailAddress"]
         for item, staff in self.member_staff:
             item["FirstName"], item["LastName"] = staff["FirstName"], staff["LastName"]
+
+    # -- Flex scheduling -----------------------------------------------------------------------
+    def make_flex_scheduling(self) -> None:
+        """Aeries' Flex scheduling (README, "Flex scheduling"): the last high school schedules with section staff
+        (``ScheduleType`` "Flexible", both section-staff flags) and has no teacher (TCH) records: its teachers are
+        the staff (STF) records its sections' ``SectionStaffMembers`` name, and those carry the names. At the Flex
+        school and the first middle school three sections each get a co-teacher who does not teach them on a
+        day of the school year's second half: one inactive (``InactiveStatusCode`` "I", ended in September), one
+        whose ``EndDate`` (the end of the first quarter) has passed, one who starts with the fourth quarter.
+
+        From its own RNG, after every other draw, so that the other tables are those of the generator before it
+        (but the Flex school's teacher records, gone, and staff records that had no name, named as their
+        teacher record was)."""
+        rng = random.Random(f"{self.seed}:flex")
+        flex = self.schools_by_kind["high"][-1]
+        self.school_by_code[flex].update(ScheduleType="Flexible", UsingSectionStaffInMasterSchedule=True,
+                                         UsingSectionStaffInScheduling=True)
+        renamed = set()
+        for teacher, staff in self.teacher_staff:
+            if teacher["SchoolCode"] == flex and not staff["LastName"]:
+                staff["FirstName"], staff["LastName"] = teacher["FirstName"], teacher["LastName"]
+                renamed.add(id(staff))
+            if teacher["SchoolCode"] == flex and not staff["EmailAddress"]:
+                staff["EmailAddress"] = teacher["EmailAddress"]
+        for item, staff in self.member_staff:
+            if id(staff) in renamed:
+                item["FirstName"], item["LastName"] = staff["FirstName"], staff["LastName"]
+        self.teachers = [t for t in self.teachers if t["SchoolCode"] != flex]
+        spans = (("I", SCHOOL_YEAR_START, date(2026, 9, 30)),
+                 (" ", SCHOOL_YEAR_START, date(2026, 10, 16)),
+                 (" ", date(2027, 3, 22), SCHOOL_YEAR_END))
+        staff_by_id = {st["ID"]: st for _, st in self.teacher_staff}
+        for school in (flex, self.schools_by_kind["middle"][0]):
+            staff_ids = sorted({st["ID"] for t, st in self.teacher_staff if t["SchoolCode"] == school})
+            if len(staff_ids) < 2:
+                continue
+            candidates = [s for s in self.sections if s["SchoolCode"] == school and s["InactiveStatusCode"] == " "
+                          and len(s["SectionStaffMembers"]) == 1]
+            for section, (status, start, end) in zip(rng.sample(candidates, min(3, len(candidates))), spans):
+                primary = section["SectionStaffMembers"][0]["StaffID"]
+                staff = staff_by_id[rng.choice([i for i in staff_ids if i != primary])]
+                section["SectionStaffMembers"].append({
+                    "StaffID": staff["ID"], "LastName": staff["LastName"], "FirstName": staff["FirstName"],
+                    "IsPrimaryTeacher": False, "StaffRoleCode": "C", "StartDate": _d(start), "EndDate": _d(end),
+                    "InactiveStatusCode": status,
+                })
 
     # -- change log ----------------------------------------------------------------------------
     def make_data_changes(self) -> None:

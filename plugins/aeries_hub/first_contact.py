@@ -10,7 +10,8 @@ years; per table the rows of the sample school and the fields served against the
 (:mod:`aeries_hub.tables`); per paged endpoint whether ``StartingRecord``/``EndingRecord`` are honoured, from which
 record number they count and whether the server caps the rows per request; Flex schools (``ScheduleType``
 ``"Flexible"``, as Aeries' demo server answers for its Flex schools 884 and 894: derekpovah/aeries-api,
-``spec/support/fixtures/schools.json``), pseudo-schools (school 0, ``DoNotReport``, schools without students) and
+``spec/support/fixtures/schools.json``; or ``UsingSectionStaffInMasterSchedule``: their teachers come from section
+staff, see AeriesHook), pseudo-schools (school 0, ``DoNotReport``, schools without students) and
 schools with a blank ``ShortName``. The result is a report (JSON and Markdown) and the connection extras the hook
 should use (``suggested_extra.json``).
 """
@@ -79,7 +80,7 @@ def _access_error(exc: Exception) -> dict[str, Any]:
 
 def check_schools(hook: AeriesHook) -> dict[str, Any]:
     """The school list, with Flex schools, pseudo-schools and blank short names; each school's first student."""
-    from aeries_hub.hooks.aeries import AeriesError
+    from aeries_hub.hooks.aeries import AeriesError, uses_section_staff
 
     try:
         schools = hook.get_json("schools", security_area=TABLES["schools"].security_area)
@@ -111,7 +112,7 @@ def check_schools(hook: AeriesHook) -> dict[str, Any]:
         "access": "granted",
         "schools": codes,
         "names": {str(s.get("SchoolCode")): s.get("Name") for s in schools},
-        "flex": [s["SchoolCode"] for s in schools if str(s.get("ScheduleType") or "").strip().lower() == "flexible"],
+        "flex": [s["SchoolCode"] for s in schools if uses_section_staff(s)],
         "pseudo_schools": pseudo,
         "blank_short_name": [s["SchoolCode"] for s in schools if not str(s.get("ShortName") or "").strip()],
         "students_unknown": students_unknown or None,
@@ -162,7 +163,8 @@ def check_table(hook: AeriesHook, spec: AeriesTable, school: int | None) -> tupl
             "served": len(served),
             "known": len(known),
             # a per-school list's SchoolCode is the school asked for: the hook adds it where Aeries leaves it out
-            "missing": [c for c in known if c not in served and not (spec.per_school and c == "SchoolCode")],
+            "missing": [c for c in known if c not in served and not (spec.per_school and c == "SchoolCode")
+                        and c not in spec.added_columns],
             "extra": [f for f in served if f not in known],
         }
     else:
@@ -357,7 +359,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         pseudo = schools["pseudo_schools"]
         lines += [
             f"- schools: {schools['schools']}",
-            f"- Flex schools (ScheduleType Flexible): {schools['flex']}",
+            f"- Flex schools (ScheduleType Flexible, or section staff in the master schedule): {schools['flex']}",
             f"- district office: {pseudo['district_office']}; DoNotReport: {pseudo['do_not_report']}; "
             f"without students: {_text(pseudo['without_students'])}",
             f"- blank ShortName: {schools['blank_short_name']}",

@@ -521,6 +521,7 @@ def extract_table(hook, table: str, target, *, snapshot: ExtractSnapshot, school
     mode, reason = choose_mode(table, state, started or datetime.min, full_every_hours, force_full=force_full,
                                settings=settings)
     changed_keys = None
+    from_section_staff: dict[str, int] = {}
     if mode == "incremental":
         assert state is not None
         previous = pq.read_table(io.BytesIO(snapshot.read_bytes(table)))
@@ -555,6 +556,7 @@ def extract_table(hook, table: str, target, *, snapshot: ExtractSnapshot, school
             with target.open("wb") as handle:
                 handle.write(data)
         count, last_full = result.rows, started and _stamp(started)
+        from_section_staff = result.section_staff_teachers
     if started is not None:
         snapshot.save(table, data, {"table": table, "extracted_at": _stamp(started), "last_full_at": last_full,
                                     "rows": count, "mode": mode, "settings": settings})
@@ -569,6 +571,7 @@ def extract_table(hook, table: str, target, *, snapshot: ExtractSnapshot, school
         "mode": mode,
         "reason": reason,
         "changed_keys": changed_keys,
+        **({"teachers_from_section_staff": from_section_staff} if from_section_staff else {}),
     }
     log.info("Aeries %s: %s extraction (%s): %d rows, %s changed keys, %d requests in %.2f s",
              table, mode, reason, count, "no" if changed_keys is None else changed_keys, stats.requests, stats.seconds)

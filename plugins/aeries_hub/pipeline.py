@@ -86,6 +86,7 @@ def extract_table(mapping_file: str, table: str) -> dict:
             "retries": result.retries,
             "seconds": round(result.seconds, 3),
             "path": str(target),
+            **({"teachers_from_section_staff": result.section_staff_teachers} if result.section_staff_teachers else {}),
         },
     )
 

@@ -52,6 +52,8 @@ class AeriesTable:
     key: tuple[str, ...]
     columns: tuple[tuple[str, Any], ...] = ()
     school_column: str | None = "SchoolCode"
+    #: columns of ``columns`` that are no Aeries fields: the hub adds them (never asked of Aeries)
+    added_columns: tuple[str, ...] = ()
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -89,6 +91,7 @@ TABLES: dict[str, AeriesTable] = {
                 ("LowGradeLevel", _I), ("HighGradeLevel", _I), ("Terms", {"list": _TERM_FIELDS}),
                 ("PrincipalName", _S), ("PrincipalEmailAddress", _S), ("PhoneNumber", _S),
                 ("NCESSchoolID", _S), ("ScheduleType", _S), ("ShortName", _S),
+                ("UsingSectionStaffInMasterSchedule", _B),
             ),
         ),
         AeriesTable(
@@ -167,7 +170,12 @@ TABLES: dict[str, AeriesTable] = {
                 ("SchoolCode", _I), ("TeacherNumber", _I), ("DisplayName", _S), ("FirstName", _S),
                 ("LastName", _S), ("Room", _S), ("EmailAddress", _S), ("StaffID1", _I), ("StaffID2", _I),
                 ("StaffID3", _I), ("InactiveStatusCode", _S), ("LowGrade", _I), ("HighGrade", _I),
+                # Not Aeries fields: at a Flex school (no TCH records) the hook adds one record per staff member
+                # of its sections (see AeriesHook, "teachers from section staff"), marked and with the span of the
+                # member's active assignments; null on TCH records.
+                ("FromSectionStaff", _B), ("SectionStaffStartDate", _S), ("SectionStaffEndDate", _S),
             ),
+            added_columns=("FromSectionStaff", "SectionStaffStartDate", "SectionStaffEndDate"),
         ),
         AeriesTable(
             name="courses",

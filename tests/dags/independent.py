@@ -81,3 +81,41 @@ def one_line(value: str) -> str:
         return value
     pieces = [pieces[0].rstrip(" "), *(piece.strip(" ") for piece in pieces[1:-1]), pieces[-1].lstrip(" ")]
     return " ".join(piece for piece in pieces if piece)
+
+
+def teaches_on(member: dict, today: str) -> bool:
+    """A section staff member (SectionStaffMembers) teaches the section on ``today`` (YYYY-MM-DD): its own
+    InactiveStatusCode is blank, its EndDate has not passed and its StartDate has come (blank dates: no bound)."""
+    start, end = day(member.get("StartDate")), day(member.get("EndDate"))
+    return not s(member.get("InactiveStatusCode")) and not (end and end < today) and not (start and start > today)
+
+
+def section_staff_teachers(schools: list[dict], sections: list[dict], staff: list[dict], teachers: list[dict],
+                           today: str) -> list[dict]:
+    """The teachers of the schools that schedule with section staff (ScheduleType Flexible, or
+    UsingSectionStaffInMasterSchedule): Aeries says TCH records are not used there. One teacher record per staff
+    member who teaches one of the school's sections on ``today`` and has no teacher record at the school, with
+    the school, the staff ID as StaffID1, and the names, e-mail and InactiveStatusCode of the staff record."""
+    by_id = {s(x["ID"]): x for x in staff}
+    flex = {s(x["SchoolCode"]) for x in schools
+            if s(x.get("ScheduleType")).lower() == "flexible" or x.get("UsingSectionStaffInMasterSchedule") is True}
+    has_record = {(s(t["SchoolCode"]), s(t["StaffID1"])) for t in teachers}
+    made: dict[tuple[str, str], dict] = {}
+    for x in sections:
+        sc = s(x["SchoolCode"])
+        for m in x.get("SectionStaffMembers") or [] if sc in flex else []:
+            key = (sc, s(m.get("StaffID")))
+            if teaches_on(m, today) and key not in has_record and key not in made:
+                record = by_id.get(key[1], {})
+                made[key] = {"SchoolCode": int(sc), "TeacherNumber": None, "StaffID1": int(key[1]),
+                             "FirstName": s(record.get("FirstName")), "LastName": s(record.get("LastName")),
+                             "EmailAddress": s(record.get("EmailAddress")),
+                             "InactiveStatusCode": s(record.get("InactiveStatusCode"))}
+    return [made[key] for key in sorted(made, key=lambda k: natural(*k))]
+
+
+def run_day(dag_run, timezone: str) -> str:
+    """The run's date (its logical date, or when a manual run was due) in the mapping's time zone, YYYY-MM-DD."""
+    from zoneinfo import ZoneInfo
+
+    return (dag_run.logical_date or dag_run.run_after).astimezone(ZoneInfo(timezone)).date().isoformat()

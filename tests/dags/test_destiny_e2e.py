@@ -13,14 +13,17 @@ import io
 import json
 import os
 import re
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from aeries_hub.staging import RunFolder, staging_base
-from tests.dags.independent import natural, one_line, s
+from tests.dags.independent import natural, one_line, s, section_staff_teachers
 
 DAG_ID = "aeries_to_destiny"
+TIMEZONE = "America/Los_Angeles"  # the mapping's schedule.timezone: the run's date is taken there
 STACK = {"students": 300, "seed": 7, "aeries_extra": {"backoff_base": 0.05, "backoff_max": 0.5}}
 COLUMNS = [
     "field_siteShortName", "field_barcode", "field_districtID", "field_lastName", "field_firstName",
@@ -46,9 +49,11 @@ def us_date(value) -> str:
     return f"{month}/{dom}/{year}"
 
 
-def expected_patrons(data_dir: Path, sites: dict[str, str] | None = None) -> tuple[bytes, list[str]]:
-    """The patrons file and the rejected districtIDs; ``sites`` is the district's crosswalk (SchoolCode -> site)."""
+def expected_patrons(data_dir: Path, sites: dict[str, str] | None = None, today: str | None = None) -> tuple[bytes, list[str]]:
+    """The patrons file and the rejected districtIDs; ``sites`` is the district's crosswalk (SchoolCode -> site);
+    ``today`` the run's date (default: today in the mapping's time zone), which says which section staff teach."""
     load = lambda name: json.loads((data_dir / f"{name}.json").read_text(encoding="utf-8"))  # noqa: E731
+    today = today or datetime.now(ZoneInfo(TIMEZONE)).date().isoformat()
     schools = {s(x["SchoolCode"]): x for x in load("schools")}  # every school: Destiny keeps pseudo-schools
     rank = {"": 0, "P": 1, "I": 2}
 
@@ -87,9 +92,12 @@ def expected_patrons(data_dir: Path, sites: dict[str, str] | None = None) -> tup
             "field_addressPrimaryPhoneNumberPrimary": s(stu.get("HomePhone")),
         })
 
-    # A staff member's teacher record: the first active one in (SchoolCode, TeacherNumber) order.
+    # A staff member's teacher record: the first active one in (SchoolCode, TeacherNumber) order; a Flex school's
+    # teachers (it has no teacher records) are its sections' staff members teaching on the run's date.
     teacher_of: dict[str, dict] = {}
-    for tch in sorted(load("teachers"), key=lambda t: (t["SchoolCode"], t["TeacherNumber"])):
+    tch = load("teachers")
+    tch += section_staff_teachers(load("schools"), load("sections"), load("staff"), tch, today)
+    for tch in sorted(tch, key=lambda t: (t["SchoolCode"], t["TeacherNumber"] or 0)):
         if s(tch["SchoolCode"]) in schools and not s(tch.get("InactiveStatusCode")):
             teacher_of.setdefault(s(tch.get("StaffID1")), tch)
     staff = []

@@ -11,16 +11,28 @@ import io
 import json
 import re
 import zipfile
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from aeries_hub.staging import RunFolder, staging_base
-from tests.dags.independent import GENERATED_PSEUDO_SCHOOLS, natural, one_line, real_schools, s
+from tests.dags.independent import (
+    GENERATED_PSEUDO_SCHOOLS,
+    natural,
+    one_line,
+    real_schools,
+    run_day,
+    s,
+    section_staff_teachers,
+    teaches_on,
+)
 
 DAG_ID = "aeries_to_powerschool_learning"
 STACK = {"students": 300, "seed": 5}
 YEAR = "2026"
+TIMEZONE = "America/New_York"  # the mapping's schedule.timezone: the run's date is taken there
 SSO = r"(?i)@demo\.k12\.ca\.us$"
 
 
@@ -32,8 +44,11 @@ def csv_bytes(header: list[str], rows: list[list[str]]) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-def expected_files(data_dir: Path, user_ids: dict[str, str] | None = None, class_ids: dict[str, str] | None = None) -> dict[str, bytes]:
-    """The five files; ``user_ids`` and ``class_ids`` are the district's crosswalks (Aeries id -> vendor id)."""
+def expected_files(data_dir: Path, user_ids: dict[str, str] | None = None, class_ids: dict[str, str] | None = None,
+                   today: str | None = None) -> dict[str, bytes]:
+    """The five files; ``user_ids`` and ``class_ids`` are the district's crosswalks (Aeries id -> vendor id);
+    ``today`` the run's date (default: today in the mapping's time zone), which says which section staff teach."""
+    today = today or datetime.now(ZoneInfo(TIMEZONE)).date().isoformat()
     uid = lambda value: (user_ids or {}).get(value, value)  # noqa: E731
     cid = lambda value: (class_ids or {}).get(value, value)  # noqa: E731
     load = lambda name: json.loads((data_dir / f"{name}.json").read_text(encoding="utf-8"))  # noqa: E731
@@ -45,9 +60,12 @@ def expected_files(data_dir: Path, user_ids: dict[str, str] | None = None, class
     students: dict[str, dict] = {}
     for r in sorted(active, key=lambda r: r["SchoolCode"]):
         students.setdefault(s(r["StudentID"]), r)
+    # a Flex school has no teacher records: its teachers are its sections' staff members (issue 14)
+    tch = load("teachers")
+    flex = section_staff_teachers(load("schools"), load("sections"), load("staff"), tch, today)
     teachers = sorted(
-        (t for t in load("teachers") if not s(t.get("InactiveStatusCode")) and s(t["SchoolCode"]) in schools),
-        key=lambda t: (t["SchoolCode"], t["TeacherNumber"]),
+        (t for t in tch + flex if not s(t.get("InactiveStatusCode")) and s(t["SchoolCode"]) in schools),
+        key=lambda t: (t["SchoolCode"], t["TeacherNumber"] or 0),
     )
     teacher_at = {}
     for t in teachers:
@@ -85,7 +103,8 @@ def expected_files(data_dir: Path, user_ids: dict[str, str] | None = None, class
     for x in sections:
         sc, sn = s(x["SchoolCode"]), s(x["SectionNumber"])
         class_key = class_id(sc, x["CourseID"], sn, x["Period"])
-        members = list(x.get("SectionStaffMembers") or [])
+        # a member who left the section, or whose assignment ended or has not begun, is not its teacher
+        members = [m for m in x.get("SectionStaffMembers") or [] if teaches_on(m, today)]
         primary = next((m for m in members if m.get("IsPrimaryTeacher") is True), members[0] if members else None)
         teacher = teacher_at.get((sc, s(primary.get("StaffID")))) if primary else None
         course = courses.get(s(x["CourseID"]), {})
@@ -120,10 +139,9 @@ def test_powerschool_learning_delivers_one_zip_with_the_five_files(stack):
     from aeries_hub.dag_factory import build_dags
     from aeries_hub.paths import MAPPINGS_DIR
 
-    expected = expected_files(stack.data_dir)
-
     dag_run = build_dags(MAPPINGS_DIR)[DAG_ID].test()
 
+    expected = expected_files(stack.data_dir, today=run_day(dag_run, TIMEZONE))
     assert dag_run.state == "success"
     delivered = stack.sftp.root / "powerschool_learning" / "powerschool_learning_import.zip"
     with zipfile.ZipFile(delivered) as archive:
@@ -143,8 +161,15 @@ def test_powerschool_learning_delivers_one_zip_with_the_five_files(stack):
     assert users and {u["password"] for u in users} == {""}
     # Issue 14: teachers with a blank first name in STF and TCH (one a service account) are users, named by their
     # last name, and own their classes; the placeholder e-mail they share is a warning naming the users.
-    teachers = json.loads((stack.data_dir / "teachers.json").read_text(encoding="utf-8"))
+    load = lambda name: json.loads((stack.data_dir / f"{name}.json").read_text(encoding="utf-8"))  # noqa: E731
+    teachers = load("teachers")  # and the Flex school's, from its section staff (the service account teaches there)
+    teachers += section_staff_teachers(load("schools"), load("sections"), load("staff"), teachers,
+                                       run_day(dag_run, TIMEZONE))
     blank = {f"T{s(t['StaffID1'])}": s(t["LastName"]) for t in teachers if not s(t["FirstName"])}
+    # the extract says how many teachers of the Flex school 300 came from its section staff
+    staff_members = {m["StaffID"] for x in load("sections") if x["SchoolCode"] == 300 for m in x["SectionStaffMembers"]
+                     if not s(m["InactiveStatusCode"])}
+    assert run.read_json("summary/extract_teachers.json")["teachers_from_section_staff"] == {"300": len(staff_members)}
     by_id = {u["user_id"]: u for u in users}
     assert "Staff" in blank.values()
     assert {uid: (by_id[uid]["first_name"], by_id[uid]["last_name"]) for uid in blank} == {
@@ -246,3 +271,45 @@ def test_a_teacher_still_rejected_takes_only_their_classes_named_in_the_report(s
     assert {r["_reject_reason"] for r in rejects} == {"every teacher_id of classes.csv is a user_id in users.csv"}
     sent = {c["class_id"] for c in csv.DictReader(io.StringIO(files["classes.csv"]))}
     assert not sent & set(left) and len(sent) == len(classes) - len(left)
+
+
+@pytest.mark.e2e
+def test_a_class_whose_staff_members_all_left_goes_without_a_teacher_and_is_named(stack, tmp_path):
+    """Issue 14: at the Flex school a section's staff members have their own InactiveStatusCode and dates; when all
+    of them have left it (inactive, or their assignment ended), the class is still delivered, without a teacher,
+    and the report's warning names it: a class never loses its teacher silently."""
+    import shutil
+
+    from aeries_hub.dag_factory import build_dags
+    from aeries_hub.paths import MAPPINGS_DIR
+    from tests.dags.stacks import stack_serving
+
+    district = tmp_path / "district"
+    shutil.copytree(stack.data_dir, district)
+    sections = json.loads((district / "sections.json").read_text(encoding="utf-8"))
+    left, ended = [x for x in sections if x["SchoolCode"] == 300 and not s(x["InactiveStatusCode"])][:2]
+    for m in left["SectionStaffMembers"]:
+        m["InactiveStatusCode"] = "I"
+    for m in ended["SectionStaffMembers"]:
+        m["EndDate"] = "2026-09-30T00:00:00"
+    (district / "sections.json").write_text(json.dumps(sections), encoding="utf-8")
+    named = sorted((f"300-{s(x['CourseID'])}-{x['SectionNumber']}-{s(x['Period'])}-{YEAR}" for x in (left, ended)),
+                   key=natural)
+
+    with stack_serving(tmp_path / "stack", data_dir=district) as hostile:
+        dag_run = build_dags(MAPPINGS_DIR)[DAG_ID].test()
+        zipped = hostile.sftp.root / "powerschool_learning" / "powerschool_learning_import.zip"
+        with zipfile.ZipFile(zipped) as archive:
+            files = {name: archive.read(name).decode() for name in archive.namelist()}
+        run = RunFolder(staging_base(), DAG_ID, dag_run.run_id)
+        results = run.read_json("summary/build_classes.json")["checks"]["results"]
+
+    assert dag_run.state == "success"
+    assert run_day(dag_run, TIMEZONE) > "2026-09-30"  # (the emulator's school year is 2026-27)
+    classes = {c["class_id"]: c for c in csv.DictReader(io.StringIO(files["classes.csv"]))}
+    assert [classes[c]["teacher_id"] for c in named] == ["", ""]
+    warning = next(r for r in results if r["description"].startswith("a class has a teacher"))
+    assert (warning["severity"], warning["outcome"], warning["unexpected_count"]) == ("warning", "warned", 2)
+    assert sorted((row["class_id"] for row in warning["sample"]), key=natural) == named
+    rosters = list(csv.reader(io.StringIO(files["rosters.csv"])))
+    assert not [r for r in rosters if r[0] in named and r[2] == "T"]

@@ -13,15 +13,28 @@ import json
 import re
 import shutil
 import zipfile
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from aeries_hub.mapping.loader import load_mapping
 from aeries_hub.staging import RunFolder, staging_base
-from tests.dags.independent import GENERATED_PSEUDO_SCHOOLS, day, natural, one_line, real_schools, s
+from tests.dags.independent import (
+    GENERATED_PSEUDO_SCHOOLS,
+    day,
+    natural,
+    one_line,
+    real_schools,
+    run_day,
+    s,
+    section_staff_teachers,
+    teaches_on,
+)
 
 DAG_ID = "aeries_to_stemscopes"
+TIMEZONE = "America/Chicago"  # the mapping's schedule.timezone: the run's date is taken there
 STACK = {"students": 300, "seed": 5}
 FILES = ["manifest.csv", "orgs.csv", "academicSessions.csv", "courses.csv", "classes.csv", "users.csv",
          "enrollments.csv", "demographics.csv"]
@@ -62,7 +75,12 @@ def session_type(code: str, description: str) -> str:
     return "gradingPeriod" if code in ("1", "2", "3", "4") else "term"
 
 
-def expected_set(data_dir: Path, school_ids: dict[str, str]) -> dict[str, bytes]:
+def today_there() -> str:
+    return datetime.now(ZoneInfo(TIMEZONE)).date().isoformat()
+
+
+def expected_set(data_dir: Path, school_ids: dict[str, str], today: str) -> dict[str, bytes]:
+    """The eight files; ``today`` is the run's date, which says which section staff teach (issue 14)."""
     load = lambda name: json.loads((data_dir / f"{name}.json").read_text(encoding="utf-8"))  # noqa: E731
     org = lambda code: school_ids.get(s(code), s(code))  # noqa: E731  crosswalked school sourcedId
     schools = real_schools(load("schools"), load("students"))
@@ -70,9 +88,12 @@ def expected_set(data_dir: Path, school_ids: dict[str, str]) -> dict[str, bytes]
     courses = load("courses")
     students = [r for r in load("students") if not s(r["InactiveStatusCode"]) and s(r["SchoolCode"]) in schools]
     by_school_student = {(s(r["SchoolCode"]), s(r["StudentID"])) for r in students}
-    teachers = [t for t in load("teachers") if not s(t.get("InactiveStatusCode")) and s(t["SchoolCode"]) in schools]
+    # a Flex school has no teacher records: its teachers are its sections' staff members
+    tch = load("teachers")
+    tch += section_staff_teachers(load("schools"), load("sections"), load("staff"), tch, today)
+    teachers = [t for t in tch if not s(t.get("InactiveStatusCode")) and s(t["SchoolCode"]) in schools]
     teacher_at = {}
-    for t in sorted(teachers, key=lambda t: (t["SchoolCode"], t["TeacherNumber"])):
+    for t in sorted(teachers, key=lambda t: (t["SchoolCode"], t["TeacherNumber"] or 0)):
         teacher_at.setdefault((s(t["SchoolCode"]), s(t["StaffID1"])), t)
     sections = [x for x in load("sections") if not s(x.get("InactiveStatusCode")) and s(x["SchoolCode"]) in schools]
     active_sections = {(s(x["SchoolCode"]), s(x["SectionNumber"])) for x in sections}
@@ -144,7 +165,8 @@ def expected_set(data_dir: Path, school_ids: dict[str, str]) -> dict[str, bytes]
     for x in sections:
         sc, sn = s(x["SchoolCode"]), s(x["SectionNumber"])
         for m in x.get("SectionStaffMembers") or []:
-            if (sc, s(m["StaffID"])) in teacher_at:
+            # a member who left the section, or whose assignment ended or has not begun, is not its teacher
+            if (sc, s(m["StaffID"])) in teacher_at and teaches_on(m, today):
                 tid = s(m["StaffID"])
                 teacher_enrollments.append([f"{sc}-{sn}-T{tid}", "", "", f"{sc}-{sn}", org(sc), f"T{tid}", "teacher",
                                             "true" if m.get("IsPrimaryTeacher") is True else "false",
@@ -208,10 +230,10 @@ def test_stemscopes_delivers_a_referentially_complete_oneroster_set(stack, distr
     crosswalk += f"{codes[0]},ALI-{codes[0]},{names[codes[0]]}\n{codes[1]},ALI-{codes[1]},{names[codes[1]]}\n"
     crosswalk += f",ALI-777,{names[codes[2]].replace(' School', '')}\n"
     (district_include / "crosswalks" / "stemscopes_schools.csv").write_text(crosswalk)
-    expected = expected_set(stack.data_dir, {codes[0]: f"ALI-{codes[0]}", codes[1]: f"ALI-{codes[1]}"})
-
     dag_run = run_dag(district_include)
 
+    expected = expected_set(stack.data_dir, {codes[0]: f"ALI-{codes[0]}", codes[1]: f"ALI-{codes[1]}"},
+                            run_day(dag_run, TIMEZONE))
     assert dag_run.state == "success"
     files = delivered(stack)
     assert list(files) == FILES
@@ -306,8 +328,11 @@ def test_a_teacher_still_rejected_is_named_with_the_sections_left_without_them(s
     staff = json.loads((district / "staff.json").read_text(encoding="utf-8"))
     teachers = json.loads((district / "teachers.json").read_text(encoding="utf-8"))
     sections = json.loads((district / "sections.json").read_text(encoding="utf-8"))
-    service = next(t for t in teachers if s(t["LastName"]) == "Staff" and not s(t["FirstName"]))
-    blank_first = next(t for t in teachers if not s(t["FirstName"]) and t is not service)
+    # and the Flex school's teachers, from its section staff (the service account may teach there)
+    everyone = teachers + section_staff_teachers(json.loads((district / "schools.json").read_text(encoding="utf-8")),
+                                                 sections, staff, teachers, today_there())
+    service = next(t for t in everyone if s(t["LastName"]) == "Staff" and not s(t["FirstName"]))
+    blank_first = next(t for t in everyone if not s(t["FirstName"]) and t is not service)
     nameless = next(t for t in teachers if s(t["FirstName"]) and not s(t["InactiveStatusCode"])
                     and sum(1 for o in teachers if o["StaffID1"] == t["StaffID1"]) == 1
                     and any(m["StaffID"] == t["StaffID1"] for x in sections for m in x["SectionStaffMembers"]))

@@ -17,9 +17,18 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from aeries_hub.staging import RunFolder, staging_base
-from tests.dags.independent import GENERATED_PSEUDO_SCHOOLS, natural, one_line, real_schools, s
+from tests.dags.independent import (
+    GENERATED_PSEUDO_SCHOOLS,
+    natural,
+    one_line,
+    real_schools,
+    run_day,
+    s,
+    section_staff_teachers,
+)
 
 DAG_ID = "aeries_to_xello"
+TIMEZONE = "America/Los_Angeles"  # the mapping's schedule.timezone: the run's date is taken there
 STACK = {"students": 300, "seed": 5}
 GRADES = {str(g) for g in range(13)}
 HIGH = {"9", "10", "11", "12"}
@@ -44,7 +53,16 @@ def pipe_file(header: list[str], rows: list[list[str]]) -> bytes:
     return "".join(lines).encode("utf-8")
 
 
-def expected_files(data_dir: Path) -> dict[str, bytes]:
+def teachers_of(data_dir: Path, today: str | None = None) -> list[dict]:
+    """The teacher records, and a Flex school's teachers from its section staff (it has no teacher records)
+    teaching on ``today`` (the run's date; default today in the mapping's time zone)."""
+    load = lambda name: json.loads((data_dir / f"{name}.json").read_text(encoding="utf-8"))  # noqa: E731
+    today = today or datetime.now(ZoneInfo(TIMEZONE)).date().isoformat()
+    teachers = load("teachers")
+    return teachers + section_staff_teachers(load("schools"), load("sections"), load("staff"), teachers, today)
+
+
+def expected_files(data_dir: Path, today: str | None = None) -> dict[str, bytes]:
     load = lambda name: json.loads((data_dir / f"{name}.json").read_text(encoding="utf-8"))  # noqa: E731
     schools = real_schools(load("schools"), load("students"))
     students = [r for r in load("students") if s(r["SchoolCode"]) in schools and s(r["InactiveStatusCode"]) in ("", "P")]
@@ -90,7 +108,7 @@ def expected_files(data_dir: Path) -> dict[str, bytes]:
     course_rows.sort(key=lambda r: natural(r[0], r[1]))
 
     educator_rows = []
-    for t in load("teachers"):
+    for t in teachers_of(data_dir, today):
         if s(t.get("InactiveStatusCode")) or s(t["SchoolCode"]) not in schools:
             continue
         st = staff.get(s(t.get("StaffID1")), {})
@@ -143,10 +161,9 @@ def xello_dag(mappings_dir: Path | None = None):
 def test_xello_delivers_the_five_files(stack):
     from aeries_hub.pipeline import report_lines
 
-    expected = expected_files(stack.data_dir)
-
     dag_run = xello_dag().test(run_conf={"ignore_window": True})
 
+    expected = expected_files(stack.data_dir, run_day(dag_run, TIMEZONE))
     assert dag_run.state == "success"
     assert expected["StudentGroup.txt"].count(b"\r\n") > 10, "the district has homerooms"
     for name, data in expected.items():
@@ -172,9 +189,10 @@ def test_xello_delivers_the_five_files(stack):
 
 
 def active_educators(data_dir: Path) -> list[tuple[dict, dict]]:
-    """(teacher, staff) of every active teacher record, from the emulator's data files."""
+    """(teacher, staff) of every active teacher record (a Flex school's from its section staff), from the
+    emulator's data files."""
     staff = {s(x["ID"]): x for x in json.loads((data_dir / "staff.json").read_text(encoding="utf-8"))}
-    teachers = json.loads((data_dir / "teachers.json").read_text(encoding="utf-8"))
+    teachers = teachers_of(data_dir)
     return [(t, staff.get(s(t["StaffID1"]), {})) for t in teachers if not s(t.get("InactiveStatusCode"))]
 
 

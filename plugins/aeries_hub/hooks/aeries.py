@@ -171,6 +171,8 @@ class ExtractResult:
     #: What the server was found to do with paging, when it was not plain paging: ``ignored_by_server`` (the
     #: schools whose answers ignored StartingRecord/EndingRecord), ``row_cap`` (rows per request), ``probes``.
     paging: dict[str, Any] = field(default_factory=dict)
+    #: teachers only: per school that schedules with section staff, how many teachers came from its section staff
+    section_staff_teachers: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -184,6 +186,7 @@ class ExtractResult:
             "retry_causes": dict(self.retry_causes),
             "columns": list(self.columns),
             "paging": dict(self.paging),
+            **({"teachers_from_section_staff": dict(self.section_staff_teachers)} if self.section_staff_teachers else {}),
         }
 
 
@@ -243,6 +246,7 @@ class _Stats:
         self.pages = 0
         self.retry_causes: Counter[str] = Counter()
         self.paging: dict[str, Any] = {}
+        self.section_staff_teachers: dict[str, int] = {}  # school code -> teachers made from its section staff
         self.started = time.monotonic()
 
     def add_request(self) -> None:
@@ -896,6 +900,7 @@ class AeriesHook(BaseHook):
             retry_causes=dict(stats.retry_causes),
             columns=list(arrow_table.column_names),
             paging=dict(stats.paging),
+            section_staff_teachers=dict(stats.section_staff_teachers),
         )
         log.info(
             "Aeries %s: %d rows, %d pages, %d requests, %s in %.2f s -> %s (connection %r%s)",
@@ -984,10 +989,40 @@ class AeriesHook(BaseHook):
                         embedded[school["SchoolCode"]] = [prepare(school["SchoolCode"], terms)]
             to_fetch = [s["SchoolCode"] for s in schools if s["SchoolCode"] not in embedded]
             fetched = dict(self._fetch_units(spec, to_fetch, stats, prepare)) if to_fetch else {}
+            if spec.name == "teachers":
+                for code, rows in self._section_staff_teachers(schools, fetched, stats).items():
+                    fetched[code] = [*fetched.get(code, []), prepare(code, rows)]
             parts = [page for school in schools for page in embedded.get(school["SchoolCode"]) or fetched.get(school["SchoolCode"], [])]
         if as_arrow:
             return _concat_pages(spec.name, parts)
         return [row for part in parts for row in part]
+
+    def _section_staff_teachers(self, schools: list[dict[str, Any]], fetched: dict[int, list[Any]],
+                                stats: _Stats) -> dict[int, list[dict[str, Any]]]:
+        """Teachers from section staff: at a school that schedules with section staff (Flex scheduling), "TCH
+        records are not used and may not exist" (Aeries API documentation, support article 14000077926), so
+        each staff member named in its sections' ``SectionStaffMembers`` who has no teacher record there becomes
+        one, built from the staff (STF) record (:func:`section_staff_teachers`). The counts per school go in
+        ``stats.section_staff_teachers`` (and the extract's result and log)."""
+        codes = [s["SchoolCode"] for s in schools if uses_section_staff(s)]
+        if not codes:
+            return {}
+        sections = dict(self._fetch_units(TABLES["sections"], codes, stats, lambda _unit, rows: rows))
+        staff = [row for _, pages in self._fetch_units(TABLES["staff"], [None], stats, lambda _unit, rows: rows)
+                 for page in pages for row in page]
+        staff_by_id = {_id_key(row.get("ID")): row for row in staff}
+        added: dict[int, list[dict[str, Any]]] = {}
+        for code in codes:
+            known = {_id_key(value) for page in fetched.get(code, []) for value in _column_values(page, "StaffID1")}
+            rows = section_staff_teachers(code, [row for page in sections.get(code, []) for row in page], staff_by_id,
+                                          known)
+            stats.section_staff_teachers[str(code)] = len(rows)
+            log.info("Aeries teachers: school %s uses section staff (Flex scheduling): %d teachers from its "
+                     "sections' staff members and their staff records, %d teacher (TCH) records", code, len(rows),
+                     len(known - {None}))
+            if rows:
+                added[code] = rows
+        return added
 
     def _fetch_units(
         self, spec: AeriesTable, units: Sequence[int | None], stats: _Stats,
@@ -1269,6 +1304,63 @@ class _UnitPages:
 # --------------------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------------------
+def uses_section_staff(school: dict[str, Any]) -> bool:
+    """A school whose sections name their staff in ``SectionStaffMembers`` instead of teacher (TCH) records:
+    ``ScheduleType`` "Flexible" (Flex scheduling), or ``UsingSectionStaffInMasterSchedule`` ("Use Staff In
+    Sections", on by default at a Flex school and possible at others: support article 14000108571)."""
+    return (str(school.get("ScheduleType") or "").strip().lower() == "flexible"
+            or school.get("UsingSectionStaffInMasterSchedule") is True)
+
+
+def section_staff_teachers(school_code: int, sections: Sequence[dict[str, Any]], staff_by_id: dict[Any, dict[str, Any]],
+                           teacher_staff_ids: set[Any]) -> list[dict[str, Any]]:
+    """One teacher-shaped record per staff member of the school's sections who is active there on some
+    section (member ``InactiveStatusCode`` blank) and has no teacher record at the school (``teacher_staff_ids``):
+    ``StaffID1`` the staff ID, names, e-mail and ``InactiveStatusCode`` from the staff record (from the member
+    when there is none), ``TeacherNumber`` null, ``FromSectionStaff`` true, and ``SectionStaffStartDate`` /
+    ``SectionStaffEndDate`` the earliest start and latest end of those assignments (null when one is open), so
+    that a mapping can leave out a teacher whose every assignment ended or has not begun. In staff ID order."""
+    members: dict[Any, list[dict[str, Any]]] = {}
+    for section in sections:
+        for member in section.get("SectionStaffMembers") or ():
+            staff_id = _id_key(member.get("StaffID"))
+            if staff_id is None or staff_id in teacher_staff_ids or str(member.get("InactiveStatusCode") or "").strip():
+                continue
+            members.setdefault(staff_id, []).append(member)
+    records = []
+    for staff_id in sorted(members):
+        assignments = members[staff_id]
+        staff = staff_by_id.get(staff_id) or {}
+        names = staff if staff else assignments[0]
+        starts = [str(m.get("StartDate") or "").strip() for m in assignments]
+        ends = [str(m.get("EndDate") or "").strip() for m in assignments]
+        records.append({
+            "SchoolCode": school_code, "TeacherNumber": None, "DisplayName": "",
+            "FirstName": names.get("FirstName") or "", "LastName": names.get("LastName") or "", "Room": "",
+            "EmailAddress": staff.get("EmailAddress") or "", "StaffID1": staff_id, "StaffID2": None, "StaffID3": None,
+            "InactiveStatusCode": staff.get("InactiveStatusCode") or "", "LowGrade": None, "HighGrade": None,
+            "FromSectionStaff": True,
+            "SectionStaffStartDate": None if "" in starts else min(starts),
+            "SectionStaffEndDate": None if "" in ends else max(ends),
+        })
+    return records
+
+
+def _id_key(value: Any) -> Any:
+    """A staff ID as a number when it is one (``"994001"`` and ``994001`` are one staff member); None when blank."""
+    text = str(value).strip() if value is not None else ""
+    if not text:
+        return None
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
+def _column_values(page: Any, column: str) -> list[Any]:
+    """The values of one column of a prepared page (a list of records, or an Arrow table)."""
+    if isinstance(page, list):
+        return [row.get(column) for row in page]
+    return page.column(column).to_pylist() if column in page.column_names else []
+
+
 def _server_message(body: bytes) -> str:
     """The ``Message`` of an Aeries error body, shortened; "" when there is none."""
     try:

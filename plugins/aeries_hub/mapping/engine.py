@@ -268,10 +268,11 @@ def _record_set_rows(
     record set reads them), so that their memory goes while the rows are checked, merged and sorted."""
     frame = _table(tables, record_set.table, f"{where}.from").reset_index(drop=True)
     if record_set.explode:
-        frame = _explode(frame, record_set.table, *record_set.explode, where=f"{where}.explode")
+        frame = _explode(frame, record_set.table, *record_set.explode, where=f"{where}.explode",
+                         conditions=record_set.explode_where, run_date=run.run_date)
     read = columns_read(record_set)
     for lookup in record_set.lookups:
-        frame = _join_lookup(frame, lookup, tables, f"{where}.lookups.{lookup.alias}", read)
+        frame = _join_lookup(frame, lookup, tables, f"{where}.lookups.{lookup.alias}", read, run.run_date)
     for name in release:
         tables.pop(name, None)
     if read <= set(frame.columns):  # (else keep them all: the error about the unknown one lists them)
@@ -279,7 +280,7 @@ def _record_set_rows(
     for column in list(frame.columns):  # once, rather than at every use
         frame[column] = text(frame[column])
     # After the lookups, so that a condition can test a looked-up column (e.g. that a student was found).
-    frame = _filtered(frame, conditions_mask(frame, record_set.where, f"{where}.where"))
+    frame = _filtered(frame, conditions_mask(frame, record_set.where, f"{where}.where", run.run_date))
     out = pd.DataFrame(index=frame.index)
     for column in output.delivered_columns:
         spec = record_set.values.get(column)
@@ -376,15 +377,22 @@ def _zero_padded_numbers(texts, width: int = 20):
     return pa.LargeStringArray.from_buffers(len(texts), pa.py_buffer(new_offsets.astype(np.int64)), pa.py_buffer(padded))
 
 
-def _explode(frame: pd.DataFrame, table: str, column: str, alias: str, where: str) -> pd.DataFrame:
+def _explode(frame: pd.DataFrame, table: str, column: str, alias: str, where: str,
+             conditions: tuple[Condition, ...] = (), run_date: date | None = None) -> pd.DataFrame:
     """One row per element of a list column, the element's fields as ``alias.Field``. The fields the Aeries
     registry knows are always there (blank when no row has them: e.g. a pre-v5 server's sections have no
-    SectionStaffMembers), so conditions and lookups on them work whatever the server sent."""
+    SectionStaffMembers), so conditions and lookups on them work whatever the server sent.
+
+    With ``conditions`` (``explode.where``), only the elements that meet them are kept; a row none of whose
+    elements does is kept once with blank fields, as a row with an empty list (a section whose staff members
+    have all left still becomes a class, without a teacher, where the output's checks can name it)."""
     from aeries_hub.hooks.aeries import TABLES
 
     if column not in frame.columns:
         raise MappingError(f"{where}.column: column {column!r} does not exist")
-    rows = frame.explode(column, ignore_index=True)
+    rows = frame.explode(column)
+    origin = pd.Series(rows.index.to_numpy())
+    rows = rows.reset_index(drop=True)
     elements = rows[column].map(lambda item: item if isinstance(item, dict) else {})
     fields = pd.DataFrame(elements.tolist(), index=rows.index)
     known = TABLES[table].column_type(column) if table in TABLES else None
@@ -392,7 +400,17 @@ def _explode(frame: pd.DataFrame, table: str, column: str, alias: str, where: st
         if name not in fields.columns:
             fields[name] = None
     fields.columns = [f"{alias}.{name}" for name in fields.columns]
-    return pd.concat([rows.drop(columns=[column]), fields], axis=1)
+    exploded = pd.concat([rows.drop(columns=[column]), fields], axis=1)
+    if not conditions:
+        return exploded
+    met = conditions_mask(exploded, conditions, f"{where}.where", run_date)
+    none_met = ~origin.isin(set(origin[met]))
+    kept_blank = none_met & ~origin.duplicated()
+    blank = kept_blank.to_numpy()
+    if blank.any():
+        for name in fields.columns:
+            exploded[name] = exploded[name].astype(object).where(~blank, None)
+    return exploded[(met | kept_blank).to_numpy()].reset_index(drop=True)
 
 
 def _table(tables: dict[str, pd.DataFrame], name: str, where: str) -> pd.DataFrame:
@@ -423,17 +441,41 @@ def _unknown_column(frame: pd.DataFrame, ref: str) -> str:
     return f"column {ref!r} does not exist{hint}; columns available: {', '.join(pool) or 'none'}"
 
 
-def conditions_mask(frame: pd.DataFrame, conditions: tuple[Condition, ...], where: str) -> pd.Series:
+def conditions_mask(frame: pd.DataFrame, conditions: tuple[Condition, ...], where: str,
+                    run_date: date | None = None) -> pd.Series:
     mask = pd.Series(True, index=frame.index)
     for i, cond in enumerate(conditions):
         values = _column(frame, cond.column, f"{where}[{i}].column").str.strip()
         if cond.op == "blank":
             mask &= values.eq("") if cond.operand else values.ne("")
+        elif cond.op in DATE_CONDITIONS:
+            mask &= _date_condition(values, cond, run_date, f"{where}[{i}]")
         else:
             wanted = {str(v).strip() for v in cond.operand}
             hit = values.isin(wanted)
             mask &= hit if cond.op == "in" else ~hit
     return mask
+
+
+#: Conditions that compare a date column with the run's date (``{column: EndDate, before_run_date: false}``):
+#: true keeps the rows whose date is before (after) the run's date, false the others; a blank date is neither
+#: before nor after it (an assignment without an end date has not ended).
+DATE_CONDITIONS = ("before_run_date", "after_run_date")
+
+
+def _date_condition(values: pd.Series, cond: Condition, run_date: date | None, where: str) -> pd.Series:
+    """The rows meeting a :data:`DATE_CONDITIONS` condition; Aeries dates are ``YYYY-MM-DD[THH:MM:SS]``."""
+    if run_date is None:
+        raise MappingError(f"{where}.{cond.op}: needs the run's date, which this build was not given")
+    days = pd.to_datetime(values.str[:10], format="%Y-%m-%d", errors="coerce")
+    unreadable = values.ne("") & days.isna()
+    if unreadable.any():
+        raise MappingError(f"{where}.column: {cond.column!r} is not a date in {int(unreadable.sum())} rows "
+                           f"(e.g. {values[unreadable].iloc[0]!r}); Aeries dates are YYYY-MM-DD[THH:MM:SS]")
+    day = pd.Timestamp(run_date)
+    hit = (days < day) if cond.op == "before_run_date" else (days > day)
+    hit = hit & days.notna()
+    return hit if cond.operand else ~hit
 
 
 def _tables_of(record_set: RecordSet) -> set[str]:
@@ -453,11 +495,11 @@ def columns_read(record_set: RecordSet) -> set[str]:
 
 
 def _join_lookup(frame: pd.DataFrame, lookup: Lookup, tables: dict[str, pd.DataFrame], where: str,
-                 read: set[str] | None = None) -> pd.DataFrame:
+                 read: set[str] | None = None, run_date: date | None = None) -> pd.DataFrame:
     """``frame`` with the first matching row of the lookup's table, its columns named ``alias.Column``; only
     the columns in ``read`` are joined (a roster joined with all of a student's columns would not fit in memory)."""
     other = _table(tables, lookup.table, f"{where}.table")
-    other = other[conditions_mask(other, lookup.where, f"{where}.where")]
+    other = other[conditions_mask(other, lookup.where, f"{where}.where", run_date)]
     prefix = f"{lookup.alias}."
     if read is not None and all(ref[len(prefix):] in other.columns for ref in read if ref.startswith(prefix)):
         # (with an unknown column, everything is joined so that the error can list the lookup's columns)
@@ -467,7 +509,8 @@ def _join_lookup(frame: pd.DataFrame, lookup: Lookup, tables: dict[str, pd.DataF
     theirs = pd.DataFrame({key: _column(other, column, f"{where}.on.{name}").str.strip().to_numpy()
                            for key, (name, column) in zip(keys, lookup.on.items())})
     theirs["__row"] = range(len(theirs))
-    theirs = theirs.drop_duplicates(subset=keys, keep="first")
+    # a blank key identifies nothing (a Flex school's teachers have no TeacherNumber, nor a section its TeacherNumber1)
+    theirs = theirs[theirs[keys].ne("").all(axis=1)].drop_duplicates(subset=keys, keep="first")
     # the position in ``other`` of each row's first match (-1: none): only the looked-up columns are copied
     rows = mine.merge(theirs, on=keys, how="left", sort=False)["__row"].fillna(-1).astype("int64").to_numpy()
     looked_up = {

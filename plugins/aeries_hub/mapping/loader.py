@@ -51,7 +51,7 @@ class MappingError(ValueError):
 @dataclass(frozen=True)
 class Condition:
     column: str
-    op: str  # in | not_in | blank
+    op: str  # in | not_in | blank | before_run_date | after_run_date
     operand: Any
 
 
@@ -89,6 +89,7 @@ class RecordSet:
     prefer: tuple[Preference, ...] = ()
     collect: dict[str, str] = field(default_factory=dict)  # column -> separator, over the merged rows
     explode: tuple[str, str] | None = None  # (list column, alias of its elements)
+    explode_where: tuple[Condition, ...] = ()  # the elements kept (alias.Field conditions)
     rows: tuple[dict[str, str], ...] | None = None
 
 
@@ -423,6 +424,7 @@ def _record_set(rec: dict) -> RecordSet:
         ),
         collect=dict(distinct.get("collect") or {}),
         explode=(rec["explode"]["column"], rec["explode"]["as"]) if "explode" in rec else None,
+        explode_where=_conditions(rec["explode"].get("where")) if "explode" in rec else (),
     )
 
 
@@ -709,6 +711,9 @@ def _check_columns(rec: RecordSet, rat: str) -> list[str]:
             noun="field",
             qualifier=f"{alias}.",
         )
+        scope.later = tuple(lk.alias for lk in rec.lookups)
+        for i, condition in enumerate(rec.explode_where):
+            problems += scope.problem(condition.column, f"{rat}.explode.where[{i}].column")
     for n, lookup in enumerate(rec.lookups):
         at = f"{rat}.lookups.{lookup.alias}"
         scope.later = tuple(lk.alias for lk in rec.lookups[n:])

@@ -92,7 +92,7 @@ def test_schools_have_the_demo_servers_field_set_and_conventions(district):
         assert list(school) == DEMO_SCHOOL_KEYS, school["SchoolCode"]
         assert all(list(term) == DEMO_TERM_KEYS for term in school["Terms"]), school["SchoolCode"]
         assert school["ShortName"] == "" and school["InactiveStatusCode"] == ""
-        assert school["ScheduleType"] in ("Elementary", "MasterSchedule")
+        assert school["ScheduleType"] in ("Elementary", "MasterSchedule", "Flexible")  # Flexible: see test_flex_*
         assert (school["SessionType"], school["AttendanceReporting"]) == ("Regular", "Negative")
         assert school["ScheduleBasis"] == ("Trimester" if "Elementary School" in school["Name"] else "Semester")
         assert school["AttendanceType"] in ("Daily", "Period") and school["Tracks"] == 0
@@ -167,14 +167,17 @@ def test_staff_teachers_and_sections(district):
     # a teacher whose staff record has blank names: callers fall back to the teacher record
     blank = [t for t in district.teachers if not staff_by_id[t["StaffID1"]]["LastName"]]
     assert blank and all(t["LastName"] and t["FirstName"] for t in blank)
-    teacher_staff = {t["StaffID1"] for t in district.teachers}
+    teacher_staff = {(t["SchoolCode"], t["StaffID1"]) for t in district.teachers}
+    flex = {s["SchoolCode"] for s in district.schools if s["ScheduleType"] == "Flexible"}
     courses = {c["ID"] for c in district.courses}
     assert "0001" in courses and all(len(c) == 4 for c in courses)
     for section in district.sections:
         assert section["CourseID"] in courses
         assert isinstance(section["Period"], str)
         primary = [m for m in section["SectionStaffMembers"] if m["IsPrimaryTeacher"]]
-        assert len(primary) == 1 and primary[0]["StaffID"] in teacher_staff
+        # a teacher's staff ID; at a Flex school (no teacher records) a staff ID
+        assert len(primary) == 1 and ((section["SchoolCode"], primary[0]["StaffID"]) in teacher_staff
+                                      or section["SchoolCode"] in flex and primary[0]["StaffID"] in staff_by_id)
     assert any(len(s["SectionStaffMembers"]) > 1 for s in district.sections)
     assert any(s["InactiveStatusCode"] == "I" for s in district.sections)
     with_sections = {s["SchoolCode"] for s in district.sections}

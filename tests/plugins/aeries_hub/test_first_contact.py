@@ -318,7 +318,7 @@ def test_the_cli_writes_the_report_files(emu, tmp_path):
     markdown = (out / "first_contact.md").read_text()
     assert markdown.startswith("# First contact with Aeries: connection `aeries_default`\n")
     assert "| schools/{school_code}/contacts | 100 | 87 | no | unknown | unknown |" in markdown
-    assert "- Flex schools (ScheduleType Flexible): [300]" in markdown
+    assert "- Flex schools (ScheduleType Flexible, or section staff in the master schedule): [300]" in markdown
     for name in ("first_contact.json", "first_contact.md", "suggested_extra.json"):
         assert stat.S_IMODE((out / name).stat().st_mode) == 0o600
         assert CERT not in (out / name).read_text()

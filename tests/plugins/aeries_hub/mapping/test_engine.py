@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from datetime import date
 
 import pandas as pd
 import pytest
@@ -496,13 +497,99 @@ def test_powerschool_learning_classes_find_teachers_by_staff_members_or_by_teach
               "rosters": pd.DataFrame({"SchoolCode": pd.array([], dtype="Int64"), "StudentID": pd.array([], dtype="Int64"),
                                        "SectionNumber": pd.array([], dtype="Int64")}),
               "students": pd.DataFrame({"SchoolCode": pd.array([], dtype="Int64"), "StudentID": pd.array([], dtype="Int64")})}
-    run = RunValues(crosswalks={"user_ids": {}, "class_ids": {}}, aeries={"school_year_start_year": "2026"})
+    # (the mapping compares staff members' dates with the run's date)
+    run = RunValues(crosswalks={"user_ids": {}, "class_ids": {}}, aeries={"school_year_start_year": "2026"},
+                    run_date=date(2026, 12, 3))
 
     classes = build_output(mapping, mapping.output("classes.csv"), tables, run).frame
     rosters = build_output(mapping, mapping.output("rosters.csv"), tables, run).frame
 
     assert classes[["class_id", "teacher_id"]].values.tolist() == [["994-0001-1-1-2026", "T7"], ["994-0002-2-2-2026", "T8"]]
     assert rosters[["class_id", "user_id", "role"]].values.tolist() == [["994-0001-1-1-2026", "T7", "T"], ["994-0002-2-2-2026", "T8", "T"]]
+
+
+def test_powerschool_learning_leaves_out_section_staff_who_left_or_are_not_yet_or_no_longer_assigned():
+    """A Flex school's section (Aeries' example of a section, support article 14000113686: a primary teacher, an
+    inactive co-teacher "I" and an active one) plus members whose EndDate has passed or StartDate is to come: only
+    the members teaching on the run's date are the class's teachers; a section none of whose members is has no
+    teacher, and the warning names it."""
+    from aeries_hub.mapping.engine import RunValues
+    from aeries_hub.paths import MAPPINGS_DIR
+
+    mapping = load_mapping(MAPPINGS_DIR / "powerschool_learning.yml")
+
+    def member(staff_id, primary, status="", start=None, end=None):
+        return {"StaffID": staff_id, "IsPrimaryTeacher": primary, "InactiveStatusCode": status, "StartDate": start,
+                "EndDate": end}
+
+    # as the hook makes them from the section staff (no TeacherNumber; Carlisle, inactive wherever listed, is none)
+    teachers = pd.DataFrame({
+        "SchoolCode": pd.array([894] * 4, dtype="Int64"), "TeacherNumber": pd.array([None] * 4, dtype="Int64"),
+        "StaffID1": pd.array([995001, 700005678, 700000001, 700000002], dtype="Int64"),
+        "InactiveStatusCode": [""] * 4, "FirstName": ["Darryl", "Mary", "Ann", "Bo"],
+        "LastName": ["Aldrich", "Cullens", "Ames", "Bell"], "EmailAddress": [""] * 4,
+        "FromSectionStaff": [True] * 4,
+        "SectionStaffStartDate": [None, None, "2026-08-13T00:00:00", "2027-03-22T00:00:00"],
+        "SectionStaffEndDate": [None, None, "2026-10-16T00:00:00", "2027-06-10T00:00:00"]})
+    sections = pd.DataFrame({
+        "SchoolCode": pd.array([894, 894, 894], dtype="Int64"), "SectionNumber": pd.array([100, 101, 102], dtype="Int64"),
+        "CourseID": ["327", "327", "327"], "Period": ["1", "2", "3"], "InactiveStatusCode": ["", "", ""],
+        "SectionStaffMembers": [
+            [member(995001, True), member(700004321, False, "I"), member(700005678, False)],
+            # the primary teacher has left (inactive); one co-teacher's assignment ended, the other's is to come
+            [member(700004321, True, "I"), member(700000001, False, "", "2026-08-13T00:00:00", "2026-10-16T00:00:00"),
+             member(700000002, False, "", "2027-03-22T00:00:00", "2027-06-10T00:00:00")],
+            # the primary teacher's assignment ended: the co-teacher, still assigned, is the teacher
+            [member(700000001, True, "", "2026-08-13T00:00:00", "2026-10-16T00:00:00"), member(700005678, False)],
+        ],
+        "TeacherNumber1": pd.array([None, None, None], dtype="Int64"),
+    })
+    staff = pd.DataFrame({"ID": pd.array([], dtype="Int64"),
+                          **{c: pd.Series([], dtype=object) for c in ("FirstName", "MiddleName", "LastName", "UserName",
+                                                                          "EmailAddress")}})
+    students = pd.DataFrame({"SchoolCode": pd.array([], dtype="Int64"), "StudentID": pd.array([], dtype="Int64"),
+                             **{c: pd.Series([], dtype=object) for c in (
+                                 "FirstName", "MiddleName", "LastName", "FirstNameAlias", "NetworkLoginID",
+                                 "StudentEmailAddress", "InactiveStatusCode", "Grade")}})
+    tables = {"teachers": teachers, "sections": sections, "staff": staff, "students": students,
+              "courses": pd.DataFrame({"ID": ["327"], "Title": ["Art"], "LongDescription": [""]}),
+              "rosters": pd.DataFrame({"SchoolCode": pd.array([], dtype="Int64"), "StudentID": pd.array([], dtype="Int64"),
+                                       "SectionNumber": pd.array([], dtype="Int64")})}
+    run = RunValues(crosswalks={"user_ids": {}, "class_ids": {}}, aeries={"school_year_start_year": "2026"},
+                    run_date=date(2026, 12, 3))
+
+    users = build_output(mapping, mapping.output("users.csv"), tables, run).frame
+    classes = build_output(mapping, mapping.output("classes.csv"), tables, run).frame
+    rosters = build_output(mapping, mapping.output("rosters.csv"), tables, run).frame
+
+    # Ames's only assignment ended in October, Bell's begins in March: neither is a teacher on 3 December
+    assert users["user_id"].tolist() == ["T995001", "T700005678"]
+    assert classes[["class_id", "teacher_id"]].values.tolist() == [
+        ["894-327-100-1-2026", "T995001"], ["894-327-101-2-2026", ""], ["894-327-102-3-2026", "T700005678"]]
+    assert rosters[["class_id", "user_id", "role"]].values.tolist() == [
+        ["894-327-100-1-2026", "T995001", "T"], ["894-327-100-1-2026", "T700005678", "T"],
+        ["894-327-102-3-2026", "T700005678", "T"]]
+    # in March Bell is the teacher of section 101, and a teacher
+    march = RunValues(crosswalks={"user_ids": {}, "class_ids": {}}, aeries={"school_year_start_year": "2026"},
+                      run_date=date(2027, 3, 22))
+    assert build_output(mapping, mapping.output("classes.csv"), tables, march).frame["teacher_id"].tolist() == [
+        "T995001", "T700000002", "T700005678"]
+    assert "T700000002" in build_output(mapping, mapping.output("users.csv"), tables, march).frame["user_id"].tolist()
+
+
+def test_a_date_condition_needs_the_run_date_and_aeries_dates(tmp_path):
+    m = mapping_with(tmp_path, one_output(["id"], """
+        id: {source: StudentID}
+    """, extra="where: [{column: SchoolLeaveDate, before_run_date: false}]\n"))
+    students = pd.DataFrame({"StudentID": pd.array([1, 2, 3], dtype="Int64"),
+                             "SchoolLeaveDate": ["2026-09-01T00:00:00", None, "2027-01-05"]})
+    built = build_output(m, m.outputs[0], {"students": students}, RunValues(run_date=date(2026, 12, 3))).frame
+    assert built["id"].tolist() == ["2", "3"]
+    with pytest.raises(MappingError, match=r"records\[0\]\.where\[0\]\.before_run_date: needs the run's date"):
+        build_output(m, m.outputs[0], {"students": students}, RunValues())
+    students.loc[0, "SchoolLeaveDate"] = "09/01/2026"
+    with pytest.raises(MappingError, match=r"'SchoolLeaveDate' is not a date in 1 rows \(e\.g\. '09/01/2026'\)"):
+        build_output(m, m.outputs[0], {"students": students}, RunValues(run_date=date(2026, 12, 3)))
 
 
 # ------------------------------------------------------------------------------ bad inputs (issue 4)

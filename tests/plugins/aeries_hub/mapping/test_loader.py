@@ -398,6 +398,21 @@ def test_exploded_list_fields_are_checked_against_the_registrys_list_fields(tmp_
     ])
 
 
+def test_the_conditions_of_an_explode_read_the_element_fields(tmp_path):
+    def edit(d):
+        where = d["outputs"][6]["records"][1]["explode"]["where"]
+        where[0]["column"] = "member.Inactive"
+        where[1]["column"] = "teacher.EndDate"
+
+    assert stemscopes_with(tmp_path, edit) == "\n".join([
+        "stemscopes.yml: outputs[6].records[1].explode.where[0].column: 'member.Inactive' is not a field of the list "
+        "column SectionStaffMembers of the Aeries table sections (explode member); its fields: StaffID, LastName, "
+        "FirstName, IsPrimaryTeacher, StaffRoleCode, StartDate, EndDate, InactiveStatusCode",
+        "stemscopes.yml: outputs[6].records[1].explode.where[1].column: 'teacher.EndDate' uses lookup 'teacher', "
+        "which is not joined yet at this point (lookups are joined in the order written)",
+    ])
+
+
 def test_explode_needs_a_list_column(tmp_path):
     def edit(d):
         d["outputs"][2]["records"][1]["explode"]["column"] = "Name"

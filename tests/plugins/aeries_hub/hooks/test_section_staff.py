@@ -1,0 +1,139 @@
+"""Teachers from section staff: at a school that schedules with section staff (Flex scheduling) Aeries says "TCH
+records are not used and may not exist" (support article 14000077926); the hook makes its teachers from its
+sections' SectionStaffMembers and the staff (STF) records, against the emulator serving a small district.
+
+The Flex school's first section is Aeries' own example section (support article 14000113686, Sections (from
+Master Schedule): primary teacher Aldrich 995001, co-teachers Carlisle 700004321, inactive "I", and Cullens
+700005678); 884 is a Flex school of Aeries' demo server (derekpovah/aeries-api spec/support/fixtures/schools.json).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pyarrow.parquet as pq
+import pytest
+
+from aeries_hub.hooks import aeries as aeries_module
+from aeries_hub.hooks.aeries import AeriesAuthError, AeriesHook
+from aeries_sandbox.emulator import READ_AREAS, EmulatorServer
+from aeries_sandbox.emulator.district import District
+
+CERT = "F1exStaffCert0000000000000000000"
+NO_STAFF_CERT = "F1exNoStaffCert00000000000000000"
+YEAR = ("2026-08-13T00:00:00", "2027-06-10T00:00:00")
+
+
+def school(code: int, schedule_type: str, section_staff: bool) -> dict:
+    return {"SchoolCode": code, "Name": f"School {code}", "ScheduleType": schedule_type, "Terms": [],
+            "UsingSectionStaffInMasterSchedule": section_staff, "UsingSectionStaffInScheduling": section_staff}
+
+
+def staff(staff_id: int, first: str, last: str, email: str, status: str = "") -> dict:
+    return {"ID": staff_id, "FirstName": first, "LastName": last, "EmailAddress": email, "InactiveStatusCode": status,
+            "PrimaryAeriesSchool": 884, "SchoolAccessPermissions": []}
+
+
+def member(staff_id: int, first: str, last: str, primary: bool, status: str = "", start=None, end=None) -> dict:
+    return {"StaffID": staff_id, "LastName": last, "FirstName": first, "IsPrimaryTeacher": primary,
+            "StaffRoleCode": "", "StartDate": start, "EndDate": end, "InactiveStatusCode": status}
+
+
+def section(code: int, number: int, members: list[dict]) -> dict:
+    return {"SchoolCode": code, "SectionNumber": number, "Period": "1", "Semester": "Y", "CourseID": "327",
+            "SectionStaffMembers": members, "InactiveStatusCode": ""}
+
+
+DISTRICT = District(
+    info={"DatabaseYear": 2026},
+    schools=[school(0, "MasterSchedule", False), school(884, "Flexible", True), school(990, "MasterSchedule", False),
+             school(994, "MasterSchedule", True)],
+    staff=[staff(995001, "Darryl", "Aldrich", "daldrich@example.org"),
+           staff(700004321, "Jackie", "Carlisle", "jcarlisle@example.org"),
+           staff(700005678, "Mary", "Cullens", "", "I"),  # left the district: an inactive teacher
+           staff(700000001, "", "Ames", "NoWhere@aeries.com"),
+           staff(700000002, "Bo", "Bell", "bbell@example.org")],
+    teachers=[{"SchoolCode": 990, "TeacherNumber": 101, "DisplayName": "Aldrich, D", "FirstName": "Darryl",
+               "LastName": "Aldrich", "Room": "A1", "EmailAddress": "daldrich@example.org", "StaffID1": 995001,
+               "StaffID2": 0, "StaffID3": 0, "InactiveStatusCode": "", "LowGrade": 9, "HighGrade": 12},
+              {"SchoolCode": 994, "TeacherNumber": 7, "DisplayName": "Bell, B", "FirstName": "Bo",
+               "LastName": "Bell", "Room": "", "EmailAddress": "bbell@example.org", "StaffID1": 700000002,
+               "StaffID2": 0, "StaffID3": 0, "InactiveStatusCode": "", "LowGrade": 9, "HighGrade": 12}],
+    sections=[
+        section(884, 100, [member(995001, "Darryl", "Aldrich", True), member(700004321, "Jackie", "Carlisle", False, "I"),
+                           member(700005678, "Mary", "Cullens", False)]),
+        section(884, 101, [member(995001, "Darryl", "Aldrich", True, "", *YEAR),
+                           member(700000001, "", "Ames", False, "", YEAR[0], "2026-10-16T00:00:00"),
+                           member(700000001, "", "Ames", False, "", "2027-03-22T00:00:00", YEAR[1]),
+                           member(700000003, "Cy", "Cole", False)]),  # no staff record: the member's names
+        # a regular school's sections name TCH teachers' staff IDs: no teacher is made there
+        section(990, 1, [member(995001, "Darryl", "Aldrich", True)]),
+        # "Use Staff In Sections" at a regular school: Bell has a TCH record, Carlisle has none
+        section(994, 5, [member(700000002, "Bo", "Bell", True), member(700004321, "Jackie", "Carlisle", False)]),
+    ],
+)
+
+
+def made(code: int, staff_id: int, first: str, last: str, email: str, status: str, start, end) -> dict:
+    return {"SchoolCode": code, "TeacherNumber": None, "DisplayName": "", "FirstName": first, "LastName": last,
+            "Room": "", "EmailAddress": email, "StaffID1": staff_id, "StaffID2": None, "StaffID3": None,
+            "InactiveStatusCode": status, "LowGrade": None, "HighGrade": None, "FromSectionStaff": True,
+            "SectionStaffStartDate": start, "SectionStaffEndDate": end}
+
+
+#: what the hook makes, school by school, in staff ID order
+MADE = [
+    made(884, 995001, "Darryl", "Aldrich", "daldrich@example.org", "", None, None),  # one assignment has no dates
+    made(884, 700000001, "", "Ames", "NoWhere@aeries.com", "", YEAR[0], YEAR[1]),  # two spans: their envelope
+    made(884, 700000003, "Cy", "Cole", "", "", None, None),
+    made(884, 700005678, "Mary", "Cullens", "", "I", None, None),  # (Carlisle is inactive on every section)
+    made(994, 700004321, "Jackie", "Carlisle", "jcarlisle@example.org", "", None, None),
+]
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    certs = [{"name": "t", "certificate": CERT, "areas": list(READ_AREAS)},
+             {"name": "no-staff", "certificate": NO_STAFF_CERT, "areas": ["Schools", "Teacher Data", "Master Schedule"]}]
+    with EmulatorServer(DISTRICT, certs) as srv:
+        yield srv
+
+
+def test_teachers_of_section_staff_schools_are_made_from_their_section_staff(emulator, make_conn, caplog, tmp_path):
+    hook = AeriesHook(aeries_conn_id=make_conn(host=emulator.url, password=CERT))
+
+    with caplog.at_level(logging.INFO, logger=aeries_module.LOGGER_NAME):
+        rows = hook.get_table("teachers")
+        result = hook.extract_to_parquet("teachers", tmp_path / "teachers.parquet")
+
+    tch = [{**t, "FromSectionStaff": None, "SectionStaffStartDate": None, "SectionStaffEndDate": None}
+           for t in DISTRICT.teachers]
+    assert [{**t, **{k: None for k in ("FromSectionStaff", "SectionStaffStartDate", "SectionStaffEndDate") if k not in t}}
+            for t in rows] == [MADE[0], MADE[1], MADE[2], MADE[3], tch[0], tch[1], MADE[4]]
+    assert result.section_staff_teachers == {"884": 4, "994": 1}
+    assert result.to_dict()["teachers_from_section_staff"] == {"884": 4, "994": 1}
+    extracted = pq.read_table(tmp_path / "teachers.parquet").to_pylist()
+    assert extracted == [MADE[0], MADE[1], MADE[2], MADE[3], tch[0], tch[1], MADE[4]]
+    assert ("Aeries teachers: school 884 uses section staff (Flex scheduling): 4 teachers from its sections' staff "
+            "members and their staff records, 0 teacher (TCH) records") in caplog.text
+    assert ("Aeries teachers: school 994 uses section staff (Flex scheduling): 1 teachers from its sections' staff "
+            "members and their staff records, 1 teacher (TCH) records") in caplog.text
+
+
+def test_only_the_selected_schools_are_read(emulator, make_conn, tmp_path):
+    hook = AeriesHook(aeries_conn_id=make_conn(host=emulator.url, password=CERT))
+
+    assert hook.get_table("teachers", school_codes=[990]) == DISTRICT.teachers[:1]
+    result = hook.extract_to_parquet("teachers", tmp_path / "teachers.parquet", school_codes=[990])
+    assert result.section_staff_teachers == {} and "teachers_from_section_staff" not in result.to_dict()
+
+
+def test_a_certificate_without_staff_data_is_told_which_area_the_flex_teachers_need(emulator, make_conn):
+    hook = AeriesHook(aeries_conn_id=make_conn(host=emulator.url, password=NO_STAFF_CERT))
+
+    with pytest.raises(AeriesAuthError) as failed:
+        hook.get_table("teachers")
+    assert str(failed.value) == (
+        "Aeries refused connection 'aeries_test' at /api/v5/staff (HTTP 403): the certificate lacks the security area "
+        "'Staff Data'. Grant it in Aeries under Security > API Security for this certificate. Aeries said: The "
+        "certificate does not have access to Staff Data")
