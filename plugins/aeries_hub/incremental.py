@@ -459,6 +459,7 @@ def kept_columns(mapping, table: str, source_checks: dict[str, list]) -> set[str
     check counts rows per school) and what tells a pseudo-school (``engine.PSEUDO_SCHOOL_COLUMNS``)."""
     from aeries_hub.hooks.aeries import table_spec
     from aeries_hub.mapping.engine import PSEUDO_SCHOOL_COLUMNS, columns_read_by
+    from aeries_hub.mapping.loader import RUN_VALUES_FROM_SCHOOLS
     from aeries_hub.quality.checks import referenced_columns
 
     kept = set(table_spec(table).key) | {"SchoolCode"} | PSEUDO_SCHOOL_COLUMNS.get(table, set())
@@ -474,6 +475,9 @@ def kept_columns(mapping, table: str, source_checks: dict[str, list]) -> set[str
         check = crosswalk.check
         if check and check.table == table:
             kept |= {check.column, check.name, *(condition.column for condition in check.where)}
+    if table == "schools" and (mapping.run_values & RUN_VALUES_FROM_SCHOOLS
+                               or any(output.uses_date_conditions for output in mapping.outputs)):
+        kept |= {"Name", "Terms"}  # the district's name and the school year's days (pipeline.aeries_run_values)
     return kept
 
 

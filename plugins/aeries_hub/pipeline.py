@@ -254,7 +254,9 @@ def build_file(mapping_file: str, file_name: str) -> dict:
     """
     from airflow.sdk.exceptions import AirflowFailException
 
-    from aeries_hub.mapping.engine import RECORD_SET_COLUMN, apply_source_filters, build_output, columns_read_by
+    from aeries_hub.mapping.engine import (
+        RECORD_SET_COLUMN, apply_source_filters, build_output, columns_read_by,
+    )
     from aeries_hub.mapping.render import (
         NestedRows, describe_single_line_values, render_delimited, render_jsonl, single_line_values,
     )
@@ -268,10 +270,14 @@ def build_file(mapping_file: str, file_name: str) -> dict:
             for name, columns in columns_read_by(mapping, output).items()}
     tables = apply_source_filters(mapping, read, run.read_json("summary/validate_sources.json").get("left_out_schools", []))
     del read  # the sources of a roster file take as much memory as the file: handed over to the build
+    values = _run_values(mapping)
     try:
-        built = build_output(mapping, output, tables, _run_values(mapping), release_tables=True)
+        built = build_output(mapping, output, tables, values, release_tables=True)
     except (KeyError, ValueError) as exc:
         _build_failed(run, output, exc)
+    held = output.uses_date_conditions and values.conditions_date != values.run_date
+    if held:
+        log.warning("%s", _dates_held_line(values.run_date, values.conditions_date, [output.file]))
     del tables
     single_line = {}
     if output.format.type == "delimited":  # before the checks: they see the values as they are written
@@ -297,6 +303,8 @@ def build_file(mapping_file: str, file_name: str) -> dict:
         "merged_duplicates": built.merged_duplicates,
         "single_line_values": single_line,
         "checks": outcome.to_dict(),
+        "dates_as_of": values.conditions_date.isoformat() if held else None,
+        "run_date": values.run_date.isoformat() if held else None,
     }
     if outcome.has_errors:
         _summary(run, f"build_{output.stem}", summary)
@@ -324,8 +332,50 @@ def _run_values(mapping: Mapping):
     from aeries_hub.mapping.crosswalk import read_crosswalks
     from aeries_hub.mapping.engine import RunValues
 
-    aeries = aeries_run_values(mapping, RunFolder.current()) if mapping.run_values else {}
-    return RunValues(crosswalks=read_crosswalks(mapping), run_date=run_date(mapping), aeries=aeries)
+    run = RunFolder.current()
+    aeries = aeries_run_values(mapping, run) if mapping.run_values else {}
+    day = run_date(mapping)
+    return RunValues(crosswalks=read_crosswalks(mapping), run_date=day, aeries=aeries,
+                     dates_as_of=dates_as_of(run, day))
+
+
+def dates_as_of(run: RunFolder, day):
+    """The day the date conditions (``before_run_date``, ``after_run_date``) compare with: the run's date, held
+    inside the school year Aeries served. A run after that year ended (Aeries still serves it after the July
+    rollover, or the connection pins it) sees the year's last day of school, so whoever taught to the end still
+    teaches; a run before it began sees its first day. The run's date when no extract says which year was served."""
+    year = _served_year(run)
+    if year is None:
+        return day
+    first, last = _school_days(run, year)
+    return min(max(day, first), last)
+
+
+def _served_year(run: RunFolder) -> int | None:
+    """The one school year (DatabaseYear) the extracts read; None when they say none or several."""
+    extracts = [run.read_json(f"summary/{name}") for name in run.list("summary") if name.startswith("extract_")]
+    years = {s["database_year"] for s in extracts if s.get("database_year") is not None}
+    return years.pop() if len(years) == 1 else None
+
+
+def _school_days(run: RunFolder, year: int, records: list[dict] | None = None):
+    """The first and last day of school of the year Aeries served: the earliest StartDate and the latest EndDate
+    of the validated schools' terms; without terms, ``[aeries_hub] school_year_start`` to the day before the next."""
+    from datetime import date, timedelta
+
+    if records is None:
+        records = []
+        if run.exists("validated/schools.parquet"):
+            schools = run.read_parquet("validated/schools.parquet", columns={"Terms"})
+            records = schools.astype(object).where(schools.notna(), None).to_dict("records")
+    terms = [term for school in records for term in (school.get("Terms") if school.get("Terms") is not None else [])
+             if isinstance(term, dict)]
+    starts = sorted(str(t["StartDate"])[:10] for t in terms if t.get("StartDate"))
+    ends = sorted(str(t["EndDate"])[:10] for t in terms if t.get("EndDate"))
+    month, day = _school_year_start_day()
+    first = date.fromisoformat(starts[0]) if starts else date(year, month, day)
+    last = date.fromisoformat(ends[-1]) if ends else date(year + 1, month, day) - timedelta(days=1)
+    return first, last
 
 
 def aeries_run_values(mapping: Mapping, run: RunFolder) -> dict[str, str]:
@@ -335,8 +385,6 @@ def aeries_run_values(mapping: Mapping, run: RunFolder) -> dict[str, str]:
 
     :raises AirflowFailException: Aeries did not give a value the mapping needs, naming it and what to do.
     """
-    from datetime import date, timedelta
-
     from airflow.sdk.exceptions import AirflowFailException
 
     from aeries_hub.hooks.aeries import DISTRICT_OFFICE, school_year_label
@@ -365,13 +413,8 @@ def aeries_run_values(mapping: Mapping, run: RunFolder) -> dict[str, str]:
                              + ("gave school 0 no Name" if office else "listed no school 0")
                              + "; give school 0 the district's name in Aeries")
             values["district_name"] = name
-        terms = [term for school in records for term in (school.get("Terms") if school.get("Terms") is not None else [])
-                 if isinstance(term, dict)]
-        starts = sorted(str(t["StartDate"])[:10] for t in terms if t.get("StartDate"))
-        ends = sorted(str(t["EndDate"])[:10] for t in terms if t.get("EndDate"))
-        month, day = _school_year_start_day()
-        values["school_year_first_day"] = starts[0] if starts else date(year, month, day).isoformat()
-        values["school_year_last_day"] = ends[-1] if ends else (date(year + 1, month, day) - timedelta(days=1)).isoformat()
+        first, last = _school_days(run, year, records)
+        values["school_year_first_day"], values["school_year_last_day"] = first.isoformat(), last.isoformat()
     return {name: values[name] for name in mapping.run_values}
 
 
@@ -1042,7 +1085,7 @@ def summarize_run(mapping: Mapping, stages: dict[str, dict]) -> dict:
         },
         "crosswalks": crosswalks,
         "left_out_schools": sources.get("left_out_schools", []),
-        "attention": year_notes + unmapped + _single_line_lines(builds)
+        "attention": year_notes + unmapped + _dates_held_lines(builds) + _single_line_lines(builds)
         + (volumes["drops"] if volumes.get("allowed") else [])
         + (stages.get("track_changes") or {}).get("state_problems", []),
         "changes": stages.get("track_changes"),
@@ -1055,6 +1098,24 @@ def summarize_run(mapping: Mapping, stages: dict[str, dict]) -> dict:
         + ([year_error] if year_error else []),
         **({"reason": reason} if reason else {}),
     }
+
+
+def _dates_held_lines(builds: dict[str, dict]) -> list[str]:
+    """The warning that date conditions compared with a day other than the run's date, naming the files."""
+    from datetime import date
+
+    held = [b for b in builds.values() if b.get("dates_as_of")]
+    if not held:
+        return []
+    return [_dates_held_line(date.fromisoformat(held[0]["run_date"]), date.fromisoformat(held[0]["dates_as_of"]),
+                             [b["file"] for b in held])]
+
+
+def _dates_held_line(run_day, as_of, files: list[str]) -> str:
+    edge = "last" if as_of < run_day else "first"
+    return (f"the run's date {run_day.isoformat()} is outside the school year Aeries served, so the date conditions "
+            f"of {', '.join(files)} (who teaches a section, by its staff's start and end dates) compared with "
+            f"{as_of.isoformat()}, that year's {edge} day of school")
 
 
 def _single_line_lines(builds: dict[str, dict]) -> list[str]:

@@ -313,3 +313,35 @@ def test_a_class_whose_staff_members_all_left_goes_without_a_teacher_and_is_name
     assert sorted((row["class_id"] for row in warning["sample"]), key=natural) == named
     rosters = list(csv.reader(io.StringIO(files["rosters.csv"])))
     assert not [r for r in rosters if r[0] in named and r[2] == "T"]
+
+
+@pytest.mark.e2e
+def test_a_run_after_the_served_year_ended_keeps_the_teachers_who_taught_to_its_end(stack, tmp_path):
+    """After the July rollover, before Aeries offers the new year, the hub delivers the year Aeries still serves
+    (``unavailable_year: newest_started``). The section staff's dates are then compared with that year's last day
+    of school, not with the run's date: whoever taught to the end (a co-teacher who began with the fourth quarter
+    included) still teaches, and whoever left during the year does not. The report says which day was used."""
+    from aeries_hub.dag_factory import build_dags
+    from aeries_hub.paths import MAPPINGS_DIR
+    from tests.dags.stacks import stack_serving
+
+    load = lambda name: json.loads((stack.data_dir / f"{name}.json").read_text(encoding="utf-8"))  # noqa: E731
+    last_day = max(t["EndDate"][:10] for x in load("schools") for t in x["Terms"] if t.get("EndDate"))
+    late = [m for x in load("sections") for m in x["SectionStaffMembers"]
+            if not s(m.get("InactiveStatusCode")) and s(m.get("StartDate"))[:10] > "2027-01-01"]
+    assert late and last_day < "2027-07-15"
+
+    with stack_serving(tmp_path / "stack", data_dir=stack.data_dir) as rolled_over:
+        dag_run = build_dags(MAPPINGS_DIR)[DAG_ID].test(logical_date=datetime(2027, 7, 15, 12, tzinfo=ZoneInfo(TIMEZONE)))
+        with zipfile.ZipFile(rolled_over.sftp.root / "powerschool_learning" / "powerschool_learning_import.zip") as archive:
+            files = {name: archive.read(name) for name in archive.namelist()}
+        report = RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("report.json")
+
+    assert dag_run.state == "success"
+    assert report["school_year"] == "2026-2027"
+    assert files == expected_files(stack.data_dir, today=last_day)
+    teachers = {(r[0], r[1]) for r in csv.reader(io.StringIO(files["rosters.csv"].decode())) if r[2] == "T"}
+    assert {f"T{s(m['StaffID'])}" for m in late} <= {user for _, user in teachers}
+    assert (f"the run's date 2027-07-15 is outside the school year Aeries served, so the date conditions of "
+            f"classes.csv, rosters.csv, users.csv (who teaches a section, by its staff's start and end dates) "
+            f"compared with {last_day}, that year's last day of school") in report["attention"]

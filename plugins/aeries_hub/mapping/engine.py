@@ -19,6 +19,7 @@ from datetime import date
 import pandas as pd
 
 from aeries_hub.mapping.loader import (
+    DATE_CONDITIONS,
     Condition,
     Lookup,
     Mapping,
@@ -196,6 +197,13 @@ class RunValues:
     crosswalks: dict[str, dict[str, str]] = field(default_factory=dict)
     run_date: date | None = None
     aeries: dict[str, str] = field(default_factory=dict)
+    #: The day date conditions compare with (pipeline.dates_as_of: the run's date held inside the school year
+    #: Aeries served); the run's date when not given.
+    dates_as_of: date | None = None
+
+    @property
+    def conditions_date(self) -> date | None:
+        return self.dates_as_of or self.run_date
 
     def value(self, name: str, where: str) -> str:
         """The run value ``{run.NAME}``; MappingError when this build was not given it."""
@@ -269,10 +277,10 @@ def _record_set_rows(
     frame = _table(tables, record_set.table, f"{where}.from").reset_index(drop=True)
     if record_set.explode:
         frame = _explode(frame, record_set.table, *record_set.explode, where=f"{where}.explode",
-                         conditions=record_set.explode_where, run_date=run.run_date)
+                         conditions=record_set.explode_where, run_date=run.conditions_date)
     read = columns_read(record_set)
     for lookup in record_set.lookups:
-        frame = _join_lookup(frame, lookup, tables, f"{where}.lookups.{lookup.alias}", read, run.run_date)
+        frame = _join_lookup(frame, lookup, tables, f"{where}.lookups.{lookup.alias}", read, run.conditions_date)
     for name in release:
         tables.pop(name, None)
     if read <= set(frame.columns):  # (else keep them all: the error about the unknown one lists them)
@@ -280,7 +288,7 @@ def _record_set_rows(
     for column in list(frame.columns):  # once, rather than at every use
         frame[column] = text(frame[column])
     # After the lookups, so that a condition can test a looked-up column (e.g. that a student was found).
-    frame = _filtered(frame, conditions_mask(frame, record_set.where, f"{where}.where", run.run_date))
+    frame = _filtered(frame, conditions_mask(frame, record_set.where, f"{where}.where", run.conditions_date))
     out = pd.DataFrame(index=frame.index)
     for column in output.delivered_columns:
         spec = record_set.values.get(column)
@@ -455,12 +463,6 @@ def conditions_mask(frame: pd.DataFrame, conditions: tuple[Condition, ...], wher
             hit = values.isin(wanted)
             mask &= hit if cond.op == "in" else ~hit
     return mask
-
-
-#: Conditions that compare a date column with the run's date (``{column: EndDate, before_run_date: false}``):
-#: true keeps the rows whose date is before (after) the run's date, false the others; a blank date is neither
-#: before nor after it (an assignment without an end date has not ended).
-DATE_CONDITIONS = ("before_run_date", "after_run_date")
 
 
 def _date_condition(values: pd.Series, cond: Condition, run_date: date | None, where: str) -> pd.Series:

@@ -39,6 +39,12 @@ RUN_VALUES = {
 }
 #: The run values read from the schools table (the others come from the year Aeries served).
 RUN_VALUES_FROM_SCHOOLS = frozenset({"district_name", "school_year_first_day", "school_year_last_day"})
+
+#: Conditions that compare a date column with the run's date (``{column: EndDate, before_run_date: false}``):
+#: true keeps the rows whose date is before (after) it, false the others; a blank date is neither before nor
+#: after it (an assignment without an end date has not ended). The run's date is held inside the school year
+#: Aeries served, whose days come from the schools' terms (pipeline.dates_as_of).
+DATE_CONDITIONS = ("before_run_date", "after_run_date")
 RUN_VALUE = re.compile(r"\{run\.([^{}:!]*)\}")
 #: Where ``{run.NAME}`` may stand: the last key of its path, or literal rows.
 _RUN_VALUE_KEYS = ("constant", "template", "if_blank")
@@ -141,6 +147,12 @@ class Output:
     def raw_columns(self) -> list[str]:
         """Delivered columns whose values are written as they are, even when a spreadsheet would read a formula."""
         return [c.name for c in self.columns if not c.do_not_map and not c.escape_formulas]
+
+    @property
+    def uses_date_conditions(self) -> bool:
+        """Whether building the file compares a date with the run's date (:data:`DATE_CONDITIONS`)."""
+        return any(condition.op in DATE_CONDITIONS for r in self.records
+                   for condition in (*r.where, *r.explode_where, *(c for k in r.lookups for c in k.where)))
 
     @property
     def needs(self) -> list[str]:
@@ -540,6 +552,10 @@ def _check_references(mapping: Mapping, where: str) -> None:
     problems += _check_crosswalks(mapping)
     problems += _check_crosswalk_columns(mapping)
     problems += _check_delivery(mapping)
+    dated = [o.file for o in mapping.outputs if o.uses_date_conditions]
+    if dated and "schools" not in mapping.tables:
+        problems.append(f"source.tables: {', '.join(dated)} compare dates with the run's date, which is held inside "
+                        "the school year Aeries serves, whose days come from Aeries' schools table; add schools")
     files = [o.file for o in mapping.outputs]
     for i, out in enumerate(mapping.outputs):
         at = f"outputs[{i}]"

@@ -544,3 +544,12 @@ def test_split_name_takes_first_or_last(tmp_path):
 
     assert "outputs[0].records[0].values.field_barcode" in load_error(tmp_path, edit)
     assert "'middle' is not one of first, last" in load_error(tmp_path, edit)
+
+
+def test_dates_compared_with_the_run_date_need_the_schools_table(tmp_path):
+    """The run's date is held inside the school year Aeries served, whose days are the schools' terms."""
+    def edit(d):
+        d["source"]["tables"].remove("schools")
+
+    assert ("destiny.yml: source.tables: patrons.csv compare dates with the run's date, which is held inside the school "
+            "year Aeries serves, whose days come from Aeries' schools table; add schools") in destiny_with(tmp_path, edit)
