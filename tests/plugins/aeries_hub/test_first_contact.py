@@ -22,7 +22,7 @@ import requests
 from aeries_hub import first_contact
 from aeries_hub.hooks.aeries import AeriesHook
 from aeries_hub.tables import TABLES
-from aeries_sandbox.emulator import READ_AREAS, EmulatorServer, generate_district
+from aeries_sandbox.emulator import READ_AREAS, generate_district
 
 CERT = "F1rstContactFullCert000000000000"
 LIMITED_CERT = "F1rstContactLimitedCert000000000"
@@ -39,29 +39,24 @@ REAL_SYSTEMINFO = {"AeriesVersion": "9.21.2.25", "DatabaseYear": "2020-2021",
 
 
 @pytest.fixture(scope="module")
-def emulator():
+def district():
     # schools 100-400 and Aeries' pseudo-schools 0, 99, 900-902; at school 100: 47 students, 87 contacts
     district = generate_district(120, 5)
     schools = [dict(s) for s in district.schools]
     for school in schools:
         if school["SchoolCode"] == 300:
             school["ScheduleType"] = "Flexible"  # as the demo server's Flex schools 884 and 894
-    district = dataclasses.replace(district, schools=schools)
-    certs = [{"name": "full", "certificate": CERT, "areas": list(READ_AREAS)},
-             {"name": "limited", "certificate": LIMITED_CERT, "areas": LIMITED_AREAS},
-             {"name": "no schools", "certificate": NO_SCHOOLS_CERT,
-              "areas": [area for area in READ_AREAS if area != "Schools"]},
-             {"name": "no students", "certificate": NO_STUDENTS_CERT,
-              "areas": [area for area in READ_AREAS if area != "Student Data"]}]
-    with EmulatorServer(district, certs, access_log=False) as server:
-        yield server
+    return dataclasses.replace(district, schools=schools)
 
 
-@pytest.fixture()
-def emu(emulator):
-    emulator.set_paging()
-    yield emulator
-    emulator.set_paging()
+@pytest.fixture(scope="module")
+def certificates():
+    return [{"name": "full", "certificate": CERT, "areas": list(READ_AREAS)},
+            {"name": "limited", "certificate": LIMITED_CERT, "areas": LIMITED_AREAS},
+            {"name": "no schools", "certificate": NO_SCHOOLS_CERT,
+             "areas": [area for area in READ_AREAS if area != "Schools"]},
+            {"name": "no students", "certificate": NO_STUDENTS_CERT,
+             "areas": [area for area in READ_AREAS if area != "Student Data"]}]
 
 
 def connection(url: str, cert: str = CERT, **extra) -> str:

@@ -14,7 +14,7 @@ import requests
 from aeries_hub.hooks import aeries as aeries_module
 from aeries_hub.hooks.aeries import LOGGER_NAME, AeriesError, AeriesHook
 from aeries_hub.writeback.tasks import read_course_requests
-from aeries_sandbox.emulator import READ_AREAS, EmulatorServer, generate_district
+from aeries_sandbox.emulator import READ_AREAS, generate_district
 
 CERT = "Pag1ngTestCert000000000000000000"
 CONN_ID = "aeries_paging"
@@ -31,17 +31,8 @@ def district():
 
 
 @pytest.fixture(scope="module")
-def emulator(district):
-    certs = [{"name": "paging", "certificate": CERT, "areas": list(READ_AREAS)}]
-    with EmulatorServer(district, certs, access_log=False) as server:
-        yield server
-
-
-@pytest.fixture()
-def emu(emulator):
-    emulator.set_paging()
-    yield emulator
-    emulator.set_paging()
+def certificates():
+    return [{"name": "paging", "certificate": CERT, "areas": list(READ_AREAS)}]
 
 
 @pytest.fixture()
