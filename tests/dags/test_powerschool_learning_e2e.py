@@ -34,6 +34,7 @@ STACK = {"students": 300, "seed": 5}
 YEAR = "2026"
 TIMEZONE = "America/New_York"  # the mapping's schedule.timezone: the run's date is taken there
 SSO = r"(?i)@demo\.k12\.ca\.us$"
+ARCHIVE = "powerschool_learning/powerschool_learning_import.zip"  # on the SFTP server
 
 
 def csv_bytes(header: list[str], rows: list[list[str]]) -> bytes:
@@ -233,43 +234,29 @@ def test_a_teacher_still_rejected_takes_only_their_classes_named_in_the_report(s
     of the import is delivered."""
     import shutil
 
-    from aeries_hub.dag_factory import build_dags
-    from aeries_hub.paths import MAPPINGS_DIR
-    from tests.dags.stacks import stack_serving
+    from tests.dags.stacks import blank_teacher_names, run_on_district
 
     district = tmp_path / "district"
     shutil.copytree(stack.data_dir, district)
-    staff = json.loads((district / "staff.json").read_text(encoding="utf-8"))
     teachers = json.loads((district / "teachers.json").read_text(encoding="utf-8"))
     classes = list(csv.DictReader(io.StringIO(expected_files(district)["classes.csv"].decode())))
     owners = {c["teacher_id"] for c in classes}
     nameless = next(t for t in teachers if s(t["FirstName"]) and f"T{s(t['StaffID1'])}" in owners
                     and sum(1 for o in teachers if o["StaffID1"] == t["StaffID1"]) == 1)
-    nameless.update({"FirstName": "", "LastName": ""})
-    for record in staff:
-        if record["ID"] == nameless["StaffID1"]:
-            record.update({"FirstName": "", "LastName": ""})
-    (district / "staff.json").write_text(json.dumps(staff), encoding="utf-8")
-    (district / "teachers.json").write_text(json.dumps(teachers), encoding="utf-8")
+    blank_teacher_names(district, nameless["StaffID1"])
     user_id = f"T{s(nameless['StaffID1'])}"
     left = sorted((c["class_id"] for c in classes if c["teacher_id"] == user_id), key=natural)
     assert left
 
-    with stack_serving(tmp_path / "stack", data_dir=district) as hostile:
-        dag_run = build_dags(MAPPINGS_DIR)[DAG_ID].test()
-        zipped = hostile.sftp.root / "powerschool_learning" / "powerschool_learning_import.zip"
-        with zipfile.ZipFile(zipped) as archive:
-            files = {name: archive.read(name).decode() for name in archive.namelist()}
-        run = RunFolder(staging_base(), DAG_ID, dag_run.run_id)
-        report = run.read_json("report.json")
-        rejects = list(csv.DictReader(io.StringIO(run.path("rejects", "classes.csv").read_text(), newline="")))
+    outcome = run_on_district(tmp_path, district, DAG_ID, archive=ARCHIVE, rejects=["classes.csv"])
 
-    assert dag_run.state == "success"
-    assert report["status"] == "Completed with errors"
-    assert report["files"]["users"]["rejected_ids"] == [user_id]
-    assert report["files"]["classes"]["rejected_ids"] == left
-    assert {r["_reject_reason"] for r in rejects} == {"every teacher_id of classes.csv is a user_id in users.csv"}
-    sent = {c["class_id"] for c in csv.DictReader(io.StringIO(files["classes.csv"]))}
+    assert outcome.dag_run.state == "success"
+    assert outcome.report["status"] == "Completed with errors"
+    assert outcome.report["files"]["users"]["rejected_ids"] == [user_id]
+    assert outcome.report["files"]["classes"]["rejected_ids"] == left
+    assert {r["_reject_reason"] for r in outcome.rejects["classes.csv"]} == {
+        "every teacher_id of classes.csv is a user_id in users.csv"}
+    sent = {c["class_id"] for c in csv.DictReader(io.StringIO(outcome.files["classes.csv"].decode()))}
     assert not sent & set(left) and len(sent) == len(classes) - len(left)
 
 
@@ -280,9 +267,7 @@ def test_a_class_whose_staff_members_all_left_goes_without_a_teacher_and_is_name
     and the report's warning names it: a class never loses its teacher silently."""
     import shutil
 
-    from aeries_hub.dag_factory import build_dags
-    from aeries_hub.paths import MAPPINGS_DIR
-    from tests.dags.stacks import stack_serving
+    from tests.dags.stacks import run_on_district
 
     district = tmp_path / "district"
     shutil.copytree(stack.data_dir, district)
@@ -296,22 +281,17 @@ def test_a_class_whose_staff_members_all_left_goes_without_a_teacher_and_is_name
     named = sorted((f"300-{s(x['CourseID'])}-{x['SectionNumber']}-{s(x['Period'])}-{YEAR}" for x in (left, ended)),
                    key=natural)
 
-    with stack_serving(tmp_path / "stack", data_dir=district) as hostile:
-        dag_run = build_dags(MAPPINGS_DIR)[DAG_ID].test()
-        zipped = hostile.sftp.root / "powerschool_learning" / "powerschool_learning_import.zip"
-        with zipfile.ZipFile(zipped) as archive:
-            files = {name: archive.read(name).decode() for name in archive.namelist()}
-        run = RunFolder(staging_base(), DAG_ID, dag_run.run_id)
-        results = run.read_json("summary/build_classes.json")["checks"]["results"]
+    outcome = run_on_district(tmp_path, district, DAG_ID, archive=ARCHIVE)
 
-    assert dag_run.state == "success"
-    assert run_day(dag_run, TIMEZONE) > "2026-09-30"  # (the emulator's school year is 2026-27)
-    classes = {c["class_id"]: c for c in csv.DictReader(io.StringIO(files["classes.csv"]))}
+    results = outcome.run.read_json("summary/build_classes.json")["checks"]["results"]
+    assert outcome.dag_run.state == "success"
+    assert run_day(outcome.dag_run, TIMEZONE) > "2026-09-30"  # (the emulator's school year is 2026-27)
+    classes = {c["class_id"]: c for c in csv.DictReader(io.StringIO(outcome.files["classes.csv"].decode()))}
     assert [classes[c]["teacher_id"] for c in named] == ["", ""]
     warning = next(r for r in results if r["description"].startswith("a class has a teacher"))
     assert (warning["severity"], warning["outcome"], warning["unexpected_count"]) == ("warning", "warned", 2)
     assert sorted((row["class_id"] for row in warning["sample"]), key=natural) == named
-    rosters = list(csv.reader(io.StringIO(files["rosters.csv"])))
+    rosters = list(csv.reader(io.StringIO(outcome.files["rosters.csv"].decode())))
     assert not [r for r in rosters if r[0] in named and r[2] == "T"]
 
 
@@ -321,9 +301,7 @@ def test_a_run_after_the_served_year_ended_keeps_the_teachers_who_taught_to_its_
     (``unavailable_year: newest_started``). The section staff's dates are then compared with that year's last day
     of school, not with the run's date: whoever taught to the end (a co-teacher who began with the fourth quarter
     included) still teaches, and whoever left during the year does not. The report says which day was used."""
-    from aeries_hub.dag_factory import build_dags
-    from aeries_hub.paths import MAPPINGS_DIR
-    from tests.dags.stacks import stack_serving
+    from tests.dags.stacks import run_on_district
 
     load = lambda name: json.loads((stack.data_dir / f"{name}.json").read_text(encoding="utf-8"))  # noqa: E731
     last_day = max(t["EndDate"][:10] for x in load("schools") for t in x["Terms"] if t.get("EndDate"))
@@ -331,17 +309,14 @@ def test_a_run_after_the_served_year_ended_keeps_the_teachers_who_taught_to_its_
             if not s(m.get("InactiveStatusCode")) and s(m.get("StartDate"))[:10] > "2027-01-01"]
     assert late and last_day < "2027-07-15"
 
-    with stack_serving(tmp_path / "stack", data_dir=stack.data_dir) as rolled_over:
-        dag_run = build_dags(MAPPINGS_DIR)[DAG_ID].test(logical_date=datetime(2027, 7, 15, 12, tzinfo=ZoneInfo(TIMEZONE)))
-        with zipfile.ZipFile(rolled_over.sftp.root / "powerschool_learning" / "powerschool_learning_import.zip") as archive:
-            files = {name: archive.read(name) for name in archive.namelist()}
-        report = RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("report.json")
+    outcome = run_on_district(tmp_path, stack.data_dir, DAG_ID, archive=ARCHIVE,
+                              logical_date=datetime(2027, 7, 15, 12, tzinfo=ZoneInfo(TIMEZONE)))
 
-    assert dag_run.state == "success"
-    assert report["school_year"] == "2026-2027"
-    assert files == expected_files(stack.data_dir, today=last_day)
-    teachers = {(r[0], r[1]) for r in csv.reader(io.StringIO(files["rosters.csv"].decode())) if r[2] == "T"}
+    assert outcome.dag_run.state == "success"
+    assert outcome.report["school_year"] == "2026-2027"
+    assert outcome.files == expected_files(stack.data_dir, today=last_day)
+    teachers = {(r[0], r[1]) for r in csv.reader(io.StringIO(outcome.files["rosters.csv"].decode())) if r[2] == "T"}
     assert {f"T{s(m['StaffID'])}" for m in late} <= {user for _, user in teachers}
     assert (f"the run's date 2027-07-15 is outside the school year Aeries served, so the date conditions of "
             f"classes.csv, rosters.csv, users.csv (who teaches a section, by its staff's start and end dates) "
-            f"compared with {last_day}, that year's last day of school") in report["attention"]
+            f"compared with {last_day}, that year's last day of school") in outcome.report["attention"]
