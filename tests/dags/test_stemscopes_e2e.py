@@ -56,6 +56,7 @@ MANIFEST = [
     ("file.results", "absent"), ("file.users", "bulk"), ("source.systemName", "Aeries"),
     ("source.systemCode", "aeries-integration-hub"),
 ]
+ARCHIVE = "stemscopes/stemscopes_oneroster.zip"  # on the SFTP server
 CEDS = {-2: "PR", -1: "TK", 0: "KG", **{g: f"{g:02d}" for g in range(1, 14)}}
 
 
@@ -216,7 +217,7 @@ def run_dag(include: Path):
 
 
 def delivered(stack) -> dict[str, bytes]:
-    with zipfile.ZipFile(stack.sftp.root / "stemscopes" / "stemscopes_oneroster.zip") as archive:
+    with zipfile.ZipFile(stack.sftp.root / ARCHIVE) as archive:
         return {name: archive.read(name) for name in archive.namelist()}
 
 
@@ -321,7 +322,7 @@ def test_a_teacher_still_rejected_is_named_with_the_sections_left_without_them(s
     whose names are all blank (a nameless service account) is rejected from users.csv, and each section it
     teaches loses that teacher visibly: its enrollment is rejected and named in the report. Nothing else is
     withheld."""
-    from tests.dags.stacks import stack_serving
+    from tests.dags.stacks import blank_teacher_names, run_on_district
 
     district = tmp_path / "district"
     shutil.copytree(stack.data_dir, district)
@@ -336,28 +337,18 @@ def test_a_teacher_still_rejected_is_named_with_the_sections_left_without_them(s
     nameless = next(t for t in teachers if s(t["FirstName"]) and not s(t["InactiveStatusCode"])
                     and sum(1 for o in teachers if o["StaffID1"] == t["StaffID1"]) == 1
                     and any(m["StaffID"] == t["StaffID1"] for x in sections for m in x["SectionStaffMembers"]))
-    nameless.update({"FirstName": "", "LastName": ""})
-    for record in staff:
-        if record["ID"] == nameless["StaffID1"]:
-            record.update({"FirstName": "", "LastName": ""})
-    (district / "staff.json").write_text(json.dumps(staff), encoding="utf-8")
-    (district / "teachers.json").write_text(json.dumps(teachers), encoding="utf-8")
+    blank_teacher_names(district, nameless["StaffID1"])
     tid = s(nameless["StaffID1"])
     left_without = sorted((f"{s(x['SchoolCode'])}-{s(x['SectionNumber'])}-T{tid}" for x in sections
                            if not s(x["InactiveStatusCode"]) and s(x["SchoolCode"]) == s(nameless["SchoolCode"])
                            and any(s(m["StaffID"]) == tid for m in x["SectionStaffMembers"])), key=natural)
     assert left_without
 
-    with stack_serving(tmp_path / "stack", data_dir=district) as hostile:
-        dag_run = run_dag(district_include)
-        with zipfile.ZipFile(hostile.sftp.root / "stemscopes" / "stemscopes_oneroster.zip") as archive:
-            files = {name: archive.read(name).decode() for name in archive.namelist()}
-        run = RunFolder(staging_base(), DAG_ID, dag_run.run_id)
-        report = run.read_json("report.json")
-        rejects = list(csv.DictReader(io.StringIO(run.path("rejects", "enrollments.csv").read_text(), newline="")))
+    outcome = run_on_district(tmp_path, district, DAG_ID, archive=ARCHIVE, rejects=["enrollments.csv"])
 
-    assert dag_run.state == "success"
-    assert report["status"] == "Completed with errors"
+    files = {name: data.decode() for name, data in outcome.files.items()}
+    assert outcome.dag_run.state == "success"
+    assert outcome.report["status"] == "Completed with errors"
     assert list(files) == FILES
     users = {u["sourcedId"]: u for u in csv.DictReader(io.StringIO(files["users.csv"]))}
     for teacher in (service, blank_first):
@@ -365,9 +356,9 @@ def test_a_teacher_still_rejected_is_named_with_the_sections_left_without_them(s
         assert (user["givenName"], user["familyName"]) == (s(teacher["LastName"]), s(teacher["LastName"]))
     assert users[f"T{s(service['StaffID1'])}"]["givenName"] == "Staff"
     assert f"T{tid}" not in users
-    assert report["files"]["users"]["rejected_ids"] == [f"T{tid}"]
-    assert report["files"]["enrollments"]["rejected_ids"] == left_without
-    assert {r["_reject_reason"] for r in rejects} == {
+    assert outcome.report["files"]["users"]["rejected_ids"] == [f"T{tid}"]
+    assert outcome.report["files"]["enrollments"]["rejected_ids"] == left_without
+    assert {r["_reject_reason"] for r in outcome.rejects["enrollments.csv"]} == {
         "every userSourcedId of enrollments.csv is a sourcedId in users.csv"}
     sent = {e["sourcedId"] for e in csv.DictReader(io.StringIO(files["enrollments.csv"]))}
     assert not sent & set(left_without)
