@@ -272,7 +272,7 @@ def test_a_run_outside_the_pull_window_skips_with_the_reason(stack, tmp_path, mo
 def test_a_name_starting_with_a_quote_is_rejected_and_a_formula_is_escaped(stack, tmp_path):
     """Audit items 8 and 10: a student whose last name starts with '"' merged two rows of Student.txt in a CSV
     reader (the file has no quoting); a first name "\t=1+1" reached the vendor as the formula =1+1 once trimmed."""
-    from tests.dags.stacks import stack_serving
+    from tests.dags.stacks import run_on_district
 
     district = tmp_path / "district"
     shutil.copytree(stack.data_dir, district)
@@ -294,26 +294,23 @@ def test_a_name_starting_with_a_quote_is_rejected_and_a_formula_is_escaped(stack
     (without / "students.json").write_text(json.dumps([r for r in students if r is not quoted]), encoding="utf-8")
     expected = expected_files(without)
 
-    with stack_serving(tmp_path / "stack", data_dir=district) as hostile:
-        dag_run = xello_dag().test(run_conf={"ignore_window": True})
-        delivered = {name: (hostile.sftp.root / "xello" / name).read_bytes() for name in expected}
-        run = RunFolder(staging_base(), DAG_ID, dag_run.run_id)
-        report = run.read_json("report.json")
-        rejects = list(csv.DictReader(io.StringIO(run.path("rejects", "Student.csv").read_text(), newline="")))
+    outcome = run_on_district(tmp_path, district, DAG_ID, folder="xello", rejects=["Student.csv"],
+                              run_conf={"ignore_window": True})
 
-    assert dag_run.state == "success"
-    assert report["status"] == "Completed with errors"
+    assert outcome.dag_run.state == "success"
+    assert outcome.report["status"] == "Completed with errors"
     for name, data in expected.items():
-        assert delivered[name] == data, name
+        assert outcome.files[name] == data, name
     student_id = s(quoted["StudentID"])
-    assert report["files"]["Student"]["rejected_ids"] == [student_id]
-    assert [(r["StudentID"], r["FirstName"], r["LastName"], r["_reject_reason"]) for r in rejects] == [(
+    assert outcome.report["files"]["Student"]["rejected_ids"] == [student_id]
+    assert [(r["StudentID"], r["FirstName"], r["LastName"], r["_reject_reason"])
+            for r in outcome.rejects["Student.csv"]] == [(
         student_id, "'@SUM(1+1)*cmd", '"Bobby" Tables',
         "LastName contains the delimiter '|' or a line break, or starts with a quote (\"), which Student.txt "
         "cannot quote",
     )]
-    assert f"|'=1+1|{s(formula['LastName'])}|".encode() in delivered["Student.txt"]
-    for name, data in delivered.items():  # a reader in Xello's dialect sees every delivered row, whole
+    assert f"|'=1+1|{s(formula['LastName'])}|".encode() in outcome.files["Student.txt"]
+    for name, data in outcome.files.items():  # a reader in Xello's dialect sees every delivered row, whole
         rows = list(csv.reader(io.StringIO(data.decode("utf-8"), newline=""), **XELLO_DIALECT))
-        assert len(rows) == data.count(b"\r\n") == report["files"][name[:-len(".txt")]]["rows"] + 1, name
+        assert len(rows) == data.count(b"\r\n") == outcome.report["files"][name[:-len(".txt")]]["rows"] + 1, name
         assert {len(row) for row in rows} == {len(rows[0])}, name
