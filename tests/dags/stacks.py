@@ -10,7 +10,10 @@ import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
+
+if TYPE_CHECKING:
+    from aeries_hub.staging import RunFolder
 
 
 @contextmanager
@@ -37,7 +40,7 @@ class RunOutcome:
 
     dag_run: Any
     files: dict[str, bytes]
-    run: Any  # aeries_hub.staging.RunFolder
+    run: RunFolder
     report: dict
     rejects: dict[str, list[dict]]
 
