@@ -22,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from aeries_hub.mapping.engine import conditions_mask, text
+from aeries_hub.mapping.engine import apply_source_filters, conditions_mask, source_filter_columns, text
 from aeries_hub.mapping.loader import Crosswalk, CrosswalkCheck, CrosswalkUse, Mapping, MappingError
 
 #: Below this name similarity (difflib ratio of the normalised names) no vendor row is proposed.
@@ -93,8 +93,6 @@ def closest(name: str, candidates: list[tuple[str, str]]) -> tuple[str, str, flo
 
 def checked_columns(mapping: Mapping) -> dict[str, set[str]]:
     """The columns of each Aeries table that :func:`crosswalk_coverage` reads for this mapping."""
-    from aeries_hub.mapping.engine import source_filter_columns
-
     read: dict[str, set[str]] = {}
     for crosswalk in mapping.crosswalks.values():
         check = crosswalk.check
@@ -113,8 +111,6 @@ def crosswalk_coverage(mapping: Mapping, tables: dict[str, pd.DataFrame], left_o
     ``tables`` are the accepted Aeries rows; the mapping's source filters (and the ``left_out`` schools) are
     applied here, but a value is unlisted only if no row of the unfiltered table has it.
     """
-    from aeries_hub.mapping.engine import apply_source_filters
-
     filtered = apply_source_filters(mapping, tables, left_out)
     report: dict[str, dict[str, Any]] = {}
     for name, crosswalk in mapping.crosswalks.items():
