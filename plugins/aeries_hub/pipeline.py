@@ -139,6 +139,7 @@ def validate_sources(mapping_file: str, extracted: list[dict]) -> dict:
 
     from aeries_hub.changes import extract_volumes
     from aeries_hub.hooks.aeries import TABLES
+    from aeries_hub.mapping.crosswalk import checked_columns
     from aeries_hub.quality import load_checks, validate_frame
     from aeries_hub.quality.checks import referenced_columns, select_checks
     from aeries_hub.quality.runner import rejects_csv
@@ -148,9 +149,10 @@ def validate_sources(mapping_file: str, extracted: list[dict]) -> dict:
     suites = load_checks(SOURCE_CHECKS_FILE)
     names = sorted((item["table"] for item in extracted), key=VALIDATION_ORDER.index)
     # Of the accepted rows, only what comes later is kept in memory (all is in validated/): the columns later
-    # checks refer to, and the tables of checked crosswalks.
+    # checks refer to, and those the checks of crosswalks read.
     referenced = referenced_columns(c for name in names for c in select_checks(suites.get(name, []), names))
-    crosswalked = {crosswalk.check.table for crosswalk in mapping.crosswalks.values() if crosswalk.check}
+    for table, columns in checked_columns(mapping).items():
+        referenced.setdefault(table, set()).update(columns)
     accepted: dict = {}
     volumes: dict = {}  # counted as each table is read: the extracted frames are not all kept at once
     summary: dict[str, Any] = {"tables": {}, "errors": []}
@@ -177,8 +179,7 @@ def validate_sources(mapping_file: str, extracted: list[dict]) -> dict:
             }
             if outcome.has_errors:
                 summary["errors"].append(outcome.error_message())
-            if name not in crosswalked:
-                accepted[name] = accepted[name][[c for c in accepted[name].columns if c in referenced.get(name, ())]]
+            accepted[name] = accepted[name][[c for c in accepted[name].columns if c in referenced.get(name, ())]]
             outcome = None
             pyarrow.default_memory_pool().release_unused()  # give the table's buffers back before the next
     summary["volumes"] = _volume_check(mapping, volumes)
@@ -229,14 +230,12 @@ def left_out_schools(mapping: Mapping, run: RunFolder) -> list[dict]:
 
 
 def _crosswalk_coverage(mapping: Mapping, accepted: dict, left_out: list[dict]) -> dict:
-    from aeries_hub.mapping.crosswalk import crosswalk_coverage, describe_unmapped
-    from aeries_hub.mapping.engine import apply_source_filters
+    from aeries_hub.mapping.crosswalk import coverage_lines, crosswalk_coverage
 
-    checked = {crosswalk.check.table for crosswalk in mapping.crosswalks.values() if crosswalk.check}
-    coverage = crosswalk_coverage(mapping, apply_source_filters(mapping, {t: f for t, f in accepted.items() if t in checked}, left_out))
+    coverage = crosswalk_coverage(mapping, accepted, left_out)
     for name, entry in coverage.items():
-        for missing in entry["unmapped"]:
-            log.warning("%s", describe_unmapped(name, missing))
+        for line in coverage_lines(name, entry):
+            log.warning("%s", line)
     return coverage
 
 
@@ -1013,6 +1012,8 @@ def report(mapping_file: str) -> dict:
 
 
 def summarize_run(mapping: Mapping, stages: dict[str, dict]) -> dict:
+    from aeries_hub.mapping.crosswalk import coverage_lines
+
     extracted = {s["table"]: s["rows"] for name, s in stages.items() if name.startswith("extract_")}
     extracts = [s for name, s in stages.items() if name.startswith("extract_")]
     years = sorted({s.get("database_year") for s in extracts} - {None})
@@ -1027,7 +1028,7 @@ def summarize_run(mapping: Mapping, stages: dict[str, dict]) -> dict:
     outcomes = [t["checks"] for t in sources.get("tables", {}).values()] + [b["checks"] for b in builds.values()]
     checks = {key: sum(o.get(key, 0) for o in outcomes) for key in ("passed", "warned", "failed")}
     crosswalks = sources.get("crosswalks", {})
-    unmapped = [describe for name, c in crosswalks.items() for describe in _unmapped_lines(name, c)]
+    unmapped = [line for name, c in crosswalks.items() for line in coverage_lines(name, c)]
     rejected_by_vendor = sum(len(d.get("rejected") or []) for d in delivered)
     rejected = (
         sum(t.get("rejected", 0) for t in sources.get("tables", {}).values())
@@ -1321,12 +1322,6 @@ def shared_value_lines(document: dict) -> list[str]:
             lines.append(f"{where}: {entry['warning']}: {values} is shared by {entry['count']} rows: "
                          + ", ".join(entry["ids"]))
     return lines
-
-
-def _unmapped_lines(name: str, coverage: dict) -> list[str]:
-    from aeries_hub.mapping.crosswalk import describe_unmapped
-
-    return [describe_unmapped(name, entry) for entry in coverage.get("unmapped", [])]
 
 
 def report_lines(document: dict) -> list[str]:

@@ -7,7 +7,9 @@ Aeries record is matched with yet (e.g. the vendor's schools, for the name propo
 
 With a ``check``, every row of an Aeries table should be in the crosswalk: :func:`crosswalk_coverage`
 lists the missing ones, each with the vendor row whose name is the most similar, for an operator to
-confirm by adding the line to the file.
+confirm by adding the line to the file. The check's ``used_by`` columns (e.g. the staff's school) may hold
+values that the table does not list at all (real Aeries staff at a school code missing from the school list):
+those are listed too, with the ids of the rows holding them.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from typing import Any
 
 import pandas as pd
 
-from aeries_hub.mapping.engine import conditions_mask, text
-from aeries_hub.mapping.loader import Crosswalk, Mapping, MappingError
+from aeries_hub.mapping.engine import apply_source_filters, conditions_mask, source_filter_columns, text
+from aeries_hub.mapping.loader import Crosswalk, CrosswalkCheck, CrosswalkUse, Mapping, MappingError
 
 #: Below this name similarity (difflib ratio of the normalised names) no vendor row is proposed.
 MIN_SIMILARITY = 0.6
@@ -89,8 +91,27 @@ def closest(name: str, candidates: list[tuple[str, str]]) -> tuple[str, str, flo
     return best if best and best[2] >= MIN_SIMILARITY else None
 
 
-def crosswalk_coverage(mapping: Mapping, tables: dict[str, pd.DataFrame]) -> dict[str, dict[str, Any]]:
-    """Per checked crosswalk: how many Aeries rows it maps, and each missing one with a proposal."""
+def checked_columns(mapping: Mapping) -> dict[str, set[str]]:
+    """The columns of each Aeries table that :func:`crosswalk_coverage` reads for this mapping."""
+    read: dict[str, set[str]] = {}
+    for crosswalk in mapping.crosswalks.values():
+        check = crosswalk.check
+        if check is None:
+            continue
+        read.setdefault(check.table, set()).update({check.column, check.name, *(c.column for c in check.where)})
+        for use in check.used_by:
+            read.setdefault(use.table, set()).update({use.column, use.id})
+    return {table: columns | source_filter_columns(mapping, table) for table, columns in read.items()}
+
+
+def crosswalk_coverage(mapping: Mapping, tables: dict[str, pd.DataFrame], left_out: list[dict] = ()) -> dict[str, dict[str, Any]]:
+    """Per checked crosswalk: how many Aeries rows it maps, each missing one with a proposal, and each value of
+    a ``used_by`` column that is in neither the crosswalk nor the checked table (``unlisted``), with its rows' ids.
+
+    ``tables`` are the accepted Aeries rows; the mapping's source filters (and the ``left_out`` schools) are
+    applied here, but a value is unlisted only if no row of the unfiltered table has it.
+    """
+    filtered = apply_source_filters(mapping, tables, left_out)
     report: dict[str, dict[str, Any]] = {}
     for name, crosswalk in mapping.crosswalks.items():
         check = crosswalk.check
@@ -98,7 +119,7 @@ def crosswalk_coverage(mapping: Mapping, tables: dict[str, pd.DataFrame]) -> dic
             continue
         rows = read_rows(crosswalk)
         table = translation(crosswalk, rows)
-        frame = tables[check.table]
+        frame = filtered[check.table]
         frame = frame[conditions_mask(frame, check.where, f"{mapping.path.name}: crosswalks.{name}.check.where")]
         candidates = [(row[crosswalk.vendor], row[check.vendor_name]) for row in rows if row[crosswalk.vendor]]
         matched_to = {row[crosswalk.vendor]: row[crosswalk.aeries] for row in rows if row[crosswalk.aeries]}
@@ -123,13 +144,35 @@ def crosswalk_coverage(mapping: Mapping, tables: dict[str, pd.DataFrame]) -> dic
                     },
                 }
             )
+        listed = set(text(tables[check.table][check.column]).str.strip()) | set(table)
         report[name] = {
             "file": str(crosswalk.path.name),
             "checked": int(values.nunique()),
             "mapped": int(values[values.isin(table.keys())].nunique()),
             "unmapped": unmapped,
+            "unlisted": [entry for use in check.used_by if use.table in filtered
+                         for entry in _unlisted(filtered[use.table], use, listed, check)],
         }
     return report
+
+
+#: Ids of the rows holding an unlisted value that the report names (all are counted).
+IDS_LISTED = 20
+
+
+def _unlisted(frame: pd.DataFrame, use: CrosswalkUse, listed: set[str], check: CrosswalkCheck) -> list[dict[str, Any]]:
+    """The values of ``use.column`` outside ``listed`` (blanks aside: a blank is its own reject), each with the
+    number and the first ids of the rows holding it."""
+    values = text(frame[use.column]).str.strip()
+    outside = (values != "") & ~values.isin(listed)
+    ids = text(frame.loc[outside, use.id]).str.strip()
+    entries = []
+    for value in sorted(set(values[outside]), key=lambda v: (len(v), v)):
+        holders = list(dict.fromkeys(ids[values[outside] == value]))
+        entries.append({"aeries": value, "not_in": {"table": check.table, "column": check.column},
+                        "table": use.table, "column": use.column, "id": use.id,
+                        "count": len(holders), "ids": holders[:IDS_LISTED]})
+    return entries
 
 
 def describe_unmapped(name: str, entry: dict[str, Any]) -> str:
@@ -142,3 +185,20 @@ def describe_unmapped(name: str, entry: dict[str, Any]) -> str:
     if "already_mapped_to" in proposal:
         text += f", already mapped to {proposal['already_mapped_to']}"
     return text
+
+
+def describe_unlisted(name: str, entry: dict[str, Any]) -> str:
+    """One line for the task log and the report, e.g. for a school code that staff carry and Aeries does not list."""
+    value, count = entry["aeries"], entry["count"]
+    rows = f"{count} row of {entry['table']} with {entry['column']} {value} is" if count == 1 else \
+        f"{count} rows of {entry['table']} with {entry['column']} {value} are"
+    ids = ", ".join(entry["ids"]) + (f" and {count - len(entry['ids'])} more" if count > len(entry["ids"]) else "")
+    not_in = entry["not_in"]
+    return (f"crosswalk {name}: {value} is neither in the file nor a {not_in['column']} of Aeries' {not_in['table']}; {rows} "
+            f"sent as {value} ({entry['id']} {ids}); add {value} to the file or correct the {entry['column']} in Aeries")
+
+
+def coverage_lines(name: str, coverage: dict[str, Any]) -> list[str]:
+    """The task log's and the report's lines for one crosswalk's :func:`crosswalk_coverage`."""
+    return ([describe_unmapped(name, entry) for entry in coverage.get("unmapped", [])]
+            + [describe_unlisted(name, entry) for entry in coverage.get("unlisted", [])])

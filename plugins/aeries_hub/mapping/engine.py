@@ -162,8 +162,6 @@ def apply_source_filters(mapping: Mapping, tables: dict[str, pd.DataFrame], left
 def columns_read_by(mapping: Mapping, output: Output) -> dict[str, set[str]]:
     """The Aeries tables that building ``output`` reads, each with the columns it reads: those of its record
     sets (``from``), of their lookups and explodes, and those the mapping's ``source`` filters test."""
-    from aeries_hub.tables import TABLES
-
     needed: dict[str, set[str]] = {}
     for record_set in output.records:
         if not record_set.table:
@@ -178,11 +176,18 @@ def columns_read_by(mapping: Mapping, output: Output) -> dict[str, set[str]]:
             theirs |= {ref.split(".", 1)[1] for ref in read if ref.startswith(f"{lookup.alias}.")}
             theirs |= set(lookup.on.values()) | {condition.column for condition in lookup.where}
     for name, columns in needed.items():
-        if name == "students":
-            columns.add("InactiveStatusCode")
-        if mapping.school_codes and name in TABLES and TABLES[name].school_column:
-            columns.add(TABLES[name].school_column)
+        columns |= source_filter_columns(mapping, name)
     return needed
+
+
+def source_filter_columns(mapping: Mapping, table: str) -> set[str]:
+    """The columns of ``table`` that :func:`apply_source_filters` tests for this mapping."""
+    from aeries_hub.tables import TABLES
+
+    columns = {"InactiveStatusCode"} if table == "students" else set()
+    if mapping.school_codes and table in TABLES and TABLES[table].school_column:
+        columns.add(TABLES[table].school_column)
+    return columns
 
 
 @dataclass(frozen=True)

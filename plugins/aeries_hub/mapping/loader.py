@@ -183,14 +183,26 @@ class Nest:
 
 
 @dataclass(frozen=True)
+class CrosswalkUse:
+    """A column of another Aeries table whose values are looked up in the crosswalk (``check.used_by``), e.g. the
+    staff's PrimaryAeriesSchool; ``id`` names its rows in the report."""
+
+    table: str
+    column: str
+    id: str
+
+
+@dataclass(frozen=True)
 class CrosswalkCheck:
-    """Rows of an Aeries table that should all be in the crosswalk; missing ones get a proposal by name."""
+    """Rows of an Aeries table that should all be in the crosswalk; missing ones get a proposal by name.
+    Values that ``used_by`` columns hold and that are in neither the crosswalk nor the table are listed with ids."""
 
     table: str
     column: str
     name: str
     vendor_name: str
     where: tuple[Condition, ...] = ()
+    used_by: tuple[CrosswalkUse, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -487,6 +499,7 @@ def _crosswalks(doc: dict, path: Path) -> dict[str, Crosswalk]:
                 name=check["name"],
                 vendor_name=check["vendor_name"],
                 where=_conditions(check.get("where")),
+                used_by=tuple(CrosswalkUse(**use) for use in check.get("used_by") or ()),
             )
             if check
             else None,
@@ -796,7 +809,8 @@ def crosswalk_step(step) -> tuple[str | None, str | None]:
 
 
 def _check_crosswalk_columns(mapping: Mapping) -> list[str]:
-    """A crosswalk ``check`` reads its table's ``column``, ``name`` and ``where`` columns (mapping/crosswalk.py)."""
+    """A crosswalk ``check`` reads its table's ``column``, ``name`` and ``where`` columns, and the ``column`` and
+    ``id`` of each ``used_by`` table (mapping/crosswalk.py)."""
     problems = []
     for name, crosswalk in mapping.crosswalks.items():
         check = crosswalk.check
@@ -808,6 +822,10 @@ def _check_crosswalk_columns(mapping: Mapping) -> list[str]:
         problems += scope.problem(check.name, f"{at}.name")
         for i, condition in enumerate(check.where):
             problems += scope.problem(condition.column, f"{at}.where[{i}].column")
+        for i, use in enumerate(check.used_by):
+            user = _Scope(rat=at, base=_table_source(use.table), aliased=False)
+            problems += user.problem(use.column, f"{at}.used_by[{i}].column")
+            problems += user.problem(use.id, f"{at}.used_by[{i}].id")
     return problems
 
 
@@ -881,6 +899,8 @@ def _check_crosswalks(mapping: Mapping) -> list[str]:
             problems.append(f"{at}.file: {crosswalk.path} does not exist; create it (header {crosswalk.aeries},{crosswalk.vendor}) or set optional: true")
         if crosswalk.check:
             problems += _table_problem(mapping, crosswalk.check.table, f"{at}.check.table")
+            for i, use in enumerate(crosswalk.check.used_by):
+                problems += _table_problem(mapping, use.table, f"{at}.check.used_by[{i}].table")
     return problems
 
 

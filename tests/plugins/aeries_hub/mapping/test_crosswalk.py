@@ -7,7 +7,7 @@ import textwrap
 import pandas as pd
 import pytest
 
-from aeries_hub.mapping.crosswalk import closest, crosswalk_coverage, describe_unmapped, read_crosswalks
+from aeries_hub.mapping.crosswalk import closest, coverage_lines, crosswalk_coverage, describe_unmapped, read_crosswalks
 from aeries_hub.mapping.loader import MappingError, load_mapping
 
 MAPPING = """
@@ -16,14 +16,20 @@ description: A test integration.
 schedule: null
 aeries: {conn_id: aeries_default}
 delivery: {sftp: {conn_id: vendor_sftp, remote_dir: /in}}
-source: {tables: [schools]}
+source: {tables: [schools, staff]}
 crosswalks:
   schools:
     file: crosswalks/schools.csv
     aeries: aeries_school_code
     vendor: vendor_school_id
     OPTIONAL
-    check: {table: schools, column: SchoolCode, name: Name, vendor_name: vendor_school_name, where: [{column: SchoolCode, not_in: [0]}]}
+    check:
+      table: schools
+      column: SchoolCode
+      name: Name
+      vendor_name: vendor_school_name
+      where: [{column: SchoolCode, not_in: [0]}]
+      used_by: [{table: staff, column: PrimaryAeriesSchool, id: ID}]
 outputs:
   - file: orgs.csv
     format: {}
@@ -74,6 +80,48 @@ def test_missing_schools_get_the_closest_vendor_name_and_mapped_ones_do_not(tmp_
         "crosswalk schools: 200 'Rosa Parks Middle School' is not in the file; it is sent as 200; "
         "closest vendor record: ALI-2 'Rosa Parks MS' (similarity 1.00)"
     )
+
+
+def test_codes_that_staff_carry_and_aeries_does_not_list_are_named_with_the_staff_ids(tmp_path):
+    """Real Aeries staff have a PrimaryAeriesSchool that is no school of the district's list (the demo server's
+    998003 at 998): such a code is named with the ids of its rows, whatever else the check reports."""
+    mapping = load(tmp_path, """
+        aeries_school_code,vendor_school_id,vendor_school_name
+        100,ALI-1,Sunset Elementary
+        555,ALI-5,Closed School
+    """)
+    staff = pd.DataFrame(
+        {
+            "ID": pd.array([11, 12, 13, 14, 15, 16, 17, 18] + list(range(30, 52)), dtype="Int64"),
+            # 100 and 555 are in the file, 0 is a school of the list (which the check's where leaves out),
+            # a blank school is the site's own reject; 998 and 997 are nowhere, 996 has 22 staff
+            "PrimaryAeriesSchool": pd.array([100, 998, 0, None, 555, 998, 997, 300] + [996] * 22, dtype="Int64"),
+        }
+    )
+
+    coverage = crosswalk_coverage(mapping, {"schools": SCHOOLS, "staff": staff})["schools"]
+
+    assert [u["aeries"] for u in coverage["unmapped"]] == ["200", "300", "400"]
+    ids_996 = [str(i) for i in range(30, 50)]
+    assert coverage["unlisted"] == [
+        {"aeries": code, "not_in": {"table": "schools", "column": "SchoolCode"}, "table": "staff",
+         "column": "PrimaryAeriesSchool", "id": "ID", "count": count, "ids": ids}
+        for code, count, ids in [("996", 22, ids_996), ("997", 1, ["17"]), ("998", 2, ["12", "16"])]
+    ]
+    assert coverage_lines("schools", coverage)[3:] == [
+        "crosswalk schools: 996 is neither in the file nor a SchoolCode of Aeries' schools; 22 rows of staff with "
+        f"PrimaryAeriesSchool 996 are sent as 996 (ID {', '.join(ids_996)} and 2 more); add 996 to the file or "
+        "correct the PrimaryAeriesSchool in Aeries",
+        "crosswalk schools: 997 is neither in the file nor a SchoolCode of Aeries' schools; 1 row of staff with "
+        "PrimaryAeriesSchool 997 is sent as 997 (ID 17); add 997 to the file or correct the PrimaryAeriesSchool in Aeries",
+        "crosswalk schools: 998 is neither in the file nor a SchoolCode of Aeries' schools; 2 rows of staff with "
+        "PrimaryAeriesSchool 998 are sent as 998 (ID 12, 16); add 998 to the file or correct the PrimaryAeriesSchool "
+        "in Aeries",
+    ]
+
+    # Staff of a school the run leaves out (a pseudo-school) still carry a code that Aeries lists.
+    left_out = crosswalk_coverage(mapping, {"schools": SCHOOLS, "staff": staff}, [{"code": 300, "reasons": []}])
+    assert [u["aeries"] for u in left_out["schools"]["unlisted"]] == ["996", "997", "998"]
 
 
 def test_a_proposal_already_mapped_elsewhere_says_so_and_unrelated_names_get_none():

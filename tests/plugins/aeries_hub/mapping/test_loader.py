@@ -437,6 +437,26 @@ def test_unknown_columns_of_a_crosswalk_check(tmp_path):
     ])
 
 
+def test_the_tables_and_columns_a_crosswalk_check_is_used_by(tmp_path):
+    def edit(d):
+        d["crosswalks"]["sites"]["check"]["used_by"] = [
+            {"table": "staff", "column": "PrimaryAeriesSchol", "id": "Id"},
+            {"table": "contacts", "column": "SchoolCode", "id": "StudentID"},
+        ]
+
+    assert destiny_with(tmp_path, edit) == "\n".join([
+        "destiny.yml: crosswalks.sites.check.used_by[1].table: table 'contacts' is not in source.tables "
+        "(schools, students, staff, teachers)",
+        "destiny.yml: crosswalks.sites.check.used_by[0].column: 'PrimaryAeriesSchol' is not a column of the Aeries "
+        "table staff; did you mean 'PrimaryAeriesSchool'?",
+        "destiny.yml: crosswalks.sites.check.used_by[0].id: 'Id' is not a column of the Aeries table staff; "
+        "did you mean 'ID'?",
+    ])
+    assert destiny_with(tmp_path, lambda d: d["crosswalks"]["sites"]["check"]["used_by"][0].pop("id")) == (
+        "destiny.yml: crosswalks.sites.check.used_by[0]: 'id' is required"
+    )
+
+
 def test_the_loader_reads_the_registry_without_importing_the_hook():
     """The loader runs at DAG parse time: the registry it checks columns against is a light module."""
     import subprocess
