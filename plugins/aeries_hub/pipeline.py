@@ -1076,7 +1076,8 @@ def summarize_run(mapping: Mapping, stages: dict[str, dict]) -> dict:
         "files": {
             stem: {k: b.get(k) for k in ("file", "rows", "rejected", "rejected_ids", "merged_duplicates",
                                          "single_line_values", "sha256")}
-            | _rejects_of_file(mapping, stem, b, delivered) | {"shared_values": shared_values(b.get("checks") or {})}
+            | _rejects_of_file(mapping, stem, b, delivered) | {"shared_values": shared_values(b.get("checks") or {}),
+                                                               "missing_values": missing_values(b.get("checks") or {})}
             for stem, b in builds.items()
         },
         "sources": {
@@ -1311,6 +1312,20 @@ def shared_values(checks: dict) -> list[dict]:
             for result in checks.get("results", []) for entry in result.get("shared") or []]
 
 
+def missing_values(checks: dict) -> list[dict]:
+    """The values of another file that a warning found no row for (a class of classes.csv that no teacher enrollment
+    names): ``{warning, count, ids}`` each, every id (the runner's ``missing``)."""
+    return [{"warning": result.get("description") or result["expectation"], "count": len(result["missing"]),
+             "ids": result["missing"]}
+            for result in checks.get("results", []) if result.get("missing")]
+
+
+def missing_value_lines(document: dict) -> list[str]:
+    """``enrollments.csv: every class has a teacher enrollment ...: 2 without: 300-12, 300-15``"""
+    return [f"{file['file']}: {entry['warning']}: {entry['count']} without: {', '.join(entry['ids'])}"
+            for file in (document.get("files") or {}).values() for entry in file.get("missing_values") or []]
+
+
 def shared_value_lines(document: dict) -> list[str]:
     """``Educator.txt: an e-mail ... per school: Email nowhere@aeries.com, SchoolCode 994 is shared by 3 rows: 1, 2``"""
     named = [(f"Aeries {name}", table) for name, table in (document.get("sources") or {}).items()]
@@ -1339,6 +1354,7 @@ def report_lines(document: dict) -> list[str]:
     lines.append(f"checks: {c['passed']} passed, {c['warned']} warned, {c['failed']} failed; {document['rejected']} rows rejected")
     lines += reject_reason_lines(document)
     lines += shared_value_lines(document)
+    lines += missing_value_lines(document)
     lines += document.get("attention", [])
     left_out = describe_left_out(document.get("left_out_schools") or [])
     lines += [left_out] if left_out else []

@@ -362,3 +362,55 @@ def test_a_teacher_still_rejected_is_named_with_the_sections_left_without_them(s
         "every userSourcedId of enrollments.csv is a sourcedId in users.csv"}
     sent = {e["sourcedId"] for e in csv.DictReader(io.StringIO(files["enrollments.csv"]))}
     assert not sent & set(left_without)
+
+
+@pytest.mark.e2e
+def test_a_class_left_without_any_teacher_is_delivered_and_named(stack, district_include, tmp_path):
+    """Issue 14: a class never loses its teacher silently. OneRoster's classes.csv has no teacher column, so a class
+    whose section staff have all left (inactive, or their assignment ended) at the Flex school, or whose only teacher
+    was rejected from users.csv (no name at all), goes out with no teacher enrollment: it is still delivered, and the
+    report names every such class by sourcedId, with their count."""
+    from aeries_hub.pipeline import report_lines
+    from tests.dags.stacks import stack_serving
+
+    district = tmp_path / "district"
+    shutil.copytree(stack.data_dir, district)
+    load = lambda name: json.loads((district / f"{name}.json").read_text(encoding="utf-8"))  # noqa: E731
+    sections, staff, teachers = load("sections"), load("staff"), load("teachers")
+    today = today_there()
+    flex = [x for x in sections if x["SchoolCode"] == 300 and not s(x["InactiveStatusCode"])]
+    left, ended = flex[:2]
+    for m in left["SectionStaffMembers"]:
+        m["InactiveStatusCode"] = "I"
+    for m in ended["SectionStaffMembers"]:
+        m["EndDate"] = "2026-09-30T00:00:00"
+    # a Flex staff member with no teacher record anywhere, the only one teaching some section: no name, no user
+    with_tch = {s(t["StaffID1"]) for t in teachers}
+    current = {id(x): {s(m["StaffID"]) for m in x["SectionStaffMembers"] if teaches_on(m, today)} for x in flex[2:]}
+    nameless = next(only for x in flex[2:] for only in current[id(x)] if current[id(x)] == {only} and only not in with_tch)
+    for record in staff:
+        if s(record["ID"]) == nameless:
+            record.update({"FirstName": "", "LastName": ""})
+    (district / "sections.json").write_text(json.dumps(sections), encoding="utf-8")
+    (district / "staff.json").write_text(json.dumps(staff), encoding="utf-8")
+    alone = [x for x in flex[2:] if current[id(x)] == {nameless}]
+    named = sorted((f"300-{s(x['SectionNumber'])}" for x in [left, ended, *alone]), key=natural)
+
+    with stack_serving(tmp_path / "stack", data_dir=district) as hostile:
+        dag_run = run_dag(district_include)
+        with zipfile.ZipFile(hostile.sftp.root / "stemscopes" / "stemscopes_oneroster.zip") as archive:
+            files = {name: archive.read(name).decode() for name in archive.namelist()}
+        report = RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("report.json")
+
+    assert dag_run.state == "success"
+    assert run_day(dag_run, TIMEZONE) > "2026-09-30"  # (the emulator's school year is 2026-27)
+    assert report["files"]["users"]["rejected_ids"] == [f"T{nameless}"]
+    classes = {c["sourcedId"] for c in csv.DictReader(io.StringIO(files["classes.csv"]))}
+    assert set(named) <= classes
+    enrollments = list(csv.DictReader(io.StringIO(files["enrollments.csv"])))
+    assert not [e for e in enrollments if e["classSourcedId"] in named and e["role"] == "teacher"]
+    warning = ("a class has a teacher enrollment (one without has no staff member teaching its section on the run's "
+               "date: they left it, or their assignment ended or has not begun; or none has an active teacher or Flex "
+               "staff record, or its teachers were rejected from users.csv)")
+    assert report["files"]["enrollments"]["missing_values"] == [{"warning": warning, "count": len(named), "ids": named}]
+    assert f"enrollments.csv: {warning}: {len(named)} without: {', '.join(named)}" in report_lines(report)

@@ -110,7 +110,7 @@ EXPECTATIONS: dict[str, ExpectationInfo] = {
 _RESOLVED = ("value_set", "value_pairs_set")
 
 #: Keys of a check that are the runner's, not the expectation's.
-RUNNER_KEYS = ("expectation", "severity", "description", "ignore_blank", "value_set_from", "split")
+RUNNER_KEYS = ("expectation", "severity", "description", "ignore_blank", "value_set_from", "split", "rows_where")
 
 
 class CheckConfigError(ValueError):
@@ -151,6 +151,8 @@ class Check:
     value_set_from: TableRef | None = None
     #: With value_set_from: a cell holds several values separated by this, and each must be in the set.
     split: str | None = None
+    #: ``rows_where``: (column, values) — the check tests only the rows whose ``column`` is one of ``values``.
+    rows_where: tuple[str, tuple[str, ...]] | None = None
     #: Where the check was written, e.g. ``include/quality/aeries_sources.yml: students[2]``.
     where: str = ""
 
@@ -174,6 +176,11 @@ class Check:
         return ()
 
     @property
+    def reads(self) -> tuple[str, ...]:
+        """The data columns the check needs: those it tests and the one its ``rows_where`` tests."""
+        return self.columns + ((self.rows_where[0],) if self.rows_where else ())
+
+    @property
     def label(self) -> str:
         """``expect_x [col1, col2]`` for messages."""
         return f"{self.expectation} [{', '.join(self.columns)}]" if self.columns else self.expectation
@@ -193,6 +200,8 @@ class Check:
             spec["value_set_from"] = self.value_set_from.to_dict()
         if self.split:
             spec["split"] = self.split
+        if self.rows_where:
+            spec["rows_where"] = {"column": self.rows_where[0], "in": list(self.rows_where[1])}
         spec.update(self.kwargs)
         return spec
 
@@ -357,6 +366,9 @@ def _parse_one(spec: Mapping[str, Any], where: str) -> Check:
             raise CheckConfigError(f"{where}.ignore_blank: only for single-column checks, not {name}")
         if name in ("expect_column_values_to_not_be_null", "expect_column_values_to_be_null"):
             raise CheckConfigError(f"{where}.ignore_blank: cannot be used with {name} (it tests for blanks)")
+    rows_where = spec.get("rows_where")
+    if rows_where and info.kind not in (COLUMN_MAP, COLUMN_AGGREGATE):
+        raise CheckConfigError(f"{where}.rows_where: only for single-column checks, not {name}")
     kwargs = {key: value for key, value in spec.items() if key not in RUNNER_KEYS}
     return Check(
         expectation=name,
@@ -367,6 +379,7 @@ def _parse_one(spec: Mapping[str, Any], where: str) -> Check:
         value_set_from=TableRef(value_set_from["table"], tuple(value_set_from.get("columns") or [value_set_from["column"]]))
         if value_set_from else None,
         split=spec.get("split"),
+        rows_where=(rows_where["column"], tuple(str(v) for v in rows_where["in"])) if rows_where else None,
         where=where,
     )
 

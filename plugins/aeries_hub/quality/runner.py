@@ -23,6 +23,11 @@ Runner extensions, applied to a working copy of the frame (the caller's frame is
 * ``split`` (with ``value_set_from``): a cell holds several values separated by ``split``; the membership
   helper ``<column> (each) in <table>.<column>`` is True where every non-blank part is in the set.
 
+* ``rows_where`` (single-column checks): the check tests a helper column ``<column> where <other> in [...]``,
+  null on the rows whose ``<other>`` is not one of the values. With ``expect_column_distinct_values_to_contain_set``
+  and ``value_set_from``, a failed check lists in ``missing`` every value of the other table the rows lack
+  (the classes of classes.csv that no teacher enrollment names).
+
 Rows are identified by position: GX sees a frame with a fresh RangeIndex, and failing positions are
 mapped back to the caller's rows, whatever their index. GX gets only the columns the checks use.
 
@@ -79,6 +84,7 @@ _SHAPE_EXPECTATIONS = (
 )
 _STRFTIME = "expect_column_values_to_match_strftime_format"
 _UNIQUENESS = ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique")
+_CONTAINS = "expect_column_distinct_values_to_contain_set"
 _GX_SEVERITY = {"error": "critical", "warning": "warning", "reject": "warning"}
 _STORE_DIR = ".gx_store"
 
@@ -109,6 +115,9 @@ class CheckResult:
     #: For a uniqueness warning that failed: each value several rows share, ``{values, count, ids}`` (every row
     #: that shares it, by its ``id_columns`` other than the tested ones), for the district to fix them all.
     shared: list[dict[str, Any]] = field(default_factory=list)
+    #: For ``expect_column_distinct_values_to_contain_set`` with ``value_set_from`` that failed: every value of
+    #: the other table that the column does not hold, in that table's order (e.g. the classes without a teacher).
+    missing: list[str] = field(default_factory=list)
 
     @property
     def outcome(self) -> str:
@@ -142,6 +151,7 @@ class CheckResult:
             "where": self.where,
             "reason": self.reason,
             "shared": [dict(entry) for entry in self.shared],
+            "missing": list(self.missing),
         }
 
     def summary(self) -> str:
@@ -284,7 +294,7 @@ def validate_frame(
     row_count = len(df)
     results: list[CheckResult | None] = [None] * len(checks)
 
-    missing = {i: [c for c in check.columns if c not in df.columns] for i, check in enumerate(checks)}
+    missing = {i: [c for c in check.reads if c not in df.columns] for i, check in enumerate(checks)}
     for i, cols in missing.items():
         if cols:
             results[i] = _result_for(checks[i], exception=f"column {', '.join(map(repr, cols))} is not in the data")
@@ -358,6 +368,9 @@ def validate_frame(
         if check.expectation in _UNIQUENESS and check.severity == "warning" and not result.success \
                 and not result.exception:
             result.shared = _shared_values(df, positions, gate_frame, specs[check_id], check, id_columns)
+        if check.expectation == _CONTAINS and check.value_set_from and not result.success and not result.exception:
+            found = set(gate_frame[specs[check_id].kwargs["column"]].dropna().astype(str))
+            result.missing = [v for v in map(str, _reference_values(check, tables or {})) if v not in found]
         results[check_id] = result
     for i in runnable:
         if results[i] is None:  # never expected: GX returned no result for this expectation
@@ -411,7 +424,7 @@ def _prepare(df: pd.DataFrame, checks: list[Check], ids: list[int], tables: Mapp
     if any(checks[i].expectation in _SHAPE_EXPECTATIONS for i in ids):
         needed = list(df.columns)
     else:
-        used = {c for i in ids for c in checks[i].columns}
+        used = {c for i in ids for c in checks[i].reads}
         needed = [c for c in df.columns if c in used]
         if not needed and len(df.columns):
             needed = [df.columns[0]]  # keep the row count
@@ -423,9 +436,16 @@ def _prepare(df: pd.DataFrame, checks: list[Check], ids: list[int], tables: Mapp
         expectation = check.expectation
         kwargs = dict(check.kwargs)
         ref = check.value_set_from
+        if check.rows_where:
+            on, wanted = check.rows_where
+            column = kwargs["column"]
+            kwargs["column"] = f"{column} where {on} in {list(wanted)}"
+            if kwargs["column"] not in helpers:
+                tested = work[on].astype("string").str.strip().isin(wanted).fillna(False).to_numpy(dtype=bool)
+                helpers[kwargs["column"]] = work[column].where(tested)
         if check.kind == COLUMN_MAP:
             column = kwargs["column"]
-            values = work[column]
+            values = helpers.get(column, work.get(column))
             if check.ignore_blank:
                 kwargs["column"] = f"{column} (blank as null)"
                 if kwargs["column"] not in helpers:

@@ -313,6 +313,29 @@ def test_an_e_mail_shared_by_educators_is_a_warning_with_every_id_in_the_report_
     assert "Zoë" not in text and "Quixote" not in text
 
 
+def test_a_class_without_a_teacher_enrollment_is_named_in_the_report_with_every_id():
+    stemscopes = load_mapping(MAPPINGS_DIR / "stemscopes.yml")
+    enrollments = stemscopes.output("enrollments.csv")
+    rows = [{c: "" for c in enrollments.delivered_columns} | {
+        "sourcedId": f"{klass}-{user}", "classSourcedId": klass, "schoolSourcedId": "300", "userSourcedId": user,
+        "role": role} for klass, user, role in (("300-1", "T7", "teacher"), ("300-2", "55", "student"),
+                                                ("300-3", "T8", "teacher"), ("300-4", "T7", "teacher"))]
+    known = {"classes.csv": pd.DataFrame({"sourcedId": ["300-1", "300-2", "300-3", "300-4", "300-10"]}),
+             "orgs.csv": pd.DataFrame({"sourcedId": ["300"]}),
+             "users.csv": pd.DataFrame({"sourcedId": ["T7", "55"]})}  # T8 was rejected from users.csv
+    checks = parse_checks(output_checks(enrollments), where="stemscopes.yml: outputs[6]")
+    outcome = validate_frame(pd.DataFrame(rows), checks, name="enrollments", tables=known, id_columns=enrollments.key)
+    build = {"file": "enrollments.csv", "rows_built": 4, "rows": 3, "rejected": 1, "checks": outcome.to_dict(),
+             "sha256": "ab"}
+
+    document = summarize_run(stemscopes, {"build_enrollments": build})
+
+    (missing,) = document["files"]["enrollments"]["missing_values"]
+    assert missing["warning"].startswith("a class has a teacher enrollment (")
+    assert (missing["count"], missing["ids"]) == (3, ["300-2", "300-3", "300-10"])
+    assert f"enrollments.csv: {missing['warning']}: 3 without: 300-2, 300-3, 300-10" in report_lines(document)
+    assert document["checks"]["warned"] == 2  # and the rejected enrollment of T8
+
 def test_rows_rejected_from_aeries_tables_are_named_with_their_keys():
     from aeries_hub.hooks.aeries import TABLES
     from aeries_hub.pipeline import SOURCE_CHECKS_FILE, reject_reason_lines

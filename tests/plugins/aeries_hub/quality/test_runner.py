@@ -443,3 +443,32 @@ def test_split_tests_every_value_of_a_multi_value_cell():
 def test_split_needs_a_value_set_from_column():
     with pytest.raises(CheckConfigError, match=r"students\[0\]\.split: only for a single-column check with value_set_from"):
         checks(spec("expect_column_values_to_be_in_set", column="x", value_set=["a"], split=","))
+
+
+def test_rows_where_tests_only_the_chosen_rows_and_lists_every_missing_value_after_rejects():
+    enrollments = pd.DataFrame({"sourcedId": ["e1", "e2", "e3", "e4", "e5"],
+                                "classSourcedId": ["c1", "c2", "c3", "c4", "c5"],
+                                "userSourcedId": ["T1", "s1", "T9", "T2", " T3"],
+                                "role": ["teacher", "student", "teacher", "teacher ", "teacher"]})
+    users = pd.DataFrame({"sourcedId": ["T1", "T2", "T3", "s1"]})
+    classes = pd.DataFrame({"sourcedId": ["c10", "c2", "c1", "c3", "c4", "c9"]})
+    rejected_teacher = spec("expect_column_values_to_be_in_set", "reject", column="userSourcedId",
+                            value_set_from={"table": "users", "column": "sourcedId"})
+    has_teacher = spec("expect_column_distinct_values_to_contain_set", "warning", column="classSourcedId",
+                       rows_where={"column": "role", "in": ["teacher"]},
+                       value_set_from={"table": "classes", "column": "sourcedId"}, description="a class has a teacher")
+
+    outcome = validate_frame(enrollments, checks(rejected_teacher, has_teacher), name="enrollments",
+                             tables={"users": users, "classes": classes}, id_columns=["sourcedId"])
+
+    # e3's teacher is no user (rejected first), e2 is a student's: c2 and c3 have no teacher, nor c10 and c9 (no row);
+    # " T3" of e5 is no user either. The missing values keep the order of the other table.
+    assert outcome.rejected["sourcedId"].tolist() == ["e3", "e5"]
+    result = outcome.results[1]
+    assert (result.outcome, result.missing) == ("warned", ["c10", "c2", "c3", "c9"])
+    assert result.to_dict()["missing"] == ["c10", "c2", "c3", "c9"]
+
+
+def test_rows_where_is_for_single_column_checks_only():
+    with pytest.raises(CheckConfigError, match=r"students\[0\]\.rows_where: only for single-column checks"):
+        checks(spec("expect_compound_columns_to_be_unique", column_list=["a", "b"], rows_where={"column": "r", "in": ["x"]}))
