@@ -185,8 +185,11 @@ def source_filter_columns(mapping: Mapping, table: str) -> set[str]:
     from aeries_hub.tables import TABLES
 
     columns = {"InactiveStatusCode"} if table == "students" else set()
-    if mapping.school_codes and table in TABLES and TABLES[table].school_column:
-        columns.add(TABLES[table].school_column)
+    school_column = TABLES[table].school_column if table in TABLES else None
+    if mapping.school_codes and school_column:
+        columns.add(school_column)
+    if not mapping.include_pseudo_schools and school_column == "SchoolCode":
+        columns.add("SchoolCode")  # the rows of left-out pseudo-schools go, whether or not a value reads it
     return columns
 
 

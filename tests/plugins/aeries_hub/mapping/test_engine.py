@@ -13,6 +13,7 @@ from aeries_hub.mapping.engine import (
     RunValues,
     apply_source_filters,
     build_output,
+    columns_read_by,
     describe_left_out,
     left_out_schools,
 )
@@ -256,6 +257,20 @@ def test_pseudo_schools_are_left_out_with_their_rows_and_a_reason(tmp_path, tabl
     assert filtered["staff"]["ID"].tolist() == [7, 8]  # staff keep their primary school, pseudo or not
     # Without students extracted, "no student is enrolled" cannot be told: 900 stays.
     assert [s["code"] for s in left_out_schools(m, source["schools"], None)] == [0, 99]
+
+
+def test_a_file_that_never_reads_schoolcode_still_reads_it_to_leave_out_pseudo_schools(tmp_path, tables):
+    """The build reads only the columns a file needs; SchoolCode is one of them whenever pseudo-schools are left
+    out, or a student of the Transfer School (99) would pass the filter unseen."""
+    body = one_output(["id"], "id: {source: StudentID}\n")
+    left_out = mapping_with(tmp_path, body)
+    assert columns_read_by(left_out, left_out.outputs[0]) == {"students": {"StudentID", "InactiveStatusCode", "SchoolCode"}}
+    source = pseudo_school_tables(tables)
+    read = {"students": source["students"][["StudentID", "InactiveStatusCode", "SchoolCode"]]}
+    filtered = apply_source_filters(left_out, read, [{"code": 99, "name": "Transfer School", "reasons": []}])
+    assert 104 not in filtered["students"]["StudentID"].tolist()
+    kept = mapping_with(tmp_path, body, source_extra="include_pseudo_schools: true\n")
+    assert columns_read_by(kept, kept.outputs[0]) == {"students": {"StudentID", "InactiveStatusCode"}}
 
 
 def test_include_pseudo_schools_and_school_codes_keep_them(tmp_path, tables):
