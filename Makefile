@@ -4,13 +4,20 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test airflow bench bench-district venv lock clean compose-env
+.PHONY: demo test test-fast lint airflow bench bench-district venv lock clean compose-env
 
 demo: $(INSTALLED)  ## Run the Destiny DAG once against the emulator and a local SFTP server
 	$(PY) -m aeries_sandbox.demo
 
 test: $(INSTALLED)  ## The whole test suite
 	$(PY) -m pytest
+
+test-fast: $(INSTALLED)  ## The inner loop: every test but the dag.test() runs (e2e) and the system tests, about 2 minutes
+	$(PY) -m pytest -m "not e2e and not system"
+
+lint: $(INSTALLED)  ## ruff (pyflakes, pycodestyle, import order, bugbear) and mypy; .ci/run runs it before `make test`
+	$(PY) -m ruff check .
+	$(PY) -m mypy
 
 airflow: $(INSTALLED)  ## airflow standalone (UI on http://localhost:8080) with the demo servers and connections
 	$(PY) -m aeries_sandbox.demo --standalone
@@ -38,4 +45,4 @@ lock: $(INSTALLED)  ## Re-lock constraints.txt after changing a pin
 	  echo "# Regenerate: make lock"; $(PY) -m pip freeze --exclude-editable; } > constraints.txt
 
 clean:
-	rm -rf $(VENV) .airflow .demo .pytest_cache
+	rm -rf $(VENV) .airflow .demo .pytest_cache .ruff_cache .mypy_cache

@@ -20,7 +20,6 @@ from aeries_sandbox.emulator import READ_AREAS, WRITE_AREAS, EmulatorProcess, ge
 from aeries_sandbox.sftp_server import SftpServer
 from aeries_sandbox.vendor_api import VendorApiServer
 
-
 #: The SFTP connection each vendor mapping names, and the folder its files land in.
 VENDOR_SFTP_CONNECTIONS = {
     "destiny_sftp": "patrons",

@@ -74,7 +74,8 @@ def main() -> None:
     generate_district(args.students, args.seed).write(workdir / "district")
     print(f"generated {args.students} students in {time.perf_counter() - started:.1f} s")
     cert = new_certificate()
-    with EmulatorProcess(data_dir=workdir / "district", certs=[{"name": "bench", "certificate": cert, "areas": list(READ_AREAS)}], access_log=False) as emulator:
+    certs = [{"name": "bench", "certificate": cert, "areas": list(READ_AREAS)}]
+    with EmulatorProcess(data_dir=workdir / "district", certs=certs, access_log=False) as emulator:
         os.environ["AIRFLOW_CONN_AERIES_BENCH"] = json.dumps(
             {"conn_type": "aeries", "host": emulator.url, "password": cert,
              "extra": {"max_concurrency": args.concurrency, "page_size": args.page_size, "allow_insecure": True}}
@@ -85,7 +86,7 @@ def main() -> None:
         total_rows = total_extract = total_limit = 0.0
         for table in TABLES:
             runs, limits = [], []
-            for attempt in range(args.repeat):
+            for _ in range(args.repeat):
                 result = hook.extract_to_parquet(table, workdir / f"{table}.parquet")
                 runs.append(result.seconds)
                 seconds, _ = limit_seconds(emulator.url, cert, SPECS[table], school_codes, args.page_size, args.concurrency)
@@ -94,8 +95,10 @@ def main() -> None:
             total_rows += result.rows
             total_extract += extract_s
             total_limit += limit_s
-            print(f"{table:10} {result.rows:>9} {extract_s:>10.3f} {result.rows / extract_s:>9.0f} {limit_s:>8.3f} {extract_s / limit_s:>6.2f}")
-        print(f"{'all':10} {int(total_rows):>9} {total_extract:>10.3f} {total_rows / total_extract:>9.0f} {total_limit:>8.3f} {total_extract / total_limit:>6.2f}")
+            print(f"{table:10} {result.rows:>9} {extract_s:>10.3f} {result.rows / extract_s:>9.0f} "
+                  f"{limit_s:>8.3f} {extract_s / limit_s:>6.2f}")
+        print(f"{'all':10} {int(total_rows):>9} {total_extract:>10.3f} {total_rows / total_extract:>9.0f} "
+              f"{total_limit:>8.3f} {total_extract / total_limit:>6.2f}")
 
 
 if __name__ == "__main__":

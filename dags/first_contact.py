@@ -22,4 +22,4 @@ with maintenance_dag(
                                 description="The Aeries connection to check."),
     },
 ):
-    task(first_contact.run_in_airflow, task_id="check_aeries")(aeries_conn_id="{{ params.aeries_conn_id }}")
+    task(task_id="check_aeries")(first_contact.run_in_airflow)(aeries_conn_id="{{ params.aeries_conn_id }}")

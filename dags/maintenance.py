@@ -26,6 +26,6 @@ with maintenance_dag(
     },
 ):
     # Independent: metadata the worker cannot reach does not keep staged files or logs.
-    task(retention.purge_expired_runs, task_id="purge_staged_runs")()
-    task(retention.delete_old_logs, task_id="delete_old_task_logs")()
-    task(retention.clean_metadata, task_id="clean_metadata_db")()
+    task(task_id="purge_staged_runs")(retention.purge_expired_runs)()
+    task(task_id="delete_old_task_logs")(retention.delete_old_logs)()
+    task(task_id="clean_metadata_db")(retention.clean_metadata)()

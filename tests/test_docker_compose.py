@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from aeries_hub.mapping.loader import load_mapping
 
 REPO = Path(__file__).resolve().parents[1]
@@ -582,7 +583,7 @@ def test_dockerfile_extends_the_airflow_image_of_the_pinned_version():
 
 def test_dockerfile_installs_requirements_with_constraints_and_the_project():
     text = DOCKERFILE.read_text()
-    instructions = re.sub(r"\\\n\s*", " ", "\n".join(l for l in text.splitlines() if not l.lstrip().startswith("#")))
+    instructions = re.sub(r"\\\n\s*", " ", "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#")))
     steps = [" ".join(line.split()) for line in instructions.splitlines() if line.strip()]
     user = steps.index("USER airflow")
     install = next(i for i, s in enumerate(steps) if s.startswith("RUN pip install") and " -r " in s)

@@ -104,7 +104,6 @@ SCHOOL_NAMES = (
 ELEM_SUBJECTS = ("ELA", "Math", "Science", "Social Studies", "PE", "Music", "Art")
 RACE_CODES = ("700", "700", "700", "600", "201", "204", "205", "299", "301", "400", "100")
 LANGUAGES = ("00", "00", "00", "00", "01", "01", "02", "07", "05", "11")
-RELATIONSHIPS_PARENT = ("10", "11")  # mother, father
 RELATIONSHIPS_OTHER = ("12", "13", "14", "15", "20", "99")  # step/grand parents, guardian, other
 
 STUDENT_AREAS = ("student", "contact", "class", "enrollment", "program", "test")

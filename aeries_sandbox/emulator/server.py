@@ -17,17 +17,17 @@ import re
 import threading
 import time
 from bisect import bisect_left, bisect_right, insort
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from dataclasses import dataclass
 from typing import Any, Callable, Mapping, NamedTuple, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from aeries_sandbox.emulator import writes as write_ops
-from aeries_sandbox.emulator.writes import int_key as _int_key
 from aeries_sandbox.emulator.district import District, school_year_label
 from aeries_sandbox.emulator.errors import HttpError
 from aeries_sandbox.emulator.faults import FaultConfig, FaultInjector, parse_fault_spec
+from aeries_sandbox.emulator.writes import int_key as _int_key
 
 __all__ = [
     "EmulatorServer",
@@ -485,7 +485,7 @@ class DistrictIndex:
         kept = [r for r in self.rosters.get(school, []) if _int_key(r.get("StudentID")) != student_id]
         self.rosters[school] = sorted(kept + rows, key=_id_seq)
         self.rosters_by_student[(school, student_id)] = sorted(rows, key=_id_seq)
-        for (code, number), members in list(self.rosters_by_section.items()):
+        for (code, _number), members in list(self.rosters_by_section.items()):
             if code == school:
                 members[:] = [r for r in members if _int_key(r.get("StudentID")) != student_id]
         for row in rows:
@@ -1123,8 +1123,10 @@ class EmulatorApp:
         lower = [segment.lower() for segment in api]
         if n >= 3 and lower[1] == "assignments":  # by UniqueID
             unique_id = api[2]
-            find = lambda: self.assignment_by_uid(unique_id)
             rest = lower[3:]
+
+            def find():
+                return self.assignment_by_uid(unique_id)
         else:
             number = _parse_int(api[1]) if n >= 2 else None
             if number is None:
@@ -1138,8 +1140,10 @@ class EmulatorApp:
             assignment_number = _parse_int(api[3])
             if assignment_number is None:
                 return None
-            find = lambda: self.assignment(number, assignment_number)
             rest = lower[4:]
+
+            def find():
+                return self.assignment(number, assignment_number)
         if not rest:
             return "assignments", lambda p: _dumps(find())
         if rest[0] != "scores" or len(rest) > 2:

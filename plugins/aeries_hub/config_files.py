@@ -14,7 +14,6 @@ from typing import Any, Iterable
 
 import yaml
 
-
 #: Aliases one file may hold: a few shared blocks are fine; nested ones grow exponentially when walked.
 MAX_ALIASES = 20
 

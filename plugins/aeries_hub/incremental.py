@@ -88,7 +88,6 @@ class Plan:
     group: tuple[str, ...]
     fetch: str
     order: tuple[str, ...]
-    single: bool = False  # the endpoint answers one object (404 when it is gone), not a list
 
 
 _STUDENT = ("SchoolCode", "StudentID")
@@ -102,8 +101,8 @@ PLANS: dict[str, Plan] = {
     "rosters": Plan(("StudentDataChanges/class", "StudentDataChanges/enrollment", "SectionRosterDataChanges"), _STUDENT,
                     "schools/{SchoolCode}/classes/{StudentID}", ("StudentID", "SequenceNumber")),
     "sections": Plan(("SectionDataChanges",), ("SchoolCode", "SectionNumber"),
-                     "schools/{SchoolCode}/sections/{SectionNumber}", ("SectionNumber",), single=True),
-    "staff": Plan(("StaffDataChanges",), ("ID",), "staff/{ID}", ("ID",), single=True),
+                     "schools/{SchoolCode}/sections/{SectionNumber}", ("SectionNumber",)),
+    "staff": Plan(("StaffDataChanges",), ("ID",), "staff/{ID}", ("ID",)),
 }
 ALWAYS_FULL_REASON = "always full (a small table)"
 #: The column whose schools order a full extraction's rows (staff: none, one district-wide list by ID).

@@ -219,7 +219,8 @@ def _volume_check(mapping: Mapping, volumes: dict) -> dict:
 def left_out_schools(mapping: Mapping, run: RunFolder) -> list[dict]:
     """The pseudo-schools this run leaves out (``engine.left_out_schools``), from the validated schools and
     students; logged, and listed in the report."""
-    from aeries_hub.mapping.engine import PSEUDO_SCHOOL_COLUMNS, describe_left_out, left_out_schools as pseudo
+    from aeries_hub.mapping.engine import PSEUDO_SCHOOL_COLUMNS, describe_left_out
+    from aeries_hub.mapping.engine import left_out_schools as pseudo
 
     frames = {table: run.read_parquet(f"validated/{table}.parquet", columns=columns) if run.exists(f"validated/{table}.parquet") else None
               for table, columns in PSEUDO_SCHOOL_COLUMNS.items()}
@@ -254,10 +255,17 @@ def build_file(mapping_file: str, file_name: str) -> dict:
     from airflow.sdk.exceptions import AirflowFailException
 
     from aeries_hub.mapping.engine import (
-        RECORD_SET_COLUMN, apply_source_filters, build_output, columns_read_by,
+        RECORD_SET_COLUMN,
+        apply_source_filters,
+        build_output,
+        columns_read_by,
     )
     from aeries_hub.mapping.render import (
-        NestedRows, describe_single_line_values, render_delimited, render_jsonl, single_line_values,
+        NestedRows,
+        describe_single_line_values,
+        render_delimited,
+        render_jsonl,
+        single_line_values,
     )
     from aeries_hub.quality import parse_checks, validate_frame
     from aeries_hub.quality.runner import rejects_csv
@@ -1358,7 +1366,7 @@ def report_lines(document: dict) -> list[str]:
     lines += document.get("attention", [])
     left_out = describe_left_out(document.get("left_out_schools") or [])
     lines += [left_out] if left_out else []
-    for stem, f in document["files"].items():
+    for f in document["files"].values():
         if f.get("sha256"):
             lines.append(f"built {f['file']}: {f['rows']} rows, {f['rejected']} rejected")
     changes = document.get("changes")

@@ -150,11 +150,12 @@ class RunFolder:
         import pyarrow.parquet as pq
 
         with self.root.joinpath(*relative.split("/")).open("rb") as handle:
+            present = None
             if columns is not None:
                 names = pq.read_schema(handle).names
                 handle.seek(0)
-                columns = [name for name in names if name in columns]
-            return pd.read_parquet(handle, columns=columns, dtype_backend="numpy_nullable")
+                present = [name for name in names if name in columns]
+            return pd.read_parquet(handle, columns=present, dtype_backend="numpy_nullable")
 
     def list(self, relative: str) -> list[str]:
         folder = self.root.joinpath(*relative.split("/"))

@@ -95,9 +95,9 @@ def expected_patrons(data_dir: Path, sites: dict[str, str] | None = None, today:
     # A staff member's teacher record: the first active one in (SchoolCode, TeacherNumber) order; a Flex school's
     # teachers (it has no teacher records) are its sections' staff members teaching on the run's date.
     teacher_of: dict[str, dict] = {}
-    tch = load("teachers")
-    tch += section_staff_teachers(load("schools"), load("sections"), load("staff"), tch, today)
-    for tch in sorted(tch, key=lambda t: (t["SchoolCode"], t["TeacherNumber"] or 0)):
+    teachers = load("teachers")
+    teachers += section_staff_teachers(load("schools"), load("sections"), load("staff"), teachers, today)
+    for tch in sorted(teachers, key=lambda t: (t["SchoolCode"], t["TeacherNumber"] or 0)):
         if s(tch["SchoolCode"]) in schools and not s(tch.get("InactiveStatusCode")):
             teacher_of.setdefault(s(tch.get("StaffID1")), tch)
     staff = []

@@ -10,7 +10,6 @@ range, a score that is not a number, a class that was not delivered and a studen
 
 from __future__ import annotations
 
-
 import pytest
 import requests
 

@@ -14,8 +14,8 @@ import pytest
 
 from aeries_hub.staging import RunFolder, staging_base
 from tests.dags import approvals
-from tests.dags.writebacks import enabled_include, successful_writes, writeback_dag
 from tests.dags.independent import s
+from tests.dags.writebacks import enabled_include, successful_writes, writeback_dag
 
 pytestmark = pytest.mark.e2e
 

@@ -38,7 +38,9 @@ def enabled(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def district(stack):
-    load = lambda name: json.loads((stack.data_dir / f"{name}.json").read_text(encoding="utf-8"))
+    def load(name):
+        return json.loads((stack.data_dir / f"{name}.json").read_text(encoding="utf-8"))
+
     active = [r for r in load("students") if not s(r["InactiveStatusCode"])]
     live = [c["ID"] for c in load("courses") if not s(c.get("InactiveStatusCode"))]
     return {"students": active[:3], "courses": live[:2]}

@@ -15,8 +15,8 @@ import json
 import pytest
 
 from aeries_hub.staging import RunFolder, staging_base
-from tests.dags.writebacks import enabled_include, successful_writes, writeback_dag
 from tests.dags.independent import s
+from tests.dags.writebacks import enabled_include, successful_writes, writeback_dag
 
 pytestmark = pytest.mark.e2e
 
@@ -33,7 +33,9 @@ def enabled(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def district(stack):
-    load = lambda name: json.loads((stack.data_dir / f"{name}.json").read_text(encoding="utf-8"))
+    def load(name):
+        return json.loads((stack.data_dir / f"{name}.json").read_text(encoding="utf-8"))
+
     students, courses = load("students"), load("courses")
     schools = {}
     for row in students:
@@ -75,8 +77,9 @@ def key(student, course, school=None) -> str:
 
 
 def expected_posts(d) -> list[tuple[str, str, dict]]:
-    post = lambda st, course, **extra: (
-        "POST", f"schools/{st['SchoolCode']}/students/{st['StudentID']}/courserequests", {"CourseID": course, **extra})
+    def post(st, course, **extra):
+        return "POST", f"schools/{st['SchoolCode']}/students/{st['StudentID']}/courserequests", {"CourseID": course, **extra}
+
     return [post(d["a"], d["c1"]), post(d["a"], d["c2"], AlternateTag="X"), post(d["b"], d["c1"]), post(d["pre"], d["c1"])]
 
 

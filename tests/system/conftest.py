@@ -38,7 +38,16 @@ from datetime import datetime, timezone
 import pytest
 
 from tests.system.deployment import (
-    AERIES_POOL, DAG_ID, PG, REDIS_HOST, REDIS_PORT, REPO, STUDENTS, AirflowSystem, Deployment, set_destiny_schedule,
+    AERIES_POOL,
+    DAG_ID,
+    PG,
+    REDIS_HOST,
+    REDIS_PORT,
+    REPO,
+    STUDENTS,
+    AirflowSystem,
+    Deployment,
+    set_destiny_schedule,
     tail,
 )
 

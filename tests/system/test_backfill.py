@@ -50,7 +50,7 @@ def test_backfill_runs_each_past_day_on_its_school_year_in_its_own_staging(launc
     assert [(r["status"], r["dry_run"], r["delivered"]) for r in reports] == [("Completed", True, [])] * 2
     staged = [Path(r["staging"].removeprefix("file://")) for r in reports]
     assert len(set(staged)) == 2
-    for run, folder in zip(runs, staged):
+    for folder in staged:
         assert folder.name.startswith("backfill__2025-03-0"), folder
         assert (folder / "output" / "patrons.csv").stat().st_size > 0
     with airflow.stack.emulator.log_path.open("rb") as log:

@@ -299,7 +299,7 @@ def _target(conn_id: str, endpoint: str) -> _Target:
         raise DeliveryError(f"http connection {conn_id!r} has no API token: put {what} in the connection's password")
     if mode == "basic" and not conn.login:
         raise DeliveryError(f"http connection {conn_id!r} uses auth basic but has no login: set the login")
-    auth = _BearerAuth(conn.password) if mode == "bearer" else requests.auth.HTTPBasicAuth(conn.login, conn.password)
+    auth = _BearerAuth(conn.password) if mode == "bearer" else requests.auth.HTTPBasicAuth(conn.login or "", conn.password)
 
     headers = extra.get("headers") or {}
     if not isinstance(headers, dict) or any(str(k).lower() == "authorization" for k in headers):

@@ -42,14 +42,13 @@ from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
-
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowFailException
+from requests.adapters import HTTPAdapter
 
 from aeries_hub.connection_extras import ExtraError, extra_flag, tls_verification
 from aeries_hub.retrying import RETRY_STATUSES, backoff_delay, retry_after_seconds
@@ -374,10 +373,6 @@ class AeriesHook(BaseHook):
             f"{type(self).__name__}(aeries_conn_id={self.aeries_conn_id!r}, "
             f"database_year={self._database_year_override!r})"
         )
-
-    @property
-    def connection_id_label(self) -> str:
-        return f"Aeries connection {self.aeries_conn_id!r}"
 
     @property
     def settings(self) -> _Settings:
@@ -845,10 +840,6 @@ class AeriesHook(BaseHook):
             self.aeries_conn_id, self._year_note(),
         )
         return rows
-
-    def iter_table(self, table: str, *, school_codes: Iterable[int] | None = None) -> Iterator[dict[str, Any]]:
-        """The rows of :meth:`get_table`, one by one."""
-        yield from self.get_table(table, school_codes=school_codes)
 
     def extract_to_parquet(
         self,

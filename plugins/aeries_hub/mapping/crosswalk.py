@@ -18,7 +18,7 @@ import csv
 import difflib
 import io
 import re
-from typing import Any
+from typing import Any, Sequence
 
 import pandas as pd
 
@@ -104,7 +104,7 @@ def checked_columns(mapping: Mapping) -> dict[str, set[str]]:
     return {table: columns | source_filter_columns(mapping, table) for table, columns in read.items()}
 
 
-def crosswalk_coverage(mapping: Mapping, tables: dict[str, pd.DataFrame], left_out: list[dict] = ()) -> dict[str, dict[str, Any]]:
+def crosswalk_coverage(mapping: Mapping, tables: dict[str, pd.DataFrame], left_out: Sequence[dict] = ()) -> dict[str, dict[str, Any]]:
     """Per checked crosswalk: how many Aeries rows it maps, each missing one with a proposal, and each value of
     a ``used_by`` column that is in neither the crosswalk nor the checked table (``unlisted``), with its rows' ids.
 

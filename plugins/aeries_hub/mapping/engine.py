@@ -15,17 +15,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Sequence
 
 import pandas as pd
 
 from aeries_hub.mapping.loader import (
     DATE_CONDITIONS,
+    RUN_VALUE,
     Condition,
     Lookup,
     Mapping,
     MappingError,
     Output,
-    RUN_VALUE,
     RecordSet,
     ValueSpec,
 )
@@ -132,7 +133,7 @@ def describe_left_out(schools: list[dict]) -> str | None:
     return f"left out as pseudo-schools (source.include_pseudo_schools sends them): {listed}"
 
 
-def apply_source_filters(mapping: Mapping, tables: dict[str, pd.DataFrame], left_out: list[dict] = ()) -> dict[str, pd.DataFrame]:
+def apply_source_filters(mapping: Mapping, tables: dict[str, pd.DataFrame], left_out: Sequence[dict] = ()) -> dict[str, pd.DataFrame]:
     """Keep the schools and student statuses the mapping asks for (``source`` section), without the rows of the
     ``left_out`` schools (:func:`left_out_schools`) in the tables tied to a school by SchoolCode."""
     from aeries_hub.hooks.aeries import TABLES
@@ -540,7 +541,7 @@ def _distinct(frame: pd.DataFrame, out: pd.DataFrame, record_set: RecordSet, whe
         name = f"__prefer{i}"
         if pref.order is not None:
             rank = {v: n for n, v in enumerate(pref.order)}
-            keys[name] = values.map(lambda v: rank.get(v, len(rank)))
+            keys[name] = values.map(lambda v, rank=rank: rank.get(v, len(rank)))
         else:
             keys[name] = pd.to_numeric(values, errors="coerce").fillna(float("inf")) if values.str.isdigit().all() else values
         sort_columns.append(name)

@@ -605,6 +605,7 @@ def _check_record_set(mapping: Mapping, out: Output, rec: RecordSet, rat: str, c
             for column in row
             if column not in names
         ]
+    assert rec.table is not None  # a record set reads either literal rows or a table
     problems = _table_problem(mapping, rec.table, f"{rat}.from")
     aliases = {rec.explode[1]} if rec.explode else set()
     for lk in rec.lookups:
@@ -714,6 +715,7 @@ def _table_source(table: str, what: str = "", qualifier: str = "") -> _Source:
 def _check_columns(rec: RecordSet, rat: str) -> list[str]:
     """Every Aeries column ``rec`` reads, checked against the registry as the engine would resolve it."""
     problems: list[str] = []
+    assert rec.table is not None  # only record sets that read a table have columns to check
     base = _table_source(rec.table)
     scope = _Scope(rat=rat, base=base)
     if rec.explode:
@@ -964,8 +966,9 @@ def _refs(spec: ValueSpec) -> list[str]:
             refs.append(step["blank_if_equal_to"])
         if isinstance(step, dict) and isinstance(step.get("if_blank"), str):
             refs += template_fields(step["if_blank"])
-        if crosswalk_step(step)[1]:
-            refs += template_fields(crosswalk_step(step)[1])
+        else_template = crosswalk_step(step)[1]
+        if else_template:
+            refs += template_fields(else_template)
     return [ref for ref in refs if ref != "run_date"]
 
 

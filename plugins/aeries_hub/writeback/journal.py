@@ -53,7 +53,9 @@ class WriteJournal:
     def unanswered(self, index: int) -> bool:
         """Whether the write was sent in an earlier attempt and its answer was lost (no answer, or an unknown one)."""
         entry = self.last.get(index)
-        return bool(entry) and (entry["event"] == "sending" or entry["status"] == "unknown")
+        if not entry:
+            return False
+        return entry["event"] == "sending" or entry["status"] == "unknown"
 
     def sending(self, index: int, path: str) -> None:
         self._append({"write": index, "event": "sending", "path": path})

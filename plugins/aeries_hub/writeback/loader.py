@@ -198,33 +198,27 @@ def load_writeback(path: str | Path) -> WriteBack:
     }
     if "scores" in document:
         spec = document["scores"]
-        writeback = WriteBack(
-            **common,
-            pattern=_pattern(origin, kind, common["format"]),
-            scores=Scores(
-                delivered_by=spec["delivered_by"], class_id=spec["class"], student=spec["student"],
-                assignment=spec["assignment"], score=spec["score"], title=spec.get("title", ""),
-                points_possible=spec.get("points_possible", ""), date=spec.get("date", ""),
-                create_assignments=spec.get("create_assignments", False),
-                user_crosswalk=spec.get("user_crosswalk", ""),
-            ),
+        scores = Scores(
+            delivered_by=spec["delivered_by"], class_id=spec["class"], student=spec["student"],
+            assignment=spec["assignment"], score=spec["score"], title=spec.get("title", ""),
+            points_possible=spec.get("points_possible", ""), date=spec.get("date", ""),
+            create_assignments=spec.get("create_assignments", False),
+            user_crosswalk=spec.get("user_crosswalk", ""),
         )
-        _check_scores(writeback, where)
+        writeback = WriteBack(**common, pattern=_pattern(origin, kind, common["format"]), scores=scores)
+        _check_scores(writeback, scores, where)
         _check_allowed_fields(writeback, where)
         return writeback
     if "course_requests" in document:
         spec = document["course_requests"]
         ids = spec.get("id", [spec["school"], spec["student"], spec["course"]])
-        writeback = WriteBack(
-            **common,
-            pattern=_pattern(origin, kind, common["format"]),
-            course_requests=CourseRequests(
-                id=(ids,) if isinstance(ids, str) else tuple(ids), school=spec["school"], student=spec["student"],
-                course=spec["course"], student_key=spec.get("student_key", "StudentID"),
-                fields=_fields(spec.get("fields") or {}),
-            ),
+        course_requests = CourseRequests(
+            id=(ids,) if isinstance(ids, str) else tuple(ids), school=spec["school"], student=spec["student"],
+            course=spec["course"], student_key=spec.get("student_key", "StudentID"),
+            fields=_fields(spec.get("fields") or {}),
         )
-        _check_course_requests(writeback, where)
+        writeback = WriteBack(**common, pattern=_pattern(origin, kind, common["format"]), course_requests=course_requests)
+        _check_course_requests(writeback, course_requests, where)
         _check_allowed_fields(writeback, where)
         return writeback
     students = document["students"]
@@ -274,19 +268,18 @@ def _source_problems(writeback: WriteBack, where: str) -> list[str]:
     return problems
 
 
-def _check_course_requests(writeback: WriteBack, where: str) -> None:
+def _check_course_requests(writeback: WriteBack, spec: CourseRequests, where: str) -> None:
     problems = []
-    for field in writeback.course_requests.fields:
-        if field.name not in COURSE_REQUEST_FIELDS:
-            problems.append(f"{where}: course_requests.fields.{field.name}: not a field of an Aeries course request "
+    for requested in spec.fields:
+        if requested.name not in COURSE_REQUEST_FIELDS:
+            problems.append(f"{where}: course_requests.fields.{requested.name}: not a field of an Aeries course request "
                             f"that a write-back may set ({', '.join(COURSE_REQUEST_FIELDS)})")
     problems += _source_problems(writeback, where)
     if problems:
         raise MappingError("\n".join(problems))
 
 
-def _check_scores(writeback: WriteBack, where: str) -> None:
-    spec = writeback.scores
+def _check_scores(writeback: WriteBack, spec: Scores, where: str) -> None:
     problems = []
     if spec.create_assignments and not spec.points_possible:
         problems.append(f"{where}: scores.points_possible: required with create_assignments: true "
@@ -303,9 +296,9 @@ def _check(writeback: WriteBack, where: str) -> None:
     problems = []
     aeries_student = set(TABLES["students"].column_names) | {"BirthDate"}  # InsertStudent's name for Birthdate
     names = [f.name for f in writeback.fields]
-    for field in writeback.fields:
-        if field.name not in aeries_student:
-            problems.append(f"{where}: students.fields.{field.name}: not a field of an Aeries student")
+    for student_field in writeback.fields:
+        if student_field.name not in aeries_student:
+            problems.append(f"{where}: students.fields.{student_field.name}: not a field of an Aeries student")
     for key in writeback.match:
         if key not in names:
             problems.append(f"{where}: students.match: {key!r} is not one of students.fields ({', '.join(names)})")

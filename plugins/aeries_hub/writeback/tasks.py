@@ -19,8 +19,14 @@ from aeries_hub import paths
 from aeries_hub.pipeline import _summary
 from aeries_hub.staging import RunFolder
 from aeries_hub.writeback.guard import WRITE_ACTIONS
-from aeries_hub.writeback.loader import (COURSE_REQUESTS_AREA, GRADEBOOK_AREA, SCORES_AREA, Field, WriteBack,
-                                         load_writeback)
+from aeries_hub.writeback.loader import (
+    COURSE_REQUESTS_AREA,
+    GRADEBOOK_AREA,
+    SCORES_AREA,
+    Field,
+    WriteBack,
+    load_writeback,
+)
 
 log = logging.getLogger(__name__)
 

@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
+from aeries_hub.hooks.aeries import rows_to_arrow
 from aeries_hub.incremental import (
     ALWAYS_FULL_REASON,
     ExtractSnapshot,
@@ -14,7 +15,6 @@ from aeries_hub.incremental import (
     local_time,
     merge_tables,
 )
-from aeries_hub.hooks.aeries import rows_to_arrow
 
 SETTINGS = {"school_codes": [], "api_version": 5}
 NOW = datetime(2026, 12, 1, 8, 0)

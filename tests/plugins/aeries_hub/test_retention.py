@@ -8,7 +8,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-
 from airflow.sdk import ObjectStoragePath
 
 from aeries_hub.retention import finished_at, purge_staging

@@ -490,7 +490,7 @@ def test_every_column_the_shipped_mappings_read_is_in_the_hooks_registry():
                     continue
                 tables = {lk.alias: lk.table for lk in rec.lookups}
 
-                def known(ref: str, table: str = rec.table) -> bool:
+                def known(ref: str, table: str = rec.table, rec=rec, tables=tables) -> bool:
                     if "." not in ref:
                         return ref in TABLES[table].column_names
                     alias, column = ref.split(".", 1)

@@ -14,9 +14,9 @@ from aeries_hub.quality import (
     CheckConfigError,
     combine_reports,
     parse_checks,
+    runner,
     validate_frame,
 )
-from aeries_hub.quality import runner
 
 WHERE = "test.yml: students"
 

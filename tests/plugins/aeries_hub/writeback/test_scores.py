@@ -23,8 +23,8 @@ NO_TEACHER = "994-0404-15-4-2026"
 CLASSES = [{"class_id": C1, "code": "0101-12", "organization_id": "994", "teacher_id": "T77"},
            {"class_id": C2, "code": "0202-13", "organization_id": "994", "teacher_id": "T78"},
            {"class_id": NO_TEACHER, "code": "0404-15", "organization_id": "994", "teacher_id": ""}]
-ROSTERS = [{"class_id": NO_TEACHER, "user_id": "501", "role": "S"}, {"class_id": C1, "user_id": "501", "role": "S"}, {"class_id": C1, "user_id": "502", "role": "S"},
-           {"class_id": C1, "user_id": "T77", "role": "T"}, {"class_id": C2, "user_id": "501", "role": "S"}]
+ROSTERS = [{"class_id": NO_TEACHER, "user_id": "501", "role": "S"}, {"class_id": C1, "user_id": "501", "role": "S"},
+           {"class_id": C1, "user_id": "502", "role": "S"}, {"class_id": C1, "user_id": "T77", "role": "T"}, {"class_id": C2, "user_id": "501", "role": "S"}]
 GRADEBOOKS = {C1: [{"GradebookNumber": 7}], C2: []}
 ASSIGNMENTS = {7: [{"GradebookNumber": 7, "AssignmentNumber": 1, "Description": "Homework 1", "ExternalID": "",
                     "NumberCorrectPossible": 10},
