@@ -121,9 +121,9 @@ def check_schools(hook: AeriesHook) -> dict[str, Any]:
 
 
 def _sample_school(schools: list[dict[str, Any]], with_students: dict[int, bool],
-                   pseudo: dict[str, list[int]]) -> int | None:
+                   pseudo: dict[str, list[Any] | None]) -> int | None:
     """The school the per-school checks read: the first reportable school with students (or any school)."""
-    excluded = set(pseudo["district_office"]) | set(pseudo["do_not_report"])
+    excluded = set(pseudo["district_office"] or ()) | set(pseudo["do_not_report"] or ())
     candidates = [s["SchoolCode"] for s in schools if s["SchoolCode"] not in excluded]
     for code in candidates:
         if with_students.get(code):
@@ -151,7 +151,7 @@ def check_table(hook: AeriesHook, spec: AeriesTable, school: int | None) -> tupl
     rows: int | None = len(raw)
     if spec.paged:
         try:  # the hook pages (and survives servers that ignore or cap paging); it needs the school list
-            rows = len(hook.get_table(spec.name, school_codes=[school]))
+            rows = len(hook.get_table(spec.name, school_codes=[school] if school is not None else None))
         except AeriesError as exc:
             rows = None
             entry["rows_error"] = str(exc)

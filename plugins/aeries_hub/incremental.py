@@ -527,7 +527,9 @@ def extract_table(hook, table: str, target, *, snapshot: ExtractSnapshot, school
     from_section_staff: dict[str, int] = {}
     if mode == "incremental":
         assert state is not None
-        previous = pq.read_table(io.BytesIO(snapshot.read_bytes(table)))
+        stored = snapshot.read_bytes(table)
+        assert stored is not None  # a state is read only beside the snapshot whose sha256 it names
+        previous = pq.read_table(io.BytesIO(stored))
         since = datetime.fromisoformat(state["extracted_at"]) - OVERLAP
         codes = set(settings["school_codes"]) or None
         groups = changed_groups(hook, table, since, stats, previous, codes)

@@ -327,7 +327,7 @@ class AeriesHook(BaseHook):
                  school_year: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         # Plain stdlib logging: Airflow routes it into the task log, and tests can capture it.
-        self._log = log
+        self._log = log  # type: ignore[assignment]  # BaseHook's is Airflow's structlog logger
         self.aeries_conn_id = aeries_conn_id
         self._database_year_override = int(database_year) if database_year is not None else None
         self._school_year = int(school_year) if school_year is not None else None
@@ -405,7 +405,7 @@ class AeriesHook(BaseHook):
             raise AeriesConfigError(f"Connection {self.aeries_conn_id!r}: the extra must be a JSON object")
         try:
             base_url = _normalise_base_url(conn.host or "", conn.port, conn.schema)
-            verify_ssl = tls_verification(extra, urlsplit(base_url).scheme, self.aeries_conn_id, self._log)
+            verify_ssl = tls_verification(extra, urlsplit(base_url).scheme, self.aeries_conn_id, log)
             terms_from_schools = extra_flag(extra, "terms_from_schools", True, self.aeries_conn_id)
             probe_short_pages = extra_flag(extra, "probe_short_pages", True, self.aeries_conn_id)
         except ExtraError as exc:
@@ -988,7 +988,7 @@ class AeriesHook(BaseHook):
             return _concat_pages(spec.name, parts)
         return [row for part in parts for row in part]
 
-    def _section_staff_teachers(self, schools: list[dict[str, Any]], fetched: dict[int, list[Any]],
+    def _section_staff_teachers(self, schools: list[dict[str, Any]], fetched: dict[int | None, list[Any]],
                                 stats: _Stats) -> dict[int, list[dict[str, Any]]]:
         """Teachers from section staff: at a school that schedules with section staff (Flex scheduling), "TCH
         records are not used and may not exist" (Aeries API documentation, support article 14000077926), so
@@ -1180,7 +1180,7 @@ class _UnitPages:
         self.asked = size  # the rows page 1 asks for (the connection's page_size)
         self.pages: dict[int, Any] = {}  # page -> its prepared rows
         self.counts: dict[int, int] = {}  # page -> how many records it held
-        self.first_record = None  # the first record of page 1 (JSON), to recognise the same page again
+        self.first_record: str | None = None  # the first record of page 1 (JSON), to recognise the same page again
         self.pending: set[int] = set()
         self.failed: set[int] = set()
         self.final: int | None = None  # the last page, once known

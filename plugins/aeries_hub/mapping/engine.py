@@ -269,7 +269,7 @@ def _stacked(parts: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
 def _literal_rows(record_set: RecordSet, output: Output, run: RunValues, where: str) -> pd.DataFrame:
     out = pd.DataFrame(
         [[run.fill(str(row[column]), f"{where}.rows[{n}].{column}") if column in row else ""
-          for column in output.delivered_columns] for n, row in enumerate(record_set.rows)],
+          for column in output.delivered_columns] for n, row in enumerate(record_set.rows or ())],
         columns=output.delivered_columns,
         dtype=object,
     )
@@ -283,9 +283,11 @@ def _record_set_rows(
 ) -> tuple[pd.DataFrame, int]:
     """The record set's rows; the tables in ``release`` are dropped from ``tables`` once joined (no later
     record set reads them), so that their memory goes while the rows are checked, merged and sorted."""
-    frame = _table(tables, record_set.table, f"{where}.from").reset_index(drop=True)
+    table = record_set.table
+    assert table is not None, "a record set of literal rows has no table"
+    frame = _table(tables, table, f"{where}.from").reset_index(drop=True)
     if record_set.explode:
-        frame = _explode(frame, record_set.table, *record_set.explode, where=f"{where}.explode",
+        frame = _explode(frame, table, *record_set.explode, where=f"{where}.explode",
                          conditions=record_set.explode_where, run_date=run.conditions_date)
     read = columns_read(record_set)
     for lookup in record_set.lookups:
@@ -596,7 +598,8 @@ def _evaluate(spec: ValueSpec, frame: pd.DataFrame, where: str, run: RunValues) 
                 candidate = _evaluate(item, frame, f"{where}.first_of[{i}]", run)
             values = values.where(~is_blank(values), candidate)
     elif spec.kind == "first_in_group":
-        values = _first_in_group(frame, *spec.argument, where=f"{where}.first_in_group")
+        by, order = spec.argument
+        values = _first_in_group(frame, by, order, where=f"{where}.first_in_group")
     else:
         values = _template(spec.argument, frame, where, run)
     if spec.match is not None:
@@ -685,6 +688,7 @@ def _apply_step(step, values: pd.Series, frame: pd.DataFrame, where: str, run: R
         from aeries_hub.mapping.loader import crosswalk_step
 
         crosswalk, otherwise = crosswalk_step(step)
+        assert crosswalk is not None, "a crosswalk step names its crosswalk"
         table = run.crosswalks[crosswalk]
         trimmed = values.str.strip()
         if otherwise is not None:

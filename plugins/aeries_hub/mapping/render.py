@@ -6,15 +6,16 @@ import csv
 import io
 import json
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
 from aeries_hub.mapping.loader import FileFormat, Nest, Output
 
-_QUOTING = {"all": csv.QUOTE_ALL, "minimal": csv.QUOTE_MINIMAL, "none": csv.QUOTE_NONE}
+_QUOTING: dict[str, Literal[0, 1, 2, 3]] = {"all": csv.QUOTE_ALL, "minimal": csv.QUOTE_MINIMAL, "none": csv.QUOTE_NONE}
 
 
 class RenderError(ValueError):
@@ -72,7 +73,8 @@ def _starts_like_formula(chunk) -> np.ndarray:
     offsets = np.frombuffer(offsets, dtype=offsets_type)[chunk.offset:chunk.offset + len(chunk) + 1]
     data = np.frombuffer(data, dtype=np.uint8)
     starts = offsets[:-1]
-    return _FORMULA_BYTES[data[np.minimum(starts, len(data) - 1)]] & (offsets[1:] > starts)
+    ends: np.ndarray = offsets[1:]
+    return _FORMULA_BYTES[data[np.minimum(starts, len(data) - 1)]] & (ends > starts)
 
 
 def escape_formulas_in_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -339,7 +341,7 @@ class NestedRows:
     frame: pd.DataFrame
 
 
-def render_jsonl(frame: pd.DataFrame, output: Output, nested: list[NestedRows] = ()) -> bytes:
+def render_jsonl(frame: pd.DataFrame, output: Output, nested: Sequence[NestedRows] = ()) -> bytes:
     """One JSON object per row, in the frame's order, in the output's encoding: characters it cannot hold
     are written as JSON escapes (``"Nguy\\u1ec5n"`` in an ascii file), so no text is lost or changed.
 

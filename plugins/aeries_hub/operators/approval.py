@@ -18,7 +18,7 @@ needing approval, with its outcome in ``summary/approve_writes.json``.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator
@@ -58,15 +58,15 @@ class RecordedApprovalOperator(ApprovalOperator):
 
         run = RunFolder.current()
         if event.get("error_type") == "timeout":
-            hours = self.response_timeout.total_seconds() / 3600
+            hours = (self.response_timeout or timedelta(0)).total_seconds() / 3600  # set, or it could not time out
             reason = f"{self.NOT_DONE}: nobody approved {self.WHAT} within {hours:g} hours ({self.TIMEOUT_KEY})"
             self._record(run, {"needed": True, "decision": "timed out", "reason": reason})
             raise AirflowFailException(reason)
         # Recorded before the parent acts on it: on Reject the parent ends this task by skipping the next one.
         approved = event.get("chosen_options") == [self.APPROVE]
         user = (event.get("responded_by_user") or {}).get("name") or "someone"
-        when = event.get("responded_at")
-        when = when.isoformat(timespec="seconds") if hasattr(when, "isoformat") else str(when or "")
+        responded_at = event.get("responded_at")
+        when = responded_at.isoformat(timespec="seconds") if isinstance(responded_at, datetime) else str(responded_at or "")
         decision = "approved" if approved else "rejected"
         reason = f"{user} {decision} {self.WHAT} at {when}"
         if not approved:
