@@ -351,18 +351,18 @@ def dates_as_of(run: RunFolder, day):
     inside the school year Aeries served. A run after that year ended (Aeries still serves it after the July
     rollover, or the connection pins it) sees the year's last day of school, so whoever taught to the end still
     teaches; a run before it began sees its first day. The run's date when no extract says which year was served."""
-    year = _served_year(run)
-    if year is None:
+    years = served_years(run)
+    if len(years) != 1:
         return day
+    year = years[0]
     first, last = _school_days(run, year)
     return min(max(day, first), last)
 
 
-def _served_year(run: RunFolder) -> int | None:
-    """The one school year (DatabaseYear) the extracts read; None when they say none or several."""
+def served_years(run: RunFolder) -> list[int]:
+    """The school years (DatabaseYear) the run's extracts read, sorted: one, unless Aeries rolled over mid-run."""
     extracts = [run.read_json(f"summary/{name}") for name in run.list("summary") if name.startswith("extract_")]
-    years = {s["database_year"] for s in extracts if s.get("database_year") is not None}
-    return years.pop() if len(years) == 1 else None
+    return sorted({s["database_year"] for s in extracts if s.get("database_year") is not None})
 
 
 def _school_days(run: RunFolder, year: int, records: list[dict] | None = None):
@@ -400,8 +400,7 @@ def aeries_run_values(mapping: Mapping, run: RunFolder) -> dict[str, str]:
     def failed(reason: str):
         return AirflowFailException(f"{mapping.path.name}: {reason}; nothing was built")
 
-    extracts = [run.read_json(f"summary/{name}") for name in run.list("summary") if name.startswith("extract_")]
-    years = sorted({s["database_year"] for s in extracts if s.get("database_year") is not None})
+    years = served_years(run)
     if len(years) != 1:
         raise failed("the school year Aeries served is unknown (no extract says it)" if not years else
                      "the extracts read different school years (" + ", ".join(map(school_year_label, years))
