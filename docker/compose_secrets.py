@@ -62,7 +62,7 @@ def generate(env_file: Path, *, uid: int | None = None) -> dict[str, str]:
         "# private (mode 0600, never committed): it holds the UI admin password, the keys that sign Airflow's",
         "# tokens and encrypt its connections, and the database password.",
         f"AIRFLOW_UID={uid or 50000}",
-        "# Published ports listen on this address only; 0.0.0.0 opens them to the network (README).",
+        "# Published ports listen on this address only; 0.0.0.0 opens them to the network (docs/deployment.md).",
         "AERIES_HUB_BIND_ADDRESS=127.0.0.1",
         "_AIRFLOW_WWW_USER_USERNAME=airflow",
         *(f"{name}={value}" for name, value in values.items()),
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         print("Refusing to start: the compose secrets are not set safely:", file=sys.stderr)
         for line in found:
             print(f"  {line}", file=sys.stderr)
-        print("Run `make compose-env` to write a .env with generated secrets (README: Docker Compose).",
+        print("Run `make compose-env` to write a .env with generated secrets (docs/deployment.md).",
               file=sys.stderr)
         return 1
     print(f"compose secrets: {len(SECRETS)} set, none empty or a placeholder")

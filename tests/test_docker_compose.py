@@ -234,7 +234,7 @@ def test_airflow_services_share_the_project_image(compose, services):
 
 
 # -- secrets and exposure ----------------------------------------------------------------------------------
-REQUIRED_MESSAGE = "run make compose-env first (see the README, Docker Compose)"
+REQUIRED_MESSAGE = "run make compose-env first (see docs/deployment.md)"
 #: What the stack ran with before `make compose-env` existed (each a way in): never accepted again.
 PUBLISHED_DEFAULTS = {
     "AIRFLOW__API_AUTH__JWT_SECRET": "not-a-secret-local-compose-placeholder-set-AIRFLOW__API_AUTH__JWT_SECRET",
@@ -361,7 +361,7 @@ def test_airflow_init_refuses_to_start_with_missing_or_placeholder_secrets(servi
     }[case]
     assert done.stderr.splitlines() == [
         "Refusing to start: the compose secrets are not set safely:", *expected,
-        "Run `make compose-env` to write a .env with generated secrets (README: Docker Compose).",
+        "Run `make compose-env` to write a .env with generated secrets (docs/deployment.md).",
     ]
 
 
