@@ -13,8 +13,9 @@ from aeries_hub.quality import (
     REJECT_REASON,
     CheckConfigError,
     combine_reports,
+    gx_adapter,
+    helpers,
     parse_checks,
-    runner,
     validate_frame,
 )
 
@@ -241,9 +242,9 @@ def test_compound_unique(students):
     assert result.sample == [{"row": 2, "SchoolCode": 995, "StudentID": 1002}, {"row": 6, "SchoolCode": 995, "StudentID": 1002}]
 
 
-@pytest.mark.parametrize("limit", [runner.INLINE_VALUE_SET_LIMIT, 1], ids=["inline value_set", "membership column"])
+@pytest.mark.parametrize("limit", [helpers.INLINE_VALUE_SET_LIMIT, 1], ids=["inline value_set", "membership column"])
 def test_value_set_from_cross_table_reference(students, schools, monkeypatch, limit):
-    monkeypatch.setattr(runner, "INLINE_VALUE_SET_LIMIT", limit)
+    monkeypatch.setattr(helpers, "INLINE_VALUE_SET_LIMIT", limit)
     rosters = pd.DataFrame({
         "StudentID": pd.array([1001, 1002, 4242, None, 1006], dtype="Int64"),
         "SchoolCode": pd.array([994, 995, 994, 994, 994], dtype="Int64"),
@@ -382,7 +383,7 @@ def test_data_docs_index_and_validation_json(tmp_path, students, schools):
 
 
 def test_expectation_table_matches_the_installed_great_expectations():
-    runner._import_gx()
+    gx_adapter.import_gx()
     from great_expectations.expectations import expectation as base
     from great_expectations.expectations.registry import get_expectation_impl
 
