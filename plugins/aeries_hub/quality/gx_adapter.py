@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import logging
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,6 +39,10 @@ _SUMMARY = {"result_format": "SUMMARY", "partial_unexpected_count": 20, "return_
 
 def import_gx() -> Any:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    # GX logs at INFO what it registers on import and each data source it loads: some 220 lines ("Skipping
+    # registering function ... because it is a closure") in each validating task's log. Its warnings and
+    # errors still reach the log.
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     import great_expectations as gx
 
     return gx

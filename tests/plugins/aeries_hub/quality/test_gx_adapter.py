@@ -1,8 +1,10 @@
-"""The Great Expectations adapter: GX checks the arguments, writes Data Docs, and the expectation table is kept in step with the installed GX."""
+"""The Great Expectations adapter: GX checks the arguments, writes Data Docs, logs only its warnings, and the
+expectation table is kept in step with the installed GX."""
 
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 
@@ -70,3 +72,11 @@ def test_expectation_table_matches_the_installed_great_expectations():
         ours = {r for requirement in info.requires for r in (requirement if isinstance(requirement, tuple) else (requirement,))}
         theirs = {f for f, field in cls.__fields__.items() if field.required}
         assert theirs <= ours, (name, theirs - ours)
+
+
+def test_gx_logs_only_its_warnings_and_errors(caplog, students):
+    with caplog.at_level("INFO"):
+        validate_frame(students, checks(spec("expect_column_values_to_not_be_null", column="StudentID")), name="students")
+        logging.getLogger("great_expectations.data_context").warning("a GX warning")
+    gx_records = [record for record in caplog.records if record.name.startswith("great_expectations")]
+    assert [record.getMessage() for record in gx_records] == ["a GX warning"]
