@@ -17,10 +17,10 @@ from aeries_hub.quality.checks import (
     CheckConfigError,
     TableRef,
     encoding_checks,
-    failure_sentence,
     load_checks,
     parse_checks,
 )
+from aeries_hub.quality.messages import failure_sentence
 from aeries_hub.quality.runner import (
     REJECT_REASON,
     CheckResult,

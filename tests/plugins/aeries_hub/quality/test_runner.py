@@ -1,4 +1,4 @@
-"""validate_frame with real Great Expectations Core (no mocks)."""
+"""validate_frame with real Great Expectations Core (no mocks): severities, rejects, results and reports."""
 
 from __future__ import annotations
 
@@ -6,50 +6,9 @@ import json
 
 import numpy as np
 import pandas as pd
-import pytest
 
-from aeries_hub.quality import (
-    EXPECTATIONS,
-    REJECT_REASON,
-    CheckConfigError,
-    combine_reports,
-    parse_checks,
-    runner,
-    validate_frame,
-)
-
-WHERE = "test.yml: students"
-
-
-def checks(*specs):
-    return parse_checks(list(specs), where=WHERE)
-
-
-def spec(expectation: str, severity: str = "error", **kwargs) -> dict:
-    return {"expectation": expectation, "severity": severity, **kwargs}
-
-
-@pytest.fixture
-def students() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "StudentID": pd.array([1001, 1002, 1002, 1004, 1005, 1006], dtype="Int64"),
-            "SchoolCode": pd.array([994, 994, 995, 999, 994, 994], dtype="Int64"),
-            "LastName": pd.array(["Smith", "X" * 50, "Lee", "Kim", "Ng", "Y" * 43], dtype="string"),
-            "Grade": pd.array([9, 10, 11, 12, 19, -3], dtype="Int64"),
-            "StudentEmailAddress": pd.array(["a@b.org", "", "   ", None, "not-an-email", "c@d.org"], dtype="string"),
-            "Birthdate": pd.array(["2002-11-11T00:00:00", None, "", "2003-02-30T00:00:00", "2004-01-05T00:00:00",
-                                  "01/05/2004"], dtype="string"),
-        }
-    )
-
-
-@pytest.fixture
-def schools() -> pd.DataFrame:
-    return pd.DataFrame({"SchoolCode": pd.array([994, 995], dtype="Int64"), "Name": ["North High", "South High"]})
-
-
-# ------------------------------------------------------------------------------------------ severities
+from aeries_hub.quality import REJECT_REASON, combine_reports, validate_frame
+from tests.plugins.aeries_hub.quality.check_specs import checks, spec
 
 
 def test_error_stops_with_a_message_naming_expectation_column_and_sample_rows(students):
@@ -202,31 +161,6 @@ def test_a_check_on_a_missing_column_fails_whatever_its_severity(students):
     )
 
 
-# ------------------------------------------------------------------------------------ runner features
-
-
-def test_ignore_blank_skips_null_empty_and_whitespace_values(students):
-    email = spec("expect_column_values_to_match_regex", "warning", column="StudentEmailAddress",
-                 regex=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-    date = spec("expect_column_values_to_match_strftime_format", "warning", column="Birthdate",
-                strftime_format="%Y-%m-%dT%H:%M:%S")
-    outcome = validate_frame(students, checks({**email, "ignore_blank": True}, email, {**date, "ignore_blank": True}),
-                             name="students")
-    blank_ignored, blank_tested, dates = outcome.results
-    assert (blank_ignored.unexpected_count, blank_ignored.sample) == (1, [{"row": 4, "StudentEmailAddress": "not-an-email"}])
-    assert blank_tested.unexpected_count == 3  # "", "   " and the bad address (null is never tested)
-    assert [row["row"] for row in dates.sample] == [3, 5]  # 30 February and a US date; null and "" skipped
-
-
-def test_ignore_blank_with_reject_removes_only_malformed_values(students):
-    outcome = validate_frame(students, checks(
-        spec("expect_column_values_to_match_regex", "reject", column="StudentEmailAddress",
-             regex=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", ignore_blank=True),
-    ), name="students")
-    assert list(outcome.rejected.index) == [4]
-    assert outcome.rejected[REJECT_REASON].iloc[0] == r"StudentEmailAddress does not match ^[^@\s]+@[^@\s]+\.[^@\s]+$"
-
-
 def test_compound_unique(students):
     outcome = validate_frame(students, checks(
         spec("expect_compound_columns_to_be_unique", column_list=["SchoolCode", "StudentID"]),
@@ -239,56 +173,6 @@ def test_compound_unique(students):
     [result] = outcome.results
     assert result.unexpected_count == 2
     assert result.sample == [{"row": 2, "SchoolCode": 995, "StudentID": 1002}, {"row": 6, "SchoolCode": 995, "StudentID": 1002}]
-
-
-@pytest.mark.parametrize("limit", [runner.INLINE_VALUE_SET_LIMIT, 1], ids=["inline value_set", "membership column"])
-def test_value_set_from_cross_table_reference(students, schools, monkeypatch, limit):
-    monkeypatch.setattr(runner, "INLINE_VALUE_SET_LIMIT", limit)
-    rosters = pd.DataFrame({
-        "StudentID": pd.array([1001, 1002, 4242, None, 1006], dtype="Int64"),
-        "SchoolCode": pd.array([994, 995, 994, 994, 994], dtype="Int64"),
-        "SectionNumber": pd.array([1, 7, 1, 1, 2], dtype="Int64"),
-    }, index=[10, 11, 12, 13, 14])
-    sections = pd.DataFrame({"SchoolCode": [994, 994, 995], "SectionNumber": [1, 2, 1], "CourseID": ["0001", "0002", "0001"]})
-    outcome = validate_frame(rosters, checks(
-        spec("expect_column_values_to_be_in_set", "reject", column="StudentID",
-             value_set_from={"table": "students", "column": "StudentID"}),
-        spec("expect_column_pair_values_to_be_in_set", "reject", column_A="SchoolCode", column_B="SectionNumber",
-             value_set_from={"table": "sections", "columns": ["SchoolCode", "SectionNumber"]}),
-        spec("expect_column_values_to_be_in_set", "warning", column="SchoolCode",
-             value_set_from={"table": "schools", "column": "SchoolCode"}),
-    ), name="rosters", tables={"students": students, "sections": sections, "schools": schools})
-    assert dict(zip(outcome.rejected.index, outcome.rejected[REJECT_REASON])) == {
-        11: "(SchoolCode, SectionNumber) is not a known sections.(SchoolCode, SectionNumber)",
-        12: "StudentID is not a known students.StudentID",
-    }
-    assert list(outcome.accepted.index) == [10, 13, 14]  # a null StudentID is not an orphan (not-null checks catch it)
-    assert outcome.results[0].sample == [{"row": 12, "StudentID": 4242}]
-    assert outcome.results[2].success
-
-
-def test_value_set_from_needs_the_referenced_table(students):
-    with pytest.raises(CheckConfigError) as info:
-        validate_frame(students, checks(
-            spec("expect_column_values_to_not_be_null", column="StudentID"),
-            spec("expect_column_values_to_be_in_set", "reject", column="SchoolCode",
-                 value_set_from={"table": "schools", "column": "SchoolCode"}),
-        ), name="students", tables={"courses": pd.DataFrame({"ID": ["0001"]})})
-    assert str(info.value) == (
-        "test.yml: students[1].value_set_from: table 'schools' was not given to the runner (tables given: courses)"
-    )
-    with pytest.raises(CheckConfigError, match=r"students\[0\]\.value_set_from: table 'schools' has no column 'Code'"):
-        validate_frame(students, checks(spec("expect_column_values_to_be_in_set", column="SchoolCode",
-                                             value_set_from={"table": "schools", "column": "Code"})),
-                       name="students", tables={"schools": pd.DataFrame({"SchoolCode": [994]})})
-
-
-def test_expectation_arguments_are_checked_by_gx_when_the_suite_is_built(students):
-    with pytest.raises(CheckConfigError) as info:
-        validate_frame(students, checks(
-            spec("expect_column_values_to_be_between", column="Grade", min_value=-2, max_vale=18),
-        ), name="students")
-    assert str(info.value) == "test.yml: students[0]: expect_column_values_to_be_between: max_vale: unknown argument"
 
 
 def test_to_dict_is_json_serialisable_with_awkward_types(tmp_path):
@@ -341,66 +225,6 @@ def test_combine_reports(students, schools):
     json.dumps(report)
 
 
-# ------------------------------------------------------------------------------------------ Data Docs
-
-
-def test_data_docs_index_and_validation_json(tmp_path, students, schools):
-    docs = tmp_path / "quality"
-    outcome = validate_frame(students, checks(
-        spec("expect_column_values_to_be_in_set", "reject", column="SchoolCode",
-             value_set_from={"table": "schools", "column": "SchoolCode"}),
-        spec("expect_compound_columns_to_be_unique", column_list=["SchoolCode", "StudentID"],
-             description="one record per student and school"),
-    ), name="students", tables={"schools": schools}, docs_dir=docs)
-    assert (docs / "index.html").is_file()
-    assert outcome.artifacts == {
-        "rejects_validation_json": str(docs / "students.rejects.validation.json"),
-        "validation_json": str(docs / "students.validation.json"),
-        "docs_index": str(docs / "index.html"),
-    }
-    gate = json.loads((docs / "students.validation.json").read_text())
-    assert gate["suite_name"] == "students" and gate["success"] is True
-    [result] = gate["results"]
-    assert result["expectation_config"]["type"] == "expect_compound_columns_to_be_unique"
-    assert result["expectation_config"]["meta"]["severity"] == "error"
-    assert result["expectation_config"]["meta"]["description"] == "one record per student and school"
-    assert result["result"]["element_count"] == 5  # the rejected row is not in the gate suite's batch
-    rejects = json.loads((docs / "students.rejects.validation.json").read_text())
-    assert rejects["results"][0]["result"]["unexpected_index_list"] == [3]
-    assert rejects["results"][0]["expectation_config"]["meta"]["value_set_from"] == "schools.SchoolCode"
-    assert "timings" in outcome.to_dict() and outcome.timings["docs"] < 10
-
-    # a second table validated into the same folder is added to the same site
-    validate_frame(schools, checks(spec("expect_table_row_count_to_be_between", min_value=1)), name="schools", docs_dir=docs)
-    index = (docs / "index.html").read_text()
-    assert "students" in index and "schools" in index
-    pages = sorted(p.relative_to(docs).parts[1] for p in (docs / "validations").rglob("*.html"))
-    assert pages == ["schools", "students", "students-rejects"]
-
-
-# ------------------------------------------------------------------------------- kept in step with GX
-
-
-def test_expectation_table_matches_the_installed_great_expectations():
-    runner._import_gx()
-    from great_expectations.expectations import expectation as base
-    from great_expectations.expectations.registry import get_expectation_impl
-
-    kinds = {
-        "column_map": base.ColumnMapExpectation,
-        "column_pair_map": base.ColumnPairMapExpectation,
-        "multicolumn_map": base.MulticolumnMapExpectation,
-        "column_aggregate": (base.ColumnAggregateExpectation, base.BatchExpectation),
-        "table": base.BatchExpectation,
-    }
-    for name, info in EXPECTATIONS.items():
-        cls = get_expectation_impl(name)
-        assert issubclass(cls, kinds[info.kind]), name
-        ours = {r for requirement in info.requires for r in (requirement if isinstance(requirement, tuple) else (requirement,))}
-        theirs = {f for f, field in cls.__fields__.items() if field.required}
-        assert theirs <= ours, (name, theirs - ours)
-
-
 def test_no_checks_does_not_need_great_expectations(students):
     outcome = validate_frame(students, [], name="students")
     assert outcome.accepted is students and outcome.rejected.empty and outcome.results == []
@@ -424,51 +248,3 @@ def test_a_large_frame_takes_seconds_not_minutes():
     ), name="students")
     assert list(outcome.rejected.index) == [7] and (outcome.passed, outcome.warned, outcome.failed) == (3, 1, 0)
     assert outcome.timings["validate"] < 20, outcome.timings
-
-
-def test_split_tests_every_value_of_a_multi_value_cell():
-    users = pd.DataFrame({"sourcedId": ["u1", "u2", "u3", "u4", "u5"],
-                          "orgSourcedIds": ["100", "100,200", "100, 999", "", None]})
-    orgs = pd.DataFrame({"sourcedId": ["100", "200"]})
-    reference = spec("expect_column_values_to_be_in_set", "reject", column="orgSourcedIds", ignore_blank=True, split=",",
-                     value_set_from={"table": "orgs", "column": "sourcedId"})
-
-    outcome = validate_frame(users, checks(reference), name="users", tables={"orgs": orgs}, id_columns=["sourcedId"])
-
-    assert outcome.rejected["sourcedId"].tolist() == ["u3"]
-    assert outcome.rejected[REJECT_REASON].tolist() == ["orgSourcedIds (each of its values) is not a known orgs.sourcedId"]
-    assert outcome.accepted["sourcedId"].tolist() == ["u1", "u2", "u4", "u5"]
-
-
-def test_split_needs_a_value_set_from_column():
-    with pytest.raises(CheckConfigError, match=r"students\[0\]\.split: only for a single-column check with value_set_from"):
-        checks(spec("expect_column_values_to_be_in_set", column="x", value_set=["a"], split=","))
-
-
-def test_rows_where_tests_only_the_chosen_rows_and_lists_every_missing_value_after_rejects():
-    enrollments = pd.DataFrame({"sourcedId": ["e1", "e2", "e3", "e4", "e5"],
-                                "classSourcedId": ["c1", "c2", "c3", "c4", "c5"],
-                                "userSourcedId": ["T1", "s1", "T9", "T2", " T3"],
-                                "role": ["teacher", "student", "teacher", "teacher ", "teacher"]})
-    users = pd.DataFrame({"sourcedId": ["T1", "T2", "T3", "s1"]})
-    classes = pd.DataFrame({"sourcedId": ["c10", "c2", "c1", "c3", "c4", "c9"]})
-    rejected_teacher = spec("expect_column_values_to_be_in_set", "reject", column="userSourcedId",
-                            value_set_from={"table": "users", "column": "sourcedId"})
-    has_teacher = spec("expect_column_distinct_values_to_contain_set", "warning", column="classSourcedId",
-                       rows_where={"column": "role", "in": ["teacher"]},
-                       value_set_from={"table": "classes", "column": "sourcedId"}, description="a class has a teacher")
-
-    outcome = validate_frame(enrollments, checks(rejected_teacher, has_teacher), name="enrollments",
-                             tables={"users": users, "classes": classes}, id_columns=["sourcedId"])
-
-    # e3's teacher is no user (rejected first), e2 is a student's: c2 and c3 have no teacher, nor c10 and c9 (no row);
-    # " T3" of e5 is no user either. The missing values keep the order of the other table.
-    assert outcome.rejected["sourcedId"].tolist() == ["e3", "e5"]
-    result = outcome.results[1]
-    assert (result.outcome, result.missing) == ("warned", ["c10", "c2", "c3", "c9"])
-    assert result.to_dict()["missing"] == ["c10", "c2", "c3", "c9"]
-
-
-def test_rows_where_is_for_single_column_checks_only():
-    with pytest.raises(CheckConfigError, match=r"students\[0\]\.rows_where: only for single-column checks"):
-        checks(spec("expect_compound_columns_to_be_unique", column_list=["a", "b"], rows_where={"column": "r", "in": ["x"]}))

@@ -1,0 +1,253 @@
+"""Helper columns: how a check is handed to Great Expectations when the check says more than GX can test,
+or GX would test it slowly. Applied to a working copy of the frame (the caller's frame is never modified):
+
+* ``ignore_blank``: the check runs on a helper column ``<column> (blank as null)`` where null, empty and
+  whitespace-only strings are null; GX column-map expectations do not test nulls.
+* ``value_set_from``: the distinct non-null values of ``tables[table][column]``. Sets of up to
+  ``INLINE_VALUE_SET_LIMIT`` values are passed to GX as ``value_set``. Larger sets are tested through a
+  membership helper column ``<column> in <table>.<column>`` (True/False, null where the value is null)
+  with ``value_set: [True]``: GX 1.24 re-serialises an expectation's arguments some hundred times per
+  validation, which takes ~10 s for a 100,000-value set.
+* ``split`` (with ``value_set_from``): a cell holds several values separated by ``split``; the membership
+  helper ``<column> (each) in <table>.<column>`` is True where every non-blank part is in the set.
+* ``rows_where`` (single-column checks): the check tests a helper column ``<column> where <other> in [...]``,
+  null on the rows whose ``<other>`` is not one of the values.
+* ``expect_column_values_to_match_strftime_format``: GX parses each row with ``datetime.strptime``; here each
+  distinct value is parsed once, the same way, into a helper column ``<column> matches <format>``
+  (True/False, null where the value is null) that GX tests with ``value_set: [True]``. GX still checks the
+  expectation's own arguments; a column with non-text values is left to GX's own implementation.
+* a pair check with ``value_set_from``: the membership helper ``(<a>, <b>) in <table>.(<a>, <b>)``.
+
+Rows are identified by position: GX sees a frame with a fresh RangeIndex, and only the columns the checks use.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from aeries_hub.quality.checks import COLUMN_MAP, COLUMN_PAIR_MAP, Check, CheckConfigError
+
+INLINE_VALUE_SET_LIMIT = 1000
+#: Table expectations that look at the frame's columns; with none of these the runner hands GX only the
+#: columns the checks use (less to copy and fingerprint).
+_SHAPE_EXPECTATIONS = (
+    "expect_table_column_count_to_be_between",
+    "expect_table_column_count_to_equal",
+    "expect_table_columns_to_match_ordered_list",
+    "expect_table_columns_to_match_set",
+    "expect_column_to_exist",
+)
+_STRFTIME = "expect_column_values_to_match_strftime_format"
+
+
+@dataclass
+class ExpectationSpec:
+    """How one check is handed to GX: the expectation, the column GX tests and the resolved arguments."""
+
+    expectation: str
+    kwargs: dict[str, Any]
+    #: When a helper column stands in for the check: the check's own arguments, for GX to check them.
+    own_kwargs: dict[str, Any] | None = None
+
+
+def prepare_frame(df: pd.DataFrame, checks: list[Check], ids: list[int], tables: Mapping[str, pd.DataFrame]):
+    """The frame GX sees (RangeIndex, needed columns, helper columns) and each check's GX arguments."""
+    if any(checks[i].expectation in _SHAPE_EXPECTATIONS for i in ids):
+        needed = list(df.columns)
+    else:
+        used = {c for i in ids for c in checks[i].reads}
+        needed = [c for c in df.columns if c in used]
+        if not needed and len(df.columns):
+            needed = [df.columns[0]]  # keep the row count
+    work = df[needed].reset_index(drop=True)
+    helpers: dict[str, pd.Series] = {}
+    specs: dict[int, ExpectationSpec] = {}
+    for i in ids:
+        check = checks[i]
+        expectation = check.expectation
+        kwargs = dict(check.kwargs)
+        ref = check.value_set_from
+        if check.rows_where:
+            on, wanted = check.rows_where
+            column = kwargs["column"]
+            kwargs["column"] = f"{column} where {on} in {list(wanted)}"
+            if kwargs["column"] not in helpers:
+                tested = work[on].astype("string").str.strip().isin(wanted).fillna(False).to_numpy(dtype=bool)
+                helpers[kwargs["column"]] = work[column].where(tested)
+        if check.kind == COLUMN_MAP:
+            column = kwargs["column"]
+            values = helpers.get(column, work.get(column))
+            if check.ignore_blank:
+                kwargs["column"] = f"{column} (blank as null)"
+                if kwargs["column"] not in helpers:
+                    helpers[kwargs["column"]] = values.mask(_blank_mask(values))
+                values = helpers[kwargs["column"]]
+            if ref is not None and check.split:
+                helper = f"{kwargs['column']} (each) in {ref}"
+                if helper not in helpers:
+                    helpers[helper] = _each_in(values, check.split, reference_values(check, tables))
+                kwargs.update(column=helper, value_set=[True])
+            elif ref is not None:
+                allowed = reference_values(check, tables)
+                if len(allowed) <= INLINE_VALUE_SET_LIMIT:
+                    kwargs["value_set"] = _plain_list(allowed)
+                else:
+                    helper = f"{kwargs['column']} in {ref}"
+                    if helper not in helpers:
+                        helpers[helper] = _membership(values.isin(allowed), values.isna())
+                    kwargs.update(column=helper, value_set=[True])
+            elif expectation == _STRFTIME and isinstance(kwargs.get("strftime_format"), str):
+                # GX parses every row with datetime.strptime (~30 s a million rows); dates repeat, so parse each
+                # distinct value once, the same way, and let GX check the result column.
+                fmt = kwargs["strftime_format"]
+                helper = f"{kwargs['column']} matches {fmt}"
+                if helper not in helpers:
+                    matches = _matches_strftime(values, fmt)
+                    if matches is not None:  # else a value is not text: GX's own check says so
+                        helpers[helper] = matches
+                if helper in helpers:
+                    own = dict(kwargs, column=column)
+                    expectation = "expect_column_values_to_be_in_set"
+                    kwargs = {k: v for k, v in kwargs.items() if k != "strftime_format"}
+                    kwargs.update(column=helper, value_set=[True])
+                    specs[i] = ExpectationSpec(expectation=expectation, kwargs=kwargs, own_kwargs=own)
+                    continue
+        elif ref is not None and check.kind == COLUMN_PAIR_MAP:
+            # GX's pandas implementation of the pair check walks the rows one by one: test membership here
+            # and let GX check the result column (same rows fail, null pairs are not tested).
+            a, b = kwargs["column_A"], kwargs["column_B"]
+            helper = f"({a}, {b}) in {ref}"
+            if helper not in helpers:
+                allowed = _reference_frame(check, tables)
+                pairs = pd.MultiIndex.from_arrays([work[a], work[b]])
+                missing = (work[a].isna() | work[b].isna()).to_numpy()
+                helpers[helper] = _membership(pairs.isin(pd.MultiIndex.from_frame(allowed)), missing)
+            expectation = "expect_column_values_to_be_in_set"
+            kwargs = {"column": helper, "value_set": [True]}
+        elif ref is not None:
+            kwargs["value_set"] = _plain_list(reference_values(check, tables))
+        specs[i] = ExpectationSpec(expectation=expectation, kwargs=kwargs)
+    if helpers:
+        work = pd.concat([work, pd.DataFrame(helpers)], axis=1)
+    return work, specs
+
+
+def _matches_strftime(values: pd.Series, fmt: str) -> pd.Series | None:
+    """True where ``datetime.strptime(value, fmt)`` parses the value, as GX tests it, null where the value is
+    null; None when a value is not a string (GX then reports its own error)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    parsed = np.empty(len(uniques), dtype=bool)
+    for n, value in enumerate(uniques):
+        if not isinstance(value, str):
+            return None
+        try:
+            _dt.datetime.strptime(value, fmt)  # noqa: DTZ007 (only whether it parses)
+            parsed[n] = True
+        except ValueError:
+            parsed[n] = False
+    codes = np.asarray(codes)
+    missing = codes < 0
+    return _membership(parsed[np.where(missing, 0, codes)] if len(uniques) else np.zeros(len(codes), dtype=bool),
+                       missing)
+
+
+def phase_frame(work: pd.DataFrame, checks: list[Check], ids: list[int], specs: dict[int, ExpectationSpec]) -> pd.DataFrame:
+    """The columns of ``work`` that these checks test (all of them for a check on the table's columns): GX
+    copies the batch's every column when it filters rows for a check, and keeps what it computed for each."""
+    if any(checks[i].expectation in _SHAPE_EXPECTATIONS for i in ids):
+        return work
+    used: set[str] = set()
+    for i in ids:
+        kwargs = specs[i].kwargs
+        used.update(kwargs[k] for k in ("column", "column_A", "column_B") if k in kwargs)
+        used.update(kwargs.get("column_list") or ())
+    columns = [c for c in work.columns if c in used] or list(work.columns[:1])  # keep the row count
+    return work if len(columns) == len(work.columns) else work[columns]
+
+
+def _each_in(values: pd.Series, separator: str, allowed) -> pd.Series:
+    """True where every non-blank part of the cell is allowed; null where the cell is null."""
+    parts = values.astype("string").str.split(separator, regex=False).explode().str.strip()
+    parts = parts[parts.notna() & parts.ne("")]
+    bad_rows = parts.index[~parts.isin(pd.Index(allowed).astype(str))].unique()
+    member = np.ones(len(values), dtype=bool)
+    member[np.asarray(values.index.get_indexer(bad_rows), dtype=np.int64)] = False
+    return _membership(member, values.isna().to_numpy())
+
+
+def _membership(member, missing) -> pd.Series:
+    """True/False per row, null where the tested value is null (GX does not test nulls)."""
+    flags = pd.array(np.asarray(member, dtype=bool), dtype="boolean")
+    flags[np.asarray(missing, dtype=bool)] = pd.NA
+    return pd.Series(flags)
+
+
+def _blank_mask(values: pd.Series) -> np.ndarray:
+    """Null, or a string that is empty after stripping whitespace."""
+    mask = values.isna().to_numpy(dtype=bool, copy=True)
+    if pd.api.types.is_string_dtype(values.dtype) or values.dtype == object:
+        try:
+            stripped = values.str.strip()  # non-strings in an object column become NaN
+        except AttributeError:  # an object column without any string
+            return mask
+        mask |= stripped.eq("").fillna(False).to_numpy(dtype=bool)
+    return mask
+
+
+def _reference_frame(check: Check, tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """The distinct, complete rows of the referenced column(s)."""
+    ref = check.value_set_from
+    assert ref is not None
+    if ref.table not in tables:
+        given = ", ".join(sorted(tables)) or "none"
+        raise CheckConfigError(f"{check.where}.value_set_from: table {ref.table!r} was not given to the runner "
+                               f"(tables given: {given})")
+    frame = tables[ref.table]
+    absent = [c for c in ref.columns if c not in frame.columns]
+    if absent:
+        raise CheckConfigError(f"{check.where}.value_set_from: table {ref.table!r} has no column {absent[0]!r}")
+    return frame[list(ref.columns)].dropna().drop_duplicates()
+
+
+def reference_values(check: Check, tables: Mapping[str, pd.DataFrame]) -> np.ndarray:
+    return _reference_frame(check, tables).iloc[:, 0].to_numpy()
+
+
+def _plain_list(values: Iterable[Any]) -> list[Any]:
+    items = [plain(v) for v in values]
+    try:
+        return sorted(items)
+    except TypeError:
+        return items
+
+
+def plain(value: Any) -> Any:
+    """A JSON-able Python value (numpy scalars, NA, timestamps, tuples...): for GX arguments and report samples."""
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple, set, frozenset, np.ndarray)):
+        return [plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    if isinstance(value, (str, int, bool)):
+        return value
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    if isinstance(value, (pd.Timestamp, _dt.datetime, _dt.date)):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)

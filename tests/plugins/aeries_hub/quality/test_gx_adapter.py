@@ -1,0 +1,82 @@
+"""The Great Expectations adapter: GX checks the arguments, writes Data Docs, logs only its warnings, and the
+expectation table is kept in step with the installed GX."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from aeries_hub.quality import EXPECTATIONS, CheckConfigError, gx_adapter, validate_frame
+from tests.plugins.aeries_hub.quality.check_specs import checks, spec
+
+
+def test_expectation_arguments_are_checked_by_gx_when_the_suite_is_built(students):
+    with pytest.raises(CheckConfigError) as info:
+        validate_frame(students, checks(
+            spec("expect_column_values_to_be_between", column="Grade", min_value=-2, max_vale=18),
+        ), name="students")
+    assert str(info.value) == "test.yml: students[0]: expect_column_values_to_be_between: max_vale: unknown argument"
+
+
+def test_data_docs_index_and_validation_json(tmp_path, students, schools):
+    docs = tmp_path / "quality"
+    outcome = validate_frame(students, checks(
+        spec("expect_column_values_to_be_in_set", "reject", column="SchoolCode",
+             value_set_from={"table": "schools", "column": "SchoolCode"}),
+        spec("expect_compound_columns_to_be_unique", column_list=["SchoolCode", "StudentID"],
+             description="one record per student and school"),
+    ), name="students", tables={"schools": schools}, docs_dir=docs)
+    assert (docs / "index.html").is_file()
+    assert outcome.artifacts == {
+        "rejects_validation_json": str(docs / "students.rejects.validation.json"),
+        "validation_json": str(docs / "students.validation.json"),
+        "docs_index": str(docs / "index.html"),
+    }
+    gate = json.loads((docs / "students.validation.json").read_text())
+    assert gate["suite_name"] == "students" and gate["success"] is True
+    [result] = gate["results"]
+    assert result["expectation_config"]["type"] == "expect_compound_columns_to_be_unique"
+    assert result["expectation_config"]["meta"]["severity"] == "error"
+    assert result["expectation_config"]["meta"]["description"] == "one record per student and school"
+    assert result["result"]["element_count"] == 5  # the rejected row is not in the gate suite's batch
+    rejects = json.loads((docs / "students.rejects.validation.json").read_text())
+    assert rejects["results"][0]["result"]["unexpected_index_list"] == [3]
+    assert rejects["results"][0]["expectation_config"]["meta"]["value_set_from"] == "schools.SchoolCode"
+    assert "timings" in outcome.to_dict() and outcome.timings["docs"] < 10
+
+    # a second table validated into the same folder is added to the same site
+    validate_frame(schools, checks(spec("expect_table_row_count_to_be_between", min_value=1)), name="schools", docs_dir=docs)
+    index = (docs / "index.html").read_text()
+    assert "students" in index and "schools" in index
+    pages = sorted(p.relative_to(docs).parts[1] for p in (docs / "validations").rglob("*.html"))
+    assert pages == ["schools", "students", "students-rejects"]
+
+
+def test_expectation_table_matches_the_installed_great_expectations():
+    gx_adapter.import_gx()
+    from great_expectations.expectations import expectation as base
+    from great_expectations.expectations.registry import get_expectation_impl
+
+    kinds = {
+        "column_map": base.ColumnMapExpectation,
+        "column_pair_map": base.ColumnPairMapExpectation,
+        "multicolumn_map": base.MulticolumnMapExpectation,
+        "column_aggregate": (base.ColumnAggregateExpectation, base.BatchExpectation),
+        "table": base.BatchExpectation,
+    }
+    for name, info in EXPECTATIONS.items():
+        cls = get_expectation_impl(name)
+        assert issubclass(cls, kinds[info.kind]), name
+        ours = {r for requirement in info.requires for r in (requirement if isinstance(requirement, tuple) else (requirement,))}
+        theirs = {f for f, field in cls.__fields__.items() if field.required}
+        assert theirs <= ours, (name, theirs - ours)
+
+
+def test_gx_logs_only_its_warnings_and_errors(caplog, students):
+    with caplog.at_level("INFO"):
+        validate_frame(students, checks(spec("expect_column_values_to_not_be_null", column="StudentID")), name="students")
+        logging.getLogger("great_expectations.data_context").warning("a GX warning")
+    gx_records = [record for record in caplog.records if record.name.startswith("great_expectations")]
+    assert [record.getMessage() for record in gx_records] == ["a GX warning"]

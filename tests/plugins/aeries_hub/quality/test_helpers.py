@@ -1,0 +1,122 @@
+"""Helper columns (ignore_blank, value_set_from, split, rows_where), through validate_frame with real Great
+Expectations."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from aeries_hub.quality import REJECT_REASON, CheckConfigError, helpers, validate_frame
+from tests.plugins.aeries_hub.quality.check_specs import checks, spec
+
+
+def test_ignore_blank_skips_null_empty_and_whitespace_values(students):
+    email = spec("expect_column_values_to_match_regex", "warning", column="StudentEmailAddress",
+                 regex=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    date = spec("expect_column_values_to_match_strftime_format", "warning", column="Birthdate",
+                strftime_format="%Y-%m-%dT%H:%M:%S")
+    outcome = validate_frame(students, checks({**email, "ignore_blank": True}, email, {**date, "ignore_blank": True}),
+                             name="students")
+    blank_ignored, blank_tested, dates = outcome.results
+    assert (blank_ignored.unexpected_count, blank_ignored.sample) == (1, [{"row": 4, "StudentEmailAddress": "not-an-email"}])
+    assert blank_tested.unexpected_count == 3  # "", "   " and the bad address (null is never tested)
+    assert [row["row"] for row in dates.sample] == [3, 5]  # 30 February and a US date; null and "" skipped
+
+
+def test_ignore_blank_with_reject_removes_only_malformed_values(students):
+    outcome = validate_frame(students, checks(
+        spec("expect_column_values_to_match_regex", "reject", column="StudentEmailAddress",
+             regex=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", ignore_blank=True),
+    ), name="students")
+    assert list(outcome.rejected.index) == [4]
+    assert outcome.rejected[REJECT_REASON].iloc[0] == r"StudentEmailAddress does not match ^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+
+@pytest.mark.parametrize("limit", [helpers.INLINE_VALUE_SET_LIMIT, 1], ids=["inline value_set", "membership column"])
+def test_value_set_from_cross_table_reference(students, schools, monkeypatch, limit):
+    monkeypatch.setattr(helpers, "INLINE_VALUE_SET_LIMIT", limit)
+    rosters = pd.DataFrame({
+        "StudentID": pd.array([1001, 1002, 4242, None, 1006], dtype="Int64"),
+        "SchoolCode": pd.array([994, 995, 994, 994, 994], dtype="Int64"),
+        "SectionNumber": pd.array([1, 7, 1, 1, 2], dtype="Int64"),
+    }, index=[10, 11, 12, 13, 14])
+    sections = pd.DataFrame({"SchoolCode": [994, 994, 995], "SectionNumber": [1, 2, 1], "CourseID": ["0001", "0002", "0001"]})
+    outcome = validate_frame(rosters, checks(
+        spec("expect_column_values_to_be_in_set", "reject", column="StudentID",
+             value_set_from={"table": "students", "column": "StudentID"}),
+        spec("expect_column_pair_values_to_be_in_set", "reject", column_A="SchoolCode", column_B="SectionNumber",
+             value_set_from={"table": "sections", "columns": ["SchoolCode", "SectionNumber"]}),
+        spec("expect_column_values_to_be_in_set", "warning", column="SchoolCode",
+             value_set_from={"table": "schools", "column": "SchoolCode"}),
+    ), name="rosters", tables={"students": students, "sections": sections, "schools": schools})
+    assert dict(zip(outcome.rejected.index, outcome.rejected[REJECT_REASON])) == {
+        11: "(SchoolCode, SectionNumber) is not a known sections.(SchoolCode, SectionNumber)",
+        12: "StudentID is not a known students.StudentID",
+    }
+    assert list(outcome.accepted.index) == [10, 13, 14]  # a null StudentID is not an orphan (not-null checks catch it)
+    assert outcome.results[0].sample == [{"row": 12, "StudentID": 4242}]
+    assert outcome.results[2].success
+
+
+def test_value_set_from_needs_the_referenced_table(students):
+    with pytest.raises(CheckConfigError) as info:
+        validate_frame(students, checks(
+            spec("expect_column_values_to_not_be_null", column="StudentID"),
+            spec("expect_column_values_to_be_in_set", "reject", column="SchoolCode",
+                 value_set_from={"table": "schools", "column": "SchoolCode"}),
+        ), name="students", tables={"courses": pd.DataFrame({"ID": ["0001"]})})
+    assert str(info.value) == (
+        "test.yml: students[1].value_set_from: table 'schools' was not given to the runner (tables given: courses)"
+    )
+    with pytest.raises(CheckConfigError, match=r"students\[0\]\.value_set_from: table 'schools' has no column 'Code'"):
+        validate_frame(students, checks(spec("expect_column_values_to_be_in_set", column="SchoolCode",
+                                             value_set_from={"table": "schools", "column": "Code"})),
+                       name="students", tables={"schools": pd.DataFrame({"SchoolCode": [994]})})
+
+
+def test_split_tests_every_value_of_a_multi_value_cell():
+    users = pd.DataFrame({"sourcedId": ["u1", "u2", "u3", "u4", "u5"],
+                          "orgSourcedIds": ["100", "100,200", "100, 999", "", None]})
+    orgs = pd.DataFrame({"sourcedId": ["100", "200"]})
+    reference = spec("expect_column_values_to_be_in_set", "reject", column="orgSourcedIds", ignore_blank=True, split=",",
+                     value_set_from={"table": "orgs", "column": "sourcedId"})
+
+    outcome = validate_frame(users, checks(reference), name="users", tables={"orgs": orgs}, id_columns=["sourcedId"])
+
+    assert outcome.rejected["sourcedId"].tolist() == ["u3"]
+    assert outcome.rejected[REJECT_REASON].tolist() == ["orgSourcedIds (each of its values) is not a known orgs.sourcedId"]
+    assert outcome.accepted["sourcedId"].tolist() == ["u1", "u2", "u4", "u5"]
+
+
+def test_split_needs_a_value_set_from_column():
+    with pytest.raises(CheckConfigError, match=r"students\[0\]\.split: only for a single-column check with value_set_from"):
+        checks(spec("expect_column_values_to_be_in_set", column="x", value_set=["a"], split=","))
+
+
+def test_rows_where_tests_only_the_chosen_rows_and_lists_every_missing_value_after_rejects():
+    enrollments = pd.DataFrame({"sourcedId": ["e1", "e2", "e3", "e4", "e5"],
+                                "classSourcedId": ["c1", "c2", "c3", "c4", "c5"],
+                                "userSourcedId": ["T1", "s1", "T9", "T2", " T3"],
+                                "role": ["teacher", "student", "teacher", "teacher ", "teacher"]})
+    users = pd.DataFrame({"sourcedId": ["T1", "T2", "T3", "s1"]})
+    classes = pd.DataFrame({"sourcedId": ["c10", "c2", "c1", "c3", "c4", "c9"]})
+    rejected_teacher = spec("expect_column_values_to_be_in_set", "reject", column="userSourcedId",
+                            value_set_from={"table": "users", "column": "sourcedId"})
+    has_teacher = spec("expect_column_distinct_values_to_contain_set", "warning", column="classSourcedId",
+                       rows_where={"column": "role", "in": ["teacher"]},
+                       value_set_from={"table": "classes", "column": "sourcedId"}, description="a class has a teacher")
+
+    outcome = validate_frame(enrollments, checks(rejected_teacher, has_teacher), name="enrollments",
+                             tables={"users": users, "classes": classes}, id_columns=["sourcedId"])
+
+    # e3's teacher is no user (rejected first), e2 is a student's: c2 and c3 have no teacher, nor c10 and c9 (no row);
+    # " T3" of e5 is no user either. The missing values keep the order of the other table.
+    assert outcome.rejected["sourcedId"].tolist() == ["e3", "e5"]
+    result = outcome.results[1]
+    assert (result.outcome, result.missing) == ("warned", ["c10", "c2", "c3", "c9"])
+    assert result.to_dict()["missing"] == ["c10", "c2", "c3", "c9"]
+
+
+def test_rows_where_is_for_single_column_checks_only():
+    with pytest.raises(CheckConfigError, match=r"students\[0\]\.rows_where: only for single-column checks"):
+        checks(spec("expect_compound_columns_to_be_unique", column_list=["a", "b"], rows_where={"column": "r", "in": ["x"]}))
