@@ -15,7 +15,8 @@ from pathlib import Path
 from airflow.sdk import DAG, Param, TriggerRule, task
 
 from aeries_hub import pipeline
-from aeries_hub.mapping.loader import Mapping, MappingError, load_mapping
+from aeries_hub.mapping.loader import load_mapping
+from aeries_hub.mapping.models import Mapping, MappingError
 from aeries_hub.notifications import RunFailureNotifier
 from aeries_hub.operators.approval import MassChangeApprovalOperator, WriteBackApprovalOperator
 from aeries_hub.resources import measured

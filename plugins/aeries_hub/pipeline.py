@@ -17,7 +17,8 @@ from typing import Any
 
 from aeries_hub import paths
 from aeries_hub.delivery import DeliveryError
-from aeries_hub.mapping.loader import Mapping, load_mapping
+from aeries_hub.mapping.loader import load_mapping
+from aeries_hub.mapping.models import Mapping
 from aeries_hub.paths import QUALITY_DIR
 from aeries_hub.staging import RunFolder, make_private
 
@@ -219,8 +220,8 @@ def _volume_check(mapping: Mapping, volumes: dict) -> dict:
 def left_out_schools(mapping: Mapping, run: RunFolder) -> list[dict]:
     """The pseudo-schools this run leaves out (``engine.left_out_schools``), from the validated schools and
     students; logged, and listed in the report."""
-    from aeries_hub.mapping.engine import PSEUDO_SCHOOL_COLUMNS, describe_left_out
-    from aeries_hub.mapping.engine import left_out_schools as pseudo
+    from aeries_hub.mapping.source_filters import PSEUDO_SCHOOL_COLUMNS, describe_left_out
+    from aeries_hub.mapping.source_filters import left_out_schools as pseudo
 
     frames = {table: run.read_parquet(f"validated/{table}.parquet", columns=columns) if run.exists(f"validated/{table}.parquet") else None
               for table, columns in PSEUDO_SCHOOL_COLUMNS.items()}
@@ -254,12 +255,7 @@ def build_file(mapping_file: str, file_name: str) -> dict:
     """
     from airflow.sdk.exceptions import AirflowFailException
 
-    from aeries_hub.mapping.engine import (
-        RECORD_SET_COLUMN,
-        apply_source_filters,
-        build_output,
-        columns_read_by,
-    )
+    from aeries_hub.mapping.engine import RECORD_SET_COLUMN, build_output, columns_read_by
     from aeries_hub.mapping.render import (
         NestedRows,
         describe_single_line_values,
@@ -267,6 +263,7 @@ def build_file(mapping_file: str, file_name: str) -> dict:
         render_jsonl,
         single_line_values,
     )
+    from aeries_hub.mapping.source_filters import apply_source_filters
     from aeries_hub.quality import parse_checks, validate_frame
     from aeries_hub.quality.runner import rejects_csv
 
@@ -337,7 +334,7 @@ def _run_values(mapping: Mapping):
     """Crosswalks, the run's date (its logical date, or when it was due for a manual run) in the mapping's
     time zone, and the ``{run.NAME}`` values from Aeries: a cleared and re-run run builds the same bytes on any day."""
     from aeries_hub.mapping.crosswalk import read_crosswalks
-    from aeries_hub.mapping.engine import RunValues
+    from aeries_hub.mapping.values import RunValues
 
     run = RunFolder.current()
     aeries = aeries_run_values(mapping, run) if mapping.run_values else {}
@@ -395,7 +392,7 @@ def aeries_run_values(mapping: Mapping, run: RunFolder) -> dict[str, str]:
     from airflow.sdk.exceptions import AirflowFailException
 
     from aeries_hub.hooks.aeries import DISTRICT_OFFICE, school_year_label
-    from aeries_hub.mapping.loader import RUN_VALUES_FROM_SCHOOLS
+    from aeries_hub.mapping.models import RUN_VALUES_FROM_SCHOOLS
 
     def failed(reason: str):
         return AirflowFailException(f"{mapping.path.name}: {reason}; nothing was built")
@@ -1347,7 +1344,7 @@ def shared_value_lines(document: dict) -> list[str]:
 
 
 def report_lines(document: dict) -> list[str]:
-    from aeries_hub.mapping.engine import describe_left_out
+    from aeries_hub.mapping.source_filters import describe_left_out
 
     lines = [f"{document['integration']}: {document['status']}" + (" (dry run)" if document["dry_run"] else "")]
     if document.get("reason"):

@@ -97,7 +97,8 @@ def existing_dag_ids() -> set[str] | None:
     from pathlib import Path
 
     from aeries_hub import paths
-    from aeries_hub.mapping.loader import MappingError, load_mapping
+    from aeries_hub.mapping.loader import load_mapping
+    from aeries_hub.mapping.models import MappingError
     from aeries_hub.writeback.loader import load_writeback
 
     dag_ids = set()

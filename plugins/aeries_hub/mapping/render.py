@@ -13,7 +13,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from aeries_hub.mapping.loader import FileFormat, Nest, Output
+from aeries_hub.mapping.models import FileFormat, Nest, Output
 
 _QUOTING: dict[str, Literal[0, 1, 2, 3]] = {"all": csv.QUOTE_ALL, "minimal": csv.QUOTE_MINIMAL, "none": csv.QUOTE_NONE}
 
@@ -225,7 +225,7 @@ def _delimited_in_arrow(
 
 def _arrow_text(values: pd.Series):
     """The column as an Arrow large_string (chunked) array when every value is text (no nulls), else None."""
-    from aeries_hub.mapping.engine import arrow_text
+    from aeries_hub.mapping.text import arrow_text
 
     if isinstance(values.dtype, pd.StringDtype) and values.isna().any():
         return None

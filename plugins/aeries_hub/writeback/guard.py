@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from aeries_hub.mapping.loader import MappingError
+from aeries_hub.mapping.models import MappingError
 from aeries_hub.writeback.loader import WriteBack
 
 #: A change of one of these fields (addresses, phones, e-mail addresses) always waits for approval.

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from aeries_hub.config_files import read_yaml, schema_problems
-from aeries_hub.mapping.loader import MAPPING_SCHEMA, MappingError, Schedule, ValueSpec, value_spec
+from aeries_hub.mapping.loader import MAPPING_SCHEMA, value_spec
+from aeries_hub.mapping.models import MappingError, Schedule, ValueSpec
 from aeries_hub.paths import SCHEMAS_DIR
 from aeries_hub.tables import TABLES
 

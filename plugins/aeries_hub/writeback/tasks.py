@@ -1039,7 +1039,8 @@ def contact_match_keys(writeback: WriteBack, aeries_contacts: list[dict]) -> lis
         return [tuple(_text(c.get(k)).lower() for k in spec.match) for c in aeries_contacts]
     import pandas as pd
 
-    from aeries_hub.mapping.engine import evaluate_value, text
+    from aeries_hub.mapping.text import text
+    from aeries_hub.mapping.values import evaluate_value
     from aeries_hub.writeback.loader import columns_read
 
     read = set(spec.match) | {c for value in spec.aeries_match.values() for c in columns_read(value)}

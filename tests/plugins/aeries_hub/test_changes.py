@@ -10,7 +10,7 @@ import pytest
 from airflow.sdk import ObjectStoragePath
 
 from aeries_hub.changes import DeliveredState, StateUnreadable, compare, extract_volumes, volume_drops
-from aeries_hub.mapping.loader import Guard
+from aeries_hub.mapping.models import Guard
 
 COLUMNS = ["id", "school", "name"]
 

@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from aeries_hub.config_files import MAX_ALIASES, read_yaml
-from aeries_hub.mapping.loader import MappingError, load_mapping
+from aeries_hub.mapping.loader import load_mapping
+from aeries_hub.mapping.models import MappingError
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from aeries_hub.mapping.crosswalk import closest, coverage_lines, crosswalk_coverage, describe_unmapped, read_crosswalks
-from aeries_hub.mapping.loader import MappingError, load_mapping
+from aeries_hub.mapping.loader import load_mapping
+from aeries_hub.mapping.models import MappingError
 
 MAPPING = """
 name: sample

@@ -2,101 +2,16 @@
 
 from __future__ import annotations
 
-import textwrap
 from datetime import date
 
 import pandas as pd
 import pytest
 
-from aeries_hub.mapping.engine import (
-    RECORD_SET_COLUMN,
-    RunValues,
-    apply_source_filters,
-    build_output,
-    columns_read_by,
-    describe_left_out,
-    left_out_schools,
-)
-from aeries_hub.mapping.loader import MappingError, ValueSpec, load_mapping
-
-HEADER = """
-name: sample
-description: A test integration.
-schedule: null
-aeries: {conn_id: aeries_default}
-delivery: {sftp: {conn_id: vendor_sftp, remote_dir: /in}}
-"""
-
-
-def mapping_with(tmp_path, body: str, tables="[schools, students, staff, teachers]", source_extra=""):
-    text = HEADER + f"source:\n  tables: {tables}\n" + textwrap.indent(textwrap.dedent(source_extra), "  ")
-    text += textwrap.dedent(body)
-    path = tmp_path / "sample.yml"
-    path.write_text(text)
-    return load_mapping(path)
-
-
-def one_output(columns: list[str], values: str, *, table="students", extra="") -> str:
-    cols = "\n".join(f"      - {{name: {c}}}" for c in columns)
-    return f"""
-outputs:
-  - file: out.csv
-    format: {{}}
-    key: [{columns[0]}]
-    columns:
-{cols}
-    records:
-      - name: rows
-        from: {table}
-{textwrap.indent(textwrap.dedent(extra), "        ")}        values:
-{textwrap.indent(textwrap.dedent(values), "          ")}"""
-
-
-@pytest.fixture
-def tables():
-    schools = pd.DataFrame(
-        {"SchoolCode": [994, 995, 0], "Name": ["Ridge High", "Vale Elem", "District Office"], "ShortName": ["RHS", "VES", "DO"]}
-    )
-    students = pd.DataFrame(
-        {
-            "StudentID": pd.array([101, 102, 103, 101], dtype="Int64"),
-            "SchoolCode": pd.array([994, 994, 995, 995], dtype="Int64"),
-            "FirstName": ["Zoë", "  Ana ", "Seán", "Zoë"],
-            "LastName": ["O'Brien", "Smith-Jones", "Garcia, Jr.", "O'Brien"],
-            "Grade": pd.array([-1, 0, 12, -1], dtype="Int64"),
-            "InactiveStatusCode": [" ", "P", "I", "I"],
-            "Birthdate": ["2019-03-04T00:00:00", None, "0001-01-01T00:00:00", "2019-03-04T00:00:00"],
-            "StudentEmailAddress": ["zoe@example.org", "", None, "zoe@example.org"],
-            "NetworkLoginID": ["zobrien", None, "sgarcia", "zobrien"],
-        }
-    )
-    staff = pd.DataFrame(
-        {
-            "ID": pd.array([7, 8], dtype="Int64"),
-            "FirstName": ["", "Lee"],
-            "LastName": [" ", "Park"],
-            "EmailAddress": [None, "lpark@example.org"],
-            "PrimaryAeriesSchool": pd.array([994, 0], dtype="Int64"),
-        }
-    )
-    teachers = pd.DataFrame(
-        {
-            "SchoolCode": pd.array([994, 994, 995], dtype="Int64"),
-            "TeacherNumber": pd.array([501, 502, 601], dtype="Int64"),
-            "StaffID1": pd.array([7, 7, 8], dtype="Int64"),
-            "FirstName": ["Mia", "Mia2", "Lee"],
-            "LastName": ["Chen", "Chen2", "Park"],
-            "EmailAddress": ["mchen@example.org", "other@example.org", ""],
-            "InactiveStatusCode": [" ", " ", "I"],
-        }
-    )
-    return {"schools": schools, "students": students, "staff": staff, "teachers": teachers}
-
-
-def rows(mapping, tables, filtered=False):
-    source = apply_source_filters(mapping, tables) if filtered else tables
-    frame = build_output(mapping, mapping.outputs[0], source).frame
-    return frame.drop(columns=[RECORD_SET_COLUMN]).to_dict("records")
+from aeries_hub.mapping.engine import build_output
+from aeries_hub.mapping.loader import load_mapping
+from aeries_hub.mapping.models import MappingError, ValueSpec
+from aeries_hub.mapping.values import RunValues
+from tests.plugins.aeries_hub.mapping.mapping_files import mapping_with, one_output, rows
 
 
 def test_direct_constant_and_integers_as_text(tmp_path, tables):
@@ -121,38 +36,6 @@ def test_match_codes_with_default_and_pass_through(tmp_path, tables):
         grade: {source: Grade, match: {"-1": TK, "0": K}}
     """))
     assert [(r["status"], r["grade"]) for r in rows(m, tables)] == [("A", "TK"), ("I", "TK"), ("A", "K"), ("I", "12")]
-
-
-def test_transform_steps(tmp_path, tables):
-    m = mapping_with(tmp_path, one_output(["id", "first", "last", "born", "login", "padded", "email"], """
-        id: {source: StudentID, transform: [{prefix: "S-"}]}
-        first: {source: FirstName, transform: [trim, upper]}
-        last: {source: LastName, transform: [lower, {truncate: 6}]}
-        born: {source: Birthdate, transform: [{date: "%m/%d/%Y"}]}
-        login: {source: NetworkLoginID, transform: [{if_blank: none}, title]}
-        padded: {source: StudentID, transform: [{pad_left: {width: 6}}]}
-        email: {source: StudentEmailAddress, transform: [{replace: {pattern: "@.*$", with: ""}}]}
-    """))
-    built = rows(m, tables)
-    assert [built[0], built[2], built[3]] == [
-        {"id": "S-101", "first": "ZOË", "last": "o'brie", "born": "03/04/2019", "login": "Zobrien", "padded": "000101", "email": "zoe"},
-        {"id": "S-102", "first": "ANA", "last": "smith-", "born": "", "login": "None", "padded": "000102", "email": ""},
-        {"id": "S-103", "first": "SEÁN", "last": "garcia", "born": "", "login": "Sgarcia", "padded": "000103", "email": ""},
-    ]
-
-
-def test_template_and_digits_only(tmp_path, tables):
-    m = mapping_with(tmp_path, one_output(["key", "digits"], """
-        key: {template: "{SchoolCode}-{StudentID}-G{Grade}"}
-        digits: {template: "{FirstName}{StudentID}", transform: [digits_only]}
-    """))
-    # Key order compares the numbers inside keys as numbers.
-    assert [(r["key"], r["digits"]) for r in rows(m, tables)] == [
-        ("994-101-G-1", "101"),
-        ("994-102-G0", "102"),
-        ("995-101-G-1", "101"),
-        ("995-103-G12", "103"),
-    ]
 
 
 def test_lookup_first_non_blank_and_lookup_filter(tmp_path, tables):
@@ -203,110 +86,6 @@ def test_where_conditions(tmp_path, tables):
           - {column: StudentEmailAddress, blank: false}
     """))
     assert rows(m, tables) == [{"id": "101"}]
-
-
-def test_source_filters_schools_and_statuses(tmp_path, tables):
-    m = mapping_with(tmp_path, one_output(["id", "school"], """
-        id: {source: StudentID}
-        school: {source: SchoolCode}
-    """), source_extra="""
-        school_codes: [994]
-        student_statuses: [active, pre_enrolled]
-    """)
-    assert rows(m, tables, filtered=True) == [{"id": "101", "school": "994"}, {"id": "102", "school": "994"}]
-    filtered = apply_source_filters(m, tables)
-    assert filtered["staff"]["ID"].tolist() == [7]
-    assert filtered["schools"]["SchoolCode"].tolist() == [994]
-
-
-def pseudo_school_tables(tables):
-    schools = pd.DataFrame({
-        "SchoolCode": pd.array([0, 99, 994, 995, 900], dtype="Int64"),
-        "Name": ["Demo USD", "Transfer School", "Ridge High", "Vale Elem", "X NPS School"],
-        "DoNotReport": pd.array([False, True, False, False, False], dtype="boolean"),
-    })
-    students = pd.concat([tables["students"], pd.DataFrame({
-        "StudentID": pd.array([104], dtype="Int64"), "SchoolCode": pd.array([99], dtype="Int64"),
-        "InactiveStatusCode": [" "]})], ignore_index=True)
-    teachers = pd.concat([tables["teachers"], pd.DataFrame({
-        "SchoolCode": pd.array([900], dtype="Int64"), "TeacherNumber": pd.array([1], dtype="Int64"),
-        "StaffID1": pd.array([9], dtype="Int64"), "InactiveStatusCode": [""]})], ignore_index=True)
-    staff = pd.DataFrame({"ID": pd.array([7, 8], dtype="Int64"), "PrimaryAeriesSchool": pd.array([0, 99], dtype="Int64")})
-    return {"schools": schools, "students": students, "teachers": teachers, "staff": staff}
-
-
-def test_pseudo_schools_are_left_out_with_their_rows_and_a_reason(tmp_path, tables):
-    m = mapping_with(tmp_path, one_output(["id"], "id: {source: StudentID}\n"), source_extra="""
-        student_statuses: [active, pre_enrolled, inactive]
-    """)
-    source = pseudo_school_tables(tables)
-    left_out = left_out_schools(m, source["schools"], source["students"])
-    assert left_out == [
-        {"code": 0, "name": "Demo USD", "reasons": ["school 0 is the district itself"]},
-        {"code": 99, "name": "Transfer School", "reasons": ["DoNotReport is true"]},
-        {"code": 900, "name": "X NPS School", "reasons": ["no student is enrolled"]},
-    ]
-    assert describe_left_out(left_out) == (
-        "left out as pseudo-schools (source.include_pseudo_schools sends them): 0 'Demo USD' (school 0 is the "
-        "district itself); 99 'Transfer School' (DoNotReport is true); 900 'X NPS School' (no student is enrolled)"
-    )
-    filtered = apply_source_filters(m, source, left_out)
-    assert filtered["schools"]["SchoolCode"].tolist() == [994, 995]
-    assert sorted(filtered["students"]["StudentID"].tolist()) == [101, 101, 102, 103]  # not 104 (at 99)
-    assert filtered["teachers"]["SchoolCode"].tolist() == [994, 994, 995]
-    assert filtered["staff"]["ID"].tolist() == [7, 8]  # staff keep their primary school, pseudo or not
-    # Without students extracted, "no student is enrolled" cannot be told: 900 stays.
-    assert [s["code"] for s in left_out_schools(m, source["schools"], None)] == [0, 99]
-
-
-def test_a_file_that_never_reads_schoolcode_still_reads_it_to_leave_out_pseudo_schools(tmp_path, tables):
-    """The build reads only the columns a file needs; SchoolCode is one of them whenever pseudo-schools are left
-    out, or a student of the Transfer School (99) would pass the filter unseen."""
-    body = one_output(["id"], "id: {source: StudentID}\n")
-    left_out = mapping_with(tmp_path, body)
-    assert columns_read_by(left_out, left_out.outputs[0]) == {"students": {"StudentID", "InactiveStatusCode", "SchoolCode"}}
-    source = pseudo_school_tables(tables)
-    read = {"students": source["students"][["StudentID", "InactiveStatusCode", "SchoolCode"]]}
-    filtered = apply_source_filters(left_out, read, [{"code": 99, "name": "Transfer School", "reasons": []}])
-    assert 104 not in filtered["students"]["StudentID"].tolist()
-    kept = mapping_with(tmp_path, body, source_extra="include_pseudo_schools: true\n")
-    assert columns_read_by(kept, kept.outputs[0]) == {"students": {"StudentID", "InactiveStatusCode"}}
-
-
-def test_include_pseudo_schools_and_school_codes_keep_them(tmp_path, tables):
-    source = pseudo_school_tables(tables)
-    body = one_output(["id"], "id: {source: StudentID}\n")
-    included = mapping_with(tmp_path, body, source_extra="include_pseudo_schools: true\n")
-    assert left_out_schools(included, source["schools"], source["students"]) == []
-    chosen = mapping_with(tmp_path, body, source_extra="school_codes: [99, 994]\n")
-    assert [s["code"] for s in left_out_schools(chosen, source["schools"], source["students"])] == [0, 900]
-
-
-def test_crosswalk_else_gives_the_value_of_codes_not_in_the_crosswalk(tmp_path, tables):
-    m = mapping_with(tmp_path, """
-crosswalks:
-  sites: {file: sites.csv, aeries: code, vendor: site, optional: true}
-""" + one_output(["id", "site"], """
-        id: {source: StudentID}
-        site:
-          source: SchoolCode
-          transform: [{crosswalk: {name: sites, else: "{school.ShortName}"}}, trim, {if_blank: "{SchoolCode}"}]
-    """, extra="lookups: {school: {table: schools, on: {SchoolCode: SchoolCode}}}\n"))
-    schools = tables["schools"].assign(ShortName=["RHS", "  ", "DO"])
-    run = RunValues(crosswalks={"sites": {"994": "RIDGE"}})
-    built = build_output(m, m.outputs[0], {**tables, "schools": schools}, run).frame
-    assert built.drop(columns=[RECORD_SET_COLUMN]).to_dict("records") == [
-        {"id": "101", "site": "RIDGE"}, {"id": "101", "site": "995"}, {"id": "102", "site": "RIDGE"},
-        {"id": "103", "site": "995"},
-    ]
-    run = RunValues(crosswalks={"sites": {}})
-    built = build_output(m, m.outputs[0], tables, run).frame
-    assert built["site"].tolist() == ["RHS", "VES", "RHS", "VES"]
-
-
-def test_default_statuses_are_active_only(tmp_path, tables):
-    m = mapping_with(tmp_path, one_output(["id"], "id: {source: StudentID}\n"))
-    assert rows(m, tables, filtered=True) == [{"id": "101"}]
 
 
 def test_do_not_map_column_is_left_out_and_unset_columns_are_blank(tmp_path, tables):
@@ -400,38 +179,10 @@ def test_distinct_collects_the_values_of_every_merged_row(tmp_path, tables):
     ]
 
 
-def test_if_match_turns_a_pattern_into_two_values(tmp_path, tables):
-    m = mapping_with(tmp_path, one_output(["id", "is_tk", "teen"], """
-        id: {source: StudentID}
-        is_tk: {source: Grade, transform: [{if_match: {pattern: "^-1$", then: "true", else: "false"}}]}
-        teen: {template: " {Grade} ", transform: [{if_match: {pattern: " 1[0-2] ", then: Y, else: N}}]}
-    """))
-    assert [(r["id"], r["is_tk"], r["teen"]) for r in rows(m, tables)] == [
-        ("101", "true", "N"), ("101", "true", "N"), ("102", "false", "N"), ("103", "false", "Y"),
-    ]
-
-
-def test_crosswalk_step_translates_listed_values_and_passes_others_through(tmp_path, tables):
-    (tmp_path / "crosswalks").mkdir()
-    (tmp_path / "crosswalks" / "schools.csv").write_text(
-        "aeries_code,vendor_id,vendor_name\n994,RIDGE-01,Ridge High\n,VALE-9,Vale Elementary\n"
-    )
-    mappings = tmp_path / "mappings"
-    mappings.mkdir()
-    m = mapping_with(mappings, one_output(["id", "org"], """
-        id: {source: StudentID}
-        org: {source: SchoolCode, transform: [{crosswalk: schools}, {prefix: "org:"}]}
-    """) + """
-crosswalks:
-  schools: {file: crosswalks/schools.csv, aeries: aeries_code, vendor: vendor_id}
-""")
-    assert [r["org"] for r in rows(m, tables)] == ["org:RIDGE-01", "org:995", "org:RIDGE-01", "org:995"]
-
-
 def test_run_date_in_templates_is_the_runs_date_not_the_clock(tmp_path, tables):
     from datetime import date
 
-    from aeries_hub.mapping.engine import RunValues
+    from aeries_hub.mapping.values import RunValues
 
     m = mapping_with(tmp_path, one_output(["id", "entered", "year"], """
         id: {source: StudentID}
@@ -447,7 +198,7 @@ def test_run_date_in_templates_is_the_runs_date_not_the_clock(tmp_path, tables):
 
 
 def test_run_values_from_aeries_in_rows_constants_templates_and_if_blank(tmp_path, tables):
-    from aeries_hub.mapping.engine import RunValues
+    from aeries_hub.mapping.values import RunValues
 
     m = mapping_with(tmp_path, """
 outputs:
@@ -481,21 +232,9 @@ outputs:
                                  "from Aeries, which this build was not given")
 
 
-def test_blank_if_equal_to_another_column_and_settings_escaped_for_a_regex(tmp_path, tables):
-    m = mapping_with(tmp_path, one_output(["id", "other_school", "sso"], """
-        id: {source: StudentID}
-        other_school: {template: "994", transform: [{blank_if_equal_to: SchoolCode}]}
-        sso: {source: StudentEmailAddress, transform: [{blank_unless: "@{settings.domain|regex}$"}]}
-    """) + "settings:\n  domain: example.org\n")
-    assert [(r["other_school"], r["sso"]) for r in rows(m, tables)] == [
-        ("", "zoe@example.org"), ("994", "zoe@example.org"), ("", ""), ("994", ""),
-    ]
-    assert m.outputs[0].records[0].values["sso"].transform == ({"blank_unless": r"@example\.org$"},)
-
-
 def test_powerschool_learning_classes_find_teachers_by_staff_members_or_by_teacher_number1():
     """A v5 section names its teachers in SectionStaffMembers; a pre-v5 one only has TeacherNumber1."""
-    from aeries_hub.mapping.engine import RunValues
+    from aeries_hub.mapping.values import RunValues
     from aeries_hub.paths import MAPPINGS_DIR
 
     mapping = load_mapping(MAPPINGS_DIR / "powerschool_learning.yml")
@@ -528,7 +267,7 @@ def test_powerschool_learning_leaves_out_section_staff_who_left_or_are_not_yet_o
     inactive co-teacher "I" and an active one) plus members whose EndDate has passed or StartDate is to come: only
     the members teaching on the run's date are the class's teachers; a section none of whose members is has no
     teacher, and the warning names it."""
-    from aeries_hub.mapping.engine import RunValues
+    from aeries_hub.mapping.values import RunValues
     from aeries_hub.paths import MAPPINGS_DIR
 
     mapping = load_mapping(MAPPINGS_DIR / "powerschool_learning.yml")
@@ -629,24 +368,6 @@ def test_a_value_of_only_spaces_is_blank_even_where_a_match_passes_unlisted_code
     assert rows(m, {"students": students}) == [
         {"id": "1", "gender": "", "next": "", "login": "", "status": "A"},
         {"id": "2", "gender": "female", "next": "995", "login": " sam ", "status": "I"},
-    ]
-
-
-def test_aeries_null_dates_are_blank_in_every_date_format(tmp_path):
-    m = mapping_with(tmp_path, one_output(["id", "us", "iso"], """
-        id: {source: StudentID}
-        us: {source: Birthdate, transform: [{date: "%m/%d/%Y"}]}
-        iso: {source: Birthdate, transform: [{date: "%Y-%m-%d"}]}
-    """))
-    students = pd.DataFrame({
-        "StudentID": pd.array([1, 2, 3, 4], dtype="Int64"),
-        "Birthdate": ["0001-01-01T00:00:00", "1900-01-01T00:00:00", "2013-07-19T00:00:00", " 0001-01-01T00:00:00"],
-    })
-    assert rows(m, {"students": students}) == [
-        {"id": "1", "us": "", "iso": ""},
-        {"id": "2", "us": "", "iso": ""},
-        {"id": "3", "us": "07/19/2013", "iso": "2013-07-19"},
-        {"id": "4", "us": "", "iso": ""},
     ]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from aeries_hub.mapping.loader import Column, FileFormat, Nest, Output
+from aeries_hub.mapping.models import Column, FileFormat, Nest, Output
 from aeries_hub.mapping.render import NestedRows, render_jsonl
 
 
@@ -116,8 +116,8 @@ def test_an_ascii_jsonl_file_writes_characters_outside_ascii_as_json_escapes_so_
 # ------------------------------------------------------------- line breaks inside values (issue 14)
 
 def test_values_with_line_breaks_are_written_on_one_line_in_every_delimited_format():
-    from aeries_hub.mapping.engine import TEXT
     from aeries_hub.mapping.render import render_delimited, single_line_values
+    from aeries_hub.mapping.text import TEXT
 
     frame = pd.DataFrame({
         "StudentID": pd.Series(["1702322", "57193392", "9435995", "8000001", "8000002"], dtype=TEXT),

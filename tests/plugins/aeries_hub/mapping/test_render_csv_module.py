@@ -15,7 +15,7 @@ import string
 import pandas as pd
 import pytest
 
-from aeries_hub.mapping.loader import FileFormat
+from aeries_hub.mapping.models import FileFormat
 from aeries_hub.mapping.render import render_delimited
 
 ALPHABET = ['a', 'Z', '0', '9', ' ', ',', '|', ';', '\t', '"', "'", '\n', '\r', 'é', 'ễ', '€', '😀', '\\', '',

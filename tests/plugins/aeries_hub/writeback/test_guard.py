@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from aeries_hub.mapping.loader import MappingError
+from aeries_hub.mapping.models import MappingError
 from aeries_hub.operators.approval import writeback_approval_body
 from aeries_hub.paths import WRITEBACKS_DIR
 from aeries_hub.writeback.guard import review

@@ -263,7 +263,7 @@ def test_a_json_lines_file_past_the_bounds_is_unreadable_as_a_whole(line, reason
 
 
 def test_the_limits_default_and_are_checked_at_load(tmp_path):
-    from aeries_hub.mapping.loader import MappingError
+    from aeries_hub.mapping.models import MappingError
 
     writeback = load_writeback(xello(tmp_path, sftp_source()))
     assert (writeback.max_file_bytes, writeback.max_fetch_seconds) == (256 * 1024 * 1024, 1800.0)

@@ -13,7 +13,7 @@ import yaml
 
 from aeries_hub.config_files import read_yaml
 from aeries_hub.delivery import DeliveryError
-from aeries_hub.mapping.loader import MappingError
+from aeries_hub.mapping.models import MappingError
 from aeries_hub.paths import WRITEBACKS_DIR
 from aeries_hub.writeback import tasks
 from aeries_hub.writeback.loader import load_writeback

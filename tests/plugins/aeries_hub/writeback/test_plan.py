@@ -72,7 +72,7 @@ def test_a_guardian_aeries_knows_only_by_its_mailing_name_is_found_and_not_inser
 def test_aeries_match_names_a_match_field_and_reads_aeries_contact_columns(tmp_path):
     import pytest
 
-    from aeries_hub.mapping.loader import MappingError
+    from aeries_hub.mapping.models import MappingError
 
     text = (WRITEBACKS_DIR / "schoolmint_enroll.yml").read_text()
     broken = text.replace("      LastName: {first_of: [LastName, {source: MailingName,",

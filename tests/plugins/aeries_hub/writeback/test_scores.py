@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from aeries_hub.config_files import read_yaml
-from aeries_hub.mapping.loader import MappingError
+from aeries_hub.mapping.models import MappingError
 from aeries_hub.paths import WRITEBACKS_DIR
 from aeries_hub.writeback.loader import load_writeback
 from aeries_hub.writeback.tasks import ID, ROW, _read_records, build_score_plan, class_section
