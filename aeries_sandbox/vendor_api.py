@@ -44,14 +44,15 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import quote, unquote, urlsplit
 
+from aeries_sandbox.emulator.errors import HttpError
 from aeries_sandbox.emulator.faults import FaultConfig, FaultInjector
-from aeries_sandbox.emulator.process import ServerProcess, add_server_options, parse_cli, serve_until_stopped
-from aeries_sandbox.emulator.server import (
-    BackgroundServer,
-    HttpError,
-    JsonRequestHandler,
-    SandboxHTTPServer,
+from aeries_sandbox.emulator.http import BackgroundServer, JsonRequestHandler, SandboxHTTPServer
+from aeries_sandbox.emulator.process import (
+    ServerProcess,
+    add_server_options,
+    parse_cli,
     read_secrets_file,
+    serve_until_stopped,
 )
 
 __all__ = [

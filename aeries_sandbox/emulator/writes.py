@@ -1,6 +1,6 @@
 """The write endpoints of the emulator: Aeries' validation, then a change to the in-memory district.
 
-Each public function takes the server's :class:`~aeries_sandbox.emulator.server.DistrictIndex`, the path ids and
+Each public function takes the server's :class:`~aeries_sandbox.emulator.index.DistrictIndex`, the path ids and
 the parsed JSON body, and returns ``(status, answer)``; a rule violation raises
 :class:`~aeries_sandbox.emulator.errors.HttpError` (400 with the first violation found, 404 for an id in the path
 that does not exist). Nothing is changed unless the whole request is valid (a score array is all-or-nothing).
@@ -25,7 +25,7 @@ from aeries_sandbox.emulator.district import blank_contact, blank_student
 from aeries_sandbox.emulator.errors import HttpError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from aeries_sandbox.emulator.server import DistrictIndex
+    from aeries_sandbox.emulator.index import DistrictIndex
 
 __all__ = [
     "parse_json_body",
