@@ -21,7 +21,8 @@ from aeries_sandbox.emulator.certificates import (
 )
 from aeries_sandbox.emulator.district import District
 from aeries_sandbox.emulator.faults import FAULT_KINDS, FaultConfig, FaultInjector, parse_fault_spec
-from aeries_sandbox.emulator.generator import DistrictShape, generate_district
+from aeries_sandbox.emulator.generator import generate_district
+from aeries_sandbox.emulator.generator.state import DistrictShape
 from aeries_sandbox.emulator.paging import DEFAULT_UNPAGED_ROUTES, PAGED_ROUTES, PagingConfig
 from aeries_sandbox.emulator.process import EmulatorError, EmulatorProcess
 from aeries_sandbox.emulator.server import EmulatorServer
