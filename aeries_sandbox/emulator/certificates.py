@@ -11,8 +11,8 @@ import os
 import re
 from typing import Any, Mapping, NamedTuple
 
-from aeries_sandbox.emulator import writes as write_ops
 from aeries_sandbox.emulator.process import read_secrets_file
+from aeries_sandbox.emulator.write_fields import CONTACT_FIELDS, STUDENT_FIELDS
 
 __all__ = [
     "SECURITY_AREAS",
@@ -166,7 +166,7 @@ def load_certificates(source: Any) -> dict[str, Certificate]:
 def _denied_fields(entry: Any, label: str) -> dict[str, frozenset[str]]:
     """``{"Student Data": ["RaceCode1"]}`` -> ``{"Student Data": {"racecode1", "race1code"}}``: a denied field is
     ignored under every name a write body may give it."""
-    areas = {"Student Data": write_ops.STUDENT_FIELDS, "Contacts": write_ops.CONTACT_FIELDS}
+    areas = {"Student Data": STUDENT_FIELDS, "Contacts": CONTACT_FIELDS}
     if not isinstance(entry, Mapping) or not all(
             isinstance(names, list) and all(isinstance(n, str) for n in names) for names in entry.values()):
         raise CertificateError(f"{label}: denied_fields must map a security area to a list of field names")

@@ -11,10 +11,9 @@ from bisect import bisect_left, bisect_right, insort
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping
 
-from aeries_sandbox.emulator.district import District
+from aeries_sandbox.emulator.district import District, int_key
 from aeries_sandbox.emulator.errors import HttpError
 from aeries_sandbox.emulator.http import json_bytes
-from aeries_sandbox.emulator.writes import int_key
 
 __all__ = ["DistrictIndex", "STUDENT_CHANGE_AREAS", "local_now"]
 

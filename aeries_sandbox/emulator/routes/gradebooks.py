@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable
 
 from aeries_sandbox.emulator import writes as write_ops
+from aeries_sandbox.emulator.district import int_key
 from aeries_sandbox.emulator.http import json_bytes
 from aeries_sandbox.emulator.routes.common import one, parse_int
-from aeries_sandbox.emulator.writes import int_key
 
 if TYPE_CHECKING:  # pragma: no cover
     from aeries_sandbox.emulator.app import EmulatorApp

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
-from aeries_sandbox.emulator.district import school_year_label
+from aeries_sandbox.emulator.district import int_key, school_year_label
 from aeries_sandbox.emulator.errors import HttpError
 from aeries_sandbox.emulator.http import json_bytes
 from aeries_sandbox.emulator.index import local_now
 from aeries_sandbox.emulator.routes.common import one, parse_int
 from aeries_sandbox.emulator.routes.data_changes import DATA_CHANGE_AREAS, resolve_data_changes
 from aeries_sandbox.emulator.routes.gradebooks import resolve_gradebooks
-from aeries_sandbox.emulator.writes import int_key
 
 if TYPE_CHECKING:  # pragma: no cover
     from aeries_sandbox.emulator.app import EmulatorApp

@@ -12,6 +12,7 @@ from aeries_sandbox.emulator.errors import HttpError
 from aeries_sandbox.emulator.http import json_bytes
 from aeries_sandbox.emulator.routes import gradebooks
 from aeries_sandbox.emulator.routes.common import parse_int
+from aeries_sandbox.emulator.write_fields import parse_json_body
 
 if TYPE_CHECKING:  # pragma: no cover
     from aeries_sandbox.emulator.app import EmulatorApp
@@ -37,7 +38,7 @@ def resolve_write(app: EmulatorApp, method: str, api: list[str]) -> tuple[str, W
     def run(operation: Callable[..., tuple[int, Any]], *args: Any) -> WriteAction:
         def action(params: dict[str, str], body: bytes) -> tuple[int, bytes]:
             try:
-                payload: Any = write_ops.parse_json_body(body)
+                payload: Any = parse_json_body(body)
             except HttpError as exc:
                 payload = exc  # path ids are checked first (404), then the body
             with ix.lock:
