@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Iterator
 
 from aeries_sandbox.emulator import READ_AREAS, WRITE_AREAS, EmulatorProcess, generate_district
-from aeries_sandbox.sftp_server import SftpServer
-from aeries_sandbox.vendor_api import VendorApiServer
+from aeries_sandbox.sftp_server.server import SftpServer
+from aeries_sandbox.vendor_api.server import VendorApiServer
 
 #: The SFTP connection each vendor mapping names, and the folder its files land in.
 VENDOR_SFTP_CONNECTIONS = {

@@ -33,7 +33,7 @@ from aeries_sandbox.stack import (
     VENDOR_SFTP_CONNECTIONS,
     new_certificate,
 )
-from aeries_sandbox.vendor_api import VendorApiServer
+from aeries_sandbox.vendor_api.server import VendorApiServer
 
 #: Where the demo servers answer inside the compose network (service names and ports of docker-compose.yml).
 AERIES_URL = "http://aeries-emulator:8081/aeries"

@@ -11,22 +11,21 @@
   as Aeries does, change the served district and are logged (``GET {base}/__emulator__/writes``).
 """
 
-from aeries_sandbox.emulator.district import District
-from aeries_sandbox.emulator.faults import FAULT_KINDS, FaultConfig, FaultInjector, parse_fault_spec
-from aeries_sandbox.emulator.generator import DistrictShape, generate_district
-from aeries_sandbox.emulator.process import EmulatorError, EmulatorProcess
-from aeries_sandbox.emulator.server import (
-    DEFAULT_UNPAGED_ROUTES,
-    PAGED_ROUTES,
+from aeries_sandbox.emulator.certificates import (
     READ_AREAS,
     SECURITY_AREAS,
     WRITE_AREAS,
     WRITE_PERMISSIONS,
     CertificateError,
-    EmulatorServer,
-    PagingConfig,
     load_certificates,
 )
+from aeries_sandbox.emulator.district import District
+from aeries_sandbox.emulator.faults import FAULT_KINDS, FaultConfig, FaultInjector, parse_fault_spec
+from aeries_sandbox.emulator.generator import generate_district
+from aeries_sandbox.emulator.generator.state import DistrictShape
+from aeries_sandbox.emulator.paging import DEFAULT_UNPAGED_ROUTES, PAGED_ROUTES, PagingConfig
+from aeries_sandbox.emulator.process import EmulatorError, EmulatorProcess
+from aeries_sandbox.emulator.server import EmulatorServer
 
 __all__ = [
     "District",

@@ -15,18 +15,14 @@ import sys
 import time
 from pathlib import Path
 
+from aeries_sandbox.emulator.certificates import CertificateError, load_certificates
 from aeries_sandbox.emulator.district import District
 from aeries_sandbox.emulator.faults import parse_fault_spec
-from aeries_sandbox.emulator.generator import DistrictShape, generate_district
+from aeries_sandbox.emulator.generator import generate_district
+from aeries_sandbox.emulator.generator.state import DistrictShape
+from aeries_sandbox.emulator.paging import DEFAULT_UNPAGED_ROUTES, PAGED_ROUTES, PagingConfig
 from aeries_sandbox.emulator.process import add_server_options, parse_cli, serve_until_stopped
-from aeries_sandbox.emulator.server import (
-    DEFAULT_UNPAGED_ROUTES,
-    PAGED_ROUTES,
-    CertificateError,
-    EmulatorServer,
-    PagingConfig,
-    load_certificates,
-)
+from aeries_sandbox.emulator.server import EmulatorServer
 
 log = logging.getLogger("aeries_sandbox.emulator")
 

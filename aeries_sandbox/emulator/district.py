@@ -40,6 +40,16 @@ TABLES = {
 INFO_FILE = "district.json"
 
 
+def int_key(value: Any) -> Any:
+    """Numbers as ints (a replayed extract or a JSON body may have "0994"); anything else as it is."""
+    if type(value) is int:
+        return value
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return value
+
+
 def blank_contact() -> dict[str, Any]:
     """A contact with every field the Aeries demo server answers, in its order, each blank (README: "Contacts").
     Dates are null, ``RedFlag`` false, numbers 0, text ``""`` (``PrimaryContact`` too, as on every real contact)."""

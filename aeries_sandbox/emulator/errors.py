@@ -1,7 +1,6 @@
 """The error answer every sandbox server sends: ``HttpError(status, message)`` -> ``{"Message": message}``.
 
-In its own module so that :mod:`aeries_sandbox.emulator.server` and :mod:`aeries_sandbox.emulator.writes` can both
-raise it (``server`` re-exports it, as other sandbox servers import it from there).
+In its own module so that the emulator's modules and the other sandbox servers can all raise it.
 """
 
 from __future__ import annotations

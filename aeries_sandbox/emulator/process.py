@@ -63,6 +63,17 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=10)
 
 
+def read_secrets_file(path: str | os.PathLike[str], what: str, error: type[Exception]) -> Any:
+    """The parsed JSON of a secrets file; ``error`` names the file and the problem, never its content."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except OSError as exc:
+        raise error(f"cannot read the {what} file: {exc.strerror} ({os.fspath(path)})") from None
+    except json.JSONDecodeError as exc:
+        raise error(f"the {what} file is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+
+
 def write_port_file(path: Path, port: int) -> None:
     """Write the listening port to ``path`` atomically (what :class:`ServerProcess` waits for)."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -24,7 +24,7 @@ from aeries_sandbox.emulator import (
     generate_district,
     load_certificates,
 )
-from aeries_sandbox.emulator.server import normalise_area
+from aeries_sandbox.emulator.certificates import normalise_area
 
 WRITER = "Wr1teBackCert0000000000000000000"
 READER = "ReadOnlyCert00000000000000000000"

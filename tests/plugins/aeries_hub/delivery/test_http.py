@@ -22,7 +22,7 @@ import pytest
 from aeries_hub.delivery import DeliveryError as SharedDeliveryError
 from aeries_hub.delivery.http import HttpReceipt, deliver_records
 from aeries_hub.delivery.sftp import DeliveryError
-from aeries_sandbox.vendor_api import VendorApiServer
+from aeries_sandbox.vendor_api.server import VendorApiServer
 
 CONN_ID = "enroll_test"
 ENV = f"AIRFLOW_CONN_{CONN_ID.upper()}"

@@ -25,7 +25,7 @@ from airflow.providers.sftp.hooks.sftp import SFTPHook
 
 from aeries_hub.delivery import sftp as delivery
 from aeries_hub.delivery.sftp import DeliveryError, DeliveryReceipt, deliver_file, remote_sha256_matches
-from aeries_sandbox.sftp_server import SftpServer
+from aeries_sandbox.sftp_server.server import SftpServer
 
 CONN_ID = "destiny_sftp"
 ENV = f"AIRFLOW_CONN_{CONN_ID.upper()}"

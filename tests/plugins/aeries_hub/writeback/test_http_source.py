@@ -17,7 +17,7 @@ from aeries_hub.mapping.models import MappingError
 from aeries_hub.paths import WRITEBACKS_DIR
 from aeries_hub.writeback import tasks
 from aeries_hub.writeback.loader import load_writeback
-from aeries_sandbox.vendor_api import VendorApiServer
+from aeries_sandbox.vendor_api.server import VendorApiServer
 
 CONN_ID = "enroll_export_test"
 TOKEN = secrets.token_urlsafe(24)

@@ -1,57 +1,27 @@
-"""A real OpenSSH ``sshd`` serving SFTP only, for tests and the local demo stack.
-
-``SftpServer`` starts a throw-away sshd on a free 127.0.0.1 port with its own ed25519 host
-key, a generated user key pair and an sshd_config that allows public-key SFTP logins for the
-current user only. ``ForceCommand internal-sftp -d <root>`` drops the user into the delivery
-root, so *relative* remote paths (``upload/patrons.csv``) land under ``server.root``. There is
-no chroot (that needs root-owned directories), so absolute paths are real filesystem paths.
-
-Works as root (creates ``/run/sshd``, sshd's privilege separation directory, when missing)
-and as a normal user (sshd then runs unprivileged and can only log in that same user).
-As root (Linux), sshd starts without the capabilities that let root ignore file permissions
-(CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH), so a read-only folder is read-only to the SFTP
-session, as it is to a vendor's SFTP account (``permissions_enforced`` says whether that
-worked; dropping them needs CAP_SETPCAP, which containers normally keep).
-With ``UsePAM no`` sshd refuses accounts it sees as locked (shadow password starting with
-``!``; nss-systemd reports ``nobody`` that way): ``read_log()`` then shows
-"not allowed because account is locked".
-
-    with SftpServer() as server:
-        os.environ["AIRFLOW_CONN_VENDOR_SFTP"] = json.dumps(server.airflow_connection())
-
-Run one in the foreground for the demo stack::
-
-    python -m aeries_sandbox.sftp_server --root .demo/sftp
-
-Faults for tests (Linux), real failures of the real sshd:
-
-- ``SftpServer(max_file_size=N)``: sshd runs with RLIMIT_FSIZE = N and SIGXFSZ ignored, so a
-  write past N bytes fails with EFBIG ("File too large"); sftp-server reports it as "Failure",
-  the status it also gives for ENOSPC and EDQUOT (no space left, quota exceeded).
-- ``server.drop_next_session(after_bytes=N)``: the next session that logs in is killed (the
-  connection drops, as when the server crashes) when it writes to a file at or past byte N.
-
-sshd's log goes through a pipe to ``log_path`` (so a file size limit never applies to it).
-"""
+"""A throw-away OpenSSH sshd that only offers SFTP (:class:`SftpServer`); see the package docstring."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import pwd
 import resource
 import shutil
-import signal
 import socket
 import stat
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from aeries_sandbox.sftp_server.linux import (
+    PERMISSION_OVERRIDES,
+    can_drop_capabilities,
+    child_setup,
+    lacks_capabilities,
+)
 
 __all__ = ["SftpServer", "SftpServerError", "find_sshd", "INSTALL_HINT"]
 
@@ -62,14 +32,6 @@ INSTALL_HINT = (
     "`sudo apt-get install openssh-server` (Debian/Ubuntu) and try again"
 )
 PRIVSEP_DIR = Path("/run/sshd")
-
-# Linux capability numbers (linux/capability.h) and prctl option (linux/prctl.h).
-CAP_DAC_OVERRIDE = 1
-CAP_DAC_READ_SEARCH = 2
-CAP_SETPCAP = 8
-PR_CAPBSET_DROP = 24
-#: The capabilities that let root write and read regardless of file permissions.
-PERMISSION_OVERRIDES = (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH)
 
 
 class SftpServerError(RuntimeError):
@@ -306,19 +268,19 @@ class SftpServer:
     def _launch(self, sshd: str) -> None:
         assert self.config_path is not None and self.log_path is not None
         self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - closed in _terminate
-        drop_caps = self.enforce_permissions and _can_drop_capabilities()
+        drop_caps = self.enforce_permissions and can_drop_capabilities()
         self._process = subprocess.Popen(
             [sshd, "-D", "-e", "-f", str(self.config_path)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            preexec_fn=_child_setup(drop_caps=drop_caps, max_file_size=self.max_file_size),
+            preexec_fn=child_setup(drop_caps=drop_caps, max_file_size=self.max_file_size),
         )
         self._log_thread = threading.Thread(
             target=self._pump_log, args=(self._process.stdout,), name="sshd-log", daemon=True
         )
         self._log_thread.start()
-        self.permissions_enforced = os.geteuid() != 0 or _lacks_capabilities(self._process.pid, PERMISSION_OVERRIDES)
+        self.permissions_enforced = os.geteuid() != 0 or lacks_capabilities(self._process.pid, PERMISSION_OVERRIDES)
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
@@ -428,79 +390,6 @@ class SftpServer:
                 self._log_file = None
 
 
-def _can_drop_capabilities() -> bool:
-    """Root on Linux with CAP_SETPCAP (needed to drop capabilities from the bounding set)."""
-    return os.geteuid() == 0 and sys.platform.startswith("linux") and _has_capability("self", CAP_SETPCAP)
-
-
-def _capabilities(pid: int | str) -> int | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("CapEff:"):
-                return int(line.split()[1], 16)
-    except (OSError, ValueError):
-        pass
-    return None
-
-
-def _has_capability(pid: int | str, cap: int) -> bool:
-    caps = _capabilities(pid)
-    return caps is not None and bool(caps & (1 << cap))
-
-
-def _lacks_capabilities(pid: int, caps: tuple[int, ...]) -> bool:
-    """True when sshd (``pid``, after its exec) holds none of ``caps``."""
-    deadline = time.monotonic() + 2.0
-    while time.monotonic() < deadline:
-        # Until the exec, /proc shows the forked Python child, which still has every capability.
-        try:
-            exe = os.readlink(f"/proc/{pid}/exe")
-        except OSError:
-            return False
-        if os.path.basename(exe).startswith("sshd"):
-            effective = _capabilities(pid)
-            return effective is not None and not any(effective & (1 << cap) for cap in caps)
-        time.sleep(0.01)
-    return False
-
-
-def _child_setup(*, drop_caps: bool, max_file_size: int | None) -> Any:
-    """preexec_fn for sshd: runs in the child between fork and exec (Linux parts are best effort)."""
-    linux = sys.platform.startswith("linux")
-    if not linux and max_file_size is None:
-        return None
-
-    def setup() -> None:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        if linux:
-            _die_with_parent()
-        # A session killed by drop_next_session (SIGXFSZ) must not leave a core file anywhere.
-        resource.setrlimit(resource.RLIMIT_CORE, (0, resource.getrlimit(resource.RLIMIT_CORE)[1]))
-        if max_file_size is not None:
-            resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_size, max_file_size))
-            # Ignored (inherited through exec): the write fails with EFBIG instead of killing sshd.
-            # signal.signal only works in the main thread; libc's works anywhere.
-            libc.signal(signal.SIGXFSZ, ctypes.c_void_p(1))  # SIG_IGN
-        if drop_caps:
-            for cap in PERMISSION_OVERRIDES:
-                libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
-
-    return setup
-
-
-def _die_with_parent() -> None:
-    """In the sshd child before exec (Linux): get SIGTERM if the Python process dies, so a
-    killed test run does not leave sshd behind."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except Exception:  # noqa: BLE001 - best effort
-        pass
-
-
 def _make_writable_and_retry(func: Any, path: str, _exc_info: Any) -> None:
     """rmtree error handler: tests chmod directories read-only; undo that and retry."""
     parent = os.path.dirname(path)
@@ -510,57 +399,3 @@ def _make_writable_and_retry(func: Any, path: str, _exc_info: Any) -> None:
         except OSError:
             pass
     func(path)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m aeries_sandbox.sftp_server",
-        description="Run a local OpenSSH SFTP server (key auth, SFTP only) until Ctrl-C.",
-    )
-    parser.add_argument("--root", help="delivery root directory (default: a temp dir)")
-    parser.add_argument(
-        "--conn-id",
-        default="vendor_sftp",
-        help="connection id used in the printed AIRFLOW_CONN_ line (default: vendor_sftp)",
-    )
-    args = parser.parse_args(argv)
-
-    server = SftpServer(root=args.root)
-    try:
-        server.start()
-    except SftpServerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-
-    def _stop(signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    # SIGINT explicitly too: shells start background jobs with SIGINT ignored.
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _stop)
-    env_name, env_value = server.airflow_connection_uri_env(args.conn_id)
-    print(f"SFTP server running (pid {server._process.pid if server._process else '?'})")
-    print(f"  host:      {server.host}")
-    print(f"  port:      {server.port}")
-    print(f"  username:  {server.username}")
-    print(f"  key file:  {server.private_key_path}")
-    print(f"  host key:  {server.host_key}")
-    print(f"  root:      {server.root}")
-    print(f"  log:       {server.log_path}")
-    print(f"  connect:   sftp -i {server.private_key_path} -P {server.port} {server.username}@{server.host}")
-    print(f"  {env_name}='{env_value}'")
-    print("Ctrl-C stops the server.", flush=True)
-    try:
-        while server.running:
-            time.sleep(0.5)
-        print(f"sshd exited unexpectedly; see {server.log_path}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("stopping SFTP server", flush=True)
-        return 0
-    finally:
-        server.stop()
-
-
-if __name__ == "__main__":
-    sys.exit(main())

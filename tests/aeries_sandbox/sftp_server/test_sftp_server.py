@@ -14,11 +14,12 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from aeries_sandbox import sftp_server
-from aeries_sandbox.sftp_server import SftpServer, SftpServerError
+from aeries_sandbox.sftp_server import server as sftp_server_module
+from aeries_sandbox.sftp_server.linux import CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+from aeries_sandbox.sftp_server.server import SftpServer, SftpServerError
 
 pytestmark = pytest.mark.skipif(
-    not (os.path.exists("/usr/sbin/sshd") or sftp_server.shutil.which("sshd")),
+    not (os.path.exists("/usr/sbin/sshd") or sftp_server_module.shutil.which("sshd")),
     reason="OpenSSH server not installed (apt-get install openssh-server)",
 )
 
@@ -171,8 +172,8 @@ def test_given_root_is_used_and_kept(tmp_path):
 
 
 def test_missing_sshd_gives_install_hint(monkeypatch):
-    monkeypatch.setattr(sftp_server.shutil, "which", lambda name: None)
-    monkeypatch.setattr(sftp_server, "SSHD_CANDIDATES", ("/nonexistent/sshd",))
+    monkeypatch.setattr(sftp_server_module.shutil, "which", lambda name: None)
+    monkeypatch.setattr(sftp_server_module, "SSHD_CANDIDATES", ("/nonexistent/sshd",))
     with pytest.raises(SftpServerError, match=r"apt-get install openssh-server"):
         SftpServer().start()
 
@@ -191,8 +192,8 @@ def test_file_permissions_bind_the_session_even_as_root(server):
     if os.geteuid() == 0:
         status = Path(f"/proc/{server._process.pid}/status").read_text()
         effective = int(status.split("CapEff:")[1].split()[0], 16)
-        assert not effective & (1 << sftp_server.CAP_DAC_OVERRIDE)
-        assert not effective & (1 << sftp_server.CAP_DAC_READ_SEARCH)
+        assert not effective & (1 << CAP_DAC_OVERRIDE)
+        assert not effective & (1 << CAP_DAC_READ_SEARCH)
     locked = server.root / "readonly"
     locked.mkdir()
     locked.chmod(0o555)

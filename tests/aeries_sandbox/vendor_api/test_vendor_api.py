@@ -13,15 +13,9 @@ import time
 import pytest
 import requests
 
-from aeries_sandbox.vendor_api import (
-    FAULT_KINDS,
-    TokenError,
-    VendorApiError,
-    VendorApiProcess,
-    VendorApiServer,
-    load_tokens,
-    record_errors,
-)
+from aeries_sandbox.vendor_api.receiver import FAULT_KINDS, TokenError, load_tokens
+from aeries_sandbox.vendor_api.records import record_errors
+from aeries_sandbox.vendor_api.server import VendorApiError, VendorApiProcess, VendorApiServer
 
 TOKEN = secrets.token_urlsafe(24)
 NO_PROXY = {"http": "", "https": ""}
