@@ -54,7 +54,7 @@ class WriteBack:
     #: What the file writes: the key of its section (``students``, ``course_requests``, ``scores``: see
     #: :mod:`aeries_hub.writeback.kinds`), and that section as its kind reads it.
     kind: str
-    section: Any
+    section: object
     format: str = "jsonl"  # of the export files: jsonl, or csv (delimited, with a header line)
     delimiter: str = ","
     quoting: str = "minimal"  # of a csv export: minimal (RFC 4180 quotes) or none (Xello's unquoted pipes)

@@ -49,12 +49,13 @@ class CourseRequestsKind:
 
     def load(self, section: dict[str, Any], common: dict[str, Any], origin: dict[str, Any]) -> WriteBack:
         ids = section.get("id", [section["school"], section["student"], section["course"]])
-        return WriteBack(**common, pattern=sftp_pattern(origin, common["source"], common["format"]), kind=self.key,
-                         section=CourseRequests(
+        course_requests = CourseRequests(
             id=(ids,) if isinstance(ids, str) else tuple(ids), school=section["school"], student=section["student"],
             course=section["course"], student_key=section.get("student_key", "StudentID"),
             fields=parse_fields(section.get("fields") or {}),
-        ))
+        )
+        pattern = sftp_pattern(origin, common["source"], common["format"])
+        return WriteBack(**common, pattern=pattern, kind=self.key, section=course_requests)
 
     def problems(self, writeback: WriteBack, where: str) -> list[str]:
         problems = []

@@ -57,14 +57,15 @@ class ScoresKind:
     new_id_name = "assignment_number"
 
     def load(self, section: dict[str, Any], common: dict[str, Any], origin: dict[str, Any]) -> WriteBack:
-        return WriteBack(**common, pattern=sftp_pattern(origin, common["source"], common["format"]), kind=self.key,
-                         section=Scores(
+        scores = Scores(
             delivered_by=section["delivered_by"], class_id=section["class"], student=section["student"],
             assignment=section["assignment"], score=section["score"], title=section.get("title", ""),
             points_possible=section.get("points_possible", ""), date=section.get("date", ""),
             create_assignments=section.get("create_assignments", False),
             user_crosswalk=section.get("user_crosswalk", ""),
-        ))
+        )
+        pattern = sftp_pattern(origin, common["source"], common["format"])
+        return WriteBack(**common, pattern=pattern, kind=self.key, section=scores)
 
     def problems(self, writeback: WriteBack, where: str) -> list[str]:
         spec = scores_of(writeback)

@@ -67,8 +67,7 @@ class StudentsKind:
 
     def load(self, section: dict[str, Any], common: dict[str, Any], origin: dict[str, Any]) -> WriteBack:
         contacts = section.get("contacts")
-        return WriteBack(**common, pattern=sftp_pattern(origin, common["source"], "jsonl"), kind=self.key,
-                         section=Students(
+        students = Students(
             record_id=section["id"],
             school=section["school"],
             match=tuple(section["match"]),
@@ -79,7 +78,10 @@ class StudentsKind:
                                             for name, spec in (contacts.get("aeries_match") or {}).items()})
             if contacts
             else None,
-        ))
+        )
+        # The default SFTP pattern of a students export is *.jsonl, whatever its format.
+        pattern = sftp_pattern(origin, common["source"], "jsonl")
+        return WriteBack(**common, pattern=pattern, kind=self.key, section=students)
 
     def problems(self, writeback: WriteBack, where: str) -> list[str]:
         spec = students_of(writeback)
