@@ -250,7 +250,7 @@ def build_writeback_dags(writebacks_dir: Path) -> dict[str, DAG]:
 
 
 def build_writeback_dag(writeback) -> DAG:
-    from aeries_hub.writeback import tasks
+    from aeries_hub.tasks import writeback as tasks
 
     writeback_file = writeback.path.name
     schedule = None

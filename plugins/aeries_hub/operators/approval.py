@@ -116,7 +116,7 @@ class WriteBackApprovalOperator(RecordedApprovalOperator):
         self.writeback_file = writeback_file
 
     def execute(self, context):
-        from aeries_hub.writeback.tasks import writeback_for
+        from aeries_hub.writeback.loader import writeback_for
 
         run = RunFolder.current()
         writeback = writeback_for(self.writeback_file)

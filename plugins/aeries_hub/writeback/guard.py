@@ -13,13 +13,11 @@ from __future__ import annotations
 import re
 
 from aeries_hub.mapping.models import MappingError
-from aeries_hub.writeback.loader import WriteBack
+from aeries_hub.writeback.kinds.base import kind_of
+from aeries_hub.writeback.spec import WriteBack
 
 #: A change of one of these fields (addresses, phones, e-mail addresses) always waits for approval.
 CONTACT_DETAIL = re.compile(r"Address|Phone|E-?mail", re.IGNORECASE)
-#: guard.allowed_fields' kind of record of each kind of planned write.
-RECORD_KINDS = {"student": "students", "contact": "contacts", "course request": "course_requests",
-                "assignment": "assignments", "scores": "scores"}
 #: Request flags that are sent in a body but are not fields of the record.
 FLAGS = {"CreateInLinkedGradebooksToo"}
 WRITE_ACTIONS = ("insert", "update")
@@ -57,8 +55,9 @@ def review(writeback: WriteBack, plan: list[dict], *, students_read: int, create
     guard = writeback.guard
     allowed = guard.allowed_fields
     writes = [w for w in plan if w["action"] in WRITE_ACTIONS]
+    record_kinds = kind_of(writeback).record_kinds  # guard.allowed_fields' kind of record of each planned write
     for write in writes:
-        kind = RECORD_KINDS[write["kind"]]
+        kind = record_kinds[write["kind"]]
         refused = [name for name in fields_of(write) if name not in allowed.get(kind, ())]
         if refused:
             raise MappingError(f"{writeback.path.name}: record {write['record']}: the plan writes {kind} field(s) "

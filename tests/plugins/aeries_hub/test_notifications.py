@@ -69,7 +69,7 @@ def test_a_run_without_report_still_alerts_and_a_refusing_webhook_names_its_conn
     assert str(err.value) == "failure alert webhook 'alerts_webhook': the post failed (ConnectionError)"
 
 
-#: A write-back's report as writeback.tasks.report writes it (Aeries refused the certificate while planning).
+#: A write-back's report as aeries_hub.writeback.report writes it (Aeries refused the certificate while planning).
 WRITEBACK_REPORT = {
     "integration": "xello",
     "status": "Error",

@@ -13,7 +13,7 @@ import requests
 
 from aeries_hub.hooks import aeries as aeries_module
 from aeries_hub.hooks.aeries import LOGGER_NAME, AeriesError, AeriesHook
-from aeries_hub.writeback.tasks import read_course_requests
+from aeries_hub.writeback.kinds.course_requests import read_course_requests
 from aeries_sandbox.emulator import READ_AREAS, generate_district
 
 CERT = "Pag1ngTestCert000000000000000000"

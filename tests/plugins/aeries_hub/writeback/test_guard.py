@@ -10,8 +10,9 @@ from aeries_hub.mapping.models import MappingError
 from aeries_hub.operators.approval import writeback_approval_body
 from aeries_hub.paths import WRITEBACKS_DIR
 from aeries_hub.writeback.guard import review
+from aeries_hub.writeback.kinds.students import build_plan, students_of
 from aeries_hub.writeback.loader import load_writeback
-from aeries_hub.writeback.tasks import ID, SCHOOL, build_plan
+from aeries_hub.writeback.records import ID, SCHOOL
 
 ENROLL = load_writeback(WRITEBACKS_DIR / "schoolmint_enroll.yml")
 XELLO = load_writeback(WRITEBACKS_DIR / "xello.yml")
@@ -21,11 +22,11 @@ CONTACTS = [{"StudentID": 501, "SequenceNumber": 1, "FirstName": "Rosa", "LastNa
 
 
 def student(record_id: str, **values) -> dict:
-    return {ID: record_id, SCHOOL: "100", **{f.name: "" for f in ENROLL.fields}, **values}
+    return {ID: record_id, SCHOOL: "100", **{f.name: "" for f in students_of(ENROLL).fields}, **values}
 
 
 def contact(record_id: str, **values) -> dict:
-    return {ID: record_id, **{f.name: "" for f in ENROLL.contacts.fields}, **values}
+    return {ID: record_id, **{f.name: "" for f in students_of(ENROLL).contacts.fields}, **values}
 
 
 KNOWN = dict(StateStudentID="1234567890", FirstName="Ana", LastName="Ruiz", BirthDate="2015-03-04")

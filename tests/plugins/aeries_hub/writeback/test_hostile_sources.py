@@ -19,8 +19,10 @@ import yaml
 from aeries_hub.config_files import read_yaml
 from aeries_hub.delivery import DeliveryError
 from aeries_hub.paths import WRITEBACKS_DIR
-from aeries_hub.writeback import tasks
+from aeries_hub.tasks import writeback as tasks
+from aeries_hub.writeback import sources, state
 from aeries_hub.writeback.loader import load_writeback
+from aeries_hub.writeback.records import unreadable_file
 from tests.plugins.aeries_hub.writeback.hostile_servers import HostileHttpServer, HostileSftpServer
 
 SFTP_CONN, HTTP_CONN = "hostile_export_sftp", "hostile_export_api"
@@ -69,9 +71,8 @@ def fetch(tmp_path, monkeypatch):
         run = RunFolder(base, writeback.dag_id, run_id)
         monkeypatch.setattr(tasks, "writeback_for", lambda _file: writeback)
         monkeypatch.setattr(tasks.RunFolder, "current", classmethod(lambda cls: run))
-        monkeypatch.setattr(tasks, "_processed_state", lambda w: DeliveredState(base, w.dag_id, "inbound"))
-        monkeypatch.setattr(tasks, "_quarantine_state", lambda w: DeliveredState(base, w.dag_id, "quarantine"),
-                            raising=False)  # raising: the same test runs on code without quarantine
+        monkeypatch.setattr(state, "processed_state", lambda w: DeliveredState(base, w.dag_id, "inbound"))
+        monkeypatch.setattr(state, "quarantine_state", lambda w: DeliveredState(base, w.dag_id, "quarantine"))
         monkeypatch.setattr(airflow.sdk, "get_current_context", lambda: {"run_id": run_id})
         return tasks.fetch_exports("xello.yml"), run
 
@@ -127,9 +128,9 @@ def test_the_staged_path_is_checked_again_where_it_is_written(tmp_path):
     from aeries_hub.staging import RunFolder
 
     run = RunFolder(ObjectStoragePath(f"file://{tmp_path}/staging"), "xello_to_aeries", "run-1")
-    assert tasks._staged_path(run, "inbound", GOOD) == f"inbound/{GOOD}"
+    assert sources.staged_path(run, "inbound", GOOD) == f"inbound/{GOOD}"
     with pytest.raises(ValueError) as err:
-        tasks._staged_path(run, "inbound", CLIMBING)
+        sources.staged_path(run, "inbound", CLIMBING)
     assert str(err.value) == f"export file name {CLIMBING!r} may not be staged: {RULE}"
 
 
@@ -257,8 +258,8 @@ GOOD_LINE = b'{"students": {"enroll_id": "E-1", "state_id": "9900000001"}}\n'
 ], ids=["recursion", "deep", "long"])
 def test_a_json_lines_file_past_the_bounds_is_unreadable_as_a_whole(line, reason):
     writeback = load_writeback(ENROLL)
-    assert tasks._unreadable_file(writeback, "x.jsonl", GOOD_LINE + line + GOOD_LINE) == reason
-    assert tasks._unreadable_file(writeback, "x.jsonl", GOOD_LINE + b"not json\n" + GOOD_LINE) is None  # a reject
+    assert unreadable_file(writeback, "x.jsonl", GOOD_LINE + line + GOOD_LINE) == reason
+    assert unreadable_file(writeback, "x.jsonl", GOOD_LINE + b"not json\n" + GOOD_LINE) is None  # a reject
 
 
 

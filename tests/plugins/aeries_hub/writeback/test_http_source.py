@@ -15,7 +15,8 @@ from aeries_hub.config_files import read_yaml
 from aeries_hub.delivery import DeliveryError
 from aeries_hub.mapping.models import MappingError
 from aeries_hub.paths import WRITEBACKS_DIR
-from aeries_hub.writeback import tasks
+from aeries_hub.tasks import writeback as tasks
+from aeries_hub.writeback import sources, state
 from aeries_hub.writeback.loader import load_writeback
 from aeries_sandbox.vendor_api.server import VendorApiServer
 
@@ -54,7 +55,7 @@ def writeback(tmp_path):
 
 def read_all(writeback, **options) -> dict[str, bytes]:
     options.setdefault("sleep", lambda seconds: None)
-    return {name: read()[0] for name, _sha, read in tasks._http_exports(writeback, **options)}
+    return {name: read()[0] for name, _sha, read in sources.http_exports(writeback, **options)}
 
 
 def test_loader_reads_the_http_source(writeback):
@@ -80,7 +81,7 @@ def test_lists_and_fetches_every_export_file_by_name(api, writeback):
     api.put_export("sandbox", "enroll_2026-12-02.jsonl", RECORD * 2)
     api.put_export("sandbox", "enroll_2026-12-01.jsonl", RECORD)
     api.put_export("production", "elsewhere.jsonl", b"{}\n")
-    listed = [(name, sha) for name, sha, _read in tasks._http_exports(writeback)]
+    listed = [(name, sha) for name, sha, _read in sources.http_exports(writeback)]
     assert listed == [("enroll_2026-12-01.jsonl", hashlib.sha256(RECORD).hexdigest()),
                       ("enroll_2026-12-02.jsonl", hashlib.sha256(RECORD * 2).hexdigest())]
     assert read_all(writeback) == {"enroll_2026-12-01.jsonl": RECORD, "enroll_2026-12-02.jsonl": RECORD * 2}
@@ -127,8 +128,8 @@ def test_fetch_exports_stages_new_files_and_skips_one_already_written(api, write
 
     monkeypatch.setattr(tasks, "writeback_for", lambda _file: writeback)
     monkeypatch.setattr(tasks.RunFolder, "current", classmethod(lambda cls: run))
-    monkeypatch.setattr(tasks, "_processed_state", lambda _writeback: Written())
-    monkeypatch.setattr(tasks, "_quarantine_state", lambda _writeback: Written())
+    monkeypatch.setattr(state, "processed_state", lambda _writeback: Written())
+    monkeypatch.setattr(state, "quarantine_state", lambda _writeback: Written())
     api.put_export("sandbox", "old.jsonl", RECORD)
     api.put_export("sandbox", "new.jsonl", RECORD * 3)
     summary = tasks.fetch_exports("schoolmint_enroll.yml")

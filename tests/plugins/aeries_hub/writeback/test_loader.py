@@ -8,6 +8,8 @@ import yaml
 from aeries_hub.config_files import read_yaml
 from aeries_hub.mapping.models import MappingError
 from aeries_hub.paths import WRITEBACKS_DIR
+from aeries_hub.writeback.kinds.base import kind_of
+from aeries_hub.writeback.kinds.students import students_of
 from aeries_hub.writeback.loader import load_writeback
 
 ENROLL = WRITEBACKS_DIR / "schoolmint_enroll.yml"
@@ -27,7 +29,8 @@ def test_shipped_writeback_loads_with_writing_off():
     writeback = load_writeback(ENROLL)
     assert writeback.dag_id == "schoolmint_enroll_to_aeries"
     assert writeback.enabled is False
-    assert writeback.match == ("StateStudentID",) and writeback.contacts.match == ("FirstName", "LastName")
+    students = students_of(writeback)
+    assert students.match == ("StateStudentID",) and students.contacts.match == ("FirstName", "LastName")
 
 
 def test_unknown_key_and_unknown_aeries_field_name_the_key_path(tmp_path):
@@ -77,9 +80,7 @@ def test_every_writeback_must_declare_its_allowed_fields(tmp_path):
 
 
 def test_the_shipped_writebacks_declare_what_they_write():
-    from aeries_hub.writeback.loader import written_fields
-
     for path in sorted(WRITEBACKS_DIR.glob("*.yml")):
         writeback = load_writeback(path)
-        for kind, fields in written_fields(writeback).items():
+        for kind, fields in kind_of(writeback).written_fields(writeback).items():
             assert set(fields) <= set(writeback.guard.allowed_fields[kind]), (path.name, kind)

@@ -13,8 +13,9 @@ import yaml
 from aeries_hub.config_files import read_yaml
 from aeries_hub.mapping.models import MappingError
 from aeries_hub.paths import WRITEBACKS_DIR
+from aeries_hub.writeback.kinds.scores import build_score_plan, class_section, scores_of
 from aeries_hub.writeback.loader import load_writeback
-from aeries_hub.writeback.tasks import ID, ROW, _read_records, build_score_plan, class_section
+from aeries_hub.writeback.records import ID, ROW, read_records
 
 PSL = WRITEBACKS_DIR / "powerschool_learning.yml"
 WRITEBACK = load_writeback(PSL)
@@ -60,7 +61,7 @@ def test_shipped_powerschool_learning_writeback_loads_with_writing_off():
     assert (WRITEBACK.aeries_conn_id, WRITEBACK.sftp_conn_id, WRITEBACK.remote_dir, WRITEBACK.format, WRITEBACK.pattern) == (
         "aeries_writeback", "powerschool_learning_export_sftp", "powerschool_learning_export", "csv", "grades_*.csv")
     assert WRITEBACK.schedule.crons == ("*/5 6-18 * * 1-5",)
-    spec = WRITEBACK.scores
+    spec = scores_of(WRITEBACK)
     assert (spec.delivered_by, spec.class_id, spec.student, spec.assignment, spec.title, spec.points_possible,
             spec.score, spec.date, spec.create_assignments) == (
         "aeries_to_powerschool_learning", "class_id", "user_id", "assignment_id", "assignment_title", "points_possible",
@@ -101,7 +102,7 @@ def test_scores_mistakes_name_the_key_path(tmp_path):
 def test_the_export_is_read_as_comma_separated_text_with_a_header():
     text = ("class_id,assignment_id,assignment_title,points_possible,user_id,score,date_scored\n"
             f"{C1},psl-1,\"Homework 1, part A\",10,501,9,2026-10-01\n")
-    [(where, record, problem)] = list(_read_records(WRITEBACK, "grades_1.csv", io.BytesIO(text.encode())))
+    [(where, record, problem)] = list(read_records(WRITEBACK, "grades_1.csv", io.BytesIO(text.encode())))
     assert (where, problem) == ("grades_1.csv line 2", None)
     assert record["assignment_title"] == "Homework 1, part A" and record["user_id"] == "501"
 
@@ -180,7 +181,7 @@ def test_a_missing_assignment_is_created_then_scored():
 
 
 def test_without_create_assignments_a_missing_assignment_is_rejected():
-    writeback = replace(WRITEBACK, scores=replace(WRITEBACK.scores, create_assignments=False))
+    writeback = replace(WRITEBACK, section=replace(scores_of(WRITEBACK), create_assignments=False))
     result = plan([score(2, assignment="psl-20", title="Lab 3")], writeback=writeback)
     assert [w["reason"] for w in result] == [
         f"{C1}/psl-20/501: assignment psl-20 ('Lab 3') is not in gradebook 7 (create_assignments is off)"]
@@ -208,7 +209,7 @@ def test_the_crosswalk_is_read_backwards_from_the_outbound_mapping(tmp_path, mon
     import shutil
 
     from aeries_hub import paths
-    from aeries_hub.writeback.tasks import student_ids
+    from aeries_hub.writeback.kinds.scores import student_ids
 
     mappings = tmp_path / "include" / "mappings"
     shutil.copytree(paths.INCLUDE_DIR, tmp_path / "include")
@@ -216,4 +217,4 @@ def test_the_crosswalk_is_read_backwards_from_the_outbound_mapping(tmp_path, mon
         "aeries_id,vendor_id\n99400001,haiku-0001\nT12,haiku-0002\n")
     monkeypatch.setattr(paths, "MAPPINGS_DIR", mappings)
     assert student_ids(WRITEBACK) == {"haiku-0001": "99400001", "haiku-0002": "T12"}
-    assert student_ids(replace(WRITEBACK, scores=replace(WRITEBACK.scores, user_crosswalk=""))) == {}
+    assert student_ids(replace(WRITEBACK, section=replace(scores_of(WRITEBACK), user_crosswalk=""))) == {}

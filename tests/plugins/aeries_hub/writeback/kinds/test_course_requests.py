@@ -12,8 +12,9 @@ import yaml
 from aeries_hub.config_files import read_yaml
 from aeries_hub.mapping.models import MappingError
 from aeries_hub.paths import WRITEBACKS_DIR
+from aeries_hub.writeback.kinds.course_requests import build_course_request_plan, course_requests_of
 from aeries_hub.writeback.loader import load_writeback
-from aeries_hub.writeback.tasks import ID, ROW, _read_records, build_course_request_plan
+from aeries_hub.writeback.records import ID, ROW, read_records
 
 XELLO = WRITEBACKS_DIR / "xello.yml"
 WRITEBACK = load_writeback(XELLO)
@@ -46,7 +47,7 @@ def test_shipped_xello_writeback_loads_with_writing_off():
     assert WRITEBACK.enabled is False
     assert (WRITEBACK.sftp_conn_id, WRITEBACK.remote_dir, WRITEBACK.format, WRITEBACK.delimiter) == (
         "xello_export_sftp", "xello_export", "csv", "|")
-    spec = WRITEBACK.course_requests
+    spec = course_requests_of(WRITEBACK)
     assert (spec.id, spec.school, spec.student, spec.course, spec.student_key) == (
         ("SchoolCode", "StudentID", "CourseCode"), "SchoolCode", "StudentID", "CourseCode", "StudentID")
     assert [f.name for f in spec.fields] == ["AlternateTag"]
@@ -86,7 +87,7 @@ def test_source_format_mistakes(tmp_path):
 
 def test_the_delimited_reader_names_lines_and_refuses_a_row_with_the_wrong_column_count():
     data = "\ufeffStudentID|SchoolCode|CourseCode\n501|300|0001\n\n502|300\n503|300|a,b\n".encode()
-    read = list(_read_records(WRITEBACK, "x.txt", io.BytesIO(data)))
+    read = list(read_records(WRITEBACK, "x.txt", io.BytesIO(data)))
     assert read == [
         ("x.txt line 2", {"StudentID": "501", "SchoolCode": "300", "CourseCode": "0001"}, None),
         ("x.txt line 4", None, "has 2 columns, the header has 3 (delimiter '|')"),
@@ -98,14 +99,14 @@ def test_an_unquoted_pipe_export_reads_a_leading_double_quote_as_text_not_as_a_q
     # Xello writes its pipe files unquoted: read with RFC 4180 quoting, the '"' opens a quoted field that runs on
     # to the next '"', swallowing line 3 into line 2.
     data = 'StudentID|SchoolCode|CourseCode\n501|300|"0001\n502|300|0002"\n503|300|0003\n'.encode()
-    read = list(_read_records(WRITEBACK, "x.txt", io.BytesIO(data)))
+    read = list(read_records(WRITEBACK, "x.txt", io.BytesIO(data)))
     assert WRITEBACK.quoting == "none"
     assert read == [
         ("x.txt line 2", {"StudentID": "501", "SchoolCode": "300", "CourseCode": '"0001'}, None),
         ("x.txt line 3", {"StudentID": "502", "SchoolCode": "300", "CourseCode": '0002"'}, None),
         ("x.txt line 4", {"StudentID": "503", "SchoolCode": "300", "CourseCode": "0003"}, None),
     ]
-    quoted = list(_read_records(dataclasses.replace(WRITEBACK, quoting="minimal"), "x.txt", io.BytesIO(data)))
+    quoted = list(read_records(dataclasses.replace(WRITEBACK, quoting="minimal"), "x.txt", io.BytesIO(data)))
     assert [where for where, _, _ in quoted] == ["x.txt line 3", "x.txt line 4"]  # what it read before: 2 rows
 
 

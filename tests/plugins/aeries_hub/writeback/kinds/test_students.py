@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from aeries_hub.paths import WRITEBACKS_DIR
+from aeries_hub.writeback.kinds.students import build_plan, students_of
 from aeries_hub.writeback.loader import load_writeback
-from aeries_hub.writeback.tasks import ID, SCHOOL, build_plan
+from aeries_hub.writeback.records import ID, SCHOOL
 
 WRITEBACK = load_writeback(WRITEBACKS_DIR / "schoolmint_enroll.yml")
-FIELDS = [f.name for f in WRITEBACK.fields]
+FIELDS = [f.name for f in students_of(WRITEBACK).fields]
 AERIES = [{"StudentID": 501, "SchoolCode": 100, "StateStudentID": "1234567890", "FirstName": "Ana", "LastName": "Ruiz",
            "Birthdate": "2015-03-04T00:00:00", "Grade": 5, "HomePhone": "831-555-0100"}]
 CONTACTS = [{"StudentID": 501, "SequenceNumber": 1, "FirstName": "Rosa", "LastName": "Ruiz", "EmailAddress": ""}]
@@ -18,7 +19,7 @@ def student(record_id: str, **values) -> dict:
 
 
 def contact(record_id: str, **values) -> dict:
-    return {ID: record_id, **{f.name: "" for f in WRITEBACK.contacts.fields}, **values}
+    return {ID: record_id, **{f.name: "" for f in students_of(WRITEBACK).contacts.fields}, **values}
 
 
 def test_a_known_student_is_updated_only_where_it_differs_and_dates_and_phones_compare_by_value():

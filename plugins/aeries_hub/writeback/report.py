@@ -1,0 +1,88 @@
+"""The report of a write-back run (``report.json``): files read, records accepted and rejected, the approval,
+every write with the fields it set. Kept after retention deletes the staged files: ids, counts and field names
+only, never a value (those are in plan.json and writes.json)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from aeries_hub.staging import RunFolder
+from aeries_hub.writeback.guard import fields_of, students_of
+from aeries_hub.writeback.kinds.base import kind_of
+from aeries_hub.writeback.spec import WriteBack
+
+log = logging.getLogger(__name__)
+
+
+def write_report(writeback: WriteBack, run: RunFolder) -> dict:
+    """Write and log the run's ``report.json``; its ``status`` is Error when the run did not finish or Aeries
+    refused a write."""
+    new_id = kind_of(writeback).new_id_name  # the id an insert got, which later writes of its record used
+    stages = {name[: -len(".json")]: run.read_json(f"summary/{name}") for name in run.list("summary")}
+    writes = run.read_json("writes.json") if run.exists("writes.json") else []
+    plan = run.read_json("plan.json") if run.exists("plan.json") else []
+    validated = stages.get("validate_exports", {})
+    wrote = stages.get("write_to_aeries", {})
+    approval = stages.get("approve_writes", {})
+    guard = run.read_json("guard.json") if run.exists("guard.json") else None
+    year = stages.get("school_year", {})
+    refused = [w for w in writes if w["status"] != "written"]
+    # Rows found wrong only against Aeries (an unknown course, a student not at that school) are rejected by the plan.
+    plan_rejects = [w for w in plan if w["action"] == "rejected"]
+    rejected = sorted(set(validated.get("rejected", [])) | {w["record"] for w in plan_rejects})
+    reasons = sorted(set(validated.get("reasons", [])) | {w["reason"] for w in plan_rejects})
+    finished = "plan_writes" in stages and "write_to_aeries" in stages
+    quarantined = stages.get("fetch_exports", {}).get("quarantined", [])  # export files not taken, and why
+    status = ("Error" if not finished or refused else "Completed with errors" if rejected or quarantined
+              else "Completed")
+    document = {
+        "integration": writeback.name,
+        "status": status,
+        "files": stages.get("fetch_exports", {}).get("files", []),
+        "skipped_files": stages.get("fetch_exports", {}).get("skipped", []),
+        "quarantined_files": quarantined,
+        "records": validated.get("records", 0),
+        "rejected": rejected,
+        "reject_reasons": reasons,
+        "planned": count_writes(plan),
+        "approval": {k: v for k, v in approval.items() if k in ("needed", "decision", "by", "at", "why")}
+        | ({k: guard[k] for k in ("reasons", "students_changed", "waiting")} if guard else {}),
+        "written": [{k: w[k] for k in ("record", "kind", "action", "target", "path", new_id, "status", "reason",
+                                       "not_stored") if k in w}
+                    | {"fields": fields_of(w)} | ({"students": students_of(w)} if w["kind"] == "scores" else {})
+                    for w in writes],
+        "not_written_because": wrote.get("skipped_because")
+        or (approval.get("reason") if approval.get("decision") not in (None, "approved") else None),
+        # The school year the plan read and the writes went into (AeriesHook.check_database_year), and why it is
+        # not the run's, or why the run did not settle on one.
+        "database_year": year.get("database_year"),
+        "school_year": year.get("school_year"),
+        "attention": [year["year_note"]] if year.get("year_note") else [],
+        "errors": [year["error"]] if year.get("error") else [],
+        "staging": str(run.root),
+        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    run.write_json("report.json", document)
+    log.info("%s: %s; %d records, %d rejected; planned %s; %d written%s", writeback.name, status, document["records"],
+             len(document["rejected"]), document["planned"], sum(w["status"] == "written" for w in writes),
+             f" ({document['not_written_because']})" if document["not_written_because"] else "")
+    if document["school_year"]:
+        log.info("Aeries school year read and written: %s (DatabaseYear %s)", document["school_year"],
+                 document["database_year"])
+    for line in document["attention"] + [f"error: {error}" for error in document["errors"]]:
+        log.warning("%s", line)
+    for w in refused:
+        log.info("%s: %s %s of record %s: %s", "incomplete" if w["status"] == "incomplete" else "not written",
+                 w["action"], w["kind"], w["record"], w.get("reason"))
+    return document
+
+
+def count_writes(plan: list[dict]) -> dict[str, int]:
+    """How many planned writes of each kind and action ("student insert": 3)."""
+    counts: dict[str, int] = {}
+    for write in plan:
+        key = f"{write['kind']} {write['action']}"
+        counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items()))
+

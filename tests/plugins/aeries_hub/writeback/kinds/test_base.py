@@ -1,0 +1,33 @@
+"""The registry of write-back kinds agrees with the write-back schema, and every shipped file finds its kind."""
+
+from __future__ import annotations
+
+import json
+
+from aeries_hub.paths import WRITEBACKS_DIR
+from aeries_hub.writeback.kinds.base import KINDS, kind_of
+from aeries_hub.writeback.loader import WRITEBACK_SCHEMA, load_writeback
+
+SCHEMA = json.loads(WRITEBACK_SCHEMA.read_text())
+
+
+def test_each_section_the_schema_allows_one_of_is_a_registered_kind_and_no_other():
+    sections = [next(iter(choice["required"])) for choice in SCHEMA["oneOf"]]
+    assert list(KINDS) == sections == ["students", "course_requests", "scores"]
+
+
+def test_each_kind_writes_only_kinds_of_record_that_guard_allowed_fields_knows():
+    allowed = set(SCHEMA["properties"]["guard"]["properties"]["allowed_fields"]["properties"])
+    written = {record for kind in KINDS.values() for record in kind.record_kinds.values()}
+    assert written == allowed
+
+
+def test_a_shipped_writeback_is_read_by_the_kind_of_its_section():
+    kinds = {}
+    for path in sorted(WRITEBACKS_DIR.glob("*.yml")):
+        writeback = load_writeback(path)
+        assert kind_of(writeback) is KINDS[writeback.kind]
+        kinds[path.name] = (writeback.kind, type(writeback.section).__name__)
+    assert kinds == {"powerschool_learning.yml": ("scores", "Scores"),
+                     "schoolmint_enroll.yml": ("students", "Students"),
+                     "xello.yml": ("course_requests", "CourseRequests")}
