@@ -136,7 +136,7 @@ def describe_left_out(schools: list[dict]) -> str | None:
 def apply_source_filters(mapping: Mapping, tables: dict[str, pd.DataFrame], left_out: Sequence[dict] = ()) -> dict[str, pd.DataFrame]:
     """Keep the schools and student statuses the mapping asks for (``source`` section), without the rows of the
     ``left_out`` schools (:func:`left_out_schools`) in the tables tied to a school by SchoolCode."""
-    from aeries_hub.hooks.aeries import TABLES
+    from aeries_hub.aeries.tables import TABLES
 
     filtered = dict(tables)
     if mapping.school_codes:
@@ -183,7 +183,7 @@ def columns_read_by(mapping: Mapping, output: Output) -> dict[str, set[str]]:
 
 def source_filter_columns(mapping: Mapping, table: str) -> set[str]:
     """The columns of ``table`` that :func:`apply_source_filters` tests for this mapping."""
-    from aeries_hub.tables import TABLES
+    from aeries_hub.aeries.tables import TABLES
 
     columns = {"InactiveStatusCode"} if table == "students" else set()
     school_column = TABLES[table].school_column if table in TABLES else None
@@ -405,7 +405,7 @@ def _explode(frame: pd.DataFrame, table: str, column: str, alias: str, where: st
     With ``conditions`` (``explode.where``), only the elements that meet them are kept; a row none of whose
     elements does is kept once with blank fields, as a row with an empty list (a section whose staff members
     have all left still becomes a class, without a teacher, where the output's checks can name it)."""
-    from aeries_hub.hooks.aeries import TABLES
+    from aeries_hub.aeries.tables import TABLES
 
     if column not in frame.columns:
         raise MappingError(f"{where}.column: column {column!r} does not exist")

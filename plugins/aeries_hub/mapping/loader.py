@@ -2,7 +2,7 @@
 
 Validation happens in two passes: the JSON Schema in include/schemas/mapping.schema.json, then the
 cross-references a schema cannot express (tables named in ``source.tables``, lookup aliases, output
-columns, and every Aeries column a record set reads, against the registry in :mod:`aeries_hub.tables`).
+columns, and every Aeries column a record set reads, against the registry in :mod:`aeries_hub.aeries.tables`).
 Every problem is reported as ``<file>: <key path>: <problem>`` so that the import error shown in
 the Airflow UI points at the line to fix.
 """
@@ -17,9 +17,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from aeries_hub.aeries.tables import TABLES  # light on purpose: this module is imported at DAG parse time
 from aeries_hub.config_files import format_key_path, read_yaml, schema_problems
 from aeries_hub.paths import SCHEMAS_DIR
-from aeries_hub.tables import TABLES  # light on purpose: this module is imported at DAG parse time
 from aeries_hub.window import PullWindow
 
 MAPPING_SCHEMA = SCHEMAS_DIR / "mapping.schema.json"
@@ -635,7 +635,7 @@ def _check_record_set(mapping: Mapping, out: Output, rec: RecordSet, rat: str, c
 # element fields ``alias.Field``; each lookup's ``on`` reads those and the earlier lookups' ``alias.Column``
 # on the left, and its own table's columns on the right (as does the lookup's ``where``); the record set's
 # ``where``, ``distinct`` and ``values`` read every column once all the lookups are joined. Columns are the
-# ones the Aeries registry knows (aeries_hub.tables.TABLES); a table it does not know is not checked here.
+# ones the Aeries registry knows (aeries_hub.aeries.tables.TABLES); a table it does not know is not checked here.
 
 
 @dataclass(frozen=True)

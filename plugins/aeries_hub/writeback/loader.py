@@ -12,10 +12,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from aeries_hub.aeries.tables import TABLES
 from aeries_hub.config_files import read_yaml, schema_problems
 from aeries_hub.mapping.loader import MAPPING_SCHEMA, MappingError, Schedule, ValueSpec, value_spec
 from aeries_hub.paths import SCHEMAS_DIR
-from aeries_hub.tables import TABLES
 
 WRITEBACK_SCHEMA = SCHEMAS_DIR / "writeback.schema.json"
 

@@ -1142,7 +1142,8 @@ def _hook_on_planned_year(writeback: WriteBack, run: RunFolder):
     it (the approval may have waited through the July rollover): else nothing is written."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from aeries_hub.hooks.aeries import AeriesHook, school_year_label
+    from aeries_hub.aeries.hook import AeriesHook
+    from aeries_hub.aeries.school_year import school_year_label
 
     planned = run.read_json("summary/school_year.json")["database_year"]
     hook = AeriesHook(aeries_conn_id=writeback.aeries_conn_id, database_year=planned)
@@ -1157,7 +1158,7 @@ def _hook_on_planned_year(writeback: WriteBack, run: RunFolder):
 
 def _send(hook, journal, index: int, write: dict, path: str) -> dict:
     """Send one planned write, journalled before it goes and once Aeries answered; the journal entry."""
-    from aeries_hub.hooks.aeries import AeriesValidationError, AeriesWriteUnknownError
+    from aeries_hub.aeries.errors import AeriesValidationError, AeriesWriteUnknownError
 
     area = {"contact": "Contacts", "course request": COURSE_REQUESTS_AREA, "assignment": GRADEBOOK_AREA,
             "scores": SCORES_AREA}.get(write["kind"], "Student Data")

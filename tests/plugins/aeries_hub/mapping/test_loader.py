@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from aeries_hub.aeries.tables import TABLES
 from aeries_hub.config_files import read_yaml
 from aeries_hub.mapping.loader import Guard, MappingError, load_mapping
 from aeries_hub.paths import MAPPINGS_DIR
-from aeries_hub.tables import TABLES
 
 DESTINY = MAPPINGS_DIR / "destiny.yml"
 
@@ -155,7 +155,7 @@ def test_yes_no_and_on_stay_text(tmp_path):
 def test_schema_names_exactly_the_tables_the_hook_can_extract():
     import json
 
-    from aeries_hub.hooks.aeries import TABLES
+    from aeries_hub.aeries.tables import TABLES
     from aeries_hub.mapping.loader import MAPPING_SCHEMA
 
     schema = json.loads(MAPPING_SCHEMA.read_text())
@@ -273,7 +273,7 @@ def test_overwrite_and_nest_are_for_jsonl_files(tmp_path):
 
 # --------------------------------------------------------------- unknown Aeries columns (issue 4, bad inputs)
 # An unknown column is reported when the mapping loads (the DAG is an import error), not only when its build
-# task runs: the loader checks every column a record set reads against the registry (aeries_hub.tables.TABLES:
+# task runs: the loader checks every column a record set reads against the registry (aeries_hub.aeries.tables.TABLES:
 # a table's columns, the list fields of an exploded column, a lookup's table for "alias.Column").
 
 
@@ -470,15 +470,10 @@ def test_the_loader_reads_the_registry_without_importing_the_hook():
                           cwd=MAPPINGS_DIR.parent.parent, env={**__import__("os").environ, "PYTHONPATH": "plugins"})
     assert done.stdout.strip() == "[]"
 
-    import aeries_hub.tables
-    from aeries_hub.hooks import aeries
-
-    assert aeries.TABLES is aeries_hub.tables.TABLES and aeries.AeriesTable is aeries_hub.tables.AeriesTable
-
 
 def test_every_column_the_shipped_mappings_read_is_in_the_hooks_registry():
     """What the loader check above would need: no shipped mapping reads a column the registry lacks."""
-    from aeries_hub.hooks.aeries import TABLES
+    from aeries_hub.aeries.tables import TABLES
     from aeries_hub.mapping.loader import _refs
 
     unknown = []

@@ -6,15 +6,16 @@ from datetime import datetime, timezone
 
 import pytest
 
-from aeries_hub.hooks.aeries import rows_to_arrow
-from aeries_hub.incremental import (
-    ALWAYS_FULL_REASON,
+from aeries_hub.aeries.arrow import rows_to_arrow
+from aeries_hub.extract.district_time import local_time
+from aeries_hub.extract.incremental import (
     ExtractSnapshot,
+    changed_groups,
     choose_mode,
     describe_extraction,
-    local_time,
-    merge_tables,
 )
+from aeries_hub.extract.merge import changed_share, merge_tables
+from aeries_hub.extract.plans import ALWAYS_FULL_REASON
 
 SETTINGS = {"school_codes": [], "api_version": 5}
 NOW = datetime(2026, 12, 1, 8, 0)
@@ -149,38 +150,43 @@ def test_report_line():
 
 
 class _Answers:
-    """Stands for the hook: answers each path from a dict (the e2e test runs the real one against the emulator)."""
+    """Stands for the hook: answers each change route and path from dicts (the e2e test runs the real one against
+    the emulator)."""
 
-    def __init__(self, answers: dict):
-        self.answers, self.asked = answers, []
+    def __init__(self, changes: dict, records: dict):
+        self.changes, self.records, self.asked = changes, records, []
 
-    def _request(self, path, *, stats, security_area):
+    def get_data_changes(self, route, since, *, stats):
+        self.asked.append((route, since))
+        return self.changes[route]
+
+    def get_records(self, path, *, security_area, stats):
         self.asked.append(path)
-        return self.answers[path]
+        return self.records[path]
 
 
 def test_a_changed_section_roster_refetches_only_the_students_whose_rows_there_differ():
-    from aeries_hub.incremental import changed_groups
-
     sec = lambda sid, section, seq=1: {"StudentID": sid, "SchoolCode": 100, "SequenceNumber": seq,  # noqa: E731
                                        "SectionNumber": section}
     snapshot = [sec(1, 57), sec(2, 57), sec(3, 57), sec(3, 60, 2), sec(9, 60)]
     hook = _Answers({
-        "StudentDataChanges/class/2026/12/1/7/45": [],
-        "StudentDataChanges/enrollment/2026/12/1/7/45": [{"StudentID": 9, "SchoolCode": 100, "StudentNumber": 4}],
-        "SectionRosterDataChanges/2026/12/1/7/45": [{"SchoolCode": 100, "SectionNumber": 57}],
+        "StudentDataChanges/class": [],
+        "StudentDataChanges/enrollment": [{"StudentID": 9, "SchoolCode": 100, "StudentNumber": 4}],
+        "SectionRosterDataChanges": [{"SchoolCode": 100, "SectionNumber": 57}],
+    }, {
         # student 2 left section 57, student 4 joined it; 1 and 3 are as they were
         "schools/100/sections/57/students": [sec(1, 57), sec(3, 57), sec(4, 57)],
     })
+    since = datetime(2026, 12, 1, 7, 45)
 
-    groups = changed_groups(hook, "rosters", datetime(2026, 12, 1, 7, 45), None, rows_to_arrow("rosters", snapshot), None)
+    groups = changed_groups(hook, "rosters", since, None, rows_to_arrow("rosters", snapshot), None)
 
     assert groups == {(100, 2), (100, 4), (100, 9)}
+    assert hook.asked == [("StudentDataChanges/class", since), ("StudentDataChanges/enrollment", since),
+                          ("SectionRosterDataChanges", since), "schools/100/sections/57/students"]
 
 
 def test_the_changed_share_counts_students_sections_and_staff_not_rows():
-    from aeries_hub.incremental import changed_share
-
     students = rows_to_arrow("students", [student(100 + n % 4, n, n) for n in range(2000)])  # 4 schools of 500
     assert changed_share("students", students, 20) == 1.0
     rosters = rows_to_arrow("rosters", [{"StudentID": n // 6, "SchoolCode": 100, "SequenceNumber": n % 6}
