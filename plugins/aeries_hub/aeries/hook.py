@@ -40,20 +40,11 @@ from aeries_hub.aeries.parquet import ExtractResult, extract_metadata, write_par
 from aeries_hub.aeries.records import as_list, single
 from aeries_hub.aeries.school_year import SchoolYear, settle_school_year
 from aeries_hub.aeries.settings import AeriesSettings, settings_from_connection
-from aeries_hub.aeries.tables import AeriesTable
+from aeries_hub.aeries.tables import DATA_CHANGES_AREAS, AeriesTable
 from aeries_hub.retrying import RETRY_STATUSES, backoff_delay, retry_after_seconds
 
 if TYPE_CHECKING:  # pragma: no cover
     from airflow.sdk import ObjectStoragePath
-
-#: ``*DataChanges`` route -> the security area it needs.
-DATA_CHANGES_AREAS = {
-    "StudentDataChanges": "Student Data",
-    "StaffDataChanges": "Staff Data",
-    "SectionDataChanges": "Master Schedule",
-    "SectionRosterDataChanges": "Class Schedules/History",
-}
-
 
 class AeriesHook(BaseHook):
     """Read Aeries SIS tables over its REST API.
@@ -207,8 +198,8 @@ class AeriesHook(BaseHook):
         self,
         path: str,
         *,
-        stats: RequestStats,
         security_area: str | None,
+        stats: RequestStats | None = None,
         params: dict[str, Any] | None = None,
         with_cert: bool = True,
         stop: threading.Event | None = None,
@@ -221,13 +212,15 @@ class AeriesHook(BaseHook):
         failures. A request that is not ``idempotent`` (an insert) is retried only when the server certainly
         did nothing (429, 503); a lost answer raises AeriesWriteUnknownError instead.
 
-        :param stats: counts the request and its retries (one object per hook call, shared by its threads).
         :param security_area: named in the error when Aeries answers 403 (None: not known).
+        :param stats: counts the request and its retries (one object per hook call, shared by its threads;
+            None: not counted).
         :param with_cert: send the certificate and the hook's ``DatabaseYear`` (false for ``systeminfo``).
         :param stop: set by the caller to abandon the request before its next attempt (RequestCancelled).
         :param max_retries: instead of the connection's ``max_retries``.
         """
         settings = self.settings
+        stats = stats if stats is not None else RequestStats()
         cert = self._require_cert() if with_cert else None
         session = self.get_conn()
         assert self._slots is not None
@@ -356,8 +349,8 @@ class AeriesHook(BaseHook):
         :param max_retries: instead of the connection's ``max_retries``.
         """
         params = {"DatabaseYear": database_year} if database_year is not None else None
-        data = self.request("systeminfo", stats=stats or RequestStats(), security_area=None, with_cert=False,
-                            params=params, max_retries=max_retries)
+        data = self.request("systeminfo", security_area=None, stats=stats, with_cert=False, params=params,
+                            max_retries=max_retries)
         return single(data) or {}
 
     def check_database_year(self) -> SchoolYear:
@@ -367,7 +360,7 @@ class AeriesHook(BaseHook):
         the year asked for."""
         settings = self.settings
         requested = settings.database_year
-        year = settle_school_year(requested, self._system_info_for, settings.unavailable_year, self.aeries_conn_id)
+        year = settle_school_year(requested, self.get_system_info, settings.unavailable_year, self.aeries_conn_id)
         if year.note:
             log.warning("Aeries connection %r: %s", self.aeries_conn_id, year.note)
         if year.served is not None and year.served != requested:
@@ -375,28 +368,22 @@ class AeriesHook(BaseHook):
                 self._settings = dataclasses.replace(settings, database_year=year.served)
         return year
 
-    def _system_info_for(self, year: int | None) -> dict[str, Any]:
-        """systeminfo as a request for ``year`` sees it; {} from a server without it (then nothing is known)."""
-        try:
-            info = self.get_system_info(database_year=year)
-        except AeriesNotFoundError:
-            return {}
-        return info if isinstance(info, dict) else {}
-
     def get_json(self, path: str, *, params: dict[str, Any] | None = None, security_area: str | None = None) -> Any:
         """GET any endpoint under ``/api/vN/`` (e.g. ``schools/994/students/99400001``) and return its JSON."""
-        return self.request(path, stats=RequestStats(), security_area=security_area, params=params)
+        return self.request(path, security_area=security_area, params=params)
 
-    def get_records(self, path: str, *, security_area: str | None, stats: RequestStats | None = None,
-                    ) -> list[dict[str, Any]]:
+    def get_records(
+        self, path: str, *, security_area: str | None, stats: RequestStats | None = None
+    ) -> list[dict[str, Any]]:
         """GET an endpoint under ``/api/vN/`` that answers records (a list; a single object is one record, null
         none), as one request: unlike :meth:`get_paged`, no ``StartingRecord``/``EndingRecord``."""
-        return as_list(self.request(path, stats=stats or RequestStats(), security_area=security_area), path)
+        return as_list(self.request(path, security_area=security_area, stats=stats), path)
 
-    def get_data_changes(self, route: str, since: datetime, *, stats: RequestStats | None = None,
-                         ) -> list[dict[str, Any]]:
+    def get_data_changes(
+        self, route: str, since: datetime, *, stats: RequestStats | None = None
+    ) -> list[dict[str, Any]]:
         """The keys Aeries lists as changed since ``since`` (the district's local time, to the minute) at
-        ``route``, a ``*DataChanges`` endpoint of :data:`DATA_CHANGES_AREAS` with its kind (e.g.
+        ``route``, a ``*DataChanges`` endpoint of :data:`~aeries_hub.aeries.tables.DATA_CHANGES_AREAS` with its kind (e.g.
         ``StudentDataChanges/enrollment``). Aeries lists changed keys only, never deletions."""
         path = f"{route}/{since.year}/{since.month}/{since.day}/{since.hour}/{since.minute}"
         return self.get_records(path, security_area=DATA_CHANGES_AREAS[route.split("/")[0]], stats=stats)
@@ -409,8 +396,7 @@ class AeriesHook(BaseHook):
         :raises AeriesValidationError: Aeries refused the record (HTTP 400), with Aeries' reason.
         :raises AeriesWriteUnknownError: the answer was lost; whether Aeries wrote it is unknown.
         """
-        return self.request(path, stats=RequestStats(), security_area=security_area, method=method, json_body=body,
-                            idempotent=idempotent)
+        return self.request(path, security_area=security_area, method=method, json_body=body, idempotent=idempotent)
 
     def get_paged(self, path: str, *, security_area: str, key: Sequence[str] = ()) -> list[dict[str, Any]]:
         """Every record of a list endpoint under ``/api/vN/`` (e.g. ``schools/994/scheduling/courserequests``),
@@ -429,7 +415,7 @@ class AeriesHook(BaseHook):
 
     def get_school(self, school_code: int) -> dict[str, Any]:
         """One school; AeriesNotFoundError when it does not exist."""
-        data = self.request(f"schools/{int(school_code)}", stats=RequestStats(), security_area="Schools")
+        data = self.request(f"schools/{int(school_code)}", security_area="Schools")
         school = single(data)
         if school is None:
             raise AeriesNotFoundError(

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from aeries_hub.aeries.errors import AeriesConfigError
+from aeries_hub.aeries.errors import AeriesConfigError, AeriesNotFoundError
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ def school_year_start(value: Any) -> int | None:
     return int(first)
 
 
-def settle_school_year(requested: int | None, system_info_for: Callable[[int | None], dict[str, Any]], rule: str,
+def settle_school_year(requested: int | None, get_system_info: Callable[..., dict[str, Any]], rule: str,
                        conn_id: str) -> SchoolYear:
     """The school year to read when ``requested`` is asked for (:meth:`AeriesHook.check_database_year`).
 
@@ -67,7 +67,17 @@ def settle_school_year(requested: int | None, system_info_for: Callable[[int | N
     district keeps delivering through the July rollover) and says so in :attr:`SchoolYear.note`;
     ``fail`` raises AeriesConfigError naming the years Aeries offers.
 
-    ``system_info_for(year)`` is systeminfo as a request for ``year`` sees it ({} when the server has none)."""
+    ``get_system_info(database_year=year)`` is systeminfo as a request for ``year`` sees it
+    (:meth:`AeriesHook.get_system_info`)."""
+
+    def system_info_for(year: int | None) -> dict[str, Any]:
+        """{} from a server without systeminfo (then nothing is known)."""
+        try:
+            info = get_system_info(database_year=year)
+        except AeriesNotFoundError:
+            return {}
+        return info if isinstance(info, dict) else {}
+
     info = system_info_for(requested)
     served = school_year_start(info.get("DatabaseYear"))
     listed = info.get("AvailableDatabaseYears")
