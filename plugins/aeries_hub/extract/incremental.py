@@ -7,7 +7,7 @@ full extraction; rows, sha256 of the parquet, the settings it was taken with). T
 parquet and names its sha256, so a half-written snapshot is never used. The staging retention DAG leaves the
 folder alone.
 
-A run extracts a table incrementally when it is one of :data:`PLANS` and its snapshot is younger than
+A run extracts a table incrementally when it is one of :data:`~aeries_hub.extract.plans.PLANS` and its snapshot is younger than
 ``full_every_hours`` since its last full extraction: it asks the table's change endpoints for the keys changed
 since ``extracted_at - OVERLAP``, fetches each changed record (student, contact, staff member, section) or
 student's schedule, replaces those keys' rows in the snapshot and writes the merged table, in the order and
