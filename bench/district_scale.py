@@ -110,7 +110,7 @@ def print_run(label: str, report: dict, seconds: float) -> dict:
 
 def measure_limit(stack, report: dict, concurrency: int, page_size: int, repeat: int) -> dict[str, float]:
     """Median seconds per table to fetch every page the extraction fetched, discarding the bodies."""
-    from aeries_hub.tables import TABLES
+    from aeries_hub.aeries.tables import TABLES
 
     school_codes = [s["SchoolCode"] for s in json.loads((stack.data_dir / "schools.json").read_text())
                     if s["SchoolCode"] != 0]

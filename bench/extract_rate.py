@@ -66,8 +66,8 @@ def main() -> None:
 
     os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="bench-airflow-"))
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")  # the table, not the hook's log lines
-    from aeries_hub.hooks.aeries import TABLES as SPECS
-    from aeries_hub.hooks.aeries import AeriesHook
+    from aeries_hub.aeries.hook import AeriesHook
+    from aeries_hub.aeries.tables import TABLES as SPECS
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-extract-"))
     started = time.perf_counter()

@@ -11,6 +11,6 @@ def get_provider_info() -> dict:
         "description": "Aeries SIS hooks and vendor delivery for district integrations.",
         "versions": [__version__],
         "connection-types": [
-            {"hook-class-name": "aeries_hub.hooks.aeries.AeriesHook", "connection-type": "aeries"},
+            {"hook-class-name": "aeries_hub.aeries.hook.AeriesHook", "connection-type": "aeries"},
         ],
     }

@@ -7,7 +7,7 @@ number of requests: systeminfo, the school list, one record of each school's stu
 
 It finds: the security areas the certificate has (200) or lacks (403), the Aeries version, time zone and school
 years; per table the rows of the sample school and the fields served against the columns the hub knows
-(:mod:`aeries_hub.tables`); per paged endpoint whether ``StartingRecord``/``EndingRecord`` are honoured, from which
+(:mod:`aeries_hub.aeries.tables`); per paged endpoint whether ``StartingRecord``/``EndingRecord`` are honoured, from which
 record number they count and whether the server caps the rows per request; Flex schools (``ScheduleType``
 ``"Flexible"``, as Aeries' demo server answers for its Flex schools 884 and 894: derekpovah/aeries-api,
 ``spec/support/fixtures/schools.json``; or ``UsingSectionStaffInMasterSchedule``: their teachers come from section
@@ -25,10 +25,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aeries_hub.tables import TABLES, AeriesTable
+from aeries_hub.aeries.tables import TABLES, AeriesTable
 
 if TYPE_CHECKING:  # pragma: no cover
-    from aeries_hub.hooks.aeries import AeriesHook
+    from aeries_hub.aeries.hook import AeriesHook
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def check_system(hook: AeriesHook) -> dict[str, Any]:
 
 
 def _access_error(exc: Exception) -> dict[str, Any]:
-    from aeries_hub.hooks.aeries import AeriesAuthError
+    from aeries_hub.aeries.errors import AeriesAuthError
 
     if isinstance(exc, AeriesAuthError):
         access = "refused" if exc.status == 401 else "missing"
@@ -80,7 +80,8 @@ def _access_error(exc: Exception) -> dict[str, Any]:
 
 def check_schools(hook: AeriesHook) -> dict[str, Any]:
     """The school list, with Flex schools, pseudo-schools and blank short names; each school's first student."""
-    from aeries_hub.hooks.aeries import AeriesError, uses_section_staff
+    from aeries_hub.aeries.errors import AeriesError
+    from aeries_hub.aeries.section_staff import uses_section_staff
 
     try:
         schools = hook.get_json("schools", security_area=TABLES["schools"].security_area)
@@ -134,7 +135,7 @@ def _sample_school(schools: list[dict[str, Any]], with_students: dict[int, bool]
 def check_table(hook: AeriesHook, spec: AeriesTable, school: int | None) -> tuple[dict[str, Any], list[Any]]:
     """One table: access, rows (of ``school`` or the district) and fields served against the known columns.
     Returns the entry and the raw answer of the one request without a range (reused by the paging check)."""
-    from aeries_hub.hooks.aeries import AeriesError
+    from aeries_hub.aeries.errors import AeriesError
 
     entry: dict[str, Any] = {"endpoint": spec.endpoint, "security_area": spec.security_area,
                              "school": school if spec.per_school else None}
@@ -395,7 +396,7 @@ def log_summary(report: dict[str, Any]) -> None:
 
 def run_in_airflow(aeries_conn_id: str = "aeries_default") -> dict[str, Any]:
     """The DAG's task: run the checks, write the files into the run's staging folder, log the summary."""
-    from aeries_hub.hooks.aeries import AeriesHook
+    from aeries_hub.aeries.hook import AeriesHook
     from aeries_hub.staging import RunFolder
 
     with AeriesHook(aeries_conn_id=aeries_conn_id) as hook:
@@ -415,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
-    from aeries_hub.hooks.aeries import AeriesHook
+    from aeries_hub.aeries.hook import AeriesHook
     from aeries_hub.staging import write_private
 
     with AeriesHook(aeries_conn_id=args.conn_id) as hook:

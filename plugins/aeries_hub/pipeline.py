@@ -98,7 +98,8 @@ def aeries_for_run(conn_id: str, owner, run: RunFolder):
     ``unavailable_year`` decides when Aeries does not offer it). When the rule fails the run, the reason goes to
     ``summary/school_year.json`` for the report. ``owner`` is the mapping or write-back whose schedule's time zone
     dates the run."""
-    from aeries_hub.hooks.aeries import AeriesConfigError, AeriesHook
+    from aeries_hub.aeries.errors import AeriesConfigError
+    from aeries_hub.aeries.hook import AeriesHook
 
     hook = AeriesHook(aeries_conn_id=conn_id, school_year=school_year_of(run_date(owner)))
     try:
@@ -111,10 +112,10 @@ def aeries_for_run(conn_id: str, owner, run: RunFolder):
 
 def _extract_incrementally(mapping: Mapping, hook, table: str, target) -> dict:
     """``source.incremental``: only what changed since the DAG's extract snapshot, merged into it (see
-    :mod:`aeries_hub.incremental`); a full extraction when the snapshot is too old or the run asks for one."""
+    :mod:`aeries_hub.extract.incremental`); a full extraction when the snapshot is too old or the run asks for one."""
     from airflow.sdk import get_current_context
 
-    from aeries_hub import incremental
+    from aeries_hub.extract import incremental
     from aeries_hub.quality import load_checks
     from aeries_hub.staging import staging_base
 
@@ -138,8 +139,8 @@ def validate_sources(mapping_file: str, extracted: list[dict]) -> dict:
     import pyarrow
     from airflow.sdk.exceptions import AirflowFailException
 
+    from aeries_hub.aeries.tables import TABLES
     from aeries_hub.changes import extract_volumes
-    from aeries_hub.hooks.aeries import TABLES
     from aeries_hub.mapping.crosswalk import checked_columns
     from aeries_hub.quality import load_checks, validate_frame
     from aeries_hub.quality.checks import referenced_columns, select_checks
@@ -391,7 +392,8 @@ def aeries_run_values(mapping: Mapping, run: RunFolder) -> dict[str, str]:
     """
     from airflow.sdk.exceptions import AirflowFailException
 
-    from aeries_hub.hooks.aeries import DISTRICT_OFFICE, school_year_label
+    from aeries_hub.aeries.school_year import school_year_label
+    from aeries_hub.aeries.tables import DISTRICT_OFFICE
     from aeries_hub.mapping.models import RUN_VALUES_FROM_SCHOOLS
 
     def failed(reason: str):
@@ -1139,7 +1141,7 @@ def _school_year_labels(extracts: list[dict]) -> str | list[str] | None:
 
 
 def _extraction_line(stages: dict[str, dict]) -> str | None:
-    from aeries_hub.incremental import describe_extraction
+    from aeries_hub.extract.incremental import describe_extraction
 
     return describe_extraction(s for name, s in sorted(stages.items()) if name.startswith("extract_"))
 
@@ -1148,7 +1150,7 @@ def _failed_checks(mapping: Mapping, sources: dict, builds: dict[str, dict]) -> 
     """One line per failed error check: what failed, how many rows, and the ids of the sample rows (the
     samples' other values are student data: they stay in the run's staged quality files). A file or table
     left with too few rows because rows were rejected says how many and why (:func:`_too_few_rows`)."""
-    from aeries_hub.hooks.aeries import TABLES
+    from aeries_hub.aeries.tables import TABLES
 
     checked = [(name, table, TABLES[name].key, f"rejects/source_{name}.csv", table.get("rows"))
                for name, table in sources.get("tables", {}).items()]
@@ -1271,7 +1273,7 @@ def _rejects_of_file(mapping: Mapping, stem: str, build: dict, delivered: list[d
 
 
 def _rejects_of_table(name: str, table: dict) -> dict:
-    from aeries_hub.hooks.aeries import TABLES
+    from aeries_hub.aeries.tables import TABLES
 
     reasons, more = reject_reasons(table.get("checks") or {}, TABLES[name].key if name in TABLES else ())
     return {"reject_reasons": reasons, "more_reject_reasons": more}

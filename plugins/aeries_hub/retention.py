@@ -34,7 +34,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from aeries_hub.changes import STATE_FOLDER
-from aeries_hub.incremental import SNAPSHOT_FOLDER
+from aeries_hub.extract.incremental import SNAPSHOT_FOLDER
 
 log = logging.getLogger(__name__)
 

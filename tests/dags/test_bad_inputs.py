@@ -10,7 +10,7 @@ report.json and (for warnings, which report.json only counts) the staged summary
 
 Bad inputs that need no DAG run (a file encoding narrower than the data, a mapping naming an unknown table or
 column) are tested next to their code: tests/plugins/aeries_hub/mapping/test_render.py, test_loader.py,
-test_engine.py, tests/plugins/aeries_hub/quality/test_encoding.py and tests/plugins/aeries_hub/hooks/test_aeries.py.
+test_engine.py, tests/plugins/aeries_hub/quality/test_encoding.py and tests/plugins/aeries_hub/aeries/test_hook.py.
 """
 
 from __future__ import annotations

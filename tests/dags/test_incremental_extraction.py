@@ -157,7 +157,7 @@ def test_incremental_delivery_is_byte_identical_to_a_full_extraction(history):
 
 
 def test_a_snapshot_older_than_full_every_hours_leads_to_a_full_extraction(history):
-    from aeries_hub.incremental import ExtractSnapshot
+    from aeries_hub.extract.incremental import ExtractSnapshot
 
     snapshot = ExtractSnapshot(staging_base(), DAG_ID, "aeries_default", history["forced"]["summaries"]["students"]["database_year"])
     state_file = snapshot.root / "students.json"
@@ -174,7 +174,7 @@ def test_a_snapshot_older_than_full_every_hours_leads_to_a_full_extraction(histo
 
 
 def test_another_database_year_does_not_use_the_snapshot(history):
-    from aeries_hub.incremental import ExtractSnapshot
+    from aeries_hub.extract.incremental import ExtractSnapshot
 
     year = history["forced"]["summaries"]["students"]["database_year"]
     # Every OneRoster row names the school year Aeries served: the earlier year changes them all, and the

@@ -14,6 +14,7 @@ from datetime import date
 
 import pandas as pd
 
+from aeries_hub.aeries.tables import TABLES
 from aeries_hub.mapping.conditions import conditions_mask
 from aeries_hub.mapping.crosswalk import read_crosswalks
 from aeries_hub.mapping.models import Condition, Lookup, Mapping, MappingError, Output, RecordSet
@@ -21,7 +22,6 @@ from aeries_hub.mapping.reads import columns_read
 from aeries_hub.mapping.source_filters import source_filter_columns
 from aeries_hub.mapping.text import TEXT, arrow_text, natural_order, text
 from aeries_hub.mapping.values import RunValues, evaluate, read_column
-from aeries_hub.tables import TABLES
 
 RECORD_SET_COLUMN = "_record_set"
 

@@ -1,5 +1,5 @@
 """The tables, lookup aliases and Aeries columns a mapping reads, resolved against the table registry
-(:mod:`aeries_hub.tables`), with a "did you mean" for a misspelt column.
+(:mod:`aeries_hub.aeries.tables`), with a "did you mean" for a misspelt column.
 """
 
 from __future__ import annotations
@@ -7,10 +7,10 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 
+from aeries_hub.aeries.tables import TABLES  # light on purpose: this module is imported at DAG parse time
 from aeries_hub.mapping.models import Mapping, Output, RecordSet
 from aeries_hub.mapping.reads import value_columns, value_reads, value_steps
 from aeries_hub.mapping.steps import crosswalk_step
-from aeries_hub.tables import TABLES  # light on purpose: this module is imported at DAG parse time
 
 
 def table_problem(mapping: Mapping, table: str, key: str) -> list[str]:
@@ -58,7 +58,7 @@ def check_record_set(mapping: Mapping, out: Output, rec: RecordSet, rat: str, co
 # element fields ``alias.Field``; each lookup's ``on`` reads those and the earlier lookups' ``alias.Column``
 # on the left, and its own table's columns on the right (as does the lookup's ``where``); the record set's
 # ``where``, ``distinct`` and ``values`` read every column once all the lookups are joined. Columns are the
-# ones the Aeries registry knows (aeries_hub.tables.TABLES); a table it does not know is not checked here.
+# ones the Aeries registry knows (aeries_hub.aeries.tables.TABLES); a table it does not know is not checked here.
 
 
 @dataclass(frozen=True)

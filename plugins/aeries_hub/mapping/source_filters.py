@@ -7,9 +7,9 @@ from typing import Sequence
 
 import pandas as pd
 
+from aeries_hub.aeries.tables import TABLES
 from aeries_hub.mapping.models import Mapping
 from aeries_hub.mapping.text import TEXT, text
-from aeries_hub.tables import TABLES
 
 #: The columns :func:`left_out_schools` reads, per table.
 PSEUDO_SCHOOL_COLUMNS = {"schools": {"SchoolCode", "Name", "DoNotReport"}, "students": {"SchoolCode"}}

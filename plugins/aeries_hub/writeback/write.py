@@ -17,7 +17,7 @@ from aeries_hub.writeback.kinds.base import WriteBackKind, kind_of
 from aeries_hub.writeback.spec import WriteBack
 
 if TYPE_CHECKING:
-    from aeries_hub.hooks.aeries import AeriesHook
+    from aeries_hub.aeries.hook import AeriesHook
     from aeries_hub.writeback.journal import WriteJournal
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,8 @@ def hook_on_planned_year(writeback: WriteBack, run: RunFolder) -> AeriesHook:
     it (the approval may have waited through the July rollover): else nothing is written."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from aeries_hub.hooks.aeries import AeriesHook, school_year_label
+    from aeries_hub.aeries.hook import AeriesHook
+    from aeries_hub.aeries.school_year import school_year_label
 
     planned = run.read_json("summary/school_year.json")["database_year"]
     hook = AeriesHook(aeries_conn_id=writeback.aeries_conn_id, database_year=planned)
@@ -85,7 +86,7 @@ def apply_plan(writeback: WriteBack, hook: AeriesHook, journal: WriteJournal, pl
 
 def _send(kind: WriteBackKind, hook: AeriesHook, journal: WriteJournal, index: int, write: dict, path: str) -> dict:
     """Send one planned write, journalled before it goes and once Aeries answered; the journal entry."""
-    from aeries_hub.hooks.aeries import AeriesValidationError, AeriesWriteUnknownError
+    from aeries_hub.aeries.errors import AeriesValidationError, AeriesWriteUnknownError
 
     journal.sending(index, path)
     try:

@@ -20,8 +20,8 @@ import pytest
 import requests
 
 from aeries_hub import first_contact
-from aeries_hub.hooks.aeries import AeriesHook
-from aeries_hub.tables import TABLES
+from aeries_hub.aeries.hook import AeriesHook
+from aeries_hub.aeries.tables import TABLES
 from aeries_sandbox.emulator import READ_AREAS, generate_district
 
 CERT = "F1rstContactFullCert000000000000"

@@ -337,7 +337,7 @@ def test_a_class_without_a_teacher_enrollment_is_named_in_the_report_with_every_
     assert document["checks"]["warned"] == 2  # and the rejected enrollment of T8
 
 def test_rows_rejected_from_aeries_tables_are_named_with_their_keys():
-    from aeries_hub.hooks.aeries import TABLES
+    from aeries_hub.aeries.tables import TABLES
     from aeries_hub.pipeline import SOURCE_CHECKS_FILE, reject_reason_lines
     from aeries_hub.quality import load_checks
     from aeries_hub.quality.checks import select_checks

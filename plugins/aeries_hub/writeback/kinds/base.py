@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 if TYPE_CHECKING:
     import pandas as pd
 
-    from aeries_hub.hooks.aeries import AeriesHook
+    from aeries_hub.aeries.hook import AeriesHook
     from aeries_hub.staging import RunFolder
     from aeries_hub.writeback.spec import WriteBack
 

@@ -12,7 +12,7 @@ from aeries_hub.writeback.records import ID, ROW, checked_rows, exported_records
 from aeries_hub.writeback.spec import Field, WriteBack, parse_fields, sftp_pattern, source_problems
 
 if TYPE_CHECKING:
-    from aeries_hub.hooks.aeries import AeriesHook
+    from aeries_hub.aeries.hook import AeriesHook
     from aeries_hub.staging import RunFolder
 
 #: The Aeries security area of course requests (table SSS): Read to plan, "- Insert" to write.

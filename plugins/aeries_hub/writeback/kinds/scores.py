@@ -19,7 +19,7 @@ from aeries_hub.writeback.records import ID, ROW, checked_rows, exported_records
 from aeries_hub.writeback.spec import Field, WriteBack, sftp_pattern, source_problems
 
 if TYPE_CHECKING:
-    from aeries_hub.hooks.aeries import AeriesHook
+    from aeries_hub.aeries.hook import AeriesHook
     from aeries_hub.staging import RunFolder
 
 #: The Aeries security areas of the grade push: assignments (Read to plan, "- Update" to create one) and scores.

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from aeries_hub.aeries.tables import TABLES
 from aeries_hub.mapping.loader import load_mapping
 from aeries_hub.paths import MAPPINGS_DIR
-from aeries_hub.tables import TABLES
 from tests.plugins.aeries_hub.mapping.mapping_files import destiny_with, load_error, output_named, stemscopes_with
 
 # --------------------------------------------------------------- unknown Aeries columns (issue 4, bad inputs)
 # An unknown column is reported when the mapping loads (the DAG is an import error), not only when its build
-# task runs: the loader checks every column a record set reads against the registry (aeries_hub.tables.TABLES:
+# task runs: the loader checks every column a record set reads against the registry (aeries_hub.aeries.tables.TABLES:
 # a table's columns, the list fields of an exploded column, a lookup's table for "alias.Column").
 
 
@@ -231,7 +231,7 @@ def test_the_tables_and_columns_a_crosswalk_check_is_used_by(tmp_path):
 
 def test_every_column_the_shipped_mappings_read_is_in_the_hooks_registry():
     """What the loader check above would need: no shipped mapping reads a column the registry lacks."""
-    from aeries_hub.hooks.aeries import TABLES
+    from aeries_hub.aeries.tables import TABLES
     from aeries_hub.mapping.reads import value_columns
 
     unknown = []

@@ -7,7 +7,7 @@ full extraction; rows, sha256 of the parquet, the settings it was taken with). T
 parquet and names its sha256, so a half-written snapshot is never used. The staging retention DAG leaves the
 folder alone.
 
-A run extracts a table incrementally when it is one of :data:`PLANS` and its snapshot is younger than
+A run extracts a table incrementally when it is one of :data:`~aeries_hub.extract.plans.PLANS` and its snapshot is younger than
 ``full_every_hours`` since its last full extraction: it asks the table's change endpoints for the keys changed
 since ``extracted_at - OVERLAP``, fetches each changed record (student, contact, staff member, section) or
 student's schedule, replaces those keys' rows in the snapshot and writes the merged table, in the order and
@@ -22,91 +22,27 @@ import hashlib
 import io
 import json
 import logging
-import re
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+from aeries_hub.aeries.collect import table_spec
+from aeries_hub.aeries.errors import AeriesNotFoundError
+from aeries_hub.aeries.paging import RequestStats
+from aeries_hub.aeries.parquet import extract_metadata
+from aeries_hub.aeries.records import rename_pre_v5
+from aeries_hub.extract.district_time import district_now
+from aeries_hub.extract.merge import changed_share, group_of, merge_tables, rows_where, sortable
+from aeries_hub.extract.plans import ALWAYS_FULL_REASON, PLANS, STUDENT_GROUP
+
+if TYPE_CHECKING:  # pragma: no cover
+    from aeries_hub.aeries.hook import AeriesHook
 
 log = logging.getLogger(__name__)
 
 SNAPSHOT_FOLDER = "_extract_snapshot"
 #: Changes are asked for since the last extraction's start minus this: clock skew, and minute granularity.
 OVERLAP = timedelta(minutes=15)
-#: What fetching changed records is weighed against: a full extraction's requests, each ``page_size`` rows
-#: transferred counting as one more request (measured on the emulator: a page of 500 students takes about as
-#: long as three single-student requests).
-#: The latest offset behind UTC of any place (UTC-12): the district-local time assumed when Aeries tells
-#: neither its clock nor its time zone, so that no change is ever missed (some are fetched twice).
-_EARLIEST_OFFSET = timedelta(hours=-12)
-
-#: Windows time-zone names of US districts -> IANA names. Aeries' ``LocalTimeZoneName`` is either the zone's id
-#: ("Pacific Standard Time") or its display name, as in Aeries' documented systeminfo answer
-#: ("(UTC-08:00) Pacific Time (US & Canada)"; aeripy's fixture spells the offset "(UTC-0:8:00)"): the display
-#: name is matched without its offset.
-_WINDOWS_ZONES = {
-    "Pacific Standard Time": "America/Los_Angeles",
-    "Pacific Time (US & Canada)": "America/Los_Angeles",
-    "Mountain Standard Time": "America/Denver",
-    "Mountain Time (US & Canada)": "America/Denver",
-    "US Mountain Standard Time": "America/Phoenix",
-    "Arizona": "America/Phoenix",
-    "Central Standard Time": "America/Chicago",
-    "Central Time (US & Canada)": "America/Chicago",
-    "Eastern Standard Time": "America/New_York",
-    "Eastern Time (US & Canada)": "America/New_York",
-    "Alaskan Standard Time": "America/Anchorage",
-    "Alaska": "America/Anchorage",
-    "Hawaiian Standard Time": "Pacific/Honolulu",
-    "Hawaii": "Pacific/Honolulu",
-    "UTC": "UTC",
-    "Coordinated Universal Time": "UTC",
-}
-
-#: "(UTC-08:00) Pacific Time (US & Canada)": the offset prefix of a Windows display name, however its digits are
-#: grouped ("-08:00", "-0:8:00", "+05:30"), and the name after it.
-_DISPLAY_NAME = re.compile(r"^\(UTC(?:(?P<sign>[+-])(?P<digits>[\d:]+))?\)\s*(?P<name>.*)$")
-
-#: ``*DataChanges`` route -> the security area it needs.
-_CHANGE_AREAS = {
-    "StudentDataChanges": "Student Data",
-    "StaffDataChanges": "Staff Data",
-    "SectionDataChanges": "Master Schedule",
-    "SectionRosterDataChanges": "Class Schedules/History",
-}
-
-
-@dataclass(frozen=True)
-class Plan:
-    """How one table is extracted incrementally.
-
-    ``changes``: the change endpoints (without the date); ``group``: the columns whose rows one fetch of
-    ``fetch`` (formatted with them) returns in full; ``order``: how Aeries orders a school's rows.
-    """
-
-    changes: tuple[str, ...]
-    group: tuple[str, ...]
-    fetch: str
-    order: tuple[str, ...]
-
-
-_STUDENT = ("SchoolCode", "StudentID")
-PLANS: dict[str, Plan] = {
-    "students": Plan(("StudentDataChanges/student", "StudentDataChanges/enrollment"), _STUDENT,
-                     "schools/{SchoolCode}/students/{StudentID}", ("StudentID", "StudentNumber")),
-    "contacts": Plan(("StudentDataChanges/contact",), _STUDENT, "schools/{SchoolCode}/contacts/{StudentID}",
-                     ("StudentID", "SequenceNumber")),
-    # A schedule changes with a class change of the student, an enrolment change (a withdrawal drops classes)
-    # or a change of a section's roster (its students, old and new, are fetched again).
-    "rosters": Plan(("StudentDataChanges/class", "StudentDataChanges/enrollment", "SectionRosterDataChanges"), _STUDENT,
-                    "schools/{SchoolCode}/classes/{StudentID}", ("StudentID", "SequenceNumber")),
-    "sections": Plan(("SectionDataChanges",), ("SchoolCode", "SectionNumber"),
-                     "schools/{SchoolCode}/sections/{SectionNumber}", ("SectionNumber",)),
-    "staff": Plan(("StaffDataChanges",), ("ID",), "staff/{ID}", ("ID",)),
-}
-ALWAYS_FULL_REASON = "always full (a small table)"
-#: The column whose schools order a full extraction's rows (staff: none, one district-wide list by ID).
-TABLES_SCHOOL_COLUMN = {"staff": None}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -150,59 +86,6 @@ class ExtractSnapshot:
         write_private(self.root / f"{table}.json", json.dumps(document, indent=2, sort_keys=True).encode())
 
 
-# --------------------------------------------------------------------------------------------------
-# Time
-# --------------------------------------------------------------------------------------------------
-def district_now(hook, stats, clock: Callable[[], datetime] | None = None) -> datetime:
-    """The district's local time now (naive), as Aeries stamps changes: Aeries' own ``CurrentDateTime`` from
-    systeminfo; else the hook's clock in Aeries' ``LocalTimeZoneName``; else the earliest local time anywhere."""
-    now = (clock or (lambda: datetime.now(timezone.utc)))()
-    info: dict[str, Any] = {}
-    try:
-        from aeries_hub.hooks.aeries import _single
-
-        info = _single(hook._request("systeminfo", stats=stats, security_area=None, with_cert=False, max_retries=2)) or {}
-    except Exception as exc:  # noqa: BLE001 - the fallbacks below are safe
-        log.warning("Aeries systeminfo did not answer (%s); the district's time comes from this machine's clock", exc)
-    return local_time(info, now)
-
-
-def local_time(info: dict[str, Any], now_utc: datetime) -> datetime:
-    current = info.get("CurrentDateTime")
-    if isinstance(current, str):
-        try:
-            return datetime.fromisoformat(current.strip()).replace(tzinfo=None, microsecond=0)
-        except ValueError:
-            pass
-    name = str(info.get("LocalTimeZoneName") or "").strip()
-    display = _DISPLAY_NAME.match(name)
-    zone_name = _WINDOWS_ZONES.get(display["name"] if display else name, name)
-    if zone_name:
-        try:
-            from zoneinfo import ZoneInfo
-
-            return now_utc.astimezone(ZoneInfo(zone_name)).replace(tzinfo=None, microsecond=0)
-        except (KeyError, ValueError, OSError):
-            pass
-    # An unknown display name still states its standard offset: during daylight saving time that is an hour
-    # early, which, like the earliest zone below, only asks for changes again.
-    offset = _standard_offset(display) if display else None
-    return (now_utc.astimezone(timezone.utc) + (_EARLIEST_OFFSET if offset is None else offset)).replace(
-        tzinfo=None, microsecond=0)
-
-
-def _standard_offset(display: re.Match[str]) -> timedelta | None:
-    if not display["sign"]:
-        return timedelta(0)
-    digits = display["digits"].replace(":", "")
-    if not digits.isdigit() or len(digits) not in (3, 4):
-        return None
-    hours, minutes = int(digits[:-2]), int(digits[-2:])
-    if hours > 14 or minutes >= 60:
-        return None
-    return (1 if display["sign"] == "+" else -1) * timedelta(hours=hours, minutes=minutes)
-
-
 def _stamp(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
 
@@ -228,156 +111,18 @@ def choose_mode(table: str, state: dict[str, Any] | None, now_local: datetime, f
 
 
 # --------------------------------------------------------------------------------------------------
-# Merging (in Arrow: a snapshot of millions of schedule rows never becomes Python objects)
-# --------------------------------------------------------------------------------------------------
-def _sortable(value: Any) -> tuple:
-    if value is None:
-        return (2, "")
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return (0, value)
-    return (1, str(value))
-
-
-def group_of(row: dict[str, Any], columns: Iterable[str]) -> tuple:
-    return tuple(row.get(c) for c in columns)
-
-
-def _mask(snapshot, column: str, values: Iterable[Any]):
-    """A boolean array: which rows have ``column`` in ``values``."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    values = [v for v in set(values) if v is not None]
-    if not values or column not in snapshot.column_names:
-        import numpy as np
-
-        return pa.array(np.zeros(snapshot.num_rows, dtype=bool))
-    try:
-        return pc.is_in(snapshot[column], value_set=pa.array(values).cast(snapshot.schema.field(column).type))
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):  # other key types: compare as text
-        wanted = {str(v) for v in values}
-        return pa.array([str(v) in wanted for v in snapshot[column].to_pylist()], type=pa.bool_())
-
-
-def rows_where(snapshot, column: str, values: Iterable[Any]) -> list[dict[str, Any]]:
-    """The snapshot's rows whose ``column`` is one of ``values``, as dicts (a few rows, never the table)."""
-    return snapshot.filter(_mask(snapshot, column, values)).to_pylist()
-
-
-def _group_positions(snapshot, columns: tuple[str, ...], groups: set[tuple]) -> list[int]:
-    """Positions of the snapshot's rows whose values of ``columns`` are one of ``groups``."""
-    import pyarrow.compute as pc
-
-    candidates = pc.indices_nonzero(_mask(snapshot, columns[-1], (g[-1] for g in groups)))
-    rows = snapshot.select(list(columns)).take(candidates).to_pylist()
-    return [position for position, row in zip(candidates.to_pylist(), rows) if group_of(row, columns) in groups]
-
-
-def merge_tables(table: str, snapshot, groups: set[tuple], fetched: list[dict[str, Any]]):
-    """The snapshot (an Arrow table) without the rows of ``groups``, plus ``fetched`` (those groups' rows now):
-    the table a full extraction gives, in its order (schools in the snapshot's order, new ones after by code,
-    then Aeries' order in a school) and with its column types."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    from aeries_hub.hooks.aeries import rows_to_arrow
-
-    plan = PLANS[table]
-    snapshot = snapshot.replace_schema_metadata(None)
-    keep = np.ones(snapshot.num_rows, dtype=bool)
-    keep[_group_positions(snapshot, plan.group, groups)] = False
-    kept = snapshot.filter(pa.array(keep))
-    fresh = _conform(kept, rows_to_arrow(table, fetched))
-    if fresh is None:  # a type a full extraction would infer otherwise: the same conversion over every row
-        log.warning("Aeries %s: changed records bring other column types; the merge converts every row", table)
-        merged = rows_to_arrow(table, kept.to_pylist() + fetched)
-    else:
-        kept, fresh = fresh
-        merged = pa.concat_tables([kept, fresh])
-    school = TABLES_SCHOOL_COLUMN.get(table, "SchoolCode")
-    keys = [(c, "ascending") for c in plan.order if c in merged.column_names]
-    if school and school in merged.column_names:
-        order = pc.unique(snapshot[school]).to_pylist()  # in the order of first appearance
-        order += sorted({r.get(school) for r in fetched} - set(order), key=_sortable)
-        rank = pc.index_in(merged[school], value_set=pa.array(order, type=merged.schema.field(school).type))
-        merged = merged.append_column("__rank", rank)
-        keys.insert(0, ("__rank", "ascending"))
-    merged = merged.take(pc.sort_indices(merged, sort_keys=keys))
-    if "__rank" in merged.column_names:
-        merged = merged.drop_columns(["__rank"])
-    return _null_columns_as_extracted(table, merged)
-
-
-def _conform(kept, fresh):
-    """``(kept, fresh)`` with the same columns and types (each side gets the other's extra columns as nulls), or
-    None when a column's values would make a full extraction infer another type than the snapshot has."""
-    import pyarrow as pa
-
-    if fresh.num_rows == 0:
-        fresh = pa.table({name: pa.nulls(0, kept.schema.field(name).type) for name in kept.column_names})
-    for name in fresh.column_names:
-        if name not in kept.column_names:
-            column = fresh[name]
-            data_type = column.type if not pa.types.is_null(column.type) else pa.string()
-            kept = kept.append_column(pa.field(name, data_type), pa.nulls(kept.num_rows, data_type))
-    columns = []
-    for field in kept.schema:
-        if field.name not in fresh.column_names or fresh[field.name].null_count == fresh.num_rows:
-            columns.append(pa.nulls(fresh.num_rows, field.type))
-        elif fresh.schema.field(field.name).type == field.type:
-            columns.append(fresh[field.name])
-        else:  # e.g. a column null in every kept row: a full extraction takes the fetched values' type
-            return None
-    return kept, pa.table(columns, schema=kept.schema)
-
-
-def _null_columns_as_extracted(table: str, merged):
-    """A column null in every row has the type a full extraction gives it: the registry's, else text."""
-    import pyarrow as pa
-
-    from aeries_hub.hooks.aeries import _arrow_type, table_spec
-
-    known = dict(table_spec(table).columns)
-    for index, field in enumerate(merged.schema):
-        if merged.num_rows and merged[field.name].null_count == merged.num_rows:
-            target = _arrow_type(known[field.name]) if field.name in known else (
-                pa.list_(pa.string()) if pa.types.is_list(field.type) else pa.string())
-            if target != field.type:
-                merged = merged.set_column(index, pa.field(field.name, target), pa.nulls(merged.num_rows, target))
-    return merged
-
-
-def changed_share(table: str, snapshot, changed: int) -> float:
-    """``changed`` groups (students, sections, staff members) as a percentage of the snapshot's groups."""
-    import pyarrow.compute as pc
-
-    columns = [c for c in PLANS[table].group if c in snapshot.column_names]
-    if not snapshot.num_rows or not columns:
-        return 100.0 if changed else 0.0
-    groups = snapshot.select(columns).group_by(columns).aggregate([]).num_rows if len(columns) > 1 else len(pc.unique(snapshot[columns[0]]))
-    return 100.0 * changed / max(groups, 1)
-
-
-# --------------------------------------------------------------------------------------------------
 # Fetching changes
 # --------------------------------------------------------------------------------------------------
-def _since_path(route: str, since: datetime) -> str:
-    return f"{route}/{since.year}/{since.month}/{since.day}/{since.hour}/{since.minute}"
-
-
-def changed_groups(hook, table: str, since: datetime, stats, snapshot, school_codes: set[int] | None) -> set[tuple]:
+def changed_groups(hook: AeriesHook, table: str, since: datetime, stats: RequestStats | None, snapshot,
+                   school_codes: set[int] | None) -> set[tuple]:
     """The groups (values of ``PLANS[table].group``) whose rows must be fetched again."""
-    from aeries_hub.hooks.aeries import _as_list
-
     plan = PLANS[table]
     keys: list[dict[str, Any]] = []
     for route in plan.changes:
-        path = _since_path(route, since)
-        answer = _as_list(hook._request(path, stats=stats, security_area=_CHANGE_AREAS[route.split("/")[0]]), path)
+        answer = hook.get_data_changes(route, since, stats=stats)
         keys += _section_students(hook, answer, stats, snapshot) if route == "SectionRosterDataChanges" else answer
     groups: set[tuple] = set()
-    if plan.group == _STUDENT:  # every school the student has rows at, and the school the change names
+    if plan.group == STUDENT_GROUP:  # every school the student has rows at, and the school the change names
         schools_of: dict[Any, set] = {}
         for row in rows_where(snapshot, "StudentID", (k.get("StudentID") for k in keys)):
             schools_of.setdefault(row.get("StudentID"), set()).add(row.get("SchoolCode"))
@@ -393,12 +138,11 @@ def changed_groups(hook, table: str, since: datetime, stats, snapshot, school_co
     return groups
 
 
-def _section_students(hook, sections: list[dict[str, Any]], stats, snapshot) -> list[dict[str, Any]]:
+def _section_students(hook: AeriesHook, sections: list[dict[str, Any]], stats: RequestStats | None,
+                      snapshot) -> list[dict[str, Any]]:
     """The students whose rows in a changed section differ between the snapshot and Aeries' roster of that
     section now (``sections/{sn}/students``): those who joined, left, or whose row there changed (in the
     columns the snapshot keeps)."""
-    from aeries_hub.hooks.aeries import _as_list
-
     kept = set(snapshot.column_names)
 
     def by_student(rows) -> dict[Any, set]:
@@ -408,12 +152,12 @@ def _section_students(hook, sections: list[dict[str, Any]], stats, snapshot) -> 
             found.setdefault(row.get("StudentID"), set()).add(values)
         return found
 
-    wanted = sorted({(s.get("SchoolCode"), s.get("SectionNumber")) for s in sections}, key=lambda k: tuple(map(_sortable, k)))
+    wanted = sorted({(s.get("SchoolCode"), s.get("SectionNumber")) for s in sections}, key=lambda k: tuple(map(sortable, k)))
     in_sections = rows_where(snapshot, "SectionNumber", (section for _, section in wanted))
     students = []
     for school, section in wanted:
         path = f"schools/{school}/sections/{section}/students"
-        now = _as_list(hook._request(path, stats=stats, security_area="Class Schedules/History"), path)
+        now = hook.get_records(path, security_area="Class Schedules/History", stats=stats)
         now = [row if "SchoolCode" in row else {"SchoolCode": school, **row} for row in now]
         before = by_student(r for r in in_sections if (r.get("SchoolCode"), r.get("SectionNumber")) == (school, section))
         after = by_student(now)
@@ -422,23 +166,21 @@ def _section_students(hook, sections: list[dict[str, Any]], stats, snapshot) -> 
     return students
 
 
-def fetch_groups(hook, table: str, groups: set[tuple], stats) -> list[dict[str, Any]]:
+def fetch_groups(hook: AeriesHook, table: str, groups: set[tuple], stats: RequestStats) -> list[dict[str, Any]]:
     """The rows of every group now, fetched ``max_concurrency`` at a time with the hook's retries."""
-    from aeries_hub.hooks.aeries import AeriesNotFoundError, _as_list, _rename_pre_v5, table_spec
-
     plan = PLANS[table]
     spec = table_spec(table)
-    ordered = sorted(groups, key=lambda g: tuple(map(_sortable, g)))
+    ordered = sorted(groups, key=lambda g: tuple(map(sortable, g)))
 
     def fetch(group: tuple) -> list[dict[str, Any]]:
         values = dict(zip(plan.group, group))
         path = plan.fetch.format(**values)
         try:
-            rows = _as_list(hook._request(path, stats=stats, security_area=spec.security_area), path)
+            rows = hook.get_records(path, security_area=spec.security_area, stats=stats)
         except AeriesNotFoundError:
             return []  # gone: its rows are removed
         if hook.settings.api_version < 5:
-            rows = [_rename_pre_v5(row) for row in rows]
+            rows = [rename_pre_v5(row) for row in rows]
         if spec.per_school:
             rows = [row if "SchoolCode" in row else {"SchoolCode": values["SchoolCode"], **row} for row in rows]
         # a list endpoint may answer more than the group (an Aeries filter ignored): keep the group's rows only
@@ -456,7 +198,7 @@ def kept_columns(mapping, table: str, source_checks: dict[str, list]) -> set[str
     those its files read (with its source filters), its source checks test or look up, its crosswalk checks
     read, the table's key, what incremental extraction groups and orders by, SchoolCode (the volume
     check counts rows per school) and what tells a pseudo-school (``engine.PSEUDO_SCHOOL_COLUMNS``)."""
-    from aeries_hub.hooks.aeries import table_spec
+    from aeries_hub.aeries.collect import table_spec
     from aeries_hub.mapping.engine import columns_read_by
     from aeries_hub.mapping.models import RUN_VALUES_FROM_SCHOOLS
     from aeries_hub.mapping.source_filters import PSEUDO_SCHOOL_COLUMNS
@@ -488,25 +230,17 @@ def _only(arrow_table, columns: set[str] | None):
     return arrow_table.select([name for name in arrow_table.column_names if name in columns])
 
 
-def _parquet_bytes(hook, table: str, arrow_table) -> bytes:
+def _parquet_bytes(hook: AeriesHook, table: str, arrow_table) -> bytes:
     """The merged table as the hook's extract writes one (the same schema metadata)."""
     import pyarrow.parquet as pq
 
-    from aeries_hub.hooks.aeries import table_spec
-
-    spec = table_spec(table)
-    arrow_table = arrow_table.replace_schema_metadata({
-        b"aeries.table": spec.name.encode(),
-        b"aeries.key": ",".join(spec.key).encode(),
-        b"aeries.api_version": str(hook.settings.api_version).encode(),
-        b"aeries.database_year": str(hook.settings.database_year or "").encode(),
-    })
+    arrow_table = arrow_table.replace_schema_metadata(extract_metadata(table_spec(table), hook.settings))
     buffer = io.BytesIO()
     pq.write_table(arrow_table, buffer)
     return buffer.getvalue()
 
 
-def extract_table(hook, table: str, target, *, snapshot: ExtractSnapshot, school_codes: list[int] | None,
+def extract_table(hook: AeriesHook, table: str, target, *, snapshot: ExtractSnapshot, school_codes: list[int] | None,
                   full_every_hours: float, force_full: bool, max_changed_percent: float = 5.0,
                   clock: Callable[[], datetime] | None = None, columns: set[str] | None = None) -> dict:
     """Extract ``table`` into ``target`` (a path), incrementally when the snapshot allows it; update the snapshot.
@@ -515,12 +249,10 @@ def extract_table(hook, table: str, target, *, snapshot: ExtractSnapshot, school
     Returns the extract summary: rows, requests, retries, seconds, mode, reason, changed_keys."""
     import pyarrow.parquet as pq
 
-    from aeries_hub.hooks.aeries import _Stats
-
-    stats = _Stats()
+    stats = RequestStats()
     started = district_now(hook, stats, clock) if table in PLANS else None  # the small tables need no clock
-    settings = {"school_codes": sorted(school_codes or []), "api_version": hook.settings.api_version,
-                **({"columns": sorted(columns)} if columns is not None else {})}
+    settings: dict[str, Any] = {"school_codes": sorted(school_codes or []), "api_version": hook.settings.api_version,
+                                **({"columns": sorted(columns)} if columns is not None else {})}
     state = snapshot.state(table) if table in PLANS else None
     mode, reason = choose_mode(table, state, started or datetime.min, full_every_hours, force_full=force_full,
                                settings=settings)

@@ -1,20 +1,26 @@
 """The hook against servers that page, ignore paging or cap the rows per request: the emulator over HTTP in each
-mode (``aeries_sandbox/emulator/README.md``, "Paging"), and scripted answers for the error paths."""
+mode (``aeries_sandbox/emulator/README.md``, "Paging"), and scripted answers (see conftest.py) for exact page
+requests, prefetch and the error paths."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import logging
+import time
 
 import pyarrow.parquet as pq
 import pytest
 import requests
 
-from aeries_hub.hooks import aeries as aeries_module
-from aeries_hub.hooks.aeries import LOGGER_NAME, AeriesError, AeriesHook
+from aeries_hub.aeries.errors import AeriesConfigError, AeriesError
+from aeries_hub.aeries.hook import AeriesHook
+from aeries_hub.aeries.logs import LOGGER_NAME
+from aeries_hub.aeries.parquet import ExtractResult
 from aeries_hub.writeback.kinds.course_requests import read_course_requests
 from aeries_sandbox.emulator import READ_AREAS, generate_district
+from tests.plugins.aeries_hub.aeries import scripted
+from tests.plugins.aeries_hub.aeries.scripted import hook_for, serve_pages, students
 
 CERT = "Pag1ngTestCert000000000000000000"
 CONN_ID = "aeries_paging"
@@ -197,7 +203,7 @@ def test_probe_short_pages_false_trusts_a_short_page(emu, connect):
 
 def test_probe_short_pages_must_be_true_or_false(connect):
     hook = connect(probe_short_pages="sometimes")
-    with pytest.raises(aeries_module.AeriesConfigError,
+    with pytest.raises(AeriesConfigError,
                        match="connection 'aeries_paging': extra probe_short_pages must be true or false"):
         hook.settings  # noqa: B018
 
@@ -257,7 +263,7 @@ def test_a_later_page_longer_than_asked_is_an_error(server, make_conn):
 
 
 def test_endless_full_pages_stop_with_an_error(server, make_conn, monkeypatch):
-    monkeypatch.setattr(aeries_module, "MAX_PAGES_PER_UNIT", 4)
+    monkeypatch.setattr("aeries_hub.aeries.paging.MAX_PAGES_PER_UNIT", 4)
     conn_id = make_conn(page_size=2, max_concurrency=1)
     server.json(server.api("schools"), SCHOOLS)
 
@@ -272,3 +278,140 @@ def test_endless_full_pages_stop_with_an_error(server, make_conn, monkeypatch):
         "Aeries connection 'aeries_test': schools/994/students (school 994) still returned full pages of 2 after 4 "
         "pages (8 records): stopped instead of paging on. Check that the server honours StartingRecord/EndingRecord")
     assert len(server.seen(server.api("schools/994/students"))) == 4
+
+
+# ------------------------------------------------------------------------------------------------
+# Paging and per-school iteration against scripted answers
+# ------------------------------------------------------------------------------------------------
+def test_paging_three_pages_exact_records(server, make_conn, tmp_path):
+    conn_id = make_conn(page_size=3, max_concurrency=1)
+    server.json(server.api("schools"), scripted.SCHOOLS)
+    data = students(994, 7)
+    serve_pages(server, server.api("schools/994/students"), data)
+    hook, _ = hook_for(conn_id)
+
+    result = hook.extract_to_parquet("students", tmp_path / "students.parquet", school_codes=[994])
+
+    pages = [(r.query["StartingRecord"], r.query["EndingRecord"]) for r in server.seen(server.api("schools/994/students"))]
+    assert pages == [("1", "3"), ("4", "6"), ("7", "9")]
+    assert isinstance(result, ExtractResult)
+    assert (result.table, result.rows, result.pages, result.requests, result.retries) == ("students", 7, 3, 4, 0)
+    assert result.path == str(tmp_path / "students.parquet")
+    assert pq.read_table(tmp_path / "students.parquet").column("StudentID").to_pylist() == [r["StudentID"] for r in data]
+
+
+def test_paging_with_prefetch_keeps_order_and_discards_pages_past_the_end(server, make_conn):
+    conn_id = make_conn(page_size=4, max_concurrency=4)
+    server.json(server.api("schools"), scripted.SCHOOLS)
+    data = students(994, 10)  # pages of 4, 4, 2
+    serve_pages(server, server.api("schools/994/students"), data)
+    hook, _ = hook_for(conn_id)
+
+    rows = hook.get_table("students", school_codes=[994])
+
+    assert rows == data
+    starts = sorted(int(r.query["StartingRecord"]) for r in server.seen(server.api("schools/994/students")))
+    assert starts[:3] == [1, 5, 9]
+    # no page twice; speculation reaches at most prefetch_pages (3) past the first unconfirmed page (page 3)
+    assert len(starts) == len(set(starts)) and max(starts) <= 1 + 4 * (3 + 3 - 1)
+    assert server.max_in_flight <= 4
+
+
+def test_failed_speculative_page_past_the_end_is_ignored(server, make_conn):
+    conn_id = make_conn(page_size=2, max_concurrency=3, max_retries=3, backoff_base=5, backoff_max=5)
+    server.json(server.api("schools"), scripted.SCHOOLS)
+    data = students(994, 3)
+
+    def handle(seen):
+        start = int(seen.query["StartingRecord"])
+        if start > len(data):
+            return server.reply(500, {"Message": "beyond the end"}, delay=0.05)
+        # the last page (2) comes late, so the speculative page 3 has failed and is backing off by then
+        return server.reply(200, data[start - 1 : int(seen.query["EndingRecord"])], delay=0.15 if start == 3 else 0)
+
+    server.route(server.api("schools/994/students"), handle)
+    hook = AeriesHook(aeries_conn_id=conn_id)  # the real, interruptible sleep
+    hook.get_conn()  # the connection lookup took a second once on a busy CI machine; it is not what is measured
+    started = time.monotonic()
+    assert hook.get_table("students", school_codes=[994]) == data
+    assert time.monotonic() - started < 0.5  # nobody waited for the failing speculative page
+    assert "5" in {r.query["StartingRecord"] for r in server.seen(server.api("schools/994/students"))}
+
+
+def test_per_school_tables_skip_the_district_office(server, make_conn):
+    conn_id = make_conn(terms_from_schools=False)
+    server.json(server.api("schools"), scripted.SCHOOLS)
+    server.json(server.api("schools/990/teachers"), [{"SchoolCode": 990, "TeacherNumber": 1, "LastName": "Ames"}])
+    server.json(server.api("schools/994/teachers"), [{"SchoolCode": 994, "TeacherNumber": 7, "LastName": "Boyd"}])
+    server.json(server.api("schools/990/terms"), [{"TermCode": "1"}, {"TermCode": "Y"}])
+    server.json(server.api("schools/994/terms"), [{"TermCode": "F"}])
+    hook, _ = hook_for(conn_id)
+
+    teachers = hook.get_table("teachers")
+    terms = hook.get_table("terms")
+
+    assert [(t["SchoolCode"], t["TeacherNumber"]) for t in teachers] == [(990, 1), (994, 7)]
+    assert terms == [
+        {"SchoolCode": 990, "TermCode": "1"},
+        {"SchoolCode": 990, "TermCode": "Y"},
+        {"SchoolCode": 994, "TermCode": "F"},
+    ]
+    assert not [r for r in server.seen() if r.path.startswith(server.api("schools/0/"))]
+
+
+def test_terms_from_the_schools_list(server, make_conn):
+    conn_id = make_conn()
+    server.json(server.api("schools"), scripted.SCHOOLS)
+    hook, _ = hook_for(conn_id)
+
+    terms = hook.get_table("terms", school_codes=[994])
+
+    assert terms == [{"SchoolCode": 994, "TermCode": "F", "TermDescription": "Fall", "StartDate": "2025-07-06T00:00:00", "EndDate": "2025-12-23T00:00:00"}]
+    assert [r.path for r in server.seen()] == [server.api("schools")]
+
+
+def test_school_codes_filter(server, make_conn, caplog):
+    conn_id = make_conn()
+    server.json(server.api("schools"), scripted.SCHOOLS)
+    server.json(server.api("schools/994/sections"), [{"SchoolCode": 994, "SectionNumber": 1}])
+    hook, _ = hook_for(conn_id)
+
+    with caplog.at_level(logging.WARNING, logger=LOGGER_NAME):
+        rows = hook.get_table("sections", school_codes=[994, 123])
+
+    assert rows == [{"SchoolCode": 994, "SectionNumber": 1}]
+    assert [r.path for r in server.seen()] == [server.api("schools"), server.api("schools/994/sections")]
+    assert "school codes 123 are not in the schools list" in caplog.text
+    assert [s["SchoolCode"] for s in hook.get_table("schools", school_codes=[994])] == [994]
+    assert [s["SchoolCode"] for s in hook.get_table("schools")] == [0, 990, 994]
+
+
+def test_district_wide_tables_and_database_year(server, make_conn):
+    conn_id = make_conn(database_year=2024)
+    server.json(server.api("staff"), [{"ID": 884616, "LastName": "Abbott"}])
+    server.json(server.api("courses"), [{"ID": "0001", "Title": "English 9"}])
+    server.json(server.api("systeminfo"), {"AeriesVersion": "10.1", "LocalTimeZoneName": "Pacific Standard Time"})
+
+    assert AeriesHook(aeries_conn_id=conn_id).get_table("staff") == [{"ID": 884616, "LastName": "Abbott"}]
+    assert AeriesHook(aeries_conn_id=conn_id, database_year=2023).get_table("courses") == [{"ID": "0001", "Title": "English 9"}]
+    assert AeriesHook(aeries_conn_id=conn_id).get_system_info()["AeriesVersion"] == "10.1"
+
+    assert server.seen(server.api("staff"))[0].query == {"DatabaseYear": "2024"}
+    assert server.seen(server.api("courses"))[0].query == {"DatabaseYear": "2023"}  # the run's year wins
+    info = server.seen(server.api("systeminfo"))[0]
+    assert info.query == {} and info.cert is None  # systeminfo needs no certificate
+
+
+def test_pre_v5_fields_are_renamed(server, make_conn):
+    conn_id = make_conn(api_version=4)
+    server.json(server.api("schools", version=4), scripted.SCHOOLS)
+    server.json(
+        server.api("schools/994/students", version=4),
+        [{"PermanentID": 99400001, "SchoolCode": 994, "Sex": "F", "LastName": "Abbott"}],
+    )
+    hook, _ = hook_for(conn_id)
+
+    rows = hook.get_table("students", school_codes=[994])
+
+    assert rows == [{"StudentID": 99400001, "SchoolCode": 994, "Gender": "F", "LastName": "Abbott"}]
+    assert server.seen(server.api("schools/994/students", version=4))

@@ -12,8 +12,10 @@ import re
 
 import pytest
 
-from aeries_hub.hooks import aeries as aeries_module
-from aeries_hub.hooks.aeries import AeriesConfigError, AeriesHook, SchoolYear
+from aeries_hub.aeries.errors import AeriesConfigError
+from aeries_hub.aeries.hook import AeriesHook
+from aeries_hub.aeries.logs import LOGGER_NAME
+from aeries_hub.aeries.school_year import SchoolYear
 from aeries_sandbox.emulator import READ_AREAS, EmulatorServer
 from aeries_sandbox.emulator.district import District
 
@@ -62,7 +64,7 @@ def test_by_default_the_newest_offered_year_that_has_started_is_read_and_said(co
     """The July rollover: the run's school year, 2021-2022, is not in Aeries yet; 2020-2021 is read instead."""
     hook = connect(school_year=2021)
     with caplog.at_level(logging.INFO, logger="aeries_sandbox.emulator"), \
-            caplog.at_level(logging.INFO, logger=aeries_module.LOGGER_NAME):
+            caplog.at_level(logging.INFO, logger=LOGGER_NAME):
         year = hook.check_database_year()
         hook.get_schools()
     note = ("Aeries does not offer the school year 2021-2022 (it offers 2020-2021, 2019-2020); read 2020-2021, the "

@@ -2,7 +2,6 @@
 
 This module is the single source of truth for the tables and deliberately imports nothing heavy (no
 requests, pandas, pyarrow or Airflow), so that the mapping loader can check column names at DAG parse time.
-:mod:`aeries_hub.hooks.aeries` re-exports ``TABLES`` and ``AeriesTable`` from here.
 """
 
 from __future__ import annotations
@@ -10,7 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["TABLES", "AeriesTable"]
+__all__ = ["DATA_CHANGES_AREAS", "DISTRICT_OFFICE", "TABLES", "AeriesTable"]
+
+#: The SchoolCode of the district office in Aeries' schools list (not a school: per-school tables skip it).
+DISTRICT_OFFICE = 0
+
+#: ``*DataChanges`` route -> the security area it needs.
+DATA_CHANGES_AREAS = {
+    "StudentDataChanges": "Student Data",
+    "StaffDataChanges": "Staff Data",
+    "SectionDataChanges": "Master Schedule",
+    "SectionRosterDataChanges": "Class Schedules/History",
+}
 
 
 # Column types are small strings so that importing this module stays cheap (no pyarrow at import):

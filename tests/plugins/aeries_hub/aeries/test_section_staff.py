@@ -14,8 +14,9 @@ import logging
 import pyarrow.parquet as pq
 import pytest
 
-from aeries_hub.hooks import aeries as aeries_module
-from aeries_hub.hooks.aeries import AeriesAuthError, AeriesHook
+from aeries_hub.aeries.errors import AeriesAuthError
+from aeries_hub.aeries.hook import AeriesHook
+from aeries_hub.aeries.logs import LOGGER_NAME
 from aeries_sandbox.emulator import READ_AREAS, EmulatorServer
 from aeries_sandbox.emulator.district import District
 
@@ -102,7 +103,7 @@ def emulator():
 def test_teachers_of_section_staff_schools_are_made_from_their_section_staff(emulator, make_conn, caplog, tmp_path):
     hook = AeriesHook(aeries_conn_id=make_conn(host=emulator.url, password=CERT))
 
-    with caplog.at_level(logging.INFO, logger=aeries_module.LOGGER_NAME):
+    with caplog.at_level(logging.INFO, logger=LOGGER_NAME):
         rows = hook.get_table("teachers")
         result = hook.extract_to_parquet("teachers", tmp_path / "teachers.parquet")
 

@@ -1,0 +1,103 @@
+"""Every row of a logical Aeries table: the schools list, terms embedded in it, per-school pages, teachers from
+section staff; as records, or as one Arrow table built page by page."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterable
+
+from aeries_hub.aeries.arrow import concat_pages, rows_to_arrow_page
+from aeries_hub.aeries.errors import AeriesConfigError
+from aeries_hub.aeries.logs import log
+from aeries_hub.aeries.paging import RequestStats, fetch_units
+from aeries_hub.aeries.records import as_list, rename_pre_v5
+from aeries_hub.aeries.section_staff import teachers_from_section_staff
+from aeries_hub.aeries.tables import DISTRICT_OFFICE, TABLES, AeriesTable
+
+if TYPE_CHECKING:  # pragma: no cover
+    from aeries_hub.aeries.hook import AeriesHook
+
+
+def table_spec(table: str) -> AeriesTable:
+    """The registry entry of ``table``; AeriesConfigError naming the known tables otherwise."""
+    try:
+        return TABLES[table]
+    except KeyError:
+        raise AeriesConfigError(f"Unknown Aeries table {table!r}; known tables: {', '.join(TABLES)}") from None
+
+
+def year_note(database_year: int | None) -> str:
+    """``", DatabaseYear 2026"`` for a log line, or "" when the district's default year is read."""
+    return f", DatabaseYear {database_year}" if database_year is not None else ""
+
+
+def read_schools(hook: AeriesHook, stats: RequestStats, *, count_page: bool = False) -> list[dict[str, Any]]:
+    """The district's schools list (``GET schools``, SchoolCode 0 the district office included)."""
+    data = hook.request("schools", stats=stats, security_area="Schools")
+    if count_page:
+        stats.pages += 1
+    return as_list(data, "schools")
+
+
+def select_schools(hook: AeriesHook, schools: list[dict[str, Any]], school_codes: Iterable[int] | None,
+                   *, keep_district_office: bool) -> list[dict[str, Any]]:
+    """The schools of ``school_codes`` (None or empty: all), in the list's order; a code not in the list is
+    logged and skipped."""
+    wanted = None if school_codes is None else {int(code) for code in school_codes}
+    if wanted is not None and not wanted:
+        wanted = None
+    selected = []
+    for school in schools:
+        code = school.get("SchoolCode")
+        if code == DISTRICT_OFFICE and not keep_district_office:
+            continue
+        if wanted is not None and code not in wanted:
+            continue
+        selected.append(school)
+    if wanted is not None:
+        missing = sorted(wanted - {s.get("SchoolCode") for s in schools})
+        if missing:
+            log.warning(
+                "Aeries connection %r: school codes %s are not in the schools list%s; they are skipped",
+                hook.aeries_conn_id, ", ".join(map(str, missing)), year_note(hook.settings.database_year),
+            )
+    return selected
+
+
+def collect_table(hook: AeriesHook, spec: AeriesTable, school_codes: Iterable[int] | None, stats: RequestStats, *,
+                  as_arrow: bool = False) -> Any:
+    """Every row of ``spec`` for the selected schools: a list of records, or (``as_arrow``) one Arrow
+    table built page by page as the pages arrive, so that a table of millions of rows is never held as
+    Python records."""
+    settings = hook.settings
+    codes = None if school_codes is None else [int(c) for c in school_codes]
+
+    def prepare(unit: int | None, rows: list[dict[str, Any]]) -> Any:
+        if spec.per_school:
+            rows = [row if "SchoolCode" in row else {"SchoolCode": unit, **row} for row in rows]
+        if settings.api_version < 5:
+            rows = [rename_pre_v5(row) for row in rows]
+        return rows_to_arrow_page(spec.name, rows) if as_arrow else rows
+
+    if spec.name == "schools":
+        schools = read_schools(hook, stats, count_page=True)
+        parts = [prepare(None, select_schools(hook, schools, codes, keep_district_office=True))]
+    elif not spec.per_school:
+        parts = [page for _, pages in fetch_units(hook, spec, [None], stats, prepare) for page in pages]
+    else:
+        schools = select_schools(hook, read_schools(hook, stats), codes, keep_district_office=False)
+        embedded: dict[int, list[Any]] = {}
+        if spec.name == "terms" and settings.terms_from_schools:
+            for school in schools:
+                if isinstance(school.get("Terms"), list):
+                    terms = [{"SchoolCode": school["SchoolCode"], **term} for term in school["Terms"]]
+                    embedded[school["SchoolCode"]] = [prepare(school["SchoolCode"], terms)]
+        to_fetch = [s["SchoolCode"] for s in schools if s["SchoolCode"] not in embedded]
+        fetched = dict(fetch_units(hook, spec, to_fetch, stats, prepare)) if to_fetch else {}
+        if spec.name == "teachers":
+            for code, rows in teachers_from_section_staff(hook, schools, fetched, stats).items():
+                fetched[code] = [*fetched.get(code, []), prepare(code, rows)]
+        parts = [page for school in schools
+                 for page in embedded.get(school["SchoolCode"]) or fetched.get(school["SchoolCode"], [])]
+    if as_arrow:
+        return concat_pages(spec.name, parts)
+    return [row for part in parts for row in part]
