@@ -16,7 +16,7 @@ import re
 from typing import Any
 
 from aeries_hub import paths
-from aeries_hub.pipeline import _summary
+from aeries_hub.run.summary import write_summary
 from aeries_hub.staging import RunFolder
 from aeries_hub.writeback.guard import WRITE_ACTIONS
 from aeries_hub.writeback.loader import (
@@ -103,7 +103,7 @@ def fetch_exports(writeback_file: str) -> dict:
         _remember_quarantined(quarantine_state, poisoned, quarantined)
     log.info("%d new export files from %s (%d already written or quarantined before, %d quarantined now)",
              len(fetched), source, len(skipped), len(quarantined))
-    return _summary(run, "fetch_exports", {"files": fetched, "skipped": skipped, "quarantined": quarantined})
+    return write_summary(run, "fetch_exports", {"files": fetched, "skipped": skipped, "quarantined": quarantined})
 
 
 def _source_name(writeback: WriteBack) -> str:
@@ -647,7 +647,7 @@ def plan_writes(writeback_file: str, validated: dict) -> dict:
     """Compare each accepted record with Aeries: insert a new student, update an existing one (only the fields
     that differ), leave a student whose record already holds the values alone; the same for its contacts.
     ``guard.json`` says which writes wait for approval (:mod:`aeries_hub.writeback.guard`)."""
-    from aeries_hub.pipeline import aeries_for_run
+    from aeries_hub.extract.school_year import aeries_for_run
     from aeries_hub.writeback.guard import fields_of, review
 
     writeback = writeback_for(writeback_file)
@@ -655,7 +655,7 @@ def plan_writes(writeback_file: str, validated: dict) -> dict:
     # Aeries reads and writes its default year, silently, when the year asked for is not offered: settle the year
     # first (as an extraction does), so that the plan compares with, and the writes go into, the year named.
     hook, year = aeries_for_run(writeback.aeries_conn_id, writeback, run)
-    _summary(run, "school_year", year.to_dict())
+    write_summary(run, "school_year", year.to_dict())
     if writeback.scores:
         plan = _plan_scores(writeback, hook, run.read_parquet("validated/scores.parquet").to_dict("records"))
         rosters = delivered_classes(writeback)[1]
@@ -690,7 +690,7 @@ def plan_writes(writeback_file: str, validated: dict) -> dict:
     if guard["needs_approval"]:
         log.info("%d writes wait for approval: %s", len(guard["waiting"]), "; ".join(guard["reasons"]))
     writes = len([w for w in plan if w["action"] in WRITE_ACTIONS])
-    return _summary(run, "plan_writes", {"counts": counts, "writes": writes, "needs_approval": guard["needs_approval"],
+    return write_summary(run, "plan_writes", {"counts": counts, "writes": writes, "needs_approval": guard["needs_approval"],
                                          "students_changed": guard["students_changed"]})
 
 
@@ -1084,7 +1084,7 @@ def write_to_aeries(writeback_file: str, planned: dict) -> dict:
     plan = json.loads(plan_bytes)
     if not writeback.enabled or context["params"].get("dry_run"):
         why = "dry_run is on" if writeback.enabled else f"writing is off ({writeback.path.name} has enabled: false)"
-        _summary(run, "write_to_aeries", {"written": 0, "skipped_because": why})
+        write_summary(run, "write_to_aeries", {"written": 0, "skipped_because": why})
         raise AirflowSkipException(f"{why}: the {planned['writes']} planned writes are in plan.json, none was sent")
     approval = run.read_json("summary/approve_writes.json") if run.exists("summary/approve_writes.json") else {}
     if run.read_json("guard.json")["needs_approval"] and approval.get("decision") != "approved":
@@ -1133,7 +1133,7 @@ def write_to_aeries(writeback_file: str, planned: dict) -> dict:
     _remember(writeback, context["run_id"], files=[] if failed_records else fetched, created=created)
     written = sum(r["status"] == "written" for r in results)
     incomplete = sorted({r["record"] for r in results if r["status"] == "incomplete"})
-    return _summary(run, "write_to_aeries", {"written": written, "refused": sorted(failed_records),
+    return write_summary(run, "write_to_aeries", {"written": written, "refused": sorted(failed_records),
                                              "incomplete": incomplete, "results": len(results)})
 
 
@@ -1361,7 +1361,7 @@ def _validated(run: RunFolder, rejects, *, records: int, accepted: int) -> dict:
 
     if len(rejects):
         run.write_bytes("rejects/exports.csv", rejects_csv(rejects))
-    return _summary(run, "validate_exports", {
+    return write_summary(run, "validate_exports", {
         "records": records,
         "accepted": accepted,
         "rejected": sorted(set(rejects[ID])),
