@@ -16,6 +16,7 @@ from typing import Any
 from airflow.sdk import DAG, Param, TriggerRule, XComArg, task
 
 from aeries_hub.delivery.assets import delivered_asset
+from aeries_hub.delivery.base import delivery_for
 from aeries_hub.mapping.loader import Mapping, MappingError, load_mapping
 from aeries_hub.notifications import RunFailureNotifier
 from aeries_hub.operators.approval import MassChangeApprovalOperator, WriteBackApprovalOperator
@@ -145,29 +146,13 @@ def _params(mapping: Mapping) -> dict[str, Param]:
             type="boolean",
             description=f"Run now even outside the allowed pull window ({mapping.window.describe()}).",
         )
-    if mapping.http:
-        key = mapping.delivered_outputs[0].key[0]
-        params["target"] = Param(
-            mapping.http.target,
-            type="string",
-            enum=list(mapping.http.targets),
-            description="Which of the vendor's instances receives the records.",
-        )
-        params["test_record"] = Param(
-            "",
-            type="string",
-            description=f"Send only the record whose {key} is this, after showing its mapped values in the deliver task's log.",
-        )
+    params.update(delivery_for(mapping).params())
     return params
 
 
 def _delivered_assets(mapping: Mapping) -> list:
     files = [mapping.package_zip] if mapping.package_zip else [output.file for output in mapping.delivered_outputs]
     return [delivered_asset(mapping, file) for file in files]
-
-
-def _once_per_schedule(mapping: Mapping) -> bool:
-    return mapping.http is not None and any(t.scheduled_imports == "once" for t in mapping.http.targets.values())
 
 
 def build_dag(mapping: Mapping) -> DAG:
@@ -194,7 +179,7 @@ def build_dag(mapping: Mapping) -> DAG:
             for table in mapping.tables
         ]
         gates = []
-        if _once_per_schedule(mapping):
+        if delivery_for(mapping).needs_target_gate():
             gates.append(task(task_id="check_target")(measured(check_target))(mapping_file))
         if mapping.window:
             gates.append(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import logging
 
-from aeries_hub.delivery.http_import import http_target
+from aeries_hub.delivery.base import delivery_for
 from aeries_hub.mapping.loader import Mapping
 from aeries_hub.run.summary import write_summary
 from aeries_hub.staging import RunFolder
@@ -20,8 +20,7 @@ def delivered_state(mapping: Mapping, params: dict):
     from aeries_hub.changes import DeliveredState
     from aeries_hub.staging import staging_base
 
-    target = http_target(mapping, params).name if mapping.http else "sftp"
-    return DeliveredState(staging_base(), mapping.dag_id, target)
+    return DeliveredState(staging_base(), mapping.dag_id, delivery_for(mapping).target_name(params))
 
 
 def delivery_fingerprint(mapping: Mapping, params: dict) -> str:
@@ -29,12 +28,7 @@ def delivery_fingerprint(mapping: Mapping, params: dict) -> str:
     host, port and SFTP host key, and the folder: kept with each delivery's asset event, without credentials."""
     from airflow.sdk import Connection
 
-    if mapping.http:
-        target = http_target(mapping, params)
-        conn_id, where = target.conn_id, f"{target.name}{mapping.http.endpoint}"
-    else:
-        assert mapping.sftp_conn_id and mapping.sftp_remote_dir, "the sftp target of a mapping that delivers over http"
-        conn_id, where = mapping.sftp_conn_id, mapping.sftp_remote_dir
+    conn_id, where = delivery_for(mapping).target_address(params)
     conn = Connection.get(conn_id)
     host_key = conn.extra_dejson.get("host_key", "")
     return hashlib.sha256(f"{conn.conn_type}|{conn.host}|{conn.port}|{host_key}|{where}".encode()).hexdigest()[:16]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+from aeries_hub.delivery.base import delivery_for
 from aeries_hub.delivery.state import delivery_fingerprint
 from aeries_hub.mapping.loader import Mapping
 from aeries_hub.staging import RunFolder
@@ -61,32 +62,10 @@ def state_loss(mapping: Mapping, state, last_delivery, context) -> list[str]:
 
 
 def files_at_target(mapping: Mapping) -> tuple[str, list[str]]:
-    """Where the SFTP target is, and which of the files this DAG delivers its folder already holds ("path (size
-    bytes, modified at)"), for the state-loss check. An http target cannot be listed; a server that cannot be
-    reached gives no signal (deliver then fails with the connection error)."""
-    from datetime import datetime, timezone
-
-    from aeries_hub.delivery.sftp import DeliveryError, open_sftp
-
-    if mapping.http:
-        return "", []
-    assert mapping.sftp_conn_id and mapping.sftp_remote_dir, "the sftp target of a mapping that delivers over http"
+    """Where the target is, and which of the files this DAG delivers it already holds, for the state-loss check
+    (:meth:`aeries_hub.delivery.base.Delivery.files_at_target`)."""
     names = [mapping.package_zip] if mapping.package_zip else [output.file for output in mapping.outputs]
-    shown = []
-    try:
-        with open_sftp(mapping.sftp_conn_id, connect_attempts=1) as (sftp, where):
-            for name in names:
-                remote = f"{mapping.sftp_remote_dir.rstrip('/')}/{name}"
-                try:
-                    attrs = sftp.stat(remote)
-                except OSError:  # missing, or not ours to read: no sign of an earlier delivery
-                    continue
-                at = datetime.fromtimestamp(attrs.st_mtime or 0, timezone.utc).isoformat(timespec="seconds")
-                shown.append(f"{remote} ({attrs.st_size} bytes, modified {at})")
-    except DeliveryError as exc:
-        log.warning("Could not look for earlier deliveries in the target folder: %s", exc)
-        return "", []
-    return where, shown
+    return delivery_for(mapping).files_at_target(names)
 
 
 def _earlier_delivery(mapping: Mapping, context) -> dict | None:

@@ -6,9 +6,8 @@ import time
 
 from aeries_hub.delivery import DeliveryError
 from aeries_hub.delivery.assets import emit_asset_events
-from aeries_hub.delivery.http_import import deliver_http
+from aeries_hub.delivery.base import delivery_for
 from aeries_hub.delivery.package import package_files
-from aeries_hub.delivery.sftp_folder import deliver_sftp
 from aeries_hub.delivery.state import check_still_compared, delivered_state, remember_delivery
 from aeries_hub.run.summary import write_summary
 from aeries_hub.staging import RunFolder
@@ -38,10 +37,7 @@ def deliver(mapping_file: str, built: list[dict]) -> dict:
     state = delivered_state(mapping, context["params"])
     check_still_compared(run, state, context["run_id"])
     try:
-        if mapping.http:
-            receipts = deliver_http(mapping, run, built, context, state.read().current or {})
-        else:
-            receipts = deliver_sftp(mapping, run, built)
+        receipts = delivery_for(mapping).deliver(run, built, context, state)
     except DeliveryError as exc:
         if exc.retryable:
             raise

@@ -1,11 +1,11 @@
-"""The gates before a vendor DAG pulls from Aeries: the pull window sensor, and the once-per-schedule gate of an
-http target that takes one scheduled import only."""
+"""The gates before a vendor DAG pulls from Aeries: the pull window sensor, and the target gate (the once-per-schedule
+gate of an http target that takes one scheduled import only)."""
 
 from __future__ import annotations
 
 import logging
 
-from aeries_hub.delivery.http_import import http_target, sandbox_latch, scheduled_once
+from aeries_hub.delivery.base import delivery_for
 from aeries_hub.run.summary import write_summary
 from aeries_hub.staging import RunFolder
 from aeries_hub.tasks.context import mapping_for
@@ -38,25 +38,18 @@ def wait_for_window(mapping_file: str) -> bool:
 
 
 def check_target(mapping_file: str) -> dict:
-    """Gate of an http delivery whose target takes one scheduled import only (a vendor sandbox): once that
-    import happened, later scheduled runs skip with the reason; manual runs always go on."""
-    from airflow.sdk import Variable, get_current_context
+    """Gate of a delivery whose target may refuse this run (:meth:`aeries_hub.delivery.base.Delivery.skip_reason`:
+    an http target that takes one scheduled import only, once that import happened): the run skips with the reason."""
+    from airflow.sdk import get_current_context
     from airflow.sdk.exceptions import AirflowSkipException
 
     mapping = mapping_for(mapping_file)
     context = get_current_context()
-    target = http_target(mapping, context["params"])
+    delivery = delivery_for(mapping)
+    target = delivery.target_name(context["params"])
     run = RunFolder.current()
-    done = None
-    if scheduled_once(target, context):
-        done = Variable.get(sandbox_latch(mapping, target.name), default=None)
-    if done:
-        reason = (
-            f"Scheduled imports to the {target.name} target run once and already ran ({done}); "
-            f"trigger the DAG by hand, point delivery.http.target elsewhere, or delete the Airflow Variable "
-            f"{sandbox_latch(mapping, target.name)} to schedule it again"
-        )
-        write_summary(run, "check_target", {"target": target.name, "skipped": True, "reason": reason})
+    reason = delivery.skip_reason(context)
+    if reason:
+        write_summary(run, "check_target", {"target": target, "skipped": True, "reason": reason})
         raise AirflowSkipException(reason)
-    return write_summary(run, "check_target", {"target": target.name, "skipped": False})
-
+    return write_summary(run, "check_target", {"target": target, "skipped": False})
