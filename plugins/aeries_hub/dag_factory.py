@@ -11,21 +11,30 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from airflow.sdk import DAG, Param, TriggerRule, task
+from airflow.sdk import DAG, Param, TriggerRule, XComArg, task
 
-from aeries_hub import pipeline
+from aeries_hub.delivery.assets import delivered_asset
+from aeries_hub.delivery.base import delivery_for
 from aeries_hub.mapping.loader import load_mapping
 from aeries_hub.mapping.models import Mapping, MappingError
 from aeries_hub.notifications import RunFailureNotifier
 from aeries_hub.operators.approval import MassChangeApprovalOperator, WriteBackApprovalOperator
 from aeries_hub.resources import measured
+from aeries_hub.tasks.build import build_file
+from aeries_hub.tasks.deliver import deliver, package
+from aeries_hub.tasks.extract import extract_table
+from aeries_hub.tasks.gates import check_target, wait_for_window
+from aeries_hub.tasks.report import report
+from aeries_hub.tasks.track import track_changes
+from aeries_hub.tasks.validate import validate_sources
 
 # Backfills may reach back this far (catchup is off: a new DAG does not run for the past on its own).
 START_DATE = datetime(2015, 7, 1)
 
 # Only tasks that talk to Aeries or the vendor retry; a failed check or a bad mapping does not heal itself.
-NETWORK_RETRIES = {
+NETWORK_RETRIES: dict[str, Any] = {
     "retries": 3,
     "retry_delay": timedelta(seconds=30),
     "retry_exponential_backoff": 2.0,
@@ -138,29 +147,13 @@ def _params(mapping: Mapping) -> dict[str, Param]:
             type="boolean",
             description=f"Run now even outside the allowed pull window ({mapping.window.describe()}).",
         )
-    if mapping.http:
-        key = mapping.delivered_outputs[0].key[0]
-        params["target"] = Param(
-            mapping.http.target,
-            type="string",
-            enum=list(mapping.http.targets),
-            description="Which of the vendor's instances receives the records.",
-        )
-        params["test_record"] = Param(
-            "",
-            type="string",
-            description=f"Send only the record whose {key} is this, after showing its mapped values in the deliver task's log.",
-        )
+    params.update(delivery_for(mapping).params())
     return params
 
 
 def _delivered_assets(mapping: Mapping) -> list:
     files = [mapping.package_zip] if mapping.package_zip else [output.file for output in mapping.delivered_outputs]
-    return [pipeline.delivered_asset(mapping, file) for file in files]
-
-
-def _once_per_schedule(mapping: Mapping) -> bool:
-    return bool(mapping.http) and any(t.scheduled_imports == "once" for t in mapping.http.targets.values())
+    return [delivered_asset(mapping, file) for file in files]
 
 
 def build_dag(mapping: Mapping) -> DAG:
@@ -181,57 +174,53 @@ def build_dag(mapping: Mapping) -> DAG:
         # One pool per Aeries server, named after its connection: it caps the extract tasks that run at
         # once across every vendor DAG (each makes up to the connection's max_concurrency requests).
         extracted = [
-            task(measured(pipeline.extract_table), task_id=f"extract_{table}", pool=mapping.aeries_conn_id, **NETWORK_RETRIES)(
+            task(task_id=f"extract_{table}", pool=mapping.aeries_conn_id, **NETWORK_RETRIES)(measured(extract_table))(
                 mapping_file, table
             )
             for table in mapping.tables
         ]
         gates = []
-        if _once_per_schedule(mapping):
-            gates.append(task(measured(pipeline.check_target), task_id="check_target")(mapping_file))
+        if delivery_for(mapping).needs_target_gate():
+            gates.append(task(task_id="check_target")(measured(check_target))(mapping_file))
         if mapping.window:
             gates.append(
                 task.sensor(
-                    pipeline.wait_for_window,
                     task_id="wait_for_window",
                     mode="reschedule",
-                    poke_interval=timedelta(minutes=5),
-                    timeout=timedelta(hours=mapping.window.max_wait_hours),
+                    poke_interval=timedelta(minutes=5).total_seconds(),
+                    timeout=timedelta(hours=mapping.window.max_wait_hours).total_seconds(),
                     soft_fail=True,
-                )(mapping_file)
+                )(wait_for_window)(mapping_file)
             )
         for gate in gates:
             gate >> extracted
-        validated = task(measured(pipeline.validate_sources), task_id="validate_sources")(mapping_file, extracted)
+        validated = task(task_id="validate_sources")(measured(validate_sources))(mapping_file, extracted)
         builds = {}
         for output in mapping.outputs:  # a file that references or nests others comes after them
-            builds[output.file] = task(measured(pipeline.build_file), task_id=f"build_{output.stem}")(mapping_file, output.file)
+            builds[output.file] = task(task_id=f"build_{output.stem}")(measured(build_file))(mapping_file, output.file)
             validated >> builds[output.file]
         for output in mapping.outputs:
             for needed in output.needs:
                 builds[needed] >> builds[output.file]
         # The delivered assets' events tell track_changes whether this DAG delivered before (a lost record).
-        tracked = task(measured(pipeline.track_changes), task_id="track_changes", inlets=_delivered_assets(mapping))(
-            mapping_file
-        )
+        tracked = task(task_id="track_changes", inlets=_delivered_assets(mapping))(measured(track_changes))(mapping_file)
         list(builds.values()) >> tracked
         approved = MassChangeApprovalOperator(
             task_id="approve_changes", mapping_file=mapping_file, approval_timeout_hours=mapping.guard.approval_timeout_hours
         )
         tracked >> approved
-        built = [builds[output.file] for output in mapping.delivered_outputs]
+        built: XComArg | list[XComArg] = [builds[output.file] for output in mapping.delivered_outputs]
         if mapping.package_zip:
-            built = task(measured(pipeline.package), task_id="package")(mapping_file, built)
+            built = task(task_id="package")(measured(package))(mapping_file, built)
             approved >> built
         # One delivery of the DAG at a time, whatever started its run: the DAG's max_active_runs leaves backfill runs
         # out (a backfill has its own, 10 by default), while this limit counts the deliver tasks of every run.
-        delivered = task(
-            measured(pipeline.deliver), task_id="deliver", outlets=_delivered_assets(mapping), max_active_tis_per_dag=1,
-            **NETWORK_RETRIES,
+        delivered = task(task_id="deliver", outlets=_delivered_assets(mapping), max_active_tis_per_dag=1, **NETWORK_RETRIES)(
+            measured(deliver)
         )(mapping_file, built)
         approved >> delivered
         # The report runs whatever happened upstream, and fails the run itself when the run ended in Error.
-        delivered >> task(measured(pipeline.report), task_id="report", trigger_rule=TriggerRule.ALL_DONE)(mapping_file)
+        delivered >> task(task_id="report", trigger_rule=TriggerRule.ALL_DONE)(measured(report))(mapping_file)
     return dag
 
 
@@ -271,9 +260,10 @@ def build_writeback_dag(writeback) -> DAG:
         params={"dry_run": Param(False, type="boolean", description="Plan the writes and report them, but write nothing.")},
         on_failure_callback=RunFailureNotifier(),
     ) as dag:
-        fetched = task(tasks.fetch_exports, task_id="fetch_exports", **NETWORK_RETRIES)(writeback_file)
-        validated = task(tasks.validate_exports, task_id="validate_exports")(writeback_file, fetched)
-        planned = task(tasks.plan_writes, task_id="plan_writes", pool=writeback.aeries_conn_id, **NETWORK_RETRIES)(
+        # Each XComArg is passed on as the value its task returns (typed Any for the next task's parameter).
+        fetched: Any = task(task_id="fetch_exports", **NETWORK_RETRIES)(tasks.fetch_exports)(writeback_file)
+        validated: Any = task(task_id="validate_exports")(tasks.validate_exports)(writeback_file, fetched)
+        planned: Any = task(task_id="plan_writes", pool=writeback.aeries_conn_id, **NETWORK_RETRIES)(tasks.plan_writes)(
             writeback_file, validated
         )
         # Writes the guard marks (existing students, contacts, addresses and phones, a mass change) wait for a person.
@@ -282,7 +272,7 @@ def build_writeback_dag(writeback) -> DAG:
         planned >> approved
         # Not retried by Airflow: a write whose answer was lost must be checked before it is sent again (cleared by
         # hand, the task's journal does that).
-        written = task(tasks.write_to_aeries, task_id="write_to_aeries", pool=writeback.aeries_conn_id)(writeback_file, planned)
+        written = task(task_id="write_to_aeries", pool=writeback.aeries_conn_id)(tasks.write_to_aeries)(writeback_file, planned)
         approved >> written
-        written >> task(tasks.report, task_id="report", trigger_rule=TriggerRule.ALL_DONE)(writeback_file)
+        written >> task(task_id="report", trigger_rule=TriggerRule.ALL_DONE)(tasks.report)(writeback_file)
     return dag

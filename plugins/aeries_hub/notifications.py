@@ -75,7 +75,8 @@ class RunFailureNotifier(BaseNotifier):
 
 def failure_alert(dag_id: str, run_id: str, dag_run=None) -> dict[str, Any]:
     """Subject, text and fields of the alert, from the run's report (or what is known without one)."""
-    from aeries_hub.pipeline import reject_reason_lines, report_lines
+    from aeries_hub.run.rejects import reject_reason_lines
+    from aeries_hub.run.report import report_lines
     from aeries_hub.staging import RunFolder, staging_base
 
     run = RunFolder(staging_base(), dag_id, run_id)

@@ -175,7 +175,7 @@ def test_report_json_names_the_ids_of_the_source_rows_it_rejected(runs):
 
 
 def test_the_report_gives_each_reason_rows_were_rejected_with_its_count_and_ids(runs):
-    from aeries_hub.pipeline import reject_reason_lines
+    from aeries_hub.run.rejects import reject_reason_lines
 
     duplicates = [
         f"rejected from Aeries students: {DUPLICATE_ID} (2 rows, e.g. 100/700010)",

@@ -193,7 +193,7 @@ def test_another_database_year_does_not_use_the_snapshot(history):
 
 
 def _report_lines(report: dict) -> list[str]:
-    from aeries_hub.pipeline import report_lines
+    from aeries_hub.run.report import report_lines
 
     return report_lines(report)
 

@@ -318,7 +318,7 @@ def test_a_scheduled_import_to_sandbox_runs_once_then_scheduled_runs_skip(stack,
     from airflow.utils.state import DagRunState
     from airflow.utils.types import DagRunType
 
-    from aeries_hub.pipeline import sandbox_latch
+    from aeries_hub.delivery.http_import import sandbox_latch
 
     def scheduled_run(*, dag, run_id, session, start_date, **kwargs):
         """What dag.test() would create, with the run type the scheduler gives a cron run."""

@@ -130,7 +130,7 @@ def files_at_target(stack) -> str:
     """The delivered files in Xello's folder as the approval reason names them, in the mapping's order."""
     from datetime import datetime, timezone
 
-    from aeries_hub.pipeline import mapping_for
+    from aeries_hub.tasks.context import mapping_for
 
     shown = []
     for output in mapping_for("xello.yml").outputs:

@@ -370,7 +370,7 @@ def test_a_class_left_without_any_teacher_is_delivered_and_named(stack, district
     whose section staff have all left (inactive, or their assignment ended) at the Flex school, or whose only teacher
     was rejected from users.csv (no name at all), goes out with no teacher enrollment: it is still delivered, and the
     report names every such class by sourcedId, with their count."""
-    from aeries_hub.pipeline import report_lines
+    from aeries_hub.run.report import report_lines
     from tests.dags.stacks import stack_serving
 
     district = tmp_path / "district"

@@ -159,7 +159,7 @@ def xello_dag(mappings_dir: Path | None = None):
 
 @pytest.mark.e2e
 def test_xello_delivers_the_five_files(stack):
-    from aeries_hub.pipeline import report_lines
+    from aeries_hub.run.report import report_lines
 
     dag_run = xello_dag().test(run_conf={"ignore_window": True})
 

@@ -219,7 +219,7 @@ def kept_columns(mapping, table: str, source_checks: dict[str, list]) -> set[str
             kept |= {check.column, check.name, *(condition.column for condition in check.where)}
     if table == "schools" and (mapping.run_values & RUN_VALUES_FROM_SCHOOLS
                                or any(output.uses_date_conditions for output in mapping.outputs)):
-        kept |= {"Name", "Terms"}  # the district's name and the school year's days (pipeline.aeries_run_values)
+        kept |= {"Name", "Terms"}  # the district's name and the school year's days (extract.school_year.aeries_run_values)
     return kept
 
 

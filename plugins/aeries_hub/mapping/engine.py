@@ -2,7 +2,7 @@
 
 Rows come out record set by record set, each in the order of the file's key (numbers in numeric order),
 so a file's bytes do not depend on the order Aeries answered in; literal ``rows`` keep the order written. Lookups take the first matching row of
-the looked-up table, whose rows are in primary-key order (see pipeline.validate_sources).
+the looked-up table, whose rows are in primary-key order (see quality.aeries_sources.validate_tables).
 
 Every value is text (:mod:`aeries_hub.mapping.text`); a value is evaluated by :mod:`aeries_hub.mapping.values`.
 """

@@ -16,7 +16,7 @@ from aeries_hub.window import PullWindow
 DEFAULT_STUDENT_STATUS_CODES = {"active": [""], "pre_enrolled": ["P"]}
 
 #: Values of the run that a mapping names as ``{run.NAME}``: they come from Aeries, never from the YAML (see
-#: pipeline.aeries_run_values). Usable in literal ``rows``, ``constant``, ``template`` and ``if_blank``.
+#: extract.school_year.aeries_run_values). Usable in literal ``rows``, ``constant``, ``template`` and ``if_blank``.
 RUN_VALUES = {
     "district_name": "the district's name: the Name of Aeries school 0, the district office record",
     "school_year": "the school year Aeries served, as Aeries writes it: 2026-2027",
@@ -31,7 +31,7 @@ RUN_VALUES_FROM_SCHOOLS = frozenset({"district_name", "school_year_first_day", "
 #: Conditions that compare a date column with the run's date (``{column: EndDate, before_run_date: false}``):
 #: true keeps the rows whose date is before (after) it, false the others; a blank date is neither before nor
 #: after it (an assignment without an end date has not ended). The run's date is held inside the school year
-#: Aeries served, whose days come from the schools' terms (pipeline.dates_as_of).
+#: Aeries served, whose days come from the schools' terms (extract.school_year.dates_as_of).
 DATE_CONDITIONS = ("before_run_date", "after_run_date")
 RUN_VALUE = re.compile(r"\{run\.([^{}:!]*)\}")
 

@@ -30,7 +30,7 @@ class RunValues:
     crosswalks: dict[str, dict[str, str]] = field(default_factory=dict)
     run_date: date | None = None
     aeries: dict[str, str] = field(default_factory=dict)
-    #: The day date conditions compare with (pipeline.dates_as_of: the run's date held inside the school year
+    #: The day date conditions compare with (extract.school_year.dates_as_of: the run's date held inside the school year
     #: Aeries served); the run's date when not given.
     dates_as_of: date | None = None
 

@@ -88,7 +88,7 @@ class MassChangeApprovalOperator(RecordedApprovalOperator):
         self.mapping_file = mapping_file
 
     def execute(self, context):
-        from aeries_hub.pipeline import mapping_for
+        from aeries_hub.tasks.context import mapping_for
 
         run = RunFolder.current()
         params = context["params"]

@@ -14,7 +14,7 @@ import hashlib
 import json
 import logging
 
-from aeries_hub.pipeline import _summary
+from aeries_hub.run.summary import write_summary
 from aeries_hub.staging import RunFolder
 from aeries_hub.writeback import sources, state
 from aeries_hub.writeback.guard import WRITE_ACTIONS
@@ -36,7 +36,7 @@ def fetch_exports(writeback_file: str) -> dict:
     fetched = sources.fetch_new_exports(writeback, run)
     if any("sha256" in item for item in fetched["quarantined"]):
         state.remember_quarantined(writeback, fetched["quarantined"], get_current_context()["run_id"])
-    return _summary(run, "fetch_exports", fetched)
+    return write_summary(run, "fetch_exports", fetched)
 
 
 def validate_exports(writeback_file: str, fetched: dict) -> dict:
@@ -45,7 +45,7 @@ def validate_exports(writeback_file: str, fetched: dict) -> dict:
     writeback = writeback_for(writeback_file)
     run = RunFolder.current()
     validated = kind_of(writeback).validate(writeback, run, fetched)
-    return _summary(run, "validate_exports", rejects_summary(run, validated.rejects, records=validated.records,
+    return write_summary(run, "validate_exports", rejects_summary(run, validated.rejects, records=validated.records,
                                                              accepted=validated.accepted))
 
 
@@ -53,7 +53,7 @@ def plan_writes(writeback_file: str, validated: dict) -> dict:
     """Compare each accepted record with Aeries: insert what is new, update only the fields that differ, leave a
     record that already holds the values alone. ``guard.json`` says which writes wait for approval
     (:mod:`aeries_hub.writeback.guard`)."""
-    from aeries_hub.pipeline import aeries_for_run
+    from aeries_hub.extract.school_year import aeries_for_run
     from aeries_hub.writeback.guard import fields_of, review
 
     writeback = writeback_for(writeback_file)
@@ -61,7 +61,7 @@ def plan_writes(writeback_file: str, validated: dict) -> dict:
     # Aeries reads and writes its default year, silently, when the year asked for is not offered: settle the year
     # first (as an extraction does), so that the plan compares with, and the writes go into, the year named.
     hook, year = aeries_for_run(writeback.aeries_conn_id, writeback, run)
-    _summary(run, "school_year", year.to_dict())
+    write_summary(run, "school_year", year.to_dict())
     plan, students_read = kind_of(writeback).plan(writeback, hook, run)
     run.write_json("plan.json", plan)
     guard = review(writeback, plan, students_read=students_read, created=state.created_students(writeback))
@@ -77,7 +77,7 @@ def plan_writes(writeback_file: str, validated: dict) -> dict:
     if guard["needs_approval"]:
         log.info("%d writes wait for approval: %s", len(guard["waiting"]), "; ".join(guard["reasons"]))
     writes = len([w for w in plan if w["action"] in WRITE_ACTIONS])
-    return _summary(run, "plan_writes", {"counts": counts, "writes": writes, "needs_approval": guard["needs_approval"],
+    return write_summary(run, "plan_writes", {"counts": counts, "writes": writes, "needs_approval": guard["needs_approval"],
                                          "students_changed": guard["students_changed"]})
 
 
@@ -100,7 +100,7 @@ def write_to_aeries(writeback_file: str, planned: dict) -> dict:
     plan = json.loads(plan_bytes)
     if not writeback.enabled or context["params"].get("dry_run"):
         why = "dry_run is on" if writeback.enabled else f"writing is off ({writeback.path.name} has enabled: false)"
-        _summary(run, "write_to_aeries", {"written": 0, "skipped_because": why})
+        write_summary(run, "write_to_aeries", {"written": 0, "skipped_because": why})
         raise AirflowSkipException(f"{why}: the {planned['writes']} planned writes are in plan.json, none was sent")
     approval = run.read_json("summary/approve_writes.json") if run.exists("summary/approve_writes.json") else {}
     if run.read_json("guard.json")["needs_approval"] and approval.get("decision") != "approved":
@@ -116,7 +116,7 @@ def write_to_aeries(writeback_file: str, planned: dict) -> dict:
     state.remember_written(writeback, context["run_id"], files=[] if failed_records else fetched, created=created)
     written = sum(r["status"] == "written" for r in results)
     incomplete = sorted({r["record"] for r in results if r["status"] == "incomplete"})
-    return _summary(run, "write_to_aeries", {"written": written, "refused": sorted(failed_records),
+    return write_summary(run, "write_to_aeries", {"written": written, "refused": sorted(failed_records),
                                              "incomplete": incomplete, "results": len(results)})
 
 

@@ -72,7 +72,7 @@ def test_cp1252_accepts_its_own_characters_beyond_latin1_and_rejects_the_rest():
 
 def test_output_checks_of_a_latin1_file_reject_the_rows_it_cannot_hold():
     from aeries_hub.mapping.models import Column, FileFormat, Output
-    from aeries_hub.pipeline import output_checks
+    from aeries_hub.quality.column_rules import output_checks
 
     output = Output(file="patrons.csv", format=FileFormat(encoding="latin-1"), key=("field_districtID",),
                     columns=tuple(Column(c) for c in COLUMNS), records=())

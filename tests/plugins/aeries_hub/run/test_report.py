@@ -1,76 +1,19 @@
-"""Output checks implied by a mapping's column rules, with real GX, and the run status they lead to."""
+"""The run report (run.report, run.rejects): the status the stages lead to, failed checks, reasons for rejected
+rows, and no student data besides ids."""
 
 from __future__ import annotations
 
 import json
 
 import pandas as pd
-import pytest
 
 from aeries_hub.mapping.loader import load_mapping
-from aeries_hub.mapping.render import render_delimited
 from aeries_hub.paths import MAPPINGS_DIR
-from aeries_hub.pipeline import output_checks, report_lines, summarize_run
 from aeries_hub.quality import parse_checks, validate_frame
-
-DESTINY = load_mapping(MAPPINGS_DIR / "destiny.yml")
-PATRONS = DESTINY.outputs[0]
-
-
-def patron(**values) -> dict:
-    row = {c: "" for c in PATRONS.delivered_columns}
-    row.update(
-        field_siteShortName="RHS", field_barcode="101", field_districtID="101", field_lastName="O'Brien",
-        field_patronType="Student", field_status="A", field_gender="F", field_isTeacher="F",
-    )
-    row.update(values)
-    return row
-
-
-def check_patrons(rows: list[dict]):
-    checks = parse_checks(output_checks(PATRONS), where="destiny.yml: outputs[0]")
-    return validate_frame(pd.DataFrame(rows), checks, name="patrons", id_columns=PATRONS.key)
-
-
-def test_column_rules_reject_rows_with_reasons_and_keep_the_rest():
-    outcome = check_patrons(
-        [
-            patron(),
-            patron(field_barcode="102", field_districtID="102", field_siteShortName=""),
-            patron(field_barcode="103", field_districtID="103", field_siteShortName="VERYLONGSITE"),
-            patron(field_barcode="104", field_districtID="104", field_status="X"),
-            patron(field_barcode="105", field_districtID="105", field_birthdate="2019-03-04"),
-        ]
-    )
-    assert not outcome.has_errors
-    assert outcome.accepted["field_districtID"].tolist() == ["101"]
-    assert dict(zip(outcome.rejected["field_districtID"], outcome.rejected["_reject_reason"])) == {
-        "102": "field_siteShortName is required",
-        "103": "field_siteShortName is at most 10 characters",
-        "104": "field_status is one of A, I, R",
-        "105": r"field_birthdate matches ^\d{2}/\d{2}/\d{4}$",
-    }
-
-
-def test_a_duplicate_key_stops_the_run():
-    outcome = check_patrons([patron(), patron(field_barcode="999")])
-    assert outcome.has_errors
-    assert "field_districtID is unique in patrons.csv" in outcome.error_message()
-
-
-def test_an_empty_file_stops_the_run():
-    outcome = check_patrons([])
-    assert outcome.has_errors
-    assert "patrons.csv has at least 1 rows" in outcome.error_message()
-
-
-def test_destiny_format_is_quoted_crlf_utf8():
-    frame = pd.DataFrame([patron(field_firstName="Zoë", field_lastName='Garcia, "Jr."')])
-    data = render_delimited(frame, PATRONS.delivered_columns, PATRONS.format)
-    header, row, end = data.split(b"\r\n")
-    assert header.startswith(b'"field_siteShortName","field_barcode",')
-    assert row.startswith('"RHS","101","101","Garcia, ""Jr.""","Zoë",'.encode())
-    assert end == b""
+from aeries_hub.quality.column_rules import output_checks
+from aeries_hub.run.rejects import reject_reason_lines
+from aeries_hub.run.report import report_lines, summarize_run
+from tests.plugins.aeries_hub.quality.test_column_rules import DESTINY, check_patrons, patron
 
 
 def test_run_status_follows_rejects_failures_and_unfinished_stages():
@@ -132,37 +75,6 @@ def test_a_school_year_aeries_does_not_offer_is_an_error_of_the_report():
     assert (document["status"], document["errors"], document["school_year"]) == ("Error", [error], None)
 
 
-def test_school_year_of_a_date_starts_on_the_configured_first_day(monkeypatch):
-    from datetime import date
-
-    from aeries_hub.pipeline import school_year_of
-
-    assert [school_year_of(d) for d in (date(2025, 6, 30), date(2025, 7, 1), date(2026, 3, 2))] == [2024, 2025, 2025]
-    monkeypatch.setenv("AIRFLOW__AERIES_HUB__SCHOOL_YEAR_START", "08-15")
-    assert [school_year_of(d) for d in (date(2025, 8, 14), date(2025, 8, 15))] == [2024, 2025]
-    monkeypatch.setenv("AIRFLOW__AERIES_HUB__SCHOOL_YEAR_START", "August")
-    with pytest.raises(Exception, match=r"school_year_start is 'August'; give the first day of the school year as MM-DD"):
-        school_year_of(date(2025, 8, 15))
-
-
-def test_an_unreachable_target_gives_no_sign_of_an_earlier_delivery(monkeypatch, caplog):
-    """The state-loss check looks for delivered files at the SFTP target; a server that does not answer is
-    no sign either way (deliver then fails with the connection error) and the warning names the connection."""
-    import json
-    import socket
-
-    from aeries_hub.pipeline import _files_at_target
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
-    host_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGxpc3RlbmluZy1uby1tb3JlLWhvc3Qta2V5LTAwMDA="
-    monkeypatch.setenv(f"AIRFLOW_CONN_{DESTINY.sftp_conn_id.upper()}", json.dumps(
-        {"conn_type": "sftp", "host": "127.0.0.1", "port": closed_port, "login": "hub",
-         "extra": {"host_key": host_key}}))
-    assert _files_at_target(DESTINY) == ("", [])
-    assert f"sftp connection '{DESTINY.sftp_conn_id}' (127.0.0.1:{closed_port})" in caplog.text
-    assert "Could not look for earlier deliveries in the target folder" in caplog.text
 
 
 def built(outcome, **extra) -> dict:
@@ -172,8 +84,6 @@ def built(outcome, **extra) -> dict:
 
 
 def test_a_file_whose_every_row_is_rejected_fails_saying_why_with_ids_and_no_other_student_data():
-    from aeries_hub.pipeline import report_lines
-
     rows = [patron(field_barcode=str(n), field_districtID=str(n), field_siteShortName=" ", field_firstName=f"Zoë{n}",
                    field_lastName=f"Quixote{n}", field_birthdate="03/04/2015") for n in range(101, 108)]
     rows[6]["field_status"] = "X"
@@ -236,15 +146,11 @@ def test_the_report_gives_the_five_most_frequent_reasons_and_counts_the_others()
         ("field_lastName is required", 2, ["101", "102"]),
     ]
     assert file["more_reject_reasons"] == 2
-    from aeries_hub.pipeline import reject_reason_lines
-
     assert reject_reason_lines({"files": {"patrons": file}})[-1] == (
         "rejected from patrons.csv: 2 more reasons, see rejects/patrons.csv")
 
 
 def test_vendor_refusals_are_grouped_by_reason_without_the_values_the_vendor_quotes():
-    from aeries_hub.pipeline import report_lines
-
     refused = [
         {"index": 5, "id": "141005", "errors": ["students.DOB: '02/10/2010' is not a YYYY-MM-DD date"]},
         {"index": 9, "id": "141009", "errors": ["students.DOB: '11/30/2011' is not a YYYY-MM-DD date",
@@ -338,8 +244,8 @@ def test_a_class_without_a_teacher_enrollment_is_named_in_the_report_with_every_
 
 def test_rows_rejected_from_aeries_tables_are_named_with_their_keys():
     from aeries_hub.aeries.tables import TABLES
-    from aeries_hub.pipeline import SOURCE_CHECKS_FILE, reject_reason_lines
     from aeries_hub.quality import load_checks
+    from aeries_hub.quality.aeries_sources import SOURCE_CHECKS_FILE
     from aeries_hub.quality.checks import select_checks
 
     schools = pd.DataFrame([{"SchoolCode": 994, "Name": "Real High"}])

@@ -1,0 +1,119 @@
+"""Building one vendor file of a run: the validated tables mapped by the mapping's record sets, the file's column
+rules and checks run over it, and the accepted rows rendered in the file's format."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from aeries_hub.extract.school_year import aeries_run_values, dates_as_of, run_date
+from aeries_hub.mapping.models import Mapping, Output
+from aeries_hub.quality.column_rules import output_checks
+from aeries_hub.run.rejects import rejected_ids
+from aeries_hub.run.report import dates_held_line, failed_checks
+from aeries_hub.run.summary import write_summary
+from aeries_hub.staging import RunFolder
+
+log = logging.getLogger(__name__)
+
+
+def build_vendor_file(mapping: Mapping, output: Output, run: RunFolder) -> dict:
+    """Map the validated tables to one vendor file, check it, write ``output/<file>`` and its rejects; the build's
+    summary (a file that fails its error checks or cannot be built fails the run, with its summary written).
+
+    The accepted rows are also kept as ``built/<stem>.parquet`` for the files built after this one: those
+    that reference its keys (checked against its accepted rows) or nest its rows (jsonl).
+    """
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from aeries_hub.mapping.engine import RECORD_SET_COLUMN, build_output, columns_read_by
+    from aeries_hub.mapping.render import (
+        NestedRows,
+        describe_single_line_values,
+        render_delimited,
+        render_jsonl,
+        single_line_values,
+    )
+    from aeries_hub.mapping.source_filters import apply_source_filters
+    from aeries_hub.quality import parse_checks, validate_frame
+    from aeries_hub.quality.runner import rejects_csv
+
+    read = {name: run.read_parquet(f"validated/{name}.parquet", columns=columns)
+            for name, columns in columns_read_by(mapping, output).items()}
+    tables = apply_source_filters(mapping, read, run.read_json("summary/validate_sources.json").get("left_out_schools", []))
+    del read  # the sources of a roster file take as much memory as the file: handed over to the build
+    values = run_values(mapping, run)
+    try:
+        built = build_output(mapping, output, tables, values, release_tables=True)
+    except (KeyError, ValueError) as exc:
+        _build_failed(run, output, exc)
+    held = output.uses_date_conditions and values.conditions_date != values.run_date
+    if held:
+        log.warning("%s", dates_held_line(values.run_date, values.conditions_date, [output.file]))
+    del tables
+    single_line: dict = {}
+    if output.format.type == "delimited":  # before the checks: they see the values as they are written
+        built.frame, single_line = single_line_values(built.frame, output.delivered_columns, output.key)
+        if single_line:
+            log.warning("%s", describe_single_line_values(output.file, single_line))
+    earlier = {file: run.read_parquet(f"built/{mapping.output(file).stem}.parquet") for file in output.needs}
+    known = {**earlier, output.file: built.frame}  # a file may reference its own keys (OneRoster parentSourcedId)
+    index = mapping.outputs.index(output)
+    checks = parse_checks(output_checks(output), where=f"{mapping.path.name}: outputs[{index}]")
+    with run.local_dir(f"quality/{output.stem}") as docs_dir:
+        outcome = validate_frame(built.frame, checks, name=output.stem, tables=known, docs_dir=docs_dir,
+                                 id_columns=output.key, data_docs=False)
+    if len(outcome.rejected):
+        run.write_bytes(f"rejects/{output.stem}.csv", rejects_csv(outcome.rejected))
+    summary = {
+        "file": output.file,
+        "rows_built": len(built.frame),
+        "rows": len(outcome.accepted),
+        "rejected": len(outcome.rejected),
+        "rejected_ids": rejected_ids(outcome.rejected, output.key),
+        "rows_by_record_set": built.rows_by_record_set,
+        "merged_duplicates": built.merged_duplicates,
+        "single_line_values": single_line,
+        "checks": outcome.to_dict(),
+        "dates_as_of": values.conditions_date.isoformat() if held else None,
+        "run_date": values.run_date.isoformat() if held else None,
+    }
+    if outcome.has_errors:
+        write_summary(run, f"build_{output.stem}", summary)
+        why = "\n".join(failed_checks(mapping, {}, {output.stem: summary})) or outcome.error_message()
+        raise AirflowFailException(f"{output.file} failed its error checks; nothing was delivered.\n{why}")
+    accepted = outcome.accepted.drop(columns=[RECORD_SET_COLUMN])
+    run.write_parquet(f"built/{output.stem}.parquet", accepted)
+    try:
+        if output.format.type == "jsonl":
+            nested = [NestedRows(nest, mapping.output(nest.file), earlier[nest.file]) for nest in output.nest]
+            data = render_jsonl(accepted, output, nested)
+        else:
+            data = render_delimited(accepted, output.delivered_columns, output.format, output.key, output.raw_columns)
+    except (KeyError, ValueError) as exc:
+        _build_failed(run, output, exc)
+    path = run.write_bytes(f"output/{output.file}", data)
+    summary.update(path=str(path), bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
+    return summary
+
+
+def run_values(mapping: Mapping, run: RunFolder):
+    """Crosswalks, the run's date (its logical date, or when it was due for a manual run) in the mapping's
+    time zone, and the ``{run.NAME}`` values from Aeries: a cleared and re-run run builds the same bytes on any day."""
+    from aeries_hub.mapping.crosswalk import read_crosswalks
+    from aeries_hub.mapping.values import RunValues
+
+    aeries = aeries_run_values(mapping, run) if mapping.run_values else {}
+    day = run_date(mapping)
+    return RunValues(crosswalks=read_crosswalks(mapping), run_date=day, aeries=aeries,
+                     dates_as_of=dates_as_of(run, day))
+
+def _build_failed(run: RunFolder, output, exc: Exception):
+    """A file that cannot be built (a column the mapping names is missing, a value its encoding cannot hold):
+    the reason goes to the report, and the run stops before delivery."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    reason = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+    write_summary(run, f"build_{output.stem}", {"file": output.file, "error": reason, "checks": {}, "rejected": 0})
+    raise AirflowFailException(f"{output.file} could not be built; nothing was delivered: {reason}") from exc
+

@@ -1,0 +1,103 @@
+"""The checks a vendor file's column rules imply (required, max_length, allowed, pattern, references, unquotable
+delimiters, encoding), ahead of the mapping's own checks; run on every built file before it is delivered."""
+
+from __future__ import annotations
+
+import re
+
+
+def output_checks(output) -> list[dict]:
+    """The checks an output file's column rules imply, followed by the mapping's own checks."""
+    checks: list[dict] = [
+        {
+            "expectation": "expect_table_row_count_to_be_between",
+            "min_value": output.min_rows,
+            "severity": "error",
+            "description": f"{output.file} has at least {output.min_rows} rows",
+        }
+    ]
+    key = list(output.key)
+    checks.append(
+        {
+            "expectation": "expect_compound_columns_to_be_unique" if len(key) > 1 else "expect_column_values_to_be_unique",
+            **({"column_list": key} if len(key) > 1 else {"column": key[0]}),
+            "severity": "error",
+            "description": f"{' + '.join(key)} is unique in {output.file}",
+        }
+    )
+    for column in output.columns:
+        if column.do_not_map:
+            continue
+        name, severity = column.name, column.severity
+        if column.required:
+            checks.append(
+                {
+                    "expectation": "expect_column_values_to_match_regex",
+                    "column": name,
+                    "regex": r"\S",
+                    "severity": severity,
+                    "description": f"{name} is required",
+                }
+            )
+        if column.max_length:
+            checks.append(
+                {
+                    "expectation": "expect_column_value_lengths_to_be_between",
+                    "column": name,
+                    "max_value": column.max_length,
+                    "severity": severity,
+                    "description": f"{name} is at most {column.max_length} characters",
+                }
+            )
+        if column.allowed:
+            checks.append(
+                {
+                    "expectation": "expect_column_values_to_be_in_set",
+                    "column": name,
+                    "value_set": list(column.allowed),
+                    "ignore_blank": True,
+                    "severity": severity,
+                    "description": f"{name} is one of {', '.join(column.allowed)}",
+                }
+            )
+        if column.pattern:
+            checks.append(
+                {
+                    "expectation": "expect_column_values_to_match_regex",
+                    "column": name,
+                    "regex": column.pattern,
+                    "ignore_blank": True,
+                    "severity": severity,
+                    "description": f"{name} matches {column.pattern}",
+                }
+            )
+    for ref in output.references:
+        checks.append(
+            {
+                "expectation": "expect_column_values_to_be_in_set",
+                "column": ref.column,
+                "value_set_from": {"table": ref.file, "column": ref.key},
+                **({"split": ref.separator} if ref.separator else {}),
+                "ignore_blank": True,
+                "severity": ref.severity,
+                "description": f"every {ref.column} of {output.file} is a {ref.key} in {ref.file}",
+            }
+        )
+    if output.format.type == "delimited" and output.format.quoting == "none":
+        separator = output.format.delimiter
+        for column in output.delivered_columns:
+            checks.append(
+                {
+                    "expectation": "expect_column_values_to_not_match_regex",
+                    "column": column,
+                    # A CSV reader takes a '"' that starts a field for an opening quote and reads on to the next one.
+                    "regex": f'^"|[{re.escape(separator)}\r\n]',
+                    "severity": "reject",
+                    "description": f"{column} contains the delimiter {separator!r} or a line break, or starts with a "
+                                   f"quote (\"), which {output.file} cannot quote",
+                }
+            )
+    from aeries_hub.quality import encoding_checks
+
+    checks += encoding_checks(output.delivered_columns, output.format.encoding, output.file)
+    return checks + list(output.checks)

@@ -1,0 +1,140 @@
+"""Why rows were rejected, for the run report: by the checks (per source table and file) and by the vendor.
+
+The report keeps the reasons, their counts and the key values of sample rows, never other student data: the
+values a vendor quotes in its errors are taken out, and every rejected row with its values stays in the staged
+``rejects/*.csv``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aeries_hub.mapping.models import Mapping
+
+#: How many reasons for rejected rows the report gives per file (the most frequent first), and how many ids each.
+REASONS_SHOWN = 5
+IDS_SHOWN = 5
+
+
+def reject_reasons(checks: dict, id_columns: tuple[str, ...]) -> tuple[list[dict], int]:
+    """Why rows of a file or table were rejected, most rows first: ``{reason, count, sample_ids}`` for each reject
+    check that removed rows (at most ``REASONS_SHOWN``), and how many further reasons there are.
+
+    ``checks`` is a validation outcome's ``to_dict()``; ``sample_ids`` are the key values of its first rejected
+    rows (their other values are student data and stay in the staged summary and ``rejects/*.csv``)."""
+    found = [
+        {"reason": result.get("reason") or result.get("description") or result["expectation"],
+         "count": result["rejected_count"],
+         "sample_ids": sample_ids(result.get("sample", []), id_columns)[:IDS_SHOWN]}
+        for result in checks.get("results", [])
+        if result.get("severity") == "reject" and result.get("rejected_count")
+    ]
+    found.sort(key=lambda reason: -reason["count"])  # stable: the checks' own order among equal counts
+    return found[:REASONS_SHOWN], max(len(found) - REASONS_SHOWN, 0)
+
+
+def vendor_reject_reasons(rejected: list[dict]) -> tuple[list[dict], int]:
+    """Why the vendor refused records (a delivery receipt's ``rejected``), most records first, as
+    :func:`reject_reasons`; values the vendor quotes in its errors are left out (:func:`vendor_reason`)."""
+    ids_by_reason: dict[str, list[str]] = {}
+    for record in rejected:
+        record_id = "?" if record.get("id") is None else str(record["id"])
+        for reason in dict.fromkeys(vendor_reason(e) for e in record.get("errors") or ["no reason given"]):
+            ids_by_reason.setdefault(reason, []).append(record_id)
+    found: list[dict[str, Any]] = [{"reason": reason, "count": len(ids), "sample_ids": list(dict.fromkeys(ids))[:IDS_SHOWN]}
+             for reason, ids in ids_by_reason.items()]
+    found.sort(key=lambda reason: -reason["count"])
+    return found[:REASONS_SHOWN], max(len(found) - REASONS_SHOWN, 0)
+
+
+#: A value inside a vendor's error text: quoted, an e-mail address or a date (e.g. ``students.DOB: '02/10/2010'
+#: is not a YYYY-MM-DD date``): a birth date or a name must not reach a report that is kept.
+_VENDOR_VALUE = re.compile(
+    r"""(?<!\w)'[^']*'(?!\w)|(?<!\w)"[^"]*"(?!\w)|[\w.+-]+@[\w-]+(?:\.[\w-]+)+|\b\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}\b"""
+)
+
+
+def vendor_reason(error: str) -> str:
+    return _VENDOR_VALUE.sub("<value>", str(error))
+
+
+def without_vendor_values(receipt: dict) -> dict:
+    """A delivery receipt for the report: the vendor's errors per refused record without the values they quote
+    (the verbatim errors are in the staged ``rejects/delivery_<file>.csv``)."""
+    if not receipt.get("rejected"):
+        return receipt
+    rejected = [{**record, "errors": [vendor_reason(e) for e in record.get("errors") or []]}
+                for record in receipt["rejected"]]
+    return {**receipt, "rejected": rejected}
+
+
+def sample_ids(sample: list[dict], id_columns: tuple[str, ...]) -> list[str]:
+    """The key values of a check's sample rows, in order, once each (``994/101`` for a two-column key)."""
+    ids = ("/".join(str(row[c]) for c in id_columns) for row in sample
+           if id_columns and all(c in row for c in id_columns))
+    return list(dict.fromkeys(ids))
+
+
+def rejects_of_file(mapping: Mapping, stem: str, build: dict, delivered: list[dict]) -> dict:
+    """The report's reasons for a built file's rejected rows, and for the records the vendor refused."""
+    keys = {o.stem: o.key for o in mapping.outputs}
+    reasons, more = reject_reasons(build.get("checks") or {}, keys.get(stem, ()))
+    refused = [r for d in delivered if d.get("file") == build.get("file") for r in d.get("rejected") or []]
+    vendor_reasons, vendor_more = vendor_reject_reasons(refused)
+    return {
+        "reject_reasons": reasons,
+        "more_reject_reasons": more,
+        "rejected_by_vendor": len(refused),
+        "vendor_reject_reasons": vendor_reasons,
+        "more_vendor_reject_reasons": vendor_more,
+    }
+
+
+def rejects_of_table(name: str, table: dict) -> dict:
+    from aeries_hub.aeries.tables import TABLES
+
+    reasons, more = reject_reasons(table.get("checks") or {}, TABLES[name].key if name in TABLES else ())
+    return {"reject_reasons": reasons, "more_reject_reasons": more}
+
+
+def reason_text(reason: dict, unit: str = "row") -> str:
+    """``field_siteShortName is required (887 rows, e.g. 101, 102, 103)``"""
+    ids = reason.get("sample_ids") or []
+    counted = f"{reason['count']} {unit}{'' if reason['count'] == 1 else 's'}"
+    return f"{reason['reason']} ({counted}" + (f", e.g. {', '.join(ids)})" if ids else ")")
+
+
+def more_reasons(more: int) -> str:
+    return f"{more} more reason{'s' if more != 1 else ''}"
+
+
+
+def reject_reason_lines(document: dict) -> list[str]:
+    """One line per reason rows were rejected, per source table and file, and per reason the vendor gave."""
+    lines = []
+    for name, table in (document.get("sources") or {}).items():
+        lines += [f"rejected from Aeries {name}: {reason_text(r)}" for r in table.get("reject_reasons") or []]
+        if table.get("more_reject_reasons"):
+            lines.append(f"rejected from Aeries {name}: {more_reasons(table['more_reject_reasons'])}, "
+                         f"see rejects/source_{name}.csv")
+    for stem, file in (document.get("files") or {}).items():
+        lines += [f"rejected from {file['file']}: {reason_text(r)}" for r in file.get("reject_reasons") or []]
+        if file.get("more_reject_reasons"):
+            lines.append(f"rejected from {file['file']}: {more_reasons(file['more_reject_reasons'])}, "
+                         f"see rejects/{stem}.csv")
+        lines += [f"refused by the vendor from {file['file']}: {reason_text(r, 'record')}"
+                  for r in file.get("vendor_reject_reasons") or []]
+        if file.get("more_vendor_reject_reasons"):
+            lines.append(f"refused by the vendor from {file['file']}: "
+                         f"{more_reasons(file['more_vendor_reject_reasons'])}, see rejects/delivery_{stem}.csv")
+    return lines
+
+
+
+def rejected_ids(frame, key: tuple[str, ...]) -> list[str]:
+    """The key values of the first 1,000 rejected rows (``994/101`` for a two-column key), for a stage summary."""
+    if not len(frame):
+        return []
+    columns = [k for k in key if k in frame.columns]
+    return ["/".join(str(v) for v in row) for row in frame[columns].head(1000).itertuples(index=False, name=None)]

@@ -1,0 +1,281 @@
+"""The run report: every stage's summary gathered into one document (``report.json``), and its lines of text
+for the log and the failure alert.
+
+The report holds counts, check outcomes and record ids, never other student data, so it is kept when the
+retention DAG deletes the run's staged files.
+"""
+
+from __future__ import annotations
+
+from aeries_hub.mapping.models import Mapping
+from aeries_hub.run.rejects import (
+    more_reasons,
+    reason_text,
+    reject_reason_lines,
+    reject_reasons,
+    rejects_of_file,
+    rejects_of_table,
+    sample_ids,
+    without_vendor_values,
+)
+
+
+def summarize_run(mapping: Mapping, stages: dict[str, dict]) -> dict:
+    from aeries_hub.mapping.crosswalk import coverage_lines
+
+    extracted = {s["table"]: s["rows"] for name, s in stages.items() if name.startswith("extract_")}
+    extracts = [s for name, s in stages.items() if name.startswith("extract_")]
+    years = sorted({s["database_year"] for s in extracts if s.get("database_year") is not None})
+    # The school year Aeries served (AeriesHook.check_database_year): why it is not the run's, or why none was.
+    year_notes = sorted({s["year_note"] for s in extracts if s.get("year_note")})
+    year_error = (stages.get("school_year") or {}).get("error")
+    sources = stages.get("validate_sources", {})
+    builds = {name[len("build_"):]: s for name, s in stages.items() if name.startswith("build_")}
+    delivery = stages.get("deliver")
+    delivered = (delivery or {}).get("files", [])
+    delivered = [without_vendor_values(d) for d in delivered]
+    outcomes = [t["checks"] for t in sources.get("tables", {}).values()] + [b["checks"] for b in builds.values()]
+    checks = {key: sum(o.get(key, 0) for o in outcomes) for key in ("passed", "warned", "failed")}
+    crosswalks = sources.get("crosswalks", {})
+    unmapped = [line for name, c in crosswalks.items() for line in coverage_lines(name, c)]
+    rejected_by_vendor = sum(len(d.get("rejected") or []) for d in delivered)
+    rejected = (
+        sum(t.get("rejected", 0) for t in sources.get("tables", {}).values())
+        + sum(b.get("rejected", 0) for b in builds.values())
+        + rejected_by_vendor
+    )
+    expected_tables = set(mapping.tables)
+    expected_files = {o.stem for o in mapping.outputs}
+    finished = (
+        set(extracted) == expected_tables
+        and not sources.get("errors")
+        and "validate_sources" in stages
+        and all(stem in builds and "sha256" in builds[stem] for stem in expected_files)
+        and delivery is not None
+    )
+    window = stages.get("wait_for_window", {})
+    gate = stages.get("check_target", {})
+    approval = stages.get("approve_changes", {})
+    volumes = sources.get("volumes", {})
+    reason = None
+    if window.get("in_window") is False and not extracted:
+        status, reason = "Skipped", window["reason"]
+    elif gate.get("skipped"):
+        status, reason = "Skipped", gate["reason"]
+    elif approval.get("decision") in ("rejected", "timed out"):
+        status, reason = "Error", approval["reason"]
+    elif delivery_error := (delivery or {}).get("error"):
+        status, reason = "Error", delivery_error
+    elif not finished or checks["failed"]:
+        status = "Error"
+    elif rejected:
+        status = "Completed with errors"
+    else:
+        status = "Completed"
+    return {
+        "integration": mapping.name,
+        "status": status,
+        "dry_run": bool(delivery and delivery.get("dry_run")),
+        "extracted": extracted,
+        "database_year": years[0] if len(years) == 1 else years or None,
+        "school_year": _school_year_labels(extracts),
+        "checks": checks,
+        "rejected": rejected,
+        "rejected_by_vendor": rejected_by_vendor,
+        "files": {
+            stem: {k: b.get(k) for k in ("file", "rows", "rejected", "rejected_ids", "merged_duplicates",
+                                         "single_line_values", "sha256")}
+            | rejects_of_file(mapping, stem, b, delivered) | {"shared_values": shared_values(b.get("checks") or {}),
+                                                               "missing_values": missing_values(b.get("checks") or {})}
+            for stem, b in builds.items()
+        },
+        "sources": {
+            name: {k: t.get(k) for k in ("rows", "rejected", "rejected_ids")} | rejects_of_table(name, t)
+            | {"shared_values": shared_values(t.get("checks") or {})}
+            for name, t in sources.get("tables", {}).items()
+        },
+        "crosswalks": crosswalks,
+        "left_out_schools": sources.get("left_out_schools", []),
+        "attention": year_notes + unmapped + _dates_held_lines(builds) + _single_line_lines(builds)
+        + (volumes["drops"] if volumes.get("allowed") else [])
+        + (stages.get("track_changes") or {}).get("state_problems", []),
+        "changes": stages.get("track_changes"),
+        "extraction": _extraction_line(stages),
+        "approval": approval or None,
+        "delivered": delivered,
+        "errors": failed_checks(mapping, sources, builds)
+        + [f"{b['file']}: {b['error']}" for b in builds.values() if b.get("error")]
+        + ([volumes["message"]] if volumes.get("drops") and not volumes.get("allowed") else [])
+        + ([year_error] if year_error else []),
+        **({"reason": reason} if reason else {}),
+    }
+
+
+def _dates_held_lines(builds: dict[str, dict]) -> list[str]:
+    """The warning that date conditions compared with a day other than the run's date, naming the files."""
+    from datetime import date
+
+    held = [b for b in builds.values() if b.get("dates_as_of")]
+    if not held:
+        return []
+    return [dates_held_line(date.fromisoformat(held[0]["run_date"]), date.fromisoformat(held[0]["dates_as_of"]),
+                             [b["file"] for b in held])]
+
+
+def dates_held_line(run_day, as_of, files: list[str]) -> str:
+    edge = "last" if as_of < run_day else "first"
+    return (f"the run's date {run_day.isoformat()} is outside the school year Aeries served, so the date conditions "
+            f"of {', '.join(files)} (who teaches a section, by its staff's start and end dates) compared with "
+            f"{as_of.isoformat()}, that year's {edge} day of school")
+
+
+def _single_line_lines(builds: dict[str, dict]) -> list[str]:
+    """One line per delivered file in which values with line breaks were written on one line (a warning)."""
+    from aeries_hub.mapping.render import describe_single_line_values
+
+    return [describe_single_line_values(b["file"], b["single_line_values"]) for b in builds.values()
+            if b.get("single_line_values")]
+
+
+def _school_year_labels(extracts: list[dict]) -> str | list[str] | None:
+    """The school year Aeries served (``"2026-2027"``), or every year when the extracts read several."""
+    labels = sorted({s["school_year"] for s in extracts if s.get("school_year")})
+    return labels[0] if len(labels) == 1 else labels or None
+
+
+def _extraction_line(stages: dict[str, dict]) -> str | None:
+    from aeries_hub.extract.incremental import describe_extraction
+
+    return describe_extraction(s for name, s in sorted(stages.items()) if name.startswith("extract_"))
+
+
+def failed_checks(mapping: Mapping, sources: dict, builds: dict[str, dict]) -> list[str]:
+    """One line per failed error check: what failed, how many rows, and the ids of the sample rows (the
+    samples' other values are student data: they stay in the run's staged quality files). A file or table
+    left with too few rows because rows were rejected says how many and why (:func:`_too_few_rows`)."""
+    from aeries_hub.aeries.tables import TABLES
+
+    checked = [(name, table, TABLES[name].key, f"rejects/source_{name}.csv", table.get("rows"))
+               for name, table in sources.get("tables", {}).items()]
+    keys = {o.stem: o.key for o in mapping.outputs}
+    checked += [(build["file"], build, keys.get(stem, ()), f"rejects/{stem}.csv", build.get("rows_built"))
+                for stem, build in builds.items()]
+    lines = []
+    for name, summary, id_columns, rejects_file, rows in checked:
+        checks = summary["checks"]
+        for result in checks.get("results", []):
+            if result["outcome"] != "failed":
+                continue
+            columns = f" [{', '.join(result['columns'])}]" if result["columns"] else ""
+            what = f"{name}: {result['description'] or result['expectation']}{columns}"
+            if result.get("exception"):
+                lines.append(f"{what}: could not run: {result['exception']}")
+                continue
+            if result["expectation"] == "expect_table_row_count_to_be_between" and summary.get("rejected") and rows:
+                reasons, more = reject_reasons(checks, id_columns)
+                lines.append(_too_few_rows(name, result, rows, summary["rejected"], reasons, more, rejects_file))
+                continue
+            ids = sorted(sample_ids(result.get("sample", []), id_columns))
+            counted = result.get("unexpected_count") is not None and result.get("element_count") is not None
+            line = f"{what}: {result['unexpected_count']} of {result['element_count']} rows fail" if counted else f"{what}: failed"
+            lines.append(line + (f", e.g. {', '.join(ids)}" if ids else ""))
+    return lines
+
+
+def _too_few_rows(name: str, result: dict, rows: int, rejected: int, reasons: list[dict], more: int,
+                  rejects_file: str) -> str:
+    """``patrons.csv: all 887 rows rejected (patrons.csv has at least 1 rows: failed); top reasons: ...``"""
+    left = rows - rejected
+    if left > 0:
+        head = f"{rejected} of {rows} rows rejected, {left} left"
+    else:
+        head = f"all {rows} rows rejected" if rows > 1 else "its only row rejected"
+    check = result["description"] or result["expectation"]
+    because = "; ".join(reason_text(r) for r in reasons) + (f"; {more_reasons(more)}" if more else "")
+    return (f"{name}: {head} ({check}: failed); top reasons: {because}; "
+            f"every rejected row with its reasons: {rejects_file}")
+
+
+
+def shared_values(checks: dict) -> list[dict]:
+    """The values that a uniqueness warning found shared by several rows (staff sharing Aeries' placeholder e-mail
+    ``NoWhere@aeries.com``): ``{warning, values, count, ids}`` each, every row's id (the runner's ``shared``)."""
+    return [{"warning": result.get("description") or result["expectation"], **entry}
+            for result in checks.get("results", []) for entry in result.get("shared") or []]
+
+
+def missing_values(checks: dict) -> list[dict]:
+    """The values of another file that a warning found no row for (a class of classes.csv that no teacher enrollment
+    names): ``{warning, count, ids}`` each, every id (the runner's ``missing``)."""
+    return [{"warning": result.get("description") or result["expectation"], "count": len(result["missing"]),
+             "ids": result["missing"]}
+            for result in checks.get("results", []) if result.get("missing")]
+
+
+def missing_value_lines(document: dict) -> list[str]:
+    """``enrollments.csv: every class has a teacher enrollment ...: 2 without: 300-12, 300-15``"""
+    return [f"{file['file']}: {entry['warning']}: {entry['count']} without: {', '.join(entry['ids'])}"
+            for file in (document.get("files") or {}).values() for entry in file.get("missing_values") or []]
+
+
+def shared_value_lines(document: dict) -> list[str]:
+    """``Educator.txt: an e-mail ... per school: Email nowhere@aeries.com, SchoolCode 994 is shared by 3 rows: 1, 2``"""
+    named = [(f"Aeries {name}", table) for name, table in (document.get("sources") or {}).items()]
+    named += [(file["file"], file) for file in (document.get("files") or {}).values()]
+    lines = []
+    for where, part in named:
+        for entry in part.get("shared_values") or []:
+            values = ", ".join(f"{column} {value}" for column, value in entry["values"].items())
+            lines.append(f"{where}: {entry['warning']}: {values} is shared by {entry['count']} rows: "
+                         + ", ".join(entry["ids"]))
+    return lines
+
+
+def report_lines(document: dict) -> list[str]:
+    from aeries_hub.mapping.source_filters import describe_left_out
+
+    lines = [f"{document['integration']}: {document['status']}" + (" (dry run)" if document["dry_run"] else "")]
+    if document.get("reason"):
+        lines.append(document["reason"])
+    year, label = document.get("database_year"), document.get("school_year")
+    school_year = f" (Aeries DatabaseYear {year}" + (f", school year {label})" if isinstance(label, str) else ")") if year else ""
+    lines.append(f"extracted{school_year}: " + ", ".join(f"{t} {n}" for t, n in sorted(document["extracted"].items())))
+    if document.get("extraction"):
+        lines.append(document["extraction"])
+    c = document["checks"]
+    lines.append(f"checks: {c['passed']} passed, {c['warned']} warned, {c['failed']} failed; {document['rejected']} rows rejected")
+    lines += reject_reason_lines(document)
+    lines += shared_value_lines(document)
+    lines += missing_value_lines(document)
+    lines += document.get("attention", [])
+    left_out = describe_left_out(document.get("left_out_schools") or [])
+    lines += [left_out] if left_out else []
+    for f in document["files"].values():
+        if f.get("sha256"):
+            lines.append(f"built {f['file']}: {f['rows']} rows, {f['rejected']} rejected")
+    changes = document.get("changes")
+    if changes:
+        since = (f"since run {changes['last_delivery']['run_id']}" if changes["last_delivery"]
+                 else "(no readable record of the last delivery)" if changes["exceeded"] else "(first delivery)")
+        for file, c in changes["files"].items():
+            lines.append(f"changes to {file} {since}: {c['added']} added, {c['changed']} changed, {c['removed']} removed")
+        lines += [f"over the mass-change guard: {reason}" for reason in changes["exceeded"]]
+    approval = document.get("approval") or {}
+    if approval.get("decision") == "approved":
+        lines.append(approval["reason"])
+    for d in document["delivered"]:
+        where = d.get("remote_path") or d.get("url")
+        if d.get("already_there"):
+            lines.append(f"already at the vendor, not sent again: {where} over {d['conn_id']}, sha256 {d['sha256']}")
+            continue
+        line = f"delivered {where} over {d['conn_id']}: {d['rows']} rows, {d['bytes']} bytes, sha256 {d['sha256']}"
+        if d.get("rejected"):
+            line += f"; the vendor rejected {len(d['rejected'])} records"
+        lines.append(line)
+    lines += [f"error: {error}" for error in document.get("errors", [])]
+    if document.get("resources"):
+        lines.append("time and peak memory per task: " + ", ".join(
+            f"{task_id} {r['seconds']:.1f} s {r['peak_memory_mb']:.0f} MiB" for task_id, r in document["resources"].items()))
+    if document.get("staging"):
+        lines.append(f"report: {document['staging']}/report.json")
+    return lines

@@ -1,0 +1,22 @@
+"""The build_<file> tasks: one vendor file mapped, checked and rendered (:func:`aeries_hub.mapping.build.build_vendor_file`)."""
+
+from __future__ import annotations
+
+from aeries_hub.run.summary import write_summary
+from aeries_hub.staging import RunFolder
+from aeries_hub.tasks.context import mapping_for
+
+
+def build_file(mapping_file: str, file_name: str) -> dict:
+    """Map the validated tables to one vendor file, check it, write ``output/<file>`` and its rejects.
+
+    The accepted rows are also kept as ``built/<stem>.parquet`` for the files built after this one: those
+    that reference its keys (checked against its accepted rows) or nest its rows (jsonl).
+    """
+    from aeries_hub.mapping.build import build_vendor_file
+
+    mapping = mapping_for(mapping_file)
+    output = mapping.output(file_name)
+    run = RunFolder.current()
+    summary = write_summary(run, f"build_{output.stem}", build_vendor_file(mapping, output, run))
+    return {k: summary[k] for k in ("file", "rows", "rejected", "path", "bytes", "sha256")}

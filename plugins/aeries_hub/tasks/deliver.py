@@ -1,0 +1,52 @@
+"""The package and deliver tasks: the run's files zipped when the mapping asks for it, and sent to the vendor."""
+
+from __future__ import annotations
+
+import time
+
+from aeries_hub.delivery import DeliveryError
+from aeries_hub.delivery.assets import emit_asset_events
+from aeries_hub.delivery.base import delivery_for
+from aeries_hub.delivery.package import package_files
+from aeries_hub.delivery.state import check_still_compared, delivered_state, remember_delivery
+from aeries_hub.run.summary import write_summary
+from aeries_hub.staging import RunFolder
+from aeries_hub.tasks.context import mapping_for
+
+
+def package(mapping_file: str, built: list[dict]) -> list[dict]:
+    """Put every built file into one zip (``delivery.package.zip``), with fixed timestamps so that a re-run
+    of the same data gives the same bytes."""
+    mapping = mapping_for(mapping_file)
+    assert mapping.package_zip, "the package task of a mapping without delivery.package"
+    return package_files(RunFolder.current(), built, mapping.package_zip)
+
+
+def deliver(mapping_file: str, built: list[dict]) -> dict:
+    """Send every built file to the vendor; a dry run (the ``dry_run`` param) stops before sending."""
+    from airflow.sdk import get_current_context
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    mapping = mapping_for(mapping_file)
+    run = RunFolder.current()
+    context = get_current_context()
+    if context["params"].get("dry_run"):
+        write_summary(run, "deliver", {"dry_run": True, "files": []})
+        raise AirflowSkipException("dry_run is on: files were built and checked but not delivered")
+    started = time.monotonic()
+    state = delivered_state(mapping, context["params"])
+    check_still_compared(run, state, context["run_id"])
+    try:
+        receipts = delivery_for(mapping).deliver(run, built, context, state)
+    except DeliveryError as exc:
+        if exc.retryable:
+            raise
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(f"{exc} (not retried: another attempt would fail the same way)") from exc
+    summary = write_summary(run, "deliver", {"dry_run": False, "files": receipts, "seconds": round(time.monotonic() - started, 3)})
+    if not context["params"].get("test_record"):
+        remember_delivery(mapping, run, state, receipts, context["run_id"])
+    emit_asset_events(mapping, run, receipts, context)
+    return summary
+

@@ -1,0 +1,39 @@
+"""The report task: every stage's summary gathered into the run's ``report.json`` (:mod:`aeries_hub.run.report`)."""
+
+from __future__ import annotations
+
+import logging
+
+from aeries_hub.run.report import report_lines, summarize_run
+from aeries_hub.run.summary import read_summaries
+from aeries_hub.staging import RunFolder
+from aeries_hub.tasks.context import mapping_for
+
+log = logging.getLogger(__name__)
+
+
+def report(mapping_file: str) -> dict:
+    """Gather every stage's summary into ``report.json``, log it, and fail when the run ended in Error.
+
+    The report holds counts, check outcomes and record ids, never other student data, so it is kept when
+    the retention DAG deletes the run's staged files.
+    """
+    from datetime import datetime, timezone
+
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from aeries_hub.resources import read_resources
+
+    mapping = mapping_for(mapping_file)
+    run = RunFolder.current()
+    stages = read_summaries(run)
+    document = summarize_run(mapping, stages)
+    document["staging"] = str(run.root)
+    document["resources"] = read_resources(run)
+    document["generated_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    run.write_json("report.json", document)
+    for line in report_lines(document):
+        log.info("%s", line)
+    if document["status"] == "Error":
+        raise AirflowFailException(f"{mapping.name} run ended in Error; see {run.root}/report.json")
+    return document

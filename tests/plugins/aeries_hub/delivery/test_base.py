@@ -1,0 +1,44 @@
+"""The delivery method of a mapping comes from its delivery section's key (delivery.base)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from airflow.sdk.exceptions import AirflowFailException
+
+from aeries_hub.delivery.base import DELIVERIES, delivery_for
+from aeries_hub.delivery.http_import import HttpImportDelivery
+from aeries_hub.delivery.sftp_folder import SftpFolderDelivery
+from aeries_hub.mapping.loader import load_mapping
+from aeries_hub.paths import MAPPINGS_DIR, SCHEMAS_DIR
+
+DESTINY = load_mapping(MAPPINGS_DIR / "destiny.yml")
+ENROLL = load_mapping(MAPPINGS_DIR / "schoolmint_enroll.yml")
+
+
+def test_an_sftp_mapping_delivers_into_its_folder_under_one_target():
+    delivery = delivery_for(DESTINY)
+
+    assert delivery == SftpFolderDelivery(DESTINY.sftp_conn_id, DESTINY.sftp_remote_dir)
+    assert (delivery.target_name({}), delivery.target_address({})) == ("sftp", (DESTINY.sftp_conn_id, DESTINY.sftp_remote_dir))
+    assert (delivery.params(), delivery.needs_target_gate()) == ({}, False)
+
+
+def test_an_http_mapping_delivers_to_the_target_the_run_names():
+    delivery = delivery_for(ENROLL)
+
+    assert isinstance(delivery, HttpImportDelivery)
+    assert delivery.target_name({}) == "sandbox"
+    assert delivery.target_address({"target": "production"}) == ("schoolmint_enroll", "production/api/v1/students/import")
+    assert list(delivery.params()) == ["target", "test_record"]
+    assert delivery.needs_target_gate()  # the sandbox takes one scheduled import
+    assert delivery.files_at_target(["students.jsonl"]) == ("", [])
+    with pytest.raises(AirflowFailException, match=r"target 'staging' is not one of delivery.http.targets \(sandbox, production\)"):
+        delivery.target_name({"target": "staging"})
+
+
+def test_the_methods_are_registered_by_the_keys_of_the_mapping_schema():
+    schema = json.loads((SCHEMAS_DIR / "mapping.schema.json").read_text())
+    methods = {key for option in schema["properties"]["delivery"]["oneOf"] for key in option["required"]}
+    assert set(DELIVERIES) == methods
