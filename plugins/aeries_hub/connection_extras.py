@@ -5,14 +5,18 @@ extra says ``allow_insecure: true``, and then every use logs a warning. That is 
 (the emulator, the demo stack): a real Aeries certificate or vendor token must never travel unencrypted or to a
 server whose certificate is not checked. A true/false extra is JSON ``true``/``false`` (or the text
 ``"true"``/``"false"``, as an Airflow URI gives it): anything else (``null``, ``0``, ``[]``, ``"no"``) is a load
-error naming the connection and the extra, never read as false.
+error naming the connection and the extra, never read as false. An extra key the connection type does not know
+is a load error too (:func:`check_known_extras`), naming the closest valid key: a misspelt setting would
+otherwise be silently ignored.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 import os
+from collections.abc import Iterable
 from typing import Any
 
 #: The one extra that lets a connection use plain http or skip certificate checks.
@@ -21,6 +25,24 @@ ALLOW_INSECURE = "allow_insecure"
 
 class ExtraError(ValueError):
     """An extra the hub cannot use; the message names the connection and the extra."""
+
+
+def check_known_extras(extra: dict[str, Any], known: Iterable[str], conn_id: str) -> None:
+    """Refuse every key of ``extra`` that is not in ``known``.
+
+    :raises ExtraError: ``connection 'x': unknown extra 'page_sise' (did you mean 'page_size'?); the extras this
+        connection type reads are: ...``
+    """
+    known = sorted(known)
+    unknown = [key for key in extra if key not in known]
+    if not unknown:
+        return
+    named = []
+    for key in unknown:
+        closest = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+        named.append(f"{key!r} (did you mean {closest[0]!r}?)" if closest else repr(key))
+    raise ExtraError(f"connection {conn_id!r}: unknown extra {', '.join(named)}; the extras this connection type "
+                     f"reads are: {', '.join(known)}")
 
 
 def extra_flag(extra: dict[str, Any], key: str, default: bool, conn_id: str) -> bool:
