@@ -12,7 +12,8 @@ failed checks with record ids, the top reasons rows were rejected with their cou
 webhook's ``rejects`` field), what was delivered; a write-back's: files, record and write counts) and a link
 to the run; never a connection's secret. A webhook's URL is itself a secret (its path often carries the
 token): it is never logged, not even by urllib3 at DEBUG, nor put in an error message; a redirect is not
-followed (it would take the alert elsewhere) and fails the post.
+followed (it would take the alert elsewhere) and fails the post. The post goes through Airflow's ``HttpHook``
+(:class:`AlertWebhookHook`), the e-mail through the SMTP provider's ``SmtpHook``.
 
 The notifier never raises: a report it cannot render gives a plain alert (DAG, run, status, link), and a
 channel that fails (SMTP down, webhook refusing) is logged without stopping the other.
@@ -24,6 +25,7 @@ import logging
 from contextlib import contextmanager
 from typing import Any, Iterator
 
+from airflow.providers.http.hooks.http import HttpHook
 from airflow.sdk.bases.notifier import BaseNotifier
 
 log = logging.getLogger(__name__)
@@ -165,13 +167,13 @@ def send_email(smtp_conn_id: str, to: list[str], alert: dict[str, Any]) -> None:
 def post_webhook(conn_id: str, alert: dict[str, Any]) -> None:
     """POST the alert as JSON (``text`` for chat hooks, and the structured fields) to the connection's URL."""
     import requests
-    from airflow.sdk import BaseHook
 
-    connection = BaseHook.get_connection(conn_id)
-    url = _webhook_url(connection)
-    with _secrets_hidden_from_urllib3(_url_secrets(url, connection)):
+    hook = AlertWebhookHook(http_conn_id=conn_id)
+    connection = hook.get_connection(conn_id)
+    with _secrets_hidden_from_logs(_url_secrets(_webhook_url(connection), connection), [hook.log]):
         try:
-            response = requests.post(url, json=alert, timeout=WEBHOOK_TIMEOUT_SECONDS, allow_redirects=False)
+            response = hook.run(json=alert, extra_options={"timeout": WEBHOOK_TIMEOUT_SECONDS,
+                                                           "allow_redirects": False, "check_response": False})
         except requests.RequestException as exc:
             raise RuntimeError(f"failure alert webhook {conn_id!r}: the post failed ({type(exc).__name__})") from None
     if response.is_redirect or 300 <= response.status_code < 400:
@@ -180,6 +182,19 @@ def post_webhook(conn_id: str, alert: dict[str, Any]) -> None:
     if response.status_code >= 300:
         raise RuntimeError(f"failure alert webhook {conn_id!r} answered HTTP {response.status_code}")
     log.info("Failure alert posted to webhook connection %s (HTTP %d)", conn_id, response.status_code)
+
+
+class AlertWebhookHook(HttpHook):
+    """The alert webhook's ``http`` connection: its host is the webhook's URL, with its path (the token), with or
+    without the scheme, the port apart or in the URL."""
+
+    def __init__(self, http_conn_id: str) -> None:
+        super().__init__(method="POST", http_conn_id=http_conn_id)
+        # A standard-library logger, so that the redacting filter also covers the URL HttpHook logs.
+        self._log = logging.getLogger(f"{__name__}.webhook")  # type: ignore[assignment]
+
+    def url_from_endpoint(self, endpoint: str | None) -> str:
+        return _webhook_url(self.get_connection(self.http_conn_id))
 
 
 def _url_secrets(url: str, connection) -> list[str]:
@@ -219,9 +234,10 @@ class _Redact(logging.Filter):
 
 
 @contextmanager
-def _secrets_hidden_from_urllib3(secrets: list[str]) -> Iterator[None]:
+def _secrets_hidden_from_logs(secrets: list[str], also: list[Any]) -> Iterator[None]:
+    """``secrets`` replaced by ``***`` in what urllib3 and the loggers ``also`` write meanwhile."""
     redact = _Redact(secrets)
-    loggers = [logging.getLogger(name) for name in _URL_LOGGERS]
+    loggers = [logging.getLogger(name) for name in _URL_LOGGERS] + also
     for logger in loggers:
         logger.addFilter(redact)
     try:

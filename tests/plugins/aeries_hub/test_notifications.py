@@ -53,7 +53,8 @@ def test_failed_run_is_mailed_and_posted_with_its_report(monkeypatch, tmp_path, 
     assert "T0K3N" not in caplog.text
 
 
-def test_a_run_without_report_still_alerts_and_a_refusing_webhook_names_its_connection(monkeypatch, tmp_path, webhook):
+def test_a_run_without_report_still_alerts_and_a_refusing_webhook_names_its_connection(monkeypatch, tmp_path, webhook,
+                                                                                       caplog):
     from types import SimpleNamespace
 
     from aeries_hub.notifications import failure_alert, post_webhook
@@ -67,6 +68,8 @@ def test_a_run_without_report_still_alerts_and_a_refusing_webhook_names_its_conn
     with pytest.raises(RuntimeError) as err:
         post_webhook("alerts_webhook", alert)
     assert str(err.value) == "failure alert webhook 'alerts_webhook': the post failed (ConnectionError)"
+    # HttpHook logs the refused URL: its path (the token) is masked there too.
+    assert "Max retries exceeded with url: *** (Caused by" in caplog.text and "secret-path" not in caplog.text
 
 
 #: A write-back's report as writeback.tasks.report writes it (Aeries refused the certificate while planning).
