@@ -57,7 +57,8 @@ def test_a_run_without_report_still_alerts_and_a_refusing_webhook_names_its_conn
                                                                                        caplog):
     from types import SimpleNamespace
 
-    from aeries_hub.notifications import failure_alert, post_webhook
+    from aeries_hub.alert_webhook import post_webhook
+    from aeries_hub.notifications import failure_alert
 
     monkeypatch.setenv("AIRFLOW__AERIES_HUB__STAGING_URL", f"file://{tmp_path}")
     alert = failure_alert("aeries_to_xello", "manual__1", SimpleNamespace())
@@ -230,7 +231,8 @@ def redirecting(webhook):
 
 
 def test_a_redirecting_webhook_is_not_followed(monkeypatch, webhook, redirecting, caplog):
-    from aeries_hub.notifications import plain_alert, post_webhook
+    from aeries_hub.alert_webhook import post_webhook
+    from aeries_hub.notifications import plain_alert
 
     monkeypatch.setenv("AIRFLOW_CONN_ALERTS_WEBHOOK", json.dumps({
         "conn_type": "http", "schema": "http", "host": "127.0.0.1/hooks/T0K3N", "port": redirecting.server_port}))
