@@ -12,7 +12,8 @@ failed checks with record ids, the top reasons rows were rejected with their cou
 webhook's ``rejects`` field), what was delivered; a write-back's: files, record and write counts) and a link
 to the run; never a connection's secret. A webhook's URL is itself a secret (its path often carries the
 token): it is never logged, not even by urllib3 at DEBUG, nor put in an error message; a redirect is not
-followed (it would take the alert elsewhere) and fails the post.
+followed (it would take the alert elsewhere) and fails the post. The post goes through Airflow's ``HttpHook``
+(:mod:`aeries_hub.alert_webhook`), the e-mail through the SMTP provider's ``SmtpHook``.
 
 The notifier never raises: a report it cannot render gives a plain alert (DAG, run, status, link), and a
 channel that fails (SMTP down, webhook refusing) is logged without stopping the other.
@@ -21,14 +22,11 @@ channel that fails (SMTP down, webhook refusing) is logged without stopping the 
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from airflow.sdk.bases.notifier import BaseNotifier
 
 log = logging.getLogger(__name__)
-
-WEBHOOK_TIMEOUT_SECONDS = 10
 
 
 def alert_settings() -> dict[str, Any]:
@@ -64,7 +62,12 @@ class RunFailureNotifier(BaseNotifier):
         if settings["email_to"]:
             channels.append(("e-mail", lambda: send_email(settings["smtp_conn_id"], settings["email_to"], alert)))
         if settings["webhook_conn_id"]:
-            channels.append(("webhook", lambda: post_webhook(settings["webhook_conn_id"], alert)))
+            def post() -> None:
+                from aeries_hub.alert_webhook import post_webhook  # requests: not at DAG parse time
+
+                post_webhook(settings["webhook_conn_id"], alert)
+
+            channels.append(("webhook", post))
         for name, send in channels:
             try:
                 send()
@@ -161,85 +164,6 @@ def send_email(smtp_conn_id: str, to: list[str], alert: dict[str, Any]) -> None:
     with SmtpHook(smtp_conn_id=smtp_conn_id) as hook:
         hook.send_email_smtp(to=to, subject=alert["subject"], html_content=body)
     log.info("Failure alert e-mailed to %s over %s", ", ".join(to), smtp_conn_id)
-
-
-def post_webhook(conn_id: str, alert: dict[str, Any]) -> None:
-    """POST the alert as JSON (``text`` for chat hooks, and the structured fields) to the connection's URL."""
-    import requests
-    from airflow.sdk import BaseHook
-
-    connection = BaseHook.get_connection(conn_id)
-    url = _webhook_url(connection)
-    with _secrets_hidden_from_urllib3(_url_secrets(url, connection)):
-        try:
-            response = requests.post(url, json=alert, timeout=WEBHOOK_TIMEOUT_SECONDS, allow_redirects=False)
-        except requests.RequestException as exc:
-            raise RuntimeError(f"failure alert webhook {conn_id!r}: the post failed ({type(exc).__name__})") from None
-    if response.is_redirect or 300 <= response.status_code < 400:
-        raise RuntimeError(f"failure alert webhook {conn_id!r} answered HTTP {response.status_code}, a redirect, which "
-                           "is not followed: set the connection to the webhook's final URL")
-    if response.status_code >= 300:
-        raise RuntimeError(f"failure alert webhook {conn_id!r} answered HTTP {response.status_code}")
-    log.info("Failure alert posted to webhook connection %s (HTTP %d)", conn_id, response.status_code)
-
-
-def _url_secrets(url: str, connection) -> list[str]:
-    """What of the webhook's URL is secret: the URL itself, its path and query (the token), the password."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    path = parts.path + (f"?{parts.query}" if parts.query else "")
-    found = [url, path if path.strip("/") else "", connection.password or ""]
-    found = [secret for secret in found if secret]
-    try:
-        from airflow.sdk.log import mask_secret
-
-        for secret in found:
-            mask_secret(secret)
-    except Exception:  # noqa: BLE001 - the task log's masking is best effort; the filter below still applies
-        pass
-    return found
-
-
-#: The loggers that write a request's URL at DEBUG (``"POST /hooks/<token> HTTP/1.1" 200``).
-_URL_LOGGERS = ("urllib3.connectionpool", "urllib3.util.retry")
-
-
-class _Redact(logging.Filter):
-    def __init__(self, secrets: list[str]) -> None:
-        super().__init__()
-        self._secrets = sorted(secrets, key=len, reverse=True)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if any(secret in message for secret in self._secrets):
-            for secret in self._secrets:
-                message = message.replace(secret, "***")
-            record.msg, record.args = message, ()
-        return True
-
-
-@contextmanager
-def _secrets_hidden_from_urllib3(secrets: list[str]) -> Iterator[None]:
-    redact = _Redact(secrets)
-    loggers = [logging.getLogger(name) for name in _URL_LOGGERS]
-    for logger in loggers:
-        logger.addFilter(redact)
-    try:
-        yield
-    finally:
-        for logger in loggers:
-            logger.removeFilter(redact)
-
-
-def _webhook_url(connection) -> str:
-    host = connection.host or ""
-    if "://" in host:
-        return host
-    scheme = connection.schema or "https"
-    port = f":{connection.port}" if connection.port else ""
-    path = host.split("/", 1)
-    return f"{scheme}://{path[0]}{port}" + (f"/{path[1]}" if len(path) > 1 else "")
 
 
 def _run_link(dag_id: str, run_id: str) -> str | None:

@@ -10,21 +10,14 @@ carries ``Idempotency-Key: <prefix>-<batch number>-<sha256 of the body, 16 hex>`
 cleared and re-run Airflow task sending the same bytes, is never imported twice: the vendor replays its
 first answer.
 
-429, 500, 502, 503 and 504 answers, timeouts, failed or dropped connections and a 200 whose body is not a
-JSON object are retried (``max_attempts`` per batch) with exponential backoff and full jitter, never sooner
-than ``Retry-After`` (seconds or an HTTP date, capped). 401/403 fail at once ("check the API token"); other
-answers fail at once with the status and the vendor's error text; redirects are not followed (the token
-would go with them). A batch that keeps failing ends in a ``retryable`` DeliveryError, so Airflow's own task
-retry may try later, with the same keys. The vendor's per-record refusals are not errors: they come back in
-the receipt's ``rejected`` list.
-
-Connection (``conn_type`` http): ``schema`` http or https (default https), ``host``, ``port``; the API token
-in ``password`` (sent as ``Authorization: Bearer``), or ``login`` + ``password`` with extra ``auth: basic``.
-Extra: ``timeout`` (seconds, default 30), ``verify_ssl`` (true, the default; false; or a CA bundle's path),
-``endpoint_prefix`` (put before the endpoint, e.g. ``/sandbox``), ``headers`` (static headers). Schema http or
-``verify_ssl: false`` is refused unless the extra says ``allow_insecure: true`` (test servers only; logged as a
-warning): see :mod:`aeries_hub.connection_extras`. The token and password never appear in logs,
-exception messages or the receipt; the log has one line per batch (number, records, status, attempts).
+The posts go through :class:`aeries_hub.delivery.vendor_api.VendorApiHook` (Airflow's ``HttpHook`` on the
+``http`` connection ``conn_id``; its docstring lists the connection's fields and extras): 429/5xx answers,
+timeouts, failed or dropped connections and a 200 whose body is not a JSON object are retried (``max_attempts``
+per batch, backoff with full jitter, never sooner than ``Retry-After``); 401/403, redirects and other answers
+fail at once. A batch that keeps failing ends in a ``retryable`` DeliveryError, so Airflow's own task retry may
+try later, with the same keys. The vendor's per-record refusals are not errors: they come back in the receipt's
+``rejected`` list. The token never appears in logs, exception messages or the receipt; the log has one line per
+batch (number, records, status, attempts).
 """
 
 from __future__ import annotations
@@ -37,13 +30,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-import requests
-
-from aeries_hub.connection_extras import ExtraError, tls_verification
 from aeries_hub.delivery import DeliveryError, Receipt, local_file, size_and_sha256
-from aeries_hub.retrying import RETRY_STATUSES, backoff_delay, retry_after_seconds
+from aeries_hub.delivery.vendor_api import RetryPolicy, VendorApiHook, reason_text
 
 __all__ = ["DeliveryError", "HttpReceipt", "deliver_records", "IMPORTED_STATUSES", "record_field"]
 
@@ -53,7 +42,6 @@ log = logging.getLogger(__name__)
 IMPORTED_STATUSES = frozenset({"created", "updated", "unchanged"})
 #: Longest idempotency prefix sent as it is; a longer one is shortened with its own checksum.
 MAX_PREFIX = 200
-_ERROR_TEXT = 500
 
 
 @dataclass
@@ -87,7 +75,6 @@ def deliver_records(
     backoff_max: float = 30.0,
     retry_after_max: float = 120.0,
     sleep: Callable[[float], None] = time.sleep,
-    session: requests.Session | None = None,
 ) -> HttpReceipt:
     """Post every record of the JSON Lines file ``records_path`` to ``endpoint`` on connection ``conn_id``.
 
@@ -100,40 +87,35 @@ def deliver_records(
     :param backoff_base: first retry waits up to this many seconds, doubling per attempt up to ``backoff_max``;
         a ``Retry-After`` wins, up to ``retry_after_max``.
     :param sleep: how to wait between attempts (tests pass a recorder).
-    :param session: a ``requests.Session`` to post with (default: a new one, closed at the end).
     :raises DeliveryError: naming the connection, the URL and the cause, never a secret.
     """
     if batch_size < 1 or max_attempts < 1:
         raise ValueError("batch_size and max_attempts must be at least 1")
     prefix = _key_prefix(idempotency_prefix)
     started = time.monotonic()
-    with local_file(records_path) as path:
+    retry = RetryPolicy(max_attempts, backoff_base, backoff_max, retry_after_max, sleep)
+    with local_file(records_path) as path, VendorApiHook(conn_id, retry=retry) as hook:
         count = _check_lines(path, records_path)
         size, sha256 = size_and_sha256(path)
-        target = _target(conn_id, endpoint)
-        receipt = HttpReceipt(conn_id=conn_id, url=target.url, bytes=size, sha256=sha256)
+        url = hook.url_from_endpoint(endpoint)
+        receipt = HttpReceipt(conn_id=conn_id, url=url, bytes=size, sha256=sha256)
         total = -(-count // batch_size)
-        http = session or requests.Session()
-        poster = _Poster(http, target, sleep, max_attempts, backoff_base, backoff_max, retry_after_max)
-        try:
-            for number, (first, lines) in enumerate(_batches(path, batch_size), start=1):
-                body = b'{"records":[' + b",".join(lines) + b"]}"
-                key = f"{prefix}-{number}-{hashlib.sha256(body).hexdigest()[:16]}"
-                answer, status, attempts = poster.post(body, key, f"batch {number} of {total}")
-                receipt.batches += 1
-                receipt.records_sent += len(lines)
-                receipt.retries += attempts - 1
-                imported, rejected = _results(answer, lines, first, id_field, target)
-                receipt.imported += imported
-                receipt.rejected.extend(rejected)
-                log.info("batch %d of %d: %d records, HTTP %d after %d attempt%s: %d imported, %d rejected",
-                         number, total, len(lines), status, attempts, "" if attempts == 1 else "s", imported, len(rejected))
-        finally:
-            if session is None:
-                http.close()
+        for number, (first, lines) in enumerate(_batches(path, batch_size), start=1):
+            body = b'{"records":[' + b",".join(lines) + b"]}"
+            key = f"{prefix}-{number}-{hashlib.sha256(body).hexdigest()[:16]}"
+            answer, status, attempts = hook.post_batch(endpoint, body, idempotency_key=key,
+                                                       label=f"batch {number} of {total}")
+            receipt.batches += 1
+            receipt.records_sent += len(lines)
+            receipt.retries += attempts - 1
+            imported, rejected = _results(answer, lines, first, id_field, hook, url)
+            receipt.imported += imported
+            receipt.rejected.extend(rejected)
+            log.info("batch %d of %d: %d records, HTTP %d after %d attempt%s: %d imported, %d rejected",
+                     number, total, len(lines), status, attempts, "" if attempts == 1 else "s", imported, len(rejected))
     receipt.seconds = round(time.monotonic() - started, 3)
     if not count:
-        log.info("%s holds no records: nothing was sent to %s", records_path, target.url)
+        log.info("%s holds no records: nothing was sent to %s", records_path, url)
     return receipt
 
 
@@ -198,12 +180,12 @@ def record_field(record: Any, path: str) -> Any:
     return node
 
 
-def _results(answer: dict[str, Any], lines: list[bytes], first: int, id_field: str,
-             target: _Target) -> tuple[int, list[dict[str, Any]]]:
+def _results(answer: dict[str, Any], lines: list[bytes], first: int, id_field: str, hook: VendorApiHook,
+             url: str) -> tuple[int, list[dict[str, Any]]]:
     """(records imported, the refused ones) from the vendor's per-record results."""
     results = answer.get("results")
     if not isinstance(results, list):
-        raise DeliveryError(f"{target.where}: the answer to a batch has no results list; it is not the import "
+        raise DeliveryError(f"{hook.where(url)}: the answer to a batch has no results list; it is not the import "
                             "API this delivery speaks (check the endpoint and endpoint_prefix)")
     imported = 0
     rejected = []
@@ -217,204 +199,53 @@ def _results(answer: dict[str, Any], lines: list[bytes], first: int, id_field: s
         record_id = record_field(json.loads(lines[local]), id_field) if local is not None else result.get("student_district_id")
         errors = result.get("errors") or [f"status {result.get('status')!r}"]
         rejected.append({"index": first + local if local is not None else None, "id": record_id,
-                         "errors": [target.redact(str(e)) for e in errors]})
+                         "errors": [hook.redact(str(e)) for e in errors]})
     return imported, rejected
 
 
-# -- the connection --------------------------------------------------------------------------
-class _BearerAuth(requests.auth.AuthBase):
-    """``Authorization: Bearer <token>`` (an auth object, so that requests never adds ~/.netrc credentials)."""
-
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["Authorization"] = f"Bearer {self._token}"
-        return request
-
-
+# -- what writeback.tasks._http_exports reads of the vendor API connection -------------------------------
+# Temporary: it goes when the write-back's export getter GETs through VendorApiHook.get_bytes (issue 15).
 @dataclass(frozen=True)
 class _Target:
-    conn_id: str
+    hook: VendorApiHook
     url: str
-    auth: requests.auth.AuthBase = field(repr=False)
-    headers: dict[str, str]
-    timeout: float
-    verify: bool | str
-    secrets: tuple[str, ...] = field(repr=False)
+
+    @property
+    def conn_id(self) -> str:
+        return self.hook.http_conn_id
 
     @property
     def where(self) -> str:
-        return f"http connection {self.conn_id!r} ({self.url})"
+        return self.hook.where(self.url)
+
+    @property
+    def auth(self) -> Any:
+        return self.hook.settings.auth
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Content-Type": "application/json", **self.hook.settings.headers}
+
+    @property
+    def timeout(self) -> float:
+        return self.hook.settings.timeout
+
+    @property
+    def verify(self) -> bool | str:
+        return self.hook.settings.verify
 
     def redact(self, text: str) -> str:
-        for secret in self.secrets:
-            if secret:
-                text = text.replace(secret, "***")
-        return text
+        return self.hook.redact(text)
 
 
 def _target(conn_id: str, endpoint: str) -> _Target:
-    from airflow.sdk import BaseHook
-
-    try:
-        conn = BaseHook.get_connection(conn_id)
-    except Exception as exc:
-        if "notfound" in type(exc).__name__.lower():
-            raise DeliveryError(
-                f"http connection {conn_id!r} is not defined: add it in Airflow (Admin > Connections) or as the "
-                f"AIRFLOW_CONN_{conn_id.upper()} environment variable, with the vendor API's host and the API "
-                "token as its password"
-            ) from None
-        raise DeliveryError(f"http connection {conn_id!r} cannot be read ({type(exc).__name__}); fix its "
-                            "definition (host, password, extra as a JSON object)") from None
-    if conn.conn_type and conn.conn_type.lower() not in ("http", "https"):
-        raise DeliveryError(f"connection {conn_id!r} is of type {conn.conn_type!r}; the vendor API needs an http connection")
-    try:
-        extra = conn.extra_dejson
-    except Exception:  # noqa: BLE001 - an unreadable extra; its text may hold secrets, so it is not shown
-        extra = None
-    if not isinstance(extra, dict):
-        raise DeliveryError(f"http connection {conn_id!r}: the extra must be a JSON object")
-    host = (conn.host or "").strip()
-    if not host:
-        raise DeliveryError(f"http connection {conn_id!r} has no host: set the vendor API's host name")
-    address = urlsplit(host if "://" in host else f"//{host}")
-    if address.username or address.password:
-        raise DeliveryError(f"http connection {conn_id!r}: put no credentials in the host; the token goes in the password")
-    scheme = (conn.schema or address.scheme or "https").strip().lower()
-    if scheme not in ("http", "https"):
-        raise DeliveryError(f"http connection {conn_id!r}: schema {conn.schema!r} is not http or https")
-    port = conn.port or address.port
-    netloc = f"{address.hostname}:{port}" if port else address.hostname
-    prefix = str(extra.get("endpoint_prefix") or "").strip("/")
-    path = "/".join(p for p in (address.path.strip("/"), prefix, endpoint.strip("/")) if p)
-    url = f"{scheme}://{netloc}/{path}"
-
-    mode = str(extra.get("auth") or "bearer").strip().lower()
-    if mode not in ("bearer", "basic"):
-        raise DeliveryError(f"http connection {conn_id!r}: extra auth {mode!r} is not bearer or basic")
-    if not conn.password:
-        what = "the API token" if mode == "bearer" else "the password (and the login)"
-        raise DeliveryError(f"http connection {conn_id!r} has no API token: put {what} in the connection's password")
-    if mode == "basic" and not conn.login:
-        raise DeliveryError(f"http connection {conn_id!r} uses auth basic but has no login: set the login")
-    auth = _BearerAuth(conn.password) if mode == "bearer" else requests.auth.HTTPBasicAuth(conn.login or "", conn.password)
-
-    headers = extra.get("headers") or {}
-    if not isinstance(headers, dict) or any(str(k).lower() == "authorization" for k in headers):
-        raise DeliveryError(f"http connection {conn_id!r}: extra headers must be an object of static headers, "
-                            "without Authorization (the token goes in the password)")
-    try:
-        timeout = float(extra.get("timeout", 30))
-    except (TypeError, ValueError):
-        timeout = 0.0
-    if not timeout > 0:
-        raise DeliveryError(f"http connection {conn_id!r}: extra timeout must be a number of seconds above 0")
-    try:
-        verify = tls_verification(extra, scheme, conn_id, log)
-    except ExtraError as exc:
-        raise DeliveryError(f"http {exc}") from None
-    return _Target(
-        conn_id=conn_id,
-        url=url,
-        auth=auth,
-        headers={"Content-Type": "application/json", "Accept": "application/json",
-                 **{str(k): str(v) for k, v in headers.items()}},
-        timeout=timeout,
-        verify=verify,
-        secrets=tuple(s for s in (conn.password, conn.login if mode == "basic" else None) if s),
-    )
-
-
-# -- one batch -------------------------------------------------------------------------------
-@dataclass
-class _Poster:
-    http: requests.Session
-    target: _Target
-    sleep: Callable[[float], None]
-    max_attempts: int
-    backoff_base: float
-    backoff_max: float
-    retry_after_max: float
-
-    def post(self, body: bytes, key: str, label: str) -> tuple[dict[str, Any], int, int]:
-        """The vendor's JSON answer to one batch, its HTTP status, and how many attempts it took."""
-        target = self.target
-        cause = ""
-        for attempt in range(1, self.max_attempts + 1):
-            retry_after = None
-            try:
-                response = self.http.post(target.url, data=body, headers={**target.headers, "Idempotency-Key": key},
-                                          auth=target.auth, timeout=target.timeout, verify=target.verify,
-                                          allow_redirects=False)
-            except requests.exceptions.SSLError as exc:
-                raise DeliveryError(f"TLS failed with {target.where}: {target.redact(_reason(exc))}; check the "
-                                    "server's certificate (or give the extra verify_ssl a CA bundle path)") from None
-            except requests.exceptions.Timeout:
-                cause = f"no answer within {target.timeout:g} s"
-            except requests.exceptions.RequestException as exc:
-                cause = f"connection failed ({target.redact(_reason(exc))})"
-            else:
-                answer, cause, retry_after = self._read(response)
-                if answer is not None:
-                    return answer, response.status_code, attempt
-            if attempt < self.max_attempts:
-                if retry_after is not None:
-                    retry_after = min(retry_after, self.retry_after_max)
-                delay = backoff_delay(attempt - 1, self.backoff_base, self.backoff_max, retry_after)
-                log.warning("%s to %s: %s; attempt %d of %d, next in %.2f s", label, target.url, cause, attempt,
-                            self.max_attempts, delay)
-                self.sleep(delay)
-        raise DeliveryError(f"{label} to {target.where} kept failing after {self.max_attempts} attempts; "
-                            f"last cause: {cause}; nothing is imported twice when it is sent again",
-                            retryable=True)
-
-    def _read(self, response: requests.Response) -> tuple[dict[str, Any] | None, str, float | None]:
-        """(the answer, or None with the cause of a retry and the server's Retry-After); raises for the rest."""
-        target = self.target
-        status = response.status_code
-        if status in (401, 403):
-            raise DeliveryError(f"{target.where} answered HTTP {status} ({_vendor_text(response, target)}); "
-                                f"check the API token in connection {target.conn_id!r}")
-        if status in RETRY_STATUSES:
-            retry_after = retry_after_seconds(response.headers.get("Retry-After"))
-            return None, f"HTTP {status} ({_vendor_text(response, target)})", retry_after
-        if 300 <= status < 400:
-            raise DeliveryError(f"{target.where} answered HTTP {status}, a redirect to "
-                                f"{_no_credentials(response.headers.get('Location') or '?')}, which is not "
-                                "followed: set the connection's host and endpoint_prefix to the final address")
-        if not 200 <= status < 300:
-            raise DeliveryError(f"{target.where} refused the batch with HTTP {status}: {_vendor_text(response, target)}")
-        try:
-            answer = response.json()
-        except ValueError:
-            return None, f"HTTP {status} with a body that is not JSON", None
-        if not isinstance(answer, dict):
-            return None, f"HTTP {status} with a JSON {type(answer).__name__}, not an object", None
-        return answer, "", None
+    hook = VendorApiHook(conn_id)
+    return _Target(hook, hook.url_from_endpoint(endpoint))
 
 
 def _reason(exc: BaseException) -> str:
-    """A requests error, shortly (its text carries the host and path, never headers)."""
-    return f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+    return reason_text(exc)
 
 
-def _no_credentials(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.username or parts.password:
-        return parts._replace(netloc=parts.hostname or "").geturl()
-    return url
-
-
-def _vendor_text(response: requests.Response, target: _Target) -> str:
-    """The vendor's error text, at most 500 characters, never with a secret in it."""
-    try:
-        document = response.json()
-    except ValueError:
-        text = response.text
-    else:
-        text = str(document.get("error") or document.get("message") or document.get("Message") or document) \
-            if isinstance(document, dict) else str(document)
-    text = " ".join(text.split()) or "no message"
-    return target.redact(text)[:_ERROR_TEXT]
+def _vendor_text(response: Any, target: _Target) -> str:
+    return target.hook.vendor_text(response)

@@ -53,10 +53,12 @@ def test_failed_run_is_mailed_and_posted_with_its_report(monkeypatch, tmp_path, 
     assert "T0K3N" not in caplog.text
 
 
-def test_a_run_without_report_still_alerts_and_a_refusing_webhook_names_its_connection(monkeypatch, tmp_path, webhook):
+def test_a_run_without_report_still_alerts_and_a_refusing_webhook_names_its_connection(monkeypatch, tmp_path, webhook,
+                                                                                       caplog):
     from types import SimpleNamespace
 
-    from aeries_hub.notifications import failure_alert, post_webhook
+    from aeries_hub.alert_webhook import post_webhook
+    from aeries_hub.notifications import failure_alert
 
     monkeypatch.setenv("AIRFLOW__AERIES_HUB__STAGING_URL", f"file://{tmp_path}")
     alert = failure_alert("aeries_to_xello", "manual__1", SimpleNamespace())
@@ -67,6 +69,8 @@ def test_a_run_without_report_still_alerts_and_a_refusing_webhook_names_its_conn
     with pytest.raises(RuntimeError) as err:
         post_webhook("alerts_webhook", alert)
     assert str(err.value) == "failure alert webhook 'alerts_webhook': the post failed (ConnectionError)"
+    # HttpHook logs the refused URL: its path (the token) is masked there too.
+    assert "Max retries exceeded with url: *** (Caused by" in caplog.text and "secret-path" not in caplog.text
 
 
 #: A write-back's report as aeries_hub.writeback.report writes it (Aeries refused the certificate while planning).
@@ -227,7 +231,8 @@ def redirecting(webhook):
 
 
 def test_a_redirecting_webhook_is_not_followed(monkeypatch, webhook, redirecting, caplog):
-    from aeries_hub.notifications import plain_alert, post_webhook
+    from aeries_hub.alert_webhook import post_webhook
+    from aeries_hub.notifications import plain_alert
 
     monkeypatch.setenv("AIRFLOW_CONN_ALERTS_WEBHOOK", json.dumps({
         "conn_type": "http", "schema": "http", "host": "127.0.0.1/hooks/T0K3N", "port": redirecting.server_port}))
