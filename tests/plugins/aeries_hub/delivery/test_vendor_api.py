@@ -13,7 +13,7 @@ import pytest
 
 from aeries_hub.delivery import DeliveryError
 from aeries_hub.delivery.vendor_api import DeadlinePassed, ResponseTooLarge, RetryPolicy, VendorApiHook
-from aeries_sandbox.vendor_api import VendorApiServer
+from aeries_sandbox.vendor_api.server import VendorApiServer
 
 CONN_ID = "vendor_hook_test"
 ENV = f"AIRFLOW_CONN_{CONN_ID.upper()}"
