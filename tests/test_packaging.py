@@ -7,6 +7,7 @@ that the build leaves nothing in the working copy.
 
 from __future__ import annotations
 
+import ast
 import shutil
 import subprocess
 import sys
@@ -36,6 +37,18 @@ def test_the_production_distribution_registers_the_provider():
     entry_points = metadata.distribution("aeries-integration-hub").entry_points
     assert [(e.group, e.value) for e in entry_points] == [("apache_airflow_provider", "aeries_hub:get_provider_info")]
     assert list(metadata.distribution("aeries-hub-sandbox").entry_points) == []
+
+
+def test_the_production_code_never_imports_the_sandbox():
+    """The production image has no aeries_sandbox: a DAG or module that imported it would fail there."""
+    importers = []
+    for path in [*(REPO / "plugins").rglob("*.py"), *(REPO / "dags").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            if any(name.split(".")[0] == "aeries_sandbox" for name in names):
+                importers.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    assert importers == []
 
 
 @pytest.fixture(scope="module")
