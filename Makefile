@@ -33,11 +33,13 @@ compose-env:  ## First step of `docker compose up`: a .env (mode 0600) with gene
 
 venv: $(INSTALLED)
 
-$(INSTALLED): requirements.txt requirements-test.txt constraints.txt pyproject.toml
+# The project (aeries_hub, from plugins/) and the sandbox (sandbox/: the emulator, the local servers, the demo) are
+# installed editable, so that what Airflow, the tests and the demo import is the working copy itself.
+$(INSTALLED): requirements.txt requirements-test.txt constraints.txt pyproject.toml sandbox/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt -r requirements-test.txt -c constraints.txt
-	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m pip install --quiet --no-deps -e . -e sandbox
 	touch $@
 
 lock: $(INSTALLED)  ## Re-lock constraints.txt after changing a pin

@@ -31,7 +31,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from extract_rate import limit_seconds  # noqa: E402  (bench/extract_rate.py: the same limit, one table at a time)

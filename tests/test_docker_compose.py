@@ -225,12 +225,16 @@ def test_workers_can_be_scaled(services):
     assert worker["environment"]["DUMB_INIT_SETSID"] == "0"
 
 
-def test_airflow_services_share_the_project_image(compose, services):
-    image = "aeries-integration-hub:latest"
-    for name in [*AIRFLOW_SERVICES, "airflow-init", "flower", "demo-init", "aeries-emulator", "vendor-api", "demo-setup"]:
-        assert services[name]["image"] == image, name
-        assert services[name]["build"] == {"context": ".", "dockerfile": "Dockerfile"}, name
+def test_airflow_services_share_the_project_image_and_only_the_demo_runs_the_sandbox(compose, services):
+    for name in [*AIRFLOW_SERVICES, "airflow-init", "airflow-cli", "flower"]:
+        assert services[name]["image"] == "aeries-integration-hub:latest", name
+        assert services[name]["build"] == {"context": ".", "dockerfile": "Dockerfile", "target": "production"}, name
+    # The demo services run the sandbox (demo-setup reads aeries_sandbox.demo.DEMO_RUNS): the demo stage's image.
+    for name in ("demo-init", "aeries-emulator", "vendor-api", "demo-setup"):
+        assert services[name]["image"] == "aeries-integration-hub-demo:latest", name
+        assert services[name]["build"] == {"context": ".", "dockerfile": "Dockerfile", "target": "demo"}, name
     assert services["sftp"]["image"] == "atmoz/sftp:debian"
+    assert services["demo-setup"]["command"] == ["bash", "/opt/aeries-docker/demo_setup.sh"]  # not the image's
 
 
 # -- secrets and exposure ----------------------------------------------------------------------------------
@@ -388,7 +392,8 @@ def test_celery_executor_with_redis_broker_and_postgres_metadata_database(servic
         assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/", name
         assert env["AIRFLOW_CONFIG"] == "/opt/airflow/config/airflow.cfg", name
         assert env["AIRFLOW__AERIES_HUB__STAGING_URL"] == "file:///opt/airflow/staging", name
-        assert env["AERIES_HUB_INCLUDE_DIR"] == "/opt/airflow/include", name
+        # aeries_hub finds include/ beside the plugins folder it is installed from (see the Dockerfile test).
+        assert "AERIES_HUB_INCLUDE_DIR" not in env and "PYTHONPATH" not in env, name
         assert env["AIRFLOW__API_AUTH__JWT_SECRET"], name
         # The retention DAG's `airflow db clean` reaches the metadata database through this connection.
         assert env["AIRFLOW__AERIES_HUB__METADATA_DB_CONN_ID"] == "airflow_metadata_db", name
@@ -571,20 +576,68 @@ def test_no_key_or_secret_is_part_of_the_stack():
 
 
 # -- the image ----------------------------------------------------------------------------------------------
+def dockerfile_steps() -> list[str]:
+    """The Dockerfile's instructions, one per item, continuation lines joined and comments left out."""
+    text = DOCKERFILE.read_text()
+    instructions = re.sub(r"\\\n\s*", " ", "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#")))
+    return [" ".join(line.split()) for line in instructions.splitlines() if line.strip()]
+
+
+def dockerfile_stages() -> dict[str, list[str]]:
+    """Stage name -> its instructions, the FROM first (in the Dockerfile's order)."""
+    stages: dict[str, list[str]] = {}
+    for step in dockerfile_steps():
+        if step.startswith("FROM "):
+            current = stages.setdefault(step.split(" AS ")[1], [])
+        current.append(step)
+    return stages
+
+
 def test_dockerfile_extends_the_airflow_image_of_the_pinned_version():
-    lines = [line.strip() for line in DOCKERFILE.read_text().splitlines() if line.strip() and not line.startswith("#")]
-    froms = [line for line in lines if line.startswith("FROM ")]
-    assert froms == ["FROM apache/airflow:3.3.2-python3.11"]
+    stages = dockerfile_stages()
+    assert [steps[0] for steps in stages.values()] == [
+        "FROM apache/airflow:3.3.2-python3.11 AS hub", "FROM hub AS demo", "FROM hub AS production"]
     pinned = re.search(r"^apache-airflow==(\S+)$", (REPO / "requirements.txt").read_text(), re.MULTILINE).group(1)
     locked = re.search(r"^apache-airflow==(\S+)$", (REPO / "constraints.txt").read_text(), re.MULTILINE).group(1)
-    assert froms[0] == f"FROM apache/airflow:{pinned}-python3.11" and locked == pinned
+    assert stages["hub"][0] == f"FROM apache/airflow:{pinned}-python3.11 AS hub" and locked == pinned
     assert '">=3.11,<3.12"' in (REPO / "pyproject.toml").read_text()  # the image's Python
+    for pyproject in (REPO / "pyproject.toml", REPO / "sandbox" / "pyproject.toml"):
+        assert '\nrequires-python = ">=3.11,<3.12"\n' in pyproject.read_text(), pyproject
+
+
+def test_the_production_image_has_no_sandbox_and_the_demo_image_installs_it():
+    stages = dockerfile_stages()
+    # `docker build .` builds the last stage: production, which adds nothing to hub.
+    assert list(stages)[-1] == "production" and stages["production"] == ["FROM hub AS production"]
+    assert not any("sandbox" in step for step in stages["hub"])
+    assert stages["demo"][1:] == [
+        "COPY --chown=airflow:0 sandbox /tmp/aeries-hub-sandbox",
+        "RUN pip install --no-cache-dir --no-deps /tmp/aeries-hub-sandbox && rm -rf /tmp/aeries-hub-sandbox",
+    ]
+
+
+def test_the_image_installs_the_package_in_place_so_airflow_imports_the_installed_files(monkeypatch):
+    """One aeries_hub: the editable install of /opt/airflow maps it to /opt/airflow/plugins/aeries_hub, the
+    folder Airflow puts on sys.path (and compose mounts the working copy on); no copy in site-packages, no
+    PYTHONPATH, and aeries_hub/paths.py finds /opt/airflow/include beside it."""
+    steps = dockerfile_steps()
+    plugins = steps.index("COPY --chown=airflow:0 plugins /opt/airflow/plugins")
+    pyproject = steps.index("COPY --chown=airflow:0 pyproject.toml /opt/airflow/pyproject.toml")
+    install = steps.index("RUN pip install --no-cache-dir --no-deps --editable /opt/airflow")
+    assert plugins < install and pyproject < install
+    assert not any("PYTHONPATH" in step or "AERIES_HUB_INCLUDE_DIR" in step for step in steps)
+    assert not any(step.startswith("COPY") and "/tmp/aeries-hub-src" in step for step in steps)
+    # paths.py as the image imports it: from /opt/airflow/plugins, without AERIES_HUB_INCLUDE_DIR.
+    monkeypatch.delenv("AERIES_HUB_INCLUDE_DIR", raising=False)
+    in_image = "/opt/airflow/plugins/aeries_hub/paths.py"
+    namespace = {"__file__": in_image, "__name__": "aeries_hub_paths_in_the_image"}
+    exec(compile((REPO / "plugins" / "aeries_hub" / "paths.py").read_text(), in_image, "exec"), namespace)
+    assert namespace["INCLUDE_DIR"] == Path("/opt/airflow/include")
 
 
 def test_dockerfile_installs_requirements_with_constraints_and_the_project():
+    steps = dockerfile_steps()
     text = DOCKERFILE.read_text()
-    instructions = re.sub(r"\\\n\s*", " ", "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#")))
-    steps = [" ".join(line.split()) for line in instructions.splitlines() if line.strip()]
     user = steps.index("USER airflow")
     install = next(i for i, s in enumerate(steps) if s.startswith("RUN pip install") and " -r " in s)
     assert user < install
@@ -593,15 +646,15 @@ def test_dockerfile_installs_requirements_with_constraints_and_the_project():
                      steps[install])
     assert "COPY --chown=airflow:0 requirements.txt constraints.txt /tmp/aeries-hub-requirements/" in steps
     package = next(i for i, s in enumerate(steps) if "--no-deps" in s)
-    assert install < package and steps[package].startswith("RUN pip install --no-cache-dir --no-deps /tmp/aeries-hub-src")
+    assert install < package and steps[package] == "RUN pip install --no-cache-dir --no-deps --editable /opt/airflow"
     for folder in ("dags", "plugins", "include"):
         assert f"COPY --chown=airflow:0 {folder} /opt/airflow/{folder}" in steps
     assert "openssh-server" not in text and "apt-get" not in text
-    assert "AERIES_HUB_INCLUDE_DIR=/opt/airflow/include" in text
 
 
 def test_dockerignore_keeps_local_state_out_of_the_build():
     ignored = set((REPO / ".dockerignore").read_text().split())
-    assert {".venv", ".demo", ".git", ".env", "logs", "**/__pycache__", ".pytest_cache", "*.egg-info"} <= ignored
-    assert not ignored & {"dags", "plugins", "include", "aeries_sandbox", "requirements.txt", "constraints.txt",
+    # An editable install leaves its egg-info in plugins/ and sandbox/: not the image's package metadata.
+    assert {".venv", ".demo", ".git", ".env", "logs", "**/__pycache__", ".pytest_cache", "**/*.egg-info"} <= ignored
+    assert not ignored & {"dags", "plugins", "include", "sandbox", "requirements.txt", "constraints.txt",
                           "pyproject.toml"}

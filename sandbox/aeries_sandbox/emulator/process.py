@@ -37,7 +37,6 @@ from aeries_sandbox.emulator.faults import FAULT_KINDS, parse_fault_spec
 __all__ = ["EmulatorProcess", "EmulatorError", "ServerProcess", "add_server_options", "parse_cli",
            "serve_until_stopped", "write_port_file"]
 
-_REPO_ROOT = Path(__file__).resolve().parents[2]
 #: Talks to the sandbox servers on localhost directly, whatever http_proxy says.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -204,12 +203,11 @@ class ServerProcess:
             json.dump(self.secrets_document(), handle)
         self._port_file.unlink(missing_ok=True)
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_REPO_ROOT), env.get("PYTHONPATH", "")) if p)
         env["PYTHONUNBUFFERED"] = "1"
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log_file:
             self._process = subprocess.Popen(self.command(), stdout=log_file, stderr=subprocess.STDOUT,
-                                             stdin=subprocess.DEVNULL, env=env, cwd=str(_REPO_ROOT))
+                                             stdin=subprocess.DEVNULL, env=env)
         self._finalizer = weakref.finalize(self, _kill, self._process)
         try:
             self._wait_until_ready()

@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
-REPO = Path(__file__).resolve().parents[1]
+#: The project checkout (sandbox/aeries_sandbox/demo.py): `make demo` runs the sandbox's editable install.
+REPO = Path(__file__).resolve().parents[2]
 #: Every vendor DAG, in the order of the seeds, with the conf of its demo run.
 DEMO_RUNS = {
     "aeries_to_powerschool_learning": {},
