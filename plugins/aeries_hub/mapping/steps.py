@@ -12,11 +12,11 @@ which run in a build only.
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
+from aeries_hub.config_files import closest
 from aeries_hub.mapping.models import MappingError, template_fields
 
 if TYPE_CHECKING:
@@ -115,9 +115,8 @@ def schema_keyword(validator, _enabled: bool, instance: Any, _schema: dict) -> I
 
 def unknown_step(name: str) -> str:
     """Why ``name`` is not a step: the closest step name, and every step."""
-    by_case = {known.lower(): known for known in STEPS}
-    close = [by_case[name.lower()]] if name.lower() in by_case else difflib.get_close_matches(name, list(STEPS), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    meant = closest(name, STEPS)
+    hint = f" (did you mean {meant!r}?)" if meant else ""
     return f"unknown step {name!r}{hint}; steps: {', '.join(sorted(STEPS))}"
 
 

@@ -14,7 +14,6 @@ runner builds the suite.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from aeries_hub.config_files import format_key_path, read_yaml
+from aeries_hub.config_files import closest, format_key_path, read_yaml
 from aeries_hub.paths import INCLUDE_DIR, SCHEMAS_DIR
 from aeries_hub.quality.messages import failure_sentence
 
@@ -333,8 +332,8 @@ def _parse_one(spec: Mapping[str, Any], where: str) -> Check:
     name = spec["expectation"]
     info = EXPECTATIONS.get(name)
     if info is None:
-        close = difflib.get_close_matches(name, EXPECTATIONS, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        meant = closest(name, EXPECTATIONS)
+        hint = f" (did you mean {meant!r}?)" if meant else ""
         raise CheckConfigError(f"{where}.expectation: {name!r} is not a Great Expectations Core expectation "
                                f"this runner supports{hint}")
     severity = spec["severity"]

@@ -181,5 +181,5 @@ def test_a_step_written_with_or_without_the_argument_it_takes(tmp_path):
     assert load_error(tmp_path, set_step({"upper": True})) == f"{at}: step 'upper' takes no argument: write it as upper"
     assert load_error(tmp_path, set_step({"truncate": "10"})) == f"{at}.truncate: '10' is not of type 'integer'"
     assert load_error(tmp_path, set_step({"pad_left": {"width": 3, "chr": "0"}})) == (
-        f"{at}.pad_left: unknown key 'chr'; allowed keys: char, width")
+        f"{at}.pad_left: unknown key 'chr' (did you mean 'char'?); allowed keys: char, width")
     assert load_error(tmp_path, set_step({"pad_left": {"width": 3}})) is None
