@@ -138,6 +138,12 @@ def closest(name: str, choices: Iterable[str], cutoff: float = 0.6) -> str | Non
     return close[0] if close else None
 
 
+def one_line_yaml(value: Any) -> str:
+    """``value`` written as YAML on one line (flow style), as an example in the docs: ``{truncate: 42}``."""
+    text = yaml.safe_dump(value, default_flow_style=True, width=10_000, sort_keys=False, allow_unicode=True)
+    return text.strip().removesuffix("...").strip()
+
+
 def format_key_path(parts: Iterable[Any]) -> str:
     """``outputs[0].columns[3].max_length`` from a JSON Schema error's path; ``(top)`` for the root."""
     text = ""
