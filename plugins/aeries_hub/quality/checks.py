@@ -21,7 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from aeries_hub.config_files import closest, format_key_path, read_yaml
+from aeries_hub.config_files import closest, format_key_path, read_yaml_with_lines
 from aeries_hub.paths import INCLUDE_DIR, SCHEMAS_DIR
 from aeries_hub.quality.messages import failure_sentence
 
@@ -221,14 +221,19 @@ def display_path(path: str | Path) -> str:
 def load_checks(path: str | Path) -> dict[str, list[Check]]:
     """Read a checks file (``{table: [check, ...]}``), validate it and return the parsed checks by table."""
     shown = display_path(path)
-    document = read_yaml(path, shown=shown, error=CheckConfigError)
+    document, lines = read_yaml_with_lines(path, shown=shown, error=CheckConfigError)
     if document is None:
         document = {}
     if not isinstance(document, dict):
         raise CheckConfigError(f"{shown}: (top): expected a mapping of table name to a list of checks, "
                                f"found {type(document).__name__}")
-    _raise_schema_errors(_validator(), document, shown)
-    return {table: _parse_valid(items, where=f"{shown}: {table}") for table, items in document.items()}
+    try:
+        _raise_schema_errors(_validator(), document, shown)
+        return {table: _parse_valid(items, where=f"{shown}: {table}") for table, items in document.items()}
+    except CheckConfigError as exc:
+        # Each problem reads "<file>: <key path>: ..."; the file's line of the key goes after the file.
+        problems = str(exc).splitlines()
+        raise CheckConfigError("\n".join(lines.located(problem.removeprefix(f"{shown}: ")) for problem in problems)) from None
 
 
 def parse_checks(items: Iterable[Mapping[str, Any]] | None, *, where: str) -> list[Check]:
