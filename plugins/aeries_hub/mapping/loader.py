@@ -3,7 +3,7 @@
 Validation happens in two passes: the JSON Schema in include/schemas/mapping.schema.json (whose transform steps
 are checked against the registry of :mod:`aeries_hub.mapping.steps`), then the cross-references a schema cannot
 express (:mod:`aeries_hub.mapping.rules`, :mod:`aeries_hub.mapping.references`). Every problem is reported as
-``<file>: <key path>: <problem>`` so that the import error shown in the Airflow UI points at the line to fix.
+``<file>:<line>: <key path>: <problem>`` so that the import error shown in the Airflow UI points at the line to fix.
 Light on purpose: imported at DAG parse time.
 """
 
