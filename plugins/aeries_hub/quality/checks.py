@@ -222,18 +222,16 @@ def load_checks(path: str | Path) -> dict[str, list[Check]]:
     """Read a checks file (``{table: [check, ...]}``), validate it and return the parsed checks by table."""
     shown = display_path(path)
     document, lines = read_yaml_with_lines(path, shown=shown, error=CheckConfigError)
-    if document is None:
-        document = {}
+    document = {} if document is None else document
     if not isinstance(document, dict):
         raise CheckConfigError(f"{shown}: (top): expected a mapping of table name to a list of checks, "
                                f"found {type(document).__name__}")
     try:
         _raise_schema_errors(_validator(), document, shown)
         return {table: _parse_valid(items, where=f"{shown}: {table}") for table, items in document.items()}
-    except CheckConfigError as exc:
-        # Each problem reads "<file>: <key path>: ..."; the file's line of the key goes after the file.
-        problems = str(exc).splitlines()
-        raise CheckConfigError("\n".join(lines.located(problem.removeprefix(f"{shown}: ")) for problem in problems)) from None
+    except CheckConfigError as exc:  # each line "<file>: <key path>: ..." gets the key's line after the file
+        raise CheckConfigError("\n".join(lines.located(problem.removeprefix(f"{shown}: "))
+                                         for problem in str(exc).splitlines())) from None
 
 
 def parse_checks(items: Iterable[Mapping[str, Any]] | None, *, where: str) -> list[Check]:
