@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint airflow bench bench-district venv lock clean compose-env
+.PHONY: demo test test-fast lint docs schema airflow bench bench-district venv lock clean compose-env
 
 demo: $(INSTALLED)  ## Run the Destiny DAG once against the emulator and a local SFTP server
 	$(PY) -m aeries_sandbox.demo
@@ -18,6 +18,11 @@ test-fast: $(INSTALLED)  ## The inner loop: every test but the dag.test() runs (
 lint: $(INSTALLED)  ## ruff (pyflakes, pycodestyle, import order, bugbear) and mypy; .ci/run runs it before `make test`
 	$(PY) -m ruff check .
 	$(PY) -m mypy
+
+docs: $(INSTALLED)  ## The step definition of include/schemas/mapping.schema.json and docs/mapping-reference.md, from the registries
+	$(PY) -m aeries_hub.mapping.reference
+
+schema: docs  ## The same as make docs
 
 airflow: $(INSTALLED)  ## airflow standalone (UI on http://localhost:8080) with the demo servers and connections
 	$(PY) -m aeries_sandbox.demo --standalone

@@ -4,11 +4,16 @@ Every YAML file of the package is read by :func:`read_yaml`: safe YAML with YAML
 :data:`MAX_ALIASES` aliases (``*name``) per file. Aliases are shared, not copied, when the file is read, but
 anything that walks the document (the JSON Schema check, the mapping loader) visits each one again: a 7 kB
 "billion laughs" file of nested aliases would take the DAG processor hours, so it is refused at once.
+
+:func:`read_yaml_with_lines` also gives the line of every key (:class:`KeyLines`), so that a load error reads
+``destiny.yml:42: outputs[0].columns[1].max_length: <problem>``.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -48,8 +53,18 @@ _Yaml12Loader.add_implicit_resolver(
 
 def read_yaml(path: str | Path, *, shown: str, error: type[Exception]) -> Any:
     """The document in ``path``; a missing file or bad YAML raises ``error`` with ``shown`` and the line."""
+    return read_yaml_with_lines(path, shown=shown, error=error)[0]
+
+
+def read_yaml_with_lines(path: str | Path, *, shown: str, error: type[Exception]) -> tuple[Any, KeyLines]:
+    """The document in ``path`` and the line of each of its keys; errors as :func:`read_yaml`."""
     try:
-        return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_Yaml12Loader)
+        loader = _Yaml12Loader(Path(path).read_text(encoding="utf-8"))
+        try:
+            node = loader.get_single_node()
+            document = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except FileNotFoundError:
         raise error(f"{shown}: file not found at {path}") from None
     except _TooManyAliases as exc:
@@ -61,6 +76,72 @@ def read_yaml(path: str | Path, *, shown: str, error: type[Exception]) -> Any:
         mark = getattr(exc, "problem_mark", None)
         at = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         raise error(f"{shown}: {at}not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
+    lines: dict[str, int] = {}
+    if node is not None:
+        _collect_lines(node, [], lines)
+    return document, KeyLines(shown, lines)
+
+
+def _collect_lines(node: yaml.Node, path: list, lines: dict[str, int]) -> None:
+    """The line of each key (of each item, for a list) below ``node``, by :func:`format_key_path`."""
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *shared`: its keys are this mapping's
+                for merged in value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]:
+                    _collect_lines(merged, path, lines)
+                continue
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
+            lines.setdefault(format_key_path(path + [key]), key_node.start_mark.line + 1)
+            _collect_lines(value_node, path + [key], lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            lines.setdefault(format_key_path(path + [index]), item.start_mark.line + 1)
+            _collect_lines(item, path + [index], lines)
+
+
+_LAST_KEY = re.compile(r"(?:\[\d+\]|\.[^.\[]*)$")
+
+
+@dataclass(frozen=True)
+class KeyLines:
+    """Where the keys of one file are: ``located("outputs[0].key: <problem>")`` reads
+    ``destiny.yml:42: outputs[0].key: <problem>``, the line of the key, or of the closest key above it."""
+
+    shown: str
+    lines: dict[str, int]
+
+    def line(self, key_path: str) -> int | None:
+        while key_path:
+            if key_path in self.lines:
+                return self.lines[key_path]
+            shorter = _LAST_KEY.sub("", key_path)
+            if shorter == key_path:
+                return None
+            key_path = shorter
+        return None
+
+    def located(self, problem: str, key_path: str | None = None) -> str:
+        """``problem`` (``<key path>: <what is wrong>``) prefixed by the file and the line of ``key_path`` (by
+        default the problem's own key path)."""
+        line = self.line(key_path if key_path is not None else problem.split(": ", 1)[0])
+        return f"{self.shown}:{line}: {problem}" if line else f"{self.shown}: {problem}"
+
+
+def closest(name: str, choices: Iterable[str], cutoff: float = 0.6) -> str | None:
+    """The choice ``name`` was meant to be: the same but for case (StudentId -> StudentID), else the closest
+    spelling (difflib), else None. The "did you mean" of every error that names an unknown key, step or column."""
+    choices = list(choices)
+    by_case = {choice.lower(): choice for choice in choices}
+    if name.lower() in by_case:
+        return by_case[name.lower()]
+    close = difflib.get_close_matches(name, choices, n=1, cutoff=cutoff)
+    return close[0] if close else None
+
+
+def one_line_yaml(value: Any) -> str:
+    """``value`` written as YAML on one line (flow style), as an example in the docs: ``{truncate: 42}``."""
+    text = yaml.safe_dump(value, default_flow_style=True, width=10_000, sort_keys=False, allow_unicode=True)
+    return text.strip().removesuffix("...").strip()
 
 
 def format_key_path(parts: Iterable[Any]) -> str:
@@ -71,18 +152,24 @@ def format_key_path(parts: Iterable[Any]) -> str:
     return text or "(top)"
 
 
-def schema_problems(document: Any, validator, where: str, most: int = 5) -> list[str]:
-    """One line per key path that breaks the JSON Schema: ``<where>: outputs[0].key: <what is wrong>``."""
+def schema_problems(document: Any, validator, where: str, most: int = 5, lines: KeyLines | None = None) -> list[str]:
+    """One line per key path that breaks the JSON Schema: ``<where>: outputs[0].key: <what is wrong>``; with the
+    file's ``lines``, ``<where>:<line>: outputs[0].key: <what is wrong>`` and a "did you mean" for an unknown key."""
     errors = sorted(validator.iter_errors(document), key=lambda e: (list(map(str, e.absolute_path)), e.message))
     if not errors:
         return []
     from jsonschema.exceptions import best_match
 
-    lines = []
+    problems = []
     for error in _deepest_per_path(errors)[:most]:
         error = best_match([error]) if error.context else error
-        lines.append(f"{where}: {format_key_path(error.absolute_path)}: {_describe(error)}")
-    return lines
+        problem = f"{format_key_path(error.absolute_path)}: {_describe(error, suggest=lines is not None)}"
+        if lines is None:
+            problems.append(f"{where}: {problem}")
+        else:
+            # An unknown key is on its own line, below the object the schema error names.
+            problems.append(lines.located(problem, format_key_path([*error.absolute_path, *_unknown_keys(error)[:1]])))
+    return problems
 
 
 def _deepest_per_path(errors: list) -> list:
@@ -97,12 +184,20 @@ def _deepest_per_path(errors: list) -> list:
     return list(picked.values())
 
 
-def _describe(error) -> str:
+def _unknown_keys(error) -> list[str]:
+    if error.validator != "additionalProperties":
+        return []
+    return re.findall(r"'([^']+)' (?:was|were) unexpected", error.message)
+
+
+def _describe(error, suggest: bool = False) -> str:
     if error.validator == "additionalProperties":
-        extra = re.findall(r"'([^']+)' (?:was|were) unexpected", error.message) or [error.message]
+        extra = _unknown_keys(error) or [error.message]
         allowed = sorted(error.schema.get("properties", {}))
+        meant = closest(extra[0], allowed) if suggest else None
+        did_you_mean = f" (did you mean {meant!r}?)" if meant else ""
         hint = f"; allowed keys: {', '.join(allowed)}" if allowed else ""
-        return f"unknown key {extra[0]!r}{hint}"
+        return f"unknown key {extra[0]!r}{did_you_mean}{hint}"
     if error.validator == "enum":
         return f"{error.instance!r} is not one of {', '.join(map(str, error.validator_value))}"
     if error.validator == "oneOf" and all(set(sub) == {"required"} for sub in error.validator_value):

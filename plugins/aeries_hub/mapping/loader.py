@@ -3,7 +3,7 @@
 Validation happens in two passes: the JSON Schema in include/schemas/mapping.schema.json (whose transform steps
 are checked against the registry of :mod:`aeries_hub.mapping.steps`), then the cross-references a schema cannot
 express (:mod:`aeries_hub.mapping.rules`, :mod:`aeries_hub.mapping.references`). Every problem is reported as
-``<file>: <key path>: <problem>`` so that the import error shown in the Airflow UI points at the line to fix.
+``<file>:<line>: <key path>: <problem>`` so that the import error shown in the Airflow UI points at the line to fix.
 Light on purpose: imported at DAG parse time.
 """
 
@@ -15,7 +15,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from aeries_hub.config_files import format_key_path, read_yaml, schema_problems
+from aeries_hub.config_files import KeyLines, format_key_path, read_yaml_with_lines, schema_problems
 from aeries_hub.mapping import steps
 from aeries_hub.mapping.models import (
     DEFAULT_STUDENT_STATUS_CODES,
@@ -43,7 +43,7 @@ from aeries_hub.mapping.models import (
     Schedule,
     ValueSpec,
 )
-from aeries_hub.mapping.rules import check_mapping
+from aeries_hub.mapping.rules import mapping_problems
 from aeries_hub.paths import SCHEMAS_DIR
 from aeries_hub.window import PullWindow
 
@@ -58,19 +58,21 @@ def load_mapping(path: str | Path) -> Mapping:
     """Read, validate and return the mapping in ``path``; raise MappingError naming what is wrong."""
     path = Path(path)
     where = path.name
-    document = read_yaml(path, shown=where, error=MappingError)
+    document, lines = read_yaml_with_lines(path, shown=where, error=MappingError)
     if not isinstance(document, dict):
         raise MappingError(f"{where}: (top): expected a mapping of keys, found {type(document).__name__}")
-    _validate_schema(document, where)
-    document["outputs"] = _apply_settings(document["outputs"], document.get("settings") or {}, ["outputs"], where)
-    used = _check_run_values(document, where)
+    _validate_schema(document, lines)
+    document["outputs"] = _apply_settings(document["outputs"], document.get("settings") or {}, ["outputs"], lines)
+    used = _check_run_values(document, lines)
     mapping = dataclasses.replace(_build(document, path), run_values=used)
-    check_mapping(mapping, where)
+    problems = mapping_problems(mapping)
+    if problems:
+        raise MappingError("\n".join(lines.located(problem) for problem in problems))
     return mapping
 
 
-def _validate_schema(document: dict, where: str) -> None:
-    problems = schema_problems(document, _validator(), where)
+def _validate_schema(document: dict, lines: KeyLines) -> None:
+    problems = schema_problems(document, _validator(), lines.shown, lines=lines)
     if problems:
         raise MappingError("\n".join(problems))
 
@@ -97,20 +99,21 @@ def _validator():
 _SETTING = re.compile(r"\{settings\.([a-z][a-z0-9_]*)(\|regex)?\}")
 
 
-def _apply_settings(node, settings: dict, path: list, where: str):
+def _apply_settings(node, settings: dict, path: list, lines: KeyLines):
     """Replace {settings.NAME} everywhere in the outputs, so a value is configured in one place.
 
     ``{settings.NAME|regex}`` gives the value escaped for a regular expression (a domain's dots match dots).
     """
     if isinstance(node, dict):
-        return {k: _apply_settings(v, settings, path + [k], where) for k, v in node.items()}
+        return {k: _apply_settings(v, settings, path + [k], lines) for k, v in node.items()}
     if isinstance(node, list):
-        return [_apply_settings(v, settings, path + [i], where) for i, v in enumerate(node)]
+        return [_apply_settings(v, settings, path + [i], lines) for i, v in enumerate(node)]
     if isinstance(node, str):
         def value(match):
             if match.group(1) not in settings:
                 known = ", ".join(sorted(settings)) or "none"
-                raise MappingError(f"{where}: {format_key_path(path)}: unknown setting {match.group(1)!r} (settings: {known})")
+                raise MappingError(lines.located(f"{format_key_path(path)}: unknown setting {match.group(1)!r} "
+                                                 f"(settings: {known})"))
             value = str(settings[match.group(1)])
             return re.escape(value) if match.group(2) else value
 
@@ -118,7 +121,7 @@ def _apply_settings(node, settings: dict, path: list, where: str):
     return node
 
 
-def _check_run_values(document: dict, where: str) -> frozenset[str]:
+def _check_run_values(document: dict, lines: KeyLines) -> frozenset[str]:
     """The ``{run.NAME}`` values the outputs use; MappingError naming each unknown name or misplaced one."""
     used: set[str] = set()
     problems: list[str] = []
@@ -132,7 +135,7 @@ def _check_run_values(document: dict, where: str) -> frozenset[str]:
                 walk(value, path + [i])
         elif isinstance(node, str):
             for name in RUN_VALUE.findall(node):
-                at = f"{where}: {format_key_path(path)}"
+                at = format_key_path(path)
                 if name not in RUN_VALUES:
                     problems.append(f"{at}: unknown run value {{run.{name}}} (run values: {', '.join(RUN_VALUES)})")
                 elif path[-1] not in _RUN_VALUE_KEYS and "rows" not in path:
@@ -145,9 +148,9 @@ def _check_run_values(document: dict, where: str) -> frozenset[str]:
     from_schools = sorted(used & RUN_VALUES_FROM_SCHOOLS)
     if from_schools and "schools" not in document["source"]["tables"]:
         names = ", ".join(f"{{run.{name}}}" for name in from_schools)
-        problems.append(f"{where}: source.tables: {names} come from Aeries' schools table; add schools to source.tables")
+        problems.append(f"source.tables: {names} come from Aeries' schools table; add schools to source.tables")
     if problems:
-        raise MappingError("\n".join(problems))
+        raise MappingError("\n".join(lines.located(problem) for problem in problems))
     return frozenset(used)
 
 

@@ -37,7 +37,7 @@ RUN_VALUE = re.compile(r"\{run\.([^{}:!]*)\}")
 
 
 class MappingError(ValueError):
-    """A mapping file is invalid; the message names the file, the key path and the problem."""
+    """A mapping file is invalid; the message names the file, the line, the key path and the problem."""
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,10 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 
 from aeries_hub.aeries.tables import TABLES  # light on purpose: this module is imported at DAG parse time
+from aeries_hub.config_files import closest
 from aeries_hub.mapping.models import Mapping, Output, RecordSet
 from aeries_hub.mapping.reads import value_columns, value_reads, value_steps
 from aeries_hub.mapping.steps import crosswalk_step
@@ -99,7 +99,7 @@ class _Scope:
             return []
         if source is self.base and self.exploded and column == self.exploded[0]:
             return [f"{key}: {ref!r} is exploded: read its fields as '{self.exploded[1]}.<Field>'"]
-        close = _closest(column, source.columns)
+        close = closest(column, source.columns, cutoff=0.8)
         if close is not None:
             hint = f"did you mean '{source.qualifier}{close}'?"
         elif source is self.base and (elsewhere := self._in_an_alias(column)):
@@ -113,15 +113,6 @@ class _Scope:
             if source.columns and column in source.columns:
                 return f"{alias}.{column}"
         return None
-
-
-def _closest(name: str, pool: tuple[str, ...]) -> str | None:
-    """The column meant by ``name``: the same but for case (StudentId -> StudentID), else a close spelling."""
-    by_case = {c.lower(): c for c in pool}
-    if name.lower() in by_case:
-        return by_case[name.lower()]
-    close = difflib.get_close_matches(name, pool, n=1, cutoff=0.8)
-    return close[0] if close else None
 
 
 def _table_source(table: str, what: str = "", qualifier: str = "") -> _Source:

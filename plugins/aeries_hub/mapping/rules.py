@@ -5,12 +5,12 @@ columns a record set reads are checked in :mod:`aeries_hub.mapping.references`.
 
 from __future__ import annotations
 
-from aeries_hub.mapping.models import FileFormat, Mapping, MappingError, Output, Schedule
+from aeries_hub.mapping.models import FileFormat, Mapping, Output, Schedule
 from aeries_hub.mapping.references import check_crosswalk_columns, check_record_set, table_problem
 
 
-def check_mapping(mapping: Mapping, where: str) -> None:
-    """MappingError listing every problem of a mapping its JSON Schema cannot see (``where``: the file's name)."""
+def mapping_problems(mapping: Mapping) -> list[str]:
+    """Every problem of a mapping its JSON Schema cannot see, as ``<key path>: <what is wrong>``."""
     problems: list[str] = []
     if mapping.schedule:
         problems += _check_schedule(mapping.schedule)
@@ -39,10 +39,7 @@ def check_mapping(mapping: Mapping, where: str) -> None:
         problems += _check_links(mapping, out, at)
         for r, rec in enumerate(out.records):
             problems += check_record_set(mapping, out, rec, f"{at}.records[{r}]", f"{at}.columns")
-    problems += _check_build_order(mapping)
-    if problems:
-        raise MappingError("\n".join(f"{where}: {p}" for p in problems))
-
+    return problems + _check_build_order(mapping)
 
 
 def _check_format(out: Output, at: str) -> list[str]:

@@ -4,7 +4,8 @@ A step is one function here, registered with :func:`step`: its name, the JSON Sc
 step is written as a bare name, ``trim``), the columns of the row it reads besides the value (checked by the
 loader, joined by the engine), and what it does to the values. The loader checks every step against this
 registry (:func:`schema_keyword`) and the engine applies it (:func:`apply_step`); the step definition of
-include/schemas/mapping.schema.json, there for editors, is kept equal to :func:`json_schema` by a test.
+include/schemas/mapping.schema.json, there for editors, is :func:`json_schema`, written by ``make docs``, and
+docs/mapping-reference.md lists each step with its function's docstring (:attr:`Step.description`).
 
 Light on purpose: the loader reads the registry at DAG parse time, so pandas is imported by the step functions,
 which run in a build only.
@@ -12,11 +13,11 @@ which run in a build only.
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
+from aeries_hub.config_files import closest
 from aeries_hub.mapping.models import MappingError, template_fields
 
 if TYPE_CHECKING:
@@ -42,6 +43,11 @@ class Step:
     argument: dict[str, Any] | None = None
     #: The columns of the row the step reads, from its argument: (key path below the step, column).
     reads: Callable[[Any], list[tuple[str, str]]] = _reads_nothing
+
+    @property
+    def description(self) -> str:
+        """What the step does: its function's docstring, else the description of its argument."""
+        return " ".join((self.function.__doc__ or (self.argument or {}).get("description", "")).split())
 
 
 #: Every step, by name, in the order they are defined below.
@@ -115,9 +121,8 @@ def schema_keyword(validator, _enabled: bool, instance: Any, _schema: dict) -> I
 
 def unknown_step(name: str) -> str:
     """Why ``name`` is not a step: the closest step name, and every step."""
-    by_case = {known.lower(): known for known in STEPS}
-    close = [by_case[name.lower()]] if name.lower() in by_case else difflib.get_close_matches(name, list(STEPS), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    meant = closest(name, STEPS)
+    hint = f" (did you mean {meant!r}?)" if meant else ""
     return f"unknown step {name!r}{hint}; steps: {', '.join(sorted(STEPS))}"
 
 
@@ -135,26 +140,31 @@ def crosswalk_step(written) -> tuple[str | None, str | None]:
 
 @step("trim")
 def _trim(values: pd.Series, _argument: None, _rows: Rows) -> pd.Series:
+    """Removes the spaces at both ends."""
     return values.str.strip()
 
 
 @step("upper")
 def _upper(values: pd.Series, _argument: None, _rows: Rows) -> pd.Series:
+    """Upper case."""
     return values.str.upper()
 
 
 @step("lower")
 def _lower(values: pd.Series, _argument: None, _rows: Rows) -> pd.Series:
+    """Lower case."""
     return values.str.lower()
 
 
 @step("title")
 def _title(values: pd.Series, _argument: None, _rows: Rows) -> pd.Series:
+    """Title Case (each word capitalised)."""
     return values.str.title()
 
 
 @step("digits_only")
 def _digits_only(values: pd.Series, _argument: None, _rows: Rows) -> pd.Series:
+    """Keeps the digits only (a phone number's 555-0100 becomes 5550100)."""
     return values.str.replace(r"\D", "", regex=True)
 
 
@@ -172,6 +182,7 @@ def _date(values: pd.Series, fmt: str, _rows: Rows) -> pd.Series:
 
 @step("truncate", {"type": "integer", "minimum": 1})
 def _truncate(values: pd.Series, length: int, _rows: Rows) -> pd.Series:
+    """Keeps the first N characters."""
     return values.str.slice(0, length)
 
 
@@ -190,6 +201,7 @@ def _if_blank(values: pd.Series, fill: str, rows: Rows) -> pd.Series:
 
 @step("prefix", {"type": "string"})
 def _prefix(values: pd.Series, prefix: str, _rows: Rows) -> pd.Series:
+    """Writes the text before each value that is not blank."""
     from aeries_hub.mapping.text import is_blank
 
     return values.where(is_blank(values), prefix + values)
@@ -199,6 +211,7 @@ def _prefix(values: pd.Series, prefix: str, _rows: Rows) -> pd.Series:
                    "properties": {"width": {"type": "integer", "minimum": 1},
                                   "char": {"type": "string", "minLength": 1, "maxLength": 1}}})
 def _pad_left(values: pd.Series, argument: dict, _rows: Rows) -> pd.Series:
+    """Pads each value that is not blank on the left to width characters with char (default 0)."""
     from aeries_hub.mapping.text import is_blank
 
     padded = values.str.rjust(argument["width"], argument.get("char", "0"))
@@ -208,6 +221,7 @@ def _pad_left(values: pd.Series, argument: dict, _rows: Rows) -> pd.Series:
 @step("replace", {"type": "object", "additionalProperties": False, "required": ["pattern", "with"],
                   "properties": {"pattern": {"type": "string"}, "with": {"type": "string"}}})
 def _replace(values: pd.Series, argument: dict, rows: Rows) -> pd.Series:
+    """Replaces what the regular expression pattern finds by with (re.sub; \\1 refers to a group)."""
     try:
         return values.str.replace(argument["pattern"], argument["with"], regex=True)
     except re.error as exc:

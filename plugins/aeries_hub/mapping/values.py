@@ -10,6 +10,7 @@ from datetime import date
 
 import pandas as pd
 
+from aeries_hub.config_files import closest
 from aeries_hub.mapping.models import RUN_VALUE, MappingError, ValueSpec
 from aeries_hub.mapping.steps import apply_step
 from aeries_hub.mapping.text import TEXT, is_blank, text
@@ -74,15 +75,12 @@ def read_column(frame: pd.DataFrame, ref: str, where: str) -> pd.Series:
 def _unknown_column(frame: pd.DataFrame, ref: str) -> str:
     """Why ``ref`` cannot be read: the columns that can (those of its lookup, for ``alias.Column``) and the
     closest name when there is one (``StudentId`` -> ``StudentID``)."""
-    import difflib
-
     alias = ref.split(".", 1)[0] + "." if "." in ref else ""
     pool = sorted(c for c in frame.columns if isinstance(c, str) and (c.startswith(alias) if alias else "." not in c))
     if alias and not pool:
         return f"column {ref!r} does not exist: no lookup or explode is named {alias[:-1]!r}"
-    by_case = {c.lower(): c for c in pool}
-    close = [by_case[ref.lower()]] if ref.lower() in by_case else difflib.get_close_matches(ref, pool, n=1, cutoff=0.8)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    meant = closest(ref, pool, cutoff=0.8)
+    hint = f" (did you mean {meant!r}?)" if meant else ""
     return f"column {ref!r} does not exist{hint}; columns available: {', '.join(pool) or 'none'}"
 
 

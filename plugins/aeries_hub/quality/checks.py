@@ -14,7 +14,6 @@ runner builds the suite.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from aeries_hub.config_files import format_key_path, read_yaml
+from aeries_hub.config_files import closest, format_key_path, read_yaml_with_lines
 from aeries_hub.paths import INCLUDE_DIR, SCHEMAS_DIR
 from aeries_hub.quality.messages import failure_sentence
 
@@ -222,14 +221,17 @@ def display_path(path: str | Path) -> str:
 def load_checks(path: str | Path) -> dict[str, list[Check]]:
     """Read a checks file (``{table: [check, ...]}``), validate it and return the parsed checks by table."""
     shown = display_path(path)
-    document = read_yaml(path, shown=shown, error=CheckConfigError)
-    if document is None:
-        document = {}
+    document, lines = read_yaml_with_lines(path, shown=shown, error=CheckConfigError)
+    document = {} if document is None else document
     if not isinstance(document, dict):
         raise CheckConfigError(f"{shown}: (top): expected a mapping of table name to a list of checks, "
                                f"found {type(document).__name__}")
-    _raise_schema_errors(_validator(), document, shown)
-    return {table: _parse_valid(items, where=f"{shown}: {table}") for table, items in document.items()}
+    try:
+        _raise_schema_errors(_validator(), document, shown)
+        return {table: _parse_valid(items, where=f"{shown}: {table}") for table, items in document.items()}
+    except CheckConfigError as exc:  # each line "<file>: <key path>: ..." gets the key's line after the file
+        raise CheckConfigError("\n".join(lines.located(problem.removeprefix(f"{shown}: "))
+                                         for problem in str(exc).splitlines())) from None
 
 
 def parse_checks(items: Iterable[Mapping[str, Any]] | None, *, where: str) -> list[Check]:
@@ -333,8 +335,8 @@ def _parse_one(spec: Mapping[str, Any], where: str) -> Check:
     name = spec["expectation"]
     info = EXPECTATIONS.get(name)
     if info is None:
-        close = difflib.get_close_matches(name, EXPECTATIONS, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        meant = closest(name, EXPECTATIONS)
+        hint = f" (did you mean {meant!r}?)" if meant else ""
         raise CheckConfigError(f"{where}.expectation: {name!r} is not a Great Expectations Core expectation "
                                f"this runner supports{hint}")
     severity = spec["severity"]

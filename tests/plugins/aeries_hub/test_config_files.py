@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from aeries_hub.config_files import MAX_ALIASES, read_yaml
+from aeries_hub.config_files import MAX_ALIASES, closest, read_yaml, read_yaml_with_lines
 from aeries_hub.mapping.loader import load_mapping
 from aeries_hub.mapping.models import MappingError
 
@@ -77,3 +77,23 @@ def test_every_yaml_file_of_the_package_is_read_by_read_yaml():
             if any(name == "yaml" or name.startswith("yaml.") for name in names):
                 importers.append(str(path.relative_to(REPO)))
     assert importers == ["plugins/aeries_hub/config_files.py"]
+
+
+def test_the_line_of_each_key_and_of_the_closest_key_above_one_not_written(tmp_path):
+    path = tmp_path / "doc.yml"
+    path.write_text("shared: &shared\n  delimiter: ';'\noutputs:\n  - file: a.csv\n    format:\n      <<: *shared\n"
+                    "      header: false\n  - file: b.csv\n")
+    document, lines = read_yaml_with_lines(path, shown="doc.yml", error=ValueError)
+    assert document["outputs"][0]["format"] == {"delimiter": ";", "header": False}
+    assert lines.located("outputs[0].format.header: not a switch") == "doc.yml:7: outputs[0].format.header: not a switch"
+    assert lines.located("outputs[1]: no columns") == "doc.yml:8: outputs[1]: no columns"
+    assert lines.located("outputs[1].columns[0].name: missing") == "doc.yml:8: outputs[1].columns[0].name: missing"
+    assert lines.located("outputs[0].format.delimiter: merged") == "doc.yml:2: outputs[0].format.delimiter: merged"
+    assert lines.located("(top): not a mapping") == "doc.yml: (top): not a mapping"
+
+
+def test_closest_prefers_the_same_name_in_another_case_then_a_close_spelling():
+    assert closest("StudentId", ["StudentID", "StudentNumber"]) == "StudentID"
+    assert closest("StudentNumbr", ["StudentID", "StudentNumber"]) == "StudentNumber"
+    assert closest("Birthday", ["StudentID", "StudentNumber"]) is None
+    assert closest("titl", ["title", "trim"], cutoff=0.9) is None

@@ -3,6 +3,7 @@ small sample mappings built over hand-written Aeries tables (the ``tables`` fixt
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 import pytest
@@ -18,6 +19,13 @@ from aeries_hub.paths import MAPPINGS_DIR
 DESTINY = MAPPINGS_DIR / "destiny.yml"
 
 
+def without_lines(message: str) -> str:
+    """A load error without its line numbers (``destiny.yml:42: key: ...`` -> ``destiny.yml: key: ...``): the
+    edited copies below are written by yaml.safe_dump, whose lines no reader of a test can see; the lines
+    themselves are checked on hand-written files (test_loader.py, test_load_errors_name_the_line_of_the_key)."""
+    return re.sub(r"^([\w.-]+\.yml):\d+: ", r"\1: ", message, flags=re.MULTILINE)
+
+
 def destiny_with(tmp_path, edit) -> str:
     document = read_yaml(DESTINY, shown="destiny.yml", error=ValueError)
     edit(document)
@@ -25,7 +33,7 @@ def destiny_with(tmp_path, edit) -> str:
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     with pytest.raises(MappingError) as err:
         load_mapping(path)
-    return str(err.value)
+    return without_lines(str(err.value))
 
 
 STEMSCOPES = MAPPINGS_DIR / "stemscopes.yml"
@@ -43,7 +51,7 @@ def stemscopes_with(tmp_path, edit) -> str:
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     with pytest.raises(MappingError) as err:
         load_mapping(path)
-    return str(err.value)
+    return without_lines(str(err.value))
 
 
 def output_named(document: dict, file: str) -> dict:
@@ -59,7 +67,7 @@ def load_error(tmp_path, edit) -> str | None:
     try:
         load_mapping(path)
     except MappingError as exc:
-        return str(exc)
+        return without_lines(str(exc))
     return None
 
 

@@ -154,7 +154,7 @@ def test_a_file_without_the_named_columns_lists_its_header(tmp_path):
 def test_a_missing_file_is_a_load_error_unless_optional(tmp_path):
     with pytest.raises(MappingError) as err:
         load(tmp_path, None)
-    assert "sample.yml: crosswalks.schools.file:" in str(err.value)
+    assert "sample.yml:10: crosswalks.schools.file:" in str(err.value)
     assert "does not exist; create it (header aeries_school_code,vendor_school_id) or set optional: true" in str(err.value)
 
     optional = load(tmp_path, None, optional=True)

@@ -21,13 +21,76 @@ def test_every_shipped_mapping_loads():
         assert mapping.dag_id == f"aeries_to_{path.stem}"
 
 
+# A mapping that loads; each case below edits one line of it (the file's first line is "name:").
+LINED = """\
+name: lined
+description: Load errors name the file and the line of the key.
+schedule: null
+aeries: {conn_id: aeries_default}
+delivery: {sftp: {conn_id: vendor_sftp, remote_dir: /in}}
+source:
+  tables: [students]
+settings:
+  prefix: S-
+outputs:
+  - file: people.csv
+    format: {}
+    key: [id]
+    columns:
+      - name: id
+      - name: grade
+        max_length: 2
+    records:
+      - name: students
+        from: students
+        values:
+          id: {template: "{settings.prefix}{StudentID}"}
+          grade: {source: Grade}
+"""
+
+
+def lined_error(tmp_path, old: str, new: str) -> str | None:
+    assert LINED.count(old) == 1
+    path = tmp_path / "lined.yml"
+    path.write_text(LINED.replace(old, new))
+    try:
+        load_mapping(path)
+    except MappingError as exc:
+        return str(exc)
+    return None
+
+
+def test_load_errors_name_the_file_and_the_line_of_the_key(tmp_path):
+    assert lined_error(tmp_path, "max_length: 2", "max_length: 2") is None
+    # Schema errors; an unknown key is named on its own line, with the key it was meant to be.
+    assert lined_error(tmp_path, "max_length: 2", "max_lenght: 2") == (
+        "lined.yml:17: outputs[0].columns[1]: unknown key 'max_lenght' (did you mean 'max_length'?); allowed keys: "
+        "allowed, description, do_not_map, escape_formulas, max_length, name, overwrite, pattern, required, severity")
+    assert lined_error(tmp_path, "max_length: 2", "max_length: two") == (
+        "lined.yml:17: outputs[0].columns[1].max_length: 'two' is not of type 'integer'")
+    # A check of the loaded mapping (rules.py).
+    assert lined_error(tmp_path, "key: [id]", "key: [ID]") == (
+        "lined.yml:13: outputs[0].key: 'ID' is not a delivered column of people.csv")
+    # An Aeries column the table registry does not know (references.py).
+    assert lined_error(tmp_path, "{source: Grade}", "{source: grade}") == (
+        "lined.yml:23: outputs[0].records[0].values.grade.source: 'grade' is not a column of the Aeries table "
+        "students; did you mean 'Grade'?")
+    # Settings and run values, checked before the mapping is built.
+    assert lined_error(tmp_path, "{settings.prefix}", "{settings.prefx}") == (
+        "lined.yml:22: outputs[0].records[0].values.id.template: unknown setting 'prefx' (settings: prefix)")
+    assert lined_error(tmp_path, "{StudentID}", "{StudentID}{run.year}") == (
+        "lined.yml:22: outputs[0].records[0].values.id.template: unknown run value {run.year} (run values: "
+        "district_name, school_year, school_year_start_year, school_year_end_year, school_year_first_day, "
+        "school_year_last_day)")
+
+
 def test_unknown_key_lists_the_allowed_keys(tmp_path):
     def edit(d):
         d["outputs"][0]["columns"][0]["maxlength"] = 10
 
     assert destiny_with(tmp_path, edit) == (
-        "destiny.yml: outputs[0].columns[0]: unknown key 'maxlength'; allowed keys: allowed, description, "
-        "do_not_map, escape_formulas, max_length, name, overwrite, pattern, required, severity"
+        "destiny.yml: outputs[0].columns[0]: unknown key 'maxlength' (did you mean 'max_length'?); allowed keys: "
+        "allowed, description, do_not_map, escape_formulas, max_length, name, overwrite, pattern, required, severity"
     )
 
 
@@ -163,7 +226,8 @@ def test_incremental_extraction_settings(tmp_path):
         d["source"]["incremental"] = {"full_every_days": 7}
 
     assert destiny_with(tmp_path, unknown) == (
-        "destiny.yml: source.incremental: unknown key 'full_every_days'; allowed keys: full_every_hours, max_changed_percent")
+        "destiny.yml: source.incremental: unknown key 'full_every_days' (did you mean 'full_every_hours'?); "
+        "allowed keys: full_every_hours, max_changed_percent")
 
     def too_much(d):
         d["source"]["incremental"] = {"max_changed_percent": 150}

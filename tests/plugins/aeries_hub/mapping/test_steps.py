@@ -140,7 +140,7 @@ def test_split_name_takes_first_or_last(tmp_path):
 
 def test_the_mapping_schema_defines_exactly_the_steps_of_the_registry():
     """Editors validate with include/schemas/mapping.schema.json; the loader with the registry. A step added to
-    one and not the other fails here: copy ``json_schema()`` into the schema's ``$defs.step``."""
+    one and not the other fails here: ``make docs`` writes ``json_schema()`` into the schema's ``$defs.step``."""
     schema = json.loads(MAPPING_SCHEMA.read_text())
     assert schema["$defs"]["step"] == json_schema()
     assert set(STEPS) == {"trim", "upper", "lower", "title", "digits_only", "date", "truncate", "if_blank", "prefix",
@@ -181,5 +181,5 @@ def test_a_step_written_with_or_without_the_argument_it_takes(tmp_path):
     assert load_error(tmp_path, set_step({"upper": True})) == f"{at}: step 'upper' takes no argument: write it as upper"
     assert load_error(tmp_path, set_step({"truncate": "10"})) == f"{at}.truncate: '10' is not of type 'integer'"
     assert load_error(tmp_path, set_step({"pad_left": {"width": 3, "chr": "0"}})) == (
-        f"{at}.pad_left: unknown key 'chr'; allowed keys: char, width")
+        f"{at}.pad_left: unknown key 'chr' (did you mean 'char'?); allowed keys: char, width")
     assert load_error(tmp_path, set_step({"pad_left": {"width": 3}})) is None

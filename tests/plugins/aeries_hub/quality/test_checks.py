@@ -234,8 +234,15 @@ def test_load_checks_reports_the_file(tmp_path):
     bad = tmp_path / "bad.yml"
     bad.write_text("students:\n  - expectation: expect_column_values_to_be_unique\n    column: StudentID\n"
                    "    severity: fatal\n")
-    with pytest.raises(CheckConfigError, match=r"^.*bad\.yml: students\[0\]\.severity: 'fatal' is not one of error, warning, reject$"):
+    with pytest.raises(CheckConfigError, match=r"^.*bad\.yml:4: students\[0\]\.severity: 'fatal' is not one of error, warning, reject$"):
         load_checks(bad)
+    bad.write_text("students:\n  - {expectation: expect_column_values_to_be_unique, column: StudentID, severity: error}\n"
+                   "  - expectation: expect_column_values_to_be_uniqe\n    column: StudentID\n    severity: error\n")
+    with pytest.raises(CheckConfigError) as err:
+        load_checks(bad)
+    assert str(err.value).endswith(
+        "bad.yml:3: students[1].expectation: 'expect_column_values_to_be_uniqe' is not a Great Expectations Core "
+        "expectation this runner supports (did you mean 'expect_column_values_to_be_unique'?)")
     bad.write_text("students: [\n")
     with pytest.raises(CheckConfigError, match=r"bad\.yml: line \d+, column \d+: not valid YAML"):
         load_checks(bad)
@@ -243,7 +250,7 @@ def test_load_checks_reports_the_file(tmp_path):
     with pytest.raises(CheckConfigError, match=r"bad\.yml: \(top\): expected a mapping of table name to a list of checks"):
         load_checks(bad)
     bad.write_text("students:\n  expectation: expect_column_values_to_be_unique\n")
-    with pytest.raises(CheckConfigError, match=r"bad\.yml: students: \{.*\} is not of type array"):
+    with pytest.raises(CheckConfigError, match=r"bad\.yml:1: students: \{.*\} is not of type array"):
         load_checks(bad)
     with pytest.raises(CheckConfigError, match=r"missing\.yml: file not found"):
         load_checks(tmp_path / "missing.yml")

@@ -1,0 +1,258 @@
+"""The reference of the mapping format, written from its definitions: the step definition of
+include/schemas/mapping.schema.json from the step registry (:func:`mapping_schema`), then
+docs/mapping-reference.md, written from the definitions the loader checks a mapping against: every key of
+include/schemas/mapping.schema.json (and of the check file format it refers to), every transform step of the
+registry (:mod:`aeries_hub.mapping.steps`) and every Aeries table and column of :mod:`aeries_hub.aeries.tables`. The
+examples are the first use of each key in the shipped mappings (include/mappings/).
+
+``make docs`` runs this module; tests fail when the committed schema or reference is not the one it writes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+from aeries_hub.config_files import one_line_yaml, read_yaml
+from aeries_hub.mapping.steps import STEPS, json_schema
+from aeries_hub.paths import MAPPINGS_DIR, SCHEMAS_DIR
+from aeries_hub.aeries.tables import TABLES
+
+REFERENCE = Path(__file__).resolve().parents[3] / "docs" / "mapping-reference.md"
+MAPPING_SCHEMA = SCHEMAS_DIR / "mapping.schema.json"
+_CHECKS_REF = "checks.schema.json#/$defs/"
+_EXAMPLE_WIDTH = 90
+
+#: The sections of the reference, in order: the file's top, then each definition a key refers to.
+_SECTIONS = ("(top)", "output", "format", "column", "record_set", "lookup", "preference", "condition", "value")
+
+
+def mapping_schema() -> str:
+    """include/schemas/mapping.schema.json as it should be: its step definition is the registry's."""
+    schema = json.loads(MAPPING_SCHEMA.read_text())
+    schema["$defs"]["step"] = json_schema()
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+
+
+def _schemas() -> tuple[dict, dict]:
+    return json.loads(mapping_schema()), json.loads((SCHEMAS_DIR / "checks.schema.json").read_text())
+
+
+def _anchor(definition: str) -> str:
+    return "top" if definition == "(top)" else definition.replace("_", "-")
+
+
+def _section_of(schema: dict) -> str | None:
+    """The section a ``$ref`` leads to (None: a definition too small for one, shown inline)."""
+    ref = schema.get("$ref", "")
+    name = ref.rsplit("/", 1)[-1]
+    if ref.startswith(_CHECKS_REF):
+        return f"checks:{name}"
+    return name if name in _SECTIONS else None
+
+
+def _kind(schema: dict, definitions: dict) -> str:
+    """The type of a key, in words: ``integer``, ``list of [condition](#condition)``, ``one of: a, b``."""
+    if "$ref" in schema:
+        section = _section_of(schema)
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        if section is not None and section.startswith("checks:"):
+            return f"[{name.replace('_', ' ')}](#check-files)"
+        if section is not None:
+            return f"[{name}](#{_anchor(name)})"
+        if name == "step":
+            return "[step](#transform-steps)"
+        return _kind(definitions[name], definitions)
+    if "enum" in schema:
+        return "one of: " + ", ".join(f"`{json.dumps(v) if not isinstance(v, str) else v}`" for v in schema["enum"])
+    if "oneOf" in schema or "anyOf" in schema:
+        branches = [b for b in schema.get("oneOf") or schema.get("anyOf") or () if set(b) - {"required"}]
+        if branches:
+            return " or ".join(dict.fromkeys(_kind(b, definitions) for b in branches))
+    kind = schema.get("type")
+    if kind == "array":
+        return "list of " + _kind(schema.get("items", {}), definitions)
+    if kind == "object":
+        if isinstance(schema.get("additionalProperties"), dict) and not schema.get("properties"):
+            return "map of name to " + _kind(schema["additionalProperties"], definitions)
+        return "object"
+    if isinstance(kind, list):
+        return " or ".join(kind)
+    return kind or "any"
+
+
+def _object_branch(schema: dict) -> dict | None:
+    """The object with keys a key holds (directly, or as one branch of a ``oneOf``); None: no keys below it."""
+    if schema.get("properties"):
+        return schema
+    for branch in schema.get("oneOf", ()):
+        if branch.get("properties"):
+            return branch
+    return None
+
+
+def _below(schema: dict) -> tuple[str, dict] | None:
+    """(path suffix, object) of the keys written below a key: ``.`` for an object, ``[].`` for a list of
+    objects, ``.<name>.`` for a map of objects; None when none are (a $ref has its own section)."""
+    if "$ref" in schema:
+        return None
+    if (found := _object_branch(schema)) is not None:
+        return ".", found
+    items = schema.get("items")
+    if isinstance(items, dict) and "$ref" not in items and (found := _object_branch(items)) is not None:
+        return "[].", found
+    extra = schema.get("additionalProperties")
+    if isinstance(extra, dict) and "$ref" not in extra and (found := _object_branch(extra)) is not None:
+        return ".<name>.", found
+    return None
+
+
+def _keys(schema: dict, prefix: str = "") -> Iterator[tuple[str, dict, bool]]:
+    """(key path, schema, required) of every key of an object, and of the objects written inside it."""
+    required = set(schema.get("required", ()))
+    for key, sub in schema.get("properties", {}).items():
+        yield prefix + key, sub, key in required
+        below = _below(sub)
+        if below is not None:
+            yield from _keys(below[1], prefix + key + below[0])
+
+
+def _examples(mapping_schema: dict) -> dict[tuple[str, str], tuple[Any, str]]:
+    """(section, key path) -> (first value written, file) over the shipped mappings."""
+    definitions = mapping_schema["$defs"]
+    found: dict[tuple[str, str], tuple[Any, str]] = {}
+
+    def walk(node: Any, schema: dict, section: str, prefix: str, file: str) -> None:
+        if "$ref" in schema:
+            target = _section_of(schema)
+            name = schema["$ref"].rsplit("/", 1)[-1]
+            if name == "step":
+                step_name = node if isinstance(node, str) else next(iter(node), "")
+                found.setdefault(("step", step_name), (node, file))
+            elif target is None and name in definitions:
+                walk(node, definitions[name], section, prefix, file)
+            elif target is not None and not target.startswith("checks:"):
+                walk(node, definitions[name], target, "", file)
+            return
+        if isinstance(node, list):
+            items = schema.get("items") or next((b["items"] for b in schema.get("oneOf", ()) if "items" in b), None)
+            if not isinstance(items, dict):
+                return
+            # The keys of a list's objects are written key[].sub (prefix ends with "key.").
+            nested = prefix and "$ref" not in items and _object_branch(items) is not None
+            for item in node:
+                walk(item, items, section, prefix[:-1] + "[]." if nested else prefix, file)
+            return
+        if not isinstance(node, dict):
+            return
+        own = _object_branch(schema)
+        for key, value in node.items():
+            if own is not None and key in own.get("properties", {}):
+                found.setdefault((section, prefix + key), (value, file))
+                walk(value, own["properties"][key], section, prefix + key + ".", file)
+            elif isinstance(schema.get("additionalProperties"), dict):
+                walk(value, schema["additionalProperties"], section, prefix + "<name>.", file)
+
+    for path in sorted(MAPPINGS_DIR.glob("*.yml")):
+        walk(read_yaml(path, shown=path.name, error=ValueError), mapping_schema, "(top)", "", path.name)
+    return found
+
+
+def _example(value: Any, key: str | None = None) -> str:
+    """``value`` as YAML on one line (``key: value`` when given a key path), cut to a table cell's width."""
+    if key is None:
+        text = one_line_yaml(value)
+    else:
+        text = one_line_yaml({key.rsplit(".", 1)[-1].removesuffix("[]"): value})[1:-1]
+    return text if len(text) <= _EXAMPLE_WIDTH else text[:_EXAMPLE_WIDTH - 1] + "…"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _key_table(schema: dict, section: str, definitions: dict, examples: dict) -> list[str]:
+    lines = ["| Key | Type | Default | Description | Example |", "|---|---|---|---|---|"]
+    for path, sub, required in _keys(schema):
+        default = "required" if required else (f"`{json.dumps(sub['default'])}`" if "default" in sub else "")
+        example = examples.get((section, path))
+        if example:
+            shown = f"`{_cell(_example(example[0], path))}` ({example[1]})"
+        else:
+            shown = f"`{_cell(_example(sub['default'], path))}`" if "default" in sub else ""
+        lines.append(f"| `{path}` | {_cell(_kind(sub, definitions))} | {default} | "
+                     f"{_cell(sub.get('description', ''))} | {shown} |")
+    return lines
+
+
+def _step_lines(examples: dict) -> list[str]:
+    lines = ["A value's `transform` is a list of steps applied in order; a step without an argument is written "
+             "as its name (`trim`), one with an argument as `{name: argument}`.", "",
+             "| Step | Argument | What it does | Example |", "|---|---|---|---|"]
+    for step in STEPS.values():
+        argument = "none" if step.argument is None else _kind(step.argument, {"field_ref": {"type": "string"}})
+        if step.argument is not None and step.argument.get("type") == "object" and step.argument.get("properties"):
+            required = set(step.argument.get("required", ()))
+            argument = "{" + ", ".join(k + ("" if k in required else "?") for k in step.argument["properties"]) + "}"
+        example = examples.get(("step", step.name))
+        shown = f"`{_cell(_example(example[0]))}` ({example[1]})" if example else ""
+        lines.append(f"| `{step.name}` | {_cell(argument)} | {_cell(step.description)} | {shown} |")
+    return lines
+
+
+def _table_lines() -> list[str]:
+    lines = ["The tables `source.tables` may name, with the columns a mapping may read (a list column holds "
+             "records, read with `explode`). Types are those of the extracted frames.", ""]
+    for table in TABLES.values():
+        where = "per school" if table.per_school else "district-wide"
+        lines += [f"### `{table.name}`", "",
+                  f"Endpoint `{table.endpoint}` ({where}), security area {table.security_area}, "
+                  f"key {', '.join(table.key)}.", "", "| Column | Type |", "|---|---|"]
+        for name, kind in table.columns:
+            if isinstance(kind, dict):
+                fields = ", ".join(f"{field} ({field_kind})" for field, field_kind in kind["list"].items())
+                kind = f"list of records: {fields}"
+            added = " (added by the hub)" if name in table.added_columns else ""
+            lines.append(f"| `{name}` | {kind}{added} |")
+        lines.append("")
+    return lines
+
+
+def render() -> str:
+    """The reference, as docs/mapping-reference.md holds it."""
+    mapping_schema, checks_schema = _schemas()
+    definitions = mapping_schema["$defs"]
+    examples = _examples(mapping_schema)
+    lines = ["# Mapping file reference", "",
+             "<!-- Written by `make docs` (aeries_hub/mapping/reference.py) from include/schemas/mapping.schema.json, "
+             "the step registry (aeries_hub/mapping/steps.py) and the Aeries table registry (aeries_hub/aeries/tables.py); "
+             "do not edit. -->", "",
+             "Every key a mapping file (include/mappings/*.yml) may hold. How to write one: "
+             "[Writing a mapping file](mappings.md). A key path `a[].b` is the key `b` of each item of the list `a`; "
+             "`a.<name>.b` the key `b` of each entry of the map `a`. Examples are each key's first use in the "
+             "shipped mappings.", ""]
+    for section in _SECTIONS:
+        schema = mapping_schema if section == "(top)" else definitions[section]
+        if section == "(top)":
+            lines += ['## The file <a id="top"></a>', ""]
+        else:
+            lines += [f"## {section}", ""] + ([schema["description"], ""] if schema.get("description") else [])
+        own = _object_branch(schema)
+        if own is None:
+            lines += [f"A {section} is {_kind(schema, definitions)}.", ""]
+            continue
+        if own is not schema:
+            lines += [f"A {section} is {_kind(schema, definitions)}; as an object:", ""]
+        lines += _key_table(own, section, definitions, examples) + [""]
+    lines += ["## Transform steps", ""] + _step_lines(examples) + [""]
+    lines += ["## Check files", "", checks_schema["description"], ""]
+    lines += _key_table(checks_schema["$defs"]["check"], "checks:check", checks_schema["$defs"], {}) + [""]
+    lines += ["## Aeries tables", ""] + _table_lines()
+    return "\n".join(lines).rstrip() + "\n"
+
+
+if __name__ == "__main__":
+    MAPPING_SCHEMA.write_text(mapping_schema())
+    REFERENCE.write_text(render())
+    print(f"wrote {MAPPING_SCHEMA} and {REFERENCE}")

@@ -1,0 +1,32 @@
+"""docs/mapping-reference.md and the step definition of mapping.schema.json are written by ``make docs`` from
+the definitions the loader uses; the committed files must be the ones it writes."""
+
+from __future__ import annotations
+
+from aeries_hub.mapping.reference import MAPPING_SCHEMA, REFERENCE, mapping_schema, render
+from aeries_hub.mapping.steps import STEPS
+from aeries_hub.aeries.tables import TABLES
+
+
+def test_the_committed_reference_is_the_one_make_docs_writes():
+    assert REFERENCE.read_text() == render(), "docs/mapping-reference.md is out of date: run make docs"
+
+
+def test_the_committed_schema_is_the_one_make_docs_writes():
+    assert MAPPING_SCHEMA.read_text() == mapping_schema(), "mapping.schema.json is out of date: run make docs"
+
+
+def test_the_reference_lists_every_step_table_and_column_and_the_keys_the_old_prose_missed():
+    reference = render()
+    for name in STEPS:
+        assert f"| `{name}` |" in reference, name
+    for table in TABLES.values():
+        assert f"### `{table.name}`" in reference
+        for column in table.column_names:
+            assert f"| `{column}` |" in reference, (table.name, column)
+    for key in ("| `settings` |", "| `explode` |", "| `explode.where` |", "| `blank_unless` |",
+                "| `blank_if_equal_to` |", "| `max_length` | integer |"):
+        assert key in reference, key
+    # Examples come from the shipped mappings; a key they do not use shows its default.
+    assert "| `max_length` | integer |  |  | `max_length: 10` (destiny.yml) |" in reference
+    assert "`max_removed_percent: 10` |" in reference
