@@ -14,10 +14,10 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
+from aeries_hub.aeries.tables import TABLES
 from aeries_hub.config_files import one_line_yaml, read_yaml
 from aeries_hub.mapping.steps import STEPS, json_schema
 from aeries_hub.paths import MAPPINGS_DIR, SCHEMAS_DIR
-from aeries_hub.aeries.tables import TABLES
 
 REFERENCE = Path(__file__).resolve().parents[3] / "docs" / "mapping-reference.md"
 MAPPING_SCHEMA = SCHEMAS_DIR / "mapping.schema.json"

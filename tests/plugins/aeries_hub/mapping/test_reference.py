@@ -3,9 +3,9 @@ the definitions the loader uses; the committed files must be the ones it writes.
 
 from __future__ import annotations
 
+from aeries_hub.aeries.tables import TABLES
 from aeries_hub.mapping.reference import MAPPING_SCHEMA, REFERENCE, mapping_schema, render
 from aeries_hub.mapping.steps import STEPS
-from aeries_hub.aeries.tables import TABLES
 
 
 def test_the_committed_reference_is_the_one_make_docs_writes():
