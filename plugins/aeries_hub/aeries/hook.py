@@ -76,35 +76,6 @@ class AeriesHook(BaseHook):
         self._session: requests.Session | None = None
         self._slots: threading.BoundedSemaphore | None = None
 
-    # -- Airflow UI -------------------------------------------------------------------------------
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        return {
-            "hidden_fields": ["schema", "port", "login"],
-            "relabeling": {
-                "host": "Aeries base URL (with its path, e.g. https://district.aeries.net/admin)",
-                "password": "API certificate",
-            },
-            "placeholders": {
-                "host": "https://district.aeries.net/admin",
-                "password": "32-character AERIES-CERT certificate",
-                "extra": json.dumps(
-                    {
-                        "api_version": 5,
-                        "database_year": 2025,
-                        "timeout": 30,
-                        "max_concurrency": 4,
-                        "verify_ssl": True,
-                        "page_size": 500,
-                        "max_retries": 6,
-                        "backoff_base": 0.5,
-                        "backoff_max": 30,
-                    },
-                    indent=2,
-                ),
-            },
-        }
-
     # -- configuration ----------------------------------------------------------------------------
     def __repr__(self) -> str:
         return (

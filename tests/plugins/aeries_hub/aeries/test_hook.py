@@ -1,5 +1,5 @@
-"""AeriesHook against a scripted HTTP server (see conftest.py): the registry and UI, the transport opt-in,
-secrecy, bounded concurrency and writes."""
+"""AeriesHook against a scripted HTTP server (see conftest.py): the registry, the transport opt-in, the
+extras (against the emulator), secrecy, bounded concurrency and writes."""
 
 from __future__ import annotations
 
@@ -18,11 +18,13 @@ from aeries_hub.aeries.errors import (
 from aeries_hub.aeries.hook import AeriesHook
 from aeries_hub.aeries.logs import LOGGER_NAME
 from aeries_hub.aeries.tables import TABLES
+from aeries_sandbox.emulator import READ_AREAS, EmulatorServer
+from aeries_sandbox.emulator.district import District
 from tests.plugins.aeries_hub.aeries.scripted import SCHOOLS, hook_for, serve_pages, students
 
 
 # ------------------------------------------------------------------------------------------------
-# Registry and UI
+# Registry
 # ------------------------------------------------------------------------------------------------
 def test_registry_and_provider_attributes():
     assert list(TABLES) == ["schools", "terms", "students", "contacts", "staff", "teachers", "courses", "sections", "rosters"]
@@ -38,11 +40,6 @@ def test_registry_and_provider_attributes():
     assert AeriesHook.default_conn_name == "aeries_default"
     assert AeriesHook.conn_type == "aeries"
     assert AeriesHook.hook_name == "Aeries SIS"
-    ui = AeriesHook.get_ui_field_behaviour()
-    assert set(ui["hidden_fields"]) == {"schema", "port", "login"}
-    assert ui["relabeling"]["password"] == "API certificate"
-    assert "https://district.aeries.net/admin" in ui["relabeling"]["host"]
-    assert '"page_size": 500' in ui["placeholders"]["extra"]
     with pytest.raises(AeriesConfigError, match="known tables: schools, terms"):
         AeriesHook().get_table("gradebooks")
 
@@ -105,8 +102,8 @@ def test_https_with_a_ca_bundle_needs_no_opt_in(make_conn, tmp_path, caplog):
 
 
 @pytest.mark.parametrize("key, value, shown", [
-    ("verify_ssl", None, "null"), ("verify_ssl", 0, "0"), ("verify_ssl", [], "[]"), ("verify_ssl", {}, "{}"),
-    ("allow_insecure", None, "null"), ("allow_insecure", 1, "1"), ("allow_insecure", "yes", '"yes"'),
+    ("verify_ssl", 0, "0"), ("verify_ssl", [], "[]"), ("verify_ssl", {}, "{}"),
+    ("allow_insecure", 1, "1"), ("allow_insecure", "yes", '"yes"'),
     ("terms_from_schools", 0, "0"), ("terms_from_schools", "no", '"no"'), ("terms_from_schools", "off", '"off"'),
 ])
 def test_junk_for_a_true_false_extra_is_a_load_error(server, make_conn, key, value, shown):
@@ -123,6 +120,52 @@ def test_verify_ssl_text_is_true_false_or_a_ca_bundle(make_conn, value):
         AeriesHook(aeries_conn_id=make_conn(verify_ssl=value)).settings  # noqa: B018 - loads the connection
     assert str(err.value) == (f"connection 'aeries_test': extra verify_ssl must be true, false or the path of a CA "
                               f'bundle file; "{value}" is none of them')
+
+
+# ------------------------------------------------------------------------------------------------
+# Extras: a misspelt key is refused, an empty form field (null) is the default
+# ------------------------------------------------------------------------------------------------
+EMULATOR_CERT = "ExtrasCheckCert00000000000000000"
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    district = District(schools=[{"SchoolCode": 994, "Name": "Eagle High", "Terms": []}])
+    with EmulatorServer(district, [{"name": "t", "certificate": EMULATOR_CERT, "areas": list(READ_AREAS)}],
+                        access_log=False) as srv:
+        yield srv
+
+
+def emulator_connection(emulator, monkeypatch, extra: dict) -> str:
+    monkeypatch.setenv("AIRFLOW_CONN_AERIES_EMULATOR", json.dumps(
+        {"conn_type": "aeries", "host": emulator.url, "password": EMULATOR_CERT, "extra": extra}))
+    return "aeries_emulator"
+
+
+def test_a_misspelt_extra_is_refused_naming_the_closest_key_before_any_request(emulator, monkeypatch):
+    conn_id = emulator_connection(emulator, monkeypatch, {"allow_insecure": True, "page_sise": 100})
+    asked = emulator.stats()["requests"]
+    with pytest.raises(AeriesConfigError) as err:
+        AeriesHook(aeries_conn_id=conn_id).get_schools()
+    assert str(err.value) == (
+        "connection 'aeries_emulator': unknown extra 'page_sise' (did you mean 'page_size'?); the extras this "
+        "connection type reads are: allow_insecure, api_version, backoff_base, backoff_max, database_year, "
+        "max_concurrency, max_retries, page_size, prefetch_pages, probe_short_pages, terms_from_schools, timeout, "
+        "unavailable_year, verify_ssl")
+    assert emulator.stats()["requests"] == asked
+
+
+def test_extras_the_connection_form_left_empty_are_the_defaults(emulator, monkeypatch):
+    from aeries_hub.connection_extras import AERIES_CONN_FIELDS
+
+    saved_by_the_form = {**dict.fromkeys(AERIES_CONN_FIELDS), "allow_insecure": True}
+    hook = AeriesHook(aeries_conn_id=emulator_connection(emulator, monkeypatch, saved_by_the_form))
+    assert [school["SchoolCode"] for school in hook.get_schools()] == [994]
+    settings = hook.settings
+    assert (settings.api_version, settings.database_year, settings.timeout, settings.max_concurrency,
+            settings.verify_ssl, settings.page_size, settings.max_retries, settings.backoff_base,
+            settings.backoff_max, settings.prefetch_pages, settings.terms_from_schools, settings.unavailable_year,
+            settings.probe_short_pages) == (5, None, 30.0, 4, True, 500, 6, 0.5, 30.0, 3, True, "newest_started", True)
 
 
 # ------------------------------------------------------------------------------------------------
