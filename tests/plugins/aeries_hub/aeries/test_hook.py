@@ -8,6 +8,7 @@ import logging
 
 import pytest
 
+from aeries_hub.aeries.collect import extract_to_parquet, read_table
 from aeries_hub.aeries.errors import (
     AeriesAuthError,
     AeriesConfigError,
@@ -41,7 +42,7 @@ def test_registry_and_provider_attributes():
     assert AeriesHook.conn_type == "aeries"
     assert AeriesHook.hook_name == "Aeries SIS"
     with pytest.raises(AeriesConfigError, match="known tables: schools, terms"):
-        AeriesHook().get_table("gradebooks")
+        read_table(AeriesHook(), "gradebooks")
 
 
 def test_connection_type_resolves_to_the_hook(make_conn):
@@ -184,13 +185,13 @@ def test_certificate_never_leaks(server, make_conn, cert, caplog, tmp_path):
 
     with caplog.at_level(logging.DEBUG), caplog.at_level(logging.DEBUG, logger=LOGGER_NAME):
         with pytest.raises(AeriesRequestError) as exhausted:
-            hook.get_table("students", school_codes=[994])
+            read_table(hook, "students", school_codes=[994])
         messages.append(str(exhausted.value))
         for table in ("contacts", "staff"):
             with pytest.raises(AeriesAuthError) as refused:
-                hook.get_table(table, school_codes=[990])
+                read_table(hook, table, school_codes=[990])
             messages.append(str(refused.value))
-        result = hook.extract_to_parquet("students", tmp_path / "students.parquet", school_codes=[990])
+        result = extract_to_parquet(hook, "students", tmp_path / "students.parquet", school_codes=[990])
         ok, text = hook.test_connection()
         messages.append(text)
 
@@ -239,7 +240,7 @@ def test_bounded_concurrency(server, make_conn):
     server.delay = 0.03
     hook, _ = hook_for(conn_id)
 
-    rows = hook.get_table("students")
+    rows = read_table(hook, "students")
 
     assert len(rows) == 70
     assert [r["SchoolCode"] for r in rows[::7]] == list(range(101, 111))  # school order kept
