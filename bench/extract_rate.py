@@ -1,6 +1,6 @@
 """Benchmark: Aeries extraction against the emulator, and the limit the emulator sets.
 
-For each table it times ``AeriesHook.extract_to_parquet`` (paging, concurrency, Parquet writing), then
+For each table it times ``aeries_hub.aeries.collect.extract_to_parquet`` (paging, concurrency, Parquet writing), then
 fetches the very same pages with the same concurrency and throws the bodies away: the time a perfect
 client would need. It prints rows, seconds, rows per second and the ratio extraction / limit.
 
@@ -66,6 +66,7 @@ def main() -> None:
 
     os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="bench-airflow-"))
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")  # the table, not the hook's log lines
+    from aeries_hub.aeries.collect import extract_to_parquet
     from aeries_hub.aeries.hook import AeriesHook
     from aeries_hub.aeries.tables import TABLES as SPECS
 
@@ -87,7 +88,7 @@ def main() -> None:
         for table in TABLES:
             runs, limits = [], []
             for _ in range(args.repeat):
-                result = hook.extract_to_parquet(table, workdir / f"{table}.parquet")
+                result = extract_to_parquet(hook, table, workdir / f"{table}.parquet")
                 runs.append(result.seconds)
                 seconds, _ = limit_seconds(emulator.url, cert, SPECS[table], school_codes, args.page_size, args.concurrency)
                 limits.append(seconds)

@@ -192,11 +192,15 @@ class FileChanges:
         """How many ids are ``added``, ``changed`` or ``removed``."""
         return len(self._ids[change])
 
+    def arrow_ids(self, change: str):
+        """The ``added``, ``changed`` or ``removed`` ids as a sorted Arrow array (no Python list made)."""
+        return self._ids[change]
+
     def __eq__(self, other) -> bool:
         if not isinstance(other, FileChanges):
             return NotImplemented
         return (self.rows_before, self.rows_after) == (other.rows_before, other.rows_after) and all(
-            self._ids[c].equals(other._ids[c]) for c in self._ids)
+            self.arrow_ids(c).equals(other.arrow_ids(c)) for c in self._ids)
 
     def __repr__(self) -> str:
         return (f"FileChanges(rows_before={self.rows_before}, rows_after={self.rows_after}, "

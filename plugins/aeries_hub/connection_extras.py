@@ -5,7 +5,8 @@ extra says ``allow_insecure: true``, and then every use logs a warning. That is 
 (the emulator, the demo stack): a real Aeries certificate or vendor token must never travel unencrypted or to a
 server whose certificate is not checked. A true/false extra is JSON ``true``/``false`` (or the text
 ``"true"``/``"false"``, as an Airflow URI gives it): anything else (``null``, ``0``, ``[]``, ``"no"``) is a load
-error naming the connection and the extra, never read as false. An extra key the connection type does not know
+error naming the connection and the extra, never read as false (the Aeries hook drops ``null`` extras first:
+its connection form saves an empty field as ``null``). An extra key the connection type does not know
 is a load error too (:func:`check_known_extras`), naming the closest valid key: a misspelt setting would
 otherwise be silently ignored.
 """

@@ -25,6 +25,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from aeries_hub.aeries.collect import read_table
 from aeries_hub.aeries.tables import TABLES, AeriesTable
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -152,7 +153,7 @@ def check_table(hook: AeriesHook, spec: AeriesTable, school: int | None) -> tupl
     rows: int | None = len(raw)
     if spec.paged:
         try:  # the hook pages (and survives servers that ignore or cap paging); it needs the school list
-            rows = len(hook.get_table(spec.name, school_codes=[school] if school is not None else None))
+            rows = len(read_table(hook, spec.name, school_codes=[school] if school is not None else None))
         except AeriesError as exc:
             rows = None
             entry["rows_error"] = str(exc)

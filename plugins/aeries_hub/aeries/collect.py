@@ -1,20 +1,61 @@
 """Every row of a logical Aeries table: the schools list, terms embedded in it, per-school pages, teachers from
-section staff; as records, or as one Arrow table built page by page."""
+section staff; as records (:func:`read_table`), or as one Arrow table built page by page and written as one
+Parquet file (:func:`extract_to_parquet`).
+
+    rows = read_table(hook, "students", school_codes=[994])
+    result = extract_to_parquet(hook, "students", run.path("extract", "students.parquet"))
+"""
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any, Iterable
 
 from aeries_hub.aeries.arrow import concat_pages, rows_to_arrow_page
 from aeries_hub.aeries.errors import AeriesConfigError
 from aeries_hub.aeries.logs import log
 from aeries_hub.aeries.paging import RequestStats, fetch_units
+from aeries_hub.aeries.parquet import ExtractResult, extract_metadata, write_parquet
 from aeries_hub.aeries.records import as_list, rename_pre_v5
 from aeries_hub.aeries.section_staff import teachers_from_section_staff
 from aeries_hub.aeries.tables import DISTRICT_OFFICE, TABLES, AeriesTable
 
 if TYPE_CHECKING:  # pragma: no cover
+    from airflow.sdk import ObjectStoragePath
+
     from aeries_hub.aeries.hook import AeriesHook
+
+
+def read_table(hook: AeriesHook, table: str, *, school_codes: Iterable[int] | None = None) -> list[dict[str, Any]]:
+    """All rows of a logical table (see ``TABLES``), optionally limited to some schools."""
+    spec = table_spec(table)
+    stats = RequestStats()
+    rows = collect_table(hook, spec, school_codes, stats)
+    log.info(
+        "Aeries %s: %d rows, %d pages, %d requests, %s in %.2f s (connection %r%s)",
+        spec.name, len(rows), stats.pages, stats.requests, stats.describe_retries(), stats.seconds,
+        hook.aeries_conn_id, year_note(hook.settings.database_year),
+    )
+    return rows
+
+
+def extract_to_parquet(hook: AeriesHook, table: str, path: ObjectStoragePath | str | os.PathLike[str], *,
+                       school_codes: Iterable[int] | None = None) -> ExtractResult:
+    """Write one logical table as one Parquet file (``s3://`` etc. through ObjectStoragePath)."""
+    spec = table_spec(table)
+    stats = RequestStats()
+    arrow_table = collect_table(hook, spec, school_codes, stats, as_arrow=True)
+    arrow_table = arrow_table.replace_schema_metadata(
+        {**(arrow_table.schema.metadata or {}), **extract_metadata(spec, hook.settings)}
+    )
+    write_parquet(arrow_table, path)
+    result = ExtractResult.of(spec.name, arrow_table, stats, path)
+    log.info(
+        "Aeries %s: %d rows, %d pages, %d requests, %s in %.2f s -> %s (connection %r%s)",
+        spec.name, result.rows, result.pages, result.requests, stats.describe_retries(), result.seconds,
+        result.path, hook.aeries_conn_id, year_note(hook.settings.database_year),
+    )
+    return result
 
 
 def table_spec(table: str) -> AeriesTable:

@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import threading
 import time
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 from urllib.parse import urlsplit
 
 import requests
 from airflow.sdk import BaseHook
 from requests.adapters import HTTPAdapter
 
-from aeries_hub.aeries.collect import collect_table, read_schools, table_spec, year_note
+from aeries_hub.aeries.collect import read_schools
 from aeries_hub.aeries.errors import (
     AeriesConfigError,
     AeriesNotFoundError,
@@ -36,15 +35,12 @@ from aeries_hub.aeries.errors import (
 )
 from aeries_hub.aeries.logs import log
 from aeries_hub.aeries.paging import RequestStats, fetch_units
-from aeries_hub.aeries.parquet import ExtractResult, extract_metadata, write_parquet
 from aeries_hub.aeries.records import as_list, single
 from aeries_hub.aeries.school_year import SchoolYear, settle_school_year
 from aeries_hub.aeries.settings import AeriesSettings, settings_from_connection
 from aeries_hub.aeries.tables import DATA_CHANGES_AREAS, AeriesTable
 from aeries_hub.retrying import RETRY_STATUSES, backoff_delay, retry_after_seconds
 
-if TYPE_CHECKING:  # pragma: no cover
-    from airflow.sdk import ObjectStoragePath
 
 class AeriesHook(BaseHook):
     """Read Aeries SIS tables over its REST API.
@@ -75,35 +71,6 @@ class AeriesHook(BaseHook):
         self.__cert: str | None = None
         self._session: requests.Session | None = None
         self._slots: threading.BoundedSemaphore | None = None
-
-    # -- Airflow UI -------------------------------------------------------------------------------
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        return {
-            "hidden_fields": ["schema", "port", "login"],
-            "relabeling": {
-                "host": "Aeries base URL (with its path, e.g. https://district.aeries.net/admin)",
-                "password": "API certificate",
-            },
-            "placeholders": {
-                "host": "https://district.aeries.net/admin",
-                "password": "32-character AERIES-CERT certificate",
-                "extra": json.dumps(
-                    {
-                        "api_version": 5,
-                        "database_year": 2025,
-                        "timeout": 30,
-                        "max_concurrency": 4,
-                        "verify_ssl": True,
-                        "page_size": 500,
-                        "max_retries": 6,
-                        "backoff_base": 0.5,
-                        "backoff_max": 30,
-                    },
-                    indent=2,
-                ),
-            },
-        }
 
     # -- configuration ----------------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -423,43 +390,6 @@ class AeriesHook(BaseHook):
                 conn_id=self.aeries_conn_id, endpoint=f"{self.settings.api_prefix}/schools/{school_code}", status=None,
             )
         return school
-
-    def get_table(self, table: str, *, school_codes: Iterable[int] | None = None) -> list[dict[str, Any]]:
-        """All rows of a logical table (see ``TABLES``), optionally limited to some schools."""
-        spec = table_spec(table)
-        stats = RequestStats()
-        self._require_cert()
-        rows = collect_table(self, spec, school_codes, stats)
-        log.info(
-            "Aeries %s: %d rows, %d pages, %d requests, %s in %.2f s (connection %r%s)",
-            spec.name, len(rows), stats.pages, stats.requests, stats.describe_retries(), stats.seconds,
-            self.aeries_conn_id, year_note(self.settings.database_year),
-        )
-        return rows
-
-    def extract_to_parquet(
-        self,
-        table: str,
-        path: ObjectStoragePath | str | os.PathLike[str],
-        *,
-        school_codes: Iterable[int] | None = None,
-    ) -> ExtractResult:
-        """Write one logical table as one Parquet file (``s3://`` etc. through ObjectStoragePath)."""
-        spec = table_spec(table)
-        stats = RequestStats()
-        self._require_cert()
-        arrow_table = collect_table(self, spec, school_codes, stats, as_arrow=True)
-        arrow_table = arrow_table.replace_schema_metadata(
-            {**(arrow_table.schema.metadata or {}), **extract_metadata(spec, self.settings)}
-        )
-        write_parquet(arrow_table, path)
-        result = ExtractResult.of(spec.name, arrow_table, stats, path)
-        log.info(
-            "Aeries %s: %d rows, %d pages, %d requests, %s in %.2f s -> %s (connection %r%s)",
-            spec.name, result.rows, result.pages, result.requests, stats.describe_retries(), result.seconds,
-            result.path, self.aeries_conn_id, year_note(self.settings.database_year),
-        )
-        return result
 
     def test_connection(self) -> tuple[bool, str]:
         """Check the server (systeminfo) and the certificate (GET schools); never echoes the certificate."""

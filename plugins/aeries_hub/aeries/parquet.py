@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 @dataclass
 class ExtractResult:
-    """What :meth:`AeriesHook.extract_to_parquet` did (small and JSON-friendly: fit for XCom)."""
+    """What :func:`aeries_hub.aeries.collect.extract_to_parquet` did (small and JSON-friendly: fit for XCom)."""
 
     table: str
     rows: int

@@ -20,7 +20,9 @@ Connection:
   ``"newest_started"``, the default, or ``"fail"``). ``verify_ssl`` is true,
   false or the path of a CA bundle; a host over plain ``http://`` or ``verify_ssl: false`` is refused unless the
   extra says ``allow_insecure: true`` (test servers only; logged as a warning), see
-  :mod:`aeries_hub.connection_extras`.
+  :mod:`aeries_hub.connection_extras`. A ``null`` value (what the connection form saves for an empty field)
+  is the default; any other key is refused, naming the closest valid one
+  (:data:`aeries_hub.connection_extras.AERIES_CONN_FIELDS`).
 """
 
 from __future__ import annotations
@@ -32,7 +34,13 @@ from urllib.parse import urlsplit
 
 from aeries_hub.aeries.errors import AeriesConfigError
 from aeries_hub.aeries.logs import log
-from aeries_hub.connection_extras import ExtraError, extra_flag, tls_verification
+from aeries_hub.connection_extras import (
+    AERIES_CONN_FIELDS,
+    ExtraError,
+    check_known_extras,
+    extra_flag,
+    tls_verification,
+)
 
 #: The connection extra ``unavailable_year``: read the newest offered year that has started, or fail.
 UNAVAILABLE_YEAR_RULES = ("newest_started", "fail")
@@ -93,7 +101,10 @@ def settings_from_connection(conn: Any, conn_id: str, *, database_year: int | No
         raise AeriesConfigError(f"Connection {conn_id!r}: the extra is not valid JSON") from None
     if not isinstance(extra, dict):
         raise AeriesConfigError(f"Connection {conn_id!r}: the extra must be a JSON object")
+    # The connection form saves an empty field as null: the extra's default, as if the key were not there.
+    extra = {key: value for key, value in extra.items() if value is not None}
     try:
+        check_known_extras(extra, AERIES_CONN_FIELDS, conn_id)
         base_url = normalise_base_url(conn.host or "", conn.port, conn.schema)
         verify_ssl = tls_verification(extra, urlsplit(base_url).scheme, conn_id, log)
         terms_from_schools = extra_flag(extra, "terms_from_schools", True, conn_id)

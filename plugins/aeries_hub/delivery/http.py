@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from aeries_hub.delivery import DeliveryError, Receipt, local_file, size_and_sha256
-from aeries_hub.delivery.vendor_api import RetryPolicy, VendorApiHook, reason_text
+from aeries_hub.delivery.vendor_api import RetryPolicy, VendorApiHook
 
 __all__ = ["DeliveryError", "HttpReceipt", "deliver_records", "IMPORTED_STATUSES", "record_field"]
 
@@ -202,50 +202,3 @@ def _results(answer: dict[str, Any], lines: list[bytes], first: int, id_field: s
                          "errors": [hook.redact(str(e)) for e in errors]})
     return imported, rejected
 
-
-# -- what writeback.tasks._http_exports reads of the vendor API connection -------------------------------
-# Temporary: it goes when the write-back's export getter GETs through VendorApiHook.get_bytes (issue 15).
-@dataclass(frozen=True)
-class _Target:
-    hook: VendorApiHook
-    url: str
-
-    @property
-    def conn_id(self) -> str:
-        return self.hook.http_conn_id
-
-    @property
-    def where(self) -> str:
-        return self.hook.where(self.url)
-
-    @property
-    def auth(self) -> Any:
-        return self.hook.settings.auth
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Content-Type": "application/json", **self.hook.settings.headers}
-
-    @property
-    def timeout(self) -> float:
-        return self.hook.settings.timeout
-
-    @property
-    def verify(self) -> bool | str:
-        return self.hook.settings.verify
-
-    def redact(self, text: str) -> str:
-        return self.hook.redact(text)
-
-
-def _target(conn_id: str, endpoint: str) -> _Target:
-    hook = VendorApiHook(conn_id)
-    return _Target(hook, hook.url_from_endpoint(endpoint))
-
-
-def _reason(exc: BaseException) -> str:
-    return reason_text(exc)
-
-
-def _vendor_text(response: Any, target: _Target) -> str:
-    return target.hook.vendor_text(response)

@@ -23,6 +23,7 @@ in logs or exception messages.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -272,17 +273,17 @@ class VendorApiHook(HttpHook):
         def attempt() -> tuple[dict[str, Any], int]:
             response = self._send("POST", url, data=body, headers=headers)
             status = response.status_code
+            error = "" if 200 <= status < 300 else self._vendor_text(response.content, response.encoding)
             if status in (401, 403):
-                raise DeliveryError(f"{self.where(url)} answered HTTP {status} ({self.vendor_text(response)}); "
+                raise DeliveryError(f"{self.where(url)} answered HTTP {status} ({error}); "
                                     f"check the API token in connection {self.http_conn_id!r}")
-            self._raise_if_worth_retrying(response)
+            self._raise_if_worth_retrying(response, error)
             if 300 <= status < 400:
                 raise DeliveryError(f"{self.where(url)} answered HTTP {status}, a redirect to "
                                     f"{_no_credentials(response.headers.get('Location') or '?')}, which is not "
                                     "followed: set the connection's host and endpoint_prefix to the final address")
             if not 200 <= status < 300:
-                raise DeliveryError(f"{self.where(url)} refused the batch with HTTP {status}: "
-                                    f"{self.vendor_text(response)}")
+                raise DeliveryError(f"{self.where(url)} refused the batch with HTTP {status}: {error}")
             try:
                 answer = response.json()
             except ValueError:
@@ -339,7 +340,7 @@ class VendorApiHook(HttpHook):
                             raise ResponseTooLarge(f"{where}: {label} is larger than {max_bytes} bytes")
                         return read(response, max_bytes, cut=False)
                     # Only the start of an error answer: its text is shown cut anyway.
-                    response._content = read(response, _ERROR_BODY_BYTES, cut=True)
+                    error = self._vendor_text(read(response, _ERROR_BODY_BYTES, cut=True), response.encoding)
             except _WorthRetrying:
                 check_deadline()
                 raise
@@ -349,10 +350,10 @@ class VendorApiHook(HttpHook):
             except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
                 raise _WorthRetrying(f"connection failed ({self.redact(reason_text(exc))})") from None
             if status in (401, 403):
-                raise DeliveryError(f"{where} answered HTTP {status} to {label} ({self.vendor_text(response)}); "
+                raise DeliveryError(f"{where} answered HTTP {status} to {label} ({error}); "
                                     f"check the API token in connection {self.http_conn_id!r}")
-            self._raise_if_worth_retrying(response)
-            raise DeliveryError(f"{where} answered HTTP {status} to {label}: {self.vendor_text(response)}")
+            self._raise_if_worth_retrying(response, error)
+            raise DeliveryError(f"{where} answered HTTP {status} to {label}: {error}")
 
         data, _attempts = self._with_retries(attempt, f"{label} from {url}", f"{label} from {where}", "",
                                              left=left)
@@ -373,9 +374,10 @@ class VendorApiHook(HttpHook):
         except requests.exceptions.RequestException as exc:
             raise _WorthRetrying(f"connection failed ({self.redact(reason_text(exc))})") from None
 
-    def _raise_if_worth_retrying(self, response: requests.Response) -> None:
+    def _raise_if_worth_retrying(self, response: requests.Response, error: str) -> None:
+        """``error``: the vendor's error text in the answer (:meth:`_vendor_text`)."""
         if response.status_code in RETRY_STATUSES:
-            raise _WorthRetrying(f"HTTP {response.status_code} ({self.vendor_text(response)})",
+            raise _WorthRetrying(f"HTTP {response.status_code} ({error})",
                                  retry_after_seconds(response.headers.get("Retry-After")))
 
     def _with_retries(self, attempt: Callable[[], T], doing: str, failing: str, note: str, *,
@@ -410,12 +412,16 @@ class VendorApiHook(HttpHook):
                                 f"{last.cause}{note}", retryable=True) from None
         return result, trying.retry_state.attempt_number
 
-    def vendor_text(self, response: requests.Response) -> str:
-        """The vendor's error text, at most 500 characters, never with a secret in it."""
+    def _vendor_text(self, body: bytes, encoding: str | None) -> str:
+        """The vendor's error text in an answer's ``body`` (in the ``encoding`` its Content-Type gives, else
+        UTF-8), at most 500 characters, never with a secret in it."""
         try:
-            document = response.json()
-        except ValueError:
-            text = response.text
+            document = json.loads(body)
+        except (ValueError, RecursionError):
+            try:
+                text = body.decode(encoding or "utf-8", errors="replace")
+            except LookupError:  # a charset Python does not know
+                text = body.decode("utf-8", errors="replace")
         else:
             text = str(document.get("error") or document.get("message") or document.get("Message") or document) \
                 if isinstance(document, dict) else str(document)

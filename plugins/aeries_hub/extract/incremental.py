@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from aeries_hub.aeries.collect import table_spec
+from aeries_hub.aeries.collect import extract_to_parquet, table_spec
 from aeries_hub.aeries.errors import AeriesNotFoundError
 from aeries_hub.aeries.paging import RequestStats
 from aeries_hub.aeries.parquet import extract_metadata
@@ -279,7 +279,7 @@ def extract_table(hook: AeriesHook, table: str, target, *, snapshot: ExtractSnap
                 handle.write(data)
             count, last_full = merged.num_rows, state["last_full_at"]
     if mode == "full":
-        result = hook.extract_to_parquet(table, target, school_codes=school_codes)
+        result = extract_to_parquet(hook, table, target, school_codes=school_codes)
         stats.requests += result.requests
         for cause, n in result.retry_causes.items():
             stats.retry_causes[cause] += n

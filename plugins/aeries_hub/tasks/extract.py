@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from aeries_hub.aeries.collect import extract_to_parquet
 from aeries_hub.extract.school_year import aeries_for_run
 from aeries_hub.mapping.models import Mapping
 from aeries_hub.run.summary import write_summary
@@ -21,7 +22,7 @@ def extract_table(mapping_file: str, table: str) -> dict:
         summary = _extract_incrementally(mapping, hook, table, target)
         make_private(target)
         return write_summary(run, f"extract_{table}", {**summary, **year.to_dict()})
-    result = hook.extract_to_parquet(table, target, school_codes=list(mapping.school_codes) or None)
+    result = extract_to_parquet(hook, table, target, school_codes=list(mapping.school_codes) or None)
     make_private(target)
     return write_summary(
         run,

@@ -155,13 +155,16 @@ class _FetchLimits:
         return self.ends - time.monotonic()
 
     def check(self, where: str, what: str) -> None:
-        """Raise once the deadline has passed."""
+        """Raise :meth:`past_deadline` once the deadline has passed."""
+        if self.left() <= 0:
+            raise self.past_deadline(where, what)
+
+    def past_deadline(self, where: str, what: str) -> Exception:
         from aeries_hub.delivery import DeliveryError
 
-        if self.left() <= 0:
-            raise DeliveryError(f"{where}: cut off while reading {what}: the fetch took longer than "
-                                f"{self.seconds:g} s ({self.setting}.max_fetch_seconds); the server is too slow or "
-                                "stalls. Nothing was written into Aeries; the next run tries again")
+        return DeliveryError(f"{where}: cut off while reading {what}: the fetch took longer than "
+                             f"{self.seconds:g} s ({self.setting}.max_fetch_seconds); the server is too slow or "
+                             "stalls. Nothing was written into Aeries; the next run tries again")
 
     def too_large(self, where: str, what: str) -> ExportFileRefused:
         return ExportFileRefused(f"{where}: {what} is larger than {self.max_bytes} bytes "
@@ -240,29 +243,38 @@ def sftp_exports(writeback: WriteBack) -> Iterator[Export]:
 
 
 def http_exports(writeback: WriteBack, *, max_attempts: int = 5, backoff_base: float = 1.0,
-                 backoff_max: float = 30.0, retry_after_max: float = 120.0, sleep=None, session=None
+                 backoff_max: float = 30.0, retry_after_max: float = 120.0, sleep: Callable[[float], None] | None = None
                  ) -> Iterator[Export]:
     """``(name, sha256 or None, read)`` for each file the vendor's API lists, by name.
 
     ``GET {endpoint}`` answers ``{"files": [{"name", "url" or "path", "sha256"?}]}`` (a path or URL relative
-    to the listing's URL, on the same host); ``read()`` GETs the file's bytes and gives ``(bytes, url)``. 429
-    and 5xx answers, timeouts and failed connections are retried (reads are safe to retry); 401/403 and other
-    answers fail at once. Errors name the connection and the URL, never the token. The names are checked by
+    to the listing's URL, on the same host); ``read()`` GETs the file's bytes and gives ``(bytes, url)``. The
+    GETs go through :meth:`aeries_hub.delivery.vendor_api.VendorApiHook.get_bytes`: 429 and 5xx answers,
+    timeouts and failed connections are retried (reads are safe to retry); 401/403 and other answers fail at
+    once. Errors name the connection and the URL, never the token. The names are checked by
     :func:`fetch_new_exports` (one rule for every source); the limits are :class:`_FetchLimits`."""
     import time
     from urllib.parse import urljoin, urlsplit
 
-    import requests
-
     from aeries_hub.delivery import DeliveryError
-    from aeries_hub.delivery.http import _target
+    from aeries_hub.delivery.vendor_api import DeadlinePassed, ResponseTooLarge, RetryPolicy, VendorApiHook
 
-    target = _target(writeback.http_conn_id, writeback.endpoint)
-    getter = _Getter(session or requests.Session(), target, sleep or time.sleep, max_attempts, backoff_base,
-                     backoff_max, retry_after_max, _FetchLimits(writeback))
-    try:
+    limits = _FetchLimits(writeback)
+    retry = RetryPolicy(max_attempts, backoff_base, backoff_max, retry_after_max, sleep or time.sleep)
+    with VendorApiHook(writeback.http_conn_id, retry=retry) as hook:
+        listing_url = hook.url_from_endpoint(writeback.endpoint)
+        where = hook.where(listing_url)
+
+        def get(url: str, label: str) -> bytes:
+            try:
+                return hook.get_bytes(url, label=label, max_bytes=limits.max_bytes, deadline=limits.ends)
+            except ResponseTooLarge:
+                raise limits.too_large(hook.where(url), label) from None
+            except DeadlinePassed:
+                raise limits.past_deadline(hook.where(url), label) from None
+
         try:
-            listing = getter.get(target.url, "the export list")
+            listing = get(listing_url, "the export list")
         except ExportFileRefused as exc:
             raise DeliveryError(str(exc)) from None
         try:
@@ -271,102 +283,24 @@ def http_exports(writeback: WriteBack, *, max_attempts: int = 5, backoff_base: f
             document = None
         files = document.get("files") if isinstance(document, dict) else None
         if not isinstance(files, list):
-            raise DeliveryError(f"{target.where}: the answer is not a JSON object with a files list; it is not the "
+            raise DeliveryError(f"{where}: the answer is not a JSON object with a files list; it is not the "
                                 "export API this source speaks (check source.http.endpoint and endpoint_prefix)")
-        origin = urlsplit(target.url)[:2]
+        origin = urlsplit(listing_url)[:2]
         entries = []
         for position, item in enumerate(files, start=1):
             name = item.get("name") if isinstance(item, dict) else None
             link = (item.get("url") or item.get("path")) if isinstance(item, dict) else None
             if not isinstance(name, str) or not name or not isinstance(link, str) or not link:
-                raise DeliveryError(f"{target.where}: file #{position} of the export list needs a name and a url "
-                                    "or path")
-            url = urljoin(target.url, link)
+                raise DeliveryError(f"{where}: file #{position} of the export list needs a name and a url or path")
+            url = urljoin(listing_url, link)
             if urlsplit(url)[:2] != origin:  # the token goes with the request: only to the API's own host
-                raise DeliveryError(f"{target.where}: export file {name!r} is served from another host "
+                raise DeliveryError(f"{where}: export file {name!r} is served from another host "
                                     f"({urlsplit(url).netloc}); the API token is only sent to {origin[1]}")
             sha256 = item.get("sha256")
             entries.append((name, str(sha256).lower() if sha256 else None, url))
         if len({name for name, _, _ in entries}) != len(entries):
-            raise DeliveryError(f"{target.where}: the export list names a file twice")
+            raise DeliveryError(f"{where}: the export list names a file twice")
         for name, sha256, url in sorted(entries):
             def read(url: str = url, name: str = name) -> tuple[bytes, str]:
-                return getter.get(url, f"export file {name!r}"), f"{target.where}: {url}"
+                return get(url, f"export file {name!r}"), f"{where}: {url}"
             yield name, sha256, read
-    finally:
-        if session is None:
-            getter.http.close()
-
-
-#: The most of an error answer's body read (its text goes into the error message, cut to 500 characters).
-_ERROR_BODY_BYTES = 64 * 1024
-
-
-class _Getter:
-    """GETs on the vendor API with the connection's auth, retried on 429/5xx, timeouts and failed connections;
-    bodies are read within the fetch's limits (:class:`_FetchLimits`)."""
-
-    def __init__(self, http, target, sleep, max_attempts, backoff_base, backoff_max, retry_after_max,
-                 limits: _FetchLimits) -> None:
-        self.http, self.target, self.sleep = http, target, sleep
-        self.max_attempts, self.backoff_base = max_attempts, backoff_base
-        self.backoff_max, self.retry_after_max = backoff_max, retry_after_max
-        self.limits = limits
-
-    def get(self, url: str, label: str) -> bytes:
-        import requests
-        import urllib3
-
-        from aeries_hub.delivery import DeliveryError
-        from aeries_hub.delivery.http import _reason, _vendor_text
-        from aeries_hub.retrying import RETRY_STATUSES, backoff_delay, retry_after_seconds
-
-        target, limits = self.target, self.limits
-        where = f"http connection {target.conn_id!r} ({url})"
-        cause = ""
-        for attempt in range(1, self.max_attempts + 1):
-            retry_after = None
-            limits.check(where, label)
-            # A socket read waits at most the connection's timeout, and never past the fetch's deadline.
-            timeout = max(min(target.timeout, limits.left()), 0.001)
-            try:
-                with self.http.get(url, headers={k: v for k, v in target.headers.items() if k != "Content-Type"},
-                                   auth=target.auth, timeout=timeout, verify=target.verify, allow_redirects=False,
-                                   stream=True) as response:
-                    status = response.status_code
-                    # Decoded (gzip): max_file_bytes bounds what the answer unpacks to, not what it sends.
-                    read_some = lambda size: response.raw.read1(size, decode_content=True)  # noqa: E731
-                    if 200 <= status < 300:
-                        length = response.headers.get("Content-Length", "")
-                        if length.isdigit() and int(length) > limits.max_bytes:
-                            raise limits.too_large(where, label)
-                        return limits.read(read_some, where, label)
-                    # Only the start of an error answer: its text is shown cut anyway.
-                    response._content = limits.read(read_some, where, label, max_bytes=_ERROR_BODY_BYTES,
-                                                    cut=True)
-            except requests.exceptions.SSLError as exc:
-                raise DeliveryError(f"TLS failed with {where}: {target.redact(_reason(exc))}; check the server's "
-                                    "certificate (or give the extra verify_ssl a CA bundle path)") from None
-            except (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError):
-                limits.check(where, label)
-                cause = f"no answer within {timeout:g} s"
-            except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
-                cause = f"connection failed ({target.redact(_reason(exc))})"
-            else:
-                if status in (401, 403):
-                    raise DeliveryError(f"{where} answered HTTP {status} to {label} ({_vendor_text(response, target)}); "
-                                        f"check the API token in connection {target.conn_id!r}")
-                if status not in RETRY_STATUSES:
-                    raise DeliveryError(f"{where} answered HTTP {status} to {label}: {_vendor_text(response, target)}")
-                cause = f"HTTP {status} ({_vendor_text(response, target)})"
-                retry_after = retry_after_seconds(response.headers.get("Retry-After"))
-            if attempt < self.max_attempts:
-                if retry_after is not None:
-                    retry_after = min(retry_after, self.retry_after_max)
-                delay = backoff_delay(attempt - 1, self.backoff_base, self.backoff_max, retry_after)
-                log.warning("%s from %s: %s; attempt %d of %d, next in %.2f s", label, url, cause, attempt,
-                            self.max_attempts, delay)
-                self.sleep(min(delay, max(limits.left(), 0.0)))
-        raise DeliveryError(f"{label} from {where} kept failing after {self.max_attempts} attempts; last cause: {cause}",
-                            retryable=True)
-

@@ -11,6 +11,7 @@ import functools
 import logging
 from typing import TYPE_CHECKING, Any
 
+from aeries_hub.aeries.collect import read_table
 from aeries_hub.staging import RunFolder
 from aeries_hub.writeback.guard import WRITE_ACTIONS
 from aeries_hub.writeback.kinds.base import WriteBackKind, kind_of
@@ -47,7 +48,7 @@ def apply_plan(writeback: WriteBack, hook: AeriesHook, journal: WriteJournal, pl
     """Send the planned writes, in order; a refused record is reported and its later writes are not sent. Each
     write's result, and the records whose writes failed."""
     kind = kind_of(writeback)
-    read_table = functools.cache(hook.get_table)  # what inserted() reads, once per task
+    rows_of = functools.cache(functools.partial(read_table, hook))  # what inserted() reads, once per task
     results: list[dict] = []
     new_ids: dict[str, Any] = {}
     failed_records: set[str] = set()
@@ -61,7 +62,7 @@ def apply_plan(writeback: WriteBack, hook: AeriesHook, journal: WriteJournal, pl
         path = path.replace("{assignment}", str(new_ids.get(write["record"], "")))
         outcome = journal.written(index)
         if outcome is None and write["action"] == "insert" and journal.unanswered(index):
-            new_id = kind.inserted(writeback, write, path, hook, read_table)
+            new_id = kind.inserted(writeback, write, path, hook, rows_of)
             if new_id is not None:
                 log.info("%s %s %s (record %s): sent by an earlier attempt whose answer was lost; Aeries has it, "
                          "not sent again", write["action"], write["kind"], path, write["record"])

@@ -72,9 +72,9 @@ class WriteBackKind(Protocol):
         ...
 
     def inserted(self, writeback: WriteBack, write: dict, path: str, hook: AeriesHook,
-                 read_table: Callable[[str], list[dict]]) -> Any:
+                 rows_of: Callable[[str], list[dict]]) -> Any:
         """When Aeries has the record the insert ``write`` (to ``path``) makes: its id (True when it has none
-        that matters), else None. ``read_table`` reads an Aeries table once per task."""
+        that matters), else None. ``rows_of(table)`` reads an Aeries table once per task."""
         ...
 
     def not_stored(self, write: dict, answer: Any) -> list[str]:

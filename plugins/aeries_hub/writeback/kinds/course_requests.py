@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from aeries_hub.aeries.collect import read_table
 from aeries_hub.writeback.kinds.base import Planned, Validated
 from aeries_hub.writeback.records import ID, ROW, checked_rows, exported_records, field_checks, mapped, row, text
 from aeries_hub.writeback.spec import Field, WriteBack, parse_fields, sftp_pattern, source_problems
@@ -96,8 +97,8 @@ class CourseRequestsKind:
         requests = run.read_parquet("validated/course_requests.parquet").to_dict("records")
         schools = sorted({int(r["SchoolCode"]) for r in requests})
         # No requests: nothing to read (an empty school list would mean every school).
-        aeries_students = hook.get_table("students", school_codes=schools) if schools else []
-        courses = hook.get_table("courses") if schools else []
+        aeries_students = read_table(hook, "students", school_codes=schools) if schools else []
+        courses = read_table(hook, "courses") if schools else []
         existing = [request for school in schools for request in read_course_requests(hook, school)]
         plan = build_course_request_plan(writeback, requests, aeries_students, courses, existing)
         return Planned(plan, students_read=len({student["StudentID"] for student in aeries_students}))
@@ -109,7 +110,7 @@ class CourseRequestsKind:
         return None
 
     def inserted(self, writeback: WriteBack, write: dict, path: str, hook: AeriesHook,
-                 read_table: Callable[[str], list[dict]]) -> Any:
+                 rows_of: Callable[[str], list[dict]]) -> Any:
         parts = path.split("/")
         requests = read_course_requests(hook, int(parts[1]))
         return next((True for request in requests if str(request.get("StudentID")) == parts[3]

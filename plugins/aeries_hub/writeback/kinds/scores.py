@@ -149,7 +149,7 @@ class ScoresKind:
         return "AssignmentNumber" if write["kind"] == "assignment" and write["action"] == "insert" else None
 
     def inserted(self, writeback: WriteBack, write: dict, path: str, hook: AeriesHook,
-                 read_table: Callable[[str], list[dict]]) -> Any:
+                 rows_of: Callable[[str], list[dict]]) -> Any:
         if write["kind"] != "assignment":
             return None
         gradebook = path.split("/")[1]

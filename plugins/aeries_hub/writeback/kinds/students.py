@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from aeries_hub.aeries.collect import read_table
 from aeries_hub.aeries.tables import TABLES
 from aeries_hub.mapping.loader import value_spec
 from aeries_hub.mapping.models import ValueSpec
@@ -169,8 +170,8 @@ class StudentsKind:
     def plan(self, writeback: WriteBack, hook: AeriesHook, run: RunFolder) -> Planned:
         students = run.read_parquet("validated/students.parquet")
         contacts = run.read_parquet("validated/contacts.parquet")
-        aeries_students = hook.get_table("students")
-        aeries_contacts = hook.get_table("contacts") if students_of(writeback).contacts and len(contacts) else []
+        aeries_students = read_table(hook, "students")
+        aeries_contacts = read_table(hook, "contacts") if students_of(writeback).contacts and len(contacts) else []
         plan = build_plan(writeback, students.to_dict("records"), contacts.to_dict("records"), aeries_students,
                           aeries_contacts)
         return Planned(plan, students_read=len({row["StudentID"] for row in aeries_students}))
@@ -182,16 +183,16 @@ class StudentsKind:
         return "StudentID" if write["kind"] == "student" and write["action"] == "insert" else None
 
     def inserted(self, writeback: WriteBack, write: dict, path: str, hook: AeriesHook,
-                 read_table: Callable[[str], list[dict]]) -> Any:
+                 rows_of: Callable[[str], list[dict]]) -> Any:
         body, parts = write["body"], path.split("/")
         if write["kind"] == "student":
             match = students_of(writeback).match
             key = [str(body.get(k, "")) for k in match]
-            return next((row["StudentID"] for row in read_table("students")
+            return next((row["StudentID"] for row in rows_of("students")
                          if [text(aeries_value(row, k)) for k in match] == key), None)
         if write["kind"] == "contact":
             contact_key = tuple(str(body.get(k, "")).lower() for k in contacts_of(writeback).match)
-            theirs = [row for row in read_table("contacts") if str(row.get("StudentID")) == parts[1]]
+            theirs = [row for row in rows_of("contacts") if str(row.get("StudentID")) == parts[1]]
             return True if contact_key in contact_match_keys(writeback, theirs) else None
         return None
 

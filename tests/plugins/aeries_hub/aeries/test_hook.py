@@ -1,5 +1,5 @@
-"""AeriesHook against a scripted HTTP server (see conftest.py): the registry and UI, the transport opt-in,
-secrecy, bounded concurrency and writes."""
+"""AeriesHook against a scripted HTTP server (see conftest.py): the registry, the transport opt-in, the
+extras (against the emulator), secrecy, bounded concurrency and writes."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import logging
 
 import pytest
 
+from aeries_hub.aeries.collect import extract_to_parquet, read_table
 from aeries_hub.aeries.errors import (
     AeriesAuthError,
     AeriesConfigError,
@@ -18,11 +19,13 @@ from aeries_hub.aeries.errors import (
 from aeries_hub.aeries.hook import AeriesHook
 from aeries_hub.aeries.logs import LOGGER_NAME
 from aeries_hub.aeries.tables import TABLES
+from aeries_sandbox.emulator import READ_AREAS, EmulatorServer
+from aeries_sandbox.emulator.district import District
 from tests.plugins.aeries_hub.aeries.scripted import SCHOOLS, hook_for, serve_pages, students
 
 
 # ------------------------------------------------------------------------------------------------
-# Registry and UI
+# Registry
 # ------------------------------------------------------------------------------------------------
 def test_registry_and_provider_attributes():
     assert list(TABLES) == ["schools", "terms", "students", "contacts", "staff", "teachers", "courses", "sections", "rosters"]
@@ -38,13 +41,8 @@ def test_registry_and_provider_attributes():
     assert AeriesHook.default_conn_name == "aeries_default"
     assert AeriesHook.conn_type == "aeries"
     assert AeriesHook.hook_name == "Aeries SIS"
-    ui = AeriesHook.get_ui_field_behaviour()
-    assert set(ui["hidden_fields"]) == {"schema", "port", "login"}
-    assert ui["relabeling"]["password"] == "API certificate"
-    assert "https://district.aeries.net/admin" in ui["relabeling"]["host"]
-    assert '"page_size": 500' in ui["placeholders"]["extra"]
     with pytest.raises(AeriesConfigError, match="known tables: schools, terms"):
-        AeriesHook().get_table("gradebooks")
+        read_table(AeriesHook(), "gradebooks")
 
 
 def test_connection_type_resolves_to_the_hook(make_conn):
@@ -105,8 +103,8 @@ def test_https_with_a_ca_bundle_needs_no_opt_in(make_conn, tmp_path, caplog):
 
 
 @pytest.mark.parametrize("key, value, shown", [
-    ("verify_ssl", None, "null"), ("verify_ssl", 0, "0"), ("verify_ssl", [], "[]"), ("verify_ssl", {}, "{}"),
-    ("allow_insecure", None, "null"), ("allow_insecure", 1, "1"), ("allow_insecure", "yes", '"yes"'),
+    ("verify_ssl", 0, "0"), ("verify_ssl", [], "[]"), ("verify_ssl", {}, "{}"),
+    ("allow_insecure", 1, "1"), ("allow_insecure", "yes", '"yes"'),
     ("terms_from_schools", 0, "0"), ("terms_from_schools", "no", '"no"'), ("terms_from_schools", "off", '"off"'),
 ])
 def test_junk_for_a_true_false_extra_is_a_load_error(server, make_conn, key, value, shown):
@@ -126,6 +124,52 @@ def test_verify_ssl_text_is_true_false_or_a_ca_bundle(make_conn, value):
 
 
 # ------------------------------------------------------------------------------------------------
+# Extras: a misspelt key is refused, an empty form field (null) is the default
+# ------------------------------------------------------------------------------------------------
+EMULATOR_CERT = "ExtrasCheckCert00000000000000000"
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    district = District(schools=[{"SchoolCode": 994, "Name": "Eagle High", "Terms": []}])
+    with EmulatorServer(district, [{"name": "t", "certificate": EMULATOR_CERT, "areas": list(READ_AREAS)}],
+                        access_log=False) as srv:
+        yield srv
+
+
+def emulator_connection(emulator, monkeypatch, extra: dict) -> str:
+    monkeypatch.setenv("AIRFLOW_CONN_AERIES_EMULATOR", json.dumps(
+        {"conn_type": "aeries", "host": emulator.url, "password": EMULATOR_CERT, "extra": extra}))
+    return "aeries_emulator"
+
+
+def test_a_misspelt_extra_is_refused_naming_the_closest_key_before_any_request(emulator, monkeypatch):
+    conn_id = emulator_connection(emulator, monkeypatch, {"allow_insecure": True, "page_sise": 100})
+    asked = emulator.stats()["requests"]
+    with pytest.raises(AeriesConfigError) as err:
+        AeriesHook(aeries_conn_id=conn_id).get_schools()
+    assert str(err.value) == (
+        "connection 'aeries_emulator': unknown extra 'page_sise' (did you mean 'page_size'?); the extras this "
+        "connection type reads are: allow_insecure, api_version, backoff_base, backoff_max, database_year, "
+        "max_concurrency, max_retries, page_size, prefetch_pages, probe_short_pages, terms_from_schools, timeout, "
+        "unavailable_year, verify_ssl")
+    assert emulator.stats()["requests"] == asked
+
+
+def test_extras_the_connection_form_left_empty_are_the_defaults(emulator, monkeypatch):
+    from aeries_hub.connection_extras import AERIES_CONN_FIELDS
+
+    saved_by_the_form = {**dict.fromkeys(AERIES_CONN_FIELDS), "allow_insecure": True}
+    hook = AeriesHook(aeries_conn_id=emulator_connection(emulator, monkeypatch, saved_by_the_form))
+    assert [school["SchoolCode"] for school in hook.get_schools()] == [994]
+    settings = hook.settings
+    assert (settings.api_version, settings.database_year, settings.timeout, settings.max_concurrency,
+            settings.verify_ssl, settings.page_size, settings.max_retries, settings.backoff_base,
+            settings.backoff_max, settings.prefetch_pages, settings.terms_from_schools, settings.unavailable_year,
+            settings.probe_short_pages) == (5, None, 30.0, 4, True, 500, 6, 0.5, 30.0, 3, True, "newest_started", True)
+
+
+# ------------------------------------------------------------------------------------------------
 # Secrecy
 # ------------------------------------------------------------------------------------------------
 def test_certificate_never_leaks(server, make_conn, cert, caplog, tmp_path):
@@ -141,13 +185,13 @@ def test_certificate_never_leaks(server, make_conn, cert, caplog, tmp_path):
 
     with caplog.at_level(logging.DEBUG), caplog.at_level(logging.DEBUG, logger=LOGGER_NAME):
         with pytest.raises(AeriesRequestError) as exhausted:
-            hook.get_table("students", school_codes=[994])
+            read_table(hook, "students", school_codes=[994])
         messages.append(str(exhausted.value))
         for table in ("contacts", "staff"):
             with pytest.raises(AeriesAuthError) as refused:
-                hook.get_table(table, school_codes=[990])
+                read_table(hook, table, school_codes=[990])
             messages.append(str(refused.value))
-        result = hook.extract_to_parquet("students", tmp_path / "students.parquet", school_codes=[990])
+        result = extract_to_parquet(hook, "students", tmp_path / "students.parquet", school_codes=[990])
         ok, text = hook.test_connection()
         messages.append(text)
 
@@ -196,7 +240,7 @@ def test_bounded_concurrency(server, make_conn):
     server.delay = 0.03
     hook, _ = hook_for(conn_id)
 
-    rows = hook.get_table("students")
+    rows = read_table(hook, "students")
 
     assert len(rows) == 70
     assert [r["SchoolCode"] for r in rows[::7]] == list(range(101, 111))  # school order kept

@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 import requests
 
+from aeries_hub.aeries.collect import extract_to_parquet, read_table
 from aeries_hub.aeries.errors import AeriesConfigError, AeriesError
 from aeries_hub.aeries.hook import AeriesHook
 from aeries_hub.aeries.logs import LOGGER_NAME
@@ -77,7 +78,7 @@ def test_a_server_that_pages_every_route(emu, connect, tmp_path, caplog):
     hook = connect(page_size=20, max_concurrency=1)
 
     with caplog.at_level(logging.WARNING, logger=LOGGER_NAME):
-        result = hook.extract_to_parquet("contacts", tmp_path / "contacts.parquet")
+        result = extract_to_parquet(hook, "contacts", tmp_path / "contacts.parquet")
 
     assert keys(pq.read_table(tmp_path / "contacts.parquet").to_pylist()) == keys(expected)
     # school 400's short first page (10 of 20) is probed once: empty, so it was the end; the pseudo-schools 99 and
@@ -91,7 +92,7 @@ def test_a_short_page_below_a_known_end_is_not_probed(emu, connect, tmp_path):
     emu.set_paging([])
     hook = connect(page_size=100, max_concurrency=1)
 
-    result = hook.extract_to_parquet("contacts", tmp_path / "contacts.parquet")
+    result = extract_to_parquet(hook, "contacts", tmp_path / "contacts.parquet")
 
     assert keys(pq.read_table(tmp_path / "contacts.parquet").to_pylist()) == keys(expected_contacts(emu))
     # school 100's 87 rows are probed and found to be its end; 58, 78 and 10 rows are below it: never capped
@@ -104,7 +105,7 @@ def test_a_server_that_ignores_paging_is_read_once_per_school(emu, connect, capl
     hook = connect(page_size=20, max_concurrency=1)
 
     with caplog.at_level(logging.WARNING, logger=LOGGER_NAME):
-        rows = hook.get_table("contacts")
+        rows = read_table(hook, "contacts")
 
     assert rows == expected and len(set(keys(rows))) == len(rows) == 233
     assert [m for m in caplog.messages if not m.startswith("INSECURE")] == [
@@ -129,12 +130,12 @@ def test_a_school_of_exactly_page_size_rows_is_an_error_when_paging_is_ignored(e
     hook = connect(page_size=len(expected), max_concurrency=concurrency)  # 10: every page comes back full
 
     with pytest.raises(AeriesError) as failure:
-        hook.extract_to_parquet("contacts", tmp_path / "contacts.parquet", school_codes=[400])
+        extract_to_parquet(hook, "contacts", tmp_path / "contacts.parquet", school_codes=[400])
 
     assert str(failure.value) == cut_message(400, 10)
     assert not (tmp_path / "contacts.parquet").exists()
     # what the message says to do: a page_size above the largest list reads it whole
-    result = connect(page_size=11, max_concurrency=concurrency).extract_to_parquet(
+    result = extract_to_parquet(connect(page_size=11, max_concurrency=concurrency),
         "contacts", tmp_path / "contacts.parquet", school_codes=[400])
     assert (result.rows, result.pages, result.paging) == (10, 1, {"ignored_by_server": [400], "probes": 1})
 
@@ -146,7 +147,7 @@ def test_a_server_that_ignores_the_range_and_caps_at_the_page_size_is_an_error_n
     hook = connect(page_size=20, max_concurrency=concurrency)
 
     with pytest.raises(AeriesError) as failure:
-        hook.get_table("contacts", school_codes=[200])  # 58 contacts: every answer is its first 20
+        read_table(hook, "contacts", school_codes=[200])  # 58 contacts: every answer is its first 20
 
     assert str(failure.value) == cut_message(200, 20)
 
@@ -155,7 +156,7 @@ def test_a_server_that_ignores_the_range_under_a_cap_no_list_reaches_is_read_who
     emu.set_paging(max_rows_per_request=100)  # contacts ignore the range; the largest school has 87
     hook = connect(page_size=20, max_concurrency=2)
 
-    rows = hook.get_table("contacts")
+    rows = read_table(hook, "contacts")
 
     assert rows == expected_contacts(emu) and len(rows) == 233
 
@@ -168,7 +169,7 @@ def test_a_server_that_caps_rows_per_request_is_paged_by_its_cap(emu, connect, c
 
     with caplog.at_level(logging.WARNING, logger=LOGGER_NAME):
         stats_before = emu.stats()["by_route"].get("contacts", 0)
-        rows = hook.get_table("contacts")
+        rows = read_table(hook, "contacts")
 
     assert rows == expected and len(rows) == 233
     assert f"Aeries connection {CONN_ID!r}: schools/{{sc}}/contacts returns at most 6 rows per request " \
@@ -185,7 +186,7 @@ def test_students_under_a_cap_with_paging_only_where_documented(emu, connect, tm
     expected = [row for school in (100, 200, 300, 400) for row in whole(emu, f"schools/{school}/students")]
     hook = connect(page_size=10, max_concurrency=4)
 
-    result = hook.extract_to_parquet("students", tmp_path / "students.parquet")
+    result = extract_to_parquet(hook, "students", tmp_path / "students.parquet")
 
     ids = pq.read_table(tmp_path / "students.parquet").column("StudentID").to_pylist()
     assert ids == [row["StudentID"] for row in expected] and result.rows == 122
@@ -196,7 +197,7 @@ def test_probe_short_pages_false_trusts_a_short_page(emu, connect):
     emu.set_paging([], max_rows_per_request=6)
     hook = connect(page_size=20, max_concurrency=1, probe_short_pages=False)
 
-    rows = hook.get_table("contacts", school_codes=[400])
+    rows = read_table(hook, "contacts", school_codes=[400])
 
     assert keys(rows) == keys(whole(emu, "schools/400/contacts"))[:6]  # documented: the cap goes unnoticed
 
@@ -255,7 +256,7 @@ def test_a_later_page_longer_than_asked_is_an_error(server, make_conn):
 
     server.route(server.api("schools/994/students"), handle)
     with pytest.raises(AeriesError) as failure:
-        AeriesHook(aeries_conn_id=conn_id).get_table("students")
+        read_table(AeriesHook(aeries_conn_id=conn_id), "students")
     assert str(failure.value) == (
         "Aeries connection 'aeries_test': schools/994/students (school 994) returned 4 records for records 3-4 (more "
         "than asked, and not the first page again): its paging is inconsistent. Set the connection extra page_size "
@@ -273,7 +274,7 @@ def test_endless_full_pages_stop_with_an_error(server, make_conn, monkeypatch):
 
     server.route(server.api("schools/994/students"), handle)
     with pytest.raises(AeriesError) as failure:
-        AeriesHook(aeries_conn_id=conn_id).get_table("students")
+        read_table(AeriesHook(aeries_conn_id=conn_id), "students")
     assert str(failure.value) == (
         "Aeries connection 'aeries_test': schools/994/students (school 994) still returned full pages of 2 after 4 "
         "pages (8 records): stopped instead of paging on. Check that the server honours StartingRecord/EndingRecord")
@@ -290,7 +291,7 @@ def test_paging_three_pages_exact_records(server, make_conn, tmp_path):
     serve_pages(server, server.api("schools/994/students"), data)
     hook, _ = hook_for(conn_id)
 
-    result = hook.extract_to_parquet("students", tmp_path / "students.parquet", school_codes=[994])
+    result = extract_to_parquet(hook, "students", tmp_path / "students.parquet", school_codes=[994])
 
     pages = [(r.query["StartingRecord"], r.query["EndingRecord"]) for r in server.seen(server.api("schools/994/students"))]
     assert pages == [("1", "3"), ("4", "6"), ("7", "9")]
@@ -307,7 +308,7 @@ def test_paging_with_prefetch_keeps_order_and_discards_pages_past_the_end(server
     serve_pages(server, server.api("schools/994/students"), data)
     hook, _ = hook_for(conn_id)
 
-    rows = hook.get_table("students", school_codes=[994])
+    rows = read_table(hook, "students", school_codes=[994])
 
     assert rows == data
     starts = sorted(int(r.query["StartingRecord"]) for r in server.seen(server.api("schools/994/students")))
@@ -333,7 +334,7 @@ def test_failed_speculative_page_past_the_end_is_ignored(server, make_conn):
     hook = AeriesHook(aeries_conn_id=conn_id)  # the real, interruptible sleep
     hook.get_conn()  # the connection lookup took a second once on a busy CI machine; it is not what is measured
     started = time.monotonic()
-    assert hook.get_table("students", school_codes=[994]) == data
+    assert read_table(hook, "students", school_codes=[994]) == data
     assert time.monotonic() - started < 0.5  # nobody waited for the failing speculative page
     assert "5" in {r.query["StartingRecord"] for r in server.seen(server.api("schools/994/students"))}
 
@@ -347,8 +348,8 @@ def test_per_school_tables_skip_the_district_office(server, make_conn):
     server.json(server.api("schools/994/terms"), [{"TermCode": "F"}])
     hook, _ = hook_for(conn_id)
 
-    teachers = hook.get_table("teachers")
-    terms = hook.get_table("terms")
+    teachers = read_table(hook, "teachers")
+    terms = read_table(hook, "terms")
 
     assert [(t["SchoolCode"], t["TeacherNumber"]) for t in teachers] == [(990, 1), (994, 7)]
     assert terms == [
@@ -364,7 +365,7 @@ def test_terms_from_the_schools_list(server, make_conn):
     server.json(server.api("schools"), scripted.SCHOOLS)
     hook, _ = hook_for(conn_id)
 
-    terms = hook.get_table("terms", school_codes=[994])
+    terms = read_table(hook, "terms", school_codes=[994])
 
     assert terms == [{"SchoolCode": 994, "TermCode": "F", "TermDescription": "Fall", "StartDate": "2025-07-06T00:00:00", "EndDate": "2025-12-23T00:00:00"}]
     assert [r.path for r in server.seen()] == [server.api("schools")]
@@ -377,13 +378,13 @@ def test_school_codes_filter(server, make_conn, caplog):
     hook, _ = hook_for(conn_id)
 
     with caplog.at_level(logging.WARNING, logger=LOGGER_NAME):
-        rows = hook.get_table("sections", school_codes=[994, 123])
+        rows = read_table(hook, "sections", school_codes=[994, 123])
 
     assert rows == [{"SchoolCode": 994, "SectionNumber": 1}]
     assert [r.path for r in server.seen()] == [server.api("schools"), server.api("schools/994/sections")]
     assert "school codes 123 are not in the schools list" in caplog.text
-    assert [s["SchoolCode"] for s in hook.get_table("schools", school_codes=[994])] == [994]
-    assert [s["SchoolCode"] for s in hook.get_table("schools")] == [0, 990, 994]
+    assert [s["SchoolCode"] for s in read_table(hook, "schools", school_codes=[994])] == [994]
+    assert [s["SchoolCode"] for s in read_table(hook, "schools")] == [0, 990, 994]
 
 
 def test_district_wide_tables_and_database_year(server, make_conn):
@@ -392,8 +393,8 @@ def test_district_wide_tables_and_database_year(server, make_conn):
     server.json(server.api("courses"), [{"ID": "0001", "Title": "English 9"}])
     server.json(server.api("systeminfo"), {"AeriesVersion": "10.1", "LocalTimeZoneName": "Pacific Standard Time"})
 
-    assert AeriesHook(aeries_conn_id=conn_id).get_table("staff") == [{"ID": 884616, "LastName": "Abbott"}]
-    assert AeriesHook(aeries_conn_id=conn_id, database_year=2023).get_table("courses") == [{"ID": "0001", "Title": "English 9"}]
+    assert read_table(AeriesHook(aeries_conn_id=conn_id), "staff") == [{"ID": 884616, "LastName": "Abbott"}]
+    assert read_table(AeriesHook(aeries_conn_id=conn_id, database_year=2023), "courses") == [{"ID": "0001", "Title": "English 9"}]
     assert AeriesHook(aeries_conn_id=conn_id).get_system_info()["AeriesVersion"] == "10.1"
 
     assert server.seen(server.api("staff"))[0].query == {"DatabaseYear": "2024"}
@@ -411,7 +412,7 @@ def test_pre_v5_fields_are_renamed(server, make_conn):
     )
     hook, _ = hook_for(conn_id)
 
-    rows = hook.get_table("students", school_codes=[994])
+    rows = read_table(hook, "students", school_codes=[994])
 
     assert rows == [{"StudentID": 99400001, "SchoolCode": 994, "Gender": "F", "LastName": "Abbott"}]
     assert server.seen(server.api("schools/994/students", version=4))

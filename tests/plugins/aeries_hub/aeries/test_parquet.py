@@ -1,4 +1,4 @@
-"""AeriesHook.extract_to_parquet against a scripted HTTP server (see conftest.py): types, empty tables, object
+"""extract_to_parquet against a scripted HTTP server (see conftest.py): types, empty tables, object
 storage."""
 
 from __future__ import annotations
@@ -6,6 +6,7 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 from airflow.sdk import ObjectStoragePath
 
+from aeries_hub.aeries.collect import extract_to_parquet
 from aeries_hub.aeries.tables import TABLES
 from tests.plugins.aeries_hub.aeries.scripted import SCHOOLS, hook_for
 
@@ -34,7 +35,7 @@ def test_parquet_round_trip_with_nested_values(server, make_conn, tmp_path):
     hook, _ = hook_for(conn_id)
     target = tmp_path / "nested" / "sections.parquet"
 
-    result = hook.extract_to_parquet("sections", str(target), school_codes=[994])
+    result = extract_to_parquet(hook, "sections", str(target), school_codes=[994])
 
     table = pq.read_table(target)
     assert result.rows == table.num_rows == 2
@@ -59,7 +60,7 @@ def test_empty_table_writes_known_columns(server, make_conn, tmp_path):
         server.json(server.api(f"schools/{school}/students"), [])
     hook, _ = hook_for(conn_id)
 
-    result = hook.extract_to_parquet("students", tmp_path / "students.parquet")
+    result = extract_to_parquet(hook, "students", tmp_path / "students.parquet")
 
     table = pq.read_table(tmp_path / "students.parquet")
     assert table.num_rows == 0 == result.rows
@@ -82,7 +83,7 @@ def test_extract_to_object_storage_path(server, make_conn):
     target = ObjectStoragePath("memory://aeries-hook-test/extract/staff.parquet")
     hook, _ = hook_for(conn_id)
 
-    result = hook.extract_to_parquet("staff", target)
+    result = extract_to_parquet(hook, "staff", target)
 
     with target.open("rb") as handle:
         table = pq.read_table(handle)

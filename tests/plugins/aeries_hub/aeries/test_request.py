@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
+from aeries_hub.aeries.collect import extract_to_parquet, read_table
 from aeries_hub.aeries.errors import (
     AeriesAuthError,
     AeriesConfigError,
@@ -45,7 +46,7 @@ def test_5xx_then_success(server, make_conn, tmp_path, failures, causes):
     server.json(server.api("schools"), SCHOOLS)
     hook, sleeps = hook_for(conn_id)
 
-    result = hook.extract_to_parquet("schools", tmp_path / "schools.parquet")
+    result = extract_to_parquet(hook, "schools", tmp_path / "schools.parquet")
 
     assert (result.rows, result.requests, result.retries, result.retry_causes) == (3, 3, 2, causes)
     assert len(sleeps.calls) == 2
@@ -76,7 +77,7 @@ def test_broken_answers_then_success(server, make_conn, bad, cause):
     server.json(server.api("schools/994/students"), students(994, 2))
     hook, sleeps = hook_for(conn_id)
 
-    rows = hook.get_table("students", school_codes=[994])
+    rows = read_table(hook, "students", school_codes=[994])
 
     assert rows == students(994, 2)
     first_pages = [r for r in server.seen(server.api("schools/994/students")) if r.query["StartingRecord"] == "1"]
@@ -89,7 +90,7 @@ def test_read_timeout_then_success(server, make_conn, tmp_path):
     server.script(server.api("schools"), server.reply(200, SCHOOLS, delay=0.6))
     server.json(server.api("schools"), SCHOOLS)
     hook, _ = hook_for(conn_id)
-    result = hook.extract_to_parquet("schools", tmp_path / "schools.parquet")
+    result = extract_to_parquet(hook, "schools", tmp_path / "schools.parquet")
     assert (result.rows, result.retry_causes) == (3, {"timeout": 1})
 
 
@@ -98,7 +99,7 @@ def test_retry_causes_are_counted(server, make_conn, tmp_path):
     server.script(server.api("schools"), server.reply(200, server.DROP), server.reply(200, "<html>login</html>"))
     server.json(server.api("schools"), SCHOOLS)
     hook, _ = hook_for(conn_id)
-    result = hook.extract_to_parquet("schools", tmp_path / "s.parquet")
+    result = extract_to_parquet(hook, "schools", tmp_path / "s.parquet")
     assert result.retry_causes == {"dropped": 1, "html": 1}
     assert result.to_dict()["retries"] == 2
 
@@ -110,7 +111,7 @@ def test_exhausted_retries_raise_request_error(server, make_conn):
     hook, sleeps = hook_for(conn_id)
 
     with pytest.raises(AeriesRequestError) as caught:
-        hook.get_table("students", school_codes=[994])
+        read_table(hook, "students", school_codes=[994])
 
     message = str(caught.value)
     assert message == (
@@ -140,7 +141,7 @@ def test_401_fails_at_once(server, make_conn):
     hook, sleeps = hook_for(conn_id)
 
     with pytest.raises(AeriesAuthError) as caught:
-        hook.get_table("students")
+        read_table(hook, "students")
 
     assert str(caught.value) == (
         "Aeries refused connection 'aeries_test' at /api/v5/schools (HTTP 401): the certificate was not accepted. "
@@ -159,7 +160,7 @@ def test_403_names_the_security_area(server, make_conn):
     hook, sleeps = hook_for(conn_id)
 
     with pytest.raises(AeriesAuthError) as caught:
-        hook.get_table("students", school_codes=[994])
+        read_table(hook, "students", school_codes=[994])
 
     assert str(caught.value) == (
         "Aeries refused connection 'aeries_test' at /api/v5/schools/994/students (HTTP 403): the certificate lacks "
@@ -175,7 +176,7 @@ def test_403_with_server_message(server, make_conn):
     server.json(server.api("schools/990/classes"), {"Message": "No access to SEC"}, status=403)
     hook, _ = hook_for(conn_id)
     with pytest.raises(AeriesAuthError, match=r"'Class Schedules/History'\. Grant it .* Aeries said: No access to SEC$"):
-        hook.get_table("rosters", school_codes=[990])
+        read_table(hook, "rosters", school_codes=[990])
 
 
 def test_404_and_400(server, make_conn):

@@ -14,6 +14,7 @@ import logging
 import pyarrow.parquet as pq
 import pytest
 
+from aeries_hub.aeries.collect import extract_to_parquet, read_table
 from aeries_hub.aeries.errors import AeriesAuthError
 from aeries_hub.aeries.hook import AeriesHook
 from aeries_hub.aeries.logs import LOGGER_NAME
@@ -104,8 +105,8 @@ def test_teachers_of_section_staff_schools_are_made_from_their_section_staff(emu
     hook = AeriesHook(aeries_conn_id=make_conn(host=emulator.url, password=CERT))
 
     with caplog.at_level(logging.INFO, logger=LOGGER_NAME):
-        rows = hook.get_table("teachers")
-        result = hook.extract_to_parquet("teachers", tmp_path / "teachers.parquet")
+        rows = read_table(hook, "teachers")
+        result = extract_to_parquet(hook, "teachers", tmp_path / "teachers.parquet")
 
     tch = [{**t, "FromSectionStaff": None, "SectionStaffStartDate": None, "SectionStaffEndDate": None}
            for t in DISTRICT.teachers]
@@ -124,8 +125,8 @@ def test_teachers_of_section_staff_schools_are_made_from_their_section_staff(emu
 def test_only_the_selected_schools_are_read(emulator, make_conn, tmp_path):
     hook = AeriesHook(aeries_conn_id=make_conn(host=emulator.url, password=CERT))
 
-    assert hook.get_table("teachers", school_codes=[990]) == DISTRICT.teachers[:1]
-    result = hook.extract_to_parquet("teachers", tmp_path / "teachers.parquet", school_codes=[990])
+    assert read_table(hook, "teachers", school_codes=[990]) == DISTRICT.teachers[:1]
+    result = extract_to_parquet(hook, "teachers", tmp_path / "teachers.parquet", school_codes=[990])
     assert result.section_staff_teachers == {} and "teachers_from_section_staff" not in result.to_dict()
 
 
@@ -133,7 +134,7 @@ def test_a_certificate_without_staff_data_is_told_which_area_the_flex_teachers_n
     hook = AeriesHook(aeries_conn_id=make_conn(host=emulator.url, password=NO_STAFF_CERT))
 
     with pytest.raises(AeriesAuthError) as failed:
-        hook.get_table("teachers")
+        read_table(hook, "teachers")
     assert str(failed.value) == (
         "Aeries refused connection 'aeries_test' at /api/v5/staff (HTTP 403): the certificate lacks the security area "
         "'Staff Data'. Grant it in Aeries under Security > API Security for this certificate. Aeries said: The "
