@@ -5,7 +5,9 @@ a mapping option) that changes what one stage sees runs that stage only, instead
 upstream of the ones asked for are as they ended in the earlier run (state and returned value), its staging folder a
 copy of that run's without what the asked-for tasks and those after them wrote. Then each asked-for task runs the
 way ``dag.test()`` runs a task (Airflow's task runner in this process: the real context, params, XComs, inlet and
-outlet events, retries left to the caller), in the order given. Tasks after them do not run.
+outlet events; no retry), in the order given, when its upstream tasks let it under its trigger rule (the two the
+DAGs use: all_success, and all_done for the report); else it ends upstream_failed or skipped as under dag.test().
+Tasks after them do not run.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ def run_tasks(dag, after, task_ids: list[str], *, run_conf: dict[str, Any] | Non
     from airflow.serialization.serialized_objects import DagSerialization
     from airflow.utils.session import create_session
     from airflow.utils.state import TaskInstanceState
+    from airflow.utils.trigger_rule import TriggerRule
     from airflow.utils.types import DagRunTriggeredByType, DagRunType
 
     from aeries_hub.staging import RunFolder, staging_base
@@ -69,13 +72,22 @@ def run_tasks(dag, after, task_ids: list[str], *, run_conf: dict[str, Any] | Non
             (target / folder / f"{task_id}.json").unlink(missing_ok=True)
 
     for task_id in task_ids:
+        task = dag.task_dict[task_id]
         with create_session() as session:
-            ti = DagRun.find(dag_id=dag.dag_id, run_id=run_id, session=session)[0].get_task_instance(
-                task_id, session=session)
+            (run,) = DagRun.find(dag_id=dag.dag_id, run_id=run_id, session=session)
+            upstream = {ti.state for ti in run.get_task_instances(session=session) if ti.task_id in task.upstream_task_ids}
+            ti = run.get_task_instance(task_id, session=session)
+            if task.trigger_rule not in (TriggerRule.ALL_SUCCESS, TriggerRule.ALL_DONE):
+                raise NotImplementedError(f"{task_id}: trigger rule {task.trigger_rule}")
+            if task.trigger_rule == TriggerRule.ALL_SUCCESS and upstream - {TaskInstanceState.SUCCESS}:
+                failed = upstream & {TaskInstanceState.FAILED, TaskInstanceState.UPSTREAM_FAILED}
+                ti.state = TaskInstanceState.UPSTREAM_FAILED if failed else TaskInstanceState.SKIPPED
+                session.commit()
+                continue
             ti.try_number += 1
             ti.state = TaskInstanceState.SCHEDULED
             session.commit()
-            _run_task(ti=ti, task=dag.task_dict[task_id])
+            _run_task(ti=ti, task=task)
     with create_session() as session:
         (result,) = DagRun.find(dag_id=dag.dag_id, run_id=run_id, session=session)
         session.expunge(result)
