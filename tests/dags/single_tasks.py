@@ -79,6 +79,8 @@ def run_tasks(dag, after, task_ids: list[str], *, run_conf: dict[str, Any] | Non
             ti = run.get_task_instance(task_id, session=session)
             if task.trigger_rule not in (TriggerRule.ALL_SUCCESS, TriggerRule.ALL_DONE):
                 raise NotImplementedError(f"{task_id}: trigger rule {task.trigger_rule}")
+            if task.trigger_rule == TriggerRule.ALL_SUCCESS and None in upstream:
+                raise ValueError(f"{task_id} waits for a task of this run that is not asked for: ask for it too")
             if task.trigger_rule == TriggerRule.ALL_SUCCESS and upstream - {TaskInstanceState.SUCCESS}:
                 failed = upstream & {TaskInstanceState.FAILED, TaskInstanceState.UPSTREAM_FAILED}
                 ti.state = TaskInstanceState.UPSTREAM_FAILED if failed else TaskInstanceState.SKIPPED

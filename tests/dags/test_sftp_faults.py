@@ -10,7 +10,7 @@ The deliver task's retries are cut to what each case needs, with a 1 s delay: da
 delay (the DAG's is 30 s, doubling) and then runs the task again, so the retry below is Airflow's own. A
 failure that will not heal (a wrong key, a folder it may not write to) is not retried at all: the deliver
 task fails at once when the DeliveryError is not ``retryable``. Those cases change only what the deliver task
-meets: track_changes and deliver run alone (tests/dags/single_tasks.py) on the files of the module's first run.
+meets: track_changes and the tasks after it run alone (tests/dags/single_tasks.py) on the files of the module's first run.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 from aeries_hub.staging import RunFolder, staging_base
-from tests.dags.single_tasks import run_tasks
+from tests.dags.single_tasks import run_tasks, tasks_from
 
 pytestmark = pytest.mark.e2e
 
@@ -137,7 +137,7 @@ def test_wrong_user_key_fails_the_run_and_names_the_connection(stack, destiny_da
     monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps(connection))
     deliver_retries(0)
 
-    dag_run = run_tasks(destiny_dag, recorded_delivery, ["track_changes", "deliver"])
+    dag_run = run_tasks(destiny_dag, recorded_delivery, tasks_from(destiny_dag, "track_changes"))
     output = "".join(capfd.readouterr())
 
     assert states(dag_run)["deliver"] == "failed"
@@ -166,7 +166,7 @@ def test_unwritable_or_missing_folder_fails_the_run_and_names_the_remote_path(
                     "create it on the server or pass create_dirs=True")
     deliver_retries(0)
     try:
-        dag_run = run_tasks(destiny_dag, recorded_delivery, ["track_changes", "deliver"])
+        dag_run = run_tasks(destiny_dag, recorded_delivery, tasks_from(destiny_dag, "track_changes"))
     finally:
         if folder_state == "missing":
             hidden.rename(patrons)
