@@ -13,14 +13,19 @@ import io
 import json
 import os
 import re
+import sys
+import tempfile
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Iterator
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from aeries_hub.staging import RunFolder, staging_base
 from tests.dags.independent import natural, one_line, s, section_staff_teachers
+from tests.dags.single_tasks import run_tasks, tasks_from
 
 DAG_ID = "aeries_to_destiny"
 TIMEZONE = "America/Los_Angeles"  # the mapping's schedule.timezone: the run's date is taken there
@@ -138,6 +143,40 @@ def destiny_dag():
     return DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"]).dags[DAG_ID]
 
 
+@contextmanager
+def printed() -> Iterator[list[str]]:
+    """What the process prints while the block runs (file descriptors 1 and 2, sys.stdout and sys.stderr), as
+    ``capfd`` captures it, for a fixture wider than a test: the text is in the list once the block ends."""
+    text: list[str] = []
+    with tempfile.TemporaryFile() as sink:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        saved_fds, saved_streams = (os.dup(1), os.dup(2)), (sys.stdout, sys.stderr)
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        stream = os.fdopen(os.dup(sink.fileno()), "w", buffering=1, encoding="utf-8", errors="replace")
+        sys.stdout = sys.stderr = stream
+        try:
+            yield text
+        finally:
+            stream.close()
+            sys.stdout, sys.stderr = saved_streams
+            for fd, saved in zip((1, 2), saved_fds):
+                os.dup2(saved, fd)
+                os.close(saved)
+            sink.seek(0)
+            text.append(sink.read().decode("utf-8", errors="replace"))
+
+
+@pytest.fixture(scope="module")
+def delivered_run(stack, destiny_dag):
+    """One plain run of the DAG and what its tasks printed. The tests of a plain run read it; a variant that changes
+    what one stage sees (a param, a crosswalk, Aeries failing) runs that stage alone on its staged files."""
+    with printed() as output:
+        dag_run = destiny_dag.test()
+    return dag_run, output[0]
+
+
 def delivered_file(stack) -> Path:
     return stack.sftp.root / "patrons" / "patrons.csv"
 
@@ -146,12 +185,15 @@ def run_report(dag_run) -> dict:
     return RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("report.json")
 
 
+def staged(dag_run, *parts: str) -> Path:
+    return Path(RunFolder(staging_base(), DAG_ID, dag_run.run_id).root.path).joinpath(*parts)
+
+
 @pytest.mark.e2e
-def test_destiny_delivers_the_expected_patrons_file(stack, destiny_dag, capfd):
+def test_destiny_delivers_the_expected_patrons_file(stack, delivered_run):
     expected, expected_rejects = expected_patrons(stack.data_dir)
 
-    dag_run = destiny_dag.test()
-    task_output = "".join(capfd.readouterr())
+    dag_run, task_output = delivered_run
 
     assert dag_run.state == "success"
     assert delivered_file(stack).read_bytes() == expected
@@ -164,26 +206,26 @@ def test_destiny_delivers_the_expected_patrons_file(stack, destiny_dag, capfd):
     # The Aeries certificate is in no task log line and no staged file.
     assert "Running <TaskInstance" in task_output or "extract_students" in task_output
     assert stack.certificate not in task_output
-    staged = Path(RunFolder(staging_base(), DAG_ID, dag_run.run_id).root.path)
-    leaks = [p for p in staged.rglob("*") if p.is_file() and stack.certificate.encode() in p.read_bytes()]
+    leaks = [p for p in staged(dag_run).rglob("*") if p.is_file() and stack.certificate.encode() in p.read_bytes()]
     assert leaks == []
 
 
 @pytest.mark.e2e
-def test_a_blank_short_name_gives_the_school_code_as_site_and_the_report_names_each_school(stack, destiny_dag):
+def test_a_blank_short_name_gives_the_school_code_as_site_and_the_report_names_each_school(stack, delivered_run):
     """Aeries leaves ShortName blank at every school (the emulator does too): no patron is rejected for it."""
     schools = json.loads((stack.data_dir / "schools.json").read_text(encoding="utf-8"))
     assert {s(x["ShortName"]) for x in schools} == {""}
     expected, expected_rejects = expected_patrons(stack.data_dir)
 
-    dag_run = destiny_dag.test()
+    dag_run, _ = delivered_run
 
     assert dag_run.state == "success"
-    delivered = delivered_file(stack).read_bytes()
+    delivered = staged(dag_run, "output", "patrons.csv").read_bytes()  # what the run sent (its report's sha256)
     assert delivered == expected
+    report = run_report(dag_run)
+    assert report["delivered"][0]["sha256"] == hashlib.sha256(delivered).hexdigest()
     patrons = list(csv.DictReader(io.StringIO(delivered.decode())))
     assert {p["field_siteShortName"] for p in patrons} == {s(x["SchoolCode"]) for x in schools} - {"99", "900", "901", "902"}
-    report = run_report(dag_run)
     assert sorted(report["files"]["patrons"]["rejected_ids"]) == sorted(expected_rejects)
     for school in schools:
         code, name = s(school["SchoolCode"]), s(school["Name"])
@@ -191,8 +233,13 @@ def test_a_blank_short_name_gives_the_school_code_as_site_and_the_report_names_e
     assert report["left_out_schools"] == []  # Destiny keeps the pseudo-schools: district-office staff are patrons
 
 
+def states(dag_run) -> dict[str, str | None]:
+    return {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
+
+
 @pytest.mark.e2e
-def test_a_district_crosswalk_gives_the_destiny_site(stack, tmp_path, monkeypatch):
+def test_a_district_crosswalk_gives_the_destiny_site(stack, delivered_run, tmp_path, monkeypatch):
+    """The crosswalk is read from validate_sources on: those tasks run on the plain run's extracts."""
     import shutil
 
     from aeries_hub import paths
@@ -213,45 +260,72 @@ def test_a_district_crosswalk_gives_the_destiny_site(stack, tmp_path, monkeypatc
     monkeypatch.setattr(paths, "MAPPINGS_DIR", include / "mappings")
     expected, _ = expected_patrons(stack.data_dir, sites)
     assert b'"DISTRICT","T' in expected  # district-office staff are in the file
+    dag = build_dags(include / "mappings")[DAG_ID]
 
-    dag_run = build_dags(include / "mappings")[DAG_ID].test()
+    dag_run = run_tasks(dag, delivered_run[0], tasks_from(dag, "validate_sources"))
 
-    assert dag_run.state == "success"
+    assert set(states(dag_run).values()) == {"success"}
     assert delivered_file(stack).read_bytes() == expected
     unmapped = {u["aeries"]: u for u in run_report(dag_run)["crosswalks"]["sites"]["unmapped"]}
     assert sorted(unmapped, key=natural) == sorted(set(names) - {"0"}, key=natural)
     assert unmapped[high]["proposal"]["vendor"] == "HIGHLIB"
 
 
+def extract_tasks(dag) -> list[str]:
+    return [task.task_id for task in dag.tasks if task.task_id.startswith("extract_")]
+
+
 @pytest.mark.e2e
-def test_emulator_faults_change_nothing_in_the_delivered_file(stack, destiny_dag):
+def test_emulator_faults_change_nothing_in_the_delivered_file(stack, destiny_dag, delivered_run):
+    """The extracts, validation and build run again with the emulator failing now and then: the file built (which
+    the deliver task sends as it is, see the first test) is the expected one."""
     expected, _ = expected_patrons(stack.data_dir)
-    delivered_file(stack).unlink(missing_ok=True)
     stack.emulator.set_faults({"429": 0.08, "500": 0.05, "503": 0.05, "drop": 0.04, "truncate": 0.04, "html": 0.04}, seed=11)
     try:
-        dag_run = destiny_dag.test()
+        dag_run = run_tasks(destiny_dag, delivered_run[0], [*extract_tasks(destiny_dag), "validate_sources", "build_patrons"])
         faults = stack.emulator.stats()
     finally:
         stack.emulator.clear_faults()
 
-    assert dag_run.state == "success"
-    assert delivered_file(stack).read_bytes() == expected
+    ran = {task_id: state for task_id, state in states(dag_run).items() if task_id.startswith(("extract_", "validate", "build"))}
+    assert set(ran.values()) == {"success"}, ran
+    assert staged(dag_run, "output", "patrons.csv").read_bytes() == expected
     assert sum(faults.get("faults", {}).values()) > 0, faults
-    extracted = run_report(dag_run)["extracted"]
-    assert extracted["students"] > 300
+    extracted = RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("summary/extract_students.json")
+    assert extracted["rows"] > 300
 
 
 @pytest.mark.e2e
-def test_dry_run_builds_everything_and_delivers_nothing(stack, destiny_dag):
+def test_dry_run_builds_everything_and_delivers_nothing(stack, destiny_dag, delivered_run):
+    """dry_run is read by the deliver task alone: it and the report run on the plain run's built files."""
     delivered_file(stack).unlink(missing_ok=True)
 
-    dag_run = destiny_dag.test(run_conf={"dry_run": True})
+    dag_run = run_tasks(destiny_dag, delivered_run[0], ["deliver", "report"], run_conf={"dry_run": True})
 
-    assert dag_run.state == "success"
+    assert (states(dag_run)["deliver"], states(dag_run)["report"]) == ("skipped", "success")
     assert not delivered_file(stack).exists()
     report = run_report(dag_run)
     assert report["dry_run"] is True and report["delivered"] == []
     assert RunFolder(staging_base(), DAG_ID, dag_run.run_id).exists("output/patrons.csv")
+
+
+@pytest.mark.e2e
+def test_a_run_dated_in_an_earlier_school_year_reads_that_years_aeries_database(stack, destiny_dag, delivered_run):
+    """The run's date decides the year its extracts read: they run alone, in a run dated as a backfill would be.
+    (Before the tests that slow Aeries down: the emulator logs a request it answers late after the client gave up.)"""
+    from datetime import datetime, timezone
+
+    log_before = stack.emulator.log_path.read_text(errors="replace")
+    dag_run = run_tasks(destiny_dag, delivered_run[0], extract_tasks(destiny_dag),
+                        logical_date=datetime(2025, 3, 2, 13, 0, tzinfo=timezone.utc))
+
+    run = RunFolder(staging_base(), DAG_ID, dag_run.run_id)
+    for task_id in extract_tasks(destiny_dag):
+        assert states(dag_run)[task_id] == "success"
+        assert run.read_json(f"summary/{task_id}.json")["database_year"] == 2024  # 2024-25 (it starts on 07-01)
+    requests = stack.emulator.log_path.read_text(errors="replace")[len(log_before):]
+    years = set(re.findall(r"DatabaseYear=(\d+)", requests))
+    assert years == {"2024"}, years
 
 
 @pytest.mark.e2e
@@ -264,47 +338,29 @@ def test_dry_run_builds_everything_and_delivers_nothing(stack, destiny_dag):
     ],
     ids=["html_login_page", "http_500", "timeout"],
 )
-def test_aeries_failing_every_request_fails_the_run_naming_the_cause_and_delivers_nothing(
-    stack, destiny_dag, monkeypatch, capfd, faults, last_cause
+def test_aeries_failing_every_request_fails_the_run_naming_the_cause(
+    stack, destiny_dag, delivered_run, monkeypatch, capfd, faults, last_cause
 ):
+    """The students extract and the report run (a failed extract delivers nothing: the deliver task needs every
+    task before it; test_a_failed_run_alerts_by_email_and_webhook_with_its_report runs such a run whole)."""
     connection = json.loads(os.environ["AIRFLOW_CONN_AERIES_DEFAULT"])
     connection["extra"].update(timeout=0.3, max_retries=1)
     monkeypatch.setenv("AIRFLOW_CONN_AERIES_DEFAULT", json.dumps(connection))
-    for task in destiny_dag.tasks:
-        if task.task_id.startswith("extract_"):
-            monkeypatch.setattr(task, "retries", 0)  # Airflow's own retries would wait 30 s and fail the same way
-    delivered_file(stack).write_bytes(b"previous delivery")
+    monkeypatch.setattr(destiny_dag.get_task("extract_students"), "retries", 0)  # Airflow's own would wait 30 s
     stack.emulator.set_faults(faults, seed=1, path_pattern="students")
     try:
-        dag_run = destiny_dag.test()
+        dag_run = run_tasks(destiny_dag, delivered_run[0], ["extract_students", "report"])
     finally:
         stack.emulator.clear_faults()
     output = "".join(capfd.readouterr())
 
-    assert dag_run.state == "failed"
-    assert dag_run.get_task_instance("extract_students").state == "failed"
+    assert (states(dag_run)["extract_students"], states(dag_run)["report"]) == ("failed", "failed")
     assert re.search(
         r"Aeries request failed for connection 'aeries_default' at /api/v5/schools/\d+/students after 2 attempts; "
         r"last cause: " + last_cause, output
     ), output[-3000:]
     assert connection["password"] not in output
-    assert delivered_file(stack).read_bytes() == b"previous delivery"
     assert run_report(dag_run)["status"] == "Error"
-
-
-@pytest.mark.e2e
-def test_a_run_dated_in_an_earlier_school_year_reads_that_years_aeries_database(stack, destiny_dag):
-    from datetime import datetime, timezone
-
-    log_before = stack.emulator.log_path.read_text(errors="replace")
-    dag_run = destiny_dag.test(logical_date=datetime(2025, 3, 2, 13, 0, tzinfo=timezone.utc))  # as a backfill would
-
-    assert dag_run.state == "success"
-    assert run_report(dag_run)["database_year"] == 2024  # the 2024-25 school year (it starts on 07-01)
-    requests = stack.emulator.log_path.read_text(errors="replace")[len(log_before):]
-    years = set(re.findall(r"DatabaseYear=(\d+)", requests))
-    assert years == {"2024"}, years
-    assert RunFolder(staging_base(), DAG_ID, dag_run.run_id).exists("report.json")
 
 
 @pytest.mark.e2e
@@ -312,10 +368,13 @@ def test_a_failed_run_alerts_by_email_and_webhook_with_its_report(stack, destiny
     mailbox, webhook = alerts
     connection = json.loads(os.environ["AIRFLOW_CONN_AERIES_DEFAULT"])
     monkeypatch.setenv("AIRFLOW_CONN_AERIES_DEFAULT", json.dumps({**connection, "password": "A" * 32}))  # revoked
+    delivered_file(stack).write_bytes(b"previous delivery")
 
     dag_run = destiny_dag.test()
 
     assert dag_run.state == "failed"
+    assert delivered_file(stack).read_bytes() == b"previous delivery"
+    assert run_report(dag_run)["status"] == "Error"
     ((recipients, mail),) = mailbox.messages
     assert mail["Subject"] == f"[Aeries hub] {DAG_ID} run {dag_run.run_id} ended in Error"
     body = mail.get_body(("html",)).get_content()

@@ -17,6 +17,7 @@ import pytest
 
 from aeries_hub.staging import RunFolder, staging_base
 from tests.dags.independent import contact_name, day, natural, primary_contacts, s
+from tests.dags.single_tasks import run_tasks, tasks_from
 
 DAG_ID = "aeries_to_schoolmint_enroll"
 STACK = {"students": 300, "seed": 5}
@@ -128,9 +129,8 @@ def run_date(dag_run) -> str:
     return (dag_run.logical_date or dag_run.run_after).astimezone(ZoneInfo("America/Los_Angeles")).date().isoformat()
 
 
-@pytest.fixture
-def receiver(stack):
-    """The vendor API, emptied; the DAG forgets its last deliveries too (a new instance has none of them: no
+def forget_deliveries(stack) -> None:
+    """The vendor API emptied; the DAG forgets its last deliveries too (a new instance has none of them: no
     record in staging, no delivery events in the metadata database)."""
     from airflow.models.asset import AssetEvent
     from airflow.utils.session import create_session
@@ -141,13 +141,42 @@ def receiver(stack):
     shutil.rmtree(Path(staging_base().path) / DAG_ID / STATE_FOLDER, ignore_errors=True)
     with create_session() as session:
         session.query(AssetEvent).filter_by(source_dag_id=DAG_ID).delete()
+
+
+@pytest.fixture
+def receiver(stack):
+    """The vendor API, emptied, and the DAG without a record of its last deliveries (``forget_deliveries``)."""
+    forget_deliveries(stack)
     yield stack.vendor_api
     stack.vendor_api.clear_faults()
 
 
-@pytest.mark.e2e
-def test_enroll_imports_every_student_with_guardians_and_emergency_contacts(stack, receiver):
+@pytest.fixture(scope="module")
+def imported(stack):
+    """The module's one plain run, into an empty vendor API, and what the API held right after it (sandbox,
+    production). The variants that change only what the delivery meets run from track_changes on, on its files."""
+    import copy
+
+    forget_deliveries(stack)
     dag_run = enroll_dag().test()
+    return dag_run, copy.deepcopy(stack.vendor_api.state("sandbox")), copy.deepcopy(stack.vendor_api.state("production"))
+
+
+def delivery_tasks(dag) -> list[str]:
+    return tasks_from(dag, "track_changes")
+
+
+def states(dag_run) -> dict[str, str | None]:
+    return {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
+
+
+def ran_successfully(dag_run, task_ids: list[str]) -> bool:
+    return {states(dag_run)[task_id] for task_id in task_ids} == {"success"}
+
+
+@pytest.mark.e2e
+def test_enroll_imports_every_student_with_guardians_and_emergency_contacts(stack, imported):
+    dag_run, state, production = imported
 
     assert dag_run.state == "success"
     expected = expected_records(stack.data_dir, run_date(dag_run))
@@ -165,10 +194,9 @@ def test_enroll_imports_every_student_with_guardians_and_emergency_contacts(stac
     import hashlib
 
     assert delivered["sha256"] == hashlib.sha256(data).hexdigest()
-    state = receiver.state("sandbox")
     assert sorted(state["records"]) == sorted(r["students"]["student_district_id"] for r in expected)
     assert [b["received"] for b in state["batches"]] == [100, 100, len(expected) - 200]
-    assert receiver.state("production")["records"] == {}
+    assert production["records"] == {}
     assert any("guardians" in r for r in expected) and any("emergency_contacts" in r for r in expected)
     # Overwrite: a blank middle name is sent as null; a blank home phone (no overwrite) is left out.
     assert any(r["students"].get("mname", "x") is None for r in expected)
@@ -218,13 +246,16 @@ def test_through_the_july_rollover_records_carry_the_school_year_aeries_served(s
 
 
 @pytest.mark.e2e
-def test_unchanged_records_are_not_posted_again_to_the_same_target(stack, receiver):
-    first = enroll_dag().test()
+def test_unchanged_records_are_not_posted_again_to_the_same_target(stack, receiver, imported):
+    """Two runs of the delivery tasks on the plain run's files: the first imports, the second finds them there."""
+    dag = enroll_dag()
+    first = run_tasks(dag, imported[0], delivery_tasks(dag))
     batches = len(receiver.state("sandbox")["batches"])
 
-    again = enroll_dag().test()
+    again = run_tasks(dag, imported[0], delivery_tasks(dag))
 
-    assert (first.state, again.state) == ("success", "success")
+    assert ran_successfully(first, delivery_tasks(dag)) and ran_successfully(again, delivery_tasks(dag))
+    assert batches == 3
     assert len(receiver.state("sandbox")["batches"]) == batches  # nothing was posted
     delivered = run_folder(again).read_json("report.json")["delivered"][0]
     sent = run_folder(first).read_json("report.json")["delivered"][0]
@@ -233,14 +264,16 @@ def test_unchanged_records_are_not_posted_again_to_the_same_target(stack, receiv
 
 
 @pytest.mark.e2e
-def test_send_test_record_posts_one_student_after_showing_it(stack, receiver, caplog):
+def test_send_test_record_posts_one_student_after_showing_it(stack, receiver, imported, caplog):
+    """test_record and target are read from track_changes on: those tasks run on the plain run's files."""
     expected = {r["students"]["student_district_id"]: r for r in expected_records(stack.data_dir, "unused")}
     student = sorted(sid for sid, r in expected.items() if "guardians" in r)[3]
+    dag = enroll_dag()
 
     with caplog.at_level("INFO"):
-        dag_run = enroll_dag().test(run_conf={"test_record": student, "target": "production"})
+        dag_run = run_tasks(dag, imported[0], delivery_tasks(dag), run_conf={"test_record": student, "target": "production"})
 
-    assert dag_run.state == "success"
+    assert ran_successfully(dag_run, delivery_tasks(dag))
     state = receiver.state("production")
     assert list(state["records"]) == [student]
     assert [b["received"] for b in state["batches"]] == [1]
@@ -250,21 +283,24 @@ def test_send_test_record_posts_one_student_after_showing_it(stack, receiver, ca
 
 
 @pytest.mark.e2e
-def test_faults_and_retries_never_import_a_batch_twice(stack, receiver):
+def test_faults_and_retries_never_import_a_batch_twice(stack, receiver, imported):
+    """The delivery tasks run on the plain run's files, the vendor API losing one answer."""
     receiver.set_faults({"500_after_import": 1.0}, seed=3, max_faults=1)
+    dag = enroll_dag()
 
-    dag_run = enroll_dag().test()
+    dag_run = run_tasks(dag, imported[0], delivery_tasks(dag))
 
-    assert dag_run.state == "success"
+    assert ran_successfully(dag_run, delivery_tasks(dag))
     state = receiver.state("sandbox")
-    imported = [b for b in state["batches"] if not b["replayed"]]
-    assert len(imported) == 3 and len({b["idempotency_key"] for b in imported}) == 3
+    imports = [b for b in state["batches"] if not b["replayed"]]
+    assert len(imports) == 3 and len({b["idempotency_key"] for b in imports}) == 3
     assert sum(b["replayed"] for b in state["batches"]) == 1  # the answer lost to the 500 was replayed, not re-imported
     assert run_folder(dag_run).read_json("report.json")["delivered"][0]["retries"] >= 1
 
 
 @pytest.mark.e2e
-def test_records_enroll_refuses_are_listed_with_its_reasons(stack, receiver, tmp_path, monkeypatch, caplog):
+def test_records_enroll_refuses_are_listed_with_its_reasons(stack, receiver, imported, tmp_path, monkeypatch, caplog):
+    """The mapping's output is read from the build on: those tasks run on the plain run's validated tables."""
     from aeries_hub import paths
 
     include = tmp_path / "include"
@@ -280,10 +316,13 @@ def test_records_enroll_refuses_are_listed_with_its_reasons(stack, receiver, tmp
     mapping.write_text(text)
     monkeypatch.setattr(paths, "MAPPINGS_DIR", include / "mappings")
 
-    with caplog.at_level("INFO"):
-        dag_run = enroll_dag(include / "mappings").test()
+    dag = enroll_dag(include / "mappings")
+    builds = [task.task_id for task in dag.tasks if task.task_id.startswith("build_")]
 
-    assert dag_run.state == "success"
+    with caplog.at_level("INFO"):
+        dag_run = run_tasks(dag, imported[0], tasks_from(dag, *builds))
+
+    assert ran_successfully(dag_run, tasks_from(dag, *builds))
     expected = expected_records(stack.data_dir, run_date(dag_run))
     refused = sorted(r["students"]["student_district_id"] for r in expected if r["students"].get("DOB", "").startswith("201"))
     assert refused

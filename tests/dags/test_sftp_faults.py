@@ -9,7 +9,8 @@ a session killed mid-upload (``SftpServer.drop_next_session``), and a re-run of 
 The deliver task's retries are cut to what each case needs, with a 1 s delay: dag.test() waits out a retry
 delay (the DAG's is 30 s, doubling) and then runs the task again, so the retry below is Airflow's own. A
 failure that will not heal (a wrong key, a folder it may not write to) is not retried at all: the deliver
-task fails at once when the DeliveryError is not ``retryable``.
+task fails at once when the DeliveryError is not ``retryable``. Those cases change only what the deliver task
+meets: track_changes and the tasks after it run alone (tests/dags/single_tasks.py) on the files of the module's first run.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from aeries_hub.staging import RunFolder, staging_base
+from tests.dags.single_tasks import run_tasks, tasks_from
 
 pytestmark = pytest.mark.e2e
 
@@ -59,13 +61,15 @@ def deliver_retries(destiny_dag):
 
 
 @pytest.fixture(scope="module")
-def recorded_delivery(stack, destiny_dag) -> None:
+def recorded_delivery(stack, destiny_dag):
     """A first delivery into the empty folder: the hub's record of it makes the file the tests put in the folder
     a delivery of this hub's (an unrecorded file at the target would ask for approval first)."""
     folder = stack.sftp.root / "patrons"
     for leftover in folder.iterdir():
         leftover.unlink()
-    assert destiny_dag.test().state == "success"
+    dag_run = destiny_dag.test()
+    assert dag_run.state == "success"
+    return dag_run
 
 
 @pytest.fixture
@@ -125,7 +129,7 @@ def report(dag_run) -> dict:
 
 
 def test_wrong_user_key_fails_the_run_and_names_the_connection(stack, destiny_dag, deliver_retries, patrons, tmp_path,
-                                                              monkeypatch, capfd):
+                                                              monkeypatch, capfd, recorded_delivery):
     wrong_key = tmp_path / "wrong_key"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(wrong_key)], check=True)
     connection = stack.sftp.airflow_connection()
@@ -133,10 +137,9 @@ def test_wrong_user_key_fails_the_run_and_names_the_connection(stack, destiny_da
     monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps(connection))
     deliver_retries(0)
 
-    dag_run = destiny_dag.test()
+    dag_run = run_tasks(destiny_dag, recorded_delivery, tasks_from(destiny_dag, "track_changes"))
     output = "".join(capfd.readouterr())
 
-    assert dag_run.state == "failed"
     assert states(dag_run)["deliver"] == "failed"
     assert (
         f"DeliveryError: authentication failed for user {stack.sftp.username} on {where(stack)}: check the login "
@@ -148,7 +151,7 @@ def test_wrong_user_key_fails_the_run_and_names_the_connection(stack, destiny_da
 
 @pytest.mark.parametrize("folder_state", ["read_only", "missing"])
 def test_unwritable_or_missing_folder_fails_the_run_and_names_the_remote_path(
-    stack, destiny_dag, deliver_retries, patrons, folder_state, capfd
+    stack, destiny_dag, deliver_retries, patrons, folder_state, capfd, recorded_delivery
 ):
     if folder_state == "read_only":
         if not stack.sftp.permissions_enforced:
@@ -163,13 +166,12 @@ def test_unwritable_or_missing_folder_fails_the_run_and_names_the_remote_path(
                     "create it on the server or pass create_dirs=True")
     deliver_retries(0)
     try:
-        dag_run = destiny_dag.test()
+        dag_run = run_tasks(destiny_dag, recorded_delivery, tasks_from(destiny_dag, "track_changes"))
     finally:
         if folder_state == "missing":
             hidden.rename(patrons)
     output = "".join(capfd.readouterr())
 
-    assert dag_run.state == "failed"
     assert states(dag_run)["deliver"] == "failed"
     assert expected in output
     assert os.listdir(patrons) == ["patrons.csv"] and (patrons / "patrons.csv").read_bytes() == PREVIOUS

@@ -221,17 +221,31 @@ def delivered(stack) -> dict[str, bytes]:
         return {name: archive.read(name) for name in archive.namelist()}
 
 
-@pytest.mark.e2e
-def test_stemscopes_delivers_a_referentially_complete_oneroster_set(stack, district_include):
+@pytest.fixture(scope="module")
+def matched_run(stack, tmp_path_factory):
+    """The module's one plain run, on a district that has matched two schools in its crosswalk; STEMscopes also
+    lists a school whose name is close to a third. Its DagRun, the schools' names, their sorted codes and its include/."""
+    from aeries_hub import paths
+
     load = lambda name: json.loads((stack.data_dir / f"{name}.json").read_text(encoding="utf-8"))  # noqa: E731
     names = {code: s(x["Name"]) for code, x in real_schools(load("schools"), load("students")).items()}
     codes = sorted(names)
-    # The district has matched two schools; STEMscopes also lists a school whose name is close to a third.
+    include = tmp_path_factory.mktemp("matched") / "include"
+    shutil.copytree(paths.INCLUDE_DIR, include)
     crosswalk = "aeries_school_code,vendor_school_id,vendor_school_name\n"
     crosswalk += f"{codes[0]},ALI-{codes[0]},{names[codes[0]]}\n{codes[1]},ALI-{codes[1]},{names[codes[1]]}\n"
     crosswalk += f",ALI-777,{names[codes[2]].replace(' School', '')}\n"
-    (district_include / "crosswalks" / "stemscopes_schools.csv").write_text(crosswalk)
-    dag_run = run_dag(district_include)
+    (include / "crosswalks" / "stemscopes_schools.csv").write_text(crosswalk)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(paths, "MAPPINGS_DIR", include / "mappings")
+        dag_run = run_dag(include)
+    return dag_run, names, codes, include
+
+
+@pytest.mark.e2e
+def test_stemscopes_delivers_a_referentially_complete_oneroster_set(stack, matched_run):
+    load = lambda name: json.loads((stack.data_dir / f"{name}.json").read_text(encoding="utf-8"))  # noqa: E731
+    dag_run, names, codes, include = matched_run
 
     expected = expected_set(stack.data_dir, {codes[0]: f"ALI-{codes[0]}", codes[1]: f"ALI-{codes[1]}"},
                             run_day(dag_run, TIMEZONE))
@@ -265,10 +279,10 @@ def test_stemscopes_delivers_a_referentially_complete_oneroster_set(stack, distr
     assert (report["database_year"], report["school_year"]) == (2026, "2026-2027")
     orgs = list(csv.DictReader(io.StringIO(files["orgs.csv"].decode())))
     district = next(x for x in load("schools") if s(x["SchoolCode"]) == "0")  # the district's own record
-    mapping_text = (district_include / "mappings" / "stemscopes.yml").read_text()
+    mapping_text = (include / "mappings" / "stemscopes.yml").read_text()
     assert orgs[0]["name"] == s(district["Name"]) and "district_name:" not in mapping_text
     # Each task's wall time and peak memory (aeries_hub.resources), recorded by the task itself.
-    mapping = load_mapping(district_include / "mappings" / "stemscopes.yml")
+    mapping = load_mapping(include / "mappings" / "stemscopes.yml")
     measured = ({f"extract_{t}" for t in mapping.tables} | {f"build_{o.stem}" for o in mapping.outputs}
                 | {"validate_sources", "track_changes", "package", "deliver"})
     assert set(report["resources"]) == measured
@@ -292,16 +306,23 @@ def test_stemscopes_delivers_a_referentially_complete_oneroster_set(stack, distr
 
 
 @pytest.mark.e2e
-def test_a_dangling_reference_stops_the_run_and_delivers_nothing(stack, district_include):
+def test_a_dangling_reference_stops_the_run_and_delivers_nothing(stack, district_include, matched_run):
+    """The mapping's outputs are read from the builds on: those tasks run on the plain run's validated tables."""
+    from aeries_hub.dag_factory import build_dags
+    from tests.dags.single_tasks import run_tasks, tasks_from
+
     mapping = district_include / "mappings" / "stemscopes.yml"
     mapping.write_text(mapping.read_text().replace('termSourcedIds: {template: "{SchoolCode}-{Semester}"}',
                                                    'termSourcedIds: {template: "{SchoolCode}-T{Semester}"}'))
     target = stack.sftp.root / "stemscopes" / "stemscopes_oneroster.zip"
     target.unlink(missing_ok=True)
+    dag = build_dags(district_include / "mappings")[DAG_ID]
+    builds = [task.task_id for task in dag.tasks if task.task_id.startswith("build_")]
 
-    dag_run = run_dag(district_include)
+    dag_run = run_tasks(dag, matched_run[0], tasks_from(dag, *builds))
 
-    assert dag_run.state == "failed"
+    states = {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
+    assert (states["build_classes"], states["deliver"], states["report"]) == ("failed", "upstream_failed", "failed")
     assert not target.exists()
     run = RunFolder(staging_base(), DAG_ID, dag_run.run_id)
     report = run.read_json("report.json")

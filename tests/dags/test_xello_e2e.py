@@ -7,6 +7,7 @@ The five pipe-delimited files are computed here from the emulator's data files a
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import shutil
@@ -157,11 +158,17 @@ def xello_dag(mappings_dir: Path | None = None):
     return build_dags(mappings_dir or MAPPINGS_DIR)[DAG_ID]
 
 
+@pytest.fixture(scope="module")
+def delivered_run(stack):
+    """The module's one plain run (in the pull window or not), which the tests of a plain run read."""
+    return xello_dag().test(run_conf={"ignore_window": True})
+
+
 @pytest.mark.e2e
-def test_xello_delivers_the_five_files(stack):
+def test_xello_delivers_the_five_files(stack, delivered_run):
     from aeries_hub.run.report import report_lines
 
-    dag_run = xello_dag().test(run_conf={"ignore_window": True})
+    dag_run = delivered_run
 
     expected = expected_files(stack.data_dir, run_day(dag_run, TIMEZONE))
     assert dag_run.state == "success"
@@ -197,7 +204,7 @@ def active_educators(data_dir: Path) -> list[tuple[dict, dict]]:
 
 
 @pytest.mark.e2e
-def test_shared_placeholder_emails_and_blank_first_names_are_delivered(stack):
+def test_shared_placeholder_emails_and_blank_first_names_are_delivered(stack, delivered_run):
     """Issue 14: real Aeries staff share placeholder e-mails (NoWhere@aeries.com) and some teachers have a blank
     first name in both STF and TCH. Xello gets every educator (first name = last name) and the other files; the
     e-mail shared at a school is a warning naming the educators that share it."""
@@ -212,7 +219,7 @@ def test_shared_placeholder_emails_and_blank_first_names_are_delivered(stack):
     assert len(blank_first) >= 2 and any(last == "Staff" for _, _, last in blank_first), blank_first
     assert shared and {email for email, _ in shared} == {"nowhere@aeries.com"}, shared
 
-    dag_run = xello_dag().test(run_conf={"ignore_window": True})
+    dag_run = delivered_run
 
     assert dag_run.state == "success"
     run = RunFolder(staging_base(), DAG_ID, dag_run.run_id)
@@ -220,8 +227,11 @@ def test_shared_placeholder_emails_and_blank_first_names_are_delivered(stack):
     assert report["status"] == "Completed"
     assert {d["remote_path"] for d in report["delivered"]} == {
         f"xello/{name}" for name in expected_files(stack.data_dir)}
-    rows = list(csv.DictReader(io.StringIO((stack.sftp.root / "xello" / "Educator.txt").read_text(), newline=""),
-                               **XELLO_DIALECT))
+    with run.path("output", "Educator.txt").open("rb") as handle:  # what the run sent (its report's sha256)
+        educator_file = handle.read()
+    (receipt,) = [d for d in report["delivered"] if d["file"] == "Educator.txt"]
+    assert receipt["sha256"] == hashlib.sha256(educator_file).hexdigest()
+    rows = list(csv.DictReader(io.StringIO(educator_file.decode("utf-8"), newline=""), **XELLO_DIALECT))
     sent = {(r["SchoolCode"], r["EducatorSISId"]): (r["FirstName"], r["LastName"]) for r in rows}
     assert [sent[(school, staff_id)] for school, staff_id, _ in blank_first] == [
         (last, last) for *_, last in blank_first]
