@@ -47,8 +47,9 @@ class WriteBackKind(Protocol):
         ``origin`` the file's ``source.sftp`` or ``source.http``."""
         ...
 
-    def problems(self, writeback: WriteBack, where: str) -> list[str]:
-        """What is wrong in the section (the schema aside), each line naming ``where`` and the key path."""
+    def problems(self, writeback: WriteBack) -> list[str]:
+        """What is wrong in the section (the schema aside), each line ``<key path>: <problem>`` (the loader adds
+        the file and line)."""
         ...
 
     def written_fields(self, writeback: WriteBack) -> dict[str, dict[str, str]]:

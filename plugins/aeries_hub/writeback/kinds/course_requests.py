@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from aeries_hub.writeback.kinds.base import Planned, Validated
 from aeries_hub.writeback.records import ID, ROW, checked_rows, exported_records, field_checks, mapped, row, text
-from aeries_hub.writeback.spec import Field, WriteBack, parse_fields, sftp_pattern, source_problems
+from aeries_hub.writeback.spec import Field, WriteBack, did_you_mean, parse_fields, sftp_pattern
 
 if TYPE_CHECKING:
     from aeries_hub.aeries.hook import AeriesHook
@@ -57,13 +57,14 @@ class CourseRequestsKind:
         pattern = sftp_pattern(origin, common["source"], common["format"])
         return WriteBack(**common, pattern=pattern, kind=self.key, section=course_requests)
 
-    def problems(self, writeback: WriteBack, where: str) -> list[str]:
+    def problems(self, writeback: WriteBack) -> list[str]:
         problems = []
         for requested in course_requests_of(writeback).fields:
             if requested.name not in COURSE_REQUEST_FIELDS:
-                problems.append(f"{where}: course_requests.fields.{requested.name}: not a field of an Aeries course "
-                                f"request that a write-back may set ({', '.join(COURSE_REQUEST_FIELDS)})")
-        return problems + source_problems(writeback, where)
+                problems.append(f"course_requests.fields.{requested.name}: not a field of an Aeries course request "
+                                f"that a write-back may set{did_you_mean(requested.name, COURSE_REQUEST_FIELDS)} "
+                                f"({', '.join(COURSE_REQUEST_FIELDS)})")
+        return problems
 
     def written_fields(self, writeback: WriteBack) -> dict[str, dict[str, str]]:
         fields = course_requests_of(writeback).fields

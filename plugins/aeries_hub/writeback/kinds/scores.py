@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from aeries_hub import paths
 from aeries_hub.writeback.kinds.base import Planned, Validated
 from aeries_hub.writeback.records import ID, ROW, checked_rows, exported_records, field_checks, text
-from aeries_hub.writeback.spec import Field, WriteBack, sftp_pattern, source_problems
+from aeries_hub.writeback.spec import Field, WriteBack, sftp_pattern
 
 if TYPE_CHECKING:
     from aeries_hub.aeries.hook import AeriesHook
@@ -67,16 +67,16 @@ class ScoresKind:
         pattern = sftp_pattern(origin, common["source"], common["format"])
         return WriteBack(**common, pattern=pattern, kind=self.key, section=scores)
 
-    def problems(self, writeback: WriteBack, where: str) -> list[str]:
+    def problems(self, writeback: WriteBack) -> list[str]:
         spec = scores_of(writeback)
         problems = []
         if spec.create_assignments and not spec.points_possible:
-            problems.append(f"{where}: scores.points_possible: required with create_assignments: true "
+            problems.append("scores.points_possible: required with create_assignments: true "
                             "(a new Aeries assignment needs its NumberCorrectPossible)")
         if spec.user_crosswalk and not spec.delivered_by.startswith("aeries_to_"):
-            problems.append(f"{where}: scores.user_crosswalk: only for scores.delivered_by an outbound DAG "
+            problems.append(f"scores.user_crosswalk: only for scores.delivered_by an outbound DAG "
                             f"(aeries_to_<mapping>), not {spec.delivered_by!r}")
-        return problems + source_problems(writeback, where)
+        return problems
 
     def written_fields(self, writeback: WriteBack) -> dict[str, dict[str, str]]:
         spec = scores_of(writeback)
