@@ -46,6 +46,8 @@ class CourseRequestsKind:
     key = "course_requests"
     record_kinds = {"course request": "course_requests"}
     new_id_name = ""  # no later write needs the id of an inserted request
+    writable_fields: dict[str, tuple[str, ...]] = {"course_requests": ("CourseID", *COURSE_REQUEST_FIELDS)}
+    security_areas = {"course request": COURSE_REQUESTS_AREA}
 
     def load(self, section: dict[str, Any], common: dict[str, Any], origin: dict[str, Any]) -> WriteBack:
         ids = section.get("id", [section["school"], section["student"], section["course"]])
@@ -102,9 +104,6 @@ class CourseRequestsKind:
         existing = [request for school in schools for request in read_course_requests(hook, school)]
         plan = build_course_request_plan(writeback, requests, aeries_students, courses, existing)
         return Planned(plan, students_read=len({student["StudentID"] for student in aeries_students}))
-
-    def security_area(self, write: dict) -> str:
-        return COURSE_REQUESTS_AREA
 
     def id_field(self, write: dict) -> str | None:
         return None

@@ -55,6 +55,10 @@ class ScoresKind:
     key = "scores"
     record_kinds = {"assignment": "assignments", "scores": "scores"}
     new_id_name = "assignment_number"
+    writable_fields: dict[str, tuple[str, ...]] = {
+        "assignments": ("Description", "ExternalID", "NumberCorrectPossible", "PointsPossible", "DateDue"),
+        "scores": ("NumberCorrect", "DateCompleted")}
+    security_areas = {"assignment": GRADEBOOK_AREA, "scores": SCORES_AREA}
 
     def load(self, section: dict[str, Any], common: dict[str, Any], origin: dict[str, Any]) -> WriteBack:
         scores = Scores(
@@ -84,7 +88,7 @@ class ScoresKind:
         assignments = {}
         if spec.create_assignments:
             assignments = {name: "scores.create_assignments"
-                           for name in ("Description", "ExternalID", "NumberCorrectPossible", "PointsPossible")}
+                           for name in self.writable_fields["assignments"] if name != "DateDue"}
             assignments.update({"DateDue": "scores.date"} if spec.date else {})
         return {"assignments": assignments, "scores": scores}
 
@@ -141,9 +145,6 @@ class ScoresKind:
         plan = build_score_plan(writeback, rows, classes, rosters, gradebooks, assignments, scores,
                                 student_ids(writeback))
         return Planned(plan, students_read=len({r["user_id"] for r in rosters if r.get("role", "S") == "S"}))
-
-    def security_area(self, write: dict) -> str:
-        return GRADEBOOK_AREA if write["kind"] == "assignment" else SCORES_AREA
 
     def id_field(self, write: dict) -> str | None:
         return "AssignmentNumber" if write["kind"] == "assignment" and write["action"] == "insert" else None

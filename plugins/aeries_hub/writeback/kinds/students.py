@@ -65,6 +65,10 @@ class StudentsKind:
     key = "students"
     record_kinds = {"student": "students", "contact": "contacts"}
     new_id_name = "student_id"
+    writable_fields: dict[str, tuple[str, ...]] = {
+        "students": (*TABLES["students"].column_names, "BirthDate"),  # InsertStudent's name for Birthdate
+        "contacts": TABLES["contacts"].column_names}
+    security_areas = {"student": "Student Data", "contact": "Contacts"}
 
     def load(self, section: dict[str, Any], common: dict[str, Any], origin: dict[str, Any]) -> WriteBack:
         contacts = section.get("contacts")
@@ -87,7 +91,7 @@ class StudentsKind:
     def problems(self, writeback: WriteBack) -> list[str]:
         spec = students_of(writeback)
         problems = []
-        aeries_student = set(TABLES["students"].column_names) | {"BirthDate"}  # InsertStudent's name for Birthdate
+        aeries_student = self.writable_fields["students"]
         names = [f.name for f in spec.fields]
         for student_field in spec.fields:
             if student_field.name not in aeries_student:
@@ -97,7 +101,7 @@ class StudentsKind:
             if key not in names:
                 problems.append(f"students.match: {key!r} is not one of students.fields ({', '.join(names)})")
         if spec.contacts:
-            aeries_contact = set(TABLES["contacts"].column_names)
+            aeries_contact = self.writable_fields["contacts"]
             contact_names = [f.name for f in spec.contacts.fields]
             for contact_field in spec.contacts.fields:
                 if contact_field.name not in aeries_contact:
@@ -176,9 +180,6 @@ class StudentsKind:
         plan = build_plan(writeback, students.to_dict("records"), contacts.to_dict("records"), aeries_students,
                           aeries_contacts)
         return Planned(plan, students_read=len({row["StudentID"] for row in aeries_students}))
-
-    def security_area(self, write: dict) -> str:
-        return "Contacts" if write["kind"] == "contact" else "Student Data"
 
     def id_field(self, write: dict) -> str | None:
         return "StudentID" if write["kind"] == "student" and write["action"] == "insert" else None
