@@ -18,6 +18,7 @@ from aeries_hub.aeries.tables import TABLES
 from aeries_hub.config_files import one_line_yaml, read_yaml
 from aeries_hub.mapping.steps import STEPS, json_schema
 from aeries_hub.paths import MAPPINGS_DIR, SCHEMAS_DIR
+from aeries_hub.writeback.reference import write_reference as write_writeback_reference
 
 REFERENCE = Path(__file__).resolve().parents[3] / "docs" / "mapping-reference.md"
 MAPPING_SCHEMA = SCHEMAS_DIR / "mapping.schema.json"
@@ -256,3 +257,4 @@ if __name__ == "__main__":
     MAPPING_SCHEMA.write_text(mapping_schema())
     REFERENCE.write_text(render())
     print(f"wrote {MAPPING_SCHEMA} and {REFERENCE}")
+    write_writeback_reference()

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
+from aeries_hub.config_files import closest
 from aeries_hub.mapping.models import Schedule
 
 #: Where the vendor's export files come from: exactly one of these (``source.sftp`` or ``source.http``).
@@ -91,11 +92,17 @@ def sftp_pattern(origin: dict[str, Any], source: str, format: str) -> str:
     return origin.get("pattern", "*.jsonl" if format == "jsonl" else "*.csv")
 
 
-def source_problems(writeback: WriteBack, where: str) -> list[str]:
-    """The source's options that do not go with its format."""
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'X'?)`` for a ``name`` that is not one of ``choices``, when one is close; else ""."""
+    meant = closest(name, sorted(choices))
+    return f" (did you mean {meant!r}?)" if meant else ""
+
+
+def source_problems(writeback: WriteBack) -> list[str]:
+    """The source's options that do not go with its format (``<key path>: <problem>``)."""
     problems = []
     if writeback.format == "jsonl" and writeback.delimiter != ",":
-        problems.append(f"{where}: source.{writeback.source}.delimiter: only for format csv")
+        problems.append(f"source.{writeback.source}.delimiter: only for format csv")
     if writeback.format == "jsonl" and writeback.quoting != "minimal":
-        problems.append(f"{where}: source.{writeback.source}.quoting: only for format csv")
+        problems.append(f"source.{writeback.source}.quoting: only for format csv")
     return problems

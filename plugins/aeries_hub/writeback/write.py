@@ -91,7 +91,7 @@ def _send(kind: WriteBackKind, hook: AeriesHook, journal: WriteJournal, index: i
 
     journal.sending(index, path)
     try:
-        answer = hook.write(path, write["body"], security_area=kind.security_area(write),
+        answer = hook.write(path, write["body"], security_area=kind.security_areas[write["kind"]],
                             idempotent=write["action"] == "update")
     except (AeriesValidationError, AeriesWriteUnknownError) as exc:
         status = "refused" if isinstance(exc, AeriesValidationError) else "unknown"
@@ -117,7 +117,7 @@ def _stored(kind: WriteBackKind, write: dict, not_stored: list[str] | None) -> d
     fields = ", ".join(not_stored)
     return {"status": "incomplete", "not_stored": not_stored, "reason": (
         f"Aeries took the {write['kind']} {write['action']} on {write['path']} but did not store {fields}: field "
-        f"level security denies the API certificate {fields} in {kind.security_area(write)}. Grant its group Update "
-        f"on these fields (Aeries: Security, field level security) and set them on that record in Aeries by hand; "
+        f"level security denies the API certificate {fields} in {kind.security_areas[write['kind']]}. Grant its group "
+        f"Update on these fields (Aeries: Security, field level security) and set them on that record in Aeries by hand; "
         f"this export counts as processed, and until the fields are set a later export may not find the record by "
         f"them")}

@@ -41,14 +41,20 @@ class WriteBackKind(Protocol):
     record_kinds: dict[str, str]
     #: The report's name for the id Aeries gives an insert (``student_id``, ``assignment_number``).
     new_id_name: str
+    #: Per kind of record, every Aeries field a write-back of this kind can write (its ``guard.allowed_fields``
+    #: says which it may).
+    writable_fields: dict[str, tuple[str, ...]]
+    #: The Aeries security area of each kind of planned write: the certificate needs it to write.
+    security_areas: dict[str, str]
 
     def load(self, section: dict[str, Any], common: dict[str, Any], origin: dict[str, Any]) -> WriteBack:
         """The write-back of a file with this section: ``common`` are the other keyword arguments of WriteBack,
         ``origin`` the file's ``source.sftp`` or ``source.http``."""
         ...
 
-    def problems(self, writeback: WriteBack, where: str) -> list[str]:
-        """What is wrong in the section (the schema aside), each line naming ``where`` and the key path."""
+    def problems(self, writeback: WriteBack) -> list[str]:
+        """What is wrong in the section (the schema aside), each line ``<key path>: <problem>`` (the loader adds
+        the file and line)."""
         ...
 
     def written_fields(self, writeback: WriteBack) -> dict[str, dict[str, str]]:
@@ -61,10 +67,6 @@ class WriteBackKind(Protocol):
 
     def plan(self, writeback: WriteBack, hook: AeriesHook, run: RunFolder) -> Planned:
         """Compare the validated rows with Aeries: the writes, in order."""
-        ...
-
-    def security_area(self, write: dict) -> str:
-        """The Aeries security area a planned write needs."""
         ...
 
     def id_field(self, write: dict) -> str | None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from aeries_hub.aeries.collect import read_table
 from aeries_hub.writeback.kinds.base import Planned, Validated
 from aeries_hub.writeback.records import ID, ROW, checked_rows, exported_records, field_checks, mapped, row, text
-from aeries_hub.writeback.spec import Field, WriteBack, parse_fields, sftp_pattern, source_problems
+from aeries_hub.writeback.spec import Field, WriteBack, did_you_mean, parse_fields, sftp_pattern
 
 if TYPE_CHECKING:
     from aeries_hub.aeries.hook import AeriesHook
@@ -47,6 +47,8 @@ class CourseRequestsKind:
     key = "course_requests"
     record_kinds = {"course request": "course_requests"}
     new_id_name = ""  # no later write needs the id of an inserted request
+    writable_fields: dict[str, tuple[str, ...]] = {"course_requests": ("CourseID", *COURSE_REQUEST_FIELDS)}
+    security_areas = {"course request": COURSE_REQUESTS_AREA}
 
     def load(self, section: dict[str, Any], common: dict[str, Any], origin: dict[str, Any]) -> WriteBack:
         ids = section.get("id", [section["school"], section["student"], section["course"]])
@@ -58,13 +60,14 @@ class CourseRequestsKind:
         pattern = sftp_pattern(origin, common["source"], common["format"])
         return WriteBack(**common, pattern=pattern, kind=self.key, section=course_requests)
 
-    def problems(self, writeback: WriteBack, where: str) -> list[str]:
+    def problems(self, writeback: WriteBack) -> list[str]:
         problems = []
         for requested in course_requests_of(writeback).fields:
             if requested.name not in COURSE_REQUEST_FIELDS:
-                problems.append(f"{where}: course_requests.fields.{requested.name}: not a field of an Aeries course "
-                                f"request that a write-back may set ({', '.join(COURSE_REQUEST_FIELDS)})")
-        return problems + source_problems(writeback, where)
+                problems.append(f"course_requests.fields.{requested.name}: not a field of an Aeries course request "
+                                f"that a write-back may set{did_you_mean(requested.name, COURSE_REQUEST_FIELDS)} "
+                                f"({', '.join(COURSE_REQUEST_FIELDS)})")
+        return problems
 
     def written_fields(self, writeback: WriteBack) -> dict[str, dict[str, str]]:
         fields = course_requests_of(writeback).fields
@@ -102,9 +105,6 @@ class CourseRequestsKind:
         existing = [request for school in schools for request in read_course_requests(hook, school)]
         plan = build_course_request_plan(writeback, requests, aeries_students, courses, existing)
         return Planned(plan, students_read=len({student["StudentID"] for student in aeries_students}))
-
-    def security_area(self, write: dict) -> str:
-        return COURSE_REQUESTS_AREA
 
     def id_field(self, write: dict) -> str | None:
         return None

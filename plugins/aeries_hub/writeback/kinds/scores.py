@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from aeries_hub import paths
 from aeries_hub.writeback.kinds.base import Planned, Validated
 from aeries_hub.writeback.records import ID, ROW, checked_rows, exported_records, field_checks, text
-from aeries_hub.writeback.spec import Field, WriteBack, sftp_pattern, source_problems
+from aeries_hub.writeback.spec import Field, WriteBack, sftp_pattern
 
 if TYPE_CHECKING:
     from aeries_hub.aeries.hook import AeriesHook
@@ -55,6 +55,10 @@ class ScoresKind:
     key = "scores"
     record_kinds = {"assignment": "assignments", "scores": "scores"}
     new_id_name = "assignment_number"
+    writable_fields: dict[str, tuple[str, ...]] = {
+        "assignments": ("Description", "ExternalID", "NumberCorrectPossible", "PointsPossible", "DateDue"),
+        "scores": ("NumberCorrect", "DateCompleted")}
+    security_areas = {"assignment": GRADEBOOK_AREA, "scores": SCORES_AREA}
 
     def load(self, section: dict[str, Any], common: dict[str, Any], origin: dict[str, Any]) -> WriteBack:
         scores = Scores(
@@ -67,16 +71,16 @@ class ScoresKind:
         pattern = sftp_pattern(origin, common["source"], common["format"])
         return WriteBack(**common, pattern=pattern, kind=self.key, section=scores)
 
-    def problems(self, writeback: WriteBack, where: str) -> list[str]:
+    def problems(self, writeback: WriteBack) -> list[str]:
         spec = scores_of(writeback)
         problems = []
         if spec.create_assignments and not spec.points_possible:
-            problems.append(f"{where}: scores.points_possible: required with create_assignments: true "
+            problems.append("scores.points_possible: required with create_assignments: true "
                             "(a new Aeries assignment needs its NumberCorrectPossible)")
         if spec.user_crosswalk and not spec.delivered_by.startswith("aeries_to_"):
-            problems.append(f"{where}: scores.user_crosswalk: only for scores.delivered_by an outbound DAG "
+            problems.append(f"scores.user_crosswalk: only for scores.delivered_by an outbound DAG "
                             f"(aeries_to_<mapping>), not {spec.delivered_by!r}")
-        return problems + source_problems(writeback, where)
+        return problems
 
     def written_fields(self, writeback: WriteBack) -> dict[str, dict[str, str]]:
         spec = scores_of(writeback)
@@ -84,7 +88,7 @@ class ScoresKind:
         assignments = {}
         if spec.create_assignments:
             assignments = {name: "scores.create_assignments"
-                           for name in ("Description", "ExternalID", "NumberCorrectPossible", "PointsPossible")}
+                           for name in self.writable_fields["assignments"] if name != "DateDue"}
             assignments.update({"DateDue": "scores.date"} if spec.date else {})
         return {"assignments": assignments, "scores": scores}
 
@@ -141,9 +145,6 @@ class ScoresKind:
         plan = build_score_plan(writeback, rows, classes, rosters, gradebooks, assignments, scores,
                                 student_ids(writeback))
         return Planned(plan, students_read=len({r["user_id"] for r in rosters if r.get("role", "S") == "S"}))
-
-    def security_area(self, write: dict) -> str:
-        return GRADEBOOK_AREA if write["kind"] == "assignment" else SCORES_AREA
 
     def id_field(self, write: dict) -> str | None:
         return "AssignmentNumber" if write["kind"] == "assignment" and write["action"] == "insert" else None

@@ -16,7 +16,7 @@ from aeries_hub.mapping.loader import value_spec
 from aeries_hub.mapping.models import ValueSpec
 from aeries_hub.writeback.kinds.base import Planned, Validated
 from aeries_hub.writeback.records import ID, ROW, SCHOOL, exported_records, field_checks, mapped, row, text
-from aeries_hub.writeback.spec import Field, WriteBack, parse_fields, sftp_pattern
+from aeries_hub.writeback.spec import Field, WriteBack, did_you_mean, parse_fields, sftp_pattern
 
 if TYPE_CHECKING:
     from aeries_hub.aeries.hook import AeriesHook
@@ -66,6 +66,10 @@ class StudentsKind:
     key = "students"
     record_kinds = {"student": "students", "contact": "contacts"}
     new_id_name = "student_id"
+    writable_fields: dict[str, tuple[str, ...]] = {
+        "students": (*TABLES["students"].column_names, "BirthDate"),  # InsertStudent's name for Birthdate
+        "contacts": TABLES["contacts"].column_names}
+    security_areas = {"student": "Student Data", "contact": "Contacts"}
 
     def load(self, section: dict[str, Any], common: dict[str, Any], origin: dict[str, Any]) -> WriteBack:
         contacts = section.get("contacts")
@@ -85,29 +89,30 @@ class StudentsKind:
         pattern = sftp_pattern(origin, common["source"], "jsonl")
         return WriteBack(**common, pattern=pattern, kind=self.key, section=students)
 
-    def problems(self, writeback: WriteBack, where: str) -> list[str]:
+    def problems(self, writeback: WriteBack) -> list[str]:
         spec = students_of(writeback)
         problems = []
-        aeries_student = set(TABLES["students"].column_names) | {"BirthDate"}  # InsertStudent's name for Birthdate
+        aeries_student = self.writable_fields["students"]
         names = [f.name for f in spec.fields]
         for student_field in spec.fields:
             if student_field.name not in aeries_student:
-                problems.append(f"{where}: students.fields.{student_field.name}: not a field of an Aeries student")
+                problems.append(f"students.fields.{student_field.name}: not a field of an Aeries student"
+                                f"{did_you_mean(student_field.name, aeries_student)}")
         for key in spec.match:
             if key not in names:
-                problems.append(f"{where}: students.match: {key!r} is not one of students.fields ({', '.join(names)})")
+                problems.append(f"students.match: {key!r} is not one of students.fields ({', '.join(names)})")
         if spec.contacts:
-            aeries_contact = set(TABLES["contacts"].column_names)
+            aeries_contact = self.writable_fields["contacts"]
             contact_names = [f.name for f in spec.contacts.fields]
             for contact_field in spec.contacts.fields:
                 if contact_field.name not in aeries_contact:
-                    problems.append(f"{where}: students.contacts.fields.{contact_field.name}: not a field of an "
-                                    "Aeries contact")
+                    problems.append(f"students.contacts.fields.{contact_field.name}: not a field of an Aeries "
+                                    f"contact{did_you_mean(contact_field.name, aeries_contact)}")
             for key in spec.contacts.match:
                 if key not in contact_names:
-                    problems.append(f"{where}: students.contacts.match: {key!r} is not one of students.contacts.fields")
+                    problems.append(f"students.contacts.match: {key!r} is not one of students.contacts.fields")
             for key, value in spec.contacts.aeries_match.items():
-                at = f"{where}: students.contacts.aeries_match.{key}"
+                at = f"students.contacts.aeries_match.{key}"
                 if key not in spec.contacts.match:
                     problems.append(f"{at}: {key!r} is not one of students.contacts.match")
                 if value.kind not in ("source", "first_of"):
@@ -115,7 +120,8 @@ class StudentsKind:
                     continue
                 for column in columns_read(value):
                     if column not in aeries_contact:
-                        problems.append(f"{at}: {column!r} is not a field of an Aeries contact")
+                        problems.append(f"{at}: {column!r} is not a field of an Aeries contact"
+                                        f"{did_you_mean(column, aeries_contact)}")
         return problems
 
     def written_fields(self, writeback: WriteBack) -> dict[str, dict[str, str]]:
@@ -175,9 +181,6 @@ class StudentsKind:
         plan = build_plan(writeback, students.to_dict("records"), contacts.to_dict("records"), aeries_students,
                           aeries_contacts)
         return Planned(plan, students_read=len({row["StudentID"] for row in aeries_students}))
-
-    def security_area(self, write: dict) -> str:
-        return "Contacts" if write["kind"] == "contact" else "Student Data"
 
     def id_field(self, write: dict) -> str | None:
         return "StudentID" if write["kind"] == "student" and write["action"] == "insert" else None

@@ -272,5 +272,5 @@ def test_the_limits_default_and_are_checked_at_load(tmp_path):
     assert (limited.max_file_bytes, limited.max_fetch_seconds) == (10, 1.5)
     for limits, key in (({"max_file_bytes": 0}, "max_file_bytes"), ({"max_fetch_seconds": 0}, "max_fetch_seconds"),
                         ({"max_file_bytes": "1 GB"}, "max_file_bytes")):
-        with pytest.raises(MappingError, match=rf"^xello.yml: source.sftp.{key}: "):
+        with pytest.raises(MappingError, match=rf"^xello.yml:\d+: source.sftp.{key}: "):
             load_writeback(xello(tmp_path, sftp_source(**limits)))

@@ -66,12 +66,12 @@ def test_loader_reads_the_http_source(writeback):
 
 def test_loader_wants_exactly_one_source_and_names_the_key_path(tmp_path):
     both = {"sftp": {"conn_id": "x", "remote_dir": "d"}, "http": {"conn_id": CONN_ID, "endpoint": "/e"}}
-    for source, expected in ((both, "schoolmint_enroll.yml: source: give exactly one of: sftp, http (it has both)"),
-                             ({}, "schoolmint_enroll.yml: source: give exactly one of: sftp, http (it has neither)")):
+    for source, expected in ((both, "schoolmint_enroll.yml:56: source: give exactly one of: sftp, http (it has both)"),
+                             ({}, "schoolmint_enroll.yml:56: source: give exactly one of: sftp, http (it has neither)")):
         with pytest.raises(MappingError) as err:
             load_writeback(enroll_yml(tmp_path, source))
         assert str(err.value) == expected
-    with pytest.raises(MappingError, match=r"schoolmint_enroll.yml: source.http: .*'endpoint'"):
+    with pytest.raises(MappingError, match=r"schoolmint_enroll.yml:57: source.http: .*'endpoint'"):
         load_writeback(enroll_yml(tmp_path, {"http": {"conn_id": CONN_ID}}))
     with pytest.raises(MappingError, match=r"source.http: unknown key 'remote_dir'"):
         load_writeback(enroll_yml(tmp_path, {"http": {"conn_id": CONN_ID, "endpoint": "/e", "remote_dir": "d"}}))

@@ -35,7 +35,8 @@ def test_shipped_writeback_loads_with_writing_off():
 
 def test_unknown_key_and_unknown_aeries_field_name_the_key_path(tmp_path):
     assert enroll_with(tmp_path, lambda d: d["students"].update(matches=["X"])) == (
-        "schoolmint_enroll.yml: students: unknown key 'matches'; allowed keys: contacts, fields, id, match, school"
+        "schoolmint_enroll.yml:133: students: unknown key 'matches' (did you mean 'match'?); allowed keys: contacts, fields, id, match, "
+        "school"
     )
 
     def edit(d):
@@ -43,8 +44,8 @@ def test_unknown_key_and_unknown_aeries_field_name_the_key_path(tmp_path):
         d["students"]["match"] = ["StateId"]
 
     assert enroll_with(tmp_path, edit) == (
-        "schoolmint_enroll.yml: students.fields.FavoriteColor: not a field of an Aeries student\n"
-        "schoolmint_enroll.yml: students.match: 'StateId' is not one of students.fields (StateStudentID, FirstName, "
+        "schoolmint_enroll.yml:100: students.fields.FavoriteColor: not a field of an Aeries student\n"
+        "schoolmint_enroll.yml:64: students.match: 'StateId' is not one of students.fields (StateStudentID, FirstName, "
         "MiddleName, LastName, BirthDate, Gender, Grade, HomePhone, MailingAddress, MailingAddressCity, "
         "MailingAddressState, MailingAddressZipCode, SchoolEnterDate, FavoriteColor)"
     )
@@ -55,7 +56,7 @@ def test_a_field_the_guard_does_not_allow_is_refused_at_load_naming_file_key_and
         d["guard"]["allowed_fields"]["students"].remove("MailingAddress")
 
     assert enroll_with(tmp_path, edit) == (
-        "schoolmint_enroll.yml: students.fields.MailingAddress: field MailingAddress is not in "
+        "schoolmint_enroll.yml:92: students.fields.MailingAddress: field MailingAddress is not in "
         "guard.allowed_fields.students (the students fields this write-back may write: StateStudentID, FirstName, "
         "MiddleName, LastName, BirthDate, Gender, Grade, HomePhone, MailingAddressCity, MailingAddressState, "
         "MailingAddressZipCode, SchoolEnterDate); add it there only if the write-back must write it"
@@ -68,8 +69,8 @@ def test_a_contact_field_and_an_allowed_fields_kind_the_writeback_does_not_write
         d["guard"]["allowed_fields"]["scores"] = ["NumberCorrect"]
 
     problems = enroll_with(tmp_path, edit).splitlines()
-    assert problems[0] == ("schoolmint_enroll.yml: guard.allowed_fields.scores: this write-back writes students, whose "
-                           "records are students, contacts")
+    assert problems[0] == ("schoolmint_enroll.yml:49: guard.allowed_fields.scores: this write-back writes students, "
+                           "whose records are students, contacts")
     assert [p.split(": ")[1] for p in problems[1:]] == [
         "students.contacts.fields.RelationshipToStudentCode", "students.contacts.fields.EmailAddress",
         "students.contacts.fields.CellPhone", "students.contacts.fields.HomePhone"]
@@ -84,3 +85,58 @@ def test_the_shipped_writebacks_declare_what_they_write():
         writeback = load_writeback(path)
         for kind, fields in kind_of(writeback).written_fields(writeback).items():
             assert set(fields) <= set(writeback.guard.allowed_fields[kind]), (path.name, kind)
+
+
+#: A hand-written write-back with a mistake on lines 6, 15 and 20 (the schema's), then 22 (the kind's) and 6 (the
+#: source's): each problem names its line.
+HAND_WRITTEN = """\
+name: enroll
+description: New students from the enrolment system
+schedule: null
+aeries: {conn_id: aeries_writer}
+source:
+  sftp: {conn_id: enroll_sftp, remote_dir: outbox, delimter: "|"}
+guard:
+  allowed_fields: {students: [StateStudentID, FirstName], contacts: [FirstName]}
+students:
+  id: id
+  school: school
+  match: [StateStudentID]
+  fields:
+    StateStudentID: state_id
+    FirstName: {path: first, requird: true}
+  contacts:
+    from: contacts
+    match: [FirstName]
+    aeries_match:
+      FirstName: {source: MailingName, transform: [{split_nam: first}]}
+    fields:
+      FirstName: first
+"""
+
+
+def test_a_hand_written_file_s_mistakes_name_their_line_and_the_key_or_step_meant(tmp_path):
+    path = tmp_path / "enroll.yml"
+    path.write_text(HAND_WRITTEN)
+    with pytest.raises(MappingError) as err:
+        load_writeback(path)
+    assert str(err.value).splitlines() == [
+        "enroll.yml:6: source.sftp: unknown key 'delimter' (did you mean 'delimiter'?); allowed keys: conn_id, "
+        "delimiter, format, max_fetch_seconds, max_file_bytes, pattern, quoting, remote_dir",
+        "enroll.yml:20: students.contacts.aeries_match.FirstName.transform[0]: unknown step 'split_nam' (did you mean "
+        "'split_name'?); steps: blank_if_equal_to, blank_unless, crosswalk, date, digits_only, if_blank, if_match, "
+        "lower, pad_left, prefix, replace, split_name, title, trim, truncate, upper",
+        "enroll.yml:15: students.fields.FirstName: unknown key 'requird' (did you mean 'required'?); allowed keys: "
+        "path, pattern, required, values",
+    ]
+    fixed = HAND_WRITTEN.replace("delimter", "delimiter").replace("requird", "required").replace("split_nam:", "split_name:")
+    path.write_text(fixed.replace("      FirstName: first\n", "      FirstNam: first\n"))
+    with pytest.raises(MappingError) as err:
+        load_writeback(path)
+    assert str(err.value).splitlines() == [
+        "enroll.yml:22: students.contacts.fields.FirstNam: not a field of an Aeries contact (did you mean 'FirstName'?)",
+        "enroll.yml:18: students.contacts.match: 'FirstName' is not one of students.contacts.fields",
+        "enroll.yml:6: source.sftp.delimiter: only for format csv",
+    ]
+    path.write_text(fixed.replace('delimiter: "|"', "format: csv, delimiter: \"|\""))
+    assert load_writeback(path).delimiter == "|"

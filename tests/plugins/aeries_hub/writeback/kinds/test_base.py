@@ -22,6 +22,20 @@ def test_each_kind_writes_only_kinds_of_record_that_guard_allowed_fields_knows()
     assert written == allowed
 
 
+def test_each_kind_of_write_has_its_security_area_and_each_kind_of_record_its_writable_fields():
+    for kind in KINDS.values():
+        assert set(kind.security_areas) == set(kind.record_kinds), kind.key
+        assert set(kind.writable_fields) == set(kind.record_kinds.values()), kind.key
+
+
+def test_a_shipped_writeback_writes_only_fields_its_kind_can_write():
+    for path in sorted(WRITEBACKS_DIR.glob("*.yml")):
+        writeback = load_writeback(path)
+        kind = kind_of(writeback)
+        for record, fields in kind.written_fields(writeback).items():
+            assert set(fields) <= set(kind.writable_fields[record]), (path.name, record)
+
+
 def test_a_shipped_writeback_is_read_by_the_kind_of_its_section():
     kinds = {}
     for path in sorted(WRITEBACKS_DIR.glob("*.yml")):

@@ -56,33 +56,34 @@ def test_shipped_xello_writeback_loads_with_writing_off():
 def test_exactly_one_of_students_and_course_requests(tmp_path):
     enroll = read_yaml(WRITEBACKS_DIR / "schoolmint_enroll.yml", shown="x", error=ValueError)
     assert xello_with(tmp_path, lambda d: d.update(students=enroll["students"])) == (
-        "xello.yml: (top): give exactly one of: students, course_requests, scores (it has both)")
+        "xello.yml:47: (top): give exactly one of: students, course_requests, scores (it has both)")
     assert xello_with(tmp_path, lambda d: d.pop("course_requests")) == (
         "xello.yml: (top): give exactly one of: students, course_requests, scores (it has neither)")
 
 
 def test_course_request_mistakes_name_the_key_path(tmp_path):
     assert xello_with(tmp_path, lambda d: d["course_requests"].pop("course")) == (
-        "xello.yml: course_requests: 'course' is required")
+        "xello.yml:47: course_requests: 'course' is required")
     assert xello_with(tmp_path, lambda d: d["course_requests"].update(cours="x")) == (
-        "xello.yml: course_requests: unknown key 'cours'; allowed keys: course, fields, id, school, student, student_key")
+        "xello.yml:61: course_requests: unknown key 'cours' (did you mean 'course'?); allowed keys: course, fields, id, "
+        "school, student, student_key")
     assert xello_with(tmp_path, lambda d: d["course_requests"]["fields"].update(Grade="g")) == (
-        "xello.yml: course_requests.fields.Grade: not a field of an Aeries course request that a write-back may set "
+        "xello.yml:61: course_requests.fields.Grade: not a field of an Aeries course request that a write-back may set "
         "(SectionNumber, PreferredTeacherNumber, PreferredStaffID, RejectCode, AlternateTag, ActualPrimaryCourseID, "
         "PermanentLockCode)")
     assert xello_with(tmp_path, lambda d: d["course_requests"].update(student_key="StateStudentID")) == (
-        "xello.yml: course_requests.student_key: 'StateStudentID' is not one of StudentID, StudentNumber")
+        "xello.yml:61: course_requests.student_key: 'StateStudentID' is not one of StudentID, StudentNumber")
 
 
 def test_source_format_mistakes(tmp_path):
     assert xello_with(tmp_path, lambda d: d["source"]["sftp"].update(format="xlsx")) == (
-        "xello.yml: source.sftp.format: 'xlsx' is not one of jsonl, csv")
+        "xello.yml:44: source.sftp.format: 'xlsx' is not one of jsonl, csv")
     assert xello_with(tmp_path, lambda d: d["source"]["sftp"].update(delimiter="||")) == (
-        "xello.yml: source.sftp.delimiter: '||' is too long")
+        "xello.yml:45: source.sftp.delimiter: '||' is too long")
     assert xello_with(tmp_path, lambda d: d["source"]["sftp"].update(format="jsonl", quoting="minimal")) == (
-        "xello.yml: source.sftp.delimiter: only for format csv")
+        "xello.yml:45: source.sftp.delimiter: only for format csv")
     assert xello_with(tmp_path, lambda d: d["source"]["sftp"].update(quoting="double")) == (
-        "xello.yml: source.sftp.quoting: 'double' is not one of minimal, none")
+        "xello.yml:46: source.sftp.quoting: 'double' is not one of minimal, none")
 
 
 def test_the_delimited_reader_names_lines_and_refuses_a_row_with_the_wrong_column_count():

@@ -73,29 +73,29 @@ def test_exactly_one_of_the_three_sections(tmp_path):
     xello = read_yaml(WRITEBACKS_DIR / "xello.yml", shown="x", error=ValueError)
     enroll = read_yaml(WRITEBACKS_DIR / "schoolmint_enroll.yml", shown="x", error=ValueError)
     assert psl_with(tmp_path, lambda d: d.update(course_requests=xello["course_requests"])) == (
-        "powerschool_learning.yml: (top): give exactly one of: students, course_requests, scores (it has both)")
+        "powerschool_learning.yml:57: (top): give exactly one of: students, course_requests, scores (it has both)")
     assert psl_with(tmp_path, lambda d: d.update(course_requests=xello["course_requests"],
                                                  students=enroll["students"])) == (
-        "powerschool_learning.yml: (top): give exactly one of: students, course_requests, scores (it has all of them)")
+        "powerschool_learning.yml:57: (top): give exactly one of: students, course_requests, scores (it has all of them)")
     assert psl_with(tmp_path, lambda d: d.pop("scores")) == (
         "powerschool_learning.yml: (top): give exactly one of: students, course_requests, scores (it has neither)")
 
 
 def test_scores_mistakes_name_the_key_path(tmp_path):
     assert psl_with(tmp_path, lambda d: d["scores"].pop("delivered_by")) == (
-        "powerschool_learning.yml: scores: 'delivered_by' is required")
+        "powerschool_learning.yml:57: scores: 'delivered_by' is required")
     assert psl_with(tmp_path, lambda d: d["scores"].pop("score")) == (
-        "powerschool_learning.yml: scores: 'score' is required")
+        "powerschool_learning.yml:57: scores: 'score' is required")
     message = psl_with(tmp_path, lambda d: d["scores"].update(grade="x"))
-    assert message == ("powerschool_learning.yml: scores: unknown key 'grade'; allowed keys: assignment, class, "
+    assert message == ("powerschool_learning.yml:68: scores: unknown key 'grade'; allowed keys: assignment, class, "
                        "create_assignments, date, delivered_by, points_possible, score, student, title, user_crosswalk")
     assert psl_with(tmp_path, lambda d: d["scores"].update(delivered_by="psl_rosters")) == (
-        "powerschool_learning.yml: scores.user_crosswalk: only for scores.delivered_by an outbound DAG "
+        "powerschool_learning.yml:67: scores.user_crosswalk: only for scores.delivered_by an outbound DAG "
         "(aeries_to_<mapping>), not 'psl_rosters'")
     assert psl_with(tmp_path, lambda d: d["scores"].update(create_assignments="yes")) == (
-        "powerschool_learning.yml: scores.create_assignments: 'yes' is not of type 'boolean'")
+        "powerschool_learning.yml:66: scores.create_assignments: 'yes' is not of type 'boolean'")
     assert psl_with(tmp_path, lambda d: d["scores"].pop("points_possible")) == (
-        "powerschool_learning.yml: scores.points_possible: required with create_assignments: true "
+        "powerschool_learning.yml:57: scores.points_possible: required with create_assignments: true "
         "(a new Aeries assignment needs its NumberCorrectPossible)")
 
 

@@ -84,11 +84,12 @@ def test_aeries_match_names_a_match_field_and_reads_aeries_contact_columns(tmp_p
     with pytest.raises(MappingError) as error:
         load_writeback(path)
     assert str(error.value).splitlines() == [
-        "schoolmint_enroll.yml: students.contacts.aeries_match.EmailAddress: 'EmailAddress' is not one of "
+        "schoolmint_enroll.yml:76: students.contacts.aeries_match.EmailAddress: 'EmailAddress' is not one of "
         "students.contacts.match",
-        "schoolmint_enroll.yml: students.contacts.aeries_match.EmailAddress: 'MailingNam' is not a field of an "
-        "Aeries contact",
+        "schoolmint_enroll.yml:76: students.contacts.aeries_match.EmailAddress: 'MailingNam' is not a field of an "
+        "Aeries contact (did you mean 'MailingName'?)",
     ]
     path.write_text(text.replace("{split_name: first}", "{split_name: middle}"))
-    with pytest.raises(MappingError, match=r"students\.contacts\.aeries_match\.FirstName\.first_of\[1\]"):
+    with pytest.raises(MappingError, match=r"^schoolmint_enroll\.yml:75: students\.contacts\.aeries_match\.FirstName"
+                                           r"\.first_of\[1\]\.transform\[0\]\.split_name: 'middle' is not one of"):
         load_writeback(path)
