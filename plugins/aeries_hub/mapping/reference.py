@@ -1,11 +1,11 @@
-"""The reference of the mapping format, written from its definitions: the step definition of
-include/schemas/mapping.schema.json from the step registry (:func:`mapping_schema`), then
-docs/mapping-reference.md, written from the definitions the loader checks a mapping against: every key of
-include/schemas/mapping.schema.json (and of the check file format it refers to), every transform step of the
-registry (:mod:`aeries_hub.mapping.steps`) and every Aeries table and column of :mod:`aeries_hub.aeries.tables`. The
-examples are the first use of each key in the shipped mappings (include/mappings/).
+"""The files written from the definitions of the YAML formats (``make docs``): include/schemas/mapping.schema.json
+and include/schemas/checks.schema.json from their pydantic models (:mod:`aeries_hub.mapping.schema_models`,
+:mod:`aeries_hub.quality.check_models`), then docs/mapping-reference.md from the same definitions: every key of
+the mapping and check file formats, every transform step of the registry (:mod:`aeries_hub.mapping.steps`) and
+every Aeries table and column of :mod:`aeries_hub.aeries.tables`. The examples are the first use of each key in
+the shipped mappings (include/mappings/).
 
-``make docs`` runs this module; tests fail when the committed schema or reference is not the one it writes.
+Tests fail when a committed schema or the reference is not the one this module writes.
 """
 
 from __future__ import annotations
@@ -16,12 +16,15 @@ from typing import Any, Iterator
 
 from aeries_hub.aeries.tables import TABLES
 from aeries_hub.config_files import one_line_yaml, read_yaml
-from aeries_hub.mapping.steps import STEPS, json_schema
+from aeries_hub.mapping.schema_models import mapping_schema_document
+from aeries_hub.mapping.steps import STEPS
 from aeries_hub.paths import MAPPINGS_DIR, SCHEMAS_DIR
+from aeries_hub.quality.check_models import checks_schema_document
 from aeries_hub.writeback.reference import write_reference as write_writeback_reference
 
 REFERENCE = Path(__file__).resolve().parents[3] / "docs" / "mapping-reference.md"
 MAPPING_SCHEMA = SCHEMAS_DIR / "mapping.schema.json"
+CHECKS_SCHEMA = SCHEMAS_DIR / "checks.schema.json"
 _CHECKS_REF = "checks.schema.json#/$defs/"
 _EXAMPLE_WIDTH = 90
 
@@ -29,15 +32,22 @@ _EXAMPLE_WIDTH = 90
 _SECTIONS = ("(top)", "output", "format", "column", "record_set", "lookup", "preference", "condition", "value")
 
 
+def _schema_text(document: dict) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
 def mapping_schema() -> str:
-    """include/schemas/mapping.schema.json as it should be: its step definition is the registry's."""
-    schema = json.loads(MAPPING_SCHEMA.read_text())
-    schema["$defs"]["step"] = json_schema()
-    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+    """include/schemas/mapping.schema.json as it should be."""
+    return _schema_text(mapping_schema_document())
+
+
+def checks_schema() -> str:
+    """include/schemas/checks.schema.json as it should be."""
+    return _schema_text(checks_schema_document())
 
 
 def _schemas() -> tuple[dict, dict]:
-    return json.loads(mapping_schema()), json.loads((SCHEMAS_DIR / "checks.schema.json").read_text())
+    return mapping_schema_document(), checks_schema_document()
 
 
 def _anchor(definition: str) -> str:
@@ -226,7 +236,8 @@ def render() -> str:
     definitions = mapping_schema["$defs"]
     examples = _examples(mapping_schema)
     lines = ["# Mapping file reference", "",
-             "<!-- Written by `make docs` (aeries_hub/mapping/reference.py) from include/schemas/mapping.schema.json, "
+             "<!-- Written by `make docs` (aeries_hub/mapping/reference.py) from the models of the formats "
+             "(aeries_hub/mapping/schema_models.py, output_models.py, aeries_hub/quality/check_models.py), "
              "the step registry (aeries_hub/mapping/steps.py) and the Aeries table registry (aeries_hub/aeries/tables.py); "
              "do not edit. -->", "",
              "Every key a mapping file (include/mappings/*.yml) may hold. How to write one: "
@@ -255,6 +266,7 @@ def render() -> str:
 
 if __name__ == "__main__":
     MAPPING_SCHEMA.write_text(mapping_schema())
+    CHECKS_SCHEMA.write_text(checks_schema())
     REFERENCE.write_text(render())
-    print(f"wrote {MAPPING_SCHEMA} and {REFERENCE}")
+    print(f"wrote {MAPPING_SCHEMA}, {CHECKS_SCHEMA} and {REFERENCE}")
     write_writeback_reference()

@@ -16,7 +16,6 @@ from aeries_hub.quality.checks import (
     Check,
     CheckConfigError,
     TableRef,
-    encoding_checks,
     load_checks,
     parse_checks,
 )
@@ -39,7 +38,6 @@ __all__ = [
     "TableRef",
     "ValidationOutcome",
     "combine_reports",
-    "encoding_checks",
     "failure_sentence",
     "load_checks",
     "parse_checks",

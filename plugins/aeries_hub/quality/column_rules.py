@@ -4,6 +4,8 @@ delimiters, encoding), ahead of the mapping's own checks; run on every built fil
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+from typing import Any, Iterable
 
 
 def output_checks(output) -> list[dict]:
@@ -97,7 +99,60 @@ def output_checks(output) -> list[dict]:
                                    f"quote (\"), which {output.file} cannot quote",
                 }
             )
-    from aeries_hub.quality import encoding_checks
-
     checks += encoding_checks(output.delivered_columns, output.format.encoding, output.file)
     return checks + list(output.checks)
+
+
+#: Encodings that hold every Unicode character: a file in one of them never needs encoding checks.
+_UNICODE_ENCODINGS = {"utf_8", "utf_8_sig", "utf_16", "utf_16_le", "utf_16_be", "utf_32", "utf_32_le", "utf_32_be", "gb18030"}
+
+
+def encoding_checks(columns: Iterable[str], encoding: str, file: str) -> list[dict[str, Any]]:
+    """Reject checks for an output file whose encoding cannot hold every character (latin-1, ascii, cp1252...).
+
+    One check per column: a row with a character the encoding lacks (a Vietnamese, Chinese or emoji name in
+    a latin-1 file) is rejected with a reason naming the column and the encoding, and the rest of the file is
+    delivered; without them the file could not be written at all. Nothing is transliterated or replaced.
+    Empty for utf-8 and the other Unicode encodings.
+    """
+    import codecs
+
+    name = codecs.lookup(encoding).name.replace("-", "_")
+    if name in _UNICODE_ENCODINGS:
+        return []
+    outside = f"[^{_encodable_class(name)}]"
+    return [
+        {
+            "expectation": "expect_column_values_to_not_match_regex",
+            "column": column,
+            "regex": outside,
+            "severity": "reject",
+            "description": (
+                f"{column} has a character that {encoding} cannot encode ({file} is written in {encoding}); "
+                f"correct the value in Aeries, or set format.encoding to utf-8 if the vendor accepts it"
+            ),
+        }
+        for column in columns
+    ]
+
+
+@lru_cache(maxsize=8)
+def _encodable_class(encoding: str) -> str:
+    """The characters ``encoding`` can encode, as the inside of a regular-expression character class."""
+    ranges: list[list[int]] = []
+    for code in range(0x110000):
+        if 0xD800 <= code <= 0xDFFF:
+            continue
+        try:
+            chr(code).encode(encoding)
+        except UnicodeEncodeError:
+            continue
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+
+    def escaped(code: int) -> str:
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+    return "".join(escaped(a) if a == b else f"{escaped(a)}-{escaped(b)}" for a, b in ranges)

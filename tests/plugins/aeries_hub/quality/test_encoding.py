@@ -10,7 +10,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from aeries_hub.quality import REJECT_REASON, encoding_checks, parse_checks, validate_frame
+from aeries_hub.quality import REJECT_REASON, parse_checks, validate_frame
+from aeries_hub.quality.column_rules import encoding_checks
 
 PATRONS = pd.DataFrame({
     "field_districtID": ["700001", "700002", "700003", "700004", "700005"],

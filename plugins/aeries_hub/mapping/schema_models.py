@@ -1,0 +1,201 @@
+"""The format of a mapping file (include/mappings/*.yml) as pydantic models, the one definition of it:
+include/schemas/mapping.schema.json is written from :class:`MappingFile` (:func:`mapping_schema_document`), its
+outputs' definitions from :mod:`aeries_hub.mapping.output_models`.
+
+The loader validates with the written JSON Schema (jsonschema, at DAG parse time) and builds the engine's
+dataclasses (:mod:`aeries_hub.mapping.models`); these models are read by ``make docs`` and the tests.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import ConfigDict, Field
+
+from aeries_hub.mapping.output_models import Name, condition, output, string_list
+from aeries_hub.mapping.steps import json_schema
+from aeries_hub.schema_generator import ClosedModel, schema_document
+
+SCHEMA_ID = "https://aeries-integration-hub.invalid/schemas/mapping.schema.json"
+_HOURS_MINUTES = "^([01]\\d|2[0-3]):[0-5]\\d$"
+_UNIQUE: dict[str, Any] = {"uniqueItems": True}
+_Cron = Annotated[str, Field(min_length=9)]
+_Text = Annotated[str, Field(min_length=1)]
+_Percent = Annotated[float, Field(ge=0, le=100)]
+_Hours = Annotated[float, Field(gt=0)]
+
+
+class Schedule(ClosedModel):
+    cron: _Cron | Annotated[list[_Cron], Field(min_length=1)] = Field(
+        description="One cron expression or several (the run happens at each).")
+    timezone: str = Field(description="IANA time zone name, e.g. America/Los_Angeles.")
+
+
+class Aeries(ClosedModel):
+    conn_id: str = Field(description="Airflow connection of type aeries.")
+
+
+class Incremental(ClosedModel):
+    full_every_hours: _Hours | None = Field(None, description=(
+        "Hours after the last full extraction when the next run extracts everything again (default 168, a week)."))
+    max_changed_percent: Annotated[float, Field(gt=0, le=100)] | None = Field(None, description=(
+        "A table whose changed records (students, sections, staff; a student's schedule or contacts count as one) "
+        "exceed this share of its snapshot is extracted in full instead: past it, pages cost Aeries less than one "
+        "request per record (default 5)."))
+
+
+class StudentStatusCodes(ClosedModel):
+    active: string_list | None = None
+    pre_enrolled: string_list | None = None
+
+
+class Source(ClosedModel):
+    tables: Annotated[list[Literal["schools", "terms", "students", "contacts", "staff", "teachers", "courses",
+                                   "sections", "rosters"]], Field(min_length=1)] = Field(
+        description="Aeries tables to extract.", json_schema_extra=_UNIQUE)
+    school_codes: list[Annotated[int, Field(ge=1)]] | None = Field(None, json_schema_extra=_UNIQUE, description=(
+        "Schools to include (Aeries SchoolCode). Empty or absent: every school."))
+    include_pseudo_schools: bool = Field(False, description=(
+        "Send Aeries' pseudo-schools too. Absent or false: they are left out of every file, with their rows in "
+        "every table tied to them by SchoolCode (students, contacts, teachers, sections, rosters, terms; staff keep "
+        "their PrimaryAeriesSchool), and the run report lists each with its code, name and reason. A pseudo-school "
+        "is school 0 (the district itself), a school with DoNotReport true (e.g. 99 Transfer School), or a school "
+        "no student record is listed under (e.g. 900-902 'X ...' schools; this rule needs students in "
+        "source.tables). A school named in school_codes is never left out."))
+    student_statuses: Annotated[list[Literal["active", "pre_enrolled", "inactive"]], Field(min_length=1)] | None = (
+        Field(None, json_schema_extra=_UNIQUE, description="Students to include, by status. Absent: active only."))
+    incremental: Incremental | None = Field(None, description=(
+        "Extract students, contacts, staff, sections and rosters incrementally with Aeries' *DataChanges "
+        "endpoints (only the records changed since the last extraction, merged into the DAG's extract snapshot); "
+        "schools, terms, teachers and courses are always extracted in full. A full extraction runs when the "
+        "snapshot's last full extraction is older than full_every_hours (or with the DAG param full_extract). "
+        "Absent: every run extracts everything."))
+    student_status_codes: StudentStatusCodes | None = Field(None, description=(
+        "Aeries InactiveStatusCode values (trimmed) that mean each status. Default: active = blank, pre_enrolled = "
+        "P, inactive = every other code."))
+
+
+class Sftp(ClosedModel):
+    conn_id: str = Field(description="Airflow connection of type sftp (host key checking on).")
+    remote_dir: _Text = Field(description="Folder on the vendor's server that receives the files.")
+
+
+class Package(ClosedModel):
+    zip: str = Field(pattern="^[A-Za-z0-9_.-]+\\.zip$")
+
+
+class HttpTarget(ClosedModel):
+    conn_id: str = Field(description="Airflow connection of type http (token in the password).")
+    scheduled_imports: Literal["always", "once"] = Field("always", description=(
+        "once: after one successful scheduled import, later scheduled runs to this target skip (a vendor "
+        "sandbox)."))
+
+
+class Http(ClosedModel):
+    endpoint: str = Field(pattern="^/", description=(
+        "Path of the import endpoint, after the connection's host (and its endpoint_prefix extra)."))
+    batch_size: Annotated[int, Field(ge=1, le=10000)] = 100
+    targets: Annotated[dict[Name, HttpTarget], Field(min_length=1)]
+    target: str = Field(description=(
+        "The target scheduled runs deliver to; manual runs may choose another with the target param."))
+
+
+class Delivery(ClosedModel):
+    model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": ["sftp"]}, {"required": ["http"]}]})
+
+    sftp: Sftp | None = None
+    package: Package | None = Field(None, description=(
+        "Deliver every output file in one zip archive instead of one by one."))
+    http: Http | None = Field(None, description=(
+        "Post the records of the jsonl output(s) to the vendor's HTTPS API in batches, with an idempotency key per "
+        "batch."))
+
+
+class Window(ClosedModel):
+    days: Annotated[list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]], Field(min_length=1)] = Field(
+        json_schema_extra=_UNIQUE, description="Days on which the window opens.")
+    start: str = Field(pattern=_HOURS_MINUTES, description="Opening time, HH:MM.")
+    end: str = Field(pattern=_HOURS_MINUTES, description="Closing time, HH:MM; at or before start: the next day.")
+    timezone: str
+    outside: Literal["wait", "skip"] = Field("wait", description="What a run started outside the window does.")
+    max_wait_hours: _Hours = Field(24, description="With wait: give up (skip) after this long.")
+
+
+class Guard(ClosedModel):
+    max_removed_percent: _Percent = Field(10, description=(
+        "Most rows of the last delivery a file may drop without approval, in percent."))
+    max_changed_percent: _Percent = Field(30, description=(
+        "Most rows of the last delivery a file may change without approval, in percent."))
+    min_rows: Annotated[int, Field(ge=1)] = Field(10, description=(
+        "A change of fewer rows than this never needs approval, whatever its percentage (small files)."))
+    approval_timeout_hours: _Hours = Field(24, description=(
+        "How long a run waits for the decision; then it ends without delivering."))
+
+
+class CrosswalkUse(ClosedModel):
+    table: str = Field(description="Aeries table of source.tables.")
+    column: str = Field(description=(
+        "Its column holding values of the check's column (e.g. PrimaryAeriesSchool for SchoolCode)."))
+    id: str = Field(description="Its column that names a row in the report (e.g. ID).")
+
+
+class CrosswalkCheck(ClosedModel):
+    table: str
+    column: str = Field(description="Column of the table whose values are looked up in the crosswalk's aeries column.")
+    name: str = Field(description="Column of the table with the name compared to vendor names.")
+    vendor_name: str = Field(description="Column of the crosswalk file with the vendor's name.")
+    where: list[condition] | None = None
+    used_by: list[CrosswalkUse] | None = Field(None, description=(
+        "Columns of other Aeries tables whose values are looked up in the crosswalk (e.g. the staff's "
+        "PrimaryAeriesSchool): a value in neither the crosswalk nor the table's column (a code Aeries does not "
+        "list) is reported with the ids of the rows that hold it, which are sent under that value."))
+
+
+class Crosswalk(ClosedModel):
+    file: str = Field(pattern="^[A-Za-z0-9_./-]+\\.csv$", description=(
+        "CSV file with a header row, relative to include/ (e.g. crosswalks/stemscopes_schools.csv)."))
+    aeries: _Text = Field(description="Column holding the Aeries value.")
+    vendor: _Text = Field(description="Column holding the vendor's value.")
+    optional: bool = Field(False, description="A missing file means no translation (every value passes through).")
+    check: CrosswalkCheck | None = Field(None, description=(
+        "Every row of an Aeries table should be in the crosswalk: the run reports each missing one with the closest "
+        "vendor name in the file (for an operator to confirm) and sends it under its Aeries value."))
+
+
+class MappingFile(ClosedModel):
+    """One file in include/mappings/ describes one vendor integration: what to extract from Aeries, how to shape
+    each output file, and where to deliver it. One DAG is built per file."""
+
+    name: str = Field(pattern="^[a-z][a-z0-9_]{1,40}$", description=(
+        "Identifier of the integration; the DAG id is aeries_to_<name>."))
+    title: str | None = Field(None, description="Human name shown in the Airflow UI.")
+    description: _Text = Field(description="Markdown shown as the DAG's documentation.")
+    tags: list[str] | None = Field(None, json_schema_extra=_UNIQUE)
+    owner: str | None = None
+    schedule: Schedule | None = Field(description="When the integration runs. null: only when triggered.")
+    aeries: Aeries
+    source: Source
+    outputs: Annotated[list[output], Field(min_length=1)]
+    delivery: Delivery
+    window: Window | None = Field(None, description=(
+        "The district's allowed pull window: a run outside it waits for it (or skips) with the reason in its log."))
+    guard: Guard | None = Field(None, description=(
+        "The mass-change guard. Each run compares every file with the last delivered one by its key; a file that "
+        "removes or changes more rows than this waits for a person to approve it in the Airflow UI (rejected or "
+        "unanswered: nothing is delivered)."))
+    settings: dict[Name, str | int] | None = Field(None, description=(
+        "Named values used as {settings.NAME} in any text of the outputs (templates, constants, steps), e.g. the "
+        "Google Apps domain; {settings.NAME|regex} gives the value escaped for use inside a regular expression. "
+        "What Aeries says (the district's name, the school year served) is not a setting: name it as "
+        "{run.district_name}, {run.school_year}, {run.school_year_start_year}, {run.school_year_end_year}, "
+        "{run.school_year_first_day} or {run.school_year_last_day} in literal rows, constant, template and "
+        "if_blank (README: Mappings)."))
+    crosswalks: dict[Name, Crosswalk] | None = Field(None, description=(
+        "District-maintained CSV files that translate Aeries values into the vendor's (school codes, ids the vendor "
+        "already holds). A value uses one with the transform step {crosswalk: NAME}: values found in the file's "
+        "aeries column become the vendor column's value, others pass through unchanged."))
+
+
+def mapping_schema_document() -> dict[str, Any]:
+    """include/schemas/mapping.schema.json, as :class:`MappingFile` defines it."""
+    return schema_document(MappingFile, SCHEMA_ID, "Vendor integration mapping", {"step": json_schema()})
