@@ -6,7 +6,7 @@ from __future__ import annotations
 from aeries_hub.delivery.state import delivery_fingerprint
 from aeries_hub.mapping.models import Mapping
 from aeries_hub.run.report import summarize_run
-from aeries_hub.run.summary import read_summaries
+from aeries_hub.run.summary import read_run
 from aeries_hub.staging import RunFolder
 
 
@@ -18,8 +18,7 @@ def delivered_asset(mapping: Mapping, file: str):
 
 
 def emit_asset_events(mapping: Mapping, run: RunFolder, receipts: list[dict], context) -> None:
-    stages = read_summaries(run)
-    report = summarize_run(mapping, stages)
+    report = summarize_run(mapping, read_run(run)).to_json()
     summary = {k: report[k] for k in ("integration", "status", "extracted", "checks", "rejected", "rejected_by_vendor", "changes")}
     fingerprint = delivery_fingerprint(mapping, context["params"])
     for receipt in receipts:

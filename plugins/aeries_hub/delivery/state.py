@@ -9,7 +9,7 @@ import logging
 
 from aeries_hub.delivery.base import delivery_for
 from aeries_hub.mapping.models import Mapping
-from aeries_hub.run.summary import write_summary
+from aeries_hub.run.summary import ChangeTracking, DeliverySummary, SourceValidation, read_run, write_summary
 from aeries_hub.staging import RunFolder
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ def check_still_compared(run: RunFolder, state, run_id: str) -> None:
     its approval were about other data than the vendor now has, and delivering would undo that run's files."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    compared = run.read_json("summary/track_changes.json").get("last_delivery")
+    compared = (read_run(run).changes or ChangeTracking()).last_delivery
     last = state.read().manifest  # what track_changes compared with: the previous generation if the current is cut off
     current = {"run_id": last["run_id"], "delivered_at": last["delivered_at"]} if last else None
     if current == compared or (current and current["run_id"] == run_id):  # the same, or this run's own earlier try
@@ -52,7 +52,7 @@ def check_still_compared(run: RunFolder, state, run_id: str) -> None:
         f"the last delivery ({then}); now {now} ({state.root}). Clear this run to compare again with what the "
         f"vendor has now."
     )
-    write_summary(run, "deliver", {"dry_run": False, "files": [], "error": reason})
+    write_summary(run, "deliver", DeliverySummary(error=reason))
     raise AirflowFailException(reason)
 
 
@@ -60,7 +60,7 @@ def remember_delivery(mapping: Mapping, run: RunFolder, state, receipts: list[di
     """After a complete delivery, its files become the snapshot the next run is compared with."""
     from datetime import datetime, timezone
 
-    sources = run.read_json("summary/validate_sources.json").get("volumes", {}).get("tables", {})
+    sources = (read_run(run).sources or SourceValidation()).volumes.get("tables", {})
     built = {}
     for output in mapping.outputs:
         with run.path("built", f"{output.stem}.parquet").open("rb") as handle:

@@ -3,8 +3,11 @@ actually served, that year's first and last day of school, and the ``{run.NAME}`
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Iterable
+
 from aeries_hub.mapping.models import Mapping
-from aeries_hub.run.summary import write_summary
+from aeries_hub.run.summary import ExtractSummary, SchoolYearSummary, write_summary
 from aeries_hub.staging import RunFolder
 
 
@@ -56,27 +59,37 @@ def aeries_for_run(conn_id: str, owner, run: RunFolder):
     try:
         year = hook.check_database_year()
     except AeriesConfigError as exc:
-        write_summary(run, "school_year", {"error": str(exc)})
+        write_summary(run, "school_year", SchoolYearSummary(error=str(exc)))
         raise
     return hook, year
 
 
-def served_years(run: RunFolder) -> list[int]:
+def settle_run_values(mapping: Mapping, run: RunFolder, extracts: Iterable[ExtractSummary]) -> tuple[date, date, dict[str, str]]:
+    """What every build of the run takes from Aeries, settled once (by validate_sources, into its summary): the
+    run's date (:func:`run_date`), the day its date conditions compare with (:func:`dates_as_of`) and the
+    ``{run.NAME}`` values the mapping uses (:func:`aeries_run_values`). A cleared and re-run run settles the same.
+
+    :raises AirflowFailException: Aeries did not give a value the mapping needs (:func:`aeries_run_values`).
+    """
+    years = served_years(extracts)
+    day = run_date(mapping)
+    return day, dates_as_of(run, day, years), aeries_run_values(mapping, run, years) if mapping.run_values else {}
+
+
+def served_years(extracts: Iterable[ExtractSummary]) -> list[int]:
     """The school years (DatabaseYear) the run's extracts read, sorted: one, unless Aeries rolled over mid-run."""
-    extracts = [run.read_json(f"summary/{name}") for name in run.list("summary") if name.startswith("extract_")]
-    return sorted({s["database_year"] for s in extracts if s.get("database_year") is not None})
+    return sorted({s.database_year for s in extracts if s.database_year is not None})
 
 
-def dates_as_of(run: RunFolder, day):
+def dates_as_of(run: RunFolder, day, years: list[int]):
     """The day the date conditions (``before_run_date``, ``after_run_date``) compare with: the run's date, held
-    inside the school year Aeries served. A run after that year ended (Aeries still serves it after the July
-    rollover, or the connection pins it) sees the year's last day of school, so whoever taught to the end still
-    teaches; a run before it began sees its first day. The run's date when no extract says which year was served."""
-    years = served_years(run)
+    inside the school year Aeries served (``years``, :func:`served_years`). A run after that year ended (Aeries
+    still serves it after the July rollover, or the connection pins it) sees the year's last day of school, so
+    whoever taught to the end still teaches; a run before it began sees its first day. The run's date when no
+    extract says which year was served."""
     if len(years) != 1:
         return day
-    year = years[0]
-    first, last = school_days(run, year)
+    first, last = school_days(run, years[0])
     return min(max(day, first), last)
 
 
@@ -100,9 +113,9 @@ def school_days(run: RunFolder, year: int, records: list[dict] | None = None):
     return first, last
 
 
-def aeries_run_values(mapping: Mapping, run: RunFolder) -> dict[str, str]:
+def aeries_run_values(mapping: Mapping, run: RunFolder, years: list[int]) -> dict[str, str]:
     """The ``{run.NAME}`` values the mapping uses (loader.RUN_VALUES), from what Aeries served this run: the
-    school year of the extracts, and from the validated schools the district's name (school 0's Name) and the
+    school year of the extracts (``years``, :func:`served_years`), and from the validated schools the district's name (school 0's Name) and the
     first and last day of its terms (without terms: ``[aeries_hub] school_year_start`` to the day before the next).
 
     :raises AirflowFailException: Aeries did not give a value the mapping needs, naming it and what to do.
@@ -116,7 +129,6 @@ def aeries_run_values(mapping: Mapping, run: RunFolder) -> dict[str, str]:
     def failed(reason: str):
         return AirflowFailException(f"{mapping.path.name}: {reason}; nothing was built")
 
-    years = served_years(run)
     if len(years) != 1:
         raise failed("the school year Aeries served is unknown (no extract says it)" if not years else
                      "the extracts read different school years (" + ", ".join(map(school_year_label, years))

@@ -3,23 +3,24 @@ rules and checks run over it, and the accepted rows rendered in the file's forma
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 
-from aeries_hub.extract.school_year import aeries_run_values, dates_as_of, run_date
 from aeries_hub.mapping.models import Mapping, Output
 from aeries_hub.quality.column_rules import output_checks
 from aeries_hub.run.rejects import rejected_ids
 from aeries_hub.run.report import dates_held_line, failed_checks
-from aeries_hub.run.summary import write_summary
+from aeries_hub.run.summary import BuildSummary, SourceValidation, read_run, write_summary
 from aeries_hub.staging import RunFolder
 
 log = logging.getLogger(__name__)
 
 
-def build_vendor_file(mapping: Mapping, output: Output, run: RunFolder) -> dict:
+def build_vendor_file(mapping: Mapping, output: Output, run: RunFolder) -> BuildSummary:
     """Map the validated tables to one vendor file, check it, write ``output/<file>`` and its rejects; the build's
-    summary (a file that fails its error checks or cannot be built fails the run, with its summary written).
+    summary (a file that fails its error checks or cannot be built fails the run, with its summary written), for
+    the build task to write.
 
     The accepted rows are also kept as ``built/<stem>.parquet`` for the files built after this one: those
     that reference its keys (checked against its accepted rows) or nest its rows (jsonl).
@@ -40,9 +41,10 @@ def build_vendor_file(mapping: Mapping, output: Output, run: RunFolder) -> dict:
 
     read = {name: run.read_parquet(f"validated/{name}.parquet", columns=columns)
             for name, columns in columns_read_by(mapping, output).items()}
-    tables = apply_source_filters(mapping, read, run.read_json("summary/validate_sources.json").get("left_out_schools", []))
+    sources = read_run(run).sources or SourceValidation()
+    tables = apply_source_filters(mapping, read, sources.left_out_schools)
     del read  # the sources of a roster file take as much memory as the file: handed over to the build
-    values = run_values(mapping, run)
+    values = run_values(mapping, sources)
     try:
         built = build_output(mapping, output, tables, values, release_tables=True)
     except (KeyError, ValueError) as exc:
@@ -65,22 +67,22 @@ def build_vendor_file(mapping: Mapping, output: Output, run: RunFolder) -> dict:
                                  id_columns=output.key, data_docs=False)
     if len(outcome.rejected):
         run.write_bytes(f"rejects/{output.stem}.csv", rejects_csv(outcome.rejected))
-    summary = {
-        "file": output.file,
-        "rows_built": len(built.frame),
-        "rows": len(outcome.accepted),
-        "rejected": len(outcome.rejected),
-        "rejected_ids": rejected_ids(outcome.rejected, output.key),
-        "rows_by_record_set": built.rows_by_record_set,
-        "merged_duplicates": built.merged_duplicates,
-        "single_line_values": single_line,
-        "checks": outcome.to_dict(),
-        "dates_as_of": values.conditions_date.isoformat() if held else None,
-        "run_date": values.run_date.isoformat() if held else None,
-    }
+    summary = BuildSummary(
+        file=output.file,
+        rows_built=len(built.frame),
+        rows=len(outcome.accepted),
+        rejected=len(outcome.rejected),
+        rejected_ids=rejected_ids(outcome.rejected, output.key),
+        rows_by_record_set=built.rows_by_record_set,
+        merged_duplicates=built.merged_duplicates,
+        single_line_values=single_line,
+        checks=outcome.to_dict(),
+        dates_as_of=values.conditions_date.isoformat() if held and values.conditions_date else None,
+        run_date=values.run_date.isoformat() if held and values.run_date else None,
+    )
     if outcome.has_errors:
         write_summary(run, f"build_{output.stem}", summary)
-        why = "\n".join(failed_checks(mapping, {}, {output.stem: summary})) or outcome.error_message()
+        why = "\n".join(failed_checks(mapping, SourceValidation(), {output.stem: summary})) or outcome.error_message()
         raise AirflowFailException(f"{output.file} failed its error checks; nothing was delivered.\n{why}")
     accepted = outcome.accepted.drop(columns=[RECORD_SET_COLUMN])
     run.write_parquet(f"built/{output.stem}.parquet", accepted)
@@ -93,20 +95,23 @@ def build_vendor_file(mapping: Mapping, output: Output, run: RunFolder) -> dict:
     except (KeyError, ValueError) as exc:
         _build_failed(run, output, exc)
     path = run.write_bytes(f"output/{output.file}", data)
-    summary.update(path=str(path), bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
-    return summary
+    return dataclasses.replace(summary, path=str(path), bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
 
 
-def run_values(mapping: Mapping, run: RunFolder):
-    """Crosswalks, the run's date (its logical date, or when it was due for a manual run) in the mapping's
-    time zone, and the ``{run.NAME}`` values from Aeries: a cleared and re-run run builds the same bytes on any day."""
+def run_values(mapping: Mapping, sources: SourceValidation):
+    """Crosswalks, and what validate_sources settled from Aeries (``extract.school_year.settle_run_values``): the
+    run's date, the day its date conditions compare with and the ``{run.NAME}`` values."""
+    from datetime import date
+
     from aeries_hub.mapping.crosswalk import read_crosswalks
     from aeries_hub.mapping.values import RunValues
 
-    aeries = aeries_run_values(mapping, run) if mapping.run_values else {}
-    day = run_date(mapping)
-    return RunValues(crosswalks=read_crosswalks(mapping), run_date=day, aeries=aeries,
-                     dates_as_of=dates_as_of(run, day))
+    def day(iso: str | None) -> date | None:
+        return date.fromisoformat(iso) if iso else None
+
+    return RunValues(crosswalks=read_crosswalks(mapping), run_date=day(sources.run_date), aeries=sources.run_values or {},
+                     dates_as_of=day(sources.dates_as_of))
+
 
 def _build_failed(run: RunFolder, output, exc: Exception):
     """A file that cannot be built (a column the mapping names is missing, a value its encoding cannot hold):
@@ -114,6 +119,6 @@ def _build_failed(run: RunFolder, output, exc: Exception):
     from airflow.sdk.exceptions import AirflowFailException
 
     reason = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
-    write_summary(run, f"build_{output.stem}", {"file": output.file, "error": reason, "checks": {}, "rejected": 0})
+    write_summary(run, f"build_{output.stem}", BuildSummary(file=output.file, error=reason))
     raise AirflowFailException(f"{output.file} could not be built; nothing was delivered: {reason}") from exc
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 
+from aeries_hub.run.summary import ApprovalSummary, ChangeTracking, read_run, write_summary
 from aeries_hub.staging import RunFolder
 
 SAMPLE_SHOWN = 20
@@ -44,12 +45,12 @@ class RecordedApprovalOperator(ApprovalOperator):
 
     def _not_needed(self, run: RunFolder, why: str) -> dict:
         self.log.info("No approval needed (%s)", why)
-        return self._record(run, {"needed": False, "why": why})
+        return self._record(run, ApprovalSummary(needed=False, why=why))
 
-    def _ask(self, context, run: RunFolder, subject: str, body: str, waiting: dict) -> Any:
-        """Ask in the UI (Required actions); the task waits for the answer."""
+    def _ask(self, context, run: RunFolder, subject: str, body: str, waiting: ApprovalSummary) -> Any:
+        """Ask in the UI (Required actions); the task waits for the answer (``waiting`` says why)."""
         self.subject, self.body = subject, body
-        self._record(run, {"needed": True, "decision": "waiting", **waiting})
+        self._record(run, waiting)
         self.log.info("Waiting for a decision in the Airflow UI (Required actions):\n%s", self.body)
         return super().execute(context)
 
@@ -60,7 +61,7 @@ class RecordedApprovalOperator(ApprovalOperator):
         if event.get("error_type") == "timeout":
             hours = (self.response_timeout or timedelta(0)).total_seconds() / 3600  # set, or it could not time out
             reason = f"{self.NOT_DONE}: nobody approved {self.WHAT} within {hours:g} hours ({self.TIMEOUT_KEY})"
-            self._record(run, {"needed": True, "decision": "timed out", "reason": reason})
+            self._record(run, ApprovalSummary(needed=True, decision="timed out", reason=reason))
             raise AirflowFailException(reason)
         # Recorded before the parent acts on it: on Reject the parent ends this task by skipping the next one.
         approved = event.get("chosen_options") == [self.APPROVE]
@@ -72,12 +73,13 @@ class RecordedApprovalOperator(ApprovalOperator):
         if not approved:
             reason = f"{self.NOT_DONE}: {reason}"
         self.log.info("%s", reason)
-        self._record(run, {"needed": True, "decision": decision, "by": user, "at": when, "reason": reason})
+        self._record(run, ApprovalSummary(needed=True, decision=decision, by=user, at=when, reason=reason))
         return super().execute_complete(context, event)
 
-    def _record(self, run: RunFolder, outcome: dict) -> dict:
-        run.write_json(f"summary/{self.task_id}.json", outcome)
-        return outcome
+    def _record(self, run: RunFolder, outcome: ApprovalSummary) -> dict:
+        """Write the outcome as the task's summary; its JSON is also the task's XCom when no one is asked."""
+        write_summary(run, self.task_id, outcome)
+        return outcome.to_json()
 
 
 class MassChangeApprovalOperator(RecordedApprovalOperator):
@@ -92,14 +94,14 @@ class MassChangeApprovalOperator(RecordedApprovalOperator):
 
         run = RunFolder.current()
         params = context["params"]
-        changes = run.read_json("summary/track_changes.json")
-        if params.get("dry_run") or params.get("test_record") or not changes["exceeded"]:
+        changes = read_run(run).changes or ChangeTracking()
+        if params.get("dry_run") or params.get("test_record") or not changes.exceeded:
             return self._not_needed(run, "dry run" if params.get("dry_run") else "test_record run"
                                     if params.get("test_record") else "within the mass-change guard")
         mapping = mapping_for(self.mapping_file)
-        return self._ask(context, run, f"{mapping.title}: approve {'; '.join(changes['exceeded'])}",
+        return self._ask(context, run, f"{mapping.title}: approve {'; '.join(changes.exceeded)}",
                          approval_body(mapping.dag_id, changes, mapping.guard.approval_timeout_hours),
-                         {"exceeded": changes["exceeded"]})
+                         ApprovalSummary(needed=True, decision="waiting", exceeded=changes.exceeded))
 
 
 class WriteBackApprovalOperator(RecordedApprovalOperator):
@@ -126,12 +128,12 @@ class WriteBackApprovalOperator(RecordedApprovalOperator):
                                     if not writeback.enabled else "no write needs approval")
         return self._ask(context, run, f"{writeback.title}: approve {len(guard['waiting'])} writes into Aeries",
                          writeback_approval_body(writeback.dag_id, guard, writeback.guard.approval_timeout_hours),
-                         {"reasons": guard["reasons"]})
+                         ApprovalSummary(needed=True, decision="waiting", reasons=guard["reasons"]))
 
 
-def approval_body(dag_id: str, changes: dict, timeout_hours: float) -> str:
+def approval_body(dag_id: str, changes: ChangeTracking, timeout_hours: float) -> str:
     """The Markdown an approver reads: the counts per file, why approval is needed, and a sample of removals."""
-    last = changes["last_delivery"]
+    last = changes.last_delivery
     lines = [
         f"**{dag_id}** would deliver changes larger than its mass-change guard allows, compared with the last "
         f"delivery (run `{last['run_id']}` at {last['delivered_at']})." if last else
@@ -140,10 +142,10 @@ def approval_body(dag_id: str, changes: dict, timeout_hours: float) -> str:
         "| file | rows before | rows now | added | changed | removed |",
         "|---|---:|---:|---:|---:|---:|",
     ]
-    for file, c in changes["files"].items():
+    for file, c in changes.files.items():
         lines.append(f"| {file} | {c['rows_before']} | {c['rows_after']} | {c['added']} | {c['changed']} | {c['removed']} |")
-    lines += ["", "Why approval is needed:", *(f"- {reason}" for reason in changes["exceeded"])]
-    for file, c in changes["files"].items():
+    lines += ["", "Why approval is needed:", *(f"- {reason}" for reason in changes.exceeded)]
+    for file, c in changes.files.items():
         if c["removed"]:
             shown = c["sample_removed"][:SAMPLE_SHOWN]
             lines += ["", f"Would be removed from {file} (ids, {len(shown)} of {c['removed']}): " + ", ".join(f"`{i}`" for i in shown)]

@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from aeries_hub.mapping.models import Mapping
+from aeries_hub.run.summary import BuildSummary
 
 #: How many reasons for rejected rows the report gives per file (the most frequent first), and how many ids each.
 REASONS_SHOWN = 5
@@ -76,11 +77,11 @@ def sample_ids(sample: list[dict], id_columns: tuple[str, ...]) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
-def rejects_of_file(mapping: Mapping, stem: str, build: dict, delivered: list[dict]) -> dict:
+def rejects_of_file(mapping: Mapping, stem: str, build: BuildSummary, delivered: list[dict]) -> dict:
     """The report's reasons for a built file's rejected rows, and for the records the vendor refused."""
     keys = {o.stem: o.key for o in mapping.outputs}
-    reasons, more = reject_reasons(build.get("checks") or {}, keys.get(stem, ()))
-    refused = [r for d in delivered if d.get("file") == build.get("file") for r in d.get("rejected") or []]
+    reasons, more = reject_reasons(build.checks, keys.get(stem, ()))
+    refused = [r for d in delivered if d.get("file") == build.file for r in d.get("rejected") or []]
     vendor_reasons, vendor_more = vendor_reject_reasons(refused)
     return {
         "reject_reasons": reasons,

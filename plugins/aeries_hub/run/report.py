@@ -7,6 +7,9 @@ retention DAG deletes the run's staged files.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from aeries_hub.mapping.models import Mapping
 from aeries_hub.run.rejects import (
     more_reasons,
@@ -18,108 +21,154 @@ from aeries_hub.run.rejects import (
     sample_ids,
     without_vendor_values,
 )
+from aeries_hub.run.summary import (
+    BuildSummary,
+    ExtractSummary,
+    RunSummaries,
+    SourceValidation,
+    Summary,
+    omitted_when_none,
+)
 
 
-def summarize_run(mapping: Mapping, stages: dict[str, dict]) -> dict:
+@dataclass(frozen=True)
+class RunReport(Summary):
+    """The run's report (``report.json``), composed from its stage summaries by :func:`summarize_run`; the report
+    task adds where the run's files are, each task's time and memory, and when it was written."""
+
+    integration: str
+    status: str
+    dry_run: bool
+    #: {table: rows extracted}
+    extracted: dict[str, int]
+    #: The DatabaseYear Aeries served, or every one when the extracts read several (a rollover mid-run).
+    database_year: int | list[int] | None
+    school_year: str | list[str] | None
+    #: {passed, warned, failed}: the checks of the sources and of the files
+    checks: dict[str, int]
+    rejected: int
+    rejected_by_vendor: int
+    #: {output stem: the file's counts, rejected ids, reject reasons, shared and missing values}
+    files: dict[str, dict[str, Any]]
+    #: {table: its counts, rejected ids and reject reasons}
+    sources: dict[str, dict[str, Any]]
+    crosswalks: dict[str, Any]
+    left_out_schools: list[dict[str, Any]]
+    #: Warnings: the year served, unmapped crosswalk values, held dates, single-line values, allowed drops, ...
+    attention: list[str]
+    changes: dict[str, Any] | None
+    extraction: str | None
+    approval: dict[str, Any] | None
+    #: The receipts of the delivery, without the values a vendor quoted in its refusals
+    delivered: list[dict[str, Any]]
+    errors: list[str]
+    #: Why the run was skipped or ended in Error, when one stage says so.
+    reason: str | None = omitted_when_none()
+    staging: str | None = omitted_when_none()
+    #: {task id: {seconds, peak_memory_mb}} (``aeries_hub.resources``)
+    resources: dict[str, dict[str, float]] | None = omitted_when_none()
+    generated_at: str | None = omitted_when_none()
+
+
+def summarize_run(mapping: Mapping, stages: RunSummaries) -> RunReport:
+    from aeries_hub.extract.incremental import describe_extraction
     from aeries_hub.mapping.crosswalk import coverage_lines
 
-    extracted = {s["table"]: s["rows"] for name, s in stages.items() if name.startswith("extract_")}
-    extracts = [s for name, s in stages.items() if name.startswith("extract_")]
-    years = sorted({s["database_year"] for s in extracts if s.get("database_year") is not None})
+    extracts = list(stages.extracts.values())
+    extracted = {s.table: s.rows for s in extracts}
+    years = sorted({s.database_year for s in extracts if s.database_year is not None})
     # The school year Aeries served (AeriesHook.check_database_year): why it is not the run's, or why none was.
-    year_notes = sorted({s["year_note"] for s in extracts if s.get("year_note")})
-    year_error = (stages.get("school_year") or {}).get("error")
-    sources = stages.get("validate_sources", {})
-    builds = {name[len("build_"):]: s for name, s in stages.items() if name.startswith("build_")}
-    delivery = stages.get("deliver")
-    delivered = (delivery or {}).get("files", [])
-    delivered = [without_vendor_values(d) for d in delivered]
-    outcomes = [t["checks"] for t in sources.get("tables", {}).values()] + [b["checks"] for b in builds.values()]
+    year_notes = sorted({s.year_note for s in extracts if s.year_note})
+    year_error = stages.school_year.error if stages.school_year else None
+    sources = stages.sources or SourceValidation()
+    builds = stages.builds
+    delivery = stages.delivery
+    delivered = [without_vendor_values(d) for d in (delivery.files if delivery else [])]
+    outcomes = [t["checks"] for t in sources.tables.values()] + [b.checks for b in builds.values()]
     checks = {key: sum(o.get(key, 0) for o in outcomes) for key in ("passed", "warned", "failed")}
-    crosswalks = sources.get("crosswalks", {})
+    crosswalks = sources.crosswalks or {}
     unmapped = [line for name, c in crosswalks.items() for line in coverage_lines(name, c)]
     rejected_by_vendor = sum(len(d.get("rejected") or []) for d in delivered)
     rejected = (
-        sum(t.get("rejected", 0) for t in sources.get("tables", {}).values())
-        + sum(b.get("rejected", 0) for b in builds.values())
+        sum(t.get("rejected", 0) for t in sources.tables.values())
+        + sum(b.rejected for b in builds.values())
         + rejected_by_vendor
     )
     expected_tables = set(mapping.tables)
     expected_files = {o.stem for o in mapping.outputs}
     finished = (
         set(extracted) == expected_tables
-        and not sources.get("errors")
-        and "validate_sources" in stages
-        and all(stem in builds and "sha256" in builds[stem] for stem in expected_files)
+        and not sources.errors
+        and stages.sources is not None
+        and all(stem in builds and builds[stem].sha256 is not None for stem in expected_files)
         and delivery is not None
     )
-    window = stages.get("wait_for_window", {})
-    gate = stages.get("check_target", {})
-    approval = stages.get("approve_changes", {})
-    volumes = sources.get("volumes", {})
+    window, gate, approval = stages.window, stages.target_gate, stages.approve_changes
+    volumes = sources.volumes
+    changes = stages.changes
     reason = None
-    if window.get("in_window") is False and not extracted:
-        status, reason = "Skipped", window["reason"]
-    elif gate.get("skipped"):
-        status, reason = "Skipped", gate["reason"]
-    elif approval.get("decision") in ("rejected", "timed out"):
-        status, reason = "Error", approval["reason"]
-    elif delivery_error := (delivery or {}).get("error"):
-        status, reason = "Error", delivery_error
+    if window and window.in_window is False and not extracted:
+        status, reason = "Skipped", window.reason
+    elif gate and gate.skipped:
+        status, reason = "Skipped", gate.reason
+    elif approval and approval.decision in ("rejected", "timed out"):
+        status, reason = "Error", approval.reason
+    elif delivery and delivery.error:
+        status, reason = "Error", delivery.error
     elif not finished or checks["failed"]:
         status = "Error"
     elif rejected:
         status = "Completed with errors"
     else:
         status = "Completed"
-    return {
-        "integration": mapping.name,
-        "status": status,
-        "dry_run": bool(delivery and delivery.get("dry_run")),
-        "extracted": extracted,
-        "database_year": years[0] if len(years) == 1 else years or None,
-        "school_year": _school_year_labels(extracts),
-        "checks": checks,
-        "rejected": rejected,
-        "rejected_by_vendor": rejected_by_vendor,
-        "files": {
-            stem: {k: b.get(k) for k in ("file", "rows", "rejected", "rejected_ids", "merged_duplicates",
-                                         "single_line_values", "sha256")}
-            | rejects_of_file(mapping, stem, b, delivered) | {"shared_values": shared_values(b.get("checks") or {}),
-                                                               "missing_values": missing_values(b.get("checks") or {})}
+    return RunReport(
+        integration=mapping.name,
+        status=status,
+        dry_run=bool(delivery and delivery.dry_run),
+        extracted=extracted,
+        database_year=years[0] if len(years) == 1 else years or None,
+        school_year=_school_year_labels(extracts),
+        checks=checks,
+        rejected=rejected,
+        rejected_by_vendor=rejected_by_vendor,
+        files={
+            stem: {k: getattr(b, k) for k in ("file", "rows", "rejected", "rejected_ids", "merged_duplicates",
+                                              "single_line_values", "sha256")}
+            | rejects_of_file(mapping, stem, b, delivered) | {"shared_values": shared_values(b.checks),
+                                                               "missing_values": missing_values(b.checks)}
             for stem, b in builds.items()
         },
-        "sources": {
+        sources={
             name: {k: t.get(k) for k in ("rows", "rejected", "rejected_ids")} | rejects_of_table(name, t)
             | {"shared_values": shared_values(t.get("checks") or {})}
-            for name, t in sources.get("tables", {}).items()
+            for name, t in sources.tables.items()
         },
-        "crosswalks": crosswalks,
-        "left_out_schools": sources.get("left_out_schools", []),
-        "attention": year_notes + unmapped + _dates_held_lines(builds) + _single_line_lines(builds)
+        crosswalks=crosswalks,
+        left_out_schools=sources.left_out_schools,
+        attention=year_notes + unmapped + _dates_held_lines(builds) + _single_line_lines(builds)
         + (volumes["drops"] if volumes.get("allowed") else [])
-        + (stages.get("track_changes") or {}).get("state_problems", []),
-        "changes": stages.get("track_changes"),
-        "extraction": _extraction_line(stages),
-        "approval": approval or None,
-        "delivered": delivered,
-        "errors": failed_checks(mapping, sources, builds)
-        + [f"{b['file']}: {b['error']}" for b in builds.values() if b.get("error")]
+        + (changes.state_problems if changes else []),
+        changes=changes.to_json() if changes else None,
+        extraction=describe_extraction(s.to_json() for s in extracts),
+        approval=approval.to_json() if approval else None,
+        delivered=delivered,
+        errors=failed_checks(mapping, sources, builds)
+        + [f"{b.file}: {b.error}" for b in builds.values() if b.error]
         + ([volumes["message"]] if volumes.get("drops") and not volumes.get("allowed") else [])
         + ([year_error] if year_error else []),
-        **({"reason": reason} if reason else {}),
-    }
+        reason=reason,
+    )
 
 
-def _dates_held_lines(builds: dict[str, dict]) -> list[str]:
+def _dates_held_lines(builds: dict[str, BuildSummary]) -> list[str]:
     """The warning that date conditions compared with a day other than the run's date, naming the files."""
     from datetime import date
 
-    held = [b for b in builds.values() if b.get("dates_as_of")]
-    if not held:
+    held = [b for b in builds.values() if b.dates_as_of and b.run_date]
+    if not held or not held[0].run_date or not held[0].dates_as_of:
         return []
-    return [dates_held_line(date.fromisoformat(held[0]["run_date"]), date.fromisoformat(held[0]["dates_as_of"]),
-                             [b["file"] for b in held])]
+    return [dates_held_line(date.fromisoformat(held[0].run_date), date.fromisoformat(held[0].dates_as_of),
+                            [b.file for b in held])]
 
 
 def dates_held_line(run_day, as_of, files: list[str]) -> str:
@@ -129,40 +178,33 @@ def dates_held_line(run_day, as_of, files: list[str]) -> str:
             f"{as_of.isoformat()}, that year's {edge} day of school")
 
 
-def _single_line_lines(builds: dict[str, dict]) -> list[str]:
+def _single_line_lines(builds: dict[str, BuildSummary]) -> list[str]:
     """One line per delivered file in which values with line breaks were written on one line (a warning)."""
     from aeries_hub.mapping.render import describe_single_line_values
 
-    return [describe_single_line_values(b["file"], b["single_line_values"]) for b in builds.values()
-            if b.get("single_line_values")]
+    return [describe_single_line_values(b.file, b.single_line_values) for b in builds.values()
+            if b.single_line_values]
 
 
-def _school_year_labels(extracts: list[dict]) -> str | list[str] | None:
+def _school_year_labels(extracts: list[ExtractSummary]) -> str | list[str] | None:
     """The school year Aeries served (``"2026-2027"``), or every year when the extracts read several."""
-    labels = sorted({s["school_year"] for s in extracts if s.get("school_year")})
+    labels = sorted({s.school_year for s in extracts if s.school_year})
     return labels[0] if len(labels) == 1 else labels or None
 
 
-def _extraction_line(stages: dict[str, dict]) -> str | None:
-    from aeries_hub.extract.incremental import describe_extraction
-
-    return describe_extraction(s for name, s in sorted(stages.items()) if name.startswith("extract_"))
-
-
-def failed_checks(mapping: Mapping, sources: dict, builds: dict[str, dict]) -> list[str]:
+def failed_checks(mapping: Mapping, sources: SourceValidation, builds: dict[str, BuildSummary]) -> list[str]:
     """One line per failed error check: what failed, how many rows, and the ids of the sample rows (the
     samples' other values are student data: they stay in the run's staged quality files). A file or table
     left with too few rows because rows were rejected says how many and why (:func:`_too_few_rows`)."""
     from aeries_hub.aeries.tables import TABLES
 
-    checked = [(name, table, TABLES[name].key, f"rejects/source_{name}.csv", table.get("rows"))
-               for name, table in sources.get("tables", {}).items()]
+    checked = [(name, table["checks"], table.get("rejected"), TABLES[name].key, f"rejects/source_{name}.csv",
+                table.get("rows")) for name, table in sources.tables.items()]
     keys = {o.stem: o.key for o in mapping.outputs}
-    checked += [(build["file"], build, keys.get(stem, ()), f"rejects/{stem}.csv", build.get("rows_built"))
+    checked += [(build.file, build.checks, build.rejected, keys.get(stem, ()), f"rejects/{stem}.csv", build.rows_built)
                 for stem, build in builds.items()]
     lines = []
-    for name, summary, id_columns, rejects_file, rows in checked:
-        checks = summary["checks"]
+    for name, checks, rejected, id_columns, rejects_file, rows in checked:
         for result in checks.get("results", []):
             if result["outcome"] != "failed":
                 continue
@@ -171,9 +213,9 @@ def failed_checks(mapping: Mapping, sources: dict, builds: dict[str, dict]) -> l
             if result.get("exception"):
                 lines.append(f"{what}: could not run: {result['exception']}")
                 continue
-            if result["expectation"] == "expect_table_row_count_to_be_between" and summary.get("rejected") and rows:
+            if result["expectation"] == "expect_table_row_count_to_be_between" and rejected and rows:
                 reasons, more = reject_reasons(checks, id_columns)
-                lines.append(_too_few_rows(name, result, rows, summary["rejected"], reasons, more, rejects_file))
+                lines.append(_too_few_rows(name, result, rows, rejected, reasons, more, rejects_file))
                 continue
             ids = sorted(sample_ids(result.get("sample", []), id_columns))
             counted = result.get("unexpected_count") is not None and result.get("element_count") is not None

@@ -11,12 +11,14 @@ def build_file(mapping_file: str, file_name: str) -> dict:
     """Map the validated tables to one vendor file, check it, write ``output/<file>`` and its rejects.
 
     The accepted rows are also kept as ``built/<stem>.parquet`` for the files built after this one: those
-    that reference its keys (checked against its accepted rows) or nest its rows (jsonl).
+    that reference its keys (checked against its accepted rows) or nest its rows (jsonl). Returns what package
+    and deliver take: the file, its rows and rejected rows, its path, size and sha256.
     """
     from aeries_hub.mapping.build import build_vendor_file
 
     mapping = mapping_for(mapping_file)
     output = mapping.output(file_name)
     run = RunFolder.current()
-    summary = write_summary(run, f"build_{output.stem}", build_vendor_file(mapping, output, run))
-    return {k: summary[k] for k in ("file", "rows", "rejected", "path", "bytes", "sha256")}
+    summary = build_vendor_file(mapping, output, run)
+    write_summary(run, f"build_{output.stem}", summary)
+    return {k: getattr(summary, k) for k in ("file", "rows", "rejected", "path", "bytes", "sha256")}

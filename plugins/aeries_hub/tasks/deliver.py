@@ -9,7 +9,7 @@ from aeries_hub.delivery.assets import emit_asset_events
 from aeries_hub.delivery.base import delivery_for
 from aeries_hub.delivery.package import package_files
 from aeries_hub.delivery.state import check_still_compared, delivered_state, remember_delivery
-from aeries_hub.run.summary import write_summary
+from aeries_hub.run.summary import DeliverySummary, write_summary
 from aeries_hub.staging import RunFolder
 from aeries_hub.tasks.context import mapping_for
 
@@ -23,7 +23,8 @@ def package(mapping_file: str, built: list[dict]) -> list[dict]:
 
 
 def deliver(mapping_file: str, built: list[dict]) -> dict:
-    """Send every built file to the vendor; a dry run (the ``dry_run`` param) stops before sending."""
+    """Send every built file to the vendor; a dry run (the ``dry_run`` param) stops before sending. Returns the
+    files delivered (their receipts are in the summary)."""
     from airflow.sdk import get_current_context
     from airflow.sdk.exceptions import AirflowSkipException
 
@@ -31,7 +32,7 @@ def deliver(mapping_file: str, built: list[dict]) -> dict:
     run = RunFolder.current()
     context = get_current_context()
     if context["params"].get("dry_run"):
-        write_summary(run, "deliver", {"dry_run": True, "files": []})
+        write_summary(run, "deliver", DeliverySummary(dry_run=True))
         raise AirflowSkipException("dry_run is on: files were built and checked but not delivered")
     started = time.monotonic()
     state = delivered_state(mapping, context["params"])
@@ -44,9 +45,9 @@ def deliver(mapping_file: str, built: list[dict]) -> dict:
         from airflow.sdk.exceptions import AirflowFailException
 
         raise AirflowFailException(f"{exc} (not retried: another attempt would fail the same way)") from exc
-    summary = write_summary(run, "deliver", {"dry_run": False, "files": receipts, "seconds": round(time.monotonic() - started, 3)})
+    write_summary(run, "deliver", DeliverySummary(files=receipts, seconds=round(time.monotonic() - started, 3)))
     if not context["params"].get("test_record"):
         remember_delivery(mapping, run, state, receipts, context["run_id"])
     emit_asset_events(mapping, run, receipts, context)
-    return summary
+    return {"files": [receipt["file"] for receipt in receipts]}
 

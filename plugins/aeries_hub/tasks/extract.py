@@ -5,7 +5,7 @@ from __future__ import annotations
 from aeries_hub.aeries.collect import extract_to_parquet
 from aeries_hub.extract.school_year import aeries_for_run
 from aeries_hub.mapping.models import Mapping
-from aeries_hub.run.summary import write_summary
+from aeries_hub.run.summary import ExtractSummary, write_summary
 from aeries_hub.staging import RunFolder, make_private
 from aeries_hub.tasks.context import mapping_for
 
@@ -13,31 +13,23 @@ from aeries_hub.tasks.context import mapping_for
 def extract_table(mapping_file: str, table: str) -> dict:
     """Pull one whole Aeries table into ``extract/<table>.parquet``, from the school year Aeries serves for the
     run's date (see AeriesHook.check_database_year); the summary says which year that is, and why when it is
-    not the run's."""
+    not the run's. Returns the table and its rows (validate_sources takes the tables)."""
     mapping = mapping_for(mapping_file)
     run = RunFolder.current()
     target = run.path("extract", f"{table}.parquet")
     hook, year = aeries_for_run(mapping.aeries_conn_id, mapping, run)
     if mapping.incremental:
-        summary = _extract_incrementally(mapping, hook, table, target)
-        make_private(target)
-        return write_summary(run, f"extract_{table}", {**summary, **year.to_dict()})
-    result = extract_to_parquet(hook, table, target, school_codes=list(mapping.school_codes) or None)
+        summary = ExtractSummary.from_json({**_extract_incrementally(mapping, hook, table, target), **year.to_dict()})
+    else:
+        result = extract_to_parquet(hook, table, target, school_codes=list(mapping.school_codes) or None)
+        summary = ExtractSummary(
+            table=table, rows=result.rows, requests=result.requests, retries=result.retries,
+            seconds=round(result.seconds, 3), path=str(target), **year.to_dict(),
+            teachers_from_section_staff=result.section_staff_teachers or None,
+        )
     make_private(target)
-    return write_summary(
-        run,
-        f"extract_{table}",
-        {
-            "table": table,
-            **year.to_dict(),
-            "rows": result.rows,
-            "requests": result.requests,
-            "retries": result.retries,
-            "seconds": round(result.seconds, 3),
-            "path": str(target),
-            **({"teachers_from_section_staff": result.section_staff_teachers} if result.section_staff_teachers else {}),
-        },
-    )
+    write_summary(run, f"extract_{table}", summary)
+    return {"table": table, "rows": summary.rows}
 
 
 def _extract_incrementally(mapping: Mapping, hook, table: str, target) -> dict:

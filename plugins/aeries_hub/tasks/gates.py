@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from aeries_hub.delivery.base import delivery_for
-from aeries_hub.run.summary import write_summary
+from aeries_hub.run.summary import TargetGateSummary, WindowSummary, write_summary
 from aeries_hub.staging import RunFolder
 from aeries_hub.tasks.context import mapping_for
 
@@ -26,11 +26,11 @@ def wait_for_window(mapping_file: str) -> bool:
     run = RunFolder.current()
     now = datetime.now(timezone.utc)
     if get_current_context()["params"].get("ignore_window") or window.contains(now):
-        write_summary(run, "wait_for_window", {"in_window": True, "window": window.describe()})
+        write_summary(run, "wait_for_window", WindowSummary(in_window=True, window=window.describe()))
         return True
     opens = window.next_opening(now)
     reason = f"{now.astimezone(opens.tzinfo):%a %H:%M} is outside the allowed pull window ({window.describe()}); it next opens {opens:%a %Y-%m-%d %H:%M}"
-    write_summary(run, "wait_for_window", {"in_window": False, "reason": reason})
+    write_summary(run, "wait_for_window", WindowSummary(in_window=False, reason=reason))
     if window.outside == "skip":
         raise AirflowSkipException(f"{reason}. Nothing was pulled from Aeries (window.outside is skip).")
     log.info("%s: waiting (window.outside is wait)", reason)
@@ -50,6 +50,7 @@ def check_target(mapping_file: str) -> dict:
     run = RunFolder.current()
     reason = delivery.skip_reason(context)
     if reason:
-        write_summary(run, "check_target", {"target": target, "skipped": True, "reason": reason})
+        write_summary(run, "check_target", TargetGateSummary(target=target, skipped=True, reason=reason))
         raise AirflowSkipException(reason)
-    return write_summary(run, "check_target", {"target": target, "skipped": False})
+    write_summary(run, "check_target", TargetGateSummary(target=target))
+    return {"target": target, "skipped": False}

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 from aeries_hub.run.report import report_lines, summarize_run
-from aeries_hub.run.summary import read_summaries
+from aeries_hub.run.summary import read_run
 from aeries_hub.staging import RunFolder
 from aeries_hub.tasks.context import mapping_for
 
@@ -13,7 +14,8 @@ log = logging.getLogger(__name__)
 
 
 def report(mapping_file: str) -> dict:
-    """Gather every stage's summary into ``report.json``, log it, and fail when the run ended in Error.
+    """Gather every stage's summary into ``report.json``, log it, and fail when the run ended in Error. The report
+    is also the task's XCom (the status, counts and deliveries an operator reads in the UI).
 
     The report holds counts, check outcomes and record ids, never other student data, so it is kept when
     the retention DAG deletes the run's staged files.
@@ -26,14 +28,13 @@ def report(mapping_file: str) -> dict:
 
     mapping = mapping_for(mapping_file)
     run = RunFolder.current()
-    stages = read_summaries(run)
-    document = summarize_run(mapping, stages)
-    document["staging"] = str(run.root)
-    document["resources"] = read_resources(run)
-    document["generated_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    report = dataclasses.replace(summarize_run(mapping, read_run(run)), staging=str(run.root),
+                                 resources=read_resources(run),
+                                 generated_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    document = report.to_json()
     run.write_json("report.json", document)
     for line in report_lines(document):
         log.info("%s", line)
-    if document["status"] == "Error":
+    if report.status == "Error":
         raise AirflowFailException(f"{mapping.name} run ended in Error; see {run.root}/report.json")
     return document

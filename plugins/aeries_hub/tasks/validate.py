@@ -2,24 +2,35 @@
 
 from __future__ import annotations
 
-from aeries_hub.run.summary import write_summary
+import dataclasses
+
+from aeries_hub.run.summary import SourceValidation, read_run, write_summary
 from aeries_hub.staging import RunFolder
 from aeries_hub.tasks.context import mapping_for
 
 
 def validate_sources(mapping_file: str, extracted: list[dict]) -> dict:
     """Run the Aeries source suites (:func:`aeries_hub.quality.aeries_sources.validate_tables`); write
-    ``validated/<table>.parquet`` and rejects; stop on errors."""
+    ``validated/<table>.parquet`` and rejects; stop on errors. The summary also settles what every build takes
+    from Aeries (:func:`aeries_hub.extract.school_year.settle_run_values`). Returns the rows accepted per table."""
     from airflow.sdk import get_current_context
     from airflow.sdk.exceptions import AirflowFailException
 
+    from aeries_hub.extract.school_year import settle_run_values
     from aeries_hub.quality.aeries_sources import validate_tables
 
     run = RunFolder.current()
     mapping = mapping_for(mapping_file)
     tables = [item["table"] for item in extracted]
-    summary = validate_tables(mapping, run, tables, get_current_context()["params"])
-    write_summary(run, "validate_sources", summary)
-    if summary["errors"]:
-        raise AirflowFailException("Aeries data failed its error checks; nothing was delivered.\n" + "\n".join(summary["errors"]))
-    return {name: {k: v for k, v in t.items() if k != "checks"} for name, t in summary["tables"].items()}
+    summary = SourceValidation(**validate_tables(mapping, run, tables, get_current_context()["params"]))
+    if summary.errors:
+        write_summary(run, "validate_sources", summary)
+        raise AirflowFailException("Aeries data failed its error checks; nothing was delivered.\n" + "\n".join(summary.errors))
+    try:
+        day, as_of, values = settle_run_values(mapping, run, read_run(run).extracts.values())
+    except AirflowFailException:
+        write_summary(run, "validate_sources", summary)  # the report still counts the checks
+        raise
+    write_summary(run, "validate_sources", dataclasses.replace(
+        summary, run_date=day.isoformat(), dates_as_of=as_of.isoformat(), run_values=values))
+    return {name: table["accepted"] for name, table in summary.tables.items()}

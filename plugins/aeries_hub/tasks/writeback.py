@@ -1,7 +1,7 @@
 """The tasks of a write-back DAG: fetch the vendor's export, validate it, plan the Aeries writes, write, report.
 
-Like the outbound DAGs, tasks pass paths and counts; each writes a summary under ``summary/`` in the run's
-staging folder. The plan (``plan.json``) lists every write with the record it touches and its old and new
+Like the outbound DAGs, tasks pass paths and counts; each writes its summary under ``summary/`` in the run's
+staging folder (:mod:`aeries_hub.run.summary`). The plan (``plan.json``) lists every write with the record it touches and its old and new
 values; ``writes.json`` lists what Aeries answered to each. Export files that were written are remembered
 (``_last_delivered/inbound/``), so a re-run or the next schedule never writes a file twice; a write whose
 record already holds the values is not sent at all. What a write-back's kind does is in its module of
@@ -14,7 +14,15 @@ import hashlib
 import json
 import logging
 
-from aeries_hub.run.summary import write_summary
+from aeries_hub.run.summary import (
+    ExportValidation,
+    FetchSummary,
+    PlanSummary,
+    SchoolYearSummary,
+    WriteSummary,
+    read_run,
+    write_summary,
+)
 from aeries_hub.staging import RunFolder
 from aeries_hub.writeback import sources, state
 from aeries_hub.writeback.guard import WRITE_ACTIONS
@@ -33,10 +41,11 @@ def fetch_exports(writeback_file: str) -> dict:
 
     writeback = writeback_for(writeback_file)
     run = RunFolder.current()
-    fetched = sources.fetch_new_exports(writeback, run)
-    if any("sha256" in item for item in fetched["quarantined"]):
-        state.remember_quarantined(writeback, fetched["quarantined"], get_current_context()["run_id"])
-    return write_summary(run, "fetch_exports", fetched)
+    fetched = FetchSummary(**sources.fetch_new_exports(writeback, run))
+    if any("sha256" in item for item in fetched.quarantined):
+        state.remember_quarantined(writeback, fetched.quarantined, get_current_context()["run_id"])
+    write_summary(run, "fetch_exports", fetched)
+    return {"files": fetched.files}
 
 
 def validate_exports(writeback_file: str, fetched: dict) -> dict:
@@ -45,8 +54,10 @@ def validate_exports(writeback_file: str, fetched: dict) -> dict:
     writeback = writeback_for(writeback_file)
     run = RunFolder.current()
     validated = kind_of(writeback).validate(writeback, run, fetched)
-    return write_summary(run, "validate_exports", rejects_summary(run, validated.rejects, records=validated.records,
-                                                             accepted=validated.accepted))
+    summary = ExportValidation(**rejects_summary(run, validated.rejects, records=validated.records,
+                                                 accepted=validated.accepted))
+    write_summary(run, "validate_exports", summary)
+    return {"records": summary.records, "accepted": summary.accepted}
 
 
 def plan_writes(writeback_file: str, validated: dict) -> dict:
@@ -61,7 +72,7 @@ def plan_writes(writeback_file: str, validated: dict) -> dict:
     # Aeries reads and writes its default year, silently, when the year asked for is not offered: settle the year
     # first (as an extraction does), so that the plan compares with, and the writes go into, the year named.
     hook, year = aeries_for_run(writeback.aeries_conn_id, writeback, run)
-    write_summary(run, "school_year", year.to_dict())
+    write_summary(run, "school_year", SchoolYearSummary(**year.to_dict()))
     plan, students_read = kind_of(writeback).plan(writeback, hook, run)
     run.write_json("plan.json", plan)
     guard = review(writeback, plan, students_read=students_read, created=state.created_students(writeback))
@@ -77,8 +88,9 @@ def plan_writes(writeback_file: str, validated: dict) -> dict:
     if guard["needs_approval"]:
         log.info("%d writes wait for approval: %s", len(guard["waiting"]), "; ".join(guard["reasons"]))
     writes = len([w for w in plan if w["action"] in WRITE_ACTIONS])
-    return write_summary(run, "plan_writes", {"counts": counts, "writes": writes, "needs_approval": guard["needs_approval"],
-                                         "students_changed": guard["students_changed"]})
+    write_summary(run, "plan_writes", PlanSummary(counts=counts, writes=writes, needs_approval=guard["needs_approval"],
+                                                  students_changed=guard["students_changed"]))
+    return {"writes": writes, "needs_approval": guard["needs_approval"]}
 
 
 def write_to_aeries(writeback_file: str, planned: dict) -> dict:
@@ -100,24 +112,26 @@ def write_to_aeries(writeback_file: str, planned: dict) -> dict:
     plan = json.loads(plan_bytes)
     if not writeback.enabled or context["params"].get("dry_run"):
         why = "dry_run is on" if writeback.enabled else f"writing is off ({writeback.path.name} has enabled: false)"
-        write_summary(run, "write_to_aeries", {"written": 0, "skipped_because": why})
+        write_summary(run, "write_to_aeries", WriteSummary(skipped_because=why))
         raise AirflowSkipException(f"{why}: the {planned['writes']} planned writes are in plan.json, none was sent")
-    approval = run.read_json("summary/approve_writes.json") if run.exists("summary/approve_writes.json") else {}
-    if run.read_json("guard.json")["needs_approval"] and approval.get("decision") != "approved":
+    stages = read_run(run)
+    if run.read_json("guard.json")["needs_approval"] and (stages.approve_writes is None
+                                                         or stages.approve_writes.decision != "approved"):
         raise AirflowFailException(f"{writeback.dag_id}: the plan needs approval (guard.json) and approve_writes has "
                                    "not approved it: nothing was sent; run the DAG again and answer in Required actions")
     hook = hook_on_planned_year(writeback, run)
     journal = WriteJournal(run, hashlib.sha256(plan_bytes).hexdigest())
     results, failed_records = apply_plan(writeback, hook, journal, plan)
     run.write_json("writes.json", results)
-    fetched = run.read_json("summary/fetch_exports.json")["files"]
+    fetched = (stages.fetched or FetchSummary()).files
     created = [str(r["student_id"]) for r in results
                if r["kind"] == "student" and r["action"] == "insert" and r["status"] in ("written", "incomplete")]
     state.remember_written(writeback, context["run_id"], files=[] if failed_records else fetched, created=created)
     written = sum(r["status"] == "written" for r in results)
     incomplete = sorted({r["record"] for r in results if r["status"] == "incomplete"})
-    return write_summary(run, "write_to_aeries", {"written": written, "refused": sorted(failed_records),
-                                             "incomplete": incomplete, "results": len(results)})
+    write_summary(run, "write_to_aeries", WriteSummary(written=written, refused=sorted(failed_records),
+                                                       incomplete=incomplete, results=len(results)))
+    return {"written": written, "results": len(results)}
 
 
 def report(writeback_file: str) -> dict:

@@ -6,7 +6,16 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
+from typing import Any
 
+from aeries_hub.run.summary import (
+    ApprovalSummary,
+    ExportValidation,
+    FetchSummary,
+    SchoolYearSummary,
+    WriteSummary,
+    read_run,
+)
 from aeries_hub.staging import RunFolder
 from aeries_hub.writeback.guard import fields_of, students_of
 from aeries_hub.writeback.kinds.base import kind_of
@@ -19,47 +28,49 @@ def write_report(writeback: WriteBack, run: RunFolder) -> dict:
     """Write and log the run's ``report.json``; its ``status`` is Error when the run did not finish or Aeries
     refused a write."""
     new_id = kind_of(writeback).new_id_name  # the id an insert got, which later writes of its record used
-    stages = {name[: -len(".json")]: run.read_json(f"summary/{name}") for name in run.list("summary")}
+    stages = read_run(run)
     writes = run.read_json("writes.json") if run.exists("writes.json") else []
     plan = run.read_json("plan.json") if run.exists("plan.json") else []
-    validated = stages.get("validate_exports", {})
-    wrote = stages.get("write_to_aeries", {})
-    approval = stages.get("approve_writes", {})
+    validated = stages.exports or ExportValidation()
+    wrote = stages.written or WriteSummary()
+    approval = stages.approve_writes or ApprovalSummary()
+    asked = stages.approve_writes.to_json() if stages.approve_writes else {}
     guard = run.read_json("guard.json") if run.exists("guard.json") else None
-    year = stages.get("school_year", {})
+    year = stages.school_year or SchoolYearSummary()
+    fetched = stages.fetched or FetchSummary()
     refused = [w for w in writes if w["status"] != "written"]
     # Rows found wrong only against Aeries (an unknown course, a student not at that school) are rejected by the plan.
     plan_rejects = [w for w in plan if w["action"] == "rejected"]
-    rejected = sorted(set(validated.get("rejected", [])) | {w["record"] for w in plan_rejects})
-    reasons = sorted(set(validated.get("reasons", [])) | {w["reason"] for w in plan_rejects})
-    finished = "plan_writes" in stages and "write_to_aeries" in stages
-    quarantined = stages.get("fetch_exports", {}).get("quarantined", [])  # export files not taken, and why
+    rejected = sorted(set(validated.rejected) | {w["record"] for w in plan_rejects})
+    reasons = sorted(set(validated.reasons) | {w["reason"] for w in plan_rejects})
+    finished = stages.plan is not None and stages.written is not None
+    quarantined = fetched.quarantined  # export files not taken, and why
     status = ("Error" if not finished or refused else "Completed with errors" if rejected or quarantined
               else "Completed")
-    document = {
+    document: dict[str, Any] = {
         "integration": writeback.name,
         "status": status,
-        "files": stages.get("fetch_exports", {}).get("files", []),
-        "skipped_files": stages.get("fetch_exports", {}).get("skipped", []),
+        "files": fetched.files,
+        "skipped_files": fetched.skipped,
         "quarantined_files": quarantined,
-        "records": validated.get("records", 0),
+        "records": validated.records,
         "rejected": rejected,
         "reject_reasons": reasons,
         "planned": count_writes(plan),
-        "approval": {k: v for k, v in approval.items() if k in ("needed", "decision", "by", "at", "why")}
+        "approval": {k: v for k, v in asked.items() if k in ("needed", "decision", "by", "at", "why")}
         | ({k: guard[k] for k in ("reasons", "students_changed", "waiting")} if guard else {}),
         "written": [{k: w[k] for k in ("record", "kind", "action", "target", "path", new_id, "status", "reason",
                                        "not_stored") if k in w}
                     | {"fields": fields_of(w)} | ({"students": students_of(w)} if w["kind"] == "scores" else {})
                     for w in writes],
-        "not_written_because": wrote.get("skipped_because")
-        or (approval.get("reason") if approval.get("decision") not in (None, "approved") else None),
+        "not_written_because": wrote.skipped_because
+        or (approval.reason if approval.decision not in (None, "approved") else None),
         # The school year the plan read and the writes went into (AeriesHook.check_database_year), and why it is
         # not the run's, or why the run did not settle on one.
-        "database_year": year.get("database_year"),
-        "school_year": year.get("school_year"),
-        "attention": [year["year_note"]] if year.get("year_note") else [],
-        "errors": [year["error"]] if year.get("error") else [],
+        "database_year": year.database_year,
+        "school_year": year.school_year,
+        "attention": [year.year_note] if year.year_note else [],
+        "errors": [year.error] if year.error else [],
         "staging": str(run.root),
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }

@@ -13,7 +13,13 @@ from aeries_hub.quality import parse_checks, validate_frame
 from aeries_hub.quality.column_rules import output_checks
 from aeries_hub.run.rejects import reject_reason_lines
 from aeries_hub.run.report import report_lines, summarize_run
+from aeries_hub.run.summary import RunSummaries
 from tests.plugins.aeries_hub.quality.test_column_rules import DESTINY, check_patrons, patron
+
+
+def summarize(mapping, stages: dict[str, dict]) -> dict:
+    """The report of a run whose stages wrote these summaries (by task id)."""
+    return summarize_run(mapping, RunSummaries.from_documents(stages)).to_json()
 
 
 def test_run_status_follows_rejects_failures_and_unfinished_stages():
@@ -26,10 +32,10 @@ def test_run_status_follows_rejects_failures_and_unfinished_stages():
         "build_patrons": {"file": "patrons.csv", "rows": 10, "rejected": 1, "sha256": "ab", "checks": {"passed": 9, "warned": 1, "failed": 0}},
         "deliver": {"dry_run": False, "files": [{"remote_path": "patrons/patrons.csv"}]},
     }
-    assert summarize_run(DESTINY, stages)["status"] == "Completed with errors"
-    assert summarize_run(DESTINY, {**stages, "build_patrons": {**stages["build_patrons"], "rejected": 0}})["status"] == "Completed"
-    assert summarize_run(DESTINY, {k: v for k, v in stages.items() if k != "deliver"})["status"] == "Error"
-    assert summarize_run(DESTINY, {k: v for k, v in stages.items() if k != "extract_staff"})["status"] == "Error"
+    assert summarize(DESTINY, stages)["status"] == "Completed with errors"
+    assert summarize(DESTINY, {**stages, "build_patrons": {**stages["build_patrons"], "rejected": 0}})["status"] == "Completed"
+    assert summarize(DESTINY, {k: v for k, v in stages.items() if k != "deliver"})["status"] == "Error"
+    assert summarize(DESTINY, {k: v for k, v in stages.items() if k != "extract_staff"})["status"] == "Error"
 
 
 def test_the_report_names_failed_checks_with_counts_and_ids_but_no_other_student_data():
@@ -43,7 +49,7 @@ def test_the_report_names_failed_checks_with_counts_and_ids_but_no_other_student
         "build_patrons": {"file": "patrons.csv", "rows": 0, "rejected": 0, "checks": {"results": [failed]}},
     }
 
-    errors = summarize_run(DESTINY, stages)["errors"]
+    errors = summarize(DESTINY, stages)["errors"]
 
     assert errors == [
         "students: field_lastName is required [LastName]: 2 of 9 rows fail, e.g. 994/101",
@@ -58,7 +64,7 @@ def test_the_report_says_which_school_year_aeries_served_and_why_it_is_not_the_r
               "available_years": ["2026-2027", "2025-2026"], "year_note": note}
     stages = {f"extract_{t}": {"table": t, "rows": 1, **served} for t in ("schools", "students", "staff", "teachers")}
 
-    document = summarize_run(DESTINY, stages)
+    document = summarize(DESTINY, stages)
 
     assert (document["database_year"], document["school_year"], document["attention"]) == (2026, "2026-2027", [note])
     assert report_lines(document)[1:4] == [
@@ -71,7 +77,7 @@ def test_the_report_says_which_school_year_aeries_served_and_why_it_is_not_the_r
 def test_a_school_year_aeries_does_not_offer_is_an_error_of_the_report():
     error = ("Aeries connection 'aeries_default' does not offer the school year 2027-2028 (DatabaseYear 2027); it "
              "offers 2026-2027, 2025-2026. The connection's extra unavailable_year is \"fail\": ...")
-    document = summarize_run(DESTINY, {"school_year": {"error": error}})
+    document = summarize(DESTINY, {"school_year": {"error": error}})
     assert (document["status"], document["errors"], document["school_year"]) == ("Error", [error], None)
 
 
@@ -90,7 +96,7 @@ def test_a_file_whose_every_row_is_rejected_fails_saying_why_with_ids_and_no_oth
     outcome = check_patrons(rows)
     assert outcome.has_errors and outcome.rejected_count == 7
 
-    document = summarize_run(DESTINY, {"build_patrons": built(outcome)})
+    document = summarize(DESTINY, {"build_patrons": built(outcome)})
 
     assert document["status"] == "Error"
     assert document["files"]["patrons"]["reject_reasons"] == [
@@ -136,7 +142,7 @@ def test_the_report_gives_the_five_most_frequent_reasons_and_counts_the_others()
             rows[n][column] = value
     outcome = check_patrons(rows + [patron(field_barcode="900", field_districtID="900")])
 
-    file = summarize_run(DESTINY, {"build_patrons": built(outcome, sha256="ab")})["files"]["patrons"]
+    file = summarize(DESTINY, {"build_patrons": built(outcome, sha256="ab")})["files"]["patrons"]
 
     assert [(r["reason"], r["count"], r["sample_ids"]) for r in file["reject_reasons"]] == [
         ("field_siteShortName is required", 6, ["101", "102", "103", "104", "105"]),
@@ -164,7 +170,7 @@ def test_vendor_refusals_are_grouped_by_reason_without_the_values_the_vendor_quo
     }
     mapping = load_mapping(MAPPINGS_DIR / "schoolmint_enroll.yml")
 
-    document = summarize_run(mapping, stages)
+    document = summarize(mapping, stages)
 
     file = document["files"]["students"]
     assert file["rejected_by_vendor"] == 3 and document["rejected_by_vendor"] == 3
@@ -204,7 +210,7 @@ def test_an_e_mail_shared_by_educators_is_a_warning_with_every_id_in_the_report_
     build = {"file": "Educator.txt", "rows_built": 8, "rows": 8, "rejected": 0, "checks": outcome.to_dict(),
              "sha256": "ab"}
 
-    document = summarize_run(xello, {"build_Educator": build})
+    document = summarize(xello, {"build_Educator": build})
 
     warning = "an e-mail (Xello's username) belongs to one educator per school"
     assert document["files"]["Educator"]["shared_values"] == [
@@ -234,7 +240,7 @@ def test_a_class_without_a_teacher_enrollment_is_named_in_the_report_with_every_
     build = {"file": "enrollments.csv", "rows_built": 4, "rows": 3, "rejected": 1, "checks": outcome.to_dict(),
              "sha256": "ab"}
 
-    document = summarize_run(stemscopes, {"build_enrollments": build})
+    document = summarize(stemscopes, {"build_enrollments": build})
 
     (missing,) = document["files"]["enrollments"]["missing_values"]
     assert missing["warning"].startswith("a class has a teacher enrollment (")
@@ -258,7 +264,7 @@ def test_rows_rejected_from_aeries_tables_are_named_with_their_keys():
     stages = {"validate_sources": {"tables": {"students": {"rows": 3, "rejected": outcome.rejected_count,
                                                            "checks": outcome.to_dict()}}}}
 
-    document = summarize_run(DESTINY, stages)
+    document = summarize(DESTINY, stages)
 
     assert reject_reason_lines(document) == [
         "rejected from Aeries students: student record at an unknown school (SchoolCode not in schools) "

@@ -74,7 +74,8 @@ def fetch(tmp_path, monkeypatch):
         monkeypatch.setattr(state, "processed_state", lambda w: DeliveredState(base, w.dag_id, "inbound"))
         monkeypatch.setattr(state, "quarantine_state", lambda w: DeliveredState(base, w.dag_id, "quarantine"))
         monkeypatch.setattr(airflow.sdk, "get_current_context", lambda: {"run_id": run_id})
-        return tasks.fetch_exports("xello.yml"), run
+        tasks.fetch_exports("xello.yml")
+        return run.read_json("summary/fetch_exports.json"), run
 
     return run_fetch
 

@@ -132,7 +132,8 @@ def test_fetch_exports_stages_new_files_and_skips_one_already_written(api, write
     monkeypatch.setattr(state, "quarantine_state", lambda _writeback: Written())
     api.put_export("sandbox", "old.jsonl", RECORD)
     api.put_export("sandbox", "new.jsonl", RECORD * 3)
-    summary = tasks.fetch_exports("schoolmint_enroll.yml")
+    fetched = tasks.fetch_exports("schoolmint_enroll.yml")
+    summary = run.read_json("summary/fetch_exports.json")
     assert summary == {
         "files": [{"file": "new.jsonl", "sha256": hashlib.sha256(RECORD * 3).hexdigest(), "bytes": len(RECORD) * 3}],
         "skipped": [{"file": "old.jsonl", "sha256": written, "written_by": "run-0"}],
@@ -140,4 +141,4 @@ def test_fetch_exports_stages_new_files_and_skips_one_already_written(api, write
     }
     assert run.path("inbound", "new.jsonl").read_bytes() == RECORD * 3
     assert not run.path("inbound", "old.jsonl").exists()
-    assert run.read_json("summary/fetch_exports.json") == summary
+    assert fetched == {"files": summary["files"]}  # what validate_exports takes
