@@ -12,10 +12,13 @@ anything that walks the document (the JSON Schema check, the mapping loader) vis
 from __future__ import annotations
 
 import difflib
+import functools
+import hashlib
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, TypeVar
 
 import yaml
 
@@ -23,23 +26,11 @@ import yaml
 MAX_ALIASES = 20
 
 
-class _TooManyAliases(yaml.composer.ComposerError):
-    pass
+_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when PyYAML was built with it
 
 
-class _Yaml12Loader(yaml.SafeLoader):
-    """Safe YAML with YAML 1.2 booleans: only true/false, so `on:`, `yes`, `N` or `off` stay text; at most
-    MAX_ALIASES aliases."""
-
-    _aliases = 0
-
-    def compose_node(self, parent, index):
-        if self.check_event(yaml.AliasEvent):
-            self._aliases += 1
-            if self._aliases > MAX_ALIASES:
-                raise _TooManyAliases(None, None, f"more than {MAX_ALIASES} aliases (*name)",
-                                      self.peek_event().start_mark)
-        return super().compose_node(parent, index)
+class _Yaml12Loader(_BaseLoader):  # type: ignore[valid-type,misc]
+    """Safe YAML with YAML 1.2 booleans: only true/false, so `on:`, `yes`, `N` or `off` stay text."""
 
 
 _Yaml12Loader.yaml_implicit_resolvers = {
@@ -59,7 +50,9 @@ def read_yaml(path: str | Path, *, shown: str, error: type[Exception]) -> Any:
 def read_yaml_with_lines(path: str | Path, *, shown: str, error: type[Exception]) -> tuple[Any, KeyLines]:
     """The document in ``path`` and the line of each of its keys; errors as :func:`read_yaml`."""
     try:
-        loader = _Yaml12Loader(Path(path).read_text(encoding="utf-8"))
+        text = Path(path).read_text(encoding="utf-8")
+        _refuse_many_aliases(text, shown, error)
+        loader = _Yaml12Loader(text)
         try:
             node = loader.get_single_node()
             document = loader.construct_document(node) if node is not None else None
@@ -67,11 +60,6 @@ def read_yaml_with_lines(path: str | Path, *, shown: str, error: type[Exception]
             loader.dispose()
     except FileNotFoundError:
         raise error(f"{shown}: file not found at {path}") from None
-    except _TooManyAliases as exc:
-        mark = exc.problem_mark
-        raise error(f"{shown}: line {mark.line + 1}, column {mark.column + 1}: more than {MAX_ALIASES} aliases (*name) "
-                    "in one file, refused (nested aliases make a YAML bomb that stalls every DAG at parse time): "
-                    "write the repeated values out") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -80,6 +68,66 @@ def read_yaml_with_lines(path: str | Path, *, shown: str, error: type[Exception]
     if node is not None:
         _collect_lines(node, [], lines)
     return document, KeyLines(shown, lines)
+
+
+def _refuse_many_aliases(text: str, shown: str, error: type[Exception]) -> None:
+    """Counts the aliases in the parser's events (no document is built yet) and refuses the file at the one past
+    MAX_ALIASES."""
+    aliases = 0
+    for event in yaml.parse(text, Loader=_Yaml12Loader):
+        if isinstance(event, yaml.AliasEvent):
+            aliases += 1
+            if aliases > MAX_ALIASES:
+                mark = event.start_mark
+                raise error(f"{shown}: line {mark.line + 1}, column {mark.column + 1}: more than {MAX_ALIASES} "
+                            "aliases (*name) in one file, refused (nested aliases make a YAML bomb that stalls "
+                            "every DAG at parse time): write the repeated values out")
+
+
+_Loaded = TypeVar("_Loaded")
+
+
+def loaded_once_per_content(
+    still_valid: Callable[[Any], bool] | None = None,
+) -> Callable[[Callable[[Path], _Loaded]], Callable[[str | Path], _Loaded]]:
+    """A decorator: ``load(path)`` is done again only when the file's bytes change, or when ``still_valid`` says
+    that what it checked of other files (a crosswalk file exists) no longer holds. Every task of a run reads its
+    mapping, and the DAG processor reads every file on each parse. The result is shared, so ``load`` returns
+    something immutable. A file that cannot be read, or that changed while it was loaded, is loaded without the
+    cache (the caller gets its error, or its newest content); a load error is never cached."""
+
+    def decorate(load: Callable[[Path], _Loaded]) -> Callable[[str | Path], _Loaded]:
+        cache: OrderedDict[tuple[str, bytes], _Loaded] = OrderedDict()
+
+        def digest(path: Path) -> bytes | None:
+            try:
+                return hashlib.sha256(path.read_bytes()).digest()
+            except OSError:
+                return None
+
+        @functools.wraps(load)
+        def cached(path: str | Path) -> _Loaded:
+            path = Path(path)
+            before = digest(path)
+            key = (str(path), before or b"")
+            if before is not None and key in cache and (still_valid is None or still_valid(cache[key])):
+                cache.move_to_end(key)
+                return cache[key]
+            loaded = load(path)
+            if before is not None and digest(path) == before:
+                cache[key] = loaded
+                if len(cache) > _CACHED_FILES:
+                    cache.popitem(last=False)
+            return loaded
+
+        cached.cache_clear = cache.clear  # type: ignore[attr-defined]
+        return cached
+
+    return decorate
+
+
+#: Loaded files each loader keeps (the project has about a dozen).
+_CACHED_FILES = 64
 
 
 def _collect_lines(node: yaml.Node, path: list, lines: dict[str, int]) -> None:

@@ -15,7 +15,13 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from aeries_hub.config_files import KeyLines, format_key_path, read_yaml_with_lines, schema_problems
+from aeries_hub.config_files import (
+    KeyLines,
+    format_key_path,
+    loaded_once_per_content,
+    read_yaml_with_lines,
+    schema_problems,
+)
 from aeries_hub.mapping import steps
 from aeries_hub.mapping.models import (
     DEFAULT_STUDENT_STATUS_CODES,
@@ -43,7 +49,7 @@ from aeries_hub.mapping.models import (
     Schedule,
     ValueSpec,
 )
-from aeries_hub.mapping.rules import mapping_problems
+from aeries_hub.mapping.rules import crosswalk_files_present, mapping_problems
 from aeries_hub.paths import SCHEMAS_DIR
 from aeries_hub.window import PullWindow
 
@@ -54,7 +60,8 @@ CHECKS_SCHEMA = SCHEMAS_DIR / "checks.schema.json"
 _RUN_VALUE_KEYS = ("constant", "template", "if_blank")
 
 
-def load_mapping(path: str | Path) -> Mapping:
+@loaded_once_per_content(still_valid=crosswalk_files_present)
+def load_mapping(path: Path) -> Mapping:
     """Read, validate and return the mapping in ``path``; raise MappingError naming what is wrong."""
     path = Path(path)
     where = path.name

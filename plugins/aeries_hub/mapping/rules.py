@@ -104,6 +104,12 @@ def _check_build_order(mapping: Mapping) -> list[str]:
     return []
 
 
+def crosswalk_files_present(mapping: Mapping) -> bool:
+    """Whether every crosswalk file the mapping needs (not ``optional``) is there: the one thing a loaded mapping
+    checked outside its own file."""
+    return all(crosswalk.optional or crosswalk.path.is_file() for crosswalk in mapping.crosswalks.values())
+
+
 def _check_crosswalks(mapping: Mapping) -> list[str]:
     problems = []
     for name, crosswalk in mapping.crosswalks.items():

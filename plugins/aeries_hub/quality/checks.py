@@ -21,7 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from aeries_hub.config_files import closest, format_key_path, read_yaml_with_lines
+from aeries_hub.config_files import closest, format_key_path, loaded_once_per_content, read_yaml_with_lines
 from aeries_hub.paths import INCLUDE_DIR, SCHEMAS_DIR
 from aeries_hub.quality.messages import failure_sentence
 
@@ -220,6 +220,11 @@ def display_path(path: str | Path) -> str:
 
 def load_checks(path: str | Path) -> dict[str, list[Check]]:
     """Read a checks file (``{table: [check, ...]}``), validate it and return the parsed checks by table."""
+    return {table: list(checks) for table, checks in _load_checks(path).items()}
+
+
+@loaded_once_per_content()
+def _load_checks(path: Path) -> dict[str, tuple[Check, ...]]:
     shown = display_path(path)
     document, lines = read_yaml_with_lines(path, shown=shown, error=CheckConfigError)
     document = {} if document is None else document
@@ -228,7 +233,7 @@ def load_checks(path: str | Path) -> dict[str, list[Check]]:
                                f"found {type(document).__name__}")
     try:
         _raise_schema_errors(_validator(), document, shown)
-        return {table: _parse_valid(items, where=f"{shown}: {table}") for table, items in document.items()}
+        return {table: tuple(_parse_valid(items, where=f"{shown}: {table}")) for table, items in document.items()}
     except CheckConfigError as exc:  # each line "<file>: <key path>: ..." gets the key's line after the file
         raise CheckConfigError("\n".join(lines.located(problem.removeprefix(f"{shown}: "))
                                          for problem in str(exc).splitlines())) from None

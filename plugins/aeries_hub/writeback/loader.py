@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from aeries_hub import paths
-from aeries_hub.config_files import KeyLines, read_yaml_with_lines, schema_problems
+from aeries_hub.config_files import KeyLines, loaded_once_per_content, read_yaml_with_lines, schema_problems
 from aeries_hub.mapping import steps
 from aeries_hub.mapping.loader import MAPPING_SCHEMA
 from aeries_hub.mapping.models import MappingError, Schedule
@@ -37,7 +37,8 @@ def writeback_for(writeback_file: str) -> WriteBack:
     return load_writeback(paths.WRITEBACKS_DIR / writeback_file)
 
 
-def load_writeback(path: str | Path) -> WriteBack:
+@loaded_once_per_content()
+def load_writeback(path: Path) -> WriteBack:
     """Read, validate and return the write-back in ``path``; raise MappingError naming what is wrong."""
     path = Path(path)
     document, lines = read_yaml_with_lines(path, shown=path.name, error=MappingError)
