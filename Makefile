@@ -9,8 +9,8 @@ INSTALLED := $(VENV)/.installed
 demo: $(INSTALLED)  ## Run the Destiny DAG once against the emulator and a local SFTP server
 	$(PY) -m aeries_sandbox.demo
 
-test: $(INSTALLED)  ## The whole test suite
-	$(PY) -m pytest
+test: $(INSTALLED)  ## The whole test suite, on two workers (tests/conftest.py says how it is split)
+	$(PY) -m pytest -n 2 --dist loadgroup --no-loadscope-reorder
 
 test-fast: $(INSTALLED)  ## The inner loop: every test but the dag.test() runs (e2e) and the system tests, about 2 minutes
 	$(PY) -m pytest -m "not e2e and not system"

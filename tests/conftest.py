@@ -36,6 +36,24 @@ os.environ.update(
 )
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook, which reads the groups
+def pytest_collection_modifyitems(config, items):
+    """How `make test` spreads the suite over two pytest-xdist workers (``-n 2 --dist loadgroup``).
+
+    Each test module is one group, so that its module-scoped stack and shared ``dag.test()`` run are built once,
+    on one worker; the system tests are one group, so that only one worker at a time runs Airflow's processes,
+    whose timeouts assume the machine is not also running another scheduler. Groups are handed out in the order
+    of the collection, so the long ones go first (system tests, then the end-to-end modules) and the many short
+    unit-test modules fill in at the end, when a worker would otherwise wait for the other one."""
+    def weight(item) -> int:
+        return 0 if item.get_closest_marker("system") else 1 if item.get_closest_marker("e2e") else 2
+
+    for item in items:
+        group = "system" if item.get_closest_marker("system") else item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+    items.sort(key=weight)  # stable: within a weight, the collection's order
+
+
 @pytest.fixture(scope="session")
 def airflow_db() -> Path:
     """A migrated metadata database (SQLite, as `make demo` uses), created once per session."""
