@@ -36,6 +36,7 @@ import tenacity
 import urllib3
 from airflow.providers.http.hooks.http import HttpHook
 
+from aeries_hub.bounded import read_bounded
 from aeries_hub.connection_extras import ExtraError, check_known_extras, tls_verification
 from aeries_hub.delivery import DeliveryError
 from aeries_hub.retrying import RETRY_STATUSES, backoff_delay, retry_after_seconds
@@ -50,8 +51,6 @@ VENDOR_API_EXTRAS = ("auth", "endpoint_prefix", "headers", "timeout", "verify_ss
 _ERROR_TEXT = 500
 #: The most of an error answer's body read for its text.
 _ERROR_BODY_BYTES = 64 * 1024
-#: Bytes read from an answer at a time.
-_READ_CHUNK = 64 * 1024
 
 T = TypeVar("T")
 
@@ -312,20 +311,12 @@ class VendorApiHook(HttpHook):
             if left() <= 0:
                 raise DeadlinePassed(f"{where}: cut off while reading {label}: past the fetch's deadline")
 
+        def too_large() -> ResponseTooLarge:
+            return ResponseTooLarge(f"{where}: {label} is larger than {max_bytes} bytes")
+
         def read(response: requests.Response, limit: int, cut: bool) -> bytes:
-            chunks: list[bytes] = []
-            size = 0
-            while True:
-                check_deadline()
-                chunk = response.raw.read1(min(_READ_CHUNK, limit + 1 - size), decode_content=True)
-                if not chunk:
-                    return b"".join(chunks)
-                size += len(chunk)
-                if size > limit:
-                    if cut:
-                        return b"".join(chunks) + chunk[: limit - size]
-                    raise ResponseTooLarge(f"{where}: {label} is larger than {max_bytes} bytes")
-                chunks.append(chunk)
+            return read_bounded(lambda size: response.raw.read1(size, decode_content=True), limit,
+                                check_deadline=check_deadline, too_large=None if cut else too_large)
 
         def attempt() -> bytes:
             check_deadline()
@@ -337,7 +328,7 @@ class VendorApiHook(HttpHook):
                     if 200 <= status < 300:
                         length = response.headers.get("Content-Length", "")
                         if length.isdigit() and int(length) > max_bytes:
-                            raise ResponseTooLarge(f"{where}: {label} is larger than {max_bytes} bytes")
+                            raise too_large()
                         return read(response, max_bytes, cut=False)
                     # Only the start of an error answer: its text is shown cut anyway.
                     error = self._vendor_text(read(response, _ERROR_BODY_BYTES, cut=True), response.encoding)

@@ -48,6 +48,7 @@ from aeries_hub.mapping.models import (
     Reference,
     Schedule,
     ValueSpec,
+    template_problem,
 )
 from aeries_hub.mapping.rules import crosswalk_files_present, mapping_problems
 from aeries_hub.paths import SCHEMAS_DIR
@@ -58,6 +59,8 @@ CHECKS_SCHEMA = SCHEMAS_DIR / "checks.schema.json"
 
 #: Where ``{run.NAME}`` may stand: the last key of its path, or literal rows.
 _RUN_VALUE_KEYS = ("constant", "template", "if_blank")
+#: The texts filled as templates (``{Column}``): the last key of their path, or the last two.
+_TEMPLATE_KEYS = ("template", "if_blank", ("crosswalk", "else"))
 
 
 @loaded_once_per_content(still_valid=crosswalk_files_present)
@@ -70,7 +73,7 @@ def load_mapping(path: Path) -> Mapping:
         raise MappingError(f"{where}: (top): expected a mapping of keys, found {type(document).__name__}")
     _validate_schema(document, lines)
     document["outputs"] = _apply_settings(document["outputs"], document.get("settings") or {}, ["outputs"], lines)
-    used = _check_run_values(document, lines)
+    used = _check_texts(document, lines)
     mapping = dataclasses.replace(_build(document, path), run_values=used)
     problems = mapping_problems(mapping)
     if problems:
@@ -128,8 +131,9 @@ def _apply_settings(node, settings: dict, path: list, lines: KeyLines):
     return node
 
 
-def _check_run_values(document: dict, lines: KeyLines) -> frozenset[str]:
-    """The ``{run.NAME}`` values the outputs use; MappingError naming each unknown name or misplaced one."""
+def _check_texts(document: dict, lines: KeyLines) -> frozenset[str]:
+    """The ``{run.NAME}`` values the outputs use; MappingError naming each unknown name or misplaced one, and
+    each template whose braces do not pair."""
     used: set[str] = set()
     problems: list[str] = []
 
@@ -141,6 +145,10 @@ def _check_run_values(document: dict, lines: KeyLines) -> frozenset[str]:
             for i, value in enumerate(node):
                 walk(value, path + [i])
         elif isinstance(node, str):
+            if "rows" not in path and (path[-1] in _TEMPLATE_KEYS or tuple(path[-2:]) in _TEMPLATE_KEYS):
+                problem = template_problem(node)
+                if problem:
+                    problems.append(f"{format_key_path(path)}: {problem}")
             for name in RUN_VALUE.findall(node):
                 at = format_key_path(path)
                 if name not in RUN_VALUES:

@@ -292,6 +292,17 @@ class Mapping:
         return [o for o in self.outputs if o.file not in nested]
 
 
+def template_problem(template: str) -> str | None:
+    """Why ``template`` cannot be filled (a brace without its pair), or None."""
+    import string
+
+    try:
+        list(string.Formatter().parse(template))
+    except ValueError as exc:
+        return f"{template!r} is not a template: {exc} (a brace in the text is written {{{{ or }}}})"
+    return None
+
+
 def template_fields(template: str) -> list[str]:
     """The columns a template reads: its fields but the run's date and ``run.NAME`` values."""
     import string

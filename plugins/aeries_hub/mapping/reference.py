@@ -20,6 +20,7 @@ from aeries_hub.mapping.schema_models import mapping_schema_document
 from aeries_hub.mapping.steps import STEPS
 from aeries_hub.paths import MAPPINGS_DIR, SCHEMAS_DIR
 from aeries_hub.quality.check_models import checks_schema_document
+from aeries_hub.reference_text import kind_in_words, object_branch
 from aeries_hub.writeback.reference import write_reference as write_writeback_reference
 
 REFERENCE = Path(__file__).resolve().parents[3] / "docs" / "mapping-reference.md"
@@ -63,43 +64,15 @@ def _section_of(schema: dict) -> str | None:
     return name if name in _SECTIONS else None
 
 
-def _kind(schema: dict, definitions: dict) -> str:
-    """The type of a key, in words: ``integer``, ``list of [condition](#condition)``, ``one of: a, b``."""
-    if "$ref" in schema:
-        section = _section_of(schema)
-        name = schema["$ref"].rsplit("/", 1)[-1]
-        if section is not None and section.startswith("checks:"):
-            return f"[{name.replace('_', ' ')}](#check-files)"
-        if section is not None:
-            return f"[{name}](#{_anchor(name)})"
-        if name == "step":
-            return "[step](#transform-steps)"
-        return _kind(definitions[name], definitions)
-    if "enum" in schema:
-        return "one of: " + ", ".join(f"`{json.dumps(v) if not isinstance(v, str) else v}`" for v in schema["enum"])
-    if "oneOf" in schema or "anyOf" in schema:
-        branches = [b for b in schema.get("oneOf") or schema.get("anyOf") or () if set(b) - {"required"}]
-        if branches:
-            return " or ".join(dict.fromkeys(_kind(b, definitions) for b in branches))
-    kind = schema.get("type")
-    if kind == "array":
-        return "list of " + _kind(schema.get("items", {}), definitions)
-    if kind == "object":
-        if isinstance(schema.get("additionalProperties"), dict) and not schema.get("properties"):
-            return "map of name to " + _kind(schema["additionalProperties"], definitions)
-        return "object"
-    if isinstance(kind, list):
-        return " or ".join(kind)
-    return kind or "any"
-
-
-def _object_branch(schema: dict) -> dict | None:
-    """The object with keys a key holds (directly, or as one branch of a ``oneOf``); None: no keys below it."""
-    if schema.get("properties"):
-        return schema
-    for branch in schema.get("oneOf", ()):
-        if branch.get("properties"):
-            return branch
+def _link(ref: str) -> str | None:
+    """Where this reference documents a ``$ref``: its own section, the steps or the check files (None: in place)."""
+    name = ref.rsplit("/", 1)[-1]
+    if ref.startswith(_CHECKS_REF):
+        return f"[{name.replace('_', ' ')}](#check-files)"
+    if name in _SECTIONS:
+        return f"[{name}](#{_anchor(name)})"
+    if name == "step":
+        return "[step](#transform-steps)"
     return None
 
 
@@ -108,13 +81,13 @@ def _below(schema: dict) -> tuple[str, dict] | None:
     objects, ``.<name>.`` for a map of objects; None when none are (a $ref has its own section)."""
     if "$ref" in schema:
         return None
-    if (found := _object_branch(schema)) is not None:
+    if (found := object_branch(schema)) is not None:
         return ".", found
     items = schema.get("items")
-    if isinstance(items, dict) and "$ref" not in items and (found := _object_branch(items)) is not None:
+    if isinstance(items, dict) and "$ref" not in items and (found := object_branch(items)) is not None:
         return "[].", found
     extra = schema.get("additionalProperties")
-    if isinstance(extra, dict) and "$ref" not in extra and (found := _object_branch(extra)) is not None:
+    if isinstance(extra, dict) and "$ref" not in extra and (found := object_branch(extra)) is not None:
         return ".<name>.", found
     return None
 
@@ -151,13 +124,13 @@ def _examples(mapping_schema: dict) -> dict[tuple[str, str], tuple[Any, str]]:
             if not isinstance(items, dict):
                 return
             # The keys of a list's objects are written key[].sub (prefix ends with "key.").
-            nested = prefix and "$ref" not in items and _object_branch(items) is not None
+            nested = prefix and "$ref" not in items and object_branch(items) is not None
             for item in node:
                 walk(item, items, section, prefix[:-1] + "[]." if nested else prefix, file)
             return
         if not isinstance(node, dict):
             return
-        own = _object_branch(schema)
+        own = object_branch(schema)
         for key, value in node.items():
             if own is not None and key in own.get("properties", {}):
                 found.setdefault((section, prefix + key), (value, file))
@@ -192,7 +165,7 @@ def _key_table(schema: dict, section: str, definitions: dict, examples: dict) ->
             shown = f"`{_cell(_example(example[0], path))}` ({example[1]})"
         else:
             shown = f"`{_cell(_example(sub['default'], path))}`" if "default" in sub else ""
-        lines.append(f"| `{path}` | {_cell(_kind(sub, definitions))} | {default} | "
+        lines.append(f"| `{path}` | {_cell(kind_in_words(sub, definitions, _link))} | {default} | "
                      f"{_cell(sub.get('description', ''))} | {shown} |")
     return lines
 
@@ -202,7 +175,8 @@ def _step_lines(examples: dict) -> list[str]:
              "as its name (`trim`), one with an argument as `{name: argument}`.", "",
              "| Step | Argument | What it does | Example |", "|---|---|---|---|"]
     for step in STEPS.values():
-        argument = "none" if step.argument is None else _kind(step.argument, {"field_ref": {"type": "string"}})
+        argument = ("none" if step.argument is None
+                    else kind_in_words(step.argument, {"field_ref": {"type": "string"}}, _link))
         if step.argument is not None and step.argument.get("type") == "object" and step.argument.get("properties"):
             required = set(step.argument.get("required", ()))
             argument = "{" + ", ".join(k + ("" if k in required else "?") for k in step.argument["properties"]) + "}"
@@ -250,12 +224,12 @@ def render() -> str:
             lines += ['## The file <a id="top"></a>', ""]
         else:
             lines += [f"## {section}", ""] + ([schema["description"], ""] if schema.get("description") else [])
-        own = _object_branch(schema)
+        own = object_branch(schema)
         if own is None:
-            lines += [f"A {section} is {_kind(schema, definitions)}.", ""]
+            lines += [f"A {section} is {kind_in_words(schema, definitions, _link)}.", ""]
             continue
         if own is not schema:
-            lines += [f"A {section} is {_kind(schema, definitions)}; as an object:", ""]
+            lines += [f"A {section} is {kind_in_words(schema, definitions, _link)}; as an object:", ""]
         lines += _key_table(own, section, definitions, examples) + [""]
     lines += ["## Transform steps", ""] + _step_lines(examples) + [""]
     lines += ["## Check files", "", checks_schema["description"], ""]

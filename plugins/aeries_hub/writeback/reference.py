@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Iterator
 
+from aeries_hub.reference_text import kind_in_words, object_branch
 from aeries_hub.writeback.kinds.base import KINDS
 from aeries_hub.writeback.loader import WRITEBACK_SCHEMA
 from aeries_hub.writeback.spec import SOURCES
@@ -29,36 +30,14 @@ def _resolved(schema: dict, definitions: dict) -> dict:
     return {**definitions[ref.rsplit("/", 1)[-1]], **{k: v for k, v in schema.items() if k != "$ref"}}
 
 
-def _kind(schema: dict, definitions: dict) -> str:
-    """The type of a key, in words: ``integer``, ``list of string``, ``[fields](#fields)``."""
-    ref = schema.get("$ref", "")
+def _link(ref: str) -> str | None:
+    """Where this reference documents a ``$ref``: its fields section, or the mapping reference (None: in place)."""
     if ref == "#/$defs/fields":
         return "[fields](#fields)"
-    if ref and not ref.startswith("#/"):
+    if not ref.startswith("#/"):
         name = ref.rsplit("/", 1)[-1]
         return f"[{name}]({_MAPPING_REFERENCE}#{name}) (as in a mapping)"
-    schema = _resolved(schema, definitions)
-    if "enum" in schema:
-        return "one of: " + ", ".join(f"`{value}`" for value in schema["enum"])
-    if "oneOf" in schema:
-        branches = [branch for branch in schema["oneOf"] if set(branch) - {"required"}]
-        if branches:
-            return " or ".join(_kind(branch, definitions) for branch in branches)
-    kind = schema.get("type")
-    if kind == "array":
-        return "list of " + _kind(schema.get("items", {}), definitions)
-    if kind == "object" and isinstance(schema.get("additionalProperties"), dict) and not schema.get("properties"):
-        return "map of name to " + _kind(schema["additionalProperties"], definitions)
-    if isinstance(kind, list):
-        return " or ".join(kind)
-    return kind or "any"
-
-
-def _object(schema: dict) -> dict | None:
-    """The object with keys a key holds (directly, or as a branch of its ``oneOf``)."""
-    if schema.get("properties"):
-        return schema
-    return next((branch for branch in schema.get("oneOf", ()) if branch.get("properties")), None)
+    return None
 
 
 def _keys(schema: dict, prefix: str = "") -> Iterator[tuple[str, dict, bool]]:
@@ -66,7 +45,7 @@ def _keys(schema: dict, prefix: str = "") -> Iterator[tuple[str, dict, bool]]:
     required = set(schema.get("required", ()))
     for key, sub in schema.get("properties", {}).items():
         yield prefix + key, sub, key in required
-        below = _object(sub) if "$ref" not in sub else None
+        below = object_branch(sub) if "$ref" not in sub else None
         if below is not None:
             yield from _keys(below, f"{prefix}{key}.")
 
@@ -80,7 +59,7 @@ def _key_table(schema: dict, definitions: dict, prefix: str = "") -> list[str]:
     for path, sub, required in _keys(schema, prefix):
         shown = _resolved(sub, definitions)
         default = "required" if required else (f"`{json.dumps(shown['default'])}`" if "default" in shown else "")
-        lines.append(f"| `{path}` | {_cell(_kind(sub, definitions))} | {default} | "
+        lines.append(f"| `{path}` | {_cell(kind_in_words(sub, definitions, _link))} | {default} | "
                      f"{_cell(shown.get('description', ''))} |")
     return lines
 

@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from aeries_hub.bounded import read_bounded
 from aeries_hub.staging import RunFolder
 from aeries_hub.writeback import state
 from aeries_hub.writeback.records import unreadable_file
@@ -171,23 +172,11 @@ class _FetchLimits:
                                  f"({self.setting}.max_file_bytes); it was not fetched (ask the vendor to split it, "
                                  "or raise max_file_bytes)")
 
-    def read(self, read_some, where: str, what: str, *, max_bytes: int | None = None, cut: bool = False) -> bytes:
-        """Everything ``read_some(n)`` gives until it gives ``b""``: at most ``max_bytes`` (default max_file_bytes;
-        more raises :meth:`too_large`, or with ``cut`` is dropped), checking the deadline between chunks."""
-        limit = self.max_bytes if max_bytes is None else max_bytes
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            self.check(where, what)
-            chunk = read_some(min(_READ_CHUNK, limit + 1 - size))
-            if not chunk:
-                return b"".join(chunks)
-            size += len(chunk)
-            if size > limit:
-                if cut:
-                    return b"".join(chunks) + chunk[: limit - size]
-                raise self.too_large(where, what)
-            chunks.append(chunk)
+    def read(self, read_some: Callable[[int], bytes], where: str, what: str) -> bytes:
+        """Everything ``read_some(n)`` gives until it gives ``b""``, at most max_file_bytes (more raises
+        :meth:`too_large`), checking the deadline between chunks."""
+        return read_bounded(read_some, self.max_bytes, check_deadline=lambda: self.check(where, what),
+                            too_large=lambda: self.too_large(where, what))
 
     def watchdog(self, stop):
         """A timer calling ``stop()`` at the deadline, to break a read blocked on a server that trickles bytes."""
@@ -197,10 +186,6 @@ class _FetchLimits:
         timer.daemon = True
         timer.start()
         return timer
-
-
-#: Bytes asked of the server at a time while an export file is read.
-_READ_CHUNK = 64 * 1024
 
 
 def sftp_exports(writeback: WriteBack) -> Iterator[Export]:

@@ -22,28 +22,11 @@ import pytest
 from aeries_hub.delivery import DeliveryError as SharedDeliveryError
 from aeries_hub.delivery.http import HttpReceipt, deliver_records
 from aeries_hub.delivery.sftp import DeliveryError
-from aeries_sandbox.vendor_api.server import VendorApiServer
 
 CONN_ID = "enroll_test"
 ENV = f"AIRFLOW_CONN_{CONN_ID.upper()}"
 ENDPOINT = "/api/v1/students/import"
 TOKEN = secrets.token_urlsafe(24)
-
-
-@pytest.fixture(scope="module")
-def server():
-    with VendorApiServer(tokens=[TOKEN]) as srv:
-        yield srv
-
-
-@pytest.fixture
-def api(server, monkeypatch):
-    """The receiver, empty and without faults, behind connection ``enroll_test`` (instance sandbox)."""
-    server.reset()
-    server.clear_faults()
-    monkeypatch.setenv(ENV, json.dumps(server.airflow_connection(CONN_ID, "sandbox", TOKEN)))
-    yield server
-    server.clear_faults()
 
 
 def student(i: int, *, dob: str = "2010-02-10") -> dict:

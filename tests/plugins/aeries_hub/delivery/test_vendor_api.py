@@ -13,27 +13,11 @@ import pytest
 
 from aeries_hub.delivery import DeliveryError
 from aeries_hub.delivery.vendor_api import DeadlinePassed, ResponseTooLarge, RetryPolicy, VendorApiHook
-from aeries_sandbox.vendor_api.server import VendorApiServer
 
 CONN_ID = "vendor_hook_test"
 ENV = f"AIRFLOW_CONN_{CONN_ID.upper()}"
 TOKEN = secrets.token_urlsafe(24)
 EXPORTS = "/api/v1/exports"
-
-
-@pytest.fixture(scope="module")
-def server():
-    with VendorApiServer(tokens=[TOKEN], access_log=False) as srv:
-        yield srv
-
-
-@pytest.fixture
-def api(server, monkeypatch):
-    server.reset()
-    server.clear_faults()
-    monkeypatch.setenv(ENV, json.dumps(server.airflow_connection(CONN_ID, "sandbox", TOKEN)))
-    yield server
-    server.clear_faults()
 
 
 def hook(sleeps: list[float] | None = None, **policy) -> VendorApiHook:

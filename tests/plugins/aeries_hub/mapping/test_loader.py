@@ -84,6 +84,20 @@ def test_load_errors_name_the_file_and_the_line_of_the_key(tmp_path):
         "school_year_last_day)")
 
 
+def test_a_template_whose_braces_do_not_pair_names_its_key(tmp_path):
+    grade = "{source: Grade}"
+    assert lined_error(tmp_path, grade, '{source: Grade, transform: [{if_blank: "a}b"}]}') == (
+        "lined.yml:23: outputs[0].records[0].values.grade.transform[0].if_blank: 'a}b' is not a template: Single '}' "
+        "encountered in format string (a brace in the text is written {{ or }})")
+    assert lined_error(tmp_path, grade, '{template: "{Grade"}') == (
+        "lined.yml:23: outputs[0].records[0].values.grade.template: '{Grade' is not a template: expected '}' before "
+        "end of string (a brace in the text is written {{ or }})")
+    assert lined_error(tmp_path, grade, '{source: Grade, transform: [{crosswalk: {name: g, else: "}"}}]}') == (
+        "lined.yml:23: outputs[0].records[0].values.grade.transform[0].crosswalk.else: '}' is not a template: Single "
+        "'}' encountered in format string (a brace in the text is written {{ or }})")
+    assert lined_error(tmp_path, grade, '{source: Grade, transform: [{if_blank: "{{a}}"}]}') is None
+
+
 def test_unknown_key_lists_the_allowed_keys(tmp_path):
     def edit(d):
         d["outputs"][0]["columns"][0]["maxlength"] = 10

@@ -18,7 +18,6 @@ from aeries_hub.paths import WRITEBACKS_DIR
 from aeries_hub.tasks import writeback as tasks
 from aeries_hub.writeback import sources, state
 from aeries_hub.writeback.loader import load_writeback
-from aeries_sandbox.vendor_api.server import VendorApiServer
 
 CONN_ID = "enroll_export_test"
 TOKEN = secrets.token_urlsafe(24)
@@ -31,21 +30,6 @@ def enroll_yml(tmp_path, source: dict) -> str:
     path = tmp_path / "schoolmint_enroll.yml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path
-
-
-@pytest.fixture(scope="module")
-def server():
-    with VendorApiServer(tokens=[TOKEN], access_log=False) as srv:
-        yield srv
-
-
-@pytest.fixture
-def api(server, monkeypatch):
-    server.reset()
-    server.clear_faults()
-    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps(server.airflow_connection(CONN_ID, "sandbox", TOKEN)))
-    yield server
-    server.clear_faults()
 
 
 @pytest.fixture
