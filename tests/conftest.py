@@ -36,22 +36,35 @@ os.environ.update(
 )
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook, which reads the groups
 def pytest_collection_modifyitems(config, items):
-    """How `make test` spreads the suite over two pytest-xdist workers (``-n 2 --dist loadgroup``).
-
-    Each test module is one group, so that its module-scoped stack and shared ``dag.test()`` run are built once,
-    on one worker; the system tests are one group, so that only one worker at a time runs Airflow's processes,
-    whose timeouts assume the machine is not also running another scheduler. Groups are handed out in the order
-    of the collection, so the long ones go first (system tests, then the end-to-end modules) and the many short
-    unit-test modules fill in at the end, when a worker would otherwise wait for the other one."""
+    """The long tests first (system tests, then the end-to-end modules), the many short unit-test modules last:
+    with two workers (`make test`), a worker that finishes early then has short pieces to take, instead of
+    waiting for the other one to finish a long module. Stable within each kind: the collection's order."""
     def weight(item) -> int:
         return 0 if item.get_closest_marker("system") else 1 if item.get_closest_marker("e2e") else 2
 
-    for item in items:
-        group = "system" if item.get_closest_marker("system") else item.nodeid.split("::", 1)[0]
-        item.add_marker(pytest.mark.xdist_group(group))
-    items.sort(key=weight)  # stable: within a weight, the collection's order
+    items.sort(key=weight)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """How `make test` (``-n 2 --dist loadgroup``) spreads the suite over two pytest-xdist workers: each test
+    module is one unit of work, so its module-scoped stack and shared ``dag.test()`` run are built once, on one
+    worker; the system tests are one unit, so that one worker at a time runs Airflow's processes, whose timeouts
+    assume the machine is not also running another scheduler. Units are handed out in the collection's order
+    (``--no-loadscope-reorder``; see ``pytest_collection_modifyitems``).
+
+    (pytest-xdist's own ``loadgroup`` reads ``xdist_group`` marks by renaming each test, which pytest 9 ignores;
+    this scheduler groups by the test's path instead.)"""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModulesAndSystemTests(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "tests/system" if path.startswith("tests/system/") else path
+
+    return ModulesAndSystemTests(config, log)
 
 
 @pytest.fixture(scope="session")
