@@ -73,6 +73,18 @@ def test_the_production_wheel_holds_aeries_hub_only(wheels):
     assert not [name for name in files if "aeries_sandbox" in name or "tests/" in name or "test_" in name]
 
 
+def test_the_production_wheel_ships_the_json_schemas_the_loaders_read(wheels):
+    """An install without the repository's include/ (a wheel, AERIES_HUB_INCLUDE_DIR elsewhere) still validates
+    mappings, write-backs and check suites: their schemas are package data."""
+    from aeries_hub.paths import SCHEMAS_DIR
+
+    shipped = sorted(name for name in wheels["aeries_integration_hub"] if name.startswith("aeries_hub/schemas/"))
+    assert shipped == ["aeries_hub/schemas/checks.schema.json", "aeries_hub/schemas/mapping.schema.json",
+                       "aeries_hub/schemas/writeback.schema.json"]
+    assert SCHEMAS_DIR == REPO / "plugins" / "aeries_hub" / "schemas"
+    assert sorted(path.name for path in SCHEMAS_DIR.glob("*.json")) == [name.rsplit("/", 1)[1] for name in shipped]
+
+
 def test_the_sandbox_wheel_holds_the_sandbox_and_its_documentation(wheels):
     files = wheels["aeries_hub_sandbox"]
     assert {name.split("/")[0] for name in files} == {"aeries_sandbox", "aeries_hub_sandbox-0.1.0.dist-info"}

@@ -1,4 +1,4 @@
-"""The JSON Schema files of include/schemas/, written from the pydantic models that define each YAML format
+"""The JSON Schema files of plugins/aeries_hub/schemas/, written from the pydantic models that define each YAML format
 (:mod:`aeries_hub.mapping.schema_models`, :mod:`aeries_hub.quality.check_models`) by ``make docs``.
 
 The files keep the shape editors and the loaders read: no titles; a key that may be left out has its plain type
@@ -35,7 +35,7 @@ class ClosedModel(BaseModel):
 
 
 class FileSchema(GenerateJsonSchema):
-    """pydantic's JSON Schema generator, writing the conventions of include/schemas/ (see the module)."""
+    """pydantic's JSON Schema generator, writing the conventions of plugins/aeries_hub/schemas/ (see the module)."""
 
     def generate(self, schema: core_schema.CoreSchema, mode: JsonSchemaMode = "validation") -> JsonSchemaValue:
         generated = super().generate(schema, mode)

@@ -1,6 +1,6 @@
 """Load and validate a vendor mapping file (include/mappings/*.yml).
 
-Validation happens in two passes: the JSON Schema in include/schemas/mapping.schema.json (whose transform steps
+Validation happens in two passes: the JSON Schema in plugins/aeries_hub/schemas/mapping.schema.json (whose transform steps
 are checked against the registry of :mod:`aeries_hub.mapping.steps`), then the cross-references a schema cannot
 express (:mod:`aeries_hub.mapping.rules`, :mod:`aeries_hub.mapping.references`). Every problem is reported as
 ``<file>:<line>: <key path>: <problem>`` so that the import error shown in the Airflow UI points at the line to fix.

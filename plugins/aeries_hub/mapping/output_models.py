@@ -1,5 +1,5 @@
 """The format of a mapping's outputs (``outputs:``): each file's columns, record sets and values, as pydantic
-models; the definitions (``$defs``) of include/schemas/mapping.schema.json are written from them
+models; the definitions (``$defs``) of plugins/aeries_hub/schemas/mapping.schema.json are written from them
 (:mod:`aeries_hub.schema_generator`), the file's top from :mod:`aeries_hub.mapping.schema_models`.
 
 A type named with ``TypeAliasType`` is one ``$defs`` entry of the file; the other models are written inline. Its

@@ -1,5 +1,5 @@
-"""The files written from the definitions of the YAML formats (``make docs``): include/schemas/mapping.schema.json
-and include/schemas/checks.schema.json from their pydantic models (:mod:`aeries_hub.mapping.schema_models`,
+"""The files written from the definitions of the YAML formats (``make docs``): plugins/aeries_hub/schemas/mapping.schema.json
+and plugins/aeries_hub/schemas/checks.schema.json from their pydantic models (:mod:`aeries_hub.mapping.schema_models`,
 :mod:`aeries_hub.quality.check_models`), then docs/mapping-reference.md from the same definitions: every key of
 the mapping and check file formats, every transform step of the registry (:mod:`aeries_hub.mapping.steps`) and
 every Aeries table and column of :mod:`aeries_hub.aeries.tables`. The examples are the first use of each key in
@@ -38,12 +38,12 @@ def _schema_text(document: dict) -> str:
 
 
 def mapping_schema() -> str:
-    """include/schemas/mapping.schema.json as it should be."""
+    """plugins/aeries_hub/schemas/mapping.schema.json as it should be."""
     return _schema_text(mapping_schema_document())
 
 
 def checks_schema() -> str:
-    """include/schemas/checks.schema.json as it should be."""
+    """plugins/aeries_hub/schemas/checks.schema.json as it should be."""
     return _schema_text(checks_schema_document())
 
 

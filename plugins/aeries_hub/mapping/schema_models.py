@@ -1,5 +1,5 @@
 """The format of a mapping file (include/mappings/*.yml) as pydantic models, the one definition of it:
-include/schemas/mapping.schema.json is written from :class:`MappingFile` (:func:`mapping_schema_document`), its
+plugins/aeries_hub/schemas/mapping.schema.json is written from :class:`MappingFile` (:func:`mapping_schema_document`), its
 outputs' definitions from :mod:`aeries_hub.mapping.output_models`.
 
 The loader validates with the written JSON Schema (jsonschema, at DAG parse time) and builds the engine's
@@ -197,5 +197,5 @@ class MappingFile(ClosedModel):
 
 
 def mapping_schema_document() -> dict[str, Any]:
-    """include/schemas/mapping.schema.json, as :class:`MappingFile` defines it."""
+    """plugins/aeries_hub/schemas/mapping.schema.json, as :class:`MappingFile` defines it."""
     return schema_document(MappingFile, SCHEMA_ID, "Vendor integration mapping", {"step": json_schema()})

@@ -4,7 +4,7 @@ A step is one function here, registered with :func:`step`: its name, the JSON Sc
 step is written as a bare name, ``trim``), the columns of the row it reads besides the value (checked by the
 loader, joined by the engine), and what it does to the values. The loader checks every step against this
 registry (:func:`schema_keyword`) and the engine applies it (:func:`apply_step`); the step definition of
-include/schemas/mapping.schema.json, there for editors, is :func:`json_schema`, written by ``make docs``, and
+plugins/aeries_hub/schemas/mapping.schema.json, there for editors, is :func:`json_schema`, written by ``make docs``, and
 docs/mapping-reference.md lists each step with its function's docstring (:attr:`Step.description`).
 
 Light on purpose: the loader reads the registry at DAG parse time, so pandas is imported by the step functions,
@@ -84,7 +84,7 @@ def apply_step(written: str | dict, values: pd.Series, rows: Rows) -> pd.Series:
 
 
 def json_schema() -> dict[str, Any]:
-    """The JSON Schema of one step, from the registry (include/schemas/mapping.schema.json ``$defs.step``)."""
+    """The JSON Schema of one step, from the registry (plugins/aeries_hub/schemas/mapping.schema.json ``$defs.step``)."""
     return {
         "oneOf": [
             {"enum": [s.name for s in STEPS.values() if s.argument is None]},

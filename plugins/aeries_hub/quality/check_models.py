@@ -1,5 +1,5 @@
 """The format of a checks file (include/quality/*.yml) and of an output's ``checks:``, as pydantic models;
-include/schemas/checks.schema.json is written from them (:mod:`aeries_hub.schema_generator`).
+plugins/aeries_hub/schemas/checks.schema.json is written from them (:mod:`aeries_hub.schema_generator`).
 
 The loader (:mod:`aeries_hub.quality.checks`) validates with the written JSON Schema; a check also takes the
 keyword arguments of its expectation, which Great Expectations checks when the suite is built.
@@ -119,5 +119,5 @@ class ChecksFile(RootModel[dict[_TableName, check_list]]):
 
 
 def checks_schema_document() -> dict[str, Any]:
-    """include/schemas/checks.schema.json, as :class:`ChecksFile` defines it."""
+    """plugins/aeries_hub/schemas/checks.schema.json, as :class:`ChecksFile` defines it."""
     return schema_document(ChecksFile, CHECKS_SCHEMA_ID, "Data quality checks")

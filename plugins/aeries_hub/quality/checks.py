@@ -4,7 +4,7 @@ A check is a mapping with ``expectation`` (a Great Expectations Core expectation
 ``severity`` (``error`` | ``warning`` | ``reject``), an optional ``description``, the expectation's own
 keyword arguments, and two runner extensions: ``value_set_from: {table, column}`` (a cross-table
 ``value_set`` resolved at run time) and ``ignore_blank: true`` (null/blank values are not tested).
-The JSON Schema is include/schemas/checks.schema.json, written from :mod:`aeries_hub.quality.check_models`.
+The JSON Schema is plugins/aeries_hub/schemas/checks.schema.json, written from :mod:`aeries_hub.quality.check_models`.
 
 Parsing never imports Great Expectations (2-3 s): DAG files may parse check configs. The table
 ``EXPECTATIONS`` below says what each supported expectation tests (its kind) and which arguments it

@@ -1,6 +1,6 @@
 """Write-back files (``include/writebacks/*.yml``): which vendor records become which Aeries writes.
 
-Validated against ``include/schemas/writeback.schema.json`` (the transform steps of ``aeries_match`` against the
+Validated against ``plugins/aeries_hub/schemas/writeback.schema.json`` (the transform steps of ``aeries_match`` against the
 step registry of :mod:`aeries_hub.mapping.steps`); what the file writes is one section, read and checked by its
 kind (:mod:`aeries_hub.writeback.kinds`). Every problem reads ``<file>:<line>: <key path>: <problem>``, as a
 mapping's do. docs/writeback-reference.md lists every key (:mod:`aeries_hub.writeback.reference`).

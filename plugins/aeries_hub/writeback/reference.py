@@ -1,5 +1,5 @@
 """docs/writeback-reference.md, written from the definitions the loader checks a write-back file against: every key
-of include/schemas/writeback.schema.json, and per kind of the registry (:mod:`aeries_hub.writeback.kinds`) its
+of plugins/aeries_hub/schemas/writeback.schema.json, and per kind of the registry (:mod:`aeries_hub.writeback.kinds`) its
 section, the Aeries fields it can write and the security area each of its writes needs.
 
 ``make docs`` writes it (through :mod:`aeries_hub.mapping.reference`); a test fails when the committed reference
@@ -86,7 +86,7 @@ def render() -> str:
     common = {**schema, "properties": {k: v for k, v in schema["properties"].items() if k not in KINDS}}
     fields = definitions["fields"]
     lines = ["# Write-back file reference", "",
-             "<!-- Written by `make docs` (aeries_hub/writeback/reference.py) from include/schemas/writeback.schema.json "
+             "<!-- Written by `make docs` (aeries_hub/writeback/reference.py) from plugins/aeries_hub/schemas/writeback.schema.json "
              "and the write-back kinds (aeries_hub/writeback/kinds/); do not edit. -->", "",
              "Every key a write-back file (include/writebacks/*.yml) may hold. What write-backs do: "
              "[Write-backs into Aeries](writebacks.md). A key path `a.b` is the key `b` of the object `a`. A path "

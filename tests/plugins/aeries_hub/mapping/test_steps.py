@@ -139,7 +139,7 @@ def test_split_name_takes_first_or_last(tmp_path):
 
 
 def test_the_mapping_schema_defines_exactly_the_steps_of_the_registry():
-    """Editors validate with include/schemas/mapping.schema.json; the loader with the registry. A step added to
+    """Editors validate with plugins/aeries_hub/schemas/mapping.schema.json; the loader with the registry. A step added to
     one and not the other fails here: ``make docs`` writes ``json_schema()`` into the schema's ``$defs.step``."""
     schema = json.loads(MAPPING_SCHEMA.read_text())
     assert schema["$defs"]["step"] == json_schema()
