@@ -19,7 +19,7 @@ lint: $(INSTALLED)  ## ruff (pyflakes, pycodestyle, import order, bugbear) and m
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 
-docs: $(INSTALLED)  ## plugins/aeries_hub/schemas/mapping.schema.json and checks.schema.json from their pydantic models; docs/mapping-reference.md and docs/writeback-reference.md
+docs: $(INSTALLED)  ## plugins/aeries_hub/schemas/mapping.schema.json, checks.schema.json and writeback.schema.json from their pydantic models; docs/mapping-reference.md and docs/writeback-reference.md
 	$(PY) -m aeries_hub.mapping.reference
 
 schema: docs  ## The same as make docs

@@ -1,5 +1,6 @@
 """The JSON Schema files of plugins/aeries_hub/schemas/, written from the pydantic models that define each YAML format
-(:mod:`aeries_hub.mapping.schema_models`, :mod:`aeries_hub.quality.check_models`) by ``make docs``.
+(:mod:`aeries_hub.mapping.schema_models`, :mod:`aeries_hub.quality.check_models`,
+:mod:`aeries_hub.writeback.schema_models`) by ``make docs``.
 
 The files keep the shape editors and the loaders read: no titles; a key that may be left out has its plain type
 (a file leaves it out, it never writes null); unions are ``oneOf`` (a union of plain types a ``type`` list);
@@ -9,6 +10,7 @@ enums have no ``type``; a map's key pattern is ``propertyNames``; only the types
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -101,6 +103,11 @@ def schema_document(model: type[BaseModel], schema_id: str, title: str,
                 **model.model_json_schema(by_alias=True, schema_generator=FileSchema)}
     document.get("$defs", {}).update(definitions or {})
     return _relative_refs(document, schema_id.rsplit("/", 1)[0] + "/")
+
+
+def schema_text(document: dict[str, Any]) -> str:
+    """A schema document as its file holds it."""
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
 def _relative_refs(node: Any, folder: str) -> Any:

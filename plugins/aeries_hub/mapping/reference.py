@@ -3,9 +3,10 @@ and plugins/aeries_hub/schemas/checks.schema.json from their pydantic models (:m
 :mod:`aeries_hub.quality.check_models`), then docs/mapping-reference.md from the same definitions: every key of
 the mapping and check file formats, every transform step of the registry (:mod:`aeries_hub.mapping.steps`) and
 every Aeries table and column of :mod:`aeries_hub.aeries.tables`. The examples are the first use of each key in
-the shipped mappings (include/mappings/).
+the shipped mappings (include/mappings/). Then the write-back files (:mod:`aeries_hub.writeback.reference`):
+plugins/aeries_hub/schemas/writeback.schema.json and docs/writeback-reference.md.
 
-Tests fail when a committed schema or the reference is not the one this module writes.
+Tests fail when a committed schema or reference is not the one this module writes.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from aeries_hub.mapping.steps import STEPS
 from aeries_hub.paths import MAPPINGS_DIR, SCHEMAS_DIR
 from aeries_hub.quality.check_models import checks_schema_document
 from aeries_hub.reference_text import kind_in_words, object_branch
+from aeries_hub.schema_generator import schema_text
 from aeries_hub.writeback.reference import write_reference as write_writeback_reference
 
 REFERENCE = Path(__file__).resolve().parents[3] / "docs" / "mapping-reference.md"
@@ -33,18 +35,14 @@ _EXAMPLE_WIDTH = 90
 _SECTIONS = ("(top)", "output", "format", "column", "record_set", "lookup", "preference", "condition", "value")
 
 
-def _schema_text(document: dict) -> str:
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-
-
 def mapping_schema() -> str:
     """plugins/aeries_hub/schemas/mapping.schema.json as it should be."""
-    return _schema_text(mapping_schema_document())
+    return schema_text(mapping_schema_document())
 
 
 def checks_schema() -> str:
     """plugins/aeries_hub/schemas/checks.schema.json as it should be."""
-    return _schema_text(checks_schema_document())
+    return schema_text(checks_schema_document())
 
 
 def _schemas() -> tuple[dict, dict]:

@@ -1,7 +1,8 @@
 """Write-back files (``include/writebacks/*.yml``): which vendor records become which Aeries writes.
 
-Validated against ``plugins/aeries_hub/schemas/writeback.schema.json`` (the transform steps of ``aeries_match`` against the
-step registry of :mod:`aeries_hub.mapping.steps`); what the file writes is one section, read and checked by its
+Validated against ``plugins/aeries_hub/schemas/writeback.schema.json``, written from the models of
+:mod:`aeries_hub.writeback.schema_models` (the transform steps of ``aeries_match`` against the step registry of
+:mod:`aeries_hub.mapping.steps`); what the file writes is one section, read and checked by its
 kind (:mod:`aeries_hub.writeback.kinds`). Every problem reads ``<file>:<line>: <key path>: <problem>``, as a
 mapping's do. docs/writeback-reference.md lists every key (:mod:`aeries_hub.writeback.reference`).
 Light on purpose: imported at DAG parse time.

@@ -1,9 +1,10 @@
-"""docs/writeback-reference.md, written from the definitions the loader checks a write-back file against: every key
-of plugins/aeries_hub/schemas/writeback.schema.json, and per kind of the registry (:mod:`aeries_hub.writeback.kinds`) its
-section, the Aeries fields it can write and the security area each of its writes needs.
+"""The write-back files ``make docs`` writes (through :mod:`aeries_hub.mapping.reference`) from the definitions the
+loader checks a write-back file against: plugins/aeries_hub/schemas/writeback.schema.json from the pydantic models of the
+format (:mod:`aeries_hub.writeback.schema_models`), and docs/writeback-reference.md: every key of the format, and
+per kind of the registry (:mod:`aeries_hub.writeback.kinds`) its section, the Aeries fields it can write and the
+security area each of its writes needs.
 
-``make docs`` writes it (through :mod:`aeries_hub.mapping.reference`); a test fails when the committed reference
-is not the one this module writes.
+Tests fail when the committed schema or reference is not the one this module writes.
 """
 
 from __future__ import annotations
@@ -13,13 +14,20 @@ from pathlib import Path
 from typing import Iterator
 
 from aeries_hub.reference_text import kind_in_words, object_branch
+from aeries_hub.schema_generator import schema_text
 from aeries_hub.writeback.kinds.base import KINDS
 from aeries_hub.writeback.loader import WRITEBACK_SCHEMA
+from aeries_hub.writeback.schema_models import writeback_schema_document
 from aeries_hub.writeback.spec import SOURCES
 
 REFERENCE = Path(__file__).resolve().parents[3] / "docs" / "writeback-reference.md"
 #: Where the mapping reference documents a ``$ref`` into mapping.schema.json (a contact's ``aeries_match`` values).
 _MAPPING_REFERENCE = "mapping-reference.md"
+
+
+def writeback_schema() -> str:
+    """plugins/aeries_hub/schemas/writeback.schema.json as it should be."""
+    return schema_text(writeback_schema_document())
 
 
 def _resolved(schema: dict, definitions: dict) -> dict:
@@ -81,13 +89,14 @@ def _kind_lines(schema: dict, definitions: dict) -> list[str]:
 
 def render() -> str:
     """The reference, as docs/writeback-reference.md holds it."""
-    schema = json.loads(WRITEBACK_SCHEMA.read_text())
+    schema = writeback_schema_document()
     definitions = schema["$defs"]
     common = {**schema, "properties": {k: v for k, v in schema["properties"].items() if k not in KINDS}}
     fields = definitions["fields"]
     lines = ["# Write-back file reference", "",
-             "<!-- Written by `make docs` (aeries_hub/writeback/reference.py) from plugins/aeries_hub/schemas/writeback.schema.json "
-             "and the write-back kinds (aeries_hub/writeback/kinds/); do not edit. -->", "",
+             "<!-- Written by `make docs` (aeries_hub/writeback/reference.py) from the models of the format "
+             "(aeries_hub/writeback/schema_models.py) and the write-back kinds (aeries_hub/writeback/kinds/); "
+             "do not edit. -->", "",
              "Every key a write-back file (include/writebacks/*.yml) may hold. What write-backs do: "
              "[Write-backs into Aeries](writebacks.md). A key path `a.b` is the key `b` of the object `a`. A path "
              "(of a vendor record) is dotted for a jsonl export (`students.state_id`), a column name for a csv one.",
@@ -107,5 +116,7 @@ def render() -> str:
 
 
 def write_reference() -> None:
+    """Write plugins/aeries_hub/schemas/writeback.schema.json and docs/writeback-reference.md."""
+    WRITEBACK_SCHEMA.write_text(writeback_schema())
     REFERENCE.write_text(render())
-    print(f"wrote {REFERENCE}")
+    print(f"wrote {WRITEBACK_SCHEMA} and {REFERENCE}")

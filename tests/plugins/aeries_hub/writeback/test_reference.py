@@ -1,5 +1,6 @@
-"""docs/writeback-reference.md is written by ``make docs`` from writeback.schema.json and the kinds registry; the
-committed file must be the one it writes, and it must name every key, kind, field and security area."""
+"""writeback.schema.json and docs/writeback-reference.md are written by ``make docs`` from the pydantic models of the
+format and the kinds registry; the committed files must be the ones it writes, and the reference must name every
+key, kind, field and security area."""
 
 from __future__ import annotations
 
@@ -7,11 +8,15 @@ import json
 
 from aeries_hub.writeback.kinds.base import KINDS
 from aeries_hub.writeback.loader import WRITEBACK_SCHEMA
-from aeries_hub.writeback.reference import REFERENCE, render
+from aeries_hub.writeback.reference import REFERENCE, render, writeback_schema
 
 
 def test_the_committed_reference_is_the_one_make_docs_writes():
     assert REFERENCE.read_text() == render(), "docs/writeback-reference.md is out of date: run make docs"
+
+
+def test_the_committed_schema_is_the_one_make_docs_writes():
+    assert WRITEBACK_SCHEMA.read_text() == writeback_schema(), "writeback.schema.json is out of date: run make docs"
 
 
 def test_the_reference_lists_every_key_of_the_schema():
