@@ -3,6 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
+# Two pytest-xdist workers, one test module (and all the system tests) per unit of work: tests/conftest.py.
+WORKERS := -n 2 --dist loadgroup --no-loadscope-reorder
 
 .PHONY: demo test test-fast lint docs schema airflow bench bench-district venv lock clean compose-env
 
@@ -10,10 +12,10 @@ demo: $(INSTALLED)  ## Run the Destiny DAG once against the emulator and a local
 	$(PY) -m aeries_sandbox.demo
 
 test: $(INSTALLED)  ## The whole test suite, on two workers (tests/conftest.py says how it is split)
-	$(PY) -m pytest -n 2 --dist loadgroup --no-loadscope-reorder
+	$(PY) -m pytest $(WORKERS)
 
-test-fast: $(INSTALLED)  ## The inner loop: every test but the dag.test() runs (e2e) and the system tests, about 2 minutes
-	$(PY) -m pytest -m "not e2e and not system"
+test-fast: $(INSTALLED)  ## The inner loop: every test but the dag.test() runs (e2e) and the system tests, under 2 minutes
+	$(PY) -m pytest $(WORKERS) -m "not e2e and not system"
 
 lint: $(INSTALLED)  ## ruff (pyflakes, pycodestyle, import order, bugbear) and mypy; .ci/run runs it before `make test`
 	$(PY) -m ruff check .
