@@ -97,3 +97,54 @@ def test_closest_prefers_the_same_name_in_another_case_then_a_close_spelling():
     assert closest("StudentNumbr", ["StudentID", "StudentNumber"]) == "StudentNumber"
     assert closest("Birthday", ["StudentID", "StudentNumber"]) is None
     assert closest("titl", ["title", "trim"], cutoff=0.9) is None
+
+
+# -- loaded_once_per_content: what every task of a run and every DAG parse reads again ------------------------
+def test_a_file_is_loaded_again_only_when_its_bytes_change(tmp_path):
+    from aeries_hub.config_files import loaded_once_per_content
+
+    loads = []
+
+    @loaded_once_per_content()
+    def load(path):
+        loads.append(path.read_text())
+        return (path.read_text(),)
+
+    path = tmp_path / "doc.yml"
+    path.write_text("a: 1\n")
+    first = load(path)
+    assert load(str(path)) is first and loads == ["a: 1\n"]
+    path.write_text("a: 2\n")
+    assert load(path) == ("a: 2\n",) and loads == ["a: 1\n", "a: 2\n"]
+    path.write_text("a: 1\n")  # back to bytes seen before: the earlier result, no new load
+    assert load(path) is first and len(loads) == 2
+
+
+def test_a_load_error_is_not_kept_and_a_missing_file_is_the_loaders_own_error(tmp_path):
+    path = tmp_path / "destiny.yml"
+    path.write_text("name: [unclosed\n")
+    for _ in range(2):
+        with pytest.raises(MappingError, match=r"^destiny\.yml: line 2, column 1: not valid YAML"):
+            load_mapping(path)
+    path.write_text((REPO / "include" / "mappings" / "destiny.yml").read_text())
+    assert load_mapping(path).name == "destiny"
+    path.unlink()
+    with pytest.raises(MappingError, match=rf"^destiny\.yml: file not found at {path}$"):
+        load_mapping(path)
+
+
+def test_a_kept_mapping_whose_crosswalk_file_went_away_is_loaded_again_and_refused(tmp_path):
+    """The one thing a mapping's load checks outside its own file: a crosswalk file that is not optional."""
+    include = tmp_path / "include"
+    (include / "mappings").mkdir(parents=True)
+    (include / "crosswalks").mkdir()
+    crosswalk = include / "crosswalks" / "destiny_sites.csv"
+    crosswalk.write_text("aeries_school_code,destiny_site_short_name\n")
+    mapping = (REPO / "include" / "mappings" / "destiny.yml").read_text()
+    path = include / "mappings" / "destiny.yml"
+    path.write_text(mapping.replace("optional: true ", "optional: false"))
+    assert "optional: false" in path.read_text()
+    assert load_mapping(path) is load_mapping(path)
+    crosswalk.unlink()
+    with pytest.raises(MappingError, match=r"crosswalks\.sites\.file: .*destiny_sites\.csv does not exist"):
+        load_mapping(path)
