@@ -48,7 +48,7 @@ from aeries_hub.mapping.models import (
     Reference,
     Schedule,
     ValueSpec,
-    template_problem,
+    template_problems,
 )
 from aeries_hub.mapping.rules import crosswalk_files_present, mapping_problems
 from aeries_hub.paths import SCHEMAS_DIR
@@ -59,8 +59,6 @@ CHECKS_SCHEMA = SCHEMAS_DIR / "checks.schema.json"
 
 #: Where ``{run.NAME}`` may stand: the last key of its path, or literal rows.
 _RUN_VALUE_KEYS = ("constant", "template", "if_blank")
-#: The texts filled as templates (``{Column}``): the last key of their path, or the last two.
-_TEMPLATE_KEYS = ("template", "if_blank", ("crosswalk", "else"))
 
 
 @loaded_once_per_content(still_valid=crosswalk_files_present)
@@ -145,10 +143,6 @@ def _check_texts(document: dict, lines: KeyLines) -> frozenset[str]:
             for i, value in enumerate(node):
                 walk(value, path + [i])
         elif isinstance(node, str):
-            if "rows" not in path and (path[-1] in _TEMPLATE_KEYS or tuple(path[-2:]) in _TEMPLATE_KEYS):
-                problem = template_problem(node)
-                if problem:
-                    problems.append(f"{format_key_path(path)}: {problem}")
             for name in RUN_VALUE.findall(node):
                 at = format_key_path(path)
                 if name not in RUN_VALUES:
@@ -160,6 +154,7 @@ def _check_texts(document: dict, lines: KeyLines) -> frozenset[str]:
                     used.add(name)
 
     walk(document["outputs"], ["outputs"])
+    problems += template_problems(document["outputs"], ["outputs"])
     from_schools = sorted(used & RUN_VALUES_FROM_SCHOOLS)
     if from_schools and "schools" not in document["source"]["tables"]:
         names = ", ".join(f"{{run.{name}}}" for name in from_schools)

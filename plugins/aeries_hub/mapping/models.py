@@ -303,6 +303,26 @@ def template_problem(template: str) -> str | None:
     return None
 
 
+#: The texts filled as templates (``{Column}``): the last key of their path, or the last two.
+TEMPLATE_KEYS = ("template", "if_blank", ("crosswalk", "else"))
+
+
+def template_problems(node: Any, path: list) -> list[str]:
+    """``<key path>: <problem>`` for each template below ``node`` (at ``path``) whose braces do not pair; literal
+    rows are data, not templates. Mappings and write-backs (``aeries_match``) write templates the same way."""
+    from aeries_hub.config_files import format_key_path
+
+    if isinstance(node, dict):
+        return [problem for key, value in node.items() for problem in template_problems(value, path + [key])]
+    if isinstance(node, list):
+        return [problem for i, value in enumerate(node) for problem in template_problems(value, path + [i])]
+    if isinstance(node, str) and path and "rows" not in path and (
+            path[-1] in TEMPLATE_KEYS or tuple(path[-2:]) in TEMPLATE_KEYS):
+        problem = template_problem(node)
+        return [f"{format_key_path(path)}: {problem}"] if problem else []
+    return []
+
+
 def template_fields(template: str) -> list[str]:
     """The columns a template reads: its fields but the run's date and ``run.NAME`` values."""
     import string

@@ -18,7 +18,7 @@ from aeries_hub import paths
 from aeries_hub.config_files import KeyLines, loaded_once_per_content, read_yaml_with_lines, schema_problems
 from aeries_hub.mapping import steps
 from aeries_hub.mapping.loader import MAPPING_SCHEMA
-from aeries_hub.mapping.models import MappingError, Schedule
+from aeries_hub.mapping.models import MappingError, Schedule, template_problems
 from aeries_hub.paths import SCHEMAS_DIR
 from aeries_hub.writeback.kinds.base import KINDS, kind_of
 from aeries_hub.writeback.spec import (
@@ -43,7 +43,7 @@ def load_writeback(path: Path) -> WriteBack:
     """Read, validate and return the write-back in ``path``; raise MappingError naming what is wrong."""
     path = Path(path)
     document, lines = read_yaml_with_lines(path, shown=path.name, error=MappingError)
-    problems = _schema_problems(document, lines)
+    problems = _schema_problems(document, lines) or [lines.located(p) for p in template_problems(document, [])]
     if problems:
         raise MappingError("\n".join(problems))
     source_key = "http" if "http" in document["source"] else "sftp"

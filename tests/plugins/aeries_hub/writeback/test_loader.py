@@ -51,6 +51,17 @@ def test_unknown_key_and_unknown_aeries_field_name_the_key_path(tmp_path):
     )
 
 
+def test_an_aeries_match_template_whose_braces_do_not_pair_is_refused_at_load_naming_its_key(tmp_path):
+    """As in a mapping: else the write-back loads and each run fails when it matches the contacts."""
+    def edit(d):
+        d["students"]["contacts"]["aeries_match"]["LastName"]["transform"] = ["trim", {"if_blank": "a}b"}]
+
+    assert enroll_with(tmp_path, edit) == (
+        "schoolmint_enroll.yml:122: students.contacts.aeries_match.LastName.transform[1].if_blank: 'a}b' is not a "
+        "template: Single '}' encountered in format string (a brace in the text is written {{ or }})"
+    )
+
+
 def test_a_field_the_guard_does_not_allow_is_refused_at_load_naming_file_key_and_field(tmp_path):
     def edit(d):
         d["guard"]["allowed_fields"]["students"].remove("MailingAddress")
