@@ -120,7 +120,6 @@ def loaded_once_per_content(
                     cache.popitem(last=False)
             return loaded
 
-        cached.cache_clear = cache.clear  # type: ignore[attr-defined]
         return cached
 
     return decorate
