@@ -7,7 +7,9 @@ copy of that run's without what the asked-for tasks and those after them wrote. 
 way ``dag.test()`` runs a task (Airflow's task runner in this process: the real context, params, XComs, inlet and
 outlet events; no retry), in the order given, when its upstream tasks let it under its trigger rule (the two the
 DAGs use: all_success, and all_done for the report); else it ends upstream_failed or skipped as under dag.test().
-Tasks after them do not run.
+A task that parks in AWAITING_INPUT (an approval) waits, as under ``dag.test()``, until an answer from outside (the
+REST API, the scheduler's timeout sweep: ``tests/dags/approvals.py``) schedules it again, and then resumes.
+Tasks after them do not run; when every task of the run has ended, the run takes its final state.
 """
 
 from __future__ import annotations
@@ -26,6 +28,10 @@ def tasks_from(dag, *task_ids: str) -> list[str]:
     return [task.task_id for task in dag.topological_sort() if task.task_id in chosen]
 
 
+def extract_tasks(dag) -> list[str]:
+    return [task.task_id for task in dag.tasks if task.task_id.startswith("extract_")]
+
+
 def run_tasks(dag, after, task_ids: list[str], *, run_conf: dict[str, Any] | None = None,
               logical_date: datetime | None = None):
     """A new run of ``dag`` in which only ``task_ids`` run, on a copy of the staging folder of ``after`` (an earlier
@@ -36,7 +42,7 @@ def run_tasks(dag, after, task_ids: list[str], *, run_conf: dict[str, Any] | Non
     from airflow.sdk.definitions.dag import _run_task
     from airflow.serialization.serialized_objects import DagSerialization
     from airflow.utils.session import create_session
-    from airflow.utils.state import TaskInstanceState
+    from airflow.utils.state import State, TaskInstanceState
     from airflow.utils.trigger_rule import TriggerRule
     from airflow.utils.types import DagRunTriggeredByType, DagRunType
 
@@ -77,6 +83,8 @@ def run_tasks(dag, after, task_ids: list[str], *, run_conf: dict[str, Any] | Non
             (run,) = DagRun.find(dag_id=dag.dag_id, run_id=run_id, session=session)
             upstream = {ti.state for ti in run.get_task_instances(session=session) if ti.task_id in task.upstream_task_ids}
             ti = run.get_task_instance(task_id, session=session)
+            if ti.state in State.finished:  # skipped by a task before it (a rejected approval)
+                continue
             if task.trigger_rule not in (TriggerRule.ALL_SUCCESS, TriggerRule.ALL_DONE):
                 raise NotImplementedError(f"{task_id}: trigger rule {task.trigger_rule}")
             if task.trigger_rule == TriggerRule.ALL_SUCCESS and None in upstream:
@@ -89,8 +97,36 @@ def run_tasks(dag, after, task_ids: list[str], *, run_conf: dict[str, Any] | Non
             ti.try_number += 1
             ti.state = TaskInstanceState.SCHEDULED
             session.commit()
-            _run_task(ti=ti, task=task)
+            _run_task(ti=ti, task=task, run_triggerer=True)
+            _resume_after_input(ti, task)
     with create_session() as session:
         (result,) = DagRun.find(dag_id=dag.dag_id, run_id=run_id, session=session)
+        if not [ti for ti in result.get_task_instances(session=session) if ti.state not in State.finished]:
+            result.dag = scheduler_dag
+            result.update_state(session=session, execute_callbacks=False)
+        session.commit()
         session.expunge(result)
     return result
+
+
+def _resume_after_input(ti, task, timeout: float = 180) -> None:
+    """While ``ti`` waits in AWAITING_INPUT, wait for the answer that schedules it again, then resume it."""
+    import time
+
+    from airflow.models import TaskInstance
+    from airflow.sdk.definitions.dag import _run_task
+    from airflow.utils.session import create_session
+    from airflow.utils.state import TaskInstanceState
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with create_session() as session:
+            ti = session.get(TaskInstance, ti.id)
+        if ti.state == TaskInstanceState.SCHEDULED:
+            _run_task(ti=ti, task=task, run_triggerer=True)
+        elif ti.state != TaskInstanceState.AWAITING_INPUT:
+            return
+        elif time.monotonic() > deadline:
+            raise AssertionError(f"{ti.task_id} waited for input more than {timeout} s: nobody answered it")
+        else:
+            time.sleep(0.5)

@@ -25,7 +25,7 @@ import pytest
 
 from aeries_hub.staging import RunFolder, staging_base
 from tests.dags.independent import natural, one_line, s, section_staff_teachers
-from tests.dags.single_tasks import run_tasks, tasks_from
+from tests.dags.single_tasks import extract_tasks, run_tasks, tasks_from
 
 DAG_ID = "aeries_to_destiny"
 TIMEZONE = "America/Los_Angeles"  # the mapping's schedule.timezone: the run's date is taken there
@@ -269,10 +269,6 @@ def test_a_district_crosswalk_gives_the_destiny_site(stack, delivered_run, tmp_p
     unmapped = {u["aeries"]: u for u in run_report(dag_run)["crosswalks"]["sites"]["unmapped"]}
     assert sorted(unmapped, key=natural) == sorted(set(names) - {"0"}, key=natural)
     assert unmapped[high]["proposal"]["vendor"] == "HIGHLIB"
-
-
-def extract_tasks(dag) -> list[str]:
-    return [task.task_id for task in dag.tasks if task.task_id.startswith("extract_")]
 
 
 @pytest.mark.e2e

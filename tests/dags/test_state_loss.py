@@ -6,6 +6,9 @@ approval with the exact reason (the mass-change guard and the volume check canno
 and deliver nothing when the approver rejects. A save killed half-way (a snapshot file cut off) is recovered
 from the previous generation. With the record lost and a new metadata database (no delivery events), the
 files already in Xello's folder still ask for approval. Staged files of a real run are private (0600, folders 0700).
+
+The district does not change, so every run after the first runs only the tasks the record decides,
+``track_changes`` and those after it, on the first run's staged files (``tests/dags/single_tasks.py``).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import pytest
 
 from aeries_hub.changes import DeliveredState
 from aeries_hub.staging import RunFolder, staging_base
+from tests.dags.single_tasks import run_tasks, tasks_from
 from tests.dags.test_change_tracking import answer_when_waiting
 
 pytestmark = pytest.mark.e2e
@@ -47,11 +51,15 @@ def state_url() -> str:
     return str(staging_base() / DAG_ID / "_last_delivered" / "sftp")
 
 
-def run(dag, stack, decision: str | None = "") -> dict:
-    """One run; ``decision`` answers its approval ("" when none is expected)."""
+def run(dag, stack, decision: str | None = "", *, after=None) -> dict:
+    """One run, whole or (``after`` an earlier run) from ``track_changes`` on; ``decision`` answers its approval
+    ("" when none is expected)."""
     answered: dict = {}
     responder = answer_when_waiting(decision or None, answered, DAG_ID) if decision != "" else None
-    dag_run = dag.test(run_conf={"ignore_window": True})
+    if after is None:
+        dag_run = dag.test(run_conf={"ignore_window": True})
+    else:
+        dag_run = run_tasks(dag, after, tasks_from(dag, "track_changes"), run_conf={"ignore_window": True})
     if responder:
         responder.join(timeout=30)
     landed = stack.sftp.root / STUDENTS
@@ -86,6 +94,7 @@ def history(stack, xello, tmp_path_factory):
 
 def _history(stack, xello, tmp_path_factory) -> dict:
     runs = {"first": run(xello, stack)}
+    first = runs["first"]["run"]
     kept = tmp_path_factory.mktemp("state") / "sftp"
     shutil.copytree(state_root(), kept)
 
@@ -93,7 +102,7 @@ def _history(stack, xello, tmp_path_factory) -> dict:
         shutil.rmtree(state_root(), ignore_errors=True)
         shutil.copytree(kept, state_root())
         damage(state_root())
-        runs[name] = run(xello, stack, decision)
+        runs[name] = run(xello, stack, decision, after=first)
 
     damaged("null", lambda root: (root / "delivered.json").write_text("null"), "Reject")
     damaged("empty", lambda root: (root / "delivered.json").write_text("{}"), "Reject")
@@ -102,11 +111,11 @@ def _history(stack, xello, tmp_path_factory) -> dict:
     damaged("deleted", lambda root: shutil.rmtree(root.parent), "Approve")
     # after the approved delivery the record is there again: the same data needs no approval, and the
     # record it replaces becomes the previous generation
-    runs["again"] = run(xello, stack)
+    runs["again"] = run(xello, stack, after=first)
     # a save killed after it replaced a snapshot file but before the manifest naming it
     half = student(state_root()).read_bytes()
     student(state_root()).write_bytes(half[: len(half) // 2])
-    runs["recovered"] = run(xello, stack)
+    runs["recovered"] = run(xello, stack, after=first)
     runs["recovered"]["record"] = DeliveredState(staging_base(), DAG_ID, "sftp").manifest()
     runs["recovered"]["record_modes"] = modes(state_root().parent)
     # a new metadata database (no delivery events) and a lost record: the files at Xello still tell
@@ -114,7 +123,7 @@ def _history(stack, xello, tmp_path_factory) -> dict:
     runs["first"]["event_at"] = delivery_event_time(runs["first"]["run"].run_id)
     forget_delivery_events()
     shutil.rmtree(state_root().parent)
-    runs["new_database"] = {**run(xello, stack, "Reject"), "at_target": at_target}
+    runs["new_database"] = {**run(xello, stack, "Reject", after=first), "at_target": at_target}
     return runs
 
 
@@ -217,7 +226,7 @@ def modes(folder: Path) -> dict[str, str]:
 
 
 def test_staged_files_are_private_whatever_the_umask(history):
-    run_id = history["recovered"]["run"].run_id
+    run_id = history["first"]["run"].run_id  # the whole run: every stage wrote its files under umask 0
     staged = {**modes(Path(RunFolder(staging_base(), DAG_ID, run_id).root.path)), **history["recovered"]["record_modes"]}
     assert len(staged) > 30
     assert {p: m for p, m in staged.items() if m not in ("dir 0o700", "file 0o600")} == {}

@@ -21,6 +21,7 @@ Fixtures:
 * ``launch`` (function): starts a sandbox stack (emulator, sshd, vendor API), a copy of include/ with the
   Destiny schedule the test asks for, and the Airflow components; waits until the API answers and the
   Destiny DAG is parsed and unpaused. On a failure the components' logs and the task logs are printed.
+* ``launch_for_module`` (module): the same, for the tests of one module that share one deployment.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ import shutil
 import subprocess
 import sys
 import time
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import datetime, timezone
 
 import pytest
@@ -161,12 +163,31 @@ def launch(request, airflow_system, tmp_path_factory):
 
     The scheduler, dag-processor and api-server always run; ``workers`` adds components
     (``{name: (args, extra_env)}``, e.g. a Celery worker). Returns the ready :class:`Deployment`, with
-    ``.stack`` (the sandbox) and ``.timings``.
+    ``.stack`` (the sandbox) and ``.timings``. Everything stops when the test ends.
     """
+    def failed() -> bool:
+        outcome = getattr(request.node, "rep_call", None)
+        return outcome is None or outcome.failed
+
+    with deployments(airflow_system, tmp_path_factory, failed) as launcher:
+        yield launcher
+
+
+@pytest.fixture(scope="module")
+def launch_for_module(request, airflow_system, tmp_path_factory):
+    """``launch`` for the tests of one module, which share what it starts: it stops after the module's last test."""
+    failed_before = request.session.testsfailed
+    with deployments(airflow_system, tmp_path_factory, lambda: request.session.testsfailed > failed_before) as launcher:
+        yield launcher
+
+
+@contextmanager
+def deployments(airflow_system: AirflowSystem, tmp_path_factory, failed: Callable[[], bool]) -> Iterator[Callable]:
+    """The ``launch`` function; on leaving, every deployment it started stops (its logs printed when ``failed()``)."""
     from aeries_sandbox.stack import sandbox_stack
 
     exits = ExitStack()
-    deployments: list[Deployment] = []
+    started_here: list[Deployment] = []
 
     def _launch(name: str, *, schedule: dict | None, env: dict[str, str] | None = None,
                 workers: dict[str, tuple[list[str], dict[str, str]]] | None = None) -> Deployment:
@@ -185,7 +206,7 @@ def launch(request, airflow_system, tmp_path_factory):
         )
         deployment = Deployment(name, airflow_system, workdir, deployment_env)
         deployment.stack = stack
-        deployments.append(deployment)
+        started_here.append(deployment)
         deployment.timings["sandbox"] = time.monotonic() - started
         deployment.start("api-server", "api-server", "--host", "127.0.0.1", "--port", str(deployment.port))
         deployment.start("dag-processor", "dag-processor")
@@ -217,12 +238,10 @@ def launch(request, airflow_system, tmp_path_factory):
     try:
         yield _launch
     finally:
-        outcome = getattr(request.node, "rep_call", None)
-        failed = outcome is None or outcome.failed
         with exits:  # the sandbox servers stop last, whatever happens while stopping Airflow
-            for deployment in deployments:
+            for deployment in started_here:
                 try:
-                    if failed:
+                    if failed():
                         print(deployment.diagnostics(), file=sys.stderr)
                 finally:
                     deployment.stop()

@@ -27,10 +27,11 @@ from tests.system.deployment import DAG_ID, DESTINY_TASKS
 
 pytestmark = pytest.mark.system
 
-#: How far ahead of the test's start the cron fires: after the components are up and the triggered run has
-#: (usually) finished. Were the components slow to start, the scheduler would start the run as soon as it
-#: sees the DAG (the latest cron time that has passed), with the same logical date.
-LEAD = timedelta(seconds=40)
+#: How far ahead of the test's start the cron fires: after the components are up (about 10 s), while the
+#: triggered run is still running, so that the cron run waits for it (``max_active_runs=1``). Were the components
+#: slow to start, the scheduler would start the run as soon as it sees the DAG (the latest cron time that has
+#: passed), with the same logical date.
+LEAD = timedelta(seconds=25)
 #: From the trigger until both runs have finished.
 RUNS_TIMEOUT = 360
 
