@@ -93,6 +93,9 @@ def test_an_allowance_for_a_field_not_sent_is_refused(tmp_path):
 def test_an_allowance_needs_a_reason_and_may_name_an_unrestricted_field(tmp_path):
     assert shared_error(tmp_path, "\"the vendor's student file requires a birth date\"", '" "') == (
         "shared.yml:9: sharing.allow.students.Birthdate: ' ' does not match '\\\\S'")
+    assert shared_error(tmp_path, "    contacts.EmailAddress:", "    EmailAddress:") == (
+        "shared.yml:10: sharing.allow.EmailAddress: the key 'EmailAddress' does not match "
+        "'^[a-z]+\\\\.[A-Za-z][A-Za-z0-9]*$'")
     assert shared_error(tmp_path, "    contacts.EmailAddress:", "    students.StudentID: the vendor's key\n"
                                                                  "    contacts.EmailAddress:") is None
 
@@ -170,5 +173,7 @@ def test_policy_mistakes_name_the_policy_file_and_line(tmp_path, policy_file):
         "district_policy.yml:5: restricted.students.Bogus: 'Bogus' is not a column of the Aeries table students; its "
         "columns: " + ", ".join(__import__("aeries_hub.aeries.tables", fromlist=["TABLES"]).TABLES["students"].column_names))
     policy_file.write_text("restricted:\n  students.Birthdate: birth date\n  Birthdate: birth date\n")
-    with pytest.raises(MappingError, match=r"^district_policy.yml:1: restricted: 'Birthdate' does not match"):
+    with pytest.raises(MappingError) as err:
         load_district_policy(policy_file)
+    assert str(err.value) == ("district_policy.yml:3: restricted.Birthdate: the key 'Birthdate' does not match "
+                              "'^[a-z]+\\\\.[A-Za-z][A-Za-z0-9]*$'")
