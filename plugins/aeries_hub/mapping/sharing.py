@@ -127,7 +127,7 @@ def sharing_problems(mapping: Mapping, policy: DistrictPolicy) -> list[str]:
     problems = []
     first: dict[str, tuple[str, list[str]]] = {}
     for output, column, key, name in field_reads(mapping):
-        at, columns = first.setdefault(name, (key, []))
+        columns = first.setdefault(name, (key, []))[1]
         if f"{output.file} {column}" not in columns:
             columns.append(f"{output.file} {column}")
     for name, (key, columns) in first.items():
