@@ -75,12 +75,12 @@ def test_the_production_wheel_holds_aeries_hub_only(wheels):
 
 def test_the_production_wheel_ships_the_json_schemas_the_loaders_read(wheels):
     """An install without the repository's include/ (a wheel, AERIES_HUB_INCLUDE_DIR elsewhere) still validates
-    mappings, write-backs and check suites: their schemas are package data."""
+    mappings, write-backs, check suites and the data-sharing policy: their schemas are package data."""
     from aeries_hub.paths import SCHEMAS_DIR
 
     shipped = sorted(name for name in wheels["aeries_integration_hub"] if name.startswith("aeries_hub/schemas/"))
-    assert shipped == ["aeries_hub/schemas/checks.schema.json", "aeries_hub/schemas/mapping.schema.json",
-                       "aeries_hub/schemas/writeback.schema.json"]
+    assert shipped == ["aeries_hub/schemas/checks.schema.json", "aeries_hub/schemas/district_policy.schema.json",
+                       "aeries_hub/schemas/mapping.schema.json", "aeries_hub/schemas/writeback.schema.json"]
     assert SCHEMAS_DIR == REPO / "plugins" / "aeries_hub" / "schemas"
     assert sorted(path.name for path in SCHEMAS_DIR.glob("*.json")) == [name.rsplit("/", 1)[1] for name in shipped]
 

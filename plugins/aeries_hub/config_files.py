@@ -210,12 +210,15 @@ def schema_problems(document: Any, validator, where: str, most: int = 5, lines: 
     problems = []
     for error in _deepest_per_path(errors)[:most]:
         error = best_match([error]) if error.context else error
-        problem = f"{format_key_path(error.absolute_path)}: {_describe(error, suggest=lines is not None)}"
+        # A map's key that breaks its propertyNames is named with its own path and line.
+        named = [error.instance] if "propertyNames" in error.schema_path else []
+        described = ("the key " if named else "") + _describe(error, suggest=lines is not None)
+        problem = f"{format_key_path([*error.absolute_path, *named])}: {described}"
         if lines is None:
             problems.append(f"{where}: {problem}")
         else:
             # An unknown key is on its own line, below the object the schema error names.
-            problems.append(lines.located(problem, format_key_path([*error.absolute_path, *_unknown_keys(error)[:1]])))
+            problems.append(lines.located(problem, format_key_path([*error.absolute_path, *named, *_unknown_keys(error)[:1]])))
     return problems
 
 

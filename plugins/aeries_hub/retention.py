@@ -5,6 +5,8 @@
   written, or, for a run that never wrote one, the time of its newest file.
 * The snapshots (``_last_delivered``, ``_extract_snapshot``) of a DAG that no longer exists (no mapping or
   write-back file names it); a DAG that exists keeps them, replaced by each run.
+* Never the disclosure log (``_disclosures``, :mod:`aeries_hub.delivery.disclosures`): the record of what each
+  vendor received, which holds no values, outlives the runs and the DAGs.
 * Airflow's metadata rows older than the period: XComs, task instances (with their history, reschedules and
   approval details), DAG runs (Airflow keeps each DAG's latest scheduled run), jobs and the audit log, with
   Airflow's own ``airflow db clean`` run as a subprocess. Asset events are kept: they are how a DAG
@@ -34,6 +36,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from aeries_hub.changes import STATE_FOLDER
+from aeries_hub.delivery.disclosures import DISCLOSURE_FOLDER
 from aeries_hub.extract.incremental import SNAPSHOT_FOLDER
 
 log = logging.getLogger(__name__)
@@ -119,7 +122,7 @@ def purge_orphaned_snapshots(base, dag_ids: set[str]) -> list[str]:
     existing = {safe_segment(dag_id) for dag_id in dag_ids}
     deleted = []
     for dag_dir in _folders(base):
-        if dag_dir.name in existing:
+        if dag_dir.name in existing or dag_dir.name == DISCLOSURE_FOLDER:
             continue
         for folder in (dag_dir / STATE_FOLDER, dag_dir / SNAPSHOT_FOLDER):
             if folder.exists():
@@ -217,6 +220,8 @@ def purge_staging(base, older_than: datetime) -> dict[str, Any]:
     except :data:`KEPT_FILES`. Folders already purged are left as they are."""
     purged, kept = [], 0
     for dag_dir in _folders(base):
+        if dag_dir.name == DISCLOSURE_FOLDER:  # the disclosure log: never expired
+            continue
         for run_dir in _folders(dag_dir):
             if run_dir.name in (STATE_FOLDER, SNAPSHOT_FOLDER):  # the last delivery / the extract snapshot: never expired
                 continue

@@ -47,7 +47,7 @@ def is_local(path) -> bool:
     return getattr(path, "protocol", "file") in ("file", "local", "")
 
 
-def _local(path) -> Path:
+def local_path(path) -> Path:
     """The local path of a ``file://`` ObjectStoragePath (or a Path)."""
     return Path(path.path) if hasattr(path, "protocol") else Path(path)
 
@@ -60,7 +60,7 @@ def make_private_folder(folder) -> None:
         except Exception:  # noqa: BLE001 - object stores have no folders
             pass
         return
-    local = _local(folder)
+    local = local_path(folder)
     missing = []
     while not local.exists():
         missing.append(local)
@@ -81,7 +81,7 @@ def write_private(target, data: bytes) -> None:
         with target.open("wb") as handle:
             handle.write(data)
         return
-    final = _local(target)
+    final = local_path(target)
     partial = final.with_name(f".{final.name}.{os.getpid()}.{threading.get_ident()}.part")
     descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE)
     try:
@@ -98,7 +98,7 @@ def write_private(target, data: bytes) -> None:
 def make_private(path) -> None:
     """A file another library wrote into staging (an extract, a validation result) made 0600 on local staging."""
     if is_local(path):
-        os.chmod(_local(path), PRIVATE_FILE_MODE)
+        os.chmod(local_path(path), PRIVATE_FILE_MODE)
 
 
 def safe_segment(value: str) -> str:

@@ -142,5 +142,5 @@ def test_a_bad_mapping_is_an_import_error_and_the_others_still_load(tmp_path):
     assert list(parsed["import_errors"]) == ["invalid_mappings.py"]
     assert parsed["import_errors"]["invalid_mappings.py"].rstrip().endswith(
         "MappingError: Invalid mapping files (their DAGs are not loaded):\n"
-        "broken.yml:80: outputs[0].columns[1].max_length: 'fourteen' is not of type 'integer'"
+        "broken.yml:90: outputs[0].columns[1].max_length: 'fourteen' is not of type 'integer'"
     )

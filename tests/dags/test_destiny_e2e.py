@@ -211,6 +211,51 @@ def test_destiny_delivers_the_expected_patrons_file(stack, delivered_run):
 
 
 @pytest.mark.e2e
+def test_the_delivery_is_one_line_of_the_disclosure_log_with_fields_and_no_values(stack, delivered_run):
+    from aeries_hub.delivery.disclosures import DISCLOSURE_FOLDER, LOG_FILE, read_disclosures
+
+    expected, _ = expected_patrons(stack.data_dir)
+    dag_run, _ = delivered_run
+
+    [entry] = [e for e in read_disclosures(staging_base(), DAG_ID) if e["run_id"] == dag_run.run_id]
+    assert datetime.fromisoformat(entry.pop("at")) >= dag_run.start_date
+    assert entry == {
+        "dag_id": DAG_ID, "vendor": "Follett Destiny patrons", "run_id": dag_run.run_id, "target": "sftp",
+        "conn_id": "destiny_sftp", "location": "patrons/patrons.csv", "file": "patrons.csv",
+        "sha256": hashlib.sha256(expected).hexdigest(), "records": expected.count(b"\r\n") - 1, "test_record": False,
+        "fields": {"patrons.csv": {
+            "field_siteShortName": ["schools.ShortName", "staff.PrimaryAeriesSchool", "students.SchoolCode"],
+            "field_barcode": ["staff.ID", "students.StudentID"],
+            "field_districtID": ["staff.ID", "students.StudentID"],
+            "field_lastName": ["staff.LastName", "students.LastName", "teachers.LastName"],
+            "field_firstName": ["staff.FirstName", "students.FirstName", "teachers.FirstName"],
+            "field_middleName": ["staff.MiddleName", "students.MiddleName"],
+            "field_nickname": ["students.FirstNameAlias"],
+            "field_patronType": [],
+            "field_accessLevel": [],
+            "field_status": ["staff.InactiveStatusCode", "students.InactiveStatusCode"],
+            "field_gender": ["staff.Gender", "students.Gender"],
+            "field_gradeLevel": ["students.Grade"],
+            "field_isTeacher": ["teachers.StaffID1"],
+            "field_birthdate": ["students.Birthdate"],
+            "field_username": ["staff.UserName", "students.NetworkLoginID"],
+            "field_emailPrimary": ["staff.EmailAddress", "students.StudentEmailAddress", "teachers.EmailAddress"],
+            "field_addressPrimaryLine1": ["students.MailingAddress"],
+            "field_addressPrimaryCity": ["students.MailingAddressCity"],
+            "field_addressPrimaryState": ["students.MailingAddressState"],
+            "field_addressPrimaryZipCode": ["students.MailingAddressZipCode"],
+            "field_addressPrimaryPhoneNumberPrimary": ["students.HomePhone"],
+        }},
+    }
+    # Outside the run's folder (retention deletes those), and never a value: no birth date, address or e-mail.
+    log = Path(staging_base().path) / DISCLOSURE_FOLDER / LOG_FILE
+    text = log.read_text()
+    patrons = list(csv.DictReader(io.StringIO(expected.decode())))
+    values = {p[c] for p in patrons for c in ("field_birthdate", "field_addressPrimaryLine1", "field_emailPrimary")}
+    assert len(values) > 100 and not [value for value in values if value and value in text]
+
+
+@pytest.mark.e2e
 def test_a_blank_short_name_gives_the_school_code_as_site_and_the_report_names_each_school(stack, delivered_run):
     """Aeries leaves ShortName blank at every school (the emulator does too): no patron is rejected for it."""
     schools = json.loads((stack.data_dir / "schools.json").read_text(encoding="utf-8"))
@@ -303,6 +348,9 @@ def test_dry_run_builds_everything_and_delivers_nothing(stack, destiny_dag, deli
     report = run_report(dag_run)
     assert report["dry_run"] is True and report["delivered"] == []
     assert RunFolder(staging_base(), DAG_ID, dag_run.run_id).exists("output/patrons.csv")
+    from aeries_hub.delivery.disclosures import read_disclosures
+
+    assert [e for e in read_disclosures(staging_base(), DAG_ID) if e["run_id"] == dag_run.run_id] == []
 
 
 @pytest.mark.e2e

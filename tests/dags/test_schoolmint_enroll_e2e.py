@@ -174,6 +174,12 @@ def ran_successfully(dag_run, task_ids: list[str]) -> bool:
     return {states(dag_run)[task_id] for task_id in task_ids} == {"success"}
 
 
+def disclosed(dag_run) -> list[dict]:
+    from aeries_hub.delivery.disclosures import read_disclosures
+
+    return [entry for entry in read_disclosures(staging_base(), DAG_ID) if entry["run_id"] == dag_run.run_id]
+
+
 @pytest.mark.e2e
 def test_enroll_imports_every_student_with_guardians_and_emergency_contacts(stack, imported):
     dag_run, state, production = imported
@@ -261,6 +267,14 @@ def test_unchanged_records_are_not_posted_again_to_the_same_target(stack, receiv
     sent = run_folder(first).read_json("report.json")["delivered"][0]
     assert delivered["already_there"] is True
     assert (delivered["sha256"], delivered["previous_run_id"], delivered["records_sent"]) == (sent["sha256"], first.run_id, 0)
+    # The disclosure log has the first delivery, with the guardians and emergency contacts nested in its records; the
+    # second sent nothing.
+    [entry] = disclosed(first)
+    assert (entry["file"], entry["target"], entry["records"], entry["sha256"]) == (
+        "students.jsonl", "sandbox", sent["records_sent"], sent["sha256"])
+    assert sorted(entry["fields"]) == ["emergency_contacts.jsonl", "guardians.jsonl", "students.jsonl"]
+    assert entry["fields"]["students.jsonl"]["students.DOB"] == ["students.Birthdate"]
+    assert disclosed(again) == []
 
 
 @pytest.mark.e2e
@@ -280,6 +294,9 @@ def test_send_test_record_posts_one_student_after_showing_it(stack, receiver, im
     assert receiver.state("sandbox")["records"] == {}
     assert f"test_record {student}: sending only this record" in caplog.text
     assert json.dumps(expected[student]["guardians"][0]["fname"], ensure_ascii=False) in caplog.text
+    [entry] = disclosed(dag_run)
+    assert (entry["target"], entry["conn_id"], entry["records"], entry["test_record"]) == (
+        "production", "schoolmint_enroll", 1, True)
 
 
 @pytest.mark.e2e

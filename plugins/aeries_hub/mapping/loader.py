@@ -51,6 +51,7 @@ from aeries_hub.mapping.models import (
     template_problems,
 )
 from aeries_hub.mapping.rules import crosswalk_files_present, mapping_problems
+from aeries_hub.mapping.sharing import district_policy, policy_unchanged, sharing_problems
 from aeries_hub.paths import SCHEMAS_DIR
 from aeries_hub.window import PullWindow
 
@@ -61,7 +62,11 @@ CHECKS_SCHEMA = SCHEMAS_DIR / "checks.schema.json"
 _RUN_VALUE_KEYS = ("constant", "template", "if_blank")
 
 
-@loaded_once_per_content(still_valid=crosswalk_files_present)
+def _still_valid(mapping: Mapping) -> bool:
+    return crosswalk_files_present(mapping) and policy_unchanged(mapping)
+
+
+@loaded_once_per_content(still_valid=_still_valid)
 def load_mapping(path: Path) -> Mapping:
     """Read, validate and return the mapping in ``path``; raise MappingError naming what is wrong."""
     path = Path(path)
@@ -74,6 +79,10 @@ def load_mapping(path: Path) -> Mapping:
     used = _check_texts(document, lines)
     mapping = dataclasses.replace(_build(document, path), run_values=used)
     problems = mapping_problems(mapping)
+    if not problems:
+        policy = district_policy()
+        mapping = dataclasses.replace(mapping, policy=policy)
+        problems = sharing_problems(mapping, policy)
     if problems:
         raise MappingError("\n".join(lines.located(problem) for problem in problems))
     return mapping
@@ -317,5 +326,6 @@ def _build(doc: dict, path: Path) -> Mapping:
         crosswalks=_crosswalks(doc, path),
         guard=Guard(**doc.get("guard", {})),
         incremental=Incremental(**source["incremental"]) if "incremental" in source else None,
+        allowed_fields=dict((doc.get("sharing") or {}).get("allow") or {}),
     )
 

@@ -247,6 +247,14 @@ class Guard:
 
 
 @dataclass(frozen=True)
+class DistrictPolicy:
+    """The district's data-sharing policy (include/district_policy.yml, :mod:`aeries_hub.mapping.sharing`)."""
+
+    path: Path
+    restricted: dict[str, str]  # table.Column -> what it is ("birth date")
+
+
+@dataclass(frozen=True)
 class Schedule:
     crons: tuple[str, ...]
     timezone: str
@@ -277,6 +285,8 @@ class Mapping:
     guard: Guard = field(default_factory=Guard)
     incremental: Incremental | None = None
     run_values: frozenset[str] = frozenset()  # the {run.NAME} values its outputs use
+    allowed_fields: dict[str, str] = field(default_factory=dict)  # sharing.allow: table.Column -> the reason
+    policy: DistrictPolicy | None = None  # the data-sharing policy it was checked against
 
     @property
     def dag_id(self) -> str:

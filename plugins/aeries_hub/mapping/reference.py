@@ -1,7 +1,8 @@
 """The files written from the definitions of the YAML formats (``make docs``): plugins/aeries_hub/schemas/mapping.schema.json
 and plugins/aeries_hub/schemas/checks.schema.json from their pydantic models (:mod:`aeries_hub.mapping.schema_models`,
-:mod:`aeries_hub.quality.check_models`), then docs/mapping-reference.md from the same definitions: every key of
-the mapping and check file formats, every transform step of the registry (:mod:`aeries_hub.mapping.steps`) and
+:mod:`aeries_hub.quality.check_models`), and plugins/aeries_hub/schemas/district_policy.schema.json
+(:mod:`aeries_hub.mapping.policy_models`), then docs/mapping-reference.md from the same definitions: every key of
+the mapping, check and data-sharing policy file formats, every transform step of the registry (:mod:`aeries_hub.mapping.steps`) and
 every Aeries table and column of :mod:`aeries_hub.aeries.tables`. The examples are the first use of each key in
 the shipped mappings (include/mappings/). Then the write-back files (:mod:`aeries_hub.writeback.reference`):
 plugins/aeries_hub/schemas/writeback.schema.json and docs/writeback-reference.md.
@@ -17,6 +18,7 @@ from typing import Any, Iterator
 
 from aeries_hub.aeries.tables import TABLES
 from aeries_hub.config_files import one_line_yaml, read_yaml
+from aeries_hub.mapping.policy_models import policy_schema_document
 from aeries_hub.mapping.schema_models import mapping_schema_document
 from aeries_hub.mapping.steps import STEPS
 from aeries_hub.paths import MAPPINGS_DIR, SCHEMAS_DIR
@@ -28,6 +30,7 @@ from aeries_hub.writeback.reference import write_reference as write_writeback_re
 REFERENCE = Path(__file__).resolve().parents[3] / "docs" / "mapping-reference.md"
 MAPPING_SCHEMA = SCHEMAS_DIR / "mapping.schema.json"
 CHECKS_SCHEMA = SCHEMAS_DIR / "checks.schema.json"
+POLICY_SCHEMA = SCHEMAS_DIR / "district_policy.schema.json"
 _CHECKS_REF = "checks.schema.json#/$defs/"
 _EXAMPLE_WIDTH = 90
 
@@ -43,6 +46,11 @@ def mapping_schema() -> str:
 def checks_schema() -> str:
     """plugins/aeries_hub/schemas/checks.schema.json as it should be."""
     return schema_text(checks_schema_document())
+
+
+def policy_schema() -> str:
+    """plugins/aeries_hub/schemas/district_policy.schema.json as it should be."""
+    return schema_text(policy_schema_document())
 
 
 def _schemas() -> tuple[dict, dict]:
@@ -232,6 +240,10 @@ def render() -> str:
     lines += ["## Transform steps", ""] + _step_lines(examples) + [""]
     lines += ["## Check files", "", checks_schema["description"], ""]
     lines += _key_table(checks_schema["$defs"]["check"], "checks:check", checks_schema["$defs"], {}) + [""]
+    policy = policy_schema_document()
+    lines += ['## The district\'s data-sharing policy <a id="district-policy"></a>', "",
+              f"include/district_policy.yml ([Data sharing](operating.md#data-sharing)). {policy['description']}", ""]
+    lines += _key_table(policy, "policy", {}, {}) + [""]
     lines += ["## Aeries tables", ""] + _table_lines()
     return "\n".join(lines).rstrip() + "\n"
 
@@ -239,6 +251,7 @@ def render() -> str:
 if __name__ == "__main__":
     MAPPING_SCHEMA.write_text(mapping_schema())
     CHECKS_SCHEMA.write_text(checks_schema())
+    POLICY_SCHEMA.write_text(policy_schema())
     REFERENCE.write_text(render())
-    print(f"wrote {MAPPING_SCHEMA}, {CHECKS_SCHEMA} and {REFERENCE}")
+    print(f"wrote {MAPPING_SCHEMA}, {CHECKS_SCHEMA}, {POLICY_SCHEMA} and {REFERENCE}")
     write_writeback_reference()

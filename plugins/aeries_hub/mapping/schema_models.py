@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field
 
 from aeries_hub.mapping.output_models import Name, condition, output, string_list
+from aeries_hub.mapping.policy_models import AeriesField, Explanation
 from aeries_hub.mapping.steps import json_schema
 from aeries_hub.schema_generator import ClosedModel, schema_document
 
@@ -162,6 +163,15 @@ class Crosswalk(ClosedModel):
         "vendor name in the file (for an operator to confirm) and sends it under its Aeries value."))
 
 
+class Sharing(ClosedModel):
+    allow: dict[AeriesField, Explanation] = Field(description=(
+        "Fields of the district's data-sharing policy (include/district_policy.yml) this vendor receives, as "
+        "table.Column, each with the reason it needs the field, citing the vendor's documentation: a mapping that "
+        "sends a restricted field without its allowance here is an import error, and so is an allowance for a "
+        "field the mapping does not send (a stale one). An allowance for a field the policy does not restrict is "
+        "accepted: it documents the field if the district restricts it later."))
+
+
 class MappingFile(ClosedModel):
     """One file in include/mappings/ describes one vendor integration: what to extract from Aeries, how to shape
     each output file, and where to deliver it. One DAG is built per file."""
@@ -194,6 +204,9 @@ class MappingFile(ClosedModel):
         "District-maintained CSV files that translate Aeries values into the vendor's (school codes, ids the vendor "
         "already holds). A value uses one with the transform step {crosswalk: NAME}: values found in the file's "
         "aeries column become the vendor column's value, others pass through unchanged."))
+    sharing: Sharing | None = Field(None, description=(
+        "The restricted fields of the district's data-sharing policy this vendor may receive, and why "
+        "(docs/operating.md, Data sharing)."))
 
 
 def mapping_schema_document() -> dict[str, Any]:

@@ -7,10 +7,11 @@ import time
 from aeries_hub.delivery import DeliveryError
 from aeries_hub.delivery.assets import emit_asset_events
 from aeries_hub.delivery.base import delivery_for
+from aeries_hub.delivery.disclosures import disclosure_entries, record_disclosures
 from aeries_hub.delivery.package import package_files
 from aeries_hub.delivery.state import check_still_compared, delivered_state, remember_delivery
 from aeries_hub.run.summary import DeliverySummary, write_summary
-from aeries_hub.staging import RunFolder
+from aeries_hub.staging import RunFolder, staging_base
 from aeries_hub.tasks.context import mapping_for
 
 
@@ -23,8 +24,8 @@ def package(mapping_file: str, built: list[dict]) -> list[dict]:
 
 
 def deliver(mapping_file: str, built: list[dict]) -> dict:
-    """Send every built file to the vendor; a dry run (the ``dry_run`` param) stops before sending. Returns the
-    files delivered (their receipts are in the summary)."""
+    """Send every built file to the vendor, and record what it received in the disclosure log; a dry run (the
+    ``dry_run`` param) stops before sending. Returns the files delivered (their receipts are in the summary)."""
     from airflow.sdk import get_current_context
     from airflow.sdk.exceptions import AirflowSkipException
 
@@ -37,14 +38,17 @@ def deliver(mapping_file: str, built: list[dict]) -> dict:
     started = time.monotonic()
     state = delivered_state(mapping, context["params"])
     check_still_compared(run, state, context["run_id"])
+    delivery = delivery_for(mapping)
     try:
-        receipts = delivery_for(mapping).deliver(run, built, context, state)
+        receipts = delivery.deliver(run, built, context, state)
     except DeliveryError as exc:
         if exc.retryable:
             raise
         from airflow.sdk.exceptions import AirflowFailException
 
         raise AirflowFailException(f"{exc} (not retried: another attempt would fail the same way)") from exc
+    target = delivery.target_name(context["params"])
+    record_disclosures(staging_base(), disclosure_entries(mapping, receipts, context["run_id"], target))
     write_summary(run, "deliver", DeliverySummary(files=receipts, seconds=round(time.monotonic() - started, 3)))
     if not context["params"].get("test_record"):
         remember_delivery(mapping, run, state, receipts, context["run_id"])

@@ -80,6 +80,26 @@ def test_the_last_delivered_and_the_extract_snapshots_are_never_purged(tmp_path,
     assert sorted(p.name for p in snapshot.iterdir()) == names
 
 
+def test_the_disclosure_log_outlives_the_period_and_the_dags(tmp_path):
+    from aeries_hub.delivery.disclosures import DISCLOSURE_FOLDER, LOG_FILE, read_disclosures, record_disclosures
+    from aeries_hub.retention import purge_orphaned_snapshots
+
+    base = ObjectStoragePath(f"file://{tmp_path}")
+    entry = {"at": "2025-01-02T03:04:05+00:00", "dag_id": "aeries_to_retired", "run_id": "scheduled__2025-01-02",
+             "file": "patrons.csv", "records": 12, "fields": {"patrons.csv": {"field_birthdate": ["students.Birthdate"]}}}
+    record_disclosures(base, [entry])
+    log = tmp_path / DISCLOSURE_FOLDER / LOG_FILE
+    os.utime(log, ((NOW - timedelta(days=400)).timestamp(),) * 2)
+    old = staged_run(tmp_path, "aeries_to_retired", "scheduled__2025-01-02", finished=NOW - timedelta(days=400))
+
+    result = purge_staging(base, NOW - timedelta(days=30))
+    deleted = purge_orphaned_snapshots(base, {"aeries_to_destiny"})
+
+    assert files(old) == ["report.json"] and result["purged_runs"] == 1 and deleted == []
+    assert read_disclosures(base) == [entry]
+    assert sorted(p.name for p in log.parent.iterdir()) == [LOG_FILE]
+
+
 def test_snapshots_of_dags_that_no_longer_exist_are_deleted(tmp_path):
     from aeries_hub.retention import purge_orphaned_snapshots
 

@@ -104,6 +104,12 @@ outputs:
 {textwrap.indent(textwrap.dedent(values), "          ")}"""
 
 
+def allowing(*fields: str) -> str:
+    """A ``sharing`` section that allows ``fields`` of the district's data-sharing policy (include/district_policy.yml)
+    in a sample mapping that reads them to show a step."""
+    return "\nsharing:\n  allow:\n" + "".join(f"    {field}: a test of the steps\n" for field in fields)
+
+
 def rows(mapping, tables, filtered=False):
     source = apply_source_filters(mapping, tables) if filtered else tables
     frame = build_output(mapping, mapping.outputs[0], source).frame

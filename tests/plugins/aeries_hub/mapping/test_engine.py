@@ -11,7 +11,7 @@ from aeries_hub.mapping.engine import build_output
 from aeries_hub.mapping.loader import load_mapping
 from aeries_hub.mapping.models import MappingError, ValueSpec
 from aeries_hub.mapping.values import RunValues
-from tests.plugins.aeries_hub.mapping.mapping_files import mapping_with, one_output, rows
+from tests.plugins.aeries_hub.mapping.mapping_files import allowing, mapping_with, one_output, rows
 
 
 def test_direct_constant_and_integers_as_text(tmp_path, tables):
@@ -188,7 +188,7 @@ def test_run_date_in_templates_is_the_runs_date_not_the_clock(tmp_path, tables):
         id: {source: StudentID}
         entered: {source: Birthdate, transform: [{date: "%Y-%m-%d"}, {if_blank: "{run_date:%Y-%m-%d}"}]}
         year: {template: "{run_date:%Y}"}
-    """))
+    """) + allowing("students.Birthdate"))
     built = build_output(m, m.outputs[0], tables, RunValues(run_date=date(2027, 1, 4)))
     assert built.frame[["id", "entered", "year"]].values.tolist() == [
         ["101", "2019-03-04", "2027"], ["101", "2019-03-04", "2027"], ["102", "2027-01-04", "2027"], ["103", "2027-01-04", "2027"],
@@ -418,7 +418,8 @@ def test_guardian_names_fall_back_to_mailing_name_and_the_primary_is_the_lowest_
           first_in_group: {by: [StudentID], order: [ContactOrder, SequenceNumber]}
           match: {"true": Y}
           default: N
-    """, table="contacts"), tables="[contacts]")
+    """, table="contacts") + allowing("contacts.FirstName", "contacts.LastName", "contacts.MailingName"),
+                     tables="[contacts]")
     assert rows(m, {"contacts": contacts}) == [
         {"key": "1-1", "fname": "Adam", "lname": "Abbott", "primary": "N"},
         {"key": "1-2", "fname": "Sara", "lname": "Abbott", "primary": "Y"},  # order 2, before sequence 3's 2

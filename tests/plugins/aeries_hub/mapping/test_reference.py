@@ -1,4 +1,4 @@
-"""docs/mapping-reference.md, mapping.schema.json and checks.schema.json are written by ``make docs`` from the
+"""docs/mapping-reference.md, mapping.schema.json, checks.schema.json and district_policy.schema.json are written by ``make docs`` from the
 pydantic models of the formats and the registries; the committed files must be the ones it writes."""
 
 from __future__ import annotations
@@ -7,9 +7,11 @@ from aeries_hub.aeries.tables import TABLES
 from aeries_hub.mapping.reference import (
     CHECKS_SCHEMA,
     MAPPING_SCHEMA,
+    POLICY_SCHEMA,
     REFERENCE,
     checks_schema,
     mapping_schema,
+    policy_schema,
     render,
 )
 from aeries_hub.mapping.steps import STEPS
@@ -22,6 +24,7 @@ def test_the_committed_reference_is_the_one_make_docs_writes():
 def test_the_committed_schemas_are_the_ones_make_docs_writes():
     assert MAPPING_SCHEMA.read_text() == mapping_schema(), "mapping.schema.json is out of date: run make docs"
     assert CHECKS_SCHEMA.read_text() == checks_schema(), "checks.schema.json is out of date: run make docs"
+    assert POLICY_SCHEMA.read_text() == policy_schema(), "district_policy.schema.json is out of date: run make docs"
 
 
 def test_the_reference_lists_every_step_table_and_column_and_the_keys_the_old_prose_missed():

@@ -11,7 +11,7 @@ from aeries_hub.mapping.engine import RECORD_SET_COLUMN, build_output
 from aeries_hub.mapping.loader import MAPPING_SCHEMA
 from aeries_hub.mapping.steps import STEPS, json_schema
 from aeries_hub.mapping.values import RunValues
-from tests.plugins.aeries_hub.mapping.mapping_files import load_error, mapping_with, one_output, rows
+from tests.plugins.aeries_hub.mapping.mapping_files import allowing, load_error, mapping_with, one_output, rows
 
 
 def test_transform_steps(tmp_path, tables):
@@ -23,7 +23,7 @@ def test_transform_steps(tmp_path, tables):
         login: {source: NetworkLoginID, transform: [{if_blank: none}, title]}
         padded: {source: StudentID, transform: [{pad_left: {width: 6}}]}
         email: {source: StudentEmailAddress, transform: [{replace: {pattern: "@.*$", with: ""}}]}
-    """))
+    """) + allowing("students.Birthdate"))
     built = rows(m, tables)
     assert [built[0], built[2], built[3]] == [
         {"id": "S-101", "first": "ZOË", "last": "o'brie", "born": "03/04/2019", "login": "Zobrien", "padded": "000101", "email": "zoe"},
@@ -113,7 +113,7 @@ def test_aeries_null_dates_are_blank_in_every_date_format(tmp_path):
         id: {source: StudentID}
         us: {source: Birthdate, transform: [{date: "%m/%d/%Y"}]}
         iso: {source: Birthdate, transform: [{date: "%Y-%m-%d"}]}
-    """))
+    """) + allowing("students.Birthdate"))
     students = pd.DataFrame({
         "StudentID": pd.array([1, 2, 3, 4], dtype="Int64"),
         "Birthdate": ["0001-01-01T00:00:00", "1900-01-01T00:00:00", "2013-07-19T00:00:00", " 0001-01-01T00:00:00"],
