@@ -12,7 +12,7 @@ import pytest
 from airflow.sdk import ObjectStoragePath
 
 from aeries_hub.changes import DeliveredState
-from aeries_hub.delivery.holds import CHANGES_AND_REMOVALS, REMOVALS, Hold, hold_files, held_rows
+from aeries_hub.delivery.holds import CHANGES_AND_REMOVALS, REMOVALS, Hold, held_rows, hold_files
 from aeries_hub.mapping.build import render_rows
 from aeries_hub.mapping.loader import load_mapping
 from aeries_hub.paths import MAPPINGS_DIR
