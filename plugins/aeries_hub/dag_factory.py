@@ -128,6 +128,9 @@ def _timetable(mapping: Mapping):
 def _params(mapping: Mapping) -> dict[str, Param]:
     params = {
         "dry_run": Param(False, type="boolean", description="Extract, validate and build the files, but deliver nothing."),
+        "rollover_preview": Param(False, type="boolean", description=(
+            "A dry run against next school year's Aeries database (the run's DatabaseYear + 1), once Aeries offers it: "
+            "extract, validate, build and compare the files with the last delivery, but deliver nothing.")),
     }
     params["allow_extract_drop"] = Param(
         False,

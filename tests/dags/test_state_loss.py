@@ -336,3 +336,41 @@ def test_a_blackout_delivers_nothing_and_the_run_ends_held(holds):
     assert blackout["report"]["reason"] == "held: blackout summer until 2099-08-15; nothing was delivered (calendar.blackouts)"
     assert blackout["report"]["delivered"] == []
     assert blackout["mtime"] == holds["additions_only"]["mtime"]
+
+
+@pytest.fixture(scope="module")
+def previews(history, holds, xello):
+    """Rollover previews of the first run's district, from the extracts on (after the holds, which set the record):
+    in June 2026 (Aeries offers 2026-2027, the next year), and in December 2026 (2027-2028 is not offered: the
+    emulator's newest year is 2026-2027)."""
+    from datetime import datetime, timezone
+
+    from tests.dags.single_tasks import extract_tasks
+
+    runs: dict = {"record_before": DeliveredState(staging_base(), DAG_ID, "sftp").manifest()}
+    for name, month in (("next_year", 6), ("not_offered", 12)):
+        dag_run = run_tasks(xello, history["first"]["run"], tasks_from(xello, *extract_tasks(xello)),
+                            run_conf={"ignore_window": True, "rollover_preview": True},
+                            logical_date=datetime(2026, month, 15, 19, tzinfo=timezone.utc))
+        runs[name] = {"run": dag_run, "report": RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("report.json")}
+    runs["record"] = DeliveredState(staging_base(), DAG_ID, "sftp").manifest()
+    return runs
+
+
+def test_a_rollover_preview_reads_next_year_and_delivers_nothing(previews):
+    report = previews["next_year"]["report"]
+    assert (report["database_year"], report["school_year"], report["dry_run"]) == (2026, "2026-2027", True)
+    assert ("rollover preview: read next school year 2026-2027 from Aeries, built and compared the files with the last "
+            "delivery; nothing is delivered") in report["attention"]
+    assert report["status"] == "Completed" and report["delivered"] == []
+    assert report["approval"] == {"needed": False, "why": "dry run"}
+    assert report["changes"]["files"]["Student.txt"]["rows_after"] > 0
+    assert previews["record"] == previews["record_before"]
+
+
+def test_a_rollover_preview_before_aeries_offers_next_year_fails_naming_the_years_offered(previews):
+    report = previews["not_offered"]["report"]
+    assert report["status"] == "Error" and previews["not_offered"]["run"].state == "failed"
+    assert ("rollover_preview: Aeries connection 'aeries_default' does not offer the school year 2027-2028 "
+            "(DatabaseYear 2027) yet (it offers 2026-2027, 2025-2026, 2024-2025, 2023-2024); run the preview once the "
+            "district has created next year's database in Aeries") in report["errors"]

@@ -111,13 +111,13 @@ class MassChangeApprovalOperator(RecordedApprovalOperator):
 
     def execute(self, context):
         from aeries_hub.extract.school_year import run_date
-        from aeries_hub.tasks.context import mapping_for
+        from aeries_hub.tasks.context import delivers_nothing, mapping_for
 
         run = RunFolder.current()
         params = context["params"]
         changes = read_run(run).changes or ChangeTracking()
-        if params.get("dry_run") or params.get("test_record") or not changes.exceeded:
-            return self._not_needed(run, "dry run" if params.get("dry_run") else "test_record run"
+        if delivers_nothing(params) or params.get("test_record") or not changes.exceeded:
+            return self._not_needed(run, "dry run" if delivers_nothing(params) else "test_record run"
                                     if params.get("test_record") else "within the mass-change guard")
         mapping = mapping_for(self.mapping_file)
         blackout = mapping.calendar.blackout_on(run_date(mapping))

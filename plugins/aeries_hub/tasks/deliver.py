@@ -12,7 +12,7 @@ from aeries_hub.delivery.package import package_files
 from aeries_hub.delivery.state import check_still_compared, delivered_state, remember_delivery
 from aeries_hub.run.summary import DeliverySummary, write_summary
 from aeries_hub.staging import RunFolder
-from aeries_hub.tasks.context import mapping_for
+from aeries_hub.tasks.context import delivers_nothing, mapping_for
 
 
 def package(mapping_file: str, built: list[dict]) -> list[dict]:
@@ -37,9 +37,10 @@ def deliver(mapping_file: str, built: list[dict]) -> dict:
     mapping = mapping_for(mapping_file)
     run = RunFolder.current()
     context = get_current_context()
-    if context["params"].get("dry_run"):
+    if delivers_nothing(context["params"]):
         write_summary(run, "deliver", DeliverySummary(dry_run=True))
-        raise AirflowSkipException("dry_run is on: files were built and checked but not delivered")
+        what = "rollover_preview" if context["params"].get("rollover_preview") else "dry_run"
+        raise AirflowSkipException(f"{what} is on: files were built and checked but not delivered")
     blackout = mapping.calendar.blackout_on(run_date(mapping))
     if blackout:
         reason = blackout_line(blackout)
