@@ -7,8 +7,14 @@ and deliver nothing when the approver rejects. A save killed half-way (a snapsho
 from the previous generation. With the record lost and a new metadata database (no delivery events), the
 files already in Xello's folder still ask for approval. Staged files of a real run are private (0600, folders 0700).
 
+The same first run serves the holds and the calendar: a record made by hand (students the vendor has that Aeries
+no longer does, names it had before) gives removals and changes, which an approver holds (the removed rows stay in
+Xello's file and in the record), an additions-only window holds with the changes, and a blackout delivers nothing
+(status Held). Rollover previews read next school year's database, or fail naming the years Aeries offers.
+
 The district does not change, so every run after the first runs only the tasks the record decides,
-``track_changes`` and those after it, on the first run's staged files (``tests/dags/single_tasks.py``).
+``track_changes`` and those after it (the previews: the extracts and after), on the first run's staged files
+(``tests/dags/single_tasks.py``).
 """
 
 from __future__ import annotations
