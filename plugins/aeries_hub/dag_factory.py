@@ -17,6 +17,7 @@ from airflow.sdk import DAG, Param, TriggerRule, XComArg, task
 
 from aeries_hub.delivery.assets import delivered_asset
 from aeries_hub.delivery.base import delivery_for
+from aeries_hub.delivery.holds import holds_supported
 from aeries_hub.mapping.loader import load_mapping
 from aeries_hub.mapping.models import Mapping, MappingError
 from aeries_hub.notifications import RunFailureNotifier
@@ -127,6 +128,9 @@ def _timetable(mapping: Mapping):
 def _params(mapping: Mapping) -> dict[str, Param]:
     params = {
         "dry_run": Param(False, type="boolean", description="Extract, validate and build the files, but deliver nothing."),
+        "rollover_preview": Param(False, type="boolean", description=(
+            "A dry run against next school year's Aeries database (the run's DatabaseYear + 1), once Aeries offers it: "
+            "extract, validate, build and compare the files with the last delivery, but deliver nothing.")),
     }
     params["allow_extract_drop"] = Param(
         False,
@@ -206,7 +210,8 @@ def build_dag(mapping: Mapping) -> DAG:
         tracked = task(task_id="track_changes", inlets=_delivered_assets(mapping))(measured(track_changes))(mapping_file)
         list(builds.values()) >> tracked
         approved = MassChangeApprovalOperator(
-            task_id="approve_changes", mapping_file=mapping_file, approval_timeout_hours=mapping.guard.approval_timeout_hours
+            task_id="approve_changes", mapping_file=mapping_file, approval_timeout_hours=mapping.guard.approval_timeout_hours,
+            offer_hold=holds_supported(mapping),
         )
         tracked >> approved
         built: XComArg | list[XComArg] = [builds[output.file] for output in mapping.delivered_outputs]

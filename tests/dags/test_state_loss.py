@@ -7,8 +7,14 @@ and deliver nothing when the approver rejects. A save killed half-way (a snapsho
 from the previous generation. With the record lost and a new metadata database (no delivery events), the
 files already in Xello's folder still ask for approval. Staged files of a real run are private (0600, folders 0700).
 
+The same first run serves the holds and the calendar: a record made by hand (students the vendor has that Aeries
+no longer does, names it had before) gives removals and changes, which an approver holds (the removed rows stay in
+Xello's file and in the record), an additions-only window holds with the changes, and a blackout delivers nothing
+(status Held). Rollover previews read next school year's database, or fail naming the years Aeries offers.
+
 The district does not change, so every run after the first runs only the tasks the record decides,
-``track_changes`` and those after it, on the first run's staged files (``tests/dags/single_tasks.py``).
+``track_changes`` and those after it (the previews: the extracts and after), on the first run's staged files
+(``tests/dags/single_tasks.py``).
 """
 
 from __future__ import annotations
@@ -230,3 +236,147 @@ def test_staged_files_are_private_whatever_the_umask(history):
     staged = {**modes(Path(RunFolder(staging_base(), DAG_ID, run_id).root.path)), **history["recovered"]["record_modes"]}
     assert len(staged) > 30
     assert {p: m for p, m in staged.items() if m not in ("dir 0o700", "file 0o600")} == {}
+
+
+# Holds: the vendor's record is made by hand from the first run's rows (students that Aeries no longer has, names the
+# vendor had before), so that the same district gives removals and changes; each run runs from track_changes on.
+FAKE_IDS = [str(9900000 + n) for n in range(30)]
+
+
+def vendor_record(first_run_id: str, removed: int) -> tuple[list[str], list[str]]:
+    """Make the record of the last delivery the first run's rows, with ``removed`` students more and the first two
+    with another last name; the first run's Student.txt lines, and those the record's rows render as."""
+    import pandas as pd
+
+    run = Path(RunFolder(staging_base(), DAG_ID, first_run_id).root.path)
+    snapshots = {p.stem: p.read_bytes() for p in (run / "built").glob("*.parquet")}
+    students = pd.read_parquet(run / "built" / "Student.parquet")
+    gone = students.head(removed).copy()
+    gone["StudentID"] = pd.Series(FAKE_IDS[:removed], dtype=students["StudentID"].dtype).to_numpy()
+    renamed = students.copy()
+    renamed.loc[renamed.index[:2], "LastName"] = renamed["LastName"].iloc[:2] + "-Old"
+    buffer = __import__("io").BytesIO()
+    pd.concat([renamed, gone], ignore_index=True).to_parquet(buffer, index=False)
+    snapshots["Student"] = buffer.getvalue()
+    shutil.rmtree(state_root(), ignore_errors=True)
+    DeliveredState(staging_base(), DAG_ID, "sftp").save(
+        snapshots, {"run_id": "manual__by_hand", "delivered_at": "2026-09-01T08:00:00+00:00", "files": {}})
+    lines = (run / "output" / "Student.txt").read_bytes().decode().split("\r\n")[:-1]
+    old = [f"{fields[0]}|{fields[1]}|{fields[2]}-Old|" + "|".join(fields[3:]) for fields in
+           (line.split("|") for line in lines[1:3])]
+    fake = ["|".join([new_id, *line.split("|")[1:]]) for new_id, line in zip(FAKE_IDS[:removed], lines[1:])]
+    return lines, old + fake
+
+
+def with_calendar(include: Path, calendar: str) -> Path:
+    from aeries_hub import paths
+
+    if not include.exists():
+        shutil.copytree(paths.INCLUDE_DIR, include)
+    mapping = (paths.MAPPINGS_DIR / "xello.yml").read_text()
+    (include / "mappings" / "xello.yml").write_text(mapping + calendar)
+    return include / "mappings"
+
+
+@pytest.fixture(scope="module")
+def holds(history, xello, stack, tmp_path_factory):
+    from aeries_hub import paths
+    from aeries_hub.operators.approval import HOLD_REMOVALS
+
+    first = history["first"]["run"]
+    runs: dict = {}
+    # over the guard (30 students of the record removed): the approver holds the removals
+    lines, record_lines = vendor_record(first.run_id, removed=30)
+    runs["held"] = run(xello, stack, HOLD_REMOVALS, after=first)
+    runs["held"]["expected"] = "\r\n".join([*lines, *record_lines[2:]]) + "\r\n"
+    runs["held"]["rows"] = len(lines) - 1 + 30
+    runs["held"]["delivered"] = (stack.sftp.root / STUDENTS).read_bytes().decode()
+    runs["held"]["record"] = DeliveredState(staging_base(), DAG_ID, "sftp").manifest()
+    include = tmp_path_factory.mktemp("calendar") / "include"
+    with pytest.MonkeyPatch.context() as patch:
+        # in an additions-only window, 5 students gone and 2 renamed (within the guard): only additions are sent
+        lines, record_lines = vendor_record(first.run_id, removed=5)
+        patch.setattr(paths, "MAPPINGS_DIR", with_calendar(include, (
+            "calendar:\n  additions_only:\n    - {name: first weeks, start: '2000-08-01', end: '2099-09-15'}\n")))
+        runs["additions_only"] = run(xello, stack, after=first)
+        changed = {line.split("|")[0] for line in lines[1:3]}
+        runs["additions_only"]["expected"] = "\r\n".join(
+            [lines[0], *(line for line in lines[1:] if line.split("|")[0] not in changed), *record_lines]) + "\r\n"
+        runs["additions_only"]["delivered"] = (stack.sftp.root / STUDENTS).read_bytes().decode()
+        # a blackout: nothing is delivered, the run succeeds and its report says Held
+        patch.setattr(paths, "MAPPINGS_DIR", with_calendar(include, (
+            "calendar:\n  blackouts:\n    - {name: summer, start: '2000-06-10', end: '2099-08-15'}\n")))
+        runs["blackout"] = run(xello, stack, after=first)
+    return runs
+
+
+def test_an_approver_may_hold_removals_and_the_vendor_keeps_those_rows(holds):
+    from aeries_hub.operators.approval import HOLD_REMOVALS
+
+    held = holds["held"]
+    assert "**Deliver additions and changes, hold removals** delivers the files with the removed rows" in \
+        held["answered"]["body"]
+    approval = held["report"]["approval"]
+    assert (approval["decision"], approval["choice"], approval["hold"]) == ("approved", HOLD_REMOVALS, "removals")
+    assert " approved the changes with the removals held at " in approval["reason"]
+    assert approval["held"]["files"]["Student.txt"] == {
+        "changed": 0, "removed": 30, "sample_changed": [], "sample_removed": FAKE_IDS[:20], "rows": held["rows"],
+        "sha256": held["record"]["files"]["Student.txt"]["sha256"]}
+    assert held["report"]["status"] == "Completed" and held["run"].state == "success"
+    assert held["delivered"] == held["expected"]  # the renamed students with their new names, the 30 kept
+    # the record is what Xello now has: the next run counts the 30 as removed again
+    assert held["record"]["files"]["Student.txt"]["rows"] == held["rows"]
+
+
+def test_an_additions_only_window_holds_changes_and_removals_without_asking(holds):
+    report = holds["additions_only"]["report"]
+    assert report["approval"] == {"needed": False, "why": "within the mass-change guard"}
+    assert report["held"]["why"] == "additions only: first weeks until 2099-09-15 (calendar.additions_only)"
+    assert (report["held"]["files"]["Student.txt"]["changed"], report["held"]["files"]["Student.txt"]["removed"]) == (2, 5)
+    assert holds["additions_only"]["delivered"] == holds["additions_only"]["expected"]
+
+
+def test_a_blackout_delivers_nothing_and_the_run_ends_held(holds):
+    blackout = holds["blackout"]
+    assert blackout["report"]["status"] == "Held" and blackout["run"].state == "success"
+    assert blackout["report"]["reason"] == "held: blackout summer until 2099-08-15; nothing was delivered (calendar.blackouts)"
+    assert blackout["report"]["delivered"] == []
+    assert blackout["mtime"] == holds["additions_only"]["mtime"]
+
+
+@pytest.fixture(scope="module")
+def previews(history, holds, xello):
+    """Rollover previews of the first run's district, from the extracts on (after the holds, which set the record):
+    in June 2026 (Aeries offers 2026-2027, the next year), and in December 2026 (2027-2028 is not offered: the
+    emulator's newest year is 2026-2027)."""
+    from datetime import datetime, timezone
+
+    from tests.dags.single_tasks import extract_tasks
+
+    runs: dict = {"record_before": DeliveredState(staging_base(), DAG_ID, "sftp").manifest()}
+    for name, month in (("next_year", 6), ("not_offered", 12)):
+        dag_run = run_tasks(xello, history["first"]["run"], tasks_from(xello, *extract_tasks(xello)),
+                            run_conf={"ignore_window": True, "rollover_preview": True},
+                            logical_date=datetime(2026, month, 15, 19, tzinfo=timezone.utc))
+        runs[name] = {"run": dag_run, "report": RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("report.json")}
+    runs["record"] = DeliveredState(staging_base(), DAG_ID, "sftp").manifest()
+    return runs
+
+
+def test_a_rollover_preview_reads_next_year_and_delivers_nothing(previews):
+    report = previews["next_year"]["report"]
+    assert (report["database_year"], report["school_year"], report["dry_run"]) == (2026, "2026-2027", True)
+    assert ("rollover preview: read next school year 2026-2027 from Aeries, built and compared the files with the last "
+            "delivery; nothing is delivered") in report["attention"]
+    assert report["status"] == "Completed" and report["delivered"] == []
+    assert report["approval"] == {"needed": False, "why": "dry run"}
+    assert report["changes"]["files"]["Student.txt"]["rows_after"] > 0
+    assert previews["record"] == previews["record_before"]
+
+
+def test_a_rollover_preview_before_aeries_offers_next_year_fails_naming_the_years_offered(previews):
+    report = previews["not_offered"]["report"]
+    assert report["status"] == "Error" and previews["not_offered"]["run"].state == "failed"
+    assert ("rollover_preview: Aeries connection 'aeries_default' does not offer the school year 2027-2028 "
+            "(DatabaseYear 2027) yet (it offers 2026-2027, 2025-2026, 2024-2025, 2023-2024); run the preview once the "
+            "district has created next year's database in Aeries") in report["errors"]

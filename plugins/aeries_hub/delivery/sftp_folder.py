@@ -18,6 +18,9 @@ class SftpFolderDelivery:
     conn_id: str
     remote_dir: str
 
+    #: Files can carry the last delivered rows of held keys (:mod:`aeries_hub.delivery.holds`).
+    supports_holds = True
+
     @classmethod
     def from_mapping(cls, mapping: Mapping) -> SftpFolderDelivery | None:
         if not (mapping.sftp_conn_id and mapping.sftp_remote_dir):
@@ -48,7 +51,7 @@ class SftpFolderDelivery:
         receipts = []
         for item in built:
             remote = self.remote_path(item["file"])
-            receipt = deliver_file(self.conn_id, run.path("output", item["file"]), remote)
+            receipt = deliver_file(self.conn_id, run.path(item.get("folder", "output"), item["file"]), remote)
             receipts.append({**receipt.to_dict(), "file": item["file"], "rows": item["rows"]})
             if receipts[-1].get("already_there"):
                 log.info("%s is already on the server with the same sha256 %s: not sent again", remote, receipt.sha256)

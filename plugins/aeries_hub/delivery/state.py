@@ -56,14 +56,16 @@ def check_still_compared(run: RunFolder, state, run_id: str) -> None:
     raise AirflowFailException(reason)
 
 
-def remember_delivery(mapping: Mapping, run: RunFolder, state, receipts: list[dict], run_id: str) -> None:
-    """After a complete delivery, its files become the snapshot the next run is compared with."""
+def remember_delivery(mapping: Mapping, run: RunFolder, state, receipts: list[dict], run_id: str,
+                      rows_folder: str = "built") -> None:
+    """After a complete delivery, its files' rows (``<rows_folder>/<stem>.parquet``: ``held`` when part of the
+    changes was held) become the snapshot the next run is compared with."""
     from datetime import datetime, timezone
 
     sources = (read_run(run).sources or SourceValidation()).volumes.get("tables", {})
     built = {}
     for output in mapping.outputs:
-        with run.path("built", f"{output.stem}.parquet").open("rb") as handle:
+        with run.path(rows_folder, f"{output.stem}.parquet").open("rb") as handle:
             built[output.stem] = handle.read()
     state.save(
         built,

@@ -3,6 +3,7 @@ actually served, that year's first and last day of school, and the ``{run.NAME}`
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from typing import Iterable
 
@@ -51,17 +52,38 @@ def aeries_for_run(conn_id: str, owner, run: RunFolder):
     Aeries serves for the run's date, settled by :meth:`AeriesHook.check_database_year` (the connection extra
     ``unavailable_year`` decides when Aeries does not offer it). When the rule fails the run, the reason goes to
     ``summary/school_year.json`` for the report. ``owner`` is the mapping or write-back whose schedule's time zone
-    dates the run."""
+    dates the run. A ``rollover_preview`` run reads the next school year (DatabaseYear + 1) and fails, naming the
+    years Aeries offers, when Aeries does not offer it yet."""
+    from airflow.sdk import get_current_context
+
     from aeries_hub.aeries.errors import AeriesConfigError
     from aeries_hub.aeries.hook import AeriesHook
 
-    hook = AeriesHook(aeries_conn_id=conn_id, school_year=school_year_of(run_date(owner)))
+    preview = bool(get_current_context()["params"].get("rollover_preview"))
+    this_year = school_year_of(run_date(owner))
+    hook = AeriesHook(aeries_conn_id=conn_id, school_year=this_year,
+                      database_year=this_year + 1 if preview else None)
     try:
         year = hook.check_database_year()
+        if preview and year.served != this_year + 1:
+            raise AeriesConfigError(rollover_not_offered(conn_id, this_year + 1, year))
     except AeriesConfigError as exc:
         write_summary(run, "school_year", SchoolYearSummary(error=str(exc)))
         raise
+    if preview:  # the note goes to the report's attention lines
+        year = dataclasses.replace(year, note=f"rollover preview: read next school year {year.label} from Aeries, "
+                                   "built and compared the files with the last delivery; nothing is delivered")
     return hook, year
+
+
+def rollover_not_offered(conn_id: str, next_year: int, year) -> str:
+    """Why a rollover preview cannot run: Aeries does not serve next year's database yet."""
+    from aeries_hub.aeries.school_year import school_year_label
+
+    offered = ", ".join(school_year_label(y) for y in year.available) or "it does not list its years"
+    return (f"rollover_preview: Aeries connection {conn_id!r} does not offer the school year "
+            f"{school_year_label(next_year)} (DatabaseYear {next_year}) yet (it offers {offered}); run the preview "
+            "once the district has created next year's database in Aeries")
 
 
 def settle_run_values(mapping: Mapping, run: RunFolder, extracts: Iterable[ExtractSummary]) -> tuple[date, date, dict[str, str]]:

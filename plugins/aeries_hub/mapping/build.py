@@ -28,13 +28,7 @@ def build_vendor_file(mapping: Mapping, output: Output, run: RunFolder) -> Build
     from airflow.sdk.exceptions import AirflowFailException
 
     from aeries_hub.mapping.engine import RECORD_SET_COLUMN, build_output, columns_read_by
-    from aeries_hub.mapping.render import (
-        NestedRows,
-        describe_single_line_values,
-        render_delimited,
-        render_jsonl,
-        single_line_values,
-    )
+    from aeries_hub.mapping.render import describe_single_line_values, single_line_values
     from aeries_hub.mapping.source_filters import apply_source_filters
     from aeries_hub.quality import parse_checks, validate_frame
     from aeries_hub.quality.runner import rejects_csv
@@ -87,15 +81,21 @@ def build_vendor_file(mapping: Mapping, output: Output, run: RunFolder) -> Build
     accepted = outcome.accepted.drop(columns=[RECORD_SET_COLUMN])
     run.write_parquet(f"built/{output.stem}.parquet", accepted)
     try:
-        if output.format.type == "jsonl":
-            nested = [NestedRows(nest, mapping.output(nest.file), earlier[nest.file]) for nest in output.nest]
-            data = render_jsonl(accepted, output, nested)
-        else:
-            data = render_delimited(accepted, output.delivered_columns, output.format, output.key, output.raw_columns)
+        data = render_rows(mapping, output, accepted, earlier)
     except (KeyError, ValueError) as exc:
         _build_failed(run, output, exc)
     path = run.write_bytes(f"output/{output.file}", data)
     return dataclasses.replace(summary, path=str(path), bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
+
+
+def render_rows(mapping: Mapping, output: Output, rows, frames: dict) -> bytes:
+    """The bytes of ``output`` with ``rows`` in its format; a jsonl file nests the rows of ``frames`` (by file name)."""
+    from aeries_hub.mapping.render import NestedRows, render_delimited, render_jsonl
+
+    if output.format.type == "jsonl":
+        nested = [NestedRows(nest, mapping.output(nest.file), frames[nest.file]) for nest in output.nest]
+        return render_jsonl(rows, output, nested)
+    return render_delimited(rows, output.delivered_columns, output.format, output.key, output.raw_columns)
 
 
 def run_values(mapping: Mapping, sources: SourceValidation):

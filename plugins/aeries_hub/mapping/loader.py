@@ -15,6 +15,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+from aeries_hub.calendar_policy import CalendarPolicy
 from aeries_hub.config_files import (
     KeyLines,
     format_key_path,
@@ -327,5 +328,6 @@ def _build(doc: dict, path: Path) -> Mapping:
         guard=Guard(**doc.get("guard", {})),
         incremental=Incremental(**source["incremental"]) if "incremental" in source else None,
         allowed_fields=dict((doc.get("sharing") or {}).get("allow") or {}),
+        calendar=CalendarPolicy.from_config(doc.get("calendar")),
     )
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aeries_hub.calendar_policy import CalendarPolicy
 from aeries_hub.window import PullWindow
 
 DEFAULT_STUDENT_STATUS_CODES = {"active": [""], "pre_enrolled": ["P"]}
@@ -284,6 +285,7 @@ class Mapping:
     crosswalks: dict[str, Crosswalk] = field(default_factory=dict)
     guard: Guard = field(default_factory=Guard)
     incremental: Incremental | None = None
+    calendar: CalendarPolicy = field(default_factory=CalendarPolicy)
     run_values: frozenset[str] = frozenset()  # the {run.NAME} values its outputs use
     allowed_fields: dict[str, str] = field(default_factory=dict)  # sharing.allow: table.Column -> the reason
     policy: DistrictPolicy | None = None  # the data-sharing policy it was checked against

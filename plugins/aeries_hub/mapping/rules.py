@@ -19,6 +19,7 @@ def mapping_problems(mapping: Mapping) -> list[str]:
     problems += _check_crosswalks(mapping)
     problems += check_crosswalk_columns(mapping)
     problems += _check_delivery(mapping)
+    problems += _check_calendar(mapping)
     dated = [o.file for o in mapping.outputs if o.uses_date_conditions]
     if dated and "schools" not in mapping.tables:
         problems.append(f"source.tables: {', '.join(dated)} compare dates with the run's date, which is held inside "
@@ -135,6 +136,16 @@ def _check_delivery(mapping: Mapping) -> list[str]:
             problems.append(f"delivery.http: {out.file} is not a jsonl output; the http delivery posts JSON records")
     if mapping.package_zip:
         problems.append("delivery.package: the http delivery posts records, it cannot send a zip")
+    return problems
+
+
+def _check_calendar(mapping: Mapping) -> list[str]:
+    """The calendar's ranges; an additions-only window needs a delivery that can hold (``delivery.holds``: files)."""
+    problems = mapping.calendar.problems()
+    if mapping.calendar.additions_only and mapping.http is not None:
+        problems.append("calendar.additions_only: the http delivery posts records to the vendor's import API, which "
+                        "cannot keep a vendor's rows for held keys; additions-only windows need a file delivery "
+                        "(delivery.sftp)")
     return problems
 
 

@@ -133,6 +133,24 @@ class Guard(ClosedModel):
         "How long a run waits for the decision; then it ends without delivering."))
 
 
+_Day = Annotated[str, Field(pattern="^\\d{4}-\\d{2}-\\d{2}$", description="A day, YYYY-MM-DD.")]
+
+
+class DateRange(ClosedModel):
+    name: _Text = Field(description="What the range is, named in the report (e.g. summer).")
+    start: _Day = Field(description="Its first day, YYYY-MM-DD.")
+    end: _Day = Field(description="Its last day, YYYY-MM-DD, on or after start.")
+
+
+class Calendar(ClosedModel):
+    blackouts: list[DateRange] | None = Field(None, description=(
+        "Days on which nothing is delivered (summer, testing weeks): a run builds and checks its files, reports "
+        "'held: blackout NAME until END', delivers nothing and ends in success with the status Held."))
+    additions_only: list[DateRange] | None = Field(None, description=(
+        "Days on which a delivery sends new rows only: changed and removed rows keep what the vendor last received "
+        "(the start of a school year, while schedules settle). Needs a file delivery (delivery.sftp)."))
+
+
 class CrosswalkUse(ClosedModel):
     table: str = Field(description="Aeries table of source.tables.")
     column: str = Field(description=(
@@ -193,6 +211,9 @@ class MappingFile(ClosedModel):
         "The mass-change guard. Each run compares every file with the last delivered one by its key; a file that "
         "removes or changes more rows than this waits for a person to approve it in the Airflow UI (rejected or "
         "unanswered: nothing is delivered)."))
+    calendar: Calendar | None = Field(None, description=(
+        "The vendor's calendar, in the time zone of the schedule (UTC without one): blackout date ranges and "
+        "additions-only windows, each day of a range included; a blackout wins over a window on the same day."))
     settings: dict[Name, str | int] | None = Field(None, description=(
         "Named values used as {settings.NAME} in any text of the outputs (templates, constants, steps), e.g. the "
         "Google Apps domain; {settings.NAME|regex} gives the value escaped for use inside a regular expression. "

@@ -4,9 +4,12 @@ The mass-change approval: a run whose changes exceed the mapping's guard waits f
 
 The task reads the ``track_changes`` summary of its run. Within the guard (or on a first delivery, a dry
 run or a test_record run) it finishes at once. Otherwise it asks in the Airflow UI (Required actions),
-showing the counts per file and a sample of the ids that would be removed:
+showing the counts per file and a sample of the ids that would be removed, and tells the alert channels that it
+waits (:mod:`aeries_hub.approval_notice`):
 
 * Approve: the delivery goes on;
+* Deliver additions and changes, hold removals (offered when the run removes rows and its delivery sends files):
+  the delivery goes on, and each removed key keeps its last delivered rows (:mod:`aeries_hub.delivery.holds`);
 * Reject: the delivery is skipped, and the report ends the run in Error with who rejected it;
 * no answer within ``guard.approval_timeout_hours``: this task fails, nothing is delivered, and the
   report names the timeout.
@@ -21,12 +24,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from airflow.providers.standard.operators.hitl import ApprovalOperator
+from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLOperator
 
+from aeries_hub.delivery.holds import REMOVALS
 from aeries_hub.run.summary import ApprovalSummary, ChangeTracking, read_run, write_summary
 from aeries_hub.staging import RunFolder
 
 SAMPLE_SHOWN = 20
+HOLD_REMOVALS = "Deliver additions and changes, hold removals"
+#: The options that approve part of the changes, and what of them each holds (``aeries_hub.delivery.holds``).
+HOLDS = {HOLD_REMOVALS: REMOVALS}
 
 
 class RecordedApprovalOperator(ApprovalOperator):
@@ -47,11 +54,16 @@ class RecordedApprovalOperator(ApprovalOperator):
         self.log.info("No approval needed (%s)", why)
         return self._record(run, ApprovalSummary(needed=False, why=why))
 
-    def _ask(self, context, run: RunFolder, subject: str, body: str, waiting: ApprovalSummary) -> Any:
-        """Ask in the UI (Required actions); the task waits for the answer (``waiting`` says why)."""
+    def _ask(self, context, run: RunFolder, subject: str, body: str, waiting: ApprovalSummary,
+             counts: list[str]) -> Any:
+        """Ask in the UI (Required actions) and tell the alert channels (``counts``: a line per file); the task
+        waits for the answer (``waiting`` says why)."""
+        from aeries_hub.approval_notice import notify_waiting
+
         self.subject, self.body = subject, body
         self._record(run, waiting)
         self.log.info("Waiting for a decision in the Airflow UI (Required actions):\n%s", self.body)
+        notify_waiting(context, self, counts)
         return super().execute(context)
 
     def execute_complete(self, context, event: dict[str, Any]) -> Any:
@@ -64,16 +76,21 @@ class RecordedApprovalOperator(ApprovalOperator):
             self._record(run, ApprovalSummary(needed=True, decision="timed out", reason=reason))
             raise AirflowFailException(reason)
         # Recorded before the parent acts on it: on Reject the parent ends this task by skipping the next one.
-        approved = event.get("chosen_options") == [self.APPROVE]
+        choice = (event.get("chosen_options") or [""])[0]
+        hold = HOLDS.get(choice)
+        approved = choice == self.APPROVE or hold is not None
         user = (event.get("responded_by_user") or {}).get("name") or "someone"
         responded_at = event.get("responded_at")
         when = responded_at.isoformat(timespec="seconds") if isinstance(responded_at, datetime) else str(responded_at or "")
         decision = "approved" if approved else "rejected"
-        reason = f"{user} {decision} {self.WHAT} at {when}"
+        reason = f"{user} {decision} {self.WHAT}" + (" with the removals held" if hold else "") + f" at {when}"
         if not approved:
             reason = f"{self.NOT_DONE}: {reason}"
         self.log.info("%s", reason)
-        self._record(run, ApprovalSummary(needed=True, decision=decision, by=user, at=when, reason=reason))
+        self._record(run, ApprovalSummary(needed=True, decision=decision, by=user, at=when, reason=reason,
+                                          choice=choice or None, hold=hold))
+        if hold:  # the parent would skip the delivery on any answer but Approve
+            return HITLOperator.execute_complete(self, context, event)
         return super().execute_complete(context, event)
 
     def _record(self, run: RunFolder, outcome: ApprovalSummary) -> dict:
@@ -83,25 +100,38 @@ class RecordedApprovalOperator(ApprovalOperator):
 
 
 class MassChangeApprovalOperator(RecordedApprovalOperator):
-    """Ask for approval when the run's changes exceed the mass-change guard of ``mapping_file``."""
+    """Ask for approval when the run's changes exceed the mass-change guard of ``mapping_file``; with
+    ``offer_hold`` (a file delivery), the approver may also deliver additions and changes and hold removals."""
 
-    def __init__(self, *, mapping_file: str, **kwargs: Any) -> None:
+    def __init__(self, *, mapping_file: str, offer_hold: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.mapping_file = mapping_file
+        if offer_hold:
+            self.options = [self.APPROVE, HOLD_REMOVALS, self.REJECT]
 
     def execute(self, context):
-        from aeries_hub.tasks.context import mapping_for
+        from aeries_hub.extract.school_year import run_date
+        from aeries_hub.tasks.context import delivers_nothing, mapping_for
 
         run = RunFolder.current()
         params = context["params"]
         changes = read_run(run).changes or ChangeTracking()
-        if params.get("dry_run") or params.get("test_record") or not changes.exceeded:
-            return self._not_needed(run, "dry run" if params.get("dry_run") else "test_record run"
+        if delivers_nothing(params) or params.get("test_record") or not changes.exceeded:
+            return self._not_needed(run, "dry run" if delivers_nothing(params) else "test_record run"
                                     if params.get("test_record") else "within the mass-change guard")
         mapping = mapping_for(self.mapping_file)
+        blackout = mapping.calendar.blackout_on(run_date(mapping))
+        if blackout:
+            return self._not_needed(run, f"blackout {blackout.name} until {blackout.end}: nothing is delivered")
+        removes = any(c["removed"] for c in changes.files.values())
+        if HOLD_REMOVALS in self.options and not removes:
+            self.options = [self.APPROVE, self.REJECT]  # nothing to hold
         return self._ask(context, run, f"{mapping.title}: approve {'; '.join(changes.exceeded)}",
-                         approval_body(mapping.dag_id, changes, mapping.guard.approval_timeout_hours),
-                         ApprovalSummary(needed=True, decision="waiting", exceeded=changes.exceeded))
+                         approval_body(mapping.dag_id, changes, mapping.guard.approval_timeout_hours,
+                                       HOLD_REMOVALS in self.options),
+                         ApprovalSummary(needed=True, decision="waiting", exceeded=changes.exceeded),
+                         [f"{file}: {c['added']} added, {c['changed']} changed, {c['removed']} removed "
+                          f"({c['rows_before']} rows before, {c['rows_after']} now)" for file, c in changes.files.items()])
 
 
 class WriteBackApprovalOperator(RecordedApprovalOperator):
@@ -128,10 +158,11 @@ class WriteBackApprovalOperator(RecordedApprovalOperator):
                                     if not writeback.enabled else "no write needs approval")
         return self._ask(context, run, f"{writeback.title}: approve {len(guard['waiting'])} writes into Aeries",
                          writeback_approval_body(writeback.dag_id, guard, writeback.guard.approval_timeout_hours),
-                         ApprovalSummary(needed=True, decision="waiting", reasons=guard["reasons"]))
+                         ApprovalSummary(needed=True, decision="waiting", reasons=guard["reasons"]),
+                         [f"{len(guard['waiting'])} writes need approval"] + guard["reasons"])
 
 
-def approval_body(dag_id: str, changes: ChangeTracking, timeout_hours: float) -> str:
+def approval_body(dag_id: str, changes: ChangeTracking, timeout_hours: float, offer_hold: bool = False) -> str:
     """The Markdown an approver reads: the counts per file, why approval is needed, and a sample of removals."""
     last = changes.last_delivery
     lines = [
@@ -149,9 +180,11 @@ def approval_body(dag_id: str, changes: ChangeTracking, timeout_hours: float) ->
         if c["removed"]:
             shown = c["sample_removed"][:SAMPLE_SHOWN]
             lines += ["", f"Would be removed from {file} (ids, {len(shown)} of {c['removed']}): " + ", ".join(f"`{i}`" for i in shown)]
+    hold = (f"**{HOLD_REMOVALS}** delivers the files with the removed rows still in them, as last delivered (the "
+            "next run counts them as removals again). ") if offer_hold else ""
     lines += [
         "",
-        f"**Approve** delivers the files. **Reject** delivers nothing and ends the run in Error; so does no "
+        f"**Approve** delivers the files. {hold}**Reject** delivers nothing and ends the run in Error; so does no "
         f"answer within {timeout_hours:g} hours. The full lists are in the run's staging folder, changes/*.csv.",
     ]
     return "\n".join(lines)

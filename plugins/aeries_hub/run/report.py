@@ -68,6 +68,8 @@ class RunReport(Summary):
     #: {task id: {seconds, peak_memory_mb}} (``aeries_hub.resources``)
     resources: dict[str, dict[str, float]] | None = omitted_when_none()
     generated_at: str | None = omitted_when_none()
+    #: What the delivery held and why (the approver's choice, an additions-only window): ``delivery.holds``.
+    held: dict[str, Any] | None = omitted_when_none()
 
 
 def summarize_run(mapping: Mapping, stages: RunSummaries) -> RunReport:
@@ -115,6 +117,8 @@ def summarize_run(mapping: Mapping, stages: RunSummaries) -> RunReport:
         status, reason = "Error", approval.reason
     elif delivery and delivery.error:
         status, reason = "Error", delivery.error
+    elif delivery and delivery.held_because and finished and not checks["failed"]:
+        status, reason = "Held", delivery.held_because
     elif not finished or checks["failed"]:
         status = "Error"
     elif rejected:
@@ -150,14 +154,26 @@ def summarize_run(mapping: Mapping, stages: RunSummaries) -> RunReport:
         + (changes.state_problems if changes else []),
         changes=changes.to_json() if changes else None,
         extraction=describe_extraction(s.to_json() for s in extracts),
-        approval=approval.to_json() if approval else None,
+        approval=_approval_with_hold(approval, delivery),
         delivered=delivered,
         errors=failed_checks(mapping, sources, builds)
         + [f"{b.file}: {b.error}" for b in builds.values() if b.error]
         + ([volumes["message"]] if volumes.get("drops") and not volumes.get("allowed") else [])
         + ([year_error] if year_error else []),
         reason=reason,
+        held=delivery.held if delivery else None,
     )
+
+
+def _approval_with_hold(approval, delivery) -> dict[str, Any] | None:
+    """The approval's outcome, with what its delivery held (``delivery.holds``: counts and sample ids per file)
+    when the approver chose a hold."""
+    if approval is None:
+        return None
+    document = approval.to_json()
+    if approval.hold and delivery and delivery.held:
+        document["held"] = delivery.held
+    return document
 
 
 def _dates_held_lines(builds: dict[str, BuildSummary]) -> list[str]:
@@ -273,6 +289,17 @@ def shared_value_lines(document: dict) -> list[str]:
     return lines
 
 
+def held_lines(document: dict) -> list[str]:
+    """``held in Student.txt (additions only: ...): 3 changed, 2 removed ids kept as last delivered, e.g. 12, 14``"""
+    held = document.get("held") or {}
+    lines = []
+    for file, counts in (held.get("files") or {}).items():
+        sample = (counts.get("sample_removed") or []) + (counts.get("sample_changed") or [])
+        lines.append(f"held in {file} ({held['why']}): {counts['changed']} changed and {counts['removed']} removed "
+                     "ids keep what the vendor last received" + (f", e.g. {', '.join(sample[:5])}" if sample else ""))
+    return lines
+
+
 def report_lines(document: dict) -> list[str]:
     from aeries_hub.mapping.source_filters import describe_left_out
 
@@ -305,6 +332,7 @@ def report_lines(document: dict) -> list[str]:
     approval = document.get("approval") or {}
     if approval.get("decision") == "approved":
         lines.append(approval["reason"])
+    lines += held_lines(document)
     for d in document["delivered"]:
         where = d.get("remote_path") or d.get("url")
         if d.get("already_there"):

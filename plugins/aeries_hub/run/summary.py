@@ -163,6 +163,10 @@ class DeliverySummary(Summary):
     files: list[dict[str, Any]] = field(default_factory=list)
     seconds: float | None = omitted_when_none()
     error: str | None = omitted_when_none()
+    #: What was held and why (``aeries_hub.delivery.holds.hold_files``): {kind, why, files: {file: counts, samples}}
+    held: dict[str, Any] | None = omitted_when_none()
+    #: Why nothing was delivered though the run went well (a blackout of the mapping's calendar).
+    held_because: str | None = omitted_when_none()
 
 
 @dataclass(frozen=True)
@@ -178,6 +182,9 @@ class ApprovalSummary(Summary):
     at: str | None = omitted_when_none()
     reason: str | None = omitted_when_none()
     why: str | None = omitted_when_none()
+    #: What the approver chose (the option's text), and what of the changes it holds (``delivery.holds``).
+    choice: str | None = omitted_when_none()
+    hold: str | None = omitted_when_none()
 
 
 @dataclass(frozen=True)

@@ -9,3 +9,8 @@ from aeries_hub.mapping.models import Mapping
 
 def mapping_for(mapping_file: str) -> Mapping:
     return load_mapping(paths.MAPPINGS_DIR / mapping_file)
+
+
+def delivers_nothing(params) -> bool:
+    """A dry run: the ``dry_run`` param, or a ``rollover_preview`` (next school year's data, never delivered)."""
+    return bool(params.get("dry_run") or params.get("rollover_preview"))

@@ -270,3 +270,28 @@ def test_rows_rejected_from_aeries_tables_are_named_with_their_keys():
         "rejected from Aeries students: student record at an unknown school (SchoolCode not in schools) "
         "(2 rows, e.g. 12/102, 12/103)"
     ]
+
+
+def test_a_blackout_ends_held_and_a_chosen_hold_is_in_the_approval_and_the_lines():
+    stages = {
+        "extract_schools": {"table": "schools", "rows": 3},
+        "extract_students": {"table": "students", "rows": 9},
+        "extract_staff": {"table": "staff", "rows": 2},
+        "extract_teachers": {"table": "teachers", "rows": 2},
+        "validate_sources": {"tables": {}},
+        "build_patrons": {"file": "patrons.csv", "rows": 10, "rejected": 0, "sha256": "ab", "checks": {}},
+    }
+    blackout = "held: blackout summer until 2027-08-15; nothing was delivered (calendar.blackouts)"
+    report = summarize(DESTINY, {**stages, "deliver": {"held_because": blackout}})
+    assert (report["status"], report["reason"], report["delivered"]) == ("Held", blackout, [])
+    held = {"kind": "removals", "why": "ops approved the changes with the removals held at 2027-01-04T13:05:00",
+            "files": {"patrons.csv": {"changed": 0, "removed": 40, "sample_changed": [], "sample_removed": ["7", "9"],
+                                      "rows": 50, "sha256": "cd"}}}
+    report = summarize(DESTINY, {**stages, "deliver": {"files": [], "held": held}, "approve_changes": {
+        "needed": True, "decision": "approved", "by": "ops", "reason": held["why"],
+        "choice": "Deliver additions and changes, hold removals", "hold": "removals"}})
+    assert report["status"] == "Completed"
+    assert report["approval"]["held"] == report["held"] == held
+    assert report["approval"]["choice"] == "Deliver additions and changes, hold removals"
+    assert ("held in patrons.csv (ops approved the changes with the removals held at 2027-01-04T13:05:00): 0 changed "
+            "and 40 removed ids keep what the vendor last received, e.g. 7, 9") in report_lines(report)
