@@ -39,7 +39,7 @@ def airflow_env(workdir: Path) -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        # A local demo: DAGs start unpaused so that a run triggered in the UI starts at once.
+        # The maintenance DAGs start unpaused; the vendor and write-back DAGs are created paused by dag_factory.
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__AERIES_HUB__STAGING_URL": f"file://{home}/staging",
         "GX_ANALYTICS_ENABLED": "False",

@@ -95,6 +95,7 @@ def test_dag_settings_follow_the_mapping():
         mapping = load_mapping(path)
         dag = bag.dags[mapping.dag_id]
         assert dag.catchup is False
+        assert dag.is_paused_upon_creation is True  # nothing is delivered before an operator unpauses it
         assert dag.doc_md == mapping.description
         assert set(mapping.tags) <= set(dag.tags)
         assert dag.params["dry_run"] is False
@@ -143,4 +144,25 @@ def test_a_bad_mapping_is_an_import_error_and_the_others_still_load(tmp_path):
     assert parsed["import_errors"]["invalid_mappings.py"].rstrip().endswith(
         "MappingError: Invalid mapping files (their DAGs are not loaded):\n"
         "broken.yml:80: outputs[0].columns[1].max_length: 'fourteen' is not of type 'integer'"
+    )
+
+
+def test_two_files_with_the_same_name_are_an_import_error_naming_both_and_neither_dag_loads(tmp_path):
+    include = tmp_path / "include"
+    shutil.copytree(INCLUDE_DIR, include)
+    # A copied file whose name was not changed: the later file must not silently replace the DAG of the first.
+    shutil.copy(MAPPINGS_DIR / "destiny.yml", include / "mappings" / "destiny_copy.yml")
+    shutil.copy(INCLUDE_DIR / "writebacks" / "xello.yml", include / "writebacks" / "xello_2027.yml")
+
+    parsed = parse_dags({"AERIES_HUB_INCLUDE_DIR": str(include)})
+
+    assert {"aeries_to_destiny", "xello_to_aeries"}.isdisjoint(parsed["dags"])
+    assert {"aeries_to_stemscopes", "schoolmint_enroll_to_aeries"} <= set(parsed["dags"])
+    assert list(parsed["import_errors"]) == ["invalid_mappings.py"]
+    assert parsed["import_errors"]["invalid_mappings.py"].rstrip().endswith(
+        "MappingError: Invalid mapping files (their DAGs are not loaded):\n"
+        "destiny.yml and destiny_copy.yml: the same name gives each the DAG id aeries_to_destiny; neither DAG is loaded "
+        "until each file has its own name\n"
+        "xello.yml and xello_2027.yml: the same name gives each the DAG id xello_to_aeries; neither DAG is loaded "
+        "until each file has its own name"
     )
