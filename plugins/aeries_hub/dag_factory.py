@@ -107,7 +107,13 @@ def _load_all(folder: Path, load: Callable[[Path], Any]) -> tuple[list[Any], lis
     return [spec for spec in loaded if len(files_by_dag[spec.dag_id]) == 1], problems
 
 
-def _load_writebacks(folder: Path) -> tuple[list[Any], list[str]]:
+def load_mappings(folder: Path) -> tuple[list[Mapping], list[str]]:
+    """The valid mapping files of ``folder`` and the problems of the others."""
+    return _load_all(folder, load_mapping)
+
+
+def load_writebacks(folder: Path) -> tuple[list[Any], list[str]]:
+    """The valid write-back files of ``folder`` and the problems of the others."""
     from aeries_hub.writeback.loader import load_writeback
 
     return _load_all(folder, load_writeback)
@@ -115,14 +121,14 @@ def _load_writebacks(folder: Path) -> tuple[list[Any], list[str]]:
 
 def build_dags(mappings_dir: Path) -> dict[str, DAG]:
     """The DAGs of the valid mapping files (invalid ones are reported by raise_for_invalid_mappings)."""
-    mappings, _ = _load_all(mappings_dir, load_mapping)
+    mappings, _ = load_mappings(mappings_dir)
     return {mapping.dag_id: build_dag(mapping) for mapping in mappings}
 
 
 def raise_for_invalid_mappings(mappings_dir: Path, writebacks_dir: Path | None = None) -> None:
-    _, problems = _load_all(mappings_dir, load_mapping)
+    _, problems = load_mappings(mappings_dir)
     if writebacks_dir is not None:
-        problems += _load_writebacks(writebacks_dir)[1]
+        problems += load_writebacks(writebacks_dir)[1]
     if problems:
         raise MappingError("Invalid mapping files (their DAGs are not loaded):\n" + "\n".join(problems))
 
@@ -242,7 +248,7 @@ def build_dag(mapping: Mapping) -> DAG:
 
 def build_writeback_dags(writebacks_dir: Path) -> dict[str, DAG]:
     """One DAG per valid write-back file (invalid ones are reported by raise_for_invalid_mappings)."""
-    writebacks, _ = _load_writebacks(writebacks_dir)
+    writebacks, _ = load_writebacks(writebacks_dir)
     return {writeback.dag_id: build_writeback_dag(writeback) for writeback in writebacks}
 
 

@@ -46,13 +46,17 @@ def airflow_env(workdir: Path) -> dict[str, str]:
     }
 
 
-def run_airflow(args: list[str], env: dict[str, str], log_path: Path, *, check: bool = True) -> int:
+def run_airflow(args: list[str], env: dict[str, str], log_path: Path, *, check: bool = True, module: str = "airflow",
+                stdin: bytes | None = None) -> int:
+    """``python -m <module> <args>`` (the airflow CLI by default) with the demo's Airflow environment, its output
+    appended to ``log_path``."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
-        done = subprocess.run([sys.executable, "-m", "airflow", *args], env=env, stdout=log, stderr=subprocess.STDOUT)
+        done = subprocess.run([sys.executable, "-m", module, *args], env=env, stdout=log, stderr=subprocess.STDOUT,
+                              input=stdin)
     if done.returncode and check:
         tail = log_path.read_text(errors="replace").splitlines()[-40:]
-        raise SystemExit(f"`airflow {' '.join(args)}` failed (exit {done.returncode}); end of {log_path}:\n" + "\n".join(tail))
+        raise SystemExit(f"`{module} {' '.join(args)}` failed (exit {done.returncode}); end of {log_path}:\n" + "\n".join(tail))
     return done.returncode
 
 
@@ -104,9 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"SFTP server: {stack.sftp.host}:{stack.sftp.port}, files land under {stack.sftp.root}")
         print(f"Vendor API receiver: {stack.vendor_api.url} (SchoolMint Enroll's sandbox and production)")
         run_airflow(["db", "migrate"], env, workdir / "logs" / "airflow-db-migrate.log")
-        # The pool named after the Aeries connection caps the extract tasks that run at once (README: Operating).
-        run_airflow(["pools", "set", "aeries_default", "4", "Extract tasks at once against the Aeries server of aeries_default"],
-                    env, workdir / "logs" / "airflow-pools.log")
+        # Every pool a task of the DAGs takes (one per Aeries connection), or its tasks would never be queued.
+        run_airflow(["--slots", "4"], env, workdir / "logs" / "airflow-pools.log", module="aeries_hub.pools")
         if args.standalone:
             print("Starting airflow standalone on http://localhost:8080 (login printed below; Ctrl-C stops).")
             return subprocess.call([sys.executable, "-m", "airflow", "standalone"], env=env)
