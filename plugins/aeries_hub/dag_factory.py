@@ -144,6 +144,18 @@ def _timetable(mapping: Mapping):
     return MultipleCronTriggerTimetable(*schedule.crons, timezone=schedule.timezone)
 
 
+def described(title: str, schedule: Any) -> str:
+    """The DAG's description: its title and when it runs, in words, in the time zone its crons run in. The UI's
+    Schedule column shows only the cron expression (in that zone, which it does not name) and its Next run in the
+    zone chosen in the user menu (UTC by default); the description names the zone (docs/operating.md)."""
+    if schedule is None:
+        return title
+    from airflow.timetables.trigger import CronTriggerTimetable as Cron  # the words Airflow's UI shows for a cron
+
+    words = "; ".join(Cron(cron, timezone=schedule.timezone).description for cron in schedule.crons)
+    return f"{title} (schedule in {schedule.timezone}: {words})"
+
+
 def _params(mapping: Mapping) -> dict[str, Param]:
     params = {
         "dry_run": Param(False, type="boolean", description="Extract, validate and build the files, but deliver nothing."),
@@ -180,7 +192,7 @@ def build_dag(mapping: Mapping) -> DAG:
     mapping_file = mapping.path.name
     with DAG(
         dag_id=mapping.dag_id,
-        description=mapping.title,
+        description=described(mapping.title, mapping.schedule),
         doc_md=mapping.description,
         schedule=_timetable(mapping),
         start_date=START_DATE,
@@ -263,7 +275,7 @@ def build_writeback_dag(writeback) -> DAG:
         schedule = CronTriggerTimetable(writeback.schedule.crons[0], timezone=writeback.schedule.timezone)
     with DAG(
         dag_id=writeback.dag_id,
-        description=writeback.title,
+        description=described(writeback.title, writeback.schedule),
         doc_md=writeback.description,
         schedule=schedule,
         start_date=START_DATE,

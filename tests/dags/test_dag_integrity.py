@@ -166,3 +166,21 @@ def test_two_files_with_the_same_name_are_an_import_error_naming_both_and_neithe
         "xello.yml and xello_2027.yml: the same name gives each the DAG id xello_to_aeries; neither DAG is loaded "
         "until each file has its own name"
     )
+
+
+def test_each_dags_description_names_its_schedule_in_the_time_zone_it_runs_in():
+    # Airflow's UI shows the cron expression and the next run in the user's zone (UTC by default), never the zone
+    # the cron runs in: the description (the Dag's Details tab) names it.
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=DAGS_DIR)
+    assert {dag_id: bag.dags[dag_id].description for dag_id in
+            ["aeries_to_destiny", "aeries_to_powerschool_learning", "aeries_to_xello", "xello_to_aeries"]} == {
+        "aeries_to_destiny": "Follett Destiny patrons (schedule in America/Los_Angeles: At 05:00)",
+        "aeries_to_powerschool_learning": "PowerSchool Learning users, classes and rosters (schedule in America/New_York: "
+                                          "At 04:22; At 11:22; At 19:22)",
+        "aeries_to_xello": "Xello students, courses and educators (schedule in America/Los_Angeles: At 20:00, only on "
+                           "Saturday and Sunday)",
+        "xello_to_aeries": "Xello course requests into Aeries (schedule in America/Los_Angeles: At 06:00, Monday through "
+                           "Friday)",
+    }
