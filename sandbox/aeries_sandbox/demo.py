@@ -1,7 +1,8 @@
 """`make demo` and `make airflow`: the whole pipeline on embedded defaults.
 
 Starts the Aeries emulator (a generated demo district), a local OpenSSH SFTP server and the vendor-API
-receiver, points Airflow (SQLite metadata database in .demo/airflow) at them through connections, then
+receiver, points Airflow (SQLite metadata database in .demo/airflow) at them through connections in that
+database (:mod:`aeries_sandbox.demo_connections`; one an operator edited in the UI is kept), then
 either runs every vendor DAG once and prints one summary line per vendor (`make demo`), or starts
 `airflow standalone` (`make airflow`) so the runs show in the UI at http://localhost:8080.
 """
@@ -60,6 +61,20 @@ def run_airflow(args: list[str], env: dict[str, str], log_path: Path, *, check: 
     return done.returncode
 
 
+def store_connections(stack, env: dict[str, str], workdir: Path) -> None:
+    """The stack's connections into the metadata database (Admin > Connections shows and edits them), not
+    ``AIRFLOW_CONN_*`` variables, which would hide an edit made there. Handed over on stdin: no secret on a command
+    line or in a file; the lines printed name the connections only."""
+    log_path = workdir / "logs" / "airflow-connections.log"
+    start = log_path.stat().st_size if log_path.exists() else 0
+    run_airflow([str(workdir / "airflow" / "demo_connections.json")], env, log_path,
+                module="aeries_sandbox.demo_connections", stdin=json.dumps(stack.connections()).encode())
+    kept = [line for line in log_path.read_text()[start:].splitlines() if ": kept as it is" in line]
+    print(f"Connections: in Airflow's metadata database (Admin > Connections); see {_short(str(log_path))}")
+    for line in kept:
+        print(f"  {line}")
+
+
 def latest_report(staging: Path, dag_id: str, since: float) -> Path:
     reports = [p for p in (staging / dag_id).glob("*/report.json") if p.stat().st_mtime >= since]
     if not reports:
@@ -103,11 +118,11 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(state)
     started = time.time()
     with sandbox_stack(workdir, students=args.students, seed=args.seed) as stack:
-        env.update(stack.connection_env())
         print(f"Aeries emulator: {stack.emulator.url} (district in {stack.data_dir})")
         print(f"SFTP server: {stack.sftp.host}:{stack.sftp.port}, files land under {stack.sftp.root}")
         print(f"Vendor API receiver: {stack.vendor_api.url} (SchoolMint Enroll's sandbox and production)")
         run_airflow(["db", "migrate"], env, workdir / "logs" / "airflow-db-migrate.log")
+        store_connections(stack, env, workdir)
         # Every pool a task of the DAGs takes (one per Aeries connection), or its tasks would never be queued.
         run_airflow(["--slots", "4"], env, workdir / "logs" / "airflow-pools.log", module="aeries_hub.pools")
         if args.standalone:
