@@ -15,11 +15,15 @@ SFTP = {"conn_type": "sftp", "host": "127.0.0.1", "port": 40002, "login": "aerie
 
 
 def store(connections: dict, record) -> list[str]:
+    from airflow.configuration import conf
+
+    # The key this process encrypts and decrypts with: an airflow.cfg written after it read its own may hold another.
+    env = {**os.environ, "AIRFLOW__CORE__FERNET_KEY": conf.get("core", "fernet_key", fallback="")}
     done = subprocess.run([sys.executable, "-m", "aeries_sandbox.demo_connections", str(record)], check=True,
-                          input=json.dumps(connections), capture_output=True, text=True, env=os.environ.copy())
+                          input=json.dumps(connections), capture_output=True, text=True, env=env)
     for secret in (document.get("password") for document in connections.values()):
         assert not secret or secret not in done.stdout + done.stderr
-    return done.stdout.splitlines()
+    return [line for line in done.stdout.splitlines() if line.startswith("democonn_")]  # not Airflow's own log lines
 
 
 def store_in_process(connections: dict, record) -> list[str]:
