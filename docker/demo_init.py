@@ -66,7 +66,7 @@ def build_connections(*, certificate: str, vendor_token: str, host_key: str, pri
                       writeback_certificate: str = "") -> dict[str, dict]:
     """Every connection of the vendor mappings and write-backs, in ``airflow connections import`` JSON.
 
-    The same shapes as :meth:`aeries_sandbox.stack.Stack.connection_env` (``make demo``), with the SFTP user's
+    The same shapes as :meth:`aeries_sandbox.stack.Stack.connections` (``make demo``), with the SFTP user's
     key inline (``private_key``) so that the workers need no key file.
     """
     connections: dict[str, dict[str, Any]] = {

@@ -9,9 +9,10 @@ every invalid file (:func:`raise_for_invalid_mappings`).
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from airflow.sdk import DAG, Param, TriggerRule, XComArg, task
 
@@ -84,32 +85,51 @@ def maintenance_dag(dag_id: str, *, description: str, doc_md: str | None, schedu
     )
 
 
-def _load_all(mappings_dir: Path) -> tuple[list[Mapping], list[str]]:
-    mappings, problems = [], []
-    for path in sorted(Path(mappings_dir).glob("*.yml")):
+def _load_all(folder: Path, load: Callable[[Path], Any]) -> tuple[list[Any], list[str]]:
+    """The valid files of ``folder`` (mappings or write-backs, loaded by ``load``) and the problems of the others.
+
+    Two files whose ``name`` gives the same DAG id are both refused, naming both: otherwise the later would silently
+    replace the first (a copied mapping whose name was not changed delivering in place of the production DAG)."""
+    loaded, problems = [], []
+    for path in sorted(Path(folder).glob("*.yml")):
         try:
-            mappings.append(load_mapping(path))
+            loaded.append(load(path))
         except MappingError as exc:
             problems.append(str(exc))
-    return mappings, problems
+    files_by_dag: dict[str, list[str]] = defaultdict(list)
+    for spec in loaded:
+        files_by_dag[spec.dag_id].append(spec.path.name)
+    for dag_id, files in files_by_dag.items():
+        if len(files) > 1:
+            problems.append(
+                f"{' and '.join(files)}: the same name gives each the DAG id {dag_id}; neither DAG is loaded until each "
+                "file has its own name"
+            )
+    return [spec for spec in loaded if len(files_by_dag[spec.dag_id]) == 1], problems
+
+
+def load_mappings(folder: Path) -> tuple[list[Mapping], list[str]]:
+    """The valid mapping files of ``folder`` and the problems of the others."""
+    return _load_all(folder, load_mapping)
+
+
+def load_writebacks(folder: Path) -> tuple[list[Any], list[str]]:
+    """The valid write-back files of ``folder`` and the problems of the others."""
+    from aeries_hub.writeback.loader import load_writeback
+
+    return _load_all(folder, load_writeback)
 
 
 def build_dags(mappings_dir: Path) -> dict[str, DAG]:
     """The DAGs of the valid mapping files (invalid ones are reported by raise_for_invalid_mappings)."""
-    mappings, _ = _load_all(mappings_dir)
+    mappings, _ = load_mappings(mappings_dir)
     return {mapping.dag_id: build_dag(mapping) for mapping in mappings}
 
 
 def raise_for_invalid_mappings(mappings_dir: Path, writebacks_dir: Path | None = None) -> None:
-    _, problems = _load_all(mappings_dir)
+    _, problems = load_mappings(mappings_dir)
     if writebacks_dir is not None:
-        from aeries_hub.writeback.loader import load_writeback
-
-        for path in sorted(Path(writebacks_dir).glob("*.yml")):
-            try:
-                load_writeback(path)
-            except MappingError as exc:
-                problems.append(str(exc))
+        problems += load_writebacks(writebacks_dir)[1]
     if problems:
         raise MappingError("Invalid mapping files (their DAGs are not loaded):\n" + "\n".join(problems))
 
@@ -123,6 +143,18 @@ def _timetable(mapping: Mapping):
     if len(schedule.crons) == 1:
         return CronTriggerTimetable(schedule.crons[0], timezone=schedule.timezone)
     return MultipleCronTriggerTimetable(*schedule.crons, timezone=schedule.timezone)
+
+
+def described(title: str, schedule: Any) -> str:
+    """The DAG's description: its title and when it runs, in words, in the time zone its crons run in. The UI's
+    Schedule column shows only the cron expression (in that zone, which it does not name) and its Next run in the
+    zone chosen in the user menu (UTC by default); the description names the zone (docs/operating.md)."""
+    if schedule is None:
+        return title
+    from airflow.timetables.trigger import CronTriggerTimetable as Cron  # the words Airflow's UI shows for a cron
+
+    words = "; ".join(Cron(cron, timezone=schedule.timezone).description for cron in schedule.crons)
+    return f"{title} (schedule in {schedule.timezone}: {words})"
 
 
 def _params(mapping: Mapping) -> dict[str, Param]:
@@ -164,12 +196,14 @@ def build_dag(mapping: Mapping) -> DAG:
     mapping_file = mapping.path.name
     with DAG(
         dag_id=mapping.dag_id,
-        description=mapping.title,
+        description=described(mapping.title, mapping.schedule),
         doc_md=mapping.description,
         schedule=_timetable(mapping),
         start_date=START_DATE,
         catchup=False,
         max_active_runs=1,
+        # A new vendor DAG delivers nothing until an operator has seen a dry run and unpaused it (docs/operating.md).
+        is_paused_upon_creation=True,
         tags=["aeries", *mapping.tags],
         default_args={"owner": mapping.owner, "retries": 0, "execution_timeout": task_timeout()},
         params=_params(mapping),
@@ -231,16 +265,8 @@ def build_dag(mapping: Mapping) -> DAG:
 
 def build_writeback_dags(writebacks_dir: Path) -> dict[str, DAG]:
     """One DAG per valid write-back file (invalid ones are reported by raise_for_invalid_mappings)."""
-    from aeries_hub.writeback.loader import load_writeback
-
-    dags = {}
-    for path in sorted(Path(writebacks_dir).glob("*.yml")):
-        try:
-            writeback = load_writeback(path)
-        except MappingError:
-            continue
-        dags[writeback.dag_id] = build_writeback_dag(writeback)
-    return dags
+    writebacks, _ = load_writebacks(writebacks_dir)
+    return {writeback.dag_id: build_writeback_dag(writeback) for writeback in writebacks}
 
 
 def build_writeback_dag(writeback) -> DAG:
@@ -254,12 +280,13 @@ def build_writeback_dag(writeback) -> DAG:
         schedule = CronTriggerTimetable(writeback.schedule.crons[0], timezone=writeback.schedule.timezone)
     with DAG(
         dag_id=writeback.dag_id,
-        description=writeback.title,
+        description=described(writeback.title, writeback.schedule),
         doc_md=writeback.description,
         schedule=schedule,
         start_date=START_DATE,
         catchup=False,
         max_active_runs=1,
+        is_paused_upon_creation=True,  # as a vendor DAG: nothing is written before a dry run was seen
         tags=["aeries", "writeback", *writeback.tags],
         default_args={"owner": writeback.owner, "retries": 0, "execution_timeout": task_timeout()},
         params={"dry_run": Param(False, type="boolean", description="Plan the writes and report them, but write nothing.")},

@@ -1,7 +1,8 @@
 """`make demo` and `make airflow`: the whole pipeline on embedded defaults.
 
 Starts the Aeries emulator (a generated demo district), a local OpenSSH SFTP server and the vendor-API
-receiver, points Airflow (SQLite metadata database in .demo/airflow) at them through connections, then
+receiver, points Airflow (SQLite metadata database in .demo/airflow) at them through connections in that
+database (:mod:`aeries_sandbox.demo_connections`; one an operator edited in the UI is kept), then
 either runs every vendor DAG once and prints one summary line per vendor (`make demo`), or starts
 `airflow standalone` (`make airflow`) so the runs show in the UI at http://localhost:8080.
 """
@@ -39,21 +40,39 @@ def airflow_env(workdir: Path) -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        # A local demo: DAGs start unpaused so that a run triggered in the UI starts at once.
+        # The maintenance DAGs start unpaused; the vendor and write-back DAGs are created paused by dag_factory.
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__AERIES_HUB__STAGING_URL": f"file://{home}/staging",
         "GX_ANALYTICS_ENABLED": "False",
     }
 
 
-def run_airflow(args: list[str], env: dict[str, str], log_path: Path, *, check: bool = True) -> int:
+def run_airflow(args: list[str], env: dict[str, str], log_path: Path, *, check: bool = True, module: str = "airflow",
+                stdin: bytes | None = None) -> int:
+    """``python -m <module> <args>`` (the airflow CLI by default) with the demo's Airflow environment, its output
+    appended to ``log_path``."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
-        done = subprocess.run([sys.executable, "-m", "airflow", *args], env=env, stdout=log, stderr=subprocess.STDOUT)
+        done = subprocess.run([sys.executable, "-m", module, *args], env=env, stdout=log, stderr=subprocess.STDOUT,
+                              input=stdin)
     if done.returncode and check:
         tail = log_path.read_text(errors="replace").splitlines()[-40:]
-        raise SystemExit(f"`airflow {' '.join(args)}` failed (exit {done.returncode}); end of {log_path}:\n" + "\n".join(tail))
+        raise SystemExit(f"`{module} {' '.join(args)}` failed (exit {done.returncode}); end of {log_path}:\n" + "\n".join(tail))
     return done.returncode
+
+
+def store_connections(stack, env: dict[str, str], workdir: Path) -> None:
+    """The stack's connections into the metadata database (Admin > Connections shows and edits them), not
+    ``AIRFLOW_CONN_*`` variables, which would hide an edit made there. Handed over on stdin: no secret on a command
+    line or in a file; the lines printed name the connections only."""
+    log_path = workdir / "logs" / "airflow-connections.log"
+    start = log_path.stat().st_size if log_path.exists() else 0
+    run_airflow([str(workdir / "airflow" / "demo_connections.json")], env, log_path,
+                module="aeries_sandbox.demo_connections", stdin=json.dumps(stack.connections()).encode())
+    kept = [line for line in log_path.read_text()[start:].splitlines() if ": kept as it is" in line]
+    print(f"Connections: in Airflow's metadata database (Admin > Connections); see {_short(str(log_path))}")
+    for line in kept:
+        print(f"  {line}")
 
 
 def latest_report(staging: Path, dag_id: str, since: float) -> Path:
@@ -99,14 +118,13 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(state)
     started = time.time()
     with sandbox_stack(workdir, students=args.students, seed=args.seed) as stack:
-        env.update(stack.connection_env())
         print(f"Aeries emulator: {stack.emulator.url} (district in {stack.data_dir})")
         print(f"SFTP server: {stack.sftp.host}:{stack.sftp.port}, files land under {stack.sftp.root}")
         print(f"Vendor API receiver: {stack.vendor_api.url} (SchoolMint Enroll's sandbox and production)")
         run_airflow(["db", "migrate"], env, workdir / "logs" / "airflow-db-migrate.log")
-        # The pool named after the Aeries connection caps the extract tasks that run at once (README: Operating).
-        run_airflow(["pools", "set", "aeries_default", "4", "Extract tasks at once against the Aeries server of aeries_default"],
-                    env, workdir / "logs" / "airflow-pools.log")
+        store_connections(stack, env, workdir)
+        # Every pool a task of the DAGs takes (one per Aeries connection), or its tasks would never be queued.
+        run_airflow(["--slots", "4"], env, workdir / "logs" / "airflow-pools.log", module="aeries_hub.pools")
         if args.standalone:
             print("Starting airflow standalone on http://localhost:8080 (login printed below; Ctrl-C stops).")
             return subprocess.call([sys.executable, "-m", "airflow", "standalone"], env=env)

@@ -1,7 +1,8 @@
 """The local stand-ins for a district's systems: the Aeries emulator, the vendors' SFTP server and API.
 
 `make demo`, `make airflow` and the end-to-end tests all start them through :func:`sandbox_stack`, and
-point Airflow at them through ordinary Airflow connections (``AIRFLOW_CONN_*`` environment variables).
+point Airflow at them through ordinary Airflow connections: the tests through ``AIRFLOW_CONN_*`` environment
+variables, the demo in the metadata database (:mod:`aeries_sandbox.demo_connections`).
 The Aeries certificate and the vendor API token are generated afresh for every stack: no secret lives in
 the repository.
 """
@@ -53,8 +54,8 @@ class Stack:
     vendor_token: str
     writeback_certificate: str = ""
 
-    def connection_env(self, *, aeries_extra: dict | None = None) -> dict[str, str]:
-        """``AIRFLOW_CONN_*`` variables for the Aeries connection and every vendor's SFTP connection."""
+    def connections(self, *, aeries_extra: dict | None = None) -> dict[str, dict]:
+        """Every connection the vendor mappings and write-backs name, as Airflow's JSON connection documents."""
         aeries = {
             "conn_type": "aeries",
             "host": self.emulator.url,
@@ -63,17 +64,21 @@ class Stack:
             "extra": {"timeout": 10, "max_concurrency": 4, "page_size": 250, "allow_insecure": True,
                       **(aeries_extra or {})},
         }
-        env = {
-            "AIRFLOW_CONN_AERIES_DEFAULT": json.dumps(aeries),
+        connections = {
+            "aeries_default": aeries,
             # The write-backs' certificate may also update and insert (read-only is the default's).
-            "AIRFLOW_CONN_AERIES_WRITEBACK": json.dumps({**aeries, "password": self.writeback_certificate}),
+            "aeries_writeback": {**aeries, "password": self.writeback_certificate},
         }
         for conn_id in VENDOR_SFTP_CONNECTIONS:
-            env[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(self.sftp.airflow_connection(conn_id))
+            connections[conn_id] = self.sftp.airflow_connection(conn_id)
         for conn_id, instance in VENDOR_API_CONNECTIONS.items():
-            connection = self.vendor_api.airflow_connection(conn_id, instance, self.vendor_token)
-            env[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(connection)
-        return env
+            connections[conn_id] = self.vendor_api.airflow_connection(conn_id, instance, self.vendor_token)
+        return connections
+
+    def connection_env(self, *, aeries_extra: dict | None = None) -> dict[str, str]:
+        """``AIRFLOW_CONN_*`` variables of :meth:`connections` (the tests; the demo puts them in the database)."""
+        return {f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(connection)
+                for conn_id, connection in self.connections(aeries_extra=aeries_extra).items()}
 
     def landed(self, delivered: dict) -> str:
         """Where a delivered file (a report's ``delivered`` entry) ended up on this machine."""

@@ -95,6 +95,7 @@ def test_dag_settings_follow_the_mapping():
         mapping = load_mapping(path)
         dag = bag.dags[mapping.dag_id]
         assert dag.catchup is False
+        assert dag.is_paused_upon_creation is True  # nothing is delivered before an operator unpauses it
         assert dag.doc_md == mapping.description
         assert set(mapping.tags) <= set(dag.tags)
         assert dag.params["dry_run"] is False
@@ -144,3 +145,42 @@ def test_a_bad_mapping_is_an_import_error_and_the_others_still_load(tmp_path):
         "MappingError: Invalid mapping files (their DAGs are not loaded):\n"
         "broken.yml:90: outputs[0].columns[1].max_length: 'fourteen' is not of type 'integer'"
     )
+
+
+def test_two_files_with_the_same_name_are_an_import_error_naming_both_and_neither_dag_loads(tmp_path):
+    include = tmp_path / "include"
+    shutil.copytree(INCLUDE_DIR, include)
+    # A copied file whose name was not changed: the later file must not silently replace the DAG of the first.
+    shutil.copy(MAPPINGS_DIR / "destiny.yml", include / "mappings" / "destiny_copy.yml")
+    shutil.copy(INCLUDE_DIR / "writebacks" / "xello.yml", include / "writebacks" / "xello_2027.yml")
+
+    parsed = parse_dags({"AERIES_HUB_INCLUDE_DIR": str(include)})
+
+    assert {"aeries_to_destiny", "xello_to_aeries"}.isdisjoint(parsed["dags"])
+    assert {"aeries_to_stemscopes", "schoolmint_enroll_to_aeries"} <= set(parsed["dags"])
+    assert list(parsed["import_errors"]) == ["invalid_mappings.py"]
+    assert parsed["import_errors"]["invalid_mappings.py"].rstrip().endswith(
+        "MappingError: Invalid mapping files (their DAGs are not loaded):\n"
+        "destiny.yml and destiny_copy.yml: the same name gives each the DAG id aeries_to_destiny; neither DAG is loaded "
+        "until each file has its own name\n"
+        "xello.yml and xello_2027.yml: the same name gives each the DAG id xello_to_aeries; neither DAG is loaded "
+        "until each file has its own name"
+    )
+
+
+def test_each_dags_description_names_its_schedule_in_the_time_zone_it_runs_in():
+    # Airflow's UI shows the cron expression and the next run in the user's zone (UTC by default), never the zone
+    # the cron runs in: the description (the Dag's Details tab) names it.
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=DAGS_DIR)
+    assert {dag_id: bag.dags[dag_id].description for dag_id in
+            ["aeries_to_destiny", "aeries_to_powerschool_learning", "aeries_to_xello", "xello_to_aeries"]} == {
+        "aeries_to_destiny": "Follett Destiny patrons (schedule in America/Los_Angeles: At 05:00)",
+        "aeries_to_powerschool_learning": "PowerSchool Learning users, classes and rosters (schedule in America/New_York: "
+                                          "At 04:22; At 11:22; At 19:22)",
+        "aeries_to_xello": "Xello students, courses and educators (schedule in America/Los_Angeles: At 20:00, only on "
+                           "Saturday and Sunday)",
+        "xello_to_aeries": "Xello course requests into Aeries (schedule in America/Los_Angeles: At 06:00, Monday through "
+                           "Friday)",
+    }

@@ -11,6 +11,7 @@ import csv
 import hashlib
 import io
 import json
+import logging
 import os
 import re
 import sys
@@ -351,6 +352,19 @@ def test_dry_run_builds_everything_and_delivers_nothing(stack, destiny_dag, deli
     from aeries_hub.delivery.disclosures import read_disclosures
 
     assert [e for e in read_disclosures(staging_base(), DAG_ID) if e["run_id"] == dag_run.run_id] == []
+
+
+@pytest.mark.e2e
+def test_the_validate_task_log_at_info_holds_our_lines_and_no_great_expectations_records(
+        stack, destiny_dag, delivered_run, caplog):
+    """Great Expectations runs for real in the task (Airflow's task runner, this process), and says nothing at INFO."""
+    with caplog.at_level(logging.INFO):
+        dag_run = run_tasks(destiny_dag, delivered_run[0], ["validate_sources"])
+
+    assert states(dag_run)["validate_sources"] == "success"
+    names = {record.name for record in caplog.records}
+    assert "aeries_hub.quality.aeries_sources" in names  # the crosswalk's warnings, the schools left out
+    assert sorted(name for name in names if name.startswith("great_expectations")) == []
 
 
 @pytest.mark.e2e

@@ -82,6 +82,7 @@ def fetch_units(
     prefetch = settings.prefetch_pages if spec.paged else 0
     endpoint = _EndpointPaging(probe=settings.probe_short_pages)
     states = [_UnitPages(unit, page_size) for unit in units]
+    progress = _Progress(hook, spec, len(units))
     stop = threading.Event()
     in_flight: dict[Future, tuple[_UnitPages, int, int]] = {}
     pool = ThreadPoolExecutor(max_workers=settings.max_concurrency, thread_name_prefix=f"aeries-{spec.name}")
@@ -142,6 +143,10 @@ def fetch_units(
                     problem = state.record(page, count, first, rows, endpoint)
                     if problem:
                         raise AeriesError(_paging_problem(hook, spec, state.unit, problem))
+                progress.page(count)
+                if state.complete and not state.counted_done:
+                    state.counted_done = True
+                    progress.unit_done()
             if all(state.complete for state in states):
                 break  # only speculative pages past the end can still be in flight
     finally:
@@ -181,6 +186,44 @@ def _report_paging(hook: AeriesHook, spec: AeriesTable, endpoint: _EndpointPagin
             hook.aeries_conn_id, path, endpoint.cap, page_size, endpoint.cap, endpoint.cap,
         )
     stats.paging = endpoint.summary()
+
+
+#: A progress line every this many pages, besides one per tenth of the schools done (a long district-wide table,
+#: or one school of many pages, still shows that it moves).
+PROGRESS_EVERY_PAGES = 200
+
+
+class _Progress:
+    """The progress lines of one extract, at a bounded rate (never per request): the pages answered, the rows so far
+    and the share of schools done, each time another tenth of the schools is done and every
+    ``PROGRESS_EVERY_PAGES`` pages. Counts only: no record's values."""
+
+    def __init__(self, hook: AeriesHook, spec: AeriesTable, units: int) -> None:
+        self.hook, self.spec, self.units = hook, spec, units
+        self.pages = self.rows = self.done = 0
+        self.tenths_logged = 0
+        self.pages_logged = 0
+        self.started = time.monotonic()
+
+    def page(self, rows: int) -> None:
+        self.pages += 1
+        self.rows += rows
+        if self.pages - self.pages_logged >= PROGRESS_EVERY_PAGES:
+            self._log()
+
+    def unit_done(self) -> None:
+        self.done += 1
+        tenths = self.done * 10 // self.units
+        if self.units > 1 and tenths > self.tenths_logged:
+            self.tenths_logged = tenths
+            self._log()
+
+    def _log(self) -> None:
+        self.pages_logged = self.pages
+        schools = (f"{self.done} of {self.units} schools done ({self.done * 100 // self.units}%), "
+                   if self.spec.per_school else "")
+        log.info("Aeries %s progress: %s%d pages, %d rows so far, %.1f s (connection %r)", self.spec.name, schools,
+                 self.pages, self.rows, time.monotonic() - self.started, self.hook.aeries_conn_id)
 
 
 #: A unit that still returns full pages after this many is an error, never an endless loop.
@@ -233,6 +276,7 @@ class _UnitPages:
         self.failed: set[int] = set()
         self.final: int | None = None  # the last page, once known
         self.probing = False  # page 2 is a probe: is the short page 1 the end, or a cap?
+        self.counted_done = False  # in the extract's progress
 
     def contiguous_full(self) -> int:
         n = 0

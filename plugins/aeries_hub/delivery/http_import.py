@@ -34,9 +34,10 @@ class HttpImportDelivery:
                 enum=list(self.spec.targets),
                 description="Which of the vendor's instances receives the records.",
             ),
+            # Nullable, so that the trigger form treats it as optional (a plain string is a required field there).
             "test_record": Param(
-                "",
-                type="string",
+                None,
+                type=["null", "string"],
                 description=f"Send only the record whose {key} is this, after showing its mapped values in the deliver task's log.",
             ),
         }

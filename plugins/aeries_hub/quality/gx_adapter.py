@@ -45,6 +45,12 @@ def import_gx() -> Any:
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     import great_expectations as gx
 
+    # A GX module may set its own logger's level, which the parent's does not cap (data_context.types.base sets
+    # INFO): each great_expectations.* logger below WARNING is raised to it, also those of modules GX imported late.
+    for name, logger in list(logging.root.manager.loggerDict.items()):
+        if name.startswith("great_expectations.") and isinstance(logger, logging.Logger) \
+                and logging.NOTSET < logger.level < logging.WARNING:
+            logger.setLevel(logging.WARNING)
     return gx
 
 

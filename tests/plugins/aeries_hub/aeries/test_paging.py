@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import re
 import time
 
 import pyarrow.parquet as pq
@@ -416,3 +417,40 @@ def test_pre_v5_fields_are_renamed(server, make_conn):
 
     assert rows == [{"StudentID": 99400001, "SchoolCode": 994, "Gender": "F", "LastName": "Abbott"}]
     assert server.seen(server.api("schools/994/students", version=4))
+
+
+def progress_lines(caplog) -> list[str]:
+    return [re.sub(r"\d+\.\d s", "T s", m) for m in caplog.messages if " progress: " in m]
+
+
+def test_a_long_extract_logs_its_progress_once_per_tenth_of_the_schools_done(emu, connect, tmp_path, caplog):
+    emu.set_paging([])
+    hook = connect(page_size=20, max_concurrency=1)
+
+    with caplog.at_level(logging.INFO, logger=LOGGER_NAME):
+        extract_to_parquet(hook, "contacts", tmp_path / "contacts.parquet")
+
+    # Eight schools: each one done is another tenth. Counts only, never a record's values. In the schools list's
+    # order: pseudo-school 99 (one empty page), 100 (87 rows in 5 pages), 200 (58 in 3), 300 (78 in 4), 400 (10, and
+    # the probe of its short page), then pseudo-schools 900-902.
+    done = [(1, 1, 0), (2, 6, 87), (3, 9, 145), (4, 13, 223), (5, 15, 233), (6, 16, 233), (7, 17, 233), (8, 18, 233)]
+    assert progress_lines(caplog) == [
+        f"Aeries contacts progress: {n} of 8 schools done ({n * 100 // 8}%), {pages} pages, {rows} rows so far, T s "
+        f"(connection {CONN_ID!r})" for n, pages, rows in done
+    ]
+
+
+def test_one_school_of_many_pages_logs_its_progress_every_n_pages(emu, connect, tmp_path, caplog, monkeypatch):
+    from aeries_hub.aeries import paging
+
+    emu.set_paging([])
+    monkeypatch.setattr(paging, "PROGRESS_EVERY_PAGES", 2)  # the default, 200, would take a district of 50,000 rows
+    hook = connect(page_size=20, max_concurrency=1)
+
+    with caplog.at_level(logging.INFO, logger=LOGGER_NAME):
+        extract_to_parquet(hook, "contacts", tmp_path / "contacts.parquet", school_codes=[100])
+
+    assert progress_lines(caplog) == [
+        f"Aeries contacts progress: 0 of 1 schools done (0%), 2 pages, 40 rows so far, T s (connection {CONN_ID!r})",
+        f"Aeries contacts progress: 0 of 1 schools done (0%), 4 pages, 80 rows so far, T s (connection {CONN_ID!r})",
+    ]

@@ -42,3 +42,17 @@ def test_the_methods_are_registered_by_the_keys_of_the_mapping_schema():
     schema = json.loads((SCHEMAS_DIR / "mapping.schema.json").read_text())
     methods = {key for option in schema["properties"]["delivery"]["oneOf"] for key in option["required"]}
     assert set(DELIVERIES) == methods
+
+
+@pytest.mark.parametrize("test_record", [None, "990001"])
+def test_test_record_is_optional_in_the_trigger_form(test_record):
+    from airflow.sdk.definitions.param import ParamsDict
+
+    from aeries_hub.dag_factory import build_dag
+
+    params = build_dag(ENROLL).params
+    # Airflow's trigger form marks a typed field required unless its type allows null, and sends null for an empty one.
+    assert params.get_param("test_record").schema["type"] == ["null", "string"]
+    conf = ParamsDict(params.dump())
+    conf["test_record"] = test_record
+    assert conf.validate()["test_record"] == test_record

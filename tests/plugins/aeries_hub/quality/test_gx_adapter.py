@@ -80,3 +80,13 @@ def test_gx_logs_only_its_warnings_and_errors(caplog, students):
         logging.getLogger("great_expectations.data_context").warning("a GX warning")
     gx_records = [record for record in caplog.records if record.name.startswith("great_expectations")]
     assert [record.getMessage() for record in gx_records] == ["a GX warning"]
+
+
+def test_a_gx_module_that_sets_its_own_logger_to_info_is_quiet_too(caplog, students):
+    from great_expectations.data_context.types.base import InMemoryStoreBackendDefaults
+
+    with caplog.at_level("INFO"):
+        validate_frame(students, checks(spec("expect_column_values_to_not_be_null", column="StudentID")), name="students")
+        # This GX module sets its logger to INFO itself, and logs this INFO line ("Created temporary directory ...").
+        InMemoryStoreBackendDefaults(init_temp_docs_sites=True)
+    assert [record.name for record in caplog.records if record.name.startswith("great_expectations")] == []

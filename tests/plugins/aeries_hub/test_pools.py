@@ -1,0 +1,66 @@
+"""Every pool a task of the DAGs takes is created by every way the hub starts (aeries_hub.pools).
+
+The scheduler never queues a task whose pool is missing, and says so nowhere in the task's log: the write-back
+DAGs once waited forever under `make airflow` for their pool ``aeries_writeback``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from aeries_hub.pools import create_missing_pools, required_pools
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def test_every_pool_a_task_of_the_dagbag_takes_is_a_required_pool():
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+    assert bag.import_errors == {}
+    taken = {task.pool for dag in bag.dags.values() for task in dag.tasks} - {"default_pool"}
+
+    assert set(required_pools()) == taken == {"aeries_default", "aeries_writeback"}
+    assert required_pools()["aeries_writeback"] == (
+        "Tasks at once against the Aeries server of the connection aeries_writeback "
+        "(powerschool_learning_to_aeries, schoolmint_enroll_to_aeries, xello_to_aeries)"
+    )
+
+
+def test_missing_pools_are_created_and_an_existing_pool_keeps_its_slots(airflow_db):
+    from airflow.models.pool import Pool
+    from airflow.utils.session import create_session
+
+    pools = {"pools_test_aeries_a": "a", "pools_test_aeries_b": "b"}
+    assert create_missing_pools(3, {"pools_test_aeries_a": "a"}) == {"pools_test_aeries_a": "created with 3 slots"}
+    with create_session() as session:
+        session.get(Pool, Pool.get_pool("pools_test_aeries_a", session=session).id).slots = 9  # an operator's edit
+
+    assert create_missing_pools(3, pools) == {
+        "pools_test_aeries_a": "exists, keeps its 9 slots", "pools_test_aeries_b": "created with 3 slots",
+    }
+    with create_session() as session:
+        created = Pool.get_pool("pools_test_aeries_b", session=session)
+        assert (created.slots, created.description, created.include_deferred) == (3, "b", False)
+
+
+def test_the_demo_and_the_compose_init_create_the_required_pools():
+    # make demo and make airflow both start through aeries_sandbox.demo.main.
+    demo = (REPO / "sandbox" / "aeries_sandbox" / "demo.py").read_text()
+    assert 'run_airflow(["--slots", "4"], env, workdir / "logs" / "airflow-pools.log", module="aeries_hub.pools")' in demo
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    # Every compose profile runs airflow-init before any other Airflow service.
+    assert '/entrypoint python -m aeries_hub.pools --slots "$${AERIES_POOL_SLOTS}"' in compose["services"]["airflow-init"]["command"][1]
+
+
+def test_the_command_line_creates_the_pools(airflow_db, capsys):
+    from aeries_hub.pools import main
+
+    assert main(["--slots", "2"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].startswith("Pool aeries_default: ")
+    with pytest.raises(SystemExit):
+        main(["--slots", "0"])
+    assert "--slots is 0; give the tasks that may talk to one Aeries server at once, e.g. 4" in capsys.readouterr().err
