@@ -68,7 +68,7 @@ def run_tasks(dag, after, task_ids: list[str], *, run_conf: dict[str, Any] | Non
     shutil.copytree(source, target)
     (target / "report.json").unlink(missing_ok=True)
     for task_id in rerun:
-        for folder in ("summary", "resources"):
+        for folder in ("summary", "resources", "failures"):
             (target / folder / f"{task_id}.json").unlink(missing_ok=True)
 
     for task_id in task_ids:

@@ -10,6 +10,7 @@ the alert.
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -121,6 +122,9 @@ def test_a_run_whose_every_patron_is_rejected_names_the_reasons_counts_and_ids(d
         "every rejected row with its reasons: rejects/patrons.csv"
     )
     assert report["errors"] == [error]
+    reason = (f"build_patrons failed: AirflowFailException: patrons.csv failed its error checks; nothing was delivered; "
+              f"{len(ids)} rows rejected, top reasons: patrons.csv: field_siteShortName is required ({len(ids)} rows)")
+    assert (report["reason"], report["outcome"]) == (reason, f"Error: {reason}")
 
     logged = [record.getMessage() for record in caplog.records if record.funcName == "report"]
     assert reason_line in logged and f"error: {error}" in logged
@@ -134,6 +138,8 @@ def test_a_run_whose_every_patron_is_rejected_names_the_reasons_counts_and_ids(d
         assert line in body and line in posted["text"].splitlines(), line
     assert posted["rejects"] == [reason_line]
     assert posted["errors"] == [error]
+    assert posted["reason"] == reason and posted["text"].splitlines()[:2] == ["destiny: Error", reason]
+    assert f"destiny: Error\n{reason}\n" in html.unescape(body)
 
     kept = json.dumps(report, ensure_ascii=False) + body + json.dumps(posted, ensure_ascii=False)
     assert found_in(kept, personal_values(district)) == []
