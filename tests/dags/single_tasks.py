@@ -94,3 +94,13 @@ def run_tasks(dag, after, task_ids: list[str], *, run_conf: dict[str, Any] | Non
         (result,) = DagRun.find(dag_id=dag.dag_id, run_id=run_id, session=session)
         session.expunge(result)
     return result
+
+
+def run_note(dag_run) -> str | None:
+    """The run's note, as the grid shows it (read back from the metadata database)."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        (run,) = DagRun.find(dag_id=dag_run.dag_id, run_id=dag_run.run_id, session=session)
+        return run.note

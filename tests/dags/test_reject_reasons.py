@@ -21,6 +21,7 @@ import pytest
 
 from aeries_hub.staging import RunFolder, staging_base
 from tests.dags.independent import natural, s
+from tests.dags.single_tasks import run_note
 
 pytestmark = pytest.mark.e2e
 
@@ -125,6 +126,7 @@ def test_a_run_whose_every_patron_is_rejected_names_the_reasons_counts_and_ids(d
     reason = (f"build_patrons failed: AirflowFailException: patrons.csv failed its error checks; nothing was delivered; "
               f"{len(ids)} rows rejected, top reasons: patrons.csv: field_siteShortName is required ({len(ids)} rows)")
     assert (report["reason"], report["outcome"]) == (reason, f"Error: {reason}")
+    assert run_note(dag_run) == f"Error: {reason}"  # the run's note in Airflow's grid
 
     logged = [record.getMessage() for record in caplog.records if record.funcName == "report"]
     assert reason_line in logged and f"error: {error}" in logged
