@@ -127,6 +127,7 @@ def test_a_run_whose_every_patron_is_rejected_names_the_reasons_counts_and_ids(d
               f"{len(ids)} rows rejected, top reasons: patrons.csv: field_siteShortName is required ({len(ids)} rows)")
     assert (report["reason"], report["outcome"]) == (reason, f"Error: {reason}")
     assert run_note(dag_run) == f"Error: {reason}"  # the run's note in Airflow's grid
+    assert operators_note_is_kept(dag_run)
 
     logged = [record.getMessage() for record in caplog.records if record.funcName == "report"]
     assert reason_line in logged and f"error: {error}" in logged
@@ -148,6 +149,20 @@ def test_a_run_whose_every_patron_is_rejected_names_the_reasons_counts_and_ids(d
     # The staged rejects (deleted by the retention DAG) do hold them: what the report leaves out is there.
     rejects = run.path("rejects", "patrons.csv").read_text(encoding="utf-8")
     assert len(found_in(rejects, personal_values(district))) > len(ids)
+
+
+def operators_note_is_kept(dag_run) -> bool:
+    """A note an operator wrote (it has a user) is not replaced when the run ends again (cleared and re-run)."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    from aeries_hub.run.notes import note_outcome
+
+    with create_session() as session:
+        (run,) = DagRun.find(dag_id=dag_run.dag_id, run_id=dag_run.run_id, session=session)
+        run.dag_run_note.content, run.dag_run_note.user_id = "Site names fixed in Aeries; re-run Monday", "admin"
+    note_outcome(dag_run)
+    return run_note(dag_run) == "Site names fixed in Aeries; re-run Monday"
 
 
 def found_in(text: str, values: set[str]) -> list[str]:
