@@ -9,7 +9,8 @@ Configured once, in Airflow configuration (or the matching ``AIRFLOW__AERIES_HUB
 
 Either may be left out. The message holds what the run report holds (a vendor DAG's: status, reason, counts,
 failed checks with record ids, the top reasons rows were rejected with their counts and sample ids (also in the
-webhook's ``rejects`` field), what was delivered; a write-back's: files, record and write counts) and a link
+webhook's ``rejects`` field), why each failed task failed (the ``reason`` and the webhook's ``failed_tasks``: the
+error's first line, the connection and what to check), what was delivered; a write-back's: files, record and write counts) and a link
 to the run; never a connection's secret. A webhook's URL is itself a secret (its path often carries the
 token): it is never logged, not even by urllib3 at DEBUG, nor put in an error message; a redirect is not
 followed (it would take the alert elsewhere) and fails the post. The post goes through Airflow's ``HttpHook``
@@ -103,8 +104,10 @@ def failure_alert(dag_id: str, run_id: str, dag_run=None) -> dict[str, Any]:
         lines = None
     alert = plain_alert(dag_id, run_id, status, lines=lines)
     errors = report.get("errors")
+    failed = report.get("failed_tasks")
     return alert | {"reason": report.get("reason"), "errors": errors if isinstance(errors, list) else [],
-                    "rejects": rejects, "report": f"{run.root}/report.json"}
+                    "rejects": rejects, "failed_tasks": failed if isinstance(failed, list) else [],
+                    "report": f"{run.root}/report.json"}
 
 
 def plain_alert(dag_id: str, run_id: str, status: str = "Error", *, lines: list[str] | None = None) -> dict[str, Any]:
@@ -120,6 +123,7 @@ def plain_alert(dag_id: str, run_id: str, status: str = "Error", *, lines: list[
         "reason": None,
         "errors": [],
         "rejects": [],
+        "failed_tasks": [],
         "report": None,
         "url": link,
     }

@@ -4,6 +4,7 @@ Airflow records how long a task ran but not how much memory it took; at district
 that decides the worker size. :func:`measured` wraps a task's callable: it resets the process's peak
 resident memory when the task starts (Linux ``/proc/self/clear_refs``; elsewhere the process's lifetime
 peak is reported instead) and writes ``resources/<task_id>.json`` when it ends, whether it succeeded or not.
+When the task fails it also records why (:mod:`aeries_hub.run.failures`), for the run report and the alert.
 """
 
 from __future__ import annotations
@@ -69,13 +70,35 @@ def measured(function: Callable[..., Any]) -> Callable[..., Any]:
     def task_callable(*args: Any, **kwargs: Any) -> Any:
         since_reset = reset_peak_memory()
         started = time.monotonic()
+        _note_failure(None)
         try:
             return function(*args, **kwargs)
+        except BaseException as exc:
+            _note_failure(exc)
+            raise
         finally:
             _record({"seconds": round(time.monotonic() - started, 2), "peak_memory_mb": peak_memory_mb(),
                      "peak_since_task_start": since_reset})
 
     return task_callable
+
+
+def _note_failure(exc: BaseException | None) -> None:
+    """Record why the task failed, or (``None``, as an attempt starts) forget what an earlier attempt recorded; a
+    skip or a deferral is no failure."""
+    from airflow.sdk import get_current_context
+    from airflow.sdk.exceptions import AirflowRescheduleException, AirflowSkipException, TaskDeferred
+
+    from aeries_hub.run.failures import forget_failure, record_failure
+    from aeries_hub.staging import RunFolder
+
+    if isinstance(exc, (AirflowSkipException, AirflowRescheduleException, TaskDeferred)):
+        return
+    try:
+        task_id, run = get_current_context()["ti"].task_id, RunFolder.current()
+        record_failure(run, task_id, exc) if exc is not None else forget_failure(run, task_id)
+    except Exception:  # noqa: BLE001 - the record must never hide the task's own error
+        log.warning("Could not record why the task failed", exc_info=True)
 
 
 def _record(document: dict) -> None:

@@ -74,7 +74,7 @@ def run_tasks(dag, after, task_ids: list[str], *, run_conf: dict[str, Any] | Non
     shutil.copytree(source, target)
     (target / "report.json").unlink(missing_ok=True)
     for task_id in rerun:
-        for folder in ("summary", "resources"):
+        for folder in ("summary", "resources", "failures"):
             (target / folder / f"{task_id}.json").unlink(missing_ok=True)
 
     for task_id in task_ids:
@@ -130,3 +130,13 @@ def _resume_after_input(ti, task, timeout: float = 180) -> None:
             raise AssertionError(f"{ti.task_id} waited for input more than {timeout} s: nobody answered it")
         else:
             time.sleep(0.5)
+
+
+def run_note(dag_run) -> str | None:
+    """The run's note, as the grid shows it (read back from the metadata database)."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        (run,) = DagRun.find(dag_id=dag_run.dag_id, run_id=dag_run.run_id, session=session)
+        return run.note

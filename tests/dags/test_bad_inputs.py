@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from aeries_hub.staging import RunFolder, staging_base
+from tests.dags.single_tasks import run_note
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "bad_inputs"
 EXPECTED = FIXTURE / "expected"
@@ -61,6 +62,7 @@ class Run:
     folder: RunFolder
     report: dict
     files: dict[str, bytes]  # what the vendor received, by file name (zip members in order)
+    note: str | None  # the run's note in the grid
 
     def rejects(self, stem: str, *columns: str) -> list[tuple[str, ...]]:
         """Rows of ``rejects/<stem>.csv`` as (columns..., reason), sorted; [] when the run wrote no such file."""
@@ -102,7 +104,7 @@ def runs(stack) -> dict[str, Run]:
         else:
             with zipfile.ZipFile(sftp / "powerschool_learning" / "powerschool_learning_import.zip") as archive:
                 files = {name: archive.read(name) for name in archive.namelist()}
-        done[vendor] = Run(dag_run.state, folder, folder.read_json("report.json"), files)
+        done[vendor] = Run(dag_run.state, folder, folder.read_json("report.json"), files, run_note(dag_run))
     return done
 
 
@@ -123,6 +125,9 @@ def test_bad_rows_are_rejected_and_the_rest_is_delivered_with_status_completed_w
     assert run.report["status"] == "Completed with errors"
     assert run.report["errors"] == [], "no error check failed: bad rows are rejected, the run is not stopped"
     assert run.report["rejected"] == rejected
+    # In the grid, the run is green, and its note tells it from a clean one.
+    assert run.note == run.report["outcome"]
+    assert run.note.startswith(f"Completed with errors: {rejected} rows rejected, top reasons: "), run.note
 
 
 @pytest.mark.parametrize(

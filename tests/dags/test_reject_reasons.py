@@ -10,6 +10,7 @@ the alert.
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -20,6 +21,7 @@ import pytest
 
 from aeries_hub.staging import RunFolder, staging_base
 from tests.dags.independent import natural, s
+from tests.dags.single_tasks import run_note
 
 pytestmark = pytest.mark.e2e
 
@@ -121,6 +123,11 @@ def test_a_run_whose_every_patron_is_rejected_names_the_reasons_counts_and_ids(d
         "every rejected row with its reasons: rejects/patrons.csv"
     )
     assert report["errors"] == [error]
+    reason = (f"build_patrons failed: AirflowFailException: patrons.csv failed its error checks; nothing was delivered; "
+              f"{len(ids)} rows rejected, top reasons: patrons.csv: field_siteShortName is required ({len(ids)} rows)")
+    assert (report["reason"], report["outcome"]) == (reason, f"Error: {reason}")
+    assert run_note(dag_run) == f"Error: {reason}"  # the run's note in Airflow's grid
+    assert operators_note_is_kept(dag_run)
 
     logged = [record.getMessage() for record in caplog.records if record.funcName == "report"]
     assert reason_line in logged and f"error: {error}" in logged
@@ -134,12 +141,28 @@ def test_a_run_whose_every_patron_is_rejected_names_the_reasons_counts_and_ids(d
         assert line in body and line in posted["text"].splitlines(), line
     assert posted["rejects"] == [reason_line]
     assert posted["errors"] == [error]
+    assert posted["reason"] == reason and posted["text"].splitlines()[:2] == ["destiny: Error", reason]
+    assert f"destiny: Error\n{reason}\n" in html.unescape(body)
 
     kept = json.dumps(report, ensure_ascii=False) + body + json.dumps(posted, ensure_ascii=False)
     assert found_in(kept, personal_values(district)) == []
     # The staged rejects (deleted by the retention DAG) do hold them: what the report leaves out is there.
     rejects = run.path("rejects", "patrons.csv").read_text(encoding="utf-8")
     assert len(found_in(rejects, personal_values(district))) > len(ids)
+
+
+def operators_note_is_kept(dag_run) -> bool:
+    """A note an operator wrote (it has a user) is not replaced when the run ends again (cleared and re-run)."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    from aeries_hub.run.notes import note_outcome
+
+    with create_session() as session:
+        (run,) = DagRun.find(dag_id=dag_run.dag_id, run_id=dag_run.run_id, session=session)
+        run.dag_run_note.content, run.dag_run_note.user_id = "Site names fixed in Aeries; re-run Monday", "admin"
+    note_outcome(dag_run)
+    return run_note(dag_run) == "Site names fixed in Aeries; re-run Monday"
 
 
 def found_in(text: str, values: set[str]) -> list[str]:

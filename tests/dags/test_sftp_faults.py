@@ -11,11 +11,16 @@ delay (the DAG's is 30 s, doubling) and then runs the task again, so the retry b
 failure that will not heal (a wrong key, a folder it may not write to) is not retried at all: the deliver
 task fails at once when the DeliveryError is not ``retryable``. Those cases change only what the deliver task
 meets: track_changes and the tasks after it run alone (tests/dags/single_tasks.py) on the files of the module's first run.
+
+The failed task's cause (the error, its first line, the connection and what to check) reaches report.json, the
+report task's ``outcome`` XCom and the failure alert (a real SMTP server and webhook receiver): for a wrong key, a
+server that is down, and (the one Aeries fault here) a certificate Aeries refuses.
 """
 
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import os
 import re
@@ -129,7 +134,7 @@ def report(dag_run) -> dict:
 
 
 def test_wrong_user_key_fails_the_run_and_names_the_connection(stack, destiny_dag, deliver_retries, patrons, tmp_path,
-                                                              monkeypatch, capfd, recorded_delivery):
+                                                              monkeypatch, capfd, recorded_delivery, alerts):
     wrong_key = tmp_path / "wrong_key"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(wrong_key)], check=True)
     connection = stack.sftp.airflow_connection()
@@ -141,12 +146,84 @@ def test_wrong_user_key_fails_the_run_and_names_the_connection(stack, destiny_da
     output = "".join(capfd.readouterr())
 
     assert states(dag_run)["deliver"] == "failed"
-    assert (
-        f"DeliveryError: authentication failed for user {stack.sftp.username} on {where(stack)}: check the login "
-        "and the key_file/private_key extra, and that the vendor installed the matching public key"
-    ) in output
+    check = "check the login and the key_file/private_key extra, and that the vendor installed the matching public key"
+    cause = f"authentication failed for user {stack.sftp.username} on {where(stack)}: {check}"
+    assert f"DeliveryError: {cause}" in output
     assert wrong_key.read_text() not in output
     assert os.listdir(patrons) == ["patrons.csv"] and (patrons / "patrons.csv").read_bytes() == PREVIOUS
+
+    # The cause reaches the report, its one-line outcome (the report task's XCom) and the failure alert.
+    document = report(dag_run)
+    failure = {"task_id": "deliver", "error": "DeliveryError", "message": cause, "conn_id": CONN_ID, "check": check}
+    assert document["failed_tasks"] == [failure]
+    reason = f"deliver failed: DeliveryError: {cause}"
+    assert (document["status"], document["reason"], document["outcome"]) == ("Error", reason, f"Error: {reason}")
+    assert outcome_xcom(dag_run) == f"Error: {reason}"
+    assert f"{reason} (see " in output  # the report task's own failure, the last red square of the run
+    body, posted = alerted(destiny_dag, dag_run, alerts)
+    assert "destiny: Error\n" + reason + "\n" in body
+    assert posted["reason"] == reason and posted["failed_tasks"] == [failure]
+    assert posted["text"].splitlines()[:2] == ["destiny: Error", reason]
+
+
+def test_sftp_down_names_the_connection_in_the_report(stack, destiny_dag, deliver_retries, patrons, monkeypatch,
+                                                     recorded_delivery):
+    import socket
+
+    from aeries_hub.delivery import sftp
+
+    with socket.socket() as probe:  # a port nothing listens on: the vendor's server is down
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps({**stack.sftp.airflow_connection(), "port": port}))
+    monkeypatch.setattr(sftp, "RETRY_WAIT_SECONDS", 0.05)
+    deliver_retries(0)
+
+    dag_run = run_tasks(destiny_dag, recorded_delivery, tasks_from(destiny_dag, "track_changes"))
+
+    check = "check the host and port in the connection and the network/firewall"
+    cause = (f"cannot reach sftp connection '{CONN_ID}' ({stack.sftp.host}:{port}): [Errno None] Unable to connect to "
+             f"port {port} on {stack.sftp.host}; {check}")
+    assert report(dag_run)["failed_tasks"] == [
+        {"task_id": "deliver", "error": "DeliveryError", "message": cause, "conn_id": CONN_ID, "check": check}]
+    assert report(dag_run)["reason"] == f"deliver failed: DeliveryError: {cause}"
+
+
+def test_a_refused_aeries_certificate_is_the_reason_of_the_report(stack, destiny_dag, monkeypatch, recorded_delivery):
+    aeries = json.loads(os.environ["AIRFLOW_CONN_AERIES_DEFAULT"])
+    monkeypatch.setenv("AIRFLOW_CONN_AERIES_DEFAULT", json.dumps({**aeries, "password": "0" * 32}))
+
+    dag_run = run_tasks(destiny_dag, recorded_delivery, tasks_from(destiny_dag, "extract_schools"))
+
+    check = "Check the password (API certificate) of connection 'aeries_default'."
+    message = ("Aeries refused connection 'aeries_default' at /api/v5/schools (HTTP 401): the certificate was not "
+               f"accepted. {check} Aeries said: Authorization has been denied for this request.")
+    document = report(dag_run)
+    assert document["failed_tasks"] == [{"task_id": "extract_schools", "error": "AeriesAuthError", "message": message,
+                                         "conn_id": "aeries_default", "check": check}]
+    assert document["reason"] == f"extract_schools failed: AeriesAuthError: {message}"
+    assert document["outcome"] == f"Error: {document['reason']}"
+
+
+def outcome_xcom(dag_run) -> str:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        (xcom,) = session.scalars(XComModel.get_many(run_id=dag_run.run_id, dag_ids=DAG_ID, task_ids="report",
+                                                     key="outcome"))
+        return XComModel.deserialize_value(xcom)
+
+
+def alerted(dag, dag_run, alerts) -> tuple[str, dict]:
+    """The failure alert Airflow sends when the run fails (the DAG's on_failure_callback), as e-mailed and posted."""
+    from aeries_hub.notifications import RunFailureNotifier
+
+    mailbox, webhook = alerts
+    RunFailureNotifier().notify({"dag": dag, "run_id": dag_run.run_id, "dag_run": dag_run})
+    ((_, mail),) = mailbox.messages
+    ((_, posted),) = webhook.received
+    return html.unescape(mail.get_body(("html",)).get_content()), posted
 
 
 @pytest.mark.parametrize("folder_state", ["read_only", "missing"])
@@ -211,6 +288,8 @@ def test_connection_dropped_mid_upload_then_airflow_retry_delivers(stack, destin
     (leftover,) = patrons.glob(".patrons.csv.*.part")
     assert leftover.stat().st_size == after_bytes
     assert report(dag_run)["delivered"][0]["already_there"] is False
+    # The first attempt's cause was recorded as it failed, and forgotten when the retry started.
+    assert (report(dag_run)["failed_tasks"], report(dag_run)["status"]) == ([], "Completed")
 
 
 def test_rerun_of_a_delivered_run_does_not_send_the_file_again(stack, destiny_dag, deliver_retries, patrons):

@@ -10,8 +10,8 @@ passed, so a daily cron would also start a run for yesterday. The cron therefore
 the DAGs' start_date, so that the only earlier time is before the start_date, and this year to 2099, so
 that the cron still has a next time once today's has passed (Airflow asks for it; a cron without one fails).
 
-Everything is read back through the API: the runs, their task instances, and the report task's XCom,
-whose delivered sha256 must be the sha256 of the file on the SFTP server.
+Everything is read back through the API: the runs (with their notes: the report's one-line outcome), their task
+instances, and the report task's XCom, whose delivered sha256 must be the sha256 of the file on the SFTP server.
 """
 
 from __future__ import annotations
@@ -101,6 +101,9 @@ def test_scheduler_runs_a_triggered_and_a_cron_run_of_destiny(launch, airflow_sy
         assert set(states.values()) == {"success"}, states
         report = airflow.xcom(run["dag_run_id"], "report")
         assert report["status"] == "Completed", report
+        # The run's one line, as its note in the grid (set by the scheduler's listener, aeries_hub.run.notes).
+        assert run["note"] == report["outcome"] == f"Completed: {report['delivered'][0]['rows']} rows delivered in 1 file" \
+            or run["note"] == report["outcome"] == "Completed: already at the vendor, nothing sent again", run
         assert len(report["delivered"]) == 1, report["delivered"]
         delivered = report["delivered"][0]
         assert delivered["sha256"] == sha256, (delivered, sha256)

@@ -133,6 +133,20 @@ def reject_reason_lines(document: dict) -> list[str]:
 
 
 
+def top_reject_reasons(sources: dict[str, dict], files: dict[str, dict], shown: int = 3) -> list[str]:
+    """The ``shown`` reasons that rejected the most rows of the run, over its source tables, its files and the
+    vendor's refusals (the report's ``sources`` and ``files``): ``patrons.csv: field_siteShortName is required
+    (887 rows)``; their sample ids are in the report's lines."""
+    found = [(f"Aeries {name}", reason, "row") for name, table in sources.items()
+             for reason in table.get("reject_reasons") or []]
+    for file in files.values():
+        found += [(file["file"], reason, "row") for reason in file.get("reject_reasons") or []]
+        found += [(f"refused by the vendor from {file['file']}", reason, "record")
+                  for reason in file.get("vendor_reject_reasons") or []]
+    found.sort(key=lambda item: -item[1]["count"])
+    return [f"{where}: {reason_text({**reason, 'sample_ids': []}, unit)}" for where, reason, unit in found[:shown]]
+
+
 def rejected_ids(frame, key: tuple[str, ...]) -> list[str]:
     """The key values of the first 1,000 rejected rows (``994/101`` for a two-column key), for a stage summary."""
     if not len(frame):

@@ -7,7 +7,7 @@ retention DAG deletes the run's staged files.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aeries_hub.mapping.models import Mapping
@@ -19,6 +19,7 @@ from aeries_hub.run.rejects import (
     rejects_of_file,
     rejects_of_table,
     sample_ids,
+    top_reject_reasons,
     without_vendor_values,
 )
 from aeries_hub.run.summary import (
@@ -62,7 +63,12 @@ class RunReport(Summary):
     #: The receipts of the delivery, without the values a vendor quoted in its refusals
     delivered: list[dict[str, Any]]
     errors: list[str]
-    #: Why the run was skipped or ended in Error, when one stage says so.
+    #: Why each failed task failed: {task_id, error, message, conn_id, check} (``aeries_hub.run.failures``)
+    failed_tasks: list[dict[str, Any]] = field(default_factory=list)
+    #: The run in one line: its status, and why (the reason) or what it delivered.
+    outcome: str = ""
+    #: Why the run was skipped, ended in Error or completed with errors: what a stage says, the failed tasks'
+    #: causes, and the top reasons rows were rejected with their counts.
     reason: str | None = omitted_when_none()
     staging: str | None = omitted_when_none()
     #: {task id: {seconds, peak_memory_mb}} (``aeries_hub.resources``)
@@ -125,28 +131,33 @@ def summarize_run(mapping: Mapping, stages: RunSummaries) -> RunReport:
         status = "Completed with errors"
     else:
         status = "Completed"
+    files = {
+        stem: {k: getattr(b, k) for k in ("file", "rows", "rejected", "rejected_ids", "merged_duplicates",
+                                          "single_line_values", "sha256")}
+        | rejects_of_file(mapping, stem, b, delivered) | {"shared_values": shared_values(b.checks),
+                                                           "missing_values": missing_values(b.checks)}
+        for stem, b in builds.items()
+    }
+    tables = {
+        name: {k: t.get(k) for k in ("rows", "rejected", "rejected_ids")} | rejects_of_table(name, t)
+        | {"shared_values": shared_values(t.get("checks") or {})}
+        for name, t in sources.tables.items()
+    }
+    if status != "Skipped":
+        reason = _run_reason(reason, stages, rejected, top_reject_reasons(tables, files))
+    dry_run = bool(delivery and delivery.dry_run)
     return RunReport(
         integration=mapping.name,
         status=status,
-        dry_run=bool(delivery and delivery.dry_run),
+        dry_run=dry_run,
         extracted=extracted,
         database_year=years[0] if len(years) == 1 else years or None,
         school_year=_school_year_labels(extracts),
         checks=checks,
         rejected=rejected,
         rejected_by_vendor=rejected_by_vendor,
-        files={
-            stem: {k: getattr(b, k) for k in ("file", "rows", "rejected", "rejected_ids", "merged_duplicates",
-                                              "single_line_values", "sha256")}
-            | rejects_of_file(mapping, stem, b, delivered) | {"shared_values": shared_values(b.checks),
-                                                               "missing_values": missing_values(b.checks)}
-            for stem, b in builds.items()
-        },
-        sources={
-            name: {k: t.get(k) for k in ("rows", "rejected", "rejected_ids")} | rejects_of_table(name, t)
-            | {"shared_values": shared_values(t.get("checks") or {})}
-            for name, t in sources.tables.items()
-        },
+        files=files,
+        sources=tables,
         crosswalks=crosswalks,
         left_out_schools=sources.left_out_schools,
         attention=year_notes + unmapped + _dates_held_lines(builds) + _single_line_lines(builds)
@@ -160,6 +171,8 @@ def summarize_run(mapping: Mapping, stages: RunSummaries) -> RunReport:
         + [f"{b.file}: {b.error}" for b in builds.values() if b.error]
         + ([volumes["message"]] if volumes.get("drops") and not volumes.get("allowed") else [])
         + ([year_error] if year_error else []),
+        failed_tasks=[f.to_json() for f in stages.failures.values()],
+        outcome=outcome_line(status, dry_run, reason, delivered),
         reason=reason,
         held=delivery.held if delivery else None,
     )
@@ -174,6 +187,35 @@ def _approval_with_hold(approval, delivery) -> dict[str, Any] | None:
     if approval.hold and delivery and delivery.held:
         document["held"] = delivery.held
     return document
+
+
+def _run_reason(said: str | None, stages: RunSummaries, rejected: int, top: list[str]) -> str | None:
+    """What a stage ``said``, each failed task's cause, and the top reasons rows were rejected, with counts."""
+    parts = [said] if said else []
+    parts += [failure.line() for failure in stages.failures.values()]
+    parts += [f"{rejected} rows rejected, top reasons: {'; '.join(top)}"] if top else []
+    return "; ".join([part.removesuffix(".") for part in parts[:-1]] + parts[-1:]) or None
+
+
+#: The longest one-line outcome (a run note, a task's XCom).
+OUTCOME_CHARS = 500
+
+
+def outcome_line(status: str, dry_run: bool, reason: str | None, delivered: list[dict]) -> str:
+    """``Completed with errors: 3 rows rejected, top reasons: patrons.csv: ... (3 rows)``, ``Completed: 887 rows
+    delivered in 1 file``: what an operator reads first."""
+    head = status + (" (dry run)" if dry_run else "")
+    sent = [d for d in delivered if not d.get("already_there")]
+    if reason:
+        line = f"{head}: {reason}"
+    elif sent:
+        rows = sum(d.get("rows") or 0 for d in sent)
+        line = f"{head}: {rows} rows delivered in {len(sent)} file{'s' if len(sent) != 1 else ''}"
+    elif delivered:
+        line = f"{head}: already at the vendor, nothing sent again"
+    else:
+        line = head
+    return line if len(line) <= OUTCOME_CHARS else line[: OUTCOME_CHARS - 1].rstrip() + "…"
 
 
 def _dates_held_lines(builds: dict[str, BuildSummary]) -> list[str]:

@@ -229,6 +229,23 @@ class WriteSummary(Summary):
 
 
 @dataclass(frozen=True)
+class TaskFailure(Summary):
+    """One failed task of the run: what it raised (``error``: the type's name; ``message``: its first line) and,
+    when the error names them, the connection (``conn_id``) and what to check (``check``)."""
+
+    task_id: str = ""
+    error: str = ""
+    message: str = ""
+    conn_id: str | None = omitted_when_none()
+    check: str | None = omitted_when_none()
+
+    def line(self) -> str:
+        """``deliver failed: DeliveryError: authentication failed ... on sftp connection 'destiny_sftp' ...``"""
+        text = f"{self.task_id} failed: {self.error}: {self.message}"
+        return text if not self.check or self.check in self.message else f"{text} ({self.check})"
+
+
+@dataclass(frozen=True)
 class RunSummaries:
     """Every stage summary of a run so far (a vendor DAG's or a write-back's), each None until its task wrote it."""
 
@@ -264,10 +281,14 @@ class RunSummaries:
     plan: PlanSummary | None = None
     approve_writes: ApprovalSummary | None = None
     written: WriteSummary | None = None
+    #: {task id: why it failed} (``failures/<task_id>.json``, :mod:`aeries_hub.run.failures`)
+    failures: dict[str, TaskFailure] = field(default_factory=dict)
 
     @classmethod
-    def from_documents(cls, documents: dict[str, dict[str, Any]]) -> RunSummaries:
-        """The summaries from their JSON, by task id; a task id of no stage is left out."""
+    def from_documents(cls, documents: dict[str, dict[str, Any]],
+                       failures: dict[str, dict[str, Any]] | None = None) -> RunSummaries:
+        """The summaries from their JSON, by task id; a task id of no stage is left out. ``failures``: the
+        failed tasks' records, by task id."""
         extracts, builds, stages = {}, {}, {}
         for task_id, document in sorted(documents.items()):
             if task_id.startswith("extract_"):
@@ -278,7 +299,12 @@ class RunSummaries:
             elif task_id in cls.STAGES:
                 name, kind = cls.STAGES[task_id]
                 stages[name] = kind.from_json(document)
-        return cls(extracts=extracts, builds=builds, **stages)  # type: ignore[arg-type]
+        failed = {task_id: TaskFailure.from_json(document) for task_id, document in sorted((failures or {}).items())}
+        return cls(extracts=extracts, builds=builds, failures=failed, **stages)  # type: ignore[arg-type]
+
+
+#: The folder of the failed tasks' records (:mod:`aeries_hub.run.failures`).
+FAILURES_DIR = "failures"
 
 
 def write_summary(run: RunFolder, task_id: str, summary: Summary) -> None:
@@ -287,7 +313,9 @@ def write_summary(run: RunFolder, task_id: str, summary: Summary) -> None:
 
 
 def read_run(run: RunFolder) -> RunSummaries:
-    """Every stage summary of the run so far."""
-    return RunSummaries.from_documents(
-        {name[: -len(".json")]: run.read_json(f"summary/{name}") for name in run.list("summary")}
-    )
+    """Every stage summary of the run so far, and why its failed tasks failed."""
+    def documents(folder: str) -> dict[str, dict[str, Any]]:
+        return {name[: -len(".json")]: run.read_json(f"{folder}/{name}") for name in run.list(folder)
+                if name.endswith(".json")}
+
+    return RunSummaries.from_documents(documents("summary"), documents(FAILURES_DIR))

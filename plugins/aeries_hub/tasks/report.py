@@ -15,13 +15,15 @@ log = logging.getLogger(__name__)
 
 def report(mapping_file: str) -> dict:
     """Gather every stage's summary into ``report.json``, log it, and fail when the run ended in Error. The report
-    is also the task's XCom (the status, counts and deliveries an operator reads in the UI).
+    is also the task's XCom (the status, counts and deliveries an operator reads in the UI), and its one-line
+    outcome the XCom ``outcome``.
 
     The report holds counts, check outcomes and record ids, never other student data, so it is kept when
     the retention DAG deletes the run's staged files.
     """
     from datetime import datetime, timezone
 
+    from airflow.sdk import get_current_context
     from airflow.sdk.exceptions import AirflowFailException
 
     from aeries_hub.resources import read_resources
@@ -35,6 +37,9 @@ def report(mapping_file: str) -> dict:
     run.write_json("report.json", document)
     for line in report_lines(document):
         log.info("%s", line)
+    # A task cannot set its run's note (the Execution API has none for a running DagRun): the run's one line
+    # is this XCom, next to the report (docs/operations.md, "The run's outcome").
+    get_current_context()["ti"].xcom_push(key="outcome", value=report.outcome)
     if report.status == "Error":
-        raise AirflowFailException(f"{mapping.name} run ended in Error; see {run.root}/report.json")
+        raise AirflowFailException(f"{report.outcome} (see {run.root}/report.json)")
     return document

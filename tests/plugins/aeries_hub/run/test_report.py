@@ -38,6 +38,32 @@ def test_run_status_follows_rejects_failures_and_unfinished_stages():
     assert summarize(DESTINY, {k: v for k, v in stages.items() if k != "extract_staff"})["status"] == "Error"
 
 
+def test_a_failed_task_s_cause_is_the_reason_and_the_outcome_of_the_report():
+    stages = {
+        "extract_schools": {"table": "schools", "rows": 3},
+        "extract_students": {"table": "students", "rows": 9},
+        "extract_staff": {"table": "staff", "rows": 2},
+        "extract_teachers": {"table": "teachers", "rows": 2},
+        "validate_sources": {"tables": {}},
+        "build_patrons": {"file": "patrons.csv", "rows": 10, "rejected": 0, "sha256": "ab", "checks": {}},
+    }
+    cause = ("authentication failed for user hub on sftp connection 'destiny_sftp' (127.0.0.1:2222): check the login "
+             "and the key_file/private_key extra, and that the vendor installed the matching public key")
+    failure = {"task_id": "deliver", "error": "DeliveryError", "message": cause, "conn_id": "destiny_sftp",
+               "check": cause.split(": ", 1)[1]}
+
+    document = summarize_run(DESTINY, RunSummaries.from_documents(stages, {"deliver": failure})).to_json()
+
+    assert document["status"] == "Error"
+    assert document["failed_tasks"] == [failure]
+    assert document["reason"] == f"deliver failed: DeliveryError: {cause}"
+    assert document["outcome"] == f"Error: deliver failed: DeliveryError: {cause}"
+    assert report_lines(document)[:2] == ["destiny: Error", f"deliver failed: DeliveryError: {cause}"]
+    delivered = {"deliver": {"files": [{"file": "patrons.csv", "remote_path": "patrons/patrons.csv", "rows": 10}]}}
+    assert summarize(DESTINY, stages | delivered)["outcome"] == "Completed: 10 rows delivered in 1 file"
+    assert "reason" not in summarize(DESTINY, stages | delivered)
+
+
 def test_the_report_names_failed_checks_with_counts_and_ids_but_no_other_student_data():
     failed = {"outcome": "failed", "expectation": "expect_column_values_to_match_regex", "columns": ["field_lastName"],
               "description": "field_lastName is required", "unexpected_count": 2, "element_count": 9, "exception": None,
@@ -104,6 +130,9 @@ def test_a_file_whose_every_row_is_rejected_fails_saying_why_with_ids_and_no_oth
         {"reason": "field_status is one of A, I, R", "count": 1, "sample_ids": ["107"]},
     ]
     assert document["files"]["patrons"]["more_reject_reasons"] == 0
+    assert document["reason"] == ("7 rows rejected, top reasons: patrons.csv: field_siteShortName is required (7 rows); "
+                                  "patrons.csv: field_status is one of A, I, R (1 row)")
+    assert document["outcome"] == f"Error: {document['reason']}"
     assert document["errors"] == [
         "patrons.csv: all 7 rows rejected (patrons.csv has at least 1 rows: failed); top reasons: "
         "field_siteShortName is required (7 rows, e.g. 101, 102, 103, 104, 105); "
@@ -174,6 +203,11 @@ def test_vendor_refusals_are_grouped_by_reason_without_the_values_the_vendor_quo
 
     file = document["files"]["students"]
     assert file["rejected_by_vendor"] == 3 and document["rejected_by_vendor"] == 3
+    assert document["reason"] == (
+        "3 rows rejected, top reasons: refused by the vendor from students.jsonl: students.DOB: <value> is not a "
+        "YYYY-MM-DD date (2 records); refused by the vendor from students.jsonl: students.fname: is required (missing "
+        "or blank) (1 record); refused by the vendor from students.jsonl: guardians.email: <value> is not an e-mail "
+        "address (1 record)")
     assert file["vendor_reject_reasons"] == [
         {"reason": "students.DOB: <value> is not a YYYY-MM-DD date", "count": 2, "sample_ids": ["141005", "141009"]},
         {"reason": "students.fname: is required (missing or blank)", "count": 1, "sample_ids": ["141009"]},
