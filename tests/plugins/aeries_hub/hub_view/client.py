@@ -4,7 +4,20 @@ mounted as the api-server mounts them, and tokens of its auth manager (the simpl
 
 from __future__ import annotations
 
+from airflow.api_fastapi.auth.managers.simple.simple_auth_manager import SimpleAuthManager
 from fastapi.testclient import TestClient
+
+#: The user of :class:`OneDagAuthManager` who may read one DAG only: ``aeries_to_destiny``.
+ONE_DAG_READER = "destiny-reader"
+
+
+class OneDagAuthManager(SimpleAuthManager):
+    """The simple auth manager, except that user :data:`ONE_DAG_READER` may read the Destiny DAG only (the simple
+    auth manager lets every user read every DAG): ``[core] auth_manager`` for a test of what such a user sees."""
+
+    def get_authorized_dag_ids(self, *, user, method="GET", **kwargs) -> set[str]:
+        dag_ids = super().get_authorized_dag_ids(user=user, method=method, **kwargs)
+        return dag_ids & {"aeries_to_destiny"} if user.get_name() == ONE_DAG_READER else dag_ids
 
 
 def airflow_client() -> TestClient:
