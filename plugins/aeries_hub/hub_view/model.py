@@ -65,6 +65,8 @@ class RunView:
     #: Why the run was skipped, stopped, or what its errors were.
     problems: list[str] = field(default_factory=list)
     dry_run: bool = False
+    #: Every file of the run was at the vendor already (the same bytes): nothing was sent again.
+    already_there: bool = False
 
     @property
     def status_class(self) -> str:
@@ -177,7 +179,9 @@ def run_view(dag_run, kind: str) -> RunView:
         return _writeback_view(view, report)
     files = report.get("files") or {}
     view.dry_run = bool(report.get("dry_run"))
-    view.delivered_rows = sum(d.get("rows") or 0 for d in report.get("delivered") or [] if not d.get("already_there"))
+    receipts = report.get("delivered") or []
+    view.delivered_rows = sum(d.get("rows") or 0 for d in receipts)
+    view.already_there = bool(receipts) and all(d.get("already_there") for d in receipts)
     view.rejected = report.get("rejected")
     for name, table in (report.get("sources") or {}).items():
         view.reasons += [_reason(f"Aeries {name}", r) for r in table.get("reject_reasons") or []]
