@@ -26,3 +26,15 @@ def test_a_run_id_is_one_path_segment_and_times_are_utc():
     assert url_segment("manual__2026-12-01T00:00:00+00:00") == "manual__2026-12-01T00%3A00%3A00%2B00%3A00"
     assert when(datetime(2026, 12, 3, 23, 14, 59, tzinfo=timezone.utc)) == "2026-12-03 23:14 UTC"
     assert when(None) == ""
+
+
+def test_the_hub_page_shows_five_warnings_and_how_many_more_the_run_page_all():
+    warned = [f"Aeries students: warning {n}" for n in range(1, 8)]
+    run = RunView("aeries_to_destiny", "manual__1", "success", None, None, "Completed", {}, warned=warned)
+    page = render("hub.html", rows=[HubRow("aeries_to_destiny", "vendor", False, None, run)], hub_base="/aeries-hub/",
+                  airflow_base="/")
+    assert [w for w in warned if f"<li>{w}</li>" in page] == warned[:5]
+    assert '<div class="muted">and 2 more</div>' in page
+    detail = render("run.html", run=run, quality=[], staging="/staging/x", rejects_files=[], report_json=None,
+                    hub_base="/aeries-hub/", airflow_base="/")
+    assert [w for w in warned if f"<li>{w}</li>" in detail] == warned
