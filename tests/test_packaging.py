@@ -85,6 +85,14 @@ def test_the_production_wheel_ships_the_json_schemas_the_loaders_read(wheels):
     assert sorted(path.name for path in SCHEMAS_DIR.glob("*.json")) == [name.rsplit("/", 1)[1] for name in shipped]
 
 
+def test_the_production_wheel_ships_the_hub_views_templates(wheels):
+    from aeries_hub.hub_view.render import TEMPLATES
+
+    shipped = sorted(name for name in wheels["aeries_integration_hub"] if name.startswith("aeries_hub/hub_view/templates/"))
+    assert shipped == [f"aeries_hub/hub_view/templates/{name}" for name in ("base.html", "hub.html", "refused.html", "run.html")]
+    assert sorted(path.name for path in TEMPLATES.glob("*.html")) == [name.rsplit("/", 1)[1] for name in shipped]
+
+
 def test_the_sandbox_wheel_holds_the_sandbox_and_its_documentation(wheels):
     files = wheels["aeries_hub_sandbox"]
     assert {name.split("/")[0] for name in files} == {"aeries_sandbox", "aeries_hub_sandbox-0.1.0.dist-info"}

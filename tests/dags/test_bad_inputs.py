@@ -420,3 +420,93 @@ def test_names_outside_latin1_reject_no_row_only_the_null_birthdates_are_rejecte
         "xello": {"Student": ["700040", "700041"], "StudentCourses": ["700040/0012"]},
         "powerschool_learning": {},
     }
+
+
+# ------------------------------------------------------------------ the hub view (aeries_hub.hub_view) of these runs
+
+HUB_DAGS = {"aeries_to_destiny", "aeries_to_xello", "aeries_to_powerschool_learning"}
+
+
+def hub_rows(readable: set[str]) -> dict:
+    from airflow.utils.session import create_session
+
+    from aeries_hub.hub_view.model import collect_hub
+
+    with create_session() as session:
+        return {row.dag_id: row for row in collect_hub(readable, session)}
+
+
+def test_the_hub_view_shows_each_runs_status_rows_rejects_with_reasons_warned_checks_and_changes(runs):
+    from aeries_hub.hub_view.model import RejectReason
+
+    rows = hub_rows(HUB_DAGS | {"aeries_to_stemscopes"})
+    destiny = rows["aeries_to_destiny"]
+    assert (destiny.kind, destiny.approvals) == ("vendor", [])
+    run = destiny.last_run
+    assert run.report == runs["destiny"].report and run.state == "success"
+    assert (run.status, run.status_class) == ("Completed with errors", "completed-with-errors")
+    patrons = len(runs["destiny"].lines("patrons.csv")) - 1  # the header
+    assert (run.delivered_rows, run.rejected) == (patrons, 4)
+    assert run.reasons == [RejectReason("Aeries students", DUPLICATE_ID, 2, ["100/700010"]),
+                           RejectReason("Aeries students", DUPLICATE_NUMBER, 2, ["300/700011", "300/700012"])]
+    assert f"Aeries students: {NULL_BIRTHDATE_WARNING} (2 rows)" in run.warned
+    assert run.changes == {"patrons.csv": {"added": patrons, "changed": 0, "removed": 0}}  # its first delivery
+    assert run.problems == []
+    xello = rows["aeries_to_xello"].last_run
+    assert (xello.status, xello.rejected) == ("Completed with errors", 10)
+    assert RejectReason("Student.txt", "DateOfBirth is required", 2, ["700040", "700041"]) in xello.reasons
+    # A DAG this worker never ran is listed without a run; one the user may not read is not listed.
+    assert set(rows) == HUB_DAGS | {"aeries_to_stemscopes"} and rows["aeries_to_stemscopes"].last_run is None
+
+
+def test_the_hub_view_lists_an_approval_waiting_in_required_actions_with_its_link(runs):
+    from airflow import settings
+    from airflow.models.hitl import HITLDetail
+    from airflow.models.taskinstance import TaskInstance
+    from sqlalchemy import select
+
+    from aeries_hub.hub_view.model import waiting_approvals
+
+    session = settings.Session()
+    try:  # the approve_changes task of the Destiny run made to wait, as the guard does; rolled back after
+        ti = session.scalars(select(TaskInstance).where(TaskInstance.dag_id == "aeries_to_destiny",
+                                                        TaskInstance.task_id == "approve_changes")
+                             .order_by(TaskInstance.start_date.desc())).first()
+        ti.state, run_id = "deferred", ti.run_id
+        session.add(HITLDetail(ti_id=ti.id, options=["Approve", "Reject"], subject="Approve changes to the vendor",
+                               body="2 removed", params={}))
+        session.flush()
+        (approval,) = waiting_approvals(HUB_DAGS, session)["aeries_to_destiny"]
+        assert waiting_approvals({"aeries_to_xello"}, session) == {}
+    finally:
+        session.rollback()
+        session.close()
+    assert (approval.subject, approval.task_id) == ("Approve changes to the vendor", "approve_changes")
+    assert approval.run_id == run_id
+    assert approval.link == f"dags/aeries_to_destiny/runs/{run_id}/tasks/approve_changes/required_actions"
+
+
+def test_the_hub_page_shows_a_user_only_the_dags_they_may_read_and_links_each_run_to_its_report(runs, monkeypatch):
+    from aeries_hub.hub_view.render import url_segment
+    from tests.plugins.aeries_hub.hub_view.client import ONE_DAG_READER, airflow_client, token_of
+
+    monkeypatch.setenv("AIRFLOW__CORE__AUTH_MANAGER", "tests.plugins.aeries_hub.hub_view.client.OneDagAuthManager")
+    with airflow_client() as client:
+        reader = {"_token": token_of(ONE_DAG_READER)}
+        page = client.get("/aeries-hub/", cookies=reader)
+        assert page.status_code == 200
+        assert 'id="dag-aeries_to_destiny"' in page.text and "aeries_to_xello" not in page.text
+        assert '<span class="status completed-with-errors">Completed with errors</span>' in page.text
+        run_id = hub_rows(HUB_DAGS)["aeries_to_destiny"].last_run.run_id
+        link = f"/aeries-hub/runs/aeries_to_destiny/{url_segment(run_id)}"
+        assert f'href="{link}#rejects"' in page.text
+        detail = client.get(link, cookies=reader)
+        assert detail.status_code == 200
+        assert f"<td>Aeries students</td><td>{DUPLICATE_ID}</td><td>2</td><td>100/700010</td>" in detail.text
+        assert "<td>warned</td>" in detail.text and '<pre id="report-json">' in detail.text
+        # the warning's sample rows (their birth dates: test_aeries_null_birthdate_is_a_source_warning...) are not shown
+        assert "0001-01-01T00:00:00" not in detail.text and "1900-01-01T00:00:00" not in detail.text
+        xello_run = hub_rows(HUB_DAGS)["aeries_to_xello"].last_run.run_id
+        refused = client.get(f"/aeries-hub/runs/aeries_to_xello/{url_segment(xello_run)}", cookies=reader)
+        assert refused.status_code == 403
+        assert "aeries_to_xello" in client.get("/aeries-hub/", cookies={"_token": token_of("someone")}).text

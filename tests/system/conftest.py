@@ -27,6 +27,7 @@ Fixtures:
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import secrets
 import shutil
@@ -162,8 +163,10 @@ def launch(request, airflow_system, tmp_path_factory):
     """Start a sandbox stack and Airflow components; ``launch(name, schedule=..., env=..., workers=...)``.
 
     The scheduler, dag-processor and api-server always run; ``workers`` adds components
-    (``{name: (args, extra_env)}``, e.g. a Celery worker). Returns the ready :class:`Deployment`, with
-    ``.stack`` (the sandbox) and ``.timings``. Everything stops when the test ends.
+    (``{name: (args, extra_env)}``, e.g. a Celery worker). ``users`` (``{username: role}``, the first one an
+    admin, the REST API client) gives the simple auth manager users with passwords instead of making every
+    request an admin's. Returns the ready :class:`Deployment`, with ``.stack`` (the sandbox), ``.users``
+    (``{username: password}``) and ``.timings``. Everything stops when the test ends.
     """
     def failed() -> bool:
         outcome = getattr(request.node, "rep_call", None)
@@ -190,13 +193,21 @@ def deployments(airflow_system: AirflowSystem, tmp_path_factory, failed: Callabl
     started_here: list[Deployment] = []
 
     def _launch(name: str, *, schedule: dict | None, env: dict[str, str] | None = None,
-                workers: dict[str, tuple[list[str], dict[str, str]]] | None = None) -> Deployment:
+                workers: dict[str, tuple[list[str], dict[str, str]]] | None = None,
+                users: dict[str, str] | None = None) -> Deployment:
         started = time.monotonic()
         workdir = tmp_path_factory.mktemp(f"system-{name}")
         stack = exits.enter_context(sandbox_stack(workdir / "sandbox", students=STUDENTS))
         include_dir = workdir / "include"
         shutil.copytree(REPO / "include", include_dir)
         set_destiny_schedule(include_dir, schedule)
+        passwords = {name: secrets.token_urlsafe(12) for name in users or {}}
+        if users:
+            (workdir / "passwords.json").write_text(json.dumps(passwords), encoding="utf-8")
+            env = {"AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+                   "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{n}:{r}" for n, r in users.items()),
+                   "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(workdir / "passwords.json"),
+                   **(env or {})}
         deployment_env = airflow_system.env(
             AERIES_HUB_INCLUDE_DIR=str(include_dir),
             # Each test stages into its own folder: its first run is the first delivery of its SFTP server.
@@ -206,6 +217,7 @@ def deployments(airflow_system: AirflowSystem, tmp_path_factory, failed: Callabl
         )
         deployment = Deployment(name, airflow_system, workdir, deployment_env)
         deployment.stack = stack
+        deployment.users = passwords
         started_here.append(deployment)
         deployment.timings["sandbox"] = time.monotonic() - started
         deployment.start("api-server", "api-server", "--host", "127.0.0.1", "--port", str(deployment.port))

@@ -185,6 +185,9 @@ class Deployment:
         self.started_at = time.time()
         self.timings: dict[str, float] = {}
         self.stack = None  # the sandbox stack (aeries_sandbox.stack.Stack) the connections point at
+        #: {username: password} of the simple auth manager's users when the launch named some (the first one is
+        #: the REST API client's); empty when every request is an admin's (SIMPLE_AUTH_MANAGER_ALL_ADMINS).
+        self.users: dict[str, str] = {}
 
     # -- processes
 
@@ -241,12 +244,18 @@ class Deployment:
             time.sleep(interval)
 
     def login(self, timeout: float = 150) -> None:
-        """Wait for the api-server, then take a token (simple auth manager, every user an admin)."""
+        """Wait for the api-server, then take a token (simple auth manager): the first user's, with its password, or
+        when there are no users (every user an admin) one for nobody in particular."""
         def healthy():
             return self.http.get(f"{self.url}/api/v2/monitor/health", timeout=5).ok
 
         self.wait_for("the api-server to answer /api/v2/monitor/health", healthy, timeout=timeout, interval=1)
-        response = self.http.get(f"{self.url}/auth/token", timeout=30)
+        if self.users:
+            username, password = next(iter(self.users.items()))
+            response = self.http.post(f"{self.url}/auth/token", json={"username": username, "password": password},
+                                      timeout=30)
+        else:
+            response = self.http.get(f"{self.url}/auth/token", timeout=30)
         if response.status_code not in (200, 201):
             raise AssertionError(f"GET /auth/token answered {response.status_code}: {response.text[:500]}")
         self.http.headers["Authorization"] = f"Bearer {response.json()['access_token']}"

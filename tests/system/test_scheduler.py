@@ -12,6 +12,10 @@ that the cron still has a next time once today's has passed (Airflow asks for it
 
 Everything is read back through the API: the runs (with their notes: the report's one-line outcome), their task
 instances, and the report task's XCom, whose delivered sha256 must be the sha256 of the file on the SFTP server.
+Then, on the same deployment (whose simple auth manager has users with passwords), the hub view in a real headless
+browser (tests/system/hub_browser.py): refused without a login, reached through Airflow's login page, inside
+Airflow's UI, and one click from the latest run to its report; its screenshots are in the test's tmp folder (the
+paths are printed).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from tests.system.deployment import DAG_ID, DESTINY_TASKS
+from tests.system.hub_browser import check_the_hub_view
 
 pytestmark = pytest.mark.system
 
@@ -53,15 +58,16 @@ def parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
-def test_scheduler_runs_a_triggered_and_a_cron_run_of_destiny(launch, airflow_system, capsys):
+def test_scheduler_runs_a_triggered_and_a_cron_run_of_destiny(launch, airflow_system, capsys, tmp_path):
     from aeries_hub.dag_factory import START_DATE
 
     started = time.monotonic()
     test_started_at = datetime.now(timezone.utc)
     fire = cron_fire_time(test_started_at)
     cron = once_cron(fire, START_DATE)
+    # Users with passwords (not every request an admin's), so that the hub view's browser test logs in.
     airflow = launch("scheduler", schedule={"cron": cron, "timezone": "UTC"},
-                     env={"AIRFLOW__CORE__EXECUTOR": "LocalExecutor"})
+                     env={"AIRFLOW__CORE__EXECUTOR": "LocalExecutor"}, users={"admin": "admin", "operator": "viewer"})
     landed = airflow.stack.sftp.root / "patrons" / "patrons.csv"
 
     triggered = airflow.trigger()
@@ -114,6 +120,12 @@ def test_scheduler_runs_a_triggered_and_a_cron_run_of_destiny(launch, airflow_sy
     assert not first_report["delivered"][0].get("already_there"), first_report["delivered"]
     assert second_report["delivered"][0].get("already_there") is True, second_report["delivered"]
 
+    # The hub view of these runs in a real browser (on this deployment: no launch of its own).
+    hub_started = time.monotonic()
+    latest, _, latest_report = max(history, key=lambda h: h[0]["run_after"])
+    hub_lines = check_the_hub_view(airflow, "operator", DAG_ID, latest, latest_report, tmp_path)
+    hub_lines[0] += f" ({time.monotonic() - hub_started:.1f} s)"
+
     wall = time.monotonic() - started
     lines = [
         f"== test_scheduler (LocalExecutor, PostgreSQL db {airflow_system.database}) ==",
@@ -142,4 +154,4 @@ def test_scheduler_runs_a_triggered_and_a_cron_run_of_destiny(launch, airflow_sy
         )
     lines.append(f"sha256 of {landed.relative_to(airflow.stack.sftp.root)} on the SFTP server: {sha256}")
     with capsys.disabled():
-        print("\n" + "\n".join(lines))
+        print("\n" + "\n".join(lines + hub_lines))
