@@ -58,17 +58,21 @@ def answer_when_waiting(dag_id: str, task_id: str, decision: str | None, answere
 
 
 def respond_over_api(dag_id: str, task_id: str, run_id: str, decision: str) -> int:
+    from airflow.api_fastapi.app import create_app
     from airflow.configuration import conf
     from fastapi.testclient import TestClient
 
+    # Every request an admin's for this answer only: the setting is the process's, and other tests check logins.
+    saved = conf.get("core", "simple_auth_manager_all_admins", fallback="False")
     conf.set("core", "simple_auth_manager_all_admins", "True")
-    from airflow.api_fastapi.app import create_app
-
-    with TestClient(create_app("core")) as client:
-        response = client.patch(
-            f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/-1/hitlDetails",
-            json={"chosen_options": [decision], "params_input": {}},
-        )
+    try:
+        with TestClient(create_app("core")) as client:
+            response = client.patch(
+                f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/-1/hitlDetails",
+                json={"chosen_options": [decision], "params_input": {}},
+            )
+    finally:
+        conf.set("core", "simple_auth_manager_all_admins", saved)
     assert response.status_code == 200, response.text
     return response.status_code
 

@@ -191,7 +191,9 @@ def run_view(dag_run, kind: str) -> RunView:
     view.warned = warned_checks(dag_run.dag_id, dag_run.run_id) + list(report.get("attention") or [])
     changes = report.get("changes") or {}
     view.changes = {file: {k: c[k] for k in ("added", "changed", "removed")} for file, c in changes.get("files", {}).items()}
-    view.problems = [p for p in [report.get("reason")] if p] + list(report.get("errors") or [])
+    # A run that delivered has its reject reasons above; its report's reason repeats them.
+    failed = report.get("status") not in ("Completed", "Completed with errors")
+    view.problems = [p for p in [report.get("reason")] if p and failed] + list(report.get("errors") or [])
     return view
 
 

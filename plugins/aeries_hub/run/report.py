@@ -190,11 +190,19 @@ def _approval_with_hold(approval, delivery) -> dict[str, Any] | None:
 
 
 def _run_reason(said: str | None, stages: RunSummaries, rejected: int, top: list[str]) -> str | None:
-    """What a stage ``said``, each failed task's cause, and the top reasons rows were rejected, with counts."""
+    """What a stage ``said``, each failed task's cause (unless it is what the stage said), and the top reasons rows
+    were rejected, with counts."""
     parts = [said] if said else []
-    parts += [failure.line() for failure in stages.failures.values()]
+    parts += [failure.line() for failure in stages.failures.values()
+              if not (said and _same_text(failure.message, said))]
     parts += [f"{rejected} rows rejected, top reasons: {'; '.join(top)}"] if top else []
     return "; ".join([part.removesuffix(".") for part in parts[:-1]] + parts[-1:]) or None
+
+
+def _same_text(message: str, said: str) -> bool:
+    """Whether a task's (possibly shortened) error message is the text a stage summary already says."""
+    shown = message.removesuffix("…").strip()
+    return bool(shown) and shown[:200] in said
 
 
 #: The longest one-line outcome (a run note, a task's XCom).
