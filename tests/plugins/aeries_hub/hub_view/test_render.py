@@ -114,3 +114,8 @@ def test_the_disclosure_page_shows_the_latest_entries_newest_first_and_how_many_
     empty = render("disclosures.html", log=disclosure_log("aeries_to_stemscopes", base), hub_base="/h/",
                    airflow_base="/")
     assert f"Nothing delivered is recorded for aeries_to_stemscopes in file://{tmp_path}/_disclosures." in empty
+    one = render("disclosures.html", log=disclosure_log("aeries_to_destiny", base, shown=3), hub_base="/h/",
+                 airflow_base="/")
+    assert '<p id="shown">3 deliveries.</p>' in one
+    single = DisclosureLog("aeries_to_destiny", entries[:1], 1, "f")
+    assert '<p id="shown">1 delivery.</p>' in render("disclosures.html", log=single, hub_base="/h/", airflow_base="/")
