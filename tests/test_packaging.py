@@ -89,7 +89,8 @@ def test_the_production_wheel_ships_the_hub_views_templates(wheels):
     from aeries_hub.hub_view.render import TEMPLATES
 
     shipped = sorted(name for name in wheels["aeries_integration_hub"] if name.startswith("aeries_hub/hub_view/templates/"))
-    assert shipped == [f"aeries_hub/hub_view/templates/{name}" for name in ("base.html", "hub.html", "refused.html", "run.html")]
+    assert shipped == [f"aeries_hub/hub_view/templates/{name}" for name in (
+        "base.html", "disclosures.html", "failed_task.html", "hub.html", "refused.html", "run.html")]
     assert sorted(path.name for path in TEMPLATES.glob("*.html")) == [name.rsplit("/", 1)[1] for name in shipped]
 
 

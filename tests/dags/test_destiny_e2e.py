@@ -257,6 +257,44 @@ def test_the_delivery_is_one_line_of_the_disclosure_log_with_fields_and_no_value
 
 
 @pytest.mark.e2e
+def test_the_hub_shows_what_destiny_received_to_whoever_may_read_the_dag_and_no_one_else(stack, delivered_run,
+                                                                                         monkeypatch):
+    from aeries_hub.delivery.disclosures import read_disclosures
+    from aeries_hub.hub_view.render import url_segment
+    from tests.plugins.aeries_hub.hub_view.client import ONE_DAG_READER, airflow_client, token_of
+
+    expected, _ = expected_patrons(stack.data_dir)
+    dag_run, _ = delivered_run
+    [entry] = [e for e in read_disclosures(staging_base(), DAG_ID) if e["run_id"] == dag_run.run_id]
+    records = expected.count(b"\r\n") - 1
+    monkeypatch.setenv("AIRFLOW__CORE__AUTH_MANAGER", "tests.plugins.aeries_hub.hub_view.client.OneDagAuthManager")
+    with airflow_client() as client:
+        reader = {"_token": token_of(ONE_DAG_READER)}  # may read aeries_to_destiny only
+        hub = client.get("/aeries-hub/", cookies=reader)
+        assert f'<a class="disclosures-link" href="/aeries-hub/disclosures/{DAG_ID}">what this vendor received</a>' \
+            in hub.text
+        page = client.get(f"/aeries-hub/disclosures/{DAG_ID}", cookies=reader)
+        assert page.status_code == 200
+        assert (f'<tr class="disclosure">\n  <td>{entry["at"]}</td>\n  <td><a href="/aeries-hub/runs/{DAG_ID}/'
+                f'{url_segment(dag_run.run_id)}">{dag_run.run_id}</a></td>\n  <td>sftp over destiny_sftp: '
+                f"patrons/patrons.csv</td>\n  <td>patrons.csv</td>\n  <td>{records}</td>\n  <td>"
+                '<div class="fields"><b>patrons.csv</b>: field_accessLevel; field_addressPrimaryCity '
+                "(students.MailingAddressCity); field_addressPrimaryLine1 (students.MailingAddress); ") in page.text
+        # the columns in name order (the log's), each with the Aeries fields its values came from
+        assert ("; field_patronType; field_siteShortName (schools.ShortName, staff.PrimaryAeriesSchool, "
+                "students.SchoolCode); field_status (staff.InactiveStatusCode, students.InactiveStatusCode); "
+                "field_username (staff.UserName, students.NetworkLoginID)</div></td>\n</tr>") in page.text
+        # the fields, never a value: no birth date, address or e-mail of the file
+        patrons = list(csv.DictReader(io.StringIO(expected.decode())))
+        values = {p[c] for p in patrons for c in ("field_birthdate", "field_addressPrimaryLine1", "field_emailPrimary")}
+        assert len(values) > 100 and not [value for value in values if value and value in page.text]
+        # a DAG the user may not read: refused, as its runs are
+        refused = client.get("/aeries-hub/disclosures/aeries_to_xello", cookies=reader)
+        assert refused.status_code == 403 and "You may not read the DAG aeries_to_xello." in refused.text
+        assert "<table" not in refused.text
+
+
+@pytest.mark.e2e
 def test_a_blank_short_name_gives_the_school_code_as_site_and_the_report_names_each_school(stack, delivered_run):
     """Aeries leaves ShortName blank at every school (the emulator does too): no patron is rejected for it."""
     schools = json.loads((stack.data_dir / "schools.json").read_text(encoding="utf-8"))

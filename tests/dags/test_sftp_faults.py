@@ -14,7 +14,8 @@ meets: track_changes and the tasks after it run alone (tests/dags/single_tasks.p
 
 The failed task's cause (the error, its first line, the connection and what to check) reaches report.json, the
 report task's ``outcome`` XCom and the failure alert (a real SMTP server and webhook receiver): for a wrong key, a
-server that is down, and (the one Aeries fault here) a certificate Aeries refuses.
+server that is down, and (the one Aeries fault here) a certificate Aeries refuses; and the hub view shows it on the
+DAG's row and the run's page (for a wrong key).
 """
 
 from __future__ import annotations
@@ -135,6 +136,11 @@ def report(dag_run) -> dict:
 
 def test_wrong_user_key_fails_the_run_and_names_the_connection(stack, destiny_dag, deliver_retries, patrons, tmp_path,
                                                               monkeypatch, capfd, recorded_delivery, alerts):
+    from markupsafe import escape
+
+    from aeries_hub.hub_view.render import url_segment
+    from tests.plugins.aeries_hub.hub_view.client import hub_pages
+
     wrong_key = tmp_path / "wrong_key"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(wrong_key)], check=True)
     connection = stack.sftp.airflow_connection()
@@ -164,6 +170,15 @@ def test_wrong_user_key_fails_the_run_and_names_the_connection(stack, destiny_da
     assert "destiny: Error\n" + reason + "\n" in body
     assert posted["reason"] == reason and posted["failed_tasks"] == [failure]
     assert posted["text"].splitlines()[:2] == ["destiny: Error", reason]
+    # The hub view: the outcome and the cause on the DAG's row, the cause's parts on the run's page.
+    hub, run_page = hub_pages(DAG_ID, dag_run.run_id)
+    assert f'class="run-link" href="/aeries-hub/runs/{DAG_ID}/{url_segment(dag_run.run_id)}">' in hub
+    assert f'<div class="outcome">{escape(document["outcome"])}</div>' in hub
+    assert (f'<div class="failed-task"><b>deliver</b> failed: DeliveryError: {escape(cause)} <span class="conn">'
+            f'(connection {CONN_ID})</span>\n  <div class="check">what to check: {check}</div></div>') in hub
+    assert f'<p id="outcome" class="outcome">{escape(document["outcome"])}</p>' in run_page
+    assert (f'<tr class="failed-task"><td>deliver</td><td>DeliveryError</td><td>{escape(cause)}</td><td>{CONN_ID}</td>'
+            f"<td>{check}</td></tr>") in run_page
 
 
 def test_sftp_down_names_the_connection_in_the_report(stack, destiny_dag, deliver_retries, patrons, monkeypatch,

@@ -10,7 +10,8 @@ files already in Xello's folder still ask for approval. Staged files of a real r
 The same first run serves the holds and the calendar: a record made by hand (students the vendor has that Aeries
 no longer does, names it had before) gives removals and changes, which an approver holds (the removed rows stay in
 Xello's file and in the record), an additions-only window holds with the changes, and a blackout delivers nothing
-(status Held). Rollover previews read next school year's database, or fail naming the years Aeries offers.
+(status Held); the hub view shows each (and the approval while it waits, with its three answers). Rollover
+previews read next school year's database, or fail naming the years Aeries offers.
 
 The district does not change, so every run after the first runs only the tasks the record decides,
 ``track_changes`` and those after it (the previews: the extracts and after), on the first run's staged files
@@ -29,7 +30,6 @@ import pytest
 from aeries_hub.changes import DeliveredState
 from aeries_hub.staging import RunFolder, staging_base
 from tests.dags.single_tasks import run_tasks, tasks_from
-from tests.dags.test_change_tracking import answer_when_waiting
 
 pytestmark = pytest.mark.e2e
 
@@ -57,11 +57,14 @@ def state_url() -> str:
     return str(staging_base() / DAG_ID / "_last_delivered" / "sftp")
 
 
-def run(dag, stack, decision: str | None = "", *, after=None) -> dict:
+def run(dag, stack, decision: str | None = "", *, after=None, on_waiting=None) -> dict:
     """One run, whole or (``after`` an earlier run) from ``track_changes`` on; ``decision`` answers its approval
-    ("" when none is expected)."""
+    ("" when none is expected), after ``on_waiting(answered)`` looked at it waiting."""
+    from tests.dags import approvals
+
     answered: dict = {}
-    responder = answer_when_waiting(decision or None, answered, DAG_ID) if decision != "" else None
+    responder = (approvals.answer_when_waiting(DAG_ID, "approve_changes", decision or None, answered, on_waiting)
+                 if decision != "" else None)
     if after is None:
         dag_run = dag.test(run_conf={"ignore_window": True})
     else:
@@ -278,6 +281,19 @@ def with_calendar(include: Path, calendar: str) -> Path:
     return include / "mappings"
 
 
+def hub_while_waiting(answered: dict) -> None:
+    """What the hub view shows of the approval while it waits (as ``answer_when_waiting`` looks at it)."""
+    from airflow.utils.session import create_session
+
+    from aeries_hub.hub_view.model import collect_hub
+    from aeries_hub.hub_view.render import render
+
+    with create_session() as session:
+        (row,) = collect_hub({DAG_ID}, session)
+    answered["hub_row"] = row
+    answered["hub_page"] = render("hub.html", rows=[row], hub_base="/aeries-hub/", airflow_base="/")
+
+
 @pytest.fixture(scope="module")
 def holds(history, xello, stack, tmp_path_factory):
     from aeries_hub import paths
@@ -287,7 +303,7 @@ def holds(history, xello, stack, tmp_path_factory):
     runs: dict = {}
     # over the guard (30 students of the record removed): the approver holds the removals
     lines, record_lines = vendor_record(first.run_id, removed=30)
-    runs["held"] = run(xello, stack, HOLD_REMOVALS, after=first)
+    runs["held"] = run(xello, stack, HOLD_REMOVALS, after=first, on_waiting=hub_while_waiting)
     runs["held"]["expected"] = "\r\n".join([*lines, *record_lines[2:]]) + "\r\n"
     runs["held"]["rows"] = len(lines) - 1 + 30
     runs["held"]["delivered"] = (stack.sftp.root / STUDENTS).read_bytes().decode()
@@ -328,6 +344,32 @@ def test_an_approver_may_hold_removals_and_the_vendor_keeps_those_rows(holds):
     assert held["record"]["files"]["Student.txt"]["rows"] == held["rows"]
 
 
+def test_the_hub_lists_the_waiting_approval_with_its_three_answers_and_its_link(holds):
+    from aeries_hub.operators.approval import HOLD_REMOVALS
+
+    answered, run_id = holds["held"]["answered"], holds["held"]["run"].run_id
+    (approval,) = answered["hub_row"].approvals
+    assert (approval.run_id, approval.task_id, approval.subject) == (run_id, "approve_changes", answered["subject"])
+    assert approval.options == ["Approve", HOLD_REMOVALS, "Reject"]
+    assert approval.link == f"dags/{DAG_ID}/runs/{run_id}/tasks/approve_changes/required_actions"
+    assert (f'<div class="options">answers: Approve · {HOLD_REMOVALS} · Reject</div>\n    <a href="/{approval.link}" '
+            'target="_top">Required actions</a>') in answered["hub_page"]
+
+
+def test_the_hub_shows_what_the_approver_held_on_the_runs_page(holds):
+    from markupsafe import escape
+
+    from aeries_hub.operators.approval import HOLD_REMOVALS
+    from tests.plugins.aeries_hub.hub_view.client import hub_pages
+
+    held = holds["held"]
+    approval = held["report"]["approval"]
+    _, page = hub_pages(DAG_ID, held["run"].run_id)
+    assert f'<p id="approval">Approval: approved ({HOLD_REMOVALS}): {escape(approval["reason"])}</p>' in page
+    assert f"<p>{escape(approval['reason'])}: these ids keep what the vendor last received.</p>" in page
+    assert (f"<tr><td>Student.txt</td><td>0</td><td>30</td><td>{', '.join(FAKE_IDS[:20])}</td></tr>") in page
+
+
 def test_an_additions_only_window_holds_changes_and_removals_without_asking(holds):
     report = holds["additions_only"]["report"]
     assert report["approval"] == {"needed": False, "why": "within the mass-change guard"}
@@ -342,6 +384,22 @@ def test_a_blackout_delivers_nothing_and_the_run_ends_held(holds):
     assert blackout["report"]["reason"] == "held: blackout summer until 2099-08-15; nothing was delivered (calendar.blackouts)"
     assert blackout["report"]["delivered"] == []
     assert blackout["mtime"] == holds["additions_only"]["mtime"]
+
+
+def test_the_hub_shows_a_blackout_run_held_apart_from_completed_and_error_and_an_additions_only_hold(holds):
+    from tests.plugins.aeries_hub.hub_view.client import hub_pages
+
+    blackout = holds["blackout"]
+    hub, page = hub_pages(DAG_ID, blackout["run"].run_id)  # the DAG's latest run
+    reason = "held: blackout summer until 2099-08-15; nothing was delivered (calendar.blackouts)"
+    assert f'<span class="status held">Held</span>\n    <div class="outcome">Held: {reason}</div>' in hub
+    assert '<p><span class="status held">Held</span>\n  · Airflow state success' in page
+    assert f'<p id="outcome" class="outcome">Held: {reason}</p>' in page
+    additions = holds["additions_only"]
+    _, page = hub_pages(DAG_ID, additions["run"].run_id)
+    why = additions["report"]["held"]["why"]
+    assert f"<p>{why}: these ids keep what the vendor last received.</p>" in page
+    assert "<tr><td>Student.txt</td><td>2</td><td>5</td><td>" in page
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
 """The hub view in a real headless browser (Debian's chromium through chromium-driver, driven by selenium) against
 a deployment's real api-server: refused without a login, reached by logging in through Airflow's login page, shown
-inside Airflow's UI (its "Aeries hub" navigation item), and one click from a run to its report.
+inside Airflow's UI (its "Aeries hub" navigation item), one click from a run to its report, and from a vendor to
+what it received (the disclosure log).
 
 :func:`check_the_hub_view` runs against a deployment whose Destiny DAG has finished runs (tests/system/
 test_scheduler.py calls it once its runs are done, so that the browser test costs no deployment of its own)."""
@@ -64,6 +65,7 @@ def check_the_hub_view(airflow, user: str, dag_id: str, run: dict, report: dict,
         delivered = sum(d["rows"] for d in report["delivered"])
         assert row.find_element(By.CSS_SELECTOR, ".delivered").text.splitlines()[0] == str(delivered)
         assert row.find_element(By.CSS_SELECTOR, ".rejects").text == str(report["rejected"])
+        assert row.find_element(By.CSS_SELECTOR, ".outcome").text == report["outcome"]
         next_run = row.find_element(By.CSS_SELECTOR, ".next-run").text
         assert next_run.endswith(" UTC"), next_run
         screenshots.append(folder / "hub.png")
@@ -78,6 +80,17 @@ def check_the_hub_view(airflow, user: str, dag_id: str, run: dict, report: dict,
         assert len(checks) == sum(report["checks"].values()), (len(checks), report["checks"])
         assert f'"integration": "{report["integration"]}"' in driver.find_element(By.ID, "report-json").text
         screenshots.append(folder / "run.png")
+        driver.save_screenshot(str(screenshots[-1]))
+
+        driver.find_element(By.LINK_TEXT, "← Aeries hub").click()  # back, then what the vendor received
+        wait.until(shown.presence_of_element_located((By.ID, f"dag-{dag_id}")))
+        driver.find_element(By.CSS_SELECTOR, f"#dag-{dag_id} a.disclosures-link").click()
+        newest = wait.until(shown.presence_of_element_located((By.CSS_SELECTOR, "#disclosures tr.disclosure")))
+        cells = [cell.text for cell in newest.find_elements(By.TAG_NAME, "td")]
+        assert cells[3:5] == ["patrons.csv", str(sum(d["rows"] for d in report["delivered"]))], cells
+        if not all(d.get("already_there") for d in report["delivered"]):  # sent again: the newest entry is its
+            assert cells[1] == run["dag_run_id"], cells
+        screenshots.append(folder / "received.png")
         driver.save_screenshot(str(screenshots[-1]))
 
         driver.get(f"{airflow.url}/plugin/aeries_hub")  # the navigation item: the page inside Airflow's UI

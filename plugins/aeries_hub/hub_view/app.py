@@ -2,7 +2,8 @@
 
 Airflow does not protect a plugin's endpoints: every page here asks for the user Airflow's own API asks for
 (``get_user``: the UI's session cookie or a bearer token) and shows only the DAGs the auth manager lets that user
-read. No login is a 401 page with a link to Airflow's login; a run of a DAG the user may not read is a 403.
+read. No login is a 401 page with a link to Airflow's login; a run or the disclosure log of a DAG the user may not
+read is a 403.
 """
 
 # No ``from __future__ import annotations``: FastAPI reads the routes' annotations (the user dependency, defined
@@ -12,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
-from aeries_hub.hub_view.model import collect_hub, run_detail
+from aeries_hub.hub_view.model import collect_hub, disclosure_log, run_detail
 from aeries_hub.hub_view.plugin import URL_PREFIX
 from aeries_hub.hub_view.render import render
 
@@ -58,10 +59,13 @@ def create_app() -> FastAPI:
             rows = collect_hub(readable_dag_ids(user), session)
             return HTMLResponse(render("hub.html", rows=rows, **_bases(request)))
 
-    @app.get("/runs/{dag_id}/{run_id}", response_class=HTMLResponse)
-    def run(request: Request, dag_id: str, run_id: str, user: User) -> HTMLResponse:
+    def check_readable(user, dag_id: str) -> None:
         if dag_id not in readable_dag_ids(user):
             raise HTTPException(403, f"You may not read the DAG {dag_id}.")
+
+    @app.get("/runs/{dag_id}/{run_id}", response_class=HTMLResponse)
+    def run(request: Request, dag_id: str, run_id: str, user: User) -> HTMLResponse:
+        check_readable(user, dag_id)
         with create_session() as session:
             detail = run_detail(dag_id, run_id, session)
         if detail is None:
@@ -69,5 +73,11 @@ def create_app() -> FastAPI:
         return HTMLResponse(render("run.html", run=detail.run, quality=detail.quality, staging=detail.staging,
                                    rejects_files=detail.rejects_files, report_json=detail.report_json,
                                    **_bases(request)))
+
+    @app.get("/disclosures/{dag_id}", response_class=HTMLResponse)
+    def disclosures(request: Request, dag_id: str, user: User) -> HTMLResponse:
+        """What the DAG's vendor received (the disclosure log), for a user who may read the DAG."""
+        check_readable(user, dag_id)
+        return HTMLResponse(render("disclosures.html", log=disclosure_log(dag_id), **_bases(request)))
 
     return app

@@ -3,8 +3,10 @@
 One :class:`HubRow` per vendor DAG and write-back DAG (the DAGs tagged ``aeries``, not ``maintenance``) that
 the user may read: its latest run (status, rows delivered, rejects with reasons and sample ids, warned checks,
 changes), the approvals waiting in Airflow's Required actions, and the next scheduled run. :func:`run_detail` is
-one run's page: the whole report, its rejects and its quality results (the checks' outcomes from the staged
-stage summaries, while retention keeps them).
+one run's page: the whole report, why it ended as it did (its one-line outcome, each failed task's cause), what
+its delivery held, its rejects and its quality results (the checks' outcomes from the staged stage summaries, while
+retention keeps them). :func:`disclosure_log` is a vendor's page of what it received (the disclosure log's latest
+entries: files, record counts and fields, never a value).
 
 Only ids, counts and check descriptions are shown, never a check's sample rows or observed values: those hold
 student data (names, birth dates), as the staged ``rejects/*.csv`` do, which the page names but does not show.
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from aeries_hub.run.summary import TaskFailure
 from aeries_hub.staging import RunFolder, staging_base
 
 VENDOR, WRITEBACK = "vendor", "write-back"
@@ -33,6 +36,8 @@ class Approval:
     task_id: str
     subject: str
     asked_at: datetime
+    #: What the approver may answer (``Approve``, ``Deliver additions and changes, hold removals``, ``Reject``).
+    options: list[str]
     #: The task instance's Required actions page in Airflow's UI (a path under the UI's base).
     link: str
 
@@ -44,6 +49,23 @@ class RejectReason:
     reason: str
     count: int | None
     sample_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class HeldFile:
+    """What a delivery held of one file: the changed and removed ids that kept what the vendor last received."""
+
+    file: str
+    changed: int
+    removed: int
+    sample_ids: list[str]
+
+
+@dataclass
+class Held:
+    #: Why: the approver's choice, or the calendar's additions-only window.
+    why: str
+    files: list[HeldFile]
 
 
 @dataclass
@@ -67,6 +89,14 @@ class RunView:
     dry_run: bool = False
     #: Every file of the run was at the vendor already (the same bytes): nothing was sent again.
     already_there: bool = False
+    #: The run in one line (the report's ``outcome``, the run's note in Airflow's grid).
+    outcome: str = ""
+    #: Why each failed task failed: the error, its first line, the connection and what to check.
+    failed_tasks: list[TaskFailure] = field(default_factory=list)
+    #: What the delivery held back (an approver's hold, an additions-only window).
+    held: Held | None = None
+    #: The approval's outcome from the report: decision, choice, by, at, reason.
+    approval: dict[str, Any] = field(default_factory=dict)
 
     @property
     def status_class(self) -> str:
@@ -144,10 +174,12 @@ def waiting_approvals(readable: set[str], session) -> dict[str, list[Approval]]:
     """The approvals nobody has answered yet, of tasks still waiting for one, by DAG id."""
     from airflow.models.hitl import HITLDetail
     from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.state import TaskInstanceState
     from sqlalchemy import select
 
+    # Airflow 3.3 parks a task waiting for input in its own state (before 3.3 it deferred to a trigger).
     query = (select(HITLDetail, TaskInstance).join(TaskInstance, HITLDetail.ti_id == TaskInstance.id)
-             .where(HITLDetail.responded_at.is_(None), TaskInstance.state == "deferred",
+             .where(HITLDetail.responded_at.is_(None), TaskInstance.state == TaskInstanceState.AWAITING_INPUT,
                     TaskInstance.dag_id.in_(readable))
              .order_by(HITLDetail.created_at))
     found: dict[str, list[Approval]] = {}
@@ -155,7 +187,8 @@ def waiting_approvals(readable: set[str], session) -> dict[str, list[Approval]]:
         link = f"dags/{ti.dag_id}/runs/{ti.run_id}/tasks/{ti.task_id}"
         link += f"/mapped/{ti.map_index}" if ti.map_index >= 0 else ""
         found.setdefault(ti.dag_id, []).append(
-            Approval(ti.run_id, ti.task_id, detail.subject, detail.created_at, f"{link}/required_actions"))
+            Approval(ti.run_id, ti.task_id, detail.subject, detail.created_at, list(detail.options or []),
+                     f"{link}/required_actions"))
     return found
 
 
@@ -191,10 +224,22 @@ def run_view(dag_run, kind: str) -> RunView:
     view.warned = warned_checks(dag_run.dag_id, dag_run.run_id) + list(report.get("attention") or [])
     changes = report.get("changes") or {}
     view.changes = {file: {k: c[k] for k in ("added", "changed", "removed")} for file, c in changes.get("files", {}).items()}
-    # A run that delivered has its reject reasons above; its report's reason repeats them.
-    failed = report.get("status") not in ("Completed", "Completed with errors")
-    view.problems = [p for p in [report.get("reason")] if p and failed] + list(report.get("errors") or [])
+    view.outcome = report.get("outcome") or ""
+    # The outcome line holds the reason: shown once.
+    view.problems = [p for p in [report.get("reason")] if p and not view.outcome] + list(report.get("errors") or [])
+    view.failed_tasks = [TaskFailure(**failure) for failure in report.get("failed_tasks") or []]
+    view.held = _held(report.get("held"))
+    view.approval = dict(report.get("approval") or {})
     return view
+
+
+def _held(held: dict[str, Any] | None) -> Held | None:
+    """The report's ``held`` (``delivery.holds.hold_files``: why, and per file the held counts and sample ids)."""
+    if not held:
+        return None
+    return Held(held["why"], [HeldFile(file, c["changed"], c["removed"],
+                                       list(c.get("sample_removed") or []) + list(c.get("sample_changed") or []))
+                              for file, c in (held.get("files") or {}).items()])
 
 
 def _writeback_view(view: RunView, report: dict[str, Any]) -> RunView:
@@ -270,3 +315,28 @@ def run_detail(dag_id: str, run_id: str, session) -> RunDetail | None:
     return RunDetail(view, quality_results(dag_id, run_id), [f"rejects/{name}" for name in folder.list("rejects")],
                      str(folder.root),
                      json.dumps(view.report, indent=2, sort_keys=True) if view.report is not None else None)
+
+
+#: How many of a vendor's latest disclosure log entries its page shows.
+DISCLOSURES_SHOWN = 100
+
+
+@dataclass
+class DisclosureLog:
+    dag_id: str
+    #: The latest entries, newest first (``delivery.disclosures``: time, run, target, file, records, fields).
+    entries: list[dict[str, Any]]
+    #: How many entries the log holds for the DAG.
+    total: int
+    #: Where the whole log is.
+    folder: str
+
+
+def disclosure_log(dag_id: str, base=None, shown: int = DISCLOSURES_SHOWN) -> DisclosureLog:
+    """What ``dag_id``'s vendor received: the latest ``shown`` entries of the disclosure log under the staging
+    ``base`` (default: the configured one)."""
+    from aeries_hub.delivery.disclosures import DISCLOSURE_FOLDER, read_disclosures
+
+    base = base if base is not None else staging_base()
+    entries = read_disclosures(base, dag_id)
+    return DisclosureLog(dag_id, entries[::-1][:shown], len(entries), str(base / DISCLOSURE_FOLDER))

@@ -32,3 +32,16 @@ def token_of(username: str, role: str = "viewer") -> str:
     from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
 
     return get_auth_manager().generate_jwt(SimpleAuthManagerUser(username=username, role=role))
+
+
+def hub_pages(dag_id: str, run_id: str, user: str = "operator") -> tuple[str, str]:
+    """The hub page and the page of ``dag_id``'s run ``run_id`` as ``user`` sees them (who, under the simple auth
+    manager, may read every DAG)."""
+    from aeries_hub.hub_view.render import url_segment
+
+    with airflow_client() as client:
+        logged_in = {"_token": token_of(user)}
+        hub = client.get("/aeries-hub/", cookies=logged_in)
+        run = client.get(f"/aeries-hub/runs/{dag_id}/{url_segment(run_id)}", cookies=logged_in)
+    assert (hub.status_code, run.status_code) == (200, 200), (hub.text[:300], run.text[:300])
+    return hub.text, run.text

@@ -34,9 +34,11 @@ def test_an_anonymous_request_is_refused_with_a_link_to_airflows_login(client):
     assert "<table" not in response.text
 
 
-def test_a_run_page_without_a_login_is_refused_too(client):
+def test_a_run_page_or_a_disclosure_page_without_a_login_is_refused_too(client):
     response = client.get("/aeries-hub/runs/aeries_to_destiny/manual__2026-12-01T00%3A00%3A00%2B00%3A00")
     assert response.status_code == 401
+    response = client.get("/aeries-hub/disclosures/aeries_to_destiny")
+    assert response.status_code == 401 and "<table" not in response.text
 
 
 def test_a_token_that_is_not_airflows_is_refused(client):
@@ -55,6 +57,7 @@ def test_a_logged_in_user_sees_the_page_by_session_cookie_or_bearer_token(client
 
 
 def test_a_run_of_a_dag_the_user_may_not_read_is_refused(client):
-    response = client.get("/aeries-hub/runs/no_such_dag/manual__1", cookies={"_token": token_of("viewer-1")})
-    assert response.status_code == 403
-    assert "You may not read the DAG no_such_dag." in response.text
+    for page in ("runs/no_such_dag/manual__1", "disclosures/no_such_dag"):
+        response = client.get(f"/aeries-hub/{page}", cookies={"_token": token_of("viewer-1")})
+        assert response.status_code == 403
+        assert "You may not read the DAG no_such_dag." in response.text
