@@ -8,7 +8,7 @@ WORKERS := -n 2 --dist loadgroup --no-loadscope-reorder
 
 .PHONY: demo test test-fast lint docs schema airflow bench bench-district venv lock clean compose-env
 
-demo: $(INSTALLED)  ## Run the Destiny DAG once against the emulator and a local SFTP server
+demo: $(INSTALLED)  ## Run every vendor DAG (a dry run, then its first delivery) against the emulator and local servers
 	$(PY) -m aeries_sandbox.demo
 
 test: $(INSTALLED)  ## The whole test suite, on two workers (tests/conftest.py says how it is split)

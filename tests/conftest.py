@@ -31,6 +31,9 @@ os.environ.update(
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "AIRFLOW__AERIES_HUB__STAGING_URL": f"file://{AIRFLOW_HOME}/staging",
+        # The first run of most end-to-end modules is a first delivery: it would wait for approval. The tests of
+        # that approval set it True (tests/dags/test_state_loss.py).
+        "AIRFLOW__AERIES_HUB__APPROVE_FIRST_DELIVERY": "False",
         "GX_ANALYTICS_ENABLED": "False",
     }
 )

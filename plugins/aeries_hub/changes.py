@@ -3,7 +3,8 @@
 The last successful delivery of a DAG to a target is kept outside the run folders, in
 ``<staging>/<dag_id>/_last_delivered/<target>/``: the built rows of every file (``<stem>.parquet``) and
 ``delivered.json`` (the run, when, each delivered file's sha256, each snapshot's sha256, and the row counts
-Aeries returned per table and school), and the generation before it in ``previous/``. Each run is compared
+Aeries returned per table and school), and the generation before it in ``previous/``; ``dry_run.json`` names the
+last successful dry run to that target (a first delivery after one needs no approval). Each run is compared
 with it: added, changed and removed rows per file, the mass-change guard, and the extract-volume check. The
 staging retention DAG leaves these folders alone: they are the vendor's current data, replaced by every
 delivery.
@@ -28,6 +29,8 @@ VOLUME_MIN_ROWS = 20
 #: written by vendor deliveries; write-backs keep their processed files without snapshots).
 MANIFEST_KEYS = {"run_id": str, "delivered_at": str, "files": dict}
 PREVIOUS_FOLDER = "previous"
+#: The last successful dry run to the target ({run_id, at}), beside the record: not part of a generation.
+DRY_RUN_FILE = "dry_run.json"
 
 
 class StateUnreadable(RuntimeError):
@@ -130,6 +133,24 @@ class DeliveredState:
         write_private(self.root / "delivered.json",
                       json.dumps({**manifest, "snapshots": snapshots}, indent=2, sort_keys=True).encode())
 
+    def save_dry_run(self, run_id: str, at: str) -> None:
+        """Remember ``run_id``, a dry run to this target that completed at ``at``."""
+        from aeries_hub.staging import write_private
+
+        write_private(self.root / DRY_RUN_FILE, json.dumps({"run_id": run_id, "at": at}).encode())
+
+    def dry_run(self) -> dict[str, str] | None:
+        """The last successful dry run to this target ({run_id, at}); None when there was none or its file cannot
+        be read (then a first delivery asks)."""
+        path = self.root / DRY_RUN_FILE
+        try:
+            marker = json.loads(_read(path)) if path.exists() else None
+        except (ValueError, UnicodeDecodeError):
+            return None
+        if not isinstance(marker, dict) or not all(isinstance(marker.get(key), str) for key in ("run_id", "at")):
+            return None
+        return {"run_id": marker["run_id"], "at": marker["at"]}
+
     def _load(self, folder) -> dict[str, Any]:
         return json.loads(_read(folder / "delivered.json"))
 
@@ -141,7 +162,8 @@ class DeliveredState:
 
         path = folder / "delivered.json"
         if not path.exists():
-            leftovers = sorted(p.name for p in folder.iterdir() if p.is_file()) if folder.exists() else []
+            leftovers = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name != DRY_RUN_FILE) \
+                if folder.exists() else []
             return f"{path} is missing beside {', '.join(leftovers)}" if leftovers else "missing"
         try:
             manifest = json.loads(_read(path))
@@ -318,6 +340,15 @@ class _FrameColumns:
 
 def _as_columns(table):
     return table if isinstance(table, (ParquetColumns, _FrameColumns)) else _FrameColumns(table)
+
+
+def id_sample(path, columns: tuple[str, ...], size: int = SAMPLE_SIZE) -> tuple[list[str], int]:
+    """The first ``size`` distinct ids of a Parquet file (its ``columns`` joined with ``/``, sorted), and how many
+    distinct ids it has."""
+    import pyarrow.compute as pc
+
+    ids = _sorted(pc.unique(_ids(ParquetColumns(path), columns)))
+    return ids[:size].to_pylist(), len(ids)
 
 
 def _ids(table, key: tuple[str, ...]):

@@ -47,13 +47,19 @@ OPTIONS: dict[str, dict[str, Any]] = {
         "An http connection whose host is the URL of a webhook (Teams, Slack...) that failure alerts are posted to "
         "as JSON; empty for none. The URL is treated as a secret.",
         "string", "", "aeries_hub_alerts"),
+    "approve_first_delivery": _option(
+        "Whether the first delivery of a vendor DAG to a target (no record of an earlier delivery, none in Airflow, "
+        "none of its files at the target) waits for approval in Required actions, with a preview of each file (rows, "
+        "sample ids), unless a dry run of the DAG to that target completed before. False: a first delivery goes "
+        "without asking.",
+        "boolean", "True", "False"),
 }
 
 #: The provider info's ``config`` entry.
 CONFIG_SECTION: dict[str, Any] = {
     "aeries_hub": {
         "description": "The Aeries integration hub: where runs stage their files, for how long, the school year, "
-                       "task time limits and failure alerts.",
+                       "task time limits, failure alerts and first deliveries.",
         "options": OPTIONS,
     },
 }

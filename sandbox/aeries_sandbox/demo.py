@@ -3,7 +3,8 @@
 Starts the Aeries emulator (a generated demo district), a local OpenSSH SFTP server and the vendor-API
 receiver, points Airflow (SQLite metadata database in .demo/airflow) at them through connections in that
 database (:mod:`aeries_sandbox.demo_connections`; one an operator edited in the UI is kept), then
-either runs every vendor DAG once and prints one summary line per vendor (`make demo`), or starts
+either runs every vendor DAG twice, a dry run then its first delivery (which the dry run lets go without
+approval), and prints one summary line per run (`make demo`), or starts
 `airflow standalone` (`make airflow`) so the runs show in the UI at http://localhost:8080.
 """
 
@@ -21,7 +22,7 @@ from typing import Callable
 
 #: The project checkout (sandbox/aeries_sandbox/demo.py): `make demo` runs the sandbox's editable install.
 REPO = Path(__file__).resolve().parents[2]
-#: Every vendor DAG, in the order of the seeds, with the conf of its demo run.
+#: Every vendor DAG, in the order of the seeds, with the conf of its demo runs (`make demo` adds dry_run to the first).
 DEMO_RUNS = {
     "aeries_to_powerschool_learning": {},
     "aeries_to_stemscopes": {},
@@ -89,8 +90,9 @@ def summary_line(report: dict, seconds: float, landed: Callable[[dict], str]) ->
     rows, size = sum(d["rows"] for d in files), sum(d["bytes"] for d in files)
     places = [_short(landed(d)) for d in files]
     where = places[0] if len(places) == 1 else f"{len(places)} files in {os.path.commonpath(places)}/" if places else "-"
+    status = report["status"] + (" (dry run)" if report["dry_run"] else "")
     return (
-        f"{report['integration']:<21} {report['status']:<21} {seconds:5.1f} s {sum(report['extracted'].values()):>9} "
+        f"{report['integration']:<21} {status:<31} {seconds:5.1f} s {sum(report['extracted'].values()):>9} "
         f"{c['passed']:>4}/{c['warned']}/{c['failed']} {report['rejected']:>8} {rows:>9} {size:>10}  {where}"
     )
 
@@ -129,17 +131,20 @@ def main(argv: list[str] | None = None) -> int:
             print("Starting airflow standalone on http://localhost:8080 (login printed below; Ctrl-C stops).")
             return subprocess.call([sys.executable, "-m", "airflow", "standalone"], env=env)
         staging = workdir / "airflow" / "staging"
-        print(f"Running every vendor DAG once (task logs: {workdir / 'logs'}/<dag_id>.log) ...\n")
-        print(f"{'integration':<21} {'status':<21} {'time':>7} {'extracted':>9} {'checks':>8} {'rejected':>8} {'delivered':>9} "
+        print(f"Running every vendor DAG twice, a dry run then its first delivery (task logs: {workdir / 'logs'}/"
+              "<dag_id>.log) ...\n")
+        print(f"{'integration':<21} {'status':<31} {'time':>7} {'extracted':>9} {'checks':>8} {'rejected':>8} {'delivered':>9} "
               f"{'bytes':>10}  where")
-        reports = []
         for dag_id, conf in DEMO_RUNS.items():
-            run_started = time.time()
-            command = ["dags", "test", dag_id] + (["--conf", json.dumps(conf)] if conf else [])
-            run_airflow(command, env, workdir / "logs" / f"{dag_id}.log", check=False)
-            report_path = latest_report(staging, dag_id, run_started - 1)
-            reports.append(report_path)
-            print(summary_line(json.loads(report_path.read_text()), time.time() - run_started, stack.landed), flush=True)
+            # The safe first run: after a dry run that completed, the first delivery needs no approval
+            # ([aeries_hub] approve_first_delivery); without it, `dags test` would wait for one.
+            for run_conf in ({**conf, "dry_run": True}, conf):
+                run_started = time.time()
+                command = ["dags", "test", dag_id] + (["--conf", json.dumps(run_conf)] if run_conf else [])
+                run_airflow(command, env, workdir / "logs" / f"{dag_id}.log", check=False)
+                report_path = latest_report(staging, dag_id, run_started - 1)
+                print(summary_line(json.loads(report_path.read_text()), time.time() - run_started, stack.landed),
+                      flush=True)
         print(f"\nAll five in {time.time() - started:.1f} s. Run reports: {staging}/<dag_id>/<run_id>/report.json")
     return 0
 

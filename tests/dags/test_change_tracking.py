@@ -150,13 +150,13 @@ def history(workdir, base_district, destiny_dag):
     return {"runs": runs, "expected_small": expected, "leaving": sorted(leaving), "school": school, "large": large}
 
 
-def test_first_delivery_reports_every_row_added_and_needs_no_approval(history):
+def test_first_delivery_reports_every_row_added_and_needs_no_approval_with_approve_first_delivery_off(history):
     report = history["runs"]["first"]["report"]
     assert report["status"] == "Completed"
     patrons = report["changes"]["files"]["patrons.csv"]
     assert report["changes"]["last_delivery"] is None
     assert (patrons["rows_before"], patrons["added"], patrons["changed"], patrons["removed"]) == (0, patrons["rows_after"], 0, 0)
-    assert report["approval"] == {"needed": False, "why": "within the mass-change guard"}
+    assert report["approval"] == {"needed": False, "why": "first delivery (approve_first_delivery is off)"}
 
 
 def test_rerun_of_the_same_data_changes_nothing_and_does_not_upload_again(history):

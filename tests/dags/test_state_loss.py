@@ -40,12 +40,16 @@ WHAT_TO_DO = ("Restore the folder from a backup and clear this run, or approve: 
               "removals are not counted, and this delivery becomes the new record")
 
 
-@pytest.fixture(scope="module")
-def xello():
+def xello_dag():
     from aeries_hub.dag_factory import build_dags
     from aeries_hub.paths import MAPPINGS_DIR
 
     return build_dags(MAPPINGS_DIR)[DAG_ID]
+
+
+@pytest.fixture(scope="module")
+def xello():
+    return xello_dag()
 
 
 def state_root() -> Path:
@@ -57,7 +61,7 @@ def state_url() -> str:
     return str(staging_base() / DAG_ID / "_last_delivered" / "sftp")
 
 
-def run(dag, stack, decision: str | None = "", *, after=None, on_waiting=None) -> dict:
+def run(dag, stack, decision: str | None = "", *, after=None, on_waiting=None, conf: dict | None = None) -> dict:
     """One run, whole or (``after`` an earlier run) from ``track_changes`` on; ``decision`` answers its approval
     ("" when none is expected), after ``on_waiting(answered)`` looked at it waiting."""
     from tests.dags import approvals
@@ -65,10 +69,11 @@ def run(dag, stack, decision: str | None = "", *, after=None, on_waiting=None) -
     answered: dict = {}
     responder = (approvals.answer_when_waiting(DAG_ID, "approve_changes", decision or None, answered, on_waiting)
                  if decision != "" else None)
+    run_conf = {"ignore_window": True, **(conf or {})}
     if after is None:
-        dag_run = dag.test(run_conf={"ignore_window": True})
+        dag_run = dag.test(run_conf=run_conf)
     else:
-        dag_run = run_tasks(dag, after, tasks_from(dag, "track_changes"), run_conf={"ignore_window": True})
+        dag_run = run_tasks(dag, after, tasks_from(dag, "track_changes"), run_conf=run_conf)
     if responder:
         responder.join(timeout=30)
     landed = stack.sftp.root / STUDENTS
@@ -76,7 +81,7 @@ def run(dag, stack, decision: str | None = "", *, after=None, on_waiting=None) -
         "run": dag_run,
         "report": RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("report.json"),
         "answered": answered,
-        "mtime": landed.stat().st_mtime_ns,
+        "mtime": landed.stat().st_mtime_ns if landed.exists() else None,
     }
 
 
@@ -158,11 +163,12 @@ def files_at_target(stack) -> str:
     return ", ".join(shown)
 
 
-def test_first_delivery_needs_no_approval(history):
-    report = history["first"]["report"]
+def test_a_first_delivery_needs_no_approval_when_approve_first_delivery_is_off(history):
+    report = history["first"]["report"]  # tests/conftest.py turns approve_first_delivery off
     assert report["status"] == "Completed"
     assert report["changes"]["last_delivery"] is None and report["changes"]["exceeded"] == []
-    assert report["approval"] == {"needed": False, "why": "within the mass-change guard"}
+    assert (report["changes"]["first_delivery"], report["changes"]["dry_run"]) == (True, None)
+    assert report["approval"] == {"needed": False, "why": "first delivery (approve_first_delivery is off)"}
 
 
 @pytest.mark.parametrize("name, problem", [
@@ -239,6 +245,103 @@ def test_staged_files_are_private_whatever_the_umask(history):
     staged = {**modes(Path(RunFolder(staging_base(), DAG_ID, run_id).root.path)), **history["recovered"]["record_modes"]}
     assert len(staged) > 30
     assert {p: m for p, m in staged.items() if m not in ("dir 0o700", "file 0o600")} == {}
+
+
+# First deliveries with approve_first_delivery on (the default): no record, no delivery event, and none of Xello's
+# files in its folder. Each run runs from track_changes on.
+@pytest.fixture(scope="module")
+def first_deliveries(history, xello, stack):
+    """A first delivery the approver rejects, then a dry run, then the first delivery again (it does not ask)."""
+    from aeries_hub.tasks.context import mapping_for
+
+    first = history["first"]["run"]
+    forget_delivery_events()
+    shutil.rmtree(state_root().parent, ignore_errors=True)
+    for output in mapping_for("xello.yml").outputs:
+        (stack.sftp.root / "xello" / output.file).unlink(missing_ok=True)
+    runs: dict = {}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AIRFLOW__AERIES_HUB__APPROVE_FIRST_DELIVERY", "True")
+        runs["rejected"] = run(xello, stack, "Reject", after=first)
+        runs["rejected"]["at_target"] = sorted(p.name for p in (stack.sftp.root / "xello").iterdir())
+        runs["rejected"]["record"] = DeliveredState(staging_base(), DAG_ID, "sftp").read().manifest
+        # a DAG of its own: a run in this process sets the conf's values into the DAG's Param objects
+        runs["dry_run"] = run(xello_dag(), stack, after=first, conf={"dry_run": True})
+        runs["dry_run"]["at_target"] = sorted(p.name for p in (stack.sftp.root / "xello").iterdir())
+        runs["dry_run"]["marker"] = DeliveredState(staging_base(), DAG_ID, "sftp").dry_run()
+        runs["after_dry_run"] = run(xello, stack, after=first)
+    return runs
+
+
+#: The id columns of each Xello file's key (the rest of a key, an e-mail address or a group named after a teacher, is
+#: never shown).
+XELLO_ID_COLUMNS = {"School.txt": ["SchoolCode"], "Student.txt": ["StudentID"],
+                    "StudentCourses.txt": ["StudentID", "CourseCode"], "Educator.txt": ["SchoolCode", "EducatorSISId"],
+                    "StudentGroup.txt": ["SchoolCode", "StudentId"]}
+
+
+def first_delivery_preview(run_id: str) -> str:
+    """The approval body of a first delivery of the run ``run_id``: each file's rows and its first 20 ids (the id
+    columns' values joined with /, distinct, sorted), read from the run's built files."""
+    import pandas as pd
+
+    from aeries_hub.tasks.context import mapping_for
+
+    mapping = mapping_for("xello.yml")
+    folder = RunFolder(staging_base(), DAG_ID, run_id).root
+    rows, samples = [], []
+    for output in mapping.outputs:
+        built = pd.read_parquet(Path(folder.path) / "built" / f"{output.stem}.parquet")
+        columns = XELLO_ID_COLUMNS[output.file]
+        ids = sorted(set(built[columns].astype("string").fillna("").agg("/".join, axis=1)))
+        rows.append(f"| {output.file} | {len(built)} |")
+        samples += ["", f"First ids of {output.file} ({'/'.join(columns)}, {min(20, len(ids))} of {len(ids)}): "
+                    + ", ".join(f"`{i}`" for i in ids[:20])]
+    return "\n".join([
+        f"**{DAG_ID}** has never delivered to sftp: there is no record of a delivery, Airflow has none, and the "
+        "target holds none of its files. This first delivery sends every row.",
+        "",
+        "| file | rows |",
+        "|---|---:|",
+        *rows,
+        *samples,
+        "",
+        f"The whole files are in this run's staging folder, {folder}/output/. **Approve** delivers them. **Reject** "
+        f"delivers nothing and ends the run in Error; so does no answer within "
+        f"{mapping.guard.approval_timeout_hours:g} hours. A dry run (the `dry_run` param) builds the same files in its "
+        "staging folder without delivering; once one has completed, the first delivery goes without asking.",
+    ])
+
+
+def test_a_first_delivery_waits_for_approval_with_a_preview_and_a_reject_delivers_nothing(first_deliveries):
+    rejected = first_deliveries["rejected"]
+    report = rejected["report"]
+    assert rejected["answered"]["subject"] == "Xello students, courses and educators: approve the first delivery to sftp"
+    assert rejected["answered"]["body"] == first_delivery_preview(rejected["run"].run_id)
+    assert "@" not in rejected["answered"]["body"] and "Homeroom" not in rejected["answered"]["body"]  # no names
+    assert (report["changes"]["first_delivery"], report["changes"]["exceeded"]) == (True, [])
+    approval = report["approval"]
+    assert (approval["needed"], approval["decision"]) == (True, "rejected")
+    assert approval["reason"] == f"Not delivered: {approval['by']} rejected the first delivery to sftp at {approval['at']}"
+    assert report["status"] == "Error" and rejected["run"].state == "failed"
+    assert report["reason"] == approval["reason"]
+    assert report["delivered"] == [] and rejected["at_target"] == [] and rejected["record"] is None
+
+
+def test_a_first_delivery_after_a_dry_run_goes_without_asking(first_deliveries):
+    from aeries_hub.run.report import report_lines
+
+    dry, after = first_deliveries["dry_run"], first_deliveries["after_dry_run"]
+    assert dry["report"]["approval"] == {"needed": False, "why": "dry run"}
+    assert dry["report"]["status"] == "Completed" and dry["at_target"] == []
+    assert dry["marker"] == {"run_id": dry["run"].run_id, "at": dry["report"]["generated_at"]}
+    why = f"first delivery after dry run {dry['run'].run_id} ({dry['report']['generated_at']})"
+    assert after["answered"] == {}
+    assert after["report"]["changes"]["dry_run"] == dry["marker"]
+    assert after["report"]["approval"] == {"needed": False, "why": why}
+    assert f"no approval asked: {why}" in report_lines(after["report"])
+    assert after["report"]["status"] == "Completed" and len(after["report"]["delivered"]) == 5
+    assert DeliveredState(staging_base(), DAG_ID, "sftp").manifest()["run_id"] == after["run"].run_id
 
 
 # Holds: the vendor's record is made by hand from the first run's rows (students that Aeries no longer has, names the

@@ -96,6 +96,9 @@ class AirflowSystem:
                 "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "2",
                 "AIRFLOW__DAG_PROCESSOR__PRINT_STATS_INTERVAL": "600",
                 "AIRFLOW__API__WORKERS": "1",
+                # Each test's first run is a first delivery (tests/system/conftest.py): it goes without asking, as
+                # in the rest of the suite (tests/conftest.py).
+                "AIRFLOW__AERIES_HUB__APPROVE_FIRST_DELIVERY": "False",
                 **self.secrets,
             }
         )

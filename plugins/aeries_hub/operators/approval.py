@@ -2,10 +2,11 @@
 
 The mass-change approval: a run whose changes exceed the mapping's guard waits for a person.
 
-The task reads the ``track_changes`` summary of its run. Within the guard (or on a first delivery, a dry
-run or a test_record run) it finishes at once. Otherwise it asks in the Airflow UI (Required actions),
-showing the counts per file and a sample of the ids that would be removed, and tells the alert channels that it
-waits (:mod:`aeries_hub.approval_notice`):
+The task reads the ``track_changes`` summary of its run. Within the guard (or on a dry run or a test_record run) it
+finishes at once. Otherwise it asks in the Airflow UI (Required actions), showing the counts per file and a sample
+of the ids that would be removed, and tells the alert channels that it waits (:mod:`aeries_hub.approval_notice`).
+A first delivery to a target asks too, with a preview (each file's rows and first ids), unless a dry run to that
+target completed before or ``[aeries_hub] approve_first_delivery`` is off:
 
 * Approve: the delivery goes on;
 * Deliver additions and changes, hold removals (offered when the run removes rows and its delivery sends files):
@@ -70,9 +71,10 @@ class RecordedApprovalOperator(ApprovalOperator):
         from airflow.sdk.exceptions import AirflowFailException
 
         run = RunFolder.current()
+        what = self._what(run)
         if event.get("error_type") == "timeout":
             hours = (self.response_timeout or timedelta(0)).total_seconds() / 3600  # set, or it could not time out
-            reason = f"{self.NOT_DONE}: nobody approved {self.WHAT} within {hours:g} hours ({self.TIMEOUT_KEY})"
+            reason = f"{self.NOT_DONE}: nobody approved {what} within {hours:g} hours ({self.TIMEOUT_KEY})"
             self._record(run, ApprovalSummary(needed=True, decision="timed out", reason=reason))
             raise AirflowFailException(reason)
         # Recorded before the parent acts on it: on Reject the parent ends this task by skipping the next one.
@@ -83,7 +85,7 @@ class RecordedApprovalOperator(ApprovalOperator):
         responded_at = event.get("responded_at")
         when = responded_at.isoformat(timespec="seconds") if isinstance(responded_at, datetime) else str(responded_at or "")
         decision = "approved" if approved else "rejected"
-        reason = f"{user} {decision} {self.WHAT}" + (" with the removals held" if hold else "") + f" at {when}"
+        reason = f"{user} {decision} {what}" + (" with the removals held" if hold else "") + f" at {when}"
         if not approved:
             reason = f"{self.NOT_DONE}: {reason}"
         self.log.info("%s", reason)
@@ -92,6 +94,10 @@ class RecordedApprovalOperator(ApprovalOperator):
         if hold:  # the parent would skip the delivery on any answer but Approve
             return HITLOperator.execute_complete(self, context, event)
         return super().execute_complete(context, event)
+
+    def _what(self, run: RunFolder) -> str:
+        """What is approved, as the outcome names it (the answer comes to a new instance of the task: from the run)."""
+        return self.WHAT
 
     def _record(self, run: RunFolder, outcome: ApprovalSummary) -> dict:
         """Write the outcome as the task's summary; its JSON is also the task's XCom when no one is asked."""
@@ -116,13 +122,27 @@ class MassChangeApprovalOperator(RecordedApprovalOperator):
         run = RunFolder.current()
         params = context["params"]
         changes = read_run(run).changes or ChangeTracking()
-        if delivers_nothing(params) or params.get("test_record") or not changes.exceeded:
-            return self._not_needed(run, "dry run" if delivers_nothing(params) else "test_record run"
-                                    if params.get("test_record") else "within the mass-change guard")
+        if delivers_nothing(params) or params.get("test_record"):
+            return self._not_needed(run, "dry run" if delivers_nothing(params) else "test_record run")
+        if changes.first_delivery and not approve_first_delivery():
+            return self._not_needed(run, "first delivery (approve_first_delivery is off)")
+        if changes.first_delivery and changes.dry_run:
+            return self._not_needed(run, f"first delivery after dry run {changes.dry_run['run_id']} "
+                                         f"({changes.dry_run['at']})")
+        if not changes.exceeded and not changes.first_delivery:
+            return self._not_needed(run, "within the mass-change guard")
         mapping = mapping_for(self.mapping_file)
         blackout = mapping.calendar.blackout_on(run_date(mapping))
         if blackout:
             return self._not_needed(run, f"blackout {blackout.name} until {blackout.end}: nothing is delivered")
+        if changes.first_delivery:
+            self.options = [self.APPROVE, self.REJECT]
+            files = first_delivery_preview(mapping, run)
+            return self._ask(context, run, f"{mapping.title}: approve the first delivery to {changes.target}",
+                             first_delivery_body(mapping.dag_id, changes.target, files, str(run.root),
+                                                 mapping.guard.approval_timeout_hours),
+                             ApprovalSummary(needed=True, decision="waiting", reasons=[f"first delivery to {changes.target}"]),
+                             [f"{f['file']}: {f['rows']} rows, first delivery" for f in files])
         removes = any(c["removed"] for c in changes.files.values())
         if HOLD_REMOVALS in self.options and not removes:
             self.options = [self.APPROVE, self.REJECT]  # nothing to hold
@@ -132,6 +152,10 @@ class MassChangeApprovalOperator(RecordedApprovalOperator):
                          ApprovalSummary(needed=True, decision="waiting", exceeded=changes.exceeded),
                          [f"{file}: {c['added']} added, {c['changed']} changed, {c['removed']} removed "
                           f"({c['rows_before']} rows before, {c['rows_after']} now)" for file, c in changes.files.items()])
+
+    def _what(self, run: RunFolder) -> str:
+        changes = read_run(run).changes or ChangeTracking()
+        return f"the first delivery to {changes.target}" if changes.first_delivery else self.WHAT
 
 
 class WriteBackApprovalOperator(RecordedApprovalOperator):
@@ -186,6 +210,60 @@ def approval_body(dag_id: str, changes: ChangeTracking, timeout_hours: float, of
         "",
         f"**Approve** delivers the files. {hold}**Reject** delivers nothing and ends the run in Error; so does no "
         f"answer within {timeout_hours:g} hours. The full lists are in the run's staging folder, changes/*.csv.",
+    ]
+    return "\n".join(lines)
+
+
+def approve_first_delivery() -> bool:
+    """``[aeries_hub] approve_first_delivery``: whether a first delivery without a dry run before it asks."""
+    from airflow.configuration import conf
+
+    return conf.getboolean("aeries_hub", "approve_first_delivery", fallback=True)
+
+
+#: A key column whose name ends so holds an identifier or a code (StudentID, SchoolCode, sourcedId): the preview of a
+#: first delivery shows those only, never the rest of a key (an e-mail address, a group named after a teacher).
+ID_COLUMN_ENDINGS = ("id", "code", "number")
+
+
+def first_delivery_preview(mapping, run: RunFolder) -> list[dict]:
+    """Each file of a first delivery: its rows, the id columns of its key, and a sample of their values."""
+    from aeries_hub.changes import id_sample
+
+    builds = read_run(run).builds
+    files = []
+    for output in mapping.outputs:
+        columns = tuple(c for c in output.key if c.lower().endswith(ID_COLUMN_ENDINGS))
+        sample, ids = id_sample(run.path("built", f"{output.stem}.parquet"), columns) if columns else ([], 0)
+        rows = builds[output.stem].rows if output.stem in builds else None
+        files.append({"file": output.file, "rows": rows, "key": list(output.key), "id_columns": list(columns),
+                      "sample": sample, "ids": ids})
+    return files
+
+
+def first_delivery_body(dag_id: str, target: str, files: list[dict], staging: str, timeout_hours: float) -> str:
+    """The Markdown an approver of a first delivery reads: each file with its rows and a sample of its ids (ids
+    only), and where the whole files are."""
+    lines = [
+        f"**{dag_id}** has never delivered to {target}: there is no record of a delivery, Airflow has none, and the "
+        "target holds none of its files. This first delivery sends every row.",
+        "",
+        "| file | rows |",
+        "|---|---:|",
+        *(f"| {f['file']} | {f['rows'] if f['rows'] is not None else '?'} |" for f in files),
+    ]
+    for f in files:
+        if f["id_columns"]:
+            lines += ["", f"First ids of {f['file']} ({'/'.join(f['id_columns'])}, {len(f['sample'])} of {f['ids']}): "
+                      + ", ".join(f"`{i}`" for i in f["sample"])]
+        else:
+            lines += ["", f"No ids shown for {f['file']}: its key ({', '.join(f['key'])}) has no id or code column."]
+    lines += [
+        "",
+        f"The whole files are in this run's staging folder, {staging}/output/. **Approve** delivers them. "
+        f"**Reject** delivers nothing and ends the run in Error; so does no answer within {timeout_hours:g} hours. "
+        "A dry run (the `dry_run` param) builds the same files in its staging folder without delivering; once one "
+        "has completed, the first delivery goes without asking.",
     ]
     return "\n".join(lines)
 

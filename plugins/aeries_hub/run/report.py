@@ -382,6 +382,8 @@ def report_lines(document: dict) -> list[str]:
     approval = document.get("approval") or {}
     if approval.get("decision") == "approved":
         lines.append(approval["reason"])
+    elif (approval.get("why") or "").startswith("first delivery"):
+        lines.append(f"no approval asked: {approval['why']}")
     lines += held_lines(document)
     for d in document["delivered"]:
         where = d.get("remote_path") or d.get("url")

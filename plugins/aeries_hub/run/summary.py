@@ -153,6 +153,10 @@ class ChangeTracking(Summary):
     exceeded: list[str] = field(default_factory=list)
     guard: dict[str, Any] = field(default_factory=dict)
     state_problems: list[str] = field(default_factory=list)
+    #: No record of a delivery to the target, none in Airflow, none of the files there: the first delivery.
+    first_delivery: bool = False
+    #: On a first delivery, the last successful dry run to the target ({run_id, at}), if any.
+    dry_run: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ def track_changes(mapping_file: str) -> dict:
     summary). Returns how many guard limits the run exceeds.
 
     A DAG that delivered before but has no readable record of it (staging lost, moved or cut off) is not
-    a first delivery: it needs approval, with the reason."""
+    a first delivery: it needs approval, with the reason. A first delivery is marked, with the last successful
+    dry run to the target (the approve_changes task decides on them)."""
     from airflow.sdk import get_current_context
 
     mapping = mapping_for(mapping_file)
@@ -30,6 +31,7 @@ def track_changes(mapping_file: str) -> dict:
     last_delivery = state.read()
     last = last_delivery.manifest
     exceeded = [] if last else state_loss(mapping, state, last_delivery, context)
+    first = not last and not exceeded
     files, over_guard = compare_files(mapping, run, last_delivery)
     exceeded += over_guard
     summary = ChangeTracking(
@@ -42,8 +44,10 @@ def track_changes(mapping_file: str) -> dict:
             f"{problem}; this run was compared with the previous generation ({last_delivery.folder}, run "
             f"{last['run_id']}), and its delivery writes a new record" for problem in last_delivery.problems
         ] if last else [],
+        first_delivery=first,
+        dry_run=state.dry_run() if first else None,
     )
-    if not last and not exceeded:
+    if first:
         log.info("No earlier delivery to %s: every row is new, and the mass-change guard does not apply", state.root.name)
     for problem in summary.state_problems:
         log.warning("Last delivery record: %s", problem)

@@ -9,7 +9,15 @@ import pandas as pd
 import pytest
 from airflow.sdk import ObjectStoragePath
 
-from aeries_hub.changes import DeliveredState, StateUnreadable, compare, extract_volumes, volume_drops
+from aeries_hub.changes import (
+    DeliveredState,
+    LastDelivery,
+    StateUnreadable,
+    compare,
+    extract_volumes,
+    id_sample,
+    volume_drops,
+)
 from aeries_hub.mapping.models import Guard
 
 COLUMNS = ["id", "school", "name"]
@@ -123,6 +131,42 @@ def test_a_manifest_that_is_not_a_record_of_a_delivery_is_unreadable_not_a_first
     last = state.read()
     assert last.unreadable and last.manifest is None
     assert last.problems == [f"file://{state_folder(tmp_path)}/{problem}"]
+
+
+def test_a_dry_run_marker_is_no_record_of_a_delivery_and_no_damage_to_one(tmp_path):
+    state = DeliveredState(ObjectStoragePath(f"file://{tmp_path}"), "aeries_to_destiny", "sftp")
+    assert state.dry_run() is None
+    state.save_dry_run("manual__dry", "2026-12-03T08:00:00+00:00")
+    assert state.read() == LastDelivery(None, None, None, [])  # a first delivery, not a lost record
+    assert state.manifest() is None
+    assert state.dry_run() == {"run_id": "manual__dry", "at": "2026-12-03T08:00:00+00:00"}
+    # beside a snapshot whose manifest is gone, only the snapshot is named
+    (state_folder(tmp_path) / "patrons.parquet").write_bytes(parquet(("1", "100", "Ann")))
+    assert state.read().problems == [f"file://{state_folder(tmp_path)}/delivered.json is missing beside patrons.parquet"]
+    # a delivery keeps the marker out of its generations
+    (state_folder(tmp_path) / "patrons.parquet").unlink()
+    state.save({"patrons": parquet(("1", "100", "Ann"))}, manifest("manual__1"))
+    state.save({"patrons": parquet(("1", "100", "Ann"))}, manifest("manual__2"))
+    assert (state.read().manifest["run_id"], state.read().problems) == ("manual__2", [])
+    assert sorted(p.name for p in (state_folder(tmp_path) / "previous").iterdir()) == ["delivered.json", "patrons.parquet"]
+    assert state.dry_run()["run_id"] == "manual__dry"
+
+
+@pytest.mark.parametrize("content", [b"null", b"{}", b'{"run_id": "manual__dry"', b'{"run_id": 7, "at": "x"}'])
+def test_an_unreadable_dry_run_marker_counts_as_no_dry_run(tmp_path, content):
+    state = DeliveredState(ObjectStoragePath(f"file://{tmp_path}"), "aeries_to_destiny", "sftp")
+    state.save_dry_run("manual__dry", "2026-12-03T08:00:00+00:00")
+    (state_folder(tmp_path) / "dry_run.json").write_bytes(content)
+    assert state.dry_run() is None
+    assert state.read().problems == []
+
+
+def test_an_id_sample_is_the_first_distinct_ids_of_the_columns_asked_for(tmp_path):
+    path = tmp_path / "groups.parquet"
+    path.write_bytes(parquet(("7", "200", "Homeroom B"), ("12", "100", "Homeroom A"), ("7", "200", "Homeroom C"),
+                             ("3", "100", "Homeroom A")))
+    assert id_sample(ObjectStoragePath(f"file://{path}"), ("school", "id")) == (["100/12", "100/3", "200/7"], 3)
+    assert id_sample(ObjectStoragePath(f"file://{path}"), ("id",), size=2) == (["12", "3"], 3)
 
 
 def test_state_files_are_private_whatever_the_umask(tmp_path):
