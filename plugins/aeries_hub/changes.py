@@ -193,10 +193,14 @@ class FileChanges:
     """Added, changed and removed ids of one file, sorted. They are kept as Arrow arrays: ``added`` etc. make
     Python lists on use, while counts, samples and the CSV do not need a string object per row."""
 
-    def __init__(self, rows_before: int, rows_after: int, added, changed, removed):
+    def __init__(self, rows_before: int, rows_after: int, added, changed, removed,
+                 samples: dict[str, list[str]] | None = None):
         self.rows_before = rows_before
         self.rows_after = rows_after
         self._ids = {"added": _arrow_ids(added), "changed": _arrow_ids(changed), "removed": _arrow_ids(removed)}
+        #: What the report and the approval show of the first ids of each change: only the key's id columns
+        #: (:func:`shown_key`); None when the whole key is ids.
+        self._samples = samples
 
     @property
     def added(self) -> list[str]:
@@ -236,10 +240,14 @@ class FileChanges:
             "changed": self.count("changed"),
             "removed": self.count("removed"),
             "unchanged": self.rows_after - self.count("added") - self.count("changed"),
-            "sample_added": self._ids["added"][:SAMPLE_SIZE].to_pylist(),
-            "sample_changed": self._ids["changed"][:SAMPLE_SIZE].to_pylist(),
-            "sample_removed": self._ids["removed"][:SAMPLE_SIZE].to_pylist(),
+            **{f"sample_{change}": self.sample(change) for change in self._ids},
         }
+
+    def sample(self, change: str) -> list[str]:
+        """The first ids of a change as reports show them: the values of the key's id columns only."""
+        if self._samples is not None:
+            return self._samples[change]
+        return self._ids[change][:SAMPLE_SIZE].to_pylist()
 
     def to_csv(self) -> bytes:
         """``id,change`` rows; an id a spreadsheet would run as a formula gets a ``'`` in front (ids are the
@@ -294,13 +302,34 @@ def compare(before, after, key: tuple[str, ...], columns: list[str]) -> FileChan
     removed_rows = _first_of_each(before_ids)
     removed_ids = before_ids.take(removed_rows)
     removed_ids = removed_ids.filter(pc.invert(pc.is_in(removed_ids, value_set=ids)))
-    return FileChanges(
-        len(removed_rows),
-        len(ids),
-        _sorted(ids.filter(is_new)),
-        _sorted(ids.take(common).filter(changed_mask)),
-        _sorted(removed_ids),
-    )
+    added, changed, removed = _sorted(ids.filter(is_new)), _sorted(ids.take(common).filter(changed_mask)), _sorted(removed_ids)
+    samples = None
+    shown = shown_key(key)
+    if shown != key:  # the key holds more than ids (an e-mail, a group named after a teacher): show its ids only
+        samples = {"added": _shown_sample(after, key, shown, added), "changed": _shown_sample(after, key, shown, changed),
+                   "removed": _shown_sample(before, key, shown, removed) if before is not None else []}
+    return FileChanges(len(removed_rows), len(ids), added, changed, removed, samples)
+
+
+#: A key column whose name ends so holds an identifier or a code (StudentID, SchoolCode, sourcedId): what reports and
+#: approvals show of a row, never the rest of a key (an e-mail address, a group named after a teacher).
+ID_COLUMN_ENDINGS = ("id", "code", "number")
+
+
+def shown_key(key: tuple[str, ...]) -> tuple[str, ...]:
+    """The columns of ``key`` that hold ids or codes (:data:`ID_COLUMN_ENDINGS`)."""
+    return tuple(column for column in key if column.lower().endswith(ID_COLUMN_ENDINGS))
+
+
+def _shown_sample(table, key: tuple[str, ...], shown: tuple[str, ...], ids) -> list[str]:
+    """The ``shown`` columns (joined with ``/``) of the rows of the first :data:`SAMPLE_SIZE` of ``ids``."""
+    import pyarrow.compute as pc
+
+    first = ids[:SAMPLE_SIZE]
+    if not shown or not len(first):
+        return []
+    positions = pc.index_in(first, value_set=_ids(table, key))
+    return _ids(table, shown).take(positions).to_pylist()
 
 
 class ParquetColumns:

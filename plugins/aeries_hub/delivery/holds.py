@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 REMOVALS = "removals"
 CHANGES_AND_REMOVALS = "changes_and_removals"
 HELD_FOLDER = "held"
-SAMPLE_SIZE = 20
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,8 @@ def holds_supported(mapping: Mapping) -> bool:
 
 def held_rows(built, last, output: Output, hold: Hold):
     """The rows of ``output`` to deliver under ``hold`` (``built``: the run's rows, ``last``: the last delivered
-    ones, data frames) and what was held: ``(rows, {"changed": ids, "removed": ids})`` (Arrow arrays, sorted)."""
+    ones, data frames) and what was held: ``(rows, {"changed": ids, "removed": ids}, samples)`` (Arrow arrays, sorted;
+    the first of them as reports show them, the key's id columns only)."""
     import pandas as pd
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -68,7 +68,8 @@ def held_rows(built, last, output: Output, hold: Hold):
     kept = pc.invert(pc.is_in(_ids(_as_columns(built), output.key), value_set=held_changed)).to_numpy(zero_copy_only=False)
     back = pc.is_in(_ids(_as_columns(last), output.key), value_set=pa.concat_arrays([held_changed, held_removed]))
     rows = pd.concat([built[kept], last[back.to_numpy(zero_copy_only=False)]], ignore_index=True)
-    return rows, {"changed": held_changed, "removed": held_removed}
+    samples = {"changed": changes.sample("changed") if hold.holds_changes else [], "removed": changes.sample("removed")}
+    return rows, {"changed": held_changed, "removed": held_removed}, samples
 
 
 def hold_files(mapping: Mapping, run: RunFolder, last_delivery, built: list[dict], hold: Hold) -> tuple[list[dict], dict]:
@@ -88,9 +89,9 @@ def hold_files(mapping: Mapping, run: RunFolder, last_delivery, built: list[dict
         if path is not None and path.exists():
             with path.open("rb") as handle:
                 last = pd.read_parquet(handle, dtype_backend="numpy_nullable")
-            rows, ids = held_rows(rows, last, output, hold)
+            rows, ids, samples = held_rows(rows, last, output, hold)
             held[output.file] = {change: len(ids[change]) for change in ids} | {
-                f"sample_{change}": ids[change][:SAMPLE_SIZE].to_pylist() for change in ids}
+                f"sample_{change}": samples[change] for change in ids}
         run.write_parquet(f"{HELD_FOLDER}/{output.stem}.parquet", rows)
         frames[output.file] = rows
     items = []

@@ -221,19 +221,14 @@ def approve_first_delivery() -> bool:
     return conf.getboolean("aeries_hub", "approve_first_delivery", fallback=True)
 
 
-#: A key column whose name ends so holds an identifier or a code (StudentID, SchoolCode, sourcedId): the preview of a
-#: first delivery shows those only, never the rest of a key (an e-mail address, a group named after a teacher).
-ID_COLUMN_ENDINGS = ("id", "code", "number")
-
-
 def first_delivery_preview(mapping, run: RunFolder) -> list[dict]:
     """Each file of a first delivery: its rows, the id columns of its key, and a sample of their values."""
-    from aeries_hub.changes import id_sample
+    from aeries_hub.changes import id_sample, shown_key
 
     builds = read_run(run).builds
     files = []
     for output in mapping.outputs:
-        columns = tuple(c for c in output.key if c.lower().endswith(ID_COLUMN_ENDINGS))
+        columns = shown_key(output.key)
         sample, ids = id_sample(run.path("built", f"{output.stem}.parquet"), columns) if columns else ([], 0)
         rows = builds[output.stem].rows if output.stem in builds else None
         files.append({"file": output.file, "rows": rows, "key": list(output.key), "id_columns": list(columns),

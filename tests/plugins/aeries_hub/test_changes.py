@@ -39,6 +39,24 @@ def test_rows_are_compared_by_key_on_the_delivered_columns():
     assert changes.to_csv() == b"id,change\n4,added\n2,changed\n1,removed\n"
 
 
+def test_a_key_with_more_than_ids_shows_only_its_id_columns_in_the_samples():
+    """Xello's Educator.txt key is [Email, SchoolCode, EducatorSISId]: the report and the approval show no e-mail."""
+    key = ("Email", "SchoolCode", "EducatorSISId")
+    columns = [*key, "LastName"]
+    before = pd.DataFrame([("ann.lee@x.org", "100", "T1", "Lee"), ("bo.day@x.org", "100", "T2", "Day")], columns=columns)
+    after = pd.DataFrame([("bo.day@x.org", "100", "T2", "Day-Ray"), ("cy.ng@x.org", "200", "T3", "Ng")], columns=columns)
+    changes = compare(before, after, key, columns)
+    assert (changes.added, changes.changed, changes.removed) == (
+        ["cy.ng@x.org/200/T3"], ["bo.day@x.org/100/T2"], ["ann.lee@x.org/100/T1"])
+    assert changes.to_dict() == {
+        "rows_before": 2, "rows_after": 2, "added": 1, "changed": 1, "removed": 1, "unchanged": 0,
+        "sample_added": ["200/T3"], "sample_changed": ["100/T2"], "sample_removed": ["100/T1"],
+    }
+    assert b"cy.ng@x.org/200/T3,added" in changes.to_csv()  # the staged full list keeps the whole key
+    names_only = compare(before, after, ("Email",), columns)
+    assert [names_only.sample(change) for change in ("added", "changed", "removed")] == [[], [], []]
+
+
 def test_the_changes_csv_writes_an_id_a_spreadsheet_would_run_as_a_formula_behind_a_quote():
     before = frame(("=HYPERLINK(\"http://x\")", "100", "Ann"), ("-7", "100", "Bo"))
     after = frame(("@SUM(1+1)", "100", "Cy"), ("-7", "100", "Bob"))

@@ -33,7 +33,7 @@ def xello():
 
 def test_holding_removals_delivers_additions_and_changes_and_keeps_the_removed_rows_as_last_delivered(xello):
     output = xello.output("School.txt")
-    rows, held = held_rows(BUILT, LAST, output, Hold(REMOVALS, "approved"))
+    rows, held, _ = held_rows(BUILT, LAST, output, Hold(REMOVALS, "approved"))
     assert (held["changed"].to_pylist(), held["removed"].to_pylist()) == ([], ["995"])
     assert render_rows(xello, output, rows, {}) == (
         b"SchoolCode|Name|SchoolType\r\n994|Adams Academy|ES\r\n996|Cole High|HS\r\n997|Dunn High|HS\r\n"
@@ -42,7 +42,7 @@ def test_holding_removals_delivers_additions_and_changes_and_keeps_the_removed_r
 
 def test_additions_only_keeps_the_last_delivered_rows_of_changed_and_removed_keys(xello):
     output = xello.output("School.txt")
-    rows, held = held_rows(BUILT, LAST, output, Hold(CHANGES_AND_REMOVALS, "additions only"))
+    rows, held, _ = held_rows(BUILT, LAST, output, Hold(CHANGES_AND_REMOVALS, "additions only"))
     assert (held["changed"].to_pylist(), held["removed"].to_pylist()) == (["994"], ["995"])
     assert render_rows(xello, output, rows, {}) == (
         b"SchoolCode|Name|SchoolType\r\n996|Cole High|HS\r\n997|Dunn High|HS\r\n"
