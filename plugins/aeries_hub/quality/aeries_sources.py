@@ -31,11 +31,11 @@ def validate_tables(mapping: Mapping, run: RunFolder, tables: list[str], params:
     import pyarrow
 
     from aeries_hub.aeries.tables import TABLES
-    from aeries_hub.changes import extract_volumes
     from aeries_hub.mapping.crosswalk import checked_columns
     from aeries_hub.quality import load_checks, validate_frame
     from aeries_hub.quality.checks import referenced_columns, select_checks
     from aeries_hub.quality.runner import rejects_csv
+    from aeries_hub.quality.volumes import extract_volumes
 
     suites = load_checks(SOURCE_CHECKS_FILE)
     names = sorted(tables, key=VALIDATION_ORDER.index)

@@ -14,11 +14,10 @@ from aeries_hub.changes import (
     LastDelivery,
     StateUnreadable,
     compare,
-    extract_volumes,
     id_sample,
-    volume_drops,
 )
 from aeries_hub.mapping.models import Guard
+from aeries_hub.quality.volumes import extract_volumes, volume_drops
 
 COLUMNS = ["id", "school", "name"]
 
