@@ -375,6 +375,12 @@ def id_sample(path, columns: tuple[str, ...], size: int = SAMPLE_SIZE) -> tuple[
     return ids[:size].to_pylist(), len(ids)
 
 
+def row_ids(table, key: tuple[str, ...]):
+    """Each row's id in a data frame or :class:`ParquetColumns`: its ``key`` values as text joined with ``/``, as
+    :func:`compare` matches them."""
+    return _ids(_as_columns(table), key)
+
+
 def _ids(table, key: tuple[str, ...]):
     """The rows' ids: the key values as text joined with ``/``."""
     import pyarrow as pa

@@ -60,13 +60,13 @@ def held_rows(built, last, output: Output, hold: Hold):
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from aeries_hub.changes import _as_columns, _ids, compare
+    from aeries_hub.changes import compare, row_ids
 
     changes = compare(last, built, output.key, output.delivered_columns)
     held_changed = changes.arrow_ids("changed") if hold.holds_changes else pa.array([], pa.large_string())
     held_removed = changes.arrow_ids("removed")
-    kept = pc.invert(pc.is_in(_ids(_as_columns(built), output.key), value_set=held_changed)).to_numpy(zero_copy_only=False)
-    back = pc.is_in(_ids(_as_columns(last), output.key), value_set=pa.concat_arrays([held_changed, held_removed]))
+    kept = pc.invert(pc.is_in(row_ids(built, output.key), value_set=held_changed)).to_numpy(zero_copy_only=False)
+    back = pc.is_in(row_ids(last, output.key), value_set=pa.concat_arrays([held_changed, held_removed]))
     rows = pd.concat([built[kept], last[back.to_numpy(zero_copy_only=False)]], ignore_index=True)
     samples = {"changed": changes.sample("changed") if hold.holds_changes else [], "removed": changes.sample("removed")}
     return rows, {"changed": held_changed, "removed": held_removed}, samples

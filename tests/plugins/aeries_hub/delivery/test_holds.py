@@ -86,3 +86,15 @@ def test_held_files_of_a_packaged_delivery_are_zipped_again_and_their_rows_kept_
     }}
     assert run.read_parquet("held/organizations.parquet").astype(str).values.tolist() == [
         ["100", "Adams ES"], ["300", "Cole"], ["200", "Baker"]]
+
+
+def test_a_held_row_whose_value_a_spreadsheet_would_run_is_rendered_as_the_build_renders_it(xello):
+    """A held row comes from the last delivery's snapshot, outside this run's build: it is rendered through the same
+    formula escaping as a built row (Xello's files are opened in spreadsheets)."""
+    output = xello.output("School.txt")
+    last = pd.DataFrame([("995", '=HYPERLINK("http://x","Baker")', "MS"), ("996", "Cole High", "HS")], columns=SCHOOLS)
+    built = pd.DataFrame([("996", "Cole High", "HS")], columns=SCHOOLS)
+    rows, held, _ = held_rows(built, last, output, Hold(REMOVALS, "approved"))
+    assert held["removed"].to_pylist() == ["995"]
+    assert render_rows(xello, output, rows, {}) == (
+        b"SchoolCode|Name|SchoolType\r\n996|Cole High|HS\r\n995|'=HYPERLINK(\"http://x\",\"Baker\")|MS\r\n")

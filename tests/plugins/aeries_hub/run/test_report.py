@@ -38,8 +38,9 @@ def test_run_status_follows_rejects_failures_and_unfinished_stages():
     assert summarize(DESTINY, {k: v for k, v in stages.items() if k != "extract_staff"})["status"] == "Error"
 
 
-def test_a_failed_task_s_cause_is_the_reason_and_the_outcome_of_the_report():
-    stages = {
+def clean_destiny_stages() -> dict:
+    """The stage summaries of a Destiny run that extracted and built without a reject, before it delivered."""
+    return {
         "extract_schools": {"table": "schools", "rows": 3},
         "extract_students": {"table": "students", "rows": 9},
         "extract_staff": {"table": "staff", "rows": 2},
@@ -47,6 +48,10 @@ def test_a_failed_task_s_cause_is_the_reason_and_the_outcome_of_the_report():
         "validate_sources": {"tables": {}},
         "build_patrons": {"file": "patrons.csv", "rows": 10, "rejected": 0, "sha256": "ab", "checks": {}},
     }
+
+
+def test_a_failed_task_s_cause_is_the_reason_and_the_outcome_of_the_report():
+    stages = clean_destiny_stages()
     cause = ("authentication failed for user hub on sftp connection 'destiny_sftp' (127.0.0.1:2222): check the login "
              "and the key_file/private_key extra, and that the vendor installed the matching public key")
     failure = {"task_id": "deliver", "error": "DeliveryError", "message": cause, "conn_id": "destiny_sftp",
@@ -307,14 +312,7 @@ def test_rows_rejected_from_aeries_tables_are_named_with_their_keys():
 
 
 def test_a_blackout_ends_held_and_a_chosen_hold_is_in_the_approval_and_the_lines():
-    stages = {
-        "extract_schools": {"table": "schools", "rows": 3},
-        "extract_students": {"table": "students", "rows": 9},
-        "extract_staff": {"table": "staff", "rows": 2},
-        "extract_teachers": {"table": "teachers", "rows": 2},
-        "validate_sources": {"tables": {}},
-        "build_patrons": {"file": "patrons.csv", "rows": 10, "rejected": 0, "sha256": "ab", "checks": {}},
-    }
+    stages = clean_destiny_stages()
     blackout = "held: blackout summer until 2027-08-15; nothing was delivered (calendar.blackouts)"
     report = summarize(DESTINY, {**stages, "deliver": {"held_because": blackout}})
     assert (report["status"], report["reason"], report["delivered"]) == ("Held", blackout, [])
