@@ -223,15 +223,17 @@ def schema_problems(document: Any, validator, where: str, most: int = 5, lines: 
 
 
 def _deepest_per_path(errors: list) -> list:
-    """For oneOf failures the most useful message is the deepest one; keep one error per key path."""
+    """For oneOf failures the most useful message is the deepest one, from a branch of the instance's own type
+    (an object's unknown key, not "is not of type 'string'"); keep one error per key path, and an unknown key
+    besides (the likely cause of a missing one), first."""
     picked: dict[tuple, Any] = {}
     for error in errors:
         candidate = error
         while candidate.context:
-            candidate = max(candidate.context, key=lambda e: len(e.absolute_path))
-        key = tuple(candidate.absolute_path)
+            candidate = max(candidate.context, key=lambda e: (len(e.absolute_path), e.validator not in ("type", "enum")))
+        key = (tuple(candidate.absolute_path), candidate.validator == "additionalProperties")
         picked.setdefault(key, candidate)
-    return list(picked.values())
+    return sorted(picked.values(), key=lambda e: (list(map(str, e.absolute_path)), e.validator != "additionalProperties"))
 
 
 def _unknown_keys(error) -> list[str]:
@@ -249,7 +251,10 @@ def _describe(error, suggest: bool = False) -> str:
         hint = f"; allowed keys: {', '.join(allowed)}" if allowed else ""
         return f"unknown key {extra[0]!r}{did_you_mean}{hint}"
     if error.validator == "enum":
-        return f"{error.instance!r} is not one of {', '.join(map(str, error.validator_value))}"
+        choices = [str(choice) for choice in error.validator_value]
+        meant = closest(error.instance, choices, cutoff=0.8) if suggest and isinstance(error.instance, str) else None
+        did_you_mean = f" (did you mean {meant!r}?)" if meant else ""
+        return f"{error.instance!r} is not one of {', '.join(choices)}{did_you_mean}"
     if error.validator == "oneOf" and all(set(sub) == {"required"} for sub in error.validator_value):
         choices = ", ".join(sub["required"][0] for sub in error.validator_value)
         return f"give exactly one of: {choices}"

@@ -49,6 +49,7 @@ from aeries_hub.mapping.models import (
     Reference,
     Schedule,
     ValueSpec,
+    condition_placeholder_problems,
     template_problems,
 )
 from aeries_hub.mapping.rules import crosswalk_files_present, mapping_problems
@@ -165,6 +166,7 @@ def _check_texts(document: dict, lines: KeyLines) -> frozenset[str]:
 
     walk(document["outputs"], ["outputs"])
     problems += template_problems(document["outputs"], ["outputs"])
+    problems += condition_placeholder_problems(document, [])
     from_schools = sorted(used & RUN_VALUES_FROM_SCHOOLS)
     if from_schools and "schools" not in document["source"]["tables"]:
         names = ", ".join(f"{{run.{name}}}" for name in from_schools)

@@ -342,3 +342,37 @@ def template_fields(template: str) -> list[str]:
     return [name for _, name, _, _ in string.Formatter().parse(template)
             if name and name != "run_date" and not name.startswith("run.")]
 
+
+
+#: A placeholder as templates write it: ``{Column}``, ``{alias.Column}``, ``{run_date:%Y}``.
+_PLACEHOLDER = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?(?:[:!][^{}]*)?\}")
+
+
+def condition_placeholder_problems(node: Any, path: list) -> list[str]:
+    """``<key path>: <problem>`` for each value of an ``in`` or ``not_in`` condition below ``node`` that holds a
+    template placeholder: conditions compare literal values, so ``"{SchoolCode}"`` would be compared as that
+    text and never match. ``{run.NAME}`` is reported by the run values' own check; settings are already filled."""
+    from aeries_hub.config_files import format_key_path
+
+    problems: list[str] = []
+    if isinstance(node, list):
+        for i, item in enumerate(node):
+            problems += condition_placeholder_problems(item, path + [i])
+        return problems
+    if not isinstance(node, dict):
+        return problems
+    for key, value in node.items():
+        if key == "where" and isinstance(value, list):
+            for i, condition in enumerate(value):
+                for op in ("in", "not_in"):
+                    for j, literal in enumerate(condition.get(op) or () if isinstance(condition, dict) else ()):
+                        found = [p for p in _PLACEHOLDER.findall(str(literal)) if not RUN_VALUE.fullmatch(p)]
+                        if found:
+                            problems.append(
+                                f"{format_key_path(path + [key, i, op, j])}: {literal!r} would be compared as literal "
+                                f"text: a condition's values are not templates, {found[0]} is never filled in. To "
+                                "compare with another column, look its row up (lookups, on) or write an expression "
+                                "condition (see Expressions in docs/mappings.md); a setting is written "
+                                "{settings.NAME}")
+        problems += condition_placeholder_problems(value, path + [key])
+    return problems

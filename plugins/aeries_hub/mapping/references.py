@@ -16,6 +16,10 @@ from aeries_hub.mapping.steps import crosswalk_step
 def table_problem(mapping: Mapping, table: str, key: str) -> list[str]:
     if table in mapping.tables:
         return []
+    if table not in TABLES:
+        meant = closest(table, TABLES)
+        hint = f" (did you mean {meant!r}?)" if meant else ""
+        return [f"{key}: {table!r} is not an Aeries table{hint}; tables: {', '.join(TABLES)}"]
     return [f"{key}: table {table!r} is not in source.tables ({', '.join(mapping.tables)})"]
 
 

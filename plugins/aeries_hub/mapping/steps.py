@@ -103,20 +103,41 @@ def schema_keyword(validator, _enabled: bool, instance: Any, _schema: dict) -> I
     """The JSON Schema keyword :data:`SCHEMA_KEYWORD`: ``instance`` is a step of the registry, with its argument."""
     from jsonschema.exceptions import ValidationError
 
-    name = instance if isinstance(instance, str) else None
-    if isinstance(instance, dict) and len(instance) == 1:
-        name = next(iter(instance))
+    if not isinstance(instance, str) and not (isinstance(instance, dict) and len(instance) == 1):
+        yield ValidationError(not_a_step(instance))
+        return
+    name = instance if isinstance(instance, str) else next(iter(instance))
     known = STEPS.get(name) if isinstance(name, str) else None
     if name is not None and known is None:
         yield ValidationError(unknown_step(name))
         return
-    if known is not None and isinstance(instance, str) and known.argument is not None:
+    takes_argument = known is not None and known.argument is not None
+    if takes_argument and (isinstance(instance, str) or instance[name] is None):
         yield ValidationError(f"step {name!r} takes an argument: write it as {{{name}: ...}}")
         return
     if known is not None and isinstance(instance, dict) and known.argument is None:
         yield ValidationError(f"step {name!r} takes no argument: write it as {name}")
         return
     yield from validator.descend(instance, json_schema())
+
+
+def not_a_step(written: Any) -> str:
+    """Why ``written`` (not a name, nor a map of one key) is not a step; the usual cause is a step's argument
+    written beside its name instead of below it."""
+    steps = f"steps: {', '.join(sorted(STEPS))}"
+    if not isinstance(written, dict):
+        return f"a step is written as its name (trim) or as {{name: argument}}, not {written!r}; {steps}"
+    if not written:
+        return f"an empty step: write a step's name (trim) or {{name: argument}}; {steps}"
+    named = [key for key in written if key in STEPS]
+    others = ", ".join(str(key) for key in written if key not in STEPS)
+    if len(named) == 1 and written[named[0]] is None and STEPS[named[0]].argument is not None:
+        return (f"step {named[0]!r} has its argument's keys ({others}) beside its name: indent them below "
+                f"{named[0]}: as the keys of its argument")
+    if len(named) == len(written):
+        return f"{len(named)} steps in one list item ({', '.join(named)}): write each step as its own item"
+    unknown = [str(key) for key in written if key not in STEPS]
+    return f"a step is one name or {{name: argument}}, this item has {len(written)} keys; {unknown_step(unknown[0])}"
 
 
 def unknown_step(name: str) -> str:
