@@ -25,7 +25,7 @@ _NULL = {"type": "null"}
 #: The order of the keywords of each schema in the files: what it is, its constraints, then what is inside.
 _KEYWORD_ORDER = ("description", "type", "$ref", "enum", "pattern", "minLength", "maxLength", "minimum",
                   "exclusiveMinimum", "maximum", "minItems", "maxItems", "uniqueItems", "minProperties",
-                  "maxProperties", "default", "additionalProperties", "propertyNames", "required", "items",
+                  "maxProperties", "default", "examples", "additionalProperties", "propertyNames", "required", "items",
                   "properties", "dependentRequired", "oneOf", "allOf", "not", "$defs")
 
 

@@ -38,9 +38,10 @@ class Condition(ClosedModel):
     model_config = ConfigDict(json_schema_extra={"minProperties": 2, "maxProperties": 2})
 
     column: field_ref
-    in_: list[str | int] | None = Field(None, alias="in")
-    not_in: list[str | int] | None = None
-    blank: bool | None = None
+    in_: list[str | int] | None = Field(None, alias="in", description=(
+        "The column's value (trimmed) is one of these literal values."))
+    not_in: list[str | int] | None = Field(None, description="The column's value (trimmed) is none of these.")
+    blank: bool | None = Field(None, description="true: the column is blank (empty or spaces); false: it is not.")
     before_run_date: bool | None = Field(None, description=(
         "true: the date in the column is before the run's date; false: it is not (a blank date is neither before "
         "nor after it). Aeries dates (YYYY-MM-DD[THH:MM:SS]); e.g. a section staff member whose EndDate has passed."))
@@ -54,17 +55,18 @@ condition = TypeAliasType("condition", Condition)
 
 class PreferenceOrder(ClosedModel):
     column: field_ref
-    order: string_list
+    order: string_list = Field(description="The column's values, best first; values not listed come after them.")
 
 
 preference = TypeAliasType("preference", field_ref | PreferenceOrder)
 
 
 class Lookup(ClosedModel):
-    table: str
+    table: str = Field(description="Aeries table of source.tables to look a row up in.")
     on: Annotated[dict[str, str], Field(min_length=1)] = Field(
         description="{column of this record set: column of the lookup table}; the first matching row is used.")
-    where: list[condition] | None = None
+    where: list[condition] | None = Field(None, description=(
+        "Only the rows of the lookup table that meet these conditions can match."))
 
 
 lookup = TypeAliasType("lookup", Lookup)
@@ -75,7 +77,7 @@ class FirstOfColumn(ClosedModel):
     first name from the first word of MailingName)."""
 
     source: field_ref
-    transform: list[step] | None = None
+    transform: list[step] | None = Field(None, description="Steps applied to this column's value only.")
 
 
 class FirstInGroup(ClosedModel):
@@ -83,8 +85,8 @@ class FirstInGroup(ClosedModel):
     numbers, blanks last), "false" on the others; e.g. a student's primary contact: by [StudentID], order
     [ContactOrder, SequenceNumber]."""
 
-    by: _FieldRefs
-    order: _FieldRefs
+    by: _FieldRefs = Field(description="The columns whose equal values make a group.")
+    order: _FieldRefs = Field(description="The columns that order the rows of a group; the first row is true.")
 
 
 class Value(ClosedModel):
@@ -97,7 +99,7 @@ class Value(ClosedModel):
     })
 
     source: field_ref | None = None
-    constant: str | int | None = None
+    constant: str | int | None = Field(None, description="The same text on every row.")
     template: Annotated[str, Field(min_length=1)] | None = Field(None, description=(
         "Text with {Column} or {alias.Column} placeholders, the run's date {run_date:%Y-%m-%d}, and run values from "
         "Aeries such as {run.school_year} (see settings)."))
@@ -106,7 +108,7 @@ class Value(ClosedModel):
     match: dict[str, str] | None = Field(None, description="Match codes: source value (trimmed) -> vendor value.")
     default: str | None = Field(None, description=(
         "With match: the value for codes not listed. Absent: unlisted codes pass through."))
-    transform: list[step] | None = None
+    transform: list[step] | None = Field(None, description="Steps applied to the value in order.")
     first_in_group: FirstInGroup | None = None
 
 
@@ -114,16 +116,17 @@ value = TypeAliasType("value", Value)
 
 
 class Distinct(ClosedModel):
-    on: _FieldRefs
-    prefer: list[preference] | None = None
+    on: _FieldRefs = Field(description="The columns whose equal values are merged into one row.")
+    prefer: list[preference] | None = Field(None, description=(
+        "Which of the merged rows is kept: a column (lowest value first) or {column, order}, in priority order."))
     collect: dict[str, Annotated[str, Field(min_length=1)]] | None = Field(None, description=(
         "Columns whose values are gathered from every merged row (distinct, preferred row first) and joined with "
         "the given separator, e.g. {orgSourcedIds: \",\"} for a student enrolled at two schools."))
 
 
 class Explode(ClosedModel):
-    column: str
-    as_: Name = Field(alias="as")
+    column: str = Field(description="A list column of the table (see Aeries tables).")
+    as_: Name = Field(alias="as", description="Name its fields are read by: <as>.Field.")
     where: list[condition] | None = Field(None, description=(
         "Only the elements that meet these conditions (on <as>.Field) become rows; a row none of whose elements "
         "does is kept once with blank fields, as a row with an empty list (e.g. a section whose staff members are "
@@ -133,12 +136,14 @@ class Explode(ClosedModel):
 class RecordSet(ClosedModel):
     model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": ["from", "values"]}, {"required": ["rows"]}]})
 
-    name: Name
+    name: Name = Field(description="Names the record set in the run report and errors.")
     from_: str | None = Field(None, alias="from", description="Source table of this record set.")
-    where: list[condition] | None = None
-    lookups: dict[Name, lookup] | None = None
-    distinct: Distinct | None = None
-    values: dict[str, value] | None = None
+    where: list[condition] | None = Field(None, description=(
+        "Only the rows that meet all these conditions, tested after the lookups (see How a record set is built)."))
+    lookups: dict[Name, lookup] | None = Field(None, description=(
+        "Rows of other tables joined to each row, by alias; their columns are read as alias.Column."))
+    distinct: Distinct | None = Field(None, description="One row per key: merge the rows with equal on values.")
+    values: dict[str, value] | None = Field(None, description="The value of each column of the file, by name.")
     explode: Explode | None = Field(None, description=(
         "One row per element of a list column (e.g. a section's SectionStaffMembers); the element's fields are read "
         "as <as>.Field. A row whose list is empty is kept once, with blank fields."))
@@ -151,11 +156,13 @@ record_set = TypeAliasType("record_set", RecordSet)
 
 
 class Column(ClosedModel):
-    name: Annotated[str, Field(min_length=1)]
-    description: str | None = None
-    required: bool = False
-    max_length: Annotated[int, Field(ge=1)] | None = None
-    allowed: Annotated[list[str], Field(min_length=1)] | None = None
+    name: Annotated[str, Field(min_length=1)] = Field(description="The column's name, its header in the file.")
+    description: str | None = Field(None, description="What the column holds, for the reader of the mapping.")
+    required: bool = Field(False, description="A row with a blank value breaks the column's rules.")
+    max_length: Annotated[int, Field(ge=1)] | None = Field(None, description=(
+        "A row with a longer value breaks the column's rules."))
+    allowed: Annotated[list[str], Field(min_length=1)] | None = Field(None, description=(
+        "A row with a non-blank value not listed breaks the column's rules."))
     pattern: str | None = Field(None, description="Regular expression every non-blank value must match.")
     severity: Severity = Field("reject", description="What a row breaking this column's rules does.")
     do_not_map: bool = Field(False, description="Documented but not sent: the column is left out of the file.")
@@ -176,40 +183,47 @@ class Format(ClosedModel):
     type: Literal["delimited", "jsonl"] = Field("delimited", description=(
         "delimited text (CSV, pipes) or JSON Lines: one object per row, column names with dots become nested "
         "objects (students.fname)."))
-    delimiter: Annotated[str, Field(min_length=1, max_length=1)] = ","
-    header: bool = True
-    quoting: Literal["all", "minimal", "none"] = "minimal"
-    encoding: Literal["utf-8", "utf-8-sig", "latin-1", "cp1252"] = "utf-8"
-    line_ending: Literal["crlf", "lf"] = "lf"
+    delimiter: Annotated[str, Field(min_length=1, max_length=1)] = Field(",", description=(
+        "The character between values, e.g. | for pipes."))
+    header: bool = Field(True, description="The first line names the columns.")
+    quoting: Literal["all", "minimal", "none"] = Field("minimal", description=(
+        "Quote every value, only those that need it (a delimiter, quote or line break), or none."))
+    encoding: Literal["utf-8", "utf-8-sig", "latin-1", "cp1252"] = Field("utf-8", description=(
+        "Character encoding of the file; utf-8-sig starts it with a byte order mark (Excel)."))
+    line_ending: Literal["crlf", "lf"] = Field("lf", description="End of each line: crlf (Windows) or lf.")
 
 
 format = TypeAliasType("format", Format)
 
 
 class Reference(ClosedModel):
-    column: str
+    column: str = Field(description="Column of this file whose values must be keys of the other file.")
     file: str = Field(description="Another output's file name.")
     key: str | None = Field(None, description="Column of that file (default: its first key column).")
     separator: Annotated[str, Field(min_length=1)] | None = Field(
         None, description="The cell holds several values separated by this.")
-    severity: Severity = "error"
+    severity: Severity = Field("error", description=(
+        "What a value that is not a key does: error stops the run, warning reports it, reject drops the row."))
 
 
 class Nest(ClosedModel):
-    file: str
+    file: str = Field(description="The jsonl output whose rows are nested.")
     on: Annotated[dict[str, str], Field(min_length=1, max_length=1)] = Field(description=(
         "{column of the nested file: column of this file}; the nested column is left out of the nested objects."))
 
 
 class Output(ClosedModel):
     file: str = Field(pattern="^[A-Za-z0-9_.-]+$", description="File name delivered to the vendor.")
-    format: format
+    format: Annotated[format, Field(description="How the file is written: delimited text or JSON Lines.")]
     key: Annotated[list[str], Field(min_length=1)] = Field(
         description="Column(s) that identify a record in this file; must be unique.")
     min_rows: Annotated[int, Field(ge=0)] = Field(1, description="Fewer rows than this stops the run before delivery.")
-    columns: Annotated[list[column], Field(min_length=1)]
-    records: Annotated[list[record_set], Field(min_length=1)]
-    checks: _CheckListRef | None = None
+    columns: Annotated[list[column], Field(min_length=1)] = Field(description=(
+        "The file's columns, in file order, with their rules."))
+    records: Annotated[list[record_set], Field(min_length=1)] = Field(description=(
+        "Where the rows come from: record sets, one after another."))
+    checks: _CheckListRef | None = Field(None, description=(
+        "Great Expectations checks of the file's rows (see Check files)."))
     references: list[Reference] | None = Field(None, description=(
         "Referential completeness: every value of column (each part, with separator) must be a key of an output "
         "file of this mapping (this one included, e.g. a parent id). Another file is built first."))

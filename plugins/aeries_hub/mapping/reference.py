@@ -3,8 +3,9 @@ and plugins/aeries_hub/schemas/checks.schema.json from their pydantic models (:m
 :mod:`aeries_hub.quality.check_models`), and plugins/aeries_hub/schemas/district_policy.schema.json
 (:mod:`aeries_hub.mapping.policy_models`), then docs/mapping-reference.md from the same definitions: every key of
 the mapping, check and data-sharing policy file formats, every transform step of the registry (:mod:`aeries_hub.mapping.steps`) and
-every Aeries table and column of :mod:`aeries_hub.aeries.tables`. The examples are the first use of each key in
-the shipped mappings (include/mappings/). Then the write-back files (:mod:`aeries_hub.writeback.reference`):
+every Aeries table and column of :mod:`aeries_hub.aeries.tables`, and how a record set is built
+(:mod:`aeries_hub.mapping.reference_prose`). A key's example is its own (``examples=`` of its Field), else its
+first use in the shipped files (include/); a step's is its registry example. Then the write-back files (:mod:`aeries_hub.writeback.reference`):
 plugins/aeries_hub/schemas/writeback.schema.json and docs/writeback-reference.md.
 
 Tests fail when a committed schema or reference is not the one this module writes.
@@ -19,9 +20,10 @@ from typing import Any, Iterator
 from aeries_hub.aeries.tables import TABLES
 from aeries_hub.config_files import one_line_yaml, read_yaml
 from aeries_hub.mapping.policy_models import policy_schema_document
+from aeries_hub.mapping.reference_prose import RECORD_SETS, TABLES_INTRO, table_use
 from aeries_hub.mapping.schema_models import mapping_schema_document
-from aeries_hub.mapping.steps import STEPS
-from aeries_hub.paths import MAPPINGS_DIR, SCHEMAS_DIR
+from aeries_hub.mapping.steps import STEPS, Example
+from aeries_hub.paths import DISTRICT_POLICY, MAPPINGS_DIR, QUALITY_DIR, SCHEMAS_DIR
 from aeries_hub.quality.check_models import checks_schema_document
 from aeries_hub.reference_text import kind_in_words, object_branch
 from aeries_hub.schema_generator import schema_text
@@ -118,9 +120,8 @@ def _examples(mapping_schema: dict) -> dict[tuple[str, str], tuple[Any, str]]:
             target = _section_of(schema)
             name = schema["$ref"].rsplit("/", 1)[-1]
             if name == "step":
-                step_name = node if isinstance(node, str) else next(iter(node), "")
-                found.setdefault(("step", step_name), (node, file))
-            elif target is None and name in definitions:
+                return
+            if target is None and name in definitions:
                 walk(node, definitions[name], section, prefix, file)
             elif target is not None and not target.startswith("checks:"):
                 walk(node, definitions[name], target, "", file)
@@ -149,6 +150,37 @@ def _examples(mapping_schema: dict) -> dict[tuple[str, str], tuple[Any, str]]:
     return found
 
 
+def _plain_examples(node: Any, section: str, file: str, found: dict, prefix: str = "") -> None:
+    """(section, key path) -> (first value written, file) of the keys of a document whose keys are all written
+    in the reference (a check, the policy): objects below a key as ``key.sub``, lists of objects as ``key[].sub``."""
+    if not isinstance(node, dict):
+        return
+    for key, value in node.items():
+        found.setdefault((section, prefix + key), (value, file))
+        if isinstance(value, dict):
+            _plain_examples(value, section, file, found, prefix + key + ".")
+        elif isinstance(value, list):
+            for item in value:
+                _plain_examples(item, section, file, found, prefix + key + "[].")
+
+
+def _other_examples() -> dict[tuple[str, str], tuple[Any, str]]:
+    """Examples of the check and policy keys: the checks files (include/quality/), the checks of the shipped
+    mappings' outputs and the district's policy."""
+    found: dict[tuple[str, str], tuple[Any, str]] = {}
+    for path in sorted(QUALITY_DIR.glob("*.yml")):
+        for checks in (read_yaml(path, shown=path.name, error=ValueError) or {}).values():
+            for check in checks:
+                _plain_examples(check, "checks:check", path.name, found)
+    for path in sorted(MAPPINGS_DIR.glob("*.yml")):
+        for output in read_yaml(path, shown=path.name, error=ValueError)["outputs"]:
+            for check in output.get("checks") or ():
+                _plain_examples(check, "checks:check", path.name, found)
+    policy = read_yaml(DISTRICT_POLICY, shown=DISTRICT_POLICY.name, error=ValueError)
+    _plain_examples(policy, "policy", DISTRICT_POLICY.name, found)
+    return found
+
+
 def _example(value: Any, key: str | None = None) -> str:
     """``value`` as YAML on one line (``key: value`` when given a key path), cut to a table cell's width."""
     if key is None:
@@ -162,21 +194,70 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _key_table(schema: dict, section: str, definitions: dict, examples: dict) -> list[str]:
-    lines = ["| Key | Type | Default | Description | Example |", "|---|---|---|---|---|"]
+def _description(schema: dict, definitions: dict) -> str:
+    """A key's description: its own, else that of the definition it refers to or of its object (a model's
+    docstring)."""
+    if schema.get("description"):
+        return schema["description"]
+    if "$ref" in schema and schema["$ref"].startswith("#/$defs/"):
+        return definitions.get(schema["$ref"].rsplit("/", 1)[-1], {}).get("description", "")
+    for branch in schema.get("oneOf", ()):
+        if branch.get("description"):
+            return branch["description"]
+    return ""
+
+
+def key_rows(schema: dict, section: str, definitions: dict, examples: dict) -> Iterator[tuple[str, dict, str, str, str]]:
+    """(key path, schema, default, description, example) of each key of a section of the reference. The example
+    is the key's own (``examples=`` of its Field), else its first use in the shipped files, else its default."""
     for path, sub, required in _keys(schema):
         default = "required" if required else (f"`{json.dumps(sub['default'])}`" if "default" in sub else "")
-        example = examples.get((section, path))
-        if example:
-            shown = f"`{_cell(_example(example[0], path))}` ({example[1]})"
+        used = examples.get((section, path))
+        if sub.get("examples"):
+            shown = f"`{_cell(_example(sub['examples'][0], path))}`"
+        elif used:
+            shown = f"`{_cell(_example(used[0], path))}` ({used[1]})"
         else:
             shown = f"`{_cell(_example(sub['default'], path))}`" if "default" in sub else ""
+        yield path, sub, default, _description(sub, definitions), shown
+
+
+def _key_table(schema: dict, section: str, definitions: dict, examples: dict) -> list[str]:
+    lines = ["| Key | Type | Default | Description | Example |", "|---|---|---|---|---|"]
+    for path, sub, default, description, shown in key_rows(schema, section, definitions, examples):
         lines.append(f"| `{path}` | {_cell(kind_in_words(sub, definitions, _link))} | {default} | "
-                     f"{_cell(sub.get('description', ''))} | {shown} |")
+                     f"{_cell(description)} | {shown} |")
     return lines
 
 
-def _step_lines(examples: dict) -> list[str]:
+def sections() -> Iterator[tuple[str, dict, dict, dict]]:
+    """(section, object schema, definitions, examples) of every key table of the reference."""
+    mapping_schema, checks_schema = _schemas()
+    definitions = mapping_schema["$defs"]
+    examples = {**_examples(mapping_schema), **_other_examples()}
+    for section in _SECTIONS:
+        own = object_branch(mapping_schema if section == "(top)" else definitions[section])
+        if own is not None:
+            yield section, own, definitions, examples
+    yield "checks:check", checks_schema["$defs"]["check"], checks_schema["$defs"], examples
+    yield "policy", policy_schema_document(), {}, examples
+
+
+def _step_example(example: Example) -> str:
+    """``{truncate: 3}``: `"Ridge"` → `"Rid"`, with the other columns the step reads (values quoted, so that a
+    blank or a space shows)."""
+    def quoted(value: str) -> str:
+        return f"`{json.dumps(value, ensure_ascii=False)}`"
+
+    row = ", ".join(f"{column} {quoted(value)}" for column, value in example.row.items())
+    crosswalks = ", ".join(f"{name} lists " + ", ".join(f"{quoted(a)} → {quoted(v)}" for a, v in pairs.items())
+                           for name, pairs in example.crosswalks.items())
+    given = "; ".join(part for part in (row and f"the row's {row}", crosswalks) if part)
+    return (f"`{_example(example.written)}`: {quoted(example.value)} → {quoted(example.result)}"
+            + (f" ({given})" if given else ""))
+
+
+def _step_lines() -> list[str]:
     lines = ["A value's `transform` is a list of steps applied in order; a step without an argument is written "
              "as its name (`trim`), one with an argument as `{name: argument}`.", "",
              "| Step | Argument | What it does | Example |", "|---|---|---|---|"]
@@ -186,26 +267,29 @@ def _step_lines(examples: dict) -> list[str]:
         if step.argument is not None and step.argument.get("type") == "object" and step.argument.get("properties"):
             required = set(step.argument.get("required", ()))
             argument = "{" + ", ".join(k + ("" if k in required else "?") for k in step.argument["properties"]) + "}"
-        example = examples.get(("step", step.name))
-        shown = f"`{_cell(_example(example[0]))}` ({example[1]})" if example else ""
+        shown = _cell(_step_example(step.example)) if step.example else ""
         lines.append(f"| `{step.name}` | {_cell(argument)} | {_cell(step.description)} | {shown} |")
     return lines
 
 
 def _table_lines() -> list[str]:
-    lines = ["The tables `source.tables` may name, with the columns a mapping may read (a list column holds "
-             "records, read with `explode`). Types are those of the extracted frames.", ""]
+    lines = [TABLES_INTRO, ""]
     for table in TABLES.values():
         where = "per school" if table.per_school else "district-wide"
+        school = (f"tied to a school by {table.school_column}" if table.school_column
+                  else "not tied to a school (source.school_codes keeps all its rows)")
         lines += [f"### `{table.name}`", "",
-                  f"Endpoint `{table.endpoint}` ({where}), security area {table.security_area}, "
-                  f"key {', '.join(table.key)}.", "", "| Column | Type |", "|---|---|"]
+                  f"Endpoint `{table.endpoint}` ({where}{', paged' if table.paged else ''}), security area "
+                  f"{table.security_area}, key {', '.join(table.key)}; {school}.", "", table_use(table), "",
+                  "| Column | Type |", "|---|---|"]
         for name, kind in table.columns:
-            if isinstance(kind, dict):
-                fields = ", ".join(f"{field} ({field_kind})" for field, field_kind in kind["list"].items())
-                kind = f"list of records: {fields}"
             added = " (added by the hub)" if name in table.added_columns else ""
-            lines.append(f"| `{name}` | {kind}{added} |")
+            if not isinstance(kind, dict):
+                lines.append(f"| `{name}` | {kind}{added} |")
+                continue
+            lines.append(f"| `{name}` | list of records{added}, read with `explode` (`{{column: {name}, as: x}}`: "
+                         "its fields as `x.Field`) |")
+            lines += [f"| `{name}[].{field}` | {field_kind} |" for field, field_kind in kind["list"].items()]
         lines.append("")
     return lines
 
@@ -214,7 +298,7 @@ def render() -> str:
     """The reference, as docs/mapping-reference.md holds it."""
     mapping_schema, checks_schema = _schemas()
     definitions = mapping_schema["$defs"]
-    examples = _examples(mapping_schema)
+    examples = {**_examples(mapping_schema), **_other_examples()}
     lines = ["# Mapping file reference", "",
              "<!-- Written by `make docs` (aeries_hub/mapping/reference.py) from the models of the formats "
              "(aeries_hub/mapping/schema_models.py, output_models.py, aeries_hub/quality/check_models.py), "
@@ -222,8 +306,9 @@ def render() -> str:
              "do not edit. -->", "",
              "Every key a mapping file (include/mappings/*.yml) may hold. How to write one: "
              "[Writing a mapping file](mappings.md). A key path `a[].b` is the key `b` of each item of the list `a`; "
-             "`a.<name>.b` the key `b` of each entry of the map `a`. Examples are each key's first use in the "
-             "shipped mappings.", ""]
+             "`a.<name>.b` the key `b` of each entry of the map `a`. An example names the shipped file it is "
+             "taken from; the others are written for this page. How the keys work together: "
+             "[How a record set is built](#record-sets).", ""]
     for section in _SECTIONS:
         schema = mapping_schema if section == "(top)" else definitions[section]
         if section == "(top)":
@@ -237,13 +322,14 @@ def render() -> str:
         if own is not schema:
             lines += [f"A {section} is {kind_in_words(schema, definitions, _link)}; as an object:", ""]
         lines += _key_table(own, section, definitions, examples) + [""]
-    lines += ["## Transform steps", ""] + _step_lines(examples) + [""]
+    lines += RECORD_SETS + [""]
+    lines += ["## Transform steps", ""] + _step_lines() + [""]
     lines += ["## Check files", "", checks_schema["description"], ""]
-    lines += _key_table(checks_schema["$defs"]["check"], "checks:check", checks_schema["$defs"], {}) + [""]
+    lines += _key_table(checks_schema["$defs"]["check"], "checks:check", checks_schema["$defs"], examples) + [""]
     policy = policy_schema_document()
     lines += ['## The district\'s data-sharing policy <a id="district-policy"></a>', "",
               f"include/district_policy.yml ([Data sharing](operating.md#data-sharing)). {policy['description']}", ""]
-    lines += _key_table(policy, "policy", {}, {}) + [""]
+    lines += _key_table(policy, "policy", {}, examples) + [""]
     lines += ["## Aeries tables", ""] + _table_lines()
     return "\n".join(lines).rstrip() + "\n"
 

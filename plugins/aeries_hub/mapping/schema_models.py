@@ -42,12 +42,14 @@ class Incremental(ClosedModel):
     max_changed_percent: Annotated[float, Field(gt=0, le=100)] | None = Field(None, description=(
         "A table whose changed records (students, sections, staff; a student's schedule or contacts count as one) "
         "exceed this share of its snapshot is extracted in full instead: past it, pages cost Aeries less than one "
-        "request per record (default 5)."))
+        "request per record (default 5)."), examples=[5])
 
 
 class StudentStatusCodes(ClosedModel):
-    active: string_list | None = None
-    pre_enrolled: string_list | None = None
+    active: string_list | None = Field(None, description="Codes of active students (default: blank).",
+                                       examples=[["", "A"]])
+    pre_enrolled: string_list | None = Field(None, description="Codes of pre-enrolled students (default: P).",
+                                             examples=[["P", "N"]])
 
 
 class Source(ClosedModel):
@@ -73,7 +75,7 @@ class Source(ClosedModel):
         "Absent: every run extracts everything."))
     student_status_codes: StudentStatusCodes | None = Field(None, description=(
         "Aeries InactiveStatusCode values (trimmed) that mean each status. Default: active = blank, pre_enrolled = "
-        "P, inactive = every other code."))
+        "P, inactive = every other code."), examples=[{"active": [""], "pre_enrolled": ["P", "N"]}])
 
 
 class Sftp(ClosedModel):
@@ -82,7 +84,7 @@ class Sftp(ClosedModel):
 
 
 class Package(ClosedModel):
-    zip: str = Field(pattern="^[A-Za-z0-9_.-]+\\.zip$")
+    zip: str = Field(pattern="^[A-Za-z0-9_.-]+\\.zip$", description="Name of the zip file delivered.")
 
 
 class HttpTarget(ClosedModel):
@@ -95,8 +97,9 @@ class HttpTarget(ClosedModel):
 class Http(ClosedModel):
     endpoint: str = Field(pattern="^/", description=(
         "Path of the import endpoint, after the connection's host (and its endpoint_prefix extra)."))
-    batch_size: Annotated[int, Field(ge=1, le=10000)] = 100
-    targets: Annotated[dict[Name, HttpTarget], Field(min_length=1)]
+    batch_size: Annotated[int, Field(ge=1, le=10000)] = Field(100, description="Records posted per request.")
+    targets: Annotated[dict[Name, HttpTarget], Field(min_length=1)] = Field(description=(
+        "The vendor's servers a run may post to, by name (e.g. sandbox and production)."))
     target: str = Field(description=(
         "The target scheduled runs deliver to; manual runs may choose another with the target param."))
 
@@ -104,7 +107,7 @@ class Http(ClosedModel):
 class Delivery(ClosedModel):
     model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": ["sftp"]}, {"required": ["http"]}]})
 
-    sftp: Sftp | None = None
+    sftp: Sftp | None = Field(None, description="Upload the output files to the vendor's SFTP server.")
     package: Package | None = Field(None, description=(
         "Deliver every output file in one zip archive instead of one by one."))
     http: Http | None = Field(None, description=(
@@ -117,7 +120,7 @@ class Window(ClosedModel):
         json_schema_extra=_UNIQUE, description="Days on which the window opens.")
     start: str = Field(pattern=_HOURS_MINUTES, description="Opening time, HH:MM.")
     end: str = Field(pattern=_HOURS_MINUTES, description="Closing time, HH:MM; at or before start: the next day.")
-    timezone: str
+    timezone: str = Field(description="IANA time zone name of start and end, e.g. America/Los_Angeles.")
     outside: Literal["wait", "skip"] = Field("wait", description="What a run started outside the window does.")
     max_wait_hours: _Hours = Field(24, description="With wait: give up (skip) after this long.")
 
@@ -137,18 +140,20 @@ _Day = Annotated[str, Field(pattern="^\\d{4}-\\d{2}-\\d{2}$", description="A day
 
 
 class DateRange(ClosedModel):
-    name: _Text = Field(description="What the range is, named in the report (e.g. summer).")
-    start: _Day = Field(description="Its first day, YYYY-MM-DD.")
-    end: _Day = Field(description="Its last day, YYYY-MM-DD, on or after start.")
+    name: _Text = Field(description="What the range is, named in the report (e.g. summer).", examples=["summer"])
+    start: _Day = Field(description="Its first day, YYYY-MM-DD.", examples=["2026-06-12"])
+    end: _Day = Field(description="Its last day, YYYY-MM-DD, on or after start.", examples=["2026-08-09"])
 
 
 class Calendar(ClosedModel):
     blackouts: list[DateRange] | None = Field(None, description=(
         "Days on which nothing is delivered (summer, testing weeks): a run builds and checks its files, reports "
-        "'held: blackout NAME until END', delivers nothing and ends in success with the status Held."))
+        "'held: blackout NAME until END', delivers nothing and ends in success with the status Held."),
+        examples=[[{"name": "state testing", "start": "2027-04-12", "end": "2027-04-23"}]])
     additions_only: list[DateRange] | None = Field(None, description=(
         "Days on which a delivery sends new rows only: changed and removed rows keep what the vendor last received "
-        "(the start of a school year, while schedules settle). Needs a file delivery (delivery.sftp)."))
+        "(the start of a school year, while schedules settle). Needs a file delivery (delivery.sftp)."),
+        examples=[[{"name": "schedule changes", "start": "2026-08-13", "end": "2026-09-04"}]])
 
 
 class CrosswalkUse(ClosedModel):
@@ -159,11 +164,11 @@ class CrosswalkUse(ClosedModel):
 
 
 class CrosswalkCheck(ClosedModel):
-    table: str
+    table: str = Field(description="Aeries table of source.tables whose rows should all be in the crosswalk.")
     column: str = Field(description="Column of the table whose values are looked up in the crosswalk's aeries column.")
     name: str = Field(description="Column of the table with the name compared to vendor names.")
     vendor_name: str = Field(description="Column of the crosswalk file with the vendor's name.")
-    where: list[condition] | None = None
+    where: list[condition] | None = Field(None, description="Only the table's rows that meet these conditions.")
     used_by: list[CrosswalkUse] | None = Field(None, description=(
         "Columns of other Aeries tables whose values are looked up in the crosswalk (e.g. the staff's "
         "PrimaryAeriesSchool): a value in neither the crosswalk nor the table's column (a code Aeries does not "
@@ -198,22 +203,23 @@ class MappingFile(ClosedModel):
         "Identifier of the integration; the DAG id is aeries_to_<name>."))
     title: str | None = Field(None, description="Human name shown in the Airflow UI.")
     description: _Text = Field(description="Markdown shown as the DAG's documentation.")
-    tags: list[str] | None = Field(None, json_schema_extra=_UNIQUE)
-    owner: str | None = None
+    tags: list[str] | None = Field(None, json_schema_extra=_UNIQUE, description="Tags of the DAG in the Airflow UI.")
+    owner: str | None = Field(None, description="Owner of the DAG in the Airflow UI (default data-engineering).")
     schedule: Schedule | None = Field(description="When the integration runs. null: only when triggered.")
-    aeries: Aeries
-    source: Source
-    outputs: Annotated[list[output], Field(min_length=1)]
-    delivery: Delivery
+    aeries: Aeries = Field(description="The Aeries server to extract from.")
+    source: Source = Field(description="What to extract from Aeries: the tables, schools and students.")
+    outputs: Annotated[list[output], Field(min_length=1)] = Field(description="The files built for the vendor.")
+    delivery: Delivery = Field(description="How the files reach the vendor.")
     window: Window | None = Field(None, description=(
         "The district's allowed pull window: a run outside it waits for it (or skips) with the reason in its log."))
     guard: Guard | None = Field(None, description=(
         "The mass-change guard. Each run compares every file with the last delivered one by its key; a file that "
         "removes or changes more rows than this waits for a person to approve it in the Airflow UI (rejected or "
-        "unanswered: nothing is delivered)."))
+        "unanswered: nothing is delivered)."), examples=[{"max_removed_percent": 5, "approval_timeout_hours": 12}])
     calendar: Calendar | None = Field(None, description=(
         "The vendor's calendar, in the time zone of the schedule (UTC without one): blackout date ranges and "
-        "additions-only windows, each day of a range included; a blackout wins over a window on the same day."))
+        "additions-only windows, each day of a range included; a blackout wins over a window on the same day."),
+        examples=[{"blackouts": [{"name": "summer", "start": "2026-06-12", "end": "2026-08-09"}]}])
     settings: dict[Name, str | int] | None = Field(None, description=(
         "Named values used as {settings.NAME} in any text of the outputs (templates, constants, steps), e.g. the "
         "Google Apps domain; {settings.NAME|regex} gives the value escaped for use inside a regular expression. "

@@ -14,7 +14,7 @@ which run in a build only.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from aeries_hub.config_files import closest
@@ -36,6 +36,20 @@ def _reads_nothing(argument: Any) -> list[tuple[str, str]]:
 
 
 @dataclass(frozen=True)
+class Example:
+    """A step as a mapping writes it, a value before it and the value after it (docs/mapping-reference.md shows it;
+    tests/plugins/aeries_hub/mapping/test_steps.py runs it)."""
+
+    written: str | dict[str, Any]
+    value: str
+    result: str
+    #: The other columns of the row the step reads (blank_if_equal_to, a template in if_blank).
+    row: dict[str, str] = field(default_factory=dict)
+    #: The crosswalks the step reads: {name: {aeries value: vendor value}}.
+    crosswalks: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Step:
     name: str
     function: Callable[[pd.Series, Any, Rows], pd.Series]
@@ -43,6 +57,8 @@ class Step:
     argument: dict[str, Any] | None = None
     #: The columns of the row the step reads, from its argument: (key path below the step, column).
     reads: Callable[[Any], list[tuple[str, str]]] = _reads_nothing
+    #: What the step does to one value (every step has one: test_reference.py).
+    example: Example | None = None
 
     @property
     def description(self) -> str:
@@ -55,10 +71,10 @@ STEPS: dict[str, Step] = {}
 
 
 def step(name: str, argument: dict[str, Any] | None = None,
-         reads: Callable[[Any], list[tuple[str, str]]] = _reads_nothing) -> Callable:
+         reads: Callable[[Any], list[tuple[str, str]]] = _reads_nothing, *, example: Example | None = None) -> Callable:
     """Register the decorated function as the step ``name`` (see :class:`Step`)."""
     def register(function: Callable[[pd.Series, Any, Rows], pd.Series]) -> Callable:
-        STEPS[name] = Step(name, function, argument, reads)
+        STEPS[name] = Step(name, function, argument, reads, example)
         return function
 
     return register
@@ -159,38 +175,39 @@ def crosswalk_step(written) -> tuple[str | None, str | None]:
 # ----------------------------------------------------------------------------------------------- the steps
 
 
-@step("trim")
+@step("trim", example=Example("trim", "  Ana ", "Ana"))
 def _trim(values: pd.Series, _argument: None, _rows: Rows) -> pd.Series:
     """Removes the spaces at both ends."""
     return values.str.strip()
 
 
-@step("upper")
+@step("upper", example=Example("upper", "Ridge High", "RIDGE HIGH"))
 def _upper(values: pd.Series, _argument: None, _rows: Rows) -> pd.Series:
     """Upper case."""
     return values.str.upper()
 
 
-@step("lower")
+@step("lower", example=Example("lower", "ZOBrien@Example.org", "zobrien@example.org"))
 def _lower(values: pd.Series, _argument: None, _rows: Rows) -> pd.Series:
     """Lower case."""
     return values.str.lower()
 
 
-@step("title")
+@step("title", example=Example("title", "MARIA DE LA CRUZ", "Maria De La Cruz"))
 def _title(values: pd.Series, _argument: None, _rows: Rows) -> pd.Series:
     """Title Case (each word capitalised)."""
     return values.str.title()
 
 
-@step("digits_only")
+@step("digits_only", example=Example("digits_only", "(555) 010-0100", "5550100100"))
 def _digits_only(values: pd.Series, _argument: None, _rows: Rows) -> pd.Series:
     """Keeps the digits only (a phone number's 555-0100 becomes 5550100)."""
     return values.str.replace(r"\D", "", regex=True)
 
 
 @step("date", {"type": "string",
-               "description": "strftime format for an Aeries date, e.g. %m/%d/%Y. Blank and 0001-01-01 become blank."})
+               "description": "strftime format for an Aeries date, e.g. %m/%d/%Y. Blank and 0001-01-01 become blank."},
+      example=Example({"date": "%m/%d/%Y"}, "2019-03-04T00:00:00", "03/04/2019"))
 def _date(values: pd.Series, fmt: str, _rows: Rows) -> pd.Series:
     import pandas as pd
 
@@ -201,7 +218,7 @@ def _date(values: pd.Series, fmt: str, _rows: Rows) -> pd.Series:
     return parsed.dt.strftime(fmt).astype(TEXT).where(parsed.notna(), "")
 
 
-@step("truncate", {"type": "integer", "minimum": 1})
+@step("truncate", {"type": "integer", "minimum": 1}, example=Example({"truncate": 3}, "Ridge", "Rid"))
 def _truncate(values: pd.Series, length: int, _rows: Rows) -> pd.Series:
     """Keeps the first N characters."""
     return values.str.slice(0, length)
@@ -213,14 +230,14 @@ def _if_blank_reads(fill: str) -> list[tuple[str, str]]:
 
 @step("if_blank", {"type": "string",
                    "description": "Value for blank cells; may use {Column} placeholders, e.g. a generated username."},
-      reads=_if_blank_reads)
+      reads=_if_blank_reads, example=Example({"if_blank": "S{StudentID}"}, "", "S101", row={"StudentID": "101"}))
 def _if_blank(values: pd.Series, fill: str, rows: Rows) -> pd.Series:
     from aeries_hub.mapping.text import is_blank
 
     return values.where(~is_blank(values), rows.template(fill) if "{" in fill else fill)
 
 
-@step("prefix", {"type": "string"})
+@step("prefix", {"type": "string"}, example=Example({"prefix": "T-"}, "501", "T-501"))
 def _prefix(values: pd.Series, prefix: str, _rows: Rows) -> pd.Series:
     """Writes the text before each value that is not blank."""
     from aeries_hub.mapping.text import is_blank
@@ -230,7 +247,8 @@ def _prefix(values: pd.Series, prefix: str, _rows: Rows) -> pd.Series:
 
 @step("pad_left", {"type": "object", "additionalProperties": False, "required": ["width"],
                    "properties": {"width": {"type": "integer", "minimum": 1},
-                                  "char": {"type": "string", "minLength": 1, "maxLength": 1}}})
+                                  "char": {"type": "string", "minLength": 1, "maxLength": 1}}},
+      example=Example({"pad_left": {"width": 6}}, "101", "000101"))
 def _pad_left(values: pd.Series, argument: dict, _rows: Rows) -> pd.Series:
     """Pads each value that is not blank on the left to width characters with char (default 0)."""
     from aeries_hub.mapping.text import is_blank
@@ -240,7 +258,8 @@ def _pad_left(values: pd.Series, argument: dict, _rows: Rows) -> pd.Series:
 
 
 @step("replace", {"type": "object", "additionalProperties": False, "required": ["pattern", "with"],
-                  "properties": {"pattern": {"type": "string"}, "with": {"type": "string"}}})
+                  "properties": {"pattern": {"type": "string"}, "with": {"type": "string"}}},
+      example=Example({"replace": {"pattern": "@.*$", "with": ""}}, "zoe@example.org", "zoe"))
 def _replace(values: pd.Series, argument: dict, rows: Rows) -> pd.Series:
     """Replaces what the regular expression pattern finds by with (re.sub; \\1 refers to a group)."""
     try:
@@ -249,7 +268,8 @@ def _replace(values: pd.Series, argument: dict, rows: Rows) -> pd.Series:
         raise MappingError(f"{rows.where}: replace pattern {argument['pattern']!r} is invalid: {exc}") from None
 
 
-@step("blank_unless", {"type": "string", "description": "Regular expression: values that do not match it become blank."})
+@step("blank_unless", {"type": "string", "description": "Regular expression: values that do not match it become blank."},
+      example=Example({"blank_unless": "@example\\.org$"}, "zoe@gmail.com", ""))
 def _blank_unless(values: pd.Series, pattern: str, rows: Rows) -> pd.Series:
     return values.where(_search(values, pattern, f"{rows.where}: blank_unless"), "")
 
@@ -268,7 +288,7 @@ def _crosswalk_reads(argument: str | dict) -> list[tuple[str, str]]:
         {"type": "object", "additionalProperties": False, "required": ["name", "else"],
          "properties": {"name": {"type": "string"}, "else": {"type": "string"}}},
     ],
-}, reads=_crosswalk_reads)
+}, reads=_crosswalk_reads, example=Example({"crosswalk": "sites"}, "994", "RHS", crosswalks={"sites": {"994": "RHS"}}))
 def _crosswalk(values: pd.Series, argument: str | dict, rows: Rows) -> pd.Series:
     from aeries_hub.mapping.text import TEXT
 
@@ -287,7 +307,7 @@ def _crosswalk(values: pd.Series, argument: str | dict, rows: Rows) -> pd.Series
     "description": "Regular expression test: values it finds become then, the others else (e.g. race codes to "
                    "true/false).",
     "properties": {"pattern": {"type": "string"}, "then": {"type": "string"}, "else": {"type": "string"}},
-})
+}, example=Example({"if_match": {"pattern": "^(700|600)$", "then": "true", "else": "false"}}, "700", "true"))
 def _if_match(values: pd.Series, argument: dict, rows: Rows) -> pd.Series:
     import pandas as pd
 
@@ -301,7 +321,8 @@ def _if_match(values: pd.Series, argument: dict, rows: Rows) -> pd.Series:
     "$ref": "#/$defs/field_ref",
     "description": "Blank where the value equals this column of the row (e.g. a next school that is the current "
                    "school).",
-}, reads=lambda column: [(".blank_if_equal_to", column)])
+}, reads=lambda column: [(".blank_if_equal_to", column)],
+      example=Example({"blank_if_equal_to": "SchoolCode"}, "994", "", row={"SchoolCode": "994"}))
 def _blank_if_equal_to(values: pd.Series, column: str, rows: Rows) -> pd.Series:
     return values.where(values.str.strip().ne(rows.column(column).str.strip()), "")
 
@@ -310,7 +331,7 @@ def _blank_if_equal_to(values: pd.Series, column: str, rows: Rows) -> pd.Series:
     "enum": ["first", "last"],
     "description": "A part of a whole name written \"First Last\" (Aeries' MailingName): first = its first word, "
                    "last = the words after it (blank for one word).",
-})
+}, example=Example({"split_name": "last"}, "Maria De La Cruz", "De La Cruz"))
 def _split_name(values: pd.Series, part: str, _rows: Rows) -> pd.Series:
     from aeries_hub.mapping.text import TEXT, per_distinct
 

@@ -33,8 +33,9 @@ class ValueSetFrom(ClosedModel):
 
 
 class RowsWhere(ClosedModel):
-    column: _Text
-    in_: Annotated[list[str | float | bool], Field(min_length=1)] = Field(alias="in")
+    column: _Text = Field(description="The column that selects the rows tested.")
+    in_: Annotated[list[str | float | bool], Field(min_length=1)] = Field(alias="in", description=(
+        "The values of that column whose rows are tested."))
 
 
 class Check(BaseModel):
@@ -73,7 +74,8 @@ class Check(BaseModel):
         "section); rows with a null in either column are not tested."))
     split: _Text | None = Field(None, description=(
         "With value_set_from a column: each cell holds several values separated by this text (e.g. a "
-        "comma-separated list of ids), and every one of them must be in the set; blank parts are ignored."))
+        "comma-separated list of ids), and every one of them must be in the set; blank parts are ignored."),
+        examples=[","])
     rows_where: RowsWhere | None = Field(None, description=(
         "Single-column checks only: the check tests only the rows whose column holds one of the values in 'in' "
         "(the other rows' values are null to it). With expect_column_distinct_values_to_contain_set and "
@@ -82,23 +84,28 @@ class Check(BaseModel):
     column: _Text | None = Field(None, description="The column the expectation tests.")
     column_list: Annotated[list[_Text], Field(min_length=1)] | None = Field(None, description=(
         "Columns tested together (compound keys), or the expected columns for table-shape expectations."))
-    column_A: _Text | None = None
-    column_B: _Text | None = None
+    column_A: _Text | None = Field(None, description="The first column of a column pair expectation.",
+                                   examples=["SchoolCode"])
+    column_B: _Text | None = Field(None, description="The second column of a column pair expectation.",
+                                   examples=["SectionNumber"])
     mostly: Annotated[float, Field(ge=0, le=1)] | None = Field(None, description=(
         "Fraction of non-null values that must pass for the check to succeed (default 1). Not allowed with "
-        "severity reject."))
-    value_set: list[Any] | None = Field(None, description="Allowed (or forbidden) values.")
+        "severity reject."), examples=[0.95])
+    value_set: list[Any] | None = Field(None, description="Allowed (or forbidden) values.", examples=[["F", "M", "X"]])
     regex: _Text | None = Field(None, description=(
         "Python regular expression (re.search semantics: anchor with ^ and $ to match whole values)."))
     strftime_format: _Text | None = Field(None, description=(
         "strftime format every value must parse with, e.g. %Y-%m-%dT%H:%M:%S."))
-    min_value: _Bound = None
-    max_value: _Bound = None
-    strict_min: bool | None = None
-    strict_max: bool | None = None
-    value: float | str | None = None
+    min_value: _Bound = Field(None, description="The lowest value (or row count, or length) allowed; null: none.")
+    max_value: _Bound = Field(None, description="The highest value (or row count, or length) allowed; null: none.")
+    strict_min: bool | None = Field(None, description="true: a value equal to min_value fails.", examples=[True])
+    strict_max: bool | None = Field(None, description="true: a value equal to max_value fails.", examples=[True])
+    value: float | str | None = Field(None, description=(
+        "The exact value an expectation compares with (e.g. the row count of expect_table_row_count_to_equal)."),
+        examples=[1])
     ignore_row_if: Literal["all_values_are_missing", "any_value_is_missing", "never", "both_values_are_missing",
-                           "either_value_is_missing", "neither"] | None = None
+                           "either_value_is_missing", "neither"] | None = Field(None, description=(
+        "Multi-column and column pair expectations: the rows not tested, by their missing values."))
 
 
 check = TypeAliasType("check", Check)

@@ -183,3 +183,20 @@ def test_a_step_written_with_or_without_the_argument_it_takes(tmp_path):
     assert load_error(tmp_path, set_step({"pad_left": {"width": 3, "chr": "0"}})) == (
         f"{at}.pad_left: unknown key 'chr' (did you mean 'char'?); allowed keys: char, width")
     assert load_error(tmp_path, set_step({"pad_left": {"width": 3}})) is None
+
+
+def test_every_step_has_an_example_and_does_what_it_shows():
+    """docs/mapping-reference.md shows each step's example (value -> result): the step does it."""
+    from aeries_hub.mapping.steps import apply_step
+    from aeries_hub.mapping.text import text
+    from aeries_hub.mapping.values import Rows
+
+    missing = [name for name, registered in STEPS.items() if registered.example is None]
+    assert missing == [], f"give these steps an example (step(..., example=Example(...)), mapping/steps.py): {missing}"
+    for name, registered in STEPS.items():
+        example = registered.example
+        assert (example.written if isinstance(example.written, str) else next(iter(example.written))) == name
+        frame = pd.DataFrame({column: [value] for column, value in example.row.items()}, index=[0])
+        rows_of = Rows(frame, RunValues(crosswalks=example.crosswalks), f"example of {name}")
+        done = apply_step(example.written, text(pd.Series([example.value])), rows_of)
+        assert done.tolist() == [example.result], name
