@@ -185,6 +185,13 @@ def closest(name: str, choices: Iterable[str], cutoff: float = 0.6) -> str | Non
     return close[0] if close else None
 
 
+def did_you_mean(name: str, choices: Iterable[str], cutoff: float = 0.6) -> str:
+    """`` (did you mean 'X'?)`` for a ``name`` that is not one of ``choices``, when one is close (:func:`closest`);
+    else ""."""
+    meant = closest(name, sorted(choices), cutoff)
+    return f" (did you mean {meant!r}?)" if meant else ""
+
+
 def one_line_yaml(value: Any) -> str:
     """``value`` written as YAML on one line (flow style), as an example in the docs: ``{truncate: 42}``."""
     text = yaml.safe_dump(value, default_flow_style=True, width=10_000, sort_keys=False, allow_unicode=True)
@@ -246,15 +253,13 @@ def _describe(error, suggest: bool = False) -> str:
     if error.validator == "additionalProperties":
         extra = _unknown_keys(error) or [error.message]
         allowed = sorted(error.schema.get("properties", {}))
-        meant = closest(extra[0], allowed) if suggest else None
-        did_you_mean = f" (did you mean {meant!r}?)" if meant else ""
+        meant = did_you_mean(extra[0], allowed) if suggest else ""
         hint = f"; allowed keys: {', '.join(allowed)}" if allowed else ""
-        return f"unknown key {extra[0]!r}{did_you_mean}{hint}"
+        return f"unknown key {extra[0]!r}{meant}{hint}"
     if error.validator == "enum":
         choices = [str(choice) for choice in error.validator_value]
-        meant = closest(error.instance, choices, cutoff=0.8) if suggest and isinstance(error.instance, str) else None
-        did_you_mean = f" (did you mean {meant!r}?)" if meant else ""
-        return f"{error.instance!r} is not one of {', '.join(choices)}{did_you_mean}"
+        meant = did_you_mean(error.instance, choices, cutoff=0.8) if suggest and isinstance(error.instance, str) else ""
+        return f"{error.instance!r} is not one of {', '.join(choices)}{meant}"
     if error.validator == "oneOf" and all(set(sub) == {"required"} for sub in error.validator_value):
         choices = ", ".join(sub["required"][0] for sub in error.validator_value)
         return f"give exactly one of: {choices}"

@@ -18,6 +18,7 @@ from pathlib import Path
 from aeries_hub.calendar_policy import CalendarPolicy
 from aeries_hub.config_files import (
     KeyLines,
+    did_you_mean,
     format_key_path,
     loaded_once_per_content,
     read_yaml_with_lines,
@@ -131,8 +132,8 @@ def _apply_settings(node, settings: dict, path: list, lines: KeyLines):
         def value(match):
             if match.group(1) not in settings:
                 known = ", ".join(sorted(settings)) or "none"
-                raise MappingError(lines.located(f"{format_key_path(path)}: unknown setting {match.group(1)!r} "
-                                                 f"(settings: {known})"))
+                raise MappingError(lines.located(f"{format_key_path(path)}: unknown setting {match.group(1)!r}"
+                                                 f"{did_you_mean(match.group(1), settings)}; settings: {known}"))
             value = str(settings[match.group(1)])
             return re.escape(value) if match.group(2) else value
 
@@ -157,7 +158,8 @@ def _check_texts(document: dict, lines: KeyLines) -> frozenset[str]:
             for name in RUN_VALUE.findall(node):
                 at = format_key_path(path)
                 if name not in RUN_VALUES:
-                    problems.append(f"{at}: unknown run value {{run.{name}}} (run values: {', '.join(RUN_VALUES)})")
+                    problems.append(f"{at}: unknown run value {{run.{name}}}{did_you_mean(name, RUN_VALUES)}; run values: "
+                                    f"{', '.join(RUN_VALUES)}")
                 elif path[-1] not in _RUN_VALUE_KEYS and "rows" not in path:
                     problems.append(f"{at}: {{run.{name}}} can be used in literal rows, constant, template and "
                                     "if_blank only")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from aeries_hub.aeries.tables import TABLES  # light on purpose: this module is imported at DAG parse time
-from aeries_hub.config_files import closest
+from aeries_hub.config_files import closest, did_you_mean
 from aeries_hub.mapping.models import Mapping, Output, RecordSet
 from aeries_hub.mapping.reads import value_columns, value_reads, value_steps
 from aeries_hub.mapping.steps import crosswalk_step
@@ -17,9 +17,7 @@ def table_problem(mapping: Mapping, table: str, key: str) -> list[str]:
     if table in mapping.tables:
         return []
     if table not in TABLES:
-        meant = closest(table, TABLES)
-        hint = f" (did you mean {meant!r}?)" if meant else ""
-        return [f"{key}: {table!r} is not an Aeries table{hint}; tables: {', '.join(TABLES)}"]
+        return [f"{key}: {table!r} is not an Aeries table{did_you_mean(table, TABLES)}; tables: {', '.join(TABLES)}"]
     return [f"{key}: table {table!r} is not in source.tables ({', '.join(mapping.tables)})"]
 
 
@@ -52,7 +50,8 @@ def check_record_set(mapping: Mapping, out: Output, rec: RecordSet, rat: str, co
             name = crosswalk_step(step)[0]
             if name is not None and name not in mapping.crosswalks:
                 known = ", ".join(sorted(mapping.crosswalks)) or "none"
-                problems.append(f"{rat}.values.{column}.transform: crosswalk {name!r} is not defined (crosswalks: {known})")
+                problems.append(f"{rat}.values.{column}.transform: crosswalk {name!r} is not defined"
+                                f"{did_you_mean(name, mapping.crosswalks)}; crosswalks: {known}")
     return problems + _check_columns(rec, rat)
 
 

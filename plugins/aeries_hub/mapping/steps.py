@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from aeries_hub.config_files import closest
+from aeries_hub.config_files import did_you_mean
 from aeries_hub.mapping.models import MappingError, template_fields
 
 if TYPE_CHECKING:
@@ -158,9 +158,7 @@ def not_a_step(written: Any) -> str:
 
 def unknown_step(name: str) -> str:
     """Why ``name`` is not a step: the closest step name, and every step."""
-    meant = closest(name, STEPS)
-    hint = f" (did you mean {meant!r}?)" if meant else ""
-    return f"unknown step {name!r}{hint}; steps: {', '.join(sorted(STEPS))}"
+    return f"unknown step {name!r}{did_you_mean(name, STEPS)}; steps: {', '.join(sorted(STEPS))}"
 
 
 def crosswalk_step(written) -> tuple[str | None, str | None]:

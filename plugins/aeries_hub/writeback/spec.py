@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
-from aeries_hub.config_files import closest
 from aeries_hub.mapping.models import Schedule
 
 #: Where the vendor's export files come from: exactly one of these (``source.sftp`` or ``source.http``).
@@ -92,10 +91,6 @@ def sftp_pattern(origin: dict[str, Any], source: str, format: str) -> str:
     return origin.get("pattern", "*.jsonl" if format == "jsonl" else "*.csv")
 
 
-def did_you_mean(name: str, choices: Iterable[str]) -> str:
-    """`` (did you mean 'X'?)`` for a ``name`` that is not one of ``choices``, when one is close; else ""."""
-    meant = closest(name, sorted(choices))
-    return f" (did you mean {meant!r}?)" if meant else ""
 
 
 def source_problems(writeback: WriteBack) -> list[str]:

@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from aeries_hub.aeries.collect import read_table
 from aeries_hub.aeries.tables import TABLES
+from aeries_hub.config_files import did_you_mean
 from aeries_hub.mapping.loader import value_spec
 from aeries_hub.mapping.models import ValueSpec
 from aeries_hub.writeback.kinds.base import Planned, Validated
 from aeries_hub.writeback.records import ID, ROW, SCHOOL, exported_records, field_checks, mapped, row, text
-from aeries_hub.writeback.spec import Field, WriteBack, did_you_mean, parse_fields, sftp_pattern
+from aeries_hub.writeback.spec import Field, WriteBack, parse_fields, sftp_pattern
 
 if TYPE_CHECKING:
     from aeries_hub.aeries.hook import AeriesHook

@@ -77,11 +77,12 @@ def test_load_errors_name_the_file_and_the_line_of_the_key(tmp_path):
         "students; did you mean 'Grade'?")
     # Settings and run values, checked before the mapping is built.
     assert lined_error(tmp_path, "{settings.prefix}", "{settings.prefx}") == (
-        "lined.yml:22: outputs[0].records[0].values.id.template: unknown setting 'prefx' (settings: prefix)")
+        "lined.yml:22: outputs[0].records[0].values.id.template: unknown setting 'prefx' (did you mean 'prefix'?); "
+        "settings: prefix")
     assert lined_error(tmp_path, "{StudentID}", "{StudentID}{run.year}") == (
-        "lined.yml:22: outputs[0].records[0].values.id.template: unknown run value {run.year} (run values: "
+        "lined.yml:22: outputs[0].records[0].values.id.template: unknown run value {run.year}; run values: "
         "district_name, school_year, school_year_start_year, school_year_end_year, school_year_first_day, "
-        "school_year_last_day)")
+        "school_year_last_day")
 
 
 def test_a_template_whose_braces_do_not_pair_names_its_key(tmp_path):
@@ -175,9 +176,9 @@ def test_an_unknown_run_value_names_its_key_and_the_run_values(tmp_path):
         output_named(d, "orgs.csv")["records"][0]["rows"][0]["name"] = "{run.district}"
 
     assert stemscopes_with(tmp_path, edit) == (
-        "stemscopes.yml: outputs[1].records[0].rows[0].name: unknown run value {run.district} (run values: "
-        "district_name, school_year, school_year_start_year, school_year_end_year, school_year_first_day, "
-        "school_year_last_day)"
+        "stemscopes.yml: outputs[1].records[0].rows[0].name: unknown run value {run.district} (did you mean "
+        "'district_name'?); run values: district_name, school_year, school_year_start_year, school_year_end_year, "
+        "school_year_first_day, school_year_last_day"
     )
 
 

@@ -49,7 +49,7 @@ def test_a_crosswalk_step_naming_no_crosswalk(tmp_path):
         output_named(d, "orgs.csv")["records"][1]["values"]["sourcedId"]["transform"] = [{"crosswalk": "school"}]
 
     assert stemscopes_with(tmp_path, edit) == (
-        "stemscopes.yml: outputs[1].records[1].values.sourcedId.transform: crosswalk 'school' is not defined (crosswalks: schools)"
+        "stemscopes.yml: outputs[1].records[1].values.sourcedId.transform: crosswalk 'school' is not defined (did you mean 'schools'?); crosswalks: schools"
     )
 
 
