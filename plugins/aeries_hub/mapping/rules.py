@@ -5,6 +5,7 @@ columns a record set reads are checked in :mod:`aeries_hub.mapping.references`.
 
 from __future__ import annotations
 
+from aeries_hub.config_files import did_you_mean
 from aeries_hub.mapping.models import FileFormat, Mapping, Output, Schedule
 from aeries_hub.mapping.references import check_crosswalk_columns, check_record_set, table_problem
 
@@ -35,7 +36,7 @@ def mapping_problems(mapping: Mapping) -> list[str]:
         delivered = set(out.delivered_columns)
         for key in out.key:
             if key not in delivered:
-                problems.append(f"{at}.key: {key!r} is not a delivered column of {out.file}")
+                problems.append(f"{at}.key: {_not_delivered(key, out)}")
         problems += _check_format(out, at)
         problems += _check_links(mapping, out, at)
         for r, rec in enumerate(out.records):
@@ -72,12 +73,21 @@ def _check_links(mapping: Mapping, out: Output, at: str) -> list[str]:
             problems.append(f"{at}.{key}.file: {file!r} is not another output of this mapping ({choices})")
             continue
         if own_column not in out.delivered_columns:
-            problems.append(f"{at}.{key}: {own_column!r} is not a delivered column of {out.file}")
+            problems.append(f"{at}.{key}: {_not_delivered(own_column, out)}")
         if their_column not in other.delivered_columns:
-            problems.append(f"{at}.{key}: {their_column!r} is not a delivered column of {file}")
+            problems.append(f"{at}.{key}: {_not_delivered(their_column, other)}")
         if key.startswith("nest") and other.format.type != "jsonl":
             problems.append(f"{at}.{key}.file: {file} must be a jsonl output to be nested")
     return problems
+
+
+def _not_delivered(column: str, out: Output) -> str:
+    """Why ``column`` cannot be read from ``out``'s delivered rows, with the columns that can."""
+    if column in (c.name for c in out.columns):
+        return f"{column!r} is a column of {out.file} marked do_not_map: it is not delivered"
+    delivered = out.delivered_columns
+    return (f"{column!r} is not a delivered column of {out.file}{did_you_mean(column, delivered)}; its delivered "
+            f"columns: {', '.join(delivered)}")
 
 
 def _check_build_order(mapping: Mapping) -> list[str]:

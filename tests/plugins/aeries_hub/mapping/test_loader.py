@@ -70,7 +70,8 @@ def test_load_errors_name_the_file_and_the_line_of_the_key(tmp_path):
         "lined.yml:17: outputs[0].columns[1].max_length: 'two' is not of type 'integer'")
     # A check of the loaded mapping (rules.py).
     assert lined_error(tmp_path, "key: [id]", "key: [ID]") == (
-        "lined.yml:13: outputs[0].key: 'ID' is not a delivered column of people.csv")
+        "lined.yml:13: outputs[0].key: 'ID' is not a delivered column of people.csv (did you mean 'id'?); its "
+        "delivered columns: id, grade")
     # An Aeries column the table registry does not know (references.py).
     assert lined_error(tmp_path, "{source: Grade}", "{source: grade}") == (
         "lined.yml:23: outputs[0].records[0].values.grade.source: 'grade' is not a column of the Aeries table "

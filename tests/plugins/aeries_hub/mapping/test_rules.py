@@ -37,7 +37,8 @@ def test_key_must_be_a_delivered_column(tmp_path):
     def edit(d):
         d["outputs"][0]["key"] = ["field_password"]
 
-    assert destiny_with(tmp_path, edit) == "destiny.yml: outputs[0].key: 'field_password' is not a delivered column of patrons.csv"
+    assert destiny_with(tmp_path, edit) == (
+        "destiny.yml: outputs[0].key: 'field_password' is a column of patrons.csv marked do_not_map: it is not delivered")
 
 
 def test_a_reference_to_a_file_the_mapping_does_not_build(tmp_path):
