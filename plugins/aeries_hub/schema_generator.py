@@ -46,6 +46,10 @@ class FileSchema(GenerateJsonSchema):
         named = {name: _written(value, definitions) for name, value in definitions.items() if not _is_model(name)}
         return {**written, "$defs": named} if named else written
 
+    def _sort_recursive(self, value: Any, parent_key: str | None = None) -> Any:
+        # An example is YAML as a file writes it: its keys keep their order (pydantic sorts them otherwise).
+        return value if parent_key == "examples" else super()._sort_recursive(value, parent_key)
+
     def nullable_schema(self, schema: core_schema.NullableSchema) -> JsonSchemaValue:
         return {"oneOf": [_NULL, self.generate_inner(schema["schema"])]}
 
