@@ -257,9 +257,9 @@ def _describe(error, suggest: bool = False) -> str:
         hint = f"; allowed keys: {', '.join(allowed)}" if allowed else ""
         return f"unknown key {extra[0]!r}{meant}{hint}"
     if error.validator == "enum":
-        choices = [str(choice) for choice in error.validator_value]
-        meant = did_you_mean(error.instance, choices, cutoff=0.8) if suggest and isinstance(error.instance, str) else ""
-        return f"{error.instance!r} is not one of {', '.join(choices)}{meant}"
+        values = [str(choice) for choice in error.validator_value]
+        meant = did_you_mean(error.instance, values, cutoff=0.8) if suggest and isinstance(error.instance, str) else ""
+        return f"{error.instance!r} is not one of {', '.join(values)}{meant}"
     if error.validator == "oneOf" and all(set(sub) == {"required"} for sub in error.validator_value):
         choices = ", ".join(sub["required"][0] for sub in error.validator_value)
         return f"give exactly one of: {choices}"
