@@ -14,6 +14,7 @@ Tests fail when a committed schema or reference is not the one this module write
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -36,8 +37,18 @@ POLICY_SCHEMA = SCHEMAS_DIR / "district_policy.schema.json"
 _CHECKS_REF = "checks.schema.json#/$defs/"
 _EXAMPLE_WIDTH = 90
 
-#: The sections of the reference, in order: the file's top, then each definition a key refers to.
+#: The sections of the reference, in order: the file's top, then each definition a key refers to; a definition
+#: with keys not listed here gets a section after them (:func:`_sections`).
 _SECTIONS = ("(top)", "output", "format", "column", "record_set", "lookup", "preference", "condition", "value")
+
+
+@lru_cache(maxsize=1)
+def _sections() -> tuple[str, ...]:
+    """:data:`_SECTIONS`, then every other definition of the mapping schema that holds keys."""
+    definitions = mapping_schema_document()["$defs"]
+    more = [name for name, schema in definitions.items()
+            if name not in _SECTIONS and name != "step" and object_branch(schema) is not None]
+    return _SECTIONS + tuple(more)
 
 
 def mapping_schema() -> str:
@@ -69,7 +80,7 @@ def _section_of(schema: dict) -> str | None:
     name = ref.rsplit("/", 1)[-1]
     if ref.startswith(_CHECKS_REF):
         return f"checks:{name}"
-    return name if name in _SECTIONS else None
+    return name if name in _sections() else None
 
 
 def _link(ref: str) -> str | None:
@@ -77,7 +88,7 @@ def _link(ref: str) -> str | None:
     name = ref.rsplit("/", 1)[-1]
     if ref.startswith(_CHECKS_REF):
         return f"[{name.replace('_', ' ')}](#check-files)"
-    if name in _SECTIONS:
+    if name in _sections():
         return f"[{name}](#{_anchor(name)})"
     if name == "step":
         return "[step](#transform-steps)"
@@ -235,7 +246,7 @@ def sections() -> Iterator[tuple[str, dict, dict, dict]]:
     mapping_schema, checks_schema = _schemas()
     definitions = mapping_schema["$defs"]
     examples = {**_examples(mapping_schema), **_other_examples()}
-    for section in _SECTIONS:
+    for section in _sections():
         own = object_branch(mapping_schema if section == "(top)" else definitions[section])
         if own is not None:
             yield section, own, definitions, examples
@@ -309,7 +320,7 @@ def render() -> str:
              "`a.<name>.b` the key `b` of each entry of the map `a`. An example names the shipped file it is "
              "taken from; the others are written for this page. How the keys work together: "
              "[How a record set is built](#record-sets).", ""]
-    for section in _SECTIONS:
+    for section in _sections():
         schema = mapping_schema if section == "(top)" else definitions[section]
         if section == "(top)":
             lines += ['## The file <a id="top"></a>', ""]
