@@ -57,7 +57,7 @@ class Step:
     argument: dict[str, Any] | None = None
     #: The columns of the row the step reads, from its argument: (key path below the step, column).
     reads: Callable[[Any], list[tuple[str, str]]] = _reads_nothing
-    #: What the step does to one value (every step has one: test_reference.py).
+    #: What the step does to one value (every step has one: test_steps.py).
     example: Example | None = None
 
     @property
@@ -125,7 +125,7 @@ def schema_keyword(validator, _enabled: bool, instance: Any, _schema: dict) -> I
     name = instance if isinstance(instance, str) else next(iter(instance))
     known = STEPS.get(name) if isinstance(name, str) else None
     if name is not None and known is None:
-        yield ValidationError(unknown_step(name))
+        yield ValidationError(unknown_step(str(name)))
         return
     takes_argument = known is not None and known.argument is not None
     if takes_argument and (isinstance(instance, str) or instance[name] is None):
