@@ -35,6 +35,8 @@ def test_a_list_item_that_is_not_one_step_says_how_to_write_it(tmp_path):
     assert lined_error(tmp_path, GRADE, "{source: Grade, transform: [{truncate: 3, trimm: null}]}") == (
         "lined.yml:23: outputs[0].records[0].values.grade.transform[0]: a step is one name or {name: argument}, this "
         f"item has 2 keys; unknown step 'trimm' (did you mean 'trim'?); steps: {EVERY_STEP}")
+    assert lined_error(tmp_path, GRADE, "{source: Grade, transform: [{3: x}]}") == (
+        f"lined.yml:23: outputs[0].records[0].values.grade.transform[0]: unknown step '3'; steps: {EVERY_STEP}")
     assert lined_error(tmp_path, GRADE, "{source: Grade, transform: [3]}") == (
         "lined.yml:23: outputs[0].records[0].values.grade.transform[0]: a step is written as its name (trim) or as "
         f"{{name: argument}}, not 3; steps: {EVERY_STEP}")
