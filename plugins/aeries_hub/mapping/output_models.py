@@ -31,6 +31,7 @@ field_ref = TypeAliasType(
 step = TypeAliasType(
     "step", Annotated[str | dict[str, Any], WithJsonSchema({SCHEMA_KEYWORD: True})])
 _FieldRefs = Annotated[list[field_ref], Field(min_length=1)]
+_Text = Annotated[str, Field(min_length=1)]
 _CheckListRef = Annotated[check_list, WithJsonSchema({"$ref": CHECKS_SCHEMA_ID + "#/$defs/check_list"})]
 
 
@@ -53,18 +54,38 @@ condition = TypeAliasType("condition", Condition)
 
 
 class PreferenceOrder(ClosedModel):
+    """The rows whose column holds the first value listed first, then the second's...; rows holding none of them
+    last. Or ascending / descending: the column's values in that order (whole numbers as numbers when every value
+    is one, else as text; descending puts blanks last)."""
+
     column: field_ref
-    order: string_list
+    order: string_list | Literal["ascending", "descending"]
 
 
-preference = TypeAliasType("preference", field_ref | PreferenceOrder)
+class PreferenceWhere(ClosedModel):
+    """The rows meeting these conditions first (e.g. the section's primary teacher, a staff member whose EndDate
+    has not passed)."""
+
+    where: Annotated[list[condition], Field(min_length=1)]
+
+
+preference = TypeAliasType("preference", Annotated[field_ref | PreferenceOrder | PreferenceWhere, Field(description=(
+    "Which row comes first among rows that compete (a distinct key's rows, a lookup's matches). A column name "
+    "alone: ascending (whole numbers as numbers when every value is one, else as text). Preferences apply in the "
+    "order written; rows still tied keep their order (a lookup's: the table's key order)."))])
 
 
 class Lookup(ClosedModel):
     table: str
-    on: Annotated[dict[str, str], Field(min_length=1)] = Field(
-        description="{column of this record set: column of the lookup table}; the first matching row is used.")
+    on: Annotated[dict[str, str], Field(min_length=1)] = Field(description=(
+        "{column of this record set: column of the lookup table}. One matching row is joined: the first in "
+        "prefer's order, and among rows prefer does not tell apart (or without prefer) the first in the lookup "
+        "table's key order (Aeries tables are sorted by their key, e.g. staff by ID, teachers by SchoolCode and "
+        "TeacherNumber; see the tables below)."))
     where: list[condition] | None = None
+    prefer: Annotated[list[preference], Field(min_length=1)] | None = Field(None, description=(
+        "Which matching row is joined when several match, e.g. [{column: IsPrimaryTeacher, order: [\"true\"]}]: "
+        "the primary teacher first. Columns of the lookup table."))
 
 
 lookup = TypeAliasType("lookup", Lookup)
@@ -192,7 +213,54 @@ class Reference(ClosedModel):
     key: str | None = Field(None, description="Column of that file (default: its first key column).")
     separator: Annotated[str, Field(min_length=1)] | None = Field(
         None, description="The cell holds several values separated by this.")
+    where: Annotated[list[condition], Field(min_length=1)] | None = Field(None, description=(
+        "Only the rows of that file meeting these conditions (on its columns) count, e.g. [{column: type, in: "
+        "[school]}]: a school's id must be an org of type school."))
     severity: Severity = "error"
+    description: _Text | None = Field(None, description="The reason in reports and of rejected rows.")
+
+
+class GroupCount(ClosedModel):
+    """A check across rows: in each group of rows with equal per values, the rows meeting where (every row, without
+    it) must number exactly / at least / at most so many. A failure names every failing group's ids with its count;
+    severity reject removes every row of the failing groups (a row with a blank per value is in no group)."""
+
+    per: Annotated[list[str], Field(min_length=1)] = Field(description="Columns of this file that form the groups.")
+    where: Annotated[list[condition], Field(min_length=1)] | None = Field(None, description=(
+        "The rows counted (on this file's columns)."))
+    exactly: Annotated[int, Field(ge=0)] | None = None
+    at_least: Annotated[int, Field(ge=0)] | None = None
+    at_most: Annotated[int, Field(ge=0)] | None = Field(None, description="With at_least: a range.")
+    severity: Severity = "error"
+    description: _Text | None = Field(None, description="The reason in reports and of rejected rows.")
+
+
+class FileMatch(ClosedModel):
+    """A check across files: column equals the equals column of the row of file whose on columns hold this row's
+    values (only file's rows meeting where). A row with a blank on value is not tested; one with no matching row
+    fails; with several matching rows, it must equal one of them (count them with counts: on that file)."""
+
+    column: str = Field(description="Column of this file.")
+    file: str = Field(description="Another output's file name (or this one's).")
+    on: Annotated[dict[str, str], Field(min_length=1)] = Field(description=(
+        "{column of this file: column of that file}, e.g. {sourcedId: userSourcedId}."))
+    equals: str = Field(description="Column of that file.")
+    where: Annotated[list[condition], Field(min_length=1)] | None = Field(None, description=(
+        "Only that file's rows meeting these conditions (on its columns), e.g. its primary roles."))
+    severity: Severity = "error"
+    description: _Text | None = Field(None, description="The reason in reports and of rejected rows.")
+
+
+class Cells(ClosedModel):
+    """Rules for every delivered cell of the file: a row with a cell breaking them is rejected (the reason names the
+    column; the report the row's id), or stops the run (error), or is only counted (warning)."""
+
+    forbid: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)] = Field(description=(
+        "Texts no cell may hold, e.g. [\"\\n\", \"\\r\"] for a vendor whose CSV reader breaks on a line break inside "
+        "a quoted cell. Tested on the values as built: with a line break forbidden, the rows are checked before "
+        "the values are written on one line."))
+    severity: Severity = "reject"
+    description: _Text | None = Field(None, description="The reason in reports and of rejected rows.")
 
 
 class Nest(ClosedModel):
@@ -213,6 +281,12 @@ class Output(ClosedModel):
     references: list[Reference] | None = Field(None, description=(
         "Referential completeness: every value of column (each part, with separator) must be a key of an output "
         "file of this mapping (this one included, e.g. a parent id). Another file is built first."))
+    counts: list[GroupCount] | None = Field(None, description=(
+        "Checks across rows: how many rows each group has, e.g. exactly one primary role per user."))
+    matches: list[FileMatch] | None = Field(None, description=(
+        "Checks across files: a column equals a column of the matching row of another output file, e.g. a user's "
+        "primaryOrg is the org of their primary role. That file is built first."))
+    cells: Cells | None = Field(None, description="Rules for every delivered cell of the file.")
     nest: dict[Annotated[str, Field(pattern="^[A-Za-z_][A-Za-z0-9_]*$")], Nest] | None = Field(None, description=(
         "jsonl only: put the rows of another jsonl output inside each record, as a list named by the key (e.g. a "
         "student's guardians). The nested file is built first and not delivered on its own."))

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aeries_hub.mapping.models import Mapping
+from aeries_hub.quality.messages import groups_text
 from aeries_hub.run.rejects import (
     more_reasons,
     reason_text,
@@ -275,13 +276,16 @@ def failed_checks(mapping: Mapping, sources: SourceValidation, builds: dict[str,
             if result["outcome"] != "failed":
                 continue
             columns = f" [{', '.join(result['columns'])}]" if result["columns"] else ""
-            what = f"{name}: {result['description'] or result['expectation']}{columns}"
+            what = f"{name}: {result['description'] or result.get('rule') or result['expectation']}{columns}"
             if result.get("exception"):
                 lines.append(f"{what}: could not run: {result['exception']}")
                 continue
             if result["expectation"] == "expect_table_row_count_to_be_between" and rejected and rows:
                 reasons, more = reject_reasons(checks, id_columns)
                 lines.append(_too_few_rows(name, result, rows, rejected, reasons, more, rejects_file))
+                continue
+            if result.get("groups"):
+                lines.append(f"{what}: {groups_text(result['groups'])}")
                 continue
             ids = sorted(sample_ids(result.get("sample", []), id_columns))
             counted = result.get("unexpected_count") is not None and result.get("element_count") is not None
