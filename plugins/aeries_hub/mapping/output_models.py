@@ -54,22 +54,19 @@ condition = TypeAliasType("condition", Condition)
 
 
 class PreferenceOrder(ClosedModel):
-    """The rows whose column holds the first value listed first, then the second's...; rows holding none of them
-    last. Or ascending / descending: the column's values in that order (whole numbers as numbers when every value
-    is one, else as text; descending puts blanks last)."""
+    model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": ["column", "order"]}, {"required": ["where"]}]})
 
-    column: field_ref
-    order: string_list | Literal["ascending", "descending"]
-
-
-class PreferenceWhere(ClosedModel):
-    """The rows meeting these conditions first (e.g. the section's primary teacher, a staff member whose EndDate
-    has not passed)."""
-
-    where: Annotated[list[condition], Field(min_length=1)]
+    column: field_ref | None = Field(None, description="With order: the column whose values rank the rows.")
+    order: string_list | Literal["ascending", "descending"] | None = Field(None, description=(
+        "The values listed first, in that order (rows holding none of them last); or ascending / descending: the "
+        "column's values in that order (whole numbers as numbers when every value is one, else as text; descending "
+        "puts blanks last)."))
+    where: Annotated[list[condition], Field(min_length=1)] | None = Field(None, description=(
+        "Instead of column and order: the rows meeting these conditions first (e.g. an active teacher record, a "
+        "staff member whose EndDate has not passed)."))
 
 
-preference = TypeAliasType("preference", Annotated[field_ref | PreferenceOrder | PreferenceWhere, Field(description=(
+preference = TypeAliasType("preference", Annotated[field_ref | PreferenceOrder, Field(description=(
     "Which row comes first among rows that compete (a distinct key's rows, a lookup's matches). A column name "
     "alone: ascending (whole numbers as numbers when every value is one, else as text). Preferences apply in the "
     "order written; rows still tied keep their order (a lookup's: the table's key order)."))])
@@ -228,9 +225,10 @@ class GroupCount(ClosedModel):
     per: Annotated[list[str], Field(min_length=1)] = Field(description="Columns of this file that form the groups.")
     where: Annotated[list[condition], Field(min_length=1)] | None = Field(None, description=(
         "The rows counted (on this file's columns)."))
-    exactly: Annotated[int, Field(ge=0)] | None = None
-    at_least: Annotated[int, Field(ge=0)] | None = None
-    at_most: Annotated[int, Field(ge=0)] | None = Field(None, description="With at_least: a range.")
+    exactly: Annotated[int, Field(ge=0)] | None = Field(None, description="Each group has exactly this many.")
+    at_least: Annotated[int, Field(ge=0)] | None = Field(None, description="Each group has at least this many.")
+    at_most: Annotated[int, Field(ge=0)] | None = Field(None, description=(
+        "Each group has at most this many (with at_least: a range)."))
     severity: Severity = "error"
     description: _Text | None = Field(None, description="The reason in reports and of rejected rows.")
 

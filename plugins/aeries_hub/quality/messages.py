@@ -3,7 +3,7 @@ rejected row when its check has no description). Standard library only, as check
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 if TYPE_CHECKING:
     from aeries_hub.quality.checks import Check
@@ -95,7 +95,7 @@ def failure_sentence(check: Check) -> str:
     return f"{subject} fails {words}"
 
 
-def groups_text(groups: list[Mapping[str, Any]], shown: int = 10) -> str:
+def groups_text(groups: Sequence[Mapping[str, Any]], shown: int = 10) -> str:
     """``3 groups fail: 2 have 2 rows (u1, u2), 1 has 0 (u9)``: the failing groups by count, each with its ids."""
     by_count: dict[int, list[str]] = {}
     for group in groups:
