@@ -137,6 +137,7 @@ def summarize_run(mapping: Mapping, stages: RunSummaries) -> RunReport:
                                           "single_line_values", "sha256")}
         | rejects_of_file(mapping, stem, b, delivered) | {"shared_values": shared_values(b.checks),
                                                            "missing_values": missing_values(b.checks)}
+        | ({"failing_groups": groups} if (groups := failing_groups(b.checks)) else {})
         for stem, b in builds.items()
     }
     tables = {
@@ -324,6 +325,20 @@ def missing_values(checks: dict) -> list[dict]:
             for result in checks.get("results", []) if result.get("missing")]
 
 
+def failing_groups(checks: dict) -> list[dict]:
+    """The groups that a count per group (``counts:``) that warned or rejected found failing: ``{check, groups}``
+    each, every group's ids with its count (the runner's ``groups``)."""
+    return [{"check": result.get("description") or result.get("rule") or result["expectation"],
+             "groups": result["groups"]}
+            for result in checks.get("results", []) if result.get("groups") and result["outcome"] == "warned"]
+
+
+def failing_group_lines(document: dict) -> list[str]:
+    """``roles.csv: a user teaches at one school: 1 group fails: 1 has 2 (7)``"""
+    return [f"{file['file']}: {entry['check']}: {groups_text(entry['groups'])}"
+            for file in (document.get("files") or {}).values() for entry in file.get("failing_groups") or []]
+
+
 def missing_value_lines(document: dict) -> list[str]:
     """``enrollments.csv: every class has a teacher enrollment ...: 2 without: 300-12, 300-15``"""
     return [f"{file['file']}: {entry['warning']}: {entry['count']} without: {', '.join(entry['ids'])}"
@@ -370,6 +385,7 @@ def report_lines(document: dict) -> list[str]:
     lines += reject_reason_lines(document)
     lines += shared_value_lines(document)
     lines += missing_value_lines(document)
+    lines += failing_group_lines(document)
     lines += document.get("attention", [])
     left_out = describe_left_out(document.get("left_out_schools") or [])
     lines += [left_out] if left_out else []
