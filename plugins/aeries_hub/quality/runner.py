@@ -306,10 +306,10 @@ def validate_frame(
 
     gate_frame = phase_frame(work, checks, gate_ids, specs)
     gate_frame = gate_frame if reasons is None else gate_frame.iloc[positions].reset_index(drop=True)
-    remaining = work if reasons is None else work.iloc[positions].reset_index(drop=True)
-    for i in gate_ids:
-        if reasons is not None and hasattr(checks[i].rule, "failing_groups"):  # counted over the rows left
-            gate_frame[specs[i].kwargs["column"]] = rule_column(checks[i], remaining, tables or {})
+    counted = [i for i in gate_ids if hasattr(checks[i].rule, "failing_groups")]  # counts per group: of the rows left
+    remaining = work if reasons is None or not counted else work.iloc[positions].reset_index(drop=True)
+    for i in counted if reasons is not None else ():
+        gate_frame[specs[i].kwargs["column"]] = rule_column(checks[i], remaining, tables or {})
     suite = validator.suite(_safe(name), checks, gate_ids, specs)
     if reasons is None and reject_batch is not None and list(reject_frame.columns) == list(gate_frame.columns):
         batch = reject_batch
@@ -324,7 +324,7 @@ def validate_frame(
         if first_failing and not result.exception and check.row_level:
             result.sample = _sample(df, positions[np.asarray(first_failing[:SAMPLE_SIZE], dtype=np.int64)],
                                     check.columns, id_columns)
-        if not result.success and not result.exception:
+        if check_id in counted and not result.success and not result.exception:
             result.groups = _failing_groups(check, remaining)
         if check.expectation in _UNIQUENESS and check.severity == "warning" and not result.success \
                 and not result.exception:
