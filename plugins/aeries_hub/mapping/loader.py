@@ -53,6 +53,7 @@ from aeries_hub.mapping.models import (
     ValueSpec,
     template_problems,
 )
+from aeries_hub.mapping.row_rules import FileMatch, GroupCount
 from aeries_hub.mapping.rules import crosswalk_files_present, mapping_problems
 from aeries_hub.mapping.sharing import district_policy, policy_unchanged, sharing_problems
 from aeries_hub.paths import SCHEMAS_DIR
@@ -239,8 +240,6 @@ def _preference(written) -> Preference:
 
 def _row_rules(out: dict) -> dict:
     """``counts:``, ``matches:`` and ``cells:`` of an output, for :class:`Output`."""
-    from aeries_hub.mapping.row_rules import FileMatch, GroupCount
-
     def rule(spec: dict, made) -> RowRule:
         return RowRule(rule=made, severity=spec.get("severity", "error"), description=spec.get("description"))
 
