@@ -276,7 +276,7 @@ def check_results(dag_id: str, run_id: str) -> list[tuple[str, dict[str, Any]]]:
 
 
 def _check_name(result: dict[str, Any]) -> str:
-    return result.get("description") or result["expectation"]
+    return result.get("description") or result.get("rule") or result["expectation"]
 
 
 def warned_checks(dag_id: str, run_id: str) -> list[str]:

@@ -8,7 +8,7 @@ import hashlib
 import logging
 
 from aeries_hub.mapping.models import Mapping, Output
-from aeries_hub.quality.column_rules import output_checks
+from aeries_hub.quality.column_rules import output_checks, reference_tables, rule_checks
 from aeries_hub.run.rejects import rejected_ids
 from aeries_hub.run.report import dates_held_line, failed_checks
 from aeries_hub.run.summary import BuildSummary, SourceValidation, read_run, write_summary
@@ -48,17 +48,23 @@ def build_vendor_file(mapping: Mapping, output: Output, run: RunFolder) -> Build
         log.warning("%s", dates_held_line(values.run_date, values.conditions_date, [output.file]))
     del tables
     single_line: dict = {}
-    if output.format.type == "delimited":  # before the checks: they see the values as they are written
+    # Before the checks, they see the values as they are written; after them when a cells rule forbids line breaks.
+    one_line_first = output.format.type == "delimited" and not (output.cells and output.cells.line_breaks)
+    if one_line_first:
         built.frame, single_line = single_line_values(built.frame, output.delivered_columns, output.key)
-        if single_line:
-            log.warning("%s", describe_single_line_values(output.file, single_line))
     earlier = {file: run.read_parquet(f"built/{mapping.output(file).stem}.parquet") for file in output.needs}
     known = {**earlier, output.file: built.frame}  # a file may reference its own keys (OneRoster parentSourcedId)
+    known.update(reference_tables(output, known, values.conditions_date))
     index = mapping.outputs.index(output)
-    checks = parse_checks(output_checks(output), where=f"{mapping.path.name}: outputs[{index}]")
+    where = f"{mapping.path.name}: outputs[{index}]"
+    checks = parse_checks(output_checks(output), where=where) + rule_checks(output, where, values.conditions_date)
     with run.local_dir(f"quality/{output.stem}") as docs_dir:
         outcome = validate_frame(built.frame, checks, name=output.stem, tables=known, docs_dir=docs_dir,
                                  id_columns=output.key, data_docs=False)
+    if output.format.type == "delimited" and not one_line_first:
+        outcome.accepted, single_line = single_line_values(outcome.accepted, output.delivered_columns, output.key)
+    if single_line:
+        log.warning("%s", describe_single_line_values(output.file, single_line))
     if len(outcome.rejected):
         run.write_bytes(f"rejects/{output.stem}.csv", rejects_csv(outcome.rejected))
     summary = BuildSummary(

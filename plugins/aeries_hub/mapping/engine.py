@@ -2,7 +2,8 @@
 
 Rows come out record set by record set, each in the order of the file's key (numbers in numeric order),
 so a file's bytes do not depend on the order Aeries answered in; literal ``rows`` keep the order written. Lookups take the first matching row of
-the looked-up table, whose rows are in primary-key order (see quality.aeries_sources.validate_tables).
+the looked-up table in their ``prefer`` order (mapping/preferences.py), then in the table's primary-key order (see
+quality.aeries_sources.validate_tables).
 
 Every value is text (:mod:`aeries_hub.mapping.text`); a value is evaluated by :mod:`aeries_hub.mapping.values`.
 """
@@ -18,6 +19,7 @@ from aeries_hub.aeries.tables import TABLES
 from aeries_hub.mapping.conditions import conditions_mask
 from aeries_hub.mapping.crosswalk import read_crosswalks
 from aeries_hub.mapping.models import Condition, Lookup, Mapping, MappingError, Output, RecordSet
+from aeries_hub.mapping.preferences import preference_keys, preferred_order
 from aeries_hub.mapping.reads import columns_read
 from aeries_hub.mapping.source_filters import source_filter_columns
 from aeries_hub.mapping.text import TEXT, arrow_text, natural_order, text
@@ -51,6 +53,7 @@ def columns_read_by(mapping: Mapping, output: Output) -> dict[str, set[str]]:
             theirs = needed.setdefault(lookup.table, set())
             theirs |= {ref.split(".", 1)[1] for ref in read if ref.startswith(f"{lookup.alias}.")}
             theirs |= set(lookup.on.values()) | {condition.column for condition in lookup.where}
+            theirs |= {ref for preference in lookup.prefer for ref in preference.reads}
     for name, columns in needed.items():
         columns |= source_filter_columns(mapping, name)
     return needed
@@ -134,10 +137,10 @@ def _record_set_rows(
         out[column] = evaluate(spec, frame, f"{where}.values.{column}", run) if spec else ""
     merged = 0
     if record_set.distinct_on:
-        distinct_by = set(record_set.distinct_on) | {preference.column for preference in record_set.prefer}
+        distinct_by = set(record_set.distinct_on) | {ref for preference in record_set.prefer for ref in preference.reads}
         if distinct_by <= set(frame.columns):
             frame = frame[[column for column in frame.columns if column in distinct_by]]
-        out, merged = _distinct(frame, out, record_set, f"{where}.distinct")
+        out, merged = _distinct(frame, out, record_set, f"{where}.distinct", run.conditions_date)
     del frame
     out[RECORD_SET_COLUMN] = record_set.name
     order = out.sort_values(list(output.key), key=natural_order, kind="mergesort").index
@@ -213,10 +216,12 @@ def _tables_of(record_set: RecordSet) -> set[str]:
 
 def _join_lookup(frame: pd.DataFrame, lookup: Lookup, tables: dict[str, pd.DataFrame], where: str,
                  read: set[str] | None = None, run_date: date | None = None) -> pd.DataFrame:
-    """``frame`` with the first matching row of the lookup's table, its columns named ``alias.Column``; only
+    """``frame`` with the first matching row of the lookup's table (in ``prefer``'s order, then the table's), its
+    columns named ``alias.Column``; only
     the columns in ``read`` are joined (a roster joined with all of a student's columns would not fit in memory)."""
     other = _table(tables, lookup.table, f"{where}.table")
     other = other[conditions_mask(other, lookup.where, f"{where}.where", run_date)]
+    preferred = preferred_order(other, lookup.prefer, f"{where}.prefer", run_date) if lookup.prefer else None
     prefix = f"{lookup.alias}."
     if read is not None and all(ref[len(prefix):] in other.columns for ref in read if ref.startswith(prefix)):
         # (with an unknown column, everything is joined so that the error can list the lookup's columns)
@@ -226,6 +231,8 @@ def _join_lookup(frame: pd.DataFrame, lookup: Lookup, tables: dict[str, pd.DataF
     theirs = pd.DataFrame({key: read_column(other, column, f"{where}.on.{name}").str.strip().to_numpy()
                            for key, (name, column) in zip(keys, lookup.on.items())})
     theirs["__row"] = range(len(theirs))
+    if preferred is not None:  # the preferred match first; else the first in the table's key order
+        theirs = theirs.iloc[preferred]
     # a blank key identifies nothing (a Flex school's teachers have no TeacherNumber, nor a section its TeacherNumber1)
     theirs = theirs[theirs[keys].ne("").all(axis=1)].drop_duplicates(subset=keys, keep="first")
     # the position in ``other`` of each row's first match (-1: none): only the looked-up columns are copied
@@ -237,25 +244,17 @@ def _join_lookup(frame: pd.DataFrame, lookup: Lookup, tables: dict[str, pd.DataF
     return frame.assign(**looked_up)
 
 
-def _distinct(frame: pd.DataFrame, out: pd.DataFrame, record_set: RecordSet, where: str) -> tuple[pd.DataFrame, int]:
+def _distinct(frame: pd.DataFrame, out: pd.DataFrame, record_set: RecordSet, where: str,
+              run_date: date | None = None) -> tuple[pd.DataFrame, int]:
     """One output row per ``distinct.on`` key: the preferred row's values, and for ``collect`` columns
     the distinct non-blank values of every merged row (preferred first) joined with the separator."""
-    keys = pd.DataFrame(index=frame.index)
-    sort_columns = []
-    for i, pref in enumerate(record_set.prefer):
-        values = read_column(frame, pref.column, f"{where}.prefer[{i}]").str.strip()
-        name = f"__prefer{i}"
-        if pref.order is not None:
-            rank = {v: n for n, v in enumerate(pref.order)}
-            keys[name] = values.map(lambda v, rank=rank: rank.get(v, len(rank)))
-        else:
-            keys[name] = pd.to_numeric(values, errors="coerce").fillna(float("inf")) if values.str.isdigit().all() else values
-        sort_columns.append(name)
+    keys, ascending = preference_keys(frame, record_set.prefer, f"{where}.prefer", run_date)
+    sort_columns = list(keys.columns)
     on = []
     for i, ref in enumerate(record_set.distinct_on):
         keys[f"__on{i}"] = read_column(frame, ref, f"{where}.on[{i}]").str.strip()
         on.append(f"__on{i}")
-    ordered = keys.sort_values(sort_columns, kind="mergesort") if sort_columns else keys
+    ordered = keys.sort_values(sort_columns, ascending=ascending, kind="mergesort") if sort_columns else keys
     first = ordered.drop_duplicates(subset=on, keep="first")
     collected = {}
     if record_set.collect:

@@ -30,6 +30,7 @@ from aeries_hub.mapping.models import (
     RUN_VALUE,
     RUN_VALUES,
     RUN_VALUES_FROM_SCHOOLS,
+    CellRule,
     Column,
     Condition,
     Crosswalk,
@@ -48,11 +49,13 @@ from aeries_hub.mapping.models import (
     Preference,
     RecordSet,
     Reference,
+    RowRule,
     Schedule,
     ValueSpec,
     condition_placeholder_problems,
     template_problems,
 )
+from aeries_hub.mapping.row_rules import FileMatch, GroupCount
 from aeries_hub.mapping.rules import crosswalk_files_present, mapping_problems
 from aeries_hub.mapping.sharing import district_policy, policy_unchanged, sharing_problems
 from aeries_hub.paths import SCHEMAS_DIR
@@ -216,18 +219,45 @@ def _record_set(rec: dict) -> RecordSet:
         values={name: value_spec(spec) for name, spec in rec["values"].items()},
         where=_conditions(rec.get("where")),
         lookups=tuple(
-            Lookup(alias=alias, table=lk["table"], on=dict(lk["on"]), where=_conditions(lk.get("where")))
+            Lookup(alias=alias, table=lk["table"], on=dict(lk["on"]), where=_conditions(lk.get("where")),
+                   prefer=tuple(map(_preference, lk.get("prefer") or ())))
             for alias, lk in (rec.get("lookups") or {}).items()
         ),
         distinct_on=tuple(distinct.get("on", ())),
-        prefer=tuple(
-            Preference(column=p) if isinstance(p, str) else Preference(p["column"], tuple(p["order"]))
-            for p in distinct.get("prefer", ())
-        ),
+        prefer=tuple(map(_preference, distinct.get("prefer", ()))),
         collect=dict(distinct.get("collect") or {}),
         explode=(rec["explode"]["column"], rec["explode"]["as"]) if "explode" in rec else None,
         explode_where=_conditions(rec["explode"].get("where")) if "explode" in rec else (),
     )
+
+
+def _preference(written) -> Preference:
+    if isinstance(written, str):
+        return Preference(column=written)
+    if "where" in written:
+        return Preference(column="", where=_conditions(written["where"]))
+    order = written["order"]
+    if isinstance(order, str):  # ascending | descending
+        return Preference(written["column"], descending=order == "descending")
+    return Preference(written["column"], tuple(order))
+
+
+def _row_rules(out: dict) -> dict:
+    """``counts:``, ``matches:`` and ``cells:`` of an output, for :class:`Output`."""
+    def rule(spec: dict, made) -> RowRule:
+        return RowRule(rule=made, severity=spec.get("severity", "error"), description=spec.get("description"))
+
+    cells = out.get("cells")
+    return {
+        "counts": tuple(rule(c, GroupCount(per=tuple(c["per"]), where=_conditions(c.get("where")), exactly=c.get("exactly"),
+                                           at_least=c.get("at_least"), at_most=c.get("at_most")))
+                        for c in out.get("counts") or ()),
+        "matches": tuple(rule(m, FileMatch(column=m["column"], file=m["file"], on=tuple(m["on"].items()),
+                                           equals=m["equals"], where=_conditions(m.get("where"))))
+                         for m in out.get("matches") or ()),
+        "cells": CellRule(forbid=tuple(cells["forbid"]), severity=cells.get("severity", "reject"),
+                          description=cells.get("description")) if cells else None,
+    }
 
 
 def _output(out: dict, files: dict[str, dict]) -> Output:
@@ -249,9 +279,12 @@ def _output(out: dict, files: dict[str, dict]) -> Output:
                 key=ref.get("key") or key_of(ref["file"]),
                 separator=ref.get("separator"),
                 severity=ref.get("severity", "error"),
+                where=_conditions(ref.get("where")),
+                description=ref.get("description"),
             )
             for ref in out.get("references", ())
         ),
+        **_row_rules(out),
         nest=tuple(
             Nest(name=name, file=spec["file"], child_column=child, parent_column=parent)
             for name, spec in (out.get("nest") or {}).items()

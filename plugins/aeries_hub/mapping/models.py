@@ -49,17 +49,27 @@ class Condition:
 
 
 @dataclass(frozen=True)
+class Preference:
+    """Rows ranked by ``column``: ascending, ``descending``, or ``order``'s values first; or the rows meeting
+    ``where`` first (``column`` is then "")."""
+
+    column: str
+    order: tuple[str, ...] | None = None
+    descending: bool = False
+    where: tuple[Condition, ...] = ()
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        return tuple(condition.column for condition in self.where) if self.where else (self.column,)
+
+
+@dataclass(frozen=True)
 class Lookup:
     alias: str
     table: str
     on: dict[str, str]
     where: tuple[Condition, ...] = ()
-
-
-@dataclass(frozen=True)
-class Preference:
-    column: str
-    order: tuple[str, ...] | None = None
+    prefer: tuple[Preference, ...] = ()  # which matching row is joined (then the table's key order)
 
 
 @dataclass(frozen=True)
@@ -121,6 +131,9 @@ class Output:
     checks: tuple[dict, ...] = ()
     references: tuple[Reference, ...] = ()
     nest: tuple[Nest, ...] = ()
+    counts: tuple[RowRule, ...] = ()  # each a mapping.row_rules.GroupCount
+    matches: tuple[RowRule, ...] = ()  # each a mapping.row_rules.FileMatch
+    cells: CellRule | None = None
 
     @property
     def stem(self) -> str:
@@ -139,12 +152,13 @@ class Output:
     def uses_date_conditions(self) -> bool:
         """Whether building the file compares a date with the run's date (:data:`DATE_CONDITIONS`)."""
         return any(condition.op in DATE_CONDITIONS for r in self.records
-                   for condition in (*r.where, *r.explode_where, *(c for k in r.lookups for c in k.where)))
+                   for condition in (*r.where, *r.explode_where, *(c for k in r.lookups for c in k.where),
+                                     *(c for p in (*r.prefer, *(p for k in r.lookups for p in k.prefer)) for c in p.where)))
 
     @property
     def needs(self) -> list[str]:
         """Files of the same mapping that must be built first (referenced or nested in this one)."""
-        needed = [r.file for r in self.references] + [n.file for n in self.nest]
+        needed = [r.file for r in self.references] + [n.file for n in self.nest] + [m.rule.file for m in self.matches]
         return [file for file in dict.fromkeys(needed) if file != self.file]
 
 
@@ -157,6 +171,32 @@ class Reference:
     key: str
     separator: str | None = None
     severity: str = "error"
+    where: tuple[Condition, ...] = ()  # only the rows of ``file`` meeting these
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class RowRule:
+    """A check of an output's ``counts:`` or ``matches:``: the rule (mapping.row_rules), what a failure does and
+    its reason."""
+
+    rule: Any
+    severity: str = "error"
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class CellRule:
+    """``cells:``: texts no delivered cell may hold."""
+
+    forbid: tuple[str, ...]
+    severity: str = "reject"
+    description: str | None = None
+
+    @property
+    def line_breaks(self) -> bool:
+        """Whether it forbids a line break, which the one-line rewrite of delimited values would hide."""
+        return any("\n" in text or "\r" in text for text in self.forbid)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ field_ref = TypeAliasType(
 step = TypeAliasType(
     "step", Annotated[str | dict[str, Any], WithJsonSchema({SCHEMA_KEYWORD: True})])
 _FieldRefs = Annotated[list[field_ref], Field(min_length=1)]
+_Text = Annotated[str, Field(min_length=1)]
 _CheckListRef = Annotated[check_list, WithJsonSchema({"$ref": CHECKS_SCHEMA_ID + "#/$defs/check_list"})]
 
 
@@ -54,19 +55,37 @@ condition = TypeAliasType("condition", Condition)
 
 
 class PreferenceOrder(ClosedModel):
-    column: field_ref
-    order: string_list = Field(description="The column's values, best first; values not listed come after them.")
+    model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": ["column", "order"]}, {"required": ["where"]}]})
+
+    column: field_ref | None = Field(None, description="With order: the column whose values rank the rows.")
+    order: string_list | Literal["ascending", "descending"] | None = Field(None, description=(
+        "The values listed first, in that order (rows holding none of them last); or ascending / descending: the "
+        "column's values in that order (whole numbers as numbers when every value is one, else as text; descending "
+        "puts blanks last)."))
+    where: Annotated[list[condition], Field(min_length=1)] | None = Field(None, description=(
+        "Instead of column and order: the rows meeting these conditions first (e.g. an active teacher record, a "
+        "staff member whose EndDate has not passed)."), examples=[[{"column": "InactiveStatusCode", "blank": True}]])
 
 
-preference = TypeAliasType("preference", field_ref | PreferenceOrder)
+preference = TypeAliasType("preference", Annotated[field_ref | PreferenceOrder, Field(description=(
+    "Which row comes first among rows that compete (a distinct key's rows, a lookup's matches). A column name "
+    "alone: ascending (whole numbers as numbers when every value is one, else as text). Preferences apply in the "
+    "order written; rows still tied keep their order (a lookup's: the table's key order)."))])
 
 
 class Lookup(ClosedModel):
     table: str = Field(description="Aeries table of source.tables to look a row up in.")
-    on: Annotated[dict[str, str], Field(min_length=1)] = Field(
-        description="{column of this record set: column of the lookup table}; the first matching row is used.")
+    on: Annotated[dict[str, str], Field(min_length=1)] = Field(description=(
+        "{column of this record set: column of the lookup table}. One matching row is joined: the first in "
+        "prefer's order, and among rows prefer does not tell apart (or without prefer) the first in the lookup "
+        "table's key order (Aeries tables are sorted by their key, e.g. staff by ID, teachers by SchoolCode and "
+        "TeacherNumber; see the tables below)."))
     where: list[condition] | None = Field(None, description=(
         "Only the rows of the lookup table that meet these conditions can match."))
+    prefer: Annotated[list[preference], Field(min_length=1)] | None = Field(None, description=(
+        "Which matching row is joined when several match, e.g. [{column: IsPrimaryTeacher, order: [\"true\"]}]: "
+        "the primary teacher first. Columns of the lookup table."),
+        examples=[[{"where": [{"column": "InactiveStatusCode", "blank": True}]}, {"column": "TeacherNumber", "order": "descending"}]])
 
 
 lookup = TypeAliasType("lookup", Lookup)
@@ -202,8 +221,70 @@ class Reference(ClosedModel):
     key: str | None = Field(None, description="Column of that file (default: its first key column).")
     separator: Annotated[str, Field(min_length=1)] | None = Field(
         None, description="The cell holds several values separated by this.")
+    where: Annotated[list[condition], Field(min_length=1)] | None = Field(None, description=(
+        "Only the rows of that file meeting these conditions (on its columns) count, e.g. [{column: type, in: "
+        "[school]}]: a school's id must be an org of type school."), examples=[[{"column": "type", "in": ["school"]}]])
     severity: Severity = Field("error", description=(
         "What a value that is not a key does: error stops the run, warning reports it, reject drops the row."))
+    description: _Text | None = Field(None, description="The reason in reports and of rejected rows.",
+                                      examples=["a class's school is an org of type school"])
+
+
+class GroupCount(ClosedModel):
+    """A check across rows: in each group of rows with equal per values, the rows meeting where (every row, without
+    it) must number exactly / at least / at most so many. A failure names every failing group's ids with its count;
+    severity reject removes every row of the failing groups (a row with a blank per value is in no group)."""
+
+    per: Annotated[list[str], Field(min_length=1)] = Field(description="Columns of this file that form the groups.",
+                                                           examples=[["userSourcedId"]])
+    where: Annotated[list[condition], Field(min_length=1)] | None = Field(None, description=(
+        "The rows counted (on this file's columns)."), examples=[[{"column": "isPrimary", "in": ["true"]}]])
+    exactly: Annotated[int, Field(ge=0)] | None = Field(None, description="Each group has exactly this many.",
+                                                        examples=[1])
+    at_least: Annotated[int, Field(ge=0)] | None = Field(None, description="Each group has at least this many.",
+                                                         examples=[1])
+    at_most: Annotated[int, Field(ge=0)] | None = Field(None, description=(
+        "Each group has at most this many (with at_least: a range)."), examples=[1])
+    severity: Severity = Field("error", description=(
+        "What a failing group does: error stops the run, warning reports it, reject drops its rows."), examples=["reject"])
+    description: _Text | None = Field(None, description="The reason in reports and of rejected rows.",
+                                      examples=["a user has exactly one primary role"])
+
+
+class FileMatch(ClosedModel):
+    """A check across files: column equals the equals column of the row of file whose on columns hold this row's
+    values (only file's rows meeting where). A row with a blank on value is not tested; one with no matching row
+    fails; with several matching rows, it must equal one of them (count them with counts: on that file)."""
+
+    column: str = Field(description="Column of this file.", examples=["primaryOrg"])
+    file: str = Field(description="Another output's file name (or this one's).", examples=["roles.csv"])
+    on: Annotated[dict[str, str], Field(min_length=1)] = Field(description=(
+        "{column of this file: column of that file}, e.g. {sourcedId: userSourcedId}."),
+        examples=[{"sourcedId": "userSourcedId"}])
+    equals: str = Field(description="Column of that file.", examples=["orgSourcedId"])
+    where: Annotated[list[condition], Field(min_length=1)] | None = Field(None, description=(
+        "Only that file's rows meeting these conditions (on its columns), e.g. its primary roles."),
+        examples=[[{"column": "isPrimary", "in": ["true"]}]])
+    severity: Severity = Field("error", description=(
+        "What a row that does not match does: error stops the run, warning reports it, reject drops the row."),
+        examples=["reject"])
+    description: _Text | None = Field(None, description="The reason in reports and of rejected rows.",
+                                      examples=["a user's primaryOrg is the org of their primary role"])
+
+
+class Cells(ClosedModel):
+    """Rules for every delivered cell of the file: a row with a cell breaking them is rejected (the reason names the
+    column; the report the row's id), or stops the run (error), or is only counted (warning)."""
+
+    forbid: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)] = Field(description=(
+        "Texts no cell may hold, e.g. [\"\\n\", \"\\r\"] for a vendor whose CSV reader breaks on a line break inside "
+        "a quoted cell. Tested on the values as built: with a line break forbidden, the rows are checked before "
+        "the values are written on one line."), examples=[["\n", "\r"]])
+    severity: Severity = Field("reject", description=(
+        "What a row with a forbidden text does: reject drops the row (default), error stops the run, warning "
+        "reports it."), examples=["reject"])
+    description: _Text | None = Field(None, description="The reason in reports and of rejected rows.",
+                                      examples=["SDS accepts no line breaks in its data"])
 
 
 class Nest(ClosedModel):
@@ -227,6 +308,17 @@ class Output(ClosedModel):
     references: list[Reference] | None = Field(None, description=(
         "Referential completeness: every value of column (each part, with separator) must be a key of an output "
         "file of this mapping (this one included, e.g. a parent id). Another file is built first."))
+    counts: list[GroupCount] | None = Field(None, description=(
+        "Checks across rows: how many rows each group has, e.g. exactly one primary role per user."),
+        examples=[[{"per": ["userSourcedId"], "where": [{"column": "isPrimary", "in": ["true"]}], "exactly": 1,
+                    "severity": "reject"}]])
+    matches: list[FileMatch] | None = Field(None, description=(
+        "Checks across files: a column equals a column of the matching row of another output file, e.g. a user's "
+        "primaryOrg is the org of their primary role. That file is built first."),
+        examples=[[{"column": "primaryOrg", "file": "roles.csv", "on": {"sourcedId": "userSourcedId"},
+                    "where": [{"column": "isPrimary", "in": ["true"]}], "equals": "orgSourcedId"}]])
+    cells: Cells | None = Field(None, description="Rules for every delivered cell of the file.",
+                                examples=[{"forbid": ["\n", "\r"], "severity": "reject"}])
     nest: dict[Annotated[str, Field(pattern="^[A-Za-z_][A-Za-z0-9_]*$")], Nest] | None = Field(None, description=(
         "jsonl only: put the rows of another jsonl output inside each record, as a list named by the key (e.g. a "
         "student's guardians). The nested file is built first and not delivered on its own."))

@@ -53,6 +53,6 @@ def columns_read(record_set: RecordSet) -> set[str]:
     its values, conditions, distinct keys and preferences, and the left side of each lookup's ``on``."""
     read = {ref for spec in record_set.values.values() for ref in value_columns(spec)}
     read |= {condition.column for condition in record_set.where}
-    read |= set(record_set.distinct_on) | {preference.column for preference in record_set.prefer}
+    read |= set(record_set.distinct_on) | {ref for preference in record_set.prefer for ref in preference.reads}
     read |= {mine for lookup in record_set.lookups for mine in lookup.on}
     return read

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from aeries_hub.aeries.tables import TABLES  # light on purpose: this module is imported at DAG parse time
 from aeries_hub.config_files import closest, did_you_mean
-from aeries_hub.mapping.models import Mapping, Output, RecordSet
+from aeries_hub.mapping.models import Mapping, Output, Preference, RecordSet
 from aeries_hub.mapping.reads import value_columns, value_reads, value_steps
 from aeries_hub.mapping.steps import crosswalk_step
 
@@ -169,16 +169,14 @@ def _check_columns(rec: RecordSet, rat: str) -> list[str]:
             problems += theirs.problem(their, f"{at}.on.{mine}")
         for i, condition in enumerate(lookup.where):
             problems += theirs.problem(condition.column, f"{at}.where[{i}].column")
+        problems += _preference_problems(theirs, lookup.prefer, f"{at}.prefer")
         scope.aliases[lookup.alias] = _table_source(lookup.table, f" (lookup {lookup.alias})", f"{lookup.alias}.")
     scope.later = ()
     for i, condition in enumerate(rec.where):
         problems += scope.problem(condition.column, f"{rat}.where[{i}].column")
     for i, ref in enumerate(rec.distinct_on):
         problems += scope.problem(ref, f"{rat}.distinct.on[{i}]")
-    for i, preference in enumerate(rec.prefer):
-        # A preference without an order was written as a bare column name.
-        key = f"{rat}.distinct.prefer[{i}]" + ("" if preference.order is None else ".column")
-        problems += scope.problem(preference.column, key)
+    problems += _preference_problems(scope, rec.prefer, f"{rat}.distinct.prefer")
     for column, spec in rec.values.items():
         for key, ref in value_reads(spec):
             # An undefined alias in a value is already reported by check_record_set.
@@ -186,6 +184,18 @@ def _check_columns(rec: RecordSet, rat: str) -> list[str]:
     return problems
 
 
+
+
+def _preference_problems(scope: _Scope, prefer: tuple[Preference, ...], at: str) -> list[str]:
+    problems = []
+    for i, preference in enumerate(prefer):
+        if preference.where:
+            for n, condition in enumerate(preference.where):
+                problems += scope.problem(condition.column, f"{at}[{i}].where[{n}].column")
+        else:  # a preference without an order was written as a bare column name
+            bare = preference.order is None and not preference.descending
+            problems += scope.problem(preference.column, f"{at}[{i}]" + ("" if bare else ".column"))
+    return problems
 
 
 def check_crosswalk_columns(mapping: Mapping) -> list[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from aeries_hub.config_files import did_you_mean
 from aeries_hub.mapping.models import FileFormat, Mapping, Output, Schedule
 from aeries_hub.mapping.references import check_crosswalk_columns, check_record_set, table_problem
+from aeries_hub.mapping.row_rules import row_rule_problems
 
 
 def mapping_problems(mapping: Mapping) -> list[str]:
@@ -39,6 +40,7 @@ def mapping_problems(mapping: Mapping) -> list[str]:
                 problems.append(f"{at}.key: {_not_delivered(key, out)}")
         problems += _check_format(out, at)
         problems += _check_links(mapping, out, at)
+        problems += row_rule_problems({o.file: o for o in mapping.outputs}, out, at)
         for r, rec in enumerate(out.records):
             problems += check_record_set(mapping, out, rec, f"{at}.records[{r}]", f"{at}.columns")
     return problems + _check_build_order(mapping)

@@ -155,10 +155,13 @@ class Check:
     rows_where: tuple[str, tuple[str, ...]] | None = None
     #: Where the check was written, e.g. ``include/quality/aeries_sources.yml: students[2]``.
     where: str = ""
+    #: A rule across rows or files (:mod:`aeries_hub.mapping.row_rules`) that the runner tests row by row, in place
+    #: of an expectation's own arguments (``expectation`` is then the rule's name).
+    rule: Any = None
 
     @property
     def kind(self) -> str:
-        return EXPECTATIONS[self.expectation].kind
+        return COLUMN_MAP if self.rule is not None else EXPECTATIONS[self.expectation].kind
 
     @property
     def row_level(self) -> bool:
@@ -167,6 +170,8 @@ class Check:
     @property
     def columns(self) -> tuple[str, ...]:
         """The data columns the check tests (empty for table checks)."""
+        if self.rule is not None:
+            return self.rule.columns
         if self.kind == COLUMN_PAIR_MAP:
             return (self.kwargs["column_A"], self.kwargs["column_B"])
         if self.kind == MULTICOLUMN_MAP:
@@ -178,19 +183,25 @@ class Check:
     @property
     def reads(self) -> tuple[str, ...]:
         """The data columns the check needs: those it tests and the one its ``rows_where`` tests."""
+        if self.rule is not None:
+            return self.rule.reads
         return self.columns + ((self.rows_where[0],) if self.rows_where else ())
 
     @property
     def label(self) -> str:
         """``expect_x [col1, col2]`` for messages."""
+        if self.rule is not None:
+            return self.rule.label
         return f"{self.expectation} [{', '.join(self.columns)}]" if self.columns else self.expectation
 
     def reason(self) -> str:
         """Why a row fails: the description, or a generated sentence."""
-        return self.description or failure_sentence(self)
+        return self.description or (self.rule.sentence() if self.rule is not None else failure_sentence(self))
 
     def to_dict(self) -> dict[str, Any]:
         """The check as written in a config file."""
+        if self.rule is not None:
+            return {**self.rule.to_dict(), "severity": self.severity, **({"description": self.description} if self.description else {})}
         spec: dict[str, Any] = {"expectation": self.expectation, "severity": self.severity}
         if self.description:
             spec["description"] = self.description
@@ -248,6 +259,13 @@ def parse_checks(items: Iterable[Mapping[str, Any]] | None, *, where: str) -> li
     items = list(items or [])
     _raise_schema_errors(_list_validator(), items, where, list_root=True)
     return _parse_valid(items, where=where)
+
+
+def rule_check(rule: Any, severity: str, *, description: str | None = None, where: str = "") -> Check:
+    """A check of a rule across rows or files (:mod:`aeries_hub.mapping.row_rules`), e.g. a mapping's ``counts:``."""
+    if severity not in SEVERITIES:
+        raise CheckConfigError(f"{where}.severity: {severity!r} is not one of {', '.join(SEVERITIES)}")
+    return Check(expectation=rule.expectation, severity=severity, description=description, where=where, rule=rule)
 
 
 def select_checks(checks: Iterable[Check], tables: Iterable[str]) -> list[Check]:

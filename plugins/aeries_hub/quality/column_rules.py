@@ -1,11 +1,14 @@
-"""The checks a vendor file's column rules imply (required, max_length, allowed, pattern, references, unquotable
-delimiters, encoding), ahead of the mapping's own checks; run on every built file before it is delivered."""
+"""The checks a vendor file's column rules imply (required, max_length, allowed, pattern, references, cells,
+unquotable delimiters, encoding), ahead of the mapping's own checks, and the checks of its ``counts:`` and
+``matches:``; run on every built file before it is delivered."""
 
 from __future__ import annotations
 
 import re
 from functools import lru_cache
 from typing import Any, Iterable
+
+from aeries_hub.mapping.row_rules import conditions_text
 
 
 def output_checks(output) -> list[dict]:
@@ -74,17 +77,32 @@ def output_checks(output) -> list[dict]:
                 }
             )
     for ref in output.references:
+        subset = f" where {conditions_text(ref.where)}" if ref.where else ""
         checks.append(
             {
                 "expectation": "expect_column_values_to_be_in_set",
                 "column": ref.column,
-                "value_set_from": {"table": ref.file, "column": ref.key},
+                "value_set_from": {"table": reference_table(ref), "column": ref.key},
                 **({"split": ref.separator} if ref.separator else {}),
                 "ignore_blank": True,
                 "severity": ref.severity,
-                "description": f"every {ref.column} of {output.file} is a {ref.key} in {ref.file}",
+                "description": ref.description or f"every {ref.column} of {output.file} is a {ref.key} in {ref.file}{subset}",
             }
         )
+    if output.cells is not None:
+        cells = output.cells
+        forbidden = "|".join(re.escape(text) for text in cells.forbid)
+        for column in output.delivered_columns:
+            checks.append(
+                {
+                    "expectation": "expect_column_values_to_not_match_regex",
+                    "column": column,
+                    "regex": forbidden,
+                    "severity": cells.severity,
+                    "description": f"{column}: {cells.description}" if cells.description else
+                    f"{column} holds {' or '.join(_shown(text) for text in cells.forbid)}, which no cell of {output.file} may hold",
+                }
+            )
     if output.format.type == "delimited" and output.format.quoting == "none":
         separator = output.format.delimiter
         for column in output.delivered_columns:
@@ -101,6 +119,42 @@ def output_checks(output) -> list[dict]:
             )
     checks += encoding_checks(output.delivered_columns, output.format.encoding, output.file)
     return checks + list(output.checks)
+
+
+def _shown(text: str) -> str:
+    """A forbidden text in a reason: a line break by name, anything else quoted."""
+    return {"\n": "a line break (\\n)", "\r": "a carriage return (\\r)", "\t": "a tab (\\t)"}.get(text, repr(text))
+
+
+def reference_table(ref) -> str:
+    """The name the runner is given the rows of a reference's file under: the file, or its subset with ``where``
+    (``orgs.csv where type in [school]``)."""
+    return f"{ref.file} where {conditions_text(ref.where)}" if ref.where else ref.file
+
+
+def reference_tables(output, files: dict, run_date=None) -> dict:
+    """The subsets of the built ``files`` (by file name) that the output's references with ``where`` name."""
+    from aeries_hub.mapping.conditions import conditions_mask
+
+    subsets = {}
+    for n, ref in enumerate(output.references):
+        if ref.where:
+            rows = files[ref.file]
+            subsets[reference_table(ref)] = rows[conditions_mask(rows, ref.where, f"references[{n}].where", run_date).to_numpy()]
+    return subsets
+
+
+def rule_checks(output, where: str, run_date=None) -> list:
+    """The checks of the output's ``counts:`` and ``matches:`` (:mod:`aeries_hub.mapping.row_rules`), their date
+    conditions comparing with ``run_date``."""
+    import dataclasses
+
+    from aeries_hub.quality.checks import rule_check
+
+    return [rule_check(dataclasses.replace(written.rule, run_date=run_date), written.severity,
+                       description=written.description, where=f"{where}.{key}[{i}]")
+            for key, rules in (("counts", output.counts), ("matches", output.matches))
+            for i, written in enumerate(rules)]
 
 
 #: Encodings that hold every Unicode character: a file in one of them never needs encoding checks.

@@ -70,6 +70,9 @@ def prepare_frame(df: pd.DataFrame, checks: list[Check], ids: list[int], tables:
     specs: dict[int, ExpectationSpec] = {}
     for i in ids:
         check = checks[i]
+        if check.rule is not None:
+            specs[i] = rule_spec(check, work, tables, helpers)
+            continue
         expectation = check.expectation
         kwargs = dict(check.kwargs)
         ref = check.value_set_from
@@ -136,6 +139,21 @@ def prepare_frame(df: pd.DataFrame, checks: list[Check], ids: list[int], tables:
     if helpers:
         work = pd.concat([work, pd.DataFrame(helpers)], axis=1)
     return work, specs
+
+
+def rule_spec(check: Check, rows: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
+              helpers: dict[str, pd.Series]) -> ExpectationSpec:
+    """A rule across rows or files (:mod:`aeries_hub.mapping.row_rules`) as the helper column ``<its label>``:
+    True where ``rows``' row meets it, null where it is not tested; GX tests it with ``value_set: [True]``."""
+    helper = check.rule.label
+    if helper not in helpers:
+        helpers[helper] = rule_column(check, rows, tables)
+    return ExpectationSpec(expectation="expect_column_values_to_be_in_set", kwargs={"column": helper, "value_set": [True]})
+
+
+def rule_column(check: Check, rows: pd.DataFrame, tables: Mapping[str, pd.DataFrame]) -> pd.Series:
+    """True/False per row of ``rows`` (a RangeIndex), whether it meets the check's rule; null where not tested."""
+    return _membership(*check.rule.meets(rows, tables))
 
 
 def _matches_strftime(values: pd.Series, fmt: str) -> pd.Series | None:

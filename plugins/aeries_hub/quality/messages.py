@@ -3,7 +3,7 @@ rejected row when its check has no description). Standard library only, as check
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 if TYPE_CHECKING:
     from aeries_hub.quality.checks import Check
@@ -93,3 +93,17 @@ def failure_sentence(check: Check) -> str:
         return f"the table does not have {lo if lo is not None else 0} to {hi} rows"
     words = name.removeprefix("expect_").replace("_", " ")
     return f"{subject} fails {words}"
+
+
+def groups_text(groups: Sequence[Mapping[str, Any]], shown: int = 10) -> str:
+    """``3 groups fail: 2 have 2 rows (u1, u2), 1 has 0 (u9)``: the failing groups by count, each with its ids."""
+    by_count: dict[int, list[str]] = {}
+    for group in groups:
+        by_count.setdefault(int(group["count"]), []).append(str(group["ids"]))
+    parts = []
+    for count, ids in sorted(by_count.items(), key=lambda item: (-len(item[1]), item[0])):
+        more = f" and {len(ids) - shown} more" if len(ids) > shown else ""
+        verb = "has" if len(ids) == 1 else "have"
+        parts.append(f"{len(ids)} {verb} {count} ({', '.join(ids[:shown])}{more})")
+    plural = "s" if len(groups) != 1 else ""
+    return f"{len(groups)} group{plural} fail{'s' if not plural else ''}: " + ", ".join(parts)

@@ -32,7 +32,15 @@ import pandas as pd
 
 from aeries_hub.quality.checks import TABLE, Check
 from aeries_hub.quality.gx_adapter import ExpectationResult, FrameValidator, import_gx
-from aeries_hub.quality.helpers import ExpectationSpec, phase_frame, plain, prepare_frame, reference_values
+from aeries_hub.quality.helpers import (
+    ExpectationSpec,
+    phase_frame,
+    plain,
+    prepare_frame,
+    reference_values,
+    rule_column,
+)
+from aeries_hub.quality.messages import groups_text
 
 REJECT_REASON = "_reject_reason"
 SAMPLE_SIZE = 5
@@ -69,6 +77,12 @@ class CheckResult:
     #: For ``expect_column_distinct_values_to_contain_set`` with ``value_set_from`` that failed: every value of
     #: the other table that the column does not hold, in that table's order (e.g. the classes without a teacher).
     missing: list[str] = field(default_factory=list)
+    #: For a count per group (``counts:``) that failed: every failing group, ``{ids, count}``, in the order it
+    #: first occurs (its ids only: the group's own columns).
+    groups: list[dict[str, Any]] = field(default_factory=list)
+    #: For a rule across rows or files (mapping/row_rules.py): the rule in words, e.g. ``per userSourcedId:
+    #: exactly 1 row where isPrimary in [true]``.
+    rule: str = ""
 
     @property
     def outcome(self) -> str:
@@ -83,6 +97,8 @@ class CheckResult:
 
     @property
     def label(self) -> str:
+        if self.rule:
+            return self.rule
         return f"{self.expectation} [{', '.join(self.columns)}]" if self.columns else self.expectation
 
     def to_dict(self) -> dict[str, Any]:
@@ -103,6 +119,8 @@ class CheckResult:
             "reason": self.reason,
             "shared": [dict(entry) for entry in self.shared],
             "missing": list(self.missing),
+            "groups": [dict(entry) for entry in self.groups],
+            "rule": self.rule,
         }
 
     def summary(self) -> str:
@@ -110,6 +128,8 @@ class CheckResult:
         head = self.label + (f' ("{self.description}")' if self.description else "")
         if self.exception:
             return f"{head}: could not run: {self.exception}."
+        if self.groups:
+            return f"{head}: {groups_text(self.groups)}."
         if self.unexpected_count is not None and self.element_count is not None:
             text = f"{head}: {self.unexpected_count} of {self.element_count} rows fail"
             if self.sample:
@@ -272,6 +292,7 @@ def validate_frame(
             result = _result_for(check, gx_result=gx_result)
             index = np.asarray(gx_result.details.get("unexpected_index_list") or [], dtype=np.int64)
             if not result.exception and len(index):
+                result.groups = _failing_groups(check, work)
                 result.rejected_count = len(index)
                 result.sample = _sample(df, index[:SAMPLE_SIZE], check.columns, id_columns)
                 if reasons is None:
@@ -285,6 +306,10 @@ def validate_frame(
 
     gate_frame = phase_frame(work, checks, gate_ids, specs)
     gate_frame = gate_frame if reasons is None else gate_frame.iloc[positions].reset_index(drop=True)
+    counted = [i for i in gate_ids if hasattr(checks[i].rule, "failing_groups")]  # counts per group: of the rows left
+    remaining = work if reasons is None or not counted else work.iloc[positions].reset_index(drop=True)
+    for i in counted if reasons is not None else ():
+        gate_frame[specs[i].kwargs["column"]] = rule_column(checks[i], remaining, tables or {})
     suite = validator.suite(_safe(name), checks, gate_ids, specs)
     if reasons is None and reject_batch is not None and list(reject_frame.columns) == list(gate_frame.columns):
         batch = reject_batch
@@ -299,6 +324,8 @@ def validate_frame(
         if first_failing and not result.exception and check.row_level:
             result.sample = _sample(df, positions[np.asarray(first_failing[:SAMPLE_SIZE], dtype=np.int64)],
                                     check.columns, id_columns)
+        if check_id in counted and not result.success and not result.exception:
+            result.groups = _failing_groups(check, remaining)
         if check.expectation in _UNIQUENESS and check.severity == "warning" and not result.success \
                 and not result.exception:
             result.shared = _shared_values(df, positions, gate_frame, specs[check_id], check, id_columns)
@@ -354,6 +381,7 @@ def _result_for(check: Check, *, gx_result: ExpectationResult | None = None, exc
         exception=exception,
         where=check.where,
         reason=check.reason(),
+        rule=check.label if check.rule is not None else "",
     )
     if gx_result is None:
         return result
@@ -366,6 +394,11 @@ def _result_for(check: Check, *, gx_result: ExpectationResult | None = None, exc
     elif check.kind == TABLE or "observed_value" in details:
         result.observed_value = plain(details.get("observed_value"))
     return result
+
+
+def _failing_groups(check: Check, rows: pd.DataFrame) -> list[dict[str, Any]]:
+    failing_groups = getattr(check.rule, "failing_groups", None)
+    return failing_groups(rows) if failing_groups is not None else []
 
 
 def _sample(df: pd.DataFrame, positions: np.ndarray, columns: Sequence[str], id_columns: Sequence[str]) -> list[dict]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aeries_hub.mapping.models import Mapping
+from aeries_hub.quality.messages import groups_text
 from aeries_hub.run.rejects import (
     more_reasons,
     reason_text,
@@ -136,6 +137,7 @@ def summarize_run(mapping: Mapping, stages: RunSummaries) -> RunReport:
                                           "single_line_values", "sha256")}
         | rejects_of_file(mapping, stem, b, delivered) | {"shared_values": shared_values(b.checks),
                                                            "missing_values": missing_values(b.checks)}
+        | ({"failing_groups": groups} if (groups := failing_groups(b.checks)) else {})
         for stem, b in builds.items()
     }
     tables = {
@@ -275,13 +277,16 @@ def failed_checks(mapping: Mapping, sources: SourceValidation, builds: dict[str,
             if result["outcome"] != "failed":
                 continue
             columns = f" [{', '.join(result['columns'])}]" if result["columns"] else ""
-            what = f"{name}: {result['description'] or result['expectation']}{columns}"
+            what = f"{name}: {result['description'] or result.get('rule') or result['expectation']}{columns}"
             if result.get("exception"):
                 lines.append(f"{what}: could not run: {result['exception']}")
                 continue
             if result["expectation"] == "expect_table_row_count_to_be_between" and rejected and rows:
                 reasons, more = reject_reasons(checks, id_columns)
                 lines.append(_too_few_rows(name, result, rows, rejected, reasons, more, rejects_file))
+                continue
+            if result.get("groups"):
+                lines.append(f"{what}: {groups_text(result['groups'])}")
                 continue
             ids = sorted(sample_ids(result.get("sample", []), id_columns))
             counted = result.get("unexpected_count") is not None and result.get("element_count") is not None
@@ -318,6 +323,20 @@ def missing_values(checks: dict) -> list[dict]:
     return [{"warning": result.get("description") or result["expectation"], "count": len(result["missing"]),
              "ids": result["missing"]}
             for result in checks.get("results", []) if result.get("missing")]
+
+
+def failing_groups(checks: dict) -> list[dict]:
+    """The groups that a count per group (``counts:``) that warned or rejected found failing: ``{check, groups}``
+    each, every group's ids with its count (the runner's ``groups``)."""
+    return [{"check": result.get("description") or result.get("rule") or result["expectation"],
+             "groups": result["groups"]}
+            for result in checks.get("results", []) if result.get("groups") and result["outcome"] == "warned"]
+
+
+def failing_group_lines(document: dict) -> list[str]:
+    """``roles.csv: a user teaches at one school: 1 group fails: 1 has 2 (7)``"""
+    return [f"{file['file']}: {entry['check']}: {groups_text(entry['groups'])}"
+            for file in (document.get("files") or {}).values() for entry in file.get("failing_groups") or []]
 
 
 def missing_value_lines(document: dict) -> list[str]:
@@ -366,6 +385,7 @@ def report_lines(document: dict) -> list[str]:
     lines += reject_reason_lines(document)
     lines += shared_value_lines(document)
     lines += missing_value_lines(document)
+    lines += failing_group_lines(document)
     lines += document.get("attention", [])
     left_out = describe_left_out(document.get("left_out_schools") or [])
     lines += [left_out] if left_out else []

@@ -68,3 +68,37 @@ def test_destiny_format_is_quoted_crlf_utf8():
     assert header.startswith(b'"field_siteShortName","field_barcode",')
     assert row.startswith('"RHS","101","101","Garcia, ""Jr.""","Zoë",'.encode())
     assert end == b""
+
+
+def test_cells_forbid_texts_in_every_delivered_column_and_a_reference_may_name_a_subset(tmp_path):
+    from aeries_hub.quality.column_rules import reference_table, reference_tables
+    from tests.plugins.aeries_hub.mapping.mapping_files import mapping_with
+
+    mapping = mapping_with(tmp_path, """
+outputs:
+  - file: orgs.csv
+    format: {}
+    key: [id]
+    columns: [{name: id}, {name: type}]
+    records: [{name: orgs, rows: [{id: "0", type: district}, {id: "994", type: school}]}]
+  - file: users.csv
+    format: {}
+    key: [id]
+    columns: [{name: id}, {name: school}, {name: note, do_not_map: true}]
+    records: [{name: users, rows: [{id: "1", school: "994"}]}]
+    references: [{column: school, file: orgs.csv, where: [{column: type, in: [school]}], severity: reject}]
+    cells: {forbid: ["\\n", "|"], severity: warning}
+""")
+    users = mapping.outputs[1]
+    checks = output_checks(users)
+    assert checks[2] == {
+        "expectation": "expect_column_values_to_be_in_set", "column": "school",
+        "value_set_from": {"table": "orgs.csv where type in [school]", "column": "id"}, "ignore_blank": True,
+        "severity": "reject", "description": "every school of users.csv is a id in orgs.csv where type in [school]"}
+    assert checks[3:5] == [
+        {"expectation": "expect_column_values_to_not_match_regex", "column": column, "regex": "\\\n|\\|",
+         "severity": "warning", "description": f"{column} holds a line break (\\n) or '|', which no cell of users.csv may hold"}
+        for column in ("id", "school")]
+    orgs = pd.DataFrame({"id": ["0", "994"], "type": ["district", "school"]})
+    subset = reference_tables(users, {"orgs.csv": orgs})[reference_table(users.references[0])]
+    assert subset.to_dict("records") == [{"id": "994", "type": "school"}]

@@ -248,3 +248,41 @@ def test_a_large_frame_takes_seconds_not_minutes():
     ), name="students")
     assert list(outcome.rejected.index) == [7] and (outcome.passed, outcome.warned, outcome.failed) == (3, 1, 0)
     assert outcome.timings["validate"] < 20, outcome.timings
+
+
+def test_a_count_per_group_rejects_every_row_of_a_failing_group_and_names_the_groups():
+    from aeries_hub.mapping.models import Condition
+    from aeries_hub.mapping.row_rules import GroupCount
+    from aeries_hub.quality.checks import rule_check
+
+    roles = pd.DataFrame({"sourcedId": ["r1", "r2", "r3", "r4"], "userSourcedId": ["u1", "u1", "u2", "u3"],
+                          "isPrimary": ["true", "true", "true", "false"]})
+    rule = GroupCount(per=("userSourcedId",), where=(Condition("isPrimary", "in", ["true"]),), exactly=1)
+    outcome = validate_frame(roles, [rule_check(rule, "reject", where="x.yml: outputs[0].counts[0]")], name="roles",
+                             id_columns=["sourcedId"])
+    [result] = outcome.results
+    assert (result.outcome, result.rejected_count, result.groups) == (
+        "warned", 3, [{"ids": "u1", "count": 2}, {"ids": "u3", "count": 0}])
+    assert result.summary() == ("per userSourcedId: exactly 1 row where isPrimary in [true]: 2 groups fail: "
+                                "1 has 0 (u3), 1 has 2 (u1).")
+    assert result.sample == [{"row": 0, "sourcedId": "r1", "userSourcedId": "u1"},
+                             {"row": 1, "sourcedId": "r2", "userSourcedId": "u1"},
+                             {"row": 3, "sourcedId": "r4", "userSourcedId": "u3"}]
+    assert outcome.accepted["sourcedId"].tolist() == ["r3"]
+    assert outcome.rejected[REJECT_REASON].tolist() == [
+        "its userSourcedId has not exactly 1 row where isPrimary in [true]"] * 3
+    assert result.to_dict()["rule"] == "per userSourcedId: exactly 1 row where isPrimary in [true]"
+
+
+def test_an_error_count_counts_the_rows_left_after_rejects():
+    from aeries_hub.mapping.row_rules import GroupCount
+    from aeries_hub.quality.checks import rule_check
+
+    roles = pd.DataFrame({"sourcedId": ["r1", "r2", "r3"], "userSourcedId": ["u1", "u1", "u2"], "org": ["o1", "", "o2"]})
+    outcome = validate_frame(roles, [
+        rule_check(GroupCount(per=("userSourcedId",), at_most=1), "error", description="one role per user"),
+        *checks(spec("expect_column_values_to_match_regex", "reject", column="org", regex=r"\S")),
+    ], name="roles", id_columns=["sourcedId"])
+    assert not outcome.has_errors  # u1's blank-org role is rejected first: u1 has one role left
+    assert outcome.results[0].groups == [] and outcome.results[0].outcome == "passed"
+    assert outcome.rejected["sourcedId"].tolist() == ["r2"]

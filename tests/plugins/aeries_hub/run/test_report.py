@@ -287,6 +287,25 @@ def test_a_class_without_a_teacher_enrollment_is_named_in_the_report_with_every_
     assert f"enrollments.csv: {missing['warning']}: 3 without: 300-2, 300-3, 300-10" in report_lines(document)
     assert document["checks"]["warned"] == 2  # and the rejected enrollment of T8
 
+def test_a_count_per_group_that_warned_names_every_group_with_its_count_in_the_report():
+    from aeries_hub.mapping.row_rules import GroupCount
+    from aeries_hub.quality.checks import rule_check
+
+    stemscopes = load_mapping(MAPPINGS_DIR / "stemscopes.yml")
+    frame = pd.DataFrame({"sourcedId": ["e1", "e2", "e3", "e4"], "userSourcedId": ["T7", "T7", "55", "T7"]})
+    warning = rule_check(GroupCount(per=("userSourcedId",), at_most=1), "warning", description="one enrollment a user")
+    outcome = validate_frame(frame, [warning], name="enrollments", id_columns=["sourcedId"])
+    build = {"file": "enrollments.csv", "rows_built": 4, "rows": 4, "rejected": 0, "checks": outcome.to_dict(),
+             "sha256": "ab"}
+
+    document = summarize(stemscopes, {"build_enrollments": build})
+
+    assert document["files"]["enrollments"]["failing_groups"] == [
+        {"check": "one enrollment a user", "groups": [{"ids": "T7", "count": 3}]}]
+    assert "enrollments.csv: one enrollment a user: 1 group fails: 1 has 3 (T7)" in report_lines(document)
+    assert document["checks"]["warned"] == 1
+
+
 def test_rows_rejected_from_aeries_tables_are_named_with_their_keys():
     from aeries_hub.aeries.tables import TABLES
     from aeries_hub.quality import load_checks
