@@ -35,9 +35,14 @@ _CheckListRef = Annotated[check_list, WithJsonSchema({"$ref": CHECKS_SCHEMA_ID +
 
 
 class Condition(ClosedModel):
-    model_config = ConfigDict(json_schema_extra={"minProperties": 2, "maxProperties": 2})
+    """A column and one test of it, or an expression: {expr: "..."}."""
 
-    column: field_ref
+    model_config = ConfigDict(json_schema_extra={"oneOf": [
+        {"required": ["column"], "minProperties": 2, "maxProperties": 2},
+        {"required": ["expr"], "maxProperties": 1},
+    ]})
+
+    column: field_ref | None = None
     in_: list[str | int] | None = Field(None, alias="in")
     not_in: list[str | int] | None = None
     blank: bool | None = None
@@ -47,9 +52,28 @@ class Condition(ClosedModel):
     after_run_date: bool | None = Field(None, description=(
         "true: the date in the column is after the run's date; false: it is not (a blank date is neither before "
         "nor after it); e.g. a section staff member whose StartDate has not come."))
+    expr: Annotated[str, Field(min_length=1)] | None = Field(None, description=(
+        "Instead of a column and its test: an expression that is true or false (docs/mappings.md, Expressions), "
+        "e.g. \"not blank(term.TermCode) and term.TermCode != 'S'\"."))
 
 
 condition = TypeAliasType("condition", Condition)
+
+
+class Expression(ClosedModel):
+    """A value computed by an expression (docs/mappings.md, Expressions)."""
+
+    expr: Annotated[str, Field(min_length=1)] = Field(description="The expression, e.g. \"lower(EmailAddress)\".")
+
+
+expression = TypeAliasType("expression", Expression)
+
+
+class Case(ClosedModel):
+    when: Annotated[str, Field(min_length=1)] = Field(description=(
+        "An expression that is true or false, e.g. \"term.TermCode in ['F', 'S']\"."))
+    value: Annotated[str, Field(min_length=0)] | expression = Field(description=(
+        "The value where when is true: a template (text with {Column} placeholders) or {expr: ...}."))
 
 
 class PreferenceOrder(ClosedModel):
@@ -88,12 +112,13 @@ class FirstInGroup(ClosedModel):
 
 
 class Value(ClosedModel):
-    """Exactly one of source / constant / template / first_of / first_in_group, then optional match codes and
-    transform steps."""
+    """Exactly one of source / constant / template / first_of / first_in_group / expr / cases, then optional
+    match codes and transform steps."""
 
     model_config = ConfigDict(json_schema_extra={
-        "oneOf": [{"required": [kind]} for kind in ("source", "constant", "template", "first_of", "first_in_group")],
-        "dependentRequired": {"default": ["match"]},
+        "oneOf": [{"required": [kind]} for kind in ("source", "constant", "template", "first_of", "first_in_group",
+                                                    "expr", "cases")],
+        "dependentRequired": {"default": ["match"], "else": ["cases"]},
     })
 
     source: field_ref | None = None
@@ -108,13 +133,22 @@ class Value(ClosedModel):
         "With match: the value for codes not listed. Absent: unlisted codes pass through."))
     transform: list[step] | None = None
     first_in_group: FirstInGroup | None = None
+    expr: Annotated[str, Field(min_length=1)] | None = Field(None, description=(
+        "An expression (docs/mappings.md, Expressions), e.g. \"item(split(TeacherIDs, ','), 2)\"; a condition "
+        "gives true or false, a date YYYY-MM-DD."))
+    cases: Annotated[list[Case], Field(min_length=1)] | None = Field(None, description=(
+        "The value of the first case whose when is true (else: the else value), e.g. a term's type from its "
+        "code and description."))
+    else_: Annotated[str, Field(min_length=0)] | expression | None = Field(None, alias="else", description=(
+        "With cases: the value where no case is true, a template or {expr: ...} (default: blank)."))
 
 
 value = TypeAliasType("value", Value)
 
 
 class Distinct(ClosedModel):
-    on: _FieldRefs
+    on: Annotated[list[field_ref | expression], Field(min_length=1)] = Field(description=(
+        "The columns (or {expr: ...}, e.g. {expr: \"lower(EmailAddress)\"}) whose equal values make one row."))
     prefer: list[preference] | None = None
     collect: dict[str, Annotated[str, Field(min_length=1)]] | None = Field(None, description=(
         "Columns whose values are gathered from every merged row (distinct, preferred row first) and joined with "
@@ -204,8 +238,9 @@ class Nest(ClosedModel):
 class Output(ClosedModel):
     file: str = Field(pattern="^[A-Za-z0-9_.-]+$", description="File name delivered to the vendor.")
     format: format
-    key: Annotated[list[str], Field(min_length=1)] = Field(
-        description="Column(s) that identify a record in this file; must be unique.")
+    key: Annotated[list[str | expression], Field(min_length=1)] = Field(description=(
+        "Column(s) that identify a record in this file; must be unique. An entry {expr: ...} is an expression over "
+        "the file's columns, e.g. {expr: \"lower(email)\"}: e-mails that differ only in case are one key."))
     min_rows: Annotated[int, Field(ge=0)] = Field(1, description="Fewer rows than this stops the run before delivery.")
     columns: Annotated[list[column], Field(min_length=1)]
     records: Annotated[list[record_set], Field(min_length=1)]

@@ -5,6 +5,7 @@ columns a record set reads are checked in :mod:`aeries_hub.mapping.references`.
 
 from __future__ import annotations
 
+from aeries_hub.config_files import closest
 from aeries_hub.mapping.models import FileFormat, Mapping, Output, Schedule
 from aeries_hub.mapping.references import check_crosswalk_columns, check_record_set, table_problem
 
@@ -33,9 +34,16 @@ def mapping_problems(mapping: Mapping) -> list[str]:
         for name in sorted({n for n in names if names.count(n) > 1}):
             problems.append(f"{at}.columns: column {name!r} is listed more than once")
         delivered = set(out.delivered_columns)
-        for key in out.key:
-            if key not in delivered:
+        for k, key in enumerate(out.key):
+            expression = out.key_expressions.get(key)
+            if expression is None and key not in delivered:
                 problems.append(f"{at}.key: {key!r} is not a delivered column of {out.file}")
+            for column in expression.columns if expression else ():
+                if column not in delivered:
+                    meant = closest(column, out.delivered_columns)
+                    hint = f" (did you mean {meant!r}?)" if meant else ""
+                    problems.append(f"{at}.key[{k}].expr: {column!r} is not a delivered column of {out.file}{hint}; "
+                                    "a key's expression reads the file's own columns")
         problems += _check_format(out, at)
         problems += _check_links(mapping, out, at)
         for r, rec in enumerate(out.records):
