@@ -72,7 +72,7 @@ expression = TypeAliasType("expression", Expression)
 class Case(ClosedModel):
     when: Annotated[str, Field(min_length=1)] = Field(description=(
         "An expression that is true or false, e.g. \"term.TermCode in ['F', 'S']\"."))
-    value: Annotated[str, Field(min_length=0)] | expression = Field(description=(
+    value: str | int | expression = Field(description=(
         "The value where when is true: a template (text with {Column} placeholders) or {expr: ...}."))
 
 
@@ -139,7 +139,7 @@ class Value(ClosedModel):
     cases: Annotated[list[Case], Field(min_length=1)] | None = Field(None, description=(
         "The value of the first case whose when is true (else: the else value), e.g. a term's type from its "
         "code and description."))
-    else_: Annotated[str, Field(min_length=0)] | expression | None = Field(None, alias="else", description=(
+    else_: str | int | expression | None = Field(None, alias="else", description=(
         "With cases: the value where no case is true, a template or {expr: ...} (default: blank)."))
 
 

@@ -18,12 +18,13 @@ from aeries_hub.mapping.expressions.parse import literal_value
 from aeries_hub.mapping.expressions.registry import FUNCTIONS
 from aeries_hub.mapping.models import MappingError
 from aeries_hub.mapping.text import TEXT
+from aeries_hub.mapping.values import RunValues, read_column, template
 
 
 @dataclass
 class Context:
     frame: pd.DataFrame
-    run: object  # values.RunValues, or None outside a build
+    run: RunValues | None  # None outside a build
     where: str
     columns: dict[str, pd.Series] = field(default_factory=dict)
 
@@ -33,8 +34,6 @@ class Context:
 
     def column(self, name: str) -> pd.Series:
         if name not in self.columns:
-            from aeries_hub.mapping.values import read_column
-
             self.columns[name] = read_column(self.frame, name, self.where).str.strip()
         return self.columns[name]
 
@@ -64,14 +63,10 @@ def evaluate(node: n.Node, ctx: Context):
     if isinstance(node, n.Column):
         return ctx.column(node.name)
     if isinstance(node, n.RunValue):
-        from aeries_hub.mapping.values import RunValues
-
         return (ctx.run or RunValues()).value(node.name, ctx.where)
     if isinstance(node, n.RunDate):
         return pd.Timestamp(ctx.run_date())
     if isinstance(node, n.Template):
-        from aeries_hub.mapping.values import RunValues, template
-
         return template(node.text, ctx.frame, ctx.where, ctx.run or RunValues())
     if isinstance(node, n.ListOf):
         return [ctx.series(evaluate(item, ctx), "text") for item in node.items]
@@ -111,7 +106,7 @@ def _compare(node: n.Compare, ctx: Context) -> pd.Series:
         literal = all(isinstance(item, n.Literal) for item in node.right.items)
         values = ctx.series(left, "text")
         if literal:
-            hit = values.isin([item.value for item in node.right.items])  # type: ignore[attr-defined]
+            hit = values.isin([literal_value(item) for item in node.right.items])
         else:
             hit = pd.Series(False, index=ctx.index)
             for item in evaluate(node.right, ctx):

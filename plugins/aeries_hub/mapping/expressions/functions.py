@@ -142,14 +142,24 @@ def _number(ctx, x):
 @function("split", text(), Param("sep", (TEXT,), literal=True), returns=LIST, example="split(TeacherIDs, ',')")
 def _split(ctx, x, sep):
     """The parts of x between the separators, each trimmed (a blank x is an empty list)."""
+    import numpy as np
     import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
-    if not len(x):
-        return [x]
-    parts = x.str.split(sep, n=-1, expand=True, regex=False)
-    if isinstance(parts, pd.Series):
-        parts = parts.to_frame()
-    return [_text(parts[column]).fillna("").str.strip() for column in parts.columns]
+    from aeries_hub.mapping.text import arrow_text
+
+    lists = pc.split_pattern(arrow_text(x), sep).combine_chunks()
+    offsets = lists.offsets.to_numpy()
+    parts = pc.utf8_trim_whitespace(lists.values)
+    lengths = np.diff(offsets)
+    columns = []
+    for k in range(int(lengths.max()) if len(lengths) else 1):  # one Series per position, blank past a row's end
+        present = lengths > k
+        element = parts.take(pa.array(np.where(present, offsets[:-1] + k, 0))) if len(parts) else parts
+        element = pc.if_else(pa.array(present), element, pa.scalar("", element.type)) if len(parts) else element
+        columns.append(_text(pd.Series(pd.arrays.ArrowStringArray(element.cast(pa.large_string())), index=x.index)))
+    return columns
 
 
 @function("join", Param("list", (LIST,)), Param("sep", (TEXT,), literal=True), returns=TEXT,

@@ -32,7 +32,10 @@ _NOT_ALLOWED = {
 
 
 class ExpressionError(MappingError):
-    """An expression cannot be used; the message names the part of it that is wrong and what to write."""
+    """An expression cannot be used; the message names the part of it that is wrong and what to write. ``at`` is
+    the key path below the value where it stands, when not ``expr`` (``cases[1].when``)."""
+
+    at: str | None = None
 
 
 def known_names() -> str:
@@ -124,8 +127,9 @@ class Parser:
     def _unaryop(self, tree: ast.UnaryOp) -> n.Node:
         if isinstance(tree.op, ast.Not):
             return n.Not("bool", self.as_bool(tree.operand))
-        if isinstance(tree.op, ast.USub) and isinstance(tree.operand, ast.Constant) and type(tree.operand.value) in (int, float):
-            return n.Literal(NUMBER, -tree.operand.value)
+        number = tree.operand.value if isinstance(tree.operand, ast.Constant) else None
+        if isinstance(tree.op, ast.USub) and isinstance(number, (int, float)) and not isinstance(number, bool):
+            return n.Literal(NUMBER, -number)
         raise self.fail(tree, "only not and a negative number are written before a value")
 
     def _boolop(self, tree: ast.BoolOp) -> n.Node:
