@@ -17,7 +17,7 @@ from aeries_hub.mapping.expressions import nodes as n
 from aeries_hub.mapping.expressions.parse import literal_value
 from aeries_hub.mapping.expressions.registry import FUNCTIONS
 from aeries_hub.mapping.models import MappingError
-from aeries_hub.mapping.text import TEXT
+from aeries_hub.mapping.text import TEXT, per_distinct
 from aeries_hub.mapping.values import RunValues, read_column, template
 
 
@@ -147,7 +147,7 @@ def as_text(value, kind: str, ctx: Context) -> pd.Series:
     if kind == "bool":
         return pd.Series(np.where(values.fillna(False).astype(bool), "true", "false"), index=ctx.index, dtype=TEXT)
     if kind == "number":
-        return values.map(_number_text).astype(TEXT)
+        return per_distinct(values, _number_text).astype(TEXT)
     if kind == "date":
         return dates.date_text(values)
     if kind == "datetime":

@@ -8,6 +8,7 @@ import pytest
 
 from aeries_hub.mapping.engine import RECORD_SET_COLUMN, build_output
 from aeries_hub.mapping.models import MappingError
+from aeries_hub.mapping.values import RunValues
 from aeries_hub.quality import parse_checks, validate_frame
 from aeries_hub.quality.column_rules import output_checks
 from tests.plugins.aeries_hub.mapping.mapping_files import edited_error, mapping_with, one_output, rows
@@ -179,3 +180,25 @@ def test_an_expression_of_the_run_date_needs_it(tmp_path, tables, written):
     """))
     with pytest.raises(MappingError, match=r"values.day.expr: today\(\) and run_date need the run's date"):
         rows(m, tables)
+
+
+def test_run_values_in_expressions_and_case_templates_are_known_to_the_mapping(tmp_path, tables):
+    m = mapping_with(tmp_path, one_output(["id", "year", "label"], """
+        id: {source: StudentID}
+        year: {expr: "run.school_year_end_year"}
+        label:
+          cases:
+            - {when: "Grade < 1", value: "{run.school_year} early"}
+          else: {expr: "'grade ' + Grade"}
+    """))
+    assert m.run_values == {"school_year", "school_year_end_year"}
+    run = RunValues(aeries={"school_year": "2026-2027", "school_year_end_year": "2027"})
+    built = build_output(m, m.outputs[0], tables, run).frame
+    assert built[["id", "year", "label"]].values.tolist() == [
+        ["101", "2027", "2026-2027 early"], ["101", "2027", "2026-2027 early"], ["102", "2027", "2026-2027 early"],
+        ["103", "2027", "grade 12"]]
+    with pytest.raises(MappingError, match=r"cases\[0\].value: unknown run value \{run.year\}"):
+        mapping_with(tmp_path, one_output(["id"], """
+        id:
+          cases: [{when: "Grade < 1", value: "{run.year}"}]
+        """))
