@@ -202,3 +202,24 @@ def test_run_values_in_expressions_and_case_templates_are_known_to_the_mapping(t
         id:
           cases: [{when: "Grade < 1", value: "{run.year}"}]
         """))
+
+
+def test_an_explode_where_expression_keeps_the_elements_it_holds_for(tmp_path):
+    m = mapping_with(tmp_path, one_output(["id", "type"], """
+        id: {template: "{SchoolCode}-{term.TermCode}"}
+        type:
+          cases:
+            - {when: "term.TermCode in ['F', 'S']", value: semester}
+          else: term
+    """, table="schools", extra="""
+        explode:
+          column: Terms
+          as: term
+          where: [{expr: "days_between(date(term.StartDate), date(term.EndDate)) > 60"}]
+    """), tables="[schools]")
+    terms = [{"TermCode": "F", "TermDescription": "Fall", "StartDate": "2026-08-13T00:00:00", "EndDate": "2026-12-18T00:00:00"},
+             {"TermCode": "1", "TermDescription": "Q1", "StartDate": "2026-08-13T00:00:00", "EndDate": "2026-10-09T00:00:00"},
+             {"TermCode": "Y", "TermDescription": "Year", "StartDate": "2026-08-13T00:00:00", "EndDate": "2027-06-04T00:00:00"}]
+    schools = pd.DataFrame({"SchoolCode": pd.array([994], dtype="Int64"), "Name": ["Ridge High"], "Terms": [terms]})
+    built = build_output(m, m.outputs[0], {"schools": schools}).frame
+    assert built[["id", "type"]].values.tolist() == [["994-F", "semester"], ["994-Y", "term"]]
