@@ -216,7 +216,7 @@ def kept_columns(mapping, table: str, source_checks: dict[str, list]) -> set[str
     for crosswalk in mapping.crosswalks.values():
         check = crosswalk.check
         if check and check.table == table:
-            kept |= {check.column, check.name, *(condition.column for condition in check.where)}
+            kept |= {check.column, check.name, *(column for condition in check.where for column in condition.columns)}
     if table == "schools" and (mapping.run_values & RUN_VALUES_FROM_SCHOOLS
                                or any(output.uses_date_conditions for output in mapping.outputs)):
         kept |= {"Name", "Terms"}  # the district's name and the school year's days (extract.school_year.aeries_run_values)

@@ -11,9 +11,14 @@ from aeries_hub.mapping.values import read_column
 
 
 def conditions_mask(frame: pd.DataFrame, conditions: tuple[Condition, ...], where: str,
-                    run_date: date | None = None) -> pd.Series:
+                    run_date: date | None = None, run=None) -> pd.Series:
+    """The rows meeting every condition; ``run`` (the build's RunValues) is what an expression's run values and
+    today() read."""
     mask = pd.Series(True, index=frame.index)
     for i, cond in enumerate(conditions):
+        if cond.op == "expr":
+            mask &= cond.operand.mask(frame, run, f"{where}[{i}].expr")
+            continue
         values = read_column(frame, cond.column, f"{where}[{i}].column").str.strip()
         if cond.op == "blank":
             mask &= values.eq("") if cond.operand else values.ne("")

@@ -100,7 +100,7 @@ def checked_columns(mapping: Mapping) -> dict[str, set[str]]:
         check = crosswalk.check
         if check is None:
             continue
-        read.setdefault(check.table, set()).update({check.column, check.name, *(c.column for c in check.where)})
+        read.setdefault(check.table, set()).update({check.column, check.name, *(c for condition in check.where for c in condition.columns)})
         for use in check.used_by:
             read.setdefault(use.table, set()).update({use.column, use.id})
     return {table: columns | source_filter_columns(mapping, table) for table, columns in read.items()}

@@ -20,7 +20,7 @@ from aeries_hub.mapping.conditions import conditions_mask
 from aeries_hub.mapping.crosswalk import read_crosswalks
 from aeries_hub.mapping.models import Condition, Lookup, Mapping, MappingError, Output, RecordSet
 from aeries_hub.mapping.preferences import preference_keys, preferred_order
-from aeries_hub.mapping.reads import columns_read
+from aeries_hub.mapping.reads import columns_read, distinct_columns
 from aeries_hub.mapping.source_filters import source_filter_columns
 from aeries_hub.mapping.text import TEXT, arrow_text, natural_order, text
 from aeries_hub.mapping.values import RunValues, evaluate, read_column
@@ -52,7 +52,7 @@ def columns_read_by(mapping: Mapping, output: Output) -> dict[str, set[str]]:
         for lookup in record_set.lookups:
             theirs = needed.setdefault(lookup.table, set())
             theirs |= {ref.split(".", 1)[1] for ref in read if ref.startswith(f"{lookup.alias}.")}
-            theirs |= set(lookup.on.values()) | {condition.column for condition in lookup.where}
+            theirs |= set(lookup.on.values()) | {column for condition in lookup.where for column in condition.columns}
             theirs |= {ref for preference in lookup.prefer for ref in preference.reads}
     for name, columns in needed.items():
         columns |= source_filter_columns(mapping, name)
@@ -85,7 +85,7 @@ def build_output(
         if merged:
             built.merged_duplicates[record_set.name] = merged
         parts.append(frame)
-    columns = output.delivered_columns + [RECORD_SET_COLUMN]
+    columns = output.built_columns + [RECORD_SET_COLUMN]
     built.frame = _stacked(parts, columns) if parts else pd.DataFrame(columns=columns)
     return built
 
@@ -104,8 +104,15 @@ def _literal_rows(record_set: RecordSet, output: Output, run: RunValues, where: 
         columns=output.delivered_columns,
         dtype=object,
     )
+    _add_key_expressions(out, output, run, where)
     out[RECORD_SET_COLUMN] = record_set.name
     return out
+
+
+def _add_key_expressions(out: pd.DataFrame, output: Output, run: RunValues, where: str) -> None:
+    """The values of the key's ``{expr: ...}`` entries, over the file's own columns (e.g. lower(email))."""
+    for name, expression in output.key_expressions.items():
+        out[name] = expression.text_values(out, run, f"{where}: key {name!r}") if len(out) else ""
 
 
 def _record_set_rows(
@@ -119,10 +126,10 @@ def _record_set_rows(
     frame = _table(tables, table, f"{where}.from").reset_index(drop=True)
     if record_set.explode:
         frame = _explode(frame, table, *record_set.explode, where=f"{where}.explode",
-                         conditions=record_set.explode_where, run_date=run.conditions_date)
+                         conditions=record_set.explode_where, run_date=run.conditions_date, run=run)
     read = columns_read(record_set)
     for lookup in record_set.lookups:
-        frame = _join_lookup(frame, lookup, tables, f"{where}.lookups.{lookup.alias}", read, run.conditions_date)
+        frame = _join_lookup(frame, lookup, tables, f"{where}.lookups.{lookup.alias}", read, run.conditions_date, run)
     for name in release:
         tables.pop(name, None)
     if read <= set(frame.columns):  # (else keep them all: the error about the unknown one lists them)
@@ -130,18 +137,19 @@ def _record_set_rows(
     for column in list(frame.columns):  # once, rather than at every use
         frame[column] = text(frame[column])
     # After the lookups, so that a condition can test a looked-up column (e.g. that a student was found).
-    frame = _filtered(frame, conditions_mask(frame, record_set.where, f"{where}.where", run.conditions_date))
+    frame = _filtered(frame, conditions_mask(frame, record_set.where, f"{where}.where", run.conditions_date, run))
     out = pd.DataFrame(index=frame.index)
     for column in output.delivered_columns:
         spec = record_set.values.get(column)
         out[column] = evaluate(spec, frame, f"{where}.values.{column}", run) if spec else ""
     merged = 0
     if record_set.distinct_on:
-        distinct_by = set(record_set.distinct_on) | {ref for preference in record_set.prefer for ref in preference.reads}
+        distinct_by = set(distinct_columns(record_set)) | {ref for preference in record_set.prefer for ref in preference.reads}
         if distinct_by <= set(frame.columns):
             frame = frame[[column for column in frame.columns if column in distinct_by]]
-        out, merged = _distinct(frame, out, record_set, f"{where}.distinct", run.conditions_date)
+        out, merged = _distinct(frame, out, record_set, f"{where}.distinct", run)
     del frame
+    _add_key_expressions(out, output, run, where)
     out[RECORD_SET_COLUMN] = record_set.name
     order = out.sort_values(list(output.key), key=natural_order, kind="mergesort").index
     return _reordered(out, order), merged
@@ -168,7 +176,8 @@ def _reordered(frame: pd.DataFrame, order: pd.Index) -> pd.DataFrame:
 
 
 def _explode(frame: pd.DataFrame, table: str, column: str, alias: str, where: str,
-             conditions: tuple[Condition, ...] = (), run_date: date | None = None) -> pd.DataFrame:
+             conditions: tuple[Condition, ...] = (), run_date: date | None = None, run: RunValues | None = None,
+             ) -> pd.DataFrame:
     """One row per element of a list column, the element's fields as ``alias.Field``. The fields the Aeries
     registry knows are always there (blank when no row has them: e.g. a pre-v5 server's sections have no
     SectionStaffMembers), so conditions and lookups on them work whatever the server sent.
@@ -191,7 +200,7 @@ def _explode(frame: pd.DataFrame, table: str, column: str, alias: str, where: st
     exploded = pd.concat([rows.drop(columns=[column]), fields], axis=1)
     if not conditions:
         return exploded
-    met = conditions_mask(exploded, conditions, f"{where}.where", run_date)
+    met = conditions_mask(exploded, conditions, f"{where}.where", run_date, run)
     none_met = ~origin.isin(set(origin[met]))
     kept_blank = none_met & ~origin.duplicated()
     blank = kept_blank.to_numpy()
@@ -215,13 +224,14 @@ def _tables_of(record_set: RecordSet) -> set[str]:
 
 
 def _join_lookup(frame: pd.DataFrame, lookup: Lookup, tables: dict[str, pd.DataFrame], where: str,
-                 read: set[str] | None = None, run_date: date | None = None) -> pd.DataFrame:
+                 read: set[str] | None = None, run_date: date | None = None, run: RunValues | None = None,
+                 ) -> pd.DataFrame:
     """``frame`` with the first matching row of the lookup's table (in ``prefer``'s order, then the table's), its
     columns named ``alias.Column``; only
     the columns in ``read`` are joined (a roster joined with all of a student's columns would not fit in memory)."""
     other = _table(tables, lookup.table, f"{where}.table")
-    other = other[conditions_mask(other, lookup.where, f"{where}.where", run_date)]
-    preferred = preferred_order(other, lookup.prefer, f"{where}.prefer", run_date) if lookup.prefer else None
+    other = other[conditions_mask(other, lookup.where, f"{where}.where", run_date, run)]
+    preferred = preferred_order(other, lookup.prefer, f"{where}.prefer", run_date, run) if lookup.prefer else None
     prefix = f"{lookup.alias}."
     if read is not None and all(ref[len(prefix):] in other.columns for ref in read if ref.startswith(prefix)):
         # (with an unknown column, everything is joined so that the error can list the lookup's columns)
@@ -245,14 +255,18 @@ def _join_lookup(frame: pd.DataFrame, lookup: Lookup, tables: dict[str, pd.DataF
 
 
 def _distinct(frame: pd.DataFrame, out: pd.DataFrame, record_set: RecordSet, where: str,
-              run_date: date | None = None) -> tuple[pd.DataFrame, int]:
+              run: RunValues | None = None) -> tuple[pd.DataFrame, int]:
     """One output row per ``distinct.on`` key: the preferred row's values, and for ``collect`` columns
     the distinct non-blank values of every merged row (preferred first) joined with the separator."""
-    keys, ascending = preference_keys(frame, record_set.prefer, f"{where}.prefer", run_date)
+    keys, ascending = preference_keys(frame, record_set.prefer, f"{where}.prefer",
+                                       run.conditions_date if run else None, run)
     sort_columns = list(keys.columns)
     on = []
     for i, ref in enumerate(record_set.distinct_on):
-        keys[f"__on{i}"] = read_column(frame, ref, f"{where}.on[{i}]").str.strip()
+        if isinstance(ref, str):
+            keys[f"__on{i}"] = read_column(frame, ref, f"{where}.on[{i}]").str.strip()
+        else:
+            keys[f"__on{i}"] = ref.text_values(frame, run, f"{where}.on[{i}].expr").str.strip()
         on.append(f"__on{i}")
     ordered = keys.sort_values(sort_columns, ascending=ascending, kind="mergesort") if sort_columns else keys
     first = ordered.drop_duplicates(subset=on, keep="first")

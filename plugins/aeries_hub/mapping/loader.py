@@ -25,6 +25,7 @@ from aeries_hub.config_files import (
     schema_problems,
 )
 from aeries_hub.mapping import steps
+from aeries_hub.mapping.expressions import Expression, compile_expression, compile_in_place
 from aeries_hub.mapping.models import (
     DEFAULT_STUDENT_STATUS_CODES,
     RUN_VALUE,
@@ -147,8 +148,10 @@ def _apply_settings(node, settings: dict, path: list, lines: KeyLines):
 def _check_texts(document: dict, lines: KeyLines) -> frozenset[str]:
     """The ``{run.NAME}`` values the outputs use; MappingError naming each unknown name or misplaced one, and
     each template whose braces do not pair."""
-    used: set[str] = set()
-    problems: list[str] = []
+    # Expressions first: each is replaced by its compiled form, so that the walk below sees no text of theirs.
+    settings = document.get("settings") or {}
+    problems, used = compile_in_place(document["outputs"], settings, ["outputs"])
+    problems += compile_in_place(document.get("crosswalks") or {}, settings, ["crosswalks"])[0]
 
     def walk(node, path: list) -> None:
         if isinstance(node, dict):
@@ -184,6 +187,9 @@ def _check_texts(document: dict, lines: KeyLines) -> frozenset[str]:
 def _conditions(items) -> tuple[Condition, ...]:
     result = []
     for item in items or ():
+        if "expr" in item:
+            result.append(Condition(column="", op="expr", operand=_expression(item["expr"], condition=True)))
+            continue
         op = next(k for k in item if k != "column")
         result.append(Condition(column=item["column"], op=op, operand=item[op]))
     return tuple(result)
@@ -191,8 +197,10 @@ def _conditions(items) -> tuple[Condition, ...]:
 
 def value_spec(spec: dict) -> ValueSpec:
     """A value of a record set (or a write-back's ``aeries_match``), as its YAML gives it."""
-    kind = next(k for k in ("source", "constant", "template", "first_of", "first_in_group") if k in spec)
+    kind = next(k for k in ("source", "constant", "template", "first_of", "first_in_group", "expr") if k in spec)
     argument = spec[kind]
+    if kind == "expr":
+        argument = _expression(argument)
     if kind == "constant":
         argument = str(argument)
     if kind == "first_of":  # a column, or a column with its own transform steps (a fallback to reshape)
@@ -206,6 +214,18 @@ def value_spec(spec: dict) -> ValueSpec:
         default=spec.get("default"),
         transform=tuple(spec.get("transform", ())),
     )
+
+
+def _expression(written: str | Expression, condition: bool = False) -> Expression:
+    """An expression the loader compiled in place (:func:`compile_in_place`), or one written elsewhere (a
+    write-back's ``aeries_match``), compiled here."""
+    if isinstance(written, Expression):
+        return written
+    return compile_expression(written, expect="condition" if condition else "value")
+
+
+def _column_or_expression(entry: str | dict) -> str | Expression:
+    return _expression(entry["expr"]) if isinstance(entry, dict) else entry
 
 
 def _record_set(rec: dict) -> RecordSet:
@@ -223,7 +243,7 @@ def _record_set(rec: dict) -> RecordSet:
                    prefer=tuple(map(_preference, lk.get("prefer") or ())))
             for alias, lk in (rec.get("lookups") or {}).items()
         ),
-        distinct_on=tuple(distinct.get("on", ())),
+        distinct_on=tuple(_column_or_expression(entry) for entry in distinct.get("on", ())),
         prefer=tuple(map(_preference, distinct.get("prefer", ()))),
         collect=dict(distinct.get("collect") or {}),
         explode=(rec["explode"]["column"], rec["explode"]["as"]) if "explode" in rec else None,
@@ -264,10 +284,12 @@ def _output(out: dict, files: dict[str, dict]) -> Output:
     def key_of(file: str) -> str:
         return (files.get(file) or {}).get("key", [""])[0]
 
+    key = [_column_or_expression(entry) for entry in out["key"]]
     return Output(
         file=out["file"],
         format=FileFormat(**out["format"]),
-        key=tuple(out["key"]),
+        key=tuple(entry.text if isinstance(entry, Expression) else entry for entry in key),
+        key_expressions={entry.text: entry for entry in key if isinstance(entry, Expression)},
         columns=tuple(Column(**col) for col in out["columns"]),
         records=tuple(_record_set(rec) for rec in out["records"]),
         min_rows=out.get("min_rows", 1),

@@ -43,9 +43,19 @@ class MappingError(ValueError):
 
 @dataclass(frozen=True)
 class Condition:
-    column: str
-    op: str  # in | not_in | blank | before_run_date | after_run_date
+    column: str  # "" for an expression
+    op: str  # in | not_in | blank | before_run_date | after_run_date | expr (operand: an expressions.Expression)
     operand: Any
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The columns the condition reads."""
+        return tuple(self.operand.columns) if self.op == "expr" else (self.column,)
+
+    @property
+    def key(self) -> str:
+        """The key below the condition that names what it reads (for errors)."""
+        return "expr" if self.op == "expr" else "column"
 
 
 @dataclass(frozen=True)
@@ -74,7 +84,7 @@ class Lookup:
 
 @dataclass(frozen=True)
 class ValueSpec:
-    kind: str  # source | constant | template | first_of | first_in_group
+    kind: str  # source | constant | template | first_of | first_in_group | expr (argument: an expressions.Expression)
     argument: Any
     match: dict[str, str] | None = None
     default: str | None = None
@@ -88,7 +98,7 @@ class RecordSet:
     values: dict[str, ValueSpec]
     where: tuple[Condition, ...] = ()
     lookups: tuple[Lookup, ...] = ()
-    distinct_on: tuple[str, ...] = ()
+    distinct_on: tuple[Any, ...] = ()  # a column, or an expressions.Expression (``{expr: "lower(EmailAddress)"}``)
     prefer: tuple[Preference, ...] = ()
     collect: dict[str, str] = field(default_factory=dict)  # column -> separator, over the merged rows
     explode: tuple[str, str] | None = None  # (list column, alias of its elements)
@@ -134,6 +144,9 @@ class Output:
     counts: tuple[RowRule, ...] = ()  # each a mapping.row_rules.GroupCount
     matches: tuple[RowRule, ...] = ()  # each a mapping.row_rules.FileMatch
     cells: CellRule | None = None
+    #: The key entries written ``{expr: ...}``, by the name of the column that holds their values in the built
+    #: rows (the expression's text; not delivered): expressions over the file's delivered columns.
+    key_expressions: dict[str, Any] = field(default_factory=dict)
 
     @property
     def stem(self) -> str:
@@ -142,6 +155,11 @@ class Output:
     @property
     def delivered_columns(self) -> list[str]:
         return [c.name for c in self.columns if not c.do_not_map]
+
+    @property
+    def built_columns(self) -> list[str]:
+        """The columns of the built rows: the delivered ones, then those of the key's expressions."""
+        return self.delivered_columns + list(self.key_expressions)
 
     @property
     def raw_columns(self) -> list[str]:

@@ -36,9 +36,14 @@ _CheckListRef = Annotated[check_list, WithJsonSchema({"$ref": CHECKS_SCHEMA_ID +
 
 
 class Condition(ClosedModel):
-    model_config = ConfigDict(json_schema_extra={"minProperties": 2, "maxProperties": 2})
+    """A column and one test of it, or an expression: {expr: "..."}."""
 
-    column: field_ref
+    model_config = ConfigDict(json_schema_extra={"oneOf": [
+        {"required": ["column"], "minProperties": 2, "maxProperties": 2},
+        {"required": ["expr"], "maxProperties": 1},
+    ]})
+
+    column: field_ref | None = None
     in_: list[str | int] | None = Field(None, alias="in", description=(
         "The column's value (trimmed) is one of these literal values."))
     not_in: list[str | int] | None = Field(None, description="The column's value (trimmed) is none of these.")
@@ -49,9 +54,30 @@ class Condition(ClosedModel):
     after_run_date: bool | None = Field(None, description=(
         "true: the date in the column is after the run's date; false: it is not (a blank date is neither before "
         "nor after it); e.g. a section staff member whose StartDate has not come."))
+    expr: Annotated[str, Field(min_length=1)] | None = Field(None, description=(
+        "Instead of a column and its test: an expression that is true or false (docs/mappings.md, Expressions), "
+        "e.g. \"not blank(term.TermCode) and term.TermCode != 'S'\"."),
+        examples=["date(EndDate) >= today() or blank(EndDate)"])
 
 
 condition = TypeAliasType("condition", Condition)
+
+
+class Expression(ClosedModel):
+    """A value computed by an expression (docs/mappings.md, Expressions)."""
+
+    expr: Annotated[str, Field(min_length=1)] = Field(description="The expression, e.g. \"lower(EmailAddress)\".",
+                                                      examples=["lower(email)"])
+
+
+expression = TypeAliasType("expression", Expression)
+
+
+class Case(ClosedModel):
+    when: Annotated[str, Field(min_length=1)] = Field(description=(
+        "An expression that is true or false, e.g. \"term.TermCode in ['F', 'S']\"."))
+    value: str | int | expression = Field(description=(
+        "The value where when is true: a template (text with {Column} placeholders) or {expr: ...}."))
 
 
 class PreferenceOrder(ClosedModel):
@@ -109,12 +135,13 @@ class FirstInGroup(ClosedModel):
 
 
 class Value(ClosedModel):
-    """Exactly one of source / constant / template / first_of / first_in_group, then optional match codes and
-    transform steps."""
+    """Exactly one of source / constant / template / first_of / first_in_group / expr / cases, then optional
+    match codes and transform steps."""
 
     model_config = ConfigDict(json_schema_extra={
-        "oneOf": [{"required": [kind]} for kind in ("source", "constant", "template", "first_of", "first_in_group")],
-        "dependentRequired": {"default": ["match"]},
+        "oneOf": [{"required": [kind]} for kind in ("source", "constant", "template", "first_of", "first_in_group",
+                                                    "expr", "cases")],
+        "dependentRequired": {"default": ["match"], "else": ["cases"]},
     })
 
     source: field_ref | None = None
@@ -129,13 +156,22 @@ class Value(ClosedModel):
         "With match: the value for codes not listed. Absent: unlisted codes pass through."))
     transform: list[step] | None = Field(None, description="Steps applied to the value in order.")
     first_in_group: FirstInGroup | None = None
+    expr: Annotated[str, Field(min_length=1)] | None = Field(None, description=(
+        "An expression (docs/mappings.md, Expressions), e.g. \"item(split(TeacherIDs, ','), 2)\"; a condition "
+        "gives true or false, a date YYYY-MM-DD."))
+    cases: Annotated[list[Case], Field(min_length=1)] | None = Field(None, description=(
+        "The value of the first case whose when is true (else: the else value), e.g. a term's type from its "
+        "code and description."))
+    else_: str | int | expression | None = Field(None, alias="else", description=(
+        "With cases: the value where no case is true, a template or {expr: ...} (default: blank)."))
 
 
 value = TypeAliasType("value", Value)
 
 
 class Distinct(ClosedModel):
-    on: _FieldRefs = Field(description="The columns whose equal values are merged into one row.")
+    on: Annotated[list[field_ref | expression], Field(min_length=1)] = Field(description=(
+        "The columns (or {expr: ...}, e.g. {expr: \"lower(EmailAddress)\"}) whose equal values make one row."))
     prefer: list[preference] | None = Field(None, description=(
         "Which of the merged rows is kept: a column (lowest value first) or {column, order}, in priority order."))
     collect: dict[str, Annotated[str, Field(min_length=1)]] | None = Field(None, description=(
@@ -296,8 +332,9 @@ class Nest(ClosedModel):
 class Output(ClosedModel):
     file: str = Field(pattern="^[A-Za-z0-9_.-]+$", description="File name delivered to the vendor.")
     format: Annotated[format, Field(description="How the file is written: delimited text or JSON Lines.")]
-    key: Annotated[list[str], Field(min_length=1)] = Field(
-        description="Column(s) that identify a record in this file; must be unique.")
+    key: Annotated[list[str | expression], Field(min_length=1)] = Field(description=(
+        "Column(s) that identify a record in this file; must be unique. An entry {expr: ...} is an expression over "
+        "the file's columns, e.g. {expr: \"lower(email)\"}: e-mails that differ only in case are one key."))
     min_rows: Annotated[int, Field(ge=0)] = Field(1, description="Fewer rows than this stops the run before delivery.")
     columns: Annotated[list[column], Field(min_length=1)] = Field(description=(
         "The file's columns, in file order, with their rules."))

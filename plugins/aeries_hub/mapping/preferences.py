@@ -14,11 +14,11 @@ import pandas as pd
 
 from aeries_hub.mapping.conditions import conditions_mask
 from aeries_hub.mapping.models import Preference
-from aeries_hub.mapping.values import read_column
+from aeries_hub.mapping.values import RunValues, read_column
 
 
 def preference_keys(frame: pd.DataFrame, prefer: tuple[Preference, ...], where: str,
-                    run_date: date | None = None) -> tuple[pd.DataFrame, list[bool]]:
+                    run_date: date | None = None, run: RunValues | None = None) -> tuple[pd.DataFrame, list[bool]]:
     """One sort key per preference (columns ``__prefer0``...) and whether each sorts ascending. ``where`` is the
     key path of the list (``...distinct.prefer``), for errors."""
     keys = pd.DataFrame(index=frame.index)
@@ -26,7 +26,7 @@ def preference_keys(frame: pd.DataFrame, prefer: tuple[Preference, ...], where: 
     for i, pref in enumerate(prefer):
         name, at = f"__prefer{i}", f"{where}[{i}]"
         if pref.where:  # the rows meeting the conditions (0) before the others (1)
-            keys[name] = (~conditions_mask(frame, pref.where, f"{at}.where", run_date)).astype("int64")
+            keys[name] = (~conditions_mask(frame, pref.where, f"{at}.where", run_date, run)).astype("int64")
             ascending.append(True)
             continue
         values = read_column(frame, pref.column, at).str.strip()
@@ -40,8 +40,8 @@ def preference_keys(frame: pd.DataFrame, prefer: tuple[Preference, ...], where: 
 
 
 def preferred_order(frame: pd.DataFrame, prefer: tuple[Preference, ...], where: str,
-                    run_date: date | None = None) -> np.ndarray:
+                    run_date: date | None = None, run: RunValues | None = None) -> np.ndarray:
     """The positions of ``frame``'s rows, preferred first (a stable sort: ties keep their order)."""
-    keys, ascending = preference_keys(frame, prefer, where, run_date)
+    keys, ascending = preference_keys(frame, prefer, where, run_date, run)
     ordered = keys.reset_index(drop=True).sort_values(list(keys.columns), ascending=ascending, kind="mergesort")
     return ordered.index.to_numpy()

@@ -24,6 +24,8 @@ def value_reads(spec: ValueSpec) -> list[tuple[str, str]]:
         by, order = spec.argument
         reads = [(f".first_in_group.by[{i}]", ref) for i, ref in enumerate(by)]
         reads += [(f".first_in_group.order[{i}]", ref) for i, ref in enumerate(order)]
+    elif spec.kind == "expr":
+        reads = [(f".{spec.argument.written_as}", ref) for ref in spec.argument.columns]
     elif spec.kind == "template":
         reads = [(".template", ref) for ref in template_fields(spec.argument)]
     else:
@@ -52,7 +54,13 @@ def columns_read(record_set: RecordSet) -> set[str]:
     """Every column name the record set reads after its lookups are joined (``alias.Column`` included):
     its values, conditions, distinct keys and preferences, and the left side of each lookup's ``on``."""
     read = {ref for spec in record_set.values.values() for ref in value_columns(spec)}
-    read |= {condition.column for condition in record_set.where}
-    read |= set(record_set.distinct_on) | {ref for preference in record_set.prefer for ref in preference.reads}
+    read |= {column for condition in record_set.where for column in condition.columns}
+    read |= set(distinct_columns(record_set)) | {ref for preference in record_set.prefer for ref in preference.reads}
     read |= {mine for lookup in record_set.lookups for mine in lookup.on}
     return read
+
+
+def distinct_columns(record_set: RecordSet) -> list[str]:
+    """The columns ``distinct.on`` reads: each column, and those of each expression."""
+    return [column for entry in record_set.distinct_on
+            for column in ((entry,) if isinstance(entry, str) else entry.columns)]

@@ -2,7 +2,8 @@
 and plugins/aeries_hub/schemas/checks.schema.json from their pydantic models (:mod:`aeries_hub.mapping.schema_models`,
 :mod:`aeries_hub.quality.check_models`), and plugins/aeries_hub/schemas/district_policy.schema.json
 (:mod:`aeries_hub.mapping.policy_models`), then docs/mapping-reference.md from the same definitions: every key of
-the mapping, check and data-sharing policy file formats, every transform step of the registry (:mod:`aeries_hub.mapping.steps`) and
+the mapping, check and data-sharing policy file formats, every transform step of the registry (:mod:`aeries_hub.mapping.steps`), every expression
+function (:mod:`aeries_hub.mapping.expressions.registry`) and
 every Aeries table and column of :mod:`aeries_hub.aeries.tables`, and how a record set is built
 (:mod:`aeries_hub.mapping.reference_prose`). A key's example is its own (``examples=`` of its Field), else its
 first use in the shipped files (include/); a step's is its registry example. Then the write-back files (:mod:`aeries_hub.writeback.reference`):
@@ -20,6 +21,7 @@ from typing import Any, Iterator
 
 from aeries_hub.aeries.tables import TABLES
 from aeries_hub.config_files import one_line_yaml, read_yaml
+from aeries_hub.mapping.expressions import FUNCTIONS
 from aeries_hub.mapping.policy_models import policy_schema_document
 from aeries_hub.mapping.reference_prose import RECORD_SETS, TABLES_INTRO, table_use
 from aeries_hub.mapping.schema_models import mapping_schema_document
@@ -283,6 +285,23 @@ def _step_lines() -> list[str]:
     return lines
 
 
+def _function_lines() -> list[str]:
+    lines = ["The functions an expression (`expr`, `cases`, `where: [{expr: ...}]`, a key's `{expr: ...}`) may call; "
+             "the language is described in [Expressions](mappings.md#expressions). An argument in *italics* is "
+             "written as a literal (text in quotes, a number, a list or map of literals), checked when the mapping "
+             "loads; `name='x'` is an optional argument and its default.", "",
+             "| Function | Arguments | Gives | What it does | Example |", "|---|---|---|---|---|"]
+    # The text and list functions, then the date and time ones (aeries_hub/mapping/expressions/dates.py).
+    for function in sorted(FUNCTIONS.values(), key=lambda f: f.implementation.__module__.endswith(".dates")):
+        arguments = ", ".join(
+            (f"*{param.name}*" if param.literal else param.name) + f" ({' or '.join(param.kinds)})"
+            + ("" if param.default is None else f" = `{param.default!r}`") for param in function.params)
+        arguments += ", ..." if function.variadic else ""
+        lines.append(f"| `{function.name}` | {_cell(arguments) or 'none'} | {_cell(function.returns)} | "
+                     f"{_cell(function.description)} | `{_cell(function.example)}` |")
+    return lines
+
+
 def _table_lines() -> list[str]:
     lines = [TABLES_INTRO, ""]
     for table in TABLES.values():
@@ -313,7 +332,8 @@ def render() -> str:
     lines = ["# Mapping file reference", "",
              "<!-- Written by `make docs` (aeries_hub/mapping/reference.py) from the models of the formats "
              "(aeries_hub/mapping/schema_models.py, output_models.py, aeries_hub/quality/check_models.py), "
-             "the step registry (aeries_hub/mapping/steps.py) and the Aeries table registry (aeries_hub/aeries/tables.py); "
+             "the step registry (aeries_hub/mapping/steps.py), the expression functions (aeries_hub/mapping/expressions/) "
+             "and the Aeries table registry (aeries_hub/aeries/tables.py); "
              "do not edit. -->", "",
              "Every key a mapping file (include/mappings/*.yml) may hold. How to write one: "
              "[Writing a mapping file](mappings.md). A key path `a[].b` is the key `b` of each item of the list `a`; "
@@ -335,6 +355,7 @@ def render() -> str:
         lines += _key_table(own, section, definitions, examples) + [""]
     lines += RECORD_SETS + [""]
     lines += ["## Transform steps", ""] + _step_lines() + [""]
+    lines += ["## Expression functions", ""] + _function_lines() + [""]
     lines += ["## Check files", "", checks_schema["description"], ""]
     lines += _key_table(checks_schema["$defs"]["check"], "checks:check", checks_schema["$defs"], examples) + [""]
     policy = policy_schema_document()

@@ -159,7 +159,7 @@ def _check_columns(rec: RecordSet, rat: str) -> list[str]:
         )
         scope.later = tuple(lk.alias for lk in rec.lookups)
         for i, condition in enumerate(rec.explode_where):
-            problems += scope.problem(condition.column, f"{rat}.explode.where[{i}].column")
+            problems += _condition_problems(scope, condition, f"{rat}.explode.where[{i}]")
     for n, lookup in enumerate(rec.lookups):
         at = f"{rat}.lookups.{lookup.alias}"
         scope.later = tuple(lk.alias for lk in rec.lookups[n:])
@@ -168,14 +168,17 @@ def _check_columns(rec: RecordSet, rat: str) -> list[str]:
             problems += scope.problem(mine, f"{at}.on.{mine}")
             problems += theirs.problem(their, f"{at}.on.{mine}")
         for i, condition in enumerate(lookup.where):
-            problems += theirs.problem(condition.column, f"{at}.where[{i}].column")
+            problems += _condition_problems(theirs, condition, f"{at}.where[{i}]")
         problems += _preference_problems(theirs, lookup.prefer, f"{at}.prefer")
         scope.aliases[lookup.alias] = _table_source(lookup.table, f" (lookup {lookup.alias})", f"{lookup.alias}.")
     scope.later = ()
     for i, condition in enumerate(rec.where):
-        problems += scope.problem(condition.column, f"{rat}.where[{i}].column")
-    for i, ref in enumerate(rec.distinct_on):
-        problems += scope.problem(ref, f"{rat}.distinct.on[{i}]")
+        problems += _condition_problems(scope, condition, f"{rat}.where[{i}]")
+    for i, entry in enumerate(rec.distinct_on):
+        if isinstance(entry, str):
+            problems += scope.problem(entry, f"{rat}.distinct.on[{i}]")
+        else:
+            problems += [p for ref in entry.columns for p in scope.problem(ref, f"{rat}.distinct.on[{i}].expr")]
     problems += _preference_problems(scope, rec.prefer, f"{rat}.distinct.prefer")
     for column, spec in rec.values.items():
         for key, ref in value_reads(spec):
@@ -191,11 +194,16 @@ def _preference_problems(scope: _Scope, prefer: tuple[Preference, ...], at: str)
     for i, preference in enumerate(prefer):
         if preference.where:
             for n, condition in enumerate(preference.where):
-                problems += scope.problem(condition.column, f"{at}[{i}].where[{n}].column")
+                problems += _condition_problems(scope, condition, f"{at}[{i}].where[{n}]")
         else:  # a preference without an order was written as a bare column name
             bare = preference.order is None and not preference.descending
             problems += scope.problem(preference.column, f"{at}[{i}]" + ("" if bare else ".column"))
     return problems
+
+
+def _condition_problems(scope: _Scope, condition, at: str) -> list[str]:
+    """The columns a condition reads (its column, or those of its expression) checked in ``scope``."""
+    return [problem for ref in condition.columns for problem in scope.problem(ref, f"{at}.{condition.key}")]
 
 
 def check_crosswalk_columns(mapping: Mapping) -> list[str]:
@@ -211,7 +219,7 @@ def check_crosswalk_columns(mapping: Mapping) -> list[str]:
         problems += scope.problem(check.column, f"{at}.column")
         problems += scope.problem(check.name, f"{at}.name")
         for i, condition in enumerate(check.where):
-            problems += scope.problem(condition.column, f"{at}.where[{i}].column")
+            problems += _condition_problems(scope, condition, f"{at}.where[{i}]")
         for i, use in enumerate(check.used_by):
             user = _Scope(rat=at, base=_table_source(use.table), aliased=False)
             problems += user.problem(use.column, f"{at}.used_by[{i}].column")

@@ -35,9 +35,15 @@ def mapping_problems(mapping: Mapping) -> list[str]:
         for name in sorted({n for n in names if names.count(n) > 1}):
             problems.append(f"{at}.columns: column {name!r} is listed more than once")
         delivered = set(out.delivered_columns)
-        for key in out.key:
-            if key not in delivered:
+        for k, key in enumerate(out.key):
+            expression = out.key_expressions.get(key)
+            if expression is None and key not in delivered:
                 problems.append(f"{at}.key: {_not_delivered(key, out)}")
+            for column in expression.columns if expression else ():
+                if column not in delivered:
+                    problems.append(f"{at}.key[{k}].expr: {column!r} is not a delivered column of {out.file}"
+                                    f"{did_you_mean(column, out.delivered_columns)}; "
+                                    "a key's expression reads the file's own columns")
         problems += _check_format(out, at)
         problems += _check_links(mapping, out, at)
         problems += row_rule_problems({o.file: o for o in mapping.outputs}, out, at)

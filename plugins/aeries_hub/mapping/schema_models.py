@@ -222,11 +222,12 @@ class MappingFile(ClosedModel):
         examples=[{"blackouts": [{"name": "summer", "start": "2026-06-12", "end": "2026-08-09"}]}])
     settings: dict[Name, str | int] | None = Field(None, description=(
         "Named values used as {settings.NAME} in any text of the outputs (templates, constants, steps), e.g. the "
-        "Google Apps domain; {settings.NAME|regex} gives the value escaped for use inside a regular expression. "
+        "Google Apps domain, and as settings.NAME in expressions; {settings.NAME|regex} gives the value escaped for "
+        "use inside a regular expression. "
         "What Aeries says (the district's name, the school year served) is not a setting: name it as "
         "{run.district_name}, {run.school_year}, {run.school_year_start_year}, {run.school_year_end_year}, "
-        "{run.school_year_first_day} or {run.school_year_last_day} in literal rows, constant, template and "
-        "if_blank (README: Mappings)."))
+        "{run.school_year_first_day} or {run.school_year_last_day} in literal rows, constant, template, "
+        "if_blank and the templates of cases, and as run.NAME in expressions (README: Mappings)."))
     crosswalks: dict[Name, Crosswalk] | None = Field(None, description=(
         "District-maintained CSV files that translate Aeries values into the vendor's (school codes, ids the vendor "
         "already holds). A value uses one with the transform step {crosswalk: NAME}: values found in the file's "

@@ -113,7 +113,12 @@ def _zero_padded_numbers(texts, width: int = 20):
     return pa.LargeStringArray.from_buffers(len(texts), pa.py_buffer(new_offsets.astype(np.int64)), pa.py_buffer(padded))
 
 def per_distinct(values: pd.Series, function) -> pd.Series:
-    """``function`` of each value, computed once per distinct value (codes and dates repeat a lot)."""
-    distinct = values.drop_duplicates()
-    return values.map(dict(zip(distinct, map(function, distinct))))
+    """``function`` of each value, computed once per distinct value (codes and dates repeat a lot); a missing
+    value (NaT) is passed as it is."""
+    import numpy as np
+
+    codes, distinct = pd.factorize(values, use_na_sentinel=False)
+    results = np.empty(len(distinct), dtype=object)
+    results[:] = [function(value) for value in distinct]
+    return pd.Series(results[codes], index=values.index)
 

@@ -103,6 +103,8 @@ def evaluate(spec: ValueSpec, frame: pd.DataFrame, where: str, run: RunValues) -
             else:
                 candidate = evaluate(item, frame, f"{where}.first_of[{i}]", run)
             values = values.where(~is_blank(values), candidate)
+    elif spec.kind == "expr":
+        values = spec.argument.text_values(frame, run, f"{where}.expr")
     elif spec.kind == "first_in_group":
         by, order = spec.argument
         values = _first_in_group(frame, by, order, where=f"{where}.first_in_group")

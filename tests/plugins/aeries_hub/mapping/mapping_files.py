@@ -71,6 +71,19 @@ def load_error(tmp_path, edit) -> str | None:
     return None
 
 
+def edited_error(tmp_path, text: str, old: str, new: str, name: str = "lined.yml") -> str | None:
+    """The MappingError (with its lines) of the hand-written mapping ``text`` with ``old`` replaced by ``new``,
+    or None when it loads."""
+    assert text.count(old) == 1, old
+    path = tmp_path / name
+    path.write_text(text.replace(old, new))
+    try:
+        load_mapping(path)
+    except MappingError as exc:
+        return str(exc)
+    return None
+
+
 HEADER = """
 name: sample
 description: A test integration.

@@ -10,7 +10,13 @@ from aeries_hub.config_files import read_yaml
 from aeries_hub.mapping.loader import load_mapping
 from aeries_hub.mapping.models import Guard, MappingError
 from aeries_hub.paths import MAPPINGS_DIR
-from tests.plugins.aeries_hub.mapping.mapping_files import DESTINY, destiny_with, output_named, stemscopes_with
+from tests.plugins.aeries_hub.mapping.mapping_files import (
+    DESTINY,
+    destiny_with,
+    edited_error,
+    output_named,
+    stemscopes_with,
+)
 
 
 def test_every_shipped_mapping_loads():
@@ -50,14 +56,7 @@ outputs:
 
 
 def lined_error(tmp_path, old: str, new: str) -> str | None:
-    assert LINED.count(old) == 1
-    path = tmp_path / "lined.yml"
-    path.write_text(LINED.replace(old, new))
-    try:
-        load_mapping(path)
-    except MappingError as exc:
-        return str(exc)
-    return None
+    return edited_error(tmp_path, LINED, old, new)
 
 
 def test_load_errors_name_the_file_and_the_line_of_the_key(tmp_path):
@@ -138,7 +137,7 @@ def test_value_with_two_kinds(tmp_path):
 
     assert destiny_with(tmp_path, edit) == (
         "destiny.yml: outputs[0].records[0].values.field_barcode: give exactly one of: source, constant, template, "
-        "first_of, first_in_group"
+        "first_of, first_in_group, expr, cases"
     )
 
 
