@@ -141,3 +141,19 @@ def test_the_report_and_the_disclosure_log_name_the_import(stack, canvas, delive
     # What a retry of the deliver task would wait on instead of uploading again.
     assert run.read_json("uploads/canvas_sis.zip.json") == {"import_id": upload.import_id, "sha256": receipt["sha256"],
                                                             "url": url}
+
+
+def test_a_dry_run_builds_the_zip_and_uploads_nothing(stack, canvas, delivered, tmp_path, monkeypatch):
+    from aeries_hub import paths
+    from aeries_hub.dag_factory import build_dags
+
+    (tmp_path / "canvas.yml").write_text(MAPPING, encoding="utf-8")
+    monkeypatch.setattr(paths, "MAPPINGS_DIR", tmp_path)
+    monkeypatch.setenv("AIRFLOW_CONN_CANVAS", json.dumps(canvas.airflow_connection(TOKEN)))
+    requests_before = len(canvas.requests)
+
+    dag_run = build_dags(tmp_path)[DAG_ID].test(run_conf={"dry_run": True})
+
+    run = RunFolder(staging_base(), DAG_ID, dag_run.run_id)
+    assert run.exists("output/canvas_sis.zip") and run.read_json("report.json")["delivered"] == []
+    assert len(canvas.uploads) == 1 and len(canvas.requests) == requests_before

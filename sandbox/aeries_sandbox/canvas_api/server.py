@@ -113,14 +113,13 @@ class _Handler(JsonRequestHandler):
         if params.get("import_type", "instructure_csv") != "instructure_csv":
             raise HttpError(400, f"Unknown import type {params['import_type']!r}: only instructure_csv is supported")
         content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-        name = f"sis_import.{params.get('extension', '')}".rstrip(".")
         if content_type == "multipart/form-data":
             body, name = _attachment(self.headers.get("Content-Type") or "", body)
             kind = name.rsplit(".", 1)[-1].lower()
-        elif content_type == "application/octet-stream":
-            kind = params.get("extension", "").lower()
         else:
-            kind = RAW_TYPES.get(content_type, "")
+            kind = params.get("extension", "").lower() if content_type == "application/octet-stream" \
+                else RAW_TYPES.get(content_type, "")
+            name = f"sis_import.{kind}"  # a raw post has no file name: ours
         if kind not in ("zip", "csv"):
             raise HttpError(400, "Send a zip or a CSV: a multipart attachment, or a raw body with Content-Type "
                                  "application/zip or text/csv (application/octet-stream with extension=zip or csv)")
