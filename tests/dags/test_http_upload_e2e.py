@@ -84,7 +84,8 @@ def delivered(stack, canvas, tmp_path_factory):
         patch.setattr(paths, "MAPPINGS_DIR", mappings)
         patch.setenv("AIRFLOW_CONN_CANVAS", json.dumps(canvas.airflow_connection(TOKEN)))
         dag_run = build_dags(mappings)[DAG_ID].test()
-    return dag_run, RunFolder(staging_base(), DAG_ID, dag_run.run_id)
+    (upload,) = canvas.uploads  # the first test of the module to upload
+    return dag_run, RunFolder(staging_base(), DAG_ID, dag_run.run_id), upload
 
 
 def expected_users(data_dir) -> set[tuple[str, ...]]:
@@ -100,11 +101,10 @@ def expected_users(data_dir) -> set[tuple[str, ...]]:
 
 
 def test_canvas_receives_the_built_zip_once_and_the_run_waits_for_the_import(stack, canvas, delivered):
-    dag_run, run = delivered
+    dag_run, run, upload = delivered
 
     assert dag_run.state == "success"
     built = run.path("output", "canvas_sis.zip").read_bytes()
-    (upload,) = canvas.uploads
     assert upload.body == built
     assert (upload.content_type, upload.account) == ("application/zip", "self")
     assert upload.params == {"extension": "zip", "import_type": "instructure_csv",
@@ -123,8 +123,7 @@ def test_canvas_receives_the_built_zip_once_and_the_run_waits_for_the_import(sta
 def test_the_report_and_the_disclosure_log_name_the_import(stack, canvas, delivered):
     from aeries_hub.delivery.disclosures import read_disclosures
 
-    _dag_run, run = delivered
-    (upload,) = canvas.uploads
+    dag_run, run, upload = delivered
     url = f"{canvas.url}{ENDPOINT}/{upload.import_id}"
     report = run.read_json("report.json")
 
@@ -134,7 +133,7 @@ def test_the_report_and_the_disclosure_log_name_the_import(stack, canvas, delive
         "workflow_state": "imported", "warnings": [], "resumed": False}
     assert receipt["bytes"] == len(upload.body) and receipt["rows"] == len(expected_users(stack.data_dir))
     assert report["status"] == "Completed"
-    (entry,) = read_disclosures(staging_base(), DAG_ID)
+    (entry,) = [e for e in read_disclosures(staging_base(), DAG_ID) if e["run_id"] == dag_run.run_id]
     assert (entry["file"], entry["conn_id"], entry["location"], entry["target"]) == (
         "canvas_sis.zip", "canvas", url, "http_upload")
     assert entry["fields"] == {"users.csv": entry["fields"]["users.csv"]} and entry["records"] == receipt["rows"]
@@ -150,10 +149,42 @@ def test_a_dry_run_builds_the_zip_and_uploads_nothing(stack, canvas, delivered, 
     (tmp_path / "canvas.yml").write_text(MAPPING, encoding="utf-8")
     monkeypatch.setattr(paths, "MAPPINGS_DIR", tmp_path)
     monkeypatch.setenv("AIRFLOW_CONN_CANVAS", json.dumps(canvas.airflow_connection(TOKEN)))
-    requests_before = len(canvas.requests)
+    uploads_before, requests_before = len(canvas.uploads), len(canvas.requests)
 
     dag_run = build_dags(tmp_path)[DAG_ID].test(run_conf={"dry_run": True})
 
     run = RunFolder(staging_base(), DAG_ID, dag_run.run_id)
     assert run.exists("output/canvas_sis.zip") and run.read_json("report.json")["delivered"] == []
-    assert len(canvas.uploads) == 1 and len(canvas.requests) == requests_before
+    assert (len(canvas.uploads), len(canvas.requests)) == (uploads_before, requests_before)
+
+
+def test_airflow_s_retry_of_deliver_waits_on_the_accepted_import_without_a_second_upload(stack, canvas, delivered,
+                                                                                         tmp_path, monkeypatch):
+    """Canvas accepts the zip, then every look at the import fails (500) until the first try gives up (a retryable
+    error); Airflow's own retry must wait on that import, not upload the zip again."""
+    from datetime import timedelta
+
+    from aeries_hub import paths
+    from aeries_hub.dag_factory import build_dags
+
+    (tmp_path / "canvas.yml").write_text(MAPPING, encoding="utf-8")
+    monkeypatch.setattr(paths, "MAPPINGS_DIR", tmp_path)
+    monkeypatch.setenv("AIRFLOW_CONN_CANVAS", json.dumps(canvas.airflow_connection(TOKEN)))
+    dag = build_dags(tmp_path)[DAG_ID]
+    deliver = dag.get_task("deliver")
+    deliver.retries, deliver.retry_delay, deliver.retry_exponential_backoff = 1, timedelta(seconds=1), 0
+    uploads_before, requests_before = len(canvas.uploads), len(canvas.requests)
+    canvas.set_faults({"500": 1.0}, max_faults=5, path_pattern="^GET ")  # the hook's 5 attempts at the first look
+    try:
+        dag_run = dag.test()
+    finally:
+        canvas.set_faults({})
+
+    assert dag_run.state == "success"
+    assert dag_run.get_task_instance("deliver").try_number == 2
+    (upload,) = canvas.uploads[uploads_before:]
+    assert upload.body == RunFolder(staging_base(), DAG_ID, dag_run.run_id).path("output", "canvas_sis.zip").read_bytes()
+    made = [(method, status) for method, _path, status in canvas.requests[requests_before:]]
+    assert made == [("POST", 200)] + [("GET", 500)] * 5 + [("GET", 200)] * 2
+    (receipt,) = RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("report.json")["delivered"]
+    assert (receipt["import_id"], receipt["resumed"], receipt["workflow_state"]) == (upload.import_id, True, "imported")
