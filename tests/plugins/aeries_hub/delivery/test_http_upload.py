@@ -65,6 +65,14 @@ def write_zip(tmp_path, files: dict[str, str], name: str = "canvas_sis.zip"):
     return path
 
 
+def run_folder(tmp_path, run_id: str):
+    from airflow.sdk import ObjectStoragePath
+
+    from aeries_hub.staging import RunFolder
+
+    return RunFolder(ObjectStoragePath(f"file://{tmp_path}"), "aeries_to_canvas", run_id)
+
+
 def upload(path, **options):
     """upload_and_wait with fast retries; returns (receipt, the waits it asked for)."""
     sleeps: list[float] = []
@@ -246,10 +254,7 @@ def test_a_record_of_other_bytes_is_not_resumed(canvas, tmp_path):
 
 
 def test_the_delivery_keeps_the_accepted_import_in_the_run_folder(canvas, tmp_path):
-    from aeries_hub.staging import RunFolder
-
-    run = RunFolder(__import__("airflow.sdk", fromlist=["ObjectStoragePath"]).ObjectStoragePath(f"file://{tmp_path}"),
-                    "aeries_to_canvas", "manual__1")
+    run = run_folder(tmp_path, "manual__1")
     data = write_zip(tmp_path, {"users.csv": USERS}).read_bytes()
     run.write_bytes("output/canvas_sis.zip", data)
     delivery = HttpUploadDelivery(HttpUpload(CONN_ID, ENDPOINT, {"import_type": "instructure_csv"}, 1, 1))
@@ -263,3 +268,17 @@ def test_the_delivery_keeps_the_accepted_import_in_the_run_folder(canvas, tmp_pa
     assert again[0]["resumed"] and again[0]["import_id"] == receipt["import_id"]
     assert len(uploads(canvas)) == 1
     assert (delivery.target_name({}), delivery.target_address({})) == ("http_upload", (CONN_ID, ENDPOINT))
+
+
+def test_a_held_file_is_uploaded_in_place_of_the_built_one(canvas, tmp_path):
+    run = run_folder(tmp_path, "manual__2")
+    run.write_bytes("output/canvas_sis.zip", write_zip(tmp_path, {"users.csv": USERS}).read_bytes())
+    held = run.write_bytes("held/canvas_sis.zip", write_zip(tmp_path, {"users.csv": USERS + "141113,sam,Sam,Ray,active\r\n"},
+                                                            name="held.zip").read_bytes()).read_bytes()
+    item = {"file": "canvas_sis.zip", "rows": 3, "bytes": len(held), "sha256": hashlib.sha256(held).hexdigest(),
+            "folder": "held"}
+
+    (receipt,) = HttpUploadDelivery(HttpUpload(CONN_ID, ENDPOINT)).deliver(run, [item], {}, None)
+
+    (sent,) = uploads(canvas)
+    assert sent.body == held and receipt["sha256"] == item["sha256"]
