@@ -108,10 +108,10 @@ def upload_and_wait(
     started = time.monotonic()
     with local_file(local_path) as path, VendorApiHook(conn_id, retry=retry or RetryPolicy()) as hook:
         size, sha256 = size_and_sha256(path)
-        resumed = bool(accepted and accepted.get("sha256") == sha256 and accepted.get("import_id") not in (None, ""))
-        if resumed:
-            assert accepted is not None
-            import_id = accepted["import_id"]
+        earlier = accepted if accepted and accepted.get("sha256") == sha256 and accepted.get("import_id") else None
+        resumed = earlier is not None
+        if earlier is not None:
+            import_id = earlier["import_id"]
             log.info("Canvas accepted %s as import %s in an earlier try: waiting on it, not uploading again", name,
                      import_id)
         else:
