@@ -84,6 +84,8 @@ class Stack:
         """Where a delivered file (a report's ``delivered`` entry) ended up on this machine."""
         if "remote_path" in delivered:
             return str(self.sftp.root / delivered["remote_path"].lstrip("/"))
+        if "import_id" in delivered:  # delivery.http_upload (the Canvas SIS import emulator)
+            return f"{delivered['url']} (import {delivered['import_id']}: {delivered['workflow_state']})"
         return f"{delivered['url']} ({delivered.get('target')}: {delivered['imported']} imported)"
 
 

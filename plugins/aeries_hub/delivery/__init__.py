@@ -1,4 +1,5 @@
-"""Delivery of generated files to vendors: ``sftp`` (a file, atomically) and ``http`` (JSON records to an import API).
+"""Delivery of generated files to vendors: ``sftp`` (a file, atomically), ``http`` (JSON records to an import API)
+and ``http_upload`` (a file to an import API that runs it as a job: Canvas's SIS imports).
 
 Both raise :class:`DeliveryError` (``retryable`` for trouble worth another attempt) and return a receipt whose
 ``to_dict()`` goes into the run report; secrets (keys, passwords, tokens) never appear in either.
@@ -16,7 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CHUNK", "DeliveryError", "Receipt", "local_file", "size_and_sha256"]
+__all__ = ["CHUNK", "DeliveryError", "OneTarget", "Receipt", "local_file", "size_and_sha256"]
 
 CHUNK = 1024 * 1024
 
@@ -34,6 +35,20 @@ class Receipt:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)  # type: ignore[call-overload]
+
+
+class OneTarget:
+    """A delivery method whose runs always deliver to the same place: no target param, nothing to check before the
+    run pulls (the part of :class:`aeries_hub.delivery.base.Delivery` such a method shares)."""
+
+    def params(self) -> dict:
+        return {}
+
+    def needs_target_gate(self) -> bool:
+        return False
+
+    def skip_reason(self, context: Any) -> str | None:
+        return None
 
 
 @contextmanager

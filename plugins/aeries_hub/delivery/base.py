@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from airflow.sdk import Param
 
 from aeries_hub.delivery.http_import import HttpImportDelivery
+from aeries_hub.delivery.http_upload import HttpUploadDelivery
 from aeries_hub.delivery.sftp_folder import SftpFolderDelivery
 from aeries_hub.mapping.models import Mapping
 from aeries_hub.staging import RunFolder
@@ -52,6 +53,7 @@ class Delivery(Protocol):
 DELIVERIES: dict[str, Callable[[Mapping], Delivery | None]] = {
     "sftp": SftpFolderDelivery.from_mapping,
     "http": HttpImportDelivery.from_mapping,
+    "http_upload": HttpUploadDelivery.from_mapping,
 }
 
 

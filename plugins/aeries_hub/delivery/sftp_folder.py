@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from aeries_hub.delivery import OneTarget
 from aeries_hub.mapping.models import Mapping
 from aeries_hub.staging import RunFolder
 
@@ -14,7 +15,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class SftpFolderDelivery:
+class SftpFolderDelivery(OneTarget):
     conn_id: str
     remote_dir: str
 
@@ -26,15 +27,6 @@ class SftpFolderDelivery:
         if not (mapping.sftp_conn_id and mapping.sftp_remote_dir):
             return None
         return cls(mapping.sftp_conn_id, mapping.sftp_remote_dir)
-
-    def params(self) -> dict:
-        return {}
-
-    def needs_target_gate(self) -> bool:
-        return False
-
-    def skip_reason(self, context: Any) -> str | None:
-        return None
 
     def target_name(self, params: dict) -> str:
         return "sftp"

@@ -14,11 +14,11 @@ naming the closest valid one. A problem with the connection is a :class:`Deliver
 
 One retry policy (:class:`RetryPolicy`, run by tenacity as ``HttpHook.run_with_advanced_retry`` does): 429, 500,
 502, 503 and 504 answers, timeouts and failed or dropped connections are retried with exponential backoff and
-full jitter (:mod:`aeries_hub.retrying`), never sooner than ``Retry-After`` (capped). 401/403 fail at once
-("check the API token"), other answers fail at once with the status and the vendor's error text; redirects
-are not followed (the token would go with them), and the token is only ever sent to the connection's own
-host. Requests that keep failing end in a ``retryable`` DeliveryError. The token and password never appear
-in logs or exception messages.
+full jitter (:mod:`aeries_hub.retrying`), never sooner than ``Retry-After`` (capped), and so is a 403 whose text
+says "Rate Limit Exceeded" (Canvas's throttling). Other 401/403 fail at once ("check the API token"), other answers
+fail at once with the status and the vendor's error text; redirects are not followed (the token would go with
+them), and the token is only ever sent to the connection's own host. Requests that keep failing end in a
+``retryable`` DeliveryError. The token and password never appear in logs or exception messages.
 """
 
 from __future__ import annotations
@@ -264,25 +264,30 @@ class VendorApiHook(HttpHook):
     # -- requests -----------------------------------------------------------------------------------
     def post_batch(self, endpoint: str, body: bytes, *, idempotency_key: str, label: str
                    ) -> tuple[dict[str, Any], int, int]:
-        """POST the JSON ``body`` with ``Idempotency-Key``; the vendor's JSON object answer, its HTTP status,
-        and how many attempts it took. A 2xx answer that is not a JSON object is retried (same key)."""
+        """POST the JSON ``body`` with ``Idempotency-Key``: :meth:`post_for_json`."""
+        return self.post_for_json(endpoint, body, label=label, note="; nothing is imported twice when it is sent again",
+                                  headers={"Content-Type": "application/json", "Idempotency-Key": idempotency_key})
+
+    def post_for_json(self, endpoint: str, body: bytes, *, headers: dict[str, str], label: str, what: str = "the batch",
+                      note: str = "") -> tuple[dict[str, Any], int, int]:
+        """POST ``body`` (``what`` it is, for messages); the vendor's JSON object answer, its HTTP status, and how
+        many attempts it took. A 2xx answer that is not a JSON object is retried."""
         url = self.url_from_endpoint(endpoint)
-        headers = {"Content-Type": "application/json", "Idempotency-Key": idempotency_key}
 
         def attempt() -> tuple[dict[str, Any], int]:
             response = self._send("POST", url, data=body, headers=headers)
             status = response.status_code
             error = "" if 200 <= status < 300 else self._vendor_text(response.content, response.encoding)
+            self._raise_if_worth_retrying(response, error)
             if status in (401, 403):
                 raise DeliveryError(f"{self.where(url)} answered HTTP {status} ({error}); "
                                     f"check the API token in connection {self.http_conn_id!r}")
-            self._raise_if_worth_retrying(response, error)
             if 300 <= status < 400:
                 raise DeliveryError(f"{self.where(url)} answered HTTP {status}, a redirect to "
                                     f"{_no_credentials(response.headers.get('Location') or '?')}, which is not "
                                     "followed: set the connection's host and endpoint_prefix to the final address")
             if not 200 <= status < 300:
-                raise DeliveryError(f"{self.where(url)} refused the batch with HTTP {status}: {error}")
+                raise DeliveryError(f"{self.where(url)} refused {what} with HTTP {status}: {error}")
             try:
                 answer = response.json()
             except ValueError:
@@ -291,9 +296,7 @@ class VendorApiHook(HttpHook):
                 raise _WorthRetrying(f"HTTP {status} with a JSON {type(answer).__name__}, not an object")
             return answer, status
 
-        (answer, status), attempts = self._with_retries(
-            attempt, f"{label} to {url}", f"{label} to {self.where(url)}",
-            "; nothing is imported twice when it is sent again")
+        (answer, status), attempts = self._with_retries(attempt, f"{label} to {url}", f"{label} to {self.where(url)}", note)
         return answer, status, attempts
 
     def get_bytes(self, endpoint: str, *, label: str, max_bytes: int, deadline: float | None = None) -> bytes:
@@ -340,10 +343,10 @@ class VendorApiHook(HttpHook):
                 raise _WorthRetrying(f"no answer within {timeout:g} s") from None
             except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
                 raise _WorthRetrying(f"connection failed ({self.redact(reason_text(exc))})") from None
+            self._raise_if_worth_retrying(response, error)
             if status in (401, 403):
                 raise DeliveryError(f"{where} answered HTTP {status} to {label} ({error}); "
                                     f"check the API token in connection {self.http_conn_id!r}")
-            self._raise_if_worth_retrying(response, error)
             raise DeliveryError(f"{where} answered HTTP {status} to {label}: {error}")
 
         data, _attempts = self._with_retries(attempt, f"{label} from {url}", f"{label} from {where}", "",
@@ -367,9 +370,13 @@ class VendorApiHook(HttpHook):
 
     def _raise_if_worth_retrying(self, response: requests.Response, error: str) -> None:
         """``error``: the vendor's error text in the answer (:meth:`_vendor_text`)."""
+        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
         if response.status_code in RETRY_STATUSES:
-            raise _WorthRetrying(f"HTTP {response.status_code} ({error})",
-                                 retry_after_seconds(response.headers.get("Retry-After")))
+            raise _WorthRetrying(f"HTTP {response.status_code} ({error})", retry_after)
+        # Canvas throttles with "403 Forbidden (Rate Limit Exceeded)", to be retried later, not a bad token:
+        # https://canvas.instructure.com/doc/api/file.throttling.html
+        if response.status_code == 403 and "rate limit exceeded" in error.lower():
+            raise _WorthRetrying(f"HTTP 403 ({error})", retry_after)
 
     def _with_retries(self, attempt: Callable[[], T], doing: str, failing: str, note: str, *,
                       left: Callable[[], float] | None = None) -> tuple[T, int]:

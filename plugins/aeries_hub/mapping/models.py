@@ -278,6 +278,17 @@ class HttpDelivery:
 
 
 @dataclass(frozen=True)
+class HttpUpload:
+    """``delivery.http_upload``: one file posted to an import API, whose import job is polled until it ends."""
+
+    conn_id: str
+    endpoint: str
+    params: dict[str, str | int | bool] = field(default_factory=dict)
+    timeout_minutes: float = 60.0
+    poll_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
 class Incremental:
     """``source.incremental``: extract changed records only, with a full extraction every ``full_every_hours``
     and for a table whose changed records exceed ``max_changed_percent`` of it."""
@@ -332,6 +343,7 @@ class Mapping:
     sftp_conn_id: str | None = None
     sftp_remote_dir: str | None = None
     http: HttpDelivery | None = None
+    http_upload: HttpUpload | None = None
     school_codes: tuple[int, ...] = ()
     include_pseudo_schools: bool = False
     student_statuses: tuple[str, ...] = ("active",)

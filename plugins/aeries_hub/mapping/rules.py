@@ -144,6 +144,8 @@ def _check_crosswalks(mapping: Mapping) -> list[str]:
 
 def _check_delivery(mapping: Mapping) -> list[str]:
     http = mapping.http
+    if mapping.http_upload and not mapping.package_zip and len(mapping.delivered_outputs) > 1:
+        return ["delivery.http_upload: uploads one file; set delivery.package.zip to send the outputs in one zip"]
     if http is None:
         return []
     problems = []

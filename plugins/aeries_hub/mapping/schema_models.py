@@ -104,8 +104,26 @@ class Http(ClosedModel):
         "The target scheduled runs deliver to; manual runs may choose another with the target param."))
 
 
+class HttpUpload(ClosedModel):
+    conn_id: str = Field(description="Airflow connection of type http (the API token in the password).",
+                         examples=["canvas_api"])
+    endpoint: str = Field(pattern="^/", examples=["/api/v1/accounts/self/sis_imports"], description=(
+        "Path the file is posted to, after the connection's host (and its endpoint_prefix extra), e.g. "
+        "/api/v1/accounts/self/sis_imports (Canvas's SIS import API); the import is polled at <endpoint>/<id>."))
+    params: dict[Name, str | int | bool] = Field(default_factory=dict, description=(
+        "Query parameters sent with the upload, e.g. import_type: instructure_csv, "
+        "diffing_data_set_identifier, batch_mode, override_sis_stickiness (Canvas); true/false are sent as such."),
+        examples=[{"import_type": "instructure_csv", "diffing_data_set_identifier": "district-sis"}])
+    timeout_minutes: Annotated[float, Field(gt=0, le=1440)] = Field(60, description=(
+        "How long the import may take once the file was accepted; then the task fails (a retry waits on the same "
+        "import, it does not upload again)."))
+    poll_seconds: Annotated[float, Field(ge=1, le=300)] = Field(30, description=(
+        "Longest wait between two looks at the import's state (the first waits are shorter)."))
+
+
 class Delivery(ClosedModel):
-    model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": ["sftp"]}, {"required": ["http"]}]})
+    model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": ["sftp"]}, {"required": ["http"]},
+                                                           {"required": ["http_upload"]}]})
 
     sftp: Sftp | None = Field(None, description="Upload the output files to the vendor's SFTP server.")
     package: Package | None = Field(None, description=(
@@ -113,6 +131,11 @@ class Delivery(ClosedModel):
     http: Http | None = Field(None, description=(
         "Post the records of the jsonl output(s) to the vendor's HTTPS API in batches, with an idempotency key per "
         "batch."))
+    http_upload: HttpUpload | None = Field(None, description=(
+        "Upload the one file (the package zip, or the single output) to an import API that answers with an import "
+        "job, and wait until the job ends: Canvas LMS's SIS import API."),
+        examples=[{"conn_id": "canvas_api", "endpoint": "/api/v1/accounts/self/sis_imports",
+                   "params": {"import_type": "instructure_csv"}}])
 
 
 class Window(ClosedModel):

@@ -413,6 +413,9 @@ def report_lines(document: dict) -> list[str]:
         line = f"delivered {where} over {d['conn_id']}: {d['rows']} rows, {d['bytes']} bytes, sha256 {d['sha256']}"
         if d.get("rejected"):
             line += f"; the vendor rejected {len(d['rejected'])} records"
+        if d.get("warning_count"):
+            count = d["warning_count"]
+            line += f"; import {d['import_id']} ended {d['workflow_state']} with {count} warning{'s' if count != 1 else ''}"
         lines.append(line)
     lines += [f"error: {error}" for error in document.get("errors", [])]
     if document.get("resources"):

@@ -56,3 +56,23 @@ def test_test_record_is_optional_in_the_trigger_form(test_record):
     conf = ParamsDict(params.dump())
     conf["test_record"] = test_record
     assert conf.validate()["test_record"] == test_record
+
+
+def test_an_http_upload_mapping_uploads_to_its_one_endpoint(tmp_path):
+    import yaml
+
+    from aeries_hub.config_files import read_yaml
+    from aeries_hub.delivery.http_upload import HttpUploadDelivery
+    from aeries_hub.mapping.models import HttpUpload
+
+    document = read_yaml(MAPPINGS_DIR / "destiny.yml", shown="destiny.yml", error=ValueError)
+    document["delivery"] = {"http_upload": {"conn_id": "canvas", "endpoint": "/api/v1/accounts/self/sis_imports",
+                                            "params": {"import_type": "instructure_csv", "batch_mode": False}}}
+    (tmp_path / "destiny.yml").write_text(yaml.safe_dump(document, sort_keys=False))
+
+    delivery = delivery_for(load_mapping(tmp_path / "destiny.yml"))
+
+    assert delivery == HttpUploadDelivery(HttpUpload("canvas", "/api/v1/accounts/self/sis_imports",
+                                                     {"import_type": "instructure_csv", "batch_mode": False}, 60, 30))
+    assert (delivery.params(), delivery.needs_target_gate(), delivery.skip_reason({})) == ({}, False, None)
+    assert delivery.supports_holds and delivery.files_at_target(["patrons.csv"]) == ("", [])

@@ -82,3 +82,34 @@ def test_dates_compared_with_the_run_date_need_the_schools_table(tmp_path):
 
     assert ("destiny.yml: source.tables: patrons.csv compare dates with the run's date, which is held inside the school "
             "year Aeries serves, whose days come from Aeries' schools table; add schools") in destiny_with(tmp_path, edit)
+
+
+UPLOAD = {"conn_id": "canvas", "endpoint": "/api/v1/accounts/self/sis_imports"}
+
+
+def test_an_http_upload_of_several_files_without_a_package_is_a_load_error(tmp_path):
+    def upload_unpackaged(document):
+        document["delivery"] = {"http_upload": UPLOAD}
+
+    assert stemscopes_with(tmp_path, upload_unpackaged) == (
+        "stemscopes.yml: delivery.http_upload: uploads one file; set delivery.package.zip to send the outputs in one zip")
+
+
+def test_an_http_upload_of_one_file_or_a_package_loads(tmp_path):
+    from tests.plugins.aeries_hub.mapping.mapping_files import load_error
+
+    def upload(document):
+        document["delivery"] = {"http_upload": {**UPLOAD, "params": {"import_type": "instructure_csv"}}}
+
+    def upload_packaged(document):
+        document["delivery"] = {"package": {"zip": "patrons.zip"}, "http_upload": UPLOAD}
+
+    assert load_error(tmp_path, upload) is None
+    assert load_error(tmp_path, upload_packaged) is None
+
+
+def test_http_upload_and_sftp_together_are_refused_by_the_schema(tmp_path):
+    def both(document):
+        document["delivery"]["http_upload"] = UPLOAD
+
+    assert destiny_with(tmp_path, both) == "destiny.yml: delivery: give exactly one of: sftp, http, http_upload"

@@ -346,3 +346,15 @@ def test_a_blackout_ends_held_and_a_chosen_hold_is_in_the_approval_and_the_lines
     assert report["approval"]["choice"] == "Deliver additions and changes, hold removals"
     assert ("held in patrons.csv (ops approved the changes with the removals held at 2027-01-04T13:05:00): 0 changed "
             "and 40 removed ids keep what the vendor last received, e.g. 7, 9") in report_lines(report)
+
+
+def test_an_upload_s_import_with_canvas_warnings_is_completed_and_its_line_counts_them():
+    receipt = {"file": "patrons.csv", "rows": 10, "conn_id": "canvas", "url": "https://canvas.test/api/v1/accounts/self/"
+               "sis_imports/7", "import_id": 7, "workflow_state": "imported_with_messages", "bytes": 120, "sha256": "ab",
+               "warnings": [{"file": "users.csv", "message": "No login_id given for user 141113"}], "warning_count": 1}
+    document = summarize(DESTINY, {**clean_destiny_stages(), "deliver": {"files": [receipt]}})
+
+    assert document["status"] == "Completed"
+    assert document["delivered"][0]["warnings"] == receipt["warnings"]
+    assert ("delivered https://canvas.test/api/v1/accounts/self/sis_imports/7 over canvas: 10 rows, 120 bytes, sha256 "
+            "ab; import 7 ended imported_with_messages with 1 warning") in report_lines(document)
