@@ -94,20 +94,20 @@ def _spec_problems(mapping: Mapping, case: MappingTestCase) -> list[str]:
             problems.append(case.located(["given", table], f"the mapping does not extract {table} "
                                                            f"(source.tables: {', '.join(mapping.tables)})"))
             continue
-        columns = TABLES[table].column_names
+        known = TABLES[table].column_names
         for n, row in enumerate(rows):
             for column in row:
-                if column not in columns:
-                    unknown(["given", table, n, column], f"column of {table}", column, columns)
+                if column not in known:
+                    unknown(["given", table, n, column], f"column of {table}", column, known)
     files = [output.file for output in mapping.outputs]
     for file, expected in case.spec["expect"].items():
         if file not in files:
             unknown(["expect", file], "file", file, files)
             continue
         columns = mapping.output(file).delivered_columns
-        rows = [("rows", n, row) for n, row in enumerate(expected["rows"])]
-        rows += [("rejects", n, reject["row"]) for n, reject in enumerate(expected.get("rejects") or ())]
-        for kind, n, row in rows:
+        listed = [("rows", n, row) for n, row in enumerate(expected["rows"])]
+        listed += [("rejects", n, reject["row"]) for n, reject in enumerate(expected.get("rejects") or ())]
+        for kind, n, row in listed:
             for column in row:
                 if column not in columns:
                     unknown(["expect", file, kind, n, column], f"column of {file}", column, columns)
