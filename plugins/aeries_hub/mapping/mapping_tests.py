@@ -32,6 +32,7 @@ class MappingTestCase:
     index: int
     spec: dict[str, Any]
     lines: KeyLines
+    file_settings: dict[str, Any] = dataclasses.field(default_factory=dict)  # the mapping file's own settings
 
     @property
     def name(self) -> str:
@@ -45,7 +46,8 @@ class MappingTestCase:
 def read_tests(path: Path) -> list[MappingTestCase]:
     """The tests of the mapping file at ``path`` (already loaded, so its ``tests:`` passed the schema)."""
     document, lines = read_yaml_with_lines(path, shown=Path(path).name, error=MappingError)
-    return [MappingTestCase(index, spec, lines) for index, spec in enumerate(document.get("tests") or ())]
+    settings = document.get("settings") or {}
+    return [MappingTestCase(index, spec, lines, settings) for index, spec in enumerate(document.get("tests") or ())]
 
 
 def run_mapping_test(mapping: Mapping, case: MappingTestCase, staging: Path) -> list[str]:
@@ -56,6 +58,10 @@ def run_mapping_test(mapping: Mapping, case: MappingTestCase, staging: Path) -> 
         return problems
     from airflow.sdk.exceptions import AirflowFailException
 
+    try:
+        mapping = _with_settings(mapping, case, staging)
+    except MappingError as exc:
+        return [case.located(["settings"], f"test {case.name!r}: with these settings the mapping does not load: {exc}")]
     with _staging_at(staging):
         run = _run_folder(mapping, staging)
         try:
@@ -86,6 +92,9 @@ def _spec_problems(mapping: Mapping, case: MappingTestCase) -> list[str]:
         hint = f" (did you mean {near!r}?)" if near else f" ({', '.join(known)})"
         problems.append(case.located(key_path, f"unknown {what} {name!r}{hint}"))
 
+    for name in case.spec.get("settings") or {}:
+        if name not in case.file_settings:
+            unknown(["settings", name], "setting", name, list(case.file_settings) or ["the file has no settings"])
     for name in case.spec.get("run_values") or {}:
         if name not in RUN_VALUES:
             unknown(["run_values", name], "run value", name, list(RUN_VALUES))
@@ -112,6 +121,32 @@ def _spec_problems(mapping: Mapping, case: MappingTestCase) -> list[str]:
                 if column not in columns:
                     unknown(["expect", file, kind, n, column], f"column of {file}", column, columns)
     return problems
+
+
+def _with_settings(mapping: Mapping, case: MappingTestCase, staging: Path) -> Mapping:
+    """The mapping with the test's settings in place of the file's: settings are replaced as a file is loaded, so
+    this loads a copy of the file with them (``staging/include/mappings/``, beside copies of the crosswalk files it
+    reads, which are the mapping's own)."""
+    if not case.spec.get("settings"):
+        return mapping
+    import shutil
+
+    import yaml
+
+    from aeries_hub.config_files import read_yaml
+    from aeries_hub.mapping.loader import load_mapping
+
+    document = read_yaml(mapping.path, shown=mapping.path.name, error=MappingError)
+    document["settings"] = {**case.file_settings, **case.spec["settings"]}
+    include = staging / "include"
+    for name, spec in (document.get("crosswalks") or {}).items():
+        if mapping.crosswalks[name].path.is_file():
+            (include / spec["file"]).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(mapping.crosswalks[name].path, include / spec["file"])
+    copy = include / "mappings" / mapping.path.name
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    copy.write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return load_mapping(copy)
 
 
 def _typed(value: Any, kind: Any) -> Any:

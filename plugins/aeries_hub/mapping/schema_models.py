@@ -220,6 +220,8 @@ class MappingTest(ClosedModel):
     description: str | None = None
     run_date: _Day | None = Field(None, description=(
         "The run's date (quoted, \"2026-09-15\"), for date conditions and {run_date:...}; absent: today."))
+    settings: dict[Name, str | int] | None = Field(None, description=(
+        "Settings of the file given other values for this test ({settings.NAME}); the others keep the file's."))
     run_values: dict[Name, str] | None = Field(None, description=(
         "{run.NAME} values (district_name: Eagle USD) as Aeries would give them; the others come from the given "
         "schools and the run's date, as in a run."))

@@ -118,6 +118,7 @@ def test_rows_without_the_files_key_are_compared_in_the_files_order(tmp_path):
 def test_names_the_mapping_or_aeries_does_not_know_are_named_with_the_closest(tmp_path):
     tests = """\
     - name: unknown_names
+      settings: {domain: eagle.example}
       run_values: {district: Eagle}
       given:
         students:
@@ -134,6 +135,7 @@ def test_names_the_mapping_or_aeries_does_not_know_are_named_with_the_closest(tm
     path = xello_with(tmp_path, tests)
     line = lambda text: line_of(path, text)  # noqa: E731
     assert failures(tmp_path, tests) == [[
+        f"xello.yml:{line('settings:')}: tests[0].settings.domain: unknown setting 'domain' (the file has no settings)",
         f"xello.yml:{line('run_values:')}: tests[0].run_values.district: unknown run value 'district' (did you mean "
         "'district_name'?)",
         f"xello.yml:{line('StudentId: 1001')}: tests[0].given.students[0].StudentId: unknown column of students 'StudentId' "
