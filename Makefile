@@ -6,10 +6,14 @@ INSTALLED := $(VENV)/.installed
 # Two pytest-xdist workers, one test module (and all the system tests) per unit of work: tests/conftest.py.
 WORKERS := -n 2 --dist loadgroup --no-loadscope-reorder
 
-.PHONY: demo test test-fast lint docs schema airflow bench bench-district venv lock clean compose-env
+.PHONY: demo try test test-fast lint docs schema airflow bench bench-district venv lock clean compose-env
 
 demo: $(INSTALLED)  ## Run every vendor DAG (a dry run, then its first delivery) against the emulator and local servers
 	$(PY) -m aeries_sandbox.demo
+
+try: $(INSTALLED)  ## Run one mapping file (MAPPING=path, a draft anywhere) on the emulator and local servers; print its files' first rows and its report
+	$(if $(MAPPING),,$(error give the mapping file: make try MAPPING=include/mappings/xello.yml))
+	$(VENV)/bin/aeries-hub try $(MAPPING) $(if $(STUDENTS),--students $(STUDENTS))
 
 test: $(INSTALLED)  ## The whole test suite, on two workers (tests/conftest.py says how it is split)
 	$(PY) -m pytest $(WORKERS)
@@ -54,4 +58,4 @@ lock: $(INSTALLED)  ## Re-lock constraints.txt after changing a pin
 	  echo "# Regenerate: make lock"; $(PY) -m pip freeze --exclude-editable; } > constraints.txt
 
 clean:
-	rm -rf $(VENV) .airflow .demo .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .airflow .demo .try .pytest_cache .ruff_cache .mypy_cache

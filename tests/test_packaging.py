@@ -22,7 +22,7 @@ import aeries_sandbox
 
 REPO = Path(__file__).resolve().parents[1]
 #: What the copy of the project leaves out: local state, caches and build output.
-NOT_COPIED = shutil.ignore_patterns(".git", ".venv", ".demo", ".airflow", ".bench", "logs", "build", "dist",
+NOT_COPIED = shutil.ignore_patterns(".git", ".venv", ".demo", ".try", ".airflow", ".bench", "logs", "build", "dist",
                                     "*.egg-info", "__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache")
 
 
@@ -36,7 +36,8 @@ def test_the_packages_are_imported_from_the_project_folders():
 def test_the_production_distribution_registers_the_provider():
     entry_points = metadata.distribution("aeries-integration-hub").entry_points
     assert [(e.group, e.value) for e in entry_points] == [("apache_airflow_provider", "aeries_hub:get_provider_info")]
-    assert list(metadata.distribution("aeries-hub-sandbox").entry_points) == []
+    # the sandbox registers no provider: only its command, aeries-hub (test_the_sandbox_wheel_holds_the_sandbox_its_documentation_and_its_command)
+    assert [e.group for e in metadata.distribution("aeries-hub-sandbox").entry_points if e.group != "console_scripts"] == []
 
 
 def test_the_production_code_never_imports_the_sandbox():
@@ -52,8 +53,8 @@ def test_the_production_code_never_imports_the_sandbox():
 
 
 @pytest.fixture(scope="module")
-def wheels(tmp_path_factory) -> dict[str, list[str]]:
-    """Distribution name -> the files of its wheel, built from a copy of the project."""
+def wheel_paths(tmp_path_factory) -> dict[str, Path]:
+    """Distribution name -> its wheel, built from a copy of the project."""
     root = tmp_path_factory.mktemp("packaging")
     source = root / "project"
     shutil.copytree(REPO, source, ignore=NOT_COPIED, symlinks=True)
@@ -63,7 +64,13 @@ def wheels(tmp_path_factory) -> dict[str, list[str]]:
         capture_output=True, text=True, timeout=300, check=False,
     )
     assert built.returncode == 0, built.stderr[-3000:]
-    return {wheel.name.split("-")[0]: zipfile.ZipFile(wheel).namelist() for wheel in (root / "wheels").glob("*.whl")}
+    return {wheel.name.split("-")[0]: wheel for wheel in (root / "wheels").glob("*.whl")}
+
+
+@pytest.fixture(scope="module")
+def wheels(wheel_paths) -> dict[str, list[str]]:
+    """Distribution name -> the files of its wheel."""
+    return {name: zipfile.ZipFile(wheel).namelist() for name, wheel in wheel_paths.items()}
 
 
 def test_the_production_wheel_holds_aeries_hub_only(wheels):
@@ -94,10 +101,13 @@ def test_the_production_wheel_ships_the_hub_views_templates(wheels):
     assert sorted(path.name for path in TEMPLATES.glob("*.html")) == [name.rsplit("/", 1)[1] for name in shipped]
 
 
-def test_the_sandbox_wheel_holds_the_sandbox_and_its_documentation(wheels):
+def test_the_sandbox_wheel_holds_the_sandbox_its_documentation_and_its_command(wheels, wheel_paths):
     files = wheels["aeries_hub_sandbox"]
     assert {name.split("/")[0] for name in files} == {"aeries_sandbox", "aeries_hub_sandbox-0.1.0.dist-info"}
     sources = {path.relative_to(REPO / "sandbox").as_posix()
                for path in (REPO / "sandbox" / "aeries_sandbox").rglob("*") if path.suffix in {".py", ".md"}}
     assert sources and sources <= set(files)  # every module, and the README.md files beside them
     assert {"aeries_sandbox/emulator/README.md", "aeries_sandbox/vendor_api_README.md"} <= sources
+    with zipfile.ZipFile(wheel_paths["aeries_hub_sandbox"]) as wheel:
+        entry_points = wheel.read("aeries_hub_sandbox-0.1.0.dist-info/entry_points.txt").decode()
+    assert entry_points.split() == ["[console_scripts]", "aeries-hub", "=", "aeries_sandbox.try_mapping:main"]

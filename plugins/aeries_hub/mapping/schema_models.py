@@ -24,6 +24,7 @@ _Cron = Annotated[str, Field(min_length=9)]
 _Text = Annotated[str, Field(min_length=1)]
 _Percent = Annotated[float, Field(ge=0, le=100)]
 _Hours = Annotated[float, Field(gt=0)]
+_Table = Literal["schools", "terms", "students", "contacts", "staff", "teachers", "courses", "sections", "rosters"]
 
 
 class Schedule(ClosedModel):
@@ -53,8 +54,7 @@ class StudentStatusCodes(ClosedModel):
 
 
 class Source(ClosedModel):
-    tables: Annotated[list[Literal["schools", "terms", "students", "contacts", "staff", "teachers", "courses",
-                                   "sections", "rosters"]], Field(min_length=1)] = Field(
+    tables: Annotated[list[_Table], Field(min_length=1)] = Field(
         description="Aeries tables to extract.", json_schema_extra=_UNIQUE)
     school_codes: list[Annotated[int, Field(ge=1)]] | None = Field(None, json_schema_extra=_UNIQUE, description=(
         "Schools to include (Aeries SchoolCode). Empty or absent: every school."))
@@ -218,6 +218,49 @@ class Sharing(ClosedModel):
         "accepted: it documents the field if the district restricts it later."))
 
 
+_Cell = str | int | float | bool | None
+
+
+class ExpectedReject(ClosedModel):
+    row: dict[str, _Cell] = Field(description=(
+        "Columns of the file that identify the rejected row (e.g. {StudentID: \"3\"}), compared as text."))
+    reason: _Text = Field(description="The reason the run gives for it (rejects/<file>.csv, _reject_reason), exactly.")
+
+
+class ExpectedFile(ClosedModel):
+    rows: list[dict[str, _Cell]] = Field(description=(
+        "The file's rows as built (before the format's quoting and formula escaping), each with the columns the test "
+        "cares about, compared as text; a file with a row more or a row less fails. Rows are matched by the file's "
+        "key when every row gives it, else in the file's order."))
+    columns: Literal["listed", "all"] = Field("listed", description=(
+        "listed: only the columns each row gives are compared; all: every column of the file, those a row does "
+        "not give are expected blank."))
+    rejects: list[ExpectedReject] | None = Field(None, description=(
+        "The rows the file's checks reject, with their reasons. Absent or empty: none may be rejected."))
+
+
+class MappingTest(ClosedModel):
+    """A test of the mapping, run by `make test` and `aeries-hub test FILE` without Aeries or a vendor: the given
+    Aeries rows go through the run's real stages (the source checks, the mapping, the files' checks) and the files
+    named under expect must hold the expected rows (docs/mappings.md, Testing a mapping)."""
+
+    name: Name = Field(description="What the test shows, as a name (pre_enrolled_student_is_sent).")
+    description: str | None = Field(None, description="What the test proves, in a sentence.",
+                                    examples=["a pre-enrolled student is sent with the enrolled ones"])
+    run_date: _Day | None = Field(None, description=(
+        "The run's date (quoted, \"2026-09-15\"), for date conditions and {run_date:...}; absent: today."))
+    settings: dict[Name, str | int] | None = Field(None, description=(
+        "Settings of the file given other values for this test ({settings.NAME}); the others keep the file's."))
+    run_values: dict[Name, str] | None = Field(None, description=(
+        "{run.NAME} values (district_name: Eagle USD) as Aeries would give them; the others come from the given "
+        "schools and the run's date, as in a run."))
+    given: dict[_Table, list[dict[str, Any]]] = Field(min_length=1, description=(
+        "Aeries rows per table of source.tables, each with only the columns the test cares about: the others are "
+        "blank (null for numbers, true/false and lists). A table not given has no rows."))
+    expect: dict[str, ExpectedFile] = Field(min_length=1, description=(
+        "Per output file (its file name): the rows it must hold and the rows it must reject."))
+
+
 class MappingFile(ClosedModel):
     """One file in include/mappings/ describes one vendor integration: what to extract from Aeries, how to shape
     each output file, and where to deliver it. One DAG is built per file."""
@@ -258,6 +301,8 @@ class MappingFile(ClosedModel):
     sharing: Sharing | None = Field(None, description=(
         "The restricted fields of the district's data-sharing policy this vendor may receive, and why "
         "(docs/operating.md, Data sharing)."))
+    tests: list[MappingTest] | None = Field(None, description=(
+        "Tests of the mapping: given Aeries rows, the rows each file must hold (docs/mappings.md, Testing a mapping)."))
 
 
 def mapping_schema_document() -> dict[str, Any]:

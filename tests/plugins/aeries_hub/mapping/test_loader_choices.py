@@ -62,7 +62,7 @@ def test_a_misspelt_top_level_key_is_named_with_the_key_it_leaves_missing(tmp_pa
     assert lined_error(tmp_path, "schedule: null", "schedul: null") == (
         "lined.yml:3: (top): unknown key 'schedul' (did you mean 'schedule'?); allowed keys: aeries, calendar, "
         "crosswalks, delivery, description, guard, name, outputs, owner, schedule, settings, sharing, source, tags, "
-        "title, window\n"
+        "tests, title, window\n"
         "lined.yml: (top): 'schedule' is required")
 
 

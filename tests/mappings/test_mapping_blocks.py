@@ -1,0 +1,25 @@
+"""The tests each shipped mapping file holds (its ``tests:`` block, docs/mappings.md "Testing a mapping"), one
+pytest test each: given Aeries rows through the run's real stages, the rows the files must hold."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from aeries_hub.mapping.loader import load_mapping
+from aeries_hub.mapping.mapping_tests import read_tests, run_mapping_test
+from aeries_hub.paths import MAPPINGS_DIR
+
+CASES = [(path, case) for path in sorted(MAPPINGS_DIR.glob("*.yml")) for case in read_tests(path)]
+
+
+@pytest.mark.parametrize("path, case", CASES, ids=[f"{path.stem}::{case.name}" for path, case in CASES])
+def test_mapping_block(path: Path, case, tmp_path):
+    failures = run_mapping_test(load_mapping(path), case, tmp_path)
+    assert not failures, "\n".join(failures)
+
+
+def test_shipped_mappings_hold_tests():
+    tested = sorted({path.name for path, _ in CASES})
+    assert {"xello.yml", "stemscopes.yml"} <= set(tested), tested
