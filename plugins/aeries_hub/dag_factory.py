@@ -312,18 +312,21 @@ def build_writeback_dag(writeback) -> DAG:
         on_failure_callback=RunFailureNotifier(),
     ) as dag:
         # Each XComArg is passed on as the value its task returns (typed Any for the next task's parameter).
-        fetched: Any = task(task_id="fetch_exports", **NETWORK_RETRIES)(tasks.fetch_exports)(writeback_file)
-        validated: Any = task(task_id="validate_exports")(tasks.validate_exports)(writeback_file, fetched)
-        planned: Any = task(task_id="plan_writes", pool=writeback.aeries_conn_id, **NETWORK_RETRIES)(tasks.plan_writes)(
-            writeback_file, validated
-        )
+        # Each task is ``measured`` as a vendor DAG's: its time and memory, and why it failed, reach the report.
+        fetched: Any = task(task_id="fetch_exports", **NETWORK_RETRIES)(measured(tasks.fetch_exports))(writeback_file)
+        validated: Any = task(task_id="validate_exports")(measured(tasks.validate_exports))(writeback_file, fetched)
+        planned: Any = task(task_id="plan_writes", pool=writeback.aeries_conn_id, **NETWORK_RETRIES)(
+            measured(tasks.plan_writes)
+        )(writeback_file, validated)
         # Writes the guard marks (existing students, contacts, addresses and phones, a mass change) wait for a person.
         approved = WriteBackApprovalOperator(task_id="approve_writes", writeback_file=writeback_file,
                                              approval_timeout_hours=writeback.guard.approval_timeout_hours)
         planned >> approved
         # Not retried by Airflow: a write whose answer was lost must be checked before it is sent again (cleared by
         # hand, the task's journal does that).
-        written = task(task_id="write_to_aeries", pool=writeback.aeries_conn_id)(tasks.write_to_aeries)(writeback_file, planned)
+        written = task(task_id="write_to_aeries", pool=writeback.aeries_conn_id)(measured(tasks.write_to_aeries))(
+            writeback_file, planned
+        )
         approved >> written
-        written >> task(task_id="report", trigger_rule=TriggerRule.ALL_DONE)(tasks.report)(writeback_file)
+        written >> task(task_id="report", trigger_rule=TriggerRule.ALL_DONE)(measured(tasks.report))(writeback_file)
     return dag

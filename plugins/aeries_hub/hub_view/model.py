@@ -251,8 +251,12 @@ def _writeback_view(view: RunView, report: dict[str, Any]) -> RunView:
         view.reasons[0].sample_ids = list(report["rejected"][:5])
     view.warned = list(report.get("attention") or [])
     view.changes = dict(report.get("planned") or {})
-    view.problems = [p for p in [report.get("not_written_because")] if p] + list(report.get("errors") or [])
-    view.problems += [f"{q.get('file')}: {q.get('reason')}" for q in report.get("quarantined_files") or []]
+    view.dry_run = bool(report.get("dry_run"))
+    view.outcome = report.get("outcome") or ""
+    problems = [report.get("not_written_because"), *(report.get("errors") or [])]
+    problems += [f"{q.get('file')}: {q.get('reason')}" for q in report.get("quarantined_files") or []]
+    view.problems = [p for p in problems if p and p not in view.outcome]  # the outcome line says it once
+    view.failed_tasks = [TaskFailure(**failure) for failure in report.get("failed_tasks") or []]
     return view
 
 
