@@ -3,7 +3,9 @@
 One JSON object per delivered file: the vendor (its DAG id and title), the run, the time, the target and where the
 file went, the file, its sha256 and record count, and each of its columns with the Aeries fields its values came
 from (:func:`aeries_hub.mapping.sharing.fields_sent`); never a value. A file the target already held with the same
-bytes (``already_there``: nothing was sent) is not a new disclosure and is not logged.
+bytes (``already_there``: nothing was sent) is not a new disclosure and is not logged. A delivery that failed
+partway logs what the target took before (``DeliveryError.received``: the batches of an HTTP import it answered),
+marked ``partial``, its ``records`` those sent.
 
 The log is ``<staging_url>/_disclosures/disclosures.jsonl``, beside the DAGs' folders: retention never deletes
 it (:mod:`aeries_hub.retention`). On local staging each delivery's lines are appended in one ``write`` to a file
@@ -60,7 +62,7 @@ def disclosure_entries(mapping: Mapping, receipts: list[dict], run_id: str, targ
             "records": receipt.get("records_sent", receipt["rows"]),
             "test_record": bool(receipt.get("test_record")),
             "fields": {output.file: fields_sent(mapping, output) for output in _carried(mapping, receipt["file"])},
-        })
+        } | ({"partial": True} if receipt.get("partial") else {}))
     return entries
 
 

@@ -119,3 +119,6 @@ def test_the_disclosure_page_shows_the_latest_entries_newest_first_and_whether_t
     assert '<p id="shown">3 deliveries.</p>' in every
     single = DisclosureLog("aeries_to_destiny", entries[:1], False, "f")
     assert '<p id="shown">1 delivery.</p>' in render("disclosures.html", log=single, hub_base="/h/", airflow_base="/")
+    partial = DisclosureLog("aeries_to_destiny", [{**entries[0], "records": 200, "partial": True}], False, "f")
+    assert ('<td>200 <span class="partial">(partial: the delivery failed after these)</span></td>'
+            in render("disclosures.html", log=partial, hub_base="/h/", airflow_base="/"))
