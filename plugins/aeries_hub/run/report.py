@@ -213,6 +213,7 @@ def outcome_line(status: str, dry_run: bool, reason: str | None, delivered: list
     """``Completed with errors: 3 rows rejected, top reasons: patrons.csv: ... (3 rows)``, ``Completed: 887 rows
     delivered in 1 file``: what an operator reads first."""
     sent = [d for d in delivered if not d.get("already_there")]
+    said: str | None
     if reason:
         said = reason
     elif sent:
