@@ -4,6 +4,6 @@ Airflow's safe mode only parses files that mention both "airflow" and "dag"; thi
 """
 
 from aeries_hub.dag_factory import build_dags
-from aeries_hub.paths import MAPPINGS_DIR
+from aeries_hub.paths import MAPPINGS_DIR, WRITEBACKS_DIR
 
-globals().update(build_dags(MAPPINGS_DIR))
+globals().update(build_dags(MAPPINGS_DIR, WRITEBACKS_DIR))

@@ -3,6 +3,6 @@ aeries_hub.dag_factory.build_writeback_dags). This docstring names airflow and d
 """
 
 from aeries_hub.dag_factory import build_writeback_dags
-from aeries_hub.paths import WRITEBACKS_DIR
+from aeries_hub.paths import MAPPINGS_DIR, WRITEBACKS_DIR
 
-globals().update(build_writeback_dags(WRITEBACKS_DIR))
+globals().update(build_writeback_dags(WRITEBACKS_DIR, MAPPINGS_DIR))

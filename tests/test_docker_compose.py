@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 import shlex
 import stat
@@ -546,15 +547,52 @@ def test_demo_init_generates_secrets_and_an_importable_connections_file(tmp_path
     assert hook.pkey.get_name() == "ssh-ed25519" and not hook.no_host_key_check
 
 
-def test_demo_setup_imports_the_connections_and_runs_every_vendor_dag(services):
+def run_demo_setup(tmp_path: Path, *, wait_status: int = 0, **env: str) -> tuple[subprocess.CompletedProcess, list[str]]:
+    """docker/demo_setup.sh run by bash, with an ``airflow`` and a ``python`` on its PATH that answer as a stack whose
+    DAGs are parsed (``python -c`` is the real one; ``python queued_runs.py`` exits with ``wait_status``); every
+    call they take, in order."""
+    calls, bin_dir = tmp_path / "calls", tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "airflow").write_text(f'#!/usr/bin/env bash\necho "airflow $*" >> {calls}\n')
+    (bin_dir / "python").write_text(
+        f'#!/usr/bin/env bash\nif [[ "$1" == -c ]]; then exec {sys.executable} "$@"; fi\n'
+        f'echo "python $*" >> {calls}\nexit {wait_status}\n')
+    for fake in bin_dir.iterdir():
+        fake.chmod(0o755)
+    environment = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "DEMO_SECRETS_DIR": "/secrets", **env}
+    done = subprocess.run(["bash", str(REPO / "docker" / "demo_setup.sh")], capture_output=True, text=True,
+                          env=environment, timeout=120, check=False)
+    return done, calls.read_text().splitlines() if calls.exists() else []
+
+
+def test_demo_setup_imports_only_new_connections_and_unpauses_once_the_dry_runs_are_queued_first(tmp_path):
     from aeries_sandbox.demo import DEMO_RUNS
 
-    script = (REPO / "docker" / "demo_setup.sh").read_text()
-    assert 'airflow connections import --overwrite "${secrets_dir}/connections.json"' in script
-    assert 'secrets_dir="${DEMO_SECRETS_DIR:-/opt/airflow/demo-secrets}"' in script
-    assert "from aeries_sandbox.demo import DEMO_RUNS" in script
-    assert 'airflow dags unpause "${dag_id}"' in script and 'airflow dags trigger "${dag_id}" --conf "${conf}"' in script
     assert set(DEMO_RUNS) == {load_mapping(path).dag_id for path in MAPPINGS}
+    done, calls = run_demo_setup(tmp_path)
+    assert done.returncode == 0, done.stderr
+    # No --overwrite: a connection the database has (an operator's edit) is kept.
+    expected = ["airflow connections import /secrets/connections.json"]
+    for dag_id, conf in DEMO_RUNS.items():
+        dry_conf = json.dumps({**conf, "dry_run": True}, separators=(",", ":"))
+        expected += [f"airflow dags details {dag_id}", f"airflow dags trigger {dag_id} --conf {dry_conf}",
+                     f"airflow dags trigger {dag_id} --conf {json.dumps(conf, separators=(',', ':'))}"]
+    # Still paused, the runs wait queued; unpaused only once the DAG processor counted them (docker/queued_runs.py).
+    expected.append(f"python /opt/aeries-docker/queued_runs.py --timeout 600 {' '.join(DEMO_RUNS)}")
+    expected += [f"airflow dags unpause {dag_id}" for dag_id in DEMO_RUNS]
+    assert calls == expected
+
+
+def test_demo_setup_unpauses_nothing_when_the_queued_runs_were_not_counted(tmp_path):
+    done, calls = run_demo_setup(tmp_path, wait_status=1)
+    assert done.returncode == 1
+    assert calls[-1].startswith("python /opt/aeries-docker/queued_runs.py") and not any("unpause" in c for c in calls)
+
+
+def test_demo_setup_without_runs_imports_the_connections_only(tmp_path):
+    done, calls = run_demo_setup(tmp_path, DEMO_TRIGGER_RUNS="false")
+    assert done.returncode == 0 and calls == ["airflow connections import /secrets/connections.json"]
+    assert "DEMO_TRIGGER_RUNS is not true: no DAG is unpaused or triggered" in done.stdout
 
 
 def test_sftp_entrypoint_installs_the_generated_keys():

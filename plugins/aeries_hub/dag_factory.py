@@ -85,51 +85,69 @@ def maintenance_dag(dag_id: str, *, description: str, doc_md: str | None, schedu
     )
 
 
-def _load_all(folder: Path, load: Callable[[Path], Any]) -> tuple[list[Any], list[str]]:
-    """The valid files of ``folder`` (mappings or write-backs, loaded by ``load``) and the problems of the others.
+def _load_all(*folders: tuple[Path | None, Callable[[Path], Any]]) -> tuple[list[list[Any]], list[str]]:
+    """The valid files of each folder (mappings or write-backs, each folder loaded by its loader) and the problems of
+    the others, one list of valid files per folder.
 
     Two files whose ``name`` gives the same DAG id are both refused, naming both: otherwise the later would silently
-    replace the first (a copied mapping whose name was not changed delivering in place of the production DAG)."""
-    loaded, problems = [], []
-    for path in sorted(Path(folder).glob("*.yml")):
-        try:
-            loaded.append(load(path))
-        except MappingError as exc:
-            problems.append(str(exc))
-    files_by_dag: dict[str, list[str]] = defaultdict(list)
-    for spec in loaded:
-        files_by_dag[spec.dag_id].append(spec.path.name)
-    for dag_id, files in files_by_dag.items():
-        if len(files) > 1:
-            problems.append(
-                f"{' and '.join(files)}: the same name gives each the DAG id {dag_id}; neither DAG is loaded until each "
-                "file has its own name"
-            )
-    return [spec for spec in loaded if len(files_by_dag[spec.dag_id]) == 1], problems
+    replace the first (a copied mapping whose name was not changed delivering in place of the production DAG). A
+    mapping and a write-back can give the same DAG id too (mapping ``x_to_aeries``, write-back ``aeries_to_x``):
+    their files are compared together."""
+    loaded: list[list[Any]] = []
+    problems = []
+    for folder, load in folders:
+        specs = []
+        for path in sorted(Path(folder).glob("*.yml")) if folder is not None else []:
+            try:
+                specs.append(load(path))
+            except MappingError as exc:
+                problems.append(str(exc))
+        loaded.append(specs)
+    files_by_dag: dict[str, list[Path]] = defaultdict(list)
+    for spec in (spec for specs in loaded for spec in specs):
+        files_by_dag[spec.dag_id].append(spec.path)
+    problems += [_same_dag_id(dag_id, files) for dag_id, files in files_by_dag.items() if len(files) > 1]
+    return [[spec for spec in specs if len(files_by_dag[spec.dag_id]) == 1] for specs in loaded], problems
 
 
-def load_mappings(folder: Path) -> tuple[list[Mapping], list[str]]:
-    """The valid mapping files of ``folder`` and the problems of the others."""
-    return _load_all(folder, load_mapping)
+def _same_dag_id(dag_id: str, files: list[Path]) -> str:
+    if len({path.parent for path in files}) == 1:
+        return (f"{' and '.join(path.name for path in files)}: the same name gives each the DAG id {dag_id}; neither "
+                "DAG is loaded until each file has its own name")
+    named = " and ".join(f"{path.parent.name}/{path.name}" for path in files)
+    return (f"{named}: their names give each the DAG id {dag_id}; neither DAG is loaded until one of them is renamed "
+            "(its name:)")
 
 
-def load_writebacks(folder: Path) -> tuple[list[Any], list[str]]:
-    """The valid write-back files of ``folder`` and the problems of the others."""
+def load_mappings(folder: Path, writebacks_dir: Path | None = None) -> tuple[list[Mapping], list[str]]:
+    """The valid mapping files of ``folder`` and the problems of the others (and of the write-back files of
+    ``writebacks_dir``, when given: a mapping whose DAG id a write-back has is not valid)."""
+    (mappings, _), problems = _load_all((folder, load_mapping), (writebacks_dir, _load_writeback))
+    return mappings, problems
+
+
+def load_writebacks(folder: Path, mappings_dir: Path | None = None) -> tuple[list[Any], list[str]]:
+    """The valid write-back files of ``folder`` and the problems of the others (and of the mapping files of
+    ``mappings_dir``, when given)."""
+    (_, writebacks), problems = _load_all((mappings_dir, load_mapping), (folder, _load_writeback))
+    return writebacks, problems
+
+
+def _load_writeback(path: Path) -> Any:
     from aeries_hub.writeback.loader import load_writeback
 
-    return _load_all(folder, load_writeback)
+    return load_writeback(path)
 
 
-def build_dags(mappings_dir: Path) -> dict[str, DAG]:
-    """The DAGs of the valid mapping files (invalid ones are reported by raise_for_invalid_mappings)."""
-    mappings, _ = load_mappings(mappings_dir)
+def build_dags(mappings_dir: Path, writebacks_dir: Path | None = None) -> dict[str, DAG]:
+    """The DAGs of the valid mapping files (invalid ones are reported by raise_for_invalid_mappings); a mapping whose
+    DAG id a write-back of ``writebacks_dir`` has is not valid."""
+    mappings, _ = load_mappings(mappings_dir, writebacks_dir)
     return {mapping.dag_id: build_dag(mapping) for mapping in mappings}
 
 
 def raise_for_invalid_mappings(mappings_dir: Path, writebacks_dir: Path | None = None) -> None:
-    _, problems = load_mappings(mappings_dir)
-    if writebacks_dir is not None:
-        problems += load_writebacks(writebacks_dir)[1]
+    _, problems = load_mappings(mappings_dir, writebacks_dir)
     if problems:
         raise MappingError("Invalid mapping files (their DAGs are not loaded):\n" + "\n".join(problems))
 
@@ -263,9 +281,10 @@ def build_dag(mapping: Mapping) -> DAG:
     return dag
 
 
-def build_writeback_dags(writebacks_dir: Path) -> dict[str, DAG]:
-    """One DAG per valid write-back file (invalid ones are reported by raise_for_invalid_mappings)."""
-    writebacks, _ = load_writebacks(writebacks_dir)
+def build_writeback_dags(writebacks_dir: Path, mappings_dir: Path | None = None) -> dict[str, DAG]:
+    """One DAG per valid write-back file (invalid ones are reported by raise_for_invalid_mappings); a write-back whose
+    DAG id a mapping of ``mappings_dir`` has is not valid."""
+    writebacks, _ = load_writebacks(writebacks_dir, mappings_dir)
     return {writeback.dag_id: build_writeback_dag(writeback) for writeback in writebacks}
 
 
@@ -293,18 +312,21 @@ def build_writeback_dag(writeback) -> DAG:
         on_failure_callback=RunFailureNotifier(),
     ) as dag:
         # Each XComArg is passed on as the value its task returns (typed Any for the next task's parameter).
-        fetched: Any = task(task_id="fetch_exports", **NETWORK_RETRIES)(tasks.fetch_exports)(writeback_file)
-        validated: Any = task(task_id="validate_exports")(tasks.validate_exports)(writeback_file, fetched)
-        planned: Any = task(task_id="plan_writes", pool=writeback.aeries_conn_id, **NETWORK_RETRIES)(tasks.plan_writes)(
-            writeback_file, validated
-        )
+        # Each task is ``measured`` as a vendor DAG's: its time and memory, and why it failed, reach the report.
+        fetched: Any = task(task_id="fetch_exports", **NETWORK_RETRIES)(measured(tasks.fetch_exports))(writeback_file)
+        validated: Any = task(task_id="validate_exports")(measured(tasks.validate_exports))(writeback_file, fetched)
+        planned: Any = task(task_id="plan_writes", pool=writeback.aeries_conn_id, **NETWORK_RETRIES)(
+            measured(tasks.plan_writes)
+        )(writeback_file, validated)
         # Writes the guard marks (existing students, contacts, addresses and phones, a mass change) wait for a person.
         approved = WriteBackApprovalOperator(task_id="approve_writes", writeback_file=writeback_file,
                                              approval_timeout_hours=writeback.guard.approval_timeout_hours)
         planned >> approved
         # Not retried by Airflow: a write whose answer was lost must be checked before it is sent again (cleared by
         # hand, the task's journal does that).
-        written = task(task_id="write_to_aeries", pool=writeback.aeries_conn_id)(tasks.write_to_aeries)(writeback_file, planned)
+        written = task(task_id="write_to_aeries", pool=writeback.aeries_conn_id)(measured(tasks.write_to_aeries))(
+            writeback_file, planned
+        )
         approved >> written
-        written >> task(task_id="report", trigger_rule=TriggerRule.ALL_DONE)(tasks.report)(writeback_file)
+        written >> task(task_id="report", trigger_rule=TriggerRule.ALL_DONE)(measured(tasks.report))(writeback_file)
     return dag

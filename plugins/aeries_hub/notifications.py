@@ -132,6 +132,8 @@ def plain_alert(dag_id: str, run_id: str, status: str = "Error", *, lines: list[
 def writeback_report_lines(document: dict) -> list[str]:
     """The alert's lines for a write-back's report (``aeries_hub.writeback.report``): files and counts, no values."""
     lines = [f"{document['integration']} write-back into Aeries: {document['status']}"]
+    if document.get("reason"):
+        lines.append(document["reason"])
     if document.get("not_written_because"):
         lines.append(f"nothing was written: {document['not_written_because']}")
     if document.get("school_year"):

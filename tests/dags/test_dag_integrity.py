@@ -168,6 +168,27 @@ def test_two_files_with_the_same_name_are_an_import_error_naming_both_and_neithe
     )
 
 
+def test_a_mapping_and_a_writeback_of_one_dag_id_are_an_import_error_naming_both_and_neither_dag_loads(tmp_path):
+    include = tmp_path / "include"
+    shutil.copytree(INCLUDE_DIR, include)
+    # Mapping xello_to_aeries is DAG aeries_to_xello_to_aeries, and so is write-back aeries_to_xello.
+    mapping = (MAPPINGS_DIR / "destiny.yml").read_text().replace("name: destiny", "name: xello_to_aeries", 1)
+    (include / "mappings" / "outbound.yml").write_text(mapping)
+    writeback = (INCLUDE_DIR / "writebacks" / "xello.yml").read_text().replace("name: xello", "name: aeries_to_xello", 1)
+    (include / "writebacks" / "inbound.yml").write_text(writeback)
+
+    parsed = parse_dags({"AERIES_HUB_INCLUDE_DIR": str(include)})
+
+    assert "aeries_to_xello_to_aeries" not in parsed["dags"]
+    assert {"aeries_to_destiny", "xello_to_aeries"} <= set(parsed["dags"])
+    assert list(parsed["import_errors"]) == ["invalid_mappings.py"]
+    assert parsed["import_errors"]["invalid_mappings.py"].rstrip().endswith(
+        "MappingError: Invalid mapping files (their DAGs are not loaded):\n"
+        "mappings/outbound.yml and writebacks/inbound.yml: their names give each the DAG id aeries_to_xello_to_aeries; "
+        "neither DAG is loaded until one of them is renamed (its name:)"
+    )
+
+
 def test_each_dags_description_names_its_schedule_in_the_time_zone_it_runs_in():
     # Airflow's UI shows the cron expression and the next run in the user's zone (UTC by default), never the zone
     # the cron runs in: the description (the Dag's Details tab) names it.

@@ -316,6 +316,33 @@ def test_faults_and_retries_never_import_a_batch_twice(stack, receiver, imported
 
 
 @pytest.mark.e2e
+def test_an_import_the_vendor_stops_halfway_discloses_the_batches_it_took(stack, receiver, imported):
+    """The delivery tasks run on the plain run's files; Enroll takes two batches of 100, then refuses the rest."""
+    receiver.fail_after(2, status=400)
+    dag = enroll_dag()
+    try:
+        dag_run = run_tasks(dag, imported[0], delivery_tasks(dag))
+    finally:
+        receiver.fail_after(None)
+
+    assert states(dag_run)["deliver"] == "failed"
+    assert [b["received"] for b in receiver.state("sandbox")["batches"]] == [100, 100]
+    # The two batches Enroll took are in the disclosure log (counts and fields, never a value), marked partial.
+    (entry,) = disclosed(dag_run)
+    assert (entry["file"], entry["records"], entry["partial"], entry["target"]) == ("students.jsonl", 200, True, "sandbox")
+    assert sorted(entry["fields"]) == ["emergency_contacts.jsonl", "guardians.jsonl", "students.jsonl"]
+    assert entry["fields"]["students.jsonl"]["students.DOB"] == ["students.Birthdate"]
+    # Why the delivery stopped is the run's reason.
+    report = run_folder(dag_run).read_json("report.json")
+    (failure,) = report["failed_tasks"]
+    assert (failure["task_id"], failure["conn_id"]) == ("deliver", "schoolmint_enroll_sandbox")
+    assert failure["message"] == (
+        f"http connection 'schoolmint_enroll_sandbox' ({receiver.import_url('sandbox')}) refused the batch with HTTP "
+        "400: import limit reached: 2 batches taken, no more are imported")
+    assert report["outcome"] == f"Error: deliver failed: DeliveryError: {failure['message']}"
+
+
+@pytest.mark.e2e
 def test_records_enroll_refuses_are_listed_with_its_reasons(stack, receiver, imported, tmp_path, monkeypatch, caplog):
     """The mapping's output is read from the build on: those tasks run on the plain run's validated tables."""
     from aeries_hub import paths

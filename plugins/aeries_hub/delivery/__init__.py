@@ -23,11 +23,13 @@ CHUNK = 1024 * 1024
 
 
 class DeliveryError(Exception):
-    """A delivery failed; ``retryable`` is True for network trouble worth another attempt."""
+    """A delivery failed; ``retryable`` is True for network trouble worth another attempt. ``received``: the receipts
+    of what the target took before the failure (an HTTP import's batches it answered), for the disclosure log."""
 
     def __init__(self, message: str, *, retryable: bool = False):
         super().__init__(message)
         self.retryable = retryable
+        self.received: list[dict[str, Any]] = []
 
 
 class Receipt:

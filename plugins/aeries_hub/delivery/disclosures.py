@@ -3,13 +3,17 @@
 One JSON object per delivered file: the vendor (its DAG id and title), the run, the time, the target and where the
 file went, the file, its sha256 and record count, and each of its columns with the Aeries fields its values came
 from (:func:`aeries_hub.mapping.sharing.fields_sent`); never a value. A file the target already held with the same
-bytes (``already_there``: nothing was sent) is not a new disclosure and is not logged.
+bytes (``already_there``: nothing was sent) is not a new disclosure and is not logged. A delivery that failed
+partway logs what the target took before (``DeliveryError.received``: the batches of an HTTP import it answered),
+marked ``partial``, its ``records`` those sent.
 
 The log is ``<staging_url>/_disclosures/disclosures.jsonl``, beside the DAGs' folders: retention never deletes
 it (:mod:`aeries_hub.retention`). On local staging each delivery's lines are appended in one ``write`` to a file
 opened with O_APPEND, under an exclusive ``flock``, so that concurrent runs never interleave or overwrite each
 other's lines. Object storage cannot append: there each delivery writes its lines as one object of the same
 folder (``<time>_<dag_id>_<run_id>.jsonl``), and :func:`read_disclosures` reads the log and those objects alike.
+The log only grows (retention keeps it): what a page shows, :func:`latest_disclosures`, reads it from its end, at
+most :data:`TAIL_BYTES` of it.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import json
 import logging
 import os
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, BinaryIO, Iterator
 
 from aeries_hub.mapping.models import Mapping, Output
 from aeries_hub.staging import PRIVATE_FILE_MODE, is_local, local_path, make_private_folder, safe_segment, write_private
@@ -29,6 +33,10 @@ log = logging.getLogger(__name__)
 #: The folder of the log under the staging base; not a DAG's folder (retention keeps it).
 DISCLOSURE_FOLDER = "_disclosures"
 LOG_FILE = "disclosures.jsonl"
+#: How much of the log's end :func:`latest_disclosures` reads at most: about a thousand deliveries of a zip of
+#: eight files (an entry lists each file's columns and their Aeries fields: up to about 8 kB).
+TAIL_BYTES = 8 * 1024 * 1024
+_BLOCK_BYTES = 64 * 1024
 
 
 def disclosure_entries(mapping: Mapping, receipts: list[dict], run_id: str, target: str,
@@ -54,7 +62,7 @@ def disclosure_entries(mapping: Mapping, receipts: list[dict], run_id: str, targ
             "records": receipt.get("records_sent", receipt["rows"]),
             "test_record": bool(receipt.get("test_record")),
             "fields": {output.file: fields_sent(mapping, output) for output in _carried(mapping, receipt["file"])},
-        })
+        } | ({"partial": True} if receipt.get("partial") else {}))
     return entries
 
 
@@ -110,3 +118,62 @@ def read_disclosures(base, dag_id: str | None = None) -> list[dict[str, Any]]:
             with item.open("rb") as handle:
                 entries += [json.loads(line) for line in handle if line.strip()]
     return sorted((e for e in entries if dag_id in (None, e["dag_id"])), key=lambda e: e["at"])
+
+
+def latest_disclosures(base, dag_id: str, count: int, budget: int = TAIL_BYTES) -> tuple[list[dict[str, Any]], bool]:
+    """The latest ``count`` entries of ``dag_id`` in the disclosure log under the staging ``base``, newest first, read
+    from the log's end (the newest objects first, on object storage), at most ``budget`` bytes in all; and whether
+    the log may hold older entries of it (one more was found, or the budget ran out before the log's start)."""
+    folder = base / DISCLOSURE_FOLDER
+    if not folder.exists():
+        return [], False
+    found: list[dict[str, Any]] = []
+    for item in sorted((i for i in folder.iterdir() if i.name.endswith(".jsonl")), key=lambda i: i.name, reverse=True):
+        with item.open("rb") as handle:
+            lines = _TailLines(handle, budget)
+            for line in lines:
+                entry = _entry(line, item)
+                if entry is not None and entry.get("dag_id") == dag_id:
+                    found.append(entry)
+                    if len(found) > count:
+                        break
+            budget -= lines.read
+        if len(found) > count or not lines.reached_start:
+            return sorted(found, key=lambda e: e["at"], reverse=True)[:count], True
+    return sorted(found, key=lambda e: e["at"], reverse=True), False
+
+
+class _TailLines:
+    """The complete lines of a file opened ``rb``, from its last to its first, reading at most ``budget`` bytes
+    (a line cut by the budget, or still being appended without its newline, is left out)."""
+
+    def __init__(self, handle: BinaryIO, budget: int):
+        self.handle, self.budget = handle, budget
+        self.read = 0
+        self.reached_start = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        position = self.handle.seek(0, os.SEEK_END)
+        rest: bytes | None = None  # the start of the earliest line read so far: complete only at the file's start
+        while position > 0 and self.read < self.budget:
+            size = min(_BLOCK_BYTES, position, self.budget - self.read)
+            position -= size
+            self.handle.seek(position)
+            block = self.handle.read(size)
+            self.read += size
+            lines = (block + (rest or b"")).split(b"\n")
+            if rest is None:
+                lines.pop()  # after the last newline: nothing, or a line not yet complete
+            rest = lines.pop(0)
+            yield from (line for line in reversed(lines) if line.strip())
+        self.reached_start = position == 0
+        if self.reached_start and rest and rest.strip():
+            yield rest
+
+
+def _entry(line: bytes, item) -> dict[str, Any] | None:
+    try:
+        return json.loads(line)
+    except ValueError:  # a line cut short by a full disk (_append says so when it happens)
+        log.warning("%s: a line of %d bytes that is not JSON is left out", item, len(line))
+        return None

@@ -15,7 +15,8 @@ The posts go through :class:`aeries_hub.delivery.vendor_api.VendorApiHook` (Airf
 timeouts, failed or dropped connections and a 200 whose body is not a JSON object are retried (``max_attempts``
 per batch, backoff with full jitter, never sooner than ``Retry-After``); 401/403, redirects and other answers
 fail at once. A batch that keeps failing ends in a ``retryable`` DeliveryError, so Airflow's own task retry may
-try later, with the same keys. The vendor's per-record refusals are not errors: they come back in the receipt's
+try later, with the same keys. An error after some batches were answered carries their receipt (``received``):
+those records reached the vendor. The vendor's per-record refusals are not errors: they come back in the receipt's
 ``rejected`` list. The token never appears in logs, exception messages or the receipt; the log has one line per
 batch (number, records, status, attempts).
 """
@@ -100,19 +101,25 @@ def deliver_records(
         url = hook.url_from_endpoint(endpoint)
         receipt = HttpReceipt(conn_id=conn_id, url=url, bytes=size, sha256=sha256)
         total = -(-count // batch_size)
-        for number, (first, lines) in enumerate(_batches(path, batch_size), start=1):
-            body = b'{"records":[' + b",".join(lines) + b"]}"
-            key = f"{prefix}-{number}-{hashlib.sha256(body).hexdigest()[:16]}"
-            answer, status, attempts = hook.post_batch(endpoint, body, idempotency_key=key,
-                                                       label=f"batch {number} of {total}")
-            receipt.batches += 1
-            receipt.records_sent += len(lines)
-            receipt.retries += attempts - 1
-            imported, rejected = _results(answer, lines, first, id_field, hook, url)
-            receipt.imported += imported
-            receipt.rejected.extend(rejected)
-            log.info("batch %d of %d: %d records, HTTP %d after %d attempt%s: %d imported, %d rejected",
-                     number, total, len(lines), status, attempts, "" if attempts == 1 else "s", imported, len(rejected))
+        try:
+            for number, (first, lines) in enumerate(_batches(path, batch_size), start=1):
+                body = b'{"records":[' + b",".join(lines) + b"]}"
+                key = f"{prefix}-{number}-{hashlib.sha256(body).hexdigest()[:16]}"
+                answer, status, attempts = hook.post_batch(endpoint, body, idempotency_key=key,
+                                                           label=f"batch {number} of {total}")
+                imported, rejected = _results(answer, lines, first, id_field, hook, url)
+                receipt.batches += 1
+                receipt.records_sent += len(lines)
+                receipt.retries += attempts - 1
+                receipt.imported += imported
+                receipt.rejected.extend(rejected)
+                log.info("batch %d of %d: %d records, HTTP %d after %d attempt%s: %d imported, %d rejected", number,
+                         total, len(lines), status, attempts, "" if attempts == 1 else "s", imported, len(rejected))
+        except DeliveryError as exc:
+            # The batches the vendor answered were received: the error says so (the disclosure log records them).
+            receipt.seconds = round(time.monotonic() - started, 3)
+            exc.received = [receipt.to_dict()] if receipt.batches else []
+            raise
     receipt.seconds = round(time.monotonic() - started, 3)
     if not count:
         log.info("%s holds no records: nothing was sent to %s", records_path, url)

@@ -84,6 +84,7 @@ class HttpImportDelivery:
 
         from airflow.sdk import Variable
 
+        from aeries_hub.delivery import DeliveryError
         from aeries_hub.delivery.http import deliver_records
         from aeries_hub.staging import safe_segment
 
@@ -104,16 +105,21 @@ class HttpImportDelivery:
                 continue
             if test_record:
                 path = run.write_bytes(f"output/test_record/{item['file']}", _one_record(path, output, test_record))
-            receipt = deliver_records(
-                target.conn_id,
-                self.spec.endpoint,
-                path,
-                batch_size=self.spec.batch_size,
-                idempotency_prefix=safe_segment(f"{mapping.dag_id}-{context['run_id']}-{output.stem}"),
-                id_field=output.key[0],
-            )
-            document = receipt.to_dict()
             rows = 1 if test_record else item["rows"]
+            about = {"file": item["file"], "rows": rows, "target": target.name, "test_record": test_record or None}
+            try:
+                receipt = deliver_records(
+                    target.conn_id,
+                    self.spec.endpoint,
+                    path,
+                    batch_size=self.spec.batch_size,
+                    idempotency_prefix=safe_segment(f"{mapping.dag_id}-{context['run_id']}-{output.stem}"),
+                    id_field=output.key[0],
+                )
+            except DeliveryError as exc:  # what the target took before, this file's answered batches included
+                exc.received = receipts + [{**partial, **about, "partial": True} for partial in exc.received]
+                raise
+            document = receipt.to_dict()
             if document["rejected"]:
                 import pandas as pd
 
@@ -121,7 +127,7 @@ class HttpImportDelivery:
 
                 rejected = pd.DataFrame([{"id": r["id"], "_reject_reason": "; ".join(r["errors"])} for r in document["rejected"]])
                 run.write_bytes(f"rejects/delivery_{output.stem}.csv", rejects_csv(rejected))
-            receipts.append({**document, "file": item["file"], "rows": rows, "target": target.name, "test_record": test_record or None})
+            receipts.append({**document, **about})
             log.info(
                 "Posted %s to %s (%s target): %d records in %d batches, %d imported, %d rejected by the vendor",
                 item["file"], document["url"], target.name, document["records_sent"], document["batches"],

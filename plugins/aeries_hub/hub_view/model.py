@@ -251,8 +251,12 @@ def _writeback_view(view: RunView, report: dict[str, Any]) -> RunView:
         view.reasons[0].sample_ids = list(report["rejected"][:5])
     view.warned = list(report.get("attention") or [])
     view.changes = dict(report.get("planned") or {})
-    view.problems = [p for p in [report.get("not_written_because")] if p] + list(report.get("errors") or [])
-    view.problems += [f"{q.get('file')}: {q.get('reason')}" for q in report.get("quarantined_files") or []]
+    view.dry_run = bool(report.get("dry_run"))
+    view.outcome = report.get("outcome") or ""
+    problems = [report.get("not_written_because"), *(report.get("errors") or [])]
+    problems += [f"{q.get('file')}: {q.get('reason')}" for q in report.get("quarantined_files") or []]
+    view.problems = [p for p in problems if p and p not in view.outcome]  # the outcome line says it once
+    view.failed_tasks = [TaskFailure(**failure) for failure in report.get("failed_tasks") or []]
     return view
 
 
@@ -326,17 +330,17 @@ class DisclosureLog:
     dag_id: str
     #: The latest entries, newest first (``delivery.disclosures``: time, run, target, file, records, fields).
     entries: list[dict[str, Any]]
-    #: How many entries the log holds for the DAG.
-    total: int
+    #: Whether the log may hold older entries of the DAG than those shown (it is read from its end only).
+    more: bool
     #: Where the whole log is.
     folder: str
 
 
 def disclosure_log(dag_id: str, base=None, shown: int = DISCLOSURES_SHOWN) -> DisclosureLog:
     """What ``dag_id``'s vendor received: the latest ``shown`` entries of the disclosure log under the staging
-    ``base`` (default: the configured one)."""
-    from aeries_hub.delivery.disclosures import DISCLOSURE_FOLDER, read_disclosures
+    ``base`` (default: the configured one), read from the log's end (``delivery.disclosures.latest_disclosures``)."""
+    from aeries_hub.delivery.disclosures import DISCLOSURE_FOLDER, latest_disclosures
 
     base = base if base is not None else staging_base()
-    entries = read_disclosures(base, dag_id)
-    return DisclosureLog(dag_id, entries[::-1][:shown], len(entries), str(base / DISCLOSURE_FOLDER))
+    entries, more = latest_disclosures(base, dag_id, shown)
+    return DisclosureLog(dag_id, entries, more, str(base / DISCLOSURE_FOLDER))

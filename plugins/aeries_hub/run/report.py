@@ -146,7 +146,7 @@ def summarize_run(mapping: Mapping, stages: RunSummaries) -> RunReport:
         for name, t in sources.tables.items()
     }
     if status != "Skipped":
-        reason = _run_reason(reason, stages, rejected, top_reject_reasons(tables, files))
+        reason = run_reason(reason, stages, rejected, top_reject_reasons(tables, files))
     dry_run = bool(delivery and delivery.dry_run)
     return RunReport(
         integration=mapping.name,
@@ -191,13 +191,13 @@ def _approval_with_hold(approval, delivery) -> dict[str, Any] | None:
     return document
 
 
-def _run_reason(said: str | None, stages: RunSummaries, rejected: int, top: list[str]) -> str | None:
+def run_reason(said: str | None, stages: RunSummaries, rejected: int, top: list[str], unit: str = "rows") -> str | None:
     """What a stage ``said``, each failed task's cause (unless it is what the stage said), and the top reasons rows
-    were rejected, with counts."""
+    (a write-back's records: ``unit``) were rejected, with counts."""
     parts = [said] if said else []
     parts += [failure.line() for failure in stages.failures.values()
               if not (said and _same_text(failure.message, said))]
-    parts += [f"{rejected} rows rejected, top reasons: {'; '.join(top)}"] if top else []
+    parts += [f"{rejected} {unit} rejected, top reasons: {'; '.join(top)}"] if top else []
     return "; ".join([part.removesuffix(".") for part in parts[:-1]] + parts[-1:]) or None
 
 
@@ -214,17 +214,22 @@ OUTCOME_CHARS = 500
 def outcome_line(status: str, dry_run: bool, reason: str | None, delivered: list[dict]) -> str:
     """``Completed with errors: 3 rows rejected, top reasons: patrons.csv: ... (3 rows)``, ``Completed: 887 rows
     delivered in 1 file``: what an operator reads first."""
-    head = status + (" (dry run)" if dry_run else "")
     sent = [d for d in delivered if not d.get("already_there")]
+    said: str | None
     if reason:
-        line = f"{head}: {reason}"
+        said = reason
     elif sent:
         rows = sum(d.get("rows") or 0 for d in sent)
-        line = f"{head}: {rows} rows delivered in {len(sent)} file{'s' if len(sent) != 1 else ''}"
-    elif delivered:
-        line = f"{head}: already at the vendor, nothing sent again"
+        said = f"{rows} rows delivered in {len(sent)} file{'s' if len(sent) != 1 else ''}"
     else:
-        line = head
+        said = "already at the vendor, nothing sent again" if delivered else None
+    return one_line_outcome(status, dry_run, said)
+
+
+def one_line_outcome(status: str, dry_run: bool, said: str | None) -> str:
+    """``Status (dry run): what happened or why``, at most :data:`OUTCOME_CHARS` long (a vendor's or a write-back's)."""
+    head = status + (" (dry run)" if dry_run else "")
+    line = f"{head}: {said}" if said else head
     return line if len(line) <= OUTCOME_CHARS else line[: OUTCOME_CHARS - 1].rstrip() + "…"
 
 

@@ -55,15 +55,17 @@ def deliver(mapping_file: str, built: list[dict]) -> dict:
     held = None
     if hold and not context["params"].get("test_record"):
         built, held = hold_files(mapping, run, state.read(), built, hold)
+    target = delivery.target_name(context["params"])
     try:
         receipts = delivery.deliver(run, built, context, state)
     except DeliveryError as exc:
+        # What the target took before the failure was disclosed all the same (an HTTP import's answered batches).
+        record_disclosures(staging_base(), disclosure_entries(mapping, exc.received, context["run_id"], target))
         if exc.retryable:
             raise
         from airflow.sdk.exceptions import AirflowFailException
 
         raise AirflowFailException(f"{exc} (not retried: another attempt would fail the same way)") from exc
-    target = delivery.target_name(context["params"])
     record_disclosures(staging_base(), disclosure_entries(mapping, receipts, context["run_id"], target))
     write_summary(run, "deliver", DeliverySummary(files=receipts, seconds=round(time.monotonic() - started, 3), held=held))
     if not context["params"].get("test_record"):

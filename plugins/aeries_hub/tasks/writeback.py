@@ -135,13 +135,16 @@ def write_to_aeries(writeback_file: str, planned: dict) -> dict:
 
 
 def report(writeback_file: str) -> dict:
-    """The run's report (:mod:`aeries_hub.writeback.report`), returned as XCom; the task fails when the run
-    ended in Error."""
+    """The run's report (:mod:`aeries_hub.writeback.report`), returned as XCom, and its one-line outcome as the
+    XCom ``outcome`` (the run's note: :mod:`aeries_hub.run.notes`); the task fails when the run ended in Error."""
+    from airflow.sdk import get_current_context
     from airflow.sdk.exceptions import AirflowFailException
 
     writeback = writeback_for(writeback_file)
     run = RunFolder.current()
-    document = write_report(writeback, run)
+    context = get_current_context()
+    document = write_report(writeback, run, dry_run=bool(context["params"].get("dry_run")))
+    context["ti"].xcom_push(key="outcome", value=document["outcome"])
     if document["status"] == "Error":
-        raise AirflowFailException(f"{writeback.name} write-back ended in Error; see {run.root}/report.json")
+        raise AirflowFailException(f"{writeback.name} write-back: {document['outcome']} (see {run.root}/report.json)")
     return document

@@ -8,6 +8,7 @@ import logging
 from datetime import datetime, timezone
 from typing import Any
 
+from aeries_hub.run.report import one_line_outcome, run_reason
 from aeries_hub.run.summary import (
     ApprovalSummary,
     ExportValidation,
@@ -17,16 +18,18 @@ from aeries_hub.run.summary import (
     read_run,
 )
 from aeries_hub.staging import RunFolder
-from aeries_hub.writeback.guard import fields_of, students_of
+from aeries_hub.writeback.guard import WRITE_ACTIONS, fields_of, students_of
 from aeries_hub.writeback.kinds.base import kind_of
 from aeries_hub.writeback.spec import WriteBack
 
 log = logging.getLogger(__name__)
 
 
-def write_report(writeback: WriteBack, run: RunFolder) -> dict:
+def write_report(writeback: WriteBack, run: RunFolder, *, dry_run: bool = False) -> dict:
     """Write and log the run's ``report.json``; its ``status`` is Error when the run did not finish or Aeries
-    refused a write."""
+    refused a write. Its ``outcome`` is the run in one line (the run's note in the grid, as a vendor run's): the
+    status, and why (``reason``: what stopped the writes, each failed task's cause, the writes Aeries did not take,
+    the records rejected) or what was written."""
     new_id = kind_of(writeback).new_id_name  # the id an insert got, which later writes of its record used
     stages = read_run(run)
     writes = run.read_json("writes.json") if run.exists("writes.json") else []
@@ -71,9 +74,16 @@ def write_report(writeback: WriteBack, run: RunFolder) -> dict:
         "school_year": year.school_year,
         "attention": [year.year_note] if year.year_note else [],
         "errors": [year.error] if year.error else [],
+        "failed_tasks": [failure.to_json() for failure in stages.failures.values()],
         "staging": str(run.root),
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+    said = [document["not_written_because"]] if status == "Error" and document["not_written_because"] else []
+    said += ([f"{_writes(len(refused))} not taken by Aeries, e.g. {_write_line(refused[0])}"] if refused else [])
+    said += document["errors"] + [f"quarantined {item.get('file')}: {item.get('reason')}" for item in quarantined]
+    document["reason"] = run_reason("; ".join(said) or None, stages, len(rejected), reasons[:3], unit="records")
+    document["dry_run"] = dry_run
+    document["outcome"] = one_line_outcome(status, dry_run, document["reason"] or _what_happened(document, wrote))
     run.write_json("report.json", document)
     log.info("%s: %s; %d records, %d rejected; planned %s; %d written%s", writeback.name, status, document["records"],
              len(document["rejected"]), document["planned"], sum(w["status"] == "written" for w in writes),
@@ -87,6 +97,27 @@ def write_report(writeback: WriteBack, run: RunFolder) -> dict:
         log.info("%s: %s %s of record %s: %s", "incomplete" if w["status"] == "incomplete" else "not written",
                  w["action"], w["kind"], w["record"], w.get("reason"))
     return document
+
+
+def _write_line(write: dict) -> str:
+    """``incomplete student insert of record E-2001 (not stored: StateStudentID)``: ids and field names only (what
+    Aeries said may quote a value)."""
+    not_stored = f" (not stored: {', '.join(write['not_stored'])})" if write.get("not_stored") else ""
+    return f"{write['status']} {write['kind']} {write['action']} of record {write['record']}{not_stored}"
+
+
+def _what_happened(document: dict, wrote: WriteSummary) -> str:
+    """What a run without a problem did: ``3 writes into Aeries``, or why it wrote nothing."""
+    planned = sum(n for key, n in document["planned"].items() if key.split()[-1] in WRITE_ACTIONS)
+    if document["not_written_because"]:
+        return f"{_writes(planned)} planned, none sent: {document['not_written_because']}"
+    if not document["files"]:
+        return "no new export file"
+    return f"{_writes(wrote.written)} into Aeries" if wrote.written else "nothing to write: Aeries holds every record"
+
+
+def _writes(count: int) -> str:
+    return f"{count} write{'s' if count != 1 else ''}"
 
 
 def count_writes(plan: list[dict]) -> dict[str, int]:

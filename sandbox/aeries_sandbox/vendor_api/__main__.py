@@ -17,6 +17,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tokens-file", type=Path, required=True, metavar="FILE",
                         help="the accepted API tokens, a JSON list of strings")
     add_server_options(parser, port=8082, faults_example="429=0.1,503=0.05,500_after_import=0.02,latency=0.01")
+    parser.add_argument("--fail-after-batches", type=int, metavar="N",
+                        help="each instance imports N batches, then refuses every new one (a vendor stopping halfway)")
+    parser.add_argument("--fail-status", type=int, default=503, metavar="STATUS",
+                        help="the HTTP status of those refusals (default 503)")
     return parser
 
 
@@ -26,7 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         tokens = load_tokens(args.tokens_file)
         server = VendorApiServer(tokens, host=args.host, port=args.port, faults=args.faults,
-                                 fault_seed=args.fault_seed, access_log=not args.quiet)
+                                 fault_seed=args.fault_seed, access_log=not args.quiet,
+                                 fail_after_batches=args.fail_after_batches, fail_status=args.fail_status)
     except (TokenError, ValueError) as exc:
         parser.error(str(exc))
     except OSError as exc:

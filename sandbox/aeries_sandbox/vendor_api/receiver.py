@@ -123,10 +123,12 @@ class _Instance:
 class ReceiverApp:
     """The import API's behaviour and the control endpoints, independent of the socket server."""
 
-    def __init__(self, tokens: Any, *, faults: FaultInjector | None = None, access_log: bool = True) -> None:
+    def __init__(self, tokens: Any, *, faults: FaultInjector | None = None, access_log: bool = True,
+                 fail_after_batches: int | None = None, fail_status: int = 503) -> None:
         self._tokens = load_tokens(tokens)
         self.faults = faults or FaultInjector(kinds=FAULT_KINDS)
         self.access_log = access_log
+        self.fail_after(fail_after_batches, fail_status)
         self._lock = threading.Lock()
         self._instances: dict[str, _Instance] = {}
 
@@ -155,10 +157,20 @@ class ReceiverApp:
                 store.batches.append({"batch_id": batch_id, "idempotency_key": key, "received": len(records),
                                       "imported": 0, "replayed": True})
                 return known[1], f"received={len(records)} replayed={batch_id}"
+            taken = sum(not batch["replayed"] for batch in store.batches)
+            if self.fail_after_batches is not None and taken >= self.fail_after_batches:
+                raise HttpError(self.fail_status, f"import limit reached: {taken} batches taken, no more are imported")
             answer = store.import_records(records, key)
             body_out = json_bytes(answer)
             store.answers[key] = (digest, body_out)
         return body_out, f"received={answer['received']} imported={answer['imported']}"
+
+    def fail_after(self, batches: int | None, status: int = 503) -> None:
+        """From now on, an instance that imported ``batches`` batches answers every new one (not a replay) with HTTP
+        ``status`` and imports nothing: a vendor that stops taking an import halfway (``None``: never)."""
+        if batches is not None and batches < 0 or not 400 <= status <= 599:
+            raise ValueError(f"fail after {batches} batches with HTTP {status}: give batches >= 0 and a 4xx or 5xx status")
+        self.fail_after_batches, self.fail_status = batches, status
 
     def put_export(self, instance: str, name: str, data: bytes) -> dict[str, Any]:
         """Place (or replace) export file ``name`` of ``instance``; its listing entry. ValueError for a bad name."""

@@ -61,15 +61,19 @@ class VendorApiServer(BackgroundServer, _ReceiverHelpers):
 
     :param tokens: the accepted API tokens: a list of strings or a tokens file (a JSON list).
     :param faults: a fault spec (``"429=0.1,latency=0.01"`` or a dict) active from the start.
+    :param fail_after_batches: each instance imports this many batches, then answers every new one with HTTP
+        ``fail_status`` (:meth:`fail_after`).
     """
 
     thread_name = "vendor-api-receiver"
 
     def __init__(self, tokens: Any, *, host: str = "127.0.0.1", port: int = 0,
-                 faults: str | Mapping[str, Any] | None = None, fault_seed: int = 0, access_log: bool = True) -> None:
+                 faults: str | Mapping[str, Any] | None = None, fault_seed: int = 0, access_log: bool = True,
+                 fail_after_batches: int | None = None, fail_status: int = 503) -> None:
         injector = FaultInjector(FaultConfig.from_json({"rates": faults or {}, "seed": fault_seed}, FAULT_KINDS),
                                  kinds=FAULT_KINDS)
-        self.app = ReceiverApp(tokens, faults=injector, access_log=access_log)
+        self.app = ReceiverApp(tokens, faults=injector, access_log=access_log, fail_after_batches=fail_after_batches,
+                               fail_status=fail_status)
         self.host = host
         self._httpd = SandboxHTTPServer((host, port), self.app, ReceiverRequestHandler)
         self._thread: threading.Thread | None = None
@@ -102,6 +106,11 @@ class VendorApiServer(BackgroundServer, _ReceiverHelpers):
     def clear_faults(self) -> dict[str, Any]:
         self.app.faults.clear()
         return self.app.faults.state()
+
+    def fail_after(self, batches: int | None, status: int = 503) -> None:
+        """Each instance imports new batches until it has taken ``batches`` (replays aside, since its last
+        :meth:`reset`), then refuses every new one with HTTP ``status`` (``None``: takes them all again)."""
+        self.app.fail_after(batches, status)
 
     def stats(self) -> dict[str, Any]:
         """Counts over every instance: ``{"requests", "by_status", "faults", "fault_config"}``."""

@@ -41,6 +41,7 @@ def api(server):
     server.clear_faults()
     yield server
     server.clear_faults()
+    server.fail_after(None)
 
 
 def post(api, records, *, key: str | None = "key-1", token: str | None = TOKEN, instance: str = "sandbox",
@@ -237,6 +238,35 @@ def test_same_seed_same_faults(api):
 
     assert run(9) == run(9)
     assert set(run(9)) == {200, 429, 500}
+
+
+def test_after_n_batches_an_instance_refuses_every_new_one_and_still_replays_those_it_took(api):
+    api.fail_after(2, status=400)
+
+    codes = [post(api, [record(f"14111{n}")], key=f"k{n}").status_code for n in range(3)]
+    refused = post(api, [record("141119")], key="k9")
+    replay = post(api, [record("141110")], key="k0")
+
+    assert codes == [200, 200, 400]
+    assert (refused.status_code, refused.json()) == (
+        400, {"error": "import limit reached: 2 batches taken, no more are imported"})
+    assert replay.status_code == 200 and replay.json()["results"][0]["status"] == "created"
+    state = api.state("sandbox")
+    assert sorted(state["records"]) == ["141110", "141111"]
+    assert [(b["imported"], b["replayed"]) for b in state["batches"]] == [(1, False), (1, False), (0, True)]
+    assert post(api, [record()], instance="production").status_code == 200  # each instance counts its own
+    api.fail_after(None)
+    assert post(api, [record("141119")], key="k9").status_code == 200
+    with pytest.raises(ValueError, match="give batches >= 0 and a 4xx or 5xx status"):
+        api.fail_after(1, status=200)
+
+
+def test_the_cli_takes_the_fail_after_batches_option():
+    from aeries_sandbox.vendor_api.__main__ import build_parser
+
+    args = build_parser().parse_args(["--tokens-file", "t.json", "--fail-after-batches", "3", "--fail-status", "429"])
+    assert (args.fail_after_batches, args.fail_status) == (3, 429)
+    assert build_parser().parse_args(["--tokens-file", "t.json"]).fail_after_batches is None
 
 
 # -- control endpoints -------------------------------------------------------------------------------

@@ -45,3 +45,4 @@ def api(vendor_api_server, request, monkeypatch):
                        json.dumps(vendor_api_server.airflow_connection(conn_id, "sandbox", token)))
     yield vendor_api_server
     vendor_api_server.clear_faults()
+    vendor_api_server.fail_after(None)

@@ -15,6 +15,7 @@ from aeries_hub.delivery.disclosures import (
     DISCLOSURE_FOLDER,
     LOG_FILE,
     disclosure_entries,
+    latest_disclosures,
     read_disclosures,
     record_disclosures,
 )
@@ -112,3 +113,40 @@ def test_on_object_storage_each_delivery_is_one_object_read_with_the_rest():
     ]
     assert read_disclosures(base) == first + later
     assert read_disclosures(base, "aeries_to_xello") == []
+
+
+def _entry(n: int, dag_id: str) -> dict:
+    return {"at": f"2026-{1 + n // 28 // 24 % 12:02d}-{1 + n // 24 % 28:02d}T{n % 24:02d}:00:00+00:00", "dag_id": dag_id,
+            "run_id": f"run_{n}", "file": "x.csv", "records": n, "fields": {"x.csv": {"c": ["students.StudentID"]}}}
+
+
+def test_the_latest_entries_of_a_dag_are_read_from_the_end_of_a_large_log(tmp_path):
+    # 1 GiB of a log nobody could read (a hole of zero bytes, not JSON), then 6,000 deliveries of three DAGs: the
+    # page's read takes only the end, never the rest.
+    base = ObjectStoragePath(f"file://{tmp_path}")
+    folder = tmp_path / DISCLOSURE_FOLDER
+    folder.mkdir()
+    with open(folder / LOG_FILE, "wb") as log:
+        log.truncate(1024**3)
+    dags = ("aeries_to_destiny", "aeries_to_xello", "aeries_to_stemscopes")
+    record_disclosures(base, [_entry(n, dags[n % 3]) for n in range(6000)])
+
+    entries, more = latest_disclosures(base, "aeries_to_xello", 100)
+    assert ([e["run_id"] for e in entries], more) == ([f"run_{n}" for n in range(5998, 5998 - 300, -3)], True)
+    # A DAG whose deliveries are all further back than the bytes read: none shown, and the log may hold some.
+    record_disclosures(base, [_entry(6000, "aeries_to_powerschool_learning")])
+    record_disclosures(base, [_entry(n, "aeries_to_destiny") for n in range(6001, 6400)])
+    assert latest_disclosures(base, "aeries_to_powerschool_learning", 100, budget=64 * 1024) == ([], True)
+    [found], more = latest_disclosures(base, "aeries_to_powerschool_learning", 100)
+    assert (found["run_id"], more) == ("run_6000", True)  # found in the default 8 MiB; the hole is further back
+
+
+def test_a_whole_small_log_is_read_to_its_start_and_a_line_not_yet_complete_is_left_out(tmp_path):
+    base = ObjectStoragePath(f"file://{tmp_path}")
+    record_disclosures(base, [_entry(n, "aeries_to_destiny") for n in range(3)])
+    with open(tmp_path / DISCLOSURE_FOLDER / LOG_FILE, "ab") as log:
+        log.write(b'{"at": "2026-12-31T00:00:00+00:00", "dag_id": "aeries_to_destiny", "run_id": "run_')  # appending
+    entries, more = latest_disclosures(base, "aeries_to_destiny", 100)
+    assert ([e["run_id"] for e in entries], more) == (["run_2", "run_1", "run_0"], False)
+    assert latest_disclosures(base, "aeries_to_destiny", 2)[1] is True
+    assert latest_disclosures(ObjectStoragePath(f"file://{tmp_path}/none"), "aeries_to_destiny", 2) == ([], False)

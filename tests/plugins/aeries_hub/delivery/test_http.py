@@ -225,6 +225,23 @@ def test_other_client_errors_fail_at_once_with_the_vendor_text(api, tmp_path):
     assert not err.value.retryable and api.state("sandbox")["requests"] == 1
 
 
+def test_an_error_after_some_batches_carries_the_receipt_of_those_the_vendor_took(api, tmp_path):
+    api.fail_after(2, status=409)
+    path = write_jsonl(tmp_path, [student(i) for i in range(250)])
+
+    with pytest.raises(DeliveryError, match="refused the batch with HTTP 409: import limit reached") as err:
+        deliver(path, batch_size=100)
+
+    (received,) = err.value.received
+    assert {k: received[k] for k in ("batches", "records_sent", "imported", "rejected", "sha256")} == {
+        "batches": 2, "records_sent": 200, "imported": 200, "rejected": [],
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    assert len(api.state("sandbox")["records"]) == 200
+    with pytest.raises(DeliveryError) as first:  # refused from the first batch on: nothing was received
+        deliver(path, prefix="another-run", batch_size=100)
+    assert first.value.received == []
+
+
 @pytest.mark.parametrize("lines, message", [
     ('{"students": {}}\n\n{"students": \n', r"students.jsonl line 3 is not JSON \(Expecting value at column 14\)"),
     ('{"students": {}}\n[1, 2]\n', r"students.jsonl line 2 is a JSON list, not an object"),

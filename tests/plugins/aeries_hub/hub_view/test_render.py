@@ -65,7 +65,7 @@ def test_the_outcome_failed_tasks_held_rows_approvals_and_disclosures_are_escape
     entry = {"at": HOSTILE, "dag_id": "aeries_to_destiny", "run_id": HOSTILE, "target": HOSTILE, "conn_id": HOSTILE,
              "location": HOSTILE, "file": HOSTILE, "records": 3, "test_record": False,
              "fields": {HOSTILE: {HOSTILE: [HOSTILE]}}}
-    log = DisclosureLog("aeries_to_destiny", [entry], 1, HOSTILE)
+    log = DisclosureLog("aeries_to_destiny", [entry], False, HOSTILE)
     disclosures = render("disclosures.html", log=log, hub_base="/aeries-hub/", airflow_base="/")
     assert "<script>" not in disclosures
     assert disclosures.count(escaped) == 9  # time, run, target, connection, location, file, the fields' 3
@@ -90,7 +90,7 @@ def test_a_failed_task_shows_its_cause_connection_and_what_to_check_on_the_row_a
             "</tr>") in detail
 
 
-def test_the_disclosure_page_shows_the_latest_entries_newest_first_and_how_many_there_are(tmp_path):
+def test_the_disclosure_page_shows_the_latest_entries_newest_first_and_whether_there_are_more(tmp_path):
     from airflow.sdk import ObjectStoragePath
 
     from aeries_hub.delivery.disclosures import record_disclosures
@@ -104,9 +104,9 @@ def test_the_disclosure_page_shows_the_latest_entries_newest_first_and_how_many_
                for day in (1, 2, 3) for dag_id in ("aeries_to_destiny", "aeries_to_xello")]
     record_disclosures(base, entries)
     log = disclosure_log("aeries_to_destiny", base, shown=2)
-    assert ([e["run_id"] for e in log.entries], log.total) == (["manual__3", "manual__2"], 3)
+    assert ([e["run_id"] for e in log.entries], log.more) == (["manual__3", "manual__2"], True)
     page = render("disclosures.html", log=log, hub_base="/h/", airflow_base="/")
-    assert f"The latest 2 of 3 deliveries; the whole log is in file://{tmp_path}/_disclosures." in page
+    assert f"The latest 2 deliveries; older ones are in the whole log, in file://{tmp_path}/_disclosures." in page
     assert ('<td>sftp over destiny_sftp: patrons/patrons.csv</td>\n  <td>patrons.csv</td>\n  <td>30 <span '
             'class="muted">(test record)</span></td>\n  <td><div class="fields"><b>patrons.csv</b>: field_barcode '
             "(staff.ID, students.StudentID); field_patronType</div></td>") in page
@@ -114,8 +114,11 @@ def test_the_disclosure_page_shows_the_latest_entries_newest_first_and_how_many_
     empty = render("disclosures.html", log=disclosure_log("aeries_to_stemscopes", base), hub_base="/h/",
                    airflow_base="/")
     assert f"Nothing delivered is recorded for aeries_to_stemscopes in file://{tmp_path}/_disclosures." in empty
-    one = render("disclosures.html", log=disclosure_log("aeries_to_destiny", base, shown=3), hub_base="/h/",
-                 airflow_base="/")
-    assert '<p id="shown">3 deliveries.</p>' in one
-    single = DisclosureLog("aeries_to_destiny", entries[:1], 1, "f")
+    every = render("disclosures.html", log=disclosure_log("aeries_to_destiny", base, shown=3), hub_base="/h/",
+                   airflow_base="/")
+    assert '<p id="shown">3 deliveries.</p>' in every
+    single = DisclosureLog("aeries_to_destiny", entries[:1], False, "f")
     assert '<p id="shown">1 delivery.</p>' in render("disclosures.html", log=single, hub_base="/h/", airflow_base="/")
+    partial = DisclosureLog("aeries_to_destiny", [{**entries[0], "records": 200, "partial": True}], False, "f")
+    assert ('<td>200 <span class="partial">(partial: the delivery failed after these)</span></td>'
+            in render("disclosures.html", log=partial, hub_base="/h/", airflow_base="/"))
