@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["DATA_CHANGES_AREAS", "DISTRICT_OFFICE", "TABLES", "AeriesTable"]
+__all__ = ["DATA_CHANGES_AREAS", "DISTRICT_OFFICE", "TABLE_NAMES", "TABLES", "AeriesTable"]
 
 #: The SchoolCode of the district office in Aeries' schools list (not a school: per-school tables skip it).
 DISTRICT_OFFICE = 0
@@ -42,6 +42,7 @@ _STAFF_MEMBER_FIELDS = {
     "InactiveStatusCode": _S,
 }
 _SCHOOL_ACCESS_FIELDS = {"SchoolCode": _I, "ReadOnlyAccess": _B, "CommunicationGroup": _B}
+_EXTENDED_PROPERTY_FIELDS = {"Name": _S, "Value": _S}
 
 
 @dataclass(frozen=True)
@@ -230,5 +231,27 @@ TABLES: dict[str, AeriesTable] = {
                 ("CourseID", _S), ("DateStarted", _S), ("DateEnded", _S),
             ),
         ),
+        # Student programs (Aeries support article 14000113683, "Aeries API - Student-related end points",
+        # Programs): security area "Student Programs"; StudentID "0" answers the programs of every student of
+        # the school; no StartingRecord/EndingRecord. A record has no SchoolCode (the hub adds the school asked)
+        # and no key of its own: the demo server's student 99400001 has three NSLP Free (181) records, two with
+        # the same EligibilityStartDate (github derekpovah/aeries-api spec/support/fixtures/student_programs.json),
+        # so the key is the student's, whose rows keep Aeries' order; it shows no program code in reports.
+        AeriesTable(
+            name="programs",
+            endpoint="schools/{school_code}/students/0/programs",
+            security_area="Student Programs",
+            per_school=True,
+            paged=False,
+            key=("SchoolCode", "StudentID"),
+            columns=_cols(
+                ("SchoolCode", _I), ("StudentID", _I), ("ProgramCode", _S), ("ProgramDescription", _S),
+                ("EligibilityStartDate", _S), ("EligibilityEndDate", _S), ("ParticipationStartDate", _S),
+                ("ParticipationEndDate", _S), ("ExtendedProperties", {"list": _EXTENDED_PROPERTY_FIELDS}),
+            ),
+        ),
     )
 }
+
+#: The registry's table names, in its order: a mapping's ``source.tables`` choices.
+TABLE_NAMES: tuple[str, ...] = tuple(TABLES)

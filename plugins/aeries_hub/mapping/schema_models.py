@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field
 
+from aeries_hub.aeries.tables import TABLE_NAMES
 from aeries_hub.mapping.output_models import Name, condition, output, string_list
 from aeries_hub.mapping.policy_models import AeriesField, Explanation
 from aeries_hub.mapping.steps import json_schema
@@ -24,6 +25,8 @@ _Cron = Annotated[str, Field(min_length=9)]
 _Text = Annotated[str, Field(min_length=1)]
 _Percent = Annotated[float, Field(ge=0, le=100)]
 _Hours = Annotated[float, Field(gt=0)]
+#: A table of the Aeries table registry: a new registry entry is a new choice of source.tables.
+_TableName = Literal[TABLE_NAMES]  # type: ignore[valid-type]
 
 
 class Schedule(ClosedModel):
@@ -51,8 +54,7 @@ class StudentStatusCodes(ClosedModel):
 
 
 class Source(ClosedModel):
-    tables: Annotated[list[Literal["schools", "terms", "students", "contacts", "staff", "teachers", "courses",
-                                   "sections", "rosters"]], Field(min_length=1)] = Field(
+    tables: Annotated[list[_TableName], Field(min_length=1)] = Field(
         description="Aeries tables to extract.", json_schema_extra=_UNIQUE)
     school_codes: list[Annotated[int, Field(ge=1)]] | None = Field(None, json_schema_extra=_UNIQUE, description=(
         "Schools to include (Aeries SchoolCode). Empty or absent: every school."))
