@@ -8,9 +8,14 @@ record shape is the demo server's (github derekpovah/aeries-api spec/support/fix
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from pathlib import Path
 
-from aeries_sandbox.emulator import generate_district
+import requests
+
+from aeries_sandbox.emulator import EmulatorServer, generate_district
+from aeries_sandbox.emulator.district import District
 
 DEMO_FIELDS = ["ExtendedProperties", "StudentID", "ProgramCode", "ProgramDescription", "EligibilityStartDate",
                "EligibilityEndDate", "ParticipationStartDate", "ParticipationEndDate"]
@@ -82,3 +87,17 @@ def test_generated_programs_have_the_demo_servers_shape_and_a_districts_shares()
     assert {r["ProgramDescription"] for r in district.programs} == {
         "Gifted and Talented Education (GATE)", "504 Accommodation Plan", "Special Education",
         "NSLP Free Meal Program", "NSLP Reduced-Price Meal Program", "Foster Program"}
+
+
+def test_the_demo_servers_captured_programs_are_served_as_captured(certs, full_cert):
+    """The real-district fixture's programs.json is the demo server's answer for student 99400001."""
+    data_dir = Path(__file__).parents[2] / "fixtures" / "real_district"
+    captured = json.loads((data_dir / "programs.json").read_text())
+    with EmulatorServer(District.load(data_dir), certs, access_log=False) as server:
+        def get(path: str) -> list:
+            return requests.get(f"{server.url}/api/v5/{path}", headers={"AERIES-CERT": full_cert}, timeout=10,
+                                proxies={"http": "", "https": ""}).json()
+
+        assert get("schools/994/students/99400001/programs") == captured
+        assert get("schools/994/students/0/programs") == captured  # no other student of 994 has a program
+    assert [row["ProgramCode"] for row in captured] == ["127", "101", "144", "181", "181", "181", "122", "153", "190"]
