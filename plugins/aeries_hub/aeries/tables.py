@@ -137,6 +137,17 @@ TABLES: dict[str, AeriesTable] = {
                 ("CorrespondenceLanguageCode", _S), ("ParentEmailAddress", _S), ("StudentEmailAddress", _S),
                 ("StudentPersonalEmailAddress", _S), ("NetworkLoginID", _S), ("HomeRoomTeacherNumber", _S),
                 ("NextSchoolCode", _I), ("NextGrade", _I), ("RecordsReleaseCode", _S),
+                # The rest of the demo server's 77 fields (github derekpovah/aeries-api
+                # spec/support/fixtures/students.json; the emulator's README, "Students as Aeries serves them"):
+                # grade names (Clever's and OneRoster's grades from "K", "TK"...), ZIP extensions, user codes.
+                ("GradeLevelShortDescription", _S), ("GradeLevelLongDescription", _S), ("MailingAddressZipExt", _S),
+                ("ResidenceAddressZipExt", _S), ("AddressVerified", _B),
+                *((f"UserCode{n}", _S) for n in range(1, 14)),
+                ("AttendanceProgramCodePrimary", _S), ("AttendanceProgramCodeAdditional1", _S),
+                ("AttendanceProgramCodeAdditional2", _S), ("LockerNumber", _S), ("LowSchedulingPeriod", _I),
+                ("HighSchedulingPeriod", _I), ("ParentEdLevelCode", _S), ("AtRiskPoints", _S),
+                ("NotificationPreferenceCode", _S), ("NextGradeLevelShortDescription", _S),
+                ("NextGradeLevelLongDescription", _S),
             ),
         ),
         AeriesTable(
@@ -151,6 +162,12 @@ TABLES: dict[str, AeriesTable] = {
                 ("LastName", _S), ("RelationshipToStudentCode", _S), ("LivesWithStudentIndicator", _S),
                 ("HomePhone", _S), ("CellPhone", _S), ("EmailAddress", _S), ("AccessToPortal", _S),
                 ("ContactOrder", _I), ("PrimaryContact", _S),
+                # More of the demo server's 76 fields (github derekpovah/aeries-api spec/support/fixtures/contacts.json):
+                # a guardian's full name, address and work phone, and who holds the educational rights.
+                ("NamePrefix", _S), ("MiddleName", _S), ("NameSuffix", _S), ("Address", _S), ("AddressCity", _S),
+                ("AddressState", _S), ("AddressZipCode", _S), ("AddressZipExt", _S), ("WorkPhone", _S),
+                ("WorkPhoneExt", _S), ("EducationalRightsHolder", _S), ("MailTagCode", _S), ("AddressTypeCode", _S),
+                ("AttendanceNotification", _S), ("NotificationPreferenceCode", _S),
             ),
         ),
         AeriesTable(

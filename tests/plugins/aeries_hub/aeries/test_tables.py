@@ -8,6 +8,9 @@ spec/support/fixtures/student_programs.json): three NSLP Free records, one endin
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pyarrow.parquet as pq
 import pytest
 
@@ -105,3 +108,13 @@ def test_every_registry_table_is_a_choice_of_source_tables():
     assert TABLE_NAMES == tuple(TABLES)
     assert Source.model_json_schema()["properties"]["tables"]["items"]["enum"] == [
         "schools", "terms", "students", "contacts", "staff", "teachers", "courses", "sections", "rosters", "programs"]
+
+
+def test_every_field_of_the_demo_servers_students_is_a_students_column():
+    """A mapping may read any field Aeries serves: the captured students (real-district fixture) name none the
+    registry lacks."""
+    captured = json.loads((Path(__file__).parents[3] / "fixtures" / "real_district" / "students.json").read_text())
+    fields = {name for record in captured for name in record}
+    assert len(fields) == 77
+    assert fields <= set(TABLES["students"].column_names)
+    assert set(TABLES["students"].column_names) - fields == {"StudentPersonalEmailAddress"}  # Aeries' documentation
