@@ -65,10 +65,17 @@ class AeriesTable:
     school_column: str | None = "SchoolCode"
     #: columns of ``columns`` that are no Aeries fields: the hub adds them (never asked of Aeries)
     added_columns: tuple[str, ...] = ()
+    #: columns Aeries serves that none of its documented writes takes (InsertStudent, UpdateStudent,
+    #: InsertContact...): a write-back may not name them
+    read_only: tuple[str, ...] = ()
 
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self.columns)
+
+    @property
+    def writable_column_names(self) -> tuple[str, ...]:
+        return tuple(name for name in self.column_names if name not in self.read_only)
 
     def column_type(self, name: str) -> Any:
         return dict(self.columns).get(name)
@@ -149,6 +156,13 @@ TABLES: dict[str, AeriesTable] = {
                 ("NotificationPreferenceCode", _S), ("NextGradeLevelShortDescription", _S),
                 ("NextGradeLevelLongDescription", _S),
             ),
+            read_only=(
+                "GradeLevelShortDescription", "GradeLevelLongDescription", "AddressVerified",
+                *(f"UserCode{n}" for n in range(1, 14)), "AttendanceProgramCodePrimary",
+                "AttendanceProgramCodeAdditional1", "AttendanceProgramCodeAdditional2", "LockerNumber",
+                "LowSchedulingPeriod", "HighSchedulingPeriod", "ParentEdLevelCode", "AtRiskPoints",
+                "NotificationPreferenceCode", "NextGradeLevelShortDescription", "NextGradeLevelLongDescription",
+            ),
         ),
         AeriesTable(
             name="contacts",
@@ -169,6 +183,7 @@ TABLES: dict[str, AeriesTable] = {
                 ("WorkPhoneExt", _S), ("EducationalRightsHolder", _S), ("MailTagCode", _S), ("AddressTypeCode", _S),
                 ("AttendanceNotification", _S), ("NotificationPreferenceCode", _S),
             ),
+            read_only=("EducationalRightsHolder", "AddressTypeCode", "AttendanceNotification"),
         ),
         AeriesTable(
             name="staff",
