@@ -43,7 +43,8 @@ class Incremental(ClosedModel):
     full_every_hours: _Hours | None = Field(None, description=(
         "Hours after the last full extraction when the next run extracts everything again (default 168, a week)."))
     max_changed_percent: Annotated[float, Field(gt=0, le=100)] | None = Field(None, description=(
-        "A table whose changed records (students, sections, staff; a student's schedule or contacts count as one) "
+        "A table whose changed records (students, sections, staff; a student's schedule, contacts or programs count "
+        "as one) "
         "exceed this share of its snapshot is extracted in full instead: past it, pages cost Aeries less than one "
         "request per record (default 5)."))
 
@@ -68,7 +69,7 @@ class Source(ClosedModel):
     student_statuses: Annotated[list[Literal["active", "pre_enrolled", "inactive"]], Field(min_length=1)] | None = (
         Field(None, json_schema_extra=_UNIQUE, description="Students to include, by status. Absent: active only."))
     incremental: Incremental | None = Field(None, description=(
-        "Extract students, contacts, staff, sections and rosters incrementally with Aeries' *DataChanges "
+        "Extract students, contacts, programs, staff, sections and rosters incrementally with Aeries' *DataChanges "
         "endpoints (only the records changed since the last extraction, merged into the DAG's extract snapshot); "
         "schools, terms, teachers and courses are always extracted in full. A full extraction runs when the "
         "snapshot's last full extraction is older than full_every_hours (or with the DAG param full_extract). "
