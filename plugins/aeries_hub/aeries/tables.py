@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["DATA_CHANGES_AREAS", "DISTRICT_OFFICE", "TABLES", "AeriesTable"]
+__all__ = ["DATA_CHANGES_AREAS", "DISTRICT_OFFICE", "TABLE_NAMES", "TABLES", "AeriesTable"]
 
 #: The SchoolCode of the district office in Aeries' schools list (not a school: per-school tables skip it).
 DISTRICT_OFFICE = 0
@@ -42,6 +42,7 @@ _STAFF_MEMBER_FIELDS = {
     "InactiveStatusCode": _S,
 }
 _SCHOOL_ACCESS_FIELDS = {"SchoolCode": _I, "ReadOnlyAccess": _B, "CommunicationGroup": _B}
+_EXTENDED_PROPERTY_FIELDS = {"Name": _S, "Value": _S}
 
 
 @dataclass(frozen=True)
@@ -64,10 +65,17 @@ class AeriesTable:
     school_column: str | None = "SchoolCode"
     #: columns of ``columns`` that are no Aeries fields: the hub adds them (never asked of Aeries)
     added_columns: tuple[str, ...] = ()
+    #: columns Aeries serves that none of its documented writes takes (InsertStudent, UpdateStudent,
+    #: InsertContact...): a write-back may not name them
+    read_only: tuple[str, ...] = ()
 
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self.columns)
+
+    @property
+    def writable_column_names(self) -> tuple[str, ...]:
+        return tuple(name for name in self.column_names if name not in self.read_only)
 
     def column_type(self, name: str) -> Any:
         return dict(self.columns).get(name)
@@ -136,6 +144,24 @@ TABLES: dict[str, AeriesTable] = {
                 ("CorrespondenceLanguageCode", _S), ("ParentEmailAddress", _S), ("StudentEmailAddress", _S),
                 ("StudentPersonalEmailAddress", _S), ("NetworkLoginID", _S), ("HomeRoomTeacherNumber", _S),
                 ("NextSchoolCode", _I), ("NextGrade", _I), ("RecordsReleaseCode", _S),
+                # The rest of the demo server's 77 fields (github derekpovah/aeries-api
+                # spec/support/fixtures/students.json; the emulator's README, "Students as Aeries serves them"):
+                # grade names (Clever's and OneRoster's grades from "K", "TK"...), ZIP extensions, user codes.
+                ("GradeLevelShortDescription", _S), ("GradeLevelLongDescription", _S), ("MailingAddressZipExt", _S),
+                ("ResidenceAddressZipExt", _S), ("AddressVerified", _B),
+                *((f"UserCode{n}", _S) for n in range(1, 14)),
+                ("AttendanceProgramCodePrimary", _S), ("AttendanceProgramCodeAdditional1", _S),
+                ("AttendanceProgramCodeAdditional2", _S), ("LockerNumber", _S), ("LowSchedulingPeriod", _I),
+                ("HighSchedulingPeriod", _I), ("ParentEdLevelCode", _S), ("AtRiskPoints", _S),
+                ("NotificationPreferenceCode", _S), ("NextGradeLevelShortDescription", _S),
+                ("NextGradeLevelLongDescription", _S),
+            ),
+            read_only=(
+                "GradeLevelShortDescription", "GradeLevelLongDescription", "AddressVerified",
+                *(f"UserCode{n}" for n in range(1, 14)), "AttendanceProgramCodePrimary",
+                "AttendanceProgramCodeAdditional1", "AttendanceProgramCodeAdditional2", "LockerNumber",
+                "LowSchedulingPeriod", "HighSchedulingPeriod", "ParentEdLevelCode", "AtRiskPoints",
+                "NotificationPreferenceCode", "NextGradeLevelShortDescription", "NextGradeLevelLongDescription",
             ),
         ),
         AeriesTable(
@@ -150,7 +176,14 @@ TABLES: dict[str, AeriesTable] = {
                 ("LastName", _S), ("RelationshipToStudentCode", _S), ("LivesWithStudentIndicator", _S),
                 ("HomePhone", _S), ("CellPhone", _S), ("EmailAddress", _S), ("AccessToPortal", _S),
                 ("ContactOrder", _I), ("PrimaryContact", _S),
+                # More of the demo server's 76 fields (github derekpovah/aeries-api spec/support/fixtures/contacts.json):
+                # a guardian's full name, address and work phone, and who holds the educational rights.
+                ("NamePrefix", _S), ("MiddleName", _S), ("NameSuffix", _S), ("Address", _S), ("AddressCity", _S),
+                ("AddressState", _S), ("AddressZipCode", _S), ("AddressZipExt", _S), ("WorkPhone", _S),
+                ("WorkPhoneExt", _S), ("EducationalRightsHolder", _S), ("MailTagCode", _S), ("AddressTypeCode", _S),
+                ("AttendanceNotification", _S), ("NotificationPreferenceCode", _S),
             ),
+            read_only=("EducationalRightsHolder", "AddressTypeCode", "AttendanceNotification"),
         ),
         AeriesTable(
             name="staff",
@@ -230,5 +263,27 @@ TABLES: dict[str, AeriesTable] = {
                 ("CourseID", _S), ("DateStarted", _S), ("DateEnded", _S),
             ),
         ),
+        # Student programs (Aeries support article 14000113683, "Aeries API - Student-related end points",
+        # Programs): security area "Student Programs"; StudentID "0" answers the programs of every student of
+        # the school; no StartingRecord/EndingRecord. A record has no SchoolCode (the hub adds the school asked)
+        # and no key of its own: the demo server's student 99400001 has three NSLP Free (181) records, two with
+        # the same EligibilityStartDate (github derekpovah/aeries-api spec/support/fixtures/student_programs.json),
+        # so the key is the student's, whose rows keep Aeries' order; it shows no program code in reports.
+        AeriesTable(
+            name="programs",
+            endpoint="schools/{school_code}/students/0/programs",
+            security_area="Student Programs",
+            per_school=True,
+            paged=False,
+            key=("SchoolCode", "StudentID"),
+            columns=_cols(
+                ("SchoolCode", _I), ("StudentID", _I), ("ProgramCode", _S), ("ProgramDescription", _S),
+                ("EligibilityStartDate", _S), ("EligibilityEndDate", _S), ("ParticipationStartDate", _S),
+                ("ParticipationEndDate", _S), ("ExtendedProperties", {"list": _EXTENDED_PROPERTY_FIELDS}),
+            ),
+        ),
     )
 }
+
+#: The registry's table names, in its order: a mapping's ``source.tables`` choices.
+TABLE_NAMES: tuple[str, ...] = tuple(TABLES)

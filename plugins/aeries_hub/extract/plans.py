@@ -33,6 +33,11 @@ PLANS: dict[str, Plan] = {
     "sections": Plan(("SectionDataChanges",), ("SchoolCode", "SectionNumber"),
                      "schools/{SchoolCode}/sections/{SectionNumber}", ("SectionNumber",)),
     "staff": Plan(("StaffDataChanges",), ("ID",), "staff/{ID}", ("ID",)),
+    # A student's programs change with a program change, or an enrolment at another school (whose list then has
+    # them). Aeries lists a student's programs in its own order (GATE, 504, special education, meals, others: no
+    # column orders them), which the merge keeps: it sorts by StudentID only, and pyarrow's sort_indices is stable.
+    "programs": Plan(("StudentDataChanges/program", "StudentDataChanges/enrollment"), STUDENT_GROUP,
+                     "schools/{SchoolCode}/students/{StudentID}/programs", ("StudentID",)),
 }
 #: Why a table that is not one of :data:`PLANS` was extracted in full.
 ALWAYS_FULL_REASON = "always full (a small table)"

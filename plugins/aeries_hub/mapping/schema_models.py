@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field
 
+from aeries_hub.aeries.tables import TABLE_NAMES
 from aeries_hub.mapping.output_models import Name, condition, output, string_list
 from aeries_hub.mapping.policy_models import AeriesField, Explanation
 from aeries_hub.mapping.steps import json_schema
@@ -24,7 +25,8 @@ _Cron = Annotated[str, Field(min_length=9)]
 _Text = Annotated[str, Field(min_length=1)]
 _Percent = Annotated[float, Field(ge=0, le=100)]
 _Hours = Annotated[float, Field(gt=0)]
-_Table = Literal["schools", "terms", "students", "contacts", "staff", "teachers", "courses", "sections", "rosters"]
+#: A table of the Aeries table registry: a new registry entry is a new choice of source.tables.
+_TableName = Literal[TABLE_NAMES]  # type: ignore[valid-type]
 
 
 class Schedule(ClosedModel):
@@ -41,7 +43,8 @@ class Incremental(ClosedModel):
     full_every_hours: _Hours | None = Field(None, description=(
         "Hours after the last full extraction when the next run extracts everything again (default 168, a week)."))
     max_changed_percent: Annotated[float, Field(gt=0, le=100)] | None = Field(None, description=(
-        "A table whose changed records (students, sections, staff; a student's schedule or contacts count as one) "
+        "A table whose changed records (students, sections, staff; a student's schedule, contacts or programs count "
+        "as one) "
         "exceed this share of its snapshot is extracted in full instead: past it, pages cost Aeries less than one "
         "request per record (default 5)."), examples=[5])
 
@@ -54,7 +57,7 @@ class StudentStatusCodes(ClosedModel):
 
 
 class Source(ClosedModel):
-    tables: Annotated[list[_Table], Field(min_length=1)] = Field(
+    tables: Annotated[list[_TableName], Field(min_length=1)] = Field(
         description="Aeries tables to extract.", json_schema_extra=_UNIQUE)
     school_codes: list[Annotated[int, Field(ge=1)]] | None = Field(None, json_schema_extra=_UNIQUE, description=(
         "Schools to include (Aeries SchoolCode). Empty or absent: every school."))
@@ -68,7 +71,7 @@ class Source(ClosedModel):
     student_statuses: Annotated[list[Literal["active", "pre_enrolled", "inactive"]], Field(min_length=1)] | None = (
         Field(None, json_schema_extra=_UNIQUE, description="Students to include, by status. Absent: active only."))
     incremental: Incremental | None = Field(None, description=(
-        "Extract students, contacts, staff, sections and rosters incrementally with Aeries' *DataChanges "
+        "Extract students, contacts, programs, staff, sections and rosters incrementally with Aeries' *DataChanges "
         "endpoints (only the records changed since the last extraction, merged into the DAG's extract snapshot); "
         "schools, terms, teachers and courses are always extracted in full. A full extraction runs when the "
         "snapshot's last full extraction is older than full_every_hours (or with the DAG param full_extract). "
@@ -254,7 +257,7 @@ class MappingTest(ClosedModel):
     run_values: dict[Name, str] | None = Field(None, description=(
         "{run.NAME} values (district_name: Eagle USD) as Aeries would give them; the others come from the given "
         "schools and the run's date, as in a run."))
-    given: dict[_Table, list[dict[str, Any]]] = Field(min_length=1, description=(
+    given: dict[_TableName, list[dict[str, Any]]] = Field(min_length=1, description=(
         "Aeries rows per table of source.tables, each with only the columns the test cares about: the others are "
         "blank (null for numbers, true/false and lists). A table not given has no rows."))
     expect: dict[str, ExpectedFile] = Field(min_length=1, description=(

@@ -17,8 +17,10 @@ log = logging.getLogger(__name__)
 
 SOURCE_CHECKS_FILE = QUALITY_DIR / "aeries_sources.yml"
 
-#: Tables that others point at come first (rosters point at students and sections, sections at courses).
-VALIDATION_ORDER = ["schools", "terms", "courses", "staff", "teachers", "students", "contacts", "sections", "rosters"]
+#: Tables that others point at come first (rosters point at students and sections, sections at courses; programs
+#: and contacts at students). A registry table not listed is validated after these.
+VALIDATION_ORDER = ["schools", "terms", "courses", "staff", "teachers", "students", "contacts", "programs", "sections",
+                    "rosters"]
 
 
 def validate_tables(mapping: Mapping, run: RunFolder, tables: list[str], params: dict) -> dict:
@@ -38,7 +40,8 @@ def validate_tables(mapping: Mapping, run: RunFolder, tables: list[str], params:
     from aeries_hub.quality.volumes import extract_volumes
 
     suites = load_checks(SOURCE_CHECKS_FILE)
-    names = sorted(tables, key=VALIDATION_ORDER.index)
+    names = sorted(tables, key=lambda table: VALIDATION_ORDER.index(table) if table in VALIDATION_ORDER
+                   else len(VALIDATION_ORDER))
     # Of the accepted rows, only what comes later is kept in memory (all is in validated/): the columns later
     # checks refer to, and those the checks of crosswalks read.
     referenced = referenced_columns(c for name in names for c in select_checks(suites.get(name, []), names))

@@ -49,6 +49,7 @@ SECURITY_AREAS = {
     "assignments": "Gradebook Data",
     "scores": "Gradebook Scores",
     "course_requests": "Student Scheduling Schedules (Course Requests)",
+    "programs": "Student Programs",
 }
 COURSE_REQUESTS_AREA = "Student Scheduling Schedules (Course Requests)"
 #: Write route -> the permissions a certificate needs for it, checked in this order (the first one missing is named
@@ -67,7 +68,7 @@ WRITE_PERMISSIONS = {
 READ_AREAS = (
     "Schools", "Terms", "Student Data", "Contacts", "Class Schedules/History",
     "Staff Data", "Teacher Data", "Master Schedule", "Course Data",
-    "Gradebook Data", "Gradebook Scores", COURSE_REQUESTS_AREA,
+    "Gradebook Data", "Gradebook Scores", COURSE_REQUESTS_AREA, "Student Programs",
 )
 #: Every write permission the emulator checks; a certificate that may write everything lists these too.
 WRITE_AREAS = (

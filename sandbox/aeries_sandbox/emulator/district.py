@@ -3,8 +3,9 @@
 On disk a district is a directory with one JSON file per table (see README.md in this package):
 ``district.json`` (an object) and ``schools.json``, ``students.json``, ``contacts.json``, ``staff.json``,
 ``teachers.json``, ``courses.json``, ``sections.json``, ``rosters.json``, ``data_changes.json``, ``gradebooks.json``,
-``assignments.json``, ``assignment_scores.json``, ``course_requests.json`` (arrays of records in the Aeries API v5
-shape). Missing table files are empty tables.
+``assignments.json``, ``assignment_scores.json``, ``course_requests.json``, ``programs.json`` (arrays of records in
+the Aeries API v5 shape; programs as the Programs end point answers them, without a SchoolCode). Missing table files
+are empty tables.
 
 :meth:`District.write` is byte-for-byte deterministic: records keep their order and key order, one
 record per line, UTF-8 without ``\\u`` escapes.
@@ -36,6 +37,7 @@ TABLES = {
     "assignments": "assignments.json",
     "assignment_scores": "assignment_scores.json",
     "course_requests": "course_requests.json",
+    "programs": "programs.json",
 }
 INFO_FILE = "district.json"
 
@@ -160,6 +162,7 @@ class District:
     assignments: list[dict[str, Any]] = field(default_factory=list)
     assignment_scores: list[dict[str, Any]] = field(default_factory=list)
     course_requests: list[dict[str, Any]] = field(default_factory=list)
+    programs: list[dict[str, Any]] = field(default_factory=list)
 
     # -- convenience -----------------------------------------------------------------------------
     @property

@@ -115,6 +115,10 @@ class DistrictIndex:
         # student course requests (SSS)
         self.course_requests = per_school(district.course_requests, id_seq)
         self.course_requests_by_student = group_by(self.course_requests, "StudentID")
+        # student programs: Aeries keeps them by student (PGM.PID and the GTE, FOF, CSE, FRE tables), not by school
+        self.programs_by_student: dict[Any, list[dict[str, Any]]] = {}
+        for row in district.programs:
+            self.programs_by_student.setdefault(int_key(row.get("StudentID")), []).append(row)
         # district-wide lookups the writes need
         self.student_records: dict[Any, list[dict[str, Any]]] = {}
         self.state_student_ids: dict[str, Any] = {}

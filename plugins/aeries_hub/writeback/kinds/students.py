@@ -68,8 +68,8 @@ class StudentsKind:
     record_kinds = {"student": "students", "contact": "contacts"}
     new_id_name = "student_id"
     writable_fields: dict[str, tuple[str, ...]] = {
-        "students": (*TABLES["students"].column_names, "BirthDate"),  # InsertStudent's name for Birthdate
-        "contacts": TABLES["contacts"].column_names}
+        "students": (*TABLES["students"].writable_column_names, "BirthDate"),  # InsertStudent's name for Birthdate
+        "contacts": TABLES["contacts"].writable_column_names}
     security_areas = {"student": "Student Data", "contact": "Contacts"}
 
     def load(self, section: dict[str, Any], common: dict[str, Any], origin: dict[str, Any]) -> WriteBack:

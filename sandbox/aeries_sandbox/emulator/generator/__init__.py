@@ -36,6 +36,9 @@ What is in it (``size`` = distinct students):
   school's terms other than Y, three ``AssignmentCategories``), each with two assignments (a homework of 10
   points and a test of 40 questions worth 100 points), no scores yet; no course requests (SSS). They come from
   their own ``random.Random`` so that adding them changed no byte of the other tables.
+* programs: special education (IEP), 504 plans, free and reduced-price meals, GATE and foster youth in the shares
+  of a California district, some ended, from their own RNG after every other draw: see
+  :func:`.programs.make_programs`.
 
 One module per part of the district, in the order :func:`generate_district` makes them: ``schools`` (courses,
 schools and terms), ``students``, ``sections`` (teachers, sections, class schedules), ``contacts``, ``staff``,
@@ -52,6 +55,7 @@ from aeries_sandbox.emulator.generator.contacts import make_contacts
 from aeries_sandbox.emulator.generator.data_changes import make_data_changes
 from aeries_sandbox.emulator.generator.flex import make_flex_scheduling
 from aeries_sandbox.emulator.generator.gradebooks import make_gradebooks
+from aeries_sandbox.emulator.generator.programs import make_programs
 from aeries_sandbox.emulator.generator.schools import make_courses, make_schools
 from aeries_sandbox.emulator.generator.sections import make_rosters, make_sections_and_teachers
 from aeries_sandbox.emulator.generator.staff import finish_staff
@@ -77,6 +81,7 @@ def generate_district(size: int, seed: int = 0, shape: DistrictShape | None = No
     make_gradebooks(gen)
     shape_students_like_aeries(gen)
     make_flex_scheduling(gen)
+    programs = make_programs(gen)
     info = dict(DEFAULT_INFO)
     info.update({"DatabaseYear": DATABASE_YEAR, "SchoolYearStart": SCHOOL_YEAR_START.isoformat()})
     return District(
@@ -94,4 +99,5 @@ def generate_district(size: int, seed: int = 0, shape: DistrictShape | None = No
         assignments=gen.assignments,
         assignment_scores=[],
         course_requests=[],
+        programs=programs,
     )

@@ -16,7 +16,8 @@ from aeries_sandbox.emulator.routes.gradebooks import resolve_gradebooks
 if TYPE_CHECKING:  # pragma: no cover
     from aeries_sandbox.emulator.app import EmulatorApp
 
-__all__ = ["resolve_read", "student_lookup", "course_requests_of", "one_course_request", "served_year", "system_info"]
+__all__ = ["resolve_read", "student_lookup", "course_requests_of", "one_course_request", "programs_of", "served_year",
+           "system_info"]
 
 
 def resolve_read(app: EmulatorApp, api: list[str]) -> tuple[str, Callable[[dict[str, str]], bytes]] | None:
@@ -53,6 +54,9 @@ def resolve_read(app: EmulatorApp, api: list[str]) -> tuple[str, Callable[[dict[
             lookup = student_lookup(school, rest[:-1])
             return None if lookup is None else ("course_requests", lambda p: json_bytes(app.page(
                 "course_requests", course_requests_of(app, school, lookup), p)))
+        if kind == "students" and len(rest) == 2 and rest[1] == "programs":
+            sid = parse_int(api[3])
+            return None if sid is None else ("programs", lambda p: json_bytes(programs_of(app, school, sid, p.get("code"))))
         if kind == "scheduling" and n == 4 and rest[0] == "courserequests":
             return "course_requests", lambda p: json_bytes(app.page("course_requests", ix.course_requests.get(school, []), p))
         if kind == "students":
@@ -139,6 +143,22 @@ def student_lookup(school: int, rest: list[str]) -> tuple[str, int] | None:
     if len(rest) == 2 and rest[0] == "sn" and parse_int(rest[1]) is not None:
         return "sn", parse_int(rest[1])  # type: ignore[return-value]
     return None
+
+
+def programs_of(app: EmulatorApp, school: int, student_id: int, code: str | None) -> list[dict[str, Any]]:
+    """The Programs end point: StudentID 0 gives the programs of every student of the school (support article
+    14000113683, Programs), in StudentID order, a student's in Aeries' order; a StudentID gives that student's,
+    whatever the school (as contacts: programs are kept by student). ``?code=`` keeps one ProgramCode, as Aeries'
+    PowerShell client asks (github AeriesSoftware/Posh-AeriesApi, Get-AeriesStudentProgram's -Code)."""
+    ix = app.index
+    if student_id == 0:
+        students = dict.fromkeys(int_key(row.get("StudentID")) for row in ix.students.get(school, []))
+        rows = [row for sid in students for row in ix.programs_by_student.get(sid, [])]
+    else:
+        rows = ix.programs_by_student.get(student_id, [])
+    if code is not None:
+        rows = [row for row in rows if str(row.get("ProgramCode")).strip() == code.strip()]
+    return rows
 
 
 def course_requests_of(app: EmulatorApp, school: int, lookup: tuple[str, int]) -> list[dict[str, Any]]:

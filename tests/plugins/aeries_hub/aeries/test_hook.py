@@ -28,7 +28,9 @@ from tests.plugins.aeries_hub.aeries.scripted import SCHOOLS, hook_for, serve_pa
 # Registry
 # ------------------------------------------------------------------------------------------------
 def test_registry_and_provider_attributes():
-    assert list(TABLES) == ["schools", "terms", "students", "contacts", "staff", "teachers", "courses", "sections", "rosters"]
+    assert list(TABLES) == ["schools", "terms", "students", "contacts", "staff", "teachers", "courses", "sections", "rosters",
+                            "programs"]
+    assert TABLES["programs"].path_for(994) == "schools/994/students/0/programs"
     assert TABLES["students"].endpoint == "schools/{school_code}/students"
     assert TABLES["rosters"].path_for(994) == "schools/994/classes"
     assert TABLES["rosters"].security_area == "Class Schedules/History"

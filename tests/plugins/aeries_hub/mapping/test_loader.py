@@ -127,7 +127,7 @@ def test_unknown_table(tmp_path):
 
     assert destiny_with(tmp_path, edit) == (
         "destiny.yml: source.tables[4]: 'gradebooks' is not one of schools, terms, students, contacts, staff, "
-        "teachers, courses, sections, rosters"
+        "teachers, courses, sections, rosters, programs"
     )
 
 

@@ -177,3 +177,46 @@ def test_policy_mistakes_name_the_policy_file_and_line(tmp_path, policy_file):
         load_district_policy(policy_file)
     assert str(err.value) == ("district_policy.yml:3: restricted.Birthdate: the key 'Birthdate' does not match "
                               "'^[a-z]+\\\\.[A-Za-z][A-Za-z0-9]*$'")
+
+
+# A student's programs (Aeries' Programs end point: IEP, 504, free or reduced-price meals) are restricted whole.
+PROGRAMS = """\
+name: programs
+description: Sends each student's programs.
+schedule: null
+aeries: {conn_id: aeries_default}
+delivery: {sftp: {conn_id: vendor_sftp, remote_dir: /in}}
+source: {tables: [students, programs]}
+sharing:
+  allow:
+    programs.ProgramCode: "the vendor's accommodations need the student's IEP and 504 status"
+outputs:
+  - file: programs.csv
+    format: {}
+    key: [id, program]
+    columns: [{name: id}, {name: program}]
+    records:
+      - name: programs
+        from: programs
+        values:
+          id: {source: StudentID}
+          program: {source: ProgramCode}
+"""
+
+
+def test_a_program_field_is_sent_only_with_an_allowance(tmp_path):
+    path = tmp_path / "programs.yml"
+    path.write_text(PROGRAMS)
+    assert load_mapping(path).tables == ("students", "programs")
+    path.write_text(PROGRAMS.replace("""sharing:
+  allow:
+    programs.ProgramCode: "the vendor's accommodations need the student's IEP and 504 status"
+""", ""))
+    with pytest.raises(MappingError) as refused:
+        load_mapping(path)
+    assert str(refused.value) == (
+        "programs.yml:17: outputs[0].records[0].values.program.source: programs.ProgramCode (student program (IEP, "
+        "504, free or reduced-price meals...)) is restricted by the district's data-sharing policy "
+        "(district_policy.yml) and this mapping sends it (programs.csv program) without an allowance. If the vendor "
+        "needs it, allow it with the reason: sharing: {allow: {programs.ProgramCode: \"<why the vendor needs it, "
+        "citing its documentation>\"}}; else stop sending it")

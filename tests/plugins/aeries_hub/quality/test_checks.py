@@ -63,7 +63,8 @@ def test_aeries_sources_file_validates_against_the_schema_and_loads():
     assert not list(Draft202012Validator(schema).iter_errors(document))
 
     checks = load_checks(path)
-    assert set(checks) == {"schools", "terms", "students", "contacts", "staff", "teachers", "courses", "sections", "rosters"}
+    assert set(checks) == {"schools", "terms", "students", "contacts", "staff", "teachers", "courses", "sections", "rosters",
+                           "programs"}
     assert checks["students"][0].where == "include/quality/aeries_sources.yml: students[0]"
 
     def has(table, expectation, severity, columns=None, **kwargs):

@@ -11,7 +11,7 @@ from aeries_hub.paths import QUALITY_DIR
 from aeries_hub.quality import REJECT_REASON, combine_reports, load_checks, validate_frame
 
 #: Tables in the order their references need them.
-ORDER = ["schools", "terms", "courses", "staff", "teachers", "students", "contacts", "sections", "rosters"]
+ORDER = ["schools", "terms", "courses", "staff", "teachers", "students", "contacts", "programs", "sections", "rosters"]
 DATE = "2002-11-11T00:00:00"
 
 
@@ -62,6 +62,13 @@ def aeries_tables() -> dict[str, pd.DataFrame]:
             "StudentID": ints([99400001, 99400001, 99400002]), "SchoolCode": ints([994, 994, 994]),
             "SequenceNumber": ints([1, 2, 1]), "EmailAddress": text(["mom@example.com", "", None]),
         }),
+        # the programs of 99400003 are listed at both its schools; two of 99400001's differ only in their end date
+        "programs": pd.DataFrame({
+            "SchoolCode": ints([994, 994, 994, 995]), "StudentID": ints([99400001, 99400001, 99400003, 99400003]),
+            "ProgramCode": text(["181", "181", "144", "144"]),
+            "EligibilityStartDate": text(["2020-10-07T00:00:00", "2020-10-07T00:00:00", DATE, DATE]),
+            "EligibilityEndDate": text(["2020-10-06T00:00:00", None, None, None]),
+        }),
         "sections": pd.DataFrame({
             "SchoolCode": ints([994, 994, 995]), "SectionNumber": ints([1, 2, 1]), "CourseID": text(["0001", "0002", "A123"]),
         }),
@@ -100,7 +107,8 @@ def test_a_clean_district_passes_every_source_check(source_checks, tmp_path):
     assert (tmp_path / "index.html").is_file()
     assert sorted(p.name for p in tmp_path.glob("*.validation.json")) == sorted(
         [f"{n}.validation.json" for n in ORDER]
-        + [f"{n}.rejects.validation.json" for n in ("terms", "staff", "teachers", "students", "contacts", "sections", "rosters")]
+        + [f"{n}.rejects.validation.json"
+           for n in ("terms", "staff", "teachers", "students", "contacts", "programs", "sections", "rosters")]
     )
     json.dumps(report)
 
@@ -145,6 +153,21 @@ def test_orphans_and_duplicate_staff_are_rejected_and_bad_emails_warn(source_che
     }
     report = combine_reports(outcomes.values())
     assert (report["failed"], report["rejected"], report["has_errors"]) == (0, 6, False)
+
+
+def test_programs_of_unknown_students_and_without_a_code_are_rejected(source_checks):
+    tables = aeries_tables()
+    tables["programs"] = pd.concat([tables["programs"], pd.DataFrame({
+        "SchoolCode": ints([994, 994]), "StudentID": ints([99499999, 99400002]), "ProgramCode": text(["101", None]),
+        "EligibilityStartDate": text([DATE, DATE]), "EligibilityEndDate": text([None, None])})], ignore_index=True)
+
+    outcome = run_all(tables, source_checks)["programs"]
+
+    assert not outcome.has_errors and len(outcome.accepted) == 4
+    assert dict(zip(outcome.rejected.index, outcome.rejected[REJECT_REASON])) == {
+        4: "program of an unknown or rejected student (StudentID not among the accepted students)",
+        5: "program record without a ProgramCode",
+    }
 
 
 def test_no_students_is_an_error(source_checks):

@@ -151,3 +151,10 @@ def test_a_hand_written_file_s_mistakes_name_their_line_and_the_key_or_step_mean
     ]
     path.write_text(fixed.replace('delimiter: "|"', "format: csv, delimiter: \"|\""))
     assert load_writeback(path).delimiter == "|"
+
+
+def test_a_field_aeries_serves_but_no_write_takes_is_refused(tmp_path):
+    """The registry knows every field of an Aeries student (their at-risk points too); InsertStudent and
+    UpdateStudent take none of the read-only ones, so a write-back naming one would write nothing."""
+    assert enroll_with(tmp_path, lambda d: d["students"]["fields"].update(AtRiskPoints="students.color")) == (
+        "schoolmint_enroll.yml:100: students.fields.AtRiskPoints: not a field of an Aeries student")
