@@ -198,6 +198,11 @@ def one_line_yaml(value: Any) -> str:
     return text.strip().removesuffix("...").strip()
 
 
+def yaml_text(document: Any) -> str:
+    """``document`` written as a YAML file (block style, keys in their order)."""
+    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+
+
 def format_key_path(parts: Iterable[Any]) -> str:
     """``outputs[0].columns[3].max_length`` from a JSON Schema error's path; ``(top)`` for the root."""
     text = ""

@@ -131,9 +131,7 @@ def _with_settings(mapping: Mapping, case: MappingTestCase, staging: Path) -> Ma
         return mapping
     import shutil
 
-    import yaml
-
-    from aeries_hub.config_files import read_yaml
+    from aeries_hub.config_files import read_yaml, yaml_text
     from aeries_hub.mapping.loader import load_mapping
 
     document = read_yaml(mapping.path, shown=mapping.path.name, error=MappingError)
@@ -145,7 +143,7 @@ def _with_settings(mapping: Mapping, case: MappingTestCase, staging: Path) -> Ma
             shutil.copy(mapping.crosswalks[name].path, include / spec["file"])
     copy = include / "mappings" / mapping.path.name
     copy.parent.mkdir(parents=True, exist_ok=True)
-    copy.write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    copy.write_text(yaml_text(document), encoding="utf-8")
     return load_mapping(copy)
 
 

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aeries_hub.mapping.models import Mapping
-from aeries_hub.quality.messages import groups_text
 from aeries_hub.run.rejects import (
     more_reasons,
     reason_text,
@@ -270,6 +269,7 @@ def failed_checks(mapping: Mapping, sources: SourceValidation, builds: dict[str,
     samples' other values are student data: they stay in the run's staged quality files). A file or table
     left with too few rows because rows were rejected says how many and why (:func:`_too_few_rows`)."""
     from aeries_hub.aeries.tables import TABLES
+    from aeries_hub.quality.messages import groups_text  # the quality package imports pandas: not at DAG parse time
 
     checked = [(name, table["checks"], table.get("rejected"), TABLES[name].key, f"rejects/source_{name}.csv",
                 table.get("rows")) for name, table in sources.tables.items()]
@@ -340,6 +340,8 @@ def failing_groups(checks: dict) -> list[dict]:
 
 def failing_group_lines(document: dict) -> list[str]:
     """``roles.csv: a user teaches at one school: 1 group fails: 1 has 2 (7)``"""
+    from aeries_hub.quality.messages import groups_text
+
     return [f"{file['file']}: {entry['check']}: {groups_text(entry['groups'])}"
             for file in (document.get("files") or {}).values() for entry in file.get("failing_groups") or []]
 
