@@ -270,12 +270,14 @@ def _arrow_ids(ids):
     return ids if isinstance(ids, pa.Array) else pa.array(list(ids), type=pa.large_string())
 
 
-def compare(before, after, key: tuple[str, ...], columns: list[str]) -> FileChanges:
+def compare(before, after, key: tuple[str, ...], columns: list[str],
+            restricted: frozenset[str] = frozenset()) -> FileChanges:
     """Rows of ``after`` whose key is new (added), whose ``columns`` differ (changed), and keys gone (removed).
 
     ``before`` and ``after`` are data frames or :class:`ParquetColumns` (a file read a column at a time).
-    Ids are the key columns joined with ``/``, sorted. Values are compared as text, so a column read back as
-    another dtype does not count as a change. Of rows with the same id, the first one counts.
+    Ids are the key columns joined with ``/``, sorted; the samples show only :func:`shown_key`'s (never the
+    ``restricted`` ones). Values are compared as text, so a column read back as another dtype does not count as a
+    change. Of rows with the same id, the first one counts.
 
     Column-wise with Arrow (hash lookups of the ids, element-wise comparison of each column): no Python
     object per row but the ids of the rows that changed, and one compared column of each side in memory.
@@ -299,7 +301,7 @@ def compare(before, after, key: tuple[str, ...], columns: list[str]) -> FileChan
     removed_ids = removed_ids.filter(pc.invert(pc.is_in(removed_ids, value_set=ids)))
     added, changed, removed = _sorted(ids.filter(is_new)), _sorted(ids.take(common).filter(changed_mask)), _sorted(removed_ids)
     samples = None
-    shown = shown_key(key)
+    shown = shown_key(key, restricted)
     if shown != key:  # the key holds more than ids (an e-mail, a group named after a teacher): show its ids only
         samples = {"added": _shown_sample(after, key, shown, added), "changed": _shown_sample(after, key, shown, changed),
                    "removed": _shown_sample(before, key, shown, removed) if before is not None else []}
@@ -311,9 +313,10 @@ def compare(before, after, key: tuple[str, ...], columns: list[str]) -> FileChan
 ID_COLUMN_ENDINGS = ("id", "code", "number")
 
 
-def shown_key(key: tuple[str, ...]) -> tuple[str, ...]:
-    """The columns of ``key`` that hold ids or codes (:data:`ID_COLUMN_ENDINGS`)."""
-    return tuple(column for column in key if column.lower().endswith(ID_COLUMN_ENDINGS))
+def shown_key(key: tuple[str, ...], restricted: frozenset[str] = frozenset()) -> tuple[str, ...]:
+    """The columns of ``key`` that hold ids or codes (:data:`ID_COLUMN_ENDINGS`), but ``restricted`` ones (values of
+    a field the district's data-sharing policy restricts, such as a student's program code)."""
+    return tuple(column for column in key if column.lower().endswith(ID_COLUMN_ENDINGS) and column not in restricted)
 
 
 def _shown_sample(table, key: tuple[str, ...], shown: tuple[str, ...], ids) -> list[str]:

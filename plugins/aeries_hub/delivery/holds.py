@@ -62,7 +62,7 @@ def held_rows(built, last, output: Output, hold: Hold):
 
     from aeries_hub.changes import compare, row_ids
 
-    changes = compare(last, built, output.key, output.delivered_columns)
+    changes = compare(last, built, output.key, output.delivered_columns, output.restricted_columns)
     held_changed = changes.arrow_ids("changed") if hold.holds_changes else pa.array([], pa.large_string())
     held_removed = changes.arrow_ids("removed")
     kept = pc.invert(pc.is_in(row_ids(built, output.key), value_set=held_changed)).to_numpy(zero_copy_only=False)

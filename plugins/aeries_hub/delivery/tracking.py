@@ -23,7 +23,8 @@ def compare_files(mapping: Mapping, run: RunFolder, last_delivery) -> tuple[dict
     files = {}
     for output in mapping.outputs:
         before = last_delivery.snapshot_columns(output.stem)
-        changes = compare(before, ParquetColumns(run.path("built", f"{output.stem}.parquet")), output.key, output.delivered_columns)
+        changes = compare(before, ParquetColumns(run.path("built", f"{output.stem}.parquet")), output.key,
+                          output.delivered_columns, output.restricted_columns)
         files[output.file] = counts = changes.to_dict()
         if last:
             exceeded += [f"{output.file}: {reason}" for reason in mapping.guard.exceeded(changes.rows_before, counts["removed"], counts["changed"])]

@@ -59,7 +59,7 @@ from aeries_hub.mapping.models import (
 )
 from aeries_hub.mapping.row_rules import FileMatch, GroupCount
 from aeries_hub.mapping.rules import crosswalk_files_present, mapping_problems
-from aeries_hub.mapping.sharing import district_policy, policy_unchanged, sharing_problems
+from aeries_hub.mapping.sharing import district_policy, policy_unchanged, sharing_problems, with_restricted_columns
 from aeries_hub.paths import SCHEMAS_DIR
 from aeries_hub.window import PullWindow
 
@@ -89,7 +89,7 @@ def load_mapping(path: Path) -> Mapping:
     problems = mapping_problems(mapping)
     if not problems:
         policy = district_policy()
-        mapping = dataclasses.replace(mapping, policy=policy)
+        mapping = with_restricted_columns(dataclasses.replace(mapping, policy=policy), policy)
         problems = sharing_problems(mapping, policy)
     if problems:
         raise MappingError("\n".join(lines.located(problem) for problem in problems))

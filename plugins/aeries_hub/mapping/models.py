@@ -70,7 +70,7 @@ class Preference:
 
     @property
     def reads(self) -> tuple[str, ...]:
-        return tuple(condition.column for condition in self.where) if self.where else (self.column,)
+        return tuple(column for condition in self.where for column in condition.columns) if self.where else (self.column,)
 
 
 @dataclass(frozen=True)
@@ -147,6 +147,9 @@ class Output:
     #: The key entries written ``{expr: ...}``, by the name of the column that holds their values in the built
     #: rows (the expression's text; not delivered): expressions over the file's delivered columns.
     key_expressions: dict[str, Any] = field(default_factory=dict)
+    #: Delivered columns whose values come from a field the district's data-sharing policy restricts: reports and
+    #: approvals never show them, even in a key (a program code).
+    restricted_columns: frozenset[str] = frozenset()
 
     @property
     def stem(self) -> str:

@@ -3,7 +3,8 @@
 
 A mapping sends a field when the value of one of its delivered columns reads it (:func:`field_reads`): as its
 source, in a template, a ``first_of`` fallback, a transform step's argument, through a lookup (``school.Name`` is
-``schools.Name``) or an exploded list (its fields are the list column's). A restricted field sent without an
+``schools.Name``) or an exploded list (its fields are the list column's); and when the field chooses which rows a
+file holds (a ``where``, ``prefer`` or lookup condition on it): the vendor learns it from who is in the file. A restricted field sent without an
 allowance in the mapping's ``sharing.allow``, and an allowance for a field the mapping does not send, are load
 errors (:func:`sharing_problems`). The disclosure log names each delivered column with the fields it came from
 (:func:`fields_sent`). Light on purpose: imported at DAG parse time.
@@ -11,6 +12,7 @@ errors (:func:`sharing_problems`). The disclosure log names each delivered colum
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -82,21 +84,42 @@ def field_problem(name: str) -> str | None:
     return None
 
 
+#: The column :func:`field_reads` names for a field that decides which rows a file holds, not what a cell says.
+ROW_CHOICE = "(which rows)"
+
+
 def field_reads(mapping: Mapping) -> list[tuple[Output, str, str, str]]:
-    """(output, column, key path, table.Column) for each Aeries field a delivered column's value reads."""
+    """(output, column, key path, table.Column) for each Aeries field a delivered column's value reads, and each
+    field that chooses the rows (a condition or a preference of the record set, its explode or its lookups:
+    students filtered on a program code tell the vendor who has it), under the column :data:`ROW_CHOICE`."""
     reads = []
     for i, output in enumerate(mapping.outputs):
         delivered = set(output.delivered_columns)
         for r, rec in enumerate(output.records):
             if rec.table is None:  # literal rows
                 continue
+            at = f"outputs[{i}].records[{r}]"
             for column, spec in rec.values.items():
                 if column not in delivered:
                     continue
                 for key, ref in value_reads(spec):
                     if ref != "run_date":
-                        reads.append((output, column, f"outputs[{i}].records[{r}].values.{column}{key}",
-                                      _field(rec, ref)))
+                        reads.append((output, column, f"{at}.values.{column}{key}", _field(rec, ref)))
+            reads += [(output, ROW_CHOICE, f"{at}.{key}", field) for key, field in _row_choice_reads(rec)]
+    return reads
+
+
+def _row_choice_reads(rec: RecordSet) -> list[tuple[str, str]]:
+    """(key path below the record set, table.Column) for each field its conditions and preferences read."""
+    reads = [(f"where[{n}]", _field(rec, ref)) for n, cond in enumerate(rec.where) for ref in cond.columns]
+    reads += [(f"explode.where[{n}]", _field(rec, ref)) for n, cond in enumerate(rec.explode_where)
+              for ref in cond.columns]
+    reads += [(f"distinct.prefer[{n}]", _field(rec, ref)) for n, pref in enumerate(rec.prefer) for ref in pref.reads]
+    for lookup in rec.lookups:
+        reads += [(f"lookups.{lookup.alias}.where[{n}]", f"{lookup.table}.{ref}")
+                  for n, cond in enumerate(lookup.where) for ref in cond.columns]
+        reads += [(f"lookups.{lookup.alias}.prefer[{n}]", f"{lookup.table}.{ref}")
+                  for n, pref in enumerate(lookup.prefer) for ref in pref.reads]
     return reads
 
 
@@ -117,8 +140,20 @@ def fields_sent(mapping: Mapping, output: Output) -> dict[str, list[str]]:
     sent: dict[str, set[str]] = {column: set() for column in output.delivered_columns}
     for read_output, column, _, name in field_reads(mapping):
         if read_output is output:
-            sent[column].add(name)
-    return {column: sorted(names) for column, names in sent.items()}
+            sent.setdefault(column, set()).add(name)
+    return {column: sorted(names) for column, names in sent.items() if names or column != ROW_CHOICE}
+
+
+def with_restricted_columns(mapping: Mapping, policy: DistrictPolicy) -> Mapping:
+    """``mapping`` with each output's :attr:`~aeries_hub.mapping.models.Output.restricted_columns`: the delivered
+    columns whose values read a field ``policy`` restricts."""
+    restricted: dict[int, set[str]] = {}
+    for output, column, _, name in field_reads(mapping):
+        if name in policy.restricted and column != ROW_CHOICE:
+            restricted.setdefault(id(output), set()).add(column)
+    outputs = tuple(dataclasses.replace(output, restricted_columns=frozenset(restricted.get(id(output), ())))
+                    for output in mapping.outputs)
+    return dataclasses.replace(mapping, outputs=outputs)
 
 
 def sharing_problems(mapping: Mapping, policy: DistrictPolicy) -> list[str]:

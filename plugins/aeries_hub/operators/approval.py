@@ -228,7 +228,7 @@ def first_delivery_preview(mapping, run: RunFolder) -> list[dict]:
     builds = read_run(run).builds
     files = []
     for output in mapping.outputs:
-        columns = shown_key(output.key)
+        columns = shown_key(output.key, output.restricted_columns)
         sample, ids = id_sample(run.path("built", f"{output.stem}.parquet"), columns) if columns else ([], 0)
         rows = builds[output.stem].rows if output.stem in builds else None
         files.append({"file": output.file, "rows": rows, "key": list(output.key), "id_columns": list(columns),

@@ -15,6 +15,7 @@ from aeries_hub.changes import (
     StateUnreadable,
     compare,
     id_sample,
+    shown_key,
 )
 from aeries_hub.mapping.models import Guard
 from aeries_hub.quality.volumes import extract_volumes, volume_drops
@@ -54,6 +55,18 @@ def test_a_key_with_more_than_ids_shows_only_its_id_columns_in_the_samples():
     assert b"cy.ng@x.org/200/T3,added" in changes.to_csv()  # the staged full list keeps the whole key
     names_only = compare(before, after, ("Email",), columns)
     assert [names_only.sample(change) for change in ("added", "changed", "removed")] == [[], [], []]
+
+
+def test_a_key_column_of_a_restricted_field_is_never_shown_though_it_is_a_code():
+    """A file of students' programs keyed [StudentID, ProgramCode]: the code tells who has an IEP (144), so the
+    samples show the student ids alone (Output.restricted_columns, from the data-sharing policy)."""
+    key = ("StudentID", "ProgramCode")
+    before = pd.DataFrame([("1001", "144"), ("1002", "181")], columns=list(key))
+    after = pd.DataFrame([("1002", "181"), ("1003", "101")], columns=list(key))
+    changes = compare(before, after, key, list(key), restricted=frozenset({"ProgramCode"}))
+    assert [changes.sample(change) for change in ("added", "changed", "removed")] == [["1003"], [], ["1001"]]
+    assert shown_key(key, frozenset({"ProgramCode"})) == ("StudentID",)
+    assert shown_key(key) == key
 
 
 def test_the_changes_csv_writes_an_id_a_spreadsheet_would_run_as_a_formula_behind_a_quote():

@@ -38,7 +38,10 @@ def test_an_entry_names_the_vendor_target_file_columns_and_fields_and_counts_rec
         "test_record": False,
     }
     assert list(fields) == ["patrons.csv"]
-    assert list(fields["patrons.csv"]) == DESTINY.outputs[0].delivered_columns  # field_password is not sent
+    assert list(fields["patrons.csv"]) == [*DESTINY.outputs[0].delivered_columns, "(which rows)"]  # no field_password
+    assert fields["patrons.csv"]["(which rows)"] == [  # who is in the file: active students and current teachers
+        "students.InactiveStatusCode", "students.SchoolCode", "teachers.InactiveStatusCode",
+        "teachers.SectionStaffEndDate", "teachers.SectionStaffStartDate"]
     assert fields["patrons.csv"]["field_birthdate"] == ["students.Birthdate"]
     assert fields["patrons.csv"]["field_patronType"] == []
     assert fields["patrons.csv"]["field_emailPrimary"] == ["staff.EmailAddress", "students.StudentEmailAddress",

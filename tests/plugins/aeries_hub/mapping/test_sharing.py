@@ -220,3 +220,37 @@ def test_a_program_field_is_sent_only_with_an_allowance(tmp_path):
         "(district_policy.yml) and this mapping sends it (programs.csv program) without an allowance. If the vendor "
         "needs it, allow it with the reason: sharing: {allow: {programs.ProgramCode: \"<why the vendor needs it, "
         "citing its documentation>\"}}; else stop sending it")
+
+
+def test_a_field_that_chooses_the_rows_is_sent_too(tmp_path):
+    """A file of the students in special education (program 144) tells the vendor who has an IEP, though no cell
+    holds the code: a condition or preference on a restricted field needs its allowance like a value."""
+    filtered = PROGRAMS.replace("""sharing:
+  allow:
+    programs.ProgramCode: "the vendor's accommodations need the student's IEP and 504 status"
+""", "").replace("key: [id, program]", "key: [id]").replace(
+        "          program: {source: ProgramCode}", "          program: {constant: iep}").replace(
+        "        from: programs\n", "        from: programs\n        where: [{expr: \"ProgramCode == '144'\"}]\n")
+    path = tmp_path / "programs.yml"
+    path.write_text(filtered)
+    with pytest.raises(MappingError) as refused:
+        load_mapping(path)
+    assert str(refused.value) == (
+        "programs.yml:15: outputs[0].records[0].where[0]: programs.ProgramCode (student program (IEP, 504, free or "
+        "reduced-price meals...)) is restricted by the district's data-sharing policy (district_policy.yml) and this "
+        "mapping sends it (programs.csv (which rows)) without an allowance. If the vendor needs it, allow it with the "
+        "reason: sharing: {allow: {programs.ProgramCode: \"<why the vendor needs it, citing its documentation>\"}}; "
+        "else stop sending it")
+
+    allowed = filtered.replace("outputs:\n", "sharing:\n  allow:\n    programs.ProgramCode: \"the vendor's "
+                               "accommodations need the student's IEP status\"\noutputs:\n")
+    path.write_text(allowed)
+    mapping = load_mapping(path)
+    assert fields_sent(mapping, mapping.outputs[0]) == {"id": ["programs.StudentID"], "program": [],
+                                                        "(which rows)": ["programs.ProgramCode"]}
+
+
+def test_an_output_knows_its_columns_of_restricted_fields(tmp_path):
+    path = tmp_path / "programs.yml"
+    path.write_text(PROGRAMS)
+    assert load_mapping(path).outputs[0].restricted_columns == frozenset({"program"})
