@@ -4,7 +4,7 @@ SIS Imports API (https://developerdocs.instructure.com/services/canvas/resources
 
 - standard CSV (RFC 4180), UTF-8; the first row is a mandatory header that defines the order of the columns, so
   columns come in any order, and Canvas tells a file's kind (users, accounts, terms, courses, sections,
-  enrollments) by its header, not its name;
+  enrollments) by its header, not its name, so a zip may hold several files of one kind;
 - each kind's required fields and status enumeration; timestamps ISO 8601 (YYYY-MM-DDTHH:MM:SSZ);
 - ids unique within their file; a reference to an account, term, course, section or user must resolve when
   the set carries the referenced kind (an import may also name objects already in Canvas, which this offline
@@ -26,7 +26,7 @@ from tests.standards.csv_rules import (
     read_delivery,
     read_table,
     references,
-    unique,
+    unique_across,
 )
 
 SPEC = "Canvas SIS CSV Format https://developerdocs.instructure.com/services/canvas/sis/file.sis_csv"
@@ -108,7 +108,7 @@ def kind_of(header: list[str]) -> str | None:
 def check(path: Path) -> list[Violation]:
     files = read_delivery(path)
     violations: list[Violation] = []
-    tables: dict[str, Table] = {}
+    tables: dict[str, list[Table]] = {}
     for name, data in files.items():
         table = read_table(name, data, violations, SPEC)
         if table is None:
@@ -117,20 +117,23 @@ def check(path: Path) -> list[Violation]:
         if kind is None:
             violations.append(Violation(name, 1, "", "header of no SIS import kind", SPEC))
             continue
-        if kind in tables:
-            violations.append(Violation(name, 0, "", f"a second {kind} file", SPEC))
-            continue
         violations += check_table(table, FileSpec(name, KINDS[kind], SPEC))
-        tables[kind] = table
-    for kind, key in IDS.items():
-        if kind in tables:
-            violations += unique(tables[kind], key, SPEC)
-    if "users" in tables:
-        violations += unique(tables["users"], ("login_id",), SPEC)
-    if "enrollments" in tables:
-        violations += _enrollments(tables["enrollments"])
-    violations += _references(tables)
+        tables.setdefault(kind, []).append(table)
+    for kind, key in (*IDS.items(), ("users", ("login_id",))):
+        violations += unique_across(tables.get(kind, []), key, SPEC)
+    merged = {kind: _merged(parts) for kind, parts in tables.items()}
+    for enrollments in tables.get("enrollments", []):
+        violations += _enrollments(enrollments)
+    violations += _references(tables, merged)
     return finished(violations)
+
+
+def _merged(parts: list[Table]) -> Table:
+    """One kind's files as the one table references resolve against."""
+    if len(parts) == 1:
+        return parts[0]
+    return Table(" + ".join(part.name for part in parts), parts[0].header,
+                 [row for part in parts for row in part.rows])
 
 
 def _enrollments(enrollments: Table) -> list[Violation]:
@@ -139,7 +142,7 @@ def _enrollments(enrollments: Table) -> list[Violation]:
             if not any(row.get(column) for column in pair)]
 
 
-def _references(tables: dict[str, Table]) -> list[Violation]:
+def _references(tables: dict[str, list[Table]], merged: dict[str, Table]) -> list[Violation]:
     found = []
     for kind, column, target, target_column in (
             ("accounts", "parent_account_id", "accounts", "account_id"),
@@ -149,10 +152,12 @@ def _references(tables: dict[str, Table]) -> list[Violation]:
             ("enrollments", "course_id", "courses", "course_id"),
             ("enrollments", "section_id", "sections", "section_id"),
             ("enrollments", "user_id", "users", "user_id")):
-        if kind in tables and target in tables:
-            found += references(tables[kind], column, tables[target], target_column, SPEC)
-    if "enrollments" in tables and "sections" in tables:
-        found += _section_in_course(tables["enrollments"], tables["sections"])
+        if target in merged:
+            for table in tables.get(kind, []):
+                found += references(table, column, merged[target], target_column, SPEC)
+    if "sections" in merged:
+        for enrollments in tables.get("enrollments", []):
+            found += _section_in_course(enrollments, merged["sections"])
     return found
 
 

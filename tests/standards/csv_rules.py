@@ -144,16 +144,24 @@ def check_table(table: Table, file_spec: FileSpec) -> list[Violation]:
 
 
 def unique(table: Table, columns: tuple[str, ...], spec: str) -> list[Violation]:
-    seen: dict[tuple[str, ...], int] = {}
+    return unique_across([table], columns, spec)
+
+
+def unique_across(tables: list[Table], columns: tuple[str, ...], spec: str) -> list[Violation]:
+    """A key unique over the rows of one file, or of several files of one kind (Canvas)."""
+    seen: dict[tuple[str, ...], tuple[str, int]] = {}
     found = []
-    for number, row in table.rows:
-        key = tuple(row.get(column, "") for column in columns)
-        if not all(key):
-            continue
-        if key in seen:
-            found.append(Violation(table.name, number, "+".join(columns), f"duplicate of row {seen[key]}", spec))
-        else:
-            seen[key] = number
+    for table in tables:
+        for number, row in table.rows:
+            key = tuple(row.get(column, "") for column in columns)
+            if not all(key):
+                continue
+            if key not in seen:
+                seen[key] = (table.name, number)
+                continue
+            first_file, first_row = seen[key]
+            where = f"row {first_row}" if first_file == table.name else f"{first_file} row {first_row}"
+            found.append(Violation(table.name, number, "+".join(columns), f"duplicate of {where}", spec))
     return found
 
 
