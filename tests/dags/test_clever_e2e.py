@@ -1,0 +1,69 @@
+"""End to end: the library's Clever SIS CSV mapping (include/mappings/library/clever.yml) under dag.test(),
+against the emulator's generated district and sshd, judged by the independent Clever checker
+(tests/standards/clever_sis.py, Clever's SFTP Instructions v2.1.1): the delivered files break no rule.
+
+The mapping is a library file, not loaded by the DAG factory; a district enables it by copying it into
+include/mappings/, which is what this module does with a copy of include/. The stack has no `clever_sftp`
+connection (it serves the five shipped vendors), so the module adds it, on the same SFTP server."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+
+import pytest
+
+from tests.dags.independent import GENERATED_PSEUDO_SCHOOLS, real_schools, s
+from tests.standards import clever_sis
+
+pytestmark = pytest.mark.e2e
+
+DAG_ID = "aeries_to_clever"
+STACK = {"students": 300, "seed": 5}
+FILES = ["enrollments.csv", "schools.csv", "sections.csv", "students.csv", "teachers.csv"]
+
+
+@pytest.fixture(scope="module")
+def delivered_run(stack, tmp_path_factory):
+    """The module's one run: the DagRun, the SFTP folder Clever reads, and the run's report."""
+    from aeries_hub import paths
+    from aeries_hub.dag_factory import build_dags
+    from aeries_hub.staging import RunFolder, staging_base
+
+    include = tmp_path_factory.mktemp("clever") / "include"
+    shutil.copytree(paths.INCLUDE_DIR, include)
+    shutil.copy(include / "mappings" / "library" / "clever.yml", include / "mappings" / "clever.yml")
+    (stack.sftp.root / "clever").mkdir(exist_ok=True)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(paths, "MAPPINGS_DIR", include / "mappings")
+        patch.setenv(*stack.sftp.airflow_connection_uri_env("clever_sftp"))
+        dag_run = build_dags(include / "mappings")[DAG_ID].test()
+        report = RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("report.json")
+    return dag_run, stack.sftp.root / "clever", report
+
+
+def test_clever_delivers_the_five_files(delivered_run):
+    dag_run, folder, _ = delivered_run
+    assert dag_run.state == "success"
+    assert sorted(path.name for path in folder.iterdir()) == FILES
+
+
+def test_the_files_break_no_rule_of_clevers_specification(delivered_run):
+    _, folder, _ = delivered_run
+    assert clever_sis.check(folder) == []
+
+
+def test_every_active_student_of_a_real_school_is_one_clever_student(delivered_run, stack):
+    _, folder, report = delivered_run
+    load = lambda name: json.loads((stack.data_dir / f"{name}.json").read_text(encoding="utf-8"))  # noqa: E731
+    students = load("students")
+    schools = real_schools(load("schools"), students)
+    active = {s(record["StudentID"]) for record in students
+              if not s(record["InactiveStatusCode"]) and s(record["SchoolCode"]) in schools}
+    rows = list(csv.DictReader(io.StringIO((folder / "students.csv").read_text(encoding="utf-8"), newline="")))
+    assert sorted(row["Student_id"] for row in rows) == sorted(active)
+    assert {row["School_id"] for row in rows} <= set(schools)
+    assert report["status"] == "Completed"
+    assert report["left_out_schools"] == GENERATED_PSEUDO_SCHOOLS
