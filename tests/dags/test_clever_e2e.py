@@ -15,7 +15,14 @@ import shutil
 
 import pytest
 
-from tests.dags.independent import GENERATED_PSEUDO_SCHOOLS, real_schools, s
+from tests.dags.independent import (
+    GENERATED_PSEUDO_SCHOOLS,
+    real_schools,
+    run_day,
+    s,
+    section_staff_teachers,
+    teaches_on,
+)
 from tests.standards import clever_sis
 
 pytestmark = pytest.mark.e2e
@@ -67,3 +74,28 @@ def test_every_active_student_of_a_real_school_is_one_clever_student(delivered_r
     assert {row["School_id"] for row in rows} <= set(schools)
     assert report["status"] == "Completed"
     assert report["left_out_schools"] == GENERATED_PSEUDO_SCHOOLS
+
+
+def test_each_active_section_with_a_teacher_that_day_is_sent_under_its_primary_teacher(delivered_run, stack):
+    """Independently of the mapping engine: an active section of a real school is sent when one of its section
+    staff members teaches it on the run's date and is an active teacher of the school (a TCH record, or at the
+    Flex school the staff member itself); its Teacher_id is the primary such member, else the lowest staff ID."""
+    dag_run, folder, _ = delivered_run
+    load = lambda name: json.loads((stack.data_dir / f"{name}.json").read_text(encoding="utf-8"))  # noqa: E731
+    today = run_day(dag_run, "UTC")  # schedule null: the run's date is taken in UTC
+    schools = real_schools(load("schools"), load("students"))
+    teachers = load("teachers")
+    teachers += section_staff_teachers(load("schools"), load("sections"), load("staff"), teachers, today)
+    active_teachers = {(s(t["SchoolCode"]), s(t["StaffID1"])) for t in teachers if not s(t["InactiveStatusCode"])}
+    expected = {}
+    for section in load("sections"):
+        school = s(section["SchoolCode"])
+        if school not in schools or s(section["InactiveStatusCode"]):
+            continue
+        members = [m for m in section["SectionStaffMembers"]
+                   if teaches_on(m, today) and (school, s(m["StaffID"])) in active_teachers]
+        if members:
+            first = min(members, key=lambda m: (m["IsPrimaryTeacher"] is not True, int(m["StaffID"])))
+            expected[f"{school}-{s(section['SectionNumber'])}"] = s(first["StaffID"])
+    rows = csv.DictReader(io.StringIO((folder / "sections.csv").read_text(encoding="utf-8"), newline=""))
+    assert {row["Section_id"]: row["Teacher_id"] for row in rows} == expected
