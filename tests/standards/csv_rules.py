@@ -54,9 +54,6 @@ class FileSpec:
     # SDS: "we don't accept line breaks in incoming data"
     no_line_breaks: bool = False
 
-    def column(self, name: str) -> Column:
-        return next(column for column in self.columns if column.name == name)
-
 
 @dataclass
 class Table:
