@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
 
 import pytest
 
@@ -23,11 +22,11 @@ from tests.dags.independent import (
     section_staff_teachers,
     teaches_on,
 )
+from tests.dags.library import run_library_mapping
 from tests.standards import clever_sis
 
 pytestmark = pytest.mark.e2e
 
-DAG_ID = "aeries_to_clever"
 STACK = {"students": 300, "seed": 5}
 FILES = ["enrollments.csv", "schools.csv", "sections.csv", "students.csv", "teachers.csv"]
 
@@ -35,20 +34,7 @@ FILES = ["enrollments.csv", "schools.csv", "sections.csv", "students.csv", "teac
 @pytest.fixture(scope="module")
 def delivered_run(stack, tmp_path_factory):
     """The module's one run: the DagRun, the SFTP folder Clever reads, and the run's report."""
-    from aeries_hub import paths
-    from aeries_hub.dag_factory import build_dags
-    from aeries_hub.staging import RunFolder, staging_base
-
-    include = tmp_path_factory.mktemp("clever") / "include"
-    shutil.copytree(paths.INCLUDE_DIR, include)
-    shutil.copy(include / "mappings" / "library" / "clever.yml", include / "mappings" / "clever.yml")
-    (stack.sftp.root / "clever").mkdir(exist_ok=True)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(paths, "MAPPINGS_DIR", include / "mappings")
-        patch.setenv(*stack.sftp.airflow_connection_uri_env("clever_sftp"))
-        dag_run = build_dags(include / "mappings")[DAG_ID].test()
-        report = RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("report.json")
-    return dag_run, stack.sftp.root / "clever", report
+    return run_library_mapping(stack, tmp_path_factory.mktemp("clever"), "clever", "clever_sftp", "clever")
 
 
 def test_clever_delivers_the_five_files(delivered_run):
