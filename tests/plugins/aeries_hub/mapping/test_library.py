@@ -12,8 +12,8 @@ from aeries_hub.paths import MAPPINGS_DIR
 LIBRARY = sorted((MAPPINGS_DIR / "library").glob("*.yml"))
 
 
-def test_the_library_holds_clever_oneroster_12_and_sds_v21():
-    assert [path.name for path in LIBRARY] == ["clever.yml", "oneroster12.yml", "sds_v21.yml"]
+def test_the_library_holds_the_four_standard_formats():
+    assert [path.name for path in LIBRARY] == ["canvas.yml", "clever.yml", "oneroster12.yml", "sds_v21.yml"]
 
 
 @pytest.mark.parametrize("path", LIBRARY, ids=lambda path: path.name)
