@@ -32,6 +32,7 @@ from tests.dags.independent import (
     section_staff_teachers,
     teaches_on,
 )
+from tests.standards import oneroster
 
 DAG_ID = "aeries_to_stemscopes"
 TIMEZONE = "America/Chicago"  # the mapping's schedule.timezone: the run's date is taken there
@@ -303,6 +304,12 @@ def test_stemscopes_delivers_a_referentially_complete_oneroster_set(stack, match
          "ids": sharing}]
     assert not any(name in b"".join(files.values()) for name in (b"Transfer School", b"X NPS School", b"Demo Unified School District,school"))
     assert not re.search(rb"^(0|99|90[0-2])-", files["academicSessions.csv"] + files["classes.csv"], re.MULTILINE)
+
+
+@pytest.mark.e2e
+def test_the_delivered_zip_breaks_no_rule_of_oneroster_11(stack, matched_run):
+    """The independent OneRoster checker (tests/standards/oneroster.py, the 1EdTech CSV binding) finds nothing."""
+    assert oneroster.check(stack.sftp.root / ARCHIVE) == []
 
 
 @pytest.mark.e2e

@@ -1,0 +1,33 @@
+"""End to end on the fixture district built from real Aeries answers (tests/fixtures/real_district/, its README
+cites each source): every mapping of the library delivers files that break no rule of its format's independent
+checker (tests/standards/), as on the generated district of test_<format>_e2e.py."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.dags.library import run_library_mapping
+from tests.dags.test_fixture_district import FIXTURES
+from tests.standards import canvas_sis, clever_sis, oneroster, sds_v21
+
+pytestmark = pytest.mark.e2e
+
+# The module's own stack (tests/dags/conftest.py) serves the real-data district.
+STACK = {"data_dir": FIXTURES / "real_district"}
+
+# mapping: (its SFTP connection and folder, what the checker reads there, the checker)
+LIBRARY = {
+    "clever": ("clever_sftp", "clever", "", clever_sis.check),
+    "oneroster12": ("oneroster_sftp", "oneroster", "oneroster.zip", oneroster.check),
+    "sds_v21": ("sds_sftp", "sds", "", sds_v21.check),
+    "canvas": ("canvas_sftp", "canvas", "canvas_sis_import.zip", canvas_sis.check),
+}
+
+
+@pytest.mark.parametrize("name", list(LIBRARY))
+def test_the_library_mapping_breaks_no_rule_of_its_format(stack, tmp_path, name):
+    conn_id, remote_dir, member, check = LIBRARY[name]
+    dag_run, folder, report = run_library_mapping(stack, tmp_path, name, conn_id, remote_dir)
+    assert dag_run.state == "success"
+    assert report["status"] == "Completed"
+    assert check(folder / member if member else folder) == []

@@ -1,0 +1,49 @@
+"""End to end: the library's School Data Sync v2.1 mapping (include/mappings/library/sds_v21.yml) under
+dag.test(), against the emulator's generated district and sshd, judged by the independent SDS checker
+(tests/standards/sds_v21.py, Microsoft's SDS V2.1 CSV File Format): the delivered files break no rule."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from tests.dags.independent import GENERATED_PSEUDO_SCHOOLS
+from tests.dags.library import run_library_mapping
+from tests.standards import sds_v21
+
+pytestmark = pytest.mark.e2e
+
+STACK = {"students": 300, "seed": 5}
+FILES = ["classes.csv", "enrollments.csv", "orgs.csv", "roles.csv", "users.csv"]
+
+
+@pytest.fixture(scope="module")
+def delivered_run(stack, tmp_path_factory):
+    """The module's one run: the DagRun, the SFTP folder SDS reads, and the run's report."""
+    return run_library_mapping(stack, tmp_path_factory.mktemp("sds"), "sds_v21", "sds_sftp", "sds")
+
+
+def test_sds_delivers_the_five_files(delivered_run):
+    dag_run, folder, report = delivered_run
+    assert dag_run.state == "success"
+    assert sorted(path.name for path in folder.iterdir()) == FILES
+    assert report["status"] == "Completed"
+    assert report["left_out_schools"] == GENERATED_PSEUDO_SCHOOLS
+
+
+def test_the_files_break_no_rule_of_the_sds_v21_format(delivered_run):
+    _, folder, _ = delivered_run
+    assert sds_v21.check(folder) == []
+
+
+def test_each_user_has_one_primary_role_at_its_lowest_school(delivered_run):
+    _, folder, _ = delivered_run
+    roles = list(csv.DictReader(io.StringIO((folder / "roles.csv").read_text(encoding="utf-8"), newline="")))
+    schools: dict[str, list[str]] = {}
+    for role in roles:
+        schools.setdefault(role["userSourcedId"], []).append(role["orgSourcedId"])
+    primary = {role["userSourcedId"]: role["orgSourcedId"] for role in roles if role["isPrimary"] == "TRUE"}
+    assert primary == {user: min(orgs, key=int) for user, orgs in schools.items()}
+    assert any(len(orgs) == 2 for orgs in schools.values()), "the district has users at two schools"
