@@ -55,6 +55,8 @@ def read_yaml_with_lines(path: str | Path, *, shown: str, error: type[Exception]
         loader = _Yaml12Loader(text)
         try:
             node = loader.get_single_node()
+            if node is not None:
+                _refuse_repeated_keys(node, shown, error)
             document = loader.construct_document(node) if node is not None else None
         finally:
             loader.dispose()
@@ -82,6 +84,32 @@ def _refuse_many_aliases(text: str, shown: str, error: type[Exception]) -> None:
                 raise error(f"{shown}: line {mark.line + 1}, column {mark.column + 1}: more than {MAX_ALIASES} "
                             "aliases (*name) in one file, refused (nested aliases make a YAML bomb that stalls "
                             "every DAG at parse time): write the repeated values out")
+
+
+def _refuse_repeated_keys(root: yaml.Node, shown: str, error: type[Exception]) -> None:
+    """Refuses a key written twice in one mapping: YAML keeps the last and silently drops the first (a second
+    ``where:`` of a record set would replace the first). Checked before ``<<`` merges are applied, so a key that
+    overrides a merged one is fine."""
+    seen_nodes: set[int] = set()
+    pending = [root]
+    while pending:
+        node = pending.pop()
+        if id(node) in seen_nodes:
+            continue
+        seen_nodes.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            first_line: dict[str, int] = {}
+            for key_node, value_node in node.value:
+                if isinstance(key_node, yaml.ScalarNode) and key_node.value != "<<":
+                    line = key_node.start_mark.line + 1
+                    if key_node.value in first_line:
+                        raise error(f"{shown}: line {line}: key {key_node.value!r} is written twice in one mapping "
+                                    f"(first on line {first_line[key_node.value]}); YAML would keep only the last "
+                                    "and drop the first: merge the two or remove one")
+                    first_line[key_node.value] = line
+                pending.append(value_node)
+        elif isinstance(node, yaml.SequenceNode):
+            pending.extend(node.value)
 
 
 _Loaded = TypeVar("_Loaded")

@@ -148,3 +148,15 @@ def test_a_kept_mapping_whose_crosswalk_file_went_away_is_loaded_again_and_refus
     crosswalk.unlink()
     with pytest.raises(MappingError, match=r"crosswalks\.sites\.file: .*destiny_sites\.csv does not exist"):
         load_mapping(path)
+
+
+def test_a_key_written_twice_in_one_mapping_is_refused_with_both_lines(tmp_path):
+    path = tmp_path / "doc.yml"
+    path.write_text("records:\n  - name: a\n    where: [{column: X, blank: true}]\n    from: t\n"
+                    "    where: [{column: Y, blank: true}]\n")
+    with pytest.raises(ValueError) as refused:
+        read_yaml(path, shown="doc.yml", error=ValueError)
+    assert str(refused.value) == ("doc.yml: line 5: key 'where' is written twice in one mapping (first on line 3); "
+                                  "YAML would keep only the last and drop the first: merge the two or remove one")
+    path.write_text("shared: &shared\n  delimiter: ';'\n  header: true\nformat:\n  <<: *shared\n  header: false\n")
+    assert read_yaml(path, shown="doc.yml", error=ValueError)["format"] == {"delimiter": ";", "header": False}
