@@ -246,6 +246,9 @@ def test_the_delivery_is_one_line_of_the_disclosure_log_with_fields_and_no_value
             "field_addressPrimaryState": ["students.MailingAddressState"],
             "field_addressPrimaryZipCode": ["students.MailingAddressZipCode"],
             "field_addressPrimaryPhoneNumberPrimary": ["students.HomePhone"],
+            # who is in the file: active students and teachers, current section staff, schools not left out
+            "(which rows)": ["students.InactiveStatusCode", "students.SchoolCode", "teachers.InactiveStatusCode",
+                             "teachers.SectionStaffEndDate", "teachers.SectionStaffStartDate"],
         }},
     }
     # Outside the run's folder (retention deletes those), and never a value: no birth date, address or e-mail.
@@ -278,7 +281,9 @@ def test_the_hub_shows_what_destiny_received_to_whoever_may_read_the_dag_and_no_
         assert (f'<tr class="disclosure">\n  <td>{entry["at"]}</td>\n  <td><a href="/aeries-hub/runs/{DAG_ID}/'
                 f'{url_segment(dag_run.run_id)}">{dag_run.run_id}</a></td>\n  <td>sftp over destiny_sftp: '
                 f"patrons/patrons.csv</td>\n  <td>patrons.csv</td>\n  <td>{records}</td>\n  <td>"
-                '<div class="fields"><b>patrons.csv</b>: field_accessLevel; field_addressPrimaryCity '
+                '<div class="fields"><b>patrons.csv</b>: (which rows) (students.InactiveStatusCode, '
+                "students.SchoolCode, teachers.InactiveStatusCode, teachers.SectionStaffEndDate, "
+                "teachers.SectionStaffStartDate); field_accessLevel; field_addressPrimaryCity "
                 "(students.MailingAddressCity); field_addressPrimaryLine1 (students.MailingAddress); ") in page.text
         # the columns in name order (the log's), each with the Aeries fields its values came from
         assert ("; field_patronType; field_siteShortName (schools.ShortName, staff.PrimaryAeriesSchool, "

@@ -147,8 +147,7 @@ class Output:
     #: The key entries written ``{expr: ...}``, by the name of the column that holds their values in the built
     #: rows (the expression's text; not delivered): expressions over the file's delivered columns.
     key_expressions: dict[str, Any] = field(default_factory=dict)
-    #: Delivered columns whose values come from a field the district's data-sharing policy restricts: reports and
-    #: approvals never show them, even in a key (a program code).
+    #: Delivered columns of a field the data-sharing policy restricts: never shown in reports, even in a key.
     restricted_columns: frozenset[str] = frozenset()
 
     @property
