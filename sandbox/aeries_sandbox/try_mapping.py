@@ -2,7 +2,8 @@
 
 ``try`` runs one mapping, a draft anywhere on disk or one of include/mappings/, end to end on this machine: the
 Aeries emulator serving a generated district, and the server its delivery needs (OpenSSH's sshd for SFTP, the
-vendor API receiver for http), with every connection the mapping names pointing at them. Its run happens in an
+vendor API receiver for http, the Canvas SIS import emulator for http_upload), with every connection the mapping
+names pointing at them. Its run happens in an
 Airflow home of its own, ``.try/<file>/`` (never the user's), through ``airflow dags test`` on the project's DAG
 files, which see only this mapping (``AERIES_HUB_INCLUDE_DIR`` is a copy of include/ holding it alone). The run
 delivers at once (``approve_first_delivery`` is off there), then each delivered file's first rows and the run's
@@ -22,7 +23,9 @@ import os
 import shutil
 import sys
 import time
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from aeries_sandbox.demo import REPO, airflow_env, latest_report, run_airflow
 from aeries_sandbox.try_output import delivered_files, file_table, report_summary
@@ -106,9 +109,11 @@ def try_mapping(path: Path, *, students: int, seed: int, rows: int, workdir: Pat
         (home / "sftp" / mapping.sftp_remote_dir.strip("/")).mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **airflow_env(home), "AERIES_HUB_INCLUDE_DIR": str(home / "include"),
            "AIRFLOW__AERIES_HUB__APPROVE_FIRST_DELIVERY": "False"}
-    with sandbox_stack(home, data_dir=district) as stack:
+    with sandbox_stack(home, data_dir=district) as stack, ExitStack() as servers:
         print(f"Aeries emulator: {stack.emulator.url} (a generated district of {students} students, {district})")
         env.update(connection_env(mapping, stack))
+        if mapping.http_upload:
+            env.update(servers.enter_context(canvas_for(mapping)))
         run_airflow(["db", "migrate"], env, home / "logs" / "airflow-db-migrate.log")
         started = time.time()
         conf = {"ignore_window": True} if mapping.window else {}
@@ -170,6 +175,20 @@ def connection_env(mapping, stack) -> dict[str, str]:
         instance = "".join(c if c.isalnum() or c in "_-" else "-" for c in name.lower())
         connections[target.conn_id] = stack.vendor_api.airflow_connection(target.conn_id, instance, stack.vendor_token)
     return {f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(connection) for conn_id, connection in connections.items()}
+
+
+@contextmanager
+def canvas_for(mapping) -> Iterator[dict[str, str]]:
+    """A Canvas SIS import emulator (aeries_sandbox.canvas_api) in this process for the run of a mapping whose
+    delivery is ``http_upload``: ``AIRFLOW_CONN_*`` of its ``conn_id`` pointing at it, with a fresh token."""
+    import secrets
+
+    from aeries_sandbox.canvas_api import CanvasApiServer
+
+    token, conn_id = secrets.token_urlsafe(24), mapping.http_upload.conn_id
+    with CanvasApiServer(tokens=[token], access_log=False) as canvas:
+        print(f"Canvas SIS import emulator: {canvas.url} (connection {conn_id})")
+        yield {f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(canvas.airflow_connection(token))}
 
 
 if __name__ == "__main__":

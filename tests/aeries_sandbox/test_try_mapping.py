@@ -12,12 +12,13 @@ import json
 import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
 
 from aeries_hub.paths import MAPPINGS_DIR
-from tests.dags.independent import s
+from tests.dags.independent import one_line, real_schools, s
 from tests.dags.test_destiny_e2e import expected_patrons
 
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\S+ \[")
@@ -132,3 +133,46 @@ def test_test_runs_the_tests_a_mapping_holds_and_exits_1_naming_what_differs(tmp
         "passed  an_educator_without_a_first_name_gets_the_last_name",
         "xello.yml: 2 passed, 1 failed",
     ]
+
+
+@pytest.mark.e2e
+def test_try_uploads_canvas_library_zip_to_the_canvas_emulator(tmp_path):
+    """A mapping delivering by http_upload: try starts the Canvas SIS import emulator, points the mapping's connection
+    at it, and the run's zip is imported there. The accounts, the term, and the courses and sections (one per active
+    Aeries section) are computed here from the generated district; the users and enrollments are counted in the zip
+    the run built, which the independent Canvas checker passes."""
+    from tests.standards import canvas_sis
+
+    work = tmp_path / "work"
+
+    done = aeries_hub("try", MAPPINGS_DIR / "library" / "canvas.yml", "--students", 60, "--rows", SHOWN,
+                      "--workdir", work)
+
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    district = work / "districts" / "60-students-seed-42"
+    schools = real_schools(json.loads((district / "schools.json").read_text()),
+                           json.loads((district / "students.json").read_text()))
+    accounts = [["account_id", "parent_account_id", "name", "status"]] + sorted(
+        [f"school-{code}", "", one_line(s(school["Name"])), "active"] for code, school in schools.items())
+    sections = [x for x in json.loads((district / "sections.json").read_text())
+                if s(x["SchoolCode"]) in schools and s(x.get("InactiveStatusCode")) == ""]
+    (built,) = (work / "canvas" / "airflow" / "staging" / "aeries_to_canvas").glob("*/output/canvas_sis_import.zip")
+    with zipfile.ZipFile(built) as zipped:
+        assert zipped.namelist() == ["accounts.csv", "terms.csv", "courses.csv", "sections.csv", "users.csv",
+                                     "enrollments.csv"]
+        counted = {name: len(zipped.read(name).decode("utf-8").splitlines()) - 1 for name in zipped.namelist()}
+    assert canvas_sis.check(built) == []
+    assert (counted["accounts.csv"], counted["terms.csv"]) == (len(accounts) - 1, 1)
+    assert counted["courses.csv"] == counted["sections.csv"] == len(sections)
+    lines = printed(done)
+    titles = [line for line in lines if re.fullmatch(r"\S+\.csv: \d+ rows( \(the first \d+\))?", line)]
+    assert titles == [f"{name}: {rows} rows" + (f" (the first {SHOWN})" if rows > SHOWN else "")
+                      for name, rows in counted.items()]
+    start = lines.index(titles[0])
+    assert lines[start + 1:start + 2 + min(SHOWN, len(accounts) - 1)] == table(accounts[:1 + SHOWN])
+    assert any(line.startswith("Canvas SIS import emulator: http://127.0.0.1:") and line.endswith(
+        " (connection canvas)") for line in lines)
+    report = lines[lines.index("Run report:") + 1:]
+    assert report[0] == "  canvas: Completed"
+    assert re.fullmatch(r"  landed: http://127\.0\.0\.1:\d+/api/v1/accounts/self/sis_imports/1 \(import 1: imported\)",
+                        report[-1])

@@ -11,10 +11,12 @@ from aeries_hub.mapping.loader import load_mapping
 from aeries_hub.mapping.mapping_tests import read_tests, run_mapping_test
 from aeries_hub.paths import MAPPINGS_DIR
 
-CASES = [(path, case) for path in sorted(MAPPINGS_DIR.glob("*.yml")) for case in read_tests(path)]
+#: The shipped mappings and the library's (include/mappings/library/, enabled by copying).
+FILES = [*sorted(MAPPINGS_DIR.glob("*.yml")), *sorted((MAPPINGS_DIR / "library").glob("*.yml"))]
+CASES = [(path, case) for path in FILES for case in read_tests(path)]
 
 
-@pytest.mark.parametrize("path, case", CASES, ids=[f"{path.stem}::{case.name}" for path, case in CASES])
+@pytest.mark.parametrize("path, case", CASES, ids=[f"{path.relative_to(MAPPINGS_DIR).with_suffix('')}::{case.name}" for path, case in CASES])
 def test_mapping_block(path: Path, case, tmp_path):
     failures = run_mapping_test(load_mapping(path), case, tmp_path)
     assert not failures, "\n".join(failures)
@@ -22,4 +24,4 @@ def test_mapping_block(path: Path, case, tmp_path):
 
 def test_shipped_mappings_hold_tests():
     tested = sorted({path.name for path, _ in CASES})
-    assert {"xello.yml", "stemscopes.yml"} <= set(tested), tested
+    assert {"xello.yml", "stemscopes.yml", "canvas.yml"} <= set(tested), tested
