@@ -49,15 +49,24 @@ def test_the_files_break_no_rule_of_clevers_specification(delivered_run):
 
 
 def test_every_active_student_of_a_real_school_is_one_clever_student(delivered_run, stack):
+    """One row per active student, at a school where the student has a class schedule (the lowest such
+    SchoolCode), else at the lowest of the student's schools: Clever assigns the primary school from the
+    sections itself and keeps the one sent only for a student without sections."""
     _, folder, report = delivered_run
     load = lambda name: json.loads((stack.data_dir / f"{name}.json").read_text(encoding="utf-8"))  # noqa: E731
     students = load("students")
     schools = real_schools(load("schools"), students)
-    active = {s(record["StudentID"]) for record in students
-              if not s(record["InactiveStatusCode"]) and s(record["SchoolCode"]) in schools}
+    scheduled = {(s(row["SchoolCode"]), s(row["StudentID"])) for row in load("rosters")}
+    enrolled: dict[str, list[str]] = {}
+    for record in students:
+        if not s(record["InactiveStatusCode"]) and s(record["SchoolCode"]) in schools:
+            enrolled.setdefault(s(record["StudentID"]), []).append(s(record["SchoolCode"]))
+    expected = {student: min(codes, key=lambda code: ((code, student) not in scheduled, int(code)))
+                for student, codes in enrolled.items()}
+    assert any(len(codes) > 1 for codes in enrolled.values())  # the district has students at two schools
     rows = list(csv.DictReader(io.StringIO((folder / "students.csv").read_text(encoding="utf-8"), newline="")))
-    assert sorted(row["Student_id"] for row in rows) == sorted(active)
-    assert {row["School_id"] for row in rows} <= set(schools)
+    assert {row["Student_id"]: row["School_id"] for row in rows} == expected
+    assert len(rows) == len(expected)
     assert report["status"] == "Completed"
     assert report["left_out_schools"] == GENERATED_PSEUDO_SCHOOLS
 
