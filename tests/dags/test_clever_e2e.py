@@ -49,23 +49,33 @@ def test_the_files_break_no_rule_of_clevers_specification(delivered_run):
 
 
 def test_every_active_student_of_a_real_school_is_one_clever_student(delivered_run, stack):
+    """One row per active student, at a school where the student has a class schedule (the lowest such
+    SchoolCode), else at the lowest of the student's schools: Clever assigns the primary school from the
+    sections itself and keeps the one sent only for a student without sections."""
     _, folder, report = delivered_run
     load = lambda name: json.loads((stack.data_dir / f"{name}.json").read_text(encoding="utf-8"))  # noqa: E731
     students = load("students")
     schools = real_schools(load("schools"), students)
-    active = {s(record["StudentID"]) for record in students
-              if not s(record["InactiveStatusCode"]) and s(record["SchoolCode"]) in schools}
+    scheduled = {(s(row["SchoolCode"]), s(row["StudentID"])) for row in load("rosters")}
+    enrolled: dict[str, list[str]] = {}
+    for record in students:
+        if not s(record["InactiveStatusCode"]) and s(record["SchoolCode"]) in schools:
+            enrolled.setdefault(s(record["StudentID"]), []).append(s(record["SchoolCode"]))
+    expected = {student: min(codes, key=lambda code: ((code, student) not in scheduled, int(code)))
+                for student, codes in enrolled.items()}
+    assert any(len(codes) > 1 for codes in enrolled.values())  # the district has students at two schools
     rows = list(csv.DictReader(io.StringIO((folder / "students.csv").read_text(encoding="utf-8"), newline="")))
-    assert sorted(row["Student_id"] for row in rows) == sorted(active)
-    assert {row["School_id"] for row in rows} <= set(schools)
+    assert {row["Student_id"]: row["School_id"] for row in rows} == expected
+    assert len(rows) == len(expected)
     assert report["status"] == "Completed"
     assert report["left_out_schools"] == GENERATED_PSEUDO_SCHOOLS
 
 
-def test_each_active_section_with_a_teacher_that_day_is_sent_under_its_primary_teacher(delivered_run, stack):
+def test_each_active_section_with_a_teacher_that_day_is_sent_with_its_teacher_and_co_teachers(delivered_run, stack):
     """Independently of the mapping engine: an active section of a real school is sent when one of its section
     staff members teaches it on the run's date and is an active teacher of the school (a TCH record, or at the
-    Flex school the staff member itself); its Teacher_id is the primary such member, else the lowest staff ID."""
+    Flex school the staff member itself); its Teacher_id is the primary such member, else the lowest staff ID,
+    and Teacher_2_id .. Teacher_10_id the other such members by staff ID."""
     dag_run, folder, _ = delivered_run
     load = lambda name: json.loads((stack.data_dir / f"{name}.json").read_text(encoding="utf-8"))  # noqa: E731
     today = run_day(dag_run, "UTC")  # schedule null: the run's date is taken in UTC
@@ -82,6 +92,10 @@ def test_each_active_section_with_a_teacher_that_day_is_sent_under_its_primary_t
                    if teaches_on(m, today) and (school, s(m["StaffID"])) in active_teachers]
         if members:
             first = min(members, key=lambda m: (m["IsPrimaryTeacher"] is not True, int(m["StaffID"])))
-            expected[f"{school}-{s(section['SectionNumber'])}"] = s(first["StaffID"])
+            others = sorted({int(m["StaffID"]) for m in members} - {int(first["StaffID"])})
+            ids = [s(first["StaffID"]), *(str(staff_id) for staff_id in others)][:10]
+            expected[f"{school}-{s(section['SectionNumber'])}"] = tuple(ids + [""] * (10 - len(ids)))
+    assert any(ids[1] for ids in expected.values())  # the district's sections have co-teachers
     rows = csv.DictReader(io.StringIO((folder / "sections.csv").read_text(encoding="utf-8"), newline=""))
-    assert {row["Section_id"]: row["Teacher_id"] for row in rows} == expected
+    columns = ["Teacher_id", *clever_sis.EXTRA_TEACHERS]
+    assert {row["Section_id"]: tuple(row[column] for column in columns) for row in rows} == expected

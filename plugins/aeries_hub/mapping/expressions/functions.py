@@ -190,6 +190,41 @@ def _count(ctx, items):
     return sum(item.ne("").astype("float64") for item in items)
 
 
+@function("group_values", text(), Param("by", (LIST,)), returns=LIST,
+          example="group_values(member.StaffID, [SchoolCode, SectionNumber])")
+def _group_values(ctx, x, by):
+    """On each row, the values of x that are not blank over every row whose by values equal its own, each once,
+    whole numbers in numeric order, then other values in text order: the rows are those at that point of the
+    build (a value's: after the where conditions), e.g. on each exploded row of a section, the section's staff
+    members."""
+    import pandas as pd
+
+    groups = pd.DataFrame({n: key.str.strip() for n, key in enumerate(by)}, index=x.index)
+    group = groups.groupby(list(groups.columns), sort=False, dropna=False).ngroup().to_numpy()
+    found = pd.DataFrame({"group": group, "value": x.str.strip().to_numpy()})
+    found = found[found["value"].ne("")].drop_duplicates()
+    found["number"] = pd.to_numeric(found["value"].where(found["value"].str.isdigit()), errors="coerce")
+    found = found.sort_values(["group", "number", "value"], na_position="last", kind="mergesort")
+    found["position"] = found.groupby("group").cumcount()
+    return [_text(pd.Series(group, index=x.index).map(at.set_index("group")["value"]).fillna(""))
+            for _, at in found.groupby("position", sort=True)] or [_text(pd.Series("", index=x.index))]
+
+
+@function("without", Param("list", (LIST,)), text(), returns=LIST,
+          example="without(group_values(member.StaffID, [SchoolCode, SectionNumber]), member.StaffID)")
+def _without(ctx, items, x):
+    """The elements other than x (and not blank), in order: e.g. a section's other staff members."""
+    import numpy as np
+    import pandas as pd
+
+    own = x.str.strip()
+    kept = np.column_stack([item.where(item.ne(own), "").to_numpy(dtype=object) for item in items])
+    # each row's elements moved to the front in order (a stable sort of the blanks last)
+    kept = np.take_along_axis(kept, np.argsort(kept == "", axis=1, kind="stable"), axis=1)
+    width = max(int((kept != "").sum(axis=1).max()) if len(kept) else 0, 1)
+    return [_text(pd.Series(kept[:, n] if len(kept) else [], index=x.index, dtype=object)) for n in range(width)]
+
+
 @function("map_values", Param("x", (LIST, TEXT)), Param("map", (MAP,), literal=True),
           Param("default", (TEXT,), literal=True, default=""), returns=SAME_AS_FIRST,
           example="map_values(split(Programs, ','), {'144': 'iep', '101': 'gate'})")

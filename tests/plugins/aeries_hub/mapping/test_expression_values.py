@@ -155,9 +155,9 @@ def test_load_errors_name_the_file_the_line_and_the_key(tmp_path):
     assert lined_error(tmp_path, "distinct: {on: [StudentID]}", 'distinct: {on: [{expr: "lowr(StudentID)"}]}') == (
         "lined.yml:18: outputs[0].records[0].distinct.on[0].expr: expression 'lowr(StudentID)' at 'lowr': unknown "
         "function 'lowr' (did you mean 'lower'?); functions: add_days, any_in, any_matches, blank, coalesce, "
-        "contains, count, count_in, date, datetime, days_between, ends_with, format_date, format_datetime, item, "
-        "join, length, lower, map_values, matches, number, replace, school_year, school_year_start, split, "
-        "starts_with, today, trim, upper, year")
+        "contains, count, count_in, date, datetime, days_between, ends_with, format_date, format_datetime, "
+        "group_values, item, join, length, lower, map_values, matches, number, replace, school_year, "
+        "school_year_start, split, starts_with, today, trim, upper, without, year")
 
 
 def test_unknown_columns_in_expressions_are_named_with_the_closest_one(tmp_path):

@@ -101,6 +101,22 @@ def test_list_functions():
     assert values("join([Teachers, 'x', Programs], ' / ')", rows) == ["T1, T2,T3 / x / 144,101", "T9 / x / 999", "x"]
 
 
+def test_a_groups_values_and_a_list_without_the_rows_own():
+    # a section's exploded staff members: 1-10 has 902 (twice), 1001, 90 and a blank; 2-10 one; 1-5 one
+    rows = frame(SchoolCode=["1", "1", "1", "1", "2", "1", "1"],
+                 SectionNumber=["10", "10", "10", "10", "10", "5", "10"],
+                 StaffID=["902", "1001", "", "902", "7", "x", "90"])
+    rows.index = [10, 11, 12, 13, 14, 15, 16]  # the rows kept by a where keep their index
+    group = "group_values(StaffID, [SchoolCode, SectionNumber])"
+    assert values(f"join({group}, '|')", rows) == ["90|902|1001"] * 4 + ["7", "x", "90|902|1001"]
+    assert values(f"count({group})", rows) == ["3", "3", "3", "3", "1", "1", "3"]
+    assert values(f"join(without({group}, StaffID), '|')", rows) == [
+        "90|1001", "90|902", "90|902|1001", "90|1001", "", "", "902|1001"]
+    assert values(f"item(without({group}, StaffID), 2)", rows) == ["1001", "902", "902", "1001", "", "", "1001"]
+    assert values(f"item(without({group}, StaffID), 4)", rows) == [""] * 7
+    assert values(f"join(without({group}, StaffID), '|')", rows.iloc[:0]) == []
+
+
 def test_race_flags_from_five_codes():
     assert values(f"any_in({LIST}, ['100'])", RACES) == ["true", "false", "false", "false", "false"]
     assert values(f"any_in({LIST}, ['700'])", RACES) == ["false", "false", "true", "false", "true"]
@@ -161,12 +177,14 @@ def test_every_function_has_a_description_and_an_example_that_compiles():
               "write lower(x), not x.lower()"),
     ("open('f')", "expression \"open('f')\" at 'open': unknown function 'open'; functions: add_days, any_in, "
                   "any_matches, blank, coalesce, contains, count, count_in, date, datetime, days_between, ends_with, "
-                  "format_date, format_datetime, item, join, length, lower, map_values, matches, number, replace, "
-                  "school_year, school_year_start, split, starts_with, today, trim, upper, year"),
+                  "format_date, format_datetime, group_values, item, join, length, lower, map_values, matches, "
+                  "number, replace, school_year, school_year_start, split, starts_with, today, trim, upper, without, "
+                  "year"),
     ("lowr(x)", "expression 'lowr(x)' at 'lowr': unknown function 'lowr' (did you mean 'lower'?); functions: "
                 "add_days, any_in, any_matches, blank, coalesce, contains, count, count_in, date, datetime, "
-                "days_between, ends_with, format_date, format_datetime, item, join, length, lower, map_values, "
-                "matches, number, replace, school_year, school_year_start, split, starts_with, today, trim, upper, year"),
+                "days_between, ends_with, format_date, format_datetime, group_values, item, join, length, lower, "
+                "map_values, matches, number, replace, school_year, school_year_start, split, starts_with, today, "
+                "trim, upper, without, year"),
     ("lower", "expression 'lower': lower is a function: call it as lower(x)"),
     ("lower(x, y)", "expression 'lower(x, y)': lower takes 1 argument, 2 given: lower(x)"),
     ("coalesce(x)", "expression 'coalesce(x)': coalesce takes 2 or more arguments, 1 given: coalesce(a, b, ...)"),
