@@ -1,4 +1,4 @@
-"""The tests each shipped mapping file holds (its ``tests:`` block, docs/mappings.md "Testing a mapping"), one
+"""The tests each shipped or library mapping file holds (its ``tests:`` block, docs/mappings.md "Testing a mapping"), one
 pytest test each: given Aeries rows through the run's real stages, the rows the files must hold."""
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ from aeries_hub.mapping.loader import load_mapping
 from aeries_hub.mapping.mapping_tests import read_tests, run_mapping_test
 from aeries_hub.paths import MAPPINGS_DIR
 
-CASES = [(path, case) for path in sorted(MAPPINGS_DIR.glob("*.yml")) for case in read_tests(path)]
+# the shipped mappings and the library's standard formats (include/mappings/library/, off until a district copies one)
+FILES = sorted(MAPPINGS_DIR.glob("*.yml")) + sorted((MAPPINGS_DIR / "library").glob("*.yml"))
+CASES = [(path, case) for path in FILES for case in read_tests(path)]
 
 
 @pytest.mark.parametrize("path, case", CASES, ids=[f"{path.stem}::{case.name}" for path, case in CASES])
