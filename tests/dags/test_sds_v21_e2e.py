@@ -1,15 +1,18 @@
 """End to end: the library's School Data Sync v2.1 mapping (include/mappings/library/sds_v21.yml) under
 dag.test(), against the emulator's generated district and sshd, judged by the independent SDS checker
-(tests/standards/sds_v21.py, Microsoft's SDS V2.1 CSV File Format): the delivered files break no rule."""
+(tests/standards/sds_v21.py, Microsoft's SDS V2.1 CSV File Format): the delivered files break no rule, and the
+students whose name holds a line break (SDS accepts none) are sent with a space, computed from the emulator's data."""
 
 from __future__ import annotations
 
 import csv
 import io
+import json
+import re
 
 import pytest
 
-from tests.dags.independent import GENERATED_PSEUDO_SCHOOLS
+from tests.dags.independent import GENERATED_PSEUDO_SCHOOLS, s
 from tests.dags.library import run_library_mapping
 from tests.standards import sds_v21
 
@@ -47,3 +50,20 @@ def test_each_user_has_one_primary_role_at_its_lowest_school(delivered_run):
     primary = {role["userSourcedId"]: role["orgSourcedId"] for role in roles if role["isPrimary"] == "TRUE"}
     assert primary == {user: min(orgs, key=int) for user, orgs in schools.items()}
     assert any(len(orgs) == 2 for orgs in schools.values()), "the district has users at two schools"
+
+
+def test_a_student_whose_name_holds_a_line_break_is_sent_with_a_space(delivered_run, stack):
+    """SDS takes no line breaks in its data; every delimited file is written one value to a line, so such a student
+    is provisioned under the name with a space rather than held back (losing their Microsoft 365 account)."""
+    _, folder, _ = delivered_run
+    students = json.loads((stack.data_dir / "students.json").read_text(encoding="utf-8"))
+    broken = {s(student["StudentID"]): student for student in students if not s(student.get("InactiveStatusCode"))
+              and any(mark in s(student.get(name)) for name in ("FirstName", "LastName") for mark in "\r\n")}
+    assert broken, "the generated district has names with a line break inside"
+    delivered = (folder / "users.csv").read_text(encoding="utf-8")
+    users = {row["sourcedId"]: row for row in csv.DictReader(io.StringIO(delivered, newline=""))}
+    for student_id, student in broken.items():
+        for name, column in (("FirstName", "givenName"), ("LastName", "familyName")):
+            one_line = re.sub(r" *[\r\n]+ *", " ", s(student.get(name)).strip()).strip()  # one space, none at the ends
+            assert users[student_id][column] == one_line
+    assert "\r" not in delivered and delivered.count("\n") == len(users) + 1

@@ -1,4 +1,4 @@
-"""The tests each shipped mapping file holds (its ``tests:`` block, docs/mappings.md "Testing a mapping"), one
+"""The tests each shipped or library mapping file holds (its ``tests:`` block, docs/mappings.md "Testing a mapping"), one
 pytest test each: given Aeries rows through the run's real stages, the rows the files must hold."""
 
 from __future__ import annotations
