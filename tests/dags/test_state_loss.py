@@ -379,7 +379,7 @@ def with_calendar(include: Path, calendar: str) -> Path:
 
     if not include.exists():
         shutil.copytree(paths.INCLUDE_DIR, include)
-    mapping = (paths.MAPPINGS_DIR / "xello.yml").read_text()
+    mapping = (paths.INCLUDE_DIR / "mappings" / "xello.yml").read_text()  # the shipped one, not a patched copy
     (include / "mappings" / "xello.yml").write_text(mapping + calendar)
     return include / "mappings"
 
