@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from itertools import chain
 from typing import TYPE_CHECKING, Any, Sequence
 
 from aeries_hub.aeries.logs import log
@@ -63,68 +64,48 @@ def rows_to_arrow(table: str, rows: Sequence[dict[str, Any]]) -> pa.Table:
 def rows_to_arrow_page(table: str, rows: Sequence[dict[str, Any]]) -> pa.Table:
     """:func:`rows_to_arrow` of some of a table's rows (one page), with columns that are null throughout
     left as Arrow's null type, so that the pages of a table concatenate into the types of the whole."""
+    import pyarrow as pa
+
     spec = TABLES.get(table)
     known = dict(spec.columns) if spec else {}
-    page = _page_in_one_pass(table, rows, known)
-    return page if page is not None else _page_column_by_column(table, rows, known)
-
-
-def _page_in_one_pass(table: str, rows: Sequence[dict[str, Any]], known: dict[str, Any]) -> pa.Table | None:
-    """The page converted by Arrow in one pass over its records (C++, no Python list per column): the same
-    inference as :func:`_page_column_by_column`, which takes over (None) when some column mixes types."""
-    import pyarrow as pa
-
-    if not rows:
-        return None
-    try:
-        records = pa.array(rows)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-        return None
-    if not pa.types.is_struct(records.type):
-        return None
-    names = [records.type.field(index).name for index in range(records.type.num_fields)]
-    arrays = records.flatten()
-    for index, name in enumerate(names):
-        if known.get(name) in _BLANK_IS_NULL_TYPES and pa.types.is_string(arrays[index].type):
-            values = [None if value is None or not value.strip() else value for value in arrays[index].to_pylist()]
-            arrays[index] = pa.array(values)
-    present = set(names)
-    for name in known:
-        if name not in present:
-            names.append(name)
-            arrays.append(pa.nulls(len(rows)))
-    return pa.table(arrays, names=names)
-
-
-def _page_column_by_column(table: str, rows: Sequence[dict[str, Any]], known: dict[str, Any]) -> pa.Table:
-    import pyarrow as pa
-
-    names: dict[str, None] = {}
-    for row in rows:
-        for key in row:
-            names.setdefault(key, None)
-    for key in known:
-        names.setdefault(key, None)
+    columns = _columns(rows)
+    names = dict.fromkeys(chain(columns or chain.from_iterable(rows), known))
     arrays = []
     for name in names:
-        values = [row.get(name) for row in rows]
-        if known.get(name) in _BLANK_IS_NULL_TYPES:
+        values = columns[name] if name in columns else [row.get(name) for row in rows]
+        array = _inferred(values)
+        # Only a column with text in it can hold blanks: numbers, booleans, nulls and nested values skip the pass.
+        if known.get(name) in _BLANK_IS_NULL_TYPES and (array is None or pa.types.is_string(array.type)):
             values = [None if isinstance(v, str) and not v.strip() else v for v in values]
-        declared = arrow_type(known[name]) if name in known else None
-        try:
-            array = pa.array(values)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-            array = None
-            if declared is not None:
-                try:
-                    array = pa.array(values, type=declared)
-                except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-                    array = None
-            if array is None:
-                log.warning("Aeries %s: column %s mixes value types; it is written as text", table, name)
-                array = pa.array([_as_text(v) for v in values], type=pa.string())
+            array = _inferred(values)
+        if array is None and name in known:
+            array = _inferred(values, arrow_type(known[name]))
+        if array is None:
+            log.warning("Aeries %s: column %s mixes value types; it is written as text", table, name)
+            array = pa.array([_as_text(v) for v in values], type=pa.string())
         arrays.append(array)
     return pa.table(arrays, names=list(names)) if names else pa.table({})
+
+
+def _inferred(values: list[Any], data_type: pa.DataType | None = None) -> pa.Array | None:
+    """``values`` as an Arrow array (of ``data_type``, else of the type Arrow infers); None when they do not fit."""
+    import pyarrow as pa
+
+    try:
+        return pa.array(values, type=data_type)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return None
+
+
+def _columns(rows: Sequence[dict[str, Any]]) -> dict[str, list[Any]]:
+    """The columns of records that all have the first one's keys in its order (as a server writes a list),
+    transposed in one pass; {} when they differ (each column is then gathered by name)."""
+    if not rows:
+        return {}
+    keys = tuple(rows[0])
+    if not all(tuple(row) == keys for row in rows):
+        return {}
+    return dict(zip(keys, map(list, zip(*(row.values() for row in rows)))))
 
 
 def _typed_nulls(table: str, arrow_table: pa.Table) -> pa.Table:
