@@ -15,6 +15,11 @@ if TYPE_CHECKING:  # pragma: no cover
 #: Registry types in which a blank string (``""`` or padded ``"  "``, as Aeries sends an unset code) is null.
 _BLANK_IS_NULL_TYPES = ("int64", "float64", "bool")
 
+#: Records with fewer fields are gathered column by column: checking that every record has the same keys costs more
+#: than the transposition saves (5,000 rosters of 7 fields: 5.7 ms transposed, 3.3 ms by name; 500 students of
+#: 77 fields: 3.1 ms transposed, 4.9 ms by name).
+_TRANSPOSE_MIN_COLUMNS = 16
+
 
 def arrow_type(spec: Any) -> pa.DataType:
     """The Arrow type of a registry column type (:mod:`aeries_hub.aeries.tables`)."""
@@ -99,8 +104,8 @@ def _inferred(values: list[Any], data_type: pa.DataType | None = None) -> pa.Arr
 
 def _columns(rows: Sequence[dict[str, Any]]) -> dict[str, list[Any]]:
     """The columns of records that all have the first one's keys in its order (as a server writes a list),
-    transposed in one pass; {} when they differ (each column is then gathered by name)."""
-    if not rows:
+    transposed in one pass; {} when they differ, or are narrow (each column is then gathered by name)."""
+    if not rows or len(rows[0]) < _TRANSPOSE_MIN_COLUMNS:
         return {}
     keys = tuple(rows[0])
     if not all(tuple(row) == keys for row in rows):
