@@ -2,7 +2,9 @@
 
 For each table it times ``aeries_hub.aeries.collect.extract_to_parquet`` (paging, concurrency, Parquet writing), then
 fetches the very same pages with the same concurrency and throws the bodies away: the time a perfect
-client would need. It prints rows, seconds, rows per second and the ratio extraction / limit.
+client would need. It prints rows, seconds, rows per second and the ratio extraction / limit, then the CPU
+seconds this process spent on each (all its threads; the emulator is another process): on a busy machine the
+wall-clock ratio moves with the other load, the CPU ratio much less.
 
     python bench/extract_rate.py --students 20000 [--concurrency 4] [--page-size 500]
 """
@@ -83,23 +85,33 @@ def main() -> None:
         )
         hook = AeriesHook(aeries_conn_id="aeries_bench")
         school_codes = [s["SchoolCode"] for s in hook.get_schools() if s["SchoolCode"] != 0]
-        print(f"{'table':10} {'rows':>9} {'extract s':>10} {'rows/s':>9} {'limit s':>8} {'ratio':>6}")
-        total_rows = total_extract = total_limit = 0.0
+        print(f"{'table':10} {'rows':>9} {'extract s':>10} {'rows/s':>9} {'limit s':>8} {'ratio':>6} "
+              f"{'extract cpu':>11} {'limit cpu':>9} {'ratio':>6}")
+        total_rows = total_extract = total_limit = total_extract_cpu = total_limit_cpu = 0.0
         for table in TABLES:
-            runs, limits = [], []
+            runs, limits, runs_cpu, limits_cpu = [], [], [], []
             for _ in range(args.repeat):
+                cpu = time.process_time()
                 result = extract_to_parquet(hook, table, workdir / f"{table}.parquet")
+                runs_cpu.append(time.process_time() - cpu)
                 runs.append(result.seconds)
+                cpu = time.process_time()
                 seconds, _ = limit_seconds(emulator.url, cert, SPECS[table], school_codes, args.page_size, args.concurrency)
+                limits_cpu.append(time.process_time() - cpu)
                 limits.append(seconds)
             extract_s, limit_s = statistics.median(runs), statistics.median(limits)
+            extract_cpu, limit_cpu = statistics.median(runs_cpu), statistics.median(limits_cpu)
             total_rows += result.rows
             total_extract += extract_s
             total_limit += limit_s
+            total_extract_cpu += extract_cpu
+            total_limit_cpu += limit_cpu
             print(f"{table:10} {result.rows:>9} {extract_s:>10.3f} {result.rows / extract_s:>9.0f} "
-                  f"{limit_s:>8.3f} {extract_s / limit_s:>6.2f}")
+                  f"{limit_s:>8.3f} {extract_s / limit_s:>6.2f} {extract_cpu:>11.3f} {limit_cpu:>9.3f} "
+                  f"{extract_cpu / max(limit_cpu, 1e-3):>6.2f}")
         print(f"{'all':10} {int(total_rows):>9} {total_extract:>10.3f} {total_rows / total_extract:>9.0f} "
-              f"{total_limit:>8.3f} {total_extract / total_limit:>6.2f}")
+              f"{total_limit:>8.3f} {total_extract / total_limit:>6.2f} {total_extract_cpu:>11.3f} "
+              f"{total_limit_cpu:>9.3f} {total_extract_cpu / max(total_limit_cpu, 1e-3):>6.2f}")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from itertools import chain
 from typing import TYPE_CHECKING, Any, Sequence
 
 from aeries_hub.aeries.logs import log
@@ -13,6 +14,11 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: Registry types in which a blank string (``""`` or padded ``"  "``, as Aeries sends an unset code) is null.
 _BLANK_IS_NULL_TYPES = ("int64", "float64", "bool")
+
+#: Records with fewer fields are gathered column by column: checking that every record has the same keys costs more
+#: than the transposition saves (5,000 rosters of 7 fields: 5.7 ms transposed, 3.3 ms by name; 500 students of
+#: 77 fields: 3.1 ms transposed, 4.9 ms by name).
+_TRANSPOSE_MIN_COLUMNS = 16
 
 
 def arrow_type(spec: Any) -> pa.DataType:
@@ -67,32 +73,44 @@ def rows_to_arrow_page(table: str, rows: Sequence[dict[str, Any]]) -> pa.Table:
 
     spec = TABLES.get(table)
     known = dict(spec.columns) if spec else {}
-    names: dict[str, None] = {}
-    for row in rows:
-        for key in row:
-            names.setdefault(key, None)
-    for key in known:
-        names.setdefault(key, None)
+    columns = _columns(rows)
+    names = dict.fromkeys(chain(columns or chain.from_iterable(rows), known))
     arrays = []
     for name in names:
-        values = [row.get(name) for row in rows]
-        if known.get(name) in _BLANK_IS_NULL_TYPES:
+        values = columns[name] if name in columns else [row.get(name) for row in rows]
+        array = _inferred(values)
+        # Only a column with text in it can hold blanks: numbers, booleans, nulls and nested values skip the pass.
+        if known.get(name) in _BLANK_IS_NULL_TYPES and (array is None or pa.types.is_string(array.type)):
             values = [None if isinstance(v, str) and not v.strip() else v for v in values]
-        declared = arrow_type(known[name]) if name in known else None
-        try:
-            array = pa.array(values)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-            array = None
-            if declared is not None:
-                try:
-                    array = pa.array(values, type=declared)
-                except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-                    array = None
-            if array is None:
-                log.warning("Aeries %s: column %s mixes value types; it is written as text", table, name)
-                array = pa.array([_as_text(v) for v in values], type=pa.string())
+            array = _inferred(values)
+        if array is None and name in known:
+            array = _inferred(values, arrow_type(known[name]))
+        if array is None:
+            log.warning("Aeries %s: column %s mixes value types; it is written as text", table, name)
+            array = pa.array([_as_text(v) for v in values], type=pa.string())
         arrays.append(array)
     return pa.table(arrays, names=list(names)) if names else pa.table({})
+
+
+def _inferred(values: list[Any], data_type: pa.DataType | None = None) -> pa.Array | None:
+    """``values`` as an Arrow array (of ``data_type``, else of the type Arrow infers); None when they do not fit."""
+    import pyarrow as pa
+
+    try:
+        return pa.array(values, type=data_type)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return None
+
+
+def _columns(rows: Sequence[dict[str, Any]]) -> dict[str, list[Any]]:
+    """The columns of records that all have the first one's keys in its order (as a server writes a list),
+    transposed in one pass; {} when they differ, or are narrow (each column is then gathered by name)."""
+    if not rows or len(rows[0]) < _TRANSPOSE_MIN_COLUMNS:
+        return {}
+    keys = tuple(rows[0])
+    if not all(tuple(row) == keys for row in rows):
+        return {}
+    return dict(zip(keys, map(list, zip(*(row.values() for row in rows)))))
 
 
 def _typed_nulls(table: str, arrow_table: pa.Table) -> pa.Table:

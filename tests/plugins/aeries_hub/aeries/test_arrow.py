@@ -39,3 +39,25 @@ def test_padded_blank_in_a_number_or_boolean_column_is_null_and_the_column_keeps
 def test_a_non_blank_text_in_a_number_column_still_falls_back_to_text_not_to_null():
     table = rows_to_arrow("students", [{"StudentID": 1, "NextSchoolCode": 300}, {"StudentID": 2, "NextSchoolCode": "3OO"}])
     assert table.column("NextSchoolCode").to_pylist() == ["300", "3OO"]
+
+
+def test_a_page_has_its_records_keys_in_first_seen_order_then_the_known_columns_as_nulls():
+    import pyarrow as pa
+
+    from aeries_hub.aeries.arrow import rows_to_arrow_page
+    from aeries_hub.aeries.tables import TABLES
+
+    page = rows_to_arrow_page("sections", [
+        {"SectionNumber": 1, "SchoolCode": 100},
+        {"SchoolCode": 100, "SectionNumber": 2, "Extra": "x",
+         "SectionStaffMembers": [{"StaffID": 7, "StartDate": "2025-08-01T00:00:00"}]},
+    ])
+    rest = [name for name in TABLES["sections"].column_names
+            if name not in ("SectionNumber", "SchoolCode", "SectionStaffMembers")]
+    assert page.column_names == ["SectionNumber", "SchoolCode", "Extra", "SectionStaffMembers", *rest]
+    assert page.schema.field("SectionStaffMembers").type == pa.list_(
+        pa.struct([("StaffID", pa.int64()), ("StartDate", pa.string())]))
+    assert page.column("SectionStaffMembers").to_pylist() == [
+        None, [{"StaffID": 7, "StartDate": "2025-08-01T00:00:00"}]]
+    assert page.column("Extra").to_pylist() == [None, "x"]
+    assert {page.schema.field(name).type for name in rest} == {pa.null()}
