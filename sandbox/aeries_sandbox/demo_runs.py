@@ -1,12 +1,19 @@
-"""`make demo`'s DAG runs in one Airflow process, which imports Airflow, the hub and GX once for all of them.
+"""`make demo`'s and `make airflow`'s Airflow side in one process, which imports Airflow, the hub and GX once.
 
-    python -m aeries_sandbox.demo_runs LOGS < runs.json
+    python -m aeries_sandbox.demo_runs WORKDIR < plan.json
 
-run with the demo's Airflow environment (:func:`aeries_sandbox.demo.airflow_env`), reads ``[[dag_id, conf], ...]``
-on stdin and runs each under ``dag.test()`` in turn, as ``airflow dags test DAG_ID --conf CONF`` would (the DAGs
-of the configured bundles, parsed once; ``dag.test()`` writes them to the metadata database before each run), its
-output appended to ``LOGS/<dag_id>.log``. On stdout it prints one JSON line per run, when the run ends:
-``{"dag_id", "started" (epoch seconds), "seconds", "state"}``; anything else the process prints goes to stderr.
+run with the demo's Airflow environment (:func:`aeries_sandbox.demo.airflow_env`) on a migrated metadata database,
+reads ``{"connections": {conn_id: connection JSON}, "slots": N, "runs": [[dag_id, conf], ...]}`` on stdin (the
+connections hold the stack's secrets: never a file or the command line) and
+
+* stores the connections (:func:`aeries_sandbox.demo_connections.store_connections`, its record in
+  ``WORKDIR/airflow/demo_connections.json``) and creates the missing pools with ``slots`` slots
+  (:func:`aeries_hub.pools.create_missing_pools`), each step's lines in ``WORKDIR/logs/airflow-<step>.log``;
+* runs each of ``runs`` under ``dag.test()`` in turn, as ``airflow dags test DAG_ID --conf CONF`` would, its
+  output appended to ``WORKDIR/logs/<dag_id>.log``.
+
+On stdout it prints one JSON line per step as it ends: ``{"connections": [line, ...]}``, ``{"pools": [...]}``, then
+``{"dag_id", "started" (epoch seconds), "seconds", "state"}`` per run; anything else it prints goes to stderr.
 """
 
 from __future__ import annotations
@@ -81,22 +88,39 @@ def run_dag(dag_id: str, files: dict[str, tuple[str, Path, str]], conf: dict) ->
         return "error"
 
 
+def setup(plan: dict, workdir: Path) -> Iterator[dict]:
+    """The connections and the pools of ``plan`` into the metadata database; one outcome per step."""
+    from aeries_hub.pools import create_missing_pools
+    from aeries_sandbox.demo_connections import store_connections
+
+    with output_to(workdir / "logs" / "airflow-connections.log"):
+        lines = store_connections(plan["connections"], workdir / "airflow" / "demo_connections.json")
+        print("\n".join(lines))
+    yield {"connections": lines}
+    with output_to(workdir / "logs" / "airflow-pools.log"):
+        lines = [f"Pool {name}: {outcome}" for name, outcome in create_missing_pools(plan["slots"]).items()]
+        print("\n".join(lines))
+    yield {"pools": lines}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        raise SystemExit("usage: python -m aeries_sandbox.demo_runs LOGS < runs.json")
-    logs = Path(args[0])
-    runs = json.load(sys.stdin)
+        raise SystemExit("usage: python -m aeries_sandbox.demo_runs WORKDIR < plan.json")
+    workdir = Path(args[0])
+    plan = json.load(sys.stdin)
     # The JSON lines get stdout to themselves: whatever else prints (Airflow's start-up) goes to stderr.
     results = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
 
     from airflow.utils.providers_configuration_loader import providers_configuration_loaded
 
-    files = providers_configuration_loaded(dag_files)()
-    for dag_id, conf in runs:
+    for outcome in setup(plan, workdir):
+        print(json.dumps(outcome), file=results)
+    files = providers_configuration_loaded(dag_files)() if plan["runs"] else {}
+    for dag_id, conf in plan["runs"]:
         started = time.time()
-        with output_to(logs / f"{dag_id}.log"):
+        with output_to(workdir / "logs" / f"{dag_id}.log"):
             state = run_dag(dag_id, files, conf)
         print(json.dumps({"dag_id": dag_id, "started": started, "seconds": time.time() - started, "state": state}),
               file=results)
