@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 #: The project checkout (sandbox/aeries_sandbox/demo.py): `make demo` runs the sandbox's editable install.
 REPO = Path(__file__).resolve().parents[2]
@@ -62,18 +62,37 @@ def run_airflow(args: list[str], env: dict[str, str], log_path: Path, *, check: 
     return done.returncode
 
 
-def store_connections(stack, env: dict[str, str], workdir: Path) -> None:
-    """The stack's connections into the metadata database (Admin > Connections shows and edits them), not
-    ``AIRFLOW_CONN_*`` variables, which would hide an edit made there. Handed over on stdin: no secret on a command
-    line or in a file; the lines printed name the connections only."""
-    log_path = workdir / "logs" / "airflow-connections.log"
-    start = log_path.stat().st_size if log_path.exists() else 0
-    run_airflow([str(workdir / "airflow" / "demo_connections.json")], env, log_path,
-                module="aeries_sandbox.demo_connections", stdin=json.dumps(stack.connections()).encode())
-    kept = [line for line in log_path.read_text()[start:].splitlines() if ": kept as it is" in line]
-    print(f"Connections: in Airflow's metadata database (Admin > Connections); see {_short(str(log_path))}")
-    for line in kept:
-        print(f"  {line}")
+def airflow_side(stack, runs: list[list], env: dict[str, str], workdir: Path) -> Iterator[dict]:
+    """The stack's connections and the DAGs' pools into the metadata database, then each of ``runs``
+    (``[dag_id, conf]``) under ``dag.test()`` one after the other, all in one Airflow process
+    (:mod:`aeries_sandbox.demo_runs`, which pays Airflow's and GX's start-up once); yields each step's outcome
+    as it ends. The connections go in the database (Admin > Connections shows and edits them), not in
+    ``AIRFLOW_CONN_*`` variables, which would hide an edit made there; they are handed over on stdin: no secret
+    on a command line or in a file."""
+    log_path = workdir / "logs" / "airflow-demo-runs.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    # Every pool a task of the DAGs takes (one per Aeries connection), or its tasks would never be queued.
+    plan = {"connections": stack.connections(), "slots": 4, "runs": runs}
+    with log_path.open("ab") as log:
+        process = subprocess.Popen([sys.executable, "-m", "aeries_sandbox.demo_runs", str(workdir)], env=env,
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log)
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(json.dumps(plan).encode())
+        process.stdin.close()
+        yield from (json.loads(line) for line in process.stdout)
+    if process.wait():
+        tail = log_path.read_text(errors="replace").splitlines()[-40:]
+        raise SystemExit(f"`aeries_sandbox.demo_runs` failed (exit {process.returncode}); end of {log_path}:\n"
+                         + "\n".join(tail))
+
+
+def print_connections(lines: list[str], workdir: Path) -> None:
+    """Where the connections are, and each one kept as an operator left it (the lines name connections only)."""
+    print("Connections: in Airflow's metadata database (Admin > Connections); see "
+          f"{_short(str(workdir / 'logs' / 'airflow-connections.log'))}")
+    for line in lines:
+        if ": kept as it is" in line:
+            print(f"  {line}")
 
 
 def latest_report(staging: Path, dag_id: str, since: float) -> Path:
@@ -124,10 +143,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"SFTP server: {stack.sftp.host}:{stack.sftp.port}, files land under {stack.sftp.root}")
         print(f"Vendor API receiver: {stack.vendor_api.url} (SchoolMint Enroll's sandbox and production)")
         run_airflow(["db", "migrate"], env, workdir / "logs" / "airflow-db-migrate.log")
-        store_connections(stack, env, workdir)
-        # Every pool a task of the DAGs takes (one per Aeries connection), or its tasks would never be queued.
-        run_airflow(["--slots", "4"], env, workdir / "logs" / "airflow-pools.log", module="aeries_hub.pools")
+        # The safe first run: after a dry run that completed, the first delivery needs no approval
+        # ([aeries_hub] approve_first_delivery); without it, the delivery would wait for one.
+        runs = [] if args.standalone else [
+            [dag_id, run_conf] for dag_id, conf in DEMO_RUNS.items() for run_conf in ({**conf, "dry_run": True}, conf)
+        ]
+        steps = airflow_side(stack, runs, env, workdir)
+        print_connections(next(steps)["connections"], workdir)
+        next(steps)  # the pools
         if args.standalone:
+            for _ in steps:  # the process ends
+                pass
             print("Starting airflow standalone on http://localhost:8080 (login printed below; Ctrl-C stops).")
             return subprocess.call([sys.executable, "-m", "airflow", "standalone"], env=env)
         staging = workdir / "airflow" / "staging"
@@ -135,16 +161,9 @@ def main(argv: list[str] | None = None) -> int:
               "<dag_id>.log) ...\n")
         print(f"{'integration':<21} {'status':<31} {'time':>7} {'extracted':>9} {'checks':>8} {'rejected':>8} {'delivered':>9} "
               f"{'bytes':>10}  where")
-        for dag_id, conf in DEMO_RUNS.items():
-            # The safe first run: after a dry run that completed, the first delivery needs no approval
-            # ([aeries_hub] approve_first_delivery); without it, `dags test` would wait for one.
-            for run_conf in ({**conf, "dry_run": True}, conf):
-                run_started = time.time()
-                command = ["dags", "test", dag_id] + (["--conf", json.dumps(run_conf)] if run_conf else [])
-                run_airflow(command, env, workdir / "logs" / f"{dag_id}.log", check=False)
-                report_path = latest_report(staging, dag_id, run_started - 1)
-                print(summary_line(json.loads(report_path.read_text()), time.time() - run_started, stack.landed),
-                      flush=True)
+        for ended in steps:
+            report_path = latest_report(staging, ended["dag_id"], ended["started"] - 1)
+            print(summary_line(json.loads(report_path.read_text()), ended["seconds"], stack.landed), flush=True)
         print(f"\nAll five in {time.time() - started:.1f} s. Run reports: {staging}/<dag_id>/<run_id>/report.json")
     return 0
 
