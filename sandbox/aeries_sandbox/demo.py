@@ -137,6 +137,13 @@ def main(argv: list[str] | None = None) -> int:
     # deliveries, so that no run compares itself with another demo's vendor (and waits for an approval).
     for state in (workdir / "airflow" / "staging").glob(f"*/{STATE_FOLDER}"):
         shutil.rmtree(state)
+    if not args.standalone:
+        # `make demo` is a first delivery each time: without the record of the last delivery, the metadata
+        # database's delivery events and the files at the SFTP server would make each first delivery wait for an
+        # approval (the state-loss check). `make airflow` keeps them, and the connections an operator edited.
+        shutil.rmtree(workdir / "sftp", ignore_errors=True)
+        for database in (workdir / "airflow").glob("airflow.db*"):
+            database.unlink()
     started = time.time()
     with sandbox_stack(workdir, students=args.students, seed=args.seed) as stack:
         print(f"Aeries emulator: {stack.emulator.url} (district in {stack.data_dir})")

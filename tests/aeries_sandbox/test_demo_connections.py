@@ -98,7 +98,9 @@ def test_a_connection_the_demo_did_not_write_is_kept(airflow_db, tmp_path):
 def test_the_demo_stores_its_connections_in_the_database_and_sets_no_connection_variable():
     from pathlib import Path
 
-    demo = (Path(__file__).resolve().parents[2] / "sandbox" / "aeries_sandbox" / "demo.py").read_text()
+    sandbox = Path(__file__).resolve().parents[2] / "sandbox" / "aeries_sandbox"
+    demo, runs = (sandbox / "demo.py").read_text(), (sandbox / "demo_runs.py").read_text()
     # AIRFLOW_CONN_* variables come before the database in Airflow's lookup: they would hide an operator's edit.
-    assert "connection_env(" not in demo
-    assert "store_connections(stack, env, workdir)" in demo
+    assert "connection_env(" not in demo and "connection_env(" not in runs
+    # the demo's one Airflow process stores them, before its runs
+    assert 'store_connections(plan["connections"]' in runs
