@@ -48,9 +48,11 @@ def test_missing_pools_are_created_and_an_existing_pool_keeps_its_slots(airflow_
 
 
 def test_the_demo_and_the_compose_init_create_the_required_pools():
-    # make demo and make airflow both start through aeries_sandbox.demo.main.
+    # make demo and make airflow both start through aeries_sandbox.demo.main, whose one Airflow process
+    # (aeries_sandbox.demo_runs) creates the pools before any run.
     demo = (REPO / "sandbox" / "aeries_sandbox" / "demo.py").read_text()
-    assert 'run_airflow(["--slots", "4"], env, workdir / "logs" / "airflow-pools.log", module="aeries_hub.pools")' in demo
+    runs = (REPO / "sandbox" / "aeries_sandbox" / "demo_runs.py").read_text()
+    assert '"slots": 4' in demo and 'create_missing_pools(plan["slots"])' in runs
     compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
     # Every compose profile runs airflow-init before any other Airflow service.
     assert '/entrypoint python -m aeries_hub.pools --slots "$${AERIES_POOL_SLOTS}"' in compose["services"]["airflow-init"]["command"][1]
