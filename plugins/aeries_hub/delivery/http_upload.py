@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -58,6 +59,10 @@ MAX_WARNINGS = 50
 ERRORS_SHOWN = 3
 #: The largest SisImport answer read.
 MAX_ANSWER_BYTES = 5_000_000
+#: The longest Canvas message kept (in the receipt, report and alert); the rest is cut.
+MAX_MESSAGE_CHARS = 300
+#: An import id as Canvas gives it (an integer, or its digits with string ids): it goes into the polling URL's path.
+IMPORT_ID = re.compile(r"[0-9]{1,20}")
 
 
 @dataclass
@@ -142,10 +147,10 @@ def _upload(hook: VendorApiHook, endpoint: str, path: Path, name: str, params: d
         target, path.read_bytes(), headers={"Content-Type": CONTENT_TYPES.get(extension, "application/octet-stream")},
         label=f"the upload of {name}", what=f"the upload of {name}")
     import_id = answer.get("id")
-    if isinstance(import_id, bool) or not isinstance(import_id, (int, str)) or str(import_id).strip() == "":
+    if isinstance(import_id, bool) or not isinstance(import_id, (int, str)) or not IMPORT_ID.fullmatch(str(import_id)):
         raise DeliveryError(f"{hook.where(hook.url_from_endpoint(target))} answered the upload of {name} with HTTP "
-                            f"{status} but no import id; it is not an SIS import API (check delivery.http_upload."
-                            "endpoint)")
+                            f"{status} but no import id (a number); it is not an SIS import API (check "
+                            "delivery.http_upload.endpoint)")
     return import_id
 
 
@@ -197,8 +202,12 @@ def _messages(pairs: Any) -> list[tuple[str, str]]:
     for pair in pairs if isinstance(pairs, list) else []:
         parts = [str(p) for p in pair] if isinstance(pair, list) else ["", str(pair)]
         file, message = (parts[0], parts[-1]) if len(parts) > 1 else ("", "".join(parts))
-        found.append((vendor_reason(file), vendor_reason(message)))
+        found.append((vendor_reason(_cut(file)), vendor_reason(_cut(message))))  # cut first: a regex over MBs stalls
     return found
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_MESSAGE_CHARS else text[:MAX_MESSAGE_CHARS - 1] + "…"
 
 
 def _listed(messages: list[dict[str, str]]) -> str:

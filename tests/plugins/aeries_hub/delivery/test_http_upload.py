@@ -282,3 +282,76 @@ def test_a_held_file_is_uploaded_in_place_of_the_built_one(canvas, tmp_path):
 
     (sent,) = uploads(canvas)
     assert sent.body == held and receipt["sha256"] == item["sha256"]
+
+
+class HostileSisImportApi:
+    """A server on localhost that answers like an SIS import API an attacker controls: the upload's id and the
+    import's warnings are what the test sets."""
+
+    def __init__(self, upload_answer: dict, job: dict):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        outer = self
+        self.paths: list[str] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def answer(self, document: dict) -> None:
+                body = json.dumps(document).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self):  # noqa: N802 - http.server's name
+                outer.paths.append(self.path)
+                self.rfile.read(int(self.headers["Content-Length"]))
+                self.answer(upload_answer)
+
+            def do_GET(self):  # noqa: N802
+                outer.paths.append(self.path)
+                self.answer(job)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def connection(self) -> str:
+        return json.dumps({"conn_type": "http", "host": "127.0.0.1", "port": self.server.server_port,
+                           "schema": "http", "password": TOKEN, "extra": {"timeout": 10, "allow_insecure": True}})
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_an_import_id_that_is_a_path_is_refused_before_any_look(tmp_path, monkeypatch):
+    hostile = HostileSisImportApi({"id": "../../users/self", "workflow_state": "created"}, {"workflow_state": "imported"})
+    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", hostile.connection())
+    try:
+        with pytest.raises(DeliveryError) as refused:
+            upload(write_zip(tmp_path, {"users.csv": USERS}))
+    finally:
+        hostile.close()
+    assert "answered the upload of canvas_sis.zip with HTTP 200 but no import id (a number); it is not an SIS import " \
+           "API (check delivery.http_upload.endpoint)" in str(refused.value)
+    assert [path.split("?")[0] for path in hostile.paths] == [ENDPOINT]  # no GET of ../../users/self
+
+
+def test_a_huge_or_formula_like_canvas_warning_is_cut_and_its_quoted_values_left_out(tmp_path, monkeypatch):
+    huge = "No login_id given for user 141113 " + "A" * 1_000_000
+    job = {"id": 7, "workflow_state": "imported_with_messages",
+           "processing_warnings": [["=HYPERLINK(\"http://x\")/../../etc/passwd", huge]]}
+    hostile = HostileSisImportApi({"id": 7, "workflow_state": "created"}, job)
+    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", hostile.connection())
+    try:
+        receipt, _ = upload(write_zip(tmp_path, {"users.csv": USERS}))
+    finally:
+        hostile.close()
+    (warning,) = receipt.warnings
+    assert len(warning["message"]) == 300 and warning["message"].endswith("…")
+    assert warning["message"].startswith("No login_id given for user 141113 AAA")
+    assert warning["file"] == "=HYPERLINK(<value>)/../../etc/passwd"  # the quoted URL cut; a name only, never opened
