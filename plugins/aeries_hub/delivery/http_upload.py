@@ -202,7 +202,7 @@ def _messages(pairs: Any) -> list[tuple[str, str]]:
     for pair in pairs if isinstance(pairs, list) else []:
         parts = [str(p) for p in pair] if isinstance(pair, list) else ["", str(pair)]
         file, message = (parts[0], parts[-1]) if len(parts) > 1 else ("", "".join(parts))
-        found.append((vendor_reason(_cut(file)), vendor_reason(_cut(message))))  # cut first: a regex over MBs stalls
+        found.append((vendor_reason(_cut(file)), vendor_reason(_cut(message))))
     return found
 
 

@@ -51,13 +51,39 @@ def vendor_reject_reasons(rejected: list[dict]) -> tuple[list[dict], int]:
 
 #: A value inside a vendor's error text: quoted, an e-mail address or a date (e.g. ``students.DOB: '02/10/2010'
 #: is not a YYYY-MM-DD date``): a birth date or a name must not reach a report that is kept.
-_VENDOR_VALUE = re.compile(
-    r"""(?<!\w)'[^']*'(?!\w)|(?<!\w)"[^"]*"(?!\w)|[\w.+-]+@[\w-]+(?:\.[\w-]+)+|\b\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}\b"""
-)
+_QUOTED_OR_DATE = re.compile(r"""(?<!\w)'[^']*'(?!\w)|(?<!\w)"[^"]*"(?!\w)|\b\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}\b""")
+_LOCAL_PART = re.compile(r"[\w.+-]+")
+_AT_DOMAIN = re.compile(r"@[\w-]+(?:\.[\w-]+)+")
 
 
 def vendor_reason(error: str) -> str:
-    return _VENDOR_VALUE.sub("<value>", str(error))
+    """``error`` with each value it quotes replaced by ``<value>``, in time linear in its length.
+
+    The result is that of ``re.sub`` with one pattern, quoted | e-mail address (``[\\w.+-]+@domain``) | date, but
+    such a regex tries the e-mail address at every character of a long word, to its end: a 40 kB vendor message
+    took 12 s. An address is found at any character of a run of local-part characters exactly when the run ends
+    in ``@domain``, so each run is looked at once."""
+    text = str(error)
+    # (first character of the run, end of the run, end of the address) of each run that ends in @domain
+    addresses = [(run.start(), run.end(), domain.end()) for run in _LOCAL_PART.finditer(text)
+                 if (domain := _AT_DOMAIN.match(text, run.end()))]
+    parts, at, index, other = [], 0, 0, None
+    while True:
+        while index < len(addresses) and addresses[index][1] <= at:
+            index += 1
+        if other is None or other.start() < at:
+            other = _QUOTED_OR_DATE.search(text, at)
+        address = (max(at, addresses[index][0]), addresses[index][2]) if index < len(addresses) else None
+        if address is not None and (other is None or address[0] <= other.start()):
+            start, at_next = address  # the address is tried before a date at the same character
+        elif other is not None:
+            start, at_next = other.span()
+        else:
+            break
+        parts += [text[at:start], "<value>"]
+        at = at_next
+    parts.append(text[at:])
+    return "".join(parts)
 
 
 def without_vendor_values(receipt: dict) -> dict:
