@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from aeries_hub.run.summary import TaskFailure
+from aeries_hub.run.summary import TaskFailure, check_name
 from aeries_hub.staging import RunFolder, staging_base
 
 VENDOR, WRITEBACK = "vendor", "write-back"
@@ -279,13 +279,9 @@ def check_results(dag_id: str, run_id: str) -> list[tuple[str, dict[str, Any]]]:
     return found
 
 
-def _check_name(result: dict[str, Any]) -> str:
-    return result.get("description") or result.get("rule") or result["expectation"]
-
-
 def warned_checks(dag_id: str, run_id: str) -> list[str]:
     """``Aeries students: Birthdate is Aeries' null date ...`` for each check that warned."""
-    return [f"{where}: {_check_name(r)}" + (f" ({r['unexpected_count']} rows)" if r.get("unexpected_count") else "")
+    return [f"{where}: {check_name(r)}" + (f" ({r['unexpected_count']} rows)" if r.get("unexpected_count") else "")
             for where, r in check_results(dag_id, run_id) if r.get("outcome") == "warned"]
 
 
@@ -299,7 +295,7 @@ def quality_results(dag_id: str, run_id: str) -> list[QualityResult]:
             detail += f", {r['rejected_count']} rejected" if r.get("rejected_count") else ""
         else:
             detail = ""
-        results.append(QualityResult(where, _check_name(r), list(r.get("columns") or []), r.get("severity", ""),
+        results.append(QualityResult(where, check_name(r), list(r.get("columns") or []), r.get("severity", ""),
                                      r.get("outcome", ""), detail))
     return results
 

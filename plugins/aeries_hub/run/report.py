@@ -28,6 +28,7 @@ from aeries_hub.run.summary import (
     RunSummaries,
     SourceValidation,
     Summary,
+    check_name,
     omitted_when_none,
 )
 
@@ -282,7 +283,7 @@ def failed_checks(mapping: Mapping, sources: SourceValidation, builds: dict[str,
             if result["outcome"] != "failed":
                 continue
             columns = f" [{', '.join(result['columns'])}]" if result["columns"] else ""
-            what = f"{name}: {result['description'] or result.get('rule') or result['expectation']}{columns}"
+            what = f"{name}: {check_name(result)}{columns}"
             if result.get("exception"):
                 lines.append(f"{what}: could not run: {result['exception']}")
                 continue
@@ -333,8 +334,7 @@ def missing_values(checks: dict) -> list[dict]:
 def failing_groups(checks: dict) -> list[dict]:
     """The groups that a count per group (``counts:``) that warned or rejected found failing: ``{check, groups}``
     each, every group's ids with its count (the runner's ``groups``)."""
-    return [{"check": result.get("description") or result.get("rule") or result["expectation"],
-             "groups": result["groups"]}
+    return [{"check": check_name(result), "groups": result["groups"]}
             for result in checks.get("results", []) if result.get("groups") and result["outcome"] == "warned"]
 
 

@@ -119,6 +119,12 @@ class SourceValidation(Summary):
     run_values: dict[str, str] | None = omitted_when_none()
 
 
+def check_name(result: dict[str, Any]) -> str:
+    """What a check result of ``checks`` (``quality.runner``) is called: its description, its rule, or its
+    expectation."""
+    return result.get("description") or result.get("rule") or result["expectation"]
+
+
 @dataclass(frozen=True)
 class BuildSummary(Summary):
     """``build_<stem>``: one vendor file built and checked (``mapping.build.build_vendor_file``); ``error`` when it
