@@ -91,8 +91,6 @@ def sftp_pattern(origin: dict[str, Any], source: str, format: str) -> str:
     return origin.get("pattern", "*.jsonl" if format == "jsonl" else "*.csv")
 
 
-
-
 def source_problems(writeback: WriteBack) -> list[str]:
     """The source's options that do not go with its format (``<key path>: <problem>``)."""
     problems = []
