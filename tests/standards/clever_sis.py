@@ -20,6 +20,7 @@ from tests.standards.csv_rules import (
     FileSpec,
     Violation,
     email,
+    files_named,
     finished,
     load_tables,
     read_delivery,
@@ -94,10 +95,7 @@ SPECS = {name: FileSpec(name, columns, SPEC) for name, columns in (
 
 def check(path: Path) -> list[Violation]:
     files = read_delivery(path)
-    violations = [Violation(name, 0, "", "required file missing", SPEC) for name in REQUIRED_FILES
-                  if name not in files]
-    violations += [Violation(name, 0, "", "file not in the specification", SPEC) for name in files
-                   if name not in REQUIRED_FILES + OPTIONAL_FILES]
+    violations = files_named(files, REQUIRED_FILES, REQUIRED_FILES + OPTIONAL_FILES, SPEC)
     tables = load_tables(files, SPECS, violations)
     schools, sections = tables.get("schools.csv"), tables.get("sections.csv")
     # §3.1-3.4: each record has one id; a student belongs to one school, a teacher who teaches at several schools

@@ -13,7 +13,7 @@ import io
 import re
 import zipfile
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -192,6 +192,13 @@ def count_per_group(table: Table, group: tuple[str, ...], counted: Callable[[dic
         counts[key] += counted(row)
     return [Violation(table.name, first_row[key], column, rule, spec)
             for key in first_row if not allowed(counts[key])]
+
+
+def files_named(files: Collection[str], required: Iterable[str], known: Collection[str], spec: str
+                ) -> list[Violation]:
+    """The set's files by name: each ``required`` one there, none outside the specification's (``known``)."""
+    return [*(Violation(name, 0, "", "required file missing", spec) for name in required if name not in files),
+            *(Violation(name, 0, "", "file not in the specification", spec) for name in files if name not in known)]
 
 
 def load_tables(files: dict[str, bytes], specs: dict[str, FileSpec], violations: list[Violation]

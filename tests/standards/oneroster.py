@@ -20,6 +20,7 @@ from tests.standards.csv_rules import (
     Table,
     Violation,
     count_per_group,
+    files_named,
     finished,
     iso_date,
     iso_datetime_utc,
@@ -212,10 +213,7 @@ def _manifest_matches_files(manifest: dict[str, str], files: dict[str, bytes], s
             found.append(Violation(name, 0, "", "file present but the manifest says absent", spec))
         if mode in ("bulk", "delta") and name not in files:
             found.append(Violation(name, 0, "", f"the manifest says {mode} but the file is missing", spec))
-    for name in files:
-        if name != "manifest.csv" and name not in specs:
-            found.append(Violation(name, 0, "", "file not in the specification", spec))
-    return found
+    return found + files_named(files, (), {*specs, "manifest.csv"}, spec)
 
 
 def _delta_fields(table: Table, spec: str) -> list[Violation]:

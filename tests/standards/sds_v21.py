@@ -23,6 +23,7 @@ from tests.standards.csv_rules import (
     Violation,
     count_per_group,
     email,
+    files_named,
     finished,
     load_tables,
     read_delivery,
@@ -142,13 +143,10 @@ KEYS = (("orgs.csv", ("sourcedId",)), ("users.csv", ("sourcedId",)), ("users.csv
 
 def check(path: Path) -> list[Violation]:
     files = read_delivery(path)
-    violations = [Violation(name, 0, "", "required file missing", SPEC) for name in REQUIRED_FILES
-                  if name not in files]
+    violations = files_named(files, REQUIRED_FILES, SPECS, SPEC)
     if ("classes.csv" in files) != ("enrollments.csv" in files):
         violations.append(Violation("enrollments.csv" if "classes.csv" in files else "classes.csv", 0, "",
                                     "classes.csv and enrollments.csv come together", SPEC))
-    violations += [Violation(name, 0, "", "file not in the specification", SPEC) for name in files
-                   if name not in SPECS]
     tables = load_tables(files, SPECS, violations)
     for name, key in KEYS:
         if name in tables:
