@@ -70,17 +70,17 @@ class _Handler(JsonRequestHandler):
         super()._send(status, body, content_type, {**cost, **(headers or {})})
 
     def _record(self, status: int | None) -> None:
-        app: _App = self.server.app
-        if getattr(self, "_counted", False):
-            return
-        self._counted = True
-        with app.lock:
-            app.requests.append((self.command, urlsplit(self.path).path, status))
+        """Count the request once (``_pending``, as the emulator's and the receiver's handlers do)."""
+        if self._pending is not None:
+            method, path = self._pending
+            self._pending = None
+            with self.server.app.lock:
+                self.server.app.requests.append((method, path, status))
 
     def _respond(self, method: str) -> None:
         app: _App = self.server.app
-        self._counted = False
         address = urlsplit(self.path)
+        self._pending = (self.command, address.path)
         route = ROUTE.fullmatch(address.path)
         if route is None:
             raise HttpError(404, "The specified resource does not exist.")
