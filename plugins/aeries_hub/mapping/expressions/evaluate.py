@@ -14,7 +14,7 @@ import pandas as pd
 
 from aeries_hub.mapping.expressions import dates, functions  # noqa: F401  (they register the functions)
 from aeries_hub.mapping.expressions import nodes as n
-from aeries_hub.mapping.expressions.parse import literal_value
+from aeries_hub.mapping.expressions.parse import literal_value, number_text
 from aeries_hub.mapping.expressions.registry import FUNCTIONS
 from aeries_hub.mapping.models import MappingError
 from aeries_hub.mapping.text import TEXT, per_distinct
@@ -134,10 +134,6 @@ def _call(node: n.Call, ctx: Context):
     return function.implementation(ctx, *arguments)
 
 
-def _number_text(value: float) -> str:
-    return "" if value != value else (str(int(value)) if float(value).is_integer() else str(value))
-
-
 def as_text(value, kind: str, ctx: Context) -> pd.Series:
     """A value as the text of a file's column: text as it is, true/false for a condition, a whole number without
     .0, a date as YYYY-MM-DD, a date-time as ISO 8601 with its offset; none is blank."""
@@ -147,7 +143,7 @@ def as_text(value, kind: str, ctx: Context) -> pd.Series:
     if kind == "bool":
         return pd.Series(np.where(values.fillna(False).astype(bool), "true", "false"), index=ctx.index, dtype=TEXT)
     if kind == "number":
-        return per_distinct(values, _number_text).astype(TEXT)
+        return per_distinct(values, number_text).astype(TEXT)
     if kind == "date":
         return dates.date_text(values)
     if kind == "datetime":

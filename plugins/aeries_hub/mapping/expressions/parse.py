@@ -232,7 +232,7 @@ class Parser:
                     isinstance(node, n.ListOf) and all(isinstance(item, n.Literal) for item in node.items)):
                 raise self.fail(tree, f"{position} is written as a literal value, e.g. {_literal_example(param)}")
         if node.kind not in param.kinds and TEXT in param.kinds and isinstance(node, n.Literal) and node.kind == NUMBER:
-            node = n.Literal(TEXT, _number_text(node.value))
+            node = n.Literal(TEXT, number_text(node.value))
         if node.kind not in param.kinds:
             hint = " (convert text with date(x))" if "date" in param.kinds and node.kind == TEXT else ""
             raise self.fail(tree, f"{position} is {' or '.join(param.kinds)}, not {node.kind}{hint}")
@@ -253,7 +253,7 @@ class Parser:
         if node.kind == TEXT:
             return node
         if isinstance(node, n.Literal) and node.kind == NUMBER:
-            return n.Literal(TEXT, _number_text(node.value))
+            return n.Literal(TEXT, number_text(node.value))
         raise self.fail(tree, f"{what} is text, not {node.kind}"
                         + (": write it with format_date(d)" if node.kind in ("date", "datetime") else ""))
 
@@ -278,8 +278,9 @@ def _is_iso_date(text: str) -> bool:
         return False
 
 
-def _number_text(value: int | float) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)
+def number_text(value: int | float) -> str:
+    """A number as a file writes it: a whole number without .0; none (NaN) blank."""
+    return "" if value != value else (str(int(value)) if float(value).is_integer() else str(value))
 
 
 def _ordinal(i: int) -> str:
