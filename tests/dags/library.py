@@ -14,12 +14,18 @@ from typing import Any
 import pytest
 
 
-def run_library_mapping(stack, workdir: Path, name: str, conn_id: str, remote_dir: str) -> tuple[Any, Path, dict]:
-    """Runs ``aeries_to_<name>`` once under dag.test(): its DagRun, the SFTP folder it delivered to, its report."""
-    folder = stack.sftp.root / remote_dir
+def run_library_mapping(stack, workdir: Path, name: str) -> tuple[Any, Path, dict]:
+    """Runs ``aeries_to_<name>`` once under dag.test(), its ``delivery.sftp`` connection on the stack's SFTP server:
+    its DagRun, what it delivered (the SFTP folder, or the zip there when the mapping packages one), its report."""
+    from aeries_hub.mapping.loader import load_mapping
+    from aeries_hub.paths import MAPPINGS_DIR
+
+    mapping = load_mapping(MAPPINGS_DIR / "library" / f"{name}.yml")
+    assert mapping.sftp_conn_id and mapping.sftp_remote_dir, f"{name}.yml delivers over delivery.sftp"
+    folder = stack.sftp.root / mapping.sftp_remote_dir
     folder.mkdir(exist_ok=True)
-    dag_run, run = _run_enabled(workdir, name, dict([stack.sftp.airflow_connection_uri_env(conn_id)]))
-    return dag_run, folder, run.read_json("report.json")
+    dag_run, run = _run_enabled(workdir, name, dict([stack.sftp.airflow_connection_uri_env(mapping.sftp_conn_id)]))
+    return dag_run, folder / mapping.package_zip if mapping.package_zip else folder, run.read_json("report.json")
 
 
 @dataclass

@@ -34,7 +34,7 @@ FILES = ["enrollments.csv", "schools.csv", "sections.csv", "students.csv", "teac
 @pytest.fixture(scope="module")
 def delivered_run(stack, tmp_path_factory):
     """The module's one run: the DagRun, the SFTP folder Clever reads, and the run's report."""
-    return run_library_mapping(stack, tmp_path_factory.mktemp("clever"), "clever", "clever_sftp", "clever")
+    return run_library_mapping(stack, tmp_path_factory.mktemp("clever"), "clever")
 
 
 def test_clever_delivers_the_five_files(delivered_run):

@@ -16,21 +16,16 @@ pytestmark = pytest.mark.e2e
 # The module's own stack (tests/dags/conftest.py) serves the real-data district.
 STACK = {"data_dir": FIXTURES / "real_district"}
 
-# mapping: (its SFTP connection and folder, what the checker reads there, the checker)
-LIBRARY = {
-    "clever": ("clever_sftp", "clever", "", clever_sis.check),
-    "oneroster12": ("oneroster_sftp", "oneroster", "oneroster.zip", oneroster.check),
-    "sds_v21": ("sds_sftp", "sds", "", sds_v21.check),
-}
+# mapping: the checker of its format
+LIBRARY = {"clever": clever_sis.check, "oneroster12": oneroster.check, "sds_v21": sds_v21.check}
 
 
 @pytest.mark.parametrize("name", list(LIBRARY))
 def test_the_library_mapping_breaks_no_rule_of_its_format(stack, tmp_path, name):
-    conn_id, remote_dir, member, check = LIBRARY[name]
-    dag_run, folder, report = run_library_mapping(stack, tmp_path, name, conn_id, remote_dir)
+    dag_run, delivered, report = run_library_mapping(stack, tmp_path, name)
     assert dag_run.state == "success"
     assert report["status"] == "Completed"
-    assert check(folder / member if member else folder) == []
+    assert LIBRARY[name](delivered) == []
 
 
 def test_canvas_receives_a_zip_that_breaks_no_rule_of_the_sis_csv_format(stack, tmp_path):

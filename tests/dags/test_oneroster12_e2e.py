@@ -24,9 +24,7 @@ FILES = ["manifest.csv", "orgs.csv", "academicSessions.csv", "courses.csv", "cla
 @pytest.fixture(scope="module")
 def delivered_run(stack, tmp_path_factory):
     """The module's one run: the DagRun, the delivered zip, and the run's report."""
-    dag_run, folder, report = run_library_mapping(stack, tmp_path_factory.mktemp("oneroster12"), "oneroster12",
-                                                  "oneroster_sftp", "oneroster")
-    return dag_run, folder / "oneroster.zip", report
+    return run_library_mapping(stack, tmp_path_factory.mktemp("oneroster12"), "oneroster12")
 
 
 def rows(archive, name: str) -> list[dict]:

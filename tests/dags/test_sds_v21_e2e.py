@@ -25,7 +25,7 @@ FILES = ["classes.csv", "enrollments.csv", "orgs.csv", "roles.csv", "users.csv"]
 @pytest.fixture(scope="module")
 def delivered_run(stack, tmp_path_factory):
     """The module's one run: the DagRun, the SFTP folder SDS reads, and the run's report."""
-    return run_library_mapping(stack, tmp_path_factory.mktemp("sds"), "sds_v21", "sds_sftp", "sds")
+    return run_library_mapping(stack, tmp_path_factory.mktemp("sds"), "sds_v21")
 
 
 def test_sds_delivers_the_five_files(delivered_run):
