@@ -97,8 +97,9 @@ def _read_csv(file: str, content: bytes, outcome: _Outcome) -> None:
     except UnicodeDecodeError:
         outcome.errors.append([file, "Invalid UTF-8"])
         return
-    rows = list(csv.DictReader(io.StringIO(text, newline="")))
-    header = set(csv.DictReader(io.StringIO(text, newline="")).fieldnames or ())
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    rows = list(reader)
+    header = set(reader.fieldnames or ())
     kind = next((kind for kind, columns in IMPORTERS if set(columns) <= header), None)
     if kind is None:
         outcome.errors.append([file, "Couldn't find Canvas CSV import headers"])
