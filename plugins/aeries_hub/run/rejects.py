@@ -64,6 +64,8 @@ def vendor_reason(error: str) -> str:
     took 12 s. An address is found at any character of a run of local-part characters exactly when the run ends
     in ``@domain``, so each run is looked at once."""
     text = str(error)
+    if "@" not in text:  # no address: the other values are found in one pass
+        return _QUOTED_OR_DATE.sub("<value>", text)
     # (first character of the run, end of the run, end of the address) of each run that ends in @domain
     addresses = [(run.start(), run.end(), domain.end()) for run in _LOCAL_PART.finditer(text)
                  if (domain := _AT_DOMAIN.match(text, run.end()))]
