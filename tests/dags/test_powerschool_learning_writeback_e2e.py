@@ -13,8 +13,8 @@ from __future__ import annotations
 import pytest
 import requests
 
-from aeries_hub.staging import RunFolder, staging_base
-from tests.dags.writebacks import enabled_include, successful_writes, writeback_dag
+from aeries_hub.staging import staging_base
+from tests.dags.writebacks import enabled_include, report_of, staged, successful_writes, writeback_dag
 
 pytestmark = pytest.mark.e2e
 
@@ -108,14 +108,6 @@ def drop(stack, name: str, lines: list[str]) -> None:
     (folder / name).write_text("\n".join([HEADER, *lines]) + "\n", encoding="utf-8")
 
 
-def report_of(dag_run) -> dict:
-    return RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("report.json")
-
-
-def staged_writes(dag_run) -> list[dict]:
-    return RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("writes.json")
-
-
 @pytest.fixture(scope="module")
 def runs(stack, delivered, enabled):
     """Dry run, real run, re-run of the same file, then a new export re-sending a held score and changing one."""
@@ -158,7 +150,7 @@ def test_the_real_run_sends_exactly_the_valid_scores_one_request_per_assignment(
     assert (first["target"], first["students"], first["fields"]) == (
         f"gradebook {gn}, assignment {hw}", sorted([str(s1), str(s2)]), ["DateCompleted", "NumberCorrect"])
     assert "changes" not in first
-    assert staged_writes(dag_run)[0]["changes"] == {f"student {s1}": [None, 9], f"student {s2}": [None, 10]}
+    assert staged(dag_run, "writes.json")[0]["changes"] == {f"student {s1}": [None, 9], f"student {s2}": [None, 10]}
     assert report["written"][2]["assignment_number"] == max(hw, delivered["test"]["AssignmentNumber"]) + 1
 
 
@@ -207,4 +199,4 @@ def test_a_score_aeries_already_holds_is_not_written_again(runs, delivered):
     assert report["planned"] == {"score unchanged": 1, "scores update": 1}
     assert report["status"] == "Completed"
     assert report["written"][0]["students"] == [str(s2)]
-    assert staged_writes(dag_run)[0]["changes"] == {f"student {s2}": [10, 8]}
+    assert staged(dag_run, "writes.json")[0]["changes"] == {f"student {s2}": [10, 8]}

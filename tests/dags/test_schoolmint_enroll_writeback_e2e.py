@@ -12,10 +12,9 @@ import json
 
 import pytest
 
-from aeries_hub.staging import RunFolder, staging_base
 from tests.dags import approvals
 from tests.dags.independent import s
-from tests.dags.writebacks import enabled_include, successful_writes, writeback_dag
+from tests.dags.writebacks import enabled_include, report_of, staged, successful_writes, writeback_dag
 
 pytestmark = pytest.mark.e2e
 
@@ -70,10 +69,6 @@ def drop(stack, name: str, records: list[dict]) -> None:
     (folder / name).write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
 
 
-def report_of(dag_run) -> dict:
-    return RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("report.json")
-
-
 @pytest.fixture(scope="module")
 def runs(stack, district, enabled):
     """Dry run, real run, re-run of the same file, then Enroll exporting the new student once more."""
@@ -125,12 +120,11 @@ def test_http_source_reads_the_same_export_from_the_vendor_api_and_plans_the_sam
     dag_run, writes = http_dry_run
     report, sftp_report = report_of(dag_run), report_of(runs["dry"][0])
     assert writes == []
-    fetched = RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("summary/fetch_exports.json")
+    fetched = staged(dag_run, "summary/fetch_exports.json")
     assert [f["file"] for f in fetched["files"]] == ["enroll_2026-12-01.jsonl"]
     assert report["planned"] == sftp_report["planned"] == {
         "contact insert": 2, "contact update": 1, "student insert": 1, "student update": 1}
-    plan = lambda run: RunFolder(staging_base(), DAG_ID, run.run_id).read_json("plan.json")  # noqa: E731
-    assert plan(dag_run) == plan(runs["dry"][0])
+    assert staged(dag_run, "plan.json") == staged(runs["dry"][0], "plan.json")
 
 
 def test_dry_run_plans_every_write_and_sends_none(runs):
@@ -167,13 +161,13 @@ def test_new_student_is_inserted_with_its_contacts_and_a_known_one_is_updated_ne
     # The kept report names the fields; the values are only in the staged plan.json and writes.json.
     assert report["written"][3]["fields"] == ["HomePhone"] and report["written"][4]["fields"] == ["EmailAddress"]
     assert all("changes" not in w for w in report["written"])
-    staged = RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("writes.json")
-    assert staged[3]["changes"] == {"HomePhone": [s(existing["HomePhone"]) or None, "8315550199"]}
-    assert staged[4]["changes"] == {
+    staged_writes = staged(dag_run, "writes.json")
+    assert staged_writes[3]["changes"] == {"HomePhone": [s(existing["HomePhone"]) or None, "8315550199"]}
+    assert staged_writes[4]["changes"] == {
         "EmailAddress": [s(district["guardian"]["EmailAddress"]) or None, "new.address@example.org"]}
     assert all(w["status"] == "written" for w in report["written"])
-    assert new_id["student_id"] == int(staged[0]["student_id"])
-    assert staged[0]["changes"]["StateStudentID"] == [None, NEW_STATE_ID]
+    assert new_id["student_id"] == int(staged_writes[0]["student_id"])
+    assert staged_writes[0]["changes"]["StateStudentID"] == [None, NEW_STATE_ID]
     assert report["approval"]["decision"] == "approved"
     assert writes == [("POST", p) for _, _, p in written]
 
@@ -258,7 +252,7 @@ def test_a_guardian_aeries_knows_only_by_its_mailing_name_is_found_by_it_and_nev
         assert (dag_run.state, report["status"]) == ("success", "Completed")
         assert [f["file"] for f in report["files"]] == [file]
         assert report["planned"] == {"contact unchanged": 1, "student unchanged": 1}
-    plan = RunFolder(staging_base(), DAG_ID, second.run_id).read_json("plan.json")
+    plan = staged(second, "plan.json")
     guardian = mailing_name_runs["guardian"]
     assert plan[1]["target"] == f"student {guardian['StudentID']}, contact {guardian['SequenceNumber']}"
     # Aeries holds the student's contacts it had, and no new one

@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 from aeries_hub import paths
-from aeries_hub.staging import RunFolder, staging_base
 from aeries_hub.writeback.loader import load_writeback
-from tests.dags.writebacks import writeback_dag
+from tests.dags.writebacks import report_of, writeback_dag
 
 pytestmark = pytest.mark.e2e
 
@@ -40,7 +39,7 @@ def test_a_failed_writeback_run_is_mailed_and_posted(stack, alerts, file, caplog
         moved.rename(folder)
 
     assert dag_run.state == "failed"
-    report = RunFolder(staging_base(), writeback.dag_id, dag_run.run_id).read_json("report.json")
+    report = report_of(dag_run)
     assert report["status"] == "Error"
     subject = f"[Aeries hub] {writeback.dag_id} run {dag_run.run_id} ended in Error"
     ((recipients, mail),) = mailbox.messages

@@ -13,8 +13,7 @@ import json
 
 import pytest
 
-from aeries_hub.staging import RunFolder, staging_base
-from tests.dags.writebacks import enabled_include, successful_writes, writeback_dag
+from tests.dags.writebacks import enabled_include, report_of, successful_writes, writeback_dag
 
 pytestmark = pytest.mark.e2e
 
@@ -41,7 +40,7 @@ def run(stack, tmp_path_factory):
         writes = successful_writes(stack)
         ignored = [w.get("ignored_fields") for w in stack.emulator.writes()]
     return {"run": dag_run, "writes": writes, "ignored": ignored, "school": school,
-            "report": RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("report.json")}
+            "report": report_of(dag_run)}
 
 
 def test_the_insert_goes_through_without_the_denied_field_and_the_guardian_is_written(run):

@@ -19,10 +19,9 @@ from contextlib import redirect_stderr, redirect_stdout
 import pytest
 import requests
 
-from aeries_hub.staging import RunFolder, staging_base
 from tests.dags import approvals
 from tests.dags.independent import s
-from tests.dags.writebacks import enabled_include, successful_writes, writeback_dag
+from tests.dags.writebacks import enabled_include, staged, successful_writes, writeback_dag
 
 pytestmark = pytest.mark.e2e
 
@@ -60,10 +59,6 @@ def export(existing) -> list[dict]:
                        "mobile_phone": "8315550180"}],
     }
     return [known, new]
-
-
-def staged(dag_run, name: str):
-    return RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json(name)
 
 
 def xcom_values(dag_run) -> list:

@@ -19,7 +19,7 @@ import pytest
 
 from aeries_hub.staging import RunFolder, staging_base
 from tests.dags.independent import s
-from tests.dags.writebacks import enabled_include, successful_writes, writeback_dag
+from tests.dags.writebacks import enabled_include, report_of, successful_writes, writeback_dag
 from tests.plugins.aeries_hub.writeback.hostile_servers import HostileHttpServer, HostileSftpServer
 
 pytestmark = pytest.mark.e2e
@@ -57,10 +57,6 @@ def line(student, course: str, name: str = "Any course") -> str:
 def post(student, course: str) -> tuple:
     return ("POST", f"schools/{student['SchoolCode']}/students/{student['StudentID']}/courserequests",
             {"CourseID": course})
-
-
-def report_of(dag_run) -> dict:
-    return RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("report.json")
 
 
 @pytest.fixture(scope="module")
@@ -186,7 +182,7 @@ def test_a_hostile_export_api_gets_neither_a_path_outside_staging_nor_a_poison_f
     first, server = enroll_over_http["first"], enroll_over_http["server"]
     assert enroll_over_http["evil"] == []
     assert "/files/evil" not in server.requests
-    report = RunFolder(staging_base(), ENROLL_DAG_ID, first.run_id).read_json("report.json")
+    report = report_of(first)
     assert report["status"] == "Completed with errors"
     assert [f["file"] for f in report["files"]] == [ENROLL_GOOD]
     assert report["planned"] == {"student insert": 1}
@@ -205,7 +201,7 @@ def test_a_hostile_export_api_gets_neither_a_path_outside_staging_nor_a_poison_f
 
 def test_the_next_run_skips_the_deep_json_file_by_its_sha256(enroll_over_http):
     second = enroll_over_http["second"]
-    report = RunFolder(staging_base(), ENROLL_DAG_ID, second.run_id).read_json("report.json")
+    report = report_of(second)
     assert [f["file"] for f in report["files"]] == [ENROLL_GOOD]  # a dry run wrote nothing: read again
     assert [(f["file"], f["quarantined_by"]) for f in report["skipped_files"]] == [
         (ENROLL_DEEP, enroll_over_http["first"].run_id)]

@@ -14,10 +14,9 @@ import json
 import pytest
 from markupsafe import escape
 
-from aeries_hub.staging import RunFolder, staging_base
 from tests.dags.independent import s
 from tests.dags.single_tasks import run_note
-from tests.dags.writebacks import enabled_include, writeback_dag
+from tests.dags.writebacks import enabled_include, report_of, writeback_dag
 from tests.plugins.aeries_hub.hub_view.client import hub_pages
 
 pytestmark = pytest.mark.e2e
@@ -45,10 +44,6 @@ def enabled(tmp_path_factory):
     return enabled_include(tmp_path_factory, "xello.yml")
 
 
-def report(dag_run) -> dict:
-    return RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("report.json")
-
-
 def hub_row(hub: str) -> str:
     """The HTML of the write-back's row of the hub page."""
     start = hub.index(f'<tr id="dag-{DAG_ID}">')
@@ -59,7 +54,7 @@ def test_a_dry_run_says_what_it_planned_in_the_report_the_note_and_the_hub_row(s
     with writeback_dag(enabled, "xello.yml") as dag:
         dag_run = dag.test(run_conf={"dry_run": True})
 
-    document = report(dag_run)
+    document = report_of(dag_run)
     outcome = "Completed (dry run): 2 writes planned, none sent: dry_run is on"
     assert (dag_run.state, document["status"], document["dry_run"]) == ("success", "Completed", True)
     assert (document["reason"], document["outcome"], document["failed_tasks"]) == (None, outcome, [])
@@ -86,7 +81,7 @@ def test_a_refused_certificate_is_the_reason_of_the_report_the_alert_the_note_an
     failure = {"task_id": "plan_writes", "error": "AeriesAuthError", "message": message, "conn_id": CONN_ID,
                "check": check}
     reason = f"plan_writes failed: AeriesAuthError: {message}"
-    document = report(dag_run)
+    document = report_of(dag_run)
     assert (dag_run.state, document["status"]) == ("failed", "Error")
     assert document["failed_tasks"] == [failure]
     assert (document["reason"], document["outcome"]) == (reason, f"Error: {reason}")

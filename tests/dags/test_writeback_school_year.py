@@ -16,8 +16,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from aeries_hub.staging import RunFolder, staging_base
-from tests.dags.writebacks import enabled_include, successful_writes, writeback_dag
+from tests.dags.writebacks import enabled_include, report_of, successful_writes, writeback_dag
 
 pytestmark = pytest.mark.e2e
 
@@ -59,10 +58,6 @@ def runs(stack, tmp_path_factory):
         requests = stack.emulator.read_log().splitlines()[log_start:]
         after_written = successful_writes(stack, bodies=False)
     return {"failed": (failed, after_failed), "written": (written, after_written, requests), "school": school}
-
-
-def report_of(dag_run) -> dict:
-    return RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("report.json")
 
 
 def test_with_unavailable_year_fail_the_run_fails_naming_the_years_and_writes_nothing(runs):

@@ -14,9 +14,8 @@ import json
 
 import pytest
 
-from aeries_hub.staging import RunFolder, staging_base
 from tests.dags.independent import s
-from tests.dags.writebacks import enabled_include, successful_writes, writeback_dag
+from tests.dags.writebacks import enabled_include, report_of, successful_writes, writeback_dag
 
 pytestmark = pytest.mark.e2e
 
@@ -86,10 +85,6 @@ def expected_posts(d) -> list[tuple[str, str, dict]]:
 def drop(stack, name: str, lines: list[str]) -> None:
     folder = stack.sftp.root / "xello_export"
     (folder / name).write_text("\n".join([HEADER, *lines]) + "\n", encoding="utf-8")
-
-
-def report_of(dag_run) -> dict:
-    return RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("report.json")
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,12 @@
-"""What the write-back end-to-end tests share: a write-back with writing on, and the writes Aeries took."""
+"""What the write-back end-to-end tests share: a write-back with writing on, the writes Aeries took, and what a
+run staged."""
 
 from __future__ import annotations
 
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 
 def enabled_include(tmp_path_factory, file: str) -> Path:
@@ -40,3 +41,15 @@ def successful_writes(stack, *, bodies: bool = True) -> list[tuple]:
         (w["method"], w["path"].split("/api/v5/")[-1], *((w["body"],) if bodies else ()))
         for w in stack.emulator.writes() if w["status"] < 300
     ]
+
+
+def staged(dag_run, name: str) -> Any:
+    """A JSON file the run staged (``plan.json``, ``writes.json``, ``summary/<task>.json``)."""
+    from aeries_hub.staging import RunFolder, staging_base
+
+    return RunFolder(staging_base(), dag_run.dag_id, dag_run.run_id).read_json(name)
+
+
+def report_of(dag_run) -> dict:
+    """The run's report (``report.json``)."""
+    return staged(dag_run, "report.json")
