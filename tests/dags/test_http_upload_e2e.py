@@ -73,17 +73,22 @@ def canvas():
         yield server
 
 
-@pytest.fixture(scope="module")
-def delivered(stack, canvas, tmp_path_factory):
+def canvas_dag(folder, canvas, patch):
+    """The DAG of MAPPING, written into ``folder`` (the mappings folder while ``patch`` lasts), its connection at
+    ``canvas``."""
     from aeries_hub import paths
     from aeries_hub.dag_factory import build_dags
 
-    mappings = tmp_path_factory.mktemp("canvas_mappings")
-    (mappings / "canvas.yml").write_text(MAPPING, encoding="utf-8")
+    (folder / "canvas.yml").write_text(MAPPING, encoding="utf-8")
+    patch.setattr(paths, "MAPPINGS_DIR", folder)
+    patch.setenv("AIRFLOW_CONN_CANVAS", json.dumps(canvas.airflow_connection(TOKEN)))
+    return build_dags(folder)[DAG_ID]
+
+
+@pytest.fixture(scope="module")
+def delivered(stack, canvas, tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(paths, "MAPPINGS_DIR", mappings)
-        patch.setenv("AIRFLOW_CONN_CANVAS", json.dumps(canvas.airflow_connection(TOKEN)))
-        dag_run = build_dags(mappings)[DAG_ID].test()
+        dag_run = canvas_dag(tmp_path_factory.mktemp("canvas_mappings"), canvas, patch).test()
     (upload,) = canvas.uploads  # the first test of the module to upload
     return dag_run, RunFolder(staging_base(), DAG_ID, dag_run.run_id), upload
 
@@ -143,15 +148,10 @@ def test_the_report_and_the_disclosure_log_name_the_import(stack, canvas, delive
 
 
 def test_a_dry_run_builds_the_zip_and_uploads_nothing(stack, canvas, delivered, tmp_path, monkeypatch):
-    from aeries_hub import paths
-    from aeries_hub.dag_factory import build_dags
-
-    (tmp_path / "canvas.yml").write_text(MAPPING, encoding="utf-8")
-    monkeypatch.setattr(paths, "MAPPINGS_DIR", tmp_path)
-    monkeypatch.setenv("AIRFLOW_CONN_CANVAS", json.dumps(canvas.airflow_connection(TOKEN)))
+    dag = canvas_dag(tmp_path, canvas, monkeypatch)
     uploads_before, requests_before = len(canvas.uploads), len(canvas.requests)
 
-    dag_run = build_dags(tmp_path)[DAG_ID].test(run_conf={"dry_run": True})
+    dag_run = dag.test(run_conf={"dry_run": True})
 
     run = RunFolder(staging_base(), DAG_ID, dag_run.run_id)
     assert run.exists("output/canvas_sis.zip") and run.read_json("report.json")["delivered"] == []
@@ -164,13 +164,7 @@ def test_airflow_s_retry_of_deliver_waits_on_the_accepted_import_without_a_secon
     error); Airflow's own retry must wait on that import, not upload the zip again."""
     from datetime import timedelta
 
-    from aeries_hub import paths
-    from aeries_hub.dag_factory import build_dags
-
-    (tmp_path / "canvas.yml").write_text(MAPPING, encoding="utf-8")
-    monkeypatch.setattr(paths, "MAPPINGS_DIR", tmp_path)
-    monkeypatch.setenv("AIRFLOW_CONN_CANVAS", json.dumps(canvas.airflow_connection(TOKEN)))
-    dag = build_dags(tmp_path)[DAG_ID]
+    dag = canvas_dag(tmp_path, canvas, monkeypatch)
     deliver = dag.get_task("deliver")
     deliver.retries, deliver.retry_delay, deliver.retry_exponential_backoff = 1, timedelta(seconds=1), 0
     uploads_before, requests_before = len(canvas.uploads), len(canvas.requests)
