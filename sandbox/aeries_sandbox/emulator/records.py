@@ -82,13 +82,12 @@ def json_default(value: Any) -> Any:
 
 
 class Compactor:
-    """Makes records of dicts, sharing shapes and equal values (str and int; never bool, float or None, which
-    compare equal to ints and must keep their JSON). One compactor per load: drop it afterwards."""
+    """Makes records of dicts, sharing shapes and equal values (never one of another type: 1, 1.0 and True are
+    equal but keep their JSON). One compactor per load or generated district: drop it afterwards."""
 
     def __init__(self) -> None:
         self._shapes: dict[tuple[str, ...], dict[str, int]] = {}
-        self._strings: dict[str, str] = {}
-        self._ints: dict[int, int] = {}
+        self._memo: dict[Any, Any] = {}
 
     def rows(self, rows: Iterable[Mapping[str, Any]]) -> list[Any]:
         """The rows as records (a record stays as it is)."""
@@ -99,21 +98,22 @@ class Compactor:
         shape = self._shapes.get(keys)
         if shape is None:
             shape = self._shapes[keys] = {self.value(key): position for position, key in enumerate(keys)}
-        strings, ints, value = self._strings, self._ints, self.value
-        return Record(shape, tuple([
-            strings.setdefault(item, item) if (kind := type(item)) is str
-            else ints.setdefault(item, item) if kind is int
-            else value(item) if kind is dict or kind is list else item
-            for item in row.values()]))
+        values = row.values()
+        try:  # the fast way, in C: every value is hashable (no list or object) ...
+            interned = tuple(map(self._memo.setdefault, values, values))
+        except TypeError:
+            return Record(shape, tuple([self.value(value) for value in values]))
+        if list(map(type, interned)) != list(map(type, values)):  # ... and none was taken for an equal 1, 1.0, True
+            return Record(shape, tuple([self.value(value) for value in values]))
+        return Record(shape, interned)
 
     def value(self, value: Any) -> Any:
         kind = type(value)
-        if kind is str:
-            return self._strings.setdefault(value, value)
-        if kind is int:
-            return self._ints.setdefault(value, value)
         if kind is dict:
             return self.record(value)
         if kind is list:
             return [self.value(item) for item in value]
+        if kind is str or kind is int:
+            found = self._memo.setdefault(value, value)
+            return found if type(found) is kind else value
         return value

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 import requests
 
-from aeries_sandbox.emulator import EmulatorServer
+from aeries_sandbox.emulator import EmulatorServer, generate_district
 from aeries_sandbox.emulator import district as district_module
 from aeries_sandbox.emulator.district import District
 from aeries_sandbox.emulator.http import json_bytes
 from aeries_sandbox.emulator.records import Compactor, Record
 
-from .conftest import FULL_CERT
+from .conftest import FULL_CERT, SEED, SIZE
 
 
 def _file_rows(directory: Path, name: str) -> list[dict[str, Any]]:
@@ -118,3 +118,14 @@ def test_a_record_reads_and_encodes_as_its_dict():
     with pytest.raises(KeyError, match="missing"):
         record["missing"]  # noqa: B018
     assert list(record) == list(row) and record["s"] is twin["s"]
+    for first, then in ((1, True), (True, 1), (1, 1.0), (0, False), (1.0, 1)):
+        compactor.record({"a": first})
+        assert type(compactor.record({"a": then})["a"]) is type(then)
+
+
+def test_a_compact_generated_district_writes_the_same_bytes(written, tmp_path):
+    compact = generate_district(SIZE, SEED, compact=True)
+    assert any(isinstance(row, Record) for row in compact.contacts)
+    compact.write(tmp_path)
+    for path in sorted(written.iterdir()):
+        assert (tmp_path / path.name).read_bytes() == path.read_bytes(), path.name
