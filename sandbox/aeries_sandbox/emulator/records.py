@@ -103,8 +103,8 @@ class Compactor:
             interned = tuple(map(self._memo.setdefault, values, values))
         except TypeError:
             return Record(shape, tuple([self.value(value) for value in values]))
-        if list(map(type, interned)) != list(map(type, values)):  # ... and none was taken for an equal 1, 1.0, True
-            return Record(shape, tuple([self.value(value) for value in values]))
+        if list(map(type, interned)) != list(map(type, values)):  # ... but 0 may have been taken for False
+            interned = tuple([found if type(found) is type(value) else value for found, value in zip(interned, values)])
         return Record(shape, interned)
 
     def value(self, value: Any) -> Any:
