@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     try:
         if args.generate is not None:
-            district = generate_district(args.generate, args.seed, shape)
+            district = generate_district(args.generate, args.seed, shape, compact=True)
             origin = f"generated {args.generate} students (seed {args.seed})"
         else:
             district = District.load(args.data)

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from aeries_sandbox.emulator.records import Compactor, json_default
+
 __all__ = ["District", "TABLES", "DEFAULT_INFO", "blank_contact", "blank_student", "school_year_label", "start_year"]
 
 #: Table name -> file name, in the order they are written.
@@ -216,15 +218,13 @@ class District:
             if "SchoolYearStart" not in loaded:  # e.g. a real systeminfo answer: the first day of its terms
                 info["SchoolYearStart"] = None
         tables: dict[str, list[dict[str, Any]]] = {}
+        compactor = Compactor()
         for name, file_name in TABLES.items():
             file_path = path / file_name
             if not file_path.exists():
                 tables[name] = []
                 continue
-            records = _read_json(file_path)
-            if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-                raise ValueError(f"{file_path}: expected a JSON array of objects")
-            tables[name] = records
+            tables[name] = _read_records(file_path, compactor)
         district = cls(info=info, **tables)
         try:
             district.available_years  # noqa: B018 - checks DatabaseYear and AvailableDatabaseYears
@@ -245,8 +245,54 @@ def _record_lines(records: list[dict[str, Any]]) -> Iterator[str]:
     yield "[\n"
     last = len(records) - 1
     for number, record in enumerate(records):
-        yield json.dumps(record, ensure_ascii=False, separators=(",", ":")) + (",\n" if number < last else "\n")
+        yield json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=json_default) + (",\n" if number < last else "\n")
     yield "]\n"
+
+
+def _read_records(path: Path, compactor: Compactor) -> list[Any]:
+    """A table file as compact records. A file as :meth:`District.write` writes it (``[``, one object per line
+    with a comma after each but the last, ``]``) is parsed 4 MB at a time, so that only its records are held,
+    never its whole text or all its dicts; any other file is parsed whole, with the same result."""
+    records: list[Any] = []
+    with path.open("rb") as handle:
+        if handle.readline() == b"[\n":
+            batch: list[bytes] = []
+            size = 0
+            for line in handle:
+                if line == b"]\n":
+                    if (batch and _add_batch(records, batch, compactor, last=True)
+                            and not handle.read().strip(b" \t\r\n")):
+                        return records
+                    break
+                batch.append(line)
+                size += len(line)
+                if size > _BATCH_BYTES:
+                    if not _add_batch(records, batch, compactor, last=False):
+                        break
+                    batch, size = [], 0
+    whole = _read_json(path)
+    if not isinstance(whole, list) or not all(isinstance(r, dict) for r in whole):
+        raise ValueError(f"{path}: expected a JSON array of objects")
+    return compactor.rows(whole)
+
+
+_BATCH_BYTES = 1 << 22
+
+
+def _add_batch(records: list[Any], lines: list[bytes], compactor: Compactor, *, last: bool) -> bool:
+    """Parse lines of a table file as part of its array: those before the last line of the file each end with
+    a comma, the last one does not. False (nothing added) when they do not parse so."""
+    if not lines[-1].endswith(b"\n") or lines[-1].endswith(b",\n") == last:
+        return False
+    text = b"".join(lines)
+    try:
+        rows = json.loads((b"[" + (text if last else text[:-2]) + b"]").decode("utf-8"))
+    except ValueError:
+        return False
+    if not all(type(row) is dict for row in rows):
+        return False
+    records.extend(compactor.record(row) for row in rows)
+    return True
 
 
 def _read_json(path: Path) -> Any:

@@ -12,6 +12,7 @@ from typing import Any, Mapping, Self
 from urllib.parse import urlsplit
 
 from aeries_sandbox.emulator.errors import HttpError
+from aeries_sandbox.emulator.records import json_default
 
 __all__ = ["JsonRequestHandler", "SandboxHTTPServer", "BackgroundServer", "json_bytes"]
 
@@ -21,7 +22,7 @@ _JSON = "application/json; charset=utf-8"
 
 
 def json_bytes(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=json_default).encode("utf-8")
 
 
 class JsonRequestHandler(BaseHTTPRequestHandler):

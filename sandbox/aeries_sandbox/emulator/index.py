@@ -11,9 +11,10 @@ from bisect import bisect_left, bisect_right, insort
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping
 
-from aeries_sandbox.emulator.district import District, int_key
+from aeries_sandbox.emulator.district import TABLES, District, int_key
 from aeries_sandbox.emulator.errors import HttpError
 from aeries_sandbox.emulator.http import json_bytes
+from aeries_sandbox.emulator.records import Compactor
 
 __all__ = ["DistrictIndex", "STUDENT_CHANGE_AREAS", "local_now"]
 
@@ -33,6 +34,7 @@ class DistrictIndex:
     """The district, indexed by school and key once, so that every request is O(page)."""
 
     def __init__(self, district: District) -> None:
+        district = _compacted(district)
         info = district.info
         self.info = info
         self.database_year = district.database_year
@@ -288,6 +290,14 @@ class DistrictIndex:
         school, student_id = int_key(record["SchoolCode"]), int_key(record["StudentID"])
         insort(self.course_requests.setdefault(school, []), record, key=_id_seq)
         insort(self.course_requests_by_student.setdefault((school, student_id), []), record, key=_id_seq)
+
+
+def _compacted(district: District) -> District:
+    """The district with every row a :class:`~aeries_sandbox.emulator.records.Record` (a loaded district's
+    already are; a generated one's are dicts): less than half the memory, the same answers."""
+    compactor = Compactor()
+    tables = {name: compactor.rows(getattr(district, name)) for name in TABLES if name != "data_changes"}
+    return District(info=district.info, data_changes=district.data_changes, **tables)
 
 
 def _student_key(row: Mapping[str, Any]) -> tuple[Any, Any]:

@@ -44,7 +44,7 @@ def make_contacts(gen: GeneratorState) -> None:
             elif names < 0.13:
                 mailing = ""  # as the demo server's "Bonnie Johnson"
             portal = "Y" if guardian["EmailAddress"] and rng.random() < 0.7 else ""
-            gen.contacts.append({
+            gen.contacts.append(gen.final({
                 **blank_contact(),
                 "StudentID": person["StudentID"],
                 "RecordAddedDate": aeries_date(SCHOOL_YEAR_START - timedelta(days=30)),
@@ -73,4 +73,4 @@ def make_contacts(gen: GeneratorState) -> None:
                 "CorrespondanceLanguageCode": family["language"],
                 "NotificationPreferenceCode": "1",
                 "Comments": "",
-            })
+            }))

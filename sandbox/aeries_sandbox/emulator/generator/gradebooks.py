@@ -31,7 +31,7 @@ def make_gradebooks(gen: GeneratorState) -> None:
         course = gen.course_by_id[section["CourseID"]]
         categories = [{"GradebookNumber": number, "Code": code, "Description": text, "PercentageOfGrade": weight,
                        "Color": color} for code, text, weight, color in GRADEBOOK_CATEGORIES]
-        gen.gradebooks.append({
+        gen.gradebooks.append(gen.final({
             "GradebookNumber": number,
             "SchoolCode": section["SchoolCode"],
             "TeacherNumber": teacher["TeacherNumber"],
@@ -50,13 +50,13 @@ def make_gradebooks(gen: GeneratorState) -> None:
                        "StartDate": t["StartDate"], "EndDate": t["EndDate"]}
                       for t in school["Terms"] if t["TermCode"] != "Y"],
             "AssignmentCategories": categories,
-        })
+        }))
         assigned = SCHOOL_YEAR_START + timedelta(days=rng.randint(5, 20))
         plan = (("Homework 1", categories[0], 10, 10, "F", assigned, assigned + timedelta(days=7)),
                 ("Unit 1 Test", categories[1], 40, 100, "S", assigned + timedelta(days=14),
                  assigned + timedelta(days=rng.randint(21, 35))))
         for assignment_number, (text, category, correct, points, kind, given, due) in enumerate(plan, 1):
-            gen.assignments.append({
+            gen.assignments.append(gen.final({
                 "GradebookNumber": number,
                 "AssignmentNumber": assignment_number,
                 "Description": text,
@@ -76,4 +76,4 @@ def make_gradebooks(gen: GeneratorState) -> None:
                 "NarrativeGradeSetID": 0,
                 "Standards": [],
                 "UniqueID": str(uuid.UUID(int=rng.getrandbits(128), version=4)).upper(),
-            })
+            }))

@@ -180,7 +180,7 @@ def make_rosters(gen: GeneratorState) -> None:
                 section["TotalStudents"] += 1
             if sequence == 1 and gen.school_kind[record["SchoolCode"]] == "elem":
                 record["HomeRoomTeacherNumber"] = str(gen.teacher_of_section[id(section)]["TeacherNumber"])
-            gen.rosters.append({
+            gen.rosters.append(gen.final({
                 "StudentID": record["StudentID"],
                 "SchoolCode": record["SchoolCode"],
                 "SequenceNumber": sequence,
@@ -188,7 +188,7 @@ def make_rosters(gen: GeneratorState) -> None:
                 "CourseID": section["CourseID"],
                 "DateStarted": f"{started}T00:00:00",
                 "DateEnded": ended,
-            })
+            }))
 
 
 def _semester(kind: str, period: int, section_number: int) -> str:

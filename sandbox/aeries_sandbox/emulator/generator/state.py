@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from aeries_sandbox.emulator.records import Compactor
+
 __all__ = ["DistrictShape", "GeneratorState", "DATABASE_YEAR", "SCHOOL_YEAR_START", "SCHOOL_YEAR_END", "DOMAIN",
            "aeries_date", "ascii_lower"]
 
@@ -126,21 +128,26 @@ class GeneratorState:
     member_staff: list[tuple[dict[str, Any], dict[str, Any]]]  # (SectionStaffMembers item, staff)
     section_grid: dict[int, dict[int, dict[int, list[dict[str, Any]]]]]  # school -> grade -> period -> sections
     teacher_of_section: dict[int, dict[str, Any]]  # id(section) -> teacher record
-    rosters: list[dict[str, Any]]  # sections.make_rosters
-    contacts: list[dict[str, Any]]  # contacts.make_contacts
+    rosters: list[Any]  # sections.make_rosters (records)
+    contacts: list[Any]  # contacts.make_contacts (records)
     data_changes: list[dict[str, Any]]  # data_changes.make_data_changes
-    gradebooks: list[dict[str, Any]]  # gradebooks.make_gradebooks
-    assignments: list[dict[str, Any]]
+    gradebooks: list[Any]  # gradebooks.make_gradebooks (records)
+    assignments: list[Any]
 
-    def __init__(self, size: int, seed: int, shape: DistrictShape) -> None:
+    def __init__(self, size: int, seed: int, shape: DistrictShape, compact: bool = False) -> None:
         self.size = size
         self.seed = seed
         self.shape = shape
         self.rng = random.Random(seed)
+        self.compactor = Compactor() if compact else None
         self.emails: dict[str, int] = {}
         self.user_names: dict[str, int] = {}
 
     # -- helpers -------------------------------------------------------------------------------
+    def final(self, row: dict[str, Any]) -> Any:
+        """A row no later step changes: a compact record when asked for (see generate_district), else the dict."""
+        return row if self.compactor is None else self.compactor.record(row)
+
     def phone(self) -> str:
         return f"{AREA_CODE}555{self.rng.randrange(10000):04d}"
 
