@@ -188,7 +188,19 @@ def _explicit_type(value: Any, spec: Any) -> pa.DataType | None:
         return pa.float64()
     if value is None:
         return arrow_type(spec) if spec in ("int64", "float64", "bool", "string") else pa.string()
-    return None
+    try:  # nested: as Arrow infers it from the records; fields later records add are inferred by the reader
+        return pa.array([value]).type
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return None
+
+
+def _has_time(data_type: pa.DataType) -> bool:
+    """Whether ``data_type`` is or holds a date or time type (text Arrow's JSON reader took for one)."""
+    import pyarrow as pa
+
+    if pa.types.is_temporal(data_type):
+        return True
+    return any(_has_time(data_type.field(index).type) for index in range(data_type.num_fields))
 
 
 def _read_page(table: str, page: RawPage, school_code: int | None) -> pa.Table | None:
@@ -209,14 +221,12 @@ def _read_page(table: str, page: RawPage, school_code: int | None) -> pa.Table |
             return None
         fields.append(pa.field(name, data_type))
     text = b"\n".join(page.records)
-    # One block (a record longer than a block is an error to the reader); records over several lines are slower.
-    multiline = text.count(b"\n") != len(page.records) - 1 or b"\r" in text
     try:
         read = pj.read_json(
             pa.BufferReader(text),
+            # one block: a record longer than a block would be an error, and a record over several lines is read whole
             read_options=pj.ReadOptions(use_threads=False, block_size=len(text) + 1),
-            parse_options=pj.ParseOptions(explicit_schema=pa.schema(fields), unexpected_field_behavior="infer",
-                                          newlines_in_values=multiline),
+            parse_options=pj.ParseOptions(explicit_schema=pa.schema(fields), unexpected_field_behavior="infer"),
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         return None
@@ -238,6 +248,8 @@ def _read_page(table: str, page: RawPage, school_code: int | None) -> pa.Table |
             column = pa.nulls(rows)  # as Arrow infers a column of nulls
         elif name not in first and column.type not in (pa.string(), pa.int64(), pa.bool_()):
             return None  # nested, a float (or an integer too long for int64), or text taken for a date or time
+        elif column.type.num_fields and _has_time(column.type):
+            return None  # a field of nested records that the first record lacks, with text taken for a date
         elif known.get(name) in _BLANK_IS_NULL_TYPES and pa.types.is_string(column.type):
             column = _column(table, name, column.to_pylist(), known)
         names.append(name)

@@ -40,11 +40,12 @@ def read_table(hook: AeriesHook, table: str, *, school_codes: Iterable[int] | No
 
 
 def extract_to_parquet(hook: AeriesHook, table: str, path: ObjectStoragePath | str | os.PathLike[str], *,
-                       school_codes: Iterable[int] | None = None) -> ExtractResult:
-    """Write one logical table as one Parquet file (``s3://`` etc. through ObjectStoragePath)."""
+                       school_codes: Iterable[int] | None = None, via_records: bool = False) -> ExtractResult:
+    """Write one logical table as one Parquet file (``s3://`` etc. through ObjectStoragePath); ``via_records``: see
+    :func:`collect_table`."""
     spec = table_spec(table)
     stats = RequestStats()
-    arrow_table = collect_table(hook, spec, school_codes, stats, as_arrow=True)
+    arrow_table = collect_table(hook, spec, school_codes, stats, as_arrow=True, via_records=via_records)
     arrow_table = arrow_table.replace_schema_metadata(
         {**(arrow_table.schema.metadata or {}), **extract_metadata(spec, hook.settings)}
     )

