@@ -133,9 +133,10 @@ def _typed_nulls(table: str, arrow_table: pa.Table) -> pa.Table:
         target = arrow_type(known[name]) if name in known else None
         if target is None:
             target = pa.string() if pa.types.is_null(column.type) else pa.list_(pa.string())
-        if pa.types.is_null(column.type) or pa.types.is_list(target):
-            values = column.to_pylist()
-            arrow_table = arrow_table.set_column(index, name, pa.array(values, type=target))
+        if pa.types.is_null(column.type):
+            arrow_table = arrow_table.set_column(index, name, pa.nulls(len(column), type=target))
+        elif pa.types.is_list(target):
+            arrow_table = arrow_table.set_column(index, name, pa.array(column.to_pylist(), type=target))
     return arrow_table
 
 
