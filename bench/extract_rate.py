@@ -1,12 +1,14 @@
 """Benchmark: Aeries extraction against the emulator, and the limit the emulator sets.
 
-For each table it times ``aeries_hub.aeries.collect.extract_to_parquet`` (paging, concurrency, Parquet writing), then
-fetches the very same pages with the same concurrency and throws the bodies away: the time a perfect
-client would need. It prints rows, seconds, rows per second and the ratio extraction / limit, then the CPU
+For each table it times ``aeries_hub.aeries.collect.extract_to_parquet`` (paging, concurrency, Parquet writing) twice,
+each page parsed into records first (``via_records``, the way before Arrow's JSON reader) and read by Arrow's JSON
+reader, then fetches the very same pages with the same concurrency and throws the bodies away: the time a perfect
+client would need. The three alternate in each of the runs. It prints rows, the seconds of each and the ratios
+extraction / limit (records -> Arrow's reader), then the CPU
 seconds this process spent on each (all its threads; the emulator is another process): on a busy machine the
 wall-clock ratio moves with the other load, the CPU ratio much less.
 
-    python bench/extract_rate.py --students 20000 [--concurrency 4] [--page-size 500]
+    python bench/extract_rate.py --students 20000 [--concurrency 4] [--page-size 500] [--tables students ...]
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--page-size", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=3, help="runs per table; the median is printed")
+    parser.add_argument("--tables", nargs="+", default=TABLES, choices=TABLES)
     args = parser.parse_args()
 
     os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="bench-airflow-"))
@@ -85,34 +88,36 @@ def main() -> None:
         )
         hook = AeriesHook(aeries_conn_id="aeries_bench")
         school_codes = [s["SchoolCode"] for s in hook.get_schools() if s["SchoolCode"] != 0]
-        print(f"{'table':10} {'rows':>9} {'extract s':>10} {'rows/s':>9} {'limit s':>8} {'ratio':>6} "
-              f"{'extract cpu':>11} {'limit cpu':>9} {'ratio':>6}")
-        total_rows = total_extract = total_limit = total_extract_cpu = total_limit_cpu = 0.0
-        for table in TABLES:
-            runs, limits, runs_cpu, limits_cpu = [], [], [], []
-            for _ in range(args.repeat):
-                cpu = time.process_time()
-                result = extract_to_parquet(hook, table, workdir / f"{table}.parquet")
-                runs_cpu.append(time.process_time() - cpu)
-                runs.append(result.seconds)
+        print(f"{'table':10} {'rows':>9} {'records s':>9} {'arrow s':>8} {'limit s':>8} {'ratio':>11} "
+              f"{'records cpu':>11} {'arrow cpu':>9} {'limit cpu':>9} {'cpu ratio':>11}")
+        totals = dict.fromkeys(("rows", "records", "arrow", "limit", "records_cpu", "arrow_cpu", "limit_cpu"), 0.0)
+        for table in args.tables:
+            runs: dict[str, list[float]] = {key: [] for key in totals if key != "rows"}
+            for _ in range(args.repeat):  # the two parsers and the limit alternate, so that load hits all three
+                for via_records, key in ((True, "records"), (False, "arrow")):
+                    cpu = time.process_time()
+                    result = extract_to_parquet(hook, table, workdir / f"{table}.parquet", via_records=via_records)
+                    runs[f"{key}_cpu"].append(time.process_time() - cpu)
+                    runs[key].append(result.seconds)
                 cpu = time.process_time()
                 seconds, _ = limit_seconds(emulator.url, cert, SPECS[table], school_codes, args.page_size, args.concurrency)
-                limits_cpu.append(time.process_time() - cpu)
-                limits.append(seconds)
-            extract_s, limit_s = statistics.median(runs), statistics.median(limits)
-            extract_cpu, limit_cpu = statistics.median(runs_cpu), statistics.median(limits_cpu)
-            total_rows += result.rows
-            total_extract += extract_s
-            total_limit += limit_s
-            total_extract_cpu += extract_cpu
-            total_limit_cpu += limit_cpu
-            print(f"{table:10} {result.rows:>9} {extract_s:>10.3f} {result.rows / extract_s:>9.0f} "
-                  f"{limit_s:>8.3f} {extract_s / limit_s:>6.2f} {extract_cpu:>11.3f} {limit_cpu:>9.3f} "
-                  f"{extract_cpu / max(limit_cpu, 1e-3):>6.2f}")
-        print(f"{'all':10} {int(total_rows):>9} {total_extract:>10.3f} {total_rows / total_extract:>9.0f} "
-              f"{total_limit:>8.3f} {total_extract / total_limit:>6.2f} {total_extract_cpu:>11.3f} "
-              f"{total_limit_cpu:>9.3f} {total_extract_cpu / max(total_limit_cpu, 1e-3):>6.2f}")
+                runs["limit_cpu"].append(time.process_time() - cpu)
+                runs["limit"].append(seconds)
+            m = {key: statistics.median(values) for key, values in runs.items()}
+            m["rows"] = result.rows
+            for key in totals:
+                totals[key] += m[key]
+            print(_line(table, m))
+        print(_line("all", totals))
 
+
+def _line(table: str, m: dict[str, float]) -> str:
+    """One table's medians: rows, seconds of each parser and of the limit, ratios to the limit before -> after."""
+    cpu_limit = max(m["limit_cpu"], 1e-3)
+    return (f"{table:10} {int(m['rows']):>9} {m['records']:>9.3f} {m['arrow']:>8.3f} {m['limit']:>8.3f} "
+            f"{m['records'] / m['limit']:>5.2f}->{m['arrow'] / m['limit']:<5.2f} {m['records_cpu']:>11.3f} "
+            f"{m['arrow_cpu']:>9.3f} {m['limit_cpu']:>9.3f} {m['records_cpu'] / cpu_limit:>5.2f}->"
+            f"{m['arrow_cpu'] / cpu_limit:<5.2f}")
 
 if __name__ == "__main__":
     main()

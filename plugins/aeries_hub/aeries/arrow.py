@@ -6,7 +6,9 @@ import json
 from itertools import chain
 from typing import TYPE_CHECKING, Any, Sequence
 
+from aeries_hub.aeries.errors import AeriesError
 from aeries_hub.aeries.logs import log
+from aeries_hub.aeries.records import RawPage, with_school_code
 from aeries_hub.aeries.tables import TABLES
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -75,21 +77,26 @@ def rows_to_arrow_page(table: str, rows: Sequence[dict[str, Any]]) -> pa.Table:
     known = dict(spec.columns) if spec else {}
     columns = _columns(rows)
     names = dict.fromkeys(chain(columns or chain.from_iterable(rows), known))
-    arrays = []
-    for name in names:
-        values = columns[name] if name in columns else [row.get(name) for row in rows]
-        array = _inferred(values)
-        # Only a column with text in it can hold blanks: numbers, booleans, nulls and nested values skip the pass.
-        if known.get(name) in _BLANK_IS_NULL_TYPES and (array is None or pa.types.is_string(array.type)):
-            values = [None if isinstance(v, str) and not v.strip() else v for v in values]
-            array = _inferred(values)
-        if array is None and name in known:
-            array = _inferred(values, arrow_type(known[name]))
-        if array is None:
-            log.warning("Aeries %s: column %s mixes value types; it is written as text", table, name)
-            array = pa.array([_as_text(v) for v in values], type=pa.string())
-        arrays.append(array)
+    arrays = [_column(table, name, columns[name] if name in columns else [row.get(name) for row in rows], known)
+              for name in names]
     return pa.table(arrays, names=list(names)) if names else pa.table({})
+
+
+def _column(table: str, name: str, values: list[Any], known: dict[str, Any]) -> pa.Array:
+    """One column of a page from its values (see :func:`rows_to_arrow`)."""
+    import pyarrow as pa
+
+    array = _inferred(values)
+    # Only a column with text in it can hold blanks: numbers, booleans, nulls and nested values skip the pass.
+    if known.get(name) in _BLANK_IS_NULL_TYPES and (array is None or pa.types.is_string(array.type)):
+        values = [None if isinstance(v, str) and not v.strip() else v for v in values]
+        array = _inferred(values)
+    if array is None and name in known:
+        array = _inferred(values, arrow_type(known[name]))
+    if array is None:
+        log.warning("Aeries %s: column %s mixes value types; it is written as text", table, name)
+        array = pa.array([_as_text(v) for v in values], type=pa.string())
+    return array
 
 
 def _inferred(values: list[Any], data_type: pa.DataType | None = None) -> pa.Array | None:
@@ -126,9 +133,10 @@ def _typed_nulls(table: str, arrow_table: pa.Table) -> pa.Table:
         target = arrow_type(known[name]) if name in known else None
         if target is None:
             target = pa.string() if pa.types.is_null(column.type) else pa.list_(pa.string())
-        if pa.types.is_null(column.type) or pa.types.is_list(target):
-            values = column.to_pylist()
-            arrow_table = arrow_table.set_column(index, name, pa.array(values, type=target))
+        if pa.types.is_null(column.type):
+            arrow_table = arrow_table.set_column(index, name, pa.nulls(len(column), type=target))
+        elif pa.types.is_list(target):
+            arrow_table = arrow_table.set_column(index, name, pa.array(column.to_pylist(), type=target))
     return arrow_table
 
 
@@ -146,3 +154,110 @@ def concat_pages(table: str, pages: list[pa.Table]) -> pa.Table:
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         combined = rows_to_arrow_page(table, [row for page in pages for row in page.to_pylist()])
     return _typed_nulls(table, combined.combine_chunks())
+
+
+def raw_page_to_arrow(table: str, page: RawPage, school_code: int | None = None) -> pa.Table:
+    """:func:`rows_to_arrow_page` of a page of unparsed records, ``SchoolCode`` = ``school_code`` put first in the
+    records that have none (None: nothing added). The page is parsed by Arrow's JSON reader (C++, the GIL
+    released: in the fetch threads it overlaps the other requests), no Python object per value. A page that the
+    reader would type otherwise than the records (a nested value, a column that mixes types, text the reader would
+    take for a date in a field the first record lacks, ...) is parsed as records instead, the slow exact way.
+
+    AeriesError for records that are not JSON objects."""
+    fast = _read_page(table, page, school_code)
+    if fast is not None:
+        return fast
+    rows = page.rows()
+    odd = next((row for row in rows if not isinstance(row, dict)), ...)
+    if odd is not ...:
+        raise AeriesError(f"a record is a JSON {type(odd).__name__}, not an object")
+    return rows_to_arrow_page(table, with_school_code(rows, school_code))
+
+
+def _explicit_type(value: Any, spec: Any) -> pa.DataType | None:
+    """The type Arrow's JSON reader is told for a field whose first value is ``value``: the type the records' own
+    inference gives (text stays text, never a date); None for a value that the reader cannot be told (nested)."""
+    import pyarrow as pa
+
+    if isinstance(value, str):
+        return pa.string()
+    if isinstance(value, bool):
+        return pa.bool_()
+    if isinstance(value, int):
+        return pa.int64() if -(2**63) <= value < 2**63 else None
+    if isinstance(value, float):
+        return pa.float64()
+    if value is None:
+        return arrow_type(spec) if spec in ("int64", "float64", "bool", "string") else pa.string()
+    try:  # nested: as Arrow infers it from the records; fields later records add are inferred by the reader
+        return pa.array([value]).type
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return None
+
+
+def _has_time(data_type: pa.DataType) -> bool:
+    """Whether ``data_type`` is or holds a date or time type (text Arrow's JSON reader took for one)."""
+    import pyarrow as pa
+
+    if pa.types.is_temporal(data_type):
+        return True
+    return any(_has_time(data_type.field(index).type) for index in range(data_type.num_fields))
+
+
+def _read_page(table: str, page: RawPage, school_code: int | None) -> pa.Table | None:
+    """The page as :func:`rows_to_arrow_page` makes it, read by Arrow's JSON reader; None when the records differ
+    from what that reader can be trusted with (see :func:`raw_page_to_arrow`)."""
+    import pyarrow as pa
+    import pyarrow.json as pj
+
+    first = page.first
+    if not isinstance(first, dict) or not first:
+        return None
+    spec = TABLES.get(table)
+    known = dict(spec.columns) if spec else {}
+    fields = []
+    for name, value in first.items():
+        data_type = _explicit_type(value, known.get(name))
+        if data_type is None:
+            return None
+        fields.append(pa.field(name, data_type))
+    text = b"\n".join(page.records)
+    try:
+        read = pj.read_json(
+            pa.BufferReader(text),
+            # one block: a record longer than a block would be an error, and a record over several lines is read whole
+            read_options=pj.ReadOptions(use_threads=False, block_size=len(text) + 1),
+            parse_options=pj.ParseOptions(explicit_schema=pa.schema(fields), unexpected_field_behavior="infer"),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return None
+    rows = read.num_rows
+    if rows != len(page.records):
+        return None
+    names: list[str] = []
+    arrays: list[Any] = []
+    if school_code is not None and "SchoolCode" not in first:
+        if "SchoolCode" in read.column_names:  # in some records only: which ones is lost
+            return None
+        names.append("SchoolCode")
+        arrays.append(pa.array([school_code] * rows, pa.int64()))
+    elif school_code is not None and read.column("SchoolCode").null_count:
+        return None  # a record without one takes school_code
+    for index, name in enumerate(read.column_names):
+        column: Any = read.column(index)
+        if column.null_count == rows:
+            column = pa.nulls(rows)  # as Arrow infers a column of nulls
+        elif name not in first and column.type not in (pa.string(), pa.int64(), pa.bool_()):
+            return None  # nested, a float (or an integer too long for int64), or text taken for a date or time
+        elif column.type.num_fields and _has_time(column.type):
+            return None  # a field of nested records that the first record lacks, with text taken for a date
+        elif known.get(name) in _BLANK_IS_NULL_TYPES and pa.types.is_string(column.type):
+            column = _column(table, name, column.to_pylist(), known)
+        names.append(name)
+        arrays.append(column)
+    for name in known:
+        if name not in read.column_names and name not in names:
+            names.append(name)
+            arrays.append(pa.nulls(rows))
+    return pa.Table.from_arrays([pa.chunked_array([a]) if isinstance(a, pa.Array) else a for a in arrays],
+                                names=names)

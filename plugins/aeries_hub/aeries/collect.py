@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any, Iterable
 
-from aeries_hub.aeries.arrow import concat_pages, rows_to_arrow_page
+from aeries_hub.aeries.arrow import concat_pages, raw_page_to_arrow, rows_to_arrow_page
 from aeries_hub.aeries.errors import AeriesConfigError
 from aeries_hub.aeries.logs import log
 from aeries_hub.aeries.paging import RequestStats, fetch_units
 from aeries_hub.aeries.parquet import ExtractResult, extract_metadata, write_parquet
-from aeries_hub.aeries.records import as_list, rename_pre_v5
+from aeries_hub.aeries.records import RawPage, as_list, rename_pre_v5, with_school_code
 from aeries_hub.aeries.section_staff import teachers_from_section_staff
 from aeries_hub.aeries.tables import DISTRICT_OFFICE, TABLES, AeriesTable
 
@@ -40,11 +40,12 @@ def read_table(hook: AeriesHook, table: str, *, school_codes: Iterable[int] | No
 
 
 def extract_to_parquet(hook: AeriesHook, table: str, path: ObjectStoragePath | str | os.PathLike[str], *,
-                       school_codes: Iterable[int] | None = None) -> ExtractResult:
-    """Write one logical table as one Parquet file (``s3://`` etc. through ObjectStoragePath)."""
+                       school_codes: Iterable[int] | None = None, via_records: bool = False) -> ExtractResult:
+    """Write one logical table as one Parquet file (``s3://`` etc. through ObjectStoragePath); ``via_records``: see
+    :func:`collect_table`."""
     spec = table_spec(table)
     stats = RequestStats()
-    arrow_table = collect_table(hook, spec, school_codes, stats, as_arrow=True)
+    arrow_table = collect_table(hook, spec, school_codes, stats, as_arrow=True, via_records=via_records)
     arrow_table = arrow_table.replace_schema_metadata(
         {**(arrow_table.schema.metadata or {}), **extract_metadata(spec, hook.settings)}
     )
@@ -105,16 +106,22 @@ def select_schools(hook: AeriesHook, schools: list[dict[str, Any]], school_codes
 
 
 def collect_table(hook: AeriesHook, spec: AeriesTable, school_codes: Iterable[int] | None, stats: RequestStats, *,
-                  as_arrow: bool = False) -> Any:
+                  as_arrow: bool = False, via_records: bool = False) -> Any:
     """Every row of ``spec`` for the selected schools: a list of records, or (``as_arrow``) one Arrow
     table built page by page as the pages arrive, so that a table of millions of rows is never held as
-    Python records."""
+    Python records: each page's JSON read by Arrow's reader, or (``via_records``, the reference the tests and
+    the benchmark compare it with) parsed into records first."""
+    raw = as_arrow and not via_records
     settings = hook.settings
     codes = None if school_codes is None else [int(c) for c in school_codes]
 
-    def prepare(unit: int | None, rows: list[dict[str, Any]]) -> Any:
-        if spec.per_school:
-            rows = [row if "SchoolCode" in row else {"SchoolCode": unit, **row} for row in rows]
+    def prepare(unit: int | None, rows: Any) -> Any:
+        school_code = unit if spec.per_school else None
+        if isinstance(rows, RawPage):
+            if settings.api_version >= 5:
+                return raw_page_to_arrow(spec.name, rows, school_code)
+            rows = rows.rows()
+        rows = with_school_code(rows, school_code)
         if settings.api_version < 5:
             rows = [rename_pre_v5(row) for row in rows]
         return rows_to_arrow_page(spec.name, rows) if as_arrow else rows
@@ -123,7 +130,7 @@ def collect_table(hook: AeriesHook, spec: AeriesTable, school_codes: Iterable[in
         schools = read_schools(hook, stats, count_page=True)
         parts = [prepare(None, select_schools(hook, schools, codes, keep_district_office=True))]
     elif not spec.per_school:
-        parts = [page for _, pages in fetch_units(hook, spec, [None], stats, prepare) for page in pages]
+        parts = [page for _, pages in fetch_units(hook, spec, [None], stats, prepare, raw=raw) for page in pages]
     else:
         schools = select_schools(hook, read_schools(hook, stats), codes, keep_district_office=False)
         embedded: dict[int, list[Any]] = {}
@@ -133,7 +140,7 @@ def collect_table(hook: AeriesHook, spec: AeriesTable, school_codes: Iterable[in
                     terms = [{"SchoolCode": school["SchoolCode"], **term} for term in school["Terms"]]
                     embedded[school["SchoolCode"]] = [prepare(school["SchoolCode"], terms)]
         to_fetch = [s["SchoolCode"] for s in schools if s["SchoolCode"] not in embedded]
-        fetched = dict(fetch_units(hook, spec, to_fetch, stats, prepare)) if to_fetch else {}
+        fetched = dict(fetch_units(hook, spec, to_fetch, stats, prepare, raw=raw)) if to_fetch else {}
         if spec.name == "teachers":
             for code, rows in teachers_from_section_staff(hook, schools, fetched, stats).items():
                 fetched[code] = [*fetched.get(code, []), prepare(code, rows)]

@@ -174,6 +174,7 @@ class AeriesHook(BaseHook):
         method: str = "GET",
         json_body: Any = None,
         idempotent: bool = True,
+        decode: Callable[[bytes], Any] | None = None,
     ) -> Any:
         """``method`` ``{base}/api/vN/{path}`` (with ``json_body``) and return the parsed JSON, retrying transient
         failures. A request that is not ``idempotent`` (an insert) is retried only when the server certainly
@@ -185,6 +186,7 @@ class AeriesHook(BaseHook):
         :param with_cert: send the certificate and the hook's ``DatabaseYear`` (false for ``systeminfo``).
         :param stop: set by the caller to abandon the request before its next attempt (RequestCancelled).
         :param max_retries: instead of the connection's ``max_retries``.
+        :param decode: parses the body instead of ``json.loads`` (a ValueError is retried like invalid JSON).
         """
         settings = self.settings
         stats = stats if stats is not None else RequestStats()
@@ -273,6 +275,8 @@ class AeriesHook(BaseHook):
                     last_cause = f"HTTP {status} with an HTML page instead of JSON (a login or error page?)"
                 else:
                     try:
+                        if decode is not None:
+                            return decode(body)
                         return json.loads(body.decode("utf-8-sig"))
                     except (UnicodeDecodeError, ValueError) as exc:
                         cause = "invalid_json"

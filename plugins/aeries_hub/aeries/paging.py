@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from aeries_hub.aeries.errors import AeriesError, RequestCancelled
 from aeries_hub.aeries.logs import log
-from aeries_hub.aeries.records import as_list
+from aeries_hub.aeries.records import RawPage, as_list, split_records
 from aeries_hub.aeries.tables import AeriesTable
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -61,7 +61,7 @@ class RequestStats:
 
 def fetch_units(
     hook: AeriesHook, spec: AeriesTable, units: Sequence[int | None], stats: RequestStats,
-    prepare: Callable[[int | None, list[dict[str, Any]]], Any],
+    prepare: Callable[[int | None, Any], Any], *, raw: bool = False,
 ) -> list[tuple[int | None, list[Any]]]:
     """Fetch every page of every unit (a school code, or None for a district-wide table).
 
@@ -76,6 +76,9 @@ def fetch_units(
     first record, means the server ignores the range, so the unit is its first answer, once. A short
     first page is followed by one probe of the records after it (``probe_short_pages``): if the server
     has more, it caps the rows per request, and the unit is paged by that cap. See :class:`_UnitPages`.
+
+    ``raw``: ``prepare`` gets each page as a :class:`~aeries_hub.aeries.records.RawPage` (its records unparsed), not
+    as records; an error in ``prepare`` is raised naming the table, the school and the page.
     """
     settings = hook.settings
     page_size = settings.page_size
@@ -85,25 +88,50 @@ def fetch_units(
     progress = _Progress(hook, spec, len(units))
     stop = threading.Event()
     in_flight: dict[Future, tuple[_UnitPages, int, int]] = {}
-    pool = ThreadPoolExecutor(max_workers=settings.max_concurrency, thread_name_prefix=f"aeries-{spec.name}")
+    # Raw pages are parsed after their request gave back its slot (the hook's max_concurrency): as many more pages
+    # as there are slots may be on their way, so that the server has the next request while a page is parsed
+    # (20,000 students, medians of 5 on a loaded machine: students 4.15 -> 3.02 s, contacts 6.73 -> 5.75 s). At one
+    # request at a time, each answer is still seen before the next request is chosen (what paging learns from a page
+    # applies to the next).
+    workers = settings.max_concurrency * (2 if raw and settings.max_concurrency > 1 else 1)
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"aeries-{spec.name}")
 
     def fetch(unit: int | None, page: int, size: int) -> tuple[int, str | None, Any]:
         params = None
         if spec.paged:
             params = {"StartingRecord": (page - 1) * size + 1, "EndingRecord": page * size}
-        data = hook.request(
-            spec.path_for(unit) if spec.per_school else spec.endpoint,
-            stats=stats, security_area=spec.security_area, params=params, stop=stop,
-        )
-        rows = as_list(data, spec.path_for(unit) if spec.per_school else spec.endpoint)
+        if not raw:
+            return fetch_records(unit, params)
+        try:
+            return fetch_raw(unit, params)
+        except AeriesError as exc:  # which page of which school of which table: the same error, its place first
+            where = f"school {unit}, " if spec.per_school else ""
+            records = f" (records {params['StartingRecord']}-{params['EndingRecord']})" if params else ""
+            exc.args = (hook.redact(f"Aeries {spec.name}: {where}page {page}{records}: {exc}"), *exc.args[1:])
+            raise
+
+    def fetch_records(unit: int | None, params: dict[str, int] | None) -> tuple[int, str | None, Any]:
+        path = spec.path_for(unit) if spec.per_school else spec.endpoint
+        data = hook.request(path, stats=stats, security_area=spec.security_area, params=params, stop=stop)
+        rows = as_list(data, path)
         first = json.dumps(rows[0], sort_keys=True, default=str) if rows else None
         return len(rows), first, prepare(unit, rows)
+
+    def fetch_raw(unit: int | None, params: dict[str, int] | None) -> tuple[int, str | None, Any]:
+        path = spec.path_for(unit) if spec.per_school else spec.endpoint
+        data = hook.request(path, stats=stats, security_area=spec.security_area, params=params, stop=stop,
+                            decode=split_records)
+        page = data if isinstance(data, RawPage) else RawPage(as_list(data, path))
+        first = json.dumps(page.first, sort_keys=True, default=str) if len(page) else None
+        return len(page), first, prepare(unit, page)
 
     def next_candidate() -> tuple[_UnitPages, int] | None:
         for state in states:  # pages certainly needed first
             page = state.needed_page()
             if page is not None:
                 return state, page
+        if len(in_flight) >= settings.max_concurrency:
+            return None  # a speculative page waits for a slot of its own
         for state in states:  # then speculative pages
             page = state.speculative_page(prefetch)
             if page is not None:
@@ -112,7 +140,7 @@ def fetch_units(
 
     try:
         while True:
-            while len(in_flight) < settings.max_concurrency:
+            while len(in_flight) < workers:
                 candidate = next_candidate()
                 if candidate is None:
                     break

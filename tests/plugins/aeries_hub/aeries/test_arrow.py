@@ -1,11 +1,24 @@
-"""rows_to_arrow: Aeries records to typed Arrow tables, without a server."""
+"""rows_to_arrow: Aeries records to typed Arrow tables; raw_page_to_arrow: a page's JSON read by Arrow's reader, the
+same tables as the records give (the emulator over HTTP), and hostile pages (a scripted server)."""
 
 from __future__ import annotations
 
+import json
 import logging
 
-from aeries_hub.aeries.arrow import rows_to_arrow
+import pyarrow as pa
+import pytest
+
+from aeries_hub.aeries.arrow import raw_page_to_arrow, rows_to_arrow, rows_to_arrow_page
+from aeries_hub.aeries.collect import collect_table
+from aeries_hub.aeries.errors import AeriesError
+from aeries_hub.aeries.hook import AeriesHook
 from aeries_hub.aeries.logs import LOGGER_NAME
+from aeries_hub.aeries.paging import RequestStats
+from aeries_hub.aeries.records import RawPage, with_school_code
+from aeries_hub.aeries.tables import TABLES
+from aeries_sandbox.emulator import READ_AREAS, generate_district
+from tests.plugins.aeries_hub.aeries.scripted import hook_for
 
 
 def test_mixed_value_types_fall_back_to_text():
@@ -61,3 +74,104 @@ def test_a_page_has_its_records_keys_in_first_seen_order_then_the_known_columns_
         None, [{"StaffID": 7, "StartDate": "2025-08-01T00:00:00"}]]
     assert page.column("Extra").to_pylist() == [None, "x"]
     assert {page.schema.field(name).type for name in rest} == {pa.null()}
+
+
+# -- Arrow's JSON reader against the records, over HTTP --------------------------------------------------------------
+
+CERT = "ArrowReaderCert00000000000000000"
+CONN_ID = "aeries_arrow"
+TABLES_READ = ["schools", "terms", "students", "staff", "teachers", "courses", "sections", "rosters", "contacts"]
+
+
+@pytest.fixture(scope="module")
+def district():
+    """The realistic generated district, with the odd values a real Aeries sends in some records."""
+    district = generate_district(400, 7)
+    first, later, other = district.students[0], district.students[7], district.students[-1]
+    first["NewAeriesCount"] = 3  # a field the registry does not know, in a page's first record
+    later["NewAeriesDate"] = "2026-01-02T00:00:00"  # unknown, later in the page, text Arrow's reader takes for a date
+    later["MiddleName"] = "Ñandú 😀 \u0000 \"quoted\" \\ back"
+    later["Grade"] = "  "  # a padded blank in a number column
+    other["CounselorNumber"] = "12"  # a number sent as text, in a column of numbers
+    other["SchoolLeaveDate"] = None
+    other["LastName"] = ""
+    district.contacts[3]["Extra"] = {"Nested": ["a", 1]}  # an unknown nested field
+    for row in district.rosters[:600]:
+        row["SectionNumber"] = str(row["SectionNumber"])  # numbers as text in a whole page
+    return district
+
+
+@pytest.fixture(scope="module")
+def certificates():
+    return [{"name": "arrow", "certificate": CERT, "areas": list(READ_AREAS)}]
+
+
+@pytest.fixture()
+def hook(emu, monkeypatch):
+    document = {"conn_type": "aeries", "host": emu.url, "password": CERT,
+                "extra": {"allow_insecure": True, "page_size": 50, "backoff_base": 0.01, "backoff_max": 0.02}}
+    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps(document))
+    return AeriesHook(aeries_conn_id=CONN_ID)
+
+
+@pytest.mark.parametrize("table", TABLES_READ)
+def test_the_json_reader_gives_the_table_the_records_give(hook, table):
+    spec = TABLES[table]
+    read = collect_table(hook, spec, None, RequestStats(), as_arrow=True)
+    reference = collect_table(hook, spec, None, RequestStats(), as_arrow=True, via_records=True)
+    assert read.schema == reference.schema
+    assert read.to_pylist() == reference.to_pylist()
+    assert read.num_rows > 0
+
+
+def test_the_odd_values_arrive_as_the_records_give_them(hook):
+    students = collect_table(hook, TABLES["students"], None, RequestStats(), as_arrow=True)
+    names = students.column_names
+    assert names.index("NewAeriesCount") < names.index("NewAeriesDate")
+    assert students.schema.field("NewAeriesDate").type == pa.string()
+    assert students.schema.field("CounselorNumber").type == pa.string()  # mixed: written as text
+    assert students.schema.field("Grade").type == pa.int64()  # the blank is null
+    dates = [value for value in students.column("NewAeriesDate").to_pylist() if value is not None]
+    assert dates == ["2026-01-02T00:00:00"]
+    assert "Ñandú 😀 \u0000 \"quoted\" \\ back" in students.column("MiddleName").to_pylist()
+    rosters = collect_table(hook, TABLES["rosters"], None, RequestStats(), as_arrow=True)
+    assert rosters.schema.field("SectionNumber").type == pa.string()
+
+
+def test_a_page_of_records_with_keys_the_first_lacks_keeps_their_first_seen_order():
+    records = [b'{"StudentID": 1, "LastName": "A"}', b'{"StudentID": 2, "Zed": "2026-01-01", "Alpha": 5}',
+               b'{"Alpha": 6, "StudentID": 3, "Grade": " "}']
+    page = RawPage(records)
+    read = raw_page_to_arrow("students", page, 994)
+    assert read.equals(rows_to_arrow_page("students", with_school_code(page.rows(), 994)))
+    assert read.column_names[:6] == ["SchoolCode", "StudentID", "LastName", "Zed", "Alpha", "Grade"]
+
+
+@pytest.mark.parametrize(("body", "said"), [
+    (b'[{"StudentID": 1}, {"StudentID": 2,}]', "not valid JSON"),
+    (b'[{"StudentID": 1}, 7]', "a record is a JSON int, not an object"),
+    (b'[{"StudentID": 1}, {"StudentID": 2', "not valid JSON"),
+    (b'17', "Aeries returned a JSON int at schools/994/students where a list of records was expected"),
+])
+def test_a_hostile_page_is_an_error_naming_the_table_school_and_page(server, make_conn, body, said):
+    server.route(server.api("schools"), lambda seen: server.reply(200, [{"SchoolCode": 994}]))
+
+    def page(seen):
+        if seen.query["StartingRecord"] == "1":
+            return server.reply(200, [{"StudentID": n} for n in range(1, 3)])
+        return server.reply(200, body)
+
+    server.route(server.api("schools/994/students"), page)
+    hook, _ = hook_for(make_conn(page_size=2, max_concurrency=1, max_retries=1, prefetch_pages=0))
+    with pytest.raises(AeriesError) as caught:
+        collect_table(hook, TABLES["students"], None, RequestStats(), as_arrow=True)
+    message = str(caught.value)
+    assert message.startswith("Aeries students: school 994, page 2 (records 3-4): "), message
+    assert said in message
+
+
+def test_a_huge_string_is_read_whole():
+    huge = "x" * (3 << 20)
+    page = RawPage([b'{"StudentID": 1, "LastName": "' + huge.encode() + b'"}', b'{"StudentID": 2, "LastName": "B"}'])
+    read = raw_page_to_arrow("students", page)
+    assert read.column("LastName").to_pylist() == [huge, "B"]

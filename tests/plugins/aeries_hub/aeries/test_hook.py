@@ -249,6 +249,23 @@ def test_bounded_concurrency(server, make_conn):
     assert 2 <= server.max_in_flight <= 3
 
 
+def test_bounded_concurrency_while_pages_are_parsed(server, make_conn, tmp_path):
+    """An extract parses its pages after their requests (more pages on their way than slots): still at most
+    max_concurrency requests at the server at once."""
+    conn_id = make_conn(max_concurrency=3, page_size=5)
+    schools = [{"SchoolCode": 0, "Name": "District"}] + [{"SchoolCode": code, "Name": f"S{code}"} for code in range(101, 111)]
+    server.json(server.api("schools"), schools)
+    for school in schools[1:]:
+        serve_pages(server, server.api(f"schools/{school['SchoolCode']}/students"), students(school["SchoolCode"], 7))
+    server.delay = 0.03
+    hook, _ = hook_for(conn_id)
+
+    result = extract_to_parquet(hook, "students", tmp_path / "students.parquet")
+
+    assert result.rows == 70
+    assert 2 <= server.max_in_flight <= 3
+
+
 # ------------------------------------------------------------------------------------------------
 # Writes
 # ------------------------------------------------------------------------------------------------
