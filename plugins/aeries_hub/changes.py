@@ -298,7 +298,8 @@ def compare(before, after, key: tuple[str, ...], columns: list[str],
     changed_mask = _differs(after, before, key, columns, kept.take(common), found.take(common))
     removed_rows = _first_of_each(before_ids)
     removed_ids = before_ids.take(removed_rows)
-    removed_ids = removed_ids.filter(pc.invert(pc.is_in(removed_ids, value_set=ids)))
+    if len(removed_ids):  # (a first delivery has none: no hash set of every id for nothing)
+        removed_ids = removed_ids.filter(pc.invert(pc.is_in(removed_ids, value_set=ids)))
     added, changed, removed = _sorted(ids.filter(is_new)), _sorted(ids.take(common).filter(changed_mask)), _sorted(removed_ids)
     samples = None
     shown = shown_key(key, restricted)
@@ -345,8 +346,8 @@ class ParquetColumns:
         import pyarrow.compute as pc
         import pyarrow.parquet as pq
 
-        with self.path.open("rb") as handle:
-            values = pq.read_table(handle, columns=[column]).column(0).combine_chunks()
+        with self.path.open("rb") as handle:  # (one thread, no pre-buffering: less held at once)
+            values = pq.ParquetFile(handle, pre_buffer=False).read(columns=[column], use_threads=False).column(0).combine_chunks()
         return pc.fill_null(values.cast(pa.large_string()), "")
 
 

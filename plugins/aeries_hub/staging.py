@@ -26,7 +26,7 @@ import tempfile
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, BinaryIO, Callable, Iterator
 
 from airflow.sdk import ObjectStoragePath
 
@@ -76,10 +76,18 @@ def make_private_folder(folder) -> None:
 def write_private(target, data: bytes) -> None:
     """Write ``data`` to ``target`` whole: on local staging through a 0600 temporary file beside it that is
     flushed to disk and renamed over it; an object store stores an object whole anyway."""
+    write_private_with(target, lambda handle: handle.write(data))
+
+
+def write_private_with(target, produce: Callable[[BinaryIO], object]) -> None:
+    """:func:`write_private` of what ``produce`` writes into a seekable binary file, without holding it in memory
+    on local staging (an object store gets it from memory, whole)."""
     make_private_folder(target.parent)
     if not is_local(target):
+        buffer = io.BytesIO()
+        produce(buffer)
         with target.open("wb") as handle:
-            handle.write(data)
+            handle.write(buffer.getvalue())
         return
     final = local_path(target)
     partial = final.with_name(f".{final.name}.{os.getpid()}.{threading.get_ident()}.part")
@@ -87,7 +95,7 @@ def write_private(target, data: bytes) -> None:
     try:
         os.fchmod(descriptor, PRIVATE_FILE_MODE)
         with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
+            produce(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(partial, final)

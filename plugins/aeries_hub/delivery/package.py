@@ -6,30 +6,41 @@ from __future__ import annotations
 import hashlib
 import logging
 
-from aeries_hub.staging import RunFolder
+from aeries_hub.staging import RunFolder, write_private_with
 
 log = logging.getLogger(__name__)
+
+CHUNK = 1 << 20
 
 
 def package_files(run: RunFolder, built: list[dict], zip_name: str, folder: str = "output") -> list[dict]:
     """Every built file (``<folder>/<file>``) into ``<folder>/<zip_name>``; the zip as the one file to deliver (its
-    ``folder`` named when it is not ``output``: held files, :mod:`aeries_hub.delivery.holds`)."""
-    import io
+    ``folder`` named when it is not ``output``: held files, :mod:`aeries_hub.delivery.holds`).
+
+    The files are copied into the zip a megabyte at a time (a district's enrollments are hundreds of megabytes),
+    into the zip's file itself on local staging; the bytes are those of ``ZipFile.writestr`` of each file whole."""
+    import shutil
     import zipfile
 
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for item in built:
-            with run.path(folder, item["file"]).open("rb") as handle:
-                data = handle.read()
-            info = zipfile.ZipInfo(item["file"], date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            archive.writestr(info, data)
-    data = buffer.getvalue()
-    run.write_bytes(f"{folder}/{zip_name}", data)
-    rows = sum(item["rows"] for item in built)
-    log.info("Packaged %d files (%d rows) into %s, %d bytes", len(built), rows, zip_name, len(data))
-    item = {"file": zip_name, "rows": rows, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-    return [item | ({"folder": folder} if folder != "output" else {})]
+    def write_zip(handle) -> None:
+        with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for item in built:
+                source = run.path(folder, item["file"])
+                info = zipfile.ZipInfo(item["file"], date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                info.file_size = source.stat().st_size  # as writestr sets it: the same zip64 decision and header
+                with source.open("rb") as data, archive.open(info, "w") as entry:
+                    shutil.copyfileobj(data, entry, CHUNK)
 
+    target = run.path(folder, zip_name)
+    write_private_with(target, write_zip)
+    digest, size = hashlib.sha256(), 0
+    with target.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    rows = sum(item["rows"] for item in built)
+    log.info("Packaged %d files (%d rows) into %s, %d bytes", len(built), rows, zip_name, size)
+    item = {"file": zip_name, "rows": rows, "bytes": size, "sha256": digest.hexdigest()}
+    return [item | ({"folder": folder} if folder != "output" else {})]

@@ -52,12 +52,13 @@ def build_vendor_file(mapping: Mapping, output: Output, run: RunFolder) -> Build
     one_line_first = output.format.type == "delimited" and not (output.cells and output.cells.line_breaks)
     if one_line_first:
         built.frame, single_line = single_line_values(built.frame, output.delivered_columns, output.key)
-    earlier = {file: run.read_parquet(f"built/{mapping.output(file).stem}.parquet") for file in output.needs}
-    known = {**earlier, output.file: built.frame}  # a file may reference its own keys (OneRoster parentSourcedId)
-    known.update(reference_tables(output, known, values.conditions_date))
     index = mapping.outputs.index(output)
     where = f"{mapping.path.name}: outputs[{index}]"
     checks = parse_checks(output_checks(output), where=where) + rule_checks(output, where, values.conditions_date)
+    earlier = {file: run.read_parquet(f"built/{mapping.output(file).stem}.parquet", columns=columns_checked(output, checks, file))
+               for file in output.needs}
+    known = {**earlier, output.file: built.frame}  # a file may reference its own keys (OneRoster parentSourcedId)
+    known.update(reference_tables(output, known, values.conditions_date))
     with run.local_dir(f"quality/{output.stem}") as docs_dir:
         outcome = validate_frame(built.frame, checks, name=output.stem, tables=known, docs_dir=docs_dir,
                                  id_columns=output.key, data_docs=False)
@@ -92,6 +93,24 @@ def build_vendor_file(mapping: Mapping, output: Output, run: RunFolder) -> Build
         _build_failed(run, output, exc)
     path = run.write_bytes(f"output/{output.file}", data)
     return dataclasses.replace(summary, path=str(path), bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
+
+
+def columns_checked(output: Output, checks: list, file: str) -> set[str] | None:
+    """The columns of the earlier built ``file`` that ``output``'s checks read: the ones they look values up in,
+    and those of their references' ``where`` (a users file of a district is hundreds of megabytes, of which
+    enrollments check one column). None (all of them) when ``output`` nests the file's rows or has ``matches``."""
+    from aeries_hub.quality.checks import referenced_columns
+    from aeries_hub.quality.column_rules import reference_table
+
+    if output.nest or output.matches:
+        return None
+    read = referenced_columns(checks)
+    columns = set(read.get(file, ()))
+    for ref in output.references:
+        if ref.file == file:
+            columns |= set(read.get(reference_table(ref), ())) | {ref.key}
+            columns |= {column for condition in ref.where for column in condition.columns}
+    return columns
 
 
 def render_rows(mapping: Mapping, output: Output, rows, frames: dict) -> bytes:
