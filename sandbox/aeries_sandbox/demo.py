@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -62,7 +63,25 @@ def run_airflow(args: list[str], env: dict[str, str], log_path: Path, *, check: 
     return done.returncode
 
 
-def airflow_side(stack, runs: list[list], env: dict[str, str], workdir: Path) -> Iterator[dict]:
+@contextmanager
+def airflow_process(env: dict[str, str], workdir: Path) -> Iterator[subprocess.Popen]:
+    """The demo's one Airflow process (:mod:`aeries_sandbox.demo_runs`), started first: it imports Airflow, the hub
+    and GX and migrates the metadata database while this one generates the district and starts the servers, then
+    waits for its plan (:func:`airflow_side`). Killed if the demo stops before its runs end."""
+    log_path = workdir / "logs" / "airflow-demo-runs.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        process = subprocess.Popen([sys.executable, "-m", "aeries_sandbox.demo_runs", str(workdir)], env=env,
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:  # the demo stopped before the runs ended
+            process.kill()
+        process.wait()
+
+
+def airflow_side(process: subprocess.Popen, stack, runs: list[list], workdir: Path) -> Iterator[dict]:
     """The stack's connections and the DAGs' pools into the metadata database, then each of ``runs``
     (``[dag_id, conf]``) under ``dag.test()`` one after the other, all in one Airflow process
     (:mod:`aeries_sandbox.demo_runs`, which pays Airflow's and GX's start-up once); yields each step's outcome
@@ -70,16 +89,12 @@ def airflow_side(stack, runs: list[list], env: dict[str, str], workdir: Path) ->
     ``AIRFLOW_CONN_*`` variables, which would hide an edit made there; they are handed over on stdin: no secret
     on a command line or in a file."""
     log_path = workdir / "logs" / "airflow-demo-runs.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
     # Every pool a task of the DAGs takes (one per Aeries connection), or its tasks would never be queued.
     plan = {"connections": stack.connections(), "slots": 4, "runs": runs}
-    with log_path.open("ab") as log:
-        process = subprocess.Popen([sys.executable, "-m", "aeries_sandbox.demo_runs", str(workdir)], env=env,
-                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log)
-        assert process.stdin is not None and process.stdout is not None
-        process.stdin.write(json.dumps(plan).encode())
-        process.stdin.close()
-        yield from (json.loads(line) for line in process.stdout)
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write(json.dumps(plan).encode())
+    process.stdin.close()
+    yield from (json.loads(line) for line in process.stdout)
     if process.wait():
         tail = log_path.read_text(errors="replace").splitlines()[-40:]
         raise SystemExit(f"`aeries_sandbox.demo_runs` failed (exit {process.returncode}); end of {log_path}:\n"
@@ -145,17 +160,17 @@ def main(argv: list[str] | None = None) -> int:
         for database in (workdir / "airflow").glob("airflow.db*"):
             database.unlink()
     started = time.time()
-    with sandbox_stack(workdir, students=args.students, seed=args.seed) as stack:
+    with airflow_process(env, workdir) as process, \
+            sandbox_stack(workdir, students=args.students, seed=args.seed) as stack:
         print(f"Aeries emulator: {stack.emulator.url} (district in {stack.data_dir})")
         print(f"SFTP server: {stack.sftp.host}:{stack.sftp.port}, files land under {stack.sftp.root}")
         print(f"Vendor API receiver: {stack.vendor_api.url} (SchoolMint Enroll's sandbox and production)")
-        run_airflow(["db", "migrate"], env, workdir / "logs" / "airflow-db-migrate.log")
         # The safe first run: after a dry run that completed, the first delivery needs no approval
         # ([aeries_hub] approve_first_delivery); without it, the delivery would wait for one.
         runs = [] if args.standalone else [
             [dag_id, run_conf] for dag_id, conf in DEMO_RUNS.items() for run_conf in ({**conf, "dry_run": True}, conf)
         ]
-        steps = airflow_side(stack, runs, env, workdir)
+        steps = airflow_side(process, stack, runs, workdir)
         print_connections(next(steps)["connections"], workdir)
         next(steps)  # the pools
         if args.standalone:

@@ -2,8 +2,9 @@
 
     python -m aeries_sandbox.demo_runs WORKDIR < plan.json
 
-run with the demo's Airflow environment (:func:`aeries_sandbox.demo.airflow_env`) on a migrated metadata database,
-reads ``{"connections": {conn_id: connection JSON}, "slots": N, "runs": [[dag_id, conf], ...]}`` on stdin (the
+run with the demo's Airflow environment (:func:`aeries_sandbox.demo.airflow_env`), imports what the runs import
+(:func:`warm_up`), migrates the metadata database (as ``airflow db migrate``, its lines in
+``WORKDIR/logs/airflow-db-migrate.log``), then reads ``{"connections": {conn_id: connection JSON}, "slots": N, "runs": [[dag_id, conf], ...]}`` on stdin (the
 connections hold the stack's secrets: never a file or the command line) and
 
 * stores the connections (:func:`aeries_sandbox.demo_connections.store_connections`, its record in
@@ -103,17 +104,38 @@ def setup(plan: dict, workdir: Path) -> Iterator[dict]:
     yield {"pools": lines}
 
 
+def warm_up() -> None:
+    """What every run imports (Airflow's task runner, the hub's tasks, pandas, Arrow, Great Expectations): the demo
+    starts this process first, so that these seconds pass while it generates the district, starts the servers and
+    migrates the database (the plan comes on stdin after that), on the machine's other core."""
+    import airflow.sdk.execution_time.task_runner  # noqa: F401
+    import pandas  # noqa: F401
+    import pyarrow.parquet  # noqa: F401
+
+    import aeries_hub.mapping.build  # noqa: F401
+    import aeries_hub.quality.runner  # noqa: F401
+    import aeries_hub.tasks.extract  # noqa: F401
+    from aeries_hub.quality.gx_adapter import import_gx
+
+    import_gx()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
         raise SystemExit("usage: python -m aeries_sandbox.demo_runs WORKDIR < plan.json")
     workdir = Path(args[0])
-    plan = json.load(sys.stdin)
     # The JSON lines get stdout to themselves: whatever else prints (Airflow's start-up) goes to stderr.
     results = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
+    warm_up()
 
+    from airflow.utils import db
     from airflow.utils.providers_configuration_loader import providers_configuration_loaded
+
+    with output_to(workdir / "logs" / "airflow-db-migrate.log"):  # what `airflow db migrate` does
+        providers_configuration_loaded(db.upgradedb)()
+    plan = json.load(sys.stdin)
 
     for outcome in setup(plan, workdir):
         print(json.dumps(outcome), file=results)

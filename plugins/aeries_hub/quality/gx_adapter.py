@@ -21,6 +21,7 @@ import logging
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import wraps
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -51,7 +52,63 @@ def import_gx() -> Any:
         if name.startswith("great_expectations.") and isinstance(logger, logging.Logger) \
                 and logging.NOTSET < logger.level < logging.WARNING:
             logger.setLevel(logging.WARNING)
+    _memoize_configuration()
     return gx
+
+
+#: What ``Expectation.configuration`` built, by ``id`` of the expectation, while one of ``_CONFIGURATION_SCOPES`` runs.
+_configurations: dict[int, Any] = {}
+_memoized: list[type] = []
+#: The Expectation methods that read ``self.configuration`` once per key they look up (and
+#: ``get_validation_dependencies``, once per metric, in each class that defines it).
+_CONFIGURATION_SCOPES = ("_get_runtime_kwargs", "_get_success_kwargs", "_get_domain_kwargs")
+_DEPENDENCIES = "get_validation_dependencies"
+
+
+def _memoize_configuration() -> None:
+    """GX's ``Expectation.configuration`` builds an ExpectationConfiguration anew from the pydantic model (a
+    ``.dict()`` and a class-name conversion) on each read, and ``_get_runtime_kwargs`` reads it once per domain,
+    success and runtime key, for each metric of each expectation, twice per validation (graph building, then
+    ``metrics_validate``): about a third of a suite's validation time. Within one call of those methods the
+    expectation does not change, so the configuration is built once per call (dropped when it returns: a later
+    read builds it again); the values GX computes are the same."""
+    from great_expectations.expectations.expectation import Expectation
+
+    if _memoized:
+        return
+    _memoized.append(Expectation)
+    built = Expectation.__dict__["configuration"].fget
+
+    def configuration(self: Any) -> Any:
+        memo = _configurations.get(id(self))
+        return built(self) if memo is None else memo
+
+    def scoped(method: Any) -> Any:
+        @wraps(method)
+        def within(self: Any, *args: Any, **kwargs: Any) -> Any:
+            key = id(self)
+            if key in _configurations:  # an outer scope holds it (the object is alive: its id is its own)
+                return method(self, *args, **kwargs)
+            _configurations[key] = built(self)
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                del _configurations[key]
+        return within
+
+    patches: list[tuple[type, str, Any]] = [(Expectation, "configuration", property(configuration))]
+    patches += [(Expectation, name, scoped(getattr(Expectation, name))) for name in _CONFIGURATION_SCOPES]
+    classes: list[type] = [Expectation]
+    seen: set[type] = set()
+    while classes:  # each kind of expectation that says which metrics it needs: one read per metric
+        cls = classes.pop()
+        subclasses: list[type] = cls.__subclasses__()
+        classes += [sub for sub in subclasses if sub not in seen]
+        seen.add(cls)
+        if _DEPENDENCIES in cls.__dict__:
+            patches.append((cls, _DEPENDENCIES, scoped(cls.__dict__[_DEPENDENCIES])))
+    for owner, name, value in patches:
+        setattr(owner, name, value)
 
 
 @dataclass

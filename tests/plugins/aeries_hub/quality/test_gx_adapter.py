@@ -90,3 +90,17 @@ def test_a_gx_module_that_sets_its_own_logger_to_info_is_quiet_too(caplog, stude
         # This GX module sets its logger to INFO itself, and logs this INFO line ("Created temporary directory ...").
         InMemoryStoreBackendDefaults(init_temp_docs_sites=True)
     assert [record.name for record in caplog.records if record.name.startswith("great_expectations")] == []
+
+
+def test_an_expectation_configuration_is_built_once_per_lookup_and_afresh_after_a_change():
+    gx_adapter.import_gx()
+    from great_expectations.expectations.core.expect_column_values_to_be_in_set import ExpectColumnValuesToBeInSet
+
+    expectation = ExpectColumnValuesToBeInSet(column="Grade", value_set=["9", "10"], mostly=0.5)
+    assert expectation.configuration is not expectation.configuration  # outside a lookup: GX's own behaviour
+    runtime = expectation._get_runtime_kwargs()
+    assert (runtime["column"], runtime["value_set"], runtime["mostly"]) == ("Grade", ["9", "10"], 0.5)
+    assert gx_adapter._configurations == {}  # nothing kept after the lookup
+    expectation.value_set = ["11"]
+    assert expectation._get_runtime_kwargs()["value_set"] == ["11"]
+    assert expectation.configuration.kwargs["value_set"] == ["11"]
