@@ -243,7 +243,11 @@ def main() -> None:
     # A first delivery goes without approval here (as `aeries_sandbox.try_mapping`): nobody answers Required actions.
     env = {**os.environ, **airflow_env(workdir), "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
            "AIRFLOW__AERIES_HUB__APPROVE_FIRST_DELIVERY": "False"}
+    # Each benchmark is a first delivery: no staging, no metadata database, no files at the target from the last one.
     shutil.rmtree(workdir / "airflow" / "staging" / DAG_ID, ignore_errors=True)
+    shutil.rmtree(workdir / "sftp", ignore_errors=True)
+    for database in (workdir / "airflow").glob("airflow.db*"):
+        database.unlink()
     results: dict = {"students": args.students, "seed": args.seed, "cpus": os.cpu_count(), "targets": TARGETS,
                      "page_size": args.page_size, "concurrency": args.concurrency}
     started = time.perf_counter()

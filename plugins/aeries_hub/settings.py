@@ -41,7 +41,7 @@ OPTIONS: dict[str, dict[str, Any]] = {
         "What one page of an Aeries list (page_size records) costs the server, in single-record requests: an "
         "incremental extraction fetches a school's whole list by pages when its changed records would cost more "
         "one by one (aeries_hub.extract.fetch; measured against the emulator in docs/benchmarks.md).",
-        "float", "2.0", "4"),
+        "float", "5.0", "2"),
     "alert_email_to": _option(
         "Addresses (comma or semicolon separated) e-mailed when a run of any hub DAG fails; empty for no e-mail.",
         "string", "", "data-team@district.org, sis-admin@district.org"),

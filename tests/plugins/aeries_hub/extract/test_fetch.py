@@ -115,8 +115,8 @@ def test_staff_is_one_list():
 
 
 def test_the_page_cost_setting(monkeypatch):
-    assert page_cost_setting() == 2.0
+    assert page_cost_setting() == 5.0
     monkeypatch.setenv("AIRFLOW__AERIES_HUB__INCREMENTAL_PAGE_COST", "0")
     with pytest.raises(ValueError, match=r"^\[aeries_hub\] incremental_page_cost is '0'; give what one page costs "
-                                         r"Aeries in single-record requests, e.g. 2$"):
+                                         r"Aeries in single-record requests, e.g. 5$"):
         page_cost_setting()
