@@ -37,6 +37,11 @@ OPTIONS: dict[str, dict[str, Any]] = {
         "Minutes any task of the hub may run before Airflow ends it (its execution_timeout), so that a server that "
         "never answers fails the task instead of holding its slot.",
         "float", "60", "90"),
+    "incremental_page_cost": _option(
+        "What one page of an Aeries list (page_size records) costs the server, in single-record requests: an "
+        "incremental extraction fetches a school's whole list by pages when its changed records would cost more "
+        "one by one (aeries_hub.extract.fetch; measured against the emulator in docs/benchmarks.md).",
+        "float", "5.0", "2"),
     "alert_email_to": _option(
         "Addresses (comma or semicolon separated) e-mailed when a run of any hub DAG fails; empty for no e-mail.",
         "string", "", "data-team@district.org, sis-admin@district.org"),

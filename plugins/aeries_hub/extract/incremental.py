@@ -22,16 +22,14 @@ import hashlib
 import io
 import json
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from aeries_hub.aeries.collect import extract_to_parquet, table_spec
-from aeries_hub.aeries.errors import AeriesNotFoundError
 from aeries_hub.aeries.paging import RequestStats
 from aeries_hub.aeries.parquet import extract_metadata
-from aeries_hub.aeries.records import rename_pre_v5
 from aeries_hub.extract.district_time import district_now
+from aeries_hub.extract.fetch import DEFAULT_PAGE_COST, fetch_groups, fetch_pages, unit_of, units_to_page
 from aeries_hub.extract.merge import changed_share, group_of, merge_tables, rows_where, sortable
 from aeries_hub.extract.plans import ALWAYS_FULL_REASON, PLANS, STUDENT_GROUP
 
@@ -166,30 +164,6 @@ def _section_students(hook: AeriesHook, sections: list[dict[str, Any]], stats: R
     return students
 
 
-def fetch_groups(hook: AeriesHook, table: str, groups: set[tuple], stats: RequestStats) -> list[dict[str, Any]]:
-    """The rows of every group now, fetched ``max_concurrency`` at a time with the hook's retries."""
-    plan = PLANS[table]
-    spec = table_spec(table)
-    ordered = sorted(groups, key=lambda g: tuple(map(sortable, g)))
-
-    def fetch(group: tuple) -> list[dict[str, Any]]:
-        values = dict(zip(plan.group, group))
-        path = plan.fetch.format(**values)
-        try:
-            rows = hook.get_records(path, security_area=spec.security_area, stats=stats)
-        except AeriesNotFoundError:
-            return []  # gone: its rows are removed
-        if hook.settings.api_version < 5:
-            rows = [rename_pre_v5(row) for row in rows]
-        if spec.per_school:
-            rows = [row if "SchoolCode" in row else {"SchoolCode": values["SchoolCode"], **row} for row in rows]
-        # a list endpoint may answer more than the group (an Aeries filter ignored): keep the group's rows only
-        return [row for row in rows if group_of(row, plan.group) == group]
-
-    with ThreadPoolExecutor(max_workers=hook.settings.max_concurrency, thread_name_prefix=f"aeries-{table}-changes") as pool:
-        return [row for rows in pool.map(fetch, ordered) for row in rows]
-
-
 # --------------------------------------------------------------------------------------------------
 # The task
 # --------------------------------------------------------------------------------------------------
@@ -230,6 +204,22 @@ def _only(arrow_table, columns: set[str] | None):
     return arrow_table.select([name for name in arrow_table.column_names if name in columns])
 
 
+def _fetch_and_merge(hook: AeriesHook, table: str, previous, groups: set[tuple], stats: RequestStats, page_cost: float):
+    """The snapshot with the changed groups' rows now: the schools with many changes paged whole, the others'
+    changed records one by one (:mod:`aeries_hub.extract.fetch`)."""
+    units = units_to_page(table, previous, groups, hook.settings.page_size, page_cost)
+    singles = {group for group in groups if unit_of(table, group) not in units}
+    merged = previous
+    if units:
+        merged = merge_tables(table, merged, set(), fetch_pages(hook, table, units, stats), units)
+    if singles:
+        merged = merge_tables(table, merged, singles, fetch_groups(hook, table, singles, stats))
+    log.info("Aeries %s: %d changed keys; %d units paged whole (%d of the keys), %d records fetched one by one "
+             "(incremental_page_cost %g)", table, len(groups), len(units), len(groups) - len(singles), len(singles),
+             page_cost)
+    return merged
+
+
 def _parquet_bytes(hook: AeriesHook, table: str, arrow_table) -> bytes:
     """The merged table as the hook's extract writes one (the same schema metadata)."""
     import pyarrow.parquet as pq
@@ -242,7 +232,8 @@ def _parquet_bytes(hook: AeriesHook, table: str, arrow_table) -> bytes:
 
 def extract_table(hook: AeriesHook, table: str, target, *, snapshot: ExtractSnapshot, school_codes: list[int] | None,
                   full_every_hours: float, force_full: bool, max_changed_percent: float = 5.0,
-                  clock: Callable[[], datetime] | None = None, columns: set[str] | None = None) -> dict:
+                  clock: Callable[[], datetime] | None = None, columns: set[str] | None = None,
+                  page_cost: float = DEFAULT_PAGE_COST) -> dict:
     """Extract ``table`` into ``target`` (a path), incrementally when the snapshot allows it; update the snapshot.
     With ``columns`` (:func:`kept_columns`), the extract and the snapshot keep only those: a snapshot outlives
     the retention period, and holds no student data the DAG does not deliver or check.
@@ -273,11 +264,14 @@ def extract_table(hook: AeriesHook, table: str, target, *, snapshot: ExtractSnap
             reason = (f"{len(groups)} changed keys, {share:.1f}% of the table: over incremental.max_changed_percent "
                       f"({max_changed_percent:g}%), a full extraction costs Aeries less")
         else:
-            merged = _only(merge_tables(table, previous, groups, fetch_groups(hook, table, groups, stats)), columns)
-            data = _parquet_bytes(hook, table, merged)
+            if groups:
+                merged = _only(_fetch_and_merge(hook, table, previous, groups, stats, page_cost), columns)
+                data, count = _parquet_bytes(hook, table, merged), merged.num_rows
+            else:  # nothing changed: the extract is the snapshot, byte for byte (it was written as an extract)
+                data, count = stored, previous.num_rows
             with target.open("wb") as handle:
                 handle.write(data)
-            count, last_full = merged.num_rows, state["last_full_at"]
+            last_full = state["last_full_at"]
     if mode == "full":
         result = extract_to_parquet(hook, table, target, school_codes=school_codes)
         stats.requests += result.requests

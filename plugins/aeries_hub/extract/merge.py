@@ -4,7 +4,7 @@ becomes Python objects): the table a full extraction gives, in its order and wit
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterable
+from typing import Any, Collection, Iterable
 
 from aeries_hub.aeries.arrow import arrow_type, rows_to_arrow
 from aeries_hub.aeries.collect import table_spec
@@ -57,31 +57,38 @@ def _group_positions(snapshot, columns: tuple[str, ...], groups: set[tuple]) -> 
     return [position for position, row in zip(candidates.to_pylist(), rows) if group_of(row, columns) in groups]
 
 
-def merge_tables(table: str, snapshot, groups: set[tuple], fetched: list[dict[str, Any]]):
-    """The snapshot (an Arrow table) without the rows of ``groups``, plus ``fetched`` (those groups' rows now):
-    the table a full extraction gives, in its order (schools in the snapshot's order, new ones after by code,
-    then Aeries' order in a school) and with its column types."""
+def merge_tables(table: str, snapshot, groups: set[tuple], fetched, units: Collection[Any] = ()):
+    """The snapshot (an Arrow table) without the rows of ``groups`` and of ``units`` (schools fetched whole; None:
+    the whole table), plus ``fetched`` (their rows now: records or an Arrow table): the table a full extraction
+    gives, in its order (schools in the snapshot's order, new ones after by code, then Aeries' order in a school)
+    and with its column types."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
     plan = PLANS[table]
+    school = TABLES_SCHOOL_COLUMN.get(table, "SchoolCode")
     snapshot = snapshot.replace_schema_metadata(None)
     keep = np.ones(snapshot.num_rows, dtype=bool)
     keep[_group_positions(snapshot, plan.group, groups)] = False
+    if None in units:
+        keep[:] = False
+    elif units and school:
+        keep &= ~_mask(snapshot, school, units).to_numpy(zero_copy_only=False)
     kept = snapshot.filter(pa.array(keep))
-    fresh = _conform(kept, rows_to_arrow(table, fetched))
+    fetched_arrow = fetched if isinstance(fetched, pa.Table) else rows_to_arrow(table, fetched)
+    fresh = _conform(kept, fetched_arrow.replace_schema_metadata(None))
     if fresh is None:  # a type a full extraction would infer otherwise: the same conversion over every row
         log.warning("Aeries %s: changed records bring other column types; the merge converts every row", table)
-        merged = rows_to_arrow(table, kept.to_pylist() + fetched)
+        merged = rows_to_arrow(table, kept.to_pylist() + (fetched if isinstance(fetched, list) else fetched_arrow.to_pylist()))
     else:
         kept, fresh = fresh
         merged = pa.concat_tables([kept, fresh])
-    school = TABLES_SCHOOL_COLUMN.get(table, "SchoolCode")
     keys = [(c, "ascending") for c in plan.order if c in merged.column_names]
     if school and school in merged.column_names:
         order = pc.unique(snapshot[school]).to_pylist()  # in the order of first appearance
-        order += sorted({r.get(school) for r in fetched} - set(order), key=sortable)
+        new_schools = pc.unique(fetched_arrow[school]).to_pylist() if school in fetched_arrow.column_names else []
+        order += sorted(set(new_schools) - set(order), key=sortable)
         rank = pc.index_in(merged[school], value_set=pa.array(order, type=merged.schema.field(school).type))
         merged = merged.append_column("__rank", rank)
         keys.insert(0, ("__rank", "ascending"))

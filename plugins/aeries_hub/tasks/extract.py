@@ -38,6 +38,7 @@ def _extract_incrementally(mapping: Mapping, hook, table: str, target) -> dict:
     from airflow.sdk import get_current_context
 
     from aeries_hub.extract import incremental
+    from aeries_hub.extract.fetch import page_cost_setting
     from aeries_hub.quality import load_checks
     from aeries_hub.quality.aeries_sources import SOURCE_CHECKS_FILE
     from aeries_hub.staging import staging_base
@@ -50,5 +51,6 @@ def _extract_incrementally(mapping: Mapping, hook, table: str, target) -> dict:
         max_changed_percent=mapping.incremental.max_changed_percent,
         force_full=bool(get_current_context()["params"].get("full_extract")),
         columns=incremental.kept_columns(mapping, table, load_checks(SOURCE_CHECKS_FILE)),
+        page_cost=page_cost_setting(),
     )
 

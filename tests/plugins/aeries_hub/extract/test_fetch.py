@@ -1,0 +1,122 @@
+"""Pages or records: an incremental extraction against the emulator over HTTP fetches a school with many changed
+students by its pages and a school with a few by single records, and its extract is the one a full extraction of
+the same data gives (a deleted student and a student who moved schools included)."""
+
+from __future__ import annotations
+
+import copy
+
+import pyarrow.parquet as pq
+import pytest
+
+from aeries_hub.aeries.arrow import rows_to_arrow
+from aeries_hub.aeries.collect import extract_to_parquet
+from aeries_hub.aeries.hook import AeriesHook
+from aeries_hub.extract.fetch import page_cost_setting, units_to_page
+from aeries_hub.extract.incremental import ExtractSnapshot, extract_table
+from aeries_sandbox.emulator import READ_AREAS, EmulatorServer, generate_district
+from aeries_sandbox.emulator.index import local_now
+
+CERT = "IncrementalFetchCert000000000000"
+CERTS = [{"name": "t", "certificate": CERT, "areas": list(READ_AREAS)}]
+PAGE_SIZE = 40
+
+
+def connect(monkeypatch, server, conn_id: str) -> AeriesHook:
+    import json
+
+    extra = {"allow_insecure": True, "page_size": PAGE_SIZE, "max_concurrency": 2, "prefetch_pages": 0,
+             "backoff_base": 0.01}
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}",
+                       json.dumps({"conn_type": "aeries", "host": server.url, "password": CERT, "extra": extra}))
+    return AeriesHook(aeries_conn_id=conn_id)
+
+
+def changed(district, student: dict, **fields) -> None:
+    """``student`` changed in ``district`` as a school office would, and logged as a student change."""
+    record = next(s for s in district.students if (s["SchoolCode"], s["StudentID"]) == (student["SchoolCode"], student["StudentID"]))
+    record.update(fields)
+    district.data_changes.append({"area": "student", "ChangedAt": local_now().strftime("%Y-%m-%dT%H:%M:%S"),
+                                  "StudentID": record["StudentID"], "SchoolCode": record["SchoolCode"],
+                                  "StudentNumber": record["StudentNumber"]})
+
+
+@pytest.fixture(scope="module")
+def before():
+    district = generate_district(400, seed=5)
+    district.data_changes = []
+    return district
+
+
+def test_many_changes_at_a_school_are_paged_a_few_fetched_one_by_one(before, monkeypatch, tmp_path):
+    by_school: dict[int, list[dict]] = {}
+    for student in before.students:
+        by_school.setdefault(student["SchoolCode"], []).append(student)
+    many, few, other = sorted(by_school)[:3]
+    snapshot = ExtractSnapshot(tmp_path, "aeries_to_x", "aeries_fetch", 2026)
+    with EmulatorServer(before, CERTS, access_log=False) as server:
+        hook = connect(monkeypatch, server, "aeries_fetch")
+        first = extract_table(hook, "students", tmp_path / "first.parquet", snapshot=snapshot, school_codes=None,
+                              full_every_hours=168, force_full=False)
+    assert first["mode"] == "full"
+
+    after = copy.deepcopy(before)
+    for student in by_school[many][:20]:  # 20 changes at a school of 188 students (5 pages of 40)
+        changed(after, student, LastName=f"Many-{student['StudentID']}")
+    changed(after, by_school[few][0], FirstName="Few")
+    deleted = by_school[few][1]
+    changed(after, deleted)
+    after.students.remove(next(s for s in after.students if s["StudentID"] == deleted["StudentID"]))
+    mover = by_school[other][0]
+    changed(after, mover, SchoolCode=few, StudentNumber=9999)  # enrolled at another school: logged with the new one
+
+    with EmulatorServer(after, CERTS, access_log=False) as server:
+        hook = connect(monkeypatch, server, "aeries_fetch")
+        incremental = extract_table(hook, "students", tmp_path / "incremental.parquet", snapshot=snapshot,
+                                    school_codes=None, full_every_hours=168, force_full=False, max_changed_percent=50,
+                                    page_cost=2.0)
+        asked = server.stats()["by_route"]
+        extract_to_parquet(hook, "students", tmp_path / "full.parquet")
+
+    assert (incremental["mode"], incremental["changed_keys"]) == ("incremental", 24)  # the mover at both schools
+    # the many-changes school: its 5 pages; the others: the renamed, the deleted, the mover (old and new school)
+    assert asked["students"] == 5 + 4, asked
+    extract = pq.read_table(tmp_path / "incremental.parquet")
+    assert extract.equals(pq.read_table(tmp_path / "full.parquet"), check_metadata=True)
+    rows = extract.to_pylist()
+    assert deleted["StudentID"] not in {r["StudentID"] for r in rows}
+    assert [(r["SchoolCode"], r["StudentNumber"]) for r in rows if r["StudentID"] == mover["StudentID"]] == [(few, 9999)]
+    assert sum(r["LastName"].startswith("Many-") for r in rows) == 20
+
+    after.data_changes = []  # nothing changed since
+    with EmulatorServer(after, CERTS, access_log=False) as server:
+        hook = connect(monkeypatch, server, "aeries_fetch")
+        unchanged = extract_table(hook, "students", tmp_path / "unchanged.parquet", snapshot=snapshot,
+                                  school_codes=None, full_every_hours=168, force_full=False)
+        asked = server.stats()["by_route"]
+    assert (unchanged["mode"], unchanged["changed_keys"], unchanged["rows"]) == ("incremental", 0, 403)
+    assert asked == {"StudentDataChanges": 2, "systeminfo": 1}
+    assert (tmp_path / "unchanged.parquet").read_bytes() == (tmp_path / "incremental.parquet").read_bytes()
+
+
+@pytest.mark.parametrize(("keys", "expected"), [(5, set()), (6, set()), (7, {100})])
+def test_a_school_is_paged_when_its_changes_cost_more_than_its_pages(keys, expected):
+    # school 100: 80 rows in pages of 40 is 3 requests (the third, empty, ends the paging), at 2 each: 6
+    snapshot = rows_to_arrow("students", [{"SchoolCode": 100, "StudentID": n} for n in range(80)]
+                             + [{"SchoolCode": 200, "StudentID": 1000}])
+    groups = {(100, n) for n in range(keys)} | {(200, 1000), (200, 1001)}
+    assert units_to_page("students", snapshot, groups, 40, 2.0) == expected
+
+
+def test_staff_is_one_list():
+    snapshot = rows_to_arrow("staff", [{"ID": n} for n in range(10)])
+    assert units_to_page("staff", snapshot, {(1,), (2,)}, 40, 1.0) == {None}
+    assert units_to_page("staff", snapshot, {(1,)}, 40, 1.0) == set()
+
+
+def test_the_page_cost_setting(monkeypatch):
+    assert page_cost_setting() == 5.0
+    monkeypatch.setenv("AIRFLOW__AERIES_HUB__INCREMENTAL_PAGE_COST", "0")
+    with pytest.raises(ValueError, match=r"^\[aeries_hub\] incremental_page_cost is '0'; give what one page costs "
+                                         r"Aeries in single-record requests, e.g. 5$"):
+        page_cost_setting()
