@@ -233,13 +233,18 @@ def test_test_connection(server, make_conn, cert):
 # ------------------------------------------------------------------------------------------------
 # Concurrency
 # ------------------------------------------------------------------------------------------------
-def test_bounded_concurrency(server, make_conn):
-    conn_id = make_conn(max_concurrency=3, page_size=5)
+def serve_ten_slow_schools(server):
+    """Ten schools of 7 students each (two pages of 5), every answer 30 ms late."""
     schools = [{"SchoolCode": 0, "Name": "District"}] + [{"SchoolCode": code, "Name": f"S{code}"} for code in range(101, 111)]
     server.json(server.api("schools"), schools)
     for school in schools[1:]:
         serve_pages(server, server.api(f"schools/{school['SchoolCode']}/students"), students(school["SchoolCode"], 7))
     server.delay = 0.03
+
+
+def test_bounded_concurrency(server, make_conn):
+    conn_id = make_conn(max_concurrency=3, page_size=5)
+    serve_ten_slow_schools(server)
     hook, _ = hook_for(conn_id)
 
     rows = read_table(hook, "students")
@@ -253,11 +258,7 @@ def test_bounded_concurrency_while_pages_are_parsed(server, make_conn, tmp_path)
     """An extract parses its pages after their requests (more pages on their way than slots): still at most
     max_concurrency requests at the server at once."""
     conn_id = make_conn(max_concurrency=3, page_size=5)
-    schools = [{"SchoolCode": 0, "Name": "District"}] + [{"SchoolCode": code, "Name": f"S{code}"} for code in range(101, 111)]
-    server.json(server.api("schools"), schools)
-    for school in schools[1:]:
-        serve_pages(server, server.api(f"schools/{school['SchoolCode']}/students"), students(school["SchoolCode"], 7))
-    server.delay = 0.03
+    serve_ten_slow_schools(server)
     hook, _ = hook_for(conn_id)
 
     result = extract_to_parquet(hook, "students", tmp_path / "students.parquet")
