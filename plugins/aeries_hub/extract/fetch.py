@@ -33,8 +33,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-#: One page of 500 students costs the emulator 5.4 single-student requests (63.8 ms against 11.9 ms, 4 at a time, at
-#: 100,000 students; a page of 500 schedule rows 2.3 single schedules): docs/benchmarks.md, "pages or records".
+#: One page of 500 students cost the emulator 2.3 single-student requests on a quieter machine and 5.4 under load
+#: (27.0 and 63.8 ms against 11.8 ms, 4 at a time, at 100,000 students; schedules 1.4 and 2.3): docs/benchmarks.md,
+#: "pages or records". 5 kept the 1% run's extraction under a full one's in both.
 DEFAULT_PAGE_COST = 5.0
 
 
