@@ -89,7 +89,7 @@ def district():
     district = generate_district(400, 7)
     first, later, other = district.students[0], district.students[7], district.students[-1]
     first["NewAeriesCount"] = 3  # a field the registry does not know, in a page's first record
-    later["NewAeriesDate"] = "2026-01-02T00:00:00"  # unknown, later in the page, text Arrow's reader takes for a date
+    later["NewAeriesDate"] = "2026-01-02T00:00:00"  # unknown, later in the page, text a JSON reader could take for a date
     later["MiddleName"] = "Ñandú 😀 \u0000 \"quoted\" \\ back"
     later["Grade"] = "  "  # a padded blank in a number column
     other["CounselorNumber"] = "12"  # a number sent as text, in a column of numbers
