@@ -212,3 +212,21 @@ def test_pages_within_max_page_bytes_are_read(emu, monkeypatch, district):
     monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps(document))
     read = collect_table(AeriesHook(aeries_conn_id=CONN_ID), TABLES["students"], None, RequestStats(), as_arrow=True)
     assert read.num_rows == len(district.students)
+
+
+def test_a_compressed_page_is_bounded_by_its_decoded_size(server, make_conn):
+    import gzip
+
+    server.route(server.api("schools"), lambda seen: server.reply(200, [{"SchoolCode": 994}]))
+    body = json.dumps([{"StudentID": n, "LastName": "x" * 1000} for n in range(1, 101)]).encode()
+    packed = gzip.compress(body)
+    assert len(packed) < 20000 < len(body)  # its Content-Length is under the bound, what it decodes to is not
+    server.route(server.api("schools/994/students"),
+                 lambda seen: server.reply(200, packed, headers={"Content-Encoding": "gzip"}))
+    hook, _ = hook_for(make_conn(page_size=100, max_concurrency=1, max_page_bytes=20000))
+    with pytest.raises(AeriesError) as caught:
+        collect_table(hook, TABLES["students"], None, RequestStats(), as_arrow=True)
+    assert str(caught.value) == (
+        "Aeries students: school 994, page 1 (records 1-100): the answer is larger than 20000 bytes, the connection "
+        "extra max_page_bytes: raise it, or lower page_size so that a page holds fewer records")
+    assert len(server.seen(server.api("schools/994/students"))) == 1
