@@ -1,10 +1,10 @@
 """Benchmark: Aeries extraction against the emulator, and the limit the emulator sets.
 
 For each table it times ``aeries_hub.aeries.collect.extract_to_parquet`` (paging, concurrency, Parquet writing) twice,
-each page parsed into records first (``via_records``, the way before Arrow's JSON reader) and read by Arrow's JSON
-reader, then fetches the very same pages with the same concurrency and throws the bodies away: the time a perfect
-client would need. The three alternate in each of the runs. It prints rows, the seconds of each and the ratios
-extraction / limit (records -> Arrow's reader), then the CPU
+each page decoded by ``json.loads`` (``via_records``, the reference: column ``records``) and as an extract does it
+(column ``arrow``: msgspec since commit 4cfc780, Arrow's JSON reader before), then fetches the very same pages with
+the same concurrency and throws the bodies away: the time a perfect client would need. The three alternate in each
+of the runs. It prints rows, the seconds of each and the ratios extraction / limit (records -> arrow), then the CPU
 seconds this process spent on each (all its threads; the emulator is another process): on a busy machine the
 wall-clock ratio moves with the other load, the CPU ratio much less.
 

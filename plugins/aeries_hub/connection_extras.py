@@ -105,6 +105,9 @@ AERIES_CONN_FIELDS: dict[str, dict[str, Any]] = {
                               minimum=1),
     "page_size": _field("Page size", ["integer", "null"], "Records asked per page of a paged endpoint.", 500,
                         minimum=1),
+    "max_page_bytes": _field("Largest page (bytes)", ["integer", "null"],
+                             "An answer of a paged endpoint larger than this fails the extract, read no further.",
+                             64 << 20, minimum=1),
     "prefetch_pages": _field("Pages fetched ahead", ["integer", "null"],
                              "Pages fetched ahead speculatively at a paged extract's end; empty: concurrency - 1; "
                              "0 turns it off.", minimum=0),

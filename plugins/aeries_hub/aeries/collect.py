@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any, Iterable
 
-from aeries_hub.aeries.arrow import concat_pages, raw_page_to_arrow, rows_to_arrow_page
+from aeries_hub.aeries.arrow import concat_pages, rows_to_arrow_page
 from aeries_hub.aeries.errors import AeriesConfigError
 from aeries_hub.aeries.logs import log
 from aeries_hub.aeries.paging import RequestStats, fetch_units
 from aeries_hub.aeries.parquet import ExtractResult, extract_metadata, write_parquet
-from aeries_hub.aeries.records import RawPage, as_list, rename_pre_v5, with_school_code
+from aeries_hub.aeries.records import as_list, check_records, rename_pre_v5, with_school_code
 from aeries_hub.aeries.section_staff import teachers_from_section_staff
 from aeries_hub.aeries.tables import DISTRICT_OFFICE, TABLES, AeriesTable
 
@@ -109,18 +109,15 @@ def collect_table(hook: AeriesHook, spec: AeriesTable, school_codes: Iterable[in
                   as_arrow: bool = False, via_records: bool = False) -> Any:
     """Every row of ``spec`` for the selected schools: a list of records, or (``as_arrow``) one Arrow
     table built page by page as the pages arrive, so that a table of millions of rows is never held as
-    Python records: each page's JSON read by Arrow's reader, or (``via_records``, the reference the tests and
-    the benchmark compare it with) parsed into records first."""
+    Python records: each page's JSON decoded by msgspec, or (``via_records``, the reference the tests and the
+    benchmark compare it with) by ``json.loads``."""
     raw = as_arrow and not via_records
     settings = hook.settings
     codes = None if school_codes is None else [int(c) for c in school_codes]
 
     def prepare(unit: int | None, rows: Any) -> Any:
         school_code = unit if spec.per_school else None
-        if isinstance(rows, RawPage):
-            if settings.api_version >= 5:
-                return raw_page_to_arrow(spec.name, rows, school_code)
-            rows = rows.rows()
+        check_records(rows)
         rows = with_school_code(rows, school_code)
         if settings.api_version < 5:
             rows = [rename_pre_v5(row) for row in rows]

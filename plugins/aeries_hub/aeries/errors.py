@@ -15,6 +15,10 @@ class AeriesError(Exception):
     """Base class of the errors raised by :class:`~aeries_hub.aeries.hook.AeriesHook`."""
 
 
+class AeriesPageTooLarge(AeriesError):
+    """An answer larger than the connection's ``max_page_bytes``: not retried (it would be as large again)."""
+
+
 class AeriesRequestError(AeriesError):
     """A request failed for good (retries exhausted, or a 4xx other than 401/403/404)."""
 

@@ -25,6 +25,7 @@ from aeries_hub.aeries.collect import read_schools
 from aeries_hub.aeries.errors import (
     AeriesConfigError,
     AeriesNotFoundError,
+    AeriesPageTooLarge,
     RequestCancelled,
     auth_error,
     not_found_error,
@@ -39,6 +40,7 @@ from aeries_hub.aeries.records import as_list, single
 from aeries_hub.aeries.school_year import SchoolYear, settle_school_year
 from aeries_hub.aeries.settings import AeriesSettings, settings_from_connection
 from aeries_hub.aeries.tables import DATA_CHANGES_AREAS, AeriesTable
+from aeries_hub.bounded import read_bounded
 from aeries_hub.retrying import RETRY_STATUSES, backoff_delay, retry_after_seconds
 
 
@@ -175,6 +177,7 @@ class AeriesHook(BaseHook):
         json_body: Any = None,
         idempotent: bool = True,
         decode: Callable[[bytes], Any] | None = None,
+        max_bytes: int | None = None,
     ) -> Any:
         """``method`` ``{base}/api/vN/{path}`` (with ``json_body``) and return the parsed JSON, retrying transient
         failures. A request that is not ``idempotent`` (an insert) is retried only when the server certainly
@@ -187,6 +190,8 @@ class AeriesHook(BaseHook):
         :param stop: set by the caller to abandon the request before its next attempt (RequestCancelled).
         :param max_retries: instead of the connection's ``max_retries``.
         :param decode: parses the body instead of ``json.loads`` (a ValueError is retried like invalid JSON).
+        :param max_bytes: an answer longer than this is AeriesPageTooLarge (naming the connection extra
+            ``max_page_bytes``), read no further and not retried. None: no bound.
         """
         settings = self.settings
         stats = stats if stats is not None else RequestStats()
@@ -212,8 +217,9 @@ class AeriesHook(BaseHook):
                     stats.add_request()
                     response = session.request(
                         method, url, params=query or None, headers=headers, json=json_body, timeout=settings.timeout,
-                        allow_redirects=False,
+                        allow_redirects=False, stream=max_bytes is not None,
                     )
+                    body = response.content if max_bytes is None else self._read_at_most(response, max_bytes)
             except requests.exceptions.SSLError as exc:
                 raise request_error(
                     self.aeries_conn_id, self.redact, endpoint, attempt + 1,
@@ -239,7 +245,6 @@ class AeriesHook(BaseHook):
                 status = response.status_code
                 elapsed_ms = (time.monotonic() - started) * 1000
                 log.debug("%s %s -> %d in %.0f ms (attempt %d)", method, endpoint, status, elapsed_ms, attempt + 1)
-                body = response.content
                 content_type = response.headers.get("Content-Type", "")
                 if status in (401, 403):
                     raise auth_error(
@@ -298,6 +303,25 @@ class AeriesHook(BaseHook):
         raise request_error(
             self.aeries_conn_id, self.redact, endpoint, attempts, f"last cause: {last_cause}", exhausted=True
         )
+
+    @staticmethod
+    def _read_at_most(response: requests.Response, max_bytes: int) -> bytes:
+        """The body of a streamed ``response``; AeriesPageTooLarge past ``max_bytes`` (by its Content-Length, else once
+        that many bytes have come), the rest left unread."""
+
+        def too_large() -> AeriesPageTooLarge:
+            response.close()
+            return AeriesPageTooLarge(
+                f"the answer is larger than {max_bytes} bytes, the connection extra max_page_bytes: raise it, or "
+                "lower page_size so that a page holds fewer records"
+            )
+
+        length = response.headers.get("Content-Length", "")
+        if length.isdigit() and int(length) > max_bytes:
+            raise too_large()
+        chunks = response.iter_content(64 * 1024)
+        return read_bounded(lambda _size: next(chunks, b""), max_bytes, check_deadline=lambda: None,
+                            too_large=too_large)
 
     def _pause(self, delay: float, stop: threading.Event | None) -> None:
         """Sleep before a retry; the default sleep wakes up early when the call was abandoned."""

@@ -14,9 +14,9 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from aeries_hub.aeries.errors import AeriesError, RequestCancelled
+from aeries_hub.aeries.errors import AeriesError, AeriesPageTooLarge, RequestCancelled
 from aeries_hub.aeries.logs import log
-from aeries_hub.aeries.records import RawPage, as_list, split_records
+from aeries_hub.aeries.records import as_list, decode_page
 from aeries_hub.aeries.tables import AeriesTable
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -77,8 +77,9 @@ def fetch_units(
     first page is followed by one probe of the records after it (``probe_short_pages``): if the server
     has more, it caps the rows per request, and the unit is paged by that cap. See :class:`_UnitPages`.
 
-    ``raw``: ``prepare`` gets each page as a :class:`~aeries_hub.aeries.records.RawPage` (its records unparsed), not
-    as records; an error in ``prepare`` is raised naming the table, the school and the page.
+    ``raw``: the pages of an extract: each body decoded by msgspec (:func:`~aeries_hub.aeries.records.decode_page`)
+    after its request gave back its slot; an error in ``prepare`` is raised naming the table, the school and the
+    page. A page larger than the connection's ``max_page_bytes`` is an error naming them too, either way.
     """
     settings = hook.settings
     page_size = settings.page_size
@@ -88,7 +89,7 @@ def fetch_units(
     progress = _Progress(hook, spec, len(units))
     stop = threading.Event()
     in_flight: dict[Future, tuple[_UnitPages, int, int]] = {}
-    # Raw pages are parsed after their request gave back its slot (the hook's max_concurrency): as many more pages
+    # An extract's pages are parsed after their request gave back its slot (the hook's max_concurrency): as many more pages
     # as there are slots may be on their way, so that the server has the next request while a page is parsed
     # (20,000 students, medians of 5 on a loaded machine: students 4.15 -> 3.02 s, contacts 6.73 -> 5.75 s). At one
     # request at a time, each answer is still seen before the next request is chosen (what paging learns from a page
@@ -100,11 +101,11 @@ def fetch_units(
         params = None
         if spec.paged:
             params = {"StartingRecord": (page - 1) * size + 1, "EndingRecord": page * size}
-        if not raw:
-            return fetch_records(unit, params)
         try:
-            return fetch_raw(unit, params)
+            return fetch_records(unit, params)
         except AeriesError as exc:  # which page of which school of which table: the same error, its place first
+            if not raw and not isinstance(exc, AeriesPageTooLarge):
+                raise
             where = f"school {unit}, " if spec.per_school else ""
             records = f" (records {params['StartingRecord']}-{params['EndingRecord']})" if params else ""
             exc.args = (hook.redact(f"Aeries {spec.name}: {where}page {page}{records}: {exc}"), *exc.args[1:])
@@ -112,18 +113,11 @@ def fetch_units(
 
     def fetch_records(unit: int | None, params: dict[str, int] | None) -> tuple[int, str | None, Any]:
         path = spec.path_for(unit) if spec.per_school else spec.endpoint
-        data = hook.request(path, stats=stats, security_area=spec.security_area, params=params, stop=stop)
+        data = hook.request(path, stats=stats, security_area=spec.security_area, params=params, stop=stop,
+                            decode=decode_page if raw else None, max_bytes=settings.max_page_bytes)
         rows = as_list(data, path)
         first = json.dumps(rows[0], sort_keys=True, default=str) if rows else None
         return len(rows), first, prepare(unit, rows)
-
-    def fetch_raw(unit: int | None, params: dict[str, int] | None) -> tuple[int, str | None, Any]:
-        path = spec.path_for(unit) if spec.per_school else spec.endpoint
-        data = hook.request(path, stats=stats, security_area=spec.security_area, params=params, stop=stop,
-                            decode=split_records)
-        page = data if isinstance(data, RawPage) else RawPage(as_list(data, path))
-        first = json.dumps(page.first, sort_keys=True, default=str) if len(page) else None
-        return len(page), first, prepare(unit, page)
 
     def next_candidate() -> tuple[_UnitPages, int] | None:
         for state in states:  # pages certainly needed first

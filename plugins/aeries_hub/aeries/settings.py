@@ -10,7 +10,9 @@ Connection:
     {"api_version": 5, "database_year": 2025, "timeout": 30, "max_concurrency": 4, "verify_ssl": true,
      "page_size": 500, "max_retries": 6, "backoff_base": 0.5, "backoff_max": 30}
 
-  plus ``prefetch_pages`` (pages fetched ahead speculatively at the end of a paged extract, default
+  plus ``max_page_bytes`` (the largest answer of a paged endpoint read, default 64 MiB: a larger one fails the
+  extract naming the table, the school and the page, read no further; a 500-student page is about 1 MB),
+  ``prefetch_pages`` (pages fetched ahead speculatively at the end of a paged extract, default
   ``max_concurrency - 1``; 0 turns it off), ``terms_from_schools`` (take terms from each school's ``Terms``
   list instead of calling ``schools/{sc}/terms``; default true), ``probe_short_pages`` (default true: after a
   paged unit's first page comes back shorter than ``page_size`` but not empty, ask once for the records after
@@ -42,6 +44,9 @@ from aeries_hub.connection_extras import (
     tls_verification,
 )
 
+#: The connection extra ``max_page_bytes``'s default: 64 MiB, some 60 times a 500-student page.
+DEFAULT_MAX_PAGE_BYTES = 64 << 20
+
 #: The connection extra ``unavailable_year``: read the newest offered year that has started, or fail.
 UNAVAILABLE_YEAR_RULES = ("newest_started", "fail")
 
@@ -64,6 +69,7 @@ class AeriesSettings:
     terms_from_schools: bool
     unavailable_year: str = "newest_started"
     probe_short_pages: bool = True
+    max_page_bytes: int = DEFAULT_MAX_PAGE_BYTES
 
     @property
     def api_prefix(self) -> str:
@@ -135,6 +141,7 @@ def settings_from_connection(conn: Any, conn_id: str, *, database_year: int | No
             terms_from_schools=terms_from_schools,
             unavailable_year=str(extra.get("unavailable_year", "newest_started")).strip().lower(),
             probe_short_pages=probe_short_pages,
+            max_page_bytes=int(extra.get("max_page_bytes", DEFAULT_MAX_PAGE_BYTES)),
         )
     except (TypeError, ValueError) as exc:
         raise AeriesConfigError(f"Connection {conn_id!r} is misconfigured: {redact(str(exc))}") from None
@@ -158,6 +165,8 @@ def _problems(settings: AeriesSettings, extra: dict[str, Any]) -> list[str]:
         problems.append("timeout must be positive")
     if settings.backoff_base < 0 or settings.backoff_max < 0:
         problems.append("backoff_base and backoff_max must be 0 or more")
+    if settings.max_page_bytes < 1:
+        problems.append("max_page_bytes must be at least 1")
     if settings.prefetch_pages < 0:
         problems.append("prefetch_pages must be 0 or more")
     if settings.unavailable_year not in UNAVAILABLE_YEAR_RULES:

@@ -65,5 +65,5 @@ def test_a_misspelt_aeries_extra_names_the_connection_the_key_and_the_closest_va
     assert str(err.value) == (
         "connection 'aeries_sis': unknown extra 'page_sise' (did you mean 'page_size'?); the extras this connection "
         "type reads are: allow_insecure, api_version, backoff_base, backoff_max, database_year, max_concurrency, "
-        "max_retries, page_size, prefetch_pages, probe_short_pages, terms_from_schools, timeout, unavailable_year, "
-        "verify_ssl")
+        "max_page_bytes, max_retries, page_size, prefetch_pages, probe_short_pages, terms_from_schools, timeout, "
+        "unavailable_year, verify_ssl")

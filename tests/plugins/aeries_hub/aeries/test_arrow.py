@@ -1,5 +1,5 @@
-"""rows_to_arrow: Aeries records to typed Arrow tables; raw_page_to_arrow: a page's JSON read by Arrow's reader, the
-same tables as the records give (the emulator over HTTP), and hostile pages (a scripted server)."""
+"""rows_to_arrow: Aeries records to typed Arrow tables; an extract's pages decoded by msgspec give the tables
+``json.loads`` gives (the emulator over HTTP), and hostile pages (a scripted server)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ import logging
 import pyarrow as pa
 import pytest
 
-from aeries_hub.aeries.arrow import raw_page_to_arrow, rows_to_arrow, rows_to_arrow_page
+from aeries_hub.aeries.arrow import rows_to_arrow, rows_to_arrow_page
 from aeries_hub.aeries.collect import collect_table
 from aeries_hub.aeries.errors import AeriesError
 from aeries_hub.aeries.hook import AeriesHook
 from aeries_hub.aeries.logs import LOGGER_NAME
 from aeries_hub.aeries.paging import RequestStats
-from aeries_hub.aeries.records import RawPage, with_school_code
+from aeries_hub.aeries.records import decode_page
 from aeries_hub.aeries.tables import TABLES
 from aeries_sandbox.emulator import READ_AREAS, generate_district
 from tests.plugins.aeries_hub.aeries.scripted import hook_for
@@ -76,7 +76,7 @@ def test_a_page_has_its_records_keys_in_first_seen_order_then_the_known_columns_
     assert {page.schema.field(name).type for name in rest} == {pa.null()}
 
 
-# -- Arrow's JSON reader against the records, over HTTP --------------------------------------------------------------
+# -- msgspec's decoding against json.loads, over HTTP --------------------------------------------------------------------
 
 CERT = "ArrowReaderCert00000000000000000"
 CONN_ID = "aeries_arrow"
@@ -89,7 +89,7 @@ def district():
     district = generate_district(400, 7)
     first, later, other = district.students[0], district.students[7], district.students[-1]
     first["NewAeriesCount"] = 3  # a field the registry does not know, in a page's first record
-    later["NewAeriesDate"] = "2026-01-02T00:00:00"  # unknown, later in the page, text Arrow's reader takes for a date
+    later["NewAeriesDate"] = "2026-01-02T00:00:00"  # unknown, later in the page, text a JSON reader could take for a date
     later["MiddleName"] = "Ñandú 😀 \u0000 \"quoted\" \\ back"
     later["Grade"] = "  "  # a padded blank in a number column
     other["CounselorNumber"] = "12"  # a number sent as text, in a column of numbers
@@ -115,7 +115,7 @@ def hook(emu, monkeypatch):
 
 
 @pytest.mark.parametrize("table", TABLES_READ)
-def test_the_json_reader_gives_the_table_the_records_give(hook, table):
+def test_msgspec_gives_the_table_json_loads_gives(hook, table):
     spec = TABLES[table]
     read = collect_table(hook, spec, None, RequestStats(), as_arrow=True)
     reference = collect_table(hook, spec, None, RequestStats(), as_arrow=True, via_records=True)
@@ -138,13 +138,23 @@ def test_the_odd_values_arrive_as_the_records_give_them(hook):
     assert rosters.schema.field("SectionNumber").type == pa.string()
 
 
-def test_a_page_of_records_with_keys_the_first_lacks_keeps_their_first_seen_order():
-    records = [b'{"StudentID": 1, "LastName": "A"}', b'{"StudentID": 2, "Zed": "2026-01-01", "Alpha": 5}',
-               b'{"Alpha": 6, "StudentID": 3, "Grade": " "}']
-    page = RawPage(records)
-    read = raw_page_to_arrow("students", page, 994)
-    assert read.equals(rows_to_arrow_page("students", with_school_code(page.rows(), 994)))
-    assert read.column_names[:6] == ["SchoolCode", "StudentID", "LastName", "Zed", "Alpha", "Grade"]
+@pytest.mark.parametrize("body", [
+    b'[{"StudentID": 1, "LastName": "A"}, {"StudentID": 2, "Zed": "2026-01-01", "Alpha": 5}, {"Alpha": 6, "Grade": " "}]',
+    b'\xef\xbb\xbf[{"StudentID": 1e400, "N": -0.0, "Big": 123456789012345678901234567890, "S": "\\u00d1\\u0000\\"\\\\"}]',
+    b'{"StudentID": 1, "Nested": {"a": [1, "x", null, true]}}',
+    b'null',
+    b'[]',
+])
+def test_a_page_decodes_as_json_loads_decodes_it(body):
+    decoded = decode_page(body)
+    assert decoded == json.loads(body.decode("utf-8-sig"))
+    assert json.dumps(decoded) == json.dumps(json.loads(body.decode("utf-8-sig")))  # key order, -0.0, infinity
+
+
+@pytest.mark.parametrize("body", [b'[{"A": "\xff"}]', b'[{"A": 1},]', b'[{"A": NaN}]', b'[{"A": 1}'])
+def test_a_page_that_is_not_utf8_json_is_a_value_error_the_hook_retries(body):
+    with pytest.raises(ValueError):
+        decode_page(body)
 
 
 @pytest.mark.parametrize(("body", "said"), [
@@ -172,6 +182,51 @@ def test_a_hostile_page_is_an_error_naming_the_table_school_and_page(server, mak
 
 def test_a_huge_string_is_read_whole():
     huge = "x" * (3 << 20)
-    page = RawPage([b'{"StudentID": 1, "LastName": "' + huge.encode() + b'"}', b'{"StudentID": 2, "LastName": "B"}'])
-    read = raw_page_to_arrow("students", page)
-    assert read.column("LastName").to_pylist() == [huge, "B"]
+    rows = decode_page(b'[{"StudentID": 1, "LastName": "' + huge.encode() + b'"}, {"StudentID": 2, "LastName": "B"}]')
+    assert rows_to_arrow_page("students", rows).column("LastName").to_pylist() == [huge, "B"]
+
+
+@pytest.mark.parametrize("via_records", [False, True])
+def test_a_page_larger_than_max_page_bytes_fails_naming_table_school_page_and_the_extra(
+        emu, monkeypatch, district, via_records):
+    document = {"conn_type": "aeries", "host": emu.url, "password": CERT,
+                "extra": {"allow_insecure": True, "page_size": 50, "max_concurrency": 1, "prefetch_pages": 0,
+                          "max_page_bytes": 20000}}
+    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps(document))
+    hook = AeriesHook(aeries_conn_id=CONN_ID)
+    with_students = {student["SchoolCode"] for student in district.students}
+    school = next(s["SchoolCode"] for s in district.schools if s["SchoolCode"] in with_students)
+    asked = emu.stats()["requests"]
+    with pytest.raises(AeriesError) as caught:
+        collect_table(hook, TABLES["students"], None, RequestStats(), as_arrow=True, via_records=via_records)
+    assert str(caught.value) == (
+        f"Aeries students: school {school}, page 1 (records 1-50): the answer is larger than 20000 bytes, the "
+        "connection extra max_page_bytes: raise it, or lower page_size so that a page holds fewer records")
+    before = [s["SchoolCode"] for s in district.schools].index(school) - 1  # the schools before it, but the office
+    assert emu.stats()["requests"] - asked == 1 + before + 1  # the schools, their empty pages, the page once
+
+
+def test_pages_within_max_page_bytes_are_read(emu, monkeypatch, district):
+    document = {"conn_type": "aeries", "host": emu.url, "password": CERT,
+                "extra": {"allow_insecure": True, "page_size": 50, "max_page_bytes": 200_000}}
+    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps(document))
+    read = collect_table(AeriesHook(aeries_conn_id=CONN_ID), TABLES["students"], None, RequestStats(), as_arrow=True)
+    assert read.num_rows == len(district.students)
+
+
+def test_a_compressed_page_is_bounded_by_its_decoded_size(server, make_conn):
+    import gzip
+
+    server.route(server.api("schools"), lambda seen: server.reply(200, [{"SchoolCode": 994}]))
+    body = json.dumps([{"StudentID": n, "LastName": "x" * 1000} for n in range(1, 101)]).encode()
+    packed = gzip.compress(body)
+    assert len(packed) < 20000 < len(body)  # its Content-Length is under the bound, what it decodes to is not
+    server.route(server.api("schools/994/students"),
+                 lambda seen: server.reply(200, packed, headers={"Content-Encoding": "gzip"}))
+    hook, _ = hook_for(make_conn(page_size=100, max_concurrency=1, max_page_bytes=20000))
+    with pytest.raises(AeriesError) as caught:
+        collect_table(hook, TABLES["students"], None, RequestStats(), as_arrow=True)
+    assert str(caught.value) == (
+        "Aeries students: school 994, page 1 (records 1-100): the answer is larger than 20000 bytes, the connection "
+        "extra max_page_bytes: raise it, or lower page_size so that a page holds fewer records")
+    assert len(server.seen(server.api("schools/994/students"))) == 1

@@ -153,7 +153,7 @@ def test_a_misspelt_extra_is_refused_naming_the_closest_key_before_any_request(e
     assert str(err.value) == (
         "connection 'aeries_emulator': unknown extra 'page_sise' (did you mean 'page_size'?); the extras this "
         "connection type reads are: allow_insecure, api_version, backoff_base, backoff_max, database_year, "
-        "max_concurrency, max_retries, page_size, prefetch_pages, probe_short_pages, terms_from_schools, timeout, "
+        "max_concurrency, max_page_bytes, max_retries, page_size, prefetch_pages, probe_short_pages, terms_from_schools, timeout, "
         "unavailable_year, verify_ssl")
     assert emulator.stats()["requests"] == asked
 
@@ -168,7 +168,8 @@ def test_extras_the_connection_form_left_empty_are_the_defaults(emulator, monkey
     assert (settings.api_version, settings.database_year, settings.timeout, settings.max_concurrency,
             settings.verify_ssl, settings.page_size, settings.max_retries, settings.backoff_base,
             settings.backoff_max, settings.prefetch_pages, settings.terms_from_schools, settings.unavailable_year,
-            settings.probe_short_pages) == (5, None, 30.0, 4, True, 500, 6, 0.5, 30.0, 3, True, "newest_started", True)
+            settings.probe_short_pages, settings.max_page_bytes) == (
+        5, None, 30.0, 4, True, 500, 6, 0.5, 30.0, 3, True, "newest_started", True, 64 << 20)
 
 
 # ------------------------------------------------------------------------------------------------
