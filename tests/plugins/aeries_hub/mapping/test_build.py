@@ -4,6 +4,8 @@ a lookup that says which match it takes, each with the exact bytes and rejects t
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import io
 import textwrap
 
@@ -12,8 +14,10 @@ import pytest
 from airflow.sdk import ObjectStoragePath
 from airflow.sdk.exceptions import AirflowFailException
 
-from aeries_hub.mapping.build import build_vendor_file
+from aeries_hub.mapping.build import build_vendor_file, render_rows, write_output
 from aeries_hub.mapping.loader import load_mapping
+from aeries_hub.mapping.models import FileFormat
+from aeries_hub.mapping.text import TEXT
 from aeries_hub.staging import RunFolder
 
 SDS_LIKE = """
@@ -147,3 +151,26 @@ def test_a_count_that_fails_as_an_error_names_each_group_with_its_count(tmp_path
     assert str(failed.value) == textwrap.dedent("""\
         roles.csv failed its error checks; nothing was delivered.
         roles.csv: a user has two primary roles [userSourcedId]: 3 groups fail: 3 have 1 (7, 10, 8)""")
+
+
+@pytest.mark.parametrize("fmt", [
+    FileFormat(),
+    FileFormat(encoding="utf-8-sig", line_ending="crlf", quoting="all"),
+    FileFormat(header=False, quoting="none", delimiter="|"),
+    FileFormat(encoding="latin-1"),
+])
+def test_a_file_written_a_batch_of_rows_at_a_time_has_the_bytes_of_the_file_rendered_whole(tmp_path, fmt):
+    (tmp_path / "sds_like.yml").write_text(SDS_LIKE)
+    mapping = load_mapping(tmp_path / "sds_like.yml")
+    output = dataclasses.replace(mapping.output("orgs.csv"), format=fmt)
+    rows = pd.DataFrame({"sourcedId": ["1", "2", "10", "11", "12"], "name": ["Ridge, High", 'Vale "Elem"', "=Oak", "Él", ""],
+                         "type": ["school"] * 5}).astype(TEXT)
+    run = staged(tmp_path)
+    whole = render_rows(mapping, output, rows, {})
+
+    path, size, sha256 = write_output(run, mapping, output, rows, {}, batch_rows=2)
+
+    with path.open("rb") as handle:
+        assert handle.read() == whole
+    assert (size, sha256) == (len(whole), hashlib.sha256(whole).hexdigest())
+    assert whole.count(b"\xef\xbb\xbf") == (fmt.encoding == "utf-8-sig")
