@@ -17,7 +17,7 @@ def compare_files(mapping: Mapping, run: RunFolder, last_delivery) -> tuple[dict
     """Every built file compared with its last delivered snapshot by its key: the counts per file, and where the
     changes exceed the mapping's mass-change guard (when there was a delivery to compare with)."""
     from aeries_hub.changes import ParquetColumns, compare
-    from aeries_hub.mapping.build import use_allocators_that_return_memory
+    from aeries_hub.resources import use_allocators_that_return_memory
 
     use_allocators_that_return_memory()  # each file's ids and columns are freed before the next file's
     last = last_delivery.manifest

@@ -9,6 +9,7 @@ import logging
 
 from aeries_hub.mapping.models import Mapping, Output
 from aeries_hub.quality.column_rules import output_checks, reference_tables, rule_checks
+from aeries_hub.resources import use_allocators_that_return_memory
 from aeries_hub.run.rejects import rejected_ids
 from aeries_hub.run.report import dates_held_line, failed_checks
 from aeries_hub.run.summary import BuildSummary, SourceValidation, read_run, write_summary
@@ -142,24 +143,6 @@ def write_output(run: RunFolder, mapping: Mapping, output: Output, rows, frames:
 
 #: glibc's mallopt parameter, and the size from which it maps each allocation on its own (its default before it
 #: starts raising it: then a freed column of a million rows stays in the heap, where the next one does not fit).
-M_MMAP_THRESHOLD, MMAP_THRESHOLD = -3, 128 * 1024
-
-
-def use_allocators_that_return_memory() -> None:
-    """Make this process give the memory of a freed column back to the OS at once: Arrow allocates with the system
-    allocator (its default, mimalloc, keeps freed pages for later), and glibc maps every allocation of 128 KiB and
-    more on its own. A build or a comparison frees and allocates columns of millions of rows one after the other;
-    measured at 100,000 students, this takes a quarter off the peak of building enrollments.csv (docs/benchmarks.md)."""
-    import ctypes
-
-    import pyarrow as pa
-
-    if pa.default_memory_pool().backend_name != "system":
-        pa.set_memory_pool(pa.system_memory_pool())
-    try:
-        ctypes.CDLL("libc.so.6").mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
-    except (OSError, AttributeError):  # not glibc
-        pass
 
 
 def columns_checked(output: Output, checks: list, file: str) -> set[str] | None:
