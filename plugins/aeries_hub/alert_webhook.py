@@ -20,8 +20,9 @@ log = logging.getLogger(__name__)
 WEBHOOK_TIMEOUT_SECONDS = 10
 
 
-def post_webhook(conn_id: str, alert: dict[str, Any]) -> None:
-    """POST the alert as JSON (``text`` for chat hooks, and the structured fields) to the connection's URL."""
+def post_webhook(conn_id: str, alert: dict[str, Any], what: str = "failure alert") -> None:
+    """POST the alert as JSON (``text`` for chat hooks, and the structured fields) to the connection's URL; ``what``
+    it is names it in the log and errors (an approval notice goes the same way)."""
     hook = AlertWebhookHook(http_conn_id=conn_id)
     connection = hook.get_connection(conn_id)
     with _secrets_hidden_from_logs(_url_secrets(_webhook_url(connection), connection), [hook.log]):
@@ -29,13 +30,13 @@ def post_webhook(conn_id: str, alert: dict[str, Any]) -> None:
             response = hook.run(json=alert, extra_options={"timeout": WEBHOOK_TIMEOUT_SECONDS,
                                                            "allow_redirects": False, "check_response": False})
         except requests.RequestException as exc:
-            raise RuntimeError(f"failure alert webhook {conn_id!r}: the post failed ({type(exc).__name__})") from None
+            raise RuntimeError(f"{what} webhook {conn_id!r}: the post failed ({type(exc).__name__})") from None
     if response.is_redirect or 300 <= response.status_code < 400:
-        raise RuntimeError(f"failure alert webhook {conn_id!r} answered HTTP {response.status_code}, a redirect, which "
+        raise RuntimeError(f"{what} webhook {conn_id!r} answered HTTP {response.status_code}, a redirect, which "
                            "is not followed: set the connection to the webhook's final URL")
     if response.status_code >= 300:
-        raise RuntimeError(f"failure alert webhook {conn_id!r} answered HTTP {response.status_code}")
-    log.info("Failure alert posted to webhook connection %s (HTTP %d)", conn_id, response.status_code)
+        raise RuntimeError(f"{what} webhook {conn_id!r} answered HTTP {response.status_code}")
+    log.info("%s posted to webhook connection %s (HTTP %d)", what.capitalize(), conn_id, response.status_code)
 
 
 class AlertWebhookHook(HttpHook):

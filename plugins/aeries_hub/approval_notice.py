@@ -13,6 +13,9 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
+#: What the channels' log lines call it (they call a run's alert a failure alert).
+NOTICE = "approval notice"
+
 
 def waiting_notice(dag_id: str, run_id: str, subject: str, counts: list[str], hours: float, link: str | None) -> dict[str, Any]:
     """The notice's subject, text and fields (the webhook posts them as JSON)."""
@@ -49,13 +52,13 @@ def notify_waiting(context, operator, counts: list[str]) -> None:
     notice = waiting_notice(ti.dag_id, ti.run_id, operator.subject, counts, hours, link)
     if settings["email_to"]:
         try:
-            send_email(settings["smtp_conn_id"], settings["email_to"], notice)
+            send_email(settings["smtp_conn_id"], settings["email_to"], notice, what=NOTICE)
         except Exception as exc:  # noqa: BLE001 - the approval waits whatever the channels do
             log.error("The approval notice was not e-mailed: %s", exc if isinstance(exc, RuntimeError) else type(exc).__name__)
     if settings["webhook_conn_id"]:
         try:
             from aeries_hub.alert_webhook import post_webhook  # requests: not at DAG parse time
 
-            post_webhook(settings["webhook_conn_id"], notice)
+            post_webhook(settings["webhook_conn_id"], notice, what=NOTICE)
         except Exception as exc:  # noqa: BLE001
             log.error("The approval notice was not posted: %s", exc if isinstance(exc, RuntimeError) else type(exc).__name__)

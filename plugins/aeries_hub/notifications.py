@@ -161,7 +161,8 @@ def _count(value: Any) -> int:
     return value if isinstance(value, int) else len(value)
 
 
-def send_email(smtp_conn_id: str, to: list[str], alert: dict[str, Any]) -> None:
+def send_email(smtp_conn_id: str, to: list[str], alert: dict[str, Any], what: str = "failure alert") -> None:
+    """E-mail the alert's subject and text; ``what`` it is names it in the log (an approval notice goes this way)."""
     import html
 
     from airflow.providers.smtp.hooks.smtp import SmtpHook
@@ -169,7 +170,7 @@ def send_email(smtp_conn_id: str, to: list[str], alert: dict[str, Any]) -> None:
     body = f"<pre>{html.escape(alert['text'])}</pre>"
     with SmtpHook(smtp_conn_id=smtp_conn_id) as hook:
         hook.send_email_smtp(to=to, subject=alert["subject"], html_content=body)
-    log.info("Failure alert e-mailed to %s over %s", ", ".join(to), smtp_conn_id)
+    log.info("%s e-mailed to %s over %s", what.capitalize(), ", ".join(to), smtp_conn_id)
 
 
 def _run_link(dag_id: str, run_id: str) -> str | None:

@@ -1,5 +1,6 @@
 """The demo's connections go into the metadata database (aeries_sandbox.demo_connections): added, brought up to date
-at the next start, and kept as they are once an operator edited them; no secret in what it prints."""
+at the next start, and kept as they are once an operator edited them; no secret in what it prints. The demo's
+Airflow process stores them, and creates the pools, before any run."""
 
 from __future__ import annotations
 
@@ -95,12 +96,37 @@ def test_a_connection_the_demo_did_not_write_is_kept(airflow_db, tmp_path):
     assert stored("democonn_operators")["host"] == "https://aeries.example/aeries"
 
 
-def test_the_demo_stores_its_connections_in_the_database_and_sets_no_connection_variable():
-    from pathlib import Path
+def demo_setup(workdir, connections: dict) -> list[dict]:
+    """What the demo's one Airflow process (aeries_sandbox.demo_runs) answers to a plan of ``connections``, the
+    demo's pool slots and no run, on this session's database."""
+    from types import SimpleNamespace
 
-    sandbox = Path(__file__).resolve().parents[2] / "sandbox" / "aeries_sandbox"
-    demo, runs = (sandbox / "demo.py").read_text(), (sandbox / "demo_runs.py").read_text()
+    from airflow.configuration import conf
+
+    from aeries_sandbox.demo import airflow_process, airflow_side
+
+    env = {**os.environ, "AIRFLOW__CORE__FERNET_KEY": conf.get("core", "fernet_key", fallback="")}
+    with airflow_process(env, workdir) as process:
+        return list(airflow_side(process, SimpleNamespace(connections=lambda: connections), [], workdir))
+
+
+def test_the_demo_stores_its_connections_in_the_database_sets_no_connection_variable_and_creates_the_pools(
+        airflow_db, tmp_path):
+    # make demo and make airflow both start through aeries_sandbox.demo.main, whose one Airflow process
+    # (aeries_sandbox.demo_runs) stores the connections and creates the pools before any run.
+    from aeries_hub.pools import required_pools
+    from aeries_sandbox.demo import airflow_env
+    from tests.plugins.aeries_hub.test_pools import delete_required_pools, pool_slots
+
+    delete_required_pools()
+    connections = {"democonn_demo_aeries": AERIES, "democonn_demo_sftp": SFTP}
+    outcomes = demo_setup(tmp_path, connections)
+
+    assert outcomes == [{"connections": ["democonn_demo_aeries: added", "democonn_demo_sftp: added"]},
+                        {"pools": [f"Pool {name}: created with 4 slots" for name in required_pools()]}]
+    assert pool_slots() == {name: 4 for name in required_pools()}
+    assert stored("democonn_demo_aeries") == {"host": AERIES["host"], "port": None, "password": AERIES["password"],
+                                              "extra": AERIES["extra"]}
+    assert stored("democonn_demo_sftp")["port"] == SFTP["port"]
     # AIRFLOW_CONN_* variables come before the database in Airflow's lookup: they would hide an operator's edit.
-    assert "connection_env(" not in demo and "connection_env(" not in runs
-    # the demo's one Airflow process stores them, before its runs
-    assert 'store_connections(plan["connections"]' in runs
+    assert [name for name in airflow_env(tmp_path) if name.startswith("AIRFLOW_CONN_")] == []

@@ -140,3 +140,10 @@ def run_note(dag_run) -> str | None:
     with create_session() as session:
         (run,) = DagRun.find(dag_id=dag_run.dag_id, run_id=dag_run.run_id, session=session)
         return run.note
+
+
+def run_folder(dag_run):
+    """The staged folder of ``dag_run`` (``aeries_hub.staging.RunFolder`` of its DAG and run)."""
+    from aeries_hub.staging import RunFolder, staging_base
+
+    return RunFolder(staging_base(), dag_run.dag_id, dag_run.run_id)

@@ -21,6 +21,7 @@ import pytest
 
 from aeries_hub.staging import RunFolder, staging_base
 from tests.dags import approvals
+from tests.dags.single_tasks import run_folder
 
 pytestmark = pytest.mark.e2e
 
@@ -77,7 +78,7 @@ def changed_district(source: Path, target: Path, edit) -> Path:
 
 
 def report_of(dag_run) -> dict:
-    return RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("report.json")
+    return run_folder(dag_run).read_json("report.json")
 
 
 def patron_ids(students: list[dict]) -> list[str]:

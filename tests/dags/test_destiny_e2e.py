@@ -24,9 +24,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from aeries_hub.staging import RunFolder, staging_base
+from aeries_hub.staging import staging_base
 from tests.dags.independent import natural, one_line, s, section_staff_teachers
-from tests.dags.single_tasks import extract_tasks, run_tasks, tasks_from
+from tests.dags.single_tasks import extract_tasks, run_folder, run_tasks, tasks_from
 
 DAG_ID = "aeries_to_destiny"
 TIMEZONE = "America/Los_Angeles"  # the mapping's schedule.timezone: the run's date is taken there
@@ -183,11 +183,11 @@ def delivered_file(stack) -> Path:
 
 
 def run_report(dag_run) -> dict:
-    return RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("report.json")
+    return run_folder(dag_run).read_json("report.json")
 
 
 def staged(dag_run, *parts: str) -> Path:
-    return Path(RunFolder(staging_base(), DAG_ID, dag_run.run_id).root.path).joinpath(*parts)
+    return Path(run_folder(dag_run).root.path).joinpath(*parts)
 
 
 @pytest.mark.e2e
@@ -376,7 +376,7 @@ def test_emulator_faults_change_nothing_in_the_delivered_file(stack, destiny_dag
     assert set(ran.values()) == {"success"}, ran
     assert staged(dag_run, "output", "patrons.csv").read_bytes() == expected
     assert sum(faults.get("faults", {}).values()) > 0, faults
-    extracted = RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("summary/extract_students.json")
+    extracted = run_folder(dag_run).read_json("summary/extract_students.json")
     assert extracted["rows"] > 300
 
 
@@ -391,7 +391,7 @@ def test_dry_run_builds_everything_and_delivers_nothing(stack, destiny_dag, deli
     assert not delivered_file(stack).exists()
     report = run_report(dag_run)
     assert report["dry_run"] is True and report["delivered"] == []
-    assert RunFolder(staging_base(), DAG_ID, dag_run.run_id).exists("output/patrons.csv")
+    assert run_folder(dag_run).exists("output/patrons.csv")
     from aeries_hub.delivery.disclosures import read_disclosures
 
     assert [e for e in read_disclosures(staging_base(), DAG_ID) if e["run_id"] == dag_run.run_id] == []
@@ -420,7 +420,7 @@ def test_a_run_dated_in_an_earlier_school_year_reads_that_years_aeries_database(
     dag_run = run_tasks(destiny_dag, delivered_run[0], extract_tasks(destiny_dag),
                         logical_date=datetime(2025, 3, 2, 13, 0, tzinfo=timezone.utc))
 
-    run = RunFolder(staging_base(), DAG_ID, dag_run.run_id)
+    run = run_folder(dag_run)
     for task_id in extract_tasks(destiny_dag):
         assert states(dag_run)[task_id] == "success"
         assert run.read_json(f"summary/{task_id}.json")["database_year"] == 2024  # 2024-25 (it starts on 07-01)

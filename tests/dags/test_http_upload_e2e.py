@@ -16,9 +16,10 @@ import zipfile
 
 import pytest
 
-from aeries_hub.staging import RunFolder, staging_base
+from aeries_hub.staging import staging_base
 from aeries_sandbox.canvas_api import CanvasApiServer
 from tests.dags.independent import one_line, s
+from tests.dags.single_tasks import run_folder
 
 pytestmark = pytest.mark.e2e
 
@@ -90,7 +91,7 @@ def delivered(stack, canvas, tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         dag_run = canvas_dag(tmp_path_factory.mktemp("canvas_mappings"), canvas, patch).test()
     (upload,) = canvas.uploads  # the first test of the module to upload
-    return dag_run, RunFolder(staging_base(), DAG_ID, dag_run.run_id), upload
+    return dag_run, run_folder(dag_run), upload
 
 
 def expected_users(data_dir) -> set[tuple[str, ...]]:
@@ -153,7 +154,7 @@ def test_a_dry_run_builds_the_zip_and_uploads_nothing(stack, canvas, delivered, 
 
     dag_run = dag.test(run_conf={"dry_run": True})
 
-    run = RunFolder(staging_base(), DAG_ID, dag_run.run_id)
+    run = run_folder(dag_run)
     assert run.exists("output/canvas_sis.zip") and run.read_json("report.json")["delivered"] == []
     assert (len(canvas.uploads), len(canvas.requests)) == (uploads_before, requests_before)
 
@@ -177,8 +178,8 @@ def test_airflow_s_retry_of_deliver_waits_on_the_accepted_import_without_a_secon
     assert dag_run.state == "success"
     assert dag_run.get_task_instance("deliver").try_number == 2
     (upload,) = canvas.uploads[uploads_before:]
-    assert upload.body == RunFolder(staging_base(), DAG_ID, dag_run.run_id).path("output", "canvas_sis.zip").read_bytes()
+    assert upload.body == run_folder(dag_run).path("output", "canvas_sis.zip").read_bytes()
     made = [(method, status) for method, _path, status in canvas.requests[requests_before:]]
     assert made == [("POST", 200)] + [("GET", 500)] * 5 + [("GET", 200)] * 2
-    (receipt,) = RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("report.json")["delivered"]
+    (receipt,) = run_folder(dag_run).read_json("report.json")["delivered"]
     assert (receipt["import_id"], receipt["resumed"], receipt["workflow_state"]) == (upload.import_id, True, "imported")

@@ -20,8 +20,8 @@ import pyarrow.parquet as pq
 import pytest
 import requests
 
-from aeries_hub.staging import RunFolder, staging_base
-from tests.dags.single_tasks import extract_tasks, run_tasks, tasks_from
+from aeries_hub.staging import staging_base
+from tests.dags.single_tasks import extract_tasks, run_folder, run_tasks, tasks_from
 
 pytestmark = pytest.mark.e2e
 
@@ -48,7 +48,7 @@ def run_dag(**conf):
 
 def staged(dag_run) -> dict:
     """What the run staged: its extract summaries and extracts, and its zip and report when it built them."""
-    run = RunFolder(staging_base(), DAG_ID, dag_run.run_id)
+    run = run_folder(dag_run)
     return {
         "dag_run": dag_run,
         "summaries": {name[len("extract_"):-len(".json")]: run.read_json(f"summary/{name}")

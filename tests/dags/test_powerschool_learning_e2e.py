@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from aeries_hub.staging import RunFolder, staging_base
 from tests.dags.independent import (
     GENERATED_PSEUDO_SCHOOLS,
     natural,
@@ -28,6 +27,7 @@ from tests.dags.independent import (
     section_staff_teachers,
     teaches_on,
 )
+from tests.dags.single_tasks import run_folder
 
 DAG_ID = "aeries_to_powerschool_learning"
 STACK = {"students": 300, "seed": 5}
@@ -156,7 +156,7 @@ def test_powerschool_learning_delivers_one_zip_with_the_five_files(stack, delive
         assert archive.namelist() == list(expected)
         for name, data in expected.items():
             assert archive.read(name) == data, name
-    run = RunFolder(staging_base(), DAG_ID, dag_run.run_id)
+    run = run_folder(dag_run)
     report = run.read_json("report.json")
     assert report["status"] == "Completed"
     assert [d["remote_path"] for d in report["delivered"]] == ["powerschool_learning/powerschool_learning_import.zip"]

@@ -19,9 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from aeries_hub.staging import RunFolder, staging_base
 from tests.dags.independent import natural, s
-from tests.dags.single_tasks import run_note
+from tests.dags.single_tasks import run_folder, run_note
 
 pytestmark = pytest.mark.e2e
 
@@ -106,7 +105,7 @@ def test_a_run_whose_every_patron_is_rejected_names_the_reasons_counts_and_ids(d
     output = "".join(capfd.readouterr())
 
     assert dag_run.state == "failed"
-    run = RunFolder(staging_base(), DAG_ID, dag_run.run_id)
+    run = run_folder(dag_run)
     report = run.read_json("report.json")
     assert report["status"] == "Error"
     patrons_file = report["files"]["patrons"]

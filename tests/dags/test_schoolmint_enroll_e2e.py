@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from aeries_hub.staging import RunFolder, staging_base
+from aeries_hub.staging import staging_base
 from tests.dags.independent import contact_name, day, natural, primary_contacts, s
-from tests.dags.single_tasks import run_tasks, tasks_from
+from tests.dags.single_tasks import run_folder, run_tasks, tasks_from
 
 DAG_ID = "aeries_to_schoolmint_enroll"
 STACK = {"students": 300, "seed": 5}
@@ -117,10 +117,6 @@ def enroll_dag(mappings_dir: Path | None = None):
     from aeries_hub.paths import MAPPINGS_DIR
 
     return build_dags(mappings_dir or MAPPINGS_DIR)[DAG_ID]
-
-
-def run_folder(dag_run) -> RunFolder:
-    return RunFolder(staging_base(), DAG_ID, dag_run.run_id)
 
 
 def run_date(dag_run) -> str:

@@ -33,8 +33,7 @@ from pathlib import Path
 
 import pytest
 
-from aeries_hub.staging import RunFolder, staging_base
-from tests.dags.single_tasks import run_tasks, tasks_from
+from tests.dags.single_tasks import run_folder, run_tasks, tasks_from
 
 pytestmark = pytest.mark.e2e
 
@@ -127,11 +126,11 @@ def states(dag_run) -> dict[str, str]:
 
 
 def built_file(dag_run) -> bytes:
-    return Path(RunFolder(staging_base(), DAG_ID, dag_run.run_id).path("output", "patrons.csv").path).read_bytes()
+    return Path(run_folder(dag_run).path("output", "patrons.csv").path).read_bytes()
 
 
 def report(dag_run) -> dict:
-    return RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("report.json")
+    return run_folder(dag_run).read_json("report.json")
 
 
 def test_wrong_user_key_fails_the_run_and_names_the_connection(stack, destiny_dag, deliver_retries, patrons, tmp_path,

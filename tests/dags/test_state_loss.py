@@ -29,7 +29,7 @@ import pytest
 
 from aeries_hub.changes import DeliveredState
 from aeries_hub.staging import RunFolder, staging_base
-from tests.dags.single_tasks import run_tasks, tasks_from
+from tests.dags.single_tasks import run_folder, run_tasks, tasks_from
 
 pytestmark = pytest.mark.e2e
 
@@ -79,7 +79,7 @@ def run(dag, stack, decision: str | None = "", *, after=None, on_waiting=None, c
     landed = stack.sftp.root / STUDENTS
     return {
         "run": dag_run,
-        "report": RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("report.json"),
+        "report": run_folder(dag_run).read_json("report.json"),
         "answered": answered,
         "mtime": landed.stat().st_mtime_ns if landed.exists() else None,
     }
@@ -519,7 +519,7 @@ def previews(history, holds, xello):
         dag_run = run_tasks(xello, history["first"]["run"], tasks_from(xello, *extract_tasks(xello)),
                             run_conf={"ignore_window": True, "rollover_preview": True},
                             logical_date=datetime(2026, month, 15, 19, tzinfo=timezone.utc))
-        runs[name] = {"run": dag_run, "report": RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("report.json")}
+        runs[name] = {"run": dag_run, "report": run_folder(dag_run).read_json("report.json")}
     runs["record"] = DeliveredState(staging_base(), DAG_ID, "sftp").manifest()
     return runs
 

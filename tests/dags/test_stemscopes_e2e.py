@@ -20,7 +20,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from aeries_hub.mapping.loader import load_mapping
-from aeries_hub.staging import RunFolder, staging_base
 from tests.dags.independent import (
     GENERATED_PSEUDO_SCHOOLS,
     day,
@@ -32,6 +31,7 @@ from tests.dags.independent import (
     section_staff_teachers,
     teaches_on,
 )
+from tests.dags.single_tasks import run_folder
 from tests.standards import oneroster
 
 DAG_ID = "aeries_to_stemscopes"
@@ -275,7 +275,7 @@ def test_stemscopes_delivers_a_referentially_complete_oneroster_set(stack, match
     assert [(u["givenName"], u["familyName"]) for u in users if u["sourcedId"] in ("1702322", "57193392")] == [
         ("Daniel Alejandro", "Sanchez"), ("Emma", "Nguyễn Chen")]
     assert files["users.csv"].count(b"\n") == len(users) + 1 and b"\r" not in files["users.csv"]
-    report = RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("report.json")
+    report = run_folder(dag_run).read_json("report.json")
     assert report["status"] == "Completed"
     assert (report["database_year"], report["school_year"]) == (2026, "2026-2027")
     orgs = list(csv.DictReader(io.StringIO(files["orgs.csv"].decode())))
@@ -331,7 +331,7 @@ def test_a_dangling_reference_stops_the_run_and_delivers_nothing(stack, district
     states = {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
     assert (states["build_classes"], states["deliver"], states["report"]) == ("failed", "upstream_failed", "failed")
     assert not target.exists()
-    run = RunFolder(staging_base(), DAG_ID, dag_run.run_id)
+    run = run_folder(dag_run)
     report = run.read_json("report.json")
     assert report["status"] == "Error" and report["delivered"] == []
     (error,) = report["errors"]
@@ -428,7 +428,7 @@ def test_a_class_left_without_any_teacher_is_delivered_and_named(stack, district
         dag_run = run_dag(district_include)
         with zipfile.ZipFile(hostile.sftp.root / "stemscopes" / "stemscopes_oneroster.zip") as archive:
             files = {name: archive.read(name).decode() for name in archive.namelist()}
-        report = RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("report.json")
+        report = run_folder(dag_run).read_json("report.json")
 
     assert dag_run.state == "success"
     assert run_day(dag_run, TIMEZONE) > "2026-09-30"  # (the emulator's school year is 2026-27)

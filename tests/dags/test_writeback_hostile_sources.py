@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from aeries_hub.staging import RunFolder, staging_base
+from aeries_hub.staging import staging_base
 from tests.dags.independent import s
+from tests.dags.single_tasks import run_folder
 from tests.dags.writebacks import enabled_include, report_of, successful_writes, writeback_dag
 from tests.plugins.aeries_hub.writeback.hostile_servers import HostileHttpServer, HostileSftpServer
 
@@ -91,7 +92,7 @@ def test_the_good_file_beside_a_poison_one_is_written_and_the_poison_file_quaran
         "reason": (f"sftp connection 'xello_export_sftp' ({stack.sftp.host}:{stack.sftp.port}): "
                    f"xello_export/{POISON}: {POISON} line 2 has a field longer than 131072 characters; the file is "
                    "kept in quarantine/ and not read again")}]
-    run = RunFolder(staging_base(), DAG_ID, dag_run.run_id)
+    run = run_folder(dag_run)
     assert (run.root / "quarantine" / POISON).read_bytes() == poison_runs["poison"]
 
 

@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from aeries_hub.staging import RunFolder, staging_base
 from tests.dags.independent import (
     GENERATED_PSEUDO_SCHOOLS,
     natural,
@@ -27,6 +26,7 @@ from tests.dags.independent import (
     s,
     section_staff_teachers,
 )
+from tests.dags.single_tasks import run_folder
 
 DAG_ID = "aeries_to_xello"
 TIMEZONE = "America/Los_Angeles"  # the mapping's schedule.timezone: the run's date is taken there
@@ -175,7 +175,7 @@ def test_xello_delivers_the_five_files(stack, delivered_run):
     assert expected["StudentGroup.txt"].count(b"\r\n") > 10, "the district has homerooms"
     for name, data in expected.items():
         assert (stack.sftp.root / "xello" / name).read_bytes() == data, name
-    run = RunFolder(staging_base(), DAG_ID, dag_run.run_id)
+    run = run_folder(dag_run)
     report = run.read_json("report.json")
     assert report["status"] == "Completed"
     assert {d["remote_path"] for d in report["delivered"]} == {f"xello/{name}" for name in expected}
@@ -222,7 +222,7 @@ def test_shared_placeholder_emails_and_blank_first_names_are_delivered(stack, de
     dag_run = delivered_run
 
     assert dag_run.state == "success"
-    run = RunFolder(staging_base(), DAG_ID, dag_run.run_id)
+    run = run_folder(dag_run)
     report = run.read_json("report.json")
     assert report["status"] == "Completed"
     assert {d["remote_path"] for d in report["delivered"]} == {
@@ -269,7 +269,7 @@ def test_a_run_outside_the_pull_window_skips_with_the_reason(stack, tmp_path, mo
 
     dag_run = xello_dag(tmp_path).test()
 
-    report = RunFolder(staging_base(), DAG_ID, dag_run.run_id).read_json("report.json")
+    report = run_folder(dag_run).read_json("report.json")
     assert report["status"] == "Skipped"
     assert "is outside the allowed pull window" in report["reason"]
     assert f"{day} {opens:%H}:00-" in report["reason"]

@@ -10,7 +10,8 @@ marked ``partial``, its ``records`` those sent.
 The log is ``<staging_url>/_disclosures/disclosures.jsonl``, beside the DAGs' folders: retention never deletes
 it (:mod:`aeries_hub.retention`). On local staging each delivery's lines are appended in one ``write`` to a file
 opened with O_APPEND, under an exclusive ``flock``, so that concurrent runs never interleave or overwrite each
-other's lines. Object storage cannot append: there each delivery writes its lines as one object of the same
+other's lines; a line a full disk cut short is followed by a newline before the next delivery's, so that it never
+swallows them. Object storage cannot append: there each delivery writes its lines as one object of the same
 folder (``<time>_<dag_id>_<run_id>.jsonl``), and :func:`read_disclosures` reads the log and those objects alike.
 The log only grows (retention keeps it): what a page shows, :func:`latest_disclosures`, reads it from its end, at
 most :data:`TAIL_BYTES` of it.
@@ -96,9 +97,12 @@ def record_disclosures(base, entries: list[dict[str, Any]]) -> None:
 
 
 def _append(path, data: bytes) -> None:
-    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_FILE_MODE)
+    descriptor = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, PRIVATE_FILE_MODE)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX)  # another host's run on a shared folder waits its turn too
+        end = os.lseek(descriptor, 0, os.SEEK_END)
+        if end and os.pread(descriptor, 1, end - 1) != b"\n":  # a line cut short before: it must not swallow these
+            data = b"\n" + data
         written = os.write(descriptor, data)
         if written != len(data):  # a full disk: the line is cut short, and said to be
             raise OSError(f"{path}: only {written} of {len(data)} bytes of the disclosure log entry were written")
@@ -108,7 +112,11 @@ def _append(path, data: bytes) -> None:
 
 
 def read_disclosures(base, dag_id: str | None = None) -> list[dict[str, Any]]:
-    """Every entry of the disclosure log (of ``dag_id`` only when given), oldest first."""
+    """Every entry of the disclosure log (of ``dag_id`` only when given), oldest first.
+
+    A last line without its newline is left out: another run is appending it (readers take no lock), or a full disk
+    cut it short and that delivery's task said so. Any other line that is not JSON is an error naming the file and
+    line: the log is the record of what vendors received, and an audit must not quietly miss an entry."""
     folder = base / DISCLOSURE_FOLDER
     if not folder.exists():
         return []
@@ -116,8 +124,28 @@ def read_disclosures(base, dag_id: str | None = None) -> list[dict[str, Any]]:
     for item in sorted(folder.iterdir(), key=lambda p: p.name):
         if item.name.endswith(".jsonl"):
             with item.open("rb") as handle:
-                entries += [json.loads(line) for line in handle if line.strip()]
+                entries += _read_lines(handle, item)
     return sorted((e for e in entries if dag_id in (None, e["dag_id"])), key=lambda e: e["at"])
+
+
+def _read_lines(handle: BinaryIO, item) -> list[dict[str, Any]]:
+    entries = []
+    for number, line in enumerate(handle, start=1):
+        if not line.strip():
+            continue
+        try:
+            entries.append(json.loads(line))
+        except ValueError:
+            if not line.endswith(b"\n"):
+                log.warning("%s: line %d (%d bytes) has no newline yet, left out: a delivery still appending it, or "
+                            "one a full disk cut short", item, number, len(line))
+                continue
+            raise ValueError(
+                f"{item}: line {number} of the disclosure log is not JSON ({len(line) - 1} bytes): a line cut short "
+                f"by a full disk (the deliver task of that run failed saying so, naming its files) or a damaged file: "
+                f"rewrite the line whole from that run's deliver log or delete it, then read again"
+            ) from None
+    return entries
 
 
 def latest_disclosures(base, dag_id: str, count: int, budget: int = TAIL_BYTES) -> tuple[list[dict[str, Any]], bool]:

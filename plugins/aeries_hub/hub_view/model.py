@@ -15,6 +15,8 @@ student data (names, birth dates), as the staged ``rejects/*.csv`` do, which the
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -196,9 +198,36 @@ def run_folder(dag_id: str, run_id: str) -> RunFolder:
     return RunFolder(staging_base(), dag_id, run_id)
 
 
+#: How many parsed reports the view keeps (every DAG's latest run, and the run pages looked at since); the least
+#: recently read goes first.
+REPORTS_KEPT = 512
+_reports: OrderedDict[str, tuple[tuple[float, int], dict[str, Any]]] = OrderedDict()
+_reports_lock = threading.Lock()
+
+
 def read_report(dag_id: str, run_id: str) -> dict[str, Any] | None:
-    folder = run_folder(dag_id, run_id)
-    return folder.read_json("report.json") if folder.exists("report.json") else None
+    """The run's report.json, parsed again only when its modification time or size changed (the hub page shows
+    every DAG's latest run at each request: a large report would otherwise be parsed each time). The dict is
+    shared between requests: read it, never change it."""
+    path = run_folder(dag_id, run_id).root / "report.json"
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return None
+    key, stamp = str(path), (info.st_mtime, info.st_size)
+    with _reports_lock:
+        kept = _reports.get(key)
+        if kept is not None and kept[0] == stamp:
+            _reports.move_to_end(key)
+            return kept[1]
+    with path.open("rb") as handle:
+        report = json.load(handle)
+    with _reports_lock:
+        _reports[key] = (stamp, report)
+        _reports.move_to_end(key)
+        while len(_reports) > REPORTS_KEPT:
+            _reports.popitem(last=False)
+    return report
 
 
 def run_view(dag_run, kind: str) -> RunView:

@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from aeries_hub.mapping.models import Mapping
-from aeries_hub.run.summary import BuildSummary
+from aeries_hub.run.summary import BuildSummary, check_name
 
 #: How many reasons for rejected rows the report gives per file (the most frequent first), and how many ids each.
 REASONS_SHOWN = 5
@@ -25,7 +25,7 @@ def reject_reasons(checks: dict, id_columns: tuple[str, ...]) -> tuple[list[dict
     ``checks`` is a validation outcome's ``to_dict()``; ``sample_ids`` are the key values of its first rejected
     rows (their other values are student data and stay in the staged summary and ``rejects/*.csv``)."""
     found = [
-        {"reason": result.get("reason") or result.get("description") or result["expectation"],
+        {"reason": result.get("reason") or check_name(result),
          "count": result["rejected_count"],
          "sample_ids": sample_ids(result.get("sample", []), id_columns)[:IDS_SHOWN]}
         for result in checks.get("results", [])

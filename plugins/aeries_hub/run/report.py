@@ -309,7 +309,7 @@ def _too_few_rows(name: str, result: dict, rows: int, rejected: int, reasons: li
         head = f"{rejected} of {rows} rows rejected, {left} left"
     else:
         head = f"all {rows} rows rejected" if rows > 1 else "its only row rejected"
-    check = result["description"] or result["expectation"]
+    check = check_name(result)
     because = "; ".join(reason_text(r) for r in reasons) + (f"; {more_reasons(more)}" if more else "")
     return (f"{name}: {head} ({check}: failed); top reasons: {because}; "
             f"every rejected row with its reasons: {rejects_file}")
@@ -319,14 +319,14 @@ def _too_few_rows(name: str, result: dict, rows: int, rejected: int, reasons: li
 def shared_values(checks: dict) -> list[dict]:
     """The values that a uniqueness warning found shared by several rows (staff sharing Aeries' placeholder e-mail
     ``NoWhere@aeries.com``): ``{warning, values, count, ids}`` each, every row's id (the runner's ``shared``)."""
-    return [{"warning": result.get("description") or result["expectation"], **entry}
+    return [{"warning": check_name(result), **entry}
             for result in checks.get("results", []) for entry in result.get("shared") or []]
 
 
 def missing_values(checks: dict) -> list[dict]:
     """The values of another file that a warning found no row for (a class of classes.csv that no teacher enrollment
     names): ``{warning, count, ids}`` each, every id (the runner's ``missing``)."""
-    return [{"warning": result.get("description") or result["expectation"], "count": len(result["missing"]),
+    return [{"warning": check_name(result), "count": len(result["missing"]),
              "ids": result["missing"]}
             for result in checks.get("results", []) if result.get("missing")]
 

@@ -70,10 +70,9 @@ class _Handler(JsonRequestHandler):
         super()._send(status, body, content_type, {**cost, **(headers or {})})
 
     def _record(self, status: int | None) -> None:
-        """Count the request once (``_pending``, as the emulator's and the receiver's handlers do)."""
+        """Count the request (the base handler calls this once per request)."""
         if self._pending is not None:
             method, path = self._pending
-            self._pending = None
             with self.server.app.lock:
                 self.server.app.requests.append((method, path, status))
 

@@ -36,15 +36,13 @@ class EmulatorRequestHandler(JsonRequestHandler):
     server_version = "Microsoft-IIS/10.0"
 
     def _record(self, status: int | None) -> None:
-        """Count the request once, before the client can see the answer (so stats and the writes log are never
-        behind)."""
+        """Count the request (not a control request: ``_pending`` None) and log a write, before the client can
+        see the answer (so stats and the writes log are never behind)."""
         if self._pending is not None:
             route, fault = self._pending
-            self._pending = None
             self.server.app.stats.record(route, status, fault)
         entry = getattr(self, "_write_entry", None)
         if entry is not None:
-            self._write_entry = None
             entry["status"] = status
             self.server.app.record_write(entry)
 

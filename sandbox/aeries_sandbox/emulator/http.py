@@ -27,7 +27,7 @@ def json_bytes(value: Any) -> bytes:
 
 class JsonRequestHandler(BaseHTTPRequestHandler):
     """The plumbing every sandbox HTTP server shares: HTTP/1.1 keep-alive, every method to ``_handle``, JSON
-    answers counted by ``_record`` before the client can see them, bodies read with a size cap, and
+    answers counted by ``_record`` once, before the client can see them, bodies read with a size cap, and
     http.server's own lines (which show the request line) only at debug level. Headers are never logged."""
 
     protocol_version = "HTTP/1.1"
@@ -65,6 +65,7 @@ class JsonRequestHandler(BaseHTTPRequestHandler):
         started = time.monotonic()
         self._status: int | None = None
         self._pending = None
+        self._recorded = False
         try:
             self._respond(method)
         except HttpError as exc:
@@ -78,7 +79,7 @@ class JsonRequestHandler(BaseHTTPRequestHandler):
             except OSError:
                 self.close_connection = True
         finally:
-            self._record(self._status)  # requests that got no answer (drop, client gone)
+            self._record_once(self._status)  # requests that got no answer (drop, client gone)
             self._log_access(method, self._status, (time.monotonic() - started) * 1000)
 
     def _respond(self, method: str) -> None:
@@ -90,12 +91,18 @@ class JsonRequestHandler(BaseHTTPRequestHandler):
     def _log_access(self, method: str, status: int | None, milliseconds: float) -> None:
         """One line per request (a subclass decides what it shows; never headers)."""
 
+    def _record_once(self, status: int | None) -> None:
+        """:meth:`_record` the request: at the first answer sent, or at its end when none was."""
+        if not self._recorded:
+            self._recorded = True
+            self._record(status)
+
     def _record(self, status: int | None) -> None:
-        """Count the request (called before the answer is sent; a subclass counts each request once)."""
+        """Count the request (a subclass's counter; called once per request, before the answer is sent)."""
 
     def _send(self, status: int, body: bytes, content_type: str = _JSON, headers: Mapping[str, str] | None = None) -> None:
         self._status = status
-        self._record(status)
+        self._record_once(status)
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))

@@ -30,10 +30,9 @@ class ReceiverRequestHandler(JsonRequestHandler):
     max_body = MAX_BODY
 
     def _record(self, status: int | None) -> None:
-        """Count the request once, in its instance, before the client can see the answer."""
+        """Count the request in its instance, before the client can see the answer."""
         if self._pending is not None:
             instance, fault = self._pending
-            self._pending = None
             self.server.app.count(instance, status, fault)
 
     internal_error_message = "internal server error"

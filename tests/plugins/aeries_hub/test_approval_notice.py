@@ -51,6 +51,9 @@ def test_a_waiting_approval_is_mailed_and_posted_with_its_counts_and_link(monkey
                       "run_id": "scheduled__2027-01-04T13:00:00+00:00", "status": "Waiting for approval",
                       "counts": COUNTS, "url": link}
     assert "T0K3N" not in caplog.text
+    logged = [r.getMessage() for r in caplog.records if r.name in ("aeries_hub.notifications", "aeries_hub.alert_webhook")]
+    assert logged == ["Approval notice e-mailed to data-team@district.test, sis@district.test over alerts_smtp",
+                      "Approval notice posted to webhook connection alerts_webhook (HTTP 204)"]
 
 
 def test_without_a_base_url_the_notice_says_where_to_decide_and_a_failing_channel_does_not_raise(monkeypatch, alerts,
@@ -66,7 +69,7 @@ def test_without_a_base_url_the_notice_says_where_to_decide_and_a_failing_channe
     assert html.unescape(mail.get_body(("html",)).get_content().strip()).splitlines()[-1] == (
         "decide: the run's Required actions page in the Airflow UI (set [api] base_url for a link)</pre>")
     assert webhook.received == []
-    assert ("The approval notice was not posted: failure alert webhook 'alerts_webhook': the post failed "
+    assert ("The approval notice was not posted: approval notice webhook 'alerts_webhook': the post failed "
             "(ConnectionError)") in caplog.text
     assert "secret-path" not in caplog.text
 

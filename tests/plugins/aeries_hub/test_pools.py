@@ -47,15 +47,39 @@ def test_missing_pools_are_created_and_an_existing_pool_keeps_its_slots(airflow_
         assert (created.slots, created.description, created.include_deferred) == (3, "b", False)
 
 
-def test_the_demo_and_the_compose_init_create_the_required_pools():
-    # make demo and make airflow both start through aeries_sandbox.demo.main, whose one Airflow process
-    # (aeries_sandbox.demo_runs) creates the pools before any run.
-    demo = (REPO / "sandbox" / "aeries_sandbox" / "demo.py").read_text()
-    runs = (REPO / "sandbox" / "aeries_sandbox" / "demo_runs.py").read_text()
-    assert '"slots": 4' in demo and 'create_missing_pools(plan["slots"])' in runs
+def delete_required_pools() -> None:
+    from airflow.models.pool import Pool
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        session.query(Pool).filter(Pool.pool.in_(list(required_pools()))).delete(synchronize_session=False)
+
+
+def pool_slots() -> dict[str, int]:
+    from airflow.models.pool import Pool
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        return {pool.pool: pool.slots for pool in session.query(Pool).filter(Pool.pool.in_(list(required_pools())))}
+
+
+def test_the_compose_init_creates_the_required_pools(airflow_db):
+    # The demo's pools: tests/aeries_sandbox/test_demo_connections.py (one start of the demo's Airflow process).
+    # Every compose profile runs airflow-init before any other Airflow service: its pools line, run as it is there
+    # (the image's entrypoint aside), with the compose default of AERIES_POOL_SLOTS.
+    import subprocess
+    import sys
+
     compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
-    # Every compose profile runs airflow-init before any other Airflow service.
-    assert '/entrypoint python -m aeries_hub.pools --slots "$${AERIES_POOL_SLOTS}"' in compose["services"]["airflow-init"]["command"][1]
+    init = compose["services"]["airflow-init"]
+    [line] = [line.strip() for line in init["command"][1].splitlines() if "aeries_hub.pools" in line]
+    slots = init["environment"]["AERIES_POOL_SLOTS"].removeprefix("${AERIES_POOL_SLOTS:-").removesuffix("}")
+    command = line.removeprefix("/entrypoint python ").replace('"$${AERIES_POOL_SLOTS}"', slots).split()
+    delete_required_pools()
+
+    subprocess.run([sys.executable, *command], check=True, capture_output=True, env=os.environ.copy())
+
+    assert pool_slots() == {name: 4 for name in required_pools()}
 
 
 def test_the_command_line_creates_the_pools(airflow_db, capsys):

@@ -9,6 +9,7 @@ import os
 import stat
 from datetime import datetime, timezone
 
+import pytest
 from airflow.sdk import ObjectStoragePath
 
 from aeries_hub.delivery.disclosures import (
@@ -153,3 +154,34 @@ def test_a_whole_small_log_is_read_to_its_start_and_a_line_not_yet_complete_is_l
     assert ([e["run_id"] for e in entries], more) == (["run_2", "run_1", "run_0"], False)
     assert latest_disclosures(base, "aeries_to_destiny", 2)[1] is True
     assert latest_disclosures(ObjectStoragePath(f"file://{tmp_path}/none"), "aeries_to_destiny", 2) == ([], False)
+
+
+def test_a_torn_last_line_is_left_out_and_the_next_delivery_starts_a_line_of_its_own(tmp_path):
+    # A full disk cut the last append short (_append raised): the line has no newline. Reading leaves it out; the
+    # next delivery's line must not be glued onto it.
+    base = ObjectStoragePath(f"file://{tmp_path}")
+    record_disclosures(base, [_entry(0, "aeries_to_destiny")])
+    torn = b'{"at": "2026-01-01T01:00:00+00:00", "dag_id": "aeries_to_destiny", "run_id": "run_'
+    with open(tmp_path / DISCLOSURE_FOLDER / LOG_FILE, "ab") as log:
+        log.write(torn)
+    assert [e["run_id"] for e in read_disclosures(base)] == ["run_0"]
+
+    record_disclosures(base, [_entry(2, "aeries_to_destiny")])
+    lines = (tmp_path / DISCLOSURE_FOLDER / LOG_FILE).read_bytes().split(b"\n")
+    assert lines[1:] == [torn, json.dumps(_entry(2, "aeries_to_destiny"), sort_keys=True).encode(), b""]
+
+
+def test_a_line_that_is_not_json_before_the_end_is_an_error_naming_the_file_and_line(tmp_path):
+    base = ObjectStoragePath(f"file://{tmp_path}")
+    record_disclosures(base, [_entry(0, "aeries_to_destiny")])
+    with open(tmp_path / DISCLOSURE_FOLDER / LOG_FILE, "ab") as log:
+        log.write(b'{"at": "2026-01-01T01:00:00+00:00", "dag_id": "aeries_to_dest\n\n')
+    record_disclosures(base, [_entry(2, "aeries_to_destiny")])
+    path = base / DISCLOSURE_FOLDER / LOG_FILE
+    with pytest.raises(ValueError) as error:
+        read_disclosures(base)
+    assert str(error.value) == (
+        f"{path}: line 2 of the disclosure log is not JSON (61 bytes): a line cut short by a full disk (the "
+        "deliver task of that run failed saying so, naming its files) or a damaged file: rewrite the line whole "
+        "from that run's deliver log or delete it, then read again")
+    assert [e["run_id"] for e in latest_disclosures(base, "aeries_to_destiny", 10)[0]] == ["run_2", "run_0"]

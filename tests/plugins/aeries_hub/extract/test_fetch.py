@@ -120,3 +120,40 @@ def test_the_page_cost_setting(monkeypatch):
     with pytest.raises(ValueError, match=r"^\[aeries_hub\] incremental_page_cost is '0'; give what one page costs "
                                          r"Aeries in single-record requests, e.g. 5$"):
         page_cost_setting()
+
+
+def test_students_moved_to_pseudo_schools_are_fetched_by_the_same_rule(before, monkeypatch, tmp_path):
+    # The generated district's pseudo-schools (0, the district itself; 99 "Transfer School"; 900-902 "X ...") have no
+    # students in the snapshot: one page each. Three transfers to 99 cost more one by one than that page (at 2.0
+    # each), one to 900 does not.
+    codes = {school["SchoolCode"] for school in before.schools}
+    assert {0, 99, 900} <= codes and not {s["SchoolCode"] for s in before.students} & {0, 99, 900}
+    snapshot = ExtractSnapshot(tmp_path, "aeries_to_x", "aeries_fetch_pseudo", 2026)
+    with EmulatorServer(before, CERTS, access_log=False) as server:
+        hook = connect(monkeypatch, server, "aeries_fetch_pseudo")
+        assert extract_table(hook, "students", tmp_path / "first.parquet", snapshot=snapshot, school_codes=None,
+                             full_every_hours=168, force_full=False)["mode"] == "full"
+
+    after = copy.deepcopy(before)
+    movers = before.students[:4]
+    for n, student in enumerate(movers):
+        changed(after, student, SchoolCode=99 if n < 3 else 900, StudentNumber=9000 + n)
+    with EmulatorServer(after, CERTS, access_log=False) as server:
+        hook = connect(monkeypatch, server, "aeries_fetch_pseudo")
+        incremental = extract_table(hook, "students", tmp_path / "incremental.parquet", snapshot=snapshot,
+                                    school_codes=None, full_every_hours=168, force_full=False, max_changed_percent=50,
+                                    page_cost=2.0)
+        asked = server.stats()["by_route"]
+        extract_to_parquet(hook, "students", tmp_path / "full.parquet")
+
+    assert (incremental["mode"], incremental["changed_keys"]) == ("incremental", 8)  # each mover at both schools
+    # school 99 paged as a full extraction pages it: the schools list, its page of 3 and the check that follows a
+    # short page (the hook's); school 900: the one mover; the movers' old schools: one request each
+    assert (asked["schools"], asked["students"]) == (1, 2 + 1 + 4), asked
+    extract, full = pq.read_table(tmp_path / "incremental.parquet"), pq.read_table(tmp_path / "full.parquet")
+    # The same rows and columns as a full extraction, but not yet in its order: the full one puts school 99 (sorted
+    # before 100) first and takes its column order from 99's page; the incremental one appends 99's rows at the end.
+    key = [("SchoolCode", "ascending"), ("StudentID", "ascending")]
+    assert extract.sort_by(key).equals(full.select(extract.column_names).sort_by(key))
+    moved = {r["StudentID"]: r["SchoolCode"] for r in extract.to_pylist() if r["StudentID"] in {s["StudentID"] for s in movers}}
+    assert moved == {s["StudentID"]: 99 if n < 3 else 900 for n, s in enumerate(movers)}
