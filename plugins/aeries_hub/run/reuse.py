@@ -11,7 +11,7 @@ sha256 by path, in the validation's and each build's summary) is still there wit
 hard-linked (copied on object storage) into the run's folder, so it is complete by itself, and each copy is
 checked against the recorded sha256; the run's date, dates as of and run values are settled again and must be
 the recorded ones, and the volume check is redone against the last delivery. Anything else, and the
-``full_extract`` param or ``[aeries_hub] reuse_unchanged_runs = False``: the run computes, and its summary says
+``full_extract`` param: the run computes, and its summary says
 why (``recomputed_because``). A reused summary names the run (``reused_from``), and the run report says so.
 """
 
@@ -45,12 +45,6 @@ LIBRARIES = ("pandas", "pyarrow", "numpy", "great_expectations", "apache-airflow
 
 def build_files(stem: str, file: str) -> tuple[str, ...]:
     return (f"built/{stem}.parquet", f"output/{file}", f"rejects/{stem}.csv", f"quality/{stem}/")
-
-
-def reuse_enabled() -> bool:
-    from airflow.sdk import conf
-
-    return conf.getboolean("aeries_hub", "reuse_unchanged_runs", fallback=True)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -241,8 +235,6 @@ def plan_validation(mapping, run: RunFolder, params: dict) -> Plan:
     inputs = run_inputs(mapping, run, params)
     if params.get("full_extract"):
         return Plan(inputs, because="the full_extract param is on")
-    if not reuse_enabled():
-        return Plan(inputs, because="[aeries_hub] reuse_unchanged_runs is off")
     last = last_successful_run(run)
     if last is None:
         return Plan(inputs, because="no completed run of the DAG within the retention period")
