@@ -208,22 +208,28 @@ class Plan:
 
 
 def last_successful_run(run: RunFolder) -> tuple[str, dict] | None:
-    """The run folder name and report of the DAG's newest completed run other than ``run``, if within retention."""
+    """The run folder name and report of the DAG's newest run other than ``run`` (by its report's
+    ``generated_at``), if it completed within the retention period. On local staging the reports are read newest
+    file first and the first readable one is taken: reports outlive the runs, a DAG has hundreds."""
     from aeries_hub.retention import retention_days
 
     dag_dir = run.root.parent
+    reports = [folder / "report.json" for folder in (dag_dir.iterdir() if dag_dir.exists() else [])
+               if folder.name != run.root.name and not folder.name.startswith("_") and (folder / "report.json").exists()]
+    if reports and is_local(dag_dir):
+        reports.sort(key=lambda path: local_path(path).stat().st_mtime, reverse=True)
     newest: tuple[datetime, str, dict] | None = None
-    for folder in dag_dir.iterdir() if dag_dir.exists() else []:
-        if folder.name == run.root.name or folder.name.startswith("_") or not (folder / "report.json").exists():
-            continue
+    for path in reports:
         try:
-            with (folder / "report.json").open("rb") as handle:
+            with path.open("rb") as handle:
                 report = json.load(handle)
             finished = datetime.fromisoformat(report["generated_at"])
         except (ValueError, KeyError, TypeError):
             continue
         if newest is None or finished > newest[0]:
-            newest = (finished, folder.name, report)
+            newest = (finished, path.parent.name, report)
+        if is_local(dag_dir):
+            break
     if newest is None or newest[2].get("status") not in REUSABLE_STATUSES:
         return None
     if newest[0] < datetime.now(timezone.utc) - timedelta(days=retention_days()):
