@@ -256,9 +256,8 @@ def plan_validation(mapping, run: RunFolder, params: dict) -> Plan:
 
 
 def _sibling(run: RunFolder, name: str) -> RunFolder:
-    folder = RunFolder.__new__(RunFolder)
-    folder.root = run.root.parent / name
-    return folder
+    """The folder of another run of the DAG, by its folder name (a run id made a safe segment already)."""
+    return RunFolder(run.root.parent.parent, run.root.parent.name, name)
 
 
 def reuse_validation(plan: Plan, mapping, run: RunFolder, params: dict) -> Plan | SourceValidation:
