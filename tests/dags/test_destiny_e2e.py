@@ -401,8 +401,8 @@ def test_dry_run_builds_everything_and_delivers_nothing(stack, destiny_dag, deli
 def test_the_validate_task_log_at_info_holds_our_lines_and_no_great_expectations_records(
         stack, destiny_dag, delivered_run, caplog):
     """Great Expectations runs for real in the task (Airflow's task runner, this process), and says nothing at INFO."""
-    with caplog.at_level(logging.INFO):
-        dag_run = run_tasks(destiny_dag, delivered_run[0], ["validate_sources"])
+    with caplog.at_level(logging.INFO):  # full_extract: validated again, not taken from the last run (run.reuse)
+        dag_run = run_tasks(destiny_dag, delivered_run[0], ["validate_sources"], run_conf={"full_extract": True})
 
     assert states(dag_run)["validate_sources"] == "success"
     names = {record.name for record in caplog.records}

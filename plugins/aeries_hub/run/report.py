@@ -22,6 +22,7 @@ from aeries_hub.run.rejects import (
     top_reject_reasons,
     without_vendor_values,
 )
+from aeries_hub.run.reuse import describe_reuse
 from aeries_hub.run.summary import (
     BuildSummary,
     ExtractSummary,
@@ -77,6 +78,8 @@ class RunReport(Summary):
     generated_at: str | None = omitted_when_none()
     #: What the delivery held and why (the approver's choice, an additions-only window): ``delivery.holds``.
     held: dict[str, Any] | None = omitted_when_none()
+    #: The earlier run whose validated and built files this run took, or why it computed (``aeries_hub.run.reuse``).
+    reuse: str | None = omitted_when_none()
 
 
 def summarize_run(mapping: Mapping, stages: RunSummaries) -> RunReport:
@@ -177,6 +180,7 @@ def summarize_run(mapping: Mapping, stages: RunSummaries) -> RunReport:
         outcome=outcome_line(status, dry_run, reason, delivered),
         reason=reason,
         held=delivery.held if delivery else None,
+        reuse=describe_reuse(sources, builds),
     )
 
 
@@ -387,6 +391,8 @@ def report_lines(document: dict) -> list[str]:
     lines.append(f"extracted{school_year}: " + ", ".join(f"{t} {n}" for t, n in sorted(document["extracted"].items())))
     if document.get("extraction"):
         lines.append(document["extraction"])
+    if document.get("reuse"):
+        lines.append(document["reuse"])
     c = document["checks"]
     lines.append(f"checks: {c['passed']} passed, {c['warned']} warned, {c['failed']} failed; {document['rejected']} rows rejected")
     lines += reject_reason_lines(document)

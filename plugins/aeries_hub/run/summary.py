@@ -117,6 +117,12 @@ class SourceValidation(Summary):
     run_date: str | None = omitted_when_none()
     dates_as_of: str | None = omitted_when_none()
     run_values: dict[str, str] | None = omitted_when_none()
+    #: What the validated files are made from, {path: sha256} of those written, and the earlier run they were
+    #: taken from or why they were computed (:mod:`aeries_hub.run.reuse`).
+    inputs: dict[str, Any] | None = omitted_when_none()
+    files: dict[str, str] | None = omitted_when_none()
+    reused_from: str | None = omitted_when_none()
+    recomputed_because: str | None = omitted_when_none()
 
 
 def check_name(result: dict[str, Any]) -> str:
@@ -146,6 +152,9 @@ class BuildSummary(Summary):
     path: str | None = omitted_when_none()
     bytes: int | None = omitted_when_none()
     sha256: str | None = omitted_when_none()
+    #: {path: sha256} of the files written, and the earlier run they were taken from (:mod:`aeries_hub.run.reuse`).
+    files: dict[str, str] | None = omitted_when_none()
+    reused_from: str | None = omitted_when_none()
 
 
 @dataclass(frozen=True)

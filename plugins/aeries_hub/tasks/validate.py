@@ -12,17 +12,25 @@ from aeries_hub.tasks.context import mapping_for
 def validate_sources(mapping_file: str, extracted: list[dict]) -> dict:
     """Run the Aeries source suites (:func:`aeries_hub.quality.aeries_sources.validate_tables`); write
     ``validated/<table>.parquet`` and rejects; stop on errors. The summary also settles what every build takes
-    from Aeries (:func:`aeries_hub.extract.school_year.settle_run_values`). Returns the rows accepted per table."""
+    from Aeries (:func:`aeries_hub.extract.school_year.settle_run_values`). When nothing it depends on changed since
+    the last completed run, that run's files are taken instead (:mod:`aeries_hub.run.reuse`). Returns the rows
+    accepted per table."""
     from airflow.sdk import get_current_context
     from airflow.sdk.exceptions import AirflowFailException
 
     from aeries_hub.extract.school_year import settle_run_values
     from aeries_hub.quality.aeries_sources import validate_tables
+    from aeries_hub.run import reuse
 
     run = RunFolder.current()
     mapping = mapping_for(mapping_file)
+    params = get_current_context()["params"]
+    plan = reuse.reuse_validation(reuse.plan_validation(mapping, run, params), mapping, run, params)
+    if isinstance(plan, SourceValidation):
+        write_summary(run, "validate_sources", plan)
+        return {name: table["accepted"] for name, table in plan.tables.items()}
     tables = [item["table"] for item in extracted]
-    summary = SourceValidation(**validate_tables(mapping, run, tables, get_current_context()["params"]))
+    summary = SourceValidation(**validate_tables(mapping, run, tables, params))
     if summary.errors:
         write_summary(run, "validate_sources", summary)
         raise AirflowFailException("Aeries data failed its error checks; nothing was delivered.\n" + "\n".join(summary.errors))
@@ -32,5 +40,6 @@ def validate_sources(mapping_file: str, extracted: list[dict]) -> dict:
         write_summary(run, "validate_sources", summary)  # the report still counts the checks
         raise
     write_summary(run, "validate_sources", dataclasses.replace(
-        summary, run_date=day.isoformat(), dates_as_of=as_of.isoformat(), run_values=values))
+        summary, run_date=day.isoformat(), dates_as_of=as_of.isoformat(), run_values=values,
+        **reuse.recorded_validation(plan, run)))
     return {name: table["accepted"] for name, table in summary.tables.items()}

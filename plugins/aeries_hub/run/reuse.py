@@ -1,0 +1,341 @@
+"""A run whose inputs are those of the last successful run takes that run's validated and built files instead of
+computing them again (validate_sources and each build_<file>).
+
+The inputs (:func:`run_inputs`), recorded in validate_sources' summary (``inputs``) by every run that computes:
+each extract's sha256, the mapping file's sha256, the rest of ``include/`` (crosswalks, check suites, the
+district policy), the run's params, the ``[aeries_hub]`` settings, the hub's code (every file of the package and
+the versions of the libraries that validate and build), the run's date and the school years Aeries served. A run
+reuses when the last run of the DAG that completed (``report.json``: Completed or Completed with errors) is
+within ``[aeries_hub] staging_retention_days``, recorded the same inputs, and every file it recorded (``files``:
+sha256 by path, in the validation's and each build's summary) is still there with that sha256. The files are
+hard-linked (copied on object storage) into the run's folder, so it is complete by itself, and each copy is
+checked against the recorded sha256; the run's date, dates as of and run values are settled again and must be
+the recorded ones, and the volume check is redone against the last delivery. Anything else, and the
+``full_extract`` param: the run computes, and its summary says
+why (``recomputed_because``). A reused summary names the run (``reused_from``), and the run report says so.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from aeries_hub import paths
+from aeries_hub.run.summary import BuildSummary, SourceValidation, read_run
+from aeries_hub.staging import RunFolder, is_local, local_path, make_private, make_private_folder, write_private
+
+log = logging.getLogger(__name__)
+
+#: The statuses of a run whose validated and built files may be taken (``run.report``).
+REUSABLE_STATUSES = ("Completed", "Completed with errors")
+#: What validate_sources writes, and what a build of ``stem`` writes (besides ``output/<file>``).
+VALIDATION_FILES = ("validated/", "rejects/source_", "quality/sources/")
+#: The libraries whose version can change what is validated or built.
+LIBRARIES = ("pandas", "pyarrow", "numpy", "great_expectations", "apache-airflow", "pyyaml", "pydantic")
+
+
+def build_files(stem: str, file: str) -> tuple[str, ...]:
+    return (f"built/{stem}.parquet", f"output/{file}", f"rejects/{stem}.csv", f"quality/{stem}/")
+
+
+# --------------------------------------------------------------------------------------------------
+# Fingerprints
+# --------------------------------------------------------------------------------------------------
+def file_sha256(path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def tree_sha256(folder: Path, skip: tuple[str, ...] = ()) -> str:
+    """One sha256 of every file under ``folder`` (their relative paths and bytes), less those under ``skip``."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        relative = path.relative_to(folder).as_posix()
+        if relative.startswith(skip):
+            continue
+        digest.update(relative.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+@lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """The hub's code: every file of the ``aeries_hub`` package and the versions of :data:`LIBRARIES`."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def installed(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "-"
+
+    versions = ",".join(f"{name}={installed(name)}" for name in LIBRARIES)
+    return hashlib.sha256(f"{tree_sha256(Path(__file__).resolve().parents[1])}|{versions}".encode()).hexdigest()
+
+
+def json_sha256(document: Any) -> str:
+    return hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def run_inputs(mapping, run: RunFolder, params: dict) -> dict[str, Any]:
+    """What the run's validated and built files are made from (the module's doc): sha256s, the run's date and
+    the school years; params and settings only as sha256s (they may name a student or a secret)."""
+    from aeries_hub.extract.school_year import served_years
+
+    extracts = read_run(run).extracts
+    return {
+        "extracts": {table: file_sha256(run.root / "extract" / f"{table}.parquet") for table in sorted(extracts)},
+        **configuration(mapping, params),
+        "school_years": served_years(extracts.values()),
+    }
+
+
+def configuration(mapping, params: dict) -> dict[str, Any]:
+    """The inputs that are not Aeries': the mapping file, the include folders beside it and the hub's (crosswalks,
+    check suites, district policy), params, settings, code and the run's date."""
+    from airflow.sdk import conf
+
+    from aeries_hub.extract.school_year import run_date
+
+    include = {tree_sha256(folder, skip=("mappings/", "writebacks/"))
+               for folder in (Path(mapping.path).resolve().parents[1], paths.INCLUDE_DIR)}
+    return {
+        "mapping": file_sha256(Path(mapping.path)),
+        "include": json_sha256(sorted(include)),
+        # full_extract changes how the extracts are fetched, not what they hold (their sha256s are inputs)
+        "params": json_sha256({name: value for name, value in dict(params).items() if name != "full_extract"}),
+        "settings": json_sha256(conf.getsection("aeries_hub") or {}),
+        "code": code_fingerprint(),
+        "run_date": run_date(mapping).isoformat(),
+    }
+
+
+def changed_inputs(now: dict[str, Any], before: dict[str, Any]) -> list[str]:
+    """What differs, in words: ``the extract of students``, ``the mapping file``, ``the params`` ..."""
+    said = {"mapping": "the mapping file", "include": "the crosswalks, check suites or district policy (include/)",
+            "params": "the run's params", "settings": "the [aeries_hub] settings", "code": "the hub's code or libraries",
+            "run_date": "the run's date", "school_years": "the school year Aeries served"}
+    changed = []
+    tables_now, tables_before = now.get("extracts", {}), before.get("extracts", {})
+    for table in sorted(set(tables_now) | set(tables_before)):
+        if tables_now.get(table) != tables_before.get(table):
+            changed.append(f"the extract of {table}")
+    changed += [words for key, words in said.items() if now.get(key) != before.get(key)]
+    return changed
+
+
+# --------------------------------------------------------------------------------------------------
+# The files
+# --------------------------------------------------------------------------------------------------
+def _files_under(folder, prefix: str = "") -> list[str]:
+    if not folder.exists():
+        return []
+    found = []
+    for item in sorted(folder.iterdir(), key=lambda p: p.name):
+        relative = f"{prefix}{item.name}"
+        found += _files_under(item, relative + "/") if item.is_dir() else [relative]
+    return found
+
+
+def written_files(run: RunFolder, patterns: tuple[str, ...]) -> dict[str, str]:
+    """{relative path: sha256} of the run's files that start with one of ``patterns`` (no temporary files)."""
+    files = {}
+    for relative in _files_under(run.root):
+        if relative.startswith(patterns) and not relative.rsplit("/", 1)[-1].startswith("."):
+            files[relative] = file_sha256(run.root.joinpath(*relative.split("/")))
+    return files
+
+
+def _link(source, target) -> None:
+    make_private_folder(target.parent)
+    if is_local(source) and is_local(target):
+        local_target = local_path(target)
+        local_target.unlink(missing_ok=True)
+        try:
+            os.link(local_path(source), local_target)
+        except OSError:  # another file system
+            shutil.copyfile(local_path(source), local_target)
+        make_private(target)
+        return
+    with source.open("rb") as handle:
+        write_private(target, handle.read())
+
+
+def take_files(previous: RunFolder, run: RunFolder, files: dict[str, str]) -> str | None:
+    """Link (or copy) ``files`` of ``previous`` into ``run`` and check each against its sha256; None when all
+    are there, else what is wrong (and the files taken are removed)."""
+    taken = []
+    problem = None
+    for relative, sha256 in sorted(files.items()):
+        source = previous.root.joinpath(*relative.split("/"))
+        if not source.exists():
+            problem = f"{relative} of {previous.root.name} is missing"
+            break
+        target = run.root.joinpath(*relative.split("/"))
+        _link(source, target)
+        taken.append(target)
+        if file_sha256(target) != sha256:
+            problem = f"{relative} of {previous.root.name} is not the file its summary recorded (sha256 differs)"
+            break
+    if problem:
+        for target in taken:
+            target.unlink(missing_ok=True)
+    return problem
+
+
+# --------------------------------------------------------------------------------------------------
+# The decision
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Plan:
+    """validate_sources' decision: the run's inputs, and the earlier run to take from, or why not."""
+
+    inputs: dict[str, Any]
+    previous_run: str | None = None
+    previous: SourceValidation | None = None
+    because: str | None = None
+
+
+def last_successful_run(run: RunFolder) -> tuple[str, dict] | None:
+    """The run folder name and report of the DAG's newest run other than ``run`` (by its report's
+    ``generated_at``), if it completed within the retention period. On local staging the reports are read newest
+    file first and the first readable one is taken: reports outlive the runs, a DAG has hundreds."""
+    from aeries_hub.retention import retention_days
+
+    dag_dir = run.root.parent
+    reports = [folder / "report.json" for folder in (dag_dir.iterdir() if dag_dir.exists() else [])
+               if folder.name != run.root.name and not folder.name.startswith("_") and (folder / "report.json").exists()]
+    if reports and is_local(dag_dir):
+        reports.sort(key=lambda path: local_path(path).stat().st_mtime, reverse=True)
+    newest: tuple[datetime, str, dict] | None = None
+    for path in reports:
+        try:
+            with path.open("rb") as handle:
+                report = json.load(handle)
+            finished = datetime.fromisoformat(report["generated_at"])
+        except (ValueError, KeyError, TypeError):
+            continue
+        if newest is None or finished > newest[0]:
+            newest = (finished, path.parent.name, report)
+        if is_local(dag_dir):
+            break
+    if newest is None or newest[2].get("status") not in REUSABLE_STATUSES:
+        return None
+    if newest[0] < datetime.now(timezone.utc) - timedelta(days=retention_days()):
+        return None
+    return newest[1], newest[2]
+
+
+def plan_validation(mapping, run: RunFolder, params: dict) -> Plan:
+    inputs = run_inputs(mapping, run, params)
+    if params.get("full_extract"):
+        return Plan(inputs, because="the full_extract param is on")
+    last = last_successful_run(run)
+    if last is None:
+        return Plan(inputs, because="no completed run of the DAG within the retention period")
+    name, _ = last
+    previous_folder = _sibling(run, name)
+    previous = read_run(previous_folder).sources
+    if previous is None or previous.inputs is None or previous.files is None:
+        return Plan(inputs, because=f"the last completed run {name} recorded no inputs")
+    changed = changed_inputs(inputs, previous.inputs)
+    if changed:
+        return Plan(inputs, because=f"since the last completed run {name}: " + ", ".join(changed) + " changed")
+    return Plan(inputs, previous_run=name, previous=previous)
+
+
+def _sibling(run: RunFolder, name: str) -> RunFolder:
+    """The folder of another run of the DAG, by its folder name (a run id made a safe segment already)."""
+    return RunFolder(run.root.parent.parent, run.root.parent.name, name)
+
+
+def reuse_validation(plan: Plan, mapping, run: RunFolder, params: dict) -> Plan | SourceValidation:
+    """The earlier run's validation taken into ``run`` (its files linked and checked, the run values settled
+    again, the volume check redone), or the plan saying why not (logged) when the run must validate."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from aeries_hub.extract.school_year import settle_run_values
+    from aeries_hub.quality.volumes import volume_check
+
+    if plan.previous is None or plan.previous_run is None:
+        log.info("validate_sources computes: %s", plan.because)
+        return plan
+    previous, files = plan.previous, plan.previous.files or {}
+    problem = take_files(_sibling(run, plan.previous_run), run, files)
+    if problem is None:
+        try:
+            day, as_of, values = settle_run_values(mapping, run, read_run(run).extracts.values())
+            if (day.isoformat(), as_of.isoformat(), values) != (previous.run_date, previous.dates_as_of, previous.run_values):
+                problem = "the run's date, dates as of or run values differ"
+        except AirflowFailException as exc:
+            problem = f"the run values could not be settled ({exc})"
+    volumes = volume_check(mapping, previous.volumes.get("tables", {}), params) if problem is None else {}
+    if problem is None and volumes["drops"] and not volumes["allowed"]:
+        problem = "the extract volumes dropped against the last delivery"
+    if problem:
+        for relative in files:
+            run.root.joinpath(*relative.split("/")).unlink(missing_ok=True)
+        log.warning("validate_sources computes: cannot take the files of %s: %s", plan.previous_run, problem)
+        return Plan(plan.inputs, because=f"cannot take the files of the last completed run {plan.previous_run}: {problem}")
+    log.info("validate_sources takes the validated files of %s: nothing it depends on changed", plan.previous_run)
+    return dataclasses.replace(previous, volumes=volumes, inputs=plan.inputs, reused_from=plan.previous_run,
+                               recomputed_because=None)
+
+
+def recorded_validation(plan: Plan, run: RunFolder) -> dict[str, Any]:
+    """The fields a computed validation's summary adds: its inputs, its files and why it computed."""
+    return {"inputs": plan.inputs, "files": written_files(run, VALIDATION_FILES), "recomputed_because": plan.because}
+
+
+def reuse_build(mapping, output, run: RunFolder, params: dict) -> BuildSummary | None:
+    """The build of ``output`` taken from the run validate_sources took its files from (its files linked and
+    checked), or None when this run's validation computed, the mapping, include, params, settings, code or date
+    are not those validate_sources saw (a build run again alone), or that build's files are not as recorded."""
+    sources = read_run(run).sources
+    if sources is None or sources.reused_from is None:
+        return None
+    now = configuration(mapping, params)
+    changed = changed_inputs(now, {key: (sources.inputs or {}).get(key) for key in now})
+    if changed:
+        log.warning("build_%s computes: %s changed since validate_sources", output.stem, ", ".join(changed))
+        return None
+    previous_folder = _sibling(run, sources.reused_from)
+    previous = read_run(previous_folder).builds.get(output.stem)
+    if previous is None or previous.files is None or previous.error or previous.sha256 is None:
+        log.warning("build_%s computes: %s recorded no files of it", output.stem, sources.reused_from)
+        return None
+    problem = take_files(previous_folder, run, previous.files)
+    if problem:
+        log.warning("build_%s computes: cannot take the files of %s: %s", output.stem, sources.reused_from, problem)
+        return None
+    log.info("build_%s takes %s from %s: nothing it depends on changed", output.stem, output.file, sources.reused_from)
+    return dataclasses.replace(previous, path=str(run.root / "output" / output.file), reused_from=sources.reused_from)
+
+
+def recorded_build(output, run: RunFolder) -> dict[str, Any]:
+    return {"files": written_files(run, build_files(output.stem, output.file))}
+
+
+def describe_reuse(sources: SourceValidation | None, builds: dict[str, BuildSummary]) -> str | None:
+    """The report's line: what was taken from which run, or why the run validated and built again."""
+    if sources is None:
+        return None
+    if sources.reused_from:
+        taken = [b.file for b in builds.values() if b.reused_from]
+        built = [b.file for b in builds.values() if not b.reused_from]
+        return (f"reused from run {sources.reused_from} (nothing they depend on changed): the validated tables"
+                + (f" and {', '.join(taken)}" if taken else "") + (f"; built again: {', '.join(built)}" if built else ""))
+    if sources.recomputed_because:
+        return f"validated and built again: {sources.recomputed_because}"
+    return None

@@ -1,0 +1,138 @@
+"""The inputs a run's validated and built files are made from, and taking an earlier run's files
+(:mod:`aeries_hub.run.reuse`). The decision under dag.test(): tests/dags/test_reuse_unchanged_run.py."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from airflow.sdk import ObjectStoragePath
+
+from aeries_hub.run.reuse import (
+    changed_inputs,
+    describe_reuse,
+    last_successful_run,
+    take_files,
+    tree_sha256,
+    written_files,
+)
+from aeries_hub.run.summary import BuildSummary, SourceValidation
+from aeries_hub.staging import RunFolder
+
+INPUTS = {"extracts": {"students": "a" * 64, "rosters": "b" * 64}, "mapping": "c" * 64, "include": "d" * 64,
+          "params": "e" * 64, "settings": "f" * 64, "code": "0" * 64, "run_date": "2026-12-04", "school_years": [2026]}
+
+
+def run_folder(tmp_path, run_id: str) -> RunFolder:
+    return RunFolder(ObjectStoragePath(f"file://{tmp_path}"), "aeries_to_stemscopes", run_id)
+
+
+def test_the_same_inputs_change_nothing():
+    assert changed_inputs(INPUTS, json.loads(json.dumps(INPUTS))) == []
+
+
+@pytest.mark.parametrize(("change", "said"), [
+    ({"extracts": {**INPUTS["extracts"], "students": "9" * 64}}, ["the extract of students"]),
+    ({"extracts": {"students": "a" * 64}}, ["the extract of rosters"]),  # a table no longer extracted
+    ({"mapping": "1" * 64}, ["the mapping file"]),
+    ({"include": "1" * 64}, ["the crosswalks, check suites or district policy (include/)"]),
+    ({"params": "1" * 64, "settings": "2" * 64}, ["the run's params", "the [aeries_hub] settings"]),
+    ({"code": "1" * 64}, ["the hub's code or libraries"]),
+    ({"run_date": "2026-12-05"}, ["the run's date"]),
+    ({"school_years": [2025]}, ["the school year Aeries served"]),
+])
+def test_each_changed_input_is_named(change, said):
+    assert changed_inputs({**INPUTS, **change}, INPUTS) == said
+
+
+def test_inputs_an_earlier_hub_did_not_record_count_as_changed():
+    assert changed_inputs(INPUTS, {k: v for k, v in INPUTS.items() if k != "code"}) == ["the hub's code or libraries"]
+
+
+def test_a_tree_sha256_covers_names_and_bytes_and_leaves_out_what_it_is_told(tmp_path):
+    (tmp_path / "crosswalks").mkdir()
+    (tmp_path / "mappings").mkdir()
+    (tmp_path / "crosswalks" / "sites.csv").write_text("a,b\n")
+    (tmp_path / "mappings" / "x.yml").write_text("one")
+    before = tree_sha256(tmp_path, skip=("mappings/",))
+
+    (tmp_path / "mappings" / "x.yml").write_text("two")
+    assert tree_sha256(tmp_path, skip=("mappings/",)) == before
+    assert tree_sha256(tmp_path) != tree_sha256(tmp_path, skip=("mappings/",))
+    (tmp_path / "crosswalks" / "sites.csv").rename(tmp_path / "crosswalks" / "other.csv")
+    assert tree_sha256(tmp_path, skip=("mappings/",)) != before
+
+
+def test_written_files_are_the_sha256s_of_the_files_under_the_prefixes(tmp_path):
+    run = run_folder(tmp_path, "manual__1")
+    run.write_bytes("validated/students.parquet", b"rows")
+    run.write_bytes("rejects/source_students.csv", b"id\n1\n")
+    run.write_bytes("rejects/users.csv", b"id\n2\n")
+    run.write_bytes("quality/sources/students.validation.json", b"{}")
+    assert written_files(run, ("validated/", "rejects/source_", "quality/sources/")) == {
+        "quality/sources/students.validation.json": hashlib.sha256(b"{}").hexdigest(),
+        "rejects/source_students.csv": hashlib.sha256(b"id\n1\n").hexdigest(),
+        "validated/students.parquet": hashlib.sha256(b"rows").hexdigest(),
+    }
+
+
+def test_files_taken_are_hard_links_checked_against_their_sha256(tmp_path):
+    previous, run = run_folder(tmp_path, "manual__1"), run_folder(tmp_path, "manual__2")
+    previous.write_bytes("validated/students.parquet", b"rows")
+    files = written_files(previous, ("validated/",))
+
+    assert take_files(previous, run, files) is None
+
+    taken = run.root / "validated" / "students.parquet"
+    assert taken.read_bytes() == b"rows"
+    assert os.stat(taken.path).st_ino == os.stat((previous.root / "validated" / "students.parquet").path).st_ino
+    assert oct(os.stat(taken.path).st_mode & 0o777) == "0o600"
+
+
+def test_a_missing_or_different_file_is_said_and_nothing_is_left_taken(tmp_path):
+    previous, run = run_folder(tmp_path, "manual__1"), run_folder(tmp_path, "manual__2")
+    previous.write_bytes("validated/a.parquet", b"a")
+    previous.write_bytes("validated/b.parquet", b"b")
+    files = written_files(previous, ("validated/",))
+    previous.write_bytes("validated/b.parquet", b"tampered")
+
+    assert take_files(previous, run, files) == "validated/b.parquet of manual__1 is not the file its summary recorded (sha256 differs)"
+    assert run.list("validated") == []
+
+    (previous.root / "validated" / "a.parquet").unlink()
+    assert take_files(previous, run, files) == "validated/a.parquet of manual__1 is missing"
+
+
+def write_report(run: RunFolder, status: str, at: datetime) -> None:
+    run.write_json("report.json", {"status": status, "generated_at": at.isoformat()})
+
+
+def test_the_last_run_is_the_newest_report_and_must_have_completed(tmp_path):
+    now = datetime.now(timezone.utc)
+    current = run_folder(tmp_path, "manual__9")
+    write_report(run_folder(tmp_path, "manual__1"), "Completed", now - timedelta(hours=2))
+    write_report(run_folder(tmp_path, "manual__2"), "Completed with errors", now - timedelta(hours=1))
+    run_folder(tmp_path, "manual__3").write_bytes("summary/validate_sources.json", b"{}")  # running, no report
+    assert last_successful_run(current)[0] == "manual__2"  # type: ignore[index]
+
+    write_report(run_folder(tmp_path, "manual__4"), "Error", now)
+    assert last_successful_run(current) is None  # the last run failed: nothing is taken from an older one
+
+
+def test_a_run_older_than_the_retention_period_is_not_taken(tmp_path):
+    write_report(run_folder(tmp_path, "manual__1"), "Completed", datetime.now(timezone.utc) - timedelta(days=31))
+    assert last_successful_run(run_folder(tmp_path, "manual__2")) is None
+
+
+def test_the_report_line_says_what_was_taken_or_why_not():
+    builds = {"users": BuildSummary(file="users.csv", reused_from="manual__1"),
+              "classes": BuildSummary(file="classes.csv")}
+    assert describe_reuse(SourceValidation(reused_from="manual__1"), builds) == (
+        "reused from run manual__1 (nothing they depend on changed): the validated tables and users.csv; "
+        "built again: classes.csv")
+    assert describe_reuse(SourceValidation(recomputed_because="the full_extract param is on"), {}) == (
+        "validated and built again: the full_extract param is on")
+    assert describe_reuse(SourceValidation(), {}) is None
