@@ -315,6 +315,13 @@ def reuse_build(mapping, output, run: RunFolder, params: dict) -> BuildSummary |
     if previous is None or previous.files is None or previous.error or previous.sha256 is None:
         log.warning("build_%s computes: %s recorded no files of it", output.stem, sources.reused_from)
         return None
+    # That build may have run again alone after its validation (a task cleared after the mapping was edited):
+    # its own configuration, not its validation's, says what its files were built with.
+    changed = changed_inputs(now, previous.inputs or {})
+    if changed:
+        log.warning("build_%s computes: %s changed since %s built it", output.stem, ", ".join(changed),
+                    sources.reused_from)
+        return None
     problem = take_files(previous_folder, run, previous.files)
     if problem:
         log.warning("build_%s computes: cannot take the files of %s: %s", output.stem, sources.reused_from, problem)
@@ -323,8 +330,9 @@ def reuse_build(mapping, output, run: RunFolder, params: dict) -> BuildSummary |
     return dataclasses.replace(previous, path=str(run.root / "output" / output.file), reused_from=sources.reused_from)
 
 
-def recorded_build(output, run: RunFolder) -> dict[str, Any]:
-    return {"files": written_files(run, build_files(output.stem, output.file))}
+def recorded_build(mapping, output, run: RunFolder, params: dict) -> dict[str, Any]:
+    """The fields a computed build's summary adds: its files and the configuration it was built with."""
+    return {"files": written_files(run, build_files(output.stem, output.file)), "inputs": configuration(mapping, params)}
 
 
 def describe_reuse(sources: SourceValidation | None, builds: dict[str, BuildSummary]) -> str | None:

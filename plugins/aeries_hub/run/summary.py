@@ -152,8 +152,11 @@ class BuildSummary(Summary):
     path: str | None = omitted_when_none()
     bytes: int | None = omitted_when_none()
     sha256: str | None = omitted_when_none()
-    #: {path: sha256} of the files written, and the earlier run they were taken from (:mod:`aeries_hub.run.reuse`).
+    #: {path: sha256} of the files written, the configuration they were built with (the mapping file, include,
+    #: params, settings, code, run date: :func:`aeries_hub.run.reuse.configuration`) and the earlier run they were
+    #: taken from (:mod:`aeries_hub.run.reuse`).
     files: dict[str, str] | None = omitted_when_none()
+    inputs: dict[str, Any] | None = omitted_when_none()
     reused_from: str | None = omitted_when_none()
 
 

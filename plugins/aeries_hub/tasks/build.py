@@ -25,9 +25,10 @@ def build_file(mapping_file: str, file_name: str) -> dict:
     mapping = mapping_for(mapping_file)
     output = mapping.output(file_name)
     run = RunFolder.current()
-    summary = reuse.reuse_build(mapping, output, run, get_current_context()["params"])
+    params = get_current_context()["params"]
+    summary = reuse.reuse_build(mapping, output, run, params)
     if summary is None:
         summary = build_vendor_file(mapping, output, run)
-        summary = dataclasses.replace(summary, **reuse.recorded_build(output, run))
+        summary = dataclasses.replace(summary, **reuse.recorded_build(mapping, output, run, params))
     write_summary(run, f"build_{output.stem}", summary)
     return {k: getattr(summary, k) for k in ("file", "rows", "rejected", "path", "bytes", "sha256")}
