@@ -136,3 +136,42 @@ def test_the_report_line_says_what_was_taken_or_why_not():
     assert describe_reuse(SourceValidation(recomputed_because="the full_extract param is on"), {}) == (
         "validated and built again: the full_extract param is on")
     assert describe_reuse(SourceValidation(), {}) is None
+
+
+def test_a_build_is_taken_only_if_it_was_built_with_this_runs_configuration(tmp_path, caplog):
+    """A build of the last run may have run again alone after its validation (cleared after the mapping was
+    edited): its own recorded configuration decides, not its validation's."""
+    from types import SimpleNamespace
+
+    from airflow.sdk.execution_time.context import set_current_context
+
+    from aeries_hub.mapping.loader import load_mapping
+    from aeries_hub.paths import MAPPINGS_DIR
+    from aeries_hub.run.reuse import configuration, reuse_build
+    from aeries_hub.run.summary import write_summary
+
+    mapping = load_mapping(MAPPINGS_DIR / "stemscopes.yml")
+    output = mapping.output("users.csv")
+    previous, run = run_folder(tmp_path, "manual__1"), run_folder(tmp_path, "manual__2")
+    previous.write_bytes("output/users.csv", b"sourcedId\n1\n")
+    files = written_files(previous, ("output/",))
+    dag_run = SimpleNamespace(logical_date=datetime(2026, 12, 4, 8, tzinfo=timezone.utc), run_after=None)
+
+    with set_current_context({"dag_run": dag_run}):  # the run's date comes from the task's context
+        now = configuration(mapping, {})
+        write_summary(run, "validate_sources", SourceValidation(inputs=now, reused_from="manual__1"))
+
+        def last_build_made_with(inputs: dict) -> None:
+            write_summary(previous, "build_users", BuildSummary(file="users.csv", rows=1, sha256="1" * 64,
+                                                                files=files, inputs=inputs))
+
+        last_build_made_with({**now, "mapping": "edited" * 8})
+        with caplog.at_level("WARNING", logger="aeries_hub.run.reuse"):
+            assert reuse_build(mapping, output, run, {}) is None
+        assert "build_users computes: the mapping file changed since manual__1 built it" in caplog.text
+        assert not run.exists("output/users.csv")
+
+        last_build_made_with(now)
+        taken = reuse_build(mapping, output, run, {})
+    assert taken is not None and taken.reused_from == "manual__1"
+    assert run.path("output", "users.csv").read_bytes() == b"sourcedId\n1\n"
