@@ -70,13 +70,7 @@ def test_many_changes_at_a_school_are_paged_a_few_fetched_one_by_one(before, mon
     mover = by_school[other][0]
     changed(after, mover, SchoolCode=few, StudentNumber=9999)  # enrolled at another school: logged with the new one
 
-    with EmulatorServer(after, CERTS, access_log=False) as server:
-        hook = connect(monkeypatch, server, "aeries_fetch")
-        incremental = extract_table(hook, "students", tmp_path / "incremental.parquet", snapshot=snapshot,
-                                    school_codes=None, full_every_hours=168, force_full=False, max_changed_percent=50,
-                                    page_cost=2.0)
-        asked = server.stats()["by_route"]
-        extract_to_parquet(hook, "students", tmp_path / "full.parquet")
+    incremental, asked = incremental_and_full(monkeypatch, after, "aeries_fetch", snapshot, tmp_path)
 
     assert (incremental["mode"], incremental["changed_keys"]) == ("incremental", 24)  # the mover at both schools
     # the many-changes school: its 5 pages; the others: the renamed, the deleted, the mover (old and new school)
@@ -138,13 +132,7 @@ def test_students_moved_to_pseudo_schools_are_fetched_by_the_same_rule(before, m
     movers = before.students[:4]
     for n, student in enumerate(movers):
         changed(after, student, SchoolCode=99 if n < 3 else 900, StudentNumber=9000 + n)
-    with EmulatorServer(after, CERTS, access_log=False) as server:
-        hook = connect(monkeypatch, server, "aeries_fetch_pseudo")
-        incremental = extract_table(hook, "students", tmp_path / "incremental.parquet", snapshot=snapshot,
-                                    school_codes=None, full_every_hours=168, force_full=False, max_changed_percent=50,
-                                    page_cost=2.0)
-        asked = server.stats()["by_route"]
-        extract_to_parquet(hook, "students", tmp_path / "full.parquet")
+    incremental, asked = incremental_and_full(monkeypatch, after, "aeries_fetch_pseudo", snapshot, tmp_path)
 
     assert (incremental["mode"], incremental["changed_keys"]) == ("incremental", 8)  # each mover at both schools
     # school 99 paged as a full extraction pages it: the schools list, its page of 3 and the check that follows a
@@ -157,3 +145,17 @@ def test_students_moved_to_pseudo_schools_are_fetched_by_the_same_rule(before, m
     assert extract.sort_by(key).equals(full.select(extract.column_names).sort_by(key))
     moved = {r["StudentID"]: r["SchoolCode"] for r in extract.to_pylist() if r["StudentID"] in {s["StudentID"] for s in movers}}
     assert moved == {s["StudentID"]: 99 if n < 3 else 900 for n, s in enumerate(movers)}
+
+
+def incremental_and_full(monkeypatch, district, conn_id: str, snapshot, tmp_path):
+    """The students of ``district`` extracted incrementally since ``snapshot`` (pages for a school of more than
+    twice its pages' changes) into incremental.parquet, the requests that made by route, and a full extraction
+    into full.parquet."""
+    with EmulatorServer(district, CERTS, access_log=False) as server:
+        hook = connect(monkeypatch, server, conn_id)
+        incremental = extract_table(hook, "students", tmp_path / "incremental.parquet", snapshot=snapshot,
+                                    school_codes=None, full_every_hours=168, force_full=False, max_changed_percent=50,
+                                    page_cost=2.0)
+        asked = server.stats()["by_route"]
+        extract_to_parquet(hook, "students", tmp_path / "full.parquet")
+    return incremental, asked
