@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 REUSABLE_STATUSES = ("Completed", "Completed with errors")
 #: What validate_sources writes, and what a build of ``stem`` writes (besides ``output/<file>``).
 VALIDATION_FILES = ("validated/", "rejects/source_", "quality/sources/")
+#: Params that change neither what is validated nor what is built: full_extract how the extracts are fetched (their
+#: sha256s are inputs), dry_run only whether the files are delivered (so a first delivery takes its dry run's files).
+NOT_INPUTS = ("full_extract", "dry_run")
 #: The libraries whose version can change what is validated or built.
 LIBRARIES = ("pandas", "pyarrow", "numpy", "great_expectations", "apache-airflow", "pyyaml", "pydantic")
 
@@ -113,8 +116,7 @@ def configuration(mapping, params: dict) -> dict[str, Any]:
     return {
         "mapping": file_sha256(Path(mapping.path)),
         "include": json_sha256(sorted(include)),
-        # full_extract changes how the extracts are fetched, not what they hold (their sha256s are inputs)
-        "params": json_sha256({name: value for name, value in dict(params).items() if name != "full_extract"}),
+        "params": json_sha256({name: value for name, value in dict(params).items() if name not in NOT_INPUTS}),
         "settings": json_sha256(conf.getsection("aeries_hub") or {}),
         "code": code_fingerprint(),
         "run_date": run_date(mapping).isoformat(),

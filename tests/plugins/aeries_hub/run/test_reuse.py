@@ -175,3 +175,22 @@ def test_a_build_is_taken_only_if_it_was_built_with_this_runs_configuration(tmp_
         taken = reuse_build(mapping, output, run, {})
     assert taken is not None and taken.reused_from == "manual__1"
     assert run.path("output", "users.csv").read_bytes() == b"sourcedId\n1\n"
+
+
+def test_dry_run_and_full_extract_are_not_inputs_other_params_are():
+    """A first delivery takes the files its dry run validated and built; a param that can change them cannot."""
+    from types import SimpleNamespace
+
+    from airflow.sdk.execution_time.context import set_current_context
+
+    from aeries_hub.mapping.loader import load_mapping
+    from aeries_hub.paths import MAPPINGS_DIR
+    from aeries_hub.run.reuse import configuration
+
+    mapping = load_mapping(MAPPINGS_DIR / "destiny.yml")
+    dag_run = SimpleNamespace(logical_date=datetime(2026, 12, 4, 8, tzinfo=timezone.utc), run_after=None)
+    with set_current_context({"dag_run": dag_run}):
+        delivery = configuration(mapping, {"dry_run": False, "rollover_preview": False})
+        assert configuration(mapping, {"dry_run": True, "rollover_preview": False, "full_extract": True}) == delivery
+        preview = configuration(mapping, {"dry_run": True, "rollover_preview": True})
+    assert changed_inputs(preview, delivery) == ["the run's params"]
