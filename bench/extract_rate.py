@@ -9,6 +9,7 @@ seconds this process spent on each (all its threads; the emulator is another pro
 wall-clock ratio moves with the other load, the CPU ratio much less.
 
     python bench/extract_rate.py --students 20000 [--concurrency 4] [--page-size 500] [--tables students ...]
+        [--students-per-school 100]
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 import requests
 
 from aeries_sandbox.emulator import READ_AREAS, EmulatorProcess, generate_district
+from aeries_sandbox.emulator.generator.state import DistrictShape
 from aeries_sandbox.stack import new_certificate
 
 TABLES = ["schools", "students", "staff", "teachers", "courses", "sections", "rosters", "contacts"]
@@ -63,6 +65,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=20000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--students-per-school", type=int, default=None,
+                        help="the district's layout (default 400): 100 gives 100,000 students the 1,000 schools of the "
+                             "500,000-student district of bench/district_scale.py (one page of sections each)")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--page-size", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=3, help="runs per table; the median is printed")
@@ -77,7 +82,8 @@ def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-extract-"))
     started = time.perf_counter()
-    generate_district(args.students, args.seed).write(workdir / "district")
+    shape = DistrictShape(students_per_school=args.students_per_school) if args.students_per_school else None
+    generate_district(args.students, args.seed, shape).write(workdir / "district")
     print(f"generated {args.students} students in {time.perf_counter() - started:.1f} s")
     cert = new_certificate()
     certs = [{"name": "bench", "certificate": cert, "areas": list(READ_AREAS)}]

@@ -319,6 +319,25 @@ def test_paging_with_prefetch_keeps_order_and_discards_pages_past_the_end(server
     assert server.max_in_flight <= 4
 
 
+def test_many_schools_of_zero_to_three_pages_each_come_back_whole_in_school_order(server, make_conn):
+    conn_id = make_conn(page_size=4, max_concurrency=4, probe_short_pages=False)
+    codes = list(range(100, 130))
+    server.json(server.api("schools"), [{"SchoolCode": 0, "Name": "District"}]
+                + [{"SchoolCode": code, "Name": f"School {code}"} for code in codes])
+    data = {code: students(code, code % 11) for code in codes}  # 0 to 10 records: 0 to 3 pages of 4
+    for code in codes:
+        serve_pages(server, server.api(f"schools/{code}/students"), data[code])
+    hook, _ = hook_for(conn_id)
+
+    rows = read_table(hook, "students")
+
+    assert rows == [row for code in codes for row in data[code]]
+    for code in codes:
+        starts = [int(r.query["StartingRecord"]) for r in server.seen(server.api(f"schools/{code}/students"))]
+        assert len(starts) == len(set(starts)) and set(range(1, len(data[code]) + 1, 4)) <= set(starts)
+    assert server.max_in_flight <= 4
+
+
 def test_failed_speculative_page_past_the_end_is_ignored(server, make_conn):
     conn_id = make_conn(page_size=2, max_concurrency=3, max_retries=3, backoff_base=5, backoff_max=5)
     server.json(server.api("schools"), scripted.SCHOOLS)
