@@ -17,6 +17,7 @@ renamed), so a killed task never leaves half a file under the real name.
 
 from __future__ import annotations
 
+import builtins
 import io
 import json
 import os
@@ -103,6 +104,17 @@ def write_private_with(target, produce: Callable[[BinaryIO], object]) -> None:
         partial.unlink(missing_ok=True)
 
 
+def copy_private(source, target) -> None:
+    """A staged file copied to ``target`` whole, never held in memory: on local staging through a 0600 temporary
+    file (:func:`write_private_with`), on object storage by the store itself (nothing passes through the worker)."""
+    if is_local(source) and is_local(target):
+        with open(local_path(source), "rb") as handle:
+            write_private_with(target, lambda out: shutil.copyfileobj(handle, out))
+        return
+    make_private_folder(target.parent)
+    source.fs.cp_file(source.path, target.path)
+
+
 def make_private(path) -> None:
     """A file another library wrote into staging (an extract, a validation result) made 0600 on local staging."""
     if is_local(path):
@@ -170,6 +182,18 @@ class RunFolder:
         if not folder.exists():
             return []
         return sorted(p.name for p in folder.iterdir())
+
+    def files(self) -> builtins.list[str]:  # list: the method above
+        """Every file of the run folder, at any depth, as its relative path (``validated/students.parquet``),
+        sorted: one listing per folder (on object storage too)."""
+        if not self.root.exists():
+            return []
+        root = self.root.path.rstrip("/")
+        found: builtins.list[str] = []
+        for folder, _, names in self.root.walk():
+            inside = folder.path.rstrip("/")[len(root):].lstrip("/")
+            found += [f"{inside}/{name}" if inside else name for name in names]
+        return sorted(found)
 
     @contextmanager
     def local_dir(self, relative: str) -> Iterator[Path]:

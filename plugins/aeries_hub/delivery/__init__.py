@@ -78,10 +78,11 @@ def local_file(local_path: Any) -> Iterator[Path]:
         yield tmp
 
 
-def size_and_sha256(path: Path) -> tuple[int, str]:
+def size_and_sha256(path: Any) -> tuple[int, str]:
+    """The size and sha256 of a file, read in chunks: a local Path or a staged ObjectStoragePath (any ``.open()``)."""
     digest = hashlib.sha256()
     size = 0
-    with open(path, "rb") as handle:
+    with path.open("rb") as handle:
         while chunk := handle.read(CHUNK):
             digest.update(chunk)
             size += len(chunk)

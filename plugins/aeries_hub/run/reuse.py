@@ -22,7 +22,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
@@ -30,8 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from aeries_hub import paths
+from aeries_hub.delivery import size_and_sha256
 from aeries_hub.run.summary import BuildSummary, SourceValidation, read_run
-from aeries_hub.staging import RunFolder, is_local, local_path, make_private, make_private_folder, write_private
+from aeries_hub.staging import RunFolder, copy_private, is_local, local_path, make_private, make_private_folder
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,8 @@ VALIDATION_FILES = ("validated/", "rejects/source_", "quality/sources/")
 #: Params that change neither what is validated nor what is built: full_extract how the extracts are fetched (their
 #: sha256s are inputs), dry_run only whether the files are delivered (so a first delivery takes its dry run's files).
 NOT_INPUTS = ("full_extract", "dry_run")
+#: How many of the DAG's newest reports are read for the last run before it computes (unreadable ones are skipped).
+REPORTS_READ = 5
 #: The libraries whose version can change what is validated or built.
 LIBRARIES = ("pandas", "pyarrow", "numpy", "great_expectations", "apache-airflow", "pyyaml", "pydantic")
 
@@ -53,14 +55,6 @@ def build_files(stem: str, file: str) -> tuple[str, ...]:
 # --------------------------------------------------------------------------------------------------
 # Fingerprints
 # --------------------------------------------------------------------------------------------------
-def file_sha256(path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def tree_sha256(folder: Path, skip: tuple[str, ...] = ()) -> str:
     """One sha256 of every file under ``folder`` (their relative paths and bytes), less those under ``skip``."""
     digest = hashlib.sha256()
@@ -98,7 +92,8 @@ def run_inputs(mapping, run: RunFolder, params: dict) -> dict[str, Any]:
 
     extracts = read_run(run).extracts
     return {
-        "extracts": {table: file_sha256(run.root / "extract" / f"{table}.parquet") for table in sorted(extracts)},
+        "extracts": {table: size_and_sha256(run.root / "extract" / f"{table}.parquet")[1]
+                     for table in sorted(extracts)},
         **configuration(mapping, params),
         "school_years": served_years(extracts.values()),
     }
@@ -114,7 +109,7 @@ def configuration(mapping, params: dict) -> dict[str, Any]:
     include = {tree_sha256(folder, skip=("mappings/", "writebacks/"))
                for folder in (Path(mapping.path).resolve().parents[1], paths.INCLUDE_DIR)}
     return {
-        "mapping": file_sha256(Path(mapping.path)),
+        "mapping": size_and_sha256(Path(mapping.path))[1],
         "include": json_sha256(sorted(include)),
         "params": json_sha256({name: value for name, value in dict(params).items() if name not in NOT_INPUTS}),
         "settings": json_sha256(conf.getsection("aeries_hub") or {}),
@@ -140,43 +135,39 @@ def changed_inputs(now: dict[str, Any], before: dict[str, Any]) -> list[str]:
 # --------------------------------------------------------------------------------------------------
 # The files
 # --------------------------------------------------------------------------------------------------
-def _files_under(folder, prefix: str = "") -> list[str]:
-    if not folder.exists():
-        return []
-    found = []
-    for item in sorted(folder.iterdir(), key=lambda p: p.name):
-        relative = f"{prefix}{item.name}"
-        found += _files_under(item, relative + "/") if item.is_dir() else [relative]
-    return found
-
-
 def written_files(run: RunFolder, patterns: tuple[str, ...]) -> dict[str, str]:
     """{relative path: sha256} of the run's files that start with one of ``patterns`` (no temporary files)."""
     files = {}
-    for relative in _files_under(run.root):
+    for relative in run.files():
         if relative.startswith(patterns) and not relative.rsplit("/", 1)[-1].startswith("."):
-            files[relative] = file_sha256(run.root.joinpath(*relative.split("/")))
+            files[relative] = size_and_sha256(run.root.joinpath(*relative.split("/")))[1]
     return files
 
 
 def _link(source, target) -> None:
-    make_private_folder(target.parent)
     if is_local(source) and is_local(target):
+        make_private_folder(target.parent)
         local_target = local_path(target)
         local_target.unlink(missing_ok=True)
         try:
             os.link(local_path(source), local_target)
-        except OSError:  # another file system
-            shutil.copyfile(local_path(source), local_target)
-        make_private(target)
-        return
-    with source.open("rb") as handle:
-        write_private(target, handle.read())
+            make_private(target)
+            return
+        except OSError:  # another file system: copied
+            pass
+    copy_private(source, target)
 
 
 def take_files(previous: RunFolder, run: RunFolder, files: dict[str, str]) -> str | None:
     """Link (or copy) ``files`` of ``previous`` into ``run`` and check each against its sha256; None when all
-    are there, else what is wrong (and the files taken are removed)."""
+    are there, else what is wrong (and the files taken are removed). ``files`` is read from ``previous``'s
+    summary, data from disk: a path that would leave the run folder is refused (ValueError) before anything is taken."""
+    for relative in files:
+        if not _inside_a_folder(relative):
+            raise ValueError(
+                f"the summary of run {previous.root.name} records the file {relative!r}, a path that leaves its run "
+                f"folder (absolute, '..' or an empty part): the hub never writes one, so the staging folder was edited; "
+                f"find out by whom, then delete the folder {previous.root} so that runs compute their files")
     taken = []
     problem = None
     for relative, sha256 in sorted(files.items()):
@@ -187,13 +178,17 @@ def take_files(previous: RunFolder, run: RunFolder, files: dict[str, str]) -> st
         target = run.root.joinpath(*relative.split("/"))
         _link(source, target)
         taken.append(target)
-        if file_sha256(target) != sha256:
+        if size_and_sha256(target)[1] != sha256:
             problem = f"{relative} of {previous.root.name} is not the file its summary recorded (sha256 differs)"
             break
     if problem:
         for target in taken:
             target.unlink(missing_ok=True)
     return problem
+
+
+def _inside_a_folder(relative: object) -> bool:
+    return isinstance(relative, str) and all(part not in ("", ".", "..") for part in relative.split("/"))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -210,33 +205,43 @@ class Plan:
 
 
 def last_successful_run(run: RunFolder) -> tuple[str, dict] | None:
-    """The run folder name and report of the DAG's newest run other than ``run`` (by its report's
-    ``generated_at``), if it completed within the retention period. On local staging the reports are read newest
-    file first and the first readable one is taken: reports outlive the runs, a DAG has hundreds."""
+    """The run folder name and report of the DAG's last run other than ``run`` (the newest report written), if
+    it completed within the retention period. Reports outlive the runs, a DAG keeps hundreds: they are read newest
+    first and the first readable one decides, at most :data:`REPORTS_READ` of them, on any staging."""
     from aeries_hub.retention import retention_days
 
     dag_dir = run.root.parent
-    reports = [folder / "report.json" for folder in (dag_dir.iterdir() if dag_dir.exists() else [])
-               if folder.name != run.root.name and not folder.name.startswith("_") and (folder / "report.json").exists()]
-    if reports and is_local(dag_dir):
-        reports.sort(key=lambda path: local_path(path).stat().st_mtime, reverse=True)
-    newest: tuple[datetime, str, dict] | None = None
-    for path in reports:
+    written = []
+    for folder in dag_dir.iterdir() if dag_dir.exists() else []:
+        if folder.name == run.root.name or folder.name.startswith("_"):
+            continue
         try:
-            with path.open("rb") as handle:
+            written.append((_modified(folder / "report.json"), folder.name))
+        except (FileNotFoundError, NotADirectoryError):  # running, or not a run's folder
+            continue
+        except NotImplementedError:  # a store that cannot tell when a file was written
+            log.warning("%s cannot tell when a run's report was written: the run computes", dag_dir.protocol)
+            return None
+    for _, name in sorted(written, reverse=True)[:REPORTS_READ]:
+        try:
+            with (dag_dir / name / "report.json").open("rb") as handle:
                 report = json.load(handle)
             finished = datetime.fromisoformat(report["generated_at"])
         except (ValueError, KeyError, TypeError):
             continue
-        if newest is None or finished > newest[0]:
-            newest = (finished, path.parent.name, report)
-        if is_local(dag_dir):
-            break
-    if newest is None or newest[2].get("status") not in REUSABLE_STATUSES:
-        return None
-    if newest[0] < datetime.now(timezone.utc) - timedelta(days=retention_days()):
-        return None
-    return newest[1], newest[2]
+        if report.get("status") not in REUSABLE_STATUSES:
+            return None
+        if finished < datetime.now(timezone.utc) - timedelta(days=retention_days()):
+            return None
+        return name, report
+    return None
+
+
+def _modified(path) -> float:
+    """When a staged file was last written (FileNotFoundError when it is not there)."""
+    if is_local(path):
+        return local_path(path).stat().st_mtime
+    return path.fs.modified(path.path).timestamp()
 
 
 def plan_validation(mapping, run: RunFolder, params: dict) -> Plan:
@@ -258,7 +263,11 @@ def plan_validation(mapping, run: RunFolder, params: dict) -> Plan:
 
 
 def _sibling(run: RunFolder, name: str) -> RunFolder:
-    """The folder of another run of the DAG, by its folder name (a run id made a safe segment already)."""
+    """The folder of another run of the DAG, by its folder name (a run id made a safe segment already; a name read
+    from a summary is data from disk, so one that is not a folder of the DAG's is refused)."""
+    if not _inside_a_folder(name) or "/" in name:
+        raise ValueError(f"the summary of run {run.root.name} names the earlier run {name!r}, which is not a run "
+                         f"folder's name: the staging folder was edited; delete the folder {run.root} and run again")
     return RunFolder(run.root.parent.parent, run.root.parent.name, name)
 
 

@@ -6,12 +6,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import uuid
 from datetime import datetime, timedelta, timezone
 
+import fsspec
 import pytest
 from airflow.sdk import ObjectStoragePath
+from airflow.sdk.io import attach
+from fsspec.implementations.memory import MemoryFileSystem
 
+from aeries_hub.delivery import CHUNK
 from aeries_hub.run.reuse import (
+    REPORTS_READ,
     changed_inputs,
     describe_reuse,
     last_successful_run,
@@ -28,6 +34,55 @@ INPUTS = {"extracts": {"students": "a" * 64, "rosters": "b" * 64}, "mapping": "c
 
 def run_folder(tmp_path, run_id: str) -> RunFolder:
     return RunFolder(ObjectStoragePath(f"file://{tmp_path}"), "aeries_to_stemscopes", run_id)
+
+
+class StoreReads:
+    """What the object store (fsspec's memory store, standing in for s3:// and friends) was asked: the files
+    opened for reading, the size of each read (-1: the whole rest) and the copies it made itself."""
+
+    def __init__(self, monkeypatch):
+        self.opened: list[str] = []
+        self.reads: list[int] = []
+        self.copied: list[tuple[str, str]] = []
+        store_open, store_copy = MemoryFileSystem._open, MemoryFileSystem.cp_file
+        reads = self.reads
+
+        class CountedFile:
+            def __init__(self, handle):
+                self.handle = handle
+
+            def read(self, size=-1):
+                reads.append(size)
+                return self.handle.read(size)
+
+            def __getattr__(self, name):
+                return getattr(self.handle, name)
+
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *_):
+                self.handle.close()
+
+        def counted_open(fs, path, mode="rb", **kwargs):
+            handle = store_open(fs, path, mode, **kwargs)
+            if "r" not in mode:
+                return handle
+            self.opened.append(path)
+            return CountedFile(handle)
+
+        def counted_copy(fs, source, target, **kwargs):
+            self.copied.append((source, target))
+            return store_copy(fs, source, target, **kwargs)
+
+        monkeypatch.setattr(MemoryFileSystem, "_open", counted_open)
+        monkeypatch.setattr(MemoryFileSystem, "cp_file", counted_copy)
+
+
+@pytest.fixture()
+def object_storage(monkeypatch) -> tuple[ObjectStoragePath, StoreReads]:
+    attach("memory", fs=fsspec.filesystem("memory"))
+    return ObjectStoragePath(f"memory://reuse-test-{uuid.uuid4().hex}/staging"), StoreReads(monkeypatch)
 
 
 def test_the_same_inputs_change_nothing():
@@ -106,6 +161,49 @@ def test_a_missing_or_different_file_is_said_and_nothing_is_left_taken(tmp_path)
     assert take_files(previous, run, files) == "validated/a.parquet of manual__1 is missing"
 
 
+def test_on_object_storage_the_store_copies_the_files_and_the_check_reads_them_in_chunks(object_storage):
+    """A 500,000-student enrollments.csv is ~190 MB: it never passes whole through the task's memory."""
+    base, store = object_storage
+    previous = RunFolder(base, "aeries_to_stemscopes", "manual__1")
+    run = RunFolder(base, "aeries_to_stemscopes", "manual__2")
+    data = b"sourcedId,classSourcedId\n" + b"1,2\n" * (CHUNK // 2)
+    previous.write_bytes("output/enrollments.csv", data)
+    files = written_files(previous, ("output/",))
+    assert files == {"output/enrollments.csv": hashlib.sha256(data).hexdigest()}
+    store.reads.clear()
+
+    assert take_files(previous, run, files) is None
+
+    assert store.copied == [(str(previous.root.joinpath("output", "enrollments.csv").path),
+                             str(run.root.joinpath("output", "enrollments.csv").path))]
+    assert store.reads and set(store.reads) == {CHUNK}  # the check's chunks; no read of the whole file
+    assert run.root.joinpath("output", "enrollments.csv").read_bytes() == data
+
+    previous.write_bytes("output/enrollments.csv", b"tampered")
+    assert take_files(previous, run, files) == (
+        "output/enrollments.csv of manual__1 is not the file its summary recorded (sha256 differs)")
+    assert run.files() == []
+
+
+@pytest.mark.parametrize("recorded", ["../manual__9/output/users.csv", "/etc/passwd", "output/../../x.csv",
+                                      "output//users.csv", "./output/users.csv", ""])
+def test_a_recorded_path_that_leaves_the_run_folder_is_refused_naming_the_run_and_the_path(tmp_path, recorded):
+    """A run folder's summary is data from disk: hostile until checked. Nothing is taken, nothing outside is read."""
+    previous, run = run_folder(tmp_path, "manual__1"), run_folder(tmp_path, "manual__2")
+    previous.write_bytes("output/users.csv", b"sourcedId\n1\n")
+    run_folder(tmp_path, "manual__9").write_bytes("output/users.csv", b"another run's\n")
+    files = {**written_files(previous, ("output/",)), recorded: "0" * 64}
+
+    with pytest.raises(ValueError) as refused:
+        take_files(previous, run, files)
+
+    assert str(refused.value) == (
+        f"the summary of run manual__1 records the file {recorded!r}, a path that leaves its run folder (absolute, "
+        f"'..' or an empty part): the hub never writes one, so the staging folder was edited; find out by whom, then "
+        f"delete the folder {previous.root} so that runs compute their files")
+    assert run.files() == []
+
+
 def write_report(run: RunFolder, status: str, at: datetime) -> None:
     run.write_json("report.json", {"status": status, "generated_at": at.isoformat()})
 
@@ -125,6 +223,62 @@ def test_the_last_run_is_the_newest_report_and_must_have_completed(tmp_path):
 def test_a_run_older_than_the_retention_period_is_not_taken(tmp_path):
     write_report(run_folder(tmp_path, "manual__1"), "Completed", datetime.now(timezone.utc) - timedelta(days=31))
     assert last_successful_run(run_folder(tmp_path, "manual__2")) is None
+
+
+def test_on_object_storage_only_the_newest_reports_are_read(object_storage):
+    """A DAG keeps hundreds of reports: the newest written decides (an unreadable one is passed over), at most
+    REPORTS_READ of them are read, on object storage as on local staging."""
+    base, store = object_storage
+    now = datetime.now(timezone.utc)
+    current = RunFolder(base, "aeries_to_stemscopes", "manual__99")
+    for n in range(40):
+        write_report(RunFolder(base, "aeries_to_stemscopes", f"manual__{n:02d}"), "Completed", now - timedelta(hours=40 - n))
+    RunFolder(base, "aeries_to_stemscopes", "manual__40").write_bytes("report.json", b"{not json")
+    RunFolder(base, "aeries_to_stemscopes", "manual__41").write_bytes("summary/validate_sources.json", b"{}")
+    store.opened.clear()
+
+    assert last_successful_run(current)[0] == "manual__39"  # type: ignore[index]
+    assert [path.rsplit("/", 2)[1] for path in store.opened] == ["manual__40", "manual__39"]
+
+    for n in range(42, 42 + REPORTS_READ):
+        RunFolder(base, "aeries_to_stemscopes", f"manual__{n}").write_bytes("report.json", b"")
+    store.opened.clear()
+    assert last_successful_run(current) is None  # the newest REPORTS_READ are unreadable: the run computes
+    assert len(store.opened) == REPORTS_READ
+
+
+def test_a_store_that_cannot_tell_when_a_report_was_written_makes_the_run_compute(object_storage, monkeypatch,
+                                                                                 caplog):
+    base, _ = object_storage
+    write_report(RunFolder(base, "aeries_to_stemscopes", "manual__1"), "Completed", datetime.now(timezone.utc))
+
+    def cannot_tell(fs, path):
+        raise NotImplementedError
+
+    monkeypatch.setattr(MemoryFileSystem, "modified", cannot_tell)
+    with caplog.at_level("WARNING", logger="aeries_hub.run.reuse"):
+        assert last_successful_run(RunFolder(base, "aeries_to_stemscopes", "manual__2")) is None
+    assert "memory cannot tell when a run's report was written: the run computes" in caplog.text
+
+
+def test_a_summary_naming_an_earlier_run_outside_the_dag_is_refused(tmp_path):
+    from types import SimpleNamespace
+
+    from airflow.sdk.execution_time.context import set_current_context
+
+    from aeries_hub.mapping.loader import load_mapping
+    from aeries_hub.paths import MAPPINGS_DIR
+    from aeries_hub.run.reuse import configuration, reuse_build
+    from aeries_hub.run.summary import write_summary
+
+    mapping = load_mapping(MAPPINGS_DIR / "stemscopes.yml")
+    run = run_folder(tmp_path, "manual__2")
+    dag_run = SimpleNamespace(logical_date=datetime(2026, 12, 4, 8, tzinfo=timezone.utc), run_after=None)
+    with set_current_context({"dag_run": dag_run}):
+        write_summary(run, "validate_sources", SourceValidation(inputs=configuration(mapping, {}), reused_from=".."))
+        with pytest.raises(ValueError, match=r"^the summary of run manual__2 names the earlier run '\.\.', which is "
+                                             r"not a run folder's name: the staging folder was edited"):
+            reuse_build(mapping, mapping.output("users.csv"), run, {})
 
 
 def test_the_report_line_says_what_was_taken_or_why_not():
