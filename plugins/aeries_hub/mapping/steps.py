@@ -28,8 +28,6 @@ if TYPE_CHECKING:
 #: The keyword of the loader's JSON Schema that stands for one step (in place of the file's ``$defs.step``).
 SCHEMA_KEYWORD = "aeriesStep"
 
-_AERIES_NULL_DATES = ("0001-01-01", "1900-01-01")
-
 
 def _reads_nothing(argument: Any) -> list[tuple[str, str]]:
     return []
@@ -207,12 +205,10 @@ def _digits_only(values: pd.Series, _argument: None, _rows: Rows) -> pd.Series:
                "description": "strftime format for an Aeries date, e.g. %m/%d/%Y. Blank and 0001-01-01 become blank."},
       example=Example({"date": "%m/%d/%Y"}, "2019-03-04T00:00:00", "03/04/2019"))
 def _date(values: pd.Series, fmt: str, _rows: Rows) -> pd.Series:
-    import pandas as pd
-
+    from aeries_hub.mapping.expressions.dates import dates_of
     from aeries_hub.mapping.text import TEXT
 
-    day = values.str.strip().str.slice(0, 10)
-    parsed = pd.to_datetime(day.where(~day.isin(_AERIES_NULL_DATES), ""), format="%Y-%m-%d", errors="coerce")
+    parsed = dates_of(values)
     return parsed.dt.strftime(fmt).astype(TEXT).where(parsed.notna(), "")
 
 
