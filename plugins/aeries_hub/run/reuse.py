@@ -68,7 +68,9 @@ def tree_sha256(folder: Path, skip: tuple[str, ...] = ()) -> str:
 
 @lru_cache(maxsize=1)
 def code_fingerprint() -> str:
-    """The hub's code: every file of the ``aeries_hub`` package and the versions of :data:`LIBRARIES`."""
+    """The hub's code: every file of the ``aeries_hub`` package and the versions of :data:`LIBRARIES`. Each task
+    process computes it (~17 ms of CPU, 1.6 MB read): a build that took validate_sources' recorded one would not see
+    code deployed in between, and a build cleared after a fix would take the files the old code built."""
     from importlib.metadata import PackageNotFoundError, version
 
     def installed(name: str) -> str:
