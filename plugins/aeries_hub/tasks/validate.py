@@ -21,6 +21,7 @@ def validate_sources(mapping_file: str, extracted: list[dict]) -> dict:
     from aeries_hub.extract.school_year import settle_run_values
     from aeries_hub.quality.aeries_sources import validate_tables
     from aeries_hub.run import reuse
+    from aeries_hub.run.report import failed_checks
 
     run = RunFolder.current()
     mapping = mapping_for(mapping_file)
@@ -33,7 +34,11 @@ def validate_sources(mapping_file: str, extracted: list[dict]) -> dict:
     summary = SourceValidation(**validate_tables(mapping, run, tables, params))
     if summary.errors:
         write_summary(run, "validate_sources", summary)
-        raise AirflowFailException("Aeries data failed its error checks; nothing was delivered.\n" + "\n".join(summary.errors))
+        # The summary's errors show each failing check's sample rows (student values): the log names their ids.
+        why = failed_checks(mapping, summary, {})
+        if summary.volumes.get("message") in summary.errors:
+            why.append(summary.volumes["message"])
+        raise AirflowFailException("Aeries data failed its error checks; nothing was delivered.\n" + "\n".join(why))
     try:
         day, as_of, values = settle_run_values(mapping, run, read_run(run).extracts.values())
     except AirflowFailException:
