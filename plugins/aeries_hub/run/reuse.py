@@ -5,10 +5,10 @@ The inputs (:func:`run_inputs`), recorded in validate_sources' summary (``inputs
 each extract's sha256, the mapping file's sha256, the rest of ``include/`` (crosswalks, check suites, the
 district policy), the run's params, the ``[aeries_hub]`` settings, the hub's code (every file of the package and
 the versions of the libraries that validate and build), the run's date and the school years Aeries served. A run
-reuses when the last run of the DAG that completed (``report.json``: Completed or Completed with errors) is
+reuses when the DAG's last run (its newest ``report.json``) completed (Completed or Completed with errors)
 within ``[aeries_hub] staging_retention_days``, recorded the same inputs, and every file it recorded (``files``:
 sha256 by path, in the validation's and each build's summary) is still there with that sha256. The files are
-hard-linked (copied on object storage) into the run's folder, so it is complete by itself, and each copy is
+hard-linked (copied by the store on object storage) into the run's folder, so it is complete by itself, and each copy is
 checked against the recorded sha256; the run's date, dates as of and run values are settled again and must be
 the recorded ones, and the volume check is redone against the last delivery. Anything else, and the
 ``full_extract`` param: the run computes, and its summary says
