@@ -64,7 +64,7 @@ def validate_tables(mapping: Mapping, run: RunFolder, tables: list[str], params:
                     parent: accepted[parent][sorted(columns)] for parent, columns in referenced_columns(checks).items()
                     if parent != name and parent in accepted})
             taken = earlier.take(run, name, inputs) if earlier is not None and inputs else None
-            if taken is not None:
+            if earlier is not None and taken is not None:
                 counted = run.read_parquet(f"extract/{name}.parquet", columns={"SchoolCode", *TABLES[name].key[:1]})
                 volumes.update(extract_volumes({name: counted}))
                 summary["tables"][name] = taken

@@ -400,11 +400,11 @@ def describe_reuse(sources: SourceValidation | None, builds: dict[str, BuildSumm
         return (f"reused from run {sources.reused_from} (nothing they depend on changed): the validated tables"
                 + (f" and {', '.join(taken)}" if taken else "") + (f"; built again: {', '.join(built)}" if built else ""))
     if sources.recomputed_because:
-        taken = {}
+        taken_from: dict[str, list[str]] = {}
         for table, entry in sorted(sources.tables.items()):
             if entry.get("reused_from"):
-                taken.setdefault(entry["reused_from"], []).append(table)
+                taken_from.setdefault(entry["reused_from"], []).append(table)
         return f"validated and built again: {sources.recomputed_because}" + "".join(
             f"; the validated {', '.join(tables)} taken from run {name} (their extracts unchanged)"
-            for name, tables in taken.items())
+            for name, tables in taken_from.items())
     return None
