@@ -3,8 +3,9 @@
 
 The STEMscopes DAG (incremental extraction) runs four times: a first run computes; a second with nothing changed
 in Aeries takes the first's files and delivers the same zip; a third with ``full_extract`` computes again; a fourth
-after one student changed in the emulator computes (its extract of students is another). Then validate_sources and
-the builds run alone on the fourth run's staging (``tests/dags/single_tasks.py``): as they are (they reuse), with
+after one student changed in the emulator validates the students again and takes the other tables (their extracts
+are the same), and a fifth with ``full_extract`` validates every table and delivers the same zip. Then validate_sources and
+the builds run alone on the fifth run's staging (``tests/dags/single_tasks.py``): as they are (they reuse), with
 another date, with another mapping file, and with a file of the last run missing or tampered with.
 """
 
@@ -79,6 +80,7 @@ def history(stack):
                              headers={"AERIES-CERT": stack.writeback_certificate})
     assert response.status_code == 200, response.text
     runs["changed"] = run_dag()
+    runs["changed_full"] = run_dag(full_extract=True)
     return runs
 
 
@@ -125,16 +127,37 @@ def test_a_changed_student_computes_again(history):
     assert "Changed-Name" in _member(changed["zip"], "users.csv")
 
 
+def test_a_changed_student_validates_students_again_and_takes_the_other_tables(history):
+    changed, forced = history["changed"], history["forced"]
+    tables = changed["sources"]["tables"]
+    assert "reused_from" not in tables["students"]
+    # rosters' checks read the accepted students' keys, which one changed last name leaves as they were
+    assert {name for name, entry in tables.items() if entry.get("reused_from") == forced["name"]} == \
+        set(tables) - {"students"}
+    for name in set(tables) - {"students"}:
+        assert tables[name] == {**forced["sources"]["tables"][name], "reused_from": forced["name"]}
+        mine = Path(changed["run"].root.path, "validated", f"{name}.parquet")
+        assert mine.stat().st_ino == Path(forced["run"].root.path, "validated", f"{name}.parquet").stat().st_ino
+    assert changed["sources"]["volumes"] == history["changed_full"]["sources"]["volumes"]
+    line = (f"validated and built again: since the last completed run {forced['name']}: the extract of students "
+            f"changed; the validated {', '.join(sorted(set(tables) - {'students'}))} taken from run {forced['name']} "
+            "(their extracts unchanged)")
+    assert line in _report_lines(changed["report"])
+    # the same files as validating every table again
+    assert changed["zip"] == history["changed_full"]["zip"]
+    assert history["changed_full"]["sources"]["recomputed_because"] == "the full_extract param is on"
+
+
 def test_validation_and_builds_alone_on_the_same_inputs_reuse(history):
-    again = validate_and_build(history["changed"]["dag_run"])
-    assert again["sources"]["reused_from"] == history["changed"]["name"]
-    assert again["zip"] == history["changed"]["zip"]
+    again = validate_and_build(history["changed_full"]["dag_run"])
+    assert again["sources"]["reused_from"] == history["changed_full"]["name"]
+    assert again["zip"] == history["changed_full"]["zip"]
 
 
 def test_another_run_date_computes_again(history):
     from airflow.sdk import timezone
 
-    again = validate_and_build(history["changed"]["dag_run"], logical_date=timezone.utcnow() - timedelta(days=2))
+    again = validate_and_build(history["changed_full"]["dag_run"], logical_date=timezone.utcnow() - timedelta(days=2))
     assert again["sources"]["recomputed_because"].endswith("the run's date changed")
 
 
@@ -147,14 +170,14 @@ def test_another_mapping_file_computes_again(history, tmp_path, monkeypatch):
     mapping.write_text(mapping.read_text() + "\n# a comment: the same mapping, other bytes\n")
     monkeypatch.setattr(paths, "MAPPINGS_DIR", include / "mappings")
 
-    again = validate_and_build(history["changed"]["dag_run"], dag=stemscopes(include / "mappings"))
+    again = validate_and_build(history["changed_full"]["dag_run"], dag=stemscopes(include / "mappings"))
     assert again["sources"]["recomputed_because"] == (
-        f"since the last completed run {history['changed']['name']}: the mapping file changed")
-    assert again["zip"] == history["changed"]["zip"]
+        f"since the last completed run {history['changed_full']['name']}: the mapping file changed")
+    assert again["zip"] == history["changed_full"]["zip"]
 
 
 def test_a_missing_built_file_of_the_last_run_builds_that_file_again(history, caplog):
-    changed = history["changed"]
+    changed = history["changed_full"]
     Path(changed["run"].root.path, "built", "users.parquet").unlink()
 
     with caplog.at_level(logging.WARNING, logger="aeries_hub.run.reuse"):
@@ -169,7 +192,7 @@ def test_a_missing_built_file_of_the_last_run_builds_that_file_again(history, ca
 
 
 def test_a_tampered_validated_file_of_the_last_run_computes_again(history):
-    changed = history["changed"]
+    changed = history["changed_full"]
     validated = Path(changed["run"].root.path, "validated", "schools.parquet")
     data = validated.read_bytes()
     validated.unlink()  # the file is a hard link of earlier runs' too: only this run's copy is changed

@@ -198,12 +198,62 @@ def _inside_a_folder(relative: object) -> bool:
 # --------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Plan:
-    """validate_sources' decision: the run's inputs, and the earlier run to take from, or why not."""
+    """validate_sources' decision: the run's inputs, and the earlier run to take from, or why not. When only some
+    extracts changed, ``tables`` offers the earlier run's unchanged tables one by one (:class:`EarlierTables`)."""
 
     inputs: dict[str, Any]
     previous_run: str | None = None
     previous: SourceValidation | None = None
     because: str | None = None
+    tables: EarlierTables | None = None
+
+
+@dataclass(frozen=True)
+class EarlierTables:
+    """The validated tables of the last completed run, for a run whose extracts changed but not its configuration.
+
+    validate_sources takes a table from it when the table's own inputs (:func:`table_inputs`: its extract, the
+    tables extracted, and what its checks read of the tables validated before it) are those the earlier run
+    recorded: its validated Parquet, its rejects and its check results are then what validating it again would
+    give. At 1% of students changed, the schedules (most of the rows) are taken and the students validated again."""
+
+    previous_run: str
+    previous: SourceValidation
+    folder: RunFolder
+
+    def take(self, run: RunFolder, table: str, inputs_sha256: str) -> dict[str, Any] | None:
+        """The earlier run's summary of ``table`` with its files linked into ``run``, or None (validate it)."""
+        entry = self.previous.tables.get(table)
+        if entry is None or entry.get("inputs") != inputs_sha256:
+            return None
+        files = {path: sha for path, sha in (self.previous.files or {}).items() if path in table_files(table, path)}
+        if f"validated/{table}.parquet" not in files:
+            return None
+        problem = take_files(self.folder, run, files)
+        if problem:
+            log.warning("validate_sources validates %s: cannot take the files of %s: %s", table, self.previous_run,
+                        problem)
+            return None
+        return {**entry, "reused_from": self.previous_run}
+
+
+def table_files(table: str, path: str) -> tuple[str, ...]:
+    """Of validate_sources' files, those of ``table`` (``path`` itself when it is one of them, else nothing)."""
+    own = (f"validated/{table}.parquet", f"rejects/source_{table}.csv")
+    return (path,) if path in own or path.startswith(f"quality/sources/{table}.") else ()
+
+
+def table_inputs(extract_sha256: str, tables: list[str], referenced: dict[str, Any]) -> str:
+    """What validating one table depends on besides the run's configuration: its extract's sha256, the tables
+    extracted (they select its checks) and, of each table validated before it that its checks read (a roster row
+    of a rejected student is rejected), the accepted values of the columns they read (``referenced``: frames)."""
+    import pandas as pd
+
+    digest = hashlib.sha256(f"{extract_sha256}|{','.join(sorted(tables))}".encode())
+    for name, frame in sorted(referenced.items()):
+        digest.update(f"|{name}:{','.join(frame.columns)}:{len(frame)}|".encode())
+        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
 
 
 def last_successful_run(run: RunFolder) -> tuple[str, dict] | None:
@@ -260,7 +310,10 @@ def plan_validation(mapping, run: RunFolder, params: dict) -> Plan:
         return Plan(inputs, because=f"the last completed run {name} recorded no inputs")
     changed = changed_inputs(inputs, previous.inputs)
     if changed:
-        return Plan(inputs, because=f"since the last completed run {name}: " + ", ".join(changed) + " changed")
+        because = f"since the last completed run {name}: " + ", ".join(changed) + " changed"
+        only_extracts = changed_inputs({**inputs, "extracts": {}}, {**previous.inputs, "extracts": {}}) == []
+        return Plan(inputs, because=because,
+                    tables=EarlierTables(name, previous, previous_folder) if only_extracts else None)
     return Plan(inputs, previous_run=name, previous=previous)
 
 
@@ -358,5 +411,11 @@ def describe_reuse(sources: SourceValidation | None, builds: dict[str, BuildSumm
         return (f"reused from run {sources.reused_from} (nothing they depend on changed): the validated tables"
                 + (f" and {', '.join(taken)}" if taken else "") + (f"; built again: {', '.join(built)}" if built else ""))
     if sources.recomputed_because:
-        return f"validated and built again: {sources.recomputed_because}"
+        taken_from: dict[str, list[str]] = {}
+        for table, entry in sorted(sources.tables.items()):
+            if entry.get("reused_from"):
+                taken_from.setdefault(entry["reused_from"], []).append(table)
+        return f"validated and built again: {sources.recomputed_because}" + "".join(
+            f"; the validated {', '.join(tables)} taken from run {name} (their extracts unchanged)"
+            for name, tables in taken_from.items())
     return None

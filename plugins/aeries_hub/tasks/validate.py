@@ -31,7 +31,8 @@ def validate_sources(mapping_file: str, extracted: list[dict]) -> dict:
         write_summary(run, "validate_sources", plan)
         return {name: table["accepted"] for name, table in plan.tables.items()}
     tables = [item["table"] for item in extracted]
-    summary = SourceValidation(**validate_tables(mapping, run, tables, params))
+    summary = SourceValidation(**validate_tables(mapping, run, tables, params, earlier=plan.tables,
+                                                 extracts_sha256=plan.inputs["extracts"]))
     if summary.errors:
         write_summary(run, "validate_sources", summary)
         # The summary's errors show each failing check's sample rows (student values): the log names their ids.

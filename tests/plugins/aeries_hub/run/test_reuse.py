@@ -18,9 +18,11 @@ from fsspec.implementations.memory import MemoryFileSystem
 from aeries_hub.delivery import CHUNK
 from aeries_hub.run.reuse import (
     REPORTS_READ,
+    EarlierTables,
     changed_inputs,
     describe_reuse,
     last_successful_run,
+    table_inputs,
     take_files,
     tree_sha256,
     written_files,
@@ -290,6 +292,53 @@ def test_the_report_line_says_what_was_taken_or_why_not():
     assert describe_reuse(SourceValidation(recomputed_because="the full_extract param is on"), {}) == (
         "validated and built again: the full_extract param is on")
     assert describe_reuse(SourceValidation(), {}) is None
+    partly = SourceValidation(recomputed_because="since the last completed run manual__1: the extract of students changed",
+                              tables={"rosters": {"reused_from": "manual__1"}, "students": {},
+                                      "sections": {"reused_from": "manual__1"}})
+    assert describe_reuse(partly, {}) == (
+        "validated and built again: since the last completed run manual__1: the extract of students changed; the "
+        "validated rosters, sections taken from run manual__1 (their extracts unchanged)")
+
+
+def test_a_tables_inputs_are_its_extract_the_tables_extracted_and_what_its_checks_read():
+    import pandas as pd
+
+    students = pd.DataFrame({"SchoolCode": [1, 1], "StudentID": ["10", "11"]}).astype({"StudentID": "string"})
+    before = table_inputs("a" * 64, ["students", "rosters"], {"students": students})
+    assert table_inputs("a" * 64, ["rosters", "students"], {"students": students.copy()}) == before
+    assert table_inputs("b" * 64, ["students", "rosters"], {"students": students}) != before
+    assert table_inputs("a" * 64, ["students", "rosters", "sections"], {"students": students}) != before
+    assert table_inputs("a" * 64, ["students", "rosters"], {"students": students.iloc[:1]}) != before
+    other = students.assign(StudentID=pd.array(["10", "12"], dtype="string"))
+    assert table_inputs("a" * 64, ["students", "rosters"], {"students": other}) != before
+    assert table_inputs("a" * 64, ["students", "rosters"], {"students": students[["StudentID"]]}) != before
+
+
+def test_a_table_is_taken_with_its_own_files_only_when_its_inputs_are_the_recorded_ones(tmp_path, caplog):
+    previous, run = run_folder(tmp_path, "manual__1"), run_folder(tmp_path, "manual__2")
+    for relative in ("validated/rosters.parquet", "rejects/source_rosters.csv", "quality/sources/rosters.validation.json",
+                     "validated/students.parquet", "quality/sources/students.validation.json"):
+        previous.write_bytes(relative, relative.encode())
+    recorded = SourceValidation(tables={"rosters": {"rows": 2, "accepted": 1, "inputs": "1" * 64}},
+                                files=written_files(previous, ("validated/", "rejects/source_", "quality/sources/")))
+    earlier = EarlierTables("manual__1", recorded, previous)
+
+    assert earlier.take(run, "rosters", "2" * 64) is None
+    assert earlier.take(run, "students", "1" * 64) is None  # no inputs recorded for it
+    assert run.list("validated") == []
+
+    assert earlier.take(run, "rosters", "1" * 64) == {"rows": 2, "accepted": 1, "inputs": "1" * 64,
+                                                       "reused_from": "manual__1"}
+    assert run.list("validated") == ["rosters.parquet"]
+    assert sorted(run.list("quality/sources")) == ["rosters.validation.json"]
+    assert run.list("rejects") == ["source_rosters.csv"]
+
+    again = run_folder(tmp_path, "manual__3")
+    previous.write_bytes("rejects/source_rosters.csv", b"tampered")
+    assert earlier.take(again, "rosters", "1" * 64) is None
+    assert not again.exists("validated/rosters.parquet")
+    assert ("validate_sources validates rosters: cannot take the files of manual__1: rejects/source_rosters.csv of "
+            "manual__1 is not the file its summary recorded (sha256 differs)") in caplog.text
 
 
 def test_a_build_is_taken_only_if_it_was_built_with_this_runs_configuration(tmp_path, caplog):
