@@ -40,7 +40,9 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "incremental_page_cost": _option(
         "What one page of an Aeries list (page_size records) costs the server, in single-record requests: an "
         "incremental extraction fetches a school's whole list by pages when its changed records would cost more "
-        "one by one (aeries_hub.extract.fetch; measured against the emulator in docs/benchmarks.md).",
+        "one by one. Used until the hub has timed both on the server (a full or paged extraction and a run that "
+        "fetched single records of the table); then the measured ratio, bounded to 1-100 (aeries_hub.extract.fetch; "
+        "docs/benchmarks.md).",
         "float", "5.0", "2"),
     "alert_email_to": _option(
         "Addresses (comma or semicolon separated) e-mailed when a run of any hub DAG fails; empty for no e-mail.",

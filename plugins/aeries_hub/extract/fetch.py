@@ -2,22 +2,24 @@
 one request each, whichever costs Aeries less.
 
 A single-record request (``schools/{sc}/students/{id}``) and a page (``schools/{sc}/students``, ``page_size``
-records) cost Aeries different amounts; both are mostly per-request overhead at these sizes. Per unit (a school,
-or the whole table for a district-wide one such as staff), with ``k`` changed keys there and ``n`` rows in the
-snapshot, a full extraction of the unit takes ``n // page_size + 1`` requests (paging ends at the first short
-page). The unit is fetched by pages when
+records) cost different amounts. Per unit (a school, or the whole table for a district-wide one such as staff),
+with ``k`` changed keys there and ``n`` rows in the snapshot, a full extraction of the unit takes
+``n // page_size + 1`` requests (paging ends at the first short page). The unit is fetched by pages when
 
     k > pages * page_cost
 
-where ``page_cost`` (``[aeries_hub] incremental_page_cost``) is what one page costs in single-record requests.
-Measured against the emulator at 100,000 students (``bench/district_scale.py``, concurrency 4, pages of 500
-students): see :data:`DEFAULT_PAGE_COST` and docs/benchmarks.md. A slow Aeries server whose cost is per row, not
-per request, has a higher ratio: measure it, and set the option.
+where ``page_cost`` is what one page costs in single-record requests (:func:`page_cost_of`): the ratio of what a page
+and a single record took on this server in this table's last extractions (wall seconds per request, the
+connection's ``max_concurrency`` at a time, kept in the extract snapshot's JSON as ``request_seconds``), bounded
+by :data:`MEASURED_PAGE_COST_BOUNDS`; until both are known (the first incremental run after a full one has
+fetched no single record yet), ``[aeries_hub] incremental_page_cost``. Measured figures: docs/benchmarks.md,
+"District scale: incremental runs".
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -33,10 +35,14 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-#: One page of 500 students cost the emulator 2.3 single-student requests on a quieter machine and 5.4 under load
-#: (27.0 and 63.8 ms against 11.8 ms, 4 at a time, at 100,000 students; schedules 1.4 and 2.3): docs/benchmarks.md,
-#: "pages or records". 5 kept the 1% run's extraction under a full one's in both.
+#: What one page costs in single-record requests before the hub has measured it on the server (the setting's
+#: default). docs/benchmarks.md, "District scale: incremental runs".
 DEFAULT_PAGE_COST = 5.0
+#: A measured page cost is used within these bounds: a page is one request at least, and a measurement far above
+#: what any server showed is taken for noise (a single-record run timed during a pause of the server).
+MEASURED_PAGE_COST_BOUNDS = (1.0, 100.0)
+#: Seconds per request timed over fewer requests than this are not kept: too few to mean anything.
+MIN_TIMED_REQUESTS = 20
 
 
 def page_cost_setting() -> float:
@@ -52,6 +58,22 @@ def page_cost_setting() -> float:
         raise ValueError(f"[aeries_hub] incremental_page_cost is {text!r}; give what one page costs Aeries in "
                          f"single-record requests, e.g. {DEFAULT_PAGE_COST:g}")
     return cost
+
+
+def page_cost_of(request_seconds: dict[str, float] | None, setting: float) -> tuple[float, str]:
+    """What one page costs in single-record requests, and where the figure comes from: seconds per page over
+    seconds per single record as measured on this server (``request_seconds``, the snapshot's), bounded by
+    :data:`MEASURED_PAGE_COST_BOUNDS`; ``setting`` when either is unknown."""
+    page, record = (request_seconds or {}).get("page"), (request_seconds or {}).get("record")
+    if not page or not record:
+        return setting, "incremental_page_cost"
+    low, high = MEASURED_PAGE_COST_BOUNDS
+    return min(max(page / record, low), high), f"measured: {page * 1000:.1f} ms a page, {record * 1000:.2f} ms a record"
+
+
+def timed(seconds: float, requests: int) -> float | None:
+    """Seconds per request, or None when too few requests were timed (:data:`MIN_TIMED_REQUESTS`)."""
+    return seconds / requests if requests >= MIN_TIMED_REQUESTS else None
 
 
 def unit_of(table: str, group: tuple) -> Any:
@@ -78,15 +100,27 @@ def units_to_page(table: str, snapshot, groups: Iterable[tuple], page_size: int,
     return {unit for unit, keys in changed.items() if keys > (rows.get(unit, 0) // page_size + 1) * page_cost}
 
 
-def fetch_pages(hook: AeriesHook, table: str, units: set, stats: RequestStats):
-    """Every row of the units, as a full extraction pages them (an Arrow table)."""
+def fetch_pages(hook: AeriesHook, table: str, units: set, stats: RequestStats, timing: dict[str, float]):
+    """Every row of the units, as a full extraction pages them (an Arrow table); ``timing["page"]``: seconds per
+    request (:func:`timed`)."""
     spec = table_spec(table)
     codes = None if None in units else sorted(units, key=sortable)
-    return collect_table(hook, spec, codes, stats, as_arrow=True)
+    started, requests = time.perf_counter(), stats.requests
+    fetched = collect_table(hook, spec, codes, stats, as_arrow=True)
+    _time(timing, "page", time.perf_counter() - started, stats.requests - requests)
+    return fetched
 
 
-def fetch_groups(hook: AeriesHook, table: str, groups: set[tuple], stats: RequestStats) -> list[dict[str, Any]]:
-    """The rows of every group now, one request per group, ``max_concurrency`` at a time with the hook's retries."""
+def _time(timing: dict[str, float], kind: str, seconds: float, requests: int) -> None:
+    per_request = timed(seconds, requests)
+    if per_request is not None:
+        timing[kind] = per_request
+
+
+def fetch_groups(hook: AeriesHook, table: str, groups: set[tuple], stats: RequestStats,
+                 timing: dict[str, float]) -> list[dict[str, Any]]:
+    """The rows of every group now, one request per group, ``max_concurrency`` at a time with the hook's retries;
+    ``timing["record"]``: seconds per request (:func:`timed`)."""
     plan = PLANS[table]
     spec = table_spec(table)
     ordered = sorted(groups, key=lambda g: tuple(map(sortable, g)))
@@ -105,5 +139,8 @@ def fetch_groups(hook: AeriesHook, table: str, groups: set[tuple], stats: Reques
         # a list endpoint may answer more than the group (an Aeries filter ignored): keep the group's rows only
         return [row for row in rows if group_of(row, plan.group) == group]
 
+    started, requests = time.perf_counter(), stats.requests
     with ThreadPoolExecutor(max_workers=hook.settings.max_concurrency, thread_name_prefix=f"aeries-{table}-changes") as pool:
-        return [row for rows in pool.map(fetch, ordered) for row in rows]
+        fetched = [row for rows in pool.map(fetch, ordered) for row in rows]
+    _time(timing, "record", time.perf_counter() - started, stats.requests - requests)
+    return fetched

@@ -3,7 +3,8 @@
 Each DAG keeps, per Aeries connection and DatabaseYear, the last extraction of every table outside its run
 folders: ``<staging>/<dag_id>/_extract_snapshot/<conn_id>-<year>/<table>.parquet`` and ``<table>.json``
 (``extracted_at``: the district-local time the extraction started; ``last_full_at``: the same for the last
-full extraction; rows, sha256 of the parquet, the settings it was taken with). The JSON is written after the
+full extraction; rows, sha256 of the parquet, the settings it was taken with; ``request_seconds``: what a page and
+a single record last took on this server, :func:`aeries_hub.extract.fetch.page_cost_of`). The JSON is written after the
 parquet and names its sha256, so a half-written snapshot is never used. The staging retention DAG leaves the
 folder alone.
 
@@ -29,7 +30,15 @@ from aeries_hub.aeries.collect import extract_to_parquet, table_spec
 from aeries_hub.aeries.paging import RequestStats
 from aeries_hub.aeries.parquet import extract_metadata
 from aeries_hub.extract.district_time import district_now
-from aeries_hub.extract.fetch import DEFAULT_PAGE_COST, fetch_groups, fetch_pages, unit_of, units_to_page
+from aeries_hub.extract.fetch import (
+    DEFAULT_PAGE_COST,
+    fetch_groups,
+    fetch_pages,
+    page_cost_of,
+    timed,
+    unit_of,
+    units_to_page,
+)
 from aeries_hub.extract.merge import changed_share, group_of, merge_tables, rows_where, sortable
 from aeries_hub.extract.plans import ALWAYS_FULL_REASON, PLANS, STUDENT_GROUP
 
@@ -204,19 +213,21 @@ def _only(arrow_table, columns: set[str] | None):
     return arrow_table.select([name for name in arrow_table.column_names if name in columns])
 
 
-def _fetch_and_merge(hook: AeriesHook, table: str, previous, groups: set[tuple], stats: RequestStats, page_cost: float):
+def _fetch_and_merge(hook: AeriesHook, table: str, previous, groups: set[tuple], stats: RequestStats,
+                     request_seconds: dict[str, float] | None, setting: float, timing: dict[str, float]):
     """The snapshot with the changed groups' rows now: the schools with many changes paged whole, the others'
-    changed records one by one (:mod:`aeries_hub.extract.fetch`)."""
+    changed records one by one (:mod:`aeries_hub.extract.fetch`); ``timing`` gets what a page and a record took."""
+    page_cost, source = page_cost_of(request_seconds, setting)
     units = units_to_page(table, previous, groups, hook.settings.page_size, page_cost)
     singles = {group for group in groups if unit_of(table, group) not in units}
     merged = previous
     if units:
-        merged = merge_tables(table, merged, set(), fetch_pages(hook, table, units, stats), units)
+        merged = merge_tables(table, merged, set(), fetch_pages(hook, table, units, stats, timing), units)
     if singles:
-        merged = merge_tables(table, merged, singles, fetch_groups(hook, table, singles, stats))
+        merged = merge_tables(table, merged, singles, fetch_groups(hook, table, singles, stats, timing))
     log.info("Aeries %s: %d changed keys; %d units paged whole (%d of the keys), %d records fetched one by one "
-             "(incremental_page_cost %g)", table, len(groups), len(units), len(groups) - len(singles), len(singles),
-             page_cost)
+             "(a page costs %.1f single-record requests, %s)", table, len(groups), len(units),
+             len(groups) - len(singles), len(singles), page_cost, source)
     return merged
 
 
@@ -236,7 +247,9 @@ def extract_table(hook: AeriesHook, table: str, target, *, snapshot: ExtractSnap
                   page_cost: float = DEFAULT_PAGE_COST) -> dict:
     """Extract ``table`` into ``target`` (a path), incrementally when the snapshot allows it; update the snapshot.
     With ``columns`` (:func:`kept_columns`), the extract and the snapshot keep only those: a snapshot outlives
-    the retention period, and holds no student data the DAG does not deliver or check.
+    the retention period, and holds no student data the DAG does not deliver or check. ``page_cost``
+    (``[aeries_hub] incremental_page_cost``) is used until the snapshot has measured what a page and a single
+    record cost (:func:`aeries_hub.extract.fetch.page_cost_of`).
     Returns the extract summary: rows, requests, retries, seconds, mode, reason, changed_keys."""
     import pyarrow.parquet as pq
 
@@ -249,6 +262,7 @@ def extract_table(hook: AeriesHook, table: str, target, *, snapshot: ExtractSnap
                                settings=settings)
     changed_keys = None
     from_section_staff: dict[str, int] = {}
+    timing: dict[str, float] = {}  # seconds per page and per single record, when timed in this extraction
     if mode == "incremental":
         assert state is not None
         stored = snapshot.read_bytes(table)
@@ -265,7 +279,8 @@ def extract_table(hook: AeriesHook, table: str, target, *, snapshot: ExtractSnap
                       f"({max_changed_percent:g}%), a full extraction costs Aeries less")
         else:
             if groups:
-                merged = _only(_fetch_and_merge(hook, table, previous, groups, stats, page_cost), columns)
+                merged = _only(_fetch_and_merge(hook, table, previous, groups, stats, state.get("request_seconds"),
+                                                page_cost, timing), columns)
                 data, count = _parquet_bytes(hook, table, merged), merged.num_rows
             else:  # nothing changed: the extract is the snapshot, byte for byte (it was written as an extract)
                 data, count = stored, previous.num_rows
@@ -289,9 +304,14 @@ def extract_table(hook: AeriesHook, table: str, target, *, snapshot: ExtractSnap
                 handle.write(data)
         count, last_full = result.rows, started and _stamp(started)
         from_section_staff = result.section_staff_teachers
+        per_page = timed(result.seconds, result.requests)
+        if per_page is not None:
+            timing["page"] = per_page
     if started is not None:
+        request_seconds = {**((state or {}).get("request_seconds") or {}), **timing}
         snapshot.save(table, data, {"table": table, "extracted_at": _stamp(started), "last_full_at": last_full,
-                                    "rows": count, "mode": mode, "settings": settings})
+                                    "rows": count, "mode": mode, "settings": settings,
+                                    **({"request_seconds": request_seconds} if request_seconds else {})})
     summary = {
         "table": table,
         "database_year": hook.database_year,

@@ -32,6 +32,10 @@ class JsonRequestHandler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     timeout = 120  # idle keep-alive connections
+    # TCP_NODELAY: an answer goes out as two writes (headers, then body). With Nagle's algorithm on, the body waits
+    # for the ACK of the headers, which the client delays (Linux: up to 40 ms): every small answer took 40-50 ms
+    # (socketserver.StreamRequestHandler.disable_nagle_algorithm; docs/benchmarks.md, "incremental runs").
+    disable_nagle_algorithm = True
     max_body = 1_000_000
     server: SandboxHTTPServer
 

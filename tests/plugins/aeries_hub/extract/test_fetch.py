@@ -12,7 +12,7 @@ import pytest
 from aeries_hub.aeries.arrow import rows_to_arrow
 from aeries_hub.aeries.collect import extract_to_parquet
 from aeries_hub.aeries.hook import AeriesHook
-from aeries_hub.extract.fetch import page_cost_setting, units_to_page
+from aeries_hub.extract.fetch import page_cost_of, page_cost_setting, units_to_page
 from aeries_hub.extract.incremental import ExtractSnapshot, extract_table
 from aeries_sandbox.emulator import READ_AREAS, EmulatorServer, generate_district
 from aeries_sandbox.emulator.index import local_now
@@ -114,6 +114,45 @@ def test_the_page_cost_setting(monkeypatch):
     with pytest.raises(ValueError, match=r"^\[aeries_hub\] incremental_page_cost is '0'; give what one page costs "
                                          r"Aeries in single-record requests, e.g. 5$"):
         page_cost_setting()
+
+
+def test_the_page_cost_measured_on_the_server_decides_and_the_snapshot_keeps_it(before, monkeypatch, tmp_path):
+    by_school: dict[int, list[dict]] = {}
+    for student in before.students:
+        by_school.setdefault(student["SchoolCode"], []).append(student)
+    many = sorted(by_school)[0]
+    snapshot = ExtractSnapshot(tmp_path, "aeries_to_x", "aeries_fetch_measured", 2026)
+    with EmulatorServer(before, CERTS, access_log=False) as server:
+        hook = connect(monkeypatch, server, "aeries_fetch_measured")
+        extract_table(hook, "students", tmp_path / "first.parquet", snapshot=snapshot, school_codes=None,
+                      full_every_hours=168, force_full=False)
+    state = snapshot.state("students")
+    assert "request_seconds" not in state  # fewer requests than MIN_TIMED_REQUESTS: not timed
+    # as if this server had answered a page in 10 ms and a single record in 2 ms: a page costs 5 records
+    snapshot.save("students", snapshot.read_bytes("students"), {**state, "request_seconds": {"page": 0.01, "record": 0.002}})
+
+    after = copy.deepcopy(before)
+    for student in by_school[many][:21]:  # 21 changes at a school of 188 students: 5 pages
+        changed(after, student, LastName=f"Many-{student['StudentID']}")
+    incremental, asked = incremental_and_full(monkeypatch, after, "aeries_fetch_measured", snapshot, tmp_path)
+
+    # 21 changes cost less than 5 pages at 5 records each (the setting, 2.0, would have paged the school)
+    assert (incremental["changed_keys"], asked["students"]) == (21, 21), asked
+    assert pq.read_table(tmp_path / "incremental.parquet").equals(pq.read_table(tmp_path / "full.parquet"), check_metadata=True)
+    measured = snapshot.state("students")["request_seconds"]
+    assert measured["page"] == 0.01 and 0 < measured["record"] < 1  # the single records of this run, timed
+
+
+@pytest.mark.parametrize(("request_seconds", "expected"), [
+    (None, (2.0, "incremental_page_cost")),
+    ({"page": 0.054}, (2.0, "incremental_page_cost")),
+    ({"page": 0.054, "record": 0.002}, (27.0, "measured: 54.0 ms a page, 2.00 ms a record")),
+    ({"page": 0.001, "record": 0.002}, (1.0, "measured: 1.0 ms a page, 2.00 ms a record")),  # a page is a request at least
+    ({"page": 1.0, "record": 0.001}, (100.0, "measured: 1000.0 ms a page, 1.00 ms a record")),
+])
+def test_the_page_cost_is_measured_bounded_or_the_setting(request_seconds, expected):
+    cost, source = page_cost_of(request_seconds, 2.0)
+    assert (round(cost, 6), source) == expected
 
 
 def test_students_moved_to_pseudo_schools_are_fetched_by_the_same_rule(before, monkeypatch, tmp_path):
