@@ -8,8 +8,12 @@ of the runs. It prints rows, the seconds of each and the ratios extraction / lim
 seconds this process spent on each (all its threads; the emulator is another process): on a busy machine the
 wall-clock ratio moves with the other load, the CPU ratio much less.
 
+``--columns-of include/mappings/stemscopes.yml`` adds a third extraction (column ``kept``): the pages converted to
+the columns that DAG keeps (``extract.incremental.kept_columns``, what its extract tasks write), the others left
+out (:func:`aeries_hub.aeries.collect.extract_to_parquet`'s ``columns``).
+
     python bench/extract_rate.py --students 20000 [--concurrency 4] [--page-size 500] [--tables students ...]
-        [--students-per-school 100]
+        [--students-per-school 100] [--columns-of include/mappings/stemscopes.yml]
 """
 
 from __future__ import annotations
@@ -72,6 +76,8 @@ def main() -> None:
     parser.add_argument("--page-size", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=3, help="runs per table; the median is printed")
     parser.add_argument("--tables", nargs="+", default=TABLES, choices=TABLES)
+    parser.add_argument("--columns-of", type=Path, default=None, metavar="MAPPING",
+                        help="also time the extraction of only the columns this mapping's DAG keeps (column kept)")
     args = parser.parse_args()
 
     os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="bench-airflow-"))
@@ -79,6 +85,9 @@ def main() -> None:
     from aeries_hub.aeries.collect import extract_to_parquet
     from aeries_hub.aeries.hook import AeriesHook
     from aeries_hub.aeries.tables import TABLES as SPECS
+
+    kept = _kept_columns(args.columns_of, args.tables) if args.columns_of else {}
+    modes = [("records", {"via_records": True}), ("arrow", {})]
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-extract-"))
     started = time.perf_counter()
@@ -94,15 +103,17 @@ def main() -> None:
         )
         hook = AeriesHook(aeries_conn_id="aeries_bench")
         school_codes = [s["SchoolCode"] for s in hook.get_schools() if s["SchoolCode"] != 0]
+        kept_header = f" {'kept s':>8} {'kept ratio':>10} {'kept cpu':>9} {'kept cpu ratio':>14}" if kept else ""
         print(f"{'table':10} {'rows':>9} {'records s':>9} {'arrow s':>8} {'limit s':>8} {'ratio':>11} "
-              f"{'records cpu':>11} {'arrow cpu':>9} {'limit cpu':>9} {'cpu ratio':>11}")
-        totals = dict.fromkeys(("rows", "records", "arrow", "limit", "records_cpu", "arrow_cpu", "limit_cpu"), 0.0)
+              f"{'records cpu':>11} {'arrow cpu':>9} {'limit cpu':>9} {'cpu ratio':>11}{kept_header}")
+        keys = ("records", "arrow", "limit", "records_cpu", "arrow_cpu", "limit_cpu") + (("kept", "kept_cpu") if kept else ())
+        totals = dict.fromkeys(("rows", *keys), 0.0)
         for table in args.tables:
-            runs: dict[str, list[float]] = {key: [] for key in totals if key != "rows"}
-            for _ in range(args.repeat):  # the two parsers and the limit alternate, so that load hits all three
-                for via_records, key in ((True, "records"), (False, "arrow")):
+            runs: dict[str, list[float]] = {key: [] for key in keys}
+            for _ in range(args.repeat):  # the extractions and the limit alternate, so that load hits all of them
+                for key, options in [*modes, *([("kept", {"columns": kept[table]})] if kept else [])]:
                     cpu = time.process_time()
-                    result = extract_to_parquet(hook, table, workdir / f"{table}.parquet", via_records=via_records)
+                    result = extract_to_parquet(hook, table, workdir / f"{table}.parquet", **options)
                     runs[f"{key}_cpu"].append(time.process_time() - cpu)
                     runs[key].append(result.seconds)
                 cpu = time.process_time()
@@ -117,13 +128,26 @@ def main() -> None:
         print(_line("all", totals))
 
 
+def _kept_columns(mapping_file: Path, tables: list[str]) -> dict[str, set[str]]:
+    """The columns the mapping's DAG keeps of each table (what its extract tasks write)."""
+    from aeries_hub.extract.incremental import kept_columns
+    from aeries_hub.mapping.loader import load_mapping
+    from aeries_hub.quality import load_checks
+    from aeries_hub.quality.aeries_sources import SOURCE_CHECKS_FILE
+
+    mapping, checks = load_mapping(mapping_file), load_checks(SOURCE_CHECKS_FILE)
+    return {table: kept_columns(mapping, table, checks) for table in tables}
+
+
 def _line(table: str, m: dict[str, float]) -> str:
     """One table's medians: rows, seconds of each parser and of the limit, ratios to the limit before -> after."""
     cpu_limit = max(m["limit_cpu"], 1e-3)
+    kept = (f" {m['kept']:>8.3f} {m['kept'] / m['limit']:>10.2f} {m['kept_cpu']:>9.3f} {m['kept_cpu'] / cpu_limit:>14.2f}"
+            if "kept" in m else "")
     return (f"{table:10} {int(m['rows']):>9} {m['records']:>9.3f} {m['arrow']:>8.3f} {m['limit']:>8.3f} "
             f"{m['records'] / m['limit']:>5.2f}->{m['arrow'] / m['limit']:<5.2f} {m['records_cpu']:>11.3f} "
             f"{m['arrow_cpu']:>9.3f} {m['limit_cpu']:>9.3f} {m['records_cpu'] / cpu_limit:>5.2f}->"
-            f"{m['arrow_cpu'] / cpu_limit:<5.2f}")
+            f"{m['arrow_cpu'] / cpu_limit:<5.2f}{kept}")
 
 if __name__ == "__main__":
     main()

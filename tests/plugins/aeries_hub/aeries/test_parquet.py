@@ -69,6 +69,23 @@ def test_empty_table_writes_known_columns(server, make_conn, tmp_path):
     assert (result.pages, result.requests) == (2, 3)  # one page per school; the schools list is not a page
 
 
+def test_empty_table_of_some_columns_writes_those_known_columns(server, make_conn, tmp_path):
+    conn_id = make_conn()
+    server.json(server.api("schools"), SCHOOLS)
+    for school in (990, 994):
+        server.json(server.api(f"schools/{school}/students"), [])
+    hook, _ = hook_for(conn_id)
+
+    result = extract_to_parquet(hook, "students", tmp_path / "students.parquet",
+                                columns={"Grade", "StudentID", "NoSuchColumn"})
+
+    table = pq.read_table(tmp_path / "students.parquet")
+    assert table.num_rows == 0 == result.rows
+    assert table.column_names == [name for name in TABLES["students"].column_names if name in ("StudentID", "Grade")]
+    assert table.schema.field("Grade").type == "int64"
+    assert table.schema.metadata[b"aeries.table"] == b"students"
+
+
 def test_extract_to_object_storage_path(server, make_conn):
     conn_id = make_conn()
     server.json(server.api("schools"), SCHOOLS)
