@@ -13,7 +13,7 @@ the columns that DAG keeps (``extract.incremental.kept_columns``, what its extra
 out (:func:`aeries_hub.aeries.collect.extract_to_parquet`'s ``columns``).
 
     python bench/extract_rate.py --students 20000 [--concurrency 4] [--page-size 500] [--tables students ...]
-        [--students-per-school 100] [--columns-of include/mappings/stemscopes.yml]
+        [--students-per-school 100] [--columns-of include/mappings/stemscopes.yml] [--district DATA_DIR]
 """
 
 from __future__ import annotations
@@ -72,6 +72,9 @@ def main() -> None:
     parser.add_argument("--students-per-school", type=int, default=None,
                         help="the district's layout (default 400): 100 gives 100,000 students the 1,000 schools of the "
                              "500,000-student district of bench/district_scale.py (one page of sections each)")
+    parser.add_argument("--district", type=Path, default=None, metavar="DATA_DIR",
+                        help="serve this generated data dir (a bench-extract-*/district of an earlier run) instead of "
+                             "generating one; --students and --students-per-school are then ignored")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--page-size", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=3, help="runs per table; the median is printed")
@@ -90,13 +93,16 @@ def main() -> None:
     modes = [("records", {"via_records": True}), ("arrow", {})]
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-extract-"))
-    started = time.perf_counter()
-    shape = DistrictShape(students_per_school=args.students_per_school) if args.students_per_school else None
-    generate_district(args.students, args.seed, shape).write(workdir / "district")
-    print(f"generated {args.students} students in {time.perf_counter() - started:.1f} s")
+    data_dir = args.district or workdir / "district"
+    if args.district is None:
+        started = time.perf_counter()
+        shape = DistrictShape(students_per_school=args.students_per_school) if args.students_per_school else None
+        generate_district(args.students, args.seed, shape).write(data_dir)
+        print(f"generated {args.students} students in {time.perf_counter() - started:.1f} s")
     cert = new_certificate()
     certs = [{"name": "bench", "certificate": cert, "areas": list(READ_AREAS)}]
-    with EmulatorProcess(data_dir=workdir / "district", certs=certs, access_log=False) as emulator:
+    # a district of 100,000 students loads in about 60 s, in over 150 s on a machine busy with other work
+    with EmulatorProcess(data_dir=data_dir, certs=certs, access_log=False, startup_timeout=900) as emulator:
         os.environ["AIRFLOW_CONN_AERIES_BENCH"] = json.dumps(
             {"conn_type": "aeries", "host": emulator.url, "password": cert,
              "extra": {"max_concurrency": args.concurrency, "page_size": args.page_size, "allow_insecure": True}}

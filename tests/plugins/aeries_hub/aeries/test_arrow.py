@@ -262,7 +262,7 @@ def test_an_extract_of_some_columns_is_the_whole_extract_with_only_those(hook, t
     assert written.schema.equals(expected.schema, check_metadata=True)
     assert written.to_pylist() == expected.to_pylist()
     assert some.columns == written.column_names
-    assert (some.rows, some.requests) == (whole.rows, whole.requests)
+    assert some.rows == whole.rows == written.num_rows
     assert "NoSuchColumn" not in written.column_names
 
 
@@ -278,3 +278,11 @@ def test_a_page_of_some_columns_keeps_their_first_seen_order_and_whole_page_type
     assert page.column_names == ["SectionNumber", "SchoolCode", "Extra", "Credit", "SectionStaffMembers", "MaxStudents"]
     assert page == whole.select(page.column_names)
     assert rows_to_arrow_page("sections", rows[:1], {"SchoolCode", "Extra"}).column_names == ["SchoolCode"]
+    # kept keys the first record lacks: in the order they first appear, by record and then within it
+    rows = [{"SchoolCode": 100}, {"SchoolCode": 100, "Late": 1, "Later": 2}, {"Early": 3, "SchoolCode": 100, "Late": 4},
+            {"Later": 5, "SchoolCode": 100, "Earliest": 6}]
+    for keep in ({"SchoolCode", "Later", "Early", "Late", "Earliest"}, {"Earliest", "Early", "Later"}):
+        whole = rows_to_arrow_page("sections", rows)
+        page = rows_to_arrow_page("sections", rows, keep)
+        assert page == whole.select([name for name in whole.column_names if name in keep])
+    assert page.column_names[:3] == ["Later", "Early", "Earliest"]
