@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from itertools import chain
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Collection, Sequence
 
 from aeries_hub.aeries.logs import log
 from aeries_hub.aeries.tables import TABLES
@@ -66,18 +66,39 @@ def rows_to_arrow(table: str, rows: Sequence[dict[str, Any]]) -> pa.Table:
     return _typed_nulls(table, rows_to_arrow_page(table, rows))
 
 
-def rows_to_arrow_page(table: str, rows: Sequence[dict[str, Any]]) -> pa.Table:
+def rows_to_arrow_page(table: str, rows: Sequence[dict[str, Any]], keep: Collection[str] | None = None) -> pa.Table:
     """:func:`rows_to_arrow` of some of a table's rows (one page), with columns that are null throughout
-    left as Arrow's null type, so that the pages of a table concatenate into the types of the whole."""
+    left as Arrow's null type, so that the pages of a table concatenate into the types of the whole.
+    ``keep``: only these of its columns, in the same order (each column is typed from its own values only, so
+    they are the columns the whole page would have)."""
     import pyarrow as pa
 
     spec = TABLES.get(table)
     known = dict(spec.columns) if spec else {}
-    columns = _columns(rows)
-    names = dict.fromkeys(chain(columns or chain.from_iterable(rows), known))
+    if keep is not None:
+        names = dict.fromkeys(chain(_kept_keys_in_order(rows, keep), (name for name in known if name in keep)))
+        columns: dict[str, list[Any]] = {}
+    else:
+        columns = _columns(rows)
+        names = dict.fromkeys(chain(columns or chain.from_iterable(rows), known))
     arrays = [_column(table, name, columns[name] if name in columns else [row.get(name) for row in rows], known)
               for name in names]
     return pa.table(arrays, names=list(names)) if names else pa.table({})
+
+
+def _kept_keys_in_order(rows: Sequence[dict[str, Any]], keep: Collection[str]) -> list[str]:
+    """The keys of ``rows`` that are in ``keep``, in the order they first appear (as ``dict.fromkeys`` over every
+    record's keys orders them), looking for a kept key the first record lacks in later records only, not through
+    every key of every record (a page of 500 students: 0.01 ms against 0.75 ms)."""
+    if not rows:
+        return []
+    first = rows[0]
+    later = []
+    for name in set(keep).difference(first):
+        index = next((i for i, row in enumerate(rows) if name in row), None)
+        if index is not None:
+            later.append((index, list(rows[index]).index(name), name))
+    return [name for name in first if name in keep] + [name for _, _, name in sorted(later)]
 
 
 def _column(table: str, name: str, values: list[Any], known: dict[str, Any]) -> pa.Array:

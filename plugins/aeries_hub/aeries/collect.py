@@ -9,7 +9,7 @@ Parquet file (:func:`extract_to_parquet`).
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Collection, Iterable
 
 from aeries_hub.aeries.arrow import concat_pages, rows_to_arrow_page
 from aeries_hub.aeries.errors import AeriesConfigError
@@ -40,12 +40,17 @@ def read_table(hook: AeriesHook, table: str, *, school_codes: Iterable[int] | No
 
 
 def extract_to_parquet(hook: AeriesHook, table: str, path: ObjectStoragePath | str | os.PathLike[str], *,
-                       school_codes: Iterable[int] | None = None, via_records: bool = False) -> ExtractResult:
+                       school_codes: Iterable[int] | None = None, via_records: bool = False,
+                       columns: Collection[str] | None = None) -> ExtractResult:
     """Write one logical table as one Parquet file (``s3://`` etc. through ObjectStoragePath); ``via_records``: see
-    :func:`collect_table`."""
+    :func:`collect_table`. ``columns``: only those of the table's columns (in its order; each column's type is the
+    one it has in the whole table), the others converted from no page (``extract.incremental.kept_columns``)."""
     spec = table_spec(table)
     stats = RequestStats()
-    arrow_table = collect_table(hook, spec, school_codes, stats, as_arrow=True, via_records=via_records)
+    keep = None if columns is None else frozenset(columns)
+    arrow_table = collect_table(hook, spec, school_codes, stats, as_arrow=True, via_records=via_records, keep=keep)
+    if keep is not None and not keep.issuperset(arrow_table.column_names):
+        arrow_table = arrow_table.select([name for name in arrow_table.column_names if name in keep])
     arrow_table = arrow_table.replace_schema_metadata(
         {**(arrow_table.schema.metadata or {}), **extract_metadata(spec, hook.settings)}
     )
@@ -106,14 +111,17 @@ def select_schools(hook: AeriesHook, schools: list[dict[str, Any]], school_codes
 
 
 def collect_table(hook: AeriesHook, spec: AeriesTable, school_codes: Iterable[int] | None, stats: RequestStats, *,
-                  as_arrow: bool = False, via_records: bool = False) -> Any:
+                  as_arrow: bool = False, via_records: bool = False, keep: Collection[str] | None = None) -> Any:
     """Every row of ``spec`` for the selected schools: a list of records, or (``as_arrow``) one Arrow
     table built page by page as the pages arrive, so that a table of millions of rows is never held as
     Python records: each page's JSON decoded by msgspec, or (``via_records``, the reference the tests and the
-    benchmark compare it with) by ``json.loads``."""
+    benchmark compare it with) by ``json.loads``. ``keep``: the columns the pages need to be converted to Arrow
+    (others may be left out, and the caller selects); all of them for teachers, whose pages are read for
+    ``StaffID1`` (:mod:`~aeries_hub.aeries.section_staff`)."""
     raw = as_arrow and not via_records
     settings = hook.settings
     codes = None if school_codes is None else [int(c) for c in school_codes]
+    page_keep = None if spec.name == "teachers" else keep
 
     def prepare(unit: int | None, rows: Any) -> Any:
         school_code = unit if spec.per_school else None
@@ -121,7 +129,7 @@ def collect_table(hook: AeriesHook, spec: AeriesTable, school_codes: Iterable[in
         rows = with_school_code(rows, school_code)
         if settings.api_version < 5:
             rows = [rename_pre_v5(row) for row in rows]
-        return rows_to_arrow_page(spec.name, rows) if as_arrow else rows
+        return rows_to_arrow_page(spec.name, rows, page_keep) if as_arrow else rows
 
     if spec.name == "schools":
         schools = read_schools(hook, stats, count_page=True)

@@ -230,3 +230,59 @@ def test_a_compressed_page_is_bounded_by_its_decoded_size(server, make_conn):
         "Aeries students: school 994, page 1 (records 1-100): the answer is larger than 20000 bytes, the connection "
         "extra max_page_bytes: raise it, or lower page_size so that a page holds fewer records")
     assert len(server.seen(server.api("schools/994/students"))) == 1
+
+
+# -- only some columns: the pages convert those, and the Parquet is the whole table's selected --------------------------
+
+#: Per table: its key, columns of odd values (an unknown field in a first record and in a later one, a number column
+#: with a number sent as text, a padded blank, a nested list), a known column no record has, and a name that is no
+#: column at all.
+SOME_COLUMNS = {
+    "students": {"StudentID", "SchoolCode", "NewAeriesDate", "NewAeriesCount", "CounselorNumber", "Grade",
+                 "MiddleName", "StudentPersonalEmailAddress", "NoSuchColumn"},
+    "staff": {"ID", "SchoolAccessPermissions", "LeaveDate", "FirstName", "NoSuchColumn"},
+    "teachers": {"SchoolCode", "TeacherNumber", "EmailAddress", "SectionStaffEndDate"},
+    "sections": {"SchoolCode", "SectionNumber", "SectionStaffMembers", "Room", "NoSuchColumn"},
+    "rosters": {"SchoolCode", "StudentID", "SectionNumber", "DateEnded"},
+    "contacts": {"StudentID", "SequenceNumber", "Extra"},
+}
+
+
+@pytest.mark.parametrize("table", sorted(SOME_COLUMNS))
+def test_an_extract_of_some_columns_is_the_whole_extract_with_only_those(hook, tmp_path, table):
+    import pyarrow.parquet as pq
+
+    from aeries_hub.aeries.collect import extract_to_parquet
+
+    whole = extract_to_parquet(hook, table, tmp_path / "whole.parquet")
+    some = extract_to_parquet(hook, table, tmp_path / "some.parquet", columns=SOME_COLUMNS[table])
+    expected = pq.read_table(tmp_path / "whole.parquet")
+    expected = expected.select([name for name in expected.column_names if name in SOME_COLUMNS[table]])
+    written = pq.read_table(tmp_path / "some.parquet")
+    assert written.schema.equals(expected.schema, check_metadata=True)
+    assert written.to_pylist() == expected.to_pylist()
+    assert some.columns == written.column_names
+    assert some.rows == whole.rows == written.num_rows
+    assert "NoSuchColumn" not in written.column_names
+
+
+def test_a_page_of_some_columns_keeps_their_first_seen_order_and_whole_page_types():
+    rows = [
+        {"SectionNumber": 1, "SchoolCode": 100, "Room": "  "},
+        {"SchoolCode": 100, "SectionNumber": 2, "Extra": "x", "Credit": " ",
+         "SectionStaffMembers": [{"StaffID": 7, "StartDate": "2025-08-01T00:00:00"}]},
+    ]
+    keep = {"SchoolCode", "Extra", "SectionNumber", "SectionStaffMembers", "Credit", "MaxStudents"}
+    page = rows_to_arrow_page("sections", rows, keep)
+    whole = rows_to_arrow_page("sections", rows)
+    assert page.column_names == ["SectionNumber", "SchoolCode", "Extra", "Credit", "SectionStaffMembers", "MaxStudents"]
+    assert page == whole.select(page.column_names)
+    assert rows_to_arrow_page("sections", rows[:1], {"SchoolCode", "Extra"}).column_names == ["SchoolCode"]
+    # kept keys the first record lacks: in the order they first appear, by record and then within it
+    rows = [{"SchoolCode": 100}, {"SchoolCode": 100, "Late": 1, "Later": 2}, {"Early": 3, "SchoolCode": 100, "Late": 4},
+            {"Later": 5, "SchoolCode": 100, "Earliest": 6}]
+    for keep in ({"SchoolCode", "Later", "Early", "Late", "Earliest"}, {"Earliest", "Early", "Later"}):
+        whole = rows_to_arrow_page("sections", rows)
+        page = rows_to_arrow_page("sections", rows, keep)
+        assert page == whole.select([name for name in whole.column_names if name in keep])
+    assert page.column_names[:3] == ["Later", "Early", "Earliest"]

@@ -53,7 +53,7 @@ def test_parquet_round_trip_with_nested_values(server, make_conn, tmp_path):
     assert list(frame["SectionNumber"]) == [12, 13]
 
 
-def test_empty_table_writes_known_columns(server, make_conn, tmp_path):
+def test_empty_table_writes_known_columns_or_those_asked_for(server, make_conn, tmp_path):
     conn_id = make_conn()
     server.json(server.api("schools"), SCHOOLS)
     for school in (990, 994):
@@ -67,6 +67,14 @@ def test_empty_table_writes_known_columns(server, make_conn, tmp_path):
     assert table.column_names == list(TABLES["students"].column_names)
     assert table.schema.field("StudentID").type == "int64"
     assert (result.pages, result.requests) == (2, 3)  # one page per school; the schools list is not a page
+
+    result = extract_to_parquet(hook, "students", tmp_path / "some.parquet", columns={"Grade", "StudentID", "NoSuch"})
+
+    table = pq.read_table(tmp_path / "some.parquet")
+    assert table.num_rows == 0 == result.rows
+    assert table.column_names == [name for name in TABLES["students"].column_names if name in ("StudentID", "Grade")]
+    assert table.schema.field("Grade").type == "int64"
+    assert table.schema.metadata[b"aeries.table"] == b"students"
 
 
 def test_extract_to_object_storage_path(server, make_conn):
