@@ -288,20 +288,12 @@ def extract_table(hook: AeriesHook, table: str, target, *, snapshot: ExtractSnap
                 handle.write(data)
             last_full = state["last_full_at"]
     if mode == "full":
-        result = extract_to_parquet(hook, table, target, school_codes=school_codes)
+        result = extract_to_parquet(hook, table, target, school_codes=school_codes, columns=columns)
         stats.requests += result.requests
         for cause, n in result.retry_causes.items():
             stats.retry_causes[cause] += n
         with target.open("rb") as handle:
             data = handle.read()
-        extracted = pq.read_table(io.BytesIO(data))
-        kept = _only(extracted, columns)
-        if kept is not extracted:
-            buffer = io.BytesIO()
-            pq.write_table(kept, buffer)
-            data = buffer.getvalue()
-            with target.open("wb") as handle:
-                handle.write(data)
         count, last_full = result.rows, started and _stamp(started)
         from_section_staff = result.section_staff_teachers
         per_page = timed(result.seconds, result.requests)
