@@ -57,6 +57,12 @@ class LastDelivery:
         path = self.folder / f"{stem}.parquet" if self.folder is not None else None
         return ParquetColumns(path) if path is not None and path.exists() else None
 
+    def same_snapshot(self, stem: str, path) -> bool:
+        """Whether the file at ``path`` is the last delivered snapshot of ``stem``, byte for byte: its sha256 is the
+        one the manifest names (which :meth:`DeliveredState.read` checked the snapshot against)."""
+        snapshots = (self.manifest or {}).get("snapshots")
+        return isinstance(snapshots, dict) and snapshots.get(stem) is not None and _sha256(path) == snapshots[stem]
+
 
 class DeliveredState:
     """The last delivered snapshot of one DAG to one target, and the generation before it.
@@ -153,8 +159,6 @@ class DeliveredState:
     def _problem(folder) -> str | None:
         """None when ``folder`` holds a readable generation, "missing" when it holds nothing, else what is
         wrong, naming the file."""
-        import hashlib
-
         path = folder / "delivered.json"
         if not path.exists():
             leftovers = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name != DRY_RUN_FILE) \
@@ -174,7 +178,7 @@ class DeliveredState:
             parquet = folder / f"{stem}.parquet"
             if not parquet.exists():
                 return f"{parquet} is missing (named by {path.name})"
-            if hashlib.sha256(_read(parquet)).hexdigest() != sha256:
+            if _sha256(parquet) != sha256:
                 return f"{parquet} is not the file {path.name} names (sha256 differs: cut off or replaced)"
         return None
 
@@ -182,6 +186,14 @@ class DeliveredState:
 def _read(path) -> bytes:
     with path.open("rb") as handle:
         return handle.read()
+
+
+def _sha256(path) -> str:
+    """A file's sha256, read a chunk at a time (a district's snapshots are tens of megabytes)."""
+    import hashlib
+
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 class FileChanges:
@@ -279,34 +291,38 @@ def compare(before, after, key: tuple[str, ...], columns: list[str],
     ``restricted`` ones). Values are compared as text, so a column read back as another dtype does not count as a
     change. Of rows with the same id, the first one counts.
 
-    Column-wise with Arrow (hash lookups of the ids, element-wise comparison of each column): no Python
-    object per row but the ids of the rows that changed, and one compared column of each side in memory.
+    Column-wise with Arrow: both sides' ids encoded in one hash pass (:class:`_Matched`), then integer work in numpy,
+    and one compared column of each side in memory at a time; no Python object per row but the ids of the rows
+    that changed.
     """
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     after = _as_columns(after)
     before = _as_columns(before) if before is not None else None
-    after_ids = _ids(after, key)
     before_ids = _ids(before, key) if before is not None else pa.array([], type=pa.large_string())
-    kept = _first_of_each(after_ids)  # positions in after of each id's first row
-    ids = after_ids.take(kept)
-    del after_ids
-    found = pc.index_in(ids, value_set=before_ids)  # each id's first row in before (null: new)
-    is_new = pc.is_null(found)
-    common = pc.indices_nonzero(pc.invert(is_new))
-    changed_mask = _differs(after, before, key, columns, kept.take(common), found.take(common))
-    removed_rows = _first_of_each(before_ids)
-    removed_ids = before_ids.take(removed_rows)
-    if len(removed_ids):  # (a first delivery has none: no hash set of every id for nothing)
-        removed_ids = removed_ids.filter(pc.invert(pc.is_in(removed_ids, value_set=ids)))
-    added, changed, removed = _sorted(ids.filter(is_new)), _sorted(ids.take(common).filter(changed_mask)), _sorted(removed_ids)
+    matched = _Matched(before_ids, _ids(after, key))
+    del before_ids
+    common = matched.found >= 0
+    changed_mask = _differs(after, before, key, columns, matched.kept[common], matched.found[common])
+    added = _sorted(matched.ids(matched.kept_codes[~common]))
+    changed = _sorted(matched.ids(matched.kept_codes[common][changed_mask]))
+    removed = _sorted(matched.ids(matched.removed_codes))
     samples = None
     shown = shown_key(key, restricted)
     if shown != key:  # the key holds more than ids (an e-mail, a group named after a teacher): show its ids only
         samples = {"added": _shown_sample(after, key, shown, added), "changed": _shown_sample(after, key, shown, changed),
                    "removed": _shown_sample(before, key, shown, removed) if before is not None else []}
-    return FileChanges(len(removed_rows), len(ids), added, changed, removed, samples)
+    return FileChanges(matched.rows_before, len(matched.kept), added, changed, removed, samples)
+
+
+def unchanged(table, key: tuple[str, ...]) -> FileChanges:
+    """What :func:`compare` finds for a file compared with itself (the same bytes as the last delivery's): no
+    change, and as many rows on each side as the file has distinct ids."""
+    import pyarrow.compute as pc
+
+    ids = _ids(_as_columns(table), key)
+    rows, none = len(pc.unique(ids)), ids[:0]
+    return FileChanges(rows, rows, none, none, none)
 
 
 #: A key column whose name ends so holds an identifier or a code (StudentID, SchoolCode, sourcedId): what reports and
@@ -348,7 +364,8 @@ class ParquetColumns:
 
         with self.path.open("rb") as handle:  # (one thread, no pre-buffering: less held at once)
             values = pq.ParquetFile(handle, pre_buffer=False).read(columns=[column], use_threads=False).column(0).combine_chunks()
-        return pc.fill_null(values.cast(pa.large_string()), "")
+        values = values.cast(pa.large_string())
+        return pc.fill_null(values, "") if values.null_count else values  # (a scalar "" imports pandas)
 
 
 class _FrameColumns:
@@ -394,30 +411,71 @@ def _ids(table, key: tuple[str, ...]):
     return parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, pa.scalar("/", pa.large_string()))
 
 
-def _first_of_each(ids):
-    """Positions of the first row of each distinct id, in row order."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
+class _Matched:
+    """Both sides' ids as codes of one dictionary (one hash pass over both at once; ``before`` first), and what
+    :func:`compare` needs of them as numpy arrays: the position of each id's first row on each side."""
 
-    first = pc.index_in(ids, value_set=ids).to_numpy(zero_copy_only=False)
-    return pa.array(np.flatnonzero(first == np.arange(len(ids))))
+    def __init__(self, before_ids, after_ids):
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        encoded = pc.dictionary_encode(pa.chunked_array([before_ids, after_ids], type=pa.large_string()))
+        self.dictionary = encoded.chunks[-1].dictionary  # (every chunk has the whole dictionary)
+        codes = np.concatenate([chunk.indices.to_numpy(zero_copy_only=False) for chunk in encoded.chunks])
+        del encoded
+        before_codes, after_codes = codes[:len(before_ids)], codes[len(before_ids):]
+        first_before = _first_rows(before_codes, len(self.dictionary))
+        first_after = _first_rows(after_codes, len(self.dictionary))
+        #: The positions in after of each id's first row, in row order, and the ids' codes.
+        self.kept = np.flatnonzero(first_after[after_codes] == np.arange(len(after_codes)))
+        self.kept_codes = after_codes[self.kept]
+        #: Each kept id's first row in before (-1: new).
+        self.found = first_before[self.kept_codes]
+        self.removed_codes = np.flatnonzero((first_before >= 0) & (first_after < 0))
+        self.rows_before = int(np.count_nonzero(first_before >= 0))
+
+    def ids(self, codes):
+        import pyarrow as pa
+
+        return self.dictionary.take(pa.array(codes))
+
+
+def _first_rows(codes, size: int):
+    """For each code below ``size``, the position of its first occurrence in ``codes`` (-1: none)."""
+    import numpy as np
+
+    first = np.full(size, len(codes), dtype=np.int64)
+    np.minimum.at(first, codes, np.arange(len(codes)))  # (a plain assignment leaves which duplicate wins undefined)
+    first[first == len(codes)] = -1
+    return first
 
 
 def _differs(after, before, key: tuple[str, ...], columns: list[str], after_rows, before_rows):
     """Per common id: whether any compared value differs (compared as tuples: another column count differs),
-    one column of each side read at a time."""
+    one column of each side read at a time. A side whose rows are all of its rows in order is not copied."""
     import numpy as np
-    import pyarrow as pa
     import pyarrow.compute as pc
 
     compared = [c for c in columns if c in after.columns and c not in key]
     if before is None or compared != [c for c in columns if c in before.columns and c not in key]:
-        return pa.array(np.ones(len(after_rows), dtype=bool))
-    differs = pa.array(np.zeros(len(after_rows), dtype=bool))
+        return np.ones(len(after_rows), dtype=bool)
+    differs = np.zeros(len(after_rows), dtype=bool)
     for column in compared:
-        differs = pc.or_(differs, pc.not_equal(after.text(column).take(after_rows), before.text(column).take(before_rows)))
+        after_values, before_values = _rows_of(after.text(column), after_rows), _rows_of(before.text(column), before_rows)
+        differs |= pc.not_equal(after_values, before_values).to_numpy(zero_copy_only=False)
+        del after_values, before_values
     return differs
+
+
+def _rows_of(values, rows):
+    """``values`` at ``rows`` (numpy positions); ``values`` itself when ``rows`` are all its positions in order."""
+    import numpy as np
+    import pyarrow as pa
+
+    if len(rows) == len(values) and (not len(rows) or (rows[0] == 0 and np.all(np.diff(rows) == 1))):
+        return values
+    return values.take(pa.array(rows))
 
 
 def _sorted(ids):
