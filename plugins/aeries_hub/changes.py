@@ -420,9 +420,10 @@ class _Matched:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        encoded = pc.dictionary_encode(pa.chunked_array([before_ids, after_ids], type=pa.large_string()))
-        self.dictionary = encoded.chunks[-1].dictionary  # (every chunk has the whole dictionary)
-        codes = np.concatenate([chunk.indices.to_numpy(zero_copy_only=False) for chunk in encoded.chunks])
+        encoded = pc.dictionary_encode(pa.chunked_array([before_ids, after_ids], type=pa.large_string())).chunks
+        # (every chunk has the whole dictionary; an empty side has no chunk)
+        self.dictionary = encoded[-1].dictionary if encoded else pa.array([], type=pa.large_string())
+        codes = np.concatenate([chunk.indices.to_numpy(zero_copy_only=False) for chunk in encoded] or [np.array([], np.int32)])
         del encoded
         before_codes, after_codes = codes[:len(before_ids)], codes[len(before_ids):]
         first_before = _first_rows(before_codes, len(self.dictionary))

@@ -95,6 +95,8 @@ def test_of_rows_with_the_same_id_the_first_one_counts_wherever_the_rows_are():
     assert (changes.rows_before, changes.rows_after) == (4, 4)
     reordered = compare(before, after.iloc[[2, 1, 0, 5, 4, 3, 6]], ("id",), COLUMNS)
     assert (reordered.added, reordered.changed, reordered.removed) == (["4"], ["1", "2"], ["5"])
+    assert compare(before, after.iloc[:0], ("id",), COLUMNS).removed == ["1", "2", "3", "5"]
+    assert compare(before.iloc[:0], after.iloc[:0], ("id",), COLUMNS).to_dict()["rows_after"] == 0
 
 
 def test_a_file_of_the_last_snapshots_bytes_is_unchanged_without_comparing_its_rows(tmp_path):
