@@ -12,7 +12,7 @@ log = logging.getLogger(__name__)
 
 CHUNK = 1 << 20
 #: zlib's fastest level: a third of the default level's (6) CPU on a district's CSVs, for a zip about a fifth larger
-#: (docs/benchmarks.md, Package and change tracking).
+#: (docs/benchmarks.md, "District scale: change tracking and the package of the 0% and 1% runs").
 COMPRESS_LEVEL = 1
 
 
