@@ -16,6 +16,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from aeries_hub.key_columns import Matched, ParquetColumns, as_columns, key_ids, rows_differ
+
 STATE_FOLDER = "_last_delivered"
 SAMPLE_SIZE = 20
 
@@ -56,6 +58,12 @@ class LastDelivery:
         """The last delivered rows of a file, read a column at a time (see :func:`compare`)."""
         path = self.folder / f"{stem}.parquet" if self.folder is not None else None
         return ParquetColumns(path) if path is not None and path.exists() else None
+
+    def same_snapshot(self, stem: str, path) -> bool:
+        """Whether the file at ``path`` is the last delivered snapshot of ``stem``, byte for byte: its sha256 is the
+        one the manifest names (which :meth:`DeliveredState.read` checked the snapshot against)."""
+        snapshots = (self.manifest or {}).get("snapshots")
+        return isinstance(snapshots, dict) and snapshots.get(stem) is not None and _sha256(path) == snapshots[stem]
 
 
 class DeliveredState:
@@ -153,8 +161,6 @@ class DeliveredState:
     def _problem(folder) -> str | None:
         """None when ``folder`` holds a readable generation, "missing" when it holds nothing, else what is
         wrong, naming the file."""
-        import hashlib
-
         path = folder / "delivered.json"
         if not path.exists():
             leftovers = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name != DRY_RUN_FILE) \
@@ -174,7 +180,7 @@ class DeliveredState:
             parquet = folder / f"{stem}.parquet"
             if not parquet.exists():
                 return f"{parquet} is missing (named by {path.name})"
-            if hashlib.sha256(_read(parquet)).hexdigest() != sha256:
+            if _sha256(parquet) != sha256:
                 return f"{parquet} is not the file {path.name} names (sha256 differs: cut off or replaced)"
         return None
 
@@ -182,6 +188,14 @@ class DeliveredState:
 def _read(path) -> bytes:
     with path.open("rb") as handle:
         return handle.read()
+
+
+def _sha256(path) -> str:
+    """A file's sha256, read a chunk at a time (a district's snapshots are tens of megabytes)."""
+    import hashlib
+
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 class FileChanges:
@@ -279,34 +293,38 @@ def compare(before, after, key: tuple[str, ...], columns: list[str],
     ``restricted`` ones). Values are compared as text, so a column read back as another dtype does not count as a
     change. Of rows with the same id, the first one counts.
 
-    Column-wise with Arrow (hash lookups of the ids, element-wise comparison of each column): no Python
-    object per row but the ids of the rows that changed, and one compared column of each side in memory.
+    Column-wise with Arrow: both sides' ids encoded in one hash pass (:class:`Matched`), then integer work in numpy,
+    and one compared column of each side in memory at a time; no Python object per row but the ids of the rows
+    that changed.
     """
     import pyarrow as pa
-    import pyarrow.compute as pc
 
-    after = _as_columns(after)
-    before = _as_columns(before) if before is not None else None
-    after_ids = _ids(after, key)
-    before_ids = _ids(before, key) if before is not None else pa.array([], type=pa.large_string())
-    kept = _first_of_each(after_ids)  # positions in after of each id's first row
-    ids = after_ids.take(kept)
-    del after_ids
-    found = pc.index_in(ids, value_set=before_ids)  # each id's first row in before (null: new)
-    is_new = pc.is_null(found)
-    common = pc.indices_nonzero(pc.invert(is_new))
-    changed_mask = _differs(after, before, key, columns, kept.take(common), found.take(common))
-    removed_rows = _first_of_each(before_ids)
-    removed_ids = before_ids.take(removed_rows)
-    if len(removed_ids):  # (a first delivery has none: no hash set of every id for nothing)
-        removed_ids = removed_ids.filter(pc.invert(pc.is_in(removed_ids, value_set=ids)))
-    added, changed, removed = _sorted(ids.filter(is_new)), _sorted(ids.take(common).filter(changed_mask)), _sorted(removed_ids)
+    after = as_columns(after)
+    before = as_columns(before) if before is not None else None
+    before_ids = key_ids(before, key) if before is not None else pa.array([], type=pa.large_string())
+    matched = Matched(before_ids, key_ids(after, key))
+    del before_ids
+    common = matched.found >= 0
+    changed_mask = rows_differ(after, before, key, columns, matched.kept[common], matched.found[common])
+    added = _sorted(matched.ids(matched.kept_codes[~common]))
+    changed = _sorted(matched.ids(matched.kept_codes[common][changed_mask]))
+    removed = _sorted(matched.ids(matched.removed_codes))
     samples = None
     shown = shown_key(key, restricted)
     if shown != key:  # the key holds more than ids (an e-mail, a group named after a teacher): show its ids only
         samples = {"added": _shown_sample(after, key, shown, added), "changed": _shown_sample(after, key, shown, changed),
                    "removed": _shown_sample(before, key, shown, removed) if before is not None else []}
-    return FileChanges(len(removed_rows), len(ids), added, changed, removed, samples)
+    return FileChanges(matched.rows_before, len(matched.kept), added, changed, removed, samples)
+
+
+def unchanged(table, key: tuple[str, ...]) -> FileChanges:
+    """What :func:`compare` finds for a file compared with itself (the same bytes as the last delivery's): no
+    change, and as many rows on each side as the file has distinct ids."""
+    import pyarrow.compute as pc
+
+    ids = _sorted(key_ids(as_columns(table), key))  # (sorted and counted: a third of pc.unique's memory, and faster)
+    rows = len(ids) and 1 + pc.sum(pc.not_equal(ids[1:], ids[:-1]), min_count=0).as_py()
+    return FileChanges(rows, rows, ids[:0], ids[:0], ids[:0])
 
 
 #: A key column whose name ends so holds an identifier or a code (StudentID, SchoolCode, sourcedId): what reports and
@@ -327,47 +345,8 @@ def _shown_sample(table, key: tuple[str, ...], shown: tuple[str, ...], ids) -> l
     first = ids[:SAMPLE_SIZE]
     if not shown or not len(first):
         return []
-    positions = pc.index_in(first, value_set=_ids(table, key))
-    return _ids(table, shown).take(positions).to_pylist()
-
-
-class ParquetColumns:
-    """A Parquet file (a path or ObjectStoragePath) read one column at a time, as text."""
-
-    def __init__(self, path):
-        import pyarrow.parquet as pq
-
-        self.path = path
-        with path.open("rb") as handle:
-            self.columns = pq.read_schema(handle).names
-
-    def text(self, column: str):
-        import pyarrow as pa
-        import pyarrow.compute as pc
-        import pyarrow.parquet as pq
-
-        with self.path.open("rb") as handle:  # (one thread, no pre-buffering: less held at once)
-            values = pq.ParquetFile(handle, pre_buffer=False).read(columns=[column], use_threads=False).column(0).combine_chunks()
-        return pc.fill_null(values.cast(pa.large_string()), "")
-
-
-class _FrameColumns:
-    """A data frame's columns as text ('' for null), as :class:`ParquetColumns` gives a file's."""
-
-    def __init__(self, frame):
-        self.frame = frame
-        self.columns = list(frame.columns)
-
-    def text(self, column: str):
-        import pyarrow as pa
-
-        values = pa.array(self.frame[column].astype("string").fillna("").array)
-        values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-        return values.cast(pa.large_string())  # one type on both sides (parquet may hold either)
-
-
-def _as_columns(table):
-    return table if isinstance(table, (ParquetColumns, _FrameColumns)) else _FrameColumns(table)
+    positions = pc.index_in(first, value_set=key_ids(table, key))
+    return key_ids(table, shown).take(positions).to_pylist()
 
 
 def id_sample(path, columns: tuple[str, ...], size: int = SAMPLE_SIZE) -> tuple[list[str], int]:
@@ -375,49 +354,14 @@ def id_sample(path, columns: tuple[str, ...], size: int = SAMPLE_SIZE) -> tuple[
     distinct ids it has."""
     import pyarrow.compute as pc
 
-    ids = _sorted(pc.unique(_ids(ParquetColumns(path), columns)))
+    ids = _sorted(pc.unique(key_ids(ParquetColumns(path), columns)))
     return ids[:size].to_pylist(), len(ids)
 
 
 def row_ids(table, key: tuple[str, ...]):
     """Each row's id in a data frame or :class:`ParquetColumns`: its ``key`` values as text joined with ``/``, as
     :func:`compare` matches them."""
-    return _ids(_as_columns(table), key)
-
-
-def _ids(table, key: tuple[str, ...]):
-    """The rows' ids: the key values as text joined with ``/``."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    parts = [table.text(k) for k in key]
-    return parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, pa.scalar("/", pa.large_string()))
-
-
-def _first_of_each(ids):
-    """Positions of the first row of each distinct id, in row order."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    first = pc.index_in(ids, value_set=ids).to_numpy(zero_copy_only=False)
-    return pa.array(np.flatnonzero(first == np.arange(len(ids))))
-
-
-def _differs(after, before, key: tuple[str, ...], columns: list[str], after_rows, before_rows):
-    """Per common id: whether any compared value differs (compared as tuples: another column count differs),
-    one column of each side read at a time."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    compared = [c for c in columns if c in after.columns and c not in key]
-    if before is None or compared != [c for c in columns if c in before.columns and c not in key]:
-        return pa.array(np.ones(len(after_rows), dtype=bool))
-    differs = pa.array(np.zeros(len(after_rows), dtype=bool))
-    for column in compared:
-        differs = pc.or_(differs, pc.not_equal(after.text(column).take(after_rows), before.text(column).take(before_rows)))
-    return differs
+    return key_ids(as_columns(table), key)
 
 
 def _sorted(ids):

@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 def compare_files(mapping: Mapping, run: RunFolder, last_delivery) -> tuple[dict[str, dict], list[str]]:
     """Every built file compared with its last delivered snapshot by its key: the counts per file, and where the
     changes exceed the mapping's mass-change guard (when there was a delivery to compare with)."""
-    from aeries_hub.changes import ParquetColumns, compare
+    from aeries_hub.changes import ParquetColumns, compare, unchanged
     from aeries_hub.resources import use_allocators_that_return_memory
 
     use_allocators_that_return_memory()  # each file's ids and columns are freed before the next file's
@@ -25,8 +25,12 @@ def compare_files(mapping: Mapping, run: RunFolder, last_delivery) -> tuple[dict
     files = {}
     for output in mapping.outputs:
         before = last_delivery.snapshot_columns(output.stem)
-        changes = compare(before, ParquetColumns(run.path("built", f"{output.stem}.parquet")), output.key,
-                          output.delivered_columns, output.restricted_columns)
+        built = run.path("built", f"{output.stem}.parquet")
+        if before is not None and last_delivery.same_snapshot(output.stem, built):  # no row to compare
+            changes = unchanged(ParquetColumns(built), output.key)
+        else:
+            changes = compare(before, ParquetColumns(built), output.key, output.delivered_columns,
+                              output.restricted_columns)
         files[output.file] = counts = changes.to_dict()
         if last:
             exceeded += [f"{output.file}: {reason}" for reason in mapping.guard.exceeded(changes.rows_before, counts["removed"], counts["changed"])]

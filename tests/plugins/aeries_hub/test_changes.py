@@ -12,10 +12,12 @@ from airflow.sdk import ObjectStoragePath
 from aeries_hub.changes import (
     DeliveredState,
     LastDelivery,
+    ParquetColumns,
     StateUnreadable,
     compare,
     id_sample,
     shown_key,
+    unchanged,
 )
 from aeries_hub.mapping.models import Guard
 from aeries_hub.quality.volumes import extract_volumes, volume_drops
@@ -82,6 +84,38 @@ def test_a_compound_key_is_joined_with_a_slash_and_dtypes_do_not_count_as_change
     changes = compare(before, after, ("school", "id"), ["school", "id", "name"])
     assert (changes.added, changes.changed, changes.removed) == ([], [], [])
     assert compare(None, after, ("school", "id"), ["name"]).added == ["100/1", "100/2"]
+
+
+def test_of_rows_with_the_same_id_the_first_one_counts_wherever_the_rows_are():
+    before = frame(("1", "100", "Ann"), ("2", "100", "Bo"), ("1", "100", "Zed"), ("3", "200", "Cy"), ("5", "200", "Ed"))
+    after = frame(("3", "200", "Cy"), ("2", "100", "Bo"), ("2", "100", "Bob"), ("1", "100", "Ann"), ("4", "200", "Di"),
+                  ("1", "100", "Al"), ("3", "200", "Cyd"))
+    changes = compare(before, after, ("id",), COLUMNS)
+    assert (changes.added, changes.changed, changes.removed) == (["4"], [], ["5"])
+    assert (changes.rows_before, changes.rows_after) == (4, 4)
+    reordered = compare(before, after.iloc[[2, 1, 0, 5, 4, 3, 6]], ("id",), COLUMNS)
+    assert (reordered.added, reordered.changed, reordered.removed) == (["4"], ["1", "2"], ["5"])
+    assert compare(before, after.iloc[:0], ("id",), COLUMNS).removed == ["1", "2", "3", "5"]
+    assert compare(before.iloc[:0], after.iloc[:0], ("id",), COLUMNS).to_dict()["rows_after"] == 0
+
+
+def test_a_file_of_the_last_snapshots_bytes_is_unchanged_without_comparing_its_rows(tmp_path):
+    """track_changes compares no row of a built file whose sha256 is its snapshot's: the counts are compare()'s."""
+    state = DeliveredState(ObjectStoragePath(f"file://{tmp_path}"), "aeries_to_destiny", "sftp")
+    rows = [("1", "100", "Ann"), ("2", "100", "Bo"), ("1", "100", "Zed")]
+    state.save({"patrons": parquet(*rows)}, manifest("manual__1"))
+    built = tmp_path / "built.parquet"
+    built.write_bytes(parquet(*rows))
+    last = state.read()
+    assert last.same_snapshot("patrons", built)
+    assert unchanged(ParquetColumns(built), ("id",)) == compare(frame(*rows), frame(*rows), ("id",), COLUMNS)
+    assert unchanged(ParquetColumns(built), ("school", "id")).to_dict() == {
+        "rows_before": 2, "rows_after": 2, "added": 0, "changed": 0, "removed": 0, "unchanged": 2,
+        "sample_added": [], "sample_changed": [], "sample_removed": []}
+    assert not last.same_snapshot("teachers", built)  # no snapshot of that file
+    built.write_bytes(parquet(*rows[:2]))
+    assert not last.same_snapshot("patrons", built)
+    assert not LastDelivery(None, None, None, []).same_snapshot("patrons", built)
 
 
 def test_guard_needs_approval_above_either_percentage_once_the_change_reaches_min_rows():
