@@ -192,10 +192,9 @@ def _read(path) -> bytes:
 
 def _sha256(path) -> str:
     """A file's sha256, read a chunk at a time (a district's snapshots are tens of megabytes)."""
-    import hashlib
+    from aeries_hub.delivery import size_and_sha256
 
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
+    return size_and_sha256(path)[1]
 
 
 class FileChanges:
