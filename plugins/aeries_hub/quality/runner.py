@@ -46,6 +46,18 @@ REJECT_REASON = "_reject_reason"
 SAMPLE_SIZE = 5
 _UNIQUENESS = ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique")
 _CONTAINS = "expect_column_distinct_values_to_contain_set"
+#: Rows that checks testing each row on its own see at a time: GX keeps what it computes for each check of a
+#: batch (masks, failing values), which for a district's enrollments.csv (millions of rows) came to more than
+#: the file itself.
+VALIDATION_BATCH_ROWS = 250_000
+#: Row-level expectations whose outcome for a row depends on the other rows (or on the whole column's type).
+_ACROSS_ROWS = _UNIQUENESS + (
+    "expect_column_values_to_be_increasing",
+    "expect_column_values_to_be_decreasing",
+    "expect_column_value_z_scores_to_be_less_than",
+    "expect_column_values_to_be_of_type",
+    "expect_column_values_to_be_in_type_list",
+)
 
 
 @dataclass
@@ -241,6 +253,7 @@ def validate_frame(
     docs_dir: str | os.PathLike | None = None,
     id_columns: Sequence[str] = (),
     data_docs: bool = True,
+    batch_rows: int = VALIDATION_BATCH_ROWS,
 ) -> ValidationOutcome:
     """Validate ``df`` against ``checks`` with Great Expectations.
 
@@ -249,6 +262,9 @@ def validate_frame(
     index lists every table). ``data_docs=False`` writes only the validation JSON (no HTML site, whose
     rendering costs about half a second a table and whose static files are 3 MB a folder).
     ``id_columns`` are added to sample rows to identify them (e.g. StudentID).
+    A frame of more than ``batch_rows`` rows has its checks that test each row on its own validated
+    ``batch_rows`` rows at a time, and its checks across rows once on the columns they read (the outcome is the
+    same as validating it whole).
     Raises CheckConfigError when a check cannot be built (bad arguments, unknown value_set_from table).
     """
     started = time.perf_counter()
@@ -275,18 +291,25 @@ def validate_frame(
     timings["gx_import"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    work, specs = prepare_frame(df, checks, runnable, tables or {})
+    in_slices = {i for i in runnable if _row_by_row(checks[i])} if row_count > batch_rows else set()
+    work, specs = prepare_frame(df, checks, [i for i in runnable if i not in in_slices], tables or {})
     validator = FrameValidator(gx, _safe(name), docs_dir if data_docs else None)
     reject_batch: Any = None
 
     positions = np.arange(row_count)  # gate frame position -> caller's position
     reasons: np.ndarray | None = None  # per caller's position: "" or the reasons joined by "; "
+    whole_rejects = [i for i in reject_ids if i not in in_slices]
     if reject_ids:
-        suite = validator.suite(f"{_safe(name)}-rejects", checks, reject_ids, specs)
-        reject_frame = phase_frame(work, checks, reject_ids, specs)
-        reject_batch = validator.batch(reject_frame)
-        gx_results = validator.validate(reject_batch, suite, every_failing_row=True, artifact="rejects_validation_json",
-                                        file_name=f"{_safe(name)}.rejects.validation.json")
+        file_name = f"{_safe(name)}.rejects.validation.json"
+        gx_results = _validate_in_slices(validator, f"{_safe(name)}-rejects", df, positions, checks,
+                                         [i for i in reject_ids if i in in_slices], tables or {}, batch_rows,
+                                         every_failing_row=True, artifact="rejects_validation_json", file_name=file_name)
+        if whole_rejects:
+            suite = validator.suite(f"{_safe(name)}-rejects", checks, whole_rejects, specs)
+            reject_frame = phase_frame(work, checks, whole_rejects, specs)
+            reject_batch = validator.batch(reject_frame)
+            gx_results += validator.validate(reject_batch, suite, every_failing_row=True,
+                                             artifact="rejects_validation_json", file_name=file_name)
         for gx_result in sorted(gx_results, key=lambda found: found.check):
             check = checks[gx_result.check]
             result = _result_for(check, gx_result=gx_result)
@@ -304,19 +327,26 @@ def validate_frame(
         if reasons is not None:
             positions = np.flatnonzero(reasons == "")
 
-    gate_frame = phase_frame(work, checks, gate_ids, specs)
+    whole_gates = [i for i in gate_ids if i not in in_slices]
+    gate_frame = phase_frame(work, checks, whole_gates, specs)
     gate_frame = gate_frame if reasons is None else gate_frame.iloc[positions].reset_index(drop=True)
-    counted = [i for i in gate_ids if hasattr(checks[i].rule, "failing_groups")]  # counts per group: of the rows left
+    counted = [i for i in whole_gates if hasattr(checks[i].rule, "failing_groups")]  # counts per group: of the rows left
     remaining = work if reasons is None or not counted else work.iloc[positions].reset_index(drop=True)
     for i in counted if reasons is not None else ():
         gate_frame[specs[i].kwargs["column"]] = rule_column(checks[i], remaining, tables or {})
-    suite = validator.suite(_safe(name), checks, gate_ids, specs)
-    if reasons is None and reject_batch is not None and list(reject_frame.columns) == list(gate_frame.columns):
-        batch = reject_batch
-    else:
-        batch = validator.batch(gate_frame)
-    for gx_result in validator.validate(batch, suite, every_failing_row=False, artifact="validation_json",
-                                        file_name=f"{_safe(name)}.validation.json"):
+    file_name = f"{_safe(name)}.validation.json"
+    sliced_gates = [i for i in gate_ids if i in in_slices]
+    gx_results = _validate_in_slices(validator, _safe(name), df, positions, checks, sliced_gates, tables or {},
+                                     batch_rows, every_failing_row=False, artifact="validation_json", file_name=file_name)
+    if whole_gates or not sliced_gates:
+        suite = validator.suite(_safe(name), checks, whole_gates, specs)
+        if reasons is None and reject_batch is not None and list(reject_frame.columns) == list(gate_frame.columns):
+            batch = reject_batch
+        else:
+            batch = validator.batch(gate_frame)
+        gx_results += validator.validate(batch, suite, every_failing_row=False, artifact="validation_json",
+                                         file_name=file_name)
+    for gx_result in gx_results:
         check_id = gx_result.check
         check = checks[check_id]
         result = _result_for(check, gx_result=gx_result)
@@ -361,6 +391,63 @@ def validate_frame(
         artifacts=artifacts,
         timings=timings,
     )
+
+
+# ------------------------------------------------------------------------------------- slices of rows
+
+def _row_by_row(check: Check) -> bool:
+    """Whether the check's outcome for a row depends on that row alone, so that it can be validated a slice of
+    rows at a time (``mostly`` weighs every row: such a check is validated whole)."""
+    return check.row_level and check.rule is None and check.expectation not in _ACROSS_ROWS \
+        and "mostly" not in check.kwargs
+
+
+def _validate_in_slices(validator: FrameValidator, suite_name: str, df: pd.DataFrame, positions: np.ndarray,
+                        checks: list[Check], ids: list[int], tables: Mapping[str, pd.DataFrame], batch_rows: int, *,
+                        every_failing_row: bool, artifact: str, file_name: str) -> list[ExpectationResult]:
+    """The checks ``ids`` (row by row) validated on the rows of ``df`` at ``positions``, ``batch_rows`` at a time;
+    the results' failing rows are positions in ``positions``."""
+    if not ids:
+        return []
+    suites: dict[str, Any] = {}
+    read = {column for i in ids for column in checks[i].reads}
+    columns = [n for n, column in enumerate(df.columns) if column in read]
+
+    def slices():
+        for start in range(0, len(positions), batch_rows):
+            rows = df.iloc[positions[start:start + batch_rows], columns]
+            work, specs = prepare_frame(rows, checks, ids, tables)
+            del rows
+            frame = phase_frame(work, checks, ids, specs)
+            del work
+            key = repr(sorted((i, spec.expectation, sorted(spec.kwargs.items(), key=str)) for i, spec in specs.items()))
+            if not suites:  # (a slice whose checks GX sees differently: e.g. a value that is not text)
+                suites[key] = validator.suite(suite_name, checks, ids, specs)
+            elif key not in suites:
+                raise _SlicesDiffer
+            yield start, frame.reset_index(drop=True)
+
+    try:
+        iterator = slices()
+        first = next(iterator)
+        suite = next(iter(suites.values()))
+        return validator.validate_in_batches(_chained(first, iterator), suite, every_failing_row=every_failing_row,
+                                             artifact=artifact, file_name=file_name)
+    except _SlicesDiffer:
+        rows = df.iloc[positions, columns]
+        work, specs = prepare_frame(rows, checks, ids, tables)
+        suite = validator.suite(suite_name, checks, ids, specs)
+        return validator.validate(validator.batch(phase_frame(work, checks, ids, specs)), suite,
+                                  every_failing_row=every_failing_row, artifact=artifact, file_name=file_name)
+
+
+class _SlicesDiffer(Exception):
+    """Two slices of rows gave GX different arguments for a check: the rows are validated whole."""
+
+
+def _chained(first, rest):
+    yield first
+    yield from rest
 
 
 # ------------------------------------------------------------------------------------- check results
