@@ -34,11 +34,13 @@ from aeries_hub.quality.checks import TABLE, Check
 from aeries_hub.quality.gx_adapter import ExpectationResult, FrameValidator, import_gx
 from aeries_hub.quality.helpers import (
     ExpectationSpec,
+    columns_of,
     phase_frame,
     plain,
     prepare_frame,
     reference_values,
     rule_column,
+    unique_flags,
 )
 from aeries_hub.quality.messages import groups_text
 
@@ -334,6 +336,10 @@ def validate_frame(
     remaining = work if reasons is None or not counted else work.iloc[positions].reset_index(drop=True)
     for i in counted if reasons is not None else ():
         gate_frame[specs[i].kwargs["column"]] = rule_column(checks[i], remaining, tables or {})
+    for i in whole_gates if reasons is not None else ():  # unique among the rows left
+        if checks[i].expectation == _UNIQUENESS[0] and specs[i].own_kwargs:
+            tested = work[specs[i].own_kwargs["column"]].iloc[positions].reset_index(drop=True)
+            gate_frame[specs[i].kwargs["column"]] = unique_flags(tested)
     file_name = f"{_safe(name)}.validation.json"
     sliced_gates = [i for i in gate_ids if i in in_slices]
     gx_results = _validate_in_slices(validator, _safe(name), df, positions, checks, sliced_gates, tables or {},
@@ -358,7 +364,7 @@ def validate_frame(
             result.groups = _failing_groups(check, remaining)
         if check.expectation in _UNIQUENESS and check.severity == "warning" and not result.success \
                 and not result.exception:
-            result.shared = _shared_values(df, positions, gate_frame, specs[check_id], check, id_columns)
+            result.shared = _shared_values(df, positions, work, specs[check_id], check, id_columns)
         if check.expectation == _CONTAINS and check.value_set_from and not result.success and not result.exception:
             found = set(gate_frame[specs[check_id].kwargs["column"]].dropna().astype(str))
             result.missing = [v for v in map(str, reference_values(check, tables or {})) if v not in found]
@@ -499,12 +505,17 @@ def _sample(df: pd.DataFrame, positions: np.ndarray, columns: Sequence[str], id_
     return sample
 
 
-def _shared_values(df: pd.DataFrame, positions: np.ndarray, gate_frame: pd.DataFrame, spec: ExpectationSpec,
+def _shared_values(df: pd.DataFrame, positions: np.ndarray, work: pd.DataFrame, spec: ExpectationSpec,
                    check: Check, id_columns: Sequence[str]) -> list[dict[str, Any]]:
     """The values of a failed uniqueness check that several rows share, in the order they first occur, each with
-    how many rows share it and their ids. The rows are the ones GX tested (``gate_frame``, blanks as null with
-    ``ignore_blank``), skipped as GX skips them: a null value, or for a compound check its ``ignore_row_if``."""
-    tested = list(spec.kwargs["column_list"]) if "column_list" in spec.kwargs else [spec.kwargs["column"]]
+    how many rows share it and their ids. The rows are the ones GX tested (``work``'s at ``positions``, blanks as
+    null with ``ignore_blank``), skipped as GX skips them: a null value, or for a compound check its
+    ``ignore_row_if``."""
+    kwargs = spec.own_kwargs or spec.kwargs
+    tested = list(kwargs["column_list"]) if "column_list" in kwargs else [kwargs["column"]]
+    gate_frame = columns_of(work, tested)
+    if len(positions) != len(work):
+        gate_frame = gate_frame.iloc[positions].reset_index(drop=True)
     missing = gate_frame[tested].isna()
     skip = spec.kwargs.get("ignore_row_if", "all_values_are_missing") if len(tested) > 1 else "any_value_is_missing"
     skipped = {"all_values_are_missing": missing.all(axis=1), "any_value_is_missing": missing.any(axis=1),
