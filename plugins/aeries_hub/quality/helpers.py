@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -230,6 +230,37 @@ def columns_of(frame: pd.DataFrame, columns: list) -> pd.DataFrame:
     if not frame.columns.is_unique:
         return frame[columns].reset_index(drop=True)
     return pd.DataFrame({column: frame[column].array for column in columns}, index=pd.RangeIndex(len(frame)), copy=False)
+
+
+def shared_values(df: pd.DataFrame, positions: np.ndarray, work: pd.DataFrame, spec: ExpectationSpec,
+                   check: Check, id_columns: Sequence[str]) -> list[dict[str, Any]]:
+    """The values of a failed uniqueness check that several rows share, in the order they first occur, each with
+    how many rows share it and their ids. The rows are the ones GX tested (``work``'s at ``positions``, blanks as
+    null with ``ignore_blank``), skipped as GX skips them: a null value, or for a compound check its
+    ``ignore_row_if``."""
+    kwargs = spec.own_kwargs or spec.kwargs
+    tested = list(kwargs["column_list"]) if "column_list" in kwargs else [kwargs["column"]]
+    gate_frame = columns_of(work, tested)
+    if len(positions) != len(work):
+        gate_frame = gate_frame.iloc[positions].reset_index(drop=True)
+    missing = gate_frame[tested].isna()
+    skip = spec.kwargs.get("ignore_row_if", "all_values_are_missing") if len(tested) > 1 else "any_value_is_missing"
+    skipped = {"all_values_are_missing": missing.all(axis=1), "any_value_is_missing": missing.any(axis=1),
+               "never": pd.Series(False, index=missing.index)}[skip]
+    values = gate_frame.loc[~skipped, tested]
+    repeated = values[values.duplicated(keep=False)]
+    named_by = [c for c in id_columns if c in df.columns and c not in check.columns] or \
+        [c for c in id_columns if c in df.columns]
+    shared = []
+    for gate_rows in repeated.groupby(tested, sort=False, dropna=False).indices.values():
+        rows = df.iloc[positions[repeated.index[gate_rows]]]
+        first = rows.iloc[0]
+        shared.append({
+            "values": {column: plain(first[column]) for column in check.columns},
+            "count": len(rows),
+            "ids": ["/".join(str(plain(row[c])) for c in named_by) for _, row in rows.iterrows()] if named_by else [],
+        })
+    return shared
 
 
 def _each_in(values: pd.Series, separator: str, allowed) -> pd.Series:

@@ -33,33 +33,21 @@ import pandas as pd
 from aeries_hub.quality.checks import TABLE, Check
 from aeries_hub.quality.gx_adapter import ExpectationResult, FrameValidator, import_gx
 from aeries_hub.quality.helpers import (
-    ExpectationSpec,
-    columns_of,
     phase_frame,
     plain,
     prepare_frame,
     reference_values,
     rule_column,
+    shared_values,
     unique_flags,
 )
 from aeries_hub.quality.messages import groups_text
+from aeries_hub.quality.slices import VALIDATION_BATCH_ROWS, row_by_row, validate_in_slices
 
 REJECT_REASON = "_reject_reason"
 SAMPLE_SIZE = 5
 _UNIQUENESS = ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique")
 _CONTAINS = "expect_column_distinct_values_to_contain_set"
-#: Rows that checks testing each row on its own see at a time: GX keeps what it computes for each check of a
-#: batch (masks, failing values), which for a district's enrollments.csv (millions of rows) came to more than
-#: the file itself.
-VALIDATION_BATCH_ROWS = 250_000
-#: Row-level expectations whose outcome for a row depends on the other rows (or on the whole column's type).
-_ACROSS_ROWS = _UNIQUENESS + (
-    "expect_column_values_to_be_increasing",
-    "expect_column_values_to_be_decreasing",
-    "expect_column_value_z_scores_to_be_less_than",
-    "expect_column_values_to_be_of_type",
-    "expect_column_values_to_be_in_type_list",
-)
 
 
 @dataclass
@@ -293,7 +281,7 @@ def validate_frame(
     timings["gx_import"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    in_slices = {i for i in runnable if _row_by_row(checks[i])} if row_count > batch_rows else set()
+    in_slices = {i for i in runnable if row_by_row(checks[i])} if row_count > batch_rows else set()
     work, specs = prepare_frame(df, checks, [i for i in runnable if i not in in_slices], tables or {})
     validator = FrameValidator(gx, _safe(name), docs_dir if data_docs else None)
     reject_batch: Any = None
@@ -303,7 +291,7 @@ def validate_frame(
     whole_rejects = [i for i in reject_ids if i not in in_slices]
     if reject_ids:
         file_name = f"{_safe(name)}.rejects.validation.json"
-        gx_results = _validate_in_slices(validator, f"{_safe(name)}-rejects", df, positions, checks,
+        gx_results = validate_in_slices(validator, f"{_safe(name)}-rejects", df, positions, checks,
                                          [i for i in reject_ids if i in in_slices], tables or {}, batch_rows,
                                          every_failing_row=True, artifact="rejects_validation_json", file_name=file_name)
         if whole_rejects:
@@ -342,7 +330,7 @@ def validate_frame(
             gate_frame[specs[i].kwargs["column"]] = unique_flags(tested)
     file_name = f"{_safe(name)}.validation.json"
     sliced_gates = [i for i in gate_ids if i in in_slices]
-    gx_results = _validate_in_slices(validator, _safe(name), df, positions, checks, sliced_gates, tables or {},
+    gx_results = validate_in_slices(validator, _safe(name), df, positions, checks, sliced_gates, tables or {},
                                      batch_rows, every_failing_row=False, artifact="validation_json", file_name=file_name)
     if whole_gates or not sliced_gates:
         suite = validator.suite(_safe(name), checks, whole_gates, specs)
@@ -364,7 +352,7 @@ def validate_frame(
             result.groups = _failing_groups(check, remaining)
         if check.expectation in _UNIQUENESS and check.severity == "warning" and not result.success \
                 and not result.exception:
-            result.shared = _shared_values(df, positions, work, specs[check_id], check, id_columns)
+            result.shared = shared_values(df, positions, work, specs[check_id], check, id_columns)
         if check.expectation == _CONTAINS and check.value_set_from and not result.success and not result.exception:
             found = set(gate_frame[specs[check_id].kwargs["column"]].dropna().astype(str))
             result.missing = [v for v in map(str, reference_values(check, tables or {})) if v not in found]
@@ -397,63 +385,6 @@ def validate_frame(
         artifacts=artifacts,
         timings=timings,
     )
-
-
-# ------------------------------------------------------------------------------------- slices of rows
-
-def _row_by_row(check: Check) -> bool:
-    """Whether the check's outcome for a row depends on that row alone, so that it can be validated a slice of
-    rows at a time (``mostly`` weighs every row: such a check is validated whole)."""
-    return check.row_level and check.rule is None and check.expectation not in _ACROSS_ROWS \
-        and "mostly" not in check.kwargs
-
-
-def _validate_in_slices(validator: FrameValidator, suite_name: str, df: pd.DataFrame, positions: np.ndarray,
-                        checks: list[Check], ids: list[int], tables: Mapping[str, pd.DataFrame], batch_rows: int, *,
-                        every_failing_row: bool, artifact: str, file_name: str) -> list[ExpectationResult]:
-    """The checks ``ids`` (row by row) validated on the rows of ``df`` at ``positions``, ``batch_rows`` at a time;
-    the results' failing rows are positions in ``positions``."""
-    if not ids:
-        return []
-    suites: dict[str, Any] = {}
-    read = {column for i in ids for column in checks[i].reads}
-    columns = [n for n, column in enumerate(df.columns) if column in read]
-
-    def slices():
-        for start in range(0, len(positions), batch_rows):
-            rows = df.iloc[positions[start:start + batch_rows], columns]
-            work, specs = prepare_frame(rows, checks, ids, tables)
-            del rows
-            frame = phase_frame(work, checks, ids, specs)
-            del work
-            key = repr(sorted((i, spec.expectation, sorted(spec.kwargs.items(), key=str)) for i, spec in specs.items()))
-            if not suites:  # (a slice whose checks GX sees differently: e.g. a value that is not text)
-                suites[key] = validator.suite(suite_name, checks, ids, specs)
-            elif key not in suites:
-                raise _SlicesDiffer
-            yield start, frame.reset_index(drop=True)
-
-    try:
-        iterator = slices()
-        first = next(iterator)
-        suite = next(iter(suites.values()))
-        return validator.validate_in_batches(_chained(first, iterator), suite, every_failing_row=every_failing_row,
-                                             artifact=artifact, file_name=file_name)
-    except _SlicesDiffer:
-        rows = df.iloc[positions, columns]
-        work, specs = prepare_frame(rows, checks, ids, tables)
-        suite = validator.suite(suite_name, checks, ids, specs)
-        return validator.validate(validator.batch(phase_frame(work, checks, ids, specs)), suite,
-                                  every_failing_row=every_failing_row, artifact=artifact, file_name=file_name)
-
-
-class _SlicesDiffer(Exception):
-    """Two slices of rows gave GX different arguments for a check: the rows are validated whole."""
-
-
-def _chained(first, rest):
-    yield first
-    yield from rest
 
 
 # ------------------------------------------------------------------------------------- check results
@@ -503,37 +434,6 @@ def _sample(df: pd.DataFrame, positions: np.ndarray, columns: Sequence[str], id_
         entry.update({column: plain(row[column]) for column in wanted})
         sample.append(entry)
     return sample
-
-
-def _shared_values(df: pd.DataFrame, positions: np.ndarray, work: pd.DataFrame, spec: ExpectationSpec,
-                   check: Check, id_columns: Sequence[str]) -> list[dict[str, Any]]:
-    """The values of a failed uniqueness check that several rows share, in the order they first occur, each with
-    how many rows share it and their ids. The rows are the ones GX tested (``work``'s at ``positions``, blanks as
-    null with ``ignore_blank``), skipped as GX skips them: a null value, or for a compound check its
-    ``ignore_row_if``."""
-    kwargs = spec.own_kwargs or spec.kwargs
-    tested = list(kwargs["column_list"]) if "column_list" in kwargs else [kwargs["column"]]
-    gate_frame = columns_of(work, tested)
-    if len(positions) != len(work):
-        gate_frame = gate_frame.iloc[positions].reset_index(drop=True)
-    missing = gate_frame[tested].isna()
-    skip = spec.kwargs.get("ignore_row_if", "all_values_are_missing") if len(tested) > 1 else "any_value_is_missing"
-    skipped = {"all_values_are_missing": missing.all(axis=1), "any_value_is_missing": missing.any(axis=1),
-               "never": pd.Series(False, index=missing.index)}[skip]
-    values = gate_frame.loc[~skipped, tested]
-    repeated = values[values.duplicated(keep=False)]
-    named_by = [c for c in id_columns if c in df.columns and c not in check.columns] or \
-        [c for c in id_columns if c in df.columns]
-    shared = []
-    for gate_rows in repeated.groupby(tested, sort=False, dropna=False).indices.values():
-        rows = df.iloc[positions[repeated.index[gate_rows]]]
-        first = rows.iloc[0]
-        shared.append({
-            "values": {column: plain(first[column]) for column in check.columns},
-            "count": len(rows),
-            "ids": ["/".join(str(plain(row[c])) for c in named_by) for _, row in rows.iterrows()] if named_by else [],
-        })
-    return shared
 
 
 def _safe(name: str) -> str:
