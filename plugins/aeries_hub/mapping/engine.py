@@ -22,7 +22,7 @@ from aeries_hub.mapping.models import Condition, Lookup, Mapping, MappingError, 
 from aeries_hub.mapping.preferences import preference_keys, preferred_order
 from aeries_hub.mapping.reads import columns_read, distinct_columns
 from aeries_hub.mapping.source_filters import source_filter_columns
-from aeries_hub.mapping.text import TEXT, arrow_text, natural_order, text
+from aeries_hub.mapping.text import TEXT, arrow_text, natural_sort_positions, text
 from aeries_hub.mapping.values import RunValues, evaluate, read_column
 
 RECORD_SET_COLUMN = "_record_set"
@@ -151,8 +151,7 @@ def _record_set_rows(
     del frame
     _add_key_expressions(out, output, run, where)
     out[RECORD_SET_COLUMN] = record_set.name
-    order = out.sort_values(list(output.key), key=natural_order, kind="mergesort").index
-    return _reordered(out, order), merged
+    return _reordered(out, natural_sort_positions(out, list(output.key))), merged
 
 
 def _filtered(frame: pd.DataFrame, mask: pd.Series) -> pd.DataFrame:
@@ -165,10 +164,9 @@ def _filtered(frame: pd.DataFrame, mask: pd.Series) -> pd.DataFrame:
     return result
 
 
-def _reordered(frame: pd.DataFrame, order: pd.Index) -> pd.DataFrame:
-    """``frame.loc[order]`` with a fresh index, moved a column at a time (a whole copy of a file's millions of
+def _reordered(frame: pd.DataFrame, positions) -> pd.DataFrame:
+    """``frame.iloc[positions]`` with a fresh index, moved a column at a time (a whole copy of a file's millions of
     rows next to the original would double the build's memory)."""
-    positions = frame.index.get_indexer(order)
     result = pd.DataFrame(index=pd.RangeIndex(len(positions)))
     for column in list(frame.columns):
         result[column] = frame.pop(column).take(positions).reset_index(drop=True)

@@ -64,8 +64,10 @@ def arrow_text(values: pd.Series):
 def natural_order(values: pd.Series) -> pd.Series:
     """Sort key for text: numbers inside it compare as numbers (9 < 10, STAFF-9 < STAFF-10), the rest as text.
 
-    Every run of digits is left-padded with zeros to 20 digits, as ``re.sub(r"\\d+", zfill(20))`` would do,
-    but on the column's Arrow buffers, a slice of rows at a time (a roster file's key has millions of values).
+    Every run of digits is left-padded with zeros to 20 digits, as ``re.sub(r"\\d+", zfill(20))`` would do, or
+    to the longest run of the column when that is shorter (the keys then sort the same: every run has the same
+    width either way, and a digit compares with any other character as it does whatever the digit), on the
+    column's Arrow buffers, a slice of rows at a time (a roster file's key has millions of values).
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -76,14 +78,25 @@ def natural_order(values: pd.Series) -> pd.Series:
         keys = [re.sub(r"\d+", lambda m: m.group(0).zfill(20), value) for value in texts.to_pylist()]
         return pd.Series(keys, index=values.index, dtype=TEXT)
     step = 1 << 18
-    chunks = [_zero_padded_numbers(chunk.slice(start, step)) for chunk in texts.chunks for start in range(0, len(chunk), step)]
+    slices = [chunk.slice(start, step) for chunk in texts.chunks for start in range(0, len(chunk), step)]
+    width = min(20, max((_longest_digit_run(part) for part in slices), default=0))
+    chunks = [_zero_padded_numbers(part, width) for part in slices]
     return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array(chunks, pa.large_string())), index=values.index).astype(TEXT)
 
 
-def _zero_padded_numbers(texts, width: int = 20):
-    """``texts`` (a large_string array) with every run of ASCII digits left-padded with zeros to ``width``."""
-    import numpy as np
+def natural_sort_positions(frame: pd.DataFrame, columns: list[str]):
+    """The positions of ``frame``'s rows sorted by ``columns`` in their :func:`natural_order`, rows with the same
+    values in the order they are (a stable sort, in Arrow: pandas would sort the keys as Python strings)."""
     import pyarrow as pa
+    import pyarrow.compute as pc
+
+    keys = pa.table({f"key{n}": arrow_text(natural_order(frame[column])) for n, column in enumerate(columns)})
+    return pc.sort_indices(keys, sort_keys=[(name, "ascending") for name in keys.column_names]).to_numpy()
+
+
+def _digit_runs(texts):
+    """The offsets and bytes of ``texts`` (a large_string array), and where each run of ASCII digits starts and ends."""
+    import numpy as np
 
     offsets = np.frombuffer(texts.buffers()[1], dtype=np.int64)[texts.offset:texts.offset + len(texts) + 1]
     data = np.frombuffer(texts.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]] if len(texts) else np.zeros(0, np.uint8)
@@ -101,6 +114,20 @@ def _zero_padded_numbers(texts, width: int = 20):
     before_digit[:-1] = digit[1:]
     before_digit &= ~string_start[1:]
     run_end = np.flatnonzero(digit & ~before_digit).astype(np.int32) + 1
+    return offsets, data, run_start, run_end
+
+
+def _longest_digit_run(texts) -> int:
+    _, _, run_start, run_end = _digit_runs(texts)
+    return int((run_end - run_start).max()) if len(run_start) else 0
+
+
+def _zero_padded_numbers(texts, width: int = 20):
+    """``texts`` (a large_string array) with every run of ASCII digits left-padded with zeros to ``width``."""
+    import numpy as np
+    import pyarrow as pa
+
+    offsets, data, run_start, run_end = _digit_runs(texts)
     pads = np.maximum(0, width - (run_end - run_start)).astype(np.int32)
     shift = np.zeros(len(data), dtype=np.int32)
     shift[run_start] = pads

@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -44,6 +44,7 @@ _SHAPE_EXPECTATIONS = (
     "expect_column_to_exist",
 )
 _STRFTIME = "expect_column_values_to_match_strftime_format"
+_UNIQUE = "expect_column_values_to_be_unique"
 
 
 @dataclass
@@ -65,7 +66,7 @@ def prepare_frame(df: pd.DataFrame, checks: list[Check], ids: list[int], tables:
         needed = [c for c in df.columns if c in used]
         if not needed and len(df.columns):
             needed = [df.columns[0]]  # keep the row count
-    work = df[needed].reset_index(drop=True)
+    work = columns_of(df, needed)
     helpers: dict[str, pd.Series] = {}
     specs: dict[int, ExpectationSpec] = {}
     for i in ids:
@@ -105,6 +106,16 @@ def prepare_frame(df: pd.DataFrame, checks: list[Check], ids: list[int], tables:
                     if helper not in helpers:
                         helpers[helper] = _membership(values.isin(allowed), values.isna())
                     kwargs.update(column=helper, value_set=[True])
+            elif expectation == _UNIQUE:
+                # GX hashes every value (on a district's enrollments.csv, more memory than the file): sorting a copy
+                # finds the same rows that share a value with another.
+                helper = f"{kwargs['column']} is unique"
+                if helper not in helpers:
+                    helpers[helper] = unique_flags(values)
+                own = dict(kwargs)
+                kwargs.update(column=helper, value_set=[True])
+                specs[i] = ExpectationSpec(expectation="expect_column_values_to_be_in_set", kwargs=kwargs, own_kwargs=own)
+                continue
             elif expectation == _STRFTIME and isinstance(kwargs.get("strftime_format"), str):
                 # GX parses every row with datetime.strptime (~30 s a million rows); dates repeat, so parse each
                 # distinct value once, the same way, and let GX check the result column.
@@ -137,7 +148,7 @@ def prepare_frame(df: pd.DataFrame, checks: list[Check], ids: list[int], tables:
             kwargs["value_set"] = _plain_list(reference_values(check, tables))
         specs[i] = ExpectationSpec(expectation=expectation, kwargs=kwargs)
     if helpers:
-        work = pd.concat([work, pd.DataFrame(helpers)], axis=1)
+        work = pd.concat([work, pd.DataFrame(helpers, copy=False)], axis=1, copy=False)
     return work, specs
 
 
@@ -154,6 +165,30 @@ def rule_spec(check: Check, rows: pd.DataFrame, tables: Mapping[str, pd.DataFram
 def rule_column(check: Check, rows: pd.DataFrame, tables: Mapping[str, pd.DataFrame]) -> pd.Series:
     """True/False per row of ``rows`` (a RangeIndex), whether it meets the check's rule; null where not tested."""
     return _membership(*check.rule.meets(rows, tables))
+
+
+def unique_flags(values: pd.Series) -> pd.Series:
+    """True where no other row holds the value, null where the value is null (GX does not test nulls). Text in Arrow
+    is sorted (a copy of the values and a position per row) rather than hashed; other columns as GX tests them."""
+    missing = values.isna().to_numpy(dtype=bool)
+    if not (isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow") or len(values) < 2:
+        return _membership(~(values.duplicated(keep=False).to_numpy(dtype=bool) & ~missing), missing)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    array = pa.array(values.array)
+    array = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+    order = pc.sort_indices(array).to_numpy()
+    ordered = array.take(order)
+    same_as_next = pc.fill_null(pc.equal(ordered.slice(0, len(ordered) - 1), ordered.slice(1)), False)
+    del ordered
+    same_as_next = same_as_next.to_numpy(zero_copy_only=False)
+    shared = np.zeros(len(values), dtype=bool)
+    shared[:-1] |= same_as_next
+    shared[1:] |= same_as_next
+    unique = np.empty(len(values), dtype=bool)
+    unique[order] = ~shared
+    return _membership(unique, missing)
 
 
 def _matches_strftime(values: pd.Series, fmt: str) -> pd.Series | None:
@@ -186,7 +221,46 @@ def phase_frame(work: pd.DataFrame, checks: list[Check], ids: list[int], specs: 
         used.update(kwargs[k] for k in ("column", "column_A", "column_B") if k in kwargs)
         used.update(kwargs.get("column_list") or ())
     columns = [c for c in work.columns if c in used] or list(work.columns[:1])  # keep the row count
-    return work if len(columns) == len(work.columns) else work[columns]
+    return work if len(columns) == len(work.columns) else columns_of(work, columns)
+
+
+def columns_of(frame: pd.DataFrame, columns: list) -> pd.DataFrame:
+    """``frame[columns]`` with a fresh RangeIndex, sharing the columns' data: no copy of a column of millions of
+    rows (a new column set on the result is the result's alone)."""
+    if not frame.columns.is_unique:
+        return frame[columns].reset_index(drop=True)
+    return pd.DataFrame({column: frame[column].array for column in columns}, index=pd.RangeIndex(len(frame)), copy=False)
+
+
+def shared_values(df: pd.DataFrame, positions: np.ndarray, work: pd.DataFrame, spec: ExpectationSpec,
+                   check: Check, id_columns: Sequence[str]) -> list[dict[str, Any]]:
+    """The values of a failed uniqueness check that several rows share, in the order they first occur, each with
+    how many rows share it and their ids. The rows are the ones GX tested (``work``'s at ``positions``, blanks as
+    null with ``ignore_blank``), skipped as GX skips them: a null value, or for a compound check its
+    ``ignore_row_if``."""
+    kwargs = spec.own_kwargs or spec.kwargs
+    tested = list(kwargs["column_list"]) if "column_list" in kwargs else [kwargs["column"]]
+    gate_frame = columns_of(work, tested)
+    if len(positions) != len(work):
+        gate_frame = gate_frame.iloc[positions].reset_index(drop=True)
+    missing = gate_frame[tested].isna()
+    skip = spec.kwargs.get("ignore_row_if", "all_values_are_missing") if len(tested) > 1 else "any_value_is_missing"
+    skipped = {"all_values_are_missing": missing.all(axis=1), "any_value_is_missing": missing.any(axis=1),
+               "never": pd.Series(False, index=missing.index)}[skip]
+    values = gate_frame.loc[~skipped, tested]
+    repeated = values[values.duplicated(keep=False)]
+    named_by = [c for c in id_columns if c in df.columns and c not in check.columns] or \
+        [c for c in id_columns if c in df.columns]
+    shared = []
+    for gate_rows in repeated.groupby(tested, sort=False, dropna=False).indices.values():
+        rows = df.iloc[positions[repeated.index[gate_rows]]]
+        first = rows.iloc[0]
+        shared.append({
+            "values": {column: plain(first[column]) for column in check.columns},
+            "count": len(rows),
+            "ids": ["/".join(str(plain(row[c])) for c in named_by) for _, row in rows.iterrows()] if named_by else [],
+        })
+    return shared
 
 
 def _each_in(values: pd.Series, separator: str, allowed) -> pd.Series:
