@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Iterator, Mapping
 
 from aeries_hub.quality.checks import Check, CheckConfigError
 from aeries_hub.quality.helpers import ExpectationSpec
@@ -34,10 +34,8 @@ DOCS_LIST_LIMIT = 1000
 _GX_SEVERITY = {"error": "critical", "warning": "warning", "reject": "warning"}
 _STORE_DIR = ".gx_store"
 #: Every failing row's index (reject checks remove them all), or a summary with the first failing rows.
-_PARTIAL = 20
-_EVERY_FAILING_ROW = {"result_format": "COMPLETE", "partial_unexpected_count": _PARTIAL,
-                      "return_unexpected_index_query": False}
-_SUMMARY = {"result_format": "SUMMARY", "partial_unexpected_count": _PARTIAL, "return_unexpected_index_query": False}
+_EVERY_FAILING_ROW = {"result_format": "COMPLETE", "partial_unexpected_count": 20, "return_unexpected_index_query": False}
+_SUMMARY = {"result_format": "SUMMARY", "partial_unexpected_count": 20, "return_unexpected_index_query": False}
 
 
 def import_gx() -> Any:
@@ -133,7 +131,7 @@ class FrameValidator:
         data = self._context.data_sources.add_pandas(name="frames")
         asset = data.add_dataframe_asset(name=asset_name)
         self._batch_definition = asset.add_batch_definition_whole_dataframe("whole frame")
-        #: (artifact, file name, suite, batch id, validation) of each validation, for ``write_docs``.
+        #: (artifact, file name, suite, batch, validation) of each validation, for ``write_docs``.
         self._phases: list[tuple[str, str, Any, Any, Any]] = []
 
     def suite(self, suite_name: str, checks: list[Check], ids: list[int], specs: dict[int, ExpectationSpec]) -> Any:
@@ -182,50 +180,12 @@ class FrameValidator:
         ``write_docs`` writes the validation to ``file_name`` and names it ``artifact``."""
         with _no_batch_fingerprint():  # batch.validate gets the batch again
             validation = batch.validate(suite, result_format=_EVERY_FAILING_ROW if every_failing_row else _SUMMARY)
-        self._record(artifact, file_name, suite, batch.id, validation)
-        return _results(validation)
-
-    def validate_in_batches(self, frames: Iterable[tuple[int, Any]], suite: Any, *, every_failing_row: bool,
-                            artifact: str, file_name: str) -> list[ExpectationResult]:
-        """``validate`` over the rows of a frame given a slice at a time, each as ``(offset, slice)``: the slice's
-        rows from ``offset`` on, with a RangeIndex from 0. Each check's result is what one validation of every row
-        finds (counts summed, failing rows' indexes from ``offset``, the first 20 of them), for checks that test
-        each row on its own and with no ``mostly``: GX then never holds every row of a district's file at once.
-        ``partial_unexpected_counts`` in the validation JSON counts the first values of each slice."""
-        merged: Any = None
-        batch_id = None
-        for offset, frame in frames:
-            batch = self.batch(frame)
-            with _no_batch_fingerprint():
-                validation = batch.validate(suite, result_format=_EVERY_FAILING_ROW if every_failing_row else _SUMMARY)
-            for gx_result in validation.results:
-                _shift_indexes(gx_result.result or {}, offset)
-            if merged is None:
-                merged, batch_id = validation, batch.id
-                continue
-            for into, more in zip(merged.results, validation.results):
-                _add_details(into, more)
-        if merged is None:
-            return []
-        for gx_result in merged.results:
-            _finish_details(gx_result.result or {})
-        merged.success = all(gx_result.success for gx_result in merged.results)
-        merged.statistics = _statistics(merged.results)
-        self._record(artifact, file_name, suite, batch_id, merged)
-        return _results(merged)
-
-    def _record(self, artifact: str, file_name: str, suite: Any, batch_id: Any, validation: Any) -> None:
-        """Keep a validation for ``write_docs``; a second one into the same file (a phase's checks across rows,
-        validated apart from its row-by-row ones) adds its results to the first's."""
-        for recorded in self._phases:
-            if recorded[1] == file_name:
-                first = recorded[4]
-                first.results = sorted(first.results + validation.results,
-                                       key=lambda gx_result: int(gx_result.expectation_config.meta["check"]))
-                first.success = first.success and validation.success
-                first.statistics = _statistics(first.results)
-                return
-        self._phases.append((artifact, file_name, suite, batch_id, validation))
+        self._phases.append((artifact, file_name, suite, batch, validation))
+        return [
+            ExpectationResult(check=int(gx_result.expectation_config.meta["check"]), success=bool(gx_result.success),
+                              details=gx_result.result or {}, exception=_exception_text(gx_result))
+            for gx_result in validation.results
+        ]
 
     def write_docs(self, docs_dir: Path, run_name: str, *, site: bool = True) -> dict[str, str]:
         """Write each validation's JSON into ``docs_dir`` and, with ``site``, the Data Docs pages; the files
@@ -240,11 +200,11 @@ class FrameValidator:
         run_id = RunIdentifier(run_name=run_name, run_time=_dt.datetime.now(_dt.timezone.utc))
         keys: list[Any] = []
         artifacts: dict[str, str] = {}
-        for artifact, file_name, suite, batch_id, validation in self._phases:
+        for artifact, file_name, suite, batch, validation in self._phases:
             _shorten_lists(validation)
             suite_key = ExpectationSuiteIdentifier(name=suite.name)
             key = ValidationResultIdentifier(expectation_suite_identifier=suite_key, run_id=run_id,
-                                             batch_identifier=batch_id)
+                                             batch_identifier=batch.id)
             validation.meta["run_id"] = run_id
             if site:
                 self._context.validation_results_store.set(key, validation)
@@ -340,71 +300,3 @@ def _shorten_lists(validation: Any) -> None:
             if isinstance(values, list) and len(values) > DOCS_LIST_LIMIT:
                 details[key] = values[:DOCS_LIST_LIMIT]
                 details[f"{key}_length"] = len(values)
-
-
-def _results(validation: Any) -> list[ExpectationResult]:
-    return [
-        ExpectationResult(check=int(gx_result.expectation_config.meta["check"]), success=bool(gx_result.success),
-                          details=gx_result.result or {}, exception=_exception_text(gx_result))
-        for gx_result in validation.results
-    ]
-
-
-_INDEX_LISTS = ("unexpected_index_list", "partial_unexpected_index_list")
-_VALUE_LISTS = ("unexpected_list", "partial_unexpected_list")
-_COUNTS = ("element_count", "unexpected_count", "missing_count")
-
-
-def _shift_indexes(details: dict, offset: int) -> None:
-    for key in _INDEX_LISTS:
-        if offset and isinstance(details.get(key), list):
-            details[key] = [index + offset for index in details[key]]
-
-
-def _add_details(into: Any, more: Any) -> None:
-    """``more``'s result (the next rows) added to ``into``'s: as if GX had validated both slices' rows at once."""
-    details, added = into.result, more.result or {}
-    for key in _COUNTS:
-        if details.get(key) is not None and added.get(key) is not None:
-            details[key] += added[key]
-    for key in _INDEX_LISTS + _VALUE_LISTS:
-        if isinstance(details.get(key), list) and isinstance(added.get(key), list):
-            details[key] = details[key] + added[key]
-    if "partial_unexpected_counts" in details:
-        counts = {entry["value"]: entry["count"] for entry in details["partial_unexpected_counts"] if "value" in entry}
-        for entry in added.get("partial_unexpected_counts") or ():
-            if "value" in entry:
-                counts[entry["value"]] = counts.get(entry["value"], 0) + entry["count"]
-        details["partial_unexpected_counts"] = [{"value": value, "count": count} for value, count in counts.items()]
-    into.success = bool(into.success and more.success)
-    if more.exception_info and not into.exception_info:
-        into.exception_info = more.exception_info
-    elif more.exception_info and _exception_text(more) and not _exception_text(into):
-        into.exception_info = more.exception_info
-
-
-def _finish_details(details: dict) -> None:
-    """The first 20 of the partial lists and the percentages, once every slice is added (as GX computes them)."""
-    for key in ("partial_unexpected_list", "partial_unexpected_index_list"):
-        if isinstance(details.get(key), list):
-            details[key] = details[key][:_PARTIAL]
-    if isinstance(details.get("partial_unexpected_counts"), list):
-        counts = sorted(details["partial_unexpected_counts"], key=lambda entry: -entry["count"])
-        details["partial_unexpected_counts"] = counts[:_PARTIAL]
-    elements, unexpected = details.get("element_count"), details.get("unexpected_count")
-    if not elements or unexpected is None:
-        return
-    details["unexpected_percent"] = unexpected / elements * 100
-    if details.get("missing_count") is not None:
-        nonmissing = elements - details["missing_count"]
-        details["missing_percent"] = details["missing_count"] / elements * 100
-        details["unexpected_percent_total"] = unexpected / elements * 100
-        details["unexpected_percent_nonmissing"] = details["unexpected_percent"] = \
-            unexpected / nonmissing * 100 if nonmissing > 0 else None
-
-
-def _statistics(results: list) -> dict:
-    successful = sum(1 for gx_result in results if gx_result.success)
-    return {"evaluated_expectations": len(results), "successful_expectations": successful,
-            "unsuccessful_expectations": len(results) - successful,
-            "success_percent": successful / len(results) * 100 if results else None}

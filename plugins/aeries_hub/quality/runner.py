@@ -42,7 +42,6 @@ from aeries_hub.quality.helpers import (
     unique_flags,
 )
 from aeries_hub.quality.messages import groups_text
-from aeries_hub.quality.slices import VALIDATION_BATCH_ROWS, row_by_row, validate_in_slices
 
 REJECT_REASON = "_reject_reason"
 SAMPLE_SIZE = 5
@@ -243,7 +242,6 @@ def validate_frame(
     docs_dir: str | os.PathLike | None = None,
     id_columns: Sequence[str] = (),
     data_docs: bool = True,
-    batch_rows: int = VALIDATION_BATCH_ROWS,
 ) -> ValidationOutcome:
     """Validate ``df`` against ``checks`` with Great Expectations.
 
@@ -252,9 +250,6 @@ def validate_frame(
     index lists every table). ``data_docs=False`` writes only the validation JSON (no HTML site, whose
     rendering costs about half a second a table and whose static files are 3 MB a folder).
     ``id_columns`` are added to sample rows to identify them (e.g. StudentID).
-    A frame of more than ``batch_rows`` rows has its checks that test each row on its own validated
-    ``batch_rows`` rows at a time, and its checks across rows once on the columns they read (the outcome is the
-    same as validating it whole).
     Raises CheckConfigError when a check cannot be built (bad arguments, unknown value_set_from table).
     """
     started = time.perf_counter()
@@ -281,25 +276,18 @@ def validate_frame(
     timings["gx_import"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    in_slices = {i for i in runnable if row_by_row(checks[i])} if row_count > batch_rows else set()
-    work, specs = prepare_frame(df, checks, [i for i in runnable if i not in in_slices], tables or {})
+    work, specs = prepare_frame(df, checks, runnable, tables or {})
     validator = FrameValidator(gx, _safe(name), docs_dir if data_docs else None)
     reject_batch: Any = None
 
     positions = np.arange(row_count)  # gate frame position -> caller's position
     reasons: np.ndarray | None = None  # per caller's position: "" or the reasons joined by "; "
-    whole_rejects = [i for i in reject_ids if i not in in_slices]
     if reject_ids:
-        file_name = f"{_safe(name)}.rejects.validation.json"
-        gx_results = validate_in_slices(validator, f"{_safe(name)}-rejects", df, positions, checks,
-                                         [i for i in reject_ids if i in in_slices], tables or {}, batch_rows,
-                                         every_failing_row=True, artifact="rejects_validation_json", file_name=file_name)
-        if whole_rejects:
-            suite = validator.suite(f"{_safe(name)}-rejects", checks, whole_rejects, specs)
-            reject_frame = phase_frame(work, checks, whole_rejects, specs)
-            reject_batch = validator.batch(reject_frame)
-            gx_results += validator.validate(reject_batch, suite, every_failing_row=True,
-                                             artifact="rejects_validation_json", file_name=file_name)
+        suite = validator.suite(f"{_safe(name)}-rejects", checks, reject_ids, specs)
+        reject_frame = phase_frame(work, checks, reject_ids, specs)
+        reject_batch = validator.batch(reject_frame)
+        gx_results = validator.validate(reject_batch, suite, every_failing_row=True, artifact="rejects_validation_json",
+                                        file_name=f"{_safe(name)}.rejects.validation.json")
         for gx_result in sorted(gx_results, key=lambda found: found.check):
             check = checks[gx_result.check]
             result = _result_for(check, gx_result=gx_result)
@@ -317,30 +305,23 @@ def validate_frame(
         if reasons is not None:
             positions = np.flatnonzero(reasons == "")
 
-    whole_gates = [i for i in gate_ids if i not in in_slices]
-    gate_frame = phase_frame(work, checks, whole_gates, specs)
+    gate_frame = phase_frame(work, checks, gate_ids, specs)
     gate_frame = gate_frame if reasons is None else gate_frame.iloc[positions].reset_index(drop=True)
-    counted = [i for i in whole_gates if hasattr(checks[i].rule, "failing_groups")]  # counts per group: of the rows left
+    counted = [i for i in gate_ids if hasattr(checks[i].rule, "failing_groups")]  # counts per group: of the rows left
     remaining = work if reasons is None or not counted else work.iloc[positions].reset_index(drop=True)
     for i in counted if reasons is not None else ():
         gate_frame[specs[i].kwargs["column"]] = rule_column(checks[i], remaining, tables or {})
-    for i in whole_gates if reasons is not None else ():  # unique among the rows left
+    for i in gate_ids if reasons is not None else ():  # unique among the rows left
         if checks[i].expectation == _UNIQUENESS[0] and specs[i].own_kwargs:
             tested = work[specs[i].own_kwargs["column"]].iloc[positions].reset_index(drop=True)
             gate_frame[specs[i].kwargs["column"]] = unique_flags(tested)
-    file_name = f"{_safe(name)}.validation.json"
-    sliced_gates = [i for i in gate_ids if i in in_slices]
-    gx_results = validate_in_slices(validator, _safe(name), df, positions, checks, sliced_gates, tables or {},
-                                     batch_rows, every_failing_row=False, artifact="validation_json", file_name=file_name)
-    if whole_gates or not sliced_gates:
-        suite = validator.suite(_safe(name), checks, whole_gates, specs)
-        if reasons is None and reject_batch is not None and list(reject_frame.columns) == list(gate_frame.columns):
-            batch = reject_batch
-        else:
-            batch = validator.batch(gate_frame)
-        gx_results += validator.validate(batch, suite, every_failing_row=False, artifact="validation_json",
-                                         file_name=file_name)
-    for gx_result in gx_results:
+    suite = validator.suite(_safe(name), checks, gate_ids, specs)
+    if reasons is None and reject_batch is not None and list(reject_frame.columns) == list(gate_frame.columns):
+        batch = reject_batch
+    else:
+        batch = validator.batch(gate_frame)
+    for gx_result in validator.validate(batch, suite, every_failing_row=False, artifact="validation_json",
+                                        file_name=f"{_safe(name)}.validation.json"):
         check_id = gx_result.check
         check = checks[check_id]
         result = _result_for(check, gx_result=gx_result)

@@ -286,3 +286,18 @@ def test_an_error_count_counts_the_rows_left_after_rejects():
     assert not outcome.has_errors  # u1's blank-org role is rejected first: u1 has one role left
     assert outcome.results[0].groups == [] and outcome.results[0].outcome == "passed"
     assert outcome.rejected["sourcedId"].tolist() == ["r2"]
+
+
+def test_unique_on_arrow_text_finds_every_row_that_shares_a_value_and_skips_nulls():
+    from aeries_hub.mapping.text import TEXT
+
+    frame = pd.DataFrame({"sourcedId": pd.array(["b", "a", "b", None, "c", "a", "a"], dtype=TEXT),
+                          "role": ["s", "s", "x", "s", "s", "s", "s"]})
+    outcome = validate_frame(frame, checks(
+        spec("expect_column_values_to_be_unique", "warning", column="sourcedId"),
+        spec("expect_column_values_to_be_in_set", "reject", column="role", value_set=["s"]),
+    ), name="enrollments")
+    unique = outcome.results[0]
+    assert (unique.outcome, unique.unexpected_count, unique.element_count) == ("warned", 3, 6)  # "b" left once
+    assert [row["row"] for row in unique.sample] == [1, 5, 6]
+    assert unique.shared == [{"values": {"sourcedId": "a"}, "count": 3, "ids": []}]
