@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import threading
+from typing import Any
 
 from aeries_hub.aeries.hook import AeriesHook
 
@@ -71,3 +73,11 @@ def hook_for(conn_id: str, **kwargs) -> tuple[AeriesHook, SleepRecorder]:
     hook.sleep = SleepRecorder()
     return hook, hook.sleep
 
+
+def emulator_hook(monkeypatch, url: str, conn_id: str, certificate: str, **extra: Any):
+    """An AeriesHook on connection ``conn_id`` (an environment variable) to the emulator at ``url``, with fast
+    retries and ``extra`` in its extras."""
+    document = {"conn_type": "aeries", "host": url, "password": certificate,
+                "extra": {"allow_insecure": True, "backoff_base": 0.01, "backoff_max": 0.02, **extra}}
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(document))
+    return AeriesHook(aeries_conn_id=conn_id)

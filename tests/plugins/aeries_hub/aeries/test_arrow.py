@@ -18,7 +18,7 @@ from aeries_hub.aeries.paging import RequestStats
 from aeries_hub.aeries.records import decode_page
 from aeries_hub.aeries.tables import TABLES
 from aeries_sandbox.emulator import READ_AREAS, generate_district
-from tests.plugins.aeries_hub.aeries.scripted import hook_for
+from tests.plugins.aeries_hub.aeries.scripted import emulator_hook, hook_for
 
 
 def test_mixed_value_types_fall_back_to_text():
@@ -108,10 +108,7 @@ def certificates():
 
 @pytest.fixture()
 def hook(emu, monkeypatch):
-    document = {"conn_type": "aeries", "host": emu.url, "password": CERT,
-                "extra": {"allow_insecure": True, "page_size": 50, "backoff_base": 0.01, "backoff_max": 0.02}}
-    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps(document))
-    return AeriesHook(aeries_conn_id=CONN_ID)
+    return emulator_hook(monkeypatch, emu.url, CONN_ID, CERT, page_size=50)
 
 
 @pytest.mark.parametrize("table", TABLES_READ)

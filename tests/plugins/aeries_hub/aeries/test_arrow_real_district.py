@@ -4,17 +4,16 @@ sections and school permissions of staff), over HTTP: the Parquet is the whole e
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
 from aeries_hub.aeries.collect import extract_to_parquet
-from aeries_hub.aeries.hook import AeriesHook
 from aeries_hub.aeries.tables import TABLES
 from aeries_sandbox.emulator import READ_AREAS
 from aeries_sandbox.emulator.district import District
+from tests.plugins.aeries_hub.aeries.scripted import emulator_hook
 
 CERT = "RealDistrictColumnsCert000000000"
 CONN_ID = "aeries_real_columns"
@@ -33,10 +32,7 @@ def certificates():
 
 @pytest.fixture()
 def hook(emu, monkeypatch):
-    document = {"conn_type": "aeries", "host": emu.url, "password": CERT,
-                "extra": {"allow_insecure": True, "page_size": 2, "backoff_base": 0.01, "backoff_max": 0.02}}
-    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps(document))
-    return AeriesHook(aeries_conn_id=CONN_ID)
+    return emulator_hook(monkeypatch, emu.url, CONN_ID, CERT, page_size=2)
 
 
 @pytest.mark.parametrize("table", ["students", "staff", "teachers", "sections", "rosters", "contacts"])
