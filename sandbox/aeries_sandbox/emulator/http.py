@@ -66,7 +66,8 @@ class JsonRequestHandler(BaseHTTPRequestHandler):
     def _handle(self, method: str) -> None:
         """One request: :meth:`_respond` answers (or raises :class:`HttpError`); whatever happens, the request
         is counted (:meth:`_record`) and logged (:meth:`_log_access`) once, with the status sent or None."""
-        started = time.monotonic()
+        self._started = time.monotonic()
+        self._method = method
         self._status: int | None = None
         self._pending = None
         self._recorded = False
@@ -84,7 +85,6 @@ class JsonRequestHandler(BaseHTTPRequestHandler):
                 self.close_connection = True
         finally:
             self._record_once(self._status)  # requests that got no answer (drop, client gone)
-            self._log_access(method, self._status, (time.monotonic() - started) * 1000)
 
     def _respond(self, method: str) -> None:
         raise NotImplementedError
@@ -96,10 +96,12 @@ class JsonRequestHandler(BaseHTTPRequestHandler):
         """One line per request (a subclass decides what it shows; never headers)."""
 
     def _record_once(self, status: int | None) -> None:
-        """:meth:`_record` the request: at the first answer sent, or at its end when none was."""
+        """:meth:`_record` and :meth:`_log_access` the request: at the first answer sent, before the client can
+        see it (a test reading the log after its request finds the line), or at its end when none was sent."""
         if not self._recorded:
             self._recorded = True
             self._record(status)
+            self._log_access(self._method, status, (time.monotonic() - self._started) * 1000)
 
     def _record(self, status: int | None) -> None:
         """Count the request (a subclass's counter; called once per request, before the answer is sent)."""
