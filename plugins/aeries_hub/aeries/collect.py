@@ -116,12 +116,12 @@ def collect_table(hook: AeriesHook, spec: AeriesTable, school_codes: Iterable[in
     table built page by page as the pages arrive, so that a table of millions of rows is never held as
     Python records: each page's JSON decoded by msgspec, or (``via_records``, the reference the tests and the
     benchmark compare it with) by ``json.loads``. ``keep``: the columns the pages need to be converted to Arrow
-    (others may be left out, and the caller selects); all of them for teachers, whose pages are read for
-    ``StaffID1`` (:mod:`~aeries_hub.aeries.section_staff`)."""
+    (others may be left out, and the caller selects), and ``StaffID1`` for teachers, which the section-staff step
+    reads (:mod:`~aeries_hub.aeries.section_staff`)."""
     raw = as_arrow and not via_records
     settings = hook.settings
     codes = None if school_codes is None else [int(c) for c in school_codes]
-    page_keep = None if spec.name == "teachers" else keep
+    page_keep = keep if keep is None or spec.name != "teachers" else frozenset(keep) | {"StaffID1"}
 
     def prepare(unit: int | None, rows: Any) -> Any:
         school_code = unit if spec.per_school else None

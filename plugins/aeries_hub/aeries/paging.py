@@ -22,6 +22,11 @@ from aeries_hub.aeries.tables import AeriesTable
 if TYPE_CHECKING:  # pragma: no cover
     from aeries_hub.aeries.hook import AeriesHook
 
+#: What one page costs Aeries in single-record requests, before the hub has measured it on the server (the default
+#: of ``[aeries_hub] incremental_page_cost``, :mod:`aeries_hub.extract.fetch`). docs/benchmarks.md, "District scale:
+#: incremental runs".
+DEFAULT_PAGE_COST = 5.0
+
 
 class RequestStats:
     """Counters of the requests of one hook call (pages, requests, retries by cause, what paging found);

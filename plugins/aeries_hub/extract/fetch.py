@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from aeries_hub.aeries.collect import collect_table, table_spec
 from aeries_hub.aeries.errors import AeriesNotFoundError
-from aeries_hub.aeries.paging import RequestStats
+from aeries_hub.aeries.paging import DEFAULT_PAGE_COST, RequestStats
 from aeries_hub.aeries.records import rename_pre_v5
 from aeries_hub.extract.merge import group_of, sortable
 from aeries_hub.extract.plans import PLANS, TABLES_SCHOOL_COLUMN
@@ -35,9 +35,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-#: What one page costs in single-record requests before the hub has measured it on the server (the setting's
-#: default). docs/benchmarks.md, "District scale: incremental runs".
-DEFAULT_PAGE_COST = 5.0
 #: A measured page cost is used within these bounds: a page is one request at least, and a measurement far above
 #: what any server showed is taken for noise (a single-record run timed during a pause of the server).
 MEASURED_PAGE_COST_BOUNDS = (1.0, 100.0)

@@ -27,11 +27,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from aeries_hub.aeries.collect import extract_to_parquet, table_spec
-from aeries_hub.aeries.paging import RequestStats
+from aeries_hub.aeries.paging import DEFAULT_PAGE_COST, RequestStats
 from aeries_hub.aeries.parquet import extract_metadata
 from aeries_hub.extract.district_time import district_now
 from aeries_hub.extract.fetch import (
-    DEFAULT_PAGE_COST,
     fetch_groups,
     fetch_pages,
     page_cost_of,

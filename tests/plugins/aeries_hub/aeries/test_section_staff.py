@@ -14,6 +14,7 @@ import logging
 import pyarrow.parquet as pq
 import pytest
 
+from aeries_hub.aeries import section_staff
 from aeries_hub.aeries.collect import extract_to_parquet, read_table
 from aeries_hub.aeries.errors import AeriesAuthError
 from aeries_hub.aeries.hook import AeriesHook
@@ -101,8 +102,17 @@ def emulator():
         yield srv
 
 
-def test_teachers_of_section_staff_schools_are_made_from_their_section_staff(emulator, make_conn, caplog, tmp_path):
+@pytest.mark.parametrize("page_cost, staff_requests, how", [
+    # 5 staff members, 2 teacher records: the staff list costs 1 page of 5 single requests, so one request each
+    (section_staff.DEFAULT_PAGE_COST, 2 * 5, "one request each"),
+    (4.0, 2 * 1, "the district's staff list"),
+], ids=["one-by-one", "staff-list"])
+def test_teachers_of_section_staff_schools_are_made_from_their_section_staff(emulator, make_conn, caplog, tmp_path,
+                                                                            monkeypatch, page_cost, staff_requests,
+                                                                            how):
+    monkeypatch.setattr(section_staff, "DEFAULT_PAGE_COST", page_cost)
     hook = AeriesHook(aeries_conn_id=make_conn(host=emulator.url, password=CERT))
+    emulator.app.stats.reset()
 
     with caplog.at_level(logging.INFO, logger=LOGGER_NAME):
         rows = read_table(hook, "teachers")
@@ -120,6 +130,19 @@ def test_teachers_of_section_staff_schools_are_made_from_their_section_staff(emu
             "members and their staff records, 0 teacher (TCH) records") in caplog.text
     assert ("Aeries teachers: school 994 uses section staff (Flex scheduling): 1 teachers from its sections' staff "
             "members and their staff records, 1 teacher (TCH) records") in caplog.text
+    assert emulator.stats()["by_route"]["staff"] == staff_requests
+    assert (f"Aeries teachers: the staff records of 5 section staff members: {how} (2 teacher records, a page of 500 "
+            f"costs {page_cost:g} single requests)") in caplog.text
+
+
+def test_teachers_pages_keep_the_columns_asked_for(emulator, make_conn, tmp_path):
+    """The section-staff step reads StaffID1 from the teachers' pages; it is not in the file unless asked for."""
+    hook = AeriesHook(aeries_conn_id=make_conn(host=emulator.url, password=CERT))
+
+    extract_to_parquet(hook, "teachers", tmp_path / "teachers.parquet", columns=["SchoolCode", "LastName"])
+    assert pq.read_table(tmp_path / "teachers.parquet").to_pylist() == [
+        {"SchoolCode": row["SchoolCode"], "LastName": row["LastName"]}
+        for row in (MADE[0], MADE[1], MADE[2], MADE[3], *DISTRICT.teachers, MADE[4])]
 
 
 def test_only_the_selected_schools_are_read(emulator, make_conn, tmp_path):
@@ -136,6 +159,6 @@ def test_a_certificate_without_staff_data_is_told_which_area_the_flex_teachers_n
     with pytest.raises(AeriesAuthError) as failed:
         read_table(hook, "teachers")
     assert str(failed.value) == (
-        "Aeries refused connection 'aeries_test' at /api/v5/staff (HTTP 403): the certificate lacks the security area "
+        "Aeries refused connection 'aeries_test' at /api/v5/staff/700000001 (HTTP 403): the certificate lacks the security area "
         "'Staff Data'. Grant it in Aeries under Security > API Security for this certificate. Aeries said: The "
         "certificate does not have access to Staff Data")
