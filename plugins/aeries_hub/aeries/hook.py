@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import threading
 import time
 from datetime import datetime
@@ -42,6 +43,19 @@ from aeries_hub.aeries.settings import AeriesSettings, settings_from_connection
 from aeries_hub.aeries.tables import DATA_CHANGES_AREAS, AeriesTable
 from aeries_hub.bounded import read_bounded
 from aeries_hub.retrying import RETRY_STATUSES, backoff_delay, retry_after_seconds
+
+
+def environment_settings_once(session: requests.Session, url: str) -> None:
+    """Read once, for a session that only asks ``url``'s server, what requests otherwise reads from the environment
+    at every request: the proxy for ``url`` (``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY``, honouring
+    ``NO_PROXY``) and the CA bundle (``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``; only when the connection verifies
+    with the default bundle, so that a ``verify_ssl`` path or false wins). requests looks through the whole
+    environment twice a request, a third of a request's CPU in an Airflow task (docs/benchmarks.md)."""
+    session.trust_env = False
+    session.proxies.update(requests.utils.get_environ_proxies(url))
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if session.verify is True and bundle:
+        session.verify = bundle
 
 
 class AeriesHook(BaseHook):
@@ -147,6 +161,7 @@ class AeriesHook(BaseHook):
                 session.mount("http://", adapter)
                 session.verify = settings.verify_ssl
                 session.headers.update({"Accept": "application/json", "User-Agent": "aeries-integration-hub"})
+                environment_settings_once(session, settings.base_url)
                 self._session = session
             return self._session
 

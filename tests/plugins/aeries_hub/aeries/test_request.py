@@ -132,6 +132,41 @@ def test_connection_refused_is_retried_then_reported(make_conn):
     assert len(sleeps.calls) == 1
 
 
+@pytest.fixture
+def proxy_environment(monkeypatch):
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "HTTPS_PROXY", "ALL_PROXY",
+                 "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_the_environments_proxy_is_used_unless_no_proxy_names_the_host(server, make_conn, proxy_environment):
+    """requests' environment settings, read once for the hook's session: a proxy that is not there cannot be
+    connected to; NO_PROXY naming the Aeries host goes straight to it."""
+    server.json(server.api("schools"), SCHOOLS)
+    proxy_environment.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    proxy_environment.setenv("NO_PROXY", "example.org")
+    hook, _ = hook_for(make_conn(max_retries=0))
+    with pytest.raises(AeriesRequestError, match=r"at /api/v5/schools after 1 attempt; last cause: could not connect \(ProxyError\)$"):
+        hook.get_schools()
+
+    proxy_environment.setenv("NO_PROXY", "example.org,127.0.0.1")
+    hook, _ = hook_for(make_conn(max_retries=0))
+    assert [s["SchoolCode"] for s in hook.get_schools()] == [0, 990, 994]
+
+
+@pytest.mark.parametrize(("verify_ssl", "verify"), [(True, "/etc/district-ca.pem"), (False, False),
+                                                     ("/etc/aeries-ca.pem", "/etc/aeries-ca.pem")])
+def test_the_environments_ca_bundle_is_used_unless_the_connection_names_its_own(make_conn, proxy_environment, tmp_path,
+                                                                                 verify_ssl, verify):
+    proxy_environment.setenv("REQUESTS_CA_BUNDLE", "/etc/district-ca.pem")
+    if isinstance(verify_ssl, str):
+        verify_ssl = verify = str(tmp_path / "aeries-ca.pem")
+        (tmp_path / "aeries-ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    hook, _ = hook_for(make_conn(verify_ssl=verify_ssl))
+    assert hook.get_conn().verify == verify
+
+
 # ------------------------------------------------------------------------------------------------
 # Errors that are not retried
 # ------------------------------------------------------------------------------------------------
