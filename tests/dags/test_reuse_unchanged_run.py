@@ -1,12 +1,13 @@
 """End to end: a run whose inputs are the last completed run's takes its validated and built files
 (:mod:`aeries_hub.run.reuse`), under dag.test().
 
-The STEMscopes DAG (incremental extraction) runs four times: a first run computes; a second with nothing changed
+The STEMscopes DAG (incremental extraction) runs five times: a first run computes; a second with nothing changed
 in Aeries takes the first's files and delivers the same zip; a third with ``full_extract`` computes again; a fourth
 after one student changed in the emulator validates the students again and takes the other tables (their extracts
-are the same), and a fifth with ``full_extract`` validates every table and delivers the same zip. Then validate_sources and
-the builds run alone on the fifth run's staging (``tests/dags/single_tasks.py``): as they are (they reuse), with
-another date, with another mapping file, and with a file of the last run missing or tampered with.
+are the same) and the files whose reads are unchanged (all but users.csv); a fifth with ``full_extract`` validates
+every table and delivers the same zip. Then validate_sources and the builds run alone on the fifth run's staging
+(``tests/dags/single_tasks.py``): as they are (they reuse), with another date, with another mapping file, and with a
+file of the last run missing or tampered with.
 """
 
 from __future__ import annotations
@@ -139,13 +140,31 @@ def test_a_changed_student_validates_students_again_and_takes_the_other_tables(h
         mine = Path(changed["run"].root.path, "validated", f"{name}.parquet")
         assert mine.stat().st_ino == Path(forced["run"].root.path, "validated", f"{name}.parquet").stat().st_ino
     assert changed["sources"]["volumes"] == history["changed_full"]["sources"]["volumes"]
+    taken = sorted(b["file"] for b in changed["builds"].values() if b.get("reused_from") == forced["name"])
     line = (f"validated and built again: since the last completed run {forced['name']}: the extract of students "
             f"changed; the validated {', '.join(sorted(set(tables) - {'students'}))} taken from run {forced['name']} "
-            "(their extracts unchanged)")
+            f"(their extracts unchanged); {', '.join(taken)} taken from run {forced['name']} (what they read unchanged)")
     assert line in _report_lines(changed["report"])
     # the same files as validating every table again
     assert changed["zip"] == history["changed_full"]["zip"]
     assert history["changed_full"]["sources"]["recomputed_because"] == "the full_extract param is on"
+
+
+def test_a_changed_student_builds_again_only_the_files_that_read_what_changed(history):
+    """Of the files, users.csv alone reads the students' LastName: enrollments.csv and demographics.csv read other
+    columns of students, and of users.csv its sourcedId. The others are taken, their files linked."""
+    changed, forced = history["changed"], history["forced"]
+    builds = changed["builds"]
+    assert {stem for stem, b in builds.items() if b.get("reused_from") == forced["name"]} == set(builds) - {"users"}
+    assert "reused_from" not in builds["users"]
+    for stem in set(builds) - {"users"}:
+        assert builds[stem]["sha256"] == forced["builds"][stem]["sha256"]
+        mine = Path(changed["run"].root.path, "built", f"{stem}.parquet")
+        assert mine.stat().st_ino == Path(forced["run"].root.path, "built", f"{stem}.parquet").stat().st_ino
+    # what building every file again delivers
+    assert changed["zip"] == history["changed_full"]["zip"]
+    assert {stem: b["sha256"] for stem, b in builds.items()} == \
+        {stem: b["sha256"] for stem, b in history["changed_full"]["builds"].items()}
 
 
 def test_validation_and_builds_alone_on_the_same_inputs_reuse(history):

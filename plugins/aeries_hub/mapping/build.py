@@ -32,7 +32,7 @@ def build_vendor_file(mapping: Mapping, output: Output, run: RunFolder) -> Build
     from aeries_hub.mapping.engine import RECORD_SET_COLUMN, build_output, columns_read_by
     from aeries_hub.mapping.render import describe_single_line_values, single_line_values
     from aeries_hub.mapping.source_filters import apply_source_filters
-    from aeries_hub.quality import parse_checks, validate_frame
+    from aeries_hub.quality import validate_frame
     from aeries_hub.quality.runner import rejects_csv
 
     use_allocators_that_return_memory()
@@ -55,11 +55,9 @@ def build_vendor_file(mapping: Mapping, output: Output, run: RunFolder) -> Build
     one_line_first = output.format.type == "delimited" and not (output.cells and output.cells.line_breaks)
     if one_line_first:
         built.frame, single_line = single_line_values(built.frame, output.delivered_columns, output.key)
-    index = mapping.outputs.index(output)
-    where = f"{mapping.path.name}: outputs[{index}]"
-    checks = parse_checks(output_checks(output), where=where) + rule_checks(output, where, values.conditions_date)
-    earlier = {file: run.read_parquet(f"built/{mapping.output(file).stem}.parquet", columns=columns_checked(output, checks, file))
-               for file in output.needs}
+    checks = file_checks(mapping, output, values.conditions_date)
+    earlier = {file: run.read_parquet(f"built/{mapping.output(file).stem}.parquet", columns=columns)
+               for file, columns in earlier_files_read(output, checks).items()}
     known = {**earlier, output.file: built.frame}  # a file may reference its own keys (OneRoster parentSourcedId)
     known.update(reference_tables(output, known, values.conditions_date))
     with run.local_dir(f"quality/{output.stem}") as docs_dir:
@@ -141,8 +139,18 @@ def write_output(run: RunFolder, mapping: Mapping, output: Output, rows, frames:
     return path, size, digest.hexdigest()
 
 
-#: glibc's mallopt parameter, and the size from which it maps each allocation on its own (its default before it
-#: starts raising it: then a freed column of a million rows stays in the heap, where the next one does not fit).
+def file_checks(mapping: Mapping, output: Output, conditions_date) -> list:
+    """The checks a build of ``output`` runs: those of its column rules, its own, its ``counts:`` and ``matches:``
+    (their date conditions comparing with ``conditions_date``)."""
+    from aeries_hub.quality import parse_checks
+
+    where = f"{mapping.path.name}: outputs[{mapping.outputs.index(output)}]"
+    return parse_checks(output_checks(output), where=where) + rule_checks(output, where, conditions_date)
+
+
+def earlier_files_read(output: Output, checks: list) -> dict[str, set[str] | None]:
+    """The files built before ``output`` that its build reads, each with the columns it reads (None: all)."""
+    return {file: columns_checked(output, checks, file) for file in output.needs}
 
 
 def columns_checked(output: Output, checks: list, file: str) -> set[str] | None:

@@ -123,6 +123,8 @@ class SourceValidation(Summary):
     files: dict[str, str] | None = omitted_when_none()
     reused_from: str | None = omitted_when_none()
     recomputed_because: str | None = omitted_when_none()
+    #: The last completed run, when only extracts changed since: a build whose reads are unchanged takes its files.
+    earlier_run: str | None = omitted_when_none()
 
 
 def check_name(result: dict[str, Any]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -298,6 +299,10 @@ def test_the_report_line_says_what_was_taken_or_why_not():
     assert describe_reuse(partly, {}) == (
         "validated and built again: since the last completed run manual__1: the extract of students changed; the "
         "validated rosters, sections taken from run manual__1 (their extracts unchanged)")
+    assert describe_reuse(partly, builds) == (
+        "validated and built again: since the last completed run manual__1: the extract of students changed; the "
+        "validated rosters, sections taken from run manual__1 (their extracts unchanged); users.csv taken from run "
+        "manual__1 (what they read unchanged)")
 
 
 def test_a_tables_inputs_are_its_extract_the_tables_extracted_and_what_its_checks_read():
@@ -397,3 +402,58 @@ def test_dry_run_and_full_extract_are_not_inputs_other_params_are():
         assert configuration(mapping, {"dry_run": True, "rollover_preview": False, "full_extract": True}) == delivery
         preview = configuration(mapping, {"dry_run": True, "rollover_preview": True})
     assert changed_inputs(preview, delivery) == ["the run's params"]
+
+
+def test_what_a_build_reads_is_the_columns_it_maps_and_checks_not_whole_files(tmp_path):
+    """enrollments.csv reads the students' keys and users.csv's sourcedId: a new last name changes users.csv only."""
+    import pandas as pd
+
+    from aeries_hub.mapping.loader import load_mapping
+    from aeries_hub.paths import MAPPINGS_DIR
+    from aeries_hub.run.reuse import changed_reads
+    from aeries_hub.run.summary import write_summary
+
+    mapping = load_mapping(MAPPINGS_DIR / "stemscopes.yml")
+    enrollments, users_file = mapping.output("enrollments.csv"), mapping.output("users.csv")
+    previous, run = run_folder(tmp_path, "manual__1"), run_folder(tmp_path, "manual__2")
+    students = pd.DataFrame({"SchoolCode": [994, 994], "StudentID": [1001, 1002], "LastName": ["Cruz", "Diaz"]})
+    users = pd.DataFrame({"sourcedId": ["1001", "1002"], "familyName": ["Cruz", "Diaz"]})
+
+    def stage(folder: RunFolder, students, users, run_date: str = "2026-12-04") -> None:
+        folder.write_parquet("validated/students.parquet", students)
+        folder.write_parquet("built/users.parquet", users)
+        write_summary(folder, "validate_sources", SourceValidation(run_date=run_date, dates_as_of=run_date,
+                                                                   files=written_files(folder, ("validated/",))))
+        write_summary(folder, "build_users", BuildSummary(file="users.csv", files=written_files(folder, ("built/",))))
+
+    stage(previous, students, users)
+    stage(run, students.assign(LastName=["Cruz", "Changed"]), users.assign(familyName=["Cruz", "Changed"]))
+    assert changed_reads(mapping, enrollments, run, previous) == []
+    assert changed_reads(mapping, users_file, run, previous) == ["the columns it reads of the validated students"]
+
+    stage(run, students.assign(StudentID=[1001, 1003]), users.assign(sourcedId=["1001", "1003"]))
+    assert changed_reads(mapping, enrollments, run, previous) == [
+        "the columns it reads of the validated students", "the columns its checks read of users.csv"]
+
+    stage(run, students, users, run_date="2026-12-05")
+    assert changed_reads(mapping, enrollments, run, previous) == ["the run values"]
+
+
+def test_a_file_recorded_with_the_same_sha256_in_both_runs_is_not_read(tmp_path, caplog):
+    from aeries_hub.mapping.loader import load_mapping
+    from aeries_hub.paths import MAPPINGS_DIR
+    from aeries_hub.run.reuse import changed_reads
+    from aeries_hub.run.summary import write_summary
+
+    mapping = load_mapping(MAPPINGS_DIR / "stemscopes.yml")
+    previous, run = run_folder(tmp_path, "manual__1"), run_folder(tmp_path, "manual__2")
+    for folder in (previous, run):
+        folder.write_bytes("validated/rosters.parquet", b"not parquet: reading it would fail")
+        write_summary(folder, "validate_sources", SourceValidation(files={"validated/rosters.parquet": "1" * 64}))
+    assert changed_reads(mapping, mapping.output("enrollments.csv"), run, previous) == []
+    write_summary(run, "validate_sources", SourceValidation(files={"validated/rosters.parquet": "2" * 64}))
+    with caplog.at_level(logging.WARNING, logger="aeries_hub.run.reuse"):
+        assert changed_reads(mapping, mapping.output("enrollments.csv"), run, previous) == [
+            "the columns it reads of the validated rosters"]
+    assert ("validated/rosters.parquet of manual__2 or manual__1 cannot be read (ArrowInvalid): taken as changed"
+            in caplog.text)
