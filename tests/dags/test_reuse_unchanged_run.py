@@ -199,7 +199,7 @@ def test_a_missing_built_file_of_the_last_run_builds_that_file_again(history, ca
     changed = history["changed_full"]
     Path(changed["run"].root.path, "built", "users.parquet").unlink()
 
-    with caplog.at_level(logging.WARNING, logger="aeries_hub.run.reuse"):
+    with caplog.at_level(logging.WARNING, logger="aeries_hub.run.build_reuse"):
         again = validate_and_build(changed["dag_run"])
 
     assert again["sources"]["reused_from"] == changed["name"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -264,25 +263,6 @@ def test_a_store_that_cannot_tell_when_a_report_was_written_makes_the_run_comput
     assert "memory cannot tell when a run's report was written: the run computes" in caplog.text
 
 
-def test_a_summary_naming_an_earlier_run_outside_the_dag_is_refused(tmp_path):
-    from types import SimpleNamespace
-
-    from airflow.sdk.execution_time.context import set_current_context
-
-    from aeries_hub.mapping.loader import load_mapping
-    from aeries_hub.paths import MAPPINGS_DIR
-    from aeries_hub.run.reuse import configuration, reuse_build
-    from aeries_hub.run.summary import write_summary
-
-    mapping = load_mapping(MAPPINGS_DIR / "stemscopes.yml")
-    run = run_folder(tmp_path, "manual__2")
-    dag_run = SimpleNamespace(logical_date=datetime(2026, 12, 4, 8, tzinfo=timezone.utc), run_after=None)
-    with set_current_context({"dag_run": dag_run}):
-        write_summary(run, "validate_sources", SourceValidation(inputs=configuration(mapping, {}), reused_from=".."))
-        with pytest.raises(ValueError, match=r"^the summary of run manual__2 names the earlier run '\.\.', which is "
-                                             r"not a run folder's name: the staging folder was edited"):
-            reuse_build(mapping, mapping.output("users.csv"), run, {})
-
 
 def test_the_report_line_says_what_was_taken_or_why_not():
     builds = {"users": BuildSummary(file="users.csv", reused_from="manual__1"),
@@ -346,44 +326,6 @@ def test_a_table_is_taken_with_its_own_files_only_when_its_inputs_are_the_record
             "manual__1 is not the file its summary recorded (sha256 differs)") in caplog.text
 
 
-def test_a_build_is_taken_only_if_it_was_built_with_this_runs_configuration(tmp_path, caplog):
-    """A build of the last run may have run again alone after its validation (cleared after the mapping was
-    edited): its own recorded configuration decides, not its validation's."""
-    from types import SimpleNamespace
-
-    from airflow.sdk.execution_time.context import set_current_context
-
-    from aeries_hub.mapping.loader import load_mapping
-    from aeries_hub.paths import MAPPINGS_DIR
-    from aeries_hub.run.reuse import configuration, reuse_build
-    from aeries_hub.run.summary import write_summary
-
-    mapping = load_mapping(MAPPINGS_DIR / "stemscopes.yml")
-    output = mapping.output("users.csv")
-    previous, run = run_folder(tmp_path, "manual__1"), run_folder(tmp_path, "manual__2")
-    previous.write_bytes("output/users.csv", b"sourcedId\n1\n")
-    files = written_files(previous, ("output/",))
-    dag_run = SimpleNamespace(logical_date=datetime(2026, 12, 4, 8, tzinfo=timezone.utc), run_after=None)
-
-    with set_current_context({"dag_run": dag_run}):  # the run's date comes from the task's context
-        now = configuration(mapping, {})
-        write_summary(run, "validate_sources", SourceValidation(inputs=now, reused_from="manual__1"))
-
-        def last_build_made_with(inputs: dict) -> None:
-            write_summary(previous, "build_users", BuildSummary(file="users.csv", rows=1, sha256="1" * 64,
-                                                                files=files, inputs=inputs))
-
-        last_build_made_with({**now, "mapping": "edited" * 8})
-        with caplog.at_level("WARNING", logger="aeries_hub.run.reuse"):
-            assert reuse_build(mapping, output, run, {}) is None
-        assert "build_users computes: the mapping file changed since manual__1 built it" in caplog.text
-        assert not run.exists("output/users.csv")
-
-        last_build_made_with(now)
-        taken = reuse_build(mapping, output, run, {})
-    assert taken is not None and taken.reused_from == "manual__1"
-    assert run.path("output", "users.csv").read_bytes() == b"sourcedId\n1\n"
-
 
 def test_dry_run_and_full_extract_are_not_inputs_other_params_are():
     """A first delivery takes the files its dry run validated and built; a param that can change them cannot."""
@@ -402,58 +344,3 @@ def test_dry_run_and_full_extract_are_not_inputs_other_params_are():
         assert configuration(mapping, {"dry_run": True, "rollover_preview": False, "full_extract": True}) == delivery
         preview = configuration(mapping, {"dry_run": True, "rollover_preview": True})
     assert changed_inputs(preview, delivery) == ["the run's params"]
-
-
-def test_what_a_build_reads_is_the_columns_it_maps_and_checks_not_whole_files(tmp_path):
-    """enrollments.csv reads the students' keys and users.csv's sourcedId: a new last name changes users.csv only."""
-    import pandas as pd
-
-    from aeries_hub.mapping.loader import load_mapping
-    from aeries_hub.paths import MAPPINGS_DIR
-    from aeries_hub.run.reuse import changed_reads
-    from aeries_hub.run.summary import write_summary
-
-    mapping = load_mapping(MAPPINGS_DIR / "stemscopes.yml")
-    enrollments, users_file = mapping.output("enrollments.csv"), mapping.output("users.csv")
-    previous, run = run_folder(tmp_path, "manual__1"), run_folder(tmp_path, "manual__2")
-    students = pd.DataFrame({"SchoolCode": [994, 994], "StudentID": [1001, 1002], "LastName": ["Cruz", "Diaz"]})
-    users = pd.DataFrame({"sourcedId": ["1001", "1002"], "familyName": ["Cruz", "Diaz"]})
-
-    def stage(folder: RunFolder, students, users, run_date: str = "2026-12-04") -> None:
-        folder.write_parquet("validated/students.parquet", students)
-        folder.write_parquet("built/users.parquet", users)
-        write_summary(folder, "validate_sources", SourceValidation(run_date=run_date, dates_as_of=run_date,
-                                                                   files=written_files(folder, ("validated/",))))
-        write_summary(folder, "build_users", BuildSummary(file="users.csv", files=written_files(folder, ("built/",))))
-
-    stage(previous, students, users)
-    stage(run, students.assign(LastName=["Cruz", "Changed"]), users.assign(familyName=["Cruz", "Changed"]))
-    assert changed_reads(mapping, enrollments, run, previous) == []
-    assert changed_reads(mapping, users_file, run, previous) == ["the columns it reads of the validated students"]
-
-    stage(run, students.assign(StudentID=[1001, 1003]), users.assign(sourcedId=["1001", "1003"]))
-    assert changed_reads(mapping, enrollments, run, previous) == [
-        "the columns it reads of the validated students", "the columns its checks read of users.csv"]
-
-    stage(run, students, users, run_date="2026-12-05")
-    assert changed_reads(mapping, enrollments, run, previous) == ["the run values"]
-
-
-def test_a_file_recorded_with_the_same_sha256_in_both_runs_is_not_read(tmp_path, caplog):
-    from aeries_hub.mapping.loader import load_mapping
-    from aeries_hub.paths import MAPPINGS_DIR
-    from aeries_hub.run.reuse import changed_reads
-    from aeries_hub.run.summary import write_summary
-
-    mapping = load_mapping(MAPPINGS_DIR / "stemscopes.yml")
-    previous, run = run_folder(tmp_path, "manual__1"), run_folder(tmp_path, "manual__2")
-    for folder in (previous, run):
-        folder.write_bytes("validated/rosters.parquet", b"not parquet: reading it would fail")
-        write_summary(folder, "validate_sources", SourceValidation(files={"validated/rosters.parquet": "1" * 64}))
-    assert changed_reads(mapping, mapping.output("enrollments.csv"), run, previous) == []
-    write_summary(run, "validate_sources", SourceValidation(files={"validated/rosters.parquet": "2" * 64}))
-    with caplog.at_level(logging.WARNING, logger="aeries_hub.run.reuse"):
-        assert changed_reads(mapping, mapping.output("enrollments.csv"), run, previous) == [
-            "the columns it reads of the validated rosters"]
-    assert ("validated/rosters.parquet of manual__2 or manual__1 cannot be read (ArrowInvalid): taken as changed"
-            in caplog.text)
