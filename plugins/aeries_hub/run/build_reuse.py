@@ -75,16 +75,16 @@ def changed_reads(mapping, output, run: RunFolder, previous: RunFolder) -> list[
     if [getattr(sources, name) for name in settled] != [getattr(earlier_sources, name) for name in settled]:
         return ["the run values"]
     differs = []
-    for table, columns in sorted(columns_read_by(mapping, output).items()):
+    for table, read in sorted(columns_read_by(mapping, output).items()):
         path = f"validated/{table}.parquet"
-        if _differs(run, previous, path, columns, sources.files, earlier_sources.files):
+        if _differs(run, previous, path, read, sources.files, earlier_sources.files):
             differs.append(f"the columns it reads of the validated {table}")
     checks = file_checks(mapping, output, run_values(mapping, sources).conditions_date)
-    for file, columns in sorted(earlier_files_read(output, checks).items()):
+    for file, checked in sorted(earlier_files_read(output, checks).items()):
         stem = mapping.output(file).stem
         built_now, built_before = now.builds.get(stem), before.builds.get(stem)
-        if _differs(run, previous, f"built/{stem}.parquet", columns, built_now and built_now.files,
-                    built_before and built_before.files):
+        if _differs(run, previous, f"built/{stem}.parquet", checked, built_now.files if built_now else None,
+                    built_before.files if built_before else None):
             differs.append(f"the columns its checks read of {file}")
     return differs
 
