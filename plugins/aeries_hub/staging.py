@@ -160,9 +160,10 @@ class RunFolder:
         return self.root.joinpath(*relative.split("/")).exists()
 
     def write_parquet(self, relative: str, frame) -> ObjectStoragePath:
-        buffer = io.BytesIO()
-        frame.to_parquet(buffer, index=False)
-        return self.write_bytes(relative, buffer.getvalue())
+        """``frame`` as a Parquet file, written into it as it is encoded (a roster file's is tens of megabytes)."""
+        target = self.path(*relative.split("/"))
+        write_private_with(target, lambda handle: frame.to_parquet(handle, index=False))
+        return target
 
     def read_parquet(self, relative: str, columns: set[str] | None = None):
         """A staged Parquet file as a data frame; only ``columns`` (those of them the file has) when given."""
