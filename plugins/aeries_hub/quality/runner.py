@@ -356,6 +356,7 @@ def validate_frame(
         t = time.perf_counter()
         artifacts = validator.write_docs(Path(docs_dir), _safe(name), site=data_docs)
         timings["docs"] = time.perf_counter() - t
+    validator.close()
     timings["total"] = time.perf_counter() - started
     return ValidationOutcome(
         name=name,
