@@ -179,11 +179,10 @@ def kept_columns(mapping, table: str, source_checks: dict[str, list]) -> set[str
     """The columns of ``table`` that the DAG of ``mapping`` reads, the only ones its extract and snapshot keep:
     those its files read (with its source filters), its source checks test or look up, its crosswalk checks
     read, the table's key, what incremental extraction groups and orders by, SchoolCode (the volume
-    check counts rows per school) and what tells a pseudo-school (``engine.PSEUDO_SCHOOL_COLUMNS``)."""
+    check counts rows per school) and what tells a pseudo-school (``reads.PSEUDO_SCHOOL_COLUMNS``)."""
     from aeries_hub.aeries.collect import table_spec
-    from aeries_hub.mapping.engine import columns_read_by
     from aeries_hub.mapping.models import RUN_VALUES_FROM_SCHOOLS
-    from aeries_hub.mapping.source_filters import PSEUDO_SCHOOL_COLUMNS
+    from aeries_hub.mapping.reads import PSEUDO_SCHOOL_COLUMNS, columns_read_by
     from aeries_hub.quality.checks import referenced_columns
 
     kept = set(table_spec(table).key) | {"SchoolCode"} | PSEUDO_SCHOOL_COLUMNS.get(table, set())

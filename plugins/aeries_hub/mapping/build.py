@@ -29,7 +29,8 @@ def build_vendor_file(mapping: Mapping, output: Output, run: RunFolder) -> Build
     import pandas as pd
     from airflow.sdk.exceptions import AirflowFailException
 
-    from aeries_hub.mapping.engine import RECORD_SET_COLUMN, build_output, columns_read_by
+    from aeries_hub.mapping.engine import RECORD_SET_COLUMN, build_output
+    from aeries_hub.mapping.reads import columns_read_by
     from aeries_hub.mapping.render import describe_single_line_values, single_line_values
     from aeries_hub.mapping.source_filters import apply_source_filters
     from aeries_hub.quality import validate_frame

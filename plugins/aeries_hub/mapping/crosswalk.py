@@ -24,7 +24,8 @@ import pandas as pd
 
 from aeries_hub.mapping.conditions import conditions_mask
 from aeries_hub.mapping.models import Crosswalk, CrosswalkCheck, CrosswalkUse, Mapping, MappingError
-from aeries_hub.mapping.source_filters import apply_source_filters, source_filter_columns
+from aeries_hub.mapping.reads import source_filter_columns
+from aeries_hub.mapping.source_filters import apply_source_filters
 from aeries_hub.mapping.text import text
 
 #: Below this name similarity (difflib ratio of the normalised names) no vendor row is proposed.

@@ -21,7 +21,6 @@ from aeries_hub.mapping.crosswalk import read_crosswalks
 from aeries_hub.mapping.models import Condition, Lookup, Mapping, MappingError, Output, RecordSet
 from aeries_hub.mapping.preferences import preference_keys, preferred_order
 from aeries_hub.mapping.reads import columns_read, distinct_columns
-from aeries_hub.mapping.source_filters import source_filter_columns
 from aeries_hub.mapping.text import TEXT, arrow_text, natural_sort_positions, text
 from aeries_hub.mapping.values import RunValues, evaluate, read_column
 
@@ -35,28 +34,6 @@ class BuiltOutput:
     frame: pd.DataFrame
     rows_by_record_set: dict[str, int] = field(default_factory=dict)
     merged_duplicates: dict[str, int] = field(default_factory=dict)
-
-
-def columns_read_by(mapping: Mapping, output: Output) -> dict[str, set[str]]:
-    """The Aeries tables that building ``output`` reads, each with the columns it reads: those of its record
-    sets (``from``), of their lookups and explodes, and those the mapping's ``source`` filters test."""
-    needed: dict[str, set[str]] = {}
-    for record_set in output.records:
-        if not record_set.table:
-            continue
-        read = columns_read(record_set)
-        aliases = {lookup.alias for lookup in record_set.lookups} | ({record_set.explode[1]} if record_set.explode else set())
-        own = needed.setdefault(record_set.table, set())
-        own |= {ref for ref in read if ref.split(".", 1)[0] not in aliases or "." not in ref}
-        own |= {record_set.explode[0]} if record_set.explode else set()
-        for lookup in record_set.lookups:
-            theirs = needed.setdefault(lookup.table, set())
-            theirs |= {ref.split(".", 1)[1] for ref in read if ref.startswith(f"{lookup.alias}.")}
-            theirs |= set(lookup.on.values()) | {column for condition in lookup.where for column in condition.columns}
-            theirs |= {ref for preference in lookup.prefer for ref in preference.reads}
-    for name, columns in needed.items():
-        columns |= source_filter_columns(mapping, name)
-    return needed
 
 
 def build_output(

@@ -4,7 +4,8 @@ table registry, a build joins and keeps only those. Light on purpose: imported a
 
 from __future__ import annotations
 
-from aeries_hub.mapping.models import RecordSet, ValueSpec, template_fields
+from aeries_hub.aeries.tables import TABLES
+from aeries_hub.mapping.models import Mapping, Output, RecordSet, ValueSpec, template_fields
 from aeries_hub.mapping.steps import STEPS, parts
 
 
@@ -64,3 +65,41 @@ def distinct_columns(record_set: RecordSet) -> list[str]:
     """The columns ``distinct.on`` reads: each column, and those of each expression."""
     return [column for entry in record_set.distinct_on
             for column in ((entry,) if isinstance(entry, str) else entry.columns)]
+
+
+#: The columns that tell a pseudo-school (:func:`aeries_hub.mapping.source_filters.left_out_schools`).
+PSEUDO_SCHOOL_COLUMNS = {"schools": {"SchoolCode", "Name", "DoNotReport"}, "students": {"SchoolCode"}}
+
+
+def columns_read_by(mapping: Mapping, output: Output) -> dict[str, set[str]]:
+    """The Aeries tables that building ``output`` reads, each with the columns it reads: those of its record
+    sets (``from``), of their lookups and explodes, and those the mapping's ``source`` filters test."""
+    needed: dict[str, set[str]] = {}
+    for record_set in output.records:
+        if not record_set.table:
+            continue
+        read = columns_read(record_set)
+        aliases = {lookup.alias for lookup in record_set.lookups} | ({record_set.explode[1]} if record_set.explode else set())
+        own = needed.setdefault(record_set.table, set())
+        own |= {ref for ref in read if ref.split(".", 1)[0] not in aliases or "." not in ref}
+        own |= {record_set.explode[0]} if record_set.explode else set()
+        for lookup in record_set.lookups:
+            theirs = needed.setdefault(lookup.table, set())
+            theirs |= {ref.split(".", 1)[1] for ref in read if ref.startswith(f"{lookup.alias}.")}
+            theirs |= set(lookup.on.values()) | {column for condition in lookup.where for column in condition.columns}
+            theirs |= {ref for preference in lookup.prefer for ref in preference.reads}
+    for name, columns in needed.items():
+        columns |= source_filter_columns(mapping, name)
+    return needed
+
+
+def source_filter_columns(mapping: Mapping, table: str) -> set[str]:
+    """The columns of ``table`` that :func:`aeries_hub.mapping.source_filters.apply_source_filters` tests for this
+    mapping."""
+    columns = {"InactiveStatusCode"} if table == "students" else set()
+    school_column = TABLES[table].school_column if table in TABLES else None
+    if mapping.school_codes and school_column:
+        columns.add(school_column)
+    if not mapping.include_pseudo_schools and school_column == "SchoolCode":
+        columns.add("SchoolCode")  # the rows of left-out pseudo-schools go, whether or not a value reads it
+    return columns

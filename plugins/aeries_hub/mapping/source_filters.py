@@ -12,7 +12,6 @@ from aeries_hub.mapping.models import Mapping
 from aeries_hub.mapping.text import TEXT, text
 
 #: The columns :func:`left_out_schools` reads, per table.
-PSEUDO_SCHOOL_COLUMNS = {"schools": {"SchoolCode", "Name", "DoNotReport"}, "students": {"SchoolCode"}}
 
 
 def left_out_schools(mapping: Mapping, schools: pd.DataFrame | None, students: pd.DataFrame | None) -> list[dict]:
@@ -78,15 +77,4 @@ def apply_source_filters(mapping: Mapping, tables: dict[str, pd.DataFrame], left
         status[codes.isin(mapping.student_status_codes.get("active", []))] = "active"
         filtered["students"] = students[status.isin(mapping.student_statuses)]
     return filtered
-
-def source_filter_columns(mapping: Mapping, table: str) -> set[str]:
-    """The columns of ``table`` that :func:`apply_source_filters` tests for this mapping."""
-    columns = {"InactiveStatusCode"} if table == "students" else set()
-    school_column = TABLES[table].school_column if table in TABLES else None
-    if mapping.school_codes and school_column:
-        columns.add(school_column)
-    if not mapping.include_pseudo_schools and school_column == "SchoolCode":
-        columns.add("SchoolCode")  # the rows of left-out pseudo-schools go, whether or not a value reads it
-    return columns
-
 

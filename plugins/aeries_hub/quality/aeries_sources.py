@@ -108,7 +108,8 @@ def validate_tables(mapping: Mapping, run: RunFolder, tables: list[str], params:
 def left_out_schools(mapping: Mapping, run: RunFolder) -> list[dict]:
     """The pseudo-schools this run leaves out (``engine.left_out_schools``), from the validated schools and
     students; logged, and listed in the report."""
-    from aeries_hub.mapping.source_filters import PSEUDO_SCHOOL_COLUMNS, describe_left_out
+    from aeries_hub.mapping.reads import PSEUDO_SCHOOL_COLUMNS
+    from aeries_hub.mapping.source_filters import describe_left_out
     from aeries_hub.mapping.source_filters import left_out_schools as pseudo
 
     frames = {table: run.read_parquet(f"validated/{table}.parquet", columns=columns) if run.exists(f"validated/{table}.parquet") else None

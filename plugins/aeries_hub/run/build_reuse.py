@@ -65,7 +65,7 @@ def changed_reads(mapping, output, run: RunFolder, previous: RunFolder) -> list[
     values, the schools left out), the columns it reads of each validated table, and of each file built before it
     the columns its checks read. A file recorded with the same sha256 in both runs is not read."""
     from aeries_hub.mapping.build import earlier_files_read, file_checks, run_values
-    from aeries_hub.mapping.engine import columns_read_by
+    from aeries_hub.mapping.reads import columns_read_by
 
     now, before = read_run(run), read_run(previous)
     sources, earlier_sources = now.sources, before.sources

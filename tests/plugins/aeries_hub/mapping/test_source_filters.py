@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from aeries_hub.mapping.engine import columns_read_by
+from aeries_hub.mapping.reads import columns_read_by
 from aeries_hub.mapping.source_filters import apply_source_filters, describe_left_out, left_out_schools
 from tests.plugins.aeries_hub.mapping.mapping_files import mapping_with, one_output, rows
 
