@@ -36,7 +36,7 @@ airflow: $(INSTALLED)  ## airflow standalone (UI on http://localhost:8080) with 
 bench: $(INSTALLED)  ## Extraction rate against the emulator, and the emulator's own limit
 	$(PY) bench/extract_rate.py --students 20000
 
-bench-district: $(INSTALLED)  ## The STEMscopes DAG end to end on 500,000 students: full, 0% and 1% runs (about 16 minutes, 9 GB of memory)
+bench-district: $(INSTALLED)  ## The STEMscopes DAG end to end on 500,000 students: full, 0% and 1% runs (10-17 minutes, 9 GB of memory)
 	$(PY) bench/district_scale.py --students 500000
 
 compose-env:  ## First step of `docker compose up`: a .env (mode 0600) with generated secrets; never overwrites one

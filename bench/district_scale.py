@@ -1,6 +1,6 @@
 """Benchmark: the STEMscopes (OneRoster) DAG end to end on a district of 500,000 students.
 
-    python bench/district_scale.py                      # make bench-district: 500,000 students, ~16 minutes
+    python bench/district_scale.py                      # make bench-district: 500,000 students, 10-17 minutes
     python bench/district_scale.py --students 50000     # a tenth, ~3 minutes
 
 1. Generates the district once into ``--workdir`` (kept for the next run): by default 500,000 students in
