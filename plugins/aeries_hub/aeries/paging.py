@@ -97,16 +97,12 @@ def fetch_units(
     progress = _Progress(hook, spec, len(units))
     stop = threading.Event()
     in_flight: dict[Future, tuple[int, _UnitPages, int, int]] = {}
-    # An extract's pages are parsed after their request gave back its slot (the hook's max_concurrency): for a paged
-    # endpoint, as many more pages as there are slots may be on their way, so that the server has the next request
-    # while a page is parsed (20,000 students, medians of 5 on a loaded machine: students 4.15 -> 3.02 s, contacts
-    # 6.73 -> 5.75 s; 500,000 students, medians of 3: students 20.0 -> 17.6 s, rosters 11.7 -> 11.2 s). An unpaged
-    # per-school answer is a school's whole list, small for most (33 teachers): there the extra threads only contend
-    # for the GIL (500,000 students, two sessions: teachers 1.44 and 1.47 s with max_concurrency threads, 1.91 and
-    # 1.61 s with twice as many; sections 3.60 and 3.55 s).
-    # At one request at a time, each answer is still seen before the next request is chosen (what paging learns
-    # from a page applies to the next).
-    workers = settings.max_concurrency * (2 if raw and spec.paged and settings.max_concurrency > 1 else 1)
+    # An extract's pages are parsed after their request gave back its slot (the hook's max_concurrency): as many more pages
+    # as there are slots may be on their way, so that the server has the next request while a page is parsed
+    # (20,000 students, medians of 5 on a loaded machine: students 4.15 -> 3.02 s, contacts 6.73 -> 5.75 s). At one
+    # request at a time, each answer is still seen before the next request is chosen (what paging learns from a page
+    # applies to the next).
+    workers = settings.max_concurrency * (2 if raw and settings.max_concurrency > 1 else 1)
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"aeries-{spec.name}")
 
     def fetch(unit: int | None, page: int, size: int) -> tuple[int, str | None, Any]:
