@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from aeries_hub.aeries.errors import AeriesNotFoundError
 from aeries_hub.aeries.logs import log
 from aeries_hub.aeries.paging import DEFAULT_PAGE_COST, RequestStats, fetch_units
+from aeries_hub.aeries.records import path_segment
 from aeries_hub.aeries.tables import TABLES
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -69,7 +70,7 @@ def staff_records(hook: AeriesHook, staff_ids: set[Any], teacher_rows: int,
     else:
         def fetch(staff_id: Any) -> list[dict[str, Any]]:
             try:
-                return hook.get_records(f"{spec.endpoint}/{staff_id}", security_area=spec.security_area, stats=stats)
+                return hook.get_records(f"{spec.endpoint}/{path_segment(staff_id)}", security_area=spec.security_area, stats=stats)
             except AeriesNotFoundError:
                 return []  # no staff record: the member's own names are used
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 from aeries_hub.aeries.collect import collect_table, table_spec
 from aeries_hub.aeries.errors import AeriesNotFoundError
 from aeries_hub.aeries.paging import DEFAULT_PAGE_COST, RequestStats
-from aeries_hub.aeries.records import rename_pre_v5
+from aeries_hub.aeries.records import path_segment, rename_pre_v5
 from aeries_hub.extract.merge import group_of, sortable
 from aeries_hub.extract.plans import PLANS, TABLES_SCHOOL_COLUMN
 
@@ -124,7 +124,7 @@ def fetch_groups(hook: AeriesHook, table: str, groups: set[tuple], stats: Reques
 
     def fetch(group: tuple) -> list[dict[str, Any]]:
         values = dict(zip(plan.group, group))
-        path = plan.fetch.format(**values)
+        path = plan.fetch.format(**{name: path_segment(value) for name, value in values.items()})
         try:
             rows = hook.get_records(path, security_area=spec.security_area, stats=stats)
         except AeriesNotFoundError:

@@ -162,3 +162,16 @@ def test_a_certificate_without_staff_data_is_told_which_area_the_flex_teachers_n
         "Aeries refused connection 'aeries_test' at /api/v5/staff/700000001 (HTTP 403): the certificate lacks the security area "
         "'Staff Data'. Grant it in Aeries under Security > API Security for this certificate. Aeries said: The "
         "certificate does not have access to Staff Data")
+
+
+def test_a_hostile_staff_id_in_a_section_names_no_other_endpoint(make_conn, tmp_path):
+    """A member's StaffID comes from Aeries' answer: ``../schools`` is asked for as one path segment (Aeries knows
+    no such staff member: 404), not as the schools list; the teacher is made from the member's own names."""
+    district = District(info={"DatabaseYear": 2026}, schools=[school(884, "Flexible", True)], staff=[], teachers=[],
+                        sections=[section(884, 1, [member("../schools", "Eve", "Ames", True)])])
+    with EmulatorServer(district, [{"name": "t", "certificate": CERT, "areas": list(READ_AREAS)}]) as emulator:
+        hook = AeriesHook(aeries_conn_id=make_conn(host=emulator.url, password=CERT))
+        rows = read_table(hook, "teachers")
+        routes = emulator.stats()["by_route"]
+    assert [(r["StaffID1"], r["FirstName"], r["LastName"]) for r in rows] == [("../schools", "Eve", "Ames")]
+    assert routes.get("schools") == 1 and "staff" not in routes  # the schools list once, for the extract itself
