@@ -45,6 +45,12 @@ _SHAPE_EXPECTATIONS = (
 )
 _STRFTIME = "expect_column_values_to_match_strftime_format"
 _UNIQUE = "expect_column_values_to_be_unique"
+_IN_SET = "expect_column_values_to_be_in_set"
+_MATCH_REGEX = "expect_column_values_to_match_regex"
+#: The regex expectations tested on a helper column, and the word in its name.
+_REGEX = {_MATCH_REGEX: "matches", "expect_column_values_to_not_match_regex": "does not match"}
+#: Rows whose regex search runs at a time (their Python strings live only that long).
+REGEX_SLICE_ROWS = 1 << 16
 
 
 @dataclass
@@ -98,14 +104,25 @@ def prepare_frame(df: pd.DataFrame, checks: list[Check], ids: list[int], tables:
                     helpers[helper] = _each_in(values, check.split, reference_values(check, tables))
                 kwargs.update(column=helper, value_set=[True])
             elif ref is not None:
-                allowed = reference_values(check, tables)
-                if len(allowed) <= INLINE_VALUE_SET_LIMIT:
-                    kwargs["value_set"] = _plain_list(allowed)
+                allowed = _reference_frame(check, tables).iloc[:, 0]
+                if len(allowed) <= INLINE_VALUE_SET_LIMIT and not _arrow_text(values):
+                    kwargs["value_set"] = _plain_list(allowed.to_numpy())
                 else:
                     helper = f"{kwargs['column']} in {ref}"
                     if helper not in helpers:
-                        helpers[helper] = _membership(values.isin(allowed), values.isna())
+                        helpers[helper] = _membership(_is_in(values, allowed), values.isna())
                     kwargs.update(column=helper, value_set=[True])
+            elif expectation == _IN_SET and _arrow_text(values) and _all_text(kwargs.get("value_set")):
+                # GX's domain of a column with nulls is a copy of every column of the batch without those rows:
+                # a True/False column in place of a district file's text takes a ninth of the memory.
+                helper = f"{kwargs['column']} in {list(kwargs['value_set'])}"
+                if helper not in helpers:
+                    helpers[helper] = _membership(_is_in(values, pd.Series(kwargs["value_set"], dtype=object)),
+                                                  values.isna())
+                own = dict(kwargs, column=column)
+                kwargs.update(column=helper, value_set=[True])
+                specs[i] = ExpectationSpec(expectation=_IN_SET, kwargs=kwargs, own_kwargs=own)
+                continue
             elif expectation == _UNIQUE:
                 # GX hashes every value (on a district's enrollments.csv, more memory than the file): sorting a copy
                 # finds the same rows that share a value with another.
@@ -114,8 +131,23 @@ def prepare_frame(df: pd.DataFrame, checks: list[Check], ids: list[int], tables:
                     helpers[helper] = unique_flags(values)
                 own = dict(kwargs)
                 kwargs.update(column=helper, value_set=[True])
-                specs[i] = ExpectationSpec(expectation="expect_column_values_to_be_in_set", kwargs=kwargs, own_kwargs=own)
+                specs[i] = ExpectationSpec(expectation=_IN_SET, kwargs=kwargs, own_kwargs=own)
                 continue
+            elif expectation in _REGEX and isinstance(kwargs.get("regex"), str):
+                # GX turns the column into a Python string per row (a district's enrollments.csv: 200 MB a column,
+                # its build's peak) and searches each: here a slice of rows at a time, each distinct value once.
+                helper = f"{kwargs['column']} {_REGEX[expectation]} {kwargs['regex']}"
+                if helper not in helpers:
+                    meets = _meets_regex(values, kwargs["regex"], match=expectation == _MATCH_REGEX)
+                    if meets is not None:  # else a value is not text: GX's own check says so
+                        helpers[helper] = meets
+                if helper in helpers:
+                    own = dict(kwargs, column=column)
+                    kwargs = {k: v for k, v in kwargs.items() if k != "regex"}
+                    kwargs.update(column=helper, value_set=[True])
+                    specs[i] = ExpectationSpec(expectation=_IN_SET, kwargs=kwargs,
+                                               own_kwargs=own)
+                    continue
             elif expectation == _STRFTIME and isinstance(kwargs.get("strftime_format"), str):
                 # GX parses every row with datetime.strptime (~30 s a million rows); dates repeat, so parse each
                 # distinct value once, the same way, and let GX check the result column.
@@ -127,7 +159,7 @@ def prepare_frame(df: pd.DataFrame, checks: list[Check], ids: list[int], tables:
                         helpers[helper] = matches
                 if helper in helpers:
                     own = dict(kwargs, column=column)
-                    expectation = "expect_column_values_to_be_in_set"
+                    expectation = _IN_SET
                     kwargs = {k: v for k, v in kwargs.items() if k != "strftime_format"}
                     kwargs.update(column=helper, value_set=[True])
                     specs[i] = ExpectationSpec(expectation=expectation, kwargs=kwargs, own_kwargs=own)
@@ -142,11 +174,14 @@ def prepare_frame(df: pd.DataFrame, checks: list[Check], ids: list[int], tables:
                 pairs = pd.MultiIndex.from_arrays([work[a], work[b]])
                 missing = (work[a].isna() | work[b].isna()).to_numpy()
                 helpers[helper] = _membership(pairs.isin(pd.MultiIndex.from_frame(allowed)), missing)
-            expectation = "expect_column_values_to_be_in_set"
+            expectation = _IN_SET
             kwargs = {"column": helper, "value_set": [True]}
         elif ref is not None:
             kwargs["value_set"] = _plain_list(reference_values(check, tables))
         specs[i] = ExpectationSpec(expectation=expectation, kwargs=kwargs)
+    tested = {spec.kwargs.get(key) for spec in specs.values() for key in ("column", "column_A", "column_B")}
+    tested |= {spec.own_kwargs.get("column") for spec in specs.values() if spec.own_kwargs}
+    helpers = {name: values for name, values in helpers.items() if name in tested}  # (not those others came from)
     if helpers:
         work = pd.concat([work, pd.DataFrame(helpers, copy=False)], axis=1, copy=False)
     return work, specs
@@ -159,7 +194,7 @@ def rule_spec(check: Check, rows: pd.DataFrame, tables: Mapping[str, pd.DataFram
     helper = check.rule.label
     if helper not in helpers:
         helpers[helper] = rule_column(check, rows, tables)
-    return ExpectationSpec(expectation="expect_column_values_to_be_in_set", kwargs={"column": helper, "value_set": [True]})
+    return ExpectationSpec(expectation=_IN_SET, kwargs={"column": helper, "value_set": [True]})
 
 
 def rule_column(check: Check, rows: pd.DataFrame, tables: Mapping[str, pd.DataFrame]) -> pd.Series:
@@ -171,7 +206,7 @@ def unique_flags(values: pd.Series) -> pd.Series:
     """True where no other row holds the value, null where the value is null (GX does not test nulls). Text in Arrow
     is sorted (a copy of the values and a position per row) rather than hashed; other columns as GX tests them."""
     missing = values.isna().to_numpy(dtype=bool)
-    if not (isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow") or len(values) < 2:
+    if not _arrow_text(values) or len(values) < 2:
         return _membership(~(values.duplicated(keep=False).to_numpy(dtype=bool) & ~missing), missing)
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -189,6 +224,33 @@ def unique_flags(values: pd.Series) -> pd.Series:
     unique = np.empty(len(values), dtype=bool)
     unique[order] = ~shared
     return _membership(unique, missing)
+
+
+def _meets_regex(values: pd.Series, regex: str, *, match: bool) -> pd.Series | None:
+    """True where ``re.search(regex, value)`` finds the pattern (``match``) or does not (not ``match``), as GX
+    tests it (``str.contains``); null where the value is null; None when a value is not a string (GX then reports
+    its own error). Text in Arrow is searched a slice of rows at a time, each slice's distinct values once."""
+    import re
+
+    search = re.compile(regex).search
+    missing = values.isna().to_numpy(dtype=bool)
+    if not _arrow_text(values):
+        if not all(isinstance(value, str) for value in values[~missing]):
+            return None
+        return _membership([skip or (search(value) is not None) == match for value, skip in zip(values, missing)],
+                           missing)
+    import pyarrow as pa
+
+    array = pa.array(values.array)
+    array = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+    meets = np.zeros(len(values), dtype=bool)
+    for start in range(0, len(array), REGEX_SLICE_ROWS):
+        encoded = array.slice(start, REGEX_SLICE_ROWS).dictionary_encode()
+        distinct = np.fromiter(((search(value) is not None) == match for value in encoded.dictionary.to_pylist()),
+                               dtype=bool, count=len(encoded.dictionary))
+        indices = encoded.indices.fill_null(0).to_numpy(zero_copy_only=False)
+        meets[start:start + len(indices)] = distinct[indices] if len(distinct) else False
+    return _membership(meets, missing)
 
 
 def _matches_strftime(values: pd.Series, fmt: str) -> pd.Series | None:
@@ -271,6 +333,29 @@ def _each_in(values: pd.Series, separator: str, allowed) -> pd.Series:
     member = np.ones(len(values), dtype=bool)
     member[np.asarray(values.index.get_indexer(bad_rows), dtype=np.int64)] = False
     return _membership(member, values.isna().to_numpy())
+
+
+def _is_in(values: pd.Series, allowed: pd.Series) -> np.ndarray:
+    """Per value, whether ``allowed`` holds it: in Arrow when both are text (pandas makes a Python object of every
+    allowed value: a district's users, half a million)."""
+    if _arrow_text(values) and (_arrow_text(allowed) or _all_text(allowed)):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        from aeries_hub.mapping.text import arrow_text
+
+        value_set = arrow_text(allowed).combine_chunks() if _arrow_text(allowed) else pa.array(list(allowed),
+                                                                                               pa.large_string())
+        return pc.is_in(arrow_text(values), value_set=value_set, skip_nulls=True).to_numpy().astype(bool, copy=False)
+    return values.isin(allowed.to_numpy()).to_numpy(dtype=bool)
+
+
+def _arrow_text(values: pd.Series) -> bool:
+    return isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"
+
+
+def _all_text(values) -> bool:
+    return values is not None and all(isinstance(value, str) for value in values)
 
 
 def _membership(member, missing) -> pd.Series:

@@ -120,3 +120,60 @@ def test_rows_where_tests_only_the_chosen_rows_and_lists_every_missing_value_aft
 def test_rows_where_is_for_single_column_checks_only():
     with pytest.raises(CheckConfigError, match=r"students\[0\]\.rows_where: only for single-column checks"):
         checks(spec("expect_compound_columns_to_be_unique", column_list=["a", "b"], rows_where={"column": "r", "in": ["x"]}))
+
+
+#: Values on which Python's re (which GX uses) and Arrow's RE2 differ: Unicode digits and spaces, and "$" before a
+#: final line break; a slice of two rows makes the runner search several slices.
+TRICKY_TEXT = ["2026-08-15", "٢٠٢٦-٠٨-١٥", "2026-08-15\n", "\xa0", "", None, "2026-8-15", "2026-08-15", "  "]
+
+
+def _regex_outcome(helper_columns: bool, monkeypatch, *specs: dict):
+    if not helper_columns:
+        monkeypatch.setattr(helpers, "_REGEX", {})  # Great Expectations' own implementation, the oracle
+    monkeypatch.setattr(helpers, "REGEX_SLICE_ROWS", 2)
+    frame = pd.DataFrame({"id": [str(n) for n in range(len(TRICKY_TEXT))], "day": pd.array(TRICKY_TEXT, dtype="str")})
+    return validate_frame(frame, checks(*specs), name="days", id_columns=["id"])
+
+
+@pytest.mark.parametrize("helper_columns", [True, False], ids=["helper column", "GX's own"])
+def test_a_regex_is_searched_as_great_expectations_searches_it(helper_columns, monkeypatch):
+    day = r"^\d{4}-\d{2}-\d{2}$"
+    outcome = _regex_outcome(helper_columns, monkeypatch,
+                             spec("expect_column_values_to_match_regex", "warning", column="day", regex=day),
+                             spec("expect_column_values_to_match_regex", "warning", column="day", regex=r"\S"),
+                             spec("expect_column_values_to_match_regex", "warning", column="day", regex=day,
+                                  ignore_blank=True))
+    pattern, required, pattern_not_blank = outcome.results
+    # Unicode digits, and "$" before a final line break, match; a no-break space is a space to Python
+    assert (pattern.unexpected_count, pattern.element_count) == (4, 9)
+    assert [row["id"] for row in pattern.sample] == ["3", "4", "6", "8"]
+    assert [row["id"] for row in required.sample] == ["3", "4", "8"]
+    assert [row["id"] for row in pattern_not_blank.sample] == ["6"]
+    rejected = _regex_outcome(helper_columns, monkeypatch,
+                              spec("expect_column_values_to_not_match_regex", "reject", column="day", regex=r"\s"))
+    assert list(rejected.rejected["id"]) == ["2", "3", "8"]
+
+
+def test_a_regex_check_of_a_text_column_hands_gx_a_true_false_column_only(monkeypatch):
+    frame = pd.DataFrame({"day": pd.array(TRICKY_TEXT, dtype="str")})
+    regex = spec("expect_column_values_to_match_regex", "warning", column="day", regex=r"^\d", ignore_blank=True)
+    work, specs = helpers.prepare_frame(frame, checks(regex), [0], {})
+    assert specs[0].kwargs == {"column": r"day (blank as null) matches ^\d", "value_set": [True]}
+    assert list(work.columns) == ["day", r"day (blank as null) matches ^\d"]  # not the blank-as-null copy it came from
+    assert list(work[r"day (blank as null) matches ^\d"]) == [True, True, True, pd.NA, pd.NA, pd.NA, True, True, pd.NA]
+
+
+@pytest.mark.parametrize("helper_columns", [True, False], ids=["helper column", "GX's own"])
+def test_a_value_set_of_text_is_tested_as_great_expectations_tests_it(helper_columns, monkeypatch):
+    if not helper_columns:
+        monkeypatch.setattr(helpers, "_IN_SET", "GX's own")
+    frame = pd.DataFrame({"id": ["1", "2", "3", "4", "5", "6"],
+                          "role": pd.array(["student", "Student", "", None, "teacher ", "teacher"], dtype="str")})
+    outcome = validate_frame(frame, checks(
+        spec("expect_column_values_to_be_in_set", "warning", column="role", value_set=["student", "teacher"]),
+        spec("expect_column_values_to_be_in_set", "warning", column="role", value_set=["student", "teacher"],
+             ignore_blank=True),
+    ), name="enrollments", id_columns=["id"])
+    tested, blank_ignored = outcome.results
+    assert ([row["id"] for row in tested.sample], tested.element_count) == (["2", "3", "5"], 6)
+    assert [row["id"] for row in blank_ignored.sample] == ["2", "5"]
