@@ -206,10 +206,13 @@ def _digits_only(values: pd.Series, _argument: None, _rows: Rows) -> pd.Series:
       example=Example({"date": "%m/%d/%Y"}, "2019-03-04T00:00:00", "03/04/2019"))
 def _date(values: pd.Series, fmt: str, _rows: Rows) -> pd.Series:
     from aeries_hub.mapping.expressions.dates import dates_of
-    from aeries_hub.mapping.text import TEXT
+    from aeries_hub.mapping.text import TEXT, per_distinct_text
 
-    parsed = dates_of(values)
-    return parsed.dt.strftime(fmt).astype(TEXT).where(parsed.notna(), "")
+    def formatted(distinct: pd.Series) -> pd.Series:
+        parsed = dates_of(distinct)
+        return parsed.dt.strftime(fmt).astype(TEXT).where(parsed.notna(), "")
+
+    return per_distinct_text(values, formatted)
 
 
 @step("truncate", {"type": "integer", "minimum": 1}, example=Example({"truncate": 3}, "Ridge", "Rid"))
@@ -284,16 +287,19 @@ def _crosswalk_reads(argument: str | dict) -> list[tuple[str, str]]:
     ],
 }, reads=_crosswalk_reads, example=Example({"crosswalk": "sites"}, "994", "RHS", crosswalks={"sites": {"994": "RHS"}}))
 def _crosswalk(values: pd.Series, argument: str | dict, rows: Rows) -> pd.Series:
-    from aeries_hub.mapping.text import TEXT
+    from aeries_hub.mapping.text import TEXT, per_distinct_text
 
     crosswalk, otherwise = crosswalk_step({"crosswalk": argument})
     assert crosswalk is not None, "a crosswalk step names its crosswalk"
     table = rows.run.crosswalks[crosswalk]
-    trimmed = values.str.strip()
-    others: pd.Series | str = values
-    if otherwise is not None:
-        others = rows.template(otherwise) if "{" in otherwise else otherwise
-    return trimmed.map(table).astype(TEXT).where(trimmed.isin(table.keys()), others)
+
+    def crosswalked(codes: pd.Series, others: pd.Series | str) -> pd.Series:
+        trimmed = codes.str.strip()
+        return trimmed.map(table).astype(TEXT).where(trimmed.isin(table.keys()), others)
+
+    if otherwise is not None and "{" in otherwise:  # (each row's own "else" value)
+        return crosswalked(values, rows.template(otherwise))
+    return per_distinct_text(values, lambda codes: crosswalked(codes, codes if otherwise is None else otherwise))
 
 
 @step("if_match", {

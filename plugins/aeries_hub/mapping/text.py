@@ -139,6 +139,28 @@ def _zero_padded_numbers(texts, width: int = 20):
     new_offsets = np.concatenate(([0], np.cumsum(added.astype(np.int64)))) + offsets
     return pa.LargeStringArray.from_buffers(len(texts), pa.py_buffer(new_offsets.astype(np.int64)), pa.py_buffer(padded))
 
+def repeated_text(value: str, index: pd.Index) -> pd.Series:
+    """``value`` on every row of ``index``, as text whose Arrow memory is one block of rows referenced again and
+    again (a constant column of a district's file is millions of rows of the same value)."""
+    import pyarrow as pa
+
+    rows = len(index)
+    block = pa.array([value] * min(rows, 1 << 16), pa.large_string())
+    chunks = [block] * (rows // len(block)) + [block.slice(0, rows % len(block))] if rows else [block]
+    return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array(chunks, pa.large_string())), index=index).astype(TEXT)
+
+
+def per_distinct_text(values: pd.Series, function) -> pd.Series:
+    """``function`` (a Series to text) of the distinct values only, its results spread back to every row in Arrow:
+    the same as ``function(values)`` where each row's result depends on its own value alone (a roster's dates are
+    millions of rows and a few hundred values)."""
+    import pyarrow as pa
+
+    codes, distinct = pd.factorize(values, use_na_sentinel=False)
+    results = arrow_text(function(pd.Series(distinct, dtype=values.dtype))).combine_chunks()
+    return pd.Series(pd.arrays.ArrowStringArray(results.take(pa.array(codes))), index=values.index).astype(TEXT)
+
+
 def per_distinct(values: pd.Series, function) -> pd.Series:
     """``function`` of each value, computed once per distinct value (codes and dates repeat a lot); a missing
     value (NaT) is passed as it is."""
