@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+import numpy as np
 import pandas as pd
 
 from aeries_hub.aeries.tables import TABLES
@@ -20,8 +21,8 @@ from aeries_hub.mapping.conditions import conditions_mask
 from aeries_hub.mapping.crosswalk import read_crosswalks
 from aeries_hub.mapping.models import Condition, Lookup, Mapping, MappingError, Output, RecordSet
 from aeries_hub.mapping.preferences import preference_keys, preferred_order
-from aeries_hub.mapping.reads import columns_read, distinct_columns
-from aeries_hub.mapping.text import TEXT, arrow_text, natural_sort_positions, text
+from aeries_hub.mapping.reads import columns_read, distinct_columns, value_columns
+from aeries_hub.mapping.text import TEXT, arrow_text, natural_sort_positions, repeated_text, text
 from aeries_hub.mapping.values import RunValues, evaluate, read_column
 
 RECORD_SET_COLUMN = "_record_set"
@@ -48,7 +49,7 @@ def build_output(
     if run is None:
         run = RunValues(crosswalks=read_crosswalks(mapping))
     index = mapping.outputs.index(output)
-    parts = []
+    parts, names = [], []
     built = BuiltOutput(frame=pd.DataFrame())
     for r, record_set in enumerate(output.records):
         where = f"{mapping.path.name}: outputs[{index}].records[{r}]"
@@ -62,9 +63,18 @@ def build_output(
         if merged:
             built.merged_duplicates[record_set.name] = merged
         parts.append(frame)
-    columns = output.built_columns + [RECORD_SET_COLUMN]
-    built.frame = _stacked(parts, columns) if parts else pd.DataFrame(columns=columns)
+        names.append(record_set.name)
+    built.frame = _stacked(parts, output.built_columns) if parts else pd.DataFrame(columns=output.built_columns)
+    built.frame[RECORD_SET_COLUMN] = _record_set_names(names, [len(part) for part in parts])
     return built
+
+
+def _record_set_names(names: list[str], rows: list[int]) -> pd.Categorical:
+    """Each row's record set, as categories (a file of millions of rows comes from two or three)."""
+    categories = list(dict.fromkeys(names))
+    codes = np.repeat(np.array([categories.index(name) for name in names], dtype=np.int8 if len(categories) < 128
+                               else np.int32), rows)
+    return pd.Categorical.from_codes(codes, categories=categories)
 
 
 def _stacked(parts: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
@@ -82,7 +92,6 @@ def _literal_rows(record_set: RecordSet, output: Output, run: RunValues, where: 
         dtype=object,
     )
     _add_key_expressions(out, output, run, where)
-    out[RECORD_SET_COLUMN] = record_set.name
     return out
 
 
@@ -115,20 +124,68 @@ def _record_set_rows(
         frame[column] = text(frame[column])
     # After the lookups, so that a condition can test a looked-up column (e.g. that a student was found).
     frame = _filtered(frame, conditions_mask(frame, record_set.where, f"{where}.where", run.conditions_date, run))
+    # Which rows ``distinct`` keeps is settled before the values exist (they are most of a build's memory); its
+    # ``collect`` joins values of the merged rows, so it settles after them.
+    still_read = _read_from(record_set, output, distinct_after=True)[0] | _value_reads(record_set, output.delivered_columns[0])
+    _keep_only(frame, still_read)  # (the columns only the lookups and conditions read)
+    kept = _first_of_each(frame, record_set, f"{where}.distinct", run) \
+        if record_set.distinct_on and not record_set.collect else None
+    constants = _constants(record_set, output, run, where)
     out = pd.DataFrame(index=frame.index)
-    for column in output.delivered_columns:
-        spec = record_set.values.get(column)
-        out[column] = evaluate(spec, frame, f"{where}.values.{column}", run) if spec else ""
+    for column, still_read in zip(output.delivered_columns, _read_from(record_set, output, kept is None)):
+        if column not in constants:
+            out[column] = evaluate(record_set.values[column], frame, f"{where}.values.{column}", run)
+        _keep_only(frame, still_read)
     merged = 0
-    if record_set.distinct_on:
+    if kept is not None:
+        out = _filtered(out, pd.Series(kept, index=out.index))
+        merged = len(kept) - len(out)
+    elif record_set.distinct_on:
         distinct_by = set(distinct_columns(record_set)) | {ref for preference in record_set.prefer for ref in preference.reads}
         if distinct_by <= set(frame.columns):
             frame = frame[[column for column in frame.columns if column in distinct_by]]
         out, merged = _distinct(frame, out, record_set, f"{where}.distinct", run)
     del frame
+    for column, value in constants.items():
+        out[column] = repeated_text(value, out.index)
     _add_key_expressions(out, output, run, where)
-    out[RECORD_SET_COLUMN] = record_set.name
-    return _reordered(out, natural_sort_positions(out, list(output.key))), merged
+    return _reordered(out, natural_sort_positions(out, list(output.key)), constants), merged
+
+
+def _constants(record_set: RecordSet, output: Output, run: RunValues, where: str) -> dict[str, str]:
+    """The delivered columns whose value is the same on every row: a ``constant`` without ``match`` or steps, or no
+    value at all (blank); they are added once the rows are settled (:func:`aeries_hub.mapping.text.repeated_text`)."""
+    constants = {}
+    for column in output.delivered_columns:
+        spec = record_set.values.get(column)
+        if spec is None:
+            constants[column] = ""
+        elif spec.kind == "constant" and spec.match is None and not spec.transform:
+            constants[column] = run.fill(spec.argument, f"{where}.values.{column}.constant")
+    return constants
+
+
+def _read_from(record_set: RecordSet, output: Output, distinct_after: bool) -> list[set[str]]:
+    """For each delivered column, the columns of the record set's rows still read once its value is evaluated: the
+    later values' and, with ``distinct_after``, those of ``distinct`` (a column goes as soon as nothing reads it)."""
+    still_read = set(distinct_columns(record_set)) | {ref for preference in record_set.prefer for ref in preference.reads} \
+        if distinct_after and record_set.distinct_on else set()
+    after: list[set[str]] = []
+    for column in reversed(output.delivered_columns):
+        after.append(set(still_read))
+        still_read |= _value_reads(record_set, column)
+    return after[::-1]
+
+
+def _value_reads(record_set: RecordSet, column: str) -> set[str]:
+    spec = record_set.values.get(column)
+    return set(value_columns(spec)) if spec else set()
+
+
+def _keep_only(frame: pd.DataFrame, columns: set[str]) -> None:
+    """Drop the other columns of ``frame`` (in place), unless one of ``columns`` is unknown: its error lists them."""
+    if columns <= set(frame.columns):
+        frame.drop(columns=[name for name in frame.columns if name not in columns], inplace=True)
 
 
 def _filtered(frame: pd.DataFrame, mask: pd.Series) -> pd.DataFrame:
@@ -141,12 +198,16 @@ def _filtered(frame: pd.DataFrame, mask: pd.Series) -> pd.DataFrame:
     return result
 
 
-def _reordered(frame: pd.DataFrame, positions) -> pd.DataFrame:
+def _reordered(frame: pd.DataFrame, positions, constants: dict[str, str] | None = None) -> pd.DataFrame:
     """``frame.iloc[positions]`` with a fresh index, moved a column at a time (a whole copy of a file's millions of
-    rows next to the original would double the build's memory)."""
+    rows next to the original would double the build's memory); the ``constants`` columns are made anew."""
     result = pd.DataFrame(index=pd.RangeIndex(len(positions)))
     for column in list(frame.columns):
-        result[column] = frame.pop(column).take(positions).reset_index(drop=True)
+        if constants and column in constants:
+            del frame[column]
+            result[column] = repeated_text(constants[column], result.index)
+        else:
+            result[column] = frame.pop(column).take(positions).reset_index(drop=True)
     return result
 
 
@@ -211,22 +272,69 @@ def _join_lookup(frame: pd.DataFrame, lookup: Lookup, tables: dict[str, pd.DataF
     if read is not None and all(ref[len(prefix):] in other.columns for ref in read if ref.startswith(prefix)):
         # (with an unknown column, everything is joined so that the error can list the lookup's columns)
         other = other[[c for c in other.columns if prefix + c in read or c in lookup.on.values()]]
-    keys = [f"__key{i}" for i in range(len(lookup.on))]
-    mine = pd.DataFrame({key: read_column(frame, column, f"{where}.on").str.strip() for key, column in zip(keys, lookup.on)})
-    theirs = pd.DataFrame({key: read_column(other, column, f"{where}.on.{name}").str.strip().to_numpy()
-                           for key, (name, column) in zip(keys, lookup.on.items())})
-    theirs["__row"] = range(len(theirs))
-    if preferred is not None:  # the preferred match first; else the first in the table's key order
-        theirs = theirs.iloc[preferred]
-    # a blank key identifies nothing (a Flex school's teachers have no TeacherNumber, nor a section its TeacherNumber1)
-    theirs = theirs[theirs[keys].ne("").all(axis=1)].drop_duplicates(subset=keys, keep="first")
+    mine = [_trimmed_codes(frame, column, f"{where}.on") for column in lookup.on]
+    theirs = [_trimmed_codes(other, column, f"{where}.on.{name}") for name, column in lookup.on.items()]
     # the position in ``other`` of each row's first match (-1: none): only the looked-up columns are copied
-    rows = mine.merge(theirs, on=keys, how="left", sort=False)["__row"].fillna(-1).astype("int64").to_numpy()
+    rows = _first_matches(mine, theirs, preferred, len(frame), len(other))
     looked_up = {
         f"{prefix}{column}": pd.Series(pd.api.extensions.take(other[column].array, rows, allow_fill=True), index=frame.index)
         for column in other.columns
     }
     return frame.assign(**looked_up)
+
+
+def _first_of_each(frame: pd.DataFrame, record_set: RecordSet, where: str, run: RunValues) -> np.ndarray:
+    """Per row of ``frame``, whether ``distinct`` keeps it: the first row of each ``distinct.on`` key (its values
+    trimmed) in ``prefer``'s order, then the frame's. The keys are numbered rather than copied and sorted."""
+    group = np.zeros(len(frame), dtype=np.int64)
+    for i, ref in enumerate(record_set.distinct_on):
+        if isinstance(ref, str):
+            values = read_column(frame, ref, f"{where}.on[{i}]")
+        else:
+            values = ref.text_values(frame, run, f"{where}.on[{i}].expr")
+        codes, distinct = pd.factorize(values, use_na_sentinel=False)
+        trimmed, trimmed_distinct = pd.factorize(pd.Series(distinct, dtype=values.dtype).str.strip(), use_na_sentinel=False)
+        group, _ = pd.factorize(group * len(trimmed_distinct) + trimmed[codes])
+    order = (preferred_order(frame, record_set.prefer, f"{where}.prefer", run.conditions_date, run)
+             if record_set.prefer else np.arange(len(frame)))
+    _, first = np.unique(group[order], return_index=True)
+    kept = np.zeros(len(frame), dtype=bool)
+    kept[order[first]] = True
+    return kept
+
+
+def _trimmed_codes(frame: pd.DataFrame, ref: str, where: str) -> tuple[np.ndarray, pd.Index]:
+    """Each row's number among the distinct values of column ``ref`` read as text and trimmed, and those values:
+    only the distinct values become text (a roster's key columns are millions of rows of a few thousand values)."""
+    if ref not in frame.columns:
+        read_column(frame, ref, where)  # (raises the error that lists the columns)
+    codes, distinct = pd.factorize(frame[ref], use_na_sentinel=False)
+    trimmed_codes, trimmed = pd.factorize(text(pd.Series(distinct)).str.strip(), use_na_sentinel=False)
+    return np.asarray(trimmed_codes)[codes], pd.Index(trimmed)
+
+
+def _first_matches(mine: list[tuple[np.ndarray, pd.Index]], theirs: list[tuple[np.ndarray, pd.Index]],
+                   preferred: np.ndarray | None, mine_rows: int, their_rows: int) -> np.ndarray:
+    """For each of ``mine_rows``, the position among ``their_rows`` of the first row (in ``preferred`` order, else
+    theirs) whose every key (:func:`_trimmed_codes`) equals its own, -1 where none does. A blank key identifies
+    nothing (a Flex school's teachers have no TeacherNumber, nor a section its TeacherNumber1). The keys are matched
+    as numbers: each pair's values are numbered by their side's distinct values, the pairs' numbers combined."""
+    mine_key = np.zeros(mine_rows, dtype=np.int64)
+    their_key = np.zeros(their_rows, dtype=np.int64)
+    their_blank = np.zeros(their_rows, dtype=bool)
+    for (mine_codes, mine_values), (their_codes, their_values) in zip(mine, theirs):
+        mine_codes = their_values.get_indexer(mine_values)[mine_codes] if len(mine_values) else mine_codes
+        their_blank |= np.asarray(their_values == "", dtype=bool)[their_codes] if their_rows else their_blank
+        width = max(len(their_values), 1)
+        their_key, numbers = pd.factorize(their_key * width + their_codes)
+        mine_key = np.where((mine_key < 0) | (mine_codes < 0), -1, mine_key * width + np.maximum(mine_codes, 0))
+        mine_key = pd.Index(numbers).get_indexer(mine_key)  # (-1: a combination none of theirs has)
+    order = np.arange(their_rows) if preferred is None else np.asarray(preferred, dtype=np.int64)
+    order = order[~their_blank[order]]
+    keys, first = np.unique(their_key[order], return_index=True)
+    first_row = np.full(int(their_key.max()) + 1 if their_rows else 0, -1, dtype=np.int64)
+    first_row[keys] = order[first]
+    return np.where(mine_key >= 0, first_row[np.maximum(mine_key, 0)] if len(first_row) else -1, -1)
 
 
 def _distinct(frame: pd.DataFrame, out: pd.DataFrame, record_set: RecordSet, where: str,

@@ -428,3 +428,64 @@ def test_guardian_names_fall_back_to_mailing_name_and_the_primary_is_the_lowest_
         {"key": "2-2", "fname": "Maria", "lname": "De La Cruz", "primary": "Y"},  # 9 before 10: numbers, not text
         {"key": "3-1", "fname": "Cher", "lname": "", "primary": "Y"},  # a one-word MailingName has no last name
     ]
+
+
+def test_distinct_keys_are_compared_trimmed_and_the_preferred_row_of_each_is_kept(tmp_path):
+    students = pd.DataFrame({"StudentID": ["7", " 7 ", "8", "7", "8"], "SchoolCode": ["995", "994", "996", "996", "994"],
+                             "Grade": ["9", "10", "11", "12", "1"]})
+    m = mapping_with(tmp_path, one_output(["id", "school", "grade"], """
+        id: {source: StudentID}
+        school: {source: SchoolCode}
+        grade: {source: Grade}
+    """, extra="""
+        distinct:
+          on: [StudentID]
+          prefer: [SchoolCode]
+    """))
+    built = build_output(m, m.outputs[0], {"students": students})
+    assert built.frame[["id", "school", "grade"]].to_dict("records") == [
+        {"id": " 7 ", "school": "994", "grade": "10"},
+        {"id": "8", "school": "994", "grade": "1"},
+    ]
+    assert built.merged_duplicates == {"rows": 3}
+
+
+def test_constant_and_unset_columns_of_many_rows_hold_one_block_of_memory(tmp_path):
+    import pyarrow as pa
+
+    size = 300_000
+    students = pd.DataFrame({"StudentID": [str(n) for n in range(size, 0, -1)], "SchoolCode": "994"})
+    m = mapping_with(tmp_path, one_output(["id", "kind", "note"], """
+        id: {source: StudentID}
+        kind: {constant: student}
+    """))
+    frame = build_output(m, m.outputs[0], {"students": students}).frame
+    assert list(frame["id"].iloc[[0, 1, -1]]) == ["1", "2", str(size)]  # sorted: every other column moved
+    assert frame["kind"].eq("student").all() and frame["note"].eq("").all() and len(frame) == size
+    for column in ("kind", "note"):
+        chunks = pa.array(frame[column].array).chunks
+        held = {(buffer.address, buffer.size) for chunk in chunks for buffer in chunk.buffers() if buffer is not None}
+        assert sum(size for _, size in held) < 2 * 2**20, column  # 3.4 MB of offsets alone, were each row its own
+
+
+def test_a_lookup_matches_every_key_as_trimmed_text_whatever_its_type_and_a_blank_key_matches_nothing(tmp_path):
+    staff = pd.DataFrame({"ID": pd.array([7, 8, 9, 10, None], dtype="Int64"),
+                          "PrimaryAeriesSchool": ["994", " 995", "994", "994", "994"]})
+    teachers = pd.DataFrame({
+        "StaffID1": [" 7 ", "7", "8", "8", "9", "", "10"],
+        "SchoolCode": pd.array([994, 994, 995, 995, 995, 994, None], dtype="Int64"),
+        "FirstName": ["Ada", "Bo", "Cy", "Di", "Ed", "Flo", "Gus"],
+        "TeacherNumber": ["2", "1", "5", "6", "7", "8", "9"],
+    })
+    m = mapping_with(tmp_path, one_output(["id", "name"], """
+        id: {source: ID}
+        name: {source: teacher.FirstName}
+    """, table="staff", extra="""
+        lookups:
+          teacher: {table: teachers, on: {ID: StaffID1, PrimaryAeriesSchool: SchoolCode}, prefer: [TeacherNumber]}
+    """))
+    # 7: both teacher rows match, the lower TeacherNumber is preferred; 8: " 995" is 995; 9 teaches at another
+    # school; 10's teacher row has no school (a blank key) and the staff row without an ID matches no blank StaffID1
+    assert [(r["id"], r["name"]) for r in rows(m, {"staff": staff, "teachers": teachers})] == [
+        ("", ""), ("7", "Bo"), ("8", "Cy"), ("9", ""), ("10", ""),
+    ]
