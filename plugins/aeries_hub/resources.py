@@ -90,6 +90,7 @@ def measured(function: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(function)
     def task_callable(*args: Any, **kwargs: Any) -> Any:
+        use_allocators_that_return_memory()
         since_reset = reset_peak_memory()
         at_start = resident_memory_mb()
         started = time.monotonic()

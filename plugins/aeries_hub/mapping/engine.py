@@ -10,6 +10,7 @@ Every value is text (:mod:`aeries_hub.mapping.text`); a value is evaluated by :m
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -49,21 +50,28 @@ def build_output(
     if run is None:
         run = RunValues(crosswalks=read_crosswalks(mapping))
     index = mapping.outputs.index(output)
-    parts, names = [], []
-    built = BuiltOutput(frame=pd.DataFrame())
-    for r, record_set in enumerate(output.records):
+    records = output.records
+    built_parts: dict[int, tuple[pd.DataFrame, int]] = {}
+    # The smallest record sets first: the tables only they read are gone before the largest is built (a district's
+    # sections, with their staff members as Python objects, while its enrollments are built from the rosters).
+    order = sorted(range(len(records)), key=lambda r: len(tables.get(records[r].table or "", ())))
+    for step, r in enumerate(order):
+        record_set = records[r]
         where = f"{mapping.path.name}: outputs[{index}].records[{r}]"
         if record_set.rows is not None:
-            frame, merged = _literal_rows(record_set, output, run, where), 0
+            built_parts[r] = _literal_rows(record_set, output, run, where), 0
         else:
-            later = {name for rest in output.records[r + 1:] for name in _tables_of(rest)}
+            later = {name for rest in order[step + 1:] for name in _tables_of(records[rest]) if records[rest].rows is None}
             release = frozenset(_tables_of(record_set) - later) if release_tables else frozenset()
-            frame, merged = _record_set_rows(record_set, tables, output, where, run, release)
+            built_parts[r] = _record_set_rows(record_set, tables, output, where, run, release)
+    built = BuiltOutput(frame=pd.DataFrame())
+    parts = [built_parts[r][0] for r in range(len(records))]
+    for record_set, (frame, merged) in zip(records, (built_parts[r] for r in range(len(records)))):
         built.rows_by_record_set[record_set.name] = len(frame)
         if merged:
             built.merged_duplicates[record_set.name] = merged
-        parts.append(frame)
-        names.append(record_set.name)
+    names = [record_set.name for record_set in records]
+    del built_parts
     built.frame = _stacked(parts, output.built_columns) if parts else pd.DataFrame(columns=output.built_columns)
     built.frame[RECORD_SET_COLUMN] = _record_set_names(names, [len(part) for part in parts])
     return built
@@ -272,8 +280,8 @@ def _join_lookup(frame: pd.DataFrame, lookup: Lookup, tables: dict[str, pd.DataF
     if read is not None and all(ref[len(prefix):] in other.columns for ref in read if ref.startswith(prefix)):
         # (with an unknown column, everything is joined so that the error can list the lookup's columns)
         other = other[[c for c in other.columns if prefix + c in read or c in lookup.on.values()]]
-    mine = [_trimmed_codes(frame, column, f"{where}.on") for column in lookup.on]
     theirs = [_trimmed_codes(other, column, f"{where}.on.{name}") for name, column in lookup.on.items()]
+    mine = (_trimmed_codes(frame, column, f"{where}.on") for column in lookup.on)  # (one key's numbers at a time)
     # the position in ``other`` of each row's first match (-1: none): only the looked-up columns are copied
     rows = _first_matches(mine, theirs, preferred, len(frame), len(other))
     looked_up = {
@@ -313,28 +321,36 @@ def _trimmed_codes(frame: pd.DataFrame, ref: str, where: str) -> tuple[np.ndarra
     return np.asarray(trimmed_codes)[codes], pd.Index(trimmed)
 
 
-def _first_matches(mine: list[tuple[np.ndarray, pd.Index]], theirs: list[tuple[np.ndarray, pd.Index]],
+def _first_matches(mine: Iterable[tuple[np.ndarray, pd.Index]], theirs: list[tuple[np.ndarray, pd.Index]],
                    preferred: np.ndarray | None, mine_rows: int, their_rows: int) -> np.ndarray:
     """For each of ``mine_rows``, the position among ``their_rows`` of the first row (in ``preferred`` order, else
     theirs) whose every key (:func:`_trimmed_codes`) equals its own, -1 where none does. A blank key identifies
     nothing (a Flex school's teachers have no TeacherNumber, nor a section its TeacherNumber1). The keys are matched
     as numbers: each pair's values are numbered by their side's distinct values, the pairs' numbers combined."""
     mine_key = np.zeros(mine_rows, dtype=np.int64)
+    mine_lost = np.zeros(mine_rows, dtype=bool)  # a value none of theirs has
     their_key = np.zeros(their_rows, dtype=np.int64)
     their_blank = np.zeros(their_rows, dtype=bool)
     for (mine_codes, mine_values), (their_codes, their_values) in zip(mine, theirs):
-        mine_codes = their_values.get_indexer(mine_values)[mine_codes] if len(mine_values) else mine_codes
+        mine_codes = their_values.get_indexer(mine_values)[mine_codes]
+        mine_lost |= mine_codes < 0
         their_blank |= np.asarray(their_values == "", dtype=bool)[their_codes] if their_rows else their_blank
         width = max(len(their_values), 1)
         their_key, numbers = pd.factorize(their_key * width + their_codes)
-        mine_key = np.where((mine_key < 0) | (mine_codes < 0), -1, mine_key * width + np.maximum(mine_codes, 0))
+        mine_key *= width
+        mine_key += np.maximum(mine_codes, 0, out=mine_codes)
+        del mine_codes
         mine_key = pd.Index(numbers).get_indexer(mine_key)  # (-1: a combination none of theirs has)
+        mine_lost |= mine_key < 0
+        np.maximum(mine_key, 0, out=mine_key)
     order = np.arange(their_rows) if preferred is None else np.asarray(preferred, dtype=np.int64)
     order = order[~their_blank[order]]
     keys, first = np.unique(their_key[order], return_index=True)
-    first_row = np.full(int(their_key.max()) + 1 if their_rows else 0, -1, dtype=np.int64)
+    first_row = np.full(int(their_key.max()) + 1 if their_rows else 1, -1, dtype=np.int64)
     first_row[keys] = order[first]
-    return np.where(mine_key >= 0, first_row[np.maximum(mine_key, 0)] if len(first_row) else -1, -1)
+    rows = first_row[mine_key] if their_rows else np.full(mine_rows, -1, dtype=np.int64)
+    rows[mine_lost] = -1
+    return rows
 
 
 def _distinct(frame: pd.DataFrame, out: pd.DataFrame, record_set: RecordSet, where: str,

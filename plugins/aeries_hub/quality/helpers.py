@@ -46,6 +46,7 @@ _SHAPE_EXPECTATIONS = (
 _STRFTIME = "expect_column_values_to_match_strftime_format"
 _UNIQUE = "expect_column_values_to_be_unique"
 _IN_SET = "expect_column_values_to_be_in_set"
+_CONTAINS = "expect_column_distinct_values_to_contain_set"
 _MATCH_REGEX = "expect_column_values_to_match_regex"
 #: The regex expectations tested on a helper column, and the word in its name.
 _REGEX = {_MATCH_REGEX: "matches", "expect_column_values_to_not_match_regex": "does not match"}
@@ -61,6 +62,9 @@ class ExpectationSpec:
     kwargs: dict[str, Any]
     #: When a helper column stands in for the check: the check's own arguments, for GX to check them.
     own_kwargs: dict[str, Any] | None = None
+    #: The column a check across rows was settled from here (:func:`holds_every`), for the runner to settle it
+    #: again on the rows its reject checks left.
+    source_column: str | None = None
 
 
 def prepare_frame(df: pd.DataFrame, checks: list[Check], ids: list[int], tables: Mapping[str, pd.DataFrame]):
@@ -176,15 +180,37 @@ def prepare_frame(df: pd.DataFrame, checks: list[Check], ids: list[int], tables:
                 helpers[helper] = _membership(pairs.isin(pd.MultiIndex.from_frame(allowed)), missing)
             expectation = _IN_SET
             kwargs = {"column": helper, "value_set": [True]}
+        elif ref is not None and expectation == _CONTAINS:
+            # compared here: GX would be handed every value of the other file inline (197,659 classes at 500,000
+            # students, serialised again and again with the expectation) and a text column of every row to count
+            column = kwargs["column"]
+            values = helpers.get(column, work.get(column))
+            helper = f"{column} holds every {ref}"
+            helpers.setdefault(helper, pd.Series(np.zeros(len(work), dtype=bool)))
+            specs[i] = ExpectationSpec(expectation=_CONTAINS, kwargs={"column": helper, "value_set": []},
+                                       source_column=column)
+            holds_every(specs[i], values, check, tables)
+            continue
         elif ref is not None:
             kwargs["value_set"] = _plain_list(reference_values(check, tables))
         specs[i] = ExpectationSpec(expectation=expectation, kwargs=kwargs)
     tested = {spec.kwargs.get(key) for spec in specs.values() for key in ("column", "column_A", "column_B")}
     tested |= {spec.own_kwargs.get("column") for spec in specs.values() if spec.own_kwargs}
+    tested |= {spec.source_column for spec in specs.values()}
     helpers = {name: values for name, values in helpers.items() if name in tested}  # (not those others came from)
     if helpers:
         work = pd.concat([work, pd.DataFrame(helpers, copy=False)], axis=1, copy=False)
     return work, specs
+
+
+def holds_every(spec: ExpectationSpec, values: pd.Series, check: Check, tables: Mapping[str, pd.DataFrame]) -> list[str]:
+    """``expect_column_distinct_values_to_contain_set`` with ``value_set_from``, settled here: the values of the
+    other table that ``values`` lack (nulls are no value, as GX skips them), in that table's order. GX is left to
+    test a column of False against an empty set (passes) when none is missing, else against ``[True]`` (fails)."""
+    found = set(map(str, pd.unique(values.dropna())))
+    missing = [value for value in map(str, reference_values(check, tables)) if value not in found]
+    spec.kwargs["value_set"] = [True] if missing else []
+    return missing
 
 
 def rule_spec(check: Check, rows: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
@@ -359,9 +385,13 @@ def _all_text(values) -> bool:
 
 
 def _membership(member, missing) -> pd.Series:
-    """True/False per row, null where the tested value is null (GX does not test nulls)."""
+    """True/False per row, null where the tested value is null (GX does not test nulls). Without nulls, NumPy's
+    bool: a byte a row, where a nullable column takes two (GX copies a batch's every column for each check)."""
+    missing = np.asarray(missing, dtype=bool)
+    if not missing.any():
+        return pd.Series(np.asarray(member, dtype=bool))
     flags = pd.array(np.asarray(member, dtype=bool), dtype="boolean")
-    flags[np.asarray(missing, dtype=bool)] = pd.NA
+    flags[missing] = pd.NA
     return pd.Series(flags)
 
 

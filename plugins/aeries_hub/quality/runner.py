@@ -34,10 +34,10 @@ import pandas as pd
 from aeries_hub.quality.checks import TABLE, Check
 from aeries_hub.quality.gx_adapter import ExpectationResult, FrameValidator, import_gx
 from aeries_hub.quality.helpers import (
+    holds_every,
     phase_frame,
     plain,
     prepare_frame,
-    reference_values,
     rule_column,
     shared_values,
     unique_flags,
@@ -318,6 +318,8 @@ def validate_frame(
         if checks[i].expectation == _UNIQUENESS[0] and specs[i].own_kwargs:
             tested = work[specs[i].own_kwargs["column"]].iloc[positions].reset_index(drop=True)
             gate_frame[specs[i].kwargs["column"]] = unique_flags(tested)
+    missing = {i: holds_every(specs[i], _rows_left(work, specs[i].source_column, positions, reasons), checks[i], tables or {})
+               for i in gate_ids if specs[i].source_column}
     suite = validator.suite(_safe(name), checks, gate_ids, specs)
     if reasons is None and reject_batch is not None and list(reject_frame.columns) == list(gate_frame.columns):
         batch = reject_batch
@@ -337,9 +339,8 @@ def validate_frame(
         if check.expectation in _UNIQUENESS and check.severity == "warning" and not result.success \
                 and not result.exception:
             result.shared = shared_values(df, positions, work, specs[check_id], check, id_columns)
-        if check.expectation == _CONTAINS and check.value_set_from and not result.success and not result.exception:
-            found = set(gate_frame[specs[check_id].kwargs["column"]].dropna().astype(str))
-            result.missing = [v for v in map(str, reference_values(check, tables or {})) if v not in found]
+        if check_id in missing and not result.success and not result.exception:
+            result.missing = missing[check_id]
         results[check_id] = result
     for i in runnable:
         if results[i] is None:  # never expected: GX returned no result for this expectation
@@ -377,6 +378,11 @@ def validate_frame(
 
 
 # ------------------------------------------------------------------------------------- check results
+
+
+def _rows_left(work: pd.DataFrame, column: str, positions: np.ndarray, reasons: np.ndarray | None) -> pd.Series:
+    """``work``'s column on the rows its reject checks left."""
+    return work[column] if reasons is None else work[column].iloc[positions]
 
 
 def _no_rejects(df: pd.DataFrame) -> pd.DataFrame:

@@ -177,3 +177,19 @@ def test_a_value_set_of_text_is_tested_as_great_expectations_tests_it(helper_col
     tested, blank_ignored = outcome.results
     assert ([row["id"] for row in tested.sample], tested.element_count) == (["2", "3", "5"], 6)
     assert [row["id"] for row in blank_ignored.sample] == ["2", "5"]
+
+
+@pytest.mark.parametrize("rows, classes, outcome, missing", [
+    (["c1", "c2", None], ["c2", "c1"], "passed", []),
+    ([], [], "passed", []),
+    ([], ["c1"], "warned", ["c1"]),
+    ([None, "c1 "], ["c1"], "warned", ["c1"]),  # values are compared as they are: "c1 " is not c1
+], ids=["all held", "nothing to hold", "no rows", "another value"])
+def test_distinct_values_hold_every_value_of_another_file_as_great_expectations_tests_a_value_set(
+        rows, classes, outcome, missing):
+    enrollments = pd.DataFrame({"classSourcedId": pd.array(rows, dtype="str")})
+    has_teacher = spec("expect_column_distinct_values_to_contain_set", "warning", column="classSourcedId",
+                       value_set_from={"table": "classes", "column": "sourcedId"})
+    result = validate_frame(enrollments, checks(has_teacher), name="enrollments",
+                            tables={"classes": pd.DataFrame({"sourcedId": pd.array(classes, dtype="str")})}).results[0]
+    assert (result.outcome, result.missing) == (outcome, missing)
