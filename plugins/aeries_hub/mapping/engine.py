@@ -22,7 +22,7 @@ from aeries_hub.mapping.conditions import conditions_mask
 from aeries_hub.mapping.crosswalk import read_crosswalks
 from aeries_hub.mapping.models import Condition, Lookup, Mapping, MappingError, Output, RecordSet
 from aeries_hub.mapping.preferences import preference_keys, preferred_order
-from aeries_hub.mapping.reads import columns_read, distinct_columns, value_columns
+from aeries_hub.mapping.reads import columns_read, distinct_columns, tables_read, value_columns
 from aeries_hub.mapping.text import TEXT, arrow_text, natural_sort_positions, repeated_text, text
 from aeries_hub.mapping.values import RunValues, evaluate, read_column
 
@@ -64,6 +64,8 @@ def build_output(
             later = {name for rest in order[step + 1:] for name in _tables_of(records[rest]) if records[rest].rows is None}
             release = frozenset(_tables_of(record_set) - later) if release_tables else frozenset()
             built_parts[r] = _record_set_rows(record_set, tables, output, where, run, release)
+            if release_tables:
+                _keep_columns_read(tables, [records[rest] for rest in order[step + 1:]])
     built = BuiltOutput(frame=pd.DataFrame())
     parts = [built_parts[r][0] for r in range(len(records))]
     for record_set, (frame, merged) in zip(records, (built_parts[r] for r in range(len(records)))):
@@ -75,6 +77,19 @@ def build_output(
     built.frame = _stacked(parts, output.built_columns) if parts else pd.DataFrame(columns=output.built_columns)
     built.frame[RECORD_SET_COLUMN] = _record_set_names(names, [len(part) for part in parts])
     return built
+
+
+def _keep_columns_read(tables: dict[str, pd.DataFrame], record_sets: list[RecordSet]) -> None:
+    """Each table of ``tables`` with only the columns ``record_sets`` read (a district's sections lose their staff
+    members, Python objects, once the record set that explodes them is built)."""
+    still_read: dict[str, set[str]] = {}
+    for record_set in record_sets:
+        for table, columns in tables_read(record_set).items():
+            still_read.setdefault(table, set()).update(columns)
+    for name, columns in still_read.items():
+        frame = tables.get(name)
+        if frame is not None and columns <= set(frame.columns) and len(columns) < len(frame.columns):
+            tables[name] = frame[[column for column in frame.columns if column in columns]]
 
 
 def _record_set_names(names: list[str], rows: list[int]) -> pd.Categorical:
@@ -303,11 +318,16 @@ def _first_of_each(frame: pd.DataFrame, record_set: RecordSet, where: str, run: 
         codes, distinct = pd.factorize(values, use_na_sentinel=False)
         trimmed, trimmed_distinct = pd.factorize(pd.Series(distinct, dtype=values.dtype).str.strip(), use_na_sentinel=False)
         group, _ = pd.factorize(group * len(trimmed_distinct) + trimmed[codes])
-    order = (preferred_order(frame, record_set.prefer, f"{where}.prefer", run.conditions_date, run)
-             if record_set.prefer else np.arange(len(frame)))
-    _, first = np.unique(group[order], return_index=True)
-    kept = np.zeros(len(frame), dtype=bool)
-    kept[order[first]] = True
+    kept = np.bincount(group)[group] == 1 if len(group) else np.zeros(0, dtype=bool)
+    shared = np.flatnonzero(~kept)  # the rows whose key another row has: only these are put in order
+    if len(shared):
+        order = np.arange(len(shared))
+        if record_set.prefer:
+            keys, ascending = preference_keys(frame, record_set.prefer, f"{where}.prefer", run.conditions_date, run)
+            keys = keys.iloc[shared].reset_index(drop=True)
+            order = keys.sort_values(list(keys.columns), ascending=ascending, kind="mergesort").index.to_numpy()
+        _, first = np.unique(group[shared[order]], return_index=True)
+        kept[shared[order[first]]] = True
     return kept
 
 

@@ -76,20 +76,28 @@ def columns_read_by(mapping: Mapping, output: Output) -> dict[str, set[str]]:
     sets (``from``), of their lookups and explodes, and those the mapping's ``source`` filters test."""
     needed: dict[str, set[str]] = {}
     for record_set in output.records:
-        if not record_set.table:
-            continue
-        read = columns_read(record_set)
-        aliases = {lookup.alias for lookup in record_set.lookups} | ({record_set.explode[1]} if record_set.explode else set())
-        own = needed.setdefault(record_set.table, set())
-        own |= {ref for ref in read if ref.split(".", 1)[0] not in aliases or "." not in ref}
-        own |= {record_set.explode[0]} if record_set.explode else set()
-        for lookup in record_set.lookups:
-            theirs = needed.setdefault(lookup.table, set())
-            theirs |= {ref.split(".", 1)[1] for ref in read if ref.startswith(f"{lookup.alias}.")}
-            theirs |= set(lookup.on.values()) | {column for condition in lookup.where for column in condition.columns}
-            theirs |= {ref for preference in lookup.prefer for ref in preference.reads}
+        for table, columns in tables_read(record_set).items():
+            needed.setdefault(table, set()).update(columns)
     for name, columns in needed.items():
         columns |= source_filter_columns(mapping, name)
+    return needed
+
+
+def tables_read(record_set: RecordSet) -> dict[str, set[str]]:
+    """The Aeries tables one record set reads (``from`` and its lookups), each with the columns it reads."""
+    if not record_set.table:
+        return {}
+    needed: dict[str, set[str]] = {}
+    read = columns_read(record_set)
+    aliases = {lookup.alias for lookup in record_set.lookups} | ({record_set.explode[1]} if record_set.explode else set())
+    own = needed.setdefault(record_set.table, set())
+    own |= {ref for ref in read if ref.split(".", 1)[0] not in aliases or "." not in ref}
+    own |= {record_set.explode[0]} if record_set.explode else set()
+    for lookup in record_set.lookups:
+        theirs = needed.setdefault(lookup.table, set())
+        theirs |= {ref.split(".", 1)[1] for ref in read if ref.startswith(f"{lookup.alias}.")}
+        theirs |= set(lookup.on.values()) | {column for condition in lookup.where for column in condition.columns}
+        theirs |= {ref for preference in lookup.prefer for ref in preference.reads}
     return needed
 
 
