@@ -102,14 +102,16 @@ def print_run(label: str, report: dict, seconds: float) -> dict:
     resources, rows = report["resources"], stage_rows(report)
     requests = run_requests(report)
     print(f"\n{label}: {report['status']} in {seconds:.1f} s (`airflow dags test`, parsing and start-up included)")
-    print(f"{'task':28} {'seconds':>8} {'rows':>10} {'rows/s':>9} {'peak MiB':>9} {'requests':>9} mode")
+    # start MiB: what the process held when the task started (in `dags test`, what earlier tasks left behind)
+    print(f"{'task':28} {'seconds':>8} {'rows':>10} {'rows/s':>9} {'start MiB':>9} {'peak MiB':>9} {'requests':>9} mode")
     for task_id, figures in resources.items():
         n = rows.get(task_id, 0)
         rate = f"{n / figures['seconds']:9.0f}" if figures["seconds"] and n else f"{'-':>9}"
         asked = requests.get(task_id, {})
         mode = f" {asked['mode']}" + (f" ({asked['changed_keys']} changed keys)" if asked.get("changed_keys") is not None else "") \
             if asked.get("mode") else ""
-        print(f"{task_id:28} {figures['seconds']:8.1f} {n:10d} {rate} {figures['peak_memory_mb']:9.0f} "
+        print(f"{task_id:28} {figures['seconds']:8.1f} {n:10d} {rate} {figures.get('start_memory_mb', 0):9.0f} "
+              f"{figures['peak_memory_mb']:9.0f} "
               f"{asked.get('requests', ''):>9}{mode}")
     tasks_seconds = sum(r["seconds"] for r in resources.values())
     extract = sum(r["seconds"] for t, r in resources.items() if t.startswith("extract_"))

@@ -295,8 +295,8 @@ def _join_lookup(frame: pd.DataFrame, lookup: Lookup, tables: dict[str, pd.DataF
     if read is not None and all(ref[len(prefix):] in other.columns for ref in read if ref.startswith(prefix)):
         # (with an unknown column, everything is joined so that the error can list the lookup's columns)
         other = other[[c for c in other.columns if prefix + c in read or c in lookup.on.values()]]
-    theirs = [_trimmed_codes(other, column, f"{where}.on.{name}") for name, column in lookup.on.items()]
-    mine = (_trimmed_codes(frame, column, f"{where}.on") for column in lookup.on)  # (one key's numbers at a time)
+    theirs = [_key_codes(other, column, f"{where}.on.{name}") for name, column in lookup.on.items()]
+    mine = (_key_codes(frame, column, f"{where}.on") for column in lookup.on)  # (one key's numbers at a time)
     # the position in ``other`` of each row's first match (-1: none): only the looked-up columns are copied
     rows = _first_matches(mine, theirs, preferred, len(frame), len(other))
     looked_up = {
@@ -315,9 +315,8 @@ def _first_of_each(frame: pd.DataFrame, record_set: RecordSet, where: str, run: 
             values = read_column(frame, ref, f"{where}.on[{i}]")
         else:
             values = ref.text_values(frame, run, f"{where}.on[{i}].expr")
-        codes, distinct = pd.factorize(values, use_na_sentinel=False)
-        trimmed, trimmed_distinct = pd.factorize(pd.Series(distinct, dtype=values.dtype).str.strip(), use_na_sentinel=False)
-        group, _ = pd.factorize(group * len(trimmed_distinct) + trimmed[codes])
+        codes, distinct = _trimmed_codes(values)
+        group, _ = pd.factorize(group * len(distinct) + codes)
     kept = np.bincount(group)[group] == 1 if len(group) else np.zeros(0, dtype=bool)
     shared = np.flatnonzero(~kept)  # the rows whose key another row has: only these are put in order
     if len(shared):
@@ -331,12 +330,17 @@ def _first_of_each(frame: pd.DataFrame, record_set: RecordSet, where: str, run: 
     return kept
 
 
-def _trimmed_codes(frame: pd.DataFrame, ref: str, where: str) -> tuple[np.ndarray, pd.Index]:
-    """Each row's number among the distinct values of column ``ref`` read as text and trimmed, and those values:
-    only the distinct values become text (a roster's key columns are millions of rows of a few thousand values)."""
+def _key_codes(frame: pd.DataFrame, ref: str, where: str) -> tuple[np.ndarray, pd.Index]:
+    """:func:`_trimmed_codes` of column ``ref`` (a missing column: the error that lists the columns)."""
     if ref not in frame.columns:
-        read_column(frame, ref, where)  # (raises the error that lists the columns)
-    codes, distinct = pd.factorize(frame[ref], use_na_sentinel=False)
+        read_column(frame, ref, where)
+    return _trimmed_codes(frame[ref])
+
+
+def _trimmed_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Each row's number among the distinct ``values`` read as text and trimmed, and those texts: only the distinct
+    values become text (a roster's key columns are millions of rows of a few thousand values)."""
+    codes, distinct = pd.factorize(values, use_na_sentinel=False)
     trimmed_codes, trimmed = pd.factorize(text(pd.Series(distinct)).str.strip(), use_na_sentinel=False)
     return np.asarray(trimmed_codes)[codes], pd.Index(trimmed)
 
@@ -344,7 +348,7 @@ def _trimmed_codes(frame: pd.DataFrame, ref: str, where: str) -> tuple[np.ndarra
 def _first_matches(mine: Iterable[tuple[np.ndarray, pd.Index]], theirs: list[tuple[np.ndarray, pd.Index]],
                    preferred: np.ndarray | None, mine_rows: int, their_rows: int) -> np.ndarray:
     """For each of ``mine_rows``, the position among ``their_rows`` of the first row (in ``preferred`` order, else
-    theirs) whose every key (:func:`_trimmed_codes`) equals its own, -1 where none does. A blank key identifies
+    theirs) whose every key (:func:`_key_codes`) equals its own, -1 where none does. A blank key identifies
     nothing (a Flex school's teachers have no TeacherNumber, nor a section its TeacherNumber1). The keys are matched
     as numbers: each pair's values are numbered by their side's distinct values, the pairs' numbers combined."""
     mine_key = np.zeros(mine_rows, dtype=np.int64)
