@@ -32,6 +32,17 @@ import numpy as np
 import pandas as pd
 
 from aeries_hub.quality.checks import COLUMN_MAP, COLUMN_PAIR_MAP, Check, CheckConfigError
+from aeries_hub.quality.row_flags import (
+    all_text,
+    blank_mask,
+    each_in,
+    is_arrow_text,
+    is_in,
+    matches_strftime,
+    meets_regex,
+    membership,
+    unique_flags,
+)
 
 INLINE_VALUE_SET_LIMIT = 1000
 #: Table expectations that look at the frame's columns; with none of these the runner hands GX only the
@@ -50,8 +61,6 @@ _CONTAINS = "expect_column_distinct_values_to_contain_set"
 _MATCH_REGEX = "expect_column_values_to_match_regex"
 #: The regex expectations tested on a helper column, and the word in its name.
 _REGEX = {_MATCH_REGEX: "matches", "expect_column_values_to_not_match_regex": "does not match"}
-#: Rows whose regex search runs at a time (their Python strings live only that long).
-REGEX_SLICE_ROWS = 1 << 16
 
 
 @dataclass
@@ -100,28 +109,28 @@ def prepare_frame(df: pd.DataFrame, checks: list[Check], ids: list[int], tables:
             if check.ignore_blank:
                 kwargs["column"] = f"{column} (blank as null)"
                 if kwargs["column"] not in helpers:
-                    helpers[kwargs["column"]] = values.mask(_blank_mask(values))
+                    helpers[kwargs["column"]] = values.mask(blank_mask(values))
                 values = helpers[kwargs["column"]]
             if ref is not None and check.split:
                 helper = f"{kwargs['column']} (each) in {ref}"
                 if helper not in helpers:
-                    helpers[helper] = _each_in(values, check.split, reference_values(check, tables))
+                    helpers[helper] = each_in(values, check.split, reference_values(check, tables))
                 kwargs.update(column=helper, value_set=[True])
             elif ref is not None:
                 allowed = _reference_frame(check, tables).iloc[:, 0]
-                if len(allowed) <= INLINE_VALUE_SET_LIMIT and not _arrow_text(values):
+                if len(allowed) <= INLINE_VALUE_SET_LIMIT and not is_arrow_text(values):
                     kwargs["value_set"] = _plain_list(allowed.to_numpy())
                 else:
                     helper = f"{kwargs['column']} in {ref}"
                     if helper not in helpers:
-                        helpers[helper] = _membership(_is_in(values, allowed), values.isna())
+                        helpers[helper] = membership(is_in(values, allowed), values.isna())
                     kwargs.update(column=helper, value_set=[True])
-            elif expectation == _IN_SET and _arrow_text(values) and _all_text(kwargs.get("value_set")):
+            elif expectation == _IN_SET and is_arrow_text(values) and all_text(kwargs.get("value_set")):
                 # GX's domain of a column with nulls is a copy of every column of the batch without those rows:
                 # a True/False column in place of a district file's text takes a ninth of the memory.
                 helper = f"{kwargs['column']} in {list(kwargs['value_set'])}"
                 if helper not in helpers:
-                    helpers[helper] = _membership(_is_in(values, pd.Series(kwargs["value_set"], dtype=object)),
+                    helpers[helper] = membership(is_in(values, pd.Series(kwargs["value_set"], dtype=object)),
                                                   values.isna())
                 own = dict(kwargs, column=column)
                 kwargs.update(column=helper, value_set=[True])
@@ -142,7 +151,7 @@ def prepare_frame(df: pd.DataFrame, checks: list[Check], ids: list[int], tables:
                 # its build's peak) and searches each: here a slice of rows at a time, each distinct value once.
                 helper = f"{kwargs['column']} {_REGEX[expectation]} {kwargs['regex']}"
                 if helper not in helpers:
-                    meets = _meets_regex(values, kwargs["regex"], match=expectation == _MATCH_REGEX)
+                    meets = meets_regex(values, kwargs["regex"], match=expectation == _MATCH_REGEX)
                     if meets is not None:  # else a value is not text: GX's own check says so
                         helpers[helper] = meets
                 if helper in helpers:
@@ -158,7 +167,7 @@ def prepare_frame(df: pd.DataFrame, checks: list[Check], ids: list[int], tables:
                 fmt = kwargs["strftime_format"]
                 helper = f"{kwargs['column']} matches {fmt}"
                 if helper not in helpers:
-                    matches = _matches_strftime(values, fmt)
+                    matches = matches_strftime(values, fmt)
                     if matches is not None:  # else a value is not text: GX's own check says so
                         helpers[helper] = matches
                 if helper in helpers:
@@ -177,7 +186,7 @@ def prepare_frame(df: pd.DataFrame, checks: list[Check], ids: list[int], tables:
                 allowed = _reference_frame(check, tables)
                 pairs = pd.MultiIndex.from_arrays([work[a], work[b]])
                 missing = (work[a].isna() | work[b].isna()).to_numpy()
-                helpers[helper] = _membership(pairs.isin(pd.MultiIndex.from_frame(allowed)), missing)
+                helpers[helper] = membership(pairs.isin(pd.MultiIndex.from_frame(allowed)), missing)
             expectation = _IN_SET
             kwargs = {"column": helper, "value_set": [True]}
         elif ref is not None and expectation == _CONTAINS:
@@ -225,77 +234,7 @@ def rule_spec(check: Check, rows: pd.DataFrame, tables: Mapping[str, pd.DataFram
 
 def rule_column(check: Check, rows: pd.DataFrame, tables: Mapping[str, pd.DataFrame]) -> pd.Series:
     """True/False per row of ``rows`` (a RangeIndex), whether it meets the check's rule; null where not tested."""
-    return _membership(*check.rule.meets(rows, tables))
-
-
-def unique_flags(values: pd.Series) -> pd.Series:
-    """True where no other row holds the value, null where the value is null (GX does not test nulls). Text in Arrow
-    is sorted (a copy of the values and a position per row) rather than hashed; other columns as GX tests them."""
-    missing = values.isna().to_numpy(dtype=bool)
-    if not _arrow_text(values) or len(values) < 2:
-        return _membership(~(values.duplicated(keep=False).to_numpy(dtype=bool) & ~missing), missing)
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    array = pa.array(values.array)
-    array = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
-    order = pc.sort_indices(array).to_numpy()
-    ordered = array.take(order)
-    same_as_next = pc.fill_null(pc.equal(ordered.slice(0, len(ordered) - 1), ordered.slice(1)), False)
-    del ordered
-    same_as_next = same_as_next.to_numpy(zero_copy_only=False)
-    shared = np.zeros(len(values), dtype=bool)
-    shared[:-1] |= same_as_next
-    shared[1:] |= same_as_next
-    unique = np.empty(len(values), dtype=bool)
-    unique[order] = ~shared
-    return _membership(unique, missing)
-
-
-def _meets_regex(values: pd.Series, regex: str, *, match: bool) -> pd.Series | None:
-    """True where ``re.search(regex, value)`` finds the pattern (``match``) or does not (not ``match``), as GX
-    tests it (``str.contains``); null where the value is null; None when a value is not a string (GX then reports
-    its own error). Text in Arrow is searched a slice of rows at a time, each slice's distinct values once."""
-    import re
-
-    search = re.compile(regex).search
-    missing = values.isna().to_numpy(dtype=bool)
-    if not _arrow_text(values):
-        if not all(isinstance(value, str) for value in values[~missing]):
-            return None
-        return _membership([skip or (search(value) is not None) == match for value, skip in zip(values, missing)],
-                           missing)
-    import pyarrow as pa
-
-    array = pa.array(values.array)
-    array = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
-    meets = np.zeros(len(values), dtype=bool)
-    for start in range(0, len(array), REGEX_SLICE_ROWS):
-        encoded = array.slice(start, REGEX_SLICE_ROWS).dictionary_encode()
-        distinct = np.fromiter(((search(value) is not None) == match for value in encoded.dictionary.to_pylist()),
-                               dtype=bool, count=len(encoded.dictionary))
-        indices = encoded.indices.fill_null(0).to_numpy(zero_copy_only=False)
-        meets[start:start + len(indices)] = distinct[indices] if len(distinct) else False
-    return _membership(meets, missing)
-
-
-def _matches_strftime(values: pd.Series, fmt: str) -> pd.Series | None:
-    """True where ``datetime.strptime(value, fmt)`` parses the value, as GX tests it, null where the value is
-    null; None when a value is not a string (GX then reports its own error)."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    parsed = np.empty(len(uniques), dtype=bool)
-    for n, value in enumerate(uniques):
-        if not isinstance(value, str):
-            return None
-        try:
-            _dt.datetime.strptime(value, fmt)  # noqa: DTZ007 (only whether it parses)
-            parsed[n] = True
-        except ValueError:
-            parsed[n] = False
-    codes = np.asarray(codes)
-    missing = codes < 0
-    return _membership(parsed[np.where(missing, 0, codes)] if len(uniques) else np.zeros(len(codes), dtype=bool),
-                       missing)
+    return membership(*check.rule.meets(rows, tables))
 
 
 def phase_frame(work: pd.DataFrame, checks: list[Check], ids: list[int], specs: dict[int, ExpectationSpec]) -> pd.DataFrame:
@@ -349,62 +288,6 @@ def shared_values(df: pd.DataFrame, positions: np.ndarray, work: pd.DataFrame, s
             "ids": ["/".join(str(plain(row[c])) for c in named_by) for _, row in rows.iterrows()] if named_by else [],
         })
     return shared
-
-
-def _each_in(values: pd.Series, separator: str, allowed) -> pd.Series:
-    """True where every non-blank part of the cell is allowed; null where the cell is null."""
-    parts = values.astype("string").str.split(separator, regex=False).explode().str.strip()
-    parts = parts[parts.notna() & parts.ne("")]
-    bad_rows = parts.index[~parts.isin(pd.Index(allowed).astype(str))].unique()
-    member = np.ones(len(values), dtype=bool)
-    member[np.asarray(values.index.get_indexer(bad_rows), dtype=np.int64)] = False
-    return _membership(member, values.isna().to_numpy())
-
-
-def _is_in(values: pd.Series, allowed: pd.Series) -> np.ndarray:
-    """Per value, whether ``allowed`` holds it: in Arrow when both are text (pandas makes a Python object of every
-    allowed value: a district's users, half a million)."""
-    if _arrow_text(values) and (_arrow_text(allowed) or _all_text(allowed)):
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        from aeries_hub.mapping.text import arrow_text
-
-        value_set = arrow_text(allowed).combine_chunks() if _arrow_text(allowed) else pa.array(list(allowed),
-                                                                                               pa.large_string())
-        return pc.is_in(arrow_text(values), value_set=value_set, skip_nulls=True).to_numpy().astype(bool, copy=False)
-    return values.isin(allowed.to_numpy()).to_numpy(dtype=bool)
-
-
-def _arrow_text(values: pd.Series) -> bool:
-    return isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"
-
-
-def _all_text(values) -> bool:
-    return values is not None and all(isinstance(value, str) for value in values)
-
-
-def _membership(member, missing) -> pd.Series:
-    """True/False per row, null where the tested value is null (GX does not test nulls). Without nulls, NumPy's
-    bool: a byte a row, where a nullable column takes two (GX copies a batch's every column for each check)."""
-    missing = np.asarray(missing, dtype=bool)
-    if not missing.any():
-        return pd.Series(np.asarray(member, dtype=bool))
-    flags = pd.array(np.asarray(member, dtype=bool), dtype="boolean")
-    flags[missing] = pd.NA
-    return pd.Series(flags)
-
-
-def _blank_mask(values: pd.Series) -> np.ndarray:
-    """Null, or a string that is empty after stripping whitespace."""
-    mask = values.isna().to_numpy(dtype=bool, copy=True)
-    if pd.api.types.is_string_dtype(values.dtype) or values.dtype == object:
-        try:
-            stripped = values.str.strip()  # non-strings in an object column become NaN
-        except AttributeError:  # an object column without any string
-            return mask
-        mask |= stripped.eq("").fillna(False).to_numpy(dtype=bool)
-    return mask
 
 
 def _reference_frame(check: Check, tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:

@@ -40,9 +40,9 @@ from aeries_hub.quality.helpers import (
     prepare_frame,
     rule_column,
     shared_values,
-    unique_flags,
 )
 from aeries_hub.quality.messages import groups_text
+from aeries_hub.quality.row_flags import unique_flags
 
 REJECT_REASON = "_reject_reason"
 SAMPLE_SIZE = 5

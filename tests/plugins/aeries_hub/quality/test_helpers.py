@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from aeries_hub.quality import REJECT_REASON, CheckConfigError, helpers, validate_frame
+from aeries_hub.quality import REJECT_REASON, CheckConfigError, helpers, row_flags, validate_frame
 from tests.plugins.aeries_hub.quality.check_specs import checks, spec
 
 
@@ -130,7 +130,7 @@ TRICKY_TEXT = ["2026-08-15", "٢٠٢٦-٠٨-١٥", "2026-08-15\n", "\xa0", "", N
 def _regex_outcome(helper_columns: bool, monkeypatch, *specs: dict):
     if not helper_columns:
         monkeypatch.setattr(helpers, "_REGEX", {})  # Great Expectations' own implementation, the oracle
-    monkeypatch.setattr(helpers, "REGEX_SLICE_ROWS", 2)
+    monkeypatch.setattr(row_flags, "REGEX_SLICE_ROWS", 2)
     frame = pd.DataFrame({"id": [str(n) for n in range(len(TRICKY_TEXT))], "day": pd.array(TRICKY_TEXT, dtype="str")})
     return validate_frame(frame, checks(*specs), name="days", id_columns=["id"])
 
