@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Collection, Iterable
 
 from aeries_hub.aeries.collect import collect_table, table_spec
 from aeries_hub.aeries.errors import AeriesNotFoundError
@@ -97,14 +97,17 @@ def units_to_page(table: str, snapshot, groups: Iterable[tuple], page_size: int,
     return {unit for unit, keys in changed.items() if keys > (rows.get(unit, 0) // page_size + 1) * page_cost}
 
 
-def fetch_pages(hook: AeriesHook, table: str, units: set, stats: RequestStats, timing: dict[str, float]):
-    """Every row of the units, as a full extraction pages them (an Arrow table); ``timing["page"]``: seconds per
-    request (:func:`timed`)."""
+def fetch_pages(hook: AeriesHook, table: str, units: set, stats: RequestStats, timing: dict[str, float],
+                columns: Collection[str] | None = None):
+    """Every row of the units, as a full extraction pages them (an Arrow table; with ``columns``, only those of its
+    columns, as a full extraction keeps them); ``timing["page"]``: seconds per request (:func:`timed`)."""
     spec = table_spec(table)
     codes = None if None in units else sorted(units, key=sortable)
     started, requests = time.perf_counter(), stats.requests
-    fetched = collect_table(hook, spec, codes, stats, as_arrow=True)
+    fetched = collect_table(hook, spec, codes, stats, as_arrow=True, keep=columns)
     _time(timing, "page", time.perf_counter() - started, stats.requests - requests)
+    if columns is not None and not set(columns).issuperset(fetched.column_names):
+        fetched = fetched.select([name for name in fetched.column_names if name in columns])
     return fetched
 
 
@@ -115,9 +118,9 @@ def _time(timing: dict[str, float], kind: str, seconds: float, requests: int) ->
 
 
 def fetch_groups(hook: AeriesHook, table: str, groups: set[tuple], stats: RequestStats,
-                 timing: dict[str, float]) -> list[dict[str, Any]]:
-    """The rows of every group now, one request per group, ``max_concurrency`` at a time with the hook's retries;
-    ``timing["record"]``: seconds per request (:func:`timed`)."""
+                 timing: dict[str, float], columns: Collection[str] | None = None) -> list[dict[str, Any]]:
+    """The rows of every group now (with ``columns``, only those of their fields), one request per group,
+    ``max_concurrency`` at a time with the hook's retries; ``timing["record"]``: seconds per request (:func:`timed`)."""
     plan = PLANS[table]
     spec = table_spec(table)
     ordered = sorted(groups, key=lambda g: tuple(map(sortable, g)))
@@ -134,7 +137,8 @@ def fetch_groups(hook: AeriesHook, table: str, groups: set[tuple], stats: Reques
         if spec.per_school:
             rows = [row if "SchoolCode" in row else {"SchoolCode": values["SchoolCode"], **row} for row in rows]
         # a list endpoint may answer more than the group (an Aeries filter ignored): keep the group's rows only
-        return [row for row in rows if group_of(row, plan.group) == group]
+        rows = [row for row in rows if group_of(row, plan.group) == group]
+        return rows if columns is None else [{k: v for k, v in row.items() if k in columns} for row in rows]
 
     started, requests = time.perf_counter(), stats.requests
     with ThreadPoolExecutor(max_workers=hook.settings.max_concurrency, thread_name_prefix=f"aeries-{table}-changes") as pool:

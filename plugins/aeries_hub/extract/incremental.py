@@ -212,17 +212,19 @@ def _only(arrow_table, columns: set[str] | None):
 
 
 def _fetch_and_merge(hook: AeriesHook, table: str, previous, groups: set[tuple], stats: RequestStats,
-                     request_seconds: dict[str, float] | None, setting: float, timing: dict[str, float]):
+                     request_seconds: dict[str, float] | None, setting: float, timing: dict[str, float],
+                     columns: set[str] | None = None):
     """The snapshot with the changed groups' rows now: the schools with many changes paged whole, the others'
-    changed records one by one (:mod:`aeries_hub.extract.fetch`); ``timing`` gets what a page and a record took."""
+    changed records one by one (:mod:`aeries_hub.extract.fetch`), with only ``columns`` of what they fetch (the
+    snapshot's); ``timing`` gets what a page and a record took."""
     page_cost, source = page_cost_of(request_seconds, setting)
     units = units_to_page(table, previous, groups, hook.settings.page_size, page_cost)
     singles = {group for group in groups if unit_of(table, group) not in units}
     merged = previous
     if units:
-        merged = merge_tables(table, merged, set(), fetch_pages(hook, table, units, stats, timing), units)
+        merged = merge_tables(table, merged, set(), fetch_pages(hook, table, units, stats, timing, columns), units)
     if singles:
-        merged = merge_tables(table, merged, singles, fetch_groups(hook, table, singles, stats, timing))
+        merged = merge_tables(table, merged, singles, fetch_groups(hook, table, singles, stats, timing, columns))
     log.info("Aeries %s: %d changed keys; %d units paged whole (%d of the keys), %d records fetched one by one "
              "(a page costs %.1f single-record requests, %s)", table, len(groups), len(units),
              len(groups) - len(singles), len(singles), page_cost, source)
@@ -278,7 +280,7 @@ def extract_table(hook: AeriesHook, table: str, target, *, snapshot: ExtractSnap
         else:
             if groups:
                 merged = _only(_fetch_and_merge(hook, table, previous, groups, stats, state.get("request_seconds"),
-                                                page_cost, timing), columns)
+                                                page_cost, timing, columns), columns)
                 data, count = _parquet_bytes(hook, table, merged), merged.num_rows
             else:  # nothing changed: the extract is the snapshot, byte for byte (it was written as an extract)
                 data, count = stored, previous.num_rows
