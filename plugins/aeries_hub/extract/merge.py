@@ -75,26 +75,32 @@ def merge_tables(table: str, snapshot, groups: set[tuple], fetched, units: Colle
         keep[:] = False
     elif units and school:
         keep &= ~_mask(snapshot, school, units).to_numpy(zero_copy_only=False)
-    kept = snapshot.filter(pa.array(keep))
     fetched_arrow = fetched if isinstance(fetched, pa.Table) else rows_to_arrow(table, fetched)
-    fresh = _conform(kept, fetched_arrow.replace_schema_metadata(None))
+    fresh = _conform(snapshot, fetched_arrow.replace_schema_metadata(None))
     if fresh is None:  # a type a full extraction would infer otherwise: the same conversion over every row
         log.warning("Aeries %s: changed records bring other column types; the merge converts every row", table)
-        merged = rows_to_arrow(table, kept.to_pylist() + (fetched if isinstance(fetched, list) else fetched_arrow.to_pylist()))
+        merged = rows_to_arrow(table, snapshot.filter(pa.array(keep)).to_pylist()
+                               + (fetched if isinstance(fetched, list) else fetched_arrow.to_pylist()))
+        keep = np.ones(merged.num_rows, dtype=bool)
     else:
-        kept, fresh = fresh
-        merged = pa.concat_tables([kept, fresh])
+        # the snapshot's rows and the fresh ones side by side (no copy), the rows kept put in order by their keys
+        # alone and taken once: a copy of a snapshot of millions of rows, not three
+        conformed, fresh = fresh
+        merged = pa.concat_tables([conformed, fresh])
+        keep = np.concatenate([keep, np.ones(fresh.num_rows, dtype=bool)])
     keys = [(c, "ascending") for c in plan.order if c in merged.column_names]
+    sorted_by = merged.select([c for c, _ in keys])
     if school and school in merged.column_names:
         order = pc.unique(snapshot[school]).to_pylist()  # in the order of first appearance
         new_schools = pc.unique(fetched_arrow[school]).to_pylist() if school in fetched_arrow.column_names else []
         order += sorted(set(new_schools) - set(order), key=sortable)
         rank = pc.index_in(merged[school], value_set=pa.array(order, type=merged.schema.field(school).type))
-        merged = merged.append_column("__rank", rank)
+        sorted_by = sorted_by.append_column("__rank", rank)
         keys.insert(0, ("__rank", "ascending"))
-    merged = merged.take(pc.sort_indices(merged, sort_keys=keys))
-    if "__rank" in merged.column_names:
-        merged = merged.drop_columns(["__rank"])
+    positions = np.flatnonzero(keep)
+    if keys:
+        positions = positions[pc.sort_indices(sorted_by.take(pa.array(positions)), sort_keys=keys).to_numpy()]
+    merged = merged.take(pa.array(positions))
     return _null_columns_as_extracted(table, merged)
 
 
