@@ -3,11 +3,19 @@ or GX would test it slowly. Applied to a working copy of the frame (the caller's
 
 * ``ignore_blank``: the check runs on a helper column ``<column> (blank as null)`` where null, empty and
   whitespace-only strings are null; GX column-map expectations do not test nulls.
-* ``value_set_from``: the distinct non-null values of ``tables[table][column]``. Sets of up to
-  ``INLINE_VALUE_SET_LIMIT`` values are passed to GX as ``value_set``. Larger sets are tested through a
-  membership helper column ``<column> in <table>.<column>`` (True/False, null where the value is null)
-  with ``value_set: [True]``: GX 1.24 re-serialises an expectation's arguments some hundred times per
-  validation, which takes ~10 s for a 100,000-value set.
+* ``value_set_from``: the distinct non-null values of ``tables[table][column]``. A text column, or a set of more
+  than ``INLINE_VALUE_SET_LIMIT`` values, is tested through a membership helper column
+  ``<column> in <table>.<column>`` (True/False, null where the value is null) with ``value_set: [True]``: GX 1.24
+  re-serialises an expectation's arguments some hundred times per validation, which takes ~10 s for a
+  100,000-value set. Smaller sets of other columns are passed to GX as ``value_set``.
+* ``expect_column_values_to_be_in_set`` with a literal set of text, on a text column: the membership helper
+  ``<column> in [...]``, tested in Arrow.
+* ``expect_column_distinct_values_to_contain_set`` with ``value_set_from``: the values the column lacks are found
+  here (:func:`holds_every`), on the rows the reject checks left; GX tests a column of False against an empty set
+  (passes) or ``[True]`` (fails).
+* ``expect_column_values_to_match_regex`` and ``..._not_match_regex`` on text: ``<column> matches <regex>``, each
+  distinct value searched once with Python's ``re``, as GX searches it (which would make a Python string of every
+  row: pandas cannot hand ``\\d`` or ``\\S`` to Arrow's RE2).
 * ``split`` (with ``value_set_from``): a cell holds several values separated by ``split``; the membership
   helper ``<column> (each) in <table>.<column>`` is True where every non-blank part is in the set.
 * ``rows_where`` (single-column checks): the check tests a helper column ``<column> where <other> in [...]``,
