@@ -86,6 +86,13 @@ def rows_to_arrow_page(table: str, rows: Sequence[dict[str, Any]], keep: Collect
     return pa.table(arrays, names=list(names)) if names else pa.table({})
 
 
+def only_columns(arrow_table: pa.Table, columns: Collection[str] | None) -> pa.Table:
+    """``arrow_table`` with only ``columns`` (None: all), in its own order, its metadata kept."""
+    if columns is None or set(columns).issuperset(arrow_table.column_names):
+        return arrow_table
+    return arrow_table.select([name for name in arrow_table.column_names if name in columns])
+
+
 def _kept_keys_in_order(rows: Sequence[dict[str, Any]], keep: Collection[str]) -> list[str]:
     """The keys of ``rows`` that are in ``keep``, in the order they first appear (as ``dict.fromkeys`` over every
     record's keys orders them), looking for a kept key the first record lacks in later records only, not through

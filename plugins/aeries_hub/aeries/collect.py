@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any, Collection, Iterable
 
-from aeries_hub.aeries.arrow import concat_pages, rows_to_arrow_page
+from aeries_hub.aeries.arrow import concat_pages, only_columns, rows_to_arrow_page
 from aeries_hub.aeries.errors import AeriesConfigError
 from aeries_hub.aeries.logs import log
 from aeries_hub.aeries.paging import RequestStats, fetch_units
@@ -49,8 +49,7 @@ def extract_to_parquet(hook: AeriesHook, table: str, path: ObjectStoragePath | s
     stats = RequestStats()
     keep = None if columns is None else frozenset(columns)
     arrow_table = collect_table(hook, spec, school_codes, stats, as_arrow=True, via_records=via_records, keep=keep)
-    if keep is not None and not keep.issuperset(arrow_table.column_names):
-        arrow_table = arrow_table.select([name for name in arrow_table.column_names if name in keep])
+    arrow_table = only_columns(arrow_table, keep)
     arrow_table = arrow_table.replace_schema_metadata(
         {**(arrow_table.schema.metadata or {}), **extract_metadata(spec, hook.settings)}
     )

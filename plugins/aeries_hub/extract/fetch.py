@@ -23,6 +23,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Collection, Iterable
 
+from aeries_hub.aeries.arrow import only_columns
 from aeries_hub.aeries.collect import collect_table, table_spec
 from aeries_hub.aeries.errors import AeriesNotFoundError
 from aeries_hub.aeries.paging import DEFAULT_PAGE_COST, RequestStats
@@ -106,9 +107,7 @@ def fetch_pages(hook: AeriesHook, table: str, units: set, stats: RequestStats, t
     started, requests = time.perf_counter(), stats.requests
     fetched = collect_table(hook, spec, codes, stats, as_arrow=True, keep=columns)
     _time(timing, "page", time.perf_counter() - started, stats.requests - requests)
-    if columns is not None and not set(columns).issuperset(fetched.column_names):
-        fetched = fetched.select([name for name in fetched.column_names if name in columns])
-    return fetched
+    return only_columns(fetched, columns)
 
 
 def _time(timing: dict[str, float], kind: str, seconds: float, requests: int) -> None:

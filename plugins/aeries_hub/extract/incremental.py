@@ -26,6 +26,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
+from aeries_hub.aeries.arrow import only_columns
 from aeries_hub.aeries.collect import extract_to_parquet, table_spec
 from aeries_hub.aeries.paging import DEFAULT_PAGE_COST, RequestStats
 from aeries_hub.aeries.parquet import extract_metadata
@@ -204,13 +205,6 @@ def kept_columns(mapping, table: str, source_checks: dict[str, list]) -> set[str
     return kept
 
 
-def _only(arrow_table, columns: set[str] | None):
-    """``arrow_table`` with only ``columns`` (in its own order, its metadata kept)."""
-    if columns is None or set(arrow_table.column_names) <= columns:
-        return arrow_table
-    return arrow_table.select([name for name in arrow_table.column_names if name in columns])
-
-
 def _fetch_and_merge(hook: AeriesHook, table: str, handed: list, groups: set[tuple], stats: RequestStats,
                      request_seconds: dict[str, float] | None, setting: float, timing: dict[str, float],
                      columns: set[str] | None = None):
@@ -282,8 +276,8 @@ def extract_table(hook: AeriesHook, table: str, target, *, snapshot: ExtractSnap
             if groups:
                 handed = [previous]  # the snapshot's rows go once merged: a district's students are 0.2 GB in Arrow
                 del previous, stored
-                merged = _only(_fetch_and_merge(hook, table, handed, groups, stats, state.get("request_seconds"),
-                                                page_cost, timing, columns), columns)
+                merged = only_columns(_fetch_and_merge(hook, table, handed, groups, stats,
+                                                       state.get("request_seconds"), page_cost, timing, columns), columns)
                 data, count = _parquet_bytes(hook, table, merged), merged.num_rows
             else:  # nothing changed: the extract is the snapshot, byte for byte (it was written as an extract)
                 data, count = stored, previous.num_rows

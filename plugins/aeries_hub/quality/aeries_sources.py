@@ -43,9 +43,7 @@ def validate_tables(mapping: Mapping, run: RunFolder, tables: list[str], params:
     from aeries_hub.quality.checks import referenced_columns, select_checks
     from aeries_hub.quality.runner import rejects_csv
     from aeries_hub.quality.volumes import extract_volumes
-    from aeries_hub.resources import use_allocators_that_return_memory
 
-    use_allocators_that_return_memory()
     suites = load_checks(SOURCE_CHECKS_FILE)
     names = sorted(tables, key=lambda table: VALIDATION_ORDER.index(table) if table in VALIDATION_ORDER
                    else len(VALIDATION_ORDER))
