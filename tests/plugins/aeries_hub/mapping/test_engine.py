@@ -489,3 +489,30 @@ def test_a_lookup_matches_every_key_as_trimmed_text_whatever_its_type_and_a_blan
     assert [(r["id"], r["name"]) for r in rows(m, {"staff": staff, "teachers": teachers})] == [
         ("", ""), ("7", "Bo"), ("8", "Cy"), ("9", ""), ("10", ""),
     ]
+
+
+def test_hostile_values_go_through_lookups_distinct_crosswalks_and_constants_as_the_same_text(tmp_path):
+    huge = "=" + "A" * 2**20  # a formula, a megabyte long
+    staff = pd.DataFrame({"ID": ["=1+1", "../../etc", huge, "=1+1"],
+                          "PrimaryAeriesSchool": ["=SUM(A1)", "../994", "994", "=SUM(A1)"]})
+    teachers = pd.DataFrame({"StaffID1": [huge, "=1+1", "../../etc"], "FirstName": ["+cmd", "@x", "-1"]})
+    crosswalk = "crosswalks:\n  schools: {file: crosswalks/schools.csv, aeries: code, vendor: vendor_id, optional: true}\n"
+    m = mapping_with(tmp_path, crosswalk + one_output(["id", "name", "school", "kind"], """
+        id: {source: ID}
+        name: {source: teacher.FirstName}
+        school: {source: PrimaryAeriesSchool, transform: [{crosswalk: schools}]}
+        kind: {constant: "=HYPERLINK(\\"x\\")"}
+    """, table="staff", extra="""
+        lookups:
+          teacher: {table: teachers, on: {ID: StaffID1}}
+        distinct:
+          on: [ID]
+    """))
+    run = RunValues(crosswalks={"schools": {"994": "North", "=SUM(A1)": "=evil"}})  # (the file, as read)
+    frame = build_output(m, m.outputs[0], {"staff": staff, "teachers": teachers}, run).frame
+    # nothing is evaluated, cut or resolved as a path: each value is the text it was, in key order
+    assert frame[["id", "name", "school", "kind"]].to_dict("records") == [
+        {"id": "../../etc", "name": "-1", "school": "../994", "kind": '=HYPERLINK("x")'},
+        {"id": "=1+1", "name": "@x", "school": "=evil", "kind": '=HYPERLINK("x")'},
+        {"id": huge, "name": "+cmd", "school": "North", "kind": '=HYPERLINK("x")'},
+    ]

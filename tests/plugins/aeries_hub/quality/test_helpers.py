@@ -193,3 +193,31 @@ def test_distinct_values_hold_every_value_of_another_file_as_great_expectations_
     result = validate_frame(enrollments, checks(has_teacher), name="enrollments",
                             tables={"classes": pd.DataFrame({"sourcedId": pd.array(classes, dtype="str")})}).results[0]
     assert (result.outcome, result.missing) == (outcome, missing)
+
+
+#: Values a district's data or a vendor's file can hold: a formula a spreadsheet would run, a path out of a folder,
+#: a megabyte in one field, control characters.
+HOSTILE_TEXT = ["=cmd|' /C calc'!A0", "+SUM(A1:A9)", "../../etc/passwd", "2026-08-15" + "7" * 2**20, "\x00\r\n", "@x"]
+
+
+def test_hostile_values_are_tested_by_the_helper_columns_as_great_expectations_tests_them(monkeypatch):
+    frame = pd.DataFrame({"id": [str(n) for n in range(len(HOSTILE_TEXT))], "value": pd.array(HOSTILE_TEXT, dtype="str")})
+    specs = [spec("expect_column_values_to_match_regex", "warning", column="value", regex=r"^\d{4}-\d{2}-\d{2}"),
+             spec("expect_column_values_to_match_regex", "warning", column="value", regex=r"^[=+\-@]"),
+             spec("expect_column_values_to_not_match_regex", "warning", column="value", regex=r"[\x00-\x1f]|\.\./"),
+             spec("expect_column_values_to_be_in_set", "warning", column="value", value_set=["@x", "../../etc/passwd"])]
+
+    def failing_ids(helper_columns: bool) -> list[list[str]]:
+        with monkeypatch.context() as patched:
+            if not helper_columns:  # Great Expectations' own implementations, the oracle
+                patched.setattr(helpers, "_REGEX", {})
+                patched.setattr(helpers, "_IN_SET", "GX's own")
+            outcome = validate_frame(frame, checks(*specs), name="hostile", id_columns=["id"])
+        return [[row["id"] for row in result.sample] for result in outcome.results]
+
+    assert failing_ids(True) == failing_ids(False) == [
+        ["0", "1", "2", "4", "5"],  # the megabyte value starts with a date
+        ["2", "3", "4"],
+        ["2", "4"],
+        ["0", "1", "3", "4"],
+    ]
