@@ -95,6 +95,10 @@ def prepare_frame(df: pd.DataFrame, checks: list[Check], ids: list[int], tables:
             needed = [df.columns[0]]  # keep the row count
     work = columns_of(df, needed)
     helpers: dict[str, pd.Series] = {}
+    # the last column read with blanks as null: most checks only derive a True/False helper from it (a copy of a
+    # text column of every row, which GX is not handed), and a column's checks come one after the other
+    blank_as_null: dict[str, pd.Series] = {}
+    read_with_blanks: dict[str, str] = {}  # each "<column> (blank as null)" and its column
     specs: dict[int, ExpectationSpec] = {}
     for i in ids:
         check = checks[i]
@@ -116,9 +120,13 @@ def prepare_frame(df: pd.DataFrame, checks: list[Check], ids: list[int], tables:
             values = helpers.get(column, work.get(column))
             if check.ignore_blank:
                 kwargs["column"] = f"{column} (blank as null)"
-                if kwargs["column"] not in helpers:
-                    helpers[kwargs["column"]] = values.mask(blank_mask(values))
-                values = helpers[kwargs["column"]]
+                read_with_blanks[kwargs["column"]] = column
+                if kwargs["column"] in helpers:
+                    values = helpers[kwargs["column"]]
+                else:
+                    if kwargs["column"] not in blank_as_null:
+                        blank_as_null = {kwargs["column"]: values.mask(blank_mask(values))}
+                    values = blank_as_null[kwargs["column"]]
             if ref is not None and check.split:
                 helper = f"{kwargs['column']} (each) in {ref}"
                 if helper not in helpers:
@@ -214,6 +222,9 @@ def prepare_frame(df: pd.DataFrame, checks: list[Check], ids: list[int], tables:
     tested = {spec.kwargs.get(key) for spec in specs.values() for key in ("column", "column_A", "column_B")}
     tested |= {spec.own_kwargs.get("column") for spec in specs.values() if spec.own_kwargs}
     tested |= {spec.source_column for spec in specs.values()}
+    for name in [name for name in read_with_blanks if name in tested and name not in helpers]:  # GX tests it
+        values = helpers.get(read_with_blanks[name], work.get(read_with_blanks[name]))
+        helpers[name] = blank_as_null[name] if name in blank_as_null else values.mask(blank_mask(values))
     helpers = {name: values for name, values in helpers.items() if name in tested}  # (not those others came from)
     if helpers:
         work = pd.concat([work, pd.DataFrame(helpers, copy=False)], axis=1, copy=False)

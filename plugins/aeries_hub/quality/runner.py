@@ -281,15 +281,13 @@ def validate_frame(
     t = time.perf_counter()
     work, specs = prepare_frame(df, checks, runnable, tables or {})
     validator = FrameValidator(gx, _safe(name), docs_dir if data_docs else None)
-    reject_batch: Any = None
 
     positions = np.arange(row_count)  # gate frame position -> caller's position
     reasons: np.ndarray | None = None  # per caller's position: "" or the reasons joined by "; "
     if reject_ids:
         suite = validator.suite(f"{_safe(name)}-rejects", checks, reject_ids, specs)
-        reject_frame = phase_frame(work, checks, reject_ids, specs)
-        reject_batch = validator.batch(reject_frame)
-        gx_results = validator.validate(reject_batch, suite, every_failing_row=True, artifact="rejects_validation_json",
+        gx_results = validator.validate(phase_frame(work, checks, reject_ids, specs), suite, every_failing_row=True,
+                                        artifact="rejects_validation_json",
                                         file_name=f"{_safe(name)}.rejects.validation.json")
         for gx_result in sorted(gx_results, key=lambda found: found.check):
             check = checks[gx_result.check]
@@ -321,11 +319,7 @@ def validate_frame(
     missing = {i: holds_every(specs[i], _rows_left(work, specs[i].source_column, positions, reasons), checks[i], tables or {})
                for i in gate_ids if specs[i].source_column}
     suite = validator.suite(_safe(name), checks, gate_ids, specs)
-    if reasons is None and reject_batch is not None and list(reject_frame.columns) == list(gate_frame.columns):
-        batch = reject_batch
-    else:
-        batch = validator.batch(gate_frame)
-    for gx_result in validator.validate(batch, suite, every_failing_row=False, artifact="validation_json",
+    for gx_result in validator.validate(gate_frame, suite, every_failing_row=False, artifact="validation_json",
                                         file_name=f"{_safe(name)}.validation.json"):
         check_id = gx_result.check
         check = checks[check_id]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -516,3 +517,25 @@ def test_hostile_values_go_through_lookups_distinct_crosswalks_and_constants_as_
         {"id": "=1+1", "name": "@x", "school": "=evil", "kind": '=HYPERLINK("x")'},
         {"id": huge, "name": "+cmd", "school": "North", "kind": '=HYPERLINK("x")'},
     ]
+
+
+def test_distinct_on_keys_whose_numbers_do_not_fit_in_one_integer_keeps_the_first_row_of_each(tmp_path):
+    # nine keys of 256 distinct values each: 2**72 combinations, so the keys' numbers are numbered again on the way;
+    # numbers that wrapped around 2**64 would lose the first key, merging rows that differ only in it
+    rng = np.random.default_rng(7)
+    on = ["StudentID", "SchoolCode", "StudentNumber", "StateStudentID", "LastName", "FirstName", "MiddleName",
+          "Gender", "Grade"]
+    keys = pd.DataFrame({column: [f"{value:03d}" for value in rng.permutation(256)] for column in on})
+    other_first_key = keys.iloc[:50].assign(StudentID=keys["StudentID"].iloc[1:51].to_numpy())
+    students = pd.concat([keys, other_first_key, keys.iloc[::3]], ignore_index=True)  # every third key again, later
+    students["UserCode1"] = [str(n) for n in range(len(students))]
+    students.loc[306:, "LastName"] = " " + students.loc[306:, "LastName"] + " "  # the same key, trimmed
+    m = mapping_with(tmp_path, one_output(["row"], """
+        row: {source: UserCode1}
+    """, extra=f"""
+        distinct:
+          on: [{", ".join(on)}]
+    """))
+    built = build_output(m, m.outputs[0], {"students": students})
+    assert list(built.frame["row"]) == [str(n) for n in range(306)]
+    assert built.merged_duplicates == {"rows": 86}

@@ -104,3 +104,40 @@ def test_an_expectation_configuration_is_built_once_per_lookup_and_afresh_after_
     expectation.value_set = ["11"]
     assert expectation._get_runtime_kwargs()["value_set"] == ["11"]
     assert expectation.configuration.kwargs["value_set"] == ["11"]
+
+
+def test_each_expectation_is_validated_on_the_columns_it_reads_and_gx_keeps_no_metric_after(monkeypatch, tmp_path,
+                                                                                              students):
+    # GX copies every column of a batch to leave a check's null rows out, and its execution engine caches every
+    # metric it computed until the context goes: at district scale, the rows of every check at once
+    batches = []
+    original = gx_adapter.FrameValidator.batch
+
+    def batch(self, frame):
+        batches.append((list(frame.columns), original(self, frame)))
+        return batches[-1][1]
+
+    monkeypatch.setattr(gx_adapter.FrameValidator, "batch", batch)
+    docs = tmp_path / "quality"
+    outcome = validate_frame(students, checks(
+        spec("expect_column_values_to_be_between", "reject", column="Grade", min_value=-2, max_value=18),
+        spec("expect_column_values_to_not_be_null", column="StudentEmailAddress"),
+        spec("expect_column_values_to_be_between", "warning", column="Grade", min_value=9, max_value=12),
+        spec("expect_table_row_count_to_be_between", min_value=1),
+    ), name="students", docs_dir=docs, data_docs=False)
+    assert [columns for columns, _ in batches] == [["Grade"], ["StudentEmailAddress"], ["Grade"],
+                                                   ["Grade", "StudentEmailAddress"]]
+    assert all(len(made.data.execution_engine._metric_cache) == 0 for _, made in batches)
+    assert [(r.expectation, r.success, r.unexpected_count) for r in outcome.results] == [
+        ("expect_column_values_to_be_between", False, 2),
+        ("expect_column_values_to_not_be_null", False, 1),
+        ("expect_column_values_to_be_between", True, 0),  # on the four rows the reject check left
+        ("expect_table_row_count_to_be_between", True, None),
+    ]
+    # one validation result per suite, in the suite's order, as GX writes it for a suite validated at once
+    gate = json.loads((docs / "students.validation.json").read_text())
+    assert [result["expectation_config"]["meta"]["check"] for result in gate["results"]] == [1, 2, 3]
+    assert gate["statistics"] == {"evaluated_expectations": 3, "successful_expectations": 2,
+                                  "unsuccessful_expectations": 1, "success_percent": 2 / 3 * 100}
+    assert gate["success"] is False and gate["suite_name"] == "students"
+    assert gate["meta"]["great_expectations_version"]

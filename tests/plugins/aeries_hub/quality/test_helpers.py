@@ -221,3 +221,12 @@ def test_hostile_values_are_tested_by_the_helper_columns_as_great_expectations_t
         ["2", "4"],
         ["0", "1", "3", "4"],
     ]
+
+
+def test_uniqueness_compares_the_sorted_values_a_slice_at_a_time_across_the_slices_edges(monkeypatch):
+    from aeries_hub.mapping.text import TEXT
+
+    monkeypatch.setattr(row_flags, "UNIQUE_SLICE_ROWS", 3)  # sorted: a a b | b c c | e e f | g h (null)
+    values = pd.Series(["b", "a", None, "c", "a", "b", "e", "e", "f", "g", "c", "h"], dtype=TEXT)
+    flags = row_flags.unique_flags(values)
+    assert flags.tolist() == [False, False, pd.NA, False, False, False, False, False, True, True, False, True]
