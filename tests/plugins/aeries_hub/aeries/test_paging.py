@@ -473,3 +473,29 @@ def test_one_school_of_many_pages_logs_its_progress_every_n_pages(emu, connect, 
         f"Aeries contacts progress: 0 of 1 schools done (0%), 2 pages, 40 rows so far, T s (connection {CONN_ID!r})",
         f"Aeries contacts progress: 0 of 1 schools done (0%), 4 pages, 80 rows so far, T s (connection {CONN_ID!r})",
     ]
+
+
+def test_small_unpaged_answers_take_a_thread_per_slot_and_pages_twice_as_many(emu, connect):
+    # a page is parsed while the next is fetched; a school's one small answer gains nothing from more threads than
+    # slots, which only take turns at the GIL (docs/benchmarks.md: teachers and sections at 500,000 students)
+    import threading
+
+    from aeries_hub.aeries.paging import RequestStats, fetch_units
+    from aeries_hub.aeries.tables import TABLES
+
+    emu.set_paging([])
+    hook = connect(max_concurrency=4, page_size=5)
+
+    def threads_of(spec, units) -> int:
+        names = set()
+
+        def prepare(unit, rows):
+            names.add(threading.current_thread().name)
+            time.sleep(0.05)  # busy: the pool starts another thread for the next request
+            return rows
+
+        fetch_units(hook, spec, units, RequestStats(), prepare, raw=True)
+        return len(names)
+
+    assert threads_of(TABLES["courses"], [None] * 16) == 4
+    assert threads_of(TABLES["students"], [100, 200, 300, 400] * 2) == 8
