@@ -25,6 +25,7 @@ from aeries_hub.mapping.preferences import preference_keys, preferred_order
 from aeries_hub.mapping.reads import columns_read, distinct_columns, tables_read, value_columns
 from aeries_hub.mapping.text import TEXT, arrow_text, natural_sort_positions, repeated_text, text
 from aeries_hub.mapping.values import RunValues, evaluate, read_column
+from aeries_hub.row_keys import combined_codes, shares_a_key
 
 RECORD_SET_COLUMN = "_record_set"
 
@@ -311,25 +312,19 @@ def _join_lookup(frame: pd.DataFrame, lookup: Lookup, tables: dict[str, pd.DataF
 
 def _first_of_each(frame: pd.DataFrame, record_set: RecordSet, where: str, run: RunValues) -> np.ndarray:
     """Per row of ``frame``, whether ``distinct`` keeps it: the first row of each ``distinct.on`` key (its values
-    trimmed) in ``prefer``'s order, then the frame's. The keys are numbered rather than copied, and the numbers of
-    a row's keys combined into one (numbered again only where they would not fit in 62 bits)."""
-    group = np.zeros(len(frame), dtype=np.int64)
-    groups = 1  # the combined numbers are below this
-    for i, ref in enumerate(record_set.distinct_on):
-        if isinstance(ref, str):
-            values = read_column(frame, ref, f"{where}.on[{i}]")
-        else:
-            values = ref.text_values(frame, run, f"{where}.on[{i}].expr")
-        codes, distinct = _trimmed_codes(values)
-        width = max(len(distinct), 1)
-        if groups * width >= 1 << 62:
-            group, numbered = pd.factorize(group)
-            groups = len(numbered)
-        group *= width
-        group += codes
-        groups *= width
-        del codes
-    kept = ~_shares_a_key(group)
+    trimmed) in ``prefer``'s order, then the frame's. The keys are numbered rather than copied, and the rows that
+    share them found on those numbers (:mod:`aeries_hub.row_keys`)."""
+    def key_codes():
+        for i, ref in enumerate(record_set.distinct_on):
+            if isinstance(ref, str):
+                values = read_column(frame, ref, f"{where}.on[{i}]")
+            else:
+                values = ref.text_values(frame, run, f"{where}.on[{i}].expr")
+            codes, distinct = _trimmed_codes(values)
+            yield codes, len(distinct)
+
+    group = combined_codes(key_codes(), len(frame))
+    kept = ~shares_a_key(group)
     shared = np.flatnonzero(~kept)  # the rows whose key another row has: only these are put in order
     if len(shared):
         order = np.arange(len(shared))
@@ -340,19 +335,6 @@ def _first_of_each(frame: pd.DataFrame, record_set: RecordSet, where: str, run: 
         _, first = np.unique(group[shared[order]], return_index=True)
         kept[shared[order[first]]] = True
     return kept
-
-
-def _shares_a_key(keys: np.ndarray) -> np.ndarray:
-    """Per row, whether another row has its key: found on the keys sorted (a hash table of a file's millions of
-    distinct keys would hold four times as much, its peak at 500,000 students)."""
-    order = np.argsort(keys, kind="stable")
-    ordered = keys[order]
-    same = ordered[1:] == ordered[:-1]
-    del ordered
-    shares = np.zeros(len(keys), dtype=bool)
-    shares[order[1:][same]] = True
-    shares[order[:-1][same]] = True
-    return shares
 
 
 def _key_codes(frame: pd.DataFrame, ref: str, where: str) -> tuple[np.ndarray, pd.Index]:

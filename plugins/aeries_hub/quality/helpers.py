@@ -43,6 +43,7 @@ from aeries_hub.quality.checks import COLUMN_MAP, COLUMN_PAIR_MAP, Check, CheckC
 from aeries_hub.quality.row_flags import (
     all_text,
     blank_mask,
+    compound_unique_flags,
     each_in,
     is_arrow_text,
     is_in,
@@ -64,6 +65,7 @@ _SHAPE_EXPECTATIONS = (
 )
 _STRFTIME = "expect_column_values_to_match_strftime_format"
 _UNIQUE = "expect_column_values_to_be_unique"
+_COMPOUND_UNIQUE = "expect_compound_columns_to_be_unique"
 _IN_SET = "expect_column_values_to_be_in_set"
 _CONTAINS = "expect_column_distinct_values_to_contain_set"
 _MATCH_REGEX = "expect_column_values_to_match_regex"
@@ -193,6 +195,19 @@ def prepare_frame(df: pd.DataFrame, checks: list[Check], ids: list[int], tables:
                     kwargs.update(column=helper, value_set=[True])
                     specs[i] = ExpectationSpec(expectation=expectation, kwargs=kwargs, own_kwargs=own)
                     continue
+        elif expectation == _COMPOUND_UNIQUE and "column_list" in kwargs:
+            # GX's pandas `duplicated` hashes every combination of the columns (3.1 million schedule rows: the peak of
+            # validate_sources); the same rows are found on the sorted combinations
+            helper = _unique_helper_name(kwargs)
+            if helper not in helpers:
+                flags = _compound_unique(work, kwargs)
+                if flags is not None:  # else GX tests it itself
+                    helpers[helper] = flags
+            if helper in helpers:
+                own = dict(kwargs)
+                kwargs = {"column": helper, "value_set": [True], **{k: v for k, v in kwargs.items() if k == "mostly"}}
+                specs[i] = ExpectationSpec(expectation=_IN_SET, kwargs=kwargs, own_kwargs=own)
+                continue
         elif ref is not None and check.kind == COLUMN_PAIR_MAP:
             # GX's pandas implementation of the pair check walks the rows one by one: test membership here
             # and let GX check the result column (same rows fail, null pairs are not tested).
@@ -239,6 +254,30 @@ def holds_every(spec: ExpectationSpec, values: pd.Series, check: Check, tables: 
     missing = [value for value in map(str, reference_values(check, tables)) if value not in found]
     spec.kwargs["value_set"] = [True] if missing else []
     return missing
+
+
+def unique_flags_of(rows: pd.DataFrame, own_kwargs: Mapping[str, Any]) -> pd.Series | None:
+    """The helper column of a uniqueness check (its own arguments ``own_kwargs``) over ``rows``: one column's
+    (:func:`~aeries_hub.quality.row_flags.unique_flags`) or several columns' together; None when GX is to test it
+    itself (values it cannot number)."""
+    if "column" in own_kwargs:
+        return unique_flags(rows[own_kwargs["column"]])
+    return _compound_unique(rows, own_kwargs)
+
+
+def _compound_unique(rows: pd.DataFrame, kwargs: Mapping[str, Any]) -> pd.Series | None:
+    columns = list(kwargs.get("column_list") or ())
+    if not columns or not set(columns) <= set(rows.columns) or len(set(columns)) < len(columns):
+        return None
+    try:
+        return compound_unique_flags(columns_of(rows, columns), kwargs.get("ignore_row_if", "all_values_are_missing"))
+    except (TypeError, KeyError):  # unhashable values (lists), an unknown ignore_row_if: GX's own check says so
+        return None
+
+
+def _unique_helper_name(kwargs: Mapping[str, Any]) -> str:
+    name = f"({', '.join(map(str, kwargs['column_list']))}) is unique"
+    return name + (f" ({kwargs['ignore_row_if']})" if "ignore_row_if" in kwargs else "")
 
 
 def rule_spec(check: Check, rows: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
@@ -290,7 +329,7 @@ def shared_values(df: pd.DataFrame, positions: np.ndarray, work: pd.DataFrame, s
     if len(positions) != len(work):
         gate_frame = gate_frame.iloc[positions].reset_index(drop=True)
     missing = gate_frame[tested].isna()
-    skip = spec.kwargs.get("ignore_row_if", "all_values_are_missing") if len(tested) > 1 else "any_value_is_missing"
+    skip = kwargs.get("ignore_row_if", "all_values_are_missing") if len(tested) > 1 else "any_value_is_missing"
     skipped = {"all_values_are_missing": missing.all(axis=1), "any_value_is_missing": missing.any(axis=1),
                "never": pd.Series(False, index=missing.index)}[skip]
     values = gate_frame.loc[~skipped, tested]

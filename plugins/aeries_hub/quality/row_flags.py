@@ -40,6 +40,30 @@ def unique_flags(values: pd.Series) -> pd.Series:
     return membership(unique, missing)
 
 
+def compound_unique_flags(rows: pd.DataFrame, ignore_row_if: str) -> pd.Series:
+    """True where no other tested row holds the same values in every column of ``rows``, null where the row is not
+    tested, as GX's ``expect_compound_columns_to_be_unique`` finds them: ``ignore_row_if`` leaves out a row whose
+    every value (``all_values_are_missing``) or any value (``any_value_is_missing``) is missing, or none (``never``);
+    missing values equal one another (pandas' ``duplicated``). The values are numbered and the rows that share a
+    combination found sorted (:mod:`aeries_hub.row_keys`), where pandas hashes every combination."""
+    from aeries_hub.row_keys import combined_codes, shares_a_key
+
+    missing = rows.isna().to_numpy(dtype=bool)
+    skipped = {"all_values_are_missing": missing.all(axis=1), "any_value_is_missing": missing.any(axis=1),
+               "never": np.zeros(len(rows), dtype=bool)}[ignore_row_if]
+    tested = np.flatnonzero(~skipped)
+
+    def numbered():
+        for column in rows.columns:
+            values = rows[column].array
+            codes, distinct = pd.factorize(values[tested] if len(tested) < len(rows) else values)
+            yield np.asarray(codes, dtype=np.int64) + 1, len(distinct) + 1  # a missing value is -1: 0 here
+
+    unique = np.zeros(len(rows), dtype=bool)
+    unique[tested] = ~shares_a_key(combined_codes(numbered(), len(tested)))
+    return membership(unique, skipped)
+
+
 def meets_regex(values: pd.Series, regex: str, *, match: bool) -> pd.Series | None:
     """True where ``re.search(regex, value)`` finds the pattern (``match``) or does not (not ``match``), as GX
     tests it (``str.contains``); null where the value is null; None when a value is not a string (GX then reports

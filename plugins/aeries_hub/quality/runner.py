@@ -34,15 +34,16 @@ import pandas as pd
 from aeries_hub.quality.checks import TABLE, Check
 from aeries_hub.quality.gx_adapter import ExpectationResult, FrameValidator, import_gx
 from aeries_hub.quality.helpers import (
+    columns_of,
     holds_every,
     phase_frame,
     plain,
     prepare_frame,
     rule_column,
     shared_values,
+    unique_flags_of,
 )
 from aeries_hub.quality.messages import groups_text
-from aeries_hub.quality.row_flags import unique_flags
 
 REJECT_REASON = "_reject_reason"
 SAMPLE_SIZE = 5
@@ -313,9 +314,10 @@ def validate_frame(
     for i in counted if reasons is not None else ():
         gate_frame[specs[i].kwargs["column"]] = rule_column(checks[i], remaining, tables or {})
     for i in gate_ids if reasons is not None else ():  # unique among the rows left
-        if checks[i].expectation == _UNIQUENESS[0] and specs[i].own_kwargs:
-            tested = work[specs[i].own_kwargs["column"]].iloc[positions].reset_index(drop=True)
-            gate_frame[specs[i].kwargs["column"]] = unique_flags(tested)
+        own = specs[i].own_kwargs
+        if checks[i].expectation in _UNIQUENESS and own:
+            tested = columns_of(work, [own["column"]] if "column" in own else list(dict.fromkeys(own["column_list"])))
+            gate_frame[specs[i].kwargs["column"]] = unique_flags_of(tested.iloc[positions].reset_index(drop=True), own)
     missing = {i: holds_every(specs[i], _rows_left(work, specs[i].source_column, positions, reasons), checks[i], tables or {})
                for i in gate_ids if specs[i].source_column}
     suite = validator.suite(_safe(name), checks, gate_ids, specs)

@@ -230,3 +230,47 @@ def test_uniqueness_compares_the_sorted_values_a_slice_at_a_time_across_the_slic
     values = pd.Series(["b", "a", None, "c", "a", "b", "e", "e", "f", "g", "c", "h"], dtype=TEXT)
     flags = row_flags.unique_flags(values)
     assert flags.tolist() == [False, False, pd.NA, False, False, False, False, False, True, True, False, True]
+
+
+def _compound_outcome(helper_columns: bool, monkeypatch, *specs: dict):
+    if not helper_columns:
+        monkeypatch.setattr(helpers, "_compound_unique", lambda rows, kwargs: None)  # GX's own, the oracle
+    frame = pd.DataFrame({
+        "id": [f"r{n}" for n in range(9)],
+        "school": pd.array([994, 994, 994, 995, None, None, 994, 994, None], dtype="Int64"),
+        "student": pd.array([1, 1, 2, 1, None, None, 3, 3, 7], dtype="Int64"),
+        "seq": pd.array(["1", "1", "1", "1", None, None, None, None, "2"], dtype="str"),
+        "grade": [9, 99, 9, 9, 9, 9, 9, 9, 9],
+    })
+    return validate_frame(frame, checks(*specs), name="rosters", id_columns=["id"])
+
+
+@pytest.mark.parametrize("helper_columns", [True, False], ids=["helper column", "GX's own"])
+def test_compound_uniqueness_finds_the_rows_great_expectations_finds(helper_columns, monkeypatch):
+    key = ["school", "student", "seq"]
+    outcome = _compound_outcome(helper_columns, monkeypatch,
+                                spec("expect_compound_columns_to_be_unique", "warning", column_list=key),
+                                spec("expect_compound_columns_to_be_unique", "warning", column_list=key,
+                                     ignore_row_if="any_value_is_missing"),
+                                spec("expect_compound_columns_to_be_unique", "warning", column_list=key,
+                                     ignore_row_if="never"))
+    every_missing_skipped, any_missing_skipped, none_skipped = outcome.results
+    # r0/r1 share a key; r6/r7 too (a missing value equals another); r4/r5 have no value at all
+    assert [row["id"] for row in every_missing_skipped.sample] == ["r0", "r1", "r6", "r7"]
+    assert [row["id"] for row in any_missing_skipped.sample] == ["r0", "r1"]
+    assert [row["id"] for row in none_skipped.sample] == ["r0", "r1", "r4", "r5", "r6"]
+    assert none_skipped.unexpected_count == 6
+    assert [(shared["count"], shared["ids"]) for shared in every_missing_skipped.shared] == [
+        (2, ["r0", "r1"]), (2, ["r6", "r7"])]
+
+    # rejected, then tested again on the rows left: without r1 (grade 99), r0 shares its key with no row
+    rejected = _compound_outcome(helper_columns, monkeypatch,
+                                 spec("expect_column_values_to_be_between", "reject", column="grade", max_value=18),
+                                 spec("expect_compound_columns_to_be_unique", "reject", column_list=["school", "seq"]),
+                                 spec("expect_compound_columns_to_be_unique", "warning", column_list=key))
+    assert list(rejected.rejected["id"]) == ["r0", "r1", "r2", "r6", "r7"]
+    assert [row["id"] for row in rejected.results[2].sample] == []  # r3, r4, r5, r8 are left: r4 and r5 skipped
+    left = _compound_outcome(helper_columns, monkeypatch,
+                             spec("expect_column_values_to_be_between", "reject", column="grade", max_value=18),
+                             spec("expect_compound_columns_to_be_unique", "warning", column_list=key))
+    assert [row["id"] for row in left.results[1].sample] == ["r6", "r7"]
