@@ -75,15 +75,22 @@ def rows_to_arrow_page(table: str, rows: Sequence[dict[str, Any]], keep: Collect
 
     spec = TABLES.get(table)
     known = dict(spec.columns) if spec else {}
-    if keep is not None:
-        names = dict.fromkeys(chain(_kept_keys_in_order(rows, keep), (name for name in known if name in keep)))
-        columns: dict[str, list[Any]] = {}
-    else:
-        columns = _columns(rows)
-        names = dict.fromkeys(chain(columns or chain.from_iterable(rows), known))
+    columns = _columns(rows) if keep is None else {}
+    names = page_columns(table, rows, keep, columns)
     arrays = [_column(table, name, columns[name] if name in columns else [row.get(name) for row in rows], known)
               for name in names]
     return pa.table(arrays, names=list(names)) if names else pa.table({})
+
+
+def page_columns(table: str, rows: Sequence[dict[str, Any]], keep: Collection[str] | None = None,
+                 columns: dict[str, list[Any]] | None = None) -> dict[str, None]:
+    """The columns of :func:`rows_to_arrow_page` of ``rows``, in its order (``columns``: their transposed values,
+    when :func:`rows_to_arrow_page` has them)."""
+    spec = TABLES.get(table)
+    known = dict(spec.columns) if spec else {}
+    if keep is not None:
+        return dict.fromkeys(chain(_kept_keys_in_order(rows, keep), (name for name in known if name in keep)))
+    return dict.fromkeys(chain(columns or chain.from_iterable(rows), known))
 
 
 def only_columns(arrow_table: pa.Table, columns: Collection[str] | None) -> pa.Table:

@@ -499,3 +499,25 @@ def test_small_unpaged_answers_take_a_thread_per_slot_and_pages_twice_as_many(em
 
     assert threads_of(TABLES["courses"], [None] * 16) == 4
     assert threads_of(TABLES["students"], [100, 200, 300, 400] * 2) == 8
+
+
+@pytest.mark.parametrize("table", ["teachers", "terms"])
+def test_small_answers_converted_together_make_the_table_each_answer_converted_alone_makes(emu, connect, tmp_path,
+                                                                                            monkeypatch, table):
+    from aeries_hub.aeries import collect
+
+    emu.set_paging([])
+    hook = connect(max_concurrency=2)
+
+    def extracted(name: str, **options) -> pq.Table:
+        extract_to_parquet(hook, table, tmp_path / f"{name}.parquet", **options)
+        return pq.read_table(tmp_path / f"{name}.parquet").replace_schema_metadata(None)
+
+    together = extracted("together")
+    monkeypatch.setattr(collect, "SMALL_ANSWERS_BATCH_ROWS", 3)  # batches cut inside and between schools
+    batched = extracted("batched")
+    monkeypatch.setattr(collect, "SMALL_ANSWER_ROWS", 0)  # each school's answer converted as it comes
+    alone = extracted("alone")
+    records = extracted("records", via_records=True)  # json.loads and one conversion of every record
+    assert alone.num_rows > 3 and len(set(alone.column("SchoolCode").to_pylist())) > 1
+    assert together.equals(alone) and batched.equals(alone) and records.equals(alone)
