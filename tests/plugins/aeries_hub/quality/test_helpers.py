@@ -274,3 +274,17 @@ def test_compound_uniqueness_finds_the_rows_great_expectations_finds(helper_colu
                              spec("expect_column_values_to_be_between", "reject", column="grade", max_value=18),
                              spec("expect_compound_columns_to_be_unique", "warning", column_list=key))
     assert [row["id"] for row in left.results[1].sample] == ["r6", "r7"]
+
+
+@pytest.mark.parametrize("helper_columns", [True, False], ids=["helper column", "GX's own"])
+def test_hostile_values_are_compared_as_they_are_by_compound_uniqueness(helper_columns, monkeypatch):
+    if not helper_columns:
+        monkeypatch.setattr(helpers, "_compound_unique", lambda rows, kwargs: None)  # GX's own, the oracle
+    huge = "=" + "A" * (1 << 20)
+    frame = pd.DataFrame({"id": ["h0", "h1", "h2", "h3", "h4"],
+                          "school": ["../../etc/passwd", "../../etc/passwd", "=cmd|' /C calc'!A0", huge, huge],
+                          "key": ["1", "1", "1", "\x00\r\n", "\x00\r\n "]})
+    outcome = validate_frame(frame, checks(spec("expect_compound_columns_to_be_unique", "reject",
+                                                column_list=["school", "key"])), name="hostile", id_columns=["id"])
+    assert list(outcome.rejected["id"]) == ["h0", "h1"]
+    assert outcome.accepted["school"].tolist()[-1] == huge  # the value as it came, not trimmed or cut
